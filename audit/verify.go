@@ -1,0 +1,159 @@
+package audit
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// A Problem is the first thing found wrong with a log: the entry index it
+// concerns and what is wrong there.
+type Problem struct {
+	Index int64 // entry index, or a checkpoint's size for checkpoint problems
+	What  string
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("entry %d: %s", p.Index, p.What) }
+
+// Checker recomputes a log from its entries and checks it against the
+// stored hashes and every signed checkpoint. Give it the checkpoints first,
+// then every entry in index order, then call Finish.
+type Checker struct {
+	v        note.Verifier
+	f        *Frontier
+	pending  []Checkpoint // sorted by size, not yet reached
+	decode   bool
+	prev     tlog.Hash // leaf hash of the last entry
+	breakAt  int64     // entry whose prev did not chain, or -1
+	matched  int64     // size of the last checkpoint that matched
+	Checked  int       // checkpoints whose root matched
+	LastRoot tlog.Hash
+}
+
+// NewChecker returns a Checker for a log signed by v. With decode set it
+// also parses every entry and rejects malformed ones.
+func NewChecker(v note.Verifier, decode bool) *Checker {
+	return &Checker{v: v, f: &Frontier{}, decode: decode, breakAt: -1}
+}
+
+// Checkpoint verifies one signed checkpoint's signature and queues it to be
+// compared with the recomputed tree when the entries reach its size.
+func (c *Checker) Checkpoint(msg []byte) error {
+	text, _ := NoteText(msg)
+	cp, _, err := OpenCheckpoint(msg, c.v)
+	if err != nil {
+		size := int64(-1)
+		if p, perr := ParseCheckpoint(text); perr == nil {
+			size = p.Size
+		}
+		return &Problem{Index: size - 1, What: fmt.Sprintf("checkpoint at size %d: %v", size, err)}
+	}
+	if cp.Size < c.f.Size() {
+		return fmt.Errorf("checkpoint at size %d given after %d entries", cp.Size, c.f.Size())
+	}
+	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].Size >= cp.Size })
+	if i < len(c.pending) && c.pending[i].Size == cp.Size {
+		if c.pending[i].Root != cp.Root {
+			return &Problem{Index: cp.Size - 1, What: fmt.Sprintf("two signed checkpoints at size %d disagree (fork)", cp.Size)}
+		}
+		return nil
+	}
+	c.pending = append(c.pending, Checkpoint{})
+	copy(c.pending[i+1:], c.pending[i:])
+	c.pending[i] = cp
+	if cp.Size == 0 {
+		return c.reach()
+	}
+	return nil
+}
+
+// Entry checks the entry at index (which must be the next one) against its
+// stored hashes, and any checkpoint whose size it reaches.
+func (c *Checker) Entry(index int64, leaf, stored []byte) error {
+	if index != c.f.Size() {
+		if index > c.f.Size() {
+			return &Problem{Index: c.f.Size(), What: fmt.Sprintf("missing (the next stored entry is %d)", index)}
+		}
+		return &Problem{Index: index, What: "stored twice"}
+	}
+	hs, err := c.f.Next(leaf)
+	if err != nil {
+		return &Problem{Index: index, What: err.Error()}
+	}
+	if !bytes.Equal(EncodeHashes(hs), stored) {
+		if len(stored) >= tlog.HashSize && !bytes.Equal(hs[0][:], stored[:tlog.HashSize]) {
+			return &Problem{Index: index, What: "entry bytes do not match its stored leaf hash (entry changed)"}
+		}
+		return &Problem{Index: index, What: "stored tree hashes do not match the recomputed tree"}
+	}
+	if c.decode {
+		ev, err := Decode(leaf)
+		if err != nil {
+			return &Problem{Index: index, What: err.Error()}
+		}
+		chained := (index == 0 && len(ev.Prev) == 0) || (index > 0 && bytes.Equal(ev.Prev, c.prev[:]))
+		lastBroke := index > 0 && c.breakAt == index-1
+		switch {
+		case !chained && lastBroke:
+			// Neither this entry nor the one before chains: that one is out
+			// of place (moved, inserted or replaced).
+			return &Problem{Index: index - 1, What: "entry is out of place: it and the entry after it do not chain to their predecessors (entries moved or replaced)"}
+		case !chained:
+			c.breakAt = index
+		case lastBroke:
+			return c.changedBefore(c.breakAt)
+		}
+	}
+	c.prev = hs[0]
+	c.f.Advance(hs)
+	if err := c.reach(); err != nil {
+		if c.breakAt == index {
+			return c.changedBefore(index)
+		}
+		return err
+	}
+	return nil
+}
+
+// changedBefore reports the entry before i, whose successor i no longer
+// chains to it: its bytes changed after i was written.
+func (c *Checker) changedBefore(i int64) error {
+	return &Problem{Index: i - 1, What: fmt.Sprintf("entry was changed after it was written (entry %d records other bytes for it)", i)}
+}
+
+// reach compares the recomputed root with the checkpoints at the current size.
+func (c *Checker) reach() error {
+	for len(c.pending) > 0 && c.pending[0].Size == c.f.Size() {
+		cp := c.pending[0]
+		c.pending = c.pending[1:]
+		root := c.f.Root()
+		if root != cp.Root {
+			// Entries up to the last matching checkpoint are as signed; the
+			// first that may differ is the one after it.
+			return &Problem{Index: c.matched, What: fmt.Sprintf("log rewritten: the signed checkpoint at size %d does not match the recomputed tree; entries %d to %d differ from what was signed", cp.Size, c.matched, cp.Size-1)}
+		}
+		c.matched = cp.Size
+		c.Checked++
+		c.LastRoot = root
+	}
+	return nil
+}
+
+// Finish reports checkpoints beyond the last entry (entries deleted) and
+// returns the size and root of the recomputed tree.
+func (c *Checker) Finish() (int64, tlog.Hash, error) {
+	if c.breakAt >= 0 && c.breakAt == c.f.Size()-1 {
+		return 0, tlog.Hash{}, &Problem{Index: c.breakAt, What: "newest entry does not chain to the one before it (replaced or appended behind the log's back)"}
+	}
+	if len(c.pending) > 0 {
+		cp := c.pending[len(c.pending)-1]
+		return 0, tlog.Hash{}, &Problem{Index: c.f.Size(), What: fmt.Sprintf("missing: a signed checkpoint covers %d entries but the log has %d (newest entries deleted)", cp.Size, c.f.Size())}
+	}
+	return c.f.Size(), c.f.Root(), nil
+}
+
+// Frontier returns the checker's current frontier (not a copy).
+func (c *Checker) Frontier() *Frontier { return c.f }

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/store"
+)
+
+func auditCommand() *command {
+	return &command{
+		name:    "audit",
+		summary: "Verify, show, prove and export a kiosk's signed audit log.",
+		sub: []*command{
+			auditVerifyCommand(),
+			auditShowCommand(),
+			auditProveCommand(),
+			auditExportCommand(),
+		},
+	}
+}
+
+// openLog opens a kiosk database read-only for the audit commands.
+func openLog(ctx context.Context, path string) (*store.DB, error) {
+	if path == "" {
+		return nil, errors.New("no database given (use --db FILE)")
+	}
+	return store.Open(ctx, path, store.Options{ReadOnly: true})
+}
+
+// loadVerifier parses a verifier key given on the command line, or read
+// from a file when it starts with @.
+func loadVerifier(s string) (note.Verifier, error) {
+	if rest, ok := strings.CutPrefix(s, "@"); ok {
+		b, err := os.ReadFile(rest)
+		if err != nil {
+			return nil, err
+		}
+		s = strings.TrimSpace(string(b))
+	}
+	v, err := note.NewVerifier(s)
+	if err != nil {
+		return nil, fmt.Errorf("verifier key %q: %w", s, err)
+	}
+	return v, nil
+}
+
+func auditVerifyCommand() *command {
+	return &command{
+		name:    "verify",
+		summary: "Recompute the whole log and check every stored hash and checkpoint signature. Exit 0 if it verifies, 1 naming the first bad entry.",
+		usage:   "--db FILE [--key VERIFIER|@FILE]",
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			db := fs.String("db", "", "kiosk database `file`")
+			key := fs.String("key", "", "verifier key to check signatures with (default: the key recorded in the log; give it to not trust the file)")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					fs.Usage()
+					return errUsage
+				}
+				d, err := openLog(ctx, *db)
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				var v note.Verifier
+				if *key != "" {
+					if v, err = loadVerifier(*key); err != nil {
+						return err
+					}
+				}
+				res, err := d.Verify(ctx, v)
+				var p *audit.Problem
+				if errors.As(err, &p) {
+					return &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED at %v", *db, p)}
+				} else if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, %d signed checkpoints verified (%s)\n",
+					res.Entries, res.Entries, res.Root, res.Checkpoints, res.Elapsed.Round(time.Millisecond))
+				return nil
+			}
+		},
+	}
+}
+
+// shownEntry is the JSON form of an entry for audit show --json.
+type shownEntry struct {
+	Index     int64             `json:"index"`
+	LeafHash  string            `json:"leaf_hash"`
+	Kind      string            `json:"kind"`
+	Time      time.Time         `json:"time"`
+	Mono      int64             `json:"mono_ns"`
+	Boot      string            `json:"boot"`
+	Actor     string            `json:"actor,omitempty"`
+	Second    string            `json:"second,omitempty"`
+	KeySet    string            `json:"keyset,omitempty"`
+	Slot      uint              `json:"slot,omitempty"`
+	Due       *time.Time        `json:"due,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+	Recipient string            `json:"recipient_ref,omitempty"`
+	Notes     string            `json:"notes_ref,omitempty"`
+	Detail    map[string]string `json:"detail,omitempty"`
+	Error     string            `json:"error,omitempty"`
+}
+
+func auditShowCommand() *command {
+	return &command{
+		name:    "show",
+		summary: "Print log entries, one per line, or as JSON Lines with --json.",
+		usage:   "--db FILE [--from N] [--to M] [--json]",
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			db := fs.String("db", "", "kiosk database `file`")
+			from := fs.Int64("from", 0, "first entry index to show")
+			to := fs.Int64("to", -1, "last entry index to show (inclusive; default the newest)")
+			asJSON := fs.Bool("json", false, "print JSON Lines")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 || *from < 0 {
+					fs.Usage()
+					return errUsage
+				}
+				d, err := openLog(ctx, *db)
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				end := int64(-1)
+				if *to >= 0 {
+					end = *to + 1
+				}
+				enc := json.NewEncoder(e.stdout)
+				return d.Scan(ctx, *from, end, func(en store.Entry) error {
+					s := shownEntry{Index: en.Index, LeafHash: tlog.RecordHash(en.Leaf).String()}
+					ev, err := audit.Decode(en.Leaf)
+					if err != nil {
+						s.Error = err.Error()
+					} else {
+						s.Kind, s.Time, s.Mono, s.Boot = string(ev.Kind), ev.WallTime(), ev.Mono, hex.EncodeToString(ev.Boot)
+						s.Actor, s.Second, s.KeySet, s.Slot, s.Reason, s.Detail = ev.Actor, ev.Second, ev.KeySet, ev.Slot, ev.Reason, ev.Detail
+						if ev.Due != 0 {
+							t := time.UnixMilli(ev.Due).UTC()
+							s.Due = &t
+						}
+						s.Recipient = b64(ev.Recipient)
+						s.Notes = b64(ev.Notes)
+					}
+					if *asJSON {
+						return enc.Encode(s)
+					}
+					_, err = fmt.Fprintln(e.stdout, formatEntry(s))
+					return err
+				})
+			}
+		},
+	}
+}
+
+func b64(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func formatEntry(s shownEntry) string {
+	if s.Error != "" {
+		return fmt.Sprintf("%7d  UNREADABLE: %s", s.Index, s.Error)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%7d  %s  %-18s", s.Index, s.Time.Format("2006-01-02 15:04:05.000Z"), s.Kind)
+	add := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, " %s=%s", k, v)
+		}
+	}
+	add("actor", s.Actor)
+	add("second", s.Second)
+	add("keyset", s.KeySet)
+	if s.Slot != 0 {
+		add("slot", fmt.Sprint(s.Slot))
+	}
+	if s.Due != nil {
+		add("due", s.Due.Format(time.RFC3339))
+	}
+	add("reason", s.Reason)
+	if s.Recipient != "" {
+		add("recipient", "(personal)")
+	}
+	if s.Notes != "" {
+		add("notes", "(personal)")
+	}
+	keys := make([]string, 0, len(s.Detail))
+	for k := range s.Detail {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		add(k, fmt.Sprintf("%q", s.Detail[k]))
+	}
+	return b.String()
+}
+
+func auditProveCommand() *command {
+	return &command{
+		name:    "prove",
+		summary: "Print an inclusion proof of one entry against the newest signed checkpoint.",
+		usage:   "--db FILE --index N",
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			db := fs.String("db", "", "kiosk database `file`")
+			index := fs.Int64("index", -1, "entry index to prove")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 || *index < 0 {
+					fs.Usage()
+					return errUsage
+				}
+				d, err := openLog(ctx, *db)
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				v, err := d.Verifier()
+				if err != nil {
+					return err
+				}
+				signed, _, err := d.Head(ctx)
+				if err != nil {
+					return err
+				}
+				cp, _, err := audit.OpenCheckpoint(signed, v)
+				if err != nil {
+					return fmt.Errorf("head checkpoint: %w", err)
+				}
+				if *index >= cp.Size {
+					return fmt.Errorf("entry %d is not in the log (size %d)", *index, cp.Size)
+				}
+				leaves, err := d.ReadEntries(*index, *index+1)
+				if err != nil {
+					return err
+				}
+				proof, err := tlog.ProveRecord(cp.Size, *index, d.HashReader(ctx))
+				if err != nil {
+					return fmt.Errorf("prove entry %d: %w", *index, err)
+				}
+				leafHash := tlog.RecordHash(leaves[0])
+				if err := tlog.CheckRecord(proof, cp.Size, cp.Root, *index, leafHash); err != nil {
+					return fmt.Errorf("entry %d: the stored tree does not prove it against the signed checkpoint: %w", *index, err)
+				}
+				fmt.Fprintf(e.stdout, "index %d\nleaf %s\nleaf-hash %s\nproof %d\n", *index, base64.StdEncoding.EncodeToString(leaves[0]), leafHash, len(proof))
+				for _, h := range proof {
+					fmt.Fprintln(e.stdout, h)
+				}
+				fmt.Fprintf(e.stdout, "\n%s", signed)
+				return nil
+			}
+		},
+	}
+}
+
+func auditExportCommand() *command {
+	return &command{
+		name:    "export",
+		summary: "Write the log as a C2SP tlog-tiles directory (checkpoint, hash tiles, entry bundles).",
+		usage:   "--db FILE --out DIR",
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			db := fs.String("db", "", "kiosk database `file`")
+			out := fs.String("out", "", "directory to write (created; must be empty or missing)")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 || *out == "" {
+					fs.Usage()
+					return errUsage
+				}
+				if ents, err := os.ReadDir(*out); err == nil && len(ents) > 0 {
+					return fmt.Errorf("%s is not empty", *out)
+				}
+				d, err := openLog(ctx, *db)
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				v, err := d.Verifier()
+				if err != nil {
+					return err
+				}
+				signed, _, err := d.Head(ctx)
+				if err != nil {
+					return err
+				}
+				cp, _, err := audit.OpenCheckpoint(signed, v)
+				if err != nil {
+					return fmt.Errorf("head checkpoint: %w", err)
+				}
+				n, err := audit.Export(*out, signed, cp, d.HashReader(ctx), d)
+				if err != nil {
+					return err
+				}
+				vkey, _ := d.VerifierKey()
+				fmt.Fprintf(e.stdout, "wrote %d files to %s: tree size %d, root %s\nverifier key: %s\n", n, *out, cp.Size, cp.Root, vkey)
+				return nil
+			}
+		},
+	}
+}

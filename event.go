@@ -1,0 +1,63 @@
+package keycab
+
+// EventKind names what an audit log entry records. The names are part of
+// the log format (audit/doc.go): never rename one, only add.
+type EventKind string
+
+const (
+	EventBoot          EventKind = "kiosk.boot"         // the kiosk program started
+	EventShutdown      EventKind = "kiosk.shutdown"     // it stopped cleanly
+	EventConfigApplied EventKind = "config.applied"     // a signed config bundle took effect
+	EventKeyRotate     EventKind = "key.rotate"         // the kiosk's signing key changed
+	EventKeyTaken      EventKind = "key.taken"          // a key set left the cabinet
+	EventKeyReturned   EventKind = "key.returned"       // a key set came back
+	EventIdentified    EventKind = "auth.identified"    // a member identified at the kiosk
+	EventIdentifyFail  EventKind = "auth.failed"        // an unknown badge or a wrong PIN
+	EventLockedOut     EventKind = "auth.locked_out"    // too many failures
+	EventDoorOpened    EventKind = "door.opened"        // the door opened
+	EventDoorClosed    EventKind = "door.closed"        // the door closed
+	EventAlarmRaised   EventKind = "alarm.raised"       // an alarm started; Detail["alarm"] says which
+	EventAlarmCleared  EventKind = "alarm.cleared"      // an admin cleared an alarm with a note
+	EventEmergency     EventKind = "emergency.on"       // the fire panel input released every lock
+	EventEmergencyOff  EventKind = "emergency.off"      // it cleared and the cabinet resecured
+	EventAdminChange   EventKind = "admin.change"       // a slot map, fob or badge change at the kiosk
+	EventMemberErased  EventKind = "member.erased"      // a member's personal data was erased
+	EventLogEpoch      EventKind = "log.epoch"          // a restored kiosk began a new log epoch
+	EventCosigned      EventKind = "sync.cosigned"      // HQ cosigned a checkpoint
+	EventClockAnchored EventKind = "clock.anchored"     // a trusted time was learnt
+	EventLockPulsed    EventKind = "hardware.lock_test" // an admin tested a lock
+)
+
+// Alarm names, carried in an alarm event's Detail["alarm"].
+const (
+	AlarmDoorHeld     = "door_held"
+	AlarmDoorForced   = "door_forced"
+	AlarmKeyRemoved   = "key_removed_without_session"
+	AlarmWrongSlot    = "wrong_slot_return"
+	AlarmTamper       = "tamper"
+	AlarmOverdue      = "overdue"
+	AlarmEquivocation = "log_equivocation"
+	AlarmKioskOffline = "kiosk_offline"
+)
+
+var eventKinds = func() map[EventKind]bool {
+	m := map[EventKind]bool{}
+	for _, k := range []EventKind{
+		EventBoot, EventShutdown, EventConfigApplied, EventKeyRotate,
+		EventKeyTaken, EventKeyReturned, EventIdentified, EventIdentifyFail,
+		EventLockedOut, EventDoorOpened, EventDoorClosed, EventAlarmRaised,
+		EventAlarmCleared, EventEmergency, EventEmergencyOff, EventAdminChange,
+		EventMemberErased, EventLogEpoch, EventCosigned, EventClockAnchored,
+		EventLockPulsed,
+	} {
+		m[k] = true
+	}
+	return m
+}()
+
+// Known reports whether k is an event kind this version defines. Logs may
+// hold kinds from newer versions; readers show them as they are.
+func (k EventKind) Known() bool { return eventKinds[k] }
+
+// Custody reports whether events of kind k change who holds a key.
+func (k EventKind) Custody() bool { return k == EventKeyTaken || k == EventKeyReturned }

@@ -1,0 +1,114 @@
+package keycab
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"time"
+)
+
+// Role is what a member may do. Roles are ordered by rank for the
+// "nobody grants above their own" rule; auditor is read-only and ranks
+// below site manager.
+type Role string
+
+const (
+	RoleOwner       Role = "owner"
+	RoleAdmin       Role = "admin"
+	RoleSiteManager Role = "site_manager"
+	RoleAuditor     Role = "auditor"
+	RoleStaff       Role = "staff"
+	RoleContractor  Role = "contractor"
+	// RoleKiosk is the device principal of an enrolled kiosk.
+	RoleKiosk Role = "kiosk"
+)
+
+var roleRank = map[Role]int{
+	RoleOwner:       60,
+	RoleAdmin:       50,
+	RoleSiteManager: 40,
+	RoleAuditor:     30,
+	RoleStaff:       20,
+	RoleContractor:  10,
+}
+
+// Validate reports whether r is a role a person can hold.
+func (r Role) Validate() error {
+	if _, ok := roleRank[r]; !ok {
+		return Errorf(EINVALID, "unknown role %q", r)
+	}
+	return nil
+}
+
+// AtLeast reports whether r ranks at or above o. The kiosk role ranks
+// below every person's role.
+func (r Role) AtLeast(o Role) bool { return roleRank[r] >= roleRank[o] && roleRank[r] > 0 }
+
+// CanTakeKeys reports whether the role may take keys at a kiosk at all
+// (auditors are read-only).
+func (r Role) CanTakeKeys() bool { return r != RoleAuditor && r != RoleKiosk && roleRank[r] > 0 }
+
+// Member is a person of an organisation.
+type Member struct {
+	ID    string
+	OrgID string
+	Name  string // personal data: erasable
+	Email string // personal data: erasable
+	Role  Role
+	// SiteIDs scopes a site manager, staff member or contractor; empty
+	// means every site of the organisation.
+	SiteIDs []string
+	PINHash string // encoded PIN hash; empty when the member has no PIN
+	// MaxKeysOut limits how many key sets the member may hold at once;
+	// zero means no limit beyond the organisation's policy.
+	MaxKeysOut int
+	Disabled   bool
+	ErasedAt   time.Time // personal data erased; the ID stays for history
+}
+
+// AtSite reports whether the member's scope includes site.
+func (m Member) AtSite(site string) bool {
+	if len(m.SiteIDs) == 0 {
+		return true
+	}
+	for _, s := range m.SiteIDs {
+		if s == site {
+			return true
+		}
+	}
+	return false
+}
+
+// BadgeKind names the reader technology a badge is read by.
+type BadgeKind string
+
+const (
+	BadgeRFID     BadgeKind = "rfid"     // 125 kHz EM4100 via RDM6300 and the like
+	BadgeWiegand  BadgeKind = "wiegand"  // 26 or 34 bit Wiegand readers
+	BadgeBarcode  BadgeKind = "barcode"  // serial barcode modules, keyboard wedges
+	BadgeQR       BadgeKind = "qr"       // a QR badge shown at the camera
+	BadgeKeyboard BadgeKind = "keyboard" // typed in at the kiosk
+)
+
+// Badge links a credential to a member. Kiosk and HQ keep only the hash of
+// the code, never the code itself.
+type Badge struct {
+	Hash      []byte // BadgeHash(salt, code)
+	MemberID  string
+	Kind      BadgeKind
+	RevokedAt time.Time
+}
+
+// BadgeHash returns the stored form of a badge code: HMAC-SHA-256 keyed
+// with the organisation's badge salt, so that a copied database does not
+// give away the short codes of 125 kHz cards.
+func BadgeHash(salt []byte, code string) []byte {
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte(code))
+	return m.Sum(nil)
+}
+
+// TokenHash returns the stored form of a key fob's QR token.
+func TokenHash(token string) []byte {
+	h := sha256.Sum256([]byte("keycab qr token\x00" + token))
+	return h[:]
+}

@@ -1,0 +1,489 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+)
+
+// Record is one event to append, with the personal text it refers to.
+// The text is kept off the log in the personal table; the event carries
+// salted references (audit.PersonalRef) that Append fills in.
+type Record struct {
+	Event     *audit.Event
+	Recipient string
+	Notes     string
+	// Subject is the member the personal text belongs to, for erasure;
+	// empty means Event.Actor.
+	Subject string
+}
+
+// Appended describes an entry Append wrote.
+type Appended struct {
+	Index int64
+	Leaf  []byte
+}
+
+// ErrNoLog is returned by log operations on a database that has no log
+// yet (it was opened without a signer and never given one).
+var ErrNoLog = errors.New("database has no audit log yet")
+
+func (d *DB) loadLog(ctx context.Context) error {
+	var m logMeta
+	err := d.db.QueryRowContext(ctx, "SELECT origin, verifier_key FROM log_meta WHERE id = 1").Scan(&m.origin, &m.vkey)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return d.wrap("read log", err)
+	}
+	if m.verifier, err = note.NewVerifier(m.vkey); err != nil {
+		return fmt.Errorf("open %s: log verifier key %q: %w", d.path, m.vkey, err)
+	}
+	d.meta = &m
+	var head, count int64
+	var maxIdx sql.NullInt64
+	if err := d.db.QueryRowContext(ctx, "SELECT size FROM log_head WHERE id = 1").Scan(&head); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return d.wrap("read log head", err)
+	}
+	if err := d.db.QueryRowContext(ctx, "SELECT count(*), max(idx) FROM log_entries").Scan(&count, &maxIdx); err != nil {
+		return d.wrap("read log", err)
+	}
+	d.size = head
+	if count != head || (count > 0 && maxIdx.Int64 != count-1) {
+		// Do not fail: verify must be able to open such a file and say
+		// what is wrong. Appending to it is refused.
+		d.broken = fmt.Errorf("log has %d entries but its head checkpoint says %d: run keycab audit verify", count, head)
+		return nil
+	}
+	f, err := audit.NewFrontier(head, d.hashReader(ctx))
+	if err != nil {
+		d.broken = fmt.Errorf("log tree is unreadable: %v: run keycab audit verify", err)
+		return nil
+	}
+	d.frontier = f
+	if head > 0 {
+		hs, err := d.hashReader(ctx).ReadHashes([]int64{tlog.StoredHashIndex(0, head-1)})
+		if err != nil {
+			d.broken = fmt.Errorf("log tree is unreadable: %v: run keycab audit verify", err)
+			return nil
+		}
+		d.prev = hs[0]
+	}
+	return nil
+}
+
+func (d *DB) createLog(ctx context.Context) error {
+	s := d.opts.Signer
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return d.wrap("create log", err)
+	}
+	defer tx.Rollback()
+	cp := audit.Checkpoint{Origin: s.Name(), Size: 0, Root: (&audit.Frontier{}).Root()}
+	signed, err := audit.SignCheckpoint(cp, s)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO log_meta (id, origin, verifier_key, created_ms) VALUES (1, ?, ?, ?)", s.Name(), s.VerifierKey, d.now().UnixMilli()); err != nil {
+		return d.wrap("create log", err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO log_head (id, size, checkpoint) VALUES (1, 0, ?)", signed); err != nil {
+		return d.wrap("create log", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return d.wrap("create log", err)
+	}
+	d.log.Info("audit log created", "origin", s.Name(), "verifier", s.VerifierKey)
+	return d.loadLog(ctx)
+}
+
+// Origin returns the log's origin (the name of its key).
+func (d *DB) Origin() (string, error) {
+	if d.meta == nil {
+		return "", ErrNoLog
+	}
+	return d.meta.origin, nil
+}
+
+// Verifier returns the note verifier of the key recorded in the log.
+func (d *DB) Verifier() (note.Verifier, error) {
+	if d.meta == nil {
+		return nil, ErrNoLog
+	}
+	return d.meta.verifier, nil
+}
+
+// VerifierKey returns the verifier key recorded in the log.
+func (d *DB) VerifierKey() (string, error) {
+	if d.meta == nil {
+		return "", ErrNoLog
+	}
+	return d.meta.vkey, nil
+}
+
+// Size returns the number of entries in the log.
+func (d *DB) Size() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.size
+}
+
+// Append appends records to the log in one transaction and returns where
+// they landed. The new head checkpoint is signed in the same transaction.
+func (d *DB) Append(ctx context.Context, recs ...Record) ([]Appended, error) {
+	var out []Appended
+	err := d.Update(ctx, func(tx *Tx) error {
+		for _, r := range recs {
+			a, err := tx.Append(r)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Tx is a write transaction that may append to the log; custody and config
+// changes made through it commit together with the entries.
+type Tx struct {
+	ctx      context.Context
+	d        *DB
+	tx       *sql.Tx
+	frontier *audit.Frontier
+	prev     tlog.Hash
+	retain   string // why to keep the head checkpoint for good, if at all
+}
+
+// Update runs fn in a write transaction. Entries fn appends, the new signed
+// head checkpoint and every other change fn makes commit together or not
+// at all.
+func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.opts.ReadOnly {
+		return fmt.Errorf("write %s: opened read-only", d.path)
+	}
+	if d.meta == nil || d.opts.Signer == nil {
+		return fmt.Errorf("write %s: %w or no signer key was given", d.path, ErrNoLog)
+	}
+	if d.broken != nil {
+		return keycab.Errorf(keycab.ETAMPERED, "write %s: %v", d.path, d.broken)
+	}
+	sqlTx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return d.wrap("begin", err)
+	}
+	defer sqlTx.Rollback()
+	var head int64
+	if err := sqlTx.QueryRowContext(ctx, "SELECT size FROM log_head WHERE id = 1").Scan(&head); err != nil {
+		return d.wrap("read log head", err)
+	}
+	if head != d.size {
+		d.broken = fmt.Errorf("another program appended to the log (head %d, expected %d)", head, d.size)
+		return keycab.Errorf(keycab.ECONFLICT, "write %s: %v", d.path, d.broken)
+	}
+	tx := &Tx{ctx: ctx, d: d, tx: sqlTx, frontier: d.frontier.Clone(), prev: d.prev}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if tx.frontier.Size() != d.size || tx.retain != "" {
+		if err := tx.signHead(); err != nil {
+			return err
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return d.wrap("commit", err)
+	}
+	d.size, d.frontier, d.prev = tx.frontier.Size(), tx.frontier, tx.prev
+	return nil
+}
+
+// Exec runs a statement inside the transaction.
+func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, query, args...)
+}
+
+// QueryRow runs a query inside the transaction.
+func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+}
+
+// Size returns the log's size including entries appended in tx.
+func (tx *Tx) Size() int64 { return tx.frontier.Size() }
+
+// Retain asks for the head checkpoint this transaction signs to be kept for
+// good, for the reason why (a push to HQ, a boot, an export).
+func (tx *Tx) Retain(why string) { tx.retain = why }
+
+// Append appends one record within the transaction.
+func (tx *Tx) Append(r Record) (Appended, error) {
+	e := r.Event
+	if e == nil {
+		return Appended{}, errors.New("append: no event")
+	}
+	d := tx.d
+	e.Stamp(d.now(), audit.Uptime(d.start), d.boot)
+	subject := r.Subject
+	if subject == "" {
+		subject = e.Actor
+	}
+	var err error
+	if e.Recipient, err = tx.personal(r.Recipient, subject); err != nil {
+		return Appended{}, err
+	}
+	if e.Notes, err = tx.personal(r.Notes, subject); err != nil {
+		return Appended{}, err
+	}
+	index := tx.frontier.Size()
+	e.Prev = nil
+	if index > 0 {
+		e.Prev = append([]byte(nil), tx.prev[:]...)
+	}
+	leaf, err := audit.Encode(e)
+	if err != nil {
+		return Appended{}, err
+	}
+	hs, err := tx.frontier.Next(leaf)
+	if err != nil {
+		return Appended{}, fmt.Errorf("append: %w", err)
+	}
+	if _, err := tx.Exec("INSERT INTO log_entries (idx, leaf, hashes) VALUES (?, ?, ?)", index, leaf, audit.EncodeHashes(hs)); err != nil {
+		return Appended{}, d.wrap("append", err)
+	}
+	tx.frontier.Advance(hs)
+	tx.prev = hs[0]
+	if tx.frontier.Size()%d.retain == 0 {
+		tx.retain = "interval"
+	}
+	return Appended{Index: index, Leaf: leaf}, nil
+}
+
+func (tx *Tx) personal(text, subject string) ([]byte, error) {
+	if text == "" {
+		return nil, nil
+	}
+	salt := audit.NewSalt()
+	ref := audit.PersonalRef(salt, text)
+	if _, err := tx.Exec("INSERT INTO personal (ref, subject, salt, text) VALUES (?, ?, ?, ?)", ref, subject, salt, text); err != nil {
+		return nil, tx.d.wrap("store personal text", err)
+	}
+	return ref, nil
+}
+
+func (tx *Tx) signHead() error {
+	d := tx.d
+	cp := audit.Checkpoint{Origin: d.meta.origin, Size: tx.frontier.Size(), Root: tx.frontier.Root()}
+	signed, err := audit.SignCheckpoint(cp, d.opts.Signer)
+	if err != nil {
+		return err
+	}
+	if cp.Size != d.size {
+		if _, err := tx.Exec("UPDATE log_head SET size = ?, checkpoint = ? WHERE id = 1", cp.Size, signed); err != nil {
+			return d.wrap("update log head", err)
+		}
+	}
+	if tx.retain != "" {
+		if _, err := tx.Exec("INSERT INTO log_checkpoints (size, checkpoint, why) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING", cp.Size, signed, tx.retain); err != nil {
+			return d.wrap("keep checkpoint", err)
+		}
+	}
+	return nil
+}
+
+// Head returns the newest signed checkpoint and its size.
+func (d *DB) Head(ctx context.Context) ([]byte, int64, error) {
+	var signed []byte
+	var size int64
+	err := d.db.QueryRowContext(ctx, "SELECT checkpoint, size FROM log_head WHERE id = 1").Scan(&signed, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNoLog
+	} else if err != nil {
+		return nil, 0, d.wrap("read log head", err)
+	}
+	return signed, size, nil
+}
+
+// Checkpoints returns every signed checkpoint the database holds: the kept
+// ones, the head, and HQ's cosigned ones, ordered by size.
+func (d *DB) Checkpoints(ctx context.Context) ([][]byte, error) {
+	rows, err := d.db.QueryContext(ctx, `
+		SELECT checkpoint FROM (
+			SELECT size, checkpoint FROM log_checkpoints
+			UNION ALL SELECT size, checkpoint FROM log_head
+			UNION ALL SELECT size, checkpoint FROM log_cosignatures
+		) ORDER BY size`)
+	if err != nil {
+		return nil, d.wrap("read checkpoints", err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// AddCosignature stores a checkpoint cosigned by HQ (verified by the caller
+// against HQ's pinned key and by this method against the log's key and tree).
+func (d *DB) AddCosignature(ctx context.Context, cosigner string, signed []byte) error {
+	cp, _, err := audit.OpenCheckpoint(signed, d.meta.verifier)
+	if err != nil {
+		return keycab.Errorf(keycab.EINVALID, "cosigned checkpoint: %v", err)
+	}
+	root, err := tlog.TreeHash(cp.Size, d.hashReader(ctx))
+	if err != nil {
+		return fmt.Errorf("cosigned checkpoint: %w", err)
+	}
+	if root != cp.Root {
+		return keycab.Errorf(keycab.ETAMPERED, "cosigned checkpoint at size %d does not match this log", cp.Size)
+	}
+	_, err = d.db.ExecContext(ctx, "INSERT INTO log_cosignatures (size, cosigner, checkpoint, received_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		cp.Size, cosigner, signed, d.now().UnixMilli())
+	return d.wrap("store cosignature", err)
+}
+
+// hashReader reads stored tree hashes (tlog.HashReader) from the database.
+func (d *DB) hashReader(ctx context.Context) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		cache := map[int64][]tlog.Hash{}
+		for i, x := range indexes {
+			leaf, pos := audit.HashLocation(x)
+			hs, ok := cache[leaf]
+			if !ok {
+				var b []byte
+				err := d.db.QueryRowContext(ctx, "SELECT hashes FROM log_entries WHERE idx = ?", leaf).Scan(&b)
+				if errors.Is(err, sql.ErrNoRows) {
+					return nil, fmt.Errorf("tree hash %d: entry %d is missing", x, leaf)
+				} else if err != nil {
+					return nil, err
+				}
+				if hs, err = audit.DecodeHashes(b); err != nil {
+					return nil, fmt.Errorf("entry %d: %w", leaf, err)
+				}
+				cache[leaf] = hs
+			}
+			if pos >= len(hs) {
+				return nil, fmt.Errorf("tree hash %d: entry %d stores only %d hashes", x, leaf, len(hs))
+			}
+			out[i] = hs[pos]
+		}
+		return out, nil
+	})
+}
+
+// HashReader returns a tlog.HashReader over the stored tree, for proofs and
+// export.
+func (d *DB) HashReader(ctx context.Context) tlog.HashReader { return d.hashReader(ctx) }
+
+// Entry is one stored log entry.
+type Entry struct {
+	Index  int64
+	Leaf   []byte
+	Hashes []byte
+}
+
+// Scan calls fn for every entry from start (inclusive) to end (exclusive;
+// -1 for all) in index order, stopping at fn's first error.
+func (d *DB) Scan(ctx context.Context, start, end int64, fn func(Entry) error) error {
+	if end < 0 {
+		end = 1<<63 - 1
+	}
+	rows, err := d.db.QueryContext(ctx, "SELECT idx, leaf, hashes FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx", start, end)
+	if err != nil {
+		return d.wrap("read log", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.Index, &e.Leaf, &e.Hashes); err != nil {
+			return d.wrap("read log", err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ReadEntries implements audit.EntryReader.
+func (d *DB) ReadEntries(start, end int64) ([][]byte, error) {
+	var out [][]byte
+	err := d.Scan(context.Background(), start, end, func(e Entry) error {
+		if e.Index != start+int64(len(out)) {
+			return fmt.Errorf("entry %d is missing", start+int64(len(out)))
+		}
+		out = append(out, e.Leaf)
+		return nil
+	})
+	if err == nil && int64(len(out)) != end-start {
+		err = fmt.Errorf("entries %d to %d: only %d stored", start, end-1, len(out))
+	}
+	return out, err
+}
+
+// VerifyResult summarises a log that verified.
+type VerifyResult struct {
+	Entries     int64
+	Root        tlog.Hash
+	Checkpoints int
+	Elapsed     time.Duration
+}
+
+// Verify recomputes the whole log from its entries and checks every stored
+// hash and every checkpoint signature with v (nil means the key recorded in
+// the log). The first thing found wrong is returned as an *audit.Problem.
+func (d *DB) Verify(ctx context.Context, v note.Verifier) (VerifyResult, error) {
+	start := time.Now()
+	if v == nil {
+		if d.meta == nil {
+			return VerifyResult{}, ErrNoLog
+		}
+		v = d.meta.verifier
+	}
+	c := audit.NewChecker(v, true)
+	cps, err := d.Checkpoints(ctx)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	for _, cp := range cps {
+		if err := c.Checkpoint(cp); err != nil {
+			return VerifyResult{}, err
+		}
+	}
+	var n int64
+	err = d.Scan(ctx, 0, -1, func(e Entry) error {
+		n++
+		return c.Entry(e.Index, e.Leaf, e.Hashes)
+	})
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	size, root, err := c.Finish()
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	if signed, head, err := d.Head(ctx); err != nil {
+		return VerifyResult{}, err
+	} else if head != size {
+		return VerifyResult{}, &audit.Problem{Index: head, What: fmt.Sprintf("entries beyond the head checkpoint (size %d, %d stored): appended without a signature", head, size)}
+	} else if !bytes.Contains(signed, []byte("\n")) {
+		return VerifyResult{}, &audit.Problem{Index: head, What: "head checkpoint is empty"}
+	}
+	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Elapsed: time.Since(start)}, nil
+}

@@ -1,0 +1,308 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+)
+
+// ApplicationID marks a keycab kiosk database (PRAGMA application_id):
+// "kcab" in ASCII.
+const ApplicationID = 0x6b636162
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Errors Open returns, wrapped with the path.
+var (
+	ErrNotKeycab = errors.New("not a keycab database")
+	ErrLocked    = errors.New("database is locked by another program")
+)
+
+// Options configure Open.
+type Options struct {
+	// Signer signs checkpoints. It is needed to create a log and to
+	// append; without it the log can be read and verified only.
+	Signer *audit.Signer
+	// Create makes a new database when the file does not exist.
+	Create bool
+	// ReadOnly opens the file read-only (for verify, show, export).
+	ReadOnly bool
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+	// RetainEvery keeps a checkpoint for good every that many entries;
+	// zero means audit.RetainEvery.
+	RetainEvery int64
+	// BusyTimeout is how long to wait for another writer; zero means 5s.
+	BusyTimeout time.Duration
+}
+
+// DB is an open kiosk database.
+type DB struct {
+	path   string
+	db     *sql.DB
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	boot   []byte
+	start  time.Time
+	retain int64
+
+	mu       sync.Mutex // serialises appends and guards the log state below
+	meta     *logMeta   // nil until a log exists
+	size     int64
+	frontier *audit.Frontier
+	prev     tlog.Hash // leaf hash of the newest entry
+	broken   error     // why the stored log cannot be appended to, if it cannot
+}
+
+type logMeta struct {
+	origin   string
+	vkey     string
+	verifier note.Verifier
+}
+
+// Open opens (or with opts.Create, creates) the kiosk database at path.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
+		return nil, fmt.Errorf("open %s: no such file", path)
+	case err == nil && st.IsDir():
+		return nil, fmt.Errorf("open %s: is a directory", path)
+	case err == nil && st.Size() > 0:
+		if err := checkHeader(path); err != nil {
+			return nil, err
+		}
+	}
+	if opts.ReadOnly && opts.Create {
+		return nil, fmt.Errorf("open %s: read-only and create are exclusive", path)
+	}
+	d := &DB{path: path, opts: opts, log: opts.Logger, now: opts.Now, retain: opts.RetainEvery, start: time.Now()}
+	if d.log == nil {
+		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.retain <= 0 {
+		d.retain = audit.RetainEvery
+	}
+	d.boot = audit.BootID()
+	busy := opts.BusyTimeout
+	if busy == 0 {
+		busy = 5 * time.Second
+	}
+	db, err := sql.Open("sqlite", DSN(path, opts.ReadOnly, busy))
+	if err != nil {
+		return nil, d.wrap("open", err)
+	}
+	// One connection: SQLite has one writer at a time anyway, and a single
+	// connection keeps pragmas and the in-memory log state in step.
+	db.SetMaxOpenConns(1)
+	d.db = db
+	if err := d.init(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// DSN returns the driver data source name for a database at path with the
+// pragmas every keycab database runs under: WAL, synchronous=FULL, foreign
+// keys, secure_delete and a busy timeout, and immediate write transactions
+// (read-only: no journal change, no writes).
+func DSN(path string, readOnly bool, busy time.Duration) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "secure_delete(1)")
+	if readOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// checkHeader rejects a file that is not SQLite before the driver sees it.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	hdr := make([]byte, 16)
+	if _, err := io.ReadFull(f, hdr); err != nil || string(hdr) != "SQLite format 3\x00" {
+		return fmt.Errorf("open %s: %w (not an SQLite file)", path, ErrNotKeycab)
+	}
+	return nil
+}
+
+// wrap turns driver errors into the errors Open documents.
+func (d *DB) wrap(op string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return fmt.Errorf("%s %s: %w", op, d.path, ErrLocked)
+		case sqlite3.SQLITE_NOTADB:
+			return fmt.Errorf("%s %s: %w (not an SQLite file)", op, d.path, ErrNotKeycab)
+		case sqlite3.SQLITE_CANTOPEN:
+			return fmt.Errorf("%s %s: cannot open the file (check it exists and is readable)", op, d.path)
+		}
+	}
+	return fmt.Errorf("%s %s: %w", op, d.path, err)
+}
+
+func (d *DB) init(ctx context.Context) error {
+	var appID, version int
+	if err := d.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return d.wrap("open", err)
+	}
+	if err := d.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return d.wrap("open", err)
+	}
+	if appID != ApplicationID {
+		var tables int
+		if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+			return d.wrap("open", err)
+		}
+		if appID != 0 || tables > 0 || d.opts.ReadOnly || !d.opts.Create {
+			return fmt.Errorf("open %s: %w", d.path, ErrNotKeycab)
+		}
+	}
+	if !d.opts.ReadOnly {
+		if err := d.migrate(ctx, version); err != nil {
+			return err
+		}
+	} else if version == 0 {
+		return fmt.Errorf("open %s: %w (no schema)", d.path, ErrNotKeycab)
+	}
+	if err := d.loadLog(ctx); err != nil {
+		return err
+	}
+	if d.meta == nil && d.opts.Signer != nil && !d.opts.ReadOnly {
+		if err := d.createLog(ctx); err != nil {
+			return err
+		}
+	}
+	if d.meta != nil && d.opts.Signer != nil && d.opts.Signer.VerifierKey != d.meta.vkey {
+		return fmt.Errorf("open %s: the signer key %s is not this log's key %s", d.path, d.opts.Signer.VerifierKey, d.meta.vkey)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations newer than version, each in its
+// own transaction together with the new user_version.
+func (d *DB) migrate(ctx context.Context, version int) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	if version > len(names) {
+		return fmt.Errorf("open %s: schema version %d is newer than this build knows (%d)", d.path, version, len(names))
+	}
+	for i, name := range names {
+		v := i + 1
+		if n, err := strconv.Atoi(strings.SplitN(name[len("migrations/"):], "_", 2)[0]); err != nil || n != v {
+			return fmt.Errorf("migration %s is out of sequence", name)
+		}
+		if v <= version {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := d.db.BeginTx(ctx, nil)
+		if err != nil {
+			return d.wrap("migrate", err)
+		}
+		stmts := []string{string(body), fmt.Sprintf("PRAGMA user_version = %d", v), fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)}
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				tx.Rollback()
+				return d.wrap("migrate to version "+strconv.Itoa(v), err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return d.wrap("migrate", err)
+		}
+		d.log.Info("database migrated", "path", d.path, "version", v)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Path returns the database file's path.
+func (d *DB) Path() string { return d.path }
+
+// SQL returns the underlying database handle, for tests and tools that
+// inspect the file directly (integrity checks, raw reads).
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// IntegrityCheck runs PRAGMA integrity_check and returns nil when it says ok.
+func (d *DB) IntegrityCheck(ctx context.Context) error {
+	rows, err := d.db.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return d.wrap("integrity check", err)
+	}
+	defer rows.Close()
+	var msgs []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		msgs = append(msgs, s)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(msgs) == 1 && msgs[0] == "ok" {
+		return nil
+	}
+	return keycab.Errorf(keycab.ETAMPERED, "integrity check: %s", strings.Join(msgs, "; "))
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
