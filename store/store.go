@@ -70,6 +70,9 @@ type DB struct {
 	start  time.Time
 	retain int64
 
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+
 	mu       sync.Mutex // serialises appends and guards the log state below
 	meta     *logMeta   // nil until a log exists
 	size     int64
@@ -119,9 +122,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, d.wrap("open", err)
 	}
-	// One connection: SQLite has one writer at a time anyway, and a single
-	// connection keeps pragmas and the in-memory log state in step.
-	db.SetMaxOpenConns(1)
+	// A few connections: writes are serialised by DB.mu (and SQLite), and
+	// verification reads ahead on the others.
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
 	d.db = db
 	if err := d.init(ctx); err != nil {
 		db.Close()
@@ -260,7 +264,15 @@ func (d *DB) migrate(ctx context.Context, version int) error {
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.stmtMu.Lock()
+	for _, st := range d.stmts {
+		st.Close()
+	}
+	d.stmts = nil
+	d.stmtMu.Unlock()
+	return d.db.Close()
+}
 
 // Path returns the database file's path.
 func (d *DB) Path() string { return d.path }

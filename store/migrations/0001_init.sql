@@ -148,7 +148,7 @@ CREATE TABLE custody (
 	member_id     TEXT    NOT NULL,
 	second_id     TEXT    NOT NULL,
 	slot          INTEGER NOT NULL,
-	log_index     INTEGER NOT NULL REFERENCES log_entries (idx),
+	log_index     INTEGER NOT NULL REFERENCES log_entries (idx) DEFERRABLE INITIALLY DEFERRED,
 	taken_ms      INTEGER NOT NULL,
 	due_ms        INTEGER NOT NULL,
 	reason        TEXT    NOT NULL,
