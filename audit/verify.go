@@ -57,12 +57,14 @@ func (c *Checker) Checkpoint(msg []byte) error {
 	if cp.Size < c.f.Size() {
 		return fmt.Errorf("checkpoint at size %d given after %d entries", cp.Size, c.f.Size())
 	}
-	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].Size >= cp.Size })
-	if i < len(c.pending) && c.pending[i].Size == cp.Size {
-		if c.pending[i].Root != cp.Root {
-			return &Problem{Index: cp.Size - 1, What: fmt.Sprintf("two signed checkpoints at size %d disagree (fork)", cp.Size)}
+	// Keep every distinct checkpoint, even two of one size: which of a
+	// fork's two is the log's own shows when the entries reach that size,
+	// and an earlier mismatch is reported first.
+	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].Size > cp.Size })
+	for j := i - 1; j >= 0 && c.pending[j].Size == cp.Size; j-- {
+		if c.pending[j].Root == cp.Root {
+			return nil
 		}
-		return nil
 	}
 	c.pending = append(c.pending, Checkpoint{})
 	copy(c.pending[i+1:], c.pending[i:])
@@ -86,29 +88,36 @@ func (c *Checker) Entry(index int64, leaf, stored []byte) error {
 	if err != nil {
 		return &Problem{Index: index, What: err.Error()}
 	}
+	prev, err := c.prevOf(leaf)
+	if err != nil {
+		return &Problem{Index: index, What: err.Error()}
+	}
+	chained := (index == 0 && len(prev) == 0) || (index > 0 && bytes.Equal(prev, c.prev[:]))
+	lastBroke := index > 0 && c.breakAt == index-1
 	if !hashesEqual(hs, stored) {
-		if len(stored) >= tlog.HashSize && !bytes.Equal(hs[0][:], stored[:tlog.HashSize]) {
+		switch {
+		case lastBroke:
+			// The entry before did not chain, and this one's stored hashes
+			// were made over other bytes for it: it was moved here whole.
+			return c.outOfPlace(index - 1)
+		case len(stored) >= tlog.HashSize && !bytes.Equal(hs[0][:], stored[:tlog.HashSize]):
 			return &Problem{Index: index, What: "entry bytes do not match its stored leaf hash (entry changed)"}
+		case !chained:
+			// Bytes and leaf hash agree but neither fits here: the entry
+			// was moved here whole, with the hashes of its old place.
+			return c.outOfPlace(index)
 		}
 		return &Problem{Index: index, What: "stored tree hashes do not match the recomputed tree"}
 	}
-	{
-		prev, err := c.prevOf(leaf)
-		if err != nil {
-			return &Problem{Index: index, What: err.Error()}
-		}
-		chained := (index == 0 && len(prev) == 0) || (index > 0 && bytes.Equal(prev, c.prev[:]))
-		lastBroke := index > 0 && c.breakAt == index-1
-		switch {
-		case !chained && lastBroke:
-			// Neither this entry nor the one before chains: that one is out
-			// of place (moved, inserted or replaced).
-			return &Problem{Index: index - 1, What: "entry is out of place: it and the entry after it do not chain to their predecessors (entries moved or replaced)"}
-		case !chained:
-			c.breakAt = index
-		case lastBroke:
-			return c.changedBefore(c.breakAt)
-		}
+	switch {
+	case !chained && lastBroke:
+		// Neither this entry nor the one before chains: that one is out
+		// of place (moved, inserted or replaced).
+		return c.outOfPlace(index - 1)
+	case !chained:
+		c.breakAt = index
+	case lastBroke:
+		return c.changedBefore(c.breakAt)
 	}
 	c.prev = hs[0]
 	c.f.Advance(hs)
@@ -119,6 +128,10 @@ func (c *Checker) Entry(index int64, leaf, stored []byte) error {
 		return err
 	}
 	return nil
+}
+
+func (c *Checker) outOfPlace(i int64) error {
+	return &Problem{Index: i, What: "entry is out of place: it does not chain to the entry before it, nor the entry after it to it (entries moved, inserted or replaced)"}
 }
 
 // prevOf returns the prev field of an entry. With full decoding it parses

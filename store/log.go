@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -435,29 +436,59 @@ func (d *DB) AddCosignature(ctx context.Context, cosigner string, signed []byte)
 	}
 	_, err = d.db.ExecContext(ctx, "INSERT INTO log_cosignatures (size, cosigner, checkpoint, received_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
 		cp.Size, cosigner, signed, d.now().UnixMilli())
-	return d.wrap("store cosignature", err)
+	return d.wrapNil("store cosignature", err)
 }
 
-// hashReader reads stored tree hashes (tlog.HashReader) from the database.
+// hashReader reads stored tree hashes (tlog.HashReader) from the database,
+// fetching the entries that hold them a few hundred at a time.
 func (d *DB) hashReader(ctx context.Context) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(indexes))
-		cache := map[int64][]tlog.Hash{}
-		for i, x := range indexes {
-			leaf, pos := audit.HashLocation(x)
-			hs, ok := cache[leaf]
-			if !ok {
+		groups := map[int64][]tlog.Hash{}
+		var need []int64
+		for _, x := range indexes {
+			leaf, _ := audit.HashLocation(x)
+			if _, ok := groups[leaf]; !ok {
+				groups[leaf] = nil
+				need = append(need, leaf)
+			}
+		}
+		for len(need) > 0 {
+			batch := need[:min(len(need), 500)]
+			need = need[len(batch):]
+			args := make([]any, len(batch))
+			for i, l := range batch {
+				args[i] = l
+			}
+			q := "SELECT idx, hashes FROM log_entries WHERE idx IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
+			rows, err := d.db.QueryContext(ctx, q, args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var idx int64
 				var b []byte
-				err := d.db.QueryRowContext(ctx, "SELECT hashes FROM log_entries WHERE idx = ?", leaf).Scan(&b)
-				if errors.Is(err, sql.ErrNoRows) {
-					return nil, fmt.Errorf("tree hash %d: entry %d is missing", x, leaf)
-				} else if err != nil {
+				if err := rows.Scan(&idx, &b); err != nil {
+					rows.Close()
 					return nil, err
 				}
-				if hs, err = audit.DecodeHashes(b); err != nil {
-					return nil, fmt.Errorf("entry %d: %w", leaf, err)
+				hs, err := audit.DecodeHashes(b)
+				if err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("entry %d: %w", idx, err)
 				}
-				cache[leaf] = hs
+				groups[idx] = hs
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			leaf, pos := audit.HashLocation(x)
+			hs := groups[leaf]
+			if hs == nil {
+				return nil, fmt.Errorf("tree hash %d: entry %d is missing", x, leaf)
 			}
 			if pos >= len(hs) {
 				return nil, fmt.Errorf("tree hash %d: entry %d stores only %d hashes", x, leaf, len(hs))

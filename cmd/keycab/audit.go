@@ -38,7 +38,7 @@ func openLog(ctx context.Context, path string) (*store.DB, error) {
 	if path == "" {
 		return nil, errors.New("no database given (use --db FILE)")
 	}
-	return store.Open(ctx, path, store.Options{ReadOnly: true})
+	return store.Open(ctx, path, store.Options{ReadOnly: true, BusyTimeout: 2 * time.Second})
 }
 
 // loadVerifier parses a verifier key given on the command line, or read

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	crand "crypto/rand"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -21,21 +22,25 @@ import (
 
 // NewSigner returns a fresh signer for a log named origin.
 func NewSigner(origin string) (*audit.Signer, error) {
-	skey, _, err := note.GenerateKey(crand.Reader, origin)
-	if err != nil {
-		return nil, err
-	}
-	return audit.ParseSignerKey(skey)
+	_, s, err := NewSignerKey(origin)
+	return s, err
 }
 
 // MustSigner is NewSigner for tests.
 func MustSigner(tb testing.TB, origin string) *audit.Signer {
 	tb.Helper()
-	s, err := NewSigner(origin)
+	_, s := MustSignerKey(tb, origin)
+	return s
+}
+
+// MustSignerKey is NewSignerKey for tests.
+func MustSignerKey(tb testing.TB, origin string) (string, *audit.Signer) {
+	tb.Helper()
+	skey, s, err := NewSignerKey(origin)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return s
+	return skey, s
 }
 
 // MustOpen creates a kiosk database in a temporary directory, signed by
@@ -143,4 +148,63 @@ func (w *Workload) session() {
 		w.pending = append(w.pending, r)
 	}
 	w.pending = append(w.pending, ev(keycab.EventDoorClosed, nil))
+}
+
+// MustRawSQL opens the database file directly, bypassing the store, as
+// another program (or an attacker) would.
+func MustRawSQL(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("sqlite", store.DSN(path, false, 5*time.Second))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	return db
+}
+
+// Config returns a small config snapshot of version v: one slotted cabinet
+// with three slots and key sets, three members with badges (and one
+// revoked badge), and QR tokens for the key sets.
+func Config(v int64) *keycab.Config {
+	salt := []byte("test badge salt")
+	return &keycab.Config{
+		Version: v,
+		Org:     keycab.Org{ID: "org-1", Name: "Test Lettings"},
+		Site:    keycab.Site{ID: "site-1", Name: "Front office", TimeZone: "UTC"},
+		Cabinet: keycab.Cabinet{ID: "cab-1", Name: "Cabinet", Kind: keycab.Slotted, DoorLock: "DOOR_LOCK", DoorSensor: "DOOR"},
+		KeySets: []keycab.KeySet{{ID: "ks-1", Label: "1 High St"}, {ID: "ks-2", Label: "2 High St"}, {ID: "ks-3", Label: "Plant room", Sensitive: true}},
+		Slots: []keycab.Slot{
+			{Number: 1, Lock: "L1", Sensor: "S1", KeySetID: "ks-1"},
+			{Number: 2, Lock: "L2", Sensor: "S2", KeySetID: "ks-2"},
+			{Number: 3, Lock: "L3", Sensor: "S3", KeySetID: "ks-3"},
+		},
+		Tokens: []keycab.QRToken{
+			{KeySetID: "ks-1", Hash: keycab.TokenHash("qr-token-1")},
+			{KeySetID: "ks-2", Hash: keycab.TokenHash("qr-token-2")},
+			{KeySetID: "ks-3", Hash: keycab.TokenHash("qr-token-3")},
+		},
+		Members: []keycab.Member{
+			{ID: "m-ana", Name: "Ana Admin", Role: keycab.RoleAdmin},
+			{ID: "m-ben", Name: "Ben Staff", Role: keycab.RoleStaff},
+			{ID: "m-cara", Name: "Cara Contractor", Role: keycab.RoleContractor},
+		},
+		Badges: []keycab.Badge{
+			{Hash: keycab.BadgeHash(salt, "BADGE-ANA"), MemberID: "m-ana", Kind: keycab.BadgeRFID},
+			{Hash: keycab.BadgeHash(salt, "BADGE-BEN"), MemberID: "m-ben", Kind: keycab.BadgeRFID},
+			{Hash: keycab.BadgeHash(salt, "BADGE-REVOKED"), MemberID: "m-cara", Kind: keycab.BadgeRFID, RevokedAt: time.Unix(1700000000, 0)},
+		},
+		Policy:    keycab.DefaultPolicy(),
+		BadgeSalt: salt,
+	}
+}
+
+// NewSignerKey returns a fresh note signer key (PRIVATE+KEY+...) and the
+// signer it makes.
+func NewSignerKey(origin string) (string, *audit.Signer, error) {
+	skey, _, err := note.GenerateKey(crand.Reader, origin)
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := audit.ParseSignerKey(skey)
+	return skey, s, err
 }

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/store/storetest"
+)
+
+var ctx = context.Background()
+
+// mustLog makes a kiosk database of n synthetic entries that keeps a
+// checkpoint every 8 entries, and returns its path and signer.
+func mustLog(t *testing.T, n int) (string, *audit.Signer) {
+	t.Helper()
+	signer := storetest.MustSigner(t, "test.keycab/tamper")
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	d, err := store.Open(ctx, path, store.Options{Signer: signer, Create: true, RetainEvery: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	w := storetest.NewWorkload(3)
+	for i := 0; i < n; i++ {
+		if _, err := d.Append(ctx, w.Next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, signer
+}
+
+// attacker opens the file as another program would and drops the log's
+// triggers.
+func attacker(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db := storetest.MustRawSQL(t, path)
+	t.Cleanup(func() { db.Close() })
+	rows, err := db.QueryContext(ctx, "SELECT name FROM sqlite_schema WHERE type = 'trigger'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		mustExec(t, db, "DROP TRIGGER "+n)
+	}
+	return db
+}
+
+func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(ctx, q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func leafAt(t *testing.T, db *sql.DB, i int) []byte {
+	t.Helper()
+	var b []byte
+	if err := db.QueryRowContext(ctx, "SELECT leaf FROM log_entries WHERE idx = ?", i).Scan(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// rehash recomputes and stores every entry's tree hashes, as an attacker
+// who edited entries would to make the stored tree consistent again.
+func rehash(t *testing.T, db *sql.DB) {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, "SELECT idx, leaf FROM log_entries ORDER BY idx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaves [][]byte
+	for rows.Next() {
+		var i int
+		var l []byte
+		rows.Scan(&i, &l)
+		leaves = append(leaves, l)
+	}
+	rows.Close()
+	f := &audit.Frontier{}
+	for i, l := range leaves {
+		hs, err := f.Next(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Advance(hs)
+		mustExec(t, db, "UPDATE log_entries SET hashes = ? WHERE idx = ?", audit.EncodeHashes(hs), i)
+	}
+}
+
+func TestVerifyDetectsTampering(t *testing.T) {
+	const n = 40
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, path string, signer *audit.Signer)
+		want   string // in the error: the index named and what is wrong
+	}{
+		{"leaf byte changed", func(t *testing.T, path string, _ *audit.Signer) {
+			db := attacker(t, path)
+			l := leafAt(t, db, 17)
+			l[len(l)/2] ^= 0x01
+			mustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 17", l)
+		}, "entry 17: entry bytes do not match"},
+		{"newest entries deleted", func(t *testing.T, path string, _ *audit.Signer) {
+			mustExec(t, attacker(t, path), "DELETE FROM log_entries WHERE idx >= 35")
+		}, "entry 35: missing"},
+		{"two entries swapped", func(t *testing.T, path string, _ *audit.Signer) {
+			db := attacker(t, path)
+			mustExec(t, db, "UPDATE log_entries SET idx = 1000 WHERE idx = 12")
+			mustExec(t, db, "UPDATE log_entries SET idx = 12 WHERE idx = 21")
+			mustExec(t, db, "UPDATE log_entries SET idx = 21 WHERE idx = 1000")
+		}, "entry 12: entry is out of place"},
+		{"two entries' bytes swapped", func(t *testing.T, path string, _ *audit.Signer) {
+			db := attacker(t, path)
+			a, b := leafAt(t, db, 12), leafAt(t, db, 21)
+			mustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 12", b)
+			mustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 21", a)
+		}, "entry 12: entry bytes do not match"},
+		{"checkpoint signature replaced", func(t *testing.T, path string, signer *audit.Signer) {
+			db := attacker(t, path)
+			var cp []byte
+			db.QueryRowContext(ctx, "SELECT checkpoint FROM log_head").Scan(&cp)
+			text, _ := audit.NoteText(cp)
+			c, err := audit.ParseCheckpoint(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			forged, err := audit.SignCheckpoint(c, storetest.MustSigner(t, signer.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, db, "UPDATE log_head SET checkpoint = ?", forged)
+		}, "entry 39: checkpoint at size 40: checkpoint signature"},
+		{"tree hashes recomputed after an edit", func(t *testing.T, path string, _ *audit.Signer) {
+			db := attacker(t, path)
+			ev, err := audit.Decode(leafAt(t, db, 17))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.Actor = "m-someone-else"
+			l, err := audit.Encode(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 17", l)
+			rehash(t, db)
+		}, "entry 17: entry was changed after it was written"},
+		{"triggers dropped and a hash row edited", func(t *testing.T, path string, _ *audit.Signer) {
+			db := attacker(t, path)
+			var h []byte
+			db.QueryRowContext(ctx, "SELECT hashes FROM log_entries WHERE idx = 9").Scan(&h)
+			h[len(h)-1] ^= 0x80
+			mustExec(t, db, "UPDATE log_entries SET hashes = ? WHERE idx = 9", h)
+		}, "entry 9: stored tree hashes do not match"},
+		{"entry appended without a signature", func(t *testing.T, path string, _ *audit.Signer) {
+			db := attacker(t, path)
+			rows, _ := db.QueryContext(ctx, "SELECT leaf FROM log_entries ORDER BY idx")
+			f := &audit.Frontier{}
+			for rows.Next() {
+				var l []byte
+				rows.Scan(&l)
+				hs, _ := f.Next(l)
+				f.Advance(hs)
+			}
+			rows.Close()
+			l, _ := audit.Encode(&audit.Event{Kind: "key.returned", Actor: "m-x", Prev: make([]byte, 32)})
+			hs, _ := f.Next(l)
+			mustExec(t, db, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (40, ?, ?)", l, audit.EncodeHashes(hs))
+		}, "entry 40: newest entry does not chain"},
+		{"log truncated and re-grown with other entries", func(t *testing.T, path string, signer *audit.Signer) {
+			db := attacker(t, path)
+			mustExec(t, db, "DELETE FROM log_entries WHERE idx >= 20")
+			// The attacker holds the kiosk's key and re-signs the head at
+			// the cut, then grows the log again through the store.
+			ro, err := store.Open(ctx, path, store.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, err := tlog.TreeHash(20, ro.HashReader(ctx))
+			ro.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, err := audit.SignCheckpoint(audit.Checkpoint{Origin: signer.Name(), Size: 20, Root: root}, signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, db, "UPDATE log_head SET size = 20, checkpoint = ?", cp)
+			db.Close()
+			d, err := store.Open(ctx, path, store.Options{Signer: signer, RetainEvery: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			w := storetest.NewWorkload(99)
+			for i := 0; i < 20; i++ {
+				if _, err := d.Append(ctx, w.Next()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, "entry 16: log rewritten: the signed checkpoint at size 24 does not match the recomputed tree; entries 16 to 23 differ"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path, signer := mustLog(t, n)
+			if code, out, errs := run(t, "audit", "verify", "--db", path); code != 0 {
+				t.Fatalf("before tampering: exit %d: %s%s", code, out, errs)
+			}
+			tc.tamper(t, path, signer)
+			code, out, errs := run(t, "audit", "verify", "--db", path, "--key", signer.VerifierKey)
+			if code != 1 || !strings.Contains(errs, tc.want) {
+				t.Fatalf("verify after tampering: exit %d\nstdout: %s\nstderr: %s\nwant %q", code, out, errs, tc.want)
+			}
+		})
+	}
+}
+
+func TestVerifyPinnedKey(t *testing.T) {
+	path, signer := mustLog(t, 5)
+	code, out, _ := run(t, "audit", "verify", "--db", path, "--key", signer.VerifierKey)
+	if code != 0 || !strings.HasPrefix(out, "ok: 5 entries") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	// A log whose recorded key was swapped (with every checkpoint re-signed)
+	// still fails against the pinned key.
+	other := storetest.MustSigner(t, signer.Name())
+	code, _, errs := run(t, "audit", "verify", "--db", path, "--key", other.VerifierKey)
+	if code != 1 || !strings.Contains(errs, "FAILED") {
+		t.Fatalf("wrong pinned key: exit %d: %s", code, errs)
+	}
+	keyFile := filepath.Join(t.TempDir(), "vkey")
+	os.WriteFile(keyFile, []byte(signer.VerifierKey+"\n"), 0o644)
+	if code, _, errs := run(t, "audit", "verify", "--db", path, "--key", "@"+keyFile); code != 0 {
+		t.Fatalf("key from file: exit %d: %s", code, errs)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, []byte("hello, this is not a database at all................."), 0o644)
+	path, _ := mustLog(t, 3)
+	for _, args := range [][]string{
+		{"audit", "verify", "--db", filepath.Join(dir, "missing.db")},
+		{"audit", "show", "--db", junk},
+		{"audit", "verify"},
+	} {
+		code, out, errs := run(t, args...)
+		lines := strings.Split(strings.TrimSpace(errs), "\n")
+		if code != 1 || len(lines) != 1 || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q: want one line and exit 1", args, code, out, errs)
+		}
+	}
+	_, _, errs := run(t, "audit", "verify", "--db", filepath.Join(dir, "missing.db"))
+	if !strings.Contains(errs, "no such file") {
+		t.Errorf("missing file: %q", errs)
+	}
+	_, _, errs = run(t, "audit", "show", "--db", junk)
+	if !strings.Contains(errs, "not a keycab database") {
+		t.Errorf("junk file: %q", errs)
+	}
+	// Locked by another program.
+	db := storetest.MustRawSQL(t, path)
+	defer db.Close()
+	conn, _ := db.Conn(ctx)
+	defer conn.Close()
+	for _, q := range []string{"PRAGMA locking_mode = EXCLUSIVE", "BEGIN EXCLUSIVE", "INSERT INTO personal (ref, subject, salt, text) VALUES (x'01', 's', x'02', 't')"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, errs := run(t, "audit", "verify", "--db", path)
+	if code != 1 || !strings.Contains(errs, "locked by another program") || strings.Count(errs, "\n") != 1 {
+		t.Errorf("locked database: exit %d, %q", code, errs)
+	}
+	conn.ExecContext(ctx, "ROLLBACK")
+}
+
+func TestKeygen(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "kiosk.key")
+	code, stdout, errs := run(t, "keygen", "--out", out, "--name", "keycab.kiosk/front")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	st, err := os.Stat(out)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+	b, _ := os.ReadFile(out)
+	s, err := audit.ParseSignerKey(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(stdout) != s.VerifierKey || !strings.HasPrefix(stdout, "keycab.kiosk/front+") {
+		t.Fatalf("printed %q, key's verifier is %q", stdout, s.VerifierKey)
+	}
+	if strings.Contains(stdout, "PRIVATE") {
+		t.Fatal("keygen printed the private key")
+	}
+	if code, _, errs := run(t, "keygen", "--out", out); code != 1 || !strings.Contains(errs, "already exists") {
+		t.Fatalf("overwrite: exit %d %q", code, errs)
+	}
+}
+
+func TestShowAndProve(t *testing.T) {
+	path, signer := mustLog(t, 30)
+	code, out, errs := run(t, "audit", "show", "--db", path, "--from", "10", "--to", "14", "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("show 10..14 printed %d lines", len(lines))
+	}
+	for i, l := range lines {
+		var e shownEntry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Index != int64(10+i) || e.Kind == "" || e.Error != "" || e.Time.Before(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Fatalf("line %d: %+v", i, e)
+		}
+	}
+	code, out, _ = run(t, "audit", "show", "--db", path)
+	if code != 0 || strings.Count(out, "\n") != 30 {
+		t.Fatalf("show all: exit %d, %d lines", code, strings.Count(out, "\n"))
+	}
+
+	code, out, errs = run(t, "audit", "prove", "--db", path, "--index", "13")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	// Check the printed proof with tlog alone against the printed checkpoint.
+	parts := strings.SplitN(out, "\n\n", 2)
+	fields := strings.Split(parts[0], "\n")
+	leaf, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(fields[1], "leaf "))
+	var proof tlog.RecordProof
+	for _, f := range fields[4:] {
+		h, err := tlog.ParseHash(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof = append(proof, h)
+	}
+	cp, _, err := audit.OpenCheckpoint([]byte(parts[1]), signer.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tlog.CheckRecord(proof, cp.Size, cp.Root, 13, tlog.RecordHash(leaf)); err != nil {
+		t.Fatalf("printed proof does not check: %v", err)
+	}
+	if code, _, errs := run(t, "audit", "prove", "--db", path, "--index", "30"); code != 1 || !strings.Contains(errs, "not in the log") {
+		t.Fatalf("prove past the end: exit %d %q", code, errs)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	code, out, errs := run(t, "demo", "--dir", dir)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	for _, want := range []string{"Log verified: 6 entries", "key.taken", "key.returned", "Verifier key: keycab.kiosk/demo-front-office+"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if bytes.Contains([]byte(out), []byte("Patel")) {
+		t.Error("demo printed personal text from the log")
+	}
+}

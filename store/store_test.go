@@ -1,0 +1,304 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/store/storetest"
+)
+
+var ctx = context.Background()
+
+func mustAppend(tb testing.TB, d *store.DB, n int) {
+	tb.Helper()
+	w := storetest.NewWorkload(7)
+	for i := 0; i < n; i++ {
+		if _, err := d.Append(ctx, w.Next()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func TestAppendVerifyReopen(t *testing.T) {
+	signer := storetest.MustSigner(t, "test.keycab/reopen")
+	path := filepath.Join(t.TempDir(), "k.db")
+	d, err := store.Open(ctx, path, store.Options{Signer: signer, Create: true, RetainEvery: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, d, 50)
+	res, err := d.Verify(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Entries != 50 || res.Checkpoints != 4 { // kept at 16, 32, 48, and the head
+		t.Fatalf("verify: %+v", res)
+	}
+	d.Close()
+
+	d, err = store.Open(ctx, path, store.Options{Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Size() != 50 {
+		t.Fatalf("reopened size %d", d.Size())
+	}
+	mustAppend(t, d, 5)
+	res2, err := d.VerifyStrict(ctx, signer.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Entries != 55 || res2.Root == res.Root {
+		t.Fatalf("after reopen: %+v", res2)
+	}
+	// Another key may not append to this log.
+	d.Close()
+	other := storetest.MustSigner(t, "test.keycab/reopen")
+	if _, err := store.Open(ctx, path, store.Options{Signer: other}); err == nil || !strings.Contains(err.Error(), "not this log's key") {
+		t.Fatalf("open with another key: %v", err)
+	}
+}
+
+func TestTriggersBlockChanges(t *testing.T) {
+	d := storetest.MustOpen(t, nil, func(o *store.Options) { o.RetainEvery = 2 })
+	mustAppend(t, d, 3)
+	head, _, err := d.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddCosignature(ctx, "hq.test", head); err != nil {
+		t.Fatal(err)
+	}
+	// Every table has rows, so that each trigger has something to guard.
+	for _, table := range []string{"log_entries", "log_head", "log_meta", "log_checkpoints", "log_cosignatures"} {
+		var n int
+		if err := d.SQL().QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n == 0 {
+			t.Fatalf("%s has %d rows (%v)", table, n, err)
+		}
+	}
+	for _, q := range []string{
+		"UPDATE log_entries SET leaf = x'00' WHERE idx = 1",
+		"DELETE FROM log_entries WHERE idx = 2",
+		"UPDATE log_head SET size = 1",
+		"DELETE FROM log_head",
+		"UPDATE log_meta SET origin = 'x'",
+		"DELETE FROM log_meta",
+		"UPDATE log_checkpoints SET why = 'x'",
+		"DELETE FROM log_cosignatures",
+	} {
+		_, err := d.SQL().ExecContext(ctx, q)
+		if err == nil || !strings.Contains(err.Error(), "append-only") && !strings.Contains(err.Error(), "only grow") {
+			t.Errorf("%s: err = %v, want the trigger's abort", q, err)
+		}
+	}
+	if _, err := d.Verify(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := store.Open(ctx, filepath.Join(dir, "missing.db"), store.Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, bytes.Repeat([]byte("not sqlite "), 100), 0o600)
+	if _, err := store.Open(ctx, junk, store.Options{ReadOnly: true}); !errors.Is(err, store.ErrNotKeycab) {
+		t.Errorf("junk file: %v", err)
+	}
+	// An SQLite database of some other program.
+	other := filepath.Join(dir, "other.db")
+	d, err := store.Open(ctx, filepath.Join(dir, "seed.db"), store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SQL().ExecContext(ctx, "VACUUM INTO ?", other); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	o, err := store.Open(ctx, other, store.Options{})
+	if err != nil {
+		t.Fatal(err) // a copy of a keycab database is a keycab database
+	}
+	o.Close()
+	foreign := filepath.Join(dir, "foreign.db")
+	f, err := store.Open(ctx, foreign, store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	raw := storetest.MustRawSQL(t, foreign)
+	if _, err := raw.ExecContext(ctx, "PRAGMA application_id = 42"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if _, err := store.Open(ctx, foreign, store.Options{ReadOnly: true}); !errors.Is(err, store.ErrNotKeycab) {
+		t.Errorf("foreign SQLite file: %v", err)
+	}
+}
+
+func TestLockedDatabase(t *testing.T) {
+	d := storetest.MustOpen(t, nil)
+	mustAppend(t, d, 2)
+	path := d.Path()
+	d.Close()
+	// Another program holds the database in exclusive locking mode.
+	raw := storetest.MustRawSQL(t, path)
+	defer raw.Close()
+	conn, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"PRAGMA locking_mode = EXCLUSIVE", "BEGIN EXCLUSIVE", "INSERT INTO personal (ref, subject, salt, text) VALUES (x'01', 's', x'02', 't')"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_, err = store.Open(ctx, path, store.Options{ReadOnly: true, BusyTimeout: 200 * time.Millisecond})
+	if !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("open of a locked database: %v, want ErrLocked", err)
+	}
+	conn.ExecContext(ctx, "ROLLBACK")
+}
+
+func TestCustodyAndConfig(t *testing.T) {
+	d := storetest.MustOpen(t, nil)
+	cfg := storetest.Config(1)
+	if err := d.ApplyConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ApplyConfig(ctx, cfg); keycab.ErrorCode(err) != keycab.ECONFLICT {
+		t.Fatalf("re-applying version 1: %v", err)
+	}
+	m, err := d.MemberByBadge(ctx, "BADGE-BEN")
+	if err != nil || m.ID != "m-ben" {
+		t.Fatalf("member by badge: %v %v", m, err)
+	}
+	if _, err := d.MemberByBadge(ctx, "BADGE-REVOKED"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+		t.Fatalf("revoked badge: %v", err)
+	}
+	ks, err := d.KeySetByToken(ctx, "qr-token-1")
+	if err != nil || ks.ID != "ks-1" {
+		t.Fatalf("key set by token: %v %v", ks, err)
+	}
+	c := &keycab.Checkout{KeySetID: "ks-1", MemberID: "m-ben", Slot: 1, DueAt: time.Now().Add(time.Hour), Reason: "viewing", Recipient: "Dana Buyer"}
+	if err := d.Take(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Take(ctx, &keycab.Checkout{KeySetID: "ks-1", MemberID: "m-ana"}); keycab.ErrorCode(err) != keycab.ECONFLICT {
+		t.Fatalf("double take: %v", err)
+	}
+	out, err := d.KeysOut(ctx)
+	if err != nil || len(out) != 1 || out[0].MemberID != "m-ben" || out[0].Recipient != "Dana Buyer" || out[0].LogIndex != c.LogIndex {
+		t.Fatalf("keys out: %+v %v", out, err)
+	}
+	if _, err := d.Return(ctx, "ks-1", "m-ana", 2, true); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := d.KeysOut(ctx); len(out) != 0 {
+		t.Fatalf("keys out after return: %+v", out)
+	}
+	if _, err := d.Return(ctx, "ks-1", "m-ana", 1, false); keycab.ErrorCode(err) != keycab.ECONFLICT {
+		t.Fatalf("return of a key not out: %v", err)
+	}
+	// The log holds config.applied, key.taken, key.returned (wrong slot, by another).
+	var kinds []keycab.EventKind
+	var last *audit.Event
+	d.Scan(ctx, 0, -1, func(e store.Entry) error {
+		ev, err := audit.Decode(e.Leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, ev.Kind)
+		last = ev
+		return nil
+	})
+	want := []keycab.EventKind{keycab.EventConfigApplied, keycab.EventKeyTaken, keycab.EventKeyReturned}
+	if len(kinds) != len(want) || kinds[1] != want[1] || kinds[2] != want[2] {
+		t.Fatalf("log kinds %v, want %v", kinds, want)
+	}
+	if last.Detail["wrong_slot"] != "true" || last.Detail["holder"] != "m-ben" {
+		t.Fatalf("return detail %v", last.Detail)
+	}
+	if _, err := d.VerifyStrict(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEraseMember checks that erasing a member's personal data removes
+// every copy of it from the database files, WAL included, while the log
+// still verifies.
+func TestEraseMember(t *testing.T) {
+	d := storetest.MustOpen(t, nil)
+	cfg := storetest.Config(1)
+	const name, recipient, notes = "Zebulon Quartermaine", "Yolanda Recipient-Xq7", "Gate code notes-Wv3"
+	cfg.Members[1].Name = name
+	if err := d.ApplyConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Take(ctx, &keycab.Checkout{KeySetID: "ks-1", MemberID: "m-ben", Slot: 1, Recipient: recipient, Notes: notes}); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, d, 20)
+	secrets := []string{name, recipient, notes}
+	files := func() []string {
+		m, _ := filepath.Glob(d.Path() + "*")
+		return m
+	}
+	present := func(s string) []string {
+		var where []string
+		for _, f := range files() {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(s)) {
+				where = append(where, filepath.Base(f))
+			}
+		}
+		return where
+	}
+	for _, s := range secrets {
+		if len(present(s)) == 0 {
+			t.Fatalf("%q is not in the files before erasure; the test would prove nothing", s)
+		}
+	}
+	before, err := d.Verify(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Erase(ctx, "m-ben", "m-ana"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if where := present(s); len(where) > 0 {
+			t.Errorf("%q still in %v after erasure", s, where)
+		}
+	}
+	after, err := d.VerifyStrict(ctx, nil)
+	if err != nil {
+		t.Fatalf("log does not verify after erasure: %v", err)
+	}
+	if after.Entries != before.Entries+1 {
+		t.Fatalf("erasure logged %d entries, want 1", after.Entries-before.Entries)
+	}
+	out, err := d.KeysOut(ctx)
+	if err != nil || len(out) != 1 || out[0].Recipient != "" || out[0].MemberID != "m-ben" {
+		t.Fatalf("custody after erasure: %+v %v", out, err)
+	}
+	m, err := d.Member(ctx, "m-ben")
+	if err != nil || m.Name != "" || m.ErasedAt.IsZero() {
+		t.Fatalf("member after erasure: %+v %v", m, err)
+	}
+}
