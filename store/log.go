@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 	"strings"
 	"time"
 
@@ -63,19 +65,19 @@ func (d *DB) loadLog(ctx context.Context) error {
 	if count != head || (count > 0 && maxIdx.Int64 != count-1) {
 		// Do not fail: verify must be able to open such a file and say
 		// what is wrong. Appending to it is refused.
-		d.broken = fmt.Errorf("log has %d entries but its head checkpoint says %d: run keycab audit verify", count, head)
+		d.broken = keycab.Errorf(keycab.ETAMPERED, "log has %d entries but its head checkpoint says %d: run keycab audit verify", count, head)
 		return nil
 	}
 	f, err := audit.NewFrontier(head, d.hashReader(ctx))
 	if err != nil {
-		d.broken = fmt.Errorf("log tree is unreadable: %v: run keycab audit verify", err)
+		d.broken = keycab.Errorf(keycab.ETAMPERED, "log tree is unreadable: %v: run keycab audit verify", err)
 		return nil
 	}
 	d.frontier = f
 	if head > 0 {
 		hs, err := d.hashReader(ctx).ReadHashes([]int64{tlog.StoredHashIndex(0, head-1)})
 		if err != nil {
-			d.broken = fmt.Errorf("log tree is unreadable: %v: run keycab audit verify", err)
+			d.broken = keycab.Errorf(keycab.ETAMPERED, "log tree is unreadable: %v: run keycab audit verify", err)
 			return nil
 		}
 		d.prev = hs[0]
@@ -188,7 +190,7 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("write %s: %w or no signer key was given", d.path, ErrNoLog)
 	}
 	if d.broken != nil {
-		return keycab.Errorf(keycab.ETAMPERED, "write %s: %v", d.path, d.broken)
+		return fmt.Errorf("write %s: %w", d.path, d.broken)
 	}
 	sqlTx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -196,14 +198,6 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	defer sqlTx.Rollback()
 	tx := &Tx{ctx: ctx, d: d, tx: sqlTx, frontier: d.frontier.Clone(), prev: d.prev}
-	var head int64
-	if err := tx.QueryRow("SELECT size FROM log_head WHERE id = 1").Scan(&head); err != nil {
-		return d.wrap("read log head", err)
-	}
-	if head != d.size {
-		d.broken = fmt.Errorf("another program appended to the log (head %d, expected %d)", head, d.size)
-		return keycab.Errorf(keycab.ECONFLICT, "write %s: %v", d.path, d.broken)
-	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -340,6 +334,10 @@ func (tx *Tx) personal(text, subject string) ([]byte, error) {
 func (tx *Tx) flush() error {
 	for _, e := range tx.pending {
 		if _, err := tx.Exec("INSERT INTO log_entries (idx, leaf, hashes) VALUES (?, ?, ?)", e.index, e.leaf, e.hashes); err != nil {
+			var se *sqlite.Error
+			if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+				return tx.d.conflict()
+			}
 			return tx.d.wrap(fmt.Sprintf("append entry %d", e.index), err)
 		}
 	}
@@ -347,12 +345,25 @@ func (tx *Tx) flush() error {
 	return nil
 }
 
+// conflict marks the log as changed by another program: this process's
+// view of it is stale, and it appends no more until reopened.
+func (d *DB) conflict() error {
+	d.broken = keycab.Errorf(keycab.ECONFLICT, "another program appended to the log after entry %d; reopen it", d.size-1)
+	return fmt.Errorf("write %s: %w", d.path, d.broken)
+}
+
 // storeHead records the signed head checkpoint, and keeps it when asked.
 func (tx *Tx) storeHead(cp audit.Checkpoint, signed []byte) error {
 	d := tx.d
 	if cp.Size != d.size {
-		if _, err := tx.Exec("UPDATE log_head SET size = ?, checkpoint = ? WHERE id = 1", cp.Size, signed); err != nil {
+		// The head moves only from the size this process knows: if another
+		// program appended behind its back, nothing is written.
+		res, err := tx.Exec("UPDATE log_head SET size = ?, checkpoint = ? WHERE id = 1 AND size = ?", cp.Size, signed, d.size)
+		if err != nil {
 			return d.wrap("update log head", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return d.conflict()
 		}
 	}
 	if tx.retain != "" {

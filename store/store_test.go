@@ -302,3 +302,36 @@ func TestEraseMember(t *testing.T) {
 		t.Fatalf("member after erasure: %+v %v", m, err)
 	}
 }
+
+// TestSecondWriterConflict opens one log twice, as two programs would: the
+// writer whose view went stale is refused, and the log stays whole.
+func TestSecondWriterConflict(t *testing.T) {
+	a := storetest.MustOpen(t, nil)
+	mustAppend(t, a, 3)
+	b, err := store.Open(ctx, a.Path(), store.Options{Signer: storetest.MustSigner(t, "x")})
+	if err == nil {
+		b.Close()
+		t.Fatal("opened a log with another key")
+	}
+	// The same key in a second handle.
+	signer := storetest.MustSigner(t, "test.keycab/two")
+	a2 := storetest.MustOpen(t, signer)
+	b2, err := store.Open(ctx, a2.Path(), store.Options{Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	mustAppend(t, a2, 2)
+	_, err = b2.Append(ctx, storetest.NewWorkload(1).Next())
+	if keycab.ErrorCode(err) != keycab.ECONFLICT {
+		t.Fatalf("stale writer: %v, want a conflict", err)
+	}
+	if _, err := b2.Append(ctx, storetest.NewWorkload(2).Next()); keycab.ErrorCode(err) != keycab.ECONFLICT {
+		t.Fatalf("stale writer again: %v", err)
+	}
+	mustAppend(t, a2, 1)
+	res, err := a2.VerifyStrict(ctx, nil)
+	if err != nil || res.Entries != 3 {
+		t.Fatalf("after the conflict: %+v %v", res, err)
+	}
+}
