@@ -701,3 +701,37 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	}
 	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Elapsed: time.Since(start)}, nil
 }
+
+// ProveInclusion returns the proof that entry index is in the tree of the
+// given size (tlog.CheckRecord checks it against that tree's root).
+func (d *DB) ProveInclusion(ctx context.Context, index, size int64) (tlog.RecordProof, error) {
+	if index < 0 || index >= size || size > d.Size() {
+		return nil, keycab.Errorf(keycab.EINVALID, "no entry %d in a tree of size %d (the log has %d)", index, size, d.Size())
+	}
+	p, err := tlog.ProveRecord(size, index, d.hashReader(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("prove entry %d in tree %d: %w", index, size, err)
+	}
+	return p, nil
+}
+
+// ProveConsistency returns the proof that the tree of size old is a prefix
+// of the tree of size size (tlog.CheckTree checks it against both roots).
+func (d *DB) ProveConsistency(ctx context.Context, old, size int64) (tlog.TreeProof, error) {
+	if old < 0 || old > size || size > d.Size() {
+		return nil, keycab.Errorf(keycab.EINVALID, "no consistency proof from %d to %d (the log has %d)", old, size, d.Size())
+	}
+	p, err := tlog.ProveTree(size, old, d.hashReader(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("prove tree %d in tree %d: %w", old, size, err)
+	}
+	return p, nil
+}
+
+// TreeRoot returns the root hash of the tree of the given size.
+func (d *DB) TreeRoot(ctx context.Context, size int64) (tlog.Hash, error) {
+	if size < 0 || size > d.Size() {
+		return tlog.Hash{}, keycab.Errorf(keycab.EINVALID, "no tree of size %d (the log has %d)", size, d.Size())
+	}
+	return tlog.TreeHash(size, d.hashReader(ctx))
+}

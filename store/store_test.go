@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/store"
@@ -333,5 +336,77 @@ func TestSecondWriterConflict(t *testing.T) {
 	res, err := a2.VerifyStrict(ctx, nil)
 	if err != nil || res.Entries != 3 {
 		t.Fatalf("after the conflict: %+v %v", res, err)
+	}
+}
+
+func TestProofs(t *testing.T) {
+	d := storetest.MustOpen(t, nil)
+	mustAppend(t, d, 300)
+	var leaves [][]byte
+	d.Scan(ctx, 0, -1, func(e store.Entry) error { leaves = append(leaves, e.Leaf); return nil })
+	roots := map[int64]tlog.Hash{}
+	for _, n := range []int64{1, 2, 3, 7, 8, 255, 256, 257, 299, 300} {
+		r, err := d.TreeRoot(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots[n] = r
+	}
+	for size, root := range roots {
+		for _, i := range []int64{0, size / 2, size - 1} {
+			p, err := d.ProveInclusion(ctx, i, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tlog.CheckRecord(p, size, root, i, tlog.RecordHash(leaves[i])); err != nil {
+				t.Fatalf("inclusion of %d in %d: %v", i, size, err)
+			}
+			if err := tlog.CheckRecord(p, size, root, i, tlog.RecordHash(leaves[(i+1)%size])); size > 1 && err == nil {
+				t.Fatalf("inclusion proof of %d accepted another entry", i)
+			}
+		}
+		for old, oldRoot := range roots {
+			if old > size {
+				continue
+			}
+			p, err := d.ProveConsistency(ctx, old, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tlog.CheckTree(p, size, root, old, oldRoot); err != nil {
+				t.Fatalf("consistency %d -> %d: %v", old, size, err)
+			}
+		}
+	}
+	head, _, _ := d.Head(ctx)
+	cp, _, err := audit.OpenCheckpoint(head, mustVerifier(t, d))
+	if err != nil || cp.Root != roots[300] {
+		t.Fatalf("head checkpoint %+v (%v) does not commit to the recomputed root", cp, err)
+	}
+	if _, err := d.ProveInclusion(ctx, 300, 300); keycab.ErrorCode(err) != keycab.EINVALID {
+		t.Fatalf("proof past the end: %v", err)
+	}
+}
+
+func mustVerifier(t *testing.T, d *store.DB) note.Verifier {
+	t.Helper()
+	v, err := d.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	d := storetest.MustOpen(t, nil)
+	path := d.Path()
+	d.Close()
+	raw := storetest.MustRawSQL(t, path)
+	if _, err := raw.ExecContext(ctx, "PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if _, err := store.Open(ctx, path, store.Options{}); err == nil || !strings.Contains(err.Error(), "newer than this build") {
+		t.Fatalf("open of a newer schema: %v", err)
 	}
 }

@@ -250,9 +250,9 @@ func auditProveCommand() *command {
 				if err != nil {
 					return err
 				}
-				proof, err := tlog.ProveRecord(cp.Size, *index, d.HashReader(ctx))
+				proof, err := d.ProveInclusion(ctx, *index, cp.Size)
 				if err != nil {
-					return fmt.Errorf("prove entry %d: %w", *index, err)
+					return err
 				}
 				leafHash := tlog.RecordHash(leaves[0])
 				if err := tlog.CheckRecord(proof, cp.Size, cp.Root, *index, leafHash); err != nil {
