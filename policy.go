@@ -1,0 +1,229 @@
+package keycab
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Window is a weekly time window: the days it applies and the time of day
+// it opens and closes, in minutes after midnight in the site's time zone.
+// Until may be less than From for a window past midnight.
+type Window struct {
+	Days  []time.Weekday
+	From  int // minutes after midnight, 0..1439
+	Until int // minutes after midnight, 1..1440
+}
+
+// Contains reports whether local time t falls inside the window.
+func (w Window) Contains(t time.Time) bool {
+	m := t.Hour()*60 + t.Minute()
+	day := t.Weekday()
+	if w.From < w.Until {
+		return w.hasDay(day) && m >= w.From && m < w.Until
+	}
+	// Past midnight: the evening part belongs to the listed day, the early
+	// morning part to the day before.
+	return (w.hasDay(day) && m >= w.From) || (w.hasDay((day+6)%7) && m < w.Until)
+}
+
+func (w Window) hasDay(d time.Weekday) bool {
+	for _, x := range w.Days {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// Facts are what a take decision is made from, all known offline at the
+// kiosk from its config snapshot and custody.
+type Facts struct {
+	Now      time.Time
+	Location *time.Location // the site's time zone; nil means UTC
+	Policy   Policy
+	Member   Member
+	KeySet   KeySet
+	// Schedule limits when the member may take keys; empty means any time.
+	Schedule []Window
+	// Out lists every key set out now.
+	Out []Checkout
+	// Reservations of this key set.
+	Reservations []Reservation
+	// Jobs assigned to the member (contractors).
+	Jobs []Job
+	// Name returns the display name of a member id; nil shows ids.
+	Name func(memberID string) string
+}
+
+// Decision is the answer to "may this member take this key set now".
+type Decision struct {
+	Allowed bool
+	// Reason says in plain words why not, fit for the kiosk screen.
+	Reason string
+	// NeedsPIN asks for the member's PIN before the take.
+	NeedsPIN bool
+	// NeedsSecond asks for a second authorised member (dual release).
+	NeedsSecond bool
+}
+
+func refuse(format string, args ...any) Decision {
+	return Decision{Reason: fmt.Sprintf(format, args...)}
+}
+
+// DecideTake applies the organisation's rules to one take. The checks run
+// from the most fundamental to the most specific, and the first that
+// fails gives the reason.
+func DecideTake(f Facts) Decision {
+	loc := f.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	now := f.Now.In(loc)
+	name := func(id string) string {
+		if f.Name != nil {
+			if n := f.Name(id); n != "" {
+				return ShortName(n)
+			}
+		}
+		return id
+	}
+	clock := func(t time.Time) string {
+		t = t.In(loc)
+		y1, m1, d1 := t.Date()
+		if y2, m2, d2 := now.Date(); y1 == y2 && m1 == m2 && d1 == d2 {
+			return t.Format("15:04")
+		}
+		return t.Format("Mon 2 Jan 15:04")
+	}
+	m, k := f.Member, f.KeySet
+	switch {
+	case !m.ErasedAt.IsZero() || m.Disabled:
+		return refuse("Your access is disabled. Please ask an administrator.")
+	case !m.Role.CanTakeKeys():
+		return refuse("Your role (%s) cannot take keys.", strings.ReplaceAll(string(m.Role), "_", " "))
+	case k.SiteID != "" && !m.AtSite(k.SiteID):
+		return refuse("You do not have access to keys for this property.")
+	}
+	for _, c := range f.Out {
+		if c.KeySetID == k.ID {
+			return refuse("%s is out with %s since %s.", k.Label, name(c.MemberID), clock(c.TakenAt))
+		}
+	}
+	if len(f.Schedule) > 0 {
+		ok := false
+		for _, w := range f.Schedule {
+			ok = ok || w.Contains(now)
+		}
+		if !ok {
+			return refuse("Keys cannot be taken at this time under your schedule.")
+		}
+	}
+	if m.Role == RoleContractor {
+		if d, ok := contractorRefusal(f, now, clock); !ok {
+			return d
+		}
+	}
+	for _, r := range f.Reservations {
+		if r.KeySetID == k.ID && r.MemberID != m.ID && r.Covers(now) {
+			return refuse("%s is reserved by %s until %s.", k.Label, name(r.MemberID), clock(r.Until))
+		}
+	}
+	mine := 0
+	for _, c := range f.Out {
+		if c.MemberID != m.ID {
+			continue
+		}
+		mine++
+		if f.Policy.BlockWhileOverdue && c.Overdue(now) {
+			return refuse("Please return the overdue key you hold (due %s) before taking another.", clock(c.DueAt))
+		}
+	}
+	limit := f.Policy.MaxKeysOut
+	if m.MaxKeysOut > 0 {
+		limit = m.MaxKeysOut
+	}
+	if limit > 0 && mine >= limit {
+		return refuse("You already hold %d key sets, your limit.", mine)
+	}
+	return Decision{Allowed: true, NeedsPIN: NeedsPIN(f.Policy, m, k), NeedsSecond: k.Sensitive}
+}
+
+// contractorRefusal checks that a contractor has a job open now that lists
+// the key set; ok is false with the refusal when not.
+func contractorRefusal(f Facts, now time.Time, clock func(time.Time) string) (d Decision, ok bool) {
+	var next *Job
+	for i, j := range f.Jobs {
+		if j.MemberID != f.Member.ID || !j.lists(f.KeySet.ID) {
+			continue
+		}
+		if j.Allows(f.KeySet.ID, now) {
+			return Decision{}, true
+		}
+		if next == nil || j.From.Before(next.From) {
+			next = &f.Jobs[i]
+		}
+	}
+	if next != nil {
+		return refuse("Your job for %s runs %s to %s; it is not open now.", f.KeySet.Label, clock(next.From), clock(next.Until)), false
+	}
+	return refuse("You have no job that includes %s.", f.KeySet.Label), false
+}
+
+func (j Job) lists(keySet string) bool {
+	for _, k := range j.KeySetIDs {
+		if k == keySet {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsPIN reports whether a member must enter a PIN to take k: always
+// when the policy says so, for the roles it lists, and for key sets that
+// ask for one.
+func NeedsPIN(p Policy, m Member, k KeySet) bool {
+	if p.PINAlways || k.PINRequired {
+		return true
+	}
+	for _, r := range p.PINRoles {
+		if r == m.Role {
+			return true
+		}
+	}
+	return false
+}
+
+// DecideSecond decides whether second may confirm a dual release of k that
+// first started: a different member, allowed to take the key set
+// themselves (except for limits on what they hold), and not a contractor.
+func DecideSecond(f Facts, first string) Decision {
+	if f.Member.ID == first {
+		return refuse("A second person must confirm; it cannot be you.")
+	}
+	if f.Member.Role == RoleContractor {
+		return refuse("A contractor cannot confirm a release.")
+	}
+	g := f
+	g.Out = nil
+	for _, c := range f.Out {
+		if c.KeySetID != f.KeySet.ID && c.MemberID != f.Member.ID {
+			g.Out = append(g.Out, c)
+		}
+	}
+	g.Reservations = nil
+	d := DecideTake(g)
+	d.NeedsSecond = false
+	return d
+}
+
+// ShortName returns a display name as on the kiosk screen: "Jane Smith"
+// becomes "J. Smith"; a single name is kept.
+func ShortName(full string) string {
+	f := strings.Fields(full)
+	if len(f) < 2 {
+		return strings.TrimSpace(full)
+	}
+	r := []rune(f[0])
+	return string(r[0]) + ". " + strings.Join(f[1:], " ")
+}
