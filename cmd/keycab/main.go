@@ -57,6 +57,8 @@ func root() *command {
 			auditCommand(),
 			benchCommand(),
 			demoCommand(),
+			hwCommand(),
+			qrCommand(),
 		},
 	}
 }

@@ -305,6 +305,10 @@ func TestWiegandOnPins(t *testing.T) {
 	if err := wg.Send(bits); err != nil {
 		t.Fatal(err)
 	}
+	hardwaretest.Eventually(t, 10*time.Second, "bad frame rejected", func() bool {
+		clk.Advance(30 * time.Millisecond)
+		return logs.Count("frame rejected", "parity") == 1
+	})
 	if err := wg.Present(34, 0xDEADBEEF); err != nil {
 		t.Fatal(err)
 	}
