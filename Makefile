@@ -19,7 +19,11 @@ TEST_DEBS := ffmpeg zbar-tools
 # Fuzz targets, as package:Target, each run for FUZZTIME by make fuzz.
 FUZZ_TARGETS := \
 	./audit:FuzzDecode \
-	./audit:FuzzParseCheckpoint
+	./audit:FuzzParseCheckpoint \
+	./hardware/badge:FuzzRDM6300Decoder \
+	./hardware/badge:FuzzLineDecoder \
+	./hardware/badge:FuzzKeyDecoder \
+	./hardware/badge:FuzzWiegand
 
 .PHONY: help build test test-short deps fuzz lint demo bench clean
 
