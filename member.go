@@ -61,8 +61,11 @@ type Member struct {
 	// MaxKeysOut limits how many key sets the member may hold at once;
 	// zero means no limit beyond the organisation's policy.
 	MaxKeysOut int
-	Disabled   bool
-	ErasedAt   time.Time // personal data erased; the ID stays for history
+	// Schedule limits when the member may take keys, in the site's time
+	// zone; empty means any time.
+	Schedule []Window
+	Disabled bool
+	ErasedAt time.Time // personal data erased; the ID stays for history
 }
 
 // AtSite reports whether the member's scope includes site.

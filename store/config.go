@@ -91,7 +91,8 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 		}
 		for _, m := range c.Members {
 			sites, _ := json.Marshal(m.SiteIDs)
-			add("INSERT INTO members (id, name, email, role, site_ids, pin_hash, max_keys_out, disabled, erased_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", m.ID, m.Name, m.Email, string(m.Role), string(sites), m.PINHash, m.MaxKeysOut, m.Disabled, ms(m.ErasedAt))
+			sched, _ := json.Marshal(m.Schedule)
+			add("INSERT INTO members (id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.ID, m.Name, m.Email, string(m.Role), string(sites), m.PINHash, m.MaxKeysOut, string(sched), m.Disabled, ms(m.ErasedAt))
 		}
 		for _, b := range c.Badges {
 			add("INSERT INTO badges (hash, member_id, kind, revoked_ms) VALUES (?, ?, ?, ?)", b.Hash, b.MemberID, string(b.Kind), ms(b.RevokedAt))
@@ -133,16 +134,19 @@ func (d *DB) Policy(ctx context.Context) (keycab.Policy, error) {
 }
 
 const (
-	memberCols  = "id, name, email, role, site_ids, pin_hash, max_keys_out, disabled, erased_ms"
-	memberColsM = "m.id, m.name, m.email, m.role, m.site_ids, m.pin_hash, m.max_keys_out, m.disabled, m.erased_ms"
+	memberCols  = "id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms"
+	memberColsM = "m.id, m.name, m.email, m.role, m.site_ids, m.pin_hash, m.max_keys_out, m.schedule, m.disabled, m.erased_ms"
 )
 
 func scanMember(row interface{ Scan(...any) error }) (*keycab.Member, error) {
 	var m keycab.Member
-	var role, sites string
+	var role, sites, sched string
 	var erased int64
-	if err := row.Scan(&m.ID, &m.Name, &m.Email, &role, &sites, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased); err != nil {
+	if err := row.Scan(&m.ID, &m.Name, &m.Email, &role, &sites, &m.PINHash, &m.MaxKeysOut, &sched, &m.Disabled, &erased); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(sched), &m.Schedule); err != nil {
+		return nil, fmt.Errorf("member %s schedule: %w", m.ID, err)
 	}
 	m.Role = keycab.Role(role)
 	m.ErasedAt = fromMS(erased)
@@ -192,4 +196,128 @@ func (d *DB) KeySetByToken(ctx context.Context, token string) (*keycab.KeySet, e
 	}
 	k.MaxOut = time.Duration(maxOut) * time.Millisecond
 	return &k, nil
+}
+
+// Snapshot returns the whole applied config snapshot. Before any config
+// is applied it returns an empty one with the default policy.
+func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
+	c := &keycab.Config{Policy: keycab.DefaultPolicy()}
+	err := d.read(ctx, func(tx *sql.Tx) error {
+		var policy string
+		err := tx.QueryRowContext(ctx, "SELECT version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy FROM config WHERE id = 1").
+			Scan(&c.Version, &c.Org.ID, &c.Org.Name, &c.Site.ID, &c.Site.Name, &c.Site.TimeZone, &c.BadgeSalt, &policy)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(policy), &c.Policy); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		c.Site.OrgID = c.Org.ID
+		var kind string
+		err = tx.QueryRowContext(ctx, "SELECT id, name, kind, door_lock, door_sensor FROM cabinet").Scan(&c.Cabinet.ID, &c.Cabinet.Name, &kind, &c.Cabinet.DoorLock, &c.Cabinet.DoorSensor)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		c.Cabinet.Kind, c.Cabinet.OrgID, c.Cabinet.SiteID = keycab.CabinetKind(kind), c.Org.ID, c.Site.ID
+		return each(ctx, tx, []rowsQuery{{"SELECT id, label, sensitive, pin_required, max_out_ms FROM keysets ORDER BY label", func(r *sql.Rows) error {
+			var k keycab.KeySet
+			var maxOut int64
+			if err := r.Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut); err != nil {
+				return err
+			}
+			k.MaxOut, k.OrgID, k.SiteID = time.Duration(maxOut)*time.Millisecond, c.Org.ID, c.Site.ID
+			c.KeySets = append(c.KeySets, k)
+			return nil
+		}}, {"SELECT number, lock, sensor, coalesce(keyset_id, '') FROM slots ORDER BY number", func(r *sql.Rows) error {
+			s := keycab.Slot{CabinetID: c.Cabinet.ID}
+			if err := r.Scan(&s.Number, &s.Lock, &s.Sensor, &s.KeySetID); err != nil {
+				return err
+			}
+			c.Slots = append(c.Slots, s)
+			return nil
+		}}, {"SELECT hash, keyset_id, issued_ms, revoked_ms FROM keyset_tokens", func(r *sql.Rows) error {
+			var t keycab.QRToken
+			var issued, revoked int64
+			if err := r.Scan(&t.Hash, &t.KeySetID, &issued, &revoked); err != nil {
+				return err
+			}
+			t.IssuedAt, t.RevokedAt = fromMS(issued), fromMS(revoked)
+			c.Tokens = append(c.Tokens, t)
+			return nil
+		}}, {"SELECT " + memberCols + " FROM members ORDER BY name", func(r *sql.Rows) error {
+			m, err := scanMember(r)
+			if err != nil {
+				return err
+			}
+			m.OrgID = c.Org.ID
+			c.Members = append(c.Members, *m)
+			return nil
+		}}, {"SELECT hash, member_id, kind, revoked_ms FROM badges", func(r *sql.Rows) error {
+			var b keycab.Badge
+			var kind string
+			var revoked int64
+			if err := r.Scan(&b.Hash, &b.MemberID, &kind, &revoked); err != nil {
+				return err
+			}
+			b.Kind, b.RevokedAt = keycab.BadgeKind(kind), fromMS(revoked)
+			c.Badges = append(c.Badges, b)
+			return nil
+		}}, {"SELECT id, keyset_id, member_id, from_ms, until_ms FROM reservations ORDER BY from_ms", func(r *sql.Rows) error {
+			var v keycab.Reservation
+			var from, until int64
+			if err := r.Scan(&v.ID, &v.KeySetID, &v.MemberID, &from, &until); err != nil {
+				return err
+			}
+			v.From, v.Until, v.OrgID = fromMS(from), fromMS(until), c.Org.ID
+			c.Reservations = append(c.Reservations, v)
+			return nil
+		}}, {"SELECT id, member_id, keyset_ids, from_ms, until_ms, descriptor FROM jobs ORDER BY from_ms", func(r *sql.Rows) error {
+			var j keycab.Job
+			var ks string
+			var from, until int64
+			if err := r.Scan(&j.ID, &j.MemberID, &ks, &from, &until, &j.Descriptor); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(ks), &j.KeySetIDs); err != nil {
+				return fmt.Errorf("job %s: %w", j.ID, err)
+			}
+			j.From, j.Until, j.OrgID = fromMS(from), fromMS(until), c.Org.ID
+			c.Jobs = append(c.Jobs, j)
+			return nil
+		}}})
+	})
+	if err != nil {
+		return nil, d.wrap("read config", err)
+	}
+	return c, nil
+}
+
+// rowsQuery is a query and what to do with each row it returns.
+type rowsQuery struct {
+	q    string
+	scan func(*sql.Rows) error
+}
+
+// each runs the queries in order, scanning every row.
+func each(ctx context.Context, tx *sql.Tx, queries []rowsQuery) error {
+	for _, rq := range queries {
+		q, scan := rq.q, rq.scan
+		rows, err := tx.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

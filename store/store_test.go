@@ -410,3 +410,39 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatalf("open of a newer schema: %v", err)
 	}
 }
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	d := storetest.MustOpen(t, nil)
+	cfg := storetest.Config(3)
+	cfg.Members[2].Schedule = []keycab.Window{{Days: []time.Weekday{time.Monday}, From: 480, Until: 1080}}
+	cfg.Members[1].SiteIDs = []string{"site-1"}
+	cfg.Reservations = []keycab.Reservation{{ID: "r1", KeySetID: "ks-2", MemberID: "m-ana", From: time.UnixMilli(1767000000000).UTC(), Until: time.UnixMilli(1767003600000).UTC()}}
+	cfg.Jobs = []keycab.Job{{ID: "j1", MemberID: "m-cara", KeySetIDs: []string{"ks-1", "ks-2"}, From: time.UnixMilli(1767000000000).UTC(), Until: time.UnixMilli(1767100000000).UTC(), Descriptor: "WO-17"}}
+	if err := d.ApplyConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 3 || got.Org.Name != cfg.Org.Name || got.Cabinet.Kind != keycab.Slotted || len(got.Slots) != 3 || len(got.KeySets) != 3 ||
+		len(got.Members) != 3 || len(got.Badges) != 3 || len(got.Tokens) != 3 || got.Policy.ScanCoolDown != cfg.Policy.ScanCoolDown {
+		t.Fatalf("snapshot %+v", got)
+	}
+	var cara keycab.Member
+	for _, m := range got.Members {
+		if m.ID == "m-cara" {
+			cara = m
+		}
+	}
+	if len(cara.Schedule) != 1 || cara.Schedule[0].From != 480 || cara.Schedule[0].Days[0] != time.Monday {
+		t.Fatalf("schedule %+v", cara.Schedule)
+	}
+	if len(got.Jobs) != 1 || got.Jobs[0].KeySetIDs[1] != "ks-2" || !got.Jobs[0].From.Equal(cfg.Jobs[0].From) || len(got.Reservations) != 1 || !got.Reservations[0].Until.Equal(cfg.Reservations[0].Until) {
+		t.Fatalf("jobs %+v reservations %+v", got.Jobs, got.Reservations)
+	}
+	empty, err := storetest.MustOpen(t, nil).Snapshot(ctx)
+	if err != nil || empty.Version != 0 || empty.Policy.MaxFailedPINs == 0 {
+		t.Fatalf("empty snapshot %+v %v", empty, err)
+	}
+}

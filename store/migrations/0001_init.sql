@@ -113,6 +113,7 @@ CREATE TABLE members (
 	site_ids     TEXT    NOT NULL, -- JSON array
 	pin_hash     TEXT    NOT NULL,
 	max_keys_out INTEGER NOT NULL,
+	schedule     TEXT    NOT NULL, -- JSON array of keycab.Window
 	disabled     INTEGER NOT NULL,
 	erased_ms    INTEGER NOT NULL DEFAULT 0
 ) STRICT;
