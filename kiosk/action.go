@@ -1,0 +1,25 @@
+package kiosk
+
+// Actions are what a person does on the touchscreen. The UI sends them
+// with Controller.Do; they are handled in order with everything else.
+type (
+	// PIN submits the PIN typed on the keypad.
+	PIN struct{ Digits string }
+	// ChooseTake picks a key set to take from the menu.
+	ChooseTake struct{ KeySetID string }
+	// ChooseReturn picks a held key set to return.
+	ChooseReturn struct{ KeySetID string }
+	// GiveReason completes a take with a reason preset and optional text.
+	GiveReason struct{ Reason, Recipient, Notes string }
+	// Cancel goes back to idle from any step, securing the locks.
+	Cancel struct{}
+	// OpenAdmin asks for the admin menu (admins only, PIN checked).
+	OpenAdmin struct{}
+	// ClearAlarm clears an active alarm with a note (admins only).
+	ClearAlarm struct {
+		ID   int64
+		Note string
+	}
+	// PulseLock tests one lock from the admin menu.
+	PulseLock struct{ Lock string }
+)

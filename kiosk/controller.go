@@ -1,0 +1,498 @@
+package kiosk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hardware"
+	"keycab.dev/keycab/hardware/badge"
+	"keycab.dev/keycab/hardware/input"
+	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/store"
+)
+
+// Locks is what the controller needs of the lock outputs (lock.Bank).
+type Locks interface {
+	// Unlock releases the named lock for at most d; the driver relocks it.
+	Unlock(name string, d time.Duration) error
+	// Lock secures the named lock now.
+	Lock(name string) error
+	// Names lists every output.
+	Names() []string
+}
+
+// Scanner is a source of scanned codes: a badge reader, or the camera
+// reading QR codes (badge.Reader and its twins).
+type Scanner interface {
+	Read(ctx context.Context) (badge.Badge, error)
+}
+
+// Config configures a Controller.
+type Config struct {
+	Store    *store.DB
+	Locks    Locks
+	Scanners []Scanner
+	// Sensors delivers debounced input changes (input.Watcher.Events).
+	Sensors <-chan input.Event
+	// Initial is the inputs' state at start (input.Watcher.States).
+	Initial []input.State
+	Clock   hardware.Clock
+	Logger  *slog.Logger
+	// Buzzer names a lock-bank output sounded on alarms; empty for none.
+	Buzzer string
+	// Timeouts; zero values take the defaults in brackets.
+	StepTimeout    time.Duration // each step waiting on a person [30s]
+	UnlockFor      time.Duration // how long a lock is released [10s]
+	ConfirmTimeout time.Duration // waiting for the key to move [20s]
+	ShowDone       time.Duration // how long Done and Message stay [4s]
+}
+
+func (c *Config) defaults() {
+	if c.Clock == nil {
+		c.Clock = hardware.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.StepTimeout, 30*time.Second)
+	def(&c.UnlockFor, 10*time.Second)
+	def(&c.ConfirmTimeout, 20*time.Second)
+	def(&c.ShowDone, 4*time.Second)
+}
+
+// Controller runs one cabinet.
+type Controller struct {
+	cfg    Config
+	db     *store.DB
+	locks  Locks
+	clock  hardware.Clock
+	log    *slog.Logger
+	events chan any
+
+	screenMu sync.Mutex
+	screen   Screen
+	subs     []chan Screen
+
+	// Owned by the loop goroutine.
+	conf      *keycab.Config
+	loc       *time.Location
+	out       map[string]keycab.Checkout // custody, by key set
+	present   map[int]bool               // key-present sensors, by slot
+	doorOpen  bool
+	released  map[string]bool // locks released by a flow or emergency
+	s         *session
+	lastScan  map[string]time.Time
+	fails     map[string]int
+	lockedOut map[string]time.Time
+	alarms    []Alarm
+	overdue   map[int64]bool // checkouts already alarmed as overdue, by log index
+	emergency bool
+	step      int // generation of the step deadline
+	doorGen   int // generation of the door-held timer
+	seq       uint64
+}
+
+// session is one member's visit, from badge to done.
+type session struct {
+	member   *keycab.Member
+	pinOK    bool
+	state    State
+	keySet   *keycab.KeySet
+	slot     int
+	taking   bool // false: returning
+	second   *keycab.Member
+	reason   string
+	recip    string
+	notes    string
+	pinFor   *keycab.Member // whose PIN the keypad is asking for
+	afterPIN func(*Controller)
+	deadline time.Time
+}
+
+// Events posted to the loop besides sensor events and actions.
+type (
+	scanEvent    struct{ b badge.Badge }
+	timeoutEvent struct{ gen int }
+	doorHeld     struct{ gen int }
+	tick         struct{}
+)
+
+// New returns a controller; Run starts it.
+func New(cfg Config) (*Controller, error) {
+	cfg.defaults()
+	if cfg.Store == nil || cfg.Locks == nil {
+		return nil, errors.New("kiosk: a store and locks are required")
+	}
+	c := &Controller{
+		cfg: cfg, db: cfg.Store, locks: cfg.Locks, clock: cfg.Clock, log: cfg.Logger,
+		events:    make(chan any, 256),
+		out:       map[string]keycab.Checkout{},
+		present:   map[int]bool{},
+		released:  map[string]bool{},
+		lastScan:  map[string]time.Time{},
+		fails:     map[string]int{},
+		lockedOut: map[string]time.Time{},
+		overdue:   map[int64]bool{},
+		loc:       time.UTC,
+	}
+	c.screen = Screen{State: Idle, Title: "Scan your badge"}
+	return c, nil
+}
+
+// Do hands a touchscreen action to the controller.
+func (c *Controller) Do(a any) { c.events <- a }
+
+// Screen returns the current screen.
+func (c *Controller) Screen() Screen {
+	c.screenMu.Lock()
+	defer c.screenMu.Unlock()
+	return c.screen
+}
+
+// Subscribe returns a channel that receives every new screen. Slow readers
+// miss intermediate screens, never the newest.
+func (c *Controller) Subscribe() <-chan Screen {
+	ch := make(chan Screen, 1)
+	c.screenMu.Lock()
+	c.subs = append(c.subs, ch)
+	ch <- c.screen
+	c.screenMu.Unlock()
+	return ch
+}
+
+func (c *Controller) publish(s Screen) {
+	c.seq++
+	s.Seq = c.seq
+	s.Alarms = append([]Alarm(nil), c.alarms...)
+	if c.conf != nil {
+		s.Branding = Branding{OrgName: c.conf.Org.Name, Site: c.conf.Site.Name}
+	}
+	c.screenMu.Lock()
+	c.screen = s
+	for _, ch := range c.subs {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- s
+	}
+	c.screenMu.Unlock()
+}
+
+// Run secures every lock, records the boot, and runs the cabinet until ctx
+// ends; then it secures every lock again and records the shutdown.
+func (c *Controller) Run(ctx context.Context) error {
+	c.secureAll()
+	if err := c.load(ctx); err != nil {
+		return err
+	}
+	for _, st := range c.cfg.Initial {
+		c.sense(st.Kind, st.Slot, st.Active)
+	}
+	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventBoot, Detail: map[string]string{"keys_out": strconv.Itoa(len(c.out))}}}); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		c.secureAll()
+		c.record(context.WithoutCancel(ctx), store.Record{Event: &audit.Event{Kind: keycab.EventShutdown}})
+	}()
+	for _, sc := range c.cfg.Scanners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				b, err := sc.Read(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						c.log.Error("scanner stopped", "err", err)
+					}
+					return
+				}
+				select {
+				case c.events <- scanEvent{b}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	c.idle("Scan your badge", "")
+	c.checkOverdue(ctx)
+	ticker := time.NewTicker(30 * time.Second)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-c.cfg.Sensors:
+			if !ok {
+				c.cfg.Sensors = nil
+				continue
+			}
+			c.onSensor(ctx, ev)
+		case <-ticker.C:
+			c.checkOverdue(ctx)
+		case ev := <-c.events:
+			c.handle(ctx, ev)
+		}
+	}
+}
+
+// load reads the config snapshot and custody.
+func (c *Controller) load(ctx context.Context) error {
+	conf, err := c.db.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("kiosk: load config: %w", err)
+	}
+	c.conf = conf
+	if loc, err := time.LoadLocation(conf.Site.TimeZone); err == nil && conf.Site.TimeZone != "" {
+		c.loc = loc
+	}
+	out, err := c.db.KeysOut(ctx)
+	if err != nil {
+		return fmt.Errorf("kiosk: load custody: %w", err)
+	}
+	for _, o := range out {
+		c.out[o.KeySetID] = o
+	}
+	return nil
+}
+
+func (c *Controller) handle(ctx context.Context, ev any) {
+	switch ev := ev.(type) {
+	case scanEvent:
+		c.onScan(ctx, ev.b)
+	case timeoutEvent:
+		if ev.gen == c.step {
+			c.onTimeout(ctx)
+		}
+	case doorHeld:
+		if ev.gen == c.doorGen && c.doorOpen && !c.emergency {
+			c.raise(ctx, keycab.AlarmDoorHeld, fmt.Sprintf("door open longer than %s", c.conf.Policy.DoorHeld))
+		}
+	case Cancel:
+		if c.s != nil {
+			c.idle("Cancelled", "")
+		}
+	case PIN:
+		c.onPIN(ctx, ev.Digits)
+	case ChooseTake:
+		c.onChooseTake(ctx, ev.KeySetID)
+	case ChooseReturn:
+		c.onChooseReturn(ctx, ev.KeySetID)
+	case GiveReason:
+		c.onReason(ctx, ev)
+	case OpenAdmin:
+		c.onOpenAdmin(ctx)
+	case ClearAlarm:
+		c.onClearAlarm(ctx, ev)
+	case PulseLock:
+		c.onPulse(ctx, ev.Lock)
+	case emergencyTick:
+		if c.emergency {
+			c.releaseAll()
+		}
+	default:
+		c.log.Error("kiosk: unknown event", "type", fmt.Sprintf("%T", ev))
+	}
+}
+
+// setStep moves the session to state with a deadline and shows it.
+func (c *Controller) setStep(state State, timeout time.Duration, scr Screen) {
+	c.step++
+	gen := c.step
+	c.clock.AfterFunc(timeout, func() { c.events <- timeoutEvent{gen} })
+	scr.State = state
+	scr.Deadline = c.clock.Now().Add(timeout)
+	if c.s != nil {
+		c.s.state = state
+		c.s.deadline = scr.Deadline
+		scr.Member = c.s.member
+	}
+	c.publish(scr)
+}
+
+// idle ends any session, secures the locks a flow released, and shows the
+// idle screen, after a message when there is one.
+func (c *Controller) idle(title, msg string) {
+	c.secureReleased()
+	c.s = nil
+	if c.emergency {
+		c.step++
+		c.publish(Screen{State: Emergency, Title: "Emergency release", Message: "Every lock is open on the fire panel's signal."})
+		return
+	}
+	if title != "" && title != "Scan your badge" {
+		c.step++
+		gen := c.step
+		c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
+		c.publish(Screen{State: Message, Title: title, Message: msg, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
+		return
+	}
+	c.step++
+	c.publish(Screen{State: Idle, Title: "Scan your badge", Message: msg})
+}
+
+func (c *Controller) onTimeout(ctx context.Context) {
+	if c.s == nil {
+		// Message or Done shown long enough.
+		c.idle("", "")
+		return
+	}
+	if c.s.state == Unlocking && !c.s.taking && c.s.keySet != nil {
+		c.log.Info("return timed out", "keyset", c.s.keySet.ID)
+	}
+	c.idle("Timed out", "Nothing was recorded. Scan your badge to start again.")
+}
+
+// secureAll locks every output; used at start, on shutdown and after an
+// emergency clears.
+func (c *Controller) secureAll() {
+	for _, n := range c.locks.Names() {
+		if err := c.locks.Lock(n); err != nil {
+			c.log.Error("secure lock", "lock", n, "err", err)
+		}
+	}
+	c.released = map[string]bool{}
+}
+
+// secureReleased locks what flows released.
+func (c *Controller) secureReleased() {
+	if c.emergency {
+		return
+	}
+	for n := range c.released {
+		if err := c.locks.Lock(n); err != nil {
+			c.log.Error("secure lock", "lock", n, "err", err)
+		}
+	}
+	c.released = map[string]bool{}
+}
+
+func (c *Controller) release(name string) error {
+	if err := c.locks.Unlock(name, c.cfg.UnlockFor); err != nil {
+		return err
+	}
+	c.released[name] = true
+	return nil
+}
+
+// record appends to the log and logs failures; custody changes go through
+// the store's Take and Return.
+func (c *Controller) record(ctx context.Context, r store.Record) (int64, error) {
+	a, err := c.db.Append(ctx, r)
+	if err != nil {
+		c.log.Error("audit log append failed", "kind", r.Event.Kind, "err", err)
+		return -1, err
+	}
+	return a[0].Index, nil
+}
+
+func (c *Controller) member(id string) *keycab.Member {
+	for i := range c.conf.Members {
+		if c.conf.Members[i].ID == id {
+			return &c.conf.Members[i]
+		}
+	}
+	return nil
+}
+
+func (c *Controller) keySet(id string) *keycab.KeySet {
+	for i := range c.conf.KeySets {
+		if c.conf.KeySets[i].ID == id {
+			return &c.conf.KeySets[i]
+		}
+	}
+	return nil
+}
+
+// homeSlot returns the slot whose home is key set id, or nil.
+func (c *Controller) homeSlot(id string) *keycab.Slot {
+	for i := range c.conf.Slots {
+		if c.conf.Slots[i].KeySetID == id {
+			return &c.conf.Slots[i]
+		}
+	}
+	return nil
+}
+
+func (c *Controller) slot(n int) *keycab.Slot {
+	for i := range c.conf.Slots {
+		if c.conf.Slots[i].Number == n {
+			return &c.conf.Slots[i]
+		}
+	}
+	return nil
+}
+
+func (c *Controller) slotted() bool { return c.conf.Cabinet.Kind != keycab.OpenShelf }
+
+func (c *Controller) facts(m *keycab.Member, k *keycab.KeySet) keycab.Facts {
+	f := keycab.Facts{
+		Now: c.clock.Now(), Location: c.loc, Policy: c.conf.Policy, Member: *m, KeySet: *k,
+		Schedule: m.Schedule,
+		Name: func(id string) string {
+			if o := c.member(id); o != nil {
+				return o.Name
+			}
+			return ""
+		},
+	}
+	for _, o := range c.out {
+		f.Out = append(f.Out, o)
+	}
+	sort.Slice(f.Out, func(i, j int) bool { return f.Out[i].LogIndex < f.Out[j].LogIndex })
+	for _, r := range c.conf.Reservations {
+		if r.KeySetID == k.ID {
+			f.Reservations = append(f.Reservations, r)
+		}
+	}
+	for _, j := range c.conf.Jobs {
+		if j.MemberID == m.ID {
+			f.Jobs = append(f.Jobs, j)
+		}
+	}
+	return f
+}
+
+// checkPIN verifies a member's PIN, counting failures toward a lock-out.
+func (c *Controller) checkPIN(ctx context.Context, m *keycab.Member, digits string) bool {
+	now := c.clock.Now()
+	if until, ok := c.lockedOut[m.ID]; ok && now.Before(until) {
+		return false
+	}
+	if m.PINHash != "" && passhash.Verify(m.PINHash, digits) == nil {
+		delete(c.fails, m.ID)
+		return true
+	}
+	c.fails[m.ID]++
+	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "wrong PIN", "attempt": strconv.Itoa(c.fails[m.ID])}}})
+	if max := c.conf.Policy.MaxFailedPINs; max > 0 && c.fails[m.ID] >= max {
+		c.lockedOut[m.ID] = now.Add(c.conf.Policy.LockOut)
+		delete(c.fails, m.ID)
+		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventLockedOut, Actor: m.ID, Detail: map[string]string{"for": c.conf.Policy.LockOut.String()}}})
+	}
+	return false
+}
+
+func (c *Controller) isLockedOut(m *keycab.Member) bool {
+	until, ok := c.lockedOut[m.ID]
+	return ok && c.clock.Now().Before(until)
+}

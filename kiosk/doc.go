@@ -1,0 +1,15 @@
+// Package kiosk is the cabinet controller: it turns badge and QR scans,
+// door and slot sensors and touches on the screen into custody changes,
+// drives the locks, raises alarms, and records everything in the kiosk's
+// signed audit log (store).
+//
+// One goroutine owns all state. Everything that happens (a scan, a sensor
+// change, a touch, a timer) is posted to it as an event and handled in
+// order; the result is a new Screen that the UI (kiosk/ui) renders and
+// nothing else. Every step of a flow has a deadline that returns the
+// kiosk to idle and secures every lock.
+//
+// The controller defines the small interfaces it needs of the hardware
+// (Locks, Scanner) so that the real drivers and their simulated twins
+// (hardware/sim) plug in alike.
+package kiosk

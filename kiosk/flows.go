@@ -1,0 +1,373 @@
+package kiosk
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hardware/badge"
+	"keycab.dev/keycab/store"
+)
+
+// onScan handles a scanned code: a badge identifies a member (or the
+// second member of a dual release); a key fob's QR confirms an open-shelf
+// take or return.
+func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
+	now := c.clock.Now()
+	if last, ok := c.lastScan[b.Code]; ok && now.Sub(last) < c.conf.Policy.ScanCoolDown {
+		return // the same code again within the cool-down: one scan, one action
+	}
+	c.lastScan[b.Code] = now
+	for code, t := range c.lastScan {
+		if now.Sub(t) > c.conf.Policy.ScanCoolDown {
+			delete(c.lastScan, code)
+		}
+	}
+	if m := c.badgeMember(b.Code); m != nil {
+		c.onBadge(ctx, m, b.Source)
+		return
+	}
+	if k := c.tokenKeySet(b.Code); k != nil {
+		c.onFob(ctx, k)
+		return
+	}
+	if c.s != nil && c.s.state != Second {
+		return // a stray code during a session is not worth interrupting it
+	}
+	// An unknown badge: logged without the code itself, only a short hash
+	// so repeated attempts can be told apart.
+	h := keycab.BadgeHash(c.conf.BadgeSalt, b.Code)
+	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Detail: map[string]string{"reason": "unknown badge", "reader": b.Source, "badge": fmt.Sprintf("%x", h[:4])}}})
+	if c.s == nil {
+		c.idle("Badge not recognised", "Ask an administrator to link your badge.")
+	}
+}
+
+func (c *Controller) badgeMember(code string) *keycab.Member {
+	h := keycab.BadgeHash(c.conf.BadgeSalt, code)
+	for _, b := range c.conf.Badges {
+		if b.RevokedAt.IsZero() && bytes.Equal(b.Hash, h) {
+			return c.member(b.MemberID)
+		}
+	}
+	return nil
+}
+
+func (c *Controller) tokenKeySet(code string) *keycab.KeySet {
+	h := keycab.TokenHash(code)
+	for _, t := range c.conf.Tokens {
+		if t.Valid() && bytes.Equal(t.Hash, h) {
+			return c.keySet(t.KeySetID)
+		}
+	}
+	return nil
+}
+
+func (c *Controller) onBadge(ctx context.Context, m *keycab.Member, source string) {
+	if c.emergency {
+		return
+	}
+	if c.s != nil && c.s.state == Second {
+		c.onSecond(ctx, m)
+		return
+	}
+	if c.s != nil {
+		return // a badge mid-flow does not start another session
+	}
+	if c.isLockedOut(m) {
+		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "locked out", "reader": source}}})
+		c.idle("Locked out", "Too many wrong PINs. Try again later or ask an administrator.")
+		return
+	}
+	if m.Disabled || !m.ErasedAt.IsZero() {
+		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "disabled", "reader": source}}})
+		c.idle("Access disabled", "Please ask an administrator.")
+		return
+	}
+	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentified, Actor: m.ID, Detail: map[string]string{"via": source}}})
+	c.s = &session{member: m}
+	if c.conf.Policy.PINAlways || hasRole(c.conf.Policy.PINRoles, m.Role) {
+		c.askPIN(m, func(c *Controller) { c.showMenu() })
+		return
+	}
+	c.showMenu()
+}
+
+func hasRole(roles []keycab.Role, r keycab.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// askPIN asks m for their PIN, then runs then.
+func (c *Controller) askPIN(m *keycab.Member, then func(*Controller)) {
+	c.s.pinFor, c.s.afterPIN = m, then
+	title := "Enter your PIN"
+	if m != c.s.member {
+		title = firstName(m.Name) + ", enter your PIN"
+	}
+	c.setStep(EnterPIN, c.cfg.StepTimeout, Screen{Title: title})
+}
+
+func (c *Controller) onPIN(ctx context.Context, digits string) {
+	if c.s == nil || c.s.state != EnterPIN {
+		return
+	}
+	m := c.s.pinFor
+	if !c.checkPIN(ctx, m, digits) {
+		if c.isLockedOut(m) {
+			c.idle("Locked out", "Too many wrong PINs. Try again later or ask an administrator.")
+			return
+		}
+		c.setStep(EnterPIN, c.cfg.StepTimeout, Screen{Title: "Enter your PIN", Message: "Wrong PIN. Try again."})
+		return
+	}
+	if m == c.s.member {
+		c.s.pinOK = true
+	}
+	next := c.s.afterPIN
+	c.s.pinFor, c.s.afterPIN = nil, nil
+	next(c)
+}
+
+// showMenu lists what the member may take now and what they hold.
+func (c *Controller) showMenu() {
+	m := c.s.member
+	scr := Screen{Title: "Hello, " + firstName(m.Name)}
+	for _, k := range c.conf.KeySets {
+		d := keycab.DecideTake(c.facts(m, &k))
+		if !d.Allowed {
+			continue
+		}
+		ch := Choice{KeySet: k}
+		if s := c.homeSlot(k.ID); s != nil {
+			ch.Slot = s.Number
+		}
+		switch {
+		case d.NeedsSecond:
+			ch.Note = "needs a second person"
+		case d.NeedsPIN && !c.s.pinOK:
+			ch.Note = "PIN required"
+		}
+		scr.Take = append(scr.Take, ch)
+	}
+	for _, o := range c.sortedOut() {
+		if o.MemberID != m.ID {
+			continue
+		}
+		k := c.keySet(o.KeySetID)
+		if k == nil {
+			k = &keycab.KeySet{ID: o.KeySetID, Label: o.KeySetID}
+		}
+		scr.Return = append(scr.Return, Choice{KeySet: *k, Slot: o.Slot, Due: o.DueAt})
+	}
+	if len(scr.Take) == 0 && len(scr.Return) == 0 {
+		scr.Message = "There are no keys you may take now."
+	}
+	c.setStep(Menu, c.cfg.StepTimeout, scr)
+}
+
+func firstName(full string) string {
+	for i, r := range full {
+		if r == ' ' {
+			return full[:i]
+		}
+	}
+	return full
+}
+
+func (c *Controller) sortedOut() []keycab.Checkout {
+	out := make([]keycab.Checkout, 0, len(c.out))
+	for _, o := range c.out {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LogIndex < out[j].LogIndex })
+	return out
+}
+
+func (c *Controller) onChooseTake(ctx context.Context, id string) {
+	if c.s == nil || c.s.state != Menu {
+		return
+	}
+	k := c.keySet(id)
+	if k == nil {
+		return
+	}
+	d := keycab.DecideTake(c.facts(c.s.member, k))
+	if !d.Allowed {
+		// The menu offered it, but something changed: say why.
+		c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: "Cannot take " + k.Label, Message: d.Reason})
+		return
+	}
+	c.s.keySet, c.s.taking = k, true
+	if s := c.homeSlot(k.ID); s != nil {
+		c.s.slot = s.Number
+	}
+	if d.NeedsPIN && !c.s.pinOK {
+		c.askPIN(c.s.member, func(c *Controller) { c.afterTakeChecks(d) })
+		return
+	}
+	c.afterTakeChecks(d)
+}
+
+func (c *Controller) afterTakeChecks(d keycab.Decision) {
+	if d.NeedsSecond {
+		window := c.conf.Policy.DualReleaseWindow
+		if window <= 0 {
+			window = 60 * time.Second
+		}
+		c.setStep(Second, window, Screen{Title: "A second person must confirm", Message: c.s.keySet.Label + " is sensitive: a second authorised person scans their badge now."})
+		return
+	}
+	c.askReason()
+}
+
+// onSecond handles a badge during a dual release.
+func (c *Controller) onSecond(ctx context.Context, m *keycab.Member) {
+	d := keycab.DecideSecond(c.facts(m, c.s.keySet), c.s.member.ID)
+	if !d.Allowed || c.isLockedOut(m) {
+		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, KeySet: c.s.keySet.ID, Detail: map[string]string{"reason": "second refused: " + d.Reason}}})
+		c.setStep(Second, c.s.deadline.Sub(c.clock.Now()), Screen{Title: "A second person must confirm", Message: d.Reason})
+		return
+	}
+	c.s.second = m
+	if d.NeedsPIN {
+		c.askPIN(m, func(c *Controller) { c.askReason() })
+		return
+	}
+	c.askReason()
+}
+
+func (c *Controller) askReason() {
+	c.setStep(Reason, c.cfg.StepTimeout, Screen{Title: "Why are you taking " + c.s.keySet.Label + "?", Reasons: c.conf.Policy.Reasons})
+}
+
+func (c *Controller) onReason(ctx context.Context, r GiveReason) {
+	if c.s == nil || c.s.state != Reason {
+		return
+	}
+	c.s.reason, c.s.recip, c.s.notes = r.Reason, r.Recipient, r.Notes
+	c.unlockFor(ctx)
+}
+
+// unlockFor releases the lock for the session's key set: its slot on a
+// slotted cabinet, the door on an open-shelf one.
+func (c *Controller) unlockFor(ctx context.Context) {
+	var names []string
+	if d := c.conf.Cabinet.DoorLock; d != "" {
+		names = append(names, d)
+	}
+	if c.slotted() {
+		s := c.slot(c.s.slot)
+		if s == nil {
+			c.idle("This key set has no slot", "Ask an administrator to map it.")
+			return
+		}
+		names = append(names, s.Lock)
+	}
+	for _, name := range names {
+		if err := c.release(name); err != nil {
+			c.log.Error("unlock failed", "lock", name, "err", err)
+			c.idle("The lock did not open", "Nothing was recorded. Please try again or call an administrator.")
+			return
+		}
+	}
+	verb := "Take"
+	if !c.s.taking {
+		verb = "Put back"
+	}
+	if c.slotted() {
+		c.setStep(Unlocking, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: fmt.Sprintf("Slot %d is open.", c.s.slot)})
+		return
+	}
+	c.setStep(Confirming, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: "The door is open. Show the key's label to the camera."})
+}
+
+func (c *Controller) onChooseReturn(ctx context.Context, id string) {
+	if c.s == nil || c.s.state != Menu {
+		return
+	}
+	o, ok := c.out[id]
+	if !ok {
+		return
+	}
+	k := c.keySet(id)
+	if k == nil {
+		k = &keycab.KeySet{ID: id, Label: id}
+	}
+	c.s.keySet, c.s.taking, c.s.slot = k, false, o.Slot
+	if s := c.homeSlot(id); s != nil {
+		c.s.slot = s.Number
+	}
+	c.unlockFor(ctx)
+}
+
+// onFob handles a key fob's QR: it confirms an open-shelf take or return.
+func (c *Controller) onFob(ctx context.Context, k *keycab.KeySet) {
+	if c.s == nil || c.s.state != Confirming || c.s.keySet.ID != k.ID {
+		return
+	}
+	if c.s.taking {
+		c.completeTake(ctx, 0)
+	} else {
+		c.completeReturn(ctx, 0, false)
+	}
+}
+
+func (c *Controller) completeTake(ctx context.Context, slot int) {
+	s := c.s
+	now := c.clock.Now()
+	maxOut := s.keySet.MaxOut
+	if maxOut <= 0 {
+		maxOut = c.conf.Policy.DefaultMaxOut
+	}
+	co := keycab.Checkout{
+		KeySetID: s.keySet.ID, MemberID: s.member.ID, Slot: slot, TakenAt: now, DueAt: now.Add(maxOut),
+		Reason: s.reason, Recipient: s.recip, Notes: s.notes,
+	}
+	if s.second != nil {
+		co.SecondID = s.second.ID
+	}
+	if err := c.db.Take(ctx, &co); err != nil {
+		c.log.Error("record take", "keyset", s.keySet.ID, "err", err)
+		c.idle("Could not record the take", "Please put the key back and call an administrator.")
+		return
+	}
+	c.out[co.KeySetID] = co
+	label := s.keySet.Label
+	c.secureReleased()
+	c.s = nil
+	c.step++
+	gen := c.step
+	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
+	c.publish(Screen{State: Done, Title: "Taken: " + label, Message: "Due back " + co.DueAt.In(c.loc).Format("Mon 15:04") + ".", Deadline: now.Add(c.cfg.ShowDone)})
+}
+
+func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
+	s := c.s
+	if _, err := c.db.Return(ctx, s.keySet.ID, s.member.ID, slot, wrong); err != nil {
+		c.log.Error("record return", "keyset", s.keySet.ID, "err", err)
+		c.idle("Could not record the return", "Please call an administrator.")
+		return
+	}
+	delete(c.out, s.keySet.ID)
+	msg := "Thank you."
+	if wrong {
+		msg = fmt.Sprintf("It went into slot %d, not its own slot %d: an administrator will move it.", slot, s.slot)
+		c.raise(ctx, keycab.AlarmWrongSlot, fmt.Sprintf("%s returned to slot %d (home %d)", s.keySet.Label, slot, s.slot))
+	}
+	label := s.keySet.Label
+	c.secureReleased()
+	c.s = nil
+	c.step++
+	gen := c.step
+	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
+	c.publish(Screen{State: Done, Title: "Returned: " + label, Message: msg, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
+}

@@ -1,0 +1,80 @@
+package kiosk
+
+import (
+	"time"
+
+	"keycab.dev/keycab"
+)
+
+// State names the step the kiosk is at.
+type State string
+
+const (
+	Idle       State = "idle"       // waiting for a badge
+	EnterPIN   State = "pin"        // the member must type their PIN
+	Menu       State = "menu"       // choose a key set to take or to return
+	Second     State = "second"     // a second member must badge in (dual release)
+	Reason     State = "reason"     // choose a reason, optionally a recipient and notes
+	Unlocking  State = "unlocking"  // a lock is released; take or put back the key
+	Confirming State = "confirming" // open-shelf: show the fob's QR to the camera
+	Done       State = "done"       // the change is recorded
+	Message    State = "message"    // a notice (refusal, error) before idle
+	Admin      State = "admin"      // the admin menu
+	Emergency  State = "emergency"  // the fire panel released every lock
+)
+
+// Screen is everything the UI shows. It is a value: the controller sends a
+// new one on every change.
+type Screen struct {
+	State    State
+	Title    string // the big line
+	Message  string // plain-words detail, refusal reasons
+	Member   *keycab.Member
+	Take     []Choice // key sets the member may take now
+	Return   []Choice // key sets the member holds
+	Reasons  []string
+	Deadline time.Time // when this step gives up and returns to idle
+	Alarms   []Alarm   // active alarms, newest first
+	Admin    *AdminView
+	Branding Branding
+	// Seq increases with every screen, so a UI can drop stale ones.
+	Seq uint64
+}
+
+// Choice is one key set offered on the menu.
+type Choice struct {
+	KeySet keycab.KeySet
+	Slot   int       // its home slot; 0 on open-shelf cabinets
+	Due    time.Time // for keys held: when due back
+	Note   string    // e.g. "needs a second person", "PIN required"
+}
+
+// Alarm is an active alarm.
+type Alarm struct {
+	ID     int64 // the log index of its alarm.raised entry
+	Kind   string
+	Detail string
+	Since  time.Time
+}
+
+// AdminView is what the admin screens show.
+type AdminView struct {
+	Slots   []SlotView
+	Locks   []string
+	LogSize int64
+	Config  int64 // applied config version
+}
+
+// SlotView is one slot of the slot map with its live state.
+type SlotView struct {
+	Number  int
+	KeySet  string // label of the key set whose home it is
+	Present bool   // the key-present sensor
+	Out     string // who holds its key set, if out
+}
+
+// Branding is the organisation's look on the kiosk.
+type Branding struct {
+	OrgName string
+	Site    string
+}

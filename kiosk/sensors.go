@@ -1,0 +1,171 @@
+package kiosk
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hardware/input"
+	"keycab.dev/keycab/store"
+)
+
+// emergencyTick re-releases every lock while the emergency input is
+// active: the lock driver caps each release, so it must be renewed.
+type emergencyTick struct{}
+
+// sense records an input's state without acting on it.
+func (c *Controller) sense(k input.Kind, slot int, active bool) {
+	switch k {
+	case input.Door:
+		c.doorOpen = active
+	case input.KeyPresent:
+		c.present[slot] = active
+	}
+}
+
+func (c *Controller) onSensor(ctx context.Context, ev input.Event) {
+	switch ev.Kind {
+	case input.Door:
+		if ev.Active == c.doorOpen {
+			return
+		}
+		c.sense(ev.Kind, ev.Slot, ev.Active)
+		c.onDoor(ctx, ev.Active)
+	case input.KeyPresent:
+		if c.present[ev.Slot] == ev.Active {
+			return
+		}
+		c.sense(ev.Kind, ev.Slot, ev.Active)
+		if ev.Active {
+			c.onKeyIn(ctx, ev.Slot)
+		} else {
+			c.onKeyOut(ctx, ev.Slot)
+		}
+	case input.Tamper:
+		if ev.Active {
+			c.raise(ctx, keycab.AlarmTamper, "tamper input "+ev.Input)
+		}
+	case input.Emergency:
+		if ev.Active && !c.emergency {
+			c.emergencyOn(ctx)
+		} else if !ev.Active && c.emergency {
+			c.emergencyOff(ctx)
+		}
+	}
+}
+
+func (c *Controller) onDoor(ctx context.Context, open bool) {
+	if !open {
+		c.doorGen++
+		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorClosed}})
+		return
+	}
+	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorOpened}})
+	door := c.conf.Cabinet.DoorLock
+	if door != "" && !c.released[door] && !c.emergency {
+		c.raise(ctx, keycab.AlarmDoorForced, "the door opened while locked")
+	}
+	c.doorGen++
+	gen := c.doorGen
+	held := c.conf.Policy.DoorHeld
+	if held > 0 {
+		c.clock.AfterFunc(held, func() { c.events <- doorHeld{gen} })
+	}
+}
+
+// onKeyOut handles a key leaving slot n: the take the session waits for,
+// or a removal without a session.
+func (c *Controller) onKeyOut(ctx context.Context, n int) {
+	if s := c.s; s != nil && s.state == Unlocking && s.taking && s.slot == n {
+		c.completeTake(ctx, n)
+		return
+	}
+	label := keycab.SlotName(n)
+	if sl := c.slot(n); sl != nil {
+		if k := c.keySet(sl.KeySetID); k != nil {
+			label = k.Label + " from " + label
+		}
+	}
+	if c.emergency {
+		label += " during the emergency release"
+	}
+	c.raise(ctx, keycab.AlarmKeyRemoved, label)
+}
+
+// onKeyIn handles a key arriving in slot n: the return the session waits
+// for, into its home slot or, flagged, another.
+func (c *Controller) onKeyIn(ctx context.Context, n int) {
+	if s := c.s; s != nil && s.state == Unlocking && !s.taking {
+		c.completeReturn(ctx, n, n != s.slot)
+		return
+	}
+	c.log.Info("key put in without a return session", "slot", n)
+}
+
+// raise starts an alarm: it is logged, shown, and sounds the buzzer.
+func (c *Controller) raise(ctx context.Context, kind, detail string) {
+	index, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: map[string]string{"alarm": kind, "detail": detail}}})
+	if err != nil {
+		index = -1
+	}
+	c.alarms = append([]Alarm{{ID: index, Kind: kind, Detail: detail, Since: c.clock.Now()}}, c.alarms...)
+	c.log.Warn("alarm", "alarm", kind, "detail", detail)
+	if c.cfg.Buzzer != "" {
+		if err := c.locks.Unlock(c.cfg.Buzzer, 3*c.cfg.ShowDone/2); err != nil {
+			c.log.Error("buzzer", "err", err)
+		}
+	}
+	c.republish()
+}
+
+// republish shows the current screen again with fresh alarms.
+func (c *Controller) republish() { c.publish(c.Screen()) }
+
+func (c *Controller) emergencyOn(ctx context.Context) {
+	c.emergency = true
+	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventEmergency}})
+	c.s = nil
+	c.releaseAll()
+	c.idle("", "")
+}
+
+func (c *Controller) releaseAll() {
+	for _, n := range c.locks.Names() {
+		if n == c.cfg.Buzzer {
+			continue
+		}
+		if err := c.locks.Unlock(n, c.cfg.UnlockFor); err != nil {
+			c.log.Error("emergency release", "lock", n, "err", err)
+		}
+		c.released[n] = true
+	}
+	c.clock.AfterFunc(c.cfg.UnlockFor/2, func() { c.events <- emergencyTick{} })
+}
+
+func (c *Controller) emergencyOff(ctx context.Context) {
+	c.emergency = false
+	c.secureAll()
+	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventEmergencyOff}})
+	c.idle("", "")
+}
+
+// checkOverdue raises one alarm for each checkout past its due time.
+func (c *Controller) checkOverdue(ctx context.Context) {
+	now := c.clock.Now()
+	for _, o := range c.sortedOut() {
+		if o.Overdue(now) && !c.overdue[o.LogIndex] {
+			c.overdue[o.LogIndex] = true
+			label := o.KeySetID
+			if k := c.keySet(o.KeySetID); k != nil {
+				label = k.Label
+			}
+			name := o.MemberID
+			if m := c.member(o.MemberID); m != nil && m.Name != "" {
+				name = keycab.ShortName(m.Name)
+			}
+			c.raise(ctx, keycab.AlarmOverdue, fmt.Sprintf("%s with %s, due %s (entry %s)", label, name, o.DueAt.In(c.loc).Format("Mon 15:04"), strconv.FormatInt(o.LogIndex, 10)))
+		}
+	}
+}

@@ -1,0 +1,183 @@
+// Package simulator is a whole simulated key cabinet: simulated pins for
+// every lock and sensor of a cabinet config, driven by the real lock bank
+// and input watcher, an in-memory badge reader, and hands to open the door,
+// take a key out of a slot or put one in, present a badge, show a QR code,
+// or trip the tamper and emergency inputs. The kiosk's tests and its --sim
+// mode run the real controller on it.
+package simulator
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hardware"
+	"keycab.dev/keycab/hardware/input"
+	"keycab.dev/keycab/hardware/lock"
+	"keycab.dev/keycab/hardware/sim"
+)
+
+// Pin names of the cabinet-wide lines.
+const (
+	TamperPin    = "SIM_TAMPER"
+	EmergencyPin = "SIM_EMERGENCY"
+	BuzzerPin    = "SIM_BUZZER"
+	// Buzzer is the lock-bank output name of the buzzer.
+	Buzzer = "buzzer"
+)
+
+// Cabinet is a simulated cabinet.
+type Cabinet struct {
+	Board  *sim.Board
+	Locks  *lock.Bank
+	Inputs *input.Watcher
+	Badges *sim.Badges
+	cab    keycab.Cabinet
+	slots  map[int]keycab.Slot
+}
+
+// Options tune the simulation.
+type Options struct {
+	Clock  hardware.Clock
+	Logger *slog.Logger
+	// MaxOn caps every lock's release; default 10s.
+	MaxOn time.Duration
+}
+
+// New builds the simulated hardware for a cabinet and its slots: every
+// slot starts with its key present, the door closed, and every lock secure.
+func New(cab keycab.Cabinet, slots []keycab.Slot, o Options) (*Cabinet, error) {
+	if o.MaxOn <= 0 {
+		o.MaxOn = 10 * time.Second
+	}
+	c := &Cabinet{Board: sim.NewBoard(), Badges: sim.NewBadges(), cab: cab, slots: map[int]keycab.Slot{}}
+	var locks []lock.Lock
+	var inputs []input.Input
+	addLock := func(name string) {
+		c.Board.Add(name)
+		locks = append(locks, lock.Lock{Name: name, Pin: name, Mode: lock.Hold, MaxOn: o.MaxOn})
+	}
+	if cab.DoorLock != "" {
+		addLock(cab.DoorLock)
+	}
+	if cab.DoorSensor != "" {
+		c.Board.Add(cab.DoorSensor)
+		inputs = append(inputs, input.Input{Name: "door", Kind: input.Door, Pin: cab.DoorSensor})
+	}
+	for _, s := range slots {
+		c.slots[s.Number] = s
+		if s.Lock != "" {
+			addLock(s.Lock)
+		}
+		if s.Sensor != "" {
+			c.Board.Add(s.Sensor).Set(gpio.High) // the key is home
+			inputs = append(inputs, input.Input{Name: fmt.Sprintf("slot%d", s.Number), Kind: input.KeyPresent, Slot: s.Number, Pin: s.Sensor})
+		}
+	}
+	c.Board.Add(TamperPin)
+	c.Board.Add(EmergencyPin)
+	inputs = append(inputs,
+		input.Input{Name: "tamper", Kind: input.Tamper, Pin: TamperPin},
+		input.Input{Name: "emergency", Kind: input.Emergency, Pin: EmergencyPin})
+	c.Board.Add(BuzzerPin)
+	locks = append(locks, lock.Lock{Name: Buzzer, Pin: BuzzerPin, Mode: lock.Hold, MaxOn: o.MaxOn})
+
+	var err error
+	c.Locks, err = lock.Open(lock.Config{Locks: locks, Pins: c.Board.ByName, Clock: o.Clock, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("simulated locks: %w", err)
+	}
+	c.Inputs, err = input.Open(input.Config{Inputs: inputs, Pins: c.Board.ByName, Clock: o.Clock, Logger: o.Logger,
+		Debounce: 5 * time.Millisecond, PollInterval: 2 * time.Millisecond})
+	if err != nil {
+		return nil, fmt.Errorf("simulated inputs: %w", err)
+	}
+	return c, nil
+}
+
+// Close stops the input watcher and secures the locks.
+func (c *Cabinet) Close() error {
+	c.Badges.Close()
+	c.Locks.Halt()
+	return c.Inputs.Close()
+}
+
+func (c *Cabinet) set(pin string, active bool) error {
+	p := c.Board.Pin(pin)
+	if p == nil {
+		return fmt.Errorf("simulated cabinet has no pin %s", pin)
+	}
+	l := gpio.Low
+	if active {
+		l = gpio.High
+	}
+	p.Set(l)
+	return nil
+}
+
+// Door opens (true) or closes the door. Like a real door, it opens even
+// when locked: that is what the door-forced alarm is for.
+func (c *Cabinet) Door(open bool) error { return c.set(c.cab.DoorSensor, open) }
+
+// TakeKey takes the key out of slot n. A latched slot cannot be emptied
+// while its lock is secure: it returns an error then, as a real slot would
+// refuse, unless force is set (someone yanking the fob).
+func (c *Cabinet) TakeKey(n int, force bool) error {
+	s, ok := c.slots[n]
+	if !ok {
+		return fmt.Errorf("no slot %d", n)
+	}
+	if s.Lock != "" && !force && !c.Released(s.Lock) {
+		return fmt.Errorf("slot %d is locked", n)
+	}
+	return c.set(s.Sensor, false)
+}
+
+// PutKey puts a key into slot n.
+func (c *Cabinet) PutKey(n int) error {
+	s, ok := c.slots[n]
+	if !ok {
+		return fmt.Errorf("no slot %d", n)
+	}
+	return c.set(s.Sensor, true)
+}
+
+// KeyIn reports whether slot n's key-present sensor is active.
+func (c *Cabinet) KeyIn(n int) bool {
+	s, ok := c.slots[n]
+	return ok && c.Board.Pin(s.Sensor).Level() == gpio.High
+}
+
+// Released reports whether the named lock's output is energised (released,
+// for the fail-secure, active-high locks the simulator builds).
+func (c *Cabinet) Released(name string) bool {
+	for _, st := range c.Locks.States() {
+		if st.Name == name {
+			return st.Unlocked
+		}
+	}
+	return false
+}
+
+// PinHigh reports the level a lock output drives, as a meter on the wire
+// would read it.
+func (c *Cabinet) PinHigh(name string) bool {
+	p := c.Board.Pin(name)
+	return p != nil && p.Level() == gpio.High
+}
+
+// Badge presents a badge code to the reader.
+func (c *Cabinet) Badge(code string) { c.Badges.Present(code, "sim") }
+
+// ShowQR shows a QR code's text to the camera (decoded by the simulated
+// camera path as the real one would report it).
+func (c *Cabinet) ShowQR(text string) { c.Badges.Present(text, "qr") }
+
+// Tamper sets the tamper input.
+func (c *Cabinet) Tamper(on bool) error { return c.set(TamperPin, on) }
+
+// Emergency sets the fire panel's emergency input.
+func (c *Cabinet) Emergency(on bool) error { return c.set(EmergencyPin, on) }
