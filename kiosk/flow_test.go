@@ -25,10 +25,10 @@ const (
 type rig struct {
 	t     *testing.T
 	shown map[string]time.Time // when each code was last presented
-	db   *store.DB
-	cab  *simulator.Cabinet
-	c    *kiosk.Controller
-	stop func()
+	db    *store.DB
+	cab   *simulator.Cabinet
+	c     *kiosk.Controller
+	stop  func()
 }
 
 // testConfig is storetest.Config with PINs and a door lock.
