@@ -1,0 +1,299 @@
+// Package console is the kiosk's terminal front-end, for machines with no
+// display: it prints every screen the controller shows and reads what a
+// person would do, touches and simulated hardware alike, as typed commands.
+// It holds no logic of its own: like kiosk/ui it renders kiosk.Screen and
+// sends actions.
+package console
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab/kiosk"
+	"keycab.dev/keycab/kiosk/simulator"
+)
+
+// Help lists the commands.
+const Help = `commands:
+  badge CODE            present a badge to the reader
+  qr TEXT               show a QR code (a key fob's label, a QR badge) to the camera
+  pin DIGITS            type a PIN on the keypad
+  take N|ID             choose key set N of the menu (or its id) to take
+  return N|ID           choose a held key set to return
+  reason TEXT[|RECIPIENT[|NOTES]]   give the reason for a take
+  cancel                go back to the start
+  admin                 open the admin screens
+  pulse LOCK            (admin) pulse a lock
+  clear ID NOTE         (admin) clear alarm ID with a note
+  door open|close       open or close the cabinet door
+  slot N out|in|yank    take the key out of slot N, put one in, or yank it out while locked
+  tamper on|off         the tamper input
+  emergency on|off      the fire panel's emergency input
+  locks                 show every lock output
+  status                show the screen again
+  help                  this list
+  quit                  stop the kiosk`
+
+// Console connects a controller (and a simulated cabinet) to a terminal.
+type Console struct {
+	c   *kiosk.Controller
+	sim *simulator.Cabinet
+	out io.Writer
+}
+
+// New returns a console for c; sim may be nil on real hardware, where the
+// hardware commands are refused.
+func New(c *kiosk.Controller, sim *simulator.Cabinet, out io.Writer) *Console {
+	return &Console{c: c, sim: sim, out: out}
+}
+
+// Run prints screens as they change and executes commands read from in,
+// until ctx ends, in ends, or quit is typed.
+func (k *Console) Run(ctx context.Context, in io.Reader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	screens := k.c.Subscribe()
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		var last uint64
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-screens:
+				if s.Seq != last {
+					last = s.Seq
+					fmt.Fprint(k.out, Render(s, time.Now()))
+				}
+			}
+		}
+	}()
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		if line == "quit" || line == "exit" {
+			break
+		}
+		if err := k.Exec(line); err != nil {
+			fmt.Fprintf(k.out, "! %v\n", err)
+		}
+	}
+	cancel()
+	<-printed
+	return sc.Err()
+}
+
+// Exec runs one command.
+func (k *Console) Exec(line string) error {
+	cmd, arg, _ := strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
+	need := func() error {
+		if arg == "" {
+			return fmt.Errorf("%s needs an argument (type help)", cmd)
+		}
+		return nil
+	}
+	hw := func() error {
+		if k.sim == nil {
+			return fmt.Errorf("%s needs the simulator (run with --sim)", cmd)
+		}
+		return nil
+	}
+	switch cmd {
+	case "help", "?":
+		fmt.Fprintln(k.out, Help)
+	case "status":
+		fmt.Fprint(k.out, Render(k.c.Screen(), time.Now()))
+	case "badge", "qr":
+		if err := errorsJoin(need(), hw()); err != nil {
+			return err
+		}
+		if cmd == "badge" {
+			k.sim.Badge(arg)
+		} else {
+			k.sim.ShowQR(arg)
+		}
+	case "pin":
+		if err := need(); err != nil {
+			return err
+		}
+		k.c.Do(kiosk.PIN{Digits: arg})
+	case "take", "return":
+		if err := need(); err != nil {
+			return err
+		}
+		id, err := k.pick(cmd, arg)
+		if err != nil {
+			return err
+		}
+		if cmd == "take" {
+			k.c.Do(kiosk.ChooseTake{KeySetID: id})
+		} else {
+			k.c.Do(kiosk.ChooseReturn{KeySetID: id})
+		}
+	case "reason":
+		if err := need(); err != nil {
+			return err
+		}
+		f := strings.SplitN(arg, "|", 3)
+		for len(f) < 3 {
+			f = append(f, "")
+		}
+		k.c.Do(kiosk.GiveReason{Reason: strings.TrimSpace(f[0]), Recipient: strings.TrimSpace(f[1]), Notes: strings.TrimSpace(f[2])})
+	case "cancel":
+		k.c.Do(kiosk.Cancel{})
+	case "admin":
+		k.c.Do(kiosk.OpenAdmin{})
+	case "pulse":
+		if err := need(); err != nil {
+			return err
+		}
+		k.c.Do(kiosk.PulseLock{Lock: arg})
+	case "clear":
+		id, note, _ := strings.Cut(arg, " ")
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return fmt.Errorf("clear needs an alarm number and a note")
+		}
+		k.c.Do(kiosk.ClearAlarm{ID: n, Note: strings.TrimSpace(note)})
+	case "door":
+		if err := hw(); err != nil {
+			return err
+		}
+		switch arg {
+		case "open", "close":
+			return k.sim.Door(arg == "open")
+		}
+		return fmt.Errorf("door open or door close")
+	case "slot":
+		if err := hw(); err != nil {
+			return err
+		}
+		f := strings.Fields(arg)
+		if len(f) != 2 {
+			return fmt.Errorf("slot N out|in|yank")
+		}
+		n, err := strconv.Atoi(f[0])
+		if err != nil {
+			return fmt.Errorf("slot %q is not a number", f[0])
+		}
+		switch f[1] {
+		case "out":
+			return k.sim.TakeKey(n, false)
+		case "yank":
+			return k.sim.TakeKey(n, true)
+		case "in":
+			return k.sim.PutKey(n)
+		}
+		return fmt.Errorf("slot N out|in|yank")
+	case "tamper", "emergency":
+		if err := hw(); err != nil {
+			return err
+		}
+		if arg != "on" && arg != "off" {
+			return fmt.Errorf("%s on or %s off", cmd, cmd)
+		}
+		if cmd == "tamper" {
+			return k.sim.Tamper(arg == "on")
+		}
+		return k.sim.Emergency(arg == "on")
+	case "locks":
+		if err := hw(); err != nil {
+			return err
+		}
+		for _, n := range k.sim.Locks.Names() {
+			st := "locked"
+			if k.sim.Released(n) {
+				st = "RELEASED"
+			}
+			fmt.Fprintf(k.out, "  %-12s %s\n", n, st)
+		}
+	default:
+		return fmt.Errorf("unknown command %q (type help)", cmd)
+	}
+	return nil
+}
+
+func errorsJoin(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// pick resolves a menu number or a key set id against the current screen.
+func (k *Console) pick(cmd, arg string) (string, error) {
+	s := k.c.Screen()
+	list := s.Take
+	if cmd == "return" {
+		list = s.Return
+	}
+	if n, err := strconv.Atoi(arg); err == nil {
+		if n < 1 || n > len(list) {
+			return "", fmt.Errorf("there is no %d on the %s list", n, cmd)
+		}
+		return list[n-1].KeySet.ID, nil
+	}
+	return arg, nil
+}
+
+// Render draws a screen as text.
+func Render(s kiosk.Screen, now time.Time) string {
+	var b strings.Builder
+	org := strings.TrimSpace(s.Branding.OrgName + " · " + s.Branding.Site)
+	fmt.Fprintf(&b, "\n┌─ %s [%s]\n", strings.Trim(org, " ·"), s.State)
+	fmt.Fprintf(&b, "│ %s\n", s.Title)
+	if s.Message != "" {
+		fmt.Fprintf(&b, "│ %s\n", s.Message)
+	}
+	for i, c := range s.Take {
+		note := ""
+		if c.Note != "" {
+			note = " (" + c.Note + ")"
+		}
+		slot := ""
+		if c.Slot > 0 {
+			slot = fmt.Sprintf(" [slot %d]", c.Slot)
+		}
+		fmt.Fprintf(&b, "│  take %d: %s%s%s\n", i+1, c.KeySet.Label, slot, note)
+	}
+	for i, c := range s.Return {
+		fmt.Fprintf(&b, "│  return %d: %s, due %s\n", i+1, c.KeySet.Label, c.Due.Local().Format("Mon 15:04"))
+	}
+	if len(s.Reasons) > 0 {
+		fmt.Fprintf(&b, "│  reasons: %s\n", strings.Join(s.Reasons, ", "))
+	}
+	if a := s.Admin; a != nil {
+		for _, sl := range a.Slots {
+			state := "empty"
+			if sl.Present {
+				state = "key in"
+			}
+			out := ""
+			if sl.Out != "" {
+				out = ", out with " + sl.Out
+			}
+			fmt.Fprintf(&b, "│  slot %d: %s (%s%s)\n", sl.Number, sl.KeySet, state, out)
+		}
+		fmt.Fprintf(&b, "│  locks: %s; log %d entries; config v%d\n", strings.Join(a.Locks, " "), a.LogSize, a.Config)
+	}
+	for _, a := range s.Alarms {
+		fmt.Fprintf(&b, "│ ALARM %d %s: %s\n", a.ID, a.Kind, a.Detail)
+	}
+	if !s.Deadline.IsZero() {
+		fmt.Fprintf(&b, "│ (%ds left)\n", int(s.Deadline.Sub(now).Round(time.Second).Seconds()))
+	}
+	b.WriteString("└─\n")
+	return b.String()
+}
