@@ -92,7 +92,7 @@ type Controller struct {
 	out       map[string]keycab.Checkout // custody, by key set
 	present   map[int]bool               // key-present sensors, by slot
 	doorOpen  bool
-	released  map[string]bool // locks released by a flow or emergency
+	released  map[string]time.Time // locks released by a flow or emergency, until when
 	s         *session
 	lastScan  map[string]time.Time
 	fails     map[string]int
@@ -141,7 +141,7 @@ func New(cfg Config) (*Controller, error) {
 		events:    make(chan any, 256),
 		out:       map[string]keycab.Checkout{},
 		present:   map[int]bool{},
-		released:  map[string]bool{},
+		released:  map[string]time.Time{},
 		lastScan:  map[string]time.Time{},
 		fails:     map[string]int{},
 		lockedOut: map[string]time.Time{},
@@ -370,7 +370,14 @@ func (c *Controller) secureAll() {
 			c.log.Error("secure lock", "lock", n, "err", err)
 		}
 	}
-	c.released = map[string]bool{}
+	c.released = map[string]time.Time{}
+}
+
+// isReleased reports whether a flow or the emergency released the named
+// lock and its release has not run out.
+func (c *Controller) isReleased(name string) bool {
+	until, ok := c.released[name]
+	return ok && c.clock.Now().Before(until)
 }
 
 // secureReleased locks what flows released.
@@ -383,14 +390,14 @@ func (c *Controller) secureReleased() {
 			c.log.Error("secure lock", "lock", n, "err", err)
 		}
 	}
-	c.released = map[string]bool{}
+	c.released = map[string]time.Time{}
 }
 
 func (c *Controller) release(name string) error {
 	if err := c.locks.Unlock(name, c.cfg.UnlockFor); err != nil {
 		return err
 	}
-	c.released[name] = true
+	c.released[name] = c.clock.Now().Add(c.cfg.UnlockFor)
 	return nil
 }
 

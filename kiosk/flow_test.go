@@ -445,9 +445,7 @@ func TestDoorHeldAndForced(t *testing.T) {
 	r.cab.Door(true) // locked: forced
 	hardwaretest.Eventually(t, wait, "door forced alarm", func() bool { return r.alarm(keycab.AlarmDoorForced) })
 	hardwaretest.Eventually(t, wait, "door held alarm", func() bool { return r.alarm(keycab.AlarmDoorHeld) })
-	if len(r.c.Screen().Alarms) < 2 {
-		t.Fatalf("alarms on screen %+v", r.c.Screen().Alarms)
-	}
+	hardwaretest.Eventually(t, wait, "both alarms on screen", func() bool { return len(r.c.Screen().Alarms) == 2 })
 	if !r.cab.PinHigh(simulator.BuzzerPin) {
 		t.Fatal("buzzer silent")
 	}
@@ -550,6 +548,7 @@ func TestAdminClearsAlarmAndPulses(t *testing.T) {
 	hardwaretest.Eventually(t, wait, "cleared", func() bool { return len(r.c.Screen().Alarms) == 0 })
 	r.c.Do(kiosk.PulseLock{Lock: "L2"})
 	hardwaretest.Eventually(t, wait, "pulse", func() bool { return r.cab.Released("L2") })
+	hardwaretest.Eventually(t, wait, "pulse logged", func() bool { return len(r.events(keycab.EventLockPulsed)) == 1 })
 	cl := r.events(keycab.EventAlarmCleared)
 	if len(cl) != 1 || cl[0].Actor != "m-ana" || len(cl[0].Notes) != 32 || len(r.events(keycab.EventLockPulsed)) != 1 {
 		t.Fatalf("log %v", r.kinds(0))

@@ -309,8 +309,22 @@ func (c *Controller) onChooseReturn(ctx context.Context, id string) {
 	c.unlockFor(ctx)
 }
 
-// onFob handles a key fob's QR: it confirms an open-shelf take or return.
+// onFob handles a key fob's QR: on the menu it starts the return of a key
+// set that is out (opening its home slot, or on an open-shelf cabinet
+// recording the return and opening the door to put it back); while
+// confirming it confirms an open-shelf take or return.
 func (c *Controller) onFob(ctx context.Context, k *keycab.KeySet) {
+	if c.s != nil && c.s.state == Menu {
+		if _, out := c.out[k.ID]; !out {
+			c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: k.Label + " is in the cabinet", Message: "Choose a key to take, or show the label of a key you are returning."})
+			return
+		}
+		c.onChooseReturn(ctx, k.ID)
+		if c.s != nil && c.s.state == Confirming && !c.slotted() {
+			c.completeReturn(ctx, 0, false)
+		}
+		return
+	}
 	if c.s == nil || c.s.state != Confirming || c.s.keySet.ID != k.ID {
 		return
 	}
@@ -364,7 +378,13 @@ func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 		c.raise(ctx, keycab.AlarmWrongSlot, fmt.Sprintf("%s returned to slot %d (home %d)", s.keySet.Label, slot, s.slot))
 	}
 	label := s.keySet.Label
-	c.secureReleased()
+	if c.slotted() {
+		c.secureReleased()
+	} else {
+		// Open shelf: the return is recorded from the label; the door
+		// stays released (the driver relocks it) to put the key back.
+		msg = "Put it back on the shelf and close the door. " + msg
+	}
 	c.s = nil
 	c.step++
 	gen := c.step

@@ -64,7 +64,7 @@ func (c *Controller) onDoor(ctx context.Context, open bool) {
 	}
 	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorOpened}})
 	door := c.conf.Cabinet.DoorLock
-	if door != "" && !c.released[door] && !c.emergency {
+	if door != "" && !c.isReleased(door) && !c.emergency {
 		c.raise(ctx, keycab.AlarmDoorForced, "the door opened while locked")
 	}
 	c.doorGen++
@@ -139,7 +139,7 @@ func (c *Controller) releaseAll() {
 		if err := c.locks.Unlock(n, c.cfg.UnlockFor); err != nil {
 			c.log.Error("emergency release", "lock", n, "err", err)
 		}
-		c.released[n] = true
+		c.released[n] = c.clock.Now().Add(c.cfg.UnlockFor)
 	}
 	c.clock.AfterFunc(c.cfg.UnlockFor/2, func() { c.events <- emergencyTick{} })
 }
