@@ -23,8 +23,9 @@ const (
 
 // rig is a controller running on a simulated cabinet and a store on disk.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	shown map[string]time.Time // when each code was last presented
+	cool  time.Duration        // the config's scan cool-down
 	db    *store.DB
 	cab   *simulator.Cabinet
 	c     *kiosk.Controller
@@ -32,7 +33,7 @@ type rig struct {
 }
 
 // testConfig is storetest.Config with PINs and a door lock.
-func testConfig(t *testing.T) *keycab.Config {
+func testConfig(t testing.TB) *keycab.Config {
 	cfg := storetest.Config(1)
 	pin, err := passhash.Hash("2468", passhash.Params{Memory: 64, Time: 1, Threads: 1})
 	if err != nil {
@@ -47,7 +48,7 @@ func testConfig(t *testing.T) *keycab.Config {
 	return cfg
 }
 
-func newRig(t *testing.T, cfg *keycab.Config, tune ...func(*kiosk.Config)) *rig {
+func newRig(t testing.TB, cfg *keycab.Config, tune ...func(*kiosk.Config)) *rig {
 	t.Helper()
 	db := storetest.MustOpen(t, nil)
 	if err := db.ApplyConfig(context.Background(), cfg); err != nil {
@@ -72,7 +73,7 @@ func newRig(t *testing.T, cfg *keycab.Config, tune ...func(*kiosk.Config)) *rig 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	r := &rig{t: t, db: db, cab: cab, c: c, shown: map[string]time.Time{}}
+	r := &rig{t: t, db: db, cab: cab, c: c, shown: map[string]time.Time{}, cool: cfg.Policy.ScanCoolDown}
 	r.stop = func() {
 		cancel()
 		select {
@@ -94,7 +95,7 @@ func newRig(t *testing.T, cfg *keycab.Config, tune ...func(*kiosk.Config)) *rig 
 // same badge comes after the scan cool-down (TestCoolDown tests inside it).
 func (r *rig) badge(code string) {
 	if last, ok := r.shown[code]; ok {
-		time.Sleep(time.Until(last.Add(coolDown + 50*time.Millisecond)))
+		time.Sleep(time.Until(last.Add(r.cool + r.cool/4)))
 	}
 	r.shown[code] = time.Now()
 	r.cab.Badge(code)

@@ -1,0 +1,350 @@
+package ui
+
+import (
+	"image/color"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+
+	"keycab.dev/keycab/kiosk"
+	"keycab.dev/keycab/kiosk/simulator"
+)
+
+// Options configure the kiosk window.
+type Options struct {
+	// Fullscreen fills the display, as on the cabinet's touchscreen.
+	Fullscreen bool
+	// Simulator adds the simulator panel; nil on real hardware.
+	Simulator *simulator.Cabinet
+	// Title names the window; "keycab" when empty.
+	Title string
+}
+
+// runtime is how the UI meets time and threads. New uses the system's;
+// the tests drive a manual one so that goldens are stable and nothing
+// touches widgets off the test's goroutine.
+type runtime struct {
+	now    func() time.Time
+	loc    *time.Location // where times are shown
+	manual bool           // no goroutines: Sync renders
+	tick   time.Duration  // countdown and simulator refresh period
+}
+
+// UI is the kiosk's touchscreen window.
+type UI struct {
+	app  fyne.App
+	c    *kiosk.Controller
+	win  fyne.Window
+	rt   runtime
+	sub  <-chan kiosk.Screen
+	done chan struct{}
+
+	scr       kiosk.Screen
+	step      stepKey
+	stepStart time.Time
+
+	// Chrome around every screen.
+	org, site, clock *canvas.Text
+	mark             *canvas.Text
+	banner           *fyne.Container
+	body             *fyne.Container
+	footer           *fyne.Container
+	cancel           *tile
+	action           *fyne.Container // the screen's own footer button
+	timer            *countdown
+
+	// What the person is doing within the current step.
+	pad      *keypad
+	reason   string
+	reasons  []*tile
+	fields   *fieldSet
+	recip    *field
+	notes    *field
+	clearing *kiosk.Alarm
+	note     *field
+
+	sim *simPanel
+}
+
+// stepKey tells a new step from the same step shown again (with fresh
+// alarms, say): typing survives a re-show, not a new step.
+type stepKey struct {
+	state    kiosk.State
+	title    string
+	message  string
+	deadline time.Time
+	admin    *kiosk.AdminView
+}
+
+// New builds the kiosk window for controller c on app a: it applies the
+// kiosk theme, subscribes to the controller's screens and renders each on
+// the Fyne thread. With o.Simulator it adds the simulator panel on the
+// right. Call ShowAndRun (or Window().Show) to put it on the display.
+func New(a fyne.App, c *kiosk.Controller, o Options) *UI {
+	return newUI(a, c, o, runtime{now: time.Now, loc: time.Local, tick: 250 * time.Millisecond})
+}
+
+func newUI(a fyne.App, c *kiosk.Controller, o Options, rt runtime) *UI {
+	if o.Title == "" {
+		o.Title = "keycab"
+	}
+	a.Settings().SetTheme(kioskTheme{})
+	u := &UI{app: a, c: c, rt: rt, done: make(chan struct{})}
+	u.win = a.NewWindow(o.Title)
+	u.win.SetPadded(false)
+	content := u.chrome()
+	if o.Simulator != nil {
+		u.sim = newSimPanel(o.Simulator, rt)
+		content = container.NewBorder(nil, nil, nil, u.sim.object(), content)
+	}
+	u.win.SetContent(content)
+	u.win.Resize(fyne.NewSize(1280, 800))
+	if o.Simulator != nil {
+		u.win.Resize(fyne.NewSize(1280+simWidth, 800))
+	}
+	u.win.SetFullScreen(o.Fullscreen)
+	u.win.SetOnClosed(func() { close(u.done) })
+
+	u.sub = c.Subscribe()
+	u.show(<-u.sub)
+	if !rt.manual {
+		go u.pump()
+		go u.ticker()
+	}
+	return u
+}
+
+// Window returns the kiosk window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// ShowAndRun shows the window and runs the app until it quits.
+func (u *UI) ShowAndRun() { u.win.ShowAndRun() }
+
+// pump renders every screen the controller publishes, on the Fyne thread.
+func (u *UI) pump() {
+	for {
+		select {
+		case <-u.done:
+			return
+		case s := <-u.sub:
+			fyne.Do(func() { u.show(s) })
+		}
+	}
+}
+
+// ticker moves the countdown and the clock, and refreshes the simulator.
+func (u *UI) ticker() {
+	t := time.NewTicker(u.rt.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.done:
+			return
+		case <-t.C:
+			fyne.Do(u.tick)
+		}
+	}
+}
+
+// sync renders the newest screen, if any is waiting, and ticks: the manual
+// runtime's replacement for pump and ticker.
+func (u *UI) sync() {
+	for {
+		select {
+		case s := <-u.sub:
+			u.show(s)
+			continue
+		default:
+		}
+		u.tick()
+		return
+	}
+}
+
+func (u *UI) tick() {
+	now := u.rt.now()
+	u.timer.tick(now)
+	u.clock.Text = now.In(u.rt.loc).Format("15:04")
+	u.clock.Refresh()
+	if u.sim != nil {
+		u.sim.refresh()
+	}
+}
+
+// do sends an action to the controller.
+func (u *UI) do(a any) { u.c.Do(a) }
+
+// chrome builds what surrounds every screen: the branded header, the
+// alarm banner, the body, and the footer with Cancel and the countdown.
+func (u *UI) chrome() fyne.CanvasObject {
+	u.mark = centred("", sizeBody, colours.onAccent, true)
+	markBg := canvas.NewRectangle(colours.accent)
+	markBg.CornerRadius = 10
+	mark := sized(container.NewStack(markBg, container.NewCenter(u.mark)), fyne.NewSquareSize(52))
+	u.org = label("", sizeLarge, colours.text, true)
+	u.site = label("", sizeBody, colours.muted, false)
+	u.clock = label("", sizeLarge, colours.text, true)
+	brand := container.NewHBox(container.NewCenter(mark), container.NewCenter(u.org), container.NewCenter(u.site))
+	headerBg := canvas.NewRectangle(colours.header)
+	header := container.NewStack(headerBg, container.New(layout.NewCustomPaddedLayout(10, 10, 24, 24),
+		container.NewBorder(nil, nil, brand, container.NewCenter(u.clock))))
+
+	u.banner = container.NewVBox()
+	u.body = container.NewStack()
+	u.cancel = newTile("Cancel", tileQuiet, func() { u.do(kiosk.Cancel{}) })
+	u.cancel.minWidth = 200
+	u.timer = newCountdown()
+	u.action = container.NewStack()
+	footerBg := canvas.NewRectangle(colours.header)
+	u.footer = container.NewStack(footerBg, container.New(layout.NewCustomPaddedLayout(12, 12, 24, 24),
+		container.NewBorder(nil, nil, u.cancel, u.action, container.NewCenter(sized(u.timer, fyne.NewSize(320, touchHeight))))))
+	body := container.New(layout.NewCustomPaddedLayout(24, 24, 40, 40), u.body)
+	bg := canvas.NewRectangle(colours.background)
+	return container.NewStack(bg, container.NewBorder(container.NewVBox(header, u.banner), u.footer, nil, nil, body))
+}
+
+// show renders screen s: the chrome always, the body when the step changed.
+func (u *UI) show(s kiosk.Screen) {
+	if s.Seq != 0 && s.Seq < u.scr.Seq {
+		return // stale
+	}
+	u.scr = s
+	u.showBranding(s.Branding)
+	u.showAlarms(s.Alarms)
+	key := stepKey{state: s.State, title: s.Title, message: s.Message, deadline: s.Deadline, admin: s.Admin}
+	if key != u.step {
+		u.step = key
+		u.stepStart = u.rt.now()
+		u.resetStep()
+		u.renderBody()
+	}
+	u.timer.set(u.stepStart, s.Deadline, u.rt.now())
+	u.tick()
+}
+
+func (u *UI) resetStep() {
+	u.pad, u.reason, u.reasons, u.fields = nil, "", nil, nil
+	u.recip, u.notes, u.clearing, u.note = nil, nil, nil, nil
+}
+
+func (u *UI) showBranding(b kiosk.Branding) {
+	org := b.OrgName
+	if org == "" {
+		org = "keycab"
+	}
+	u.org.Text = org
+	u.site.Text = ""
+	if b.Site != "" {
+		u.site.Text = "·  " + b.Site
+	}
+	u.mark.Text = initials(org)
+	u.org.Refresh()
+	u.site.Refresh()
+	u.mark.Refresh()
+}
+
+// initials are the brand mark's letters: "Test Lettings" is "TL".
+func initials(name string) string {
+	var b strings.Builder
+	for _, w := range strings.Fields(name) {
+		for _, r := range w {
+			b.WriteRune(r)
+			break
+		}
+		if b.Len() >= 2 {
+			break
+		}
+	}
+	return strings.ToUpper(b.String())
+}
+
+// showAlarms fills the red banner with the active alarms, newest first.
+func (u *UI) showAlarms(alarms []kiosk.Alarm) {
+	u.banner.RemoveAll()
+	const shown = 2
+	for i, a := range alarms {
+		if i == shown {
+			more := label("", sizeCaption, colours.text, true)
+			more.Text = plural(len(alarms)-shown, "more alarm", "more alarms") + " — an administrator can clear them"
+			u.banner.Add(bannerLine(container.NewHBox(more)))
+			break
+		}
+		icon := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameForeground))
+		icon.SetMinSize(fyne.NewSquareSize(32))
+		line := container.NewHBox(icon, label(alarmName(a.Kind), sizeBody, colours.text, true),
+			label(a.Detail, sizeBody, colours.text, false))
+		since := label("since "+a.Since.In(u.rt.loc).Format("15:04"), sizeCaption, colours.text, false)
+		u.banner.Add(bannerLine(container.NewBorder(nil, nil, nil, container.NewCenter(since), line)))
+	}
+	u.banner.Refresh()
+}
+
+func bannerLine(obj fyne.CanvasObject) fyne.CanvasObject {
+	bg := canvas.NewRectangle(colours.danger)
+	return container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(6, 6, 24, 24), obj))
+}
+
+// alarmName says an alarm kind in plain words.
+func alarmName(kind string) string {
+	switch kind {
+	case "door_held":
+		return "Door held open"
+	case "door_forced":
+		return "Door forced"
+	case "key_removed_without_session":
+		return "Key removed"
+	case "wrong_slot_return":
+		return "Wrong slot"
+	case "tamper":
+		return "Tamper"
+	case "overdue":
+		return "Overdue key"
+	case "log_equivocation":
+		return "Log conflict"
+	case "kiosk_offline":
+		return "Offline"
+	}
+	s := strings.ReplaceAll(kind, "_", " ")
+	if s == "" {
+		return "Alarm"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return itoa(n) + " " + many
+}
+
+// setFooter shows the footer with Cancel labelled cancel (hidden when
+// empty) and the screen's own action on the right (nil for none).
+func (u *UI) setFooter(cancel string, action fyne.CanvasObject) {
+	u.footer.Show()
+	u.cancel.title = cancel
+	u.cancel.Hidden = cancel == ""
+	u.cancel.Refresh()
+	u.action.RemoveAll()
+	if action != nil {
+		u.action.Add(action)
+	}
+	u.action.Refresh()
+}
+
+// fill sets the body.
+func (u *UI) fill(obj fyne.CanvasObject, bg color.Color) {
+	u.body.RemoveAll()
+	if bg != nil {
+		r := canvas.NewRectangle(bg)
+		r.CornerRadius = 20
+		u.body.Add(r)
+	}
+	u.body.Add(obj)
+	u.body.Refresh()
+}
