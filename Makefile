@@ -17,7 +17,7 @@ TEST_TIMEOUT ?= 45m
 # postgresql is HQ's second engine (the tests start their own server),
 # the X11/GL -dev packages build the Fyne UI (cgo), Xvfb and x11-apps
 # give it a real window to screenshot.
-TEST_DEBS := ffmpeg zbar-tools postgresql postgresql-contrib \
+TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 postgresql postgresql-contrib \
 	gcc pkg-config libgl1-mesa-dev xorg-dev xvfb x11-apps imagemagick
 
 # The Fyne UI and the kiosk program need cgo; everything else is built and

@@ -1,12 +1,16 @@
 // Package qr decodes QR codes straight from a camera frame's luma plane and
 // renders QR codes for labels, tests and the simulated camera.
 //
-// Decoding wraps the luma bytes in gozxing's planar YUV luminance source
-// (no copy, no per-pixel image.At), binarizes them with the hybrid
-// (local-threshold) binarizer and runs the multi-code reader, so one frame
-// may yield several codes. When that finds nothing it retries once with
-// TRY_HARDER and once with a global-histogram binarizer, which rescue
-// blurred and low-contrast frames.
+// Decoding reads the luma bytes in place through their stride (no copy, no
+// per-pixel image.At) and binarizes them with the hybrid (local-threshold)
+// algorithm of gozxing's HybridBinarizer, reimplemented here to produce
+// the same bits several times faster into a reused matrix. It scans the
+// bits once for finder patterns (again gozxing's algorithm, walked run by
+// run), decodes every code found, so one frame may yield several, and falls
+// back to the best-looking single triple of patterns. When that finds
+// nothing it retries once on a global-histogram binarization, which rescues
+// some blurred and low-contrast frames. gozxing still confirms the finder
+// patterns, samples the grid and decodes.
 package qr
 
 import (
@@ -17,9 +21,9 @@ import (
 	"io"
 
 	"github.com/makiuchi-d/gozxing"
-	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
 	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/makiuchi-d/gozxing/qrcode/decoder"
+	"github.com/makiuchi-d/gozxing/qrcode/detector"
 )
 
 // Code is one decoded QR code.
@@ -29,84 +33,124 @@ type Code struct {
 	Points []image.Point
 }
 
-// Decoder decodes frames. It is not safe for concurrent use; give each
-// goroutine its own.
+// Decoder decodes frames. It keeps scratch buffers from one frame to the
+// next, so it is not safe for concurrent use; give each goroutine its own.
 type Decoder struct {
-	hard map[gozxing.DecodeHintType]any
+	hints map[gozxing.DecodeHintType]any
+	bin   binarizer
+	qr    *decoder.Decoder
+	// scanRow holds one matrix row for the finder pattern search.
+	scanRow *gozxing.BitArray
 }
 
 // NewDecoder returns a Decoder.
 func NewDecoder() *Decoder {
-	return &Decoder{hard: map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}}
+	return &Decoder{
+		// TRY_HARDER only makes the finder search scan every third row
+		// whatever the frame height; 640x480 frames get that anyway.
+		hints: map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true},
+		qr:    decoder.NewDecoder(),
+	}
 }
 
 // Decode finds every QR code in the luma plane y of a width x height frame
 // whose rows are stride bytes apart. Codes are ordered top to bottom, left
 // to right. No code found is not an error.
+//
+// It binarizes the frame with the hybrid (local-threshold) binarizer and
+// looks for finder patterns once; every clean triple of them is decoded, and
+// when none decodes the best-looking triple is tried, which forgives more
+// perspective. Only if that finds nothing does it try again on a
+// global-histogram binarization, which rescues some blurred and low-contrast
+// frames.
 func (d *Decoder) Decode(y []byte, width, height, stride int) ([]Code, error) {
 	if width <= 0 || height <= 0 || stride < width || len(y) < stride*(height-1)+width {
 		return nil, fmt.Errorf("decode qr: luma plane of %d bytes too small for %dx%d stride %d", len(y), width, height, stride)
 	}
-	src, err := gozxing.NewPlanarYUVLuminanceSource(y, stride, height, 0, 0, width, height, false)
-	if err != nil {
-		return nil, fmt.Errorf("decode qr: %w", err)
+	codes, err := d.decodeMatrix(d.bin.hybrid(y, width, height, stride))
+	if err != nil || len(codes) > 0 {
+		return codes, err
 	}
-	attempts := []struct {
-		bin   func(gozxing.LuminanceSource) gozxing.Binarizer
-		hints map[gozxing.DecodeHintType]any
-	}{
-		{gozxing.NewHybridBinarizer, nil},
-		{gozxing.NewHybridBinarizer, d.hard},
-		{gozxing.NewGlobalHistgramBinarizer, d.hard},
+	if width < minHybrid || height < minHybrid {
+		return nil, nil // hybrid was global already
 	}
-	for _, a := range attempts {
-		bmp, err := gozxing.NewBinaryBitmap(a.bin(src))
-		if err != nil {
-			return nil, fmt.Errorf("decode qr: %w", err)
-		}
-		codes, err := decodeBitmap(bmp, a.hints)
-		if err != nil {
-			return nil, err
-		}
-		if len(codes) > 0 {
-			return codes, nil
-		}
+	m := d.bin.global(y, width, height, stride)
+	if m == nil {
+		return nil, nil
 	}
-	return nil, nil
+	return d.decodeMatrix(m)
 }
 
-func decodeBitmap(bmp *gozxing.BinaryBitmap, hints map[gozxing.DecodeHintType]any) ([]Code, error) {
-	results, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, hints)
-	if err != nil && !isNotFound(err) {
-		return nil, fmt.Errorf("decode qr: %w", err)
+// decodeMatrix finds and decodes the codes in one binarized frame, scanning
+// it for finder patterns only once.
+func (d *Decoder) decodeMatrix(m *gozxing.BitMatrix) ([]Code, error) {
+	if m == nil {
+		return nil, nil
 	}
-	if len(results) == 0 {
-		// The multi detector insists on clean finder triples; the single
-		// reader's detector is more forgiving of perspective.
-		r, err := qrcode.NewQRCodeReader().Decode(bmp, hints)
-		if err != nil {
-			if isNotFound(err) {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("decode qr: %w", err)
-		}
-		results = append(results, r)
+	finder := detector.NewFinderPatternFinder(m, nil)
+	if d.scanRow == nil || d.scanRow.GetSize() < m.GetWidth() {
+		d.scanRow = gozxing.NewBitArray(m.GetWidth())
 	}
+	findPatterns(finder, m, d.scanRow)
+	det := detector.NewDetector(m)
 	var out []Code
 	seen := map[string]bool{}
-	for _, r := range results {
-		if seen[r.GetText()] {
-			continue
+	try := func(info *detector.FinderPatternInfo) error {
+		dr, err := det.ProcessFinderPatternInfo(info)
+		if err != nil {
+			return notFoundOr(err)
 		}
-		seen[r.GetText()] = true
-		c := Code{Text: r.GetText()}
-		for _, p := range r.GetResultPoints() {
+		res, err := d.qr.Decode(dr.GetBits(), d.hints)
+		if err != nil {
+			return notFoundOr(err)
+		}
+		points := dr.GetPoints()
+		if md, ok := res.GetOther().(*decoder.QRCodeDecoderMetaData); ok {
+			md.ApplyMirroredCorrection(points)
+		}
+		if seen[res.GetText()] {
+			return nil
+		}
+		seen[res.GetText()] = true
+		c := Code{Text: res.GetText()}
+		for _, p := range points {
 			c.Points = append(c.Points, image.Pt(int(p.GetX()+0.5), int(p.GetY()+0.5)))
 		}
 		out = append(out, c)
+		return nil
+	}
+	for _, t := range selectTriples(finder.GetPossibleCenters()) {
+		bl, tl, tr := gozxing.ResultPoint_OrderBestPatterns(t[0], t[1], t[2])
+		info := detector.NewFinderPatternInfo(bl.(*detector.FinderPattern), tl.(*detector.FinderPattern), tr.(*detector.FinderPattern))
+		if err := try(info); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		// The multi-code selection insists on clean finder triples; the
+		// single-code one (best isosceles right triangle among the same
+		// candidates) is more forgiving of perspective.
+		fps, err := finder.SelectBestPatterns()
+		if err != nil {
+			return nil, nil
+		}
+		bl, tl, tr := gozxing.ResultPoint_OrderBestPatterns(fps[0], fps[1], fps[2])
+		info := detector.NewFinderPatternInfo(bl.(*detector.FinderPattern), tl.(*detector.FinderPattern), tr.(*detector.FinderPattern))
+		if err := try(info); err != nil {
+			return nil, err
+		}
 	}
 	sortCodes(out)
 	return out, nil
+}
+
+// notFoundOr returns nil for the gozxing errors that just mean "no code
+// here" and err wrapped otherwise.
+func notFoundOr(err error) error {
+	if isNotFound(err) {
+		return nil
+	}
+	return fmt.Errorf("decode qr: %w", err)
 }
 
 // isNotFound reports the gozxing errors that just mean "no code here".

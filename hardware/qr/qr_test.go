@@ -1,6 +1,7 @@
 package qr_test
 
 import (
+	"fmt"
 	"image"
 	"testing"
 
@@ -56,5 +57,42 @@ func TestNothingFound(t *testing.T) {
 	}
 	if _, err := qr.NewDecoder().Decode(make([]byte, 10), 320, 240, 320); err == nil {
 		t.Fatal("short plane accepted")
+	}
+}
+
+// TestDecoderReuseAcrossSizes decodes frames of changing sizes and strides
+// with one Decoder, whose scratch buffers must not leak from one frame into
+// the next.
+func TestDecoderReuseAcrossSizes(t *testing.T) {
+	dec := qr.NewDecoder()
+	for i, sz := range [][3]int{{640, 480, 640}, {1280, 720, 1344}, {180, 150, 200}, {640, 480, 704}, {30, 30, 30}} {
+		w, h, stride := sz[0], sz[1], sz[2]
+		y := make([]byte, stride*h)
+		for k := range y {
+			y[k] = 190
+		}
+		text := fmt.Sprintf("KEY:%d", i)
+		module := 3
+		if w < 40 {
+			text, module = "", 0
+		}
+		if text != "" {
+			if _, err := qr.Draw(y, w, h, stride, text, 20, 20, module); err != nil {
+				t.Fatal(err)
+			}
+		}
+		codes, err := dec.Decode(y, w, h, stride)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text == "" {
+			if len(codes) != 0 {
+				t.Fatalf("%dx%d: decoded %v from a blank frame", w, h, codes)
+			}
+			continue
+		}
+		if len(codes) != 1 || codes[0].Text != text {
+			t.Fatalf("%dx%d stride %d: decoded %v, want %q", w, h, stride, codes, text)
+		}
 	}
 }

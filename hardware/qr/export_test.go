@@ -1,0 +1,31 @@
+package qr
+
+import (
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode/detector"
+)
+
+// HybridMatrix and GlobalMatrix expose the binarizers to the black-box
+// tests, which compare them with gozxing's.
+func HybridMatrix(y []byte, width, height, stride int) *gozxing.BitMatrix {
+	var b binarizer
+	return b.hybrid(y, width, height, stride)
+}
+
+func GlobalMatrix(y []byte, width, height, stride int) *gozxing.BitMatrix {
+	var b binarizer
+	return b.global(y, width, height, stride)
+}
+
+// FinderCenters runs the run-length finder pattern scan on m and returns
+// the confirmed candidates, for comparison with gozxing's.
+func FinderCenters(m *gozxing.BitMatrix) []*detector.FinderPattern {
+	f := detector.NewFinderPatternFinder(m, nil)
+	findPatterns(f, m, nil)
+	return f.GetPossibleCenters()
+}
+
+// Triples is selectTriples.
+func Triples(centers []*detector.FinderPattern) [][3]*detector.FinderPattern {
+	return selectTriples(centers)
+}

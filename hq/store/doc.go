@@ -1,0 +1,100 @@
+// Package store is HQ's data layer: one API over two engines, embedded
+// SQLite (modernc.org/sqlite, pure Go; DSN "sqlite:PATH") and PostgreSQL
+// (github.com/jackc/pgx/v5 through database/sql; DSN "postgres://...").
+//
+// # Engines
+//
+// Both engines run the same SQL (the $n placeholders, ON CONFLICT and
+// RETURNING are common to both) through database/sql, so there is one
+// query path to scope, trace and test; pgx's own pool would give a few
+// percent more speed and a second code path. On SQLite the store keeps
+// one writer connection in immediate-transaction mode (WAL,
+// synchronous=FULL, foreign keys on) and a pool of query-only readers, so
+// every read-check-write runs alone. On PostgreSQL it uses one pool of
+// the application role's connections.
+//
+// # Schema (version 1)
+//
+// Migrations are embedded in migrations/sqlite and migrations/postgres,
+// numbered NNNN_what.sql, recorded in schema_migrations, each applied in
+// one transaction; Migrate is a no-op when nothing is pending, and on
+// PostgreSQL serialises concurrent runs with an advisory lock. Open
+// refuses a database at another version. Times are Unix microseconds
+// (0: never); ids are random text with a prefix naming the kind.
+//
+//	orgs          id, name, caps (key sets, sites, cabinets, members), badge salt
+//	sites         org_id, id, name, address, time zone, notes (sealed)
+//	cabinets      org_id, id, site_id -> sites, kind, door pins
+//	key_sets      org_id, id, site_id -> sites, label, flags, max out
+//	slots         org_id, cabinet_id -> cabinets, number, pins, key_set_id -> key_sets
+//	qr_tokens     org_id, id, key_set_id -> key_sets, hash (keycab.TokenHash), issued, revoked
+//	members       org_id, id, name, email, role, PIN hash, disabled, erased
+//	member_sites  org_id, member_id -> members, site_id -> sites (the site scope)
+//	badges        org_id, hash (keycab.BadgeHash under the org's salt), member_id -> members
+//	jobs          org_id, id, member_id -> members, window
+//	job_key_sets  org_id, job_id -> jobs, key_set_id -> key_sets
+//	reservations  org_id, id, key_set_id -> key_sets, member_id -> members, window; no overlaps
+//	kiosks        org_id, id, cabinet_id -> cabinets, public key, last seen, log size, revoked
+//	events        org_id, kiosk_id -> kiosks, log_index, kind, actor, key set, time (append-only)
+//	custody       org_id, key_set_id -> key_sets, member_id -> members: keys out now
+//	alarms        org_id, id, kiosk_id -> kiosks, cabinet_id -> cabinets, alarm, cleared
+//	admin_log     org_id, id, time, actor, role, action, target, detail (append-only)
+//
+// # Tenancy
+//
+// Every tenant row carries org_id (orgs: id), and every reference to a
+// tenant row is a composite foreign key (org_id, parent_id), so no row
+// can point into another organisation on either engine.
+//
+// Every store method but CreateOrg (signup) runs for a Scope: a member or
+// a kiosk of one organisation. Each call is one transaction; it first
+// loads the principal's role and site scope (a removed or disabled member
+// or a revoked kiosk is EUNAUTHORIZED at once), then scopes every
+// statement with org_id = the scope's organisation. The tests run every
+// statement through a checker that fails on one touching a tenant table
+// without that condition.
+//
+// On PostgreSQL the database enforces the same on its own: row-level
+// security is enabled and forced on every tenant table, with a policy
+// comparing org_id with current_setting('keycab.org_id', true); the store
+// sets it per transaction with set_config(..., true), never for the
+// session, so a pooled connection never carries a tenant into another
+// request, and with none set no row is visible or insertable. The service
+// connects as an application role (DefaultAppRole) that owns no table,
+// is no superuser and has NOBYPASSRLS (Open refuses any other); Migrate
+// runs as the schema owner and grants the application role SELECT,
+// INSERT, UPDATE and DELETE, but only SELECT and INSERT on the
+// append-only tables, which triggers also protect from the owner.
+//
+// A row of another organisation, or outside the principal's scope,
+// answers exactly as a missing row: keycab.ENOTFOUND.
+//
+// # Roles
+//
+// Owners and admins run the organisation; site managers manage their own
+// sites' cabinets, key sets, jobs, kiosks and alarms, and staff and
+// contractors scoped to those sites; auditors read everything and write
+// nothing; staff see their sites and reserve for themselves; contractors
+// see only the key sets of their jobs, inside each job's window (a
+// deleted job revokes at once); a kiosk reads only its own cabinet, its
+// site's key sets and its config, and records its own log. Nobody grants
+// a role above their own or changes a member ranked above them; the last
+// owner cannot be demoted or leave. Caps and the last-owner rule are
+// checked under a lock of the organisation's row (PostgreSQL) or the
+// single writer (SQLite), so racing requests cannot pass them.
+// Reservations cannot overlap: an exclusion constraint (btree_gist) on
+// PostgreSQL, triggers on SQLite.
+//
+// # Site notes
+//
+// Site notes are sealed with AES-256-GCM under a key given in
+// Options.NotesKey (from the environment or a key file, never the
+// database), with "keycab site notes v1", the org id and the site id as
+// associated data, stored as version 1 || nonce || ciphertext. They are
+// opened for owners and admins, and for staff and contractors while they
+// hold a key set of that site; everyone else gets them redacted.
+//
+// # Admin log
+//
+// Every mutating method appends an admin_log row in its own transaction.
+package store

@@ -1,0 +1,550 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+)
+
+// Kiosk is an enrolled kiosk: the device principal of one cabinet.
+type Kiosk struct {
+	ID         string
+	OrgID      string
+	CabinetID  string
+	Name       string
+	PublicKey  []byte
+	EnrolledAt time.Time
+	LastSeen   time.Time
+	LogSize    int64
+	RevokedAt  time.Time
+}
+
+// CreateKiosk enrols a kiosk for a cabinet. Owners, admins and the site's
+// managers.
+func (s *Store) CreateKiosk(ctx context.Context, sc Scope, k Kiosk) (Kiosk, error) {
+	err := s.write(ctx, "create kiosk", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.mustWrite("enrolling a kiosk"); err != nil {
+			return err
+		}
+		if err := t.sameOrg(k.OrgID); err != nil {
+			return err
+		}
+		c, err := t.cabinet(ctx, k.CabinetID)
+		if err != nil {
+			return err
+		}
+		if !t.p.managesSite(c.SiteID) {
+			return forbidden("enrolling a kiosk needs an owner, admin or the site's manager")
+		}
+		k.ID, k.OrgID, k.EnrolledAt = newID("kiosk"), t.org(), t.now
+		k.LastSeen, k.LogSize, k.RevokedAt = time.Time{}, 0, time.Time{}
+		if _, err := t.exec(ctx, `INSERT INTO kiosks (org_id, id, cabinet_id, name, public_key, enrolled_us) VALUES ($1, $2, $3, $4, $5, $6)`,
+			k.OrgID, k.ID, k.CabinetID, k.Name, k.PublicKey, us(k.EnrolledAt)); err != nil {
+			return err
+		}
+		return t.logAction(ctx, "kiosk.create", k.ID, k.CabinetID)
+	})
+	return k, err
+}
+
+// ListKiosks returns the kiosks the principal may see: owners, admins and
+// auditors all; site managers those of their sites.
+func (s *Store) ListKiosks(ctx context.Context, sc Scope) ([]Kiosk, error) {
+	var out []Kiosk
+	err := s.read(ctx, "list kiosks", sc, func(ctx context.Context, t *tx) error {
+		if !t.p.readsAll() && t.p.role != keycab.RoleSiteManager {
+			return forbidden("kiosk health is for managers and auditors")
+		}
+		var err error
+		out, err = t.kiosks(ctx, "")
+		return err
+	})
+	return out, err
+}
+
+func (t *tx) kiosks(ctx context.Context, id string) ([]Kiosk, error) {
+	rows, err := t.query(ctx, `SELECT k.id, k.cabinet_id, c.site_id, k.name, k.public_key, k.enrolled_us, k.last_seen_us, k.log_size, k.revoked_us
+		FROM kiosks k JOIN cabinets c ON c.org_id = k.org_id AND c.id = k.cabinet_id
+		WHERE k.org_id = $1 AND ($2 = '' OR k.id = $2) ORDER BY k.name, k.id`, t.org(), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Kiosk
+	for rows.Next() {
+		k := Kiosk{OrgID: t.org()}
+		var site string
+		var enrolled, seen, revoked int64
+		if err := rows.Scan(&k.ID, &k.CabinetID, &site, &k.Name, &k.PublicKey, &enrolled, &seen, &k.LogSize, &revoked); err != nil {
+			return nil, err
+		}
+		k.EnrolledAt, k.LastSeen, k.RevokedAt = fromUS(enrolled), fromUS(seen), fromUS(revoked)
+		if t.p.seesSite(site) {
+			out = append(out, k)
+		}
+	}
+	return out, rows.Err()
+}
+
+// RevokeKiosk revokes a kiosk: its principal stops working at once.
+func (s *Store) RevokeKiosk(ctx context.Context, sc Scope, id string) error {
+	return s.write(ctx, "revoke kiosk "+id, sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.mustWrite("revoking a kiosk"); err != nil {
+			return err
+		}
+		ks, err := t.kiosks(ctx, id)
+		if err != nil {
+			return err
+		}
+		if len(ks) == 0 || t.p.role == keycab.RoleStaff || t.p.role == keycab.RoleContractor {
+			return notFound("kiosk", id)
+		}
+		c, err := t.cabinet(ctx, ks[0].CabinetID)
+		if err != nil {
+			return err
+		}
+		if !t.p.managesSite(c.SiteID) {
+			return forbidden("revoking a kiosk needs an owner, admin or the site's manager")
+		}
+		if _, err := t.exec(ctx, "UPDATE kiosks SET revoked_us = $1 WHERE org_id = $2 AND id = $3 AND revoked_us = 0", us(t.now), t.org(), id); err != nil {
+			return err
+		}
+		return t.logAction(ctx, "kiosk.revoke", id, "")
+	})
+}
+
+// Event is one entry of a kiosk's log as HQ keeps it for history and
+// custody. The kiosk's signed leaf stays the evidence (sync/ingest).
+type Event struct {
+	OrgID     string
+	KioskID   string
+	LogIndex  int64
+	Kind      keycab.EventKind
+	ActorID   string // the member, if any
+	KeySetID  string // the key set, if any
+	CabinetID string
+	At        time.Time // the kiosk's wall time
+	DueAt     time.Time // key.taken: when the key set is due back
+	Detail    string    // alarm.raised: the alarm's name (keycab.Alarm...)
+}
+
+// RecordEvents stores events of the principal's own kiosk, in log order,
+// and applies them: key.taken and key.returned move custody, alarm.raised
+// opens an alarm. Resending an event already stored is a no-op; the same
+// index with other content is refused (ECONFLICT) as equivocation.
+func (s *Store) RecordEvents(ctx context.Context, sc Scope, events []Event) error {
+	return s.write(ctx, "record events", sc, func(ctx context.Context, t *tx) error {
+		if t.p.role != keycab.RoleKiosk {
+			return forbidden("only a kiosk records its events")
+		}
+		var size int64
+		if err := t.queryRow(ctx, "SELECT log_size FROM kiosks WHERE org_id = $1 AND id = $2", t.org(), t.p.kiosk).Scan(&size); err != nil {
+			return err
+		}
+		added := 0
+		for _, e := range events {
+			if e.KioskID != "" && e.KioskID != t.p.kiosk {
+				return notFound("kiosk", e.KioskID)
+			}
+			if (e.OrgID != "" && e.OrgID != t.org()) || (e.CabinetID != "" && e.CabinetID != t.p.cabinet) {
+				return notFound("cabinet", e.CabinetID)
+			}
+			e.OrgID, e.KioskID, e.CabinetID = t.org(), t.p.kiosk, t.p.cabinet
+			if e.LogIndex < 0 || e.Kind == "" {
+				return invalid("event %d: needs an index and a kind", e.LogIndex)
+			}
+			res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
+				e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				if err := t.sameEvent(ctx, e); err != nil {
+					return err
+				}
+				continue
+			}
+			added++
+			if err := t.applyEvent(ctx, e); err != nil {
+				return err
+			}
+			size = max(size, e.LogIndex+1)
+		}
+		if _, err := t.exec(ctx, "UPDATE kiosks SET last_seen_us = $1, log_size = $2 WHERE org_id = $3 AND id = $4",
+			us(t.now), size, t.org(), t.p.kiosk); err != nil {
+			return err
+		}
+		if added == 0 {
+			return nil
+		}
+		return t.logAction(ctx, "events.record", t.p.kiosk, strconv.Itoa(added)+" events")
+	})
+}
+
+// sameEvent checks that a resent event matches the stored one.
+func (t *tx) sameEvent(ctx context.Context, e Event) error {
+	var kind, actor, keySet, detail string
+	var at, due int64
+	err := t.queryRow(ctx, `SELECT kind, actor_id, key_set_id, at_us, due_us, detail FROM events
+		WHERE org_id = $1 AND kiosk_id = $2 AND log_index = $3`, t.org(), e.KioskID, e.LogIndex).
+		Scan(&kind, &actor, &keySet, &at, &due, &detail)
+	if err != nil {
+		return err
+	}
+	if kind != string(e.Kind) || actor != e.ActorID || keySet != e.KeySetID || at != us(e.At) || due != us(e.DueAt) || detail != e.Detail {
+		return keycab.Errorf(keycab.ECONFLICT, "event %d of kiosk %s differs from the one stored: equivocation", e.LogIndex, e.KioskID)
+	}
+	return nil
+}
+
+// applyEvent moves custody and opens alarms.
+func (t *tx) applyEvent(ctx context.Context, e Event) error {
+	switch e.Kind {
+	case keycab.EventKeyTaken:
+		if _, err := t.exec(ctx, `INSERT INTO custody (org_id, key_set_id, member_id, kiosk_id, log_index, taken_us, due_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (org_id, key_set_id) DO UPDATE SET member_id = excluded.member_id, kiosk_id = excluded.kiosk_id,
+				log_index = excluded.log_index, taken_us = excluded.taken_us, due_us = excluded.due_us`,
+			t.org(), e.KeySetID, e.ActorID, e.KioskID, e.LogIndex, us(e.At), us(e.DueAt)); err != nil {
+			return err
+		}
+	case keycab.EventKeyReturned:
+		if _, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = $2", t.org(), e.KeySetID); err != nil {
+			return err
+		}
+	case keycab.EventAlarmRaised:
+		if _, err := t.exec(ctx, `INSERT INTO alarms (org_id, id, kiosk_id, cabinet_id, alarm, log_index, raised_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.org(), newID("alarm"), e.KioskID, e.CabinetID, e.Detail, e.LogIndex, us(e.At)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EventFilter selects history. Zero fields select everything; Limit
+// defaults to 100. Before pages backwards: pass the last event of the
+// previous page.
+type EventFilter struct {
+	KeySetID string
+	ActorID  string
+	Kind     keycab.EventKind
+	Since    time.Time
+	Until    time.Time
+	Limit    int
+	Before   *Event
+}
+
+// ListEvents returns history, newest first: owners, admins and auditors
+// see all; site managers their sites'; staff and contractors their own.
+func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Event, error) {
+	var out []Event
+	err := s.read(ctx, "list events", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requirePerson("history"); err != nil {
+			return err
+		}
+		if f.Limit <= 0 || f.Limit > 1000 {
+			f.Limit = 100
+		}
+		if t.p.role == keycab.RoleStaff || t.p.role == keycab.RoleContractor {
+			f.ActorID = t.p.member
+		}
+		q := `SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail, c.site_id
+			FROM events e JOIN cabinets c ON c.org_id = e.org_id AND c.id = e.cabinet_id
+			WHERE e.org_id = $1 AND ($2 = '' OR e.key_set_id = $2) AND ($3 = '' OR e.actor_id = $3) AND ($4 = '' OR e.kind = $4)
+			AND ($5 = 0 OR e.at_us >= $5) AND ($6 = 0 OR e.at_us < $6)`
+		args := []any{t.org(), f.KeySetID, f.ActorID, string(f.Kind), us(f.Since), us(f.Until)}
+		if b := f.Before; b != nil {
+			q += ` AND (e.at_us < $7 OR (e.at_us = $7 AND (e.kiosk_id < $8 OR (e.kiosk_id = $8 AND e.log_index < $9))))`
+			args = append(args, us(b.At), b.KioskID, b.LogIndex)
+		}
+		q += ` ORDER BY e.at_us DESC, e.kiosk_id DESC, e.log_index DESC`
+		rows, err := t.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() && len(out) < f.Limit {
+			e := Event{OrgID: t.org()}
+			var at, due int64
+			var site string
+			if err := rows.Scan(&e.KioskID, &e.LogIndex, &e.Kind, &e.ActorID, &e.KeySetID, &e.CabinetID, &at, &due, &e.Detail, &site); err != nil {
+				return err
+			}
+			e.At, e.DueAt = fromUS(at), fromUS(due)
+			if t.p.seesSite(site) || e.ActorID == t.p.member {
+				out = append(out, e)
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Holding is a key set out of its cabinet now.
+type Holding struct {
+	keycab.Checkout
+	OrgID   string
+	KioskID string
+	SiteID  string
+}
+
+// ListCustody returns the key sets out now: all for owners, admins and
+// auditors, those of their sites for site managers, their own for staff
+// and contractors.
+func (s *Store) ListCustody(ctx context.Context, sc Scope) ([]Holding, error) {
+	var out []Holding
+	err := s.read(ctx, "list custody", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requirePerson("keys out"); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT c.key_set_id, c.member_id, c.kiosk_id, c.log_index, c.taken_us, c.due_us, k.site_id
+			FROM custody c JOIN key_sets k ON k.org_id = c.org_id AND k.id = c.key_set_id
+			WHERE c.org_id = $1 ORDER BY c.taken_us, c.key_set_id`, t.org())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			h := Holding{OrgID: t.org()}
+			var taken, due int64
+			if err := rows.Scan(&h.KeySetID, &h.MemberID, &h.KioskID, &h.LogIndex, &taken, &due, &h.SiteID); err != nil {
+				return err
+			}
+			h.TakenAt, h.DueAt = fromUS(taken), fromUS(due)
+			switch t.p.role {
+			case keycab.RoleStaff, keycab.RoleContractor:
+				if h.MemberID != t.p.member {
+					continue
+				}
+			default:
+				if !t.p.seesSite(h.SiteID) {
+					continue
+				}
+			}
+			out = append(out, h)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Alarm is an alarm a kiosk raised.
+type Alarm struct {
+	ID        string
+	OrgID     string
+	KioskID   string
+	CabinetID string
+	Alarm     string // keycab.Alarm...
+	LogIndex  int64
+	RaisedAt  time.Time
+	ClearedAt time.Time
+	ClearedBy string
+	Note      string
+}
+
+// ListAlarms returns alarms, newest first (only open ones when open is
+// set): owners, admins and auditors all; site managers their sites'.
+func (s *Store) ListAlarms(ctx context.Context, sc Scope, open bool) ([]Alarm, error) {
+	var out []Alarm
+	err := s.read(ctx, "list alarms", sc, func(ctx context.Context, t *tx) error {
+		if !t.p.readsAll() && t.p.role != keycab.RoleSiteManager {
+			return forbidden("alarms are for managers and auditors")
+		}
+		var err error
+		out, err = t.alarms(ctx, "", open)
+		return err
+	})
+	return out, err
+}
+
+func (t *tx) alarms(ctx context.Context, id string, open bool) ([]Alarm, error) {
+	rows, err := t.query(ctx, `SELECT a.id, a.kiosk_id, a.cabinet_id, c.site_id, a.alarm, a.log_index, a.raised_us, a.cleared_us, a.cleared_by, a.note
+		FROM alarms a JOIN cabinets c ON c.org_id = a.org_id AND c.id = a.cabinet_id
+		WHERE a.org_id = $1 AND ($2 = '' OR a.id = $2) AND (NOT $3 OR a.cleared_us = 0)
+		ORDER BY a.raised_us DESC, a.id`, t.org(), id, open)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Alarm
+	for rows.Next() {
+		a := Alarm{OrgID: t.org()}
+		var site string
+		var raised, cleared int64
+		if err := rows.Scan(&a.ID, &a.KioskID, &a.CabinetID, &site, &a.Alarm, &a.LogIndex, &raised, &cleared, &a.ClearedBy, &a.Note); err != nil {
+			return nil, err
+		}
+		a.RaisedAt, a.ClearedAt = fromUS(raised), fromUS(cleared)
+		if t.p.seesSite(site) {
+			out = append(out, a)
+		}
+	}
+	return out, rows.Err()
+}
+
+// ClearAlarm closes an open alarm with a note. Owners, admins and the
+// site's managers.
+func (s *Store) ClearAlarm(ctx context.Context, sc Scope, id, note string) error {
+	return s.write(ctx, "clear alarm "+id, sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.mustWrite("clearing an alarm"); err != nil {
+			return err
+		}
+		as, err := t.alarms(ctx, id, false)
+		if err != nil {
+			return err
+		}
+		if len(as) == 0 || t.p.role == keycab.RoleStaff || t.p.role == keycab.RoleContractor {
+			return notFound("alarm", id)
+		}
+		c, err := t.cabinet(ctx, as[0].CabinetID)
+		if err != nil {
+			return err
+		}
+		if !t.p.managesSite(c.SiteID) {
+			return forbidden("clearing an alarm needs an owner, admin or the site's manager")
+		}
+		if strings.TrimSpace(note) == "" {
+			return invalid("clearing an alarm needs a note")
+		}
+		res, err := t.exec(ctx, "UPDATE alarms SET cleared_us = $1, cleared_by = $2, note = $3 WHERE org_id = $4 AND id = $5 AND cleared_us = 0",
+			us(t.now), t.p.member, note, t.org(), id)
+		if err != nil {
+			return err
+		}
+		if err := affected(res, "open alarm", id); err != nil {
+			return err
+		}
+		return t.logAction(ctx, "alarm.clear", id, note)
+	})
+}
+
+// KioskConfig returns the snapshot the principal's kiosk runs from: its
+// organisation, site, cabinet and slots, its site's key sets with their
+// valid tokens, reservations and jobs, and the members who may use it
+// with their badges and PIN hashes. Kiosks only.
+func (s *Store) KioskConfig(ctx context.Context, sc Scope) (keycab.Config, error) {
+	var cfg keycab.Config
+	err := s.read(ctx, "kiosk config", sc, func(ctx context.Context, t *tx) error {
+		if t.p.role != keycab.RoleKiosk {
+			return forbidden("the kiosk config is for kiosks")
+		}
+		var err error
+		if cfg.Org, err = t.getOrg(ctx); err != nil {
+			return err
+		}
+		sites, err := t.sites(ctx, t.p.site)
+		if err != nil || len(sites) == 0 {
+			return errors.Join(err, notFound("site", t.p.site))
+		}
+		cfg.Site = sites[0].Site
+		if cfg.Cabinet, err = t.cabinet(ctx, t.p.cabinet); err != nil {
+			return err
+		}
+		if cfg.Slots, err = t.slots(ctx, t.p.cabinet); err != nil {
+			return err
+		}
+		if cfg.KeySets, err = t.keySets(ctx, t.p.site, ""); err != nil {
+			return err
+		}
+		inSite := map[string]bool{}
+		for _, k := range cfg.KeySets {
+			inSite[k.ID] = true
+			rs, err := t.reservations(ctx, k.ID, "")
+			if err != nil {
+				return err
+			}
+			cfg.Reservations = append(cfg.Reservations, rs...)
+		}
+		rows, err := t.query(ctx, "SELECT key_set_id, hash, issued_us FROM qr_tokens WHERE org_id = $1 AND revoked_us = 0", t.org())
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var tok keycab.QRToken
+			var issued int64
+			if err := rows.Scan(&tok.KeySetID, &tok.Hash, &issued); err != nil {
+				rows.Close()
+				return err
+			}
+			tok.IssuedAt = fromUS(issued)
+			if inSite[tok.KeySetID] {
+				cfg.Tokens = append(cfg.Tokens, tok)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ids, err := t.memberIDs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := t.memberRow(ctx, id)
+			if err != nil {
+				return err
+			}
+			if m.Disabled || !m.ErasedAt.IsZero() || !m.AtSite(t.p.site) {
+				continue
+			}
+			cfg.Members = append(cfg.Members, m)
+			if err := t.kioskBadges(ctx, &cfg, id); err != nil {
+				return err
+			}
+			if m.Role == keycab.RoleContractor {
+				jobs, err := t.jobs(ctx, id, "")
+				if err != nil {
+					return err
+				}
+				cfg.Jobs = append(cfg.Jobs, jobs...)
+			}
+		}
+		if cfg.BadgeSalt, err = t.badgeSalt(ctx); err != nil {
+			return err
+		}
+		cfg.Policy = keycab.DefaultPolicy()
+		cfg.Version = us(t.now)
+		return nil
+	})
+	return cfg, err
+}
+
+func (t *tx) memberIDs(ctx context.Context) ([]string, error) {
+	rows, err := t.query(ctx, "SELECT id FROM members WHERE org_id = $1 ORDER BY id", t.org())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (t *tx) kioskBadges(ctx context.Context, cfg *keycab.Config, memberID string) error {
+	rows, err := t.query(ctx, "SELECT hash, kind FROM badges WHERE org_id = $1 AND member_id = $2 AND revoked_us = 0", t.org(), memberID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		b := keycab.Badge{MemberID: memberID}
+		if err := rows.Scan(&b.Hash, &b.Kind); err != nil {
+			return err
+		}
+		cfg.Badges = append(cfg.Badges, b)
+	}
+	return rows.Err()
+}

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// DefaultAppRole is the PostgreSQL role the service connects as.
+const DefaultAppRole = "keycab_app"
+
+// MigrateOptions configure Migrate.
+type MigrateOptions struct {
+	// AppRole is the PostgreSQL role the service connects as; Migrate
+	// grants it what the store needs and nothing more. Empty means
+	// DefaultAppRole. The role must exist, log in, and be neither a
+	// superuser nor able to bypass row-level security.
+	AppRole string
+	// Logger receives a line per migration applied; nil discards them.
+	Logger *slog.Logger
+}
+
+// migration is one embedded, numbered schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrationFiles returns the engine's migrations in order. The files are
+// named NNNN_what.sql and numbered from 1 without gaps.
+func migrationFiles(e Engine) []migration {
+	dir := "migrations/" + string(e)
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		panic(fmt.Sprintf("read embedded migrations: %v", err)) // the build embeds them
+	}
+	var ms []migration
+	for _, e := range entries {
+		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			panic(fmt.Sprintf("embedded migration %s: no version number", e.Name()))
+		}
+		b, err := migrations.ReadFile(path.Join(dir, e.Name()))
+		if err != nil {
+			panic(fmt.Sprintf("read embedded migration %s: %v", e.Name(), err))
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			panic(fmt.Sprintf("embedded migration %s: want version %d", m.name, i+1))
+		}
+	}
+	return ms
+}
+
+// Migrate brings the database named by dsn to this build's schema,
+// applying the embedded migrations not yet applied, each in one
+// transaction; running it again is a no-op. On PostgreSQL it must connect
+// as the role that owns the schema (never the service role), takes an
+// advisory lock so that concurrent runs wait for each other, and grants
+// the application role SELECT, INSERT, UPDATE and DELETE on the tenant
+// tables but only SELECT and INSERT on the append-only ones.
+func Migrate(ctx context.Context, dsn string, opts MigrateOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	engine, target, err := parseDSN(dsn)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var db *sql.DB
+	switch engine {
+	case SQLite:
+		db, err = sql.Open("sqlite", sqliteDSN(target, false))
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", target, err)
+		}
+		db.SetMaxOpenConns(1)
+	case Postgres:
+		cfg, err := pgx.ParseConfig(target)
+		if err != nil {
+			return fmt.Errorf("migrate: parse postgres dsn: %w", err)
+		}
+		db = stdlib.OpenDB(*cfg)
+	}
+	defer db.Close()
+	role := opts.AppRole
+	if role == "" {
+		role = DefaultAppRole
+	}
+	if err := migrate(ctx, db, engine, role, log); err != nil {
+		return fmt.Errorf("migrate %s: %w", redactDSN(dsn), err)
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, db *sql.DB, engine Engine, appRole string, log *slog.Logger) error {
+	t, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer t.Rollback()
+	if engine == Postgres {
+		// "keycab migrate" as a number: one migrator at a time.
+		if _, err := t.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7089904335318528)"); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		var super, bypass, login bool
+		err := t.QueryRowContext(ctx, "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1", appRole).Scan(&super, &bypass, &login)
+		if err == sql.ErrNoRows {
+			return fmt.Errorf("application role %q does not exist: create it (LOGIN NOSUPERUSER NOBYPASSRLS) first", appRole)
+		} else if err != nil {
+			return fmt.Errorf("check application role: %w", err)
+		}
+		if super || bypass {
+			return fmt.Errorf("application role %q is a superuser or bypasses row-level security", appRole)
+		}
+	}
+	if _, err := t.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_us BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var have int
+	if err := t.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	ms := migrationFiles(engine)
+	if have > len(ms) {
+		return fmt.Errorf("schema version %d is newer than this build's %d", have, len(ms))
+	}
+	for _, m := range ms[have:] {
+		if _, err := t.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("apply %s: %w", m.name, err)
+		}
+		if _, err := t.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_us) VALUES ($1, $2, $3)",
+			m.version, m.name, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record %s: %w", m.name, err)
+		}
+		log.Info("applied migration", "engine", engine, "migration", m.name)
+	}
+	if engine == Postgres {
+		r := pgx.Identifier{appRole}.Sanitize()
+		for _, q := range []string{
+			"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM " + r,
+			"GRANT USAGE ON SCHEMA public TO " + r,
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(mutableTables(), ", ") + " TO " + r,
+			"GRANT SELECT, INSERT ON " + strings.Join(appendOnlyTables(), ", ") + " TO " + r,
+			"GRANT SELECT ON schema_migrations TO " + r,
+		} {
+			if _, err := t.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("grant: %w", err)
+			}
+		}
+	}
+	return t.Commit()
+}
+
+// The tenant tables: every one carries org_id (orgs: id) and is covered
+// by a row-level security policy on PostgreSQL.
+func mutableTables() []string {
+	return []string{"orgs", "sites", "cabinets", "key_sets", "slots", "qr_tokens",
+		"members", "member_sites", "badges", "jobs", "job_key_sets", "reservations",
+		"kiosks", "custody", "alarms"}
+}
+
+func appendOnlyTables() []string { return []string{"events", "admin_log"} }
+
+// TenantTables returns the names of the tables that hold tenant rows.
+func TenantTables() []string {
+	return append(mutableTables(), appendOnlyTables()...)
+}
+
+// AppendOnlyTables returns the names of the tables whose rows can be
+// inserted but never changed or removed.
+func AppendOnlyTables() []string { return appendOnlyTables() }

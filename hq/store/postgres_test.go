@@ -1,0 +1,180 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/hq/store/pgtest"
+)
+
+// pgFixture is a PostgreSQL fixture with two organisations and a raw
+// connection as the application role with no tenant set.
+func pgFixture(t *testing.T) (*fixture, pgtest.Database) {
+	t.Helper()
+	d := MustPG(t).MustDatabase(t)
+	MustMigrate(t, d.OwnerDSN)
+	f := &fixture{s: MustOpen(t, d.AppDSN), appDSN: d.AppDSN, owner: d.OwnerDSN}
+	f.a = MustTenant(t, f.s, "A")
+	f.b = MustTenant(t, f.s, "B")
+	MustNoErr(t, f.s.RecordEvents(context.Background(), f.a.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventBoot, At: time.Now()}}))
+	MustNoErr(t, f.s.RecordEvents(context.Background(), f.b.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: f.b.staff.ID, KeySetID: f.b.ks1.ID, At: time.Now()}}))
+	return f, d
+}
+
+// TestPostgresNoTenant: as the service role, with no tenant set, no tenant
+// table shows a row and nothing can be inserted.
+func TestPostgresNoTenant(t *testing.T) {
+	f, d := pgFixture(t)
+	ctx := context.Background()
+	db := openRaw(t, d.AppDSN, "")
+	for _, table := range store.TenantTables() {
+		var n int
+		MustNoErr(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+		if n != 0 {
+			t.Errorf("%s: %d rows visible with no tenant set", table, n)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO sites (org_id, id, name) VALUES ($1, 'site_x', 'x')", f.a.org.ID); err == nil {
+		t.Fatal("insert with no tenant set succeeded")
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO orgs (id, name, cap_key_sets, cap_sites, cap_cabinets, cap_members, badge_salt, created_us) VALUES ('org_x', 'x', 1, 1, 1, 1, '', 0)"); err == nil {
+		t.Fatal("insert of an org with no tenant set succeeded")
+	}
+}
+
+// TestPostgresOneTenant: with tenant A set per transaction, B's rows are
+// invisible and cannot be changed, deleted or written into; the setting
+// does not outlive the transaction on a pooled connection.
+func TestPostgresOneTenant(t *testing.T) {
+	f, d := pgFixture(t)
+	ctx := context.Background()
+	db := openRaw(t, d.AppDSN, "")
+	tx, err := db.BeginTx(ctx, nil)
+	MustNoErr(t, err)
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, "SELECT set_config('keycab.org_id', $1, true)", f.a.org.ID)
+	MustNoErr(t, err)
+	for _, table := range store.TenantTables() {
+		col := "org_id"
+		if table == "orgs" {
+			col = "id"
+		}
+		var n int
+		MustNoErr(t, tx.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE "+col+" <> $1", f.a.org.ID).Scan(&n))
+		if n != 0 {
+			t.Errorf("%s: %d rows of other tenants visible", table, n)
+		}
+	}
+	var mine int
+	MustNoErr(t, tx.QueryRowContext(ctx, "SELECT count(*) FROM sites").Scan(&mine))
+	if mine != 2 {
+		t.Fatalf("tenant A sees %d sites, want 2", mine)
+	}
+	for _, q := range []string{
+		"UPDATE sites SET name = 'pwned' WHERE id = $1",
+		"DELETE FROM key_sets WHERE id = $1",
+		"UPDATE members SET role = 'owner' WHERE id = $1",
+		"DELETE FROM custody WHERE key_set_id = $1",
+	} {
+		id := map[string]string{"sites": f.b.site1.ID, "key_sets": f.b.ks2.ID, "members": f.b.staff.ID, "custody": f.b.ks1.ID}[strings.Fields(q)[map[bool]int{true: 1, false: 2}[strings.HasPrefix(q, "UPDATE")]]]
+		res, err := tx.ExecContext(ctx, q, id)
+		MustNoErr(t, err)
+		if n, _ := res.RowsAffected(); n != 0 {
+			t.Errorf("%s on B's row changed %d rows", q, n)
+		}
+	}
+	// Writing a row into B, or moving A's row to B, fails the policy.
+	for _, q := range []string{
+		"INSERT INTO sites (org_id, id, name) VALUES ('" + f.b.org.ID + "', 'site_x', 'x')",
+		"UPDATE sites SET org_id = '" + f.b.org.ID + "' WHERE id = '" + f.a.site2.ID + "'",
+	} {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT p"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "row-level security") {
+			t.Errorf("%s: %v, want a row-level security violation", q, err)
+		}
+		tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT p")
+	}
+	// A's row pointing at B's parent fails the composite foreign key.
+	tx.ExecContext(ctx, "SAVEPOINT p")
+	if _, err := tx.ExecContext(ctx, "INSERT INTO cabinets (org_id, id, site_id, name, kind) VALUES ($1, 'cab_x', $2, 'x', 'slotted')", f.a.org.ID, f.b.site1.ID); err == nil || !strings.Contains(err.Error(), "foreign key") {
+		t.Errorf("cabinet in B's site: %v, want a foreign key violation", err)
+	}
+	tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT p")
+	MustNoErr(t, tx.Commit())
+	// The tenant was local to that transaction: the same connection now
+	// sees nothing.
+	var n int
+	MustNoErr(t, db.QueryRowContext(ctx, "SELECT count(*) FROM sites").Scan(&n))
+	if n != 0 {
+		t.Fatalf("%d sites visible after the transaction ended", n)
+	}
+}
+
+// TestPostgresAppendOnly: the service role cannot UPDATE, DELETE or
+// TRUNCATE the admin log or the events; the owner is stopped by triggers.
+func TestPostgresAppendOnly(t *testing.T) {
+	f, d := pgFixture(t)
+	ctx := context.Background()
+	for _, dsn := range []string{d.AppDSN, d.OwnerDSN} {
+		db := openRaw(t, dsn, f.a.org.ID)
+		for _, table := range store.AppendOnlyTables() {
+			for _, q := range []string{"UPDATE " + table + " SET org_id = org_id", "DELETE FROM " + table, "TRUNCATE " + table} {
+				_, err := db.ExecContext(ctx, q)
+				if err == nil || !(strings.Contains(err.Error(), "permission denied") || strings.Contains(err.Error(), "append-only")) {
+					t.Errorf("%s as %s: %v, want refused", q, dsn[:strings.Index(dsn, "@")], err)
+				}
+			}
+			var n int
+			MustNoErr(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+			if n == 0 {
+				t.Errorf("%s is empty", table)
+			}
+		}
+	}
+}
+
+// TestPostgresRoles: the service role owns nothing, is no superuser and
+// cannot bypass row-level security; every tenant table has row-level
+// security enabled and forced; the store refuses to run as the owner.
+func TestPostgresRoles(t *testing.T) {
+	_, d := pgFixture(t)
+	ctx := context.Background()
+	db := openRaw(t, d.SuperDSN, "")
+	var super, bypass bool
+	var owned int
+	MustNoErr(t, db.QueryRowContext(ctx, `SELECT rolsuper, rolbypassrls,
+		(SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid) FROM pg_roles r WHERE rolname = $1`, pgtest.AppRole).Scan(&super, &bypass, &owned))
+	if super || bypass || owned != 0 {
+		t.Fatalf("app role: superuser=%t bypassrls=%t owns %d relations", super, bypass, owned)
+	}
+	for _, table := range store.TenantTables() {
+		var rls, force bool
+		var policies int
+		MustNoErr(t, db.QueryRowContext(ctx, `SELECT relrowsecurity, relforcerowsecurity,
+			(SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) FROM pg_class c WHERE relname = $1`, table).Scan(&rls, &force, &policies))
+		if !rls || !force || policies == 0 {
+			t.Errorf("%s: rls=%t force=%t policies=%d", table, rls, force, policies)
+		}
+	}
+	for _, table := range store.AppendOnlyTables() {
+		for _, priv := range []string{"UPDATE", "DELETE", "TRUNCATE"} {
+			var has bool
+			MustNoErr(t, db.QueryRowContext(ctx, "SELECT has_table_privilege($1, $2, $3)", pgtest.AppRole, table, priv).Scan(&has))
+			if has {
+				t.Errorf("app role has %s on %s", priv, table)
+			}
+		}
+	}
+	if _, err := store.Open(ctx, d.OwnerDSN, store.Options{}); err == nil || !strings.Contains(err.Error(), "own tables") {
+		t.Fatalf("store opened as the owner: %v", err)
+	}
+	if _, err := store.Open(ctx, d.SuperDSN, store.Options{}); err == nil {
+		t.Fatal("store opened as a superuser")
+	}
+}
