@@ -34,7 +34,7 @@ FUZZ_TARGETS := \
 	./hardware/badge:FuzzKeyDecoder \
 	./hardware/badge:FuzzWiegand
 
-.PHONY: help build test test-short deps fuzz lint demo bench clean
+.PHONY: help build test test-short deps fuzz cross lint demo bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -59,7 +59,11 @@ test: deps ## run every test (vet, unit, integration, crash, UI, fuzzing)
 	CGO_ENABLED=1 $(GO) vet $(CGO_PKGS)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PURE_PKGS)
 	CGO_ENABLED=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(CGO_PKGS)
-	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory cross fuzz
+
+cross: ## cross-compile the pure-Go parts for the Pi (arm64, armv7)
+	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./hardware/... ./cmd/keycab
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -o /dev/null ./hardware/... ./cmd/keycab
 
 test-short: ## the quick subset (-short): no long crash loops or big logs
 	$(GO) test -count=1 -short $(PURE_PKGS)
