@@ -127,7 +127,6 @@ type (
 	scanEvent    struct{ b badge.Badge }
 	timeoutEvent struct{ gen int }
 	doorHeld     struct{ gen int }
-	tick         struct{}
 )
 
 // New returns a controller; Run starts it.

@@ -17,6 +17,7 @@ import (
 	"keycab.dev/keycab/hardware/sim"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/pin"
 	"periph.io/x/host/v3"
 )
 
@@ -68,7 +69,11 @@ func hwPinsCommand() *command {
 				pins := gpioreg.All()
 				sort.Slice(pins, func(i, j int) bool { return pins[i].Name() < pins[j].Name() })
 				for _, p := range pins {
-					fmt.Fprintf(e.stdout, "%s\t%s\n", p.Name(), p.Function())
+					fn := "unknown"
+					if pf, ok := p.(pin.PinFunc); ok {
+						fn = string(pf.Func())
+					}
+					fmt.Fprintf(e.stdout, "%s\t%s\n", p.Name(), fn)
 				}
 				for _, p := range gpioreg.Aliases() {
 					fmt.Fprintf(e.stdout, "%s\talias\n", p.Name())
