@@ -61,7 +61,8 @@
 // further signatures on the same note text.
 //
 // Every append signs a new checkpoint in the same transaction as the entry
-// (the log's head). Checkpoints are kept for good at every multiple of
+// (the log's head; the kiosk store keeps it on the newest entry's row, so
+// the entry and its signed head reach the disk as one page). Checkpoints are kept for good at every multiple of
 // RetainEvery entries and whenever one leaves the kiosk (a push to HQ, a
 // boot, an export), so a verifier checks a bounded number of signatures
 // while the chain and the kept checkpoints still catch every edit.

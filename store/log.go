@@ -53,10 +53,11 @@ func (d *DB) loadLog(ctx context.Context) error {
 		return fmt.Errorf("open %s: log verifier key %q: %w", d.path, m.vkey, err)
 	}
 	d.meta = &m
-	var head, count int64
+	var count int64
 	var maxIdx sql.NullInt64
-	if err := d.db.QueryRowContext(ctx, "SELECT size FROM log_head WHERE id = 1").Scan(&head); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return d.wrap("read log head", err)
+	_, head, err := d.Head(ctx)
+	if err != nil && !errors.Is(err, ErrNoLog) {
+		return err
 	}
 	if err := d.db.QueryRowContext(ctx, "SELECT count(*), max(idx) FROM log_entries").Scan(&count, &maxIdx); err != nil {
 		return d.wrap("read log", err)
@@ -65,7 +66,7 @@ func (d *DB) loadLog(ctx context.Context) error {
 	if count != head || (count > 0 && maxIdx.Int64 != count-1) {
 		// Do not fail: verify must be able to open such a file and say
 		// what is wrong. Appending to it is refused.
-		d.broken = keycab.Errorf(keycab.ETAMPERED, "log has %d entries but its head checkpoint says %d: run keycab audit verify", count, head)
+		d.broken = keycab.Errorf(keycab.ETAMPERED, "log has %d entries but its signed head covers %d: run keycab audit verify", count, head)
 		return nil
 	}
 	f, err := audit.NewFrontier(head, d.hashReader(ctx))
@@ -92,15 +93,7 @@ func (d *DB) createLog(ctx context.Context) error {
 		return d.wrap("create log", err)
 	}
 	defer tx.Rollback()
-	cp := audit.Checkpoint{Origin: s.Name(), Size: 0, Root: (&audit.Frontier{}).Root()}
-	signed, err := audit.SignCheckpoint(cp, s)
-	if err != nil {
-		return err
-	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO log_meta (id, origin, verifier_key, created_ms) VALUES (1, ?, ?, ?)", s.Name(), s.VerifierKey, d.now().UnixMilli()); err != nil {
-		return d.wrap("create log", err)
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO log_head (id, size, checkpoint) VALUES (1, 0, ?)", signed); err != nil {
 		return d.wrap("create log", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -202,28 +195,18 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	if tx.frontier.Size() != d.size || tx.retain != "" {
-		// Sign the new head on the other core while the entries are
-		// written: signing and inserting each take tens of microseconds.
 		cp := audit.Checkpoint{Origin: d.meta.origin, Size: tx.frontier.Size(), Root: tx.frontier.Root()}
-		type signed struct {
-			msg []byte
-			err error
-		}
-		sig := make(chan signed, 1)
-		go func() {
-			msg, err := audit.SignCheckpoint(cp, d.opts.Signer)
-			sig <- signed{msg, err}
-		}()
-		err := tx.flush()
-		s := <-sig
+		signed, err := audit.SignCheckpoint(cp, d.opts.Signer)
 		if err != nil {
 			return err
 		}
-		if s.err != nil {
-			return s.err
-		}
-		if err := tx.storeHead(cp, s.msg); err != nil {
+		if err := tx.flush(signed); err != nil {
 			return err
+		}
+		if tx.retain != "" {
+			if _, err := tx.Exec("INSERT INTO log_checkpoints (size, checkpoint, why) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING", cp.Size, signed, tx.retain); err != nil {
+				return d.wrap("keep checkpoint", err)
+			}
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -330,15 +313,33 @@ func (tx *Tx) personal(text, subject string) ([]byte, error) {
 	return ref, nil
 }
 
-// flush writes the pending entries.
-func (tx *Tx) flush() error {
-	for _, e := range tx.pending {
-		if _, err := tx.Exec("INSERT INTO log_entries (idx, leaf, hashes) VALUES (?, ?, ?)", e.index, e.leaf, e.hashes); err != nil {
+// flush writes the pending entries, the newest carrying the signed head,
+// and clears the head the previous newest entry carried.
+func (tx *Tx) flush(head []byte) error {
+	d := tx.d
+	for i, e := range tx.pending {
+		var h []byte
+		if i == len(tx.pending)-1 {
+			h = head
+		}
+		if _, err := tx.Exec("INSERT INTO log_entries (idx, leaf, hashes, head) VALUES (?, ?, ?, ?)", e.index, e.leaf, e.hashes, h); err != nil {
 			var se *sqlite.Error
 			if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
-				return tx.d.conflict()
+				return d.conflict()
 			}
-			return tx.d.wrap(fmt.Sprintf("append entry %d", e.index), err)
+			return d.wrap(fmt.Sprintf("append entry %d", e.index), err)
+		}
+	}
+	if len(tx.pending) > 0 && d.size > 0 {
+		// The head moves only from the entry this process knows to be the
+		// newest: if another program appended behind its back, the insert
+		// above or this update finds out.
+		res, err := tx.Exec("UPDATE log_entries SET head = NULL WHERE idx = ? AND head IS NOT NULL", d.size-1)
+		if err != nil {
+			return d.wrap("move log head", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return d.conflict()
 		}
 	}
 	tx.pending = nil
@@ -352,39 +353,27 @@ func (d *DB) conflict() error {
 	return fmt.Errorf("write %s: %w", d.path, d.broken)
 }
 
-// storeHead records the signed head checkpoint, and keeps it when asked.
-func (tx *Tx) storeHead(cp audit.Checkpoint, signed []byte) error {
-	d := tx.d
-	if cp.Size != d.size {
-		// The head moves only from the size this process knows: if another
-		// program appended behind its back, nothing is written.
-		res, err := tx.Exec("UPDATE log_head SET size = ?, checkpoint = ? WHERE id = 1 AND size = ?", cp.Size, signed, d.size)
-		if err != nil {
-			return d.wrap("update log head", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return d.conflict()
-		}
-	}
-	if tx.retain != "" {
-		if _, err := tx.Exec("INSERT INTO log_checkpoints (size, checkpoint, why) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING", cp.Size, signed, tx.retain); err != nil {
-			return d.wrap("keep checkpoint", err)
-		}
-	}
-	return nil
+// Head returns the log's head, the signed checkpoint the newest entry
+// carries, and the size it covers (the newest index + 1). An empty log
+// has no head: ErrNoLog and size 0.
+func (d *DB) Head(ctx context.Context) ([]byte, int64, error) {
+	return head(ctx, d.db)
 }
 
-// Head returns the newest signed checkpoint and its size.
-func (d *DB) Head(ctx context.Context) ([]byte, int64, error) {
+type queryRower interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func head(ctx context.Context, q queryRower) ([]byte, int64, error) {
 	var signed []byte
-	var size int64
-	err := d.db.QueryRowContext(ctx, "SELECT checkpoint, size FROM log_head WHERE id = 1").Scan(&signed, &size)
+	var idx int64
+	err := q.QueryRowContext(ctx, "SELECT head, idx FROM log_entries WHERE head IS NOT NULL ORDER BY idx DESC LIMIT 1").Scan(&signed, &idx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, ErrNoLog
 	} else if err != nil {
-		return nil, 0, d.wrap("read log head", err)
+		return nil, 0, fmt.Errorf("read log head: %w", err)
 	}
-	return signed, size, nil
+	return signed, idx + 1, nil
 }
 
 // Checkpoints returns every signed checkpoint the database holds: the kept
@@ -403,7 +392,7 @@ func checkpoints(ctx context.Context, tx *sql.Tx) ([][]byte, error) {
 	rows, err := tx.QueryContext(ctx, `
 		SELECT checkpoint FROM (
 			SELECT size, checkpoint FROM log_checkpoints
-			UNION ALL SELECT size, checkpoint FROM log_head
+			UNION ALL SELECT idx + 1, head FROM log_entries WHERE head IS NOT NULL
 			UNION ALL SELECT size, checkpoint FROM log_cosignatures
 		) ORDER BY size`)
 	if err != nil {
@@ -665,13 +654,15 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	c := audit.NewChecker(v, decode)
 	// One snapshot for what the entries are checked against.
 	var cps [][]byte
-	var head, stored int64
+	var headSize, stored int64
 	err := d.read(ctx, func(tx *sql.Tx) error {
 		var err error
 		if cps, err = checkpoints(ctx, tx); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, "SELECT size FROM log_head WHERE id = 1").Scan(&head); err != nil {
+		if _, h, err := head(ctx, tx); err == nil {
+			headSize = h
+		} else if !errors.Is(err, ErrNoLog) {
 			return err
 		}
 		return tx.QueryRowContext(ctx, "SELECT coalesce(max(idx) + 1, 0) FROM log_entries").Scan(&stored)
@@ -696,8 +687,11 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	if head != size {
-		return VerifyResult{}, &audit.Problem{Index: head, What: fmt.Sprintf("entries beyond the head checkpoint (size %d, %d stored): appended without a signature", head, size)}
+	switch {
+	case headSize == 0 && size > 0:
+		return VerifyResult{}, &audit.Problem{Index: size, What: fmt.Sprintf("missing: the log ends at entry %d without the signed head its newest entry carries (newest entries deleted, or the head removed)", size-1)}
+	case headSize != size:
+		return VerifyResult{}, &audit.Problem{Index: headSize, What: fmt.Sprintf("entries beyond the signed head (which covers %d of %d): appended without a signature", headSize, size)}
 	}
 	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Elapsed: time.Since(start)}, nil
 }

@@ -83,7 +83,7 @@ func TestTriggersBlockChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every table has rows, so that each trigger has something to guard.
-	for _, table := range []string{"log_entries", "log_head", "log_meta", "log_checkpoints", "log_cosignatures"} {
+	for _, table := range []string{"log_entries", "log_meta", "log_checkpoints", "log_cosignatures"} {
 		var n int
 		if err := d.SQL().QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n == 0 {
 			t.Fatalf("%s has %d rows (%v)", table, n, err)
@@ -92,8 +92,8 @@ func TestTriggersBlockChanges(t *testing.T) {
 	for _, q := range []string{
 		"UPDATE log_entries SET leaf = x'00' WHERE idx = 1",
 		"DELETE FROM log_entries WHERE idx = 2",
-		"UPDATE log_head SET size = 1",
-		"DELETE FROM log_head",
+		"UPDATE log_entries SET head = NULL WHERE idx = 2", // the newest entry keeps the head
+		"UPDATE log_entries SET head = x'01' WHERE idx = 0",
 		"UPDATE log_meta SET origin = 'x'",
 		"DELETE FROM log_meta",
 		"UPDATE log_checkpoints SET why = 'x'",
@@ -444,5 +444,25 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	empty, err := storetest.MustOpen(t, nil).Snapshot(ctx)
 	if err != nil || empty.Version != 0 || empty.Policy.MaxFailedPINs == 0 {
 		t.Fatalf("empty snapshot %+v %v", empty, err)
+	}
+}
+
+// TestNewestDeletedWithoutKeptCheckpoint deletes the newest entries of a
+// log that kept no checkpoint after them: the head they carried is gone,
+// and verify names the first missing entry.
+func TestNewestDeletedWithoutKeptCheckpoint(t *testing.T) {
+	d := storetest.MustOpen(t, nil, func(o *store.Options) { o.RetainEvery = 1 << 20 })
+	mustAppend(t, d, 10)
+	raw := storetest.MustRawSQL(t, d.Path())
+	defer raw.Close()
+	for _, q := range []string{"DROP TRIGGER log_entries_no_delete", "DELETE FROM log_entries WHERE idx >= 7"} {
+		if _, err := raw.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := d.Verify(ctx, nil)
+	var p *audit.Problem
+	if !errors.As(err, &p) || p.Index != 7 || !strings.Contains(p.What, "missing") {
+		t.Fatalf("verify after deleting the newest entries: %v", err)
 	}
 }

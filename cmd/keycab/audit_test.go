@@ -138,7 +138,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"checkpoint signature replaced", func(t *testing.T, path string, signer *audit.Signer) {
 			db := attacker(t, path)
 			var cp []byte
-			db.QueryRowContext(ctx, "SELECT checkpoint FROM log_head").Scan(&cp)
+			db.QueryRowContext(ctx, "SELECT head FROM log_entries WHERE head IS NOT NULL").Scan(&cp)
 			text, _ := audit.NoteText(cp)
 			c, err := audit.ParseCheckpoint(text)
 			if err != nil {
@@ -148,7 +148,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExec(t, db, "UPDATE log_head SET checkpoint = ?", forged)
+			mustExec(t, db, "UPDATE log_entries SET head = ? WHERE head IS NOT NULL", forged)
 		}, "entry 39: checkpoint at size 40: checkpoint signature"},
 		{"tree hashes recomputed after an edit", func(t *testing.T, path string, _ *audit.Signer) {
 			db := attacker(t, path)
@@ -204,7 +204,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExec(t, db, "UPDATE log_head SET size = 20, checkpoint = ?", cp)
+			mustExec(t, db, "UPDATE log_entries SET head = ? WHERE idx = 19", cp)
 			db.Close()
 			d, err := store.Open(ctx, path, store.Options{Signer: signer, RetainEvery: 1 << 20})
 			if err != nil {

@@ -11,17 +11,15 @@ CREATE TABLE log_meta (
 
 -- One row per entry: the exact leaf bytes and the tree hashes that
 -- tlog.StoredHashes returned when it was appended, packed (audit.EncodeHashes).
+-- The newest row also holds the log's head: the checkpoint for the tree
+-- that ends with it, signed in the same transaction. The next append
+-- clears it (the only change the triggers allow), so the head shares a
+-- page with the newest entries and an append writes one page, not two.
 CREATE TABLE log_entries (
 	idx    INTEGER PRIMARY KEY CHECK (idx >= 0),
 	leaf   BLOB    NOT NULL,
-	hashes BLOB    NOT NULL
-) STRICT;
-
--- The newest signed checkpoint, replaced on every append; its size only grows.
-CREATE TABLE log_head (
-	id         INTEGER PRIMARY KEY CHECK (id = 1),
-	size       INTEGER NOT NULL,
-	checkpoint BLOB    NOT NULL
+	hashes BLOB    NOT NULL,
+	head   BLOB
 ) STRICT;
 
 -- Checkpoints kept for good (see audit.RetainEvery).
@@ -42,15 +40,15 @@ CREATE TABLE log_cosignatures (
 
 CREATE TRIGGER log_meta_no_update BEFORE UPDATE ON log_meta BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER log_meta_no_delete BEFORE DELETE ON log_meta BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries
+	WHEN NEW.idx IS NOT OLD.idx OR NEW.leaf IS NOT OLD.leaf OR NEW.hashes IS NOT OLD.hashes OR NEW.head IS NOT NULL
+		OR NOT EXISTS (SELECT 1 FROM log_entries WHERE idx > OLD.idx)
+	BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER log_entries_no_delete BEFORE DELETE ON log_entries BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER log_cosignatures_no_update BEFORE UPDATE ON log_cosignatures BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER log_cosignatures_no_delete BEFORE DELETE ON log_cosignatures BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER log_head_no_delete BEFORE DELETE ON log_head BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER log_head_grows BEFORE UPDATE ON log_head WHEN NEW.size <= OLD.size
-	BEGIN SELECT RAISE(ABORT, 'audit log head may only grow'); END;
 
 -- Personal free text referenced from entries by audit.PersonalRef; erasable.
 CREATE TABLE personal (
