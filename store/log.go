@@ -377,7 +377,7 @@ func head(ctx context.Context, q queryRower) ([]byte, int64, error) {
 }
 
 // Checkpoints returns every signed checkpoint the database holds: the kept
-// ones, the head, and HQ's cosigned ones, ordered by size.
+// ones and HQ's cosigned ones ordered by size, then the head.
 func (d *DB) Checkpoints(ctx context.Context) ([][]byte, error) {
 	var out [][]byte
 	err := d.read(ctx, func(tx *sql.Tx) error {
@@ -392,7 +392,6 @@ func checkpoints(ctx context.Context, tx *sql.Tx) ([][]byte, error) {
 	rows, err := tx.QueryContext(ctx, `
 		SELECT checkpoint FROM (
 			SELECT size, checkpoint FROM log_checkpoints
-			UNION ALL SELECT idx + 1, head FROM log_entries WHERE head IS NOT NULL
 			UNION ALL SELECT size, checkpoint FROM log_cosignatures
 		) ORDER BY size`)
 	if err != nil {
@@ -407,7 +406,16 @@ func checkpoints(ctx context.Context, tx *sql.Tx) ([][]byte, error) {
 		}
 		out = append(out, b)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// The head: found from the newest entry backwards, not by a scan.
+	if h, _, err := head(ctx, tx); err == nil {
+		out = append(out, h)
+	} else if !errors.Is(err, ErrNoLog) {
+		return nil, err
+	}
+	return out, nil
 }
 
 // read runs fn in a read transaction (one consistent snapshot).
