@@ -23,3 +23,12 @@ type (
 	// PulseLock tests one lock from the admin menu.
 	PulseLock struct{ Lock string }
 )
+
+type (
+	// EnrolFob starts enrolling a new QR label for the key set whose home
+	// is the slot (admins only); the next code shown to the camera is it.
+	EnrolFob struct{ Slot int }
+	// LinkBadge starts linking a badge to a member (admins only); the next
+	// badge read is theirs.
+	LinkBadge struct{ MemberID string }
+)

@@ -7,6 +7,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/store"
 )
 
@@ -84,4 +85,62 @@ func (c *Controller) onPulse(ctx context.Context, name string) {
 	}
 	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventLockPulsed, Actor: c.s.member.ID, Detail: map[string]string{"lock": name, "for": pulse.String()}}})
 	c.showAdmin("Lock " + name + " pulsed.")
+}
+
+func (c *Controller) onEnrolFob(slot int) {
+	if c.s == nil || c.s.state != Admin || !c.isAdmin() {
+		return
+	}
+	s := c.slot(slot)
+	if s == nil || c.keySet(s.KeySetID) == nil {
+		c.showAdmin("Slot " + strconv.Itoa(slot) + " has no key set to label.")
+		return
+	}
+	c.s.enrol, c.s.link = slot, ""
+	c.showAdmin("Show the new label for " + c.keySet(s.KeySetID).Label + " to the camera.")
+}
+
+func (c *Controller) onLinkBadge(member string) {
+	if c.s == nil || c.s.state != Admin || !c.isAdmin() {
+		return
+	}
+	m := c.member(member)
+	if m == nil {
+		c.showAdmin("No such member.")
+		return
+	}
+	c.s.link, c.s.enrol = member, 0
+	c.showAdmin("Present " + firstName(m.Name) + "'s new badge to the reader.")
+}
+
+// onEnrolScan takes the code read while enrolling a label or linking a
+// badge, records it, and reloads the config so it works at once.
+func (c *Controller) onEnrolScan(ctx context.Context, b badge.Badge) {
+	var err error
+	var done string
+	switch {
+	case c.s.enrol > 0:
+		ks := c.keySet(c.slot(c.s.enrol).KeySetID)
+		err = c.db.EnrolToken(ctx, c.s.member.ID, ks.ID, b.Code)
+		done = "Label enrolled for " + ks.Label + "."
+	default:
+		kind := keycab.BadgeRFID
+		if b.Source == "qr" {
+			kind = keycab.BadgeQR
+		}
+		m := c.member(c.s.link)
+		err = c.db.LinkBadge(ctx, c.s.member.ID, m.ID, kind, b.Code)
+		done = "Badge linked to " + m.Name + "."
+	}
+	c.s.enrol, c.s.link = 0, ""
+	if err != nil {
+		c.showAdmin(keycab.ErrorMessage(err))
+		return
+	}
+	if conf, err := c.db.Snapshot(ctx); err == nil {
+		c.conf = conf
+	} else {
+		c.log.Error("reload config", "err", err)
+	}
+	c.showAdmin(done)
 }

@@ -118,6 +118,8 @@ type session struct {
 	recip    string
 	notes    string
 	pinFor   *keycab.Member // whose PIN the keypad is asking for
+	enrol    int            // admin: the slot whose key set gets the next QR label
+	link     string         // admin: the member who gets the next badge
 	afterPIN func(*Controller)
 	deadline time.Time
 }
@@ -304,6 +306,10 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		c.onClearAlarm(ctx, ev)
 	case PulseLock:
 		c.onPulse(ctx, ev.Lock)
+	case EnrolFob:
+		c.onEnrolFob(ev.Slot)
+	case LinkBadge:
+		c.onLinkBadge(ev.MemberID)
 	case emergencyTick:
 		if c.emergency {
 			c.releaseAll()

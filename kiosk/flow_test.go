@@ -556,3 +556,47 @@ func TestAdminClearsAlarmAndPulses(t *testing.T) {
 	}
 	r.verify()
 }
+
+func TestAdminEnrolsFobAndLinksBadge(t *testing.T) {
+	r := newRig(t, testConfig(t))
+	r.badge("BADGE-ANA")
+	r.await(kiosk.EnterPIN)
+	r.c.Do(kiosk.PIN{Digits: "2468"})
+	r.await(kiosk.Menu)
+	r.c.Do(kiosk.OpenAdmin{})
+	r.await(kiosk.Admin)
+	r.c.Do(kiosk.EnrolFob{Slot: 2})
+	hardwaretest.Eventually(t, wait, "asks for the label", func() bool { return strings.Contains(r.c.Screen().Message, "new label for 2 High St") })
+	r.cab.ShowQR("KCB1-NEW-LABEL-2")
+	hardwaretest.Eventually(t, wait, "enrolled", func() bool { return strings.Contains(r.c.Screen().Message, "Label enrolled") })
+	ks, err := r.db.KeySetByToken(context.Background(), "KCB1-NEW-LABEL-2")
+	if err != nil || ks.ID != "ks-2" {
+		t.Fatalf("new label: %v %v", ks, err)
+	}
+	r.c.Do(kiosk.EnrolFob{Slot: 1})
+	r.cab.ShowQR("qr-token-2") // already ks-2's label: refused
+	hardwaretest.Eventually(t, wait, "duplicate refused", func() bool { return strings.Contains(r.c.Screen().Message, "already belongs") })
+
+	r.c.Do(kiosk.LinkBadge{MemberID: "m-cara"})
+	hardwaretest.Eventually(t, wait, "asks for the badge", func() bool { return strings.Contains(r.c.Screen().Message, "Cara's new badge") })
+	r.badge("BADGE-CARA-NEW")
+	hardwaretest.Eventually(t, wait, "linked", func() bool { return strings.Contains(r.c.Screen().Message, "Badge linked to Cara Contractor") })
+	changes := r.events(keycab.EventAdminChange)
+	if len(changes) != 2 || changes[0].Detail["change"] != "token.enrolled" || changes[1].Detail["change"] != "badge.linked" || changes[1].Actor != "m-ana" {
+		t.Fatalf("admin changes %+v", changes)
+	}
+	for _, c := range changes {
+		for _, v := range c.Detail {
+			if strings.Contains(v, "NEW") {
+				t.Fatalf("a raw code reached the log: %v", c.Detail)
+			}
+		}
+	}
+	r.c.Do(kiosk.Cancel{})
+	r.await(kiosk.Idle)
+	r.badge("BADGE-CARA-NEW")
+	if m := r.await(kiosk.Menu); m.Member == nil || m.Member.ID != "m-cara" {
+		t.Fatalf("the new badge identifies %+v", m.Member)
+	}
+	r.verify()
+}

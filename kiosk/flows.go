@@ -27,6 +27,10 @@ func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 			delete(c.lastScan, code)
 		}
 	}
+	if c.s != nil && c.s.state == Admin && (c.s.enrol > 0 || c.s.link != "") {
+		c.onEnrolScan(ctx, b)
+		return
+	}
 	if m := c.badgeMember(b.Code); m != nil {
 		c.onBadge(ctx, m, b.Source)
 		return

@@ -321,3 +321,51 @@ func each(ctx context.Context, tx *sql.Tx, queries []rowsQuery) error {
 	}
 	return nil
 }
+
+// EnrolToken links a key fob's QR token to a key set at the kiosk, as an
+// admin did on its screen, and logs admin.change by actor with the token's
+// hash (never the token) so that HQ learns of it. A token already in use
+// is refused.
+func (d *DB) EnrolToken(ctx context.Context, actor, keySetID, token string) error {
+	h := keycab.TokenHash(token)
+	return d.Update(ctx, func(tx *Tx) error {
+		var other string
+		err := tx.QueryRow("SELECT keyset_id FROM keyset_tokens WHERE hash = ?", h).Scan(&other)
+		if err == nil {
+			return keycab.Errorf(keycab.ECONFLICT, "that label already belongs to key set %s", other)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return d.wrap("enrol token", err)
+		}
+		if _, err := tx.Exec("INSERT INTO keyset_tokens (hash, keyset_id, issued_ms) VALUES (?, ?, ?)", h, keySetID, d.now().UnixMilli()); err != nil {
+			return d.wrap("enrol token", err)
+		}
+		_, err = tx.Append(Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: actor, KeySet: keySetID,
+			Detail: map[string]string{"change": "token.enrolled", "token_hash": fmt.Sprintf("%x", h)}}})
+		return err
+	})
+}
+
+// LinkBadge links a badge code to a member at the kiosk and logs
+// admin.change with the badge's hash. A badge already linked is refused.
+func (d *DB) LinkBadge(ctx context.Context, actor, memberID string, kind keycab.BadgeKind, code string) error {
+	return d.Update(ctx, func(tx *Tx) error {
+		var salt []byte
+		if err := tx.QueryRow("SELECT badge_salt FROM config WHERE id = 1").Scan(&salt); err != nil {
+			return d.wrap("link badge", err)
+		}
+		h := keycab.BadgeHash(salt, code)
+		var other string
+		err := tx.QueryRow("SELECT member_id FROM badges WHERE hash = ?", h).Scan(&other)
+		if err == nil {
+			return keycab.Errorf(keycab.ECONFLICT, "that badge is already linked to member %s", other)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return d.wrap("link badge", err)
+		}
+		if _, err := tx.Exec("INSERT INTO badges (hash, member_id, kind) VALUES (?, ?, ?)", h, memberID, string(kind)); err != nil {
+			return d.wrap("link badge", err)
+		}
+		_, err = tx.Append(Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: actor,
+			Detail: map[string]string{"change": "badge.linked", "member": memberID, "badge_hash": fmt.Sprintf("%x", h), "badge_kind": string(kind)}}})
+		return err
+	})
+}
