@@ -139,6 +139,7 @@ func (c *Controller) onEnrolScan(ctx context.Context, b badge.Badge) {
 	}
 	if conf, err := c.db.Snapshot(ctx); err == nil {
 		c.conf = conf
+		c.indexNames()
 	} else {
 		c.log.Error("reload config", "err", err)
 	}

@@ -85,6 +85,8 @@ type Controller struct {
 	screenMu sync.Mutex
 	screen   Screen
 	subs     []chan Screen
+	names    map[string]string // member id -> name, for History
+	labels   map[string]string // key set id -> label, for History
 
 	// Owned by the loop goroutine.
 	conf      *keycab.Config
@@ -263,6 +265,7 @@ func (c *Controller) load(ctx context.Context) error {
 		return fmt.Errorf("kiosk: load config: %w", err)
 	}
 	c.conf = conf
+	c.indexNames()
 	if loc, err := time.LoadLocation(conf.Site.TimeZone); err == nil && conf.Site.TimeZone != "" {
 		c.loc = loc
 	}

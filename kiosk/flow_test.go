@@ -600,3 +600,30 @@ func TestAdminEnrolsFobAndLinksBadge(t *testing.T) {
 	}
 	r.verify()
 }
+
+func TestHistoryFilters(t *testing.T) {
+	r := newRig(t, testConfig(t))
+	r.take("BADGE-BEN", "ks-1", 1)
+	r.await(kiosk.Idle)
+	r.take("BADGE-BEN", "ks-2", 2)
+	ctx := context.Background()
+	all, err := r.c.History(ctx, kiosk.HistoryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 5 || all[0].Index <= all[len(all)-1].Index {
+		t.Fatalf("history not newest first: %+v", all)
+	}
+	takes, _ := r.c.History(ctx, kiosk.HistoryFilter{Kind: keycab.EventKeyTaken})
+	if len(takes) != 2 || takes[0].KeySet != "2 High St" || takes[1].KeySet != "1 High St" || takes[0].Who != "Ben Staff" || !strings.Contains(takes[0].Detail, "reason: viewing") {
+		t.Fatalf("takes %+v", takes)
+	}
+	one, _ := r.c.History(ctx, kiosk.HistoryFilter{KeySet: "ks-1", Limit: 1})
+	if len(one) != 1 || one[0].KeySet != "1 High St" {
+		t.Fatalf("ks-1 %+v", one)
+	}
+	none, _ := r.c.History(ctx, kiosk.HistoryFilter{Member: "m-cara"})
+	if len(none) != 0 {
+		t.Fatalf("cara %+v", none)
+	}
+}
