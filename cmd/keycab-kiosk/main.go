@@ -26,6 +26,7 @@ import (
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/console"
 	"keycab.dev/keycab/kiosk/simulator"
+	"keycab.dev/keycab/kiosk/wiring"
 	"keycab.dev/keycab/passhash"
 	"keycab.dev/keycab/store"
 )
@@ -52,7 +53,8 @@ func main() {
 
 // Config is the kiosk program's configuration.
 type Config struct {
-	DataDir  string // holds kiosk.db and kiosk.key
+	Wiring   string // the wiring file (real hardware)
+	DataDir  string // holds kiosk.db and kiosk.key; default from the wiring file
 	Sim      bool   // run on a simulated cabinet with the demo organisation
 	Headless bool   // the terminal console even where there is a display
 	LogLevel slog.Level
@@ -60,7 +62,7 @@ type Config struct {
 
 // DefaultConfig returns the configuration used when no flags are given.
 func DefaultConfig() Config {
-	return Config{DataDir: "/var/lib/keycab", LogLevel: slog.LevelInfo}
+	return Config{Wiring: "/etc/keycab/kiosk.conf", LogLevel: slog.LevelInfo}
 }
 
 // Main is the program: ParseFlags, Run, Close.
@@ -71,6 +73,7 @@ type Main struct {
 	log    *slog.Logger
 	db     *store.DB
 	cab    *simulator.Cabinet
+	hw     *wiring.Hardware
 }
 
 // NewMain returns a Main with the default configuration.
@@ -82,11 +85,12 @@ func NewMain(stdout, stderr io.Writer) *Main {
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("keycab-kiosk", flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
-	fs.StringVar(&m.Config.DataDir, "data", m.Config.DataDir, "directory for the kiosk database and signing key")
+	fs.StringVar(&m.Config.Wiring, "wiring", m.Config.Wiring, "the cabinet's wiring `file` (not used with --sim)")
+	fs.StringVar(&m.Config.DataDir, "data", m.Config.DataDir, "directory for the kiosk database and signing key (default: the wiring file's, or keycab-demo with --sim)")
 	fs.BoolVar(&m.Config.Sim, "sim", false, "run on a simulated cabinet with a demo organisation")
 	fs.BoolVar(&m.Config.Headless, "headless", false, "use the terminal console even where there is a display")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: keycab-kiosk [--sim] [--data DIR] [--headless]\n\nRuns the key cabinet kiosk.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: keycab-kiosk [--wiring FILE | --sim] [--data DIR] [--headless]\n\nRuns the key cabinet kiosk.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -101,9 +105,45 @@ func (m *Main) ParseFlags(args []string) error {
 // Run starts the kiosk and blocks until ctx ends or the person quits.
 func (m *Main) Run(ctx context.Context, stdin io.Reader) error {
 	m.log = slog.New(slog.NewJSONHandler(m.stderr, &slog.HandlerOptions{Level: m.Config.LogLevel}))
-	if !m.Config.Sim {
-		return errors.New("this build drives a cabinet's hardware only through the simulator so far: run with --sim (the hardware configuration file arrives with the Debian package)")
+	if m.Config.Sim {
+		return m.runSim(ctx, stdin)
 	}
+	return m.runHardware(ctx, stdin)
+}
+
+// runHardware runs the kiosk on the cabinet described by the wiring file.
+func (m *Main) runHardware(ctx context.Context, stdin io.Reader) error {
+	w, err := wiring.Load(m.Config.Wiring)
+	if err != nil {
+		return err
+	}
+	if m.Config.DataDir == "" {
+		m.Config.DataDir = w.DataDir
+	}
+	if err := m.openStore(ctx); err != nil {
+		return err
+	}
+	m.hw, err = w.Open(wiring.Options{Logger: m.log})
+	if err != nil {
+		return err
+	}
+	if v, err := m.db.ConfigVersion(ctx); err != nil {
+		return err
+	} else if v == 0 {
+		m.log.Warn("no config yet: enrol this kiosk with HQ; until then nobody can take keys")
+	}
+	c, err := kiosk.New(kiosk.Config{
+		Store: m.db, Locks: m.hw.Locks, Scanners: m.hw.Scanners,
+		Sensors: m.hw.Inputs.Events(), Initial: m.hw.Inputs.States(), Buzzer: w.Buzzer, Logger: m.log,
+	})
+	if err != nil {
+		return err
+	}
+	return m.run(ctx, c, nil, stdin)
+}
+
+// openStore opens (creating on first start) the kiosk's key and database.
+func (m *Main) openStore(ctx context.Context) error {
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return err
 	}
@@ -112,7 +152,15 @@ func (m *Main) Run(ctx context.Context, stdin io.Reader) error {
 		return err
 	}
 	m.db, err = store.Open(ctx, filepath.Join(m.Config.DataDir, "kiosk.db"), store.Options{Signer: signer, Create: true, Logger: m.log})
-	if err != nil {
+	return err
+}
+
+// runSim runs the kiosk on a simulated cabinet with the demo organisation.
+func (m *Main) runSim(ctx context.Context, stdin io.Reader) error {
+	if m.Config.DataDir == "" {
+		m.Config.DataDir = "keycab-demo"
+	}
+	if err := m.openStore(ctx); err != nil {
 		return err
 	}
 	cfg, badges, err := simulator.Demo(time.Now(), passhash.OWASP)
@@ -142,15 +190,21 @@ func (m *Main) Run(ctx context.Context, stdin io.Reader) error {
 		return err
 	}
 	m.printWelcome(badges, len(snap.KeySets))
+	return m.run(ctx, c, m.cab, stdin)
+}
+
+// run runs the controller with the window, or the console where there is
+// no display, until either ends.
+func (m *Main) run(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabinet, stdin io.Reader) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	if hasDisplay() && !m.Config.Headless {
-		runUI(ctx, c, m.cab) // returns when the window closes
+		runUI(ctx, c, cab) // returns when the window closes
 	} else {
 		fmt.Fprintf(m.stdout, "No display here: the kiosk runs in this terminal. Type help for the commands.\n")
-		if err := console.New(c, m.cab, m.stdout).Run(ctx, stdin); err != nil {
+		if err := console.New(c, cab, m.stdout).Run(ctx, stdin); err != nil {
 			return err
 		}
 	}
@@ -209,6 +263,9 @@ func (m *Main) Close() error {
 	var errs []error
 	if m.cab != nil {
 		errs = append(errs, m.cab.Close())
+	}
+	if m.hw != nil {
+		errs = append(errs, m.hw.Close())
 	}
 	if m.db != nil {
 		errs = append(errs, m.db.Close())
