@@ -50,16 +50,21 @@ func testConfig(t testing.TB) *keycab.Config {
 
 func newRig(t testing.TB, cfg *keycab.Config, tune ...func(*kiosk.Config)) *rig {
 	t.Helper()
+	return newRigWith(t, cfg, simulator.Options{}, tune...)
+}
+
+func newRigWith(t testing.TB, cfg *keycab.Config, so simulator.Options, tune ...func(*kiosk.Config)) *rig {
+	t.Helper()
 	db := storetest.MustOpen(t, nil)
 	if err := db.ApplyConfig(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, simulator.Options{})
+	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, so)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kc := kiosk.Config{
-		Store: db, Locks: cab.Locks, Scanners: []kiosk.Scanner{cab.Badges},
+		Store: db, Locks: cab.Locks, Scanners: cab.Scanners(),
 		Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States(), Buzzer: simulator.Buzzer,
 		ShowDone: 100 * time.Millisecond,
 	}
@@ -625,5 +630,25 @@ func TestHistoryFilters(t *testing.T) {
 	none, _ := r.c.History(ctx, kiosk.HistoryFilter{Member: "m-cara"})
 	if len(none) != 0 {
 		t.Fatalf("cara %+v", none)
+	}
+}
+
+// TestReturnThroughTheCamera shows a held key's QR label to the simulated
+// camera: real frames, the real decoder, and the return it starts.
+func TestReturnThroughTheCamera(t *testing.T) {
+	r := newRigWith(t, testConfig(t), simulator.Options{Camera: true})
+	r.take("BADGE-BEN", "ks-1", 1)
+	r.await(kiosk.Idle)
+	r.badge("BADGE-BEN")
+	r.await(kiosk.Menu)
+	r.cab.ShowQR("qr-token-1")
+	r.await(kiosk.Unlocking)
+	if !r.cab.Released("L1") {
+		t.Fatal("slot 1 not released by the label")
+	}
+	r.cab.PutKey(1)
+	r.await(kiosk.Done)
+	if len(r.keysOut()) != 0 {
+		t.Fatalf("custody %+v", r.keysOut())
 	}
 }

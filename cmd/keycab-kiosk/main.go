@@ -178,12 +178,12 @@ func (m *Main) runSim(ctx context.Context, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m.cab, err = simulator.New(snap.Cabinet, snap.Slots, simulator.Options{Logger: m.log})
+	m.cab, err = simulator.New(snap.Cabinet, snap.Slots, simulator.Options{Logger: m.log, Camera: true})
 	if err != nil {
 		return err
 	}
 	c, err := kiosk.New(kiosk.Config{
-		Store: m.db, Locks: m.cab.Locks, Scanners: []kiosk.Scanner{m.cab.Badges},
+		Store: m.db, Locks: m.cab.Locks, Scanners: m.cab.Scanners(),
 		Sensors: m.cab.Inputs.Events(), Initial: m.cab.Inputs.States(), Buzzer: simulator.Buzzer, Logger: m.log,
 	})
 	if err != nil {

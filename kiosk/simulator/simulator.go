@@ -9,15 +9,18 @@ package simulator
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hardware"
+	"keycab.dev/keycab/hardware/camera"
 	"keycab.dev/keycab/hardware/input"
 	"keycab.dev/keycab/hardware/lock"
 	"keycab.dev/keycab/hardware/sim"
+	"keycab.dev/keycab/kiosk"
 )
 
 // Pin names of the cabinet-wide lines.
@@ -35,8 +38,14 @@ type Cabinet struct {
 	Locks  *lock.Bank
 	Inputs *input.Watcher
 	Badges *sim.Badges
+	// Camera is the simulated camera when Options.Camera asked for one:
+	// codes shown to it reach the controller through real frames and the
+	// real QR decoder.
+	Camera *sim.Camera
 	cab    keycab.Cabinet
 	slots  map[int]keycab.Slot
+	mu     sync.Mutex
+	clear  *time.Timer
 }
 
 // Options tune the simulation.
@@ -45,6 +54,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxOn caps every lock's release; default 10s.
 	MaxOn time.Duration
+	// Camera adds a simulated camera running at 10 frames a second; without
+	// it ShowQR hands the code to the controller as a decoded scan.
+	Camera bool
 }
 
 // New builds the simulated hardware for a cabinet and its slots: every
@@ -54,6 +66,10 @@ func New(cab keycab.Cabinet, slots []keycab.Slot, o Options) (*Cabinet, error) {
 		o.MaxOn = 10 * time.Second
 	}
 	c := &Cabinet{Board: sim.NewBoard(), Badges: sim.NewBadges(), cab: cab, slots: map[int]keycab.Slot{}}
+	if o.Camera {
+		c.Camera = sim.NewCamera()
+		c.Camera.Interval = 100 * time.Millisecond
+	}
 	var locks []lock.Lock
 	var inputs []input.Input
 	addLock := func(name string) {
@@ -172,9 +188,33 @@ func (c *Cabinet) PinHigh(name string) bool {
 // Badge presents a badge code to the reader.
 func (c *Cabinet) Badge(code string) { c.Badges.Present(code, "sim") }
 
-// ShowQR shows a QR code's text to the camera (decoded by the simulated
-// camera path as the real one would report it).
-func (c *Cabinet) ShowQR(text string) { c.Badges.Present(text, "qr") }
+// ShowQR shows a QR code to the camera. With a simulated camera the code
+// is drawn into its frames for a second, as a person holds a fob up, and
+// the real decoder reads it; without one the code arrives as a decoded
+// scan at once.
+func (c *Cabinet) ShowQR(text string) {
+	if c.Camera == nil {
+		c.Badges.Present(text, "qr")
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.clear != nil {
+		c.clear.Stop()
+	}
+	c.Camera.Show(text)
+	c.clear = time.AfterFunc(time.Second, func() { c.Camera.Show() })
+}
+
+// Scanners returns the cabinet's code sources for the controller: the
+// badge reader, and the camera's QR scanner when there is a camera.
+func (c *Cabinet) Scanners() []kiosk.Scanner {
+	out := []kiosk.Scanner{c.Badges}
+	if c.Camera != nil {
+		out = append(out, kiosk.NewQRScanner(camera.NewSource(camera.SourceConfig{Open: c.Camera.Open})))
+	}
+	return out
+}
 
 // Tamper sets the tamper input.
 func (c *Cabinet) Tamper(on bool) error { return c.set(TamperPin, on) }
