@@ -18,7 +18,8 @@ TEST_TIMEOUT ?= 45m
 # the X11/GL -dev packages build the Fyne UI (cgo), Xvfb and x11-apps
 # give it a real window to screenshot.
 TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 postgresql postgresql-contrib \
-	gcc pkg-config libgl1-mesa-dev xorg-dev xvfb x11-apps imagemagick
+	gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols \
+	xvfb imagemagick
 
 # The Fyne UI and the kiosk program need cgo; everything else is built and
 # tested with CGO_ENABLED=0.

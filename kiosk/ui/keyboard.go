@@ -9,6 +9,10 @@ import (
 	"fyne.io/fyne/v2/layout"
 )
 
+// keyHeight is the size of a key: the smallest touch target, so that the
+// keyboard, the fields and the choices fit a 1280 x 720 screen.
+const keyHeight = 64
+
 // maxText bounds what a field accepts from the keyboard.
 const maxText = 120
 
@@ -25,7 +29,7 @@ func newField(caption, placeholder string, onFocus func(*field)) *field {
 	f.tile = newTile("", tileField, nil)
 	f.tile.onTap = func() { onFocus(f) }
 	f.tile.minWidth = 300
-	f.tile.minHeight = 88
+	f.tile.minHeight = 80
 	f.show()
 	return f
 }
@@ -103,7 +107,6 @@ func newKeyboard(fs *fieldSet) *keyboard {
 	return &keyboard{fields: fs}
 }
 
-
 func (k *keyboard) typeRune(r string) {
 	k.fields.edit(func(v string) string {
 		if len(v) >= maxText {
@@ -138,19 +141,33 @@ func (k *keyboard) object() fyne.CanvasObject {
 	key := func(s string) *tile {
 		t := newTile(s, tileNormal, nil)
 		t.onTap = func() { k.typeRune(t.title) }
-		t.minWidth, t.minHeight, t.size = 72, 72, sizeLarge
+		t.minWidth, t.minHeight, t.size = keyHeight, keyHeight, sizeLarge
 		return t
 	}
 	row := func(keys ...fyne.CanvasObject) fyne.CanvasObject {
 		objs := append([]fyne.CanvasObject{layout.NewSpacer()}, keys...)
 		return container.NewHBox(append(objs, layout.NewSpacer())...)
 	}
+	del := newTile("Delete", tileQuiet, func() {
+		k.fields.edit(func(v string) string {
+			if v == "" {
+				return v
+			}
+			rs := []rune(v)
+			return string(rs[:len(rs)-1])
+		})
+		k.setShift(k.fields.wantCaps())
+	})
+	del.minWidth, del.minHeight = 152, keyHeight
+	k.shiftK = newTile("Shift", tileQuiet, func() { k.setShift(!k.shift) })
+	k.shiftK.minWidth, k.shiftK.minHeight = 120, keyHeight
+	space := newTile("Space", tileNormal, func() { k.typeRune(" ") })
+	space.minWidth, space.minHeight = 200, keyHeight
+
 	var rows []fyne.CanvasObject
 	for i, line := range []string{"1234567890", "qwertyuiop", "asdfghjkl'", "zxcvbnm,.-"} {
 		var keys []fyne.CanvasObject
 		if i == 3 {
-			k.shiftK = newTile("Shift", tileQuiet, func() { k.setShift(!k.shift) })
-			k.shiftK.minWidth = 120
 			keys = append(keys, k.shiftK)
 		}
 		for _, r := range line {
@@ -160,25 +177,14 @@ func (k *keyboard) object() fyne.CanvasObject {
 			}
 			keys = append(keys, t)
 		}
-		if i == 3 {
-			del := newTile("Delete", tileQuiet, func() {
-				k.fields.edit(func(v string) string {
-					if v == "" {
-						return v
-					}
-					rs := []rune(v)
-					return string(rs[:len(rs)-1])
-				})
-				k.setShift(k.fields.wantCaps())
-			})
-			del.minWidth = 120
+		switch i {
+		case 2:
 			keys = append(keys, del)
+		case 3:
+			keys = append(keys, space)
 		}
 		rows = append(rows, row(keys...))
 	}
-	space := newTile("Space", tileNormal, func() { k.typeRune(" ") })
-	space.minWidth = 520
-	rows = append(rows, row(space))
 	k.setShift(k.fields.wantCaps())
 	return container.NewVBox(rows...)
 }

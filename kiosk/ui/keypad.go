@@ -41,7 +41,7 @@ func (k *keypad) object() fyne.CanvasObject {
 	key := func(title string, kind tileKind, f func()) fyne.CanvasObject {
 		t := newTile(title, kind, f)
 		t.size = sizeTitle
-		t.minWidth, t.minHeight = 136, 84
+		t.minWidth, t.minHeight = 124, touchHeight
 		return t
 	}
 	var keys []fyne.CanvasObject
@@ -68,7 +68,7 @@ func (k *keypad) object() fyne.CanvasObject {
 		k.changed()
 		k.onSubmit(d)
 	})
-	k.ok.size, k.ok.minHeight = sizeLarge, 84
+	k.ok.size = sizeLarge
 	k.changed()
 	return container.NewVBox(k.dots, container.NewGridWithColumns(3, keys...), k.ok)
 }

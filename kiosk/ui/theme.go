@@ -126,3 +126,41 @@ func (kioskTheme) Size(n fyne.ThemeSizeName) float32 {
 	}
 	return theme.DefaultTheme().Size(n)
 }
+
+// simTheme is the simulator panel's theme: smaller and grey, so that the
+// developer's tool is never taken for part of the kiosk.
+type simTheme struct{ kioskTheme }
+
+var _ fyne.Theme = simTheme{}
+
+// Color greys out the kiosk palette.
+func (t simTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	switch n {
+	case theme.ColorNameBackground:
+		return colours.sim
+	case theme.ColorNameButton, theme.ColorNameInputBackground:
+		return colours.simSurface
+	case theme.ColorNameInputBorder, theme.ColorNameSeparator:
+		return color.NRGBA{R: 0x4a, G: 0x4a, B: 0x58, A: 0xff}
+	}
+	return t.kioskTheme.Color(n, v)
+}
+
+// Size is a desktop's, not a touchscreen's.
+func (t simTheme) Size(n fyne.ThemeSizeName) float32 {
+	switch n {
+	case theme.SizeNameText:
+		return 15
+	case theme.SizeNameCaptionText:
+		return 13
+	case theme.SizeNamePadding:
+		return 4
+	case theme.SizeNameInnerPadding:
+		return 8
+	case theme.SizeNameInlineIcon:
+		return 20
+	case theme.SizeNameScrollBar:
+		return 12
+	}
+	return t.kioskTheme.Size(n)
+}

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 
+	"keycab.dev/keycab"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 )
@@ -49,7 +50,10 @@ type UI struct {
 	stepStart time.Time
 
 	// Chrome around every screen.
+	root             *fyne.Container
+	header           *fyne.Container
 	org, site, clock *canvas.Text
+	who              *canvas.Text // the member in session
 	mark             *canvas.Text
 	banner           *fyne.Container
 	body             *fyne.Container
@@ -67,6 +71,10 @@ type UI struct {
 	notes    *field
 	clearing *kiosk.Alarm
 	note     *field
+	adminTab string
+	histKind keycab.EventKind
+	history  []kiosk.HistoryItem // nil while reading
+	histErr  error
 
 	sim *simPanel
 }
@@ -112,6 +120,7 @@ func newUI(a fyne.App, c *kiosk.Controller, o Options, rt runtime) *UI {
 
 	u.sub = c.Subscribe()
 	u.show(<-u.sub)
+	content.Refresh() // lay the simulator panel out in its own theme
 	if !rt.manual {
 		go u.pump()
 		go u.ticker()
@@ -169,8 +178,10 @@ func (u *UI) sync() {
 func (u *UI) tick() {
 	now := u.rt.now()
 	u.timer.tick(now)
-	u.clock.Text = now.In(u.rt.loc).Format("15:04")
-	u.clock.Refresh()
+	if t := now.In(u.rt.loc).Format("15:04"); t != u.clock.Text {
+		u.clock.Text = t
+		u.header.Refresh()
+	}
 	if u.sim != nil {
 		u.sim.refresh()
 	}
@@ -189,10 +200,11 @@ func (u *UI) chrome() fyne.CanvasObject {
 	u.org = label("", sizeLarge, colours.text, true)
 	u.site = label("", sizeBody, colours.muted, false)
 	u.clock = label("", sizeLarge, colours.text, true)
+	u.who = label("", sizeBody, colours.muted, false)
 	brand := container.NewHBox(container.NewCenter(mark), container.NewCenter(u.org), container.NewCenter(u.site))
 	headerBg := canvas.NewRectangle(colours.header)
-	header := container.NewStack(headerBg, container.New(layout.NewCustomPaddedLayout(10, 10, 24, 24),
-		container.NewBorder(nil, nil, brand, container.NewCenter(u.clock))))
+	u.header = container.NewStack(headerBg, container.New(layout.NewCustomPaddedLayout(10, 10, 24, 24),
+		container.NewBorder(nil, nil, brand, container.NewHBox(container.NewCenter(u.who), hgap(16), container.NewCenter(u.clock)))))
 
 	u.banner = container.NewVBox()
 	u.body = container.NewStack()
@@ -201,11 +213,12 @@ func (u *UI) chrome() fyne.CanvasObject {
 	u.timer = newCountdown()
 	u.action = container.NewStack()
 	footerBg := canvas.NewRectangle(colours.header)
-	u.footer = container.NewStack(footerBg, container.New(layout.NewCustomPaddedLayout(12, 12, 24, 24),
+	u.footer = container.NewStack(footerBg, container.New(layout.NewCustomPaddedLayout(8, 8, 24, 24),
 		container.NewBorder(nil, nil, u.cancel, u.action, container.NewCenter(sized(u.timer, fyne.NewSize(320, touchHeight))))))
-	body := container.New(layout.NewCustomPaddedLayout(24, 24, 40, 40), u.body)
+	body := container.New(layout.NewCustomPaddedLayout(16, 16, 40, 40), u.body)
 	bg := canvas.NewRectangle(colours.background)
-	return container.NewStack(bg, container.NewBorder(container.NewVBox(header, u.banner), u.footer, nil, nil, body))
+	u.root = container.NewStack(bg, container.NewBorder(container.NewVBox(u.header, u.banner), u.footer, nil, nil, body))
+	return u.root
 }
 
 // show renders screen s: the chrome always, the body when the step changed.
@@ -215,6 +228,10 @@ func (u *UI) show(s kiosk.Screen) {
 	}
 	u.scr = s
 	u.showBranding(s.Branding)
+	u.who.Text = ""
+	if s.Member != nil {
+		u.who.Text = s.Member.Name
+	}
 	u.showAlarms(s.Alarms)
 	key := stepKey{state: s.State, title: s.Title, message: s.Message, deadline: s.Deadline, admin: s.Admin}
 	if key != u.step {
@@ -225,11 +242,13 @@ func (u *UI) show(s kiosk.Screen) {
 	}
 	u.timer.set(u.stepStart, s.Deadline, u.rt.now())
 	u.tick()
+	u.root.Refresh() // lay out again what changed size or visibility
 }
 
 func (u *UI) resetStep() {
 	u.pad, u.reason, u.reasons, u.fields = nil, "", nil, nil
 	u.recip, u.notes, u.clearing, u.note = nil, nil, nil, nil
+	u.adminTab, u.histKind, u.history, u.histErr = tabCabinet, "", nil, nil
 }
 
 func (u *UI) showBranding(b kiosk.Branding) {
@@ -243,9 +262,6 @@ func (u *UI) showBranding(b kiosk.Branding) {
 		u.site.Text = "·  " + b.Site
 	}
 	u.mark.Text = initials(org)
-	u.org.Refresh()
-	u.site.Refresh()
-	u.mark.Refresh()
 }
 
 // initials are the brand mark's letters: "Test Lettings" is "TL".

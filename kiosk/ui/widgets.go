@@ -101,7 +101,7 @@ func (t *tile) colours() (bg, fg, sub, stroke color.Color) {
 
 // CreateRenderer draws the tile.
 func (t *tile) CreateRenderer() fyne.WidgetRenderer {
-	r := &tileRenderer{t: t, bg: canvas.NewRectangle(nil), title: canvas.NewText("", nil), detail: canvas.NewText("", nil)}
+	r := &tileRenderer{t: t, bg: canvas.NewRectangle(color.Transparent), title: canvas.NewText("", nil), detail: canvas.NewText("", nil)}
 	r.bg.CornerRadius = 14
 	r.title.TextStyle.Bold = true
 	r.Refresh()
@@ -220,10 +220,7 @@ func paragraph(s string, size fyne.ThemeSizeName, colour fyne.ThemeColorName, al
 }
 
 // caption is a small upper-case heading over a group.
-func caption(s string) *canvas.Text {
-	t := label(s, sizeCaption, colours.muted, true)
-	return t
-}
+func caption(s string) *canvas.Text { return label(s, sizeCaption, colours.muted, true) }
 
 // sized makes obj at least size big.
 func sized(obj fyne.CanvasObject, size fyne.Size) fyne.CanvasObject {
@@ -336,7 +333,7 @@ func (r *dotsRenderer) Layout(s fyne.Size) {
 
 func (r *dotsRenderer) MinSize() fyne.Size {
 	n := max(len(r.dots), 8)
-	return fyne.NewSize(float32(n)*(dotSize+dotGap)+40, 84)
+	return fyne.NewSize(float32(n)*(dotSize+dotGap)+40, touchHeight)
 }
 
 func (r *dotsRenderer) Refresh() {

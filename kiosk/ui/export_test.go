@@ -1,0 +1,24 @@
+package ui
+
+import (
+	"time"
+
+	"fyne.io/fyne/v2"
+
+	"keycab.dev/keycab/kiosk"
+)
+
+// NewManual is New for tests: the UI starts no goroutines and renders only
+// on Sync, reading the time from now and showing times in UTC, so that
+// what it draws is the same on every run and every widget is touched on
+// the test's goroutine only.
+func NewManual(a fyne.App, c *kiosk.Controller, o Options, now func() time.Time) *UI {
+	return newUI(a, c, o, runtime{now: now, loc: time.UTC, manual: true})
+}
+
+// Sync renders the newest screen, if one is waiting, and refreshes the
+// countdown and the simulator panel.
+func (u *UI) Sync() { u.sync() }
+
+// Shown returns the screen last rendered.
+func (u *UI) Shown() kiosk.Screen { return u.scr }

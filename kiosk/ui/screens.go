@@ -1,0 +1,531 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/kiosk"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// renderBody draws the body and footer of the current screen.
+func (u *UI) renderBody() {
+	s := u.scr
+	switch s.State {
+	case kiosk.Idle:
+		u.idle(s)
+	case kiosk.EnterPIN:
+		u.pin(s)
+	case kiosk.Menu:
+		u.menu(s)
+	case kiosk.Second:
+		u.second(s)
+	case kiosk.Reason:
+		u.reasonScreen(s)
+	case kiosk.Unlocking:
+		u.unlocking(s, theme.LogoutIcon())
+	case kiosk.Confirming:
+		u.unlocking(s, theme.MediaPhotoIcon())
+	case kiosk.Done:
+		u.outcome(s, theme.ConfirmIcon(), colours.success)
+	case kiosk.Message:
+		u.outcome(s, theme.InfoIcon(), colours.accent)
+	case kiosk.Admin:
+		u.admin(s)
+	case kiosk.Emergency:
+		u.emergency(s)
+	default:
+		u.outcome(s, theme.QuestionIcon(), colours.surfaceHigh)
+	}
+}
+
+// rerender draws the body again after the person changed what it shows.
+func (u *UI) rerender() {
+	u.renderBody()
+	u.root.Refresh()
+}
+
+// headline is a screen's title and message, centred.
+func headline(s kiosk.Screen, size float32) []fyne.CanvasObject {
+	objs := []fyne.CanvasObject{centred(s.Title, size, colours.text, true)}
+	if s.Message != "" {
+		objs = append(objs, paragraph(s.Message, sizeNameMessage, theme.ColorNameForeground, fyne.TextAlignCenter))
+	}
+	return objs
+}
+
+// stack centres objects vertically, one under another.
+func stack(objs ...fyne.CanvasObject) fyne.CanvasObject {
+	all := append([]fyne.CanvasObject{layout.NewSpacer()}, objs...)
+	return container.NewVBox(append(all, layout.NewSpacer())...)
+}
+
+func gap(h float32) fyne.CanvasObject {
+	r := canvas.NewRectangle(color.Transparent)
+	r.SetMinSize(fyne.NewSize(1, h))
+	return r
+}
+
+// hgap is a horizontal gap of w.
+func hgap(w float32) fyne.CanvasObject {
+	r := canvas.NewRectangle(color.Transparent)
+	r.SetMinSize(fyne.NewSize(w, 1))
+	return r
+}
+
+func (u *UI) idle(s kiosk.Screen) {
+	u.footer.Hide()
+	hint := centred("Hold your badge or QR code to the reader", sizeLarge, colours.muted, false)
+	objs := []fyne.CanvasObject{ringIcon(theme.AccountIcon(), colours.accent, 220), gap(24),
+		centred(s.Title, sizeHuge+16, colours.text, true), hint}
+	if s.Message != "" {
+		objs = append(objs, gap(16), paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignCenter))
+	}
+	u.fill(stack(objs...), nil)
+}
+
+func (u *UI) pin(s kiosk.Screen) {
+	u.pad = newKeypad(func(d string) { u.do(kiosk.PIN{Digits: d}) })
+	left := []fyne.CanvasObject{ringIcon(theme.AccountIcon(), colours.accent, 160), gap(16),
+		centred(s.Title, sizeTitle, colours.text, true)}
+	if s.Message != "" {
+		left = append(left, paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignCenter))
+	} else {
+		left = append(left, centred("Type it on the keypad, then OK.", sizeBody, colours.muted, false))
+	}
+	u.fill(container.NewGridWithColumns(2, stack(left...), stack(container.NewCenter(u.pad.object()))), nil)
+	u.setFooter("Cancel", nil)
+}
+
+func (u *UI) menu(s kiosk.Screen) {
+	var cols []fyne.CanvasObject
+	if len(s.Take) > 0 {
+		var tiles []fyne.CanvasObject
+		for _, ch := range s.Take {
+			detail := slotText(ch.Slot)
+			var col = colours.muted
+			if ch.Note != "" {
+				detail = joinDot(detail, ch.Note)
+				col = colours.accent
+			}
+			id := ch.KeySet.ID
+			t := newTile(ch.KeySet.Label, tileNormal, func() { u.do(kiosk.ChooseTake{KeySetID: id}) }).withDetail(detail, col)
+			t.size, t.minHeight = sizeLarge, 96
+			tiles = append(tiles, t)
+		}
+		cols = append(cols, column("TAKE A KEY", tiles))
+	}
+	if len(s.Return) > 0 {
+		var tiles []fyne.CanvasObject
+		now := u.rt.now()
+		for _, ch := range s.Return {
+			detail, col := slotText(ch.Slot), colours.muted
+			if !ch.Due.IsZero() {
+				detail = joinDot(detail, "due "+ch.Due.In(u.rt.loc).Format("Mon 15:04"))
+				if ch.Due.Before(now) {
+					detail, col = joinDot(detail, "overdue"), colours.danger
+				}
+			}
+			id := ch.KeySet.ID
+			t := newTile(ch.KeySet.Label, tileNormal, func() { u.do(kiosk.ChooseReturn{KeySetID: id}) }).withDetail(detail, col)
+			t.size, t.minHeight = sizeLarge, 96
+			tiles = append(tiles, t)
+		}
+		cols = append(cols, column("RETURN A KEY", tiles))
+	}
+	top := container.NewVBox(label(s.Title, sizeTitle, colours.text, true))
+	if s.Message != "" {
+		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
+	} else {
+		top.Add(label("Touch a key to take it or to bring it back.", sizeBody, colours.muted, false))
+	}
+	top.Add(gap(8))
+	var center fyne.CanvasObject = layout.NewSpacer()
+	if len(cols) > 0 {
+		center = container.NewGridWithColumns(2, cols...)
+		if len(cols) == 1 {
+			center = container.NewGridWithColumns(2, cols[0], layout.NewSpacer())
+		}
+	}
+	u.fill(container.NewBorder(top, nil, nil, nil, center), nil)
+	admin := newTile("Admin", tileQuiet, func() { u.do(kiosk.OpenAdmin{}) })
+	admin.minWidth = 200
+	u.setFooter("Cancel", admin)
+}
+
+// column is a captioned, scrolling list of tiles.
+func column(title string, tiles []fyne.CanvasObject) fyne.CanvasObject {
+	list := container.NewVScroll(container.NewVBox(tiles...))
+	return container.NewBorder(caption(title), nil, nil, nil, list)
+}
+
+func slotText(n int) string {
+	if n == 0 {
+		return "open shelf"
+	}
+	return "Slot " + itoa(n)
+}
+
+func joinDot(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "  ·  " + b
+}
+
+func (u *UI) second(s kiosk.Screen) {
+	icons := container.NewHBox(badgeIcon(theme.AccountIcon(), colours.surfaceHigh, 140), badgeIcon(theme.AccountIcon(), colours.accent, 140))
+	objs := []fyne.CanvasObject{container.NewCenter(icons), gap(16)}
+	objs = append(objs, headline(s, sizeTitle)...)
+	objs = append(objs, gap(8), centred("Waiting for the second badge…", sizeBody, colours.muted, false))
+	u.fill(stack(objs...), nil)
+	u.setFooter("Cancel", nil)
+}
+
+func (u *UI) reasonScreen(s kiosk.Screen) {
+	u.fields = &fieldSet{}
+	u.recip = u.fields.add("Recipient (optional)", "Who gets the key?")
+	u.notes = u.fields.add("Notes (optional)", "Anything to add?")
+	u.fields.setFocus(u.recip)
+	kb := newKeyboard(u.fields)
+	cont := newTile("Continue", tilePrimary, func() {
+		if u.reason == "" && len(s.Reasons) > 0 {
+			return
+		}
+		u.do(kiosk.GiveReason{Reason: u.reason, Recipient: u.recip.value, Notes: u.notes.value})
+	})
+	cont.minWidth, cont.disabled = 240, len(s.Reasons) > 0 // no presets: nothing to choose
+	u.reasons = nil
+	var opts []fyne.CanvasObject
+	for _, r := range s.Reasons {
+		t := newTile(reasonLabel(r), tileNormal, nil)
+		t.onTap = func() {
+			u.reason = r
+			for _, o := range u.reasons {
+				o.setKind(tileNormal)
+			}
+			t.setKind(tileSelected)
+			cont.disabled = false
+			cont.Refresh()
+		}
+		u.reasons = append(u.reasons, t)
+		opts = append(opts, t)
+	}
+	cols := min(max(len(opts), 1), 5)
+	top := container.NewVBox(
+		label(s.Title, sizeTitle, colours.text, true),
+		container.NewGridWithColumns(cols, opts...),
+		container.NewGridWithColumns(2, u.recip.tile, u.notes.tile),
+	)
+	if s.Message != "" {
+		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
+	}
+	u.fill(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object())), nil)
+	u.setFooter("Cancel", cont)
+}
+
+// reasonLabel capitalises a reason preset for its button.
+func reasonLabel(r string) string {
+	rs := []rune(r)
+	if len(rs) == 0 {
+		return r
+	}
+	return strings.ToUpper(string(rs[0])) + string(rs[1:])
+}
+
+func (u *UI) unlocking(s kiosk.Screen, icon fyne.Resource) {
+	objs := []fyne.CanvasObject{ringIcon(icon, colours.accent, 180), gap(16),
+		centred(s.Title, sizeHuge, colours.text, true)}
+	if s.Message != "" {
+		objs = append(objs, paragraph(s.Message, sizeNameLarge, theme.ColorNameWarning, fyne.TextAlignCenter))
+	}
+	objs = append(objs, gap(8), centred("The cabinet locks again by itself when the time is up.", sizeBody, colours.muted, false))
+	u.fill(stack(objs...), nil)
+	u.setFooter("Cancel", nil)
+}
+
+// outcome is Done and Message: a picture, the title and the detail.
+func (u *UI) outcome(s kiosk.Screen, icon fyne.Resource, fill color.Color) {
+	objs := []fyne.CanvasObject{badgeIcon(icon, fill, 180), gap(16)}
+	objs = append(objs, headline(s, sizeHuge)...)
+	u.fill(stack(objs...), nil)
+	u.setFooter("OK", nil)
+}
+
+func (u *UI) emergency(s kiosk.Screen) {
+	u.footer.Hide()
+	objs := []fyne.CanvasObject{badgeIcon(theme.WarningIcon(), colours.danger, 200), gap(16),
+		centred(s.Title, sizeHuge+16, colours.text, true)}
+	if s.Message != "" {
+		objs = append(objs, paragraph(s.Message, sizeNameMessage, theme.ColorNameForeground, fyne.TextAlignCenter))
+	}
+	u.fill(stack(objs...), colours.emergency)
+}
+
+// Admin tabs.
+const (
+	tabCabinet = ""
+	tabHistory = "history"
+)
+
+func (u *UI) admin(s kiosk.Screen) {
+	if u.clearing != nil {
+		u.clearAlarm(s)
+		return
+	}
+	tab := func(title, name string) *tile {
+		kind := tileQuiet
+		if u.adminTab == name {
+			kind = tileSelected
+		}
+		t := newTile(title, kind, func() {
+			if u.adminTab == name {
+				return
+			}
+			u.adminTab = name
+			if name == tabHistory {
+				u.loadHistory()
+			}
+			u.rerender()
+		})
+		t.minWidth = 180
+		return t
+	}
+	top := container.NewVBox(container.NewBorder(nil, nil, nil,
+		container.NewHBox(tab("Cabinet", tabCabinet), tab("History", tabHistory)),
+		label(s.Title, sizeTitle, colours.text, true)))
+	if s.Message != "" {
+		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
+	}
+	var main fyne.CanvasObject
+	if u.adminTab == tabHistory {
+		main = u.historyView()
+	} else {
+		main = u.cabinetView(s)
+	}
+	u.fill(container.NewBorder(top, nil, nil, nil, main), nil)
+	u.setFooter("Exit admin", nil)
+}
+
+// cabinetView is the slot map with enrolment, the lock tests and the
+// active alarms.
+func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
+	v := s.Admin
+	if v == nil {
+		v = &kiosk.AdminView{}
+	}
+	var slots []fyne.CanvasObject
+	for _, sv := range v.Slots {
+		enrol := newTile("New label", tileQuiet, func() { u.do(kiosk.EnrolFob{Slot: sv.Number}) })
+		enrol.size = sizeCaption + 2
+		slots = append(slots, slotCard(sv, enrol))
+	}
+	var pulses []fyne.CanvasObject
+	for _, name := range v.Locks {
+		t := newTile(name, tileNormal, func() { u.do(kiosk.PulseLock{Lock: name}) })
+		t.size = sizeCaption + 2
+		pulses = append(pulses, t)
+	}
+	status := label(fmt.Sprintf("Log: %d entries   ·   Config version %d", v.LogSize, v.Config), sizeCaption, colours.muted, false)
+	left := container.NewVBox(caption("SLOT MAP"), container.NewGridWithColumns(3, slots...),
+		gap(4), caption("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR 2 SECONDS"), container.NewGridWithColumns(4, pulses...), gap(4), status)
+
+	var alarms []fyne.CanvasObject
+	for _, a := range s.Alarms {
+		card := newTile(alarmName(a.Kind), tileNormal, nil).withDetail(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("15:04"), colours.muted)
+		clear := newTile("Clear…", tileDanger, func() {
+			u.clearing = &a
+			u.rerender()
+		})
+		clear.minWidth = 140
+		alarms = append(alarms, container.NewBorder(nil, nil, nil, clear, card))
+	}
+	if len(alarms) == 0 {
+		alarms = append(alarms, label("No active alarms.", sizeBody, colours.muted, false))
+	}
+	right := container.NewBorder(caption("ACTIVE ALARMS"), nil, nil, nil, container.NewVScroll(container.NewVBox(alarms...)))
+	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(440, 0)), container.NewPadded(container.NewVScroll(left)))
+}
+
+// historyFilter is one of the history tab's filters.
+type historyFilter struct {
+	title string
+	kind  keycab.EventKind
+}
+
+// historyFilters are the history tab's filters, by the kind they select.
+func historyFilters() []historyFilter {
+	return []historyFilter{
+		{"All", ""},
+		{"Taken", keycab.EventKeyTaken},
+		{"Returned", keycab.EventKeyReturned},
+		{"Alarms", keycab.EventAlarmRaised},
+		{"Sign-in failures", keycab.EventIdentifyFail},
+		{"Admin changes", keycab.EventAdminChange},
+	}
+}
+
+// historyView lists the newest entries of the local log.
+func (u *UI) historyView() fyne.CanvasObject {
+	var filters []fyne.CanvasObject
+	for _, f := range historyFilters() {
+		kind := tileNormal
+		if f.kind == u.histKind {
+			kind = tileSelected
+		}
+		t := newTile(f.title, kind, func() {
+			u.histKind = f.kind
+			u.loadHistory()
+			u.rerender()
+		})
+		filters = append(filters, t)
+	}
+	var rows []fyne.CanvasObject
+	switch {
+	case u.histErr != nil:
+		rows = append(rows, label("Could not read the log: "+u.histErr.Error(), sizeBody, colours.danger, false))
+	case u.history == nil:
+		rows = append(rows, label("Reading the log…", sizeBody, colours.muted, false))
+	case len(u.history) == 0:
+		rows = append(rows, label("Nothing yet.", sizeBody, colours.muted, false))
+	}
+	for _, h := range u.history {
+		what := joinDot(eventName(h.Kind), h.Who)
+		if h.KeySet != "" {
+			what = joinDot(what, h.KeySet)
+		}
+		when := label(h.Time.In(u.rt.loc).Format("Mon 15:04:05"), sizeCaption, colours.muted, true)
+		line := container.NewVBox(label(what, sizeBody, colours.text, true))
+		if h.Detail != "" {
+			line.Add(label(h.Detail, sizeCaption, colours.muted, false))
+		}
+		bg := canvas.NewRectangle(colours.surface)
+		bg.CornerRadius = 10
+		rows = append(rows, container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(6, 6, 16, 16),
+			container.NewBorder(nil, nil, sized(container.NewCenter(when), fyne.NewSize(150, 0)), nil, line))))
+	}
+	return container.NewBorder(container.NewGridWithColumns(len(filters), filters...), nil, nil, nil,
+		container.NewVScroll(container.NewVBox(rows...)))
+}
+
+// historyLimit bounds the history tab's list.
+const historyLimit = 50
+
+// loadHistory reads the log for the history tab: at once in the tests'
+// manual runtime, otherwise off the Fyne thread.
+func (u *UI) loadHistory() {
+	f := kiosk.HistoryFilter{Kind: u.histKind, Limit: historyLimit}
+	u.history, u.histErr = nil, nil
+	if u.rt.manual {
+		u.history, u.histErr = u.c.History(context.Background(), f)
+		if u.history == nil && u.histErr == nil {
+			u.history = []kiosk.HistoryItem{}
+		}
+		return
+	}
+	go func() {
+		items, err := u.c.History(context.Background(), f)
+		if items == nil {
+			items = []kiosk.HistoryItem{}
+		}
+		fyne.Do(func() {
+			if u.adminTab != tabHistory || u.histKind != f.Kind {
+				return // the person moved on
+			}
+			u.history, u.histErr = items, err
+			u.rerender()
+		})
+	}()
+}
+
+// eventName says a log entry's kind in plain words.
+func eventName(k keycab.EventKind) string {
+	switch k {
+	case keycab.EventKeyTaken:
+		return "Taken"
+	case keycab.EventKeyReturned:
+		return "Returned"
+	case keycab.EventAlarmRaised:
+		return "Alarm"
+	case keycab.EventAlarmCleared:
+		return "Alarm cleared"
+	case keycab.EventIdentifyFail:
+		return "Sign-in failed"
+	case keycab.EventAdminChange:
+		return "Admin change"
+	case keycab.EventLockPulsed:
+		return "Lock test"
+	}
+	return string(k)
+}
+
+// clearAlarm asks for the note that clearing an alarm needs.
+func (u *UI) clearAlarm(s kiosk.Screen) {
+	a := *u.clearing
+	if u.fields == nil {
+		u.fields = &fieldSet{}
+		u.note = u.fields.add("Note (required)", "What was found and done?")
+	}
+	kb := newKeyboard(u.fields)
+	clear := newTile("Clear alarm", tileDanger, nil)
+	clear.minWidth = 240
+	clear.disabled = u.note.value == ""
+	clear.onTap = func() {
+		if u.note.value == "" {
+			return
+		}
+		u.do(kiosk.ClearAlarm{ID: a.ID, Note: u.note.value})
+	}
+	u.fields.changed = func() {
+		clear.disabled = u.note.value == ""
+		clear.Refresh()
+	}
+	back := newTile("Back", tileQuiet, func() {
+		u.clearing, u.fields, u.note = nil, nil, nil
+		u.rerender()
+	})
+	back.minWidth = 160
+	title := label("Clear alarm: "+alarmName(a.Kind), sizeTitle, colours.text, true)
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, back, title),
+		label(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("Mon 15:04"), sizeBody, colours.muted, false),
+		gap(4), u.note.tile)
+	u.fill(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object())), nil)
+	u.setFooter("Exit admin", clear)
+}
+
+// slotCard is one slot on the admin slot map, with its action.
+func slotCard(sv kiosk.SlotView, action fyne.CanvasObject) fyne.CanvasObject {
+	bg := canvas.NewRectangle(colours.surface)
+	bg.CornerRadius = 14
+	state, col := "Key in", colours.success
+	if !sv.Present {
+		state, col = "Empty", colours.danger
+	}
+	dot := canvas.NewCircle(col)
+	pill := container.NewHBox(sized(container.NewCenter(sized(dot, fyne.NewSquareSize(16))), fyne.NewSize(16, 28)),
+		label(state, sizeCaption, col, true))
+	if sv.Out != "" {
+		pill.Add(label("·  with "+sv.Out, sizeCaption, colours.accent, false))
+	}
+	set := sv.KeySet
+	if set == "" {
+		set = "(unmapped)"
+	}
+	lines := container.NewVBox(label("SLOT "+itoa(sv.Number), sizeCaption, colours.muted, true),
+		label(set, sizeBody, colours.text, true), pill, action)
+	return container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(10, 10, 14, 14), lines))
+}

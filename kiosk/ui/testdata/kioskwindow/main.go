@@ -1,0 +1,139 @@
+// Command kioskwindow opens the real kiosk window (Fyne's GLFW driver) on
+// a simulated cabinet with a demo store in a temporary directory, drives
+// it to a chosen screen, prints READY, and runs until killed or -for has
+// passed. The kiosk/ui tests run it under Xvfb and capture the screen.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"keycab.dev/keycab/kiosk"
+	"keycab.dev/keycab/kiosk/simulator"
+	"keycab.dev/keycab/kiosk/ui"
+	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/store/storetest"
+)
+
+func main() {
+	screen := flag.String("screen", "menu", "screen to show: idle or menu")
+	full := flag.Bool("fullscreen", true, "fill the display")
+	runFor := flag.Duration("for", time.Minute, "quit after this long")
+	flag.Parse()
+	if err := run(*screen, *full, *runFor); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(screen string, full bool, runFor time.Duration) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "kioskwindow")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	signer, err := storetest.NewSigner("shot.keycab/kiosk")
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, filepath.Join(dir, "kiosk.db"), store.Options{Signer: signer, Create: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cfg := storetest.Config(1)
+	cfg.Org.Name, cfg.Site.Name = "Harbour Lettings", "Quay Street office"
+	cfg.Policy.ScanCoolDown = 100 * time.Millisecond
+	if err := db.ApplyConfig(ctx, cfg); err != nil {
+		return err
+	}
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, simulator.Options{Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer cab.Close()
+	c, err := kiosk.New(kiosk.Config{
+		Store: db, Locks: cab.Locks, Scanners: []kiosk.Scanner{cab.Badges},
+		Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States(), Buzzer: simulator.Buzzer,
+		Logger: quiet, ShowDone: 300 * time.Millisecond,
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := c.Run(ctx); err != nil {
+			log.Print(err)
+		}
+	}()
+
+	a := app.NewWithID("dev.keycab.kioskwindow")
+	u := ui.New(a, c, ui.Options{Fullscreen: full, Simulator: cab, Title: "keycab kiosk"})
+	go func() {
+		if err := drive(c, cab, screen); err != nil {
+			log.Print(err)
+			fyne.Do(a.Quit)
+			return
+		}
+		fmt.Println("READY")
+		select {
+		case <-ctx.Done():
+		case <-time.After(runFor):
+		}
+		fyne.Do(a.Quit)
+	}()
+	u.ShowAndRun()
+	return nil
+}
+
+// drive brings the kiosk to screen: for "menu", Ben takes 2 High St and
+// badges again, so the menu lists keys to take and one to return.
+func drive(c *kiosk.Controller, cab *simulator.Cabinet, screen string) error {
+	if err := await(c, kiosk.Idle); err != nil || screen == "idle" {
+		return err
+	}
+	cab.Badge("BADGE-BEN")
+	steps := []struct {
+		state kiosk.State
+		then  func() error
+	}{
+		{kiosk.Menu, func() error { c.Do(kiosk.ChooseTake{KeySetID: "ks-2"}); return nil }},
+		{kiosk.Reason, func() error { c.Do(kiosk.GiveReason{Reason: "viewing", Recipient: "Dana Buyer"}); return nil }},
+		{kiosk.Unlocking, func() error { return cab.TakeKey(2, false) }},
+		{kiosk.Done, nil},
+		{kiosk.Idle, func() error { cab.Badge("BADGE-BEN"); return nil }},
+		{kiosk.Menu, nil},
+	}
+	for _, s := range steps {
+		if err := await(c, s.state); err != nil {
+			return err
+		}
+		if s.then != nil {
+			if err := s.then(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func await(c *kiosk.Controller, state kiosk.State) error {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if c.Screen().State == state {
+			return nil
+		}
+	}
+	return fmt.Errorf("kiosk did not reach %s (at %s)", state, c.Screen().State)
+}

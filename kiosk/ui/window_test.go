@@ -1,0 +1,235 @@
+package ui_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Screen size of the Xvfb display: the kiosk's 1280 x 800 plus the
+// simulator panel.
+const shotW, shotH = 1640, 800
+
+// artifact is where the screenshot of the real window is kept.
+const artifact = "testdata/artifacts/kiosk-window.png"
+
+// TestRealWindowUnderXvfb builds testdata/kioskwindow with the real GLFW
+// driver, runs it full screen on an Xvfb display on the menu screen with
+// the simulator panel, captures the root window with ImageMagick's
+// import, and keeps the PNG as a test artifact. It needs cgo, Xvfb and
+// ImageMagick, and is skipped in -short mode or when one is missing.
+func TestRealWindowUnderXvfb(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Xvfb and builds the GLFW driver")
+	}
+	if os.Getenv("CGO_ENABLED") == "0" {
+		t.Skip("the real window needs cgo")
+	}
+	xvfb, err1 := exec.LookPath("Xvfb")
+	imp, err2 := exec.LookPath("import")
+	if err1 != nil || err2 != nil {
+		t.Skip("needs Xvfb (Debian xvfb) and import (Debian imagemagick)")
+	}
+	tmp := t.TempDir()
+
+	// Build first: the GLFW driver's C takes minutes on a cold cache.
+	bin := filepath.Join(tmp, "kioskwindow")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command to build the window program")
+	}
+	build := exec.Command(goTool, "build", "-o", bin, "./testdata/kioskwindow")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the kiosk window program: %v\n%s", err, out)
+	}
+
+	display := startXvfb(t, xvfb)
+	env := append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+tmp)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	prog := exec.CommandContext(ctx, bin, "-screen", "menu", "-for", "90s")
+	prog.Env = env
+	prog.Stderr = &prefixWriter{t: t, prefix: "kioskwindow: "}
+	stdout, err := prog.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := prog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		prog.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { prog.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			prog.Process.Kill()
+		}
+	})
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == "READY" {
+				ready <- true
+				return
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("the kiosk window program ended before it was ready")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the kiosk window program did not get ready in a minute")
+	}
+	t.Logf("kiosk window on the menu screen %v after start", time.Since(start).Round(time.Millisecond))
+	time.Sleep(1500 * time.Millisecond) // a few frames, and the countdown moving
+
+	if err := os.MkdirAll(filepath.Dir(artifact), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := exec.Command(imp, "-display", display, "-window", "root", "png:"+artifact)
+	if out, err := shot.CombinedOutput(); err != nil {
+		t.Fatalf("capture the screen: %v\n%s", err, out)
+	}
+	checkScreenshot(t, artifact)
+	t.Logf("screenshot of the real kiosk window: %s", artifact)
+}
+
+// checkScreenshot fails unless path is a PNG of the display's size that
+// shows something: many colours (anti-aliased text, the palette) and no
+// colour covering nearly all of it.
+func checkScreenshot(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != shotW || b.Dy() != shotH {
+		t.Fatalf("screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), shotW, shotH)
+	}
+	counts := map[uint32]int{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			counts[(r>>8)<<16|(g>>8)<<8|bl>>8]++
+		}
+	}
+	most := 0
+	for _, n := range counts {
+		most = max(most, n)
+	}
+	total := b.Dx() * b.Dy()
+	if len(counts) < 200 || most > total*9/10 {
+		t.Fatalf("screenshot looks blank: %d colours, the commonest on %d%% of it", len(counts), most*100/total)
+	}
+	// The kiosk's accent (the countdown bar, the brand mark) must be on it.
+	if !hasColour(img, 0xff, 0xb4, 0x1f) {
+		t.Fatal("screenshot lacks the kiosk's accent colour: is the kiosk window on it?")
+	}
+	t.Logf("screenshot: %d colours, the commonest on %d%%", len(counts), most*100/total)
+}
+
+func hasColour(img image.Image, r8, g8, b8 uint32) bool {
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r>>8 == r8 && g>>8 == g8 && bl>>8 == b8 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// startXvfb starts Xvfb on a free display and returns its name; it is
+// stopped when the test ends.
+func startXvfb(t *testing.T, xvfb string) string {
+	t.Helper()
+	for n := 90; n < 190; n++ {
+		if display, ok := tryXvfb(t, xvfb, n); ok {
+			return display
+		}
+	}
+	t.Fatal("no free X display between :90 and :189")
+	return ""
+}
+
+// tryXvfb starts Xvfb on display n unless it is taken, and waits for its
+// socket.
+func tryXvfb(t *testing.T, xvfb string, n int) (string, bool) {
+	t.Helper()
+	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+	for _, p := range []string{fmt.Sprintf("/tmp/.X%d-lock", n), sock} {
+		if _, err := os.Stat(p); err == nil {
+			return "", false
+		}
+	}
+	display := fmt.Sprintf(":%d", n)
+	cmd := exec.Command(xvfb, display, "-screen", "0", fmt.Sprintf("%dx%dx24", shotW, shotH), "-nolisten", "tcp")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start Xvfb: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-exited:
+			return "", false // lost a race for the display
+		default:
+		}
+		if _, err := os.Stat(sock); err == nil {
+			t.Cleanup(func() {
+				cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-exited:
+				case <-time.After(5 * time.Second):
+					cmd.Process.Kill()
+				}
+			})
+			return display, true
+		}
+	}
+	cmd.Process.Kill()
+	<-exited
+	t.Fatal("Xvfb did not start in 10 seconds")
+	return "", false
+}
+
+// prefixWriter logs a subprocess's output through the test.
+type prefixWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w *prefixWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line != "" {
+			w.t.Log(w.prefix + line)
+		}
+	}
+	return len(p), nil
+}
