@@ -8,6 +8,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hardware/badge"
+	"keycab.dev/keycab/hardware/lock"
 	"keycab.dev/keycab/store"
 )
 
@@ -30,10 +31,28 @@ func (c *Controller) onOpenAdmin(ctx context.Context) {
 	c.showAdmin("")
 }
 
+// lockStates is what lock.Bank offers beyond Locks: the live outputs.
+type lockStates interface {
+	States() []lock.State
+}
+
+const pulseFor = 2 * time.Second
+
 func (c *Controller) showAdmin(msg string) {
-	v := &AdminView{Locks: c.locks.Names(), LogSize: c.db.Size(), Config: c.conf.Version}
+	v := &AdminView{Locks: c.locks.Names(), LogSize: c.db.Size(), Config: c.conf.Version, Pulse: pulseFor}
+	released := map[string]bool{}
+	if ls, ok := c.locks.(lockStates); ok {
+		for _, st := range ls.States() {
+			released[st.Name] = st.Unlocked
+		}
+	}
+	for _, m := range c.conf.Members {
+		if m.ErasedAt.IsZero() {
+			v.Members = append(v.Members, MemberRef{ID: m.ID, Name: m.Name})
+		}
+	}
 	for _, s := range c.conf.Slots {
-		sv := SlotView{Number: s.Number, Present: c.present[s.Number]}
+		sv := SlotView{Number: s.Number, Present: c.present[s.Number], Lock: s.Lock, Released: released[s.Lock]}
 		if k := c.keySet(s.KeySetID); k != nil {
 			sv.KeySet = k.Label
 			if o, ok := c.out[k.ID]; ok {
@@ -46,6 +65,15 @@ func (c *Controller) showAdmin(msg string) {
 		v.Slots = append(v.Slots, sv)
 	}
 	c.setStep(Admin, 3*c.cfg.StepTimeout, Screen{Title: "Administration", Message: msg, Admin: v})
+}
+
+// showAdminKeep republishes the admin view without moving the deadline.
+func (c *Controller) showAdminKeep(msg string, deadline time.Time) {
+	c.showAdmin(msg)
+	c.step-- // the refresh is not a new step: the old deadline still stands
+	scr := c.Screen()
+	scr.Deadline = deadline
+	c.publish(scr)
 }
 
 func (c *Controller) onClearAlarm(ctx context.Context, a ClearAlarm) {
@@ -78,7 +106,7 @@ func (c *Controller) onPulse(ctx context.Context, name string) {
 	if c.s == nil || c.s.state != Admin || !c.isAdmin() {
 		return
 	}
-	const pulse = 2 * time.Second
+	pulse := pulseFor
 	if err := c.locks.Unlock(name, pulse); err != nil {
 		c.showAdmin("Lock " + name + " failed: " + err.Error())
 		return
@@ -144,4 +172,14 @@ func (c *Controller) onEnrolScan(ctx context.Context, b badge.Badge) {
 		c.log.Error("reload config", "err", err)
 	}
 	c.showAdmin(done)
+}
+
+// refreshAdmin shows the admin screen again with live state, keeping the
+// step's deadline, when a sensor changed while an admin looks at it.
+func (c *Controller) refreshAdmin() {
+	if c.s == nil || c.s.state != Admin {
+		return
+	}
+	scr := c.Screen()
+	c.showAdminKeep(scr.Message, scr.Deadline)
 }

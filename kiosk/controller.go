@@ -181,7 +181,7 @@ func (c *Controller) publish(s Screen) {
 	s.Seq = c.seq
 	s.Alarms = append([]Alarm(nil), c.alarms...)
 	if c.conf != nil {
-		s.Branding = Branding{OrgName: c.conf.Org.Name, Site: c.conf.Site.Name}
+		s.Branding = Branding{OrgName: c.conf.Org.Name, Site: c.conf.Site.Name, Location: c.loc}
 	}
 	c.screenMu.Lock()
 	c.screen = s
@@ -292,8 +292,11 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 			c.raise(ctx, keycab.AlarmDoorHeld, fmt.Sprintf("door open longer than %s", c.conf.Policy.DoorHeld))
 		}
 	case Cancel:
-		if c.s != nil {
+		switch st := c.Screen().State; {
+		case c.s != nil:
 			c.idle("Cancelled", "")
+		case st == Done || st == Message:
+			c.idle("", "") // "OK": no need to wait out the message
 		}
 	case PIN:
 		c.onPIN(ctx, ev.Digits)

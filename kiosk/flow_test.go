@@ -652,3 +652,37 @@ func TestReturnThroughTheCamera(t *testing.T) {
 		t.Fatalf("custody %+v", r.keysOut())
 	}
 }
+
+func TestOKLeavesDoneAtOnce(t *testing.T) {
+	r := newRig(t, testConfig(t), func(c *kiosk.Config) { c.ShowDone = time.Hour })
+	r.take("BADGE-BEN", "ks-1", 1)
+	r.c.Do(kiosk.Cancel{}) // the UI's OK button
+	r.await(kiosk.Idle)
+}
+
+func TestAdminViewIsLive(t *testing.T) {
+	r := newRig(t, testConfig(t))
+	r.badge("BADGE-ANA")
+	r.await(kiosk.EnterPIN)
+	r.c.Do(kiosk.PIN{Digits: "2468"})
+	r.await(kiosk.Menu)
+	r.c.Do(kiosk.OpenAdmin{})
+	a := r.await(kiosk.Admin)
+	if len(a.Admin.Members) != 3 || a.Admin.Slots[1].Lock != "L2" || a.Admin.Slots[1].Released || a.Admin.Pulse != 2*time.Second {
+		t.Fatalf("admin view %+v", a.Admin)
+	}
+	deadline := a.Deadline
+	r.cab.TakeKey(3, true) // a sensor changes while the admin looks
+	hardwaretest.Eventually(t, wait, "slot map follows the sensor", func() bool {
+		s := r.c.Screen()
+		return s.Admin != nil && !s.Admin.Slots[2].Present
+	})
+	if s := r.c.Screen(); !s.Deadline.Equal(deadline) || s.State != kiosk.Admin {
+		t.Fatalf("refresh moved the deadline or left admin: %v vs %v, %s", s.Deadline, deadline, s.State)
+	}
+	r.c.Do(kiosk.PulseLock{Lock: "L2"})
+	hardwaretest.Eventually(t, wait, "released shown", func() bool {
+		s := r.c.Screen()
+		return s.Admin != nil && s.Admin.Slots[1].Released
+	})
+}

@@ -288,7 +288,7 @@ func (c *Controller) unlockFor(ctx context.Context) {
 		verb = "Put back"
 	}
 	if c.slotted() {
-		c.setStep(Unlocking, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: fmt.Sprintf("Slot %d is open.", c.s.slot)})
+		c.setStep(Unlocking, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: fmt.Sprintf("Slot %d is open.", c.s.slot), Slot: c.s.slot})
 		return
 	}
 	c.setStep(Confirming, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: "The door is open. Show the key's label to the camera."})

@@ -34,6 +34,7 @@ type Screen struct {
 	Return   []Choice // key sets the member holds
 	Reasons  []string
 	Deadline time.Time // when this step gives up and returns to idle
+	Slot     int       // the slot released at this step (unlocking), 0 when none
 	Alarms   []Alarm   // active alarms, newest first
 	Admin    *AdminView
 	Branding Branding
@@ -61,20 +62,30 @@ type Alarm struct {
 type AdminView struct {
 	Slots   []SlotView
 	Locks   []string
+	Members []MemberRef // who badges can be linked to
+	Pulse   time.Duration
 	LogSize int64
 	Config  int64 // applied config version
 }
 
+// MemberRef names a member on the admin screens.
+type MemberRef struct {
+	ID, Name string
+}
+
 // SlotView is one slot of the slot map with its live state.
 type SlotView struct {
-	Number  int
-	KeySet  string // label of the key set whose home it is
-	Present bool   // the key-present sensor
-	Out     string // who holds its key set, if out
+	Number   int
+	KeySet   string // label of the key set whose home it is
+	Present  bool   // the key-present sensor
+	Out      string // who holds its key set, if out
+	Lock     string // its lock output
+	Released bool   // the lock output is released now
 }
 
 // Branding is the organisation's look on the kiosk.
 type Branding struct {
-	OrgName string
-	Site    string
+	OrgName  string
+	Site     string
+	Location *time.Location // the site's time zone: show times in it
 }

@@ -26,6 +26,7 @@ func (c *Controller) sense(k input.Kind, slot int, active bool) {
 }
 
 func (c *Controller) onSensor(ctx context.Context, ev input.Event) {
+	defer c.refreshAdmin()
 	switch ev.Kind {
 	case input.Door:
 		if ev.Active == c.doorOpen {

@@ -9,6 +9,7 @@ package simulator
 import (
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -161,10 +162,31 @@ func (c *Cabinet) PutKey(n int) error {
 	return c.set(s.Sensor, true)
 }
 
-// KeyIn reports whether slot n's key-present sensor is active.
+// KeyIn reports whether slot n's key-present sensor is active (false for
+// a slot without a sensor).
 func (c *Cabinet) KeyIn(n int) bool {
 	s, ok := c.slots[n]
-	return ok && c.Board.Pin(s.Sensor).Level() == gpio.High
+	if !ok || s.Sensor == "" {
+		return false
+	}
+	p := c.Board.Pin(s.Sensor)
+	return p != nil && p.Level() == gpio.High
+}
+
+// Slots returns the cabinet's slots in number order.
+func (c *Cabinet) Slots() []keycab.Slot {
+	out := make([]keycab.Slot, 0, len(c.slots))
+	for _, s := range c.slots {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	return out
+}
+
+// DoorOpen reports whether the door sensor reads open.
+func (c *Cabinet) DoorOpen() bool {
+	p := c.Board.Pin(c.cab.DoorSensor)
+	return p != nil && p.Level() == gpio.High
 }
 
 // Released reports whether the named lock's output is energised (released,
