@@ -258,7 +258,7 @@ func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Even
 		q := `SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail, c.site_id
 			FROM events e JOIN cabinets c ON c.org_id = e.org_id AND c.id = e.cabinet_id
 			WHERE e.org_id = $1 AND ($2 = '' OR e.key_set_id = $2) AND ($3 = '' OR e.actor_id = $3) AND ($4 = '' OR e.kind = $4)
-			AND ($5 = 0 OR e.at_us >= $5) AND ($6 = 0 OR e.at_us < $6)`
+			AND (CAST($5 AS BIGINT) = 0 OR e.at_us >= $5) AND (CAST($6 AS BIGINT) = 0 OR e.at_us < $6)`
 		args := []any{t.org(), f.KeySetID, f.ActorID, string(f.Kind), us(f.Since), us(f.Until)}
 		if b := f.Before; b != nil {
 			q += ` AND (e.at_us < $7 OR (e.at_us = $7 AND (e.kiosk_id < $8 OR (e.kiosk_id = $8 AND e.log_index < $9))))`

@@ -166,6 +166,7 @@ func migrate(ctx context.Context, db *sql.DB, engine Engine, appRole string, log
 			"GRANT USAGE ON SCHEMA public TO " + r,
 			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(mutableTables(), ", ") + " TO " + r,
 			"GRANT SELECT, INSERT ON " + strings.Join(appendOnlyTables(), ", ") + " TO " + r,
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(accountTables(), ", ") + " TO " + r,
 			"GRANT SELECT ON schema_migrations TO " + r,
 		} {
 			if _, err := t.ExecContext(ctx, q); err != nil {
@@ -181,10 +182,16 @@ func migrate(ctx context.Context, db *sql.DB, engine Engine, appRole string, log
 func mutableTables() []string {
 	return []string{"orgs", "sites", "cabinets", "key_sets", "slots", "qr_tokens",
 		"members", "member_sites", "badges", "jobs", "job_key_sets", "reservations",
-		"kiosks", "custody", "alarms"}
+		"kiosks", "custody", "alarms",
+		// 0003: sync.
+		"enrol_tokens", "kiosk_logs", "request_nonces", "kiosk_heartbeats"}
 }
 
-func appendOnlyTables() []string { return []string{"events", "admin_log"} }
+func appendOnlyTables() []string {
+	return []string{"events", "admin_log",
+		// 0003: sync.
+		"kiosk_leaves", "log_evidence"}
+}
 
 // TenantTables returns the names of the tables that hold tenant rows.
 func TenantTables() []string {

@@ -22,7 +22,29 @@ func pgFixture(t *testing.T) (*fixture, pgtest.Database) {
 	f.b = MustTenant(t, f.s, "B")
 	MustNoErr(t, f.s.RecordEvents(context.Background(), f.a.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventBoot, At: time.Now()}}))
 	MustNoErr(t, f.s.RecordEvents(context.Background(), f.b.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: f.b.staff.ID, KeySetID: f.b.ks1.ID, At: time.Now()}}))
+	mustSyncRows(t, f)
 	return f, d
+}
+
+// mustSyncRows gives org A an enrolled kiosk whose log holds a leaf and a
+// piece of fork evidence, so the sync tables (migration 0003) have rows
+// for the policy and append-only tests.
+func mustSyncRows(t *testing.T, f *fixture) {
+	t.Helper()
+	ctx := context.Background()
+	tok, _, err := f.s.CreateEnrolToken(ctx, f.a.as(f.a.owner), f.a.cab1.ID, 0)
+	MustNoErr(t, err)
+	k, _, err := f.s.Enrol(ctx, tok, make([]byte, 32), "kiosk", newLog)
+	MustNoErr(t, err)
+	MustNoErr(t, f.s.UpdateKioskLog(ctx, store.KioskScope(f.a.org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
+		if err := l.Append(ctx, 0, [][]byte{[]byte("leaf")}, [][]byte{make([]byte, 32)}); err != nil {
+			return err
+		}
+		if err := l.SetHead(ctx, 1, []byte("cp"), []byte("cosigned")); err != nil {
+			return err
+		}
+		return l.Quarantine(ctx, "test evidence", 0, []byte("theirs"), []byte("ours"))
+	}))
 }
 
 // TestPostgresNoTenant: as the service role, with no tenant set, no tenant

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"keycab.dev/keycab/hq/store/pgtest"
+)
+
+func run(t *testing.T, ctx context.Context, args ...string) (string, string, *Main, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	m := NewMain(&out, &errb)
+	m.Config.NotesKeyEnv = ""
+	if err := m.ParseFlags(args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	err := m.Run(ctx)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return out.String(), errb.String(), m, err
+}
+
+func TestParseFlags(t *testing.T) {
+	m := NewMain(io.Discard, io.Discard)
+	if err := m.ParseFlags(nil); err != nil || m.Config.Command != "serve" || m.Config.DB != "sqlite:./keycab-hq.db" || m.Config.Listen != "127.0.0.1:8080" {
+		t.Fatalf("defaults: %v %+v", err, m.Config)
+	}
+	m = NewMain(io.Discard, io.Discard)
+	if err := m.ParseFlags([]string{"serve", "--db", "postgres://u@h/db", "--listen", ":9"}); err != nil || m.Config.DB != "postgres://u@h/db" || m.Config.Listen != ":9" {
+		t.Fatalf("serve flags: %v %+v", err, m.Config)
+	}
+	if err := NewMain(io.Discard, io.Discard).ParseFlags([]string{"frobnicate"}); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	if err := NewMain(io.Discard, io.Discard).ParseFlags([]string{"migrate", "--listen", ":1"}); err == nil {
+		t.Fatal("migrate accepted --listen")
+	}
+}
+
+// migrate twice, demo-seed, serve: health, readiness, metrics, a login
+// with the printed password, graceful shutdown with JSON logs.
+func TestMigrateSeedServe(t *testing.T) {
+	ctx := context.Background()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "hq.db")
+	for range 2 {
+		if out, _, _, err := run(t, ctx, "migrate", "--db", dsn); err != nil || !strings.Contains(out, "up to date") {
+			t.Fatalf("migrate: %v %q", err, out)
+		}
+	}
+	out, _, _, err := run(t, ctx, "demo-seed", "--db", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out)
+	if pw == nil {
+		t.Fatalf("no password printed: %s", out)
+	}
+	if _, _, _, err := run(t, ctx, "demo-seed", "--db", dsn); err == nil {
+		t.Fatal("demo-seed twice succeeded")
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var logs bytes.Buffer
+	m := NewMain(io.Discard, &logs)
+	m.Config.NotesKeyEnv = strings.Repeat("ab", 32)
+	if err := m.ParseFlags([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	m.Ready = func(addr string) { ready <- addr }
+	done := make(chan error, 1)
+	go func() { done <- m.Run(sctx) }()
+	var base string
+	select {
+	case a := <-ready:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start")
+	}
+	get := func(path string) (int, string) {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if c, _ := get("/healthz"); c != 200 {
+		t.Errorf("healthz %d", c)
+	}
+	if c, b := get("/readyz"); c != 200 {
+		t.Errorf("readyz %d %s", c, b)
+	}
+	body, _ := json.Marshal(map[string]string{"email": demoEmail, "password": pw[1]})
+	res, err := http.Post(base+"/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("demo login: %d", res.StatusCode)
+	}
+	if c, b := get("/metrics"); c != 200 || !strings.Contains(b, `keycab_hq_http_requests_total{method="POST",route="/v1/auth/login",code="200"} 1`) ||
+		!strings.Contains(b, "# TYPE keycab_hq_http_request_duration_seconds histogram") {
+		t.Errorf("metrics %d:\n%s", c, b)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no graceful shutdown")
+	}
+	m.Close()
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("log line not JSON: %q", line)
+		}
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) || strings.Contains(logs.String(), pw[1]) {
+		t.Errorf("logs: %s", logs.String())
+	}
+}
+
+// On PostgreSQL: migrate as the owner (twice), serve as the application
+// role, ready.
+func TestPostgresMigrateServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: PostgreSQL tests skipped")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatalf("PostgreSQL is needed for this test: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	d := srv.MustDatabase(t)
+	for range 2 {
+		if _, _, _, err := run(t, ctx, "migrate", "--db", d.OwnerDSN, "--app-role", pgtest.AppRole); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, _, err := run(t, ctx, "serve", "--db", d.OwnerDSN, "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "own tables") {
+		t.Fatalf("serve as the schema owner: %v", err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	m := NewMain(io.Discard, io.Discard)
+	if err := m.ParseFlags([]string{"serve", "--db", d.AppDSN, "--listen", "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	m.Ready = func(addr string) { ready <- addr }
+	done := make(chan error, 1)
+	go func() { done <- m.Run(sctx) }()
+	select {
+	case a := <-ready:
+		res, err := http.Get("http://" + a + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("readyz %d", res.StatusCode)
+		}
+	case err := <-done:
+		t.Fatal(err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+}

@@ -1,0 +1,33 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// DirMailer is a dry-run Mailer for development: it writes each message
+// to a file in Dir (mode 0600) instead of sending it, so a developer can
+// follow invite, reset and sign-in links. The messages carry live
+// single-use links: never point it at a shared directory in production.
+type DirMailer struct{ Dir string }
+
+// DryRun reports that nothing is sent.
+func (DirMailer) DryRun() bool { return true }
+
+// Send writes m to a new file.
+func (d DirMailer) Send(_ context.Context, m Message) error {
+	if err := os.MkdirAll(d.Dir, 0o700); err != nil {
+		return fmt.Errorf("dry-run mail: %w", err)
+	}
+	name := filepath.Join(d.Dir, fmt.Sprintf("%d-%s.eml", time.Now().UnixNano(), m.Kind))
+	msg := fmt.Sprintf("To: %s\r\nSubject: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s", m.To, m.Subject, m.Body)
+	if err := os.WriteFile(name, []byte(msg), 0o600); err != nil {
+		return fmt.Errorf("dry-run mail: %w", err)
+	}
+	return nil
+}
+
+var _ Mailer = DirMailer{}

@@ -1,0 +1,731 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/passhash"
+)
+
+// Limit allows N events per fixed window.
+type Limit struct {
+	N      int
+	Window time.Duration
+}
+
+// Limits are the rate limits, counted in the database (shared by every
+// HQ process): per client IP and per account (keyed by the email typed,
+// so unknown addresses are limited exactly like known ones).
+type Limits struct {
+	LoginIP      Limit // password and magic-link sign-ins, MFA steps, per IP
+	LoginAccount Limit // the same, per account
+	EmailIP      Limit // reset and magic-link requests, per IP
+	EmailAccount Limit // the same, per address
+	SignupIP     Limit
+}
+
+// Config configures a Service.
+type Config struct {
+	// BaseURL is where HQ is reached, for links in emails.
+	BaseURL string
+	// Issuer names HQ in authenticator apps.
+	Issuer string
+	// IdleTimeout ends a session unused for this long; AbsoluteTimeout
+	// ends a login (a family of refreshed sessions) this long after it
+	// started, however active.
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	ResetTTL        time.Duration // password reset links
+	MagicTTL        time.Duration // sign-in links
+	InviteTTL       time.Duration // invitations
+	MFATTL          time.Duration // between password and TOTP code
+	MFAAttempts     int           // wrong codes allowed per MFA step
+	// Caps is the plan a signup gets.
+	Caps keycab.Caps
+	// Params are the argon2id parameters of new password hashes.
+	Params passhash.Params
+	Limits Limits
+}
+
+// DefaultConfig returns the production settings.
+func DefaultConfig() Config {
+	return Config{
+		BaseURL:         "http://127.0.0.1:8080",
+		Issuer:          "keycab",
+		IdleTimeout:     30 * time.Minute,
+		AbsoluteTimeout: 12 * time.Hour,
+		ResetTTL:        30 * time.Minute,
+		MagicTTL:        15 * time.Minute,
+		InviteTTL:       7 * 24 * time.Hour,
+		MFATTL:          5 * time.Minute,
+		MFAAttempts:     5,
+		Caps:            keycab.Caps{KeySets: 500, Sites: 50, Cabinets: 100, Members: 500},
+		Params:          passhash.OWASP,
+		Limits: Limits{
+			LoginIP:      Limit{30, 5 * time.Minute},
+			LoginAccount: Limit{10, 15 * time.Minute},
+			EmailIP:      Limit{10, 15 * time.Minute},
+			EmailAccount: Limit{3, 15 * time.Minute},
+			SignupIP:     Limit{10, time.Hour},
+		},
+	}
+}
+
+// Message is an email to send.
+type Message struct {
+	Kind    string // invite, reset, magic
+	OrgID   string
+	To      string
+	Subject string
+	Body    string // carries a single-use link: never log or store it
+}
+
+// Mailer sends email. A Mailer that also has a DryRun method returning
+// true only records what it would send.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Service is HQ's authentication: accounts, sessions, tokens, MFA,
+// invitations and rate limits, over the store.
+type Service struct {
+	st    *store.Store
+	mail  Mailer
+	log   *slog.Logger
+	now   func() time.Time
+	cfg   Config
+	dummy string // a hash to verify against when the account is unknown
+}
+
+// New returns a Service. A nil mailer records every message as a dry run
+// in the delivery log and sends nothing; nil now means time.Now.
+func New(st *store.Store, mailer Mailer, log *slog.Logger, now func() time.Time, cfg Config) (*Service, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if now == nil {
+		now = time.Now
+	}
+	dummy, err := passhash.Hash("keycab dummy password for timing", cfg.Params)
+	if err != nil {
+		return nil, fmt.Errorf("new auth service: %w", err)
+	}
+	return &Service{st: st, mail: mailer, log: log, now: now, cfg: cfg, dummy: dummy}, nil
+}
+
+// Config returns the service's settings.
+func (s *Service) Config() Config { return s.cfg }
+
+// Tokens are what a completed sign-in hands the client.
+type Tokens struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	IdleTimeout  int       `json:"idle_timeout_seconds"`
+	OrgID        string    `json:"org_id"`
+	MemberID     string    `json:"member_id"`
+}
+
+// LoginResult is either Tokens or, when the account has MFA, an MFA token
+// to present with a TOTP code.
+type LoginResult struct {
+	Tokens   *Tokens
+	MFAToken string
+}
+
+// Principal is an authenticated session.
+type Principal struct {
+	AccountID string
+	OrgID     string
+	MemberID  string
+	SessionID string
+	FamilyID  string
+}
+
+// Scope returns the store scope the principal acts in.
+func (p Principal) Scope() store.Scope { return store.MemberScope(p.OrgID, p.MemberID) }
+
+// LimitedError is a refusal by a rate limit.
+type LimitedError struct{ RetryAfter time.Duration }
+
+func (e *LimitedError) Error() string { return "rate limited" }
+
+// Unwrap gives the keycab code: ELOCKED.
+func (e *LimitedError) Unwrap() error {
+	return keycab.Errorf(keycab.ELOCKED, "too many attempts; try again later")
+}
+
+var errBadLogin = keycab.Errorf(keycab.EUNAUTHORIZED, "wrong email or password")
+
+func (s *Service) limit(ctx context.Context, what, key string, l Limit) error {
+	if l.N <= 0 {
+		return nil
+	}
+	n, reset, err := s.st.HitRateLimit(ctx, what+":"+key, l.Window)
+	if err != nil {
+		return err
+	}
+	if n > l.N {
+		s.log.Warn("rate limited", "limit", what, "count", n)
+		return &LimitedError{RetryAfter: max(reset.Sub(s.now()), time.Second)}
+	}
+	return nil
+}
+
+// Signup is what a new organisation's owner supplies.
+type Signup struct {
+	OrgName  string `json:"org_name"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// Signup creates an account, an organisation and its owner, and signs
+// the owner in. An email already registered is ECONFLICT (sign in
+// instead): signup, unlike login and reset, tells that an address is
+// registered, as it must to be of use.
+func (s *Service) Signup(ctx context.Context, in Signup, ip string) (Tokens, error) {
+	if err := s.limit(ctx, "signup:ip", ip, s.cfg.Limits.SignupIP); err != nil {
+		return Tokens{}, err
+	}
+	if strings.TrimSpace(in.OrgName) == "" {
+		return Tokens{}, keycab.Errorf(keycab.EINVALID, "an organisation needs a name")
+	}
+	if err := CheckPassword(in.Password); err != nil {
+		return Tokens{}, err
+	}
+	hash, err := passhash.Hash(in.Password, s.cfg.Params)
+	if err != nil {
+		return Tokens{}, err
+	}
+	acct, err := s.st.CreateAccount(ctx, store.Account{Email: in.Email, Name: in.Name, PasswordHash: hash})
+	if keycab.ErrorCode(err) == keycab.ECONFLICT {
+		return Tokens{}, keycab.Errorf(keycab.ECONFLICT, "this email already has an account: sign in instead")
+	} else if err != nil {
+		return Tokens{}, err
+	}
+	org, owner, err := s.st.CreateOrg(ctx, store.NewOrg{Name: in.OrgName, Caps: s.cfg.Caps,
+		Owner: keycab.Member{Name: acct.Name, Email: acct.Email}})
+	if err != nil {
+		return Tokens{}, err
+	}
+	if err := s.st.LinkMember(ctx, acct.ID, org.ID, owner.ID); err != nil {
+		return Tokens{}, err
+	}
+	s.log.Info("signup", "account", acct.ID, "org", org.ID)
+	return s.newSession(ctx, acct.ID, org.ID, owner.ID)
+}
+
+// Login checks an email and password and signs in to orgID (or the
+// account's first organisation when empty), or asks for the MFA step.
+func (s *Service) Login(ctx context.Context, email, password, orgID, ip string) (LoginResult, error) {
+	email = store.NormalizeEmail(email)
+	if err := s.limit(ctx, "login:ip", ip, s.cfg.Limits.LoginIP); err != nil {
+		return LoginResult{}, err
+	}
+	if err := s.limit(ctx, "login:account", email, s.cfg.Limits.LoginAccount); err != nil {
+		return LoginResult{}, err
+	}
+	acct, err := s.st.AccountByEmail(ctx, email)
+	if keycab.ErrorCode(err) == keycab.ENOTFOUND || (err == nil && acct.PasswordHash == "") {
+		passhash.Verify(s.dummy, password) // the same work as for a known account
+		s.log.Warn("failed login", "reason", "unknown account or no password", "ip", ip)
+		return LoginResult{}, errBadLogin
+	} else if err != nil {
+		return LoginResult{}, err
+	}
+	if err := passhash.Verify(acct.PasswordHash, password); err != nil {
+		s.log.Warn("failed login", "reason", "wrong password", "account", acct.ID, "ip", ip)
+		return LoginResult{}, errBadLogin
+	}
+	return s.firstFactorDone(ctx, acct, orgID)
+}
+
+// firstFactorDone picks the membership and either signs in or, with MFA,
+// issues the MFA step's token.
+func (s *Service) firstFactorDone(ctx context.Context, acct store.Account, orgID string) (LoginResult, error) {
+	ms, err := s.st.Memberships(ctx, acct.ID)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	var m *store.Membership
+	for i := range ms {
+		if orgID == "" || ms[i].OrgID == orgID {
+			m = &ms[i]
+			break
+		}
+	}
+	if m == nil {
+		s.log.Warn("denied login", "reason", "no membership", "account", acct.ID)
+		return LoginResult{}, keycab.Errorf(keycab.EFORBIDDEN, "you are not a member of that organisation")
+	}
+	if acct.MFA {
+		tok := newToken(prefixMFA)
+		if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeMFA,
+			AccountID: acct.ID, OrgID: m.OrgID, MemberID: m.MemberID, ExpiresAt: s.now().Add(s.cfg.MFATTL)}); err != nil {
+			return LoginResult{}, err
+		}
+		return LoginResult{MFAToken: tok}, nil
+	}
+	t, err := s.newSession(ctx, acct.ID, m.OrgID, m.MemberID)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	s.log.Info("login", "account", acct.ID, "org", m.OrgID)
+	return LoginResult{Tokens: &t}, nil
+}
+
+// VerifyMFA completes a login with a TOTP code. Each code works once; a
+// few wrong codes use up the MFA token.
+func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, ip string) (Tokens, error) {
+	if err := s.limit(ctx, "login:ip", ip, s.cfg.Limits.LoginIP); err != nil {
+		return Tokens{}, err
+	}
+	hash := HashToken(mfaToken)
+	tok, err := s.st.PeekAuthToken(ctx, store.PurposeMFA, hash)
+	if err != nil {
+		s.log.Warn("failed mfa", "reason", "unknown or expired step", "ip", ip)
+		return Tokens{}, keycab.Errorf(keycab.EUNAUTHORIZED, "this sign-in has expired: start again")
+	}
+	acct, err := s.st.GetAccount(ctx, tok.AccountID)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if err := s.limit(ctx, "login:account", acct.Email, s.cfg.Limits.LoginAccount); err != nil {
+		return Tokens{}, err
+	}
+	secret, _, err := s.st.TOTPSecrets(ctx, acct.ID)
+	if err != nil {
+		return Tokens{}, err
+	}
+	step, ok := CheckTOTP(secret, strings.TrimSpace(code), s.now())
+	if !ok {
+		s.log.Warn("failed mfa", "reason", "wrong code", "account", acct.ID, "ip", ip)
+		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.ID, s.cfg.MFAAttempts), keycab.Errorf(keycab.EUNAUTHORIZED, "wrong code"))
+	}
+	if err := s.st.UseTOTPStep(ctx, acct.ID, step); err != nil {
+		s.log.Warn("failed mfa", "reason", "code replayed", "account", acct.ID, "ip", ip)
+		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.ID, s.cfg.MFAAttempts), err)
+	}
+	if _, err := s.st.UseAuthToken(ctx, store.PurposeMFA, hash); err != nil {
+		return Tokens{}, keycab.Errorf(keycab.EUNAUTHORIZED, "this sign-in has expired: start again")
+	}
+	s.log.Info("login", "account", acct.ID, "org", tok.OrgID, "mfa", true)
+	return s.newSession(ctx, acct.ID, tok.OrgID, tok.MemberID)
+}
+
+func (s *Service) newSession(ctx context.Context, accountID, orgID, memberID string) (Tokens, error) {
+	access, refresh := newToken(prefixAccess), newToken(prefixRefresh)
+	ss, err := s.st.CreateSession(ctx, store.Session{AccountID: accountID, OrgID: orgID, MemberID: memberID,
+		AccessHash: HashToken(access), RefreshHash: HashToken(refresh), ExpiresAt: s.now().Add(s.cfg.AbsoluteTimeout)})
+	if err != nil {
+		return Tokens{}, err
+	}
+	return s.tokens(access, refresh, ss), nil
+}
+
+func (s *Service) tokens(access, refresh string, ss store.Session) Tokens {
+	return Tokens{AccessToken: access, RefreshToken: refresh, ExpiresAt: ss.ExpiresAt,
+		IdleTimeout: int(s.cfg.IdleTimeout / time.Second), OrgID: ss.OrgID, MemberID: ss.MemberID}
+}
+
+var errNoSession = keycab.Errorf(keycab.EUNAUTHORIZED, "sign in first")
+
+// live reports why a session no longer works, or nil.
+func (s *Service) live(ss store.Session) error {
+	now := s.now()
+	switch {
+	case !ss.RevokedAt.IsZero():
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "signed out")
+	case !ss.RotatedAt.IsZero():
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "this token was refreshed")
+	case !now.Before(ss.ExpiresAt):
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "session expired: sign in again")
+	case now.Sub(ss.LastUsed) >= s.cfg.IdleTimeout:
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "session idle too long: sign in again")
+	}
+	return nil
+}
+
+// Authenticate resolves an access token to its principal.
+func (s *Service) Authenticate(ctx context.Context, access string) (Principal, error) {
+	if !strings.HasPrefix(access, prefixAccess) {
+		return Principal{}, errNoSession
+	}
+	ss, err := s.st.SessionByAccess(ctx, HashToken(access))
+	if keycab.ErrorCode(err) == keycab.EUNAUTHORIZED {
+		return Principal{}, errNoSession
+	} else if err != nil {
+		return Principal{}, err
+	}
+	if err := s.live(ss); err != nil {
+		return Principal{}, err
+	}
+	if s.now().Sub(ss.LastUsed) > time.Minute {
+		if err := s.st.TouchSession(ctx, ss.ID); err != nil {
+			return Principal{}, err
+		}
+	}
+	return Principal{AccountID: ss.AccountID, OrgID: ss.OrgID, MemberID: ss.MemberID, SessionID: ss.ID, FamilyID: ss.FamilyID}, nil
+}
+
+// Refresh exchanges a refresh token for a new pair. A refresh token used
+// twice revokes its whole login (the thief's and the owner's sessions).
+func (s *Service) Refresh(ctx context.Context, refresh, ip string) (Tokens, error) {
+	if !strings.HasPrefix(refresh, prefixRefresh) {
+		return Tokens{}, errNoSession
+	}
+	access, next := newToken(prefixAccess), newToken(prefixRefresh)
+	ss, err := s.st.RotateSession(ctx, HashToken(refresh), store.Session{AccessHash: HashToken(access), RefreshHash: HashToken(next)}, s.live)
+	if errors.Is(err, store.ErrRefreshReused) {
+		s.log.Warn("refresh token reuse: login revoked", "ip", ip)
+		return Tokens{}, err
+	} else if err != nil {
+		if keycab.ErrorCode(err) == keycab.EUNAUTHORIZED {
+			s.log.Warn("failed refresh", "ip", ip)
+		}
+		return Tokens{}, err
+	}
+	return s.tokens(access, next, ss), nil
+}
+
+// Logout ends the principal's login (every refreshed session of it).
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	return s.st.RevokeFamily(ctx, p.FamilyID)
+}
+
+// ChangePassword replaces the password after checking the current one,
+// signs the account out everywhere, and signs this client in afresh.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) (Tokens, error) {
+	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if err := s.limit(ctx, "login:account", acct.Email, s.cfg.Limits.LoginAccount); err != nil {
+		return Tokens{}, err
+	}
+	if acct.PasswordHash != "" {
+		if err := passhash.Verify(acct.PasswordHash, current); err != nil {
+			s.log.Warn("failed password change", "reason", "wrong password", "account", acct.ID)
+			return Tokens{}, keycab.Errorf(keycab.EFORBIDDEN, "the current password is wrong")
+		}
+	}
+	if err := s.setPassword(ctx, acct.ID, next); err != nil {
+		return Tokens{}, err
+	}
+	s.log.Info("password changed; signed out everywhere", "account", acct.ID)
+	return s.newSession(ctx, acct.ID, p.OrgID, p.MemberID)
+}
+
+func (s *Service) setPassword(ctx context.Context, accountID, password string) error {
+	if err := CheckPassword(password); err != nil {
+		return err
+	}
+	hash, err := passhash.Hash(password, s.cfg.Params)
+	if err != nil {
+		return err
+	}
+	if err := s.st.SetPassword(ctx, accountID, hash); err != nil {
+		return err
+	}
+	return errors.Join(s.st.RevokeAuthTokens(ctx, accountID, store.PurposeReset), s.st.RevokeAuthTokens(ctx, accountID, store.PurposeMagic))
+}
+
+func (s *Service) link(path, token string) string {
+	return strings.TrimRight(s.cfg.BaseURL, "/") + path + "#token=" + url.QueryEscape(token)
+}
+
+// RequestReset sends a password reset link if email has an account. The
+// answer is the same for any address.
+func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
+	email = store.NormalizeEmail(email)
+	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "email:account", email, s.cfg.Limits.EmailAccount); err != nil {
+		return err
+	}
+	acct, err := s.st.AccountByEmail(ctx, email)
+	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
+		s.log.Info("password reset requested for an unknown address", "ip", ip)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	tok := newToken(prefixReset)
+	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeReset,
+		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(s.cfg.ResetTTL)}); err != nil {
+		return err
+	}
+	return s.send(ctx, Message{Kind: "reset", To: acct.Email, Subject: "Reset your keycab password",
+		Body: fmt.Sprintf("Someone asked to reset the password of your keycab account.\n\nTo choose a new password, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
+			s.cfg.ResetTTL, s.link("/reset", tok))})
+}
+
+// ConfirmReset sets a new password with a reset link's token, once, and
+// signs the account out everywhere. It does not sign in, and leaves MFA
+// as it was: the next login still needs the TOTP code.
+func (s *Service) ConfirmReset(ctx context.Context, token, password, ip string) error {
+	if err := s.limit(ctx, "login:ip", ip, s.cfg.Limits.LoginIP); err != nil {
+		return err
+	}
+	if err := CheckPassword(password); err != nil {
+		return err
+	}
+	tok, err := s.st.UseAuthToken(ctx, store.PurposeReset, HashToken(token))
+	if err != nil {
+		s.log.Warn("failed password reset", "reason", "invalid, used or expired link", "ip", ip)
+		return err
+	}
+	if err := s.setPassword(ctx, tok.AccountID, password); err != nil {
+		return err
+	}
+	s.log.Info("password reset; signed out everywhere", "account", tok.AccountID)
+	return nil
+}
+
+// RequestMagicLink sends a sign-in link if email has an account; the
+// answer is the same for any address.
+func (s *Service) RequestMagicLink(ctx context.Context, email, ip string) error {
+	email = store.NormalizeEmail(email)
+	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "email:account", email, s.cfg.Limits.EmailAccount); err != nil {
+		return err
+	}
+	acct, err := s.st.AccountByEmail(ctx, email)
+	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
+		s.log.Info("sign-in link requested for an unknown address", "ip", ip)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	tok := newToken(prefixMagic)
+	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeMagic,
+		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(s.cfg.MagicTTL)}); err != nil {
+		return err
+	}
+	return s.send(ctx, Message{Kind: "magic", To: acct.Email, Subject: "Your keycab sign-in link",
+		Body: fmt.Sprintf("To sign in to keycab, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
+			s.cfg.MagicTTL, s.link("/magic", tok))})
+}
+
+// ConfirmMagicLink signs in with a sign-in link's token, once. With MFA
+// the TOTP step still follows.
+func (s *Service) ConfirmMagicLink(ctx context.Context, token, orgID, ip string) (LoginResult, error) {
+	if err := s.limit(ctx, "login:ip", ip, s.cfg.Limits.LoginIP); err != nil {
+		return LoginResult{}, err
+	}
+	tok, err := s.st.UseAuthToken(ctx, store.PurposeMagic, HashToken(token))
+	if err != nil {
+		s.log.Warn("failed sign-in link", "reason", "invalid, used or expired link", "ip", ip)
+		return LoginResult{}, err
+	}
+	acct, err := s.st.GetAccount(ctx, tok.AccountID)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	return s.firstFactorDone(ctx, acct, orgID)
+}
+
+// Invitation is what an inviter asks for.
+type Invitation struct {
+	Email   string      `json:"email"`
+	Role    keycab.Role `json:"role"`
+	SiteIDs []string    `json:"site_ids,omitempty"`
+}
+
+// Invite invites email to the principal's organisation with role. Nobody
+// invites above their own role; a site manager invites staff and
+// contractors only. The store checks the same again when the invitation
+// is accepted, with the inviter's role at that time.
+func (s *Service) Invite(ctx context.Context, p Principal, in Invitation) (store.AuthToken, error) {
+	inviter, err := s.st.GetMember(ctx, p.Scope(), p.MemberID)
+	if err != nil {
+		return store.AuthToken{}, err
+	}
+	if err := in.Role.Validate(); err != nil {
+		return store.AuthToken{}, err
+	}
+	email := store.NormalizeEmail(in.Email)
+	if !strings.Contains(email, "@") {
+		return store.AuthToken{}, keycab.Errorf(keycab.EINVALID, "an invitation needs an email address")
+	}
+	switch {
+	case !inviter.Role.AtLeast(in.Role):
+		s.log.Warn("denied invite", "reason", "role above inviter's", "account", p.AccountID, "org", p.OrgID, "role", in.Role)
+		return store.AuthToken{}, keycab.Errorf(keycab.EFORBIDDEN, "a %s cannot invite a %s", inviter.Role, in.Role)
+	case inviter.Role == keycab.RoleOwner || inviter.Role == keycab.RoleAdmin:
+	case inviter.Role == keycab.RoleSiteManager && (in.Role == keycab.RoleStaff || in.Role == keycab.RoleContractor):
+	default:
+		s.log.Warn("denied invite", "reason", "role may not invite", "account", p.AccountID, "org", p.OrgID, "role", in.Role)
+		return store.AuthToken{}, keycab.Errorf(keycab.EFORBIDDEN, "a %s cannot invite a %s", inviter.Role, in.Role)
+	}
+	org, err := s.st.GetOrg(ctx, p.Scope())
+	if err != nil {
+		return store.AuthToken{}, err
+	}
+	tok := newToken(prefixInvite)
+	inv, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeInvite,
+		Email: email, OrgID: p.OrgID, MemberID: p.MemberID, Role: in.Role, SiteIDs: in.SiteIDs,
+		ExpiresAt: s.now().Add(s.cfg.InviteTTL)})
+	if err != nil {
+		return store.AuthToken{}, err
+	}
+	inv.Hash = nil
+	err = s.send(ctx, Message{Kind: "invite", OrgID: p.OrgID, To: email, Subject: "You are invited to " + org.Name + " on keycab",
+		Body: fmt.Sprintf("%s invites you to join %s on keycab as %s.\n\nTo accept, open this link within %v:\n\n%s\n",
+			inviter.Name, org.Name, in.Role, s.cfg.InviteTTL, s.link("/invite", tok))})
+	return inv, err
+}
+
+// Accept is what an invitee supplies when not signed in: their name and
+// a password for the new account.
+type Accept struct {
+	Token    string `json:"token"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+// AcceptInvite accepts an invitation, once. A signed-in caller (non-nil
+// p) must be signed in with the invited email; otherwise the invitation
+// makes a new account, and an invited email that already has an account
+// must sign in first. The member is created with the inviter's rights at
+// this moment (store.CreateMember), so an inviter since demoted cannot
+// grant more than they now hold.
+func (s *Service) AcceptInvite(ctx context.Context, in Accept, p *Principal, ip string) (Tokens, error) {
+	if err := s.limit(ctx, "login:ip", ip, s.cfg.Limits.LoginIP); err != nil {
+		return Tokens{}, err
+	}
+	hash := HashToken(in.Token)
+	inv, err := s.st.PeekAuthToken(ctx, store.PurposeInvite, hash)
+	if err != nil {
+		s.log.Warn("failed invite acceptance", "reason", "invalid, used or expired link", "ip", ip)
+		return Tokens{}, err
+	}
+	var acct store.Account
+	if p != nil {
+		if acct, err = s.st.GetAccount(ctx, p.AccountID); err != nil {
+			return Tokens{}, err
+		}
+		if acct.Email != inv.Email {
+			s.log.Warn("denied invite acceptance", "reason", "signed in with another email", "account", acct.ID, "ip", ip)
+			return Tokens{}, keycab.Errorf(keycab.EFORBIDDEN, "this invitation is for another email address")
+		}
+		ms, err := s.st.Memberships(ctx, acct.ID)
+		if err != nil {
+			return Tokens{}, err
+		}
+		for _, m := range ms {
+			if m.OrgID == inv.OrgID {
+				return Tokens{}, keycab.Errorf(keycab.ECONFLICT, "you are already a member of this organisation")
+			}
+		}
+	} else {
+		if _, err := s.st.AccountByEmail(ctx, inv.Email); err == nil {
+			return Tokens{}, keycab.Errorf(keycab.EUNAUTHORIZED, "this email already has an account: sign in, then accept the invitation")
+		} else if keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			return Tokens{}, err
+		}
+		if err := CheckPassword(in.Password); err != nil {
+			return Tokens{}, err
+		}
+	}
+	if _, err := s.st.UseAuthToken(ctx, store.PurposeInvite, hash); err != nil {
+		return Tokens{}, err
+	}
+	if p == nil {
+		h, err := passhash.Hash(in.Password, s.cfg.Params)
+		if err != nil {
+			return Tokens{}, err
+		}
+		if acct, err = s.st.CreateAccount(ctx, store.Account{Email: inv.Email, Name: in.Name, PasswordHash: h}); err != nil {
+			return Tokens{}, err
+		}
+	}
+	name := strings.TrimSpace(in.Name)
+	if name == "" {
+		name = acct.Name
+	}
+	m, err := s.st.CreateMember(ctx, store.MemberScope(inv.OrgID, inv.MemberID),
+		keycab.Member{OrgID: inv.OrgID, Name: name, Email: inv.Email, Role: inv.Role, SiteIDs: inv.SiteIDs})
+	if err != nil {
+		s.log.Warn("denied invite acceptance", "reason", keycab.ErrorMessage(err), "account", acct.ID, "org", inv.OrgID)
+		return Tokens{}, err
+	}
+	if err := s.st.LinkMember(ctx, acct.ID, inv.OrgID, m.ID); err != nil {
+		return Tokens{}, err
+	}
+	s.log.Info("invitation accepted", "account", acct.ID, "org", inv.OrgID, "member", m.ID, "role", m.Role)
+	return s.newSession(ctx, acct.ID, inv.OrgID, m.ID)
+}
+
+// BeginTOTP starts MFA enrolment: a new secret, pending until EnableTOTP
+// confirms a code of it. Returns the secret in base32 and as an
+// otpauth:// URI.
+func (s *Service) BeginTOTP(ctx context.Context, p Principal) (key, uri string, err error) {
+	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	if err != nil {
+		return "", "", err
+	}
+	if acct.MFA {
+		return "", "", keycab.Errorf(keycab.ECONFLICT, "MFA is already on")
+	}
+	secret := NewTOTPSecret()
+	if err := s.st.SetPendingTOTP(ctx, acct.ID, secret); err != nil {
+		return "", "", err
+	}
+	return TOTPKey(secret), TOTPURI(s.cfg.Issuer, acct.Email, secret), nil
+}
+
+// EnableTOTP turns MFA on once code matches the pending secret.
+func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) error {
+	_, pending, err := s.st.TOTPSecrets(ctx, p.AccountID)
+	if err != nil {
+		return err
+	}
+	if pending == nil {
+		return keycab.Errorf(keycab.EINVALID, "start MFA enrolment first")
+	}
+	step, ok := CheckTOTP(pending, strings.TrimSpace(code), s.now())
+	if !ok {
+		return keycab.Errorf(keycab.EINVALID, "wrong code")
+	}
+	if err := s.st.EnableTOTP(ctx, p.AccountID, step); err != nil {
+		return err
+	}
+	s.log.Info("mfa enabled", "account", p.AccountID)
+	return nil
+}
+
+// send delivers m through the mailer (or as a dry run) and records it in
+// the delivery log; the body is never logged or stored.
+func (s *Service) send(ctx context.Context, m Message) error {
+	d := store.Delivery{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Status: "dry-run"}
+	dry := s.mail == nil
+	if dr, ok := s.mail.(interface{ DryRun() bool }); ok && dr.DryRun() {
+		dry = true
+	}
+	if s.mail != nil {
+		if err := s.mail.Send(ctx, m); err != nil {
+			d.Status, d.Error = "failed", err.Error()
+		} else if !dry {
+			d.Status = "sent"
+		}
+	}
+	d, err := s.st.RecordDelivery(ctx, d)
+	if err != nil {
+		return err
+	}
+	s.log.Info("email", "kind", m.Kind, "delivery", d.ID, "status", d.Status)
+	return nil
+}

@@ -1,0 +1,256 @@
+package hq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/store"
+)
+
+// Server is HQ's HTTP service. Set the fields, then serve Handler().
+type Server struct {
+	Store *store.Store
+	Auth  *auth.Service
+	// KioskAPI serves the kiosks' sync protocol under /v1/kiosk/ (it
+	// sees the full path); nil answers 404 there.
+	KioskAPI http.Handler
+	// Logger receives request and security logs; nil discards them.
+	Logger *slog.Logger
+	// TrustedOrigins are origins besides HQ's own allowed to make
+	// cross-origin unsafe requests (CrossOriginProtection); normally none.
+	TrustedOrigins []string
+	// Metrics counts requests; nil makes a fresh one.
+	Metrics *Metrics
+}
+
+// cookieName is the session cookie of the dashboard: __Host- pins it to
+// this host, Secure, path /.
+const cookieName = "__Host-keycab_session"
+
+// Handler returns the service's handler with every middleware applied.
+func (s *Server) Handler() (http.Handler, error) {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics()
+	}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		h := rt.handler
+		if rt.auth {
+			h = s.authenticated(h)
+		}
+		mux.Handle(rt.method+" "+rt.path, h)
+	}
+	mux.HandleFunc("GET /openapi.json", s.openAPI)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Store.Ping(ctx); err != nil {
+			s.Logger.Error("not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", s.Metrics)
+	kiosk := s.KioskAPI
+	if kiosk == nil {
+		kiosk = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, r, keycab.Errorf(keycab.ENOTFOUND, "not found"))
+		})
+	}
+	mux.Handle("/v1/kiosk/", kiosk)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, keycab.Errorf(keycab.ENOTFOUND, "not found"))
+	})
+
+	cop := http.NewCrossOriginProtection()
+	for _, o := range s.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("hq handler: %w", err)
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Logger.Warn("denied request", "reason", "cross-origin", "method", r.Method, "path", r.URL.Path,
+			"ip", clientIP(r), "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		writeError(w, r, keycab.Errorf(keycab.EFORBIDDEN, "cross-origin request refused"))
+	}))
+	// The kiosk API authenticates every request with the kiosk's key,
+	// not a cookie: cross-origin protection does not apply there.
+	cop.AddInsecureBypassPattern("/v1/kiosk/")
+	return s.observe(securityHeaders(s.recoverPanics(cop.Handler(mux)))), nil
+}
+
+// securityHeaders sets the security headers on every response, before the
+// handler runs, so errors, 404s and panics carry them too.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				writeError(w, r, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe logs each request (never its query string: links carry
+// tokens in the fragment, but be safe) and counts it in the metrics.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		d := time.Since(start)
+		s.Metrics.observe(r.Method, r.Pattern, sw.status, d)
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		} else if sw.status == http.StatusUnauthorized || sw.status == http.StatusForbidden || sw.status == http.StatusTooManyRequests {
+			level = slog.LevelWarn
+		}
+		s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"duration_ms", float64(d.Microseconds())/1000, "ip", clientIP(r))
+	})
+}
+
+// clientIP is the peer's address. HQ behind a proxy should be given the
+// address by the proxy; this build trusts no forwarding header.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// statusOf maps a keycab error code to an HTTP status: the one place
+// codes become statuses.
+func statusOf(code string) int {
+	switch code {
+	case keycab.EINVALID:
+		return http.StatusBadRequest
+	case keycab.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case keycab.EFORBIDDEN:
+		return http.StatusForbidden
+	case keycab.ENOTFOUND:
+		return http.StatusNotFound
+	case keycab.ECONFLICT:
+		return http.StatusConflict
+	case keycab.ECAPACITY:
+		return http.StatusConflict
+	case keycab.ELOCKED:
+		return http.StatusTooManyRequests
+	case keycab.ETAMPERED:
+		return http.StatusUnprocessableEntity
+	case keycab.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case keycab.ENOTIMPLEMENTED:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
+// apiError is the body of every error response.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := keycab.ErrorCode(err)
+	var le *auth.LimitedError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(le.RetryAfter.Round(time.Second)/time.Second)))
+	}
+	if code == keycab.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="keycab"`)
+	}
+	var body apiError
+	body.Error.Code, body.Error.Message = code, keycab.ErrorMessage(err)
+	writeJSON(w, statusOf(code), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// decode reads a JSON body of at most 64 KiB into v.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return keycab.Errorf(keycab.EINVALID, "send application/json")
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return keycab.Errorf(keycab.EINVALID, "malformed JSON body")
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+)
+
+// Token purposes.
+const (
+	PurposeReset  = "reset"  // a password reset link
+	PurposeMagic  = "magic"  // a sign-in link
+	PurposeInvite = "invite" // an invitation to an organisation
+	PurposeMFA    = "mfa"    // the second step of a login
+)
+
+// AuthToken is a single-use, expiring secret, stored as its hash.
+type AuthToken struct {
+	ID        string
+	Hash      []byte
+	Purpose   string
+	AccountID string
+	Email     string
+	OrgID     string
+	MemberID  string // invite: the inviter; mfa: the member chosen at login
+	Role      keycab.Role
+	SiteIDs   []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+	Attempts  int
+}
+
+const authTokenCols = `id, hash, purpose, account_id, email, org_id, member_id, role, site_ids,
+	created_us, expires_us, used_us, attempts`
+
+func scanAuthToken(row interface{ Scan(...any) error }) (AuthToken, error) {
+	var a AuthToken
+	var sites string
+	var created, expires, used int64
+	err := row.Scan(&a.ID, &a.Hash, &a.Purpose, &a.AccountID, &a.Email, &a.OrgID, &a.MemberID, &a.Role, &sites,
+		&created, &expires, &used, &a.Attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, keycab.Errorf(keycab.ENOTFOUND, "this link is invalid or has expired")
+	}
+	if sites != "" {
+		a.SiteIDs = strings.Split(sites, ",")
+	}
+	a.CreatedAt, a.ExpiresAt, a.UsedAt = fromUS(created), fromUS(expires), fromUS(used)
+	return a, err
+}
+
+// CreateAuthToken stores a token (its hash and what it grants).
+func (s *Store) CreateAuthToken(ctx context.Context, a AuthToken) (AuthToken, error) {
+	a.ID, a.Email = newID("tok"), NormalizeEmail(a.Email)
+	err := s.global(ctx, "create "+a.Purpose+" token", true, func(ctx context.Context, t *tx) error {
+		a.CreatedAt = t.now
+		_, err := t.exec(ctx, `INSERT INTO auth_tokens (id, hash, purpose, account_id, email, org_id, member_id, role, site_ids, created_us, expires_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			a.ID, a.Hash, a.Purpose, a.AccountID, a.Email, a.OrgID, a.MemberID, string(a.Role), strings.Join(a.SiteIDs, ","),
+			us(t.now), us(a.ExpiresAt))
+		return err
+	})
+	return a, err
+}
+
+// PeekAuthToken returns the unused, unexpired token of purpose hashing to
+// hash without using it; any other is ENOTFOUND.
+func (s *Store) PeekAuthToken(ctx context.Context, purpose string, hash []byte) (AuthToken, error) {
+	var a AuthToken
+	err := s.global(ctx, "read "+purpose+" token", false, func(ctx context.Context, t *tx) error {
+		var err error
+		a, err = scanAuthToken(t.queryRow(ctx, "SELECT "+authTokenCols+
+			" FROM auth_tokens WHERE hash = $1 AND purpose = $2 AND used_us = 0 AND expires_us > $3", hash, purpose, us(t.now)))
+		return err
+	})
+	return a, err
+}
+
+// UseAuthToken marks the unused, unexpired token of purpose hashing to
+// hash as used and returns it; only one caller ever succeeds. Any other
+// token is ENOTFOUND, the same answer for a used, expired or unknown one.
+func (s *Store) UseAuthToken(ctx context.Context, purpose string, hash []byte) (AuthToken, error) {
+	var a AuthToken
+	err := s.global(ctx, "use "+purpose+" token", true, func(ctx context.Context, t *tx) error {
+		var err error
+		a, err = scanAuthToken(t.queryRow(ctx, "UPDATE auth_tokens SET used_us = $1 WHERE hash = $2 AND purpose = $3 AND used_us = 0 AND expires_us > $1 RETURNING "+authTokenCols,
+			us(t.now), hash, purpose))
+		return err
+	})
+	return a, err
+}
+
+// FailAuthToken counts a failed attempt at the token (the MFA step) and
+// uses it up once attempts reach max.
+func (s *Store) FailAuthToken(ctx context.Context, id string, max int) error {
+	return s.global(ctx, "fail token", true, func(ctx context.Context, t *tx) error {
+		_, err := t.exec(ctx, `UPDATE auth_tokens SET attempts = attempts + 1,
+			used_us = CASE WHEN attempts + 1 >= $1 THEN $2 ELSE used_us END WHERE id = $3`, max, us(t.now), id)
+		return err
+	})
+}
+
+// RevokeAuthTokens uses up every open token of purpose for an account (a
+// reset link outstanding when the password changes, say).
+func (s *Store) RevokeAuthTokens(ctx context.Context, accountID, purpose string) error {
+	return s.global(ctx, "revoke tokens", true, func(ctx context.Context, t *tx) error {
+		_, err := t.exec(ctx, "UPDATE auth_tokens SET used_us = $1 WHERE account_id = $2 AND purpose = $3 AND used_us = 0", us(t.now), accountID, purpose)
+		return err
+	})
+}
+
+// ListInvites returns the organisation's open invitations, newest first,
+// to a principal who may list its members.
+func (s *Store) ListInvites(ctx context.Context, sc Scope) ([]AuthToken, error) {
+	if _, err := s.ListMembers(ctx, sc); err != nil {
+		return nil, err
+	}
+	var out []AuthToken
+	err := s.global(ctx, "list invites", false, func(ctx context.Context, t *tx) error {
+		rows, err := t.query(ctx, "SELECT "+authTokenCols+` FROM auth_tokens
+			WHERE org_id = $1 AND purpose = 'invite' AND used_us = 0 AND expires_us > $2 ORDER BY created_us DESC, id`, sc.org, us(t.now))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			a, err := scanAuthToken(rows)
+			if err != nil {
+				return err
+			}
+			a.Hash = nil
+			out = append(out, a)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// RevokeInvite withdraws an open invitation of the principal's
+// organisation. The inviter, or an owner or admin, may; any other id is
+// ENOTFOUND.
+func (s *Store) RevokeInvite(ctx context.Context, sc Scope, id string) error {
+	m, err := s.GetMember(ctx, sc, sc.member)
+	if err != nil {
+		return err
+	}
+	admin := m.Role == keycab.RoleOwner || m.Role == keycab.RoleAdmin
+	return s.global(ctx, "revoke invite", true, func(ctx context.Context, t *tx) error {
+		res, err := t.exec(ctx, `UPDATE auth_tokens SET used_us = $1 WHERE id = $2 AND org_id = $3 AND purpose = 'invite' AND used_us = 0
+			AND ($4 OR member_id = $5)`, us(t.now), id, sc.org, admin, sc.member)
+		if err != nil {
+			return err
+		}
+		return affected(res, "invite", id)
+	})
+}
+
+// HitRateLimit counts one event against key in fixed windows of length
+// window and returns the count in the current window and when it ends.
+// The counter lives in the database, so every HQ process shares it.
+func (s *Store) HitRateLimit(ctx context.Context, key string, window time.Duration) (int, time.Time, error) {
+	var n int
+	var start int64
+	err := s.global(ctx, "rate limit", true, func(ctx context.Context, t *tx) error {
+		now := us(t.now)
+		ws := now - now%window.Microseconds()
+		return t.queryRow(ctx, `INSERT INTO rate_limits (key, window_us, count) VALUES ($1, $2, 1)
+			ON CONFLICT (key) DO UPDATE SET
+				count = CASE WHEN rate_limits.window_us = excluded.window_us THEN rate_limits.count + 1 ELSE 1 END,
+				window_us = excluded.window_us
+			RETURNING count, window_us`, key, ws).Scan(&n, &start)
+	})
+	return n, fromUS(start).Add(window), err
+}
+
+// Delivery is one email sent, or recorded in dry-run mode.
+type Delivery struct {
+	ID      string
+	At      time.Time
+	Kind    string // invite, reset, magic, ...
+	OrgID   string
+	To      string
+	Subject string
+	Status  string // dry-run, sent, failed
+	Error   string
+}
+
+// RecordDelivery appends a delivery to the delivery log.
+func (s *Store) RecordDelivery(ctx context.Context, d Delivery) (Delivery, error) {
+	d.ID = newID("dlv")
+	err := s.global(ctx, "record delivery", true, func(ctx context.Context, t *tx) error {
+		d.At = t.now
+		_, err := t.exec(ctx, `INSERT INTO deliveries (id, at_us, kind, org_id, to_email, subject, status, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, d.ID, us(t.now), d.Kind, d.OrgID, NormalizeEmail(d.To), d.Subject, d.Status, d.Error)
+		return err
+	})
+	return d, err
+}
+
+// ListDeliveries returns the delivery log, newest first (operators only:
+// it is not scoped to an organisation).
+func (s *Store) ListDeliveries(ctx context.Context, limit int) ([]Delivery, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []Delivery
+	err := s.global(ctx, "list deliveries", false, func(ctx context.Context, t *tx) error {
+		rows, err := t.query(ctx, "SELECT id, at_us, kind, org_id, to_email, subject, status, error FROM deliveries ORDER BY at_us DESC, id LIMIT $1", limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d Delivery
+			var at int64
+			if err := rows.Scan(&d.ID, &at, &d.Kind, &d.OrgID, &d.To, &d.Subject, &d.Status, &d.Error); err != nil {
+				return err
+			}
+			d.At = fromUS(at)
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"keycab.dev/keycab"
+)
+
+// Session is one access/refresh token pair of a login (a family). The
+// store keeps only the tokens' hashes; the auth layer makes the tokens,
+// hashes them, and judges idle expiry.
+type Session struct {
+	ID          string
+	FamilyID    string
+	AccountID   string
+	OrgID       string
+	MemberID    string
+	AccessHash  []byte
+	RefreshHash []byte
+	CreatedAt   time.Time
+	LastUsed    time.Time
+	ExpiresAt   time.Time // the family's absolute expiry
+	RotatedAt   time.Time // refreshed: this pair no longer works
+	RevokedAt   time.Time
+}
+
+// Scope returns the member scope the session acts for.
+func (ss Session) Scope() Scope { return MemberScope(ss.OrgID, ss.MemberID) }
+
+const sessionCols = `id, family_id, account_id, org_id, member_id, access_hash, refresh_hash,
+	created_us, last_used_us, expires_us, rotated_us, revoked_us`
+
+func scanSession(row interface{ Scan(...any) error }) (Session, error) {
+	var ss Session
+	var created, used, expires, rotated, revoked int64
+	err := row.Scan(&ss.ID, &ss.FamilyID, &ss.AccountID, &ss.OrgID, &ss.MemberID, &ss.AccessHash, &ss.RefreshHash,
+		&created, &used, &expires, &rotated, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ss, keycab.Errorf(keycab.EUNAUTHORIZED, "no such session")
+	}
+	ss.CreatedAt, ss.LastUsed, ss.ExpiresAt = fromUS(created), fromUS(used), fromUS(expires)
+	ss.RotatedAt, ss.RevokedAt = fromUS(rotated), fromUS(revoked)
+	return ss, err
+}
+
+// CreateSession stores a new session. An empty FamilyID starts a family
+// (a login).
+func (s *Store) CreateSession(ctx context.Context, ss Session) (Session, error) {
+	err := s.global(ctx, "create session", true, func(ctx context.Context, t *tx) error {
+		var err error
+		ss, err = t.insertSession(ctx, ss)
+		return err
+	})
+	return ss, err
+}
+
+func (t *tx) insertSession(ctx context.Context, ss Session) (Session, error) {
+	ss.ID = newID("ses")
+	if ss.FamilyID == "" {
+		ss.FamilyID = newID("fam")
+	}
+	ss.CreatedAt, ss.LastUsed = t.now, t.now
+	_, err := t.exec(ctx, `INSERT INTO sessions (id, family_id, account_id, org_id, member_id, access_hash, refresh_hash,
+		created_us, last_used_us, expires_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		ss.ID, ss.FamilyID, ss.AccountID, ss.OrgID, ss.MemberID, ss.AccessHash, ss.RefreshHash,
+		us(t.now), us(t.now), us(ss.ExpiresAt))
+	return ss, err
+}
+
+// SessionByAccess returns the session whose access token hashes to hash,
+// whatever its state (the caller checks revocation, rotation and expiry).
+// An unknown hash is EUNAUTHORIZED.
+func (s *Store) SessionByAccess(ctx context.Context, hash []byte) (Session, error) {
+	var ss Session
+	err := s.global(ctx, "get session", false, func(ctx context.Context, t *tx) error {
+		var err error
+		ss, err = scanSession(t.queryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE access_hash = $1", hash))
+		return err
+	})
+	return ss, err
+}
+
+// TouchSession records a use of the session (for idle expiry).
+func (s *Store) TouchSession(ctx context.Context, id string) error {
+	return s.global(ctx, "touch session", true, func(ctx context.Context, t *tx) error {
+		_, err := t.exec(ctx, "UPDATE sessions SET last_used_us = $1 WHERE id = $2 AND last_used_us < $1", us(t.now), id)
+		return err
+	})
+}
+
+// ErrRefreshReused is the code of a refresh token presented again after
+// it was rotated: the whole family has been revoked.
+var ErrRefreshReused = keycab.Errorf(keycab.EUNAUTHORIZED, "refresh token reuse detected: every session of this login is signed out")
+
+// RotateSession exchanges the refresh token hashing to refreshHash for a
+// new pair in the same family. A refresh token already rotated or revoked
+// is reuse: the whole family is revoked (committed) and the answer is
+// ErrRefreshReused. valid judges the current session (idle and absolute
+// expiry); when it returns an error, nothing is rotated.
+func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next Session, valid func(Session) error) (Session, error) {
+	var out Session
+	reused := false
+	err := s.global(ctx, "rotate session", true, func(ctx context.Context, t *tx) error {
+		q := "SELECT " + sessionCols + " FROM sessions WHERE refresh_hash = $1"
+		if s.engine == Postgres {
+			q += " FOR UPDATE"
+		}
+		cur, err := scanSession(t.queryRow(ctx, q, refreshHash))
+		if err != nil {
+			return err
+		}
+		if !cur.RotatedAt.IsZero() || !cur.RevokedAt.IsZero() {
+			reused = true
+			_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE family_id = $2 AND revoked_us = 0", us(t.now), cur.FamilyID)
+			return err
+		}
+		if err := valid(cur); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "UPDATE sessions SET rotated_us = $1 WHERE id = $2", us(t.now), cur.ID); err != nil {
+			return err
+		}
+		next.FamilyID, next.AccountID, next.OrgID, next.MemberID, next.ExpiresAt = cur.FamilyID, cur.AccountID, cur.OrgID, cur.MemberID, cur.ExpiresAt
+		out, err = t.insertSession(ctx, next)
+		return err
+	})
+	if err == nil && reused {
+		return out, ErrRefreshReused
+	}
+	return out, err
+}
+
+// RevokeFamily revokes every session of a login (sign-out).
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
+	return s.global(ctx, "revoke session", true, func(ctx context.Context, t *tx) error {
+		_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE family_id = $2 AND revoked_us = 0", us(t.now), familyID)
+		return err
+	})
+}
+
+// RevokeAccountSessions revokes every session of an account (sign-out
+// everywhere).
+func (s *Store) RevokeAccountSessions(ctx context.Context, accountID string) error {
+	return s.global(ctx, "revoke sessions", true, func(ctx context.Context, t *tx) error {
+		return t.revokeAccountSessions(ctx, accountID)
+	})
+}
+
+func (t *tx) revokeAccountSessions(ctx context.Context, accountID string) error {
+	_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE account_id = $2 AND revoked_us = 0", us(t.now), accountID)
+	return err
+}

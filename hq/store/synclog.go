@@ -1,0 +1,489 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+)
+
+// KioskLog is a kiosk's log as HQ holds it.
+type KioskLog struct {
+	OrgID       string
+	KioskID     string
+	CabinetID   string
+	Origin      string
+	VerifierKey string // the kiosk's note verifier key
+	Size        int64  // leaves HQ holds and has verified
+	Checkpoint  []byte // the kiosk's signed checkpoint at Size
+	Cosigned    []byte // the same with HQ's cosignature
+	// QuarantinedAt is set when the kiosk's log forked: HQ accepts no more
+	// of it until an admin re-enrols the kiosk.
+	QuarantinedAt    time.Time
+	QuarantineReason string
+	ConfigVersion    int64 // the newest config bundle version issued
+	ConfigHash       []byte
+}
+
+func (t *tx) kioskLog(ctx context.Context, kioskID string, lock bool) (KioskLog, error) {
+	q := `SELECT l.origin, l.verifier_key, l.size, l.checkpoint, l.cosigned, l.quarantined_us, l.quarantine_reason, l.config_version, l.config_hash, k.cabinet_id
+		FROM kiosk_logs l JOIN kiosks k ON k.org_id = l.org_id AND k.id = l.kiosk_id
+		WHERE l.org_id = $1 AND l.kiosk_id = $2`
+	if lock && t.s.engine == Postgres {
+		// The per-kiosk lock: concurrent pushes of one kiosk, from any
+		// number of HQ processes, run one after the other. (On SQLite the
+		// single writer serialises them.)
+		q += " FOR UPDATE OF l"
+	}
+	kl := KioskLog{OrgID: t.org(), KioskID: kioskID}
+	var quarantined int64
+	err := t.queryRow(ctx, q, t.org(), kioskID).Scan(&kl.Origin, &kl.VerifierKey, &kl.Size, &kl.Checkpoint, &kl.Cosigned,
+		&quarantined, &kl.QuarantineReason, &kl.ConfigVersion, &kl.ConfigHash, &kl.CabinetID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return kl, notFound("kiosk log", kioskID)
+	}
+	kl.QuarantinedAt = fromUS(quarantined)
+	return kl, err
+}
+
+// KioskLogState returns the principal kiosk's log state. Kiosks only.
+func (s *Store) KioskLogState(ctx context.Context, sc Scope) (KioskLog, error) {
+	var kl KioskLog
+	err := s.read(ctx, "kiosk log", sc, func(ctx context.Context, t *tx) error {
+		if t.p.role != keycab.RoleKiosk {
+			return forbidden("only a kiosk reads its log state")
+		}
+		var err error
+		kl, err = t.kioskLog(ctx, t.p.kiosk, false)
+		return err
+	})
+	return kl, err
+}
+
+// GetKioskLog returns a kiosk's log state for people who may see the
+// kiosk (owners, admins, auditors; site managers of its site).
+func (s *Store) GetKioskLog(ctx context.Context, sc Scope, kioskID string) (KioskLog, error) {
+	var kl KioskLog
+	err := s.read(ctx, "kiosk log "+kioskID, sc, func(ctx context.Context, t *tx) error {
+		if err := t.seesKiosk(ctx, kioskID); err != nil {
+			return err
+		}
+		var err error
+		kl, err = t.kioskLog(ctx, kioskID, false)
+		return err
+	})
+	return kl, err
+}
+
+func (t *tx) seesKiosk(ctx context.Context, kioskID string) error {
+	if !t.p.readsAll() && t.p.role != keycab.RoleSiteManager {
+		return forbidden("kiosk logs are for managers and auditors")
+	}
+	ks, err := t.kiosks(ctx, kioskID)
+	if err != nil {
+		return err
+	}
+	if len(ks) == 0 {
+		return notFound("kiosk", kioskID)
+	}
+	return nil
+}
+
+// KioskLeaves returns leaves [start, end) of a kiosk's log as HQ holds
+// them, for verification and export (who may see the kiosk).
+func (s *Store) KioskLeaves(ctx context.Context, sc Scope, kioskID string, start, end int64) ([][]byte, error) {
+	var out [][]byte
+	err := s.read(ctx, "kiosk leaves "+kioskID, sc, func(ctx context.Context, t *tx) error {
+		if err := t.seesKiosk(ctx, kioskID); err != nil {
+			return err
+		}
+		var err error
+		out, err = (&LogTx{t: t, log: KioskLog{KioskID: kioskID}}).Leaves(ctx, start, end)
+		return err
+	})
+	return out, err
+}
+
+// Evidence is what HQ kept when a kiosk's log forked.
+type Evidence struct {
+	ID      string
+	KioskID string
+	At      time.Time
+	What    string
+	Theirs  []byte // what the kiosk sent (a signed checkpoint or a leaf)
+	Ours    []byte // what HQ held (its cosigned checkpoint or the stored leaf)
+}
+
+// ListEvidence returns a kiosk's fork evidence, oldest first.
+func (s *Store) ListEvidence(ctx context.Context, sc Scope, kioskID string) ([]Evidence, error) {
+	var out []Evidence
+	err := s.read(ctx, "log evidence "+kioskID, sc, func(ctx context.Context, t *tx) error {
+		if err := t.seesKiosk(ctx, kioskID); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, "SELECT id, at_us, what, theirs, ours FROM log_evidence WHERE org_id = $1 AND kiosk_id = $2 ORDER BY at_us, id", t.org(), kioskID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e := Evidence{KioskID: kioskID}
+			var at int64
+			if err := rows.Scan(&e.ID, &at, &e.What, &e.Theirs, &e.Ours); err != nil {
+				return err
+			}
+			e.At = fromUS(at)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// LogTx is the principal kiosk's log inside a write transaction that
+// holds the kiosk's lock (see UpdateKioskLog).
+type LogTx struct {
+	t   *tx
+	log KioskLog
+}
+
+// UpdateKioskLog runs fn with the principal kiosk's log locked: a row
+// lock on PostgreSQL (so several HQ processes may serve one kiosk), the
+// single writer on SQLite. Everything fn does commits when it returns nil.
+// Kiosks only.
+func (s *Store) UpdateKioskLog(ctx context.Context, sc Scope, fn func(context.Context, *LogTx) error) error {
+	return s.write(ctx, "update kiosk log", sc, func(ctx context.Context, t *tx) error {
+		if t.p.role != keycab.RoleKiosk {
+			return forbidden("only a kiosk writes its log")
+		}
+		kl, err := t.kioskLog(ctx, t.p.kiosk, true)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, &LogTx{t: t, log: kl})
+	})
+}
+
+// Log returns the log's state as of the lock.
+func (l *LogTx) Log() KioskLog { return l.log }
+
+// Now returns the transaction's time.
+func (l *LogTx) Now() time.Time { return l.t.now }
+
+// HashReader reads the stored tree hashes (tlog.HashReader).
+func (l *LogTx) HashReader(ctx context.Context) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		groups := map[int64][]tlog.Hash{}
+		var need []int64
+		for _, x := range indexes {
+			leaf, _ := audit.HashLocation(x)
+			if _, ok := groups[leaf]; !ok {
+				groups[leaf] = nil
+				need = append(need, leaf)
+			}
+		}
+		for len(need) > 0 {
+			batch := need[:min(len(need), 200)]
+			need = need[len(batch):]
+			args := []any{l.t.org(), l.log.KioskID}
+			ph := make([]string, len(batch))
+			for i, x := range batch {
+				args = append(args, x)
+				ph[i] = "$" + strconv.Itoa(i+3)
+			}
+			rows, err := l.t.query(ctx, "SELECT idx, hashes FROM kiosk_leaves WHERE org_id = $1 AND kiosk_id = $2 AND idx IN ("+strings.Join(ph, ", ")+")", args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var idx int64
+				var b []byte
+				if err := rows.Scan(&idx, &b); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				if groups[idx], err = audit.DecodeHashes(b); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("leaf %d: %w", idx, err)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			leaf, pos := audit.HashLocation(x)
+			hs := groups[leaf]
+			if pos >= len(hs) {
+				return nil, fmt.Errorf("tree hash %d: leaf %d is missing or short", x, leaf)
+			}
+			out[i] = hs[pos]
+		}
+		return out, nil
+	})
+}
+
+// Leaves returns stored leaves [start, end).
+func (l *LogTx) Leaves(ctx context.Context, start, end int64) ([][]byte, error) {
+	rows, err := l.t.query(ctx, "SELECT idx, leaf FROM kiosk_leaves WHERE org_id = $1 AND kiosk_id = $2 AND idx >= $3 AND idx < $4 ORDER BY idx",
+		l.t.org(), l.log.KioskID, start, end)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var idx int64
+		var b []byte
+		if err := rows.Scan(&idx, &b); err != nil {
+			return nil, err
+		}
+		if idx != start+int64(len(out)) {
+			return nil, fmt.Errorf("leaf %d is missing", start+int64(len(out)))
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Append stores leaves from index start (which must be the log's size)
+// with their stored tree hashes (audit.EncodeHashes).
+func (l *LogTx) Append(ctx context.Context, start int64, leaves, hashes [][]byte) error {
+	if start != l.log.Size {
+		return keycab.Errorf(keycab.ECONFLICT, "append at %d to a log of %d", start, l.log.Size)
+	}
+	if len(leaves) != len(hashes) {
+		return invalid("%d leaves with %d hash sets", len(leaves), len(hashes))
+	}
+	const per = 100
+	for i := 0; i < len(leaves); i += per {
+		n := min(per, len(leaves)-i)
+		args := make([]any, 0, 5*n)
+		vals := make([]string, n)
+		for j := range n {
+			b := len(args)
+			vals[j] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d)", b+1, b+2, b+3, b+4, b+5)
+			args = append(args, l.t.org(), l.log.KioskID, start+int64(i+j), leaves[i+j], hashes[i+j])
+		}
+		if _, err := l.t.exec(ctx, "INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes) VALUES "+strings.Join(vals, ", "), args...); err != nil {
+			return err
+		}
+	}
+	l.log.Size = start + int64(len(leaves))
+	return nil
+}
+
+// SetHead records the verified head: the kiosk's signed checkpoint at size
+// and HQ's cosigned copy. The size never shrinks.
+func (l *LogTx) SetHead(ctx context.Context, size int64, checkpoint, cosigned []byte) error {
+	if size != l.log.Size {
+		return fmt.Errorf("head at %d for a log of %d leaves", size, l.log.Size)
+	}
+	if _, err := l.t.exec(ctx, "UPDATE kiosk_logs SET size = $1, checkpoint = $2, cosigned = $3 WHERE org_id = $4 AND kiosk_id = $5",
+		size, checkpoint, cosigned, l.t.org(), l.log.KioskID); err != nil {
+		return err
+	}
+	if _, err := l.t.exec(ctx, "UPDATE kiosks SET last_seen_us = $1, log_size = $2 WHERE org_id = $3 AND id = $4",
+		us(l.t.now), size, l.t.org(), l.log.KioskID); err != nil {
+		return err
+	}
+	l.log.Checkpoint, l.log.Cosigned = checkpoint, cosigned
+	return nil
+}
+
+// Quarantine marks the kiosk's log forked, keeps the evidence (what the
+// kiosk sent and what HQ held) and raises an AlarmEquivocation alarm at
+// index (the first entry in doubt).
+func (l *LogTx) Quarantine(ctx context.Context, what string, index int64, theirs, ours []byte) error {
+	t := l.t
+	if _, err := t.exec(ctx, `INSERT INTO log_evidence (org_id, id, kiosk_id, at_us, what, theirs, ours) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.org(), newID("evidence"), l.log.KioskID, us(t.now), what, theirs, ours); err != nil {
+		return err
+	}
+	if l.log.QuarantinedAt.IsZero() {
+		if _, err := t.exec(ctx, "UPDATE kiosk_logs SET quarantined_us = $1, quarantine_reason = $2 WHERE org_id = $3 AND kiosk_id = $4",
+			us(t.now), what, t.org(), l.log.KioskID); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO alarms (org_id, id, kiosk_id, cabinet_id, alarm, log_index, raised_us) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			t.org(), newID("alarm"), l.log.KioskID, l.log.CabinetID, keycab.AlarmEquivocation, index, us(t.now)); err != nil {
+			return err
+		}
+		l.log.QuarantinedAt, l.log.QuarantineReason = t.now, what
+	}
+	return t.logAction(ctx, "kiosk.quarantine", l.log.KioskID, what)
+}
+
+// RecordEvents stores and applies the decoded events of leaves just
+// appended, as Store.RecordEvents does, in this transaction.
+func (l *LogTx) RecordEvents(ctx context.Context, events []Event) error {
+	t := l.t
+	for _, e := range events {
+		e.OrgID, e.KioskID, e.CabinetID = t.org(), t.p.kiosk, t.p.cabinet
+		if e.LogIndex < 0 || e.Kind == "" {
+			return invalid("event %d: needs an index and a kind", e.LogIndex)
+		}
+		res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
+			e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if err := t.sameEvent(ctx, e); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := t.applyEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UseNonce records a request nonce of the principal kiosk until expires;
+// a nonce seen before is ECONFLICT (a replayed request). Expired nonces
+// of the kiosk are dropped on the way.
+func (s *Store) UseNonce(ctx context.Context, sc Scope, nonce string, expires time.Time) error {
+	return s.write(ctx, "use nonce", sc, func(ctx context.Context, t *tx) error {
+		if t.p.role != keycab.RoleKiosk {
+			return forbidden("nonces are for kiosks")
+		}
+		if _, err := t.exec(ctx, "DELETE FROM request_nonces WHERE org_id = $1 AND kiosk_id = $2 AND expires_us < $3", t.org(), t.p.kiosk, us(t.now)); err != nil {
+			return err
+		}
+		res, err := t.exec(ctx, "INSERT INTO request_nonces (org_id, kiosk_id, nonce, expires_us) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, kiosk_id, nonce) DO NOTHING",
+			t.org(), t.p.kiosk, nonce, us(expires))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return keycab.Errorf(keycab.ECONFLICT, "request nonce already used (replay)")
+		}
+		return nil
+	})
+}
+
+// IssueConfigVersion returns the bundle version for a config whose
+// content (without its version) hashes to hash: the version last issued
+// when the content is unchanged, otherwise a new one, larger than every
+// version issued to the kiosk before and than now in microseconds.
+// Kiosks only.
+func (s *Store) IssueConfigVersion(ctx context.Context, sc Scope, hash []byte) (int64, error) {
+	var v int64
+	err := s.write(ctx, "issue config", sc, func(ctx context.Context, t *tx) error {
+		if t.p.role != keycab.RoleKiosk {
+			return forbidden("config bundles are for kiosks")
+		}
+		kl, err := t.kioskLog(ctx, t.p.kiosk, true)
+		if err != nil {
+			return err
+		}
+		if kl.ConfigVersion > 0 && string(kl.ConfigHash) == string(hash) {
+			v = kl.ConfigVersion
+			return nil
+		}
+		v = max(kl.ConfigVersion+1, us(t.now))
+		_, err = t.exec(ctx, "UPDATE kiosk_logs SET config_version = $1, config_hash = $2 WHERE org_id = $3 AND kiosk_id = $4", v, hash, t.org(), t.p.kiosk)
+		return err
+	})
+	return v, err
+}
+
+// Heartbeat is what a kiosk reports about itself.
+type Heartbeat struct {
+	At            time.Time
+	Door          string
+	Alarms        []string
+	LogSize       int64
+	CosignedSize  int64
+	ConfigVersion int64
+	Software      string
+	DiskFree      int64
+	TemperatureMC int64 // millidegrees Celsius
+}
+
+// RecordHeartbeat stores the principal kiosk's newest heartbeat and marks
+// it seen. Kiosks only.
+func (s *Store) RecordHeartbeat(ctx context.Context, sc Scope, h Heartbeat) error {
+	return s.write(ctx, "record heartbeat", sc, func(ctx context.Context, t *tx) error {
+		if t.p.role != keycab.RoleKiosk {
+			return forbidden("heartbeats are for kiosks")
+		}
+		alarms, _ := json.Marshal(h.Alarms)
+		if _, err := t.exec(ctx, `INSERT INTO kiosk_heartbeats (org_id, kiosk_id, at_us, door, alarms, log_size, cosigned_size, config_version, software, disk_free, temperature_mc)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			ON CONFLICT (org_id, kiosk_id) DO UPDATE SET at_us = excluded.at_us, door = excluded.door, alarms = excluded.alarms,
+				log_size = excluded.log_size, cosigned_size = excluded.cosigned_size, config_version = excluded.config_version,
+				software = excluded.software, disk_free = excluded.disk_free, temperature_mc = excluded.temperature_mc`,
+			t.org(), t.p.kiosk, us(t.now), h.Door, string(alarms), h.LogSize, h.CosignedSize, h.ConfigVersion, h.Software, h.DiskFree, h.TemperatureMC); err != nil {
+			return err
+		}
+		_, err := t.exec(ctx, "UPDATE kiosks SET last_seen_us = $1 WHERE org_id = $2 AND id = $3", us(t.now), t.org(), t.p.kiosk)
+		return err
+	})
+}
+
+// KioskHealth is a kiosk's newest heartbeat and whether it is online.
+type KioskHealth struct {
+	Kiosk
+	Heartbeat   Heartbeat // zero when none arrived yet
+	Online      bool      // seen within the offline threshold
+	Quarantined bool
+}
+
+// ListKioskHealth returns the kiosks the principal may see with their
+// newest heartbeats; a kiosk not seen for offlineAfter is offline.
+func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time.Duration) ([]KioskHealth, error) {
+	var out []KioskHealth
+	err := s.read(ctx, "kiosk health", sc, func(ctx context.Context, t *tx) error {
+		if !t.p.readsAll() && t.p.role != keycab.RoleSiteManager {
+			return forbidden("kiosk health is for managers and auditors")
+		}
+		ks, err := t.kiosks(ctx, "")
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			h := KioskHealth{Kiosk: k}
+			var at, quarantined int64
+			var alarms string
+			err := t.queryRow(ctx, `SELECT hb.at_us, hb.door, hb.alarms, hb.log_size, hb.cosigned_size, hb.config_version, hb.software, hb.disk_free, hb.temperature_mc
+				FROM kiosk_heartbeats hb WHERE hb.org_id = $1 AND hb.kiosk_id = $2`, t.org(), k.ID).
+				Scan(&at, &h.Heartbeat.Door, &alarms, &h.Heartbeat.LogSize, &h.Heartbeat.CosignedSize, &h.Heartbeat.ConfigVersion,
+					&h.Heartbeat.Software, &h.Heartbeat.DiskFree, &h.Heartbeat.TemperatureMC)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			h.Heartbeat.At = fromUS(at)
+			if alarms != "" {
+				_ = json.Unmarshal([]byte(alarms), &h.Heartbeat.Alarms)
+			}
+			err = t.queryRow(ctx, "SELECT quarantined_us FROM kiosk_logs WHERE org_id = $1 AND kiosk_id = $2", t.org(), k.ID).Scan(&quarantined)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			h.Quarantined = quarantined != 0
+			h.Online = !k.LastSeen.IsZero() && t.now.Sub(k.LastSeen) < offlineAfter
+			out = append(out, h)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,537 @@
+package agent
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/sync/wire"
+)
+
+// ErrForked is returned by Push when HQ found the kiosk's log forked and
+// quarantined the kiosk.
+var ErrForked = errors.New("HQ refused the log as forked (422): the kiosk is quarantined")
+
+// Key is the kiosk's Ed25519 key: its log's note signer and the raw key
+// that signs requests.
+type Key struct {
+	Signer  *audit.Signer
+	Private ed25519.PrivateKey
+}
+
+// ParseKey parses a note private key (PRIVATE+KEY+name+hash+key).
+func ParseKey(skey string) (*Key, error) {
+	s, err := audit.ParseSignerKey(skey)
+	if err != nil {
+		return nil, err
+	}
+	f := strings.SplitN(strings.TrimSpace(skey), "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(f[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize {
+		return nil, errors.New("signer key is not an Ed25519 note key")
+	}
+	return &Key{Signer: s, Private: ed25519.NewKeyFromSeed(raw[1:])}, nil
+}
+
+// LoadKey reads the kiosk's key file.
+func LoadKey(path string) (*Key, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read kiosk key: %w", err)
+	}
+	k, err := ParseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("read kiosk key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// EnrolOptions configure Enrol.
+type EnrolOptions struct {
+	HQ      string // base URL, e.g. https://hq.example.com
+	Token   string
+	KeyFile string // where to write the new key (mode 0600); must not exist
+	Name    string // the kiosk's name, shown at HQ
+	Client  *http.Client
+}
+
+// Enrol enrols the kiosk whose database is db (opened without a signer:
+// it has no log yet): it generates the kiosk's Ed25519 key, sends the
+// token and the public key to HQ, writes the key (named with the origin
+// HQ chose) to KeyFile with mode 0600, and pins HQ's answer in db. Open
+// the database again with the returned key's signer to start the log.
+func Enrol(ctx context.Context, db *store.DB, o EnrolOptions) (store.HQPeer, *Key, error) {
+	if _, err := db.Origin(); err == nil {
+		return store.HQPeer{}, nil, errors.New("enrol: this database already has a log (re-enrolment with key.rotate is not supported yet)")
+	}
+	if _, err := db.HQPeer(ctx); err == nil {
+		return store.HQPeer{}, nil, errors.New("enrol: already enrolled")
+	}
+	if _, err := os.Stat(o.KeyFile); err == nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: key file %s exists", o.KeyFile)
+	}
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return store.HQPeer{}, nil, err
+	}
+	body, _ := json.Marshal(wire.EnrolRequest{V: wire.Minor, Token: o.Token, PublicKey: pub, Name: o.Name})
+	client := o.Client
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(o.HQ, "/")+wire.PathEnrol, bytes.NewReader(body))
+	if err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
+	}
+	defer res.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: HQ answered %s: %s", res.Status, errorText(rb))
+	}
+	var er wire.EnrolResponse
+	if err := json.Unmarshal(rb, &er); err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: malformed answer: %w", err)
+	}
+	if _, err := wire.NewCosignatureVerifier(er.CosignerKey); err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: HQ cosigner key: %w", err)
+	}
+	if _, err := note.NewVerifier(er.ConfigKey); err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: HQ config key: %w", err)
+	}
+	vkey, err := note.NewEd25519VerifierKey(er.Origin, pub)
+	if err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: origin %q: %w", er.Origin, err)
+	}
+	hash := strings.SplitN(vkey, "+", 3)[1]
+	skey := "PRIVATE+KEY+" + er.Origin + "+" + hash + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, priv.Seed()...))
+	key, err := ParseKey(skey)
+	if err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
+	}
+	if err := writeKey(o.KeyFile, skey); err != nil {
+		return store.HQPeer{}, nil, err
+	}
+	peer := store.HQPeer{URL: o.HQ, KioskID: er.KioskID, OrgID: er.OrgID, CabinetID: er.CabinetID, Origin: er.Origin,
+		CosignerKey: er.CosignerKey, ConfigKey: er.ConfigKey}
+	if err := db.PinHQ(ctx, peer); err != nil {
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
+	}
+	return peer, key, nil
+}
+
+func writeKey(path, skey string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write kiosk key: %w", err)
+	}
+	if _, err := f.WriteString(skey + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("write kiosk key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write kiosk key: %w", err)
+	}
+	return f.Close()
+}
+
+func errorText(b []byte) string {
+	var e wire.Error
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return strings.TrimSpace(string(b[:min(len(b), 200)]))
+}
+
+// Config configures an Agent.
+type Config struct {
+	DB     *store.DB // opened with Key.Signer
+	Key    *Key
+	Client *http.Client // nil: a client with a 90 s timeout
+	Logger *slog.Logger
+	Now    func() time.Time
+	// BatchSize bounds the entries of one push; zero means 1000.
+	BatchSize int
+	// PushEvery is how often Run looks for new entries; zero means 2 s.
+	PushEvery time.Duration
+	// HeartbeatEvery is how often Run sends a heartbeat; zero means 30 s.
+	HeartbeatEvery time.Duration
+	// LongPoll is how long a config pull waits at HQ; zero means 25 s.
+	LongPoll time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay after a failure;
+	// zero means 1 s and 5 min.
+	MinBackoff, MaxBackoff time.Duration
+	Software               string
+	// Status, when set, fills in the door, alarms, disk and temperature
+	// of a heartbeat.
+	Status func(*wire.Heartbeat)
+}
+
+// Agent syncs one kiosk with its HQ.
+type Agent struct {
+	cfg  Config
+	db   *store.DB
+	peer store.HQPeer
+	log  *slog.Logger
+	now  func() time.Time
+	hc   *http.Client
+	base string
+	mu   sync.Mutex // one push at a time
+}
+
+// New returns an agent for an enrolled kiosk.
+func New(ctx context.Context, cfg Config) (*Agent, error) {
+	if cfg.DB == nil || cfg.Key == nil {
+		return nil, errors.New("agent: a database and a key are required")
+	}
+	peer, err := cfg.DB.HQPeer(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if cfg.Key.Signer.Name() != peer.Origin {
+		return nil, fmt.Errorf("agent: key %q is not the enrolled log's %q", cfg.Key.Signer.Name(), peer.Origin)
+	}
+	a := &Agent{cfg: cfg, db: cfg.DB, peer: peer, log: cfg.Logger, now: cfg.Now, hc: cfg.Client, base: strings.TrimSuffix(peer.URL, "/")}
+	if a.log == nil {
+		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.hc == nil {
+		a.hc = &http.Client{Timeout: 90 * time.Second}
+	}
+	if a.cfg.BatchSize <= 0 {
+		a.cfg.BatchSize = 1000
+	}
+	a.cfg.BatchSize = min(a.cfg.BatchSize, wire.MaxPushEntries)
+	if a.cfg.PushEvery <= 0 {
+		a.cfg.PushEvery = 2 * time.Second
+	}
+	if a.cfg.HeartbeatEvery <= 0 {
+		a.cfg.HeartbeatEvery = 30 * time.Second
+	}
+	if a.cfg.LongPoll <= 0 {
+		a.cfg.LongPoll = 25 * time.Second
+	}
+	if a.cfg.MinBackoff <= 0 {
+		a.cfg.MinBackoff = time.Second
+	}
+	if a.cfg.MaxBackoff <= 0 {
+		a.cfg.MaxBackoff = 5 * time.Minute
+	}
+	return a, nil
+}
+
+// Peer returns the pinned HQ.
+func (a *Agent) Peer() store.HQPeer { return a.peer }
+
+// do sends a signed request and returns the status and body of the answer.
+func (a *Agent) do(ctx context.Context, method, path string, msg any) (int, []byte, error) {
+	var body []byte
+	gz := false
+	if msg != nil {
+		js, err := json.Marshal(msg)
+		if err != nil {
+			return 0, nil, err
+		}
+		body = js
+		if len(js) > 1024 {
+			var b bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+			zw.Write(js)
+			zw.Close()
+			body, gz = b.Bytes(), true
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if msg != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if gz {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	wire.SignRequest(req, body, a.peer.OrgID, a.peer.KioskID, a.cfg.Key.Private, a.now())
+	res, err := a.hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(res.Body, wire.MaxBody))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	return res.StatusCode, rb, nil
+}
+
+// Push sends the log to HQ until HQ holds and has cosigned all of it, or
+// an error stops it. It returns the number of entries HQ newly took.
+func (a *Agent) Push(ctx context.Context) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var sent int64
+	for {
+		st, err := a.db.SyncState(ctx)
+		if err != nil {
+			return sent, err
+		}
+		_, size, err := a.db.Head(ctx)
+		if err != nil {
+			return sent, err
+		}
+		acked := st.AckedSize
+		if acked == size && st.CosignedSize >= size {
+			return sent, nil
+		}
+		if acked > size {
+			return sent, fmt.Errorf("push: HQ holds %d entries, this log only %d", acked, size)
+		}
+		end := min(size, acked+int64(a.cfg.BatchSize))
+		root, err := a.db.TreeRoot(ctx, end)
+		if err != nil {
+			return sent, err
+		}
+		cp, err := audit.SignCheckpoint(audit.Checkpoint{Origin: a.peer.Origin, Size: end, Root: root}, a.cfg.Key.Signer)
+		if err != nil {
+			return sent, err
+		}
+		entries, err := a.db.ReadEntries(acked, end)
+		if err != nil {
+			return sent, err
+		}
+		status, rb, err := a.do(ctx, http.MethodPost, wire.PathPush, wire.PushRequest{V: wire.Minor, OldSize: acked, Entries: entries, Checkpoint: cp})
+		if err != nil {
+			return sent, fmt.Errorf("push %d..%d: %w", acked, end, err)
+		}
+		var pr wire.PushResponse
+		if status == http.StatusOK || status == http.StatusConflict || status == http.StatusUnprocessableEntity {
+			if err := json.Unmarshal(rb, &pr); err != nil {
+				return sent, fmt.Errorf("push %d..%d: malformed answer (%d): %w", acked, end, status, err)
+			}
+		}
+		switch status {
+		case http.StatusOK:
+			if err := a.keepCosigned(ctx, pr.Cosigned, end); err != nil {
+				return sent, err
+			}
+			next := end
+			if pr.Size > end && pr.Size <= size {
+				next = pr.Size // an identical resend: HQ already holds more
+			}
+			if err := a.db.SetAcked(ctx, next, end); err != nil {
+				return sent, err
+			}
+			sent += end - acked
+		case http.StatusConflict:
+			a.log.Info("push: HQ holds another size; resuming from it", "sent_from", acked, "hq_size", pr.Size)
+			if pr.Size > size {
+				return sent, fmt.Errorf("push: HQ holds %d entries, this log only %d", pr.Size, size)
+			}
+			cs := int64(0)
+			if len(pr.Cosigned) > 0 && pr.Size > 0 {
+				if err := a.keepCosigned(ctx, pr.Cosigned, pr.Size); err != nil {
+					return sent, err
+				}
+				cs = pr.Size
+			}
+			if err := a.db.SetAcked(ctx, pr.Size, cs); err != nil {
+				return sent, err
+			}
+		case http.StatusUnprocessableEntity:
+			a.log.Error("push: HQ found the log forked; kiosk quarantined", "error", pr.Error)
+			return sent, ErrForked
+		default:
+			return sent, fmt.Errorf("push %d..%d: HQ answered %d: %s", acked, end, status, errorText(rb))
+		}
+	}
+}
+
+// keepCosigned verifies HQ's cosignature on a checkpoint of size and
+// stores it (store.AddCosignature checks it against the log).
+func (a *Agent) keepCosigned(ctx context.Context, cosigned []byte, size int64) error {
+	if _, err := wire.VerifyCosignature(cosigned, a.peer.CosignerKey); err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	v, err := a.db.Verifier()
+	if err != nil {
+		return err
+	}
+	cp, _, err := audit.OpenCheckpoint(cosigned, v)
+	if err != nil {
+		return fmt.Errorf("push: cosigned checkpoint: %w", err)
+	}
+	if cp.Size != size {
+		return fmt.Errorf("push: HQ cosigned size %d, not %d", cp.Size, size)
+	}
+	name, _, _ := strings.Cut(a.peer.CosignerKey, "+")
+	if err := a.db.AddCosignature(ctx, name, cosigned); err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	return nil
+}
+
+// PullConfig asks HQ for a config bundle newer than the applied one,
+// waiting up to wait at HQ (long poll), and applies it. It reports whether
+// a bundle was applied. Bundles that are badly signed, meant for another
+// kiosk or cabinet, or not newer than the applied config are refused.
+func (a *Agent) PullConfig(ctx context.Context, wait time.Duration) (bool, error) {
+	cur, err := a.db.ConfigVersion(ctx)
+	if err != nil {
+		return false, err
+	}
+	q := url.Values{"after": {strconv.FormatInt(cur, 10)}, "wait": {strconv.FormatFloat(wait.Seconds(), 'f', -1, 64)}}
+	status, rb, err := a.do(ctx, http.MethodGet, wire.PathConfig+"?"+q.Encode(), nil)
+	if err != nil {
+		return false, fmt.Errorf("pull config: %w", err)
+	}
+	switch status {
+	case http.StatusNoContent:
+		return false, a.db.SetPulled(ctx)
+	case http.StatusOK:
+	default:
+		return false, fmt.Errorf("pull config: HQ answered %d: %s", status, errorText(rb))
+	}
+	var cr wire.ConfigResponse
+	if err := json.Unmarshal(rb, &cr); err != nil {
+		return false, fmt.Errorf("pull config: malformed answer: %w", err)
+	}
+	if err := a.ApplyBundle(ctx, cr.Bundle); err != nil {
+		return false, err
+	}
+	return true, a.db.SetPulled(ctx)
+}
+
+// ApplyBundle verifies a signed config bundle with the pinned config key
+// and applies it if it is for this kiosk and newer than the applied one
+// (store.ApplyConfig logs config.applied).
+func (a *Agent) ApplyBundle(ctx context.Context, msg []byte) error {
+	b, err := wire.OpenBundle(msg, a.peer.ConfigKey)
+	if err != nil {
+		return keycab.Errorf(keycab.ETAMPERED, "config bundle refused: %v", err)
+	}
+	if b.KioskID != a.peer.KioskID || b.Config.Org.ID != a.peer.OrgID || b.Config.Cabinet.ID != a.peer.CabinetID {
+		return keycab.Errorf(keycab.EFORBIDDEN, "config bundle refused: it is for kiosk %s, cabinet %s", b.KioskID, b.Config.Cabinet.ID)
+	}
+	cur, err := a.db.ConfigVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if b.Version <= cur {
+		return keycab.Errorf(keycab.ECONFLICT, "config bundle refused: version %d is not newer than the applied %d", b.Version, cur)
+	}
+	if err := a.db.ApplyConfig(ctx, &b.Config); err != nil {
+		return fmt.Errorf("apply config bundle %d: %w", b.Version, err)
+	}
+	a.log.Info("config applied", "version", b.Version, "previous", cur)
+	return nil
+}
+
+// Heartbeat reports the kiosk's state to HQ.
+func (a *Agent) Heartbeat(ctx context.Context) (wire.HeartbeatResponse, error) {
+	st, err := a.db.SyncState(ctx)
+	if err != nil {
+		return wire.HeartbeatResponse{}, err
+	}
+	cv, err := a.db.ConfigVersion(ctx)
+	if err != nil {
+		return wire.HeartbeatResponse{}, err
+	}
+	hb := wire.Heartbeat{V: wire.Minor, LogSize: a.db.Size(), CosignedSize: st.CosignedSize, ConfigVersion: cv, Software: a.cfg.Software}
+	if a.cfg.Status != nil {
+		a.cfg.Status(&hb)
+	}
+	status, rb, err := a.do(ctx, http.MethodPost, wire.PathHeartbeat, hb)
+	if err != nil {
+		return wire.HeartbeatResponse{}, fmt.Errorf("heartbeat: %w", err)
+	}
+	if status != http.StatusOK {
+		return wire.HeartbeatResponse{}, fmt.Errorf("heartbeat: HQ answered %d: %s", status, errorText(rb))
+	}
+	var hr wire.HeartbeatResponse
+	if err := json.Unmarshal(rb, &hr); err != nil {
+		return hr, fmt.Errorf("heartbeat: malformed answer: %w", err)
+	}
+	return hr, nil
+}
+
+// Run pushes, pulls config and sends heartbeats until ctx ends. Failures
+// are logged and retried with backoff; a forked log stops pushing only.
+func (a *Agent) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	loop := func(name string, every time.Duration, fn func(context.Context) error) {
+		defer wg.Done()
+		fails := 0
+		for {
+			err := fn(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			delay := every
+			if errors.Is(err, ErrForked) {
+				return
+			} else if err != nil {
+				fails++
+				delay = a.backoff(fails)
+				a.log.Warn("sync failed; retrying", "what", name, "err", err, "in", delay)
+			} else {
+				fails = 0
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
+	wg.Add(3)
+	go loop("push", a.cfg.PushEvery, func(ctx context.Context) error { _, err := a.Push(ctx); return err })
+	go loop("config", 0, func(ctx context.Context) error { _, err := a.PullConfig(ctx, a.cfg.LongPoll); return err })
+	go loop("heartbeat", a.cfg.HeartbeatEvery, func(ctx context.Context) error { _, err := a.Heartbeat(ctx); return err })
+	wg.Wait()
+	return nil
+}
+
+// backoff returns the delay after the n-th failure in a row: exponential
+// from MinBackoff, capped at MaxBackoff, with full jitter (a uniformly
+// random delay up to that), so kiosks that failed together do not retry
+// together.
+func (a *Agent) backoff(n int) time.Duration {
+	d := a.cfg.MinBackoff << min(n-1, 30)
+	if d <= 0 || d > a.cfg.MaxBackoff {
+		d = a.cfg.MaxBackoff
+	}
+	return a.cfg.MinBackoff/2 + rand.N(d)
+}

@@ -1,0 +1,449 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/sync/wire"
+)
+
+// Config configures a Handler.
+type Config struct {
+	Store *hqstore.Store
+	// Cosigner cosigns kiosk checkpoints; ConfigSigner signs config
+	// bundles. They should be different keys.
+	Cosigner     *wire.Cosigner
+	ConfigSigner *audit.Signer
+	// OriginPrefix prefixes a kiosk's id to name its log; empty means
+	// "keycab.dev/kiosk/".
+	OriginPrefix string
+	Logger       *slog.Logger
+	Now          func() time.Time
+	// PollInterval is how often a long poll re-reads the database; zero
+	// means one second. MaxWait caps a long poll; zero means 55 seconds.
+	PollInterval time.Duration
+	MaxWait      time.Duration
+}
+
+// Handler serves the kiosk endpoints under wire.PathPrefix.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+	mux *http.ServeMux
+
+	mu    sync.Mutex
+	wakes map[string]chan struct{} // org id -> closed on a config change
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.Cosigner == nil || cfg.ConfigSigner == nil {
+		return nil, errors.New("ingest: store, cosigner and config signer are required")
+	}
+	if cfg.OriginPrefix == "" {
+		cfg.OriginPrefix = "keycab.dev/kiosk/"
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 55 * time.Second
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, wakes: map[string]chan struct{}{}}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("POST "+wire.PathEnrol, h.enrol)
+	h.mux.HandleFunc("POST "+wire.PathPush, h.signed(h.push))
+	h.mux.HandleFunc("GET "+wire.PathConfig, h.signed(h.config))
+	h.mux.HandleFunc("POST "+wire.PathHeartbeat, h.signed(h.heartbeat))
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// ConfigChanged wakes the long polls of an organisation's kiosks in this
+// process, so that a change (a revoked badge) reaches them at once. Other
+// processes' kiosks see it within PollInterval.
+func (h *Handler) ConfigChanged(orgID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ch, ok := h.wakes[orgID]; ok {
+		close(ch)
+		delete(h.wakes, orgID)
+	}
+}
+
+func (h *Handler) wake(orgID string) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ch, ok := h.wakes[orgID]
+	if !ok {
+		ch = make(chan struct{})
+		h.wakes[orgID] = ch
+	}
+	return ch
+}
+
+// request is an authenticated kiosk request.
+type request struct {
+	sc    hqstore.Scope
+	log   hqstore.KioskLog
+	body  []byte // decoded
+	kiosk string
+}
+
+// signed authenticates a kiosk request before fn runs.
+func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBody))
+		if err != nil {
+			h.fail(w, http.StatusRequestEntityTooLarge, keycab.Errorf(keycab.EINVALID, "request body too large or cut short"))
+			return
+		}
+		sr, err := wire.ParseSignedRequest(r)
+		if err != nil {
+			h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "%v", err))
+			return
+		}
+		sc := hqstore.KioskScope(sr.OrgID, sr.KioskID)
+		kl, err := h.cfg.Store.KioskLogState(r.Context(), sc)
+		if err != nil {
+			if c := keycab.ErrorCode(err); c == keycab.EUNAUTHORIZED || c == keycab.ENOTFOUND {
+				h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "unknown or revoked kiosk"))
+				return
+			}
+			h.error(w, err)
+			return
+		}
+		pub, err := publicKey(kl.VerifierKey)
+		if err != nil {
+			h.error(w, err)
+			return
+		}
+		now := h.now()
+		if err := sr.Verify(r, raw, pub, now, wire.ReplayWindow); err != nil {
+			h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "%v", err))
+			return
+		}
+		if err := h.cfg.Store.UseNonce(r.Context(), sc, sr.Nonce, sr.Date.Add(wire.ReplayWindow)); err != nil {
+			if keycab.ErrorCode(err) == keycab.ECONFLICT {
+				h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "replayed request"))
+				return
+			}
+			h.error(w, err)
+			return
+		}
+		body := raw
+		if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+			zr, err := gzip.NewReader(bytes.NewReader(raw))
+			if err == nil {
+				body, err = io.ReadAll(io.LimitReader(zr, wire.MaxBody+1))
+			}
+			if err != nil {
+				h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "bad gzip body"))
+				return
+			}
+			if len(body) > wire.MaxBody {
+				h.fail(w, http.StatusRequestEntityTooLarge, keycab.Errorf(keycab.EINVALID, "request body too large"))
+				return
+			}
+		}
+		fn(w, r, &request{sc: sc, log: kl, body: body, kiosk: sr.KioskID})
+	}
+}
+
+// publicKey extracts the Ed25519 key from a note verifier key.
+func publicKey(vkey string) (ed25519.PublicKey, error) {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		return nil, errors.New("malformed kiosk verifier key")
+	}
+	b, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(b) != 1+ed25519.PublicKeySize || b[0] != 1 {
+		return nil, errors.New("kiosk verifier key is not Ed25519")
+	}
+	return ed25519.PublicKey(b[1:]), nil
+}
+
+func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
+	var req wire.EnrolRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "malformed enrolment request"))
+		return
+	}
+	if len(req.PublicKey) != ed25519.PublicKeySize {
+		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "public key must be %d bytes of Ed25519", ed25519.PublicKeySize))
+		return
+	}
+	k, kl, err := h.cfg.Store.Enrol(r.Context(), req.Token, req.PublicKey, req.Name, func(id string) (string, string, error) {
+		origin := h.cfg.OriginPrefix + id
+		vkey, err := note.NewEd25519VerifierKey(origin, ed25519.PublicKey(req.PublicKey))
+		return origin, vkey, err
+	})
+	if err != nil {
+		h.error(w, err)
+		return
+	}
+	h.log.Info("kiosk enrolled", "org", k.OrgID, "kiosk", k.ID, "cabinet", k.CabinetID, "origin", kl.Origin)
+	h.reply(w, http.StatusOK, wire.EnrolResponse{V: wire.Minor, KioskID: k.ID, OrgID: k.OrgID, CabinetID: k.CabinetID,
+		Origin: kl.Origin, CosignerKey: h.cfg.Cosigner.VerifierKey(), ConfigKey: h.cfg.ConfigSigner.VerifierKey})
+}
+
+func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
+	var p wire.PushRequest
+	if err := json.Unmarshal(req.body, &p); err != nil {
+		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "malformed push"))
+		return
+	}
+	v, err := note.NewVerifier(req.log.VerifierKey)
+	if err != nil {
+		h.error(w, err)
+		return
+	}
+	cp, _, err := audit.OpenCheckpoint(p.Checkpoint, v)
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "%v", err))
+		return
+	}
+	n := int64(len(p.Entries))
+	if p.OldSize < 0 || n > wire.MaxPushEntries || (n > 0 && p.OldSize+n != cp.Size) {
+		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "push of %d entries from %d does not reach the checkpoint's size %d", n, p.OldSize, cp.Size))
+		return
+	}
+	status, resp := http.StatusOK, wire.PushResponse{V: wire.Minor}
+	err = h.cfg.Store.UpdateKioskLog(r.Context(), req.sc, func(ctx context.Context, l *hqstore.LogTx) error {
+		st := l.Log()
+		resp.Size, resp.Cosigned = st.Size, st.Cosigned
+		ours := st.Cosigned
+		if ours == nil {
+			ours = []byte{}
+		}
+		fork := func(what string, index int64) error {
+			status, resp.Error = http.StatusUnprocessableEntity, what
+			h.log.Warn("kiosk log forked: quarantined", "org", req.sc.OrgID(), "kiosk", req.kiosk, "what", what)
+			return l.Quarantine(ctx, what, index, p.Checkpoint, ours)
+		}
+		if !st.QuarantinedAt.IsZero() {
+			status, resp.Error = http.StatusUnprocessableEntity, "kiosk is quarantined: "+st.QuarantineReason
+			return nil
+		}
+		switch {
+		case cp.Size <= st.Size:
+			// A checkpoint HQ has covered: the same tree, or a fork.
+			root, err := tlog.TreeHash(cp.Size, l.HashReader(ctx))
+			if err != nil {
+				return err
+			}
+			if root != cp.Root {
+				return fork(fmt.Sprintf("checkpoint at size %d has another root than HQ's tree", cp.Size), 0)
+			}
+			resp.Cosigned, err = wire.Cosign(p.Checkpoint, h.cfg.Cosigner)
+			return err
+		case p.OldSize != st.Size:
+			status, resp.Error = http.StatusConflict, fmt.Sprintf("HQ holds %d entries, not %d", st.Size, p.OldSize)
+			return nil
+		}
+		f, err := audit.NewFrontier(st.Size, l.HashReader(ctx))
+		if err != nil {
+			return err
+		}
+		hashes := make([][]byte, n)
+		events := make([]hqstore.Event, 0, n)
+		for i, leaf := range p.Entries {
+			if len(leaf) == 0 || len(leaf) > audit.MaxLeafSize {
+				status, resp.Error = http.StatusBadRequest, "entry of bad size"
+				return nil
+			}
+			hs, err := f.Next(leaf)
+			if err != nil {
+				return err
+			}
+			f.Advance(hs)
+			hashes[i] = audit.EncodeHashes(hs)
+			idx := st.Size + int64(i)
+			ev, err := audit.Decode(leaf)
+			if err != nil {
+				// Kept as evidence all the same: the tree commits to it.
+				h.log.Warn("kiosk entry does not decode", "kiosk", req.kiosk, "index", idx, "err", err)
+				continue
+			}
+			events = append(events, event(idx, ev))
+		}
+		if f.Root() != cp.Root {
+			return fork(fmt.Sprintf("checkpoint at size %d is not HQ's tree of %d plus the entries sent", cp.Size, st.Size), st.Size)
+		}
+		cosigned, err := wire.Cosign(p.Checkpoint, h.cfg.Cosigner)
+		if err != nil {
+			return err
+		}
+		if err := l.Append(ctx, st.Size, p.Entries, hashes); err != nil {
+			return err
+		}
+		if err := l.RecordEvents(ctx, events); err != nil {
+			return err
+		}
+		resp.Size, resp.Cosigned = cp.Size, cosigned
+		return l.SetHead(ctx, cp.Size, p.Checkpoint, cosigned)
+	})
+	if err != nil {
+		h.error(w, err)
+		return
+	}
+	h.reply(w, status, resp)
+}
+
+// event turns a log entry into HQ's history record.
+func event(index int64, e *audit.Event) hqstore.Event {
+	out := hqstore.Event{LogIndex: index, Kind: e.Kind, ActorID: e.Actor, KeySetID: e.KeySet, At: e.WallTime()}
+	if e.Due != 0 {
+		out.DueAt = time.UnixMilli(e.Due).UTC()
+	}
+	if e.Kind == keycab.EventAlarmRaised {
+		out.Detail = e.Detail["alarm"]
+	}
+	return out
+}
+
+func (h *Handler) config(w http.ResponseWriter, r *http.Request, req *request) {
+	q := r.URL.Query()
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	wait, _ := strconv.ParseFloat(q.Get("wait"), 64)
+	deadline := h.now().Add(min(time.Duration(wait*float64(time.Second)), h.cfg.MaxWait))
+	ctx := r.Context()
+	for {
+		woken := h.wake(req.sc.OrgID())
+		cfg, v, err := h.bundle(ctx, req.sc)
+		if err != nil {
+			h.error(w, err)
+			return
+		}
+		if v > after {
+			msg, err := wire.SignBundle(wire.Bundle{KioskID: req.kiosk, Version: v, Config: cfg}, h.cfg.ConfigSigner)
+			if err != nil {
+				h.error(w, err)
+				return
+			}
+			h.reply(w, http.StatusOK, wire.ConfigResponse{V: wire.Minor, Version: v, Bundle: msg})
+			return
+		}
+		left := deadline.Sub(h.now())
+		if left <= 0 {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		t := time.NewTimer(min(left, h.cfg.PollInterval))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-woken:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// bundle builds the kiosk's config and its version: unchanged content
+// keeps its version.
+func (h *Handler) bundle(ctx context.Context, sc hqstore.Scope) (keycab.Config, int64, error) {
+	cfg, err := h.cfg.Store.KioskConfig(ctx, sc)
+	if err != nil {
+		return cfg, 0, err
+	}
+	content, err := wire.ContentHash(cfg)
+	if err != nil {
+		return cfg, 0, err
+	}
+	sum := sha256.Sum256(content)
+	kl, err := h.cfg.Store.KioskLogState(ctx, sc)
+	if err != nil {
+		return cfg, 0, err
+	}
+	v := kl.ConfigVersion
+	if v == 0 || !bytes.Equal(kl.ConfigHash, sum[:]) {
+		if v, err = h.cfg.Store.IssueConfigVersion(ctx, sc, sum[:]); err != nil {
+			return cfg, 0, err
+		}
+	}
+	cfg.Version = v
+	return cfg, v, nil
+}
+
+func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, req *request) {
+	var hb wire.Heartbeat
+	if err := json.Unmarshal(req.body, &hb); err != nil {
+		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "malformed heartbeat"))
+		return
+	}
+	err := h.cfg.Store.RecordHeartbeat(r.Context(), req.sc, hqstore.Heartbeat{Door: hb.Door, Alarms: hb.Alarms, LogSize: hb.LogSize,
+		CosignedSize: hb.CosignedSize, ConfigVersion: hb.ConfigVersion, Software: hb.Software, DiskFree: hb.DiskFree, TemperatureMC: hb.TemperatureMC})
+	if err != nil {
+		h.error(w, err)
+		return
+	}
+	h.reply(w, http.StatusOK, wire.HeartbeatResponse{V: wire.Minor, Size: req.log.Size, ConfigVersion: req.log.ConfigVersion,
+		Quarantined: !req.log.QuarantinedAt.IsZero()})
+}
+
+func (h *Handler) reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, status int, err error) {
+	h.reply(w, status, wire.Error{V: wire.Minor, Code: keycab.ErrorCode(err), Error: keycab.ErrorMessage(err)})
+}
+
+// error maps an error to its status (the edge of STYLE.md rule 6).
+func (h *Handler) error(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch keycab.ErrorCode(err) {
+	case keycab.EINVALID:
+		status = http.StatusBadRequest
+	case keycab.EUNAUTHORIZED:
+		status = http.StatusUnauthorized
+	case keycab.EFORBIDDEN:
+		status = http.StatusForbidden
+	case keycab.ENOTFOUND:
+		status = http.StatusNotFound
+	case keycab.ECONFLICT:
+		status = http.StatusConflict
+	case keycab.EUNAVAILABLE:
+		status = http.StatusServiceUnavailable
+	}
+	if status == http.StatusInternalServerError {
+		h.log.Error("kiosk request failed", "err", err)
+	}
+	h.fail(w, status, err)
+}

@@ -1,0 +1,103 @@
+// Package wire defines the messages of keycab's kiosk-to-HQ sync protocol,
+// version 1, and the signatures they carry. The kiosk side is sync/agent,
+// the HQ side sync/ingest. The protocol is modelled on the C2SP
+// tlog-witness protocol: HQ acts as a witness of each kiosk's log.
+//
+// # Versions
+//
+// The major version is in the path: every endpoint lives under
+// /v1/kiosk/. A breaking change gets a new path (/v2/) and HQ serves both
+// for as long as kiosks of the old one exist. Within a major version,
+// every JSON message carries "v", the minor version of the sender
+// (Minor). Minor versions only add optional fields whose zero value means
+// "not said", and receivers ignore fields they do not know, so a kiosk
+// and an HQ of different minor versions talk without negotiation. A
+// receiver never rejects a message because its v is larger than its own.
+//
+// # Endpoints
+//
+//	POST /v1/kiosk/enrol       EnrolRequest -> EnrolResponse (no request signature: the token is the credential)
+//	POST /v1/kiosk/push        PushRequest  -> 200 PushResponse (cosigned)
+//	                                           409 PushResponse (HQ's size; resend from there)
+//	                                           422 PushResponse (fork: the kiosk is quarantined)
+//	GET  /v1/kiosk/config?after=N&wait=S
+//	                           -> 200 ConfigResponse (a bundle newer than N)
+//	                           -> 204 (nothing newer within S seconds: long poll)
+//	POST /v1/kiosk/heartbeat   Heartbeat -> HeartbeatResponse
+//
+// Errors other than 409 and 422 are answered with an Error body and the
+// usual status: 400 malformed, 401 not authenticated (bad signature,
+// stale date, replayed nonce, unknown or revoked kiosk), 403 not allowed,
+// 413 too large, 5xx try again later. Request bodies may be sent with
+// Content-Encoding: gzip; HQ bounds the decoded size (MaxBody).
+//
+// # Request signatures
+//
+// Every request but enrol is signed with the kiosk's Ed25519 key (the
+// key of its log) in a small scheme documented at SignRequest: the
+// signature covers the method, path and query, the kiosk's identity, a
+// date, a random nonce and the SHA-256 digest of the body as sent. HQ
+// accepts a date within ±ReplayWindow of its clock and each nonce once
+// (kept in the database for the window), so a captured request cannot be
+// replayed, and a kiosk identifies only itself: HQ serves it only its own
+// cabinet's data.
+//
+// # Push
+//
+// The kiosk sends the leaves [old_size, size) of its log, exactly as
+// stored (base64 of the deterministic CBOR bytes, audit/doc.go), and its
+// signed checkpoint (C2SP tlog-checkpoint, signed note) of size. HQ
+// verifies the kiosk's signature, recomputes the root from its stored
+// tree plus the new leaves under a per-kiosk lock, stores the leaves and
+// their events, and answers with the same checkpoint cosigned by HQ.
+//
+//   - old_size must be HQ's size; otherwise 409 with HQ's size (and its
+//     last cosigned checkpoint), and the kiosk resends from there.
+//   - A checkpoint HQ already holds (size <= HQ's size, same root as HQ's
+//     tree at that size, the same leaves) is an identical resend: 200,
+//     cosigned again, nothing stored twice.
+//   - A checkpoint whose root differs from HQ's tree at that size, or a
+//     new checkpoint whose root is not HQ's cosigned tree plus the sent
+//     leaves, is a fork: 422, the kiosk is quarantined, an
+//     alarm raised (keycab.AlarmEquivocation), and both checkpoints kept
+//     as evidence.
+//
+// # Cosignatures
+//
+// HQ cosigns in the C2SP tlog-cosignature format (cosignature/v1, the
+// format of tlog-witness): a note signature line by HQ's cosigner key
+// whose signature is an 8-byte big-endian Unix timestamp in seconds
+// followed by the Ed25519 signature of
+//
+//	"cosignature/v1\ntime <timestamp>\n" + checkpoint text
+//
+// and whose key hash is the first 4 bytes of SHA-256(name || "\n" ||
+// 0x04 || public key). The timestamp is HQ's clock at cosigning, which
+// bounds from above the time of every entry the checkpoint covers. The
+// cosigner's verifier key is written name+hash+base64(0x04 || key); see
+// NewCosigner and NewCosignatureVerifier. Standard note libraries ignore
+// the line as a signature by an unknown key, so a cosigned checkpoint is
+// still a valid kiosk checkpoint.
+//
+// # Config bundles
+//
+// A config bundle is a signed note (Ed25519, HQ's config key) whose text
+// is
+//
+//	keycab config bundle v1
+//	<kiosk id>
+//	<version in decimal>
+//	<keycab.Config as one line of JSON (encoding/json)>
+//
+// The version increases strictly for each kiosk. The kiosk verifies the
+// signature with the pinned config key, checks that the bundle names it
+// and its cabinet, and applies only versions newer than its own.
+//
+// # Enrolment
+//
+// An admin makes a single-use token for one cabinet at HQ. The kiosk
+// generates an Ed25519 key, sends the token and the raw public key, and
+// HQ burns the token and answers with the kiosk's id, the origin of its
+// log (the name of its note key, chosen by HQ), and HQ's cosigner and
+// config verifier keys, which the kiosk pins.
+package wire

@@ -1,0 +1,103 @@
+package wire
+
+import "time"
+
+// Minor is the minor protocol version this build speaks (see the package
+// doc): it is sent as "v" in every message.
+const Minor = 0
+
+// PathPrefix is where every kiosk endpoint lives.
+const PathPrefix = "/v1/kiosk/"
+
+// The endpoints, under PathPrefix.
+const (
+	PathEnrol     = PathPrefix + "enrol"
+	PathPush      = PathPrefix + "push"
+	PathConfig    = PathPrefix + "config"
+	PathHeartbeat = PathPrefix + "heartbeat"
+)
+
+// MaxBody bounds a request body after decompression.
+const MaxBody = 32 << 20
+
+// MaxPushEntries bounds the entries of one push.
+const MaxPushEntries = 10000
+
+// ReplayWindow is how far a request's date may be from HQ's clock.
+const ReplayWindow = 5 * time.Minute
+
+// EnrolRequest asks HQ to enrol a kiosk.
+type EnrolRequest struct {
+	V         int    `json:"v"`
+	Token     string `json:"token"`
+	PublicKey []byte `json:"public_key"` // raw Ed25519 public key (base64 in JSON)
+	Name      string `json:"name,omitempty"`
+	Software  string `json:"software,omitempty"`
+}
+
+// EnrolResponse is HQ's answer to an enrolment.
+type EnrolResponse struct {
+	V         int    `json:"v"`
+	KioskID   string `json:"kiosk_id"`
+	OrgID     string `json:"org_id"`
+	CabinetID string `json:"cabinet_id"`
+	// Origin is the name of the kiosk's log and note key.
+	Origin string `json:"origin"`
+	// CosignerKey verifies HQ's cosignatures (cosignature/v1);
+	// ConfigKey verifies config bundles (Ed25519 note key).
+	CosignerKey string `json:"cosigner_key"`
+	ConfigKey   string `json:"config_key"`
+}
+
+// PushRequest sends leaves [OldSize, OldSize+len(Entries)) and the kiosk's
+// signed checkpoint of that size.
+type PushRequest struct {
+	V          int      `json:"v"`
+	OldSize    int64    `json:"old_size"`
+	Entries    [][]byte `json:"entries"`    // leaf bytes (base64 in JSON)
+	Checkpoint []byte   `json:"checkpoint"` // signed note (base64 in JSON)
+}
+
+// PushResponse answers a push: Cosigned on 200; Size (HQ's) and Cosigned
+// (HQ's last cosigned checkpoint, if any) on 409 and 422.
+type PushResponse struct {
+	V        int    `json:"v"`
+	Size     int64  `json:"size"`
+	Cosigned []byte `json:"cosigned,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// ConfigResponse carries a signed config bundle.
+type ConfigResponse struct {
+	V       int    `json:"v"`
+	Version int64  `json:"version"`
+	Bundle  []byte `json:"bundle"` // signed note, see package doc
+}
+
+// Heartbeat is the kiosk's periodic report.
+type Heartbeat struct {
+	V             int      `json:"v"`
+	Door          string   `json:"door,omitempty"` // "open", "closed", "" unknown
+	Alarms        []string `json:"alarms,omitempty"`
+	LogSize       int64    `json:"log_size"`
+	CosignedSize  int64    `json:"cosigned_size"`
+	ConfigVersion int64    `json:"config_version"`
+	Software      string   `json:"software,omitempty"`
+	DiskFree      int64    `json:"disk_free,omitempty"`      // bytes
+	TemperatureMC int64    `json:"temperature_mc,omitempty"` // millidegrees Celsius
+}
+
+// HeartbeatResponse tells the kiosk what HQ holds.
+type HeartbeatResponse struct {
+	V             int   `json:"v"`
+	Size          int64 `json:"size"`
+	ConfigVersion int64 `json:"config_version"`
+	Quarantined   bool  `json:"quarantined,omitempty"`
+}
+
+// Error is the body of an error answer.
+type Error struct {
+	V     int    `json:"v"`
+	Code  string `json:"code"` // a keycab error code
+	Error string `json:"error"`
+}
