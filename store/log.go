@@ -185,6 +185,12 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if d.broken != nil {
 		return fmt.Errorf("write %s: %w", d.path, d.broken)
 	}
+	// An append runs to its end once begun (it is short, and half an
+	// append is no use to anyone): without a cancellable context
+	// database/sql does not start a watcher goroutine for every
+	// transaction, which on a busy two-core Pi costs more than the
+	// statements themselves.
+	ctx = context.WithoutCancel(ctx)
 	sqlTx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return d.wrap("begin", err)
