@@ -167,7 +167,7 @@ func hasColour(img image.Image, r8, g8, b8 uint32) bool {
 
 // startXvfb starts Xvfb on a free display and returns its name; it is
 // stopped when the test ends.
-func startXvfb(t *testing.T, xvfb string) string {
+func startXvfb(t testing.TB, xvfb string) string {
 	t.Helper()
 	for n := 90; n < 190; n++ {
 		if display, ok := tryXvfb(t, xvfb, n); ok {
@@ -180,7 +180,7 @@ func startXvfb(t *testing.T, xvfb string) string {
 
 // tryXvfb starts Xvfb on display n unless it is taken, and waits for its
 // socket.
-func tryXvfb(t *testing.T, xvfb string, n int) (string, bool) {
+func tryXvfb(t testing.TB, xvfb string, n int) (string, bool) {
 	t.Helper()
 	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
 	for _, p := range []string{fmt.Sprintf("/tmp/.X%d-lock", n), sock} {
@@ -221,7 +221,7 @@ func tryXvfb(t *testing.T, xvfb string, n int) (string, bool) {
 
 // prefixWriter logs a subprocess's output through the test.
 type prefixWriter struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 }
 

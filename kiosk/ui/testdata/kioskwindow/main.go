@@ -28,15 +28,17 @@ import (
 
 func main() {
 	screen := flag.String("screen", "menu", "screen to show: idle or menu")
+	withCamera := flag.Bool("camera", false, "run the simulated camera at 10 frames a second into the real QR decoder")
+	showQR := flag.String("qr", "", "with -camera, keep this QR code in front of the camera")
 	full := flag.Bool("fullscreen", true, "fill the display")
 	runFor := flag.Duration("for", time.Minute, "quit after this long")
 	flag.Parse()
-	if err := run(*screen, *full, *runFor); err != nil {
+	if err := run(*screen, *full, *runFor, *withCamera, *showQR); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(screen string, full bool, runFor time.Duration) error {
+func run(screen string, full bool, runFor time.Duration, withCamera bool, showQR string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "kioskwindow")
@@ -60,13 +62,13 @@ func run(screen string, full bool, runFor time.Duration) error {
 		return err
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, simulator.Options{Logger: quiet})
+	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, simulator.Options{Logger: quiet, Camera: withCamera})
 	if err != nil {
 		return err
 	}
 	defer cab.Close()
 	c, err := kiosk.New(kiosk.Config{
-		Store: db, Locks: cab.Locks, Scanners: []kiosk.Scanner{cab.Badges},
+		Store: db, Locks: cab.Locks, Scanners: cab.Scanners(),
 		Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States(), Buzzer: simulator.Buzzer,
 		Logger: quiet, ShowDone: 300 * time.Millisecond,
 	})
@@ -88,6 +90,9 @@ func run(screen string, full bool, runFor time.Duration) error {
 			return
 		}
 		fmt.Println("READY")
+		if withCamera && showQR != "" {
+			cab.Camera.Show(showQR) // held in view: every frame carries it
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(runFor):
