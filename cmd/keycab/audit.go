@@ -41,6 +41,32 @@ func openLog(ctx context.Context, path string) (*store.DB, error) {
 	return store.Open(ctx, path, store.Options{ReadOnly: true, BusyTimeout: 2 * time.Second})
 }
 
+// openHead opens a kiosk database read-only with its head checkpoint,
+// verified against the log's key.
+func openHead(ctx context.Context, path string) (*store.DB, []byte, audit.Checkpoint, error) {
+	d, err := openLog(ctx, path)
+	if err != nil {
+		return nil, nil, audit.Checkpoint{}, err
+	}
+	fail := func(err error) (*store.DB, []byte, audit.Checkpoint, error) {
+		d.Close()
+		return nil, nil, audit.Checkpoint{}, err
+	}
+	v, err := d.Verifier()
+	if err != nil {
+		return fail(err)
+	}
+	signed, _, err := d.Head(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	cp, _, err := audit.OpenCheckpoint(signed, v)
+	if err != nil {
+		return fail(fmt.Errorf("head checkpoint: %w", err))
+	}
+	return d, signed, cp, nil
+}
+
 // loadVerifier parses a verifier key given on the command line, or read
 // from a file when it starts with @.
 func loadVerifier(s string) (note.Verifier, error) {
@@ -226,23 +252,11 @@ func auditProveCommand() *command {
 					fs.Usage()
 					return errUsage
 				}
-				d, err := openLog(ctx, *db)
+				d, signed, cp, err := openHead(ctx, *db)
 				if err != nil {
 					return err
 				}
 				defer d.Close()
-				v, err := d.Verifier()
-				if err != nil {
-					return err
-				}
-				signed, _, err := d.Head(ctx)
-				if err != nil {
-					return err
-				}
-				cp, _, err := audit.OpenCheckpoint(signed, v)
-				if err != nil {
-					return fmt.Errorf("head checkpoint: %w", err)
-				}
 				if *index >= cp.Size {
 					return fmt.Errorf("entry %d is not in the log (size %d)", *index, cp.Size)
 				}
@@ -285,23 +299,11 @@ func auditExportCommand() *command {
 				if ents, err := os.ReadDir(*out); err == nil && len(ents) > 0 {
 					return fmt.Errorf("%s is not empty", *out)
 				}
-				d, err := openLog(ctx, *db)
+				d, signed, cp, err := openHead(ctx, *db)
 				if err != nil {
 					return err
 				}
 				defer d.Close()
-				v, err := d.Verifier()
-				if err != nil {
-					return err
-				}
-				signed, _, err := d.Head(ctx)
-				if err != nil {
-					return err
-				}
-				cp, _, err := audit.OpenCheckpoint(signed, v)
-				if err != nil {
-					return fmt.Errorf("head checkpoint: %w", err)
-				}
 				n, err := audit.Export(*out, signed, cp, d.HashReader(ctx), d)
 				if err != nil {
 					return err

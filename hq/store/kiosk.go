@@ -145,7 +145,6 @@ func (s *Store) RecordEvents(ctx context.Context, sc Scope, events []Event) erro
 		if err := t.queryRow(ctx, "SELECT log_size FROM kiosks WHERE org_id = $1 AND id = $2", t.org(), t.p.kiosk).Scan(&size); err != nil {
 			return err
 		}
-		added := 0
 		for _, e := range events {
 			if e.KioskID != "" && e.KioskID != t.p.kiosk {
 				return notFound("kiosk", e.KioskID)
@@ -153,29 +152,11 @@ func (s *Store) RecordEvents(ctx context.Context, sc Scope, events []Event) erro
 			if (e.OrgID != "" && e.OrgID != t.org()) || (e.CabinetID != "" && e.CabinetID != t.p.cabinet) {
 				return notFound("cabinet", e.CabinetID)
 			}
-			e.OrgID, e.KioskID, e.CabinetID = t.org(), t.p.kiosk, t.p.cabinet
-			if e.LogIndex < 0 || e.Kind == "" {
-				return invalid("event %d: needs an index and a kind", e.LogIndex)
-			}
-			res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
-				e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now))
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				if err := t.sameEvent(ctx, e); err != nil {
-					return err
-				}
-				continue
-			}
-			added++
-			if err := t.applyEvent(ctx, e); err != nil {
-				return err
-			}
 			size = max(size, e.LogIndex+1)
+		}
+		added, err := t.recordEvents(ctx, events)
+		if err != nil {
+			return err
 		}
 		if _, err := t.exec(ctx, "UPDATE kiosks SET last_seen_us = $1, log_size = $2 WHERE org_id = $3 AND id = $4",
 			us(t.now), size, t.org(), t.p.kiosk); err != nil {
@@ -186,6 +167,38 @@ func (s *Store) RecordEvents(ctx context.Context, sc Scope, events []Event) erro
 		}
 		return t.logAction(ctx, "events.record", t.p.kiosk, strconv.Itoa(added)+" events")
 	})
+}
+
+// recordEvents stores the principal kiosk's events and applies the new
+// ones (custody, alarms); a resent event must match the stored one. It
+// returns how many were new.
+func (t *tx) recordEvents(ctx context.Context, events []Event) (int, error) {
+	added := 0
+	for _, e := range events {
+		e.OrgID, e.KioskID, e.CabinetID = t.org(), t.p.kiosk, t.p.cabinet
+		if e.LogIndex < 0 || e.Kind == "" {
+			return added, invalid("event %d: needs an index and a kind", e.LogIndex)
+		}
+		res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
+			e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now))
+		if err != nil {
+			return added, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return added, err
+		} else if n == 0 {
+			if err := t.sameEvent(ctx, e); err != nil {
+				return added, err
+			}
+			continue
+		}
+		added++
+		if err := t.applyEvent(ctx, e); err != nil {
+			return added, err
+		}
+	}
+	return added, nil
 }
 
 // sameEvent checks that a resent event matches the stored one.

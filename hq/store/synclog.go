@@ -328,31 +328,8 @@ func (l *LogTx) Quarantine(ctx context.Context, what string, index int64, theirs
 // RecordEvents stores and applies the decoded events of leaves just
 // appended, as Store.RecordEvents does, in this transaction.
 func (l *LogTx) RecordEvents(ctx context.Context, events []Event) error {
-	t := l.t
-	for _, e := range events {
-		e.OrgID, e.KioskID, e.CabinetID = t.org(), t.p.kiosk, t.p.cabinet
-		if e.LogIndex < 0 || e.Kind == "" {
-			return invalid("event %d: needs an index and a kind", e.LogIndex)
-		}
-		res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
-			e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			if err := t.sameEvent(ctx, e); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := t.applyEvent(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := l.t.recordEvents(ctx, events)
+	return err
 }
 
 // UseNonce records a request nonce of the principal kiosk until expires;
