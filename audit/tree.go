@@ -136,3 +136,50 @@ func HashLocation(index int64) (leaf int64, pos int) {
 	level, n := tlog.SplitStoredHashIndex(index)
 	return (n+1)<<uint(level) - 1, level
 }
+
+// GroupedHashReader returns a tlog.HashReader for a store that keeps each
+// leaf's stored hashes together (EncodeHashes), as the kiosk's and HQ's
+// stores do. load fetches the packed hashes of the given leaf indexes (in
+// batches of at most batch) and calls found for each it has; HashLocation
+// maps every wanted hash to its leaf.
+func GroupedHashReader(batch int, load func(leaves []int64, found func(leaf int64, packed []byte) error) error) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		groups := map[int64][]tlog.Hash{}
+		var need []int64
+		for _, x := range indexes {
+			leaf, _ := HashLocation(x)
+			if _, ok := groups[leaf]; !ok {
+				groups[leaf] = nil
+				need = append(need, leaf)
+			}
+		}
+		for len(need) > 0 {
+			b := need[:min(len(need), batch)]
+			need = need[len(b):]
+			err := load(b, func(leaf int64, packed []byte) error {
+				hs, err := DecodeHashes(packed)
+				if err != nil {
+					return fmt.Errorf("entry %d: %w", leaf, err)
+				}
+				groups[leaf] = hs
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			leaf, pos := HashLocation(x)
+			hs := groups[leaf]
+			if hs == nil {
+				return nil, fmt.Errorf("tree hash %d: entry %d is missing", x, leaf)
+			}
+			if pos >= len(hs) {
+				return nil, fmt.Errorf("tree hash %d: entry %d stores only %d hashes", x, leaf, len(hs))
+			}
+			out[i] = hs[pos]
+		}
+		return out, nil
+	})
+}

@@ -456,60 +456,28 @@ func (d *DB) AddCosignature(ctx context.Context, cosigner string, signed []byte)
 // hashReader reads stored tree hashes (tlog.HashReader) from the database,
 // fetching the entries that hold them a few hundred at a time.
 func (d *DB) hashReader(ctx context.Context) tlog.HashReader {
-	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		groups := map[int64][]tlog.Hash{}
-		var need []int64
-		for _, x := range indexes {
-			leaf, _ := audit.HashLocation(x)
-			if _, ok := groups[leaf]; !ok {
-				groups[leaf] = nil
-				need = append(need, leaf)
+	return audit.GroupedHashReader(500, func(leaves []int64, found func(int64, []byte) error) error {
+		args := make([]any, len(leaves))
+		for i, l := range leaves {
+			args[i] = l
+		}
+		q := "SELECT idx, hashes FROM log_entries WHERE idx IN (?" + strings.Repeat(", ?", len(leaves)-1) + ")"
+		rows, err := d.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var idx int64
+			var b []byte
+			if err := rows.Scan(&idx, &b); err != nil {
+				return err
+			}
+			if err := found(idx, b); err != nil {
+				return err
 			}
 		}
-		for len(need) > 0 {
-			batch := need[:min(len(need), 500)]
-			need = need[len(batch):]
-			args := make([]any, len(batch))
-			for i, l := range batch {
-				args[i] = l
-			}
-			q := "SELECT idx, hashes FROM log_entries WHERE idx IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
-			rows, err := d.db.QueryContext(ctx, q, args...)
-			if err != nil {
-				return nil, err
-			}
-			for rows.Next() {
-				var idx int64
-				var b []byte
-				if err := rows.Scan(&idx, &b); err != nil {
-					rows.Close()
-					return nil, err
-				}
-				hs, err := audit.DecodeHashes(b)
-				if err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("entry %d: %w", idx, err)
-				}
-				groups[idx] = hs
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, err
-			}
-		}
-		out := make([]tlog.Hash, len(indexes))
-		for i, x := range indexes {
-			leaf, pos := audit.HashLocation(x)
-			hs := groups[leaf]
-			if hs == nil {
-				return nil, fmt.Errorf("tree hash %d: entry %d is missing", x, leaf)
-			}
-			if pos >= len(hs) {
-				return nil, fmt.Errorf("tree hash %d: entry %d stores only %d hashes", x, leaf, len(hs))
-			}
-			out[i] = hs[pos]
-		}
-		return out, nil
+		return rows.Err()
 	})
 }
 

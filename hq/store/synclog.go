@@ -181,56 +181,29 @@ func (l *LogTx) Now() time.Time { return l.t.now }
 
 // HashReader reads the stored tree hashes (tlog.HashReader).
 func (l *LogTx) HashReader(ctx context.Context) tlog.HashReader {
-	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		groups := map[int64][]tlog.Hash{}
-		var need []int64
-		for _, x := range indexes {
-			leaf, _ := audit.HashLocation(x)
-			if _, ok := groups[leaf]; !ok {
-				groups[leaf] = nil
-				need = append(need, leaf)
+	return audit.GroupedHashReader(200, func(leaves []int64, found func(int64, []byte) error) error {
+		args := []any{l.t.org(), l.log.KioskID}
+		ph := make([]string, len(leaves))
+		for i, x := range leaves {
+			args = append(args, x)
+			ph[i] = "$" + strconv.Itoa(i+3)
+		}
+		rows, err := l.t.query(ctx, "SELECT idx, hashes FROM kiosk_leaves WHERE org_id = $1 AND kiosk_id = $2 AND idx IN ("+strings.Join(ph, ", ")+")", args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var idx int64
+			var b []byte
+			if err := rows.Scan(&idx, &b); err != nil {
+				return err
+			}
+			if err := found(idx, b); err != nil {
+				return err
 			}
 		}
-		for len(need) > 0 {
-			batch := need[:min(len(need), 200)]
-			need = need[len(batch):]
-			args := []any{l.t.org(), l.log.KioskID}
-			ph := make([]string, len(batch))
-			for i, x := range batch {
-				args = append(args, x)
-				ph[i] = "$" + strconv.Itoa(i+3)
-			}
-			rows, err := l.t.query(ctx, "SELECT idx, hashes FROM kiosk_leaves WHERE org_id = $1 AND kiosk_id = $2 AND idx IN ("+strings.Join(ph, ", ")+")", args...)
-			if err != nil {
-				return nil, err
-			}
-			for rows.Next() {
-				var idx int64
-				var b []byte
-				if err := rows.Scan(&idx, &b); err != nil {
-					rows.Close()
-					return nil, err
-				}
-				if groups[idx], err = audit.DecodeHashes(b); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("leaf %d: %w", idx, err)
-				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, err
-			}
-		}
-		out := make([]tlog.Hash, len(indexes))
-		for i, x := range indexes {
-			leaf, pos := audit.HashLocation(x)
-			hs := groups[leaf]
-			if pos >= len(hs) {
-				return nil, fmt.Errorf("tree hash %d: leaf %d is missing or short", x, leaf)
-			}
-			out[i] = hs[pos]
-		}
-		return out, nil
+		return rows.Err()
 	})
 }
 
