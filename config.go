@@ -1,6 +1,9 @@
 package keycab
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Config is the snapshot a kiosk runs from: everything it needs to decide
 // on its own, offline, who may take which key. HQ signs it as a bundle
@@ -18,8 +21,34 @@ type Config struct {
 	Reservations []Reservation
 	Jobs         []Job
 	Policy       Policy
+	Branding     Branding
 	// BadgeSalt keys BadgeHash for this organisation.
 	BadgeSalt []byte
+}
+
+// Branding is how the organisation looks on its kiosks.
+type Branding struct {
+	// Accent is the brand colour as #rrggbb; empty for keycab's own.
+	Accent string
+	// Logo is a small PNG shown in the kiosk's header; empty for the
+	// organisation's initials.
+	Logo []byte
+}
+
+// Validate reports whether the branding is usable.
+func (b Branding) Validate() error {
+	if b.Accent != "" {
+		if len(b.Accent) != 7 || b.Accent[0] != '#' || strings.Trim(strings.ToLower(b.Accent[1:]), "0123456789abcdef") != "" {
+			return Errorf(EINVALID, "accent colour %q is not #rrggbb", b.Accent)
+		}
+	}
+	if len(b.Logo) > 256<<10 {
+		return Errorf(EINVALID, "logo is %d bytes; at most 256 KiB", len(b.Logo))
+	}
+	if len(b.Logo) > 0 && !strings.HasPrefix(string(b.Logo), "\x89PNG\r\n\x1a\n") {
+		return Errorf(EINVALID, "logo is not a PNG")
+	}
+	return nil
 }
 
 // Policy holds the organisation's rules that the kiosk enforces.

@@ -181,7 +181,8 @@ func (c *Controller) publish(s Screen) {
 	s.Seq = c.seq
 	s.Alarms = append([]Alarm(nil), c.alarms...)
 	if c.conf != nil {
-		s.Branding = Branding{OrgName: c.conf.Org.Name, Site: c.conf.Site.Name, Location: c.loc}
+		s.Branding = Branding{OrgName: c.conf.Org.Name, Site: c.conf.Site.Name, Location: c.loc,
+			Accent: c.conf.Branding.Accent, Logo: c.conf.Branding.Logo}
 	}
 	c.screenMu.Lock()
 	c.screen = s

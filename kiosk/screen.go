@@ -88,4 +88,6 @@ type Branding struct {
 	OrgName  string
 	Site     string
 	Location *time.Location // the site's time zone: show times in it
+	Accent   string         // brand colour #rrggbb, or empty
+	Logo     []byte         // PNG, or empty for the initials
 }

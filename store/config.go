@@ -37,6 +37,13 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 	if err := c.Cabinet.Kind.Validate(); err != nil {
 		return err
 	}
+	if err := c.Branding.Validate(); err != nil {
+		return err
+	}
+	branding, err := json.Marshal(c.Branding)
+	if err != nil {
+		return err
+	}
 	return d.Update(ctx, func(tx *Tx) error {
 		var cur int64
 		if err := tx.QueryRow("SELECT coalesce(max(version), 0) FROM config").Scan(&cur); err != nil {
@@ -61,12 +68,12 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 			{"DELETE FROM reservations", nil},
 			{"DELETE FROM jobs", nil},
 			{"DELETE FROM cabinet", nil},
-			{`INSERT INTO config (id, version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, applied_ms)
-			  VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			{`INSERT INTO config (id, version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, branding, applied_ms)
+			  VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			  ON CONFLICT (id) DO UPDATE SET version = excluded.version, org_id = excluded.org_id, org_name = excluded.org_name,
 			  site_id = excluded.site_id, site_name = excluded.site_name, time_zone = excluded.time_zone,
-			  badge_salt = excluded.badge_salt, policy = excluded.policy, applied_ms = excluded.applied_ms`,
-				[]any{c.Version, c.Org.ID, c.Org.Name, c.Site.ID, c.Site.Name, c.Site.TimeZone, c.BadgeSalt, string(policy), d.now().UnixMilli()}},
+			  badge_salt = excluded.badge_salt, policy = excluded.policy, branding = excluded.branding, applied_ms = excluded.applied_ms`,
+				[]any{c.Version, c.Org.ID, c.Org.Name, c.Site.ID, c.Site.Name, c.Site.TimeZone, c.BadgeSalt, string(policy), string(branding), d.now().UnixMilli()}},
 			{"INSERT INTO cabinet (id, name, kind, door_lock, door_sensor) VALUES (?, ?, ?, ?, ?)",
 				[]any{c.Cabinet.ID, c.Cabinet.Name, string(c.Cabinet.Kind), c.Cabinet.DoorLock, c.Cabinet.DoorSensor}},
 		}
@@ -203,9 +210,9 @@ func (d *DB) KeySetByToken(ctx context.Context, token string) (*keycab.KeySet, e
 func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
 	c := &keycab.Config{Policy: keycab.DefaultPolicy()}
 	err := d.read(ctx, func(tx *sql.Tx) error {
-		var policy string
-		err := tx.QueryRowContext(ctx, "SELECT version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy FROM config WHERE id = 1").
-			Scan(&c.Version, &c.Org.ID, &c.Org.Name, &c.Site.ID, &c.Site.Name, &c.Site.TimeZone, &c.BadgeSalt, &policy)
+		var policy, branding string
+		err := tx.QueryRowContext(ctx, "SELECT version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, branding FROM config WHERE id = 1").
+			Scan(&c.Version, &c.Org.ID, &c.Org.Name, &c.Site.ID, &c.Site.Name, &c.Site.TimeZone, &c.BadgeSalt, &policy, &branding)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {
@@ -213,6 +220,9 @@ func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
 		}
 		if err := json.Unmarshal([]byte(policy), &c.Policy); err != nil {
 			return fmt.Errorf("policy: %w", err)
+		}
+		if err := json.Unmarshal([]byte(branding), &c.Branding); err != nil {
+			return fmt.Errorf("branding: %w", err)
 		}
 		c.Site.OrgID = c.Org.ID
 		var kind string

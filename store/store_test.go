@@ -466,3 +466,24 @@ func TestNewestDeletedWithoutKeptCheckpoint(t *testing.T) {
 		t.Fatalf("verify after deleting the newest entries: %v", err)
 	}
 }
+
+func TestBrandingValidated(t *testing.T) {
+	d := storetest.MustOpen(t, nil)
+	cfg := storetest.Config(1)
+	cfg.Branding = keycab.Branding{Accent: "blue"}
+	if err := d.ApplyConfig(ctx, cfg); keycab.ErrorCode(err) != keycab.EINVALID {
+		t.Fatalf("accent %q: %v", cfg.Branding.Accent, err)
+	}
+	cfg.Branding = keycab.Branding{Logo: []byte("GIF89a")}
+	if err := d.ApplyConfig(ctx, cfg); keycab.ErrorCode(err) != keycab.EINVALID {
+		t.Fatalf("GIF logo: %v", err)
+	}
+	cfg.Branding = keycab.Branding{Accent: "#A0b1C2", Logo: []byte("\x89PNG\r\n\x1a\nrest")}
+	if err := d.ApplyConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := d.Snapshot(ctx)
+	if got.Branding.Accent != "#A0b1C2" || string(got.Branding.Logo) != "\x89PNG\r\n\x1a\nrest" {
+		t.Fatalf("branding %+v", got.Branding)
+	}
+}

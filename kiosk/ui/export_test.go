@@ -22,3 +22,12 @@ func (u *UI) Sync() { u.sync() }
 
 // Shown returns the screen last rendered.
 func (u *UI) Shown() kiosk.Screen { return u.scr }
+
+// BrandMark reports what the header's brand mark shows: the initials (or
+// "" when a logo replaces them) and whether the logo is visible.
+func (u *UI) BrandMark() (initials string, logo bool) {
+	if u.logo.Visible() {
+		return "", true
+	}
+	return u.mark.Text, false
+}

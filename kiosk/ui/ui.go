@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"bytes"
+	"fmt"
 	"image/color"
+	"image/png"
 	"strings"
 	"time"
 
@@ -55,6 +58,9 @@ type UI struct {
 	org, site, clock *canvas.Text
 	who              *canvas.Text // the member in session
 	mark             *canvas.Text
+	markBg           *canvas.Rectangle
+	logo             *canvas.Image
+	brandKey         string // accent and logo shown, to redraw only on change
 	banner           *fyne.Container
 	body             *fyne.Container
 	footer           *fyne.Container
@@ -194,9 +200,11 @@ func (u *UI) do(a any) { u.c.Do(a) }
 // alarm banner, the body, and the footer with Cancel and the countdown.
 func (u *UI) chrome() fyne.CanvasObject {
 	u.mark = centred("", sizeBody, colours.onAccent, true)
-	markBg := canvas.NewRectangle(colours.accent)
-	markBg.CornerRadius = 10
-	mark := sized(container.NewStack(markBg, container.NewCenter(u.mark)), fyne.NewSquareSize(52))
+	u.markBg = canvas.NewRectangle(colours.accent)
+	u.markBg.CornerRadius = 10
+	u.logo = &canvas.Image{FillMode: canvas.ImageFillContain}
+	u.logo.Hide()
+	mark := sized(container.NewStack(u.markBg, container.NewCenter(u.mark), u.logo), fyne.NewSquareSize(52))
 	u.org = label("", sizeLarge, colours.text, true)
 	u.site = label("", sizeBody, colours.muted, false)
 	u.clock = label("", sizeLarge, colours.text, true)
@@ -262,6 +270,36 @@ func (u *UI) showBranding(b kiosk.Branding) {
 		u.site.Text = "·  " + b.Site
 	}
 	u.mark.Text = initials(org)
+	if key := b.Accent + string(b.Logo); key != u.brandKey {
+		u.brandKey = key
+		u.markBg.FillColor = colours.accent
+		if c, ok := parseHex(b.Accent); ok {
+			u.markBg.FillColor = c
+		}
+		u.markBg.Refresh()
+		u.logo.Hide()
+		u.mark.Show()
+		if len(b.Logo) > 0 {
+			if img, err := png.Decode(bytes.NewReader(b.Logo)); err == nil {
+				u.logo.Image = img
+				u.logo.Show()
+				u.mark.Hide()
+				u.logo.Refresh()
+			}
+		}
+	}
+}
+
+// parseHex reads a #rrggbb colour.
+func parseHex(s string) (color.Color, bool) {
+	var r, g, b uint8
+	if len(s) != 7 || s[0] != '#' {
+		return nil, false
+	}
+	if _, err := fmt.Sscanf(s[1:], "%02x%02x%02x", &r, &g, &b); err != nil {
+		return nil, false
+	}
+	return color.NRGBA{R: r, G: g, B: b, A: 0xff}, true
 }
 
 // initials are the brand mark's letters: "Test Lettings" is "TL".

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/draw"
 	"image/png"
+	"keycab.dev/keycab/hardware/qr"
 	"os"
 	"path/filepath"
 	"strings"
@@ -578,5 +579,27 @@ func TestOpenShelfTakeByQR(t *testing.T) {
 	r.await(kiosk.Done)
 	if out := r.keysOut(); len(out) != 1 || out[0].KeySetID != "ks-2" || out[0].Reason != "inspection" {
 		t.Fatalf("custody %+v", out)
+	}
+}
+
+func TestBranding(t *testing.T) {
+	cfg := storetest.Config(1)
+	r := newRig(t, cfg)
+	if initials, logo := r.u.BrandMark(); initials != "TL" || logo {
+		t.Fatalf("without branding: mark %q logo %v", initials, logo)
+	}
+
+	cfg = storetest.Config(1)
+	var logoPNG bytes.Buffer
+	if err := qr.WritePNG(&logoPNG, "logo", 2); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Branding = keycab.Branding{Accent: "#1f7aff", Logo: logoPNG.Bytes()}
+	r = newRig(t, cfg)
+	if initials, logo := r.u.BrandMark(); initials != "" || !logo {
+		t.Fatalf("with a logo: mark %q logo %v", initials, logo)
+	}
+	if r.u.Shown().Branding.Accent != "#1f7aff" {
+		t.Fatalf("branding %+v", r.u.Shown().Branding)
 	}
 }

@@ -70,6 +70,7 @@ CREATE TABLE config (
 	time_zone  TEXT    NOT NULL,
 	badge_salt BLOB    NOT NULL,
 	policy     TEXT    NOT NULL, -- JSON of keycab.Policy
+	branding   TEXT    NOT NULL DEFAULT '{}', -- JSON of keycab.Branding
 	applied_ms INTEGER NOT NULL
 ) STRICT;
 
