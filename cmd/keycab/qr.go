@@ -10,6 +10,7 @@ import (
 	_ "image/jpeg" // qr decode reads JPEG
 	_ "image/png"
 	"io"
+	"keycab.dev/keycab/qrlabel"
 	"os"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ func qrCommand() *command {
 							return errUsage
 						}
 						var buf bytes.Buffer
-						if err := qr.WritePNG(&buf, args[0], *module); err != nil {
+						if err := qrlabel.WritePNG(&buf, args[0], *module); err != nil {
 							return err
 						}
 						if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"keycab.dev/keycab/qrlabel"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -40,7 +41,7 @@ func MustVideo(tb testing.TB, dir, name string, extra ...string) string {
 				img.Pix[i] = 170
 			}
 			if text != "" {
-				if _, err := qr.Draw(img.Pix, 640, 480, img.Stride, text, 200+rep*40, 120, 5); err != nil {
+				if _, err := qrlabel.Draw(img.Pix, 640, 480, img.Stride, text, 200+rep*40, 120, 5); err != nil {
 					tb.Fatal(err)
 				}
 			}

@@ -3,6 +3,7 @@ package qr_test
 import (
 	"fmt"
 	"image"
+	"keycab.dev/keycab/qrlabel"
 	"testing"
 
 	"github.com/makiuchi-d/gozxing"
@@ -33,7 +34,7 @@ func TestFinderMatchesGozxing(t *testing.T) {
 		multi.Pix[i] = 210
 	}
 	for i, text := range []string{"KEY:A", "KEY:B", "KEY:C"} {
-		if _, err := qr.Draw(multi.Pix, 651, 301, multi.Stride, text, 40+i*210, 90, 4); err != nil {
+		if _, err := qrlabel.Draw(multi.Pix, 651, 301, multi.Stride, text, 40+i*210, 90, 4); err != nil {
 			t.Fatal(err)
 		}
 	}

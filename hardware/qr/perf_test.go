@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"keycab.dev/keycab/qrlabel"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -29,7 +30,7 @@ type scene struct {
 // perspective tilt, low contrast, blur, sensor noise and a glare spot, each
 // chosen from the seeded generator.
 func makeScene(rng *rand.Rand, w, h int, text string) scene {
-	m, err := qr.Matrix(text)
+	m, err := qrlabel.Matrix(text)
 	if err != nil {
 		panic(err)
 	}

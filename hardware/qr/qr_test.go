@@ -3,6 +3,7 @@ package qr_test
 import (
 	"fmt"
 	"image"
+	"keycab.dev/keycab/qrlabel"
 	"testing"
 
 	"keycab.dev/keycab/hardware/qr"
@@ -23,7 +24,7 @@ func MustDecode(tb testing.TB, img *image.Gray) []string {
 
 func TestRoundTrip(t *testing.T) {
 	for _, text := range []string{"KEY:0001", "https://keycab.dev/k/8f3a9c", "Ünïcødé key fob"} {
-		img, err := qr.Image(text, 4)
+		img, err := qrlabel.Image(text, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +41,7 @@ func TestSeveralCodesPerFrame(t *testing.T) {
 	}
 	texts := []string{"KEY:A", "KEY:B", "KEY:C"}
 	for i, text := range texts {
-		if _, err := qr.Draw(img.Pix, 640, 480, img.Stride, text, 40+i*200, 150, 5); err != nil {
+		if _, err := qrlabel.Draw(img.Pix, 640, 480, img.Stride, text, 40+i*200, 150, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,7 +78,7 @@ func TestDecoderReuseAcrossSizes(t *testing.T) {
 			text, module = "", 0
 		}
 		if text != "" {
-			if _, err := qr.Draw(y, w, h, stride, text, 20, 20, module); err != nil {
+			if _, err := qrlabel.Draw(y, w, h, stride, text, 20, 20, module); err != nil {
 				t.Fatal(err)
 			}
 		}

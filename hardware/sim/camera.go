@@ -2,11 +2,11 @@ package sim
 
 import (
 	"context"
+	"keycab.dev/keycab/qrlabel"
 	"sync"
 	"time"
 
 	"keycab.dev/keycab/hardware/camera"
-	"keycab.dev/keycab/hardware/qr"
 )
 
 // Camera is the simulated camera: a camera.Stream showing whatever QR codes
@@ -57,7 +57,7 @@ func (c *Camera) ReadFrame() (camera.Frame, error) {
 		}
 		x := c.Module * 6
 		for _, t := range c.texts {
-			side, err := qr.Draw(c.frame, c.Width, c.Height, c.Width, t, x, c.Height/4, c.Module)
+			side, err := qrlabel.Draw(c.frame, c.Width, c.Height, c.Width, t, x, c.Height/4, c.Module)
 			if err != nil {
 				return camera.Frame{}, err
 			}

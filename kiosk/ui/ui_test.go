@@ -8,7 +8,7 @@ import (
 	"image"
 	"image/draw"
 	"image/png"
-	"keycab.dev/keycab/hardware/qr"
+	"keycab.dev/keycab/qrlabel"
 	"os"
 	"path/filepath"
 	"strings"
@@ -591,7 +591,7 @@ func TestBranding(t *testing.T) {
 
 	cfg = storetest.Config(1)
 	var logoPNG bytes.Buffer
-	if err := qr.WritePNG(&logoPNG, "logo", 2); err != nil {
+	if err := qrlabel.WritePNG(&logoPNG, "logo", 2); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Branding = keycab.Branding{Accent: "#1f7aff", Logo: logoPNG.Bytes()}
