@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"strconv"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -279,6 +280,7 @@ func (u *UI) emergency(s kiosk.Screen) {
 // Admin tabs.
 const (
 	tabCabinet = ""
+	tabPeople  = "people"
 	tabHistory = "history"
 )
 
@@ -306,15 +308,18 @@ func (u *UI) admin(s kiosk.Screen) {
 		return t
 	}
 	top := container.NewVBox(container.NewBorder(nil, nil, nil,
-		container.NewHBox(tab("Cabinet", tabCabinet), tab("History", tabHistory)),
+		container.NewHBox(tab("Cabinet", tabCabinet), tab("People", tabPeople), tab("History", tabHistory)),
 		label(s.Title, sizeTitle, colours.text, true)))
 	if s.Message != "" {
 		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
 	}
 	var main fyne.CanvasObject
-	if u.adminTab == tabHistory {
+	switch u.adminTab {
+	case tabHistory:
 		main = u.historyView()
-	} else {
+	case tabPeople:
+		main = u.peopleView(s)
+	default:
 		main = u.cabinetView(s)
 	}
 	u.fill(container.NewBorder(top, nil, nil, nil, main), nil)
@@ -342,7 +347,7 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 	}
 	status := label(fmt.Sprintf("Log: %d entries   ·   Config version %d", v.LogSize, v.Config), sizeCaption, colours.muted, false)
 	left := container.NewVBox(caption("SLOT MAP"), container.NewGridWithColumns(3, slots...),
-		gap(4), caption("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR 2 SECONDS"), container.NewGridWithColumns(4, pulses...), gap(4), status)
+		gap(4), caption(fmt.Sprintf("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR %s", pulseWords(v.Pulse))), container.NewGridWithColumns(4, pulses...), gap(4), status)
 
 	var alarms []fyne.CanvasObject
 	for _, a := range s.Alarms {
@@ -359,6 +364,38 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 	}
 	right := container.NewBorder(caption("ACTIVE ALARMS"), nil, nil, nil, container.NewVScroll(container.NewVBox(alarms...)))
 	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(440, 0)), container.NewPadded(container.NewVScroll(left)))
+}
+
+// pulseWords says a lock test's length in words: "2 SECONDS".
+func pulseWords(d time.Duration) string {
+	if d <= 0 {
+		d = 2 * time.Second
+	}
+	n := int(d.Round(time.Second) / time.Second)
+	if n == 1 {
+		return "1 SECOND"
+	}
+	return fmt.Sprintf("%d SECONDS", n)
+}
+
+// peopleView lists the members, each with a button to link a new badge:
+// the next badge read at the reader becomes theirs.
+func (u *UI) peopleView(s kiosk.Screen) fyne.CanvasObject {
+	v := s.Admin
+	if v == nil {
+		v = &kiosk.AdminView{}
+	}
+	var rows []fyne.CanvasObject
+	for _, m := range v.Members {
+		link := newTile("Link badge", tileQuiet, func() { u.do(kiosk.LinkBadge{MemberID: m.ID}) })
+		link.minWidth = 200
+		rows = append(rows, container.NewBorder(nil, nil, nil, link, newTile(m.Name, tileNormal, nil)))
+	}
+	if len(rows) == 0 {
+		rows = append(rows, label("No members in this kiosk's config.", sizeBody, colours.muted, false))
+	}
+	return container.NewBorder(caption("PEOPLE: LINK A NEW BADGE, THEN PRESENT IT AT THE READER"), nil, nil, nil,
+		container.NewVScroll(container.NewVBox(rows...)))
 }
 
 // historyFilter is one of the history tab's filters.

@@ -512,6 +512,16 @@ func TestAdmin(t *testing.T) {
 		t.Fatalf("admin.change events %+v", ch)
 	}
 
+	// Link a new badge to Cara on the People tab.
+	r.tap("People")
+	r.tapNth("Link badge", 2) // Ana, Ben, Cara
+	r.awaitThat("linking", func(s kiosk.Screen) bool { return strings.Contains(s.Message, "Cara's new badge") })
+	r.badge("BADGE-CARA-NEW")
+	r.awaitThat("linked", func(s kiosk.Screen) bool { return s.Message == "Badge linked to Cara Contractor." })
+	if ch := r.events(keycab.EventAdminChange); len(ch) != 2 || ch[1].Detail["change"] != "badge.linked" || ch[1].Detail["member"] != "m-cara" {
+		t.Fatalf("admin.change events %+v", ch)
+	}
+
 	// The local history, filtered.
 	r.tap("History")
 	if !r.shows("Admin change  ·  Ana Admin  ·  2 High St") || !r.shows("Lock test  ·  Ana Admin") {
