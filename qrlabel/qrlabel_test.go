@@ -2,7 +2,9 @@ package qrlabel_test
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
+	"os"
 	"testing"
 
 	"keycab.dev/keycab/hardware/qr"
@@ -34,5 +36,44 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, err := qrlabel.Matrix(""); err == nil {
 		t.Fatal("encoded empty text")
+	}
+}
+
+// TestSheet renders a page of labels and reads every code back from the
+// page at its printed size.
+func TestSheet(t *testing.T) {
+	var labels []qrlabel.Label
+	for i := 1; i <= qrlabel.PerPage; i++ {
+		labels = append(labels, qrlabel.Label{
+			Token: fmt.Sprintf("KCB1-%02d-7F3A9C2E51D04B88", i), Title: fmt.Sprintf("%d Harbour View, front and back door", i), Caption: "Front office · slot " + fmt.Sprint(i),
+		})
+	}
+	img, err := qrlabel.Sheet{Labels: labels}.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Rect.Dx() != 2480 || img.Rect.Dy() != 3508 {
+		t.Fatalf("page %v, want A4 at 300 dpi", img.Rect)
+	}
+	codes, err := qr.NewDecoder().Decode(img.Pix, img.Rect.Dx(), img.Rect.Dy(), img.Stride)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, c := range codes {
+		got[c.Text] = true
+	}
+	for _, l := range labels {
+		if !got[l.Token] {
+			t.Errorf("label %q not readable on the sheet (read %d codes)", l.Token, len(codes))
+		}
+	}
+	if _, err := (qrlabel.Sheet{Labels: append(labels, labels[0])}).Image(); err == nil {
+		t.Fatal("a sheet took more labels than a page holds")
+	}
+	if os.Getenv("KEYCAB_KEEP_SHEET") != "" {
+		f, _ := os.Create(os.Getenv("KEYCAB_KEEP_SHEET"))
+		png.Encode(f, img)
+		f.Close()
 	}
 }
