@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"keycab.dev/keycab"
@@ -82,6 +83,8 @@ type Controller struct {
 	log    *slog.Logger
 	events chan any
 
+	alive atomic.Int64 // when the loop last went round (Unix ns), for the watchdog
+
 	screenMu sync.Mutex
 	screen   Screen
 	subs     []chan Screen
@@ -153,6 +156,14 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c.screen = Screen{State: Idle, Title: "Scan your badge"}
 	return c, nil
+}
+
+// Alive reports whether the controller's loop went round within the last
+// maxAge: a systemd watchdog pings only while it does, so a wedged
+// controller gets the process restarted (and every lock secured at start).
+func (c *Controller) Alive(maxAge time.Duration) bool {
+	t := c.alive.Load()
+	return t != 0 && time.Since(time.Unix(0, t)) < maxAge
 }
 
 // Do hands a touchscreen action to the controller.
@@ -241,10 +252,15 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.checkOverdue(ctx)
 	ticker := time.NewTicker(30 * time.Second)
 	defer ticker.Stop()
+	beat := time.NewTicker(time.Second)
+	defer beat.Stop()
+	c.alive.Store(time.Now().UnixNano())
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-beat.C:
+			c.alive.Store(time.Now().UnixNano())
 		case ev, ok := <-c.cfg.Sensors:
 			if !ok {
 				c.cfg.Sensors = nil

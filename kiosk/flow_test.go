@@ -3,6 +3,7 @@ package kiosk_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,7 +80,10 @@ func newRigWith(t testing.TB, cfg *keycab.Config, so simulator.Options, tune ...
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	r := &rig{t: t, db: db, cab: cab, c: c, shown: map[string]time.Time{}, cool: cfg.Policy.ScanCoolDown}
-	r.stop = func() {
+	var stop func()
+	var once sync.Once
+	r.stop = func() { once.Do(stop) }
+	stop = func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -685,4 +689,14 @@ func TestAdminViewIsLive(t *testing.T) {
 		s := r.c.Screen()
 		return s.Admin != nil && s.Admin.Slots[1].Released
 	})
+}
+
+func TestAliveForTheWatchdog(t *testing.T) {
+	r := newRig(t, testConfig(t))
+	hardwaretest.Eventually(t, wait, "alive", func() bool { return r.c.Alive(5 * time.Second) })
+	r.stop()
+	time.Sleep(50 * time.Millisecond)
+	if r.c.Alive(20 * time.Millisecond) {
+		t.Fatal("a stopped controller still reports alive")
+	}
 }
