@@ -40,8 +40,8 @@ FUZZ_TARGETS := \
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-build: ## build the programs into bin/ (keycab pure Go; keycab-kiosk with cgo)
-	$(GO) build -o $(BIN)/ ./cmd/keycab
+build: ## build the programs into bin/ (keycab and keycab-hq pure Go; keycab-kiosk with cgo)
+	$(GO) build -o $(BIN)/ ./cmd/keycab ./cmd/keycab-hq
 	CGO_ENABLED=1 $(GO) build -o $(BIN)/ ./cmd/keycab-kiosk
 
 deps: ## install the Debian packages and Go modules the tests need
@@ -82,8 +82,8 @@ lint: ## gofmt, go vet and staticcheck
 	CGO_ENABLED=1 $(GO) vet $(CGO_PKGS)
 	$(GO) tool staticcheck $(PURE_PKGS)
 
-demo: deps build ## run the kiosk on a simulated cabinet with a demo organisation
-	$(BIN)/keycab-kiosk --sim --data keycab-demo
+demo: deps build ## a local HQ with the demo organisation, and the simulated kiosk enrolled with it
+	BIN=$(BIN) deploy/demo.sh
 
 bench: build ## the audit log benchmark of docs/PERFORMANCE.md (1,000,000 entries)
 	rm -f /tmp/keycab-bench.db*

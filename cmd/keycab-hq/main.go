@@ -1,8 +1,9 @@
 // Command keycab-hq runs keycab's hosted multi-tenant HQ service.
 //
-//	keycab-hq serve     [--db DSN] [--listen ADDR] [--notes-key-file F] [--base-url URL] [--mail-dir DIR]
-//	keycab-hq migrate   [--db DSN] [--app-role ROLE]
-//	keycab-hq demo-seed [--db DSN]
+//	keycab-hq serve       [--db DSN] [--listen ADDR] [--keys FILE] [--notes-key-file F] [--base-url URL] [--mail-dir DIR]
+//	keycab-hq migrate     [--db DSN] [--app-role ROLE]
+//	keycab-hq demo-seed   [--db DSN] [--out FILE]
+//	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D]
 //
 // DSN is sqlite:PATH (the default, sqlite:./keycab-hq.db) or a
 // postgres:// URL. On SQLite, serve and demo-seed apply pending migrations
@@ -12,11 +13,18 @@
 // --notes-key-file, never from the database; without it site notes and
 // MFA enrolment are unavailable. Logs are JSON on stderr. SIGTERM or
 // SIGINT shuts the server down gracefully.
+//
+// serve answers the kiosks' sync protocol under /v1/kiosk/ (sync/ingest)
+// with HQ's signing keys from --keys (see keys.go for the format): on
+// SQLite it defaults to keycab-hq.keys next to the database and is created
+// (mode 0600) on first start; on PostgreSQL every HQ process must be given
+// the same file. enrol-token prints a single-use enrolment token for one
+// cabinet, created on behalf of the admin whose account is --as (recorded
+// in the organisation's admin log), for keycab-kiosk enroll.
 package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,14 +34,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/sync/ingest"
 )
 
 func main() {
@@ -58,7 +67,7 @@ func main() {
 
 // Config is the program's configuration.
 type Config struct {
-	Command         string // serve, migrate or demo-seed
+	Command         string // serve, migrate, demo-seed or enrol-token
 	DB              string // sqlite:PATH or postgres://...
 	Listen          string
 	NotesKeyFile    string
@@ -66,6 +75,14 @@ type Config struct {
 	BaseURL         string // for links in emails
 	MailDir         string // dry-run mail: write messages here (development only)
 	AppRole         string // migrate: the service's PostgreSQL role
+	KeysFile        string // serve: HQ's signing keys; default next to a SQLite database
+	KeyName         string // serve: the name of keys created on first start
+	ConfigPoll      time.Duration
+	DemoOut         string        // demo-seed: write the demo's logins here
+	As              string        // enrol-token: the admin's account email
+	Org             string        // enrol-token: the organisation's id
+	Cabinet         string        // enrol-token: the cabinet's id or name
+	TokenTTL        time.Duration // enrol-token: the token's lifetime
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	Auth            auth.Config
@@ -78,6 +95,9 @@ func DefaultConfig() Config {
 		DB:              "sqlite:./keycab-hq.db",
 		Listen:          "127.0.0.1:8080",
 		AppRole:         store.DefaultAppRole,
+		KeyName:         "keycab-hq",
+		ConfigPoll:      time.Second,
+		TokenTTL:        store.DefaultEnrolTokenTTL,
 		ShutdownTimeout: 20 * time.Second,
 		LogLevel:        slog.LevelInfo,
 		Auth:            auth.DefaultConfig(),
@@ -109,9 +129,9 @@ func (m *Main) ParseFlags(args []string) error {
 		m.Config.Command, args = args[0], args[1:]
 	}
 	switch m.Config.Command {
-	case "serve", "migrate", "demo-seed":
+	case "serve", "migrate", "demo-seed", "enrol-token":
 	default:
-		return fmt.Errorf("unknown command %q: want serve, migrate or demo-seed", m.Config.Command)
+		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed or enrol-token", m.Config.Command)
 	}
 	fs := flag.NewFlagSet("keycab-hq "+m.Config.Command, flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
@@ -123,11 +143,21 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.Auth.BaseURL, "base-url", m.Config.Auth.BaseURL, "HQ's public URL, for links in emails")
 		fs.StringVar(&m.Config.MailDir, "mail-dir", "", "dry-run mail: write each message to a file here (development only)")
 		fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long to let requests finish on SIGTERM")
+		fs.StringVar(&m.Config.KeysFile, "keys", "", "HQ's signing keys `file`, created (0600) if missing (default: keycab-hq.keys next to a SQLite database; required on PostgreSQL)")
+		fs.StringVar(&m.Config.KeyName, "key-name", m.Config.KeyName, "the name of keys created on first start")
+		fs.DurationVar(&m.Config.ConfigPoll, "config-poll", m.Config.ConfigPoll, "how often a kiosk's config long poll looks for changes")
+	case "demo-seed":
+		fs.StringVar(&m.Config.DemoOut, "out", "", "also write the demo's ids and login to this `file` (mode 0600, shell syntax)")
+	case "enrol-token":
+		fs.StringVar(&m.Config.As, "as", "", "the `email` of the owner or admin creating the token")
+		fs.StringVar(&m.Config.Org, "org", "", "the organisation's `id` (default: the account's only one)")
+		fs.StringVar(&m.Config.Cabinet, "cabinet", "", "the cabinet's `id or name` (default: the organisation's only one)")
+		fs.DurationVar(&m.Config.TokenTTL, "ttl", m.Config.TokenTTL, "how long the token stays valid")
 	case "migrate":
 		fs.StringVar(&m.Config.AppRole, "app-role", m.Config.AppRole, "PostgreSQL: the service's role, granted what it needs")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed [flags]\n\nflags of %s:\n", m.Config.Command)
+		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token [flags]\n\nflags of %s:\n", m.Config.Command)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -155,6 +185,11 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 		return m.demoSeed(ctx)
+	case "enrol-token":
+		if err := m.open(ctx); err != nil {
+			return err
+		}
+		return m.enrolToken(ctx)
 	}
 	if err := m.open(ctx); err != nil {
 		return err
@@ -207,7 +242,28 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log}
+	keysFile := m.Config.KeysFile
+	if keysFile == "" {
+		path, ok := strings.CutPrefix(m.Config.DB, "sqlite:")
+		if !ok {
+			return errors.New("serve on PostgreSQL needs --keys FILE: HQ's signing keys, the same file for every HQ process")
+		}
+		keysFile = filepath.Join(filepath.Dir(path), "keycab-hq.keys")
+	}
+	keys, created, err := loadOrCreateKeys(keysFile, m.Config.KeyName)
+	if err != nil {
+		return err
+	}
+	if created {
+		m.log.Info("created HQ signing keys", "file", keysFile)
+	}
+	kapi, err := ingest.New(ingest.Config{Store: m.st, Cosigner: keys.Cosigner, ConfigSigner: keys.Config,
+		Logger: m.log, PollInterval: m.Config.ConfigPoll})
+	if err != nil {
+		return err
+	}
+	m.log.Info("kiosk sync keys", "cosigner", keys.Cosigner.VerifierKey(), "config", keys.Config.VerifierKey)
+	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log, KioskAPI: kapi}
 	h, err := srv.Handler()
 	if err != nil {
 		return err
@@ -239,52 +295,6 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	m.log.Info("stopped")
-	return nil
-}
-
-// Demo organisation.
-const (
-	demoEmail = "owner@demo.keycab.test"
-	demoOrg   = "Demo Lettings"
-)
-
-// demoSeed creates a demo organisation with a site, a cabinet and key
-// sets, and its owner's login, and prints the login.
-func (m *Main) demoSeed(ctx context.Context) error {
-	if _, err := m.st.AccountByEmail(ctx, demoEmail); err == nil {
-		return fmt.Errorf("the demo organisation exists already (%s); use a fresh database or reset the password", demoEmail)
-	}
-	password := "demo-" + strings.ToLower(rand.Text()[:16])
-	cfg := m.Config.Auth
-	cfg.Limits = auth.Limits{}
-	a, err := auth.New(m.st, nil, m.log, nil, cfg)
-	if err != nil {
-		return err
-	}
-	t, err := a.Signup(ctx, auth.Signup{OrgName: demoOrg, Name: "Demo Owner", Email: demoEmail, Password: password}, "127.0.0.1")
-	if err != nil {
-		return err
-	}
-	sc := store.MemberScope(t.OrgID, t.MemberID)
-	site, err := m.st.CreateSite(ctx, sc, store.Site{Site: keycab.Site{OrgID: t.OrgID, Name: "12 High Street", Address: "12 High Street, Springfield", TimeZone: "Europe/London"}})
-	if err != nil {
-		return err
-	}
-	cab, err := m.st.CreateCabinet(ctx, sc, keycab.Cabinet{OrgID: t.OrgID, SiteID: site.ID, Name: "Front office", Kind: keycab.Slotted})
-	if err != nil {
-		return err
-	}
-	for i, label := range []string{"Flat 1", "Flat 2", "Boiler room"} {
-		k, err := m.st.CreateKeySet(ctx, sc, keycab.KeySet{OrgID: t.OrgID, SiteID: site.ID, Label: label})
-		if err != nil {
-			return err
-		}
-		if err := m.st.SetSlot(ctx, sc, keycab.Slot{CabinetID: cab.ID, Number: i + 1, KeySetID: k.ID}); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(m.stdout, "demo organisation %q created (%s)\nsign in at %s with\n  email:    %s\n  password: %s\n",
-		demoOrg, t.OrgID, m.Config.Auth.BaseURL, demoEmail, password)
 	return nil
 }
 

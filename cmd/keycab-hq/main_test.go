@@ -65,8 +65,15 @@ func TestMigrateSeedServe(t *testing.T) {
 	if pw == nil {
 		t.Fatalf("no password printed: %s", out)
 	}
-	if _, _, _, err := run(t, ctx, "demo-seed", "--db", dsn); err == nil {
-		t.Fatal("demo-seed twice succeeded")
+	if out, _, _, err := run(t, ctx, "demo-seed", "--db", dsn); err != nil || !strings.Contains(out, "reusing") {
+		t.Fatalf("demo-seed again: %v %q", err, out)
+	}
+	if _, _, _, err := run(t, ctx, "enrol-token", "--db", dsn); err == nil {
+		t.Fatal("enrol-token without --as succeeded")
+	}
+	tok, _, _, err := run(t, ctx, "enrol-token", "--db", dsn, "--as", demoEmail, "--cabinet", "Front office cabinet")
+	if err != nil || !regexp.MustCompile(`^org_\S+\.[a-z2-7]{32}\n$`).MatchString(tok) {
+		t.Fatalf("enrol-token: %v %q", err, tok)
 	}
 
 	sctx, cancel := context.WithCancel(ctx)
@@ -163,7 +170,11 @@ func TestPostgresMigrateServe(t *testing.T) {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	m := NewMain(io.Discard, io.Discard)
-	if err := m.ParseFlags([]string{"serve", "--db", d.AppDSN, "--listen", "127.0.0.1:0"}); err != nil {
+	if _, _, _, err := run(t, ctx, "serve", "--db", d.AppDSN, "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "--keys") {
+		t.Fatalf("serve on PostgreSQL without keys: %v", err)
+	}
+	keys := filepath.Join(t.TempDir(), "hq.keys")
+	if err := m.ParseFlags([]string{"serve", "--db", d.AppDSN, "--listen", "127.0.0.1:0", "--keys", keys}); err != nil {
 		t.Fatal(err)
 	}
 	ready := make(chan string, 1)

@@ -2,8 +2,26 @@
 // with no display, a terminal console) over the cabinet controller, its
 // store and signed log, and the cabinet's hardware.
 //
-// With --sim it runs on a simulated cabinet seeded with a demo
-// organisation, which is what the README's first command starts.
+//	keycab-kiosk [--wiring FILE | --sim] [--data DIR] [--headless]
+//	keycab-kiosk enroll --hq URL --token T [--data DIR | --wiring FILE | --sim] [--name NAME]
+//
+// enroll enrols the kiosk with HQ (sync/agent.Enrol): it generates the
+// kiosk's Ed25519 key in DIR/kiosk.key (mode 0600) named with the log
+// origin HQ chose, pins HQ's cosigner and config keys in DIR/kiosk.db, and
+// fetches the first signed config bundle. An enrolled kiosk runs the sync
+// agent in the background: it pushes its log, long-polls HQ for newer
+// config bundles and applies them, and sends heartbeats; HQ is optional
+// at run time, the kiosk works offline from its last config.
+//
+// Real hardware needs an enrolled kiosk: its config comes from HQ. With
+// --sim and no enrolment the kiosk runs standalone on the demo
+// organisation (demoorg) with a key of its own; such a data directory
+// already holds a log and cannot be enrolled later (enrolment starts the
+// log under HQ's name), so enrol into a fresh directory. Enrolled with
+// --sim, the simulated cabinet is the one HQ's config describes.
+//
+// Without cgo (CGO_ENABLED=0) the program has no window and always runs
+// the terminal console.
 package main
 
 import (
@@ -17,11 +35,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
+	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/console"
@@ -29,6 +49,7 @@ import (
 	"keycab.dev/keycab/kiosk/wiring"
 	"keycab.dev/keycab/passhash"
 	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/sync/agent"
 )
 
 func main() {
@@ -58,11 +79,21 @@ type Config struct {
 	Sim      bool   // run on a simulated cabinet with the demo organisation
 	Headless bool   // the terminal console even where there is a display
 	LogLevel slog.Level
+
+	Command string // "run" or "enroll"
+	HQ      string // enroll: HQ's base URL
+	Token   string // enroll: the enrolment token
+	Name    string // enroll: the kiosk's name shown at HQ
+
+	// The sync agent's timing (zero: sync/agent's defaults).
+	PushEvery, HeartbeatEvery, LongPoll time.Duration
+	// SyncLogEvery is how often the sync state is logged when it changed.
+	SyncLogEvery time.Duration
 }
 
 // DefaultConfig returns the configuration used when no flags are given.
 func DefaultConfig() Config {
-	return Config{Wiring: "/etc/keycab/kiosk.conf", LogLevel: slog.LevelInfo}
+	return Config{Wiring: "/etc/keycab/kiosk.conf", LogLevel: slog.LevelInfo, Command: "run", SyncLogEvery: 30 * time.Second}
 }
 
 // Main is the program: ParseFlags, Run, Close.
@@ -74,6 +105,8 @@ type Main struct {
 	db     *store.DB
 	cab    *simulator.Cabinet
 	hw     *wiring.Hardware
+	key    *agent.Key   // enrolled kiosks only
+	agent  *agent.Agent // enrolled kiosks only
 }
 
 // NewMain returns a Main with the default configuration.
@@ -83,14 +116,31 @@ func NewMain(stdout, stderr io.Writer) *Main {
 
 // ParseFlags reads the command line.
 func (m *Main) ParseFlags(args []string) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		m.Config.Command, args = args[0], args[1:]
+	}
+	switch m.Config.Command {
+	case "run", "enroll", "enrol":
+	default:
+		return fmt.Errorf("unknown command %q: want run or enroll", m.Config.Command)
+	}
 	fs := flag.NewFlagSet("keycab-kiosk", flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
 	fs.StringVar(&m.Config.Wiring, "wiring", m.Config.Wiring, "the cabinet's wiring `file` (not used with --sim)")
 	fs.StringVar(&m.Config.DataDir, "data", m.Config.DataDir, "directory for the kiosk database and signing key (default: the wiring file's, or keycab-demo with --sim)")
 	fs.BoolVar(&m.Config.Sim, "sim", false, "run on a simulated cabinet with a demo organisation")
 	fs.BoolVar(&m.Config.Headless, "headless", false, "use the terminal console even where there is a display")
+	fs.DurationVar(&m.Config.PushEvery, "push-every", 0, "how often the sync agent looks for new log entries (default 2s)")
+	fs.DurationVar(&m.Config.HeartbeatEvery, "heartbeat-every", 0, "how often the sync agent sends a heartbeat (default 30s)")
+	fs.DurationVar(&m.Config.LongPoll, "long-poll", 0, "how long a config pull waits at HQ (default 25s)")
+	fs.DurationVar(&m.Config.SyncLogEvery, "sync-log-every", m.Config.SyncLogEvery, "how often the sync state is logged when it changed")
+	if m.Config.Command != "run" {
+		fs.StringVar(&m.Config.HQ, "hq", "", "HQ's base `URL`")
+		fs.StringVar(&m.Config.Token, "token", "", "the enrolment token an HQ admin created for this cabinet")
+		fs.StringVar(&m.Config.Name, "name", "", "the kiosk's name shown at HQ (default: the host name)")
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: keycab-kiosk [--wiring FILE | --sim] [--data DIR] [--headless]\n\nRuns the key cabinet kiosk.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: keycab-kiosk [--wiring FILE | --sim] [--data DIR] [--headless]\n       keycab-kiosk enroll --hq URL --token T [--data DIR | --wiring FILE | --sim]\n\nRuns the key cabinet kiosk, or enrols it with HQ.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -99,12 +149,18 @@ func (m *Main) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if m.Config.Command != "run" && (m.Config.HQ == "" || m.Config.Token == "") {
+		return errors.New("enroll needs --hq URL and --token T")
+	}
 	return nil
 }
 
 // Run starts the kiosk and blocks until ctx ends or the person quits.
 func (m *Main) Run(ctx context.Context, stdin io.Reader) error {
 	m.log = slog.New(slog.NewJSONHandler(m.stderr, &slog.HandlerOptions{Level: m.Config.LogLevel}))
+	if m.Config.Command != "run" {
+		return m.enroll(ctx)
+	}
 	if m.Config.Sim {
 		return m.runSim(ctx, stdin)
 	}
@@ -120,17 +176,15 @@ func (m *Main) runHardware(ctx context.Context, stdin io.Reader) error {
 	if m.Config.DataDir == "" {
 		m.Config.DataDir = w.DataDir
 	}
-	if err := m.openStore(ctx); err != nil {
+	if err := m.openStore(ctx, false); err != nil {
 		return err
 	}
 	m.hw, err = w.Open(wiring.Options{Logger: m.log})
 	if err != nil {
 		return err
 	}
-	if v, err := m.db.ConfigVersion(ctx); err != nil {
-		return err
-	} else if v == 0 {
-		m.log.Warn("no config yet: enrol this kiosk with HQ; until then nobody can take keys")
+	if err := m.firstConfig(ctx); err != nil {
+		m.log.Warn("no config yet: until HQ sends one nobody can take keys", "err", err)
 	}
 	c, err := kiosk.New(kiosk.Config{
 		Store: m.db, Locks: m.hw.Locks, Scanners: m.hw.Scanners,
@@ -142,17 +196,76 @@ func (m *Main) runHardware(ctx context.Context, stdin io.Reader) error {
 	return m.run(ctx, c, nil, stdin)
 }
 
-// openStore opens (creating on first start) the kiosk's key and database.
-func (m *Main) openStore(ctx context.Context) error {
+// openStore opens the kiosk's key and database. An enrolled kiosk's key
+// must exist and carry the log origin HQ chose; it gets a sync agent. An
+// unenrolled kiosk runs standalone only when standalone is set (the
+// simulator), with a key of its own created on first start.
+func (m *Main) openStore(ctx context.Context, standalone bool) error {
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return err
 	}
-	signer, err := loadOrCreateKey(filepath.Join(m.Config.DataDir, "kiosk.key"))
+	dbPath, keyPath := filepath.Join(m.Config.DataDir, "kiosk.db"), filepath.Join(m.Config.DataDir, "kiosk.key")
+	probe, err := store.Open(ctx, dbPath, store.Options{Create: true, Logger: m.log})
 	if err != nil {
 		return err
 	}
-	m.db, err = store.Open(ctx, filepath.Join(m.Config.DataDir, "kiosk.db"), store.Options{Signer: signer, Create: true, Logger: m.log})
-	return err
+	peer, perr := probe.HQPeer(ctx)
+	if err := probe.Close(); err != nil {
+		return err
+	}
+	var signer *audit.Signer
+	switch {
+	case perr == nil:
+		if m.key, err = agent.LoadKey(keyPath); err != nil {
+			return fmt.Errorf("enrolled kiosk: %w", err)
+		}
+		if m.key.Signer.Name() != peer.Origin {
+			return fmt.Errorf("kiosk key %s is named %q, not the enrolled log's %q", keyPath, m.key.Signer.Name(), peer.Origin)
+		}
+		signer = m.key.Signer
+	case keycab.ErrorCode(perr) != keycab.ENOTFOUND:
+		return perr
+	case !standalone:
+		return fmt.Errorf("this kiosk (%s) is not enrolled with HQ: run keycab-kiosk enroll --hq URL --token T --data %s", m.Config.DataDir, m.Config.DataDir)
+	default:
+		if signer, err = loadOrCreateKey(keyPath); err != nil {
+			return err
+		}
+	}
+	if m.db, err = store.Open(ctx, dbPath, store.Options{Signer: signer, Create: true, Logger: m.log}); err != nil {
+		return err
+	}
+	if m.key == nil {
+		m.log.Info("kiosk runs standalone: not enrolled with HQ", "data", m.Config.DataDir)
+		return nil
+	}
+	m.agent, err = agent.New(ctx, agent.Config{DB: m.db, Key: m.key, Logger: m.log.With("component", "sync"),
+		PushEvery: m.Config.PushEvery, HeartbeatEvery: m.Config.HeartbeatEvery, LongPoll: m.Config.LongPoll, Software: software()})
+	if err != nil {
+		return err
+	}
+	m.log.Info("kiosk enrolled", "hq", peer.URL, "kiosk", peer.KioskID, "org", peer.OrgID, "cabinet", peer.CabinetID, "origin", peer.Origin)
+	return nil
+}
+
+// firstConfig makes sure an enrolled kiosk has a config, asking HQ for one
+// when it has none yet.
+func (m *Main) firstConfig(ctx context.Context) error {
+	if v, err := m.db.ConfigVersion(ctx); err != nil || v > 0 {
+		return err
+	}
+	if m.agent == nil {
+		return errors.New("not enrolled with HQ")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := m.agent.PullConfig(ctx, 0); err != nil {
+		return fmt.Errorf("first config from HQ: %w", err)
+	}
+	if v, err := m.db.ConfigVersion(ctx); err != nil || v > 0 {
+		return err
+	}
+	return errors.New("HQ has no config for this kiosk yet")
 }
 
 // runSim runs the kiosk on a simulated cabinet with the demo organisation.
@@ -160,14 +273,19 @@ func (m *Main) runSim(ctx context.Context, stdin io.Reader) error {
 	if m.Config.DataDir == "" {
 		m.Config.DataDir = "keycab-demo"
 	}
-	if err := m.openStore(ctx); err != nil {
+	if err := m.openStore(ctx, true); err != nil {
 		return err
 	}
 	cfg, badges, err := simulator.Demo(time.Now(), passhash.OWASP)
 	if err != nil {
 		return err
 	}
-	if v, err := m.db.ConfigVersion(ctx); err != nil {
+	if m.agent != nil {
+		// The cabinet is the one HQ describes: no local config.
+		if err := m.firstConfig(ctx); err != nil {
+			return err
+		}
+	} else if v, err := m.db.ConfigVersion(ctx); err != nil {
 		return err
 	} else if v == 0 {
 		if err := m.db.ApplyConfig(ctx, cfg); err != nil {
@@ -189,22 +307,37 @@ func (m *Main) runSim(ctx context.Context, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m.printWelcome(badges, len(snap.KeySets))
+	m.printWelcome(snap, badges)
 	return m.run(ctx, c, m.cab, stdin)
 }
 
 // run runs the controller with the window, or the console where there is
 // no display, until either ends.
 func (m *Main) run(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabinet, stdin io.Reader) error {
+	// The sync agent outlives the controller by a moment: it stops after
+	// the controller's last entries, and pushes them once more.
+	syncCtx, stopSync := context.WithCancel(ctx)
+	syncDone := make(chan struct{})
+	if m.agent != nil {
+		go func() {
+			defer close(syncDone)
+			m.runSync(syncCtx)
+		}()
+	} else {
+		close(syncDone)
+	}
+	defer func() { stopSync(); <-syncDone }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	if hasDisplay() && !m.Config.Headless {
+	if uiBuilt && hasDisplay() && !m.Config.Headless {
 		runUI(ctx, c, cab) // returns when the window closes
 	} else {
 		fmt.Fprintf(m.stdout, "No display here: the kiosk runs in this terminal. Type help for the commands.\n")
 		if err := console.New(c, cab, m.stdout).Run(ctx, stdin); err != nil {
+			cancel()
+			<-done
 			return err
 		}
 	}
@@ -214,21 +347,44 @@ func (m *Main) run(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabi
 
 func hasDisplay() bool { return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" }
 
-func (m *Main) printWelcome(badges []simulator.DemoBadge, keys int) {
+// printWelcome prints the demo badges and fob labels the kiosk's config
+// knows (all of them standalone; those HQ's config holds when enrolled).
+func (m *Main) printWelcome(snap *keycab.Config, badges []simulator.DemoBadge) {
 	w := m.stdout
-	fmt.Fprintf(w, "keycab kiosk on a simulated cabinet (data in %s)\n\nDemo badges:\n", m.Config.DataDir)
+	fmt.Fprintf(w, "keycab kiosk on a simulated cabinet of %s (data in %s)\n\nDemo badges:\n", snap.Org.Name, m.Config.DataDir)
+	known := map[string]bool{}
+	for _, b := range snap.Badges {
+		known[string(b.Hash)] = true
+	}
 	for _, b := range badges {
+		if !known[string(keycab.BadgeHash(snap.BadgeSalt, b.Code))] {
+			continue
+		}
 		pin := "no PIN"
 		if b.PIN != "" {
 			pin = "PIN " + b.PIN
 		}
 		fmt.Fprintf(w, "  %-12s %-14s %-12s %s\n", b.Code, b.Member, b.Role, pin)
 	}
-	fmt.Fprintf(w, "\nKey fob labels (show them to the camera):")
-	for i := 1; i <= keys; i++ {
-		fmt.Fprintf(w, " %s", simulator.DemoToken(i))
+	tokens := map[string]bool{}
+	for _, t := range snap.Tokens {
+		tokens[string(t.Hash)] = true
 	}
-	fmt.Fprintf(w, "\n\nHQ dashboard: not part of this build yet; the kiosk runs offline from its local config.\n\n")
+	var fobs []string
+	for i := 1; i <= len(snap.KeySets); i++ {
+		if tokens[string(keycab.TokenHash(simulator.DemoToken(i)))] {
+			fobs = append(fobs, simulator.DemoToken(i))
+		}
+	}
+	if len(fobs) > 0 {
+		fmt.Fprintf(w, "\nKey fob labels (show them to the camera): %s\n", strings.Join(fobs, " "))
+	}
+	if m.agent != nil {
+		p := m.agent.Peer()
+		fmt.Fprintf(w, "\nSyncing with HQ at %s as kiosk %s; the log and config sync in the background.\n\n", p.URL, p.KioskID)
+	} else {
+		fmt.Fprintf(w, "\nStandalone: not enrolled with HQ; the kiosk runs from its local demo config.\n\n")
+	}
 }
 
 // loadOrCreateKey reads the kiosk's signer key, creating it (mode 0600)

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package main
 
 import (
@@ -9,6 +11,9 @@ import (
 	"keycab.dev/keycab/kiosk/simulator"
 	"keycab.dev/keycab/kiosk/ui"
 )
+
+// uiBuilt reports that this build has the Fyne window (it needs cgo).
+const uiBuilt = true
 
 // runUI shows the touchscreen UI until its window is closed or ctx ends.
 func runUI(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabinet) {

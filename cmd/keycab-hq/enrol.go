@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+)
+
+// enrolToken creates a single-use enrolment token for one cabinet on
+// behalf of the owner, admin or site manager whose account is --as (the
+// store checks the role and records the action), and prints it alone on
+// stdout.
+func (m *Main) enrolToken(ctx context.Context) error {
+	if m.Config.As == "" {
+		return errors.New("enrol-token needs --as EMAIL: the owner or admin creating the token")
+	}
+	a, err := m.st.AccountByEmail(ctx, m.Config.As)
+	if err != nil {
+		return fmt.Errorf("account %s: %w", m.Config.As, err)
+	}
+	ms, err := m.st.Memberships(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	var sc store.Scope
+	found := 0
+	for _, mb := range ms {
+		if m.Config.Org == "" || mb.OrgID == m.Config.Org {
+			sc, found = store.MemberScope(mb.OrgID, mb.MemberID), found+1
+		}
+	}
+	switch {
+	case found == 0:
+		return fmt.Errorf("%s is not a member of organisation %q", m.Config.As, m.Config.Org)
+	case found > 1:
+		return fmt.Errorf("%s belongs to %d organisations: choose one with --org", m.Config.As, found)
+	}
+	cabs, err := m.st.ListCabinets(ctx, sc, "")
+	if err != nil {
+		return err
+	}
+	var cab *keycab.Cabinet
+	for i, c := range cabs {
+		if m.Config.Cabinet == "" || c.ID == m.Config.Cabinet || c.Name == m.Config.Cabinet {
+			if cab != nil {
+				return fmt.Errorf("more than one cabinet matches %q: name one with --cabinet ID", m.Config.Cabinet)
+			}
+			cab = &cabs[i]
+		}
+	}
+	if cab == nil {
+		return fmt.Errorf("no cabinet %q in organisation %s", m.Config.Cabinet, sc.OrgID())
+	}
+	token, t, err := m.st.CreateEnrolToken(ctx, sc, cab.ID, m.Config.TokenTTL)
+	if err != nil {
+		return err
+	}
+	m.log.Info("enrolment token created", "org", t.OrgID, "cabinet", t.CabinetID, "by", t.CreatedBy, "expires", t.ExpiresAt)
+	fmt.Fprintln(m.stdout, token)
+	return nil
+}

@@ -1,0 +1,456 @@
+// Package e2e runs keycab end to end as separate processes on loopback:
+// keycab-hq serve (on SQLite and on PostgreSQL) and two simulated kiosks
+// (keycab-kiosk --sim --headless, built without cgo, so it runs the
+// terminal console the test types into), enrolled with keycab-hq
+// enrol-token and keycab-kiosk enroll. Staff take and return keys on both
+// kiosks through the real controller on the simulator while HQ is
+// restarted and a kiosk is killed with SIGKILL; at the end HQ holds
+// exactly each kiosk's log (the same leaves, one history event per entry)
+// and keycab audit verify passes on every kiosk log.
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/hq/store/pgtest"
+	"keycab.dev/keycab/store"
+)
+
+var (
+	binDir     string
+	pgServer   *pgtest.Server
+	pgStartErr error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		dir, err := os.MkdirTemp("", "keycab-e2e-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		cmd := exec.Command("go", "build", "-o", dir+"/", "keycab.dev/keycab/cmd/keycab-hq", "keycab.dev/keycab/cmd/keycab-kiosk", "keycab.dev/keycab/cmd/keycab")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build the programs: %v\n%s", err, out)
+			return 1
+		}
+		binDir = dir
+		if !testing.Short() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			pgServer, pgStartErr = pgtest.Start(ctx)
+			cancel()
+			if pgServer != nil {
+				defer pgServer.Close()
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// buffer is a goroutine-safe output sink.
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func (b *buffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Len()
+}
+
+func eventually(tb testing.TB, d time.Duration, what string, ok func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// program runs one of the built programs to completion and returns its
+// stdout.
+func program(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("%s %s: %v\n%s\n%s", name, strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// proc is a running program.
+type proc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *buffer
+	errb   *buffer
+	waited chan error
+}
+
+func start(tb testing.TB, name string, args ...string) *proc {
+	tb.Helper()
+	p := &proc{out: &buffer{}, errb: &buffer{}, waited: make(chan error, 1)}
+	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.errb
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { p.waited <- p.cmd.Wait() }()
+	tb.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) kill() {
+	select {
+	case <-p.waited:
+		p.waited <- nil
+	default:
+		p.cmd.Process.Kill()
+		p.waited <- <-p.waited
+	}
+}
+
+// stop sends sig and waits for the process to end.
+func (p *proc) stop(tb testing.TB, sig os.Signal) {
+	tb.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.waited:
+		p.waited <- err
+		if sig != syscall.SIGKILL && err != nil {
+			tb.Fatalf("%s ended with %v\n%s", p.cmd.Path, err, p.errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("%s did not stop on %v", p.cmd.Path, sig)
+	}
+}
+
+func freePort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// hq is a keycab-hq serve process on a fixed address, restartable.
+type hq struct {
+	dsn, addr, keys string
+	p               *proc
+}
+
+func (h *hq) start(tb testing.TB) {
+	tb.Helper()
+	h.p = start(tb, "keycab-hq", "serve", "--db", h.dsn, "--listen", h.addr, "--keys", h.keys, "--config-poll", "200ms", "--shutdown-timeout", "5s")
+	eventually(tb, 20*time.Second, "HQ serving", func() bool { return strings.Contains(h.p.errb.String(), `"msg":"serving"`) })
+}
+
+func (h *hq) url() string { return "http://" + h.addr }
+
+// kiosk is a simulated kiosk process driven through its console.
+type kiosk struct {
+	name, dir string
+	args      []string
+	p         *proc
+	mark      int // where the output of the last command starts
+}
+
+func (k *kiosk) start(tb testing.TB) {
+	tb.Helper()
+	k.p = start(tb, "keycab-kiosk", k.args...)
+	k.mark = 0
+	k.say(tb, "status", "Scan your badge")
+}
+
+// say types line and waits for want in what the console printed since.
+func (k *kiosk) say(tb testing.TB, line, want string) {
+	tb.Helper()
+	k.mark = k.p.out.Len()
+	if _, err := io.WriteString(k.p.stdin, line+"\n"); err != nil {
+		tb.Fatalf("%s: %s: %v", k.name, line, err)
+	}
+	if want == "" {
+		return
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(k.p.out.String()[k.mark:], want) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: after %q no %q in:\n%s", k.name, line, want, k.p.out.String()[k.mark:])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// takeAndReturn takes key set 1 of badge's menu out of slot and puts it
+// back, through the controller on the simulator.
+func (k *kiosk) takeAndReturn(tb testing.TB, badge string, slot int) {
+	tb.Helper()
+	k.say(tb, "badge "+badge, "Hello")
+	k.say(tb, "take 1", "reasons:")
+	k.say(tb, "reason viewing", fmt.Sprintf("Slot %d is open", slot))
+	k.say(tb, fmt.Sprintf("slot %d out", slot), "Taken:")
+	k.say(tb, "cancel", "Scan your badge")
+	time.Sleep(3100 * time.Millisecond) // the scan cool-down ignores the same badge for 3 s
+	k.say(tb, "badge "+badge, "return 1:")
+	k.say(tb, "return 1", fmt.Sprintf("Slot %d is open", slot))
+	k.say(tb, fmt.Sprintf("slot %d in", slot), "Returned:")
+	k.say(tb, "cancel", "Scan your badge")
+	time.Sleep(3100 * time.Millisecond)
+}
+
+// demoEnv reads the file keycab-hq demo-seed --out wrote.
+func demoEnv(tb testing.TB, path string) map[string]string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		env[k] = strings.Trim(v, `"`)
+	}
+	return env
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the end-to-end test takes about a minute per engine")
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		dsn := "sqlite:" + filepath.Join(t.TempDir(), "hq.db")
+		endToEnd(t, dsn, dsn)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("-short: PostgreSQL tests skipped")
+		}
+		if pgStartErr != nil {
+			t.Fatalf("PostgreSQL is needed for this test: %v", pgStartErr)
+		}
+		d := pgServer.MustDatabase(t)
+		program(t, "keycab-hq", "migrate", "--db", d.OwnerDSN, "--app-role", pgtest.AppRole)
+		endToEnd(t, d.AppDSN, d.AppDSN)
+	})
+}
+
+func endToEnd(t *testing.T, dsn, appDSN string) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "demo.env")
+	program(t, "keycab-hq", "demo-seed", "--db", dsn, "--out", envFile)
+	env := demoEnv(t, envFile)
+	h := &hq{dsn: dsn, addr: freePort(t), keys: filepath.Join(dir, "hq.keys")}
+	h.start(t)
+
+	var kiosks []*kiosk
+	for i := range 2 {
+		k := &kiosk{name: fmt.Sprintf("kiosk%d", i+1), dir: filepath.Join(dir, fmt.Sprintf("kiosk%d", i+1))}
+		token := strings.TrimSpace(program(t, "keycab-hq", "enrol-token", "--db", dsn, "--as", env["KEYCAB_DEMO_EMAIL"], "--cabinet", env["KEYCAB_DEMO_CABINET"]))
+		out := program(t, "keycab-kiosk", "enroll", "--sim", "--hq", h.url(), "--token", token, "--data", k.dir, "--name", k.name)
+		if !strings.Contains(out, "config version") {
+			t.Fatalf("%s enroll: %s", k.name, out)
+		}
+		if fi, err := os.Stat(filepath.Join(k.dir, "kiosk.key")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s key: %v %v", k.name, err, fi)
+		}
+		k.args = []string{"--sim", "--headless", "--data", k.dir, "--push-every", "100ms", "--heartbeat-every", "1s", "--long-poll", "2s", "--sync-log-every", "500ms"}
+		k.start(t)
+		kiosks = append(kiosks, k)
+	}
+	ben, chloe := "0A00B1C2D4", "0A00B1C2D5"
+
+	// Custody flows on both kiosks, synced as they happen.
+	for _, k := range kiosks {
+		k.takeAndReturn(t, ben, 1)
+	}
+
+	// HQ restarted while the kiosks keep working and pushing: SIGTERM
+	// (graceful) once and SIGKILL once, each in the middle of traffic.
+	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			time.Sleep(150 * time.Millisecond)
+			h.p.stop(t, sig)
+		}()
+		kiosks[0].takeAndReturn(t, ben, 1)
+		<-done
+		kiosks[1].takeAndReturn(t, ben, 1) // offline: HQ is down
+		h.start(t)
+	}
+
+	// A kiosk killed with SIGKILL with entries not yet pushed (pushes run
+	// every 100 ms: the kill lands before, during or just after one).
+	kiosks[1].say(t, "badge "+chloe, "Hello, Chloe")
+	kiosks[1].p.stop(t, syscall.SIGKILL)
+	kiosks[1].start(t)
+	kiosks[1].takeAndReturn(t, ben, 1)
+
+	// Everything reaches HQ; then the kiosks stop.
+	st, err := hqstore.Open(context.Background(), appDSN, hqstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	acc, err := st.AccountByEmail(ctx, env["KEYCAB_DEMO_EMAIL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := st.Memberships(ctx, acc.ID)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("memberships %v %v", ms, err)
+	}
+	sc := hqstore.MemberScope(ms[0].OrgID, ms[0].MemberID)
+	for _, k := range kiosks {
+		k.say(t, "quit", "")
+		k.stdinClose()
+		select {
+		case err := <-k.p.waited:
+			k.p.waited <- err
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", k.name, err, k.p.errb.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s did not quit", k.name)
+		}
+	}
+	for _, k := range kiosks {
+		sameHistory(t, st, sc, k)
+		out := program(t, "keycab", "audit", "verify", "--db", filepath.Join(k.dir, "kiosk.db"))
+		if !strings.HasPrefix(out, "ok:") {
+			t.Fatalf("%s audit verify: %s", k.name, out)
+		}
+		t.Logf("%s: %s", k.name, strings.TrimSpace(out))
+	}
+	h.p.stop(t, syscall.SIGTERM)
+}
+
+func (k *kiosk) stdinClose() { k.p.stdin.Close() }
+
+// sameHistory checks that HQ holds exactly the kiosk's log, leaf for
+// leaf, and recorded one history event per entry.
+func sameHistory(t *testing.T, st *hqstore.Store, sc hqstore.Scope, k *kiosk) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(k.dir, "kiosk.db"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	peer, err := db.HQPeer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := db.Size()
+	var kl hqstore.KioskLog
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		kl, err = st.GetKioskLog(ctx, sc, peer.KioskID)
+		if err == nil && kl.Size == size {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: HQ holds %d entries (%v), the kiosk %d; kiosk's log:\n%s", k.name, kl.Size, err, size, tail(k.p.errb.String(), 4000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	theirs, err := st.KioskLeaves(ctx, sc, peer.KioskID, 0, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := db.ReadEntries(0, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(theirs) != len(ours) {
+		t.Fatalf("%s: HQ returned %d leaves, the kiosk has %d", k.name, len(theirs), len(ours))
+	}
+	for i := range ours {
+		if !bytes.Equal(theirs[i], ours[i]) {
+			t.Fatalf("%s: leaf %d differs at HQ", k.name, i)
+		}
+	}
+	seen := map[int64]bool{}
+	var before *hqstore.Event
+	for {
+		evs, err := st.ListEvents(ctx, sc, hqstore.EventFilter{Limit: 1000, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.KioskID != peer.KioskID {
+				continue
+			}
+			if seen[e.LogIndex] {
+				t.Fatalf("%s: event %d recorded twice at HQ", k.name, e.LogIndex)
+			}
+			seen[e.LogIndex] = true
+		}
+		if len(evs) < 1000 {
+			break
+		}
+		before = &evs[len(evs)-1]
+	}
+	if int64(len(seen)) != size {
+		t.Fatalf("%s: HQ history has %d events, the log %d", k.name, len(seen), size)
+	}
+	var taken, returned int
+	for _, leaf := range ours {
+		switch {
+		case bytes.Contains(leaf, []byte("key.taken")):
+			taken++
+		case bytes.Contains(leaf, []byte("key.returned")):
+			returned++
+		}
+	}
+	if taken == 0 || taken != returned {
+		t.Fatalf("%s: %d takes and %d returns in the log", k.name, taken, returned)
+	}
+	t.Logf("%s: %d entries, %d takes and returns, same at HQ (cosigned size %d)", k.name, size, taken, kl.Size)
+}
+
+func tail(s string, n int) string { return s[max(0, len(s)-n):] }
