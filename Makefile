@@ -44,8 +44,9 @@ build: ## build the programs into bin/ (keycab and keycab-hq pure Go; keycab-kio
 	$(GO) build -o $(BIN)/ ./cmd/keycab ./cmd/keycab-hq
 	CGO_ENABLED=1 $(GO) build -o $(BIN)/ ./cmd/keycab-kiosk
 
-deps: ## install the Debian packages and Go modules the tests need
-	@missing=""; for p in $(TEST_DEBS); do \
+# install-debs installs those of the Debian packages $(1) that are missing.
+define install-debs
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -53,6 +54,10 @@ deps: ## install the Debian packages and Go modules the tests need
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps: ## install the Debian packages and Go modules the tests need
+	$(call install-debs,$(TEST_DEBS))
 	$(GO) mod download
 
 test: deps ## run every test (vet, unit, integration, crash, UI, fuzzing)
@@ -60,7 +65,7 @@ test: deps ## run every test (vet, unit, integration, crash, UI, fuzzing)
 	CGO_ENABLED=1 $(GO) vet $(CGO_PKGS)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PURE_PKGS)
 	CGO_ENABLED=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(CGO_PKGS)
-	$(MAKE) --no-print-directory cross fuzz
+	$(MAKE) --no-print-directory cross fuzz dist-test
 
 cross: ## cross-compile the pure-Go parts for the Pi (arm64, armv7)
 	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./hardware/... ./cmd/keycab
@@ -91,3 +96,19 @@ bench: build ## the audit log benchmark of docs/PERFORMANCE.md (1,000,000 entrie
 
 clean: ## remove build output
 	rm -rf $(BIN) keycab-demo
+
+# Debian packages (deploy/): dist builds keycab (amd64, arm64, armhf) and
+# keycab-hq (amd64, arm64) into DIST with the nfpm pinned in
+# deploy/nfpm/go.mod; dist-test runs lintian on every package and
+# systemd-analyze verify and security on every unit (deploy/dist_test.go).
+DIST ?= dist
+DIST_DEBS := lintian systemd dpkg-dev
+
+.PHONY: dist dist-test
+
+dist: ## build the Debian packages into dist/ (deploy/dist.sh)
+	DIST=$(DIST) GO=$(GO) deploy/dist.sh
+
+dist-test: dist ## lintian and systemd-analyze on the packages and units
+	$(call install-debs,$(DIST_DEBS))
+	KEYCAB_DIST=$(abspath $(DIST)) $(GO) test -count=1 -v ./deploy
