@@ -331,6 +331,7 @@ func (m *Main) run(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabi
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
+	go superviseWithSystemd(ctx, c, m.log)
 	if uiBuilt && hasDisplay() && !m.Config.Headless {
 		runUI(ctx, c, cab) // returns when the window closes
 	} else {
