@@ -19,7 +19,7 @@ TEST_TIMEOUT ?= 45m
 # give it a real window to screenshot.
 TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 postgresql postgresql-contrib \
 	gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols \
-	xvfb imagemagick
+	xvfb imagemagick chromium fonts-dejavu-core
 
 # The Fyne UI and the kiosk program need cgo; everything else is built and
 # tested with CGO_ENABLED=0.

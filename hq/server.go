@@ -32,6 +32,12 @@ type Server struct {
 	TrustedOrigins []string
 	// Metrics counts requests; nil makes a fresh one.
 	Metrics *Metrics
+	// DashboardKey signs the dashboard's CSRF tokens and export links;
+	// HQ processes sharing a database should share it. Nil makes a random
+	// one: links then work only on this process.
+	DashboardKey []byte
+	// Now is the dashboard's clock (export link expiry); nil is time.Now.
+	Now func() time.Time
 }
 
 // cookieName is the session cookie of the dashboard: __Host- pins it to
@@ -76,9 +82,9 @@ func (s *Server) Handler() (http.Handler, error) {
 		})
 	}
 	mux.Handle("/v1/kiosk/", kiosk)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, keycab.Errorf(keycab.ENOTFOUND, "not found"))
-	})
+	if err := s.mountDashboard(mux); err != nil {
+		return nil, fmt.Errorf("hq handler: %w", err)
+	}
 
 	cop := http.NewCrossOriginProtection()
 	for _, o := range s.TrustedOrigins {

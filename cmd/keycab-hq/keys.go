@@ -2,7 +2,9 @@ package main
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -31,6 +33,10 @@ import (
 type hqKeys struct {
 	Cosigner *wire.Cosigner
 	Config   *audit.Signer
+	// Dashboard keys the dashboard's signed export links and CSRF tokens.
+	// It is derived from the cosigner's seed, so every HQ process that
+	// shares the key file agrees on it, and it never leaves the process.
+	Dashboard []byte
 }
 
 // loadOrCreateKeys reads the keys file at path, creating it with new keys
@@ -93,6 +99,9 @@ func parseKeys(text string) (*hqKeys, error) {
 			if k.Cosigner, err = wire.NewCosigner(f[2], ed25519.NewKeyFromSeed(raw[1:]), nil); err != nil {
 				return nil, err
 			}
+			mac := hmac.New(sha256.New, raw[1:])
+			mac.Write([]byte("keycab dashboard links and forms v1"))
+			k.Dashboard = mac.Sum(nil)
 		case strings.HasSuffix(f[2], "/config"):
 			s, err := audit.ParseSignerKey(line)
 			if err != nil {

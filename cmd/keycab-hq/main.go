@@ -263,7 +263,7 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	m.log.Info("kiosk sync keys", "cosigner", keys.Cosigner.VerifierKey(), "config", keys.Config.VerifierKey)
-	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log, KioskAPI: kapi}
+	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log, KioskAPI: kapi, DashboardKey: keys.Dashboard}
 	h, err := srv.Handler()
 	if err != nil {
 		return err

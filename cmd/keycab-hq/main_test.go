@@ -200,3 +200,24 @@ func TestPostgresMigrateServe(t *testing.T) {
 	}
 	m.Close()
 }
+
+// TestDashboardKeyShared: two HQ processes with one key file derive the
+// same dashboard key, and another key file a different one.
+func TestDashboardKeyShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keycab-hq.keys")
+	a, created, err := loadOrCreateKeys(path, "hq.test")
+	if err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	b, created, err := loadOrCreateKeys(path, "hq.test")
+	if err != nil || created {
+		t.Fatalf("reload: %v %v", created, err)
+	}
+	if len(a.Dashboard) != 32 || !bytes.Equal(a.Dashboard, b.Dashboard) {
+		t.Fatalf("dashboard keys differ between loads of one file")
+	}
+	c, _, err := loadOrCreateKeys(filepath.Join(t.TempDir(), "other.keys"), "hq.test")
+	if err != nil || bytes.Equal(a.Dashboard, c.Dashboard) {
+		t.Fatalf("another key file gave the same dashboard key (%v)", err)
+	}
+}

@@ -1,0 +1,484 @@
+package hq
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/auth"
+)
+
+// The dashboard is server-rendered HTML (html/template) over the same
+// store and auth service as the JSON API. Its templates and assets are
+// embedded from web/; every page works without JavaScript (web/static/
+// app.js only fills link tokens from the URL fragment and asks before
+// destructive actions), and nothing is inline, so the strict CSP holds.
+//
+// Sign-in sets the __Host- session cookie. Forms of a signed-in page
+// carry a CSRF token (an HMAC of the session id under DashboardKey),
+// besides the CrossOriginProtection every unsafe request passes.
+
+//go:embed web
+var webFS embed.FS
+
+// Dashboard cookies: the session (cookieName), and the pending MFA step
+// between password and code.
+const mfaCookie = "__Host-keycab_mfa"
+
+// dashboard is the dashboard's state, made once by mountDashboard.
+type dashboard struct {
+	s       *Server
+	key     []byte
+	pages   map[string]*template.Template
+	static  map[string]staticFile
+	version string // a digest of the static files, for cache busting
+}
+
+type staticFile struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// mountDashboard adds the dashboard's routes, and the catch-all that
+// answers unknown paths with an HTML page to browsers and JSON to others.
+func (s *Server) mountDashboard(mux *http.ServeMux) error {
+	d := &dashboard{s: s, key: s.DashboardKey, pages: map[string]*template.Template{}, static: map[string]staticFile{}}
+	if len(d.key) == 0 {
+		d.key = make([]byte, 32)
+		rand.Read(d.key)
+	}
+	if err := d.loadStatic(); err != nil {
+		return err
+	}
+	if err := d.loadTemplates(); err != nil {
+		return err
+	}
+	mux.HandleFunc("GET /static/{name}", d.serveStatic)
+
+	// Signed out.
+	mux.HandleFunc("GET /signup", d.signupPage)
+	mux.HandleFunc("POST /signup", d.signupPost)
+	mux.HandleFunc("GET /login", d.loginPage)
+	mux.HandleFunc("POST /login", d.loginPost)
+	mux.HandleFunc("GET /login/mfa", d.mfaPage)
+	mux.HandleFunc("POST /login/mfa", d.mfaPost)
+	mux.HandleFunc("GET /reset", d.resetPage)
+	mux.HandleFunc("POST /reset", d.resetPost)
+	mux.HandleFunc("POST /reset/confirm", d.resetConfirmPost)
+	mux.HandleFunc("GET /magic", d.magicPage)
+	mux.HandleFunc("POST /magic", d.magicRequestPost)
+	mux.HandleFunc("POST /magic/confirm", d.magicConfirmPost)
+	mux.HandleFunc("GET /invite", d.invitePage)
+	mux.HandleFunc("POST /invite", d.invitePost)
+	mux.HandleFunc("GET /export/history.csv", d.exportCSV)
+
+	// Signed in.
+	for pattern, h := range map[string]pageFunc{
+		"GET /{$}":                  d.keysOut,
+		"GET /overdue":              d.overdue,
+		"GET /history":              d.history,
+		"GET /history/export":       d.exportLink,
+		"GET /alarms":               d.alarms,
+		"POST /alarms/{id}/clear":   d.clearAlarm,
+		"GET /kiosks":               d.kiosks,
+		"GET /people":               d.people,
+		"POST /people/invite":       d.invitePeople,
+		"POST /invites/{id}/revoke": d.revokeInvite,
+		"GET /key-sets":             d.keySets,
+		"GET /sites":                d.sites,
+		"GET /sites/{id}":           d.site,
+		"GET /cabinets":             d.cabinets,
+		"GET /cabinets/{id}":        d.cabinet,
+		"GET /settings":             d.settings,
+		"POST /settings/mfa/setup":  d.mfaSetup,
+		"POST /settings/mfa/enable": d.mfaEnable,
+		"POST /settings/password":   d.changePassword,
+		"POST /logout":              d.logout,
+	} {
+		mux.Handle(pattern, d.signedIn(h))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		err := keycab.Errorf(keycab.ENOTFOUND, "not found")
+		if wantsHTML(r) {
+			d.renderError(w, r, nil, err)
+			return
+		}
+		writeError(w, r, err)
+	})
+	return nil
+}
+
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func (d *dashboard) loadStatic() error {
+	sum := sha256.New()
+	err := fs.WalkDir(webFS, "web/static", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := webFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		h := sha256.Sum256(b)
+		sum.Write(h[:])
+		ctype := mime.TypeByExtension(path.Ext(p))
+		if ctype == "" {
+			ctype = "application/octet-stream"
+		}
+		d.static[path.Base(p)] = staticFile{body: b, ctype: ctype, etag: `"` + hex.EncodeToString(h[:8]) + `"`}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dashboard assets: %w", err)
+	}
+	d.version = hex.EncodeToString(sum.Sum(nil)[:6])
+	return nil
+}
+
+// serveStatic serves an embedded asset. Pages link assets with ?v= the
+// assets' digest, so a versioned URL may be cached for a year.
+func (d *dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
+	f, ok := d.static[r.PathValue("name")]
+	if !ok {
+		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "not found"))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", f.ctype)
+	h.Set("ETag", f.etag)
+	if r.URL.Query().Get("v") == d.version {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300")
+	}
+	if r.Header.Get("If-None-Match") == f.etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Write(f.body)
+}
+
+var templateFuncs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2 Jan 2006 15:04 UTC")
+	},
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02")
+	},
+	"role": roleName,
+	"kind": kindName,
+	// human turns an identifier like door_forced into "Door forced".
+	"human": func(s string) string {
+		s = strings.ReplaceAll(s, "_", " ")
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
+}
+
+func (d *dashboard) loadTemplates() error {
+	base, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(webFS, "web/templates/layout.html")
+	if err != nil {
+		return fmt.Errorf("dashboard templates: %w", err)
+	}
+	names, err := fs.Glob(webFS, "web/templates/*.html")
+	if err != nil {
+		return fmt.Errorf("dashboard templates: %w", err)
+	}
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(webFS, n)
+		if err != nil {
+			return fmt.Errorf("dashboard template %s: %w", name, err)
+		}
+		d.pages[name] = t
+	}
+	return nil
+}
+
+// viewer is the signed-in person a page is rendered for.
+type viewer struct {
+	P       auth.Principal
+	OrgName string
+	Name    string
+	Email   string
+	Role    keycab.Role
+	MFA     bool
+	CSRF    string
+}
+
+func (v *viewer) Admin() bool { return v.Role == keycab.RoleOwner || v.Role == keycab.RoleAdmin }
+
+// Manager reports whether the viewer sees alarms and kiosks.
+func (v *viewer) Manager() bool {
+	return v.Admin() || v.Role == keycab.RoleSiteManager || v.Role == keycab.RoleAuditor
+}
+
+// CanExport reports whether the viewer may export history.
+func (v *viewer) CanExport() bool { return canExport(v.Role) }
+
+// CanInvite reports whether the viewer may invite anyone.
+func (v *viewer) CanInvite() bool { return v.Admin() || v.Role == keycab.RoleSiteManager }
+
+func canExport(r keycab.Role) bool {
+	return r == keycab.RoleOwner || r == keycab.RoleAdmin || r == keycab.RoleAuditor
+}
+
+// view is what every template gets.
+type view struct {
+	Title   string
+	Nav     string // the nav item to highlight
+	V       *viewer
+	Notice  string
+	Error   string
+	Data    any
+	Version string
+	Path    string
+}
+
+type pageFunc func(w http.ResponseWriter, r *http.Request, v *viewer) error
+
+// signedIn authenticates a page from the session cookie (else sends the
+// browser to sign in), checks the CSRF token of unsafe requests, and
+// renders a returned error as a friendly page.
+func (d *dashboard) signedIn(f pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(cookieName)
+		if err != nil || c.Value == "" {
+			d.toLogin(w, r)
+			return
+		}
+		p, err := d.s.Auth.Authenticate(r.Context(), c.Value)
+		if err != nil {
+			d.s.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", clientIP(r))
+			clearCookie(w, cookieName)
+			d.toLogin(w, r)
+			return
+		}
+		v, err := d.viewer(r.Context(), p)
+		if err != nil {
+			d.renderError(w, r, nil, err)
+			return
+		}
+		if r.Method == http.MethodPost && !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(v.CSRF)) {
+			d.s.Logger.Warn("denied request", "reason", "bad CSRF token", "method", r.Method, "path", r.URL.Path, "ip", clientIP(r))
+			d.renderError(w, r, v, keycab.Errorf(keycab.EFORBIDDEN, "This form has expired. Go back, reload the page and try again."))
+			return
+		}
+		if err := f(w, r, v); err != nil {
+			d.renderError(w, r, v, err)
+		}
+	})
+}
+
+func (d *dashboard) toLogin(w http.ResponseWriter, r *http.Request) {
+	to := "/login"
+	if r.Method == http.MethodGet && r.URL.Path != "/" {
+		to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (d *dashboard) viewer(ctx context.Context, p auth.Principal) (*viewer, error) {
+	sc := p.Scope()
+	org, err := d.s.Store.GetOrg(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	m, err := d.s.Store.GetMember(ctx, sc, p.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := d.s.Store.GetAccount(ctx, p.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &viewer{P: p, OrgName: org.Name, Name: m.Name, Email: acct.Email, Role: m.Role, MFA: acct.MFA,
+		CSRF: d.sign("csrf", p.SessionID)}, nil
+}
+
+// sign is the base64url HMAC-SHA256 of parts under the dashboard key,
+// for one purpose.
+func (d *dashboard) sign(purpose string, parts ...string) string {
+	m := hmac.New(sha256.New, d.key)
+	m.Write([]byte("keycab dashboard " + purpose + " v1"))
+	for _, p := range parts {
+		m.Write([]byte{0})
+		m.Write([]byte(p))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// render writes page name with status.
+func (d *dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, vw view) {
+	t, ok := d.pages[name]
+	if !ok {
+		panic("dashboard: no template " + name)
+	}
+	vw.Version, vw.Path = d.version, r.URL.Path
+	if vw.Notice == "" {
+		vw.Notice = notices[r.URL.Query().Get("notice")]
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, vw); err != nil {
+		d.s.Logger.Error("render", "page", name, "err", err)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// notices are the messages a redirect may ask a page to show.
+var notices = map[string]string{
+	"invited":      "Invitation sent.",
+	"revoked":      "Invitation withdrawn.",
+	"cleared":      "Alarm cleared.",
+	"mfa":          "Two-step sign-in is on. You will be asked for a code each time you sign in.",
+	"password":     "Password changed. Your other sessions were signed out.",
+	"reset":        "Password changed. Sign in with your new password.",
+	"signedout":    "You are signed out.",
+	"welcome":      "Welcome to keycab.",
+	"joined":       "Invitation accepted. Welcome aboard.",
+	"resetsent":    "If an account uses this address, a reset link is on its way. It works once, for a short time.",
+	"magicsent":    "If an account uses this address, a sign-in link is on its way. It works once, for a short time.",
+	"mfaexpired":   "That sign-in took too long. Start again.",
+	"exportexpire": "That export link has expired. Make a new one.",
+}
+
+// renderError renders err as a friendly page with its status. v may be
+// nil (signed out).
+func (d *dashboard) renderError(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
+	code := keycab.ErrorCode(err)
+	if code == keycab.EINTERNAL {
+		d.s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	var le *auth.LimitedError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(le.RetryAfter.Round(time.Second)/time.Second)))
+	}
+	status := statusOf(code)
+	title := map[int]string{
+		http.StatusNotFound:            "Not found",
+		http.StatusForbidden:           "Not allowed",
+		http.StatusUnauthorized:        "Please sign in",
+		http.StatusBadRequest:          "Something is not right",
+		http.StatusConflict:            "Conflict",
+		http.StatusTooManyRequests:     "Too many attempts",
+		http.StatusGone:                "Expired",
+		http.StatusInternalServerError: "Something went wrong",
+	}[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	msg := keycab.ErrorMessage(err)
+	if status == http.StatusNotFound {
+		msg = "There is nothing here, or it is not yours to see."
+	}
+	d.render(w, r, status, "error", view{Title: title, V: v, Data: errorData{status, msg}})
+}
+
+// errorData is the error page's.
+type errorData struct {
+	Status  int
+	Message string
+}
+
+// formError re-renders a form page with err's message and status.
+func (d *dashboard) formError(w http.ResponseWriter, r *http.Request, name string, vw view, err error) {
+	code := keycab.ErrorCode(err)
+	if code == keycab.EINTERNAL {
+		d.s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	var le *auth.LimitedError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(le.RetryAfter.Round(time.Second)/time.Second)))
+	}
+	vw.Error = keycab.ErrorMessage(err)
+	d.render(w, r, statusOf(code), name, vw)
+}
+
+func setCookie(w http.ResponseWriter, name, value string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Expires: expires})
+}
+
+func clearCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+// localPath returns next if it is a path on this site, else "/".
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func roleName(r keycab.Role) string {
+	switch r {
+	case keycab.RoleSiteManager:
+		return "Site manager"
+	case "":
+		return ""
+	}
+	s := string(r)
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// kindName is an event kind for people.
+func kindName(k keycab.EventKind) string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return string(k)
+}
+
+var kindNames = map[keycab.EventKind]string{
+	keycab.EventKeyTaken: "Key taken", keycab.EventKeyReturned: "Key returned", keycab.EventIdentified: "Identified",
+	keycab.EventIdentifyFail: "Sign-in failed", keycab.EventLockedOut: "Locked out", keycab.EventDoorOpened: "Door opened",
+	keycab.EventDoorClosed: "Door closed", keycab.EventAlarmRaised: "Alarm raised", keycab.EventAlarmCleared: "Alarm cleared",
+	keycab.EventEmergency: "Emergency release", keycab.EventEmergencyOff: "Emergency over", keycab.EventAdminChange: "Admin change",
+	keycab.EventBoot: "Kiosk started", keycab.EventShutdown: "Kiosk stopped", keycab.EventConfigApplied: "Config applied",
+	keycab.EventKeyRotate: "Kiosk key rotated", keycab.EventMemberErased: "Member erased", keycab.EventLogEpoch: "New log epoch",
+	keycab.EventCosigned: "Cosigned by HQ", keycab.EventClockAnchored: "Clock anchored", keycab.EventLockPulsed: "Lock tested",
+}

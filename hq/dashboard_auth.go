@@ -1,0 +1,199 @@
+package hq
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/auth"
+)
+
+// The signed-out pages: sign-up, sign-in with its MFA step, password
+// reset, and invitation acceptance. Links in emails carry their token in
+// the URL fragment (never sent to a server or logged); app.js copies it
+// into the form, and without JavaScript the person pastes it.
+
+// authForm is what the signed-out forms echo back after an error
+// (never a password).
+type authForm struct {
+	OrgName, Name, Email, Next, Token string
+	Invite                            bool
+	SignedInAs                        string
+}
+
+func (d *dashboard) startSession(w http.ResponseWriter, t auth.Tokens) {
+	setCookie(w, cookieName, t.AccessToken, t.ExpiresAt)
+}
+
+func (d *dashboard) signupPage(w http.ResponseWriter, r *http.Request) {
+	d.render(w, r, http.StatusOK, "signup", view{Title: "Create your organisation", Data: authForm{}})
+}
+
+func (d *dashboard) signupPost(w http.ResponseWriter, r *http.Request) {
+	in := auth.Signup{OrgName: strings.TrimSpace(r.PostFormValue("org_name")), Name: strings.TrimSpace(r.PostFormValue("name")),
+		Email: strings.TrimSpace(r.PostFormValue("email")), Password: r.PostFormValue("password")}
+	t, err := d.s.Auth.Signup(r.Context(), in, clientIP(r))
+	if err != nil {
+		d.formError(w, r, "signup", view{Title: "Create your organisation", Data: authForm{OrgName: in.OrgName, Name: in.Name, Email: in.Email}}, err)
+		return
+	}
+	d.startSession(w, t)
+	http.Redirect(w, r, "/?notice=welcome", http.StatusSeeOther)
+}
+
+func (d *dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
+	d.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Data: authForm{Next: localPath(r.URL.Query().Get("next"))}})
+}
+
+func (d *dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
+	email, next := strings.TrimSpace(r.PostFormValue("email")), localPath(r.PostFormValue("next"))
+	res, err := d.s.Auth.Login(r.Context(), email, r.PostFormValue("password"), "", clientIP(r))
+	if err != nil {
+		d.formError(w, r, "login", view{Title: "Sign in", Data: authForm{Email: email, Next: next}}, err)
+		return
+	}
+	d.loginResult(w, r, res, next)
+}
+
+// loginResult signs in, or carries the MFA step's token to the code page
+// in a short-lived cookie (so it never appears in a URL or the page).
+func (d *dashboard) loginResult(w http.ResponseWriter, r *http.Request, res auth.LoginResult, next string) {
+	if res.Tokens == nil {
+		setCookie(w, mfaCookie, res.MFAToken, d.s.now().Add(d.s.Auth.Config().MFATTL))
+		http.Redirect(w, r, "/login/mfa?next="+url.QueryEscape(next), http.StatusSeeOther)
+		return
+	}
+	d.startSession(w, *res.Tokens)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (d *dashboard) mfaPage(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(mfaCookie); err != nil || c.Value == "" {
+		http.Redirect(w, r, "/login?notice=mfaexpired", http.StatusSeeOther)
+		return
+	}
+	d.render(w, r, http.StatusOK, "mfa", view{Title: "Two-step sign-in", Data: authForm{Next: localPath(r.URL.Query().Get("next"))}})
+}
+
+func (d *dashboard) mfaPost(w http.ResponseWriter, r *http.Request) {
+	next := localPath(r.PostFormValue("next"))
+	c, err := r.Cookie(mfaCookie)
+	if err != nil || c.Value == "" {
+		http.Redirect(w, r, "/login?notice=mfaexpired", http.StatusSeeOther)
+		return
+	}
+	t, err := d.s.Auth.VerifyMFA(r.Context(), c.Value, r.PostFormValue("code"), clientIP(r))
+	if err != nil {
+		d.formError(w, r, "mfa", view{Title: "Two-step sign-in", Data: authForm{Next: next}}, err)
+		return
+	}
+	clearCookie(w, mfaCookie)
+	d.startSession(w, t)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (d *dashboard) logout(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.s.Auth.Logout(r.Context(), v.P); err != nil {
+		return err
+	}
+	clearCookie(w, cookieName)
+	http.Redirect(w, r, "/login?notice=signedout", http.StatusSeeOther)
+	return nil
+}
+
+func (d *dashboard) resetPage(w http.ResponseWriter, r *http.Request) {
+	d.render(w, r, http.StatusOK, "reset", view{Title: "Reset your password", Data: authForm{}})
+}
+
+func (d *dashboard) resetPost(w http.ResponseWriter, r *http.Request) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	if err := d.s.Auth.RequestReset(r.Context(), email, clientIP(r)); err != nil {
+		d.formError(w, r, "reset", view{Title: "Reset your password", Data: authForm{Email: email}}, err)
+		return
+	}
+	http.Redirect(w, r, "/reset?notice=resetsent", http.StatusSeeOther)
+}
+
+func (d *dashboard) resetConfirmPost(w http.ResponseWriter, r *http.Request) {
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	if err := d.s.Auth.ConfirmReset(r.Context(), tok, r.PostFormValue("password"), clientIP(r)); err != nil {
+		d.formError(w, r, "reset", view{Title: "Reset your password", Data: authForm{Token: tok}}, err)
+		return
+	}
+	http.Redirect(w, r, "/login?notice=reset", http.StatusSeeOther)
+}
+
+// signedInPrincipal returns the session's principal, if the request has
+// a live one.
+func (d *dashboard) signedInPrincipal(r *http.Request) *auth.Principal {
+	c, err := r.Cookie(cookieName)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	p, err := d.s.Auth.Authenticate(r.Context(), c.Value)
+	if err != nil {
+		return nil
+	}
+	return &p
+}
+
+func (d *dashboard) inviteForm(r *http.Request) authForm {
+	f := authForm{Invite: true}
+	if p := d.signedInPrincipal(r); p != nil {
+		if acct, err := d.s.Store.GetAccount(r.Context(), p.AccountID); err == nil {
+			f.SignedInAs = acct.Email
+		}
+	}
+	return f
+}
+
+func (d *dashboard) invitePage(w http.ResponseWriter, r *http.Request) {
+	d.render(w, r, http.StatusOK, "invite", view{Title: "Accept your invitation", Data: d.inviteForm(r)})
+}
+
+func (d *dashboard) invitePost(w http.ResponseWriter, r *http.Request) {
+	in := auth.Accept{Token: strings.TrimSpace(r.PostFormValue("token")), Name: strings.TrimSpace(r.PostFormValue("name")),
+		Password: r.PostFormValue("password")}
+	p := d.signedInPrincipal(r)
+	t, err := d.s.Auth.AcceptInvite(r.Context(), in, p, clientIP(r))
+	if err != nil {
+		f := d.inviteForm(r)
+		f.Name, f.Token = in.Name, in.Token
+		if keycab.ErrorCode(err) == keycab.ENOTFOUND {
+			err = keycab.Errorf(keycab.ENOTFOUND, "This invitation link is not valid: it may have been used, withdrawn or have expired.")
+		}
+		d.formError(w, r, "invite", view{Title: "Accept your invitation", Data: f}, err)
+		return
+	}
+	d.startSession(w, t)
+	http.Redirect(w, r, "/?notice=joined", http.StatusSeeOther)
+}
+
+// The sign-in link page: /magic#token=... from the email; the form asks
+// for a link, or (with the token) signs in, with the MFA step if on.
+func (d *dashboard) magicPage(w http.ResponseWriter, r *http.Request) {
+	d.render(w, r, http.StatusOK, "magic", view{Title: "Sign in with a link", Data: authForm{}})
+}
+
+func (d *dashboard) magicRequestPost(w http.ResponseWriter, r *http.Request) {
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	if err := d.s.Auth.RequestMagicLink(r.Context(), email, clientIP(r)); err != nil {
+		d.formError(w, r, "magic", view{Title: "Sign in with a link", Data: authForm{Email: email}}, err)
+		return
+	}
+	http.Redirect(w, r, "/magic?notice=magicsent", http.StatusSeeOther)
+}
+
+func (d *dashboard) magicConfirmPost(w http.ResponseWriter, r *http.Request) {
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	res, err := d.s.Auth.ConfirmMagicLink(r.Context(), tok, "", clientIP(r))
+	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
+		err = keycab.Errorf(keycab.ENOTFOUND, "This sign-in link is not valid: it may have been used or have expired.")
+	}
+	if err != nil {
+		d.formError(w, r, "magic", view{Title: "Sign in with a link", Data: authForm{Token: tok}}, err)
+		return
+	}
+	d.loginResult(w, r, res, "/")
+}

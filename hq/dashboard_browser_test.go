@@ -1,0 +1,406 @@
+package hq_test
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"keycab.dev/keycab/hq/auth"
+)
+
+// The browser tests drive Debian's headless Chromium (package chromium)
+// against a real HQ on loopback with chromedp. They are slow and need
+// the browser: -short skips them; otherwise a missing Chromium fails.
+// Screenshots of every step are written to testdata/artifacts/
+// (gitignored) for a person to look at.
+
+const artifacts = "testdata/artifacts"
+
+// chromiumPath finds Debian's Chromium.
+func chromiumPath(tb testing.TB) string {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("-short: browser tests skipped")
+	}
+	for _, p := range []string{os.Getenv("KEYCAB_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	tb.Fatal("Chromium is needed for the browser tests: apt-get install chromium (or set KEYCAB_CHROMIUM; -short skips them)")
+	return ""
+}
+
+// newBrowser starts a headless Chromium with a fresh profile that reaches
+// only loopback (every other host goes to a closed proxy port).
+func newBrowser(tb testing.TB) context.Context {
+	tb.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(tb)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("proxy-server", "http://127.0.0.1:9"),
+		chromedp.Flag("font-render-hinting", "none"),
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.WindowSize(1280, 860),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	tb.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	tb.Cleanup(cancel2)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		tb.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// tab is one browser context (its own cookies) on the HQ under test.
+type tab struct {
+	tb   testing.TB
+	ctx  context.Context
+	base string
+	name string
+}
+
+func (t *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	t.tb.Helper()
+	ctx, cancel := context.WithTimeout(t.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.shot("failure")
+		t.tb.Fatalf("%s: %v", t.name, err)
+	}
+}
+
+// submit clicks sel and waits for the page it leads to.
+func (t *tab) submit(sel string) {
+	t.tb.Helper()
+	ctx, cancel := context.WithTimeout(t.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		t.shot("failure")
+		t.tb.Fatalf("%s: click %s: %v", t.name, sel, err)
+	}
+}
+
+func (t *tab) open(path string) {
+	t.tb.Helper()
+	t.do(chromedp.Navigate(t.base + path))
+}
+
+func (t *tab) text(sel string) string {
+	t.tb.Helper()
+	// A query racing the page's own scripts can lose its node: retry.
+	var err error
+	for range 5 {
+		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
+		var s string
+		s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.shot("failure")
+	t.tb.Fatalf("%s: text of %s: %v", t.name, sel, err)
+	return ""
+}
+
+func (t *tab) attr(sel, name string) string {
+	t.tb.Helper()
+	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	defer cancel()
+	a, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil || !a.Exists {
+		t.shot("failure")
+		t.tb.Fatalf("%s: %s of %s: %v", t.name, name, sel, err)
+	}
+	return a.Value
+}
+
+func (t *tab) location() string {
+	t.tb.Helper()
+	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.tb.Fatalf("%s: location: %v", t.name, err)
+	}
+	return loc
+}
+
+// MustSee fails unless the page's text has every one of want.
+func (t *tab) MustSee(want ...string) {
+	t.tb.Helper()
+	body := t.text("body")
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.shot("failure")
+			t.tb.Fatalf("%s at %s: page lacks %q:\n%s", t.name, t.location(), w, body)
+		}
+	}
+}
+
+// shot saves a full-page screenshot as testdata/artifacts/NAME.png.
+func (t *tab) shot(name string) {
+	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	defer cancel()
+	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.tb.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.tb.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(artifacts, name+".png"), b, 0o644); err != nil {
+		t.tb.Logf("screenshot %s: %v", name, err)
+	}
+}
+
+// session is the tab's session cookie, for seeding through the store.
+func (t *tab) session() string {
+	t.tb.Helper()
+	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	defer cancel()
+	cs, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{t.base}})
+	MustNoErr(t.tb, err)
+	for _, c := range cs.Cookies {
+		if c.Name == "__Host-keycab_session" {
+			if !c.Secure || !c.HTTPOnly || c.Path != "/" {
+				t.tb.Errorf("session cookie: secure %v, httponly %v, path %q", c.Secure, c.HTTPOnly, c.Path)
+			}
+			return c.Value
+		}
+	}
+	t.tb.Fatal("no session cookie in the browser")
+	return ""
+}
+
+var mailLink = regexp.MustCompile(`http://\S+/invite#token=\S+`)
+
+// MustMailLink returns the invite link in the dry-run mail directory's
+// message to to.
+func MustMailLink(tb testing.TB, dir, to string) string {
+	tb.Helper()
+	es, err := os.ReadDir(dir)
+	MustNoErr(tb, err)
+	for i := len(es) - 1; i >= 0; i-- {
+		b, err := os.ReadFile(filepath.Join(dir, es[i].Name()))
+		MustNoErr(tb, err)
+		if strings.HasSuffix(es[i].Name(), "-invite.eml") && strings.Contains(string(b), "To: "+to+"\r\n") {
+			if m := mailLink.FindString(string(b)); m != "" {
+				return m
+			}
+		}
+	}
+	tb.Fatalf("no invitation to %s in %s", to, dir)
+	return ""
+}
+
+// The whole dashboard in a real browser: sign up, seed a little history,
+// invite a member and accept in a second browser context, turn on MFA and
+// sign in with a TOTP code, filter history and page through it, export
+// CSV and read it back.
+func TestBrowserDashboard(t *testing.T) {
+	browser := newBrowser(t)
+	mailDir := t.TempDir()
+	e := newDashEnv(t, engines()[0], auth.DirMailer{Dir: mailDir}, true)
+	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
+	start := time.Now()
+
+	// Sign up.
+	owner.open("/")
+	if !strings.Contains(owner.location(), "/login") {
+		t.Fatalf("signed out / went to %s", owner.location())
+	}
+	owner.open("/signup")
+	owner.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=org_name]`), "Harbour Lettings"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Ann Owner"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ann@harbour.test"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), goodPassword),
+	)
+	owner.shot("01-signup")
+	owner.submit(`button[type=submit]`)
+	owner.MustSee("Harbour Lettings", "Welcome to keycab", "Every key is in its cabinet")
+	owner.shot("02-empty-dashboard")
+
+	// History to look at: through the store, as kiosks would sync it.
+	w := e.web()
+	w.cookies["__Host-keycab_session"] = owner.session()
+	s := MustSeed(t, e, w, time.Now(), 120)
+	owner.open("/")
+	owner.MustSee("Back gate", "Dana Whitlock", "Overdue")
+	owner.shot("03-keys-out")
+	owner.open("/overdue")
+	owner.MustSee("Back gate")
+	owner.open("/alarms")
+	owner.MustSee("Door forced")
+	owner.shot("04-alarms")
+	owner.open("/kiosks")
+	owner.MustSee("Front office kiosk", "Online")
+	owner.shot("05-kiosks")
+
+	// Invite an auditor; accept in a second browser context.
+	owner.open("/people")
+	owner.do(
+		chromedp.SendKeys(chromedp.CSS(`form[data-testid=invite-form] input[name=email]`), "audrey@harbour.test"),
+		chromedp.SetValue(chromedp.CSS(`form[data-testid=invite-form] select[name=role]`), "auditor"),
+	)
+	owner.submit(`form[data-testid=invite-form] button[type=submit]`)
+	owner.MustSee("Invitation sent.", "audrey@harbour.test")
+	owner.shot("06-people-invited")
+	link := MustMailLink(t, mailDir, "audrey@harbour.test")
+	if !strings.HasPrefix(link, e.srv.URL+"/invite#token=") {
+		t.Fatalf("invite link %q", link)
+	}
+	ictx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancel()
+	invitee := &tab{tb: t, ctx: ictx, base: e.srv.URL, name: "invitee"}
+	// The first action on a context opens its tab for the context's
+	// lifetime: not under a timeout, which would close it.
+	MustNoErr(t, chromedp.Do(ictx, chromedp.Navigate("about:blank")))
+	invitee.do(chromedp.Navigate(link))
+	// app.js took the token from the fragment, hid its field and
+	// dropped the fragment from the address bar.
+	invitee.MustSee("Accept your invitation")
+	if loc := invitee.location(); strings.Contains(loc, "token") {
+		t.Errorf("token left in the address bar: %s", loc)
+	}
+	if tok := invitee.attr(`input[name=token]`, "value"); tok != "" {
+		t.Errorf("token in the value attribute: %q", tok)
+	}
+	invitee.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Audrey Auditor"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), goodPassword),
+	)
+	invitee.shot("07-invite-accept")
+	invitee.submit(`button[type=submit]`)
+	invitee.MustSee("Invitation accepted", "Harbour Lettings", "Audrey Auditor", "Auditor")
+	invitee.open("/history")
+	invitee.MustSee("Export CSV")
+	owner.open("/people")
+	owner.MustSee("Audrey Auditor")
+
+	// MFA: enrol, sign out, sign in with a code.
+	owner.open("/settings")
+	owner.submit(`form[action="/settings/mfa/setup"] button`)
+	owner.MustSee("Scan this code")
+	owner.shot("08-mfa-setup")
+	secret, err := decodeKey(owner.text(`[data-testid=totp-secret]`))
+	MustNoErr(t, err)
+	if uri := owner.attr(`[data-testid=otpauth]`, "href"); !strings.HasPrefix(uri, "otpauth://totp/") {
+		t.Errorf("otpauth link %q", uri)
+	}
+	// The code of the previous step (accepted, ±1 step), so the sign-in
+	// below has a newer step to use: codes are never accepted twice.
+	owner.do(chromedp.SendKeys(chromedp.CSS(`form[action="/settings/mfa/enable"] input[name=code]`), auth.TOTPCode(secret, time.Now().Add(-30*time.Second))))
+	owner.submit(`form[action="/settings/mfa/enable"] button`)
+	owner.MustSee("Two-step sign-in is on")
+	owner.submit(`form[action="/logout"] button`)
+	owner.MustSee("You are signed out")
+	owner.open("/history?site=" + s.siteB.ID)
+	owner.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ann@harbour.test"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), goodPassword),
+	)
+	owner.shot("09-login")
+	owner.submit(`button[type=submit]`)
+	owner.MustSee("authenticator app")
+	owner.do(chromedp.SendKeys(chromedp.CSS(`input[name=code]`), auth.TOTPCode(secret, time.Now())))
+	owner.shot("10-mfa-code")
+	owner.submit(`button[type=submit]`)
+
+	// Back where sign-in started: history filtered by site.
+	if loc := owner.location(); !strings.Contains(loc, "/history?site="+s.siteB.ID) {
+		t.Fatalf("after MFA at %s", loc)
+	}
+	owner.do(chromedp.SetValue(chromedp.CSS(`select[name=kind]`), "door.opened"))
+	owner.submit(`form[data-testid=filters] button[type=submit]`)
+	owner.MustSee("Riverside Flats", "Door opened", "Page 1")
+	rows := owner.text(`table[data-testid=history] tbody`)
+	if strings.Contains(rows, "12 High Street") || strings.Contains(rows, "Key taken") {
+		t.Errorf("filter leaks other rows:\n%s", rows)
+	}
+	owner.shot("11-history-filtered")
+	owner.submit(`a[rel=next]`)
+	owner.MustSee("Page 2")
+	owner.submit(`a[rel=prev]`)
+	owner.MustSee("Page 1")
+	owner.open("/history")
+	owner.shot("12-history")
+
+	// Export the filtered history and read the CSV the link serves.
+	owner.open("/history?site=" + s.siteB.ID + "&kind=door.opened")
+	owner.submit(`a[data-testid=export]`)
+	owner.MustSee("Your CSV export is ready")
+	owner.shot("13-export")
+	href := owner.attr(`a[data-testid=download]`, "href")
+	u, err := url.Parse(href)
+	MustNoErr(t, err)
+	res, err := http.Get(e.srv.URL + u.RequestURI())
+	MustNoErr(t, err)
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	MustNoErr(t, err)
+	if res.StatusCode != 200 {
+		t.Fatalf("export: %d %s", res.StatusCode, body)
+	}
+	recs, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	MustNoErr(t, err)
+	if len(recs) != 1+60 {
+		t.Errorf("export has %d rows, want 61", len(recs))
+	}
+	for _, r := range recs[1:] {
+		if r[1] != "door.opened" || r[6] != "Riverside Flats" || r[5] != "'"+formulaLabel {
+			t.Errorf("export row %v", r)
+			break
+		}
+	}
+	// A tampered link is refused, in the browser too.
+	q := u.Query()
+	q.Set("kind", "key.taken")
+	owner.open(u.Path + "?" + q.Encode())
+	owner.MustSee("Not allowed", "not valid")
+	owner.shot("14-export-tampered")
+
+	// The remaining pages, for the record.
+	for _, p := range []string{"key-sets", "sites", "cabinets", "settings"} {
+		owner.open("/" + p)
+		owner.shot("15-" + p)
+	}
+	owner.open("/sites/" + s.siteA.ID)
+	owner.MustSee("Alarm code 4321")
+	owner.open("/cabinets/" + s.cabA.ID)
+	owner.MustSee("Front door")
+	owner.shot("16-cabinet")
+	t.Logf("browser flow took %v", time.Since(start).Round(time.Millisecond))
+}

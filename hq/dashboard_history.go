@@ -1,0 +1,327 @@
+package hq
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/store"
+)
+
+// historyPageSize is how many events a history page shows.
+const historyPageSize = 50
+
+// exportTTL is how long a signed export link works.
+const exportTTL = 15 * time.Minute
+
+// historyFilter is the history page's filter, from its query string:
+// kind, member, key_set, site, from and to (dates, to inclusive, UTC).
+type historyFilter struct {
+	Kind, Member, KeySet, Site, From, To string
+}
+
+func parseHistoryFilter(q url.Values) (historyFilter, store.EventFilter, error) {
+	hf := historyFilter{Kind: q.Get("kind"), Member: q.Get("member"), KeySet: q.Get("key_set"), Site: q.Get("site"),
+		From: q.Get("from"), To: q.Get("to")}
+	f := store.EventFilter{Kind: keycab.EventKind(hf.Kind), ActorID: hf.Member, KeySetID: hf.KeySet}
+	if hf.From != "" {
+		t, err := time.Parse("2006-01-02", hf.From)
+		if err != nil {
+			return hf, f, keycab.Errorf(keycab.EINVALID, "from: want a date like 2026-03-01")
+		}
+		f.Since = t
+	}
+	if hf.To != "" {
+		t, err := time.Parse("2006-01-02", hf.To)
+		if err != nil {
+			return hf, f, keycab.Errorf(keycab.EINVALID, "to: want a date like 2026-03-31")
+		}
+		f.Until = t.Add(24 * time.Hour)
+	}
+	return hf, f, nil
+}
+
+// values is the filter as query parameters, empty ones left out.
+func (hf historyFilter) values() url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{"kind": hf.Kind, "member": hf.Member, "key_set": hf.KeySet, "site": hf.Site, "from": hf.From, "to": hf.To} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	return v
+}
+
+func (hf historyFilter) Any() bool { return len(hf.values()) > 0 }
+
+// eventPage reads up to n events matching f, after the cursor in
+// f.Before, keeping only those at site when it is set. The store filters
+// everything but the site; for a site the page reads on in batches. more
+// reports whether events may follow; last is the last event examined,
+// the cursor of the next page.
+func (d *dashboard) eventPage(ctx context.Context, sc store.Scope, f store.EventFilter, site string, dir *directory, n int) (out []store.Event, last *store.Event, more bool, err error) {
+	f.Limit = n + 1
+	if site != "" {
+		f.Limit = 500
+	}
+	for range 40 {
+		es, err := d.s.Store.ListEvents(ctx, sc, f)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		for i := range es {
+			e := es[i]
+			if site != "" && dir.CabinetSite(e.CabinetID) != site {
+				last = &es[i]
+				continue
+			}
+			if len(out) == n {
+				return out, last, true, nil
+			}
+			out = append(out, e)
+			last = &es[i]
+		}
+		if len(es) < f.Limit {
+			return out, last, false, nil
+		}
+		f.Before = &es[len(es)-1]
+	}
+	// A sparse site: stop reading; the next page goes on from here.
+	return out, last, true, nil
+}
+
+// historyRow is a row of the history table.
+type historyRow struct {
+	store.Event
+	Member, KeySet, Cabinet, Site string
+	Class                         string
+}
+
+type historyData struct {
+	Filter    historyFilter
+	Rows      []historyRow
+	Dir       *directory
+	Kinds     []keycab.EventKind
+	Next      string
+	Prev      string
+	First     string
+	Page      int
+	ExportURL string
+}
+
+var eventKinds = []keycab.EventKind{keycab.EventKeyTaken, keycab.EventKeyReturned, keycab.EventIdentified, keycab.EventIdentifyFail,
+	keycab.EventLockedOut, keycab.EventDoorOpened, keycab.EventDoorClosed, keycab.EventAlarmRaised, keycab.EventAlarmCleared,
+	keycab.EventEmergency, keycab.EventEmergencyOff, keycab.EventAdminChange, keycab.EventBoot, keycab.EventShutdown,
+	keycab.EventConfigApplied, keycab.EventKeyRotate, keycab.EventMemberErased, keycab.EventLogEpoch, keycab.EventCosigned,
+	keycab.EventClockAnchored, keycab.EventLockPulsed}
+
+// history is the history page, keyset-paginated: the query's c values
+// are the cursors of the pages walked so far (the last is this page's),
+// so Next appends one and Prev drops one.
+func (d *dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	q := r.URL.Query()
+	hf, f, err := parseHistoryFilter(q)
+	if err != nil {
+		return err
+	}
+	trail := q["c"]
+	if len(trail) > 200 {
+		trail = trail[len(trail)-200:]
+	}
+	if len(trail) > 0 {
+		if f.Before, err = parseCursor(trail[len(trail)-1]); err != nil {
+			return err
+		}
+	}
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	es, last, more, err := d.eventPage(r.Context(), v.P.Scope(), f, hf.Site, dir, historyPageSize)
+	if err != nil {
+		return err
+	}
+	data := historyData{Filter: hf, Dir: dir, Kinds: eventKinds, Page: len(trail) + 1}
+	for _, e := range es {
+		row := historyRow{Event: e, Member: dir.MemberName(e.ActorID), KeySet: dir.KeySetLabel(e.KeySetID),
+			Cabinet: dir.CabinetName(e.CabinetID), Site: dir.SiteName(dir.CabinetSite(e.CabinetID))}
+		switch e.Kind {
+		case keycab.EventAlarmRaised, keycab.EventIdentifyFail, keycab.EventLockedOut, keycab.EventEmergency:
+			row.Class = "bad"
+		case keycab.EventKeyTaken:
+			row.Class = "out"
+		case keycab.EventKeyReturned:
+			row.Class = "in"
+		}
+		data.Rows = append(data.Rows, row)
+	}
+	base := hf.values()
+	link := func(cs []string) string {
+		u := url.Values{}
+		for k, x := range base {
+			u[k] = x
+		}
+		for _, c := range cs {
+			u.Add("c", c)
+		}
+		if len(u) == 0 {
+			return "/history"
+		}
+		return "/history?" + u.Encode()
+	}
+	if more && last != nil {
+		data.Next = link(append(trail[:len(trail):len(trail)], eventCursor(*last)))
+	}
+	if len(trail) > 0 {
+		data.Prev = link(trail[:len(trail)-1])
+	}
+	if len(trail) > 1 {
+		data.First = link(nil)
+	}
+	if v.CanExport() {
+		data.ExportURL = "/history/export"
+		if len(base) > 0 {
+			data.ExportURL += "?" + base.Encode()
+		}
+	}
+	d.render(w, r, http.StatusOK, "history", view{Title: "History", Nav: "history", V: v, Data: data})
+	return nil
+}
+
+// Export links. A signed link names the filter, the organisation, the
+// member it was made for and its expiry, signed with HMAC-SHA256 under
+// the dashboard key:
+//
+//	/export/history.csv?<filter>&org=ORG&by=MEMBER&exp=UNIX&sig=BASE64URL
+//
+// It works without a session (so it can be opened by a download
+// manager), but only until exp, and the export still runs as that
+// member, in the store, with the member's role checked afresh. A link
+// with any parameter changed is 403; an expired one is 410.
+func (d *dashboard) signExport(q url.Values) string {
+	return d.sign("history export", q.Encode())
+}
+
+// exportLink makes a signed export link for the viewer's filter.
+func (d *dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if !v.CanExport() {
+		return keycab.Errorf(keycab.EFORBIDDEN, "Exports are for owners, admins and auditors.")
+	}
+	hf, _, err := parseHistoryFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	q := hf.values()
+	exp := d.s.now().Add(exportTTL)
+	q.Set("org", v.P.OrgID)
+	q.Set("by", v.P.MemberID)
+	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
+	q.Set("sig", d.signExport(q))
+	d.s.Logger.Info("history export link", "org", v.P.OrgID, "member", v.P.MemberID)
+	d.render(w, r, http.StatusOK, "export", view{Title: "Export history", Nav: "history", V: v, Data: struct {
+		URL     string
+		Expires time.Time
+		Filter  historyFilter
+	}{"/export/history.csv?" + q.Encode(), exp, hf}})
+	return nil
+}
+
+// exportCSV serves a signed export link.
+func (d *dashboard) exportCSV(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	sig := q.Get("sig")
+	q.Del("sig")
+	if sig == "" || !hmac.Equal([]byte(sig), []byte(d.signExport(q))) {
+		d.s.Logger.Warn("denied request", "reason", "bad export signature", "path", r.URL.Path, "ip", clientIP(r))
+		d.renderError(w, r, nil, keycab.Errorf(keycab.EFORBIDDEN, "This export link is not valid."))
+		return
+	}
+	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
+	if err != nil || !d.s.now().Before(time.Unix(exp, 0)) {
+		d.render(w, r, http.StatusGone, "error", view{Title: "Expired",
+			Data: errorData{http.StatusGone, "This export link has expired. Make a new one from the history page."}})
+		return
+	}
+	sc := store.MemberScope(q.Get("org"), q.Get("by"))
+	m, err := d.s.Store.GetMember(r.Context(), sc, q.Get("by"))
+	if err != nil {
+		d.renderError(w, r, nil, err)
+		return
+	}
+	if !canExport(m.Role) {
+		d.renderError(w, r, nil, keycab.Errorf(keycab.EFORBIDDEN, "Exports are for owners, admins and auditors."))
+		return
+	}
+	hf, f, err := parseHistoryFilter(q)
+	if err != nil {
+		d.renderError(w, r, nil, err)
+		return
+	}
+	if err := d.writeCSV(w, r, sc, m, hf, f); err != nil {
+		d.s.Logger.Error("history export", "org", sc.OrgID(), "err", err)
+	}
+}
+
+// writeCSV streams the history export. Cells are made safe for
+// spreadsheets (csvCell).
+func (d *dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Scope, m keycab.Member, hf historyFilter, f store.EventFilter) error {
+	ctx := r.Context()
+	dir, err := d.directory(ctx, &viewer{P: auth.Principal{OrgID: sc.OrgID(), MemberID: m.ID}})
+	if err != nil {
+		d.renderError(w, r, nil, err)
+		return nil
+	}
+	// Read the first batch before committing to a 200.
+	batch := 1000
+	first, last, more, err := d.eventPage(ctx, sc, f, hf.Site, dir, batch)
+	if err != nil {
+		d.renderError(w, r, nil, err)
+		return nil
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="keycab-history-`+d.s.now().UTC().Format("2006-01-02")+`.csv"`)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"time_utc", "kind", "member_id", "member", "key_set_id", "key_set", "site", "cabinet", "kiosk_id", "log_index", "due_utc", "detail"})
+	es := first
+	for {
+		for _, e := range es {
+			due := ""
+			if !e.DueAt.IsZero() {
+				due = e.DueAt.UTC().Format(time.RFC3339)
+			}
+			row := []string{e.At.UTC().Format(time.RFC3339), string(e.Kind), e.ActorID, dir.MemberName(e.ActorID), e.KeySetID,
+				dir.KeySetLabel(e.KeySetID), dir.SiteName(dir.CabinetSite(e.CabinetID)), dir.CabinetName(e.CabinetID), e.KioskID,
+				strconv.FormatInt(e.LogIndex, 10), due, e.Detail}
+			for i := range row {
+				row[i] = csvCell(row[i])
+			}
+			cw.Write(row)
+		}
+		if !more || last == nil {
+			break
+		}
+		f.Before = last
+		if es, last, more, err = d.eventPage(ctx, sc, f, hf.Site, dir, batch); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvCell defuses spreadsheet formula injection (OWASP "CSV
+// injection"): a cell starting with =, +, -, @, a tab or a carriage
+// return gets a leading single quote, so a spreadsheet shows it as text.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,479 @@
+package hq
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/qrlabel"
+)
+
+// directory names the organisation's things the viewer may see, for
+// showing names rather than ids.
+type directory struct {
+	Members  []keycab.Member
+	KeySets  []keycab.KeySet
+	Sites    []store.Site
+	Cabinets []keycab.Cabinet
+
+	member  map[string]string
+	keySet  map[string]keycab.KeySet
+	site    map[string]string
+	cabinet map[string]keycab.Cabinet
+}
+
+func (d *dashboard) directory(ctx context.Context, v *viewer) (*directory, error) {
+	sc := v.P.Scope()
+	dir := &directory{member: map[string]string{}, keySet: map[string]keycab.KeySet{}, site: map[string]string{}, cabinet: map[string]keycab.Cabinet{}}
+	var err error
+	// A role that may not list a kind just sees ids.
+	allowed := func(err error) error {
+		if c := keycab.ErrorCode(err); c == keycab.EFORBIDDEN || c == keycab.ENOTFOUND {
+			return nil
+		}
+		return err
+	}
+	if dir.Members, err = d.s.Store.ListMembers(ctx, sc); allowed(err) != nil {
+		return nil, err
+	}
+	if dir.KeySets, err = d.s.Store.ListKeySets(ctx, sc, ""); allowed(err) != nil {
+		return nil, err
+	}
+	if dir.Sites, err = d.s.Store.ListSites(ctx, sc); allowed(err) != nil {
+		return nil, err
+	}
+	if dir.Cabinets, err = d.s.Store.ListCabinets(ctx, sc, ""); allowed(err) != nil {
+		return nil, err
+	}
+	for _, m := range dir.Members {
+		dir.member[m.ID] = m.Name
+	}
+	for _, k := range dir.KeySets {
+		dir.keySet[k.ID] = k
+	}
+	for _, s := range dir.Sites {
+		dir.site[s.ID] = s.Name
+	}
+	for _, c := range dir.Cabinets {
+		dir.cabinet[c.ID] = c
+	}
+	return dir, nil
+}
+
+func (dir *directory) MemberName(id string) string {
+	if id == "" {
+		return ""
+	}
+	if n, ok := dir.member[id]; ok && n != "" {
+		return n
+	}
+	return id
+}
+
+func (dir *directory) KeySetLabel(id string) string {
+	if k, ok := dir.keySet[id]; ok {
+		return k.Label
+	}
+	return id
+}
+
+func (dir *directory) SiteName(id string) string {
+	if n, ok := dir.site[id]; ok {
+		return n
+	}
+	return id
+}
+
+func (dir *directory) CabinetName(id string) string {
+	if c, ok := dir.cabinet[id]; ok {
+		return c.Name
+	}
+	return id
+}
+
+func (dir *directory) CabinetSite(id string) string { return dir.cabinet[id].SiteID }
+
+// holding is a row of the keys-out table.
+type holding struct {
+	store.Holding
+	KeySet, Site, Member string
+	Overdue              bool
+	OverdueBy            string
+}
+
+func (d *dashboard) holdings(ctx context.Context, v *viewer, onlyOverdue bool) ([]holding, error) {
+	hs, err := d.s.Store.ListCustody(ctx, v.P.Scope())
+	if err != nil {
+		return nil, err
+	}
+	dir, err := d.directory(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	now := d.s.now()
+	var out []holding
+	for _, h := range hs {
+		row := holding{Holding: h, KeySet: dir.KeySetLabel(h.KeySetID), Site: dir.SiteName(h.SiteID), Member: dir.MemberName(h.MemberID),
+			Overdue: h.Overdue(now)}
+		if row.Overdue {
+			row.OverdueBy = duration(now.Sub(h.DueAt))
+		}
+		if onlyOverdue && !row.Overdue {
+			continue
+		}
+		out = append(out, row)
+	}
+	// Overdue first, then the longest out.
+	slices.SortStableFunc(out, func(a, b holding) int {
+		if a.Overdue != b.Overdue {
+			if a.Overdue {
+				return -1
+			}
+			return 1
+		}
+		return a.TakenAt.Compare(b.TakenAt)
+	})
+	return out, nil
+}
+
+func duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return itoa(int(d/time.Minute)) + " min"
+	case d < 48*time.Hour:
+		return itoa(int(d/time.Hour)) + " h " + itoa(int(d%time.Hour/time.Minute)) + " min"
+	}
+	return itoa(int(d/(24*time.Hour))) + " days"
+}
+
+type keysData struct {
+	Rows    []holding
+	Overdue int
+	Only    bool
+}
+
+func (d *dashboard) keysOut(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	rows, err := d.holdings(r.Context(), v, false)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, h := range rows {
+		if h.Overdue {
+			n++
+		}
+	}
+	d.render(w, r, http.StatusOK, "keys", view{Title: "Keys out now", Nav: "keys", V: v, Data: keysData{Rows: rows, Overdue: n}})
+	return nil
+}
+
+func (d *dashboard) overdue(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	rows, err := d.holdings(r.Context(), v, true)
+	if err != nil {
+		return err
+	}
+	d.render(w, r, http.StatusOK, "keys", view{Title: "Overdue", Nav: "overdue", V: v, Data: keysData{Rows: rows, Overdue: len(rows), Only: true}})
+	return nil
+}
+
+// alarmRow is a row of the alarms table.
+type alarmRow struct {
+	store.Alarm
+	Cabinet, Site, ClearedBy string
+	CanClear                 bool
+}
+
+func (d *dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	as, err := d.s.Store.ListAlarms(r.Context(), v.P.Scope(), r.URL.Query().Get("open") == "1")
+	if err != nil {
+		return err
+	}
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	var rows []alarmRow
+	for _, a := range as {
+		site := dir.CabinetSite(a.CabinetID)
+		// The store decides; this only hides a button that would fail.
+		can := v.Admin() || v.Role == keycab.RoleSiteManager
+		rows = append(rows, alarmRow{Alarm: a, Cabinet: dir.CabinetName(a.CabinetID), Site: dir.SiteName(site),
+			ClearedBy: dir.MemberName(a.ClearedBy), CanClear: can && a.ClearedAt.IsZero()})
+	}
+	d.render(w, r, http.StatusOK, "alarms", view{Title: "Alarms", Nav: "alarms", V: v, Data: struct {
+		Rows     []alarmRow
+		OpenOnly bool
+	}{rows, r.URL.Query().Get("open") == "1"}})
+	return nil
+}
+
+func (d *dashboard) clearAlarm(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.s.Store.ClearAlarm(r.Context(), v.P.Scope(), r.PathValue("id"), strings.TrimSpace(r.PostFormValue("note"))); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/alarms?notice=cleared", http.StatusSeeOther)
+	return nil
+}
+
+// kioskRow is a row of the kiosks table.
+type kioskRow struct {
+	store.KioskHealth
+	Cabinet, Site string
+	Status, Class string
+}
+
+func (d *dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	ks, err := d.s.Store.ListKioskHealth(r.Context(), v.P.Scope(), 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	var rows []kioskRow
+	for _, k := range ks {
+		row := kioskRow{KioskHealth: k, Cabinet: dir.CabinetName(k.CabinetID), Site: dir.SiteName(dir.CabinetSite(k.CabinetID))}
+		switch {
+		case !k.RevokedAt.IsZero():
+			row.Status, row.Class = "Revoked", "muted"
+		case k.Quarantined:
+			row.Status, row.Class = "Quarantined", "bad"
+		case k.Online:
+			row.Status, row.Class = "Online", "good"
+		case k.LastSeen.IsZero():
+			row.Status, row.Class = "Never synced", "warn"
+		default:
+			row.Status, row.Class = "Offline", "warn"
+		}
+		rows = append(rows, row)
+	}
+	d.render(w, r, http.StatusOK, "kiosks", view{Title: "Kiosks", Nav: "kiosks", V: v, Data: rows})
+	return nil
+}
+
+// peopleData is the people page.
+type peopleData struct {
+	Members []memberRow
+	Invites []store.AuthToken
+	Roles   []keycab.Role // the roles the viewer may invite
+	Sites   []store.Site
+	Email   string
+	Role    keycab.Role
+}
+
+type memberRow struct {
+	keycab.Member
+	Sites string
+}
+
+// invitableRoles are the roles v may offer: never above their own, and a
+// site manager only staff and contractors (auth.Invite checks the same).
+func invitableRoles(r keycab.Role) []keycab.Role {
+	switch r {
+	case keycab.RoleOwner, keycab.RoleAdmin:
+		var out []keycab.Role
+		for _, x := range []keycab.Role{keycab.RoleOwner, keycab.RoleAdmin, keycab.RoleSiteManager, keycab.RoleAuditor, keycab.RoleStaff, keycab.RoleContractor} {
+			if r.AtLeast(x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	case keycab.RoleSiteManager:
+		return []keycab.Role{keycab.RoleStaff, keycab.RoleContractor}
+	}
+	return nil
+}
+
+func (d *dashboard) peopleView(ctx context.Context, v *viewer) (view, error) {
+	dir, err := d.directory(ctx, v)
+	if err != nil {
+		return view{}, err
+	}
+	data := peopleData{Roles: invitableRoles(v.Role), Sites: dir.Sites, Role: keycab.RoleStaff}
+	for _, m := range dir.Members {
+		row := memberRow{Member: m, Sites: "All sites"}
+		if len(m.SiteIDs) > 0 {
+			var names []string
+			for _, id := range m.SiteIDs {
+				names = append(names, dir.SiteName(id))
+			}
+			row.Sites = strings.Join(names, ", ")
+		}
+		data.Members = append(data.Members, row)
+	}
+	if v.CanInvite() {
+		if data.Invites, err = d.s.Store.ListInvites(ctx, v.P.Scope()); err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+			return view{}, err
+		}
+	}
+	return view{Title: "People", Nav: "people", V: v, Data: data}, nil
+}
+
+func (d *dashboard) people(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	vw, err := d.peopleView(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	d.render(w, r, http.StatusOK, "people", vw)
+	return nil
+}
+
+func (d *dashboard) invitePeople(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	in := auth.Invitation{Email: strings.TrimSpace(r.PostFormValue("email")), Role: keycab.Role(r.PostFormValue("role"))}
+	for _, s := range r.PostForm["site"] {
+		if s != "" {
+			in.SiteIDs = append(in.SiteIDs, s)
+		}
+	}
+	if _, err := d.s.Auth.Invite(r.Context(), v.P, in); err != nil {
+		vw, verr := d.peopleView(r.Context(), v)
+		if verr != nil {
+			return verr
+		}
+		data := vw.Data.(peopleData)
+		data.Email, data.Role = in.Email, in.Role
+		vw.Data = data
+		d.formError(w, r, "people", vw, err)
+		return nil
+	}
+	http.Redirect(w, r, "/people?notice=invited", http.StatusSeeOther)
+	return nil
+}
+
+func (d *dashboard) revokeInvite(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.s.Store.RevokeInvite(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/people?notice=revoked", http.StatusSeeOther)
+	return nil
+}
+
+func (d *dashboard) keySets(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	d.render(w, r, http.StatusOK, "keysets", view{Title: "Key sets", Nav: "keysets", V: v, Data: dir})
+	return nil
+}
+
+func (d *dashboard) sites(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	d.render(w, r, http.StatusOK, "sites", view{Title: "Sites", Nav: "sites", V: v, Data: dir})
+	return nil
+}
+
+func (d *dashboard) site(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	st, err := d.s.Store.GetSite(r.Context(), v.P.Scope(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	d.render(w, r, http.StatusOK, "site", view{Title: st.Name, Nav: "sites", V: v, Data: struct {
+		Site store.Site
+		Dir  *directory
+	}{st, dir}})
+	return nil
+}
+
+func (d *dashboard) cabinets(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	d.render(w, r, http.StatusOK, "cabinets", view{Title: "Cabinets", Nav: "cabinets", V: v, Data: dir})
+	return nil
+}
+
+func (d *dashboard) cabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	sc := v.P.Scope()
+	c, err := d.s.Store.GetCabinet(r.Context(), sc, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	slots, err := d.s.Store.ListSlots(r.Context(), sc, c.ID)
+	if err != nil {
+		return err
+	}
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	d.render(w, r, http.StatusOK, "cabinet", view{Title: c.Name, Nav: "cabinets", V: v, Data: struct {
+		Cabinet keycab.Cabinet
+		Slots   []keycab.Slot
+		Dir     *directory
+	}{c, slots, dir}})
+	return nil
+}
+
+// settingsData is the settings page; Secret, URI and QR are set while
+// MFA enrolment is under way.
+type settingsData struct {
+	Secret string
+	URI    template.URL // otpauth:, which html/template would otherwise refuse
+	QR     template.URL // a data: URL of the QR code's PNG, made here
+}
+
+func (d *dashboard) settings(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	d.render(w, r, http.StatusOK, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}})
+	return nil
+}
+
+func (d *dashboard) mfaSetup(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	key, uri, err := d.s.Auth.BeginTOTP(r.Context(), v.P)
+	if err != nil {
+		return err
+	}
+	data := settingsData{Secret: key, URI: template.URL(uri)}
+	var png bytes.Buffer
+	if err := qrlabel.WritePNG(&png, uri, 4); err == nil {
+		data.QR = pngDataURL(png.Bytes())
+	}
+	d.render(w, r, http.StatusOK, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: data})
+	return nil
+}
+
+func (d *dashboard) mfaEnable(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.s.Auth.EnableTOTP(r.Context(), v.P, r.PostFormValue("code")); err != nil {
+		d.formError(w, r, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}}, err)
+		return nil
+	}
+	http.Redirect(w, r, "/settings?notice=mfa", http.StatusSeeOther)
+	return nil
+}
+
+func (d *dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	t, err := d.s.Auth.ChangePassword(r.Context(), v.P, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+	if err != nil {
+		d.formError(w, r, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}}, err)
+		return nil
+	}
+	d.startSession(w, t)
+	http.Redirect(w, r, "/settings?notice=password", http.StatusSeeOther)
+	return nil
+}
+
+func pngDataURL(b []byte) template.URL {
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
