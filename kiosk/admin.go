@@ -40,6 +40,9 @@ const pulseFor = 2 * time.Second
 
 func (c *Controller) showAdmin(msg string) {
 	v := &AdminView{Locks: c.locks.Names(), LogSize: c.db.Size(), Config: c.conf.Version, Pulse: pulseFor}
+	if st, err := c.db.SyncState(context.Background()); err == nil {
+		v.Sync = SyncView{HQ: st.HQURL, Cosigned: st.CosignedSize, LastPush: st.LastPush, LastPull: st.LastPull}
+	}
 	released := map[string]bool{}
 	if ls, ok := c.locks.(lockStates); ok {
 		for _, st := range ls.States() {

@@ -672,8 +672,15 @@ func TestAdminViewIsLive(t *testing.T) {
 	r.await(kiosk.Menu)
 	r.c.Do(kiosk.OpenAdmin{})
 	a := r.await(kiosk.Admin)
-	if len(a.Admin.Members) != 3 || a.Admin.Slots[1].Lock != "L2" || a.Admin.Slots[1].Released || a.Admin.Pulse != 2*time.Second {
+	if len(a.Admin.Members) != 3 || a.Admin.Slots[1].Lock != "L2" || a.Admin.Slots[1].Released || a.Admin.Pulse != 2*time.Second || a.Admin.Sync.HQ != "" {
 		t.Fatalf("admin view %+v", a.Admin)
+	}
+	// The sync state the agent records shows on the next admin screen.
+	if err := r.db.PinHQ(context.Background(), store.HQPeer{URL: "https://hq.test", KioskID: "k1", Origin: mustOrigin(t, r.db)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.db.SetAcked(context.Background(), 7, 7); err != nil {
+		t.Fatal(err)
 	}
 	deadline := a.Deadline
 	r.cab.TakeKey(3, true) // a sensor changes while the admin looks
@@ -689,6 +696,18 @@ func TestAdminViewIsLive(t *testing.T) {
 		s := r.c.Screen()
 		return s.Admin != nil && s.Admin.Slots[1].Released
 	})
+	if sy := r.c.Screen().Admin.Sync; sy.HQ != "https://hq.test" || sy.Cosigned != 7 || sy.LastPush.IsZero() {
+		t.Fatalf("sync view %+v", sy)
+	}
+}
+
+func mustOrigin(t *testing.T, d *store.DB) string {
+	t.Helper()
+	o, err := d.Origin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 func TestAliveForTheWatchdog(t *testing.T) {

@@ -66,6 +66,15 @@ type AdminView struct {
 	Pulse   time.Duration
 	LogSize int64
 	Config  int64 // applied config version
+	Sync    SyncView
+}
+
+// SyncView is the kiosk's sync with HQ as the admin screen shows it.
+type SyncView struct {
+	HQ       string    // HQ's URL; empty when the kiosk is not enrolled
+	Cosigned int64     // entries HQ has cosigned
+	LastPush time.Time // when the log last reached HQ
+	LastPull time.Time // when a config bundle last came
 }
 
 // MemberRef names a member on the admin screens.

@@ -345,7 +345,7 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 		t.size = sizeCaption + 2
 		pulses = append(pulses, t)
 	}
-	status := label(fmt.Sprintf("Log: %d entries   ·   Config version %d", v.LogSize, v.Config), sizeCaption, colours.muted, false)
+	status := label(fmt.Sprintf("Log: %d entries   ·   Config version %d   ·   %s", v.LogSize, v.Config, syncWords(v.Sync, u.rt.loc)), sizeCaption, colours.muted, false)
 	left := container.NewVBox(caption("SLOT MAP"), container.NewGridWithColumns(3, slots...),
 		gap(4), caption(fmt.Sprintf("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR %s", pulseWords(v.Pulse))), container.NewGridWithColumns(4, pulses...), gap(4), status)
 
@@ -364,6 +364,18 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 	}
 	right := container.NewBorder(caption("ACTIVE ALARMS"), nil, nil, nil, container.NewVScroll(container.NewVBox(alarms...)))
 	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(440, 0)), container.NewPadded(container.NewVScroll(left)))
+}
+
+// syncWords says how the kiosk stands with HQ.
+func syncWords(s kiosk.SyncView, loc *time.Location) string {
+	if s.HQ == "" {
+		return "Not enrolled with HQ"
+	}
+	last := "never"
+	if !s.LastPush.IsZero() {
+		last = s.LastPush.In(loc).Format("Mon 15:04")
+	}
+	return fmt.Sprintf("HQ has cosigned %d, last sync %s", s.Cosigned, last)
 }
 
 // pulseWords says a lock test's length in words: "2 SECONDS".
