@@ -13,3 +13,9 @@
 // (Locks, Scanner) so that the real drivers and their simulated twins
 // (hardware/sim) plug in alike.
 package kiosk
+
+// MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) a
+// kiosk program sets: a Pi kiosk runs for months beside a GPU driver and
+// a camera, and its Go heap lives at about 30 MiB; without a limit the
+// collector lets it grow to twice its live size between collections.
+const MemoryLimit = 48 << 20

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 )
 
 func main() {
+	debug.SetMemoryLimit(kiosk.MemoryLimit)
 	screen := flag.String("screen", "menu", "screen to show: idle or menu")
 	withCamera := flag.Bool("camera", false, "run the simulated camera at 10 frames a second into the real QR decoder")
 	showQR := flag.String("qr", "", "with -camera, keep this QR code in front of the camera")
