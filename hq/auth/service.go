@@ -446,6 +446,17 @@ func (s *Service) link(path, token string) string {
 // RequestReset sends a password reset link if email has an account. The
 // answer is the same for any address.
 func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
+	return s.mailLink(ctx, email, ip, "password reset", store.PurposeReset, prefixReset, s.cfg.ResetTTL, func(to, link string) Message {
+		return Message{Kind: "reset", To: to, Subject: "Reset your keycab password",
+			Body: fmt.Sprintf("Someone asked to reset the password of your keycab account.\n\nTo choose a new password, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
+				s.cfg.ResetTTL, link)}
+	}, "/reset")
+}
+
+// mailLink sends a single-use link of purpose to email if it has an
+// account; for an unknown address it only logs, so the answer is the same
+// for any address. Both are rate-limited per IP and per address.
+func (s *Service) mailLink(ctx context.Context, email, ip, what, purpose, prefix string, ttl time.Duration, compose func(to, link string) Message, path string) error {
 	email = store.NormalizeEmail(email)
 	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
 		return err
@@ -455,19 +466,17 @@ func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
 	}
 	acct, err := s.st.AccountByEmail(ctx, email)
 	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
-		s.log.Info("password reset requested for an unknown address", "ip", ip)
+		s.log.Info(what+" requested for an unknown address", "ip", ip)
 		return nil
 	} else if err != nil {
 		return err
 	}
-	tok := newToken(prefixReset)
-	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeReset,
-		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(s.cfg.ResetTTL)}); err != nil {
+	tok := newToken(prefix)
+	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: purpose,
+		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(ttl)}); err != nil {
 		return err
 	}
-	return s.send(ctx, Message{Kind: "reset", To: acct.Email, Subject: "Reset your keycab password",
-		Body: fmt.Sprintf("Someone asked to reset the password of your keycab account.\n\nTo choose a new password, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
-			s.cfg.ResetTTL, s.link("/reset", tok))})
+	return s.send(ctx, compose(acct.Email, s.link(path, tok)))
 }
 
 // ConfirmReset sets a new password with a reset link's token, once, and
@@ -495,28 +504,11 @@ func (s *Service) ConfirmReset(ctx context.Context, token, password, ip string) 
 // RequestMagicLink sends a sign-in link if email has an account; the
 // answer is the same for any address.
 func (s *Service) RequestMagicLink(ctx context.Context, email, ip string) error {
-	email = store.NormalizeEmail(email)
-	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
-		return err
-	}
-	if err := s.limit(ctx, "email:account", email, s.cfg.Limits.EmailAccount); err != nil {
-		return err
-	}
-	acct, err := s.st.AccountByEmail(ctx, email)
-	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
-		s.log.Info("sign-in link requested for an unknown address", "ip", ip)
-		return nil
-	} else if err != nil {
-		return err
-	}
-	tok := newToken(prefixMagic)
-	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeMagic,
-		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(s.cfg.MagicTTL)}); err != nil {
-		return err
-	}
-	return s.send(ctx, Message{Kind: "magic", To: acct.Email, Subject: "Your keycab sign-in link",
-		Body: fmt.Sprintf("To sign in to keycab, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
-			s.cfg.MagicTTL, s.link("/magic", tok))})
+	return s.mailLink(ctx, email, ip, "sign-in link", store.PurposeMagic, prefixMagic, s.cfg.MagicTTL, func(to, link string) Message {
+		return Message{Kind: "magic", To: to, Subject: "Your keycab sign-in link",
+			Body: fmt.Sprintf("To sign in to keycab, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
+				s.cfg.MagicTTL, link)}
+	}, "/magic")
 }
 
 // ConfirmMagicLink signs in with a sign-in link's token, once. With MFA
