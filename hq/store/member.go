@@ -144,6 +144,19 @@ func (t *tx) seesMember(m keycab.Member) bool {
 // manageMember checks that the principal may change member m: at or
 // above m's role, and for a site manager only staff and contractors of
 // their own sites.
+// managedMember loads a member the principal may change, for what (a
+// write, such as "enrolling a badge").
+func (t *tx) managedMember(ctx context.Context, memberID, what string) (keycab.Member, error) {
+	if err := t.p.mustWrite(what); err != nil {
+		return keycab.Member{}, err
+	}
+	m, err := t.member(ctx, memberID)
+	if err != nil {
+		return keycab.Member{}, err
+	}
+	return m, t.manageMember(m)
+}
+
 func (t *tx) manageMember(m keycab.Member) error {
 	p := t.p
 	if !p.role.AtLeast(m.Role) {
@@ -275,14 +288,8 @@ func (t *tx) notLastOwner(ctx context.Context) error {
 // SetMemberSites replaces a member's site scope (empty: every site).
 func (s *Store) SetMemberSites(ctx context.Context, sc Scope, memberID string, siteIDs []string) error {
 	return s.write(ctx, "set sites of member "+memberID, sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.mustWrite("changing a member's sites"); err != nil {
-			return err
-		}
-		m, err := t.member(ctx, memberID)
+		m, err := t.managedMember(ctx, memberID, "changing a member's sites")
 		if err != nil {
-			return err
-		}
-		if err := t.manageMember(m); err != nil {
 			return err
 		}
 		siteIDs = dedupe(siteIDs)
@@ -368,14 +375,8 @@ func (s *Store) SetPINHash(ctx context.Context, sc Scope, memberID, pinHash stri
 func (s *Store) AddBadge(ctx context.Context, sc Scope, memberID string, kind keycab.BadgeKind, code string) (keycab.Badge, error) {
 	var b keycab.Badge
 	err := s.write(ctx, "add badge for member "+memberID, sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.mustWrite("enrolling a badge"); err != nil {
-			return err
-		}
-		m, err := t.member(ctx, memberID)
+		_, err := t.managedMember(ctx, memberID, "enrolling a badge")
 		if err != nil {
-			return err
-		}
-		if err := t.manageMember(m); err != nil {
 			return err
 		}
 		if strings.TrimSpace(code) == "" {
@@ -434,14 +435,8 @@ func (s *Store) ListBadges(ctx context.Context, sc Scope, memberID string) ([]ke
 // RevokeBadge revokes one of a member's badges.
 func (s *Store) RevokeBadge(ctx context.Context, sc Scope, memberID string, hash []byte) error {
 	return s.write(ctx, "revoke badge of member "+memberID, sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.mustWrite("revoking a badge"); err != nil {
-			return err
-		}
-		m, err := t.member(ctx, memberID)
+		_, err := t.managedMember(ctx, memberID, "revoking a badge")
 		if err != nil {
-			return err
-		}
-		if err := t.manageMember(m); err != nil {
 			return err
 		}
 		res, err := t.exec(ctx, "UPDATE badges SET revoked_us = $1 WHERE org_id = $2 AND member_id = $3 AND hash = $4 AND revoked_us = 0",
