@@ -162,20 +162,9 @@ func (r *rig) alarm(kind string) bool {
 	return false
 }
 
-func (r *rig) keysOut() []keycab.Checkout {
-	out, err := r.db.KeysOut(context.Background())
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return out
-}
+func (r *rig) keysOut() []keycab.Checkout { return storetest.MustKeysOut(r.t, r.db) }
 
-func (r *rig) verify() {
-	r.t.Helper()
-	if _, err := r.db.VerifyStrict(context.Background(), nil); err != nil {
-		r.t.Fatalf("log does not verify: %v", err)
-	}
-}
+func (r *rig) verify() { storetest.MustVerify(r.t, r.db) }
 
 func has(cs []kiosk.Choice, id string) bool {
 	for _, c := range cs {

@@ -346,21 +346,9 @@ func (r *rig) events(kind keycab.EventKind) []*audit.Event {
 	return out
 }
 
-func (r *rig) keysOut() []keycab.Checkout {
-	r.t.Helper()
-	out, err := r.db.KeysOut(context.Background())
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return out
-}
+func (r *rig) keysOut() []keycab.Checkout { return storetest.MustKeysOut(r.t, r.db) }
 
-func (r *rig) verify() {
-	r.t.Helper()
-	if _, err := r.db.VerifyStrict(context.Background(), nil); err != nil {
-		r.t.Fatalf("log does not verify: %v", err)
-	}
-}
+func (r *rig) verify() { storetest.MustVerify(r.t, r.db) }
 
 // finish waits out the Done or Message screen on the controller's clock.
 func (r *rig) finish() {

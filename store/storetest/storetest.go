@@ -208,3 +208,21 @@ func NewSignerKey(origin string) (string, *audit.Signer, error) {
 	s, err := audit.ParseSignerKey(skey)
 	return skey, s, err
 }
+
+// MustKeysOut returns the key sets out now.
+func MustKeysOut(tb testing.TB, d *store.DB) []keycab.Checkout {
+	tb.Helper()
+	out, err := d.KeysOut(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// MustVerify fails tb unless the whole log verifies, every entry parsed.
+func MustVerify(tb testing.TB, d *store.DB) {
+	tb.Helper()
+	if _, err := d.VerifyStrict(context.Background(), nil); err != nil {
+		tb.Fatalf("log does not verify: %v", err)
+	}
+}
