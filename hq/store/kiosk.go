@@ -221,12 +221,27 @@ func (t *tx) sameEvent(ctx context.Context, e Event) error {
 func (t *tx) applyEvent(ctx context.Context, e Event) error {
 	switch e.Kind {
 	case keycab.EventKeyTaken:
-		if _, err := t.exec(ctx, `INSERT INTO custody (org_id, key_set_id, member_id, kiosk_id, log_index, taken_us, due_us)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+		// A kiosk working from an older config may name a key set or a
+		// member HQ has since deleted. The event keeps the reference as
+		// text; custody holds only what HQ knows, so it moves only when
+		// both exist (checked in the statement: a failed insert would
+		// abort the whole push on PostgreSQL), and otherwise the key set's
+		// previous holder, if any, no longer holds it.
+		res, err := t.exec(ctx, `INSERT INTO custody (org_id, key_set_id, member_id, kiosk_id, log_index, taken_us, due_us)
+			SELECT $1, $2, $3, $4, CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT)
+			WHERE EXISTS (SELECT 1 FROM key_sets WHERE org_id = $1 AND id = $2) AND EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND id = $3)
 			ON CONFLICT (org_id, key_set_id) DO UPDATE SET member_id = excluded.member_id, kiosk_id = excluded.kiosk_id,
 				log_index = excluded.log_index, taken_us = excluded.taken_us, due_us = excluded.due_us`,
-			t.org(), e.KeySetID, e.ActorID, e.KioskID, e.LogIndex, us(e.At), us(e.DueAt)); err != nil {
+			t.org(), e.KeySetID, e.ActorID, e.KioskID, e.LogIndex, us(e.At), us(e.DueAt))
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if _, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = $2", t.org(), e.KeySetID); err != nil {
+				return err
+			}
 		}
 	case keycab.EventKeyReturned:
 		if _, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = $2", t.org(), e.KeySetID); err != nil {
