@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,9 +42,9 @@ func Export(dir string, signed []byte, cp Checkpoint, hashes tlog.HashReader, en
 		return os.WriteFile(p, data, 0o644)
 	}
 	for _, t := range tlog.NewTiles(TileHeight, 0, cp.Size) {
-		data, err := tlog.ReadTileData(t, hashes)
+		data, err := ReadTile(t, hashes, entries)
 		if err != nil {
-			return files, fmt.Errorf("export tile %s: %w", TilePath(t), err)
+			return files, fmt.Errorf("export: %w", err)
 		}
 		if err := write(TilePath(t), data); err != nil {
 			return files, fmt.Errorf("export: %w", err)
@@ -53,21 +52,12 @@ func Export(dir string, signed []byte, cp Checkpoint, hashes tlog.HashReader, en
 		if t.L != 0 {
 			continue
 		}
-		start := t.N << TileHeight
-		leaves, err := entries.ReadEntries(start, start+int64(t.W))
-		if err != nil {
-			return files, fmt.Errorf("export entries from %d: %w", start, err)
-		}
-		var bundle []byte
-		for i, l := range leaves {
-			if len(l) > MaxLeafSize {
-				return files, fmt.Errorf("export: entry %d is %d bytes, more than a bundle allows", start+int64(i), len(l))
-			}
-			bundle = binary.BigEndian.AppendUint16(bundle, uint16(len(l)))
-			bundle = append(bundle, l...)
-		}
 		et := t
 		et.L = -1
+		bundle, err := ReadTile(et, hashes, entries)
+		if err != nil {
+			return files, fmt.Errorf("export: %w", err)
+		}
 		if err := write(TilePath(et), bundle); err != nil {
 			return files, fmt.Errorf("export: %w", err)
 		}

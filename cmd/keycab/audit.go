@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -8,7 +9,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +22,7 @@ import (
 
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/sync/wire"
 )
 
 func auditCommand() *command {
@@ -88,26 +93,36 @@ func auditVerifyCommand() *command {
 	return &command{
 		name:    "verify",
 		summary: "Recompute the whole log and check every stored hash and checkpoint signature. Exit 0 if it verifies, 1 naming the first bad entry.",
-		usage:   "--db FILE [--key VERIFIER|@FILE]",
+		usage:   "--db FILE [--key VERIFIER|@FILE]  |  --tiles DIR|URL --key VERIFIER|@FILE [--cosigner VERIFIER|@FILE] [--token T]",
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			db := fs.String("db", "", "kiosk database `file`")
-			key := fs.String("key", "", "verifier key to check signatures with (default: the key recorded in the log; give it to not trust the file)")
+			tiles := fs.String("tiles", "", "a log as C2SP tlog-tiles: an export `directory`, or HQ's URL of a kiosk's log (https://HQ/v1/kiosks/ID/log)")
+			key := fs.String("key", "", "verifier key to check signatures with (default: the key recorded in the log; give it to not trust the file; needed with --tiles)")
+			cosigner := fs.String("cosigner", "", "with --tiles: HQ's cosigner verifier key; the checkpoint must carry its cosignature")
+			token := fs.String("token", "", "with a --tiles URL: bearer token for HQ (default $KEYCAB_TOKEN)")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
+				if len(args) > 0 || (*db != "" && *tiles != "") || (*tiles != "" && *key == "") {
 					fs.Usage()
 					return errUsage
+				}
+				var v note.Verifier
+				if *key != "" {
+					var err error
+					if v, err = loadVerifier(*key); err != nil {
+						return err
+					}
+				}
+				if *tiles != "" {
+					if *token == "" {
+						*token = os.Getenv("KEYCAB_TOKEN")
+					}
+					return verifyTiles(ctx, e, *tiles, *token, v, *cosigner)
 				}
 				d, err := openLog(ctx, *db)
 				if err != nil {
 					return err
 				}
 				defer d.Close()
-				var v note.Verifier
-				if *key != "" {
-					if v, err = loadVerifier(*key); err != nil {
-						return err
-					}
-				}
 				res, err := d.Verify(ctx, v)
 				var p *audit.Problem
 				if errors.As(err, &p) {
@@ -120,6 +135,78 @@ func auditVerifyCommand() *command {
 				return nil
 			}
 		},
+	}
+}
+
+// verifyTiles verifies a tlog-tiles log in a directory or at a URL.
+func verifyTiles(ctx context.Context, e *env, src, token string, v note.Verifier, cosigner string) error {
+	start := time.Now()
+	fetch := tileFetcher(ctx, src, token)
+	res, err := audit.VerifyTiles(fetch, v, true)
+	var p *audit.Problem
+	if errors.As(err, &p) {
+		return &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED at %v", src, p)}
+	} else if err != nil {
+		return fmt.Errorf("verify %s: %w", src, err)
+	}
+	cosigned := "no cosignature checked (give --cosigner)"
+	if cosigner != "" {
+		if rest, ok := strings.CutPrefix(cosigner, "@"); ok {
+			b, err := os.ReadFile(rest)
+			if err != nil {
+				return err
+			}
+			cosigner = strings.TrimSpace(string(b))
+		}
+		at, err := wire.VerifyCosignature(res.Signed, cosigner)
+		if err != nil {
+			return &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED: checkpoint at size %d: %v", src, res.Checkpoint.Size, err)}
+		}
+		cosigned = "cosigned by HQ at " + at.Format(time.RFC3339)
+	}
+	fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, checkpoint signed by %s, %s (%s)\n",
+		res.Entries, res.Checkpoint.Size, res.Checkpoint.Root, v.Name(), cosigned, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// maxTileFile bounds what one fetched tile, bundle or checkpoint may be:
+// a full entry bundle of 256 entries at most MaxLeafSize each.
+const maxTileFile = 256 * (2 + audit.MaxLeafSize)
+
+// tileFetcher reads tlog-tiles files from a directory, or over HTTP(S)
+// with a bearer token.
+func tileFetcher(ctx context.Context, src, token string) audit.TileFetcher {
+	if !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://") {
+		return func(path string) ([]byte, error) {
+			return os.ReadFile(filepath.Join(src, filepath.FromSlash(path)))
+		}
+	}
+	base := strings.TrimSuffix(src, "/")
+	client := &http.Client{Timeout: time.Minute}
+	return func(path string) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, "GET", base+"/"+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(res.Body, maxTileFile+1))
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: %s: %s", path, res.Status, bytes.TrimSpace(b[:min(len(b), 200)]))
+		}
+		if len(b) > maxTileFile {
+			return nil, fmt.Errorf("%s: more than %d bytes", path, maxTileFile)
+		}
+		return b, nil
 	}
 }
 

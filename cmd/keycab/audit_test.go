@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/store/storetest"
+	"keycab.dev/keycab/sync/wire"
 )
 
 var ctx = context.Background()
@@ -386,5 +388,87 @@ func TestDemo(t *testing.T) {
 	}
 	if bytes.Contains([]byte(out), []byte("Patel")) {
 		t.Error("demo printed personal text from the log")
+	}
+}
+
+// A log exported as tlog-tiles verifies from the directory, with HQ's
+// cosignature when asked for, and a changed entry, hash tile or checkpoint
+// fails naming where.
+func TestVerifyTiles(t *testing.T) {
+	path, signer := mustLog(t, 600)
+	dir := filepath.Join(t.TempDir(), "tiles")
+	if code, out, errs := run(t, "audit", "export", "--db", path, "--out", dir); code != 0 {
+		t.Fatalf("export: exit %d: %s%s", code, out, errs)
+	}
+	code, out, errs := run(t, "audit", "verify", "--tiles", dir, "--key", signer.VerifierKey)
+	if code != 0 || !strings.HasPrefix(out, "ok: 600 entries, tree size 600") {
+		t.Fatalf("verify tiles: exit %d: %s%s", code, out, errs)
+	}
+	if code, _, _ := run(t, "audit", "verify", "--tiles", dir); code != 2 {
+		t.Fatalf("--tiles without --key: exit %d, want usage", code)
+	}
+
+	// Cosigned by an HQ key: the right cosigner key passes, another fails.
+	_, priv, _ := ed25519.GenerateKey(nil)
+	hqKey, err := wire.NewCosigner("hq.test", priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv2, _ := ed25519.GenerateKey(nil)
+	otherHQ, _ := wire.NewCosigner("hq.test", priv2, nil)
+	cpFile := filepath.Join(dir, "checkpoint")
+	signed, _ := os.ReadFile(cpFile)
+	cosigned, err := wire.Cosign(signed, hqKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cpFile, cosigned, 0o644)
+	code, out, errs = run(t, "audit", "verify", "--tiles", dir, "--key", signer.VerifierKey, "--cosigner", hqKey.VerifierKey())
+	if code != 0 || !strings.Contains(out, "cosigned by HQ at") {
+		t.Fatalf("cosigned: exit %d: %s%s", code, out, errs)
+	}
+	code, _, errs = run(t, "audit", "verify", "--tiles", dir, "--key", signer.VerifierKey, "--cosigner", otherHQ.VerifierKey())
+	if code != 1 || !strings.Contains(errs, "FAILED") {
+		t.Fatalf("wrong cosigner: exit %d: %s", code, errs)
+	}
+
+	// One byte of entry 261 changed in its bundle.
+	bundleFile := filepath.Join(dir, "tile", "entries", "001")
+	bundle, _ := os.ReadFile(bundleFile)
+	leaves, err := audit.ParseEntryBundle(bundle)
+	if err != nil || len(leaves) != 256 {
+		t.Fatalf("bundle 001: %d entries, %v", len(leaves), err)
+	}
+	off := 0
+	for _, l := range leaves[:5] {
+		off += 2 + len(l)
+	}
+	off += 2 + len(leaves[5])/2
+	changed := bytes.Clone(bundle)
+	changed[off] ^= 0x01
+	os.WriteFile(bundleFile, changed, 0o644)
+	code, _, errs = run(t, "audit", "verify", "--tiles", dir, "--key", signer.VerifierKey)
+	if code != 1 || !strings.Contains(errs, "FAILED at entry 261:") {
+		t.Fatalf("changed entry: exit %d: %s", code, errs)
+	}
+	os.WriteFile(bundleFile, bundle, 0o644)
+
+	// One stored hash of entry 3 changed in the first hash tile.
+	tileFile := filepath.Join(dir, "tile", "0", "000")
+	tile, _ := os.ReadFile(tileFile)
+	changed = bytes.Clone(tile)
+	changed[3*tlog.HashSize] ^= 0x80
+	os.WriteFile(tileFile, changed, 0o644)
+	code, _, errs = run(t, "audit", "verify", "--tiles", dir, "--key", signer.VerifierKey)
+	if code != 1 || !strings.Contains(errs, "FAILED at entry 3:") {
+		t.Fatalf("changed hash tile: exit %d: %s", code, errs)
+	}
+	os.WriteFile(tileFile, tile, 0o644)
+
+	// A checkpoint signed by another key.
+	other := storetest.MustSigner(t, signer.Name())
+	code, _, errs = run(t, "audit", "verify", "--tiles", dir, "--key", other.VerifierKey)
+	if code != 1 || !strings.Contains(errs, "FAILED") || !strings.Contains(errs, "checkpoint") {
+		t.Fatalf("other key: exit %d: %s", code, errs)
 	}
 }
