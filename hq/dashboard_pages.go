@@ -231,6 +231,9 @@ type kioskRow struct {
 	store.KioskHealth
 	Cabinet, Site string
 	Status, Class string
+	// DiskGB and Celsius are the newest heartbeat's disk free and
+	// temperature in display units.
+	DiskGB, Celsius float64
 }
 
 func (d *dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -244,7 +247,8 @@ func (d *dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 	}
 	var rows []kioskRow
 	for _, k := range ks {
-		row := kioskRow{KioskHealth: k, Cabinet: dir.CabinetName(k.CabinetID), Site: dir.SiteName(dir.CabinetSite(k.CabinetID))}
+		row := kioskRow{KioskHealth: k, Cabinet: dir.CabinetName(k.CabinetID), Site: dir.SiteName(dir.CabinetSite(k.CabinetID)),
+			DiskGB: float64(k.Heartbeat.DiskFree) / 1e9, Celsius: float64(k.Heartbeat.TemperatureMC) / 1000}
 		switch {
 		case !k.RevokedAt.IsZero():
 			row.Status, row.Class = "Revoked", "muted"

@@ -321,6 +321,7 @@ func (m *Main) run(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabi
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	if m.agent != nil {
+		m.agent.SetStatus(m.heartbeatStatus(c))
 		go func() {
 			defer close(syncDone)
 			m.runSync(syncCtx)

@@ -9,9 +9,12 @@ import (
 	"runtime/debug"
 	"time"
 
+	"keycab.dev/keycab/hardware/input"
+	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/wiring"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/agent"
+	"keycab.dev/keycab/sync/wire"
 )
 
 // enroll enrols this kiosk with HQ, then fetches its first config and
@@ -132,6 +135,35 @@ func (m *Main) runSync(ctx context.Context) {
 		last = now
 		m.log.Info("sync state", "log_size", now[0], "hq_acked", st.AckedSize, "hq_cosigned", now[1], "config_version", cv,
 			"last_push", st.LastPush, "last_pull", st.LastPull, "pending", now[0]-st.CosignedSize)
+	}
+}
+
+// heartbeatStatus fills in what only the running kiosk knows for each
+// heartbeat: the door, from the door input's debounced state, and the
+// active alarms, from the controller. (The agent itself adds the log and
+// config sizes, disk free and the temperature.)
+func (m *Main) heartbeatStatus(c *kiosk.Controller) func(*wire.Heartbeat) {
+	var in *input.Watcher
+	switch {
+	case m.hw != nil:
+		in = m.hw.Inputs
+	case m.cab != nil:
+		in = m.cab.Inputs
+	}
+	return func(hb *wire.Heartbeat) {
+		if in != nil {
+			for _, s := range in.States() {
+				if s.Kind == input.Door {
+					hb.Door = "closed"
+					if s.Active {
+						hb.Door = "open"
+					}
+				}
+			}
+		}
+		for _, a := range c.Screen().Alarms {
+			hb.Alarms = append(hb.Alarms, a.Kind)
+		}
 	}
 }
 

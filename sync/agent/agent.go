@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,9 +191,14 @@ type Config struct {
 	// zero means 1 s and 5 min.
 	MinBackoff, MaxBackoff time.Duration
 	Software               string
-	// Status, when set, fills in the door, alarms, disk and temperature
-	// of a heartbeat.
+	// Status, when set, fills in the door and the active alarms of a
+	// heartbeat (the kiosk controller knows them); SetStatus sets it once
+	// the controller runs. It may also override what the agent fills in.
 	Status func(*wire.Heartbeat)
+	// ThermalFile holds the temperature in millidegrees Celsius; empty
+	// means DefaultThermalFile. Where it is missing the heartbeat says no
+	// temperature.
+	ThermalFile string
 }
 
 // Agent syncs one kiosk with its HQ.
@@ -205,6 +211,9 @@ type Agent struct {
 	hc   *http.Client
 	base string
 	mu   sync.Mutex // one push at a time
+
+	statusMu sync.Mutex
+	status   func(*wire.Heartbeat)
 }
 
 // New returns an agent for an enrolled kiosk.
@@ -248,7 +257,19 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	if a.cfg.MaxBackoff <= 0 {
 		a.cfg.MaxBackoff = 5 * time.Minute
 	}
+	if a.cfg.ThermalFile == "" {
+		a.cfg.ThermalFile = DefaultThermalFile
+	}
+	a.status = cfg.Status
 	return a, nil
+}
+
+// SetStatus sets the function that fills in the door and alarms of each
+// heartbeat (Config.Status), for a controller that starts after the agent.
+func (a *Agent) SetStatus(fn func(*wire.Heartbeat)) {
+	a.statusMu.Lock()
+	defer a.statusMu.Unlock()
+	a.status = fn
 }
 
 // Peer returns the pinned HQ.
@@ -467,9 +488,16 @@ func (a *Agent) Heartbeat(ctx context.Context) (wire.HeartbeatResponse, error) {
 	if err != nil {
 		return wire.HeartbeatResponse{}, err
 	}
-	hb := wire.Heartbeat{V: wire.Minor, LogSize: a.db.Size(), CosignedSize: st.CosignedSize, ConfigVersion: cv, Software: a.cfg.Software}
-	if a.cfg.Status != nil {
-		a.cfg.Status(&hb)
+	hb := wire.Heartbeat{V: wire.Minor, LogSize: a.db.Size(), CosignedSize: st.CosignedSize, ConfigVersion: cv, Software: a.cfg.Software,
+		DiskFree: diskFree(filepath.Dir(a.db.Path()))}
+	if mc, ok := temperature(a.cfg.ThermalFile); ok {
+		hb.TemperatureMC = mc
+	}
+	a.statusMu.Lock()
+	fill := a.status
+	a.statusMu.Unlock()
+	if fill != nil {
+		fill(&hb)
 	}
 	status, rb, err := a.do(ctx, http.MethodPost, wire.PathHeartbeat, hb)
 	if err != nil {
