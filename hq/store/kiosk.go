@@ -179,9 +179,9 @@ func (t *tx) recordEvents(ctx context.Context, events []Event) (int, error) {
 		if e.LogIndex < 0 || e.Kind == "" {
 			return added, invalid("event %d: needs an index and a kind", e.LogIndex)
 		}
-		res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
-			e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now))
+		res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
+			e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site)
 		if err != nil {
 			return added, err
 		}
@@ -254,65 +254,6 @@ func (t *tx) applyEvent(ctx context.Context, e Event) error {
 		}
 	}
 	return nil
-}
-
-// EventFilter selects history. Zero fields select everything; Limit
-// defaults to 100. Before pages backwards: pass the last event of the
-// previous page.
-type EventFilter struct {
-	KeySetID string
-	ActorID  string
-	Kind     keycab.EventKind
-	Since    time.Time
-	Until    time.Time
-	Limit    int
-	Before   *Event
-}
-
-// ListEvents returns history, newest first: owners, admins and auditors
-// see all; site managers their sites'; staff and contractors their own.
-func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Event, error) {
-	var out []Event
-	err := s.read(ctx, "list events", sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.requirePerson("history"); err != nil {
-			return err
-		}
-		if f.Limit <= 0 || f.Limit > 1000 {
-			f.Limit = 100
-		}
-		if t.p.role == keycab.RoleStaff || t.p.role == keycab.RoleContractor {
-			f.ActorID = t.p.member
-		}
-		q := `SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail, c.site_id
-			FROM events e JOIN cabinets c ON c.org_id = e.org_id AND c.id = e.cabinet_id
-			WHERE e.org_id = $1 AND ($2 = '' OR e.key_set_id = $2) AND ($3 = '' OR e.actor_id = $3) AND ($4 = '' OR e.kind = $4)
-			AND (CAST($5 AS BIGINT) = 0 OR e.at_us >= $5) AND (CAST($6 AS BIGINT) = 0 OR e.at_us < $6)`
-		args := []any{t.org(), f.KeySetID, f.ActorID, string(f.Kind), us(f.Since), us(f.Until)}
-		if b := f.Before; b != nil {
-			q += ` AND (e.at_us < $7 OR (e.at_us = $7 AND (e.kiosk_id < $8 OR (e.kiosk_id = $8 AND e.log_index < $9))))`
-			args = append(args, us(b.At), b.KioskID, b.LogIndex)
-		}
-		q += ` ORDER BY e.at_us DESC, e.kiosk_id DESC, e.log_index DESC`
-		rows, err := t.query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() && len(out) < f.Limit {
-			e := Event{OrgID: t.org()}
-			var at, due int64
-			var site string
-			if err := rows.Scan(&e.KioskID, &e.LogIndex, &e.Kind, &e.ActorID, &e.KeySetID, &e.CabinetID, &at, &due, &e.Detail, &site); err != nil {
-				return err
-			}
-			e.At, e.DueAt = fromUS(at), fromUS(due)
-			if t.p.seesSite(site) || e.ActorID == t.p.member {
-				out = append(out, e)
-			}
-		}
-		return rows.Err()
-	})
-	return out, err
 }
 
 // Holding is a key set out of its cabinet now.

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+)
+
+// EventFilter selects history. Zero fields select everything; Limit
+// defaults to 100 (at most 1000). Before pages backwards: pass the last
+// event of the previous page.
+type EventFilter struct {
+	SiteID   string // where the event happened (its cabinet's site then)
+	KeySetID string
+	ActorID  string
+	Kind     keycab.EventKind
+	Since    time.Time // at or after
+	Until    time.Time // before
+	Limit    int
+	Before   *Event
+}
+
+// ListEvents returns history, newest first: owners, admins and auditors
+// see all; site managers their sites' and their own; staff and
+// contractors their own. Every filter, the role's scope and the page
+// cursor are conditions of one query, answered by one of the indexes of
+// migration 0004 (events_site, _key_set, _actor, _kind or _at; see
+// docs/PERFORMANCE.md), so a page reads about as many rows as it returns.
+func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Event, error) {
+	var out []Event
+	err := s.read(ctx, "list events", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requirePerson("history"); err != nil {
+			return err
+		}
+		q, args := historyQuery(t.p, f)
+		rows, err := t.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e := Event{OrgID: t.org()}
+			var at, due int64
+			if err := rows.Scan(&e.KioskID, &e.LogIndex, &e.Kind, &e.ActorID, &e.KeySetID, &e.CabinetID, &at, &due, &e.Detail); err != nil {
+				return err
+			}
+			e.At, e.DueAt = fromUS(at), fromUS(due)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// historyQuery builds ListEvents' statement for principal p: the tenant,
+// the role's scope, the filter's conditions (only those set, so the
+// planner sees which index fits), the cursor as a row-value range on the
+// page order, and the LIMIT.
+func historyQuery(p principal, f EventFilter) (string, []any) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	var b strings.Builder
+	args := []any{p.org}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	b.WriteString(`SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail
+		FROM events e WHERE e.org_id = $1`)
+	switch {
+	case p.role == keycab.RoleStaff || p.role == keycab.RoleContractor:
+		f.ActorID = p.member
+	case !p.readsAll() && len(p.sites) > 0:
+		// A site manager scoped to some sites: those sites' events, and
+		// the manager's own anywhere.
+		ph := make([]string, len(p.sites))
+		for i, id := range p.sites {
+			ph[i] = arg(id)
+		}
+		b.WriteString(" AND (e.site_id IN (" + strings.Join(ph, ", ") + ") OR e.actor_id = " + arg(p.member) + ")")
+	}
+	for _, c := range []struct{ col, v string }{
+		{"e.site_id", f.SiteID}, {"e.key_set_id", f.KeySetID}, {"e.actor_id", f.ActorID}, {"e.kind", string(f.Kind)},
+	} {
+		if c.v != "" {
+			b.WriteString(" AND " + c.col + " = " + arg(c.v))
+		}
+	}
+	if !f.Since.IsZero() {
+		b.WriteString(" AND e.at_us >= " + arg(us(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		b.WriteString(" AND e.at_us < " + arg(us(f.Until)))
+	}
+	if c := f.Before; c != nil {
+		at := arg(us(c.At))
+		b.WriteString(" AND e.at_us <= " + at + " AND (e.at_us, e.kiosk_id, e.log_index) < (" + at + ", " + arg(c.KioskID) + ", " + arg(c.LogIndex) + ")")
+	}
+	b.WriteString(" ORDER BY e.at_us DESC, e.kiosk_id DESC, e.log_index DESC LIMIT " + arg(f.Limit))
+	return b.String(), args
+}
+
+// ExplainEvents returns the engine's plan for the query ListEvents runs
+// for sc and f (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL), one
+// line per step, so an operator or a benchmark can see which index a
+// filter uses.
+func (s *Store) ExplainEvents(ctx context.Context, sc Scope, f EventFilter) (string, error) {
+	var plan []string
+	err := s.read(ctx, "explain events", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requirePerson("history"); err != nil {
+			return err
+		}
+		q, args := historyQuery(t.p, f)
+		prefix := "EXPLAIN "
+		if s.engine == SQLite {
+			prefix = "EXPLAIN QUERY PLAN "
+		}
+		rows, err := t.query(ctx, prefix+q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		vals := make([]any, len(cols))
+		for i := range vals {
+			vals[i] = new(any)
+		}
+		for rows.Next() {
+			if err := rows.Scan(vals...); err != nil {
+				return err
+			}
+			// The plan's text is the last column on both engines.
+			plan = append(plan, fmt.Sprint(*vals[len(vals)-1].(*any)))
+		}
+		return rows.Err()
+	})
+	return strings.Join(plan, "\n"), err
+}
