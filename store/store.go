@@ -218,6 +218,10 @@ func (d *DB) init(ctx context.Context) error {
 	if d.meta != nil && d.opts.Signer != nil && d.opts.Signer.VerifierKey != d.meta.vkey {
 		return fmt.Errorf("open %s: the signer key %s is not this log's key %s", d.path, d.opts.Signer.VerifierKey, d.meta.vkey)
 	}
+	if d.meta != nil && d.opts.Signer != nil && !d.opts.ReadOnly {
+		// A restored kiosk's new log begins with its log.epoch entry.
+		return d.beginEpoch(ctx)
+	}
 	return nil
 }
 

@@ -86,6 +86,9 @@ type Config struct {
 	HQ      string // enroll: HQ's base URL
 	Token   string // enroll: the enrolment token
 	Name    string // enroll: the kiosk's name shown at HQ
+	Out     string // backup: the backup file to write
+	From    string // restore: the backup file to restore
+	Force   bool   // restore: move an existing database aside first
 
 	// The sync agent's timing (zero: sync/agent's defaults).
 	PushEvery, HeartbeatEvery, LongPoll time.Duration
@@ -123,8 +126,10 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	switch m.Config.Command {
 	case "run", "enroll", "enrol":
+	case "backup", "restore":
+		return m.parseBackupFlags(args)
 	default:
-		return fmt.Errorf("unknown command %q: want run or enroll", m.Config.Command)
+		return fmt.Errorf("unknown command %q: want run, enroll, backup or restore", m.Config.Command)
 	}
 	fs := flag.NewFlagSet("keycab-kiosk", flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
@@ -142,7 +147,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.Name, "name", "", "the kiosk's name shown at HQ (default: the host name)")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: keycab-kiosk [--wiring FILE | --sim] [--data DIR] [--headless]\n       keycab-kiosk enroll --hq URL --token T [--data DIR | --wiring FILE | --sim]\n\nRuns the key cabinet kiosk, or enrols it with HQ.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: keycab-kiosk [--wiring FILE | --sim] [--data DIR] [--headless]\n       keycab-kiosk enroll --hq URL --token T [--data DIR | --wiring FILE | --sim]\n       keycab-kiosk backup --out FILE | restore --from FILE [--force]   (see keycab-kiosk backup -h)\n\nRuns the key cabinet kiosk, enrols it with HQ, or backs it up and restores it.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -160,7 +165,12 @@ func (m *Main) ParseFlags(args []string) error {
 // Run starts the kiosk and blocks until ctx ends or the person quits.
 func (m *Main) Run(ctx context.Context, stdin io.Reader) error {
 	m.log = slog.New(slog.NewJSONHandler(m.stderr, &slog.HandlerOptions{Level: m.Config.LogLevel}))
-	if m.Config.Command != "run" {
+	switch m.Config.Command {
+	case "backup":
+		return m.backup(ctx)
+	case "restore":
+		return m.restore(ctx)
+	case "enroll", "enrol":
 		return m.enroll(ctx)
 	}
 	if m.Config.Sim {
