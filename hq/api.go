@@ -22,6 +22,7 @@ type route struct {
 	auth         bool     // needs a session
 	body         string   // the request body's schema name, if any
 	query        []string // query parameters
+	raw          string   // the media type of a non-JSON answer
 	handler      http.Handler
 }
 
@@ -73,6 +74,39 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/custody", summary: "Key sets out now", auth: true, handler: s.api(s.listCustody)},
 		{method: "GET", path: "/v1/alarms", summary: "Alarms", auth: true, query: []string{"open"}, handler: s.api(s.listAlarms)},
 		{method: "GET", path: "/v1/kiosks", summary: "Kiosks", auth: true, handler: s.api(s.listKiosks)},
+		{method: "POST", path: "/v1/sites", summary: "Create a site (owners and admins)", auth: true, body: "Site", handler: s.api(s.createSite)},
+		{method: "PATCH", path: "/v1/sites/{id}", summary: "Change a site's name, address, time zone or notes", auth: true, body: "Site", handler: s.api(s.updateSite)},
+		{method: "DELETE", path: "/v1/sites/{id}", summary: "Delete a site with nothing left in it", auth: true, handler: s.api(s.deleteSite)},
+		{method: "POST", path: "/v1/cabinets", summary: "Create a cabinet at a site", auth: true, body: "Cabinet", handler: s.api(s.createCabinet)},
+		{method: "PATCH", path: "/v1/cabinets/{id}", summary: "Change a cabinet's name, kind or door pins", auth: true, body: "Cabinet", handler: s.api(s.updateCabinet)},
+		{method: "DELETE", path: "/v1/cabinets/{id}", summary: "Delete a cabinet and its slots", auth: true, handler: s.api(s.deleteCabinet)},
+		{method: "PUT", path: "/v1/cabinets/{id}/slots/{number}", summary: "Create or replace a slot", auth: true, body: "Slot", handler: s.api(s.setSlot)},
+		{method: "DELETE", path: "/v1/cabinets/{id}/slots/{number}", summary: "Delete a slot", auth: true, handler: s.api(s.deleteSlot)},
+		{method: "POST", path: "/v1/key-sets", summary: "Create a key set at a site", auth: true, body: "KeySet", handler: s.api(s.createKeySet)},
+		{method: "PATCH", path: "/v1/key-sets/{id}", summary: "Change a key set's label, flags or maximum time out", auth: true, body: "KeySet", handler: s.api(s.updateKeySet)},
+		{method: "DELETE", path: "/v1/key-sets/{id}", summary: "Delete a key set that is not in use", auth: true, handler: s.api(s.deleteKeySet)},
+		{method: "GET", path: "/v1/key-sets/{id}/tokens", summary: "A key set's QR tokens (never their text)", auth: true, handler: s.api(s.listTokens)},
+		{method: "POST", path: "/v1/key-sets/{id}/tokens", summary: "Issue a key set's first QR token; its text is answered once", auth: true, handler: s.api(s.issueToken)},
+		{method: "POST", path: "/v1/key-sets/{id}/tokens/rotate", summary: "Revoke a key set's valid tokens and issue a new one", auth: true, handler: s.api(s.rotateToken)},
+		{method: "DELETE", path: "/v1/key-sets/{id}/tokens", summary: "Revoke a key set's valid tokens", auth: true, handler: s.api(s.revokeTokens)},
+		{method: "POST", path: "/v1/labels", summary: "Print QR labels: rotate the tokens of a site's, a cabinet's or the listed key sets and answer the A4 sheets (PDF, or PNG for one page)", auth: true, body: "Labels", raw: "application/pdf", handler: s.api(s.labels)},
+		{method: "POST", path: "/v1/members", summary: "Add a member who signs in nowhere (kiosk badge or PIN only); people with accounts come through invites", auth: true, body: "Member", handler: s.api(s.createMember)},
+		{method: "PATCH", path: "/v1/members/{id}", summary: "Change a member's site scope, then role", auth: true, body: "MemberChange", handler: s.api(s.updateMember)},
+		{method: "DELETE", path: "/v1/members/{id}", summary: "Remove a member (or leave, with one's own id)", auth: true, handler: s.api(s.removeMember)},
+		{method: "PUT", path: "/v1/members/{id}/pin", summary: "Set a member's kiosk PIN (hashed)", auth: true, body: "PIN", handler: s.api(s.setPIN)},
+		{method: "DELETE", path: "/v1/members/{id}/pin", summary: "Remove a member's PIN", auth: true, handler: s.api(s.clearPIN)},
+		{method: "GET", path: "/v1/members/{id}/badges", summary: "A member's badges (hashes only)", auth: true, handler: s.api(s.listBadges)},
+		{method: "POST", path: "/v1/members/{id}/badges", summary: "Enrol a badge code for a member", auth: true, body: "Badge", handler: s.api(s.addBadge)},
+		{method: "DELETE", path: "/v1/members/{id}/badges/{badge}", summary: "Revoke a badge (by its id from the list)", auth: true, handler: s.api(s.revokeBadge)},
+		{method: "GET", path: "/v1/jobs", summary: "Contractor jobs", auth: true, query: []string{"member_id"}, handler: s.api(s.listJobs)},
+		{method: "POST", path: "/v1/jobs", summary: "Give a contractor key sets for a time window", auth: true, body: "Job", handler: s.api(s.createJob)},
+		{method: "DELETE", path: "/v1/jobs/{id}", summary: "End a job at once", auth: true, handler: s.api(s.deleteJob)},
+		{method: "GET", path: "/v1/reservations", summary: "A key set's reservations", auth: true, query: []string{"key_set_id"}, handler: s.api(s.listReservations)},
+		{method: "POST", path: "/v1/reservations", summary: "Reserve a key set for a member (no overlaps)", auth: true, body: "Reservation", handler: s.api(s.createReservation)},
+		{method: "DELETE", path: "/v1/reservations/{id}", summary: "Cancel a reservation", auth: true, handler: s.api(s.deleteReservation)},
+		{method: "GET", path: "/v1/kiosks/{id}/log", summary: "A kiosk's log as HQ holds it: origin, verifier key, verified size", auth: true, handler: s.api(s.kioskLog)},
+		{method: "GET", path: "/v1/kiosks/{id}/log/checkpoint", summary: "tlog-tiles: the kiosk's signed checkpoint with HQ's cosignature", auth: true, raw: "text/plain", handler: s.api(s.kioskLogCheckpoint)},
+		{method: "GET", path: "/v1/kiosks/{id}/log/tile/{path...}", summary: "tlog-tiles: a hash tile (L/N[.p/W]) or entry bundle (entries/N[.p/W])", auth: true, raw: "application/octet-stream", handler: s.api(s.kioskLogTile)},
 	}
 }
 

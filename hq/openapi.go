@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+
+	"keycab.dev/keycab"
 )
 
 // The OpenAPI 3.1 document is made from the route table, so it lists
 // exactly the endpoints served.
 
-var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+var pathParam = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
 
 func obj(props map[string]string, required ...string) map[string]any {
 	p := map[string]any{}
@@ -24,6 +26,7 @@ func obj(props map[string]string, required ...string) map[string]any {
 }
 
 func (s *Server) openAPIDoc() map[string]any {
+	roles := []string{"owner", "admin", "site_manager", "auditor", "staff", "contractor"}
 	schemas := map[string]any{
 		"Signup":         obj(map[string]string{"org_name": "string", "name": "string", "email": "string", "password": "string"}, "org_name", "email", "password"),
 		"Login":          obj(map[string]string{"email": "string", "password": "string", "org_id": "string"}, "email", "password"),
@@ -36,12 +39,48 @@ func (s *Server) openAPIDoc() map[string]any {
 		"Code":           obj(map[string]string{"code": "string"}, "code"),
 		"Invitation": map[string]any{"type": "object", "required": []string{"email", "role"}, "properties": map[string]any{
 			"email":    map[string]any{"type": "string"},
-			"role":     map[string]any{"type": "string", "enum": []string{"owner", "admin", "site_manager", "auditor", "staff", "contractor"}},
+			"role":     map[string]any{"type": "string", "enum": roles},
 			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 		}},
 		"Accept": obj(map[string]string{"token": "string", "name": "string", "password": "string"}, "token"),
 		"Tokens": obj(map[string]string{"access_token": "string", "refresh_token": "string", "expires_at": "string",
 			"idle_timeout_seconds": "integer", "org_id": "string", "member_id": "string"}),
+		"Site": obj(map[string]string{"name": "string", "address": "string", "time_zone": "string", "notes": "string"}),
+		"Cabinet": map[string]any{"type": "object", "properties": map[string]any{
+			"site_id": map[string]any{"type": "string", "description": "on create only; a cabinet never moves"},
+			"name":    map[string]any{"type": "string"}, "door_lock": map[string]any{"type": "string"}, "door_sensor": map[string]any{"type": "string"},
+			"kind": map[string]any{"type": "string", "enum": []string{string(keycab.Slotted), string(keycab.OpenShelf)}},
+		}},
+		"Slot": obj(map[string]string{"lock": "string", "sensor": "string", "key_set_id": "string"}),
+		"KeySet": obj(map[string]string{"site_id": "string", "label": "string", "sensitive": "boolean", "pin_required": "boolean",
+			"max_out_seconds": "integer"}),
+		"Labels": map[string]any{"type": "object", "description": "exactly one of site_id, cabinet_id, key_set_ids", "properties": map[string]any{
+			"site_id": map[string]any{"type": "string"}, "cabinet_id": map[string]any{"type": "string"},
+			"key_set_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"format":      map[string]any{"type": "string", "enum": []string{"pdf", "png"}, "default": "pdf"},
+		}},
+		"Member": map[string]any{"type": "object", "required": []string{"role"}, "properties": map[string]any{
+			"name": map[string]any{"type": "string"}, "email": map[string]any{"type": "string"},
+			"role":     map[string]any{"type": "string", "enum": roles},
+			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+		}},
+		"MemberChange": map[string]any{"type": "object", "properties": map[string]any{
+			"role":     map[string]any{"type": "string", "enum": roles},
+			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+		}},
+		"PIN": map[string]any{"type": "object", "required": []string{"pin"}, "properties": map[string]any{
+			"pin": map[string]any{"type": "string", "pattern": pinPattern.String()}}},
+		"Badge": map[string]any{"type": "object", "required": []string{"kind", "code"}, "properties": map[string]any{
+			"kind": map[string]any{"type": "string", "enum": apiBadgeKinds}, "code": map[string]any{"type": "string", "maxLength": 256}}},
+		"Job": map[string]any{"type": "object", "required": []string{"member_id", "key_set_ids", "from", "until"}, "properties": map[string]any{
+			"member_id": map[string]any{"type": "string"}, "descriptor": map[string]any{"type": "string"},
+			"key_set_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"from":        map[string]any{"type": "string", "format": "date-time"}, "until": map[string]any{"type": "string", "format": "date-time"},
+		}},
+		"Reservation": map[string]any{"type": "object", "required": []string{"key_set_id", "from", "until"}, "properties": map[string]any{
+			"key_set_id": map[string]any{"type": "string"}, "member_id": map[string]any{"type": "string", "description": "default: oneself"},
+			"from": map[string]any{"type": "string", "format": "date-time"}, "until": map[string]any{"type": "string", "format": "date-time"},
+		}},
 		"Error": map[string]any{"type": "object", "properties": map[string]any{"error": obj(map[string]string{"code": "string", "message": "string"})}},
 	}
 	errResp := func(desc string) map[string]any {
@@ -57,6 +96,12 @@ func (s *Server) openAPIDoc() map[string]any {
 				"404": errResp("Not found (or another organisation's)"), "429": errResp("Rate limited; see Retry-After"),
 			},
 		}
+		if rt.method != "GET" {
+			resp := op["responses"].(map[string]any)
+			resp["201"] = map[string]any{"description": "Created"}
+			resp["204"] = map[string]any{"description": "Done; no body"}
+			resp["409"] = errResp("Conflict: in use, a cap reached, or the last owner")
+		}
 		if !rt.auth {
 			op["security"] = []any{}
 		}
@@ -70,14 +115,18 @@ func (s *Server) openAPIDoc() map[string]any {
 		if params != nil {
 			op["parameters"] = params
 		}
+		if rt.raw != "" {
+			op["responses"].(map[string]any)["200"] = map[string]any{"description": "OK", "content": map[string]any{rt.raw: map[string]any{}}}
+		}
 		if rt.body != "" {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
 				"schema": map[string]any{"$ref": "#/components/schemas/" + rt.body}}}}
 		}
-		item, _ := paths[rt.path].(map[string]any)
+		path := strings.ReplaceAll(rt.path, "...}", "}")
+		item, _ := paths[path].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
-			paths[rt.path] = item
+			paths[path] = item
 		}
 		item[strings.ToLower(rt.method)] = op
 	}

@@ -1,6 +1,7 @@
 package hq
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -248,15 +249,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// decode reads a JSON body of at most 64 KiB into v.
+// maxBody is the largest JSON request body accepted.
+const maxBody = 64 << 10
+
+// decode reads a JSON body of at most maxBody bytes into v: one object,
+// no field v does not have, nothing after it.
 func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return keycab.Errorf(keycab.EINVALID, "send application/json")
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return keycab.Errorf(keycab.EINVALID, "request body unreadable")
+	}
+	if len(body) > maxBody {
+		return keycab.Errorf(keycab.EINVALID, "request body larger than %d KiB", maxBody>>10)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err = dec.Decode(v)
+	var te *json.UnmarshalTypeError
+	switch {
+	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field "):
+		return keycab.Errorf(keycab.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case errors.As(err, &te):
+		return keycab.Errorf(keycab.EINVALID, "field %s: want %s", te.Field, te.Type)
+	case err != nil:
 		return keycab.Errorf(keycab.EINVALID, "malformed JSON body")
+	case dec.More():
+		return keycab.Errorf(keycab.EINVALID, "malformed JSON body: data after the object")
 	}
 	return nil
 }

@@ -239,39 +239,70 @@ func (s *Store) issueToken(ctx context.Context, op string, sc Scope, keySetID st
 	var text string
 	var tok Token
 	err := s.write(ctx, op, sc, func(ctx context.Context, t *tx) error {
-		if err := t.manageKeySet(ctx, keySetID, "issuing a token"); err != nil {
-			return err
-		}
-		if rotate {
-			if err := t.revokeTokens(ctx, keySetID); err != nil {
-				return err
-			}
-		} else {
-			var n int
-			if err := t.queryRow(ctx, "SELECT count(*) FROM qr_tokens WHERE org_id = $1 AND key_set_id = $2 AND revoked_us = 0",
-				t.org(), keySetID).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return keycab.Errorf(keycab.ECONFLICT, "key set %s has a valid token: rotate it", keySetID)
-			}
-		}
-		text = "kc1." + strings.ToLower(rand.Text())
-		tok = Token{ID: newID("tok"), QRToken: keycab.QRToken{KeySetID: keySetID, Hash: keycab.TokenHash(text), IssuedAt: t.now}}
-		if _, err := t.exec(ctx, `INSERT INTO qr_tokens (org_id, id, key_set_id, hash, issued_us) VALUES ($1, $2, $3, $4, $5)`,
-			t.org(), tok.ID, keySetID, tok.Hash, us(t.now)); err != nil {
-			return err
-		}
-		action := "token.issue"
-		if rotate {
-			action = "token.rotate"
-		}
-		return t.logAction(ctx, action, keySetID, tok.ID)
+		var err error
+		text, tok, err = t.issueToken(ctx, keySetID, rotate)
+		return err
 	})
 	if err != nil {
 		return "", Token{}, err
 	}
 	return text, tok, nil
+}
+
+// RotateTokens rotates the tokens of several key sets in one transaction:
+// all get new tokens (for a label sheet), or none does. Texts are in the
+// order of keySetIDs.
+func (s *Store) RotateTokens(ctx context.Context, sc Scope, keySetIDs []string) ([]string, []Token, error) {
+	var texts []string
+	var toks []Token
+	err := s.write(ctx, "rotate tokens", sc, func(ctx context.Context, t *tx) error {
+		texts, toks = nil, nil
+		for _, id := range keySetIDs {
+			text, tok, err := t.issueToken(ctx, id, true)
+			if err != nil {
+				return err
+			}
+			texts, toks = append(texts, text), append(toks, tok)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return texts, toks, nil
+}
+
+// issueToken issues a token of key set keySetID, revoking its valid ones
+// first when rotate is set.
+func (t *tx) issueToken(ctx context.Context, keySetID string, rotate bool) (string, Token, error) {
+	if err := t.manageKeySet(ctx, keySetID, "issuing a token"); err != nil {
+		return "", Token{}, err
+	}
+	if rotate {
+		if err := t.revokeTokens(ctx, keySetID); err != nil {
+			return "", Token{}, err
+		}
+	} else {
+		var n int
+		if err := t.queryRow(ctx, "SELECT count(*) FROM qr_tokens WHERE org_id = $1 AND key_set_id = $2 AND revoked_us = 0",
+			t.org(), keySetID).Scan(&n); err != nil {
+			return "", Token{}, err
+		}
+		if n > 0 {
+			return "", Token{}, keycab.Errorf(keycab.ECONFLICT, "key set %s has a valid token: rotate it", keySetID)
+		}
+	}
+	text := "kc1." + strings.ToLower(rand.Text())
+	tok := Token{ID: newID("tok"), QRToken: keycab.QRToken{KeySetID: keySetID, Hash: keycab.TokenHash(text), IssuedAt: t.now}}
+	if _, err := t.exec(ctx, `INSERT INTO qr_tokens (org_id, id, key_set_id, hash, issued_us) VALUES ($1, $2, $3, $4, $5)`,
+		t.org(), tok.ID, keySetID, tok.Hash, us(t.now)); err != nil {
+		return "", Token{}, err
+	}
+	action := "token.issue"
+	if rotate {
+		action = "token.rotate"
+	}
+	return text, tok, t.logAction(ctx, action, keySetID, tok.ID)
 }
 
 // RevokeTokens revokes every valid token of a key set.

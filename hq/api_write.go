@@ -1,0 +1,582 @@
+package hq
+
+import (
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/passhash"
+)
+
+// The JSON API's writes. Every rule (roles, site scopes, caps, the last
+// owner, tenancy) is the store's; handlers decode, validate the shape of
+// the body and answer. PATCH bodies change only the fields they carry.
+
+func created(w http.ResponseWriter, v any) {
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func noContent(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// set copies *from into to when the field was sent.
+func set[T any](to *T, from *T) {
+	if from != nil {
+		*to = *from
+	}
+}
+
+type siteIn struct {
+	Name     *string `json:"name"`
+	Address  *string `json:"address"`
+	TimeZone *string `json:"time_zone"`
+	Notes    *string `json:"notes"`
+}
+
+func checkTimeZone(tz string) error {
+	if _, err := time.LoadLocation(tz); tz != "" && err != nil {
+		return keycab.Errorf(keycab.EINVALID, "time_zone: %q is not an IANA time zone", tz)
+	}
+	return nil
+}
+
+func (s *Server) createSite(w http.ResponseWriter, r *http.Request) error {
+	var in siteIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	var n store.Site
+	set(&n.Name, in.Name)
+	set(&n.Address, in.Address)
+	set(&n.TimeZone, in.TimeZone)
+	set(&n.Notes, in.Notes)
+	if err := checkTimeZone(n.TimeZone); err != nil {
+		return err
+	}
+	st, err := s.Store.CreateSite(r.Context(), principalOf(r.Context()).Scope(), n)
+	if err != nil {
+		return err
+	}
+	created(w, siteJSON(st))
+	return nil
+}
+
+func (s *Server) updateSite(w http.ResponseWriter, r *http.Request) error {
+	var in siteIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ctx, sc := r.Context(), principalOf(r.Context()).Scope()
+	st, err := s.Store.GetSite(ctx, sc, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if in.Name != nil || in.Address != nil || in.TimeZone != nil {
+		site := st.Site
+		set(&site.Name, in.Name)
+		set(&site.Address, in.Address)
+		set(&site.TimeZone, in.TimeZone)
+		if err := checkTimeZone(site.TimeZone); err != nil {
+			return err
+		}
+		if err := s.Store.UpdateSite(ctx, sc, site); err != nil {
+			return err
+		}
+	}
+	if in.Notes != nil {
+		if err := s.Store.SetSiteNotes(ctx, sc, st.ID, *in.Notes); err != nil {
+			return err
+		}
+	}
+	if st, err = s.Store.GetSite(ctx, sc, st.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, siteJSON(st))
+	return nil
+}
+
+func (s *Server) deleteSite(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.DeleteSite(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+type cabinetIn struct {
+	SiteID     *string `json:"site_id"`
+	Name       *string `json:"name"`
+	Kind       *string `json:"kind"`
+	DoorLock   *string `json:"door_lock"`
+	DoorSensor *string `json:"door_sensor"`
+}
+
+func (in cabinetIn) apply(c *keycab.Cabinet) {
+	set(&c.SiteID, in.SiteID)
+	set(&c.Name, in.Name)
+	set((*string)(&c.Kind), in.Kind)
+	set(&c.DoorLock, in.DoorLock)
+	set(&c.DoorSensor, in.DoorSensor)
+}
+
+func (s *Server) createCabinet(w http.ResponseWriter, r *http.Request) error {
+	var in cabinetIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	var c keycab.Cabinet
+	in.apply(&c)
+	c, err := s.Store.CreateCabinet(r.Context(), principalOf(r.Context()).Scope(), c)
+	if err != nil {
+		return err
+	}
+	created(w, cabinetJSON(c))
+	return nil
+}
+
+func (s *Server) updateCabinet(w http.ResponseWriter, r *http.Request) error {
+	var in cabinetIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ctx, sc := r.Context(), principalOf(r.Context()).Scope()
+	c, err := s.Store.GetCabinet(ctx, sc, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	in.apply(&c)
+	if err := s.Store.UpdateCabinet(ctx, sc, c); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cabinetJSON(c))
+	return nil
+}
+
+func (s *Server) deleteCabinet(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.DeleteCabinet(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func slotNumber(r *http.Request) (int, error) {
+	n, err := strconv.Atoi(r.PathValue("number"))
+	if err != nil || n < 1 || n > 1000 {
+		return 0, keycab.Errorf(keycab.EINVALID, "slot number: want 1 to 1000")
+	}
+	return n, nil
+}
+
+func (s *Server) setSlot(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Lock     string `json:"lock"`
+		Sensor   string `json:"sensor"`
+		KeySetID string `json:"key_set_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	n, err := slotNumber(r)
+	if err != nil {
+		return err
+	}
+	sl := keycab.Slot{CabinetID: r.PathValue("id"), Number: n, Lock: in.Lock, Sensor: in.Sensor, KeySetID: in.KeySetID}
+	if err := s.Store.SetSlot(r.Context(), principalOf(r.Context()).Scope(), sl); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cabinet_id": sl.CabinetID, "number": n, "lock": in.Lock, "sensor": in.Sensor, "key_set_id": in.KeySetID})
+	return nil
+}
+
+func (s *Server) deleteSlot(w http.ResponseWriter, r *http.Request) error {
+	n, err := slotNumber(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteSlot(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), n); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+type keySetIn struct {
+	SiteID        *string `json:"site_id"`
+	Label         *string `json:"label"`
+	Sensitive     *bool   `json:"sensitive"`
+	PINRequired   *bool   `json:"pin_required"`
+	MaxOutSeconds *int64  `json:"max_out_seconds"`
+}
+
+func (in keySetIn) apply(k *keycab.KeySet) error {
+	set(&k.SiteID, in.SiteID)
+	set(&k.Label, in.Label)
+	set(&k.Sensitive, in.Sensitive)
+	set(&k.PINRequired, in.PINRequired)
+	if in.MaxOutSeconds != nil {
+		if *in.MaxOutSeconds < 0 || *in.MaxOutSeconds > 366*24*3600 {
+			return keycab.Errorf(keycab.EINVALID, "max_out_seconds: want 0 to a year")
+		}
+		k.MaxOut = time.Duration(*in.MaxOutSeconds) * time.Second
+	}
+	return nil
+}
+
+func (s *Server) createKeySet(w http.ResponseWriter, r *http.Request) error {
+	var in keySetIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	var k keycab.KeySet
+	if err := in.apply(&k); err != nil {
+		return err
+	}
+	k, err := s.Store.CreateKeySet(r.Context(), principalOf(r.Context()).Scope(), k)
+	if err != nil {
+		return err
+	}
+	created(w, keySetJSON(k))
+	return nil
+}
+
+func (s *Server) updateKeySet(w http.ResponseWriter, r *http.Request) error {
+	var in keySetIn
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ctx, sc := r.Context(), principalOf(r.Context()).Scope()
+	k, err := s.Store.GetKeySet(ctx, sc, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := in.apply(&k); err != nil {
+		return err
+	}
+	if err := s.Store.UpdateKeySet(ctx, sc, k); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, keySetJSON(k))
+	return nil
+}
+
+func (s *Server) deleteKeySet(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.DeleteKeySet(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func tokenJSON(t store.Token) map[string]any {
+	out := map[string]any{"id": t.ID, "key_set_id": t.KeySetID, "issued_at": t.IssuedAt, "revoked": !t.RevokedAt.IsZero()}
+	if !t.RevokedAt.IsZero() {
+		out["revoked_at"] = t.RevokedAt
+	}
+	return out
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	ts, err := s.Store.ListTokens(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, t := range ts {
+		out = append(out, tokenJSON(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	return nil
+}
+
+// issued answers a new token: its text is shown this once, never stored.
+func issued(w http.ResponseWriter, text string, t store.Token, err error) error {
+	if err != nil {
+		return err
+	}
+	out := tokenJSON(t)
+	out["token"] = text
+	created(w, out)
+	return nil
+}
+
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
+	text, t, err := s.Store.IssueToken(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	return issued(w, text, t, err)
+}
+
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request) error {
+	text, t, err := s.Store.RotateToken(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	return issued(w, text, t, err)
+}
+
+func (s *Server) revokeTokens(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.RevokeTokens(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name    string   `json:"name"`
+		Email   string   `json:"email"`
+		Role    string   `json:"role"`
+		SiteIDs []string `json:"site_ids"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	m, err := s.Store.CreateMember(r.Context(), principalOf(r.Context()).Scope(),
+		keycab.Member{Name: in.Name, Email: in.Email, Role: keycab.Role(in.Role), SiteIDs: in.SiteIDs})
+	if err != nil {
+		return err
+	}
+	created(w, memberJSON(m))
+	return nil
+}
+
+// updateMember changes a member's role and site scope. With both, the
+// sites change first, then the role, each checked by the store; one
+// refused leaves what came before it applied.
+func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Role    *string   `json:"role"`
+		SiteIDs *[]string `json:"site_ids"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
+	if in.SiteIDs != nil {
+		if err := s.Store.SetMemberSites(ctx, sc, id, *in.SiteIDs); err != nil {
+			return err
+		}
+	}
+	if in.Role != nil {
+		if err := s.Store.SetMemberRole(ctx, sc, id, keycab.Role(*in.Role)); err != nil {
+			return err
+		}
+	}
+	m, err := s.Store.GetMember(ctx, sc, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, memberJSON(m))
+	return nil
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.RemoveMember(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+// pinPattern is what a kiosk's keypad takes.
+var pinPattern = regexp.MustCompile(`^[0-9]{4,12}$`)
+
+// apiBadgeKinds are the badge kinds the API enrols.
+var apiBadgeKinds = []string{string(keycab.BadgeRFID), string(keycab.BadgeWiegand), string(keycab.BadgeBarcode), string(keycab.BadgeQR), string(keycab.BadgeKeyboard)}
+
+func (s *Server) setPIN(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		PIN string `json:"pin"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if !pinPattern.MatchString(in.PIN) {
+		return keycab.Errorf(keycab.EINVALID, "pin: want 4 to 12 digits")
+	}
+	h, err := passhash.Hash(in.PIN, s.Auth.Config().Params)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SetPINHash(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), h); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func (s *Server) clearPIN(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.SetPINHash(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), ""); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func badgeJSON(b keycab.Badge) map[string]any {
+	out := map[string]any{"id": hex.EncodeToString(b.Hash), "member_id": b.MemberID, "kind": b.Kind, "revoked": !b.RevokedAt.IsZero()}
+	if !b.RevokedAt.IsZero() {
+		out["revoked_at"] = b.RevokedAt
+	}
+	return out
+}
+
+func (s *Server) listBadges(w http.ResponseWriter, r *http.Request) error {
+	bs, err := s.Store.ListBadges(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, b := range bs {
+		out = append(out, badgeJSON(b))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"badges": out})
+	return nil
+}
+
+func (s *Server) addBadge(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Kind string `json:"kind"`
+		Code string `json:"code"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if !slices.Contains(apiBadgeKinds, in.Kind) {
+		return keycab.Errorf(keycab.EINVALID, "kind: want one of %v", apiBadgeKinds)
+	}
+	if len(in.Code) > 256 {
+		return keycab.Errorf(keycab.EINVALID, "code: at most 256 characters")
+	}
+	b, err := s.Store.AddBadge(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), keycab.BadgeKind(in.Kind), in.Code)
+	if err != nil {
+		return err
+	}
+	created(w, badgeJSON(b))
+	return nil
+}
+
+func (s *Server) revokeBadge(w http.ResponseWriter, r *http.Request) error {
+	hash, err := hex.DecodeString(r.PathValue("badge"))
+	if err != nil || len(hash) == 0 {
+		return keycab.Errorf(keycab.ENOTFOUND, "badge not found")
+	}
+	if err := s.Store.RevokeBadge(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), hash); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func jobJSON(j keycab.Job) map[string]any {
+	return map[string]any{"id": j.ID, "member_id": j.MemberID, "key_set_ids": nonNil(j.KeySetIDs), "from": j.From, "until": j.Until, "descriptor": j.Descriptor}
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
+	js, err := s.Store.ListJobs(r.Context(), principalOf(r.Context()).Scope(), r.URL.Query().Get("member_id"))
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, j := range js {
+		out = append(out, jobJSON(j))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"jobs": out})
+	return nil
+}
+
+// window is a body's time window, both ends required.
+type window struct {
+	From  *time.Time `json:"from"`
+	Until *time.Time `json:"until"`
+}
+
+func (in window) check() error {
+	if in.From == nil || in.Until == nil {
+		return keycab.Errorf(keycab.EINVALID, "from and until: want RFC 3339 times")
+	}
+	return nil
+}
+
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		MemberID   string   `json:"member_id"`
+		KeySetIDs  []string `json:"key_set_ids"`
+		Descriptor string   `json:"descriptor"`
+		window
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	j, err := s.Store.CreateJob(r.Context(), principalOf(r.Context()).Scope(), keycab.Job{MemberID: in.MemberID, KeySetIDs: in.KeySetIDs,
+		From: *in.From, Until: *in.Until, Descriptor: in.Descriptor})
+	if err != nil {
+		return err
+	}
+	created(w, jobJSON(j))
+	return nil
+}
+
+func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.DeleteJob(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func reservationJSON(v keycab.Reservation) map[string]any {
+	return map[string]any{"id": v.ID, "key_set_id": v.KeySetID, "member_id": v.MemberID, "from": v.From, "until": v.Until}
+}
+
+func (s *Server) listReservations(w http.ResponseWriter, r *http.Request) error {
+	ks := r.URL.Query().Get("key_set_id")
+	if ks == "" {
+		return keycab.Errorf(keycab.EINVALID, "key_set_id is required")
+	}
+	vs, err := s.Store.ListReservations(r.Context(), principalOf(r.Context()).Scope(), ks)
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, v := range vs {
+		out = append(out, reservationJSON(v))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reservations": out})
+	return nil
+}
+
+func (s *Server) createReservation(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		KeySetID string `json:"key_set_id"`
+		MemberID string `json:"member_id"`
+		window
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := in.check(); err != nil {
+		return err
+	}
+	v, err := s.Store.CreateReservation(r.Context(), principalOf(r.Context()).Scope(), keycab.Reservation{KeySetID: in.KeySetID,
+		MemberID: in.MemberID, From: *in.From, Until: *in.Until})
+	if err != nil {
+		return err
+	}
+	created(w, reservationJSON(v))
+	return nil
+}
+
+func (s *Server) deleteReservation(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.DeleteReservation(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
