@@ -101,7 +101,9 @@ func newRig(t *testing.T, cfg *keycab.Config) *rig {
 		cab.Close()
 	})
 	r := &rig{t: t, db: db, cab: cab, c: c, clock: clock}
-	r.await(kiosk.Idle)
+	// The first idle screen the controller publishes (Seq 1 on): the one
+	// it starts with carries no config yet, so no branding.
+	r.awaitThat("idle with its config", func(s kiosk.Screen) bool { return s.State == kiosk.Idle && s.Seq > 0 })
 
 	test.NewTempApp(t)
 	r.u = ui.NewManual(fyne.CurrentApp(), c, ui.Options{Simulator: cab, Title: "keycab test"}, clock.Now)

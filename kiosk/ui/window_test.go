@@ -47,7 +47,7 @@ func TestRealWindowUnderXvfb(t *testing.T) {
 	if err != nil {
 		t.Skip("needs the go command to build the window program")
 	}
-	build := exec.Command(goTool, "build", "-o", bin, "./testdata/kioskwindow")
+	build := exec.Command(goTool, "build", "-tags", KioskTags, "-o", bin, "./testdata/kioskwindow")
 	build.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the kiosk window program: %v\n%s", err, out)

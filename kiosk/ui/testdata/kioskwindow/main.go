@@ -33,14 +33,15 @@ func main() {
 	withCamera := flag.Bool("camera", false, "run the simulated camera at 10 frames a second into the real QR decoder")
 	showQR := flag.String("qr", "", "with -camera, keep this QR code in front of the camera")
 	full := flag.Bool("fullscreen", true, "fill the display")
+	panel := flag.Bool("sim-panel", true, "show the simulator panel beside the kiosk screen (a cabinet has none)")
 	runFor := flag.Duration("for", time.Minute, "quit after this long")
 	flag.Parse()
-	if err := run(*screen, *full, *runFor, *withCamera, *showQR); err != nil {
+	if err := run(*screen, *full, *panel, *runFor, *withCamera, *showQR); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(screen string, full bool, runFor time.Duration, withCamera bool, showQR string) error {
+func run(screen string, full, panel bool, runFor time.Duration, withCamera bool, showQR string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "kioskwindow")
@@ -84,7 +85,11 @@ func run(screen string, full bool, runFor time.Duration, withCamera bool, showQR
 	}()
 
 	a := app.NewWithID("dev.keycab.kioskwindow")
-	u := ui.New(a, c, ui.Options{Fullscreen: full, Simulator: cab, Title: "keycab kiosk"})
+	o := ui.Options{Fullscreen: full, Title: "keycab kiosk"}
+	if panel {
+		o.Simulator = cab
+	}
+	u := ui.New(a, c, o)
 	go func() {
 		if err := drive(c, cab, screen); err != nil {
 			log.Print(err)
