@@ -118,6 +118,36 @@ func (s *Server) mountDashboard(mux *http.ServeMux) error {
 		"POST /settings/mfa/enable": d.mfaEnable,
 		"POST /settings/password":   d.changePassword,
 		"POST /logout":              d.logout,
+		// dashboard_manage.go
+		"GET /sites/new":                                d.newSite,
+		"POST /sites/new":                               d.createSite,
+		"GET /sites/{id}/edit":                          d.editSite,
+		"POST /sites/{id}/edit":                         d.updateSite,
+		"POST /sites/{id}/delete":                       removeThen(s.Store.DeleteSite, "/sites?notice=deleted"),
+		"GET /cabinets/new":                             d.newCabinet,
+		"POST /cabinets/new":                            d.createCabinet,
+		"GET /cabinets/{id}/edit":                       d.editCabinet,
+		"POST /cabinets/{id}/edit":                      d.updateCabinet,
+		"POST /cabinets/{id}/delete":                    removeThen(s.Store.DeleteCabinet, "/cabinets?notice=deleted"),
+		"GET /key-sets/new":                             d.newKeySet,
+		"POST /key-sets/new":                            d.createKeySet,
+		"GET /key-sets/{id}":                            d.keySetPage,
+		"POST /key-sets/{id}":                           d.updateKeySet,
+		"POST /key-sets/{id}/delete":                    removeThen(s.Store.DeleteKeySet, "/key-sets?notice=deleted"),
+		"POST /key-sets/{id}/token":                     d.keySetToken,
+		"POST /key-sets/{id}/reservations":              d.createReservation,
+		"POST /key-sets/{id}/reservations/{res}/cancel": d.cancelReservation,
+		// dashboard_people.go
+		"GET /people/new":                         d.newMember,
+		"POST /people/new":                        d.createMember,
+		"GET /people/{id}":                        d.memberView,
+		"POST /people/{id}":                       d.updateMember,
+		"POST /people/{id}/remove":                removeThen(s.Store.RemoveMember, "/people?notice=removed"),
+		"POST /people/{id}/badges":                d.addBadge,
+		"POST /people/{id}/badges/{badge}/revoke": d.revokeBadge,
+		"POST /people/{id}/pin":                   d.setPIN,
+		"POST /people/{id}/jobs":                  d.createJob,
+		"POST /people/{id}/jobs/{job}/end":        d.endJob,
 	} {
 		mux.Handle(pattern, d.signedIn(h))
 	}
@@ -208,6 +238,9 @@ var templateFuncs = template.FuncMap{
 		}
 		return strings.ToUpper(s[:1]) + s[1:]
 	},
+	// dashboard_time.go: a time in a site's zone, and a datetime-local value.
+	"zoned":      zoned,
+	"localInput": localInput,
 }
 
 func (d *dashboard) loadTemplates() error {
@@ -382,6 +415,11 @@ var notices = map[string]string{
 	"magicsent":    "If an account uses this address, a sign-in link is on its way. It works once, for a short time.",
 	"mfaexpired":   "That sign-in took too long. Start again.",
 	"exportexpire": "That export link has expired. Make a new one.",
+	// dashboard_manage.go and dashboard_people.go
+	"created": "Created.",
+	"saved":   "Saved.",
+	"deleted": "Deleted.",
+	"removed": "Member removed.",
 }
 
 // renderError renders err as a friendly page with its status. v may be

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"keycab.dev/keycab"
 )
@@ -33,6 +34,11 @@ func (s *Store) CreateSite(ctx context.Context, sc Scope, n Site) (Site, error) 
 		if n.Name == "" {
 			return invalid("a site needs a name")
 		}
+		tz, err := checkTimeZone(n.TimeZone)
+		if err != nil {
+			return err
+		}
+		n.TimeZone = tz
 		if err := t.checkCap(ctx, capSites); err != nil {
 			return err
 		}
@@ -201,8 +207,12 @@ func (s *Store) UpdateSite(ctx context.Context, sc Scope, site keycab.Site) erro
 		if strings.TrimSpace(site.Name) == "" {
 			return invalid("a site needs a name")
 		}
+		tz, err := checkTimeZone(site.TimeZone)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, "UPDATE sites SET name = $1, address = $2, time_zone = $3 WHERE org_id = $4 AND id = $5",
-			strings.TrimSpace(site.Name), site.Address, site.TimeZone, t.org(), site.ID)
+			strings.TrimSpace(site.Name), site.Address, tz, t.org(), site.ID)
 		if err != nil {
 			return err
 		}
@@ -272,4 +282,18 @@ func (t *tx) sameOrg(orgID string) error {
 		return notFound("organisation", orgID)
 	}
 	return nil
+}
+
+// checkTimeZone trims an IANA time zone name and checks that Go's zone
+// database knows it; empty is allowed (the site's times show in UTC).
+// "Local" is refused: it is the server's zone, not a place.
+func checkTimeZone(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", nil
+	}
+	if _, err := time.LoadLocation(name); err != nil || name == "Local" {
+		return "", invalid("unknown time zone %q: use an IANA name such as Europe/London", name)
+	}
+	return name, nil
 }

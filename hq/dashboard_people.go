@@ -1,0 +1,324 @@
+package hq
+
+import (
+	"context"
+	"encoding/hex"
+	"net/http"
+	"slices"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/passhash"
+)
+
+// The dashboard's member forms: add a member who uses only the kiosk (no
+// HQ account; people who sign in to HQ come through invitations), change
+// a member's role and sites, enrol and revoke badges, set or clear a PIN,
+// remove a member, and a contractor's jobs with their time windows. As in
+// dashboard_manage.go, the store checks every change and logs it.
+
+// badgeKinds are the readers a badge may be enrolled for.
+var badgeKinds = []keycab.BadgeKind{keycab.BadgeRFID, keycab.BadgeWiegand, keycab.BadgeBarcode, keycab.BadgeQR, keycab.BadgeKeyboard}
+
+// PIN lengths the kiosk keypad takes.
+const minPIN, maxPIN = 4, 12
+
+// memberForm is what was typed into the member form (new, or role and
+// sites of an existing member).
+type memberForm struct {
+	Name, Email string
+	Role        keycab.Role
+	SiteIDs     []string
+}
+
+// HasSite reports whether the form has site id ticked.
+func (f memberForm) HasSite(id string) bool { return slices.Contains(f.SiteIDs, id) }
+
+// badgeRow is a badge as the member page lists it.
+type badgeRow struct {
+	keycab.Badge
+	Ref string // the hash in hex: names the badge in the revoke form
+}
+
+// jobForm is what was typed into the job form.
+type jobForm struct {
+	Descriptor  string
+	KeySetIDs   []string
+	From, Until string
+}
+
+// HasKeySet reports whether the form has key set id ticked.
+func (f jobForm) HasKeySet(id string) bool { return slices.Contains(f.KeySetIDs, id) }
+
+// memberPage is the member page (and, without Member, the new member
+// page).
+type memberPage struct {
+	Member    keycab.Member
+	Form      memberForm
+	Roles     []keycab.Role
+	Sites     []store.Site
+	Dir       *directory
+	Badges    []badgeRow
+	Kinds     []keycab.BadgeKind
+	BadgeKind keycab.BadgeKind
+	BadgeCode string
+	Jobs      []keycab.Job
+	Job       jobForm
+}
+
+func memberFormOf(r *http.Request) memberForm {
+	f := memberForm{Name: formValue(r, "name"), Email: formValue(r, "email"), Role: keycab.Role(formValue(r, "role"))}
+	for _, s := range r.PostForm["site"] {
+		if s != "" {
+			f.SiteIDs = append(f.SiteIDs, s)
+		}
+	}
+	return f
+}
+
+// memberData loads the member page of id (the new member page when id is
+// empty).
+func (d *dashboard) memberData(ctx context.Context, v *viewer, id string) (memberPage, error) {
+	sc := v.P.Scope()
+	dir, err := d.directory(ctx, v)
+	if err != nil {
+		return memberPage{}, err
+	}
+	p := memberPage{Roles: invitableRoles(v.Role), Sites: dir.Sites, Dir: dir, Kinds: badgeKinds, BadgeKind: keycab.BadgeRFID,
+		Form: memberForm{Role: keycab.RoleStaff}}
+	if id == "" {
+		return p, nil
+	}
+	if p.Member, err = d.s.Store.GetMember(ctx, sc, id); err != nil {
+		return memberPage{}, err
+	}
+	p.Form = memberForm{Name: p.Member.Name, Email: p.Member.Email, Role: p.Member.Role, SiteIDs: p.Member.SiteIDs}
+	if !slices.Contains(p.Roles, p.Member.Role) {
+		p.Roles = append([]keycab.Role{p.Member.Role}, p.Roles...)
+	}
+	badges, err := d.s.Store.ListBadges(ctx, sc, id)
+	if err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+		return memberPage{}, err
+	}
+	for _, b := range badges {
+		p.Badges = append(p.Badges, badgeRow{Badge: b, Ref: hex.EncodeToString(b.Hash)})
+	}
+	if p.Member.Role == keycab.RoleContractor {
+		if p.Jobs, err = d.s.Store.ListJobs(ctx, sc, id); err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+			return memberPage{}, err
+		}
+	}
+	return p, nil
+}
+
+// renderMember renders the member page p, with err's message when set.
+func (d *dashboard) renderMember(w http.ResponseWriter, r *http.Request, v *viewer, p memberPage, err error) {
+	name, title := "member", p.Member.Name
+	if p.Member.ID == "" {
+		name, title = "member_new", "Add a member"
+	}
+	vw := view{Title: title, Nav: "people", V: v, Data: p}
+	d.renderForm(w, r, name, vw, err)
+}
+
+// memberFailed renders the member page of id again with err, after
+// change lets the caller put back what was typed.
+func (d *dashboard) memberFailed(w http.ResponseWriter, r *http.Request, v *viewer, id string, err error, change func(*memberPage)) error {
+	p, lerr := d.memberData(r.Context(), v, id)
+	if lerr != nil {
+		return lerr
+	}
+	if change != nil {
+		change(&p)
+	}
+	d.renderMember(w, r, v, p, err)
+	return nil
+}
+
+func (d *dashboard) newMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if !v.CanManage() {
+		return keycab.Errorf(keycab.EFORBIDDEN, "Only owners, admins and site managers add members.")
+	}
+	p, err := d.memberData(r.Context(), v, "")
+	if err != nil {
+		return err
+	}
+	d.renderMember(w, r, v, p, nil)
+	return nil
+}
+
+func (d *dashboard) createMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	f := memberFormOf(r)
+	var err error
+	if f.Name == "" {
+		err = keycab.Errorf(keycab.EINVALID, "a member needs a name")
+	}
+	var m keycab.Member
+	if err == nil {
+		m, err = d.s.Store.CreateMember(r.Context(), v.P.Scope(), keycab.Member{Name: f.Name, Email: f.Email, Role: f.Role, SiteIDs: f.SiteIDs})
+	}
+	if err != nil {
+		return d.memberFailed(w, r, v, "", err, func(p *memberPage) { p.Form = f })
+	}
+	return redirect(w, r, "/people/"+m.ID+"?notice=created")
+}
+
+func (d *dashboard) memberView(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	p, err := d.memberData(r.Context(), v, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d.renderMember(w, r, v, p, nil)
+	return nil
+}
+
+// updateMember saves a member's sites and role (each only when changed;
+// sites first, so a member can be scoped and promoted to site manager in
+// one save).
+func (d *dashboard) updateMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	ctx, sc, id := r.Context(), v.P.Scope(), r.PathValue("id")
+	m, err := d.s.Store.GetMember(ctx, sc, id)
+	if err != nil {
+		return err
+	}
+	f := memberFormOf(r)
+	f.Name, f.Email = m.Name, m.Email
+	if !slices.Equal(dedupeSorted(f.SiteIDs), dedupeSorted(m.SiteIDs)) {
+		err = d.s.Store.SetMemberSites(ctx, sc, id, f.SiteIDs)
+	}
+	if err == nil && f.Role != m.Role {
+		err = d.s.Store.SetMemberRole(ctx, sc, id, f.Role)
+	}
+	if err != nil {
+		return d.memberFailed(w, r, v, id, err, func(p *memberPage) { p.Form = f })
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+func dedupeSorted(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (d *dashboard) addBadge(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	kind, code := keycab.BadgeKind(formValue(r, "kind")), formValue(r, "code")
+	var err error
+	if !slices.Contains(badgeKinds, kind) {
+		err = keycab.Errorf(keycab.EINVALID, "unknown badge kind %q", kind)
+	} else {
+		_, err = d.s.Store.AddBadge(r.Context(), v.P.Scope(), id, kind, code)
+	}
+	if err != nil {
+		if keycab.ErrorCode(err) == keycab.ECONFLICT {
+			err = keycab.Errorf(keycab.ECONFLICT, "this badge is already enrolled")
+		}
+		return d.memberFailed(w, r, v, id, err, func(p *memberPage) { p.BadgeKind, p.BadgeCode = kind, code })
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+func (d *dashboard) revokeBadge(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	hash, err := hex.DecodeString(r.PathValue("badge"))
+	if err != nil {
+		return keycab.Errorf(keycab.ENOTFOUND, "badge not found")
+	}
+	if err := d.s.Store.RevokeBadge(r.Context(), v.P.Scope(), id, hash); err != nil {
+		return err
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+// setPIN sets (action "set") or clears a member's kiosk PIN. The PIN is
+// hashed here with argon2id, as passwords are; the store keeps the hash.
+// A PIN that fails is not typed back into the form.
+func (d *dashboard) setPIN(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	hash := ""
+	var err error
+	if r.PostFormValue("action") != "clear" {
+		pin := r.PostFormValue("pin")
+		if len(pin) < minPIN || len(pin) > maxPIN || !onlyDigits(pin) {
+			err = keycab.Errorf(keycab.EINVALID, "a PIN is %d to %d digits", minPIN, maxPIN)
+		} else {
+			hash, err = passhash.Hash(pin, d.s.Auth.Config().Params)
+		}
+	}
+	if err == nil {
+		err = d.s.Store.SetPINHash(r.Context(), v.P.Scope(), id, hash)
+	}
+	if err != nil {
+		return d.memberFailed(w, r, v, id, err, nil)
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+func onlyDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// createJob gives a contractor key sets for a window, typed as wall-clock
+// times of the key sets' site (which must share one time zone).
+func (d *dashboard) createJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	ctx, id := r.Context(), r.PathValue("id")
+	f := jobForm{Descriptor: formValue(r, "descriptor"), From: formValue(r, "from"), Until: formValue(r, "until")}
+	for _, k := range r.PostForm["key_set"] {
+		if k != "" {
+			f.KeySetIDs = append(f.KeySetIDs, k)
+		}
+	}
+	dir, err := d.directory(ctx, v)
+	if err != nil {
+		return err
+	}
+	j := keycab.Job{MemberID: id, KeySetIDs: f.KeySetIDs, Descriptor: f.Descriptor}
+	zone := ""
+	if len(f.KeySetIDs) == 0 {
+		err = keycab.Errorf(keycab.EINVALID, "a job needs at least one key set")
+	}
+	for i, k := range f.KeySetIDs {
+		z := dir.KeySetZone(k)
+		if i > 0 && z != zone {
+			err = keycab.Errorf(keycab.EINVALID, "the key sets of one job must be at sites in one time zone")
+		}
+		zone = z
+	}
+	if err == nil {
+		j.From, err = parseLocal("From", f.From, zone)
+	}
+	if err == nil {
+		j.Until, err = parseLocal("Until", f.Until, zone)
+	}
+	if err == nil {
+		_, err = d.s.Store.CreateJob(ctx, v.P.Scope(), j)
+	}
+	if err != nil {
+		return d.memberFailed(w, r, v, id, err, func(p *memberPage) { p.Job = f })
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+// endJob deletes a job: its contractor loses its key sets at once.
+func (d *dashboard) endJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	if err := d.s.Store.DeleteJob(r.Context(), v.P.Scope(), r.PathValue("job")); err != nil {
+		return err
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+// JobZone is the time zone a job's window shows in: its first key set's
+// site's.
+func (dir *directory) JobZone(j keycab.Job) string {
+	if len(j.KeySetIDs) == 0 {
+		return ""
+	}
+	return dir.KeySetZone(j.KeySetIDs[0])
+}

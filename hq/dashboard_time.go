@@ -1,0 +1,93 @@
+package hq
+
+import (
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+)
+
+// Times of a site's events, custody and alarms show in the site's own
+// time zone (its IANA name, checked by the store), with the zone named,
+// so a manager in one city reads another site's times as its staff live
+// them. A site without a zone shows UTC.
+
+// siteLocation returns the location of an IANA zone name; UTC for an
+// empty or unknown name.
+func siteLocation(zone string) *time.Location {
+	if zone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// zoned is the template function "zoned": t in zone, with the zone's
+// abbreviation and, where that is not UTC, its name, as in
+// "2 Mar 2026 09:00 GMT (Europe/London)". The zero time is "—".
+func zoned(t time.Time, zone string) string {
+	if t.IsZero() {
+		return "—"
+	}
+	loc := siteLocation(zone)
+	s := t.In(loc).Format("2 Jan 2006 15:04 MST")
+	if loc == time.UTC {
+		return s
+	}
+	return s + " (" + loc.String() + ")"
+}
+
+// localInputLayout is the value format of an <input type="datetime-local">.
+const localInputLayout = "2006-01-02T15:04"
+
+// localInput formats t for a datetime-local input in zone.
+func localInput(t time.Time, zone string) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(siteLocation(zone)).Format(localInputLayout)
+}
+
+// parseLocal reads a datetime-local value (what) as a wall-clock time in
+// zone.
+func parseLocal(what, value, zone string) (time.Time, error) {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return time.Time{}, keycab.Errorf(keycab.EINVALID, "%s is missing", what)
+	}
+	t, err := time.ParseInLocation(localInputLayout, value, siteLocation(zone))
+	if err != nil {
+		// Some browsers send seconds too.
+		if t, err = time.ParseInLocation(localInputLayout+":05", value, siteLocation(zone)); err != nil {
+			return time.Time{}, keycab.Errorf(keycab.EINVALID, "%s is not a date and time (want YYYY-MM-DDTHH:MM)", what)
+		}
+	}
+	return t, nil
+}
+
+// SiteZone is the time zone name of a site the viewer may see ("" when
+// unknown: UTC).
+func (dir *directory) SiteZone(siteID string) string {
+	for _, s := range dir.Sites {
+		if s.ID == siteID {
+			return s.TimeZone
+		}
+	}
+	return ""
+}
+
+// CabinetZone is the time zone name of a cabinet's site.
+func (dir *directory) CabinetZone(cabinetID string) string {
+	return dir.SiteZone(dir.CabinetSite(cabinetID))
+}
+
+// KeySetZone is the time zone name of a key set's site.
+func (dir *directory) KeySetZone(keySetID string) string {
+	return dir.SiteZone(dir.keySet[keySetID].SiteID)
+}
+
+// minutes is n minutes.
+func minutes(n int) time.Duration { return time.Duration(n) * time.Minute }
