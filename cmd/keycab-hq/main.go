@@ -1,6 +1,8 @@
 // Command keycab-hq runs keycab's hosted multi-tenant HQ service.
 //
 //	keycab-hq serve       [--db DSN] [--listen ADDR] [--keys FILE] [--notes-key-file F] [--base-url URL] [--mail-dir DIR]
+//	                      [--smtp-host H --mail-from ADDR [--smtp-port N] [--smtp-security starttls|tls|none]
+//	                       [--smtp-user U --smtp-password-file F]] [--notify-interval D] [--offline-after D]
 //	keycab-hq migrate     [--db DSN] [--app-role ROLE]
 //	keycab-hq demo-seed   [--db DSN] [--out FILE]
 //	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D]
@@ -13,6 +15,14 @@
 // --notes-key-file, never from the database; without it site notes and
 // MFA enrolment are unavailable. Logs are JSON on stderr. SIGTERM or
 // SIGINT shuts the server down gracefully.
+//
+// Mail is a dry run unless --smtp-host is given: each message is then
+// only recorded in the delivery log (and written under --mail-dir if set).
+// The SMTP password comes from --smtp-password-file or the environment
+// variable KEYCAB_SMTP_PASSWORD, never from the command line. serve also
+// runs the notifier (hq/notify): overdue keys, alarms, and kiosks silent
+// for --offline-after and back online, mailed once to the organisation's
+// admins and the site's managers.
 //
 // serve answers the kiosks' sync protocol under /v1/kiosk/ (sync/ingest)
 // with HQ's signing keys from --keys (see keys.go for the format): on
@@ -41,6 +51,7 @@ import (
 
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/sync/ingest"
 )
@@ -86,6 +97,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	Auth            auth.Config
+	SMTP            auth.SMTPConfig // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
+	SMTPPassFile    string          // serve: file holding the SMTP password
+	SMTPPassEnv     string          // the environment's KEYCAB_SMTP_PASSWORD
+	Notify          notify.Config   // serve: the notifier
 }
 
 // DefaultConfig returns the configuration used when no flags are given.
@@ -101,6 +116,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 20 * time.Second,
 		LogLevel:        slog.LevelInfo,
 		Auth:            auth.DefaultConfig(),
+		Notify:          notify.DefaultConfig(),
 	}
 }
 
@@ -120,6 +136,7 @@ type Main struct {
 func NewMain(stdout, stderr io.Writer) *Main {
 	m := &Main{Config: DefaultConfig(), stdout: stdout, stderr: stderr}
 	m.Config.NotesKeyEnv = os.Getenv("KEYCAB_NOTES_KEY")
+	m.Config.SMTPPassEnv = os.Getenv("KEYCAB_SMTP_PASSWORD")
 	return m
 }
 
@@ -146,6 +163,14 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.KeysFile, "keys", "", "HQ's signing keys `file`, created (0600) if missing (default: keycab-hq.keys next to a SQLite database; required on PostgreSQL)")
 		fs.StringVar(&m.Config.KeyName, "key-name", m.Config.KeyName, "the name of keys created on first start")
 		fs.DurationVar(&m.Config.ConfigPoll, "config-poll", m.Config.ConfigPoll, "how often a kiosk's config long poll looks for changes")
+		fs.StringVar(&m.Config.SMTP.Host, "smtp-host", "", "send mail through this SMTP server (default: dry run, recorded in the delivery log only)")
+		fs.IntVar(&m.Config.SMTP.Port, "smtp-port", 0, "SMTP port (default 587 for starttls, 465 for tls, 25 for none)")
+		fs.StringVar(&m.Config.SMTP.Security, "smtp-security", auth.SMTPStartTLS, "SMTP security: starttls, tls (implicit) or none (a relay on this host only)")
+		fs.StringVar(&m.Config.SMTP.Username, "smtp-user", "", "SMTP username; the password comes from --smtp-password-file or $KEYCAB_SMTP_PASSWORD")
+		fs.StringVar(&m.Config.SMTPPassFile, "smtp-password-file", "", "`file` holding the SMTP password")
+		fs.StringVar(&m.Config.SMTP.From, "mail-from", "", "the sender address of HQ's mail, e.g. \"keycab <hq@example.com>\"")
+		fs.DurationVar(&m.Config.Notify.Interval, "notify-interval", m.Config.Notify.Interval, "how often the notifier looks for overdue keys, alarms and silent kiosks")
+		fs.DurationVar(&m.Config.Notify.OfflineAfter, "offline-after", m.Config.Notify.OfflineAfter, "a kiosk silent this long is offline, and its admins are told")
 	case "demo-seed":
 		fs.StringVar(&m.Config.DemoOut, "out", "", "also write the demo's ids and login to this `file` (mode 0600, shell syntax)")
 	case "enrol-token":
@@ -166,7 +191,42 @@ func (m *Main) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if m.Config.Command == "serve" {
+		return m.validateMail()
+	}
 	return nil
+}
+
+// validateMail checks the mail and notifier settings, so that serve fails
+// at once with a clear error rather than at the first email.
+func (m *Main) validateMail() error {
+	c := &m.Config
+	c.Notify.BaseURL = c.Auth.BaseURL
+	if err := c.Notify.Validate(); err != nil {
+		return err
+	}
+	if c.SMTP.Host == "" {
+		if c.SMTP.Username != "" || c.SMTPPassFile != "" || c.SMTP.From != "" || c.SMTP.Port != 0 {
+			return errors.New("smtp settings given without --smtp-host: mail stays a dry run; give --smtp-host or drop them")
+		}
+		return nil
+	}
+	if c.MailDir != "" {
+		return errors.New("--mail-dir (dry run) and --smtp-host (real mail) exclude each other")
+	}
+	if c.SMTP.Username != "" {
+		switch {
+		case c.SMTPPassFile != "":
+			b, err := os.ReadFile(c.SMTPPassFile)
+			if err != nil {
+				return fmt.Errorf("smtp password: %w", err)
+			}
+			c.SMTP.Password = strings.TrimRight(string(b), "\r\n")
+		default:
+			c.SMTP.Password = c.SMTPPassEnv
+		}
+	}
+	return c.SMTP.Validate()
 }
 
 // Run runs the command; serve blocks until ctx ends, then shuts down
@@ -229,16 +289,33 @@ func (m *Main) notesKey() ([]byte, error) {
 	return nil, nil
 }
 
-func (m *Main) authService() (*auth.Service, error) {
-	var mailer auth.Mailer
-	if m.Config.MailDir != "" {
-		mailer = auth.DirMailer{Dir: m.Config.MailDir}
+// mailer returns the SMTP mailer, the dry-run directory, or nil (a dry
+// run recorded in the delivery log only).
+func (m *Main) mailer() (auth.Mailer, error) {
+	if m.Config.SMTP.Host == "" {
+		if m.Config.MailDir != "" {
+			return auth.DirMailer{Dir: m.Config.MailDir}, nil
+		}
+		return nil, nil
 	}
-	return auth.New(m.st, mailer, m.log, nil, m.Config.Auth)
+	s, err := auth.NewSMTPMailer(m.Config.SMTP)
+	if err != nil {
+		return nil, err
+	}
+	m.log.Info("mail is sent", "via", s.String())
+	return s, nil
 }
 
 func (m *Main) serve(ctx context.Context) error {
-	a, err := m.authService()
+	mailer, err := m.mailer()
+	if err != nil {
+		return err
+	}
+	a, err := auth.New(m.st, mailer, m.log, nil, m.Config.Auth)
+	if err != nil {
+		return err
+	}
+	notifier, err := notify.New(m.st, mailer, m.log, nil, m.Config.Notify)
 	if err != nil {
 		return err
 	}
@@ -280,6 +357,13 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	nctx, stopNotifier := context.WithCancel(ctx)
+	notified := make(chan error, 1)
+	go func() { notified <- notifier.Run(nctx) }()
+	defer func() {
+		stopNotifier()
+		<-notified
+	}()
 	select {
 	case err := <-errc:
 		return err

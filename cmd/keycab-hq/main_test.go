@@ -84,19 +84,7 @@ func TestMigrateSeedServe(t *testing.T) {
 	if err := m.ParseFlags([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan string, 1)
-	m.Ready = func(addr string) { ready <- addr }
-	done := make(chan error, 1)
-	go func() { done <- m.Run(sctx) }()
-	var base string
-	select {
-	case a := <-ready:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
+	base, done := startServe(t, sctx, m)
 	get := func(path string) (int, string) {
 		res, err := http.Get(base + path)
 		if err != nil {
@@ -126,14 +114,7 @@ func TestMigrateSeedServe(t *testing.T) {
 		t.Errorf("metrics %d:\n%s", c, b)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("shutdown: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no graceful shutdown")
-	}
+	waitStopped(t, done)
 	m.Close()
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var v map[string]any

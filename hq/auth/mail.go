@@ -6,7 +6,30 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"keycab.dev/keycab/hq/store"
 )
+
+// Attempt sends m through mailer once and returns the entry for the
+// delivery log: "sent", "failed" with the error, or "dry-run" when mailer
+// is nil or only records (see Mailer). The entry holds no body, so no
+// link or token reaches the log.
+func Attempt(ctx context.Context, mailer Mailer, m Message) store.Delivery {
+	d := store.Delivery{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Status: "dry-run"}
+	if mailer == nil {
+		return d
+	}
+	dry := false
+	if dr, ok := mailer.(interface{ DryRun() bool }); ok && dr.DryRun() {
+		dry = true
+	}
+	if err := mailer.Send(ctx, m); err != nil {
+		d.Status, d.Error = "failed", err.Error()
+	} else if !dry {
+		d.Status = "sent"
+	}
+	return d
+}
 
 // DirMailer is a dry-run Mailer for development: it writes each message
 // to a file in Dir (mode 0600) instead of sending it, so a developer can

@@ -702,19 +702,7 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) erro
 // send delivers m through the mailer (or as a dry run) and records it in
 // the delivery log; the body is never logged or stored.
 func (s *Service) send(ctx context.Context, m Message) error {
-	d := store.Delivery{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Status: "dry-run"}
-	dry := s.mail == nil
-	if dr, ok := s.mail.(interface{ DryRun() bool }); ok && dr.DryRun() {
-		dry = true
-	}
-	if s.mail != nil {
-		if err := s.mail.Send(ctx, m); err != nil {
-			d.Status, d.Error = "failed", err.Error()
-		} else if !dry {
-			d.Status = "sent"
-		}
-	}
-	d, err := s.st.RecordDelivery(ctx, d)
+	d, err := s.st.RecordDelivery(ctx, Attempt(ctx, s.mail, m))
 	if err != nil {
 		return err
 	}

@@ -168,6 +168,7 @@ func migrate(ctx context.Context, db *sql.DB, engine Engine, appRole string, log
 			"GRANT SELECT, INSERT ON " + strings.Join(appendOnlyTables(), ", ") + " TO " + r,
 			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(accountTables(), ", ") + " TO " + r,
 			"GRANT SELECT ON schema_migrations TO " + r,
+			"GRANT SELECT, INSERT ON org_directory TO " + r, // 0005
 		} {
 			if _, err := t.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("grant: %w", err)
@@ -184,7 +185,9 @@ func mutableTables() []string {
 		"members", "member_sites", "badges", "jobs", "job_key_sets", "reservations",
 		"kiosks", "custody", "alarms",
 		// 0003: sync.
-		"enrol_tokens", "kiosk_logs", "request_nonces", "kiosk_heartbeats"}
+		"enrol_tokens", "kiosk_logs", "request_nonces", "kiosk_heartbeats",
+		// 0005: notices.
+		"notices", "notice_outbox"}
 }
 
 func appendOnlyTables() []string {

@@ -1,0 +1,112 @@
+package auth_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/notify/smtptest"
+)
+
+func mustSMTP(tb testing.TB, srv *smtptest.Server) *auth.SMTPMailer {
+	tb.Helper()
+	m, err := auth.NewSMTPMailer(auth.SMTPConfig{Host: srv.Host(), Port: srv.Port(), Security: auth.SMTPNone,
+		From: "keycab HQ <hq@keycab.test>", Timeout: 5 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// TestSMTPSend: a message reaches a real SMTP server on loopback with its
+// sender, recipient, subject, kind, date and message id, and its body.
+func TestSMTPSend(t *testing.T) {
+	srv := smtptest.Start(t)
+	m := mustSMTP(t, srv)
+	msg := auth.Message{Kind: "invite", To: "Ann@Example.test", Subject: "You are invited to Acme on keycab",
+		Body: "Follow this link: https://hq.test/invite#tok\n"}
+	d := auth.Attempt(context.Background(), m, msg)
+	if d.Status != "sent" || d.Error != "" {
+		t.Fatalf("delivery %+v, want sent", d)
+	}
+	got := srv.Messages()
+	if len(got) != 1 {
+		t.Fatalf("%d messages arrived, want 1", len(got))
+	}
+	g := got[0]
+	if g.From != "hq@keycab.test" || len(g.To) != 1 || g.To[0] != "Ann@Example.test" {
+		t.Errorf("envelope from %q to %q", g.From, g.To)
+	}
+	for h, want := range map[string]string{"From": `"keycab HQ" <hq@keycab.test>`, "To": "<Ann@Example.test>",
+		"Subject": msg.Subject, "X-Keycab-Kind": "invite"} {
+		if v := g.Header.Get(h); v != want {
+			t.Errorf("header %s = %q, want %q", h, v, want)
+		}
+	}
+	if g.Header.Get("Message-Id") == "" {
+		t.Error("no Message-ID header")
+	}
+	if _, err := g.Header.Date(); err != nil {
+		t.Errorf("Date header: %v", err)
+	}
+	if !strings.Contains(g.Body, "https://hq.test/invite#tok") {
+		t.Errorf("body %q lacks the link", g.Body)
+	}
+}
+
+// TestSMTPFailures: a refused recipient and a dropped connection are
+// errors, recorded as failed deliveries; the server keeps nothing.
+func TestSMTPFailures(t *testing.T) {
+	srv := smtptest.Start(t)
+	m := mustSMTP(t, srv)
+	ctx := context.Background()
+	srv.Reject("gone@example.test", true)
+	d := auth.Attempt(ctx, m, auth.Message{Kind: "reset", To: "gone@example.test", Subject: "s", Body: "b"})
+	if d.Status != "failed" || !strings.Contains(d.Error, "550") {
+		t.Errorf("refused recipient: delivery %+v, want failed with the 550", d)
+	}
+	srv.DropNext(1)
+	d = auth.Attempt(ctx, m, auth.Message{Kind: "reset", To: "ann@example.test", Subject: "s", Body: "b"})
+	if d.Status != "failed" || d.Error == "" {
+		t.Errorf("dropped connection: delivery %+v, want failed", d)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Fatalf("%d messages arrived, want none", n)
+	}
+	if d = auth.Attempt(ctx, m, auth.Message{Kind: "reset", To: "ann@example.test", Subject: "s", Body: "b"}); d.Status != "sent" {
+		t.Errorf("after the faults: delivery %+v, want sent", d)
+	}
+	if d = auth.Attempt(ctx, nil, auth.Message{Kind: "reset", To: "ann@example.test"}); d.Status != "dry-run" {
+		t.Errorf("nil mailer: %+v, want dry-run", d)
+	}
+}
+
+// TestSMTPConfig: bad settings are refused with a clear error, and the
+// password never shows in the config's text.
+func TestSMTPConfig(t *testing.T) {
+	for _, c := range []struct {
+		cfg  auth.SMTPConfig
+		want string
+	}{
+		{auth.SMTPConfig{From: "hq@x.test"}, "host"},
+		{auth.SMTPConfig{Host: "mail.x.test", From: "not an address"}, "sender address"},
+		{auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Security: "ssl3"}, "security"},
+		{auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Port: 70000}, "port"},
+		{auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq"}, "needs a password"},
+		{auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq", Password: "pw", Security: auth.SMTPNone}, "without TLS"},
+	} {
+		if _, err := auth.NewSMTPMailer(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one about %q", c.cfg, err, c.want)
+		}
+	}
+	cfg := auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq", Password: "hunter2-secret"}
+	m, err := auth.NewSMTPMailer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.String() + cfg.String(); strings.Contains(s, "hunter2") || !strings.Contains(s, ":587 (starttls)") {
+		t.Errorf("description %q", s)
+	}
+}

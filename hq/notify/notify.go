@@ -1,0 +1,280 @@
+// Package notify is HQ's notifier: a loop that tells an organisation's
+// owners and admins (and, for things at a site, that site's managers) by
+// email when a key set is overdue, when a kiosk raises an alarm, when a
+// kiosk has been silent for longer than the offline threshold, and when
+// it is heard from again.
+//
+// Each round visits every organisation: it reads the facts (store
+// ReadNoticeFacts), decides the notices with a key unique per
+// organisation (store ClaimNotices, which stores the notice and queues one
+// mail per recipient in one transaction), then sends the queued mail that
+// is due (store TakeNoticeMail and FinishNoticeMail). Deciding through the
+// database makes each notice go out once across restarts and across
+// several HQ processes on one PostgreSQL database. A mail that fails (a
+// refused recipient, a dropped connection) is retried with exponential
+// backoff up to MaxAttempts, from the queue in the database; every
+// attempt, sent, failed or dry run, is recorded in the delivery log.
+//
+// Notice keys (the format is stored; keep it stable):
+//
+//	key.overdue:KEYSET:KIOSK:LOGINDEX   a custody entry past its due time
+//	alarm.raised:ALARM                  an alarm
+//	kiosk.offline:KIOSK:SINCE           a silence that began at SINCE (µs)
+//	kiosk.online:KIOSK:SINCE            the end of that silence
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/store"
+)
+
+// Config tunes a Notifier. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	Interval      time.Duration // between rounds
+	OfflineAfter  time.Duration // a kiosk silent this long is offline
+	AlarmLookback time.Duration // alarms raised longer ago (and cleared) are not notified
+	MaxAttempts   int           // tries per mail before it fails for good
+	RetryAfter    time.Duration // first retry delay, doubled per attempt up to an hour
+	Lease         time.Duration // how long one process holds a mail it is sending
+	Batch         int           // mails sent per organisation per round
+	BaseURL       string        // HQ's public URL, for a link in each mail
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Interval:      30 * time.Second,
+		OfflineAfter:  10 * time.Minute,
+		AlarmLookback: 24 * time.Hour,
+		MaxAttempts:   8,
+		RetryAfter:    time.Minute,
+		Lease:         2 * time.Minute,
+		Batch:         100,
+	}
+}
+
+// Validate fills in defaults and checks c.
+func (c *Config) Validate() error {
+	d := DefaultConfig()
+	for _, p := range []struct {
+		v    *time.Duration
+		def  time.Duration
+		name string
+	}{{&c.Interval, d.Interval, "interval"}, {&c.OfflineAfter, d.OfflineAfter, "offline-after"},
+		{&c.AlarmLookback, d.AlarmLookback, "alarm lookback"}, {&c.RetryAfter, d.RetryAfter, "retry delay"}, {&c.Lease, d.Lease, "lease"}} {
+		if *p.v == 0 {
+			*p.v = p.def
+		}
+		if *p.v < 0 {
+			return fmt.Errorf("notices: %s %v is negative", p.name, *p.v)
+		}
+	}
+	if c.OfflineAfter < time.Minute {
+		return fmt.Errorf("notices: offline-after %v is under a minute: kiosks would flap between offline and online", c.OfflineAfter)
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = d.MaxAttempts
+	}
+	if c.Batch == 0 {
+		c.Batch = d.Batch
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 50 {
+		return fmt.Errorf("notices: max attempts %d: want 1 to 50", c.MaxAttempts)
+	}
+	if c.Batch < 1 {
+		return fmt.Errorf("notices: batch %d: want at least 1", c.Batch)
+	}
+	return nil
+}
+
+// Notifier sends notices; see the package documentation.
+type Notifier struct {
+	st   *store.Store
+	mail auth.Mailer
+	log  *slog.Logger
+	now  func() time.Time
+	cfg  Config
+}
+
+// New returns a Notifier. A nil mailer records every mail as a dry run;
+// nil now means time.Now (use the store's clock).
+func New(st *store.Store, mailer auth.Mailer, log *slog.Logger, now func() time.Time, cfg Config) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Notifier{st: st, mail: mailer, log: log, now: now, cfg: cfg}, nil
+}
+
+// Run runs a round at once and then every Interval until ctx ends; it
+// returns nil when ctx ends. A failed round is logged and the loop goes on.
+func (n *Notifier) Run(ctx context.Context) error {
+	t := time.NewTicker(n.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := n.Round(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("notice round", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Round decides and sends the notices of every organisation once. An
+// error with one organisation does not stop the others; the errors are
+// joined.
+func (n *Notifier) Round(ctx context.Context) error {
+	orgs, err := n.st.NoticeOrgs(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, org := range orgs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := n.decide(ctx, org); err != nil {
+			errs = append(errs, err)
+		}
+		if err := n.send(ctx, org); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// decide claims the notices that org's facts call for.
+func (n *Notifier) decide(ctx context.Context, org string) error {
+	f, err := n.st.ReadNoticeFacts(ctx, org, n.now().Add(-n.cfg.AlarmLookback))
+	if err != nil {
+		return err
+	}
+	ns := n.notices(f)
+	claimed, err := n.st.ClaimNotices(ctx, org, ns)
+	if err != nil {
+		return err
+	}
+	for _, c := range claimed {
+		if len(c.To) == 0 {
+			n.log.Warn("notice has no recipient with an email address", "org", org, "notice", c.Key)
+		}
+		n.log.Info("notice", "org", org, "notice", c.Key, "recipients", len(c.To))
+	}
+	return nil
+}
+
+// notices returns the notices the facts call for, decided or not.
+func (n *Notifier) notices(f store.NoticeFacts) []store.Notice {
+	var out []store.Notice
+	add := func(kind, ref string, episode int64, key, site, subject, body string) {
+		if n.cfg.BaseURL != "" {
+			body += "\n" + strings.TrimRight(n.cfg.BaseURL, "/") + "/\n"
+		}
+		body += "\nThis notice is sent once to the owners and admins of " + f.OrgName + " and to the site's managers.\n"
+		out = append(out, store.Notice{Key: key, Kind: kind, Ref: ref, Episode: episode,
+			Subject: "[keycab] " + subject, Body: body, To: recipients(f, site)})
+	}
+	for _, o := range f.Overdue {
+		add("key.overdue", o.KeySetID, o.DueAt.UnixMicro(), key("key.overdue", o.KeySetID, o.KioskID, strconv.FormatInt(o.LogIndex, 10)), o.SiteID,
+			"Key overdue: "+o.Label,
+			fmt.Sprintf("%s took the key set %q at %s; it was due back at %s and has not been returned.\n",
+				o.MemberName, o.Label, stamp(o.TakenAt), stamp(o.DueAt)))
+	}
+	for _, a := range f.Alarms {
+		add("alarm.raised", a.ID, a.RaisedAt.UnixMicro(), key("alarm.raised", a.ID), a.SiteID,
+			"Alarm at "+a.CabinetName+": "+a.Alarm,
+			fmt.Sprintf("The kiosk of cabinet %q raised the alarm %q at %s.\n", a.CabinetName, a.Alarm, stamp(a.RaisedAt)))
+	}
+	for _, k := range f.Kiosks {
+		since := k.SilentSince.UnixMicro()
+		name := k.Name
+		if name == "" {
+			name = k.ID
+		}
+		// Heard from after the newest offline notice: back online, even if
+		// it has gone silent again since.
+		if k.OfflineNoticed > k.OnlineNoticed && since > k.OfflineNoticed {
+			ep := strconv.FormatInt(k.OfflineNoticed, 10)
+			add(store.NoticeKioskOnline, k.ID, k.OfflineNoticed, key(store.NoticeKioskOnline, k.ID, ep), k.SiteID,
+				"Kiosk back online: "+name,
+				fmt.Sprintf("The kiosk %q of cabinet %q is back online: HQ heard from it at %s.\n", name, k.CabinetName, stamp(k.SilentSince)))
+		}
+		if f.Now.Sub(k.SilentSince) >= n.cfg.OfflineAfter && since > k.OfflineNoticed {
+			add(store.NoticeKioskOffline, k.ID, since, key(store.NoticeKioskOffline, k.ID, strconv.FormatInt(since, 10)), k.SiteID,
+				"Kiosk offline: "+name,
+				fmt.Sprintf("HQ has not heard from the kiosk %q of cabinet %q since %s (more than %v).\n",
+					name, k.CabinetName, stamp(k.SilentSince), n.cfg.OfflineAfter))
+		}
+	}
+	return out
+}
+
+func key(parts ...string) string { return strings.Join(parts, ":") }
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// recipients returns the owners and admins, and the managers of site
+// (and of every site), each once.
+func recipients(f store.NoticeFacts, site string) []string {
+	to := slices.Concat(f.Admins, f.SiteManagers[""])
+	if site != "" {
+		to = append(to, f.SiteManagers[site]...)
+	}
+	slices.Sort(to)
+	return slices.Compact(to)
+}
+
+// send sends org's queued mail that is due, recording every attempt in
+// the delivery log.
+func (n *Notifier) send(ctx context.Context, org string) error {
+	ms, err := n.st.TakeNoticeMail(ctx, org, n.cfg.Lease, n.cfg.Batch)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range ms {
+		d := auth.Attempt(ctx, n.mail, auth.Message{Kind: m.Kind, OrgID: org, To: m.To, Subject: m.Subject, Body: m.Body})
+		if _, err := n.st.RecordDelivery(ctx, d); err != nil {
+			errs = append(errs, err)
+		}
+		var retry time.Time
+		if d.Status == "failed" && m.Attempts < n.cfg.MaxAttempts {
+			retry = n.now().Add(n.backoff(m.Attempts))
+		}
+		if err := n.st.FinishNoticeMail(ctx, org, m.ID, d.Status, d.Error, retry); err != nil {
+			errs = append(errs, err)
+		}
+		n.log.Info("notice mail", "org", org, "mail", m.ID, "kind", m.Kind, "status", d.Status, "attempt", m.Attempts,
+			"retry", !retry.IsZero())
+	}
+	return errors.Join(errs...)
+}
+
+// backoff is the delay after the attempt-th failure: RetryAfter doubled
+// per attempt, at most an hour.
+func (n *Notifier) backoff(attempt int) time.Duration {
+	d := n.cfg.RetryAfter
+	for i := 1; i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}

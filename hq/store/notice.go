@@ -1,0 +1,365 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"keycab.dev/keycab"
+)
+
+// Notices are HQ's own emails about an organisation (keys overdue, alarms,
+// kiosks offline and back online). They are decided and queued by HQ's
+// notifier (package hq/notify), which runs for no member or kiosk: the
+// calls below take an organisation id and are bound to that tenant like
+// every other call (row-level security on PostgreSQL, org_id in every
+// statement on both engines).
+//
+// A notice is sent once: its key is unique per organisation, and the
+// notice and the mail of each recipient are stored in one transaction, so
+// two HQ processes (or one restarted) never decide it twice. The mail is a
+// retry queue in the database (notice_outbox).
+
+// NoticeOrgs returns the id of every organisation, for the notifier to
+// visit each in turn.
+func (s *Store) NoticeOrgs(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.global(ctx, "list organisations for notices", false, func(ctx context.Context, t *tx) error {
+		rows, err := t.query(ctx, "SELECT org_id FROM org_directory ORDER BY org_id")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out = append(out, id)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// NoticeFacts is what the notifier needs about one organisation at one
+// moment.
+type NoticeFacts struct {
+	Now     time.Time // the store's clock when the facts were read
+	OrgName string
+	Overdue []OverdueKey
+	Alarms  []NoticeAlarm // alarms still open, or raised since the lookback
+	Kiosks  []NoticeKiosk // kiosks not revoked
+	// Admins are the addresses of the owners and admins. SiteManagers maps
+	// a site id to its managers' addresses; managers whose scope is every
+	// site are under "".
+	Admins       []string
+	SiteManagers map[string][]string
+}
+
+// OverdueKey is a key set held past its due time.
+type OverdueKey struct {
+	KeySetID, Label, SiteID string
+	MemberName              string
+	KioskID                 string
+	LogIndex                int64
+	TakenAt, DueAt          time.Time
+}
+
+// NoticeAlarm is an alarm raised at a kiosk.
+type NoticeAlarm struct {
+	ID, Alarm, KioskID, CabinetName, SiteID string
+	RaisedAt                                time.Time
+	Open                                    bool
+}
+
+// NoticeKiosk is a kiosk with what the notifier last said about it.
+type NoticeKiosk struct {
+	ID, Name, CabinetName, SiteID string
+	// SilentSince is when the kiosk was last seen, or enrolled if it
+	// never was.
+	SilentSince time.Time
+	// OfflineNoticed and OnlineNoticed are the silence episodes (SilentSince
+	// in microseconds) of the newest offline and back-online notices; zero
+	// when none was sent.
+	OfflineNoticed, OnlineNoticed int64
+}
+
+// ReadNoticeFacts reads org's overdue keys, alarms raised since
+// alarmsSince (and those still open), kiosks and recipients.
+func (s *Store) ReadNoticeFacts(ctx context.Context, orgID string, alarmsSince time.Time) (NoticeFacts, error) {
+	f := NoticeFacts{SiteManagers: map[string][]string{}}
+	err := s.tenant(ctx, "read notice facts", orgID, false, func(ctx context.Context, t *tx) error {
+		f.Now = t.now
+		return t.noticeFacts(ctx, &f, alarmsSince)
+	})
+	return f, err
+}
+
+func (t *tx) noticeFacts(ctx context.Context, f *NoticeFacts, alarmsSince time.Time) error {
+	if err := t.queryRow(ctx, "SELECT name FROM orgs WHERE id = $1", t.org()).Scan(&f.OrgName); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("organisation", t.org())
+		}
+		return err
+	}
+	err := t.each(ctx, func(r *sql.Rows) error {
+		var o OverdueKey
+		var taken, due int64
+		if err := r.Scan(&o.KeySetID, &o.Label, &o.SiteID, &o.MemberName, &o.KioskID, &o.LogIndex, &taken, &due); err != nil {
+			return err
+		}
+		o.TakenAt, o.DueAt = fromUS(taken), fromUS(due)
+		f.Overdue = append(f.Overdue, o)
+		return nil
+	}, `SELECT c.key_set_id, k.label, k.site_id, m.name, c.kiosk_id, c.log_index, c.taken_us, c.due_us FROM custody c
+		JOIN key_sets k ON k.org_id = c.org_id AND k.id = c.key_set_id
+		JOIN members m ON m.org_id = c.org_id AND m.id = c.member_id
+		WHERE c.org_id = $1 AND c.due_us > 0 AND c.due_us <= $2 ORDER BY c.due_us, c.key_set_id`, t.org(), us(t.now))
+	if err != nil {
+		return err
+	}
+	err = t.each(ctx, func(r *sql.Rows) error {
+		var a NoticeAlarm
+		var raised, cleared int64
+		if err := r.Scan(&a.ID, &a.Alarm, &a.KioskID, &a.CabinetName, &a.SiteID, &raised, &cleared); err != nil {
+			return err
+		}
+		a.RaisedAt, a.Open = fromUS(raised), cleared == 0
+		f.Alarms = append(f.Alarms, a)
+		return nil
+	}, `SELECT a.id, a.alarm, a.kiosk_id, c.name, c.site_id, a.raised_us, a.cleared_us
+		FROM alarms a JOIN cabinets c ON c.org_id = a.org_id AND c.id = a.cabinet_id
+		WHERE a.org_id = $1 AND (a.cleared_us = 0 OR a.raised_us >= $2) ORDER BY a.raised_us, a.id`, t.org(), us(alarmsSince))
+	if err != nil {
+		return err
+	}
+	err = t.each(ctx, func(r *sql.Rows) error {
+		var k NoticeKiosk
+		var seen, enrolled int64
+		if err := r.Scan(&k.ID, &k.Name, &k.CabinetName, &k.SiteID, &seen, &enrolled, &k.OfflineNoticed, &k.OnlineNoticed); err != nil {
+			return err
+		}
+		k.SilentSince = fromUS(max(seen, enrolled))
+		f.Kiosks = append(f.Kiosks, k)
+		return nil
+	}, `SELECT k.id, k.name, c.name, c.site_id, k.last_seen_us, k.enrolled_us,
+			coalesce((SELECT max(n.episode) FROM notices n WHERE n.org_id = k.org_id AND n.kind = $2 AND n.ref = k.id), 0),
+			coalesce((SELECT max(n.episode) FROM notices n WHERE n.org_id = k.org_id AND n.kind = $3 AND n.ref = k.id), 0)
+		FROM kiosks k JOIN cabinets c ON c.org_id = k.org_id AND c.id = k.cabinet_id
+		WHERE k.org_id = $1 AND k.revoked_us = 0 ORDER BY k.id`, t.org(), NoticeKioskOffline, NoticeKioskOnline)
+	if err != nil {
+		return err
+	}
+	return t.each(ctx, func(r *sql.Rows) error {
+		var email, site string
+		var role keycab.Role
+		if err := r.Scan(&email, &role, &site); err != nil {
+			return err
+		}
+		email = NormalizeEmail(email)
+		if role == keycab.RoleOwner || role == keycab.RoleAdmin {
+			f.Admins = append(f.Admins, email)
+		} else {
+			f.SiteManagers[site] = append(f.SiteManagers[site], email)
+		}
+		return nil
+	}, `SELECT m.email, m.role, coalesce(ms.site_id, '') FROM members m
+		LEFT JOIN member_sites ms ON ms.org_id = m.org_id AND ms.member_id = m.id AND m.role = $2
+		WHERE m.org_id = $1 AND m.email <> '' AND NOT m.disabled AND m.erased_us = 0
+			AND m.role IN ($3, $4, $2) ORDER BY m.email, ms.site_id`,
+		t.org(), string(keycab.RoleSiteManager), string(keycab.RoleOwner), string(keycab.RoleAdmin))
+}
+
+// each runs a query and calls fn for every row.
+func (t *tx) each(ctx context.Context, fn func(*sql.Rows) error, q string, args ...any) error {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// The kinds of notice whose episodes ReadNoticeFacts reports.
+const (
+	NoticeKioskOffline = "kiosk.offline"
+	NoticeKioskOnline  = "kiosk.online"
+)
+
+// Notice is one notice to decide: Key is unique per organisation (kind,
+// subject and episode), Ref names its subject (a kiosk, key set or alarm)
+// and Episode tells one occurrence from the next.
+type Notice struct {
+	Key, Kind, Ref string
+	Episode        int64
+	Subject, Body  string // the body carries no secret: it is stored for retries
+	To             []string
+}
+
+// ClaimNotices stores the notices of org that were never decided before,
+// each with its mail queued for every recipient, and returns those. A
+// notice already stored (by this process or another) is skipped.
+func (s *Store) ClaimNotices(ctx context.Context, orgID string, ns []Notice) ([]Notice, error) {
+	if len(ns) == 0 {
+		return nil, nil
+	}
+	// Most candidates were decided on an earlier round: look without
+	// taking the writer first.
+	var fresh []Notice
+	if err := s.tenant(ctx, "check notices", orgID, false, func(ctx context.Context, t *tx) error {
+		for _, n := range ns {
+			var one int
+			err := t.queryRow(ctx, "SELECT 1 FROM notices WHERE org_id = $1 AND key = $2", t.org(), n.Key).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				fresh = append(fresh, n)
+			} else if err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil || len(fresh) == 0 {
+		return nil, err
+	}
+	var claimed []Notice
+	err := s.tenant(ctx, "claim notices", orgID, true, func(ctx context.Context, t *tx) error {
+		for _, n := range fresh {
+			res, err := t.exec(ctx, `INSERT INTO notices (org_id, key, kind, ref, episode, created_us) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (org_id, key) DO NOTHING`, t.org(), n.Key, n.Kind, n.Ref, n.Episode, us(t.now))
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err != nil {
+				return err
+			} else if k == 0 {
+				continue
+			}
+			for _, to := range n.To {
+				if _, err := t.exec(ctx, `INSERT INTO notice_outbox (org_id, id, notice_key, kind, to_email, subject, body, created_us, next_us)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (org_id, notice_key, to_email) DO NOTHING`,
+					t.org(), newID("mail"), n.Key, n.Kind, NormalizeEmail(to), n.Subject, n.Body, us(t.now)); err != nil {
+					return err
+				}
+			}
+			claimed = append(claimed, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return claimed, nil
+}
+
+// tenant runs fn in a transaction bound to orgID for HQ itself (no member
+// or kiosk principal).
+func (s *Store) tenant(ctx context.Context, op, orgID string, write bool, fn func(context.Context, *tx) error) error {
+	t, err := s.begin(ctx, orgID, write)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer t.sql.Rollback()
+	if err := fn(ctx, t); err != nil {
+		return fmt.Errorf("%s: %w", op, s.classify(err))
+	}
+	if err := t.sql.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", op, s.classify(err))
+	}
+	return nil
+}
+
+// NoticeMail is one queued email of a notice.
+type NoticeMail struct {
+	ID, OrgID, NoticeKey, Kind string
+	To, Subject, Body          string
+	Attempts                   int // including the one now leased
+	State                      string
+	LastError                  string
+	NextAt                     time.Time
+}
+
+// TakeNoticeMail leases up to limit of org's queued mails that are due,
+// for lease: no other HQ process takes them until the lease ends or the
+// mail is finished. Each lease counts as an attempt.
+func (s *Store) TakeNoticeMail(ctx context.Context, orgID string, lease time.Duration, limit int) ([]NoticeMail, error) {
+	var out []NoticeMail
+	err := s.tenant(ctx, "take notice mail", orgID, true, func(ctx context.Context, t *tx) error {
+		now := us(t.now)
+		var due []NoticeMail
+		err := t.each(ctx, func(r *sql.Rows) error {
+			m := NoticeMail{OrgID: t.org()}
+			if err := r.Scan(&m.ID, &m.NoticeKey, &m.Kind, &m.To, &m.Subject, &m.Body, &m.Attempts, &m.State, &m.LastError); err != nil {
+				return err
+			}
+			due = append(due, m)
+			return nil
+		}, `SELECT id, notice_key, kind, to_email, subject, body, attempts, state, last_error FROM notice_outbox
+			WHERE org_id = $1 AND state = 'pending' AND next_us <= $2 AND lease_us <= $2 ORDER BY next_us, id LIMIT $3`,
+			t.org(), now, limit)
+		if err != nil {
+			return err
+		}
+		for _, m := range due {
+			res, err := t.exec(ctx, `UPDATE notice_outbox SET lease_us = $1, attempts = attempts + 1
+				WHERE org_id = $2 AND id = $3 AND state = 'pending' AND lease_us <= $4`, now+lease.Microseconds(), t.org(), m.ID, now)
+			if err != nil {
+				return err
+			}
+			if k, err := res.RowsAffected(); err != nil {
+				return err
+			} else if k == 1 {
+				m.Attempts++
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// FinishNoticeMail records the outcome of a leased mail: state is "sent",
+// "dry-run" or "failed". A failed mail with a retry time goes back to the
+// queue until then; without one it is failed for good.
+func (s *Store) FinishNoticeMail(ctx context.Context, orgID, id, state, errText string, retryAt time.Time) error {
+	if state != "sent" && state != "dry-run" && state != "failed" {
+		return fmt.Errorf("finish notice mail: %w", invalid("unknown state %q", state))
+	}
+	if state == "failed" && !retryAt.IsZero() {
+		state = "pending"
+	}
+	return s.tenant(ctx, "finish notice mail", orgID, true, func(ctx context.Context, t *tx) error {
+		res, err := t.exec(ctx, `UPDATE notice_outbox SET state = $1, last_error = $2, next_us = $3, lease_us = 0
+			WHERE org_id = $4 AND id = $5 AND state = 'pending'`, state, errText, us(retryAt), t.org(), id)
+		if err != nil {
+			return err
+		}
+		return affected(res, "notice mail", id)
+	})
+}
+
+// ListNoticeMail returns org's queued and finished notice mails, oldest
+// first.
+func (s *Store) ListNoticeMail(ctx context.Context, orgID string) ([]NoticeMail, error) {
+	var out []NoticeMail
+	err := s.tenant(ctx, "list notice mail", orgID, false, func(ctx context.Context, t *tx) error {
+		return t.each(ctx, func(r *sql.Rows) error {
+			m := NoticeMail{OrgID: t.org()}
+			var next int64
+			if err := r.Scan(&m.ID, &m.NoticeKey, &m.Kind, &m.To, &m.Subject, &m.Body, &m.Attempts, &m.State, &m.LastError, &next); err != nil {
+				return err
+			}
+			m.NextAt = fromUS(next)
+			out = append(out, m)
+			return nil
+		}, `SELECT id, notice_key, kind, to_email, subject, body, attempts, state, last_error, next_us FROM notice_outbox
+			WHERE org_id = $1 ORDER BY created_us, id`, t.org())
+	})
+	return out, err
+}
