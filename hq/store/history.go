@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,50 +60,69 @@ func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Even
 // historyQuery builds ListEvents' statement for principal p: the tenant,
 // the role's scope, the filter's conditions (only those set, so the
 // planner sees which index fits), the cursor as a row-value range on the
-// page order, and the LIMIT.
+// page order, and the LIMIT. A site manager scoped to some sites reads
+// one branch per site and one for their own events, each an index range
+// in page order cut at the LIMIT, and the branches are merged: a page
+// costs the same however sparse the manager's sites are.
 func historyQuery(p principal, f EventFilter) (string, []any) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	var b strings.Builder
 	args := []any{p.org}
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	b.WriteString(`SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail
-		FROM events e WHERE e.org_id = $1`)
+	var branches []string
 	switch {
 	case p.role == keycab.RoleStaff || p.role == keycab.RoleContractor:
 		f.ActorID = p.member
-	case !p.readsAll() && len(p.sites) > 0:
-		// A site manager scoped to some sites: those sites' events, and
-		// the manager's own anywhere.
-		ph := make([]string, len(p.sites))
-		for i, id := range p.sites {
-			ph[i] = arg(id)
+	case p.readsAll() || len(p.sites) == 0:
+	case f.SiteID != "" && slices.Contains(p.sites, f.SiteID):
+	case f.SiteID != "" || f.ActorID == p.member:
+		// Outside the manager's sites only their own events show.
+		branches = []string{" AND e.actor_id = " + arg(p.member)}
+	default:
+		for _, id := range p.sites {
+			branches = append(branches, " AND e.site_id = "+arg(id))
 		}
-		b.WriteString(" AND (e.site_id IN (" + strings.Join(ph, ", ") + ") OR e.actor_id = " + arg(p.member) + ")")
+		if f.ActorID == "" {
+			branches = append(branches, " AND e.actor_id = "+arg(p.member))
+		}
 	}
+	var where strings.Builder
 	for _, c := range []struct{ col, v string }{
 		{"e.site_id", f.SiteID}, {"e.key_set_id", f.KeySetID}, {"e.actor_id", f.ActorID}, {"e.kind", string(f.Kind)},
 	} {
 		if c.v != "" {
-			b.WriteString(" AND " + c.col + " = " + arg(c.v))
+			where.WriteString(" AND " + c.col + " = " + arg(c.v))
 		}
 	}
 	if !f.Since.IsZero() {
-		b.WriteString(" AND e.at_us >= " + arg(us(f.Since)))
+		where.WriteString(" AND e.at_us >= " + arg(us(f.Since)))
 	}
 	if !f.Until.IsZero() {
-		b.WriteString(" AND e.at_us < " + arg(us(f.Until)))
+		where.WriteString(" AND e.at_us < " + arg(us(f.Until)))
 	}
 	if c := f.Before; c != nil {
 		at := arg(us(c.At))
-		b.WriteString(" AND e.at_us <= " + at + " AND (e.at_us, e.kiosk_id, e.log_index) < (" + at + ", " + arg(c.KioskID) + ", " + arg(c.LogIndex) + ")")
+		where.WriteString(" AND e.at_us <= " + at + " AND (e.at_us, e.kiosk_id, e.log_index) < (" + at + ", " + arg(c.KioskID) + ", " + arg(c.LogIndex) + ")")
 	}
-	b.WriteString(" ORDER BY e.at_us DESC, e.kiosk_id DESC, e.log_index DESC LIMIT " + arg(f.Limit))
-	return b.String(), args
+	limit := arg(f.Limit)
+	one := func(branch string) string {
+		return `SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail
+		FROM events e WHERE e.org_id = $1` + branch + where.String() +
+			" ORDER BY e.at_us DESC, e.kiosk_id DESC, e.log_index DESC LIMIT " + limit
+	}
+	if len(branches) <= 1 {
+		return one(strings.Join(branches, "")), args
+	}
+	parts := make([]string, len(branches))
+	for i, br := range branches {
+		parts[i] = "SELECT * FROM (" + one(br) + ") AS b" + strconv.Itoa(i)
+	}
+	return "SELECT kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail FROM (" +
+		strings.Join(parts, " UNION ") + ") AS h ORDER BY at_us DESC, kiosk_id DESC, log_index DESC LIMIT " + limit, args
 }
 
 // ExplainEvents returns the engine's plan for the query ListEvents runs

@@ -93,6 +93,14 @@ func TestHistoryFilters(t *testing.T) {
 					func(ev store.Event, s string) bool { return s == a.site1.ID || ev.ActorID == a.manager.ID }},
 				{"site manager asking for another site", a.as(a.manager), store.EventFilter{SiteID: a.site2.ID},
 					func(ev store.Event, s string) bool { return s == a.site2.ID && ev.ActorID == a.manager.ID }},
+				{"site manager asking for their site", a.as(a.manager), store.EventFilter{SiteID: a.site1.ID},
+					func(_ store.Event, s string) bool { return s == a.site1.ID }},
+				{"site manager asking for their own events", a.as(a.manager), store.EventFilter{ActorID: a.manager.ID},
+					func(ev store.Event, _ string) bool { return ev.ActorID == a.manager.ID }},
+				{"site manager asking for another member", a.as(a.manager), store.EventFilter{ActorID: a.staff.ID, Kind: keycab.EventKeyTaken},
+					func(ev store.Event, s string) bool {
+						return s == a.site1.ID && ev.ActorID == a.staff.ID && ev.Kind == keycab.EventKeyTaken
+					}},
 				{"staff: own events only", a.as(a.staff), store.EventFilter{}, func(ev store.Event, _ string) bool { return ev.ActorID == a.staff.ID }},
 				{"staff asking for another member", a.as(a.staff), store.EventFilter{ActorID: a.admin.ID},
 					func(ev store.Event, _ string) bool { return ev.ActorID == a.staff.ID }},
@@ -177,5 +185,11 @@ func TestHistoryPlans(t *testing.T) {
 		if !strings.Contains(plan, "USING INDEX "+c.index+" ") || strings.Contains(plan, "TEMP B-TREE") {
 			t.Errorf("%s: want a read of %s in page order, got plan:\n%s", c.name, c.index, plan)
 		}
+	}
+	// A scoped site manager's page merges a branch per site and one for
+	// their own events, each its own index in page order.
+	plan := must[string](t)(f.s.ExplainEvents(ctx, a.as(a.manager), store.EventFilter{Since: time.Unix(100, 0)}))
+	if !strings.Contains(plan, "USING INDEX events_site ") || !strings.Contains(plan, "USING INDEX events_actor ") {
+		t.Errorf("site manager: want branches on events_site and events_actor, got plan:\n%s", plan)
 	}
 }
