@@ -144,6 +144,35 @@ func (t *tab) attr(sel, name string) string {
 	return a.Value
 }
 
+// signup fills in and sends the signup form, with a screenshot of the
+// filled form when shot is set.
+func (t *tab) signup(org, name, email, shot string) {
+	t.tb.Helper()
+	t.open("/signup")
+	t.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=org_name]`), org),
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), name),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), goodPassword),
+	)
+	if shot != "" {
+		t.shot(shot)
+	}
+	t.submit(`button[type=submit]`)
+}
+
+// value is the current value of a form control.
+func (t *tab) value(sel string) string {
+	t.tb.Helper()
+	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		t.tb.Fatalf("%s: value of %s: %v", t.name, sel, err)
+	}
+	return v
+}
+
 func (t *tab) location() string {
 	t.tb.Helper()
 	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
@@ -241,15 +270,7 @@ func TestBrowserDashboard(t *testing.T) {
 	if !strings.Contains(owner.location(), "/login") {
 		t.Fatalf("signed out / went to %s", owner.location())
 	}
-	owner.open("/signup")
-	owner.do(
-		chromedp.SendKeys(chromedp.CSS(`input[name=org_name]`), "Harbour Lettings"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Ann Owner"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ann@harbour.test"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), goodPassword),
-	)
-	owner.shot("01-signup")
-	owner.submit(`button[type=submit]`)
+	owner.signup("Harbour Lettings", "Ann Owner", "ann@harbour.test", "01-signup")
 	owner.MustSee("Harbour Lettings", "Welcome to keycab", "Every key is in its cabinet")
 	owner.shot("02-empty-dashboard")
 
@@ -403,4 +424,81 @@ func TestBrowserDashboard(t *testing.T) {
 	owner.MustSee("Front door")
 	owner.shot("16-cabinet")
 	t.Logf("browser flow took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// The create and edit forms in a real browser: add a site (a bad time
+// zone first, which comes back with the error and what was typed), a
+// slotted cabinet at it, and a key set homed in one of its slots, and
+// issue the key set's QR token.
+func TestBrowserManageForms(t *testing.T) {
+	browser := newBrowser(t)
+	e := newDashEnv(t, engines()[0], nil, true)
+	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
+
+	owner.signup("Quayside Keys", "Ann Owner", "ann@quayside.test", "")
+	owner.MustSee("Quayside Keys", "Welcome to keycab")
+
+	// A site: a zone Go does not know is refused, and nothing typed is lost.
+	owner.open("/sites")
+	owner.submit(`a[data-testid=new-site]`)
+	owner.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Harbour House"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=address]`), "1 Quay Street, Bristol"),
+		chromedp.SetValue(chromedp.CSS(`input[name=time_zone]`), "Europe/Bristol"),
+		chromedp.SendKeys(chromedp.CSS(`textarea[name=notes]`), "Key safe by the bins: 2580"),
+	)
+	owner.submit(`form[data-testid=site-form] button[type=submit]`)
+	owner.MustSee("unknown time zone")
+	if got := owner.attr(`input[name=address]`, "value"); got != "1 Quay Street, Bristol" {
+		t.Errorf("the address typed came back as %q", got)
+	}
+	if got := owner.value(`textarea[name=notes]`); got != "Key safe by the bins: 2580" {
+		t.Errorf("the notes typed came back as %q", got)
+	}
+	owner.shot("20-site-form-error")
+	owner.do(chromedp.SetValue(chromedp.CSS(`input[name=time_zone]`), "Europe/London"))
+	owner.submit(`form[data-testid=site-form] button[type=submit]`)
+	owner.MustSee("Created.", "Harbour House", "Europe/London", "Key safe by the bins: 2580")
+	owner.shot("21-site-created")
+
+	// A slotted cabinet at the site, from the site page.
+	owner.submit(`a[href^="/cabinets/new?site="]`)
+	owner.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Front desk"),
+		chromedp.SetValue(chromedp.CSS(`input[name=slots]`), "4"),
+	)
+	owner.shot("22-cabinet-form")
+	owner.submit(`form[data-testid=cabinet-form] button[type=submit]`)
+	owner.MustSee("Created.", "Front desk", "Harbour House", "slotted")
+	if rows := owner.text(`table.grid tbody`); strings.Count(rows, "Free") != 4 {
+		t.Errorf("the new cabinet's slots:\n%s", rows)
+	}
+	cabinet := strings.TrimPrefix(owner.location(), e.srv.URL+"/cabinets/")
+	cabinet, _, _ = strings.Cut(cabinet, "?")
+
+	// A key set homed in slot 2, with dual release, and its QR token.
+	owner.open("/key-sets")
+	owner.submit(`a[data-testid=new-keyset]`)
+	owner.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=label]`), "Flat 3, front door"),
+		chromedp.SetValue(chromedp.CSS(`select[name=site]`), owner.attr(`select[name=site] option:nth-child(2)`, "value")),
+		chromedp.SetValue(chromedp.CSS(`select[name=slot]`), cabinet+"/2"),
+		chromedp.Click(chromedp.CSS(`input[name=sensitive]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=max_out]`), "120"),
+	)
+	owner.shot("23-keyset-form")
+	owner.submit(`form[data-testid=keyset-form] button[type=submit]`)
+	owner.MustSee("Created.", "Flat 3, front door", "No token yet", "No reservations")
+	if got := owner.value(`select[name=slot]`); got != cabinet+"/2" {
+		t.Errorf("home slot %q, want %s/2", got, cabinet)
+	}
+	owner.submit(`form[action$="/token"] button`)
+	owner.MustSee("shown only this once")
+	if tok := owner.text(`[data-testid=token-text]`); !strings.HasPrefix(tok, "kc1.") {
+		t.Errorf("token %q", tok)
+	}
+	owner.shot("24-keyset-token")
+	owner.open("/cabinets/" + cabinet)
+	owner.MustSee("Flat 3, front door")
+	owner.shot("25-cabinet-with-keyset")
 }
