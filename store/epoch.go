@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,51 +14,18 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/sqlitefile"
 )
 
 // Backup writes a consistent copy of the open database to dst while the
-// kiosk keeps running (VACUUM INTO reads one snapshot; writers are not
-// blocked in WAL mode). dst must not exist; it is written next to itself
-// under a temporary name, synced, and renamed, so a crash leaves either no
-// backup or a whole one, never half of one. The copy has mode 0600: it
-// holds members' badge hashes and personal text. The kiosk's signing key
-// is not in it (see Restore).
+// kiosk keeps running (see sqlitefile.Backup: dst must not exist, a crash
+// leaves no half backup, mode 0600, as it holds members' badge hashes and
+// personal text). The kiosk's signing key is not in it (see Restore).
 func (d *DB) Backup(ctx context.Context, dst string) error {
-	if _, err := os.Lstat(dst); err == nil {
-		return fmt.Errorf("backup %s: already exists", dst)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("backup: %w", err)
+	if err := sqlitefile.Backup(ctx, d.db, dst); err != nil {
+		return d.wrap("backup to "+dst+" from", err)
 	}
-	tmp := dst + ".partial"
-	os.Remove(tmp)
-	// VACUUM INTO wants a new or empty file; creating it first sets its mode.
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	f.Close()
-	if _, err := d.db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
-		os.Remove(tmp)
-		return d.wrap("backup", err)
-	}
-	if err := syncFile(tmp); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("backup: %w", err)
-	}
-	return syncFile(filepath.Dir(dst))
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return nil
 }
 
 // Epoch describes the log a restored kiosk's new log continues from: the

@@ -86,6 +86,7 @@ type Config struct {
 	BaseURL         string // for links in emails
 	MailDir         string // dry-run mail: write messages here (development only)
 	AppRole         string // migrate: the service's PostgreSQL role
+	BackupOut       string // backup: the file to write
 	KeysFile        string // serve: HQ's signing keys; default next to a SQLite database
 	KeyName         string // serve: the name of keys created on first start
 	ConfigPoll      time.Duration
@@ -146,9 +147,9 @@ func (m *Main) ParseFlags(args []string) error {
 		m.Config.Command, args = args[0], args[1:]
 	}
 	switch m.Config.Command {
-	case "serve", "migrate", "demo-seed", "enrol-token":
+	case "serve", "migrate", "demo-seed", "enrol-token", "backup":
 	default:
-		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed or enrol-token", m.Config.Command)
+		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed, enrol-token or backup", m.Config.Command)
 	}
 	fs := flag.NewFlagSet("keycab-hq "+m.Config.Command, flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
@@ -178,11 +179,13 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.Org, "org", "", "the organisation's `id` (default: the account's only one)")
 		fs.StringVar(&m.Config.Cabinet, "cabinet", "", "the cabinet's `id or name` (default: the organisation's only one)")
 		fs.DurationVar(&m.Config.TokenTTL, "ttl", m.Config.TokenTTL, "how long the token stays valid")
+	case "backup":
+		fs.StringVar(&m.Config.BackupOut, "out", "", "the backup `file` to write (must not exist); SQLite only: back PostgreSQL up with pg_dump")
 	case "migrate":
 		fs.StringVar(&m.Config.AppRole, "app-role", m.Config.AppRole, "PostgreSQL: the service's role, granted what it needs")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token [flags]\n\nflags of %s:\n", m.Config.Command)
+		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token|backup [flags]\n\nflags of %s:\n", m.Config.Command)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -250,6 +253,8 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 		return m.enrolToken(ctx)
+	case "backup":
+		return m.backup(ctx)
 	}
 	if err := m.open(ctx); err != nil {
 		return err
