@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,57 @@ func TestSMTPConfig(t *testing.T) {
 	}
 	if s := m.String() + cfg.String(); strings.Contains(s, "hunter2") || !strings.Contains(s, ":587 (starttls)") {
 		t.Errorf("description %q", s)
+	}
+}
+
+// TestSMTPTLS: STARTTLS with AUTH PLAIN and implicit TLS deliver, with the
+// server's certificate checked; a server that offers no STARTTLS, or one
+// whose certificate is not trusted, gets nothing (no downgrade), and a
+// wrong password fails without showing in the error.
+func TestSMTPTLS(t *testing.T) {
+	ctx := context.Background()
+	msg := auth.Message{Kind: "magic", To: "ann@example.test", Subject: "Sign in", Body: "link"}
+	for _, c := range []struct {
+		name     string
+		server   smtptest.Options
+		security string
+		password string
+		trust    bool
+		want     string // "" for sent, else a part of the error
+	}{
+		{"starttls and auth", smtptest.Options{TLS: auth.SMTPStartTLS, Username: "hq", Password: "pw-right"}, auth.SMTPStartTLS, "pw-right", true, ""},
+		{"implicit tls", smtptest.Options{TLS: auth.SMTPTLS}, auth.SMTPTLS, "", true, ""},
+		{"no starttls offered", smtptest.Options{}, auth.SMTPStartTLS, "", true, "STARTTLS"},
+		{"untrusted certificate", smtptest.Options{TLS: auth.SMTPStartTLS}, auth.SMTPStartTLS, "", false, "certificate"},
+		{"wrong password", smtptest.Options{TLS: auth.SMTPTLS, Username: "hq", Password: "pw-right"}, auth.SMTPTLS, "pw-wrong-secret", true, "535"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := smtptest.StartWith(t, c.server)
+			cfg := auth.SMTPConfig{Host: srv.Host(), Port: srv.Port(), Security: c.security, From: "hq@keycab.test", Timeout: 5 * time.Second}
+			if c.password != "" {
+				cfg.Username, cfg.Password = "hq", c.password
+			}
+			if c.trust {
+				cfg.TLS = &tls.Config{RootCAs: srv.Roots(), ServerName: srv.Host(), MinVersion: tls.VersionTLS12}
+			}
+			m, err := auth.NewSMTPMailer(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := auth.Attempt(ctx, m, msg)
+			got := srv.Messages()
+			if c.want == "" {
+				if d.Status != "sent" || len(got) != 1 || !got[0].TLS || got[0].User != cfg.Username {
+					t.Fatalf("delivery %+v, messages %+v", d, got)
+				}
+				return
+			}
+			if d.Status != "failed" || !strings.Contains(d.Error, c.want) || len(got) != 0 {
+				t.Fatalf("delivery %+v (want an error about %q), messages %+v", d, c.want, got)
+			}
+			if c.password != "" && strings.Contains(d.Error, c.password) {
+				t.Errorf("the password is in the error: %s", d.Error)
+			}
+		})
 	}
 }

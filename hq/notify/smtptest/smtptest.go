@@ -1,12 +1,22 @@
 // Package smtptest is a small SMTP server on loopback for tests: it speaks
-// enough of RFC 5321 (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, without
-// TLS or AUTH) for a real client to deliver to it, records each message it
-// accepts, and can refuse recipients or drop connections to inject faults.
+// enough of RFC 5321 (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), with
+// STARTTLS or implicit TLS under a certificate it makes for 127.0.0.1 and
+// AUTH PLAIN if asked, for a real client to deliver to it; it records each
+// message it accepts, and can refuse recipients or drop connections to
+// inject faults.
 package smtptest
 
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"math/big"
 	"net"
 	"net/mail"
 	"strings"
@@ -22,36 +32,95 @@ type Message struct {
 	Data   []byte      // as received, dot-unstuffed
 	Header mail.Header // parsed from Data
 	Body   string
+	TLS    bool   // the session was encrypted
+	User   string // the authenticated user, if any
+}
+
+// Options configure a server made by StartWith.
+type Options struct {
+	TLS string // "" (none), "starttls" or "tls" (implicit)
+	// Username and Password, when set, are required (AUTH PLAIN, over
+	// TLS only) before MAIL.
+	Username, Password string
 }
 
 // Server is a running test SMTP server.
 type Server struct {
-	Addr string // host:port on 127.0.0.1
-	ln   net.Listener
-	wg   sync.WaitGroup
+	Addr  string // host:port on 127.0.0.1
+	ln    net.Listener
+	wg    sync.WaitGroup
+	opts  Options
+	tls   *tls.Config // nil without TLS
+	roots *x509.CertPool
 
 	mu     sync.Mutex
 	msgs   []Message
 	reject map[string]bool
 	drop   int
 	conns  int
+	open   map[net.Conn]bool // sessions under way, closed when the test ends
 }
 
-// Start starts a server; it stops when the test ends.
-func Start(tb testing.TB) *Server {
+// Start starts a server without TLS or AUTH; it stops when the test ends.
+func Start(tb testing.TB) *Server { return StartWith(tb, Options{}) }
+
+// StartWith starts a server with opts; it stops when the test ends.
+func StartWith(tb testing.TB, opts Options) *Server {
 	tb.Helper()
+	s := &Server{opts: opts, reject: map[string]bool{}, open: map[net.Conn]bool{}}
+	if opts.TLS != "" {
+		cert, roots, err := selfSigned()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.roots = roots
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{Addr: ln.Addr().String(), ln: ln, reject: map[string]bool{}}
+	s.Addr, s.ln = ln.Addr().String(), ln
 	s.wg.Add(1)
 	go s.serve()
 	tb.Cleanup(func() {
 		ln.Close()
+		s.mu.Lock()
+		for c := range s.open {
+			c.Close() // a client that left a session open does not hold the test up
+		}
+		s.mu.Unlock()
 		s.wg.Wait()
 	})
 	return s
+}
+
+// Roots returns a pool that trusts the server's certificate (nil without
+// TLS).
+func (s *Server) Roots() *x509.CertPool { return s.roots }
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost.
+func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots, nil
 }
 
 // Host and Port split Addr.
@@ -98,6 +167,7 @@ func (s *Server) serve() {
 		}
 		s.mu.Lock()
 		s.conns++
+		s.open[c] = true
 		drop := s.drop > 0
 		if drop {
 			s.drop--
@@ -106,15 +176,23 @@ func (s *Server) serve() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer c.Close()
 			s.session(c, drop)
+			c.Close()
+			s.mu.Lock()
+			delete(s.open, c)
+			s.mu.Unlock()
 		}()
 	}
 }
 
 // session runs one SMTP conversation; every read has a deadline.
 func (s *Server) session(c net.Conn, drop bool) {
+	secure := false
+	if s.opts.TLS == "tls" {
+		c, secure = tls.Server(c, s.tls), true
+	}
 	r := bufio.NewReader(c)
+	user := ""
 	reply := func(line string) bool {
 		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		_, err := c.Write([]byte(line + "\r\n"))
@@ -140,14 +218,38 @@ func (s *Server) session(c net.Conn, drop bool) {
 		verb, arg, _ := strings.Cut(line, " ")
 		switch strings.ToUpper(verb) {
 		case "EHLO":
-			ok = reply("250-smtptest greets " + arg + "\r\n250-8BITMIME\r\n250 SMTPUTF8")
+			ext := "250-smtptest greets " + arg + "\r\n250-8BITMIME\r\n"
+			if s.opts.TLS == "starttls" && !secure {
+				ext += "250-STARTTLS\r\n"
+			}
+			if s.opts.Username != "" && secure {
+				ext += "250-AUTH PLAIN\r\n"
+			}
+			ok = reply(ext + "250 SMTPUTF8")
+		case "STARTTLS":
+			if s.opts.TLS != "starttls" || secure {
+				ok = reply("502 no STARTTLS here")
+				break
+			}
+			if !reply("220 go ahead") {
+				return
+			}
+			c, secure = tls.Server(c, s.tls), true
+			r = bufio.NewReader(c)
+			m = Message{}
+		case "AUTH":
+			ok = reply(s.auth(arg, secure, reply, readLine, &user))
 		case "HELO":
 			ok = reply("250 smtptest")
 		case "MAIL":
 			if drop {
 				return
 			}
-			m = Message{From: address(arg)}
+			if s.opts.Username != "" && user == "" {
+				ok = reply("530 5.7.0 authentication required")
+				break
+			}
+			m = Message{From: address(arg), TLS: secure, User: user}
 			ok = reply("250 ok")
 		case "RCPT":
 			to := address(arg)
@@ -206,6 +308,31 @@ func (s *Server) session(c net.Conn, drop bool) {
 			return
 		}
 	}
+}
+
+// auth answers AUTH PLAIN, reading the credentials from the next line
+// when they are not on the command's.
+func (s *Server) auth(arg string, secure bool, reply func(string) bool, readLine func() (string, bool), user *string) string {
+	mech, resp, _ := strings.Cut(arg, " ")
+	if s.opts.Username == "" || !secure || !strings.EqualFold(mech, "PLAIN") {
+		return "504 5.5.4 unrecognised authentication"
+	}
+	if resp == "" {
+		var ok bool
+		if !reply("334 ") {
+			return ""
+		}
+		if resp, ok = readLine(); !ok {
+			return "501 5.5.2 no response"
+		}
+	}
+	b, err := base64.StdEncoding.DecodeString(resp)
+	parts := strings.Split(string(b), "\x00")
+	if err != nil || len(parts) != 3 || parts[1] != s.opts.Username || parts[2] != s.opts.Password {
+		return "535 5.7.8 authentication credentials invalid"
+	}
+	*user = parts[1]
+	return "235 2.7.0 authentication successful"
 }
 
 // address takes the address out of "FROM:<a@b> PARAMS" or "TO:<a@b>".
