@@ -260,43 +260,75 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the end-to-end test takes about a minute per engine")
 	}
-	t.Run("sqlite", func(t *testing.T) {
-		dsn := "sqlite:" + filepath.Join(t.TempDir(), "hq.db")
-		endToEnd(t, dsn, dsn)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("-short: PostgreSQL tests skipped")
-		}
-		if pgStartErr != nil {
-			t.Fatalf("PostgreSQL is needed for this test: %v", pgStartErr)
-		}
-		d := pgServer.MustDatabase(t)
-		program(t, "keycab-hq", "migrate", "--db", d.OwnerDSN, "--app-role", pgtest.AppRole)
-		endToEnd(t, d.AppDSN, d.AppDSN)
-	})
+	engines(t, endToEnd)
 }
 
-func endToEnd(t *testing.T, dsn, appDSN string) {
-	dir := t.TempDir()
+// engines runs fn with an HQ database on SQLite and on PostgreSQL: dsn
+// for keycab-hq's admin commands, appDSN for the application role.
+func engines(t *testing.T, fn func(t *testing.T, dsn, appDSN string)) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			dsn, appDSN := engineDSN(t, engine)
+			fn(t, dsn, appDSN)
+		})
+	}
+}
+
+// engineDSN makes a new, migrated HQ database on engine ("sqlite" or
+// "postgres"; the latter skips under -short).
+func engineDSN(tb testing.TB, engine string) (dsn, appDSN string) {
+	tb.Helper()
+	if engine == "sqlite" {
+		dsn := "sqlite:" + filepath.Join(tb.TempDir(), "hq.db")
+		return dsn, dsn
+	}
+	if testing.Short() {
+		tb.Skip("-short: PostgreSQL tests skipped")
+	}
+	if pgStartErr != nil {
+		tb.Fatalf("PostgreSQL is needed for this test: %v", pgStartErr)
+	}
+	d := pgServer.MustDatabase(tb)
+	program(tb, "keycab-hq", "migrate", "--db", d.OwnerDSN, "--app-role", pgtest.AppRole)
+	return d.AppDSN, d.AppDSN
+}
+
+// startHQ seeds the demo organisation into dsn and starts HQ on it; it
+// returns what demo-seed wrote (demoEnv).
+func startHQ(t testing.TB, dsn, dir string) (*hq, map[string]string) {
+	t.Helper()
 	envFile := filepath.Join(dir, "demo.env")
 	program(t, "keycab-hq", "demo-seed", "--db", dsn, "--out", envFile)
 	env := demoEnv(t, envFile)
 	h := &hq{dsn: dsn, addr: freePort(t), keys: filepath.Join(dir, "hq.keys")}
 	h.start(t)
+	return h, env
+}
 
+// enrolKiosk enrols a simulated kiosk named name in dir with the HQ at
+// url (HQ or a proxy to it) and returns it, not yet started.
+func enrolKiosk(t testing.TB, dsn string, env map[string]string, url, name, dir string) *kiosk {
+	t.Helper()
+	k := &kiosk{name: name, dir: dir}
+	token := strings.TrimSpace(program(t, "keycab-hq", "enrol-token", "--db", dsn, "--as", env["KEYCAB_DEMO_EMAIL"], "--cabinet", env["KEYCAB_DEMO_CABINET"]))
+	out := program(t, "keycab-kiosk", "enroll", "--sim", "--hq", url, "--token", token, "--data", k.dir, "--name", k.name)
+	if !strings.Contains(out, "config version") {
+		t.Fatalf("%s enroll: %s", k.name, out)
+	}
+	if fi, err := os.Stat(filepath.Join(k.dir, "kiosk.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s key: %v %v", k.name, err, fi)
+	}
+	k.args = []string{"--sim", "--headless", "--data", k.dir, "--push-every", "100ms", "--heartbeat-every", "1s", "--long-poll", "2s", "--sync-log-every", "500ms"}
+	return k
+}
+
+func endToEnd(t *testing.T, dsn, appDSN string) {
+	dir := t.TempDir()
+	h, env := startHQ(t, dsn, dir)
 	var kiosks []*kiosk
 	for i := range 2 {
-		k := &kiosk{name: fmt.Sprintf("kiosk%d", i+1), dir: filepath.Join(dir, fmt.Sprintf("kiosk%d", i+1))}
-		token := strings.TrimSpace(program(t, "keycab-hq", "enrol-token", "--db", dsn, "--as", env["KEYCAB_DEMO_EMAIL"], "--cabinet", env["KEYCAB_DEMO_CABINET"]))
-		out := program(t, "keycab-kiosk", "enroll", "--sim", "--hq", h.url(), "--token", token, "--data", k.dir, "--name", k.name)
-		if !strings.Contains(out, "config version") {
-			t.Fatalf("%s enroll: %s", k.name, out)
-		}
-		if fi, err := os.Stat(filepath.Join(k.dir, "kiosk.key")); err != nil || fi.Mode().Perm() != 0o600 {
-			t.Fatalf("%s key: %v %v", k.name, err, fi)
-		}
-		k.args = []string{"--sim", "--headless", "--data", k.dir, "--push-every", "100ms", "--heartbeat-every", "1s", "--long-poll", "2s", "--sync-log-every", "500ms"}
+		name := fmt.Sprintf("kiosk%d", i+1)
+		k := enrolKiosk(t, dsn, env, h.url(), name, filepath.Join(dir, name))
 		k.start(t)
 		kiosks = append(kiosks, k)
 	}
@@ -330,11 +362,27 @@ func endToEnd(t *testing.T, dsn, appDSN string) {
 	kiosks[1].takeAndReturn(t, ben, 1)
 
 	// Everything reaches HQ; then the kiosks stop.
+	st, sc := openHQ(t, appDSN, env)
+	for _, k := range kiosks {
+		k.quit(t)
+	}
+	for _, k := range kiosks {
+		if taken, returned := takesAndReturns(sameHistory(t, st, sc, k)); taken == 0 || taken != returned {
+			t.Fatalf("%s: %d takes and %d returns in the log", k.name, taken, returned)
+		}
+		auditVerify(t, k)
+	}
+	h.p.stop(t, syscall.SIGTERM)
+}
+
+// openHQ opens HQ's store as the demo organisation's owner.
+func openHQ(t testing.TB, appDSN string, env map[string]string) (*hqstore.Store, hqstore.Scope) {
+	t.Helper()
 	st, err := hqstore.Open(context.Background(), appDSN, hqstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
 	acc, err := st.AccountByEmail(ctx, env["KEYCAB_DEMO_EMAIL"])
 	if err != nil {
@@ -344,60 +392,46 @@ func endToEnd(t *testing.T, dsn, appDSN string) {
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("memberships %v %v", ms, err)
 	}
-	sc := hqstore.MemberScope(ms[0].OrgID, ms[0].MemberID)
-	for _, k := range kiosks {
-		k.say(t, "quit", "")
-		k.stdinClose()
-		select {
-		case err := <-k.p.waited:
-			k.p.waited <- err
-			if err != nil {
-				t.Fatalf("%s: %v\n%s", k.name, err, k.p.errb.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("%s did not quit", k.name)
-		}
-	}
-	for _, k := range kiosks {
-		sameHistory(t, st, sc, k)
-		out := program(t, "keycab", "audit", "verify", "--db", filepath.Join(k.dir, "kiosk.db"))
-		if !strings.HasPrefix(out, "ok:") {
-			t.Fatalf("%s audit verify: %s", k.name, out)
-		}
-		t.Logf("%s: %s", k.name, strings.TrimSpace(out))
-	}
-	h.p.stop(t, syscall.SIGTERM)
+	return st, hqstore.MemberScope(ms[0].OrgID, ms[0].MemberID)
 }
 
-func (k *kiosk) stdinClose() { k.p.stdin.Close() }
+// quit asks the kiosk to quit and waits for it to end cleanly.
+func (k *kiosk) quit(t testing.TB) {
+	t.Helper()
+	k.say(t, "quit", "")
+	k.p.stdin.Close()
+	select {
+	case err := <-k.p.waited:
+		k.p.waited <- err
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", k.name, err, k.p.errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not quit", k.name)
+	}
+}
+
+// auditVerify runs keycab audit verify on the kiosk's log.
+func auditVerify(t testing.TB, k *kiosk) {
+	t.Helper()
+	out := program(t, "keycab", "audit", "verify", "--db", filepath.Join(k.dir, "kiosk.db"))
+	if !strings.HasPrefix(out, "ok:") {
+		t.Fatalf("%s audit verify: %s", k.name, out)
+	}
+	t.Logf("%s: %s", k.name, strings.TrimSpace(out))
+}
 
 // sameHistory checks that HQ holds exactly the kiosk's log, leaf for
-// leaf, and recorded one history event per entry.
-func sameHistory(t *testing.T, st *hqstore.Store, sc hqstore.Scope, k *kiosk) {
+// leaf, and recorded one history event per entry; it returns the leaves.
+func sameHistory(t *testing.T, st *hqstore.Store, sc hqstore.Scope, k *kiosk) [][]byte {
 	t.Helper()
+	peer, size, kl := waitSynced(t, st, sc, k, 20*time.Second)
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(k.dir, "kiosk.db"), store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	peer, err := db.HQPeer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := db.Size()
-	var kl hqstore.KioskLog
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		kl, err = st.GetKioskLog(ctx, sc, peer.KioskID)
-		if err == nil && kl.Size == size {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: HQ holds %d entries (%v), the kiosk %d; kiosk's log:\n%s", k.name, kl.Size, err, size, tail(k.p.errb.String(), 4000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	theirs, err := st.KioskLeaves(ctx, sc, peer.KioskID, 0, size)
 	if err != nil {
 		t.Fatal(err)
@@ -438,8 +472,13 @@ func sameHistory(t *testing.T, st *hqstore.Store, sc hqstore.Scope, k *kiosk) {
 	if int64(len(seen)) != size {
 		t.Fatalf("%s: HQ history has %d events, the log %d", k.name, len(seen), size)
 	}
-	var taken, returned int
-	for _, leaf := range ours {
+	t.Logf("%s: %d entries, the same at HQ (cosigned size %d)", k.name, size, kl.Size)
+	return ours
+}
+
+// takesAndReturns counts the takes and returns in a log's leaves.
+func takesAndReturns(leaves [][]byte) (taken, returned int) {
+	for _, leaf := range leaves {
 		switch {
 		case bytes.Contains(leaf, []byte("key.taken")):
 			taken++
@@ -447,10 +486,36 @@ func sameHistory(t *testing.T, st *hqstore.Store, sc hqstore.Scope, k *kiosk) {
 			returned++
 		}
 	}
-	if taken == 0 || taken != returned {
-		t.Fatalf("%s: %d takes and %d returns in the log", k.name, taken, returned)
+	return taken, returned
+}
+
+// waitSynced waits until HQ holds as many entries as the kiosk's log has
+// now, and returns the kiosk's pinned HQ, that size and HQ's log state.
+func waitSynced(t testing.TB, st *hqstore.Store, sc hqstore.Scope, k *kiosk, wait time.Duration) (store.HQPeer, int64, hqstore.KioskLog) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(k.dir, "kiosk.db"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%s: %d entries, %d takes and returns, same at HQ (cosigned size %d)", k.name, size, taken, kl.Size)
+	peer, err := db.HQPeer(ctx)
+	size := db.Size()
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kl hqstore.KioskLog
+	deadline := time.Now().Add(wait)
+	for {
+		kl, err = st.GetKioskLog(ctx, sc, peer.KioskID)
+		if err == nil && kl.Size == size {
+			return peer, size, kl
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: HQ holds %d entries (%v), the kiosk %d; kiosk's log:\n%s", k.name, kl.Size, err, size, tail(k.p.errb.String(), 4000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func tail(s string, n int) string { return s[max(0, len(s)-n):] }
