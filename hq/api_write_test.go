@@ -188,3 +188,44 @@ func (e *env) doRaw(tb testing.TB, method, path, token, body string) resp {
 	MustNoErr(tb, err)
 	return resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
 }
+
+// Every request body the OpenAPI document names is one of its schemas,
+// and the writes are documented.
+func TestOpenAPIWrites(t *testing.T) {
+	e := newEnv(t, engines()[0], nil)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Ref string `json:"$ref"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	MustNoErr(t, json.Unmarshal([]byte(MustStatus(t, e.do(t, "GET", "/openapi.json", "", nil), 200).raw), &doc))
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			for _, c := range op.RequestBody.Content {
+				name := strings.TrimPrefix(c.Schema.Ref, "#/components/schemas/")
+				if doc.Components.Schemas[name] == nil {
+					t.Errorf("%s %s: body schema %q is not in the document", method, path, c.Schema.Ref)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"POST /v1/sites", "PATCH /v1/sites/{id}", "DELETE /v1/sites/{id}", "POST /v1/cabinets", "PATCH /v1/cabinets/{id}",
+		"PUT /v1/cabinets/{id}/slots/{number}", "POST /v1/key-sets", "PATCH /v1/key-sets/{id}", "POST /v1/key-sets/{id}/tokens",
+		"POST /v1/key-sets/{id}/tokens/rotate", "DELETE /v1/key-sets/{id}/tokens", "POST /v1/labels", "POST /v1/members", "PATCH /v1/members/{id}",
+		"PUT /v1/members/{id}/pin", "POST /v1/members/{id}/badges", "DELETE /v1/members/{id}/badges/{badge}", "POST /v1/jobs", "DELETE /v1/jobs/{id}",
+		"POST /v1/reservations", "DELETE /v1/reservations/{id}", "GET /v1/kiosks/{id}/log/checkpoint", "GET /v1/kiosks/{id}/log/tile/{path}"} {
+		m, p, _ := strings.Cut(want, " ")
+		if _, ok := doc.Paths[p][strings.ToLower(m)]; !ok {
+			t.Errorf("%s missing from the OpenAPI document", want)
+		}
+	}
+}
