@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,10 @@ type Server struct {
 	DashboardKey []byte
 	// Now is the dashboard's clock (export link expiry); nil is time.Now.
 	Now func() time.Time
+	// TrustedProxies are the reverse proxies in front of HQ: from them,
+	// and only from them, X-Forwarded-For names the client (rate limits
+	// and logs per client, not per proxy). See ParseTrustedProxies.
+	TrustedProxies []netip.Prefix
 }
 
 // cookieName is the session cookie of the dashboard: __Host- pins it to
@@ -101,7 +106,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	// The kiosk API authenticates every request with the kiosk's key,
 	// not a cookie: cross-origin protection does not apply there.
 	cop.AddInsecureBypassPattern("/v1/kiosk/")
-	return s.observe(securityHeaders(s.recoverPanics(cop.Handler(mux)))), nil
+	h := s.observe(securityHeaders(s.recoverPanics(cop.Handler(mux))))
+	if len(s.TrustedProxies) > 0 {
+		h = behindProxies(s.TrustedProxies, h)
+	}
+	return h, nil
 }
 
 // securityHeaders sets the security headers on every response, before the

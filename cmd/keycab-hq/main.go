@@ -90,6 +90,7 @@ type Config struct {
 	MailDir         string // dry-run mail: write messages here (development only)
 	AppRole         string // migrate: the service's PostgreSQL role
 	BackupOut       string // backup: the file to write
+	TrustedProxies  string // serve: the reverse proxies whose X-Forwarded-For is believed
 	KeysFile        string // serve: HQ's signing keys; default next to a SQLite database
 	KeyName         string // serve: the name of keys created on first start
 	ConfigPoll      time.Duration
@@ -162,6 +163,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.Listen, "listen", m.Config.Listen, "address to serve HTTP on")
 		fs.StringVar(&m.Config.NotesKeyFile, "notes-key-file", "", "file holding the notes key (else $KEYCAB_NOTES_KEY)")
 		fs.StringVar(&m.Config.Auth.BaseURL, "base-url", m.Config.Auth.BaseURL, "HQ's public URL, for links in emails")
+		fs.StringVar(&m.Config.TrustedProxies, "trusted-proxy", "", "comma-separated `addresses or CIDRs` of the reverse proxies in front of HQ, whose X-Forwarded-For names the client")
 		fs.StringVar(&m.Config.MailDir, "mail-dir", "", "dry-run mail: write each message to a file here (development only)")
 		fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long to let requests finish on SIGTERM")
 		fs.StringVar(&m.Config.KeysFile, "keys", "", "HQ's signing keys `file`, created (0600) if missing (default: keycab-hq.keys next to a SQLite database; required on PostgreSQL)")
@@ -198,6 +200,9 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if m.Config.Command == "serve" {
+		if _, err := hq.ParseTrustedProxies(m.Config.TrustedProxies); err != nil {
+			return err
+		}
 		return m.validateMail()
 	}
 	return nil
@@ -348,7 +353,11 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	m.log.Info("kiosk sync keys", "cosigner", keys.Cosigner.VerifierKey(), "config", keys.Config.VerifierKey)
-	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log, KioskAPI: kapi, DashboardKey: keys.Dashboard}
+	proxies, err := hq.ParseTrustedProxies(m.Config.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log, KioskAPI: kapi, DashboardKey: keys.Dashboard, TrustedProxies: proxies}
 	h, err := srv.Handler()
 	if err != nil {
 		return err
