@@ -23,6 +23,7 @@ func (p *Problem) Error() string { return fmt.Sprintf("entry %d: %s", p.Index, p
 // then every entry in index order, then call Finish.
 type Checker struct {
 	v        note.Verifier
+	keys     []LogKey // with a key chain: the key of each size (SetKeys)
 	f        *Frontier
 	pending  []Checkpoint // sorted by size, not yet reached
 	decode   bool
@@ -42,11 +43,42 @@ func NewChecker(v note.Verifier, decode bool) *Checker {
 	return &Checker{v: v, f: &Frontier{}, decode: decode, breakAt: -1}
 }
 
+// SetKeys gives the checker the log's key chain (see rotate.go): each
+// checkpoint must then be signed by a key that covers its size.
+func (c *Checker) SetKeys(keys []LogKey) { c.keys = keys }
+
+// Open verifies a signed checkpoint with the log's key, or with a key
+// chain the key (of those) that covers its size, and parses it.
+func (c *Checker) Open(msg []byte) (Checkpoint, error) {
+	if len(c.keys) == 0 {
+		cp, _, err := OpenCheckpoint(msg, c.v)
+		return cp, err
+	}
+	text, err := NoteText(msg)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	p, err := ParseCheckpoint(text)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	err = fmt.Errorf("no key of the log signs checkpoints of size %d", p.Size)
+	for _, k := range c.keys {
+		if k.Covers(p.Size) {
+			var cp Checkpoint
+			if cp, _, err = OpenCheckpoint(msg, k.Verifier); err == nil {
+				return cp, nil
+			}
+		}
+	}
+	return Checkpoint{}, err
+}
+
 // Checkpoint verifies one signed checkpoint's signature and queues it to be
 // compared with the recomputed tree when the entries reach its size.
 func (c *Checker) Checkpoint(msg []byte) error {
 	text, _ := NoteText(msg)
-	cp, _, err := OpenCheckpoint(msg, c.v)
+	cp, err := c.Open(msg)
 	if err != nil {
 		size := int64(-1)
 		if p, perr := ParseCheckpoint(text); perr == nil {

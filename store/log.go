@@ -52,6 +52,9 @@ func (d *DB) loadLog(ctx context.Context) error {
 	if m.verifier, err = note.NewVerifier(m.vkey); err != nil {
 		return fmt.Errorf("open %s: log verifier key %q: %w", d.path, m.vkey, err)
 	}
+	if err := d.loadKeys(ctx, &m); err != nil {
+		return err
+	}
 	d.meta = &m
 	var count int64
 	var maxIdx sql.NullInt64
@@ -161,6 +164,8 @@ type Tx struct {
 	prev     tlog.Hash
 	retain   string // why to keep the head checkpoint for good, if at all
 	pending  []pendingEntry
+	// next is the key the log rotates to (RotateKey), if it does.
+	next *audit.Signer
 }
 
 // pendingEntry is an entry appended in a transaction but not yet written:
@@ -202,7 +207,7 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	if tx.frontier.Size() != d.size || tx.retain != "" {
 		cp := audit.Checkpoint{Origin: d.meta.origin, Size: tx.frontier.Size(), Root: tx.frontier.Root()}
-		signed, err := audit.SignCheckpoint(cp, d.opts.Signer)
+		signed, err := tx.signHead(cp)
 		if err != nil {
 			return err
 		}
@@ -219,6 +224,7 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return d.wrap("commit", err)
 	}
 	d.size, d.frontier, d.prev = tx.frontier.Size(), tx.frontier, tx.prev
+	d.rotated(tx)
 	return nil
 }
 
@@ -437,7 +443,7 @@ func (d *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // AddCosignature stores a checkpoint cosigned by HQ (verified by the caller
 // against HQ's pinned key and by this method against the log's key and tree).
 func (d *DB) AddCosignature(ctx context.Context, cosigner string, signed []byte) error {
-	cp, _, err := audit.OpenCheckpoint(signed, d.meta.verifier)
+	cp, err := d.openCheckpoint(signed)
 	if err != nil {
 		return keycab.Errorf(keycab.EINVALID, "cosigned checkpoint: %v", err)
 	}
@@ -631,7 +637,7 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 		if d.meta == nil {
 			return VerifyResult{}, ErrNoLog
 		}
-		v = d.meta.verifier
+		v = d.meta.keys[0].Verifier
 	}
 	c := audit.NewChecker(v, decode)
 	// One snapshot for what the entries are checked against.
@@ -639,6 +645,15 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	var headSize, stored int64
 	err := d.read(ctx, func(tx *sql.Tx) error {
 		var err error
+		if d.meta != nil {
+			// The keys after the first, each handed over by a key.rotate
+			// entry (rotate.go).
+			keys, err := keyChain(ctx, tx, d.meta.origin, d.meta.keys[0].VerifierKey, v)
+			if err != nil {
+				return err
+			}
+			c.SetKeys(keys)
+		}
 		if cps, err = checkpoints(ctx, tx); err != nil {
 			return err
 		}

@@ -83,8 +83,9 @@ type DB struct {
 
 type logMeta struct {
 	origin   string
-	vkey     string
+	vkey     string // the newest key's (rotate.go)
 	verifier note.Verifier
+	keys     []audit.LogKey
 }
 
 // Open opens (or with opts.Create, creates) the kiosk database at path.

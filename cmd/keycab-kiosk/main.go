@@ -13,6 +13,13 @@
 // config bundles and applies them, and sends heartbeats; HQ is optional
 // at run time, the kiosk works offline from its last config.
 //
+// enroll on a kiosk that is enrolled already re-enrols it with a new key
+// (sync/agent.Rotate): with the kiosk program stopped, it pushes the log,
+// appends a key.rotate entry signed by the old and the new key, and once
+// HQ has checked both and pinned the new key, replaces DIR/kiosk.key (the
+// new key waits in DIR/kiosk.key.next until then; run enroll again to
+// finish an interrupted rotation). The log keeps its origin.
+//
 // Real hardware needs an enrolled kiosk: its config comes from HQ. With
 // --sim and no enrolment the kiosk runs standalone on the demo
 // organisation (demoorg) with a key of its own; such a data directory

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"keycab.dev/keycab/hardware/input"
@@ -41,7 +42,7 @@ func (m *Main) enroll(ctx context.Context) error {
 	}
 	if p, err := db.HQPeer(ctx); err == nil {
 		db.Close()
-		return fmt.Errorf("enroll: %s is enrolled already, as kiosk %s of %s", m.Config.DataDir, p.KioskID, p.URL)
+		return m.rotate(ctx, dbPath, keyPath, p)
 	}
 	if origin, err := db.Origin(); err == nil {
 		db.Close()
@@ -83,6 +84,26 @@ func (m *Main) enroll(ctx context.Context) error {
 		m.log.Warn("first push failed; the kiosk retries when it runs", "err", err)
 	}
 	fmt.Fprintf(m.stdout, "config version %d from HQ applied\n", v)
+	return nil
+}
+
+// rotate re-enrols an enrolled kiosk: its log gets a new key, handed over
+// by a key.rotate entry that HQ checks and pins (agent.Rotate); HQ
+// refuses the old key from then on. The kiosk program must be stopped.
+// The kiosk stays enrolled with the HQ it pinned: the old key, not a
+// token, is the credential.
+func (m *Main) rotate(ctx context.Context, dbPath, keyPath string, p store.HQPeer) error {
+	if m.Config.HQ != "" && strings.TrimSuffix(m.Config.HQ, "/") != strings.TrimSuffix(p.URL, "/") {
+		return fmt.Errorf("enroll: %s is enrolled with %s, not %s: enrol into a fresh --data to change HQ", m.Config.DataDir, p.URL, m.Config.HQ)
+	}
+	db, a, err := agent.Rotate(ctx, agent.RotateOptions{DBPath: dbPath, KeyFile: keyPath,
+		Config: agent.Config{Logger: m.log.With("component", "sync"), Software: software()}})
+	if err != nil {
+		return fmt.Errorf("re-enroll: %w (run keycab-kiosk enroll again to finish)", err)
+	}
+	m.db, m.agent = db, a
+	m.log.Info("re-enrolled: key rotated", "hq", p.URL, "kiosk", p.KioskID, "origin", p.Origin)
+	fmt.Fprintf(m.stdout, "re-enrolled with %s as kiosk %s: log %s has a new key in %s; HQ refuses the old one from now on\n", p.URL, p.KioskID, p.Origin, keyPath)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
 )
 
 // Kiosk is an enrolled kiosk: the device principal of one cabinet.
@@ -130,6 +131,9 @@ type Event struct {
 	At        time.Time // the kiosk's wall time
 	DueAt     time.Time // key.taken: when the key set is due back
 	Detail    string    // alarm.raised: the alarm's name (keycab.Alarm...)
+	// Entry is the decoded log entry, given for key.rotate (whose
+	// signatures HQ checks before it pins the new key; not stored).
+	Entry *audit.Event
 }
 
 // RecordEvents stores events of the principal's own kiosk, in log order,
@@ -247,6 +251,8 @@ func (t *tx) applyEvent(ctx context.Context, e Event) error {
 		if _, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = $2", t.org(), e.KeySetID); err != nil {
 			return err
 		}
+	case keycab.EventKeyRotate:
+		return t.rotateKioskKey(ctx, e)
 	case keycab.EventAlarmRaised:
 		if _, err := t.exec(ctx, `INSERT INTO alarms (org_id, id, kiosk_id, cabinet_id, alarm, log_index, raised_us)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.org(), newID("alarm"), e.KioskID, e.CabinetID, e.Detail, e.LogIndex, us(e.At)); err != nil {

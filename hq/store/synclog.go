@@ -305,6 +305,41 @@ func (l *LogTx) RecordEvents(ctx context.Context, events []Event) error {
 	return err
 }
 
+// rotateKioskKey pins the key a kiosk's key.rotate entry hands its log
+// over to, once both signatures check out against the pinned key and the
+// new one (audit.VerifyRotation). From then on the kiosk's requests and
+// checkpoints must be signed by the new key, and the old one is refused. A
+// rotation not signed by both is refused as EUNAUTHORIZED, so the push
+// that carries it stores nothing.
+func (t *tx) rotateKioskKey(ctx context.Context, e Event) error {
+	if e.Entry == nil {
+		return invalid("key.rotate %d of kiosk %s: HQ needs the log entry to check its signatures", e.LogIndex, e.KioskID)
+	}
+	var origin, pinned string
+	if err := t.queryRow(ctx, "SELECT origin, verifier_key FROM kiosk_logs WHERE org_id = $1 AND kiosk_id = $2", t.org(), e.KioskID).
+		Scan(&origin, &pinned); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("kiosk log", e.KioskID)
+		}
+		return err
+	}
+	next, err := audit.VerifyRotation(origin, e.LogIndex, pinned, e.Entry)
+	if err != nil {
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "kiosk key rotation refused: %v", err)
+	}
+	pub, err := audit.PublicKey(next)
+	if err != nil {
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "kiosk key rotation refused: %v", err)
+	}
+	if _, err := t.exec(ctx, "UPDATE kiosk_logs SET verifier_key = $1 WHERE org_id = $2 AND kiosk_id = $3", next, t.org(), e.KioskID); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, "UPDATE kiosks SET public_key = $1 WHERE org_id = $2 AND id = $3", []byte(pub), t.org(), e.KioskID); err != nil {
+		return err
+	}
+	return t.logAction(ctx, "kiosk.rotate_key", e.KioskID, next)
+}
+
 // UseNonce records a request nonce of the principal kiosk until expires;
 // a nonce seen before is ECONFLICT (a replayed request). Expired nonces
 // of the kiosk are dropped on the way.

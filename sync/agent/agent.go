@@ -82,11 +82,11 @@ type EnrolOptions struct {
 // HQ chose) to KeyFile with mode 0600, and pins HQ's answer in db. Open
 // the database again with the returned key's signer to start the log.
 func Enrol(ctx context.Context, db *store.DB, o EnrolOptions) (store.HQPeer, *Key, error) {
-	if _, err := db.Origin(); err == nil {
-		return store.HQPeer{}, nil, errors.New("enrol: this database already has a log (re-enrolment with key.rotate is not supported yet)")
-	}
 	if _, err := db.HQPeer(ctx); err == nil {
-		return store.HQPeer{}, nil, errors.New("enrol: already enrolled")
+		return store.HQPeer{}, nil, errors.New("enrol: already enrolled (Rotate gives an enrolled kiosk a new key)")
+	}
+	if _, err := db.Origin(); err == nil {
+		return store.HQPeer{}, nil, errors.New("enrol: this database already has a log of a kiosk that ran without HQ")
 	}
 	if _, err := os.Stat(o.KeyFile); err == nil {
 		return store.HQPeer{}, nil, fmt.Errorf("enrol: key file %s exists", o.KeyFile)
@@ -127,13 +127,7 @@ func Enrol(ctx context.Context, db *store.DB, o EnrolOptions) (store.HQPeer, *Ke
 	if _, err := note.NewVerifier(er.ConfigKey); err != nil {
 		return store.HQPeer{}, nil, fmt.Errorf("enrol: HQ config key: %w", err)
 	}
-	vkey, err := note.NewEd25519VerifierKey(er.Origin, pub)
-	if err != nil {
-		return store.HQPeer{}, nil, fmt.Errorf("enrol: origin %q: %w", er.Origin, err)
-	}
-	hash := strings.SplitN(vkey, "+", 3)[1]
-	skey := "PRIVATE+KEY+" + er.Origin + "+" + hash + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, priv.Seed()...))
-	key, err := ParseKey(skey)
+	skey, key, err := namedKey(er.Origin, priv)
 	if err != nil {
 		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
 	}
@@ -146,6 +140,19 @@ func Enrol(ctx context.Context, db *store.DB, o EnrolOptions) (store.HQPeer, *Ke
 		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
 	}
 	return peer, key, nil
+}
+
+// namedKey returns the note private key text of priv named origin, and
+// the key parsed.
+func namedKey(origin string, priv ed25519.PrivateKey) (string, *Key, error) {
+	vkey, err := note.NewEd25519VerifierKey(origin, priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		return "", nil, fmt.Errorf("origin %q: %w", origin, err)
+	}
+	hash := strings.SplitN(vkey, "+", 3)[1]
+	skey := "PRIVATE+KEY+" + origin + "+" + hash + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, priv.Seed()...))
+	key, err := ParseKey(skey)
+	return skey, key, err
 }
 
 func writeKey(path, skey string) error {
@@ -275,8 +282,14 @@ func (a *Agent) SetStatus(fn func(*wire.Heartbeat)) {
 // Peer returns the pinned HQ.
 func (a *Agent) Peer() store.HQPeer { return a.peer }
 
-// do sends a signed request and returns the status and body of the answer.
+// do sends a request signed with the kiosk's key and returns the status
+// and body of the answer.
 func (a *Agent) do(ctx context.Context, method, path string, msg any) (int, []byte, error) {
+	return a.doAs(ctx, a.cfg.Key, method, path, msg)
+}
+
+// doAs is do with the request signed by key.
+func (a *Agent) doAs(ctx context.Context, key *Key, method, path string, msg any) (int, []byte, error) {
 	var body []byte
 	gz := false
 	if msg != nil {
@@ -303,7 +316,7 @@ func (a *Agent) do(ctx context.Context, method, path string, msg any) (int, []by
 	if gz {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
-	wire.SignRequest(req, body, a.peer.OrgID, a.peer.KioskID, a.cfg.Key.Private, a.now())
+	wire.SignRequest(req, body, a.peer.OrgID, a.peer.KioskID, key.Private, a.now())
 	res, err := a.hc.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,7 +143,7 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 			h.error(w, err)
 			return
 		}
-		pub, err := publicKey(kl.VerifierKey)
+		pub, err := audit.PublicKey(kl.VerifierKey)
 		if err != nil {
 			h.error(w, err)
 			return
@@ -179,19 +178,6 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 		}
 		fn(w, r, &request{sc: sc, log: kl, body: body, kiosk: sr.KioskID})
 	}
-}
-
-// publicKey extracts the Ed25519 key from a note verifier key.
-func publicKey(vkey string) (ed25519.PublicKey, error) {
-	parts := strings.SplitN(vkey, "+", 3)
-	if len(parts) != 3 {
-		return nil, errors.New("malformed kiosk verifier key")
-	}
-	b, err := base64.StdEncoding.DecodeString(parts[2])
-	if err != nil || len(b) != 1+ed25519.PublicKeySize || b[0] != 1 {
-		return nil, errors.New("kiosk verifier key is not Ed25519")
-	}
-	return ed25519.PublicKey(b[1:]), nil
 }
 
 func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
@@ -327,8 +313,11 @@ func event(index int64, e *audit.Event) hqstore.Event {
 	if e.Due != 0 {
 		out.DueAt = time.UnixMilli(e.Due).UTC()
 	}
-	if e.Kind == keycab.EventAlarmRaised {
+	switch e.Kind {
+	case keycab.EventAlarmRaised:
 		out.Detail = e.Detail["alarm"]
+	case keycab.EventKeyRotate:
+		out.Entry = e // HQ checks both signatures and pins the new key
 	}
 	return out
 }

@@ -100,4 +100,19 @@
 // HQ burns the token and answers with the kiosk's id, the origin of its
 // log (the name of its note key, chosen by HQ), and HQ's cosigner and
 // config verifier keys, which the kiosk pins.
+//
+// # Re-enrolment: key rotation
+//
+// An enrolled kiosk gets a new key without a token: its old key is the
+// credential. The kiosk pushes its whole log, then appends a key.rotate
+// entry that names the old and the new note verifier key (same origin)
+// and carries signatures by both of a statement that binds the origin
+// and the entry's index (audit/rotate.go); the checkpoint that covers the
+// entry is signed by both keys. It pushes that one entry, in a request
+// signed by the old key. HQ checks that the old key is the one pinned and
+// that both signatures hold, pins the new key in the same transaction as
+// the entry, and from then on refuses the old key (401). A rotation that
+// fails the check is refused (401) and nothing of its push is stored. The
+// log keeps its origin and its tree; checkpoints up to the rotation are
+// signed by the old key, from it on by the new one.
 package wire
