@@ -148,6 +148,9 @@ func (s *Server) mountDashboard(mux *http.ServeMux) error {
 		"POST /people/{id}/pin":                   d.setPIN,
 		"POST /people/{id}/jobs":                  d.createJob,
 		"POST /people/{id}/jobs/{job}/end":        d.endJob,
+		"GET /people/{id}/jobs/new":               d.newJob,
+		"GET /people/{id}/jobs/{job}":             d.jobPage,
+		"POST /people/{id}/jobs/{job}":            d.updateJob,
 	} {
 		mux.Handle(pattern, d.signedIn(h))
 	}

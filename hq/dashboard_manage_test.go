@@ -198,6 +198,18 @@ func testManageForms(t *testing.T, e *env) {
 			t.Fatalf("jobs: %+v", jobs)
 		}
 		MustPage(t, w.get(t, "/people/"+dev), 200, "5 Mar 2026 08:00 GMT (Europe/London)", "5 Mar 2026 17:00 GMT (Europe/London)", "WO-77")
+		// Changed: the form shows the window in the site's zone; a bad
+		// window comes back as typed; a good one is saved.
+		jp := "/people/" + dev + "/jobs/" + jobs[0].ID
+		MustPage(t, w.get(t, jp), 200, `value="WO-77"`, `value="2026-03-05T08:00"`, `value="2026-03-05T17:00"`, `value="`+ks+`" checked`)
+		MustPage(t, w.post(t, jp, url.Values{"descriptor": {"WO-77b"}, "key_set": {ks}, "from": {"2026-03-05T08:00"}, "until": {"2026-03-05T07:00"}}),
+			http.StatusBadRequest, "must end after it starts", `value="WO-77b"`, `value="2026-03-05T07:00"`)
+		MustPage(t, w.post(t, jp, url.Values{"descriptor": {"WO-77b"}, "key_set": {ks}, "from": {"2026-03-05T08:00"}, "until": {"2026-03-05T18:30"}}), http.StatusSeeOther)
+		jobs, err = e.st.ListJobs(ctx, sc, dev)
+		MustNoErr(t, err)
+		if len(jobs) != 1 || !jobs[0].Until.Equal(time.Date(2026, 3, 5, 18, 30, 0, 0, time.UTC)) || jobs[0].Descriptor != "WO-77b" {
+			t.Fatalf("jobs after change: %+v", jobs)
+		}
 		MustPage(t, w.post(t, "/people/"+dev+"/jobs/"+jobs[0].ID+"/end", nil), http.StatusSeeOther)
 		if jobs, _ = e.st.ListJobs(ctx, sc, dev); len(jobs) != 0 {
 			t.Errorf("job not ended: %+v", jobs)
@@ -232,7 +244,7 @@ func testManageForms(t *testing.T, e *env) {
 		for _, want := range []string{"site.create", "site.update", "site.notes", "site.delete", "cabinet.create", "cabinet.update", "cabinet.delete",
 			"slot.set", "key_set.create", "key_set.update", "key_set.delete", "token.issue", "token.rotate", "token.revoke",
 			"member.create", "member.role", "member.sites", "member.remove", "member.pin", "badge.add", "badge.revoke",
-			"reservation.create", "reservation.delete", "job.create", "job.delete"} {
+			"reservation.create", "reservation.delete", "job.create", "job.update", "job.delete"} {
 			if !seen[want] {
 				t.Errorf("admin log lacks %s", want)
 			}
@@ -320,6 +332,7 @@ func TestDashboardManageRoles(t *testing.T) {
 		{"/people/" + s.dana.ID + "/pin", url.Values{"action": {"set"}, "pin": {"1234"}}},
 		{"/people/" + contractor.ID + "/jobs", url.Values{"key_set": {s.ksFront.ID}, "from": {"2026-04-01T09:00"}, "until": {"2026-04-01T10:00"}}},
 		{"/people/" + contractor.ID + "/jobs/" + job.ID + "/end", nil},
+		{"/people/" + contractor.ID + "/jobs/" + job.ID, url.Values{"key_set": {s.ksFront.ID}, "from": {"2026-04-01T09:00"}, "until": {"2026-04-01T11:00"}}},
 		{"/people/" + ownerID + "/remove", nil},
 	}
 	before, err := e.st.ListAdminLog(ctx, owners, 1000)

@@ -42,6 +42,7 @@ type badgeRow struct {
 
 // jobForm is what was typed into the job form.
 type jobForm struct {
+	ID          string // set when changing a job
 	Descriptor  string
 	KeySetIDs   []string
 	From, Until string
@@ -264,43 +265,101 @@ func onlyDigits(s string) bool {
 	return true
 }
 
-// createJob gives a contractor key sets for a window, typed as wall-clock
-// times of the key sets' site (which must share one time zone).
-func (d *dashboard) createJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	ctx, id := r.Context(), r.PathValue("id")
-	f := jobForm{Descriptor: formValue(r, "descriptor"), From: formValue(r, "from"), Until: formValue(r, "until")}
+// jobOf reads the job form of contractor memberID: its window is typed
+// as wall-clock times of the key sets' site (which must share one time
+// zone).
+func (d *dashboard) jobOf(r *http.Request, v *viewer, memberID string) (jobForm, keycab.Job, error) {
+	f := jobForm{ID: r.PathValue("job"), Descriptor: formValue(r, "descriptor"), From: formValue(r, "from"), Until: formValue(r, "until")}
 	for _, k := range r.PostForm["key_set"] {
 		if k != "" {
 			f.KeySetIDs = append(f.KeySetIDs, k)
 		}
 	}
-	dir, err := d.directory(ctx, v)
+	j := keycab.Job{ID: f.ID, MemberID: memberID, KeySetIDs: f.KeySetIDs, Descriptor: f.Descriptor}
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return f, j, err
+	}
+	if len(f.KeySetIDs) == 0 {
+		return f, j, keycab.Errorf(keycab.EINVALID, "a job needs at least one key set")
+	}
+	zone := dir.KeySetZone(f.KeySetIDs[0])
+	for _, k := range f.KeySetIDs[1:] {
+		if dir.KeySetZone(k) != zone {
+			return f, j, keycab.Errorf(keycab.EINVALID, "the key sets of one job must be at sites in one time zone")
+		}
+	}
+	if j.From, err = parseLocal("From", f.From, zone); err != nil {
+		return f, j, err
+	}
+	j.Until, err = parseLocal("Until", f.Until, zone)
+	return f, j, err
+}
+
+// createJob gives a contractor key sets for a window.
+func (d *dashboard) createJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	f, j, err := d.jobOf(r, v, id)
+	if err == nil {
+		_, err = d.s.Store.CreateJob(r.Context(), v.P.Scope(), j)
+	}
+	if err != nil {
+		return d.renderJob(w, r, v, id, f, err)
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+// renderJob renders the job form of contractor id with f and err.
+func (d *dashboard) renderJob(w http.ResponseWriter, r *http.Request, v *viewer, id string, f jobForm, err error) error {
+	p, lerr := d.memberData(r.Context(), v, id)
+	if lerr != nil {
+		return lerr
+	}
+	if p.Member.Role != keycab.RoleContractor {
+		return keycab.Errorf(keycab.EINVALID, "jobs are for contractors")
+	}
+	p.Job = f
+	title := "New job"
+	if f.ID != "" {
+		title = "Change job"
+	}
+	d.renderForm(w, r, "job_form", view{Title: title, Nav: "people", V: v, Data: p}, err)
+	return nil
+}
+
+func (d *dashboard) newJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	return d.renderJob(w, r, v, r.PathValue("id"), jobForm{}, nil)
+}
+
+// jobPage is the form that changes one job of a contractor.
+func (d *dashboard) jobPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	jobs, err := d.s.Store.ListJobs(r.Context(), v.P.Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	j := keycab.Job{MemberID: id, KeySetIDs: f.KeySetIDs, Descriptor: f.Descriptor}
-	zone := ""
-	if len(f.KeySetIDs) == 0 {
-		err = keycab.Errorf(keycab.EINVALID, "a job needs at least one key set")
+	dir, err := d.directory(r.Context(), v)
+	if err != nil {
+		return err
 	}
-	for i, k := range f.KeySetIDs {
-		z := dir.KeySetZone(k)
-		if i > 0 && z != zone {
-			err = keycab.Errorf(keycab.EINVALID, "the key sets of one job must be at sites in one time zone")
+	for _, j := range jobs {
+		if j.ID == r.PathValue("job") {
+			z := dir.JobZone(j)
+			return d.renderJob(w, r, v, j.MemberID, jobForm{ID: j.ID, Descriptor: j.Descriptor, KeySetIDs: j.KeySetIDs,
+				From: localInput(j.From, z), Until: localInput(j.Until, z)}, nil)
 		}
-		zone = z
 	}
+	return keycab.Errorf(keycab.ENOTFOUND, "job not found")
+}
+
+// updateJob saves a changed job.
+func (d *dashboard) updateJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	f, j, err := d.jobOf(r, v, id)
 	if err == nil {
-		j.From, err = parseLocal("From", f.From, zone)
-	}
-	if err == nil {
-		j.Until, err = parseLocal("Until", f.Until, zone)
-	}
-	if err == nil {
-		_, err = d.s.Store.CreateJob(ctx, v.P.Scope(), j)
+		err = d.s.Store.UpdateJob(r.Context(), v.P.Scope(), j)
 	}
 	if err != nil {
-		return d.memberFailed(w, r, v, id, err, func(p *memberPage) { p.Job = f })
+		return d.renderJob(w, r, v, id, f, err)
 	}
 	return redirect(w, r, "/people/"+id+"?notice=saved")
 }

@@ -17,42 +17,123 @@ func (s *Store) CreateJob(ctx context.Context, sc Scope, j keycab.Job) (keycab.J
 		if err := t.sameOrg(j.OrgID); err != nil {
 			return err
 		}
-		m, err := t.member(ctx, j.MemberID)
-		if err != nil {
+		var err error
+		if j, err = t.checkJob(ctx, j); err != nil {
 			return err
-		}
-		if m.Role != keycab.RoleContractor {
-			return invalid("jobs are for contractors; member %s is a %s", m.ID, m.Role)
-		}
-		if !j.From.Before(j.Until) {
-			return invalid("a job's window must end after it starts")
-		}
-		j.KeySetIDs = dedupe(j.KeySetIDs)
-		if len(j.KeySetIDs) == 0 {
-			return invalid("a job needs at least one key set")
-		}
-		for _, id := range j.KeySetIDs {
-			k, err := t.keySet(ctx, id)
-			if err != nil {
-				return err
-			}
-			if !t.p.managesSite(k.SiteID) {
-				return forbidden("assigning key set %s needs an owner, admin or the site's manager", id)
-			}
 		}
 		j.ID, j.OrgID = newID("job"), t.org()
 		if _, err := t.exec(ctx, `INSERT INTO jobs (org_id, id, member_id, descriptor, from_us, until_us) VALUES ($1, $2, $3, $4, $5, $6)`,
 			j.OrgID, j.ID, j.MemberID, j.Descriptor, us(j.From), us(j.Until)); err != nil {
 			return err
 		}
-		for _, id := range j.KeySetIDs {
-			if _, err := t.exec(ctx, "INSERT INTO job_key_sets (org_id, job_id, key_set_id) VALUES ($1, $2, $3)", j.OrgID, j.ID, id); err != nil {
-				return err
-			}
+		if err := t.setJobKeySets(ctx, j); err != nil {
+			return err
 		}
 		return t.logAction(ctx, "job.create", j.ID, j.MemberID+" "+window(j.From, j.Until))
 	})
 	return j, err
+}
+
+// checkJob checks a new or changed job: a contractor's, a window that
+// ends after it starts, and key sets the principal manages. It returns j
+// with its key sets deduplicated.
+func (t *tx) checkJob(ctx context.Context, j keycab.Job) (keycab.Job, error) {
+	m, err := t.member(ctx, j.MemberID)
+	if err != nil {
+		return j, err
+	}
+	if m.Role != keycab.RoleContractor {
+		return j, invalid("jobs are for contractors; member %s is a %s", m.ID, m.Role)
+	}
+	if !j.From.Before(j.Until) {
+		return j, invalid("a job's window must end after it starts")
+	}
+	j.KeySetIDs = dedupe(j.KeySetIDs)
+	if len(j.KeySetIDs) == 0 {
+		return j, invalid("a job needs at least one key set")
+	}
+	for _, id := range j.KeySetIDs {
+		k, err := t.keySet(ctx, id)
+		if err != nil {
+			return j, err
+		}
+		if !t.p.managesSite(k.SiteID) {
+			return j, forbidden("assigning key set %s needs an owner, admin or the site's manager", id)
+		}
+	}
+	return j, nil
+}
+
+// setJobKeySets replaces the key sets of job j.
+func (t *tx) setJobKeySets(ctx context.Context, j keycab.Job) error {
+	if _, err := t.exec(ctx, "DELETE FROM job_key_sets WHERE org_id = $1 AND job_id = $2", t.org(), j.ID); err != nil {
+		return err
+	}
+	for _, id := range j.KeySetIDs {
+		if _, err := t.exec(ctx, "INSERT INTO job_key_sets (org_id, job_id, key_set_id) VALUES ($1, $2, $3)", t.org(), j.ID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdateJob changes a job's reference, window and key sets (not its
+// contractor). The principal must manage the sites of the key sets it
+// had and of those it gets; a shortened window takes effect at once.
+func (s *Store) UpdateJob(ctx context.Context, sc Scope, j keycab.Job) error {
+	return s.write(ctx, "update job "+j.ID, sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.mustWrite("changing a job"); err != nil {
+			return err
+		}
+		if err := t.sameOrg(j.OrgID); err != nil {
+			return err
+		}
+		old, err := t.managedJob(ctx, j.ID, "changing a job")
+		if err != nil {
+			return err
+		}
+		if j.MemberID != "" && j.MemberID != old.MemberID {
+			return invalid("a job cannot move to another contractor")
+		}
+		j.MemberID = old.MemberID
+		if j, err = t.checkJob(ctx, j); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "UPDATE jobs SET descriptor = $1, from_us = $2, until_us = $3 WHERE org_id = $4 AND id = $5",
+			j.Descriptor, us(j.From), us(j.Until), t.org(), j.ID); err != nil {
+			return err
+		}
+		if err := t.setJobKeySets(ctx, j); err != nil {
+			return err
+		}
+		return t.logAction(ctx, "job.update", j.ID, j.MemberID+" "+window(j.From, j.Until))
+	})
+}
+
+// managedJob loads job id if the principal may see its contractor and
+// key sets (else not found) and manages the key sets' sites (else
+// forbidden), for what.
+func (t *tx) managedJob(ctx context.Context, id, what string) (keycab.Job, error) {
+	jobs, err := t.jobs(ctx, "", id)
+	if err != nil {
+		return keycab.Job{}, err
+	}
+	if len(jobs) == 0 {
+		return keycab.Job{}, notFound("job", id)
+	}
+	if _, err := t.member(ctx, jobs[0].MemberID); err != nil {
+		return keycab.Job{}, notFound("job", id)
+	}
+	for _, k := range jobs[0].KeySetIDs {
+		ks, err := t.keySet(ctx, k)
+		if err != nil {
+			return keycab.Job{}, notFound("job", id)
+		}
+		if !t.p.managesSite(ks.SiteID) {
+			return keycab.Job{}, forbidden("%s needs an owner, admin or the site's manager", what)
+		}
+	}
+	return jobs[0], nil
 }
 
 // ListJobs returns jobs: a contractor's own, or all those a manager or
@@ -129,24 +210,8 @@ func (s *Store) DeleteJob(ctx context.Context, sc Scope, id string) error {
 		if err := t.p.mustWrite("deleting a job"); err != nil {
 			return err
 		}
-		jobs, err := t.jobs(ctx, "", id)
-		if err != nil {
+		if _, err := t.managedJob(ctx, id, "deleting a job"); err != nil {
 			return err
-		}
-		if len(jobs) == 0 {
-			return notFound("job", id)
-		}
-		if _, err := t.member(ctx, jobs[0].MemberID); err != nil {
-			return notFound("job", id)
-		}
-		for _, k := range jobs[0].KeySetIDs {
-			ks, err := t.keySet(ctx, k)
-			if err != nil {
-				return notFound("job", id)
-			}
-			if !t.p.managesSite(ks.SiteID) {
-				return forbidden("deleting a job needs an owner, admin or the site's manager")
-			}
 		}
 		if _, err := t.exec(ctx, "DELETE FROM jobs WHERE org_id = $1 AND id = $2", t.org(), id); err != nil {
 			return err
