@@ -25,6 +25,17 @@ import (
 // (the store decides per site).
 func (v *viewer) CanManage() bool { return v.Admin() || v.Role == keycab.RoleSiteManager }
 
+// managerPage is page f for owners, admins and site managers only: the
+// others get 403 rather than a form that the store would refuse.
+func managerPage(f pageFunc) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *viewer) error {
+		if !v.CanManage() {
+			return keycab.Errorf(keycab.EFORBIDDEN, "Only owners, admins and site managers change this.")
+		}
+		return f(w, r, v)
+	}
+}
+
 // renderForm renders a form page: with err's message and status when
 // err is set (a failed save), else as 200.
 func (d *dashboard) renderForm(w http.ResponseWriter, r *http.Request, name string, vw view, err error) {

@@ -351,6 +351,17 @@ func TestDashboardManageRoles(t *testing.T) {
 			}
 		}
 	}
+	// The form pages are not offered to them either.
+	for _, path := range []string{"/sites/new", "/sites/" + s.siteA.ID + "/edit", "/cabinets/new", "/cabinets/" + s.cabA.ID + "/edit",
+		"/key-sets/new", "/people/new", "/people/" + contractor.ID + "/jobs/new", "/people/" + contractor.ID + "/jobs/" + job.ID} {
+		MustPage(t, staff.get(t, path), http.StatusForbidden)
+	}
+	if p := MustPage(t, auditor.get(t, "/key-sets/"+s.ksFront.ID), 200, "Front door"); strings.Contains(p.body, "Issue token") || strings.Contains(p.body, "Delete key set") {
+		t.Error("auditor offered to change a key set")
+	}
+	if p := MustPage(t, auditor.get(t, "/people/"+s.dana.ID), 200, "Dana Whitlock"); strings.Contains(p.body, "Add badge") || strings.Contains(p.body, "Remove member") {
+		t.Error("auditor offered to change a member")
+	}
 	after, err := e.st.ListAdminLog(ctx, owners, 1000)
 	MustNoErr(t, err)
 	if len(after) != len(before) {

@@ -137,9 +137,6 @@ func (d *dashboard) memberFailed(w http.ResponseWriter, r *http.Request, v *view
 }
 
 func (d *dashboard) newMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if !v.CanManage() {
-		return keycab.Errorf(keycab.EFORBIDDEN, "Only owners, admins and site managers add members.")
-	}
 	p, err := d.memberData(r.Context(), v, "")
 	if err != nil {
 		return err
