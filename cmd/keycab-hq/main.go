@@ -324,7 +324,12 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := auth.New(m.st, mailer, m.log, nil, m.Config.Auth)
+	authMailer := mailer
+	if _, real := mailer.(*auth.SMTPMailer); real {
+		// A link that fails to go out is retried by the notifier.
+		authMailer = auth.Retrying{Mailer: mailer, Queue: m.st, After: m.Config.Notify.RetryAfter}
+	}
+	a, err := auth.New(m.st, authMailer, m.log, nil, m.Config.Auth)
 	if err != nil {
 		return err
 	}

@@ -54,3 +54,46 @@ func (d DirMailer) Send(_ context.Context, m Message) error {
 }
 
 var _ Mailer = DirMailer{}
+
+// RetryQueue keeps a message whose send failed for another attempt later
+// (the store's QueueMailRetry; HQ's notifier drains it).
+type RetryQueue interface {
+	QueueMailRetry(ctx context.Context, m store.NoticeMail, retryAt time.Time) (string, error)
+}
+
+// Retrying is a Mailer that queues a message it failed to send for a
+// retry in the database after After, so that a refused recipient or a
+// dropped connection does not lose an invitation or a link. The send still
+// reports the failure (the delivery log records it), saying whether the
+// message was queued.
+type Retrying struct {
+	Mailer Mailer
+	Queue  RetryQueue
+	After  time.Duration
+	Now    func() time.Time // nil means time.Now
+}
+
+// DryRun reports whether the wrapped mailer only records.
+func (r Retrying) DryRun() bool {
+	dr, ok := r.Mailer.(interface{ DryRun() bool })
+	return ok && dr.DryRun()
+}
+
+// Send sends m, or queues it for a retry when that fails.
+func (r Retrying) Send(ctx context.Context, m Message) error {
+	err := r.Mailer.Send(ctx, m)
+	if err == nil {
+		return nil
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	q := store.NoticeMail{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Body: m.Body, LastError: err.Error()}
+	if _, qerr := r.Queue.QueueMailRetry(ctx, q, now().Add(r.After)); qerr != nil {
+		return fmt.Errorf("%w (%v)", err, qerr)
+	}
+	return fmt.Errorf("%w (queued for a retry)", err)
+}
+
+var _ Mailer = Retrying{}

@@ -15,6 +15,10 @@
 // backoff up to MaxAttempts, from the queue in the database; every
 // attempt, sent, failed or dry run, is recorded in the delivery log.
 //
+// The notifier also drains the retry queue of sign-in, reset and
+// invitation mail that failed when it was asked for (auth.Retrying puts it
+// there, its body sealed with the notes key), with the same backoff.
+//
 // Notice keys (the format is stored; keep it stable):
 //
 //	key.overdue:KEYSET:KIOSK:LOGINDEX   a custody entry past its due time
@@ -155,11 +159,22 @@ func (n *Notifier) Round(ctx context.Context) error {
 		if err := n.decide(ctx, org); err != nil {
 			errs = append(errs, err)
 		}
-		if err := n.send(ctx, org); err != nil {
+		ms, err := n.st.TakeNoticeMail(ctx, org, n.cfg.Lease, n.cfg.Batch)
+		if err == nil {
+			err = n.send(ctx, ms, func(ctx context.Context, id, state, errText string, retry time.Time) error {
+				return n.st.FinishNoticeMail(ctx, org, id, state, errText, retry)
+			})
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	// Sign-in, reset and invitation mail that failed when it was asked for.
+	ms, err := n.st.TakeMailRetries(ctx, n.cfg.Lease, n.cfg.Batch)
+	if err == nil || len(ms) > 0 {
+		err = errors.Join(err, n.send(ctx, ms, n.st.FinishMailRetry))
+	}
+	return errors.Join(append(errs, err)...)
 }
 
 // decide claims the notices that org's facts call for.
@@ -243,16 +258,12 @@ func recipients(f store.NoticeFacts, site string) []string {
 	return slices.Compact(to)
 }
 
-// send sends org's queued mail that is due, recording every attempt in
-// the delivery log.
-func (n *Notifier) send(ctx context.Context, org string) error {
-	ms, err := n.st.TakeNoticeMail(ctx, org, n.cfg.Lease, n.cfg.Batch)
-	if err != nil {
-		return err
-	}
+// send sends mail taken from a queue, records every attempt in the
+// delivery log, and tells the queue the outcome through finish.
+func (n *Notifier) send(ctx context.Context, ms []store.NoticeMail, finish func(ctx context.Context, id, state, errText string, retry time.Time) error) error {
 	var errs []error
 	for _, m := range ms {
-		d := auth.Attempt(ctx, n.mail, auth.Message{Kind: m.Kind, OrgID: org, To: m.To, Subject: m.Subject, Body: m.Body})
+		d := auth.Attempt(ctx, n.mail, auth.Message{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Body: m.Body})
 		if _, err := n.st.RecordDelivery(ctx, d); err != nil {
 			errs = append(errs, err)
 		}
@@ -260,10 +271,10 @@ func (n *Notifier) send(ctx context.Context, org string) error {
 		if d.Status == "failed" && m.Attempts < n.cfg.MaxAttempts {
 			retry = n.now().Add(n.backoff(m.Attempts))
 		}
-		if err := n.st.FinishNoticeMail(ctx, org, m.ID, d.Status, d.Error, retry); err != nil {
+		if err := finish(ctx, m.ID, d.Status, d.Error, retry); err != nil {
 			errs = append(errs, err)
 		}
-		n.log.Info("notice mail", "org", org, "mail", m.ID, "kind", m.Kind, "status", d.Status, "attempt", m.Attempts,
+		n.log.Info("queued mail", "org", m.OrgID, "mail", m.ID, "kind", m.Kind, "status", d.Status, "attempt", m.Attempts,
 			"retry", !retry.IsZero())
 	}
 	return errors.Join(errs...)

@@ -59,7 +59,7 @@ func mustMigrate(tb testing.TB, dsn string) {
 
 func mustOpen(tb testing.TB, dsn string, c *clock) *store.Store {
 	tb.Helper()
-	st, err := store.Open(context.Background(), dsn, store.Options{Now: c.Now})
+	st, err := store.Open(context.Background(), dsn, store.Options{Now: c.Now, NotesKey: []byte("0123456789abcdef0123456789abcdef")})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -365,5 +365,69 @@ func TestConfig(t *testing.T) {
 		if _, err := notify.New(nil, nil, nil, nil, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want an error about %q", c.cfg, err, c.want)
 		}
+	}
+}
+
+// TestAuthMailRetry: a reset link whose mail fails (a dropped connection)
+// is recorded as failed, queued in the database with its body sealed (the
+// link is not in the row in clear), and sent by the notifier, from a new
+// process, after the retry delay.
+func TestAuthMailRetry(t *testing.T) {
+	for name, newDB := range engines() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c, dsn, st, _, srv := setup(t, newDB)
+			must[store.Account](t)(st.CreateAccount(ctx, store.Account{Email: "ann@example.test", Name: "Ann"}))
+			smtp := mailer(t, srv)
+			svc := must[*auth.Service](t)(auth.New(st, auth.Retrying{Mailer: smtp, Queue: st, After: time.Minute, Now: c.Now}, nil, c.Now, auth.DefaultConfig()))
+			srv.DropNext(1)
+			mustNoErr(t, svc.RequestReset(ctx, "ann@example.test", "192.0.2.1"))
+			ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, 10))
+			if len(ds) != 1 || ds[0].Status != "failed" || !strings.Contains(ds[0].Error, "queued for a retry") {
+				t.Fatalf("deliveries %+v, want one failed and queued", ds)
+			}
+			q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx))
+			if len(q) != 1 || q[0].State != "pending" || q[0].Attempts != 1 || q[0].To != "ann@example.test" || strings.Contains(q[0].Body, "reset") {
+				t.Fatalf("retry queue %+v", q)
+			}
+			n := must[*notify.Notifier](t)(notify.New(mustOpen(t, dsn, c), smtp, nil, c.Now, notify.Config{OfflineAfter: 48 * time.Hour}))
+			mustNoErr(t, n.Round(ctx))
+			if len(srv.Messages()) != 0 {
+				t.Fatal("retried before its time")
+			}
+			c.Add(time.Minute)
+			mustNoErr(t, n.Round(ctx))
+			mustNoErr(t, n.Round(ctx))
+			got := srv.Messages()
+			if len(got) != 1 || got[0].Header.Get("X-Keycab-Kind") != "reset" || !strings.Contains(got[0].Body, "/reset#") {
+				t.Fatalf("messages %+v, want the reset link once", got)
+			}
+			if q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx)); q[0].State != "sent" || q[0].Attempts != 2 {
+				t.Errorf("retry queue %+v", q)
+			}
+			if ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, 10)); len(ds) != 2 || ds[0].Status != "sent" || ds[0].Kind != "reset" {
+				t.Errorf("deliveries %+v", ds)
+			}
+		})
+	}
+}
+
+// TestAuthMailNoKey: without a notes key a failed link is not queued (its
+// body would have to be stored in clear), and the delivery log says so.
+func TestAuthMailNoKey(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	st, err := store.Open(ctx, engines()["sqlite"](t), store.Options{Now: c.Now})
+	mustNoErr(t, err)
+	defer st.Close()
+	srv := smtptest.Start(t)
+	srv.Reject("ann@example.test", true)
+	r := auth.Retrying{Mailer: mailer(t, srv), Queue: st, After: time.Minute}
+	d := auth.Attempt(ctx, r, auth.Message{Kind: "magic", To: "ann@example.test", Subject: "s", Body: "https://hq.test/magic#secret"})
+	if d.Status != "failed" || !strings.Contains(d.Error, "not queued") {
+		t.Fatalf("delivery %+v", d)
+	}
+	if q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx)); len(q) != 0 {
+		t.Fatalf("queued without a key: %+v", q)
 	}
 }

@@ -168,7 +168,8 @@ func migrate(ctx context.Context, db *sql.DB, engine Engine, appRole string, log
 			"GRANT SELECT, INSERT ON " + strings.Join(appendOnlyTables(), ", ") + " TO " + r,
 			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(accountTables(), ", ") + " TO " + r,
 			"GRANT SELECT ON schema_migrations TO " + r,
-			"GRANT SELECT, INSERT ON org_directory TO " + r, // 0005
+			"GRANT SELECT, INSERT ON org_directory TO " + r,      // 0005
+			"GRANT SELECT, INSERT, UPDATE ON mail_retry TO " + r, // 0006
 		} {
 			if _, err := t.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("grant: %w", err)

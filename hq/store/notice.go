@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -275,9 +276,10 @@ func (s *Store) tenant(ctx context.Context, op, orgID string, write bool, fn fun
 	return nil
 }
 
-// NoticeMail is one queued email of a notice.
+// NoticeMail is one queued email: of a notice, or a sign-in, reset or
+// invitation mail waiting for a retry.
 type NoticeMail struct {
-	ID, OrgID, NoticeKey, Kind string
+	ID, OrgID, NoticeKey, Kind string // NoticeKey: "" for a retried mail
 	To, Subject, Body          string
 	Attempts                   int // including the one now leased
 	State                      string
@@ -285,30 +287,66 @@ type NoticeMail struct {
 	NextAt                     time.Time
 }
 
-// TakeNoticeMail leases up to limit of org's queued mails that are due,
-// for lease: no other HQ process takes them until the lease ends or the
-// mail is finished. Each lease counts as an attempt.
-func (s *Store) TakeNoticeMail(ctx context.Context, orgID string, lease time.Duration, limit int) ([]NoticeMail, error) {
+// mailQueue is a table of queued mail: rows whose column key equals the
+// queue's value form one queue, and column ref is read into NoticeKey
+// (notice_outbox) or OrgID (mail_retry). run runs a transaction that may
+// read and write the table.
+type mailQueue struct {
+	table, key, ref string
+	value           string
+	run             func(ctx context.Context, op string, write bool, fn func(context.Context, *tx) error) error
+}
+
+func (s *Store) noticeQueue(orgID string) mailQueue {
+	return mailQueue{table: "notice_outbox", key: "org_id", ref: "notice_key", value: orgID,
+		run: func(ctx context.Context, op string, write bool, fn func(context.Context, *tx) error) error {
+			return s.tenant(ctx, op, orgID, write, fn)
+		}}
+}
+
+func (s *Store) retryQueue() mailQueue {
+	return mailQueue{table: "mail_retry", key: "queue", ref: "org_id", value: "auth", run: s.global}
+}
+
+// scan reads a row of the queue's columns (see columns).
+func (q mailQueue) scan(r *sql.Rows) (NoticeMail, error) {
+	var m NoticeMail
+	var next int64
+	ref := &m.NoticeKey
+	if q.ref == "org_id" {
+		ref = &m.OrgID
+	} else {
+		m.OrgID = q.value
+	}
+	err := r.Scan(&m.ID, ref, &m.Kind, &m.To, &m.Subject, &m.Body, &m.Attempts, &m.State, &m.LastError, &next)
+	m.NextAt = fromUS(next)
+	return m, err
+}
+
+func (q mailQueue) columns() string {
+	return "id, " + q.ref + ", kind, to_email, subject, body, attempts, state, last_error, next_us"
+}
+
+// take leases up to limit of the queue's mails that are due, for lease:
+// no other HQ process takes them until the lease ends or the mail is
+// finished. Each lease counts as an attempt.
+func (q mailQueue) take(ctx context.Context, lease time.Duration, limit int) ([]NoticeMail, error) {
 	var out []NoticeMail
-	err := s.tenant(ctx, "take notice mail", orgID, true, func(ctx context.Context, t *tx) error {
+	err := q.run(ctx, "take mail from "+q.table, true, func(ctx context.Context, t *tx) error {
 		now := us(t.now)
 		var due []NoticeMail
 		err := t.each(ctx, func(r *sql.Rows) error {
-			m := NoticeMail{OrgID: t.org()}
-			if err := r.Scan(&m.ID, &m.NoticeKey, &m.Kind, &m.To, &m.Subject, &m.Body, &m.Attempts, &m.State, &m.LastError); err != nil {
-				return err
-			}
+			m, err := q.scan(r)
 			due = append(due, m)
-			return nil
-		}, `SELECT id, notice_key, kind, to_email, subject, body, attempts, state, last_error FROM notice_outbox
-			WHERE org_id = $1 AND state = 'pending' AND next_us <= $2 AND lease_us <= $2 ORDER BY next_us, id LIMIT $3`,
-			t.org(), now, limit)
+			return err
+		}, `SELECT `+q.columns()+` FROM `+q.table+` WHERE `+q.key+` = $1 AND state = 'pending' AND next_us <= $2 AND lease_us <= $2
+			ORDER BY next_us, id LIMIT $3`, q.value, now, limit)
 		if err != nil {
 			return err
 		}
 		for _, m := range due {
-			res, err := t.exec(ctx, `UPDATE notice_outbox SET lease_us = $1, attempts = attempts + 1
-				WHERE org_id = $2 AND id = $3 AND state = 'pending' AND lease_us <= $4`, now+lease.Microseconds(), t.org(), m.ID, now)
+			res, err := t.exec(ctx, `UPDATE `+q.table+` SET lease_us = $1, attempts = attempts + 1
+				WHERE `+q.key+` = $2 AND id = $3 AND state = 'pending' AND lease_us <= $4`, now+lease.Microseconds(), q.value, m.ID, now)
 			if err != nil {
 				return err
 			}
@@ -324,42 +362,124 @@ func (s *Store) TakeNoticeMail(ctx context.Context, orgID string, lease time.Dur
 	return out, err
 }
 
-// FinishNoticeMail records the outcome of a leased mail: state is "sent",
+// finish records the outcome of a leased mail: state is "sent",
 // "dry-run" or "failed". A failed mail with a retry time goes back to the
 // queue until then; without one it is failed for good.
-func (s *Store) FinishNoticeMail(ctx context.Context, orgID, id, state, errText string, retryAt time.Time) error {
+func (q mailQueue) finish(ctx context.Context, id, state, errText string, retryAt time.Time) error {
 	if state != "sent" && state != "dry-run" && state != "failed" {
-		return fmt.Errorf("finish notice mail: %w", invalid("unknown state %q", state))
+		return fmt.Errorf("finish mail: %w", invalid("unknown state %q", state))
 	}
 	if state == "failed" && !retryAt.IsZero() {
 		state = "pending"
 	}
-	return s.tenant(ctx, "finish notice mail", orgID, true, func(ctx context.Context, t *tx) error {
-		res, err := t.exec(ctx, `UPDATE notice_outbox SET state = $1, last_error = $2, next_us = $3, lease_us = 0
-			WHERE org_id = $4 AND id = $5 AND state = 'pending'`, state, errText, us(retryAt), t.org(), id)
+	return q.run(ctx, "finish mail of "+q.table, true, func(ctx context.Context, t *tx) error {
+		res, err := t.exec(ctx, `UPDATE `+q.table+` SET state = $1, last_error = $2, next_us = $3, lease_us = 0
+			WHERE `+q.key+` = $4 AND id = $5 AND state = 'pending'`, state, errText, us(retryAt), q.value, id)
 		if err != nil {
 			return err
 		}
-		return affected(res, "notice mail", id)
+		return affected(res, "queued mail", id)
 	})
+}
+
+// list returns the queue's mails, oldest first.
+func (q mailQueue) list(ctx context.Context) ([]NoticeMail, error) {
+	var out []NoticeMail
+	err := q.run(ctx, "list mail of "+q.table, false, func(ctx context.Context, t *tx) error {
+		return t.each(ctx, func(r *sql.Rows) error {
+			m, err := q.scan(r)
+			out = append(out, m)
+			return err
+		}, `SELECT `+q.columns()+` FROM `+q.table+` WHERE `+q.key+` = $1 ORDER BY created_us, id`, q.value)
+	})
+	return out, err
+}
+
+// TakeNoticeMail leases up to limit of org's queued notice mails that are
+// due (see mailQueue.take).
+func (s *Store) TakeNoticeMail(ctx context.Context, orgID string, lease time.Duration, limit int) ([]NoticeMail, error) {
+	return s.noticeQueue(orgID).take(ctx, lease, limit)
+}
+
+// FinishNoticeMail records the outcome of a leased notice mail (see
+// mailQueue.finish).
+func (s *Store) FinishNoticeMail(ctx context.Context, orgID, id, state, errText string, retryAt time.Time) error {
+	return s.noticeQueue(orgID).finish(ctx, id, state, errText, retryAt)
 }
 
 // ListNoticeMail returns org's queued and finished notice mails, oldest
 // first.
 func (s *Store) ListNoticeMail(ctx context.Context, orgID string) ([]NoticeMail, error) {
-	var out []NoticeMail
-	err := s.tenant(ctx, "list notice mail", orgID, false, func(ctx context.Context, t *tx) error {
-		return t.each(ctx, func(r *sql.Rows) error {
-			m := NoticeMail{OrgID: t.org()}
-			var next int64
-			if err := r.Scan(&m.ID, &m.NoticeKey, &m.Kind, &m.To, &m.Subject, &m.Body, &m.Attempts, &m.State, &m.LastError, &next); err != nil {
-				return err
-			}
-			m.NextAt = fromUS(next)
-			out = append(out, m)
-			return nil
-		}, `SELECT id, notice_key, kind, to_email, subject, body, attempts, state, last_error, next_us FROM notice_outbox
-			WHERE org_id = $1 ORDER BY created_us, id`, t.org())
+	return s.noticeQueue(orgID).list(ctx)
+}
+
+// ErrNoMailKey is returned by QueueMailRetry when HQ has no notes key to
+// seal a mail's body with.
+var ErrNoMailKey = keycab.Errorf(keycab.EUNAVAILABLE, "not queued for a retry: HQ has no notes key to seal the mail's link with")
+
+// QueueMailRetry queues a sign-in, reset or invitation mail whose first
+// attempt failed, for another at retryAt. Its body carries a single-use
+// link, so it is stored sealed with the notes key (the row id as
+// associated data); without a notes key it is not queued (ErrNoMailKey).
+func (s *Store) QueueMailRetry(ctx context.Context, m NoticeMail, retryAt time.Time) (string, error) {
+	if s.notes == nil {
+		return "", ErrNoMailKey
+	}
+	id := newID("mail")
+	nonce := make([]byte, s.notes.NonceSize())
+	rand.Read(nonce)
+	sealed := s.notes.Seal(append([]byte{1}, nonce...), nonce, []byte(m.Body), mailAD(id))
+	err := s.global(ctx, "queue mail retry", true, func(ctx context.Context, t *tx) error {
+		_, err := t.exec(ctx, `INSERT INTO mail_retry (id, org_id, kind, to_email, subject, body, created_us, last_error, next_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, m.OrgID, m.Kind, NormalizeEmail(m.To), m.Subject, sealed, us(t.now), m.LastError, us(retryAt))
+		return err
 	})
+	return id, err
+}
+
+func mailAD(id string) []byte { return []byte("keycab mail body v1\x00" + id) }
+
+// TakeMailRetries leases up to limit of the retried mails that are due,
+// their bodies opened. A body that no longer opens (the notes key
+// changed) fails the mail for good.
+func (s *Store) TakeMailRetries(ctx context.Context, lease time.Duration, limit int) ([]NoticeMail, error) {
+	q := s.retryQueue()
+	ms, err := q.take(ctx, lease, limit)
+	out := ms[:0]
+	for _, m := range ms {
+		body, oerr := s.openMail(m.ID, []byte(m.Body))
+		if oerr != nil {
+			err = errors.Join(err, oerr, q.finish(ctx, m.ID, "failed", oerr.Error(), time.Time{}))
+			continue
+		}
+		m.Body = body
+		out = append(out, m)
+	}
 	return out, err
+}
+
+func (s *Store) openMail(id string, sealed []byte) (string, error) {
+	if s.notes == nil {
+		return "", ErrNoMailKey
+	}
+	n := s.notes.NonceSize()
+	if len(sealed) < 1+n || sealed[0] != 1 {
+		return "", fmt.Errorf("open mail %s: unknown format", id)
+	}
+	pt, err := s.notes.Open(nil, sealed[1:1+n], sealed[1+n:], mailAD(id))
+	if err != nil {
+		return "", fmt.Errorf("open mail %s: %w", id, err)
+	}
+	return string(pt), nil
+}
+
+// FinishMailRetry records the outcome of a leased retried mail (see
+// mailQueue.finish).
+func (s *Store) FinishMailRetry(ctx context.Context, id, state, errText string, retryAt time.Time) error {
+	return s.retryQueue().finish(ctx, id, state, errText, retryAt)
+}
+
+// ListMailRetries returns the retried mails, oldest first, bodies sealed.
+func (s *Store) ListMailRetries(ctx context.Context) ([]NoticeMail, error) {
+	return s.retryQueue().list(ctx)
 }
