@@ -91,7 +91,7 @@ func (s *Server) routes() []route {
 		{method: "DELETE", path: "/v1/key-sets/{id}/tokens", summary: "Revoke a key set's valid tokens", auth: true, handler: s.api(s.revokeTokens)},
 		{method: "POST", path: "/v1/labels", summary: "Print QR labels: rotate the tokens of a site's, a cabinet's or the listed key sets and answer the A4 sheets (PDF, or PNG for one page)", auth: true, body: "Labels", raw: "application/pdf", handler: s.api(s.labels)},
 		{method: "POST", path: "/v1/members", summary: "Add a member who signs in nowhere (kiosk badge or PIN only); people with accounts come through invites", auth: true, body: "Member", handler: s.api(s.createMember)},
-		{method: "PATCH", path: "/v1/members/{id}", summary: "Change a member's site scope, then role", auth: true, body: "MemberChange", handler: s.api(s.updateMember)},
+		{method: "PATCH", path: "/v1/members/{id}", summary: "Change a member's site scope and role (both or neither)", auth: true, body: "MemberChange", handler: s.api(s.updateMember)},
 		{method: "DELETE", path: "/v1/members/{id}", summary: "Remove a member (or leave, with one's own id)", auth: true, handler: s.api(s.removeMember)},
 		{method: "PUT", path: "/v1/members/{id}/pin", summary: "Set a member's kiosk PIN (hashed)", auth: true, body: "PIN", handler: s.api(s.setPIN)},
 		{method: "DELETE", path: "/v1/members/{id}/pin", summary: "Remove a member's PIN", auth: true, handler: s.api(s.clearPIN)},

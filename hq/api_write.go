@@ -343,27 +343,18 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// updateMember changes a member's role and site scope. With both, the
-// sites change first, then the role, each checked by the store; one
-// refused leaves what came before it applied.
+// updateMember changes a member's site scope and role: both or neither.
 func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Role    *string   `json:"role"`
-		SiteIDs *[]string `json:"site_ids"`
+		Role    *keycab.Role `json:"role"`
+		SiteIDs *[]string    `json:"site_ids"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
 	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
-	if in.SiteIDs != nil {
-		if err := s.Store.SetMemberSites(ctx, sc, id, *in.SiteIDs); err != nil {
-			return err
-		}
-	}
-	if in.Role != nil {
-		if err := s.Store.SetMemberRole(ctx, sc, id, keycab.Role(*in.Role)); err != nil {
-			return err
-		}
+	if err := s.Store.UpdateMember(ctx, sc, id, in.Role, in.SiteIDs); err != nil {
+		return err
 	}
 	m, err := s.Store.GetMember(ctx, sc, id)
 	if err != nil {

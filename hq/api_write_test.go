@@ -95,6 +95,11 @@ func TestWriteEndpoints(t *testing.T) {
 		MustStatus(t, e.do(t, "POST", "/v1/members/"+m+"/badges", o, map[string]any{"kind": "telepathy", "code": "1"}), 400)
 		MustStatus(t, e.do(t, "DELETE", "/v1/members/"+m+"/badges/"+b, o, nil), 204)
 		MustStatus(t, e.do(t, "DELETE", "/v1/members/"+m+"/badges/"+b, o, nil), 404)
+		// Sites and role change together or not at all.
+		MustStatus(t, e.do(t, "PATCH", "/v1/members/"+m, o, map[string]any{"site_ids": []string{}, "role": "wizard"}), 400)
+		if r := MustStatus(t, e.do(t, "GET", "/v1/members/"+m, o, nil), 200); len(r.body["site_ids"].([]any)) != 1 || r.str("role") != "staff" {
+			t.Fatalf("a refused PATCH changed the member: %s", r.raw)
+		}
 		r = MustStatus(t, e.do(t, "PATCH", "/v1/members/"+m, o, map[string]any{"role": "site_manager"}), 200)
 		if r.str("role") != "site_manager" {
 			t.Fatalf("role: %s", r.raw)

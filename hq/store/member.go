@@ -241,35 +241,39 @@ func (s *Store) ListMembers(ctx context.Context, sc Scope) ([]keycab.Member, err
 // last owner cannot be demoted.
 func (s *Store) SetMemberRole(ctx context.Context, sc Scope, memberID string, role keycab.Role) error {
 	return s.write(ctx, "set role of member "+memberID, sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.mustWrite("changing a role"); err != nil {
-			return err
-		}
-		if err := role.Validate(); err != nil {
-			return err
-		}
-		if err := t.lockOrg(ctx); err != nil {
-			return err
-		}
-		m, err := t.member(ctx, memberID)
-		if err != nil {
-			return err
-		}
-		if err := t.manageMember(m); err != nil {
-			return err
-		}
-		if err := t.mayAssign(role, m.SiteIDs); err != nil {
-			return err
-		}
-		if m.Role == keycab.RoleOwner && role != keycab.RoleOwner {
-			if err := t.notLastOwner(ctx); err != nil {
-				return err
-			}
-		}
-		if _, err := t.exec(ctx, "UPDATE members SET role = $1 WHERE org_id = $2 AND id = $3", string(role), t.org(), memberID); err != nil {
-			return err
-		}
-		return t.logAction(ctx, "member.role", memberID, string(m.Role)+" -> "+string(role))
+		return t.setMemberRole(ctx, memberID, role)
 	})
+}
+
+func (t *tx) setMemberRole(ctx context.Context, memberID string, role keycab.Role) error {
+	if err := t.p.mustWrite("changing a role"); err != nil {
+		return err
+	}
+	if err := role.Validate(); err != nil {
+		return err
+	}
+	if err := t.lockOrg(ctx); err != nil {
+		return err
+	}
+	m, err := t.member(ctx, memberID)
+	if err != nil {
+		return err
+	}
+	if err := t.manageMember(m); err != nil {
+		return err
+	}
+	if err := t.mayAssign(role, m.SiteIDs); err != nil {
+		return err
+	}
+	if m.Role == keycab.RoleOwner && role != keycab.RoleOwner {
+		if err := t.notLastOwner(ctx); err != nil {
+			return err
+		}
+	}
+	if _, err := t.exec(ctx, "UPDATE members SET role = $1 WHERE org_id = $2 AND id = $3", string(role), t.org(), memberID); err != nil {
+		return err
+	}
+	return t.logAction(ctx, "member.role", memberID, string(m.Role)+" -> "+string(role))
 }
 
 // notLastOwner fails when the organisation has one active owner left.
@@ -288,24 +292,28 @@ func (t *tx) notLastOwner(ctx context.Context) error {
 // SetMemberSites replaces a member's site scope (empty: every site).
 func (s *Store) SetMemberSites(ctx context.Context, sc Scope, memberID string, siteIDs []string) error {
 	return s.write(ctx, "set sites of member "+memberID, sc, func(ctx context.Context, t *tx) error {
-		m, err := t.managedMember(ctx, memberID, "changing a member's sites")
-		if err != nil {
-			return err
-		}
-		siteIDs = dedupe(siteIDs)
-		for _, site := range siteIDs {
-			if err := t.siteVisible(ctx, site); err != nil {
-				return err
-			}
-		}
-		if err := t.mayAssign(m.Role, siteIDs); err != nil {
-			return err
-		}
-		if err := t.setSites(ctx, memberID, siteIDs); err != nil {
-			return err
-		}
-		return t.logAction(ctx, "member.sites", memberID, strings.Join(siteIDs, ","))
+		return t.setMemberSites(ctx, memberID, siteIDs)
 	})
+}
+
+func (t *tx) setMemberSites(ctx context.Context, memberID string, siteIDs []string) error {
+	m, err := t.managedMember(ctx, memberID, "changing a member's sites")
+	if err != nil {
+		return err
+	}
+	siteIDs = dedupe(siteIDs)
+	for _, site := range siteIDs {
+		if err := t.siteVisible(ctx, site); err != nil {
+			return err
+		}
+	}
+	if err := t.mayAssign(m.Role, siteIDs); err != nil {
+		return err
+	}
+	if err := t.setSites(ctx, memberID, siteIDs); err != nil {
+		return err
+	}
+	return t.logAction(ctx, "member.sites", memberID, strings.Join(siteIDs, ","))
 }
 
 // RemoveMember removes a member, or lets a member leave (memberID is the
