@@ -367,6 +367,18 @@ func TestDashboardManageRoles(t *testing.T) {
 	if len(after) != len(before) {
 		t.Errorf("refused requests changed things: %d admin log entries before, %d after", len(before), len(after))
 	}
+	// The forms need the session's CSRF token, and a same-origin request.
+	owner.get(t, "/sites/new")
+	MustPage(t, owner.post(t, "/sites/new", url.Values{"name": {"Forged"}, "time_zone": {"UTC"}, "csrf": {"forged"}}), http.StatusForbidden, "form has expired")
+	MustPage(t, owner.do(t, "POST", "/sites/new", url.Values{"name": {"Forged"}, "time_zone": {"UTC"}, "csrf": {owner.csrf}},
+		"Origin", "http://evil.test", "Sec-Fetch-Site", "cross-site"), http.StatusForbidden)
+	sites, err := e.st.ListSites(ctx, sc)
+	MustNoErr(t, err)
+	for _, st := range sites {
+		if st.Name == "Forged" {
+			t.Error("a forged form made a site")
+		}
+	}
 	// A site manager: not sites, nor an admin's or owner's membership;
 	// cabinets and key sets, yes.
 	manager.get(t, "/settings")
