@@ -329,24 +329,28 @@ func (q mailQueue) columns() string {
 
 // take leases up to limit of the queue's mails that are due, for lease:
 // no other HQ process takes them until the lease ends or the mail is
-// finished. Each lease counts as an attempt.
+// finished. Each lease counts as an attempt. The due mails are looked up
+// in a read transaction, so an idle queue never takes the writer.
 func (q mailQueue) take(ctx context.Context, lease time.Duration, limit int) ([]NoticeMail, error) {
-	var out []NoticeMail
-	err := q.run(ctx, "take mail from "+q.table, true, func(ctx context.Context, t *tx) error {
-		now := us(t.now)
-		var due []NoticeMail
-		err := t.each(ctx, func(r *sql.Rows) error {
+	var due []NoticeMail
+	err := q.run(ctx, "find due mail in "+q.table, false, func(ctx context.Context, t *tx) error {
+		return t.each(ctx, func(r *sql.Rows) error {
 			m, err := q.scan(r)
 			due = append(due, m)
 			return err
 		}, `SELECT `+q.columns()+` FROM `+q.table+` WHERE `+q.key+` = $1 AND state = 'pending' AND next_us <= $2 AND lease_us <= $2
-			ORDER BY next_us, id LIMIT $3`, q.value, now, limit)
-		if err != nil {
-			return err
-		}
+			ORDER BY next_us, id LIMIT $3`, q.value, us(t.now), limit)
+	})
+	if err != nil || len(due) == 0 {
+		return nil, err
+	}
+	var out []NoticeMail
+	err = q.run(ctx, "take mail from "+q.table, true, func(ctx context.Context, t *tx) error {
+		now := us(t.now)
+		out = out[:0]
 		for _, m := range due {
 			res, err := t.exec(ctx, `UPDATE `+q.table+` SET lease_us = $1, attempts = attempts + 1
-				WHERE `+q.key+` = $2 AND id = $3 AND state = 'pending' AND lease_us <= $4`, now+lease.Microseconds(), q.value, m.ID, now)
+				WHERE `+q.key+` = $2 AND id = $3 AND state = 'pending' AND lease_us <= $4 AND next_us <= $4`, now+lease.Microseconds(), q.value, m.ID, now)
 			if err != nil {
 				return err
 			}
