@@ -179,6 +179,9 @@ func TestHistoryPlans(t *testing.T) {
 		{"key set", own, store.EventFilter{KeySetID: a.ks1.ID, Since: time.Unix(100, 0)}, "events_key_set"},
 		{"member", own, store.EventFilter{ActorID: a.staff.ID}, "events_actor"},
 		{"staff", a.as(a.staff), store.EventFilter{}, "events_actor"},
+		{"site and kind: the site leads", own, store.EventFilter{Kind: keycab.EventKeyTaken, SiteID: a.site1.ID}, "events_site"},
+		{"key set, member and kind: the key set leads", own, store.EventFilter{Kind: keycab.EventKeyTaken, ActorID: a.staff.ID, KeySetID: a.ks1.ID}, "events_key_set"},
+		{"staff and kind: the member leads", a.as(a.staff), store.EventFilter{Kind: keycab.EventKeyTaken}, "events_actor"},
 		{"kind, page 2", own, store.EventFilter{Kind: keycab.EventAlarmRaised, Before: &store.Event{KioskID: "k", LogIndex: 3, At: time.Unix(500, 0)}}, "events_kind"},
 	} {
 		plan := must[string](t)(f.s.ExplainEvents(ctx, c.as, c.f))
