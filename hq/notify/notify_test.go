@@ -431,3 +431,30 @@ func TestAuthMailNoKey(t *testing.T) {
 		t.Fatalf("queued without a key: %+v", q)
 	}
 }
+
+// BenchmarkIdleRound: one notifier round over 100 organisations once
+// every notice is decided and sent (the steady state): what a round costs
+// the database every Interval.
+//
+//	go test -run '^$' -bench IdleRound -benchtime 20x ./hq/notify/
+func BenchmarkIdleRound(b *testing.B) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+			st := mustOpen(b, engines()[name](b), c)
+			for i := range 100 {
+				newTenant(b, st, fmt.Sprintf("org%03d", i))
+			}
+			n := must[*notify.Notifier](b)(notify.New(st, nil, nil, c.Now, notify.Config{}))
+			c.Add(time.Hour) // every kiosk offline: 100 notices, 200 dry-run mails
+			mustNoErr(b, n.Round(ctx))
+			if d := must[[]store.Delivery](b)(st.ListDeliveries(ctx, 1000)); len(d) != 200 {
+				b.Fatalf("%d deliveries, want 200", len(d))
+			}
+			for b.Loop() {
+				mustNoErr(b, n.Round(ctx))
+			}
+		})
+	}
+}
