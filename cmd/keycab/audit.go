@@ -138,11 +138,14 @@ func auditVerifyCommand() *command {
 	}
 }
 
-// verifyTiles verifies a tlog-tiles log in a directory or at a URL.
+// verifyTiles verifies a tlog-tiles log in a directory or at a URL: every
+// hash recomputed, the chain of entries, the kiosk's signature and, when
+// given, HQ's cosignature. Like --db it does not parse every event (what
+// tamper evidence rests on is the hashes), at about three times the speed.
 func verifyTiles(ctx context.Context, e *env, src, token string, v note.Verifier, cosigner string) error {
 	start := time.Now()
 	fetch := tileFetcher(ctx, src, token)
-	res, err := audit.VerifyTiles(fetch, v, true)
+	res, err := audit.VerifyTiles(fetch, v, false)
 	var p *audit.Problem
 	if errors.As(err, &p) {
 		return &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED at %v", src, p)}
