@@ -501,4 +501,25 @@ func TestBrowserManageForms(t *testing.T) {
 	owner.open("/cabinets/" + cabinet)
 	owner.MustSee("Flat 3, front door")
 	owner.shot("25-cabinet-with-keyset")
+
+	// A kiosk-only contractor, and a job typed in the site's local time.
+	owner.open("/people")
+	owner.submit(`a[data-testid=new-member]`)
+	owner.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Dev Sparks"),
+		chromedp.SetValue(chromedp.CSS(`select[name=role]`), "contractor"),
+	)
+	owner.submit(`form[data-testid=member-form] button[type=submit]`)
+	owner.MustSee("Created.", "Dev Sparks", "Contractor", "No badges", "No jobs")
+	owner.submit(`a[data-testid=new-job]`)
+	owner.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name=descriptor]`), "WO-1042 boiler service"),
+		chromedp.Click(chromedp.CSS(`input[name=key_set]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name=from]`), "2026-07-01T09:00"),
+		chromedp.SetValue(chromedp.CSS(`input[name=until]`), "2026-07-01T17:30"),
+	)
+	owner.shot("26-job-form")
+	owner.submit(`form[data-testid=job-form] button[type=submit]`)
+	owner.MustSee("Saved.", "WO-1042 boiler service", "Flat 3, front door", "1 Jul 2026 09:00 BST (Europe/London)", "1 Jul 2026 17:30 BST (Europe/London)")
+	owner.shot("27-member-with-job")
 }
