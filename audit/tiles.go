@@ -52,7 +52,7 @@ func ParseEntryBundle(b []byte) ([][]byte, error) {
 // where N is tlog's three-digit path form.
 func ParseTilePath(p string) (tlog.Tile, error) {
 	rest, ok := strings.CutPrefix(p, "tile/")
-	if !ok {
+	if !ok || strings.HasPrefix(rest, "data/") {
 		return tlog.Tile{}, fmt.Errorf("malformed tile path %q", p)
 	}
 	h := strconv.Itoa(TileHeight)
