@@ -3,7 +3,6 @@ package hq
 import (
 	"encoding/hex"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -372,12 +371,6 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pinPattern is what a kiosk's keypad takes.
-var pinPattern = regexp.MustCompile(`^[0-9]{4,12}$`)
-
-// apiBadgeKinds are the badge kinds the API enrols.
-var apiBadgeKinds = []string{string(keycab.BadgeRFID), string(keycab.BadgeWiegand), string(keycab.BadgeBarcode), string(keycab.BadgeQR), string(keycab.BadgeKeyboard)}
-
 func (s *Server) setPIN(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		PIN string `json:"pin"`
@@ -385,8 +378,8 @@ func (s *Server) setPIN(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if !pinPattern.MatchString(in.PIN) {
-		return keycab.Errorf(keycab.EINVALID, "pin: want 4 to 12 digits")
+	if len(in.PIN) < minPIN || len(in.PIN) > maxPIN || !onlyDigits(in.PIN) {
+		return keycab.Errorf(keycab.EINVALID, "pin: want %d to %d digits", minPIN, maxPIN)
 	}
 	h, err := passhash.Hash(in.PIN, s.Auth.Config().Params)
 	if err != nil {
@@ -436,8 +429,8 @@ func (s *Server) addBadge(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if !slices.Contains(apiBadgeKinds, in.Kind) {
-		return keycab.Errorf(keycab.EINVALID, "kind: want one of %v", apiBadgeKinds)
+	if !slices.Contains(badgeKinds, keycab.BadgeKind(in.Kind)) {
+		return keycab.Errorf(keycab.EINVALID, "kind: want one of %v", badgeKinds)
 	}
 	if len(in.Code) > 256 {
 		return keycab.Errorf(keycab.EINVALID, "code: at most 256 characters")

@@ -1,6 +1,7 @@
 package hq
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -69,9 +70,9 @@ func (s *Server) openAPIDoc() map[string]any {
 			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 		}},
 		"PIN": map[string]any{"type": "object", "required": []string{"pin"}, "properties": map[string]any{
-			"pin": map[string]any{"type": "string", "pattern": pinPattern.String()}}},
+			"pin": map[string]any{"type": "string", "pattern": fmt.Sprintf("^[0-9]{%d,%d}$", minPIN, maxPIN)}}},
 		"Badge": map[string]any{"type": "object", "required": []string{"kind", "code"}, "properties": map[string]any{
-			"kind": map[string]any{"type": "string", "enum": apiBadgeKinds}, "code": map[string]any{"type": "string", "maxLength": 256}}},
+			"kind": map[string]any{"type": "string", "enum": badgeKinds}, "code": map[string]any{"type": "string", "maxLength": 256}}},
 		"Job": map[string]any{"type": "object", "required": []string{"member_id", "key_set_ids", "from", "until"}, "properties": map[string]any{
 			"member_id": map[string]any{"type": "string"}, "descriptor": map[string]any{"type": "string"},
 			"key_set_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
