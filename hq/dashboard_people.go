@@ -170,9 +170,9 @@ func (d *dashboard) memberView(w http.ResponseWriter, r *http.Request, v *viewer
 	return nil
 }
 
-// updateMember saves a member's sites and role (each only when changed;
-// sites first, so a member can be scoped and promoted to site manager in
-// one save).
+// updateMember saves a member's sites and role, those that changed, in
+// one transaction (store.UpdateMember: sites first, so a member can be
+// scoped and promoted to site manager in one save; both or neither).
 func (d *dashboard) updateMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, id := r.Context(), v.P.Scope(), r.PathValue("id")
 	m, err := d.s.Store.GetMember(ctx, sc, id)
@@ -181,11 +181,16 @@ func (d *dashboard) updateMember(w http.ResponseWriter, r *http.Request, v *view
 	}
 	f := memberFormOf(r)
 	f.Name, f.Email = m.Name, m.Email
+	var role *keycab.Role
+	var sites *[]string
 	if !slices.Equal(dedupeSorted(f.SiteIDs), dedupeSorted(m.SiteIDs)) {
-		err = d.s.Store.SetMemberSites(ctx, sc, id, f.SiteIDs)
+		sites = &f.SiteIDs
 	}
-	if err == nil && f.Role != m.Role {
-		err = d.s.Store.SetMemberRole(ctx, sc, id, f.Role)
+	if f.Role != m.Role {
+		role = &f.Role
+	}
+	if role != nil || sites != nil {
+		err = d.s.Store.UpdateMember(ctx, sc, id, role, sites)
 	}
 	if err != nil {
 		return d.memberFailed(w, r, v, id, err, func(p *memberPage) { p.Form = f })
