@@ -46,6 +46,15 @@ func (d *dashboard) renderForm(w http.ResponseWriter, r *http.Request, name stri
 	d.render(w, r, http.StatusOK, name, vw)
 }
 
+// formTitle is the title of a create form (id empty) or of the edit form
+// of the thing named name.
+func formTitle(id, create, name string) string {
+	if id == "" {
+		return create
+	}
+	return "Edit " + name
+}
+
 // redirect sends the browser to path after a successful POST.
 func redirect(w http.ResponseWriter, r *http.Request, path string) error {
 	http.Redirect(w, r, path, http.StatusSeeOther)
@@ -97,12 +106,7 @@ type siteForm struct {
 
 func (d *dashboard) renderSiteForm(w http.ResponseWriter, r *http.Request, v *viewer, f siteForm, err error) {
 	f.Zones, f.SetNotes = commonZones, v.Admin()
-	title := "New site"
-	if f.ID != "" {
-		title = "Edit " + f.Name
-	}
-	vw := view{Title: title, Nav: "sites", V: v, Data: f}
-	d.renderForm(w, r, "site_form", vw, err)
+	d.renderForm(w, r, "site_form", view{Title: formTitle(f.ID, "New site", f.Name), Nav: "sites", V: v, Data: f}, err)
 }
 
 func siteFormOf(r *http.Request) siteForm {
@@ -172,12 +176,7 @@ func (d *dashboard) renderCabinetForm(w http.ResponseWriter, r *http.Request, v 
 		return
 	}
 	f.Sites = dir.Sites
-	title := "New cabinet"
-	if f.ID != "" {
-		title = "Edit " + f.Name
-	}
-	vw := view{Title: title, Nav: "cabinets", V: v, Data: f}
-	d.renderForm(w, r, "cabinet_form", vw, err)
+	d.renderForm(w, r, "cabinet_form", view{Title: formTitle(f.ID, "New cabinet", f.Name), Nav: "cabinets", V: v, Data: f}, err)
 }
 
 func cabinetFormOf(r *http.Request) cabinetForm {
