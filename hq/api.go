@@ -104,6 +104,8 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/reservations", summary: "A key set's reservations", auth: true, query: []string{"key_set_id"}, handler: s.api(s.listReservations)},
 		{method: "POST", path: "/v1/reservations", summary: "Reserve a key set for a member (no overlaps)", auth: true, body: "Reservation", handler: s.api(s.createReservation)},
 		{method: "DELETE", path: "/v1/reservations/{id}", summary: "Cancel a reservation", auth: true, handler: s.api(s.deleteReservation)},
+		{method: "POST", path: "/v1/cabinets/{id}/enrol-tokens", summary: "Issue a single-use token that enrols one kiosk for the cabinet (24 hours unless ttl_hours says otherwise); its text is answered once", auth: true, body: "EnrolToken", handler: s.api(s.createEnrolToken)},
+		{method: "GET", path: "/v1/admin-log", summary: "HQ's append-only log of admin actions, newest first (owners, admins and auditors)", auth: true, query: []string{"limit"}, handler: s.api(s.listAdminLog)},
 		{method: "GET", path: "/v1/kiosks/{id}/log", summary: "A kiosk's log as HQ holds it: origin, verifier key, verified size", auth: true, handler: s.api(s.kioskLog)},
 		{method: "GET", path: "/v1/kiosks/{id}/log/checkpoint", summary: "tlog-tiles: the kiosk's signed checkpoint with HQ's cosignature", auth: true, raw: "text/plain", handler: s.api(s.kioskLogCheckpoint)},
 		{method: "GET", path: "/v1/kiosks/{id}/log/tile/{path...}", summary: "tlog-tiles: a hash tile (L/N[.p/W]) or entry bundle (entries/N[.p/W])", auth: true, raw: "application/octet-stream", handler: s.api(s.kioskLogTile)},

@@ -408,6 +408,12 @@ func (d *dashboard) cabinets(w http.ResponseWriter, r *http.Request, v *viewer) 
 }
 
 func (d *dashboard) cabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	return d.cabinetPage(w, r, v, nil)
+}
+
+// cabinetPage renders a cabinet with its slots and, right after one was
+// issued, an enrolment token's text (shown this once).
+func (d *dashboard) cabinetPage(w http.ResponseWriter, r *http.Request, v *viewer, enrol *enrolShown) error {
 	sc := v.P.Scope()
 	c, err := d.s.Store.GetCabinet(r.Context(), sc, r.PathValue("id"))
 	if err != nil {
@@ -425,7 +431,8 @@ func (d *dashboard) cabinet(w http.ResponseWriter, r *http.Request, v *viewer) e
 		Cabinet keycab.Cabinet
 		Slots   []keycab.Slot
 		Dir     *directory
-	}{c, slots, dir}})
+		Enrol   *enrolShown
+	}{c, slots, dir, enrol}})
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"keycab.dev/keycab"
 )
@@ -69,6 +70,8 @@ func (s *Server) openAPIDoc() map[string]any {
 			"role":     map[string]any{"type": "string", "enum": roles},
 			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 		}},
+		"EnrolToken": map[string]any{"type": "object", "properties": map[string]any{
+			"ttl_hours": map[string]any{"type": "integer", "minimum": 1, "maximum": int(maxEnrolTTL / time.Hour)}}},
 		"PIN": map[string]any{"type": "object", "required": []string{"pin"}, "properties": map[string]any{
 			"pin": map[string]any{"type": "string", "pattern": fmt.Sprintf("^[0-9]{%d,%d}$", minPIN, maxPIN)}}},
 		"Badge": map[string]any{"type": "object", "required": []string{"kind", "code"}, "properties": map[string]any{

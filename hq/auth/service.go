@@ -443,6 +443,9 @@ func (s *Service) link(path, token string) string {
 	return strings.TrimRight(s.cfg.BaseURL, "/") + path + "#token=" + url.QueryEscape(token)
 }
 
+// BaseURL is where HQ is reached (Config.BaseURL), without a trailing slash.
+func (s *Service) BaseURL() string { return strings.TrimRight(s.cfg.BaseURL, "/") }
+
 // RequestReset sends a password reset link if email has an account. The
 // answer is the same for any address.
 func (s *Service) RequestReset(ctx context.Context, email, ip string) error {

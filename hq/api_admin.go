@@ -1,0 +1,81 @@
+package hq
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+)
+
+// maxEnrolTTL bounds how long an enrolment token may stay valid.
+const maxEnrolTTL = 7 * 24 * time.Hour
+
+// enrolTokenIn is the optional body of POST /v1/cabinets/{id}/enrol-tokens.
+type enrolTokenIn struct {
+	TTLHours int `json:"ttl_hours"`
+}
+
+// enrolTTL reads the token's lifetime from the request: the body's
+// ttl_hours, or the store's default (24 hours) when there is no body.
+func enrolTTL(r *http.Request) (time.Duration, error) {
+	if r.ContentLength == 0 {
+		return store.DefaultEnrolTokenTTL, nil
+	}
+	var in enrolTokenIn
+	if err := decode(r, &in); err != nil {
+		return 0, err
+	}
+	return hoursTTL(in.TTLHours)
+}
+
+// hoursTTL checks a token lifetime given in hours (0: the default).
+func hoursTTL(h int) (time.Duration, error) {
+	ttl := time.Duration(h) * time.Hour
+	switch {
+	case h == 0:
+		return store.DefaultEnrolTokenTTL, nil
+	case h < 0 || ttl > maxEnrolTTL:
+		return 0, keycab.Errorf(keycab.EINVALID, "ttl_hours must be between 1 and %d", int(maxEnrolTTL/time.Hour))
+	}
+	return ttl, nil
+}
+
+// createEnrolToken issues a single-use token that enrols one kiosk for the
+// cabinet; its text is answered once and stored only as a hash.
+func (s *Server) createEnrolToken(w http.ResponseWriter, r *http.Request) error {
+	ttl, err := enrolTTL(r)
+	if err != nil {
+		return err
+	}
+	text, tok, err := s.Store.CreateEnrolToken(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), ttl)
+	if err != nil {
+		return err
+	}
+	created(w, map[string]any{"token": text, "cabinet_id": tok.CabinetID, "expires_at": tok.ExpiresAt})
+	return nil
+}
+
+// listAdminLog answers HQ's own log of admin actions, newest first.
+func (s *Server) listAdminLog(w http.ResponseWriter, r *http.Request) error {
+	limit := 0
+	if q := r.URL.Query().Get("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > 1000 {
+			return keycab.Errorf(keycab.EINVALID, "limit must be between 1 and 1000")
+		}
+		limit = n
+	}
+	as, err := s.Store.ListAdminLog(r.Context(), principalOf(r.Context()).Scope(), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(as))
+	for _, a := range as {
+		out = append(out, map[string]any{"id": a.ID, "at": a.At, "actor_id": a.ActorID, "actor_role": a.ActorRole,
+			"action": a.Action, "target": a.Target, "detail": a.Detail})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"actions": out})
+	return nil
+}
