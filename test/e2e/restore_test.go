@@ -100,6 +100,7 @@ func TestRestoreNewEpoch(t *testing.T) {
 	}
 	for _, k := range []*kiosk{old, restored} {
 		auditVerify(t, k)
+		hqAuditVerify(t, h, env, k)
 	}
 	archives, _ := filepath.Glob(filepath.Join(restored.dir, "epochs", "*.db"))
 	if len(archives) != 1 {
