@@ -106,6 +106,7 @@ func (dir *directory) CabinetSite(id string) string { return dir.cabinet[id].Sit
 type holding struct {
 	store.Holding
 	KeySet, Site, Member string
+	Zone                 string // the site's time zone, for its times
 	Overdue              bool
 	OverdueBy            string
 }
@@ -122,7 +123,7 @@ func (d *dashboard) holdings(ctx context.Context, v *viewer, onlyOverdue bool) (
 	now := d.s.now()
 	var out []holding
 	for _, h := range hs {
-		row := holding{Holding: h, KeySet: dir.KeySetLabel(h.KeySetID), Site: dir.SiteName(h.SiteID), Member: dir.MemberName(h.MemberID),
+		row := holding{Holding: h, KeySet: dir.KeySetLabel(h.KeySetID), Site: dir.SiteName(h.SiteID), Member: dir.MemberName(h.MemberID), Zone: dir.SiteZone(h.SiteID),
 			Overdue: h.Overdue(now)}
 		if row.Overdue {
 			row.OverdueBy = duration(now.Sub(h.DueAt))
@@ -191,6 +192,7 @@ func (d *dashboard) overdue(w http.ResponseWriter, r *http.Request, v *viewer) e
 type alarmRow struct {
 	store.Alarm
 	Cabinet, Site, ClearedBy string
+	Zone                     string // the site's time zone, for its times
 	CanClear                 bool
 }
 
@@ -208,7 +210,7 @@ func (d *dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) er
 		site := dir.CabinetSite(a.CabinetID)
 		// The store decides; this only hides a button that would fail.
 		can := v.Admin() || v.Role == keycab.RoleSiteManager
-		rows = append(rows, alarmRow{Alarm: a, Cabinet: dir.CabinetName(a.CabinetID), Site: dir.SiteName(site),
+		rows = append(rows, alarmRow{Alarm: a, Cabinet: dir.CabinetName(a.CabinetID), Site: dir.SiteName(site), Zone: dir.SiteZone(site),
 			ClearedBy: dir.MemberName(a.ClearedBy), CanClear: can && a.ClearedAt.IsZero()})
 	}
 	d.render(w, r, http.StatusOK, "alarms", view{Title: "Alarms", Nav: "alarms", V: v, Data: struct {

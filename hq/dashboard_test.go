@@ -287,10 +287,10 @@ func TestDashboardPages(t *testing.T) {
 	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
 	s := MustSeed(t, e, w, e.clock.Now(), 30)
 	for path, want := range map[string][]string{
-		"/":                      {"Acme Lettings", "Keys out now", "Back gate", "Dana Whitlock", `class="overdue"`, "Overdue 1 h"},
-		"/overdue":               {"Back gate"},
+		"/":                      {"Acme Lettings", "Keys out now", "Back gate", "Dana Whitlock", `class="overdue"`, "Overdue 1 h", "GMT (Europe/London)"},
+		"/overdue":               {"Back gate", "GMT (Europe/London)"},
 		"/history":               {"Key taken", "Front door", "12 High Street", "Porter&#39;s lodge"},
-		"/alarms":                {"Door forced", "Clear"},
+		"/alarms":                {"Door forced", "Clear", "GMT (Europe/London)"},
 		"/kiosks":                {"Front office kiosk", "Lodge kiosk", "Online"},
 		"/people":                {"Dana Whitlock", "Send invitation", `<option value="owner"`},
 		"/key-sets":              {"Front door", "Back gate"},
