@@ -120,3 +120,30 @@ func TestDashboardEnrolTokenAndAdminLog(t *testing.T) {
 		})
 	}
 }
+
+// A member's JSON says whether a PIN is set, never the hash.
+func TestMemberHasPIN(t *testing.T) {
+	forEngine(t, func(t *testing.T, e *env) {
+		owner := e.MustSignup(t, "Acme", "owner@acme.test")
+		o := owner.access
+		id := MustStatus(t, e.do(t, "POST", "/v1/members", o, map[string]any{"name": "Kim Kiosk", "role": "staff"}), 201).str("id")
+		hasPIN := func() any {
+			r := MustStatus(t, e.do(t, "GET", "/v1/members/"+id, o, nil), 200)
+			if strings.Contains(r.raw, "argon2") || strings.Contains(r.raw, store.RedactedPIN) {
+				t.Fatalf("member JSON shows the PIN hash: %s", r.raw)
+			}
+			return r.body["has_pin"]
+		}
+		if hasPIN() != false {
+			t.Fatal("a new member has a PIN")
+		}
+		MustStatus(t, e.do(t, "PUT", "/v1/members/"+id+"/pin", o, map[string]any{"pin": "482913"}), 204)
+		if hasPIN() != true {
+			t.Fatal("has_pin false after setting a PIN")
+		}
+		MustStatus(t, e.do(t, "DELETE", "/v1/members/"+id+"/pin", o, nil), 204)
+		if hasPIN() != false {
+			t.Fatal("has_pin true after clearing the PIN")
+		}
+	})
+}

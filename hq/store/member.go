@@ -44,7 +44,7 @@ func (s *Store) CreateMember(ctx context.Context, sc Scope, m keycab.Member) (ke
 		}
 		return t.logAction(ctx, "member.create", m.ID, string(m.Role))
 	})
-	m.PINHash = ""
+	redactPIN(&m)
 	return m, err
 }
 
@@ -191,10 +191,21 @@ func (s *Store) GetMember(ctx context.Context, sc Scope, id string) (keycab.Memb
 		}
 		var err error
 		m, err = t.member(ctx, id)
-		m.PINHash = ""
+		redactPIN(&m)
 		return err
 	})
 	return m, err
+}
+
+// RedactedPIN stands for a PIN hash in members the store returns: whether
+// a member has a PIN is shown, the hash itself never leaves the store
+// except in kiosk config bundles.
+const RedactedPIN = "(set)"
+
+func redactPIN(m *keycab.Member) {
+	if m.PINHash != "" {
+		m.PINHash = RedactedPIN
+	}
 }
 
 // ListMembers returns the members the principal may see.
@@ -228,7 +239,7 @@ func (s *Store) ListMembers(ctx context.Context, sc Scope) ([]keycab.Member, err
 			} else if err != nil {
 				return err
 			}
-			m.PINHash = ""
+			redactPIN(&m)
 			out = append(out, m)
 		}
 		return nil
@@ -484,7 +495,7 @@ func (s *Store) FindBadge(ctx context.Context, sc Scope, code string) (keycab.Me
 		} else {
 			m, err = t.member(ctx, id)
 		}
-		m.PINHash = ""
+		redactPIN(&m)
 		return err
 	})
 	return m, err
