@@ -206,18 +206,14 @@ func (s *Service) Signup(ctx context.Context, in Signup, ip string) (Tokens, err
 	if err != nil {
 		return Tokens{}, err
 	}
-	acct, err := s.st.CreateAccount(ctx, store.Account{Email: in.Email, Name: in.Name, PasswordHash: hash})
+	// The account, the organisation, its owner and their link are made in
+	// one transaction: a crash leaves all or none of them.
+	acct := &store.Account{Email: in.Email, Name: strings.TrimSpace(in.Name), PasswordHash: hash}
+	org, owner, err := s.st.CreateOrg(ctx, store.NewOrg{Name: in.OrgName, Caps: s.cfg.Caps,
+		Owner: keycab.Member{Name: acct.Name}, Account: acct})
 	if keycab.ErrorCode(err) == keycab.ECONFLICT {
 		return Tokens{}, keycab.Errorf(keycab.ECONFLICT, "this email already has an account: sign in instead")
 	} else if err != nil {
-		return Tokens{}, err
-	}
-	org, owner, err := s.st.CreateOrg(ctx, store.NewOrg{Name: in.OrgName, Caps: s.cfg.Caps,
-		Owner: keycab.Member{Name: acct.Name, Email: acct.Email}})
-	if err != nil {
-		return Tokens{}, err
-	}
-	if err := s.st.LinkMember(ctx, acct.ID, org.ID, owner.ID); err != nil {
 		return Tokens{}, err
 	}
 	s.log.Info("signup", "account", acct.ID, "org", org.ID)

@@ -87,21 +87,34 @@ func (s *Store) global(ctx context.Context, op string, write bool, fn func(conte
 // CreateAccount adds an account. An email already registered is
 // ECONFLICT.
 func (s *Store) CreateAccount(ctx context.Context, a Account) (Account, error) {
+	if err := prepareAccount(&a); err != nil {
+		return a, fmt.Errorf("create account: %w", err)
+	}
+	err := s.global(ctx, "create account", true, func(ctx context.Context, t *tx) error {
+		return t.insertAccount(ctx, &a)
+	})
+	return a, err
+}
+
+// prepareAccount gives a new account its id and normalised email and name.
+func prepareAccount(a *Account) error {
 	a.ID, a.Email = newID("acc"), NormalizeEmail(a.Email)
 	a.Name = strings.TrimSpace(a.Name)
 	if a.Email == "" || !strings.Contains(a.Email, "@") {
-		return a, fmt.Errorf("create account: %w", invalid("an account needs an email address"))
+		return invalid("an account needs an email address")
 	}
-	err := s.global(ctx, "create account", true, func(ctx context.Context, t *tx) error {
-		a.CreatedAt = t.now
-		if a.PasswordHash != "" {
-			a.PasswordChangedAt = t.now
-		}
-		_, err := t.exec(ctx, `INSERT INTO accounts (id, email, name, password_hash, password_changed_us, created_us)
-			VALUES ($1, $2, $3, $4, $5, $6)`, a.ID, a.Email, a.Name, a.PasswordHash, us(a.PasswordChangedAt), us(t.now))
-		return err
-	})
-	return a, err
+	return nil
+}
+
+// insertAccount inserts a, made ready by prepareAccount, stamping its times.
+func (t *tx) insertAccount(ctx context.Context, a *Account) error {
+	a.CreatedAt = t.now
+	if a.PasswordHash != "" {
+		a.PasswordChangedAt = t.now
+	}
+	_, err := t.exec(ctx, `INSERT INTO accounts (id, email, name, password_hash, password_changed_us, created_us)
+		VALUES ($1, $2, $3, $4, $5, $6)`, a.ID, a.Email, a.Name, a.PasswordHash, us(a.PasswordChangedAt), us(t.now))
+	return err
 }
 
 const accountCols = "id, email, name, password_hash, password_changed_us, totp_secret IS NOT NULL, created_us"
@@ -159,10 +172,14 @@ func (s *Store) SetPassword(ctx context.Context, accountID, hash string) error {
 // membership there.
 func (s *Store) LinkMember(ctx context.Context, accountID, orgID, memberID string) error {
 	return s.global(ctx, "link member", true, func(ctx context.Context, t *tx) error {
-		_, err := t.exec(ctx, "INSERT INTO account_members (account_id, org_id, member_id, created_us) VALUES ($1, $2, $3, $4)",
-			accountID, orgID, memberID, us(t.now))
-		return err
+		return t.linkMember(ctx, accountID, orgID, memberID)
 	})
+}
+
+func (t *tx) linkMember(ctx context.Context, accountID, orgID, memberID string) error {
+	_, err := t.exec(ctx, "INSERT INTO account_members (account_id, org_id, member_id, created_us) VALUES ($1, $2, $3, $4)",
+		accountID, orgID, memberID, us(t.now))
+	return err
 }
 
 // Memberships returns the account's memberships, oldest first.

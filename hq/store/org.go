@@ -15,6 +15,10 @@ type NewOrg struct {
 	Name  string
 	Caps  keycab.Caps
 	Owner keycab.Member // Name and Email; the role is owner
+	// Account, when set, is created in the same transaction and linked
+	// to the owner (signup): a crash never leaves an account without its
+	// organisation. Its ID, normalised email and times are filled in.
+	Account *Account
 }
 
 // CreateOrg creates an organisation and its first owner in one
@@ -28,6 +32,12 @@ func (s *Store) CreateOrg(ctx context.Context, n NewOrg) (keycab.Org, keycab.Mem
 	}
 	if c := n.Caps; c.KeySets < 0 || c.Sites < 0 || c.Cabinets < 0 || c.Members < 1 {
 		return org, owner, fmt.Errorf("create org: %w", invalid("caps must not be negative, and allow at least the owner"))
+	}
+	if a := n.Account; a != nil {
+		if err := prepareAccount(a); err != nil {
+			return org, owner, err
+		}
+		owner.Email = a.Email
 	}
 	t, err := s.begin(ctx, org.ID, true)
 	if err != nil {
@@ -47,6 +57,14 @@ func (s *Store) CreateOrg(ctx context.Context, n NewOrg) (keycab.Org, keycab.Mem
 	}
 	if err := t.logAction(ctx, "org.create", org.ID, org.Name); err != nil {
 		return org, owner, fmt.Errorf("create org: %w", err)
+	}
+	if a := n.Account; a != nil {
+		if err := t.insertAccount(ctx, a); err != nil {
+			return org, owner, fmt.Errorf("create org: %w", s.classify(err))
+		}
+		if err := t.linkMember(ctx, a.ID, org.ID, owner.ID); err != nil {
+			return org, owner, fmt.Errorf("create org: %w", s.classify(err))
+		}
 	}
 	if err := t.sql.Commit(); err != nil {
 		return org, owner, fmt.Errorf("create org: commit: %w", s.classify(err))
