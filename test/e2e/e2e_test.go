@@ -7,6 +7,10 @@
 // restarted and a kiosk is killed with SIGKILL; at the end HQ holds
 // exactly each kiosk's log (the same leaves, one history event per entry)
 // and keycab audit verify passes on every kiosk log.
+//
+// TestFaults puts a proxy the test controls (internal/faultproxy) between
+// the kiosks and HQ; TestWeekOffline syncs 100,000 events recorded while
+// HQ was away; the benchmarks give the sync figures of docs/PERFORMANCE.md.
 package e2e_test
 
 import (
