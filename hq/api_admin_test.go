@@ -147,3 +147,32 @@ func TestMemberHasPIN(t *testing.T) {
 		}
 	})
 }
+
+// Accepting an invitation is one transaction: when the inviter may no
+// longer grant what they offered, nothing is made (no account, no member)
+// and the invitation stays usable; once they may again, it works.
+func TestInviteAcceptanceAllOrNothing(t *testing.T) {
+	forEngine(t, func(t *testing.T, e *env) {
+		owner := e.MustSignup(t, "Acme", "owner@acme.test")
+		o := owner.access
+		sid := MustStatus(t, e.do(t, "POST", "/v1/sites", o, map[string]any{"name": "Depot"}), 201).str("id")
+		mgr := e.MustJoinAt(t, owner, "mgr@acme.test", "site_manager", sid)
+		mgrID := MustStatus(t, e.do(t, "GET", "/v1/me", mgr.access, nil), 200).body["member"].(map[string]any)["id"].(string)
+		MustStatus(t, e.do(t, "POST", "/v1/invites", mgr.access, map[string]any{"email": "new@acme.test", "role": "staff", "site_ids": []string{sid}}), 201)
+		tok := e.mail.MustToken(t, "invite", "new@acme.test")
+
+		MustStatus(t, e.do(t, "PATCH", "/v1/members/"+mgrID, o, map[string]any{"role": "staff"}), 200)
+		accept := map[string]string{"token": tok, "name": "Newcomer", "password": goodPassword}
+		if r := e.do(t, "POST", "/v1/invites/accept", "", accept); r.status == 200 {
+			t.Fatal("accepted an invitation its inviter may no longer grant")
+		}
+		if _, err := e.st.AccountByEmail(context.Background(), "new@acme.test"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			t.Fatalf("a refused acceptance left an account: %v", err)
+		}
+		MustStatus(t, e.do(t, "PATCH", "/v1/members/"+mgrID, o, map[string]any{"role": "site_manager", "site_ids": []string{sid}}), 200)
+		MustStatus(t, e.do(t, "POST", "/v1/invites/accept", "", accept), 200)
+		if r := e.do(t, "POST", "/v1/invites/accept", "", accept); r.status == 200 {
+			t.Fatal("an invitation was accepted twice")
+		}
+	})
+}

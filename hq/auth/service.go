@@ -631,29 +631,23 @@ func (s *Service) AcceptInvite(ctx context.Context, in Accept, p *Principal, ip 
 			return Tokens{}, err
 		}
 	}
-	if _, err := s.st.UseAuthToken(ctx, store.PurposeInvite, hash); err != nil {
-		return Tokens{}, err
-	}
 	if p == nil {
 		h, err := passhash.Hash(in.Password, s.cfg.Params)
 		if err != nil {
 			return Tokens{}, err
 		}
-		if acct, err = s.st.CreateAccount(ctx, store.Account{Email: inv.Email, Name: in.Name, PasswordHash: h}); err != nil {
-			return Tokens{}, err
-		}
+		acct = store.Account{Email: inv.Email, Name: in.Name, PasswordHash: h}
 	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
 		name = acct.Name
 	}
-	m, err := s.st.CreateMember(ctx, store.MemberScope(inv.OrgID, inv.MemberID),
+	// The token, the account (when new), the member and their link in
+	// one transaction, run as the inviter: all or nothing.
+	m, err := s.st.AcceptInvite(ctx, hash, store.MemberScope(inv.OrgID, inv.MemberID), &acct,
 		keycab.Member{OrgID: inv.OrgID, Name: name, Email: inv.Email, Role: inv.Role, SiteIDs: inv.SiteIDs})
 	if err != nil {
 		s.log.Warn("denied invite acceptance", "reason", keycab.ErrorMessage(err), "account", acct.ID, "org", inv.OrgID)
-		return Tokens{}, err
-	}
-	if err := s.st.LinkMember(ctx, acct.ID, inv.OrgID, m.ID); err != nil {
 		return Tokens{}, err
 	}
 	s.log.Info("invitation accepted", "account", acct.ID, "org", inv.OrgID, "member", m.ID, "role", m.Role)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -88,11 +89,50 @@ func (s *Store) UseAuthToken(ctx context.Context, purpose string, hash []byte) (
 	var a AuthToken
 	err := s.global(ctx, "use "+purpose+" token", true, func(ctx context.Context, t *tx) error {
 		var err error
-		a, err = scanAuthToken(t.queryRow(ctx, "UPDATE auth_tokens SET used_us = $1 WHERE hash = $2 AND purpose = $3 AND used_us = 0 AND expires_us > $1 RETURNING "+authTokenCols,
-			us(t.now), hash, purpose))
+		a, err = t.useAuthToken(ctx, purpose, hash)
 		return err
 	})
 	return a, err
+}
+
+func (t *tx) useAuthToken(ctx context.Context, purpose string, hash []byte) (AuthToken, error) {
+	return scanAuthToken(t.queryRow(ctx, "UPDATE auth_tokens SET used_us = $1 WHERE hash = $2 AND purpose = $3 AND used_us = 0 AND expires_us > $1 RETURNING "+authTokenCols,
+		us(t.now), hash, purpose))
+}
+
+// AcceptInvite accepts the invitation whose token hashes to hash, in one
+// transaction run as the inviter: the token is used up, acct is created
+// when it has no id yet (a new account) and m becomes a member of the
+// inviting organisation, as the inviter may make it (CreateMember),
+// linked to acct. A crash leaves all or none of it; a used, expired or
+// unknown token is ENOTFOUND and changes nothing.
+func (s *Store) AcceptInvite(ctx context.Context, hash []byte, inviter Scope, acct *Account, m keycab.Member) (keycab.Member, error) {
+	isNew := acct.ID == ""
+	if isNew {
+		if err := prepareAccount(acct); err != nil {
+			return m, fmt.Errorf("accept invitation: %w", err)
+		}
+	}
+	err := s.write(ctx, "accept invitation", inviter, func(ctx context.Context, t *tx) error {
+		inv, err := t.useAuthToken(ctx, PurposeInvite, hash)
+		if err != nil {
+			return err
+		}
+		if inv.OrgID != t.org() || NormalizeEmail(m.Email) != inv.Email || acct.Email != inv.Email {
+			return keycab.Errorf(keycab.EFORBIDDEN, "this invitation is for another organisation or email address")
+		}
+		if isNew {
+			if err := t.insertAccount(ctx, acct); err != nil {
+				return err
+			}
+		}
+		if err := t.createMember(ctx, &m); err != nil {
+			return err
+		}
+		return t.linkMember(ctx, acct.ID, m.OrgID, m.ID)
+	})
+	redactPIN(&m)
+	return m, err
 }
 
 // FailAuthToken counts a failed attempt at the token (the MFA step) and

@@ -16,36 +16,42 @@ import (
 // staff and contractors scoped to sites they manage.
 func (s *Store) CreateMember(ctx context.Context, sc Scope, m keycab.Member) (keycab.Member, error) {
 	err := s.write(ctx, "create member", sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.mustWrite("adding a member"); err != nil {
-			return err
-		}
-		if err := t.sameOrg(m.OrgID); err != nil {
-			return err
-		}
-		if err := m.Role.Validate(); err != nil {
-			return err
-		}
-		m.ID, m.OrgID = newID("mem"), t.org()
-		m.Email = strings.ToLower(strings.TrimSpace(m.Email))
-		m.SiteIDs = dedupe(m.SiteIDs)
-		for _, site := range m.SiteIDs {
-			if err := t.siteVisible(ctx, site); err != nil {
-				return err
-			}
-		}
-		if err := t.mayAssign(m.Role, m.SiteIDs); err != nil {
-			return err
-		}
-		if err := t.checkCap(ctx, capMembers); err != nil {
-			return err
-		}
-		if err := t.insertMember(ctx, m); err != nil {
-			return err
-		}
-		return t.logAction(ctx, "member.create", m.ID, string(m.Role))
+		return t.createMember(ctx, &m)
 	})
 	redactPIN(&m)
 	return m, err
+}
+
+// createMember adds m as the transaction's principal may (CreateMember),
+// filling in its id.
+func (t *tx) createMember(ctx context.Context, m *keycab.Member) error {
+	if err := t.p.mustWrite("adding a member"); err != nil {
+		return err
+	}
+	if err := t.sameOrg(m.OrgID); err != nil {
+		return err
+	}
+	if err := m.Role.Validate(); err != nil {
+		return err
+	}
+	m.ID, m.OrgID = newID("mem"), t.org()
+	m.Email = strings.ToLower(strings.TrimSpace(m.Email))
+	m.SiteIDs = dedupe(m.SiteIDs)
+	for _, site := range m.SiteIDs {
+		if err := t.siteVisible(ctx, site); err != nil {
+			return err
+		}
+	}
+	if err := t.mayAssign(m.Role, m.SiteIDs); err != nil {
+		return err
+	}
+	if err := t.checkCap(ctx, capMembers); err != nil {
+		return err
+	}
+	if err := t.insertMember(ctx, *m); err != nil {
+		return err
+	}
+	return t.logAction(ctx, "member.create", m.ID, string(m.Role))
 }
 
 func (t *tx) insertMember(ctx context.Context, m keycab.Member) error {
