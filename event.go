@@ -40,6 +40,14 @@ const (
 	AlarmKioskOffline = "kiosk_offline"
 )
 
+// Detail keys of a clock.anchored entry that a kiosk logs when it stores
+// HQ's cosignature: HQ's cosignature time (Unix seconds) and the size of
+// the checkpoint it cosigned. Every later entry happened after that time.
+const (
+	AnchorHQTime = "hq_time"
+	AnchorSize   = "size"
+)
+
 var eventKinds = func() map[EventKind]bool {
 	m := map[EventKind]bool{}
 	for _, k := range []EventKind{

@@ -634,9 +634,13 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	times, err := s.Store.EventTimes(r.Context(), principalOf(r.Context()).Scope(), es)
+	if err != nil {
+		return err
+	}
 	out := []map[string]any{}
-	for _, e := range es {
-		out = append(out, eventJSON(e))
+	for i, e := range es {
+		out = append(out, eventTimeJSON(eventJSON(e), times[i]))
 	}
 	body := map[string]any{"events": out}
 	if len(es) == f.Limit {

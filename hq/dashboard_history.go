@@ -97,11 +97,27 @@ func (d *dashboard) eventPage(ctx context.Context, sc store.Scope, f store.Event
 	return out, last, true, nil
 }
 
+// eventTimeJSON adds to an event of the API (/v1/events) when it happened
+// by HQ's clock: hq_not_before (absent when HQ knows no lower bound) and
+// hq_not_after, and clock_off when the kiosk's time ("at") lies outside.
+func eventTimeJSON(m map[string]any, et store.EventTime) map[string]any {
+	if !et.NotBefore.IsZero() {
+		m["hq_not_before"] = et.NotBefore
+	}
+	m["hq_not_after"] = et.NotAfter
+	m["clock_off"] = et.Off()
+	return m
+}
+
 // historyRow is a row of the history table.
 type historyRow struct {
 	store.Event
 	Member, KeySet, Cabinet, Site string
 	Class                         string
+	// Time is when the event happened by HQ's clock as well as the
+	// kiosk's; Zone is its site's time zone, in which times show.
+	Time store.EventTime
+	Zone string
 }
 
 type historyData struct {
@@ -148,10 +164,15 @@ func (d *dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
+	times, err := d.s.Store.EventTimes(r.Context(), v.P.Scope(), es)
+	if err != nil {
+		return err
+	}
 	data := historyData{Filter: hf, Dir: dir, Kinds: eventKinds, Page: len(trail) + 1}
-	for _, e := range es {
+	for i, e := range es {
 		row := historyRow{Event: e, Member: dir.MemberName(e.ActorID), KeySet: dir.KeySetLabel(e.KeySetID),
-			Cabinet: dir.CabinetName(e.CabinetID), Site: dir.SiteName(dir.CabinetSite(e.CabinetID))}
+			Cabinet: dir.CabinetName(e.CabinetID), Site: dir.SiteName(dir.CabinetSite(e.CabinetID)),
+			Time: times[i], Zone: dir.CabinetZone(e.CabinetID)}
 		switch e.Kind {
 		case keycab.EventAlarmRaised, keycab.EventIdentifyFail, keycab.EventLockedOut, keycab.EventEmergency:
 			row.Class = "bad"

@@ -131,6 +131,11 @@ type Event struct {
 	At        time.Time // the kiosk's wall time
 	DueAt     time.Time // key.taken: when the key set is due back
 	Detail    string    // alarm.raised: the alarm's name (keycab.Alarm...)
+	// NotBefore is HQ's lower bound on when the event happened: the HQ
+	// time of the newest clock.anchored entry before it in the kiosk's
+	// log (zero: none). Its upper bound is when HQ received it (see
+	// EventTimes).
+	NotBefore time.Time
 	// Entry is the decoded log entry, given for key.rotate (whose
 	// signatures HQ checks before it pins the new key; not stored).
 	Entry *audit.Event
@@ -178,14 +183,28 @@ func (s *Store) RecordEvents(ctx context.Context, sc Scope, events []Event) erro
 // returns how many were new.
 func (t *tx) recordEvents(ctx context.Context, events []Event) (int, error) {
 	added := 0
+	if len(events) == 0 {
+		return 0, nil
+	}
+	bound, err := t.timeBound(ctx, events[0].LogIndex)
+	if err != nil {
+		return 0, err
+	}
 	for _, e := range events {
 		e.OrgID, e.KioskID, e.CabinetID = t.org(), t.p.kiosk, t.p.cabinet
 		if e.LogIndex < 0 || e.Kind == "" {
 			return added, invalid("event %d: needs an index and a kind", e.LogIndex)
 		}
-		res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
-			e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site)
+		if e.Kind == keycab.EventClockAnchored {
+			if at, ok, err := t.anchorTime(ctx, e); err != nil {
+				return added, err
+			} else if ok {
+				bound = max(bound, at)
+			}
+		}
+		res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
+			e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site, bound)
 		if err != nil {
 			return added, err
 		}

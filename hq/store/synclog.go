@@ -472,3 +472,133 @@ func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time
 	})
 	return out, err
 }
+
+// Time anchoring. A kiosk's clock is untrusted (a Pi has no clock battery
+// and may run before NTP has set it), so HQ keeps, for every event, the
+// interval in which it happened by HQ's own clock: not before the HQ time
+// of the newest clock.anchored entry before it in the kiosk's log (the
+// kiosk logs one when it stores HQ's cosignature, so whatever follows in
+// the log happened after that cosignature), and not after HQ received it
+// (HQ cosigns a push when it records it).
+
+// ClockSlack is how far a kiosk's time may lie outside HQ's interval
+// before the event's time is shown as wrong: HQ's cosignature times are
+// whole seconds, and two good clocks still differ a little.
+const ClockSlack = time.Minute
+
+// timeBound returns the lower bound in force before the event at index:
+// that of the kiosk's newest event before it.
+func (t *tx) timeBound(ctx context.Context, index int64) (int64, error) {
+	var b int64
+	err := t.queryRow(ctx, "SELECT not_before_us FROM events WHERE org_id = $1 AND kiosk_id = $2 AND log_index < $3 ORDER BY log_index DESC LIMIT 1",
+		t.org(), t.p.kiosk, index).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return b, err
+}
+
+// anchorTime returns the HQ time a clock.anchored entry carries, when HQ
+// can vouch for it: the time is not in HQ's future, and HQ had the
+// entries of the checkpoint it names by then (it cosigned that size no
+// earlier than it received them). An anchor HQ cannot vouch for bounds
+// nothing.
+func (t *tx) anchorTime(ctx context.Context, e Event) (int64, bool, error) {
+	if e.Entry == nil {
+		return 0, false, nil
+	}
+	sec, err1 := strconv.ParseInt(e.Entry.Detail[keycab.AnchorHQTime], 10, 64)
+	size, err2 := strconv.ParseInt(e.Entry.Detail[keycab.AnchorSize], 10, 64)
+	if err1 != nil || err2 != nil || size <= 0 || size > e.LogIndex {
+		return 0, false, nil
+	}
+	at := us(time.Unix(sec, 0))
+	if at > us(t.now) {
+		return 0, false, nil
+	}
+	var received int64
+	err := t.queryRow(ctx, "SELECT received_us FROM events WHERE org_id = $1 AND kiosk_id = $2 AND log_index = $3",
+		t.org(), t.p.kiosk, size-1).Scan(&received)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, err
+	}
+	return at, at >= received-received%1e6, nil
+}
+
+// EventTime is when an event happened: At by the kiosk's clock; by HQ's
+// clock, between NotBefore (zero: HQ knows no lower bound) and NotAfter.
+type EventTime struct {
+	At, NotBefore, NotAfter time.Time
+}
+
+// Off reports whether the kiosk's time lies outside HQ's interval by more
+// than ClockSlack: the kiosk's clock was wrong or not yet set.
+func (et EventTime) Off() bool {
+	return (!et.NotBefore.IsZero() && et.At.Before(et.NotBefore.Add(-ClockSlack))) ||
+		(!et.NotAfter.IsZero() && et.At.After(et.NotAfter.Add(ClockSlack)))
+}
+
+// EventTimes returns the time intervals of events as ListEvents returned
+// them, in their order, to the people who may see those events (one query
+// for a page of them).
+func (s *Store) EventTimes(ctx context.Context, sc Scope, events []Event) ([]EventTime, error) {
+	type key struct {
+		kiosk string
+		index int64
+	}
+	found := make(map[key]EventTime, len(events))
+	err := s.read(ctx, "event times", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requirePerson("history"); err != nil {
+			return err
+		}
+		const per = 200
+		for start := 0; start < len(events); start += per {
+			batch := events[start:min(start+per, len(events))]
+			args := []any{t.org()}
+			terms := make([]string, len(batch))
+			for i, e := range batch {
+				terms[i] = fmt.Sprintf("(e.kiosk_id = $%d AND e.log_index = $%d)", len(args)+1, len(args)+2)
+				args = append(args, e.KioskID, e.LogIndex)
+			}
+			rows, err := t.query(ctx, `SELECT e.kiosk_id, e.log_index, e.at_us, e.not_before_us, e.received_us, e.actor_id, c.site_id
+				FROM events e JOIN cabinets c ON c.org_id = e.org_id AND c.id = e.cabinet_id
+				WHERE e.org_id = $1 AND (`+strings.Join(terms, " OR ")+`)`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var k key
+				var at, notBefore, received int64
+				var actor, site string
+				if err := rows.Scan(&k.kiosk, &k.index, &at, &notBefore, &received, &actor, &site); err != nil {
+					rows.Close()
+					return err
+				}
+				own := actor != "" && actor == t.p.member
+				if (t.p.role == keycab.RoleStaff || t.p.role == keycab.RoleContractor) && !own || !t.p.seesSite(site) && !own {
+					continue
+				}
+				found[k] = EventTime{At: fromUS(at), NotBefore: fromUS(notBefore), NotAfter: fromUS(received)}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EventTime, len(events))
+	for i, e := range events {
+		et, ok := found[key{e.KioskID, e.LogIndex}]
+		if !ok {
+			return nil, notFound("event", fmt.Sprintf("%s/%d", e.KioskID, e.LogIndex))
+		}
+		out[i] = et
+	}
+	return out, nil
+}

@@ -206,6 +206,10 @@ type Config struct {
 	// means DefaultThermalFile. Where it is missing the heartbeat says no
 	// temperature.
 	ThermalFile string
+	// AnchorEvery is how often at most the agent logs HQ's cosignature
+	// time as a clock.anchored entry (the first cosignature after start
+	// always); zero means an hour.
+	AnchorEvery time.Duration
 }
 
 // Agent syncs one kiosk with its HQ.
@@ -221,6 +225,8 @@ type Agent struct {
 
 	statusMu sync.Mutex
 	status   func(*wire.Heartbeat)
+
+	anchored time.Time // when the last time anchor was logged (guarded by mu)
 }
 
 // New returns an agent for an enrolled kiosk.
@@ -263,6 +269,9 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	if a.cfg.MaxBackoff <= 0 {
 		a.cfg.MaxBackoff = 5 * time.Minute
+	}
+	if a.cfg.AnchorEvery <= 0 {
+		a.cfg.AnchorEvery = time.Hour
 	}
 	if a.cfg.ThermalFile == "" {
 		a.cfg.ThermalFile = DefaultThermalFile
@@ -411,10 +420,12 @@ func (a *Agent) Push(ctx context.Context) (int64, error) {
 	}
 }
 
-// keepCosigned verifies HQ's cosignature on a checkpoint of size and
-// stores it (store.AddCosignature checks it against the log).
+// keepCosigned verifies HQ's cosignature on a checkpoint of size, stores
+// it (store.AddCosignature checks it against the log) and logs its time as
+// an anchor (anchor).
 func (a *Agent) keepCosigned(ctx context.Context, cosigned []byte, size int64) error {
-	if _, err := wire.VerifyCosignature(cosigned, a.peer.CosignerKey); err != nil {
+	at, err := wire.VerifyCosignature(cosigned, a.peer.CosignerKey)
+	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
 	v, err := a.db.Verifier()
@@ -431,6 +442,29 @@ func (a *Agent) keepCosigned(ctx context.Context, cosigned []byte, size int64) e
 	name, _, _ := strings.Cut(a.peer.CosignerKey, "+")
 	if err := a.db.AddCosignature(ctx, name, cosigned); err != nil {
 		return fmt.Errorf("push: %w", err)
+	}
+	return a.anchor(ctx, at, size)
+}
+
+// anchor logs the time of HQ's cosignature of size as a clock.anchored
+// entry: everything the log holds after it happened after that time by
+// HQ's clock, whatever the kiosk's clock says, and HQ bounds the time of
+// later events below by it (hq/store EventTimes). It does so for the first
+// cosignature after start and then at most every AnchorEvery: an anchor is
+// an entry to push in turn, and pushing must come to rest. Callers hold
+// mu.
+func (a *Agent) anchor(ctx context.Context, at time.Time, size int64) error {
+	if !a.anchored.IsZero() && time.Since(a.anchored) < a.cfg.AnchorEvery {
+		return nil
+	}
+	e := &audit.Event{Kind: keycab.EventClockAnchored, Detail: map[string]string{
+		keycab.AnchorHQTime: strconv.FormatInt(at.Unix(), 10), keycab.AnchorSize: strconv.FormatInt(size, 10)}}
+	if _, err := a.db.Append(ctx, store.Record{Event: e}); err != nil {
+		return fmt.Errorf("log time anchor: %w", err)
+	}
+	a.anchored = time.Now()
+	if d := a.now().Sub(at); d > time.Minute || d < -time.Minute {
+		a.log.Warn("the kiosk's clock is off HQ's", "by", d.Round(time.Second), "hq_time", at)
 	}
 	return nil
 }

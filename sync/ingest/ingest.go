@@ -318,6 +318,11 @@ func event(index int64, e *audit.Event) hqstore.Event {
 		out.Detail = e.Detail["alarm"]
 	case keycab.EventKeyRotate:
 		out.Entry = e // HQ checks both signatures and pins the new key
+	case keycab.EventClockAnchored:
+		out.Entry = e // HQ's cosignature time bounds later events below
+		if sec, err := strconv.ParseInt(e.Detail[keycab.AnchorHQTime], 10, 64); err == nil {
+			out.Detail = "HQ's clock " + time.Unix(sec, 0).UTC().Format(time.RFC3339)
+		}
 	}
 	return out
 }

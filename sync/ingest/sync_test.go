@@ -73,11 +73,13 @@ func TestPush(t *testing.T) {
 		MustAppend(t, k.db, h, 3000, "a")
 		n, err := k.a.Push(ctx)
 		MustNoErr(t, err)
-		if n != 3000 {
-			t.Fatalf("pushed %d entries, want 3000", n)
+		// The 3000 and the clock.anchored entry the first cosignature
+		// adds (anchor: pushed in the same Push, and no other follows).
+		if n != 3001 || k.db.Size() != 3001 {
+			t.Fatalf("pushed %d entries of %d, want 3001", n, k.db.Size())
 		}
 		st := must[store.SyncState](t)(k.db.SyncState(ctx))
-		if st.AckedSize != 3000 || st.CosignedSize != 3000 {
+		if st.AckedSize != 3001 || st.CosignedSize != 3001 {
 			t.Fatalf("sync state %+v", st)
 		}
 		MustSameHistory(t, h, k)
@@ -106,11 +108,11 @@ func TestPush(t *testing.T) {
 		// A heartbeat reports the state; the kiosk shows online.
 		hr, err := k.a.Heartbeat(ctx)
 		MustNoErr(t, err)
-		if hr.Size != 3200 {
+		if hr.Size != 3201 {
 			t.Fatalf("heartbeat says HQ holds %d", hr.Size)
 		}
 		health := must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Minute))
-		if len(health) != 1 || !health[0].Online || health[0].Heartbeat.LogSize != 3200 || health[0].Heartbeat.CosignedSize != 3200 {
+		if len(health) != 1 || !health[0].Online || health[0].Heartbeat.LogSize != 3201 || health[0].Heartbeat.CosignedSize != 3201 {
 			t.Fatalf("health %+v", health)
 		}
 		health = must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Nanosecond))
@@ -128,6 +130,7 @@ func TestFork(t *testing.T) {
 		MustAppend(t, k.db, h, 600, "a")
 		_, err := k.a.Push(ctx)
 		MustNoErr(t, err)
+		pushed := k.db.Size() // and a time anchor
 
 		// A second log under the same key, with other entries: history
 		// rewritten after HQ cosigned.
@@ -140,7 +143,7 @@ func TestFork(t *testing.T) {
 			t.Fatalf("push of a forked log: %v, want ErrForked", err)
 		}
 		kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID))
-		if kl.QuarantinedAt.IsZero() || kl.Size != 600 {
+		if kl.QuarantinedAt.IsZero() || kl.Size != pushed {
 			t.Fatalf("after the fork HQ has %+v", kl)
 		}
 		ev := must[[]hqstore.Evidence](t)(h.s.ListEvidence(ctx, h.own(), k.peer.KioskID))
