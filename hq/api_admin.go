@@ -79,3 +79,13 @@ func (s *Server) listAdminLog(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"actions": out})
 	return nil
 }
+
+// revokeKiosk revokes a kiosk's key: its requests fail from now on, its
+// log and history stay (a lost or replaced kiosk).
+func (s *Server) revokeKiosk(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Store.RevokeKiosk(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -43,6 +43,8 @@ func TestEnrolTokensAndAdminLog(t *testing.T) {
 		if err := enrolWith(e, tok); keycab.ErrorCode(err) != keycab.EUNAUTHORIZED {
 			t.Fatalf("a used token enrolled again: %v", err)
 		}
+		kiosks := MustStatus(t, e.do(t, "GET", "/v1/kiosks", o, nil), 200)
+		kioskID := kiosks.body["kiosks"].([]any)[0].(map[string]any)["id"].(string)
 		r = MustStatus(t, e.do(t, "POST", "/v1/cabinets/"+cab+"/enrol-tokens", o, map[string]any{"ttl_hours": 2}), 201)
 		if exp, _ := r.body["expires_at"].(string); !strings.HasPrefix(exp, "2026-03-02T11:00:00") {
 			t.Errorf("ttl_hours 2: expires_at %v", r.body["expires_at"])
@@ -57,6 +59,22 @@ func TestEnrolTokensAndAdminLog(t *testing.T) {
 		MustStatus(t, e.do(t, "POST", "/v1/cabinets/"+cab+"/enrol-tokens", auditor.access, nil), 403)
 		MustStatus(t, e.do(t, "POST", "/v1/cabinets/"+cab+"/enrol-tokens", other.access, nil), 404)
 		MustStatus(t, e.do(t, "POST", "/v1/cabinets/no-such-cabinet/enrol-tokens", o, nil), 404)
+
+		// Revoking the kiosk: not by staff, auditors or other orgs; by the owner.
+		orgID := MustStatus(t, e.do(t, "GET", "/v1/org", o, nil), 200).str("id")
+		if _, err := e.st.KioskConfig(context.Background(), store.KioskScope(orgID, kioskID)); err != nil {
+			t.Fatalf("the kiosk cannot read its config before revocation: %v", err)
+		}
+		MustStatus(t, e.do(t, "POST", "/v1/kiosks/"+kioskID+"/revoke", staff.access, nil), 404)
+		MustStatus(t, e.do(t, "POST", "/v1/kiosks/"+kioskID+"/revoke", auditor.access, nil), 403)
+		MustStatus(t, e.do(t, "POST", "/v1/kiosks/"+kioskID+"/revoke", other.access, nil), 404)
+		MustStatus(t, e.do(t, "POST", "/v1/kiosks/"+kioskID+"/revoke", o, nil), 204)
+		if _, err := e.st.KioskConfig(context.Background(), store.KioskScope(orgID, kioskID)); err == nil {
+			t.Fatal("a revoked kiosk still reads its config")
+		}
+		if k := MustStatus(t, e.do(t, "GET", "/v1/kiosks", o, nil), 200).body["kiosks"].([]any)[0].(map[string]any); k["revoked"] != true {
+			t.Fatalf("kiosk after revocation: %v", k)
+		}
 
 		for _, u := range []*user{owner, auditor} {
 			r := MustStatus(t, e.do(t, "GET", "/v1/admin-log?limit=50", u.access, nil), 200)
