@@ -12,4 +12,13 @@
 // jitter. A push answered 409 resumes from HQ's size; one answered 422
 // (the log forked: HQ quarantined the kiosk) stops pushing until an admin
 // intervenes (ErrForked).
+//
+// When it stores HQ's cosignature the agent logs the cosignature's time
+// as a clock.anchored entry (the first after start, then at most every
+// AnchorEvery), so HQ can bound the time of every later entry by its own
+// clock even when the kiosk's clock is wrong. Heartbeats carry the log,
+// cosigned and config sizes, the software, disk free (statfs of the data
+// directory) and the temperature (ThermalFile); the kiosk fills in the
+// door and alarms (SetStatus). Rotate re-enrols an enrolled kiosk with a
+// new key (sync/wire: key rotation).
 package agent
