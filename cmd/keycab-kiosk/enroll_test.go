@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/sync/ingest"
+	"keycab.dev/keycab/sync/wire"
+)
+
+// TestEnrollAgainRotatesKey: keycab-kiosk enroll on an enrolled kiosk
+// re-enrols it with a new key that HQ pins, and the log keeps verifying.
+func TestEnrollAgainRotatesKey(t *testing.T) {
+	ctx := context.Background()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "hq.db")
+	if err := hqstore.Migrate(ctx, dsn, hqstore.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := hqstore.Open(ctx, dsn, hqstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	org, owner, err := s.CreateOrg(ctx, hqstore.NewOrg{Name: "Org", Caps: keycab.Caps{KeySets: 5, Sites: 5, Cabinets: 5, Members: 5},
+		Owner: keycab.Member{Name: "Owner", Email: "owner@org.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := hqstore.MemberScope(org.ID, owner.ID)
+	site, err := s.CreateSite(ctx, own, hqstore.Site{Site: keycab.Site{Name: "Site"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cab, err := s.CreateCabinet(ctx, own, keycab.Cabinet{SiteID: site.ID, Name: "cab", Kind: keycab.Slotted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	cosigner, err := wire.NewCosigner("hq.test/cosigner", priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, _, _ := note.GenerateKey(rand.Reader, "hq.test/config")
+	cfgSigner, err := audit.ParseSignerKey(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ingest.New(ingest.Config{Store: s, Cosigner: cosigner, ConfigSigner: cfgSigner, OriginPrefix: "hq.test/kiosk/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	token, _, err := s.CreateEnrolToken(ctx, own, cab.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	data := t.TempDir()
+	if _, err := runMain(t, "enroll", "--hq", srv.URL, "--token", token, "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(data, "kiosk.key")
+	before, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runMain(t, "enroll", "--hq", srv.URL, "--token", "not-needed", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "re-enrolled") || string(after) == string(before) {
+		t.Fatalf("enroll again said %q; key changed: %v", out, string(after) != string(before))
+	}
+	if st, err := os.Stat(keyFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", st.Mode(), err)
+	}
+	db, err := store.Open(ctx, filepath.Join(data, "kiosk.db"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	peer, err := db.HQPeer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl, err := s.GetKioskLog(ctx, own, peer.KioskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, _ := db.VerifierKey()
+	if kl.VerifierKey != vkey || !strings.Contains(string(after), strings.SplitN(vkey, "+", 3)[1]) {
+		t.Fatalf("HQ pinned %s, the log's key is %s", kl.VerifierKey, vkey)
+	}
+	if _, err := db.VerifyStrict(ctx, nil); err != nil {
+		t.Fatalf("log does not verify across the rotation: %v", err)
+	}
+}
