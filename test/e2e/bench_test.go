@@ -259,7 +259,7 @@ func (k *simKiosk) push(hc *http.Client, url string) error {
 }
 
 // BenchmarkManyKiosks runs 1,000 simulated kiosks against one keycab-hq
-// process on SQLite over loopback, each syncing once a minute (five new
+// process, on SQLite and on PostgreSQL, over loopback, each syncing once a minute (five new
 // events pushed, a heartbeat, a config check without waiting), for three
 // minutes; the kiosks' starts are spread evenly over the minute. Time
 // may be compressed with -kiosks.speedup (the minute then lasts 60 s /
@@ -269,10 +269,16 @@ func (k *simKiosk) push(hc *http.Client, url string) error {
 //
 //	go test -run '^$' -bench ManyKiosks -benchtime 1x -timeout 30m ./test/e2e [-args -kiosks.speedup=10]
 func BenchmarkManyKiosks(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) { manyKiosks(b, engine) })
+	}
+}
+
+func manyKiosks(b *testing.B, engine string) {
 	const kiosks, rounds = 1000, 3
 	for range b.N {
 		b.StopTimer()
-		dsn, appDSN := engineDSN(b, "sqlite")
+		dsn, appDSN := engineDSN(b, engine)
 		dir := b.TempDir()
 		h, env := startHQ(b, dsn, dir)
 		st, sc := openHQ(b, appDSN, env)
