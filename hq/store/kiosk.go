@@ -180,9 +180,10 @@ func (s *Store) RecordEvents(ctx context.Context, sc Scope, events []Event) erro
 
 // recordEvents stores the principal kiosk's events and applies the new
 // ones (custody, alarms); a resent event must match the stored one. It
-// returns how many were new.
+// returns how many were new. On PostgreSQL events are inserted many rows
+// to a statement (a push brings up to thousands), then applied in log
+// order.
 func (t *tx) recordEvents(ctx context.Context, events []Event) (int, error) {
-	added := 0
 	if len(events) == 0 {
 		return 0, nil
 	}
@@ -190,38 +191,132 @@ func (t *tx) recordEvents(ctx context.Context, events []Event) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	added := 0
+	var pending []Event
+	flush := func() error {
+		n, err := t.insertEvents(ctx, pending)
+		added += n
+		pending = pending[:0]
+		return err
+	}
 	for _, e := range events {
 		e.OrgID, e.KioskID, e.CabinetID = t.org(), t.p.kiosk, t.p.cabinet
 		if e.LogIndex < 0 || e.Kind == "" {
 			return added, invalid("event %d: needs an index and a kind", e.LogIndex)
 		}
 		if e.Kind == keycab.EventClockAnchored {
+			// The anchor is checked against the events before it, which
+			// must be stored first.
+			if err := flush(); err != nil {
+				return added, err
+			}
 			if at, ok, err := t.anchorTime(ctx, e); err != nil {
 				return added, err
 			} else if ok {
 				bound = max(bound, at)
 			}
 		}
-		res, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`,
-			e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID, us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site, bound)
-		if err != nil {
-			return added, err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return added, err
-		} else if n == 0 {
-			if err := t.sameEvent(ctx, e); err != nil {
+		e.NotBefore = fromUS(bound)
+		pending = append(pending, e)
+		if len(pending) == eventsPerInsert {
+			if err := flush(); err != nil {
 				return added, err
+			}
+		}
+	}
+	return added, flush()
+}
+
+// eventsPerInsert is how many events one INSERT statement carries on
+// PostgreSQL, where every statement is a round trip (13 parameters each,
+// well under its limit).
+const eventsPerInsert = 200
+
+// insertEventsSQL inserts events, the columns of recordEvents, n rows to a
+// statement; with returning, the statement answers the indexes it
+// inserted.
+func insertEventsSQL(n int, returning bool) string {
+	const cols = 13
+	vals := make([]string, n)
+	for i := range vals {
+		ph := make([]string, cols)
+		for j := range ph {
+			ph[j] = "$" + strconv.Itoa(i*cols+j+1)
+		}
+		vals[i] = "(" + strings.Join(ph, ", ") + ")"
+	}
+	q := `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us)
+		VALUES ` + strings.Join(vals, ", ") + ` ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`
+	if returning {
+		q += " RETURNING log_index"
+	}
+	return q
+}
+
+// insertEvents inserts events (of the principal kiosk, with their lower
+// time bounds), then, in log order, applies those that were new and checks
+// those that were not against the stored ones. It returns how many were
+// new. On SQLite, in process, each event is one execution of a statement
+// prepared once (tx.prepared), which is faster there than parsing a
+// many-row statement; on PostgreSQL one statement carries many.
+func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	row := func(e Event) []any {
+		return []any{e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID,
+			us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site, us(e.NotBefore)}
+	}
+	inserted := map[int64]bool{}
+	if t.s.engine == SQLite {
+		q := insertEventsSQL(1, false)
+		for _, e := range events {
+			res, err := t.exec(ctx, q, row(e)...)
+			if err != nil {
+				return 0, err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return 0, err
+			} else if n == 1 {
+				inserted[e.LogIndex] = true
+			}
+		}
+	} else {
+		args := make([]any, 0, 13*len(events))
+		for _, e := range events {
+			args = append(args, row(e)...)
+		}
+		rows, err := t.query(ctx, insertEventsSQL(len(events), true), args...)
+		if err != nil {
+			return 0, err
+		}
+		for rows.Next() {
+			var idx int64
+			if err := rows.Scan(&idx); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			inserted[idx] = true
+		}
+		if err := rows.Close(); err != nil {
+			return 0, err
+		}
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+	}
+	for _, e := range events {
+		if !inserted[e.LogIndex] {
+			if err := t.sameEvent(ctx, e); err != nil {
+				return 0, err
 			}
 			continue
 		}
-		added++
 		if err := t.applyEvent(ctx, e); err != nil {
-			return added, err
+			return 0, err
 		}
 	}
-	return added, nil
+	return len(inserted), nil
 }
 
 // sameEvent checks that a resent event matches the stored one.

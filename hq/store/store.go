@@ -214,22 +214,60 @@ type tx struct {
 	sql *sql.Tx
 	p   principal
 	now time.Time
+
+	seen  map[string]bool      // statements run once in this transaction
+	stmts map[string]*sql.Stmt // and those prepared as they ran again
 }
 
 // exec, query and queryRow run a statement in the transaction.
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	t.s.traceQuery(q)
+	if st := t.prepared(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return t.sql.ExecContext(ctx, q, args...)
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	t.s.traceQuery(q)
+	if st := t.prepared(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return t.sql.QueryContext(ctx, q, args...)
 }
 
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	t.s.traceQuery(q)
+	if st := t.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.sql.QueryRowContext(ctx, q, args...)
+}
+
+// prepared traces q and, on SQLite, returns it prepared for the rest of
+// the transaction once it runs a second time there, so a statement run
+// for every event of a push is parsed once, not a thousand times (the
+// transaction closes it). It returns nil to run q directly: the first
+// time, and always on PostgreSQL, whose driver caches prepared
+// statements per connection itself.
+func (t *tx) prepared(ctx context.Context, q string) *sql.Stmt {
+	t.s.traceQuery(q)
+	if t.s.engine != SQLite {
+		return nil
+	}
+	if st := t.stmts[q]; st != nil {
+		return st
+	}
+	if t.seen == nil {
+		t.seen, t.stmts = map[string]bool{}, map[string]*sql.Stmt{}
+	}
+	if !t.seen[q] {
+		t.seen[q] = true
+		return nil
+	}
+	st, err := t.sql.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // run it directly, which reports the error
+	}
+	t.stmts[q] = st
+	return st
 }
 
 func (s *Store) traceQuery(q string) {
