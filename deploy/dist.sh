@@ -1,11 +1,19 @@
 #!/bin/bash
 # dist.sh builds keycab's Debian packages into DIST (default dist/):
-#   keycab     (the tool)  amd64 arm64 armhf
-#   keycab-hq  (HQ)        amd64 arm64
-# Both are pure Go (CGO_ENABLED=0), cross-compiled here. The kiosk package
-# (deploy/nfpm/keycab-kiosk.yaml) needs the cgo cross-build of the Fyne UI
-# and is built only when KIOSK_BIN_DIR holds arm64/keycab-kiosk and/or
-# armhf/keycab-kiosk.
+#   keycab        (the tool)  amd64 arm64 armhf
+#   keycab-hq     (HQ)        amd64 arm64
+#   keycab-kiosk  (the kiosk) amd64 arm64 armhf
+# keycab and keycab-hq are pure Go (CGO_ENABLED=0), cross-compiled here.
+# The kiosk links the Fyne UI with cgo: it is built for Wayland only (it
+# runs under cage) with Debian's gcc for each architecture
+# (x86_64-linux-gnu-gcc, aarch64-linux-gnu-gcc, arm-linux-gnueabihf-gcc)
+# against a Bookworm sysroot that deploy/sysroot.sh makes from Debian's
+# packages, so that it links only against what Bookworm (and Raspberry Pi
+# OS Bookworm) has. The amd64 kiosk is there for x86 kiosks and for the
+# maintainer scripts' test in a chroot (deploy/chroot-test.sh).
+# KIOSK_BIN_DIR=DIR packages DIR/ARCH/keycab-kiosk instead of building it,
+# for each ARCH that DIR has; KIOSK_ARCHES (default: amd64 arm64 armhf)
+# chooses the architectures built.
 #
 # nfpm is pinned in deploy/nfpm/go.mod, a module of its own so that its
 # dependencies stay out of keycab's. Run from the repository's root
@@ -55,6 +63,25 @@ gobuild() {
 		$GO build -trimpath -buildvcs=false -ldflags="-s -w" -o "$build/$arch/" "$@"
 }
 
+# kioskbuild DEB_ARCH: keycab-kiosk (cgo, Wayland) into $build/kiosk/DEB_ARCH.
+kioskbuild() {
+	local arch=$1 triplet sysroot
+	case $arch in
+	amd64) triplet=x86_64-linux-gnu ;;
+	arm64) triplet=aarch64-linux-gnu ;;
+	armhf) triplet=arm-linux-gnueabihf ;;
+	esac
+	sysroot=$(deploy/sysroot.sh "$arch")
+	mkdir -p "$build/kiosk/$arch"
+	echo "go build $arch (cgo, $triplet-gcc, sysroot $sysroot): ./cmd/keycab-kiosk"
+	env CGO_ENABLED=1 GOOS=linux $(goenv "$arch") CC="$triplet-gcc" \
+		CGO_CFLAGS="--sysroot=$sysroot -O2 -g" CGO_LDFLAGS="--sysroot=$sysroot" \
+		PKG_CONFIG=pkg-config PKG_CONFIG_SYSROOT_DIR="$sysroot" \
+		PKG_CONFIG_LIBDIR="$sysroot/usr/lib/$triplet/pkgconfig:$sysroot/usr/share/pkgconfig" \
+		$GO build -tags wayland -trimpath -buildvcs=false -ldflags="-s -w" \
+		-o "$build/kiosk/$arch/" ./cmd/keycab-kiosk
+}
+
 # pkg NAME DEB_ARCH [BINDIR]: the .deb from deploy/nfpm/NAME.yaml, made in
 # a staging directory where bin/ is BINDIR (default: this architecture's
 # build), doc/ the changelogs, deploy/ and kiosk/ the repository's.
@@ -79,12 +106,14 @@ for arch in amd64 arm64 armhf; do
 	[ $arch = armhf ] || pkg keycab-hq $arch
 done
 
-if [ -n "${KIOSK_BIN_DIR:-}" ]; then
-	for arch in arm64 armhf; do
-		if [ -x "$KIOSK_BIN_DIR/$arch/keycab-kiosk" ]; then
-			pkg keycab-kiosk $arch "$KIOSK_BIN_DIR/$arch"
-		fi
-	done
-fi
+for arch in ${KIOSK_ARCHES:-amd64 arm64 armhf}; do
+	if [ -n "${KIOSK_BIN_DIR:-}" ]; then
+		[ -x "$KIOSK_BIN_DIR/$arch/keycab-kiosk" ] || continue
+		pkg keycab-kiosk $arch "$KIOSK_BIN_DIR/$arch"
+	else
+		kioskbuild $arch
+		pkg keycab-kiosk $arch "$build/kiosk/$arch"
+	fi
+done
 
 ls -l "$DIST"/*.deb

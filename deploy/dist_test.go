@@ -23,6 +23,7 @@ var maxExposure = map[string]float64{
 var wantDebs = []string{
 	"keycab_amd64", "keycab_arm64", "keycab_armhf",
 	"keycab-hq_amd64", "keycab-hq_arm64",
+	"keycab-kiosk_amd64", "keycab-kiosk_arm64", "keycab-kiosk_armhf",
 }
 
 // The conffiles each package must declare.
