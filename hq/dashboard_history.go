@@ -61,40 +61,23 @@ func (hf historyFilter) values() url.Values {
 
 func (hf historyFilter) Any() bool { return len(hf.values()) > 0 }
 
-// eventPage reads up to n events matching f, after the cursor in
-// f.Before, keeping only those at site when it is set. The store filters
-// everything but the site; for a site the page reads on in batches. more
-// reports whether events may follow; last is the last event examined,
-// the cursor of the next page.
-func (d *dashboard) eventPage(ctx context.Context, sc store.Scope, f store.EventFilter, site string, dir *directory, n int) (out []store.Event, last *store.Event, more bool, err error) {
-	f.Limit = n + 1
-	if site != "" {
-		f.Limit = 500
+// eventPage reads up to n events matching f (at site, when it is set),
+// after the cursor in f.Before: one query, filtered, scoped and paged by
+// the store. more reports whether events follow; last is the last event
+// read, the cursor of the next page.
+func (d *dashboard) eventPage(ctx context.Context, sc store.Scope, f store.EventFilter, site string, n int) (out []store.Event, last *store.Event, more bool, err error) {
+	f.SiteID, f.Limit = site, n+1
+	es, err := d.s.Store.ListEvents(ctx, sc, f)
+	if err != nil {
+		return nil, nil, false, err
 	}
-	for range 40 {
-		es, err := d.s.Store.ListEvents(ctx, sc, f)
-		if err != nil {
-			return nil, nil, false, err
-		}
-		for i := range es {
-			e := es[i]
-			if site != "" && dir.CabinetSite(e.CabinetID) != site {
-				last = &es[i]
-				continue
-			}
-			if len(out) == n {
-				return out, last, true, nil
-			}
-			out = append(out, e)
-			last = &es[i]
-		}
-		if len(es) < f.Limit {
-			return out, last, false, nil
-		}
-		f.Before = &es[len(es)-1]
+	if len(es) > n {
+		es, more = es[:n], true
 	}
-	// A sparse site: stop reading; the next page goes on from here.
-	return out, last, true, nil
+	if len(es) > 0 {
+		last = &es[len(es)-1]
+	}
+	return es, last, more, nil
 }
 
 // eventTimeJSON adds to an event of the API (/v1/events) when it happened
@@ -160,7 +143,7 @@ func (d *dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
-	es, last, more, err := d.eventPage(r.Context(), v.P.Scope(), f, hf.Site, dir, historyPageSize)
+	es, last, more, err := d.eventPage(r.Context(), v.P.Scope(), f, hf.Site, historyPageSize)
 	if err != nil {
 		return err
 	}
@@ -301,7 +284,7 @@ func (d *dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 	}
 	// Read the first batch before committing to a 200.
 	batch := 1000
-	first, last, more, err := d.eventPage(ctx, sc, f, hf.Site, dir, batch)
+	first, last, more, err := d.eventPage(ctx, sc, f, hf.Site, batch)
 	if err != nil {
 		d.renderError(w, r, nil, err)
 		return nil
@@ -329,7 +312,7 @@ func (d *dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 			break
 		}
 		f.Before = last
-		if es, last, more, err = d.eventPage(ctx, sc, f, hf.Site, dir, batch); err != nil {
+		if es, last, more, err = d.eventPage(ctx, sc, f, hf.Site, batch); err != nil {
 			return err
 		}
 	}
