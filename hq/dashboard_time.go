@@ -2,6 +2,7 @@ package hq
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"keycab.dev/keycab"
@@ -12,16 +13,25 @@ import (
 // so a manager in one city reads another site's times as its staff live
 // them. A site without a zone shows UTC.
 
+// locations caches the zones siteLocation loaded: time.LoadLocation reads
+// and parses the zone file each time, and a dashboard page formats
+// hundreds of times.
+var locations sync.Map // zone name -> *time.Location
+
 // siteLocation returns the location of an IANA zone name; UTC for an
 // empty or unknown name.
 func siteLocation(zone string) *time.Location {
 	if zone == "" {
 		return time.UTC
 	}
+	if loc, ok := locations.Load(zone); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
-		return time.UTC
+		loc = time.UTC
 	}
+	locations.Store(zone, loc)
 	return loc
 }
 
