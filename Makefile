@@ -130,7 +130,8 @@ dist-test: dist ## lintian, systemd-analyze and the kiosk's ELF on the packages 
 #   TestCrashSIGKILL (store);
 # - tests of the simulated cabinet's flow whose door timers (150 ms) and
 #   10 s screen waits do not hold under emulation on a loaded machine:
-#   TestTakeAndReturn, TestOpenShelfByQR (kiosk).
+#   TestTakeAndReturn, TestWrongSlotReturn, TestOpenShelfByQR
+#   (kiosk/flow_test.go: each failed in one of two runs, not the same one).
 # Host programs the tests start (postgres, ffmpeg) run natively.
 # QEMU_SKIP_ARMHF leaves out, on armhf only, the tests that fail there
 # because the QR decoder (hardware/qr) finds no code at all in any image on
@@ -143,7 +144,7 @@ dist-test: dist ## lintian, systemd-analyze and the kiosk's ELF on the packages 
 # (qrlabel), TestQRMakeDecode (cmd/keycab), TestReturnThroughTheCamera
 # (kiosk).
 QEMU_DEBS := qemu-user-static
-QEMU_SKIP_TESTS := TestExportVerifies|TestExportRejectsDamage|TestKioskLogTiles|TestPowerCutMidFlow|TestCrashSIGKILL|TestTakeAndReturn|TestOpenShelfByQR
+QEMU_SKIP_TESTS := TestExportVerifies|TestExportRejectsDamage|TestKioskLogTiles|TestPowerCutMidFlow|TestCrashSIGKILL|TestTakeAndReturn|TestWrongSlotReturn|TestOpenShelfByQR
 QEMU_SKIP_ARMHF_TESTS := TestRoundTrip|TestSeveralCodesPerFrame|TestDecoderReuseAcrossSizes|TestBinarizersMatchGozxing|TestYUV420File|TestMJPEGFile|TestFFmpegCommand|TestJPEGWithoutHuffmanTables|TestSourceReopensAfterStall|TestSimCameraThroughSource|TestSheet|TestQRMakeDecode|TestReturnThroughTheCamera
 QEMU_SKIP := ^($(QEMU_SKIP_TESTS))$$
 QEMU_SKIP_ARMHF := ^($(QEMU_SKIP_TESTS)|$(QEMU_SKIP_ARMHF_TESTS))$$
