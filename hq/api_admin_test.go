@@ -123,6 +123,11 @@ func TestDashboardEnrolTokenAndAdminLog(t *testing.T) {
 			if strings.Contains(w.get(t, "/cabinets/"+c.ID).body, tok) {
 				t.Fatal("the token is shown again")
 			}
+			ks, err := e.st.ListKiosks(ctx, sc)
+			MustNoErr(t, err)
+			if len(ks) != 1 {
+				t.Fatalf("kiosks after enrolment: %+v", ks)
+			}
 			MustPage(t, w.get(t, "/audit"), http.StatusOK, "kiosk.enrol_token", "site.create")
 
 			staff := e.MustJoinWeb(t, w, "sam@acme.test", keycab.RoleStaff)
@@ -134,6 +139,17 @@ func TestDashboardEnrolTokenAndAdminLog(t *testing.T) {
 			}
 			if p := staff.get(t, "/audit"); p.status != http.StatusForbidden {
 				t.Errorf("staff read the admin log: %d", p.status)
+			}
+
+			// The kiosks page revokes a kiosk; staff cannot.
+			if p := staff.post(t, "/kiosks/"+ks[0].ID+"/revoke", nil); p.status == http.StatusSeeOther {
+				t.Error("staff revoked a kiosk")
+			}
+			MustPage(t, w.get(t, "/kiosks"), http.StatusOK, `data-testid="revoke-kiosk"`)
+			MustPage(t, w.post(t, "/kiosks/"+ks[0].ID+"/revoke", nil), http.StatusSeeOther)
+			p = MustPage(t, w.get(t, "/kiosks?notice=kioskrevoked"), http.StatusOK, "Revoked", "Kiosk revoked")
+			if strings.Contains(p.body, `data-testid="revoke-kiosk"`) {
+				t.Error("a revoked kiosk is offered for revocation again")
 			}
 		})
 	}

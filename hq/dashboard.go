@@ -115,6 +115,7 @@ func (s *Server) mountDashboard(mux *http.ServeMux) error {
 		"GET /cabinets/{id}":              d.cabinet,
 		"POST /cabinets/{id}/enrol-token": d.enrolToken,
 		"GET /audit":                      d.auditLog,
+		"POST /kiosks/{id}/revoke":        d.revokeKiosk,
 		"GET /settings":                   d.settings,
 		"POST /settings/mfa/setup":        d.mfaSetup,
 		"POST /settings/mfa/enable":       d.mfaEnable,
@@ -421,10 +422,11 @@ var notices = map[string]string{
 	"mfaexpired":   "That sign-in took too long. Start again.",
 	"exportexpire": "That export link has expired. Make a new one.",
 	// dashboard_manage.go and dashboard_people.go
-	"created": "Created.",
-	"saved":   "Saved.",
-	"deleted": "Deleted.",
-	"removed": "Member removed.",
+	"created":      "Created.",
+	"saved":        "Saved.",
+	"deleted":      "Deleted.",
+	"removed":      "Member removed.",
+	"kioskrevoked": "Kiosk revoked: its key no longer works.",
 }
 
 // renderError renders err as a friendly page with its status. v may be

@@ -55,3 +55,12 @@ func (d *dashboard) auditLog(w http.ResponseWriter, r *http.Request, v *viewer) 
 	}{as, dir}})
 	return nil
 }
+
+// revokeKiosk revokes a kiosk's key from the kiosks page.
+func (d *dashboard) revokeKiosk(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.s.Store.RevokeKiosk(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/kiosks?notice=kioskrevoked", http.StatusSeeOther)
+	return nil
+}
