@@ -1,6 +1,8 @@
 package qr
 
 import (
+	"math/bits"
+
 	"github.com/makiuchi-d/gozxing"
 )
 
@@ -141,7 +143,13 @@ func (b *binarizer) hybrid(y []byte, width, height, stride int) *gozxing.BitMatr
 // le returns 1 if p <= t and 0 otherwise, without a branch: on noisy frames
 // a branch would be mispredicted half the time.
 func le(p byte, t int) uint32 {
-	return uint32(1 ^ uint(t-int(p))>>63)
+	return 1 ^ negative(t-int(p))
+}
+
+// negative returns 1 if v < 0 and 0 otherwise: the sign bit, whatever the
+// size of int (32 bits on armhf, 64 on arm64 and amd64).
+func negative(v int) uint32 {
+	return uint32(uint(v) >> (bits.UintSize - 1))
 }
 
 // global binarizes with one threshold from a histogram of four sampled
@@ -164,7 +172,7 @@ func (b *binarizer) global(y []byte, width, height, stride int) *gozxing.BitMatr
 	for py := 0; py < height; py++ {
 		clear(words)
 		for x, p := range y[py*stride : py*stride+width] {
-			words[x>>5] |= uint32(uint(int(p)-black)>>63) << (x & 31)
+			words[x>>5] |= negative(int(p)-black) << (x & 31)
 		}
 		m.SetRow(py, b.row)
 	}
