@@ -78,7 +78,7 @@ kioskbuild() {
 		CGO_CFLAGS="--sysroot=$sysroot -O2 -g" CGO_LDFLAGS="--sysroot=$sysroot" \
 		PKG_CONFIG=pkg-config PKG_CONFIG_SYSROOT_DIR="$sysroot" \
 		PKG_CONFIG_LIBDIR="$sysroot/usr/lib/$triplet/pkgconfig:$sysroot/usr/share/pkgconfig" \
-		$GO build -tags wayland -trimpath -buildvcs=false -ldflags="-s -w" \
+		$GO build -tags wayland,no_emoji -trimpath -buildvcs=false -ldflags="-s -w" \
 		-o "$build/kiosk/$arch/" ./cmd/keycab-kiosk
 }
 

@@ -7,10 +7,17 @@
 //   - debian/: what the packages install besides the programs and units:
 //     maintainer scripts, sysusers.d and tmpfiles.d files, /etc/keycab/hq.env,
 //     README.Debian, copyright, lintian overrides.
-//   - dist.sh: builds the packages into dist/ (make dist).
+//   - dist.sh: builds the packages into dist/ (make dist), the kiosk with
+//     cgo through Debian's cross compilers against a Bookworm sysroot that
+//     sysroot.sh makes from Debian's packages (mirror.sh names the mirror).
+//   - demo.sh: make demo.
 //
-// The tests (make dist-test) run systemd-analyze verify and security on the
-// units, and lintian on every package in $KEYCAB_DIST. Without
-// KEYCAB_DIST, the package checks are skipped, and so are the unit checks
+// The tests: dist_test.go (make dist-test) runs systemd-analyze verify and
+// security on the units and lintian on every package in $KEYCAB_DIST;
+// elf_test.go checks each kiosk binary's architecture, needed libraries and
+// glibc versions against Raspberry Pi OS Bookworm; chroot_test.go (make
+// chroot-test, with KEYCAB_CHROOT=1, as root) installs, reinstalls, removes
+// and purges the amd64 packages on a debootstrap Bookworm root. Without
+// KEYCAB_DIST the package checks are skipped, and so are the unit checks
 // where systemd-analyze is missing.
 package deploy
