@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -305,6 +306,7 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 			return 0, err
 		}
 	}
+	var fresh []Event
 	for _, e := range events {
 		if !inserted[e.LogIndex] {
 			if err := t.sameEvent(ctx, e); err != nil {
@@ -312,11 +314,85 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 			}
 			continue
 		}
+		fresh = append(fresh, e)
+	}
+	if t.s.engine == Postgres {
+		return len(inserted), t.applyEvents(ctx, fresh)
+	}
+	for _, e := range fresh {
 		if err := t.applyEvent(ctx, e); err != nil {
 			return 0, err
 		}
 	}
 	return len(inserted), nil
+}
+
+// applyEvents applies new events, in log order, in a few statements
+// whatever their number (PostgreSQL, where each statement is a round
+// trip): custody ends as applyEvent one by one would leave it (the last
+// take or return of each key set decides: its row is dropped, then made
+// again for a take naming a key set and a member HQ knows), and the
+// alarms raised are inserted together. A batch with a key rotation is
+// applied one by one.
+func (t *tx) applyEvents(ctx context.Context, events []Event) error {
+	last := map[string]Event{}
+	var order []string
+	var alarms []Event
+	for _, e := range events {
+		switch e.Kind {
+		case keycab.EventKeyRotate:
+			for _, e := range events {
+				if err := t.applyEvent(ctx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		case keycab.EventKeyTaken, keycab.EventKeyReturned:
+			if _, ok := last[e.KeySetID]; !ok {
+				order = append(order, e.KeySetID)
+			}
+			last[e.KeySetID] = e
+		case keycab.EventAlarmRaised:
+			alarms = append(alarms, e)
+		}
+	}
+	if len(order) > 0 {
+		if _, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = ANY($2)", t.org(), order); err != nil {
+			return err
+		}
+		args := []any{t.org()}
+		var rows []string
+		for _, ks := range order {
+			e := last[ks]
+			if e.Kind != keycab.EventKeyTaken {
+				continue
+			}
+			b := len(args)
+			rows = append(rows, fmt.Sprintf("($%d, $%d, $%d, CAST($%d AS BIGINT), CAST($%d AS BIGINT), CAST($%d AS BIGINT))", b+1, b+2, b+3, b+4, b+5, b+6))
+			args = append(args, e.KeySetID, e.ActorID, e.KioskID, e.LogIndex, us(e.At), us(e.DueAt))
+		}
+		if len(rows) > 0 {
+			if _, err := t.exec(ctx, `INSERT INTO custody (org_id, key_set_id, member_id, kiosk_id, log_index, taken_us, due_us)
+				SELECT $1, v.k, v.m, v.kiosk, v.idx, v.taken, v.due FROM (VALUES `+strings.Join(rows, ", ")+`) AS v (k, m, kiosk, idx, taken, due)
+				WHERE EXISTS (SELECT 1 FROM key_sets WHERE org_id = $1 AND id = v.k) AND EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND id = v.m)`,
+				args...); err != nil {
+				return err
+			}
+		}
+	}
+	if len(alarms) > 0 {
+		args := []any{t.org()}
+		rows := make([]string, len(alarms))
+		for i, e := range alarms {
+			b := len(args)
+			rows[i] = fmt.Sprintf("($1, $%d, $%d, $%d, $%d, $%d, $%d)", b+1, b+2, b+3, b+4, b+5, b+6)
+			args = append(args, newID("alarm"), e.KioskID, e.CabinetID, e.Detail, e.LogIndex, us(e.At))
+		}
+		if _, err := t.exec(ctx, `INSERT INTO alarms (org_id, id, kiosk_id, cabinet_id, alarm, log_index, raised_us) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sameEvent checks that a resent event matches the stored one.
