@@ -375,6 +375,7 @@ func endToEnd(t *testing.T, dsn, appDSN string) {
 			t.Fatalf("%s: %d takes and %d returns in the log", k.name, taken, returned)
 		}
 		auditVerify(t, k)
+		hqAuditVerify(t, h, env, k)
 	}
 	h.p.stop(t, syscall.SIGTERM)
 }
