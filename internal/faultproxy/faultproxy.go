@@ -66,6 +66,17 @@ func (h *Held) Release(f Fault) int {
 	return <-h.done
 }
 
+// Abandon lets the held request go, dropped, unless it was released
+// already: a test registers it as a cleanup, so that a test that failed
+// while holding a request does not leave the proxy (and the server's
+// Close) waiting for ever.
+func (h *Held) Abandon() {
+	select {
+	case h.release <- DropRequest:
+	default:
+	}
+}
+
 type hold struct {
 	path  string
 	stage Stage
@@ -142,7 +153,7 @@ func (p *Proxy) pick(path string) (Fault, *hold) {
 
 // wait delivers a held request to the test and returns the test's choice.
 func (h *hold) wait(status int) (*Held, Fault) {
-	held := &Held{Status: status, release: make(chan Fault), done: make(chan int, 1)}
+	held := &Held{Status: status, release: make(chan Fault, 1), done: make(chan int, 1)}
 	h.ch <- held
 	return held, <-held.release
 }

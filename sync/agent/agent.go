@@ -179,6 +179,15 @@ func errorText(b []byte) string {
 	return strings.TrimSpace(string(b[:min(len(b), 200)]))
 }
 
+// DefaultBatchSize is how many entries a push carries at most, by
+// default: a backlog (a kiosk back after days offline) goes in pushes of
+// about 280 KB gzipped. Each push costs HQ a fixed part (the tree's
+// frontier read back, the checkpoint verified and cosigned, a commit), so
+// fewer, larger pushes sync a backlog faster: 100,000 events took 17.6 s
+// in pushes of 1,000 and 8.5 s in pushes of 5,000 on PostgreSQL
+// (BenchmarkSyncBacklog, test/e2e). Everyday pushes carry a few entries.
+const DefaultBatchSize = 5000
+
 // Config configures an Agent.
 type Config struct {
 	DB     *store.DB // opened with Key.Signer
@@ -186,7 +195,8 @@ type Config struct {
 	Client *http.Client // nil: a client with a 90 s timeout
 	Logger *slog.Logger
 	Now    func() time.Time
-	// BatchSize bounds the entries of one push; zero means 1000.
+	// BatchSize bounds the entries of one push; zero means
+	// DefaultBatchSize.
 	BatchSize int
 	// PushEvery is how often Run looks for new entries; zero means 2 s.
 	PushEvery time.Duration
@@ -252,7 +262,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		a.hc = &http.Client{Timeout: 90 * time.Second}
 	}
 	if a.cfg.BatchSize <= 0 {
-		a.cfg.BatchSize = 1000
+		a.cfg.BatchSize = DefaultBatchSize
 	}
 	a.cfg.BatchSize = min(a.cfg.BatchSize, wire.MaxPushEntries)
 	if a.cfg.PushEvery <= 0 {
