@@ -39,6 +39,11 @@ type lockStates interface {
 const pulseFor = 2 * time.Second
 
 func (c *Controller) showAdmin(msg string) {
+	c.setStep(Admin, 3*c.cfg.StepTimeout, Screen{Title: "Administration", Message: msg, Admin: c.adminView()})
+}
+
+// adminView reads the admin screen's live state.
+func (c *Controller) adminView() *AdminView {
 	v := &AdminView{Locks: c.locks.Names(), LogSize: c.db.Size(), Config: c.conf.Version, Pulse: pulseFor}
 	if st, err := c.db.SyncState(context.Background()); err == nil {
 		v.Sync = SyncView{HQ: st.HQURL, Cosigned: st.CosignedSize, LastPush: st.LastPush, LastPull: st.LastPull}
@@ -67,15 +72,16 @@ func (c *Controller) showAdmin(msg string) {
 		}
 		v.Slots = append(v.Slots, sv)
 	}
-	c.setStep(Admin, 3*c.cfg.StepTimeout, Screen{Title: "Administration", Message: msg, Admin: v})
+	return v
 }
 
-// showAdminKeep republishes the admin view without moving the deadline.
+// showAdminKeep republishes the admin view with live state in one screen,
+// without moving the step's deadline: a refresh is not a new step.
 func (c *Controller) showAdminKeep(msg string, deadline time.Time) {
-	c.showAdmin(msg)
-	c.step-- // the refresh is not a new step: the old deadline still stands
-	scr := c.Screen()
-	scr.Deadline = deadline
+	scr := Screen{State: Admin, Title: "Administration", Message: msg, Admin: c.adminView(), Deadline: deadline}
+	if c.s != nil {
+		scr.Member = c.s.member
+	}
 	c.publish(scr)
 }
 
