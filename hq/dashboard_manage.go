@@ -247,12 +247,7 @@ func (d *dashboard) resizeSlots(ctx context.Context, sc store.Scope, cabinetID s
 }
 
 func (d *dashboard) editCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	sc := v.P.Scope()
-	c, err := d.s.Store.GetCabinet(r.Context(), sc, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	slots, err := d.s.Store.ListSlots(r.Context(), sc, c.ID)
+	c, slots, err := d.cabinetAndSlots(r, v)
 	if err != nil {
 		return err
 	}

@@ -413,15 +413,22 @@ func (d *dashboard) cabinet(w http.ResponseWriter, r *http.Request, v *viewer) e
 	return d.cabinetPage(w, r, v, nil)
 }
 
-// cabinetPage renders a cabinet with its slots and, right after one was
-// issued, an enrolment token's text (shown this once).
-func (d *dashboard) cabinetPage(w http.ResponseWriter, r *http.Request, v *viewer, enrol *enrolShown) error {
+// cabinetAndSlots reads the cabinet the request's path names, and its
+// slots, as the viewer may see them.
+func (d *dashboard) cabinetAndSlots(r *http.Request, v *viewer) (keycab.Cabinet, []keycab.Slot, error) {
 	sc := v.P.Scope()
 	c, err := d.s.Store.GetCabinet(r.Context(), sc, r.PathValue("id"))
 	if err != nil {
-		return err
+		return c, nil, err
 	}
 	slots, err := d.s.Store.ListSlots(r.Context(), sc, c.ID)
+	return c, slots, err
+}
+
+// cabinetPage renders a cabinet with its slots and, right after one was
+// issued, an enrolment token's text (shown this once).
+func (d *dashboard) cabinetPage(w http.ResponseWriter, r *http.Request, v *viewer, enrol *enrolShown) error {
+	c, slots, err := d.cabinetAndSlots(r, v)
 	if err != nil {
 		return err
 	}

@@ -499,17 +499,9 @@ func takesAndReturns(leaves [][]byte) (taken, returned int) {
 func waitSynced(t testing.TB, st *hqstore.Store, sc hqstore.Scope, k *kiosk, wait time.Duration) (store.HQPeer, int64, hqstore.KioskLog) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(k.dir, "kiosk.db"), store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := db.HQPeer(ctx)
-	size := db.Size()
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, size, _ := kioskLogState(t, k)
 	var kl hqstore.KioskLog
+	var err error
 	deadline := time.Now().Add(wait)
 	for {
 		kl, err = st.GetKioskLog(ctx, sc, peer.KioskID)
@@ -523,6 +515,27 @@ func waitSynced(t testing.TB, st *hqstore.Store, sc hqstore.Scope, k *kiosk, wai
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// kioskLogState reads the kiosk's pinned HQ, its log's size and its
+// verifier key from its database.
+func kioskLogState(t testing.TB, k *kiosk) (store.HQPeer, int64, string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(k.dir, "kiosk.db"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	peer, err := db.HQPeer(ctx)
+	if err != nil {
+		t.Fatalf("%s: %v", k.name, err)
+	}
+	vkey, err := db.VerifierKey()
+	if err != nil {
+		t.Fatalf("%s: %v", k.name, err)
+	}
+	return peer, db.Size(), vkey
 }
 
 func tail(s string, n int) string { return s[max(0, len(s)-n):] }

@@ -2,14 +2,10 @@ package e2e_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"keycab.dev/keycab/store"
 )
 
 // hqAuditVerify runs keycab audit verify on HQ's copy of the kiosk's log,
@@ -18,17 +14,7 @@ import (
 // kiosk holds, and HQ's cosignature with the key the kiosk pinned.
 func hqAuditVerify(t testing.TB, h *hq, env map[string]string, k *kiosk) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(k.dir, "kiosk.db"), store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := db.HQPeer(ctx)
-	vkey, verr := db.VerifierKey()
-	db.Close()
-	if err != nil || verr != nil {
-		t.Fatalf("%s: %v %v", k.name, err, verr)
-	}
+	peer, _, vkey := kioskLogState(t, k)
 	body, _ := json.Marshal(map[string]string{"email": env["KEYCAB_DEMO_EMAIL"], "password": env["KEYCAB_DEMO_PASSWORD"]})
 	res, err := http.Post(h.url()+"/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
