@@ -211,22 +211,28 @@ type custodyRow struct {
 // PendingEpoch reports whether the database is a restored kiosk's whose
 // new log has not begun yet (it waits for enrolment), and from what.
 func (d *DB) PendingEpoch(ctx context.Context) (Epoch, bool, error) {
+	ep, _, ok, err := d.pendingEpoch(ctx)
+	return ep, ok, err
+}
+
+// pendingEpoch reads the pending epoch row and the custody it carries.
+func (d *DB) pendingEpoch(ctx context.Context) (Epoch, []custodyRow, bool, error) {
 	var ep Epoch
 	var backup, restored int64
 	var custody string
 	err := d.db.QueryRowContext(ctx, "SELECT prev_origin, prev_kiosk, hq_url, prev_size, prev_root, prev_cosigned, backup_ms, restored_ms, custody FROM log_epoch_pending WHERE id = 1").
 		Scan(&ep.PrevOrigin, &ep.PrevKiosk, &ep.HQURL, &ep.PrevSize, &ep.PrevRoot, &ep.PrevCosigned, &backup, &restored, &custody)
 	if errors.Is(err, sql.ErrNoRows) {
-		return ep, false, nil
+		return ep, nil, false, nil
 	} else if err != nil {
-		return ep, false, d.wrap("read pending epoch", err)
+		return ep, nil, false, d.wrap("read pending epoch", err)
 	}
 	var rows []custodyRow
 	if err := json.Unmarshal([]byte(custody), &rows); err != nil {
-		return ep, false, fmt.Errorf("pending epoch in %s: custody: %w", d.path, err)
+		return ep, nil, false, fmt.Errorf("pending epoch in %s: custody: %w", d.path, err)
 	}
 	ep.BackupTime, ep.Restored, ep.Custody = fromMS(backup), fromMS(restored), len(rows)
-	return ep, true, nil
+	return ep, rows, true, nil
 }
 
 // beginEpoch appends the log.epoch entry that starts a restored kiosk's
@@ -234,20 +240,12 @@ func (d *DB) PendingEpoch(ctx context.Context) (Epoch, bool, error) {
 // the pending row, in one transaction. It runs when the new log is
 // created, and again at the next open if a crash came in between.
 func (d *DB) beginEpoch(ctx context.Context) error {
-	ep, ok, err := d.PendingEpoch(ctx)
+	ep, rows, ok, err := d.pendingEpoch(ctx)
 	if err != nil || !ok {
 		return err
 	}
 	if d.Size() != 0 {
 		return fmt.Errorf("open %s: a log epoch is pending but the log already has %d entries", d.path, d.Size())
-	}
-	var custody string
-	if err := d.db.QueryRowContext(ctx, "SELECT custody FROM log_epoch_pending WHERE id = 1").Scan(&custody); err != nil {
-		return d.wrap("read pending epoch", err)
-	}
-	var rows []custodyRow
-	if err := json.Unmarshal([]byte(custody), &rows); err != nil {
-		return fmt.Errorf("pending epoch in %s: custody: %w", d.path, err)
 	}
 	err = d.Update(ctx, func(tx *Tx) error {
 		tx.Retain("epoch")
