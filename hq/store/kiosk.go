@@ -181,9 +181,9 @@ func (s *Store) RecordEvents(ctx context.Context, sc Scope, events []Event) erro
 
 // recordEvents stores the principal kiosk's events and applies the new
 // ones (custody, alarms); a resent event must match the stored one. It
-// returns how many were new. On PostgreSQL events are inserted many rows
-// to a statement (a push brings up to thousands), then applied in log
-// order.
+// returns how many were new. Events are stored in runs up to the next
+// clock.anchored entry (whose time bound depends on the events before it),
+// then applied in log order.
 func (t *tx) recordEvents(ctx context.Context, events []Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
@@ -219,60 +219,27 @@ func (t *tx) recordEvents(ctx context.Context, events []Event) (int, error) {
 		}
 		e.NotBefore = fromUS(bound)
 		pending = append(pending, e)
-		if len(pending) == eventsPerInsert {
-			if err := flush(); err != nil {
-				return added, err
-			}
-		}
 	}
 	return added, flush()
-}
-
-// eventsPerInsert is how many events one INSERT statement carries on
-// PostgreSQL, where every statement is a round trip (13 parameters each,
-// well under its limit).
-const eventsPerInsert = 200
-
-// insertEventsSQL inserts events, the columns of recordEvents, n rows to a
-// statement; with returning, the statement answers the indexes it
-// inserted.
-func insertEventsSQL(n int, returning bool) string {
-	const cols = 13
-	vals := make([]string, n)
-	for i := range vals {
-		ph := make([]string, cols)
-		for j := range ph {
-			ph[j] = "$" + strconv.Itoa(i*cols+j+1)
-		}
-		vals[i] = "(" + strings.Join(ph, ", ") + ")"
-	}
-	q := `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us)
-		VALUES ` + strings.Join(vals, ", ") + ` ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`
-	if returning {
-		q += " RETURNING log_index"
-	}
-	return q
 }
 
 // insertEvents inserts events (of the principal kiosk, with their lower
 // time bounds), then, in log order, applies those that were new and checks
 // those that were not against the stored ones. It returns how many were
 // new. On SQLite, in process, each event is one execution of a statement
-// prepared once (tx.prepared), which is faster there than parsing a
-// many-row statement; on PostgreSQL one statement carries many.
+// prepared once (tx.prepared); on PostgreSQL, where every statement is a
+// round trip, one statement takes them all as arrays, a column each.
 func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
-	row := func(e Event) []any {
-		return []any{e.OrgID, e.KioskID, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, e.CabinetID,
-			us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site, us(e.NotBefore)}
-	}
 	inserted := map[int64]bool{}
 	if t.s.engine == SQLite {
-		q := insertEventsSQL(1, false)
+		const q = `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`
 		for _, e := range events {
-			res, err := t.exec(ctx, q, row(e)...)
+			res, err := t.exec(ctx, q, t.org(), t.p.kiosk, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, t.p.cabinet,
+				us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site, us(e.NotBefore))
 			if err != nil {
 				return 0, err
 			}
@@ -283,11 +250,20 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 			}
 		}
 	} else {
-		args := make([]any, 0, 13*len(events))
-		for _, e := range events {
-			args = append(args, row(e)...)
+		var (
+			idx, at, due, notBefore     = make([]int64, len(events)), make([]int64, len(events)), make([]int64, len(events)), make([]int64, len(events))
+			kind, actor, keySet, detail = make([]string, len(events)), make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
+		)
+		for i, e := range events {
+			idx[i], kind[i], actor[i], keySet[i] = e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID
+			at[i], due[i], detail[i], notBefore[i] = us(e.At), us(e.DueAt), e.Detail, us(e.NotBefore)
 		}
-		rows, err := t.query(ctx, insertEventsSQL(len(events), true), args...)
+		rows, err := t.query(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us)
+			SELECT $1, $2, u.idx, u.kind, u.actor, u.key_set, $3, u.at, u.due, u.detail, CAST($4 AS BIGINT), $5, u.not_before
+			FROM unnest(CAST($6 AS BIGINT[]), CAST($7 AS TEXT[]), CAST($8 AS TEXT[]), CAST($9 AS TEXT[]), CAST($10 AS BIGINT[]), CAST($11 AS BIGINT[]), CAST($12 AS TEXT[]), CAST($13 AS BIGINT[]))
+				AS u (idx, kind, actor, key_set, at, due, detail, not_before)
+			ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING RETURNING log_index`,
+			t.org(), t.p.kiosk, t.p.cabinet, us(t.now), t.p.site, idx, kind, actor, keySet, at, due, detail, notBefore)
 		if err != nil {
 			return 0, err
 		}

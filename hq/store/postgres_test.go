@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
@@ -198,5 +202,67 @@ func TestPostgresRoles(t *testing.T) {
 	}
 	if _, err := store.Open(ctx, d.SuperDSN, store.Options{}); err == nil {
 		t.Fatal("store opened as a superuser")
+	}
+}
+
+// TestPostgresIngestChecks: the statement triggers that stand for the
+// foreign keys of events and kiosk_leaves (migration 0008) refuse what the
+// keys refused, as the service role: events naming a kiosk that does not
+// exist, in a statement with valid rows too; leaves of a log that does not
+// exist; deleting or renaming a kiosk that has events, or a log that has
+// leaves. And an insert locks its kiosk as the key did: a delete waits for
+// the inserting transaction.
+func TestPostgresIngestChecks(t *testing.T) {
+	f, d := pgFixture(t)
+	ctx := context.Background()
+	db := openRaw(t, d.AppDSN, f.a.org.ID)
+	var logKiosk string
+	MustNoErr(t, db.QueryRowContext(ctx, "SELECT kiosk_id FROM kiosk_logs").Scan(&logKiosk))
+	ev := func(kiosk string, idx int) string {
+		return fmt.Sprintf("('%s', '%s', %d, 'door.closed', '%s', 0, 0)", f.a.org.ID, kiosk, idx, f.a.cab1.ID)
+	}
+	const insEvents = "INSERT INTO events (org_id, kiosk_id, log_index, kind, cabinet_id, at_us, received_us) VALUES "
+	refused := func(what, q, want string) {
+		t.Helper()
+		_, err := db.ExecContext(ctx, q)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23503" || !strings.HasPrefix(pe.Message, want) {
+			t.Errorf("%s: %v, want a foreign key violation (%s)", what, err, want)
+		}
+	}
+	refused("event of a kiosk that does not exist", insEvents+ev("kiosk_nonesuch", 0), "insert or update")
+	refused("events, one of a kiosk that does not exist", insEvents+ev(f.a.kiosk1.ID, 100)+", "+ev("kiosk_nonesuch", 0), "insert or update")
+	refused("event of org B's kiosk", insEvents+fmt.Sprintf("('%s', '%s', 7, 'door.closed', '%s', 0, 0)", f.a.org.ID, f.b.kiosk1.ID, f.a.cab1.ID), "insert or update")
+	refused("leaf of a log that does not exist", fmt.Sprintf("INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes) VALUES ('%s', '%s', 5, 'x', 'y')", f.a.org.ID, f.a.kiosk1.ID), "insert or update")
+	refused("delete a kiosk with events", fmt.Sprintf("DELETE FROM kiosks WHERE id = '%s'", f.a.kiosk1.ID), "update or delete")
+	refused("rename a kiosk with events", fmt.Sprintf("UPDATE kiosks SET id = 'kiosk_renamed' WHERE id = '%s'", f.a.kiosk1.ID), "update or delete")
+	refused("delete a log with leaves", fmt.Sprintf("DELETE FROM kiosk_logs WHERE kiosk_id = '%s'", logKiosk), "update or delete")
+	refused("rename a log with leaves", fmt.Sprintf("UPDATE kiosk_logs SET kiosk_id = 'kiosk_renamed' WHERE kiosk_id = '%s'", logKiosk), "update or delete")
+	var n int
+	MustNoErr(t, db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE log_index = 100").Scan(&n))
+	if n != 0 {
+		t.Errorf("a refused statement stored %d events", n)
+	}
+	// Other updates of the parents pass.
+	if _, err := db.ExecContext(ctx, "UPDATE kiosks SET last_seen_us = 1 WHERE id = $1", f.a.kiosk1.ID); err != nil {
+		t.Errorf("update a kiosk's last contact: %v", err)
+	}
+
+	// An uncommitted insert holds its kiosk: a delete waits for it (here,
+	// until its lock timeout).
+	tx, err := db.BeginTx(ctx, nil)
+	MustNoErr(t, err)
+	defer tx.Rollback()
+	fresh, err := f.s.CreateKiosk(ctx, f.a.as(f.a.owner), store.Kiosk{CabinetID: f.a.cab1.ID, Name: "fresh"})
+	MustNoErr(t, err)
+	_, err = tx.ExecContext(ctx, insEvents+ev(fresh.ID, 0))
+	MustNoErr(t, err)
+	other := openRaw(t, d.AppDSN, f.a.org.ID)
+	_, err = other.ExecContext(ctx, "SET lock_timeout = '200ms'")
+	MustNoErr(t, err)
+	_, err = other.ExecContext(ctx, "DELETE FROM kiosks WHERE id = $1", fresh.ID)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "55P03" {
+		t.Errorf("delete a kiosk an open transaction inserts events for: %v, want a lock timeout", err)
 	}
 }

@@ -239,18 +239,20 @@ func (l *LogTx) Append(ctx context.Context, start int64, leaves, hashes [][]byte
 	if len(leaves) != len(hashes) {
 		return invalid("%d leaves with %d hash sets", len(leaves), len(hashes))
 	}
-	const per = 100
-	for i := 0; i < len(leaves); i += per {
-		n := min(per, len(leaves)-i)
-		args := make([]any, 0, 5*n)
-		vals := make([]string, n)
-		for j := range n {
-			b := len(args)
-			vals[j] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d)", b+1, b+2, b+3, b+4, b+5)
-			args = append(args, l.t.org(), l.log.KioskID, start+int64(i+j), leaves[i+j], hashes[i+j])
-		}
-		if _, err := l.t.exec(ctx, "INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes) VALUES "+strings.Join(vals, ", "), args...); err != nil {
+	if l.t.s.engine == Postgres {
+		// One statement, the leaves and hashes as two arrays.
+		if _, err := l.t.exec(ctx, `INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes)
+			SELECT $1, $2, CAST($3 AS BIGINT) + u.n - 1, u.leaf, u.hashes
+			FROM unnest(CAST($4 AS BYTEA[]), CAST($5 AS BYTEA[])) WITH ORDINALITY AS u (leaf, hashes, n)`,
+			l.t.org(), l.log.KioskID, start, leaves, hashes); err != nil {
 			return err
+		}
+	} else {
+		const q = "INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes) VALUES ($1, $2, $3, $4, $5)"
+		for i := range leaves {
+			if _, err := l.t.exec(ctx, q, l.t.org(), l.log.KioskID, start+int64(i), leaves[i], hashes[i]); err != nil {
+				return err
+			}
 		}
 	}
 	l.log.Size = start + int64(len(leaves))

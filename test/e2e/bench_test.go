@@ -78,12 +78,23 @@ func BenchmarkSyncBacklog(b *testing.B) {
 				}
 				backlog := db.Size()
 				hq0, kiosk0 := cpuTime(b, h.p.cmd.Process.Pid), cpuTime(b, os.Getpid())
+				pgPID, pg0 := 0, time.Duration(0)
+				if engine == "postgres" {
+					if pgPID, err = pgServer.PID(); err != nil {
+						b.Fatal(err)
+					}
+					pg0 = treeCPUTime(b, pgPID)
+				}
 				b.StartTimer()
 				t0 := time.Now()
 				n, err := a.Push(ctx)
 				d := time.Since(t0)
 				b.StopTimer()
 				hqCPU, kioskCPU := cpuTime(b, h.p.cmd.Process.Pid)-hq0, cpuTime(b, os.Getpid())-kiosk0
+				var pgCPU time.Duration
+				if pgPID != 0 {
+					pgCPU = treeCPUTime(b, pgPID) - pg0
+				}
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -113,9 +124,12 @@ func BenchmarkSyncBacklog(b *testing.B) {
 				b.ReportMetric(float64(c.requests.Load()), "pushes")
 				b.ReportMetric(hqCPU.Seconds(), "HQ-cpu-s")
 				b.ReportMetric(kioskCPU.Seconds(), "kiosk-cpu-s")
-				b.Logf("%s: %d events pushed in %v, %d request bytes in %d pushes (%.1f B/event), %.0f events/s ingested; CPU time: keycab-hq %v, the kiosk's agent %v",
+				if pgPID != 0 {
+					b.ReportMetric(pgCPU.Seconds(), "PG-cpu-s")
+				}
+				b.Logf("%s: %d events pushed in %v, %d request bytes in %d pushes (%.1f B/event), %.0f events/s ingested; CPU time: keycab-hq %v, the kiosk's agent %v, PostgreSQL %v",
 					engine, n, d.Round(time.Millisecond), c.bytes.Load(), c.requests.Load(), float64(c.bytes.Load())/float64(n), float64(n)/d.Seconds(),
-					hqCPU.Round(time.Millisecond), kioskCPU.Round(time.Millisecond))
+					hqCPU.Round(time.Millisecond), kioskCPU.Round(time.Millisecond), pgCPU.Round(time.Millisecond))
 			}
 		})
 	}
@@ -126,22 +140,66 @@ func BenchmarkSyncBacklog(b *testing.B) {
 // against its load.
 func cpuTime(tb testing.TB, pid int) time.Duration {
 	tb.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := readStat(pid)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// The fields after the command (in parentheses): utime and stime
-	// are the 12th and 13th, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	var ticks int64
-	for _, v := range f[11:13] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ticks += n
+	return st.self
+}
+
+// treeCPUTime returns the CPU time of process pid and its children, those
+// running and those it has reaped (PostgreSQL's postmaster and its
+// backends).
+func treeCPUTime(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	st, err := readStat(pid)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	total := st.self + st.reaped
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, d := range dirs {
+		child, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if cs, err := readStat(child); err == nil && cs.ppid == pid {
+			total += cs.self // a child that exited meanwhile is missed
+		}
+	}
+	return total
+}
+
+// procStat is what readStat takes from /proc/PID/stat.
+type procStat struct {
+	ppid         int
+	self, reaped time.Duration // user+system: own, and of waited-for children
+}
+
+func readStat(pid int) (procStat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procStat{}, err
+	}
+	// The fields after the command (in parentheses): the parent is the
+	// 2nd; utime, stime, cutime and cstime the 12th to 15th, in clock
+	// ticks (100 a second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	var v [4]int64
+	for i := range v {
+		if v[i], err = strconv.ParseInt(f[11+i], 10, 64); err != nil {
+			return procStat{}, err
+		}
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return procStat{}, err
+	}
+	tick := 10 * time.Millisecond
+	return procStat{ppid: ppid, self: time.Duration(v[0]+v[1]) * tick, reaped: time.Duration(v[2]+v[3]) * tick}, nil
 }
 
 // enrolInProcess enrols a kiosk whose database is in dir with the HQ at

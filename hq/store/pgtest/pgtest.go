@@ -195,6 +195,21 @@ func (s *Server) MustDatabase(tb testing.TB) Database {
 	return d
 }
 
+// PID returns the process id of the server's postmaster, the parent of
+// every backend (for CPU accounting in benchmarks).
+func (s *Server) PID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("postgres pid: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0, fmt.Errorf("postgres pid: %w", err)
+	}
+	return pid, nil
+}
+
 // Close stops the server and removes its directory.
 func (s *Server) Close() error {
 	var err error

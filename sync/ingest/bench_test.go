@@ -1,0 +1,52 @@
+package ingest_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/hq/store/pgtest"
+	"keycab.dev/keycab/sync/agent"
+)
+
+// BenchmarkPush measures HQ's ingest with verification in process: a
+// kiosk's backlog of b.N entries pushed through a loopback server in
+// pushes of agent.DefaultBatchSize, each checked (request signature,
+// checkpoint signature, the root recomputed), stored as leaves and
+// recorded as history. ns/op is per entry; it includes the kiosk's agent.
+// The end-to-end figure, with HQ as its own process, is test/e2e's
+// BenchmarkSyncBacklog.
+//
+//	go test -run '^$' -bench Push -benchtime 20000x ./sync/ingest
+func BenchmarkPush(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			var dsn string
+			switch {
+			case engine == "sqlite":
+				dsn = "sqlite:" + filepath.Join(b.TempDir(), "hq.db")
+				MustNoErr(b, hqstore.Migrate(context.Background(), dsn, hqstore.MigrateOptions{}))
+			case testing.Short():
+				b.Skip("-short: PostgreSQL skipped")
+			case pgStartErr != nil:
+				b.Fatalf("PostgreSQL is needed for this benchmark: %v", pgStartErr)
+			default:
+				d := pgServer.MustDatabase(b)
+				MustNoErr(b, hqstore.Migrate(context.Background(), d.OwnerDSN, hqstore.MigrateOptions{AppRole: pgtest.AppRole}))
+				dsn = d.AppDSN
+			}
+			h := MustHQ(b, dsn)
+			k := MustKiosk(b, h, h.srv.URL, func(c *agent.Config) { c.BatchSize = agent.DefaultBatchSize })
+			MustAppend(b, k.db, h, b.N, "bench")
+			b.ResetTimer()
+			n, err := k.a.Push(context.Background())
+			b.StopTimer()
+			MustNoErr(b, err)
+			if n < int64(b.N) {
+				b.Fatalf("pushed %d entries of %d", n, b.N)
+			}
+			MustSameHistory(b, h, k)
+		})
+	}
+}
