@@ -104,7 +104,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/reservations", summary: "A key set's reservations", auth: true, query: []string{"key_set_id"}, handler: s.api(s.listReservations)},
 		{method: "POST", path: "/v1/reservations", summary: "Reserve a key set for a member (no overlaps)", auth: true, body: "Reservation", handler: s.api(s.createReservation)},
 		{method: "DELETE", path: "/v1/reservations/{id}", summary: "Cancel a reservation", auth: true, handler: s.api(s.deleteReservation)},
-		{method: "POST", path: "/v1/cabinets/{id}/enrol-tokens", summary: "Issue a single-use token that enrols one kiosk for the cabinet (24 hours unless ttl_hours says otherwise); its text is answered once", auth: true, body: "EnrolToken", handler: s.api(s.createEnrolToken)},
+		{method: "POST", path: "/v1/cabinets/{id}/enrol-tokens", summary: "Issue a single-use token that enrols one kiosk for the cabinet (24 hours unless ttl_hours says otherwise); its text is answered once, as token and in enrol_code (HQ's URL and the token as one text, keycab-enrol:?hq=...&token=..., which the kiosk's setup screen reads from a QR code)", auth: true, body: "EnrolToken", handler: s.api(s.createEnrolToken)},
 		{method: "POST", path: "/v1/kiosks/{id}/revoke", summary: "Revoke a kiosk: its key stops working at once; its log and history stay", auth: true, handler: s.api(s.revokeKiosk)},
 		{method: "GET", path: "/v1/admin-log", summary: "HQ's append-only log of admin actions, newest first (owners, admins and auditors)", auth: true, query: []string{"limit"}, handler: s.api(s.listAdminLog)},
 		{method: "GET", path: "/v1/kiosks/{id}/log", summary: "A kiosk's log as HQ holds it: origin, verifier key, verified size", auth: true, handler: s.api(s.kioskLog)},

@@ -7,6 +7,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/sync/wire"
 )
 
 // maxEnrolTTL bounds how long an enrolment token may stay valid.
@@ -42,8 +43,16 @@ func hoursTTL(h int) (time.Duration, error) {
 	return ttl, nil
 }
 
+// enrolCode is the enrolment code of one of this HQ's tokens: HQ's base
+// URL and the token as one text, which a kiosk's setup screen reads from
+// a QR code.
+func (s *Server) enrolCode(token string) string {
+	return wire.EnrolCode{HQ: s.Auth.BaseURL(), Token: token}.String()
+}
+
 // createEnrolToken issues a single-use token that enrols one kiosk for the
-// cabinet; its text is answered once and stored only as a hash.
+// cabinet; its text (and the enrolment code that carries it) is answered
+// once and stored only as a hash.
 func (s *Server) createEnrolToken(w http.ResponseWriter, r *http.Request) error {
 	ttl, err := enrolTTL(r)
 	if err != nil {
@@ -53,7 +62,7 @@ func (s *Server) createEnrolToken(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	created(w, map[string]any{"token": text, "cabinet_id": tok.CabinetID, "expires_at": tok.ExpiresAt})
+	created(w, map[string]any{"token": text, "enrol_code": s.enrolCode(text), "cabinet_id": tok.CabinetID, "expires_at": tok.ExpiresAt})
 	return nil
 }
 
