@@ -36,6 +36,36 @@ type Scanner interface {
 	Read(ctx context.Context) (badge.Badge, error)
 }
 
+// ReadScanners reads every scanner until ctx ends and hands each code to
+// send (which should give up when ctx ends). The channel it returns is
+// closed once no Read runs any more, so the scanners may be read again (a
+// scanner must not be read twice at once).
+func ReadScanners(ctx context.Context, scanners []Scanner, log *slog.Logger, send func(badge.Badge)) <-chan struct{} {
+	var wg sync.WaitGroup
+	for _, sc := range scanners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				b, err := sc.Read(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						log.Error("scanner stopped", "err", err)
+					}
+					return
+				}
+				send(b)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return done
+}
+
 // Config configures a Controller.
 type Config struct {
 	Store    *store.DB
@@ -221,33 +251,18 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
+	scanning := ReadScanners(ctx, c.cfg.Scanners, c.log, func(b badge.Badge) {
+		select {
+		case c.events <- scanEvent{b}:
+		case <-ctx.Done():
+		}
+	})
 	defer func() {
 		cancel()
-		wg.Wait()
+		<-scanning
 		c.secureAll()
 		c.record(context.WithoutCancel(ctx), store.Record{Event: &audit.Event{Kind: keycab.EventShutdown}})
 	}()
-	for _, sc := range c.cfg.Scanners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				b, err := sc.Read(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						c.log.Error("scanner stopped", "err", err)
-					}
-					return
-				}
-				select {
-				case c.events <- scanEvent{b}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
 	c.idle("Scan your badge", "")
 	c.checkOverdue(ctx)
 	ticker := time.NewTicker(30 * time.Second)

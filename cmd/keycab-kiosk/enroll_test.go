@@ -20,9 +20,17 @@ import (
 	"keycab.dev/keycab/sync/wire"
 )
 
-// TestEnrollAgainRotatesKey: keycab-kiosk enroll on an enrolled kiosk
-// re-enrols it with a new key that HQ pins, and the log keeps verifying.
-func TestEnrollAgainRotatesKey(t *testing.T) {
+// testHQ is an HQ on SQLite serving the kiosk protocol over loopback,
+// with one organisation and a cabinet.
+type testHQ struct {
+	s   *hqstore.Store
+	own hqstore.Scope
+	cab keycab.Cabinet
+	url string
+}
+
+func newTestHQ(t *testing.T) *testHQ {
+	t.Helper()
 	ctx := context.Background()
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "hq.db")
 	if err := hqstore.Migrate(ctx, dsn, hqstore.MigrateOptions{}); err != nil {
@@ -32,19 +40,18 @@ func TestEnrollAgainRotatesKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	org, owner, err := s.CreateOrg(ctx, hqstore.NewOrg{Name: "Org", Caps: keycab.Caps{KeySets: 5, Sites: 5, Cabinets: 5, Members: 5},
 		Owner: keycab.Member{Name: "Owner", Email: "owner@org.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	own := hqstore.MemberScope(org.ID, owner.ID)
-	site, err := s.CreateSite(ctx, own, hqstore.Site{Site: keycab.Site{Name: "Site"}})
+	h := &testHQ{s: s, own: hqstore.MemberScope(org.ID, owner.ID)}
+	site, err := s.CreateSite(ctx, h.own, hqstore.Site{Site: keycab.Site{Name: "Site"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cab, err := s.CreateCabinet(ctx, own, keycab.Cabinet{SiteID: site.ID, Name: "cab", Kind: keycab.Slotted})
-	if err != nil {
+	if h.cab, err = s.CreateCabinet(ctx, h.own, keycab.Cabinet{SiteID: site.ID, Name: "cab", Kind: keycab.Slotted}); err != nil {
 		t.Fatal(err)
 	}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -57,19 +64,35 @@ func TestEnrollAgainRotatesKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := ingest.New(ingest.Config{Store: s, Cosigner: cosigner, ConfigSigner: cfgSigner, OriginPrefix: "hq.test/kiosk/"})
+	ih, err := ingest.New(ingest.Config{Store: s, Cosigner: cosigner, ConfigSigner: cfgSigner, OriginPrefix: "hq.test/kiosk/"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	token, _, err := s.CreateEnrolToken(ctx, own, cab.ID, 0)
+	srv := httptest.NewServer(ih)
+	t.Cleanup(srv.Close)
+	h.url = srv.URL
+	return h
+}
+
+// token creates an enrolment token for the cabinet.
+func (h *testHQ) token(t *testing.T) string {
+	t.Helper()
+	tok, _, err := h.s.CreateEnrolToken(context.Background(), h.own, h.cab.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tok
+}
+
+// TestEnrollAgainRotatesKey: keycab-kiosk enroll on an enrolled kiosk
+// re-enrols it with a new key that HQ pins, and the log keeps verifying.
+func TestEnrollAgainRotatesKey(t *testing.T) {
+	ctx := context.Background()
+	h := newTestHQ(t)
+	s, own, srv, token := h.s, h.own, h, h.token(t)
 
 	data := t.TempDir()
-	if _, err := runMain(t, "enroll", "--hq", srv.URL, "--token", token, "--data", data); err != nil {
+	if _, err := runMain(t, "enroll", "--hq", srv.url, "--token", token, "--data", data); err != nil {
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(data, "kiosk.key")
@@ -77,7 +100,7 @@ func TestEnrollAgainRotatesKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := runMain(t, "enroll", "--hq", srv.URL, "--token", "not-needed", "--data", data)
+	out, err := runMain(t, "enroll", "--hq", srv.url, "--token", "not-needed", "--data", data)
 	if err != nil {
 		t.Fatal(err)
 	}

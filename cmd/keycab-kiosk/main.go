@@ -20,7 +20,12 @@
 // new key waits in DIR/kiosk.key.next until then; run enroll again to
 // finish an interrupted rotation). The log keeps its origin.
 //
-// Real hardware needs an enrolled kiosk: its config comes from HQ. With
+// Real hardware needs an enrolled kiosk: its config comes from HQ. A
+// kiosk that is not enrolled yet shows the setup screen in its window
+// (setup.go): the installer holds the enrolment code from HQ's cabinet
+// page (a QR code) to the camera, or types HQ's address and the token on
+// the touchscreen; once enrolled, the same window shows the kiosk. With no
+// display it says to run keycab-kiosk enroll. With
 // --sim and no enrolment the kiosk runs standalone on the demo
 // organisation (demoorg) with a key of its own; such a data directory
 // already holds a log and cannot be enrolled later (enrolment starts the
@@ -187,6 +192,8 @@ func (m *Main) Run(ctx context.Context, stdin io.Reader) error {
 }
 
 // runHardware runs the kiosk on the cabinet described by the wiring file.
+// A kiosk not enrolled yet shows the setup screen where there is a
+// display (setup.go); without one, enrol it with keycab-kiosk enroll.
 func (m *Main) runHardware(ctx context.Context, stdin io.Reader) error {
 	w, err := wiring.Load(m.Config.Wiring)
 	if err != nil {
@@ -195,24 +202,35 @@ func (m *Main) runHardware(ctx context.Context, stdin io.Reader) error {
 	if m.Config.DataDir == "" {
 		m.Config.DataDir = w.DataDir
 	}
-	if err := m.openStore(ctx, false); err != nil {
+	err = m.openStore(ctx, false)
+	setup := errors.Is(err, errNotEnrolled) && m.window()
+	if err != nil && !setup {
 		return err
 	}
 	m.hw, err = w.Open(wiring.Options{Logger: m.log})
 	if err != nil {
 		return err
 	}
+	if setup {
+		return m.runSetup(ctx, w)
+	}
 	if err := m.firstConfig(ctx); err != nil {
 		m.log.Warn("no config yet: until HQ sends one nobody can take keys", "err", err)
 	}
-	c, err := kiosk.New(kiosk.Config{
-		Store: m.db, Locks: m.hw.Locks, Scanners: m.hw.Scanners,
-		Sensors: m.hw.Inputs.Events(), Initial: m.hw.Inputs.States(), Buzzer: w.Buzzer, Logger: m.log,
-	})
+	c, err := m.hardwareController(w.Buzzer)
 	if err != nil {
 		return err
 	}
 	return m.run(ctx, c, nil, stdin)
+}
+
+// hardwareController builds the controller over the cabinet's hardware;
+// buzzer names the lock output that sounds alarms (none when empty).
+func (m *Main) hardwareController(buzzer string) (*kiosk.Controller, error) {
+	return kiosk.New(kiosk.Config{
+		Store: m.db, Locks: m.hw.Locks, Scanners: m.hw.Scanners,
+		Sensors: m.hw.Inputs.Events(), Initial: m.hw.Inputs.States(), Buzzer: buzzer, Logger: m.log,
+	})
 }
 
 // openStore opens the kiosk's key and database. An enrolled kiosk's key
@@ -245,7 +263,7 @@ func (m *Main) openStore(ctx context.Context, standalone bool) error {
 	case keycab.ErrorCode(perr) != keycab.ENOTFOUND:
 		return perr
 	case !standalone:
-		return fmt.Errorf("this kiosk (%s) is not enrolled with HQ: run keycab-kiosk enroll --hq URL --token T --data %s", m.Config.DataDir, m.Config.DataDir)
+		return fmt.Errorf("this kiosk (%s) %w: run keycab-kiosk enroll --hq URL --token T --data %s", m.Config.DataDir, errNotEnrolled, m.Config.DataDir)
 	default:
 		if signer, err = loadOrCreateKey(keyPath); err != nil {
 			return err
@@ -333,8 +351,21 @@ func (m *Main) runSim(ctx context.Context, stdin io.Reader) error {
 // run runs the controller with the window, or the console where there is
 // no display, until either ends.
 func (m *Main) run(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabinet, stdin io.Reader) error {
-	// The sync agent outlives the controller by a moment: it stops after
-	// the controller's last entries, and pushes them once more.
+	ctx, stop := m.start(ctx, c)
+	if m.window() {
+		runUI(ctx, c, cab) // returns when the window closes
+		return stop()
+	}
+	fmt.Fprintf(m.stdout, "No display here: the kiosk runs in this terminal. Type help for the commands.\n")
+	err := console.New(c, cab, m.stdout).Run(ctx, stdin)
+	return errors.Join(err, stop())
+}
+
+// start runs the controller, the sync agent (enrolled kiosks) and the
+// systemd watchdog in the background. stop ends them and returns the
+// controller's error; the agent outlives the controller by a moment, to
+// push its last entries once more. ctx is done when the controller stops.
+func (m *Main) start(ctx context.Context, c *kiosk.Controller) (_ context.Context, stop func() error) {
 	syncCtx, stopSync := context.WithCancel(ctx)
 	syncDone := make(chan struct{})
 	if m.agent != nil {
@@ -346,25 +377,25 @@ func (m *Main) run(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabi
 	} else {
 		close(syncDone)
 	}
-	defer func() { stopSync(); <-syncDone }()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	go func() {
+		done <- c.Run(ctx)
+		cancel()
+	}()
 	go superviseWithSystemd(ctx, c, m.log)
-	if uiBuilt && hasDisplay() && !m.Config.Headless {
-		runUI(ctx, c, cab) // returns when the window closes
-	} else {
-		fmt.Fprintf(m.stdout, "No display here: the kiosk runs in this terminal. Type help for the commands.\n")
-		if err := console.New(c, cab, m.stdout).Run(ctx, stdin); err != nil {
-			cancel()
-			<-done
-			return err
-		}
+	return ctx, func() error {
+		cancel()
+		err := <-done
+		stopSync()
+		<-syncDone
+		return err
 	}
-	cancel()
-	return <-done
 }
+
+// window reports whether the kiosk shows its window: a build with the
+// UI, a display, and no --headless.
+func (m *Main) window() bool { return uiBuilt && hasDisplay() && !m.Config.Headless }
 
 func hasDisplay() bool { return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" }
 

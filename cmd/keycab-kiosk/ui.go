@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 
 	"keycab.dev/keycab/kiosk"
@@ -24,4 +25,36 @@ func runUI(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabinet) {
 		a.Quit()
 	}()
 	u.ShowAndRun()
+}
+
+// runSetupUI shows the setup screen until the kiosk is enrolled, then the
+// kiosk in the same window, until the window closes, ctx ends or the
+// controller stops.
+func runSetupUI(ctx context.Context, f setupFlow) {
+	a := app.NewWithID("dev.keycab.kiosk")
+	s := ui.NewSetup(a, ui.SetupOptions{Title: "keycab kiosk", HQ: f.HQ, Enrol: f.Enrol,
+		Enrolled: func(w fyne.Window) error {
+			c, cctx, err := f.Start()
+			if err != nil {
+				return err
+			}
+			go func() {
+				<-cctx.Done()
+				a.Quit()
+			}()
+			ui.New(a, c, ui.Options{Window: w, Title: "keycab kiosk"})
+			return nil
+		}})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				a.Quit()
+				return
+			case code := <-f.Scans:
+				s.Scanned(code)
+			}
+		}
+	}()
+	s.ShowAndRun()
 }

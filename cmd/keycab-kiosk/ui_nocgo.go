@@ -15,3 +15,5 @@ import (
 const uiBuilt = false
 
 func runUI(context.Context, *kiosk.Controller, *simulator.Cabinet) {}
+
+func runSetupUI(context.Context, setupFlow) {}

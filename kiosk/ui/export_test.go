@@ -31,3 +31,13 @@ func (u *UI) BrandMark() (initials string, logo bool) {
 	}
 	return u.mark.Text, false
 }
+
+// NewManualSetup is NewSetup for tests: Enrol runs on the test's
+// goroutine, when Enrol is touched or a code scanned, and the time is
+// now's.
+func NewManualSetup(a fyne.App, o SetupOptions, now func() time.Time) *Setup {
+	return newSetup(a, o, runtime{now: now, manual: true})
+}
+
+// Status returns the setup screen's status line.
+func (s *Setup) Status() string { return s.status.Text }

@@ -22,6 +22,7 @@ type field struct {
 	caption, placeholder string
 	value                string
 	tile                 *tile
+	plain                bool // no automatic capitals: addresses and codes
 }
 
 func newField(caption, placeholder string, onFocus func(*field)) *field {
@@ -88,7 +89,7 @@ func (s *fieldSet) edit(fn func(string) string) {
 // wantCaps reports whether the next letter should be a capital: at the
 // start of the field and of each word, as names and notes begin.
 func (s *fieldSet) wantCaps() bool {
-	if s.focus == nil {
+	if s.focus == nil || s.focus.plain {
 		return false
 	}
 	v := s.focus.value
@@ -101,6 +102,7 @@ type keyboard struct {
 	shift   bool
 	letters []*tile
 	shiftK  *tile
+	symbols string // a row of keys above the digits, when set
 }
 
 func newKeyboard(fs *fieldSet) *keyboard {
@@ -165,6 +167,13 @@ func (k *keyboard) object() fyne.CanvasObject {
 	space.minWidth, space.minHeight = 200, keyHeight
 
 	var rows []fyne.CanvasObject
+	if k.symbols != "" {
+		var keys []fyne.CanvasObject
+		for _, r := range k.symbols {
+			keys = append(keys, key(string(r)))
+		}
+		rows = append(rows, row(keys...))
+	}
 	for i, line := range []string{"1234567890", "qwertyuiop", "asdfghjkl'", "zxcvbnm,.-"} {
 		var keys []fyne.CanvasObject
 		if i == 3 {

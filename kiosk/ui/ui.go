@@ -27,6 +27,9 @@ type Options struct {
 	Simulator *simulator.Cabinet
 	// Title names the window; "keycab" when empty.
 	Title string
+	// Window is the window to show the kiosk in (the setup screen's, once
+	// the kiosk is enrolled); nil for a new one.
+	Window fyne.Window
 }
 
 // runtime is how the UI meets time and threads. New uses the system's;
@@ -109,7 +112,10 @@ func newUI(a fyne.App, c *kiosk.Controller, o Options, rt runtime) *UI {
 	}
 	a.Settings().SetTheme(kioskTheme{})
 	u := &UI{app: a, c: c, rt: rt, done: make(chan struct{})}
-	u.win = a.NewWindow(o.Title)
+	u.win = o.Window
+	if u.win == nil {
+		u.win = a.NewWindow(o.Title)
+	}
 	u.win.SetPadded(false)
 	content := u.chrome()
 	if o.Simulator != nil {

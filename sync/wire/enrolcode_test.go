@@ -18,9 +18,9 @@ func TestEnrolCode(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"",
-		"0004829301",                               // a badge
-		"qr-token-1",                               // a fob label
-		"keycab-enrol:?token=abc",                  // no HQ
+		"0004829301",              // a badge
+		"qr-token-1",              // a fob label
+		"keycab-enrol:?token=abc", // no HQ
 		"keycab-enrol:?hq=https%3A%2F%2Fhq.example", // no token
 		"keycab-enrol:?hq=ftp%3A%2F%2Fhq.example&token=abc",
 		"keycab-enrol:?hq=https%3A%2F%2F&token=abc",

@@ -1,0 +1,216 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"image/color"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+
+	"keycab.dev/keycab/sync/wire"
+)
+
+// SetupOptions configure the setup screen.
+type SetupOptions struct {
+	// Fullscreen fills the display, as on the cabinet's touchscreen.
+	Fullscreen bool
+	// Title names the window; "keycab" when empty.
+	Title string
+	// HQ fills the address field (the wiring file's, when it names one).
+	HQ string
+	// Enrol enrols the kiosk with HQ. It runs off the Fyne thread, once
+	// at a time; its error is shown to the installer as it is, so it
+	// should say in plain words what went wrong.
+	Enrol func(ctx context.Context, code wire.EnrolCode) error
+	// Enrolled is called on the Fyne thread once Enrol has succeeded. It
+	// starts the kiosk and puts its screens into the window
+	// (Options.Window); its error is shown on the setup screen.
+	Enrolled func(w fyne.Window) error
+}
+
+// Setup is the screen a kiosk shows on its first start, before it is
+// enrolled with HQ: it has no config yet, so nobody can sign in, and the
+// installer enrols it here. They hold the enrolment code HQ's cabinet page
+// shows (a QR code) to the camera, which fills both fields and enrols at
+// once (Scanned), or type HQ's address and the token on the keyboard.
+type Setup struct {
+	o   SetupOptions
+	rt  runtime
+	win fyne.Window
+
+	fields    *fieldSet
+	hq, token *field
+	enrol     *tile
+	status    *canvas.Text
+	body      *fyne.Container
+	busy      bool // enrolling, or enrolled: no second enrolment
+	// The code that failed last, and when: the camera sees a code held
+	// in view ten times a second, and one failure is enough.
+	failed   wire.EnrolCode
+	failedAt time.Time
+}
+
+// retryAfter is how long a scanned code that failed is ignored.
+const retryAfter = 5 * time.Second
+
+// NewSetup builds the setup window on app a. Call ShowAndRun (or
+// Window().Show) to put it on the display.
+func NewSetup(a fyne.App, o SetupOptions) *Setup {
+	return newSetup(a, o, runtime{})
+}
+
+func newSetup(a fyne.App, o SetupOptions, rt runtime) *Setup {
+	if o.Title == "" {
+		o.Title = "keycab"
+	}
+	a.Settings().SetTheme(kioskTheme{})
+	if rt.now == nil {
+		rt.now = time.Now
+	}
+	s := &Setup{o: o, rt: rt, win: a.NewWindow(o.Title)}
+	s.win.SetPadded(false)
+	s.fields = &fieldSet{}
+	s.hq = s.fields.add("HQ address", "https://hq.example.com")
+	s.token = s.fields.add("Enrolment token", "from HQ's cabinet page")
+	s.hq.plain, s.token.plain = true, true
+	s.hq.value = o.HQ
+	s.hq.show()
+	s.fields.setFocus(s.hq)
+	if o.HQ != "" {
+		s.fields.setFocus(s.token)
+	}
+	kb := newKeyboard(s.fields)
+	kb.symbols = ":/_@?=&%"
+	s.enrol = newTile("Enrol", tilePrimary, s.submit)
+	s.enrol.minWidth = 240
+	s.fields.changed = s.ready
+	s.ready()
+	s.status = label("", sizeBody, colours.muted, false)
+
+	// The title and the status line start where the paragraph's text does.
+	inset := func(o fyne.CanvasObject) fyne.CanvasObject {
+		return container.New(layout.NewCustomPaddedLayout(0, 0, theme.InnerPadding(), 0), o)
+	}
+	top := container.NewVBox(
+		inset(label("Set up this cabinet", sizeTitle, colours.text, true)),
+		paragraph("This kiosk is not enrolled with HQ yet. Hold the enrolment code from HQ's cabinet page to the camera, "+
+			"or type HQ's address and the token here.", sizeNameMessage, theme.ColorNameForeground, fyne.TextAlignLeading),
+		container.NewBorder(nil, nil, nil, s.enrol, container.NewGridWithColumns(2, s.hq.tile, s.token.tile)),
+		inset(s.status),
+	)
+	bg := canvas.NewRectangle(colours.background)
+	s.body = container.NewStack(bg, container.NewPadded(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object()))))
+	s.win.SetContent(s.body)
+	s.win.Resize(fyne.NewSize(1280, 800))
+	s.win.SetFullScreen(o.Fullscreen)
+	return s
+}
+
+// Window returns the setup window; after enrolment it carries the kiosk.
+func (s *Setup) Window() fyne.Window { return s.win }
+
+// ShowAndRun shows the window and runs the app until it quits.
+func (s *Setup) ShowAndRun() { s.win.ShowAndRun() }
+
+// ready enables Enrol once both fields hold something.
+func (s *Setup) ready() {
+	s.enrol.disabled = s.hq.value == "" || s.token.value == ""
+	s.enrol.Refresh()
+}
+
+// Scanned offers a code one of the cabinet's scanners read. An enrolment
+// code fills both fields and enrols; anything else is refused with a
+// word. It may be called from any goroutine.
+func (s *Setup) Scanned(code string) {
+	c, err := wire.ParseEnrolCode(code)
+	s.onUI(func() {
+		if s.busy || (c == s.failed && s.rt.now().Sub(s.failedAt) < retryAfter) {
+			return
+		}
+		if err != nil {
+			s.say("That code is not an enrolment code: show the QR code from HQ's cabinet page.", colours.danger)
+			return
+		}
+		s.hq.value, s.token.value = c.HQ, c.Token
+		s.hq.show()
+		s.token.show()
+		s.ready()
+		s.start(c)
+	})
+}
+
+// submit enrols with what was typed.
+func (s *Setup) submit() {
+	if s.busy || s.enrol.disabled {
+		return
+	}
+	c := wire.EnrolCode{HQ: s.hq.value, Token: s.token.value}
+	if err := wire.CheckHQURL(c.HQ); err != nil {
+		s.say(err.Error()+".", colours.danger)
+		return
+	}
+	s.start(c)
+}
+
+// start runs Enrol off the Fyne thread (on it, in the tests' manual
+// runtime), then reports its outcome.
+func (s *Setup) start(c wire.EnrolCode) {
+	s.setBusy(true)
+	s.say("Enrolling with "+c.HQ+"…", colours.accent)
+	run := func() {
+		err := errors.New("no enrolment configured")
+		if s.o.Enrol != nil {
+			err = s.o.Enrol(context.Background(), c)
+		}
+		s.onUI(func() { s.finish(c, err) })
+	}
+	if s.rt.manual {
+		run()
+		return
+	}
+	go run()
+}
+
+// finish shows the outcome of enrolling with c. Once enrolled, the
+// screen stays busy: it takes no second enrolment.
+func (s *Setup) finish(c wire.EnrolCode, err error) {
+	if err != nil {
+		s.setBusy(false)
+		s.failed, s.failedAt = c, s.rt.now()
+		s.say("Not enrolled: "+err.Error(), colours.danger)
+		return
+	}
+	s.say("Enrolled. Starting…", colours.success)
+	if s.o.Enrolled == nil {
+		return
+	}
+	if err := s.o.Enrolled(s.win); err != nil {
+		s.say("Enrolled, but the kiosk did not start: "+err.Error(), colours.danger)
+	}
+}
+
+// say shows a line of status under the fields.
+func (s *Setup) say(text string, c color.Color) {
+	s.status.Text, s.status.Color = text, c
+	s.status.Refresh()
+}
+
+func (s *Setup) setBusy(b bool) {
+	s.busy = b
+	s.enrol.disabled = b || s.hq.value == "" || s.token.value == ""
+	s.enrol.Refresh()
+}
+
+// onUI runs fn on the Fyne thread (at once in the manual runtime).
+func (s *Setup) onUI(fn func()) {
+	if s.rt.manual {
+		fn()
+		return
+	}
+	fyne.Do(fn)
+}
