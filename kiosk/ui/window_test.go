@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -23,10 +24,13 @@ const shotW, shotH = 1640, 800
 const artifact = "testdata/artifacts/kiosk-window.png"
 
 // TestRealWindowUnderXvfb builds testdata/kioskwindow with the real GLFW
-// driver, runs it full screen on an Xvfb display on the menu screen with
-// the simulator panel, captures the root window with ImageMagick's
-// import, and keeps the PNG as a test artifact. It needs cgo, Xvfb and
-// ImageMagick, and is skipped in -short mode or when one is missing.
+// driver and runs it on an Xvfb display, capturing the root window with
+// ImageMagick's import and keeping the PNGs as test artifacts: full
+// screen on the menu screen with the simulator panel; and a kiosk not
+// enrolled yet, on its setup screen until the enrolment code held to the
+// simulated camera (read by the real QR decoder) enrols it and the kiosk
+// takes the window over. It needs cgo, Xvfb and ImageMagick, and is
+// skipped in -short mode or when one is missing.
 func TestRealWindowUnderXvfb(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Xvfb and builds the GLFW driver")
@@ -52,24 +56,66 @@ func TestRealWindowUnderXvfb(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the kiosk window program: %v\n%s", err, out)
 	}
-
 	display := startXvfb(t, xvfb)
 	env := append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+tmp)
+	shoot := func(t *testing.T, path string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		shot := exec.Command(imp, "-display", display, "-window", "root", "png:"+path)
+		if out, err := shot.CombinedOutput(); err != nil {
+			t.Fatalf("capture the screen: %v\n%s", err, out)
+		}
+		checkScreenshot(t, path)
+		t.Logf("screenshot of the real kiosk window: %s", path)
+	}
 
+	t.Run("menu", func(t *testing.T) {
+		start := time.Now()
+		lines := startWindow(t, bin, env, "-screen", "menu", "-for", "90s")
+		awaitLine(t, lines, "READY")
+		t.Logf("kiosk window on the menu screen %v after start", time.Since(start).Round(time.Millisecond))
+		time.Sleep(1500 * time.Millisecond) // a few frames, and the countdown moving
+		shoot(t, artifact)
+	})
+	t.Run("setup", func(t *testing.T) {
+		lines := startWindow(t, bin, env, "-setup", "-screen", "idle", "-for", "90s")
+		awaitLine(t, lines, "SETUP")
+		time.Sleep(500 * time.Millisecond) // drawn; the code goes before the camera a second after start
+		shoot(t, setupArtifact)
+		awaitLine(t, lines, "READY")
+		time.Sleep(500 * time.Millisecond)
+		shoot(t, enrolledArtifact)
+		if same, err := sameFiles(setupArtifact, enrolledArtifact); err != nil || same {
+			t.Fatalf("the window did not change once enrolled (%v)", err)
+		}
+	})
+}
+
+// Screenshots of the setup screen and of the kiosk it turned into.
+const (
+	setupArtifact    = "testdata/artifacts/kiosk-setup.png"
+	enrolledArtifact = "testdata/artifacts/kiosk-enrolled.png"
+)
+
+// startWindow starts the kiosk window program with args and returns the
+// lines it prints; it is stopped when the test ends.
+func startWindow(t *testing.T, bin string, env []string, args ...string) <-chan string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	prog := exec.CommandContext(ctx, bin, "-screen", "menu", "-for", "90s")
+	prog := exec.CommandContext(ctx, bin, args...)
 	prog.Env = env
 	prog.Stderr = &prefixWriter{t: t, prefix: "kioskwindow: "}
 	stdout, err := prog.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	if err := prog.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		defer cancel()
 		prog.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { prog.Wait(); close(done) }()
@@ -79,37 +125,47 @@ func TestRealWindowUnderXvfb(t *testing.T) {
 			prog.Process.Kill()
 		}
 	})
-	ready := make(chan bool, 1)
+	lines := make(chan string, 16)
 	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if strings.TrimSpace(sc.Text()) == "READY" {
-				ready <- true
+			lines <- strings.TrimSpace(sc.Text())
+		}
+	}()
+	return lines
+}
+
+// awaitLine waits up to a minute for the program to print want.
+func awaitLine(t *testing.T, lines <-chan string, want string) {
+	t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the kiosk window program ended before it printed %s", want)
+			}
+			if l == want {
 				return
 			}
+		case <-timeout:
+			t.Fatalf("the kiosk window program did not print %s in a minute", want)
 		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("the kiosk window program ended before it was ready")
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the kiosk window program did not get ready in a minute")
 	}
-	t.Logf("kiosk window on the menu screen %v after start", time.Since(start).Round(time.Millisecond))
-	time.Sleep(1500 * time.Millisecond) // a few frames, and the countdown moving
+}
 
-	if err := os.MkdirAll(filepath.Dir(artifact), 0o755); err != nil {
-		t.Fatal(err)
+// sameFiles reports whether two files hold the same bytes.
+func sameFiles(a, b string) (bool, error) {
+	x, err := os.ReadFile(a)
+	if err != nil {
+		return false, err
 	}
-	shot := exec.Command(imp, "-display", display, "-window", "root", "png:"+artifact)
-	if out, err := shot.CombinedOutput(); err != nil {
-		t.Fatalf("capture the screen: %v\n%s", err, out)
+	y, err := os.ReadFile(b)
+	if err != nil {
+		return false, err
 	}
-	checkScreenshot(t, artifact)
-	t.Logf("screenshot of the real kiosk window: %s", artifact)
+	return bytes.Equal(x, y), nil
 }
 
 // checkScreenshot fails unless path is a PNG of the display's size that

@@ -2,6 +2,11 @@
 // a simulated cabinet with a demo store in a temporary directory, drives
 // it to a chosen screen, prints READY, and runs until killed or -for has
 // passed. The kiosk/ui tests run it under Xvfb and capture the screen.
+//
+// With -setup it first shows the setup screen of a kiosk not enrolled
+// yet, with an enrolment code held to the simulated camera (read by the
+// real QR decoder); the enrolment it accepts is that code's (HQ is not
+// asked), and on it the kiosk takes the window over, as keycab-kiosk does.
 package main
 
 import (
@@ -20,11 +25,13 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 
+	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 	"keycab.dev/keycab/kiosk/ui"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/store/storetest"
+	"keycab.dev/keycab/sync/wire"
 )
 
 func main() {
@@ -35,13 +42,14 @@ func main() {
 	full := flag.Bool("fullscreen", true, "fill the display")
 	panel := flag.Bool("sim-panel", true, "show the simulator panel beside the kiosk screen (a cabinet has none)")
 	runFor := flag.Duration("for", time.Minute, "quit after this long")
+	setup := flag.Bool("setup", false, "start on the setup screen, enrolled by a code at the camera (implies -camera)")
 	flag.Parse()
-	if err := run(*screen, *full, *panel, *runFor, *withCamera, *showQR); err != nil {
+	if err := run(*screen, *full, *panel, *runFor, *withCamera || *setup, *showQR, *setup); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(screen string, full, panel bool, runFor time.Duration, withCamera bool, showQR string) error {
+func run(screen string, full, panel bool, runFor time.Duration, withCamera bool, showQR string, setup bool) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "kioskwindow")
@@ -78,35 +86,70 @@ func run(screen string, full, panel bool, runFor time.Duration, withCamera bool,
 	if err != nil {
 		return err
 	}
-	go func() {
-		if err := c.Run(ctx); err != nil {
-			log.Print(err)
-		}
-	}()
-
 	a := app.NewWithID("dev.keycab.kioskwindow")
 	o := ui.Options{Fullscreen: full, Title: "keycab kiosk"}
 	if panel {
 		o.Simulator = cab
 	}
-	u := ui.New(a, c, o)
-	go func() {
-		if err := drive(c, cab, screen); err != nil {
-			log.Print(err)
+	// start runs the controller and puts the kiosk into the window.
+	start := func(w fyne.Window) {
+		go func() {
+			if err := c.Run(ctx); err != nil {
+				log.Print(err)
+			}
+		}()
+		o.Window = w
+		ui.New(a, c, o)
+		go func() {
+			if err := drive(c, cab, screen); err != nil {
+				log.Print(err)
+				fyne.Do(a.Quit)
+				return
+			}
+			fmt.Println("READY")
+			if withCamera && showQR != "" {
+				cab.Camera.Show(showQR) // held in view: every frame carries it
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(runFor):
+			}
 			fyne.Do(a.Quit)
-			return
-		}
-		fmt.Println("READY")
-		if withCamera && showQR != "" {
-			cab.Camera.Show(showQR) // held in view: every frame carries it
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(runFor):
-		}
-		fyne.Do(a.Quit)
+		}()
+	}
+	if !setup {
+		w := a.NewWindow(o.Title)
+		start(w)
+		w.ShowAndRun()
+		return nil
+	}
+
+	code := wire.EnrolCode{HQ: "https://hq.example.com", Token: "org_demo.abcdefghijklmnop"}
+	scanCtx, stopScans := context.WithCancel(ctx)
+	defer stopScans()
+	var s *ui.Setup
+	var scanning <-chan struct{}
+	s = ui.NewSetup(a, ui.SetupOptions{Fullscreen: full, Title: o.Title,
+		Enrol: func(_ context.Context, got wire.EnrolCode) error {
+			if got != code {
+				return fmt.Errorf("HQ answered 401 Unauthorized: not the enrolment code shown")
+			}
+			return nil
+		},
+		Enrolled: func(w fyne.Window) error {
+			stopScans() // the controller reads the scanners from now on
+			<-scanning
+			cab.Camera.Show()
+			start(w)
+			return nil
+		}})
+	scanning = kiosk.ReadScanners(scanCtx, cab.Scanners(), quiet, func(b badge.Badge) { s.Scanned(b.Code) })
+	fmt.Println("SETUP")
+	go func() {
+		time.Sleep(time.Second) // the setup screen on the display first
+		cab.Camera.Show(code.String())
 	}()
-	u.ShowAndRun()
+	s.ShowAndRun()
 	return nil
 }
 
