@@ -13,6 +13,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/qrlabel"
 )
@@ -239,7 +240,11 @@ type kioskRow struct {
 }
 
 func (d *dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	ks, err := d.s.Store.ListKioskHealth(r.Context(), v.P.Scope(), 5*time.Minute)
+	offline := d.s.OfflineAfter
+	if offline == 0 {
+		offline = notify.DefaultConfig().OfflineAfter
+	}
+	ks, err := d.s.Store.ListKioskHealth(r.Context(), v.P.Scope(), offline)
 	if err != nil {
 		return err
 	}
@@ -265,7 +270,10 @@ func (d *dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 		}
 		rows = append(rows, row)
 	}
-	d.render(w, r, http.StatusOK, "kiosks", view{Title: "Kiosks", Nav: "kiosks", V: v, Data: rows})
+	d.render(w, r, http.StatusOK, "kiosks", view{Title: "Kiosks", Nav: "kiosks", V: v, Data: struct {
+		Rows         []kioskRow
+		OfflineAfter string
+	}{rows, duration(offline)}})
 	return nil
 }
 

@@ -44,6 +44,10 @@ type Server struct {
 	// and only from them, X-Forwarded-For names the client (rate limits
 	// and logs per client, not per proxy). See ParseTrustedProxies.
 	TrustedProxies []netip.Prefix
+	// OfflineAfter is how long a kiosk may be silent before the kiosks
+	// page calls it offline: the notifier's setting (notify.Config), so
+	// the page and the mails agree. Zero is the notifier's default.
+	OfflineAfter time.Duration
 }
 
 // cookieName is the session cookie of the dashboard: __Host- pins it to

@@ -362,7 +362,8 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log, KioskAPI: kapi, DashboardKey: keys.Dashboard, TrustedProxies: proxies}
+	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log, KioskAPI: kapi, DashboardKey: keys.Dashboard, TrustedProxies: proxies,
+		OfflineAfter: m.Config.Notify.OfflineAfter}
 	h, err := srv.Handler()
 	if err != nil {
 		return err
