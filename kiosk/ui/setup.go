@@ -47,7 +47,6 @@ type Setup struct {
 	hq, token *field
 	enrol     *tile
 	status    *canvas.Text
-	body      *fyne.Container
 	busy      bool // enrolling, or enrolled: no second enrolment
 	// The code that failed last, and when: the camera sees a code held
 	// in view ten times a second, and one failure is enough.
@@ -79,11 +78,11 @@ func newSetup(a fyne.App, o SetupOptions, rt runtime) *Setup {
 	s.token = s.fields.add("Enrolment token", "from HQ's cabinet page")
 	s.hq.plain, s.token.plain = true, true
 	s.hq.value = o.HQ
-	s.hq.show()
-	s.fields.setFocus(s.hq)
+	focus := s.hq
 	if o.HQ != "" {
-		s.fields.setFocus(s.token)
+		focus = s.token
 	}
+	s.fields.setFocus(focus)
 	kb := newKeyboard(s.fields)
 	kb.symbols = ":/_@?=&%"
 	s.enrol = newTile("Enrol", tilePrimary, s.submit)
@@ -104,8 +103,7 @@ func newSetup(a fyne.App, o SetupOptions, rt runtime) *Setup {
 		inset(s.status),
 	)
 	bg := canvas.NewRectangle(colours.background)
-	s.body = container.NewStack(bg, container.NewPadded(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object()))))
-	s.win.SetContent(s.body)
+	s.win.SetContent(container.NewStack(bg, container.NewPadded(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object())))))
 	s.win.Resize(fyne.NewSize(1280, 800))
 	s.win.SetFullScreen(o.Fullscreen)
 	return s
@@ -117,9 +115,9 @@ func (s *Setup) Window() fyne.Window { return s.win }
 // ShowAndRun shows the window and runs the app until it quits.
 func (s *Setup) ShowAndRun() { s.win.ShowAndRun() }
 
-// ready enables Enrol once both fields hold something.
+// ready enables Enrol once both fields hold something, unless busy.
 func (s *Setup) ready() {
-	s.enrol.disabled = s.hq.value == "" || s.token.value == ""
+	s.enrol.disabled = s.busy || s.hq.value == "" || s.token.value == ""
 	s.enrol.Refresh()
 }
 
@@ -139,14 +137,13 @@ func (s *Setup) Scanned(code string) {
 		s.hq.value, s.token.value = c.HQ, c.Token
 		s.hq.show()
 		s.token.show()
-		s.ready()
 		s.start(c)
 	})
 }
 
 // submit enrols with what was typed.
 func (s *Setup) submit() {
-	if s.busy || s.enrol.disabled {
+	if s.enrol.disabled { // busy, or a field is empty
 		return
 	}
 	c := wire.EnrolCode{HQ: s.hq.value, Token: s.token.value}
@@ -200,10 +197,11 @@ func (s *Setup) say(text string, c color.Color) {
 	s.status.Refresh()
 }
 
+// setBusy marks an enrolment under way (or done), which nothing else may
+// start.
 func (s *Setup) setBusy(b bool) {
 	s.busy = b
-	s.enrol.disabled = b || s.hq.value == "" || s.token.value == ""
-	s.enrol.Refresh()
+	s.ready()
 }
 
 // onUI runs fn on the Fyne thread (at once in the manual runtime).
