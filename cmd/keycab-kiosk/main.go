@@ -124,11 +124,14 @@ type Main struct {
 	hw     *wiring.Hardware
 	key    *agent.Key   // enrolled kiosks only
 	agent  *agent.Agent // enrolled kiosks only
+
+	// setupUI shows the setup screen (runSetupUI; the tests stand in).
+	setupUI func(context.Context, setupFlow)
 }
 
 // NewMain returns a Main with the default configuration.
 func NewMain(stdout, stderr io.Writer) *Main {
-	return &Main{Config: DefaultConfig(), stdout: stdout, stderr: stderr}
+	return &Main{Config: DefaultConfig(), stdout: stdout, stderr: stderr, setupUI: runSetupUI}
 }
 
 // ParseFlags reads the command line.

@@ -42,7 +42,7 @@ func (m *Main) runSetup(ctx context.Context, w *wiring.Wiring) error {
 	}()
 	m.log.Info("kiosk not enrolled: showing the setup screen", "data", m.Config.DataDir)
 	var stop func() error
-	runSetupUI(ctx, setupFlow{HQ: w.HQ, Scans: scans, Enrol: m.enrolWith,
+	m.setupUI(ctx, setupFlow{HQ: w.HQ, Scans: scans, Enrol: m.enrolWith,
 		Start: func() (*kiosk.Controller, context.Context, error) {
 			// From here on the controller reads the scanners.
 			stopScanning()

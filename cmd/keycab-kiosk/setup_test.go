@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -11,8 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hardware/sim"
 	"keycab.dev/keycab/kiosk"
+	"keycab.dev/keycab/kiosk/wiring"
+	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -99,4 +106,108 @@ func TestReadScans(t *testing.T) {
 	if x, err := a.Read(ctx2); err != nil || x.Code != "0004829302" {
 		t.Fatalf("the next reader got %+v, %v", x, err)
 	}
+}
+
+// TestRunSetup runs a cabinet's kiosk that is not enrolled through
+// runSetup, its window replaced by a stand-in that does what the setup
+// screen does with the codes the cabinet's scanners read: a badge is not
+// an enrolment code; the enrolment code enrols the kiosk with a real HQ;
+// then the controller starts on the cabinet's (simulated) pins and reads
+// the same scanner, losing no code; ending the context stops it all, with
+// the locks secured and boot and shutdown in the kiosk's log.
+func TestRunSetup(t *testing.T) {
+	h := newTestHQ(t)
+	w, err := wiring.Parse(strings.NewReader("[lock door]\npin = SETUP_DOOR_LOCK\n[input door]\nkind = door\npin = SETUP_DOOR\n"), "setup.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	board := sim.NewBoard("SETUP_DOOR_LOCK", "SETUP_DOOR")
+	m := NewMain(io.Discard, io.Discard)
+	m.log = slog.New(slog.DiscardHandler)
+	m.Config.DataDir = filepath.Join(t.TempDir(), "kiosk")
+	t.Cleanup(func() { m.Close() })
+	if m.hw, err = w.Open(wiring.Options{Init: func() error { return nil }, Pins: board.ByName}); err != nil {
+		t.Fatal(err)
+	}
+	badges := sim.NewBadges()
+	m.hw.Scanners = []kiosk.Scanner{badges}
+	if err := m.openStore(context.Background(), false); !errors.Is(err, errNotEnrolled) {
+		t.Fatalf("a fresh kiosk: %v, want not enrolled", err)
+	}
+
+	code := wire.EnrolCode{HQ: h.url, Token: h.token(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := false
+	m.setupUI = func(ctx context.Context, f setupFlow) {
+		ran = true
+		badges.Present("0004829301", "rfid")
+		badges.Present(code.String(), "camera")
+		var got wire.EnrolCode
+		for got == (wire.EnrolCode{}) {
+			select {
+			case s := <-f.Scans:
+				if c, err := wire.ParseEnrolCode(s); err == nil {
+					got = c
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("no enrolment code from the scanners")
+				return
+			}
+		}
+		if err := f.Enrol(ctx, got); err != nil {
+			t.Errorf("enrol: %v", err)
+			return
+		}
+		_, cctx, err := f.Start()
+		if err != nil {
+			t.Errorf("start: %v", err)
+			return
+		}
+		badges.Present("0004829302", "after-setup")
+		for end := time.Now().Add(10 * time.Second); len(logged(t, m, keycab.EventIdentifyFail, "after-setup")) == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Error("the controller did not read the badge shown after enrolment")
+				break
+			}
+		}
+		cancel()
+		<-cctx.Done()
+	}
+	if err := m.runSetup(ctx, w); err != nil {
+		t.Fatalf("runSetup: %v", err)
+	}
+	if !ran {
+		t.Fatal("runSetup showed no setup screen")
+	}
+	if p, err := m.db.HQPeer(context.Background()); err != nil || p.URL != h.url {
+		t.Fatalf("enrolled with %+v (%v)", p, err)
+	}
+	if board.Pin("SETUP_DOOR_LOCK").Level() != gpio.Low {
+		t.Error("the door lock was left released")
+	}
+	if len(logged(t, m, keycab.EventBoot, "")) != 1 || len(logged(t, m, keycab.EventShutdown, "")) != 1 {
+		t.Error("the kiosk's log lacks its boot or shutdown")
+	}
+	if n := len(logged(t, m, keycab.EventIdentifyFail, "rfid")); n != 0 {
+		t.Errorf("the badge shown during setup reached the controller (%d)", n)
+	}
+}
+
+// logged returns the kiosk log's entries of kind, read by reader (any
+// when empty).
+func logged(t *testing.T, m *Main, kind keycab.EventKind, reader string) []*audit.Event {
+	t.Helper()
+	var out []*audit.Event
+	err := m.db.Scan(context.Background(), 0, -1, func(e store.Entry) error {
+		ev, err := audit.Decode(e.Leaf)
+		if err == nil && ev.Kind == kind && (reader == "" || ev.Detail["reader"] == reader) {
+			out = append(out, ev)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
