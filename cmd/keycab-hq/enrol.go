@@ -4,18 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/sync/wire"
 )
 
 // enrolToken creates a single-use enrolment token for one cabinet on
 // behalf of the owner, admin or site manager whose account is --as (the
 // store checks the role and records the action), and prints it alone on
-// stdout.
+// stdout; with --hq, the enrolment code instead, and with --qr its QR
+// code in a file.
 func (m *Main) enrolToken(ctx context.Context) error {
 	if m.Config.As == "" {
 		return errors.New("enrol-token needs --as EMAIL: the owner or admin creating the token")
+	}
+	if m.Config.CodeHQ != "" {
+		if err := wire.CheckHQURL(m.Config.CodeHQ); err != nil {
+			return fmt.Errorf("enrol-token --hq: %w", err)
+		}
+	} else if m.Config.CodeQR != "" {
+		return errors.New("enrol-token --qr needs --hq URL: the code names HQ")
 	}
 	a, err := m.st.AccountByEmail(ctx, m.Config.As)
 	if err != nil {
@@ -59,6 +70,25 @@ func (m *Main) enrolToken(ctx context.Context) error {
 		return err
 	}
 	m.log.Info("enrolment token created", "org", t.OrgID, "cabinet", t.CabinetID, "by", t.CreatedBy, "expires", t.ExpiresAt)
-	fmt.Fprintln(m.stdout, token)
+	if m.Config.CodeHQ == "" {
+		fmt.Fprintln(m.stdout, token)
+		return nil
+	}
+	code := wire.EnrolCode{HQ: m.Config.CodeHQ, Token: token}.String()
+	if m.Config.CodeQR != "" {
+		f, err := os.OpenFile(m.Config.CodeQR, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("enrol-token --qr: %w", err)
+		}
+		err = qrlabel.WritePNG(f, code, 8)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(m.Config.CodeQR)
+			return fmt.Errorf("enrol-token --qr: %w", err)
+		}
+	}
+	fmt.Fprintln(m.stdout, code)
 	return nil
 }

@@ -5,7 +5,7 @@
 //	                       [--smtp-user U --smtp-password-file F]] [--notify-interval D] [--offline-after D]
 //	keycab-hq migrate     [--db DSN] [--app-role ROLE]
 //	keycab-hq demo-seed   [--db DSN] [--out FILE]
-//	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D]
+//	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D] [--hq URL [--qr FILE]]
 //
 // DSN is sqlite:PATH (the default, sqlite:./keycab-hq.db) or a
 // postgres:// URL. On SQLite, serve and demo-seed apply pending migrations
@@ -30,7 +30,9 @@
 // (mode 0600) on first start; on PostgreSQL every HQ process must be given
 // the same file. enrol-token prints a single-use enrolment token for one
 // cabinet, created on behalf of the admin whose account is --as (recorded
-// in the organisation's admin log), for keycab-kiosk enroll.
+// in the organisation's admin log), for keycab-kiosk enroll; with --hq
+// URL it prints the enrolment code instead (sync/wire.EnrolCode), and
+// with --qr FILE writes it as the QR code the kiosk's setup screen reads.
 package main
 
 import (
@@ -99,6 +101,8 @@ type Config struct {
 	Org             string        // enrol-token: the organisation's id
 	Cabinet         string        // enrol-token: the cabinet's id or name
 	TokenTTL        time.Duration // enrol-token: the token's lifetime
+	CodeHQ          string        // enrol-token: print the enrolment code for HQ at this URL
+	CodeQR          string        // enrol-token: and write it as a QR code PNG here
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	Auth            auth.Config
@@ -184,6 +188,8 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.Org, "org", "", "the organisation's `id` (default: the account's only one)")
 		fs.StringVar(&m.Config.Cabinet, "cabinet", "", "the cabinet's `id or name` (default: the organisation's only one)")
 		fs.DurationVar(&m.Config.TokenTTL, "ttl", m.Config.TokenTTL, "how long the token stays valid")
+		fs.StringVar(&m.Config.CodeHQ, "hq", "", "print the enrolment code (HQ's `URL` and the token, what the kiosk's setup screen reads) instead of the token")
+		fs.StringVar(&m.Config.CodeQR, "qr", "", "with --hq, also write the enrolment code as a QR code PNG to this `file` (mode 0600: it holds the token)")
 	case "backup":
 		fs.StringVar(&m.Config.BackupOut, "out", "", "the backup `file` to write (must not exist); SQLite only: back PostgreSQL up with pg_dump")
 	case "migrate":

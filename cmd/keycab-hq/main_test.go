@@ -4,15 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/draw"
+	"image/png"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"keycab.dev/keycab/hardware/qr"
 	"keycab.dev/keycab/hq/store/pgtest"
+	"keycab.dev/keycab/sync/wire"
 )
 
 func run(t *testing.T, ctx context.Context, args ...string) (string, string, *Main, error) {
@@ -74,6 +80,25 @@ func TestMigrateSeedServe(t *testing.T) {
 	tok, _, _, err := run(t, ctx, "enrol-token", "--db", dsn, "--as", demoEmail, "--cabinet", "Front office cabinet")
 	if err != nil || !regexp.MustCompile(`^org_\S+\.[a-z2-7]{32}\n$`).MatchString(tok) {
 		t.Fatalf("enrol-token: %v %q", err, tok)
+	}
+	// --hq prints the enrolment code, --qr writes it as a QR code (0600).
+	if _, _, _, err := run(t, ctx, "enrol-token", "--db", dsn, "--as", demoEmail, "--hq", "hq.example.com"); err == nil {
+		t.Fatal("enrol-token --hq without a scheme succeeded")
+	}
+	qrFile := filepath.Join(t.TempDir(), "enrol.png")
+	out, _, _, err = run(t, ctx, "enrol-token", "--db", dsn, "--as", demoEmail, "--cabinet", "Front office cabinet", "--hq", "https://hq.example.com", "--qr", qrFile)
+	if err != nil {
+		t.Fatalf("enrol-token --hq --qr: %v", err)
+	}
+	code, err := wire.ParseEnrolCode(out)
+	if err != nil || code.HQ != "https://hq.example.com" || !regexp.MustCompile(`^org_\S+\.[a-z2-7]{32}$`).MatchString(code.Token) {
+		t.Fatalf("enrolment code %q: %+v %v", out, code, err)
+	}
+	if fi, err := os.Stat(qrFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("QR file: %v %v", fi, err)
+	}
+	if got := decodeQRFile(t, qrFile); got != strings.TrimSpace(out) {
+		t.Fatalf("the QR code reads %q, want %q", got, out)
 	}
 
 	sctx, cancel := context.WithCancel(ctx)
@@ -201,4 +226,26 @@ func TestDashboardKeyShared(t *testing.T) {
 	if err != nil || bytes.Equal(a.Dashboard, c.Dashboard) {
 		t.Fatalf("another key file gave the same dashboard key (%v)", err)
 	}
+}
+
+// decodeQRFile reads the one QR code in a PNG with the kiosk's decoder.
+func decodeQRFile(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	gray := image.NewGray(b)
+	draw.Draw(gray, b, img, b.Min, draw.Src)
+	codes, err := qr.NewDecoder().Decode(gray.Pix, b.Dx(), b.Dy(), gray.Stride)
+	if err != nil || len(codes) != 1 {
+		t.Fatalf("decode %s: %v %v", path, codes, err)
+	}
+	return codes[0].Text
 }
