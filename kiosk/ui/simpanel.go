@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"keycab.dev/keycab"
@@ -160,9 +161,13 @@ func (p *simPanel) object() fyne.CanvasObject {
 		heading("LOCK OUTPUTS"), container.NewVBox(lockRows...),
 	)
 	bg := canvas.NewRectangle(colours.sim)
-	panel := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), p.status), nil, nil, container.NewVScroll(content))
+	// The scroll bar, shown when a cabinet has more slots than fit, lies
+	// over the content's right edge: keep that strip free of buttons.
+	bar := simTheme{}.Size(theme.SizeNameScrollBar)
+	scroll := container.NewVScroll(container.New(layout.NewCustomPaddedLayout(0, 0, 0, bar), content))
+	panel := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), p.status), nil, nil, scroll)
 	p.refresh()
-	padded := container.New(layout.NewCustomPaddedLayout(12, 12, 14, 14), panel)
+	padded := container.New(layout.NewCustomPaddedLayout(12, 12, 14, 14-bar/2), panel)
 	return container.NewThemeOverride(container.New(fixedWidth{simWidth}, bg, padded), simTheme{})
 }
 
