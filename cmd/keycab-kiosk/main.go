@@ -256,6 +256,12 @@ func (m *Main) openStore(ctx context.Context, standalone bool) error {
 	var signer *audit.Signer
 	switch {
 	case perr == nil:
+		if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+			// Enrolment stopped between pinning HQ and moving the key in.
+			if err := os.Rename(agent.NewKeyFile(keyPath), keyPath); err == nil {
+				m.log.Warn("kiosk key taken up from an interrupted enrolment", "key", keyPath)
+			}
+		}
 		if m.key, err = agent.LoadKey(keyPath); err != nil {
 			return fmt.Errorf("enrolled kiosk: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 
 	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/kiosk"
@@ -41,9 +42,34 @@ func (m *Main) runSetup(ctx context.Context, w *wiring.Wiring) error {
 		<-scanning
 	}()
 	m.log.Info("kiosk not enrolled: showing the setup screen", "data", m.Config.DataDir)
-	var stop func() error
-	m.setupUI(ctx, setupFlow{HQ: w.HQ, Scans: scans, Enrol: m.enrolWith,
+	// An enrolment may still run when the window closes (Fyne then runs
+	// what the screen hands it on the enrolling goroutine): the window's
+	// end waits for it, and starts nothing after.
+	var (
+		mu      sync.Mutex
+		closed  bool
+		stop    func() error
+		enrols  sync.WaitGroup
+		errGone = errors.New("the kiosk is shutting down")
+	)
+	m.setupUI(ctx, setupFlow{HQ: w.HQ, Scans: scans,
+		Enrol: func(_ context.Context, code wire.EnrolCode) error {
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				return errGone
+			}
+			enrols.Add(1)
+			mu.Unlock()
+			defer enrols.Done()
+			return m.enrolWith(ctx, code)
+		},
 		Start: func() (*kiosk.Controller, context.Context, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if closed {
+				return nil, nil, errGone
+			}
 			// From here on the controller reads the scanners.
 			stopScanning()
 			<-scanning
@@ -55,8 +81,14 @@ func (m *Main) runSetup(ctx context.Context, w *wiring.Wiring) error {
 			stop = st
 			return c, cctx, nil
 		}})
+	mu.Lock()
+	closed = true
+	mu.Unlock()
+	enrols.Wait()
+	mu.Lock()
+	defer mu.Unlock()
 	if stop == nil {
-		return ctx.Err() // closed before enrolment: nothing ran
+		return ctx.Err() // closed before the kiosk started: nothing ran
 	}
 	return stop()
 }
@@ -64,8 +96,24 @@ func (m *Main) runSetup(ctx context.Context, w *wiring.Wiring) error {
 // enrolWith enrols the kiosk with code (keycab-kiosk enroll's work) and
 // says in plain words what went wrong, if anything did.
 func (m *Main) enrolWith(ctx context.Context, code wire.EnrolCode) error {
+	// An earlier try that HQ took but that failed after (its first config,
+	// say) left the kiosk enrolled: take it up rather than enrol again,
+	// which on an enrolled kiosk would rotate its key.
+	switch err := m.openStore(ctx, false); {
+	case err == nil:
+		if err := m.firstConfig(ctx); err != nil {
+			m.log.Warn("no config yet: until HQ sends one nobody can take keys", "err", err)
+		}
+		return nil
+	case !errors.Is(err, errNotEnrolled):
+		return err
+	}
 	m.Config.HQ, m.Config.Token = code.HQ, code.Token
 	err := m.enroll(ctx)
+	if err != nil && m.db != nil {
+		m.db.Close()
+		m.db, m.key, m.agent = nil, nil, nil
+	}
 	var op *net.OpError
 	switch {
 	case err == nil:

@@ -20,6 +20,7 @@ import (
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/wiring"
 	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/sync/agent"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -210,4 +211,37 @@ func logged(t *testing.T, m *Main, kind keycab.EventKind, reader string) []*audi
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestSetupTakesUpEnrolment: a kiosk an earlier try enrolled (HQ pinned,
+// then the try failed on) is taken up by the next one, whatever code it
+// brings, without enrolling again, which would rotate its key; and a key
+// left as enrolment's pending file (stopped between pinning HQ and moving
+// the key in) is taken up at start.
+func TestSetupTakesUpEnrolment(t *testing.T) {
+	ctx := context.Background()
+	h := newTestHQ(t)
+	data := t.TempDir()
+	if _, err := runMain(t, "enroll", "--hq", h.url, "--token", h.token(t), "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(data, "kiosk.key")
+	before, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(keyFile, agent.NewKeyFile(keyFile)); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(io.Discard, io.Discard)
+	m.log = slog.New(slog.DiscardHandler)
+	m.Config.DataDir = data
+	t.Cleanup(func() { m.Close() })
+	if err := m.enrolWith(ctx, wire.EnrolCode{HQ: h.url, Token: "org_spent.token"}); err != nil {
+		t.Fatalf("take up an enrolled kiosk: %v", err)
+	}
+	after, err := os.ReadFile(keyFile)
+	if err != nil || string(after) != string(before) || m.agent == nil {
+		t.Fatalf("key changed or not taken up (%v); agent %v", err, m.agent != nil)
+	}
 }

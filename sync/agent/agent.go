@@ -131,16 +131,30 @@ func Enrol(ctx context.Context, db *store.DB, o EnrolOptions) (store.HQPeer, *Ke
 	if err != nil {
 		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
 	}
-	if err := writeKey(o.KeyFile, skey); err != nil {
+	// The key goes to KeyFile only once HQ is pinned: a failure between
+	// the two leaves no key behind to block the next try (NewKeyFile, if
+	// anything, which the next try replaces and a start with HQ pinned
+	// takes up).
+	pending := NewKeyFile(o.KeyFile)
+	os.Remove(pending)
+	if err := writeKey(pending, skey); err != nil {
 		return store.HQPeer{}, nil, err
 	}
 	peer := store.HQPeer{URL: o.HQ, KioskID: er.KioskID, OrgID: er.OrgID, CabinetID: er.CabinetID, Origin: er.Origin,
 		CosignerKey: er.CosignerKey, ConfigKey: er.ConfigKey}
 	if err := db.PinHQ(ctx, peer); err != nil {
+		os.Remove(pending)
+		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
+	}
+	if err := os.Rename(pending, o.KeyFile); err != nil {
 		return store.HQPeer{}, nil, fmt.Errorf("enrol: %w", err)
 	}
 	return peer, key, nil
 }
+
+// NewKeyFile is where Enrol writes the kiosk key of keyFile until HQ is
+// pinned.
+func NewKeyFile(keyFile string) string { return keyFile + ".new" }
 
 // namedKey returns the note private key text of priv named origin, and
 // the key parsed.
