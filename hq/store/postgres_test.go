@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -242,6 +243,24 @@ func TestPostgresIngestChecks(t *testing.T) {
 	MustNoErr(t, db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE log_index = 100").Scan(&n))
 	if n != 0 {
 		t.Errorf("a refused statement stored %d events", n)
+	}
+	// A session's temporary table cannot stand in for the parents.
+	if _, err := db.ExecContext(ctx, "CREATE TEMP TABLE kiosks (org_id TEXT, id TEXT)"); err == nil {
+		if _, err := db.ExecContext(ctx, "INSERT INTO pg_temp.kiosks VALUES ($1, 'kiosk_nonesuch')", f.a.org.ID); err != nil {
+			t.Fatal(err)
+		}
+		refused("event of a kiosk only a temporary table names", insEvents+ev("kiosk_nonesuch", 0), "insert or update")
+		if _, err := db.ExecContext(ctx, "DROP TABLE pg_temp.kiosks"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Deletes are checked at READ COMMITTED only; others are refused.
+	rr, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	MustNoErr(t, err)
+	_, err = rr.ExecContext(ctx, "DELETE FROM kiosks WHERE id = $1", f.a.kiosk1.ID)
+	rr.Rollback()
+	if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != "40001" {
+		t.Errorf("delete a kiosk at REPEATABLE READ: %v, want refused (40001)", err)
 	}
 	// Other updates of the parents pass.
 	if _, err := db.ExecContext(ctx, "UPDATE kiosks SET last_seen_us = 1 WHERE id = $1", f.a.kiosk1.ID); err != nil {

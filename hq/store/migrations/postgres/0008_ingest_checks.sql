@@ -48,6 +48,13 @@ BEGIN
 	IF TG_OP = 'UPDATE' AND NEW.org_id = OLD.org_id AND to_jsonb(NEW) ->> TG_ARGV[0] = old_key THEN
 		RETURN NEW;
 	END IF;
+	-- The check below reads the newest committed rows only at READ
+	-- COMMITTED (the store's level); a foreign key would also see rows a
+	-- later snapshot holds, so other levels are refused, to be retried.
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'keycab: % may be deleted or renamed only at READ COMMITTED', TG_TABLE_NAME
+			USING ERRCODE = '40001';
+	END IF;
 	EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE org_id = $1 AND kiosk_id = $2)', TG_ARGV[1])
 		INTO used USING OLD.org_id, old_key;
 	IF used THEN
@@ -64,3 +71,8 @@ CREATE TRIGGER kiosks_in_use BEFORE UPDATE OF org_id, id OR DELETE ON kiosks
 	FOR EACH ROW EXECUTE FUNCTION keycab_in_use('id', 'events', 'events_kiosk');
 CREATE TRIGGER kiosk_logs_in_use BEFORE UPDATE OF org_id, kiosk_id OR DELETE ON kiosk_logs
 	FOR EACH ROW EXECUTE FUNCTION keycab_in_use('kiosk_id', 'kiosk_leaves', 'kiosk_leaves_log');
+
+-- Names resolve in the schema, never in a session's temporary tables
+-- (pg_temp, searched first unless named, comes last).
+ALTER FUNCTION keycab_has_parent() SET search_path = pg_catalog, public, pg_temp;
+ALTER FUNCTION keycab_in_use() SET search_path = pg_catalog, public, pg_temp;
