@@ -2,6 +2,7 @@ package hq
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"image/png"
@@ -48,7 +49,7 @@ func qrDataURL(text string, module int) (template.URL, int, error) {
 	if err := png.Encode(&b, img); err != nil {
 		return "", 0, fmt.Errorf("write qr png: %w", err)
 	}
-	return pngDataURL(b.Bytes()), img.Bounds().Dx(), nil
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes())), img.Bounds().Dx(), nil
 }
 
 // enrolToken issues a single-use kiosk enrolment token for the cabinet.

@@ -1,7 +1,6 @@
 package hq
 
 import (
-	"bytes"
 	"context"
 	"html/template"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/qrlabel"
 )
 
 // The dashboard's create and edit forms for sites, cabinets and key sets
@@ -574,10 +572,7 @@ func (d *dashboard) keySetToken(w http.ResponseWriter, r *http.Request, v *viewe
 		return nil
 	}
 	f.TokenText = text
-	var png bytes.Buffer
-	if err := qrlabel.WritePNG(&png, text, 4); err == nil {
-		f.TokenQR = pngDataURL(png.Bytes())
-	}
+	f.TokenQR, _, _ = qrDataURL(text, 4) // none if it cannot be drawn
 	// The page holds a secret: no caching, no referrer.
 	w.Header().Set("Cache-Control", "no-store")
 	d.renderKeySetForm(w, r, v, f, nil)

@@ -1,9 +1,7 @@
 package hq
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"html/template"
 	"net/http"
 	"slices"
@@ -15,7 +13,6 @@ import (
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/qrlabel"
 )
 
 // directory names the organisation's things the viewer may see, for
@@ -472,10 +469,7 @@ func (d *dashboard) mfaSetup(w http.ResponseWriter, r *http.Request, v *viewer) 
 		return err
 	}
 	data := settingsData{Secret: key, URI: template.URL(uri)}
-	var png bytes.Buffer
-	if err := qrlabel.WritePNG(&png, uri, 4); err == nil {
-		data.QR = pngDataURL(png.Bytes())
-	}
+	data.QR, _, _ = qrDataURL(uri, 4) // none if it cannot be drawn
 	d.render(w, r, http.StatusOK, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: data})
 	return nil
 }
@@ -498,10 +492,6 @@ func (d *dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *vi
 	d.startSession(w, t)
 	http.Redirect(w, r, "/settings?notice=password", http.StatusSeeOther)
 	return nil
-}
-
-func pngDataURL(b []byte) template.URL {
-	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
