@@ -2,11 +2,8 @@ package ingest_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
-	hqstore "keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/hq/store/pgtest"
 	"keycab.dev/keycab/sync/agent"
 )
 
@@ -22,20 +19,7 @@ import (
 func BenchmarkPush(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b.Run(engine, func(b *testing.B) {
-			var dsn string
-			switch {
-			case engine == "sqlite":
-				dsn = "sqlite:" + filepath.Join(b.TempDir(), "hq.db")
-				MustNoErr(b, hqstore.Migrate(context.Background(), dsn, hqstore.MigrateOptions{}))
-			case testing.Short():
-				b.Skip("-short: PostgreSQL skipped")
-			case pgStartErr != nil:
-				b.Fatalf("PostgreSQL is needed for this benchmark: %v", pgStartErr)
-			default:
-				d := pgServer.MustDatabase(b)
-				MustNoErr(b, hqstore.Migrate(context.Background(), d.OwnerDSN, hqstore.MigrateOptions{AppRole: pgtest.AppRole}))
-				dsn = d.AppDSN
-			}
+			dsn := engineDSN(b, engine)
 			h := MustHQ(b, dsn)
 			k := MustKiosk(b, h, h.srv.URL, func(c *agent.Config) { c.BatchSize = agent.DefaultBatchSize })
 			MustAppend(b, k.db, h, b.N, "bench")

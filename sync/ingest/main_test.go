@@ -49,22 +49,30 @@ func TestMain(m *testing.M) {
 
 // engines runs fn on SQLite and on PostgreSQL.
 func engines(t *testing.T, fn func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) {
-		dsn := "sqlite:" + filepath.Join(t.TempDir(), "hq.db")
-		MustNoErr(t, hqstore.Migrate(context.Background(), dsn, hqstore.MigrateOptions{}))
-		fn(t, dsn)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("-short: PostgreSQL tests skipped")
-		}
-		if pgStartErr != nil {
-			t.Fatalf("PostgreSQL is needed for this test: %v", pgStartErr)
-		}
-		d := pgServer.MustDatabase(t)
-		MustNoErr(t, hqstore.Migrate(context.Background(), d.OwnerDSN, hqstore.MigrateOptions{AppRole: pgtest.AppRole}))
-		fn(t, d.AppDSN)
-	})
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) { fn(t, engineDSN(t, engine)) })
+	}
+}
+
+// engineDSN returns a fresh, migrated database of engine ("sqlite" or
+// "postgres"), as the service connects to it; PostgreSQL is skipped in
+// -short mode.
+func engineDSN(tb testing.TB, engine string) string {
+	tb.Helper()
+	if engine == "sqlite" {
+		dsn := "sqlite:" + filepath.Join(tb.TempDir(), "hq.db")
+		MustNoErr(tb, hqstore.Migrate(context.Background(), dsn, hqstore.MigrateOptions{}))
+		return dsn
+	}
+	if testing.Short() {
+		tb.Skip("-short: PostgreSQL tests skipped")
+	}
+	if pgStartErr != nil {
+		tb.Fatalf("PostgreSQL is needed for this test: %v", pgStartErr)
+	}
+	d := pgServer.MustDatabase(tb)
+	MustNoErr(tb, hqstore.Migrate(context.Background(), d.OwnerDSN, hqstore.MigrateOptions{AppRole: pgtest.AppRole}))
+	return d.AppDSN
 }
 
 func MustNoErr(tb testing.TB, err error) {
