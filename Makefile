@@ -16,10 +16,11 @@ TEST_TIMEOUT ?= 45m
 # zbar-tools is the QR reference decoder the benchmarks compare against,
 # postgresql is HQ's second engine (the tests start their own server),
 # the X11/GL -dev packages build the Fyne UI (cgo), Xvfb and x11-apps
-# give it a real window to screenshot.
+# give it a real window to screenshot, ghostscript reads back the QR label
+# sheets' PDF.
 TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 postgresql postgresql-contrib \
 	gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols \
-	xvfb imagemagick chromium fonts-dejavu-core
+	xvfb imagemagick ghostscript chromium fonts-dejavu-core
 
 # The Fyne UI and the kiosk program need cgo; everything else is built and
 # tested with CGO_ENABLED=0.
@@ -40,7 +41,7 @@ FUZZ_TARGETS := \
 	./hardware/badge:FuzzKeyDecoder \
 	./hardware/badge:FuzzWiegand
 
-.PHONY: help build test test-short deps fuzz cross lint demo bench clean
+.PHONY: help build test test-short deps fuzz cross lint bench-once demo bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -65,12 +66,18 @@ deps: ## install the Debian packages and Go modules the tests need
 	$(call install-debs,$(TEST_DEBS))
 	$(GO) mod download
 
-test: deps ## run every test (vet, unit, integration, crash, UI, fuzzing)
-	$(GO) vet $(PURE_PKGS)
-	CGO_ENABLED=1 $(GO) vet -tags $(KIOSK_TAGS) $(CGO_PKGS)
+test: deps ## run every test (gofmt, vet, staticcheck, unit, integration, crash, UI, each benchmark once, fuzzing)
+	$(MAKE) --no-print-directory lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PURE_PKGS)
 	CGO_ENABLED=1 $(GO) test -count=1 -tags $(KIOSK_TAGS) -timeout $(TEST_TIMEOUT) $(CGO_PKGS)
-	$(MAKE) --no-print-directory cross fuzz dist-test qemu-test chroot-test
+	$(MAKE) --no-print-directory bench-once cross fuzz dist-test qemu-test chroot-test
+
+# bench-once runs every benchmark a single time (-benchtime=1x), so that a
+# broken benchmark fails make test; the figures docs/PERFORMANCE.md quotes
+# come from the longer runs its commands name.
+bench-once: ## run every Go benchmark once, as a test that it still works
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) $(PURE_PKGS)
+	CGO_ENABLED=1 $(GO) test -count=1 -tags $(KIOSK_TAGS) -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) $(CGO_PKGS)
 
 cross: ## cross-compile the pure-Go parts for the Pi (arm64, armv7)
 	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./hardware/... ./cmd/keycab
@@ -86,11 +93,12 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
-lint: ## gofmt, go vet and staticcheck
-	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: ## gofmt, go vet and staticcheck (make test runs it first)
+	@out=$$(git ls-files -co --exclude-standard '*.go' | xargs -r gofmt -l); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PURE_PKGS)
 	CGO_ENABLED=1 $(GO) vet -tags $(KIOSK_TAGS) $(CGO_PKGS)
 	$(GO) tool staticcheck $(PURE_PKGS)
+	CGO_ENABLED=1 $(GO) tool staticcheck -tags $(KIOSK_TAGS) $(CGO_PKGS)
 
 demo: deps build ## a local HQ with the demo organisation, and the simulated kiosk enrolled with it
 	BIN=$(BIN) deploy/demo.sh

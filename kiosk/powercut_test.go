@@ -6,12 +6,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 	"keycab.dev/keycab/store"
@@ -34,14 +37,14 @@ func TestMain(m *testing.M) {
 }
 
 // powerCutChild runs the controller on a simulated cabinet over the
-// database named in spec ("path|signer key") and works it like a busy
-// morning: badge, take, return, over and over.
+// database named in spec ("path|signer key|seed") and works it like a busy
+// morning: badge, take, return, over and over, its pauses drawn from seed.
 func powerCutChild(spec string) error {
-	var path, skey string
-	for i := range spec {
-		if spec[i] == '|' {
-			path, skey = spec[:i], spec[i+1:]
-		}
+	path, rest, _ := strings.Cut(spec, "|")
+	skey, seedText, _ := strings.Cut(rest, "|")
+	seed, err := strconv.ParseUint(seedText, 10, 64)
+	if err != nil {
+		return fmt.Errorf("seed in %q: %w", spec, err)
 	}
 	signer, err := audit.ParseSignerKey(skey)
 	if err != nil {
@@ -80,7 +83,7 @@ func powerCutChild(spec string) error {
 		}
 		return nil
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	rng := rand.New(rand.NewPCG(seed, 7))
 	for i := 0; ; i++ {
 		if err := awaitState(kiosk.Idle); err != nil {
 			return err
@@ -133,11 +136,11 @@ func TestPowerCutMidFlow(t *testing.T) {
 	}
 	path := d.Path()
 	d.Close()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	rng := rand.New(rand.NewPCG(testenv.Seed(t), 3))
 	var lastSize int64
 	for k := 0; k < kills; k++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), powerCutEnv+"="+path+"|"+skey)
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|%d", powerCutEnv, path, skey, rng.Uint64()))
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

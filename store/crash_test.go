@@ -15,6 +15,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/store/storetest"
 )
@@ -93,7 +94,7 @@ func TestCrashSIGKILL(t *testing.T) {
 	}
 	skey, signer := storetest.MustSignerKey(t, "test.keycab/crash")
 	path := t.TempDir() + "/crash.db"
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	rng := rand.New(rand.NewPCG(testenv.Seed(t), 1))
 	acked := int64(-1) // the newest acknowledged index
 	next := int64(0)   // the index the next append must get
 	for k := 0; k < kills; k++ {

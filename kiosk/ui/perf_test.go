@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/internal/testenv"
 )
 
 // KioskTags are the build tags the kiosk program ships with (the
@@ -30,10 +32,7 @@ const KioskTags = "no_emoji"
 //
 //	CGO_ENABLED=1 go test -tags no_emoji ./kiosk/ui -run '^$' -bench KioskWindow -benchtime 3x
 func BenchmarkKioskWindow(b *testing.B) {
-	xvfb, err := exec.LookPath("Xvfb")
-	if err != nil {
-		b.Skip("needs Xvfb (Debian xvfb)")
-	}
+	xvfb := testenv.MustHaveTool(b, "Xvfb", "xvfb")
 	tmp := b.TempDir()
 	bin := filepath.Join(tmp, "kioskwindow")
 	build := exec.Command("go", "build", "-tags", KioskTags, "-o", bin, "./testdata/kioskwindow")

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/internal/testenv"
 )
 
 // Screen size of the Xvfb display: the kiosk's 1280 x 800 plus the
@@ -38,11 +40,8 @@ func TestRealWindowUnderXvfb(t *testing.T) {
 	if os.Getenv("CGO_ENABLED") == "0" {
 		t.Skip("the real window needs cgo")
 	}
-	xvfb, err1 := exec.LookPath("Xvfb")
-	imp, err2 := exec.LookPath("import")
-	if err1 != nil || err2 != nil {
-		t.Skip("needs Xvfb (Debian xvfb) and import (Debian imagemagick)")
-	}
+	xvfb := testenv.MustHaveTool(t, "Xvfb", "xvfb")
+	imp := testenv.MustHaveTool(t, "import", "imagemagick")
 	tmp := t.TempDir()
 
 	// Build first: the GLFW driver's C takes minutes on a cold cache.

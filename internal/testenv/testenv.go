@@ -1,0 +1,61 @@
+// Package testenv tells tests what the machine they run on has, in the
+// manner of the Go distribution's internal/testenv: a test that needs an
+// outside program asks for it here instead of looking it up itself.
+//
+// A missing program skips the test on a developer's machine, and fails it
+// when CI=true: CI's `make test` installs every tool first, so there a
+// missing one means the set-up is broken, and a skip would hide that the
+// test never ran.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// InCI reports whether the tests run under CI (CI=true, as CI sets it).
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// MustHaveTool returns the path of the program name, which the Debian
+// package pkg provides. When it is not on PATH the test is skipped, or
+// fails under CI.
+func MustHaveTool(tb testing.TB, name, pkg string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	Missing(tb, "%s is not installed (Debian package %s; make deps installs it)", name, pkg)
+	return ""
+}
+
+// Missing skips the test with the message format, or fails it under CI,
+// for a prerequisite other than a program on PATH.
+func Missing(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if InCI() {
+		tb.Fatalf("CI=true: "+format, args...)
+	}
+	tb.Skipf(format, args...)
+}
+
+// Seed returns the seed for a randomised test: KEYCAB_SEED when it is set,
+// a fresh one otherwise. It logs the seed, so a failure seen once can be
+// replayed with KEYCAB_SEED=N go test -run NAME.
+func Seed(tb testing.TB) uint64 {
+	tb.Helper()
+	if v := os.Getenv("KEYCAB_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			tb.Fatalf("KEYCAB_SEED=%q: %v", v, err)
+		}
+		tb.Logf("seed %d (from KEYCAB_SEED)", n)
+		return n
+	}
+	n := uint64(time.Now().UnixNano())
+	tb.Logf("seed %d (replay with KEYCAB_SEED=%d)", n, n)
+	return n
+}
