@@ -482,3 +482,48 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 	e2 := newEnv(t, engines()[0], nil)
 	mustSecurityHeaders(t, MustStatus(t, e2.do(t, "GET", "/v1/kiosk/push", "", nil), 404))
 }
+
+// An invitation names only sites of the inviter's organisation that the
+// inviter may scope members to: a site manager invites to their own sites
+// only, and nobody names another organisation's site or an unknown id.
+// A refused invitation stores nothing and mails nothing.
+func TestInviteSiteScope(t *testing.T) {
+	forEngine(t, func(t *testing.T, e *env) {
+		owner := e.MustSignup(t, "Acme", "owner@acme.test")
+		other := e.MustSignup(t, "Other", "owner@other.test")
+		site := func(u *user, name string) string {
+			return MustStatus(t, e.do(t, "POST", "/v1/sites", u.access, map[string]any{"name": name}), 201).str("id")
+		}
+		mine, theirs, foreign := site(owner, "Depot"), site(owner, "Yard"), site(other, "Elsewhere")
+		mgr := e.MustJoinAt(t, owner, "mgr@acme.test", "site_manager", mine)
+		for _, c := range []struct {
+			name  string
+			who   *user
+			role  string
+			sites []string
+			want  int
+		}{
+			{"manager invites to a site they do not manage", mgr, "staff", []string{theirs}, 404},
+			{"manager invites to their site and another", mgr, "staff", []string{mine, theirs}, 404},
+			{"manager invites to every site", mgr, "staff", nil, 403},
+			{"manager invites to another organisation's site", mgr, "contractor", []string{foreign}, 404},
+			{"owner invites to another organisation's site", owner, "staff", []string{foreign}, 404},
+			{"owner invites to a site that does not exist", owner, "staff", []string{"site_nonesuch"}, 404},
+		} {
+			mails := e.mail.count()
+			r := e.do(t, "POST", "/v1/invites", c.who.access, map[string]any{"email": "new@acme.test", "role": c.role, "site_ids": c.sites})
+			if r.status != c.want {
+				t.Errorf("%s: %d %s, want %d", c.name, r.status, r.raw, c.want)
+			}
+			if n := e.mail.count(); n != mails {
+				t.Errorf("%s: %d mails sent", c.name, n-mails)
+			}
+		}
+		if is := MustStatus(t, e.do(t, "GET", "/v1/invites", owner.access, nil), 200).body["invites"].([]any); len(is) != 0 {
+			t.Fatalf("refused invitations were stored: %v", is)
+		}
+		// What they may do still works.
+		MustStatus(t, e.do(t, "POST", "/v1/invites", mgr.access, map[string]any{"email": "new@acme.test", "role": "staff", "site_ids": []string{mine}}), 201)
+		MustStatus(t, e.do(t, "POST", "/v1/invites", owner.access, map[string]any{"email": "new2@acme.test", "role": "staff", "site_ids": []string{mine, theirs}}), 201)
+	})
+}

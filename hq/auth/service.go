@@ -535,10 +535,13 @@ type Invitation struct {
 	SiteIDs []string    `json:"site_ids,omitempty"`
 }
 
-// Invite invites email to the principal's organisation with role. Nobody
-// invites above their own role; a site manager invites staff and
-// contractors only. The store checks the same again when the invitation
-// is accepted, with the inviter's role at that time.
+// Invite invites email to the principal's organisation with role, at
+// in.SiteIDs. Nobody invites above their own role; a site manager invites
+// staff and contractors only, to their own sites. The store checks the
+// role and every site (one of the organisation's, within the inviter's
+// scope) in the transaction that stores the invitation, and again when it
+// is accepted, with the inviter's rights at that time; a refused
+// invitation stores and mails nothing.
 func (s *Service) Invite(ctx context.Context, p Principal, in Invitation) (store.AuthToken, error) {
 	inviter, err := s.st.GetMember(ctx, p.Scope(), p.MemberID)
 	if err != nil {
@@ -566,10 +569,12 @@ func (s *Service) Invite(ctx context.Context, p Principal, in Invitation) (store
 		return store.AuthToken{}, err
 	}
 	tok := newToken(prefixInvite)
-	inv, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeInvite,
-		Email: email, OrgID: p.OrgID, MemberID: p.MemberID, Role: in.Role, SiteIDs: in.SiteIDs,
-		ExpiresAt: s.now().Add(s.cfg.InviteTTL)})
+	inv, err := s.st.CreateInvite(ctx, p.Scope(), store.AuthToken{Hash: HashToken(tok),
+		Email: email, Role: in.Role, SiteIDs: in.SiteIDs, ExpiresAt: s.now().Add(s.cfg.InviteTTL)})
 	if err != nil {
+		if c := keycab.ErrorCode(err); c == keycab.EFORBIDDEN || c == keycab.ENOTFOUND {
+			s.log.Warn("denied invite", "reason", keycab.ErrorMessage(err), "account", p.AccountID, "org", p.OrgID, "role", in.Role)
+		}
 		return store.AuthToken{}, err
 	}
 	inv.Hash = nil

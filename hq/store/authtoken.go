@@ -55,18 +55,59 @@ func scanAuthToken(row interface{ Scan(...any) error }) (AuthToken, error) {
 	return a, err
 }
 
-// CreateAuthToken stores a token (its hash and what it grants).
+// CreateAuthToken stores a token (its hash and what it grants) of any
+// purpose but invitations, which CreateInvite checks and stores.
 func (s *Store) CreateAuthToken(ctx context.Context, a AuthToken) (AuthToken, error) {
+	if a.Purpose == PurposeInvite {
+		return a, fmt.Errorf("create token: %w", invalid("invitations are made by CreateInvite"))
+	}
 	a.ID, a.Email = newID("tok"), NormalizeEmail(a.Email)
 	err := s.global(ctx, "create "+a.Purpose+" token", true, func(ctx context.Context, t *tx) error {
 		a.CreatedAt = t.now
-		_, err := t.exec(ctx, `INSERT INTO auth_tokens (id, hash, purpose, account_id, email, org_id, member_id, role, site_ids, created_us, expires_us)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			a.ID, a.Hash, a.Purpose, a.AccountID, a.Email, a.OrgID, a.MemberID, string(a.Role), strings.Join(a.SiteIDs, ","),
-			us(t.now), us(a.ExpiresAt))
-		return err
+		return t.insertAuthToken(ctx, a)
 	})
 	return a, err
+}
+
+// CreateInvite stores an invitation (a token of PurposeInvite, its hash
+// and what it grants) from the principal sc to its organisation, checked
+// in the same transaction as the insert exactly as its acceptance will be
+// (CreateMember): the role no higher than the inviter may grant, every
+// site one of the organisation's that the inviter sees (another
+// organisation's, an unknown or an unseen site is ENOTFOUND), and a site
+// manager's invitation scoped to sites they manage. OrgID and MemberID
+// are the principal's.
+func (s *Store) CreateInvite(ctx context.Context, sc Scope, a AuthToken) (AuthToken, error) {
+	a.ID, a.Email, a.Purpose = newID("tok"), NormalizeEmail(a.Email), PurposeInvite
+	a.OrgID, a.MemberID = sc.org, sc.member
+	a.SiteIDs = dedupe(a.SiteIDs)
+	err := s.write(ctx, "create invitation", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.mustWrite("inviting"); err != nil {
+			return err
+		}
+		if err := a.Role.Validate(); err != nil {
+			return err
+		}
+		for _, site := range a.SiteIDs {
+			if err := t.siteVisible(ctx, site); err != nil {
+				return err
+			}
+		}
+		if err := t.mayAssign(a.Role, a.SiteIDs); err != nil {
+			return err
+		}
+		a.CreatedAt = t.now
+		return t.insertAuthToken(ctx, a)
+	})
+	return a, err
+}
+
+func (t *tx) insertAuthToken(ctx context.Context, a AuthToken) error {
+	_, err := t.exec(ctx, `INSERT INTO auth_tokens (id, hash, purpose, account_id, email, org_id, member_id, role, site_ids, created_us, expires_us)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		a.ID, a.Hash, a.Purpose, a.AccountID, a.Email, a.OrgID, a.MemberID, string(a.Role), strings.Join(a.SiteIDs, ","),
+		us(t.now), us(a.ExpiresAt))
+	return err
 }
 
 // PeekAuthToken returns the unused, unexpired token of purpose hashing to

@@ -718,6 +718,35 @@ func contractCases() []contractCase {
 				t.Fatal("token text stored")
 			}
 		}},
+		{"invitations: only the inviter's own organisation's sites, within their scope", func(t *testing.T, f *fixture) {
+			inv := func(sc store.Scope, role keycab.Role, sites ...string) error {
+				_, err := f.s.CreateInvite(ctx, sc, store.AuthToken{Hash: []byte("h" + fmt.Sprint(sites, role)), Email: "new@a.test",
+					Role: role, SiteIDs: sites, ExpiresAt: time.Now().Add(time.Hour)})
+				return err
+			}
+			mgr, own := f.a.as(f.a.manager), f.a.as(f.a.owner)
+			wantCode(t, inv(mgr, keycab.RoleStaff, f.a.site2.ID), keycab.ENOTFOUND)
+			wantCode(t, inv(mgr, keycab.RoleStaff, f.a.site1.ID, f.a.site2.ID), keycab.ENOTFOUND)
+			wantCode(t, inv(mgr, keycab.RoleStaff), keycab.EFORBIDDEN)
+			wantCode(t, inv(mgr, keycab.RoleAdmin, f.a.site1.ID), keycab.EFORBIDDEN)
+			wantCode(t, inv(mgr, keycab.RoleStaff, f.b.site1.ID), keycab.ENOTFOUND)
+			wantCode(t, inv(own, keycab.RoleStaff, f.b.site1.ID), keycab.ENOTFOUND)
+			wantCode(t, inv(own, keycab.RoleStaff, "site_nonesuch"), keycab.ENOTFOUND)
+			wantCode(t, inv(f.a.as(f.a.auditor), keycab.RoleStaff, f.a.site1.ID), keycab.EFORBIDDEN)
+			wantCode(t, inv(f.a.kiosk(), keycab.RoleStaff, f.a.site1.ID), keycab.EFORBIDDEN)
+			if is := must[[]store.AuthToken](t)(f.s.ListInvites(ctx, own)); len(is) != 0 {
+				t.Fatalf("refused invitations were stored: %v", is)
+			}
+			MustNoErr(t, inv(mgr, keycab.RoleContractor, f.a.site1.ID))
+			MustNoErr(t, inv(own, keycab.RoleSiteManager, f.a.site1.ID, f.a.site2.ID))
+			is := must[[]store.AuthToken](t)(f.s.ListInvites(ctx, own))
+			if len(is) != 2 || is[0].OrgID != f.a.org.ID {
+				t.Fatalf("invitations %v", is)
+			}
+			if is := must[[]store.AuthToken](t)(f.s.ListInvites(ctx, f.b.as(f.b.owner))); len(is) != 0 {
+				t.Fatalf("B lists A's invitations: %v", is)
+			}
+		}},
 		{"badges: hashed with the org's salt, found by kiosks of the member's sites", func(t *testing.T, f *fixture) {
 			b := must[keycab.Badge](t)(f.s.AddBadge(ctx, f.a.as(f.a.manager), f.a.staff.ID, keycab.BadgeRFID, "0012345678"))
 			if strings.Contains(string(b.Hash), "0012345678") {
