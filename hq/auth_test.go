@@ -527,3 +527,38 @@ func TestInviteSiteScope(t *testing.T) {
 		MustStatus(t, e.do(t, "POST", "/v1/invites", owner.access, map[string]any{"email": "new2@acme.test", "role": "staff", "site_ids": []string{mine, theirs}}), 201)
 	})
 }
+
+// A removed member's sessions end with the removal: the access token and
+// the refresh token are both refused, everywhere, including the endpoints
+// that touch only the account. A change of role takes effect on the next
+// request of a session already open.
+func TestRemovedMemberSessions(t *testing.T) {
+	forEngine(t, func(t *testing.T, e *env) {
+		owner := e.MustSignup(t, "Acme", "owner@acme.test")
+		gone := e.MustJoin(t, owner, "gone@acme.test", "admin")
+		MustStatus(t, e.do(t, "GET", "/v1/me", gone.access, nil), 200)
+		MustStatus(t, e.do(t, "DELETE", "/v1/members/"+gone.memberID, owner.access, nil), 204)
+		MustStatus(t, e.do(t, "GET", "/v1/me", gone.access, nil), 401)
+		MustStatus(t, e.do(t, "POST", "/v1/auth/password", gone.access, map[string]string{"current_password": goodPassword, "new_password": "another good passphrase"}), 401)
+		MustStatus(t, e.do(t, "POST", "/v1/me/mfa/setup", gone.access, nil), 401)
+		MustStatus(t, e.do(t, "POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": gone.refresh}), 401)
+
+		// A member who leaves is signed out the same way.
+		leaver := e.MustJoin(t, owner, "leaver@acme.test", "staff")
+		MustStatus(t, e.do(t, "DELETE", "/v1/members/"+leaver.memberID, leaver.access, nil), 204)
+		MustStatus(t, e.do(t, "POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": leaver.refresh}), 401)
+		MustStatus(t, e.do(t, "GET", "/v1/me", leaver.access, nil), 401)
+
+		// Demotion is not cached in the session.
+		admin := e.MustJoin(t, owner, "admin@acme.test", "admin")
+		MustStatus(t, e.do(t, "POST", "/v1/sites", admin.access, map[string]any{"name": "Depot"}), 201)
+		MustStatus(t, e.do(t, "PATCH", "/v1/members/"+admin.memberID, owner.access, map[string]any{"role": "staff"}), 200)
+		MustStatus(t, e.do(t, "POST", "/v1/sites", admin.access, map[string]any{"name": "Yard"}), 403)
+		r := MustStatus(t, e.do(t, "POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": admin.refresh}), 200)
+		admin.set(r)
+		MustStatus(t, e.do(t, "POST", "/v1/sites", admin.access, map[string]any{"name": "Yard"}), 403)
+		if role := MustStatus(t, e.do(t, "GET", "/v1/me", admin.access, nil), 200).body["member"].(map[string]any)["role"]; role != "staff" {
+			t.Fatalf("demoted admin's session says role %v", role)
+		}
+	})
+}

@@ -20,8 +20,9 @@ import (
 // site scope, so the store's role rules apply unchanged. The auth layer
 // turns an authenticated session into MemberScope(org, member) and every
 // tenant read or write goes through that Scope as before. Removing a
-// member deletes its link (ON DELETE CASCADE), so a removed member's
-// sessions stop resolving to that organisation.
+// member deletes its link (ON DELETE CASCADE) and revokes its sessions in
+// the same transaction; every session lookup (an access token, a refresh)
+// also checks that the session's member is still linked and active.
 //
 // The account tables (accountTables) carry no row-level security: they
 // are read before any tenant is known (by email at login, by token hash,

@@ -718,6 +718,34 @@ func contractCases() []contractCase {
 				t.Fatal("token text stored")
 			}
 		}},
+		{"sessions: removing a member revokes its sessions in the same transaction", func(t *testing.T, f *fixture) {
+			acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "staff@a.test"}))
+			MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.a.org.ID, f.a.staff.ID))
+			other := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "admin@a.test"}))
+			MustNoErr(t, f.s.LinkMember(ctx, other.ID, f.a.org.ID, f.a.admin.ID))
+			session := func(a store.Account, m keycab.Member, n string) store.Session {
+				return must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: a.ID, OrgID: f.a.org.ID, MemberID: m.ID,
+					AccessHash: []byte("access " + n), RefreshHash: []byte("refresh " + n), ExpiresAt: time.Now().Add(time.Hour)}))
+			}
+			session(acct, f.a.staff, "1")
+			session(other, f.a.admin, "2")
+			live := func(store.Session) error { return nil }
+			must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 1")))
+			MustNoErr(t, f.s.RemoveMember(ctx, f.a.as(f.a.owner), f.a.staff.ID))
+			_, err := f.s.SessionByAccess(ctx, []byte("access 1"))
+			wantCode(t, err, keycab.EUNAUTHORIZED)
+			_, err = f.s.RotateSession(ctx, []byte("refresh 1"), store.Session{AccessHash: []byte("a3"), RefreshHash: []byte("r3")}, live)
+			wantCode(t, err, keycab.EUNAUTHORIZED)
+			db := openRaw(t, f.appDSN, f.a.org.ID)
+			var open int
+			MustNoErr(t, db.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE org_id = $1 AND member_id = $2 AND revoked_us = 0", f.a.org.ID, f.a.staff.ID).Scan(&open))
+			if open != 0 {
+				t.Fatalf("%d sessions of the removed member are not revoked", open)
+			}
+			// Another member's session is untouched.
+			must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 2")))
+			must[store.Session](t)(f.s.RotateSession(ctx, []byte("refresh 2"), store.Session{AccessHash: []byte("a4"), RefreshHash: []byte("r4")}, live))
+		}},
 		{"invitations: only the inviter's own organisation's sites, within their scope", func(t *testing.T, f *fixture) {
 			inv := func(sc store.Scope, role keycab.Role, sites ...string) error {
 				_, err := f.s.CreateInvite(ctx, sc, store.AuthToken{Hash: []byte("h" + fmt.Sprint(sites, role)), Email: "new@a.test",

@@ -345,7 +345,9 @@ func (t *tx) setMemberSites(ctx context.Context, memberID string, siteIDs []stri
 
 // RemoveMember removes a member, or lets a member leave (memberID is the
 // principal's own). The last owner cannot leave; a member holding a key
-// set cannot be removed until it is back.
+// set cannot be removed until it is back. The member's sessions are
+// revoked in the same transaction (its account's sessions in other
+// organisations stay).
 func (s *Store) RemoveMember(ctx context.Context, sc Scope, memberID string) error {
 	return s.write(ctx, "remove member "+memberID, sc, func(ctx context.Context, t *tx) error {
 		if !t.p.isPerson() {
@@ -373,6 +375,9 @@ func (s *Store) RemoveMember(ctx context.Context, sc Scope, memberID string) err
 		}
 		if _, err := t.exec(ctx, "DELETE FROM members WHERE org_id = $1 AND id = $2", t.org(), memberID); err != nil {
 			return inUse(err, "the member (holding a key set)")
+		}
+		if err := t.revokeMemberSessions(ctx, memberID); err != nil {
+			return err
 		}
 		return t.logAction(ctx, "member.remove", memberID, string(m.Role))
 	})

@@ -78,9 +78,30 @@ func (s *Store) SessionByAccess(ctx context.Context, hash []byte) (Session, erro
 	err := s.global(ctx, "get session", false, func(ctx context.Context, t *tx) error {
 		var err error
 		ss, err = scanSession(t.queryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE access_hash = $1", hash))
-		return err
+		if err != nil {
+			return err
+		}
+		return t.sessionMember(ctx, ss)
 	})
 	return ss, err
+}
+
+// sessionMember binds the transaction to the session's organisation and
+// checks that its member is still there, active and linked to its
+// account: a session outlives no removal, even one whose revocation was
+// missed.
+func (t *tx) sessionMember(ctx context.Context, ss Session) error {
+	if err := t.bind(ctx, ss.OrgID); err != nil {
+		return err
+	}
+	var one int
+	err := t.queryRow(ctx, `SELECT 1 FROM account_members am JOIN members m ON m.org_id = am.org_id AND m.id = am.member_id
+		WHERE am.org_id = $1 AND am.member_id = $2 AND am.account_id = $3 AND NOT m.disabled AND m.erased_us = 0`,
+		ss.OrgID, ss.MemberID, ss.AccountID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "signed out: no longer a member of this organisation")
+	}
+	return err
 }
 
 // TouchSession records a use of the session (for idle expiry).
@@ -120,6 +141,9 @@ func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next Sess
 		if err := valid(cur); err != nil {
 			return err
 		}
+		if err := t.sessionMember(ctx, cur); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, "UPDATE sessions SET rotated_us = $1 WHERE id = $2", us(t.now), cur.ID); err != nil {
 			return err
 		}
@@ -139,6 +163,19 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 		_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE family_id = $2 AND revoked_us = 0", us(t.now), familyID)
 		return err
 	})
+}
+
+// revokeMemberSessions revokes every session of a member of the
+// transaction's organisation, and uses up the open tokens that act for it
+// (an MFA step, invitations it sent), when it is removed.
+func (t *tx) revokeMemberSessions(ctx context.Context, memberID string) error {
+	if _, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE org_id = $2 AND member_id = $3 AND revoked_us = 0",
+		us(t.now), t.org(), memberID); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, "UPDATE auth_tokens SET used_us = $1 WHERE org_id = $2 AND member_id = $3 AND used_us = 0",
+		us(t.now), t.org(), memberID)
+	return err
 }
 
 // RevokeAccountSessions revokes every session of an account (sign-out

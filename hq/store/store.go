@@ -309,6 +309,24 @@ func (s *Store) begin(ctx context.Context, orgID string, write bool) (*tx, error
 	return t, nil
 }
 
+// bind binds a transaction begun for no organisation (global) to orgID
+// once a lookup has found it, as begin does: on PostgreSQL the tenant is
+// set for the rest of the transaction only.
+func (t *tx) bind(ctx context.Context, orgID string) error {
+	if orgID == "" {
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "no organisation")
+	}
+	t.p = principal{org: orgID}
+	if t.s.engine == Postgres {
+		const q = "SELECT set_config('keycab.org_id', $1, true)"
+		t.s.traceQuery(q)
+		if _, err := t.sql.ExecContext(ctx, q, orgID); err != nil {
+			return fmt.Errorf("set tenant: %w", err)
+		}
+	}
+	return nil
+}
+
 // run runs fn in a transaction for the principal sc, loaded afresh inside
 // the transaction (so a demoted, disabled or removed member, or a revoked
 // kiosk, loses its rights at once). A write transaction commits when fn
