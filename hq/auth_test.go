@@ -159,7 +159,7 @@ func TestPasswordReset(t *testing.T) {
 		if n := e.mail.count(); n != 1 {
 			t.Fatalf("%d messages sent, want 1", n)
 		}
-		ds, err := e.st.ListDeliveries(context.Background(), 10)
+		ds, err := e.st.ListDeliveries(context.Background(), "", 10)
 		MustNoErr(t, err)
 		if len(ds) != 1 || ds[0].Kind != "reset" || ds[0].To != "owner@acme.test" || ds[0].Status != "sent" {
 			t.Fatalf("delivery log %+v", ds)

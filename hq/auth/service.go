@@ -305,11 +305,11 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, ip string) (Tok
 	step, ok := CheckTOTP(secret, strings.TrimSpace(code), s.now())
 	if !ok {
 		s.log.Warn("failed mfa", "reason", "wrong code", "account", acct.ID, "ip", ip)
-		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.ID, s.cfg.MFAAttempts), keycab.Errorf(keycab.EUNAUTHORIZED, "wrong code"))
+		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.OrgID, tok.ID, s.cfg.MFAAttempts), keycab.Errorf(keycab.EUNAUTHORIZED, "wrong code"))
 	}
 	if err := s.st.UseTOTPStep(ctx, acct.ID, step); err != nil {
 		s.log.Warn("failed mfa", "reason", "code replayed", "account", acct.ID, "ip", ip)
-		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.ID, s.cfg.MFAAttempts), err)
+		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.OrgID, tok.ID, s.cfg.MFAAttempts), err)
 	}
 	if _, err := s.st.UseAuthToken(ctx, store.PurposeMFA, hash); err != nil {
 		return Tokens{}, keycab.Errorf(keycab.EUNAUTHORIZED, "this sign-in has expired: start again")
@@ -366,7 +366,7 @@ func (s *Service) Authenticate(ctx context.Context, access string) (Principal, e
 		return Principal{}, err
 	}
 	if s.now().Sub(ss.LastUsed) > time.Minute {
-		if err := s.st.TouchSession(ctx, ss.ID); err != nil {
+		if err := s.st.TouchSession(ctx, ss.OrgID, ss.ID); err != nil {
 			return Principal{}, err
 		}
 	}
@@ -395,7 +395,7 @@ func (s *Service) Refresh(ctx context.Context, refresh, ip string) (Tokens, erro
 
 // Logout ends the principal's login (every refreshed session of it).
 func (s *Service) Logout(ctx context.Context, p Principal) error {
-	return s.st.RevokeFamily(ctx, p.FamilyID)
+	return s.st.RevokeFamily(ctx, p.OrgID, p.FamilyID)
 }
 
 // ChangePassword replaces the password after checking the current one,

@@ -138,6 +138,18 @@ func sent(srv *smtptest.Server) map[string][]string {
 
 // setup makes a database on one engine with organisation "acme", a store
 // on it with a hand-moved clock, and an SMTP server.
+// allDeliveries returns the delivery logs of every organisation and of
+// accounts' own mail.
+func allDeliveries(tb testing.TB, st *store.Store) []store.Delivery {
+	tb.Helper()
+	ctx := context.Background()
+	var out []store.Delivery
+	for _, org := range append(must[[]string](tb)(st.NoticeOrgs(ctx)), "") {
+		out = append(out, must[[]store.Delivery](tb)(st.ListDeliveries(ctx, org, 1000))...)
+	}
+	return out
+}
+
 func setup(tb testing.TB, newDB func(testing.TB) string) (*clock, string, *store.Store, tenant, *smtptest.Server) {
 	tb.Helper()
 	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
@@ -237,7 +249,7 @@ func TestNotices(t *testing.T) {
 				t.Fatalf("after a second silence: %v, want %v", got, want)
 			}
 			// Every mail is in the delivery log as sent.
-			ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, 100))
+			ds := allDeliveries(t, st)
 			if len(ds) != len(srv.Messages()) {
 				t.Errorf("%d deliveries logged, %d messages sent", len(ds), len(srv.Messages()))
 			}
@@ -279,14 +291,14 @@ func TestNoticeRetry(t *testing.T) {
 			srv.Reject("mgr1@acme.test", true)
 			srv.DropNext(2) // both first sessions end after MAIL FROM
 			mustNoErr(t, n.Round(ctx))
-			ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, 100))
+			ds := allDeliveries(t, st)
 			if len(ds) != 2 || ds[0].Status != "failed" || ds[1].Status != "failed" {
 				t.Fatalf("first round deliveries %+v, want two failed", ds)
 			}
 			// Nothing is due before the retry time, even for a fresh process.
 			n = must[*notify.Notifier](t)(notify.New(mustOpen(t, dsn, c), mailer(t, srv), nil, c.Now, cfg))
 			mustNoErr(t, n.Round(ctx))
-			if got := len(must[[]store.Delivery](t)(st.ListDeliveries(ctx, 100))); got != 2 {
+			if got := len(allDeliveries(t, st)); got != 2 {
 				t.Fatalf("%d deliveries before the retry time, want 2", got)
 			}
 			c.Add(time.Minute)
@@ -311,7 +323,7 @@ func TestNoticeRetry(t *testing.T) {
 				t.Errorf("sent %v", got)
 			}
 			var failed, ok int
-			for _, d := range must[[]store.Delivery](t)(st.ListDeliveries(ctx, 100)) {
+			for _, d := range allDeliveries(t, st) {
 				switch d.Status {
 				case "failed":
 					failed++
@@ -346,7 +358,7 @@ func TestNoticeDryRun(t *testing.T) {
 			t.Errorf("mail %+v", m)
 		}
 	}
-	ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, 100))
+	ds := allDeliveries(t, st)
 	if len(ds) != 2 || ds[0].Status != "dry-run" {
 		t.Errorf("deliveries %+v", ds)
 	}
@@ -382,11 +394,11 @@ func TestAuthMailRetry(t *testing.T) {
 			svc := must[*auth.Service](t)(auth.New(st, auth.Retrying{Mailer: smtp, Queue: st, After: time.Minute, Now: c.Now}, nil, c.Now, auth.DefaultConfig()))
 			srv.DropNext(1)
 			mustNoErr(t, svc.RequestReset(ctx, "ann@example.test", "192.0.2.1"))
-			ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, 10))
+			ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, "", 10))
 			if len(ds) != 1 || ds[0].Status != "failed" || !strings.Contains(ds[0].Error, "queued for a retry") {
 				t.Fatalf("deliveries %+v, want one failed and queued", ds)
 			}
-			q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx))
+			q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx, ""))
 			if len(q) != 1 || q[0].State != "pending" || q[0].Attempts != 1 || q[0].To != "ann@example.test" || strings.Contains(q[0].Body, "reset") {
 				t.Fatalf("retry queue %+v", q)
 			}
@@ -402,10 +414,10 @@ func TestAuthMailRetry(t *testing.T) {
 			if len(got) != 1 || got[0].Header.Get("X-Keycab-Kind") != "reset" || !strings.Contains(got[0].Body, "/reset#") {
 				t.Fatalf("messages %+v, want the reset link once", got)
 			}
-			if q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx)); q[0].State != "sent" || q[0].Attempts != 2 {
+			if q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx, "")); q[0].State != "sent" || q[0].Attempts != 2 {
 				t.Errorf("retry queue %+v", q)
 			}
-			if ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, 10)); len(ds) != 2 || ds[0].Status != "sent" || ds[0].Kind != "reset" {
+			if ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, "", 10)); len(ds) != 2 || ds[0].Status != "sent" || ds[0].Kind != "reset" {
 				t.Errorf("deliveries %+v", ds)
 			}
 		})
@@ -427,7 +439,7 @@ func TestAuthMailNoKey(t *testing.T) {
 	if d.Status != "failed" || !strings.Contains(d.Error, "not queued") {
 		t.Fatalf("delivery %+v", d)
 	}
-	if q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx)); len(q) != 0 {
+	if q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx, "")); len(q) != 0 {
 		t.Fatalf("queued without a key: %+v", q)
 	}
 }
@@ -449,7 +461,7 @@ func BenchmarkIdleRound(b *testing.B) {
 			n := must[*notify.Notifier](b)(notify.New(st, nil, nil, c.Now, notify.Config{}))
 			c.Add(time.Hour) // every kiosk offline: 100 notices, 200 dry-run mails
 			mustNoErr(b, n.Round(ctx))
-			if d := must[[]store.Delivery](b)(st.ListDeliveries(ctx, 1000)); len(d) != 200 {
+			if d := allDeliveries(b, st); len(d) != 200 {
 				b.Fatalf("%d deliveries, want 200", len(d))
 			}
 			for b.Loop() {

@@ -24,11 +24,16 @@ import (
 // the same transaction; every session lookup (an access token, a refresh)
 // also checks that the session's member is still linked and active.
 //
-// The account tables (accountTables) carry no row-level security: they
-// are read before any tenant is known (by email at login, by token hash,
-// by rate-limit key), and hold no tenant data beyond the ids of the link
-// and of an invitation. They are read and written outside any tenant
-// transaction, by the methods in account.go, session.go and authtoken.go.
+// accounts and rate_limits carry no org_id and no row-level security:
+// they are read before any tenant is known (by email at login, by
+// rate-limit key). The account tables that do carry org_id
+// (account_members, sessions, auth_tokens, deliveries) are, on
+// PostgreSQL, under row-level security since schema version 9: their
+// tenant rows are read and written in a transaction bound to the
+// organisation, and what is found before the organisation is known (a
+// session or token by its hash, an account's memberships and sessions)
+// through the SECURITY DEFINER functions of migration 0009 (see doc.go,
+// Tenancy).
 
 // accountTables are the global tables of schema version 2; the
 // application role may read and write them.
@@ -172,7 +177,7 @@ func (s *Store) SetPassword(ctx context.Context, accountID, hash string) error {
 // LinkMember makes member memberID of organisation orgID the account's
 // membership there.
 func (s *Store) LinkMember(ctx context.Context, accountID, orgID, memberID string) error {
-	return s.global(ctx, "link member", true, func(ctx context.Context, t *tx) error {
+	return s.tenant(ctx, "link member", orgID, true, func(ctx context.Context, t *tx) error {
 		return t.linkMember(ctx, accountID, orgID, memberID)
 	})
 }
@@ -187,7 +192,9 @@ func (t *tx) linkMember(ctx context.Context, accountID, orgID, memberID string) 
 func (s *Store) Memberships(ctx context.Context, accountID string) ([]Membership, error) {
 	var out []Membership
 	err := s.global(ctx, "list memberships", false, func(ctx context.Context, t *tx) error {
-		rows, err := t.query(ctx, "SELECT org_id, member_id FROM account_members WHERE account_id = $1 ORDER BY created_us, org_id", accountID)
+		rows, err := t.query(ctx, t.byEngine(
+			"SELECT org_id, member_id FROM account_members WHERE account_id = $1 ORDER BY created_us, org_id",
+			"SELECT org_id, member_id FROM keycab_memberships($1)"), accountID)
 		if err != nil {
 			return err
 		}
@@ -211,7 +218,7 @@ func (s *Store) MemberAccounts(ctx context.Context, sc Scope) (map[string]string
 		return nil, err
 	}
 	out := map[string]string{}
-	err := s.global(ctx, "member accounts", false, func(ctx context.Context, t *tx) error {
+	err := s.tenant(ctx, "member accounts", sc.org, false, func(ctx context.Context, t *tx) error {
 		rows, err := t.query(ctx, "SELECT member_id, account_id FROM account_members WHERE org_id = $1", sc.org)
 		if err != nil {
 			return err

@@ -62,7 +62,7 @@ func (s *Store) CreateAuthToken(ctx context.Context, a AuthToken) (AuthToken, er
 		return a, fmt.Errorf("create token: %w", invalid("invitations are made by CreateInvite"))
 	}
 	a.ID, a.Email = newID("tok"), NormalizeEmail(a.Email)
-	err := s.global(ctx, "create "+a.Purpose+" token", true, func(ctx context.Context, t *tx) error {
+	err := s.forOrg(ctx, "create "+a.Purpose+" token", a.OrgID, true, func(ctx context.Context, t *tx) error {
 		a.CreatedAt = t.now
 		return t.insertAuthToken(ctx, a)
 	})
@@ -116,8 +116,9 @@ func (s *Store) PeekAuthToken(ctx context.Context, purpose string, hash []byte) 
 	var a AuthToken
 	err := s.global(ctx, "read "+purpose+" token", false, func(ctx context.Context, t *tx) error {
 		var err error
-		a, err = scanAuthToken(t.queryRow(ctx, "SELECT "+authTokenCols+
-			" FROM auth_tokens WHERE hash = $1 AND purpose = $2 AND used_us = 0 AND expires_us > $3", hash, purpose, us(t.now)))
+		a, err = scanAuthToken(t.queryRow(ctx, t.byEngine(
+			"SELECT "+authTokenCols+" FROM auth_tokens WHERE hash = $1 AND purpose = $2 AND used_us = 0 AND expires_us > $3",
+			"SELECT "+authTokenCols+" FROM keycab_peek_auth_token($1, $2, $3)"), hash, purpose, us(t.now)))
 		return err
 	})
 	return a, err
@@ -137,8 +138,9 @@ func (s *Store) UseAuthToken(ctx context.Context, purpose string, hash []byte) (
 }
 
 func (t *tx) useAuthToken(ctx context.Context, purpose string, hash []byte) (AuthToken, error) {
-	return scanAuthToken(t.queryRow(ctx, "UPDATE auth_tokens SET used_us = $1 WHERE hash = $2 AND purpose = $3 AND used_us = 0 AND expires_us > $1 RETURNING "+authTokenCols,
-		us(t.now), hash, purpose))
+	return scanAuthToken(t.queryRow(ctx, t.byEngine(
+		"UPDATE auth_tokens SET used_us = $1 WHERE hash = $2 AND purpose = $3 AND used_us = 0 AND expires_us > $1 RETURNING "+authTokenCols,
+		"SELECT "+authTokenCols+" FROM keycab_use_auth_token($2, $3, $1)"), us(t.now), hash, purpose))
 }
 
 // AcceptInvite accepts the invitation whose token hashes to hash, in one
@@ -176,12 +178,12 @@ func (s *Store) AcceptInvite(ctx context.Context, hash []byte, inviter Scope, ac
 	return m, err
 }
 
-// FailAuthToken counts a failed attempt at the token (the MFA step) and
-// uses it up once attempts reach max.
-func (s *Store) FailAuthToken(ctx context.Context, id string, max int) error {
-	return s.global(ctx, "fail token", true, func(ctx context.Context, t *tx) error {
+// FailAuthToken counts a failed attempt at token id of organisation orgID
+// (the MFA step) and uses it up once attempts reach max.
+func (s *Store) FailAuthToken(ctx context.Context, orgID, id string, max int) error {
+	return s.tenant(ctx, "fail token", orgID, true, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `UPDATE auth_tokens SET attempts = attempts + 1,
-			used_us = CASE WHEN attempts + 1 >= $1 THEN $2 ELSE used_us END WHERE id = $3`, max, us(t.now), id)
+			used_us = CASE WHEN attempts + 1 >= $1 THEN $2 ELSE used_us END WHERE org_id = $3 AND id = $4`, max, us(t.now), t.org(), id)
 		return err
 	})
 }
@@ -190,7 +192,9 @@ func (s *Store) FailAuthToken(ctx context.Context, id string, max int) error {
 // reset link outstanding when the password changes, say).
 func (s *Store) RevokeAuthTokens(ctx context.Context, accountID, purpose string) error {
 	return s.global(ctx, "revoke tokens", true, func(ctx context.Context, t *tx) error {
-		_, err := t.exec(ctx, "UPDATE auth_tokens SET used_us = $1 WHERE account_id = $2 AND purpose = $3 AND used_us = 0", us(t.now), accountID, purpose)
+		_, err := t.exec(ctx, t.byEngine(
+			"UPDATE auth_tokens SET used_us = $1 WHERE account_id = $2 AND purpose = $3 AND used_us = 0",
+			"SELECT keycab_revoke_auth_tokens($2, $3, $1)"), us(t.now), accountID, purpose)
 		return err
 	})
 }
@@ -202,7 +206,7 @@ func (s *Store) ListInvites(ctx context.Context, sc Scope) ([]AuthToken, error) 
 		return nil, err
 	}
 	var out []AuthToken
-	err := s.global(ctx, "list invites", false, func(ctx context.Context, t *tx) error {
+	err := s.tenant(ctx, "list invites", sc.org, false, func(ctx context.Context, t *tx) error {
 		rows, err := t.query(ctx, "SELECT "+authTokenCols+` FROM auth_tokens
 			WHERE org_id = $1 AND purpose = 'invite' AND used_us = 0 AND expires_us > $2 ORDER BY created_us DESC, id`, sc.org, us(t.now))
 		if err != nil {
@@ -231,7 +235,7 @@ func (s *Store) RevokeInvite(ctx context.Context, sc Scope, id string) error {
 		return err
 	}
 	admin := m.Role == keycab.RoleOwner || m.Role == keycab.RoleAdmin
-	return s.global(ctx, "revoke invite", true, func(ctx context.Context, t *tx) error {
+	return s.tenant(ctx, "revoke invite", sc.org, true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, `UPDATE auth_tokens SET used_us = $1 WHERE id = $2 AND org_id = $3 AND purpose = 'invite' AND used_us = 0
 			AND ($4 OR member_id = $5)`, us(t.now), id, sc.org, admin, sc.member)
 		if err != nil {
@@ -274,7 +278,7 @@ type Delivery struct {
 // RecordDelivery appends a delivery to the delivery log.
 func (s *Store) RecordDelivery(ctx context.Context, d Delivery) (Delivery, error) {
 	d.ID = newID("dlv")
-	err := s.global(ctx, "record delivery", true, func(ctx context.Context, t *tx) error {
+	err := s.forOrg(ctx, "record delivery", d.OrgID, true, func(ctx context.Context, t *tx) error {
 		d.At = t.now
 		_, err := t.exec(ctx, `INSERT INTO deliveries (id, at_us, kind, org_id, to_email, subject, status, error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, d.ID, us(t.now), d.Kind, d.OrgID, NormalizeEmail(d.To), d.Subject, d.Status, d.Error)
@@ -283,15 +287,15 @@ func (s *Store) RecordDelivery(ctx context.Context, d Delivery) (Delivery, error
 	return d, err
 }
 
-// ListDeliveries returns the delivery log, newest first (operators only:
-// it is not scoped to an organisation).
-func (s *Store) ListDeliveries(ctx context.Context, limit int) ([]Delivery, error) {
+// ListDeliveries returns organisation orgID's delivery log, newest first,
+// or with orgID "" the log of accounts' own mail (resets, sign-in links).
+func (s *Store) ListDeliveries(ctx context.Context, orgID string, limit int) ([]Delivery, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	var out []Delivery
-	err := s.global(ctx, "list deliveries", false, func(ctx context.Context, t *tx) error {
-		rows, err := t.query(ctx, "SELECT id, at_us, kind, org_id, to_email, subject, status, error FROM deliveries ORDER BY at_us DESC, id LIMIT $1", limit)
+	err := s.forOrg(ctx, "list deliveries", orgID, false, func(ctx context.Context, t *tx) error {
+		rows, err := t.query(ctx, "SELECT id, at_us, kind, org_id, to_email, subject, status, error FROM deliveries WHERE org_id = $1 ORDER BY at_us DESC, id LIMIT $2", orgID, limit)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,8 @@
 //
 // Both engines run the same SQL (the $n placeholders, ON CONFLICT and
 // RETURNING are common to both) through database/sql, so there is one
-// query path to scope, trace and test; pgx's own pool would give a few
+// query path to scope, trace and test (but for the lookups across
+// organisations, which call functions on PostgreSQL: see Tenancy); pgx's own pool would give a few
 // percent more speed and a second code path. On SQLite the store keeps
 // one writer connection in immediate-transaction mode (WAL,
 // synchronous=FULL, foreign keys on) and a pool of query-only readers, so
@@ -65,6 +66,22 @@
 // runs as the schema owner and grants the application role SELECT,
 // INSERT, UPDATE and DELETE, but only SELECT and INSERT on the
 // append-only tables, which triggers also protect from the owner.
+//
+// The account tables that carry org_id (account_members, sessions,
+// auth_tokens, deliveries, mail_retry, org_directory; schema version 9)
+// are under the same forced policy, which never matches a row of no
+// organisation (an empty org_id: an account's reset and sign-in links and
+// their mail); a transaction with no tenant set may insert those, and
+// read the delivery log and retry queue of them. What must be found
+// before the tenant is known runs through SECURITY DEFINER functions
+// (migration 0009), owned by the schema owner, with a fixed search_path,
+// each one statement: a session by its token's hash, an account's
+// memberships and sign-out everywhere, a token by its hash, an account's
+// open links, every organisation's id, and the mail retry worker's due
+// mail, lease and outcome. The owner passes its own forced policy only
+// inside them (policy "definer": current_user <> session_user); EXECUTE
+// is revoked from PUBLIC and granted to the application role. A session
+// found by hash binds the rest of its transaction to its organisation.
 //
 // A row of another organisation, or outside the principal's scope,
 // answers exactly as a missing row: keycab.ENOTFOUND.

@@ -168,8 +168,9 @@ func migrate(ctx context.Context, db *sql.DB, engine Engine, appRole string, log
 			"GRANT SELECT, INSERT ON " + strings.Join(appendOnlyTables(), ", ") + " TO " + r,
 			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(accountTables(), ", ") + " TO " + r,
 			"GRANT SELECT ON schema_migrations TO " + r,
-			"GRANT SELECT, INSERT ON org_directory TO " + r,      // 0005
-			"GRANT SELECT, INSERT, UPDATE ON mail_retry TO " + r, // 0006
+			"GRANT SELECT, INSERT ON org_directory TO " + r,                                    // 0005
+			"GRANT SELECT, INSERT, UPDATE ON mail_retry TO " + r,                               // 0006
+			"GRANT EXECUTE ON FUNCTION " + strings.Join(definerFunctions(), ", ") + " TO " + r, // 0009
 		} {
 			if _, err := t.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("grant: %w", err)
@@ -177,6 +178,17 @@ func migrate(ctx context.Context, db *sql.DB, engine Engine, appRole string, log
 		}
 	}
 	return t.Commit()
+}
+
+// definerFunctions are the SECURITY DEFINER functions of migration 0009,
+// the lookups across organisations the application role may call.
+func definerFunctions() []string {
+	return []string{"keycab_session_by_access(bytea)", "keycab_session_by_refresh(bytea)",
+		"keycab_revoke_account_sessions(text, bigint)", "keycab_memberships(text)",
+		"keycab_peek_auth_token(bytea, text, bigint)", "keycab_use_auth_token(bytea, text, bigint)",
+		"keycab_revoke_auth_tokens(text, text, bigint)", "keycab_org_ids()",
+		"keycab_mail_retry_due(bigint, integer)", "keycab_mail_retry_lease(text, bigint, bigint)",
+		"keycab_mail_retry_finish(text, text, text, bigint)"}
 }
 
 // The tenant tables: every one carries org_id (orgs: id) and is covered

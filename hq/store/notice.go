@@ -28,7 +28,7 @@ import (
 func (s *Store) NoticeOrgs(ctx context.Context) ([]string, error) {
 	var out []string
 	err := s.global(ctx, "list organisations for notices", false, func(ctx context.Context, t *tx) error {
-		rows, err := t.query(ctx, "SELECT org_id FROM org_directory ORDER BY org_id")
+		rows, err := t.query(ctx, t.byEngine("SELECT org_id FROM org_directory ORDER BY org_id", "SELECT * FROM keycab_org_ids()"))
 		if err != nil {
 			return err
 		}
@@ -290,11 +290,14 @@ type NoticeMail struct {
 // mailQueue is a table of queued mail: rows whose column key equals the
 // queue's value form one queue, and column ref is read into NoticeKey
 // (notice_outbox) or OrgID (mail_retry). run runs a transaction that may
-// read and write the table.
+// read and write the table. A definer queue (the retry queue on
+// PostgreSQL, whose rows belong to every organisation) is taken and
+// finished through migration 0009's functions instead.
 type mailQueue struct {
 	table, key, ref string
 	value           string
 	run             func(ctx context.Context, op string, write bool, fn func(context.Context, *tx) error) error
+	definer         bool
 }
 
 func (s *Store) noticeQueue(orgID string) mailQueue {
@@ -305,7 +308,7 @@ func (s *Store) noticeQueue(orgID string) mailQueue {
 }
 
 func (s *Store) retryQueue() mailQueue {
-	return mailQueue{table: "mail_retry", key: "queue", ref: "org_id", value: "auth", run: s.global}
+	return mailQueue{table: "mail_retry", key: "queue", ref: "org_id", value: "auth", run: s.global, definer: s.engine == Postgres}
 }
 
 // scan reads a row of the queue's columns (see columns).
@@ -334,11 +337,15 @@ func (q mailQueue) columns() string {
 func (q mailQueue) take(ctx context.Context, lease time.Duration, limit int) ([]NoticeMail, error) {
 	var due []NoticeMail
 	err := q.run(ctx, "find due mail in "+q.table, false, func(ctx context.Context, t *tx) error {
-		return t.each(ctx, func(r *sql.Rows) error {
+		scan := func(r *sql.Rows) error {
 			m, err := q.scan(r)
 			due = append(due, m)
 			return err
-		}, `SELECT `+q.columns()+` FROM `+q.table+` WHERE `+q.key+` = $1 AND state = 'pending' AND next_us <= $2 AND lease_us <= $2
+		}
+		if q.definer {
+			return t.each(ctx, scan, `SELECT `+q.columns()+` FROM keycab_mail_retry_due($1, $2)`, us(t.now), limit)
+		}
+		return t.each(ctx, scan, `SELECT `+q.columns()+` FROM `+q.table+` WHERE `+q.key+` = $1 AND state = 'pending' AND next_us <= $2 AND lease_us <= $2
 			ORDER BY next_us, id LIMIT $3`, q.value, us(t.now), limit)
 	})
 	if err != nil || len(due) == 0 {
@@ -349,12 +356,10 @@ func (q mailQueue) take(ctx context.Context, lease time.Duration, limit int) ([]
 		now := us(t.now)
 		out = out[:0]
 		for _, m := range due {
-			res, err := t.exec(ctx, `UPDATE `+q.table+` SET lease_us = $1, attempts = attempts + 1
+			k, err := q.changed(ctx, t, `SELECT keycab_mail_retry_lease($1, $2, $3)`, []any{m.ID, now, now + lease.Microseconds()},
+				`UPDATE `+q.table+` SET lease_us = $1, attempts = attempts + 1
 				WHERE `+q.key+` = $2 AND id = $3 AND state = 'pending' AND lease_us <= $4 AND next_us <= $4`, now+lease.Microseconds(), q.value, m.ID, now)
 			if err != nil {
-				return err
-			}
-			if k, err := res.RowsAffected(); err != nil {
 				return err
 			} else if k == 1 {
 				m.Attempts++
@@ -377,13 +382,33 @@ func (q mailQueue) finish(ctx context.Context, id, state, errText string, retryA
 		state = "pending"
 	}
 	return q.run(ctx, "finish mail of "+q.table, true, func(ctx context.Context, t *tx) error {
-		res, err := t.exec(ctx, `UPDATE `+q.table+` SET state = $1, last_error = $2, next_us = $3, lease_us = 0
+		k, err := q.changed(ctx, t, `SELECT keycab_mail_retry_finish($1, $2, $3, $4)`, []any{id, state, errText, us(retryAt)},
+			`UPDATE `+q.table+` SET state = $1, last_error = $2, next_us = $3, lease_us = 0
 			WHERE `+q.key+` = $4 AND id = $5 AND state = 'pending'`, state, errText, us(retryAt), q.value, id)
 		if err != nil {
 			return err
 		}
-		return affected(res, "queued mail", id)
+		if k == 0 {
+			return notFound("queued mail", id)
+		}
+		return nil
 	})
+}
+
+// changed runs update with args, or for a definer queue the function
+// call fn with fnArgs (which answers the rows it changed), and returns how
+// many rows changed.
+func (q mailQueue) changed(ctx context.Context, t *tx, fn string, fnArgs []any, update string, args ...any) (int64, error) {
+	if q.definer {
+		var k int64
+		err := t.queryRow(ctx, fn, fnArgs...).Scan(&k)
+		return k, err
+	}
+	res, err := t.exec(ctx, update, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // list returns the queue's mails, oldest first.
@@ -433,7 +458,7 @@ func (s *Store) QueueMailRetry(ctx context.Context, m NoticeMail, retryAt time.T
 	nonce := make([]byte, s.notes.NonceSize())
 	rand.Read(nonce)
 	sealed := s.notes.Seal(append([]byte{1}, nonce...), nonce, []byte(m.Body), mailAD(id))
-	err := s.global(ctx, "queue mail retry", true, func(ctx context.Context, t *tx) error {
+	err := s.forOrg(ctx, "queue mail retry", m.OrgID, true, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO mail_retry (id, org_id, kind, to_email, subject, body, created_us, last_error, next_us)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, m.OrgID, m.Kind, NormalizeEmail(m.To), m.Subject, sealed, us(t.now), m.LastError, us(retryAt))
 		return err
@@ -483,7 +508,18 @@ func (s *Store) FinishMailRetry(ctx context.Context, id, state, errText string, 
 	return s.retryQueue().finish(ctx, id, state, errText, retryAt)
 }
 
-// ListMailRetries returns the retried mails, oldest first, bodies sealed.
-func (s *Store) ListMailRetries(ctx context.Context) ([]NoticeMail, error) {
-	return s.retryQueue().list(ctx)
+// ListMailRetries returns organisation orgID's retried mails, or with
+// orgID "" those of accounts' own mail (resets, sign-in links), oldest
+// first, bodies sealed.
+func (s *Store) ListMailRetries(ctx context.Context, orgID string) ([]NoticeMail, error) {
+	q := s.retryQueue()
+	var out []NoticeMail
+	err := s.forOrg(ctx, "list mail retries", orgID, false, func(ctx context.Context, t *tx) error {
+		return t.each(ctx, func(r *sql.Rows) error {
+			m, err := q.scan(r)
+			out = append(out, m)
+			return err
+		}, `SELECT `+q.columns()+` FROM mail_retry WHERE queue = $1 AND org_id = $2 ORDER BY created_us, id`, q.value, orgID)
+	})
+	return out, err
 }

@@ -285,3 +285,132 @@ func TestPostgresIngestChecks(t *testing.T) {
 		t.Errorf("delete a kiosk an open transaction inserts events for: %v, want a lock timeout", err)
 	}
 }
+
+// orgIDTables lists every table of the schema with an org_id column, from
+// the catalog, so a table added later is checked without being named.
+func orgIDTables(t *testing.T, db *sql.Conn) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT c.table_name FROM information_schema.columns c
+		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+		WHERE c.table_schema = current_schema() AND c.column_name = 'org_id' AND t.table_type = 'BASE TABLE'
+		ORDER BY c.table_name`)
+	MustNoErr(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		MustNoErr(t, rows.Scan(&n))
+		out = append(out, n)
+	}
+	MustNoErr(t, rows.Err())
+	if len(out) < len(store.TenantTables()) {
+		t.Fatalf("only %d tables with org_id: %v", len(out), out)
+	}
+	return out
+}
+
+// TestPostgresEveryOrgIDTableUnderRLS: every table with an org_id column
+// has row-level security enabled and forced, and a policy.
+func TestPostgresEveryOrgIDTableUnderRLS(t *testing.T) {
+	_, d := pgFixture(t)
+	ctx := context.Background()
+	db := openRaw(t, d.SuperDSN, "")
+	for _, table := range orgIDTables(t, db) {
+		var rls, force bool
+		var policies int
+		MustNoErr(t, db.QueryRowContext(ctx, `SELECT relrowsecurity, relforcerowsecurity,
+			(SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) FROM pg_class c
+			WHERE c.oid = to_regclass(quote_ident(current_schema()) || '.' || quote_ident($1))`, table).Scan(&rls, &force, &policies))
+		if !rls || !force || policies == 0 {
+			t.Errorf("%s has org_id but rls=%t force=%t policies=%d", table, rls, force, policies)
+		}
+	}
+}
+
+// mustGlobalRows gives org B a row in each of the tables that sign-in,
+// invitations and mail use (an account linked to a member, a session, an
+// MFA step, an invitation, a delivery, a queued retry), and the account's
+// own rows that belong to no organisation (a reset link, its delivery and
+// retry).
+func mustGlobalRows(t *testing.T, f *fixture) (store.Session, store.AuthToken) {
+	t.Helper()
+	ctx := context.Background()
+	acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "staff@b.test"}))
+	MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.b.org.ID, f.b.staff.ID))
+	ss := must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: f.b.org.ID, MemberID: f.b.staff.ID,
+		AccessHash: []byte("b access"), RefreshHash: []byte("b refresh"), ExpiresAt: time.Now().Add(time.Hour)}))
+	must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("b mfa"), Purpose: store.PurposeMFA, AccountID: acct.ID,
+		OrgID: f.b.org.ID, MemberID: f.b.staff.ID, ExpiresAt: time.Now().Add(time.Hour)}))
+	must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("reset"), Purpose: store.PurposeReset, AccountID: acct.ID,
+		Email: acct.Email, ExpiresAt: time.Now().Add(time.Hour)}))
+	inv := must[store.AuthToken](t)(f.s.CreateInvite(ctx, f.b.as(f.b.owner), store.AuthToken{Hash: []byte("b invite"), Email: "new@b.test",
+		Role: keycab.RoleStaff, ExpiresAt: time.Now().Add(time.Hour)}))
+	for _, org := range []string{f.b.org.ID, ""} {
+		must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "invite", OrgID: org, To: "new@b.test", Subject: "s", Status: "failed"}))
+		must[string](t)(f.s.QueueMailRetry(ctx, store.NoticeMail{OrgID: org, Kind: "invite", To: "new@b.test", Subject: "s", Body: "link"}, time.Now()))
+	}
+	return ss, inv
+}
+
+// TestPostgresGlobalTablesAttack: as the service role, with no tenant set
+// and with tenant A set, no table with org_id shows, changes or deletes a
+// row of org B (nor, with a tenant set, any other organisation's or an
+// account's own), and no token hash is readable with no tenant set. B's
+// rows are all there afterwards.
+func TestPostgresGlobalTablesAttack(t *testing.T) {
+	f, d := pgFixture(t)
+	ctx := context.Background()
+	ss, inv := mustGlobalRows(t, f)
+	tables := orgIDTables(t, openRaw(t, d.SuperDSN, ""))
+	for _, tenant := range []string{"", f.a.org.ID} {
+		db := openRaw(t, d.AppDSN, tenant)
+		for _, table := range tables {
+			var n int
+			other := "org_id = $1"
+			if tenant != "" {
+				other = "(org_id = $1 OR org_id <> $2)"
+			}
+			args := []any{f.b.org.ID}
+			if tenant != "" {
+				args = append(args, tenant)
+			}
+			MustNoErr(t, db.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE "+other, args...).Scan(&n))
+			if n != 0 {
+				t.Errorf("tenant %q: %s shows %d rows of other organisations", tenant, table, n)
+			}
+			for _, q := range []string{"UPDATE " + table + " SET org_id = org_id WHERE " + other, "DELETE FROM " + table + " WHERE " + other} {
+				res, err := db.ExecContext(ctx, q, args...)
+				if err != nil {
+					if !strings.Contains(err.Error(), "permission denied") && !strings.Contains(err.Error(), "append-only") {
+						t.Errorf("tenant %q: %s: %v", tenant, q, err)
+					}
+					continue
+				}
+				if n, _ := res.RowsAffected(); n != 0 {
+					t.Errorf("tenant %q: %s changed %d rows", tenant, q, n)
+				}
+			}
+		}
+		var hashes int
+		MustNoErr(t, db.QueryRowContext(ctx, "SELECT count(*) FROM auth_tokens").Scan(&hashes))
+		if hashes != 0 {
+			t.Errorf("tenant %q: %d token hashes readable", tenant, hashes)
+		}
+	}
+	// The owner passes the policy only inside the definer functions, not
+	// in its own sessions.
+	var owned int
+	MustNoErr(t, openRaw(t, d.OwnerDSN, "").QueryRowContext(ctx, "SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM auth_tokens)").Scan(&owned))
+	if owned != 0 {
+		t.Errorf("the owner sees %d session and token rows with no tenant set", owned)
+	}
+	// B's rows are untouched and still work through the store.
+	must[store.Session](t)(f.s.SessionByAccess(ctx, ss.AccessHash))
+	if is := must[[]store.AuthToken](t)(f.s.ListInvites(ctx, f.b.as(f.b.owner))); len(is) != 1 || is[0].ID != inv.ID {
+		t.Fatalf("B's invitations: %v", is)
+	}
+	must[store.AuthToken](t)(f.s.PeekAuthToken(ctx, store.PurposeMFA, []byte("b mfa")))
+	if ms := must[[]store.Membership](t)(f.s.Memberships(ctx, ss.AccountID)); len(ms) != 1 || ms[0].OrgID != f.b.org.ID {
+		t.Fatalf("memberships %v", ms)
+	}
+}

@@ -49,7 +49,7 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 // CreateSession stores a new session. An empty FamilyID starts a family
 // (a login).
 func (s *Store) CreateSession(ctx context.Context, ss Session) (Session, error) {
-	err := s.global(ctx, "create session", true, func(ctx context.Context, t *tx) error {
+	err := s.tenant(ctx, "create session", ss.OrgID, true, func(ctx context.Context, t *tx) error {
 		var err error
 		ss, err = t.insertSession(ctx, ss)
 		return err
@@ -77,8 +77,13 @@ func (s *Store) SessionByAccess(ctx context.Context, hash []byte) (Session, erro
 	var ss Session
 	err := s.global(ctx, "get session", false, func(ctx context.Context, t *tx) error {
 		var err error
-		ss, err = scanSession(t.queryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE access_hash = $1", hash))
+		ss, err = scanSession(t.queryRow(ctx, t.byEngine(
+			"SELECT "+sessionCols+" FROM sessions WHERE access_hash = $1",
+			"SELECT "+sessionCols+" FROM keycab_session_by_access($1)"), hash))
 		if err != nil {
+			return err
+		}
+		if err := t.bind(ctx, ss.OrgID); err != nil {
 			return err
 		}
 		return t.sessionMember(ctx, ss)
@@ -86,14 +91,11 @@ func (s *Store) SessionByAccess(ctx context.Context, hash []byte) (Session, erro
 	return ss, err
 }
 
-// sessionMember binds the transaction to the session's organisation and
-// checks that its member is still there, active and linked to its
+// sessionMember checks, in a transaction bound to the session's
+// organisation, that its member is still there, active and linked to its
 // account: a session outlives no removal, even one whose revocation was
 // missed.
 func (t *tx) sessionMember(ctx context.Context, ss Session) error {
-	if err := t.bind(ctx, ss.OrgID); err != nil {
-		return err
-	}
 	var one int
 	err := t.queryRow(ctx, `SELECT 1 FROM account_members am JOIN members m ON m.org_id = am.org_id AND m.id = am.member_id
 		WHERE am.org_id = $1 AND am.member_id = $2 AND am.account_id = $3 AND NOT m.disabled AND m.erased_us = 0`,
@@ -104,10 +106,11 @@ func (t *tx) sessionMember(ctx context.Context, ss Session) error {
 	return err
 }
 
-// TouchSession records a use of the session (for idle expiry).
-func (s *Store) TouchSession(ctx context.Context, id string) error {
-	return s.global(ctx, "touch session", true, func(ctx context.Context, t *tx) error {
-		_, err := t.exec(ctx, "UPDATE sessions SET last_used_us = $1 WHERE id = $2 AND last_used_us < $1", us(t.now), id)
+// TouchSession records a use of session id of organisation orgID (for
+// idle expiry).
+func (s *Store) TouchSession(ctx context.Context, orgID, id string) error {
+	return s.tenant(ctx, "touch session", orgID, true, func(ctx context.Context, t *tx) error {
+		_, err := t.exec(ctx, "UPDATE sessions SET last_used_us = $1 WHERE org_id = $2 AND id = $3 AND last_used_us < $1", us(t.now), t.org(), id)
 		return err
 	})
 }
@@ -125,17 +128,18 @@ func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next Sess
 	var out Session
 	reused := false
 	err := s.global(ctx, "rotate session", true, func(ctx context.Context, t *tx) error {
-		q := "SELECT " + sessionCols + " FROM sessions WHERE refresh_hash = $1"
-		if s.engine == Postgres {
-			q += " FOR UPDATE"
-		}
-		cur, err := scanSession(t.queryRow(ctx, q, refreshHash))
+		cur, err := scanSession(t.queryRow(ctx, t.byEngine(
+			"SELECT "+sessionCols+" FROM sessions WHERE refresh_hash = $1",
+			"SELECT "+sessionCols+" FROM keycab_session_by_refresh($1)"), refreshHash)) // locked FOR UPDATE
 		if err != nil {
+			return err
+		}
+		if err := t.bind(ctx, cur.OrgID); err != nil {
 			return err
 		}
 		if !cur.RotatedAt.IsZero() || !cur.RevokedAt.IsZero() {
 			reused = true
-			_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE family_id = $2 AND revoked_us = 0", us(t.now), cur.FamilyID)
+			_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE org_id = $2 AND family_id = $3 AND revoked_us = 0", us(t.now), t.org(), cur.FamilyID)
 			return err
 		}
 		if err := valid(cur); err != nil {
@@ -144,7 +148,7 @@ func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next Sess
 		if err := t.sessionMember(ctx, cur); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, "UPDATE sessions SET rotated_us = $1 WHERE id = $2", us(t.now), cur.ID); err != nil {
+		if _, err := t.exec(ctx, "UPDATE sessions SET rotated_us = $1 WHERE org_id = $2 AND id = $3", us(t.now), t.org(), cur.ID); err != nil {
 			return err
 		}
 		next.FamilyID, next.AccountID, next.OrgID, next.MemberID, next.ExpiresAt = cur.FamilyID, cur.AccountID, cur.OrgID, cur.MemberID, cur.ExpiresAt
@@ -157,10 +161,11 @@ func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next Sess
 	return out, err
 }
 
-// RevokeFamily revokes every session of a login (sign-out).
-func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
-	return s.global(ctx, "revoke session", true, func(ctx context.Context, t *tx) error {
-		_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE family_id = $2 AND revoked_us = 0", us(t.now), familyID)
+// RevokeFamily revokes every session of a login (sign-out) to
+// organisation orgID.
+func (s *Store) RevokeFamily(ctx context.Context, orgID, familyID string) error {
+	return s.tenant(ctx, "revoke session", orgID, true, func(ctx context.Context, t *tx) error {
+		_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE org_id = $2 AND family_id = $3 AND revoked_us = 0", us(t.now), t.org(), familyID)
 		return err
 	})
 }
@@ -187,6 +192,8 @@ func (s *Store) RevokeAccountSessions(ctx context.Context, accountID string) err
 }
 
 func (t *tx) revokeAccountSessions(ctx context.Context, accountID string) error {
-	_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE account_id = $2 AND revoked_us = 0", us(t.now), accountID)
+	_, err := t.exec(ctx, t.byEngine(
+		"UPDATE sessions SET revoked_us = $1 WHERE account_id = $2 AND revoked_us = 0",
+		"SELECT keycab_revoke_account_sessions($2, $1)"), us(t.now), accountID)
 	return err
 }

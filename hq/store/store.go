@@ -309,6 +309,26 @@ func (s *Store) begin(ctx context.Context, orgID string, write bool) (*tx, error
 	return t, nil
 }
 
+// byEngine returns the statement for the transaction's engine: on
+// PostgreSQL the few lookups across organisations call the SECURITY
+// DEFINER functions of migration 0009, where SQLite runs the plain
+// statement.
+func (t *tx) byEngine(sqlite, postgres string) string {
+	if t.s.engine == Postgres {
+		return postgres
+	}
+	return sqlite
+}
+
+// forOrg runs fn for HQ itself in a transaction bound to orgID (tenant),
+// or, for an account's own rows (orgID ""), bound to none (global).
+func (s *Store) forOrg(ctx context.Context, op, orgID string, write bool, fn func(context.Context, *tx) error) error {
+	if orgID == "" {
+		return s.global(ctx, op, write, fn)
+	}
+	return s.tenant(ctx, op, orgID, write, fn)
+}
+
 // bind binds a transaction begun for no organisation (global) to orgID
 // once a lookup has found it, as begin does: on PostgreSQL the tenant is
 // set for the rest of the transaction only.
