@@ -168,7 +168,7 @@ func testManageForms(t *testing.T, e *env) {
 		MustPage(t, w.post(t, "/people/"+cleo+"/pin", url.Values{"action": {"clear"}}), http.StatusSeeOther)
 
 		// Reservations, typed in the site's wall-clock time (BST in July).
-		p = MustPage(t, w.post(t, "/key-sets/"+ks+"/reservations", url.Values{"member": {cleo}, "from": {"2026-07-01T09:00"}, "until": {"2026-07-01T08:00"}}),
+		MustPage(t, w.post(t, "/key-sets/"+ks+"/reservations", url.Values{"member": {cleo}, "from": {"2026-07-01T09:00"}, "until": {"2026-07-01T08:00"}}),
 			http.StatusBadRequest, "must end after it starts", `value="2026-07-01T09:00"`, `value="2026-07-01T08:00"`)
 		MustPage(t, w.post(t, "/key-sets/"+ks+"/reservations", url.Values{"member": {cleo}, "from": {"2026-07-01T09:00"}, "until": {"2026-07-01T12:30"}}), http.StatusSeeOther)
 		rs, err := e.st.ListReservations(ctx, sc, ks)
