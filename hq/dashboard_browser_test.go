@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/mail"
 )
 
 // The browser tests drive Debian's headless Chromium (package chromium)
@@ -261,7 +262,7 @@ func MustMailLink(tb testing.TB, dir, to string) string {
 func TestBrowserDashboard(t *testing.T) {
 	browser := newBrowser(t)
 	mailDir := t.TempDir()
-	e := newDashEnv(t, engines()[0], auth.DirMailer{Dir: mailDir}, true)
+	e := newDashEnv(t, engines()[0], mail.DirMailer{Dir: mailDir}, true)
 	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
 	start := time.Now()
 

@@ -17,13 +17,14 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
 )
 
 // newDashEnv is a running HQ for dashboard tests: the dashboard's clock
 // is the env's clock (real time when realClock), links in emails point at
 // the server, and mail goes to mailer (the env's mailbox when nil).
-func newDashEnv(tb testing.TB, eng engine, mailer auth.Mailer, realClock bool) *env {
+func newDashEnv(tb testing.TB, eng engine, mailer mail.Mailer, realClock bool) *env {
 	tb.Helper()
 	e := &env{clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}, mail: &mailbox{}, logs: &lockedBuffer{buf: &bytes.Buffer{}}}
 	now := e.clock.Now

@@ -21,6 +21,7 @@ import (
 
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/store/pgtest"
 )
@@ -68,10 +69,10 @@ func (c *clock) Advance(d time.Duration) {
 // mailbox is a Mailer that keeps what it is given.
 type mailbox struct {
 	mu   sync.Mutex
-	msgs []auth.Message
+	msgs []mail.Message
 }
 
-func (mb *mailbox) Send(_ context.Context, m auth.Message) error {
+func (mb *mailbox) Send(_ context.Context, m mail.Message) error {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	mb.msgs = append(mb.msgs, m)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"keycab.dev/keycab/hq/notify/smtptest"
+	"keycab.dev/keycab/hq/mail/smtptest"
 )
 
 // TestMailFlags: mail and notifier settings are checked by ParseFlags with

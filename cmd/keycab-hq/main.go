@@ -53,6 +53,7 @@ import (
 
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/sync/ingest"
@@ -106,7 +107,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	Auth            auth.Config
-	SMTP            auth.SMTPConfig // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
+	SMTP            mail.SMTPConfig // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
 	SMTPPassFile    string          // serve: file holding the SMTP password
 	SMTPPassEnv     string          // the environment's KEYCAB_SMTP_PASSWORD
 	Notify          notify.Config   // serve: the notifier
@@ -175,7 +176,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.DurationVar(&m.Config.ConfigPoll, "config-poll", m.Config.ConfigPoll, "how often a kiosk's config long poll looks for changes")
 		fs.StringVar(&m.Config.SMTP.Host, "smtp-host", "", "send mail through this SMTP server (default: dry run, recorded in the delivery log only)")
 		fs.IntVar(&m.Config.SMTP.Port, "smtp-port", 0, "SMTP port (default 587 for starttls, 465 for tls, 25 for none)")
-		fs.StringVar(&m.Config.SMTP.Security, "smtp-security", auth.SMTPStartTLS, "SMTP security: starttls, tls (implicit) or none (a relay on this host only)")
+		fs.StringVar(&m.Config.SMTP.Security, "smtp-security", mail.SMTPStartTLS, "SMTP security: starttls, tls (implicit) or none (a relay on this host only)")
 		fs.StringVar(&m.Config.SMTP.Username, "smtp-user", "", "SMTP username; the password comes from --smtp-password-file or $KEYCAB_SMTP_PASSWORD")
 		fs.StringVar(&m.Config.SMTPPassFile, "smtp-password-file", "", "`file` holding the SMTP password")
 		fs.StringVar(&m.Config.SMTP.From, "mail-from", "", "the sender address of HQ's mail, e.g. \"keycab <hq@example.com>\"")
@@ -310,14 +311,14 @@ func (m *Main) notesKey() ([]byte, error) {
 
 // mailer returns the SMTP mailer, the dry-run directory, or nil (a dry
 // run recorded in the delivery log only).
-func (m *Main) mailer() (auth.Mailer, error) {
+func (m *Main) mailer() (mail.Mailer, error) {
 	if m.Config.SMTP.Host == "" {
 		if m.Config.MailDir != "" {
-			return auth.DirMailer{Dir: m.Config.MailDir}, nil
+			return mail.DirMailer{Dir: m.Config.MailDir}, nil
 		}
 		return nil, nil
 	}
-	s, err := auth.NewSMTPMailer(m.Config.SMTP)
+	s, err := mail.NewSMTPMailer(m.Config.SMTP)
 	if err != nil {
 		return nil, err
 	}
@@ -331,9 +332,9 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	authMailer := mailer
-	if _, real := mailer.(*auth.SMTPMailer); real {
+	if _, real := mailer.(*mail.SMTPMailer); real {
 		// A link that fails to go out is retried by the notifier.
-		authMailer = auth.Retrying{Mailer: mailer, Queue: m.st, After: m.Config.Notify.RetryAfter}
+		authMailer = mail.Retrying{Mailer: mailer, Queue: m.st, After: m.Config.Notify.RetryAfter}
 	}
 	a, err := auth.New(m.st, authMailer, m.log, nil, m.Config.Auth)
 	if err != nil {

@@ -64,8 +64,8 @@
 //
 // # Email
 //
-// Invitations, reset and sign-in links go through a Mailer; every
-// delivery, dry runs included, is recorded in the delivery log
-// (store.RecordDelivery) without its body. With no Mailer, nothing is
-// sent (dry run). SMTP delivery is not built yet.
+// Invitations, reset and sign-in links go through a mail.Mailer (package
+// hq/mail: SMTP, the dry-run directory, retries); every delivery, dry runs
+// included, is recorded in the delivery log (store.RecordDelivery) without
+// its body. With no Mailer, nothing is sent (dry run).
 package auth

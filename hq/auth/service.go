@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/passhash"
 )
@@ -79,26 +80,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// Message is an email to send.
-type Message struct {
-	Kind    string // invite, reset, magic
-	OrgID   string
-	To      string
-	Subject string
-	Body    string // carries a single-use link: never log or store it
-}
-
-// Mailer sends email. A Mailer that also has a DryRun method returning
-// true only records what it would send.
-type Mailer interface {
-	Send(ctx context.Context, m Message) error
-}
-
 // Service is HQ's authentication: accounts, sessions, tokens, MFA,
 // invitations and rate limits, over the store.
 type Service struct {
 	st    *store.Store
-	mail  Mailer
+	mail  mail.Mailer
 	log   *slog.Logger
 	now   func() time.Time
 	cfg   Config
@@ -107,7 +93,7 @@ type Service struct {
 
 // New returns a Service. A nil mailer records every message as a dry run
 // in the delivery log and sends nothing; nil now means time.Now.
-func New(st *store.Store, mailer Mailer, log *slog.Logger, now func() time.Time, cfg Config) (*Service, error) {
+func New(st *store.Store, mailer mail.Mailer, log *slog.Logger, now func() time.Time, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -445,8 +431,8 @@ func (s *Service) BaseURL() string { return strings.TrimRight(s.cfg.BaseURL, "/"
 // RequestReset sends a password reset link if email has an account. The
 // answer is the same for any address.
 func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
-	return s.mailLink(ctx, email, ip, "password reset", store.PurposeReset, prefixReset, s.cfg.ResetTTL, func(to, link string) Message {
-		return Message{Kind: "reset", To: to, Subject: "Reset your keycab password",
+	return s.mailLink(ctx, email, ip, "password reset", store.PurposeReset, prefixReset, s.cfg.ResetTTL, func(to, link string) mail.Message {
+		return mail.Message{Kind: "reset", To: to, Subject: "Reset your keycab password",
 			Body: fmt.Sprintf("Someone asked to reset the password of your keycab account.\n\nTo choose a new password, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
 				s.cfg.ResetTTL, link)}
 	}, "/reset")
@@ -455,7 +441,7 @@ func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
 // mailLink sends a single-use link of purpose to email if it has an
 // account; for an unknown address it only logs, so the answer is the same
 // for any address. Both are rate-limited per IP and per address.
-func (s *Service) mailLink(ctx context.Context, email, ip, what, purpose, prefix string, ttl time.Duration, compose func(to, link string) Message, path string) error {
+func (s *Service) mailLink(ctx context.Context, email, ip, what, purpose, prefix string, ttl time.Duration, compose func(to, link string) mail.Message, path string) error {
 	email = store.NormalizeEmail(email)
 	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
 		return err
@@ -503,8 +489,8 @@ func (s *Service) ConfirmReset(ctx context.Context, token, password, ip string) 
 // RequestMagicLink sends a sign-in link if email has an account; the
 // answer is the same for any address.
 func (s *Service) RequestMagicLink(ctx context.Context, email, ip string) error {
-	return s.mailLink(ctx, email, ip, "sign-in link", store.PurposeMagic, prefixMagic, s.cfg.MagicTTL, func(to, link string) Message {
-		return Message{Kind: "magic", To: to, Subject: "Your keycab sign-in link",
+	return s.mailLink(ctx, email, ip, "sign-in link", store.PurposeMagic, prefixMagic, s.cfg.MagicTTL, func(to, link string) mail.Message {
+		return mail.Message{Kind: "magic", To: to, Subject: "Your keycab sign-in link",
 			Body: fmt.Sprintf("To sign in to keycab, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
 				s.cfg.MagicTTL, link)}
 	}, "/magic")
@@ -578,7 +564,7 @@ func (s *Service) Invite(ctx context.Context, p Principal, in Invitation) (store
 		return store.AuthToken{}, err
 	}
 	inv.Hash = nil
-	err = s.send(ctx, Message{Kind: "invite", OrgID: p.OrgID, To: email, Subject: "You are invited to " + org.Name + " on keycab",
+	err = s.send(ctx, mail.Message{Kind: "invite", OrgID: p.OrgID, To: email, Subject: "You are invited to " + org.Name + " on keycab",
 		Body: fmt.Sprintf("%s invites you to join %s on keycab as %s.\n\nTo accept, open this link within %v:\n\n%s\n",
 			inviter.Name, org.Name, in.Role, s.cfg.InviteTTL, s.link("/invite", tok))})
 	return inv, err
@@ -699,8 +685,8 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) erro
 
 // send delivers m through the mailer (or as a dry run) and records it in
 // the delivery log; the body is never logged or stored.
-func (s *Service) send(ctx context.Context, m Message) error {
-	d, err := s.st.RecordDelivery(ctx, Attempt(ctx, s.mail, m))
+func (s *Service) send(ctx context.Context, m mail.Message) error {
+	d, err := s.st.RecordDelivery(ctx, mail.Attempt(ctx, s.mail, m))
 	if err != nil {
 		return err
 	}

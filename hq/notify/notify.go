@@ -16,7 +16,7 @@
 // attempt, sent, failed or dry run, is recorded in the delivery log.
 //
 // The notifier also drains the retry queue of sign-in, reset and
-// invitation mail that failed when it was asked for (auth.Retrying puts it
+// invitation mail that failed when it was asked for (mail.Retrying puts it
 // there, its body sealed with the notes key), with the same backoff.
 //
 // Notice keys (the format is stored; keep it stable):
@@ -38,7 +38,7 @@ import (
 	"strings"
 	"time"
 
-	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
 )
 
@@ -105,7 +105,7 @@ func (c *Config) Validate() error {
 // Notifier sends notices; see the package documentation.
 type Notifier struct {
 	st   *store.Store
-	mail auth.Mailer
+	mail mail.Mailer
 	log  *slog.Logger
 	now  func() time.Time
 	cfg  Config
@@ -113,7 +113,7 @@ type Notifier struct {
 
 // New returns a Notifier. A nil mailer records every mail as a dry run;
 // nil now means time.Now (use the store's clock).
-func New(st *store.Store, mailer auth.Mailer, log *slog.Logger, now func() time.Time, cfg Config) (*Notifier, error) {
+func New(st *store.Store, mailer mail.Mailer, log *slog.Logger, now func() time.Time, cfg Config) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -263,7 +263,7 @@ func recipients(f store.NoticeFacts, site string) []string {
 func (n *Notifier) send(ctx context.Context, ms []store.NoticeMail, finish func(ctx context.Context, id, state, errText string, retry time.Time) error) error {
 	var errs []error
 	for _, m := range ms {
-		d := auth.Attempt(ctx, n.mail, auth.Message{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Body: m.Body})
+		d := mail.Attempt(ctx, n.mail, mail.Message{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Body: m.Body})
 		if _, err := n.st.RecordDelivery(ctx, d); err != nil {
 			errs = append(errs, err)
 		}

@@ -13,8 +13,9 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/mail"
+	"keycab.dev/keycab/hq/mail/smtptest"
 	"keycab.dev/keycab/hq/notify"
-	"keycab.dev/keycab/hq/notify/smtptest"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/store/pgtest"
 )
@@ -158,9 +159,9 @@ func setup(tb testing.TB, newDB func(testing.TB) string) (*clock, string, *store
 	return c, dsn, st, newTenant(tb, st, "acme"), smtptest.Start(tb)
 }
 
-func mailer(tb testing.TB, srv *smtptest.Server) *auth.SMTPMailer {
-	return must[*auth.SMTPMailer](tb)(auth.NewSMTPMailer(auth.SMTPConfig{Host: srv.Host(), Port: srv.Port(),
-		Security: auth.SMTPNone, From: "hq@keycab.test", Timeout: 5 * time.Second}))
+func mailer(tb testing.TB, srv *smtptest.Server) *mail.SMTPMailer {
+	return must[*mail.SMTPMailer](tb)(mail.NewSMTPMailer(mail.SMTPConfig{Host: srv.Host(), Port: srv.Port(),
+		Security: mail.SMTPNone, From: "hq@keycab.test", Timeout: 5 * time.Second}))
 }
 
 // TestNotices, on both engines with a hand-moved clock: an alarm, an
@@ -391,7 +392,7 @@ func TestAuthMailRetry(t *testing.T) {
 			c, dsn, st, _, srv := setup(t, newDB)
 			must[store.Account](t)(st.CreateAccount(ctx, store.Account{Email: "ann@example.test", Name: "Ann"}))
 			smtp := mailer(t, srv)
-			svc := must[*auth.Service](t)(auth.New(st, auth.Retrying{Mailer: smtp, Queue: st, After: time.Minute, Now: c.Now}, nil, c.Now, auth.DefaultConfig()))
+			svc := must[*auth.Service](t)(auth.New(st, mail.Retrying{Mailer: smtp, Queue: st, After: time.Minute, Now: c.Now}, nil, c.Now, auth.DefaultConfig()))
 			srv.DropNext(1)
 			mustNoErr(t, svc.RequestReset(ctx, "ann@example.test", "192.0.2.1"))
 			ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, "", 10))
@@ -434,8 +435,8 @@ func TestAuthMailNoKey(t *testing.T) {
 	defer st.Close()
 	srv := smtptest.Start(t)
 	srv.Reject("ann@example.test", true)
-	r := auth.Retrying{Mailer: mailer(t, srv), Queue: st, After: time.Minute}
-	d := auth.Attempt(ctx, r, auth.Message{Kind: "magic", To: "ann@example.test", Subject: "s", Body: "https://hq.test/magic#secret"})
+	r := mail.Retrying{Mailer: mailer(t, srv), Queue: st, After: time.Minute}
+	d := mail.Attempt(ctx, r, mail.Message{Kind: "magic", To: "ann@example.test", Subject: "s", Body: "https://hq.test/magic#secret"})
 	if d.Status != "failed" || !strings.Contains(d.Error, "not queued") {
 		t.Fatalf("delivery %+v", d)
 	}

@@ -1,4 +1,10 @@
-package auth
+// Package mail is HQ's outgoing email: the Message and Mailer types, SMTP
+// delivery (SMTPMailer, configured by SMTPConfig), the dry-run DirMailer
+// for development, Retrying (a failed send queued in the database for the
+// notifier to retry) and Attempt, which sends once and returns the entry
+// for the delivery log. A message's body carries single-use links: it is
+// never logged or stored in the delivery log.
+package mail
 
 import (
 	"context"
@@ -9,6 +15,21 @@ import (
 
 	"keycab.dev/keycab/hq/store"
 )
+
+// Message is an email to send.
+type Message struct {
+	Kind    string // invite, reset, magic
+	OrgID   string
+	To      string
+	Subject string
+	Body    string // carries a single-use link: never log or store it
+}
+
+// Mailer sends email. A Mailer that also has a DryRun method returning
+// true only records what it would send.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
 
 // Attempt sends m through mailer once and returns the entry for the
 // delivery log: "sent", "failed" with the error, or "dry-run" when mailer

@@ -1,4 +1,4 @@
-package auth_test
+package mail_test
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"keycab.dev/keycab/hq/auth"
-	"keycab.dev/keycab/hq/notify/smtptest"
+	"keycab.dev/keycab/hq/mail"
+	"keycab.dev/keycab/hq/mail/smtptest"
 )
 
-func mustSMTP(tb testing.TB, srv *smtptest.Server) *auth.SMTPMailer {
+func mustSMTP(tb testing.TB, srv *smtptest.Server) *mail.SMTPMailer {
 	tb.Helper()
-	m, err := auth.NewSMTPMailer(auth.SMTPConfig{Host: srv.Host(), Port: srv.Port(), Security: auth.SMTPNone,
+	m, err := mail.NewSMTPMailer(mail.SMTPConfig{Host: srv.Host(), Port: srv.Port(), Security: mail.SMTPNone,
 		From: "keycab HQ <hq@keycab.test>", Timeout: 5 * time.Second})
 	if err != nil {
 		tb.Fatal(err)
@@ -26,9 +26,9 @@ func mustSMTP(tb testing.TB, srv *smtptest.Server) *auth.SMTPMailer {
 func TestSMTPSend(t *testing.T) {
 	srv := smtptest.Start(t)
 	m := mustSMTP(t, srv)
-	msg := auth.Message{Kind: "invite", To: "Ann@Example.test", Subject: "You are invited to Acme on keycab",
+	msg := mail.Message{Kind: "invite", To: "Ann@Example.test", Subject: "You are invited to Acme on keycab",
 		Body: "Follow this link: https://hq.test/invite#tok\n"}
-	d := auth.Attempt(context.Background(), m, msg)
+	d := mail.Attempt(context.Background(), m, msg)
 	if d.Status != "sent" || d.Error != "" {
 		t.Fatalf("delivery %+v, want sent", d)
 	}
@@ -64,22 +64,22 @@ func TestSMTPFailures(t *testing.T) {
 	m := mustSMTP(t, srv)
 	ctx := context.Background()
 	srv.Reject("gone@example.test", true)
-	d := auth.Attempt(ctx, m, auth.Message{Kind: "reset", To: "gone@example.test", Subject: "s", Body: "b"})
+	d := mail.Attempt(ctx, m, mail.Message{Kind: "reset", To: "gone@example.test", Subject: "s", Body: "b"})
 	if d.Status != "failed" || !strings.Contains(d.Error, "550") {
 		t.Errorf("refused recipient: delivery %+v, want failed with the 550", d)
 	}
 	srv.DropNext(1)
-	d = auth.Attempt(ctx, m, auth.Message{Kind: "reset", To: "ann@example.test", Subject: "s", Body: "b"})
+	d = mail.Attempt(ctx, m, mail.Message{Kind: "reset", To: "ann@example.test", Subject: "s", Body: "b"})
 	if d.Status != "failed" || d.Error == "" {
 		t.Errorf("dropped connection: delivery %+v, want failed", d)
 	}
 	if n := len(srv.Messages()); n != 0 {
 		t.Fatalf("%d messages arrived, want none", n)
 	}
-	if d = auth.Attempt(ctx, m, auth.Message{Kind: "reset", To: "ann@example.test", Subject: "s", Body: "b"}); d.Status != "sent" {
+	if d = mail.Attempt(ctx, m, mail.Message{Kind: "reset", To: "ann@example.test", Subject: "s", Body: "b"}); d.Status != "sent" {
 		t.Errorf("after the faults: delivery %+v, want sent", d)
 	}
-	if d = auth.Attempt(ctx, nil, auth.Message{Kind: "reset", To: "ann@example.test"}); d.Status != "dry-run" {
+	if d = mail.Attempt(ctx, nil, mail.Message{Kind: "reset", To: "ann@example.test"}); d.Status != "dry-run" {
 		t.Errorf("nil mailer: %+v, want dry-run", d)
 	}
 }
@@ -88,22 +88,22 @@ func TestSMTPFailures(t *testing.T) {
 // password never shows in the config's text.
 func TestSMTPConfig(t *testing.T) {
 	for _, c := range []struct {
-		cfg  auth.SMTPConfig
+		cfg  mail.SMTPConfig
 		want string
 	}{
-		{auth.SMTPConfig{From: "hq@x.test"}, "host"},
-		{auth.SMTPConfig{Host: "mail.x.test", From: "not an address"}, "sender address"},
-		{auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Security: "ssl3"}, "security"},
-		{auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Port: 70000}, "port"},
-		{auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq"}, "needs a password"},
-		{auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq", Password: "pw", Security: auth.SMTPNone}, "without TLS"},
+		{mail.SMTPConfig{From: "hq@x.test"}, "host"},
+		{mail.SMTPConfig{Host: "mail.x.test", From: "not an address"}, "sender address"},
+		{mail.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Security: "ssl3"}, "security"},
+		{mail.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Port: 70000}, "port"},
+		{mail.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq"}, "needs a password"},
+		{mail.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq", Password: "pw", Security: mail.SMTPNone}, "without TLS"},
 	} {
-		if _, err := auth.NewSMTPMailer(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := mail.NewSMTPMailer(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want one about %q", c.cfg, err, c.want)
 		}
 	}
-	cfg := auth.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq", Password: "hunter2-secret"}
-	m, err := auth.NewSMTPMailer(cfg)
+	cfg := mail.SMTPConfig{Host: "mail.x.test", From: "hq@x.test", Username: "hq", Password: "hunter2-secret"}
+	m, err := mail.NewSMTPMailer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestSMTPConfig(t *testing.T) {
 // wrong password fails without showing in the error.
 func TestSMTPTLS(t *testing.T) {
 	ctx := context.Background()
-	msg := auth.Message{Kind: "magic", To: "ann@example.test", Subject: "Sign in", Body: "link"}
+	msg := mail.Message{Kind: "magic", To: "ann@example.test", Subject: "Sign in", Body: "link"}
 	for _, c := range []struct {
 		name     string
 		server   smtptest.Options
@@ -127,26 +127,26 @@ func TestSMTPTLS(t *testing.T) {
 		trust    bool
 		want     string // "" for sent, else a part of the error
 	}{
-		{"starttls and auth", smtptest.Options{TLS: auth.SMTPStartTLS, Username: "hq", Password: "pw-right"}, auth.SMTPStartTLS, "pw-right", true, ""},
-		{"implicit tls", smtptest.Options{TLS: auth.SMTPTLS}, auth.SMTPTLS, "", true, ""},
-		{"no starttls offered", smtptest.Options{}, auth.SMTPStartTLS, "", true, "STARTTLS"},
-		{"untrusted certificate", smtptest.Options{TLS: auth.SMTPStartTLS}, auth.SMTPStartTLS, "", false, "certificate"},
-		{"wrong password", smtptest.Options{TLS: auth.SMTPTLS, Username: "hq", Password: "pw-right"}, auth.SMTPTLS, "pw-wrong-secret", true, "535"},
+		{"starttls and auth", smtptest.Options{TLS: mail.SMTPStartTLS, Username: "hq", Password: "pw-right"}, mail.SMTPStartTLS, "pw-right", true, ""},
+		{"implicit tls", smtptest.Options{TLS: mail.SMTPTLS}, mail.SMTPTLS, "", true, ""},
+		{"no starttls offered", smtptest.Options{}, mail.SMTPStartTLS, "", true, "STARTTLS"},
+		{"untrusted certificate", smtptest.Options{TLS: mail.SMTPStartTLS}, mail.SMTPStartTLS, "", false, "certificate"},
+		{"wrong password", smtptest.Options{TLS: mail.SMTPTLS, Username: "hq", Password: "pw-right"}, mail.SMTPTLS, "pw-wrong-secret", true, "535"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := smtptest.StartWith(t, c.server)
-			cfg := auth.SMTPConfig{Host: srv.Host(), Port: srv.Port(), Security: c.security, From: "hq@keycab.test", Timeout: 5 * time.Second}
+			cfg := mail.SMTPConfig{Host: srv.Host(), Port: srv.Port(), Security: c.security, From: "hq@keycab.test", Timeout: 5 * time.Second}
 			if c.password != "" {
 				cfg.Username, cfg.Password = "hq", c.password
 			}
 			if c.trust {
 				cfg.TLS = &tls.Config{RootCAs: srv.Roots(), ServerName: srv.Host(), MinVersion: tls.VersionTLS12}
 			}
-			m, err := auth.NewSMTPMailer(cfg)
+			m, err := mail.NewSMTPMailer(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := auth.Attempt(ctx, m, msg)
+			d := mail.Attempt(ctx, m, msg)
 			got := srv.Messages()
 			if c.want == "" {
 				if d.Status != "sent" || len(got) != 1 || !got[0].TLS || got[0].User != cfg.Username {
