@@ -7,6 +7,7 @@ package console
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -74,22 +75,96 @@ func (k *Console) Run(ctx context.Context, in io.Reader) error {
 			}
 		}
 	}()
-	sc := bufio.NewScanner(in)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
+	lines := make(chan line)
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go readLines(in, lines, stopped)
+	var err error
+loop:
+	for {
+		var l line
+		select {
+		case <-ctx.Done():
+			break loop
+		case l = <-lines:
+		}
+		if l.err != nil {
+			if l.err != io.EOF {
+				err = l.err
+			}
+			break loop
+		}
+		if l.long > 0 {
+			fmt.Fprintf(k.out, "! line too long (%d bytes, at most %d): ignored\n", l.long, MaxLine)
 			continue
 		}
-		if line == "quit" || line == "exit" {
-			break
+		text := strings.TrimSpace(l.text)
+		if text == "" {
+			continue
 		}
-		if err := k.Exec(line); err != nil {
+		if text == "quit" || text == "exit" {
+			break loop
+		}
+		if err := k.Exec(text); err != nil {
 			fmt.Fprintf(k.out, "! %v\n", err)
 		}
 	}
 	cancel()
 	<-printed
-	return sc.Err()
+	return err
+}
+
+// MaxLine is the longest command line the console takes (a QR code holds
+// at most about 3 KB); longer lines are read to their end and refused.
+const MaxLine = 16 << 10
+
+// line is one line read from the console's input: its text, or its length
+// when it was longer than MaxLine, or the error that ended the input.
+type line struct {
+	text string
+	long int
+	err  error
+}
+
+// readLines reads in line by line, lines of any length, and hands each to
+// lines until in ends or stopped is closed. It runs in its own goroutine
+// so that Run can stop while a Read blocks (a terminal or a pipe that
+// stays open and idle); that Read ends when the program exits or in is
+// closed.
+func readLines(in io.Reader, lines chan<- line, stopped <-chan struct{}) {
+	r := bufio.NewReaderSize(in, 4096)
+	for {
+		var l line
+		var buf []byte
+		for {
+			chunk, err := r.ReadSlice('\n')
+			if l.long == 0 && len(buf)+len(chunk) <= MaxLine+1 { // +1: the newline
+				buf = append(buf, chunk...)
+			} else {
+				l.long += len(buf) + len(bytes.TrimSuffix(chunk, []byte("\n")))
+				buf = buf[:0]
+			}
+			if err == bufio.ErrBufferFull {
+				continue // the line goes on
+			}
+			if err != nil && len(buf) == 0 && l.long == 0 {
+				l.err = err
+			}
+			break
+		}
+		l.text = strings.TrimRight(string(buf), "\r\n")
+		if len(l.text) > MaxLine {
+			l.long, l.text = len(l.text), ""
+		}
+		select {
+		case lines <- l:
+		case <-stopped:
+			return
+		}
+		if l.err != nil {
+			return
+		}
+	}
 }
 
 // Exec runs one command.

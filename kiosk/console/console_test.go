@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -90,5 +91,89 @@ func TestConsoleTake(t *testing.T) {
 	keys, _ := db.KeysOut(ctx)
 	if len(keys) != 1 || keys[0].KeySetID != "ks-1" || keys[0].MemberID != "m-ben" || keys[0].Recipient != "Mr Patel" {
 		t.Fatalf("custody %+v", keys)
+	}
+}
+
+// consoleRig is a running controller on the demo cabinet with a console
+// reading from a pipe the test holds open.
+type consoleRig struct {
+	out      *syncBuffer
+	w        *io.PipeWriter
+	cancel   context.CancelFunc
+	finished chan error
+}
+
+func newConsoleRig(t *testing.T) *consoleRig {
+	t.Helper()
+	ctx := context.Background()
+	cfg, _, err := simulator.Demo(time.Now(), passhash.Params{Memory: 64, Time: 1, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.MustOpen(t, nil)
+	if err := db.ApplyConfig(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cab.Close() })
+	c, err := kiosk.New(kiosk.Config{Store: db, Locks: cab.Locks, Scanners: []kiosk.Scanner{cab.Badges}, Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	conCtx, cancel := context.WithCancel(ctx)
+	in, w := io.Pipe()
+	t.Cleanup(func() { w.Close() })
+	r := &consoleRig{out: &syncBuffer{}, w: w, cancel: cancel, finished: make(chan error, 1)}
+	go func() { r.finished <- console.New(c, cab, r.out).Run(conCtx, in) }()
+	return r
+}
+
+func (r *consoleRig) say(t *testing.T, line, want string) {
+	t.Helper()
+	go io.WriteString(r.w, line+"\n") // a long line must not block the test if the console stops reading
+	hardwaretest.Eventually(t, 10*time.Second, "after a line of "+strconv.Itoa(len(line))+" bytes: "+want, func() bool {
+		return strings.Contains(r.out.String(), want)
+	})
+}
+
+// TestConsoleStopsOnCancel: cancelling the context (SIGTERM in the
+// program) ends the console although its input stays open and idle.
+func TestConsoleStopsOnCancel(t *testing.T) {
+	r := newConsoleRig(t)
+	r.say(t, "status", "Scan your badge")
+	r.cancel()
+	select {
+	case err := <-r.finished:
+		if err != nil {
+			t.Fatalf("console: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("console still reading its open input after its context ended")
+	}
+}
+
+// TestConsoleLongLine: a line longer than any command is refused with a
+// message, and the console goes on reading.
+func TestConsoleLongLine(t *testing.T) {
+	r := newConsoleRig(t)
+	r.say(t, "status", "Scan your badge")
+	r.say(t, "qr "+strings.Repeat("x", 100<<10), "line too long")
+	r.say(t, "frobnicate", "unknown command")
+	select {
+	case err := <-r.finished:
+		t.Fatalf("console stopped after a long line: %v", err)
+	default:
+	}
+	r.cancel()
+	if err := <-r.finished; err != nil {
+		t.Fatalf("console: %v", err)
 	}
 }
