@@ -38,6 +38,9 @@ const (
 	AlarmOverdue      = "overdue"
 	AlarmEquivocation = "log_equivocation"
 	AlarmKioskOffline = "kiosk_offline"
+	// AlarmLogFailed: the kiosk's log refused appends (a full or failing
+	// disk); the kiosk is out of service until it records again.
+	AlarmLogFailed = "log_failed"
 )
 
 // Detail keys of a clock.anchored entry that a kiosk logs when it stores

@@ -30,6 +30,14 @@ type Locks interface {
 	Names() []string
 }
 
+// Log is what the controller needs of the kiosk's signed log (store.DB):
+// every entry, take and return it records goes through it.
+type Log interface {
+	Append(ctx context.Context, recs ...store.Record) ([]store.Appended, error)
+	Take(ctx context.Context, c *keycab.Checkout) error
+	Return(ctx context.Context, keySet, member string, slot int, wrongSlot bool) (int64, error)
+}
+
 // Scanner is a source of scanned codes: a badge reader, or the camera
 // reading QR codes (badge.Reader and its twins).
 type Scanner interface {
@@ -68,7 +76,9 @@ func ReadScanners(ctx context.Context, scanners []Scanner, log *slog.Logger, sen
 
 // Config configures a Controller.
 type Config struct {
-	Store    *store.DB
+	Store *store.DB
+	// Log records entries, takes and returns; nil means Store.
+	Log      Log
 	Locks    Locks
 	Scanners []Scanner
 	// Sensors delivers debounced input changes (input.Watcher.Events).
@@ -84,6 +94,7 @@ type Config struct {
 	UnlockFor      time.Duration // how long a lock is released [10s]
 	ConfirmTimeout time.Duration // waiting for the key to move [20s]
 	ShowDone       time.Duration // how long Done and Message stay [4s]
+	LogRetry       time.Duration // out of service: how often the log is tried again [10s]
 }
 
 func (c *Config) defaults() {
@@ -92,6 +103,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Log == nil && c.Store != nil {
+		c.Log = c.Store
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -102,12 +116,14 @@ func (c *Config) defaults() {
 	def(&c.UnlockFor, 10*time.Second)
 	def(&c.ConfirmTimeout, 20*time.Second)
 	def(&c.ShowDone, 4*time.Second)
+	def(&c.LogRetry, 10*time.Second)
 }
 
 // Controller runs one cabinet.
 type Controller struct {
 	cfg    Config
 	db     *store.DB
+	rec    Log
 	locks  Locks
 	clock  hardware.Clock
 	log    *slog.Logger
@@ -135,8 +151,11 @@ type Controller struct {
 	alarms    []Alarm
 	overdue   map[int64]bool // checkouts already alarmed as overdue, by log index
 	emergency bool
-	step      int // generation of the step deadline
-	doorGen   int // generation of the door-held timer
+	logFault  error     // the log's last refusal while out of service, nil when it records
+	faultFrom time.Time // when the log first refused
+	refused   int       // entries the log refused since then
+	step      int       // generation of the step deadline
+	doorGen   int       // generation of the door-held timer
 	seq       uint64
 }
 
@@ -164,6 +183,7 @@ type (
 	scanEvent    struct{ b badge.Badge }
 	timeoutEvent struct{ gen int }
 	doorHeld     struct{ gen int }
+	logRetry     struct{}
 )
 
 // New returns a controller; Run starts it.
@@ -173,7 +193,7 @@ func New(cfg Config) (*Controller, error) {
 		return nil, errors.New("kiosk: a store and locks are required")
 	}
 	c := &Controller{
-		cfg: cfg, db: cfg.Store, locks: cfg.Locks, clock: cfg.Clock, log: cfg.Logger,
+		cfg: cfg, db: cfg.Store, rec: cfg.Log, locks: cfg.Locks, clock: cfg.Clock, log: cfg.Logger,
 		events:    make(chan any, 256),
 		out:       map[string]keycab.Checkout{},
 		present:   map[int]bool{},
@@ -247,9 +267,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, st := range c.cfg.Initial {
 		c.sense(st.Kind, st.Slot, st.Active)
 	}
-	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventBoot, Detail: map[string]string{"keys_out": strconv.Itoa(len(c.out))}}}); err != nil {
-		return err
-	}
+	// A log that refuses the boot entry leaves the kiosk out of service
+	// (and saying so, to the screen and HQ) rather than not running.
+	c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventBoot, Detail: map[string]string{"keys_out": strconv.Itoa(len(c.out))}}})
 	ctx, cancel := context.WithCancel(ctx)
 	scanning := ReadScanners(ctx, c.cfg.Scanners, c.log, func(b badge.Badge) {
 		select {
@@ -261,7 +281,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		cancel()
 		<-scanning
 		c.secureAll()
-		c.record(context.WithoutCancel(ctx), store.Record{Event: &audit.Event{Kind: keycab.EventShutdown}})
+		c.note(context.WithoutCancel(ctx), store.Record{Event: &audit.Event{Kind: keycab.EventShutdown}})
 	}()
 	c.idle("Scan your badge", "")
 	c.checkOverdue(ctx)
@@ -312,6 +332,19 @@ func (c *Controller) load(ctx context.Context) error {
 }
 
 func (c *Controller) handle(ctx context.Context, ev any) {
+	switch ev.(type) {
+	case timeoutEvent, doorHeld, emergencyTick, logRetry:
+	default:
+		// A person acts: out of service, nothing happens unless the log
+		// records again.
+		if c.logFault != nil {
+			if !c.retryLog(ctx) {
+				c.showFault()
+				return
+			}
+			c.idle("", "")
+		}
+	}
 	switch ev := ev.(type) {
 	case scanEvent:
 		c.onScan(ctx, ev.b)
@@ -352,6 +385,17 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		if c.emergency {
 			c.releaseAll()
 		}
+	case logRetry:
+		if c.logFault == nil {
+			return
+		}
+		if !c.retryLog(ctx) {
+			c.clock.AfterFunc(c.cfg.LogRetry, func() { c.events <- logRetry{} })
+			return
+		}
+		if c.s == nil {
+			c.idle("", "")
+		}
 	default:
 		c.log.Error("kiosk: unknown event", "type", fmt.Sprintf("%T", ev))
 	}
@@ -380,6 +424,10 @@ func (c *Controller) idle(title, msg string) {
 	if c.emergency {
 		c.step++
 		c.publish(Screen{State: Emergency, Title: "Emergency release", Message: "Every lock is open on the fire panel's signal."})
+		return
+	}
+	if c.logFault != nil {
+		c.showFault()
 		return
 	}
 	if title != "" && title != "Scan your badge" {
@@ -444,15 +492,77 @@ func (c *Controller) release(name string) error {
 	return nil
 }
 
-// record appends to the log and logs failures; custody changes go through
-// the store's Take and Return.
+// record appends to the log; custody changes go through the log's Take
+// and Return. When the log refuses, the kiosk goes out of service (fault)
+// and the caller must stop what it was doing: an action that cannot be
+// recorded does not happen.
 func (c *Controller) record(ctx context.Context, r store.Record) (int64, error) {
-	a, err := c.db.Append(ctx, r)
+	a, err := c.rec.Append(ctx, r)
 	if err != nil {
 		c.log.Error("audit log append failed", "kind", r.Event.Kind, "err", err)
+		c.fault(err)
 		return -1, err
 	}
 	return a[0].Index, nil
+}
+
+// note records a fact the kiosk acts on whether or not it can be recorded
+// (a sensor change, the emergency input, boot and shutdown): a refusal
+// puts the kiosk out of service like any other (record), and the caller
+// goes on.
+func (c *Controller) note(ctx context.Context, r store.Record) {
+	if _, err := c.record(ctx, r); err != nil {
+		c.log.Warn("fact not recorded: the kiosk is out of service", "kind", r.Event.Kind)
+	}
+}
+
+// fault takes the kiosk out of service after the log refused an append
+// (err) or a take or return: it ends any session, secures what flows
+// released, shows the out-of-service screen, raises the log_failed alarm
+// (shown, and sent to HQ in the heartbeat's alarms; it is recorded once
+// the log records again) and tries the log again every LogRetry.
+func (c *Controller) fault(err error) {
+	c.refused++
+	if c.logFault == nil {
+		c.faultFrom = c.clock.Now()
+		c.alarms = append([]Alarm{{ID: -1, Kind: keycab.AlarmLogFailed, Detail: "the log refuses to record: call an administrator", Since: c.faultFrom}}, c.alarms...)
+		c.clock.AfterFunc(c.cfg.LogRetry, func() { c.events <- logRetry{} })
+	}
+	c.logFault = err
+	c.s = nil
+	c.secureReleased()
+	c.showFault()
+}
+
+// showFault shows the out-of-service screen (the emergency screen during
+// an emergency: the locks stay released on the fire panel's signal).
+func (c *Controller) showFault() {
+	c.step++
+	if c.emergency {
+		c.publish(Screen{State: Emergency, Title: "Emergency release", Message: "Every lock is open on the fire panel's signal. This kiosk cannot record just now."})
+		return
+	}
+	c.publish(Screen{State: OutOfService, Title: "Out of service: this kiosk cannot record",
+		Message: "Nothing can be taken or returned now. If you hold a key you just took, put it back. Please call an administrator."})
+}
+
+// retryLog tries the log again by recording the outage as a log_failed
+// alarm; it reports whether the kiosk is back in service.
+func (c *Controller) retryLog(ctx context.Context) bool {
+	detail := fmt.Sprintf("the log refused %d entries from %s: %v", c.refused, c.faultFrom.Format(time.RFC3339), c.logFault)
+	a, err := c.rec.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: map[string]string{"alarm": keycab.AlarmLogFailed, "detail": detail}}})
+	if err != nil {
+		c.logFault = err
+		return false
+	}
+	for i := range c.alarms {
+		if c.alarms[i].Kind == keycab.AlarmLogFailed && c.alarms[i].ID == -1 {
+			c.alarms[i].ID, c.alarms[i].Detail = a[0].Index, detail
+		}
+	}
+	c.log.Info("audit log records again", "refused", c.refused, "since", c.faultFrom)
+	c.logFault, c.refused = nil, 0
+	return true
 }
 
 func (c *Controller) member(id string) *keycab.Member {
@@ -533,11 +643,16 @@ func (c *Controller) checkPIN(ctx context.Context, m *keycab.Member, digits stri
 		return true
 	}
 	c.fails[m.ID]++
-	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "wrong PIN", "attempt": strconv.Itoa(c.fails[m.ID])}}})
+	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "wrong PIN", "attempt": strconv.Itoa(c.fails[m.ID])}}}); err != nil {
+		return false // out of service: the session is over
+	}
 	if max := c.conf.Policy.MaxFailedPINs; max > 0 && c.fails[m.ID] >= max {
 		c.lockedOut[m.ID] = now.Add(c.conf.Policy.LockOut)
 		delete(c.fails, m.ID)
-		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventLockedOut, Actor: m.ID, Detail: map[string]string{"for": c.conf.Policy.LockOut.String()}}})
+		// Locked out in memory even when the log refuses the entry.
+		if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventLockedOut, Actor: m.ID, Detail: map[string]string{"for": c.conf.Policy.LockOut.String()}}}); err != nil {
+			return false
+		}
 	}
 	return false
 }

@@ -45,7 +45,9 @@ func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 	// An unknown badge: logged without the code itself, only a short hash
 	// so repeated attempts can be told apart.
 	h := keycab.BadgeHash(c.conf.BadgeSalt, b.Code)
-	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Detail: map[string]string{"reason": "unknown badge", "reader": b.Source, "badge": fmt.Sprintf("%x", h[:4])}}})
+	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Detail: map[string]string{"reason": "unknown badge", "reader": b.Source, "badge": fmt.Sprintf("%x", h[:4])}}}); err != nil {
+		return // out of service
+	}
 	if c.s == nil {
 		c.idle("Badge not recognised", "Ask an administrator to link your badge.")
 	}
@@ -83,16 +85,22 @@ func (c *Controller) onBadge(ctx context.Context, m *keycab.Member, source strin
 		return // a badge mid-flow does not start another session
 	}
 	if c.isLockedOut(m) {
-		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "locked out", "reader": source}}})
+		if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "locked out", "reader": source}}}); err != nil {
+			return // out of service
+		}
 		c.idle("Locked out", "Too many wrong PINs. Try again later or ask an administrator.")
 		return
 	}
 	if m.Disabled || !m.ErasedAt.IsZero() {
-		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "disabled", "reader": source}}})
+		if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "disabled", "reader": source}}}); err != nil {
+			return // out of service
+		}
 		c.idle("Access disabled", "Please ask an administrator.")
 		return
 	}
-	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentified, Actor: m.ID, Detail: map[string]string{"via": source}}})
+	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentified, Actor: m.ID, Detail: map[string]string{"via": source}}}); err != nil {
+		return // out of service: no greeting, no session
+	}
 	c.s = &session{member: m}
 	if c.conf.Policy.PINAlways || hasRole(c.conf.Policy.PINRoles, m.Role) {
 		c.askPIN(m, func(c *Controller) { c.showMenu() })
@@ -126,6 +134,9 @@ func (c *Controller) onPIN(ctx context.Context, digits string) {
 	}
 	m := c.s.pinFor
 	if !c.checkPIN(ctx, m, digits) {
+		if c.s == nil {
+			return // out of service
+		}
 		if c.isLockedOut(m) {
 			c.idle("Locked out", "Too many wrong PINs. Try again later or ask an administrator.")
 			return
@@ -237,7 +248,9 @@ func (c *Controller) afterTakeChecks(d keycab.Decision) {
 func (c *Controller) onSecond(ctx context.Context, m *keycab.Member) {
 	d := keycab.DecideSecond(c.facts(m, c.s.keySet), c.s.member.ID)
 	if !d.Allowed || c.isLockedOut(m) {
-		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, KeySet: c.s.keySet.ID, Detail: map[string]string{"reason": "second refused: " + d.Reason}}})
+		if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, KeySet: c.s.keySet.ID, Detail: map[string]string{"reason": "second refused: " + d.Reason}}}); err != nil {
+			return // out of service
+		}
 		c.setStep(Second, c.s.deadline.Sub(c.clock.Now()), Screen{Title: "A second person must confirm", Message: d.Reason})
 		return
 	}
@@ -353,8 +366,12 @@ func (c *Controller) completeTake(ctx context.Context, slot int) {
 	if s.second != nil {
 		co.SecondID = s.second.ID
 	}
-	if err := c.db.Take(ctx, &co); err != nil {
+	if err := c.rec.Take(ctx, &co); err != nil {
 		c.log.Error("record take", "keyset", s.keySet.ID, "err", err)
+		if keycab.ErrorCode(err) == keycab.EINTERNAL {
+			c.fault(err) // the log refuses: out of service
+			return
+		}
 		c.idle("Could not record the take", "Please put the key back and call an administrator.")
 		return
 	}
@@ -370,8 +387,12 @@ func (c *Controller) completeTake(ctx context.Context, slot int) {
 
 func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 	s := c.s
-	if _, err := c.db.Return(ctx, s.keySet.ID, s.member.ID, slot, wrong); err != nil {
+	if _, err := c.rec.Return(ctx, s.keySet.ID, s.member.ID, slot, wrong); err != nil {
 		c.log.Error("record return", "keyset", s.keySet.ID, "err", err)
+		if keycab.ErrorCode(err) == keycab.EINTERNAL {
+			c.fault(err) // the log refuses: out of service
+			return
+		}
 		c.idle("Could not record the return", "Please call an administrator.")
 		return
 	}

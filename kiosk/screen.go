@@ -21,6 +21,9 @@ const (
 	Message    State = "message"    // a notice (refusal, error) before idle
 	Admin      State = "admin"      // the admin menu
 	Emergency  State = "emergency"  // the fire panel released every lock
+	// OutOfService: the log refuses appends, so the kiosk takes no
+	// custody action until it records again.
+	OutOfService State = "out_of_service"
 )
 
 // Screen is everything the UI shows. It is a value: the controller sends a

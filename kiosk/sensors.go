@@ -60,10 +60,10 @@ func (c *Controller) onSensor(ctx context.Context, ev input.Event) {
 func (c *Controller) onDoor(ctx context.Context, open bool) {
 	if !open {
 		c.doorGen++
-		c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorClosed}})
+		c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorClosed}})
 		return
 	}
-	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorOpened}})
+	c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorOpened}})
 	door := c.conf.Cabinet.DoorLock
 	if door != "" && !c.isReleased(door) && !c.emergency {
 		c.raise(ctx, keycab.AlarmDoorForced, "the door opened while locked")
@@ -107,10 +107,9 @@ func (c *Controller) onKeyIn(ctx context.Context, n int) {
 
 // raise starts an alarm: it is logged, shown, and sounds the buzzer.
 func (c *Controller) raise(ctx context.Context, kind, detail string) {
-	index, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: map[string]string{"alarm": kind, "detail": detail}}})
-	if err != nil {
-		index = -1
-	}
+	// An alarm the log refuses (the kiosk is out of service then) is
+	// still shown, sounded and sent to HQ in the heartbeat.
+	index, _ := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: map[string]string{"alarm": kind, "detail": detail}}})
 	c.alarms = append([]Alarm{{ID: index, Kind: kind, Detail: detail, Since: c.clock.Now()}}, c.alarms...)
 	c.log.Warn("alarm", "alarm", kind, "detail", detail)
 	if c.cfg.Buzzer != "" {
@@ -126,7 +125,7 @@ func (c *Controller) republish() { c.publish(c.Screen()) }
 
 func (c *Controller) emergencyOn(ctx context.Context) {
 	c.emergency = true
-	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventEmergency}})
+	c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventEmergency}}) // released whether or not it is recorded
 	c.s = nil
 	c.releaseAll()
 	c.idle("", "")
@@ -148,7 +147,7 @@ func (c *Controller) releaseAll() {
 func (c *Controller) emergencyOff(ctx context.Context) {
 	c.emergency = false
 	c.secureAll()
-	c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventEmergencyOff}})
+	c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventEmergencyOff}})
 	c.idle("", "")
 }
 

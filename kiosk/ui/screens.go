@@ -46,6 +46,8 @@ func (u *UI) renderBody() {
 		u.admin(s)
 	case kiosk.Emergency:
 		u.emergency(s)
+	case kiosk.OutOfService:
+		u.outcome(s, theme.ErrorIcon(), colours.danger)
 	default:
 		u.outcome(s, theme.QuestionIcon(), colours.surfaceHigh)
 	}
