@@ -28,6 +28,9 @@ type Locks interface {
 	Lock(name string) error
 	// Names lists every output.
 	Names() []string
+	// Emergency releases the named lock until Lock, within the driver's
+	// safety limits (lock.Bank.Emergency).
+	Emergency(name string) error
 }
 
 // Log is what the controller needs of the kiosk's signed log (store.DB):
@@ -333,7 +336,7 @@ func (c *Controller) load(ctx context.Context) error {
 
 func (c *Controller) handle(ctx context.Context, ev any) {
 	switch ev.(type) {
-	case timeoutEvent, doorHeld, emergencyTick, logRetry:
+	case timeoutEvent, doorHeld, logRetry:
 	default:
 		// A person acts: out of service, nothing happens unless the log
 		// records again.
@@ -381,10 +384,6 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		c.onEnrolFob(ev.Slot)
 	case LinkBadge:
 		c.onLinkBadge(ev.MemberID)
-	case emergencyTick:
-		if c.emergency {
-			c.releaseAll()
-		}
 	case logRetry:
 		if c.logFault == nil {
 			return

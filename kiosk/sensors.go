@@ -11,10 +11,6 @@ import (
 	"keycab.dev/keycab/store"
 )
 
-// emergencyTick re-releases every lock while the emergency input is
-// active: the lock driver caps each release, so it must be renewed.
-type emergencyTick struct{}
-
 // sense records an input's state without acting on it.
 func (c *Controller) sense(k input.Kind, slot int, active bool) {
 	switch k {
@@ -131,17 +127,19 @@ func (c *Controller) emergencyOn(ctx context.Context) {
 	c.idle("", "")
 }
 
+// releaseAll hands every lock but the buzzer to the driver's emergency
+// release, which keeps it open until emergencyOff secures it: fail-safe
+// locks de-energised throughout, fail-secure ones energised and rested in
+// turn so that none exceeds its maximum energised time.
 func (c *Controller) releaseAll() {
 	for _, n := range c.locks.Names() {
 		if n == c.cfg.Buzzer {
 			continue
 		}
-		if err := c.locks.Unlock(n, c.cfg.UnlockFor); err != nil {
+		if err := c.locks.Emergency(n); err != nil {
 			c.log.Error("emergency release", "lock", n, "err", err)
 		}
-		c.released[n] = c.clock.Now().Add(c.cfg.UnlockFor)
 	}
-	c.clock.AfterFunc(c.cfg.UnlockFor/2, func() { c.events <- emergencyTick{} })
 }
 
 func (c *Controller) emergencyOff(ctx context.Context) {

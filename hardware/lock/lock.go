@@ -7,6 +7,16 @@
 //   - every unlock has a maximum duration the driver enforces with its own
 //     timer: a caller that forgets to lock again cannot leave a solenoid
 //     energised, and repeated Unlock calls never extend a period past it;
+//   - a fail-secure output (energised to release) must cool off after each
+//     release before it is energised again: a release of t needs a rest of
+//     Rest×t/MaxOn (by default as long as the release), and Unlock during
+//     the rest fails with ErrResting, so no output is ever energised for
+//     longer than MaxOn at a time nor more than MaxOn/(MaxOn+Rest) of any
+//     stretch of time;
+//   - Emergency releases a lock until Lock or Halt: a fail-safe lock is
+//     simply left de-energised (open) for as long as it takes, a
+//     fail-secure one is energised for MaxOn, rested, and energised again
+//     in turn by the driver's own timers;
 //   - Halt secures every output and is what shutdown and panic paths call;
 //   - a failing pin write is returned, and a failing re-lock is retried and
 //     reported through Config.OnFault until it succeeds.
@@ -24,6 +34,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/bits"
 	"sort"
 	"sync"
 	"time"
@@ -59,8 +71,17 @@ type Lock struct {
 	Mode      Mode
 	Pulse     time.Duration // Pulse mode's release time; default 1s
 	// MaxOn is the longest the lock may stay released, enforced by the
-	// driver; default 10s. It caps Pulse and every Unlock duration.
+	// driver; default 10s. It caps Pulse and every Unlock duration. An
+	// emergency release of a fail-safe lock is not capped (de-energised,
+	// the lock cannot overheat).
 	MaxOn time.Duration
+	// Rest is how long a fail-secure output stays de-energised after a
+	// release of MaxOn before it may be energised again; a shorter release
+	// needs a proportionally shorter rest. Default MaxOn (at most a 50%
+	// duty cycle); set it from the solenoid's rated duty cycle. Negative:
+	// no rest, for an output that does not heat (a buzzer, a relay to an
+	// alarm panel).
+	Rest time.Duration
 }
 
 // Config configures a Bank.
@@ -99,6 +120,41 @@ type output struct {
 	timer    hardware.Timer
 	gen      int
 	fault    error
+
+	emergency bool          // released by Emergency until Lock or Halt
+	offAt     time.Time     // when a fail-secure output was last de-energised
+	lastOn    time.Duration // how long it was energised before that
+}
+
+// burns reports whether the output is energised while released: a
+// fail-secure lock, whose energised time is limited.
+func (o *output) burns() bool { return !o.cfg.FailSafe }
+
+// restUntil is when a fail-secure output has cooled off after its last
+// release.
+func (o *output) restUntil() time.Time {
+	if o.lastOn <= 0 || o.cfg.Rest < 0 {
+		return o.offAt
+	}
+	// Rest×lastOn/MaxOn in 128 bits (10 s × 10 s overflows 64), rounded up.
+	hi, lo := bits.Mul64(uint64(o.cfg.Rest), uint64(o.lastOn))
+	if hi >= uint64(o.cfg.MaxOn) {
+		return o.offAt.Add(math.MaxInt64 / 2) // energised for ages: rest as long as it takes
+	}
+	q, rem := bits.Div64(hi, lo, uint64(o.cfg.MaxOn))
+	if rem > 0 {
+		q++
+	}
+	return o.offAt.Add(time.Duration(q))
+}
+
+// securedLocked notes that the output was just secured at now.
+func (o *output) securedLocked(now time.Time) {
+	if o.unlocked {
+		o.lastOn, o.offAt = now.Sub(o.since), now
+		o.since = now
+	}
+	o.unlocked = false
 }
 
 // Bank is a set of locks. Its methods are safe for concurrent use.
@@ -119,6 +175,10 @@ var ErrUnknownLock = errors.New("unknown lock")
 
 // ErrHalted is returned by Unlock after Halt.
 var ErrHalted = errors.New("lock bank halted")
+
+// ErrResting is returned by Unlock while a fail-secure output cools off
+// after its last release (Lock.Rest).
+var ErrResting = errors.New("lock output resting after its last release")
 
 // Open looks every pin up and drives it to its secure state before
 // returning. If any pin is missing or any write fails, Open still secures
@@ -161,6 +221,9 @@ func Open(cfg Config) (*Bank, error) {
 		}
 		if l.Pulse > l.MaxOn {
 			l.Pulse = l.MaxOn
+		}
+		if l.Rest == 0 {
+			l.Rest = l.MaxOn
 		}
 		b.locks[l.Name] = &output{cfg: l}
 		b.order = append(b.order, l.Name)
@@ -229,6 +292,12 @@ func (b *Bank) Unlock(name string, d time.Duration) error {
 		}
 	}
 	now := b.clock.Now()
+	if o.emergency {
+		return nil // released until Lock already
+	}
+	if !o.unlocked && o.burns() && now.Before(o.restUntil()) {
+		return fmt.Errorf("unlock %s: %w until %s", name, ErrResting, o.restUntil().Format(time.TimeOnly))
+	}
 	start := now
 	if o.unlocked {
 		start = o.since
@@ -283,9 +352,82 @@ func (b *Bank) expire(o *output, gen int) {
 		b.scheduleRelockLocked(o, b.clock.Now().Add(b.retry))
 		return
 	}
-	o.unlocked = false
-	o.since = b.clock.Now()
+	o.securedLocked(b.clock.Now())
 	o.timer = nil
+	if o.emergency {
+		// Cool off, then release again.
+		o.gen++
+		gen := o.gen
+		o.timer = b.clock.AfterFunc(o.restUntil().Sub(b.clock.Now()), func() { b.resume(o, gen) })
+	}
+}
+
+// Emergency releases the named lock until Lock or Halt, for the fire
+// panel's emergency input. A fail-safe lock is de-energised (open) and
+// left so; a fail-secure one is energised for at most MaxOn at a time,
+// rested as after any release, and energised again, by the driver's own
+// timers, so that it never burns however long the emergency lasts.
+func (b *Bank) Emergency(name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	o, ok := b.locks[name]
+	if !ok {
+		return fmt.Errorf("emergency release %s: %w", name, ErrUnknownLock)
+	}
+	if b.halted {
+		return fmt.Errorf("emergency release %s: %w", name, ErrHalted)
+	}
+	if o.emergency {
+		return nil
+	}
+	o.emergency = true
+	return b.emergencyLocked(o)
+}
+
+// emergencyLocked releases o for its emergency: indefinitely when it is
+// fail-safe, for one energised period (after its rest) when not.
+func (b *Bank) emergencyLocked(o *output) error {
+	now := b.clock.Now()
+	if o.timer != nil {
+		o.timer.Stop()
+		o.timer = nil
+	}
+	o.gen++
+	gen := o.gen
+	if o.burns() && !o.unlocked && now.Before(o.restUntil()) {
+		o.timer = b.clock.AfterFunc(o.restUntil().Sub(now), func() { b.resume(o, gen) })
+		return nil
+	}
+	if err := o.write(true); err != nil {
+		// Try again: an emergency release is not given up.
+		o.timer = b.clock.AfterFunc(b.retry, func() { b.resume(o, gen) })
+		return fmt.Errorf("emergency release %s: %w", o.cfg.Name, err)
+	}
+	if !o.unlocked {
+		o.unlocked, o.since = true, now
+	}
+	if !o.burns() {
+		o.until = time.Time{}
+		return nil // de-energised: open for as long as the emergency lasts
+	}
+	o.until = o.since.Add(o.cfg.MaxOn)
+	o.timer = b.clock.AfterFunc(o.until.Sub(now), func() { b.expire(o, gen) })
+	return nil
+}
+
+// resume continues an emergency release after a rest or a failed write.
+func (b *Bank) resume(o *output, gen int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if gen != o.gen || !o.emergency || b.halted {
+		return
+	}
+	if err := b.emergencyLocked(o); err != nil {
+		b.log.Error("lock: emergency release failed, retrying", "lock", o.cfg.Name, "err", err)
+		if b.onFault != nil {
+			go b.onFault(err)
+		}
+	}
 }
 
 // Lock secures the named lock now.
@@ -300,6 +442,7 @@ func (b *Bank) Lock(name string) error {
 }
 
 func (b *Bank) secureLocked(o *output) error {
+	o.emergency = false
 	if err := o.write(false); err != nil {
 		b.scheduleRelockLocked(o, b.clock.Now().Add(b.retry))
 		return err
@@ -309,10 +452,8 @@ func (b *Bank) secureLocked(o *output) error {
 		o.timer = nil
 	}
 	o.gen++
-	if o.unlocked {
-		o.since = b.clock.Now()
-	}
-	o.unlocked = false
+	o.emergency = false
+	o.securedLocked(b.clock.Now())
 	return nil
 }
 

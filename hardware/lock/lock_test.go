@@ -286,3 +286,76 @@ func TestUnknownLock(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestRestAfterRelease: a fail-secure output refuses to be energised
+// again until it has rested as long as its last release, in proportion to
+// Rest; a fail-safe one (de-energised to release) needs no rest.
+func TestRestAfterRelease(t *testing.T) {
+	r := MustRig(t, lock.Config{Locks: testLocks})
+	l := testLocks[1] // fail-secure, hold, MaxOn 8s, Rest 8s
+	if err := r.bank.Unlock(l.Name, 0); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(4 * time.Second)
+	if err := r.bank.Lock(l.Name); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(4*time.Second - time.Millisecond)
+	if err := r.bank.Unlock(l.Name, 0); !errors.Is(err, lock.ErrResting) {
+		t.Fatalf("unlock during the rest: %v, want ErrResting", err)
+	}
+	r.MustSecure(t, l)
+	r.clock.Advance(time.Millisecond)
+	if err := r.bank.Unlock(l.Name, 0); err != nil {
+		t.Fatalf("unlock after the rest: %v", err)
+	}
+	door := testLocks[2] // fail-safe
+	for range 3 {
+		if err := r.bank.Unlock(door.Name, time.Second); err != nil {
+			t.Fatalf("fail-safe unlock again: %v", err)
+		}
+		r.clock.Advance(time.Second)
+	}
+}
+
+// TestEmergency: a fail-safe lock stays de-energised for the whole
+// emergency; a fail-secure one is energised for MaxOn, rested, and
+// energised again; Lock ends both.
+func TestEmergency(t *testing.T) {
+	r := MustRig(t, lock.Config{Locks: testLocks})
+	safe, secure := testLocks[2], testLocks[1]
+	for _, l := range []lock.Lock{safe, secure} {
+		if err := r.bank.Emergency(l.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const step = 500 * time.Millisecond
+	var on, off time.Duration
+	for elapsed := time.Duration(0); elapsed < 5*time.Minute; elapsed += step {
+		r.MustReleased(t, safe)
+		if r.board.Pin(secure.Pin).Level() != lock.SecureLevel(secure) {
+			on += step
+			if on > secure.MaxOn {
+				t.Fatalf("fail-secure lock energised for %v in an emergency, max %v", on, secure.MaxOn)
+			}
+			if off > 0 && off < secure.MaxOn {
+				t.Fatalf("fail-secure lock energised again after a rest of %v", off)
+			}
+			off = 0
+		} else {
+			if on > 0 && off == 0 && elapsed > 0 {
+				on = 0
+			}
+			off += step
+		}
+		r.clock.Advance(step)
+	}
+	for _, l := range []lock.Lock{safe, secure} {
+		if err := r.bank.Lock(l.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.clock.Advance(time.Minute)
+	r.MustSecure(t, safe)
+	r.MustSecure(t, secure)
+}

@@ -35,6 +35,7 @@ type Pin struct {
 	changed  chan struct{}
 	writes   []gpio.Level
 	writeErr error
+	watch    func(gpio.Level)
 }
 
 // NewPin returns an unregistered simulated pin called name, configured as a
@@ -171,8 +172,20 @@ func (p *Pin) Out(l gpio.Level) error {
 	p.out = true
 	p.level = l
 	p.writes = append(p.writes, l)
+	if p.watch != nil {
+		p.watch(l)
+	}
 	p.notifyLocked()
 	return nil
+}
+
+// Watch calls f with every level written by Out, as it is written (f
+// must not call the pin), so a test can time the writes on its own
+// clock; nil stops watching.
+func (p *Pin) Watch(f func(gpio.Level)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watch = f
 }
 
 // PWM implements gpio.PinOut; simulated pins have no PWM.

@@ -100,7 +100,7 @@ func New(cab keycab.Cabinet, slots []keycab.Slot, o Options) (*Cabinet, error) {
 		input.Input{Name: "tamper", Kind: input.Tamper, Pin: TamperPin},
 		input.Input{Name: "emergency", Kind: input.Emergency, Pin: EmergencyPin})
 	c.Board.Add(BuzzerPin)
-	locks = append(locks, lock.Lock{Name: Buzzer, Pin: BuzzerPin, Mode: lock.Hold, MaxOn: o.MaxOn})
+	locks = append(locks, lock.Lock{Name: Buzzer, Pin: BuzzerPin, Mode: lock.Hold, MaxOn: o.MaxOn, Rest: -1}) // a buzzer does not heat
 
 	var err error
 	c.Locks, err = lock.Open(lock.Config{Locks: locks, Pins: c.Board.ByName, Clock: o.Clock, Logger: o.Logger})

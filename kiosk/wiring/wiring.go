@@ -11,7 +11,7 @@
 //
 //	[kiosk]                data = DIR, hq = URL
 //	[expander NAME]        type = mcp23017, bus = I2C bus name or number, address = 0x20
-//	[lock NAME]            pin, active_low, fail_safe, mode = hold|pulse, pulse, max_on
+//	[lock NAME]            pin, active_low, fail_safe, mode = hold|pulse, pulse, max_on, rest (a duration, or none)
 //	[input NAME]           kind = door|key|tamper|emergency, slot (for key), pin,
 //	                       pull = up|down|none, active_low, poll
 //	[reader NAME]          type = rdm6300|line|wedge|wiegand; port or device;
@@ -262,8 +262,14 @@ func setLock(l *lock.Lock, k, v string) (err error) {
 		l.Pulse, err = parseDuration(k, v)
 	case "max_on":
 		l.MaxOn, err = parseDuration(k, v)
+	case "rest":
+		if v == "none" {
+			l.Rest = -1 // an output that does not heat, such as a buzzer
+		} else {
+			l.Rest, err = parseDuration(k, v)
+		}
 	default:
-		err = fmt.Errorf("unknown key %q (want pin, active_low, fail_safe, mode, pulse or max_on)", k)
+		err = fmt.Errorf("unknown key %q (want pin, active_low, fail_safe, mode, pulse, max_on or rest)", k)
 	}
 	return err
 }
