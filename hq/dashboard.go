@@ -19,6 +19,8 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/auth"
@@ -491,12 +493,34 @@ func clearCookie(w http.ResponseWriter, name string) {
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 }
 
-// localPath returns next if it is a path on this site, else "/".
+// localPath returns next if it is a path on this site, else "/": it
+// must parse as a URL with no scheme, host or user, begin with one slash
+// (not //, which names a host), and hold no backslash, space or control
+// character, raw or percent-encoded, nor invalid UTF-8. Browsers strip
+// tabs and newlines from a Location and read a backslash as a slash, so
+// "/\t/evil" or "/\\evil" would land on another host.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		!plainURLText(next) || !plainURLText(u.Path) || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next
+}
+
+// plainURLText reports whether s is valid UTF-8 without backslashes,
+// spaces or control characters.
+func plainURLText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == '\\' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func roleName(r keycab.Role) string {
