@@ -443,34 +443,44 @@ func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time
 		if !t.p.readsAll() && t.p.role != keycab.RoleSiteManager {
 			return forbidden("kiosk health is for managers and auditors")
 		}
-		ks, err := t.kiosks(ctx, "")
+		// One statement for every kiosk: the kiosk (as t.kiosks reads
+		// it), its newest heartbeat and its log's quarantine, either of
+		// which may be missing.
+		rows, err := t.query(ctx, `SELECT k.id, k.cabinet_id, c.site_id, k.name, k.public_key, k.enrolled_us, k.last_seen_us, k.log_size, k.revoked_us,
+				COALESCE(hb.at_us, 0), COALESCE(hb.door, ''), COALESCE(hb.alarms, ''), COALESCE(hb.log_size, 0), COALESCE(hb.cosigned_size, 0),
+				COALESCE(hb.config_version, 0), COALESCE(hb.software, ''), COALESCE(hb.disk_free, 0), COALESCE(hb.temperature_mc, 0),
+				COALESCE(kl.quarantined_us, 0)
+			FROM kiosks k JOIN cabinets c ON c.org_id = k.org_id AND c.id = k.cabinet_id
+			LEFT JOIN kiosk_heartbeats hb ON hb.org_id = k.org_id AND hb.kiosk_id = k.id
+			LEFT JOIN kiosk_logs kl ON kl.org_id = k.org_id AND kl.kiosk_id = k.id
+			WHERE k.org_id = $1 ORDER BY k.name, k.id`, t.org())
 		if err != nil {
 			return err
 		}
-		for _, k := range ks {
-			h := KioskHealth{Kiosk: k}
-			var at, quarantined int64
-			var alarms string
-			err := t.queryRow(ctx, `SELECT hb.at_us, hb.door, hb.alarms, hb.log_size, hb.cosigned_size, hb.config_version, hb.software, hb.disk_free, hb.temperature_mc
-				FROM kiosk_heartbeats hb WHERE hb.org_id = $1 AND hb.kiosk_id = $2`, t.org(), k.ID).
-				Scan(&at, &h.Heartbeat.Door, &alarms, &h.Heartbeat.LogSize, &h.Heartbeat.CosignedSize, &h.Heartbeat.ConfigVersion,
-					&h.Heartbeat.Software, &h.Heartbeat.DiskFree, &h.Heartbeat.TemperatureMC)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		defer rows.Close()
+		for rows.Next() {
+			h := KioskHealth{Kiosk: Kiosk{OrgID: t.org()}}
+			k, hb := &h.Kiosk, &h.Heartbeat
+			var site, alarms string
+			var enrolled, seen, revoked, at, quarantined int64
+			if err := rows.Scan(&k.ID, &k.CabinetID, &site, &k.Name, &k.PublicKey, &enrolled, &seen, &k.LogSize, &revoked,
+				&at, &hb.Door, &alarms, &hb.LogSize, &hb.CosignedSize, &hb.ConfigVersion, &hb.Software, &hb.DiskFree, &hb.TemperatureMC,
+				&quarantined); err != nil {
 				return err
 			}
-			h.Heartbeat.At = fromUS(at)
+			if !t.p.seesSite(site) {
+				continue
+			}
+			k.EnrolledAt, k.LastSeen, k.RevokedAt = fromUS(enrolled), fromUS(seen), fromUS(revoked)
+			hb.At = fromUS(at)
 			if alarms != "" {
-				_ = json.Unmarshal([]byte(alarms), &h.Heartbeat.Alarms)
-			}
-			err = t.queryRow(ctx, "SELECT quarantined_us FROM kiosk_logs WHERE org_id = $1 AND kiosk_id = $2", t.org(), k.ID).Scan(&quarantined)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
+				_ = json.Unmarshal([]byte(alarms), &hb.Alarms)
 			}
 			h.Quarantined = quarantined != 0
 			h.Online = !k.LastSeen.IsZero() && t.now.Sub(k.LastSeen) < offlineAfter
 			out = append(out, h)
 		}
-		return nil
+		return rows.Err()
 	})
 	return out, err
 }
