@@ -11,11 +11,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -140,12 +144,12 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 				h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "unknown or revoked kiosk"))
 				return
 			}
-			h.error(w, err)
+			h.error(w, r, err)
 			return
 		}
 		pub, err := audit.PublicKey(kl.VerifierKey)
 		if err != nil {
-			h.error(w, err)
+			h.error(w, r, err)
 			return
 		}
 		now := h.now()
@@ -158,7 +162,7 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 				h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "replayed request"))
 				return
 			}
-			h.error(w, err)
+			h.error(w, r, err)
 			return
 		}
 		body := raw
@@ -196,7 +200,7 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		return origin, vkey, err
 	})
 	if err != nil {
-		h.error(w, err)
+		h.error(w, r, err)
 		return
 	}
 	h.log.Info("kiosk enrolled", "org", k.OrgID, "kiosk", k.ID, "cabinet", k.CabinetID, "origin", kl.Origin)
@@ -212,7 +216,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 	}
 	v, err := note.NewVerifier(req.log.VerifierKey)
 	if err != nil {
-		h.error(w, err)
+		h.error(w, r, err)
 		return
 	}
 	cp, _, err := audit.OpenCheckpoint(p.Checkpoint, v)
@@ -301,7 +305,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 		return l.SetHead(ctx, cp.Size, p.Checkpoint, cosigned)
 	})
 	if err != nil {
-		h.error(w, err)
+		h.error(w, r, err)
 		return
 	}
 	h.reply(w, status, resp)
@@ -328,22 +332,24 @@ func event(index int64, e *audit.Event) hqstore.Event {
 }
 
 func (h *Handler) config(w http.ResponseWriter, r *http.Request, req *request) {
-	q := r.URL.Query()
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	wait, _ := strconv.ParseFloat(q.Get("wait"), 64)
-	deadline := h.now().Add(min(time.Duration(wait*float64(time.Second)), h.cfg.MaxWait))
+	after, wait, err := pollQuery(r.URL.Query())
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, err)
+		return
+	}
+	deadline := h.now().Add(min(wait, h.cfg.MaxWait))
 	ctx := r.Context()
 	for {
 		woken := h.wake(req.sc.OrgID())
 		cfg, v, err := h.bundle(ctx, req.sc)
 		if err != nil {
-			h.error(w, err)
+			h.error(w, r, err)
 			return
 		}
 		if v > after {
 			msg, err := wire.SignBundle(wire.Bundle{KioskID: req.kiosk, Version: v, Config: cfg}, h.cfg.ConfigSigner)
 			if err != nil {
-				h.error(w, err)
+				h.error(w, r, err)
 				return
 			}
 			h.reply(w, http.StatusOK, wire.ConfigResponse{V: wire.Minor, Version: v, Bundle: msg})
@@ -358,12 +364,35 @@ func (h *Handler) config(w http.ResponseWriter, r *http.Request, req *request) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			h.gone(w, r, ctx.Err())
 			return
 		case <-woken:
 		case <-t.C:
 		}
 		t.Stop()
 	}
+}
+
+// pollQuery reads a config poll's query: after, a config version (0 when
+// absent), and wait, seconds to wait for a newer one (none when absent).
+// A value given must be one number in range.
+func pollQuery(q url.Values) (after int64, wait time.Duration, err error) {
+	if len(q["after"]) > 1 || len(q["wait"]) > 1 {
+		return 0, 0, keycab.Errorf(keycab.EINVALID, "after and wait are given once")
+	}
+	if v, ok := q["after"]; ok {
+		if after, err = strconv.ParseInt(v[0], 10, 64); err != nil || after < 0 {
+			return 0, 0, keycab.Errorf(keycab.EINVALID, "after must be a config version: a whole number, 0 or more")
+		}
+	}
+	if v, ok := q["wait"]; ok {
+		sec, err := strconv.ParseFloat(v[0], 64)
+		if err != nil || math.IsNaN(sec) || sec < 0 || sec > math.MaxInt64/float64(time.Second) {
+			return 0, 0, keycab.Errorf(keycab.EINVALID, "wait must be a number of seconds, 0 or more")
+		}
+		wait = time.Duration(sec * float64(time.Second))
+	}
+	return after, wait, nil
 }
 
 // bundle builds the kiosk's config and its version: unchanged content
@@ -398,14 +427,81 @@ func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, req *request
 		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "malformed heartbeat"))
 		return
 	}
+	if err := checkHeartbeat(hb, req.log); err != nil {
+		h.fail(w, http.StatusBadRequest, err)
+		return
+	}
 	err := h.cfg.Store.RecordHeartbeat(r.Context(), req.sc, hqstore.Heartbeat{Door: hb.Door, Alarms: hb.Alarms, LogSize: hb.LogSize,
 		CosignedSize: hb.CosignedSize, ConfigVersion: hb.ConfigVersion, Software: hb.Software, DiskFree: hb.DiskFree, TemperatureMC: hb.TemperatureMC})
 	if err != nil {
-		h.error(w, err)
+		h.error(w, r, err)
 		return
 	}
 	h.reply(w, http.StatusOK, wire.HeartbeatResponse{V: wire.Minor, Size: req.log.Size, ConfigVersion: req.log.ConfigVersion,
 		Quarantined: !req.log.QuarantinedAt.IsZero()})
+}
+
+// knownAlarms are the alarm kinds a heartbeat may report open.
+var knownAlarms = map[string]bool{
+	keycab.AlarmDoorHeld: true, keycab.AlarmDoorForced: true, keycab.AlarmKeyRemoved: true, keycab.AlarmWrongSlot: true,
+	keycab.AlarmTamper: true, keycab.AlarmOverdue: true, keycab.AlarmEquivocation: true, keycab.AlarmKioskOffline: true,
+}
+
+// checkHeartbeat returns why hb is not a report a kiosk whose log HQ
+// holds as kl can make, or nil: every field within its bounds (wire
+// package doc), the cosigned size within the log and within what HQ has
+// cosigned, and the config version one HQ issued.
+func checkHeartbeat(hb wire.Heartbeat, kl hqstore.KioskLog) error {
+	bad := func(field, format string, args ...any) error {
+		return keycab.Errorf(keycab.EINVALID, "heartbeat "+field+": "+format, args...)
+	}
+	switch {
+	case hb.V < 0:
+		return bad("v", "%d is negative", hb.V)
+	case hb.Door != "" && hb.Door != "open" && hb.Door != "closed":
+		return bad("door", "must be open, closed or empty")
+	case len(hb.Alarms) > wire.MaxAlarms:
+		return bad("alarms", "%d alarms, more than %d", len(hb.Alarms), wire.MaxAlarms)
+	case hb.LogSize < 0:
+		return bad("log_size", "%d is negative", hb.LogSize)
+	case hb.CosignedSize < 0:
+		return bad("cosigned_size", "%d is negative", hb.CosignedSize)
+	case hb.CosignedSize > hb.LogSize:
+		return bad("cosigned_size", "%d is beyond log_size %d", hb.CosignedSize, hb.LogSize)
+	case hb.CosignedSize > kl.Size:
+		return bad("cosigned_size", "%d is beyond the %d entries HQ has cosigned", hb.CosignedSize, kl.Size)
+	case hb.ConfigVersion < 0:
+		return bad("config_version", "%d is negative", hb.ConfigVersion)
+	case hb.ConfigVersion > kl.ConfigVersion:
+		return bad("config_version", "%d is not a version HQ issued (its newest is %d)", hb.ConfigVersion, kl.ConfigVersion)
+	case len(hb.Software) > wire.MaxSoftware:
+		return bad("software", "longer than %d bytes", wire.MaxSoftware)
+	case !printable(hb.Software):
+		return bad("software", "not printable UTF-8 text")
+	case hb.DiskFree < 0:
+		return bad("disk_free", "%d is negative", hb.DiskFree)
+	case hb.TemperatureMC < wire.MinTemperatureMC || hb.TemperatureMC > wire.MaxTemperatureMC:
+		return bad("temperature_mc", "%d is outside %d to %d", hb.TemperatureMC, wire.MinTemperatureMC, wire.MaxTemperatureMC)
+	}
+	for _, a := range hb.Alarms {
+		if !knownAlarms[a] {
+			return bad("alarms", "unknown alarm %.40q", a)
+		}
+	}
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Handler) reply(w http.ResponseWriter, status int, v any) {
@@ -419,8 +515,26 @@ func (h *Handler) fail(w http.ResponseWriter, status int, err error) {
 	h.reply(w, status, wire.Error{V: wire.Minor, Code: keycab.ErrorCode(err), Error: keycab.ErrorMessage(err)})
 }
 
-// error maps an error to its status (the edge of STYLE.md rule 6).
-func (h *Handler) error(w http.ResponseWriter, err error) {
+// statusClientClosed is the status recorded for a request whose client
+// went away before its answer (nginx's 499): no answer reaches anyone,
+// and it is not a server error.
+const statusClientClosed = 499
+
+// gone records that r's client went away: a debug line, and 499 for the
+// logs and metrics of whatever serves this handler.
+func (h *Handler) gone(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Debug("kiosk went away", "path", r.URL.Path, "err", err)
+	w.WriteHeader(statusClientClosed)
+}
+
+// error maps an error to its status (the edge of STYLE.md rule 6). Once
+// the client has gone (its request's context is done), whatever failed
+// failed for that reason, or is answered to no one: statusClientClosed.
+func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		h.gone(w, r, err)
+		return
+	}
 	status := http.StatusInternalServerError
 	switch keycab.ErrorCode(err) {
 	case keycab.EINVALID:

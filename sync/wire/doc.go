@@ -31,6 +31,21 @@
 // 413 too large, 5xx try again later. Request bodies may be sent with
 // Content-Encoding: gzip; HQ bounds the decoded size (MaxBody).
 //
+// In a config poll, after (a config version, 0 if absent) must be a
+// whole number, 0 or more, and wait (seconds, none if absent) a number,
+// 0 or more; each is given at most once. Anything else is 400, never a
+// full bundle.
+//
+// HQ stores a heartbeat only when every field is in range, and answers
+// 400 naming the field otherwise: v, log_size, cosigned_size,
+// config_version and disk_free not negative; cosigned_size at most
+// log_size and at most the size HQ holds (HQ cosigned no more);
+// config_version at most the newest HQ issued to the kiosk; door "open",
+// "closed" or empty; at most MaxAlarms alarms, each a keycab.Alarm* kind
+// (one may be open more than once); software at most MaxSoftware bytes
+// of UTF-8 without control characters; temperature_mc between
+// MinTemperatureMC and MaxTemperatureMC.
+//
 // # Request signatures
 //
 // Every request but enrol is signed with the kiosk's Ed25519 key (the

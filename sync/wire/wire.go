@@ -74,18 +74,27 @@ type ConfigResponse struct {
 	Bundle  []byte `json:"bundle"` // signed note, see package doc
 }
 
-// Heartbeat is the kiosk's periodic report.
+// Heartbeat is the kiosk's periodic report. HQ refuses (400) one whose
+// fields are out of range; see the package doc.
 type Heartbeat struct {
 	V             int      `json:"v"`
-	Door          string   `json:"door,omitempty"` // "open", "closed", "" unknown
-	Alarms        []string `json:"alarms,omitempty"`
+	Door          string   `json:"door,omitempty"`   // "open", "closed", "" unknown
+	Alarms        []string `json:"alarms,omitempty"` // open alarms: keycab.Alarm* kinds, at most MaxAlarms
 	LogSize       int64    `json:"log_size"`
-	CosignedSize  int64    `json:"cosigned_size"`
+	CosignedSize  int64    `json:"cosigned_size"` // <= log_size and <= the size HQ holds
 	ConfigVersion int64    `json:"config_version"`
-	Software      string   `json:"software,omitempty"`
+	Software      string   `json:"software,omitempty"`       // at most MaxSoftware bytes of printable text
 	DiskFree      int64    `json:"disk_free,omitempty"`      // bytes
-	TemperatureMC int64    `json:"temperature_mc,omitempty"` // millidegrees Celsius
+	TemperatureMC int64    `json:"temperature_mc,omitempty"` // millidegrees Celsius, MinTemperatureMC to MaxTemperatureMC
 }
+
+// Bounds of a heartbeat's fields.
+const (
+	MaxAlarms        = 64
+	MaxSoftware      = 200
+	MinTemperatureMC = -273_150
+	MaxTemperatureMC = 200_000
+)
 
 // HeartbeatResponse tells the kiosk what HQ holds.
 type HeartbeatResponse struct {

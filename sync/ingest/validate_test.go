@@ -1,0 +1,137 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"keycab.dev/keycab"
+	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/sync/wire"
+)
+
+// signedDo sends a signed kiosk request and returns its status and the
+// message of an error answer.
+func signedDo(t *testing.T, h *hq, k *kiosk, method, uri string, body []byte) (int, string) {
+	t.Helper()
+	req := must[*http.Request](t)(http.NewRequest(method, h.srv.URL+uri, bytes.NewReader(body)))
+	wire.SignRequest(req, body, k.peer.OrgID, k.peer.KioskID, k.key.Private, time.Now())
+	res, err := http.DefaultClient.Do(req)
+	MustNoErr(t, err)
+	defer res.Body.Close()
+	raw := must[[]byte](t)(io.ReadAll(res.Body))
+	var e wire.Error
+	json.Unmarshal(raw, &e)
+	return res.StatusCode, e.Error
+}
+
+// TestHeartbeatChecked: HQ stores a heartbeat only when every field is
+// in range: sizes not negative, the cosigned size within the log and
+// within what HQ has cosigned, a config version HQ issued, door and
+// alarms from their known values (a kind may be open more than once),
+// bounded text. Anything else is 400
+// naming the field, and the heartbeat HQ holds stays as it was.
+func TestHeartbeatChecked(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		h := MustHQ(t, dsn)
+		k := MustKiosk(t, h, h.srv.URL)
+		if _, err := k.a.PullConfig(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		MustAppend(t, k.db, h, 5, "hb")
+		if _, err := k.a.Push(ctx); err != nil {
+			t.Fatal(err)
+		}
+		size := k.db.Size()
+		cv := must[int64](t)(k.db.ConfigVersion(ctx))
+		good := wire.Heartbeat{V: wire.Minor, Door: "closed", Alarms: []string{keycab.AlarmDoorHeld, keycab.AlarmTamper}, LogSize: size + 2,
+			CosignedSize: size, ConfigVersion: cv, Software: "keycab-kiosk 1.4.2 (linux/arm64)", DiskFree: 1 << 30, TemperatureMC: -5000}
+		beat := func(hb wire.Heartbeat) (int, string) {
+			t.Helper()
+			return signedDo(t, h, k, http.MethodPost, wire.PathHeartbeat, must[[]byte](t)(json.Marshal(hb)))
+		}
+		if code, msg := beat(good); code != http.StatusOK {
+			t.Fatalf("good heartbeat: %d %s", code, msg)
+		}
+		stored := func() hqstore.Heartbeat {
+			return must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Minute))[0].Heartbeat
+		}
+		want := stored()
+		for _, c := range []struct {
+			name, field string
+			change      func(*wire.Heartbeat)
+		}{
+			{"negative log size", "log_size", func(hb *wire.Heartbeat) { hb.LogSize = -7 }},
+			{"negative cosigned size", "cosigned_size", func(hb *wire.Heartbeat) { hb.CosignedSize = -1 }},
+			{"cosigned beyond the log", "cosigned_size", func(hb *wire.Heartbeat) { hb.LogSize, hb.CosignedSize = size, size+1 }},
+			{"cosigned beyond HQ's cosignatures", "cosigned_size", func(hb *wire.Heartbeat) { hb.LogSize, hb.CosignedSize = size+10, size+5 }},
+			{"negative config version", "config_version", func(hb *wire.Heartbeat) { hb.ConfigVersion = -1 }},
+			{"config version HQ never issued", "config_version", func(hb *wire.Heartbeat) { hb.ConfigVersion = cv + 1 }},
+			{"unknown door", "door", func(hb *wire.Heartbeat) { hb.Door = "ajar" }},
+			{"5,000-character door", "door", func(hb *wire.Heartbeat) { hb.Door = strings.Repeat("o", 5000) }},
+			{"unknown alarm", "alarms", func(hb *wire.Heartbeat) { hb.Alarms = []string{keycab.AlarmDoorHeld, "fire"} }},
+			{"too many alarms", "alarms", func(hb *wire.Heartbeat) {
+				hb.Alarms = slices.Repeat([]string{keycab.AlarmWrongSlot}, wire.MaxAlarms+1)
+			}},
+			{"empty alarm", "alarms", func(hb *wire.Heartbeat) { hb.Alarms = []string{""} }},
+			{"long software", "software", func(hb *wire.Heartbeat) { hb.Software = strings.Repeat("v", 5000) }},
+			{"software with a newline", "software", func(hb *wire.Heartbeat) { hb.Software = "keycab\nkiosk" }},
+			{"software with NUL", "software", func(hb *wire.Heartbeat) { hb.Software = "keycab\x00" }},
+			{"negative disk free", "disk_free", func(hb *wire.Heartbeat) { hb.DiskFree = -1 }},
+			{"temperature above any Pi's", "temperature_mc", func(hb *wire.Heartbeat) { hb.TemperatureMC = 1_000_000 }},
+			{"temperature below absolute zero", "temperature_mc", func(hb *wire.Heartbeat) { hb.TemperatureMC = -300_000 }},
+			{"negative version", "v", func(hb *wire.Heartbeat) { hb.V = -1 }},
+		} {
+			hb := good
+			c.change(&hb)
+			code, msg := beat(hb)
+			if code != http.StatusBadRequest || !strings.Contains(msg, c.field) {
+				t.Errorf("%s: %d %q, want 400 naming %s", c.name, code, msg, c.field)
+			}
+		}
+		if got := stored(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("refused heartbeats changed the stored one:\n got %+v\nwant %+v", got, want)
+		}
+		// The bounds themselves are allowed.
+		edge := good
+		edge.LogSize, edge.CosignedSize, edge.ConfigVersion, edge.Door, edge.Alarms, edge.DiskFree = size, size, 0, "", nil, 0
+		edge.Software = strings.Repeat("v", wire.MaxSoftware)
+		edge.TemperatureMC = wire.MaxTemperatureMC
+		if code, msg := beat(edge); code != http.StatusOK {
+			t.Errorf("heartbeat at the bounds: %d %s", code, msg)
+		}
+		edge.Alarms = slices.Repeat([]string{keycab.AlarmWrongSlot}, wire.MaxAlarms) // two keys in wrong slots are two alarms
+		edge.TemperatureMC = wire.MinTemperatureMC
+		if code, msg := beat(edge); code != http.StatusOK {
+			t.Errorf("heartbeat at the bounds: %d %s", code, msg)
+		}
+	})
+}
+
+// TestConfigQueryChecked: a config poll's after and wait must be
+// numbers in range; anything else is 400, not a full bundle.
+func TestConfigQueryChecked(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		h := MustHQ(t, dsn)
+		k := MustKiosk(t, h, h.srv.URL)
+		for _, q := range []string{"after=abc", "after=-1", "after=1.5", "after=", "after=0x10", "after=99999999999999999999",
+			"wait=abc", "wait=-1", "wait=NaN", "wait=Inf", "after=0&wait=1e400", "after=1&after=2"} {
+			if code, msg := signedDo(t, h, k, http.MethodGet, wire.PathConfig+"?"+q, nil); code != http.StatusBadRequest {
+				t.Errorf("config?%s: %d %q, want 400", q, code, msg)
+			}
+		}
+		for _, q := range []string{"", "after=0", "after=0&wait=0", "wait=0.5&after=0"} {
+			if code, msg := signedDo(t, h, k, http.MethodGet, wire.PathConfig+"?"+q, nil); code != http.StatusOK {
+				t.Errorf("config?%s: %d %q, want 200", q, code, msg)
+			}
+		}
+	})
+}
