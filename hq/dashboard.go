@@ -67,17 +67,17 @@ func (s *Server) now() time.Time {
 
 // mountDashboard adds the dashboard's routes, and the catch-all that
 // answers unknown paths with an HTML page to browsers and JSON to others.
-func (s *Server) mountDashboard(mux *http.ServeMux) error {
+func (s *Server) mountDashboard(mux *routeTable) (*dashboard, error) {
 	d := &dashboard{s: s, key: s.DashboardKey, pages: map[string]*template.Template{}, static: map[string]staticFile{}}
 	if len(d.key) == 0 {
 		d.key = make([]byte, 32)
 		rand.Read(d.key)
 	}
 	if err := d.loadStatic(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := d.loadTemplates(); err != nil {
-		return err
+		return nil, err
 	}
 	mux.HandleFunc("GET /static/{name}", d.serveStatic)
 
@@ -167,7 +167,7 @@ func (s *Server) mountDashboard(mux *http.ServeMux) error {
 		}
 		writeError(w, r, err)
 	})
-	return nil
+	return d, nil
 }
 
 func wantsHTML(r *http.Request) bool {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
@@ -62,7 +63,51 @@ func (s *Server) Handler() (http.Handler, error) {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics()
 	}
-	mux := http.NewServeMux()
+	mux, d, err := s.newMux()
+	if err != nil {
+		return nil, fmt.Errorf("hq handler: %w", err)
+	}
+
+	cop := http.NewCrossOriginProtection()
+	for _, o := range s.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("hq handler: %w", err)
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Logger.Warn("denied request", "reason", "cross-origin", "method", r.Method, "path", r.URL.Path,
+			"ip", clientIP(r), "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		writeError(w, r, keycab.Errorf(keycab.EFORBIDDEN, "cross-origin request refused"))
+	}))
+	// The kiosk API authenticates every request with the kiosk's key,
+	// not a cookie: cross-origin protection does not apply there.
+	cop.AddInsecureBypassPattern("/v1/kiosk/")
+	h := s.observe(securityHeaders(s.recoverPanics(cop.Handler(validText(d, mux)))))
+	if len(s.TrustedProxies) > 0 {
+		h = behindProxies(s.TrustedProxies, h)
+	}
+	return h, nil
+}
+
+// routeTable is the service's mux, remembering the patterns registered.
+type routeTable struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (t *routeTable) Handle(pattern string, h http.Handler) {
+	t.patterns = append(t.patterns, pattern)
+	t.ServeMux.Handle(pattern, h)
+}
+
+func (t *routeTable) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	t.Handle(pattern, http.HandlerFunc(h))
+}
+
+// newMux registers every route of the service: the API, the kiosk API
+// under /v1/kiosk/, and the dashboard.
+func (s *Server) newMux() (*routeTable, *dashboard, error) {
+	mux := &routeTable{ServeMux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		h := rt.handler
 		if rt.auth {
@@ -92,29 +137,76 @@ func (s *Server) Handler() (http.Handler, error) {
 		})
 	}
 	mux.Handle("/v1/kiosk/", kiosk)
-	if err := s.mountDashboard(mux); err != nil {
-		return nil, fmt.Errorf("hq handler: %w", err)
+	d, err := s.mountDashboard(mux)
+	if err != nil {
+		return nil, nil, err
 	}
+	return mux, d, nil
+}
 
-	cop := http.NewCrossOriginProtection()
-	for _, o := range s.TrustedOrigins {
-		if err := cop.AddTrustedOrigin(o); err != nil {
-			return nil, fmt.Errorf("hq handler: %w", err)
+// validText refuses, with 400, a request whose path, query or form
+// (URL-encoded or multipart) holds text keycab cannot store
+// (keycab.ValidText: invalid UTF-8 or NUL), before any handler sees it.
+// JSON bodies are checked where they are decoded (decode, and the kiosk
+// API's own).
+func validText(d *dashboard, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := requestText(r)
+		if err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if wantsHTML(r) {
+			d.renderError(w, r, nil, err)
+			return
+		}
+		writeError(w, r, err)
+	})
+}
+
+// requestText returns an EINVALID error if r's path, query or form
+// holds text that is not keycab.ValidText. It parses the form of a form
+// post, as PostFormValue would.
+func requestText(r *http.Request) error {
+	if !keycab.ValidText(r.URL.Path) {
+		return keycab.Errorf(keycab.EINVALID, "the path holds NUL or is not valid UTF-8")
+	}
+	if !validValues(r.URL.Query()) {
+		return keycab.Errorf(keycab.EINVALID, "the query holds NUL or is not valid UTF-8")
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" && ct != "multipart/form-data" {
+		return nil
+	}
+	if err := r.ParseMultipartForm(maxForm); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return keycab.Errorf(keycab.EINVALID, "malformed form")
+	}
+	ok := validValues(r.PostForm)
+	if r.MultipartForm != nil {
+		ok = ok && validValues(r.MultipartForm.Value)
+	}
+	if !ok {
+		return keycab.Errorf(keycab.EINVALID, "the form holds NUL or is not valid UTF-8")
+	}
+	return nil
+}
+
+// maxForm bounds the memory a multipart form may take before files
+// spill to disk (the dashboard posts none).
+const maxForm = 1 << 20
+
+func validValues(v map[string][]string) bool {
+	for k, vs := range v {
+		if !keycab.ValidText(k) {
+			return false
+		}
+		for _, s := range vs {
+			if !keycab.ValidText(s) {
+				return false
+			}
 		}
 	}
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Logger.Warn("denied request", "reason", "cross-origin", "method", r.Method, "path", r.URL.Path,
-			"ip", clientIP(r), "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-		writeError(w, r, keycab.Errorf(keycab.EFORBIDDEN, "cross-origin request refused"))
-	}))
-	// The kiosk API authenticates every request with the kiosk's key,
-	// not a cookie: cross-origin protection does not apply there.
-	cop.AddInsecureBypassPattern("/v1/kiosk/")
-	h := s.observe(securityHeaders(s.recoverPanics(cop.Handler(mux))))
-	if len(s.TrustedProxies) > 0 {
-		h = behindProxies(s.TrustedProxies, h)
-	}
-	return h, nil
+	return true
 }
 
 // securityHeaders sets the security headers on every response, before the
@@ -266,7 +358,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 const maxBody = 64 << 10
 
 // decode reads a JSON body of at most maxBody bytes into v: one object,
-// no field v does not have, nothing after it.
+// no field v does not have, nothing after it, no text keycab cannot
+// store (keycab.ValidJSONText).
 func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return keycab.Errorf(keycab.EINVALID, "send application/json")
@@ -277,6 +370,9 @@ func decode(r *http.Request, v any) error {
 	}
 	if len(body) > maxBody {
 		return keycab.Errorf(keycab.EINVALID, "request body larger than %d KiB", maxBody>>10)
+	}
+	if !keycab.ValidJSONText(body) {
+		return keycab.Errorf(keycab.EINVALID, "request body holds NUL (\\u0000) or is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -186,8 +186,12 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 
 func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 	var req wire.EnrolRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
-		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "malformed enrolment request"))
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err == nil {
+		err = decode(body, &req, "enrolment request")
+	}
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, err)
 		return
 	}
 	if len(req.PublicKey) != ed25519.PublicKeySize {
@@ -210,8 +214,8 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 	var p wire.PushRequest
-	if err := json.Unmarshal(req.body, &p); err != nil {
-		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "malformed push"))
+	if err := decode(req.body, &p, "push"); err != nil {
+		h.fail(w, http.StatusBadRequest, err)
 		return
 	}
 	v, err := note.NewVerifier(req.log.VerifierKey)
@@ -423,8 +427,8 @@ func (h *Handler) bundle(ctx context.Context, sc hqstore.Scope) (keycab.Config, 
 
 func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, req *request) {
 	var hb wire.Heartbeat
-	if err := json.Unmarshal(req.body, &hb); err != nil {
-		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "malformed heartbeat"))
+	if err := decode(req.body, &hb, "heartbeat"); err != nil {
+		h.fail(w, http.StatusBadRequest, err)
 		return
 	}
 	if err := checkHeartbeat(hb, req.log); err != nil {
@@ -439,6 +443,19 @@ func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, req *request
 	}
 	h.reply(w, http.StatusOK, wire.HeartbeatResponse{V: wire.Minor, Size: req.log.Size, ConfigVersion: req.log.ConfigVersion,
 		Quarantined: !req.log.QuarantinedAt.IsZero()})
+}
+
+// decode reads the JSON message body, a what, into v: the one place the
+// kiosk API decodes JSON, so every message is refused alike when it holds
+// text keycab cannot store (keycab.ValidJSONText: NUL or invalid UTF-8).
+func decode(body []byte, v any, what string) error {
+	if !keycab.ValidJSONText(body) {
+		return keycab.Errorf(keycab.EINVALID, "%s holds NUL (\\u0000) or is not valid UTF-8", what)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return keycab.Errorf(keycab.EINVALID, "malformed %s", what)
+	}
+	return nil
 }
 
 // knownAlarms are the alarm kinds a heartbeat may report open.

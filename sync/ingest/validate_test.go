@@ -84,7 +84,7 @@ func TestHeartbeatChecked(t *testing.T) {
 			{"empty alarm", "alarms", func(hb *wire.Heartbeat) { hb.Alarms = []string{""} }},
 			{"long software", "software", func(hb *wire.Heartbeat) { hb.Software = strings.Repeat("v", 5000) }},
 			{"software with a newline", "software", func(hb *wire.Heartbeat) { hb.Software = "keycab\nkiosk" }},
-			{"software with NUL", "software", func(hb *wire.Heartbeat) { hb.Software = "keycab\x00" }},
+			{"software with a bell", "software", func(hb *wire.Heartbeat) { hb.Software = "keycab\a" }},
 			{"negative disk free", "disk_free", func(hb *wire.Heartbeat) { hb.DiskFree = -1 }},
 			{"temperature above any Pi's", "temperature_mc", func(hb *wire.Heartbeat) { hb.TemperatureMC = 1_000_000 }},
 			{"temperature below absolute zero", "temperature_mc", func(hb *wire.Heartbeat) { hb.TemperatureMC = -300_000 }},
@@ -132,6 +132,51 @@ func TestConfigQueryChecked(t *testing.T) {
 			if code, msg := signedDo(t, h, k, http.MethodGet, wire.PathConfig+"?"+q, nil); code != http.StatusOK {
 				t.Errorf("config?%s: %d %q, want 200", q, code, msg)
 			}
+		}
+	})
+}
+
+// TestInvalidText: every kiosk message holding text HQ cannot store (a
+// \u0000 escape, which PostgreSQL's text cannot hold, or invalid UTF-8)
+// is refused with 400 on both engines, enrolment included, before
+// anything is stored.
+func TestInvalidText(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		h := MustHQ(t, dsn)
+		k := MustKiosk(t, h, h.srv.URL)
+		tok, _, err := h.s.CreateEnrolToken(context.Background(), h.own(), h.cab.ID, 0)
+		MustNoErr(t, err)
+		key := `"public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`
+		for _, c := range []struct{ path, body string }{
+			{wire.PathEnrol, `{"v":0,"token":"` + tok + `",` + key + `,"name":"kiosk\u0000"}`},
+			{wire.PathEnrol, `{"v":0,"token":"a\u0000b",` + key + `}`},
+			{wire.PathEnrol, "{\"v\":0,\"token\":\"" + tok + "\"," + key + ",\"name\":\"k\xffiosk\"}"},
+			{wire.PathPush, `{"v":0,"old_size":0,"entries":[],"checkpoint":"","note\u0000":1}`},
+			{wire.PathHeartbeat, `{"v":0,"software":"keycab\u0000"}`},
+			{wire.PathHeartbeat, "{\"v\":0,\"software\":\"keycab \xff\"}"},
+		} {
+			var code int
+			var msg string
+			if c.path == wire.PathEnrol {
+				res, err := http.Post(h.srv.URL+c.path, "application/json", strings.NewReader(c.body))
+				MustNoErr(t, err)
+				var e wire.Error
+				json.NewDecoder(res.Body).Decode(&e)
+				res.Body.Close()
+				code, msg = res.StatusCode, e.Error
+			} else {
+				code, msg = signedDo(t, h, k, http.MethodPost, c.path, []byte(c.body))
+			}
+			if code != http.StatusBadRequest || !strings.Contains(msg, "NUL") {
+				t.Errorf("POST %s %q: %d %q, want 400 naming NUL", c.path, c.body, code, msg)
+			}
+		}
+		// The token was not burnt by the refused enrolments.
+		res, err := http.Post(h.srv.URL+wire.PathEnrol, "application/json", strings.NewReader(`{"v":0,"token":"`+tok+`",`+key+`,"name":"kiosk"}`))
+		MustNoErr(t, err)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("enrolment after the refused ones: %d", res.StatusCode)
 		}
 	})
 }

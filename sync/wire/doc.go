@@ -26,7 +26,8 @@
 //	POST /v1/kiosk/heartbeat   Heartbeat -> HeartbeatResponse
 //
 // Errors other than 409 and 422 are answered with an Error body and the
-// usual status: 400 malformed, 401 not authenticated (bad signature,
+// usual status: 400 malformed (a message, path or query holding text HQ
+// cannot store, NUL or invalid UTF-8, included), 401 not authenticated (bad signature,
 // stale date, replayed nonce, unknown or revoked kiosk), 403 not allowed,
 // 413 too large, 5xx try again later. Request bodies may be sent with
 // Content-Encoding: gzip; HQ bounds the decoded size (MaxBody).

@@ -1,0 +1,39 @@
+package keycab
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// ValidText reports whether s is text keycab can store: valid UTF-8
+// without NUL, which PostgreSQL's text cannot hold (SQLite can, so the
+// two engines would answer differently). The edges (HQ's HTTP API, its
+// dashboard forms, the kiosk API) refuse anything else with EINVALID.
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// ValidJSONText reports whether the JSON document b is valid UTF-8 and
+// every string in it, object keys included, is ValidText once decoded
+// (so "\u0000" is refused too). A document that is not JSON reports true:
+// its decoder reports it.
+func ValidJSONText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	if !bytes.Contains(b, []byte(`\u`)) {
+		return true // raw NUL is not JSON; an escape is the only way in
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		if s, ok := tok.(string); ok && strings.ContainsRune(s, 0) {
+			return false
+		}
+	}
+}
