@@ -43,6 +43,10 @@ const (
 	AlarmLogFailed = "log_failed"
 )
 
+// Alarms lists every alarm name, for whatever checks a reported one.
+var Alarms = []string{AlarmDoorHeld, AlarmDoorForced, AlarmKeyRemoved, AlarmWrongSlot, AlarmTamper,
+	AlarmOverdue, AlarmEquivocation, AlarmKioskOffline, AlarmLogFailed}
+
 // Detail keys of a clock.anchored entry that a kiosk logs when it stores
 // HQ's cosignature: HQ's cosignature time (Unix seconds) and the size of
 // the checkpoint it cosigned. Every later entry happened after that time.

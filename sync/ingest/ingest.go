@@ -14,6 +14,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -458,12 +459,6 @@ func decode(body []byte, v any, what string) error {
 	return nil
 }
 
-// knownAlarms are the alarm kinds a heartbeat may report open.
-var knownAlarms = map[string]bool{
-	keycab.AlarmDoorHeld: true, keycab.AlarmDoorForced: true, keycab.AlarmKeyRemoved: true, keycab.AlarmWrongSlot: true,
-	keycab.AlarmTamper: true, keycab.AlarmOverdue: true, keycab.AlarmEquivocation: true, keycab.AlarmKioskOffline: true,
-}
-
 // checkHeartbeat returns why hb is not a report a kiosk whose log HQ
 // holds as kl can make, or nil: every field within its bounds (wire
 // package doc), the cosigned size within the log and within what HQ has
@@ -501,7 +496,7 @@ func checkHeartbeat(hb wire.Heartbeat, kl hqstore.KioskLog) error {
 		return bad("temperature_mc", "%d is outside %d to %d", hb.TemperatureMC, wire.MinTemperatureMC, wire.MaxTemperatureMC)
 	}
 	for _, a := range hb.Alarms {
-		if !knownAlarms[a] {
+		if !slices.Contains(keycab.Alarms, a) {
 			return bad("alarms", "unknown alarm %.40q", a)
 		}
 	}

@@ -108,6 +108,10 @@ func TestHeartbeatChecked(t *testing.T) {
 		if code, msg := beat(edge); code != http.StatusOK {
 			t.Errorf("heartbeat at the bounds: %d %s", code, msg)
 		}
+		edge.Alarms = keycab.Alarms // every alarm a kiosk can raise, log_failed (a kiosk out of service) among them
+		if code, msg := beat(edge); code != http.StatusOK {
+			t.Errorf("heartbeat with every alarm kind: %d %s", code, msg)
+		}
 		edge.Alarms = slices.Repeat([]string{keycab.AlarmWrongSlot}, wire.MaxAlarms) // two keys in wrong slots are two alarms
 		edge.TemperatureMC = wire.MinTemperatureMC
 		if code, msg := beat(edge); code != http.StatusOK {
