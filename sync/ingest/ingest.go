@@ -318,13 +318,13 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 
 // event turns a log entry into HQ's history record.
 func event(index int64, e *audit.Event) hqstore.Event {
-	out := hqstore.Event{LogIndex: index, Kind: e.Kind, ActorID: e.Actor, KeySetID: e.KeySet, At: e.WallTime()}
+	out := hqstore.Event{LogIndex: index, Kind: keycab.EventKind(storable(string(e.Kind))), ActorID: storable(e.Actor), KeySetID: storable(e.KeySet), At: e.WallTime()}
 	if e.Due != 0 {
 		out.DueAt = time.UnixMilli(e.Due).UTC()
 	}
 	switch e.Kind {
 	case keycab.EventAlarmRaised:
-		out.Detail = e.Detail["alarm"]
+		out.Detail = storable(e.Detail["alarm"])
 	case keycab.EventKeyRotate:
 		out.Entry = e // HQ checks both signatures and pins the new key
 	case keycab.EventClockAnchored:
@@ -334,6 +334,17 @@ func event(index int64, e *audit.Event) hqstore.Event {
 		}
 	}
 	return out
+}
+
+// storable returns s as text HQ can store (keycab.ValidText): a signed
+// entry is kept byte for byte in its leaf whatever it holds, and only its
+// history row shows U+FFFD for a NUL or invalid UTF-8, so that one odd
+// entry never stops a kiosk's log from syncing.
+func storable(s string) string {
+	if keycab.ValidText(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 func (h *Handler) config(w http.ResponseWriter, r *http.Request, req *request) {

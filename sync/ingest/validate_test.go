@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
 	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -181,6 +183,48 @@ func TestInvalidText(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != http.StatusOK {
 			t.Errorf("enrolment after the refused ones: %d", res.StatusCode)
+		}
+	})
+}
+
+// TestPushedEntryWithInvalidText: a signed entry whose actor, key set or
+// alarm holds text HQ cannot store (a NUL, invalid UTF-8) is still
+// accepted and cosigned, its leaf kept byte for byte; only its history row
+// shows the text with U+FFFD in place of what cannot be stored (on
+// PostgreSQL the push answered 500 before, for ever after). Refusing
+// it would leave the kiosk unable to push anything after it, ever.
+func TestPushedEntryWithInvalidText(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		h := MustHQ(t, dsn)
+		k := MustKiosk(t, h, h.srv.URL)
+		_, err := k.db.Append(ctx,
+			store.Record{Event: &audit.Event{Kind: keycab.EventKeyTaken, Actor: "m\x00x", KeySet: "ks\xff", Slot: 1}},
+			store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: map[string]string{"alarm": "door\x00held"}}})
+		MustNoErr(t, err)
+		MustAppend(t, k.db, h, 4, "after")
+		if n, err := k.a.Push(ctx); err != nil || n < 6 {
+			t.Fatalf("push with invalid text: %d entries, %v", n, err)
+		}
+		if hr := must[wire.HeartbeatResponse](t)(k.a.Heartbeat(ctx)); hr.Size != k.db.Size() {
+			t.Fatalf("HQ holds %d entries, the kiosk %d", hr.Size, k.db.Size())
+		}
+		evs := must[[]hqstore.Event](t)(h.s.ListEvents(ctx, h.own(), hqstore.EventFilter{Limit: 100}))
+		seen := map[string]bool{}
+		for _, e := range evs {
+			for _, s := range []string{e.ActorID, e.KeySetID, e.Detail} {
+				if !keycab.ValidText(s) {
+					t.Errorf("event %d holds text HQ cannot store: %q", e.LogIndex, s)
+				}
+				seen[s] = true
+			}
+		}
+		// (The take names no member or key set HQ knows, so history, which
+		// shows a site's events, has no row for it to show.)
+		for _, want := range []string{"door\uFFFDheld"} {
+			if !seen[want] {
+				t.Errorf("no history row shows %q (rows: %v)", want, seen)
+			}
 		}
 	})
 }
