@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -31,58 +32,92 @@ type HistoryItem struct {
 	Detail string
 }
 
+// recentLog is what History needs of the log: its newest entries, read
+// backwards (store.DB.Recent).
+type recentLog interface {
+	Recent(ctx context.Context, before int64, n int, fn func(store.Entry) error) error
+}
+
 // History returns the newest log entries that match f. It reads the store
-// directly and may be called from any goroutine.
+// directly and may be called from any goroutine. It reads the log from its
+// end, a page at a time, and decodes only what it reads: without a filter
+// that is f.Limit entries however long the log; a filter that matches
+// rarely reads further back, in growing pages, until it has f.Limit
+// entries or reaches the start.
 func (c *Controller) History(ctx context.Context, f HistoryFilter) ([]HistoryItem, error) {
+	return c.history(ctx, c.db, f)
+}
+
+// errHistoryFull stops a page of History once it has enough entries.
+var errHistoryFull = errors.New("history full")
+
+// maxHistoryPage bounds the entries one page of History holds in memory.
+const maxHistoryPage = 4096
+
+func (c *Controller) history(ctx context.Context, log recentLog, f HistoryFilter) ([]HistoryItem, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
 	c.screenMu.Lock()
 	names, labels := c.names, c.labels
 	c.screenMu.Unlock()
-	var ring []HistoryItem
-	err := c.db.Scan(ctx, 0, -1, func(e store.Entry) error {
-		ev, err := audit.Decode(e.Leaf)
-		if err != nil {
-			return fmt.Errorf("entry %d: %w", e.Index, err)
-		}
-		if (f.Kind != "" && ev.Kind != f.Kind) || (f.KeySet != "" && ev.KeySet != f.KeySet) ||
-			(f.Member != "" && ev.Actor != f.Member && ev.Second != f.Member && ev.Detail["member"] != f.Member) {
+	var items []HistoryItem
+	before, page := int64(-1), f.Limit
+	for len(items) < f.Limit {
+		read := 0
+		err := log.Recent(ctx, before, page, func(e store.Entry) error {
+			read++
+			before = e.Index
+			ev, err := audit.Decode(e.Leaf)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", e.Index, err)
+			}
+			if f.matches(ev) {
+				items = append(items, historyItem(e.Index, ev, names, labels))
+			}
+			if len(items) == f.Limit {
+				return errHistoryFull
+			}
 			return nil
+		})
+		if errors.Is(err, errHistoryFull) {
+			break
 		}
-		who := nameOr(names, ev.Actor)
-		if ev.Second != "" {
-			who += " + " + nameOr(names, ev.Second)
+		if err != nil {
+			return nil, err
 		}
-		keys := make([]string, 0, len(ev.Detail))
-		for k := range ev.Detail {
-			keys = append(keys, k)
+		if read < page || before == 0 {
+			break // the start of the log
 		}
-		sort.Strings(keys)
-		var detail []string
-		for _, k := range keys {
-			detail = append(detail, k+": "+ev.Detail[k])
-		}
-		if ev.Reason != "" {
-			detail = append([]string{"reason: " + ev.Reason}, detail...)
-		}
-		ring = append(ring, HistoryItem{Index: e.Index, Time: ev.WallTime(), Kind: ev.Kind, Who: who,
-			KeySet: nameOr(labels, ev.KeySet), Slot: int(ev.Slot), Detail: strings.Join(detail, ", ")})
-		if len(ring) > 2*f.Limit {
-			ring = append(ring[:0], ring[len(ring)-f.Limit:]...)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		page = min(2*page, max(maxHistoryPage, f.Limit))
 	}
-	if len(ring) > f.Limit {
-		ring = ring[len(ring)-f.Limit:]
+	return items, nil
+}
+
+func (f HistoryFilter) matches(ev *audit.Event) bool {
+	return (f.Kind == "" || ev.Kind == f.Kind) && (f.KeySet == "" || ev.KeySet == f.KeySet) &&
+		(f.Member == "" || ev.Actor == f.Member || ev.Second == f.Member || ev.Detail["member"] == f.Member)
+}
+
+func historyItem(index int64, ev *audit.Event, names, labels map[string]string) HistoryItem {
+	who := nameOr(names, ev.Actor)
+	if ev.Second != "" {
+		who += " + " + nameOr(names, ev.Second)
 	}
-	for i, j := 0, len(ring)-1; i < j; i, j = i+1, j-1 {
-		ring[i], ring[j] = ring[j], ring[i]
+	keys := make([]string, 0, len(ev.Detail))
+	for k := range ev.Detail {
+		keys = append(keys, k)
 	}
-	return ring, nil
+	sort.Strings(keys)
+	var detail []string
+	for _, k := range keys {
+		detail = append(detail, k+": "+ev.Detail[k])
+	}
+	if ev.Reason != "" {
+		detail = append([]string{"reason: " + ev.Reason}, detail...)
+	}
+	return HistoryItem{Index: index, Time: ev.WallTime(), Kind: ev.Kind, Who: who,
+		KeySet: nameOr(labels, ev.KeySet), Slot: int(ev.Slot), Detail: strings.Join(detail, ", ")}
 }
 
 func nameOr(m map[string]string, id string) string {
