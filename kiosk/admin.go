@@ -48,6 +48,13 @@ func (c *Controller) adminView() *AdminView {
 	if st, err := c.db.SyncState(context.Background()); err == nil {
 		v.Sync = SyncView{HQ: st.HQURL, Cosigned: st.CosignedSize, LastPush: st.LastPush, LastPull: st.LastPull}
 	}
+	for _, sc := range c.cfg.Scanners {
+		if t, ok := sc.(cameraTrouble); ok {
+			if at, err := t.LastError(); err != nil && !at.Before(v.CameraErrorAt) {
+				v.CameraError, v.CameraErrorAt = err.Error(), at
+			}
+		}
+	}
 	released := map[string]bool{}
 	if ls, ok := c.locks.(lockStates); ok {
 		for _, st := range ls.States() {

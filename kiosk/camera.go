@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"time"
 
 	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/hardware/camera"
@@ -47,4 +48,24 @@ func (s *QRScanner) Read(ctx context.Context) (badge.Badge, error) {
 	return b, nil
 }
 
-var _ Scanner = (*QRScanner)(nil)
+// cameraTrouble is what camera.Source offers beyond Frames: its last
+// trouble, for the admin screen.
+type cameraTrouble interface {
+	LastError() (time.Time, error)
+}
+
+// LastError returns when the camera's last error happened and the error,
+// nil when there was none (or the frames cannot say).
+func (s *QRScanner) LastError() (time.Time, error) {
+	if t, ok := s.frames.(cameraTrouble); ok {
+		return t.LastError()
+	}
+	return time.Time{}, nil
+}
+
+// Interface guards.
+var (
+	_ Scanner       = (*QRScanner)(nil)
+	_ cameraTrouble = (*QRScanner)(nil)
+	_ cameraTrouble = (*camera.Source)(nil)
+)

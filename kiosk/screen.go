@@ -70,6 +70,11 @@ type AdminView struct {
 	LogSize int64
 	Config  int64 // applied config version
 	Sync    SyncView
+	// CameraError is the camera's last error (why its program would not
+	// start, ended or stalled, with the end of its stderr), empty when it
+	// has had none; CameraErrorAt is when it happened.
+	CameraError   string
+	CameraErrorAt time.Time
 }
 
 // SyncView is the kiosk's sync with HQ as the admin screen shows it.

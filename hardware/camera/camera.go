@@ -11,7 +11,10 @@
 // Source supervises any of them: a stream that ends or stalls (no frame
 // for Stall on the injected clock) is logged, reported through OnTrouble,
 // closed (killing the process) and reopened with backoff, and Next carries
-// on with the new stream.
+// on with the new stream. A camera program's trouble says why: Command
+// keeps the end of its stderr (StderrTail) and a program that fails ends
+// its stream with an *ExitError carrying it; Source.LastError keeps the
+// last trouble for the kiosk's admin screen.
 package camera
 
 import (
@@ -24,7 +27,9 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -272,52 +277,167 @@ func FFmpeg(input string, width, height int, realtime bool) Command {
 	return Command{Path: "ffmpeg", Args: args, Width: width, Height: height}
 }
 
-// Open starts the command; closing the stream kills it.
+// StderrTail is how much of the end of a camera program's stderr Open
+// keeps, to say why the program failed.
+const StderrTail = 4096
+
+// exitWait bounds how long a stream whose stdout ended waits for its
+// program to exit, to report how it exited.
+const exitWait = 2 * time.Second
+
+// ExitError is a camera program that stopped: it exited unsuccessfully, or
+// was killed because the context given to Open ended.
+type ExitError struct {
+	Path   string
+	Err    error  // the *exec.ExitError, or the context's error
+	Stderr string // the end of what it wrote to stderr (at most StderrTail bytes)
+}
+
+func (e *ExitError) Error() string {
+	msg := e.Path + ": " + e.Err.Error()
+	if e.Stderr != "" {
+		msg += ": " + strings.ReplaceAll(e.Stderr, "\n", "; ")
+	}
+	return msg
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Open starts the command. The program is killed, and reaped, when ctx
+// ends or the stream is closed. When its stdout ends ReadFrame returns
+// io.EOF if the program exited successfully, and an *ExitError, which
+// carries the end of its stderr, if it did not.
 func (c Command) Open(ctx context.Context) (Stream, error) {
-	cmd := exec.Command(c.Path, c.Args...)
-	out, err := cmd.StdoutPipe()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", c.Path, err)
+	}
+	// stdout is an os.Pipe handed to the program as it is, not
+	// cmd.StdoutPipe: Wait then runs as soon as the program exits (so it
+	// is reaped, and its exit known, at once) without closing what is left
+	// to read.
+	out, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Path, err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
-	if err := cmd.Start(); err != nil {
+	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
+	cmd.Stdout = w
+	stderr := &tail{max: StderrTail}
+	cmd.Stderr = stderr
+	cmd.WaitDelay = exitWait // a descendant holding stderr open cannot hold up Wait
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		out.Close()
 		return nil, fmt.Errorf("start %s: %w", c.Path, err)
 	}
-	p := &process{cmd: cmd, out: out}
+	p := &process{path: c.Path, cmd: cmd, out: out, stderr: stderr, exited: make(chan struct{})}
+	go p.wait(ctx)
+	var st Stream
 	if c.MJPEG {
-		return NewMJPEG(out, p), nil
+		st = NewMJPEG(out, p)
+	} else if st, err = NewYUV420(out, c.Width, c.Height, p); err != nil {
+		p.Close()
+		return nil, err
 	}
-	return NewYUV420(out, c.Width, c.Height, p)
+	return &commandStream{Stream: st, p: p}, nil
 }
+
+// commandStream is a Stream read from a program's stdout that says, when
+// the stream ends, why the program stopped.
+type commandStream struct {
+	Stream
+	p *process
+}
+
+// ReadFrame implements Stream.
+func (s *commandStream) ReadFrame() (Frame, error) {
+	f, err := s.Stream.ReadFrame()
+	if err == nil {
+		return f, nil
+	}
+	t := time.NewTimer(exitWait)
+	defer t.Stop()
+	select {
+	case <-s.p.exited:
+		if s.p.err != nil {
+			return Frame{}, s.p.err
+		}
+	case <-t.C: // stdout closed but the program runs on
+	}
+	return Frame{}, err
+}
+
+// Stderr returns the end of what the program has written to stderr so far.
+func (s *commandStream) Stderr() string { return s.p.stderr.String() }
 
 type process struct {
-	cmd  *exec.Cmd
-	out  io.ReadCloser
-	once sync.Once
+	path   string
+	cmd    *exec.Cmd
+	out    *os.File
+	stderr *tail
+	exited chan struct{} // closed once the program is reaped
+	err    error         // how it exited (*ExitError), nil for success; set before exited closes
+	once   sync.Once
 }
 
+// wait reaps the program as soon as it exits.
+func (p *process) wait(ctx context.Context) {
+	defer close(p.exited)
+	err := p.cmd.Wait()
+	if err == nil {
+		return
+	}
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	p.err = &ExitError{Path: p.path, Err: err, Stderr: p.stderr.String()}
+}
+
+// Close kills the program and waits until it is reaped.
 func (p *process) Close() error {
 	p.once.Do(func() {
 		_ = p.cmd.Process.Kill()
 		_ = p.out.Close()
-		_ = p.cmd.Wait()
+		<-p.exited
 	})
 	return nil
 }
 
-type limitedWriter struct {
-	w io.Writer
-	n int
+// tail keeps the last max bytes written to it, from the start of a line
+// where it can.
+type tail struct {
+	mu  sync.Mutex
+	b   []byte
+	max int
+	cut bool
 }
 
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		l.w.Write(p[:k])
-		l.n -= k
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(p)
+	if len(p) > t.max {
+		p, t.cut = p[len(p)-t.max:], true
 	}
-	return len(p), nil
+	if drop := len(t.b) + len(p) - t.max; drop > 0 {
+		t.b, t.cut = append(t.b[:0], t.b[drop:]...), true
+	}
+	t.b = append(t.b, p...)
+	return n, nil
+}
+
+// String returns the text kept, without a partial first line when the
+// start was dropped, and trimmed of surrounding space.
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.b
+	if t.cut {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
+			b = b[i+1:]
+		}
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // SourceConfig configures a Source.
@@ -354,6 +474,10 @@ type Source struct {
 	wg     sync.WaitGroup
 	seq    uint64
 	delay  time.Duration
+
+	mu      sync.Mutex // guards lastErr and lastAt, read by LastError
+	lastErr error
+	lastAt  time.Time
 }
 
 type result struct {
@@ -384,9 +508,21 @@ func NewSource(cfg SourceConfig) *Source {
 
 func (s *Source) trouble(err error) {
 	s.log.Warn("camera: "+err.Error(), "err", err)
+	s.mu.Lock()
+	s.lastErr, s.lastAt = err, s.clock.Now()
+	s.mu.Unlock()
 	if s.cfg.OnTrouble != nil {
 		s.cfg.OnTrouble(err)
 	}
+}
+
+// LastError returns when the last end, stall or open error of the stream
+// happened (on the injected clock) and the error, nil if there was none. It
+// may be called from any goroutine, while another one calls Next.
+func (s *Source) LastError() (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastAt, s.lastErr
 }
 
 // Next returns the next frame, reopening the stream as needed. It returns
@@ -412,6 +548,14 @@ func (s *Source) Next(ctx context.Context) (Frame, error) {
 		case r := <-s.frames:
 			t.Stop()
 			if r.err != nil {
+				if errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded) {
+					// The stream was opened for an earlier call whose
+					// context has ended, which ended its program: no
+					// trouble, open another.
+					s.log.Debug("camera: stream of an ended context", "err", r.err)
+					s.abandon()
+					continue
+				}
 				if errors.Is(r.err, io.EOF) {
 					s.trouble(ErrEnded)
 				} else {
@@ -429,7 +573,11 @@ func (s *Source) Next(ctx context.Context) (Frame, error) {
 			r.f.At = s.clock.Now()
 			return r.f, nil
 		case <-timeout:
-			s.trouble(fmt.Errorf("%w: no frame for %v", ErrStalled, s.cfg.Stall))
+			err := fmt.Errorf("%w: no frame for %v", ErrStalled, s.cfg.Stall)
+			if e, ok := s.stream.(interface{ Stderr() string }); ok && e.Stderr() != "" {
+				err = fmt.Errorf("%w; stderr: %s", err, strings.ReplaceAll(e.Stderr(), "\n", "; "))
+			}
+			s.trouble(err)
 			s.abandon()
 		case <-ctx.Done():
 			t.Stop()

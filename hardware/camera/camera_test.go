@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/hardware/qr"
 	"keycab.dev/keycab/hardware/sim"
+	"keycab.dev/keycab/internal/testenv"
 )
 
 var sequence = []string{"KEY:A", "", "KEY:B", "KEY:B", "KEY:C"} // "" is a blank frame
@@ -30,9 +32,7 @@ var sequence = []string{"KEY:A", "", "KEY:B", "KEY:B", "KEY:C"} // "" is a blank
 // MJPEG) in dir.
 func MustVideo(tb testing.TB, dir, name string, extra ...string) string {
 	tb.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		tb.Skip("ffmpeg not installed (Debian package ffmpeg)")
-	}
+	testenv.MustHaveTool(tb, "ffmpeg", "ffmpeg")
 	n := 0
 	for _, text := range sequence {
 		for rep := 0; rep < 2; rep++ {
@@ -259,7 +259,7 @@ func TestSourceReopensAfterStall(t *testing.T) {
 		Open: func(ctx context.Context) (camera.Stream, error) {
 			opens++
 			if opens == 1 { // frames, then the camera hangs
-				return camera.Command{Path: "sh", Args: []string{"-c", `cat "$0"; exec sleep 600`, path}, Width: 640, Height: 480}.Open(ctx)
+				return camera.Command{Path: "sh", Args: []string{"-c", `echo "camera hung" >&2; cat "$0"; exec sleep 600`, path}, Width: 640, Height: 480}.Open(ctx)
 			}
 			return camera.FFmpeg(mjpg, 640, 480, false).Open(ctx)
 		},
@@ -293,6 +293,9 @@ func TestSourceReopensAfterStall(t *testing.T) {
 		case f := <-got:
 			if tr.count(camera.ErrStalled) != 1 || opens != 2 || f.Seq != uint64(2*len(sequence)+1) {
 				t.Fatalf("stalls %d, opens %d, seq %d", tr.count(camera.ErrStalled), opens, f.Seq)
+			}
+			if _, err := src.LastError(); !errors.Is(err, camera.ErrStalled) || !strings.Contains(err.Error(), "stderr: camera hung") {
+				t.Fatalf("stall reported as %v", err)
 			}
 			return
 		case <-time.After(5 * time.Millisecond):

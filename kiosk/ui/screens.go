@@ -350,6 +350,9 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 	status := label(fmt.Sprintf("Log: %d entries   ·   Config version %d   ·   %s", v.LogSize, v.Config, syncWords(v.Sync, u.rt.loc)), sizeCaption, colours.muted, false)
 	left := container.NewVBox(caption("SLOT MAP"), container.NewGridWithColumns(3, slots...),
 		gap(4), caption(fmt.Sprintf("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR %s", pulseWords(v.Pulse))), container.NewGridWithColumns(4, pulses...), gap(4), status)
+	if v.CameraError != "" {
+		left.Add(label(cameraWords(v.CameraError, v.CameraErrorAt, u.rt.loc), sizeCaption, colours.danger, false))
+	}
 
 	var alarms []fyne.CanvasObject
 	for _, a := range s.Alarms {
@@ -366,6 +369,16 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 	}
 	right := container.NewBorder(caption("ACTIVE ALARMS"), nil, nil, nil, container.NewVScroll(container.NewVBox(alarms...)))
 	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(440, 0)), container.NewPadded(container.NewVScroll(left)))
+}
+
+// cameraWords is the admin status line for the camera's last error: its
+// time and its end (where a program's stderr says why), on one line.
+func cameraWords(msg string, at time.Time, loc *time.Location) string {
+	const most = 110 // runes that fit beside the slot map
+	if r := []rune(msg); len(r) > most {
+		msg = "…" + string(r[len(r)-most:])
+	}
+	return fmt.Sprintf("Camera error at %s: %s", at.In(loc).Format("Mon 15:04"), msg)
 }
 
 // syncWords says how the kiosk stands with HQ.

@@ -66,7 +66,9 @@ func testConfig(t *testing.T) *keycab.Config {
 	return cfg
 }
 
-func newRig(t *testing.T, cfg *keycab.Config) *rig {
+// newRig runs a kiosk on cfg with the simulator's badge reader and any
+// further scanners.
+func newRig(t *testing.T, cfg *keycab.Config, scanners ...kiosk.Scanner) *rig {
 	t.Helper()
 	db := storetest.MustOpen(t, nil)
 	if err := db.ApplyConfig(context.Background(), cfg); err != nil {
@@ -78,7 +80,7 @@ func newRig(t *testing.T, cfg *keycab.Config) *rig {
 	}
 	clock := hardwaretest.NewClock()
 	c, err := kiosk.New(kiosk.Config{
-		Store: db, Locks: cab.Locks, Scanners: []kiosk.Scanner{cab.Badges},
+		Store: db, Locks: cab.Locks, Scanners: append([]kiosk.Scanner{cab.Badges}, scanners...),
 		Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States(), Buzzer: simulator.Buzzer,
 		Clock: clock, ShowDone: 200 * time.Millisecond, // the buzzer sounds for 1.5 times ShowDone
 	})
