@@ -20,10 +20,10 @@ import (
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/store"
 	kstore "keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/agent"
-	"keycab.dev/keycab/sync/ingest"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -92,7 +92,7 @@ func TestKioskLogTiles(t *testing.T) {
 				MustNoErr(t, err)
 				cfgSign, err := audit.ParseSignerKey(skey)
 				MustNoErr(t, err)
-				h, err := ingest.New(ingest.Config{Store: s.Store, Cosigner: cosigner, ConfigSigner: cfgSign, OriginPrefix: "hq.test/kiosk/"})
+				h, err := kioskapi.New(kioskapi.Config{Store: s.Store, Cosigner: cosigner, ConfigSigner: cfgSign, OriginPrefix: "hq.test/kiosk/"})
 				MustNoErr(t, err)
 				s.KioskAPI = h
 			})

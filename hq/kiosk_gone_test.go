@@ -19,10 +19,10 @@ import (
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/store"
 	kstore "keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/agent"
-	"keycab.dev/keycab/sync/ingest"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -65,7 +65,7 @@ func TestKioskLeavesLongPoll(t *testing.T) {
 			MustNoErr(t, err)
 			cfgSign, err := audit.ParseSignerKey(skey)
 			MustNoErr(t, err)
-			h, err := ingest.New(ingest.Config{Store: s.Store, Cosigner: cosigner, ConfigSigner: cfgSign, OriginPrefix: "hq.test/kiosk/",
+			h, err := kioskapi.New(kioskapi.Config{Store: s.Store, Cosigner: cosigner, ConfigSigner: cfgSign, OriginPrefix: "hq.test/kiosk/",
 				Now: now, PollInterval: time.Hour, Logger: s.Logger})
 			MustNoErr(t, err)
 			s.KioskAPI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -160,7 +160,7 @@ func TestInvalidTextRefused(t *testing.T) {
 					continue
 				}
 				if strings.HasPrefix(path, wire.PathPrefix) {
-					continue // the kiosk API's bodies: sync/ingest's TestInvalidText
+					continue // the kiosk API's bodies: hq/kioskapi's TestInvalidText
 				}
 				// A dashboard form, URL-encoded and multipart.
 				formRoutes++

@@ -24,7 +24,7 @@
 // for --offline-after and back online, mailed once to the organisation's
 // admins and the site's managers.
 //
-// serve answers the kiosks' sync protocol under /v1/kiosk/ (sync/ingest)
+// serve answers the kiosks' sync protocol under /v1/kiosk/ (hq/kioskapi)
 // with HQ's signing keys from --keys (see keys.go for the format): on
 // SQLite it defaults to keycab-hq.keys next to the database and is created
 // (mode 0600) on first start; on PostgreSQL every HQ process must be given
@@ -53,10 +53,10 @@ import (
 
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/sync/ingest"
 )
 
 func main() {
@@ -359,7 +359,7 @@ func (m *Main) serve(ctx context.Context) error {
 	if created {
 		m.log.Info("created HQ signing keys", "file", keysFile)
 	}
-	kapi, err := ingest.New(ingest.Config{Store: m.st, Cosigner: keys.Cosigner, ConfigSigner: keys.Config,
+	kapi, err := kioskapi.New(kioskapi.Config{Store: m.st, Cosigner: keys.Cosigner, ConfigSigner: keys.Config,
 		Logger: m.log, PollInterval: m.Config.ConfigPoll})
 	if err != nil {
 		return err

@@ -14,9 +14,9 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hq/kioskapi"
 	hqstore "keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/store"
-	"keycab.dev/keycab/sync/ingest"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -64,7 +64,7 @@ func newTestHQ(t *testing.T) *testHQ {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ih, err := ingest.New(ingest.Config{Store: s, Cosigner: cosigner, ConfigSigner: cfgSigner, OriginPrefix: "hq.test/kiosk/"})
+	ih, err := kioskapi.New(kioskapi.Config{Store: s, Cosigner: cosigner, ConfigSigner: cfgSigner, OriginPrefix: "hq.test/kiosk/"})
 	if err != nil {
 		t.Fatal(err)
 	}

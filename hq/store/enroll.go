@@ -72,7 +72,7 @@ func tokenHash(secret string) []byte {
 
 // NewKioskLog names the log of a kiosk being enrolled: given the new
 // kiosk's id, it returns the log's origin and the note verifier key of
-// the kiosk's public key under that name (sync/ingest builds them).
+// the kiosk's public key under that name (hq/kioskapi builds them).
 type NewKioskLog func(kioskID string) (origin, verifierKey string, err error)
 
 // Enrol burns an enrolment token and creates the kiosk it was made for,

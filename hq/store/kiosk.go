@@ -120,7 +120,7 @@ func (s *Store) RevokeKiosk(ctx context.Context, sc Scope, id string) error {
 }
 
 // Event is one entry of a kiosk's log as HQ keeps it for history and
-// custody. The kiosk's signed leaf stays the evidence (sync/ingest).
+// custody. The kiosk's signed leaf stays the evidence (hq/kioskapi).
 type Event struct {
 	OrgID     string
 	KioskID   string

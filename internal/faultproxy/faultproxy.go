@@ -5,7 +5,7 @@
 // sets, and a test can hold one request in flight (before HQ sees it, or
 // after HQ answered) while it kills or restarts a process, then decide
 // what becomes of it. It is used by the in-process fault test of
-// sync/ingest and the multi-process test of test/e2e.
+// hq/kioskapi and the multi-process test of test/e2e.
 package faultproxy
 
 import (

@@ -1,6 +1,6 @@
 // Package wire defines the messages of keycab's kiosk-to-HQ sync protocol,
 // version 1, and the signatures they carry. The kiosk side is sync/agent,
-// the HQ side sync/ingest. The protocol is modelled on the C2SP
+// the HQ side hq/kioskapi. The protocol is modelled on the C2SP
 // tlog-witness protocol: HQ acts as a witness of each kiosk's log.
 //
 // # Versions

@@ -1,4 +1,4 @@
-package ingest_test
+package kioskapi_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // The end-to-end figure, with HQ as its own process, is test/e2e's
 // BenchmarkSyncBacklog.
 //
-//	go test -run '^$' -bench Push -benchtime 20000x ./sync/ingest
+//	go test -run '^$' -bench Push -benchtime 20000x ./hq/kioskapi
 func BenchmarkPush(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b.Run(engine, func(b *testing.B) {

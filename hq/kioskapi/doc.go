@@ -1,4 +1,4 @@
-// Package ingest is HQ's side of the kiosk sync protocol (sync/wire): an
+// Package kioskapi is HQ's side of the kiosk sync protocol (sync/wire): an
 // http.Handler serving everything under /v1/kiosk/ — enrolment, signed
 // log pushes answered with HQ's cosignatures, signed config bundles by
 // long poll, and heartbeats — on top of hq/store.
@@ -17,4 +17,4 @@
 // only shorten a wait: every long poll also re-reads the database each
 // PollInterval, so a change made by another HQ process reaches a waiting
 // kiosk within that interval.
-package ingest
+package kioskapi

@@ -1,4 +1,4 @@
-package ingest
+package kioskapi
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ var _ http.Handler = (*Handler)(nil)
 // New returns a Handler.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Cosigner == nil || cfg.ConfigSigner == nil {
-		return nil, errors.New("ingest: store, cosigner and config signer are required")
+		return nil, errors.New("kioskapi: store, cosigner and config signer are required")
 	}
 	if cfg.OriginPrefix == "" {
 		cfg.OriginPrefix = "keycab.dev/kiosk/"

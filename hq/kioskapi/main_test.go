@@ -1,4 +1,4 @@
-package ingest_test
+package kioskapi_test
 
 import (
 	"context"
@@ -17,11 +17,11 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hq/kioskapi"
 	hqstore "keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/store/pgtest"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/agent"
-	"keycab.dev/keycab/sync/ingest"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -95,7 +95,7 @@ func must[T any](tb testing.TB) func(T, error) T {
 // hq is a running HQ: store, handler and a loopback HTTP server.
 type hq struct {
 	s       *hqstore.Store
-	h       *ingest.Handler
+	h       *kioskapi.Handler
 	srv     *httptest.Server
 	org     keycab.Org
 	owner   keycab.Member
@@ -133,7 +133,7 @@ func MustHQ(tb testing.TB, dsn string) *hq {
 	skey, _, err := note.GenerateKey(rand.Reader, "hq.test/config")
 	MustNoErr(tb, err)
 	h.cfgSign = must[*audit.Signer](tb)(audit.ParseSignerKey(skey))
-	h.h = must[*ingest.Handler](tb)(ingest.New(ingest.Config{Store: h.s, Cosigner: h.cosign, ConfigSigner: h.cfgSign,
+	h.h = must[*kioskapi.Handler](tb)(kioskapi.New(kioskapi.Config{Store: h.s, Cosigner: h.cosign, ConfigSigner: h.cfgSign,
 		OriginPrefix: "hq.test/kiosk/", PollInterval: 200 * time.Millisecond}))
 	h.srv = httptest.NewServer(h.h)
 	tb.Cleanup(h.srv.Close)

@@ -1,4 +1,4 @@
-package ingest_test
+package kioskapi_test
 
 import (
 	"context"
