@@ -245,13 +245,26 @@ func (m *Main) openStore(ctx context.Context, standalone bool) error {
 		return err
 	}
 	dbPath, keyPath := filepath.Join(m.Config.DataDir, "kiosk.db"), filepath.Join(m.Config.DataDir, "kiosk.key")
+	_, kerr := os.Stat(keyPath)
+	hasKey := kerr == nil
+	if st, err := os.Stat(dbPath); hasKey && errors.Is(err, os.ErrNotExist) {
+		return m.logLost(keyPath, dbPath, "missing")
+	} else if hasKey && err == nil && st.Size() == 0 {
+		return m.logLost(keyPath, dbPath, "empty")
+	}
 	probe, err := store.Open(ctx, dbPath, store.Options{Create: true, Logger: m.log})
 	if err != nil {
 		return err
 	}
 	peer, perr := probe.HQPeer(ctx)
+	_, lerr := probe.Origin()
 	if err := probe.Close(); err != nil {
 		return err
+	}
+	if hasKey && errors.Is(lerr, store.ErrNoLog) && keycab.ErrorCode(perr) == keycab.ENOTFOUND {
+		// An enrolled kiosk's database is pinned to HQ before its key
+		// moves in; a restored one's has neither key nor log.
+		return m.logLost(keyPath, dbPath, "there but holds no log")
 	}
 	var signer *audit.Signer
 	switch {
@@ -292,6 +305,25 @@ func (m *Main) openStore(ctx context.Context, standalone bool) error {
 	}
 	m.log.Info("kiosk enrolled", "hq", peer.URL, "kiosk", peer.KioskID, "org", peer.OrgID, "cabinet", peer.CabinetID, "origin", peer.Origin)
 	return nil
+}
+
+// errLogLost is openStore's error for a kiosk whose key is there but
+// whose database, and so its log, is not.
+var errLogLost = errors.New("has lost its log")
+
+// logLost refuses to start a kiosk whose key outlived its database: a new
+// log under the same key would reuse the lost log's origin and indexes,
+// which HQ (holding, and having cosigned, the old entries) takes for a
+// fork. The way on is a restore, which starts a new epoch naming the log
+// it continues from (docs/OPERATIONS.md, "A kiosk key without its log").
+func (m *Main) logLost(keyPath, dbPath, state string) error {
+	dir := m.Config.DataDir
+	m.log.Error("kiosk key without its log: not starting", "key", keyPath, "db", dbPath, "db_state", state)
+	return fmt.Errorf("this kiosk (%s) %w: its key %s is there but its database %s is %s. "+
+		"A new log under the same key would fork the log HQ holds, so the kiosk does not start. "+
+		"Restore the newest backup: keycab-kiosk restore --from BACKUP --force --data %s "+
+		"(the old key is moved aside, and the kiosk, enrolled again, begins a new log epoch naming the backup's log). "+
+		"With no backup, move %s aside, enrol the kiosk afresh, and tell HQ the old log is lost", dir, errLogLost, keyPath, dbPath, state, dir, dir)
 }
 
 // firstConfig makes sure an enrolled kiosk has a config, asking HQ for one
