@@ -64,6 +64,9 @@ func Restore(ctx context.Context, from, path, archiveDir string, opts Options) (
 	if _, err := os.Lstat(path); err == nil {
 		return ep, fmt.Errorf("restore: %s exists: move it aside first", path)
 	}
+	if _, err := os.Lstat(MarkPath(path)); err == nil {
+		return ep, fmt.Errorf("restore: the high-water mark %s of the log being replaced is there: move it aside with the database first", MarkPath(path))
+	}
 	if err := os.MkdirAll(archiveDir, 0o700); err != nil {
 		return ep, fmt.Errorf("restore: %w", err)
 	}

@@ -41,7 +41,9 @@ type Appended struct {
 // yet (it was opened without a signer and never given one).
 var ErrNoLog = errors.New("database has no audit log yet")
 
-func (d *DB) loadLog(ctx context.Context) error {
+// loadMeta reads the log's origin and keys; d.meta stays nil when the
+// database has no log.
+func (d *DB) loadMeta(ctx context.Context) error {
 	var m logMeta
 	err := d.db.QueryRowContext(ctx, "SELECT origin, verifier_key FROM log_meta WHERE id = 1").Scan(&m.origin, &m.vkey)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -56,6 +58,13 @@ func (d *DB) loadLog(ctx context.Context) error {
 		return err
 	}
 	d.meta = &m
+	return nil
+}
+
+func (d *DB) loadLog(ctx context.Context) error {
+	if err := d.loadMeta(ctx); err != nil || d.meta == nil {
+		return err
+	}
 	var count int64
 	var maxIdx sql.NullInt64
 	_, head, err := d.Head(ctx)
@@ -205,6 +214,7 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
+	var kept []byte // the checkpoint kept for good, for the mark
 	if tx.frontier.Size() != d.size || tx.retain != "" {
 		cp := audit.Checkpoint{Origin: d.meta.origin, Size: tx.frontier.Size(), Root: tx.frontier.Root()}
 		signed, err := tx.signHead(cp)
@@ -218,6 +228,7 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			if _, err := tx.Exec("INSERT INTO log_checkpoints (size, checkpoint, why) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING", cp.Size, signed, tx.retain); err != nil {
 				return d.wrap("keep checkpoint", err)
 			}
+			kept = signed
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -225,6 +236,9 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	d.size, d.frontier, d.prev = tx.frontier.Size(), tx.frontier, tx.prev
 	d.rotated(tx)
+	if kept != nil {
+		d.keepMark(kept, d.size)
+	}
 	return nil
 }
 
@@ -456,7 +470,11 @@ func (d *DB) AddCosignature(ctx context.Context, cosigner string, signed []byte)
 	}
 	_, err = d.db.ExecContext(ctx, "INSERT INTO log_cosignatures (size, cosigner, checkpoint, received_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
 		cp.Size, cosigner, signed, d.now().UnixMilli())
-	return d.wrapNil("store cosignature", err)
+	if err != nil {
+		return d.wrap("store cosignature", err)
+	}
+	d.keepMark(signed, cp.Size)
+	return nil
 }
 
 // hashReader reads stored tree hashes (tlog.HashReader) from the database,
@@ -689,6 +707,12 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 		return VerifyResult{}, &audit.Problem{Index: size, What: fmt.Sprintf("missing: the log ends at entry %d without the signed head its newest entry carries (newest entries deleted, or the head removed)", size-1)}
 	case headSize != size:
 		return VerifyResult{}, &audit.Problem{Index: headSize, What: fmt.Sprintf("entries beyond the signed head (which covers %d of %d): appended without a signature", headSize, size)}
+	}
+	if found, what, fault := d.checkMark(ctx, size); what != "" {
+		if fault == markLost {
+			what = "missing: " + what
+		}
+		return VerifyResult{}, &audit.Problem{Index: found, What: what}
 	}
 	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Elapsed: time.Since(start)}, nil
 }

@@ -79,6 +79,9 @@ type DB struct {
 	frontier *audit.Frontier
 	prev     tlog.Hash // leaf hash of the newest entry
 	broken   error     // why the stored log cannot be appended to, if it cannot
+
+	markMu   sync.Mutex // serialises writes of the mark (mark.go)
+	markSize int64      // the size the mark records
 }
 
 type logMeta struct {
@@ -103,6 +106,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	if opts.ReadOnly && opts.Create {
 		return nil, fmt.Errorf("open %s: read-only and create are exclusive", path)
+	}
+	if err := precheckMark(ctx, path, opts); err != nil {
+		return nil, err
 	}
 	d := &DB{path: path, opts: opts, log: opts.Logger, now: opts.Now, retain: opts.RetainEvery, start: time.Now()}
 	if d.log == nil {
@@ -211,6 +217,13 @@ func (d *DB) init(ctx context.Context) error {
 	if err := d.loadLog(ctx); err != nil {
 		return err
 	}
+	// Before a log is created or appended to: does it reach its mark?
+	if _, what, fault := d.checkMark(ctx, d.size); what != "" {
+		if !d.opts.ReadOnly {
+			return d.behindMark(what, fault)
+		}
+		d.log.Error("the log disagrees with its high-water mark", "path", d.path, "problem", what)
+	}
 	if d.meta == nil && d.opts.Signer != nil && !d.opts.ReadOnly {
 		if err := d.createLog(ctx); err != nil {
 			return err
@@ -268,8 +281,17 @@ func (d *DB) migrate(ctx context.Context, version int) error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database. A database open to append first moves its
+// high-water mark to the signed head.
 func (d *DB) Close() error {
+	d.mu.Lock()
+	write := !d.opts.ReadOnly && d.opts.Signer != nil && d.meta != nil && d.broken == nil && d.size > 0
+	d.mu.Unlock()
+	if write {
+		if signed, size, err := d.Head(context.Background()); err == nil {
+			d.keepMark(signed, size)
+		}
+	}
 	d.stmtMu.Lock()
 	for _, st := range d.stmts {
 		st.Close()

@@ -100,7 +100,7 @@ func (m *Main) restore(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	live := []string{"kiosk.db", "kiosk.db-wal", "kiosk.db-shm", "kiosk.key"}
+	live := []string{"kiosk.db", "kiosk.db-wal", "kiosk.db-shm", filepath.Base(store.MarkPath("kiosk.db")), "kiosk.key"}
 	var present []string
 	for _, name := range live {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {

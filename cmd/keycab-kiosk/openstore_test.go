@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/store/storetest"
 )
 
 // openStore opens the kiosk's key and database in data as the simulator
@@ -47,7 +48,9 @@ func TestKeyWithoutLog(t *testing.T) {
 	}
 	lose := func() {
 		t.Helper()
-		for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+		// The mark beside the database goes too: this is the key's check,
+		// not the store's (store.TestMarkFollowsLog).
+		for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", store.MarkPath(dbPath)} {
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				t.Fatal(err)
 			}
@@ -96,5 +99,52 @@ func TestKeyWithoutLog(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRestoreBesideMark restores a backup into a data directory whose log
+// has a high-water mark beyond the backup: restore moves the mark aside
+// with the database and key, and the restored kiosk starts its new epoch.
+func TestRestoreBesideMark(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	dbPath := filepath.Join(data, "kiosk.db")
+	if err := openStore(t, data); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if _, err := runMain(t, "backup", "--data", data, "--out", backup); err != nil {
+		t.Fatal(err)
+	}
+	// The kiosk goes on past the backup, and its mark with it.
+	signer, err := loadOrCreateKey(filepath.Join(data, "kiosk.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.Open(ctx, dbPath, store.Options{Signer: signer, RetainEvery: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := storetest.NewWorkload(5)
+	for i := 0; i < 5; i++ {
+		if _, err := d.Append(ctx, w.Next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(store.MarkPath(dbPath)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runMain(t, "restore", "--data", data, "--from", backup, "--force"); err != nil {
+		t.Fatalf("restore beside the replaced log's mark: %v", err)
+	}
+	aside, _ := filepath.Glob(filepath.Join(data, "replaced-*", filepath.Base(store.MarkPath(dbPath))))
+	if len(aside) != 1 {
+		t.Errorf("the replaced log's mark was not moved aside: %v", aside)
+	}
+	if err := openStore(t, data); err != nil {
+		t.Fatalf("start after restore: %v", err)
 	}
 }

@@ -208,6 +208,12 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}
 			mustExec(t, db, "UPDATE log_entries SET head = ? WHERE idx = 19", cp)
 			db.Close()
+			// And removes the high-water mark, which would refuse the
+			// store's open (TestVerifyDamagedWAL): the kept checkpoints
+			// still catch it.
+			if err := os.Remove(store.MarkPath(path)); err != nil {
+				t.Fatal(err)
+			}
 			d, err := store.Open(ctx, path, store.Options{Signer: signer, RetainEvery: 1 << 20})
 			if err != nil {
 				t.Fatal(err)
@@ -470,5 +476,23 @@ func TestVerifyTiles(t *testing.T) {
 	code, _, errs = run(t, "audit", "verify", "--tiles", dir, "--key", other.VerifierKey)
 	if code != 1 || !strings.Contains(errs, "FAILED") || !strings.Contains(errs, "checkpoint") {
 		t.Fatalf("other key: exit %d: %s", code, errs)
+	}
+}
+
+// TestVerifyDamagedWAL flips a few bytes in a log's write-ahead log on
+// disk, so that SQLite replays only the first 8 of 38 committed entries: a
+// log that is whole in itself. audit verify fails it all the same (exit
+// 1), naming the high-water mark beside the database and the size found.
+func TestVerifyDamagedWAL(t *testing.T) {
+	signer := storetest.MustSigner(t, "test.keycab/wal")
+	path := storetest.MustDamagedWAL(t, signer, 38, 8, 8)
+	code, out, errs := run(t, "audit", "verify", "--db", path)
+	if code != 1 {
+		t.Fatalf("verify of a log that lost 24 entries: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	for _, want := range []string{"FAILED at entry 8: missing", store.MarkPath(path), "size 32", "holds 8 entries"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("verify error lacks %q: %s", want, errs)
+		}
 	}
 }

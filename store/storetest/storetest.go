@@ -6,8 +6,11 @@ import (
 	"context"
 	crand "crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -225,4 +228,60 @@ func MustVerify(tb testing.TB, d *store.DB) {
 	if _, err := d.VerifyStrict(context.Background(), nil); err != nil {
 		tb.Fatalf("log does not verify: %v", err)
 	}
+}
+
+// MustDamagedWAL builds a log of n synthetic entries through the store,
+// keeping a checkpoint every retain entries, and returns the path of a copy
+// of its files as a power cut would leave them (the database and its
+// write-ahead log, never checkpointed into it, and the files beside it),
+// with a few bytes flipped in the WAL frame written just after the first
+// keep entries committed. SQLite stops replaying the WAL at that frame's
+// bad checksum, so the copy opens as a log of keep entries.
+func MustDamagedWAL(tb testing.TB, signer *audit.Signer, n, keep int, retain int64) string {
+	tb.Helper()
+	ctx := context.Background()
+	dir := tb.TempDir()
+	path := filepath.Join(dir, "kiosk.db")
+	d, err := store.Open(ctx, path, store.Options{Signer: signer, Create: true, RetainEvery: retain})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer d.Close()
+	w := NewWorkload(7)
+	var walAt int64
+	for i := 0; i < n; i++ {
+		if _, err := d.Append(ctx, w.Next()); err != nil {
+			tb.Fatal(err)
+		}
+		if i == keep-1 {
+			st, err := os.Stat(path + "-wal")
+			if err != nil {
+				tb.Fatalf("no WAL after %d entries: %v", keep, err)
+			}
+			walAt = st.Size()
+		}
+	}
+	// The store is still open: nothing was checkpointed, as at a power cut.
+	copyDir := tb.TempDir()
+	for _, name := range []string{"kiosk.db", "kiosk.db-wal", filepath.Base(store.MarkPath(path))} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+		if name == "kiosk.db-wal" {
+			if int64(len(b)) <= walAt+64 {
+				tb.Fatalf("WAL of %d bytes has nothing after %d", len(b), walAt)
+			}
+			// Into the next frame's page, past its 24-byte frame header.
+			for i := walAt + 40; i < walAt+44; i++ {
+				b[i] ^= 0xa5
+			}
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, name), b, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return filepath.Join(copyDir, "kiosk.db")
 }
