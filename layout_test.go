@@ -41,6 +41,13 @@ func TestLayout(t *testing.T) {
 				t.Errorf("%s links %s; hardware depends on no other keycab layer", pkg, d)
 			case under(pkg, "hq") && (under(d, "hardware") || under(d, "kiosk")):
 				t.Errorf("%s links %s", pkg, d)
+			case under(pkg, "sync") && strings.HasPrefix(d, mod+"/") && d != mod && !under(d, "audit") && !under(d, "sync/wire") &&
+				!(under(pkg, "sync/agent") && under(d, "store") && !under(d, "store/storetest")) && !under(d, "internal"):
+				t.Errorf("%s links %s; sync/* uses only the domain, audit, sync/wire and (the agent) store", pkg, d)
+			case under(pkg, "hq/kioskapi") && under(d, "hq/api"), under(pkg, "hq/api") && under(d, "hq/kioskapi"):
+				t.Errorf("%s links %s; the kiosk API and the JSON API do not import each other", pkg, d)
+			case under(pkg, "cmd") && (d == "testing" || strings.HasPrefix(d, mod+"/") && strings.HasSuffix(d, "test")):
+				t.Errorf("the program %s links %s: production binaries link no test helpers", pkg, d)
 			case d == "github.com/tarm/serial":
 				t.Errorf("%s links tarm/serial (unmaintained; Close deadlocks during Read): use go.bug.st/serial", pkg)
 			}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -14,6 +15,17 @@ import (
 type Signer struct {
 	note.Signer
 	VerifierKey string // note verifier key, "name+hash+base64"
+}
+
+// GenerateSigner makes a fresh Ed25519 signer for the log named origin and
+// returns its private key text (PRIVATE+KEY+..., to be kept secret) too.
+func GenerateSigner(origin string) (skey string, s *Signer, err error) {
+	skey, _, err = note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return "", nil, fmt.Errorf("generate signer key: %w", err)
+	}
+	s, err = ParseSignerKey(skey)
+	return skey, s, err
 }
 
 // ParseSignerKey parses a note private key ("PRIVATE+KEY+name+hash+key",

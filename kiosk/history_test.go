@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/store"
-	"keycab.dev/keycab/store/storetest"
 )
 
 // countingLog is the real store, counting the log entries it hands over
@@ -26,11 +26,11 @@ func (l *countingLog) Scan(ctx context.Context, start, end int64, fn func(store.
 	return l.DB.Scan(ctx, start, end, func(e store.Entry) error { l.read++; return fn(e) })
 }
 
-// mustAppendWorkload appends n entries of storetest's workload, a thousand
+// mustAppendWorkload appends n entries of the workload (internal/workload), a thousand
 // to a transaction.
 func mustAppendWorkload(tb testing.TB, d *store.DB, n int) {
 	tb.Helper()
-	w := storetest.NewWorkload(3)
+	w := workload.New(3)
 	for done := 0; done < n; {
 		recs := make([]store.Record, min(1000, n-done))
 		for i := range recs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/store/storetest"
 )
@@ -14,7 +15,7 @@ import (
 func BenchmarkVerify(b *testing.B) {
 	ctx := context.Background()
 	d := storetest.MustOpen(b, nil)
-	w := storetest.NewWorkload(1)
+	w := workload.New(1)
 	const n = 100000
 	for done := 0; done < n; done += 1000 {
 		recs := make([]store.Record, 1000)
@@ -40,7 +41,7 @@ func BenchmarkVerify(b *testing.B) {
 func BenchmarkAppend(b *testing.B) {
 	ctx := context.Background()
 	d := storetest.MustOpen(b, nil)
-	w := storetest.NewWorkload(1)
+	w := workload.New(1)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := d.Append(ctx, w.Next()); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/store/storetest"
 )
@@ -164,7 +165,7 @@ func TestRewrittenBehindMark(t *testing.T) {
 	signer := storetest.MustSigner(t, "test.keycab/rewritten")
 	build := func(seed uint64) string {
 		d := storetest.MustOpen(t, signer, func(o *store.Options) { o.RetainEvery = 4 })
-		w := storetest.NewWorkload(seed)
+		w := workload.New(seed)
 		for i := 0; i < 10; i++ {
 			if _, err := d.Append(ctx, w.Next()); err != nil {
 				t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/store/storetest"
 )
@@ -23,7 +24,7 @@ var ctx = context.Background()
 
 func mustAppend(tb testing.TB, d *store.DB, n int) {
 	tb.Helper()
-	w := storetest.NewWorkload(7)
+	w := workload.New(7)
 	for i := 0; i < n; i++ {
 		if _, err := d.Append(ctx, w.Next()); err != nil {
 			tb.Fatal(err)
@@ -325,11 +326,11 @@ func TestSecondWriterConflict(t *testing.T) {
 	}
 	defer b2.Close()
 	mustAppend(t, a2, 2)
-	_, err = b2.Append(ctx, storetest.NewWorkload(1).Next())
+	_, err = b2.Append(ctx, workload.New(1).Next())
 	if keycab.ErrorCode(err) != keycab.ECONFLICT {
 		t.Fatalf("stale writer: %v, want a conflict", err)
 	}
-	if _, err := b2.Append(ctx, storetest.NewWorkload(2).Next()); keycab.ErrorCode(err) != keycab.ECONFLICT {
+	if _, err := b2.Append(ctx, workload.New(2).Next()); keycab.ErrorCode(err) != keycab.ECONFLICT {
 		t.Fatalf("stale writer again: %v", err)
 	}
 	mustAppend(t, a2, 1)

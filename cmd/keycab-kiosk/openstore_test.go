@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
-	"keycab.dev/keycab/store/storetest"
 )
 
 // openStore opens the kiosk's key and database in data as the simulator
@@ -125,7 +125,7 @@ func TestRestoreBesideMark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := storetest.NewWorkload(5)
+	w := workload.New(5)
 	for i := 0; i < 5; i++ {
 		if _, err := d.Append(ctx, w.Next()); err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/store/storetest"
 	"keycab.dev/keycab/sync/wire"
@@ -34,7 +35,7 @@ func mustLog(t *testing.T, n int) (string, *audit.Signer) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	w := storetest.NewWorkload(3)
+	w := workload.New(3)
 	for i := 0; i < n; i++ {
 		if _, err := d.Append(ctx, w.Next()); err != nil {
 			t.Fatal(err)
@@ -219,7 +220,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			w := storetest.NewWorkload(99)
+			w := workload.New(99)
 			for i := 0; i < 20; i++ {
 				if _, err := d.Append(ctx, w.Next()); err != nil {
 					t.Fatal(err)

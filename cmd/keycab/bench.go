@@ -12,8 +12,9 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
-	"keycab.dev/keycab/store/storetest"
 )
 
 func benchCommand() *command {
@@ -56,7 +57,7 @@ func benchAudit(ctx context.Context, e *env, path string, n, synced int64, batch
 			return fmt.Errorf("%s exists; give a new file", p)
 		}
 	}
-	signer, err := storetest.NewSigner("bench.keycab/kiosk")
+	_, signer, err := audit.GenerateSigner("bench.keycab/kiosk")
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func benchAudit(ctx context.Context, e *env, path string, n, synced int64, batch
 		os.Remove(plainPath + "-shm")
 	}()
 
-	w := storetest.NewWorkload(1)
+	w := workload.New(1)
 	fmt.Fprintf(e.stdout, "keycab bench audit: %d events, %d appended with fsync each, batches of %d after\n", n, synced, batch)
 
 	// Synced appends against plain inserts of the same bytes, in short

@@ -4,22 +4,17 @@ package storetest
 
 import (
 	"context"
-	crand "crypto/rand"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
 )
 
@@ -63,94 +58,6 @@ func MustOpen(tb testing.TB, signer *audit.Signer, opts ...func(*store.Options))
 	}
 	tb.Cleanup(func() { d.Close() })
 	return d
-}
-
-// Workload generates a realistic stream of kiosk events: members
-// identifying, taking and returning key sets with reasons and the
-// occasional recipient, the door opening and closing, and now and then a
-// failed identification or an alarm. It is deterministic for a seed.
-type Workload struct {
-	rng     *rand.Rand
-	now     time.Time
-	out     map[string]string // key set -> member
-	pending []store.Record
-	Members int
-	KeySets int
-}
-
-// NewWorkload returns a workload over a cabinet of 40 key sets and 60 members.
-func NewWorkload(seed uint64) *Workload {
-	return &Workload{
-		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		now:     time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC),
-		out:     map[string]string{},
-		Members: 60,
-		KeySets: 40,
-	}
-}
-
-// Next returns the next record.
-func (w *Workload) Next() store.Record {
-	if len(w.pending) == 0 {
-		w.session()
-	}
-	r := w.pending[0]
-	w.pending = w.pending[1:]
-	return r
-}
-
-func (w *Workload) tick(d time.Duration) int64 {
-	w.now = w.now.Add(d)
-	return w.now.UnixMilli()
-}
-
-func (w *Workload) session() {
-	member := "m" + strconv.Itoa(1+w.rng.IntN(w.Members))
-	ev := func(kind keycab.EventKind, f func(e *audit.Event)) store.Record {
-		e := &audit.Event{Kind: kind, Time: w.tick(time.Duration(1+w.rng.IntN(20)) * time.Second), Actor: member}
-		if f != nil {
-			f(e)
-		}
-		return store.Record{Event: e}
-	}
-	if w.rng.IntN(20) == 0 {
-		w.pending = append(w.pending, ev(keycab.EventIdentifyFail, func(e *audit.Event) {
-			e.Actor = ""
-			e.Detail = map[string]string{"reason": "unknown badge", "reader": "rdm6300"}
-		}))
-		return
-	}
-	if w.rng.IntN(50) == 0 {
-		w.pending = append(w.pending, ev(keycab.EventAlarmRaised, func(e *audit.Event) {
-			e.Actor = ""
-			e.Detail = map[string]string{"alarm": keycab.AlarmDoorHeld, "seconds": "75"}
-		}))
-	}
-	w.pending = append(w.pending, ev(keycab.EventIdentified, func(e *audit.Event) { e.Detail = map[string]string{"via": "rfid"} }))
-	w.pending = append(w.pending, ev(keycab.EventDoorOpened, nil))
-	n := 1 + w.rng.IntN(w.KeySets)
-	ks, slot := "ks"+strconv.Itoa(n), uint(n)
-	if holder, ok := w.out[ks]; ok {
-		delete(w.out, ks)
-		w.pending = append(w.pending, ev(keycab.EventKeyReturned, func(e *audit.Event) {
-			e.KeySet, e.Slot = ks, slot
-			if holder != member {
-				e.Detail = map[string]string{"holder": holder}
-			}
-		}))
-	} else {
-		w.out[ks] = member
-		r := ev(keycab.EventKeyTaken, func(e *audit.Event) {
-			e.KeySet, e.Slot = ks, slot
-			e.Due = w.now.Add(8 * time.Hour).UnixMilli()
-			e.Reason = []string{"viewing", "maintenance", "inspection", "move-in"}[w.rng.IntN(4)]
-		})
-		if w.rng.IntN(4) == 0 {
-			r.Recipient = fmt.Sprintf("Visitor %d Example", w.rng.IntN(1000))
-		}
-		w.pending = append(w.pending, r)
-	}
-	w.pending = append(w.pending, ev(keycab.EventDoorClosed, nil))
 }
 
 // MustRawSQL opens the database file directly, bypassing the store, as
@@ -204,12 +111,7 @@ func Config(v int64) *keycab.Config {
 // NewSignerKey returns a fresh note signer key (PRIVATE+KEY+...) and the
 // signer it makes.
 func NewSignerKey(origin string) (string, *audit.Signer, error) {
-	skey, _, err := note.GenerateKey(crand.Reader, origin)
-	if err != nil {
-		return "", nil, err
-	}
-	s, err := audit.ParseSignerKey(skey)
-	return skey, s, err
+	return audit.GenerateSigner(origin)
 }
 
 // MustKeysOut returns the key sets out now.
@@ -247,7 +149,7 @@ func MustDamagedWAL(tb testing.TB, signer *audit.Signer, n, keep int, retain int
 		tb.Fatal(err)
 	}
 	defer d.Close()
-	w := NewWorkload(7)
+	w := workload.New(7)
 	var walAt int64
 	for i := 0; i < n; i++ {
 		if _, err := d.Append(ctx, w.Next()); err != nil {

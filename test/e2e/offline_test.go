@@ -12,8 +12,8 @@ import (
 
 	"keycab.dev/keycab"
 	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
-	"keycab.dev/keycab/store/storetest"
 	"keycab.dev/keycab/sync/agent"
 )
 
@@ -78,7 +78,7 @@ func weekOffline(t *testing.T, dsn, appDSN string) {
 	h.p.stop(t, syscall.SIGTERM)
 }
 
-// recordWeek appends offlineEvents realistic events (storetest.Workload,
+// recordWeek appends offlineEvents realistic events (workload.Workload,
 // with the demo organisation's members and key sets) to the kiosk's log
 // through its store, spread evenly over the week from start, and returns
 // the key sets they leave out (custodyKey, sorted).
@@ -104,7 +104,7 @@ func recordWeek(t testing.TB, st *hqstore.Store, sc hqstore.Scope, k *kiosk, sta
 		t.Fatal(err)
 	}
 	defer db.Close()
-	w := storetest.NewWorkload(7)
+	w := workload.New(7)
 	w.Members, w.KeySets = len(members), len(sets)
 	pick := func(id, prefix string, n func(i int) string) string {
 		if i, err := strconv.Atoi(strings.TrimPrefix(id, prefix)); err == nil && strings.HasPrefix(id, prefix) {
