@@ -37,8 +37,8 @@ func TestLayout(t *testing.T) {
 				t.Errorf("%s links %s; audit may use only the domain package", pkg, d)
 			case under(pkg, "store") && (under(d, "hardware") || under(d, "kiosk") || under(d, "hq")):
 				t.Errorf("%s links %s; store may use only the domain and audit", pkg, d)
-			case under(pkg, "hardware") && (under(d, "kiosk") || under(d, "store") || under(d, "hq") || under(d, "audit")):
-				t.Errorf("%s links %s; hardware depends on no other keycab layer", pkg, d)
+			case under(pkg, "hardware") && strings.HasPrefix(d, mod+"/") && !under(d, "hardware") && !under(d, "internal"):
+				t.Errorf("%s links %s; hardware depends on no other keycab layer and no top-level helper", pkg, d)
 			case under(pkg, "hq") && (under(d, "hardware") || under(d, "kiosk")):
 				t.Errorf("%s links %s", pkg, d)
 			case under(pkg, "sync") && strings.HasPrefix(d, mod+"/") && d != mod && !under(d, "audit") && !under(d, "sync/wire") &&

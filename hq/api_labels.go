@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/internal/qrlabel"
 )
 
 // maxLabelPages bounds one label request.

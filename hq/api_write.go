@@ -9,7 +9,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/passhash"
 )
 
 // The JSON API's writes. Every rule (roles, site scopes, caps, the last

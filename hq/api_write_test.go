@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/passhash"
 )
 
 // MustJoinAt invites email as role scoped to sites and accepts.

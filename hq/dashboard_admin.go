@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/internal/qrlabel"
 )
 
 // SeesAdminLog reports whether the viewer may read HQ's admin log (the

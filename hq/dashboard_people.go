@@ -8,7 +8,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/passhash"
 )
 
 // The dashboard's member forms: add a member who uses only the kiosk (no

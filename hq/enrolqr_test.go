@@ -19,7 +19,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/internal/qrlabel"
 	"keycab.dev/keycab/sync/wire"
 )
 

@@ -16,7 +16,7 @@ import (
 	"keycab.dev/keycab/hardware"
 	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/hardware/input"
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/passhash"
 	"keycab.dev/keycab/store"
 )
 

@@ -10,9 +10,9 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hardware/hardwaretest"
+	"keycab.dev/keycab/internal/passhash"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
-	"keycab.dev/keycab/passhash"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/store/storetest"
 )

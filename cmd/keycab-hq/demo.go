@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/demoorg"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/demoorg"
+	"keycab.dev/keycab/internal/passhash"
 )
 
 // The demo organisation's owner login.

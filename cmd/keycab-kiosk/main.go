@@ -56,11 +56,11 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/passhash"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/console"
 	"keycab.dev/keycab/kiosk/simulator"
 	"keycab.dev/keycab/kiosk/wiring"
-	"keycab.dev/keycab/passhash"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/agent"
 )

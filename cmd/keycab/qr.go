@@ -10,7 +10,7 @@ import (
 	_ "image/jpeg" // qr decode reads JPEG
 	_ "image/png"
 	"io"
-	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/internal/qrlabel"
 	"os"
 	"strconv"
 	"strings"

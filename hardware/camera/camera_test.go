@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/internal/qrlabel"
 	"log/slog"
 	"os"
 	"os/exec"

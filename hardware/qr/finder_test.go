@@ -3,7 +3,7 @@ package qr_test
 import (
 	"fmt"
 	"image"
-	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/internal/qrlabel"
 	"testing"
 
 	"github.com/makiuchi-d/gozxing"

@@ -2,7 +2,7 @@ package sim
 
 import (
 	"context"
-	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/internal/qrlabel"
 	"sync"
 	"time"
 

@@ -13,7 +13,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/passhash"
 )
 
 // Limit allows N events per fixed window.

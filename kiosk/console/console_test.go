@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"keycab.dev/keycab/hardware/hardwaretest"
+	"keycab.dev/keycab/internal/passhash"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/console"
 	"keycab.dev/keycab/kiosk/simulator"
-	"keycab.dev/keycab/passhash"
 	"keycab.dev/keycab/store/storetest"
 )
 

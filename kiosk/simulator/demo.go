@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/demoorg"
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/demoorg"
+	"keycab.dev/keycab/internal/passhash"
 )
 
 // DemoBadge is a badge of the demo organisation, printed for people trying

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/passhash"
 )
 
 // Badge is a badge of the demo organisation, printed for people trying

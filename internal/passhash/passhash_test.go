@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"keycab.dev/keycab/passhash"
+	"keycab.dev/keycab/internal/passhash"
 )
 
 var fast = passhash.Params{Memory: 64, Time: 1, Threads: 1}

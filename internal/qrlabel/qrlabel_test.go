@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"keycab.dev/keycab/hardware/qr"
-	"keycab.dev/keycab/qrlabel"
+	"keycab.dev/keycab/internal/qrlabel"
 )
 
 // TestRoundTrip draws labels and reads them back with the kiosk's decoder.
