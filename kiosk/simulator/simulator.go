@@ -55,6 +55,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxOn caps every lock's release; default 10s.
 	MaxOn time.Duration
+	// Rest is every lock's rest after a release (lock.Lock.Rest): 0 for
+	// the driver's default, negative for none.
+	Rest time.Duration
 	// Camera adds a simulated camera running at 10 frames a second; without
 	// it ShowQR hands the code to the controller as a decoded scan.
 	Camera bool
@@ -75,7 +78,7 @@ func New(cab keycab.Cabinet, slots []keycab.Slot, o Options) (*Cabinet, error) {
 	var inputs []input.Input
 	addLock := func(name string) {
 		c.Board.Add(name)
-		locks = append(locks, lock.Lock{Name: name, Pin: name, Mode: lock.Hold, MaxOn: o.MaxOn})
+		locks = append(locks, lock.Lock{Name: name, Pin: name, Mode: lock.Hold, MaxOn: o.MaxOn, Rest: o.Rest})
 	}
 	if cab.DoorLock != "" {
 		addLock(cab.DoorLock)
