@@ -46,6 +46,11 @@ func TestLayout(t *testing.T) {
 				t.Errorf("%s links %s; sync/* uses only the domain, audit, sync/wire and (the agent) store", pkg, d)
 			case under(pkg, "hq/kioskapi") && under(d, "hq/api"), under(pkg, "hq/api") && under(d, "hq/kioskapi"):
 				t.Errorf("%s links %s; the kiosk API and the JSON API do not import each other", pkg, d)
+			case under(pkg, "hq/dashboard") && (under(d, "hq/api") || under(d, "hq/kioskapi")),
+				under(pkg, "hq/api") && under(d, "hq/dashboard"), under(pkg, "hq/kioskapi") && under(d, "hq/dashboard"):
+				t.Errorf("%s links %s; HQ's edges (api, dashboard, kioskapi) do not import each other", pkg, d)
+			case pkg == mod+"/hq" && (under(d, "hq/api") || under(d, "hq/dashboard") || under(d, "hq/kioskapi")):
+				t.Errorf("hq links the edge %s; the Server takes its edges as hq.Edge values", d)
 			case under(pkg, "cmd") && (d == "testing" || strings.HasPrefix(d, mod+"/") && strings.HasSuffix(d, "test")):
 				t.Errorf("the program %s links %s: production binaries link no test helpers", pkg, d)
 			case d == "github.com/tarm/serial":

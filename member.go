@@ -92,6 +92,27 @@ const (
 	BadgeKeyboard BadgeKind = "keyboard" // typed in at the kiosk
 )
 
+// BadgeKinds returns the readers a badge may be enrolled for.
+func BadgeKinds() []BadgeKind {
+	return []BadgeKind{BadgeRFID, BadgeWiegand, BadgeBarcode, BadgeQR, BadgeKeyboard}
+}
+
+// MinPIN and MaxPIN bound the length of a PIN, in digits.
+const MinPIN, MaxPIN = 4, 12
+
+// CheckPIN returns an EINVALID error unless pin is MinPIN to MaxPIN
+// decimal digits.
+func CheckPIN(pin string) error {
+	ok := len(pin) >= MinPIN && len(pin) <= MaxPIN
+	for _, c := range pin {
+		ok = ok && c >= '0' && c <= '9'
+	}
+	if !ok {
+		return Errorf(EINVALID, "a PIN is %d to %d digits", MinPIN, MaxPIN)
+	}
+	return nil
+}
+
 // Badge links a credential to a member. Kiosk and HQ keep only the hash of
 // the code, never the code itself.
 type Badge struct {

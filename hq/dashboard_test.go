@@ -16,7 +16,9 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq"
+	"keycab.dev/keycab/hq/api"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/dashboard"
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
 )
@@ -43,10 +45,12 @@ func newDashEnv(tb testing.TB, eng engine, mailer mail.Mailer, realClock bool) *
 	if mailer == nil {
 		mailer = e.mail
 	}
-	srv := &hq.Server{Store: st, Logger: newLogger(e.logs), Now: now, DashboardKey: []byte("dashboard test key, 32 bytes....")}
+	srv := &hq.Server{Store: st, Logger: newLogger(e.logs)}
 	e.auth, err = auth.New(st, mailer, srv.Logger, now, cfg)
 	MustNoErr(tb, err)
-	srv.Auth = e.auth
+	srv.API = &api.API{Store: st, Auth: e.auth, Logger: srv.Logger}
+	srv.Dashboard = &dashboard.Dashboard{Store: st, Auth: e.auth, Logger: srv.Logger, Now: now,
+		Key: []byte("dashboard test key, 32 bytes....")}
 	h, err := srv.Handler()
 	MustNoErr(tb, err)
 	e.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}

@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"keycab.dev/keycab/hq"
+	"keycab.dev/keycab/hq/api"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/dashboard"
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/store/pgtest"
@@ -168,7 +170,8 @@ func newEnv(tb testing.TB, eng engine, tweak func(*auth.Config, *hq.Server)) *en
 	}
 	e.auth, err = auth.New(st, e.mail, srv.Logger, e.clock.Now, cfg)
 	MustNoErr(tb, err)
-	srv.Auth = e.auth
+	srv.API = &api.API{Store: st, Auth: e.auth, Logger: srv.Logger}
+	srv.Dashboard = &dashboard.Dashboard{Store: st, Auth: e.auth, Logger: srv.Logger}
 	h, err := srv.Handler()
 	MustNoErr(tb, err)
 	e.srv = httptest.NewServer(h)

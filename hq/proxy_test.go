@@ -12,7 +12,7 @@ func TestBehindProxies(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := behindProxies(trusted, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(clientIP(r)))
+		w.Write([]byte(ClientIP(r)))
 	}))
 	for _, c := range []struct {
 		name, remote string

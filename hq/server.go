@@ -21,10 +21,16 @@ import (
 	"keycab.dev/keycab/hq/store"
 )
 
-// Server is HQ's HTTP service. Set the fields, then serve Handler().
+// Server is HQ's HTTP service: the edges it serves, behind one set of
+// middleware. Set the fields, then serve Handler().
 type Server struct {
+	// Store answers /readyz (Ping).
 	Store *store.Store
-	Auth  *auth.Service
+	// API is the JSON API (hq/api): /v1/ and /openapi.json.
+	API Edge
+	// Dashboard is the HTML dashboard (hq/dashboard); it also answers
+	// unknown paths and, for browsers, requests the middleware refuses.
+	Dashboard Pages
 	// KioskAPI serves the kiosks' sync protocol under /v1/kiosk/ (it
 	// sees the full path); nil answers 404 there.
 	KioskAPI http.Handler
@@ -35,25 +41,33 @@ type Server struct {
 	TrustedOrigins []string
 	// Metrics counts requests; nil makes a fresh one.
 	Metrics *Metrics
-	// DashboardKey signs the dashboard's CSRF tokens and export links;
-	// HQ processes sharing a database should share it. Nil makes a random
-	// one: links then work only on this process.
-	DashboardKey []byte
-	// Now is the dashboard's clock (export link expiry); nil is time.Now.
-	Now func() time.Time
 	// TrustedProxies are the reverse proxies in front of HQ: from them,
 	// and only from them, X-Forwarded-For names the client (rate limits
 	// and logs per client, not per proxy). See ParseTrustedProxies.
 	TrustedProxies []netip.Prefix
-	// OfflineAfter is how long a kiosk may be silent before the kiosks
-	// page calls it offline: the notifier's setting (notify.Config), so
-	// the page and the mails agree. Zero is the notifier's default.
-	OfflineAfter time.Duration
 }
 
-// cookieName is the session cookie of the dashboard: __Host- pins it to
-// this host, Secure, path /.
-const cookieName = "__Host-keycab_session"
+// A Mux is where an edge registers its routes (http.ServeMux patterns).
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// An Edge is one front end of HQ: it registers its routes on the
+// server's mux.
+type Edge interface {
+	Register(mux Mux) error
+}
+
+// Pages is the edge that answers people with HTML: it renders the
+// middleware's refusals for browsers.
+type Pages interface {
+	Edge
+	RenderError(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// SessionCookie is the session cookie of the dashboard, which the API
+// also accepts: __Host- pins it to this host, Secure, path /.
+const SessionCookie = "__Host-keycab_session"
 
 // Handler returns the service's handler with every middleware applied.
 func (s *Server) Handler() (http.Handler, error) {
@@ -63,7 +77,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics()
 	}
-	mux, d, err := s.newMux()
+	mux, err := s.newMux()
 	if err != nil {
 		return nil, fmt.Errorf("hq handler: %w", err)
 	}
@@ -76,13 +90,13 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Logger.Warn("denied request", "reason", "cross-origin", "method", r.Method, "path", r.URL.Path,
-			"ip", clientIP(r), "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-		writeError(w, r, keycab.Errorf(keycab.EFORBIDDEN, "cross-origin request refused"))
+			"ip", ClientIP(r), "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		s.refuse(w, r, keycab.Errorf(keycab.EFORBIDDEN, "cross-origin request refused"))
 	}))
 	// The kiosk API authenticates every request with the kiosk's key,
 	// not a cookie: cross-origin protection does not apply there.
 	cop.AddInsecureBypassPattern("/v1/kiosk/")
-	h := s.observe(securityHeaders(s.recoverPanics(cop.Handler(validText(d, mux)))))
+	h := s.observe(securityHeaders(s.recoverPanics(cop.Handler(s.validText(mux)))))
 	if len(s.TrustedProxies) > 0 {
 		h = behindProxies(s.TrustedProxies, h)
 	}
@@ -104,44 +118,61 @@ func (t *routeTable) HandleFunc(pattern string, h func(http.ResponseWriter, *htt
 	t.Handle(pattern, http.HandlerFunc(h))
 }
 
-// newMux registers every route of the service: the API, the kiosk API
-// under /v1/kiosk/, and the dashboard.
-func (s *Server) newMux() (*routeTable, *dashboard, error) {
+// newMux registers every route of the service: health, metrics, the
+// kiosk API under /v1/kiosk/, the API and the dashboard.
+func (s *Server) newMux() (*routeTable, error) {
 	mux := &routeTable{ServeMux: http.NewServeMux()}
-	for _, rt := range s.routes() {
-		h := rt.handler
-		if rt.auth {
-			h = s.authenticated(h)
-		}
-		mux.Handle(rt.method+" "+rt.path, h)
-	}
-	mux.HandleFunc("GET /openapi.json", s.openAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		WriteJSON(w, http.StatusOK, health{Status: "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Store.Ping(ctx); err != nil {
 			s.Logger.Error("not ready", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+			WriteJSON(w, http.StatusServiceUnavailable, health{Status: "database unreachable"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		WriteJSON(w, http.StatusOK, health{Status: "ready"})
 	})
 	mux.Handle("GET /metrics", s.Metrics)
 	kiosk := s.KioskAPI
 	if kiosk == nil {
 		kiosk = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, r, keycab.Errorf(keycab.ENOTFOUND, "not found"))
+			WriteError(w, r, keycab.Errorf(keycab.ENOTFOUND, "not found"))
 		})
 	}
 	mux.Handle("/v1/kiosk/", kiosk)
-	d, err := s.mountDashboard(mux)
-	if err != nil {
-		return nil, nil, err
+	for _, e := range []Edge{s.API, s.Dashboard} {
+		if e == nil {
+			continue
+		}
+		if err := e.Register(mux); err != nil {
+			return nil, err
+		}
 	}
-	return mux, d, nil
+	return mux, nil
+}
+
+// health is the body of /healthz and /readyz.
+type health struct {
+	Status string `json:"status"`
+}
+
+// refuse answers a request the middleware refuses: an HTML page to a
+// browser (when there is a dashboard), the error body to others.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if s.Dashboard != nil && WantsHTML(r) {
+		s.Dashboard.RenderError(w, r, err)
+		return
+	}
+	WriteError(w, r, err)
+}
+
+// WantsHTML reports whether r comes from a browser navigating (it
+// accepts text/html) rather than from an API client.
+func WantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 // validText refuses, with 400, a request whose path, query or form
@@ -149,18 +180,13 @@ func (s *Server) newMux() (*routeTable, *dashboard, error) {
 // (keycab.ValidText: invalid UTF-8 or NUL), before any handler sees it.
 // JSON bodies are checked where they are decoded (decode, and the kiosk
 // API's own).
-func validText(d *dashboard, next http.Handler) http.Handler {
+func (s *Server) validText(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := requestText(r)
-		if err == nil {
-			next.ServeHTTP(w, r)
+		if err := requestText(r); err != nil {
+			s.refuse(w, r, err)
 			return
 		}
-		if wantsHTML(r) {
-			d.renderError(w, r, nil, err)
-			return
-		}
-		writeError(w, r, err)
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -234,7 +260,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.Logger.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
-				writeError(w, r, errors.New("panic"))
+				WriteError(w, r, errors.New("panic"))
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -282,13 +308,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			level = slog.LevelWarn
 		}
 		s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"duration_ms", float64(d.Microseconds())/1000, "ip", clientIP(r))
+			"duration_ms", float64(d.Microseconds())/1000, "ip", ClientIP(r))
 	})
 }
 
-// clientIP is the peer's address. HQ behind a proxy should be given the
-// address by the proxy; this build trusts no forwarding header.
-func clientIP(r *http.Request) string {
+// ClientIP is the peer's address: the client's, from a trusted proxy's
+// X-Forwarded-For (Server.TrustedProxies), when HQ is behind one.
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -296,9 +322,9 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// statusOf maps a keycab error code to an HTTP status: the one place
-// codes become statuses.
-func statusOf(code string) int {
+// StatusOf maps a keycab error code to an HTTP status: the one place
+// codes become statuses, for every edge (API, dashboard, kiosk API).
+func StatusOf(code string) int {
 	switch code {
 	case keycab.EINVALID:
 		return http.StatusBadRequest
@@ -324,15 +350,19 @@ func statusOf(code string) int {
 	return http.StatusInternalServerError
 }
 
-// apiError is the body of every error response.
-type apiError struct {
+// ErrorBody is the body of every error response of every edge.
+type ErrorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
+// WriteError answers err as its status (StatusOf) and ErrorBody, with
+// Retry-After for a rate limit and WWW-Authenticate for EUNAUTHORIZED.
+// The message is keycab.ErrorMessage's: an internal error's text is
+// never sent.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	code := keycab.ErrorCode(err)
 	var le *auth.LimitedError
 	if errors.As(err, &le) {
@@ -341,12 +371,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == keycab.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keycab"`)
 	}
-	var body apiError
+	var body ErrorBody
 	body.Error.Code, body.Error.Message = code, keycab.ErrorMessage(err)
-	writeJSON(w, statusOf(code), body)
+	WriteJSON(w, StatusOf(code), body)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as indented JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -354,22 +385,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// maxBody is the largest JSON request body accepted.
-const maxBody = 64 << 10
+// MaxBody is the largest JSON request body Decode accepts.
+const MaxBody = 64 << 10
 
-// decode reads a JSON body of at most maxBody bytes into v: one object,
+// Decode reads a JSON body of at most MaxBody bytes into v: one object,
 // no field v does not have, nothing after it, no text keycab cannot
 // store (keycab.ValidJSONText).
-func decode(r *http.Request, v any) error {
+func Decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return keycab.Errorf(keycab.EINVALID, "send application/json")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
 		return keycab.Errorf(keycab.EINVALID, "request body unreadable")
 	}
-	if len(body) > maxBody {
-		return keycab.Errorf(keycab.EINVALID, "request body larger than %d KiB", maxBody>>10)
+	if len(body) > MaxBody {
+		return keycab.Errorf(keycab.EINVALID, "request body larger than %d KiB", MaxBody>>10)
 	}
 	if !keycab.ValidJSONText(body) {
 		return keycab.Errorf(keycab.EINVALID, "request body holds NUL (\\u0000) or is not valid UTF-8")

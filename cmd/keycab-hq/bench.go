@@ -49,7 +49,9 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq"
+	"keycab.dev/keycab/hq/api"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/dashboard"
 	"keycab.dev/keycab/hq/store"
 )
 
@@ -675,7 +677,7 @@ func measure(ctx context.Context, cfg benchConfig, st *store.Store, a *auth.Serv
 // measureHTTP serves the dashboard on loopback, signs the organisation's
 // owner in and measures GET /history per filter, then the load.
 func measureHTTP(ctx context.Context, cfg benchConfig, st *store.Store, a *auth.Service, o benchOrg, cases []historyCase, out io.Writer) error {
-	srv := &hq.Server{Store: st, Auth: a}
+	srv := &hq.Server{Store: st, API: &api.API{Store: st, Auth: a}, Dashboard: &dashboard.Dashboard{Store: st, Auth: a}}
 	h, err := srv.Handler()
 	if err != nil {
 		return err

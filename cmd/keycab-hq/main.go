@@ -52,7 +52,9 @@ import (
 	"time"
 
 	"keycab.dev/keycab/hq"
+	"keycab.dev/keycab/hq/api"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/dashboard"
 	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/notify"
@@ -369,8 +371,10 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &hq.Server{Store: m.st, Auth: a, Logger: m.log, KioskAPI: kapi, DashboardKey: keys.Dashboard, TrustedProxies: proxies,
-		OfflineAfter: m.Config.Notify.OfflineAfter}
+	srv := &hq.Server{Store: m.st, Logger: m.log, TrustedProxies: proxies, KioskAPI: kapi,
+		API: &api.API{Store: m.st, Auth: a, Logger: m.log},
+		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard,
+			OfflineAfter: m.Config.Notify.OfflineAfter}}
 	h, err := srv.Handler()
 	if err != nil {
 		return err

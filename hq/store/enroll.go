@@ -15,6 +15,22 @@ import (
 // the admin asks for another lifetime.
 const DefaultEnrolTokenTTL = 24 * time.Hour
 
+// MaxEnrolTokenTTL bounds how long an enrolment token may stay valid.
+const MaxEnrolTokenTTL = 7 * 24 * time.Hour
+
+// EnrolTokenTTL checks a token lifetime asked for in hours: 0 is
+// DefaultEnrolTokenTTL; otherwise 1 hour to MaxEnrolTokenTTL.
+func EnrolTokenTTL(hours int) (time.Duration, error) {
+	ttl := time.Duration(hours) * time.Hour
+	switch {
+	case hours == 0:
+		return DefaultEnrolTokenTTL, nil
+	case hours < 0 || ttl > MaxEnrolTokenTTL:
+		return 0, keycab.Errorf(keycab.EINVALID, "ttl_hours must be between 1 and %d", int(MaxEnrolTokenTTL/time.Hour))
+	}
+	return ttl, nil
+}
+
 // EnrolToken describes an enrolment token; the secret itself is shown once
 // and stored only as its SHA-256.
 type EnrolToken struct {

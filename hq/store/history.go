@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strconv"
@@ -23,6 +24,32 @@ type EventFilter struct {
 	Until    time.Time // before
 	Limit    int
 	Before   *Event
+}
+
+// EventCursor is the cursor of the page of history after e (a page's
+// last event), for EventFilter.Before: opaque to clients, base64url of
+// "at_us:kiosk:index".
+func EventCursor(e Event) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s:%d", e.At.UnixMicro(), e.KioskID, e.LogIndex))
+}
+
+// ParseEventCursor reads an EventCursor; a malformed one is EINVALID.
+func ParseEventCursor(c string) (*Event, error) {
+	bad := keycab.Errorf(keycab.EINVALID, "malformed cursor")
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, bad
+	}
+	parts := strings.Split(string(b), ":")
+	if len(parts) != 3 {
+		return nil, bad
+	}
+	at, err1 := strconv.ParseInt(parts[0], 10, 64)
+	idx, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil, bad
+	}
+	return &Event{At: time.UnixMicro(at).UTC(), KioskID: parts[1], LogIndex: idx}, nil
 }
 
 // ListEvents returns history, newest first: owners, admins and auditors

@@ -1,4 +1,4 @@
-package hq
+package dashboard
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -23,29 +24,35 @@ import (
 	"unicode/utf8"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/store"
 )
-
-// The dashboard is server-rendered HTML (html/template) over the same
-// store and auth service as the JSON API. Its templates and assets are
-// embedded from web/; every page works without JavaScript (web/static/
-// app.js only fills link tokens from the URL fragment and asks before
-// destructive actions), and nothing is inline, so the strict CSP holds.
-//
-// Sign-in sets the __Host- session cookie. Forms of a signed-in page
-// carry a CSRF token (an HMAC of the session id under DashboardKey),
-// besides the CrossOriginProtection every unsafe request passes.
 
 //go:embed web
 var webFS embed.FS
 
-// Dashboard cookies: the session (cookieName), and the pending MFA step
+// Dashboard cookies: the session (hq.SessionCookie), and the pending MFA step
 // between password and code.
 const mfaCookie = "__Host-keycab_mfa"
 
-// dashboard is the dashboard's state, made once by mountDashboard.
-type dashboard struct {
-	s       *Server
+// Dashboard is HQ's HTML dashboard. Set the fields, then register it on
+// the server (hq.Server.Dashboard).
+type Dashboard struct {
+	Store  *store.Store
+	Auth   *auth.Service
+	Logger *slog.Logger
+	// Key signs the dashboard's CSRF tokens and export links; HQ
+	// processes sharing a database should share it. Nil makes a random
+	// one: links then work only on this process.
+	Key []byte
+	// Now is the dashboard's clock (export link expiry); nil is time.Now.
+	Now func() time.Time
+	// OfflineAfter is how long a kiosk may be silent before the kiosks
+	// page calls it offline: the notifier's setting (notify.Config), so
+	// the page and the mails agree. Zero is the notifier's default.
+	OfflineAfter time.Duration
+
 	key     []byte
 	pages   map[string]*template.Template
 	static  map[string]staticFile
@@ -58,45 +65,49 @@ type staticFile struct {
 	etag  string
 }
 
-func (s *Server) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
+func (d *Dashboard) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
 	}
 	return time.Now()
 }
 
-// mountDashboard adds the dashboard's routes, and the catch-all that
+// Register adds the dashboard's routes to mux, and the catch-all that
 // answers unknown paths with an HTML page to browsers and JSON to others.
-func (s *Server) mountDashboard(mux *routeTable) (*dashboard, error) {
-	d := &dashboard{s: s, key: s.DashboardKey, pages: map[string]*template.Template{}, static: map[string]staticFile{}}
+func (d *Dashboard) Register(mux hq.Mux) error {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	d.key, d.pages, d.static = d.Key, map[string]*template.Template{}, map[string]staticFile{}
 	if len(d.key) == 0 {
 		d.key = make([]byte, 32)
 		rand.Read(d.key)
 	}
 	if err := d.loadStatic(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.loadTemplates(); err != nil {
-		return nil, err
+		return err
 	}
-	mux.HandleFunc("GET /static/{name}", d.serveStatic)
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
+	handle("GET /static/{name}", d.serveStatic)
 
 	// Signed out.
-	mux.HandleFunc("GET /signup", d.signupPage)
-	mux.HandleFunc("POST /signup", d.signupPost)
-	mux.HandleFunc("GET /login", d.loginPage)
-	mux.HandleFunc("POST /login", d.loginPost)
-	mux.HandleFunc("GET /login/mfa", d.mfaPage)
-	mux.HandleFunc("POST /login/mfa", d.mfaPost)
-	mux.HandleFunc("GET /reset", d.resetPage)
-	mux.HandleFunc("POST /reset", d.resetPost)
-	mux.HandleFunc("POST /reset/confirm", d.resetConfirmPost)
-	mux.HandleFunc("GET /magic", d.magicPage)
-	mux.HandleFunc("POST /magic", d.magicRequestPost)
-	mux.HandleFunc("POST /magic/confirm", d.magicConfirmPost)
-	mux.HandleFunc("GET /invite", d.invitePage)
-	mux.HandleFunc("POST /invite", d.invitePost)
-	mux.HandleFunc("GET /export/history.csv", d.exportCSV)
+	handle("GET /signup", d.signupPage)
+	handle("POST /signup", d.signupPost)
+	handle("GET /login", d.loginPage)
+	handle("POST /login", d.loginPost)
+	handle("GET /login/mfa", d.mfaPage)
+	handle("POST /login/mfa", d.mfaPost)
+	handle("GET /reset", d.resetPage)
+	handle("POST /reset", d.resetPost)
+	handle("POST /reset/confirm", d.resetConfirmPost)
+	handle("GET /magic", d.magicPage)
+	handle("POST /magic", d.magicRequestPost)
+	handle("POST /magic/confirm", d.magicConfirmPost)
+	handle("GET /invite", d.invitePage)
+	handle("POST /invite", d.invitePost)
+	handle("GET /export/history.csv", d.exportCSV)
 
 	// Signed in.
 	for pattern, h := range map[string]pageFunc{
@@ -128,17 +139,17 @@ func (s *Server) mountDashboard(mux *routeTable) (*dashboard, error) {
 		"POST /sites/new":                               d.createSite,
 		"GET /sites/{id}/edit":                          managerPage(d.editSite),
 		"POST /sites/{id}/edit":                         d.updateSite,
-		"POST /sites/{id}/delete":                       removeThen(s.Store.DeleteSite, "/sites?notice=deleted"),
+		"POST /sites/{id}/delete":                       removeThen(d.Store.DeleteSite, "/sites?notice=deleted"),
 		"GET /cabinets/new":                             managerPage(d.newCabinet),
 		"POST /cabinets/new":                            d.createCabinet,
 		"GET /cabinets/{id}/edit":                       managerPage(d.editCabinet),
 		"POST /cabinets/{id}/edit":                      d.updateCabinet,
-		"POST /cabinets/{id}/delete":                    removeThen(s.Store.DeleteCabinet, "/cabinets?notice=deleted"),
+		"POST /cabinets/{id}/delete":                    removeThen(d.Store.DeleteCabinet, "/cabinets?notice=deleted"),
 		"GET /key-sets/new":                             managerPage(d.newKeySet),
 		"POST /key-sets/new":                            d.createKeySet,
 		"GET /key-sets/{id}":                            d.keySetPage,
 		"POST /key-sets/{id}":                           d.updateKeySet,
-		"POST /key-sets/{id}/delete":                    removeThen(s.Store.DeleteKeySet, "/key-sets?notice=deleted"),
+		"POST /key-sets/{id}/delete":                    removeThen(d.Store.DeleteKeySet, "/key-sets?notice=deleted"),
 		"POST /key-sets/{id}/token":                     d.keySetToken,
 		"POST /key-sets/{id}/reservations":              d.createReservation,
 		"POST /key-sets/{id}/reservations/{res}/cancel": d.cancelReservation,
@@ -147,7 +158,7 @@ func (s *Server) mountDashboard(mux *routeTable) (*dashboard, error) {
 		"POST /people/new":                        d.createMember,
 		"GET /people/{id}":                        d.memberView,
 		"POST /people/{id}":                       d.updateMember,
-		"POST /people/{id}/remove":                removeThen(s.Store.RemoveMember, "/people?notice=removed"),
+		"POST /people/{id}/remove":                removeThen(d.Store.RemoveMember, "/people?notice=removed"),
 		"POST /people/{id}/badges":                d.addBadge,
 		"POST /people/{id}/badges/{badge}/revoke": d.revokeBadge,
 		"POST /people/{id}/pin":                   d.setPIN,
@@ -159,22 +170,24 @@ func (s *Server) mountDashboard(mux *routeTable) (*dashboard, error) {
 	} {
 		mux.Handle(pattern, d.signedIn(h))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	handle("/", func(w http.ResponseWriter, r *http.Request) {
 		err := keycab.Errorf(keycab.ENOTFOUND, "not found")
-		if wantsHTML(r) {
+		if hq.WantsHTML(r) {
 			d.renderError(w, r, nil, err)
 			return
 		}
-		writeError(w, r, err)
+		hq.WriteError(w, r, err)
 	})
-	return d, nil
+	return nil
 }
 
-func wantsHTML(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "text/html")
+// RenderError renders a refusal of HQ's middleware (hq.Server) as a
+// page for a browser.
+func (d *Dashboard) RenderError(w http.ResponseWriter, r *http.Request, err error) {
+	d.renderError(w, r, nil, err)
 }
 
-func (d *dashboard) loadStatic() error {
+func (d *Dashboard) loadStatic() error {
 	sum := sha256.New()
 	err := fs.WalkDir(webFS, "web/static", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -202,7 +215,7 @@ func (d *dashboard) loadStatic() error {
 
 // serveStatic serves an embedded asset. Pages link assets with ?v= the
 // assets' digest, so a versioned URL may be cached for a year.
-func (d *dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
 	f, ok := d.static[r.PathValue("name")]
 	if !ok {
 		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "not found"))
@@ -251,7 +264,7 @@ var templateFuncs = template.FuncMap{
 	"localInput": localInput,
 }
 
-func (d *dashboard) loadTemplates() error {
+func (d *Dashboard) loadTemplates() error {
 	base, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(webFS, "web/templates/layout.html")
 	if err != nil {
 		return fmt.Errorf("dashboard templates: %w", err)
@@ -319,17 +332,17 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, v *viewer) error
 // signedIn authenticates a page from the session cookie (else sends the
 // browser to sign in), checks the CSRF token of unsafe requests, and
 // renders a returned error as a friendly page.
-func (d *dashboard) signedIn(f pageFunc) http.Handler {
+func (d *Dashboard) signedIn(f pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(cookieName)
+		c, err := r.Cookie(hq.SessionCookie)
 		if err != nil || c.Value == "" {
 			d.toLogin(w, r)
 			return
 		}
-		p, err := d.s.Auth.Authenticate(r.Context(), c.Value)
+		p, err := d.Auth.Authenticate(r.Context(), c.Value)
 		if err != nil {
-			d.s.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", clientIP(r))
-			clearCookie(w, cookieName)
+			d.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", hq.ClientIP(r))
+			clearCookie(w, hq.SessionCookie)
 			d.toLogin(w, r)
 			return
 		}
@@ -339,7 +352,7 @@ func (d *dashboard) signedIn(f pageFunc) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost && !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(v.CSRF)) {
-			d.s.Logger.Warn("denied request", "reason", "bad CSRF token", "method", r.Method, "path", r.URL.Path, "ip", clientIP(r))
+			d.Logger.Warn("denied request", "reason", "bad CSRF token", "method", r.Method, "path", r.URL.Path, "ip", hq.ClientIP(r))
 			d.renderError(w, r, v, keycab.Errorf(keycab.EFORBIDDEN, "This form has expired. Go back, reload the page and try again."))
 			return
 		}
@@ -349,7 +362,7 @@ func (d *dashboard) signedIn(f pageFunc) http.Handler {
 	})
 }
 
-func (d *dashboard) toLogin(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) toLogin(w http.ResponseWriter, r *http.Request) {
 	to := "/login"
 	if r.Method == http.MethodGet && r.URL.Path != "/" {
 		to += "?next=" + url.QueryEscape(r.URL.RequestURI())
@@ -357,17 +370,17 @@ func (d *dashboard) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-func (d *dashboard) viewer(ctx context.Context, p auth.Principal) (*viewer, error) {
+func (d *Dashboard) viewer(ctx context.Context, p auth.Principal) (*viewer, error) {
 	sc := p.Scope()
-	org, err := d.s.Store.GetOrg(ctx, sc)
+	org, err := d.Store.GetOrg(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
-	m, err := d.s.Store.GetMember(ctx, sc, p.MemberID)
+	m, err := d.Store.GetMember(ctx, sc, p.MemberID)
 	if err != nil {
 		return nil, err
 	}
-	acct, err := d.s.Store.GetAccount(ctx, p.AccountID)
+	acct, err := d.Store.GetAccount(ctx, p.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +390,7 @@ func (d *dashboard) viewer(ctx context.Context, p auth.Principal) (*viewer, erro
 
 // sign is the base64url HMAC-SHA256 of parts under the dashboard key,
 // for one purpose.
-func (d *dashboard) sign(purpose string, parts ...string) string {
+func (d *Dashboard) sign(purpose string, parts ...string) string {
 	m := hmac.New(sha256.New, d.key)
 	m.Write([]byte("keycab dashboard " + purpose + " v1"))
 	for _, p := range parts {
@@ -388,7 +401,7 @@ func (d *dashboard) sign(purpose string, parts ...string) string {
 }
 
 // render writes page name with status.
-func (d *dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, vw view) {
+func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, vw view) {
 	t, ok := d.pages[name]
 	if !ok {
 		panic("dashboard: no template " + name)
@@ -399,7 +412,7 @@ func (d *dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, vw); err != nil {
-		d.s.Logger.Error("render", "page", name, "err", err)
+		d.Logger.Error("render", "page", name, "err", err)
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return
 	}
@@ -433,16 +446,16 @@ var notices = map[string]string{
 
 // renderError renders err as a friendly page with its status. v may be
 // nil (signed out).
-func (d *dashboard) renderError(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
+func (d *Dashboard) renderError(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
 	code := keycab.ErrorCode(err)
 	if code == keycab.EINTERNAL {
-		d.s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		d.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var le *auth.LimitedError
 	if errors.As(err, &le) {
 		w.Header().Set("Retry-After", fmt.Sprint(int(le.RetryAfter.Round(time.Second)/time.Second)))
 	}
-	status := statusOf(code)
+	status := hq.StatusOf(code)
 	title := map[int]string{
 		http.StatusNotFound:            "Not found",
 		http.StatusForbidden:           "Not allowed",
@@ -470,17 +483,17 @@ type errorData struct {
 }
 
 // formError re-renders a form page with err's message and status.
-func (d *dashboard) formError(w http.ResponseWriter, r *http.Request, name string, vw view, err error) {
+func (d *Dashboard) formError(w http.ResponseWriter, r *http.Request, name string, vw view, err error) {
 	code := keycab.ErrorCode(err)
 	if code == keycab.EINTERNAL {
-		d.s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		d.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var le *auth.LimitedError
 	if errors.As(err, &le) {
 		w.Header().Set("Retry-After", fmt.Sprint(int(le.RetryAfter.Round(time.Second)/time.Second)))
 	}
 	vw.Error = keycab.ErrorMessage(err)
-	d.render(w, r, statusOf(code), name, vw)
+	d.render(w, r, hq.StatusOf(code), name, vw)
 }
 
 func setCookie(w http.ResponseWriter, name, value string, expires time.Time) {

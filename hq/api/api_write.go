@@ -1,4 +1,4 @@
-package hq
+package api
 
 import (
 	"encoding/hex"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/internal/passhash"
 )
@@ -17,7 +18,7 @@ import (
 // the body and answer. PATCH bodies change only the fields they carry.
 
 func created(w http.ResponseWriter, v any) {
-	writeJSON(w, http.StatusCreated, v)
+	hq.WriteJSON(w, http.StatusCreated, v)
 }
 
 func noContent(w http.ResponseWriter) {
@@ -45,9 +46,9 @@ func checkTimeZone(tz string) error {
 	return nil
 }
 
-func (s *Server) createSite(w http.ResponseWriter, r *http.Request) error {
+func (s *API) createSite(w http.ResponseWriter, r *http.Request) error {
 	var in siteIn
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	var n store.Site
@@ -66,9 +67,9 @@ func (s *Server) createSite(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) updateSite(w http.ResponseWriter, r *http.Request) error {
+func (s *API) updateSite(w http.ResponseWriter, r *http.Request) error {
 	var in siteIn
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	ctx, sc := r.Context(), principalOf(r.Context()).Scope()
@@ -96,11 +97,11 @@ func (s *Server) updateSite(w http.ResponseWriter, r *http.Request) error {
 	if st, err = s.Store.GetSite(ctx, sc, st.ID); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, siteJSON(st))
+	hq.WriteJSON(w, http.StatusOK, siteJSON(st))
 	return nil
 }
 
-func (s *Server) deleteSite(w http.ResponseWriter, r *http.Request) error {
+func (s *API) deleteSite(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.DeleteSite(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -124,9 +125,9 @@ func (in cabinetIn) apply(c *keycab.Cabinet) {
 	set(&c.DoorSensor, in.DoorSensor)
 }
 
-func (s *Server) createCabinet(w http.ResponseWriter, r *http.Request) error {
+func (s *API) createCabinet(w http.ResponseWriter, r *http.Request) error {
 	var in cabinetIn
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	var c keycab.Cabinet
@@ -139,9 +140,9 @@ func (s *Server) createCabinet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) updateCabinet(w http.ResponseWriter, r *http.Request) error {
+func (s *API) updateCabinet(w http.ResponseWriter, r *http.Request) error {
 	var in cabinetIn
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	ctx, sc := r.Context(), principalOf(r.Context()).Scope()
@@ -153,11 +154,11 @@ func (s *Server) updateCabinet(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.UpdateCabinet(ctx, sc, c); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, cabinetJSON(c))
+	hq.WriteJSON(w, http.StatusOK, cabinetJSON(c))
 	return nil
 }
 
-func (s *Server) deleteCabinet(w http.ResponseWriter, r *http.Request) error {
+func (s *API) deleteCabinet(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.DeleteCabinet(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -173,13 +174,13 @@ func slotNumber(r *http.Request) (int, error) {
 	return n, nil
 }
 
-func (s *Server) setSlot(w http.ResponseWriter, r *http.Request) error {
+func (s *API) setSlot(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Lock     string `json:"lock"`
 		Sensor   string `json:"sensor"`
 		KeySetID string `json:"key_set_id"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	n, err := slotNumber(r)
@@ -190,11 +191,11 @@ func (s *Server) setSlot(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.SetSlot(r.Context(), principalOf(r.Context()).Scope(), sl); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cabinet_id": sl.CabinetID, "number": n, "lock": in.Lock, "sensor": in.Sensor, "key_set_id": in.KeySetID})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"cabinet_id": sl.CabinetID, "number": n, "lock": in.Lock, "sensor": in.Sensor, "key_set_id": in.KeySetID})
 	return nil
 }
 
-func (s *Server) deleteSlot(w http.ResponseWriter, r *http.Request) error {
+func (s *API) deleteSlot(w http.ResponseWriter, r *http.Request) error {
 	n, err := slotNumber(r)
 	if err != nil {
 		return err
@@ -228,9 +229,9 @@ func (in keySetIn) apply(k *keycab.KeySet) error {
 	return nil
 }
 
-func (s *Server) createKeySet(w http.ResponseWriter, r *http.Request) error {
+func (s *API) createKeySet(w http.ResponseWriter, r *http.Request) error {
 	var in keySetIn
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	var k keycab.KeySet
@@ -245,9 +246,9 @@ func (s *Server) createKeySet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) updateKeySet(w http.ResponseWriter, r *http.Request) error {
+func (s *API) updateKeySet(w http.ResponseWriter, r *http.Request) error {
 	var in keySetIn
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	ctx, sc := r.Context(), principalOf(r.Context()).Scope()
@@ -261,11 +262,11 @@ func (s *Server) updateKeySet(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.UpdateKeySet(ctx, sc, k); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, keySetJSON(k))
+	hq.WriteJSON(w, http.StatusOK, keySetJSON(k))
 	return nil
 }
 
-func (s *Server) deleteKeySet(w http.ResponseWriter, r *http.Request) error {
+func (s *API) deleteKeySet(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.DeleteKeySet(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -281,7 +282,7 @@ func tokenJSON(t store.Token) map[string]any {
 	return out
 }
 
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	ts, err := s.Store.ListTokens(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -290,7 +291,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range ts {
 		out = append(out, tokenJSON(t))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
 	return nil
 }
 
@@ -305,17 +306,17 @@ func issued(w http.ResponseWriter, text string, t store.Token, err error) error 
 	return nil
 }
 
-func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
+func (s *API) issueToken(w http.ResponseWriter, r *http.Request) error {
 	text, t, err := s.Store.IssueToken(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	return issued(w, text, t, err)
 }
 
-func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request) error {
+func (s *API) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	text, t, err := s.Store.RotateToken(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	return issued(w, text, t, err)
 }
 
-func (s *Server) revokeTokens(w http.ResponseWriter, r *http.Request) error {
+func (s *API) revokeTokens(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.RevokeTokens(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -323,14 +324,14 @@ func (s *Server) revokeTokens(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
+func (s *API) createMember(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name    string   `json:"name"`
 		Email   string   `json:"email"`
 		Role    string   `json:"role"`
 		SiteIDs []string `json:"site_ids"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	m, err := s.Store.CreateMember(r.Context(), principalOf(r.Context()).Scope(),
@@ -343,12 +344,12 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 // updateMember changes a member's site scope and role: both or neither.
-func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
+func (s *API) updateMember(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Role    *keycab.Role `json:"role"`
 		SiteIDs *[]string    `json:"site_ids"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
@@ -359,11 +360,11 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, memberJSON(m))
+	hq.WriteJSON(w, http.StatusOK, memberJSON(m))
 	return nil
 }
 
-func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
+func (s *API) removeMember(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.RemoveMember(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -371,15 +372,15 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) setPIN(w http.ResponseWriter, r *http.Request) error {
+func (s *API) setPIN(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		PIN string `json:"pin"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	if len(in.PIN) < minPIN || len(in.PIN) > maxPIN || !onlyDigits(in.PIN) {
-		return keycab.Errorf(keycab.EINVALID, "pin: want %d to %d digits", minPIN, maxPIN)
+	if err := keycab.CheckPIN(in.PIN); err != nil {
+		return err
 	}
 	h, err := passhash.Hash(in.PIN, s.Auth.Config().Params)
 	if err != nil {
@@ -392,7 +393,7 @@ func (s *Server) setPIN(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) clearPIN(w http.ResponseWriter, r *http.Request) error {
+func (s *API) clearPIN(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.SetPINHash(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), ""); err != nil {
 		return err
 	}
@@ -408,7 +409,7 @@ func badgeJSON(b keycab.Badge) map[string]any {
 	return out
 }
 
-func (s *Server) listBadges(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listBadges(w http.ResponseWriter, r *http.Request) error {
 	bs, err := s.Store.ListBadges(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -417,20 +418,20 @@ func (s *Server) listBadges(w http.ResponseWriter, r *http.Request) error {
 	for _, b := range bs {
 		out = append(out, badgeJSON(b))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"badges": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"badges": out})
 	return nil
 }
 
-func (s *Server) addBadge(w http.ResponseWriter, r *http.Request) error {
+func (s *API) addBadge(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Kind string `json:"kind"`
 		Code string `json:"code"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	if !slices.Contains(badgeKinds, keycab.BadgeKind(in.Kind)) {
-		return keycab.Errorf(keycab.EINVALID, "kind: want one of %v", badgeKinds)
+	if !slices.Contains(keycab.BadgeKinds(), keycab.BadgeKind(in.Kind)) {
+		return keycab.Errorf(keycab.EINVALID, "kind: want one of %v", keycab.BadgeKinds())
 	}
 	if len(in.Code) > 256 {
 		return keycab.Errorf(keycab.EINVALID, "code: at most 256 characters")
@@ -443,7 +444,7 @@ func (s *Server) addBadge(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) revokeBadge(w http.ResponseWriter, r *http.Request) error {
+func (s *API) revokeBadge(w http.ResponseWriter, r *http.Request) error {
 	hash, err := hex.DecodeString(r.PathValue("badge"))
 	if err != nil || len(hash) == 0 {
 		return keycab.Errorf(keycab.ENOTFOUND, "badge not found")
@@ -459,7 +460,7 @@ func jobJSON(j keycab.Job) map[string]any {
 	return map[string]any{"id": j.ID, "member_id": j.MemberID, "key_set_ids": nonNil(j.KeySetIDs), "from": j.From, "until": j.Until, "descriptor": j.Descriptor}
 }
 
-func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listJobs(w http.ResponseWriter, r *http.Request) error {
 	js, err := s.Store.ListJobs(r.Context(), principalOf(r.Context()).Scope(), r.URL.Query().Get("member_id"))
 	if err != nil {
 		return err
@@ -468,7 +469,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	for _, j := range js {
 		out = append(out, jobJSON(j))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"jobs": out})
 	return nil
 }
 
@@ -485,14 +486,14 @@ func (in window) check() error {
 	return nil
 }
 
-func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
+func (s *API) createJob(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		MemberID   string   `json:"member_id"`
 		KeySetIDs  []string `json:"key_set_ids"`
 		Descriptor string   `json:"descriptor"`
 		window
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	if err := in.check(); err != nil {
@@ -507,7 +508,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) error {
+func (s *API) deleteJob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.DeleteJob(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -519,7 +520,7 @@ func reservationJSON(v keycab.Reservation) map[string]any {
 	return map[string]any{"id": v.ID, "key_set_id": v.KeySetID, "member_id": v.MemberID, "from": v.From, "until": v.Until}
 }
 
-func (s *Server) listReservations(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listReservations(w http.ResponseWriter, r *http.Request) error {
 	ks := r.URL.Query().Get("key_set_id")
 	if ks == "" {
 		return keycab.Errorf(keycab.EINVALID, "key_set_id is required")
@@ -532,17 +533,17 @@ func (s *Server) listReservations(w http.ResponseWriter, r *http.Request) error 
 	for _, v := range vs {
 		out = append(out, reservationJSON(v))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reservations": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"reservations": out})
 	return nil
 }
 
-func (s *Server) createReservation(w http.ResponseWriter, r *http.Request) error {
+func (s *API) createReservation(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		KeySetID string `json:"key_set_id"`
 		MemberID string `json:"member_id"`
 		window
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	if err := in.check(); err != nil {
@@ -557,7 +558,7 @@ func (s *Server) createReservation(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-func (s *Server) deleteReservation(w http.ResponseWriter, r *http.Request) error {
+func (s *API) deleteReservation(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.DeleteReservation(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}

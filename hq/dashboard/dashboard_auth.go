@@ -1,4 +1,4 @@
-package hq
+package dashboard
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
 )
 
@@ -22,18 +23,18 @@ type authForm struct {
 	SignedInAs                        string
 }
 
-func (d *dashboard) startSession(w http.ResponseWriter, t auth.Tokens) {
-	setCookie(w, cookieName, t.AccessToken, t.ExpiresAt)
+func (d *Dashboard) startSession(w http.ResponseWriter, t auth.Tokens) {
+	setCookie(w, hq.SessionCookie, t.AccessToken, t.ExpiresAt)
 }
 
-func (d *dashboard) signupPage(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) signupPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "signup", view{Title: "Create your organisation", Data: authForm{}})
 }
 
-func (d *dashboard) signupPost(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) signupPost(w http.ResponseWriter, r *http.Request) {
 	in := auth.Signup{OrgName: strings.TrimSpace(r.PostFormValue("org_name")), Name: strings.TrimSpace(r.PostFormValue("name")),
 		Email: strings.TrimSpace(r.PostFormValue("email")), Password: r.PostFormValue("password")}
-	t, err := d.s.Auth.Signup(r.Context(), in, clientIP(r))
+	t, err := d.Auth.Signup(r.Context(), in, hq.ClientIP(r))
 	if err != nil {
 		d.formError(w, r, "signup", view{Title: "Create your organisation", Data: authForm{OrgName: in.OrgName, Name: in.Name, Email: in.Email}}, err)
 		return
@@ -42,13 +43,13 @@ func (d *dashboard) signupPost(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/?notice=welcome", http.StatusSeeOther)
 }
 
-func (d *dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Data: authForm{Next: localPath(r.URL.Query().Get("next"))}})
 }
 
-func (d *dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	email, next := strings.TrimSpace(r.PostFormValue("email")), localPath(r.PostFormValue("next"))
-	res, err := d.s.Auth.Login(r.Context(), email, r.PostFormValue("password"), "", clientIP(r))
+	res, err := d.Auth.Login(r.Context(), email, r.PostFormValue("password"), "", hq.ClientIP(r))
 	if err != nil {
 		d.formError(w, r, "login", view{Title: "Sign in", Data: authForm{Email: email, Next: next}}, err)
 		return
@@ -58,9 +59,9 @@ func (d *dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 
 // loginResult signs in, or carries the MFA step's token to the code page
 // in a short-lived cookie (so it never appears in a URL or the page).
-func (d *dashboard) loginResult(w http.ResponseWriter, r *http.Request, res auth.LoginResult, next string) {
+func (d *Dashboard) loginResult(w http.ResponseWriter, r *http.Request, res auth.LoginResult, next string) {
 	if res.Tokens == nil {
-		setCookie(w, mfaCookie, res.MFAToken, d.s.now().Add(d.s.Auth.Config().MFATTL))
+		setCookie(w, mfaCookie, res.MFAToken, d.now().Add(d.Auth.Config().MFATTL))
 		http.Redirect(w, r, "/login/mfa?next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
 	}
@@ -68,7 +69,7 @@ func (d *dashboard) loginResult(w http.ResponseWriter, r *http.Request, res auth
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (d *dashboard) mfaPage(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) mfaPage(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(mfaCookie); err != nil || c.Value == "" {
 		http.Redirect(w, r, "/login?notice=mfaexpired", http.StatusSeeOther)
 		return
@@ -76,14 +77,14 @@ func (d *dashboard) mfaPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "mfa", view{Title: "Two-step sign-in", Data: authForm{Next: localPath(r.URL.Query().Get("next"))}})
 }
 
-func (d *dashboard) mfaPost(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) mfaPost(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.PostFormValue("next"))
 	c, err := r.Cookie(mfaCookie)
 	if err != nil || c.Value == "" {
 		http.Redirect(w, r, "/login?notice=mfaexpired", http.StatusSeeOther)
 		return
 	}
-	t, err := d.s.Auth.VerifyMFA(r.Context(), c.Value, r.PostFormValue("code"), clientIP(r))
+	t, err := d.Auth.VerifyMFA(r.Context(), c.Value, r.PostFormValue("code"), hq.ClientIP(r))
 	if err != nil {
 		d.formError(w, r, "mfa", view{Title: "Two-step sign-in", Data: authForm{Next: next}}, err)
 		return
@@ -93,31 +94,31 @@ func (d *dashboard) mfaPost(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (d *dashboard) logout(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.s.Auth.Logout(r.Context(), v.P); err != nil {
+func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Auth.Logout(r.Context(), v.P); err != nil {
 		return err
 	}
-	clearCookie(w, cookieName)
+	clearCookie(w, hq.SessionCookie)
 	http.Redirect(w, r, "/login?notice=signedout", http.StatusSeeOther)
 	return nil
 }
 
-func (d *dashboard) resetPage(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) resetPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "reset", view{Title: "Reset your password", Data: authForm{}})
 }
 
-func (d *dashboard) resetPost(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) resetPost(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
-	if err := d.s.Auth.RequestReset(r.Context(), email, clientIP(r)); err != nil {
+	if err := d.Auth.RequestReset(r.Context(), email, hq.ClientIP(r)); err != nil {
 		d.formError(w, r, "reset", view{Title: "Reset your password", Data: authForm{Email: email}}, err)
 		return
 	}
 	http.Redirect(w, r, "/reset?notice=resetsent", http.StatusSeeOther)
 }
 
-func (d *dashboard) resetConfirmPost(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) resetConfirmPost(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimSpace(r.PostFormValue("token"))
-	if err := d.s.Auth.ConfirmReset(r.Context(), tok, r.PostFormValue("password"), clientIP(r)); err != nil {
+	if err := d.Auth.ConfirmReset(r.Context(), tok, r.PostFormValue("password"), hq.ClientIP(r)); err != nil {
 		d.formError(w, r, "reset", view{Title: "Reset your password", Data: authForm{Token: tok}}, err)
 		return
 	}
@@ -126,37 +127,37 @@ func (d *dashboard) resetConfirmPost(w http.ResponseWriter, r *http.Request) {
 
 // signedInPrincipal returns the session's principal, if the request has
 // a live one.
-func (d *dashboard) signedInPrincipal(r *http.Request) *auth.Principal {
-	c, err := r.Cookie(cookieName)
+func (d *Dashboard) signedInPrincipal(r *http.Request) *auth.Principal {
+	c, err := r.Cookie(hq.SessionCookie)
 	if err != nil || c.Value == "" {
 		return nil
 	}
-	p, err := d.s.Auth.Authenticate(r.Context(), c.Value)
+	p, err := d.Auth.Authenticate(r.Context(), c.Value)
 	if err != nil {
 		return nil
 	}
 	return &p
 }
 
-func (d *dashboard) inviteForm(r *http.Request) authForm {
+func (d *Dashboard) inviteForm(r *http.Request) authForm {
 	f := authForm{Invite: true}
 	if p := d.signedInPrincipal(r); p != nil {
-		if acct, err := d.s.Store.GetAccount(r.Context(), p.AccountID); err == nil {
+		if acct, err := d.Store.GetAccount(r.Context(), p.AccountID); err == nil {
 			f.SignedInAs = acct.Email
 		}
 	}
 	return f
 }
 
-func (d *dashboard) invitePage(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) invitePage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "invite", view{Title: "Accept your invitation", Data: d.inviteForm(r)})
 }
 
-func (d *dashboard) invitePost(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) invitePost(w http.ResponseWriter, r *http.Request) {
 	in := auth.Accept{Token: strings.TrimSpace(r.PostFormValue("token")), Name: strings.TrimSpace(r.PostFormValue("name")),
 		Password: r.PostFormValue("password")}
 	p := d.signedInPrincipal(r)
-	t, err := d.s.Auth.AcceptInvite(r.Context(), in, p, clientIP(r))
+	t, err := d.Auth.AcceptInvite(r.Context(), in, p, hq.ClientIP(r))
 	if err != nil {
 		f := d.inviteForm(r)
 		f.Name, f.Token = in.Name, in.Token
@@ -172,22 +173,22 @@ func (d *dashboard) invitePost(w http.ResponseWriter, r *http.Request) {
 
 // The sign-in link page: /magic#token=... from the email; the form asks
 // for a link, or (with the token) signs in, with the MFA step if on.
-func (d *dashboard) magicPage(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) magicPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "magic", view{Title: "Sign in with a link", Data: authForm{}})
 }
 
-func (d *dashboard) magicRequestPost(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) magicRequestPost(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
-	if err := d.s.Auth.RequestMagicLink(r.Context(), email, clientIP(r)); err != nil {
+	if err := d.Auth.RequestMagicLink(r.Context(), email, hq.ClientIP(r)); err != nil {
 		d.formError(w, r, "magic", view{Title: "Sign in with a link", Data: authForm{Email: email}}, err)
 		return
 	}
 	http.Redirect(w, r, "/magic?notice=magicsent", http.StatusSeeOther)
 }
 
-func (d *dashboard) magicConfirmPost(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) magicConfirmPost(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimSpace(r.PostFormValue("token"))
-	res, err := d.s.Auth.ConfirmMagicLink(r.Context(), tok, "", clientIP(r))
+	res, err := d.Auth.ConfirmMagicLink(r.Context(), tok, "", hq.ClientIP(r))
 	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
 		err = keycab.Errorf(keycab.ENOTFOUND, "This sign-in link is not valid: it may have been used or have expired.")
 	}

@@ -1,4 +1,4 @@
-package hq
+package dashboard
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
 )
@@ -65,9 +66,9 @@ func (hf historyFilter) Any() bool { return len(hf.values()) > 0 }
 // after the cursor in f.Before: one query, filtered, scoped and paged by
 // the store. more reports whether events follow; last is the last event
 // read, the cursor of the next page.
-func (d *dashboard) eventPage(ctx context.Context, sc store.Scope, f store.EventFilter, site string, n int) (out []store.Event, last *store.Event, more bool, err error) {
+func (d *Dashboard) eventPage(ctx context.Context, sc store.Scope, f store.EventFilter, site string, n int) (out []store.Event, last *store.Event, more bool, err error) {
 	f.SiteID, f.Limit = site, n+1
-	es, err := d.s.Store.ListEvents(ctx, sc, f)
+	es, err := d.Store.ListEvents(ctx, sc, f)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -78,18 +79,6 @@ func (d *dashboard) eventPage(ctx context.Context, sc store.Scope, f store.Event
 		last = &es[len(es)-1]
 	}
 	return es, last, more, nil
-}
-
-// eventTimeJSON adds to an event of the API (/v1/events) when it happened
-// by HQ's clock: hq_not_before (absent when HQ knows no lower bound) and
-// hq_not_after, and clock_off when the kiosk's time ("at") lies outside.
-func eventTimeJSON(m map[string]any, et store.EventTime) map[string]any {
-	if !et.NotBefore.IsZero() {
-		m["hq_not_before"] = et.NotBefore
-	}
-	m["hq_not_after"] = et.NotAfter
-	m["clock_off"] = et.Off()
-	return m
 }
 
 // historyRow is a row of the history table.
@@ -124,7 +113,7 @@ var eventKinds = []keycab.EventKind{keycab.EventKeyTaken, keycab.EventKeyReturne
 // history is the history page, keyset-paginated: the query's c values
 // are the cursors of the pages walked so far (the last is this page's),
 // so Next appends one and Prev drops one.
-func (d *dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	q := r.URL.Query()
 	hf, f, err := parseHistoryFilter(q)
 	if err != nil {
@@ -135,7 +124,7 @@ func (d *dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 		trail = trail[len(trail)-200:]
 	}
 	if len(trail) > 0 {
-		if f.Before, err = parseCursor(trail[len(trail)-1]); err != nil {
+		if f.Before, err = store.ParseEventCursor(trail[len(trail)-1]); err != nil {
 			return err
 		}
 	}
@@ -147,7 +136,7 @@ func (d *dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
-	times, err := d.s.Store.EventTimes(r.Context(), v.P.Scope(), es)
+	times, err := d.Store.EventTimes(r.Context(), v.P.Scope(), es)
 	if err != nil {
 		return err
 	}
@@ -181,7 +170,7 @@ func (d *dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 		return "/history?" + u.Encode()
 	}
 	if more && last != nil {
-		data.Next = link(append(trail[:len(trail):len(trail)], eventCursor(*last)))
+		data.Next = link(append(trail[:len(trail):len(trail)], store.EventCursor(*last)))
 	}
 	if len(trail) > 0 {
 		data.Prev = link(trail[:len(trail)-1])
@@ -209,12 +198,12 @@ func (d *dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 // manager), but only until exp, and the export still runs as that
 // member, in the store, with the member's role checked afresh. A link
 // with any parameter changed is 403; an expired one is 410.
-func (d *dashboard) signExport(q url.Values) string {
+func (d *Dashboard) signExport(q url.Values) string {
 	return d.sign("history export", q.Encode())
 }
 
 // exportLink makes a signed export link for the viewer's filter.
-func (d *dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if !v.CanExport() {
 		return keycab.Errorf(keycab.EFORBIDDEN, "Exports are for owners, admins and auditors.")
 	}
@@ -223,12 +212,12 @@ func (d *dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer
 		return err
 	}
 	q := hf.values()
-	exp := d.s.now().Add(exportTTL)
+	exp := d.now().Add(exportTTL)
 	q.Set("org", v.P.OrgID)
 	q.Set("by", v.P.MemberID)
 	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
 	q.Set("sig", d.signExport(q))
-	d.s.Logger.Info("history export link", "org", v.P.OrgID, "member", v.P.MemberID)
+	d.Logger.Info("history export link", "org", v.P.OrgID, "member", v.P.MemberID)
 	d.render(w, r, http.StatusOK, "export", view{Title: "Export history", Nav: "history", V: v, Data: struct {
 		URL     string
 		Expires time.Time
@@ -238,23 +227,23 @@ func (d *dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer
 }
 
 // exportCSV serves a signed export link.
-func (d *dashboard) exportCSV(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) exportCSV(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	sig := q.Get("sig")
 	q.Del("sig")
 	if sig == "" || !hmac.Equal([]byte(sig), []byte(d.signExport(q))) {
-		d.s.Logger.Warn("denied request", "reason", "bad export signature", "path", r.URL.Path, "ip", clientIP(r))
+		d.Logger.Warn("denied request", "reason", "bad export signature", "path", r.URL.Path, "ip", hq.ClientIP(r))
 		d.renderError(w, r, nil, keycab.Errorf(keycab.EFORBIDDEN, "This export link is not valid."))
 		return
 	}
 	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
-	if err != nil || !d.s.now().Before(time.Unix(exp, 0)) {
+	if err != nil || !d.now().Before(time.Unix(exp, 0)) {
 		d.render(w, r, http.StatusGone, "error", view{Title: "Expired",
 			Data: errorData{http.StatusGone, "This export link has expired. Make a new one from the history page."}})
 		return
 	}
 	sc := store.MemberScope(q.Get("org"), q.Get("by"))
-	m, err := d.s.Store.GetMember(r.Context(), sc, q.Get("by"))
+	m, err := d.Store.GetMember(r.Context(), sc, q.Get("by"))
 	if err != nil {
 		d.renderError(w, r, nil, err)
 		return
@@ -269,13 +258,13 @@ func (d *dashboard) exportCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := d.writeCSV(w, r, sc, m, hf, f); err != nil {
-		d.s.Logger.Error("history export", "org", sc.OrgID(), "err", err)
+		d.Logger.Error("history export", "org", sc.OrgID(), "err", err)
 	}
 }
 
 // writeCSV streams the history export. Cells are made safe for
 // spreadsheets (csvCell).
-func (d *dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Scope, m keycab.Member, hf historyFilter, f store.EventFilter) error {
+func (d *Dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Scope, m keycab.Member, hf historyFilter, f store.EventFilter) error {
 	ctx := r.Context()
 	dir, err := d.directory(ctx, &viewer{P: auth.Principal{OrgID: sc.OrgID(), MemberID: m.ID}})
 	if err != nil {
@@ -290,7 +279,7 @@ func (d *dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 		return nil
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="keycab-history-`+d.s.now().UTC().Format("2006-01-02")+`.csv"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="keycab-history-`+d.now().UTC().Format("2006-01-02")+`.csv"`)
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"time_utc", "kind", "member_id", "member", "key_set_id", "key_set", "site", "cabinet", "kiosk_id", "log_index", "due_utc", "detail"})
 	es := first

@@ -1,4 +1,4 @@
-package hq
+package dashboard
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func managerPage(f pageFunc) pageFunc {
 
 // renderForm renders a form page: with err's message and status when
 // err is set (a failed save), else as 200.
-func (d *dashboard) renderForm(w http.ResponseWriter, r *http.Request, name string, vw view, err error) {
+func (d *Dashboard) renderForm(w http.ResponseWriter, r *http.Request, name string, vw view, err error) {
 	if err != nil {
 		d.formError(w, r, name, vw, err)
 		return
@@ -102,7 +102,7 @@ type siteForm struct {
 	Zones                       []string
 }
 
-func (d *dashboard) renderSiteForm(w http.ResponseWriter, r *http.Request, v *viewer, f siteForm, err error) {
+func (d *Dashboard) renderSiteForm(w http.ResponseWriter, r *http.Request, v *viewer, f siteForm, err error) {
 	f.Zones, f.SetNotes = commonZones, v.Admin()
 	d.renderForm(w, r, "site_form", view{Title: formTitle(f.ID, "New site", f.Name), Nav: "sites", V: v, Data: f}, err)
 }
@@ -112,7 +112,7 @@ func siteFormOf(r *http.Request) siteForm {
 		TimeZone: formValue(r, "time_zone"), Notes: r.PostFormValue("notes")}
 }
 
-func (d *dashboard) newSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) newSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if !v.Admin() {
 		return keycab.Errorf(keycab.EFORBIDDEN, "Only owners and admins add sites.")
 	}
@@ -120,9 +120,9 @@ func (d *dashboard) newSite(w http.ResponseWriter, r *http.Request, v *viewer) e
 	return nil
 }
 
-func (d *dashboard) createSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) createSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	f := siteFormOf(r)
-	st, err := d.s.Store.CreateSite(r.Context(), v.P.Scope(), store.Site{Site: keycab.Site{Name: f.Name, Address: f.Address, TimeZone: f.TimeZone}, Notes: f.Notes})
+	st, err := d.Store.CreateSite(r.Context(), v.P.Scope(), store.Site{Site: keycab.Site{Name: f.Name, Address: f.Address, TimeZone: f.TimeZone}, Notes: f.Notes})
 	if err != nil {
 		d.renderSiteForm(w, r, v, f, err)
 		return nil
@@ -130,8 +130,8 @@ func (d *dashboard) createSite(w http.ResponseWriter, r *http.Request, v *viewer
 	return redirect(w, r, "/sites/"+st.ID+"?notice=created")
 }
 
-func (d *dashboard) editSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	st, err := d.s.Store.GetSite(r.Context(), v.P.Scope(), r.PathValue("id"))
+func (d *Dashboard) editSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	st, err := d.Store.GetSite(r.Context(), v.P.Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -139,13 +139,13 @@ func (d *dashboard) editSite(w http.ResponseWriter, r *http.Request, v *viewer) 
 	return nil
 }
 
-func (d *dashboard) updateSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) updateSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), siteFormOf(r)
-	err := d.s.Store.UpdateSite(ctx, sc, keycab.Site{ID: f.ID, Name: f.Name, Address: f.Address, TimeZone: f.TimeZone})
+	err := d.Store.UpdateSite(ctx, sc, keycab.Site{ID: f.ID, Name: f.Name, Address: f.Address, TimeZone: f.TimeZone})
 	if err == nil && v.Admin() && r.PostForm.Has("notes") {
 		var old store.Site
-		if old, err = d.s.Store.GetSite(ctx, sc, f.ID); err == nil && old.Notes != f.Notes {
-			err = d.s.Store.SetSiteNotes(ctx, sc, f.ID, f.Notes)
+		if old, err = d.Store.GetSite(ctx, sc, f.ID); err == nil && old.Notes != f.Notes {
+			err = d.Store.SetSiteNotes(ctx, sc, f.ID, f.Notes)
 		}
 	}
 	if err != nil {
@@ -167,7 +167,7 @@ type cabinetForm struct {
 // maxSlots bounds the slots a form may ask for.
 const maxSlots = 200
 
-func (d *dashboard) renderCabinetForm(w http.ResponseWriter, r *http.Request, v *viewer, f cabinetForm, err error) {
+func (d *Dashboard) renderCabinetForm(w http.ResponseWriter, r *http.Request, v *viewer, f cabinetForm, err error) {
 	dir, derr := d.directory(r.Context(), v)
 	if derr != nil {
 		d.renderError(w, r, v, derr)
@@ -192,19 +192,19 @@ func (f cabinetForm) slotCount() (int, error) {
 	return n, err
 }
 
-func (d *dashboard) newCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) newCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	d.renderCabinetForm(w, r, v, cabinetForm{SiteID: r.URL.Query().Get("site"), Kind: keycab.Slotted, Slots: "10"}, nil)
 	return nil
 }
 
-func (d *dashboard) createCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) createCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), cabinetFormOf(r)
 	n, err := f.slotCount()
 	if err != nil {
 		d.renderCabinetForm(w, r, v, f, err)
 		return nil
 	}
-	c, err := d.s.Store.CreateCabinet(ctx, sc, keycab.Cabinet{SiteID: f.SiteID, Name: f.Name, Kind: f.Kind, DoorLock: f.DoorLock, DoorSensor: f.DoorSensor})
+	c, err := d.Store.CreateCabinet(ctx, sc, keycab.Cabinet{SiteID: f.SiteID, Name: f.Name, Kind: f.Kind, DoorLock: f.DoorLock, DoorSensor: f.DoorSensor})
 	if err != nil {
 		d.renderCabinetForm(w, r, v, f, err)
 		return nil
@@ -221,7 +221,7 @@ func (d *dashboard) createCabinet(w http.ResponseWriter, r *http.Request, v *vie
 // resizeSlots adds or removes slots at the end so the cabinet has n;
 // it refuses, before changing anything, to remove a slot that homes a
 // key set. Slot pins are mapped at the kiosk.
-func (d *dashboard) resizeSlots(ctx context.Context, sc store.Scope, cabinetID string, have []keycab.Slot, n int) error {
+func (d *Dashboard) resizeSlots(ctx context.Context, sc store.Scope, cabinetID string, have []keycab.Slot, n int) error {
 	for _, sl := range have {
 		if sl.Number > n && sl.KeySetID != "" {
 			return keycab.Errorf(keycab.ECONFLICT, "slot %d homes a key set: move the key set to another slot first", sl.Number)
@@ -230,21 +230,21 @@ func (d *dashboard) resizeSlots(ctx context.Context, sc store.Scope, cabinetID s
 	top := 0
 	for _, sl := range have {
 		if sl.Number > n {
-			if err := d.s.Store.DeleteSlot(ctx, sc, cabinetID, sl.Number); err != nil {
+			if err := d.Store.DeleteSlot(ctx, sc, cabinetID, sl.Number); err != nil {
 				return err
 			}
 		}
 		top = max(top, sl.Number)
 	}
 	for i := top + 1; i <= n; i++ {
-		if err := d.s.Store.SetSlot(ctx, sc, keycab.Slot{CabinetID: cabinetID, Number: i}); err != nil {
+		if err := d.Store.SetSlot(ctx, sc, keycab.Slot{CabinetID: cabinetID, Number: i}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *dashboard) editCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) editCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	c, slots, err := d.cabinetAndSlots(r, v)
 	if err != nil {
 		return err
@@ -254,9 +254,9 @@ func (d *dashboard) editCabinet(w http.ResponseWriter, r *http.Request, v *viewe
 	return nil
 }
 
-func (d *dashboard) updateCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) updateCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), cabinetFormOf(r)
-	old, err := d.s.Store.GetCabinet(ctx, sc, f.ID)
+	old, err := d.Store.GetCabinet(ctx, sc, f.ID)
 	if err != nil {
 		return err
 	}
@@ -264,10 +264,10 @@ func (d *dashboard) updateCabinet(w http.ResponseWriter, r *http.Request, v *vie
 	n, err := f.slotCount()
 	var slots []keycab.Slot
 	if err == nil {
-		slots, err = d.s.Store.ListSlots(ctx, sc, f.ID)
+		slots, err = d.Store.ListSlots(ctx, sc, f.ID)
 	}
 	if err == nil {
-		err = d.s.Store.UpdateCabinet(ctx, sc, keycab.Cabinet{ID: f.ID, Name: f.Name, Kind: f.Kind, DoorLock: f.DoorLock, DoorSensor: f.DoorSensor})
+		err = d.Store.UpdateCabinet(ctx, sc, keycab.Cabinet{ID: f.ID, Name: f.Name, Kind: f.Kind, DoorLock: f.DoorLock, DoorSensor: f.DoorSensor})
 	}
 	if err == nil {
 		err = d.resizeSlots(ctx, sc, f.ID, slots, n)
@@ -316,14 +316,14 @@ func slotValue(cabinetID string, n int) string { return cabinetID + "/" + strcon
 
 // slotChoices lists the slots of slotted cabinets the viewer sees, and
 // the one that homes key set ks ("" when none).
-func (d *dashboard) slotChoices(ctx context.Context, sc store.Scope, dir *directory, ks string) ([]slotChoice, string, error) {
+func (d *Dashboard) slotChoices(ctx context.Context, sc store.Scope, dir *directory, ks string) ([]slotChoice, string, error) {
 	var out []slotChoice
 	home := ""
 	for _, c := range dir.Cabinets {
 		if c.Kind != keycab.Slotted {
 			continue
 		}
-		slots, err := d.s.Store.ListSlots(ctx, sc, c.ID)
+		slots, err := d.Store.ListSlots(ctx, sc, c.ID)
 		if err != nil {
 			return nil, "", err
 		}
@@ -344,7 +344,7 @@ func (d *dashboard) slotChoices(ctx context.Context, sc store.Scope, dir *direct
 	return out, home, nil
 }
 
-func (d *dashboard) renderKeySetForm(w http.ResponseWriter, r *http.Request, v *viewer, f keySetForm, err error) {
+func (d *Dashboard) renderKeySetForm(w http.ResponseWriter, r *http.Request, v *viewer, f keySetForm, err error) {
 	ctx, sc := r.Context(), v.P.Scope()
 	fail := func(err error) { d.renderError(w, r, v, err) }
 	dir, derr := d.directory(ctx, v)
@@ -361,11 +361,11 @@ func (d *dashboard) renderKeySetForm(w http.ResponseWriter, r *http.Request, v *
 	if f.ID != "" {
 		title = f.Label
 		f.Zone = dir.SiteZone(f.SiteID)
-		if f.Tokens, derr = d.s.Store.ListTokens(ctx, sc, f.ID); derr != nil && keycab.ErrorCode(derr) != keycab.EFORBIDDEN {
+		if f.Tokens, derr = d.Store.ListTokens(ctx, sc, f.ID); derr != nil && keycab.ErrorCode(derr) != keycab.EFORBIDDEN {
 			fail(derr)
 			return
 		}
-		if f.Reservations, derr = d.s.Store.ListReservations(ctx, sc, f.ID); derr != nil {
+		if f.Reservations, derr = d.Store.ListReservations(ctx, sc, f.ID); derr != nil {
 			fail(derr)
 			return
 		}
@@ -392,14 +392,14 @@ func (f keySetForm) keySet() (keycab.KeySet, error) {
 		MaxOut: minutes(mins)}, err
 }
 
-func (d *dashboard) newKeySet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) newKeySet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	d.renderKeySetForm(w, r, v, keySetForm{SiteID: r.URL.Query().Get("site")}, nil)
 	return nil
 }
 
 // checkHome checks that slot value s (if any) is a free slot of a
 // cabinet at site, before anything is saved.
-func (d *dashboard) checkHome(ctx context.Context, v *viewer, s, site, ks string) (keycab.Slot, error) {
+func (d *Dashboard) checkHome(ctx context.Context, v *viewer, s, site, ks string) (keycab.Slot, error) {
 	if s == "" {
 		return keycab.Slot{}, nil
 	}
@@ -430,12 +430,12 @@ func (d *dashboard) checkHome(ctx context.Context, v *viewer, s, site, ks string
 
 // setHome makes slot to the home of key set ks (keeping the slot's pins),
 // and frees from when it is another slot.
-func (d *dashboard) setHome(ctx context.Context, sc store.Scope, ks string, from, to keycab.Slot) error {
+func (d *Dashboard) setHome(ctx context.Context, sc store.Scope, ks string, from, to keycab.Slot) error {
 	if from == to {
 		return nil
 	}
 	pins := func(sl keycab.Slot) (keycab.Slot, error) {
-		slots, err := d.s.Store.ListSlots(ctx, sc, sl.CabinetID)
+		slots, err := d.Store.ListSlots(ctx, sc, sl.CabinetID)
 		for _, x := range slots {
 			if x.Number == sl.Number {
 				return x, err
@@ -449,7 +449,7 @@ func (d *dashboard) setHome(ctx context.Context, sc store.Scope, ks string, from
 			return err
 		}
 		sl.KeySetID = ""
-		if err := d.s.Store.SetSlot(ctx, sc, sl); err != nil {
+		if err := d.Store.SetSlot(ctx, sc, sl); err != nil {
 			return err
 		}
 	}
@@ -459,12 +459,12 @@ func (d *dashboard) setHome(ctx context.Context, sc store.Scope, ks string, from
 			return err
 		}
 		sl.KeySetID = ks
-		return d.s.Store.SetSlot(ctx, sc, sl)
+		return d.Store.SetSlot(ctx, sc, sl)
 	}
 	return nil
 }
 
-func (d *dashboard) createKeySet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) createKeySet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), keySetFormOf(r)
 	k, err := f.keySet()
 	var home keycab.Slot
@@ -472,7 +472,7 @@ func (d *dashboard) createKeySet(w http.ResponseWriter, r *http.Request, v *view
 		home, err = d.checkHome(ctx, v, f.Slot, f.SiteID, "")
 	}
 	if err == nil {
-		k, err = d.s.Store.CreateKeySet(ctx, sc, k)
+		k, err = d.Store.CreateKeySet(ctx, sc, k)
 	}
 	if err != nil {
 		d.renderKeySetForm(w, r, v, f, err)
@@ -486,7 +486,7 @@ func (d *dashboard) createKeySet(w http.ResponseWriter, r *http.Request, v *view
 	return redirect(w, r, "/key-sets/"+k.ID+"?notice=created")
 }
 
-func (d *dashboard) keySetPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) keySetPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	f, err := d.keySetFormFromStore(r.Context(), v, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -496,8 +496,8 @@ func (d *dashboard) keySetPage(w http.ResponseWriter, r *http.Request, v *viewer
 }
 
 // keySetFormFromStore is the edit form of key set id as stored.
-func (d *dashboard) keySetFormFromStore(ctx context.Context, v *viewer, id string) (keySetForm, error) {
-	k, err := d.s.Store.GetKeySet(ctx, v.P.Scope(), id)
+func (d *Dashboard) keySetFormFromStore(ctx context.Context, v *viewer, id string) (keySetForm, error) {
+	k, err := d.Store.GetKeySet(ctx, v.P.Scope(), id)
 	if err != nil {
 		return keySetForm{}, err
 	}
@@ -516,7 +516,7 @@ func (d *dashboard) keySetFormFromStore(ctx context.Context, v *viewer, id strin
 	return f, nil
 }
 
-func (d *dashboard) updateKeySet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) updateKeySet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), keySetFormOf(r)
 	old, err := d.keySetFormFromStore(ctx, v, f.ID)
 	if err != nil {
@@ -533,7 +533,7 @@ func (d *dashboard) updateKeySet(w http.ResponseWriter, r *http.Request, v *view
 		}
 	}
 	if err == nil {
-		err = d.s.Store.UpdateKeySet(ctx, sc, k)
+		err = d.Store.UpdateKeySet(ctx, sc, k)
 	}
 	if err == nil {
 		err = d.setHome(ctx, sc, f.ID, from, to)
@@ -548,7 +548,7 @@ func (d *dashboard) updateKeySet(w http.ResponseWriter, r *http.Request, v *view
 // keySetToken issues, rotates or revokes a key set's QR token. A new
 // token's text is shown once, on the page this POST returns (it is never
 // stored, so it cannot survive a redirect).
-func (d *dashboard) keySetToken(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) keySetToken(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, id := r.Context(), v.P.Scope(), r.PathValue("id")
 	f, err := d.keySetFormFromStore(ctx, v, id)
 	if err != nil {
@@ -557,11 +557,11 @@ func (d *dashboard) keySetToken(w http.ResponseWriter, r *http.Request, v *viewe
 	var text string
 	switch r.PostFormValue("action") {
 	case "issue":
-		text, _, err = d.s.Store.IssueToken(ctx, sc, id)
+		text, _, err = d.Store.IssueToken(ctx, sc, id)
 	case "rotate":
-		text, _, err = d.s.Store.RotateToken(ctx, sc, id)
+		text, _, err = d.Store.RotateToken(ctx, sc, id)
 	case "revoke":
-		if err = d.s.Store.RevokeTokens(ctx, sc, id); err == nil {
+		if err = d.Store.RevokeTokens(ctx, sc, id); err == nil {
 			return redirect(w, r, "/key-sets/"+id+"?notice=saved")
 		}
 	default:
@@ -579,7 +579,7 @@ func (d *dashboard) keySetToken(w http.ResponseWriter, r *http.Request, v *viewe
 	return nil
 }
 
-func (d *dashboard) createReservation(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) createReservation(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, id := r.Context(), v.P.Scope(), r.PathValue("id")
 	f, err := d.keySetFormFromStore(ctx, v, id)
 	if err != nil {
@@ -597,7 +597,7 @@ func (d *dashboard) createReservation(w http.ResponseWriter, r *http.Request, v 
 		res.Until, err = parseLocal("Until", f.Res.Until, zone)
 	}
 	if err == nil {
-		_, err = d.s.Store.CreateReservation(ctx, sc, res)
+		_, err = d.Store.CreateReservation(ctx, sc, res)
 	}
 	if err != nil {
 		d.renderKeySetForm(w, r, v, f, err)
@@ -606,16 +606,16 @@ func (d *dashboard) createReservation(w http.ResponseWriter, r *http.Request, v 
 	return redirect(w, r, "/key-sets/"+id+"?notice=saved")
 }
 
-func (d *dashboard) cancelReservation(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) cancelReservation(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, id := r.Context(), v.P.Scope(), r.PathValue("id")
-	rs, err := d.s.Store.ListReservations(ctx, sc, id)
+	rs, err := d.Store.ListReservations(ctx, sc, id)
 	if err != nil {
 		return err
 	}
 	rid := r.PathValue("res")
 	for _, x := range rs {
 		if x.ID == rid {
-			if err := d.s.Store.DeleteReservation(ctx, sc, rid); err != nil {
+			if err := d.Store.DeleteReservation(ctx, sc, rid); err != nil {
 				return err
 			}
 			return redirect(w, r, "/key-sets/"+id+"?notice=saved")

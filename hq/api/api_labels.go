@@ -1,4 +1,4 @@
-package hq
+package api
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/internal/qrlabel"
 )
 
@@ -27,14 +28,14 @@ const maxLabelPages = 20
 // The answer is A4 at 300 dpi: a PDF with one image per page by default,
 // which prints as it is whatever the page count; "format": "png" answers
 // the single page as PNG and refuses more than one page.
-func (s *Server) labels(w http.ResponseWriter, r *http.Request) error {
+func (s *API) labels(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		SiteID    string   `json:"site_id"`
 		CabinetID string   `json:"cabinet_id"`
 		KeySetIDs []string `json:"key_set_ids"`
 		Format    string   `json:"format"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	chosen := 0
@@ -96,7 +97,7 @@ func (s *Server) labels(w http.ResponseWriter, r *http.Request) error {
 }
 
 // labelSet returns the labels (without tokens) and key set ids chosen.
-func (s *Server) labelSet(r *http.Request, siteID, cabinetID string, keySetIDs []string) ([]qrlabel.Label, []string, error) {
+func (s *API) labelSet(r *http.Request, siteID, cabinetID string, keySetIDs []string) ([]qrlabel.Label, []string, error) {
 	ctx, sc := r.Context(), principalOf(r.Context()).Scope()
 	siteNames := map[string]string{}
 	siteName := func(id string) (string, error) {

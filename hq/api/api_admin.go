@@ -1,4 +1,4 @@
-package hq
+package api
 
 import (
 	"net/http"
@@ -6,12 +6,10 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/sync/wire"
 )
-
-// maxEnrolTTL bounds how long an enrolment token may stay valid.
-const maxEnrolTTL = 7 * 24 * time.Hour
 
 // enrolTokenIn is the optional body of POST /v1/cabinets/{id}/enrol-tokens.
 type enrolTokenIn struct {
@@ -25,35 +23,23 @@ func enrolTTL(r *http.Request) (time.Duration, error) {
 		return store.DefaultEnrolTokenTTL, nil
 	}
 	var in enrolTokenIn
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return 0, err
 	}
-	return hoursTTL(in.TTLHours)
-}
-
-// hoursTTL checks a token lifetime given in hours (0: the default).
-func hoursTTL(h int) (time.Duration, error) {
-	ttl := time.Duration(h) * time.Hour
-	switch {
-	case h == 0:
-		return store.DefaultEnrolTokenTTL, nil
-	case h < 0 || ttl > maxEnrolTTL:
-		return 0, keycab.Errorf(keycab.EINVALID, "ttl_hours must be between 1 and %d", int(maxEnrolTTL/time.Hour))
-	}
-	return ttl, nil
+	return store.EnrolTokenTTL(in.TTLHours)
 }
 
 // enrolCode is the enrolment code of one of this HQ's tokens: HQ's base
 // URL and the token as one text, which a kiosk's setup screen reads from
 // a QR code.
-func (s *Server) enrolCode(token string) string {
+func (s *API) enrolCode(token string) string {
 	return wire.EnrolCode{HQ: s.Auth.BaseURL(), Token: token}.String()
 }
 
 // createEnrolToken issues a single-use token that enrols one kiosk for the
 // cabinet; its text (and the enrolment code that carries it) is answered
 // once and stored only as a hash.
-func (s *Server) createEnrolToken(w http.ResponseWriter, r *http.Request) error {
+func (s *API) createEnrolToken(w http.ResponseWriter, r *http.Request) error {
 	ttl, err := enrolTTL(r)
 	if err != nil {
 		return err
@@ -67,7 +53,7 @@ func (s *Server) createEnrolToken(w http.ResponseWriter, r *http.Request) error 
 }
 
 // listAdminLog answers HQ's own log of admin actions, newest first.
-func (s *Server) listAdminLog(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listAdminLog(w http.ResponseWriter, r *http.Request) error {
 	limit := 0
 	if q := r.URL.Query().Get("limit"); q != "" {
 		n, err := strconv.Atoi(q)
@@ -85,13 +71,13 @@ func (s *Server) listAdminLog(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, map[string]any{"id": a.ID, "at": a.At, "actor_id": a.ActorID, "actor_role": a.ActorRole,
 			"action": a.Action, "target": a.Target, "detail": a.Detail})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actions": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"actions": out})
 	return nil
 }
 
 // revokeKiosk revokes a kiosk's key: its requests fail from now on, its
 // log and history stay (a lost or replaced kiosk).
-func (s *Server) revokeKiosk(w http.ResponseWriter, r *http.Request) error {
+func (s *API) revokeKiosk(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.RevokeKiosk(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}

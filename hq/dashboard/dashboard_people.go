@@ -1,4 +1,4 @@
-package hq
+package dashboard
 
 import (
 	"context"
@@ -16,12 +16,6 @@ import (
 // a member's role and sites, enrol and revoke badges, set or clear a PIN,
 // remove a member, and a contractor's jobs with their time windows. As in
 // dashboard_manage.go, the store checks every change and logs it.
-
-// badgeKinds are the readers a badge may be enrolled for.
-var badgeKinds = []keycab.BadgeKind{keycab.BadgeRFID, keycab.BadgeWiegand, keycab.BadgeBarcode, keycab.BadgeQR, keycab.BadgeKeyboard}
-
-// PIN lengths the kiosk keypad takes.
-const minPIN, maxPIN = 4, 12
 
 // memberForm is what was typed into the member form (new, or role and
 // sites of an existing member).
@@ -79,25 +73,25 @@ func memberFormOf(r *http.Request) memberForm {
 
 // memberData loads the member page of id (the new member page when id is
 // empty).
-func (d *dashboard) memberData(ctx context.Context, v *viewer, id string) (memberPage, error) {
+func (d *Dashboard) memberData(ctx context.Context, v *viewer, id string) (memberPage, error) {
 	sc := v.P.Scope()
 	dir, err := d.directory(ctx, v)
 	if err != nil {
 		return memberPage{}, err
 	}
-	p := memberPage{Roles: invitableRoles(v.Role), Sites: dir.Sites, Dir: dir, Kinds: badgeKinds, BadgeKind: keycab.BadgeRFID,
+	p := memberPage{Roles: invitableRoles(v.Role), Sites: dir.Sites, Dir: dir, Kinds: keycab.BadgeKinds(), BadgeKind: keycab.BadgeRFID,
 		Form: memberForm{Role: keycab.RoleStaff}}
 	if id == "" {
 		return p, nil
 	}
-	if p.Member, err = d.s.Store.GetMember(ctx, sc, id); err != nil {
+	if p.Member, err = d.Store.GetMember(ctx, sc, id); err != nil {
 		return memberPage{}, err
 	}
 	p.Form = memberForm{Name: p.Member.Name, Email: p.Member.Email, Role: p.Member.Role, SiteIDs: p.Member.SiteIDs}
 	if !slices.Contains(p.Roles, p.Member.Role) {
 		p.Roles = append([]keycab.Role{p.Member.Role}, p.Roles...)
 	}
-	badges, err := d.s.Store.ListBadges(ctx, sc, id)
+	badges, err := d.Store.ListBadges(ctx, sc, id)
 	if err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
 		return memberPage{}, err
 	}
@@ -105,7 +99,7 @@ func (d *dashboard) memberData(ctx context.Context, v *viewer, id string) (membe
 		p.Badges = append(p.Badges, badgeRow{Badge: b, Ref: hex.EncodeToString(b.Hash)})
 	}
 	if p.Member.Role == keycab.RoleContractor {
-		if p.Jobs, err = d.s.Store.ListJobs(ctx, sc, id); err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+		if p.Jobs, err = d.Store.ListJobs(ctx, sc, id); err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
 			return memberPage{}, err
 		}
 	}
@@ -113,7 +107,7 @@ func (d *dashboard) memberData(ctx context.Context, v *viewer, id string) (membe
 }
 
 // renderMember renders the member page p, with err's message when set.
-func (d *dashboard) renderMember(w http.ResponseWriter, r *http.Request, v *viewer, p memberPage, err error) {
+func (d *Dashboard) renderMember(w http.ResponseWriter, r *http.Request, v *viewer, p memberPage, err error) {
 	name, title := "member", p.Member.Name
 	if p.Member.ID == "" {
 		name, title = "member_new", "Add a member"
@@ -124,7 +118,7 @@ func (d *dashboard) renderMember(w http.ResponseWriter, r *http.Request, v *view
 
 // memberFailed renders the member page of id again with err, after
 // change lets the caller put back what was typed.
-func (d *dashboard) memberFailed(w http.ResponseWriter, r *http.Request, v *viewer, id string, err error, change func(*memberPage)) error {
+func (d *Dashboard) memberFailed(w http.ResponseWriter, r *http.Request, v *viewer, id string, err error, change func(*memberPage)) error {
 	p, lerr := d.memberData(r.Context(), v, id)
 	if lerr != nil {
 		return lerr
@@ -136,7 +130,7 @@ func (d *dashboard) memberFailed(w http.ResponseWriter, r *http.Request, v *view
 	return nil
 }
 
-func (d *dashboard) newMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) newMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	p, err := d.memberData(r.Context(), v, "")
 	if err != nil {
 		return err
@@ -145,7 +139,7 @@ func (d *dashboard) newMember(w http.ResponseWriter, r *http.Request, v *viewer)
 	return nil
 }
 
-func (d *dashboard) createMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) createMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	f := memberFormOf(r)
 	var err error
 	if f.Name == "" {
@@ -153,7 +147,7 @@ func (d *dashboard) createMember(w http.ResponseWriter, r *http.Request, v *view
 	}
 	var m keycab.Member
 	if err == nil {
-		m, err = d.s.Store.CreateMember(r.Context(), v.P.Scope(), keycab.Member{Name: f.Name, Email: f.Email, Role: f.Role, SiteIDs: f.SiteIDs})
+		m, err = d.Store.CreateMember(r.Context(), v.P.Scope(), keycab.Member{Name: f.Name, Email: f.Email, Role: f.Role, SiteIDs: f.SiteIDs})
 	}
 	if err != nil {
 		return d.memberFailed(w, r, v, "", err, func(p *memberPage) { p.Form = f })
@@ -161,7 +155,7 @@ func (d *dashboard) createMember(w http.ResponseWriter, r *http.Request, v *view
 	return redirect(w, r, "/people/"+m.ID+"?notice=created")
 }
 
-func (d *dashboard) memberView(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) memberView(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	p, err := d.memberData(r.Context(), v, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -173,9 +167,9 @@ func (d *dashboard) memberView(w http.ResponseWriter, r *http.Request, v *viewer
 // updateMember saves a member's sites and role, those that changed, in
 // one transaction (store.UpdateMember: sites first, so a member can be
 // scoped and promoted to site manager in one save; both or neither).
-func (d *dashboard) updateMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) updateMember(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, id := r.Context(), v.P.Scope(), r.PathValue("id")
-	m, err := d.s.Store.GetMember(ctx, sc, id)
+	m, err := d.Store.GetMember(ctx, sc, id)
 	if err != nil {
 		return err
 	}
@@ -190,7 +184,7 @@ func (d *dashboard) updateMember(w http.ResponseWriter, r *http.Request, v *view
 		role = &f.Role
 	}
 	if role != nil || sites != nil {
-		err = d.s.Store.UpdateMember(ctx, sc, id, role, sites)
+		err = d.Store.UpdateMember(ctx, sc, id, role, sites)
 	}
 	if err != nil {
 		return d.memberFailed(w, r, v, id, err, func(p *memberPage) { p.Form = f })
@@ -204,14 +198,14 @@ func dedupeSorted(ids []string) []string {
 	return slices.Compact(out)
 }
 
-func (d *dashboard) addBadge(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) addBadge(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
 	kind, code := keycab.BadgeKind(formValue(r, "kind")), formValue(r, "code")
 	var err error
-	if !slices.Contains(badgeKinds, kind) {
+	if !slices.Contains(keycab.BadgeKinds(), kind) {
 		err = keycab.Errorf(keycab.EINVALID, "unknown badge kind %q", kind)
 	} else {
-		_, err = d.s.Store.AddBadge(r.Context(), v.P.Scope(), id, kind, code)
+		_, err = d.Store.AddBadge(r.Context(), v.P.Scope(), id, kind, code)
 	}
 	if err != nil {
 		if keycab.ErrorCode(err) == keycab.ECONFLICT {
@@ -222,13 +216,13 @@ func (d *dashboard) addBadge(w http.ResponseWriter, r *http.Request, v *viewer) 
 	return redirect(w, r, "/people/"+id+"?notice=saved")
 }
 
-func (d *dashboard) revokeBadge(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) revokeBadge(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
 	hash, err := hex.DecodeString(r.PathValue("badge"))
 	if err != nil {
 		return keycab.Errorf(keycab.ENOTFOUND, "badge not found")
 	}
-	if err := d.s.Store.RevokeBadge(r.Context(), v.P.Scope(), id, hash); err != nil {
+	if err := d.Store.RevokeBadge(r.Context(), v.P.Scope(), id, hash); err != nil {
 		return err
 	}
 	return redirect(w, r, "/people/"+id+"?notice=saved")
@@ -237,20 +231,18 @@ func (d *dashboard) revokeBadge(w http.ResponseWriter, r *http.Request, v *viewe
 // setPIN sets (action "set") or clears a member's kiosk PIN. The PIN is
 // hashed here with argon2id, as passwords are; the store keeps the hash.
 // A PIN that fails is not typed back into the form.
-func (d *dashboard) setPIN(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) setPIN(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
 	hash := ""
 	var err error
 	if r.PostFormValue("action") != "clear" {
 		pin := r.PostFormValue("pin")
-		if len(pin) < minPIN || len(pin) > maxPIN || !onlyDigits(pin) {
-			err = keycab.Errorf(keycab.EINVALID, "a PIN is %d to %d digits", minPIN, maxPIN)
-		} else {
-			hash, err = passhash.Hash(pin, d.s.Auth.Config().Params)
+		if err = keycab.CheckPIN(pin); err == nil {
+			hash, err = passhash.Hash(pin, d.Auth.Config().Params)
 		}
 	}
 	if err == nil {
-		err = d.s.Store.SetPINHash(r.Context(), v.P.Scope(), id, hash)
+		err = d.Store.SetPINHash(r.Context(), v.P.Scope(), id, hash)
 	}
 	if err != nil {
 		return d.memberFailed(w, r, v, id, err, nil)
@@ -258,19 +250,10 @@ func (d *dashboard) setPIN(w http.ResponseWriter, r *http.Request, v *viewer) er
 	return redirect(w, r, "/people/"+id+"?notice=saved")
 }
 
-func onlyDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // jobOf reads the job form of contractor memberID: its window is typed
 // as wall-clock times of the key sets' site (which must share one time
 // zone).
-func (d *dashboard) jobOf(r *http.Request, v *viewer, memberID string) (jobForm, keycab.Job, error) {
+func (d *Dashboard) jobOf(r *http.Request, v *viewer, memberID string) (jobForm, keycab.Job, error) {
 	f := jobForm{ID: r.PathValue("job"), Descriptor: formValue(r, "descriptor"), From: formValue(r, "from"), Until: formValue(r, "until")}
 	for _, k := range r.PostForm["key_set"] {
 		if k != "" {
@@ -299,11 +282,11 @@ func (d *dashboard) jobOf(r *http.Request, v *viewer, memberID string) (jobForm,
 }
 
 // createJob gives a contractor key sets for a window.
-func (d *dashboard) createJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) createJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
 	f, j, err := d.jobOf(r, v, id)
 	if err == nil {
-		_, err = d.s.Store.CreateJob(r.Context(), v.P.Scope(), j)
+		_, err = d.Store.CreateJob(r.Context(), v.P.Scope(), j)
 	}
 	if err != nil {
 		return d.renderJob(w, r, v, id, f, err)
@@ -312,7 +295,7 @@ func (d *dashboard) createJob(w http.ResponseWriter, r *http.Request, v *viewer)
 }
 
 // renderJob renders the job form of contractor id with f and err.
-func (d *dashboard) renderJob(w http.ResponseWriter, r *http.Request, v *viewer, id string, f jobForm, err error) error {
+func (d *Dashboard) renderJob(w http.ResponseWriter, r *http.Request, v *viewer, id string, f jobForm, err error) error {
 	p, lerr := d.memberData(r.Context(), v, id)
 	if lerr != nil {
 		return lerr
@@ -329,13 +312,13 @@ func (d *dashboard) renderJob(w http.ResponseWriter, r *http.Request, v *viewer,
 	return nil
 }
 
-func (d *dashboard) newJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) newJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	return d.renderJob(w, r, v, r.PathValue("id"), jobForm{}, nil)
 }
 
 // jobPage is the form that changes one job of a contractor.
-func (d *dashboard) jobPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	jobs, err := d.s.Store.ListJobs(r.Context(), v.P.Scope(), r.PathValue("id"))
+func (d *Dashboard) jobPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	jobs, err := d.Store.ListJobs(r.Context(), v.P.Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -354,11 +337,11 @@ func (d *dashboard) jobPage(w http.ResponseWriter, r *http.Request, v *viewer) e
 }
 
 // updateJob saves a changed job.
-func (d *dashboard) updateJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) updateJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
 	f, j, err := d.jobOf(r, v, id)
 	if err == nil {
-		err = d.s.Store.UpdateJob(r.Context(), v.P.Scope(), j)
+		err = d.Store.UpdateJob(r.Context(), v.P.Scope(), j)
 	}
 	if err != nil {
 		return d.renderJob(w, r, v, id, f, err)
@@ -367,9 +350,9 @@ func (d *dashboard) updateJob(w http.ResponseWriter, r *http.Request, v *viewer)
 }
 
 // endJob deletes a job: its contractor loses its key sets at once.
-func (d *dashboard) endJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) endJob(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
-	if err := d.s.Store.DeleteJob(r.Context(), v.P.Scope(), r.PathValue("job")); err != nil {
+	if err := d.Store.DeleteJob(r.Context(), v.P.Scope(), r.PathValue("job")); err != nil {
 		return err
 	}
 	return redirect(w, r, "/people/"+id+"?notice=saved")

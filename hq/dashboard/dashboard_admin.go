@@ -1,4 +1,4 @@
-package hq
+package dashboard
 
 import (
 	"bytes"
@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/internal/qrlabel"
+	"keycab.dev/keycab/sync/wire"
 )
 
 // SeesAdminLog reports whether the viewer may read HQ's admin log (the
@@ -53,25 +55,25 @@ func qrDataURL(text string, module int) (template.URL, int, error) {
 }
 
 // enrolToken issues a single-use kiosk enrolment token for the cabinet.
-func (d *dashboard) enrolToken(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) enrolToken(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	h, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("ttl_hours")))
 	if err != nil {
 		h = 0
 	}
-	ttl, err := hoursTTL(h)
+	ttl, err := store.EnrolTokenTTL(h)
 	if err != nil {
 		return err
 	}
-	text, tok, err := d.s.Store.CreateEnrolToken(r.Context(), v.P.Scope(), r.PathValue("id"), ttl)
+	text, tok, err := d.Store.CreateEnrolToken(r.Context(), v.P.Scope(), r.PathValue("id"), ttl)
 	if err != nil {
 		return err
 	}
-	base := d.s.Auth.BaseURL()
-	e := &enrolShown{Token: text, Expires: tok.ExpiresAt, HQ: base, Code: d.s.enrolCode(text),
+	base := d.Auth.BaseURL()
+	e := &enrolShown{Token: text, Expires: tok.ExpiresAt, HQ: base, Code: wire.EnrolCode{HQ: d.Auth.BaseURL(), Token: text}.String(),
 		Command: "sudo -u keycab keycab-kiosk enroll --hq " + base + " --token " + text + " --wiring /etc/keycab/kiosk.conf"}
 	if e.QR, e.QRSide, err = qrDataURL(e.Code, enrolQRModule); err != nil {
 		// The error quotes the code, which holds the token: not logged.
-		d.s.Logger.Warn("enrolment code not drawn as a QR code", "cabinet", tok.CabinetID, "code_bytes", len(e.Code))
+		d.Logger.Warn("enrolment code not drawn as a QR code", "cabinet", tok.CabinetID, "code_bytes", len(e.Code))
 	}
 	// The page holds a secret shown once: never cached.
 	w.Header().Set("Cache-Control", "no-store")
@@ -79,8 +81,8 @@ func (d *dashboard) enrolToken(w http.ResponseWriter, r *http.Request, v *viewer
 }
 
 // auditLog shows HQ's own append-only log of admin actions.
-func (d *dashboard) auditLog(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	as, err := d.s.Store.ListAdminLog(r.Context(), v.P.Scope(), 500)
+func (d *Dashboard) auditLog(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	as, err := d.Store.ListAdminLog(r.Context(), v.P.Scope(), 500)
 	if err != nil {
 		return err
 	}
@@ -96,8 +98,8 @@ func (d *dashboard) auditLog(w http.ResponseWriter, r *http.Request, v *viewer) 
 }
 
 // revokeKiosk revokes a kiosk's key from the kiosks page.
-func (d *dashboard) revokeKiosk(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.s.Store.RevokeKiosk(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+func (d *Dashboard) revokeKiosk(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Store.RevokeKiosk(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/kiosks?notice=kioskrevoked", http.StatusSeeOther)

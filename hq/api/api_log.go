@@ -1,4 +1,4 @@
-package hq
+package api
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hq"
 )
 
 // A kiosk's log as HQ holds it is served as C2SP tlog-tiles under
@@ -16,7 +17,7 @@ import (
 // stored tree hashes in HQ's database. `keycab audit verify --tiles URL`
 // checks it all.
 
-func (s *Server) kioskLog(w http.ResponseWriter, r *http.Request) error {
+func (s *API) kioskLog(w http.ResponseWriter, r *http.Request) error {
 	kl, err := s.Store.GetKioskLog(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -26,11 +27,11 @@ func (s *Server) kioskLog(w http.ResponseWriter, r *http.Request) error {
 	if !kl.QuarantinedAt.IsZero() {
 		out["quarantined_at"], out["quarantine_reason"] = kl.QuarantinedAt, kl.QuarantineReason
 	}
-	writeJSON(w, http.StatusOK, out)
+	hq.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (s *Server) kioskLogCheckpoint(w http.ResponseWriter, r *http.Request) error {
+func (s *API) kioskLogCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	kl, err := s.Store.GetKioskLog(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -44,7 +45,7 @@ func (s *Server) kioskLogCheckpoint(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (s *Server) kioskLogTile(w http.ResponseWriter, r *http.Request) error {
+func (s *API) kioskLogTile(w http.ResponseWriter, r *http.Request) error {
 	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
 	kl, err := s.Store.GetKioskLog(ctx, sc, id)
 	if err != nil {

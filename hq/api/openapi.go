@@ -1,4 +1,4 @@
-package hq
+package api
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq"
+	"keycab.dev/keycab/hq/store"
 )
 
 // The OpenAPI 3.1 document is made from the route table, so it lists
@@ -27,7 +29,7 @@ func obj(props map[string]string, required ...string) map[string]any {
 	return o
 }
 
-func (s *Server) openAPIDoc() map[string]any {
+func (s *API) openAPIDoc() map[string]any {
 	roles := []string{"owner", "admin", "site_manager", "auditor", "staff", "contractor"}
 	schemas := map[string]any{
 		"Signup":         obj(map[string]string{"org_name": "string", "name": "string", "email": "string", "password": "string"}, "org_name", "email", "password"),
@@ -71,11 +73,11 @@ func (s *Server) openAPIDoc() map[string]any {
 			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 		}},
 		"EnrolToken": map[string]any{"type": "object", "properties": map[string]any{
-			"ttl_hours": map[string]any{"type": "integer", "minimum": 1, "maximum": int(maxEnrolTTL / time.Hour)}}},
+			"ttl_hours": map[string]any{"type": "integer", "minimum": 1, "maximum": int(store.MaxEnrolTokenTTL / time.Hour)}}},
 		"PIN": map[string]any{"type": "object", "required": []string{"pin"}, "properties": map[string]any{
-			"pin": map[string]any{"type": "string", "pattern": fmt.Sprintf("^[0-9]{%d,%d}$", minPIN, maxPIN)}}},
+			"pin": map[string]any{"type": "string", "pattern": fmt.Sprintf("^[0-9]{%d,%d}$", keycab.MinPIN, keycab.MaxPIN)}}},
 		"Badge": map[string]any{"type": "object", "required": []string{"kind", "code"}, "properties": map[string]any{
-			"kind": map[string]any{"type": "string", "enum": badgeKinds}, "code": map[string]any{"type": "string", "maxLength": 256}}},
+			"kind": map[string]any{"type": "string", "enum": keycab.BadgeKinds()}, "code": map[string]any{"type": "string", "maxLength": 256}}},
 		"Job": map[string]any{"type": "object", "required": []string{"member_id", "key_set_ids", "from", "until"}, "properties": map[string]any{
 			"member_id": map[string]any{"type": "string"}, "descriptor": map[string]any{"type": "string"},
 			"key_set_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
@@ -142,13 +144,13 @@ func (s *Server) openAPIDoc() map[string]any {
 			"schemas": schemas,
 			"securitySchemes": map[string]any{
 				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "access_token from a sign-in"},
-				"cookie": map[string]any{"type": "apiKey", "in": "cookie", "name": cookieName},
+				"cookie": map[string]any{"type": "apiKey", "in": "cookie", "name": hq.SessionCookie},
 			},
 		},
 		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{"cookie": []any{}}},
 	}
 }
 
-func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.openAPIDoc())
+func (s *API) openAPI(w http.ResponseWriter, r *http.Request) {
+	hq.WriteJSON(w, http.StatusOK, s.openAPIDoc())
 }

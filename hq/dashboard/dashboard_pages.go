@@ -1,4 +1,4 @@
-package hq
+package dashboard
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type directory struct {
 	cabinet map[string]keycab.Cabinet
 }
 
-func (d *dashboard) directory(ctx context.Context, v *viewer) (*directory, error) {
+func (d *Dashboard) directory(ctx context.Context, v *viewer) (*directory, error) {
 	sc := v.P.Scope()
 	dir := &directory{member: map[string]string{}, keySet: map[string]keycab.KeySet{}, site: map[string]string{}, cabinet: map[string]keycab.Cabinet{}}
 	var err error
@@ -40,16 +40,16 @@ func (d *dashboard) directory(ctx context.Context, v *viewer) (*directory, error
 		}
 		return err
 	}
-	if dir.Members, err = d.s.Store.ListMembers(ctx, sc); allowed(err) != nil {
+	if dir.Members, err = d.Store.ListMembers(ctx, sc); allowed(err) != nil {
 		return nil, err
 	}
-	if dir.KeySets, err = d.s.Store.ListKeySets(ctx, sc, ""); allowed(err) != nil {
+	if dir.KeySets, err = d.Store.ListKeySets(ctx, sc, ""); allowed(err) != nil {
 		return nil, err
 	}
-	if dir.Sites, err = d.s.Store.ListSites(ctx, sc); allowed(err) != nil {
+	if dir.Sites, err = d.Store.ListSites(ctx, sc); allowed(err) != nil {
 		return nil, err
 	}
-	if dir.Cabinets, err = d.s.Store.ListCabinets(ctx, sc, ""); allowed(err) != nil {
+	if dir.Cabinets, err = d.Store.ListCabinets(ctx, sc, ""); allowed(err) != nil {
 		return nil, err
 	}
 	for _, m := range dir.Members {
@@ -109,8 +109,8 @@ type holding struct {
 	OverdueBy            string
 }
 
-func (d *dashboard) holdings(ctx context.Context, v *viewer, onlyOverdue bool) ([]holding, error) {
-	hs, err := d.s.Store.ListCustody(ctx, v.P.Scope())
+func (d *Dashboard) holdings(ctx context.Context, v *viewer, onlyOverdue bool) ([]holding, error) {
+	hs, err := d.Store.ListCustody(ctx, v.P.Scope())
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (d *dashboard) holdings(ctx context.Context, v *viewer, onlyOverdue bool) (
 	if err != nil {
 		return nil, err
 	}
-	now := d.s.now()
+	now := d.now()
 	var out []holding
 	for _, h := range hs {
 		row := holding{Holding: h, KeySet: dir.KeySetLabel(h.KeySetID), Site: dir.SiteName(h.SiteID), Member: dir.MemberName(h.MemberID), Zone: dir.SiteZone(h.SiteID),
@@ -162,7 +162,7 @@ type keysData struct {
 	Only    bool
 }
 
-func (d *dashboard) keysOut(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) keysOut(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	rows, err := d.holdings(r.Context(), v, false)
 	if err != nil {
 		return err
@@ -177,7 +177,7 @@ func (d *dashboard) keysOut(w http.ResponseWriter, r *http.Request, v *viewer) e
 	return nil
 }
 
-func (d *dashboard) overdue(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) overdue(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	rows, err := d.holdings(r.Context(), v, true)
 	if err != nil {
 		return err
@@ -194,8 +194,8 @@ type alarmRow struct {
 	CanClear                 bool
 }
 
-func (d *dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	as, err := d.s.Store.ListAlarms(r.Context(), v.P.Scope(), r.URL.Query().Get("open") == "1")
+func (d *Dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	as, err := d.Store.ListAlarms(r.Context(), v.P.Scope(), r.URL.Query().Get("open") == "1")
 	if err != nil {
 		return err
 	}
@@ -218,8 +218,8 @@ func (d *dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) er
 	return nil
 }
 
-func (d *dashboard) clearAlarm(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.s.Store.ClearAlarm(r.Context(), v.P.Scope(), r.PathValue("id"), strings.TrimSpace(r.PostFormValue("note"))); err != nil {
+func (d *Dashboard) clearAlarm(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Store.ClearAlarm(r.Context(), v.P.Scope(), r.PathValue("id"), strings.TrimSpace(r.PostFormValue("note"))); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/alarms?notice=cleared", http.StatusSeeOther)
@@ -236,12 +236,12 @@ type kioskRow struct {
 	DiskGB, Celsius float64
 }
 
-func (d *dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	offline := d.s.OfflineAfter
+func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	offline := d.OfflineAfter
 	if offline == 0 {
 		offline = notify.DefaultConfig().OfflineAfter
 	}
-	ks, err := d.s.Store.ListKioskHealth(r.Context(), v.P.Scope(), offline)
+	ks, err := d.Store.ListKioskHealth(r.Context(), v.P.Scope(), offline)
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func invitableRoles(r keycab.Role) []keycab.Role {
 	return nil
 }
 
-func (d *dashboard) peopleView(ctx context.Context, v *viewer) (view, error) {
+func (d *Dashboard) peopleView(ctx context.Context, v *viewer) (view, error) {
 	dir, err := d.directory(ctx, v)
 	if err != nil {
 		return view{}, err
@@ -325,14 +325,14 @@ func (d *dashboard) peopleView(ctx context.Context, v *viewer) (view, error) {
 		data.Members = append(data.Members, row)
 	}
 	if v.CanInvite() {
-		if data.Invites, err = d.s.Store.ListInvites(ctx, v.P.Scope()); err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+		if data.Invites, err = d.Store.ListInvites(ctx, v.P.Scope()); err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
 			return view{}, err
 		}
 	}
 	return view{Title: "People", Nav: "people", V: v, Data: data}, nil
 }
 
-func (d *dashboard) people(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) people(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	vw, err := d.peopleView(r.Context(), v)
 	if err != nil {
 		return err
@@ -341,14 +341,14 @@ func (d *dashboard) people(w http.ResponseWriter, r *http.Request, v *viewer) er
 	return nil
 }
 
-func (d *dashboard) invitePeople(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) invitePeople(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	in := auth.Invitation{Email: strings.TrimSpace(r.PostFormValue("email")), Role: keycab.Role(r.PostFormValue("role"))}
 	for _, s := range r.PostForm["site"] {
 		if s != "" {
 			in.SiteIDs = append(in.SiteIDs, s)
 		}
 	}
-	if _, err := d.s.Auth.Invite(r.Context(), v.P, in); err != nil {
+	if _, err := d.Auth.Invite(r.Context(), v.P, in); err != nil {
 		vw, verr := d.peopleView(r.Context(), v)
 		if verr != nil {
 			return verr
@@ -363,15 +363,15 @@ func (d *dashboard) invitePeople(w http.ResponseWriter, r *http.Request, v *view
 	return nil
 }
 
-func (d *dashboard) revokeInvite(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.s.Store.RevokeInvite(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+func (d *Dashboard) revokeInvite(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Store.RevokeInvite(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/people?notice=revoked", http.StatusSeeOther)
 	return nil
 }
 
-func (d *dashboard) keySets(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) keySets(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	dir, err := d.directory(r.Context(), v)
 	if err != nil {
 		return err
@@ -380,7 +380,7 @@ func (d *dashboard) keySets(w http.ResponseWriter, r *http.Request, v *viewer) e
 	return nil
 }
 
-func (d *dashboard) sites(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) sites(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	dir, err := d.directory(r.Context(), v)
 	if err != nil {
 		return err
@@ -389,8 +389,8 @@ func (d *dashboard) sites(w http.ResponseWriter, r *http.Request, v *viewer) err
 	return nil
 }
 
-func (d *dashboard) site(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	st, err := d.s.Store.GetSite(r.Context(), v.P.Scope(), r.PathValue("id"))
+func (d *Dashboard) site(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	st, err := d.Store.GetSite(r.Context(), v.P.Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -405,7 +405,7 @@ func (d *dashboard) site(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	return nil
 }
 
-func (d *dashboard) cabinets(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) cabinets(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	dir, err := d.directory(r.Context(), v)
 	if err != nil {
 		return err
@@ -414,25 +414,25 @@ func (d *dashboard) cabinets(w http.ResponseWriter, r *http.Request, v *viewer) 
 	return nil
 }
 
-func (d *dashboard) cabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) cabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	return d.cabinetPage(w, r, v, nil)
 }
 
 // cabinetAndSlots reads the cabinet the request's path names, and its
 // slots, as the viewer may see them.
-func (d *dashboard) cabinetAndSlots(r *http.Request, v *viewer) (keycab.Cabinet, []keycab.Slot, error) {
+func (d *Dashboard) cabinetAndSlots(r *http.Request, v *viewer) (keycab.Cabinet, []keycab.Slot, error) {
 	sc := v.P.Scope()
-	c, err := d.s.Store.GetCabinet(r.Context(), sc, r.PathValue("id"))
+	c, err := d.Store.GetCabinet(r.Context(), sc, r.PathValue("id"))
 	if err != nil {
 		return c, nil, err
 	}
-	slots, err := d.s.Store.ListSlots(r.Context(), sc, c.ID)
+	slots, err := d.Store.ListSlots(r.Context(), sc, c.ID)
 	return c, slots, err
 }
 
 // cabinetPage renders a cabinet with its slots and, right after one was
 // issued, an enrolment token's text (shown this once).
-func (d *dashboard) cabinetPage(w http.ResponseWriter, r *http.Request, v *viewer, enrol *enrolShown) error {
+func (d *Dashboard) cabinetPage(w http.ResponseWriter, r *http.Request, v *viewer, enrol *enrolShown) error {
 	c, slots, err := d.cabinetAndSlots(r, v)
 	if err != nil {
 		return err
@@ -458,13 +458,13 @@ type settingsData struct {
 	QR     template.URL // a data: URL of the QR code's PNG, made here
 }
 
-func (d *dashboard) settings(w http.ResponseWriter, r *http.Request, v *viewer) error {
+func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	d.render(w, r, http.StatusOK, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}})
 	return nil
 }
 
-func (d *dashboard) mfaSetup(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	key, uri, err := d.s.Auth.BeginTOTP(r.Context(), v.P)
+func (d *Dashboard) mfaSetup(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	key, uri, err := d.Auth.BeginTOTP(r.Context(), v.P)
 	if err != nil {
 		return err
 	}
@@ -474,8 +474,8 @@ func (d *dashboard) mfaSetup(w http.ResponseWriter, r *http.Request, v *viewer) 
 	return nil
 }
 
-func (d *dashboard) mfaEnable(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.s.Auth.EnableTOTP(r.Context(), v.P, r.PostFormValue("code")); err != nil {
+func (d *Dashboard) mfaEnable(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Auth.EnableTOTP(r.Context(), v.P, r.PostFormValue("code")); err != nil {
 		d.formError(w, r, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}}, err)
 		return nil
 	}
@@ -483,8 +483,8 @@ func (d *dashboard) mfaEnable(w http.ResponseWriter, r *http.Request, v *viewer)
 	return nil
 }
 
-func (d *dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	t, err := d.s.Auth.ChangePassword(r.Context(), v.P, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+func (d *Dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	t, err := d.Auth.ChangePassword(r.Context(), v.P, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
 	if err != nil {
 		d.formError(w, r, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}}, err)
 		return nil

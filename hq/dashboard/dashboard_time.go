@@ -1,4 +1,4 @@
-package hq
+package dashboard
 
 import (
 	"strings"

@@ -1,18 +1,42 @@
-package hq
+package api
 
 import (
 	"context"
-	"encoding/base64"
-	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
 )
+
+// API is HQ's JSON API. Set the fields, then register it on the
+// server (hq.Server.API).
+type API struct {
+	Store  *store.Store
+	Auth   *auth.Service
+	Logger *slog.Logger
+}
+
+// Register adds the API's routes, and /openapi.json, to mux.
+func (s *API) Register(mux hq.Mux) error {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, rt := range s.routes() {
+		h := rt.handler
+		if rt.auth {
+			h = s.authenticated(h)
+		}
+		mux.Handle(rt.method+" "+rt.path, h)
+	}
+	mux.Handle("GET /openapi.json", http.HandlerFunc(s.openAPI))
+	return nil
+}
 
 // route is one JSON API endpoint; the OpenAPI document is made from the
 // same table.
@@ -30,18 +54,18 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
 // api adapts f, logging failures that are HQ's fault (the client gets
 // only "Internal error.").
-func (s *Server) api(f apiFunc) http.Handler {
+func (s *API) api(f apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := f(w, r); err != nil {
 			if keycab.ErrorCode(err) == keycab.EINTERNAL {
 				s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeError(w, r, err)
+			hq.WriteError(w, r, err)
 		}
 	})
 }
 
-func (s *Server) routes() []route {
+func (s *API) routes() []route {
 	return []route{
 		{method: "POST", path: "/v1/signup", summary: "Create an organisation and its owner account; signs in", body: "Signup", handler: s.api(s.signup)},
 		{method: "POST", path: "/v1/auth/login", summary: "Sign in with email and password (then /v1/auth/mfa if asked)", body: "Login", handler: s.api(s.login)},
@@ -128,18 +152,18 @@ func accessToken(r *http.Request) string {
 		}
 		return ""
 	}
-	if c, err := r.Cookie(cookieName); err == nil {
+	if c, err := r.Cookie(hq.SessionCookie); err == nil {
 		return c.Value
 	}
 	return ""
 }
 
-func (s *Server) authenticated(next http.Handler) http.Handler {
+func (s *API) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.Auth.Authenticate(r.Context(), accessToken(r))
 		if err != nil {
-			s.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", clientIP(r))
-			writeError(w, r, err)
+			s.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", hq.ClientIP(r))
+			hq.WriteError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
@@ -147,7 +171,7 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 }
 
 // optionalPrincipal authenticates the request if it carries a token.
-func (s *Server) optionalPrincipal(r *http.Request) (*auth.Principal, error) {
+func (s *API) optionalPrincipal(r *http.Request) (*auth.Principal, error) {
 	t := accessToken(r)
 	if t == "" {
 		return nil, nil
@@ -161,18 +185,18 @@ func (s *Server) optionalPrincipal(r *http.Request) (*auth.Principal, error) {
 
 // setSession answers a completed sign-in: the tokens in the body and the
 // access token in the dashboard's cookie.
-func (s *Server) setSession(w http.ResponseWriter, t auth.Tokens) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: t.AccessToken, Path: "/", Secure: true, HttpOnly: true,
+func (s *API) setSession(w http.ResponseWriter, t auth.Tokens) {
+	http.SetCookie(w, &http.Cookie{Name: hq.SessionCookie, Value: t.AccessToken, Path: "/", Secure: true, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Expires: t.ExpiresAt})
-	writeJSON(w, http.StatusOK, t)
+	hq.WriteJSON(w, http.StatusOK, t)
 }
 
-func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
+func (s *API) signup(w http.ResponseWriter, r *http.Request) error {
 	var in auth.Signup
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	t, err := s.Auth.Signup(r.Context(), in, clientIP(r))
+	t, err := s.Auth.Signup(r.Context(), in, hq.ClientIP(r))
 	if err != nil {
 		return err
 	}
@@ -186,20 +210,20 @@ type loginIn struct {
 	OrgID    string `json:"org_id,omitempty"`
 }
 
-func (s *Server) loginResult(w http.ResponseWriter, res auth.LoginResult) {
+func (s *API) loginResult(w http.ResponseWriter, res auth.LoginResult) {
 	if res.Tokens == nil {
-		writeJSON(w, http.StatusOK, map[string]any{"mfa_required": true, "mfa_token": res.MFAToken})
+		hq.WriteJSON(w, http.StatusOK, map[string]any{"mfa_required": true, "mfa_token": res.MFAToken})
 		return
 	}
 	s.setSession(w, *res.Tokens)
 }
 
-func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+func (s *API) login(w http.ResponseWriter, r *http.Request) error {
 	var in loginIn
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	res, err := s.Auth.Login(r.Context(), in.Email, in.Password, in.OrgID, clientIP(r))
+	res, err := s.Auth.Login(r.Context(), in.Email, in.Password, in.OrgID, hq.ClientIP(r))
 	if err != nil {
 		return err
 	}
@@ -207,15 +231,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) mfa(w http.ResponseWriter, r *http.Request) error {
+func (s *API) mfa(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		MFAToken string `json:"mfa_token"`
 		Code     string `json:"code"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	t, err := s.Auth.VerifyMFA(r.Context(), in.MFAToken, in.Code, clientIP(r))
+	t, err := s.Auth.VerifyMFA(r.Context(), in.MFAToken, in.Code, hq.ClientIP(r))
 	if err != nil {
 		return err
 	}
@@ -223,14 +247,14 @@ func (s *Server) mfa(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
+func (s *API) refresh(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	t, err := s.Auth.Refresh(r.Context(), in.RefreshToken, clientIP(r))
+	t, err := s.Auth.Refresh(r.Context(), in.RefreshToken, hq.ClientIP(r))
 	if err != nil {
 		return err
 	}
@@ -238,21 +262,21 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+func (s *API) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Auth.Logout(r.Context(), principalOf(r.Context())); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: hq.SessionCookie, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
+func (s *API) changePassword(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	t, err := s.Auth.ChangePassword(r.Context(), principalOf(r.Context()), in.Current, in.New)
@@ -267,58 +291,58 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 // known or not.
 var accepted = map[string]string{"status": "If an account uses this address, a message is on its way."}
 
-func (s *Server) requestReset(w http.ResponseWriter, r *http.Request) error {
+func (s *API) requestReset(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email string `json:"email"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	if err := s.Auth.RequestReset(r.Context(), in.Email, clientIP(r)); err != nil {
+	if err := s.Auth.RequestReset(r.Context(), in.Email, hq.ClientIP(r)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, accepted)
+	hq.WriteJSON(w, http.StatusAccepted, accepted)
 	return nil
 }
 
-func (s *Server) confirmReset(w http.ResponseWriter, r *http.Request) error {
+func (s *API) confirmReset(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Token    string `json:"token"`
 		Password string `json:"password"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	if err := s.Auth.ConfirmReset(r.Context(), in.Token, in.Password, clientIP(r)); err != nil {
+	if err := s.Auth.ConfirmReset(r.Context(), in.Token, in.Password, hq.ClientIP(r)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "Password changed. Sign in with it."})
+	hq.WriteJSON(w, http.StatusOK, map[string]string{"status": "Password changed. Sign in with it."})
 	return nil
 }
 
-func (s *Server) requestMagic(w http.ResponseWriter, r *http.Request) error {
+func (s *API) requestMagic(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email string `json:"email"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	if err := s.Auth.RequestMagicLink(r.Context(), in.Email, clientIP(r)); err != nil {
+	if err := s.Auth.RequestMagicLink(r.Context(), in.Email, hq.ClientIP(r)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, accepted)
+	hq.WriteJSON(w, http.StatusAccepted, accepted)
 	return nil
 }
 
-func (s *Server) confirmMagic(w http.ResponseWriter, r *http.Request) error {
+func (s *API) confirmMagic(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Token string `json:"token"`
 		OrgID string `json:"org_id,omitempty"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	res, err := s.Auth.ConfirmMagicLink(r.Context(), in.Token, in.OrgID, clientIP(r))
+	res, err := s.Auth.ConfirmMagicLink(r.Context(), in.Token, in.OrgID, hq.ClientIP(r))
 	if err != nil {
 		return err
 	}
@@ -326,30 +350,30 @@ func (s *Server) confirmMagic(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) mfaSetup(w http.ResponseWriter, r *http.Request) error {
+func (s *API) mfaSetup(w http.ResponseWriter, r *http.Request) error {
 	key, uri, err := s.Auth.BeginTOTP(r.Context(), principalOf(r.Context()))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"secret": key, "otpauth_uri": uri})
+	hq.WriteJSON(w, http.StatusOK, map[string]string{"secret": key, "otpauth_uri": uri})
 	return nil
 }
 
-func (s *Server) mfaEnable(w http.ResponseWriter, r *http.Request) error {
+func (s *API) mfaEnable(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Code string `json:"code"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	if err := s.Auth.EnableTOTP(r.Context(), principalOf(r.Context()), in.Code); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"mfa": true})
+	hq.WriteJSON(w, http.StatusOK, map[string]bool{"mfa": true})
 	return nil
 }
 
-func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
+func (s *API) me(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())
 	acct, err := s.Store.GetAccount(r.Context(), p.AccountID)
 	if err != nil {
@@ -367,7 +391,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	for _, x := range ms {
 		orgs = append(orgs, x.OrgID)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	hq.WriteJSON(w, http.StatusOK, map[string]any{
 		"account": map[string]any{"id": acct.ID, "email": acct.Email, "name": acct.Name, "mfa": acct.MFA},
 		"member":  memberJSON(m),
 		"org_ids": orgs,
@@ -375,12 +399,12 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) org(w http.ResponseWriter, r *http.Request) error {
+func (s *API) org(w http.ResponseWriter, r *http.Request) error {
 	o, err := s.Store.GetOrg(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": o.ID, "name": o.Name, "caps": map[string]int{
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"id": o.ID, "name": o.Name, "caps": map[string]int{
 		"key_sets": o.Caps.KeySets, "sites": o.Caps.Sites, "cabinets": o.Caps.Cabinets, "members": o.Caps.Members}})
 	return nil
 }
@@ -390,7 +414,7 @@ func inviteJSON(t store.AuthToken) map[string]any {
 		"invited_by": t.MemberID, "created_at": t.CreatedAt, "expires_at": t.ExpiresAt}
 }
 
-func (s *Server) listInvites(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listInvites(w http.ResponseWriter, r *http.Request) error {
 	ts, err := s.Store.ListInvites(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
@@ -399,24 +423,24 @@ func (s *Server) listInvites(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range ts {
 		out = append(out, inviteJSON(t))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"invites": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"invites": out})
 	return nil
 }
 
-func (s *Server) invite(w http.ResponseWriter, r *http.Request) error {
+func (s *API) invite(w http.ResponseWriter, r *http.Request) error {
 	var in auth.Invitation
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	t, err := s.Auth.Invite(r.Context(), principalOf(r.Context()), in)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, inviteJSON(t))
+	hq.WriteJSON(w, http.StatusCreated, inviteJSON(t))
 	return nil
 }
 
-func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request) error {
+func (s *API) revokeInvite(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.RevokeInvite(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -424,16 +448,16 @@ func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) error {
+func (s *API) acceptInvite(w http.ResponseWriter, r *http.Request) error {
 	var in auth.Accept
-	if err := decode(r, &in); err != nil {
+	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	p, err := s.optionalPrincipal(r)
 	if err != nil {
 		return err
 	}
-	t, err := s.Auth.AcceptInvite(r.Context(), in, p, clientIP(r))
+	t, err := s.Auth.AcceptInvite(r.Context(), in, p, hq.ClientIP(r))
 	if err != nil {
 		return err
 	}
@@ -453,7 +477,7 @@ func siteJSON(st store.Site) map[string]any {
 		"notes": st.Notes, "notes_redacted": st.NotesRedacted}
 }
 
-func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listSites(w http.ResponseWriter, r *http.Request) error {
 	sites, err := s.Store.ListSites(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
@@ -462,16 +486,16 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request) error {
 	for _, st := range sites {
 		out = append(out, siteJSON(st))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sites": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"sites": out})
 	return nil
 }
 
-func (s *Server) getSite(w http.ResponseWriter, r *http.Request) error {
+func (s *API) getSite(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.Store.GetSite(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, siteJSON(st))
+	hq.WriteJSON(w, http.StatusOK, siteJSON(st))
 	return nil
 }
 
@@ -479,7 +503,7 @@ func cabinetJSON(c keycab.Cabinet) map[string]any {
 	return map[string]any{"id": c.ID, "site_id": c.SiteID, "name": c.Name, "kind": c.Kind}
 }
 
-func (s *Server) listCabinets(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listCabinets(w http.ResponseWriter, r *http.Request) error {
 	cs, err := s.Store.ListCabinets(r.Context(), principalOf(r.Context()).Scope(), r.URL.Query().Get("site_id"))
 	if err != nil {
 		return err
@@ -488,11 +512,11 @@ func (s *Server) listCabinets(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range cs {
 		out = append(out, cabinetJSON(c))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cabinets": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"cabinets": out})
 	return nil
 }
 
-func (s *Server) getCabinet(w http.ResponseWriter, r *http.Request) error {
+func (s *API) getCabinet(w http.ResponseWriter, r *http.Request) error {
 	sc := principalOf(r.Context()).Scope()
 	c, err := s.Store.GetCabinet(r.Context(), sc, r.PathValue("id"))
 	if err != nil {
@@ -508,7 +532,7 @@ func (s *Server) getCabinet(w http.ResponseWriter, r *http.Request) error {
 		ss = append(ss, map[string]any{"number": sl.Number, "key_set_id": sl.KeySetID})
 	}
 	out["slots"] = ss
-	writeJSON(w, http.StatusOK, out)
+	hq.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -517,7 +541,7 @@ func keySetJSON(k keycab.KeySet) map[string]any {
 		"pin_required": k.PINRequired, "max_out_seconds": int64(k.MaxOut / time.Second)}
 }
 
-func (s *Server) listKeySets(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listKeySets(w http.ResponseWriter, r *http.Request) error {
 	ks, err := s.Store.ListKeySets(r.Context(), principalOf(r.Context()).Scope(), r.URL.Query().Get("site_id"))
 	if err != nil {
 		return err
@@ -526,16 +550,16 @@ func (s *Server) listKeySets(w http.ResponseWriter, r *http.Request) error {
 	for _, k := range ks {
 		out = append(out, keySetJSON(k))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"key_sets": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"key_sets": out})
 	return nil
 }
 
-func (s *Server) getKeySet(w http.ResponseWriter, r *http.Request) error {
+func (s *API) getKeySet(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.Store.GetKeySet(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, keySetJSON(k))
+	hq.WriteJSON(w, http.StatusOK, keySetJSON(k))
 	return nil
 }
 
@@ -544,7 +568,7 @@ func memberJSON(m keycab.Member) map[string]any {
 		"disabled": m.Disabled, "has_pin": m.PINHash != ""}
 }
 
-func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listMembers(w http.ResponseWriter, r *http.Request) error {
 	ms, err := s.Store.ListMembers(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
@@ -553,16 +577,16 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range ms {
 		out = append(out, memberJSON(m))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"members": out})
 	return nil
 }
 
-func (s *Server) getMember(w http.ResponseWriter, r *http.Request) error {
+func (s *API) getMember(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.Store.GetMember(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, memberJSON(m))
+	hq.WriteJSON(w, http.StatusOK, memberJSON(m))
 	return nil
 }
 
@@ -575,28 +599,16 @@ func eventJSON(e store.Event) map[string]any {
 	return out
 }
 
-// Event cursors are opaque to clients: base64url of "at_us:kiosk:index"
-// of the last event of a page.
-func eventCursor(e store.Event) string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s:%d", e.At.UnixMicro(), e.KioskID, e.LogIndex))
-}
-
-func parseCursor(c string) (*store.Event, error) {
-	bad := keycab.Errorf(keycab.EINVALID, "malformed cursor")
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return nil, bad
+// eventTimeJSON adds to an event of the API (/v1/events) when it happened
+// by HQ's clock: hq_not_before (absent when HQ knows no lower bound) and
+// hq_not_after, and clock_off when the kiosk's time ("at") lies outside.
+func eventTimeJSON(m map[string]any, et store.EventTime) map[string]any {
+	if !et.NotBefore.IsZero() {
+		m["hq_not_before"] = et.NotBefore
 	}
-	parts := strings.Split(string(b), ":")
-	if len(parts) != 3 {
-		return nil, bad
-	}
-	at, err1 := strconv.ParseInt(parts[0], 10, 64)
-	idx, err2 := strconv.ParseInt(parts[2], 10, 64)
-	if err1 != nil || err2 != nil {
-		return nil, bad
-	}
-	return &store.Event{At: time.UnixMicro(at).UTC(), KioskID: parts[1], LogIndex: idx}, nil
+	m["hq_not_after"] = et.NotAfter
+	m["clock_off"] = et.Off()
+	return m
 }
 
 func parseTime(q, name string) (time.Time, error) {
@@ -610,7 +622,7 @@ func parseTime(q, name string) (time.Time, error) {
 	return t, nil
 }
 
-func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := store.EventFilter{KeySetID: q.Get("key_set_id"), ActorID: q.Get("actor_id"), Kind: keycab.EventKind(q.Get("kind"))}
 	var err error
@@ -627,7 +639,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if c := q.Get("cursor"); c != "" {
-		if f.Before, err = parseCursor(c); err != nil {
+		if f.Before, err = store.ParseEventCursor(c); err != nil {
 			return err
 		}
 	}
@@ -645,13 +657,13 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	body := map[string]any{"events": out}
 	if len(es) == f.Limit {
-		body["next_cursor"] = eventCursor(es[len(es)-1])
+		body["next_cursor"] = store.EventCursor(es[len(es)-1])
 	}
-	writeJSON(w, http.StatusOK, body)
+	hq.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
-func (s *Server) listCustody(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listCustody(w http.ResponseWriter, r *http.Request) error {
 	hs, err := s.Store.ListCustody(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
@@ -666,11 +678,11 @@ func (s *Server) listCustody(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"custody": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"custody": out})
 	return nil
 }
 
-func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listAlarms(w http.ResponseWriter, r *http.Request) error {
 	as, err := s.Store.ListAlarms(r.Context(), principalOf(r.Context()).Scope(), r.URL.Query().Get("open") == "1" || r.URL.Query().Get("open") == "true")
 	if err != nil {
 		return err
@@ -684,11 +696,11 @@ func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alarms": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"alarms": out})
 	return nil
 }
 
-func (s *Server) listKiosks(w http.ResponseWriter, r *http.Request) error {
+func (s *API) listKiosks(w http.ResponseWriter, r *http.Request) error {
 	ks, err := s.Store.ListKiosks(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
@@ -702,6 +714,6 @@ func (s *Server) listKiosks(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"kiosks": out})
+	hq.WriteJSON(w, http.StatusOK, map[string]any{"kiosks": out})
 	return nil
 }
