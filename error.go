@@ -19,7 +19,29 @@ const (
 	ECAPACITY       = "capacity"        // a per-organisation cap is reached
 	EUNAVAILABLE    = "unavailable"     // temporarily unavailable; try again
 	ENOTIMPLEMENTED = "not_implemented" // not supported by this build or device
+	ETOOLARGE       = "too_large"       // the request is larger than allowed
 )
+
+// ErrorBody is the JSON body of every error HQ answers, on each of its
+// edges (the JSON API, the dashboard's answers to non-browsers, the kiosk
+// API):
+//
+//	{"error": {"code": "invalid", "message": "..."}}
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is an ErrorBody's error: a code from the list above and
+// the message ErrorMessage gives.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// BodyOf returns the ErrorBody of err.
+func BodyOf(err error) ErrorBody {
+	return ErrorBody{Error: ErrorDetail{Code: ErrorCode(err), Message: ErrorMessage(err)}}
+}
 
 // Error is an application error: a code from the list above and a message
 // fit to show to the person who caused it. Wrap it with %w to add the

@@ -160,7 +160,7 @@ func TestWriteBodiesValidated(t *testing.T) {
 				t.Errorf("%s %s with an unknown field: %d %s", m, path, r.status, r.raw)
 			}
 			r = e.doRaw(t, m, p, o, `{"zz": "`+strings.Repeat("a", 70<<10)+`"}`)
-			if r.status != 400 || !strings.Contains(r.raw, "larger than 64 KiB") {
+			if r.status != 413 || !strings.Contains(r.raw, "larger than 64 KiB") {
 				t.Errorf("%s %s with 70 KiB: %d %s", m, path, r.status, r.raw)
 			}
 		}

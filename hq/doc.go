@@ -15,7 +15,7 @@
 // or as the dashboard's __Host- cookie (SessionCookie).
 //
 // keycab error codes become statuses only here (StatusOf), for every
-// edge, and every edge answers errors with the one body, ErrorBody
-// (WriteError): a row that is missing and a row of another organisation
+// edge, and every edge answers errors with the one body,
+// keycab.ErrorBody (WriteError): a row that is missing and a row of another organisation
 // are both ENOTFOUND, so both are 404.
 package hq

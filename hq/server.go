@@ -346,23 +346,31 @@ func StatusOf(code string) int {
 		return http.StatusServiceUnavailable
 	case keycab.ENOTIMPLEMENTED:
 		return http.StatusNotImplemented
+	case keycab.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }
 
-// ErrorBody is the body of every error response of every edge.
-type ErrorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+// StatusClientClosed is the status recorded for a request whose client
+// went away before its answer (nginx's 499): no answer reaches anyone,
+// and it is not a server error.
+const StatusClientClosed = 499
 
-// WriteError answers err as its status (StatusOf) and ErrorBody, with
-// Retry-After for a rate limit and WWW-Authenticate for EUNAUTHORIZED.
-// The message is keycab.ErrorMessage's: an internal error's text is
-// never sent.
+// ClientGone reports whether r's client went away (its context is done):
+// whatever failed then failed for that reason, or is answered to no one.
+func ClientGone(r *http.Request) bool { return r.Context().Err() != nil }
+
+// WriteError answers err as its status (StatusOf) and keycab.ErrorBody,
+// with Retry-After for a rate limit and WWW-Authenticate for
+// EUNAUTHORIZED; to a client that went away, StatusClientClosed and no
+// body. The message is keycab.ErrorMessage's: an internal error's text
+// is never sent.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if ClientGone(r) {
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	code := keycab.ErrorCode(err)
 	var le *auth.LimitedError
 	if errors.As(err, &le) {
@@ -371,9 +379,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == keycab.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keycab"`)
 	}
-	var body ErrorBody
-	body.Error.Code, body.Error.Message = code, keycab.ErrorMessage(err)
-	WriteJSON(w, StatusOf(code), body)
+	WriteJSON(w, StatusOf(code), keycab.BodyOf(err))
 }
 
 // WriteJSON answers v as indented JSON with status.
@@ -400,7 +406,7 @@ func Decode(r *http.Request, v any) error {
 		return keycab.Errorf(keycab.EINVALID, "request body unreadable")
 	}
 	if len(body) > MaxBody {
-		return keycab.Errorf(keycab.EINVALID, "request body larger than %d KiB", MaxBody>>10)
+		return keycab.Errorf(keycab.ETOOLARGE, "request body larger than %d KiB", MaxBody>>10)
 	}
 	if !keycab.ValidJSONText(body) {
 		return keycab.Errorf(keycab.EINVALID, "request body holds NUL (\\u0000) or is not valid UTF-8")

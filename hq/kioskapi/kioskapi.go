@@ -27,6 +27,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hq"
 	hqstore "keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/sync/wire"
 )
@@ -130,19 +131,19 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 	return func(w http.ResponseWriter, r *http.Request) {
 		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxBody))
 		if err != nil {
-			h.fail(w, http.StatusRequestEntityTooLarge, keycab.Errorf(keycab.EINVALID, "request body too large or cut short"))
+			h.error(w, r, keycab.Errorf(keycab.ETOOLARGE, "request body too large or cut short"))
 			return
 		}
 		sr, err := wire.ParseSignedRequest(r)
 		if err != nil {
-			h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "%v", err))
+			h.error(w, r, keycab.Errorf(keycab.EUNAUTHORIZED, "%v", err))
 			return
 		}
 		sc := hqstore.KioskScope(sr.OrgID, sr.KioskID)
 		kl, err := h.cfg.Store.KioskLogState(r.Context(), sc)
 		if err != nil {
 			if c := keycab.ErrorCode(err); c == keycab.EUNAUTHORIZED || c == keycab.ENOTFOUND {
-				h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "unknown or revoked kiosk"))
+				h.error(w, r, keycab.Errorf(keycab.EUNAUTHORIZED, "unknown or revoked kiosk"))
 				return
 			}
 			h.error(w, r, err)
@@ -155,12 +156,12 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 		}
 		now := h.now()
 		if err := sr.Verify(r, raw, pub, now, wire.ReplayWindow); err != nil {
-			h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "%v", err))
+			h.error(w, r, keycab.Errorf(keycab.EUNAUTHORIZED, "%v", err))
 			return
 		}
 		if err := h.cfg.Store.UseNonce(r.Context(), sc, sr.Nonce, sr.Date.Add(wire.ReplayWindow)); err != nil {
 			if keycab.ErrorCode(err) == keycab.ECONFLICT {
-				h.fail(w, http.StatusUnauthorized, keycab.Errorf(keycab.EUNAUTHORIZED, "replayed request"))
+				h.error(w, r, keycab.Errorf(keycab.EUNAUTHORIZED, "replayed request"))
 				return
 			}
 			h.error(w, r, err)
@@ -173,11 +174,11 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 				body, err = io.ReadAll(io.LimitReader(zr, wire.MaxBody+1))
 			}
 			if err != nil {
-				h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "bad gzip body"))
+				h.error(w, r, keycab.Errorf(keycab.EINVALID, "bad gzip body"))
 				return
 			}
 			if len(body) > wire.MaxBody {
-				h.fail(w, http.StatusRequestEntityTooLarge, keycab.Errorf(keycab.EINVALID, "request body too large"))
+				h.error(w, r, keycab.Errorf(keycab.ETOOLARGE, "request body too large"))
 				return
 			}
 		}
@@ -192,11 +193,11 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		err = decode(body, &req, "enrolment request")
 	}
 	if err != nil {
-		h.fail(w, http.StatusBadRequest, err)
+		h.error(w, r, err)
 		return
 	}
 	if len(req.PublicKey) != ed25519.PublicKeySize {
-		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "public key must be %d bytes of Ed25519", ed25519.PublicKeySize))
+		h.error(w, r, keycab.Errorf(keycab.EINVALID, "public key must be %d bytes of Ed25519", ed25519.PublicKeySize))
 		return
 	}
 	k, kl, err := h.cfg.Store.Enrol(r.Context(), req.Token, req.PublicKey, req.Name, func(id string) (string, string, error) {
@@ -216,7 +217,7 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 	var p wire.PushRequest
 	if err := decode(req.body, &p, "push"); err != nil {
-		h.fail(w, http.StatusBadRequest, err)
+		h.error(w, r, err)
 		return
 	}
 	v, err := note.NewVerifier(req.log.VerifierKey)
@@ -226,12 +227,12 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 	}
 	cp, _, err := audit.OpenCheckpoint(p.Checkpoint, v)
 	if err != nil {
-		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "%v", err))
+		h.error(w, r, keycab.Errorf(keycab.EINVALID, "%v", err))
 		return
 	}
 	n := int64(len(p.Entries))
 	if p.OldSize < 0 || n > wire.MaxPushEntries || (n > 0 && p.OldSize+n != cp.Size) {
-		h.fail(w, http.StatusBadRequest, keycab.Errorf(keycab.EINVALID, "push of %d entries from %d does not reach the checkpoint's size %d", n, p.OldSize, cp.Size))
+		h.error(w, r, keycab.Errorf(keycab.EINVALID, "push of %d entries from %d does not reach the checkpoint's size %d", n, p.OldSize, cp.Size))
 		return
 	}
 	status, resp := http.StatusOK, wire.PushResponse{V: wire.Minor}
@@ -350,7 +351,7 @@ func storable(s string) string {
 func (h *Handler) config(w http.ResponseWriter, r *http.Request, req *request) {
 	after, wait, err := pollQuery(r.URL.Query())
 	if err != nil {
-		h.fail(w, http.StatusBadRequest, err)
+		h.error(w, r, err)
 		return
 	}
 	deadline := h.now().Add(min(wait, h.cfg.MaxWait))
@@ -380,7 +381,7 @@ func (h *Handler) config(w http.ResponseWriter, r *http.Request, req *request) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			h.gone(w, r, ctx.Err())
+			h.error(w, r, ctx.Err())
 			return
 		case <-woken:
 		case <-t.C:
@@ -440,11 +441,11 @@ func (h *Handler) bundle(ctx context.Context, sc hqstore.Scope) (keycab.Config, 
 func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, req *request) {
 	var hb wire.Heartbeat
 	if err := decode(req.body, &hb, "heartbeat"); err != nil {
-		h.fail(w, http.StatusBadRequest, err)
+		h.error(w, r, err)
 		return
 	}
 	if err := checkHeartbeat(hb, req.log); err != nil {
-		h.fail(w, http.StatusBadRequest, err)
+		h.error(w, r, err)
 		return
 	}
 	err := h.cfg.Store.RecordHeartbeat(r.Context(), req.sc, hqstore.Heartbeat{Door: hb.Door, Alarms: hb.Alarms, LogSize: hb.LogSize,
@@ -534,47 +535,15 @@ func (h *Handler) reply(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func (h *Handler) fail(w http.ResponseWriter, status int, err error) {
-	h.reply(w, status, wire.Error{V: wire.Minor, Code: keycab.ErrorCode(err), Error: keycab.ErrorMessage(err)})
-}
-
-// statusClientClosed is the status recorded for a request whose client
-// went away before its answer (nginx's 499): no answer reaches anyone,
-// and it is not a server error.
-const statusClientClosed = 499
-
-// gone records that r's client went away: a debug line, and 499 for the
-// logs and metrics of whatever serves this handler.
-func (h *Handler) gone(w http.ResponseWriter, r *http.Request, err error) {
-	h.log.Debug("kiosk went away", "path", r.URL.Path, "err", err)
-	w.WriteHeader(statusClientClosed)
-}
-
-// error maps an error to its status (the edge of STYLE.md rule 6). Once
-// the client has gone (its request's context is done), whatever failed
-// failed for that reason, or is answered to no one: statusClientClosed.
+// error answers err with HQ's one mapping and body (hq.WriteError,
+// the edge of STYLE.md rule 6), logging what is HQ's fault. A client
+// that went away is only a debug line (and 499 for the logs).
 func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
-		h.gone(w, r, err)
-		return
+	switch {
+	case hq.ClientGone(r):
+		h.log.Debug("kiosk went away", "path", r.URL.Path, "err", err)
+	case hq.StatusOf(keycab.ErrorCode(err)) >= 500:
+		h.log.Error("kiosk request failed", "path", r.URL.Path, "err", err)
 	}
-	status := http.StatusInternalServerError
-	switch keycab.ErrorCode(err) {
-	case keycab.EINVALID:
-		status = http.StatusBadRequest
-	case keycab.EUNAUTHORIZED:
-		status = http.StatusUnauthorized
-	case keycab.EFORBIDDEN:
-		status = http.StatusForbidden
-	case keycab.ENOTFOUND:
-		status = http.StatusNotFound
-	case keycab.ECONFLICT:
-		status = http.StatusConflict
-	case keycab.EUNAVAILABLE:
-		status = http.StatusServiceUnavailable
-	}
-	if status == http.StatusInternalServerError {
-		h.log.Error("kiosk request failed", "err", err)
-	}
-	h.fail(w, status, err)
+	hq.WriteError(w, r, err)
 }

@@ -29,9 +29,9 @@ func signedDo(t *testing.T, h *hq, k *kiosk, method, uri string, body []byte) (i
 	MustNoErr(t, err)
 	defer res.Body.Close()
 	raw := must[[]byte](t)(io.ReadAll(res.Body))
-	var e wire.Error
+	var e keycab.ErrorBody
 	json.Unmarshal(raw, &e)
-	return res.StatusCode, e.Error
+	return res.StatusCode, e.Error.Message
 }
 
 // TestHeartbeatChecked: HQ stores a heartbeat only when every field is
@@ -166,10 +166,10 @@ func TestInvalidText(t *testing.T) {
 			if c.path == wire.PathEnrol {
 				res, err := http.Post(h.srv.URL+c.path, "application/json", strings.NewReader(c.body))
 				MustNoErr(t, err)
-				var e wire.Error
+				var e keycab.ErrorBody
 				json.NewDecoder(res.Body).Decode(&e)
 				res.Body.Close()
-				code, msg = res.StatusCode, e.Error
+				code, msg = res.StatusCode, e.Error.Message
 			} else {
 				code, msg = signedDo(t, h, k, http.MethodPost, c.path, []byte(c.body))
 			}

@@ -185,7 +185,14 @@ func writeKey(path, skey string) error {
 	return f.Close()
 }
 
+// errorText is the message of an error answer: HQ's error body
+// (keycab.ErrorBody), an older HQ's (wire.Error), or else the start of
+// the body as text.
 func errorText(b []byte) string {
+	var body keycab.ErrorBody
+	if json.Unmarshal(b, &body) == nil && body.Error.Message != "" {
+		return body.Error.Message
+	}
 	var e wire.Error
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
 		return e.Error

@@ -25,12 +25,22 @@
 //	                           -> 204 (nothing newer within S seconds: long poll)
 //	POST /v1/kiosk/heartbeat   Heartbeat -> HeartbeatResponse
 //
-// Errors other than 409 and 422 are answered with an Error body and the
-// usual status: 400 malformed (a message, path or query holding text HQ
-// cannot store, NUL or invalid UTF-8, included), 401 not authenticated (bad signature,
-// stale date, replayed nonce, unknown or revoked kiosk), 403 not allowed,
-// 413 too large, 5xx try again later. Request bodies may be sent with
+// Errors other than 409 and 422 are answered with HQ's one error body,
+// keycab.ErrorBody ({"error": {"code": ..., "message": ...}}, the body
+// of every HQ edge; it carries no "v"), and the status of HQ's one
+// mapping (hq.StatusOf): 400 malformed (a message, path or query holding
+// text HQ cannot store, NUL or invalid UTF-8, included), 401 not
+// authenticated (bad signature, stale date, replayed nonce, unknown or
+// revoked kiosk), 403 not allowed, 404 not found, 409 conflict or a cap
+// reached, 413 too large, 422 evidence that fails to verify, 429 locked
+// out, 5xx try again later. Request bodies may be sent with
 // Content-Encoding: gzip; HQ bounds the decoded size (MaxBody).
+//
+// Minor version 1 brought that body; HQs of minor version 0 answered
+// Error ({"v": 0, "code": ..., "error": "message"}) and sent ETAMPERED,
+// ECAPACITY and ELOCKED as 500. A kiosk reads both bodies; a kiosk of
+// minor version 0 acts on the status alone and shows a body it cannot
+// read as text, so it keeps working against a newer HQ.
 //
 // In a config poll, after (a config version, 0 if absent) must be a
 // whole number, 0 or more, and wait (seconds, none if absent) a number,

@@ -4,7 +4,7 @@ import "time"
 
 // Minor is the minor protocol version this build speaks (see the package
 // doc): it is sent as "v" in every message.
-const Minor = 0
+const Minor = 1
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"
@@ -104,7 +104,10 @@ type HeartbeatResponse struct {
 	Quarantined   bool  `json:"quarantined,omitempty"`
 }
 
-// Error is the body of an error answer.
+// Error is the body of an error answer of an HQ of minor version 0.
+// From minor version 1, HQ answers every error with keycab.ErrorBody,
+// the one error body of all its edges; a kiosk reads both (see the
+// package doc, Errors).
 type Error struct {
 	V     int    `json:"v"`
 	Code  string `json:"code"` // a keycab error code
