@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -28,27 +25,10 @@ import (
 	"keycab.dev/keycab/hq/store/pgtest"
 )
 
-var (
-	pgServer   *pgtest.Server
-	pgStartErr error
-)
+// One PostgreSQL server for the package's tests; a database per test.
+var pg pgtest.Shared
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if !testing.Short() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		pgServer, pgStartErr = pgtest.Start(ctx)
-		cancel()
-	}
-	code := m.Run()
-	if pgServer != nil {
-		if err := pgServer.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop postgres:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
 
 // clock is a settable wall clock shared by the store and the auth service.
 type clock struct {
@@ -114,24 +94,11 @@ type engine struct {
 }
 
 func engines() []engine {
-	return []engine{
-		{"sqlite", func(tb testing.TB) string {
-			dsn := "sqlite:" + filepath.Join(tb.TempDir(), "hq.db")
-			MustNoErr(tb, store.Migrate(context.Background(), dsn, store.MigrateOptions{}))
-			return dsn
-		}},
-		{"postgres", func(tb testing.TB) string {
-			if testing.Short() {
-				tb.Skip("-short: PostgreSQL tests skipped")
-			}
-			if pgStartErr != nil {
-				tb.Fatalf("PostgreSQL is needed for this test: %v", pgStartErr)
-			}
-			d := pgServer.MustDatabase(tb)
-			MustNoErr(tb, store.Migrate(context.Background(), d.OwnerDSN, store.MigrateOptions{AppRole: pgtest.AppRole}))
-			return d.AppDSN
-		}},
+	var es []engine
+	for _, e := range pg.Engines() {
+		es = append(es, engine{e.Name, e.DSN})
 	}
+	return es
 }
 
 // forEngine runs fn as a subtest on each engine.

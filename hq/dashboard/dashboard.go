@@ -447,6 +447,10 @@ var notices = map[string]string{
 // renderError renders err as a friendly page with its status. v may be
 // nil (signed out).
 func (d *Dashboard) renderError(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
+	if hq.ClientGone(r) {
+		hq.WriteError(w, r, err) // answered to no one: 499 for the logs
+		return
+	}
 	code := keycab.ErrorCode(err)
 	if code == keycab.EINTERNAL {
 		d.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -17,9 +17,9 @@ import (
 //
 //	go test -run '^$' -bench Push -benchtime 20000x ./hq/kioskapi
 func BenchmarkPush(b *testing.B) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		b.Run(engine, func(b *testing.B) {
-			dsn := engineDSN(b, engine)
+	for _, e := range pg.Engines() {
+		b.Run(e.Name, func(b *testing.B) {
+			dsn := e.DSN(b)
 			h := MustHQ(b, dsn)
 			k := MustKiosk(b, h, h.srv.URL, func(c *agent.Config) { c.BatchSize = agent.DefaultBatchSize })
 			MustAppend(b, k.db, h, b.N, "bench")

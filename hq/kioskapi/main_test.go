@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"flag"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -25,54 +23,17 @@ import (
 	"keycab.dev/keycab/sync/wire"
 )
 
-var (
-	pgServer   *pgtest.Server
-	pgStartErr error
-)
+// One PostgreSQL server for the package's tests; a database per test.
+var pg pgtest.Shared
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if !testing.Short() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		pgServer, pgStartErr = pgtest.Start(ctx)
-		cancel()
-	}
-	code := m.Run()
-	if pgServer != nil {
-		if err := pgServer.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop postgres:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
 
-// engines runs fn on SQLite and on PostgreSQL.
+// engines runs fn on SQLite and on PostgreSQL, each with a fresh,
+// migrated database as the service connects to it.
 func engines(t *testing.T, fn func(t *testing.T, dsn string)) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) { fn(t, engineDSN(t, engine)) })
+	for _, e := range pg.Engines() {
+		t.Run(e.Name, func(t *testing.T) { fn(t, e.DSN(t)) })
 	}
-}
-
-// engineDSN returns a fresh, migrated database of engine ("sqlite" or
-// "postgres"), as the service connects to it; PostgreSQL is skipped in
-// -short mode.
-func engineDSN(tb testing.TB, engine string) string {
-	tb.Helper()
-	if engine == "sqlite" {
-		dsn := "sqlite:" + filepath.Join(tb.TempDir(), "hq.db")
-		MustNoErr(tb, hqstore.Migrate(context.Background(), dsn, hqstore.MigrateOptions{}))
-		return dsn
-	}
-	if testing.Short() {
-		tb.Skip("-short: PostgreSQL tests skipped")
-	}
-	if pgStartErr != nil {
-		tb.Fatalf("PostgreSQL is needed for this test: %v", pgStartErr)
-	}
-	d := pgServer.MustDatabase(tb)
-	MustNoErr(tb, hqstore.Migrate(context.Background(), d.OwnerDSN, hqstore.MigrateOptions{AppRole: pgtest.AppRole}))
-	return d.AppDSN
 }
 
 func MustNoErr(tb testing.TB, err error) {

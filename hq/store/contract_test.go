@@ -17,7 +17,7 @@ import (
 // must not have.
 func TestContract(t *testing.T) {
 	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			for _, c := range contractCases() {
 				t.Run(c.name, func(t *testing.T) {

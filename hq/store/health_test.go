@@ -20,9 +20,9 @@ import (
 // sites the principal sees.
 func TestKioskHealthQueries(t *testing.T) {
 	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			ctx := context.Background()
-			app, _ := e.new(t)
+			app, _ := e.New(t)
 			var counting atomic.Bool
 			var statements atomic.Int64
 			s, err := store.Open(ctx, app, store.Options{NotesKey: testNotesKey(), Trace: func(q string) {

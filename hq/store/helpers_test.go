@@ -3,10 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
-	"flag"
-	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -22,62 +19,19 @@ import (
 )
 
 // One PostgreSQL server for the package's tests; a database per test.
-var (
-	pgServer   *pgtest.Server
-	pgStartErr error
-)
+var pg pgtest.Shared
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if !testing.Short() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		pgServer, pgStartErr = pgtest.Start(ctx)
-		cancel()
-	}
-	code := m.Run()
-	if pgServer != nil {
-		if err := pgServer.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop postgres:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
 
 // MustPG returns the test server; a missing PostgreSQL fails the test
 // (with -short, PostgreSQL tests skip).
 func MustPG(tb testing.TB) *pgtest.Server {
 	tb.Helper()
-	if testing.Short() {
-		tb.Skip("-short: PostgreSQL tests skipped")
-	}
-	if pgStartErr != nil {
-		tb.Fatalf("PostgreSQL is needed for this test: %v", pgStartErr)
-	}
-	return pgServer
+	return pg.Must(tb)
 }
 
-// engine makes a fresh, migrated database and returns the DSN the
-// service uses (on PostgreSQL: the application role's).
-type engine struct {
-	name string
-	new  func(tb testing.TB) (appDSN, ownerDSN string)
-}
-
-func engines() []engine {
-	return []engine{
-		{"sqlite", func(tb testing.TB) (string, string) {
-			dsn := "sqlite:" + filepath.Join(tb.TempDir(), "hq.db")
-			MustMigrate(tb, dsn)
-			return dsn, dsn
-		}},
-		{"postgres", func(tb testing.TB) (string, string) {
-			d := MustPG(tb).MustDatabase(tb)
-			MustMigrate(tb, d.OwnerDSN)
-			return d.AppDSN, d.OwnerDSN
-		}},
-	}
-}
+// engines are the engines a test runs on (pgtest.Engines).
+func engines() []pgtest.Engine { return pg.Engines() }
 
 func MustMigrate(tb testing.TB, dsn string) {
 	tb.Helper()
@@ -204,9 +158,9 @@ type fixture struct {
 
 func defaultCaps() keycab.Caps { return keycab.Caps{KeySets: 50, Sites: 10, Cabinets: 10, Members: 20} }
 
-func newFixture(t *testing.T, e engine) *fixture {
+func newFixture(t *testing.T, e pgtest.Engine) *fixture {
 	t.Helper()
-	app, owner := e.new(t)
+	app, owner := e.New(t)
 	f := &fixture{s: MustOpen(t, app), appDSN: app, owner: owner}
 	f.a = MustTenant(t, f.s, "A")
 	f.b = MustTenant(t, f.s, "B")

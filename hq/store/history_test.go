@@ -26,7 +26,7 @@ type historyCase struct {
 // none twice, none of the other tenant's.
 func TestHistoryFilters(t *testing.T) {
 	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := newFixture(t, e)

@@ -12,9 +12,9 @@ import (
 // TestMigrateTwice: a second Migrate changes nothing, on both engines.
 func TestMigrateTwice(t *testing.T) {
 	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
-			app, owner := e.new(t)
+			app, owner := e.New(t)
 			s := MustOpen(t, app)
 			tn := MustTenant(t, s, "A")
 			schema := func() string {

@@ -16,7 +16,7 @@ import (
 // own), and the mail queue leases a mail to one taker at a time.
 func TestNoticeStore(t *testing.T) {
 	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			f := newFixture(t, e)
 			ctx := context.Background()
 			now := time.Now()

@@ -50,11 +50,11 @@ func recordWorkload(tn tenant, start int64, n int) []store.Event {
 //	go test -run '^$' -bench RecordEvents -benchtime 20000x ./hq/store
 func BenchmarkRecordEvents(b *testing.B) {
 	for _, e := range engines() {
-		b.Run(e.name, func(b *testing.B) {
-			if e.name == "postgres" && testing.Short() {
+		b.Run(e.Name, func(b *testing.B) {
+			if e.Name == "postgres" && testing.Short() {
 				b.Skip("-short")
 			}
-			app, _ := e.new(b)
+			app, _ := e.New(b)
 			s, err := store.Open(context.Background(), app, store.Options{NotesKey: testNotesKey()})
 			MustNoErr(b, err)
 			defer s.Close()

@@ -14,9 +14,9 @@ import (
 // its owner.
 func TestSignupIsOneTransaction(t *testing.T) {
 	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			ctx := context.Background()
-			dsn, _ := e.new(t)
+			dsn, _ := e.New(t)
 			s := MustOpen(t, dsn)
 			acct := &store.Account{Email: " Owner@Acme.test ", Name: "Ann", PasswordHash: "x"}
 			org, owner, err := s.CreateOrg(ctx, store.NewOrg{Name: "Acme", Caps: defaultCaps(), Owner: keycab.Member{Name: "Ann"}, Account: acct})

@@ -19,7 +19,7 @@ func newLog(id string) (string, string, error) {
 // log, nonces and heartbeats are its own.
 func TestSyncStore(t *testing.T) {
 	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			ctx := context.Background()
 			f := newFixture(t, e)
 			a, b := f.a, f.b

@@ -15,7 +15,7 @@ import (
 // stall), custody holds only what HQ knows, and a resend is still a no-op.
 func TestRecordEventsGoneReferences(t *testing.T) {
 	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
+		t.Run(e.Name, func(t *testing.T) {
 			ctx := context.Background()
 			f := newFixture(t, e)
 			a := f.a

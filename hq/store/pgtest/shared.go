@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/hq/store"
 )
 
 // Shared is one server for a whole test binary, started by the package's
@@ -50,4 +53,48 @@ func (sh *Shared) Must(tb testing.TB) *Server {
 		tb.Fatalf("PostgreSQL is needed for this test: %v", sh.err)
 	}
 	return sh.srv
+}
+
+// Engine makes fresh, migrated HQ databases of one engine, one per test.
+type Engine struct {
+	Name string // "sqlite" or "postgres"
+	new  func(tb testing.TB) (appDSN, ownerDSN string)
+}
+
+// New returns a fresh database, migrated: the DSN the service connects
+// with (on PostgreSQL, AppRole's) and the owner's (the same on SQLite).
+func (e Engine) New(tb testing.TB) (appDSN, ownerDSN string) {
+	tb.Helper()
+	return e.new(tb)
+}
+
+// DSN returns a fresh, migrated database as the service connects to it.
+func (e Engine) DSN(tb testing.TB) string {
+	tb.Helper()
+	dsn, _ := e.new(tb)
+	return dsn
+}
+
+// Engines returns the engines HQ runs on: SQLite (a file in the test's
+// temporary directory) and PostgreSQL (sh's server, one database per
+// test; skipped with -short, as Must does).
+func (sh *Shared) Engines() []Engine {
+	migrate := func(tb testing.TB, dsn string) {
+		tb.Helper()
+		if err := store.Migrate(context.Background(), dsn, store.MigrateOptions{AppRole: AppRole}); err != nil {
+			tb.Fatalf("migrate: %v", err)
+		}
+	}
+	return []Engine{
+		{"sqlite", func(tb testing.TB) (string, string) {
+			dsn := "sqlite:" + filepath.Join(tb.TempDir(), "hq.db")
+			migrate(tb, dsn)
+			return dsn, dsn
+		}},
+		{"postgres", func(tb testing.TB) (string, string) {
+			d := sh.Must(tb).MustDatabase(tb)
+			migrate(tb, d.OwnerDSN)
+			return d.AppDSN, d.OwnerDSN
+		}},
+	}
 }
