@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"database/sql"
 	"fmt"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -137,12 +138,30 @@ func HashLocation(index int64) (leaf int64, pos int) {
 	return (n+1)<<uint(level) - 1, level
 }
 
-// GroupedHashReader returns a tlog.HashReader for a store that keeps each
-// leaf's stored hashes together (EncodeHashes), as the kiosk's and HQ's
-// stores do. load fetches the packed hashes of the given leaf indexes (in
-// batches of at most batch) and calls found for each it has; HashLocation
-// maps every wanted hash to its leaf.
-func GroupedHashReader(batch int, load func(leaves []int64, found func(leaf int64, packed []byte) error) error) tlog.HashReader {
+// GroupedHashReader returns a tlog.HashReader for a database that keeps
+// each leaf's stored hashes together (EncodeHashes), as the kiosk's and
+// HQ's stores do. query selects the rows (leaf index, packed hashes) of
+// the given leaf indexes, asked for in batches of at most batch;
+// HashLocation maps every wanted hash to its leaf.
+func GroupedHashReader(batch int, query func(leaves []int64) (*sql.Rows, error)) tlog.HashReader {
+	load := func(leaves []int64, found func(leaf int64, packed []byte) error) error {
+		rows, err := query(leaves)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var leaf int64
+			var packed []byte
+			if err := rows.Scan(&leaf, &packed); err != nil {
+				return err
+			}
+			if err := found(leaf, packed); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
 		groups := map[int64][]tlog.Hash{}
 		var need []int64

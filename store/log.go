@@ -480,28 +480,12 @@ func (d *DB) AddCosignature(ctx context.Context, cosigner string, signed []byte)
 // hashReader reads stored tree hashes (tlog.HashReader) from the database,
 // fetching the entries that hold them a few hundred at a time.
 func (d *DB) hashReader(ctx context.Context) tlog.HashReader {
-	return audit.GroupedHashReader(500, func(leaves []int64, found func(int64, []byte) error) error {
+	return audit.GroupedHashReader(500, func(leaves []int64) (*sql.Rows, error) {
 		args := make([]any, len(leaves))
 		for i, l := range leaves {
 			args[i] = l
 		}
-		q := "SELECT idx, hashes FROM log_entries WHERE idx IN (?" + strings.Repeat(", ?", len(leaves)-1) + ")"
-		rows, err := d.db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var idx int64
-			var b []byte
-			if err := rows.Scan(&idx, &b); err != nil {
-				return err
-			}
-			if err := found(idx, b); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return d.db.QueryContext(ctx, "SELECT idx, hashes FROM log_entries WHERE idx IN (?"+strings.Repeat(", ?", len(leaves)-1)+")", args...)
 	})
 }
 

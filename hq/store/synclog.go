@@ -181,29 +181,14 @@ func (l *LogTx) Now() time.Time { return l.t.now }
 
 // HashReader reads the stored tree hashes (tlog.HashReader).
 func (l *LogTx) HashReader(ctx context.Context) tlog.HashReader {
-	return audit.GroupedHashReader(200, func(leaves []int64, found func(int64, []byte) error) error {
+	return audit.GroupedHashReader(200, func(leaves []int64) (*sql.Rows, error) {
 		args := []any{l.t.org(), l.log.KioskID}
 		ph := make([]string, len(leaves))
 		for i, x := range leaves {
 			args = append(args, x)
 			ph[i] = "$" + strconv.Itoa(i+3)
 		}
-		rows, err := l.t.query(ctx, "SELECT idx, hashes FROM kiosk_leaves WHERE org_id = $1 AND kiosk_id = $2 AND idx IN ("+strings.Join(ph, ", ")+")", args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var idx int64
-			var b []byte
-			if err := rows.Scan(&idx, &b); err != nil {
-				return err
-			}
-			if err := found(idx, b); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return l.t.query(ctx, "SELECT idx, hashes FROM kiosk_leaves WHERE org_id = $1 AND kiosk_id = $2 AND idx IN ("+strings.Join(ph, ", ")+")", args...)
 	})
 }
 
