@@ -1,5 +1,7 @@
 package keycab
 
+import "time"
+
 // EventKind names what an audit log entry records. The names are part of
 // the log format (audit/doc.go): never rename one, only add.
 type EventKind string
@@ -46,6 +48,11 @@ const (
 // Alarms lists every alarm name, for whatever checks a reported one.
 var Alarms = []string{AlarmDoorHeld, AlarmDoorForced, AlarmKeyRemoved, AlarmWrongSlot, AlarmTamper,
 	AlarmOverdue, AlarmEquivocation, AlarmKioskOffline, AlarmLogFailed}
+
+// Epoch is a time before any keycab kiosk ran: an event a kiosk's clock
+// dates before it was logged while that clock was not set (a Pi without
+// a clock battery boots at 1970 until network time answers).
+var Epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Detail keys of a clock.anchored entry that a kiosk logs when it stores
 // HQ's cosignature: HQ's cosignature time (Unix seconds) and the size of

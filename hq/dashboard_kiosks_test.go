@@ -20,8 +20,15 @@ func TestDashboardKioskHeartbeat(t *testing.T) {
 	s := MustSeed(t, e, w, e.clock.Now(), 4)
 	MustNoErr(t, e.st.RecordHeartbeat(context.Background(), store.KioskScope(s.orgID, s.kioskA.ID), store.Heartbeat{
 		Door: "open", Alarms: []string{keycab.AlarmDoorHeld, keycab.AlarmTamper}, LogSize: 1234, CosignedSize: 1200,
-		ConfigVersion: 77, Software: "keycab-kiosk 0123456789ab", DiskFree: 12_345_000_000, TemperatureMC: 48_312}))
-	MustPage(t, w.get(t, "/kiosks"), 200, "Open", "Door held, Tamper", ">1200<", "v77", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C")
+		ConfigVersion: 77, Software: "keycab-kiosk 0123456789ab", DiskFree: 12_345_000_000, TemperatureMC: 48_312,
+		ClockOffset: 3*time.Hour + 5*time.Minute}))
+	MustNoErr(t, e.st.RecordHeartbeat(context.Background(), store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{
+		ClockOffset: 40 * time.Second}))
+	p := MustPage(t, w.get(t, "/kiosks"), 200, "Open", "Door held, Tamper", ">1200<", "v77", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C",
+		"clock 3 h 5 min behind")
+	if n := strings.Count(p.body, `data-testid="kiosk-clock"`); n != 1 {
+		t.Fatalf("%d kiosks with a clock note, want the one more than a minute off", n)
+	}
 }
 
 // The history shows an event of a kiosk whose clock was hours behind

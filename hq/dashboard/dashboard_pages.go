@@ -234,6 +234,21 @@ type kioskRow struct {
 	// DiskGB and Celsius are the newest heartbeat's disk free and
 	// temperature in display units.
 	DiskGB, Celsius float64
+	// Clock says how far the kiosk's clock is off HQ's, when by more
+	// than a minute: its events' own times are that far off.
+	Clock string
+}
+
+// clockNote describes a kiosk's clock offset (HQ's clock minus the
+// kiosk's), or "" within a minute.
+func clockNote(off time.Duration) string {
+	switch {
+	case off >= time.Minute:
+		return "clock " + duration(off) + " behind"
+	case off <= -time.Minute:
+		return "clock " + duration(-off) + " ahead"
+	}
+	return ""
 }
 
 func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -252,7 +267,8 @@ func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 	var rows []kioskRow
 	for _, k := range ks {
 		row := kioskRow{KioskHealth: k, Cabinet: dir.CabinetName(k.CabinetID), Site: dir.SiteName(dir.CabinetSite(k.CabinetID)),
-			DiskGB: float64(k.Heartbeat.DiskFree) / 1e9, Celsius: float64(k.Heartbeat.TemperatureMC) / 1000}
+			DiskGB: float64(k.Heartbeat.DiskFree) / 1e9, Celsius: float64(k.Heartbeat.TemperatureMC) / 1000,
+			Clock: clockNote(k.Heartbeat.ClockOffset)}
 		switch {
 		case !k.RevokedAt.IsZero():
 			row.Status, row.Class = "Revoked", "muted"

@@ -449,7 +449,8 @@ func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 	err := h.cfg.Store.RecordHeartbeat(r.Context(), req.sc, hqstore.Heartbeat{Door: hb.Door, Alarms: hb.Alarms, LogSize: hb.LogSize,
-		CosignedSize: hb.CosignedSize, ConfigVersion: hb.ConfigVersion, Software: hb.Software, DiskFree: hb.DiskFree, TemperatureMC: hb.TemperatureMC})
+		CosignedSize: hb.CosignedSize, ConfigVersion: hb.ConfigVersion, Software: hb.Software, DiskFree: hb.DiskFree, TemperatureMC: hb.TemperatureMC,
+		ClockOffset: time.Duration(hb.ClockOffsetMS) * time.Millisecond})
 	if err != nil {
 		h.error(w, r, err)
 		return
@@ -506,6 +507,8 @@ func checkHeartbeat(hb wire.Heartbeat, kl hqstore.KioskLog) error {
 		return bad("disk_free", "%d is negative", hb.DiskFree)
 	case hb.TemperatureMC < wire.MinTemperatureMC || hb.TemperatureMC > wire.MaxTemperatureMC:
 		return bad("temperature_mc", "%d is outside %d to %d", hb.TemperatureMC, wire.MinTemperatureMC, wire.MaxTemperatureMC)
+	case hb.ClockOffsetMS < -wire.MaxClockOffsetMS || hb.ClockOffsetMS > wire.MaxClockOffsetMS:
+		return bad("clock_offset_ms", "%d is more than %d either way", hb.ClockOffsetMS, int64(wire.MaxClockOffsetMS))
 	}
 	for _, a := range hb.Alarms {
 		if !slices.Contains(keycab.Alarms, a) {

@@ -388,7 +388,8 @@ type Heartbeat struct {
 	ConfigVersion int64
 	Software      string
 	DiskFree      int64
-	TemperatureMC int64 // millidegrees Celsius
+	TemperatureMC int64         // millidegrees Celsius
+	ClockOffset   time.Duration // HQ's clock minus the kiosk's, as the kiosk measured it
 }
 
 // RecordHeartbeat stores the principal kiosk's newest heartbeat and marks
@@ -399,12 +400,13 @@ func (s *Store) RecordHeartbeat(ctx context.Context, sc Scope, h Heartbeat) erro
 			return forbidden("heartbeats are for kiosks")
 		}
 		alarms, _ := json.Marshal(h.Alarms)
-		if _, err := t.exec(ctx, `INSERT INTO kiosk_heartbeats (org_id, kiosk_id, at_us, door, alarms, log_size, cosigned_size, config_version, software, disk_free, temperature_mc)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		if _, err := t.exec(ctx, `INSERT INTO kiosk_heartbeats (org_id, kiosk_id, at_us, door, alarms, log_size, cosigned_size, config_version, software, disk_free, temperature_mc, clock_offset_ms)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (org_id, kiosk_id) DO UPDATE SET at_us = excluded.at_us, door = excluded.door, alarms = excluded.alarms,
 				log_size = excluded.log_size, cosigned_size = excluded.cosigned_size, config_version = excluded.config_version,
-				software = excluded.software, disk_free = excluded.disk_free, temperature_mc = excluded.temperature_mc`,
-			t.org(), t.p.kiosk, us(t.now), h.Door, string(alarms), h.LogSize, h.CosignedSize, h.ConfigVersion, h.Software, h.DiskFree, h.TemperatureMC); err != nil {
+				software = excluded.software, disk_free = excluded.disk_free, temperature_mc = excluded.temperature_mc, clock_offset_ms = excluded.clock_offset_ms`,
+			t.org(), t.p.kiosk, us(t.now), h.Door, string(alarms), h.LogSize, h.CosignedSize, h.ConfigVersion, h.Software, h.DiskFree, h.TemperatureMC,
+			h.ClockOffset.Milliseconds()); err != nil {
 			return err
 		}
 		_, err := t.exec(ctx, "UPDATE kiosks SET last_seen_us = $1 WHERE org_id = $2 AND id = $3", us(t.now), t.org(), t.p.kiosk)
@@ -434,7 +436,7 @@ func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time
 		rows, err := t.query(ctx, `SELECT k.id, k.cabinet_id, c.site_id, k.name, k.public_key, k.enrolled_us, k.last_seen_us, k.log_size, k.revoked_us,
 				COALESCE(hb.at_us, 0), COALESCE(hb.door, ''), COALESCE(hb.alarms, ''), COALESCE(hb.log_size, 0), COALESCE(hb.cosigned_size, 0),
 				COALESCE(hb.config_version, 0), COALESCE(hb.software, ''), COALESCE(hb.disk_free, 0), COALESCE(hb.temperature_mc, 0),
-				COALESCE(kl.quarantined_us, 0)
+				COALESCE(hb.clock_offset_ms, 0), COALESCE(kl.quarantined_us, 0)
 			FROM kiosks k JOIN cabinets c ON c.org_id = k.org_id AND c.id = k.cabinet_id
 			LEFT JOIN kiosk_heartbeats hb ON hb.org_id = k.org_id AND hb.kiosk_id = k.id
 			LEFT JOIN kiosk_logs kl ON kl.org_id = k.org_id AND kl.kiosk_id = k.id
@@ -447,17 +449,17 @@ func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time
 			h := KioskHealth{Kiosk: Kiosk{OrgID: t.org()}}
 			k, hb := &h.Kiosk, &h.Heartbeat
 			var site, alarms string
-			var enrolled, seen, revoked, at, quarantined int64
+			var enrolled, seen, revoked, at, offsetMS, quarantined int64
 			if err := rows.Scan(&k.ID, &k.CabinetID, &site, &k.Name, &k.PublicKey, &enrolled, &seen, &k.LogSize, &revoked,
 				&at, &hb.Door, &alarms, &hb.LogSize, &hb.CosignedSize, &hb.ConfigVersion, &hb.Software, &hb.DiskFree, &hb.TemperatureMC,
-				&quarantined); err != nil {
+				&offsetMS, &quarantined); err != nil {
 				return err
 			}
 			if !t.p.seesSite(site) {
 				continue
 			}
 			k.EnrolledAt, k.LastSeen, k.RevokedAt = fromUS(enrolled), fromUS(seen), fromUS(revoked)
-			hb.At = fromUS(at)
+			hb.At, hb.ClockOffset = fromUS(at), time.Duration(offsetMS)*time.Millisecond
 			if alarms != "" {
 				_ = json.Unmarshal([]byte(alarms), &hb.Alarms)
 			}
@@ -531,9 +533,10 @@ type EventTime struct {
 }
 
 // Off reports whether the kiosk's time lies outside HQ's interval by more
-// than ClockSlack: the kiosk's clock was wrong or not yet set.
+// than ClockSlack, or before keycab.Epoch: the kiosk's clock was wrong or
+// not yet set.
 func (et EventTime) Off() bool {
-	return (!et.NotBefore.IsZero() && et.At.Before(et.NotBefore.Add(-ClockSlack))) ||
+	return et.At.Before(keycab.Epoch) || (!et.NotBefore.IsZero() && et.At.Before(et.NotBefore.Add(-ClockSlack))) ||
 		(!et.NotAfter.IsZero() && et.At.After(et.NotAfter.Add(ClockSlack)))
 }
 

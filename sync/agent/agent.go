@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -258,6 +259,7 @@ type Agent struct {
 	status   func(*wire.Heartbeat)
 
 	anchored time.Time // when the last time anchor was logged (guarded by mu)
+	clock    hqClock   // HQ's time, as learnt from its answers (clock.go)
 }
 
 // New returns an agent for an enrolled kiosk.
@@ -280,7 +282,14 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		a.now = time.Now
 	}
 	if a.hc == nil {
-		a.hc = &http.Client{Timeout: 90 * time.Second}
+		// Certificates are checked at HQ's time as learnt (clock.go),
+		// not at a clock that may read 1970.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{Time: func() time.Time { return a.clock.now(a.now()) }}
+		a.hc = &http.Client{Timeout: 90 * time.Second, Transport: tr}
+	}
+	if err := a.floorClock(ctx); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	if a.cfg.BatchSize <= 0 {
 		a.cfg.BatchSize = DefaultBatchSize
@@ -309,6 +318,22 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a.status = cfg.Status
 	return a, nil
+}
+
+// floorClock starts HQ's clock no earlier than the newest cosignature the
+// kiosk holds: a kiosk whose clock reads 1970 still checks certificates
+// and signs requests at a time HQ has been past.
+func (a *Agent) floorClock(ctx context.Context) error {
+	cps, err := a.db.Checkpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, cp := range cps {
+		if at, err := wire.VerifyCosignature(cp, a.peer.CosignerKey); err == nil {
+			a.clock.raiseFloor(at)
+		}
+	}
+	return nil
 }
 
 // SetStatus sets the function that fills in the door and alarms of each
@@ -346,28 +371,44 @@ func (a *Agent) doAs(ctx context.Context, key *Key, method, path string, msg any
 			body, gz = b.Bytes(), true
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
+	for retried := false; ; retried = true {
+		req, err := http.NewRequestWithContext(ctx, method, a.base+path, bytes.NewReader(body))
+		if err != nil {
+			return 0, nil, err
+		}
+		if msg != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if gz {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		sent := a.now()
+		wire.SignRequest(req, body, a.peer.OrgID, a.peer.KioskID, key.Private, a.clock.now(sent))
+		res, err := a.hc.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		rb, err := io.ReadAll(io.LimitReader(res.Body, wire.MaxBody))
+		res.Body.Close()
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		}
+		offset, changed := a.clock.observe(res.Header.Get("Date"), sent, a.now())
+		if changed {
+			a.log.Warn("the kiosk's clock is off HQ's: signing requests with HQ's time", "hq_ahead_by", offset)
+		}
+		// A request refused for its date is tried once more with the
+		// corrected time; HQ checks the date before it does anything.
+		if res.StatusCode == http.StatusUnauthorized && changed && !retried {
+			continue
+		}
+		return res.StatusCode, rb, nil
 	}
-	if msg != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if gz {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	wire.SignRequest(req, body, a.peer.OrgID, a.peer.KioskID, key.Private, a.now())
-	res, err := a.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(res.Body, wire.MaxBody))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
-	}
-	return res.StatusCode, rb, nil
 }
+
+// ClockOffset returns HQ's clock minus the kiosk's, as the agent last
+// measured it from HQ's answers (zero until it has).
+func (a *Agent) ClockOffset() time.Duration { return a.clock.Offset() }
 
 // Push sends the log to HQ until HQ holds and has cosigned all of it, or
 // an error stops it. It returns the number of entries HQ newly took.
@@ -459,6 +500,7 @@ func (a *Agent) keepCosigned(ctx context.Context, cosigned []byte, size int64) e
 	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
+	a.clock.raiseFloor(at)
 	v, err := a.db.Verifier()
 	if err != nil {
 		return err
@@ -567,7 +609,7 @@ func (a *Agent) Heartbeat(ctx context.Context) (wire.HeartbeatResponse, error) {
 		return wire.HeartbeatResponse{}, err
 	}
 	hb := wire.Heartbeat{V: wire.Minor, LogSize: a.db.Size(), CosignedSize: st.CosignedSize, ConfigVersion: cv, Software: a.cfg.Software,
-		DiskFree: diskFree(filepath.Dir(a.db.Path()))}
+		DiskFree: diskFree(filepath.Dir(a.db.Path())), ClockOffsetMS: a.clock.Offset().Milliseconds()}
 	if mc, ok := temperature(a.cfg.ThermalFile); ok {
 		hb.TemperatureMC = mc
 	}

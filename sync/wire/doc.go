@@ -55,7 +55,8 @@
 // "closed" or empty; at most MaxAlarms alarms, each a keycab.Alarm* kind
 // (one may be open more than once); software at most MaxSoftware bytes
 // of UTF-8 without control characters; temperature_mc between
-// MinTemperatureMC and MaxTemperatureMC.
+// MinTemperatureMC and MaxTemperatureMC; clock_offset_ms at most
+// MaxClockOffsetMS either way.
 //
 // # Request signatures
 //
@@ -67,6 +68,18 @@
 // (kept in the database for the window), so a captured request cannot be
 // replayed, and a kiosk identifies only itself: HQ serves it only its own
 // cabinet's data.
+//
+// The date is HQ's time as the kiosk knows it, not the kiosk's wall
+// clock, which may read 1970 (a Pi without a clock battery, before
+// network time) or be hours off. The kiosk measures the offset from the
+// standard Date header of every HQ answer; when the offset it measures
+// moves by more than two seconds it takes it, and a request HQ refused
+// with 401 meanwhile is signed again at the corrected time and sent once
+// more (HQ checks the date before it does anything). It never signs a
+// date earlier than the newest HQ cosignature it holds, and checks HQ's
+// TLS certificate at the same time. Its heartbeat reports the offset
+// (clock_offset_ms, minor version 1); its log keeps its own times, which
+// HQ flags where its anchors and receipt times show them off.
 //
 // # Push
 //

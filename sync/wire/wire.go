@@ -86,6 +86,10 @@ type Heartbeat struct {
 	Software      string   `json:"software,omitempty"`       // at most MaxSoftware bytes of printable text
 	DiskFree      int64    `json:"disk_free,omitempty"`      // bytes
 	TemperatureMC int64    `json:"temperature_mc,omitempty"` // millidegrees Celsius, MinTemperatureMC to MaxTemperatureMC
+	// ClockOffsetMS is HQ's clock minus the kiosk's, in milliseconds, as
+	// the kiosk measured it from HQ's answers (minor version 1); at most
+	// MaxClockOffsetMS either way.
+	ClockOffsetMS int64 `json:"clock_offset_ms,omitempty"`
 }
 
 // Bounds of a heartbeat's fields.
@@ -94,6 +98,7 @@ const (
 	MaxSoftware      = 200
 	MinTemperatureMC = -273_150
 	MaxTemperatureMC = 200_000
+	MaxClockOffsetMS = 200 * 366 * 24 * 3600 * 1000 // two centuries: a clock at 1970 is about 57 years off
 )
 
 // HeartbeatResponse tells the kiosk what HQ holds.
