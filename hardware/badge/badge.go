@@ -28,6 +28,7 @@ import (
 
 	"go.bug.st/serial"
 	"keycab.dev/keycab/hardware"
+	"keycab.dev/keycab/internal/backoff"
 )
 
 // Badge is one presentation of a badge.
@@ -54,7 +55,9 @@ type Backoff struct {
 	Min, Max time.Duration // defaults 50ms and 2s
 }
 
-func (b Backoff) withDefaults() Backoff {
+// policy returns the reopen delays of b, with its defaults: Min after
+// the first failed open, doubled after each further one, at most Max.
+func (b Backoff) policy() backoff.Policy {
 	if b.Min <= 0 {
 		b.Min = 50 * time.Millisecond
 	}
@@ -64,7 +67,7 @@ func (b Backoff) withDefaults() Backoff {
 			b.Max = b.Min
 		}
 	}
-	return b
+	return backoff.Policy{Base: b.Min, Max: b.Max}
 }
 
 // port is an open device; Read returns (0, nil) when nothing arrived
@@ -96,11 +99,11 @@ type streamReader struct {
 	dec     frameDecoder
 	clock   hardware.Clock
 	log     *slog.Logger
-	backoff Backoff
+	backoff backoff.Policy
 	accept  func(code string, now time.Time) bool // nil: accept all
 
 	port    port
-	delay   time.Duration
+	fails   int // reopen attempts since the device last opened
 	lastErr string
 	pending []Badge
 	buf     []byte
@@ -116,7 +119,7 @@ func newStreamReader(name, source string, open func() (port, error), dec frameDe
 	}
 	return &streamReader{
 		name: name, source: source, open: open, dec: dec, clock: clock,
-		log: log.With("reader", source, "device", name), backoff: b.withDefaults(),
+		log: log.With("reader", source, "device", name), backoff: b.policy(),
 		buf: make([]byte, 256), closed: make(chan struct{}),
 	}
 }
@@ -152,7 +155,7 @@ func (r *streamReader) Read(ctx context.Context) (Badge, error) {
 			if r.lastErr != "" {
 				r.log.Info("badge: device back")
 			}
-			r.port, r.delay, r.lastErr = p, 0, ""
+			r.port, r.fails, r.lastErr = p, 0, ""
 		}
 		n, err := r.port.Read(r.buf)
 		if n > 0 {
@@ -194,12 +197,8 @@ func (r *streamReader) closePort() {
 
 // sleep waits the next backoff delay (real time).
 func (r *streamReader) sleep(ctx context.Context) error {
-	if r.delay == 0 {
-		r.delay = r.backoff.Min
-	} else if r.delay *= 2; r.delay > r.backoff.Max {
-		r.delay = r.backoff.Max
-	}
-	t := time.NewTimer(r.delay)
+	r.fails++
+	t := time.NewTimer(r.backoff.Delay(r.fails))
 	defer t.Stop()
 	select {
 	case <-t.C:

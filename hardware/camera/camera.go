@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab/hardware"
+	"keycab.dev/keycab/internal/backoff"
 )
 
 // Frame is one camera frame's luma plane.
@@ -473,7 +474,7 @@ type Source struct {
 	done   chan struct{} // closed when the current stream is abandoned
 	wg     sync.WaitGroup
 	seq    uint64
-	delay  time.Duration
+	fails  int // reopen attempts since the last frame
 
 	mu      sync.Mutex // guards lastErr and lastAt, read by LastError
 	lastErr error
@@ -567,7 +568,7 @@ func (s *Source) Next(ctx context.Context) (Frame, error) {
 				}
 				continue
 			}
-			s.delay = 0
+			s.fails = 0
 			s.seq++
 			r.f.Seq = s.seq
 			r.f.At = s.clock.Now()
@@ -622,12 +623,8 @@ func (s *Source) abandon() {
 }
 
 func (s *Source) sleep(ctx context.Context) error {
-	if s.delay == 0 {
-		s.delay = s.cfg.BackoffMin
-	} else if s.delay *= 2; s.delay > s.cfg.BackoffMax {
-		s.delay = s.cfg.BackoffMax
-	}
-	t := time.NewTimer(s.delay)
+	s.fails++
+	t := time.NewTimer(backoff.Policy{Base: s.cfg.BackoffMin, Max: s.cfg.BackoffMax}.Delay(s.fails))
 	defer t.Stop()
 	select {
 	case <-t.C:

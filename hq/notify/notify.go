@@ -40,6 +40,7 @@ import (
 
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/backoff"
 )
 
 // Config tunes a Notifier. Zero fields take the defaults of
@@ -269,7 +270,8 @@ func (n *Notifier) send(ctx context.Context, ms []store.NoticeMail, finish func(
 		}
 		var retry time.Time
 		if d.Status == "failed" && m.Attempts < n.cfg.MaxAttempts {
-			retry = n.now().Add(n.backoff(m.Attempts))
+			// RetryAfter doubled per attempt, at most an hour.
+			retry = n.now().Add(backoff.Policy{Base: n.cfg.RetryAfter, Max: time.Hour}.Delay(m.Attempts))
 		}
 		if err := finish(ctx, m.ID, d.Status, d.Error, retry); err != nil {
 			errs = append(errs, err)
@@ -278,14 +280,4 @@ func (n *Notifier) send(ctx context.Context, ms []store.NoticeMail, finish func(
 			"retry", !retry.IsZero())
 	}
 	return errors.Join(errs...)
-}
-
-// backoff is the delay after the attempt-th failure: RetryAfter doubled
-// per attempt, at most an hour.
-func (n *Notifier) backoff(attempt int) time.Duration {
-	d := n.cfg.RetryAfter
-	for i := 1; i < attempt && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +25,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/backoff"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/wire"
 )
@@ -649,8 +649,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			if errors.Is(err, ErrForked) {
 				return
 			} else if err != nil {
+				// Exponential from MinBackoff, capped at MaxBackoff, with
+				// full jitter, so kiosks that failed together do not
+				// retry together.
 				fails++
-				delay = a.backoff(fails)
+				delay = backoff.Policy{Base: a.cfg.MinBackoff, Max: a.cfg.MaxBackoff}.Jittered(fails, nil)
 				a.log.Warn("sync failed; retrying", "what", name, "err", err, "in", delay)
 			} else {
 				fails = 0
@@ -670,16 +673,4 @@ func (a *Agent) Run(ctx context.Context) error {
 	go loop("heartbeat", a.cfg.HeartbeatEvery, func(ctx context.Context) error { _, err := a.Heartbeat(ctx); return err })
 	wg.Wait()
 	return nil
-}
-
-// backoff returns the delay after the n-th failure in a row: exponential
-// from MinBackoff, capped at MaxBackoff, with full jitter (a uniformly
-// random delay up to that), so kiosks that failed together do not retry
-// together.
-func (a *Agent) backoff(n int) time.Duration {
-	d := a.cfg.MinBackoff << min(n-1, 30)
-	if d <= 0 || d > a.cfg.MaxBackoff {
-		d = a.cfg.MaxBackoff
-	}
-	return a.cfg.MinBackoff/2 + rand.N(d)
 }
