@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +22,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/migrate"
 )
 
 // ApplicationID marks a keycab kiosk database (PRAGMA application_id):
@@ -208,7 +207,7 @@ func (d *DB) init(ctx context.Context) error {
 		}
 	}
 	if !d.opts.ReadOnly {
-		if err := d.migrate(ctx, version); err != nil {
+		if err := d.migrate(ctx); err != nil {
 			return err
 		}
 	} else if version == 0 {
@@ -239,44 +238,28 @@ func (d *DB) init(ctx context.Context) error {
 	return nil
 }
 
-// migrate applies the embedded migrations newer than version, each in its
-// own transaction together with the new user_version.
-func (d *DB) migrate(ctx context.Context, version int) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// migrate applies the embedded migrations newer than the database's
+// version, each in its own transaction together with the new
+// user_version.
+func (d *DB) migrate(ctx context.Context) error {
+	ms, err := migrate.Files(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	if version > len(names) {
-		return fmt.Errorf("open %s: schema version %d is newer than this build knows (%d)", d.path, version, len(names))
-	}
-	for i, name := range names {
-		v := i + 1
-		if n, err := strconv.Atoi(strings.SplitN(name[len("migrations/"):], "_", 2)[0]); err != nil || n != v {
-			return fmt.Errorf("migration %s is out of sequence", name)
-		}
-		if v <= version {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
+	r := migrate.Runner{
+		Migrations: ms,
+		Recorder:   migrate.UserVersion{},
+		// Each migration's transaction marks the file as keycab's.
+		After: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID))
 			return err
-		}
-		tx, err := d.db.BeginTx(ctx, nil)
-		if err != nil {
-			return d.wrap("migrate", err)
-		}
-		stmts := []string{string(body), fmt.Sprintf("PRAGMA user_version = %d", v), fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)}
-		for _, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s); err != nil {
-				tx.Rollback()
-				return d.wrap("migrate to version "+strconv.Itoa(v), err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			return d.wrap("migrate", err)
-		}
-		d.log.Info("database migrated", "path", d.path, "version", v)
+		},
+		Applied: func(m migrate.Migration) { d.log.Info("database migrated", "path", d.path, "version", m.Version) },
+	}
+	if err := r.Run(ctx, d.db); errors.Is(err, migrate.ErrNewer) {
+		return fmt.Errorf("open %s: %w", d.path, err)
+	} else if err != nil {
+		return d.wrap("migrate", err)
 	}
 	return nil
 }

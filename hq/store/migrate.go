@@ -6,16 +6,14 @@ import (
 	"embed"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"keycab.dev/keycab/internal/migrate"
 )
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
@@ -35,38 +33,12 @@ type MigrateOptions struct {
 	Logger *slog.Logger
 }
 
-// migration is one embedded, numbered schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrationFiles returns the engine's migrations in order. The files are
-// named NNNN_what.sql and numbered from 1 without gaps.
-func migrationFiles(e Engine) []migration {
-	dir := "migrations/" + string(e)
-	entries, err := fs.ReadDir(migrations, dir)
+// migrationFiles returns the engine's embedded migrations in order (see
+// migrate.Files for their names).
+func migrationFiles(e Engine) []migrate.Migration {
+	ms, err := migrate.Files(migrations, "migrations/"+string(e))
 	if err != nil {
-		panic(fmt.Sprintf("read embedded migrations: %v", err)) // the build embeds them
-	}
-	var ms []migration
-	for _, e := range entries {
-		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
-		if err != nil {
-			panic(fmt.Sprintf("embedded migration %s: no version number", e.Name()))
-		}
-		b, err := migrations.ReadFile(path.Join(dir, e.Name()))
-		if err != nil {
-			panic(fmt.Sprintf("read embedded migration %s: %v", e.Name(), err))
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			panic(fmt.Sprintf("embedded migration %s: want version %d", m.name, i+1))
-		}
+		panic(fmt.Sprintf("embedded migrations: %v", err)) // the build embeds them
 	}
 	return ms
 }
@@ -107,77 +79,101 @@ func Migrate(ctx context.Context, dsn string, opts MigrateOptions) error {
 	if role == "" {
 		role = DefaultAppRole
 	}
-	if err := migrate(ctx, db, engine, role, log); err != nil {
+	if err := applyMigrations(ctx, db, engine, role, log); err != nil {
 		return fmt.Errorf("migrate %s: %w", redactDSN(dsn), err)
 	}
 	return nil
 }
 
-func migrate(ctx context.Context, db *sql.DB, engine Engine, appRole string, log *slog.Logger) error {
-	t, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer t.Rollback()
-	if engine == Postgres {
-		// "keycab migrate" as a number: one migrator at a time.
-		if _, err := t.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7089904335318528)"); err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
-		var super, bypass, login bool
-		err := t.QueryRowContext(ctx, "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1", appRole).Scan(&super, &bypass, &login)
-		if err == sql.ErrNoRows {
-			return fmt.Errorf("application role %q does not exist: create it (LOGIN NOSUPERUSER NOBYPASSRLS) first", appRole)
-		} else if err != nil {
-			return fmt.Errorf("check application role: %w", err)
-		}
-		if super || bypass {
-			return fmt.Errorf("application role %q is a superuser or bypasses row-level security", appRole)
-		}
-	}
-	if _, err := t.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+// applyMigrations applies the engine's pending migrations and, on
+// PostgreSQL, grants the application role its rights, all in one
+// transaction.
+func applyMigrations(ctx context.Context, db *sql.DB, engine Engine, appRole string, log *slog.Logger) error {
+	r := migrate.Runner{
+		Migrations: migrationFiles(engine),
+		Recorder:   migrationTable{},
+		Atomic:     true,
+		Before: func(ctx context.Context, t *sql.Tx) error {
+			if engine == Postgres {
+				if err := lockAndCheckRole(ctx, t, appRole); err != nil {
+					return err
+				}
+			}
+			if _, err := t.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_us BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	var have int
-	if err := t.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	ms := migrationFiles(engine)
-	if have > len(ms) {
-		return fmt.Errorf("schema version %d is newer than this build's %d", have, len(ms))
-	}
-	for _, m := range ms[have:] {
-		if _, err := t.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("apply %s: %w", m.name, err)
-		}
-		if _, err := t.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_us) VALUES ($1, $2, $3)",
-			m.version, m.name, time.Now().UnixMicro()); err != nil {
-			return fmt.Errorf("record %s: %w", m.name, err)
-		}
-		log.Info("applied migration", "engine", engine, "migration", m.name)
+				return fmt.Errorf("create schema_migrations: %w", err)
+			}
+			return nil
+		},
+		Applied: func(m migrate.Migration) { log.Info("applied migration", "engine", engine, "migration", m.Name) },
 	}
 	if engine == Postgres {
-		r := pgx.Identifier{appRole}.Sanitize()
-		for _, q := range []string{
-			"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM " + r,
-			"GRANT USAGE ON SCHEMA public TO " + r,
-			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(mutableTables(), ", ") + " TO " + r,
-			"GRANT SELECT, INSERT ON " + strings.Join(appendOnlyTables(), ", ") + " TO " + r,
-			"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(accountTables(), ", ") + " TO " + r,
-			"GRANT SELECT ON schema_migrations TO " + r,
-			"GRANT SELECT, INSERT ON org_directory TO " + r,                                    // 0005
-			"GRANT SELECT, INSERT, UPDATE ON mail_retry TO " + r,                               // 0006
-			"GRANT EXECUTE ON FUNCTION " + strings.Join(definerFunctions(), ", ") + " TO " + r, // 0009
-		} {
-			if _, err := t.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("grant: %w", err)
-			}
+		r.After = func(ctx context.Context, t *sql.Tx) error { return grant(ctx, t, appRole) }
+	}
+	return r.Run(ctx, db)
+}
+
+// migrationTable records the schema's version in schema_migrations, a row
+// per migration applied.
+type migrationTable struct{}
+
+func (migrationTable) Version(ctx context.Context, q migrate.Querier) (int, error) {
+	var v int
+	err := q.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v)
+	return v, err
+}
+
+func (migrationTable) Record(ctx context.Context, t *sql.Tx, m migrate.Migration) error {
+	_, err := t.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_us) VALUES ($1, $2, $3)",
+		m.Version, m.Name, time.Now().UnixMicro())
+	return err
+}
+
+var _ migrate.Recorder = migrationTable{} // interface guard
+
+// lockAndCheckRole makes t the only migrator on PostgreSQL until it ends,
+// and refuses an application role that is missing or could step around
+// row-level security.
+func lockAndCheckRole(ctx context.Context, t *sql.Tx, appRole string) error {
+	// "keycab migrate" as a number: one migrator at a time.
+	if _, err := t.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7089904335318528)"); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	var super, bypass, login bool
+	err := t.QueryRowContext(ctx, "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = $1", appRole).Scan(&super, &bypass, &login)
+	if err == sql.ErrNoRows {
+		return fmt.Errorf("application role %q does not exist: create it (LOGIN NOSUPERUSER NOBYPASSRLS) first", appRole)
+	} else if err != nil {
+		return fmt.Errorf("check application role: %w", err)
+	}
+	if super || bypass {
+		return fmt.Errorf("application role %q is a superuser or bypasses row-level security", appRole)
+	}
+	return nil
+}
+
+// grant gives the application role what the store needs on PostgreSQL
+// and nothing more, after every migration.
+func grant(ctx context.Context, t *sql.Tx, appRole string) error {
+	r := pgx.Identifier{appRole}.Sanitize()
+	for _, q := range []string{
+		"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM " + r,
+		"GRANT USAGE ON SCHEMA public TO " + r,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(mutableTables(), ", ") + " TO " + r,
+		"GRANT SELECT, INSERT ON " + strings.Join(appendOnlyTables(), ", ") + " TO " + r,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + strings.Join(accountTables(), ", ") + " TO " + r,
+		"GRANT SELECT ON schema_migrations TO " + r,
+		"GRANT SELECT, INSERT ON org_directory TO " + r,                                    // 0005
+		"GRANT SELECT, INSERT, UPDATE ON mail_retry TO " + r,                               // 0006
+		"GRANT EXECUTE ON FUNCTION " + strings.Join(definerFunctions(), ", ") + " TO " + r, // 0009
+	} {
+		if _, err := t.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("grant: %w", err)
 		}
 	}
-	return t.Commit()
+	return nil
 }
 
 // definerFunctions are the SECURITY DEFINER functions of migration 0009,

@@ -142,8 +142,8 @@ func (s *Store) Engine() Engine { return s.engine }
 // check verifies the schema version and, on PostgreSQL, that the service
 // role cannot step around row-level security.
 func (s *Store) check(ctx context.Context) error {
-	var v int
-	if err := s.rdb.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+	v, err := migrationTable{}.Version(ctx, s.rdb)
+	if err != nil {
 		return fmt.Errorf("open store: read schema version (run migrate first): %w", err)
 	}
 	want := len(migrationFiles(s.engine))
@@ -155,7 +155,7 @@ func (s *Store) check(ctx context.Context) error {
 	}
 	var super, bypass bool
 	var owned int
-	err := s.db.QueryRowContext(ctx, `SELECT r.rolsuper, r.rolbypassrls,
+	err = s.db.QueryRowContext(ctx, `SELECT r.rolsuper, r.rolbypassrls,
 		(SELECT count(*) FROM pg_tables t WHERE t.tableowner = current_user AND t.schemaname = current_schema())
 		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&super, &bypass, &owned)
 	if err != nil {
