@@ -44,6 +44,7 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 	if err != nil {
 		return err
 	}
+	defer d.changedConfig()
 	return d.Update(ctx, func(tx *Tx) error {
 		var cur int64
 		if err := tx.QueryRow("SELECT coalesce(max(version), 0) FROM config").Scan(&cur); err != nil {
@@ -122,6 +123,30 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 		}})
 		return err
 	})
+}
+
+// ConfigChanged returns a channel closed at the next change of the
+// config snapshot (Snapshot): a bundle applied, a fob enrolled or a badge
+// linked at the kiosk, a member erased. A reader takes the channel before
+// it reads the snapshot, so that no change falls between the two.
+func (d *DB) ConfigChanged() <-chan struct{} {
+	d.confMu.Lock()
+	defer d.confMu.Unlock()
+	if d.confChanged == nil {
+		d.confChanged = make(chan struct{})
+	}
+	return d.confChanged
+}
+
+// changedConfig tells the ConfigChanged watchers, after a change of the
+// config committed (or failed: a spurious reload costs one read).
+func (d *DB) changedConfig() {
+	d.confMu.Lock()
+	defer d.confMu.Unlock()
+	if d.confChanged != nil {
+		close(d.confChanged)
+		d.confChanged = nil
+	}
 }
 
 // Policy returns the applied policy (the default policy before any config).
@@ -338,6 +363,7 @@ func each(ctx context.Context, tx *sql.Tx, queries []rowsQuery) error {
 // is refused.
 func (d *DB) EnrolToken(ctx context.Context, actor, keySetID, token string) error {
 	h := keycab.TokenHash(token)
+	defer d.changedConfig()
 	return d.Update(ctx, func(tx *Tx) error {
 		var other string
 		err := tx.QueryRow("SELECT keyset_id FROM keyset_tokens WHERE hash = ?", h).Scan(&other)
@@ -358,6 +384,7 @@ func (d *DB) EnrolToken(ctx context.Context, actor, keySetID, token string) erro
 // LinkBadge links a badge code to a member at the kiosk and logs
 // admin.change with the badge's hash. A badge already linked is refused.
 func (d *DB) LinkBadge(ctx context.Context, actor, memberID string, kind keycab.BadgeKind, code string) error {
+	defer d.changedConfig()
 	return d.Update(ctx, func(tx *Tx) error {
 		var salt []byte
 		if err := tx.QueryRow("SELECT badge_salt FROM config WHERE id = 1").Scan(&salt); err != nil {

@@ -141,6 +141,7 @@ func (d *DB) Erase(ctx context.Context, member, actor string) error {
 		}})
 		return err
 	})
+	d.changedConfig()
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,9 @@ type DB struct {
 
 	markMu   sync.Mutex // serialises writes of the mark (mark.go)
 	markSize int64      // the size the mark records
+
+	confMu      sync.Mutex    // guards confChanged
+	confChanged chan struct{} // closed at the next change of the config (config.go)
 }
 
 type logMeta struct {
