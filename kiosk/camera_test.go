@@ -16,9 +16,9 @@ func TestAdminShowsCameraError(t *testing.T) {
 	<-failed
 	r.badge("BADGE-ANA")
 	r.await(kiosk.EnterPIN)
-	r.c.Do(kiosk.PIN{Digits: "2468"})
+	r.do(kiosk.PIN{Digits: "2468"})
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.OpenAdmin{})
+	r.do(kiosk.OpenAdmin{})
 	a := r.await(kiosk.Admin)
 	if a.Admin == nil || !strings.Contains(a.Admin.CameraError, "exit status 1: ERROR: *** no cameras available ***") || a.Admin.CameraErrorAt.IsZero() {
 		t.Fatalf("admin view camera error %q at %v", a.Admin.CameraError, a.Admin.CameraErrorAt)

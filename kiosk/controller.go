@@ -141,26 +141,35 @@ type Controller struct {
 	labels   map[string]string // key set id -> label, for History
 
 	// Owned by the loop goroutine.
-	conf      *keycab.Config
-	loc       *time.Location
-	out       map[string]keycab.Checkout // custody, by key set
-	present   map[int]bool               // key-present sensors, by slot
-	doorOpen  bool
-	released  map[string]time.Time // locks released by a flow or emergency, until when
-	s         *session
-	lastScan  map[string]time.Time
-	fails     map[string]int
-	lockedOut map[string]time.Time
-	alarms    []Alarm
-	overdue   map[int64]bool // checkouts already alarmed as overdue, by log index
-	emergency bool
-	logFault  error     // the log's last refusal while out of service, nil when it records
-	faultFrom time.Time // when the log first refused
-	refused   int       // entries the log refused since then
-	step      int       // generation of the step deadline
-	doorGen   int       // generation of the door-held timer
-	seq       uint64
+	conf         *keycab.Config
+	loc          *time.Location
+	out          map[string]keycab.Checkout // custody, by key set
+	present      map[int]bool               // key-present sensors, by slot
+	doorOpen     bool
+	released     map[string]time.Time // locks released by a flow or emergency, until when
+	s            *session
+	lastScan     map[string]time.Time
+	fails        map[string]int
+	lockedOut    map[string]time.Time
+	alarms       []Alarm
+	overdue      map[int64]bool // checkouts already alarmed as overdue, by log index
+	emergency    bool
+	logFault     error     // the log's last refusal while out of service, nil when it records
+	faultFrom    time.Time // when the log first refused
+	refused      int       // entries the log refused since then
+	step         int       // generation of the step deadline
+	doorGen      int       // generation of the door-held timer
+	seq          uint64
+	beat         hardware.Timer // the next heartbeat
+	overdueCheck hardware.Timer // the next overdue check
 }
+
+// How often the loop notes that it is alive (for Alive) and checks for
+// overdue keys.
+const (
+	beatEvery    = time.Second
+	overdueEvery = 30 * time.Second
+)
 
 // session is one member's visit, from badge to done.
 type session struct {
@@ -187,6 +196,12 @@ type (
 	timeoutEvent struct{ gen int }
 	doorHeld     struct{ gen int }
 	logRetry     struct{}
+	heartbeat    struct{} // every beatEvery: the loop is alive
+	overdueTick  struct{} // every overdueEvery: look for overdue keys
+	// flushed is closed by the loop when it comes to it, after everything
+	// posted before it: tests (Flush in export_test.go) wait on it to know
+	// that the controller has acted on what they did, instead of sleeping.
+	flushed chan struct{}
 )
 
 // New returns a controller; Run starts it.
@@ -212,11 +227,11 @@ func New(cfg Config) (*Controller, error) {
 }
 
 // Alive reports whether the controller's loop went round within the last
-// maxAge: a systemd watchdog pings only while it does, so a wedged
+// maxAge on its clock: a systemd watchdog pings only while it does, so a wedged
 // controller gets the process restarted (and every lock secured at start).
 func (c *Controller) Alive(maxAge time.Duration) bool {
 	t := c.alive.Load()
-	return t != 0 && time.Since(time.Unix(0, t)) < maxAge
+	return t != 0 && c.clock.Now().Sub(time.Unix(0, t)) < maxAge
 }
 
 // Do hands a touchscreen action to the controller.
@@ -288,25 +303,25 @@ func (c *Controller) Run(ctx context.Context) error {
 	}()
 	c.idle("Scan your badge", "")
 	c.checkOverdue(ctx)
-	ticker := time.NewTicker(30 * time.Second)
-	defer ticker.Stop()
-	beat := time.NewTicker(time.Second)
-	defer beat.Stop()
-	c.alive.Store(time.Now().UnixNano())
+	// The heartbeat and the overdue check are timers of the controller's
+	// clock, like every other: events in the loop's queue, in turn.
+	c.alive.Store(c.clock.Now().UnixNano())
+	c.beat = c.clock.AfterFunc(beatEvery, func() { c.events <- heartbeat{} })
+	c.overdueCheck = c.clock.AfterFunc(overdueEvery, func() { c.events <- overdueTick{} })
+	defer func() {
+		c.beat.Stop()
+		c.overdueCheck.Stop()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-beat.C:
-			c.alive.Store(time.Now().UnixNano())
 		case ev, ok := <-c.cfg.Sensors:
 			if !ok {
 				c.cfg.Sensors = nil
 				continue
 			}
 			c.onSensor(ctx, ev)
-		case <-ticker.C:
-			c.checkOverdue(ctx)
 		case ev := <-c.events:
 			c.handle(ctx, ev)
 		}
@@ -336,7 +351,7 @@ func (c *Controller) load(ctx context.Context) error {
 
 func (c *Controller) handle(ctx context.Context, ev any) {
 	switch ev.(type) {
-	case timeoutEvent, doorHeld, logRetry:
+	case timeoutEvent, doorHeld, logRetry, heartbeat, overdueTick, flushed:
 	default:
 		// A person acts: out of service, nothing happens unless the log
 		// records again.
@@ -384,6 +399,14 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		c.onEnrolFob(ev.Slot)
 	case LinkBadge:
 		c.onLinkBadge(ev.MemberID)
+	case heartbeat:
+		c.alive.Store(c.clock.Now().UnixNano())
+		c.beat = c.clock.AfterFunc(beatEvery, func() { c.events <- heartbeat{} })
+	case overdueTick:
+		c.checkOverdue(ctx)
+		c.overdueCheck = c.clock.AfterFunc(overdueEvery, func() { c.events <- overdueTick{} })
+	case flushed:
+		close(ev)
 	case logRetry:
 		if c.logFault == nil {
 			return

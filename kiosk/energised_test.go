@@ -7,7 +7,6 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 )
@@ -57,8 +56,8 @@ func TestOutputsNeverEnergisedPastMax(t *testing.T) {
 		maxOn = 10 * time.Second // the simulator's default
 		step  = 50 * time.Millisecond
 	)
-	clock := hardwaretest.NewClock()
-	r := newRigWith(t, testConfig(t), simulator.Options{Clock: clock}, func(kc *kiosk.Config) { kc.Clock = clock })
+	r := newRig(t, testConfig(t))
+	clock := r.clock
 	trace := &pinTrace{changes: map[string][]pinChange{}}
 	outputs := append([]string{simulator.BuzzerPin}, r.cab.Locks.Names()...)
 	for _, name := range outputs {
@@ -72,74 +71,83 @@ func TestOutputsNeverEnergisedPastMax(t *testing.T) {
 			trace.mu.Unlock()
 		})
 	}
-	// run moves the clock on by d in steps, letting the controller keep up
-	// (a bounded pause, not a timing assertion).
+	// run moves the clock on by d in steps, the controller acting on each
+	// (the lock driver's timers chain: each step starts what the last one
+	// scheduled).
 	run := func(d time.Duration) {
 		for e := time.Duration(0); e < d; e += step {
-			clock.Advance(step)
-			time.Sleep(time.Millisecond)
+			r.advance(step)
 		}
 	}
-	until := func(what string, cond func() bool) {
+	want := func(states ...kiosk.State) {
 		t.Helper()
-		hardwaretest.Eventually(t, 4*wait, what, func() bool {
-			clock.Advance(step)
-			return cond()
-		})
+		s := r.c.Screen()
+		for _, st := range states {
+			if s.State == st {
+				return
+			}
+		}
+		t.Fatalf("screen %+v, want %v", s, states)
 	}
-	state := func(s kiosk.State) func() bool { return func() bool { return r.c.Screen().State == s } }
+	// toIdle lets a Message or Done screen time out, step by step.
+	toIdle := func() {
+		t.Helper()
+		for e := time.Duration(0); r.c.Screen().State != kiosk.Idle; e += step {
+			if e > r.showDone {
+				t.Fatalf("not idle after %v: %+v", e, r.c.Screen())
+			}
+			r.advance(step)
+		}
+	}
 	startTake := func() {
-		r.cab.Badge("BADGE-BEN")
-		until("menu", state(kiosk.Menu))
-		r.c.Do(kiosk.ChooseTake{KeySetID: "ks-1"})
-		until("reason", state(kiosk.Reason))
-		r.c.Do(kiosk.GiveReason{Reason: "viewing"})
-		until("unlocking or refused", func() bool { s := r.c.Screen().State; return s == kiosk.Unlocking || s == kiosk.Message })
+		t.Helper()
+		r.badge("BADGE-BEN")
+		want(kiosk.Menu)
+		r.do(kiosk.ChooseTake{KeySetID: "ks-1"})
+		want(kiosk.Reason)
+		r.do(kiosk.GiveReason{Reason: "viewing"})
+		want(kiosk.Unlocking, kiosk.Message) // Message: the lock, resting, did not open
 	}
 
 	// A take left open past the lock's limit, cancelled, and tried again
-	// at once: the second release comes during the rest.
+	// soon after: the second release comes during the rest.
 	startTake()
 	run(maxOn + time.Second)
-	r.c.Do(kiosk.Cancel{})
-	until("idle", state(kiosk.Idle))
+	r.do(kiosk.Cancel{})
+	toIdle()
 	run(time.Second)
 	startTake()
-	r.c.Do(kiosk.Cancel{})
-	until("idle", state(kiosk.Idle))
+	r.do(kiosk.Cancel{})
+	toIdle()
 	run(maxOn)
 	startTake()
-	if err := r.cab.TakeKey(1, false); err != nil {
+	if err := r.takeKey(1, false); err != nil {
 		t.Fatal(err)
 	}
-	until("done", state(kiosk.Done))
+	want(kiosk.Done)
 	run(time.Second)
 
 	// The admin tests the door lock over and over.
-	r.cab.Badge("BADGE-ANA")
-	until("pin", state(kiosk.EnterPIN))
-	r.c.Do(kiosk.PIN{Digits: "2468"})
-	until("menu", state(kiosk.Menu))
-	r.c.Do(kiosk.OpenAdmin{})
-	until("admin", state(kiosk.Admin))
+	r.badge("BADGE-ANA")
+	want(kiosk.EnterPIN)
+	r.do(kiosk.PIN{Digits: "2468"})
+	want(kiosk.Menu)
+	r.do(kiosk.OpenAdmin{})
+	want(kiosk.Admin)
 	for range 40 {
-		r.c.Do(kiosk.PulseLock{Lock: "DOOR_LOCK"})
+		r.do(kiosk.PulseLock{Lock: "DOOR_LOCK"})
 		run(500 * time.Millisecond)
 	}
-	r.c.Do(kiosk.Cancel{})
-	until("idle", state(kiosk.Idle))
+	r.do(kiosk.Cancel{})
+	toIdle()
 
 	// The fire panel holds the emergency input for a minute.
 	emergencyFrom := clock.Now()
-	if err := r.cab.Emergency(true); err != nil {
-		t.Fatal(err)
-	}
-	until("emergency", state(kiosk.Emergency))
+	r.emergency(true)
+	want(kiosk.Emergency)
 	run(60 * time.Second)
-	if err := r.cab.Emergency(false); err != nil {
-		t.Fatal(err)
-	}
-	until("idle after the emergency", state(kiosk.Idle))
+	r.emergency(false)
+	want(kiosk.Idle)
 	emergencyTo := clock.Now()
 	run(maxOn)
 

@@ -10,6 +10,16 @@ import (
 	"keycab.dev/keycab/store"
 )
 
+// Flush returns once the controller's loop has handled every event posted
+// before it: actions (Do), scans handed over by ReadScanners and the
+// timers of its clock that have fired. A sensor event the loop has taken
+// from Config.Sensors is handled before it too.
+func (c *Controller) Flush() {
+	ch := make(flushed)
+	c.events <- ch
+	<-ch
+}
+
 // HistoryFrom is History reading log instead of the controller's store, so
 // that a test can count the entries History reads.
 func (c *Controller) HistoryFrom(ctx context.Context, log recentLog, f HistoryFilter) ([]HistoryItem, error) {

@@ -2,6 +2,7 @@ package kiosk_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -9,7 +10,11 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hardware"
+	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/hardware/hardwaretest"
+	"keycab.dev/keycab/hardware/input"
+	"keycab.dev/keycab/hardware/sim"
 	"keycab.dev/keycab/internal/passhash"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
@@ -18,19 +23,93 @@ import (
 )
 
 const (
-	wait     = 10 * time.Second // bound on every wait; not a timing assertion
+	// wait bounds every wait for another goroutine (the controller's, the
+	// input watcher's); a passing test never reaches it, and it is not a
+	// timing assertion: time in these tests is the rig's manual clock.
+	wait     = 30 * time.Second
 	coolDown = 200 * time.Millisecond
+	// showDone is how long Done and Message screens stay, on the rig's
+	// clock: longer than the cool-down, so that presenting a badge again
+	// never ends one by the way.
+	showDone = time.Second
 )
 
-// rig is a controller running on a simulated cabinet and a store on disk.
+// rig is a controller running on a simulated cabinet and a store on disk,
+// on a manual clock (hardwaretest.Clock) that it and the locks share: time
+// moves only when the test says so (advance, or badge waiting out the
+// cool-down). The simulated inputs debounce on the system clock, so that a
+// hand on the cabinet reaches the controller without moving the manual one.
+//
+// Every step a test takes through the rig returns once the controller has
+// acted on it: an action once the loop has handled it, a badge once the
+// controller has been handed it and handled it, a hand on the cabinet once
+// its input's change has reached the controller and been handled. No test
+// sleeps, and none polls.
 type rig struct {
-	t     testing.TB
-	shown map[string]time.Time // when each code was last presented
-	cool  time.Duration        // the config's scan cool-down
-	db    *store.DB
-	cab   *simulator.Cabinet
-	c     *kiosk.Controller
-	stop  func()
+	t        testing.TB
+	clock    *hardwaretest.Clock
+	shown    map[string]time.Time // when each code was last presented, on clock
+	cool     time.Duration        // the config's scan cool-down
+	showDone time.Duration        // the controller's ShowDone
+	db       *store.DB
+	cab      *simulator.Cabinet
+	c        *kiosk.Controller
+	stop     func()
+
+	screens   <-chan kiosk.Screen // a wake-up on each new screen
+	reads     *feed[struct{}]     // Reads of the badge reader the controller began
+	presented int                 // codes presented to the badge reader
+	inputs    *feed[input.Event]  // input changes the controller has taken
+	taken     int                 // of inputs, how many the test has looked at
+}
+
+// A feed is what another goroutine saw, item by item, for a test to wait on.
+type feed[T any] struct {
+	mu   sync.Mutex
+	seen []T
+	more chan struct{} // closed and replaced on each add
+}
+
+func newFeed[T any]() *feed[T] { return &feed[T]{more: make(chan struct{})} }
+
+func (f *feed[T]) add(v T) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen = append(f.seen, v)
+	close(f.more)
+	f.more = make(chan struct{})
+}
+
+// await returns the feed once it holds at least n items.
+func (f *feed[T]) await(tb testing.TB, what string, n int) []T {
+	tb.Helper()
+	bound := time.NewTimer(wait)
+	defer bound.Stop()
+	for {
+		f.mu.Lock()
+		seen, more := f.seen, f.more
+		f.mu.Unlock()
+		if len(seen) >= n {
+			return seen
+		}
+		select {
+		case <-more:
+		case <-bound.C:
+			tb.Fatalf("%s: not seen after %v", what, wait)
+		}
+	}
+}
+
+// countedReader is the simulated badge reader, noting each Read the
+// controller begins: when it begins Read n+1, it has been handed n codes.
+type countedReader struct {
+	*sim.Badges
+	reads *feed[struct{}]
+}
+
+func (r countedReader) Read(ctx context.Context) (badge.Badge, error) {
+	r.reads.add(struct{}{})
+	return r.Badges.Read(ctx)
 }
 
 // testConfig is storetest.Config with PINs and a door lock.
@@ -49,6 +128,10 @@ func testConfig(t testing.TB) *keycab.Config {
 	return cfg
 }
 
+// rigStart is where the rig's clock starts (every hardwaretest.Clock
+// starts at the same instant), for configs with times relative to it.
+func rigStart() time.Time { return hardwaretest.NewClock().Now() }
+
 func newRig(t testing.TB, cfg *keycab.Config, tune ...func(*kiosk.Config)) *rig {
 	t.Helper()
 	return newRigWith(t, cfg, simulator.Options{}, tune...)
@@ -60,26 +143,57 @@ func newRigWith(t testing.TB, cfg *keycab.Config, so simulator.Options, tune ...
 	if err := db.ApplyConfig(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
+	clock := hardwaretest.NewClock()
+	so.Clock = clock
+	if so.InputClock == nil {
+		so.InputClock = hardware.SystemClock{}
+	}
 	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, so)
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := &rig{t: t, clock: clock, db: db, cab: cab, shown: map[string]time.Time{}, cool: cfg.Policy.ScanCoolDown,
+		reads: newFeed[struct{}](), inputs: newFeed[input.Event]()}
+	// The badge reader comes first in the simulator's scanners; the camera
+	// (Options.Camera) after it.
+	scanners := append([]kiosk.Scanner{countedReader{cab.Badges, r.reads}}, cab.Scanners()[1:]...)
+	sensors := make(chan input.Event) // unbuffered: sent is taken
 	kc := kiosk.Config{
-		Store: db, Locks: cab.Locks, Scanners: cab.Scanners(),
-		Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States(), Buzzer: simulator.Buzzer,
-		ShowDone: 100 * time.Millisecond,
+		Store: db, Locks: cab.Locks, Scanners: scanners, Clock: clock,
+		Sensors: sensors, Initial: cab.Inputs.States(), Buzzer: simulator.Buzzer,
+		ShowDone: showDone,
 	}
 	for _, f := range tune {
 		f(&kc)
 	}
+	r.showDone = kc.ShowDone
 	c, err := kiosk.New(kc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.c = c
+	r.screens = c.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	r := &rig{t: t, db: db, cab: cab, c: c, shown: map[string]time.Time{}, cool: cfg.Policy.ScanCoolDown}
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		for {
+			var ev input.Event
+			select {
+			case ev = <-cab.Inputs.Events():
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case sensors <- ev:
+				r.inputs.add(ev)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	var stop func()
 	var once sync.Once
 	r.stop = func() { once.Do(stop) }
@@ -93,32 +207,161 @@ func newRigWith(t testing.TB, cfg *keycab.Config, so simulator.Options, tune ...
 		case <-time.After(wait):
 			t.Error("controller did not stop")
 		}
+		<-forwarded
 		cab.Close()
 	}
 	t.Cleanup(r.stop)
+	r.c.Flush()
 	r.await(kiosk.Idle)
 	return r
 }
 
-// badge presents a badge as a person would: a second presentation of the
-// same badge comes after the scan cool-down (TestCoolDown tests inside it).
-func (r *rig) badge(code string) {
-	if last, ok := r.shown[code]; ok {
-		time.Sleep(time.Until(last.Add(r.cool + r.cool/4)))
-	}
-	r.shown[code] = time.Now()
-	r.cab.Badge(code)
+// advance moves the clock on by d and returns once the controller has
+// handled the timers that fired.
+func (r *rig) advance(d time.Duration) {
+	r.clock.Advance(d)
+	r.c.Flush()
 }
 
-// await waits until the screen is in state, and returns it.
+// do hands the controller a touchscreen action and returns once it has
+// acted on it.
+func (r *rig) do(a any) {
+	r.c.Do(a)
+	r.c.Flush()
+}
+
+// present hands a code to the badge reader and returns once the
+// controller has been handed it and has acted on it.
+func (r *rig) present(code, source string) {
+	r.t.Helper()
+	r.cab.Badges.Present(code, source)
+	r.presented++
+	r.reads.await(r.t, "code "+code+" handed to the controller", r.presented+1)
+	r.c.Flush()
+}
+
+// badge presents a badge as a person would: a second presentation of the
+// same badge comes once the scan cool-down has passed on the clock
+// (TestCoolDown tests inside it).
+func (r *rig) badge(code string) {
+	r.t.Helper()
+	if last, ok := r.shown[code]; ok {
+		if d := last.Add(r.cool).Sub(r.clock.Now()); d > 0 {
+			r.advance(d)
+		}
+	}
+	r.shown[code] = r.clock.Now()
+	r.present(code, "sim")
+}
+
+// showQR shows a QR code to the camera. Without a simulated camera it
+// returns once the controller has acted on the code; with one, the test
+// awaits what the code leads to.
+func (r *rig) showQR(text string) {
+	r.t.Helper()
+	if r.cab.Camera != nil {
+		r.cab.ShowQR(text)
+		return
+	}
+	r.present(text, "qr")
+}
+
+// sensed returns once the change of the named input to active has reached
+// the controller and been handled.
+func (r *rig) sensed(name string, active bool) {
+	r.t.Helper()
+	for {
+		seen := r.inputs.await(r.t, fmt.Sprintf("input %s active=%v", name, active), r.taken+1)
+		ev := seen[r.taken]
+		r.taken++
+		if ev.Input == name && ev.Active == active {
+			break
+		}
+	}
+	r.c.Flush()
+}
+
+// takeKey takes the key out of slot n (simulator.Cabinet.TakeKey) and
+// returns once the controller has acted on its sensor.
+func (r *rig) takeKey(n int, force bool) error {
+	r.t.Helper()
+	if err := r.cab.TakeKey(n, force); err != nil {
+		return err
+	}
+	r.sensed(fmt.Sprintf("slot%d", n), false)
+	return nil
+}
+
+// putKey puts a key into slot n and returns once the controller has acted
+// on its sensor.
+func (r *rig) putKey(n int) {
+	r.t.Helper()
+	if err := r.cab.PutKey(n); err != nil {
+		r.t.Fatal(err)
+	}
+	r.sensed(fmt.Sprintf("slot%d", n), true)
+}
+
+// door opens or closes the door and returns once the controller has acted
+// on it.
+func (r *rig) door(open bool) {
+	r.t.Helper()
+	if err := r.cab.Door(open); err != nil {
+		r.t.Fatal(err)
+	}
+	r.sensed("door", open)
+}
+
+// tamper sets the tamper input; emergency the fire panel's.
+func (r *rig) tamper(on bool) {
+	r.t.Helper()
+	if err := r.cab.Tamper(on); err != nil {
+		r.t.Fatal(err)
+	}
+	r.sensed("tamper", on)
+}
+
+func (r *rig) emergency(on bool) {
+	r.t.Helper()
+	if err := r.cab.Emergency(on); err != nil {
+		r.t.Fatal(err)
+	}
+	r.sensed("emergency", on)
+}
+
+// await waits until the screen is in state, and returns it. After the
+// rig's own steps the screen is there already; await waits only for what
+// the simulated camera starts.
 func (r *rig) await(state kiosk.State) kiosk.Screen {
 	r.t.Helper()
-	var s kiosk.Screen
-	hardwaretest.Eventually(r.t, wait, "screen "+string(state), func() bool {
-		s = r.c.Screen()
-		return s.State == state
-	})
-	return s
+	return r.awaitScreen("screen "+string(state), func(s kiosk.Screen) bool { return s.State == state })
+}
+
+// awaitScreen waits until the screen satisfies cond, waking on each new
+// screen the controller publishes, and returns it.
+func (r *rig) awaitScreen(what string, cond func(kiosk.Screen) bool) kiosk.Screen {
+	r.t.Helper()
+	bound := time.NewTimer(wait)
+	defer bound.Stop()
+	for {
+		s := r.c.Screen() // the newest: a wake-up may carry an older one
+		if cond(s) {
+			return s
+		}
+		select {
+		case <-r.screens:
+		case <-bound.C:
+			r.t.Fatalf("%s: not shown after %v; the screen is %+v", what, wait, s)
+		}
+	}
+}
+
+// toIdle lets a Done or Message screen run its time out and returns the
+// idle screen.
+func (r *rig) toIdle() kiosk.Screen {
+	r.t.Helper()
+	r.advance(r.showDone)
+	return r.await(kiosk.Idle)
 }
 
 // kinds returns the kinds of the log's entries from index from on.
@@ -183,11 +426,11 @@ func (r *rig) take(badge, keySet string, slot int) {
 	if !has(m.Take, keySet) {
 		r.t.Fatalf("menu does not offer %s: %+v", keySet, m.Take)
 	}
-	r.c.Do(kiosk.ChooseTake{KeySetID: keySet})
+	r.do(kiosk.ChooseTake{KeySetID: keySet})
 	r.await(kiosk.Reason)
-	r.c.Do(kiosk.GiveReason{Reason: "viewing", Recipient: "Dana Buyer"})
+	r.do(kiosk.GiveReason{Reason: "viewing", Recipient: "Dana Buyer"})
 	r.await(kiosk.Unlocking)
-	if err := r.cab.TakeKey(slot, false); err != nil {
+	if err := r.takeKey(slot, false); err != nil {
 		r.t.Fatal(err)
 	}
 	r.await(kiosk.Done)
@@ -203,9 +446,9 @@ func TestTakeAndReturn(t *testing.T) {
 	if r.cab.Released("L1") {
 		t.Fatal("slot 1 released before a choice")
 	}
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-1"})
+	r.do(kiosk.ChooseTake{KeySetID: "ks-1"})
 	r.await(kiosk.Reason)
-	r.c.Do(kiosk.GiveReason{Reason: "viewing", Recipient: "Dana Buyer", Notes: "back by 5"})
+	r.do(kiosk.GiveReason{Reason: "viewing", Recipient: "Dana Buyer", Notes: "back by 5"})
 	s := r.await(kiosk.Unlocking)
 	if !r.cab.Released("L1") || !r.cab.PinHigh("L1") || !r.cab.Released("DOOR_LOCK") || r.cab.Released("L2") {
 		t.Fatalf("after choosing ks-1: L1 %v DOOR %v L2 %v", r.cab.Released("L1"), r.cab.Released("DOOR_LOCK"), r.cab.Released("L2"))
@@ -213,31 +456,33 @@ func TestTakeAndReturn(t *testing.T) {
 	if !strings.Contains(s.Message, "Slot 1") {
 		t.Fatalf("unlocking screen %+v", s)
 	}
-	if err := r.cab.TakeKey(1, false); err != nil {
+	if err := r.takeKey(1, false); err != nil {
 		t.Fatal(err)
 	}
 	d := r.await(kiosk.Done)
 	if !strings.Contains(d.Title, "1 High St") {
 		t.Fatalf("done screen %+v", d)
 	}
-	hardwaretest.Eventually(t, wait, "slot 1 secured", func() bool { return !r.cab.Released("L1") && !r.cab.PinHigh("L1") })
+	if r.cab.Released("L1") || r.cab.PinHigh("L1") {
+		t.Fatal("slot 1 not secured once the key was taken")
+	}
 	out := r.keysOut()
 	if len(out) != 1 || out[0].KeySetID != "ks-1" || out[0].MemberID != "m-ben" || out[0].Reason != "viewing" || out[0].Recipient != "Dana Buyer" || out[0].Slot != 1 {
 		t.Fatalf("custody %+v", out)
 	}
 
-	r.await(kiosk.Idle)
+	r.toIdle()
 	r.badge("BADGE-BEN")
 	m = r.await(kiosk.Menu)
 	if !has(m.Return, "ks-1") || has(m.Take, "ks-1") {
 		t.Fatalf("menu after take %+v", m)
 	}
-	r.c.Do(kiosk.ChooseReturn{KeySetID: "ks-1"})
+	r.do(kiosk.ChooseReturn{KeySetID: "ks-1"})
 	r.await(kiosk.Unlocking)
 	if !r.cab.Released("L1") {
 		t.Fatal("slot 1 not released for the return")
 	}
-	r.cab.PutKey(1)
+	r.putKey(1)
 	r.await(kiosk.Done)
 	if len(r.keysOut()) != 0 {
 		t.Fatalf("custody after return %+v", r.keysOut())
@@ -256,14 +501,14 @@ func TestTakeAndReturn(t *testing.T) {
 func TestWrongSlotReturn(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	r.take("BADGE-BEN", "ks-1", 1)
-	r.await(kiosk.Idle)
+	r.toIdle()
 	r.take("BADGE-BEN", "ks-2", 2)
-	r.await(kiosk.Idle)
+	r.toIdle()
 	r.badge("BADGE-BEN")
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.ChooseReturn{KeySetID: "ks-1"})
+	r.do(kiosk.ChooseReturn{KeySetID: "ks-1"})
 	r.await(kiosk.Unlocking)
-	r.cab.PutKey(2) // into ks-2's empty slot, not its own slot 1
+	r.putKey(2) // into ks-2's empty slot, not its own slot 1
 	d := r.await(kiosk.Done)
 	if !strings.Contains(d.Message, "slot 2, not its own slot 1") {
 		t.Fatalf("done screen %+v", d)
@@ -290,29 +535,37 @@ func TestOpenShelfByQR(t *testing.T) {
 	r := newRig(t, cfg)
 	r.badge("BADGE-BEN")
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-2"})
+	r.do(kiosk.ChooseTake{KeySetID: "ks-2"})
 	r.await(kiosk.Reason)
-	r.c.Do(kiosk.GiveReason{Reason: "inspection"})
+	r.do(kiosk.GiveReason{Reason: "inspection"})
 	r.await(kiosk.Confirming)
 	if !r.cab.Released("DOOR_LOCK") {
 		t.Fatal("door not released")
 	}
-	r.cab.Door(true)
-	r.cab.ShowQR("qr-token-1") // the wrong fob: ignored
-	r.cab.ShowQR("qr-token-2")
-	r.cab.ShowQR("qr-token-2") // the same label again, within the cool-down
+	r.door(true)
+	r.showQR("qr-token-1") // the wrong fob: ignored
+	if s := r.c.Screen(); s.State != kiosk.Confirming {
+		t.Fatalf("after the wrong fob: %+v", s)
+	}
+	r.showQR("qr-token-2")
 	r.await(kiosk.Done)
-	r.cab.Door(false)
-	hardwaretest.Eventually(t, wait, "door secured", func() bool { return !r.cab.Released("DOOR_LOCK") })
+	r.showQR("qr-token-2") // the same label again, within the cool-down
+	r.door(false)
+	if r.cab.Released("DOOR_LOCK") {
+		t.Fatal("door not secured after the take")
+	}
 	if out := r.keysOut(); len(out) != 1 || out[0].KeySetID != "ks-2" || out[0].Slot != 0 {
 		t.Fatalf("custody %+v", out)
 	}
-	r.await(kiosk.Idle)
+	if n := len(r.events(keycab.EventKeyReturned)); n != 0 {
+		t.Fatalf("the label shown again within the cool-down returned the key: %v", r.kinds(0))
+	}
+	r.toIdle()
 	r.badge("BADGE-BEN")
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.ChooseReturn{KeySetID: "ks-2"})
+	r.do(kiosk.ChooseReturn{KeySetID: "ks-2"})
 	r.await(kiosk.Confirming)
-	r.cab.ShowQR("qr-token-2")
+	r.showQR("qr-token-2")
 	r.await(kiosk.Done)
 	if len(r.keysOut()) != 0 || len(r.events(keycab.EventKeyTaken)) != 1 || len(r.events(keycab.EventKeyReturned)) != 1 {
 		t.Fatalf("custody %+v, log %v", r.keysOut(), r.kinds(0))
@@ -327,25 +580,28 @@ func TestDualRelease(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	r.badge("BADGE-BEN")
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-3"})
+	r.do(kiosk.ChooseTake{KeySetID: "ks-3"})
 	s := r.await(kiosk.Second)
 	if !strings.Contains(s.Message, "Plant room") {
 		t.Fatalf("second screen %+v", s)
 	}
-	time.Sleep(10 * time.Millisecond)
 	r.badge("BADGE-BEN-AGAIN") // unknown: refused, logged
 	r.badge("BADGE-ANA")
 	p := r.await(kiosk.EnterPIN) // admins confirm with their PIN
 	if !strings.HasPrefix(p.Title, "Ana") {
 		t.Fatalf("PIN screen for %q", p.Title)
 	}
-	r.c.Do(kiosk.PIN{Digits: "0000"})
-	hardwaretest.Eventually(t, wait, "wrong PIN shown", func() bool { return strings.Contains(r.c.Screen().Message, "Wrong PIN") })
-	r.c.Do(kiosk.PIN{Digits: "2468"})
+	r.do(kiosk.PIN{Digits: "0000"})
+	if s := r.c.Screen(); !strings.Contains(s.Message, "Wrong PIN") {
+		t.Fatalf("after a wrong PIN: %+v", s)
+	}
+	r.do(kiosk.PIN{Digits: "2468"})
 	r.await(kiosk.Reason)
-	r.c.Do(kiosk.GiveReason{Reason: "maintenance"})
+	r.do(kiosk.GiveReason{Reason: "maintenance"})
 	r.await(kiosk.Unlocking)
-	r.cab.TakeKey(3, false)
+	if err := r.takeKey(3, false); err != nil {
+		t.Fatal(err)
+	}
 	r.await(kiosk.Done)
 	out := r.keysOut()
 	if len(out) != 1 || out[0].MemberID != "m-ben" || out[0].SecondID != "m-ana" {
@@ -366,14 +622,13 @@ func TestSecondMustBeSomeoneElse(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	r.badge("BADGE-BEN")
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-3"})
+	r.do(kiosk.ChooseTake{KeySetID: "ks-3"})
 	r.await(kiosk.Second)
 	r.badge("BADGE-BEN") // after the cool-down: the taker cannot confirm their own release
-	hardwaretest.Eventually(t, wait, "own badge refused", func() bool {
-		s := r.c.Screen()
-		return s.State == kiosk.Second && strings.Contains(s.Message, "cannot be you")
-	})
-	r.c.Do(kiosk.Cancel{})
+	if s := r.c.Screen(); s.State != kiosk.Second || !strings.Contains(s.Message, "cannot be you") {
+		t.Fatalf("own badge as the second: %+v", s)
+	}
+	r.do(kiosk.Cancel{})
 	r.await(kiosk.Message)
 	if r.cab.Released("L3") || len(r.keysOut()) != 0 {
 		t.Fatal("cancelled dual release left something open or recorded")
@@ -382,7 +637,7 @@ func TestSecondMustBeSomeoneElse(t *testing.T) {
 
 func TestContractorOutsideWindowRefused(t *testing.T) {
 	cfg := testConfig(t)
-	now := time.Now()
+	now := rigStart()
 	cfg.Jobs = []keycab.Job{{ID: "j1", MemberID: "m-cara", KeySetIDs: []string{"ks-1"}, From: now.Add(2 * time.Hour), Until: now.Add(4 * time.Hour)},
 		{ID: "j2", MemberID: "m-cara", KeySetIDs: []string{"ks-2"}, From: now.Add(-time.Hour), Until: now.Add(time.Hour)}}
 	r := newRig(t, cfg)
@@ -391,8 +646,10 @@ func TestContractorOutsideWindowRefused(t *testing.T) {
 	if has(m.Take, "ks-1") || !has(m.Take, "ks-2") || has(m.Take, "ks-3") {
 		t.Fatalf("contractor menu %+v", m.Take)
 	}
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-1"}) // not offered; a forged touch is refused with the reason
-	hardwaretest.Eventually(t, wait, "refusal", func() bool { return strings.Contains(r.c.Screen().Message, "not open now") })
+	r.do(kiosk.ChooseTake{KeySetID: "ks-1"}) // not offered; a forged touch is refused with the reason
+	if s := r.c.Screen(); !strings.Contains(s.Message, "not open now") {
+		t.Fatalf("forged touch: %+v", s)
+	}
 	if r.cab.Released("L1") || len(r.keysOut()) != 0 {
 		t.Fatal("contractor outside the window got the key")
 	}
@@ -400,7 +657,7 @@ func TestContractorOutsideWindowRefused(t *testing.T) {
 
 func TestReservedKeyRefused(t *testing.T) {
 	cfg := testConfig(t)
-	now := time.Now()
+	now := rigStart()
 	cfg.Reservations = []keycab.Reservation{{ID: "r1", KeySetID: "ks-2", MemberID: "m-ana", From: now.Add(-time.Hour), Until: now.Add(time.Hour)}}
 	r := newRig(t, cfg)
 	r.badge("BADGE-BEN")
@@ -408,8 +665,10 @@ func TestReservedKeyRefused(t *testing.T) {
 	if has(m.Take, "ks-2") {
 		t.Fatal("reserved key offered")
 	}
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-2"})
-	hardwaretest.Eventually(t, wait, "refusal", func() bool { return strings.Contains(r.c.Screen().Message, "reserved by A. Admin until") })
+	r.do(kiosk.ChooseTake{KeySetID: "ks-2"})
+	if s := r.c.Screen(); !strings.Contains(s.Message, "reserved by A. Admin until") {
+		t.Fatalf("reserved key chosen: %+v", s)
+	}
 	if r.cab.Released("L2") {
 		t.Fatal("reserved slot released")
 	}
@@ -417,20 +676,25 @@ func TestReservedKeyRefused(t *testing.T) {
 
 func TestCoolDownOneScanOneAction(t *testing.T) {
 	r := newRig(t, testConfig(t))
-	r.cab.Badge("BADGE-BEN")
-	r.cab.Badge("BADGE-BEN")
-	r.cab.Badge("BADGE-BEN")
+	// One held badge: three reads at once.
+	r.present("BADGE-BEN", "sim")
+	r.present("BADGE-BEN", "sim")
+	r.present("BADGE-BEN", "sim")
 	r.await(kiosk.Menu)
-	time.Sleep(50 * time.Millisecond)
 	if n := len(r.events(keycab.EventIdentified)); n != 1 {
 		t.Fatalf("%d identifications from one held badge, want 1", n)
 	}
-	// After the cool-down the same badge counts again (here: ignored
-	// mid-session, so no second identification either).
-	time.Sleep(coolDown)
-	r.c.Do(kiosk.Cancel{})
-	r.await(kiosk.Idle)
-	r.cab.Badge("BADGE-BEN")
+	// Cancelled, and read again just inside the cool-down: the Message
+	// screen stays (a badge counted there would start a session).
+	r.do(kiosk.Cancel{})
+	r.advance(coolDown - time.Nanosecond)
+	r.present("BADGE-BEN", "sim")
+	if s := r.c.Screen(); s.State != kiosk.Message || len(r.events(keycab.EventIdentified)) != 1 {
+		t.Fatalf("a read inside the cool-down acted: %+v, log %v", s, r.kinds(0))
+	}
+	// Once the cool-down has passed the same badge counts again.
+	r.advance(time.Nanosecond)
+	r.present("BADGE-BEN", "sim")
 	r.await(kiosk.Menu)
 	if n := len(r.events(keycab.EventIdentified)); n != 2 {
 		t.Fatalf("%d identifications after the cool-down, want 2", n)
@@ -441,15 +705,25 @@ func TestDoorHeldAndForced(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Policy.DoorHeld = 150 * time.Millisecond
 	r := newRig(t, cfg)
-	r.cab.Door(true) // locked: forced
-	hardwaretest.Eventually(t, wait, "door forced alarm", func() bool { return r.alarm(keycab.AlarmDoorForced) })
-	hardwaretest.Eventually(t, wait, "door held alarm", func() bool { return r.alarm(keycab.AlarmDoorHeld) })
-	hardwaretest.Eventually(t, wait, "both alarms on screen", func() bool { return len(r.c.Screen().Alarms) == 2 })
+	r.door(true) // locked: forced
+	if !r.alarm(keycab.AlarmDoorForced) || len(r.c.Screen().Alarms) != 1 {
+		t.Fatalf("door opened while locked: alarms %+v, log %v", r.c.Screen().Alarms, r.kinds(0))
+	}
+	r.advance(cfg.Policy.DoorHeld - time.Nanosecond)
+	if r.alarm(keycab.AlarmDoorHeld) {
+		t.Fatal("door held alarm before the door was held open that long")
+	}
+	r.advance(time.Nanosecond)
+	if !r.alarm(keycab.AlarmDoorHeld) || len(r.c.Screen().Alarms) != 2 {
+		t.Fatalf("door held open: alarms %+v, log %v", r.c.Screen().Alarms, r.kinds(0))
+	}
 	if !r.cab.PinHigh(simulator.BuzzerPin) {
 		t.Fatal("buzzer silent")
 	}
-	r.cab.Door(false)
-	hardwaretest.Eventually(t, wait, "door closed logged", func() bool { return len(r.events(keycab.EventDoorClosed)) == 1 })
+	r.door(false)
+	if n := len(r.events(keycab.EventDoorClosed)); n != 1 {
+		t.Fatalf("%d door closed entries", n)
+	}
 }
 
 func TestRemovalWithoutSession(t *testing.T) {
@@ -457,8 +731,12 @@ func TestRemovalWithoutSession(t *testing.T) {
 	if err := r.cab.TakeKey(2, false); err == nil {
 		t.Fatal("a locked slot gave up its key")
 	}
-	r.cab.TakeKey(2, true) // yanked
-	hardwaretest.Eventually(t, wait, "removal alarm", func() bool { return r.alarm(keycab.AlarmKeyRemoved) })
+	if err := r.takeKey(2, true); err != nil { // yanked
+		t.Fatal(err)
+	}
+	if !r.alarm(keycab.AlarmKeyRemoved) {
+		t.Fatalf("no removal alarm: log %v", r.kinds(0))
+	}
 	if len(r.keysOut()) != 0 {
 		t.Fatal("a yanked key was recorded as taken")
 	}
@@ -466,31 +744,39 @@ func TestRemovalWithoutSession(t *testing.T) {
 
 func TestTamper(t *testing.T) {
 	r := newRig(t, testConfig(t))
-	r.cab.Tamper(true)
-	hardwaretest.Eventually(t, wait, "tamper alarm", func() bool { return r.alarm(keycab.AlarmTamper) })
+	r.tamper(true)
+	if !r.alarm(keycab.AlarmTamper) {
+		t.Fatalf("no tamper alarm: log %v", r.kinds(0))
+	}
 }
 
 func TestEmergencyRelease(t *testing.T) {
 	r := newRig(t, testConfig(t), func(c *kiosk.Config) { c.UnlockFor = 300 * time.Millisecond })
 	r.badge("BADGE-BEN")
 	r.await(kiosk.Menu)
-	r.cab.Emergency(true)
+	r.emergency(true)
 	r.await(kiosk.Emergency)
 	all := []string{"DOOR_LOCK", "L1", "L2", "L3"}
 	for _, l := range all {
-		hardwaretest.Eventually(t, wait, l+" released", func() bool { return r.cab.Released(l) })
+		if !r.cab.Released(l) {
+			t.Fatalf("%s not released by the emergency", l)
+		}
 	}
-	// Held past the lock driver's own limit: the controller renews it.
-	time.Sleep(600 * time.Millisecond)
+	// Held past a flow's release (UnlockFor): the emergency release lasts
+	// until the input clears (TestOutputsNeverEnergisedPastMax holds it
+	// past the locks' own limit).
+	r.advance(600 * time.Millisecond)
 	for _, l := range all {
 		if !r.cab.Released(l) {
 			t.Fatalf("%s relocked during the emergency", l)
 		}
 	}
-	r.cab.Emergency(false)
+	r.emergency(false)
 	r.await(kiosk.Idle)
 	for _, l := range all {
-		hardwaretest.Eventually(t, wait, l+" secured", func() bool { return !r.cab.Released(l) })
+		if r.cab.Released(l) {
+			t.Fatalf("%s still released after the emergency", l)
+		}
 	}
 	if len(r.events(keycab.EventEmergency)) != 1 || len(r.events(keycab.EventEmergencyOff)) != 1 {
 		t.Fatalf("log %v", r.kinds(0))
@@ -505,7 +791,7 @@ func TestWrongPINLockOut(t *testing.T) {
 	r.badge("BADGE-ANA") // admin: PIN at once
 	r.await(kiosk.EnterPIN)
 	for i := 0; i < 3; i++ {
-		r.c.Do(kiosk.PIN{Digits: "1111"})
+		r.do(kiosk.PIN{Digits: "1111"})
 	}
 	s := r.await(kiosk.Message)
 	if s.Title != "Locked out" {
@@ -514,7 +800,7 @@ func TestWrongPINLockOut(t *testing.T) {
 	if len(r.events(keycab.EventLockedOut)) != 1 || len(r.events(keycab.EventIdentifyFail)) != 3 {
 		t.Fatalf("log %v", r.kinds(0))
 	}
-	r.await(kiosk.Idle)
+	r.toIdle()
 	r.badge("BADGE-ANA")
 	if s := r.await(kiosk.Message); s.Title != "Locked out" {
 		t.Fatalf("locked-out badge: %+v", s)
@@ -523,31 +809,40 @@ func TestWrongPINLockOut(t *testing.T) {
 
 func TestAdminClearsAlarmAndPulses(t *testing.T) {
 	r := newRig(t, testConfig(t))
-	r.cab.Tamper(true)
-	hardwaretest.Eventually(t, wait, "tamper alarm", func() bool { return len(r.c.Screen().Alarms) == 1 })
+	r.tamper(true)
+	if n := len(r.c.Screen().Alarms); n != 1 {
+		t.Fatalf("%d alarms shown after tamper", n)
+	}
 	id := r.c.Screen().Alarms[0].ID
 	r.badge("BADGE-BEN")
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.OpenAdmin{})
-	hardwaretest.Eventually(t, wait, "refused", func() bool { return r.c.Screen().Title == "Administrators only" })
-	r.c.Do(kiosk.Cancel{})
-	r.await(kiosk.Idle)
+	r.do(kiosk.OpenAdmin{})
+	if s := r.c.Screen(); s.Title != "Administrators only" {
+		t.Fatalf("staff opening admin: %+v", s)
+	}
+	r.do(kiosk.Cancel{})
+	r.toIdle()
 	r.badge("BADGE-ANA")
 	r.await(kiosk.EnterPIN)
-	r.c.Do(kiosk.PIN{Digits: "2468"})
+	r.do(kiosk.PIN{Digits: "2468"})
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.OpenAdmin{})
+	r.do(kiosk.OpenAdmin{})
 	a := r.await(kiosk.Admin)
 	if a.Admin == nil || len(a.Admin.Slots) != 3 || !a.Admin.Slots[0].Present || a.Admin.Slots[0].KeySet != "1 High St" {
 		t.Fatalf("admin view %+v", a.Admin)
 	}
-	r.c.Do(kiosk.ClearAlarm{ID: id}) // no note: refused
-	hardwaretest.Eventually(t, wait, "note needed", func() bool { return strings.Contains(r.c.Screen().Message, "needs a note") })
-	r.c.Do(kiosk.ClearAlarm{ID: id, Note: "cover refitted by Ana"})
-	hardwaretest.Eventually(t, wait, "cleared", func() bool { return len(r.c.Screen().Alarms) == 0 })
-	r.c.Do(kiosk.PulseLock{Lock: "L2"})
-	hardwaretest.Eventually(t, wait, "pulse", func() bool { return r.cab.Released("L2") })
-	hardwaretest.Eventually(t, wait, "pulse logged", func() bool { return len(r.events(keycab.EventLockPulsed)) == 1 })
+	r.do(kiosk.ClearAlarm{ID: id}) // no note: refused
+	if s := r.c.Screen(); !strings.Contains(s.Message, "needs a note") {
+		t.Fatalf("clearing without a note: %+v", s)
+	}
+	r.do(kiosk.ClearAlarm{ID: id, Note: "cover refitted by Ana"})
+	if s := r.c.Screen(); len(s.Alarms) != 0 {
+		t.Fatalf("alarms after clearing: %+v", s.Alarms)
+	}
+	r.do(kiosk.PulseLock{Lock: "L2"})
+	if !r.cab.Released("L2") {
+		t.Fatal("L2 not released by the lock test")
+	}
 	cl := r.events(keycab.EventAlarmCleared)
 	if len(cl) != 1 || cl[0].Actor != "m-ana" || len(cl[0].Notes) != 32 || len(r.events(keycab.EventLockPulsed)) != 1 {
 		t.Fatalf("log %v", r.kinds(0))
@@ -559,26 +854,36 @@ func TestAdminEnrolsFobAndLinksBadge(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	r.badge("BADGE-ANA")
 	r.await(kiosk.EnterPIN)
-	r.c.Do(kiosk.PIN{Digits: "2468"})
+	r.do(kiosk.PIN{Digits: "2468"})
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.OpenAdmin{})
+	r.do(kiosk.OpenAdmin{})
 	r.await(kiosk.Admin)
-	r.c.Do(kiosk.EnrolFob{Slot: 2})
-	hardwaretest.Eventually(t, wait, "asks for the label", func() bool { return strings.Contains(r.c.Screen().Message, "new label for 2 High St") })
-	r.cab.ShowQR("KCB1-NEW-LABEL-2")
-	hardwaretest.Eventually(t, wait, "enrolled", func() bool { return strings.Contains(r.c.Screen().Message, "Label enrolled") })
+	r.do(kiosk.EnrolFob{Slot: 2})
+	if s := r.c.Screen(); !strings.Contains(s.Message, "new label for 2 High St") {
+		t.Fatalf("enrolling a fob for slot 2: %+v", s)
+	}
+	r.showQR("KCB1-NEW-LABEL-2")
+	if s := r.c.Screen(); !strings.Contains(s.Message, "Label enrolled") {
+		t.Fatalf("after the new label: %+v", s)
+	}
 	ks, err := r.db.KeySetByToken(context.Background(), "KCB1-NEW-LABEL-2")
 	if err != nil || ks.ID != "ks-2" {
 		t.Fatalf("new label: %v %v", ks, err)
 	}
-	r.c.Do(kiosk.EnrolFob{Slot: 1})
-	r.cab.ShowQR("qr-token-2") // already ks-2's label: refused
-	hardwaretest.Eventually(t, wait, "duplicate refused", func() bool { return strings.Contains(r.c.Screen().Message, "already belongs") })
+	r.do(kiosk.EnrolFob{Slot: 1})
+	r.showQR("qr-token-2") // already ks-2's label: refused
+	if s := r.c.Screen(); !strings.Contains(s.Message, "already belongs") {
+		t.Fatalf("after another key's label: %+v", s)
+	}
 
-	r.c.Do(kiosk.LinkBadge{MemberID: "m-cara"})
-	hardwaretest.Eventually(t, wait, "asks for the badge", func() bool { return strings.Contains(r.c.Screen().Message, "Cara's new badge") })
+	r.do(kiosk.LinkBadge{MemberID: "m-cara"})
+	if s := r.c.Screen(); !strings.Contains(s.Message, "Cara's new badge") {
+		t.Fatalf("linking a badge for Cara: %+v", s)
+	}
 	r.badge("BADGE-CARA-NEW")
-	hardwaretest.Eventually(t, wait, "linked", func() bool { return strings.Contains(r.c.Screen().Message, "Badge linked to Cara Contractor") })
+	if s := r.c.Screen(); !strings.Contains(s.Message, "Badge linked to Cara Contractor") {
+		t.Fatalf("after the new badge: %+v", s)
+	}
 	changes := r.events(keycab.EventAdminChange)
 	if len(changes) != 2 || changes[0].Detail["change"] != "token.enrolled" || changes[1].Detail["change"] != "badge.linked" || changes[1].Actor != "m-ana" {
 		t.Fatalf("admin changes %+v", changes)
@@ -590,8 +895,8 @@ func TestAdminEnrolsFobAndLinksBadge(t *testing.T) {
 			}
 		}
 	}
-	r.c.Do(kiosk.Cancel{})
-	r.await(kiosk.Idle)
+	r.do(kiosk.Cancel{})
+	r.toIdle()
 	r.badge("BADGE-CARA-NEW")
 	if m := r.await(kiosk.Menu); m.Member == nil || m.Member.ID != "m-cara" {
 		t.Fatalf("the new badge identifies %+v", m.Member)
@@ -602,7 +907,7 @@ func TestAdminEnrolsFobAndLinksBadge(t *testing.T) {
 func TestHistoryFilters(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	r.take("BADGE-BEN", "ks-1", 1)
-	r.await(kiosk.Idle)
+	r.toIdle()
 	r.take("BADGE-BEN", "ks-2", 2)
 	ctx := context.Background()
 	all, err := r.c.History(ctx, kiosk.HistoryFilter{})
@@ -631,15 +936,15 @@ func TestHistoryFilters(t *testing.T) {
 func TestReturnThroughTheCamera(t *testing.T) {
 	r := newRigWith(t, testConfig(t), simulator.Options{Camera: true})
 	r.take("BADGE-BEN", "ks-1", 1)
-	r.await(kiosk.Idle)
+	r.toIdle()
 	r.badge("BADGE-BEN")
 	r.await(kiosk.Menu)
-	r.cab.ShowQR("qr-token-1")
+	r.showQR("qr-token-1")
 	r.await(kiosk.Unlocking)
 	if !r.cab.Released("L1") {
 		t.Fatal("slot 1 not released by the label")
 	}
-	r.cab.PutKey(1)
+	r.putKey(1)
 	r.await(kiosk.Done)
 	if len(r.keysOut()) != 0 {
 		t.Fatalf("custody %+v", r.keysOut())
@@ -649,7 +954,7 @@ func TestReturnThroughTheCamera(t *testing.T) {
 func TestOKLeavesDoneAtOnce(t *testing.T) {
 	r := newRig(t, testConfig(t), func(c *kiosk.Config) { c.ShowDone = time.Hour })
 	r.take("BADGE-BEN", "ks-1", 1)
-	r.c.Do(kiosk.Cancel{}) // the UI's OK button
+	r.do(kiosk.Cancel{}) // the UI's OK button
 	r.await(kiosk.Idle)
 }
 
@@ -657,9 +962,9 @@ func TestAdminViewIsLive(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	r.badge("BADGE-ANA")
 	r.await(kiosk.EnterPIN)
-	r.c.Do(kiosk.PIN{Digits: "2468"})
+	r.do(kiosk.PIN{Digits: "2468"})
 	r.await(kiosk.Menu)
-	r.c.Do(kiosk.OpenAdmin{})
+	r.do(kiosk.OpenAdmin{})
 	a := r.await(kiosk.Admin)
 	if len(a.Admin.Members) != 3 || a.Admin.Slots[1].Lock != "L2" || a.Admin.Slots[1].Released || a.Admin.Pulse != 2*time.Second || a.Admin.Sync.HQ != "" {
 		t.Fatalf("admin view %+v", a.Admin)
@@ -672,19 +977,20 @@ func TestAdminViewIsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := a.Deadline
-	r.cab.TakeKey(3, true) // a sensor changes while the admin looks
-	hardwaretest.Eventually(t, wait, "slot map follows the sensor", func() bool {
-		s := r.c.Screen()
-		return s.Admin != nil && !s.Admin.Slots[2].Present
-	})
+	r.advance(time.Second)                     // the deadline stays where it was
+	if err := r.takeKey(3, true); err != nil { // a sensor changes while the admin looks
+		t.Fatal(err)
+	}
+	if s := r.c.Screen(); s.Admin == nil || s.Admin.Slots[2].Present {
+		t.Fatalf("the slot map does not follow the sensor: %+v", s.Admin)
+	}
 	if s := r.c.Screen(); !s.Deadline.Equal(deadline) || s.State != kiosk.Admin {
 		t.Fatalf("refresh moved the deadline or left admin: %v vs %v, %s", s.Deadline, deadline, s.State)
 	}
-	r.c.Do(kiosk.PulseLock{Lock: "L2"})
-	hardwaretest.Eventually(t, wait, "released shown", func() bool {
-		s := r.c.Screen()
-		return s.Admin != nil && s.Admin.Slots[1].Released
-	})
+	r.do(kiosk.PulseLock{Lock: "L2"})
+	if s := r.c.Screen(); s.Admin == nil || !s.Admin.Slots[1].Released {
+		t.Fatalf("the pulsed lock is not shown released: %+v", s.Admin)
+	}
 	if sy := r.c.Screen().Admin.Sync; sy.HQ != "https://hq.test" || sy.Cosigned != 7 || sy.LastPush.IsZero() {
 		t.Fatalf("sync view %+v", sy)
 	}
@@ -701,10 +1007,15 @@ func mustOrigin(t *testing.T, d *store.DB) string {
 
 func TestAliveForTheWatchdog(t *testing.T) {
 	r := newRig(t, testConfig(t))
-	hardwaretest.Eventually(t, wait, "alive", func() bool { return r.c.Alive(5 * time.Second) })
+	for range 5 {
+		r.advance(time.Second) // the loop's heartbeat
+		if !r.c.Alive(1500 * time.Millisecond) {
+			t.Fatal("a running controller does not report alive")
+		}
+	}
 	r.stop()
-	time.Sleep(50 * time.Millisecond)
-	if r.c.Alive(20 * time.Millisecond) {
+	r.clock.Advance(2 * time.Second)
+	if r.c.Alive(1500 * time.Millisecond) {
 		t.Fatal("a stopped controller still reports alive")
 	}
 }

@@ -49,9 +49,9 @@ func mustAppendWorkload(tb testing.TB, d *store.DB, n int) {
 func TestHistoryAsBefore(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	r.take("BADGE-BEN", "ks-1", 1)
-	r.await(kiosk.Idle)
+	r.toIdle()
 	r.take("BADGE-BEN", "ks-2", 2)
-	r.await(kiosk.Idle)
+	r.toIdle()
 	mustAppendWorkload(t, r.db, 3000)
 	ctx := context.Background()
 	for _, f := range []kiosk.HistoryFilter{

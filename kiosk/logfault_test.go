@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/store"
 )
@@ -90,17 +89,12 @@ func TestLogRefusesAppends(t *testing.T) {
 	}
 	// Another badge, the touchscreen: still nothing happens.
 	r.badge("BADGE-BEN")
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-1"})
-	if err := r.cab.Door(true); err != nil {
-		t.Fatal(err)
+	r.do(kiosk.ChooseTake{KeySetID: "ks-1"})
+	r.door(true)
+	if s := r.c.Screen(); !hasAlarm(s, keycab.AlarmDoorForced) || s.State != kiosk.OutOfService {
+		t.Fatalf("door forced while out of service: %+v", s)
 	}
-	hardwaretest.Eventually(t, wait, "door-forced alarm shown while out of service", func() bool {
-		s := r.c.Screen()
-		return hasAlarm(s, keycab.AlarmDoorForced) && s.State == kiosk.OutOfService
-	})
-	if err := r.cab.Door(false); err != nil {
-		t.Fatal(err)
-	}
+	r.door(false)
 	for _, st := range r.cab.Locks.States() {
 		if st.Unlocked && st.Name != "buzzer" {
 			t.Fatalf("lock %s released while nothing can be recorded", st.Name)
@@ -110,7 +104,9 @@ func TestLogRefusesAppends(t *testing.T) {
 		t.Fatalf("%d keys out", n)
 	}
 
+	// It tried again every LogRetry, and tries once more.
 	rl.refuse(nil)
+	r.advance(coolDown)
 	r.await(kiosk.Idle)
 	var outage bool
 	for _, a := range r.events(keycab.EventAlarmRaised) {

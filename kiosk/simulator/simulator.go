@@ -45,14 +45,22 @@ type Cabinet struct {
 	Camera *sim.Camera
 	cab    keycab.Cabinet
 	slots  map[int]keycab.Slot
+	clock  hardware.Clock
 	mu     sync.Mutex
-	clear  *time.Timer
+	clear  hardware.Timer
 }
 
 // Options tune the simulation.
 type Options struct {
-	Clock  hardware.Clock
-	Logger *slog.Logger
+	// Clock runs the locks' timers and how long a QR code stays shown;
+	// nil means hardware.SystemClock.
+	Clock hardware.Clock
+	// InputClock times the input watcher's debouncing and polling; nil
+	// means Clock. A test that moves Clock by hand can give the inputs
+	// the system clock, so that a hand on the cabinet is seen without
+	// moving Clock (and the controller's timers with it).
+	InputClock hardware.Clock
+	Logger     *slog.Logger
 	// MaxOn caps every lock's release; default 10s.
 	MaxOn time.Duration
 	// Rest is every lock's rest after a release (lock.Lock.Rest): 0 for
@@ -69,7 +77,13 @@ func New(cab keycab.Cabinet, slots []keycab.Slot, o Options) (*Cabinet, error) {
 	if o.MaxOn <= 0 {
 		o.MaxOn = 10 * time.Second
 	}
-	c := &Cabinet{Board: sim.NewBoard(), Badges: sim.NewBadges(), cab: cab, slots: map[int]keycab.Slot{}}
+	if o.Clock == nil {
+		o.Clock = hardware.SystemClock{}
+	}
+	if o.InputClock == nil {
+		o.InputClock = o.Clock
+	}
+	c := &Cabinet{Board: sim.NewBoard(), Badges: sim.NewBadges(), cab: cab, slots: map[int]keycab.Slot{}, clock: o.Clock}
 	if o.Camera {
 		c.Camera = sim.NewCamera()
 		c.Camera.Interval = 100 * time.Millisecond
@@ -110,7 +124,7 @@ func New(cab keycab.Cabinet, slots []keycab.Slot, o Options) (*Cabinet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulated locks: %w", err)
 	}
-	c.Inputs, err = input.Open(input.Config{Inputs: inputs, Pins: c.Board.ByName, Clock: o.Clock, Logger: o.Logger,
+	c.Inputs, err = input.Open(input.Config{Inputs: inputs, Pins: c.Board.ByName, Clock: o.InputClock, Logger: o.Logger,
 		Debounce: 5 * time.Millisecond, PollInterval: 2 * time.Millisecond})
 	if err != nil {
 		return nil, fmt.Errorf("simulated inputs: %w", err)
@@ -214,9 +228,9 @@ func (c *Cabinet) PinHigh(name string) bool {
 func (c *Cabinet) Badge(code string) { c.Badges.Present(code, "sim") }
 
 // ShowQR shows a QR code to the camera. With a simulated camera the code
-// is drawn into its frames for a second, as a person holds a fob up, and
-// the real decoder reads it; without one the code arrives as a decoded
-// scan at once.
+// is drawn into its frames for a second of Options.Clock, as a person
+// holds a fob up, and the real decoder reads it; without one the code
+// arrives as a decoded scan at once.
 func (c *Cabinet) ShowQR(text string) {
 	if c.Camera == nil {
 		c.Badges.Present(text, "qr")
@@ -228,7 +242,7 @@ func (c *Cabinet) ShowQR(text string) {
 		c.clear.Stop()
 	}
 	c.Camera.Show(text)
-	c.clear = time.AfterFunc(time.Second, func() { c.Camera.Show() })
+	c.clear = c.clock.AfterFunc(time.Second, func() { c.Camera.Show() })
 }
 
 // Scanners returns the cabinet's code sources for the controller: the
