@@ -14,6 +14,8 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hardware"
+	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
@@ -59,7 +61,10 @@ func powerCutChild(spec string) error {
 	if err != nil {
 		return err
 	}
-	cab, err := simulator.New(snap.Cabinet, snap.Slots, simulator.Options{})
+	// Its controller and locks run on a manual clock that the loop below
+	// moves; the kill comes in real time, wherever the loop has got to.
+	clock := hardwaretest.NewClock()
+	cab, err := simulator.New(snap.Cabinet, snap.Slots, simulator.Options{Clock: clock, InputClock: hardware.SystemClock{}})
 	if err != nil {
 		return err
 	}
@@ -67,28 +72,31 @@ func powerCutChild(spec string) error {
 	for _, o := range out {
 		cab.TakeKey(o.Slot, true) // the cabinet as the log left it
 	}
-	c, err := kiosk.New(kiosk.Config{Store: db, Locks: cab.Locks, Scanners: []kiosk.Scanner{cab.Badges},
+	c, err := kiosk.New(kiosk.Config{Store: db, Locks: cab.Locks, Scanners: []kiosk.Scanner{cab.Badges}, Clock: clock,
 		Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States(), ShowDone: time.Millisecond})
 	if err != nil {
 		return err
 	}
+	screens := c.Subscribe()
 	go c.Run(ctx)
 	awaitState := func(s kiosk.State) error {
-		deadline := time.Now().Add(5 * time.Second)
+		bound := time.NewTimer(wait)
+		defer bound.Stop()
 		for c.Screen().State != s {
-			if time.Now().After(deadline) {
+			select {
+			case <-screens:
+			case <-bound.C:
 				return fmt.Errorf("stuck before %s at %+v", s, c.Screen())
 			}
-			time.Sleep(time.Millisecond)
 		}
 		return nil
 	}
 	rng := rand.New(rand.NewPCG(seed, 7))
 	for i := 0; ; i++ {
+		clock.Advance(snap.Policy.ScanCoolDown) // and past Done (ShowDone)
 		if err := awaitState(kiosk.Idle); err != nil {
 			return err
 		}
-		time.Sleep(snap.Policy.ScanCoolDown + time.Millisecond)
 		cab.Badge("BADGE-BEN")
 		if err := awaitState(kiosk.Menu); err != nil {
 			return err
@@ -174,15 +182,18 @@ func TestPowerCutMidFlow(t *testing.T) {
 		cab.Locks.Unlock(n, time.Minute) // as a crash might have left them
 	}
 	c, _ := kiosk.New(kiosk.Config{Store: db, Locks: cab.Locks, Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States()})
+	screens := c.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	deadline := time.Now().Add(wait)
-	for c.Screen().State != kiosk.Idle || c.Screen().Seq == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("restarted kiosk did not reach idle")
+	bound := time.NewTimer(wait)
+	defer bound.Stop()
+	for s := c.Screen(); s.State != kiosk.Idle || s.Seq == 0; s = c.Screen() {
+		select {
+		case <-screens:
+		case <-bound.C:
+			t.Fatalf("restarted kiosk did not reach idle: %+v", s)
 		}
-		time.Sleep(time.Millisecond)
 	}
 	for _, n := range cab.Locks.Names() {
 		if cab.PinHigh(n) {
