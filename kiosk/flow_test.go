@@ -211,23 +211,41 @@ func newRigWith(t testing.TB, cfg *keycab.Config, so simulator.Options, tune ...
 		cab.Close()
 	}
 	t.Cleanup(r.stop)
-	r.c.Flush()
+	r.flush()
 	r.await(kiosk.Idle)
 	return r
+}
+
+// flush is Controller.Flush, bounded by wait: a controller stuck in an
+// action fails the test instead of hanging it.
+func (r *rig) flush() {
+	r.t.Helper()
+	done := make(chan struct{})
+	go func() {
+		r.c.Flush()
+		close(done)
+	}()
+	bound := time.NewTimer(wait)
+	defer bound.Stop()
+	select {
+	case <-done:
+	case <-bound.C:
+		r.t.Fatalf("the controller did not come round to a flush within %v; the screen is %+v", wait, r.c.Screen())
+	}
 }
 
 // advance moves the clock on by d and returns once the controller has
 // handled the timers that fired.
 func (r *rig) advance(d time.Duration) {
 	r.clock.Advance(d)
-	r.c.Flush()
+	r.flush()
 }
 
 // do hands the controller a touchscreen action and returns once it has
 // acted on it.
 func (r *rig) do(a any) {
 	r.c.Do(a)
-	r.c.Flush()
+	r.flush()
 }
 
 // present hands a code to the badge reader and returns once the
@@ -237,7 +255,7 @@ func (r *rig) present(code, source string) {
 	r.cab.Badges.Present(code, source)
 	r.presented++
 	r.reads.await(r.t, "code "+code+" handed to the controller", r.presented+1)
-	r.c.Flush()
+	r.flush()
 }
 
 // badge presents a badge as a person would: a second presentation of the
@@ -278,7 +296,7 @@ func (r *rig) sensed(name string, active bool) {
 			break
 		}
 	}
-	r.c.Flush()
+	r.flush()
 }
 
 // takeKey takes the key out of slot n (simulator.Cabinet.TakeKey) and
