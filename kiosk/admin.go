@@ -186,13 +186,10 @@ func (c *Controller) onEnrolScan(ctx context.Context, b badge.Badge) {
 		c.showAdmin(keycab.ErrorMessage(err))
 		return
 	}
-	if conf, err := c.db.Snapshot(ctx); err == nil {
-		c.conf = conf
-		c.indexNames()
-	} else {
-		c.log.Error("reload config", "err", err)
+	c.reload(ctx) // the same path as a bundle from HQ
+	if c.s != nil && c.s.state == Admin {
+		c.showAdmin(done)
 	}
-	c.showAdmin(done)
 }
 
 // refreshAdmin shows the admin screen again with live state, keeping the

@@ -142,6 +142,7 @@ type Controller struct {
 
 	// Owned by the loop goroutine.
 	conf         *keycab.Config
+	confChanged  <-chan struct{} // closed when the database's config changes (reload)
 	loc          *time.Location
 	out          map[string]keycab.Checkout // custody, by key set
 	present      map[int]bool               // key-present sensors, by slot
@@ -174,6 +175,7 @@ const (
 // session is one member's visit, from badge to done.
 type session struct {
 	member   *keycab.Member
+	badge    []byte // the hash of the badge the member scanned
 	pinOK    bool
 	state    State
 	keySet   *keycab.KeySet
@@ -324,21 +326,20 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.onSensor(ctx, ev)
 		case ev := <-c.events:
 			c.handle(ctx, ev)
+		case <-c.confChanged:
+			c.reload(ctx)
 		}
 	}
 }
 
 // load reads the config snapshot and custody.
 func (c *Controller) load(ctx context.Context) error {
+	c.confChanged = c.db.ConfigChanged()
 	conf, err := c.db.Snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("kiosk: load config: %w", err)
 	}
-	c.conf = conf
-	c.indexNames()
-	if loc, err := time.LoadLocation(conf.Site.TimeZone); err == nil && conf.Site.TimeZone != "" {
-		c.loc = loc
-	}
+	c.setConfig(conf)
 	out, err := c.db.KeysOut(ctx)
 	if err != nil {
 		return fmt.Errorf("kiosk: load custody: %w", err)
@@ -347,6 +348,85 @@ func (c *Controller) load(ctx context.Context) error {
 		c.out[o.KeySetID] = o
 	}
 	return nil
+}
+
+// setConfig makes conf the config the controller decides by.
+func (c *Controller) setConfig(conf *keycab.Config) {
+	c.conf = conf
+	c.indexNames()
+	c.loc = time.UTC
+	if loc, err := time.LoadLocation(conf.Site.TimeZone); err == nil && conf.Site.TimeZone != "" {
+		c.loc = loc
+	}
+}
+
+// reload swaps in the config as the database now holds it, whole, inside
+// the loop: a bundle from HQ was applied, or the touchscreen changed it
+// (store.ConfigChanged). A session in progress is checked against the
+// new config: a member who lost access (removed, disabled, erased, the
+// badge they scanned revoked) is signed out; a take not yet released is
+// decided again, and refused if no longer allowed; a lock already
+// released stays so for its time, and a key already out stays out (its
+// custody is the log's, not the config's).
+func (c *Controller) reload(ctx context.Context) {
+	c.confChanged = c.db.ConfigChanged() // before the read: no change falls between
+	conf, err := c.db.Snapshot(ctx)
+	if err != nil {
+		c.log.Error("reload config: keeping the one in force", "err", err)
+		return
+	}
+	prev := c.conf.Version
+	c.setConfig(conf)
+	c.log.Info("config reloaded", "version", conf.Version, "previous", prev)
+	if c.s == nil {
+		return
+	}
+	switch c.s.state {
+	case Unlocking, Confirming, Done, Message:
+		return // released or recorded already: it finishes as it began
+	}
+	m := c.member(c.s.member.ID)
+	if m == nil || m.Disabled || !m.ErasedAt.IsZero() || c.badgeHolder(c.s.badge) != m {
+		c.log.Info("session ended: the member's access changed", "member", c.s.member.ID)
+		c.idle("Signed out", "Your access changed. Scan your badge again, or ask an administrator.")
+		return
+	}
+	c.s.member = m
+	if c.s.second != nil {
+		if c.s.second = c.member(c.s.second.ID); c.s.second == nil || c.s.second.Disabled {
+			c.s.second = nil
+		}
+	}
+	if c.s.pinFor != nil {
+		c.s.pinFor = c.member(c.s.pinFor.ID)
+	}
+	if c.s.state == Admin {
+		if !m.Role.AtLeast(keycab.RoleAdmin) {
+			c.idle("Signed out", "Your access changed.")
+		}
+		return
+	}
+	if c.s.keySet != nil && c.s.taking {
+		k := c.keySet(c.s.keySet.ID)
+		if k == nil {
+			c.s.keySet = nil
+			c.showMenu()
+			return
+		}
+		c.s.keySet = k
+		if d := keycab.DecideTake(c.facts(m, k)); !d.Allowed || (d.NeedsSecond && c.s.second == nil && c.s.state != Second) {
+			label := k.Label
+			c.s.keySet = nil
+			c.showMenu()
+			if c.s != nil {
+				c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: "Cannot take " + label, Message: d.Reason})
+			}
+			return
+		}
+	}
+	if c.s.state == Menu {
+		c.showMenu() // the choices as the new config allows them
+	}
 }
 
 func (c *Controller) handle(ctx context.Context, ev any) {
@@ -406,6 +486,13 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		c.checkOverdue(ctx)
 		c.overdueCheck = c.clock.AfterFunc(overdueEvery, func() { c.events <- overdueTick{} })
 	case flushed:
+		// A config change that came before the flush is taken before
+		// it answers (the loop's select would take the two in any order).
+		select {
+		case <-c.confChanged:
+			c.reload(ctx)
+		default:
+		}
 		close(ev)
 	case logRetry:
 		if c.logFault == nil {

@@ -1037,3 +1037,100 @@ func TestAliveForTheWatchdog(t *testing.T) {
 		t.Fatal("a stopped controller still reports alive")
 	}
 }
+
+// apply makes cfg the database's config, as the agent applies a bundle
+// from HQ, with the running controller told, and returns once it has
+// reloaded it.
+func (r *rig) apply(cfg *keycab.Config) {
+	r.t.Helper()
+	v, err := r.db.ConfigVersion(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cfg.Version = v + 1
+	if err := r.db.ApplyConfig(context.Background(), cfg); err != nil {
+		r.t.Fatal(err)
+	}
+	r.flush()
+}
+
+// TestLiveConfig: a config applied while the controller runs takes
+// effect at once, with no restart. A badge revoked at HQ no longer opens
+// the cabinet; a member signed in whose badge is revoked is signed out;
+// a take chosen but not yet released is refused once the member may no
+// longer take that key set; a lock already released finishes its take,
+// and the key stays recorded as out.
+func TestLiveConfig(t *testing.T) {
+	cfg := testConfig(t)
+	r := newRig(t, cfg)
+
+	// Revoked while idle: the next scan is refused.
+	revokeBen := testConfig(t)
+	for i := range revokeBen.Badges {
+		if revokeBen.Badges[i].MemberID == "m-ben" {
+			revokeBen.Badges[i].RevokedAt = rigStart()
+		}
+	}
+	r.apply(revokeBen)
+	r.badge("BADGE-BEN")
+	if s := r.c.Screen(); s.State == kiosk.Menu || !strings.Contains(s.Title, "not recognised") {
+		t.Fatalf("a badge revoked at HQ: screen %+v", s)
+	}
+	r.toIdle()
+
+	// Signed in when the badge is revoked: signed out at once.
+	r.apply(testConfig(t))
+	r.badge("BADGE-BEN")
+	r.await(kiosk.Menu)
+	r.apply(revokeBen)
+	if s := r.c.Screen(); s.State == kiosk.Menu || s.Title != "Signed out" {
+		t.Fatalf("signed in when the badge was revoked: screen %+v", s)
+	}
+	r.toIdle()
+
+	// A take chosen, waiting for its reason, when the contractor's job
+	// ends: refused, nothing released.
+	job := testConfig(t)
+	job.Jobs = []keycab.Job{{ID: "j1", MemberID: "m-cara", KeySetIDs: []string{"ks-1", "ks-2"}, From: rigStart().Add(-time.Hour), Until: rigStart().Add(24 * time.Hour)}}
+	r.apply(job)
+	r.badge("BADGE-CARA")
+	if m := r.await(kiosk.Menu); !has(m.Take, "ks-1") {
+		t.Fatalf("contractor's menu %+v", m.Take)
+	}
+	r.do(kiosk.ChooseTake{KeySetID: "ks-1"})
+	r.await(kiosk.Reason)
+	ended := testConfig(t)
+	ended.Jobs = []keycab.Job{{ID: "j1", MemberID: "m-cara", KeySetIDs: []string{"ks-2"}, From: rigStart().Add(-time.Hour), Until: rigStart().Add(24 * time.Hour)}}
+	r.apply(ended)
+	s := r.c.Screen()
+	if s.State != kiosk.Menu || !strings.Contains(s.Title, "Cannot take 1 High St") {
+		t.Fatalf("a take no longer allowed: screen %+v", s)
+	}
+	r.do(kiosk.GiveReason{Reason: "viewing"}) // too late: not a step now
+	if r.cab.Released("L1") || len(r.keysOut()) != 0 {
+		t.Fatal("a take refused by the new config released its lock")
+	}
+	r.do(kiosk.Cancel{})
+	r.toIdle()
+
+	// Released already: the take finishes, the key is out, and stays
+	// out under the next config.
+	r.badge("BADGE-CARA")
+	r.await(kiosk.Menu)
+	r.do(kiosk.ChooseTake{KeySetID: "ks-2"})
+	r.await(kiosk.Reason)
+	r.do(kiosk.GiveReason{Reason: "viewing"})
+	r.await(kiosk.Unlocking)
+	r.apply(testConfig(t)) // the job gone altogether
+	if err := r.takeKey(2, false); err != nil {
+		t.Fatal(err)
+	}
+	r.await(kiosk.Done)
+	if out := r.keysOut(); len(out) != 1 || out[0].KeySetID != "ks-2" || out[0].MemberID != "m-cara" {
+		t.Fatalf("custody %+v", out)
+	}
+	if n := len(r.events(keycab.EventConfigApplied)); n != 7 {
+		t.Fatalf("%d config.applied entries, want 7 (the rig's and six)", n)
+	}
+	r.verify()
+}

@@ -31,8 +31,8 @@ func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 		c.onEnrolScan(ctx, b)
 		return
 	}
-	if m := c.badgeMember(b.Code); m != nil {
-		c.onBadge(ctx, m, b.Source)
+	if m, h := c.badgeMember(b.Code); m != nil {
+		c.onBadge(ctx, m, h, b.Source)
 		return
 	}
 	if k := c.tokenKeySet(b.Code); k != nil {
@@ -53,8 +53,15 @@ func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 	}
 }
 
-func (c *Controller) badgeMember(code string) *keycab.Member {
+// badgeMember returns the member a badge code belongs to, and the code's
+// hash; nil for a code no valid badge has.
+func (c *Controller) badgeMember(code string) (*keycab.Member, []byte) {
 	h := keycab.BadgeHash(c.conf.BadgeSalt, code)
+	return c.badgeHolder(h), h
+}
+
+// badgeHolder returns the member whose valid badge has hash h, or nil.
+func (c *Controller) badgeHolder(h []byte) *keycab.Member {
 	for _, b := range c.conf.Badges {
 		if b.RevokedAt.IsZero() && bytes.Equal(b.Hash, h) {
 			return c.member(b.MemberID)
@@ -73,7 +80,7 @@ func (c *Controller) tokenKeySet(code string) *keycab.KeySet {
 	return nil
 }
 
-func (c *Controller) onBadge(ctx context.Context, m *keycab.Member, source string) {
+func (c *Controller) onBadge(ctx context.Context, m *keycab.Member, badge []byte, source string) {
 	if c.emergency {
 		return
 	}
@@ -101,7 +108,7 @@ func (c *Controller) onBadge(ctx context.Context, m *keycab.Member, source strin
 	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentified, Actor: m.ID, Detail: map[string]string{"via": source}}}); err != nil {
 		return // out of service: no greeting, no session
 	}
-	c.s = &session{member: m}
+	c.s = &session{member: m, badge: badge}
 	if c.conf.Policy.PINAlways || hasRole(c.conf.Policy.PINRoles, m.Role) {
 		c.askPIN(m, func(c *Controller) { c.showMenu() })
 		return
