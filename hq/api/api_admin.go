@@ -11,18 +11,13 @@ import (
 	"keycab.dev/keycab/sync/wire"
 )
 
-// enrolTokenIn is the optional body of POST /v1/cabinets/{id}/enrol-tokens.
-type enrolTokenIn struct {
-	TTLHours int `json:"ttl_hours"`
-}
-
 // enrolTTL reads the token's lifetime from the request: the body's
 // ttl_hours, or the store's default (24 hours) when there is no body.
 func enrolTTL(r *http.Request) (time.Duration, error) {
 	if r.ContentLength == 0 {
 		return store.DefaultEnrolTokenTTL, nil
 	}
-	var in enrolTokenIn
+	var in EnrolTokenRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return 0, err
 	}
@@ -48,7 +43,7 @@ func (s *API) createEnrolToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created(w, map[string]any{"token": text, "enrol_code": s.enrolCode(text), "cabinet_id": tok.CabinetID, "expires_at": tok.ExpiresAt})
+	created(w, EnrolToken{Token: text, EnrolCode: s.enrolCode(text), CabinetID: tok.CabinetID, ExpiresAt: tok.ExpiresAt})
 	return nil
 }
 
@@ -66,12 +61,12 @@ func (s *API) listAdminLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(as))
+	out := AdminLog{Actions: make([]AdminAction, 0, len(as))}
 	for _, a := range as {
-		out = append(out, map[string]any{"id": a.ID, "at": a.At, "actor_id": a.ActorID, "actor_role": a.ActorRole,
-			"action": a.Action, "target": a.Target, "detail": a.Detail})
+		out.Actions = append(out.Actions, AdminAction{ID: a.ID, At: a.At, ActorID: a.ActorID, ActorRole: string(a.ActorRole),
+			Action: a.Action, Target: a.Target, Detail: a.Detail})
 	}
-	hq.WriteJSON(w, http.StatusOK, map[string]any{"actions": out})
+	hq.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -29,12 +29,7 @@ const maxLabelPages = 20
 // which prints as it is whatever the page count; "format": "png" answers
 // the single page as PNG and refuses more than one page.
 func (s *API) labels(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		SiteID    string   `json:"site_id"`
-		CabinetID string   `json:"cabinet_id"`
-		KeySetIDs []string `json:"key_set_ids"`
-		Format    string   `json:"format"`
-	}
+	var in LabelsRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}

@@ -22,10 +22,10 @@ func (s *API) kioskLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"kiosk_id": kl.KioskID, "cabinet_id": kl.CabinetID, "origin": kl.Origin,
-		"verifier_key": kl.VerifierKey, "size": kl.Size, "quarantined": !kl.QuarantinedAt.IsZero()}
+	out := KioskLog{KioskID: kl.KioskID, CabinetID: kl.CabinetID, Origin: kl.Origin,
+		VerifierKey: kl.VerifierKey, Size: kl.Size, Quarantined: !kl.QuarantinedAt.IsZero()}
 	if !kl.QuarantinedAt.IsZero() {
-		out["quarantined_at"], out["quarantine_reason"] = kl.QuarantinedAt, kl.QuarantineReason
+		out.QuarantinedAt, out.QuarantineReason = kl.QuarantinedAt, &kl.QuarantineReason
 	}
 	hq.WriteJSON(w, http.StatusOK, out)
 	return nil

@@ -32,13 +32,6 @@ func set[T any](to *T, from *T) {
 	}
 }
 
-type siteIn struct {
-	Name     *string `json:"name"`
-	Address  *string `json:"address"`
-	TimeZone *string `json:"time_zone"`
-	Notes    *string `json:"notes"`
-}
-
 func checkTimeZone(tz string) error {
 	if _, err := time.LoadLocation(tz); tz != "" && err != nil {
 		return keycab.Errorf(keycab.EINVALID, "time_zone: %q is not an IANA time zone", tz)
@@ -47,7 +40,7 @@ func checkTimeZone(tz string) error {
 }
 
 func (s *API) createSite(w http.ResponseWriter, r *http.Request) error {
-	var in siteIn
+	var in SiteRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -63,12 +56,12 @@ func (s *API) createSite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created(w, siteJSON(st))
+	created(w, siteOf(st))
 	return nil
 }
 
 func (s *API) updateSite(w http.ResponseWriter, r *http.Request) error {
-	var in siteIn
+	var in SiteRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -97,7 +90,7 @@ func (s *API) updateSite(w http.ResponseWriter, r *http.Request) error {
 	if st, err = s.Store.GetSite(ctx, sc, st.ID); err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, siteJSON(st))
+	hq.WriteJSON(w, http.StatusOK, siteOf(st))
 	return nil
 }
 
@@ -109,24 +102,16 @@ func (s *API) deleteSite(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type cabinetIn struct {
-	SiteID     *string `json:"site_id"`
-	Name       *string `json:"name"`
-	Kind       *string `json:"kind"`
-	DoorLock   *string `json:"door_lock"`
-	DoorSensor *string `json:"door_sensor"`
-}
-
-func (in cabinetIn) apply(c *keycab.Cabinet) {
+func (in CabinetRequest) apply(c *keycab.Cabinet) {
 	set(&c.SiteID, in.SiteID)
 	set(&c.Name, in.Name)
-	set((*string)(&c.Kind), in.Kind)
+	set(&c.Kind, in.Kind)
 	set(&c.DoorLock, in.DoorLock)
 	set(&c.DoorSensor, in.DoorSensor)
 }
 
 func (s *API) createCabinet(w http.ResponseWriter, r *http.Request) error {
-	var in cabinetIn
+	var in CabinetRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -136,12 +121,12 @@ func (s *API) createCabinet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created(w, cabinetJSON(c))
+	created(w, cabinetOf(c))
 	return nil
 }
 
 func (s *API) updateCabinet(w http.ResponseWriter, r *http.Request) error {
-	var in cabinetIn
+	var in CabinetRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -154,7 +139,7 @@ func (s *API) updateCabinet(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.UpdateCabinet(ctx, sc, c); err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, cabinetJSON(c))
+	hq.WriteJSON(w, http.StatusOK, cabinetOf(c))
 	return nil
 }
 
@@ -175,11 +160,7 @@ func slotNumber(r *http.Request) (int, error) {
 }
 
 func (s *API) setSlot(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Lock     string `json:"lock"`
-		Sensor   string `json:"sensor"`
-		KeySetID string `json:"key_set_id"`
-	}
+	var in SlotRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -191,7 +172,7 @@ func (s *API) setSlot(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.SetSlot(r.Context(), principalOf(r.Context()).Scope(), sl); err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, map[string]any{"cabinet_id": sl.CabinetID, "number": n, "lock": in.Lock, "sensor": in.Sensor, "key_set_id": in.KeySetID})
+	hq.WriteJSON(w, http.StatusOK, Slot{CabinetID: sl.CabinetID, Number: n, Lock: in.Lock, Sensor: in.Sensor, KeySetID: in.KeySetID})
 	return nil
 }
 
@@ -207,15 +188,7 @@ func (s *API) deleteSlot(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type keySetIn struct {
-	SiteID        *string `json:"site_id"`
-	Label         *string `json:"label"`
-	Sensitive     *bool   `json:"sensitive"`
-	PINRequired   *bool   `json:"pin_required"`
-	MaxOutSeconds *int64  `json:"max_out_seconds"`
-}
-
-func (in keySetIn) apply(k *keycab.KeySet) error {
+func (in KeySetRequest) apply(k *keycab.KeySet) error {
 	set(&k.SiteID, in.SiteID)
 	set(&k.Label, in.Label)
 	set(&k.Sensitive, in.Sensitive)
@@ -230,7 +203,7 @@ func (in keySetIn) apply(k *keycab.KeySet) error {
 }
 
 func (s *API) createKeySet(w http.ResponseWriter, r *http.Request) error {
-	var in keySetIn
+	var in KeySetRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -242,12 +215,12 @@ func (s *API) createKeySet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created(w, keySetJSON(k))
+	created(w, keySetOf(k))
 	return nil
 }
 
 func (s *API) updateKeySet(w http.ResponseWriter, r *http.Request) error {
-	var in keySetIn
+	var in KeySetRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -262,7 +235,7 @@ func (s *API) updateKeySet(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.UpdateKeySet(ctx, sc, k); err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, keySetJSON(k))
+	hq.WriteJSON(w, http.StatusOK, keySetOf(k))
 	return nil
 }
 
@@ -274,24 +247,16 @@ func (s *API) deleteKeySet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func tokenJSON(t store.Token) map[string]any {
-	out := map[string]any{"id": t.ID, "key_set_id": t.KeySetID, "issued_at": t.IssuedAt, "revoked": !t.RevokedAt.IsZero()}
-	if !t.RevokedAt.IsZero() {
-		out["revoked_at"] = t.RevokedAt
-	}
-	return out
-}
-
 func (s *API) listTokens(w http.ResponseWriter, r *http.Request) error {
 	ts, err := s.Store.ListTokens(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	out := []map[string]any{}
+	out := TokenList{Tokens: []Token{}}
 	for _, t := range ts {
-		out = append(out, tokenJSON(t))
+		out.Tokens = append(out.Tokens, tokenOf(t))
 	}
-	hq.WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	hq.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -300,9 +265,7 @@ func issued(w http.ResponseWriter, text string, t store.Token, err error) error 
 	if err != nil {
 		return err
 	}
-	out := tokenJSON(t)
-	out["token"] = text
-	created(w, out)
+	created(w, IssuedToken{Token: tokenOf(t), Text: text})
 	return nil
 }
 
@@ -325,30 +288,22 @@ func (s *API) revokeTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) createMember(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Name    string   `json:"name"`
-		Email   string   `json:"email"`
-		Role    string   `json:"role"`
-		SiteIDs []string `json:"site_ids"`
-	}
+	var in MemberRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
 	m, err := s.Store.CreateMember(r.Context(), principalOf(r.Context()).Scope(),
-		keycab.Member{Name: in.Name, Email: in.Email, Role: keycab.Role(in.Role), SiteIDs: in.SiteIDs})
+		keycab.Member{Name: in.Name, Email: in.Email, Role: in.Role, SiteIDs: in.SiteIDs})
 	if err != nil {
 		return err
 	}
-	created(w, memberJSON(m))
+	created(w, memberOf(m))
 	return nil
 }
 
 // updateMember changes a member's site scope and role: both or neither.
 func (s *API) updateMember(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Role    *keycab.Role `json:"role"`
-		SiteIDs *[]string    `json:"site_ids"`
-	}
+	var in MemberChangeRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -360,7 +315,7 @@ func (s *API) updateMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, memberJSON(m))
+	hq.WriteJSON(w, http.StatusOK, memberOf(m))
 	return nil
 }
 
@@ -373,9 +328,7 @@ func (s *API) removeMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) setPIN(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		PIN string `json:"pin"`
-	}
+	var in PINRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -401,46 +354,35 @@ func (s *API) clearPIN(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func badgeJSON(b keycab.Badge) map[string]any {
-	out := map[string]any{"id": hex.EncodeToString(b.Hash), "member_id": b.MemberID, "kind": b.Kind, "revoked": !b.RevokedAt.IsZero()}
-	if !b.RevokedAt.IsZero() {
-		out["revoked_at"] = b.RevokedAt
-	}
-	return out
-}
-
 func (s *API) listBadges(w http.ResponseWriter, r *http.Request) error {
 	bs, err := s.Store.ListBadges(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	out := []map[string]any{}
+	out := BadgeList{Badges: []Badge{}}
 	for _, b := range bs {
-		out = append(out, badgeJSON(b))
+		out.Badges = append(out.Badges, badgeOf(b))
 	}
-	hq.WriteJSON(w, http.StatusOK, map[string]any{"badges": out})
+	hq.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *API) addBadge(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Kind string `json:"kind"`
-		Code string `json:"code"`
-	}
+	var in BadgeRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	if !slices.Contains(keycab.BadgeKinds(), keycab.BadgeKind(in.Kind)) {
+	if !slices.Contains(keycab.BadgeKinds(), in.Kind) {
 		return keycab.Errorf(keycab.EINVALID, "kind: want one of %v", keycab.BadgeKinds())
 	}
-	if len(in.Code) > 256 {
-		return keycab.Errorf(keycab.EINVALID, "code: at most 256 characters")
+	if len(in.Code) > maxBadgeCode {
+		return keycab.Errorf(keycab.EINVALID, "code: at most %d characters", maxBadgeCode)
 	}
-	b, err := s.Store.AddBadge(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), keycab.BadgeKind(in.Kind), in.Code)
+	b, err := s.Store.AddBadge(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), in.Kind, in.Code)
 	if err != nil {
 		return err
 	}
-	created(w, badgeJSON(b))
+	created(w, badgeOf(b))
 	return nil
 }
 
@@ -456,43 +398,21 @@ func (s *API) revokeBadge(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func jobJSON(j keycab.Job) map[string]any {
-	return map[string]any{"id": j.ID, "member_id": j.MemberID, "key_set_ids": nonNil(j.KeySetIDs), "from": j.From, "until": j.Until, "descriptor": j.Descriptor}
-}
-
 func (s *API) listJobs(w http.ResponseWriter, r *http.Request) error {
 	js, err := s.Store.ListJobs(r.Context(), principalOf(r.Context()).Scope(), r.URL.Query().Get("member_id"))
 	if err != nil {
 		return err
 	}
-	out := []map[string]any{}
+	out := JobList{Jobs: []Job{}}
 	for _, j := range js {
-		out = append(out, jobJSON(j))
+		out.Jobs = append(out.Jobs, jobOf(j))
 	}
-	hq.WriteJSON(w, http.StatusOK, map[string]any{"jobs": out})
-	return nil
-}
-
-// window is a body's time window, both ends required.
-type window struct {
-	From  *time.Time `json:"from"`
-	Until *time.Time `json:"until"`
-}
-
-func (in window) check() error {
-	if in.From == nil || in.Until == nil {
-		return keycab.Errorf(keycab.EINVALID, "from and until: want RFC 3339 times")
-	}
+	hq.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *API) createJob(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		MemberID   string   `json:"member_id"`
-		KeySetIDs  []string `json:"key_set_ids"`
-		Descriptor string   `json:"descriptor"`
-		window
-	}
+	var in JobRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -504,7 +424,7 @@ func (s *API) createJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created(w, jobJSON(j))
+	created(w, jobOf(j))
 	return nil
 }
 
@@ -516,10 +436,6 @@ func (s *API) deleteJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func reservationJSON(v keycab.Reservation) map[string]any {
-	return map[string]any{"id": v.ID, "key_set_id": v.KeySetID, "member_id": v.MemberID, "from": v.From, "until": v.Until}
-}
-
 func (s *API) listReservations(w http.ResponseWriter, r *http.Request) error {
 	ks := r.URL.Query().Get("key_set_id")
 	if ks == "" {
@@ -529,20 +445,16 @@ func (s *API) listReservations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []map[string]any{}
+	out := ReservationList{Reservations: []Reservation{}}
 	for _, v := range vs {
-		out = append(out, reservationJSON(v))
+		out.Reservations = append(out.Reservations, reservationOf(v))
 	}
-	hq.WriteJSON(w, http.StatusOK, map[string]any{"reservations": out})
+	hq.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *API) createReservation(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		KeySetID string `json:"key_set_id"`
-		MemberID string `json:"member_id"`
-		window
-	}
+	var in ReservationRequest
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
@@ -554,7 +466,7 @@ func (s *API) createReservation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created(w, reservationJSON(v))
+	created(w, reservationOf(v))
 	return nil
 }
 

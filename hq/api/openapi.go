@@ -3,154 +3,228 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3gen"
+
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq"
-	"keycab.dev/keycab/hq/store"
 )
 
-// The OpenAPI 3.1 document is made from the route table, so it lists
-// exactly the endpoints served.
+// The OpenAPI document is OpenAPI 3.0.3, the version kin-openapi
+// generates (openapi3gen writes 3.0's nullable) and validates best. It
+// is made from the route table, so it lists exactly the endpoints
+// served, and its schemas are generated from the request and response
+// types of types.go.
+
+// oneOf is a route's answer that is one of several bodies.
+type oneOf []any
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
 
-func obj(props map[string]string, required ...string) map[string]any {
-	p := map[string]any{}
-	for k, t := range props {
-		p[k] = map[string]any{"type": t}
+// roles are the roles a person can hold (not keycab.RoleKiosk).
+var roles = []keycab.Role{keycab.RoleOwner, keycab.RoleAdmin, keycab.RoleSiteManager, keycab.RoleAuditor, keycab.RoleStaff, keycab.RoleContractor}
+
+// enum converts vs for openapi3.Schema.Enum.
+func enum[T ~string](vs []T) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
 	}
-	o := map[string]any{"type": "object", "properties": p}
-	if len(required) > 0 {
-		o["required"] = required
-	}
-	return o
+	return out
 }
 
-func (s *API) openAPIDoc() map[string]any {
-	roles := []string{"owner", "admin", "site_manager", "auditor", "staff", "contractor"}
-	schemas := map[string]any{
-		"Signup":         obj(map[string]string{"org_name": "string", "name": "string", "email": "string", "password": "string"}, "org_name", "email", "password"),
-		"Login":          obj(map[string]string{"email": "string", "password": "string", "org_id": "string"}, "email", "password"),
-		"MFA":            obj(map[string]string{"mfa_token": "string", "code": "string"}, "mfa_token", "code"),
-		"Refresh":        obj(map[string]string{"refresh_token": "string"}, "refresh_token"),
-		"PasswordChange": obj(map[string]string{"current_password": "string", "new_password": "string"}, "current_password", "new_password"),
-		"EmailOnly":      obj(map[string]string{"email": "string"}, "email"),
-		"ResetConfirm":   obj(map[string]string{"token": "string", "password": "string"}, "token", "password"),
-		"MagicConfirm":   obj(map[string]string{"token": "string", "org_id": "string"}, "token"),
-		"Code":           obj(map[string]string{"code": "string"}, "code"),
-		"Invitation": map[string]any{"type": "object", "required": []string{"email", "role"}, "properties": map[string]any{
-			"email":    map[string]any{"type": "string"},
-			"role":     map[string]any{"type": "string", "enum": roles},
-			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-		}},
-		"Accept": obj(map[string]string{"token": "string", "name": "string", "password": "string"}, "token"),
-		"Tokens": obj(map[string]string{"access_token": "string", "refresh_token": "string", "expires_at": "string",
-			"idle_timeout_seconds": "integer", "org_id": "string", "member_id": "string"}),
-		"Site": obj(map[string]string{"name": "string", "address": "string", "time_zone": "string", "notes": "string"}),
-		"Cabinet": map[string]any{"type": "object", "properties": map[string]any{
-			"site_id": map[string]any{"type": "string", "description": "on create only; a cabinet never moves"},
-			"name":    map[string]any{"type": "string"}, "door_lock": map[string]any{"type": "string"}, "door_sensor": map[string]any{"type": "string"},
-			"kind": map[string]any{"type": "string", "enum": []string{string(keycab.Slotted), string(keycab.OpenShelf)}},
-		}},
-		"Slot": obj(map[string]string{"lock": "string", "sensor": "string", "key_set_id": "string"}),
-		"KeySet": obj(map[string]string{"site_id": "string", "label": "string", "sensitive": "boolean", "pin_required": "boolean",
-			"max_out_seconds": "integer"}),
-		"Labels": map[string]any{"type": "object", "description": "exactly one of site_id, cabinet_id, key_set_ids", "properties": map[string]any{
-			"site_id": map[string]any{"type": "string"}, "cabinet_id": map[string]any{"type": "string"},
-			"key_set_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-			"format":      map[string]any{"type": "string", "enum": []string{"pdf", "png"}, "default": "pdf"},
-		}},
-		"Member": map[string]any{"type": "object", "required": []string{"role"}, "properties": map[string]any{
-			"name": map[string]any{"type": "string"}, "email": map[string]any{"type": "string"},
-			"role":     map[string]any{"type": "string", "enum": roles},
-			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-		}},
-		"MemberChange": map[string]any{"type": "object", "properties": map[string]any{
-			"role":     map[string]any{"type": "string", "enum": roles},
-			"site_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-		}},
-		"EnrolToken": map[string]any{"type": "object", "properties": map[string]any{
-			"ttl_hours": map[string]any{"type": "integer", "minimum": 1, "maximum": int(store.MaxEnrolTokenTTL / time.Hour)}}},
-		"PIN": map[string]any{"type": "object", "required": []string{"pin"}, "properties": map[string]any{
-			"pin": map[string]any{"type": "string", "pattern": fmt.Sprintf("^[0-9]{%d,%d}$", keycab.MinPIN, keycab.MaxPIN)}}},
-		"Badge": map[string]any{"type": "object", "required": []string{"kind", "code"}, "properties": map[string]any{
-			"kind": map[string]any{"type": "string", "enum": keycab.BadgeKinds()}, "code": map[string]any{"type": "string", "maxLength": 256}}},
-		"Job": map[string]any{"type": "object", "required": []string{"member_id", "key_set_ids", "from", "until"}, "properties": map[string]any{
-			"member_id": map[string]any{"type": "string"}, "descriptor": map[string]any{"type": "string"},
-			"key_set_ids": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-			"from":        map[string]any{"type": "string", "format": "date-time"}, "until": map[string]any{"type": "string", "format": "date-time"},
-		}},
-		"Reservation": map[string]any{"type": "object", "required": []string{"key_set_id", "from", "until"}, "properties": map[string]any{
-			"key_set_id": map[string]any{"type": "string"}, "member_id": map[string]any{"type": "string", "description": "default: oneself"},
-			"from": map[string]any{"type": "string", "format": "date-time"}, "until": map[string]any{"type": "string", "format": "date-time"},
-		}},
-		"Error": map[string]any{"type": "object", "properties": map[string]any{"error": obj(map[string]string{"code": "string", "message": "string"})}},
+var (
+	timeType        = reflect.TypeFor[time.Time]()
+	roleType        = reflect.TypeFor[keycab.Role]()
+	badgeKindType   = reflect.TypeFor[keycab.BadgeKind]()
+	cabinetKindType = reflect.TypeFor[keycab.CabinetKind]()
+)
+
+// schemaCustomizer is a body type that says in its schema what its
+// struct tags cannot.
+type schemaCustomizer interface {
+	openAPI(s *openapi3.Schema)
+}
+
+// customize is openapi3gen's SchemaCustomizer: enums for the domain's
+// string types, and for every struct what encoding/json does with it:
+// no other properties (additionalProperties false), every field required
+// unless it may be absent (omitempty, omitzero, or a pointer not tagged
+// openapi:"required"), null only for a pointer that may be sent as
+// null; and each field's doc:"..." tag as its description.
+func customize(_ string, t reflect.Type, _ reflect.StructTag, s *openapi3.Schema) error {
+	switch t {
+	case roleType:
+		s.Enum = enum(roles)
+	case badgeKindType:
+		s.Enum = enum(keycab.BadgeKinds())
+	case cabinetKindType:
+		s.Enum = enum([]keycab.CabinetKind{keycab.Slotted, keycab.OpenShelf})
 	}
-	errResp := func(desc string) map[string]any {
-		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	if t.Kind() != reflect.Struct || t == timeType {
+		return nil
 	}
-	paths := map[string]any{}
-	for _, rt := range s.routes() {
-		op := map[string]any{
-			"summary": rt.summary,
-			"responses": map[string]any{
-				"200": map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{}}},
-				"400": errResp("Invalid input"), "401": errResp("Not signed in"), "403": errResp("Not allowed"),
-				"404": errResp("Not found (or another organisation's)"), "429": errResp("Rate limited; see Retry-After"),
-			},
+	s.AdditionalProperties = openapi3.AdditionalProperties{Has: openapi3.Ptr(false)}
+	for _, f := range reflect.VisibleFields(t) {
+		tag, ok := f.Tag.Lookup("json")
+		if f.Anonymous || !f.IsExported() || !ok || tag == "-" {
+			continue
 		}
-		if rt.method != "GET" {
-			resp := op["responses"].(map[string]any)
-			resp["201"] = map[string]any{"description": "Created"}
-			resp["204"] = map[string]any{"description": "Done; no body"}
-			resp["409"] = errResp("Conflict: in use, a cap reached, or the last owner")
+		name, opts, _ := strings.Cut(tag, ",")
+		prop := s.Properties[name]
+		if prop == nil {
+			return fmt.Errorf("openapi: %s.%s: no schema for %q", t, f.Name, name)
 		}
-		if !rt.auth {
-			op["security"] = []any{}
+		omit := slices.ContainsFunc(strings.Split(opts, ","), func(o string) bool { return o == "omitempty" || o == "omitzero" })
+		ptr := f.Type.Kind() == reflect.Pointer
+		required := f.Tag.Get("openapi") == "required" || (!omit && !ptr)
+		if required {
+			s.Required = append(s.Required, name)
 		}
-		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		if strings.HasPrefix(prop.Ref, "#/") {
+			continue // another type's component; its own schema says the rest
 		}
-		for _, q := range rt.query {
-			params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
+		if ptr && (required || omit) {
+			prop.Value.Nullable = false // nil is refused or not sent; never null
 		}
-		if params != nil {
-			op["parameters"] = params
+		if d := f.Tag.Get("doc"); d != "" {
+			prop.Value.Description = d
 		}
-		if rt.raw != "" {
-			op["responses"].(map[string]any)["200"] = map[string]any{"description": "OK", "content": map[string]any{rt.raw: map[string]any{}}}
-		}
-		if rt.body != "" {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{
-				"schema": map[string]any{"$ref": "#/components/schemas/" + rt.body}}}}
-		}
-		path := strings.ReplaceAll(rt.path, "...}", "}")
-		item, _ := paths[path].(map[string]any)
-		if item == nil {
-			item = map[string]any{}
-			paths[path] = item
-		}
-		item[strings.ToLower(rt.method)] = op
 	}
-	return map[string]any{
-		"openapi": "3.1.0",
-		"info":    map[string]any{"title": "keycab HQ API", "version": "1"},
-		"paths":   paths,
-		"components": map[string]any{
-			"schemas": schemas,
-			"securitySchemes": map[string]any{
-				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "access_token from a sign-in"},
-				"cookie": map[string]any{"type": "apiKey", "in": "cookie", "name": hq.SessionCookie},
+	if c, ok := reflect.Zero(t).Interface().(schemaCustomizer); ok {
+		c.openAPI(s)
+	}
+	return nil
+}
+
+// schemas generates the component schemas of the document's bodies.
+type schemas struct {
+	gen   *openapi3gen.Generator
+	all   openapi3.Schemas
+	names map[string]reflect.Type
+	err   error // two types of one name
+}
+
+func newSchemas() *schemas {
+	sc := &schemas{all: openapi3.Schemas{}, names: map[string]reflect.Type{}}
+	sc.gen = openapi3gen.NewGenerator(
+		openapi3gen.SchemaCustomizer(customize),
+		openapi3gen.CreateComponentSchemas(openapi3gen.ExportComponentSchemasOptions{ExportComponentSchemas: true, ExportTopLevelSchema: true}),
+		openapi3gen.CreateTypeNameGenerator(func(t reflect.Type) string {
+			if other, ok := sc.names[t.Name()]; ok && other != t && t.Name() != "" {
+				sc.err = fmt.Errorf("openapi: two body types named %s: %s and %s", t.Name(), other, t)
+			}
+			sc.names[t.Name()] = t
+			return t.Name()
+		}),
+	)
+	return sc
+}
+
+// ref is the schema of v's type, as a reference to its component.
+func (sc *schemas) ref(v any) (*openapi3.SchemaRef, error) {
+	if alts, ok := v.(oneOf); ok {
+		s := &openapi3.Schema{}
+		for _, a := range alts {
+			r, err := sc.ref(a)
+			if err != nil {
+				return nil, err
+			}
+			s.OneOf = append(s.OneOf, r)
+		}
+		return openapi3.NewSchemaRef("", s), nil
+	}
+	r, err := sc.gen.NewSchemaRefForValue(v, sc.all)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: schema of %T: %w", v, err)
+	}
+	if sc.err != nil {
+		return nil, sc.err
+	}
+	if r.Ref == "" {
+		return nil, fmt.Errorf("openapi: %T is not a named struct", v)
+	}
+	return r, nil
+}
+
+func (s *API) openAPIDoc() (*openapi3.T, error) {
+	sc := newSchemas()
+	errRef, err := sc.ref(hq.ErrorBody{})
+	if err != nil {
+		return nil, err
+	}
+	errResp := func(desc string) *openapi3.ResponseRef {
+		return &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription(desc).WithJSONSchemaRef(errRef)}
+	}
+	doc := &openapi3.T{
+		OpenAPI: "3.0.3",
+		Info:    &openapi3.Info{Title: "keycab HQ API", Version: "1"},
+		Paths:   openapi3.NewPaths(),
+		Components: &openapi3.Components{
+			Schemas: sc.all,
+			SecuritySchemes: openapi3.SecuritySchemes{
+				"bearer": {Value: openapi3.NewSecurityScheme().WithType("http").WithScheme("bearer").WithDescription("access_token from a sign-in")},
+				"cookie": {Value: openapi3.NewSecurityScheme().WithType("apiKey").WithIn("cookie").WithName(hq.SessionCookie)},
 			},
 		},
-		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{"cookie": []any{}}},
+		Security: openapi3.SecurityRequirements{{"bearer": {}}, {"cookie": {}}},
 	}
+	for _, rt := range s.routes() {
+		op := openapi3.NewOperation()
+		op.Summary = rt.summary
+		op.Responses = openapi3.NewResponses(
+			openapi3.WithStatus(400, errResp("Invalid input")), openapi3.WithStatus(401, errResp("Not signed in")),
+			openapi3.WithStatus(403, errResp("Not allowed")), openapi3.WithStatus(404, errResp("Not found (or another organisation's)")),
+			openapi3.WithStatus(429, errResp("Rate limited; see Retry-After")))
+		if rt.method != "GET" {
+			op.Responses.Set("409", errResp("Conflict: in use, a cap reached, or the last owner"))
+		}
+		ok := openapi3.NewResponse().WithDescription(http.StatusText(rt.status))
+		switch {
+		case rt.out != nil:
+			r, err := sc.ref(rt.out)
+			if err != nil {
+				return nil, err
+			}
+			ok.WithJSONSchemaRef(r)
+		case rt.raw != nil:
+			ok.Content = openapi3.Content{}
+			for _, mt := range rt.raw {
+				ok.Content[mt] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema().WithFormat("binary"))
+			}
+		}
+		op.Responses.Set(fmt.Sprint(rt.status), &openapi3.ResponseRef{Value: ok})
+		if !rt.auth {
+			op.Security = openapi3.NewSecurityRequirements()
+		}
+		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
+			p := openapi3.NewPathParameter(m[1]).WithSchema(openapi3.NewStringSchema())
+			if m[2] != "" {
+				p.Description = "the rest of the path; its slashes may be sent as they are or percent-encoded"
+			}
+			op.AddParameter(p)
+		}
+		for _, q := range rt.query {
+			op.AddParameter(openapi3.NewQueryParameter(q).WithSchema(openapi3.NewStringSchema()))
+		}
+		if rt.in != nil {
+			r, err := sc.ref(rt.in)
+			if err != nil {
+				return nil, err
+			}
+			op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(!rt.optionalIn).WithJSONSchemaRef(r)}
+		}
+		doc.AddOperation(strings.ReplaceAll(rt.path, "...}", "}"), rt.method, op)
+	}
+	return doc, nil
 }
 
 func (s *API) openAPI(w http.ResponseWriter, r *http.Request) {
-	hq.WriteJSON(w, http.StatusOK, s.openAPIDoc())
+	hq.WriteJSON(w, http.StatusOK, s.doc)
 }

@@ -1,0 +1,617 @@
+package api
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+)
+
+// The API's bodies, one named type each, from which the OpenAPI document
+// is generated (openapi.go). Their JSON is the wire format: a field that
+// may be absent says omitempty or omitzero (the document then leaves it
+// out of "required"); every other field is always sent. A response
+// type's fields are in the order of their JSON names, as the maps they
+// replaced were encoded, so the bytes on the wire stayed the same.
+// A struct tag doc:"..." describes its field in the document; a type with
+// a method openAPI(*openapi3.Schema) adds what tags cannot say.
+
+// Requests.
+
+// SignupRequest is the body of POST /v1/signup (auth.Signup's fields).
+type SignupRequest struct {
+	OrgName  string `json:"org_name"`
+	Name     string `json:"name,omitempty"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// LoginRequest is the body of POST /v1/auth/login.
+type LoginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	OrgID    string `json:"org_id,omitempty" doc:"the organisation to sign in to, for an account in several"`
+}
+
+// MFARequest completes a sign-in with a TOTP code.
+type MFARequest struct {
+	MFAToken string `json:"mfa_token"`
+	Code     string `json:"code"`
+}
+
+// RefreshRequest is the body of POST /v1/auth/refresh.
+type RefreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// PasswordRequest changes the signed-in account's password.
+type PasswordRequest struct {
+	Current string `json:"current_password"`
+	New     string `json:"new_password"`
+}
+
+// EmailRequest asks for a link to be mailed to an address.
+type EmailRequest struct {
+	Email string `json:"email"`
+}
+
+// ResetConfirmRequest sets a new password with a reset link's token.
+type ResetConfirmRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+// MagicConfirmRequest signs in with a sign-in link's token.
+type MagicConfirmRequest struct {
+	Token string `json:"token"`
+	OrgID string `json:"org_id,omitempty"`
+}
+
+// CodeRequest is a TOTP code.
+type CodeRequest struct {
+	Code string `json:"code"`
+}
+
+// InvitationRequest invites an email address (auth.Invitation's fields).
+type InvitationRequest struct {
+	Email   string      `json:"email"`
+	Role    keycab.Role `json:"role"`
+	SiteIDs []string    `json:"site_ids,omitempty"`
+}
+
+// AcceptRequest accepts an invitation (auth.Accept's fields); name and
+// password create the account when the caller is not signed in.
+type AcceptRequest struct {
+	Token    string `json:"token"`
+	Name     string `json:"name,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+// SiteRequest creates a site or changes the fields it carries.
+type SiteRequest struct {
+	Name     *string `json:"name,omitempty"`
+	Address  *string `json:"address,omitempty"`
+	TimeZone *string `json:"time_zone,omitempty" doc:"an IANA time zone, e.g. Europe/London"`
+	Notes    *string `json:"notes,omitempty" doc:"sealed at rest; shown to managers, and to staff while they hold a key of the site"`
+}
+
+// CabinetRequest creates a cabinet or changes the fields it carries.
+type CabinetRequest struct {
+	SiteID     *string             `json:"site_id,omitempty" doc:"on create only; a cabinet never moves"`
+	Name       *string             `json:"name,omitempty"`
+	Kind       *keycab.CabinetKind `json:"kind,omitempty"`
+	DoorLock   *string             `json:"door_lock,omitempty"`
+	DoorSensor *string             `json:"door_sensor,omitempty"`
+}
+
+// SlotRequest creates or replaces a slot.
+type SlotRequest struct {
+	Lock     string `json:"lock,omitempty"`
+	Sensor   string `json:"sensor,omitempty"`
+	KeySetID string `json:"key_set_id,omitempty" doc:"the key set homed in the slot"`
+}
+
+// KeySetRequest creates a key set or changes the fields it carries.
+type KeySetRequest struct {
+	SiteID        *string `json:"site_id,omitempty"`
+	Label         *string `json:"label,omitempty"`
+	Sensitive     *bool   `json:"sensitive,omitempty" doc:"taking it needs a second authorised member (dual release)"`
+	PINRequired   *bool   `json:"pin_required,omitempty"`
+	MaxOutSeconds *int64  `json:"max_out_seconds,omitempty" doc:"how long it may stay out; 0: no limit"`
+}
+
+func (KeySetRequest) openAPI(s *openapi3.Schema) {
+	s.Properties["max_out_seconds"].Value.WithMin(0).WithMax(366 * 24 * 3600)
+}
+
+// LabelsRequest chooses the key sets to print labels for.
+type LabelsRequest struct {
+	SiteID    string   `json:"site_id,omitempty"`
+	CabinetID string   `json:"cabinet_id,omitempty"`
+	KeySetIDs []string `json:"key_set_ids,omitempty"`
+	Format    string   `json:"format,omitempty"`
+}
+
+func (LabelsRequest) openAPI(s *openapi3.Schema) {
+	s.Description = "exactly one of site_id, cabinet_id, key_set_ids"
+	s.Properties["format"].Value.WithEnum("pdf", "png").WithDefault("pdf")
+}
+
+// MemberRequest adds a member who signs in nowhere.
+type MemberRequest struct {
+	Name    string      `json:"name,omitempty"`
+	Email   string      `json:"email,omitempty"`
+	Role    keycab.Role `json:"role"`
+	SiteIDs []string    `json:"site_ids,omitempty"`
+}
+
+// MemberChangeRequest changes a member's role and site scope, both or
+// neither.
+type MemberChangeRequest struct {
+	Role    *keycab.Role `json:"role,omitempty"`
+	SiteIDs *[]string    `json:"site_ids,omitempty"`
+}
+
+// PINRequest sets a member's kiosk PIN.
+type PINRequest struct {
+	PIN string `json:"pin"`
+}
+
+func (PINRequest) openAPI(s *openapi3.Schema) {
+	s.Properties["pin"].Value.WithPattern(fmt.Sprintf("^[0-9]{%d,%d}$", keycab.MinPIN, keycab.MaxPIN))
+}
+
+// maxBadgeCode bounds a badge code's length.
+const maxBadgeCode = 256
+
+// BadgeRequest enrols a badge code.
+type BadgeRequest struct {
+	Kind keycab.BadgeKind `json:"kind"`
+	Code string           `json:"code"`
+}
+
+func (BadgeRequest) openAPI(s *openapi3.Schema) {
+	s.Properties["code"].Value.WithMaxLength(maxBadgeCode)
+}
+
+// window is a body's time window, both ends required.
+type window struct {
+	From  *time.Time `json:"from" openapi:"required"`
+	Until *time.Time `json:"until" openapi:"required"`
+}
+
+func (in window) check() error {
+	if in.From == nil || in.Until == nil {
+		return keycab.Errorf(keycab.EINVALID, "from and until: want RFC 3339 times")
+	}
+	return nil
+}
+
+// JobRequest gives a contractor key sets for a time window.
+type JobRequest struct {
+	MemberID   string   `json:"member_id"`
+	KeySetIDs  []string `json:"key_set_ids"`
+	Descriptor string   `json:"descriptor,omitempty"`
+	window
+}
+
+// ReservationRequest reserves a key set for a member.
+type ReservationRequest struct {
+	KeySetID string `json:"key_set_id"`
+	MemberID string `json:"member_id,omitempty" doc:"default: oneself"`
+	window
+}
+
+// EnrolTokenRequest is the optional body of POST
+// /v1/cabinets/{id}/enrol-tokens.
+type EnrolTokenRequest struct {
+	TTLHours int `json:"ttl_hours,omitempty" doc:"the token's lifetime; default 24"`
+}
+
+func (EnrolTokenRequest) openAPI(s *openapi3.Schema) {
+	s.Properties["ttl_hours"].Value.WithMin(1).WithMax(float64(store.MaxEnrolTokenTTL / time.Hour))
+}
+
+// Responses. A completed sign-in answers auth.Tokens.
+
+// MFAChallenge answers a sign-in that needs a TOTP code next
+// (POST /v1/auth/mfa).
+type MFAChallenge struct {
+	MFARequired bool   `json:"mfa_required"`
+	MFAToken    string `json:"mfa_token"`
+}
+
+func (MFAChallenge) openAPI(s *openapi3.Schema) {
+	s.Properties["mfa_required"].Value.WithEnum(true)
+}
+
+// Status is a sentence for people.
+type Status struct {
+	Status string `json:"status"`
+}
+
+// TOTPSetup starts TOTP enrolment.
+type TOTPSetup struct {
+	OTPAuthURI string `json:"otpauth_uri"`
+	Secret     string `json:"secret"`
+}
+
+// MFAStatus says whether TOTP is enabled.
+type MFAStatus struct {
+	MFA bool `json:"mfa"`
+}
+
+// Account is a person's sign-in.
+type Account struct {
+	Email string `json:"email"`
+	ID    string `json:"id"`
+	MFA   bool   `json:"mfa"`
+	Name  string `json:"name"`
+}
+
+// Me is the signed-in account, its member in this organisation and the
+// organisations it belongs to.
+type Me struct {
+	Account Account  `json:"account"`
+	Member  Member   `json:"member"`
+	OrgIDs  []string `json:"org_ids"`
+}
+
+// Caps are an organisation's limits.
+type Caps struct {
+	Cabinets int `json:"cabinets"`
+	KeySets  int `json:"key_sets"`
+	Members  int `json:"members"`
+	Sites    int `json:"sites"`
+}
+
+// Org is the organisation.
+type Org struct {
+	Caps Caps   `json:"caps"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Invite is an open invitation.
+type Invite struct {
+	CreatedAt time.Time   `json:"created_at"`
+	Email     string      `json:"email"`
+	ExpiresAt time.Time   `json:"expires_at"`
+	ID        string      `json:"id"`
+	InvitedBy string      `json:"invited_by" doc:"the inviting member"`
+	Role      keycab.Role `json:"role"`
+	SiteIDs   []string    `json:"site_ids"`
+}
+
+func inviteOf(t store.AuthToken) Invite {
+	return Invite{ID: t.ID, Email: t.Email, Role: t.Role, SiteIDs: nonNil(t.SiteIDs), InvitedBy: t.MemberID,
+		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+}
+
+// InviteList is GET /v1/invites.
+type InviteList struct {
+	Invites []Invite `json:"invites"`
+}
+
+// Site is a site; notes_redacted says its notes are withheld from the
+// caller.
+type Site struct {
+	Address       string `json:"address"`
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Notes         string `json:"notes"`
+	NotesRedacted bool   `json:"notes_redacted"`
+	TimeZone      string `json:"time_zone"`
+}
+
+func siteOf(st store.Site) Site {
+	return Site{ID: st.ID, Name: st.Name, Address: st.Address, TimeZone: st.TimeZone, Notes: st.Notes, NotesRedacted: st.NotesRedacted}
+}
+
+// SiteList is GET /v1/sites.
+type SiteList struct {
+	Sites []Site `json:"sites"`
+}
+
+// Cabinet is a cabinet.
+type Cabinet struct {
+	ID     string             `json:"id"`
+	Kind   keycab.CabinetKind `json:"kind"`
+	Name   string             `json:"name"`
+	SiteID string             `json:"site_id"`
+}
+
+func cabinetOf(c keycab.Cabinet) Cabinet {
+	return Cabinet{ID: c.ID, SiteID: c.SiteID, Name: c.Name, Kind: c.Kind}
+}
+
+// CabinetSlot is a slot as a cabinet lists it.
+type CabinetSlot struct {
+	KeySetID string `json:"key_set_id"`
+	Number   int    `json:"number"`
+}
+
+// CabinetDetail is a cabinet and its slots.
+type CabinetDetail struct {
+	Cabinet
+	Slots []CabinetSlot `json:"slots"`
+}
+
+// CabinetList is GET /v1/cabinets.
+type CabinetList struct {
+	Cabinets []Cabinet `json:"cabinets"`
+}
+
+// Slot is a slot as set.
+type Slot struct {
+	CabinetID string `json:"cabinet_id"`
+	KeySetID  string `json:"key_set_id"`
+	Lock      string `json:"lock"`
+	Number    int    `json:"number"`
+	Sensor    string `json:"sensor"`
+}
+
+// KeySet is a key set.
+type KeySet struct {
+	ID            string `json:"id"`
+	Label         string `json:"label"`
+	MaxOutSeconds int64  `json:"max_out_seconds"`
+	PINRequired   bool   `json:"pin_required"`
+	Sensitive     bool   `json:"sensitive"`
+	SiteID        string `json:"site_id"`
+}
+
+func keySetOf(k keycab.KeySet) KeySet {
+	return KeySet{ID: k.ID, SiteID: k.SiteID, Label: k.Label, Sensitive: k.Sensitive, PINRequired: k.PINRequired,
+		MaxOutSeconds: int64(k.MaxOut / time.Second)}
+}
+
+// KeySetList is GET /v1/key-sets.
+type KeySetList struct {
+	KeySets []KeySet `json:"key_sets"`
+}
+
+// Member is a member of the organisation.
+type Member struct {
+	Disabled bool        `json:"disabled"`
+	Email    string      `json:"email"`
+	HasPIN   bool        `json:"has_pin"`
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	Role     keycab.Role `json:"role"`
+	SiteIDs  []string    `json:"site_ids" doc:"the sites of a site-scoped role; empty: all"`
+}
+
+func memberOf(m keycab.Member) Member {
+	return Member{ID: m.ID, Name: m.Name, Email: m.Email, Role: m.Role, SiteIDs: nonNil(m.SiteIDs),
+		Disabled: m.Disabled, HasPIN: m.PINHash != ""}
+}
+
+// MemberList is GET /v1/members.
+type MemberList struct {
+	Members []Member `json:"members"`
+}
+
+// Event is one entry of a kiosk's history, with when it happened by
+// HQ's clock: hq_not_before (absent when HQ knows no lower bound) and
+// hq_not_after, and clock_off when the kiosk's time ("at") lies outside.
+type Event struct {
+	ActorID     string           `json:"actor_id"`
+	At          time.Time        `json:"at" doc:"the kiosk's wall time"`
+	CabinetID   string           `json:"cabinet_id"`
+	ClockOff    bool             `json:"clock_off"`
+	Detail      string           `json:"detail"`
+	DueAt       time.Time        `json:"due_at,omitzero"`
+	HQNotAfter  time.Time        `json:"hq_not_after"`
+	HQNotBefore time.Time        `json:"hq_not_before,omitzero"`
+	KeySetID    string           `json:"key_set_id"`
+	Kind        keycab.EventKind `json:"kind"`
+	KioskID     string           `json:"kiosk_id"`
+	LogIndex    int64            `json:"log_index"`
+}
+
+func eventOf(e store.Event, et store.EventTime) Event {
+	return Event{KioskID: e.KioskID, LogIndex: e.LogIndex, Kind: e.Kind, ActorID: e.ActorID, KeySetID: e.KeySetID,
+		CabinetID: e.CabinetID, At: e.At, Detail: e.Detail, DueAt: e.DueAt,
+		HQNotBefore: et.NotBefore, HQNotAfter: et.NotAfter, ClockOff: et.Off()}
+}
+
+// EventList is a page of GET /v1/events; next_cursor is there when
+// another page may follow.
+type EventList struct {
+	Events     []Event `json:"events"`
+	NextCursor string  `json:"next_cursor,omitempty"`
+}
+
+// Custody is a key set out now.
+type Custody struct {
+	DueAt    time.Time `json:"due_at,omitzero"`
+	KeySetID string    `json:"key_set_id"`
+	KioskID  string    `json:"kiosk_id"`
+	MemberID string    `json:"member_id"`
+	Overdue  bool      `json:"overdue"`
+	SiteID   string    `json:"site_id"`
+	TakenAt  time.Time `json:"taken_at"`
+}
+
+// CustodyList is GET /v1/custody.
+type CustodyList struct {
+	Custody []Custody `json:"custody"`
+}
+
+// Alarm is an alarm a kiosk raised; cleared_at and cleared_by are there
+// once it is cleared.
+type Alarm struct {
+	Alarm     string    `json:"alarm"`
+	CabinetID string    `json:"cabinet_id"`
+	ClearedAt time.Time `json:"cleared_at,omitzero"`
+	ClearedBy *string   `json:"cleared_by,omitempty"`
+	ID        string    `json:"id"`
+	KioskID   string    `json:"kiosk_id"`
+	LogIndex  int64     `json:"log_index"`
+	Note      string    `json:"note"`
+	Open      bool      `json:"open"`
+	RaisedAt  time.Time `json:"raised_at"`
+}
+
+func alarmOf(a store.Alarm) Alarm {
+	out := Alarm{ID: a.ID, KioskID: a.KioskID, CabinetID: a.CabinetID, Alarm: a.Alarm, LogIndex: a.LogIndex,
+		RaisedAt: a.RaisedAt, Open: a.ClearedAt.IsZero(), Note: a.Note}
+	if !a.ClearedAt.IsZero() {
+		out.ClearedAt, out.ClearedBy = a.ClearedAt, &a.ClearedBy
+	}
+	return out
+}
+
+// AlarmList is GET /v1/alarms.
+type AlarmList struct {
+	Alarms []Alarm `json:"alarms"`
+}
+
+// Kiosk is an enrolled kiosk.
+type Kiosk struct {
+	CabinetID  string    `json:"cabinet_id"`
+	EnrolledAt time.Time `json:"enrolled_at"`
+	ID         string    `json:"id"`
+	LastSeen   time.Time `json:"last_seen,omitzero"`
+	LogSize    int64     `json:"log_size"`
+	Name       string    `json:"name"`
+	Revoked    bool      `json:"revoked"`
+}
+
+func kioskOf(k store.Kiosk) Kiosk {
+	return Kiosk{ID: k.ID, CabinetID: k.CabinetID, Name: k.Name, EnrolledAt: k.EnrolledAt, LogSize: k.LogSize,
+		Revoked: !k.RevokedAt.IsZero(), LastSeen: k.LastSeen}
+}
+
+// KioskList is GET /v1/kiosks.
+type KioskList struct {
+	Kiosks []Kiosk `json:"kiosks"`
+}
+
+// Token is a key set's QR token, never its text.
+type Token struct {
+	ID        string    `json:"id"`
+	IssuedAt  time.Time `json:"issued_at"`
+	KeySetID  string    `json:"key_set_id"`
+	Revoked   bool      `json:"revoked"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+func tokenOf(t store.Token) Token {
+	return Token{ID: t.ID, KeySetID: t.KeySetID, IssuedAt: t.IssuedAt, Revoked: !t.RevokedAt.IsZero(), RevokedAt: t.RevokedAt}
+}
+
+// IssuedToken is a new token with its text, answered this once.
+type IssuedToken struct {
+	Token
+	Text string `json:"token"`
+}
+
+// TokenList is GET /v1/key-sets/{id}/tokens.
+type TokenList struct {
+	Tokens []Token `json:"tokens"`
+}
+
+// Badge is a member's badge; its id is the code's hash, in hex.
+type Badge struct {
+	ID        string           `json:"id"`
+	Kind      keycab.BadgeKind `json:"kind"`
+	MemberID  string           `json:"member_id"`
+	Revoked   bool             `json:"revoked"`
+	RevokedAt time.Time        `json:"revoked_at,omitzero"`
+}
+
+func badgeOf(b keycab.Badge) Badge {
+	return Badge{ID: hex.EncodeToString(b.Hash), MemberID: b.MemberID, Kind: b.Kind, Revoked: !b.RevokedAt.IsZero(), RevokedAt: b.RevokedAt}
+}
+
+// BadgeList is GET /v1/members/{id}/badges.
+type BadgeList struct {
+	Badges []Badge `json:"badges"`
+}
+
+// Job is a contractor's job.
+type Job struct {
+	Descriptor string    `json:"descriptor"`
+	From       time.Time `json:"from"`
+	ID         string    `json:"id"`
+	KeySetIDs  []string  `json:"key_set_ids"`
+	MemberID   string    `json:"member_id"`
+	Until      time.Time `json:"until"`
+}
+
+func jobOf(j keycab.Job) Job {
+	return Job{ID: j.ID, MemberID: j.MemberID, KeySetIDs: nonNil(j.KeySetIDs), From: j.From, Until: j.Until, Descriptor: j.Descriptor}
+}
+
+// JobList is GET /v1/jobs.
+type JobList struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// Reservation is a key set reserved for a member.
+type Reservation struct {
+	From     time.Time `json:"from"`
+	ID       string    `json:"id"`
+	KeySetID string    `json:"key_set_id"`
+	MemberID string    `json:"member_id"`
+	Until    time.Time `json:"until"`
+}
+
+func reservationOf(v keycab.Reservation) Reservation {
+	return Reservation{ID: v.ID, KeySetID: v.KeySetID, MemberID: v.MemberID, From: v.From, Until: v.Until}
+}
+
+// ReservationList is GET /v1/reservations.
+type ReservationList struct {
+	Reservations []Reservation `json:"reservations"`
+}
+
+// EnrolToken is a new kiosk enrolment token, answered this once.
+type EnrolToken struct {
+	CabinetID string    `json:"cabinet_id"`
+	EnrolCode string    `json:"enrol_code" doc:"keycab-enrol:?hq=URL&token=T, for the kiosk's setup screen"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Token     string    `json:"token"`
+}
+
+// AdminAction is an entry of HQ's log of admin actions.
+type AdminAction struct {
+	Action    string    `json:"action"`
+	ActorID   string    `json:"actor_id" doc:"a member's or a kiosk's id"`
+	ActorRole string    `json:"actor_role"`
+	At        time.Time `json:"at"`
+	Detail    string    `json:"detail"`
+	ID        string    `json:"id"`
+	Target    string    `json:"target"`
+}
+
+// AdminLog is GET /v1/admin-log.
+type AdminLog struct {
+	Actions []AdminAction `json:"actions"`
+}
+
+// KioskLog is a kiosk's log as HQ holds it; quarantined_at and
+// quarantine_reason are there when it forked.
+type KioskLog struct {
+	CabinetID        string    `json:"cabinet_id"`
+	KioskID          string    `json:"kiosk_id"`
+	Origin           string    `json:"origin"`
+	QuarantineReason *string   `json:"quarantine_reason,omitempty"`
+	Quarantined      bool      `json:"quarantined"`
+	QuarantinedAt    time.Time `json:"quarantined_at,omitzero"`
+	Size             int64     `json:"size" doc:"the entries HQ holds and has verified"`
+	VerifierKey      string    `json:"verifier_key"`
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
