@@ -69,7 +69,7 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *API) api(f apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := f(w, r); err != nil {
-			if keycab.ErrorCode(err) == keycab.EINTERNAL {
+			if keycab.ErrorCode(err) == keycab.EINTERNAL && !hq.ClientGone(r) {
 				s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 			hq.WriteError(w, r, err)

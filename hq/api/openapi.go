@@ -155,7 +155,7 @@ func (sc *schemas) ref(v any) (*openapi3.SchemaRef, error) {
 
 func (s *API) openAPIDoc() (*openapi3.T, error) {
 	sc := newSchemas()
-	errRef, err := sc.ref(hq.ErrorBody{})
+	errRef, err := sc.ref(keycab.ErrorBody{})
 	if err != nil {
 		return nil, err
 	}
