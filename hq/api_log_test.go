@@ -14,12 +14,8 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
-	"keycab.dev/keycab/hq"
-	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/store"
 	kstore "keycab.dev/keycab/store"
@@ -82,36 +78,15 @@ func TestKioskLogTiles(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			var dsn string
-			var cosigner *wire.Cosigner
-			e := newEnv(t, engine{eng.name, func(tb testing.TB) string { dsn = eng.dsn(tb); return dsn }}, func(_ *auth.Config, s *hq.Server) {
-				_, priv, _ := ed25519.GenerateKey(rand.Reader)
-				var err error
-				cosigner, err = wire.NewCosigner("hq.test/cosigner", priv, nil)
-				MustNoErr(t, err)
-				skey, _, err := note.GenerateKey(rand.Reader, "hq.test/config")
-				MustNoErr(t, err)
-				cfgSign, err := audit.ParseSignerKey(skey)
-				MustNoErr(t, err)
-				h, err := kioskapi.New(kioskapi.Config{Store: s.Store, Cosigner: cosigner, ConfigSigner: cfgSign, OriginPrefix: "hq.test/kiosk/"})
-				MustNoErr(t, err)
-				s.KioskAPI = h
-			})
+			var kcfg kioskapi.Config
+			e := newEnv(t, engine{eng.name, func(tb testing.TB) string { dsn = eng.dsn(tb); return dsn }}, withKioskAPI(t, &kcfg))
+			cosigner := kcfg.Cosigner
 			w, other := e.MustWorld(t, "Acme"), e.MustWorld(t, "Other")
 			auditor := e.MustJoin(t, w.owner, "auditor@acme.test", "auditor")
 
 			// A kiosk enrols, logs 600 events and pushes them.
-			dir := t.TempDir()
-			tok, _, err := e.st.CreateEnrolToken(ctx, store.MemberScope(w.owner.orgID, w.owner.memberID), w.cab.ID, 0)
-			MustNoErr(t, err)
-			path := filepath.Join(dir, "kiosk.db")
-			db, err := kstore.Open(ctx, path, kstore.Options{Create: true})
-			MustNoErr(t, err)
-			peer, key, err := agent.Enrol(ctx, db, agent.EnrolOptions{HQ: e.srv.URL, Token: tok, KeyFile: filepath.Join(dir, "kiosk.key"), Name: "kiosk"})
-			MustNoErr(t, err)
-			MustNoErr(t, db.Close())
-			db, err = kstore.Open(ctx, path, kstore.Options{Signer: key.Signer})
-			MustNoErr(t, err)
-			defer db.Close()
+			k := e.MustEnrolKiosk(t, store.MemberScope(w.owner.orgID, w.owner.memberID), w.cab.ID, "kiosk")
+			db, key, peer := k.db, k.key, k.peer
 			for i := range 600 {
 				ev := audit.Event{Kind: keycab.EventDoorClosed}
 				if i%2 == 0 {

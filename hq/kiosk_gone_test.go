@@ -2,11 +2,8 @@ package hq_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,15 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
-	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/store"
-	kstore "keycab.dev/keycab/store"
-	"keycab.dev/keycab/sync/agent"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -58,15 +50,9 @@ func TestKioskLeavesLongPoll(t *testing.T) {
 			return time.Now()
 		}
 		e := newEnv(t, eng, func(_ *auth.Config, s *hq.Server) {
-			_, priv, _ := ed25519.GenerateKey(rand.Reader)
-			cosigner, err := wire.NewCosigner("hq.test/cosigner", priv, nil)
-			MustNoErr(t, err)
-			skey, _, err := note.GenerateKey(rand.Reader, "hq.test/config")
-			MustNoErr(t, err)
-			cfgSign, err := audit.ParseSignerKey(skey)
-			MustNoErr(t, err)
-			h, err := kioskapi.New(kioskapi.Config{Store: s.Store, Cosigner: cosigner, ConfigSigner: cfgSign, OriginPrefix: "hq.test/kiosk/",
-				Now: now, PollInterval: time.Hour, Logger: s.Logger})
+			kc := kioskAPIConfig(t, s)
+			kc.Now, kc.PollInterval = now, time.Hour
+			h, err := kioskapi.New(kc)
 			MustNoErr(t, err)
 			s.KioskAPI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
@@ -76,14 +62,8 @@ func TestKioskLeavesLongPoll(t *testing.T) {
 			})
 		})
 		w := e.MustWorld(t, "Acme")
-		dir := t.TempDir()
-		tok, _, err := e.st.CreateEnrolToken(ctx, store.MemberScope(w.owner.orgID, w.owner.memberID), w.cab.ID, 0)
-		MustNoErr(t, err)
-		db, err := kstore.Open(ctx, filepath.Join(dir, "kiosk.db"), kstore.Options{Create: true})
-		MustNoErr(t, err)
-		defer db.Close()
-		peer, key, err := agent.Enrol(ctx, db, agent.EnrolOptions{HQ: e.srv.URL, Token: tok, KeyFile: filepath.Join(dir, "kiosk.key"), Name: "kiosk"})
-		MustNoErr(t, err)
+		k := e.MustEnrolKiosk(t, store.MemberScope(w.owner.orgID, w.owner.memberID), w.cab.ID, "kiosk")
+		peer, key := k.peer, k.key
 
 		counted := regexp.MustCompile(`keycab_hq_http_requests_total\{method="GET",route="/v1/kiosk/config",code="(\d+)"\} (\d+)`)
 		for i, at := range []int{1, 2, 3} {

@@ -3,14 +3,11 @@ package hq_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,13 +18,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"golang.org/x/mod/sumdb/note"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
-	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/store"
 	kstore "keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/agent"
@@ -163,18 +158,10 @@ func mustItems(tb testing.TB, r resp, key string, n int) []map[string]any {
 // it, and its server for its route patterns.
 func newKioskEnv(t *testing.T, eng engine) (*env, *hq.Server) {
 	var srv *hq.Server
-	e := newEnv(t, eng, func(_ *auth.Config, s *hq.Server) {
+	mount := withKioskAPI(t, nil)
+	e := newEnv(t, eng, func(c *auth.Config, s *hq.Server) {
 		srv = s
-		_, priv, _ := ed25519.GenerateKey(rand.Reader)
-		cosigner, err := wire.NewCosigner("hq.test/cosigner", priv, nil)
-		MustNoErr(t, err)
-		skey, _, err := note.GenerateKey(rand.Reader, "hq.test/config")
-		MustNoErr(t, err)
-		cfgSign, err := audit.ParseSignerKey(skey)
-		MustNoErr(t, err)
-		h, err := kioskapi.New(kioskapi.Config{Store: s.Store, Cosigner: cosigner, ConfigSigner: cfgSign, OriginPrefix: "hq.test/kiosk/"})
-		MustNoErr(t, err)
-		s.KioskAPI = h
+		mount(c, s)
 	})
 	return e, srv
 }
@@ -321,16 +308,8 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	// A kiosk enrols with a token from the API and pushes its log.
 	tok := c.MustCall(t, "POST", "/v1/cabinets/"+cab+"/enrol-tokens", o, map[string]any{"ttl_hours": 2}, 201).str("token")
 	c.MustCall(t, "POST", "/v1/cabinets/"+shelf+"/enrol-tokens", o, nil, 201)
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "kiosk.db")
-	db, err := kstore.Open(ctx, dbPath, kstore.Options{Create: true})
-	MustNoErr(t, err)
-	peer, key, err := agent.Enrol(ctx, db, agent.EnrolOptions{HQ: e.srv.URL, Token: tok, KeyFile: filepath.Join(dir, "kiosk.key"), Name: "front kiosk"})
-	MustNoErr(t, err)
-	MustNoErr(t, db.Close())
-	db, err = kstore.Open(ctx, dbPath, kstore.Options{Signer: key.Signer})
-	MustNoErr(t, err)
-	defer db.Close()
+	k := e.MustEnrolWith(t, tok, "front kiosk")
+	db, key, peer := k.db, k.key, k.peer
 	for i := range 20 {
 		ev := audit.Event{Kind: keycab.EventDoorClosed}
 		if i%2 == 0 {
