@@ -28,16 +28,7 @@ const contractFile = "../../docs/openapi.json"
 // contract. (That the handlers answer what the document says is hq's
 // TestOpenAPIDrift.)
 func TestOpenAPIContract(t *testing.T) {
-	mux := http.NewServeMux()
-	if err := (&api.API{}).Register(mux); err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/openapi.json", nil))
-	if rec.Code != 200 {
-		t.Fatalf("GET /openapi.json: %d %s", rec.Code, rec.Body)
-	}
-	served := rec.Body.Bytes()
+	served := servedDocument(t)
 	if *update {
 		if err := os.WriteFile(contractFile, served, 0o644); err != nil {
 			t.Fatal(err)
@@ -63,4 +54,19 @@ func TestOpenAPIContract(t *testing.T) {
 			}
 		}
 	}
+}
+
+// servedDocument returns what the API answers to GET /openapi.json.
+func servedDocument(tb testing.TB) []byte {
+	tb.Helper()
+	mux := http.NewServeMux()
+	if err := (&api.API{}).Register(mux); err != nil {
+		tb.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/openapi.json", nil))
+	if rec.Code != 200 {
+		tb.Fatalf("GET /openapi.json: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.Bytes()
 }

@@ -3,8 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/hq/api"
 	"keycab.dev/keycab/hq/store"
 )
 
@@ -20,16 +17,7 @@ import (
 // tags cannot: the enums, the PIN pattern, the bounds. (That the
 // handlers answer what it says is hq's TestOpenAPIDrift.)
 func TestOpenAPIDocument(t *testing.T) {
-	mux := http.NewServeMux()
-	if err := (&api.API{}).Register(mux); err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/openapi.json", nil))
-	if rec.Code != 200 {
-		t.Fatalf("GET /openapi.json: %d %s", rec.Code, rec.Body)
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(rec.Body.Bytes())
+	doc, err := openapi3.NewLoader().LoadFromData(servedDocument(t))
 	if err != nil {
 		t.Fatal(err)
 	}
