@@ -2,10 +2,14 @@ package hq_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
@@ -22,12 +26,32 @@ func TestDashboardKioskHeartbeat(t *testing.T) {
 		Door: "open", Alarms: []string{keycab.AlarmDoorHeld, keycab.AlarmTamper}, LogSize: 1234, CosignedSize: 1200,
 		ConfigVersion: 77, Software: "keycab-kiosk 0123456789ab", DiskFree: 12_345_000_000, TemperatureMC: 48_312,
 		ClockOffset: 3*time.Hour + 5*time.Minute}))
-	MustNoErr(t, e.st.RecordHeartbeat(context.Background(), store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{
-		ClockOffset: 40 * time.Second}))
-	p := MustPage(t, w.get(t, "/kiosks"), 200, "Open", "Door held, Tamper", ">1200<", "v77", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C",
-		"clock 3 h 5 min behind")
+	// A third kiosk, enrolled, was issued a config it has not applied,
+	// 11 minutes ago; the seeded kiosks hold no log, so none was issued
+	// to them.
+	ctx := context.Background()
+	tok, _, err := e.st.CreateEnrolToken(ctx, store.MemberScope(s.orgID, s.ownerID), s.cabA.ID, 0)
+	MustNoErr(t, err)
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	k, _, err := e.st.Enrol(ctx, tok, pub, "Back office kiosk", func(id string) (string, string, error) {
+		origin := "hq.test/kiosk/" + id
+		vkey, err := note.NewEd25519VerifierKey(origin, pub)
+		return origin, vkey, err
+	})
+	MustNoErr(t, err)
+	kc := store.KioskScope(s.orgID, k.ID)
+	issued, err := e.st.IssueConfigVersion(ctx, kc, []byte("config"))
+	MustNoErr(t, err)
+	MustNoErr(t, e.st.RecordHeartbeat(ctx, store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{ClockOffset: 40 * time.Second}))
+	MustNoErr(t, e.st.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: issued - 1}))
+	e.clock.Advance(11 * time.Minute)
+	p := MustPage(t, w.get(t, "/kiosks"), 200, "Open", "Door held, Tamper", ">1200<", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C",
+		"clock 3 h 5 min behind", "config 11 min behind")
 	if n := strings.Count(p.body, `data-testid="kiosk-clock"`); n != 1 {
 		t.Fatalf("%d kiosks with a clock note, want the one more than a minute off", n)
+	}
+	if n := strings.Count(p.body, `data-testid="config-behind"`); n != 1 {
+		t.Fatalf("%d kiosks flagged behind on config, want the one", n)
 	}
 }
 

@@ -86,49 +86,53 @@ func main() {
 
 // Config is the program's configuration.
 type Config struct {
-	Command         string // serve, migrate, demo-seed or enrol-token
-	DB              string // sqlite:PATH or postgres://...
-	Listen          string
-	NotesKeyFile    string
-	NotesKeyEnv     string // the environment's KEYCAB_NOTES_KEY
-	BaseURL         string // for links in emails
-	MailDir         string // dry-run mail: write messages here (development only)
-	AppRole         string // migrate: the service's PostgreSQL role
-	BackupOut       string // backup: the file to write
-	TrustedProxies  string // serve: the reverse proxies whose X-Forwarded-For is believed
-	KeysFile        string // serve: HQ's signing keys; default next to a SQLite database
-	KeyName         string // serve: the name of keys created on first start
-	ConfigPoll      time.Duration
-	DemoOut         string        // demo-seed: write the demo's logins here
-	As              string        // enrol-token: the admin's account email
-	Org             string        // enrol-token: the organisation's id
-	Cabinet         string        // enrol-token: the cabinet's id or name
-	TokenTTL        time.Duration // enrol-token: the token's lifetime
-	CodeHQ          string        // enrol-token: print the enrolment code for HQ at this URL
-	CodeQR          string        // enrol-token: and write it as a QR code PNG here
-	ShutdownTimeout time.Duration
-	LogLevel        slog.Level
-	Auth            auth.Config
-	SMTP            mail.SMTPConfig // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
-	SMTPPassFile    string          // serve: file holding the SMTP password
-	SMTPPassEnv     string          // the environment's KEYCAB_SMTP_PASSWORD
-	Notify          notify.Config   // serve: the notifier
+	Command        string // serve, migrate, demo-seed or enrol-token
+	DB             string // sqlite:PATH or postgres://...
+	Listen         string
+	NotesKeyFile   string
+	NotesKeyEnv    string // the environment's KEYCAB_NOTES_KEY
+	BaseURL        string // for links in emails
+	MailDir        string // dry-run mail: write messages here (development only)
+	AppRole        string // migrate: the service's PostgreSQL role
+	BackupOut      string // backup: the file to write
+	TrustedProxies string // serve: the reverse proxies whose X-Forwarded-For is believed
+	KeysFile       string // serve: HQ's signing keys; default next to a SQLite database
+	KeyName        string // serve: the name of keys created on first start
+	ConfigPoll     time.Duration
+	// ConfigBehindAfter is how long a kiosk may go without applying the
+	// config HQ issued it before the kiosks page flags it.
+	ConfigBehindAfter time.Duration
+	DemoOut           string        // demo-seed: write the demo's logins here
+	As                string        // enrol-token: the admin's account email
+	Org               string        // enrol-token: the organisation's id
+	Cabinet           string        // enrol-token: the cabinet's id or name
+	TokenTTL          time.Duration // enrol-token: the token's lifetime
+	CodeHQ            string        // enrol-token: print the enrolment code for HQ at this URL
+	CodeQR            string        // enrol-token: and write it as a QR code PNG here
+	ShutdownTimeout   time.Duration
+	LogLevel          slog.Level
+	Auth              auth.Config
+	SMTP              mail.SMTPConfig // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
+	SMTPPassFile      string          // serve: file holding the SMTP password
+	SMTPPassEnv       string          // the environment's KEYCAB_SMTP_PASSWORD
+	Notify            notify.Config   // serve: the notifier
 }
 
 // DefaultConfig returns the configuration used when no flags are given.
 func DefaultConfig() Config {
 	return Config{
-		Command:         "serve",
-		DB:              "sqlite:./keycab-hq.db",
-		Listen:          "127.0.0.1:8080",
-		AppRole:         store.DefaultAppRole,
-		KeyName:         "keycab-hq",
-		ConfigPoll:      time.Second,
-		TokenTTL:        store.DefaultEnrolTokenTTL,
-		ShutdownTimeout: 20 * time.Second,
-		LogLevel:        slog.LevelInfo,
-		Auth:            auth.DefaultConfig(),
-		Notify:          notify.DefaultConfig(),
+		Command:           "serve",
+		DB:                "sqlite:./keycab-hq.db",
+		Listen:            "127.0.0.1:8080",
+		AppRole:           store.DefaultAppRole,
+		KeyName:           "keycab-hq",
+		ConfigPoll:        time.Second,
+		ConfigBehindAfter: dashboard.DefaultConfigBehindAfter,
+		TokenTTL:          store.DefaultEnrolTokenTTL,
+		ShutdownTimeout:   20 * time.Second,
+		LogLevel:          slog.LevelInfo,
+		Auth:              auth.DefaultConfig(),
+		Notify:            notify.DefaultConfig(),
 	}
 }
 
@@ -176,6 +180,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.KeysFile, "keys", "", "HQ's signing keys `file`, created (0600) if missing (default: keycab-hq.keys next to a SQLite database; required on PostgreSQL)")
 		fs.StringVar(&m.Config.KeyName, "key-name", m.Config.KeyName, "the name of keys created on first start")
 		fs.DurationVar(&m.Config.ConfigPoll, "config-poll", m.Config.ConfigPoll, "how often a kiosk's config long poll looks for changes")
+		fs.DurationVar(&m.Config.ConfigBehindAfter, "config-behind-after", m.Config.ConfigBehindAfter, "a kiosk that has not applied the config HQ issued it this long is flagged on the kiosks page")
 		fs.StringVar(&m.Config.SMTP.Host, "smtp-host", "", "send mail through this SMTP server (default: dry run, recorded in the delivery log only)")
 		fs.IntVar(&m.Config.SMTP.Port, "smtp-port", 0, "SMTP port (default 587 for starttls, 465 for tls, 25 for none)")
 		fs.StringVar(&m.Config.SMTP.Security, "smtp-security", mail.SMTPStartTLS, "SMTP security: starttls, tls (implicit) or none (a relay on this host only)")
@@ -374,7 +379,7 @@ func (m *Main) serve(ctx context.Context) error {
 	srv := &hq.Server{Store: m.st, Logger: m.log, TrustedProxies: proxies, KioskAPI: kapi,
 		API: &api.API{Store: m.st, Auth: a, Logger: m.log},
 		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard,
-			OfflineAfter: m.Config.Notify.OfflineAfter}}
+			OfflineAfter: m.Config.Notify.OfflineAfter, ConfigBehindAfter: m.Config.ConfigBehindAfter}}
 	h, err := srv.Handler()
 	if err != nil {
 		return err

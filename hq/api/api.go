@@ -623,7 +623,9 @@ func (s *API) listAlarms(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) listKiosks(w http.ResponseWriter, r *http.Request) error {
-	ks, err := s.Store.ListKiosks(r.Context(), principalOf(r.Context()).Scope())
+	// Online is the dashboard's and the notifier's word; the API answers
+	// last_seen instead, so no threshold is needed here.
+	ks, err := s.Store.ListKioskHealth(r.Context(), principalOf(r.Context()).Scope(), 0)
 	if err != nil {
 		return err
 	}

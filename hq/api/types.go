@@ -472,20 +472,26 @@ type AlarmList struct {
 	Alarms []Alarm `json:"alarms"`
 }
 
-// Kiosk is an enrolled kiosk.
+// Kiosk is an enrolled kiosk, and the state of its config.
 type Kiosk struct {
-	CabinetID  string    `json:"cabinet_id"`
-	EnrolledAt time.Time `json:"enrolled_at"`
-	ID         string    `json:"id"`
-	LastSeen   time.Time `json:"last_seen,omitzero"`
-	LogSize    int64     `json:"log_size"`
-	Name       string    `json:"name"`
-	Revoked    bool      `json:"revoked"`
+	CabinetID         string    `json:"cabinet_id"`
+	ConfigAppliedAt   time.Time `json:"config_applied_at,omitzero" doc:"when HQ first heard the kiosk report config_version"`
+	ConfigBehindSince time.Time `json:"config_behind_since,omitzero" doc:"when HQ issued a config the kiosk has not applied yet; absent when up to date"`
+	ConfigNewest      int64     `json:"config_newest" doc:"the newest config version HQ issued the kiosk"`
+	ConfigVersion     int64     `json:"config_version" doc:"the config version the kiosk applied, as its newest heartbeat said"`
+	EnrolledAt        time.Time `json:"enrolled_at"`
+	ID                string    `json:"id"`
+	LastSeen          time.Time `json:"last_seen,omitzero"`
+	LogSize           int64     `json:"log_size"`
+	Name              string    `json:"name"`
+	Revoked           bool      `json:"revoked"`
 }
 
-func kioskOf(k store.Kiosk) Kiosk {
+func kioskOf(h store.KioskHealth) Kiosk {
+	k := h.Kiosk
 	return Kiosk{ID: k.ID, CabinetID: k.CabinetID, Name: k.Name, EnrolledAt: k.EnrolledAt, LogSize: k.LogSize,
-		Revoked: !k.RevokedAt.IsZero(), LastSeen: k.LastSeen}
+		Revoked: !k.RevokedAt.IsZero(), LastSeen: k.LastSeen, ConfigVersion: h.Heartbeat.ConfigVersion,
+		ConfigNewest: h.ConfigNewest, ConfigAppliedAt: h.Heartbeat.ConfigAppliedAt, ConfigBehindSince: h.ConfigBehindSince()}
 }
 
 // KioskList is GET /v1/kiosks.

@@ -52,12 +52,21 @@ type Dashboard struct {
 	// page calls it offline: the notifier's setting (notify.Config), so
 	// the page and the mails agree. Zero is the notifier's default.
 	OfflineAfter time.Duration
+	// ConfigBehindAfter is how long a kiosk may go without applying the
+	// config HQ issued it before the kiosks page flags it; zero is
+	// DefaultConfigBehindAfter.
+	ConfigBehindAfter time.Duration
 
 	key     []byte
 	pages   map[string]*template.Template
 	static  map[string]staticFile
 	version string // a digest of the static files, for cache busting
 }
+
+// DefaultConfigBehindAfter is Dashboard.ConfigBehindAfter's default: a
+// running kiosk applies a change within seconds (its long poll), so ten
+// minutes behind means it is offline, failing to apply, or stuck.
+const DefaultConfigBehindAfter = 10 * time.Minute
 
 type staticFile struct {
 	body  []byte

@@ -237,6 +237,9 @@ type kioskRow struct {
 	// Clock says how far the kiosk's clock is off HQ's, when by more
 	// than a minute: its events' own times are that far off.
 	Clock string
+	// ConfigBehind says since when the kiosk has not applied the config
+	// HQ issued it, once that is longer than ConfigBehindAfter.
+	ConfigBehind string
 }
 
 // clockNote describes a kiosk's clock offset (HQ's clock minus the
@@ -256,6 +259,10 @@ func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if offline == 0 {
 		offline = notify.DefaultConfig().OfflineAfter
 	}
+	behindAfter := d.ConfigBehindAfter
+	if behindAfter == 0 {
+		behindAfter = DefaultConfigBehindAfter
+	}
 	ks, err := d.Store.ListKioskHealth(r.Context(), v.P.Scope(), offline)
 	if err != nil {
 		return err
@@ -269,6 +276,9 @@ func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 		row := kioskRow{KioskHealth: k, Cabinet: dir.CabinetName(k.CabinetID), Site: dir.SiteName(dir.CabinetSite(k.CabinetID)),
 			DiskGB: float64(k.Heartbeat.DiskFree) / 1e9, Celsius: float64(k.Heartbeat.TemperatureMC) / 1000,
 			Clock: clockNote(k.Heartbeat.ClockOffset)}
+		if since := k.ConfigBehindSince(); !since.IsZero() && d.now().Sub(since) > behindAfter {
+			row.ConfigBehind = "config " + duration(d.now().Sub(since)) + " behind"
+		}
 		switch {
 		case !k.RevokedAt.IsZero():
 			row.Status, row.Class = "Revoked", "muted"
@@ -284,9 +294,9 @@ func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 		rows = append(rows, row)
 	}
 	d.render(w, r, http.StatusOK, "kiosks", view{Title: "Kiosks", Nav: "kiosks", V: v, Data: struct {
-		Rows         []kioskRow
-		OfflineAfter string
-	}{rows, duration(offline)}})
+		Rows                            []kioskRow
+		OfflineAfter, ConfigBehindAfter string
+	}{rows, duration(offline), duration(behindAfter)}})
 	return nil
 }
 

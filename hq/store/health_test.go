@@ -134,7 +134,7 @@ func TestKioskHealthQueries(t *testing.T) {
 						continue
 					}
 					hb := *w.hb
-					hb.At = got.At
+					hb.At, hb.ConfigAppliedAt = got.At, got.At // its first report of the version
 					if got.At.IsZero() || time.Since(got.At) > time.Hour || !h.Online || fmt.Sprint(got) != fmt.Sprint(hb) {
 						t.Errorf("%s: kiosk %s heartbeat %+v online %v, want %+v", who, h.Name, got, h.Online, hb)
 					}
@@ -146,6 +146,65 @@ func TestKioskHealthQueries(t *testing.T) {
 				t.Errorf("ListKioskHealth ran %d statements for a site manager, %d for one kiosk", n, few)
 			}
 			check("site manager", hs, a.site1.ID)
+		})
+	}
+}
+
+// TestConfigAppliedAt: a kiosk's heartbeat keeps when HQ first heard it
+// report its config version; a heartbeat with a newer version moves it.
+// ConfigBehindSince says when HQ issued a version the kiosk has not
+// reported applied.
+func TestConfigAppliedAt(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, e)
+			clock := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+			app := f.appDSN
+			s, err := store.Open(ctx, app, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			t.Cleanup(func() { s.Close() })
+			tok, _, err := s.CreateEnrolToken(ctx, f.a.as(f.a.owner), f.a.cab1.ID, 0)
+			MustNoErr(t, err)
+			k, _, err := s.Enrol(ctx, tok, make([]byte, 32), "kiosk", newLog)
+			MustNoErr(t, err)
+			kc := store.KioskScope(f.a.org.ID, k.ID)
+			v1, err := s.IssueConfigVersion(ctx, kc, []byte("one"))
+			MustNoErr(t, err)
+			health := func() store.KioskHealth {
+				t.Helper()
+				hs, err := s.ListKioskHealth(ctx, f.a.as(f.a.admin), time.Hour)
+				MustNoErr(t, err)
+				for _, h := range hs {
+					if h.ID == k.ID {
+						return h
+					}
+				}
+				t.Fatal("the kiosk is not listed")
+				return store.KioskHealth{}
+			}
+			if h := health(); !h.ConfigBehindSince().Equal(clock) {
+				t.Fatalf("issued and never applied: behind since %v, want %v", h.ConfigBehindSince(), clock)
+			}
+			applied := clock.Add(time.Minute)
+			clock = applied
+			MustNoErr(t, s.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v1}))
+			clock = clock.Add(time.Minute)
+			MustNoErr(t, s.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v1}))
+			if h := health(); !h.Heartbeat.ConfigAppliedAt.Equal(applied) || !h.ConfigBehindSince().IsZero() {
+				t.Fatalf("applied at %v, behind since %v; want %v and up to date", h.Heartbeat.ConfigAppliedAt, h.ConfigBehindSince(), applied)
+			}
+			clock = clock.Add(time.Minute)
+			v2, err := s.IssueConfigVersion(ctx, kc, []byte("two"))
+			MustNoErr(t, err)
+			if h := health(); h.ConfigNewest != v2 || !h.ConfigBehindSince().Equal(clock) {
+				t.Fatalf("newest %d behind since %v; want %d since %v", h.ConfigNewest, h.ConfigBehindSince(), v2, clock)
+			}
+			clock = clock.Add(time.Minute)
+			MustNoErr(t, s.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v2}))
+			if h := health(); !h.Heartbeat.ConfigAppliedAt.Equal(clock) || !h.ConfigBehindSince().IsZero() {
+				t.Fatalf("the newer version applied at %v, behind since %v; want %v", h.Heartbeat.ConfigAppliedAt, h.ConfigBehindSince(), clock)
+			}
 		})
 	}
 }

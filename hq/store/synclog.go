@@ -390,6 +390,9 @@ type Heartbeat struct {
 	DiskFree      int64
 	TemperatureMC int64         // millidegrees Celsius
 	ClockOffset   time.Duration // HQ's clock minus the kiosk's, as the kiosk measured it
+	// ConfigAppliedAt is when HQ first heard the kiosk report
+	// ConfigVersion (read only: RecordHeartbeat keeps it).
+	ConfigAppliedAt time.Time
 }
 
 // RecordHeartbeat stores the principal kiosk's newest heartbeat and marks
@@ -400,11 +403,13 @@ func (s *Store) RecordHeartbeat(ctx context.Context, sc Scope, h Heartbeat) erro
 			return forbidden("heartbeats are for kiosks")
 		}
 		alarms, _ := json.Marshal(h.Alarms)
-		if _, err := t.exec(ctx, `INSERT INTO kiosk_heartbeats (org_id, kiosk_id, at_us, door, alarms, log_size, cosigned_size, config_version, software, disk_free, temperature_mc, clock_offset_ms)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		if _, err := t.exec(ctx, `INSERT INTO kiosk_heartbeats (org_id, kiosk_id, at_us, door, alarms, log_size, cosigned_size, config_version, software, disk_free, temperature_mc, clock_offset_ms, config_applied_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3)
 			ON CONFLICT (org_id, kiosk_id) DO UPDATE SET at_us = excluded.at_us, door = excluded.door, alarms = excluded.alarms,
 				log_size = excluded.log_size, cosigned_size = excluded.cosigned_size, config_version = excluded.config_version,
-				software = excluded.software, disk_free = excluded.disk_free, temperature_mc = excluded.temperature_mc, clock_offset_ms = excluded.clock_offset_ms`,
+				software = excluded.software, disk_free = excluded.disk_free, temperature_mc = excluded.temperature_mc, clock_offset_ms = excluded.clock_offset_ms,
+				config_applied_us = CASE WHEN kiosk_heartbeats.config_version = excluded.config_version
+					THEN kiosk_heartbeats.config_applied_us ELSE excluded.at_us END`,
 			t.org(), t.p.kiosk, us(t.now), h.Door, string(alarms), h.LogSize, h.CosignedSize, h.ConfigVersion, h.Software, h.DiskFree, h.TemperatureMC,
 			h.ClockOffset.Milliseconds()); err != nil {
 			return err
@@ -420,6 +425,20 @@ type KioskHealth struct {
 	Heartbeat   Heartbeat // zero when none arrived yet
 	Online      bool      // seen within the offline threshold
 	Quarantined bool
+	// ConfigNewest is the newest config version HQ issued the kiosk (it
+	// issues one when the kiosk asks and the config changed); the
+	// heartbeat's ConfigVersion is the one the kiosk applied.
+	ConfigNewest int64
+}
+
+// ConfigBehindSince is when HQ issued a config version the kiosk has not
+// reported applied yet, or zero when it is up to date. (Versions are
+// HQ's clock in microseconds when issued, or one more than the last.)
+func (h KioskHealth) ConfigBehindSince() time.Time {
+	if h.ConfigNewest <= h.Heartbeat.ConfigVersion {
+		return time.Time{}
+	}
+	return fromUS(h.ConfigNewest)
 }
 
 // ListKioskHealth returns the kiosks the principal may see with their
@@ -436,7 +455,7 @@ func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time
 		rows, err := t.query(ctx, `SELECT k.id, k.cabinet_id, c.site_id, k.name, k.public_key, k.enrolled_us, k.last_seen_us, k.log_size, k.revoked_us,
 				COALESCE(hb.at_us, 0), COALESCE(hb.door, ''), COALESCE(hb.alarms, ''), COALESCE(hb.log_size, 0), COALESCE(hb.cosigned_size, 0),
 				COALESCE(hb.config_version, 0), COALESCE(hb.software, ''), COALESCE(hb.disk_free, 0), COALESCE(hb.temperature_mc, 0),
-				COALESCE(hb.clock_offset_ms, 0), COALESCE(kl.quarantined_us, 0)
+				COALESCE(hb.clock_offset_ms, 0), COALESCE(hb.config_applied_us, 0), COALESCE(kl.quarantined_us, 0), COALESCE(kl.config_version, 0)
 			FROM kiosks k JOIN cabinets c ON c.org_id = k.org_id AND c.id = k.cabinet_id
 			LEFT JOIN kiosk_heartbeats hb ON hb.org_id = k.org_id AND hb.kiosk_id = k.id
 			LEFT JOIN kiosk_logs kl ON kl.org_id = k.org_id AND kl.kiosk_id = k.id
@@ -449,17 +468,17 @@ func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time
 			h := KioskHealth{Kiosk: Kiosk{OrgID: t.org()}}
 			k, hb := &h.Kiosk, &h.Heartbeat
 			var site, alarms string
-			var enrolled, seen, revoked, at, offsetMS, quarantined int64
+			var enrolled, seen, revoked, at, offsetMS, applied, quarantined int64
 			if err := rows.Scan(&k.ID, &k.CabinetID, &site, &k.Name, &k.PublicKey, &enrolled, &seen, &k.LogSize, &revoked,
 				&at, &hb.Door, &alarms, &hb.LogSize, &hb.CosignedSize, &hb.ConfigVersion, &hb.Software, &hb.DiskFree, &hb.TemperatureMC,
-				&offsetMS, &quarantined); err != nil {
+				&offsetMS, &applied, &quarantined, &h.ConfigNewest); err != nil {
 				return err
 			}
 			if !t.p.seesSite(site) {
 				continue
 			}
 			k.EnrolledAt, k.LastSeen, k.RevokedAt = fromUS(enrolled), fromUS(seen), fromUS(revoked)
-			hb.At, hb.ClockOffset = fromUS(at), time.Duration(offsetMS)*time.Millisecond
+			hb.At, hb.ClockOffset, hb.ConfigAppliedAt = fromUS(at), time.Duration(offsetMS)*time.Millisecond, fromUS(applied)
 			if alarms != "" {
 				_ = json.Unmarshal([]byte(alarms), &hb.Alarms)
 			}

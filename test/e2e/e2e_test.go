@@ -199,6 +199,7 @@ type kiosk struct {
 	args      []string
 	p         *proc
 	mark      int // where the output of the last command starts
+	reloads   int // "config reloaded" lines of its log seen (TestLiveConfig)
 }
 
 func (k *kiosk) start(tb testing.TB) {

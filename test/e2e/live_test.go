@@ -1,0 +1,184 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// liveWithin is how soon a change at HQ must be refused at a running
+// kiosk (issue 14).
+const liveWithin = 5 * time.Second
+
+// TestLiveConfig: HQ and a kiosk as separate processes, the kiosk kept
+// running. A badge revoked at HQ, a member removed and a contractor's job
+// ended are each refused at the kiosk within liveWithin of the change
+// (the kiosk's long poll brings the bundle, the agent applies it, the
+// controller reloads it); the kiosk logs config.applied for each, and
+// HQ's kiosks list shows the version the kiosk applied.
+func TestLiveConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the end-to-end test runs HQ and a kiosk")
+	}
+	engines(t, func(t *testing.T, dsn, appDSN string) {
+		dir := t.TempDir()
+		h, env := startHQ(t, dsn, dir)
+		k := enrolKiosk(t, dsn, env, h.url(), "kiosk1", filepath.Join(dir, "kiosk1"))
+		k.start(t)
+		k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
+		c := signIn(t, h, env)
+		members := map[string]string{} // first name -> id
+		var list struct {
+			Members []struct{ ID, Name string } `json:"members"`
+		}
+		c.call(t, "GET", "/v1/members", nil, 200, &list)
+		for _, m := range list.Members {
+			members[strings.Fields(m.Name)[0]] = m.ID
+		}
+		ben, chloe, dev := "0A00B1C2D4", "0A00B1C2D5", "0A00B1C2D6"
+		for _, b := range []string{ben, chloe} {
+			k.say(t, "badge "+b, "Hello")
+			k.say(t, "cancel", "Cancelled")
+		}
+		k.say(t, "badge "+dev, "take 1:")
+		k.say(t, "cancel", "Cancelled")
+
+		// Ben's badge revoked.
+		var badges struct {
+			Badges []struct{ ID string } `json:"badges"`
+		}
+		c.call(t, "GET", "/v1/members/"+members["Ben"]+"/badges", nil, 200, &badges)
+		for _, b := range badges.Badges {
+			c.call(t, "DELETE", "/v1/members/"+members["Ben"]+"/badges/"+b.ID, nil, 204, nil)
+		}
+		k.refusedWithin(t, "badge "+ben, "Badge not recognised")
+
+		// Chloe removed from the organisation.
+		c.call(t, "DELETE", "/v1/members/"+members["Chloe"], nil, 204, nil)
+		k.refusedWithin(t, "badge "+chloe, "Badge not recognised")
+
+		// Dev's job ended: he is still known, with nothing to take.
+		var jobs struct {
+			Jobs []struct{ ID string } `json:"jobs"`
+		}
+		c.call(t, "GET", "/v1/jobs?member_id="+members["Dev"], nil, 200, &jobs)
+		for _, j := range jobs.Jobs {
+			c.call(t, "DELETE", "/v1/jobs/"+j.ID, nil, 204, nil)
+		}
+		k.refusedWithin(t, "badge "+dev, "no keys you may take now")
+
+		// HQ shows the version the kiosk applied (its heartbeat, every
+		// second here), and the kiosk's log holds each config.applied.
+		var kiosks struct {
+			Kiosks []struct {
+				ConfigVersion int64  `json:"config_version"`
+				ConfigNewest  int64  `json:"config_newest"`
+				Behind        string `json:"config_behind_since"`
+			} `json:"kiosks"`
+		}
+		eventually(t, 10*time.Second, "HQ shows the kiosk's applied config", func() bool {
+			kiosks.Kiosks = nil // a field the answer leaves out must not keep an older value
+			c.call(t, "GET", "/v1/kiosks", nil, 200, &kiosks)
+			return len(kiosks.Kiosks) == 1 && kiosks.Kiosks[0].ConfigNewest > 0 &&
+				kiosks.Kiosks[0].ConfigVersion == kiosks.Kiosks[0].ConfigNewest && kiosks.Kiosks[0].Behind == ""
+		})
+		k.quit(t)
+		out := program(t, "keycab", "audit", "show", "--db", filepath.Join(k.dir, "kiosk.db"))
+		if n := strings.Count(out, "config.applied"); n < 4 {
+			t.Fatalf("the kiosk logged config.applied %d times, want the enrolment's and three more:\n%s", n, out)
+		}
+		h.p.stop(t, syscall.SIGTERM)
+	})
+}
+
+// refusedWithin waits for the running kiosk to reload its config (its
+// "config reloaded" log line), at most liveWithin after the change at HQ
+// made just before, then sends line once and waits for want.
+func (k *kiosk) refusedWithin(tb testing.TB, line, want string) {
+	tb.Helper()
+	start, before := time.Now(), k.reloads
+	eventually(tb, liveWithin, k.name+" reloading its config", func() bool {
+		return strings.Count(k.p.errb.String(), "config reloaded") > before
+	})
+	k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
+	tb.Logf("%s: config reloaded %v after the change at HQ", k.name, time.Since(start).Round(10*time.Millisecond))
+	// A scan of the same badge within the scan cool-down of its last is
+	// no scan at all: send it again until the console answers.
+	for start := time.Now(); ; {
+		k.say(tb, line, "")
+		time.Sleep(250 * time.Millisecond)
+		got := k.p.out.String()[k.mark:]
+		if strings.Contains(got, want) {
+			break
+		}
+		if strings.Contains(got, "Hello") || time.Since(start) > 10*time.Second {
+			tb.Fatalf("%s: %q after the reload: %s", k.name, line, got)
+		}
+	}
+	k.say(tb, "cancel", "")
+}
+
+// apiClient is a signed-in client of HQ's JSON API.
+type apiClient struct {
+	base, token string
+}
+
+// signIn signs the demo organisation's owner in.
+func signIn(tb testing.TB, h *hq, env map[string]string) *apiClient {
+	tb.Helper()
+	c := &apiClient{base: h.url()}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	c.call(tb, "POST", "/v1/auth/login", map[string]string{"email": env["KEYCAB_DEMO_EMAIL"], "password": env["KEYCAB_DEMO_PASSWORD"]}, 200, &tok)
+	if tok.AccessToken == "" {
+		tb.Fatal("no access token from the demo owner's sign-in")
+	}
+	c.token = tok.AccessToken
+	return c
+}
+
+// call sends a JSON request, fails unless the answer has status want,
+// and decodes its body into out (when not nil).
+func (c *apiClient) call(tb testing.TB, method, path string, in any, want int, out any) {
+	tb.Helper()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		tb.Fatalf("%s %s: %d, want %d: %s", method, url.PathEscape(path), res.StatusCode, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			tb.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
