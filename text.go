@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -36,4 +37,18 @@ func ValidJSONText(b []byte) bool {
 			return false
 		}
 	}
+}
+
+// Printable reports whether s is valid UTF-8 without control characters:
+// text fit for one line of a screen.
+func Printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

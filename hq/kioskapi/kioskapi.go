@@ -19,8 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -501,7 +499,7 @@ func checkHeartbeat(hb wire.Heartbeat, kl hqstore.KioskLog) error {
 		return bad("config_version", "%d is not a version HQ issued (its newest is %d)", hb.ConfigVersion, kl.ConfigVersion)
 	case len(hb.Software) > wire.MaxSoftware:
 		return bad("software", "longer than %d bytes", wire.MaxSoftware)
-	case !printable(hb.Software):
+	case !keycab.Printable(hb.Software):
 		return bad("software", "not printable UTF-8 text")
 	case hb.DiskFree < 0:
 		return bad("disk_free", "%d is negative", hb.DiskFree)
@@ -516,19 +514,6 @@ func checkHeartbeat(hb wire.Heartbeat, kl hqstore.KioskLog) error {
 		}
 	}
 	return nil
-}
-
-// printable reports whether s is valid UTF-8 without control characters.
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 func (h *Handler) reply(w http.ResponseWriter, status int, v any) {
