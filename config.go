@@ -48,8 +48,8 @@ func (b Branding) Validate() error {
 			return Errorf(EINVALID, "accent colour %q is not #rrggbb", b.Accent)
 		}
 	}
-	if len(b.Logo) > 256<<10 {
-		return Errorf(EINVALID, "logo is %d bytes; at most 256 KiB", len(b.Logo))
+	if len(b.Logo) > MaxLogo {
+		return Errorf(EINVALID, "logo is %d bytes; at most %d KiB", len(b.Logo), MaxLogo>>10)
 	}
 	if len(b.Logo) > 0 && !strings.HasPrefix(string(b.Logo), "\x89PNG\r\n\x1a\n") {
 		return Errorf(EINVALID, "logo is not a PNG")
@@ -131,7 +131,9 @@ const (
 	MaxReasons         = 20
 	MaxReasonLength    = 40
 	maxBrandName       = 60
-	maxGroupID         = 64
+	// MaxLogo bounds the kiosk header's PNG logo, in bytes.
+	MaxLogo    = 32 << 10
+	maxGroupID = 64
 )
 
 // Validate reports, as one EINVALID error naming the field, the first

@@ -7,6 +7,7 @@ type Checkout struct {
 	KeySetID  string
 	MemberID  string
 	SecondID  string // the second member of a dual release, if any
+	ThirdID   string // the third member of a triple release, if any
 	Slot      int    // the slot it was taken from; 0 on open-shelf cabinets
 	LogIndex  int64  // the audit log entry that recorded the take
 	TakenAt   time.Time

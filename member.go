@@ -64,6 +64,10 @@ type Member struct {
 	// Schedule limits when the member may take keys, in the site's time
 	// zone; empty means any time.
 	Schedule []Window
+	// AccessUntil ends the member's access to keys; zero never does.
+	AccessUntil time.Time
+	// Groups lists the member groups the member belongs to (by id).
+	Groups   []string
 	Disabled bool
 	ErasedAt time.Time // personal data erased; the ID stays for history
 }

@@ -80,11 +80,26 @@ type KeySet struct {
 	Label  string // short text printed on the fob, e.g. "12 High St, front"
 	// Sensitive key sets need a second authorised member (dual release).
 	Sensitive bool
+	// TripleRelease key sets need two authorised members besides the
+	// taker (triple release); it implies Sensitive.
+	TripleRelease bool
 	// PINRequired asks for the taker's PIN whatever their role.
 	PINRequired bool
 	// MaxOut is how long the key set may stay out before it is overdue;
 	// zero means the organisation's default.
 	MaxOut time.Duration
+}
+
+// Approvers returns how many members besides the taker must confirm a
+// take of k: 2 for a triple release, 1 for a sensitive key set, else 0.
+func (k KeySet) Approvers() int {
+	switch {
+	case k.TripleRelease:
+		return 2
+	case k.Sensitive:
+		return 1
+	}
+	return 0
 }
 
 // QRToken is the secret printed as a QR code on a key fob's label. The

@@ -25,7 +25,7 @@ type PolicyOverride struct {
 	RemoteRelease            *bool     `json:"remote_release,omitempty" doc:"let HQ release a slot or the door remotely"`
 	BrandName                *string   `json:"brand_name,omitempty" doc:"the name kiosks show; empty: the organisation's"`
 	Accent                   *string   `json:"accent,omitempty" doc:"brand colour as #rrggbb; empty: keycab's"`
-	Logo                     *[]byte   `json:"logo,omitempty" doc:"a PNG of at most 256 KiB for the kiosk's header"`
+	Logo                     *[]byte   `json:"logo,omitempty" doc:"a PNG of at most 32 KiB for the kiosk's header, base64"`
 }
 
 // IsZero reports whether o sets nothing.
@@ -90,11 +90,17 @@ func (o PolicyOverride) Apply(p Policy, b Branding) (Policy, Branding) {
 // it overrides: each value in bounds, and the result consistent (a
 // warning shorter than the alarm it warns of).
 func (o PolicyOverride) Validate(p Policy, b Branding) error {
-	for _, s := range []*int64{o.LockOutSeconds, o.ScanCoolDownSeconds, o.DoorHeldSeconds,
-		o.DoorHeldWarningSeconds, o.DefaultMaxOutSeconds, o.DualReleaseWindowSeconds} {
+	for _, d := range []struct {
+		name string
+		s    *int64
+	}{
+		{"lock_out_seconds", o.LockOutSeconds}, {"scan_cool_down_seconds", o.ScanCoolDownSeconds},
+		{"door_held_seconds", o.DoorHeldSeconds}, {"door_held_warning_seconds", o.DoorHeldWarningSeconds},
+		{"default_max_out_seconds", o.DefaultMaxOutSeconds}, {"dual_release_window_seconds", o.DualReleaseWindowSeconds},
+	} {
 		// Bound before multiplying, so that no value wraps round.
-		if s != nil && (*s < 0 || *s > int64(MaxMaxOut/time.Second)) {
-			return Errorf(EINVALID, "a duration of %d seconds is out of range", *s)
+		if d.s != nil && (*d.s < 0 || *d.s > int64(MaxMaxOut/time.Second)) {
+			return Errorf(EINVALID, "%s: %d is out of range (0 to %d)", d.name, *d.s, int64(MaxMaxOut/time.Second))
 		}
 	}
 	p, b = o.Apply(p, b)
@@ -102,4 +108,23 @@ func (o PolicyOverride) Validate(p Policy, b Branding) error {
 		return err
 	}
 	return b.Validate()
+}
+
+// OverrideOf returns the override that sets every field to p's and b's
+// values: a whole policy in PolicyOverride's JSON form.
+func OverrideOf(p Policy, b Branding) PolicyOverride {
+	secs := func(d time.Duration) *int64 { s := int64(d / time.Second); return &s }
+	roles := append([]Role{}, p.PINRoles...)
+	reasons := append([]string{}, p.Reasons...)
+	logo := append([]byte{}, b.Logo...)
+	return PolicyOverride{
+		PINRoles: &roles, PINAlways: &p.PINAlways, MaxFailedPINs: &p.MaxFailedPINs,
+		LockOutSeconds: secs(p.LockOut), ScanCoolDownSeconds: secs(p.ScanCoolDown),
+		DoorHeldSeconds: secs(p.DoorHeld), DoorHeldWarningSeconds: secs(p.DoorHeldWarning),
+		DefaultMaxOutSeconds: secs(p.DefaultMaxOut), Curfew: &p.Curfew,
+		BlockWhileOverdue: &p.BlockWhileOverdue, MaxKeysOut: &p.MaxKeysOut,
+		DualReleaseWindowSeconds: secs(p.DualReleaseWindow),
+		ApproverRole:             &p.ApproverRole, ApproverGroup: &p.ApproverGroup, Reasons: &reasons,
+		RemoteRelease: &p.RemoteRelease, BrandName: &b.Name, Accent: &b.Accent, Logo: &logo,
+	}
 }

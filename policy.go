@@ -2,6 +2,7 @@ package keycab
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,6 +26,39 @@ func (w Window) Contains(t time.Time) bool {
 	// Past midnight: the evening part belongs to the listed day, the early
 	// morning part to the day before.
 	return (w.hasDay(day) && m >= w.From) || (w.hasDay((day+6)%7) && m < w.Until)
+}
+
+// MaxWindows bounds a member's weekly schedule.
+const MaxWindows = 28
+
+// Validate reports whether the window is usable: at least one day, each
+// a weekday, and a From and Until inside the day that differ.
+func (w Window) Validate() error {
+	if len(w.Days) == 0 || len(w.Days) > 7 {
+		return Errorf(EINVALID, "schedule: a window needs one to seven days")
+	}
+	for _, d := range w.Days {
+		if d < time.Sunday || d > time.Saturday {
+			return Errorf(EINVALID, "schedule: %d is not a day of the week (0 Sunday to 6 Saturday)", int(d))
+		}
+	}
+	if w.From < 0 || w.From > 1439 || w.Until < 1 || w.Until > 1440 || w.From == w.Until {
+		return Errorf(EINVALID, "schedule: a window runs from a minute of the day (0 to 1439) to another (1 to 1440)")
+	}
+	return nil
+}
+
+// ValidateSchedule reports whether a weekly schedule is usable.
+func ValidateSchedule(s []Window) error {
+	if len(s) > MaxWindows {
+		return Errorf(EINVALID, "schedule: at most %d windows", MaxWindows)
+	}
+	for _, w := range s {
+		if err := w.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w Window) hasDay(d time.Weekday) bool {
@@ -63,8 +97,9 @@ type Decision struct {
 	Reason string
 	// NeedsPIN asks for the member's PIN before the take.
 	NeedsPIN bool
-	// NeedsSecond asks for a second authorised member (dual release).
-	NeedsSecond bool
+	// Approvers is how many authorised members besides the taker must
+	// confirm: 1 for a dual release, 2 for a triple release.
+	Approvers int
 }
 
 func refuse(format string, args ...any) Decision {
@@ -102,6 +137,8 @@ func DecideTake(f Facts) Decision {
 		return refuse("Your access is disabled. Please ask an administrator.")
 	case !m.Role.CanTakeKeys():
 		return refuse("Your role (%s) cannot take keys.", strings.ReplaceAll(string(m.Role), "_", " "))
+	case !m.AccessUntil.IsZero() && !now.Before(m.AccessUntil):
+		return refuse("Your access ended %s. Please ask an administrator.", clock(m.AccessUntil))
 	case k.SiteID != "" && !m.AtSite(k.SiteID):
 		return refuse("You do not have access to keys for this property.")
 	}
@@ -146,7 +183,7 @@ func DecideTake(f Facts) Decision {
 	if limit > 0 && mine >= limit {
 		return refuse("You already hold %d key sets, your limit.", mine)
 	}
-	return Decision{Allowed: true, NeedsPIN: NeedsPIN(f.Policy, m, k), NeedsSecond: k.Sensitive}
+	return Decision{Allowed: true, NeedsPIN: NeedsPIN(f.Policy, m, k), Approvers: k.Approvers()}
 }
 
 // contractorRefusal checks that a contractor has a job open now that lists
@@ -194,15 +231,38 @@ func NeedsPIN(p Policy, m Member, k KeySet) bool {
 	return false
 }
 
-// DecideSecond decides whether second may confirm a dual release of k that
-// first started: a different member, allowed to take the key set
-// themselves (except for limits on what they hold), and not a contractor.
-func DecideSecond(f Facts, first string) Decision {
-	if f.Member.ID == first {
-		return refuse("A second person must confirm; it cannot be you.")
+// DecideSecond decides whether f.Member may confirm a dual or triple
+// release of f.KeySet that already (the taker, then earlier approvers)
+// started: a different member, not a contractor, of the policy's
+// approver role or group when it names one, and allowed to take the key
+// set themselves (except for limits on what they hold).
+func DecideSecond(f Facts, already ...string) Decision {
+	m, p := f.Member, f.Policy
+	for i, id := range already {
+		if id != m.ID {
+			continue
+		}
+		if i == 0 {
+			return refuse("Another person must confirm; it cannot be you.")
+		}
+		return refuse("You have confirmed already; another person must.")
 	}
-	if f.Member.Role == RoleContractor {
+	if m.Role == RoleContractor {
 		return refuse("A contractor cannot confirm a release.")
+	}
+	if p.ApproverRole != "" || p.ApproverGroup != "" {
+		byRole := p.ApproverRole != "" && m.Role.AtLeast(p.ApproverRole) && m.Role != RoleAuditor
+		byGroup := p.ApproverGroup != "" && slices.Contains(m.Groups, p.ApproverGroup)
+		if !byRole && !byGroup {
+			var who []string
+			if p.ApproverRole != "" {
+				who = append(who, "a "+strings.ReplaceAll(string(p.ApproverRole), "_", " ")+" or above")
+			}
+			if p.ApproverGroup != "" {
+				who = append(who, "a member of group "+p.ApproverGroup)
+			}
+			return refuse("Only %s may confirm this release.", strings.Join(who, " or "))
+		}
 	}
 	g := f
 	g.Out = nil
@@ -213,7 +273,7 @@ func DecideSecond(f Facts, first string) Decision {
 	}
 	g.Reservations = nil
 	d := DecideTake(g)
-	d.NeedsSecond = false
+	d.Approvers = 0
 	return d
 }
 

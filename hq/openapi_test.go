@@ -305,6 +305,22 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	mustItems(t, c.MustCall(t, "GET", "/v1/reservations?key_set_id="+ks[0], o, nil, 200), "reservations", 2)
 	c.MustCall(t, "DELETE", "/v1/reservations/"+cancelled, o, nil, 204)
 
+	// Policy at every level, and a member's own limits.
+	c.MustCall(t, "PUT", "/v1/policy", o, map[string]any{"pin_always": true, "curfew": "18:00", "reasons": []string{"viewing", "repair"},
+		"brand_name": "Drift Lettings", "accent": "#1f6feb", "approver_role": "site_manager", "remote_release": false}, 200)
+	c.MustCall(t, "GET", "/v1/policy", o, nil, 200)
+	c.MustCall(t, "PUT", "/v1/sites/"+site+"/policy", o, map[string]any{"scan_cool_down_seconds": 5, "max_keys_out": 2}, 200)
+	c.MustCall(t, "GET", "/v1/sites/"+site+"/policy", o, nil, 200)
+	c.MustCall(t, "PUT", "/v1/cabinets/"+cab+"/policy", o, map[string]any{"door_held_seconds": 90, "door_held_warning_seconds": 20}, 200)
+	if ef := c.MustCall(t, "GET", "/v1/cabinets/"+cab+"/policy", o, nil, 200).body["effective"].(map[string]any); ef["door_held_seconds"] != 90.0 || ef["max_keys_out"] != 2.0 || ef["pin_always"] != true {
+		t.Errorf("the cabinet's effective policy does not inherit: %v", ef)
+	}
+	c.MustCall(t, "DELETE", "/v1/cabinets/"+cab+"/policy", o, nil, 200)
+	c.MustCall(t, "DELETE", "/v1/sites/"+site+"/policy", o, nil, 200)
+	c.MustCall(t, "DELETE", "/v1/policy", o, nil, 200)
+	c.MustCall(t, "PUT", "/v1/members/"+contractor+"/access", o, map[string]any{"schedule": []map[string]any{{"days": []int{1, 2, 3, 4, 5}, "from": "08:00", "until": "18:00"}},
+		"access_until": rfc(30 * 24 * time.Hour), "max_keys_out": 1}, 200)
+
 	// A kiosk enrols with a token from the API and pushes its log.
 	tok := c.MustCall(t, "POST", "/v1/cabinets/"+cab+"/enrol-tokens", o, map[string]any{"ttl_hours": 2}, 201).str("token")
 	c.MustCall(t, "POST", "/v1/cabinets/"+shelf+"/enrol-tokens", o, nil, 201)

@@ -160,6 +160,7 @@ type Controller struct {
 	refused      int       // entries the log refused since then
 	step         int       // generation of the step deadline
 	doorGen      int       // generation of the door-held timer
+	doorWarning  string    // the door-held pre-warning shown now, "" when none
 	seq          uint64
 	beat         hardware.Timer // the next heartbeat
 	overdueCheck hardware.Timer // the next overdue check
@@ -174,22 +175,24 @@ const (
 
 // session is one member's visit, from badge to done.
 type session struct {
-	member   *keycab.Member
-	badge    []byte // the hash of the badge the member scanned
-	pinOK    bool
-	state    State
-	keySet   *keycab.KeySet
-	slot     int
-	taking   bool // false: returning
-	second   *keycab.Member
-	reason   string
-	recip    string
-	notes    string
-	pinFor   *keycab.Member // whose PIN the keypad is asking for
-	enrol    int            // admin: the slot whose key set gets the next QR label
-	link     string         // admin: the member who gets the next badge
-	afterPIN func(*Controller)
-	deadline time.Time
+	member *keycab.Member
+	badge  []byte // the hash of the badge the member scanned
+	pinOK  bool
+	state  State
+	keySet *keycab.KeySet
+	slot   int
+	taking bool // false: returning
+	// approvers confirmed a dual or triple release so far, in order.
+	approvers []*keycab.Member
+	need      int // approvers the release needs: 1 dual, 2 triple
+	reason    string
+	recip     string
+	notes     string
+	pinFor    *keycab.Member // whose PIN the keypad is asking for
+	enrol     int            // admin: the slot whose key set gets the next QR label
+	link      string         // admin: the member who gets the next badge
+	afterPIN  func(*Controller)
+	deadline  time.Time
 }
 
 // Events posted to the loop besides sensor events and actions.
@@ -197,6 +200,7 @@ type (
 	scanEvent    struct{ b badge.Badge }
 	timeoutEvent struct{ gen int }
 	doorHeld     struct{ gen int }
+	doorWarn     struct{ gen int }
 	logRetry     struct{}
 	heartbeat    struct{} // every beatEvery: the loop is alive
 	overdueTick  struct{} // every overdueEvery: look for overdue keys
@@ -264,7 +268,11 @@ func (c *Controller) publish(s Screen) {
 	if c.conf != nil {
 		s.Branding = Branding{OrgName: c.conf.Org.Name, Site: c.conf.Site.Name, Location: c.loc,
 			Accent: c.conf.Branding.Accent, Logo: c.conf.Branding.Logo}
+		if c.conf.Branding.Name != "" {
+			s.Branding.OrgName = c.conf.Branding.Name
+		}
 	}
+	s.Warning = c.doorWarning
 	c.screenMu.Lock()
 	c.screen = s
 	for _, ch := range c.subs {
@@ -392,11 +400,15 @@ func (c *Controller) reload(ctx context.Context) {
 		return
 	}
 	c.s.member = m
-	if c.s.second != nil {
-		if c.s.second = c.member(c.s.second.ID); c.s.second == nil || c.s.second.Disabled {
-			c.s.second = nil
+	// An approver whose access changed no longer counts; the release
+	// waits for another.
+	kept := c.s.approvers[:0]
+	for _, a := range c.s.approvers {
+		if a = c.member(a.ID); a != nil && !a.Disabled && a.ErasedAt.IsZero() {
+			kept = append(kept, a)
 		}
 	}
+	c.s.approvers = kept
 	if c.s.pinFor != nil {
 		c.s.pinFor = c.member(c.s.pinFor.ID)
 	}
@@ -414,7 +426,11 @@ func (c *Controller) reload(ctx context.Context) {
 			return
 		}
 		c.s.keySet = k
-		if d := keycab.DecideTake(c.facts(m, k)); !d.Allowed || (d.NeedsSecond && c.s.second == nil && c.s.state != Second) {
+		d := keycab.DecideTake(c.facts(m, k))
+		if d.Allowed && len(c.s.approvers) < d.Approvers && c.s.state != Second && c.s.state != EnterPIN {
+			d = keycab.Decision{Reason: "Another person must confirm this release again."}
+		}
+		if !d.Allowed {
 			label := k.Label
 			c.s.keySet = nil
 			c.showMenu()
@@ -450,8 +466,14 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		if ev.gen == c.step {
 			c.onTimeout(ctx)
 		}
+	case doorWarn:
+		if ev.gen == c.doorGen && c.doorOpen && !c.emergency {
+			c.doorWarning = fmt.Sprintf("Please close the door: the alarm sounds in %d seconds.", int(c.conf.Policy.DoorHeldWarning.Round(time.Second)/time.Second))
+			c.publish(c.Screen())
+		}
 	case doorHeld:
 		if ev.gen == c.doorGen && c.doorOpen && !c.emergency {
+			c.doorWarning = ""
 			c.raise(ctx, keycab.AlarmDoorHeld, fmt.Sprintf("door open longer than %s", c.conf.Policy.DoorHeld))
 		}
 	case Cancel:

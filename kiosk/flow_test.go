@@ -446,7 +446,14 @@ func (r *rig) take(badge, keySet string, slot int) {
 	}
 	r.do(kiosk.ChooseTake{KeySetID: keySet})
 	r.await(kiosk.Reason)
-	r.do(kiosk.GiveReason{Reason: "viewing", Recipient: "Dana Buyer"})
+	r.giveReasonAndTake(kiosk.GiveReason{Reason: "viewing", Recipient: "Dana Buyer"}, slot)
+}
+
+// giveReasonAndTake answers the reason screen, and takes the key from
+// the slot it opens.
+func (r *rig) giveReasonAndTake(reason kiosk.GiveReason, slot int) {
+	r.t.Helper()
+	r.do(reason)
 	r.await(kiosk.Unlocking)
 	if err := r.takeKey(slot, false); err != nil {
 		r.t.Fatal(err)
@@ -615,12 +622,7 @@ func TestDualRelease(t *testing.T) {
 	}
 	r.do(kiosk.PIN{Digits: "2468"})
 	r.await(kiosk.Reason)
-	r.do(kiosk.GiveReason{Reason: "maintenance"})
-	r.await(kiosk.Unlocking)
-	if err := r.takeKey(3, false); err != nil {
-		t.Fatal(err)
-	}
-	r.await(kiosk.Done)
+	r.giveReasonAndTake(kiosk.GiveReason{Reason: "maintenance"}, 3)
 	out := r.keysOut()
 	if len(out) != 1 || out[0].MemberID != "m-ben" || out[0].SecondID != "m-ana" {
 		t.Fatalf("custody %+v", out)

@@ -173,8 +173,10 @@ func (c *Controller) showMenu() {
 			ch.Slot = s.Number
 		}
 		switch {
-		case d.NeedsSecond:
+		case d.Approvers == 1:
 			ch.Note = "needs a second person"
+		case d.Approvers > 1:
+			ch.Note = "needs two more people"
 		case d.NeedsPIN && !c.s.pinOK:
 			ch.Note = "PIN required"
 		}
@@ -240,33 +242,61 @@ func (c *Controller) onChooseTake(ctx context.Context, id string) {
 }
 
 func (c *Controller) afterTakeChecks(d keycab.Decision) {
-	if d.NeedsSecond {
+	c.s.need = d.Approvers
+	if d.Approvers > 0 {
 		window := c.conf.Policy.DualReleaseWindow
 		if window <= 0 {
 			window = 60 * time.Second
 		}
-		c.setStep(Second, window, Screen{Title: "A second person must confirm", Message: c.s.keySet.Label + " is sensitive: a second authorised person scans their badge now."})
+		c.setStep(Second, window, c.approverScreen(""))
 		return
 	}
 	c.askReason()
 }
 
-// onSecond handles a badge during a dual release.
+// approverScreen asks for the next approver of a dual or triple release;
+// message, when set, says why the last badge did not count.
+func (c *Controller) approverScreen(message string) Screen {
+	title := "A second person must confirm"
+	if len(c.s.approvers) > 0 {
+		title = "A third person must confirm"
+	}
+	if message == "" {
+		message = c.s.keySet.Label + " is sensitive: a second authorised person scans their badge now."
+		if c.s.need > 1 {
+			message = fmt.Sprintf("%s needs %d more authorised people: the next one scans their badge now.", c.s.keySet.Label, c.s.need-len(c.s.approvers))
+		}
+	}
+	return Screen{Title: title, Message: message}
+}
+
+// onSecond handles a badge during a dual or triple release.
 func (c *Controller) onSecond(ctx context.Context, m *keycab.Member) {
-	d := keycab.DecideSecond(c.facts(m, c.s.keySet), c.s.member.ID)
+	already := []string{c.s.member.ID}
+	for _, a := range c.s.approvers {
+		already = append(already, a.ID)
+	}
+	d := keycab.DecideSecond(c.facts(m, c.s.keySet), already...)
 	if !d.Allowed || c.isLockedOut(m) {
-		if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, KeySet: c.s.keySet.ID, Detail: map[string]string{"reason": "second refused: " + d.Reason}}}); err != nil {
+		if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, KeySet: c.s.keySet.ID, Detail: map[string]string{"reason": "approver refused: " + d.Reason}}}); err != nil {
 			return // out of service
 		}
-		c.setStep(Second, c.s.deadline.Sub(c.clock.Now()), Screen{Title: "A second person must confirm", Message: d.Reason})
+		c.setStep(Second, c.s.deadline.Sub(c.clock.Now()), c.approverScreen(d.Reason))
 		return
 	}
-	c.s.second = m
+	next := func(c *Controller) {
+		c.s.approvers = append(c.s.approvers, m)
+		if len(c.s.approvers) < c.s.need {
+			c.setStep(Second, c.s.deadline.Sub(c.clock.Now()), c.approverScreen(""))
+			return
+		}
+		c.askReason()
+	}
 	if d.NeedsPIN {
-		c.askPIN(m, func(c *Controller) { c.askReason() })
+		c.askPIN(m, next)
 		return
 	}
-	c.askReason()
+	next(c)
 }
 
 func (c *Controller) askReason() {
@@ -362,16 +392,16 @@ func (c *Controller) onFob(ctx context.Context, k *keycab.KeySet) {
 func (c *Controller) completeTake(ctx context.Context, slot int) {
 	s := c.s
 	now := c.clock.Now()
-	maxOut := s.keySet.MaxOut
-	if maxOut <= 0 {
-		maxOut = c.conf.Policy.DefaultMaxOut
-	}
 	co := keycab.Checkout{
-		KeySetID: s.keySet.ID, MemberID: s.member.ID, Slot: slot, TakenAt: now, DueAt: now.Add(maxOut),
+		KeySetID: s.keySet.ID, MemberID: s.member.ID, Slot: slot, TakenAt: now,
+		DueAt:  c.conf.Policy.DueAt(now, *s.keySet, c.loc),
 		Reason: s.reason, Recipient: s.recip, Notes: s.notes,
 	}
-	if s.second != nil {
-		co.SecondID = s.second.ID
+	if len(s.approvers) > 0 {
+		co.SecondID = s.approvers[0].ID
+	}
+	if len(s.approvers) > 1 {
+		co.ThirdID = s.approvers[1].ID
 	}
 	if err := c.rec.Take(ctx, &co); err != nil {
 		c.log.Error("record take", "keyset", s.keySet.ID, "err", err)
@@ -389,7 +419,11 @@ func (c *Controller) completeTake(ctx context.Context, slot int) {
 	c.step++
 	gen := c.step
 	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
-	c.publish(Screen{State: Done, Title: "Taken: " + label, Message: "Due back " + co.DueAt.In(c.loc).Format("Mon 15:04") + ".", Deadline: now.Add(c.cfg.ShowDone)})
+	due := "No return time is set."
+	if !co.DueAt.IsZero() {
+		due = "Due back " + co.DueAt.In(c.loc).Format("Mon 15:04") + "."
+	}
+	c.publish(Screen{State: Done, Title: "Taken: " + label, Message: due, Deadline: now.Add(c.cfg.ShowDone)})
 }
 
 func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {

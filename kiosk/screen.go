@@ -41,6 +41,9 @@ type Screen struct {
 	Alarms   []Alarm   // active alarms, newest first
 	Admin    *AdminView
 	Branding Branding
+	// Warning is a notice over every screen, such as the door-held
+	// pre-warning; empty when none.
+	Warning string
 	// Seq increases with every screen, so a UI can drop stale ones.
 	Seq uint64
 }

@@ -56,6 +56,10 @@ func (c *Controller) onSensor(ctx context.Context, ev input.Event) {
 func (c *Controller) onDoor(ctx context.Context, open bool) {
 	if !open {
 		c.doorGen++
+		if c.doorWarning != "" {
+			c.doorWarning = ""
+			c.publish(c.Screen())
+		}
 		c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorClosed}})
 		return
 	}
@@ -66,9 +70,12 @@ func (c *Controller) onDoor(ctx context.Context, open bool) {
 	}
 	c.doorGen++
 	gen := c.doorGen
-	held := c.conf.Policy.DoorHeld
+	held, warn := c.conf.Policy.DoorHeld, c.conf.Policy.DoorHeldWarning
 	if held > 0 {
 		c.clock.AfterFunc(held, func() { c.events <- doorHeld{gen} })
+		if warn > 0 && warn < held {
+			c.clock.AfterFunc(held-warn, func() { c.events <- doorWarn{gen} })
+		}
 	}
 }
 

@@ -85,7 +85,7 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 			}{q, args})
 		}
 		for _, k := range c.KeySets {
-			add("INSERT INTO keysets (id, label, sensitive, pin_required, max_out_ms) VALUES (?, ?, ?, ?, ?)", k.ID, k.Label, k.Sensitive, k.PINRequired, k.MaxOut.Milliseconds())
+			add("INSERT INTO keysets (id, label, sensitive, pin_required, max_out_ms, triple_release) VALUES (?, ?, ?, ?, ?, ?)", k.ID, k.Label, k.Sensitive, k.PINRequired, k.MaxOut.Milliseconds(), k.TripleRelease)
 		}
 		for _, s := range c.Slots {
 			var ks any
@@ -100,7 +100,8 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 		for _, m := range c.Members {
 			sites, _ := json.Marshal(m.SiteIDs)
 			sched, _ := json.Marshal(m.Schedule)
-			add("INSERT INTO members (id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.ID, m.Name, m.Email, string(m.Role), string(sites), m.PINHash, m.MaxKeysOut, string(sched), m.Disabled, ms(m.ErasedAt))
+			groups, _ := json.Marshal(append([]string{}, m.Groups...))
+			add("INSERT INTO members (id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms, access_until_ms, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.ID, m.Name, m.Email, string(m.Role), string(sites), m.PINHash, m.MaxKeysOut, string(sched), m.Disabled, ms(m.ErasedAt), ms(m.AccessUntil), string(groups))
 		}
 		for _, b := range c.Badges {
 			add("INSERT INTO badges (hash, member_id, kind, revoked_ms) VALUES (?, ?, ?, ?)", b.Hash, b.MemberID, string(b.Kind), ms(b.RevokedAt))
@@ -166,16 +167,20 @@ func (d *DB) Policy(ctx context.Context) (keycab.Policy, error) {
 }
 
 const (
-	memberCols  = "id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms"
-	memberColsM = "m.id, m.name, m.email, m.role, m.site_ids, m.pin_hash, m.max_keys_out, m.schedule, m.disabled, m.erased_ms"
+	memberCols  = "id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms, access_until_ms, groups"
+	memberColsM = "m.id, m.name, m.email, m.role, m.site_ids, m.pin_hash, m.max_keys_out, m.schedule, m.disabled, m.erased_ms, m.access_until_ms, m.groups"
 )
 
 func scanMember(row interface{ Scan(...any) error }) (*keycab.Member, error) {
 	var m keycab.Member
-	var role, sites, sched string
-	var erased int64
-	if err := row.Scan(&m.ID, &m.Name, &m.Email, &role, &sites, &m.PINHash, &m.MaxKeysOut, &sched, &m.Disabled, &erased); err != nil {
+	var role, sites, sched, groups string
+	var erased, until int64
+	if err := row.Scan(&m.ID, &m.Name, &m.Email, &role, &sites, &m.PINHash, &m.MaxKeysOut, &sched, &m.Disabled, &erased, &until, &groups); err != nil {
 		return nil, err
+	}
+	m.AccessUntil = fromMS(until)
+	if err := json.Unmarshal([]byte(groups), &m.Groups); err != nil {
+		return nil, fmt.Errorf("member %s groups: %w", m.ID, err)
 	}
 	if err := json.Unmarshal([]byte(sched), &m.Schedule); err != nil {
 		return nil, fmt.Errorf("member %s schedule: %w", m.ID, err)
@@ -218,9 +223,9 @@ func (d *DB) MemberByBadge(ctx context.Context, code string) (*keycab.Member, er
 func (d *DB) KeySetByToken(ctx context.Context, token string) (*keycab.KeySet, error) {
 	var k keycab.KeySet
 	var maxOut int64
-	err := d.db.QueryRowContext(ctx, `SELECT k.id, k.label, k.sensitive, k.pin_required, k.max_out_ms
+	err := d.db.QueryRowContext(ctx, `SELECT k.id, k.label, k.sensitive, k.pin_required, k.max_out_ms, k.triple_release
 		FROM keyset_tokens t JOIN keysets k ON k.id = t.keyset_id WHERE t.hash = ? AND t.revoked_ms = 0`, keycab.TokenHash(token)).
-		Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut)
+		Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut, &k.TripleRelease)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keycab.Errorf(keycab.ENOTFOUND, "unknown key label")
 	} else if err != nil {
@@ -256,10 +261,10 @@ func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
 			return err
 		}
 		c.Cabinet.Kind, c.Cabinet.OrgID, c.Cabinet.SiteID = keycab.CabinetKind(kind), c.Org.ID, c.Site.ID
-		return each(ctx, tx, []rowsQuery{{"SELECT id, label, sensitive, pin_required, max_out_ms FROM keysets ORDER BY label", func(r *sql.Rows) error {
+		return each(ctx, tx, []rowsQuery{{"SELECT id, label, sensitive, pin_required, max_out_ms, triple_release FROM keysets ORDER BY label", func(r *sql.Rows) error {
 			var k keycab.KeySet
 			var maxOut int64
-			if err := r.Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut); err != nil {
+			if err := r.Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut, &k.TripleRelease); err != nil {
 				return err
 			}
 			k.MaxOut, k.OrgID, k.SiteID = time.Duration(maxOut)*time.Millisecond, c.Org.ID, c.Site.ID

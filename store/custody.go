@@ -32,6 +32,11 @@ func (d *DB) Take(ctx context.Context, c *keycab.Checkout) error {
 			Reason: c.Reason,
 			Time:   ms(c.TakenAt),
 		}
+		if c.ThirdID != "" {
+			// The third member of a triple release; the entry format has
+			// a field for the second only.
+			ev.Detail = map[string]string{"third": c.ThirdID}
+		}
 		a, err := tx.Append(Record{Event: ev, Recipient: c.Recipient, Notes: c.Notes})
 		if err != nil {
 			return err

@@ -192,6 +192,7 @@ func (in KeySetRequest) apply(k *keycab.KeySet) error {
 	set(&k.SiteID, in.SiteID)
 	set(&k.Label, in.Label)
 	set(&k.Sensitive, in.Sensitive)
+	set(&k.TripleRelease, in.TripleRelease)
 	set(&k.PINRequired, in.PINRequired)
 	if in.MaxOutSeconds != nil {
 		if *in.MaxOutSeconds < 0 || *in.MaxOutSeconds > 366*24*3600 {

@@ -14,6 +14,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq"
+	"keycab.dev/keycab/hq/store"
 )
 
 // The OpenAPI document is OpenAPI 3.0.3, the version kin-openapi
@@ -44,6 +45,7 @@ var (
 	roleType        = reflect.TypeFor[keycab.Role]()
 	badgeKindType   = reflect.TypeFor[keycab.BadgeKind]()
 	cabinetKindType = reflect.TypeFor[keycab.CabinetKind]()
+	levelType       = reflect.TypeFor[store.PolicyLevel]()
 )
 
 // schemaCustomizer is a body type that says in its schema what its
@@ -66,6 +68,8 @@ func customize(_ string, t reflect.Type, _ reflect.StructTag, s *openapi3.Schema
 		s.Enum = enum(keycab.BadgeKinds())
 	case cabinetKindType:
 		s.Enum = enum([]keycab.CabinetKind{keycab.Slotted, keycab.OpenShelf})
+	case levelType:
+		s.Enum = enum([]store.PolicyLevel{store.PolicyOrg, store.PolicySite, store.PolicyCabinet})
 	}
 	if t.Kind() != reflect.Struct || t == timeType {
 		return nil

@@ -120,6 +120,7 @@ type KeySetRequest struct {
 	SiteID        *string `json:"site_id,omitempty"`
 	Label         *string `json:"label,omitempty"`
 	Sensitive     *bool   `json:"sensitive,omitempty" doc:"taking it needs a second authorised member (dual release)"`
+	TripleRelease *bool   `json:"triple_release,omitempty" doc:"taking it needs two authorised members besides the taker (implies sensitive)"`
 	PINRequired   *bool   `json:"pin_required,omitempty"`
 	MaxOutSeconds *int64  `json:"max_out_seconds,omitempty" doc:"how long it may stay out; 0: no limit"`
 }
@@ -363,11 +364,12 @@ type KeySet struct {
 	PINRequired   bool   `json:"pin_required"`
 	Sensitive     bool   `json:"sensitive"`
 	SiteID        string `json:"site_id"`
+	TripleRelease bool   `json:"triple_release"`
 }
 
 func keySetOf(k keycab.KeySet) KeySet {
 	return KeySet{ID: k.ID, SiteID: k.SiteID, Label: k.Label, Sensitive: k.Sensitive, PINRequired: k.PINRequired,
-		MaxOutSeconds: int64(k.MaxOut / time.Second)}
+		MaxOutSeconds: int64(k.MaxOut / time.Second), TripleRelease: k.TripleRelease}
 }
 
 // KeySetList is GET /v1/key-sets.
@@ -384,11 +386,23 @@ type Member struct {
 	Name     string      `json:"name"`
 	Role     keycab.Role `json:"role"`
 	SiteIDs  []string    `json:"site_ids" doc:"the sites of a site-scoped role; empty: all"`
+	// Set with PUT /v1/members/{id}/access.
+	Schedule    []Window   `json:"schedule" doc:"when the member may take keys; empty: any time"`
+	AccessUntil *time.Time `json:"access_until,omitempty" doc:"when the member's access to keys ends; absent: never"`
+	MaxKeysOut  int        `json:"max_keys_out" doc:"key sets the member may hold at once; 0: the policy's limit"`
 }
 
 func memberOf(m keycab.Member) Member {
-	return Member{ID: m.ID, Name: m.Name, Email: m.Email, Role: m.Role, SiteIDs: nonNil(m.SiteIDs),
-		Disabled: m.Disabled, HasPIN: m.PINHash != ""}
+	out := Member{ID: m.ID, Name: m.Name, Email: m.Email, Role: m.Role, SiteIDs: nonNil(m.SiteIDs),
+		Disabled: m.Disabled, HasPIN: m.PINHash != "", Schedule: []Window{}, MaxKeysOut: m.MaxKeysOut}
+	for _, w := range m.Schedule {
+		out.Schedule = append(out.Schedule, windowOf(w))
+	}
+	if !m.AccessUntil.IsZero() {
+		t := m.AccessUntil.UTC()
+		out.AccessUntil = &t
+	}
+	return out
 }
 
 // MemberList is GET /v1/members.

@@ -143,6 +143,13 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /settings/mfa/enable":       d.mfaEnable,
 		"POST /settings/password":         d.changePassword,
 		"POST /logout":                    d.logout,
+		// dashboard_policy.go
+		"GET /policy":                d.policy,
+		"POST /policy":               d.setPolicy,
+		"GET /sites/{id}/policy":     d.policy,
+		"POST /sites/{id}/policy":    d.setPolicy,
+		"GET /cabinets/{id}/policy":  d.policy,
+		"POST /cabinets/{id}/policy": d.setPolicy,
 		// dashboard_manage.go
 		"GET /sites/new":                                d.newSite,
 		"POST /sites/new":                               d.createSite,

@@ -37,9 +37,9 @@ func (s *Store) CreateKeySet(ctx context.Context, sc Scope, k keycab.KeySet) (ke
 		if err := t.checkCap(ctx, capKeySets); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO key_sets (org_id, id, site_id, label, sensitive, pin_required, max_out_us)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			k.OrgID, k.ID, k.SiteID, k.Label, k.Sensitive, k.PINRequired, k.MaxOut.Microseconds()); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO key_sets (org_id, id, site_id, label, sensitive, pin_required, max_out_us, triple_release)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			k.OrgID, k.ID, k.SiteID, k.Label, k.Sensitive || k.TripleRelease, k.PINRequired, k.MaxOut.Microseconds(), k.TripleRelease); err != nil {
 			return err
 		}
 		return t.logAction(ctx, "key_set.create", k.ID, k.Label)
@@ -83,7 +83,7 @@ func (s *Store) ListKeySets(ctx context.Context, sc Scope, siteID string) ([]key
 }
 
 func (t *tx) keySets(ctx context.Context, siteID, id string) ([]keycab.KeySet, error) {
-	rows, err := t.query(ctx, `SELECT id, site_id, label, sensitive, pin_required, max_out_us FROM key_sets
+	rows, err := t.query(ctx, `SELECT id, site_id, label, sensitive, pin_required, max_out_us, triple_release FROM key_sets
 		WHERE org_id = $1 AND ($2 = '' OR site_id = $2) AND ($3 = '' OR id = $3) ORDER BY label, id`, t.org(), siteID, id)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (t *tx) keySets(ctx context.Context, siteID, id string) ([]keycab.KeySet, e
 	for rows.Next() {
 		k := keycab.KeySet{OrgID: t.org()}
 		var maxOut int64
-		if err := rows.Scan(&k.ID, &k.SiteID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut); err != nil {
+		if err := rows.Scan(&k.ID, &k.SiteID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut, &k.TripleRelease); err != nil {
 			return nil, err
 		}
 		k.MaxOut = time.Duration(maxOut) * time.Microsecond
@@ -186,11 +186,16 @@ func (s *Store) UpdateKeySet(ctx context.Context, sc Scope, k keycab.KeySet) err
 		if strings.TrimSpace(k.Label) == "" || k.MaxOut < 0 {
 			return invalid("a key set needs a label and a maximum time out of zero or more")
 		}
-		if _, err := t.exec(ctx, `UPDATE key_sets SET label = $1, sensitive = $2, pin_required = $3, max_out_us = $4
-			WHERE org_id = $5 AND id = $6`, strings.TrimSpace(k.Label), k.Sensitive, k.PINRequired, k.MaxOut.Microseconds(), t.org(), k.ID); err != nil {
+		if k.MaxOut > keycab.MaxMaxOut {
+			return invalid("a key set's maximum time out is at most %s", keycab.MaxMaxOut)
+		}
+		if _, err := t.exec(ctx, `UPDATE key_sets SET label = $1, sensitive = $2, pin_required = $3, max_out_us = $4, triple_release = $5
+			WHERE org_id = $6 AND id = $7`, strings.TrimSpace(k.Label), k.Sensitive || k.TripleRelease, k.PINRequired, k.MaxOut.Microseconds(), k.TripleRelease, t.org(), k.ID); err != nil {
 			return err
 		}
-		return t.logAction(ctx, "key_set.update", k.ID, k.Label)
+		k.Sensitive = k.Sensitive || k.TripleRelease
+		k.SiteID, k.OrgID, k.Label = old.SiteID, old.OrgID, strings.TrimSpace(k.Label)
+		return t.logChange(ctx, "key_set.update", k.ID, old, k)
 	})
 }
 

@@ -650,7 +650,13 @@ func (s *Store) KioskConfig(ctx context.Context, sc Scope) (keycab.Config, error
 		if cfg.BadgeSalt, err = t.badgeSalt(ctx); err != nil {
 			return err
 		}
-		cfg.Policy = keycab.DefaultPolicy()
+		chain, err := t.policyChain(ctx, PolicyCabinet, t.p.cabinet)
+		if err != nil {
+			return err
+		}
+		if cfg.Policy, cfg.Branding, err = t.effectivePolicy(ctx, chain); err != nil {
+			return err
+		}
 		cfg.Version = us(t.now)
 		return nil
 	})

@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"keycab.dev/keycab"
 )
@@ -114,15 +117,19 @@ func (t *tx) member(ctx context.Context, id string) (keycab.Member, error) {
 // memberRow reads a member of the organisation whoever asks.
 func (t *tx) memberRow(ctx context.Context, id string) (keycab.Member, error) {
 	m := keycab.Member{ID: id, OrgID: t.org()}
-	var erased int64
-	err := t.queryRow(ctx, `SELECT name, email, role, pin_hash, max_keys_out, disabled, erased_us FROM members
-		WHERE org_id = $1 AND id = $2`, t.org(), id).Scan(&m.Name, &m.Email, &m.Role, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased)
+	var erased, until int64
+	var sched string
+	err := t.queryRow(ctx, `SELECT name, email, role, pin_hash, max_keys_out, disabled, erased_us, schedule, access_until_us FROM members
+		WHERE org_id = $1 AND id = $2`, t.org(), id).Scan(&m.Name, &m.Email, &m.Role, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased, &sched, &until)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, notFound("member", id)
 	} else if err != nil {
 		return m, err
 	}
-	m.ErasedAt = fromUS(erased)
+	m.ErasedAt, m.AccessUntil = fromUS(erased), fromUS(until)
+	if m.Schedule, err = parseSchedule(sched); err != nil {
+		return m, err
+	}
 	m.SiteIDs, err = t.memberSites(ctx, id)
 	return m, err
 }
@@ -239,7 +246,7 @@ func (s *Store) ListMembers(ctx context.Context, sc Scope) ([]keycab.Member, err
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		rows, err = t.query(ctx, `SELECT id, name, email, role, pin_hash, max_keys_out, disabled, erased_us FROM members
+		rows, err = t.query(ctx, `SELECT id, name, email, role, pin_hash, max_keys_out, disabled, erased_us, schedule, access_until_us FROM members
 			WHERE org_id = $1 ORDER BY name, id`, t.org())
 		if err != nil {
 			return err
@@ -247,11 +254,15 @@ func (s *Store) ListMembers(ctx context.Context, sc Scope) ([]keycab.Member, err
 		defer rows.Close()
 		for rows.Next() {
 			m := keycab.Member{OrgID: t.org()}
-			var erased int64
-			if err := rows.Scan(&m.ID, &m.Name, &m.Email, &m.Role, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased); err != nil {
+			var erased, until int64
+			var sched string
+			if err := rows.Scan(&m.ID, &m.Name, &m.Email, &m.Role, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased, &sched, &until); err != nil {
 				return err
 			}
-			m.ErasedAt, m.SiteIDs = fromUS(erased), sites[m.ID]
+			m.ErasedAt, m.SiteIDs, m.AccessUntil = fromUS(erased), sites[m.ID], fromUS(until)
+			if m.Schedule, err = parseSchedule(sched); err != nil {
+				return err
+			}
 			if !t.seesMember(m) {
 				continue
 			}
@@ -526,4 +537,62 @@ func dedupe(ids []string) []string {
 	out := slices.Clone(ids)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// MemberAccess is what limits a member's takes beyond their role: a
+// weekly schedule, an access expiry and a limit on key sets held.
+type MemberAccess struct {
+	Schedule    []keycab.Window
+	AccessUntil time.Time // zero: no expiry
+	MaxKeysOut  int       // zero: the policy's limit
+}
+
+// SetMemberAccess replaces a member's schedule, access expiry and limit,
+// as a manager of the member may (owners, admins, and site managers for
+// staff and contractors of their sites). The admin log keeps the values
+// before and after.
+func (s *Store) SetMemberAccess(ctx context.Context, sc Scope, memberID string, a MemberAccess) error {
+	return s.write(ctx, "set member access", sc, func(ctx context.Context, t *tx) error {
+		m, err := t.managedMember(ctx, memberID, "changing a member's access")
+		if err != nil {
+			return err
+		}
+		if err := keycab.ValidateSchedule(a.Schedule); err != nil {
+			return err
+		}
+		if a.MaxKeysOut < 0 || a.MaxKeysOut > keycab.MaxKeysOutLimit {
+			return invalid("max_keys_out: %d is out of range (0 to %d)", a.MaxKeysOut, keycab.MaxKeysOutLimit)
+		}
+		if !a.AccessUntil.IsZero() && a.AccessUntil.Before(keycab.Epoch) {
+			return invalid("access_until: %s is before keycab existed", a.AccessUntil.UTC().Format(time.RFC3339))
+		}
+		if a.Schedule == nil {
+			a.Schedule = []keycab.Window{}
+		}
+		sched, err := json.Marshal(a.Schedule)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "UPDATE members SET schedule = $1, access_until_us = $2, max_keys_out = $3 WHERE org_id = $4 AND id = $5",
+			string(sched), us(a.AccessUntil), a.MaxKeysOut, t.org(), memberID); err != nil {
+			return err
+		}
+		before := MemberAccess{Schedule: m.Schedule, AccessUntil: m.AccessUntil, MaxKeysOut: m.MaxKeysOut}
+		if before.Schedule == nil {
+			before.Schedule = []keycab.Window{}
+		}
+		return t.logChange(ctx, "member.access", memberID, before, a)
+	})
+}
+
+// parseSchedule reads a stored schedule; empty is none.
+func parseSchedule(s string) ([]keycab.Window, error) {
+	var w []keycab.Window
+	if err := json.Unmarshal([]byte(s), &w); err != nil {
+		return nil, fmt.Errorf("member schedule: %w", err)
+	}
+	if len(w) == 0 {
+		return nil, nil
+	}
+	return w, nil
 }

@@ -196,7 +196,9 @@ func mutableTables() []string {
 		// 0003: sync.
 		"enrol_tokens", "kiosk_logs", "request_nonces", "kiosk_heartbeats",
 		// 0005: notices.
-		"notices", "notice_outbox"}
+		"notices", "notice_outbox",
+		// 0011: policy.
+		"policies"}
 }
 
 func appendOnlyTables() []string {

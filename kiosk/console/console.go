@@ -363,6 +363,9 @@ func Render(s kiosk.Screen, now time.Time) string {
 		}
 		fmt.Fprintf(&b, "│  locks: %s; log %d entries; config v%d\n", strings.Join(a.Locks, " "), a.LogSize, a.Config)
 	}
+	if s.Warning != "" {
+		fmt.Fprintf(&b, "│ WARNING %s\n", s.Warning)
+	}
 	for _, a := range s.Alarms {
 		fmt.Fprintf(&b, "│ ALARM %d %s: %s\n", a.ID, a.Kind, a.Detail)
 	}

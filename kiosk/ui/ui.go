@@ -246,7 +246,7 @@ func (u *UI) show(s kiosk.Screen) {
 	if s.Member != nil {
 		u.who.Text = s.Member.Name
 	}
-	u.showAlarms(s.Alarms)
+	u.showAlarms(s.Warning, s.Alarms)
 	key := stepKey{state: s.State, title: s.Title, message: s.Message, deadline: s.Deadline, admin: s.Admin}
 	if key != u.step {
 		u.step = key
@@ -323,9 +323,17 @@ func initials(name string) string {
 	return strings.ToUpper(b.String())
 }
 
-// showAlarms fills the red banner with the active alarms, newest first.
-func (u *UI) showAlarms(alarms []kiosk.Alarm) {
+// showAlarms fills the banner with the warning, if any, in the accent
+// colour, and the active alarms, newest first, in red.
+func (u *UI) showAlarms(warning string, alarms []kiosk.Alarm) {
 	u.banner.RemoveAll()
+	if warning != "" {
+		icon := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameForeground))
+		icon.SetMinSize(fyne.NewSquareSize(32))
+		line := container.NewHBox(icon, label(warning, sizeBody, colours.onAccent, true))
+		bg := canvas.NewRectangle(colours.accent)
+		u.banner.Add(container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(6, 6, 24, 24), line)))
+	}
 	const shown = 2
 	for i, a := range alarms {
 		if i == shown {
