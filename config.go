@@ -20,8 +20,11 @@ type Config struct {
 	Badges       []Badge
 	Reservations []Reservation
 	Jobs         []Job
-	Policy       Policy
-	Branding     Branding
+	// Rules are the access rules whose key-set group holds a key set of
+	// the kiosk's site.
+	Rules    []AccessRule
+	Policy   Policy
+	Branding Branding
 	// BadgeSalt keys BadgeHash for this organisation.
 	BadgeSalt []byte
 }

@@ -80,6 +80,9 @@ type KeySet struct {
 	Label  string // short text printed on the fob, e.g. "12 High St, front"
 	// Sensitive key sets need a second authorised member (dual release).
 	Sensitive bool
+	// Groups lists the key-set groups the key set belongs to (by id); a
+	// key set in any is taken only by members an access rule reaches.
+	Groups []string
 	// TripleRelease key sets need two authorised members besides the
 	// taker (triple release); it implies Sensitive.
 	TripleRelease bool

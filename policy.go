@@ -86,6 +86,8 @@ type Facts struct {
 	Reservations []Reservation
 	// Jobs assigned to the member (contractors).
 	Jobs []Job
+	// Rules are the organisation's access rules (groups).
+	Rules []AccessRule
 	// Name returns the display name of a member id; nil shows ids.
 	Name func(memberID string) string
 }
@@ -147,14 +149,11 @@ func DecideTake(f Facts) Decision {
 			return refuse("%s is out with %s since %s.", k.Label, name(c.MemberID), clock(c.TakenAt))
 		}
 	}
-	if len(f.Schedule) > 0 {
-		ok := false
-		for _, w := range f.Schedule {
-			ok = ok || w.Contains(now)
-		}
-		if !ok {
-			return refuse("Keys cannot be taken at this time under your schedule.")
-		}
+	if !inSchedule(f.Schedule, now) {
+		return refuse("Keys cannot be taken at this time under your schedule.")
+	}
+	if d := ruleRefusal(f, now); d != nil {
+		return *d
 	}
 	if m.Role == RoleContractor {
 		if d, ok := contractorRefusal(f, now, clock); !ok {

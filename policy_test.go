@@ -36,6 +36,36 @@ func TestDecideTake(t *testing.T) {
 		{"auditor", func(f *keycab.Facts) { f.Member.Role = keycab.RoleAuditor }, false, "role (auditor) cannot take", false, false},
 		{"other site", func(f *keycab.Facts) { f.Member.SiteIDs = []string{"site-2"} }, false, "do not have access to keys for this property", false, false},
 		{"own site", func(f *keycab.Facts) { f.Member.SiteIDs = []string{"site-2", "site-1"} }, true, "", false, false},
+		// Groups: a key set in a key-set group is for the member groups a
+		// rule names, when its schedule allows; groups never widen.
+		{"group: no rule reaches the member", func(f *keycab.Facts) {
+			f.KeySet.Groups = []string{"kg-plant"}
+			f.Member.Groups = []string{"mg-office"}
+			f.Rules = []keycab.AccessRule{{MemberGroupID: "mg-engineers", KeySetGroupID: "kg-plant"}}
+		}, false, "Your groups do not give you 12 High St", false, false},
+		{"group: a rule reaches the member", func(f *keycab.Facts) {
+			f.KeySet.Groups = []string{"kg-other", "kg-plant"}
+			f.Member.Groups = []string{"mg-engineers"}
+			f.Rules = []keycab.AccessRule{{MemberGroupID: "mg-engineers", KeySetGroupID: "kg-plant"}}
+		}, true, "", false, false},
+		{"group: the rule's schedule is closed", func(f *keycab.Facts) {
+			f.KeySet.Groups = []string{"kg-plant"}
+			f.Member.Groups = []string{"mg-engineers"}
+			f.Rules = []keycab.AccessRule{{MemberGroupID: "mg-engineers", KeySetGroupID: "kg-plant",
+				Schedule: []keycab.Window{{Days: []time.Weekday{time.Saturday}, From: 0, Until: 1440}}}}
+		}, false, "only at set times", false, false},
+		{"group: a contractor in the group still needs a job", func(f *keycab.Facts) {
+			f.Member.Role = keycab.RoleContractor
+			f.KeySet.Groups = []string{"kg-plant"}
+			f.Member.Groups = []string{"mg-engineers"}
+			f.Rules = []keycab.AccessRule{{MemberGroupID: "mg-engineers", KeySetGroupID: "kg-plant"}}
+		}, false, "no job", false, false},
+		{"group: a key set in no group ignores rules", func(f *keycab.Facts) {
+			f.Rules = []keycab.AccessRule{{MemberGroupID: "mg-engineers", KeySetGroupID: "kg-plant"}}
+		}, true, "", false, false},
+		{"access ended", func(f *keycab.Facts) { f.Member.AccessUntil = now.Add(-time.Minute) }, false, "Your access ended", false, false},
+		{"access ends later", func(f *keycab.Facts) { f.Member.AccessUntil = now.Add(time.Minute) }, true, "", false, false},
+		{"triple release", func(f *keycab.Facts) { f.KeySet.TripleRelease = true }, true, "", false, true},
 		{"already out", func(f *keycab.Facts) {
 			f.Out = []keycab.Checkout{{KeySetID: "ks-1", MemberID: "m-jane", TakenAt: now.Add(-time.Hour)}}
 		}, false, "out with J. Smith since 09:30", false, false},

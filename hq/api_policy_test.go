@@ -165,3 +165,114 @@ func TestDashboardPolicy(t *testing.T) {
 		})
 	}
 }
+
+// Groups through the API, on both engines: a key set put in a group is
+// refused to a member outside it, at once in the decision HQ answers and
+// in the kiosk's bundle; a site manager of another site and other
+// organisations reach nothing.
+func TestGroupsAPI(t *testing.T) {
+	forEngine(t, func(t *testing.T, e *env) {
+		a, b := e.MustWorld(t, "Acme"), e.MustWorld(t, "Other")
+		manager := e.MustJoinAt(t, a.owner, "manager@acme.test", "site_manager", a.site.ID)
+		other := MustStatus(t, e.do(t, "POST", "/v1/sites", a.owner.access, map[string]any{"name": "Elsewhere"}), 201).str("id")
+		far := e.MustJoinAt(t, a.owner, "far@acme.test", "site_manager", other)
+		o := a.owner.access
+		may := func(member string) bool {
+			t.Helper()
+			return MustStatus(t, e.do(t, "GET", "/v1/members/"+member+"/may-take/"+a.ks[1].ID, o, nil), 200).body["allowed"] == true
+		}
+		if !may(a.staff.memberID) {
+			t.Fatal("staff may not take before any group")
+		}
+		kg := MustStatus(t, e.do(t, "POST", "/v1/groups", manager.access, map[string]any{"kind": "key_sets", "name": "Safe", "site_id": a.site.ID}), 201).str("id")
+		mg := MustStatus(t, e.do(t, "POST", "/v1/groups", o, map[string]any{"kind": "members", "name": "Holders"}), 201).str("id")
+		MustStatus(t, e.do(t, "PUT", "/v1/groups/"+kg+"/entries", manager.access, map[string]any{"ids": []string{a.ks[1].ID}}), 200)
+		MustStatus(t, e.do(t, "PUT", "/v1/groups/"+mg+"/entries", o, map[string]any{"ids": []string{a.owner.memberID}}), 200)
+		rule := MustStatus(t, e.do(t, "POST", "/v1/access-rules", manager.access, map[string]any{"member_group_id": mg, "key_set_group_id": kg}), 201).str("id")
+		if may(a.staff.memberID) || !may(a.owner.memberID) {
+			t.Fatal("the group's rule is not applied")
+		}
+		for _, c := range []struct {
+			who          *user
+			method, path string
+			body         any
+			want         int
+		}{
+			// A manager of another site does not see this site's groups.
+			{far, "PUT", "/v1/groups/" + kg + "/entries", map[string]any{"ids": []string{}}, 404},
+			{far, "DELETE", "/v1/access-rules/" + rule, nil, 404},
+			{far, "POST", "/v1/groups", map[string]any{"kind": "key_sets", "name": "Mine", "site_id": a.site.ID}, 404},
+			{manager, "PUT", "/v1/groups/" + mg + "/entries", map[string]any{"ids": []string{a.staff.memberID}}, 403},
+			{a.staff, "POST", "/v1/groups", map[string]any{"kind": "members", "name": "x"}, 403},
+			{b.owner, "GET", "/v1/groups/" + kg, nil, 404},
+			{b.owner, "PUT", "/v1/groups/" + kg + "/entries", map[string]any{"ids": []string{b.ks[0].ID}}, 404},
+			{b.owner, "DELETE", "/v1/access-rules/" + rule, nil, 404},
+			{a.owner, "PUT", "/v1/groups/" + mg + "/entries", map[string]any{"ids": []string{b.staff.memberID}}, 404},
+			{a.owner, "POST", "/v1/groups", map[string]any{"kind": "people", "name": "x"}, 400},
+			{a.owner, "POST", "/v1/groups", map[string]any{"kind": "members", "name": "Holders"}, 409},
+			{a.owner, "POST", "/v1/access-rules", map[string]any{"member_group_id": kg, "key_set_group_id": mg}, 400},
+			{a.owner, "POST", "/v1/access-rules", map[string]any{"member_group_id": mg, "key_set_group_id": kg, "schedule": []map[string]any{{"days": []int{1}, "from": "7am", "until": "19:00"}}}, 400},
+		} {
+			r := e.do(t, c.method, c.path, c.who.access, c.body)
+			if r.status != c.want {
+				t.Errorf("%s %s by %s: %d, want %d: %s", c.method, c.path, c.who.email, r.status, c.want, r.raw)
+			}
+		}
+		if may(a.staff.memberID) {
+			t.Fatal("a refused request opened the key set to staff")
+		}
+		MustStatus(t, e.do(t, "DELETE", "/v1/access-rules/"+rule, manager.access, nil), 204)
+		if may(a.owner.memberID) {
+			t.Fatal("the owner still may take after the rule's removal")
+		}
+	})
+}
+
+// The groups page: groups made, filled and joined by a rule through its
+// forms; a bad rule comes back with the error; the rule removed.
+func TestDashboardGroups(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng.name, func(t *testing.T) {
+			e := newDashEnv(t, eng, nil, false)
+			ctx := context.Background()
+			w := e.web()
+			w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
+			sc := e.scopeOf(t, w)
+			site, err := e.st.CreateSite(ctx, sc, store.Site{Site: keycab.Site{Name: "Harbour House", TimeZone: "Europe/London"}})
+			MustNoErr(t, err)
+			ks, err := e.st.CreateKeySet(ctx, sc, keycab.KeySet{SiteID: site.ID, Label: "Boiler room"})
+			MustNoErr(t, err)
+			staff, err := e.st.CreateMember(ctx, sc, keycab.Member{Name: "Sid Staff", Role: keycab.RoleStaff})
+			MustNoErr(t, err)
+
+			MustPage(t, w.get(t, "/groups"), 200, "No member groups yet", `href="/groups" aria-current="page"`)
+			MustPage(t, w.post(t, "/groups", url.Values{"kind": {"members"}, "name": {"Engineers"}}), http.StatusSeeOther)
+			MustPage(t, w.post(t, "/groups", url.Values{"kind": {"key_sets"}, "name": {"Plant"}, "site": {site.ID}}), http.StatusSeeOther)
+			MustPage(t, w.post(t, "/groups", url.Values{"kind": {"members"}, "name": {"Engineers"}}), http.StatusConflict, "named")
+			gs, err := e.st.ListGroups(ctx, sc)
+			MustNoErr(t, err)
+			ids := map[keycab.GroupKind]string{}
+			for _, g := range gs {
+				ids[g.Kind] = g.ID
+			}
+			MustPage(t, w.post(t, "/groups/"+ids[keycab.KeySetGroup]+"/entries", url.Values{"entry": {ks.ID}}), http.StatusSeeOther)
+			MustPage(t, w.post(t, "/groups/rules", url.Values{"member_group": {ids[keycab.MemberGroup]}, "key_set_group": {ids[keycab.KeySetGroup]},
+				"day": {"1"}, "from": {"8am"}, "until": {"18:00"}}), http.StatusBadRequest, "HH:MM")
+			MustPage(t, w.post(t, "/groups/rules", url.Values{"member_group": {ids[keycab.MemberGroup]}, "key_set_group": {ids[keycab.KeySetGroup]}}), http.StatusSeeOther)
+			if d, err := e.st.DecideTake(ctx, sc, staff.ID, ks.ID); err != nil || d.Allowed {
+				t.Fatalf("staff outside the group: %+v %v", d, err)
+			}
+			MustPage(t, w.post(t, "/groups/"+ids[keycab.MemberGroup]+"/entries", url.Values{"entry": {staff.ID}}), http.StatusSeeOther)
+			if d, err := e.st.DecideTake(ctx, sc, staff.ID, ks.ID); err != nil || !d.Allowed {
+				t.Fatalf("staff in the group: %+v %v", d, err)
+			}
+			MustPage(t, w.get(t, "/groups"), 200, "Engineers", "Plant", "any time", "Sid Staff")
+			rules, err := e.st.ListAccessRules(ctx, sc)
+			MustNoErr(t, err)
+			MustPage(t, w.post(t, "/groups/rules/"+rules[0].ID+"/delete", url.Values{}), http.StatusSeeOther)
+			if d, _ := e.st.DecideTake(ctx, sc, staff.ID, ks.ID); d.Allowed {
+				t.Fatalf("after the rule's removal: %+v", d)
+			}
+		})
+	}
+}

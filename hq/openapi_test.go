@@ -318,6 +318,20 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "DELETE", "/v1/cabinets/"+cab+"/policy", o, nil, 200)
 	c.MustCall(t, "DELETE", "/v1/sites/"+site+"/policy", o, nil, 200)
 	c.MustCall(t, "DELETE", "/v1/policy", o, nil, 200)
+	// Groups and access rules.
+	people := c.MustCall(t, "POST", "/v1/groups", o, map[string]any{"kind": "members", "name": "Engineers"}, 201).str("id")
+	plant := c.MustCall(t, "POST", "/v1/groups", o, map[string]any{"kind": "key_sets", "name": "Plant rooms", "site_id": site}, 201).str("id")
+	c.MustCall(t, "PUT", "/v1/groups/"+people+"/entries", o, map[string]any{"ids": []string{contractor}}, 200)
+	c.MustCall(t, "PUT", "/v1/groups/"+plant+"/entries", o, map[string]any{"ids": []string{ks[1]}}, 200)
+	c.MustCall(t, "GET", "/v1/groups/"+plant, o, nil, 200)
+	mustItems(t, c.MustCall(t, "GET", "/v1/groups", o, nil, 200), "groups", 2)
+	rule := c.MustCall(t, "POST", "/v1/access-rules", o, map[string]any{"member_group_id": people, "key_set_group_id": plant,
+		"schedule": []map[string]any{{"days": []int{1, 2, 3, 4, 5}, "from": "07:00", "until": "19:00"}}}, 201).str("id")
+	mustItems(t, c.MustCall(t, "GET", "/v1/access-rules", o, nil, 200), "rules", 1)
+	c.MustCall(t, "GET", "/v1/members/"+contractor+"/may-take/"+ks[1], o, nil, 200)
+	c.MustCall(t, "DELETE", "/v1/access-rules/"+rule, o, nil, 204)
+	c.MustCall(t, "DELETE", "/v1/groups/"+plant, o, nil, 204)
+	c.MustCall(t, "DELETE", "/v1/groups/"+people, o, nil, 204)
 	c.MustCall(t, "PUT", "/v1/members/"+contractor+"/access", o, map[string]any{"schedule": []map[string]any{{"days": []int{1, 2, 3, 4, 5}, "from": "08:00", "until": "18:00"}},
 		"access_until": rfc(30 * 24 * time.Hour), "max_keys_out": 1}, 200)
 

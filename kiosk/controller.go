@@ -760,6 +760,7 @@ func (c *Controller) facts(m *keycab.Member, k *keycab.KeySet) keycab.Facts {
 			f.Jobs = append(f.Jobs, j)
 		}
 	}
+	f.Rules = c.conf.Rules
 	return f
 }
 

@@ -370,3 +370,51 @@ func TestAccessExpiry(t *testing.T) {
 		t.Fatalf("taking after the expiry: %+v", s)
 	}
 }
+
+// TestGroupsAtTheKiosk: a key set in a key-set group is offered only to
+// the member groups a rule lets take it; the rule removed while the
+// kiosk runs, the next take is refused.
+func TestGroupsAtTheKiosk(t *testing.T) {
+	cfg := withStaff(testConfig(t))
+	for i := range cfg.KeySets {
+		if cfg.KeySets[i].ID == "ks-1" {
+			cfg.KeySets[i].Groups = []string{"kg-front"}
+		}
+	}
+	for i := range cfg.Members {
+		if cfg.Members[i].ID == "m-ben" {
+			cfg.Members[i].Groups = []string{"mg-lettings"}
+		}
+	}
+	cfg.Rules = []keycab.AccessRule{{ID: "rule-1", MemberGroupID: "mg-lettings", KeySetGroupID: "kg-front"}}
+	r := newRig(t, cfg)
+	r.badge("BADGE-DAN") // staff, in no group
+	if s := r.await(kiosk.Menu); has(s.Take, "ks-1") || !has(s.Take, "ks-2") {
+		t.Fatalf("Dan, outside the group, is offered %+v", s.Take)
+	}
+	r.do(kiosk.ChooseTake{KeySetID: "ks-1"})
+	if s := r.c.Screen(); !strings.Contains(s.Message, "Your groups do not give you 1 High St") {
+		t.Fatalf("Dan choosing ks-1: %+v", s)
+	}
+	r.do(kiosk.Cancel{})
+	r.toIdle()
+	r.badge("BADGE-BEN")
+	if s := r.await(kiosk.Menu); !has(s.Take, "ks-1") {
+		t.Fatalf("Ben, in the group, is not offered ks-1: %+v", s.Take)
+	}
+	// The rule removed at HQ while Ben looks at the menu.
+	next := withStaff(testConfig(t))
+	next.KeySets = cfg.KeySets
+	next.Members = cfg.Members
+	r.apply(next)
+	if s := r.c.Screen(); has(s.Take, "ks-1") {
+		t.Fatalf("after the rule's removal the menu still offers ks-1: %+v", s.Take)
+	}
+	r.do(kiosk.ChooseTake{KeySetID: "ks-1"})
+	if s := r.c.Screen(); !strings.Contains(s.Message, "Your groups do not give you") {
+		t.Fatalf("Ben choosing ks-1 after the rule's removal: %+v", s)
+	}
+	if len(r.keysOut()) != 0 {
+		t.Fatal("a key went out")
+	}
+}

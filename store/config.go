@@ -68,6 +68,7 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 			{"DELETE FROM keysets", nil},
 			{"DELETE FROM reservations", nil},
 			{"DELETE FROM jobs", nil},
+			{"DELETE FROM access_rules", nil},
 			{"DELETE FROM cabinet", nil},
 			{`INSERT INTO config (id, version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, branding, applied_ms)
 			  VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -85,7 +86,8 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 			}{q, args})
 		}
 		for _, k := range c.KeySets {
-			add("INSERT INTO keysets (id, label, sensitive, pin_required, max_out_ms, triple_release) VALUES (?, ?, ?, ?, ?, ?)", k.ID, k.Label, k.Sensitive, k.PINRequired, k.MaxOut.Milliseconds(), k.TripleRelease)
+			groups, _ := json.Marshal(append([]string{}, k.Groups...))
+			add("INSERT INTO keysets (id, label, sensitive, pin_required, max_out_ms, triple_release, groups) VALUES (?, ?, ?, ?, ?, ?, ?)", k.ID, k.Label, k.Sensitive, k.PINRequired, k.MaxOut.Milliseconds(), k.TripleRelease, string(groups))
 		}
 		for _, s := range c.Slots {
 			var ks any
@@ -112,6 +114,10 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 		for _, j := range c.Jobs {
 			ks, _ := json.Marshal(j.KeySetIDs)
 			add("INSERT INTO jobs (id, member_id, keyset_ids, from_ms, until_ms, descriptor) VALUES (?, ?, ?, ?, ?, ?)", j.ID, j.MemberID, string(ks), ms(j.From), ms(j.Until), j.Descriptor)
+		}
+		for _, r := range c.Rules {
+			sched, _ := json.Marshal(append([]keycab.Window{}, r.Schedule...))
+			add("INSERT INTO access_rules (id, member_group_id, keyset_group_id, schedule) VALUES (?, ?, ?, ?)", r.ID, r.MemberGroupID, r.KeySetGroupID, string(sched))
 		}
 		for _, s := range stmts {
 			if _, err := tx.Exec(s.q, s.args...); err != nil {
@@ -223,13 +229,17 @@ func (d *DB) MemberByBadge(ctx context.Context, code string) (*keycab.Member, er
 func (d *DB) KeySetByToken(ctx context.Context, token string) (*keycab.KeySet, error) {
 	var k keycab.KeySet
 	var maxOut int64
-	err := d.db.QueryRowContext(ctx, `SELECT k.id, k.label, k.sensitive, k.pin_required, k.max_out_ms, k.triple_release
+	var groups string
+	err := d.db.QueryRowContext(ctx, `SELECT k.id, k.label, k.sensitive, k.pin_required, k.max_out_ms, k.triple_release, k.groups
 		FROM keyset_tokens t JOIN keysets k ON k.id = t.keyset_id WHERE t.hash = ? AND t.revoked_ms = 0`, keycab.TokenHash(token)).
-		Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut, &k.TripleRelease)
+		Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut, &k.TripleRelease, &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keycab.Errorf(keycab.ENOTFOUND, "unknown key label")
 	} else if err != nil {
 		return nil, d.wrap("read key set", err)
+	}
+	if err := json.Unmarshal([]byte(groups), &k.Groups); err != nil {
+		return nil, fmt.Errorf("key set %s groups: %w", k.ID, err)
 	}
 	k.MaxOut = time.Duration(maxOut) * time.Millisecond
 	return &k, nil
@@ -261,11 +271,15 @@ func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
 			return err
 		}
 		c.Cabinet.Kind, c.Cabinet.OrgID, c.Cabinet.SiteID = keycab.CabinetKind(kind), c.Org.ID, c.Site.ID
-		return each(ctx, tx, []rowsQuery{{"SELECT id, label, sensitive, pin_required, max_out_ms, triple_release FROM keysets ORDER BY label", func(r *sql.Rows) error {
+		return each(ctx, tx, []rowsQuery{{"SELECT id, label, sensitive, pin_required, max_out_ms, triple_release, groups FROM keysets ORDER BY label", func(r *sql.Rows) error {
 			var k keycab.KeySet
 			var maxOut int64
-			if err := r.Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut, &k.TripleRelease); err != nil {
+			var groups string
+			if err := r.Scan(&k.ID, &k.Label, &k.Sensitive, &k.PINRequired, &maxOut, &k.TripleRelease, &groups); err != nil {
 				return err
+			}
+			if err := json.Unmarshal([]byte(groups), &k.Groups); err != nil {
+				return fmt.Errorf("key set %s groups: %w", k.ID, err)
 			}
 			k.MaxOut, k.OrgID, k.SiteID = time.Duration(maxOut)*time.Millisecond, c.Org.ID, c.Site.ID
 			c.KeySets = append(c.KeySets, k)
@@ -325,6 +339,17 @@ func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
 			}
 			j.From, j.Until, j.OrgID = fromMS(from), fromMS(until), c.Org.ID
 			c.Jobs = append(c.Jobs, j)
+			return nil
+		}}, {"SELECT id, member_group_id, keyset_group_id, schedule FROM access_rules ORDER BY id", func(r *sql.Rows) error {
+			ar := keycab.AccessRule{OrgID: c.Org.ID}
+			var sched string
+			if err := r.Scan(&ar.ID, &ar.MemberGroupID, &ar.KeySetGroupID, &sched); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(sched), &ar.Schedule); err != nil {
+				return fmt.Errorf("access rule %s: %w", ar.ID, err)
+			}
+			c.Rules = append(c.Rules, ar)
 			return nil
 		}}})
 	})

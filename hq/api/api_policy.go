@@ -146,6 +146,31 @@ func (w Window) window(i int) (keycab.Window, error) {
 	return out, out.Validate()
 }
 
+// scheduleOf reads a schedule of the API.
+func scheduleOf(ws []Window) ([]keycab.Window, error) {
+	if len(ws) > keycab.MaxWindows {
+		return nil, keycab.Errorf(keycab.EINVALID, "schedule: at most %d windows", keycab.MaxWindows)
+	}
+	var out []keycab.Window
+	for i, w := range ws {
+		kw, err := w.window(i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kw)
+	}
+	return out, nil
+}
+
+// windowsOf is a schedule as the API answers it.
+func windowsOf(ws []keycab.Window) []Window {
+	out := []Window{}
+	for _, w := range ws {
+		out = append(out, windowOf(w))
+	}
+	return out
+}
+
 // MemberAccessRequest replaces a member's schedule, access expiry and
 // limit on key sets held (PUT /v1/members/{id}/access).
 type MemberAccessRequest struct {
@@ -164,17 +189,11 @@ func (s *API) setMemberAccess(w http.ResponseWriter, r *http.Request) error {
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	a := store.MemberAccess{MaxKeysOut: in.MaxKeysOut}
-	if len(in.Schedule) > keycab.MaxWindows {
-		return keycab.Errorf(keycab.EINVALID, "schedule: at most %d windows", keycab.MaxWindows)
+	sched, err := scheduleOf(in.Schedule)
+	if err != nil {
+		return err
 	}
-	for i, w := range in.Schedule {
-		kw, err := w.window(i)
-		if err != nil {
-			return err
-		}
-		a.Schedule = append(a.Schedule, kw)
-	}
+	a := store.MemberAccess{MaxKeysOut: in.MaxKeysOut, Schedule: sched}
 	if in.AccessUntil != nil {
 		a.AccessUntil = *in.AccessUntil
 	}

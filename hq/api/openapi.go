@@ -46,6 +46,7 @@ var (
 	badgeKindType   = reflect.TypeFor[keycab.BadgeKind]()
 	cabinetKindType = reflect.TypeFor[keycab.CabinetKind]()
 	levelType       = reflect.TypeFor[store.PolicyLevel]()
+	groupKindType   = reflect.TypeFor[keycab.GroupKind]()
 )
 
 // schemaCustomizer is a body type that says in its schema what its
@@ -68,6 +69,8 @@ func customize(_ string, t reflect.Type, _ reflect.StructTag, s *openapi3.Schema
 		s.Enum = enum(keycab.BadgeKinds())
 	case cabinetKindType:
 		s.Enum = enum([]keycab.CabinetKind{keycab.Slotted, keycab.OpenShelf})
+	case groupKindType:
+		s.Enum = enum([]keycab.GroupKind{keycab.MemberGroup, keycab.KeySetGroup})
 	case levelType:
 		s.Enum = enum([]store.PolicyLevel{store.PolicyOrg, store.PolicySite, store.PolicyCabinet})
 	}

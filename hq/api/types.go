@@ -394,10 +394,7 @@ type Member struct {
 
 func memberOf(m keycab.Member) Member {
 	out := Member{ID: m.ID, Name: m.Name, Email: m.Email, Role: m.Role, SiteIDs: nonNil(m.SiteIDs),
-		Disabled: m.Disabled, HasPIN: m.PINHash != "", Schedule: []Window{}, MaxKeysOut: m.MaxKeysOut}
-	for _, w := range m.Schedule {
-		out.Schedule = append(out.Schedule, windowOf(w))
-	}
+		Disabled: m.Disabled, HasPIN: m.PINHash != "", Schedule: windowsOf(m.Schedule), MaxKeysOut: m.MaxKeysOut}
 	if !m.AccessUntil.IsZero() {
 		t := m.AccessUntil.UTC()
 		out.AccessUntil = &t

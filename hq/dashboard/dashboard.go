@@ -143,6 +143,13 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /settings/mfa/enable":       d.mfaEnable,
 		"POST /settings/password":         d.changePassword,
 		"POST /logout":                    d.logout,
+		// dashboard_groups.go
+		"GET /groups":                    d.groups,
+		"POST /groups":                   d.createGroup,
+		"POST /groups/{id}/entries":      d.setGroupEntries,
+		"POST /groups/{id}/delete":       removeThen(d.Store.DeleteGroup, "/groups?notice=deleted"),
+		"POST /groups/rules":             d.createRule,
+		"POST /groups/rules/{id}/delete": removeThen(d.Store.DeleteAccessRule, "/groups?notice=deleted"),
 		// dashboard_policy.go
 		"GET /policy":                d.policy,
 		"POST /policy":               d.setPolicy,

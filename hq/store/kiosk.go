@@ -647,6 +647,9 @@ func (s *Store) KioskConfig(ctx context.Context, sc Scope) (keycab.Config, error
 				cfg.Jobs = append(cfg.Jobs, jobs...)
 			}
 		}
+		if err := t.kioskGroups(ctx, &cfg); err != nil {
+			return err
+		}
 		if cfg.BadgeSalt, err = t.badgeSalt(ctx); err != nil {
 			return err
 		}
@@ -664,20 +667,7 @@ func (s *Store) KioskConfig(ctx context.Context, sc Scope) (keycab.Config, error
 }
 
 func (t *tx) memberIDs(ctx context.Context) ([]string, error) {
-	rows, err := t.query(ctx, "SELECT id FROM members WHERE org_id = $1 ORDER BY id", t.org())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return t.strings(ctx, "SELECT id FROM members WHERE org_id = $1 ORDER BY id", t.org())
 }
 
 func (t *tx) kioskBadges(ctx context.Context, cfg *keycab.Config, memberID string) error {
@@ -694,4 +684,37 @@ func (t *tx) kioskBadges(ctx context.Context, cfg *keycab.Config, memberID strin
 		cfg.Badges = append(cfg.Badges, b)
 	}
 	return rows.Err()
+}
+
+// kioskGroups fills in the groups of a bundle's members and key sets, and
+// the access rules that reach its key sets.
+func (t *tx) kioskGroups(ctx context.Context, cfg *keycab.Config) error {
+	mg, err := t.groupIndex(ctx, keycab.MemberGroup)
+	if err != nil {
+		return err
+	}
+	kg, err := t.groupIndex(ctx, keycab.KeySetGroup)
+	if err != nil {
+		return err
+	}
+	for i := range cfg.Members {
+		cfg.Members[i].Groups = mg[cfg.Members[i].ID]
+	}
+	used := map[string]bool{}
+	for i := range cfg.KeySets {
+		cfg.KeySets[i].Groups = kg[cfg.KeySets[i].ID]
+		for _, g := range cfg.KeySets[i].Groups {
+			used[g] = true
+		}
+	}
+	rules, err := t.accessRules(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rules {
+		if used[r.KeySetGroupID] {
+			cfg.Rules = append(cfg.Rules, r)
+		}
+	}
+	return nil
 }

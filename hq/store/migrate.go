@@ -198,7 +198,9 @@ func mutableTables() []string {
 		// 0005: notices.
 		"notices", "notice_outbox",
 		// 0011: policy.
-		"policies"}
+		"policies",
+		// 0012: groups.
+		"groups", "member_group_members", "key_set_group_members", "access_rules"}
 }
 
 func appendOnlyTables() []string {

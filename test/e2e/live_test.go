@@ -18,8 +18,8 @@ import (
 const liveWithin = 5 * time.Second
 
 // TestLiveConfig: HQ and a kiosk as separate processes, the kiosk kept
-// running. A badge revoked at HQ, a member removed and a contractor's job
-// ended are each refused at the kiosk within liveWithin of the change
+// running. A group's right to the key sets removed, a badge revoked at
+// HQ, a member removed and a contractor's job ended are each refused at the kiosk within liveWithin of the change
 // (the kiosk's long poll brings the bundle, the agent applies it, the
 // controller reloads it); the kiosk logs config.applied for each, and
 // HQ's kiosks list shows the version the kiosk applied.
@@ -43,10 +43,43 @@ func TestLiveConfig(t *testing.T) {
 			members[strings.Fields(m.Name)[0]] = m.ID
 		}
 		ben, chloe, dev := "0A00B1C2D4", "0A00B1C2D5", "0A00B1C2D6"
-		for _, b := range []string{ben, chloe} {
-			k.say(t, "badge "+b, "Hello")
-			k.say(t, "cancel", "Cancelled")
+
+		// Every key set in a key-set group that Ben's member group may
+		// take: Ben still takes them.
+		var keySets struct {
+			KeySets []struct{ ID string } `json:"key_sets"`
 		}
+		c.call(t, "GET", "/v1/key-sets", nil, 200, &keySets)
+		var ids []string
+		for _, ks := range keySets.KeySets {
+			ids = append(ids, ks.ID)
+		}
+		var kg, mg, rule struct{ ID string }
+		c.call(t, "POST", "/v1/groups", map[string]any{"kind": "key_sets", "name": "Front office keys"}, 201, &kg)
+		c.call(t, "PUT", "/v1/groups/"+kg.ID+"/entries", map[string]any{"ids": ids}, 200, nil)
+		c.call(t, "POST", "/v1/groups", map[string]any{"kind": "members", "name": "Lettings team"}, 201, &mg)
+		c.call(t, "PUT", "/v1/groups/"+mg.ID+"/entries", map[string]any{"ids": []string{members["Ben"]}}, 200, nil)
+		c.call(t, "POST", "/v1/access-rules", map[string]any{"member_group_id": mg.ID, "key_set_group_id": kg.ID}, 201, &rule)
+		eventually(t, liveWithin, "the kiosk reloading the groups", func() bool {
+			return strings.Count(k.p.errb.String(), "config reloaded") >= k.reloads+1
+		})
+		time.Sleep(time.Second) // the last of the four changes, if it came apart
+		k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
+		k.say(t, "badge "+ben, "take 1:")
+		k.say(t, "cancel", "Cancelled")
+		// Chloe, in no group, takes none of them.
+		k.say(t, "badge "+chloe, "no keys you may take now")
+		k.say(t, "cancel", "")
+
+		// The group's right removed: Ben is refused.
+		c.call(t, "DELETE", "/v1/access-rules/"+rule.ID, nil, 204, nil)
+		k.refusedWithin(t, "badge "+ben, "no keys you may take now")
+		c.call(t, "DELETE", "/v1/groups/"+kg.ID, nil, 204, nil)
+		eventually(t, liveWithin, "the kiosk reloading without the group", func() bool {
+			return strings.Count(k.p.errb.String(), "config reloaded") > k.reloads
+		})
+		k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
+
 		k.say(t, "badge "+dev, "take 1:")
 		k.say(t, "cancel", "Cancelled")
 
@@ -91,8 +124,8 @@ func TestLiveConfig(t *testing.T) {
 		})
 		k.quit(t)
 		out := program(t, "keycab", "audit", "show", "--db", filepath.Join(k.dir, "kiosk.db"))
-		if n := strings.Count(out, "config.applied"); n < 4 {
-			t.Fatalf("the kiosk logged config.applied %d times, want the enrolment's and three more:\n%s", n, out)
+		if n := strings.Count(out, "config.applied"); n < 6 {
+			t.Fatalf("the kiosk logged config.applied %d times, want the enrolment's and five more:\n%s", n, out)
 		}
 		h.p.stop(t, syscall.SIGTERM)
 	})
