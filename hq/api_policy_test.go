@@ -162,6 +162,27 @@ func TestDashboardPolicy(t *testing.T) {
 			if ps, _ := e.st.GetPolicy(ctx, sc, store.PolicySite, site.ID); !ps.Settings.IsZero() {
 				t.Fatalf("inherit everything left %+v", ps.Settings)
 			}
+
+			// A member's access, and a key set's triple release.
+			m, err := e.st.CreateMember(ctx, sc, keycab.Member{Name: "Sid Staff", Role: keycab.RoleStaff})
+			MustNoErr(t, err)
+			MustPage(t, w.get(t, "/people/"+m.ID), 200, "any time", "No end date", `data-testid="access-form"`)
+			MustPage(t, w.post(t, "/people/"+m.ID+"/access", url.Values{"day": {"1", "5"}, "from": {"8am"}, "until": {"18:00"}}), http.StatusBadRequest, "HH:MM")
+			MustPage(t, w.post(t, "/people/"+m.ID+"/access", url.Values{"day": {"1", "5"}, "from": {"08:00"}, "until": {"18:00"},
+				"access_until": {"2030-06-30T17:00"}, "max_keys_out": {"2"}}), http.StatusSeeOther)
+			got, err := e.st.GetMember(ctx, sc, m.ID)
+			MustNoErr(t, err)
+			if len(got.Schedule) != 1 || got.Schedule[0].From != 480 || len(got.Schedule[0].Days) != 2 || got.AccessUntil.Format("2006-01-02 15:04") != "2030-06-30 17:00" || got.MaxKeysOut != 2 {
+				t.Fatalf("member access after the form: %+v", got)
+			}
+			MustPage(t, w.get(t, "/people/"+m.ID), 200, "Mon Fri 08:00–18:00", "30 Jun 2030 17:00 UTC", "At most 2 key sets")
+			ks, err := e.st.CreateKeySet(ctx, sc, keycab.KeySet{SiteID: site.ID, Label: "Plant room"})
+			MustNoErr(t, err)
+			MustPage(t, w.post(t, "/key-sets/"+ks.ID, url.Values{"label": {"Plant room"}, "triple_release": {"on"}}), http.StatusSeeOther)
+			if k, err := e.st.GetKeySet(ctx, sc, ks.ID); err != nil || !k.TripleRelease || !k.Sensitive {
+				t.Fatalf("key set after ticking triple release: %+v %v", k, err)
+			}
+			MustPage(t, w.get(t, "/key-sets/"+ks.ID), 200, `name="triple_release" checked`)
 		})
 	}
 }

@@ -185,6 +185,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /people/{id}/badges":                d.addBadge,
 		"POST /people/{id}/badges/{badge}/revoke": d.revokeBadge,
 		"POST /people/{id}/pin":                   d.setPIN,
+		"POST /people/{id}/access":                d.setAccess,
 		"POST /people/{id}/jobs":                  d.createJob,
 		"POST /people/{id}/jobs/{job}/end":        d.endJob,
 		"GET /people/{id}/jobs/new":               managerPage(d.newJob),

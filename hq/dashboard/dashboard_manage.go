@@ -284,6 +284,7 @@ func (d *Dashboard) updateCabinet(w http.ResponseWriter, r *http.Request, v *vie
 type keySetForm struct {
 	ID, SiteID, Label      string
 	Sensitive, PINRequired bool
+	TripleRelease          bool
 	MaxOut                 string // minutes, as typed
 	Slot                   string // "cabinet/number" of its home slot, or ""
 	Sites                  []store.Site
@@ -382,14 +383,14 @@ func (d *Dashboard) renderKeySetForm(w http.ResponseWriter, r *http.Request, v *
 func keySetFormOf(r *http.Request) keySetForm {
 	return keySetForm{ID: r.PathValue("id"), SiteID: formValue(r, "site"), Label: formValue(r, "label"),
 		Sensitive: r.PostFormValue("sensitive") == "on", PINRequired: r.PostFormValue("pin_required") == "on",
-		MaxOut: formValue(r, "max_out"), Slot: formValue(r, "slot")}
+		TripleRelease: r.PostFormValue("triple_release") == "on", MaxOut: formValue(r, "max_out"), Slot: formValue(r, "slot")}
 }
 
 // keySet checks the typed fields that are the dashboard's to read.
 func (f keySetForm) keySet() (keycab.KeySet, error) {
 	mins, err := formCount("Maximum time out (minutes)", f.MaxOut, maxOutMinutes)
 	return keycab.KeySet{ID: f.ID, SiteID: f.SiteID, Label: f.Label, Sensitive: f.Sensitive, PINRequired: f.PINRequired,
-		MaxOut: minutes(mins)}, err
+		TripleRelease: f.TripleRelease, MaxOut: minutes(mins)}, err
 }
 
 func (d *Dashboard) newKeySet(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -509,7 +510,7 @@ func (d *Dashboard) keySetFormFromStore(ctx context.Context, v *viewer, id strin
 	if err != nil {
 		return keySetForm{}, err
 	}
-	f := keySetForm{ID: k.ID, SiteID: k.SiteID, Label: k.Label, Sensitive: k.Sensitive, PINRequired: k.PINRequired, Slot: home}
+	f := keySetForm{ID: k.ID, SiteID: k.SiteID, Label: k.Label, Sensitive: k.Sensitive, PINRequired: k.PINRequired, TripleRelease: k.TripleRelease, Slot: home}
 	if k.MaxOut > 0 {
 		f.MaxOut = strconv.Itoa(int(k.MaxOut / minutes(1)))
 	}

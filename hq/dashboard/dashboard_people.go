@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"slices"
+	"time"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
@@ -59,6 +60,79 @@ type memberPage struct {
 	BadgeCode string
 	Jobs      []keycab.Job
 	Job       jobForm
+}
+
+// Days are the week's days for the access form, Monday first.
+func (memberPage) Days() []time.Weekday {
+	return []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday}
+}
+
+// OnDay reports whether the member's (first) schedule window has d.
+func (p memberPage) OnDay(d time.Weekday) bool {
+	return len(p.Member.Schedule) > 0 && slices.Contains(p.Member.Schedule[0].Days, d)
+}
+
+// From and Until are the first schedule window's times, for the form.
+func (p memberPage) From() string {
+	if len(p.Member.Schedule) == 0 {
+		return ""
+	}
+	return shortClock(p.Member.Schedule[0].From)
+}
+
+func (p memberPage) Until() string {
+	if len(p.Member.Schedule) == 0 {
+		return ""
+	}
+	if p.Member.Schedule[0].Until == 1440 {
+		return "24:00"
+	}
+	return shortClock(p.Member.Schedule[0].Until)
+}
+
+// AccessUntil is the access expiry as a datetime-local value in UTC.
+func (p memberPage) AccessUntil() string {
+	if p.Member.AccessUntil.IsZero() {
+		return ""
+	}
+	return p.Member.AccessUntil.UTC().Format("2006-01-02T15:04")
+}
+
+// ScheduleWords says the schedule in words.
+func (p memberPage) ScheduleWords() string {
+	if len(p.Member.Schedule) == 0 {
+		return "any time"
+	}
+	return groupsPage{}.RuleWhen(keycab.AccessRule{Schedule: p.Member.Schedule})
+}
+
+// setAccess saves the access form: one weekly window (the API sets
+// more), the access expiry and the limit.
+func (d *Dashboard) setAccess(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	var a store.MemberAccess
+	var err error
+	if days := r.PostForm["day"]; len(days) > 0 || formValue(r, "from") != "" || formValue(r, "until") != "" {
+		var win keycab.Window
+		if win, err = formWindow(days, formValue(r, "from"), formValue(r, "until")); err == nil {
+			a.Schedule = []keycab.Window{win}
+		}
+	}
+	if s := formValue(r, "access_until"); s != "" && err == nil {
+		if a.AccessUntil, err = time.Parse("2006-01-02T15:04", s); err != nil {
+			err = keycab.Errorf(keycab.EINVALID, "access ends: %q is not a date and time", s)
+		}
+	}
+	if err == nil {
+		a.MaxKeysOut, err = formCount("Key sets at once", formValue(r, "max_keys_out"), keycab.MaxKeysOutLimit)
+	}
+	if err == nil {
+		err = d.Store.SetMemberAccess(r.Context(), v.P.Scope(), id, a)
+	}
+	if err != nil {
+		return d.memberFailed(w, r, v, id, err, nil)
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
 }
 
 func memberFormOf(r *http.Request) memberForm {
