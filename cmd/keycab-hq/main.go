@@ -180,7 +180,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.KeysFile, "keys", "", "HQ's signing keys `file`, created (0600) if missing (default: keycab-hq.keys next to a SQLite database; required on PostgreSQL)")
 		fs.StringVar(&m.Config.KeyName, "key-name", m.Config.KeyName, "the name of keys created on first start")
 		fs.DurationVar(&m.Config.ConfigPoll, "config-poll", m.Config.ConfigPoll, "how often a kiosk's config long poll looks for changes")
-		fs.DurationVar(&m.Config.ConfigBehindAfter, "config-behind-after", m.Config.ConfigBehindAfter, "a kiosk that has not applied the config HQ issued it this long is flagged on the kiosks page")
+		fs.DurationVar(&m.Config.ConfigBehindAfter, "config-behind-after", m.Config.ConfigBehindAfter, "a kiosk that has not applied the config HQ issued it this long is flagged on the kiosks page and by a notice")
 		fs.StringVar(&m.Config.SMTP.Host, "smtp-host", "", "send mail through this SMTP server (default: dry run, recorded in the delivery log only)")
 		fs.IntVar(&m.Config.SMTP.Port, "smtp-port", 0, "SMTP port (default 587 for starttls, 465 for tls, 25 for none)")
 		fs.StringVar(&m.Config.SMTP.Security, "smtp-security", mail.SMTPStartTLS, "SMTP security: starttls, tls (implicit) or none (a relay on this host only)")
@@ -347,7 +347,9 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	notifier, err := notify.New(m.st, mailer, m.log, nil, m.Config.Notify)
+	nc := m.Config.Notify
+	nc.ConfigBehindAfter = m.Config.ConfigBehindAfter // one threshold for the page and the notice
+	notifier, err := notify.New(m.st, mailer, m.log, nil, nc)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Package notify is HQ's notifier: a loop that tells an organisation's
 // owners and admins (and, for things at a site, that site's managers) by
 // email when a key set is overdue, when a kiosk raises an alarm, when a
-// kiosk has been silent for longer than the offline threshold, and when
-// it is heard from again.
+// kiosk has been silent for longer than the offline threshold, when it
+// is heard from again, and when a kiosk has not applied the config HQ
+// issued it within the config-behind threshold.
 //
 // Each round visits every organisation: it reads the facts (store
 // ReadNoticeFacts), decides the notices with a key unique per
@@ -25,6 +26,7 @@
 //	alarm.raised:ALARM                  an alarm
 //	kiosk.offline:KIOSK:SINCE           a silence that began at SINCE (µs)
 //	kiosk.online:KIOSK:SINCE            the end of that silence
+//	kiosk.config_behind:KIOSK:VERSION   a config HQ issued and the kiosk has not applied
 package notify
 
 import (
@@ -46,26 +48,30 @@ import (
 // Config tunes a Notifier. Zero fields take the defaults of
 // DefaultConfig.
 type Config struct {
-	Interval      time.Duration // between rounds
-	OfflineAfter  time.Duration // a kiosk silent this long is offline
-	AlarmLookback time.Duration // alarms raised longer ago (and cleared) are not notified
-	MaxAttempts   int           // tries per mail before it fails for good
-	RetryAfter    time.Duration // first retry delay, doubled per attempt up to an hour
-	Lease         time.Duration // how long one process holds a mail it is sending
-	Batch         int           // mails sent per organisation per round
-	BaseURL       string        // HQ's public URL, for a link in each mail
+	Interval     time.Duration // between rounds
+	OfflineAfter time.Duration // a kiosk silent this long is offline
+	// ConfigBehindAfter: a kiosk that has not applied the config HQ issued
+	// it this long is behind (the kiosks page flags it at the same age).
+	ConfigBehindAfter time.Duration
+	AlarmLookback     time.Duration // alarms raised longer ago (and cleared) are not notified
+	MaxAttempts       int           // tries per mail before it fails for good
+	RetryAfter        time.Duration // first retry delay, doubled per attempt up to an hour
+	Lease             time.Duration // how long one process holds a mail it is sending
+	Batch             int           // mails sent per organisation per round
+	BaseURL           string        // HQ's public URL, for a link in each mail
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Interval:      30 * time.Second,
-		OfflineAfter:  10 * time.Minute,
-		AlarmLookback: 24 * time.Hour,
-		MaxAttempts:   8,
-		RetryAfter:    time.Minute,
-		Lease:         2 * time.Minute,
-		Batch:         100,
+		Interval:          30 * time.Second,
+		OfflineAfter:      10 * time.Minute,
+		ConfigBehindAfter: 10 * time.Minute,
+		AlarmLookback:     24 * time.Hour,
+		MaxAttempts:       8,
+		RetryAfter:        time.Minute,
+		Lease:             2 * time.Minute,
+		Batch:             100,
 	}
 }
 
@@ -76,7 +82,7 @@ func (c *Config) Validate() error {
 		v    *time.Duration
 		def  time.Duration
 		name string
-	}{{&c.Interval, d.Interval, "interval"}, {&c.OfflineAfter, d.OfflineAfter, "offline-after"},
+	}{{&c.Interval, d.Interval, "interval"}, {&c.OfflineAfter, d.OfflineAfter, "offline-after"}, {&c.ConfigBehindAfter, d.ConfigBehindAfter, "config-behind-after"},
 		{&c.AlarmLookback, d.AlarmLookback, "alarm lookback"}, {&c.RetryAfter, d.RetryAfter, "retry delay"}, {&c.Lease, d.Lease, "lease"}} {
 		if *p.v == 0 {
 			*p.v = p.def
@@ -233,6 +239,12 @@ func (n *Notifier) notices(f store.NoticeFacts) []store.Notice {
 			add(store.NoticeKioskOnline, k.ID, k.OfflineNoticed, key(store.NoticeKioskOnline, k.ID, ep), k.SiteID,
 				"Kiosk back online: "+name,
 				fmt.Sprintf("The kiosk %q of cabinet %q is back online: HQ heard from it at %s.\n", name, k.CabinetName, stamp(k.SilentSince)))
+		}
+		if behind := k.ConfigBehindSince(); !behind.IsZero() && f.Now.Sub(behind) >= n.cfg.ConfigBehindAfter && k.ConfigNewest > k.BehindNoticed {
+			add(store.NoticeConfigBehind, k.ID, k.ConfigNewest, key(store.NoticeConfigBehind, k.ID, strconv.FormatInt(k.ConfigNewest, 10)), k.SiteID,
+				"Kiosk behind on its config: "+name,
+				fmt.Sprintf("HQ issued the kiosk %q of cabinet %q a new config at %s; it has not applied it (more than %v). It still runs config version %d: changes made at HQ since (a revoked badge, a removed member, a policy) do not hold there yet.\n",
+					name, k.CabinetName, stamp(behind), n.cfg.ConfigBehindAfter, k.ConfigApplied))
 		}
 		if f.Now.Sub(k.SilentSince) >= n.cfg.OfflineAfter && since > k.OfflineNoticed {
 			add(store.NoticeKioskOffline, k.ID, since, key(store.NoticeKioskOffline, k.ID, strconv.FormatInt(since, 10)), k.SiteID,

@@ -471,3 +471,76 @@ func BenchmarkIdleRound(b *testing.B) {
 		})
 	}
 }
+
+// TestConfigBehindNotice: a kiosk that has not applied the config HQ
+// issued it within ConfigBehindAfter gets one notice per version; one
+// that applies it in time gets none.
+func TestConfigBehindNotice(t *testing.T) {
+	for name, newDB := range engines() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			c, _, st, a, srv := setup(t, newDB)
+			tok, _, err := st.CreateEnrolToken(ctx, a.admin(), a.kiosk.CabinetID, 0)
+			mustNoErr(t, err)
+			k, _, err := st.Enrol(ctx, tok, make([]byte, 32), "hall kiosk", func(id string) (string, string, error) {
+				return "keycab.test/" + id, "keycab.test/" + id + "+00000000+AQ", nil
+			})
+			mustNoErr(t, err)
+			ks := store.KioskScope(a.org.ID, k.ID)
+			n := must[*notify.Notifier](t)(notify.New(st, mailer(t, srv), nil, c.Now, notify.Config{OfflineAfter: 48 * time.Hour, ConfigBehindAfter: 10 * time.Minute}))
+			beat := func(version int64) {
+				t.Helper()
+				mustNoErr(t, st.RecordHeartbeat(ctx, ks, store.Heartbeat{At: c.Now(), ConfigVersion: version}))
+			}
+			behind := "[keycab] Kiosk behind on its config: hall kiosk"
+			count := func() int {
+				got := 0
+				for _, subjects := range sent(srv) {
+					for _, s := range subjects {
+						if s == behind {
+							got++
+						}
+					}
+				}
+				return got
+			}
+			v1, err := st.IssueConfigVersion(ctx, ks, []byte("one"))
+			mustNoErr(t, err)
+			c.Add(time.Minute)
+			beat(v1) // applied in time
+			c.Add(20 * time.Minute)
+			mustNoErr(t, n.Round(ctx))
+			if got := count(); got != 0 {
+				t.Fatalf("%d config-behind mails for a kiosk that applied its config", got)
+			}
+			v2, err := st.IssueConfigVersion(ctx, ks, []byte("two"))
+			mustNoErr(t, err)
+			c.Add(9 * time.Minute)
+			beat(v1)
+			mustNoErr(t, n.Round(ctx))
+			if got := count(); got != 0 {
+				t.Fatalf("a notice 9 minutes behind: %d mails", got)
+			}
+			c.Add(2 * time.Minute)
+			beat(v1)
+			mustNoErr(t, n.Round(ctx))
+			mustNoErr(t, n.Round(ctx))
+			if got := count(); got == 0 {
+				t.Fatalf("no notice 11 minutes behind (v%d applied, v%d issued): %v", v1, v2, sent(srv))
+			}
+			first := count()
+			for _, m := range srv.Messages() {
+				if m.Header.Get("Subject") == behind && !strings.Contains(m.Body, "has not applied it") {
+					t.Errorf("body %q", m.Body)
+				}
+			}
+			beat(v2)
+			c.Add(time.Hour)
+			beat(v2)
+			mustNoErr(t, n.Round(ctx))
+			if got := count(); got != first {
+				t.Fatalf("more notices once up to date: %d, want %d", got, first)
+			}
+		})
+	}
+}

@@ -86,6 +86,20 @@ type NoticeKiosk struct {
 	// in microseconds) of the newest offline and back-online notices; zero
 	// when none was sent.
 	OfflineNoticed, OnlineNoticed int64
+	// ConfigApplied is the config version the kiosk last reported applied,
+	// ConfigNewest the newest HQ issued it (versions are HQ's clock in
+	// microseconds when issued), and BehindNoticed the version of the
+	// newest config-behind notice (zero when none was sent).
+	ConfigApplied, ConfigNewest, BehindNoticed int64
+}
+
+// ConfigBehindSince is when HQ issued a config the kiosk has not applied,
+// or zero when it is up to date.
+func (k NoticeKiosk) ConfigBehindSince() time.Time {
+	if k.ConfigNewest <= k.ConfigApplied {
+		return time.Time{}
+	}
+	return fromUS(k.ConfigNewest)
 }
 
 // ReadNoticeFacts reads org's overdue keys, alarms raised since
@@ -140,7 +154,8 @@ func (t *tx) noticeFacts(ctx context.Context, f *NoticeFacts, alarmsSince time.T
 	err = t.each(ctx, func(r *sql.Rows) error {
 		var k NoticeKiosk
 		var seen, enrolled int64
-		if err := r.Scan(&k.ID, &k.Name, &k.CabinetName, &k.SiteID, &seen, &enrolled, &k.OfflineNoticed, &k.OnlineNoticed); err != nil {
+		if err := r.Scan(&k.ID, &k.Name, &k.CabinetName, &k.SiteID, &seen, &enrolled, &k.OfflineNoticed, &k.OnlineNoticed,
+			&k.ConfigApplied, &k.ConfigNewest, &k.BehindNoticed); err != nil {
 			return err
 		}
 		k.SilentSince = fromUS(max(seen, enrolled))
@@ -148,9 +163,13 @@ func (t *tx) noticeFacts(ctx context.Context, f *NoticeFacts, alarmsSince time.T
 		return nil
 	}, `SELECT k.id, k.name, c.name, c.site_id, k.last_seen_us, k.enrolled_us,
 			coalesce((SELECT max(n.episode) FROM notices n WHERE n.org_id = k.org_id AND n.kind = $2 AND n.ref = k.id), 0),
-			coalesce((SELECT max(n.episode) FROM notices n WHERE n.org_id = k.org_id AND n.kind = $3 AND n.ref = k.id), 0)
+			coalesce((SELECT max(n.episode) FROM notices n WHERE n.org_id = k.org_id AND n.kind = $3 AND n.ref = k.id), 0),
+			coalesce(hb.config_version, 0), coalesce(kl.config_version, 0),
+			coalesce((SELECT max(n.episode) FROM notices n WHERE n.org_id = k.org_id AND n.kind = $4 AND n.ref = k.id), 0)
 		FROM kiosks k JOIN cabinets c ON c.org_id = k.org_id AND c.id = k.cabinet_id
-		WHERE k.org_id = $1 AND k.revoked_us = 0 ORDER BY k.id`, t.org(), NoticeKioskOffline, NoticeKioskOnline)
+		LEFT JOIN kiosk_heartbeats hb ON hb.org_id = k.org_id AND hb.kiosk_id = k.id
+		LEFT JOIN kiosk_logs kl ON kl.org_id = k.org_id AND kl.kiosk_id = k.id
+		WHERE k.org_id = $1 AND k.revoked_us = 0 ORDER BY k.id`, t.org(), NoticeKioskOffline, NoticeKioskOnline, NoticeConfigBehind)
 	if err != nil {
 		return err
 	}
@@ -193,6 +212,7 @@ func (t *tx) each(ctx context.Context, fn func(*sql.Rows) error, q string, args 
 const (
 	NoticeKioskOffline = "kiosk.offline"
 	NoticeKioskOnline  = "kiosk.online"
+	NoticeConfigBehind = "kiosk.config_behind"
 )
 
 // Notice is one notice to decide: Key is unique per organisation (kind,
