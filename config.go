@@ -27,6 +27,20 @@ type Config struct {
 	Branding Branding
 	// BadgeSalt keys BadgeHash for this organisation.
 	BadgeSalt []byte
+	// ChangesThrough and Refused answer the kiosk's touchscreen changes
+	// (sync/wire minor version 2): every admin.change entry of the kiosk's
+	// log before index ChangesThrough is in this config, applied by HQ or
+	// listed in Refused; the kiosk keeps its own from there on.
+	ChangesThrough int64     `json:",omitempty"`
+	Refused        []Refusal `json:",omitempty"`
+}
+
+// Refusal is a touchscreen change HQ did not apply: the index of the
+// kiosk's admin.change entry, the change it made (Change...), and why.
+type Refusal struct {
+	Index  int64
+	Change string
+	Reason string
 }
 
 // Branding is how the organisation looks on its kiosks.

@@ -30,6 +30,18 @@ const (
 	EventLockPulsed    EventKind = "hardware.lock_test" // an admin tested a lock
 )
 
+// Changes at a kiosk's touchscreen, carried in an admin.change entry's
+// Detail["change"]; HQ applies them (sync/wire minor version 2).
+// token.enrolled names the key set (KeySet) and Detail["token_hash"] (hex
+// TokenHash); badge.linked names Detail["member"], Detail["badge_hash"]
+// (hex BadgeHash under the bundle's salt) and Detail["badge_kind"].
+// change.refused records HQ's refusal of the change at Detail["index"].
+const (
+	ChangeTokenEnrolled = "token.enrolled"
+	ChangeBadgeLinked   = "badge.linked"
+	ChangeRefused       = "change.refused"
+)
+
 // Alarm names, carried in an alarm event's Detail["alarm"].
 const (
 	AlarmDoorHeld     = "door_held"

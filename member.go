@@ -124,6 +124,9 @@ type Badge struct {
 	MemberID  string
 	Kind      BadgeKind
 	RevokedAt time.Time
+	// Kiosk is the kiosk whose touchscreen linked it; empty when linked
+	// at HQ. HQ fills it in its own answers, never in a bundle.
+	Kiosk string `json:",omitempty"`
 }
 
 // BadgeHash returns the stored form of a badge code: HMAC-SHA-256 keyed

@@ -112,6 +112,9 @@ type QRToken struct {
 	Hash      []byte // TokenHash of the printed text
 	IssuedAt  time.Time
 	RevokedAt time.Time // zero while valid
+	// Kiosk is the kiosk whose touchscreen enrolled it; empty when issued
+	// at HQ. HQ fills it in its own answers, never in a bundle.
+	Kiosk string `json:",omitempty"`
 }
 
 // Valid reports whether the token has not been revoked.

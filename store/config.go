@@ -124,6 +124,9 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 				return d.wrap("apply config version "+strconv.FormatInt(c.Version, 10), err)
 			}
 		}
+		if err := tx.applyTouch(c); err != nil {
+			return d.wrap("apply config version "+strconv.FormatInt(c.Version, 10), err)
+		}
 		_, err = tx.Append(Record{Event: &audit.Event{
 			Kind:   keycab.EventConfigApplied,
 			Detail: map[string]string{"version": strconv.FormatInt(c.Version, 10), "previous": strconv.FormatInt(cur, 10)},
@@ -389,8 +392,8 @@ func each(ctx context.Context, tx *sql.Tx, queries []rowsQuery) error {
 
 // EnrolToken links a key fob's QR token to a key set at the kiosk, as an
 // admin did on its screen, and logs admin.change by actor with the token's
-// hash (never the token) so that HQ learns of it. A token already in use
-// is refused.
+// hash (never the token) so that HQ applies it (touch.go). A token
+// already in use is refused.
 func (d *DB) EnrolToken(ctx context.Context, actor, keySetID, token string) error {
 	h := keycab.TokenHash(token)
 	defer d.changedConfig()
@@ -405,14 +408,18 @@ func (d *DB) EnrolToken(ctx context.Context, actor, keySetID, token string) erro
 		if _, err := tx.Exec("INSERT INTO keyset_tokens (hash, keyset_id, issued_ms) VALUES (?, ?, ?)", h, keySetID, d.now().UnixMilli()); err != nil {
 			return d.wrap("enrol token", err)
 		}
-		_, err = tx.Append(Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: actor, KeySet: keySetID,
-			Detail: map[string]string{"change": "token.enrolled", "token_hash": fmt.Sprintf("%x", h)}}})
-		return err
+		a, err := tx.Append(Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: actor, KeySet: keySetID,
+			Detail: map[string]string{"change": keycab.ChangeTokenEnrolled, "token_hash": fmt.Sprintf("%x", h)}}})
+		if err != nil {
+			return err
+		}
+		return tx.touchChange(a.Index, keycab.ChangeTokenEnrolled, h, keySetID, "")
 	})
 }
 
 // LinkBadge links a badge code to a member at the kiosk and logs
-// admin.change with the badge's hash. A badge already linked is refused.
+// admin.change with the badge's hash, which HQ applies (touch.go). A
+// badge already linked is refused.
 func (d *DB) LinkBadge(ctx context.Context, actor, memberID string, kind keycab.BadgeKind, code string) error {
 	defer d.changedConfig()
 	return d.Update(ctx, func(tx *Tx) error {
@@ -431,8 +438,11 @@ func (d *DB) LinkBadge(ctx context.Context, actor, memberID string, kind keycab.
 		if _, err := tx.Exec("INSERT INTO badges (hash, member_id, kind) VALUES (?, ?, ?)", h, memberID, string(kind)); err != nil {
 			return d.wrap("link badge", err)
 		}
-		_, err = tx.Append(Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: actor,
-			Detail: map[string]string{"change": "badge.linked", "member": memberID, "badge_hash": fmt.Sprintf("%x", h), "badge_kind": string(kind)}}})
-		return err
+		a, err := tx.Append(Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: actor,
+			Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": memberID, "badge_hash": fmt.Sprintf("%x", h), "badge_kind": string(kind)}}})
+		if err != nil {
+			return err
+		}
+		return tx.touchChange(a.Index, keycab.ChangeBadgeLinked, h, memberID, kind)
 	})
 }

@@ -326,6 +326,8 @@ func event(index int64, e *audit.Event) hqstore.Event {
 		out.Detail = storable(e.Detail["alarm"])
 	case keycab.EventKeyRotate:
 		out.Entry = e // HQ checks both signatures and pins the new key
+	case keycab.EventAdminChange:
+		out.Entry = e // HQ applies the touchscreen change (sync/wire minor 2)
 	case keycab.EventClockAnchored:
 		out.Entry = e // HQ's cosignature time bounds later events below
 		if sec, err := strconv.ParseInt(e.Detail[keycab.AnchorHQTime], 10, 64); err == nil {

@@ -344,7 +344,8 @@ func (t *tx) manageKeySet(ctx context.Context, id, what string) error {
 	return nil
 }
 
-// ListTokens returns a key set's tokens, newest first.
+// ListTokens returns a key set's tokens, newest first, each naming the
+// kiosk whose touchscreen enrolled it, if one did.
 func (s *Store) ListTokens(ctx context.Context, sc Scope, keySetID string) ([]Token, error) {
 	var out []Token
 	err := s.read(ctx, "list tokens of key set "+keySetID, sc, func(ctx context.Context, t *tx) error {
@@ -354,8 +355,9 @@ func (s *Store) ListTokens(ctx context.Context, sc Scope, keySetID string) ([]To
 		if t.p.role == keycab.RoleStaff || t.p.role == keycab.RoleContractor {
 			return forbidden("tokens are for managers, auditors and kiosks")
 		}
-		rows, err := t.query(ctx, `SELECT id, hash, issued_us, revoked_us FROM qr_tokens
-			WHERE org_id = $1 AND key_set_id = $2 ORDER BY issued_us DESC, id`, t.org(), keySetID)
+		rows, err := t.query(ctx, `SELECT q.id, q.hash, q.issued_us, q.revoked_us, `+kioskNameOf("q")+` FROM qr_tokens q
+			LEFT JOIN kiosks k ON k.org_id = q.org_id AND k.id = q.kiosk_id
+			WHERE q.org_id = $1 AND q.key_set_id = $2 ORDER BY q.issued_us DESC, q.id`, t.org(), keySetID)
 		if err != nil {
 			return err
 		}
@@ -363,7 +365,7 @@ func (s *Store) ListTokens(ctx context.Context, sc Scope, keySetID string) ([]To
 		for rows.Next() {
 			tok := Token{QRToken: keycab.QRToken{KeySetID: keySetID}}
 			var issued, revoked int64
-			if err := rows.Scan(&tok.ID, &tok.Hash, &issued, &revoked); err != nil {
+			if err := rows.Scan(&tok.ID, &tok.Hash, &issued, &revoked, &tok.Kiosk); err != nil {
 				return err
 			}
 			tok.IssuedAt, tok.RevokedAt = fromUS(issued), fromUS(revoked)

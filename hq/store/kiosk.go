@@ -138,7 +138,8 @@ type Event struct {
 	// EventTimes).
 	NotBefore time.Time
 	// Entry is the decoded log entry, given for key.rotate (whose
-	// signatures HQ checks before it pins the new key; not stored).
+	// signatures HQ checks before it pins the new key; not stored) and
+	// for admin.change (a touchscreen change HQ applies, kioskchange.go).
 	Entry *audit.Event
 }
 
@@ -313,7 +314,7 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 func (t *tx) applyEvents(ctx context.Context, events []Event) error {
 	last := map[string]Event{}
 	var order []string
-	var alarms []Event
+	var alarms, changes []Event
 	for _, e := range events {
 		switch e.Kind {
 		case keycab.EventKeyRotate:
@@ -330,6 +331,8 @@ func (t *tx) applyEvents(ctx context.Context, events []Event) error {
 			last[e.KeySetID] = e
 		case keycab.EventAlarmRaised:
 			alarms = append(alarms, e)
+		case keycab.EventAdminChange:
+			changes = append(changes, e)
 		}
 	}
 	if len(order) > 0 {
@@ -365,6 +368,11 @@ func (t *tx) applyEvents(ctx context.Context, events []Event) error {
 			args = append(args, newID("alarm"), e.KioskID, e.CabinetID, e.Detail, e.LogIndex, us(e.At))
 		}
 		if _, err := t.exec(ctx, `INSERT INTO alarms (org_id, id, kiosk_id, cabinet_id, alarm, log_index, raised_us) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+			return err
+		}
+	}
+	for _, e := range changes {
+		if err := t.applyKioskChange(ctx, e); err != nil {
 			return err
 		}
 	}
@@ -419,6 +427,8 @@ func (t *tx) applyEvent(ctx context.Context, e Event) error {
 		}
 	case keycab.EventKeyRotate:
 		return t.rotateKioskKey(ctx, e)
+	case keycab.EventAdminChange:
+		return t.applyKioskChange(ctx, e)
 	case keycab.EventAlarmRaised:
 		if _, err := t.exec(ctx, `INSERT INTO alarms (org_id, id, kiosk_id, cabinet_id, alarm, log_index, raised_us)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.org(), newID("alarm"), e.KioskID, e.CabinetID, e.Detail, e.LogIndex, us(e.At)); err != nil {
@@ -651,6 +661,9 @@ func (s *Store) KioskConfig(ctx context.Context, sc Scope) (keycab.Config, error
 			return err
 		}
 		if cfg.BadgeSalt, err = t.badgeSalt(ctx); err != nil {
+			return err
+		}
+		if err := t.kioskChanges(ctx, &cfg); err != nil {
 			return err
 		}
 		chain, err := t.policyChain(ctx, PolicyCabinet, t.p.cabinet)

@@ -453,7 +453,8 @@ func (t *tx) badgeSalt(ctx context.Context) ([]byte, error) {
 	return salt, err
 }
 
-// ListBadges returns a member's badges (hashes only).
+// ListBadges returns a member's badges (hashes only), each naming the
+// kiosk whose touchscreen linked it, if one did.
 func (s *Store) ListBadges(ctx context.Context, sc Scope, memberID string) ([]keycab.Badge, error) {
 	var out []keycab.Badge
 	err := s.read(ctx, "list badges of member "+memberID, sc, func(ctx context.Context, t *tx) error {
@@ -463,8 +464,9 @@ func (s *Store) ListBadges(ctx context.Context, sc Scope, memberID string) ([]ke
 		if _, err := t.member(ctx, memberID); err != nil {
 			return err
 		}
-		rows, err := t.query(ctx, "SELECT hash, kind, revoked_us FROM badges WHERE org_id = $1 AND member_id = $2 ORDER BY created_us",
-			t.org(), memberID)
+		rows, err := t.query(ctx, `SELECT b.hash, b.kind, b.revoked_us, `+kioskNameOf("b")+` FROM badges b
+			LEFT JOIN kiosks k ON k.org_id = b.org_id AND k.id = b.kiosk_id
+			WHERE b.org_id = $1 AND b.member_id = $2 ORDER BY b.created_us`, t.org(), memberID)
 		if err != nil {
 			return err
 		}
@@ -472,7 +474,7 @@ func (s *Store) ListBadges(ctx context.Context, sc Scope, memberID string) ([]ke
 		for rows.Next() {
 			b := keycab.Badge{MemberID: memberID}
 			var revoked int64
-			if err := rows.Scan(&b.Hash, &b.Kind, &revoked); err != nil {
+			if err := rows.Scan(&b.Hash, &b.Kind, &revoked, &b.Kiosk); err != nil {
 				return err
 			}
 			b.RevokedAt = fromUS(revoked)

@@ -200,7 +200,9 @@ func mutableTables() []string {
 		// 0011: policy.
 		"policies",
 		// 0012: groups.
-		"groups", "member_group_members", "key_set_group_members", "access_rules"}
+		"groups", "member_group_members", "key_set_group_members", "access_rules",
+		// 0011: touchscreen changes.
+		"kiosk_refusals"}
 }
 
 func appendOnlyTables() []string {

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+)
+
+// Touchscreen changes (sync/wire minor version 2). A fob enrolled or a
+// badge linked at this kiosk is an admin.change entry, which HQ applies
+// when the entry is pushed, and a touch_changes row (migration 0004). A
+// bundle answers the entries before its ChangesThrough: their changes are
+// in it, or listed in its Refused. ApplyConfig applies the kiosk's own
+// later changes again over the bundle, so none vanishes between the push
+// and the bundle that carries it, and records each refusal once, as an
+// admin.change entry of change change.refused (which HQ does not apply).
+
+// touchChange records the change appended at index in touch_changes.
+func (tx *Tx) touchChange(index int64, change string, hash []byte, target string, kind keycab.BadgeKind) error {
+	_, err := tx.Exec("INSERT INTO touch_changes (log_index, change, hash, target, kind) VALUES (?, ?, ?, ?, ?)",
+		index, change, hash, target, string(kind))
+	return err
+}
+
+// applyTouch records the bundle c's refusals and applies again the
+// kiosk's own changes that c does not answer yet, after c's rows replaced
+// the snapshot. A change whose key set or member c no longer holds, or
+// whose badge or label c gives to another, is left out (HQ will refuse it
+// when it reads the entry).
+func (tx *Tx) applyTouch(c *keycab.Config) error {
+	for _, r := range c.Refused {
+		reason := r.Reason
+		if reason == "" {
+			reason = "refused"
+		}
+		res, err := tx.Exec("UPDATE touch_changes SET refused = ? WHERE log_index = ? AND refused = ''", reason, r.Index)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			res, err = tx.Exec("INSERT INTO touch_changes (log_index, change, hash, target, refused) VALUES (?, ?, X'', '', ?) ON CONFLICT (log_index) DO NOTHING",
+				r.Index, r.Change, reason)
+			if err != nil {
+				return err
+			}
+			if n, err = res.RowsAffected(); err != nil {
+				return err
+			}
+		}
+		if n == 0 {
+			continue // recorded before
+		}
+		if _, err := tx.Append(Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Detail: map[string]string{
+			"change": keycab.ChangeRefused, "index": strconv.FormatInt(r.Index, 10), "refused_change": r.Change, "reason": reason,
+		}}}); err != nil {
+			return err
+		}
+	}
+	for i, q := range []string{
+		`INSERT INTO keyset_tokens (hash, keyset_id, issued_ms) SELECT t.hash, t.target, ? FROM touch_changes t
+		 WHERE t.log_index >= ? AND t.refused = '' AND t.change = '` + keycab.ChangeTokenEnrolled + `'
+		 AND EXISTS (SELECT 1 FROM keysets k WHERE k.id = t.target) ORDER BY t.log_index ON CONFLICT (hash) DO NOTHING`,
+		`INSERT INTO badges (hash, member_id, kind) SELECT t.hash, t.target, t.kind FROM touch_changes t
+		 WHERE t.log_index >= ? AND t.refused = '' AND t.change = '` + keycab.ChangeBadgeLinked + `'
+		 AND EXISTS (SELECT 1 FROM members m WHERE m.id = t.target) ORDER BY t.log_index ON CONFLICT (hash) DO NOTHING`,
+	} {
+		args := []any{c.ChangesThrough}
+		if i == 0 {
+			args = []any{tx.d.now().UnixMilli(), c.ChangesThrough}
+		}
+		if _, err := tx.Exec(q, args...); err != nil {
+			return fmt.Errorf("apply touchscreen changes: %w", err)
+		}
+	}
+	return nil
+}
