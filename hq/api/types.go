@@ -517,10 +517,11 @@ type Token struct {
 	KeySetID  string    `json:"key_set_id"`
 	Revoked   bool      `json:"revoked"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Kiosk     string    `json:"enrolled_at_kiosk,omitempty" doc:"the kiosk whose touchscreen enrolled the label (its name); absent when issued at HQ"`
 }
 
 func tokenOf(t store.Token) Token {
-	return Token{ID: t.ID, KeySetID: t.KeySetID, IssuedAt: t.IssuedAt, Revoked: !t.RevokedAt.IsZero(), RevokedAt: t.RevokedAt}
+	return Token{ID: t.ID, KeySetID: t.KeySetID, IssuedAt: t.IssuedAt, Revoked: !t.RevokedAt.IsZero(), RevokedAt: t.RevokedAt, Kiosk: t.Kiosk}
 }
 
 // IssuedToken is a new token with its text, answered this once.
@@ -541,10 +542,11 @@ type Badge struct {
 	MemberID  string           `json:"member_id"`
 	Revoked   bool             `json:"revoked"`
 	RevokedAt time.Time        `json:"revoked_at,omitzero"`
+	Kiosk     string           `json:"linked_at_kiosk,omitempty" doc:"the kiosk whose touchscreen linked the badge (its name); absent when linked at HQ"`
 }
 
 func badgeOf(b keycab.Badge) Badge {
-	return Badge{ID: hex.EncodeToString(b.Hash), MemberID: b.MemberID, Kind: b.Kind, Revoked: !b.RevokedAt.IsZero(), RevokedAt: b.RevokedAt}
+	return Badge{ID: hex.EncodeToString(b.Hash), MemberID: b.MemberID, Kind: b.Kind, Revoked: !b.RevokedAt.IsZero(), RevokedAt: b.RevokedAt, Kiosk: b.Kiosk}
 }
 
 // BadgeList is GET /v1/members/{id}/badges.

@@ -234,6 +234,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 		return
 	}
 	status, resp := http.StatusOK, wire.PushResponse{V: wire.Minor}
+	changes := false // touchscreen changes that may change bundles
 	err = h.cfg.Store.UpdateKioskLog(r.Context(), req.sc, func(ctx context.Context, l *hqstore.LogTx) error {
 		st := l.Log()
 		resp.Size, resp.Cosigned = st.Size, st.Cosigned
@@ -291,6 +292,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 				continue
 			}
 			events = append(events, event(idx, ev))
+			changes = changes || ev.Kind == keycab.EventAdminChange
 		}
 		if f.Root() != cp.Root {
 			return fork(fmt.Sprintf("checkpoint at size %d is not HQ's tree of %d plus the entries sent", cp.Size, st.Size), st.Size)
@@ -311,6 +313,9 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 	if err != nil {
 		h.error(w, r, err)
 		return
+	}
+	if changes && status == http.StatusOK {
+		h.ConfigChanged(req.sc.OrgID())
 	}
 	h.reply(w, status, resp)
 }

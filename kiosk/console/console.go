@@ -31,6 +31,8 @@ const Help = `commands:
   admin                 open the admin screens
   pulse LOCK            (admin) pulse a lock
   clear ID NOTE         (admin) clear alarm ID with a note
+  enrol N               (admin) enrol a new label for slot N's key set: show it with qr next
+  link MEMBER           (admin) link a new badge to member id MEMBER: present it with badge or qr next
   door open|close       open or close the cabinet door
   slot N out|in|yank    take the key out of slot N, put one in, or yank it out while locked
   tamper on|off         the tamper input
@@ -233,6 +235,17 @@ func (k *Console) Exec(line string) error {
 			return err
 		}
 		k.c.Do(kiosk.PulseLock{Lock: arg})
+	case "enrol":
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			return fmt.Errorf("enrol needs a slot number")
+		}
+		k.c.Do(kiosk.EnrolFob{Slot: n})
+	case "link":
+		if err := need(); err != nil {
+			return err
+		}
+		k.c.Do(kiosk.LinkBadge{MemberID: arg})
 	case "clear":
 		id, note, _ := strings.Cut(arg, " ")
 		n, err := strconv.ParseInt(id, 10, 64)

@@ -132,6 +132,35 @@
 // signature with the pinned config key, checks that the bundle names it
 // and its cabinet, and applies only versions newer than its own.
 //
+// # Touchscreen changes (minor version 2)
+//
+// A key fob label enrolled or a badge linked at a kiosk's touchscreen
+// travels to HQ as the signed admin.change entry the kiosk logs for it
+// (no message of its own): Detail["change"] is keycab.ChangeTokenEnrolled
+// (the key set in the entry's key set, Detail["token_hash"] the hex
+// keycab.TokenHash) or keycab.ChangeBadgeLinked (Detail["member"],
+// Detail["badge_hash"] the hex keycab.BadgeHash under the bundle's salt,
+// Detail["badge_kind"]), and the entry's actor is the admin who made it.
+// HQ applies it in the transaction that stores the push, as that admin
+// would make it on the dashboard (the same role checks, at the kiosk's
+// site). A change HQ cannot apply (an admin HQ does not know or whose
+// role may not, a key set or member deleted or of another site, a badge
+// or label HQ holds for another or revoked, a malformed detail) is
+// refused: HQ keeps the refusal and logs it, and the push still lands
+// whole, since the entry is signed and in the kiosk's tree. Of a badge or
+// label linked both at HQ and at a kiosk, the first HQ applies wins.
+//
+// The config bundle answers them in two fields of keycab.Config, absent
+// (zero) before minor version 2: ChangesThrough, one past the newest
+// admin.change entry of the kiosk HQ has applied or refused, and Refused,
+// the newest refusals (index, change, reason). The kiosk applies its own
+// changes of index ChangesThrough and later again over every bundle, so
+// that none vanishes before HQ has read it, never applies a refused one
+// again, and logs each refusal once as an admin.change entry of change
+// keycab.ChangeRefused, which HQ does not apply. A kiosk of minor version
+// 1 or less ignores both fields; an HQ of minor version 1 or less keeps
+// the entries as history only.
+//
 // # Enrolment
 //
 // An admin makes a single-use token for one cabinet at HQ. The kiosk

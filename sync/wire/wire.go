@@ -3,8 +3,9 @@ package wire
 import "time"
 
 // Minor is the minor protocol version this build speaks (see the package
-// doc): it is sent as "v" in every message.
-const Minor = 1
+// doc): it is sent as "v" in every message. Minor 1: HQ's one error body
+// and clock_offset_ms; minor 2: touchscreen changes.
+const Minor = 2
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"
