@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -60,6 +61,9 @@ func (c *Controller) adminView() *AdminView {
 		for _, st := range ls.States() {
 			released[st.Name] = st.Unlocked
 		}
+	}
+	for _, r := range c.conf.Refused {
+		v.Refused = append(v.Refused, fmt.Sprintf("%s (entry %d): %s", r.Change, r.Index, r.Reason))
 	}
 	for _, m := range c.conf.Members {
 		if m.ErasedAt.IsZero() {

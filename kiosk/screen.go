@@ -78,6 +78,9 @@ type AdminView struct {
 	// has had none; CameraErrorAt is when it happened.
 	CameraError   string
 	CameraErrorAt time.Time
+	// Refused lists the newest touchscreen changes HQ refused, each as
+	// "change (entry N): reason".
+	Refused []string
 }
 
 // SyncView is the kiosk's sync with HQ as the admin screen shows it.

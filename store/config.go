@@ -330,6 +330,13 @@ func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
 			v.From, v.Until, v.OrgID = fromMS(from), fromMS(until), c.Org.ID
 			c.Reservations = append(c.Reservations, v)
 			return nil
+		}}, {touchRefusalsQuery, func(r *sql.Rows) error {
+			var v keycab.Refusal
+			if err := r.Scan(&v.Index, &v.Change, &v.Reason); err != nil {
+				return err
+			}
+			c.Refused = append(c.Refused, v)
+			return nil
 		}}, {"SELECT id, member_id, keyset_ids, from_ms, until_ms, descriptor FROM jobs ORDER BY from_ms", func(r *sql.Rows) error {
 			var j keycab.Job
 			var ks string

@@ -17,6 +17,11 @@ import (
 // and the bundle that carries it, and records each refusal once, as an
 // admin.change entry of change change.refused (which HQ does not apply).
 
+// touchRefusalsQuery reads the newest refusals HQ sent, oldest first, for
+// Snapshot's Refused (the admin screen shows them).
+const touchRefusalsQuery = `SELECT log_index, change, refused FROM
+	(SELECT log_index, change, refused FROM touch_changes WHERE refused <> '' ORDER BY log_index DESC LIMIT 20) ORDER BY log_index`
+
 // touchChange records the change appended at index in touch_changes.
 func (tx *Tx) touchChange(index int64, change string, hash []byte, target string, kind keycab.BadgeKind) error {
 	_, err := tx.Exec("INSERT INTO touch_changes (log_index, change, hash, target, kind) VALUES (?, ?, ?, ?, ?)",

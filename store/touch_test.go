@@ -88,6 +88,9 @@ func TestTouchChangesSurviveBundles(t *testing.T) {
 		t.Fatal(err)
 	}
 	works(5, true, false)
+	if snap, err := d.Snapshot(ctx); err != nil || len(snap.Refused) != 2 || snap.Refused[0].Index != badge || snap.Refused[0].Reason != "that badge already belongs to member m-x" {
+		t.Fatalf("snapshot's refusals: %v %+v", err, snap.Refused)
+	}
 	if got := refusalEntries(t, d); len(got) != 2 || got[strconv.FormatInt(badge, 10)] != 1 || got[strconv.FormatInt(fob, 10)] != 0 || got["999"] != 1 {
 		t.Fatalf("refusal entries by index: %v", got)
 	}

@@ -375,6 +375,9 @@ func Render(s kiosk.Screen, now time.Time) string {
 			fmt.Fprintf(&b, "│  slot %d: %s (%s%s)\n", sl.Number, sl.KeySet, state, out)
 		}
 		fmt.Fprintf(&b, "│  locks: %s; log %d entries; config v%d\n", strings.Join(a.Locks, " "), a.LogSize, a.Config)
+		for _, r := range a.Refused {
+			fmt.Fprintf(&b, "│  refused at HQ: %s\n", r)
+		}
 	}
 	if s.Warning != "" {
 		fmt.Fprintf(&b, "│ WARNING %s\n", s.Warning)

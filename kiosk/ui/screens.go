@@ -353,6 +353,9 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 	if v.CameraError != "" {
 		left.Add(label(cameraWords(v.CameraError, v.CameraErrorAt, u.rt.loc), sizeCaption, colours.danger, false))
 	}
+	for _, r := range v.Refused {
+		left.Add(label("Refused at HQ: "+r, sizeCaption, colours.danger, false))
+	}
 
 	var alarms []fyne.CanvasObject
 	for _, a := range s.Alarms {
