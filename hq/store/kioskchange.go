@@ -93,6 +93,11 @@ func (t *tx) kioskChange(ctx context.Context, e Event, change string) (before, a
 	default:
 		return "", "", invalid("unknown touchscreen change %q", change)
 	}
+	for _, k := range []string{"member", "token_hash", "badge_hash", "badge_kind"} {
+		if !keycab.ValidText(d[k]) {
+			return "", after, invalid("%s is not text HQ can store", k)
+		}
+	}
 	if e.ActorID == "" {
 		return "", after, invalid("the change names no admin")
 	}

@@ -133,6 +133,8 @@ func TestKioskChanges(t *testing.T) {
 				{"no admin", enrolled("", a.ks1.ID, "kc1.nobody"), "names no admin"},
 				{"unknown change", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, Detail: map[string]string{"change": "slot.\x00mapped"}}, "unknown touchscreen change"},
 				{"bad hash", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, KeySet: a.ks1.ID, Detail: map[string]string{"change": keycab.ChangeTokenEnrolled, "token_hash": "zz"}}, "not a hex SHA-256"},
+				{"member id not text", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": "m\xff\x00",
+					"badge_hash": hex.EncodeToString(keycab.BadgeHash(salt, "card-8")), "badge_kind": "rfid"}}, "member is not text"},
 				{"bad badge kind", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": a.staff.ID,
 					"badge_hash": hex.EncodeToString(keycab.BadgeHash(salt, "card-7")), "badge_kind": "laser"}}, "unknown badge kind"},
 			}
