@@ -162,6 +162,7 @@ func (s *API) routes() []route {
 		{method: "DELETE", path: "/v1/access-rules/{id}", summary: "Remove an access rule", auth: true, status: 204, handler: s.api(s.deleteAccessRule)},
 		{method: "GET", path: "/v1/members/{id}/may-take/{key_set}", summary: "Whether a member may take a key set now, decided as a kiosk would", auth: true, status: 200, out: Decision{}, handler: s.api(s.mayTake)},
 		{method: "GET", path: "/v1/admin-log", summary: "HQ's append-only log of admin actions, newest first (owners, admins and auditors)", auth: true, query: []string{"limit"}, status: 200, out: AdminLog{}, handler: s.api(s.listAdminLog)},
+		{method: "GET", path: "/v1/kiosks/{id}/refusals", summary: "The touchscreen changes (fobs enrolled, badges linked at the kiosk) HQ refused, newest first, with why", auth: true, status: 200, out: KioskRefusalList{}, handler: s.api(s.kioskRefusals)},
 		{method: "GET", path: "/v1/kiosks/{id}/log", summary: "A kiosk's log as HQ holds it: origin, verifier key, verified size", auth: true, status: 200, out: KioskLog{}, handler: s.api(s.kioskLog)},
 		{method: "GET", path: "/v1/kiosks/{id}/log/checkpoint", summary: "tlog-tiles: the kiosk's signed checkpoint with HQ's cosignature", auth: true, raw: []string{"text/plain"}, status: 200, handler: s.api(s.kioskLogCheckpoint)},
 		{method: "GET", path: "/v1/kiosks/{id}/log/tile/{path...}", summary: "tlog-tiles: a hash tile (L/N[.p/W]) or entry bundle (entries/N[.p/W])", auth: true, raw: []string{"application/octet-stream"}, status: 200, handler: s.api(s.kioskLogTile)},

@@ -31,6 +31,19 @@ func (s *API) kioskLog(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *API) kioskRefusals(w http.ResponseWriter, r *http.Request) error {
+	rs, err := s.Store.ListKioskRefusals(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := KioskRefusalList{Refusals: []KioskRefusal{}}
+	for _, v := range rs {
+		out.Refusals = append(out.Refusals, KioskRefusal{Index: v.Index, Change: v.Change, Reason: v.Reason, At: v.At})
+	}
+	hq.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (s *API) kioskLogCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	kl, err := s.Store.GetKioskLog(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {

@@ -615,6 +615,19 @@ type AdminLog struct {
 	Actions []AdminAction `json:"actions"`
 }
 
+// KioskRefusal is a touchscreen change HQ refused (sync/wire minor 2).
+type KioskRefusal struct {
+	At     time.Time `json:"at"`
+	Change string    `json:"change" doc:"token.enrolled or badge.linked"`
+	Index  int64     `json:"log_index" doc:"the index of the kiosk's admin.change entry"`
+	Reason string    `json:"reason"`
+}
+
+// KioskRefusalList is GET /v1/kiosks/{id}/refusals.
+type KioskRefusalList struct {
+	Refusals []KioskRefusal `json:"refusals"`
+}
+
 // KioskLog is a kiosk's log as HQ holds it; quarantined_at and
 // quarantine_reason are there when it forked.
 type KioskLog struct {

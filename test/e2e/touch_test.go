@@ -151,6 +151,17 @@ func touchEnrolment(t *testing.T, dsn, appDSN string) {
 		}
 		return n == 2
 	})
+	var kiosks struct {
+		Kiosks []struct{ ID string } `json:"kiosks"`
+	}
+	c.call(t, "GET", "/v1/kiosks", nil, 200, &kiosks)
+	var refusals struct {
+		Refusals []struct{ Change, Reason string } `json:"refusals"`
+	}
+	c.call(t, "GET", "/v1/kiosks/"+kiosks.Kiosks[0].ID+"/refusals", nil, 200, &refusals)
+	if len(refusals.Refusals) != 2 || refusals.Refusals[0].Change != keycab.ChangeBadgeLinked || refusals.Refusals[1].Change != keycab.ChangeTokenEnrolled {
+		t.Fatalf("HQ's API lists the kiosk's refusals as %+v", refusals.Refusals)
+	}
 	// The kiosk, told by its next bundle, gives the badge to Chloe; Dev's
 	// link is gone.
 	for start := time.Now(); ; {
