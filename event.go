@@ -34,11 +34,14 @@ const (
 // Detail["change"]; HQ applies them (sync/wire minor version 2).
 // token.enrolled names the key set (KeySet) and Detail["token_hash"] (hex
 // TokenHash); badge.linked names Detail["member"], Detail["badge_hash"]
-// (hex BadgeHash under the bundle's salt) and Detail["badge_kind"].
+// (hex BadgeHash under the bundle's salt) and Detail["badge_kind"];
+// slot.mapped names Detail["slot"] (its number) and the key set it homes
+// now (KeySet; empty for none).
 // change.refused records HQ's refusal of the change at Detail["index"].
 const (
 	ChangeTokenEnrolled = "token.enrolled"
 	ChangeBadgeLinked   = "badge.linked"
+	ChangeSlotMapped    = "slot.mapped"
 	ChangeRefused       = "change.refused"
 )
 

@@ -31,4 +31,10 @@ type (
 	// LinkBadge starts linking a badge to a member (admins only); the next
 	// badge read is theirs.
 	LinkBadge struct{ MemberID string }
+	// MapSlot makes a slot home a key set, or none when KeySetID is empty
+	// (admins only); the key set leaves the slot that homed it.
+	MapSlot struct {
+		Slot     int
+		KeySetID string
+	}
 )

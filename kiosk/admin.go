@@ -166,6 +166,31 @@ func (c *Controller) onLinkBadge(member string) {
 	c.showAdmin("Present " + firstName(m.Name) + "'s new badge to the reader.")
 }
 
+// onMapSlot records a slot's new key set and reloads the config so it
+// works at once.
+func (c *Controller) onMapSlot(ctx context.Context, m MapSlot) {
+	if c.s == nil || c.s.state != Admin || !c.isAdmin() {
+		return
+	}
+	done := "Slot " + strconv.Itoa(m.Slot) + " is now empty."
+	if m.KeySetID != "" {
+		k := c.keySet(m.KeySetID)
+		if k == nil {
+			c.showAdmin("No such key set.")
+			return
+		}
+		done = "Slot " + strconv.Itoa(m.Slot) + " now homes " + k.Label + "."
+	}
+	if err := c.db.MapSlot(ctx, c.s.member.ID, m.Slot, m.KeySetID); err != nil {
+		c.showAdmin(keycab.ErrorMessage(err))
+		return
+	}
+	c.reload(ctx) // the same path as a bundle from HQ
+	if c.s != nil && c.s.state == Admin {
+		c.showAdmin(done)
+	}
+}
+
 // onEnrolScan takes the code read while enrolling a label or linking a
 // badge, records it, and reloads the config so it works at once.
 func (c *Controller) onEnrolScan(ctx context.Context, b badge.Badge) {

@@ -501,6 +501,8 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		c.onEnrolFob(ev.Slot)
 	case LinkBadge:
 		c.onLinkBadge(ev.MemberID)
+	case MapSlot:
+		c.onMapSlot(ctx, ev)
 	case heartbeat:
 		c.alive.Store(c.clock.Now().UnixNano())
 		c.beat = c.clock.AfterFunc(beatEvery, func() { c.events <- heartbeat{} })

@@ -420,7 +420,7 @@ func (d *DB) EnrolToken(ctx context.Context, actor, keySetID, token string) erro
 		if err != nil {
 			return err
 		}
-		return tx.touchChange(a.Index, keycab.ChangeTokenEnrolled, h, keySetID, "")
+		return tx.touchChange(a.Index, keycab.ChangeTokenEnrolled, h, keySetID, "", 0)
 	})
 }
 
@@ -450,6 +450,6 @@ func (d *DB) LinkBadge(ctx context.Context, actor, memberID string, kind keycab.
 		if err != nil {
 			return err
 		}
-		return tx.touchChange(a.Index, keycab.ChangeBadgeLinked, h, memberID, kind)
+		return tx.touchChange(a.Index, keycab.ChangeBadgeLinked, h, memberID, kind, 0)
 	})
 }

@@ -103,3 +103,55 @@ func TestTouchChangesSurviveBundles(t *testing.T) {
 	works(6, false, false)
 	storetest.MustVerify(t, d)
 }
+
+// TestTouchSlotMapSurvivesBundles: a slot mapped at the touchscreen stays
+// mapped through a bundle that does not answer it yet, and follows HQ's
+// answer once one does.
+func TestTouchSlotMapSurvivesBundles(t *testing.T) {
+	d := storetest.MustOpen(t, nil)
+	if err := d.ApplyConfig(ctx, storetest.Config(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.MapSlot(ctx, "m-ana", 9, "ks-1"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+		t.Fatalf("mapping a slot the kiosk has not: %v", err)
+	}
+	if err := d.MapSlot(ctx, "m-ana", 3, "ks-nope"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+		t.Fatalf("mapping a key set the kiosk has not: %v", err)
+	}
+	if err := d.MapSlot(ctx, "m-ana", 3, "ks-1"); err != nil {
+		t.Fatal(err)
+	}
+	mapped := d.Size() - 1
+	homes := func() map[int]string {
+		t.Helper()
+		snap, err := d.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int]string{}
+		for _, s := range snap.Slots {
+			out[s.Number] = s.KeySetID
+		}
+		return out
+	}
+	if got := homes(); got[1] != "" || got[3] != "ks-1" {
+		t.Fatalf("slots after the mapping: %v", got)
+	}
+	if err := d.ApplyConfig(ctx, storetest.Config(2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := homes(); got[1] != "" || got[3] != "ks-1" {
+		t.Fatalf("slots after a bundle that does not answer the mapping: %v", got)
+	}
+	// HQ refused it: its slots hold.
+	c := storetest.Config(3)
+	c.ChangesThrough = mapped + 1
+	c.Refused = []keycab.Refusal{{Index: mapped, Change: keycab.ChangeSlotMapped, Reason: "no"}}
+	if err := d.ApplyConfig(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := homes(); got[1] != "ks-1" || got[3] != "ks-3" {
+		t.Fatalf("slots after HQ refused the mapping: %v", got)
+	}
+	storetest.MustVerify(t, d)
+}

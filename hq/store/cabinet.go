@@ -161,37 +161,42 @@ func (s *Store) DeleteCabinet(ctx context.Context, sc Scope, id string) error {
 // site. Owners, admins and the site's managers.
 func (s *Store) SetSlot(ctx context.Context, sc Scope, sl keycab.Slot) error {
 	return s.write(ctx, "set slot", sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.mustWrite("setting a slot"); err != nil {
+		if err := t.setSlot(ctx, sl); err != nil {
 			return err
 		}
-		c, err := t.cabinet(ctx, sl.CabinetID)
+		return t.logAction(ctx, "slot.set", sl.CabinetID, keycab.SlotName(sl.Number))
+	})
+}
+
+func (t *tx) setSlot(ctx context.Context, sl keycab.Slot) error {
+	if err := t.p.mustWrite("setting a slot"); err != nil {
+		return err
+	}
+	c, err := t.cabinet(ctx, sl.CabinetID)
+	if err != nil {
+		return err
+	}
+	if !t.p.managesSite(c.SiteID) {
+		return forbidden("setting a slot needs an owner, admin or the site's manager")
+	}
+	if sl.Number < 1 {
+		return invalid("slots count from 1")
+	}
+	var ks any
+	if sl.KeySetID != "" {
+		k, err := t.keySet(ctx, sl.KeySetID)
 		if err != nil {
 			return err
 		}
-		if !t.p.managesSite(c.SiteID) {
-			return forbidden("setting a slot needs an owner, admin or the site's manager")
+		if k.SiteID != c.SiteID {
+			return invalid("key set %s belongs to another site than cabinet %s", k.ID, c.ID)
 		}
-		if sl.Number < 1 {
-			return invalid("slots count from 1")
-		}
-		var ks any
-		if sl.KeySetID != "" {
-			k, err := t.keySet(ctx, sl.KeySetID)
-			if err != nil {
-				return err
-			}
-			if k.SiteID != c.SiteID {
-				return invalid("key set %s belongs to another site than cabinet %s", k.ID, c.ID)
-			}
-			ks = k.ID
-		}
-		if _, err := t.exec(ctx, `INSERT INTO slots (org_id, cabinet_id, number, lock, sensor, key_set_id) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (org_id, cabinet_id, number) DO UPDATE SET lock = excluded.lock, sensor = excluded.sensor, key_set_id = excluded.key_set_id`,
-			t.org(), c.ID, sl.Number, sl.Lock, sl.Sensor, ks); err != nil {
-			return err
-		}
-		return t.logAction(ctx, "slot.set", c.ID, keycab.SlotName(sl.Number))
-	})
+		ks = k.ID
+	}
+	_, err = t.exec(ctx, `INSERT INTO slots (org_id, cabinet_id, number, lock, sensor, key_set_id) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (org_id, cabinet_id, number) DO UPDATE SET lock = excluded.lock, sensor = excluded.sensor, key_set_id = excluded.key_set_id`,
+		t.org(), c.ID, sl.Number, sl.Lock, sl.Sensor, ks)
+	return err
 }
 
 // ListSlots returns a cabinet's slots in order. A kiosk reads its own

@@ -14,7 +14,8 @@ import (
 )
 
 // Touchscreen changes (sync/wire minor version 2). An admin.change entry of
-// a kiosk's log (a key fob enrolled, a badge linked at its touchscreen) is
+// a kiosk's log (a key fob enrolled, a badge linked, a slot mapped at its
+// touchscreen) is
 // applied in the push transaction that stores it, as the admin who made it
 // would have made it on the dashboard: the transaction's principal becomes
 // that member for the change, with the dashboard's checks (manageKeySet,
@@ -35,8 +36,10 @@ import (
 //     revoked: refused. The first link HQ applied wins, whether it was made
 //     on the dashboard or pushed by a kiosk (HQ's AddBadge refuses a badge
 //     a kiosk linked first the same way);
-//   - a key set or member HQ deleted, or one outside the kiosk's site:
-//     refused;
+//   - a key set or member HQ deleted, or one outside the kiosk's site, a
+//     slot HQ does not have, a key set homed in another cabinet: refused;
+//   - a slot mapped to a key set another slot of the cabinet homes: the
+//     key set moves, as it does at the kiosk;
 //   - an admin HQ does not know (another organisation's member, removed,
 //     disabled) or whose role may not make the change at HQ (a contractor,
 //     a site manager of another site): refused.
@@ -90,10 +93,12 @@ func (t *tx) kioskChange(ctx context.Context, e Event, change string) (before, a
 		after = "label " + d["token_hash"] + " on key set " + e.KeySetID
 	case keycab.ChangeBadgeLinked:
 		after = "badge " + d["badge_hash"] + " of member " + d["member"]
+	case keycab.ChangeSlotMapped:
+		after = "slot " + d["slot"] + " homes key set " + e.KeySetID
 	default:
 		return "", "", invalid("unknown touchscreen change %q", change)
 	}
-	for _, k := range []string{"member", "token_hash", "badge_hash", "badge_kind"} {
+	for _, k := range []string{"member", "token_hash", "badge_hash", "badge_kind", "slot"} {
 		if !keycab.ValidText(d[k]) {
 			return "", after, invalid("%s is not text HQ can store", k)
 		}
@@ -132,6 +137,12 @@ func (t *tx) kioskChange(ctx context.Context, e Event, change string) (before, a
 			return "", "", err
 		}
 		return "", "", t.logAction(ctx, "token.enrol", e.KeySetID, at)
+	case keycab.ChangeSlotMapped:
+		before, err := t.mapSlot(ctx, kiosk.cabinet, d["slot"], e.KeySetID)
+		if err != nil {
+			return before, after, err
+		}
+		return "", "", t.logAction(ctx, "slot.set", kiosk.cabinet, "slot "+d["slot"]+" "+at)
 	default: // keycab.ChangeBadgeLinked
 		hash, err := hexHash(d["badge_hash"], "badge_hash")
 		if err != nil {
@@ -164,6 +175,73 @@ func (t *tx) kioskChange(ctx context.Context, e Event, change string) (before, a
 // empty for one made at HQ.
 func kioskNameOf(alias string) string {
 	return "coalesce(nullif(k.name, ''), " + alias + ".kiosk_id)"
+}
+
+// mapSlot makes slot number (text) of cabinet home key set keySetID (none
+// if empty) as the principal, moving the key set from another slot of the
+// cabinet; it returns what the slot homed, for a refusal. Everything is
+// checked before the first write.
+func (t *tx) mapSlot(ctx context.Context, cabinetID, number, keySetID string) (string, error) {
+	n, err := strconv.Atoi(number)
+	if err != nil || n < 1 {
+		return "", invalid("slot %q is not a slot number", number)
+	}
+	c, err := t.cabinet(ctx, cabinetID)
+	if err != nil {
+		return "", err
+	}
+	if err := t.p.mustWrite("mapping a slot"); err != nil {
+		return "", err
+	}
+	if !t.p.managesSite(c.SiteID) {
+		return "", forbidden("mapping a slot needs an owner, admin or the site's manager")
+	}
+	slots, err := t.slots(ctx, cabinetID)
+	if err != nil {
+		return "", err
+	}
+	var target, from *keycab.Slot
+	for i := range slots {
+		if slots[i].Number == n {
+			target = &slots[i]
+		}
+		if keySetID != "" && slots[i].KeySetID == keySetID {
+			from = &slots[i]
+		}
+	}
+	if target == nil {
+		return "no " + keycab.SlotName(n), keycab.Errorf(keycab.ENOTFOUND, "%s is not one of the cabinet's at HQ", keycab.SlotName(n))
+	}
+	before := keycab.SlotName(n) + " homes key set " + target.KeySetID
+	if target.KeySetID == keySetID {
+		return "", nil
+	}
+	if keySetID != "" {
+		k, err := t.keySet(ctx, keySetID)
+		if err != nil {
+			return before, err
+		}
+		if k.SiteID != c.SiteID {
+			return before, forbidden("key set %s is not at the kiosk's site", k.ID)
+		}
+		var other string
+		err = t.queryRow(ctx, "SELECT cabinet_id FROM slots WHERE org_id = $1 AND key_set_id = $2 AND cabinet_id <> $3", t.org(), keySetID, cabinetID).Scan(&other)
+		if err == nil {
+			return before, keycab.Errorf(keycab.ECONFLICT, "key set %s is homed in cabinet %s", keySetID, other)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return before, err
+		}
+	}
+	if from != nil {
+		cleared := *from
+		cleared.KeySetID = ""
+		if err := t.setSlot(ctx, cleared); err != nil {
+			return before, err
+		}
+	}
+	sl := *target
+	sl.KeySetID = keySetID
+	return before, t.setSlot(ctx, sl)
 }
 
 // heldAs looks a badge or label's hash up with q (its owner and revocation

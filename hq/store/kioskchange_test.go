@@ -85,13 +85,23 @@ func TestKioskChanges(t *testing.T) {
 			if m := must[keycab.Member](t)(f.s.FindBadge(ctx, a.kiosk(), "card-1")); m.ID != a.staff.ID {
 				t.Fatalf("the kiosk's badge finds %s", m.ID)
 			}
+			// A slot mapped at the kiosk: slot 2 of cabinet 1 homes key set
+			// 1, which leaves slot 1.
+			MustNoErr(t, f.s.SetSlot(ctx, a.as(a.owner), keycab.Slot{CabinetID: a.cab1.ID, Number: 1, KeySetID: a.ks1.ID}))
+			MustNoErr(t, f.s.SetSlot(ctx, a.as(a.owner), keycab.Slot{CabinetID: a.cab1.ID, Number: 2, Lock: "L2"}))
+			mapped := l.push(&audit.Event{Kind: keycab.EventAdminChange, Actor: a.manager.ID, KeySet: a.ks1.ID,
+				Detail: map[string]string{"change": keycab.ChangeSlotMapped, "slot": "2"}})
+			sl := must[[]keycab.Slot](t)(f.s.ListSlots(ctx, a.as(a.owner), a.cab1.ID))
+			if len(sl) != 2 || sl[0].KeySetID != "" || sl[1].KeySetID != a.ks1.ID || sl[1].Lock != "L2" {
+				t.Fatalf("slots after the kiosk's mapping: %+v", sl)
+			}
 			// A later, unrelated edit at HQ keeps them in the bundle.
 			ks := a.ks1
 			ks.Label = "front door (new)"
 			MustNoErr(t, f.s.UpdateKeySet(ctx, a.as(a.owner), ks))
 			cfg := must[keycab.Config](t)(f.s.KioskConfig(ctx, a.kiosk()))
-			if cfg.ChangesThrough != badge+1 || len(cfg.Refused) != 0 {
-				t.Fatalf("bundle's changes through %d, refused %+v; want through %d", cfg.ChangesThrough, cfg.Refused, badge+1)
+			if cfg.ChangesThrough != mapped+1 || len(cfg.Refused) != 0 {
+				t.Fatalf("bundle's changes through %d, refused %+v; want through %d", cfg.ChangesThrough, cfg.Refused, mapped+1)
 			}
 			if !hasToken(cfg, keycab.TokenHash("kc1.fob-one")) || !hasBadge(cfg, keycab.BadgeHash(salt, "card-1")) {
 				t.Fatalf("bundle lost the kiosk's changes: tokens %+v badges %+v", cfg.Tokens, cfg.Badges)
@@ -135,6 +145,10 @@ func TestKioskChanges(t *testing.T) {
 				{"bad hash", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, KeySet: a.ks1.ID, Detail: map[string]string{"change": keycab.ChangeTokenEnrolled, "token_hash": "zz"}}, "not a hex SHA-256"},
 				{"member id not text", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": "m\xff\x00",
 					"badge_hash": hex.EncodeToString(keycab.BadgeHash(salt, "card-8")), "badge_kind": "rfid"}}, "member is not text"},
+				{"slot HQ does not have", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, KeySet: a.ks1.ID, Detail: map[string]string{"change": keycab.ChangeSlotMapped, "slot": "9"}}, "slot 9 is not one of the cabinet's"},
+				{"slot not a number", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, Detail: map[string]string{"change": keycab.ChangeSlotMapped, "slot": "x"}}, "not a slot number"},
+				{"slot of another site's key set", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, KeySet: a.ks2.ID, Detail: map[string]string{"change": keycab.ChangeSlotMapped, "slot": "1"}}, "not at the kiosk's site"},
+				{"slot by staff", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.staff.ID, Detail: map[string]string{"change": keycab.ChangeSlotMapped, "slot": "2"}}, "needs an owner, admin or the site's manager"},
 				{"bad badge kind", &audit.Event{Kind: keycab.EventAdminChange, Actor: a.admin.ID, Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": a.staff.ID,
 					"badge_hash": hex.EncodeToString(keycab.BadgeHash(salt, "card-7")), "badge_kind": "laser"}}, "unknown badge kind"},
 			}
@@ -178,8 +192,8 @@ func TestKioskChanges(t *testing.T) {
 					applied++
 				}
 			}
-			if refused != len(refusals) || applied != 2 {
-				t.Errorf("admin log: %d refusals, %d kiosk changes applied; want %d and 2", refused, applied, len(refusals))
+			if refused != len(refusals) || applied != 3 {
+				t.Errorf("admin log: %d refusals, %d kiosk changes applied; want %d and 3", refused, applied, len(refusals))
 			}
 			rs := must[[]store.KioskRefusal](t)(f.s.ListKioskRefusals(ctx, a.as(a.auditor), a.kiosk1.ID))
 			if len(rs) != len(refusals) {

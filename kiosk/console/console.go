@@ -33,6 +33,7 @@ const Help = `commands:
   clear ID NOTE         (admin) clear alarm ID with a note
   enrol N               (admin) enrol a new label for slot N's key set: show it with qr next
   link MEMBER           (admin) link a new badge to member id MEMBER: present it with badge or qr next
+  map N KEYSET|-        (admin) make slot N home key set id KEYSET (- for none)
   door open|close       open or close the cabinet door
   slot N out|in|yank    take the key out of slot N, put one in, or yank it out while locked
   tamper on|off         the tamper input
@@ -241,6 +242,16 @@ func (k *Console) Exec(line string) error {
 			return fmt.Errorf("enrol needs a slot number")
 		}
 		k.c.Do(kiosk.EnrolFob{Slot: n})
+	case "map":
+		num, ks, _ := strings.Cut(arg, " ")
+		n, err := strconv.Atoi(num)
+		if err != nil || strings.TrimSpace(ks) == "" {
+			return fmt.Errorf("map needs a slot number and a key set id (- for none)")
+		}
+		if ks = strings.TrimSpace(ks); ks == "-" {
+			ks = ""
+		}
+		k.c.Do(kiosk.MapSlot{Slot: n, KeySetID: ks})
 	case "link":
 		if err := need(); err != nil {
 			return err

@@ -134,13 +134,16 @@
 //
 // # Touchscreen changes (minor version 2)
 //
-// A key fob label enrolled or a badge linked at a kiosk's touchscreen
-// travels to HQ as the signed admin.change entry the kiosk logs for it
-// (no message of its own): Detail["change"] is keycab.ChangeTokenEnrolled
-// (the key set in the entry's key set, Detail["token_hash"] the hex
-// keycab.TokenHash) or keycab.ChangeBadgeLinked (Detail["member"],
-// Detail["badge_hash"] the hex keycab.BadgeHash under the bundle's salt,
-// Detail["badge_kind"]), and the entry's actor is the admin who made it.
+// A key fob label enrolled, a badge linked or a slot mapped at a kiosk's
+// touchscreen travels to HQ as the signed admin.change entry the kiosk
+// logs for it (no message of its own): Detail["change"] is
+// keycab.ChangeTokenEnrolled (the key set in the entry's key set,
+// Detail["token_hash"] the hex keycab.TokenHash),
+// keycab.ChangeBadgeLinked (Detail["member"], Detail["badge_hash"] the
+// hex keycab.BadgeHash under the bundle's salt, Detail["badge_kind"]) or
+// keycab.ChangeSlotMapped (Detail["slot"], the slot's number, and the key
+// set it now homes in the entry's key set, empty for none), and the
+// entry's actor is the admin who made it.
 // HQ applies it in the transaction that stores the push, as that admin
 // would make it on the dashboard (the same role checks, at the kiosk's
 // site). A change HQ cannot apply (an admin HQ does not know or whose
