@@ -15,11 +15,11 @@ import (
 
 // Touchscreen changes (sync/wire minor version 2). An admin.change entry of
 // a kiosk's log (a key fob enrolled, a badge linked, a slot mapped at its
-// touchscreen) is
-// applied in the push transaction that stores it, as the admin who made it
-// would have made it on the dashboard: the transaction's principal becomes
-// that member for the change, with the dashboard's checks (manageKeySet,
-// managedMember), and the change must concern the kiosk's own site.
+// touchscreen) is applied in the push transaction that stores it, as the
+// admin who made it would have made it on the dashboard: the transaction's
+// principal becomes that member for the change, with the dashboard's
+// checks (manageKeySet, managedMember, setSlot's), and the change must
+// concern the kiosk's own site and cabinet.
 //
 // A change that cannot be applied is refused, never an error of the push:
 // the entry is signed and already in the kiosk's tree, so refusing the push
@@ -27,7 +27,7 @@ import (
 // kiosk_refusals and one kiosk.change.refused entry of the admin log (with
 // what HQ holds as before and what the kiosk asked as after), and the
 // kiosk's next bundle lists it (keycab.Config.Refused). Every change is
-// checked whole before its one insert, so none is applied halfway.
+// checked whole before its first write, so none is applied halfway.
 //
 // Conflicts end so:
 //   - a badge or label HQ already holds for the same member or key set:
