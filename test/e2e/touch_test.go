@@ -20,7 +20,8 @@ import (
 // keeps them at the kiosk. Then, while HQ is down, the kiosk enrols a fob
 // on a key set HQ deletes and links a badge HQ links to another member:
 // once HQ is back both are refused, in HQ's admin log, and the kiosk,
-// told by its next bundle, drops them and logs the refusals.
+// told by its next bundle, drops them and logs the refusals. A slot the
+// kiosk empties is empty at HQ.
 func TestTouchEnrolment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the end-to-end test runs HQ and a kiosk")
@@ -180,6 +181,26 @@ func touchEnrolment(t *testing.T, dsn, appDSN string) {
 	if fobs, _ := fromKiosk(); fobs != 1 {
 		t.Fatalf("HQ shows %d fobs from kiosk1 on slot 1's key set after the refusals", fobs)
 	}
+
+	// A slot mapped at the touchscreen: slot 6 empty, then HQ's too.
+	asAdmin()
+	k.say(t, "map "+strconv.Itoa(last.Number)+" -", "Slot "+strconv.Itoa(last.Number)+" is now empty.")
+	k.say(t, "cancel", "Scan your badge")
+	eventually(t, 10*time.Second, "HQ showing the slot the kiosk emptied", func() bool {
+		var cd struct {
+			Slots []struct {
+				Number   int    `json:"number"`
+				KeySetID string `json:"key_set_id"`
+			} `json:"slots"`
+		}
+		c.call(t, "GET", "/v1/cabinets/"+cabinet, nil, 200, &cd)
+		for _, sl := range cd.Slots {
+			if sl.Number == last.Number {
+				return sl.KeySetID == ""
+			}
+		}
+		return false
+	})
 
 	// The kiosk logged each refusal once.
 	k.quit(t)
