@@ -11,7 +11,7 @@ import (
 
 // Touchscreen changes (sync/wire minor version 2). A fob enrolled, a
 // badge linked or a slot mapped at this kiosk is an admin.change entry, which HQ applies
-// when the entry is pushed, and a touch_changes row (migration 0004). A
+// when the entry is pushed, and a touch_changes row (migration 0005). A
 // bundle answers the entries before its ChangesThrough: their changes are
 // in it, or listed in its Refused. ApplyConfig applies the kiosk's own
 // later changes again over the bundle, so none vanishes between the push

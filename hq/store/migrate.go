@@ -201,7 +201,7 @@ func mutableTables() []string {
 		"policies",
 		// 0012: groups.
 		"groups", "member_group_members", "key_set_group_members", "access_rules",
-		// 0011: touchscreen changes.
+		// 0013: touchscreen changes.
 		"kiosk_refusals"}
 }
 

@@ -1,4 +1,4 @@
--- keycab kiosk database, schema version 4: touchscreen changes (sync/wire
+-- keycab kiosk database, schema version 5: touchscreen changes (sync/wire
 -- minor version 2). Each badge linked, key fob label enrolled and slot
 -- mapped at this kiosk's touchscreen, by the index of the admin.change entry that made
 -- it, so that a bundle from HQ that does not reflect it yet (HQ has not
