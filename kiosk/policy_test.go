@@ -418,3 +418,28 @@ func TestGroupsAtTheKiosk(t *testing.T) {
 		t.Fatal("a key went out")
 	}
 }
+
+// TestPolicyBlockWhileOverdue: keycab blocks a member holding an overdue
+// key by default; an organisation that turns it off at HQ lets them take
+// another.
+func TestPolicyBlockWhileOverdue(t *testing.T) {
+	for _, block := range []bool{true, false} {
+		cfg := hqPolicy(t, testConfig(t), keycab.PolicyOverride{BlockWhileOverdue: ptr(block), DefaultMaxOutSeconds: ptr[int64](600)},
+			keycab.PolicyOverride{}, keycab.PolicyOverride{})
+		r := newRig(t, cfg)
+		r.take("BADGE-BEN", "ks-1", 1)
+		r.toIdle()
+		r.advance(11 * time.Minute) // ks-1 overdue
+		r.badge("BADGE-BEN")
+		s := r.await(kiosk.Menu)
+		if has(s.Take, "ks-2") == block {
+			t.Fatalf("block_while_overdue %v: the menu offers %+v", block, s.Take)
+		}
+		if block {
+			r.do(kiosk.ChooseTake{KeySetID: "ks-2"})
+			if s := r.c.Screen(); !strings.Contains(s.Message, "overdue key you hold") {
+				t.Fatalf("taking while overdue: %+v", s)
+			}
+		}
+	}
+}

@@ -388,10 +388,15 @@ func (a *Agent) doAs(ctx context.Context, key *Key, method, path string, msg any
 		if err != nil {
 			return 0, nil, err
 		}
-		rb, err := io.ReadAll(io.LimitReader(res.Body, wire.MaxBody))
+		rb, err := io.ReadAll(io.LimitReader(res.Body, wire.MaxBody+1))
 		res.Body.Close()
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		}
+		if len(rb) > wire.MaxBody {
+			// Never parse a cut answer: a bundle larger than the bound is
+			// refused whole, and the applied config stays.
+			return 0, nil, keycab.Errorf(keycab.ETOOLARGE, "%s %s: HQ's answer is larger than %d MiB; nothing taken from it", method, path, wire.MaxBody>>20)
 		}
 		offset, changed := a.clock.observe(res.Header.Get("Date"), sent, a.now())
 		if changed {
