@@ -28,6 +28,21 @@ const (
 	EventCosigned      EventKind = "sync.cosigned"      // HQ cosigned a checkpoint
 	EventClockAnchored EventKind = "clock.anchored"     // a trusted time was learnt
 	EventLockPulsed    EventKind = "hardware.lock_test" // an admin tested a lock
+	// Remote actions from HQ (RemoteAction); Detail[RemoteActionID] and
+	// Detail[RemoteBy] say which action and who asked at HQ.
+	EventKeyLost       EventKind = "key.lost"        // a key set out was marked lost
+	EventKeyHandedOver EventKind = "key.handed_over" // a key set out passed to another member (Second)
+	EventRemoteRelease EventKind = "remote.release"  // HQ released a slot or the door
+	EventRemoteRefused EventKind = "remote.refused"  // the kiosk refused a remote action; Detail[RemoteRefusal] says why
+	EventRemoteDone    EventKind = "remote.done"     // the kiosk carried out a remote action of no other kind (a fob replaced)
+)
+
+// Detail keys of the entries a remote action leaves in a kiosk's log.
+const (
+	RemoteActionID = "remote_action"
+	RemoteBy       = "requested_by"
+	RemoteKindKey  = "remote_kind"
+	RemoteRefusal  = "refusal"
 )
 
 // Changes at a kiosk's touchscreen, carried in an admin.change entry's
@@ -85,7 +100,8 @@ var eventKinds = func() map[EventKind]bool {
 		EventLockedOut, EventDoorOpened, EventDoorClosed, EventAlarmRaised,
 		EventAlarmCleared, EventEmergency, EventEmergencyOff, EventAdminChange,
 		EventMemberErased, EventLogEpoch, EventCosigned, EventClockAnchored,
-		EventLockPulsed,
+		EventLockPulsed, EventKeyLost, EventKeyHandedOver, EventRemoteRelease,
+		EventRemoteRefused, EventRemoteDone,
 	} {
 		m[k] = true
 	}
@@ -97,4 +113,6 @@ var eventKinds = func() map[EventKind]bool {
 func (k EventKind) Known() bool { return eventKinds[k] }
 
 // Custody reports whether events of kind k change who holds a key.
-func (k EventKind) Custody() bool { return k == EventKeyTaken || k == EventKeyReturned }
+func (k EventKind) Custody() bool {
+	return k == EventKeyTaken || k == EventKeyReturned || k == EventKeyLost || k == EventKeyHandedOver
+}

@@ -164,6 +164,39 @@
 // 1 or less ignores both fields; an HQ of minor version 1 or less keeps
 // the entries as history only.
 //
+// # Remote actions (minor version 3)
+//
+// Minor version 3 adds remote actions: HQ asks a kiosk to release a slot
+// or its door, to mark a key set out returned, lost or handed over to
+// another member, or to take a key set's replacement fob. Two endpoints,
+// signed like every kiosk request:
+//
+//	GET  /v1/kiosk/actions?wait=S  -> 200 ActionsResponse (actions waiting, oldest first)
+//	                                -> 204 (none within S seconds: long poll)
+//	POST /v1/kiosk/actions/ack     ActionAck -> 204
+//
+// Each action is a signed note by HQ's config key (the key the kiosk
+// pinned at enrolment for bundles) whose text is
+//
+//	keycab remote action v1
+//	<kiosk id>
+//	<Action as one line of JSON (encoding/json)>
+//
+// The kiosk verifies the signature and that the note names it, refuses
+// an action whose expires (Unix seconds, HQ's clock, as the kiosk knows
+// it) has passed, and refuses a release (release_slot, release_door)
+// unless its policy allows remote release (keycab.Policy.RemoteRelease).
+// It records every action it acts on or refuses in its log with the
+// action's id and who asked at HQ (keycab.RemoteActionID, keycab.RemoteBy):
+// remote.release, key.returned, key.lost, key.handed_over, remote.done or
+// remote.refused. Then it acks: outcome "done" or "refused", the refusal
+// (at most MaxRefusal bytes) and the index of that entry. HQ keeps the
+// first ack of an action and hands out only actions not yet acked and
+// not expired; an ack of an action already acked is a no-op, of another
+// kiosk's or an unknown action 404. An action whose signature fails is
+// acked as refused when its id can be read, and never acted on. A kiosk
+// of an older minor version never asks, and HQ's actions for it expire.
+//
 // # Enrolment
 //
 // An admin makes a single-use token for one cabinet at HQ. The kiosk

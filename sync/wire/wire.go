@@ -4,8 +4,9 @@ import "time"
 
 // Minor is the minor protocol version this build speaks (see the package
 // doc): it is sent as "v" in every message. Minor 1: HQ's one error body
-// and clock_offset_ms; minor 2: touchscreen changes.
-const Minor = 2
+// and clock_offset_ms; minor 2: touchscreen changes; minor 3: remote
+// actions.
+const Minor = 3
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"
@@ -16,6 +17,9 @@ const (
 	PathPush      = PathPrefix + "push"
 	PathConfig    = PathPrefix + "config"
 	PathHeartbeat = PathPrefix + "heartbeat"
+	// Minor version 3: remote actions.
+	PathActions   = PathPrefix + "actions"
+	PathActionAck = PathPrefix + "actions/ack"
 )
 
 // MaxBody bounds a request body after decompression.
