@@ -202,7 +202,9 @@ func mutableTables() []string {
 		// 0012: groups.
 		"groups", "member_group_members", "key_set_group_members", "access_rules",
 		// 0013: touchscreen changes.
-		"kiosk_refusals"}
+		"kiosk_refusals",
+		// 0014: remote actions.
+		"remote_actions"}
 }
 
 func appendOnlyTables() []string {
