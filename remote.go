@@ -101,3 +101,13 @@ func (a RemoteAction) Validate() error {
 	}
 	return nil
 }
+
+// RemoteOutcome is what a kiosk did with a remote action: Outcome
+// RemoteDone or RemoteRefused, why it refused, and the log entry that
+// recorded it. An empty Outcome means the kiosk could not record
+// anything and will take the action again later.
+type RemoteOutcome struct {
+	Outcome  string
+	Refusal  string
+	LogIndex int64
+}

@@ -447,7 +447,7 @@ func (c *Controller) reload(ctx context.Context) {
 
 func (c *Controller) handle(ctx context.Context, ev any) {
 	switch ev.(type) {
-	case timeoutEvent, doorHeld, logRetry, heartbeat, overdueTick, flushed:
+	case timeoutEvent, doorHeld, logRetry, heartbeat, overdueTick, flushed, remoteEvent:
 	default:
 		// A person acts: out of service, nothing happens unless the log
 		// records again.
@@ -503,6 +503,8 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		c.onLinkBadge(ev.MemberID)
 	case MapSlot:
 		c.onMapSlot(ctx, ev)
+	case remoteEvent:
+		c.onRemote(ctx, ev)
 	case heartbeat:
 		c.alive.Store(c.clock.Now().UnixNano())
 		c.beat = c.clock.AfterFunc(beatEvery, func() { c.events <- heartbeat{} })

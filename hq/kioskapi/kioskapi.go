@@ -87,6 +87,8 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("POST "+wire.PathPush, h.signed(h.push))
 	h.mux.HandleFunc("GET "+wire.PathConfig, h.signed(h.config))
 	h.mux.HandleFunc("POST "+wire.PathHeartbeat, h.signed(h.heartbeat))
+	h.mux.HandleFunc("GET "+wire.PathActions, h.signed(h.actions))
+	h.mux.HandleFunc("POST "+wire.PathActionAck, h.signed(h.ack))
 	return h, nil
 }
 
@@ -329,6 +331,10 @@ func event(index int64, e *audit.Event) hqstore.Event {
 	switch e.Kind {
 	case keycab.EventAlarmRaised:
 		out.Detail = storable(e.Detail["alarm"])
+	case keycab.EventKeyHandedOver:
+		out.Detail = storable(e.Second) // the new holder
+	case keycab.EventRemoteRelease, keycab.EventRemoteRefused, keycab.EventRemoteDone:
+		out.Detail = storable(remoteText(e))
 	case keycab.EventKeyRotate:
 		out.Entry = e // HQ checks both signatures and pins the new key
 	case keycab.EventAdminChange:
@@ -340,6 +346,16 @@ func event(index int64, e *audit.Event) hqstore.Event {
 		}
 	}
 	return out
+}
+
+// remoteText is a remote action entry's history detail: the action, who
+// asked at HQ, and why the kiosk refused.
+func remoteText(e *audit.Event) string {
+	d := e.Detail[keycab.RemoteKindKey] + " " + e.Detail[keycab.RemoteActionID] + " asked by " + e.Detail[keycab.RemoteBy]
+	if why := e.Detail[keycab.RemoteRefusal]; why != "" {
+		d += ": refused: " + why
+	}
+	return d
 }
 
 // storable returns s as text HQ can store (keycab.ValidText): a signed

@@ -317,14 +317,15 @@ func (t *tx) applyEvents(ctx context.Context, events []Event) error {
 	var alarms, changes []Event
 	for _, e := range events {
 		switch e.Kind {
-		case keycab.EventKeyRotate:
+		case keycab.EventKeyRotate, keycab.EventKeyHandedOver:
+			// Rare: one at a time (a hand-over keeps its take's row).
 			for _, e := range events {
 				if err := t.applyEvent(ctx, e); err != nil {
 					return err
 				}
 			}
 			return nil
-		case keycab.EventKeyTaken, keycab.EventKeyReturned:
+		case keycab.EventKeyTaken, keycab.EventKeyReturned, keycab.EventKeyLost:
 			if _, ok := last[e.KeySetID]; !ok {
 				order = append(order, e.KeySetID)
 			}
@@ -421,8 +422,14 @@ func (t *tx) applyEvent(ctx context.Context, e Event) error {
 				return err
 			}
 		}
-	case keycab.EventKeyReturned:
+	case keycab.EventKeyReturned, keycab.EventKeyLost:
 		if _, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = $2", t.org(), e.KeySetID); err != nil {
+			return err
+		}
+	case keycab.EventKeyHandedOver:
+		// Detail: the new holder, if HQ knows the member.
+		if _, err := t.exec(ctx, `UPDATE custody SET member_id = $1 WHERE org_id = $2 AND key_set_id = $3
+			AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND id = $1)`, e.Detail, t.org(), e.KeySetID); err != nil {
 			return err
 		}
 	case keycab.EventKeyRotate:
