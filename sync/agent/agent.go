@@ -257,6 +257,10 @@ type Agent struct {
 
 	statusMu sync.Mutex
 	status   func(*wire.Heartbeat)
+	remote   RemoteFunc // remote.go
+
+	actMu sync.Mutex
+	acted map[string]wire.ActionAck // remote actions answered, by id (remote.go)
 
 	anchored time.Time // when the last time anchor was logged (guarded by mu)
 	clock    hqClock   // HQ's time, as learnt from its answers (clock.go)
@@ -317,6 +321,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		a.cfg.ThermalFile = DefaultThermalFile
 	}
 	a.status = cfg.Status
+	a.acted = map[string]wire.ActionAck{}
 	return a, nil
 }
 
@@ -672,7 +677,29 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}
 	}
-	wg.Add(3)
+	wg.Add(4)
+	go loop("remote actions", 0, func(ctx context.Context) error {
+		a.statusMu.Lock()
+		fn := a.remote
+		a.statusMu.Unlock()
+		var err error
+		if fn != nil {
+			_, err = a.PullActions(ctx, a.cfg.LongPoll, fn)
+		}
+		if fn == nil || errors.Is(err, ErrNoRemoteActions) {
+			t := time.NewTimer(a.cfg.PushEvery)
+			if fn != nil {
+				t.Reset(a.cfg.LongPoll)
+			}
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			return nil
+		}
+		return err
+	})
 	go loop("push", a.cfg.PushEvery, func(ctx context.Context) error { _, err := a.Push(ctx); return err })
 	go loop("config", 0, func(ctx context.Context) error { _, err := a.PullConfig(ctx, a.cfg.LongPoll); return err })
 	go loop("heartbeat", a.cfg.HeartbeatEvery, func(ctx context.Context) error { _, err := a.Heartbeat(ctx); return err })

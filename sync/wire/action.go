@@ -98,3 +98,19 @@ type ActionAck struct {
 
 // MaxRefusal bounds an ack's refusal text.
 const MaxRefusal = 300
+
+// UnverifiedActionID reads the id of a signed remote action without
+// checking its signature, so that a kiosk can answer an action it refuses
+// as badly signed ("" when unreadable). Never act on it.
+func UnverifiedActionID(msg []byte) string {
+	text, _, ok := strings.Cut(string(msg), "\n\n")
+	if !ok {
+		return ""
+	}
+	lines := strings.SplitN(text, "\n", 3)
+	var a Action
+	if len(lines) != 3 || lines[0] != actionHeader || json.Unmarshal([]byte(lines[2]), &a) != nil || !keycab.Printable(a.ID) || len(a.ID) > 100 {
+		return ""
+	}
+	return a.ID
+}
