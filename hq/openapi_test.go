@@ -387,6 +387,8 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	}
 	mustItems(t, c.MustCall(t, "GET", "/v1/alarms?open=1", o, nil, 200), "alarms", 1)
 	mustItems(t, c.MustCall(t, "GET", "/v1/kiosks", o, nil, 200), "kiosks", 2)
+	c.MustCall(t, "POST", "/v1/kiosks/"+peer.KioskID+"/actions", o, map[string]any{"kind": "release_door", "reason": "locksmith"}, 201)
+	mustItems(t, c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/actions", o, nil, 200), "actions", 1)
 	c.MustCall(t, "POST", "/v1/kiosks/"+k2.ID+"/revoke", o, nil, 204)
 	mustItems(t, c.MustCall(t, "GET", "/v1/admin-log?limit=50", o, nil, 200), "actions", 10)
 
