@@ -411,6 +411,7 @@ func (m *Main) start(ctx context.Context, c *kiosk.Controller) (_ context.Contex
 	syncDone := make(chan struct{})
 	if m.agent != nil {
 		m.agent.SetStatus(m.heartbeatStatus(c))
+		m.agent.SetRemote(c.Remote)
 		go func() {
 			defer close(syncDone)
 			m.runSync(syncCtx)
