@@ -138,6 +138,8 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /cabinets/{id}/enrol-token": d.enrolToken,
 		"GET /audit":                      d.auditLog,
 		"POST /kiosks/{id}/revoke":        d.revokeKiosk,
+		"GET /kiosks/{id}/actions":        d.remoteActions,
+		"POST /kiosks/{id}/actions":       d.askRemote,
 		"GET /settings":                   d.settings,
 		"POST /settings/mfa/setup":        d.mfaSetup,
 		"POST /settings/mfa/enable":       d.mfaEnable,
@@ -466,6 +468,7 @@ var notices = map[string]string{
 	"deleted":      "Deleted.",
 	"removed":      "Member removed.",
 	"kioskrevoked": "Kiosk revoked: its key no longer works.",
+	"remotesent":   "Sent to the kiosk, signed by HQ: its answer shows on the kiosk's remote actions page.",
 }
 
 // renderError renders err as a friendly page with its status. v may be

@@ -160,6 +160,7 @@ type keysData struct {
 	Rows    []holding
 	Overdue int
 	Only    bool
+	Members []keycab.Member // for a hand-over, to those who may ask one
 }
 
 func (d *Dashboard) keysOut(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -173,7 +174,15 @@ func (d *Dashboard) keysOut(w http.ResponseWriter, r *http.Request, v *viewer) e
 			n++
 		}
 	}
-	d.render(w, r, http.StatusOK, "keys", view{Title: "Keys out now", Nav: "keys", V: v, Data: keysData{Rows: rows, Overdue: n}})
+	data := keysData{Rows: rows, Overdue: n}
+	if v.CanManage() {
+		dir, err := d.directory(r.Context(), v)
+		if err != nil {
+			return err
+		}
+		data.Members = dir.Members
+	}
+	d.render(w, r, http.StatusOK, "keys", view{Title: "Keys out now", Nav: "keys", V: v, Data: data})
 	return nil
 }
 
