@@ -108,7 +108,8 @@ var eventKinds = []keycab.EventKind{keycab.EventKeyTaken, keycab.EventKeyReturne
 	keycab.EventLockedOut, keycab.EventDoorOpened, keycab.EventDoorClosed, keycab.EventAlarmRaised, keycab.EventAlarmCleared,
 	keycab.EventEmergency, keycab.EventEmergencyOff, keycab.EventAdminChange, keycab.EventBoot, keycab.EventShutdown,
 	keycab.EventConfigApplied, keycab.EventKeyRotate, keycab.EventMemberErased, keycab.EventLogEpoch, keycab.EventCosigned,
-	keycab.EventClockAnchored, keycab.EventLockPulsed}
+	keycab.EventClockAnchored, keycab.EventLockPulsed,
+	keycab.EventKeyLost, keycab.EventKeyHandedOver, keycab.EventRemoteRelease, keycab.EventRemoteRefused, keycab.EventRemoteDone}
 
 // history is the history page, keyset-paginated: the query's c values
 // are the cursors of the pages walked so far (the last is this page's),
@@ -152,6 +153,8 @@ func (d *Dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 			row.Class = "out"
 		case keycab.EventKeyReturned:
 			row.Class = "in"
+		case keycab.EventKeyLost, keycab.EventRemoteRefused:
+			row.Class = "bad"
 		}
 		data.Rows = append(data.Rows, row)
 	}

@@ -335,6 +335,10 @@ func event(index int64, e *audit.Event) hqstore.Event {
 		out.Detail = storable(e.Second) // the new holder
 	case keycab.EventRemoteRelease, keycab.EventRemoteRefused, keycab.EventRemoteDone:
 		out.Detail = storable(remoteText(e))
+	case keycab.EventKeyReturned, keycab.EventKeyLost:
+		if e.Detail[keycab.RemoteActionID] != "" {
+			out.Detail = storable(remoteText(e))
+		}
 	case keycab.EventKeyRotate:
 		out.Entry = e // HQ checks both signatures and pins the new key
 	case keycab.EventAdminChange:
