@@ -49,6 +49,26 @@ func TestRemoteActionsReachKiosk(t *testing.T) {
 		if n := must[int](t)(k.a.PullActions(ctx, 0, fn)); n != 0 || len(got) != 1 {
 			t.Fatalf("an acked action came again (%d)", n)
 		}
+
+		// Carried out and logged, then the kiosk restarted before its
+		// ack: the new agent answers from the log, and acts not again.
+		again := must[keycab.RemoteAction](t)(h.s.CreateRemoteAction(ctx, h.own(), keycab.RemoteAction{KioskID: k.peer.KioskID,
+			Kind: keycab.RemoteReleaseDoor, Reason: "cleaner"}))
+		ap := must[[]store.Appended](t)(k.db.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventRemoteRelease, Actor: h.owner.ID,
+			Detail: map[string]string{keycab.RemoteActionID: again.ID, keycab.RemoteBy: h.owner.ID}}}))
+		fresh := MustAgent(t, k.db, k.key)
+		never := func(context.Context, keycab.RemoteAction, time.Time) (keycab.RemoteOutcome, error) {
+			t.Fatal("an action the log records was carried out again")
+			return keycab.RemoteOutcome{}, nil
+		}
+		if n := must[int](t)(fresh.PullActions(ctx, 0, never)); n != 1 {
+			t.Fatalf("%d answered after the restart, want 1", n)
+		}
+		for _, a := range must[[]keycab.RemoteAction](t)(h.s.ListRemoteActions(ctx, h.own(), k.peer.KioskID, 0)) {
+			if a.ID == again.ID && (a.Outcome != keycab.RemoteDone || a.LogIndex != ap[0].Index) {
+				t.Fatalf("after the restart HQ holds %+v", a)
+			}
+		}
 	})
 }
 

@@ -259,8 +259,9 @@ type Agent struct {
 	status   func(*wire.Heartbeat)
 	remote   RemoteFunc // remote.go
 
-	actMu sync.Mutex
-	acted map[string]wire.ActionAck // remote actions answered, by id (remote.go)
+	actMu       sync.Mutex
+	acted       map[string]wire.ActionAck // remote actions answered, by id (remote.go)
+	actedLoaded bool                      // acted holds those of the log
 
 	anchored time.Time // when the last time anchor was logged (guarded by mu)
 	clock    hqClock   // HQ's time, as learnt from its answers (clock.go)

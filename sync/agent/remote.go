@@ -88,10 +88,13 @@ func (a *Agent) takeAction(ctx context.Context, msg []byte, fn RemoteFunc) (wire
 	case kiosk != a.peer.KioskID:
 		return a.refuseAction(ctx, msg, act.ID, "the action is for kiosk "+kiosk)
 	}
+	if err := a.loadActed(ctx); err != nil {
+		return wire.ActionAck{}, err
+	}
 	a.actMu.Lock()
 	prev, done := a.acted[act.ID]
 	a.actMu.Unlock()
-	if done { // acted on already; the ack was lost
+	if done { // acted on already (before a restart, or its ack was lost)
 		return prev, nil
 	}
 	o, err := fn(ctx, act.RemoteAction(a.peer.OrgID, a.peer.KioskID), a.clock.now(a.now()))
@@ -103,6 +106,36 @@ func (a *Agent) takeAction(ctx context.Context, msg []byte, fn RemoteFunc) (wire
 	a.acted[act.ID] = ack
 	a.actMu.Unlock()
 	return ack, nil
+}
+
+// loadActed learns, once per start, the remote actions the kiosk's log
+// already records, so that an action whose ack was lost before a restart
+// is answered again, never carried out twice.
+func (a *Agent) loadActed(ctx context.Context) error {
+	a.actMu.Lock()
+	defer a.actMu.Unlock()
+	if a.actedLoaded {
+		return nil
+	}
+	err := a.db.Scan(ctx, 0, -1, func(e store.Entry) error {
+		ev, err := audit.Decode(e.Leaf)
+		if err != nil || ev.Detail[keycab.RemoteActionID] == "" {
+			return nil
+		}
+		ack := wire.ActionAck{V: wire.Minor, ID: ev.Detail[keycab.RemoteActionID], Outcome: keycab.RemoteDone, LogIndex: e.Index}
+		if ev.Kind == keycab.EventRemoteRefused {
+			ack.Outcome, ack.Refusal = keycab.RemoteRefused, truncate(ev.Detail[keycab.RemoteRefusal], wire.MaxRefusal)
+		}
+		if _, seen := a.acted[ack.ID]; !seen {
+			a.acted[ack.ID] = ack
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the remote actions the log records: %w", err)
+	}
+	a.actedLoaded = true
+	return nil
 }
 
 // refuseAction records, once, an action that failed its checks, and
