@@ -1,7 +1,9 @@
 // Package kioskapi is HQ's side of the kiosk sync protocol (sync/wire): an
 // http.Handler serving everything under /v1/kiosk/ — enrolment, signed
 // log pushes answered with HQ's cosignatures, signed config bundles by
-// long poll, and heartbeats — on top of hq/store.
+// long poll, heartbeats, and remote actions signed by HQ's config key by
+// long poll with the kiosk's acks (wire minor version 3) — on top of
+// hq/store.
 //
 // Every request but enrolment is authenticated by the kiosk's key
 // (wire.SignRequest) with replay protection: a date within
