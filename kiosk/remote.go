@@ -3,6 +3,7 @@ package kiosk
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"keycab.dev/keycab"
@@ -160,6 +161,9 @@ func (c *Controller) remoteRelease(ctx context.Context, a keycab.RemoteAction, d
 		refuse(what + " did not open: " + err.Error())
 		return
 	}
+	if c.s == nil { // nobody at the screen: say what opened, for as long as it is open
+		c.setStep(Message, c.cfg.UnlockFor, Screen{Title: "Opened by HQ", Message: capitalise(what) + " is open: " + a.Reason})
+	}
 	answer(keycab.RemoteOutcome{Outcome: keycab.RemoteDone, LogIndex: idx})
 }
 
@@ -185,4 +189,11 @@ func (c *Controller) remoteFob(ctx context.Context, a keycab.RemoteAction, detai
 	}
 	c.reload(ctx)
 	answer(keycab.RemoteOutcome{Outcome: keycab.RemoteDone, LogIndex: idx})
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

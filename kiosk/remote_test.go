@@ -60,6 +60,9 @@ func TestRemoteReleaseHonoured(t *testing.T) {
 	if !r.cab.Released("L2") || r.cab.Released("L1") {
 		t.Fatal("slot 2 is not the one released")
 	}
+	if s := r.c.Screen(); s.Title != "Opened by HQ" || s.Message != "Slot 2 is open: courier" {
+		t.Fatalf("screen %+v", s)
+	}
 	rel := r.events(keycab.EventRemoteRelease)
 	if len(rel) != 1 || rel[0].Slot != 2 || rel[0].Reason != "courier" || rel[0].Detail[keycab.RemoteBy] != "m-ana" || rel[0].Detail["lock"] != "L2" {
 		t.Fatalf("release logged: %+v", rel)
