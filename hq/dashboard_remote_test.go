@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"keycab.dev/keycab"
 )
@@ -55,6 +56,10 @@ func TestDashboardRemoteActions(t *testing.T) {
 	if p := MustPage(t, auditor.get(t, page), http.StatusOK, "courier at the door"); strings.Contains(p.body, `data-testid="remote-release-slot"`) {
 		t.Fatal("the auditor is offered the release forms")
 	}
+
+	// A release the kiosk never took expires.
+	e.clock.Advance(keycab.RemoteReleaseTTL + time.Second)
+	MustPage(t, owner.get(t, page), http.StatusOK, "Expired", "never reached the kiosk")
 
 	// Another organisation's owner: not found.
 	other := e.web()

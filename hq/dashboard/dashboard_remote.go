@@ -12,7 +12,7 @@ import (
 type remoteRow struct {
 	keycab.RemoteAction
 	Target, By, Zone string
-	Pending          bool
+	Pending, Expired bool // not answered; and not to be any more
 }
 
 type remoteData struct {
@@ -64,6 +64,7 @@ func (d *Dashboard) renderRemote(w http.ResponseWriter, r *http.Request, v *view
 	data.Members = dir.Members
 	for _, a := range as {
 		row := remoteRow{RemoteAction: a, By: dir.MemberName(a.RequestedBy), Zone: dir.SiteZone(site), Pending: a.Outcome == keycab.RemotePending}
+		row.Expired = row.Pending && d.now().After(a.Expires)
 		switch {
 		case a.Kind == keycab.RemoteReleaseSlot:
 			row.Target = "slot " + strconv.Itoa(a.Slot)
