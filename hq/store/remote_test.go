@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
@@ -135,6 +136,48 @@ func TestRemoteActions(t *testing.T) {
 				if err == nil {
 					t.Fatal("B's tenant wrote a remote action into A")
 				}
+			}
+		})
+	}
+}
+
+// TestRemoteCustody: HQ's custody follows the kiosk's key.handed_over
+// (to a member HQ knows) and key.lost entries, alone or in one push.
+func TestRemoteCustody(t *testing.T) {
+	ctx := context.Background()
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, e)
+			own, k := f.a.as(f.a.owner), f.a.kiosk()
+			holder := func() string {
+				for _, h := range must[[]store.Holding](t)(f.s.ListCustody(ctx, own)) {
+					if h.KeySetID == f.a.ks1.ID {
+						return h.MemberID
+					}
+				}
+				return ""
+			}
+			now := time.Now()
+			MustNoErr(t, f.s.RecordEvents(ctx, k, []store.Event{
+				{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: f.a.staff.ID, KeySetID: f.a.ks1.ID, At: now},
+				{LogIndex: 1, Kind: keycab.EventKeyHandedOver, ActorID: f.a.owner.ID, KeySetID: f.a.ks1.ID, Detail: f.a.manager.ID, At: now},
+			}))
+			if h := holder(); h != f.a.manager.ID {
+				t.Fatalf("after the hand-over HQ says %q holds it", h)
+			}
+			// To a member HQ does not know: the holder stays.
+			MustNoErr(t, f.s.RecordEvents(ctx, k, []store.Event{
+				{LogIndex: 2, Kind: keycab.EventKeyHandedOver, ActorID: f.a.owner.ID, KeySetID: f.a.ks1.ID, Detail: f.b.staff.ID, At: now},
+			}))
+			if h := holder(); h != f.a.manager.ID {
+				t.Fatalf("a hand-over to another org's member moved custody to %q", h)
+			}
+			MustNoErr(t, f.s.RecordEvents(ctx, k, []store.Event{
+				{LogIndex: 3, Kind: keycab.EventKeyLost, ActorID: f.a.owner.ID, KeySetID: f.a.ks1.ID, At: now},
+			}))
+			if h := holder(); h != "" {
+				t.Fatalf("a lost key set is still held by %q", h)
 			}
 		})
 	}
