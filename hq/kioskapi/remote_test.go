@@ -104,7 +104,10 @@ func testForgedRemoteAction(t *testing.T, dsn string) {
 	a.Reason = "let me in"
 	msg := must[[]byte](t)(wire.SignAction(k.peer.KioskID, a, rogue))
 	unsigned := []byte("keycab remote action v1\n" + k.peer.KioskID + "\n{\"id\":\"ra_x\",\"kind\":\"release_door\"}\n")
-	forged = [][]byte{msg, unsigned}
+	b := wire.ActionOf(asked)
+	b.ID = "ra_madeup"
+	madeUp := must[[]byte](t)(wire.SignAction(k.peer.KioskID, b, rogue))
+	forged = [][]byte{msg, unsigned, madeUp}
 	fn := func(context.Context, keycab.RemoteAction, time.Time) (keycab.RemoteOutcome, error) {
 		t.Fatal("a forged action was handed to the controller")
 		return keycab.RemoteOutcome{}, nil
@@ -119,7 +122,7 @@ func testForgedRemoteAction(t *testing.T, dsn string) {
 		}
 		return nil
 	}))
-	if len(refused) != 2 || !strings.Contains(refused[0].Detail[keycab.RemoteRefusal], "signature") {
+	if len(refused) != 3 || !strings.Contains(refused[0].Detail[keycab.RemoteRefusal], "signature") {
 		t.Fatalf("refusals logged: %+v", refused)
 	}
 	list := must[[]keycab.RemoteAction](t)(h.s.ListRemoteActions(ctx, h.own(), k.peer.KioskID, 0))

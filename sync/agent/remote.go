@@ -170,6 +170,12 @@ func (a *Agent) ackAction(ctx context.Context, ack wire.ActionAck) error {
 	if err != nil {
 		return fmt.Errorf("ack remote action %s: %w", ack.ID, err)
 	}
+	if status == http.StatusNotFound {
+		// Not an action of this kiosk's at HQ (a forged one's id): there
+		// is nothing to answer.
+		a.log.Warn("HQ knows no such remote action", "action", ack.ID)
+		return nil
+	}
 	if status != http.StatusNoContent && status != http.StatusOK {
 		return fmt.Errorf("ack remote action %s: HQ answered %d: %s", ack.ID, status, errorText(rb))
 	}
