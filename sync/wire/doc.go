@@ -193,7 +193,9 @@
 // (at most MaxRefusal bytes) and the index of that entry. HQ keeps the
 // first ack of an action and hands out only actions not yet acked and
 // not expired; an ack of an action already acked is a no-op, of another
-// kiosk's or an unknown action 404. An action whose signature fails is
+// kiosk's or an unknown action 404 (final: the kiosk does not resend it).
+// A kiosk that restarts before its ack answers from its log, where the
+// action's entry names it: an action is carried out at most once. An action whose signature fails is
 // acked as refused when its id can be read, and never acted on. A kiosk
 // of an older minor version never asks, and HQ's actions for it expire.
 //
