@@ -1,4 +1,4 @@
--- keycab HQ schema, version 12 (sqlite): remote actions (keycab.RemoteAction,
+-- keycab HQ schema, version 14 (sqlite): remote actions (keycab.RemoteAction,
 -- sync/wire minor version 3). One row per action asked at HQ; the kiosk's
 -- answer (outcome: '' pending, 'done' or 'refused'; refusal; the index of
 -- the log entry that recorded it) is filled in once, by the kiosk's ack.
