@@ -79,6 +79,39 @@ func TestRemoteActions(t *testing.T) {
 			c.call(t, "GET", "/v1/custody", nil, 200, &custody)
 			return len(custody.Custody) == 0
 		})
+		// Remote release allowed at HQ, for the kiosk's cabinet: the
+		// running kiosk reloads its policy and honours the next release.
+		var cabinets struct {
+			Cabinets []struct{ ID string } `json:"cabinets"`
+		}
+		c.call(t, "GET", "/v1/cabinets", nil, 200, &cabinets)
+		before := strings.Count(k.p.errb.String(), "config reloaded")
+		c.call(t, "PUT", "/v1/cabinets/"+cabinets.Cabinets[0].ID+"/policy", map[string]any{"remote_release": true}, 200, nil)
+		eventually(t, liveWithin, "the kiosk reloading the policy", func() bool {
+			return strings.Count(k.p.errb.String(), "config reloaded") > before
+		})
+		var rel2 action
+		c.call(t, "POST", actions, map[string]any{"kind": "release_slot", "slot": 2, "reason": "engineer collecting"}, 201, &rel2)
+		eventually(t, 10*time.Second, "the kiosk answers the allowed release", func() bool {
+			var list struct{ Actions []action }
+			c.call(t, "GET", actions, nil, 200, &list)
+			for _, a := range list.Actions {
+				outcomes[a.ID] = a
+			}
+			return outcomes[rel2.ID].Outcome != "pending"
+		})
+		if o := outcomes[rel2.ID]; o.Outcome != "done" || o.LogIndex < 0 {
+			t.Fatalf("release allowed by HQ's policy: %+v", o)
+		}
+		var released struct {
+			Events []struct{ Kind string } `json:"events"`
+		}
+		eventually(t, 10*time.Second, "HQ's history shows remote.release", func() bool {
+			released.Events = nil
+			c.call(t, "GET", "/v1/events?kind=remote.release", nil, 200, &released)
+			return len(released.Events) == 1
+		})
+
 		// HQ's history holds the kiosk's entries.
 		var refused, returned struct {
 			Events []struct {
@@ -104,7 +137,7 @@ func TestRemoteActions(t *testing.T) {
 		k.say(t, "cancel", "")
 		k.quit(t)
 		out := program(t, "keycab", "audit", "show", "--db", filepath.Join(k.dir, "kiosk.db"))
-		for _, want := range []string{"remote.refused", "key.returned", rel.ID, ret.ID} {
+		for _, want := range []string{"remote.refused", "remote.release", "key.returned", rel.ID, ret.ID, rel2.ID} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("the kiosk's log has no %s:\n%s", want, out)
 			}
