@@ -605,3 +605,25 @@ func TestBranding(t *testing.T) {
 		t.Fatalf("branding %+v", r.u.Shown().Branding)
 	}
 }
+
+// TestDoorHeldWarning: the door-held pre-warning shows over the screen in
+// the accent colour, and goes when the door closes.
+func TestDoorHeldWarning(t *testing.T) {
+	cfg := storetest.Config(1)
+	cfg.Cabinet.DoorSensor = "DOOR"
+	cfg.Policy.DoorHeld, cfg.Policy.DoorHeldWarning = time.Minute, 15*time.Second
+	r := newRig(t, cfg)
+	if err := r.cab.Door(true); err != nil {
+		t.Fatal(err)
+	}
+	hardwaretest.Eventually(t, wait, "the door open at the controller", func() bool { return len(r.events(keycab.EventDoorOpened)) == 1 })
+	r.clock.Advance(45 * time.Second)
+	r.awaitThat("the pre-warning", func(s kiosk.Screen) bool { return s.Warning != "" })
+	hardwaretest.Eventually(t, wait, "the warning on screen", func() bool { return r.shows("the alarm sounds in 15 seconds") })
+	r.golden("door-warning", true)
+	if err := r.cab.Door(false); err != nil {
+		t.Fatal(err)
+	}
+	r.awaitThat("the warning gone", func(s kiosk.Screen) bool { return s.Warning == "" })
+	hardwaretest.Eventually(t, wait, "the warning off the screen", func() bool { return !r.shows("the alarm sounds") })
+}
