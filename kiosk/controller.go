@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"strconv"
 	"sync"
@@ -148,6 +149,7 @@ type Controller struct {
 	present      map[int]bool               // key-present sensors, by slot
 	doorOpen     bool
 	released     map[string]time.Time // locks released by a flow or emergency, until when
+	remoteUntil  map[string]time.Time // locks HQ released remotely, until when
 	s            *session
 	lastScan     map[string]time.Time
 	fails        map[string]int
@@ -218,15 +220,16 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{
 		cfg: cfg, db: cfg.Store, rec: cfg.Log, locks: cfg.Locks, clock: cfg.Clock, log: cfg.Logger,
-		events:    make(chan any, 256),
-		out:       map[string]keycab.Checkout{},
-		present:   map[int]bool{},
-		released:  map[string]time.Time{},
-		lastScan:  map[string]time.Time{},
-		fails:     map[string]int{},
-		lockedOut: map[string]time.Time{},
-		overdue:   map[int64]bool{},
-		loc:       time.UTC,
+		events:      make(chan any, 256),
+		out:         map[string]keycab.Checkout{},
+		present:     map[int]bool{},
+		released:    map[string]time.Time{},
+		remoteUntil: map[string]time.Time{},
+		lastScan:    map[string]time.Time{},
+		fails:       map[string]int{},
+		lockedOut:   map[string]time.Time{},
+		overdue:     map[int64]bool{},
+		loc:         time.UTC,
 	}
 	c.screen = Screen{State: Idle, Title: "Scan your badge"}
 	return c, nil
@@ -597,6 +600,7 @@ func (c *Controller) secureAll() {
 		}
 	}
 	c.released = map[string]time.Time{}
+	c.remoteUntil = map[string]time.Time{}
 }
 
 // isReleased reports whether a flow or the emergency released the named
@@ -606,17 +610,26 @@ func (c *Controller) isReleased(name string) bool {
 	return ok && c.clock.Now().Before(until)
 }
 
-// secureReleased locks what flows released.
+// secureReleased locks what flows released. A lock HQ released remotely
+// stays released until its own time runs out: a session that ends at the
+// screen meanwhile does not cut it short.
 func (c *Controller) secureReleased() {
 	if c.emergency {
 		return
 	}
-	for n := range c.released {
+	now := c.clock.Now()
+	kept := map[string]time.Time{}
+	for n, until := range c.released {
+		if r, ok := c.remoteUntil[n]; ok && now.Before(r) {
+			kept[n] = until
+			continue
+		}
 		if err := c.locks.Lock(n); err != nil {
 			c.log.Error("secure lock", "lock", n, "err", err)
 		}
 	}
-	c.released = map[string]time.Time{}
+	c.released = kept
+	maps.DeleteFunc(c.remoteUntil, func(n string, until time.Time) bool { return !now.Before(until) })
 }
 
 func (c *Controller) release(name string) error {

@@ -161,6 +161,7 @@ func (c *Controller) remoteRelease(ctx context.Context, a keycab.RemoteAction, d
 		refuse(what + " did not open: " + err.Error())
 		return
 	}
+	c.remoteUntil[name] = c.released[name]
 	if c.s == nil { // nobody at the screen: say what opened, for as long as it is open
 		c.setStep(Message, c.cfg.UnlockFor, Screen{Title: "Opened by HQ", Message: capitalise(what) + " is open: " + a.Reason})
 	}

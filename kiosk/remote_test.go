@@ -163,3 +163,31 @@ func TestRemoteReplaceFob(t *testing.T) {
 		t.Fatalf("logged: %+v", d)
 	}
 }
+
+// TestRemoteReleaseOutlastsSession: a slot HQ released stays released
+// while a member's session at the screen begins and ends; it locks when
+// its own time runs out.
+func TestRemoteReleaseOutlastsSession(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Policy.RemoteRelease = true
+	r := newRig(t, cfg)
+	if o := r.remote(keycab.RemoteAction{ID: "ra_1", Kind: keycab.RemoteReleaseSlot, KioskID: "k", Slot: 3, Reason: "engineer", RequestedBy: "m-ana"}); o.Outcome != keycab.RemoteDone {
+		t.Fatalf("outcome %+v", o)
+	}
+	r.take("BADGE-BEN", "ks-1", 1) // a whole session, and its slot locked after
+	if !r.cab.Released("L3") {
+		t.Fatal("a session at the screen relocked the slot HQ released")
+	}
+	if r.cab.Released("L1") {
+		t.Fatal("the session's own slot stayed released")
+	}
+	r.advance(time.Hour)
+	r.toIdle()
+	r.badge("BADGE-BEN")
+	r.await(kiosk.Menu)
+	r.do(kiosk.Cancel{})
+	r.await(kiosk.Message)
+	if r.cab.Released("L3") {
+		t.Fatal("the remote release outlived its time")
+	}
+}
