@@ -373,6 +373,8 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A change at HQ wakes its organisation's kiosks' long polls at once.
+	m.st.OnChange(kapi.ConfigChanged)
 	m.log.Info("kiosk sync keys", "cosigner", keys.Cosigner.VerifierKey(), "config", keys.Config.VerifierKey)
 	proxies, err := hq.ParseTrustedProxies(m.Config.TrustedProxies)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +61,10 @@ type Store struct {
 	now    func() time.Time
 	notes  cipher.AEAD // nil without a notes key
 	trace  func(string)
+
+	// changed, when set, is called after each committed write a member
+	// made (OnChange).
+	changed atomic.Pointer[func(orgID string)]
 
 	// On SQLite, the loop keeping the planner's statistics (optimize).
 	stopStats chan struct{}
@@ -434,8 +439,17 @@ func (s *Store) run(ctx context.Context, op string, sc Scope, write bool, fn fun
 	if err := t.sql.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", op, s.classify(err))
 	}
+	if f := s.changed.Load(); f != nil && write && sc.member != "" {
+		(*f)(sc.org)
+	}
 	return nil
 }
+
+// OnChange has fn called with the organisation's id after every write a
+// member commits (a dashboard or API change), so that HQ's kiosk edge can
+// wake the long polls of that organisation's kiosks at once rather than
+// at their next poll. fn must not block.
+func (s *Store) OnChange(fn func(orgID string)) { s.changed.Store(&fn) }
 
 // read and write run fn in a read-only or a read-write transaction.
 func (s *Store) read(ctx context.Context, op string, sc Scope, fn func(context.Context, *tx) error) error {
