@@ -423,12 +423,19 @@ type Event struct {
 	Kind        keycab.EventKind `json:"kind"`
 	KioskID     string           `json:"kiosk_id"`
 	LogIndex    int64            `json:"log_index"`
+	Reason      string           `json:"reason,omitempty" doc:"key.taken: the reason preset"`
+	SecondID    string           `json:"second_id,omitempty" doc:"the second member of a dual or triple release"`
+	ThirdID     string           `json:"third_id,omitempty" doc:"the third member of a triple release"`
+	Slot        int              `json:"slot,omitempty" doc:"the slot taken from or returned to"`
+	Via         string           `json:"via,omitempty" doc:"identified: the reader"`
+	Context     string           `json:"context,omitempty" doc:"what an alarm was about; a return's circumstances (wrong slot, for whom)"`
 }
 
 func eventOf(e store.Event, et store.EventTime) Event {
 	return Event{KioskID: e.KioskID, LogIndex: e.LogIndex, Kind: e.Kind, ActorID: e.ActorID, KeySetID: e.KeySetID,
 		CabinetID: e.CabinetID, At: e.At, Detail: e.Detail, DueAt: e.DueAt,
-		HQNotBefore: et.NotBefore, HQNotAfter: et.NotAfter, ClockOff: et.Off()}
+		HQNotBefore: et.NotBefore, HQNotAfter: et.NotAfter, ClockOff: et.Off(),
+		Reason: e.Reason, SecondID: e.SecondID, ThirdID: e.ThirdID, Slot: e.Slot, Via: e.Via, Context: e.Context}
 }
 
 // EventList is a page of GET /v1/events; next_cursor is there when

@@ -284,7 +284,8 @@ func (d *Dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="keycab-history-`+d.now().UTC().Format("2006-01-02")+`.csv"`)
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"time_utc", "kind", "member_id", "member", "key_set_id", "key_set", "site", "cabinet", "kiosk_id", "log_index", "due_utc", "detail"})
+	cw.Write([]string{"time_utc", "kind", "member_id", "member", "key_set_id", "key_set", "site", "cabinet", "kiosk_id", "log_index", "due_utc", "detail",
+		"reason", "second_id", "second", "third_id", "third", "slot", "via", "context"})
 	es := first
 	for {
 		for _, e := range es {
@@ -294,7 +295,8 @@ func (d *Dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 			}
 			row := []string{e.At.UTC().Format(time.RFC3339), string(e.Kind), e.ActorID, dir.MemberName(e.ActorID), e.KeySetID,
 				dir.KeySetLabel(e.KeySetID), dir.SiteName(dir.CabinetSite(e.CabinetID)), dir.CabinetName(e.CabinetID), e.KioskID,
-				strconv.FormatInt(e.LogIndex, 10), due, e.Detail}
+				strconv.FormatInt(e.LogIndex, 10), due, e.Detail,
+				e.Reason, e.SecondID, dir.MemberName(e.SecondID), e.ThirdID, dir.MemberName(e.ThirdID), slotText(e.Slot), e.Via, e.Context}
 			for i := range row {
 				row[i] = csvCell(row[i])
 			}
@@ -320,4 +322,12 @@ func csvCell(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// slotText is a slot number for the CSV: empty for none.
+func slotText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }

@@ -328,14 +328,29 @@ func event(index int64, e *audit.Event) hqstore.Event {
 	if e.Due != 0 {
 		out.DueAt = time.UnixMilli(e.Due).UTC()
 	}
+	out.EventRecord = hqstore.EventRecord{Reason: storable(e.Reason), SecondID: storable(e.Second), ThirdID: storable(e.Detail["third"]),
+		Slot: int(min(e.Slot, 1<<20)), Via: storable(e.Detail["via"])}
 	switch e.Kind {
 	case keycab.EventAlarmRaised:
 		out.Detail = storable(e.Detail["alarm"])
+		out.Context = storable(e.Detail["detail"])
+	case keycab.EventKeyReturned:
+		var ctx []string
+		if e.Detail["wrong_slot"] == "true" {
+			ctx = append(ctx, "wrong slot")
+		}
+		if h := e.Detail["holder"]; h != "" {
+			ctx = append(ctx, "for "+h)
+		}
+		out.Context = storable(strings.Join(ctx, "; "))
+		if e.Detail[keycab.RemoteActionID] != "" {
+			out.Detail = storable(remoteText(e))
+		}
 	case keycab.EventKeyHandedOver:
 		out.Detail = storable(e.Second) // the new holder
 	case keycab.EventRemoteRelease, keycab.EventRemoteRefused, keycab.EventRemoteDone:
 		out.Detail = storable(remoteText(e))
-	case keycab.EventKeyReturned, keycab.EventKeyLost:
+	case keycab.EventKeyLost:
 		if e.Detail[keycab.RemoteActionID] != "" {
 			out.Detail = storable(remoteText(e))
 		}

@@ -73,7 +73,8 @@ func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Even
 		for rows.Next() {
 			e := Event{OrgID: t.org()}
 			var at, due int64
-			if err := rows.Scan(&e.KioskID, &e.LogIndex, &e.Kind, &e.ActorID, &e.KeySetID, &e.CabinetID, &at, &due, &e.Detail); err != nil {
+			if err := rows.Scan(&e.KioskID, &e.LogIndex, &e.Kind, &e.ActorID, &e.KeySetID, &e.CabinetID, &at, &due, &e.Detail,
+				&e.Reason, &e.SecondID, &e.ThirdID, &e.Slot, &e.Via, &e.Context); err != nil {
 				return err
 			}
 			e.At, e.DueAt = fromUS(at), fromUS(due)
@@ -166,7 +167,8 @@ func historyQuery(e Engine, p principal, f EventFilter) (string, []any) {
 		}
 		slices.SortStableFunc(all, func(x, y *eq) int { return x.rank - y.rank })
 		var b strings.Builder
-		b.WriteString(`SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail
+		b.WriteString(`SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail,
+			e.reason, e.second_id, e.third_id, e.slot, e.via, e.context
 		FROM events e`)
 		if e == SQLite {
 			index := "events_at"
@@ -196,7 +198,7 @@ func historyQuery(e Engine, p principal, f EventFilter) (string, []any) {
 	for i, br := range branches {
 		parts[i] = "SELECT * FROM (" + one(br) + ") AS b" + strconv.Itoa(i)
 	}
-	return "SELECT kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail FROM (" +
+	return "SELECT kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, reason, second_id, third_id, slot, via, context FROM (" +
 		strings.Join(parts, " UNION ") + ") AS h ORDER BY at_us DESC, kiosk_id DESC, log_index DESC LIMIT " + limit, args
 }
 

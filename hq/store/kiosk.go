@@ -132,6 +132,7 @@ type Event struct {
 	At        time.Time // the kiosk's wall time
 	DueAt     time.Time // key.taken: when the key set is due back
 	Detail    string    // alarm.raised: the alarm's name (keycab.Alarm...)
+	EventRecord
 	// NotBefore is HQ's lower bound on when the event happened: the HQ
 	// time of the newest clock.anchored entry before it in the kiosk's
 	// log (zero: none). Its upper bound is when HQ received it (see
@@ -141,6 +142,20 @@ type Event struct {
 	// signatures HQ checks before it pins the new key; not stored) and
 	// for admin.change (a touchscreen change HQ applies, kioskchange.go).
 	Entry *audit.Event
+}
+
+// EventRecord is what an event records beyond who, what and when, as
+// the kiosk's entry holds it (never personal text: that stays off the
+// log).
+type EventRecord struct {
+	Reason   string // key.taken: the reason preset
+	SecondID string // the second member of a dual or triple release
+	ThirdID  string // the third member of a triple release
+	Slot     int    // the slot taken from or returned to; 0 for none
+	Via      string // identified: the reader (rfid, wiegand, camera...)
+	// Context is what an alarm was about ("1 High St from slot 2"), or a
+	// return's circumstances ("wrong slot", "for HOLDER").
+	Context string
 }
 
 // RecordEvents stores events of the principal's own kiosk, in log order,
@@ -236,11 +251,13 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 	}
 	inserted := map[int64]bool{}
 	if t.s.engine == SQLite {
-		const q = `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`
+		const q = `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us,
+				reason, second_id, third_id, slot, via, context)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`
 		for _, e := range events {
 			res, err := t.exec(ctx, q, t.org(), t.p.kiosk, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, t.p.cabinet,
-				us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site, us(e.NotBefore))
+				us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site, us(e.NotBefore),
+				e.Reason, e.SecondID, e.ThirdID, e.Slot, e.Via, e.Context)
 			if err != nil {
 				return 0, err
 			}
@@ -251,20 +268,28 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 			}
 		}
 	} else {
+		n := len(events)
 		var (
-			idx, at, due, notBefore     = make([]int64, len(events)), make([]int64, len(events)), make([]int64, len(events)), make([]int64, len(events))
-			kind, actor, keySet, detail = make([]string, len(events)), make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
+			idx, at, due, notBefore, slot = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+			kind, actor, keySet, detail   = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			reason, second, third         = make([]string, n), make([]string, n), make([]string, n)
+			via, context                  = make([]string, n), make([]string, n)
 		)
 		for i, e := range events {
 			idx[i], kind[i], actor[i], keySet[i] = e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID
 			at[i], due[i], detail[i], notBefore[i] = us(e.At), us(e.DueAt), e.Detail, us(e.NotBefore)
+			reason[i], second[i], third[i], slot[i], via[i], context[i] = e.Reason, e.SecondID, e.ThirdID, int64(e.Slot), e.Via, e.Context
 		}
-		rows, err := t.query(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us)
-			SELECT $1, $2, u.idx, u.kind, u.actor, u.key_set, $3, u.at, u.due, u.detail, CAST($4 AS BIGINT), $5, u.not_before
-			FROM unnest(CAST($6 AS BIGINT[]), CAST($7 AS TEXT[]), CAST($8 AS TEXT[]), CAST($9 AS TEXT[]), CAST($10 AS BIGINT[]), CAST($11 AS BIGINT[]), CAST($12 AS TEXT[]), CAST($13 AS BIGINT[]))
-				AS u (idx, kind, actor, key_set, at, due, detail, not_before)
+		rows, err := t.query(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us,
+				reason, second_id, third_id, slot, via, context)
+			SELECT $1, $2, u.idx, u.kind, u.actor, u.key_set, $3, u.at, u.due, u.detail, CAST($4 AS BIGINT), $5, u.not_before,
+				u.reason, u.second, u.third, u.slot, u.via, u.context
+			FROM unnest(CAST($6 AS BIGINT[]), CAST($7 AS TEXT[]), CAST($8 AS TEXT[]), CAST($9 AS TEXT[]), CAST($10 AS BIGINT[]), CAST($11 AS BIGINT[]), CAST($12 AS TEXT[]), CAST($13 AS BIGINT[]),
+				CAST($14 AS TEXT[]), CAST($15 AS TEXT[]), CAST($16 AS TEXT[]), CAST($17 AS BIGINT[]), CAST($18 AS TEXT[]), CAST($19 AS TEXT[]))
+				AS u (idx, kind, actor, key_set, at, due, detail, not_before, reason, second, third, slot, via, context)
 			ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING RETURNING log_index`,
-			t.org(), t.p.kiosk, t.p.cabinet, us(t.now), t.p.site, idx, kind, actor, keySet, at, due, detail, notBefore)
+			t.org(), t.p.kiosk, t.p.cabinet, us(t.now), t.p.site, idx, kind, actor, keySet, at, due, detail, notBefore,
+			reason, second, third, slot, via, context)
 		if err != nil {
 			return 0, err
 		}
@@ -384,13 +409,14 @@ func (t *tx) applyEvents(ctx context.Context, events []Event) error {
 func (t *tx) sameEvent(ctx context.Context, e Event) error {
 	var kind, actor, keySet, detail string
 	var at, due int64
-	err := t.queryRow(ctx, `SELECT kind, actor_id, key_set_id, at_us, due_us, detail FROM events
+	var r EventRecord
+	err := t.queryRow(ctx, `SELECT kind, actor_id, key_set_id, at_us, due_us, detail, reason, second_id, third_id, slot, via, context FROM events
 		WHERE org_id = $1 AND kiosk_id = $2 AND log_index = $3`, t.org(), e.KioskID, e.LogIndex).
-		Scan(&kind, &actor, &keySet, &at, &due, &detail)
+		Scan(&kind, &actor, &keySet, &at, &due, &detail, &r.Reason, &r.SecondID, &r.ThirdID, &r.Slot, &r.Via, &r.Context)
 	if err != nil {
 		return err
 	}
-	if kind != string(e.Kind) || actor != e.ActorID || keySet != e.KeySetID || at != us(e.At) || due != us(e.DueAt) || detail != e.Detail {
+	if kind != string(e.Kind) || actor != e.ActorID || keySet != e.KeySetID || at != us(e.At) || due != us(e.DueAt) || detail != e.Detail || r != e.EventRecord {
 		return keycab.Errorf(keycab.ECONFLICT, "event %d of kiosk %s differs from the one stored: equivocation", e.LogIndex, e.KioskID)
 	}
 	return nil
