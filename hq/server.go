@@ -45,6 +45,9 @@ type Server struct {
 	// and only from them, X-Forwarded-For names the client (rate limits
 	// and logs per client, not per proxy). See ParseTrustedProxies.
 	TrustedProxies []netip.Prefix
+	// SecurityTxt is served at /.well-known/security.txt; nil answers 404
+	// there (no contact is invented). The caller validates it.
+	SecurityTxt *SecurityTxt
 }
 
 // A Mux is where an edge registers its routes (http.ServeMux patterns).
@@ -118,8 +121,8 @@ func (t *routeTable) HandleFunc(pattern string, h func(http.ResponseWriter, *htt
 	t.Handle(pattern, http.HandlerFunc(h))
 }
 
-// newMux registers every route of the service: health, metrics, the
-// kiosk API under /v1/kiosk/, the API and the dashboard.
+// newMux registers every route of the service: health, metrics,
+// security.txt, the kiosk API under /v1/kiosk/, the API and the dashboard.
 func (s *Server) newMux() (*routeTable, error) {
 	mux := &routeTable{ServeMux: http.NewServeMux()}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -136,6 +139,8 @@ func (s *Server) newMux() (*routeTable, error) {
 		WriteJSON(w, http.StatusOK, health{Status: "ready"})
 	})
 	mux.Handle("GET /metrics", s.Metrics)
+	mux.HandleFunc("GET "+SecurityTxtPath, s.securityTxt)
+	mux.HandleFunc("GET /security.txt", s.legacySecurityTxt)
 	kiosk := s.KioskAPI
 	if kiosk == nil {
 		kiosk = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"io"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestTrustedProxyFlag(t *testing.T) {
@@ -12,5 +15,68 @@ func TestTrustedProxyFlag(t *testing.T) {
 	}
 	if err := NewMain(io.Discard, io.Discard).ParseFlags([]string{"serve", "--trusted-proxy", "proxy.example.com"}); err == nil {
 		t.Fatal("a host name was accepted as a trusted proxy")
+	}
+}
+
+// TestSecurityTxtFlags: serve refuses to start with a security.txt RFC
+// 9116 would not accept, and builds it, Canonical from --base-url, from
+// the flags.
+func TestSecurityTxtFlags(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	parse := func(args ...string) (*Main, error) {
+		m := NewMain(io.Discard, io.Discard)
+		m.now = func() time.Time { return now }
+		return m, m.ParseFlags(append([]string{"serve"}, args...))
+	}
+
+	m, err := parse("--security-contact", "mailto:security@example.com, https://example.com/report",
+		"--security-contact", "mailto:cert@example.com", "--security-expires", "180d",
+		"--security-languages", "en, de", "--security-policy", "https://example.com/disclosure",
+		"--base-url", "https://hq.example.com/")
+	if err != nil {
+		t.Fatalf("good settings refused: %v", err)
+	}
+	got := m.Config.SecurityTxt
+	if got == nil {
+		t.Fatal("no security.txt made")
+	}
+	if want := []string{"mailto:security@example.com", "https://example.com/report", "mailto:cert@example.com"}; !slices.Equal(got.Contacts, want) {
+		t.Errorf("contacts %q, want %q", got.Contacts, want)
+	}
+	if want := now.AddDate(0, 0, 180); !got.Expires.Equal(want) {
+		t.Errorf("expires %v, want %v", got.Expires, want)
+	}
+	if got.Canonical != "https://hq.example.com/.well-known/security.txt" || got.Policy != "https://example.com/disclosure" || got.PreferredLanguages != "en, de" {
+		t.Errorf("made %+v", got)
+	}
+	for _, v := range []string{"2026-12-31", "2026-12-31T12:00:00+01:00", "4320h"} {
+		if _, err := parse("--security-contact", "mailto:security@example.com", "--security-expires", v); err != nil {
+			t.Errorf("expiry %q refused: %v", v, err)
+		}
+	}
+
+	m, err = parse()
+	if err != nil || m.Config.SecurityTxt != nil {
+		t.Fatalf("no contact: security.txt %v, err %v; want none, no error", m.Config.SecurityTxt, err)
+	}
+
+	for name, args := range map[string][]string{
+		"past expiry":     {"--security-contact", "mailto:security@example.com", "--security-expires", "2026-03-01"},
+		"over a year":     {"--security-contact", "mailto:security@example.com", "--security-expires", "2027-03-03"},
+		"400 days":        {"--security-contact", "mailto:security@example.com", "--security-expires", "400d"},
+		"not a time":      {"--security-contact", "mailto:security@example.com", "--security-expires", "soon"},
+		"no expiry":       {"--security-contact", "mailto:security@example.com"},
+		"http contact":    {"--security-contact", "http://example.com/report", "--security-expires", "90d"},
+		"bare address":    {"--security-contact", "security@example.com", "--security-expires", "90d"},
+		"one bad of two":  {"--security-contact", "mailto:security@example.com,ftp://example.com", "--security-expires", "90d"},
+		"expiry alone":    {"--security-expires", "90d"},
+		"http policy":     {"--security-contact", "mailto:security@example.com", "--security-expires", "90d", "--security-policy", "http://example.com/p"},
+		"negative expiry": {"--security-contact", "mailto:security@example.com", "--security-expires", "-24h"},
+	} {
+		if _, err := parse(args...); err == nil {
+			t.Errorf("%s: %q accepted", name, args)
+		} else if !strings.Contains(err.Error(), "security") {
+			t.Errorf("%s: error %q does not name the security.txt setting", name, err)
+		}
 	}
 }

@@ -47,6 +47,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -116,6 +117,14 @@ type Config struct {
 	SMTPPassFile      string          // serve: file holding the SMTP password
 	SMTPPassEnv       string          // the environment's KEYCAB_SMTP_PASSWORD
 	Notify            notify.Config   // serve: the notifier
+	// serve: /.well-known/security.txt (RFC 9116); off without a contact.
+	SecurityContacts  []string // mailto: or https: URIs
+	SecurityExpires   string   // an RFC 3339 time, a YYYY-MM-DD date, or a duration from start (720h, 180d)
+	SecurityLanguages string
+	SecurityPolicy    string
+	// SecurityTxt is what ParseFlags made of the security settings; nil
+	// when no contact is given.
+	SecurityTxt *hq.SecurityTxt
 }
 
 // DefaultConfig returns the configuration used when no flags are given.
@@ -145,12 +154,14 @@ type Main struct {
 	st     *store.Store
 	// Ready, when set, receives the address the server listens on.
 	Ready func(addr string)
+	// now is the clock ParseFlags judges the security.txt expiry by.
+	now func() time.Time
 }
 
 // NewMain returns a Main with the default configuration and the
 // environment's notes key.
 func NewMain(stdout, stderr io.Writer) *Main {
-	m := &Main{Config: DefaultConfig(), stdout: stdout, stderr: stderr}
+	m := &Main{Config: DefaultConfig(), stdout: stdout, stderr: stderr, now: time.Now}
 	m.Config.NotesKeyEnv = os.Getenv("KEYCAB_NOTES_KEY")
 	m.Config.SMTPPassEnv = os.Getenv("KEYCAB_SMTP_PASSWORD")
 	return m
@@ -189,6 +200,17 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.SMTP.From, "mail-from", "", "the sender address of HQ's mail, e.g. \"keycab <hq@example.com>\"")
 		fs.DurationVar(&m.Config.Notify.Interval, "notify-interval", m.Config.Notify.Interval, "how often the notifier looks for overdue keys, alarms and silent kiosks")
 		fs.DurationVar(&m.Config.Notify.OfflineAfter, "offline-after", m.Config.Notify.OfflineAfter, "a kiosk silent this long is offline, and its admins are told")
+		fs.Func("security-contact", "security.txt: a `URI` (mailto: or https:) to report vulnerabilities in this deployment to; repeatable or comma-separated (default: none, and no security.txt is served)", func(v string) error {
+			for _, c := range strings.Split(v, ",") {
+				if c = strings.TrimSpace(c); c != "" {
+					m.Config.SecurityContacts = append(m.Config.SecurityContacts, c)
+				}
+			}
+			return nil
+		})
+		fs.StringVar(&m.Config.SecurityExpires, "security-expires", "", "security.txt: when it expires: an RFC 3339 `time`, a YYYY-MM-DD date, or a duration from start (e.g. 4320h or 180d); required with --security-contact, at most a year ahead")
+		fs.StringVar(&m.Config.SecurityLanguages, "security-languages", "", "security.txt: Preferred-Languages, comma-separated language `tags` (e.g. en,de)")
+		fs.StringVar(&m.Config.SecurityPolicy, "security-policy", "", "security.txt: Policy, the https `URL` of the deployment's disclosure policy")
 	case "demo-seed":
 		fs.StringVar(&m.Config.DemoOut, "out", "", "also write the demo's ids and login to this `file` (mode 0600, shell syntax)")
 	case "enrol-token":
@@ -217,9 +239,64 @@ func (m *Main) ParseFlags(args []string) error {
 		if _, err := hq.ParseTrustedProxies(m.Config.TrustedProxies); err != nil {
 			return err
 		}
+		if err := m.validateSecurityTxt(); err != nil {
+			return err
+		}
 		return m.validateMail()
 	}
 	return nil
+}
+
+// validateSecurityTxt makes Config.SecurityTxt of the security settings,
+// so that serve refuses to start with an expiry in the past or more than
+// a year ahead, or a contact that is not a mailto: or https: URI.
+func (m *Main) validateSecurityTxt() error {
+	c := &m.Config
+	if len(c.SecurityContacts) == 0 {
+		if c.SecurityExpires != "" || c.SecurityLanguages != "" || c.SecurityPolicy != "" {
+			return errors.New("security.txt settings given without --security-contact: give a contact or drop them")
+		}
+		c.SecurityTxt = nil
+		return nil
+	}
+	if c.SecurityExpires == "" {
+		return errors.New("--security-contact needs --security-expires: RFC 9116 requires an expiry, at most a year ahead")
+	}
+	now := m.now()
+	expires, err := parseExpiry(c.SecurityExpires, now)
+	if err != nil {
+		return fmt.Errorf("--security-expires: %w", err)
+	}
+	t := &hq.SecurityTxt{Contacts: c.SecurityContacts, Expires: expires,
+		PreferredLanguages: c.SecurityLanguages, Policy: c.SecurityPolicy}
+	if base := strings.TrimRight(c.Auth.BaseURL, "/"); strings.HasPrefix(base, "https://") {
+		t.Canonical = base + hq.SecurityTxtPath
+	}
+	if err := t.Validate(now); err != nil {
+		return err
+	}
+	c.SecurityTxt = t
+	return nil
+}
+
+// parseExpiry reads an RFC 3339 time, a YYYY-MM-DD date (its midnight
+// UTC) or a duration from now (Go's syntax, or whole days as "180d").
+func parseExpiry(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 {
+			return now.AddDate(0, 0, n), nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time, a YYYY-MM-DD date or a positive duration", v)
 }
 
 // validateMail checks the mail and notifier settings, so that serve fails
@@ -380,7 +457,12 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &hq.Server{Store: m.st, Logger: m.log, TrustedProxies: proxies, KioskAPI: kapi,
+	if t := m.Config.SecurityTxt; t != nil {
+		m.log.Info("security.txt is served", "path", hq.SecurityTxtPath, "contacts", t.Contacts, "expires", t.Expires.UTC().Format(time.RFC3339))
+	} else {
+		m.log.Info("security.txt is off: no --security-contact")
+	}
+	srv := &hq.Server{Store: m.st, Logger: m.log, TrustedProxies: proxies, KioskAPI: kapi, SecurityTxt: m.Config.SecurityTxt,
 		API: &api.API{Store: m.st, Auth: a, Logger: m.log},
 		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard,
 			OfflineAfter: m.Config.Notify.OfflineAfter, ConfigBehindAfter: m.Config.ConfigBehindAfter}}
