@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -78,5 +82,48 @@ func TestSecurityTxtFlags(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "security") {
 			t.Errorf("%s: error %q does not name the security.txt setting", name, err)
 		}
+	}
+}
+
+// TestServeSecurityTxt: the program serves the security.txt its flags
+// describe, and without a contact answers 404 and says once that it is off.
+func TestServeSecurityTxt(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "hq.db")
+	serve := func(args ...string) (status int, body, contentType, logs string) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var lb bytes.Buffer
+		m := NewMain(io.Discard, &lb)
+		if err := m.ParseFlags(append([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		base, done := startServe(t, ctx, m)
+		res, err := http.Get(base + "/.well-known/security.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		cancel()
+		waitStopped(t, done)
+		m.Close()
+		return res.StatusCode, string(b), res.Header.Get("Content-Type"), lb.String()
+	}
+
+	expires := time.Now().AddDate(0, 6, 0).UTC().Format(time.DateOnly)
+	status, body, ct, _ := serve("--security-contact", "mailto:security@example.com", "--security-expires", expires,
+		"--base-url", "https://hq.example.com")
+	want := "Contact: mailto:security@example.com\nExpires: " + expires + "T00:00:00Z\nCanonical: https://hq.example.com/.well-known/security.txt\n"
+	if status != http.StatusOK || body != want || ct != "text/plain; charset=utf-8" {
+		t.Errorf("security.txt: %d %q %q, want 200 %q text/plain", status, ct, body, want)
+	}
+
+	status, body, _, logs := serve()
+	if status != http.StatusNotFound || strings.Contains(body, "Contact:") {
+		t.Errorf("without a contact: %d %q, want 404", status, body)
+	}
+	if n := strings.Count(logs, "security.txt is off"); n != 1 {
+		t.Errorf("%q logged %d times, want once:\n%s", "security.txt is off", n, logs)
 	}
 }
