@@ -63,11 +63,8 @@ func (c *Controller) onDoor(ctx context.Context, open bool) {
 		c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorClosed}})
 		return
 	}
-	c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorOpened}})
-	door := c.conf.Cabinet.DoorLock
-	if door != "" && !c.isReleased(door) && !c.emergency {
-		c.raise(ctx, keycab.AlarmDoorForced, "the door opened while locked")
-	}
+	// The timers first: they count from the moment the door opened,
+	// whatever recording it costs.
 	c.doorGen++
 	gen := c.doorGen
 	held, warn := c.conf.Policy.DoorHeld, c.conf.Policy.DoorHeldWarning
@@ -76,6 +73,11 @@ func (c *Controller) onDoor(ctx context.Context, open bool) {
 		if warn > 0 && warn < held {
 			c.clock.AfterFunc(held-warn, func() { c.events <- doorWarn{gen} })
 		}
+	}
+	c.note(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorOpened}})
+	door := c.conf.Cabinet.DoorLock
+	if door != "" && !c.isReleased(door) && !c.emergency {
+		c.raise(ctx, keycab.AlarmDoorForced, "the door opened while locked")
 	}
 }
 
