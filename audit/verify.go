@@ -12,11 +12,16 @@ import (
 // A Problem is the first thing found wrong with a log: the entry index it
 // concerns and what is wrong there.
 type Problem struct {
-	Index int64 // entry index, or a checkpoint's size for checkpoint problems
+	Index int64 // entry index, or a checkpoint's size for checkpoint problems; -1 for none (a stored row no entry refers to)
 	What  string
 }
 
-func (p *Problem) Error() string { return fmt.Sprintf("entry %d: %s", p.Index, p.What) }
+func (p *Problem) Error() string {
+	if p.Index < 0 {
+		return p.What
+	}
+	return fmt.Sprintf("entry %d: %s", p.Index, p.What)
+}
 
 // Checker recomputes a log from its entries and checks it against the
 // stored hashes and every signed checkpoint. Give it the checkpoints first,

@@ -14,6 +14,8 @@
 // it or none of it. Triggers abort UPDATE and DELETE on the log's tables.
 // Personal free text lives in the personal table, referenced from entries
 // by a salted hash (audit.PersonalRef), and Erase removes it for good.
+// Verify checks every kept text against its entry's reference and counts
+// erased ones (personalcheck.go states the rules).
 //
 // # The high-water mark
 //

@@ -27,7 +27,9 @@ type Record struct {
 	Recipient string
 	Notes     string
 	// Subject is the member the personal text belongs to, for erasure;
-	// empty means Event.Actor.
+	// empty means Event.Actor. Verify takes a missing text as erased only
+	// after a member.erased entry for the entry's actor, so a Subject
+	// other than the actor would make its erased texts "missing".
 	Subject string
 }
 
@@ -617,12 +619,17 @@ type VerifyResult struct {
 	Entries     int64
 	Root        tlog.Hash
 	Checkpoints int
+	Texts       int // kept personal texts that match the reference their entry carries
+	Erased      int // references whose text was erased (store.Erase)
 	Elapsed     time.Duration
 }
 
 // Verify recomputes the whole log from its entries and checks every stored
 // hash and every checkpoint signature with v (nil means the key recorded in
-// the log). The first thing found wrong is returned as an *audit.Problem.
+// the log), then every kept personal text against the reference its entry
+// carries (personalcheck.go). The first thing found wrong is returned as
+// an *audit.Problem: the log's own faults first, then those of personal
+// text; an erased text is counted in VerifyResult.Erased, not a fault.
 func (d *DB) Verify(ctx context.Context, v note.Verifier) (VerifyResult, error) {
 	return d.verify(ctx, v, false)
 }
@@ -645,8 +652,12 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	// One snapshot for what the entries are checked against.
 	var cps [][]byte
 	var headSize, stored int64
+	var pc *personalCheck
 	err := d.read(ctx, func(tx *sql.Tx) error {
 		var err error
+		if pc, err = loadPersonal(ctx, tx); err != nil {
+			return fmt.Errorf("read personal text: %w", err)
+		}
 		if d.meta != nil {
 			// The keys after the first, each handed over by a key.rotate
 			// entry (rotate.go).
@@ -677,7 +688,11 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	var n int64
 	err = d.scanAhead(ctx, 0, stored, func(e Entry) error {
 		n++
-		return c.Entry(e.Index, e.Leaf, e.Hashes)
+		if err := c.Entry(e.Index, e.Leaf, e.Hashes); err != nil {
+			return err
+		}
+		pc.entry(e.Index, e.Leaf)
+		return nil
 	})
 	if err != nil {
 		return VerifyResult{}, err
@@ -698,7 +713,11 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 		}
 		return VerifyResult{}, &audit.Problem{Index: found, What: what}
 	}
-	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Elapsed: time.Since(start)}, nil
+	texts, erased, err := pc.finish()
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Texts: texts, Erased: erased, Elapsed: time.Since(start)}, nil
 }
 
 // ProveInclusion returns the proof that entry index is in the tree of the

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/internal/workload"
 	"keycab.dev/keycab/store"
@@ -495,5 +497,183 @@ func TestVerifyDamagedWAL(t *testing.T) {
 		if !strings.Contains(errs, want) {
 			t.Errorf("verify error lacks %q: %s", want, errs)
 		}
+	}
+}
+
+// personalLog makes a kiosk database on disk where m-ben and m-ana each
+// took a key set with a recipient and notes, among synthetic entries, and
+// returns its path and the index of each take.
+func personalLog(t *testing.T) (path string, ben, ana int64, signer *audit.Signer) {
+	t.Helper()
+	signer = storetest.MustSigner(t, "test.keycab/personal")
+	path = filepath.Join(t.TempDir(), "kiosk.db")
+	d, err := store.Open(ctx, path, store.Options{Signer: signer, Create: true, RetainEvery: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.ApplyConfig(ctx, storetest.Config(1)); err != nil {
+		t.Fatal(err)
+	}
+	w := workload.New(5)
+	for i := 0; i < 10; i++ {
+		if _, err := d.Append(ctx, w.Next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []*keycab.Checkout{
+		{KeySetID: "ks-1", MemberID: "m-ben", Slot: 1, Recipient: "Ben's visitor", Notes: "gate code 1234"},
+		{KeySetID: "ks-2", MemberID: "m-ana", Slot: 2, Recipient: "Ana's plumber", Notes: "back door"},
+	} {
+		if err := d.Take(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := d.Append(ctx, w.Next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := d.KeysOut(ctx)
+	if err != nil || len(out) != 2 {
+		t.Fatalf("keys out: %v %v", out, err)
+	}
+	return path, out[0].LogIndex, out[1].LogIndex, signer
+}
+
+// keptTexts counts the rows of the personal table.
+func keptTexts(t *testing.T, path string) int {
+	t.Helper()
+	db := storetest.MustRawSQL(t, path)
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM personal").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestVerifyPersonalText runs keycab audit verify on a kiosk database whose
+// personal table was edited behind the store's back: each edit is named as
+// tampering with its entry and field; an erasure is counted, not a fault.
+func TestVerifyPersonalText(t *testing.T) {
+	refOf := func(t *testing.T, db *sql.DB, member, field string) []byte {
+		t.Helper()
+		var ref []byte
+		if err := db.QueryRowContext(ctx, "SELECT "+field+"_ref FROM custody WHERE member_id = ?", member).Scan(&ref); err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, path string)
+		want   func(ben, ana int64) string // in stderr; "" means verify passes
+	}{
+		{"clean", func(*testing.T, string) {}, nil},
+		{"recipient text edited", func(t *testing.T, path string) {
+			db := storetest.MustRawSQL(t, path)
+			defer db.Close()
+			mustExec(t, db, "UPDATE personal SET text = 'Mallory' WHERE ref = ?", refOf(t, db, "m-ben", "recipient"))
+		}, func(ben, _ int64) string {
+			return fmt.Sprintf("entry %d: recipient: personal text tampered with", ben)
+		}},
+		{"notes salt edited", func(t *testing.T, path string) {
+			db := storetest.MustRawSQL(t, path)
+			defer db.Close()
+			mustExec(t, db, "UPDATE personal SET salt = zeroblob(32) WHERE ref = ?", refOf(t, db, "m-ana", "notes"))
+		}, func(_, ana int64) string {
+			return fmt.Sprintf("entry %d: notes: personal text tampered with", ana)
+		}},
+		{"two rows' texts swapped", func(t *testing.T, path string) {
+			db := storetest.MustRawSQL(t, path)
+			defer db.Close()
+			a, b := refOf(t, db, "m-ben", "recipient"), refOf(t, db, "m-ana", "recipient")
+			mustExec(t, db, "UPDATE personal SET text = 'swap' WHERE ref = ?", a)
+			mustExec(t, db, "UPDATE personal SET text = 'Ben''s visitor' WHERE ref = ?", b)
+			mustExec(t, db, "UPDATE personal SET text = 'Ana''s plumber' WHERE ref = ?", a)
+		}, func(ben, _ int64) string {
+			return fmt.Sprintf("entry %d: recipient: personal text tampered with", ben)
+		}},
+		{"row deleted without erasure", func(t *testing.T, path string) {
+			db := storetest.MustRawSQL(t, path)
+			defer db.Close()
+			mustExec(t, db, "DELETE FROM personal WHERE ref = ?", refOf(t, db, "m-ana", "notes"))
+		}, func(_, ana int64) string {
+			return fmt.Sprintf("entry %d: notes: personal text missing: no kept text and no later member.erased entry for m-ana", ana)
+		}},
+		{"row inserted", func(t *testing.T, path string) {
+			db := storetest.MustRawSQL(t, path)
+			defer db.Close()
+			salt := audit.NewSalt()
+			mustExec(t, db, "INSERT INTO personal (ref, subject, salt, text) VALUES (?, 'm-ben', ?, 'forged')", audit.PersonalRef(salt, "forged"), salt)
+		}, func(int64, int64) string { return "personal text of m-ben under reference" }},
+		{"NUL byte edited in", func(t *testing.T, path string) {
+			db := storetest.MustRawSQL(t, path)
+			defer db.Close()
+			mustExec(t, db, "UPDATE personal SET text = 'gate' || char(0) || 'code' WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
+		}, func(ben, _ int64) string {
+			return fmt.Sprintf("entry %d: notes: personal text tampered with: the kept text and salt do not match the reference the entry carries (the text or its salt edited, or another entry's text moved here); its text holds a NUL byte", ben)
+		}},
+		{"invalid UTF-8 edited in", func(t *testing.T, path string) {
+			db := storetest.MustRawSQL(t, path)
+			defer db.Close()
+			mustExec(t, db, "UPDATE personal SET text = CAST(x'ff' AS TEXT) WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
+		}, func(ben, _ int64) string {
+			return fmt.Sprintf("entry %d: notes: personal text tampered with", ben)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path, ben, ana, _ := personalLog(t)
+			kept := keptTexts(t, path)
+			tc.tamper(t, path)
+			code, out, errs := run(t, "audit", "verify", "--db", path)
+			if tc.want == nil {
+				if code != 0 || kept < 4 || !strings.Contains(out, fmt.Sprintf(", %d personal texts match their references, 0 erased (", kept)) {
+					t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+				}
+				return
+			}
+			want := tc.want(ben, ana)
+			if code != 1 || !strings.Contains(errs, "FAILED at "+want) {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s\nwant %q", code, out, errs, want)
+			}
+			if strings.Contains(errs, "Mallory") || strings.Contains(errs, "gate") {
+				t.Fatalf("verify printed personal text: %s", errs)
+			}
+		})
+	}
+	t.Run("invalid UTF-8 message", func(t *testing.T) {
+		path, _, _, _ := personalLog(t)
+		db := storetest.MustRawSQL(t, path)
+		mustExec(t, db, "UPDATE personal SET text = CAST(x'ff' AS TEXT) WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
+		db.Close()
+		if code, _, errs := run(t, "audit", "verify", "--db", path); code != 1 || !strings.Contains(errs, "its text is not valid UTF-8") {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+	})
+}
+
+// TestVerifyErasedText erases a member through the store: their texts are
+// gone, verify passes and counts them as erased.
+func TestVerifyErasedText(t *testing.T) {
+	path, _, _, signer := personalLog(t)
+	before := keptTexts(t, path)
+	d, err := store.Open(ctx, path, store.Options{Signer: signer})
+	if err == nil {
+		err = d.Erase(ctx, "m-ben", "m-ana")
+		d.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := keptTexts(t, path)
+	if before-after < 2 {
+		t.Fatalf("erasure removed %d texts, want m-ben's recipient and notes at least", before-after)
+	}
+	code, out, errs := run(t, "audit", "verify", "--db", path)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf(", %d personal texts match their references, %d erased (", after, before-after)) {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 }

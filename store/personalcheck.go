@@ -1,0 +1,210 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"unicode/utf8"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+)
+
+// personalCheck checks the personal table against the references the
+// log's entries carry (Verify runs it over the same entries it checks).
+// The rules:
+//
+//   - a kept text is good when audit.PersonalRef(salt, text) is the
+//     reference it is stored under and an entry carries that reference;
+//     otherwise its text or salt was edited, or it was moved here from
+//     another entry's reference: tampering, named by the entry and field;
+//   - a kept text no entry carries is tampering (inserted, or its
+//     reference edited), except in a log that begins with log.epoch: a
+//     restored kiosk carries the texts of key sets still out over from its
+//     previous log, whose entries are in the archived log, and keeps them
+//     after the key comes back. There a text no entry carries is accepted
+//     when it matches its own reference (a weaker check: which texts were
+//     carried is not recorded in the new log);
+//   - a reference with no kept text is erased when a later member.erased
+//     entry names the entry's actor, the member Append files the text
+//     under: store.Erase deletes the rows and logs that entry, so erasure
+//     always leaves that mark in the signed log. It is counted, not an
+//     error. With no such entry the text is missing: a row deleted
+//     without erasure, which is tampering.
+type personalCheck struct {
+	kept    map[[32]byte]*keptText
+	epoch   bool             // the log begins with log.epoch (a restored kiosk)
+	absent  []absentText     // references with no kept text, in index order
+	erased  map[string]int64 // member -> index of the newest member.erased naming them
+	first   *audit.Problem
+	more    int
+	checked int
+}
+
+type keptText struct {
+	ref     []byte
+	subject string
+	match   bool   // PersonalRef(salt, text) == ref
+	flaw    string // what else is odd about the text (NUL, invalid UTF-8)
+	used    bool
+}
+
+type absentText struct {
+	index int64
+	field string
+	actor string
+}
+
+// loadPersonal reads the personal table within the snapshot the entries
+// are checked in.
+func loadPersonal(ctx context.Context, tx *sql.Tx) (*personalCheck, error) {
+	pc := &personalCheck{kept: map[[32]byte]*keptText{}, erased: map[string]int64{}}
+	rows, err := tx.QueryContext(ctx, "SELECT ref, subject, salt, CAST(text AS BLOB) FROM personal")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var odd []*keptText // references that are not 32 bytes: no entry carries them
+	for rows.Next() {
+		var ref, salt, text []byte
+		var subject string
+		if err := rows.Scan(&ref, &subject, &salt, &text); err != nil {
+			return nil, err
+		}
+		k := &keptText{ref: ref, subject: subject, match: bytes.Equal(audit.PersonalRef(salt, string(text)), ref)}
+		switch {
+		case bytes.IndexByte(text, 0) >= 0:
+			k.flaw = "; its text holds a NUL byte"
+		case !utf8.Valid(text):
+			k.flaw = "; its text is not valid UTF-8"
+		}
+		if len(salt) != 32 {
+			k.flaw += fmt.Sprintf("; its salt is %d bytes, not 32", len(salt))
+		}
+		if len(ref) != 32 {
+			odd = append(odd, k)
+			continue
+		}
+		pc.kept[[32]byte(ref)] = k
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, k := range odd {
+		pc.problem(&audit.Problem{Index: -1, What: k.describe() + fmt.Sprintf(": its reference is %d bytes, not 32 (edited)", len(k.ref))})
+	}
+	return pc, nil
+}
+
+var (
+	recipientKey = []byte{0x0b, 0x58, 0x20} // key 11, bytes(32)
+	notesKey     = []byte{0x0c, 0x58, 0x20} // key 12, bytes(32)
+	erasedKind   = []byte(keycab.EventMemberErased)
+)
+
+// entry checks the references entry index carries. Only entries whose
+// bytes could hold a reference or a member.erased kind are decoded (the
+// deterministic encoding writes a recipient as 0x0b 0x58 0x20 and its 32
+// bytes), so the check costs little on a log of few personal texts.
+func (pc *personalCheck) entry(index int64, leaf []byte) {
+	if index != 0 && !bytes.Contains(leaf, recipientKey) && !bytes.Contains(leaf, notesKey) && !bytes.Contains(leaf, erasedKind) {
+		return
+	}
+	ev, err := audit.Decode(leaf)
+	if err != nil {
+		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("cannot read the entry to check its personal text: %v", err)})
+		return
+	}
+	if index == 0 && ev.Kind == keycab.EventLogEpoch {
+		pc.epoch = true
+	}
+	if ev.Kind == keycab.EventMemberErased {
+		if m := ev.Detail["member"]; m != "" {
+			pc.erased[m] = index
+		}
+	}
+	pc.ref(index, "recipient", ev.Recipient, ev.Actor)
+	pc.ref(index, "notes", ev.Notes, ev.Actor)
+}
+
+func (pc *personalCheck) ref(index int64, field string, ref []byte, actor string) {
+	if ref == nil {
+		return
+	}
+	if len(ref) != 32 {
+		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: the reference is %d bytes, not 32", field, len(ref))})
+		return
+	}
+	k := pc.kept[[32]byte(ref)]
+	if k == nil {
+		pc.absent = append(pc.absent, absentText{index, field, actor})
+		return
+	}
+	k.used = true
+	pc.checked++
+	if !k.match {
+		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: personal text tampered with: the kept text and salt do not match the reference the entry carries (the text or its salt edited, or another entry's text moved here)%s", field, k.flaw)})
+	}
+}
+
+// finish reports what is left once every entry was seen: references with
+// no text and no erasure, and kept texts no entry carries. It returns the
+// number of erased texts and the first problem found.
+func (pc *personalCheck) finish() (checked, erased int, err error) {
+	for _, a := range pc.absent {
+		if at, ok := pc.erased[a.actor]; ok && at > a.index {
+			erased++
+			continue
+		}
+		who := "no actor"
+		if a.actor != "" {
+			who = a.actor
+		}
+		pc.problem(&audit.Problem{Index: a.index, What: fmt.Sprintf("%s: personal text missing: no kept text and no later member.erased entry for %s (deleted without erasure)", a.field, who)})
+	}
+	var orphans []*keptText
+	for _, k := range pc.kept {
+		if k.used {
+			continue
+		}
+		if pc.epoch && k.match {
+			pc.checked++
+			continue
+		}
+		orphans = append(orphans, k)
+	}
+	sort.Slice(orphans, func(i, j int) bool { return bytes.Compare(orphans[i].ref, orphans[j].ref) < 0 })
+	for _, k := range orphans {
+		what := ": no entry carries its reference (inserted, or its reference edited)"
+		if !k.match {
+			what = ": no entry carries its reference, and its text and salt do not match it (edited)"
+		}
+		pc.problem(&audit.Problem{Index: -1, What: k.describe() + what + k.flaw})
+	}
+	if pc.first == nil {
+		return pc.checked, erased, nil
+	}
+	if pc.more > 0 {
+		pc.first.What += fmt.Sprintf(" (and %d more personal-text problems)", pc.more)
+	}
+	return pc.checked, erased, pc.first
+}
+
+func (k *keptText) describe() string {
+	return fmt.Sprintf("personal text of %s under reference %s", k.subject, hex.EncodeToString(k.ref[:min(len(k.ref), 8)]))
+}
+
+// problem keeps the first problem by entry index (those of no entry
+// last) and counts the others.
+func (pc *personalCheck) problem(p *audit.Problem) {
+	if pc.first != nil {
+		pc.more++
+		if p.Index < 0 || (pc.first.Index >= 0 && pc.first.Index <= p.Index) {
+			return
+		}
+	}
+	pc.first = p
+}
