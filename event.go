@@ -40,9 +40,13 @@ const (
 // Detail keys of the entries a remote action leaves in a kiosk's log.
 const (
 	RemoteActionID = "remote_action"
-	RemoteBy       = "requested_by"
-	RemoteKindKey  = "remote_kind"
-	RemoteRefusal  = "refusal"
+	// RemoteUnverifiedID is the id a refused action's note claimed when
+	// its signature failed or it named another kiosk: never the id of
+	// an action HQ asked of this kiosk.
+	RemoteUnverifiedID = "unverified_action"
+	RemoteBy           = "requested_by"
+	RemoteKindKey      = "remote_kind"
+	RemoteRefusal      = "refusal"
 )
 
 // Changes at a kiosk's touchscreen, carried in an admin.change entry's

@@ -52,3 +52,17 @@ func Printable(s string) bool {
 	}
 	return true
 }
+
+// PrintableText returns s fit for one line of a screen: invalid UTF-8
+// and control characters (newlines, tabs, NUL) each become a space.
+func PrintableText(s string) string {
+	if Printable(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, " "))
+}

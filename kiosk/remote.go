@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,8 +90,19 @@ func (c *Controller) onRemote(ctx context.Context, ev remoteEvent) {
 	case keycab.RemoteMarkLost:
 		e = &audit.Event{Kind: keycab.EventKeyLost}
 	case keycab.RemoteHandOver:
-		if c.member(a.MemberID) == nil {
+		m := c.member(a.MemberID)
+		if m == nil {
 			refuse("member " + a.MemberID + " is not in this kiosk's config")
+			return
+		}
+		// The new holder must be one who may take the key set now, as
+		// at the screen (the key set's own custody aside: it is out
+		// with the member handing it over).
+		k := c.keySet(a.KeySetID)
+		f := c.facts(m, k)
+		f.Out = slices.DeleteFunc(f.Out, func(o keycab.Checkout) bool { return o.KeySetID == k.ID })
+		if d := keycab.DecideTake(f); !d.Allowed {
+			refuse(m.ID + " may not hold " + k.Label + ": " + d.Reason)
 			return
 		}
 		e, holder = &audit.Event{Kind: keycab.EventKeyHandedOver}, a.MemberID

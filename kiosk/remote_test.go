@@ -2,6 +2,7 @@ package kiosk_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,5 +190,21 @@ func TestRemoteReleaseOutlastsSession(t *testing.T) {
 	r.await(kiosk.Message)
 	if r.cab.Released("L3") {
 		t.Fatal("the remote release outlived its time")
+	}
+}
+
+// TestRemoteHandOverToWhoMayTake: a key set is handed over only to a
+// member who may take it now; a contractor with no job for it is refused
+// and custody stays.
+func TestRemoteHandOverToWhoMayTake(t *testing.T) {
+	r := newRig(t, testConfig(t))
+	r.take("BADGE-BEN", "ks-1", 1)
+	r.toIdle()
+	o := r.remote(keycab.RemoteAction{ID: "ra_c", Kind: keycab.RemoteHandOver, KioskID: "k", KeySetID: "ks-1", MemberID: "m-cara", RequestedBy: "m-ana", Reason: "cover"})
+	if o.Outcome != keycab.RemoteRefused || !strings.Contains(o.Refusal, "may not hold") {
+		t.Fatalf("hand-over to a contractor with no job: %+v", o)
+	}
+	if out := r.keysOut(); len(out) != 1 || out[0].MemberID != "m-ben" {
+		t.Fatalf("custody after the refusal %+v", out)
 	}
 }

@@ -125,8 +125,15 @@ func testForgedRemoteAction(t *testing.T, dsn string) {
 	if len(refused) != 3 || !strings.Contains(refused[0].Detail[keycab.RemoteRefusal], "signature") {
 		t.Fatalf("refusals logged: %+v", refused)
 	}
+	for _, ev := range refused {
+		if ev.Detail[keycab.RemoteActionID] != "" {
+			t.Fatalf("a forged note's id is logged as an action's: %+v", ev)
+		}
+	}
+	// A forgery carrying the genuine action's id answers nothing for it:
+	// HQ's action stays pending.
 	list := must[[]keycab.RemoteAction](t)(h.s.ListRemoteActions(ctx, h.own(), k.peer.KioskID, 0))
-	if len(list) != 1 || list[0].Outcome != keycab.RemoteRefused || !strings.Contains(list[0].Refusal, "signature") {
+	if len(list) != 1 || list[0].Outcome != keycab.RemotePending {
 		t.Fatalf("HQ holds %+v", list)
 	}
 }

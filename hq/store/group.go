@@ -437,42 +437,56 @@ func (s *Store) DecideTake(ctx context.Context, sc Scope, memberID, keySetID str
 		if err != nil {
 			return err
 		}
-		f := keycab.Facts{Now: t.now, Member: m, KeySet: k, Schedule: m.Schedule}
-		if f.Location, err = t.siteLocation(ctx, k.SiteID); err != nil {
-			return err
-		}
-		chain, err := t.policyChain(ctx, PolicySite, k.SiteID)
-		if err != nil {
-			return err
-		}
-		if f.Policy, _, err = t.effectivePolicy(ctx, chain); err != nil {
-			return err
-		}
-		mg, err := t.groupIndex(ctx, keycab.MemberGroup)
-		if err != nil {
-			return err
-		}
-		kg, err := t.groupIndex(ctx, keycab.KeySetGroup)
-		if err != nil {
-			return err
-		}
-		f.Member.Groups, f.KeySet.Groups = mg[m.ID], kg[k.ID]
-		if f.Rules, err = t.accessRules(ctx); err != nil {
-			return err
-		}
-		if f.Jobs, err = t.jobs(ctx, m.ID, ""); err != nil {
-			return err
-		}
-		if f.Reservations, err = t.reservations(ctx, k.ID, ""); err != nil {
-			return err
-		}
-		if f.Out, err = t.custodyOut(ctx); err != nil {
-			return err
-		}
-		d = keycab.DecideTake(f)
-		return nil
+		d, err = t.decideTake(ctx, m, k, false)
+		return err
 	})
 	return d, err
+}
+
+// decideTake applies keycab.DecideTake to m taking k with HQ's facts; for
+// a hand-over (handOver) the key set's own custody is left out, since it
+// is out with the member handing it over.
+func (t *tx) decideTake(ctx context.Context, m keycab.Member, k keycab.KeySet, handOver bool) (keycab.Decision, error) {
+	f := keycab.Facts{Now: t.now, Member: m, KeySet: k, Schedule: m.Schedule}
+	var err error
+	if f.Location, err = t.siteLocation(ctx, k.SiteID); err != nil {
+		return keycab.Decision{}, err
+	}
+	chain, err := t.policyChain(ctx, PolicySite, k.SiteID)
+	if err != nil {
+		return keycab.Decision{}, err
+	}
+	if f.Policy, _, err = t.effectivePolicy(ctx, chain); err != nil {
+		return keycab.Decision{}, err
+	}
+	mg, err := t.groupIndex(ctx, keycab.MemberGroup)
+	if err != nil {
+		return keycab.Decision{}, err
+	}
+	kg, err := t.groupIndex(ctx, keycab.KeySetGroup)
+	if err != nil {
+		return keycab.Decision{}, err
+	}
+	f.Member.Groups, f.KeySet.Groups = mg[m.ID], kg[k.ID]
+	if f.Rules, err = t.accessRules(ctx); err != nil {
+		return keycab.Decision{}, err
+	}
+	if f.Jobs, err = t.jobs(ctx, m.ID, ""); err != nil {
+		return keycab.Decision{}, err
+	}
+	if f.Reservations, err = t.reservations(ctx, k.ID, ""); err != nil {
+		return keycab.Decision{}, err
+	}
+	out, err := t.custodyOut(ctx)
+	if err != nil {
+		return keycab.Decision{}, err
+	}
+	for _, c := range out {
+		if !handOver || c.KeySetID != k.ID {
+			f.Out = append(f.Out, c)
+		}
+	}
+	return keycab.DecideTake(f), nil
 }
 
 // custodyOut reads every key set out in the organisation, oldest first.

@@ -342,15 +342,16 @@ func (t *tx) applyEvents(ctx context.Context, events []Event) error {
 	var alarms, changes []Event
 	for _, e := range events {
 		switch e.Kind {
-		case keycab.EventKeyRotate, keycab.EventKeyHandedOver:
-			// Rare: one at a time (a hand-over keeps its take's row).
+		case keycab.EventKeyRotate, keycab.EventKeyHandedOver, keycab.EventKeyLost:
+			// Rare: one at a time (a hand-over keeps its take's row; a
+			// loss and a hand-over are held to the kiosk's own site).
 			for _, e := range events {
 				if err := t.applyEvent(ctx, e); err != nil {
 					return err
 				}
 			}
 			return nil
-		case keycab.EventKeyTaken, keycab.EventKeyReturned, keycab.EventKeyLost:
+		case keycab.EventKeyTaken, keycab.EventKeyReturned:
 			if _, ok := last[e.KeySetID]; !ok {
 				order = append(order, e.KeySetID)
 			}
@@ -448,14 +449,24 @@ func (t *tx) applyEvent(ctx context.Context, e Event) error {
 				return err
 			}
 		}
-	case keycab.EventKeyReturned, keycab.EventKeyLost:
+	case keycab.EventKeyReturned:
 		if _, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = $2", t.org(), e.KeySetID); err != nil {
 			return err
 		}
+	case keycab.EventKeyLost:
+		// Only a key set of the kiosk's own site: a kiosk's log does not
+		// settle another site's custody.
+		if _, err := t.exec(ctx, `DELETE FROM custody WHERE org_id = $1 AND key_set_id = $2
+			AND key_set_id IN (SELECT id FROM key_sets WHERE org_id = $1 AND site_id = $3)`, t.org(), e.KeySetID, t.p.site); err != nil {
+			return err
+		}
 	case keycab.EventKeyHandedOver:
-		// Detail: the new holder, if HQ knows the member.
+		// Detail: the new holder, if HQ knows the member and they may
+		// still take keys; a key set of the kiosk's own site only.
 		if _, err := t.exec(ctx, `UPDATE custody SET member_id = $1 WHERE org_id = $2 AND key_set_id = $3
-			AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND id = $1)`, e.Detail, t.org(), e.KeySetID); err != nil {
+			AND key_set_id IN (SELECT id FROM key_sets WHERE org_id = $2 AND site_id = $4)
+			AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND id = $1 AND NOT disabled AND erased_us = 0)`,
+			e.Detail, t.org(), e.KeySetID, t.p.site); err != nil {
 			return err
 		}
 	case keycab.EventKeyRotate:

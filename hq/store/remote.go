@@ -51,13 +51,28 @@ func (s *Store) CreateRemoteAction(ctx context.Context, sc Scope, a keycab.Remot
 				return notFound("slot", fmt.Sprint(a.Slot))
 			}
 		case a.KeySetID != "":
-			if _, err := t.keySet(ctx, a.KeySetID); err != nil {
+			ks, err := t.keySet(ctx, a.KeySetID)
+			if err != nil {
 				return err
 			}
-		}
-		if a.Kind == keycab.RemoteHandOver {
-			if _, err := t.member(ctx, a.MemberID); err != nil {
-				return err
+			if ks.SiteID != site {
+				return invalid("key set %s is not at the kiosk's site", a.KeySetID)
+			}
+			if a.Kind == keycab.RemoteHandOver {
+				// The new holder must be one who may take the key set
+				// now (role, site, groups, job, schedule, limits),
+				// as at the kiosk.
+				m, err := t.member(ctx, a.MemberID)
+				if err != nil {
+					return err
+				}
+				d, err := t.decideTake(ctx, m, ks, true)
+				if err != nil {
+					return err
+				}
+				if !d.Allowed {
+					return forbidden("%s may not hold %s: %s", a.MemberID, ks.Label, d.Reason)
+				}
 			}
 		}
 		a.Token = ""

@@ -60,6 +60,10 @@ func TestRemoteActions(t *testing.T) {
 			wantCode(t, create(own, keycab.RemoteAction{KioskID: f.a.kiosk1.ID, Kind: keycab.RemoteReleaseSlot, Slot: 9, Reason: "x"}), keycab.ENOTFOUND)
 			wantCode(t, create(own, keycab.RemoteAction{KioskID: f.a.kiosk1.ID, Kind: keycab.RemoteMarkLost, KeySetID: f.b.ks1.ID}), keycab.ENOTFOUND)
 			wantCode(t, create(own, keycab.RemoteAction{KioskID: f.a.kiosk1.ID, Kind: keycab.RemoteHandOver, KeySetID: f.a.ks1.ID, MemberID: f.b.staff.ID}), keycab.ENOTFOUND)
+			// A new holder who may not take the key set, a key set of
+			// another site than the kiosk's.
+			wantCode(t, create(own, keycab.RemoteAction{KioskID: f.a.kiosk1.ID, Kind: keycab.RemoteHandOver, KeySetID: f.a.ks1.ID, MemberID: f.a.auditor.ID}), keycab.EFORBIDDEN)
+			wantCode(t, create(own, keycab.RemoteAction{KioskID: f.a.kiosk1.ID, Kind: keycab.RemoteMarkLost, KeySetID: f.a.ks2.ID}), keycab.EINVALID)
 			if as := must[[]keycab.RemoteAction](t)(f.s.ListRemoteActions(ctx, own, f.a.kiosk1.ID, 0)); len(as) != 0 {
 				t.Fatalf("refused actions were stored: %v", as)
 			}
@@ -173,8 +177,32 @@ func TestRemoteCustody(t *testing.T) {
 			if h := holder(); h != f.a.manager.ID {
 				t.Fatalf("a hand-over to another org's member moved custody to %q", h)
 			}
+			// To a disabled member: the holder stays.
+			MustNoErr(t, f.s.RemoveMember(ctx, own, f.a.auditor.ID))
 			MustNoErr(t, f.s.RecordEvents(ctx, k, []store.Event{
-				{LogIndex: 3, Kind: keycab.EventKeyLost, ActorID: f.a.owner.ID, KeySetID: f.a.ks1.ID, At: now},
+				{LogIndex: 3, Kind: keycab.EventKeyHandedOver, ActorID: f.a.owner.ID, KeySetID: f.a.ks1.ID, Detail: f.a.auditor.ID, At: now},
+			}))
+			if h := holder(); h != f.a.manager.ID {
+				t.Fatalf("a hand-over to a removed member moved custody to %q", h)
+			}
+			// A kiosk of site 1 settles nothing of site 2's custody.
+			k2 := must[store.Kiosk](t)(f.s.CreateKiosk(ctx, own, store.Kiosk{CabinetID: f.a.cab2.ID, Name: "kiosk two"}))
+			MustNoErr(t, f.s.RecordEvents(ctx, store.KioskScope(f.a.org.ID, k2.ID), []store.Event{
+				{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: f.a.staff.ID, KeySetID: f.a.ks2.ID, At: now},
+			}))
+			MustNoErr(t, f.s.RecordEvents(ctx, k, []store.Event{
+				{LogIndex: 4, Kind: keycab.EventKeyLost, ActorID: f.a.owner.ID, KeySetID: f.a.ks2.ID, At: now},
+				{LogIndex: 5, Kind: keycab.EventKeyHandedOver, ActorID: f.a.owner.ID, KeySetID: f.a.ks2.ID, Detail: f.a.owner.ID, At: now},
+			}))
+			held := false
+			for _, h := range must[[]store.Holding](t)(f.s.ListCustody(ctx, own)) {
+				held = held || (h.KeySetID == f.a.ks2.ID && h.MemberID == f.a.staff.ID)
+			}
+			if !held {
+				t.Fatal("a kiosk of site 1 settled the custody of site 2's key set")
+			}
+			MustNoErr(t, f.s.RecordEvents(ctx, k, []store.Event{
+				{LogIndex: 6, Kind: keycab.EventKeyLost, ActorID: f.a.owner.ID, KeySetID: f.a.ks1.ID, At: now},
 			}))
 			if h := holder(); h != "" {
 				t.Fatalf("a lost key set is still held by %q", h)

@@ -88,6 +88,7 @@ func (a *Agent) takeAction(ctx context.Context, msg []byte, fn RemoteFunc) (wire
 	case kiosk != a.peer.KioskID:
 		return a.refuseAction(ctx, msg, act.ID, "the action is for kiosk "+kiosk)
 	}
+	// From here the action is HQ's and this kiosk's.
 	if err := a.loadActed(ctx); err != nil {
 		return wire.ActionAck{}, err
 	}
@@ -101,7 +102,7 @@ func (a *Agent) takeAction(ctx context.Context, msg []byte, fn RemoteFunc) (wire
 	if err != nil || o.Outcome == "" {
 		return wire.ActionAck{}, err
 	}
-	ack := wire.ActionAck{V: wire.Minor, ID: act.ID, Outcome: o.Outcome, Refusal: truncate(o.Refusal, wire.MaxRefusal), LogIndex: o.LogIndex}
+	ack := wire.ActionAck{V: wire.Minor, ID: act.ID, Outcome: o.Outcome, Refusal: truncate(keycab.PrintableText(o.Refusal), wire.MaxRefusal), LogIndex: o.LogIndex}
 	a.actMu.Lock()
 	a.acted[act.ID] = ack
 	a.actMu.Unlock()
@@ -126,7 +127,9 @@ func (a *Agent) loadActed(ctx context.Context) error {
 		if ev.Kind == keycab.EventRemoteRefused {
 			ack.Outcome, ack.Refusal = keycab.RemoteRefused, truncate(ev.Detail[keycab.RemoteRefusal], wire.MaxRefusal)
 		}
-		if _, seen := a.acted[ack.ID]; !seen {
+		// The first entry answers, unless a later one refused it: a
+		// release logged before its lock failed to open is refused.
+		if prev, seen := a.acted[ack.ID]; !seen || (ack.Outcome == keycab.RemoteRefused && prev.Outcome != keycab.RemoteRefused) {
 			a.acted[ack.ID] = ack
 		}
 		return nil
@@ -138,8 +141,11 @@ func (a *Agent) loadActed(ctx context.Context) error {
 	return nil
 }
 
-// refuseAction records, once, an action that failed its checks, and
-// returns its ack when its id could be read.
+// refuseAction records, once, an action that failed its checks. It is
+// never acked: its id is not HQ's word (the note's signature failed, or
+// it names another kiosk), so answering for it could mark HQ's genuine
+// action of that id refused, and the log keeps it under its own key
+// (keycab.RemoteUnverifiedID) so that it never stands for that action.
 func (a *Agent) refuseAction(ctx context.Context, msg []byte, id, why string) (wire.ActionAck, error) {
 	sum := sha256.Sum256(msg)
 	key := fmt.Sprintf("bad:%x", sum[:8])
@@ -150,19 +156,15 @@ func (a *Agent) refuseAction(ctx context.Context, msg []byte, id, why string) (w
 		return prev, nil
 	}
 	a.log.Warn("remote action refused", "action", id, "why", why)
-	ap, err := a.db.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventRemoteRefused,
-		Detail: map[string]string{keycab.RemoteActionID: truncate(id, 100), keycab.RemoteRefusal: truncate(why, wire.MaxRefusal)}}})
+	_, err := a.db.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventRemoteRefused,
+		Detail: map[string]string{keycab.RemoteUnverifiedID: truncate(keycab.PrintableText(id), 100), keycab.RemoteRefusal: truncate(keycab.PrintableText(why), wire.MaxRefusal)}}})
 	if err != nil {
 		return wire.ActionAck{}, fmt.Errorf("record refused remote action: %w", err)
 	}
-	ack := wire.ActionAck{}
-	if id != "" {
-		ack = wire.ActionAck{V: wire.Minor, ID: id, Outcome: keycab.RemoteRefused, Refusal: truncate(why, wire.MaxRefusal), LogIndex: ap[0].Index}
-	}
 	a.actMu.Lock()
-	a.acted[key] = ack
+	a.acted[key] = wire.ActionAck{}
 	a.actMu.Unlock()
-	return ack, nil
+	return wire.ActionAck{}, nil
 }
 
 func (a *Agent) ackAction(ctx context.Context, ack wire.ActionAck) error {
@@ -171,9 +173,14 @@ func (a *Agent) ackAction(ctx context.Context, ack wire.ActionAck) error {
 		return fmt.Errorf("ack remote action %s: %w", ack.ID, err)
 	}
 	if status == http.StatusNotFound {
-		// Not an action of this kiosk's at HQ (a forged one's id): there
-		// is nothing to answer.
+		// Not an action of this kiosk's at HQ: there is nothing to answer.
 		a.log.Warn("HQ knows no such remote action", "action", ack.ID)
+		return nil
+	}
+	if status >= 400 && status < 500 && status != http.StatusUnauthorized && status != http.StatusTooManyRequests {
+		// HQ refuses this answer for good: sending it again would hold
+		// up every action after it. The kiosk's log keeps the outcome.
+		a.log.Warn("HQ refused the answer to a remote action", "action", ack.ID, "status", status, "error", errorText(rb))
 		return nil
 	}
 	if status != http.StatusNoContent && status != http.StatusOK {
