@@ -187,16 +187,15 @@ func (c *Controller) remoteFob(ctx context.Context, a keycab.RemoteAction, detai
 		refuse("replace_fob carries no token")
 		return
 	}
-	// ECONFLICT: the token is enrolled already (a bundle brought it first).
-	if err := c.db.EnrolToken(ctx, a.RequestedBy, a.KeySetID, a.Token); err != nil && keycab.ErrorCode(err) != keycab.ECONFLICT {
+	// The new label in, the old ones out, and the entry, at once.
+	idx, err := c.db.ReplaceToken(ctx, a.KeySetID, a.Token, &audit.Event{Kind: keycab.EventRemoteDone, Actor: a.RequestedBy, KeySet: a.KeySetID,
+		Reason: a.Reason, Detail: detail})
+	if keycab.ErrorCode(err) == keycab.ECONFLICT {
+		refuse(keycab.ErrorMessage(err))
+		return
+	} else if err != nil {
 		c.log.Error("replacement fob not recorded", "action", a.ID, "err", err)
 		c.fault(err)
-		answer(keycab.RemoteOutcome{})
-		return
-	}
-	idx, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventRemoteDone, Actor: a.RequestedBy, KeySet: a.KeySetID,
-		Reason: a.Reason, Detail: detail}})
-	if err != nil {
 		answer(keycab.RemoteOutcome{})
 		return
 	}

@@ -163,6 +163,14 @@ func TestRemoteReplaceFob(t *testing.T) {
 	if d := r.events(keycab.EventRemoteDone); len(d) != 1 || d[0].Detail[keycab.RemoteKindKey] != "replace_fob" {
 		t.Fatalf("logged: %+v", d)
 	}
+	// The lost fob stops working at once, and nothing is left for HQ to
+	// apply as a touchscreen change.
+	if _, err := r.db.KeySetByToken(context.Background(), "qr-token-1"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+		t.Fatalf("the replaced fob still opens: %v", err)
+	}
+	if ch := r.events(keycab.EventAdminChange); len(ch) != 0 {
+		t.Fatalf("a replaced fob logged as a touchscreen change: %+v", ch)
+	}
 }
 
 // TestRemoteReleaseOutlastsSession: a slot HQ released stays released

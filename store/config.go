@@ -424,6 +424,41 @@ func (d *DB) EnrolToken(ctx context.Context, actor, keySetID, token string) erro
 	})
 }
 
+// ReplaceToken gives key set keySetID the fob label token in place of
+// its valid ones (a lost fob replaced at HQ's request) and appends e, the
+// entry that records it, in one transaction: the old label stops working
+// at once, before the bundle that carries the same comes. It is HQ's
+// change, not the touchscreen's: nothing is kept for HQ to apply. A label
+// already enrolled for the key set (the bundle came first) only revokes
+// the others.
+func (d *DB) ReplaceToken(ctx context.Context, keySetID, token string, e *audit.Event) (int64, error) {
+	h := keycab.TokenHash(token)
+	defer d.changedConfig()
+	var index int64
+	err := d.Update(ctx, func(tx *Tx) error {
+		var other string
+		err := tx.QueryRow("SELECT keyset_id FROM keyset_tokens WHERE hash = ?", h).Scan(&other)
+		switch {
+		case err == nil && other != keySetID:
+			return keycab.Errorf(keycab.ECONFLICT, "that label already belongs to key set %s", other)
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := tx.Exec("INSERT INTO keyset_tokens (hash, keyset_id, issued_ms) VALUES (?, ?, ?)", h, keySetID, d.now().UnixMilli()); err != nil {
+				return d.wrap("replace token", err)
+			}
+		case err != nil:
+			return d.wrap("replace token", err)
+		}
+		if _, err := tx.Exec("UPDATE keyset_tokens SET revoked_ms = ? WHERE keyset_id = ? AND hash <> ? AND revoked_ms = 0",
+			d.now().UnixMilli(), keySetID, h); err != nil {
+			return d.wrap("replace token", err)
+		}
+		a, err := tx.Append(Record{Event: e})
+		index = a.Index
+		return err
+	})
+	return index, err
+}
+
 // LinkBadge links a badge code to a member at the kiosk and logs
 // admin.change with the badge's hash, which HQ applies (touch.go). A
 // badge already linked is refused.

@@ -75,6 +75,11 @@ func (s *Store) CreateRemoteAction(ctx context.Context, sc Scope, a keycab.Remot
 				}
 			}
 		}
+		// A replacement fob's token is kept only until its action is
+		// answered or expires: forget those of expired actions now.
+		if _, err := t.exec(ctx, "UPDATE remote_actions SET token = '' WHERE org_id = $1 AND token <> '' AND expires_us <= $2", t.org(), us(t.now)); err != nil {
+			return err
+		}
 		a.Token = ""
 		if a.Kind == keycab.RemoteReplaceFob {
 			if a.Token, _, err = t.issueToken(ctx, a.KeySetID, true); err != nil {
