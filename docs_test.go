@@ -41,7 +41,9 @@ func TestIncidentRunbook(t *testing.T) {
 		args = append(args, pkg)
 	}
 	build := exec.Command("go", args...)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// For the machine the test runs on: under -exec qemu the test is
+	// another architecture's, the programs it runs are the host's.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+hostGo(t, "GOHOSTOS"), "GOARCH="+hostGo(t, "GOHOSTARCH"))
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -161,4 +163,14 @@ func flagName(a string) (string, bool) {
 // hasFlag reports whether a flag set's -h lists -name.
 func hasFlag(help, name string) bool {
 	return regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(name) + `(\s|$)`).MatchString(help)
+}
+
+// hostGo returns a go env variable of the machine the go command runs on.
+func hostGo(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
 }
