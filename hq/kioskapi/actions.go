@@ -3,7 +3,6 @@ package kioskapi
 import (
 	"net/http"
 	"net/url"
-	"time"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/sync/wire"
@@ -18,44 +17,27 @@ func (h *Handler) actions(w http.ResponseWriter, r *http.Request, req *request) 
 		h.error(w, r, err)
 		return
 	}
-	deadline := h.now().Add(min(wait, h.cfg.MaxWait))
-	ctx := r.Context()
-	for {
-		woken := h.wake(req.sc.OrgID())
-		pend, err := h.cfg.Store.PendingRemoteActions(ctx, req.sc)
+	h.longPoll(w, r, req.sc.OrgID(), wait, func() bool {
+		pend, err := h.cfg.Store.PendingRemoteActions(r.Context(), req.sc)
 		if err != nil {
 			h.error(w, r, err)
-			return
+			return true
 		}
-		if len(pend) > 0 {
-			resp := wire.ActionsResponse{V: wire.Minor}
-			for _, a := range pend {
-				msg, err := wire.SignAction(req.kiosk, wire.ActionOf(a), h.cfg.ConfigSigner)
-				if err != nil {
-					h.error(w, r, err)
-					return
-				}
-				resp.Actions = append(resp.Actions, msg)
+		if len(pend) == 0 {
+			return false
+		}
+		resp := wire.ActionsResponse{V: wire.Minor}
+		for _, a := range pend {
+			msg, err := wire.SignAction(req.kiosk, wire.ActionOf(a), h.cfg.ConfigSigner)
+			if err != nil {
+				h.error(w, r, err)
+				return true
 			}
-			h.reply(w, http.StatusOK, resp)
-			return
+			resp.Actions = append(resp.Actions, msg)
 		}
-		left := deadline.Sub(h.now())
-		if left <= 0 {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		t := time.NewTimer(min(left, h.cfg.PollInterval))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			h.error(w, r, ctx.Err())
-			return
-		case <-woken:
-		case <-t.C:
-		}
-		t.Stop()
-	}
+		h.reply(w, http.StatusOK, resp)
+		return true
+	})
 }
 
 // ack records a kiosk's answer to one of its remote actions.

@@ -394,22 +394,36 @@ func (h *Handler) config(w http.ResponseWriter, r *http.Request, req *request) {
 		h.error(w, r, err)
 		return
 	}
+	h.longPoll(w, r, req.sc.OrgID(), wait, func() bool {
+		cfg, v, err := h.bundle(r.Context(), req.sc)
+		if err != nil {
+			h.error(w, r, err)
+			return true
+		}
+		if v <= after {
+			return false
+		}
+		msg, err := wire.SignBundle(wire.Bundle{KioskID: req.kiosk, Version: v, Config: cfg}, h.cfg.ConfigSigner)
+		if err != nil {
+			h.error(w, r, err)
+			return true
+		}
+		h.reply(w, http.StatusOK, wire.ConfigResponse{V: wire.Minor, Version: v, Bundle: msg})
+		return true
+	})
+}
+
+// longPoll calls answer until it has answered (true), the wait (at most
+// MaxWait) runs out (204) or the client goes. Between calls it waits for
+// the organisation's next change (ConfigChanged) or PollInterval,
+// whichever comes first; it takes the wake-up before each call, so that
+// no change falls between the call and the wait.
+func (h *Handler) longPoll(w http.ResponseWriter, r *http.Request, orgID string, wait time.Duration, answer func() bool) {
 	deadline := h.now().Add(min(wait, h.cfg.MaxWait))
 	ctx := r.Context()
 	for {
-		woken := h.wake(req.sc.OrgID())
-		cfg, v, err := h.bundle(ctx, req.sc)
-		if err != nil {
-			h.error(w, r, err)
-			return
-		}
-		if v > after {
-			msg, err := wire.SignBundle(wire.Bundle{KioskID: req.kiosk, Version: v, Config: cfg}, h.cfg.ConfigSigner)
-			if err != nil {
-				h.error(w, r, err)
-				return
-			}
-			h.reply(w, http.StatusOK, wire.ConfigResponse{V: wire.Minor, Version: v, Bundle: msg})
+		woken := h.wake(orgID)
+		if answer() {
 			return
 		}
 		left := deadline.Sub(h.now())
