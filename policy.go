@@ -3,6 +3,7 @@ package keycab
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,6 +27,18 @@ func (w Window) Contains(t time.Time) bool {
 	// Past midnight: the evening part belongs to the listed day, the early
 	// morning part to the day before.
 	return (w.hasDay(day) && m >= w.From) || (w.hasDay((day+6)%7) && m < w.Until)
+}
+
+// ParseClock reads a time of day as HH:MM, 00:00 to 24:00, as minutes
+// after midnight (a Window's From and Until); field names it in the error.
+func ParseClock(field, s string) (int, error) {
+	h, m, ok := strings.Cut(s, ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || len(h) != 2 || len(m) != 2 || err1 != nil || err2 != nil || hh < 0 || mm < 0 || mm > 59 || hh*60+mm > 1440 {
+		return 0, Errorf(EINVALID, "%s: %q is not a time of day as HH:MM", field, s)
+	}
+	return hh*60 + mm, nil
 }
 
 // MaxWindows bounds a member's weekly schedule.

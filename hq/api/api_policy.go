@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -120,24 +119,13 @@ func windowOf(w keycab.Window) Window {
 
 func clockOf(minutes int) string { return fmt.Sprintf("%02d:%02d", minutes/60, minutes%60) }
 
-// minutesOf parses HH:MM (00:00 to 24:00) as minutes after midnight.
-func minutesOf(field, s string) (int, error) {
-	h, m, ok := strings.Cut(s, ":")
-	hh, err1 := strconv.Atoi(h)
-	mm, err2 := strconv.Atoi(m)
-	if !ok || len(h) != 2 || len(m) != 2 || err1 != nil || err2 != nil || hh < 0 || mm < 0 || mm > 59 || hh*60+mm > 1440 {
-		return 0, keycab.Errorf(keycab.EINVALID, "%s: %q is not a time of day as HH:MM", field, s)
-	}
-	return hh*60 + mm, nil
-}
-
 func (w Window) window(i int) (keycab.Window, error) {
 	var out keycab.Window
 	var err error
-	if out.From, err = minutesOf(fmt.Sprintf("schedule[%d].from", i), w.From); err != nil {
+	if out.From, err = keycab.ParseClock(fmt.Sprintf("schedule[%d].from", i), w.From); err != nil {
 		return out, err
 	}
-	if out.Until, err = minutesOf(fmt.Sprintf("schedule[%d].until", i), w.Until); err != nil {
+	if out.Until, err = keycab.ParseClock(fmt.Sprintf("schedule[%d].until", i), w.Until); err != nil {
 		return out, err
 	}
 	for _, d := range w.Days {

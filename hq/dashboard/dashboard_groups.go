@@ -118,19 +118,12 @@ func formWindow(days []string, from, until string) (keycab.Window, error) {
 		}
 		w.Days = append(w.Days, time.Weekday(n))
 	}
-	for _, f := range []struct {
-		s   string
-		dst *int
-	}{{from, &w.From}, {until, &w.Until}} {
-		t, err := time.Parse("15:04", f.s)
-		switch {
-		case f.s == "24:00" && f.dst == &w.Until:
-			*f.dst = 1440
-		case err != nil:
-			return w, keycab.Errorf(keycab.EINVALID, "schedule: %q is not a time of day as HH:MM", f.s)
-		default:
-			*f.dst = t.Hour()*60 + t.Minute()
-		}
+	var err error
+	if w.From, err = keycab.ParseClock("schedule: from", from); err != nil {
+		return w, err
+	}
+	if w.Until, err = keycab.ParseClock("schedule: until", until); err != nil {
+		return w, err
 	}
 	return w, w.Validate()
 }
