@@ -135,6 +135,10 @@ func PersonalRef(salt []byte, text string) []byte {
 	return h.Sum(nil)
 }
 
+// MaxPersonalText is the longest personal text, in bytes, a kiosk sends
+// HQ for a reference (sync/wire minor 4) and HQ keeps.
+const MaxPersonalText = 4096
+
 // NewSalt returns a fresh random salt for PersonalRef.
 func NewSalt() []byte {
 	b := make([]byte, 32)

@@ -110,7 +110,7 @@ var (
 // deterministic encoding writes a recipient as 0x0b 0x58 0x20 and its 32
 // bytes), so the check costs little on a log of few personal texts.
 func (pc *personalCheck) entry(index int64, leaf []byte) {
-	if index != 0 && !bytes.Contains(leaf, recipientKey) && !bytes.Contains(leaf, notesKey) && !bytes.Contains(leaf, erasedKind) {
+	if index != 0 && !MayReference(leaf) && !bytes.Contains(leaf, erasedKind) {
 		return
 	}
 	ev, err := audit.Decode(leaf)

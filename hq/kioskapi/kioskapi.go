@@ -235,6 +235,18 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 		h.error(w, r, keycab.Errorf(keycab.EINVALID, "push of %d entries from %d does not reach the checkpoint's size %d", n, p.OldSize, cp.Size))
 		return
 	}
+	texts := make([]hqstore.PersonalText, len(p.Texts))
+	for i, t := range p.Texts {
+		texts[i] = hqstore.PersonalText{LogIndex: t.Index, Field: t.Field, Salt: t.Salt, Text: t.Text}
+	}
+	// Checked against the entries sent before anything else (the store
+	// checks again as it keeps them), so that a push with a text that
+	// does not match its entry is refused whole, resend or not.
+	if err := hqstore.CheckPersonalTexts(p.OldSize, p.Entries, texts); err != nil {
+		h.log.Warn("kiosk push refused: personal text", "org", req.sc.OrgID(), "kiosk", req.kiosk, "err", err)
+		h.error(w, r, err)
+		return
+	}
 	status, resp := http.StatusOK, wire.PushResponse{V: wire.Minor}
 	changes := false // touchscreen changes that may change bundles
 	err = h.cfg.Store.UpdateKioskLog(r.Context(), req.sc, func(ctx context.Context, l *hqstore.LogTx) error {
@@ -307,6 +319,9 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 			return err
 		}
 		if err := l.RecordEvents(ctx, events); err != nil {
+			return err
+		}
+		if err := l.RecordTexts(ctx, st.Size, p.Entries, texts); err != nil {
 			return err
 		}
 		resp.Size, resp.Cosigned = cp.Size, cosigned

@@ -73,12 +73,17 @@ const badgeCode = "0004829301"
 func (h *hq) own() hqstore.Scope { return hqstore.MemberScope(h.org.ID, h.owner.ID) }
 
 // MustHQ starts an HQ on the migrated database dsn with one organisation,
-// a site, a cabinet, a key set and a staff member with a badge.
-func MustHQ(tb testing.TB, dsn string) *hq {
+// a site, a cabinet, a key set and a staff member with a badge; opts
+// change the store's options.
+func MustHQ(tb testing.TB, dsn string, opts ...func(*hqstore.Options)) *hq {
 	tb.Helper()
 	ctx := context.Background()
 	h := &hq{}
-	h.s = must[*hqstore.Store](tb)(hqstore.Open(ctx, dsn, hqstore.Options{}))
+	var o hqstore.Options
+	for _, f := range opts {
+		f(&o)
+	}
+	h.s = must[*hqstore.Store](tb)(hqstore.Open(ctx, dsn, o))
 	tb.Cleanup(func() { h.s.Close() })
 	var err error
 	h.org, h.owner, err = h.s.CreateOrg(ctx, hqstore.NewOrg{Name: "Org", Caps: keycab.Caps{KeySets: 10, Sites: 10, Cabinets: 10, Members: 10},

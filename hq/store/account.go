@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -236,29 +235,24 @@ func (s *Store) MemberAccounts(ctx context.Context, sc Scope) (map[string]string
 	return out, err
 }
 
-// TOTP secrets are sealed with the notes key (AES-256-GCM), with the
-// account id as associated data, stored as version 1 || nonce || sealed.
+// TOTP secrets are sealed with the notes key (crypto.go), with the
+// account id as associated data.
 func totpAD(accountID string) []byte { return []byte("keycab totp secret v1\x00" + accountID) }
+
+var errTOTPNoKey = keycab.Errorf(keycab.EUNAVAILABLE, "MFA needs the server's notes key, and this HQ has none configured")
 
 func (s *Store) sealTOTP(accountID string, secret []byte) ([]byte, error) {
 	if s.notes == nil {
-		return nil, keycab.Errorf(keycab.EUNAVAILABLE, "MFA needs the server's notes key, and this HQ has none configured")
+		return nil, errTOTPNoKey
 	}
-	nonce := make([]byte, s.notes.NonceSize())
-	rand.Read(nonce)
-	out := append([]byte{1}, nonce...)
-	return s.notes.Seal(out, nonce, secret, totpAD(accountID)), nil
+	return s.notes.seal(secret, totpAD(accountID))
 }
 
 func (s *Store) openTOTP(accountID string, sealed []byte) ([]byte, error) {
 	if s.notes == nil {
-		return nil, keycab.Errorf(keycab.EUNAVAILABLE, "MFA needs the server's notes key, and this HQ has none configured")
+		return nil, errTOTPNoKey
 	}
-	n := s.notes.NonceSize()
-	if len(sealed) < 1+n || sealed[0] != 1 {
-		return nil, fmt.Errorf("open totp secret: unknown format")
-	}
-	return s.notes.Open(nil, sealed[1:1+n], sealed[1+n:], totpAD(accountID))
+	return s.notes.open(sealed, totpAD(accountID), "totp secret")
 }
 
 // SetPendingTOTP stores a TOTP secret awaiting confirmation (enrolment).

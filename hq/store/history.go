@@ -54,7 +54,9 @@ func ParseEventCursor(c string) (*Event, error) {
 
 // ListEvents returns history, newest first: owners, admins and auditors
 // see all; site managers their sites' and their own; staff and
-// contractors their own. Every filter, the role's scope and the page
+// contractors their own. Each event carries its personal text (recipient,
+// notes) where the reader may see it (personal.go: owners and admins;
+// others only at a site where they hold a key set now). Every filter, the role's scope and the page
 // cursor are conditions of one query, answered by one of the indexes of
 // migration 0004 (events_site, _key_set, _actor, _kind or _at; see
 // docs/PERFORMANCE.md), so a page reads about as many rows as it returns.
@@ -69,18 +71,25 @@ func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Even
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		var sites []string
 		for rows.Next() {
 			e := Event{OrgID: t.org()}
 			var at, due int64
+			var site string
 			if err := rows.Scan(&e.KioskID, &e.LogIndex, &e.Kind, &e.ActorID, &e.KeySetID, &e.CabinetID, &at, &due, &e.Detail,
-				&e.Reason, &e.SecondID, &e.ThirdID, &e.Slot, &e.Via, &e.Context); err != nil {
+				&e.Reason, &e.SecondID, &e.ThirdID, &e.Slot, &e.Via, &e.Context, &site); err != nil {
+				rows.Close()
 				return err
 			}
 			e.At, e.DueAt = fromUS(at), fromUS(due)
 			out = append(out, e)
+			sites = append(sites, site)
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return t.eventTexts(ctx, out, sites)
 	})
 	return out, err
 }
@@ -168,7 +177,7 @@ func historyQuery(e Engine, p principal, f EventFilter) (string, []any) {
 		slices.SortStableFunc(all, func(x, y *eq) int { return x.rank - y.rank })
 		var b strings.Builder
 		b.WriteString(`SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail,
-			e.reason, e.second_id, e.third_id, e.slot, e.via, e.context
+			e.reason, e.second_id, e.third_id, e.slot, e.via, e.context, e.site_id
 		FROM events e`)
 		if e == SQLite {
 			index := "events_at"
@@ -198,7 +207,7 @@ func historyQuery(e Engine, p principal, f EventFilter) (string, []any) {
 	for i, br := range branches {
 		parts[i] = "SELECT * FROM (" + one(br) + ") AS b" + strconv.Itoa(i)
 	}
-	return "SELECT kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, reason, second_id, third_id, slot, via, context FROM (" +
+	return "SELECT kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, reason, second_id, third_id, slot, via, context, site_id FROM (" +
 		strings.Join(parts, " UNION ") + ") AS h ORDER BY at_us DESC, kiosk_id DESC, log_index DESC LIMIT " + limit, args
 }
 

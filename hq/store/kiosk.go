@@ -145,8 +145,8 @@ type Event struct {
 }
 
 // EventRecord is what an event records beyond who, what and when, as
-// the kiosk's entry holds it (never personal text: that stays off the
-// log).
+// the kiosk's entry holds it, and the personal text its entry references
+// (personal.go) where the reader may see it.
 type EventRecord struct {
 	Reason   string // key.taken: the reason preset
 	SecondID string // the second member of a dual or triple release
@@ -156,6 +156,11 @@ type EventRecord struct {
 	// Context is what an alarm was about ("1 High St from slot 2"), or a
 	// return's circumstances ("wrong slot", "for HOLDER").
 	Context string
+	// Recipient and Notes are the entry's personal text, filled in by
+	// ListEvents for a reader who may see it (personal.go); empty
+	// otherwise, and never stored in events.
+	Recipient string
+	Notes     string
 }
 
 // RecordEvents stores events of the principal's own kiosk, in log order,

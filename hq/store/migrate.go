@@ -167,6 +167,7 @@ func grant(ctx context.Context, t *sql.Tx, appRole string) error {
 		"GRANT SELECT ON schema_migrations TO " + r,
 		"GRANT SELECT, INSERT ON org_directory TO " + r,                                    // 0005
 		"GRANT SELECT, INSERT, UPDATE ON mail_retry TO " + r,                               // 0006
+		"GRANT SELECT, UPDATE ON notes_key TO " + r,                                        // 0016
 		"GRANT EXECUTE ON FUNCTION " + strings.Join(definerFunctions(), ", ") + " TO " + r, // 0009
 	} {
 		if _, err := t.ExecContext(ctx, q); err != nil {
@@ -204,7 +205,9 @@ func mutableTables() []string {
 		// 0013: touchscreen changes.
 		"kiosk_refusals",
 		// 0014: remote actions.
-		"remote_actions"}
+		"remote_actions",
+		// 0016: personal texts.
+		"personal_texts"}
 }
 
 func appendOnlyTables() []string {

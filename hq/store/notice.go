@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -475,10 +474,11 @@ func (s *Store) QueueMailRetry(ctx context.Context, m NoticeMail, retryAt time.T
 		return "", ErrNoMailKey
 	}
 	id := newID("mail")
-	nonce := make([]byte, s.notes.NonceSize())
-	rand.Read(nonce)
-	sealed := s.notes.Seal(append([]byte{1}, nonce...), nonce, []byte(m.Body), mailAD(id))
-	err := s.forOrg(ctx, "queue mail retry", m.OrgID, true, func(ctx context.Context, t *tx) error {
+	sealed, err := s.notes.seal([]byte(m.Body), mailAD(id))
+	if err != nil {
+		return "", err
+	}
+	err = s.forOrg(ctx, "queue mail retry", m.OrgID, true, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO mail_retry (id, org_id, kind, to_email, subject, body, created_us, last_error, next_us)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, m.OrgID, m.Kind, NormalizeEmail(m.To), m.Subject, sealed, us(t.now), m.LastError, us(retryAt))
 		return err
@@ -511,15 +511,8 @@ func (s *Store) openMail(id string, sealed []byte) (string, error) {
 	if s.notes == nil {
 		return "", ErrNoMailKey
 	}
-	n := s.notes.NonceSize()
-	if len(sealed) < 1+n || sealed[0] != 1 {
-		return "", fmt.Errorf("open mail %s: unknown format", id)
-	}
-	pt, err := s.notes.Open(nil, sealed[1:1+n], sealed[1+n:], mailAD(id))
-	if err != nil {
-		return "", fmt.Errorf("open mail %s: %w", id, err)
-	}
-	return string(pt), nil
+	pt, err := s.notes.open(sealed, mailAD(id), "mail "+id)
+	return string(pt), err
 }
 
 // FinishMailRetry records the outcome of a leased retried mail (see

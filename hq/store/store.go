@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/cipher"
 	"crypto/rand"
 	"database/sql"
 	"errors"
@@ -59,8 +58,11 @@ type Store struct {
 	rdb    *sql.DB // reads
 	log    *slog.Logger
 	now    func() time.Time
-	notes  cipher.AEAD // nil without a notes key
-	trace  func(string)
+	notes  *sealer // nil without a notes key
+	// noKeyWarned: without a notes key, the warning that personal texts
+	// are not kept was logged (personal.go).
+	noKeyWarned atomic.Bool
+	trace       func(string)
 
 	// changed, when set, is called after each committed write a member
 	// made (OnChange).
@@ -88,12 +90,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if opts.NotesKey != nil {
-		aead, err := newNotesAEAD(opts.NotesKey)
-		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-		s.notes = aead
+	if opts.NotesKey != nil && len(opts.NotesKey) != NotesKeySize {
+		return nil, fmt.Errorf("open store: notes key: want %d bytes, have %d", NotesKeySize, len(opts.NotesKey))
 	}
 	engine, target, err := parseDSN(dsn)
 	if err != nil {
@@ -142,6 +140,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err := s.check(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if opts.NotesKey != nil {
+		if s.notes, err = s.loadNotesKey(ctx, opts.NotesKey); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
 	}
 	if engine == SQLite {
 		s.stopStats, s.statsDone = make(chan struct{}), make(chan struct{})

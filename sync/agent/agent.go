@@ -444,6 +444,18 @@ func (a *Agent) Push(ctx context.Context) (int64, error) {
 			return sent, fmt.Errorf("push: HQ holds %d entries, this log only %d", acked, size)
 		}
 		end := min(size, acked+int64(a.cfg.BatchSize))
+		entries, err := a.db.ReadEntries(acked, end)
+		if err != nil {
+			return sent, err
+		}
+		texts, kept, err := a.personalTexts(ctx, acked, entries)
+		if err != nil {
+			return sent, err
+		}
+		if kept < len(entries) {
+			// The texts would make the body too large: fewer entries.
+			entries, end = entries[:kept], acked+int64(kept)
+		}
 		root, err := a.db.TreeRoot(ctx, end)
 		if err != nil {
 			return sent, err
@@ -452,11 +464,7 @@ func (a *Agent) Push(ctx context.Context) (int64, error) {
 		if err != nil {
 			return sent, err
 		}
-		entries, err := a.db.ReadEntries(acked, end)
-		if err != nil {
-			return sent, err
-		}
-		status, rb, err := a.do(ctx, http.MethodPost, wire.PathPush, wire.PushRequest{V: wire.Minor, OldSize: acked, Entries: entries, Checkpoint: cp})
+		status, rb, err := a.do(ctx, http.MethodPost, wire.PathPush, wire.PushRequest{V: wire.Minor, OldSize: acked, Entries: entries, Checkpoint: cp, Texts: texts})
 		if err != nil {
 			return sent, fmt.Errorf("push %d..%d: %w", acked, end, err)
 		}
@@ -501,6 +509,65 @@ func (a *Agent) Push(ctx context.Context) (int64, error) {
 			return sent, fmt.Errorf("push %d..%d: HQ answered %d: %s", acked, end, status, errorText(rb))
 		}
 	}
+}
+
+// textBudget bounds the bytes of entries and personal texts in one push,
+// well inside wire.MaxBody once base64 and JSON are added.
+const textBudget = wire.MaxBody / 2
+
+// personalTexts returns the personal texts the entries (from index start)
+// reference that the kiosk keeps (sync/wire minor 4), and how many of
+// the entries fit in one push with their texts (at least one). A text
+// erased is absent; one that no longer matches its reference, is too
+// long or is not text HQ takes is left out and logged (the kiosk's
+// audit verify names a tampered one), so that it never blocks the sync.
+func (a *Agent) personalTexts(ctx context.Context, start int64, entries [][]byte) ([]wire.PersonalText, int, error) {
+	var out []wire.PersonalText
+	budget := 0
+	for i, leaf := range entries {
+		budget += len(leaf)
+		if i > 0 && budget > textBudget {
+			return out, i, nil
+		}
+		if !store.MayReference(leaf) {
+			continue
+		}
+		ev, err := audit.Decode(leaf)
+		if err != nil {
+			continue // HQ keeps it as evidence; it references nothing it can read
+		}
+		index := start + int64(i)
+		var these []wire.PersonalText
+		for _, f := range []struct {
+			name string
+			ref  []byte
+		}{{"recipient", ev.Recipient}, {"notes", ev.Notes}} {
+			if len(f.ref) == 0 {
+				continue
+			}
+			kt, ok, err := a.db.KeptText(ctx, f.ref)
+			if err != nil {
+				return nil, 0, err
+			}
+			switch {
+			case !ok:
+				continue // erased
+			case !bytes.Equal(audit.PersonalRef(kt.Salt, kt.Text), f.ref):
+				a.log.Warn("push: personal text does not match its reference; not sent", "index", index, "field", f.name)
+				continue
+			case len(kt.Text) > audit.MaxPersonalText || !keycab.ValidText(kt.Text):
+				a.log.Warn("push: personal text too long or not text; not sent", "index", index, "field", f.name, "bytes", len(kt.Text))
+				continue
+			}
+			these = append(these, wire.PersonalText{Index: index, Field: f.name, Salt: kt.Salt, Text: kt.Text})
+			budget += len(kt.Text) + len(kt.Salt)
+		}
+		if i > 0 && budget > textBudget {
+			return out, i, nil
+		}
+		out = append(out, these...)
+	}
+	return out, len(entries), nil
 }
 
 // keepCosigned verifies HQ's cosignature on a checkpoint of size, stores

@@ -199,6 +199,33 @@
 // acked as refused when its id can be read, and never acted on. A kiosk
 // of an older minor version never asks, and HQ's actions for it expire.
 //
+// # Personal texts (minor version 4)
+//
+// An entry never holds personal text: its recipient and notes fields
+// hold audit.PersonalRef(salt, text), a salted SHA-256 reference, and the
+// kiosk keeps the salt and the text in its personal table. From minor
+// version 4 a push carries, in "texts", each text the pushed entries
+// reference that the kiosk still keeps: {"index": the entry's index in
+// the log, "field": "recipient" or "notes", "salt": the 32-byte salt
+// (base64), "text": the text}. A text already erased at the kiosk
+// (store.Erase), one longer than audit.MaxPersonalText bytes, or one that
+// no longer matches its reference (the kiosk's audit verify names it as
+// tampering) is left out; the reference alone travels, as before.
+// The reference is not sent again: HQ reads it from the entry.
+//
+// HQ keeps a text only when audit.PersonalRef(salt, text) is the
+// reference the entry at index carries in field. A push with a text that
+// does not match (its text or salt edited, or moved to another entry or
+// field), names an entry outside the push or a field the entry has no
+// reference in, is sent twice, or is empty, too long, NUL or invalid
+// UTF-8, is refused whole with 400 (EINVALID: the message is wrong; not
+// 422, which a kiosk takes for a fork), and nothing of it is stored. HQ
+// seals the texts it keeps with its notes key (hq/store/personal.go);
+// an HQ without one checks them and keeps none. Texts of an identical
+// resend are checked and not stored again. An HQ of minor version 3 or
+// less ignores the field; a kiosk of minor version 3 or less sends none,
+// and its pushes land as before.
+//
 // # Enrolment
 //
 // An admin makes a single-use token for one cabinet at HQ. The kiosk

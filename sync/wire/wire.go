@@ -5,8 +5,8 @@ import "time"
 // Minor is the minor protocol version this build speaks (see the package
 // doc): it is sent as "v" in every message. Minor 1: HQ's one error body
 // and clock_offset_ms; minor 2: touchscreen changes; minor 3: remote
-// actions.
-const Minor = 3
+// actions; minor 4: personal texts beside a push's leaves.
+const Minor = 4
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"
@@ -61,6 +61,19 @@ type PushRequest struct {
 	OldSize    int64    `json:"old_size"`
 	Entries    [][]byte `json:"entries"`    // leaf bytes (base64 in JSON)
 	Checkpoint []byte   `json:"checkpoint"` // signed note (base64 in JSON)
+	// Texts are the personal texts the entries reference, as the kiosk
+	// still keeps them (minor version 4; see the package doc).
+	Texts []PersonalText `json:"texts,omitempty"`
+}
+
+// PersonalText is the personal text behind the reference that field
+// ("recipient" or "notes") of the entry at Index (in the log) carries:
+// audit.PersonalRef(Salt, Text) is that reference.
+type PersonalText struct {
+	Index int64  `json:"index"`
+	Field string `json:"field"`
+	Salt  []byte `json:"salt"` // 32 bytes (base64 in JSON)
+	Text  string `json:"text"` // at most audit.MaxPersonalText bytes of UTF-8, no NUL
 }
 
 // PushResponse answers a push: Cosigned on 200; Size (HQ's) and Cosigned

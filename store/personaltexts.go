@@ -1,0 +1,39 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// KeptText is a piece of personal text the kiosk keeps: the salt of its
+// reference and the text.
+type KeptText struct {
+	Salt []byte
+	Text string
+}
+
+// KeptText returns the salt and text kept for a reference from an entry;
+// ok is false once erased (or never kept). The sync agent sends them to
+// HQ beside the entries (sync/wire minor 4).
+func (d *DB) KeptText(ctx context.Context, ref []byte) (kt KeptText, ok bool, err error) {
+	var text []byte
+	err = d.db.QueryRowContext(ctx, "SELECT salt, CAST(text AS BLOB) FROM personal WHERE ref = ?", ref).Scan(&kt.Salt, &text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return kt, false, nil
+	}
+	if err != nil {
+		return kt, false, d.wrap("read personal text", err)
+	}
+	kt.Text = string(text)
+	return kt, true, nil
+}
+
+// MayReference reports whether entry bytes may carry a personal text's
+// reference: the deterministic encoding writes a recipient as 0x0b 0x58
+// 0x20 and its 32 bytes, notes as 0x0c 0x58 0x20, so an entry without
+// either need not be decoded to look.
+func MayReference(leaf []byte) bool {
+	return bytes.Contains(leaf, recipientKey) || bytes.Contains(leaf, notesKey)
+}
