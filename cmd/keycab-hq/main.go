@@ -6,6 +6,7 @@
 //	keycab-hq migrate     [--db DSN] [--app-role ROLE]
 //	keycab-hq demo-seed   [--db DSN] [--out FILE]
 //	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D] [--hq URL [--qr FILE]]
+//	keycab-hq rotate-notes-key [--db DSN] [--notes-key-file F] --new-key-file G
 //
 // DSN is sqlite:PATH (the default, sqlite:./keycab-hq.db) or a
 // postgres:// URL. On SQLite, serve and demo-seed apply pending migrations
@@ -15,6 +16,15 @@
 // --notes-key-file, never from the database; without it site notes and
 // MFA enrolment are unavailable. Logs are JSON on stderr. SIGTERM or
 // SIGINT shuts the server down gracefully.
+//
+// rotate-notes-key re-seals every value sealed with the notes key (site
+// notes, TOTP secrets, retried mail bodies, kiosks' personal texts) under
+// the key in --new-key-file, in one transaction, and moves the database
+// to the key's next generation (hq/store/crypto.go). The current key
+// comes from --notes-key-file (or --old-key-file) or KEYCAB_NOTES_KEY.
+// Stop every HQ process first; then start them with the new key: the
+// store refuses the old one from then on. On PostgreSQL run it as the
+// application role (the serve DSN).
 //
 // Mail is a dry run unless --smtp-host is given: each message is then
 // only recorded in the delivery log (and written under --mail-dir if set).
@@ -92,6 +102,7 @@ type Config struct {
 	Listen         string
 	NotesKeyFile   string
 	NotesKeyEnv    string // the environment's KEYCAB_NOTES_KEY
+	NewKeyFile     string // rotate-notes-key: the new notes key
 	BaseURL        string // for links in emails
 	MailDir        string // dry-run mail: write messages here (development only)
 	AppRole        string // migrate: the service's PostgreSQL role
@@ -173,9 +184,9 @@ func (m *Main) ParseFlags(args []string) error {
 		m.Config.Command, args = args[0], args[1:]
 	}
 	switch m.Config.Command {
-	case "serve", "migrate", "demo-seed", "enrol-token", "backup":
+	case "serve", "migrate", "demo-seed", "enrol-token", "backup", "rotate-notes-key":
 	default:
-		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed, enrol-token or backup", m.Config.Command)
+		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed, enrol-token, backup or rotate-notes-key", m.Config.Command)
 	}
 	fs := flag.NewFlagSet("keycab-hq "+m.Config.Command, flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
@@ -224,9 +235,13 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.BackupOut, "out", "", "the backup `file` to write (must not exist); SQLite only: back PostgreSQL up with pg_dump")
 	case "migrate":
 		fs.StringVar(&m.Config.AppRole, "app-role", m.Config.AppRole, "PostgreSQL: the service's role, granted what it needs")
+	case "rotate-notes-key":
+		fs.StringVar(&m.Config.NotesKeyFile, "notes-key-file", "", "file holding the current notes key (else $KEYCAB_NOTES_KEY)")
+		fs.StringVar(&m.Config.NotesKeyFile, "old-key-file", "", "the same as --notes-key-file")
+		fs.StringVar(&m.Config.NewKeyFile, "new-key-file", "", "file holding the new notes key (32 bytes, hex or base64)")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token|backup [flags]\n\nflags of %s:\n", m.Config.Command)
+		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token|backup|rotate-notes-key [flags]\n\nflags of %s:\n", m.Config.Command)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -354,6 +369,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.enrolToken(ctx)
 	case "backup":
 		return m.backup(ctx)
+	case "rotate-notes-key":
+		return m.rotateNotesKey(ctx)
 	}
 	if err := m.open(ctx); err != nil {
 		return err
@@ -377,6 +394,39 @@ func (m *Main) open(ctx context.Context) error {
 	}
 	m.st, err = store.Open(ctx, m.Config.DB, store.Options{Logger: m.log, NotesKey: key})
 	return err
+}
+
+// rotateNotesKey re-seals every sealed value under the new key.
+func (m *Main) rotateNotesKey(ctx context.Context) error {
+	if m.Config.NewKeyFile == "" {
+		return errors.New("rotate-notes-key: --new-key-file is required")
+	}
+	newKey, err := store.ReadNotesKey(m.Config.NewKeyFile)
+	if err != nil {
+		return fmt.Errorf("rotate-notes-key: %w", err)
+	}
+	old, err := m.notesKey()
+	if err != nil {
+		return fmt.Errorf("rotate-notes-key: %w", err)
+	}
+	if old == nil {
+		return errors.New("rotate-notes-key: the current key is required (--notes-key-file or KEYCAB_NOTES_KEY)")
+	}
+	if string(old) == string(newKey) {
+		return errors.New("rotate-notes-key: the new key is the current key")
+	}
+	if err := m.open(ctx); err != nil {
+		return fmt.Errorf("rotate-notes-key: %w", err)
+	}
+	rc, err := m.st.RotateNotesKey(ctx, newKey)
+	if err != nil {
+		return err
+	}
+	m.log.Info("notes key rotated", "generation", rc.Generation, "site_notes", rc.SiteNotes, "totp_secrets", rc.TOTPSecrets,
+		"mail_bodies", rc.MailBodies, "personal_texts", rc.PersonalTexts)
+	fmt.Fprintf(m.stdout, "notes key rotated to generation %d: %d site notes, %d TOTP secrets, %d mail bodies, %d personal texts re-sealed\n",
+		rc.Generation, rc.SiteNotes, rc.TOTPSecrets, rc.MailBodies, rc.PersonalTexts)
+	return nil
 }
 
 func (m *Main) notesKey() ([]byte, error) {

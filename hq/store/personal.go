@@ -374,7 +374,7 @@ func (s *Store) RotateNotesKey(ctx context.Context, newKey []byte) (RotationCoun
 		// accounts' own).
 		mail := func() (int, error) {
 			return t.reseal(ctx, next, "SELECT id, body FROM mail_retry WHERE org_id = $1",
-				"UPDATE mail_retry SET body = $1 WHERE id = $2", func(id string) []byte { return mailAD(id) }, "mail")
+				"UPDATE mail_retry SET body = $1 WHERE id = $2 AND org_id = $3", func(id string) []byte { return mailAD(id) }, "mail")
 		}
 		if rc.MailBodies, err = mail(); err != nil {
 			return err
