@@ -3,7 +3,7 @@ package hq_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -124,9 +124,11 @@ type env struct {
 func newEnv(tb testing.TB, eng engine, tweak func(*auth.Config, *hq.Server)) *env {
 	tb.Helper()
 	e := &env{clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}, mail: &mailbox{}, logs: &lockedBuffer{buf: &bytes.Buffer{}}}
-	key := make([]byte, 32)
-	rand.Read(key)
-	st, err := store.Open(context.Background(), eng.dsn(tb), store.Options{Now: e.clock.Now, NotesKey: key})
+	// One notes key a database, as every HQ process on it must have: the
+	// store refuses another (notes_key's check value).
+	dsn := eng.dsn(tb)
+	key := sha256.Sum256([]byte("notes key of " + dsn))
+	st, err := store.Open(context.Background(), dsn, store.Options{Now: e.clock.Now, NotesKey: key[:]})
 	MustNoErr(tb, err)
 	tb.Cleanup(func() { st.Close() })
 	e.st = st

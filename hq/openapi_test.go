@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -128,7 +129,7 @@ func (c *apiCheck) MustCall(tb testing.TB, method, path, token string, body any,
 		tb.Fatalf("%s %s: the answer does not match the document: %v\nbody: %.2000s", method, path, err, got)
 	}
 	r := resp{status: res.StatusCode, header: res.Header, raw: string(got)}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt == "application/json" {
 		MustNoErr(tb, json.Unmarshal(got, &r.body))
 	}
 	return r
@@ -382,6 +383,9 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	}
 	mustItems(t, c.MustCall(t, "GET", "/v1/events?kind=key.taken&cursor="+ev.str("next_cursor"), o, nil, 200), "events", 1)
 	mustItems(t, c.MustCall(t, "GET", "/v1/events?since="+rfc(-24*time.Hour)+"&until="+rfc(time.Hour)+"&key_set_id="+ks[0]+"&actor_id="+staff.memberID, o, nil, 200), "events", 1)
+	if jl := c.MustCall(t, "GET", "/v1/events.jsonl?kind=key.taken", o, nil, 200); strings.Count(jl.raw, "\n") != 2 || !strings.Contains(jl.raw, `"kind":"key.taken"`) {
+		t.Fatalf("events.jsonl: %q", jl.raw)
+	}
 	if cu := mustItems(t, c.MustCall(t, "GET", "/v1/custody", o, nil, 200), "custody", 1); cu[0]["overdue"] != true {
 		t.Fatalf("custody: %v", cu)
 	}

@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +109,8 @@ func (s *API) routes() []route {
 		{method: "GET", path: "/v1/members/{id}", summary: "A member", auth: true, status: 200, out: Member{}, handler: s.api(s.getMember)},
 		{method: "GET", path: "/v1/events", summary: "History, newest first, keyset-paginated (pass next_cursor as cursor)", auth: true,
 			query: []string{"key_set_id", "actor_id", "kind", "since", "until", "limit", "cursor"}, status: 200, out: EventList{}, handler: s.api(s.listEvents)},
+		{method: "GET", path: "/v1/events.jsonl", summary: "The whole history the filter selects as JSON Lines, one event per line, newest first", auth: true,
+			query: []string{"key_set_id", "actor_id", "kind", "since", "until"}, raw: []string{"application/jsonl"}, status: 200, handler: s.api(s.exportEvents)},
 		{method: "GET", path: "/v1/custody", summary: "Key sets out now", auth: true, status: 200, out: CustodyList{}, handler: s.api(s.listCustody)},
 		{method: "GET", path: "/v1/alarms", summary: "Alarms", auth: true, query: []string{"open"}, status: 200, out: AlarmList{}, handler: s.api(s.listAlarms)},
 		{method: "GET", path: "/v1/kiosks", summary: "Kiosks", auth: true, status: 200, out: KioskList{}, handler: s.api(s.listKiosks)},
@@ -576,14 +580,24 @@ func parseTime(q, name string) (time.Time, error) {
 	return t, nil
 }
 
-func (s *API) listEvents(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+// eventFilter reads the history filter of GET /v1/events and its JSON
+// Lines export.
+func eventFilter(q url.Values) (store.EventFilter, error) {
 	f := store.EventFilter{KeySetID: q.Get("key_set_id"), ActorID: q.Get("actor_id"), Kind: keycab.EventKind(q.Get("kind"))}
 	var err error
 	if f.Since, err = parseTime(q.Get("since"), "since"); err != nil {
-		return err
+		return f, err
 	}
 	if f.Until, err = parseTime(q.Get("until"), "until"); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (s *API) listEvents(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f, err := eventFilter(q)
+	if err != nil {
 		return err
 	}
 	f.Limit = 100
@@ -597,23 +611,76 @@ func (s *API) listEvents(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	es, err := s.Store.ListEvents(r.Context(), principalOf(r.Context()).Scope(), f)
+	es, err := s.eventPage(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	times, err := s.Store.EventTimes(r.Context(), principalOf(r.Context()).Scope(), es)
-	if err != nil {
-		return err
-	}
-	out := EventList{Events: []Event{}}
-	for i, e := range es {
-		out.Events = append(out.Events, eventOf(e, times[i]))
-	}
+	out := EventList{Events: es}
 	if len(es) == f.Limit {
-		out.NextCursor = store.EventCursor(es[len(es)-1])
+		out.NextCursor = store.EventCursor(storeKey(es[len(es)-1]))
 	}
 	hq.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// eventPage reads a page of history as the API answers it.
+func (s *API) eventPage(ctx context.Context, f store.EventFilter) ([]Event, error) {
+	sc := principalOf(ctx).Scope()
+	es, err := s.Store.ListEvents(ctx, sc, f)
+	if err != nil {
+		return nil, err
+	}
+	times, err := s.Store.EventTimes(ctx, sc, es)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Event, 0, len(es))
+	for i, e := range es {
+		out = append(out, eventOf(e, times[i]))
+	}
+	return out, nil
+}
+
+// storeKey is the page position of an event the API answered.
+func storeKey(e Event) store.Event {
+	return store.Event{At: e.At, KioskID: e.KioskID, LogIndex: e.LogIndex}
+}
+
+// exportEvents answers the whole history the filter selects as JSON
+// Lines (https://jsonlines.org): one Event object per line, newest first,
+// every field GET /v1/events has, personal text where the reader may see
+// it (the store decides, as for GET /v1/events). The first page is read
+// before the 200, so a bad filter or principal is an error body.
+func (s *API) exportEvents(w http.ResponseWriter, r *http.Request) error {
+	f, err := eventFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	f.Limit = 1000
+	es, err := s.eventPage(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Disposition", `attachment; filename="keycab-history.jsonl"`)
+	enc := json.NewEncoder(w)
+	for {
+		for _, e := range es {
+			if err := enc.Encode(e); err != nil {
+				return nil // the client went away
+			}
+		}
+		if len(es) < f.Limit {
+			return nil
+		}
+		last := storeKey(es[len(es)-1])
+		f.Before = &last
+		if es, err = s.eventPage(r.Context(), f); err != nil {
+			s.Logger.Error("events export", "err", err)
+			return nil // the 200 is sent: the export ends short
+		}
+	}
 }
 
 func (s *API) listCustody(w http.ResponseWriter, r *http.Request) error {

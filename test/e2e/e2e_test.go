@@ -182,12 +182,13 @@ func freePort(tb testing.TB) string {
 // hq is a keycab-hq serve process on a fixed address, restartable.
 type hq struct {
 	dsn, addr, keys string
+	extra           []string // more flags of serve
 	p               *proc
 }
 
 func (h *hq) start(tb testing.TB) {
 	tb.Helper()
-	h.p = start(tb, "keycab-hq", "serve", "--db", h.dsn, "--listen", h.addr, "--keys", h.keys, "--config-poll", "200ms", "--shutdown-timeout", "5s")
+	h.p = start(tb, "keycab-hq", append([]string{"serve", "--db", h.dsn, "--listen", h.addr, "--keys", h.keys, "--config-poll", "200ms", "--shutdown-timeout", "5s"}, h.extra...)...)
 	eventually(tb, 20*time.Second, "HQ serving", func() bool { return strings.Contains(h.p.errb.String(), `"msg":"serving"`) })
 }
 
