@@ -40,6 +40,9 @@
 //	custody       org_id, key_set_id -> key_sets, member_id -> members: keys out now
 //	alarms        org_id, id, kiosk_id -> kiosks, cabinet_id -> cabinets, alarm, cleared
 //	admin_log     org_id, id, time, actor, role, action, target, detail (append-only)
+//	personal_texts org_id, kiosk_id -> kiosks, log_index, field (recipient, notes),
+//	              subject (the member), sealed salt || text (migration 0016)
+//	notes_key     the notes key's generation and a check value sealed under it (0016; global)
 //
 // # Tenancy
 //
@@ -102,14 +105,31 @@
 // Reservations cannot overlap: an exclusion constraint (btree_gist) on
 // PostgreSQL, triggers on SQLite.
 //
-// # Site notes
+// # Sealed values: site notes, TOTP secrets, mail, personal texts
 //
-// Site notes are sealed with AES-256-GCM under a key given in
-// Options.NotesKey (from the environment or a key file, never the
-// database), with "keycab site notes v1", the org id and the site id as
-// associated data, stored as version 1 || nonce || ciphertext. They are
+// Site notes, TOTP secrets, retried mail bodies and kiosks' personal
+// texts are sealed by one sealer (crypto.go) with AES-256-GCM under the
+// notes key given in Options.NotesKey (from the environment or a key
+// file, never the database), each with associated data naming what it
+// is and its row ("keycab site notes v1", the org id and the site id; a
+// personal text's org, kiosk, log index and field), stored as key
+// generation || nonce || ciphertext. notes_key holds the generation and
+// a check value: Open refuses a key that does not open it, and
+// RotateNotesKey (keycab-hq rotate-notes-key) re-seals every value under
+// a new key at the next generation in one transaction. Site notes are
 // opened for owners and admins, and for staff and contractors while they
 // hold a key set of that site; everyone else gets them redacted.
+//
+// # Personal texts
+//
+// An entry's recipient and notes reach HQ beside the push (sync/wire
+// minor 4) and are kept only when they hash to the reference the entry
+// carries (personal.go); a push with one that does not is refused whole
+// (EINVALID). ListEvents fills them in for owners and admins, and for
+// site managers, staff and contractors at a site where they hold a key
+// set now; auditors and kiosks never get them. Without a notes key HQ
+// checks them and keeps none. DeleteMemberTexts removes a member's (by
+// subject) for erasure.
 //
 // # Admin log
 //
