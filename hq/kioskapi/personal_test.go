@@ -3,6 +3,7 @@ package kioskapi_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -230,4 +232,35 @@ func mustHead(t *testing.T, k *kiosk) ([]byte, int64) {
 	root, size, err := k.db.Head(context.Background())
 	MustNoErr(t, err)
 	return root, size
+}
+
+// TestPersonalTextsErasedOrEdited: the agent leaves out a text erased at
+// the kiosk (store.Erase) and one edited in the kiosk's personal table
+// (which its audit verify names as tampering), so the push lands and
+// HQ keeps neither; the references alone travel.
+func TestPersonalTextsErasedOrEdited(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		h := MustHQ(t, dsn, withNotesKey)
+		k := MustKiosk(t, h, h.srv.URL)
+		must[bool](t)(k.a.PullConfig(ctx, 0))
+		MustNoErr(t, k.db.Take(ctx, &keycab.Checkout{KeySetID: h.ks.ID, MemberID: h.staff.ID, Slot: 1, TakenAt: time.Now(), Recipient: "Erased Person"}))
+		must[[]store.Appended](t)(k.db.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmCleared, Actor: h.owner.ID}, Notes: "genuine note"}))
+		MustNoErr(t, k.db.Erase(ctx, h.staff.ID, h.owner.ID))
+		raw := must[*sql.DB](t)(sql.Open("sqlite", k.path))
+		defer raw.Close()
+		if _, err := raw.ExecContext(ctx, "UPDATE personal SET text = 'edited note' WHERE subject = ?", h.owner.ID); err != nil {
+			t.Fatal(err)
+		}
+		must[int64](t)(k.a.Push(ctx))
+		_, size := mustHead(t, k)
+		if kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != size {
+			t.Fatalf("HQ holds %d entries, the kiosk %d", kl.Size, size)
+		}
+		for _, e := range must[[]hqstore.Event](t)(h.s.ListEvents(ctx, h.own(), hqstore.EventFilter{})) {
+			if e.Recipient != "" || e.Notes != "" {
+				t.Fatalf("HQ kept a text the agent should have left out: %+v", e)
+			}
+		}
+	})
 }
