@@ -285,7 +285,7 @@ func (d *Dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 	w.Header().Set("Content-Disposition", `attachment; filename="keycab-history-`+d.now().UTC().Format("2006-01-02")+`.csv"`)
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"time_utc", "kind", "member_id", "member", "key_set_id", "key_set", "site", "cabinet", "kiosk_id", "log_index", "due_utc", "detail",
-		"reason", "second_id", "second", "third_id", "third", "slot", "via", "context", "recipient", "notes"})
+		"reason", "second_id", "second", "third_id", "third", "slot", "via", "context", "home_slot", "recipient", "notes"})
 	es := first
 	for {
 		for _, e := range es {
@@ -297,7 +297,7 @@ func (d *Dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 				dir.KeySetLabel(e.KeySetID), dir.SiteName(dir.CabinetSite(e.CabinetID)), dir.CabinetName(e.CabinetID), e.KioskID,
 				strconv.FormatInt(e.LogIndex, 10), due, e.Detail,
 				e.Reason, e.SecondID, dir.MemberName(e.SecondID), e.ThirdID, dir.MemberName(e.ThirdID), slotText(e.Slot), e.Via, e.Context,
-				e.Recipient, e.Notes}
+				slotText(e.HomeSlot), e.Recipient, e.Notes}
 			for i := range row {
 				row[i] = csvCell(row[i])
 			}

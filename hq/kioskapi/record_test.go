@@ -43,8 +43,16 @@ func TestWholeRecordAtHQ(t *testing.T) {
 		if r := by[keycab.EventIdentified].EventRecord; r.Via != "wiegand" {
 			t.Fatalf("identified at HQ: %+v", r)
 		}
-		if r := by[keycab.EventKeyReturned].EventRecord; r.Slot != 2 || r.Context != "wrong slot; for "+h.staff.ID {
+		if r := by[keycab.EventKeyReturned].EventRecord; r.Slot != 2 || r.Context != "wrong slot; for "+h.staff.ID || r.HomeSlot != 0 {
 			t.Fatalf("return at HQ: %+v", r)
+		}
+		// With the key set mapped to slot 4 of the cabinet, the wrong-slot
+		// return names its home slot.
+		MustNoErr(t, h.s.SetSlot(ctx, h.own(), keycab.Slot{CabinetID: h.cab.ID, Number: 4, Lock: "L4", Sensor: "S4", KeySetID: h.ks.ID}))
+		for _, e := range must[[]hqstore.Event](t)(h.s.ListEvents(ctx, h.own(), hqstore.EventFilter{})) {
+			if want := map[bool]int{true: 4}[e.Kind == keycab.EventKeyReturned]; e.HomeSlot != want {
+				t.Fatalf("%s at HQ has home slot %d, want %d", e.Kind, e.HomeSlot, want)
+			}
 		}
 		if e := by[keycab.EventAlarmRaised]; e.Detail != keycab.AlarmKeyRemoved || e.Context != "front door from slot 4" {
 			t.Fatalf("alarm at HQ: %+v", e)

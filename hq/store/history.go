@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -56,7 +58,8 @@ func ParseEventCursor(c string) (*Event, error) {
 // see all; site managers their sites' and their own; staff and
 // contractors their own. Each event carries its personal text (recipient,
 // notes) where the reader may see it (personal.go: owners and admins;
-// others only at a site where they hold a key set now). Every filter, the role's scope and the page
+// others only at a site where they hold a key set now), and a return to a
+// wrong slot its home slot (homeSlots). Every filter, the role's scope and the page
 // cursor are conditions of one query, answered by one of the indexes of
 // migration 0004 (events_site, _key_set, _actor, _kind or _at; see
 // docs/PERFORMANCE.md), so a page reads about as many rows as it returns.
@@ -89,9 +92,40 @@ func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Even
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if err := t.homeSlots(ctx, out); err != nil {
+			return err
+		}
 		return t.eventTexts(ctx, out, sites)
 	})
 	return out, err
+}
+
+// homeSlots fills in the home slot of the returns to a wrong slot among
+// events: the slot of the event's cabinet that HQ's slot map gives its
+// key set.
+func (t *tx) homeSlots(ctx context.Context, events []Event) error {
+	type home struct{ cabinet, keySet string }
+	want := map[home][]int{}
+	for i, e := range events {
+		if e.Kind == keycab.EventKeyReturned && e.KeySetID != "" && strings.Contains(e.Context, "wrong slot") {
+			h := home{e.CabinetID, e.KeySetID}
+			want[h] = append(want[h], i)
+		}
+	}
+	for h, idx := range want {
+		var n int
+		err := t.queryRow(ctx, "SELECT number FROM slots WHERE org_id = $1 AND cabinet_id = $2 AND key_set_id = $3 ORDER BY number LIMIT 1",
+			t.org(), h.cabinet, h.keySet).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		for _, i := range idx {
+			events[i].HomeSlot = n
+		}
+	}
+	return nil
 }
 
 // historyQuery builds ListEvents' statement for principal p: the tenant,

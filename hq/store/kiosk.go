@@ -156,6 +156,10 @@ type EventRecord struct {
 	// Context is what an alarm was about ("1 High St from slot 2"), or a
 	// return's circumstances ("wrong slot", "for HOLDER").
 	Context string
+	// HomeSlot is, for a return to a wrong slot, the slot of its cabinet
+	// the key set is mapped to (HQ's slot map as it is now); 0 otherwise.
+	// ListEvents fills it in; it is not stored in events.
+	HomeSlot int
 	// Recipient and Notes are the entry's personal text, filled in by
 	// ListEvents for a reader who may see it (personal.go); empty
 	// otherwise, and never stored in events.
