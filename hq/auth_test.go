@@ -156,12 +156,15 @@ func TestPasswordReset(t *testing.T) {
 		if known.raw != unknown.raw {
 			t.Fatalf("answers differ: %s / %s", known.raw, unknown.raw)
 		}
-		if n := e.mail.count(); n != 1 {
-			t.Fatalf("%d messages sent, want 1", n)
+		if n := e.mail.count(); n != 2 {
+			t.Fatalf("%d messages sent, want 2 (the signup's verification, one reset)", n)
 		}
 		ds, err := e.st.ListDeliveries(context.Background(), "", 10)
 		MustNoErr(t, err)
-		if len(ds) != 1 || ds[0].Kind != "reset" || ds[0].To != "owner@acme.test" || ds[0].Status != "sent" {
+		if len(ds) == 2 && ds[0].Kind == "verify" {
+			ds[0] = ds[1] // sent in the same microsecond: either order
+		}
+		if len(ds) != 2 || ds[0].Kind != "reset" || ds[0].To != "owner@acme.test" || ds[0].Status != "sent" {
 			t.Fatalf("delivery log %+v", ds)
 		}
 		tok := e.mail.MustToken(t, "reset", "owner@acme.test")

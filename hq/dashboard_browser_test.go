@@ -162,6 +162,14 @@ func (t *tab) signup(org, name, email, shot string) {
 	t.submit(`button[type=submit]`)
 }
 
+// verify opens a verification link (the token after #token=) and sends
+// its form.
+func (t *tab) verify(token string) {
+	t.tb.Helper()
+	t.open("/verify#token=" + url.QueryEscape(token))
+	t.submit(`form[action="/verify"] button[type=submit]`)
+}
+
 // value is the current value of a form control.
 func (t *tab) value(sel string) string {
 	t.tb.Helper()
@@ -272,7 +280,9 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Fatalf("signed out / went to %s", owner.location())
 	}
 	owner.signup("Harbour Lettings", "Ann Owner", "ann@harbour.test", "01-signup")
-	owner.MustSee("Harbour Lettings", "Welcome to keycab", "Every key is in its cabinet")
+	owner.MustSee("Welcome to keycab", "Verify your email address")
+	owner.verify(e.mail.MustToken(t, "verify", "ann@harbour.test"))
+	owner.MustSee("Harbour Lettings", "Email address verified", "Every key is in its cabinet")
 	owner.shot("02-empty-dashboard")
 
 	// History to look at: through the store, as kiosks would sync it.
@@ -437,7 +447,8 @@ func TestBrowserManageForms(t *testing.T) {
 	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
 
 	owner.signup("Quayside Keys", "Ann Owner", "ann@quayside.test", "")
-	owner.MustSee("Quayside Keys", "Welcome to keycab")
+	owner.verify(e.mail.MustToken(t, "verify", "ann@quayside.test"))
+	owner.MustSee("Quayside Keys", "Email address verified")
 
 	// A site: a zone Go does not know is refused, and nothing typed is lost.
 	owner.open("/sites")

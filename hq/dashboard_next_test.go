@@ -70,7 +70,7 @@ func TestDashboardNextStaysLocal(t *testing.T) {
 	p := MustPage(t, m.post(t, "/settings/mfa/setup", nil), 200)
 	secret, err := decodeKey(regexp.MustCompile(`data-testid="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(p.body)[1])
 	MustNoErr(t, err)
-	MustPage(t, m.post(t, "/settings/mfa/enable", url.Values{"code": {auth.TOTPCode(secret, e.clock.Now())}}), 303)
+	MustPage(t, m.post(t, "/settings/mfa/enable", url.Values{"code": {auth.TOTPCode(secret, e.clock.Now())}}), 200, `data-testid="recovery-codes"`)
 
 	for _, next := range append(append([]string{}, hostileNext...), goodNext...) {
 		// Fresh rate-limit windows and TOTP steps for each value.

@@ -14,7 +14,8 @@ func TestBrowserRemoteActions(t *testing.T) {
 	e := newDashEnv(t, engines()[0], nil, true)
 	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
 	owner.signup("Quayside Keys", "Ann Owner", "ann@quayside.test", "")
-	owner.MustSee("Welcome to keycab")
+	owner.verify(e.mail.MustToken(t, "verify", "ann@quayside.test"))
+	owner.MustSee("Email address verified")
 	s := MustSeed(t, e, &web{e: e, cookies: map[string]string{"__Host-keycab_session": owner.session()}}, e.clock.Now(), 4)
 
 	owner.open("/")

@@ -155,7 +155,18 @@ func (w *web) MustSignupWeb(tb testing.TB, org, name, email string) {
 	if p.status != http.StatusSeeOther || w.cookies["__Host-keycab_session"] == "" {
 		tb.Fatalf("signup: %d %s", p.status, p.body)
 	}
+	w.MustVerifyWeb(tb, email)
 	w.get(tb, "/settings") // for a CSRF token
+}
+
+// MustVerifyWeb opens the last verification link mailed to email through
+// the dashboard's form.
+func (w *web) MustVerifyWeb(tb testing.TB, email string) {
+	tb.Helper()
+	p := w.post(tb, "/verify", url.Values{"token": {w.e.mail.MustToken(tb, "verify", email)}})
+	if p.status != http.StatusSeeOther {
+		tb.Fatalf("verify: %d %s", p.status, p.body)
+	}
 }
 
 // seeded is an organisation with sites, cabinets, key sets, a kiosk and
@@ -445,7 +456,7 @@ func TestDashboardMFA(t *testing.T) {
 	secret, err := decodeKey(regexp.MustCompile(`data-testid="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(p.body)[1])
 	MustNoErr(t, err)
 	MustPage(t, w.post(t, "/settings/mfa/enable", url.Values{"code": {"000000"}}), 400, "wrong code")
-	MustPage(t, w.post(t, "/settings/mfa/enable", url.Values{"code": {auth.TOTPCode(secret, e.clock.Now())}}), 303)
+	MustPage(t, w.post(t, "/settings/mfa/enable", url.Values{"code": {auth.TOTPCode(secret, e.clock.Now())}}), 200, `data-testid="recovery-codes"`)
 	MustPage(t, w.get(t, "/settings?notice=mfa"), 200, "Two-step sign-in is on")
 	e.clock.Advance(30 * time.Second)
 

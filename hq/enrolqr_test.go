@@ -195,6 +195,7 @@ func TestBrowserEnrolQR(t *testing.T) {
 	e := newDashEnv(t, engines()[0], nil, true)
 	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
 	owner.signup("Quayside Keys", "Ann Owner", "ann@quayside.test", "")
+	owner.verify(e.mail.MustToken(t, "verify", "ann@quayside.test"))
 	owner.MustSee("Quayside Keys")
 	c := e.MustCabinet(t, e.scopeOf(t, &web{cookies: map[string]string{"__Host-keycab_session": owner.session()}}))
 

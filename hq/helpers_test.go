@@ -231,7 +231,14 @@ func (e *env) MustSignup(tb testing.TB, org, email string) *user {
 		"org_name": org, "name": "Owner of " + org, "email": email, "password": goodPassword}), 200)
 	u := &user{email: email, password: goodPassword}
 	u.set(r)
+	e.MustVerify(tb, email)
 	return u
+}
+
+// MustVerify opens the last verification link mailed to email.
+func (e *env) MustVerify(tb testing.TB, email string) {
+	tb.Helper()
+	MustStatus(tb, e.do(tb, "POST", "/v1/auth/verify", "", map[string]string{"token": e.mail.MustToken(tb, "verify", email)}), 200)
 }
 
 func (u *user) set(r resp) {

@@ -229,6 +229,8 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	r := c.MustCall(t, "POST", "/v1/signup", "", map[string]any{"org_name": "Drift", "name": "Olive Owner", "email": "owner@drift.test", "password": goodPassword}, 200)
 	owner := &user{email: "owner@drift.test", password: goodPassword}
 	owner.set(r)
+	c.MustCall(t, "POST", "/v1/me/verify/resend", owner.access, nil, 202)
+	c.MustCall(t, "POST", "/v1/auth/verify", "", map[string]any{"token": e.mail.MustToken(t, "verify", owner.email)}, 200)
 	owner.set(c.MustCall(t, "POST", "/v1/auth/login", "", map[string]any{"email": owner.email, "password": goodPassword}, 200))
 	owner.set(c.MustCall(t, "POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": owner.refresh}, 200))
 	o := owner.access
@@ -408,6 +410,20 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	}
 	staff.set(c.MustCall(t, "POST", "/v1/auth/mfa", "", map[string]any{"mfa_token": ch.str("mfa_token"), "code": auth.TOTPCode(secret, e.clock.Now())}, 200))
 
+	// Recovery codes and MFA off, with re-authentication; an admin's
+	// reset of a member's MFA; the organisation's MFA rule.
+	e.clock.Advance(30 * time.Second)
+	rc := c.MustCall(t, "POST", "/v1/me/mfa/recovery-codes", staff.access, map[string]any{"password": goodPassword, "code": auth.TOTPCode(secret, e.clock.Now())}, 200)
+	codes, _ := rc.body["recovery_codes"].([]any)
+	if len(codes) != 10 {
+		t.Fatalf("recovery codes: %s", rc.raw)
+	}
+	c.MustCall(t, "POST", "/v1/me/mfa/disable", staff.access, map[string]any{"password": goodPassword, "code": codes[0]}, 200)
+	e.MustEnableMFA(t, staff)
+	c.MustCall(t, "DELETE", "/v1/members/"+staff.memberID+"/mfa", o, nil, 204)
+	staff.set(c.MustCall(t, "POST", "/v1/auth/login", "", map[string]any{"email": staff.email, "password": goodPassword}, 200))
+	c.MustCall(t, "PUT", "/v1/org/security", o, map[string]any{"require_mfa": false}, 200)
+
 	// Links by mail, and passwords.
 	c.MustCall(t, "POST", "/v1/auth/magic", "", map[string]any{"email": owner.email}, 202)
 	owner.set(c.MustCall(t, "POST", "/v1/auth/magic/confirm", "", map[string]any{"token": e.mail.MustToken(t, "magic", owner.email)}, 200))
@@ -417,6 +433,16 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "POST", "/v1/auth/reset/confirm", "", map[string]any{"token": e.mail.MustToken(t, "reset", owner.email), "password": goodPassword}, 200)
 	owner.set(c.MustCall(t, "POST", "/v1/auth/login", "", map[string]any{"email": owner.email, "password": goodPassword}, 200))
 	o = owner.access
+
+	// One's sessions, and signing out one of them; a change of address.
+	c.MustCall(t, "POST", "/v1/auth/login", "", map[string]any{"email": owner.email, "password": goodPassword}, 200)
+	for _, ss := range mustItems(t, c.MustCall(t, "GET", "/v1/me/sessions", o, nil, 200), "sessions", 2) {
+		if ss["current"] != true {
+			c.MustCall(t, "DELETE", "/v1/me/sessions/"+ss["id"].(string), o, nil, 204)
+		}
+	}
+	e.clock.Advance(16 * time.Minute) // a fresh window of the address's mail limit
+	c.MustCall(t, "POST", "/v1/me/email", o, map[string]any{"email": "olive@drift.test", "password": goodPassword}, 202)
 
 	// What is left to delete.
 	c.MustCall(t, "DELETE", "/v1/members/"+leaver, o, nil, 204)

@@ -36,7 +36,7 @@ func (s *API) Register(mux hq.Mux) error {
 	for _, rt := range s.routes() {
 		h := rt.handler
 		if rt.auth {
-			h = s.authenticated(h)
+			h = s.authenticated(h, rt.allow)
 		}
 		mux.Handle(rt.method+" "+rt.path, h)
 	}
@@ -54,13 +54,14 @@ func (s *API) Register(mux hq.Mux) error {
 type route struct {
 	method, path string
 	summary      string
-	auth         bool     // needs a session
-	in           any      // the JSON request body's type (a zero value), if any
-	optionalIn   bool     // the body may be left out
-	query        []string // query parameters
-	status       int      // the status of success
-	out          any      // the JSON answer's type (a zero value, or oneOf), if any
-	raw          []string // the media types of a non-JSON answer
+	auth         bool       // needs a session
+	allow        auth.Allow // what the session's standing must be (auth.Principal.Gate)
+	in           any        // the JSON request body's type (a zero value), if any
+	optionalIn   bool       // the body may be left out
+	query        []string   // query parameters
+	status       int        // the status of success
+	out          any        // the JSON answer's type (a zero value, or oneOf), if any
+	raw          []string   // the media types of a non-JSON answer
 	handler      http.Handler
 }
 
@@ -70,6 +71,7 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 // only "Internal error.").
 func (s *API) api(f apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(auth.WithClient(r.Context(), auth.Client{IP: hq.ClientIP(r), UserAgent: r.UserAgent()}))
 		if err := f(w, r); err != nil {
 			if keycab.ErrorCode(err) == keycab.EINTERNAL && !hq.ClientGone(r) {
 				s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -85,15 +87,24 @@ func (s *API) routes() []route {
 		{method: "POST", path: "/v1/auth/login", summary: "Sign in with email and password (then /v1/auth/mfa if asked)", in: LoginRequest{}, status: 200, out: oneOf{auth.Tokens{}, MFAChallenge{}}, handler: s.api(s.login)},
 		{method: "POST", path: "/v1/auth/mfa", summary: "Complete a sign-in with a TOTP code", in: MFARequest{}, status: 200, out: auth.Tokens{}, handler: s.api(s.mfa)},
 		{method: "POST", path: "/v1/auth/refresh", summary: "Rotate a refresh token for a new token pair", in: RefreshRequest{}, status: 200, out: auth.Tokens{}, handler: s.api(s.refresh)},
-		{method: "POST", path: "/v1/auth/logout", summary: "Sign out this login", auth: true, status: 204, handler: s.api(s.logout)},
+		{method: "POST", path: "/v1/auth/logout", summary: "Sign out this login", auth: true, allow: auth.AllowUnverified, status: 204, handler: s.api(s.logout)},
 		{method: "POST", path: "/v1/auth/password", summary: "Change the password; signs out everywhere else", auth: true, in: PasswordRequest{}, status: 200, out: auth.Tokens{}, handler: s.api(s.changePassword)},
 		{method: "POST", path: "/v1/auth/reset", summary: "Request a password reset link (same answer for any address)", in: EmailRequest{}, status: 202, out: Status{}, handler: s.api(s.requestReset)},
 		{method: "POST", path: "/v1/auth/reset/confirm", summary: "Set a new password with a reset link's token", in: ResetConfirmRequest{}, status: 200, out: Status{}, handler: s.api(s.confirmReset)},
 		{method: "POST", path: "/v1/auth/magic", summary: "Request a sign-in link (same answer for any address)", in: EmailRequest{}, status: 202, out: Status{}, handler: s.api(s.requestMagic)},
 		{method: "POST", path: "/v1/auth/magic/confirm", summary: "Sign in with a sign-in link's token", in: MagicConfirmRequest{}, status: 200, out: oneOf{auth.Tokens{}, MFAChallenge{}}, handler: s.api(s.confirmMagic)},
-		{method: "POST", path: "/v1/me/mfa/setup", summary: "Start TOTP enrolment", auth: true, status: 200, out: TOTPSetup{}, handler: s.api(s.mfaSetup)},
-		{method: "POST", path: "/v1/me/mfa/enable", summary: "Confirm TOTP enrolment with a code", auth: true, in: CodeRequest{}, status: 200, out: MFAStatus{}, handler: s.api(s.mfaEnable)},
-		{method: "GET", path: "/v1/me", summary: "The signed-in account, member and memberships", auth: true, status: 200, out: Me{}, handler: s.api(s.me)},
+		{method: "POST", path: "/v1/me/mfa/setup", summary: "Start TOTP enrolment", auth: true, allow: auth.AllowEnrol, status: 200, out: TOTPSetup{}, handler: s.api(s.mfaSetup)},
+		{method: "POST", path: "/v1/me/mfa/enable", summary: "Confirm TOTP enrolment with a code; answers the ten recovery codes, shown this once", auth: true, allow: auth.AllowEnrol, in: CodeRequest{}, status: 200, out: MFAStatus{}, handler: s.api(s.mfaEnable)},
+		{method: "POST", path: "/v1/me/mfa/disable", summary: "Turn MFA off, with the password and a current TOTP code or a recovery code", auth: true, in: ReauthRequest{}, status: 200, out: MFAStatus{}, handler: s.api(s.mfaDisable)},
+		{method: "POST", path: "/v1/me/mfa/recovery-codes", summary: "Replace the recovery codes, with the password and a current TOTP code or a recovery code; answers the new ones, shown this once", auth: true, in: ReauthRequest{}, status: 200, out: RecoveryCodes{}, handler: s.api(s.regenerateRecoveryCodes)},
+		{method: "GET", path: "/v1/me", summary: "The signed-in account, member and memberships", auth: true, allow: auth.AllowUnverified, status: 200, out: Me{}, handler: s.api(s.me)},
+		{method: "POST", path: "/v1/me/verify/resend", summary: "Send a new link that verifies the account's email address (rate-limited)", auth: true, allow: auth.AllowUnverified, status: 202, out: Status{}, handler: s.api(s.resendVerification)},
+		{method: "POST", path: "/v1/auth/verify", summary: "Verify an email address with its link's token: the signup address, or a new address, which then replaces the old", in: TokenRequest{}, status: 200, out: Status{}, handler: s.api(s.confirmEmail)},
+		{method: "POST", path: "/v1/me/email", summary: "Change the email address, with the password: the new address gets a link and takes effect when it is opened; the old one is told", auth: true, in: EmailChangeRequest{}, status: 202, out: Status{}, handler: s.api(s.changeEmail)},
+		{method: "GET", path: "/v1/me/sessions", summary: "The account's signed-in logins, newest first (current marked)", auth: true, status: 200, out: SessionList{}, handler: s.api(s.listSessions)},
+		{method: "DELETE", path: "/v1/me/sessions/{id}", summary: "Sign out one of the account's logins", auth: true, status: 204, handler: s.api(s.revokeSession)},
+		{method: "DELETE", path: "/v1/members/{id}/mfa", summary: "Reset another member's MFA (owners and admins; an owner's by an owner only), in the admin log", auth: true, status: 204, handler: s.api(s.resetMemberMFA)},
+		{method: "PUT", path: "/v1/org/security", summary: "Set whether owners and admins must use MFA (owners and admins)", auth: true, in: OrgSecurityRequest{}, status: 200, out: Org{}, handler: s.api(s.setOrgSecurity)},
 		{method: "GET", path: "/v1/org", summary: "The organisation", auth: true, status: 200, out: Org{}, handler: s.api(s.org)},
 		{method: "GET", path: "/v1/invites", summary: "Open invitations", auth: true, status: 200, out: InviteList{}, handler: s.api(s.listInvites)},
 		{method: "POST", path: "/v1/invites", summary: "Invite an email address with a role", auth: true, in: InvitationRequest{}, status: 201, out: Invite{}, handler: s.api(s.invite)},
@@ -196,9 +207,12 @@ func accessToken(r *http.Request) string {
 	return ""
 }
 
-func (s *API) authenticated(next http.Handler) http.Handler {
+func (s *API) authenticated(next http.Handler, allow auth.Allow) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.Auth.Authenticate(r.Context(), accessToken(r))
+		if err == nil {
+			err = p.Gate(allow)
+		}
 		if err != nil {
 			s.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", hq.ClientIP(r))
 			hq.WriteError(w, r, err)
@@ -378,10 +392,11 @@ func (s *API) mfaEnable(w http.ResponseWriter, r *http.Request) error {
 	if err := hq.Decode(r, &in); err != nil {
 		return err
 	}
-	if err := s.Auth.EnableTOTP(r.Context(), principalOf(r.Context()), in.Code); err != nil {
+	codes, err := s.Auth.EnableTOTP(r.Context(), principalOf(r.Context()), in.Code)
+	if err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, MFAStatus{MFA: true})
+	hq.WriteJSON(w, http.StatusOK, MFAStatus{MFA: true, RecoveryCodes: codes})
 	return nil
 }
 
@@ -404,19 +419,29 @@ func (s *API) me(w http.ResponseWriter, r *http.Request) error {
 		orgs = append(orgs, x.OrgID)
 	}
 	hq.WriteJSON(w, http.StatusOK, Me{
-		Account: Account{ID: acct.ID, Email: acct.Email, Name: acct.Name, MFA: acct.MFA},
-		Member:  memberOf(m),
-		OrgIDs:  orgs,
+		Account: Account{ID: acct.ID, Email: acct.Email, Name: acct.Name, MFA: acct.MFA, Verified: acct.Verified(),
+			MFARequired: p.Standing.NeedsMFA()},
+		Member: memberOf(m),
+		OrgIDs: orgs,
 	})
 	return nil
 }
 
 func (s *API) org(w http.ResponseWriter, r *http.Request) error {
-	o, err := s.Store.GetOrg(r.Context(), principalOf(r.Context()).Scope())
+	return s.writeOrg(w, r)
+}
+
+func (s *API) writeOrg(w http.ResponseWriter, r *http.Request) error {
+	sc := principalOf(r.Context()).Scope()
+	o, err := s.Store.GetOrg(r.Context(), sc)
 	if err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, Org{ID: o.ID, Name: o.Name, Caps: Caps{
+	rule, err := s.Store.RequireMFA(r.Context(), sc)
+	if err != nil {
+		return err
+	}
+	hq.WriteJSON(w, http.StatusOK, Org{ID: o.ID, Name: o.Name, RequireMFA: rule, Caps: Caps{
 		KeySets: o.Caps.KeySets, Sites: o.Caps.Sites, Cabinets: o.Caps.Cabinets, Members: o.Caps.Members}})
 	return nil
 }

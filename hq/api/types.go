@@ -244,6 +244,54 @@ type TOTPSetup struct {
 // MFAStatus says whether TOTP is enabled.
 type MFAStatus struct {
 	MFA bool `json:"mfa"`
+	// RecoveryCodes are answered once, when MFA is turned on: each stands
+	// in for a TOTP code once.
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
+}
+
+// ReauthRequest re-authenticates for an MFA change: the password and a
+// current TOTP code or a recovery code.
+type ReauthRequest struct {
+	Password string `json:"password"`
+	Code     string `json:"code"`
+}
+
+// RecoveryCodes are new recovery codes, shown this once.
+type RecoveryCodes struct {
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+// TokenRequest carries a link's token.
+type TokenRequest struct {
+	Token string `json:"token"`
+}
+
+// EmailChangeRequest asks to change the account's address.
+type EmailChangeRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// Session is one of the account's signed-in logins.
+type Session struct {
+	CreatedAt time.Time `json:"created_at"`
+	Current   bool      `json:"current"`
+	ExpiresAt time.Time `json:"expires_at"`
+	ID        string    `json:"id"`
+	IP        string    `json:"ip"`
+	LastUsed  time.Time `json:"last_used_at"`
+	OrgID     string    `json:"org_id"`
+	UserAgent string    `json:"user_agent"`
+}
+
+// SessionList is the account's logins.
+type SessionList struct {
+	Sessions []Session `json:"sessions"`
+}
+
+// OrgSecurityRequest sets the organisation's sign-in rules.
+type OrgSecurityRequest struct {
+	RequireMFA bool `json:"require_mfa"`
 }
 
 // Account is a person's sign-in.
@@ -251,7 +299,13 @@ type Account struct {
 	Email string `json:"email"`
 	ID    string `json:"id"`
 	MFA   bool   `json:"mfa"`
-	Name  string `json:"name"`
+	// MFARequired: the organisation's rule sends this owner or admin to
+	// MFA enrolment; nothing else works until then.
+	MFARequired bool   `json:"mfa_required"`
+	Name        string `json:"name"`
+	// Verified: the email address is verified; until it is, nothing but
+	// verifying (or resending the link) works.
+	Verified bool `json:"verified"`
 }
 
 // Me is the signed-in account, its member in this organisation and the
@@ -275,6 +329,8 @@ type Org struct {
 	Caps Caps   `json:"caps"`
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// RequireMFA: owners and admins must use MFA.
+	RequireMFA bool `json:"require_mfa"`
 }
 
 // Invite is an open invitation.

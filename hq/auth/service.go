@@ -48,6 +48,7 @@ type Config struct {
 	MagicTTL        time.Duration // sign-in links
 	InviteTTL       time.Duration // invitations
 	MFATTL          time.Duration // between password and TOTP code
+	VerifyTTL       time.Duration // email verification links (signup, new address)
 	MFAAttempts     int           // wrong codes allowed per MFA step
 	// Caps is the plan a signup gets.
 	Caps keycab.Caps
@@ -67,6 +68,7 @@ func DefaultConfig() Config {
 		MagicTTL:        15 * time.Minute,
 		InviteTTL:       7 * 24 * time.Hour,
 		MFATTL:          5 * time.Minute,
+		VerifyTTL:       24 * time.Hour,
 		MFAAttempts:     5,
 		Caps:            keycab.Caps{KeySets: 500, Sites: 50, Cabinets: 100, Members: 500},
 		Params:          passhash.OWASP,
@@ -134,6 +136,64 @@ type Principal struct {
 	MemberID  string
 	SessionID string
 	FamilyID  string
+	// Standing is the account's and member's when the session was
+	// authenticated: Gate judges from it what the principal may do.
+	Standing store.Standing
+}
+
+// Allow is what a request needs of a principal's standing: every
+// endpoint but a few needs a verified account that meets its
+// organisation's MFA rule.
+type Allow int
+
+const (
+	// AllowFull: a verified account, enrolled in MFA if its organisation
+	// requires that of its role.
+	AllowFull Allow = iota
+	// AllowEnrol: a verified account, even one its organisation's rule
+	// sends to MFA enrolment (enrolling, viewing oneself, signing out).
+	AllowEnrol
+	// AllowUnverified: any signed-in account (verifying, resending the
+	// link, viewing oneself, signing out).
+	AllowUnverified
+)
+
+// Refusals by Gate, for an account that must verify its address or
+// enrol in MFA first.
+var (
+	ErrUnverified = keycab.Errorf(keycab.EFORBIDDEN,
+		"verify your email address first: open the link we sent you, or ask for a new one (POST /v1/me/verify/resend)")
+	ErrMFAEnrolment = keycab.Errorf(keycab.EFORBIDDEN,
+		"your organisation requires two-step sign-in of owners and admins: set it up first (POST /v1/me/mfa/setup)")
+)
+
+// Gate returns nil if the principal may make a request that needs allow,
+// or why not: ErrUnverified or ErrMFAEnrolment.
+func (p Principal) Gate(allow Allow) error {
+	switch {
+	case allow < AllowUnverified && !p.Standing.Verified:
+		return ErrUnverified
+	case allow < AllowEnrol && p.Standing.NeedsMFA():
+		return ErrMFAEnrolment
+	}
+	return nil
+}
+
+// Client is what a request says of the client: its address and user
+// agent, kept with the sessions it signs in (the list of one's
+// sessions).
+type Client struct{ IP, UserAgent string }
+
+type clientKey struct{}
+
+// WithClient returns ctx carrying c, for the sessions made under it.
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+func clientOf(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return c
 }
 
 // Scope returns the store scope the principal acts in.
@@ -203,6 +263,9 @@ func (s *Service) Signup(ctx context.Context, in Signup, ip string) (Tokens, err
 		return Tokens{}, err
 	}
 	s.log.Info("signup", "account", acct.ID, "org", org.ID)
+	if err := s.sendVerify(ctx, *acct); err != nil {
+		return Tokens{}, err
+	}
 	return s.newSession(ctx, acct.ID, org.ID, owner.ID)
 }
 
@@ -284,17 +347,8 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, ip string) (Tok
 	if err := s.limit(ctx, "login:account", acct.Email, s.cfg.Limits.LoginAccount); err != nil {
 		return Tokens{}, err
 	}
-	secret, _, err := s.st.TOTPSecrets(ctx, acct.ID)
-	if err != nil {
-		return Tokens{}, err
-	}
-	step, ok := CheckTOTP(secret, strings.TrimSpace(code), s.now())
-	if !ok {
-		s.log.Warn("failed mfa", "reason", "wrong code", "account", acct.ID, "ip", ip)
-		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.OrgID, tok.ID, s.cfg.MFAAttempts), keycab.Errorf(keycab.EUNAUTHORIZED, "wrong code"))
-	}
-	if err := s.st.UseTOTPStep(ctx, acct.ID, step); err != nil {
-		s.log.Warn("failed mfa", "reason", "code replayed", "account", acct.ID, "ip", ip)
+	if err := s.secondFactor(ctx, acct.ID, code); err != nil {
+		s.log.Warn("failed mfa", "reason", keycab.ErrorMessage(err), "account", acct.ID, "ip", ip)
 		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.OrgID, tok.ID, s.cfg.MFAAttempts), err)
 	}
 	if _, err := s.st.UseAuthToken(ctx, store.PurposeMFA, hash); err != nil {
@@ -304,10 +358,35 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, ip string) (Tok
 	return s.newSession(ctx, acct.ID, tok.OrgID, tok.MemberID)
 }
 
+// secondFactor checks code, a TOTP code of the account's secret or one of
+// its recovery codes, and uses it up: each works once. A wrong or reused
+// code is EUNAUTHORIZED.
+func (s *Service) secondFactor(ctx context.Context, accountID, code string) error {
+	code = strings.TrimSpace(code)
+	if !isTOTPCode(code) {
+		if err := s.st.UseRecoveryCode(ctx, accountID, HashRecoveryCode(accountID, code)); err != nil {
+			return err
+		}
+		s.log.Warn("recovery code used", "account", accountID)
+		return nil
+	}
+	secret, _, err := s.st.TOTPSecrets(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	step, ok := CheckTOTP(secret, code, s.now())
+	if !ok {
+		return keycab.Errorf(keycab.EUNAUTHORIZED, "wrong code")
+	}
+	return s.st.UseTOTPStep(ctx, accountID, step)
+}
+
 func (s *Service) newSession(ctx context.Context, accountID, orgID, memberID string) (Tokens, error) {
 	access, refresh := newToken(prefixAccess), newToken(prefixRefresh)
+	c := clientOf(ctx)
 	ss, err := s.st.CreateSession(ctx, store.Session{AccountID: accountID, OrgID: orgID, MemberID: memberID,
-		AccessHash: HashToken(access), RefreshHash: HashToken(refresh), ExpiresAt: s.now().Add(s.cfg.AbsoluteTimeout)})
+		AccessHash: HashToken(access), RefreshHash: HashToken(refresh), ExpiresAt: s.now().Add(s.cfg.AbsoluteTimeout),
+		UserAgent: c.UserAgent, IP: c.IP})
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -356,7 +435,8 @@ func (s *Service) Authenticate(ctx context.Context, access string) (Principal, e
 			return Principal{}, err
 		}
 	}
-	return Principal{AccountID: ss.AccountID, OrgID: ss.OrgID, MemberID: ss.MemberID, SessionID: ss.ID, FamilyID: ss.FamilyID}, nil
+	return Principal{AccountID: ss.AccountID, OrgID: ss.OrgID, MemberID: ss.MemberID, SessionID: ss.ID, FamilyID: ss.FamilyID,
+		Standing: ss.Standing}, nil
 }
 
 // Refresh exchanges a refresh token for a new pair. A refresh token used
@@ -366,7 +446,9 @@ func (s *Service) Refresh(ctx context.Context, refresh, ip string) (Tokens, erro
 		return Tokens{}, errNoSession
 	}
 	access, next := newToken(prefixAccess), newToken(prefixRefresh)
-	ss, err := s.st.RotateSession(ctx, HashToken(refresh), store.Session{AccessHash: HashToken(access), RefreshHash: HashToken(next)}, s.live)
+	c := clientOf(ctx)
+	ss, err := s.st.RotateSession(ctx, HashToken(refresh), store.Session{AccessHash: HashToken(access), RefreshHash: HashToken(next),
+		UserAgent: c.UserAgent, IP: c.IP}, s.live)
 	if errors.Is(err, store.ErrRefreshReused) {
 		s.log.Warn("refresh token reuse: login revoked", "ip", ip)
 		return Tokens{}, err
@@ -482,6 +564,9 @@ func (s *Service) ConfirmReset(ctx context.Context, token, password, ip string) 
 	if err := s.setPassword(ctx, tok.AccountID, password); err != nil {
 		return err
 	}
+	if err := s.st.MarkVerified(ctx, tok.AccountID); err != nil { // the link reached the address
+		return err
+	}
 	s.log.Info("password reset; signed out everywhere", "account", tok.AccountID)
 	return nil
 }
@@ -505,6 +590,9 @@ func (s *Service) ConfirmMagicLink(ctx context.Context, token, orgID, ip string)
 	tok, err := s.st.UseAuthToken(ctx, store.PurposeMagic, HashToken(token))
 	if err != nil {
 		s.log.Warn("failed sign-in link", "reason", "invalid, used or expired link", "ip", ip)
+		return LoginResult{}, err
+	}
+	if err := s.st.MarkVerified(ctx, tok.AccountID); err != nil { // the link reached the address
 		return LoginResult{}, err
 	}
 	acct, err := s.st.GetAccount(ctx, tok.AccountID)
@@ -627,7 +715,8 @@ func (s *Service) AcceptInvite(ctx context.Context, in Accept, p *Principal, ip 
 		if err != nil {
 			return Tokens{}, err
 		}
-		acct = store.Account{Email: inv.Email, Name: in.Name, PasswordHash: h}
+		// The invitation's link reached the address: it is verified.
+		acct = store.Account{Email: inv.Email, Name: in.Name, PasswordHash: h, VerifiedAt: s.now()}
 	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
@@ -663,24 +752,27 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (key, uri string, 
 	return TOTPKey(secret), TOTPURI(s.cfg.Issuer, acct.Email, secret), nil
 }
 
-// EnableTOTP turns MFA on once code matches the pending secret.
-func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) error {
+// EnableTOTP turns MFA on once code matches the pending secret, and
+// returns the account's new recovery codes: shown this once, stored
+// only as hashes.
+func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) ([]string, error) {
 	_, pending, err := s.st.TOTPSecrets(ctx, p.AccountID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pending == nil {
-		return keycab.Errorf(keycab.EINVALID, "start MFA enrolment first")
+		return nil, keycab.Errorf(keycab.EINVALID, "start MFA enrolment first")
 	}
 	step, ok := CheckTOTP(pending, strings.TrimSpace(code), s.now())
 	if !ok {
-		return keycab.Errorf(keycab.EINVALID, "wrong code")
+		return nil, keycab.Errorf(keycab.EINVALID, "wrong code")
 	}
-	if err := s.st.EnableTOTP(ctx, p.AccountID, step); err != nil {
-		return err
+	codes, hashes := newRecoveryCodes(p.AccountID)
+	if err := s.st.EnableTOTP(ctx, p.AccountID, step, hashes); err != nil {
+		return nil, err
 	}
 	s.log.Info("mfa enabled", "account", p.AccountID)
-	return nil
+	return codes, nil
 }
 
 // send delivers m through the mailer (or as a dry run) and records it in

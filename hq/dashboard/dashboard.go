@@ -98,7 +98,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	if err := d.loadTemplates(); err != nil {
 		return err
 	}
-	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, h) }
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, withClient(h)) }
 	handle("GET /static/{name}", d.serveStatic)
 
 	// Signed out.
@@ -117,6 +117,24 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	handle("GET /invite", d.invitePage)
 	handle("POST /invite", d.invitePost)
 	handle("GET /export/history.csv", d.exportCSV)
+	handle("GET /verify", d.verifyPage)
+	handle("POST /verify", d.verifyPost)
+
+	// Signed in, but open to an account that has yet to verify its
+	// address, or (AllowEnrol) that its organisation's rule sends to MFA
+	// enrolment: everything else sends it to /verify or /settings.
+	for pattern, a := range map[string]struct {
+		h     pageFunc
+		allow auth.Allow
+	}{
+		"POST /verify/resend":       {d.resendVerify, auth.AllowUnverified},
+		"POST /logout":              {d.logout, auth.AllowUnverified},
+		"GET /settings":             {d.settings, auth.AllowEnrol},
+		"POST /settings/mfa/setup":  {d.mfaSetup, auth.AllowEnrol},
+		"POST /settings/mfa/enable": {d.mfaEnable, auth.AllowEnrol},
+	} {
+		mux.Handle(pattern, d.signedInAs(a.h, a.allow))
+	}
 
 	// Signed in.
 	for pattern, h := range map[string]pageFunc{
@@ -140,11 +158,14 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /kiosks/{id}/revoke":        d.revokeKiosk,
 		"GET /kiosks/{id}/actions":        d.remoteActions,
 		"POST /kiosks/{id}/actions":       d.askRemote,
-		"GET /settings":                   d.settings,
-		"POST /settings/mfa/setup":        d.mfaSetup,
-		"POST /settings/mfa/enable":       d.mfaEnable,
 		"POST /settings/password":         d.changePassword,
-		"POST /logout":                    d.logout,
+		// dashboard_account.go
+		"POST /settings/mfa/disable":          d.mfaDisable,
+		"POST /settings/mfa/recovery-codes":   d.regenerateCodes,
+		"POST /settings/email":                d.changeEmail,
+		"POST /settings/sessions/{id}/revoke": d.revokeSession,
+		"POST /settings/org-security":         d.setOrgSecurity,
+		"POST /people/{id}/mfa/reset":         d.resetMemberMFA,
 		// dashboard_groups.go
 		"GET /groups":                    d.groups,
 		"POST /groups":                   d.createGroup,
@@ -322,6 +343,9 @@ type viewer struct {
 	Role    keycab.Role
 	MFA     bool
 	CSRF    string
+	// Verified: the account's address is verified; NeedsMFA: the
+	// organisation's rule sends this owner or admin to MFA enrolment.
+	Verified, NeedsMFA bool
 }
 
 func (v *viewer) Admin() bool { return v.Role == keycab.RoleOwner || v.Role == keycab.RoleAdmin }
@@ -357,9 +381,16 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, v *viewer) error
 
 // signedIn authenticates a page from the session cookie (else sends the
 // browser to sign in), checks the CSRF token of unsafe requests, and
-// renders a returned error as a friendly page.
-func (d *Dashboard) signedIn(f pageFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// renders a returned error as a friendly page. The account must be
+// verified and meet its organisation's MFA rule (auth.AllowFull).
+func (d *Dashboard) signedIn(f pageFunc) http.Handler { return d.signedInAs(f, auth.AllowFull) }
+
+// signedInAs is signedIn for a page that needs allow of the principal's
+// standing: a page the principal may not see yet sends a browser to
+// verify its address (/verify) or to enrol in MFA (/settings); a form
+// posted there is refused.
+func (d *Dashboard) signedInAs(f pageFunc, allow auth.Allow) http.Handler {
+	return withClient(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(hq.SessionCookie)
 		if err != nil || c.Value == "" {
 			d.toLogin(w, r)
@@ -375,6 +406,18 @@ func (d *Dashboard) signedIn(f pageFunc) http.Handler {
 		v, err := d.viewer(r.Context(), p)
 		if err != nil {
 			d.renderError(w, r, nil, err)
+			return
+		}
+		if err := p.Gate(allow); err != nil {
+			if r.Method == http.MethodGet && errors.Is(err, auth.ErrUnverified) {
+				http.Redirect(w, r, "/verify", http.StatusSeeOther)
+				return
+			} else if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/settings?notice=mfarequired", http.StatusSeeOther)
+				return
+			}
+			d.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", hq.ClientIP(r))
+			d.renderError(w, r, v, err)
 			return
 		}
 		if r.Method == http.MethodPost && !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(v.CSRF)) {
@@ -411,7 +454,7 @@ func (d *Dashboard) viewer(ctx context.Context, p auth.Principal) (*viewer, erro
 		return nil, err
 	}
 	return &viewer{P: p, OrgName: org.Name, Name: m.Name, Email: acct.Email, Role: m.Role, MFA: acct.MFA,
-		CSRF: d.sign("csrf", p.SessionID)}, nil
+		CSRF: d.sign("csrf", p.SessionID), Verified: acct.Verified(), NeedsMFA: p.Standing.NeedsMFA()}, nil
 }
 
 // sign is the base64url HMAC-SHA256 of parts under the dashboard key,
@@ -449,18 +492,26 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 
 // notices are the messages a redirect may ask a page to show.
 var notices = map[string]string{
-	"invited":      "Invitation sent.",
-	"revoked":      "Invitation withdrawn.",
-	"cleared":      "Alarm cleared.",
-	"mfa":          "Two-step sign-in is on. You will be asked for a code each time you sign in.",
-	"password":     "Password changed. Your other sessions were signed out.",
-	"reset":        "Password changed. Sign in with your new password.",
-	"signedout":    "You are signed out.",
-	"welcome":      "Welcome to keycab.",
-	"joined":       "Invitation accepted. Welcome aboard.",
-	"resetsent":    "If an account uses this address, a reset link is on its way. It works once, for a short time.",
-	"magicsent":    "If an account uses this address, a sign-in link is on its way. It works once, for a short time.",
-	"mfaexpired":   "That sign-in took too long. Start again.",
+	"invited":    "Invitation sent.",
+	"revoked":    "Invitation withdrawn.",
+	"cleared":    "Alarm cleared.",
+	"mfa":        "Two-step sign-in is on. You will be asked for a code each time you sign in.",
+	"password":   "Password changed. Your other sessions were signed out.",
+	"reset":      "Password changed. Sign in with your new password.",
+	"signedout":  "You are signed out.",
+	"welcome":    "Welcome to keycab.",
+	"joined":     "Invitation accepted. Welcome aboard.",
+	"resetsent":  "If an account uses this address, a reset link is on its way. It works once, for a short time.",
+	"magicsent":  "If an account uses this address, a sign-in link is on its way. It works once, for a short time.",
+	"mfaexpired": "That sign-in took too long. Start again.",
+	// dashboard_account.go
+	"verified":     "Email address verified.",
+	"verifysent":   "A new verification link is on its way. It works once, for a day.",
+	"emailsent":    "A link is on its way to the new address. Your address changes when you open it; until then the old one keeps working.",
+	"mfaoff":       "Two-step sign-in is off.",
+	"mfarequired":  "Your organisation requires two-step sign-in for owners and admins. Set it up to carry on.",
+	"signedoutone": "That session is signed out.",
+	"mfareset":     "Two-step sign-in reset: they sign in with their password alone, and are signed out now.",
 	"exportexpire": "That export link has expired. Make a new one.",
 	// dashboard_manage.go and dashboard_people.go
 	"created":      "Created.",

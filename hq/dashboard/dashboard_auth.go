@@ -40,7 +40,7 @@ func (d *Dashboard) signupPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.startSession(w, t)
-	http.Redirect(w, r, "/?notice=welcome", http.StatusSeeOther)
+	http.Redirect(w, r, "/verify?notice=welcome", http.StatusSeeOther) // nothing else works until the address is verified
 }
 
 func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {

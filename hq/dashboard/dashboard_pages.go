@@ -486,16 +486,21 @@ func (d *Dashboard) cabinetPage(w http.ResponseWriter, r *http.Request, v *viewe
 }
 
 // settingsData is the settings page; Secret, URI and QR are set while
-// MFA enrolment is under way.
+// MFA enrolment is under way, RecoveryCodes when new ones are shown
+// (once).
 type settingsData struct {
-	Secret string
-	URI    template.URL // otpauth:, which html/template would otherwise refuse
-	QR     template.URL // a data: URL of the QR code's PNG, made here
+	Secret        string
+	URI           template.URL // otpauth:, which html/template would otherwise refuse
+	QR            template.URL // a data: URL of the QR code's PNG, made here
+	RecoveryCodes []string
+	CodesLeft     int
+	Sessions      []auth.SessionInfo
+	RequireMFA    bool   // the organisation's rule (shown to owners and admins)
+	Notice        string // a key of notices, shown at the top
 }
 
 func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	d.render(w, r, http.StatusOK, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}})
-	return nil
+	return d.settingsPage(w, r, v, http.StatusOK, settingsData{}, nil)
 }
 
 func (d *Dashboard) mfaSetup(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -505,24 +510,23 @@ func (d *Dashboard) mfaSetup(w http.ResponseWriter, r *http.Request, v *viewer) 
 	}
 	data := settingsData{Secret: key, URI: template.URL(uri)}
 	data.QR, _, _ = qrDataURL(uri, 4) // none if it cannot be drawn
-	d.render(w, r, http.StatusOK, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: data})
-	return nil
+	return d.settingsPage(w, r, v, http.StatusOK, data, nil)
 }
 
+// mfaEnable turns MFA on and shows the recovery codes, this once.
 func (d *Dashboard) mfaEnable(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.Auth.EnableTOTP(r.Context(), v.P, r.PostFormValue("code")); err != nil {
-		d.formError(w, r, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}}, err)
-		return nil
+	codes, err := d.Auth.EnableTOTP(r.Context(), v.P, r.PostFormValue("code"))
+	if err != nil {
+		return d.settingsPage(w, r, v, 0, settingsData{}, err)
 	}
-	http.Redirect(w, r, "/settings?notice=mfa", http.StatusSeeOther)
-	return nil
+	v.MFA, v.NeedsMFA = true, false
+	return d.settingsPage(w, r, v, http.StatusOK, settingsData{RecoveryCodes: codes, Notice: "mfa"}, nil)
 }
 
 func (d *Dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	t, err := d.Auth.ChangePassword(r.Context(), v.P, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
 	if err != nil {
-		d.formError(w, r, "settings", view{Title: "Settings", Nav: "settings", V: v, Data: settingsData{}}, err)
-		return nil
+		return d.settingsPage(w, r, v, 0, settingsData{}, err)
 	}
 	d.startSession(w, t)
 	http.Redirect(w, r, "/settings?notice=password", http.StatusSeeOther)

@@ -37,7 +37,7 @@ import (
 // accountTables are the global tables of schema version 2; the
 // application role may read and write them.
 func accountTables() []string {
-	return []string{"accounts", "account_members", "sessions", "auth_tokens", "rate_limits", "deliveries"}
+	return []string{"accounts", "account_members", "sessions", "auth_tokens", "rate_limits", "deliveries", "recovery_codes"}
 }
 
 // AccountTables returns the names of the global account tables.
@@ -52,7 +52,15 @@ type Account struct {
 	PasswordChangedAt time.Time
 	MFA               bool // TOTP is enabled
 	CreatedAt         time.Time
+	// VerifiedAt is when the account's email address was shown to be its
+	// own (a link sent to it opened, an invitation to it accepted); zero
+	// while unverified. Accounts made before schema version 17 count as
+	// verified.
+	VerifiedAt time.Time
 }
+
+// Verified reports whether the account's email address is verified.
+func (a Account) Verified() bool { return !a.VerifiedAt.IsZero() }
 
 // Membership links an account to its member row in one organisation.
 type Membership struct {
@@ -117,21 +125,21 @@ func (t *tx) insertAccount(ctx context.Context, a *Account) error {
 	if a.PasswordHash != "" {
 		a.PasswordChangedAt = t.now
 	}
-	_, err := t.exec(ctx, `INSERT INTO accounts (id, email, name, password_hash, password_changed_us, created_us)
-		VALUES ($1, $2, $3, $4, $5, $6)`, a.ID, a.Email, a.Name, a.PasswordHash, us(a.PasswordChangedAt), us(t.now))
+	_, err := t.exec(ctx, `INSERT INTO accounts (id, email, name, password_hash, password_changed_us, created_us, verified_us)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, a.Email, a.Name, a.PasswordHash, us(a.PasswordChangedAt), us(t.now), us(a.VerifiedAt))
 	return err
 }
 
-const accountCols = "id, email, name, password_hash, password_changed_us, totp_secret IS NOT NULL, created_us"
+const accountCols = "id, email, name, password_hash, password_changed_us, totp_secret IS NOT NULL, created_us, verified_us"
 
 func scanAccount(row *sql.Row) (Account, error) {
 	var a Account
-	var changed, created int64
-	err := row.Scan(&a.ID, &a.Email, &a.Name, &a.PasswordHash, &changed, &a.MFA, &created)
+	var changed, created, verified int64
+	err := row.Scan(&a.ID, &a.Email, &a.Name, &a.PasswordHash, &changed, &a.MFA, &created, &verified)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, keycab.Errorf(keycab.ENOTFOUND, "account not found")
 	}
-	a.PasswordChangedAt, a.CreatedAt = fromUS(changed), fromUS(created)
+	a.PasswordChangedAt, a.CreatedAt, a.VerifiedAt = fromUS(changed), fromUS(created), fromUS(verified)
 	return a, err
 }
 
@@ -299,15 +307,19 @@ func (s *Store) TOTPSecrets(ctx context.Context, accountID string) (enabled, pen
 
 // EnableTOTP makes the pending secret the account's TOTP secret, once the
 // caller has checked a code of it at time step step (which then counts as
-// used).
-func (s *Store) EnableTOTP(ctx context.Context, accountID string, step int64) error {
+// used), and replaces the account's recovery codes with codes (their
+// hashes, RecoveryCodeHash), in one transaction.
+func (s *Store) EnableTOTP(ctx context.Context, accountID string, step int64, codes [][]byte) error {
 	return s.global(ctx, "enable totp", true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, `UPDATE accounts SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $1
 			WHERE id = $2 AND totp_pending IS NOT NULL`, step, accountID)
 		if err != nil {
 			return err
 		}
-		return affected(res, "pending TOTP enrolment of account", accountID)
+		if err := affected(res, "pending TOTP enrolment of account", accountID); err != nil {
+			return err
+		}
+		return t.setRecoveryCodes(ctx, accountID, codes)
 	})
 }
 
@@ -327,6 +339,238 @@ func (s *Store) UseTOTPStep(ctx context.Context, accountID string, step int64) e
 		}
 		return nil
 	})
+}
+
+// setRecoveryCodes replaces the account's recovery codes with hashes.
+func (t *tx) setRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte) error {
+	if _, err := t.exec(ctx, "DELETE FROM recovery_codes WHERE account_id = $1", accountID); err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		if _, err := t.exec(ctx, "INSERT INTO recovery_codes (account_id, hash, created_us) VALUES ($1, $2, $3)", accountID, h, us(t.now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetRecoveryCodes replaces the recovery codes of an account with MFA on
+// by hashes (regeneration: every earlier code stops working).
+func (s *Store) SetRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte) error {
+	return s.global(ctx, "set recovery codes", true, func(ctx context.Context, t *tx) error {
+		var on bool
+		err := t.queryRow(ctx, "SELECT totp_secret IS NOT NULL FROM accounts WHERE id = $1", accountID).Scan(&on)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("account", accountID)
+		} else if err != nil {
+			return err
+		}
+		if !on {
+			return keycab.Errorf(keycab.EINVALID, "recovery codes need MFA on: turn it on first")
+		}
+		return t.setRecoveryCodes(ctx, accountID, hashes)
+	})
+}
+
+// UseRecoveryCode uses up the account's unused recovery code hashing to
+// hash; only one caller ever succeeds. A used or unknown code is
+// EUNAUTHORIZED.
+func (s *Store) UseRecoveryCode(ctx context.Context, accountID string, hash []byte) error {
+	return s.global(ctx, "use recovery code", true, func(ctx context.Context, t *tx) error {
+		res, err := t.exec(ctx, "UPDATE recovery_codes SET used_us = $1 WHERE account_id = $2 AND hash = $3 AND used_us = 0", us(t.now), accountID, hash)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return keycab.Errorf(keycab.EUNAUTHORIZED, "wrong code, or a recovery code already used")
+		}
+		return nil
+	})
+}
+
+// RecoveryCodesLeft returns how many unused recovery codes the account has.
+func (s *Store) RecoveryCodesLeft(ctx context.Context, accountID string) (int, error) {
+	var n int
+	err := s.global(ctx, "count recovery codes", false, func(ctx context.Context, t *tx) error {
+		return t.queryRow(ctx, "SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_us = 0", accountID).Scan(&n)
+	})
+	return n, err
+}
+
+// DisableTOTP turns the account's MFA off: its secret, a pending
+// enrolment and its recovery codes are removed. The caller has
+// re-authenticated the account (auth.Service.DisableMFA).
+func (s *Store) DisableTOTP(ctx context.Context, accountID string) error {
+	return s.global(ctx, "disable totp", true, func(ctx context.Context, t *tx) error {
+		return t.clearTOTP(ctx, accountID)
+	})
+}
+
+func (t *tx) clearTOTP(ctx context.Context, accountID string) error {
+	res, err := t.exec(ctx, "UPDATE accounts SET totp_secret = NULL, totp_pending = NULL WHERE id = $1", accountID)
+	if err != nil {
+		return err
+	}
+	if err := affected(res, "account", accountID); err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "DELETE FROM recovery_codes WHERE account_id = $1", accountID)
+	return err
+}
+
+// ResetMemberMFA turns off the MFA of the account linked to member
+// memberID of the principal's organisation (a member who lost their
+// authenticator and their recovery codes), signs that member out, and
+// records member.mfa_reset in the admin log with before and after. Owners
+// and admins only; an admin cannot reset an owner's; nobody resets their
+// own (they turn it off with re-authentication). An account that is also
+// a member of another organisation is refused: its MFA guards that
+// organisation too, which this one's admins do not run. A member of
+// another organisation, or one without an account, is ENOTFOUND.
+func (s *Store) ResetMemberMFA(ctx context.Context, sc Scope, memberID string) error {
+	return s.write(ctx, "reset member mfa", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requireAdmin("resetting a member's MFA"); err != nil {
+			return err
+		}
+		if memberID == t.p.member {
+			return keycab.Errorf(keycab.EFORBIDDEN, "turn your own MFA off in your settings, with your password and a code")
+		}
+		var role keycab.Role
+		var accountID string
+		var mfa bool
+		err := t.queryRow(ctx, `SELECT m.role, am.account_id, a.totp_secret IS NOT NULL FROM members m
+			JOIN account_members am ON am.org_id = m.org_id AND am.member_id = m.id
+			JOIN accounts a ON a.id = am.account_id
+			WHERE m.org_id = $1 AND m.id = $2 AND m.erased_us = 0`, t.org(), memberID).Scan(&role, &accountID, &mfa)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("member with an account", memberID)
+		} else if err != nil {
+			return err
+		}
+		if role == keycab.RoleOwner && t.p.role != keycab.RoleOwner {
+			return keycab.Errorf(keycab.EFORBIDDEN, "only an owner may reset an owner's MFA")
+		}
+		if !mfa {
+			return keycab.Errorf(keycab.ECONFLICT, "this member has no MFA to reset")
+		}
+		var orgs int
+		if err := t.queryRow(ctx, t.byEngine(
+			"SELECT count(*) FROM account_members WHERE account_id = $1",
+			"SELECT count(*) FROM keycab_memberships($1)"), accountID).Scan(&orgs); err != nil {
+			return err
+		}
+		if orgs > 1 {
+			return keycab.Errorf(keycab.EFORBIDDEN, "this person belongs to other organisations too, whose sign-in their MFA also guards: they must recover with a recovery code")
+		}
+		if err := t.clearTOTP(ctx, accountID); err != nil {
+			return err
+		}
+		if err := t.revokeMemberSessions(ctx, memberID); err != nil {
+			return err
+		}
+		type state struct {
+			MFA bool `json:"mfa"`
+		}
+		return t.logChange(ctx, "member.mfa_reset", memberID, state{true}, state{false})
+	})
+}
+
+// RequireMFA reports whether the principal's organisation requires MFA of
+// its owners and admins.
+func (s *Store) RequireMFA(ctx context.Context, sc Scope) (bool, error) {
+	var on bool
+	err := s.read(ctx, "get org mfa rule", sc, func(ctx context.Context, t *tx) error {
+		return t.queryRow(ctx, "SELECT require_mfa FROM orgs WHERE id = $1", t.org()).Scan(&on)
+	})
+	return on, err
+}
+
+// SetRequireMFA sets whether the organisation requires MFA of its owners
+// and admins (those without it are sent to enrolment and can do nothing
+// else until enrolled), recorded as org.require_mfa with before and
+// after. Owners and admins only.
+func (s *Store) SetRequireMFA(ctx context.Context, sc Scope, on bool) error {
+	return s.write(ctx, "set org mfa rule", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requireAdmin("changing the organisation's MFA rule"); err != nil {
+			return err
+		}
+		var before bool
+		if err := t.queryRow(ctx, "SELECT require_mfa FROM orgs WHERE id = $1", t.org()).Scan(&before); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "UPDATE orgs SET require_mfa = $1 WHERE id = $2", on, t.org()); err != nil {
+			return err
+		}
+		type rule struct {
+			RequireMFA bool `json:"require_mfa"`
+		}
+		return t.logChange(ctx, "org.require_mfa", t.org(), rule{before}, rule{on})
+	})
+}
+
+// MarkVerified marks the account's email address verified (the demo
+// organisation's owner, whose address is the operator's to vouch for).
+func (s *Store) MarkVerified(ctx context.Context, accountID string) error {
+	return s.global(ctx, "mark account verified", true, func(ctx context.Context, t *tx) error {
+		res, err := t.exec(ctx, "UPDATE accounts SET verified_us = $1 WHERE id = $2 AND verified_us = 0", us(t.now), accountID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		_, err = scanAccount(t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = $1", accountID))
+		return err
+	})
+}
+
+// ConfirmEmail uses up the email token of purpose (PurposeVerify or
+// PurposeEmail) hashing to hash, once, and applies it in the same
+// transaction: PurposeVerify marks the account verified if its address is
+// still the one the link was sent to; PurposeEmail makes the token's
+// address the account's (verified), and uses up the account's other open
+// reset, sign-in, verify and email links, which went to the old address.
+// It returns the account as it was and as it is. A used, expired or
+// unknown token is ENOTFOUND; a new address that another account took
+// meanwhile is ECONFLICT, and the token stays unused.
+func (s *Store) ConfirmEmail(ctx context.Context, purpose string, hash []byte) (before, after Account, err error) {
+	if purpose != PurposeVerify && purpose != PurposeEmail {
+		return before, after, fmt.Errorf("confirm email: %w", invalid("not an email token"))
+	}
+	err = s.global(ctx, "confirm email", true, func(ctx context.Context, t *tx) error {
+		tok, err := t.useAuthToken(ctx, purpose, hash)
+		if err != nil {
+			return err
+		}
+		if before, err = scanAccount(t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = $1", tok.AccountID)); err != nil {
+			return err
+		}
+		if purpose == PurposeVerify {
+			if before.Email != tok.Email {
+				return keycab.Errorf(keycab.ENOTFOUND, "this link is invalid or has expired")
+			}
+			if _, err := t.exec(ctx, "UPDATE accounts SET verified_us = $1 WHERE id = $2 AND verified_us = 0", us(t.now), tok.AccountID); err != nil {
+				return err
+			}
+		} else {
+			if _, err := t.exec(ctx, "UPDATE accounts SET email = $1, verified_us = $2 WHERE id = $3", tok.Email, us(t.now), tok.AccountID); err != nil {
+				if keycab.ErrorCode(t.s.classify(err)) == keycab.ECONFLICT {
+					return keycab.Errorf(keycab.ECONFLICT, "another account uses this address now")
+				}
+				return err
+			}
+			for _, p := range []string{PurposeReset, PurposeMagic, PurposeVerify, PurposeEmail} {
+				if err := t.revokeAuthTokens(ctx, tok.AccountID, p); err != nil {
+					return err
+				}
+			}
+		}
+		after, err = scanAccount(t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = $1", tok.AccountID))
+		return err
+	})
+	return before, after, err
 }
 
 // Ping checks that the database answers (readiness).

@@ -17,6 +17,8 @@ const (
 	PurposeMagic  = "magic"  // a sign-in link
 	PurposeInvite = "invite" // an invitation to an organisation
 	PurposeMFA    = "mfa"    // the second step of a login
+	PurposeVerify = "verify" // verifies the account's email address
+	PurposeEmail  = "email"  // verifies a new address (Email), which then replaces the account's
 )
 
 // AuthToken is a single-use, expiring secret, stored as its hash.
@@ -192,11 +194,15 @@ func (s *Store) FailAuthToken(ctx context.Context, orgID, id string, max int) er
 // reset link outstanding when the password changes, say).
 func (s *Store) RevokeAuthTokens(ctx context.Context, accountID, purpose string) error {
 	return s.global(ctx, "revoke tokens", true, func(ctx context.Context, t *tx) error {
-		_, err := t.exec(ctx, t.byEngine(
-			"UPDATE auth_tokens SET used_us = $1 WHERE account_id = $2 AND purpose = $3 AND used_us = 0",
-			"SELECT keycab_revoke_auth_tokens($2, $3, $1)"), us(t.now), accountID, purpose)
-		return err
+		return t.revokeAuthTokens(ctx, accountID, purpose)
 	})
+}
+
+func (t *tx) revokeAuthTokens(ctx context.Context, accountID, purpose string) error {
+	_, err := t.exec(ctx, t.byEngine(
+		"UPDATE auth_tokens SET used_us = $1 WHERE account_id = $2 AND purpose = $3 AND used_us = 0",
+		"SELECT keycab_revoke_auth_tokens($2, $3, $1)"), us(t.now), accountID, purpose)
+	return err
 }
 
 // ListInvites returns the organisation's open invitations, newest first,

@@ -1,0 +1,270 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/mail"
+	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/passhash"
+)
+
+// Account hygiene (issue 15 item 6): email verification at signup and on
+// a change of address, re-authentication for MFA changes, recovery
+// codes, an admin's MFA reset, the organisation's MFA rule, and the list
+// of one's sessions.
+
+// sendVerify mails acct a link that verifies its address.
+func (s *Service) sendVerify(ctx context.Context, acct store.Account) error {
+	tok := newToken(prefixVerify)
+	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeVerify,
+		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(s.cfg.VerifyTTL)}); err != nil {
+		return err
+	}
+	return s.send(ctx, mail.Message{Kind: "verify", To: acct.Email, Subject: "Verify your keycab email address",
+		Body: fmt.Sprintf("To verify this address for your keycab account, open this link within %v:\n\n%s\n\nUntil then the account can do nothing else. If you did not sign up, ignore this message.\n",
+			s.cfg.VerifyTTL, s.link("/verify", tok))})
+}
+
+// ResendVerification sends the principal's unverified account a new
+// verification link; earlier links stop working. It is rate-limited per
+// IP and per address, as reset links are.
+func (s *Service) ResendVerification(ctx context.Context, p Principal, ip string) error {
+	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "email:account", acct.Email, s.cfg.Limits.EmailAccount); err != nil {
+		return err
+	}
+	if acct.Verified() {
+		return keycab.Errorf(keycab.ECONFLICT, "your email address is verified already")
+	}
+	if err := s.st.RevokeAuthTokens(ctx, acct.ID, store.PurposeVerify); err != nil {
+		return err
+	}
+	return s.sendVerify(ctx, acct)
+}
+
+// ConfirmEmail applies a verification link's token, once: the signup
+// address becomes verified, or a new address replaces the account's
+// (and the old address is told). No session is needed: the link may be
+// opened anywhere. A used, expired or unknown token is ENOTFOUND.
+func (s *Service) ConfirmEmail(ctx context.Context, token, ip string) (store.Account, error) {
+	if err := s.limit(ctx, "login:ip", ip, s.cfg.Limits.LoginIP); err != nil {
+		return store.Account{}, err
+	}
+	purpose := store.PurposeVerify
+	if strings.HasPrefix(token, prefixEmail) {
+		purpose = store.PurposeEmail
+	}
+	before, after, err := s.st.ConfirmEmail(ctx, purpose, HashToken(strings.TrimSpace(token)))
+	if err != nil {
+		s.log.Warn("failed email verification", "reason", keycab.ErrorMessage(err), "ip", ip)
+		return store.Account{}, err
+	}
+	if purpose == store.PurposeEmail {
+		s.log.Info("email address changed", "account", after.ID)
+		return after, s.send(ctx, mail.Message{Kind: "email-changed", To: before.Email, Subject: "Your keycab email address was changed",
+			Body: fmt.Sprintf("The email address of your keycab account is now %s. This address no longer signs in.\n\nIf you did not ask for this, reset your password at %s/reset from the new address's owner, or contact your organisation's admin.\n",
+				after.Email, s.BaseURL())})
+	}
+	s.log.Info("email address verified", "account", after.ID)
+	return after, nil
+}
+
+// ChangeEmail starts a change of the principal's address to email, after
+// checking the password: a link goes to the new address, and a notice to
+// the old one. The old address keeps working until the link is opened
+// (ConfirmEmail). Rate-limited like reset links.
+func (s *Service) ChangeEmail(ctx context.Context, p Principal, email, password, ip string) error {
+	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "email:account", acct.Email, s.cfg.Limits.EmailAccount); err != nil {
+		return err
+	}
+	if err := s.checkPassword(ctx, acct, password); err != nil {
+		return err
+	}
+	email = store.NormalizeEmail(email)
+	switch {
+	case !strings.Contains(email, "@") || !keycab.Printable(email):
+		return keycab.Errorf(keycab.EINVALID, "a new email address is needed")
+	case email == acct.Email:
+		return keycab.Errorf(keycab.EINVALID, "this is your address already")
+	}
+	if _, err := s.st.AccountByEmail(ctx, email); err == nil {
+		return keycab.Errorf(keycab.ECONFLICT, "another account uses this address")
+	} else if keycab.ErrorCode(err) != keycab.ENOTFOUND {
+		return err
+	}
+	if err := s.st.RevokeAuthTokens(ctx, acct.ID, store.PurposeEmail); err != nil {
+		return err
+	}
+	tok := newToken(prefixEmail)
+	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeEmail,
+		AccountID: acct.ID, Email: email, ExpiresAt: s.now().Add(s.cfg.VerifyTTL)}); err != nil {
+		return err
+	}
+	if err := s.send(ctx, mail.Message{Kind: "email-change", To: email, Subject: "Confirm your new keycab email address",
+		Body: fmt.Sprintf("To make this the email address of your keycab account, open this link within %v:\n\n%s\n\nIf you did not ask for this, ignore this message.\n",
+			s.cfg.VerifyTTL, s.link("/verify", tok))}); err != nil {
+		return err
+	}
+	s.log.Info("email change requested", "account", acct.ID)
+	return s.send(ctx, mail.Message{Kind: "email-change-notice", To: acct.Email, Subject: "Your keycab email address is being changed",
+		Body: fmt.Sprintf("Someone signed in to your keycab account asked to change its email address to %s. This address keeps working until the new one is confirmed.\n\nIf it was not you, change your password now.\n", email)})
+}
+
+// checkPassword checks the account's current password (re-authentication),
+// counted against the account's sign-in limit.
+func (s *Service) checkPassword(ctx context.Context, acct store.Account, password string) error {
+	if err := s.limit(ctx, "login:account", acct.Email, s.cfg.Limits.LoginAccount); err != nil {
+		return err
+	}
+	if acct.PasswordHash == "" {
+		passhash.Verify(s.dummy, password)
+		return keycab.Errorf(keycab.EFORBIDDEN, "this account has no password: set one first")
+	}
+	if err := passhash.Verify(acct.PasswordHash, password); err != nil {
+		s.log.Warn("failed re-authentication", "reason", "wrong password", "account", acct.ID)
+		return keycab.Errorf(keycab.EFORBIDDEN, "the password is wrong")
+	}
+	return nil
+}
+
+// reauthMFA checks the password and a second factor (a TOTP code or a
+// recovery code, used up) of an account with MFA on.
+func (s *Service) reauthMFA(ctx context.Context, p Principal, password, code string) (store.Account, error) {
+	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	if err != nil {
+		return acct, err
+	}
+	if !acct.MFA {
+		return acct, keycab.Errorf(keycab.ECONFLICT, "MFA is off")
+	}
+	if err := s.checkPassword(ctx, acct, password); err != nil {
+		return acct, err
+	}
+	if err := s.secondFactor(ctx, acct.ID, code); err != nil {
+		s.log.Warn("failed re-authentication", "reason", keycab.ErrorMessage(err), "account", acct.ID)
+		return acct, keycab.Errorf(keycab.EFORBIDDEN, "%s", keycab.ErrorMessage(err))
+	}
+	return acct, nil
+}
+
+// DisableMFA turns the principal's MFA off, with re-authentication: the
+// password and a current TOTP code or a recovery code.
+func (s *Service) DisableMFA(ctx context.Context, p Principal, password, code string) error {
+	if _, err := s.reauthMFA(ctx, p, password, code); err != nil {
+		return err
+	}
+	if err := s.st.DisableTOTP(ctx, p.AccountID); err != nil {
+		return err
+	}
+	s.log.Info("mfa disabled", "account", p.AccountID)
+	return nil
+}
+
+// RegenerateRecoveryCodes replaces the principal's recovery codes, with
+// re-authentication, and returns the new ones (shown once).
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p Principal, password, code string) ([]string, error) {
+	if _, err := s.reauthMFA(ctx, p, password, code); err != nil {
+		return nil, err
+	}
+	codes, hashes := newRecoveryCodes(p.AccountID)
+	if err := s.st.SetRecoveryCodes(ctx, p.AccountID, hashes); err != nil {
+		return nil, err
+	}
+	s.log.Info("recovery codes regenerated", "account", p.AccountID)
+	return codes, nil
+}
+
+// RecoveryCodesLeft returns how many unused recovery codes the principal
+// has.
+func (s *Service) RecoveryCodesLeft(ctx context.Context, p Principal) (int, error) {
+	return s.st.RecoveryCodesLeft(ctx, p.AccountID)
+}
+
+// ResetMemberMFA turns off the MFA of another member of the principal's
+// organisation (store.ResetMemberMFA says who may), in the admin log.
+func (s *Service) ResetMemberMFA(ctx context.Context, p Principal, memberID string) error {
+	if err := s.st.ResetMemberMFA(ctx, p.Scope(), memberID); err != nil {
+		if c := keycab.ErrorCode(err); c == keycab.EFORBIDDEN || c == keycab.ENOTFOUND {
+			s.log.Warn("denied mfa reset", "reason", keycab.ErrorMessage(err), "account", p.AccountID, "org", p.OrgID, "member", memberID)
+		}
+		return err
+	}
+	s.log.Warn("mfa reset by an admin", "account", p.AccountID, "org", p.OrgID, "member", memberID)
+	return nil
+}
+
+// SetRequireMFA sets the organisation's rule that owners and admins have
+// MFA. Turning it on needs the principal's own MFA on, so that the rule
+// never sends the person setting it to enrolment.
+func (s *Service) SetRequireMFA(ctx context.Context, p Principal, on bool) error {
+	if on {
+		acct, err := s.st.GetAccount(ctx, p.AccountID)
+		if err != nil {
+			return err
+		}
+		if !acct.MFA {
+			return keycab.Errorf(keycab.EINVALID, "turn on your own two-step sign-in first")
+		}
+	}
+	return s.st.SetRequireMFA(ctx, p.Scope(), on)
+}
+
+// SessionInfo is one of an account's signed-in logins.
+type SessionInfo struct {
+	ID        string // the login (family): the same across refreshes
+	OrgID     string
+	CreatedAt time.Time
+	LastUsed  time.Time
+	ExpiresAt time.Time
+	UserAgent string
+	IP        string
+	Current   bool // the login the request came with
+}
+
+// Sessions returns the principal's account's live logins, in every
+// organisation, newest first.
+func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, error) {
+	all, err := s.st.AccountSessions(ctx, p.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	out := []SessionInfo{}
+	for _, ss := range all {
+		if s.live(ss) != nil {
+			continue
+		}
+		out = append(out, SessionInfo{ID: ss.FamilyID, OrgID: ss.OrgID, CreatedAt: ss.CreatedAt, LastUsed: ss.LastUsed,
+			ExpiresAt: ss.ExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.FamilyID == p.FamilyID})
+	}
+	return out, nil
+}
+
+// RevokeSession signs out one of the principal's account's logins; a
+// login of another account is ENOTFOUND.
+func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) error {
+	if err := s.st.RevokeAccountFamily(ctx, p.AccountID, id); err != nil {
+		if keycab.ErrorCode(err) == keycab.ENOTFOUND {
+			s.log.Warn("denied session sign-out", "reason", "not a session of this account", "account", p.AccountID)
+		}
+		return err
+	}
+	s.log.Info("session signed out", "account", p.AccountID)
+	return nil
+}
