@@ -227,10 +227,7 @@ type user struct {
 // MustSignup creates an organisation with owner email and signs in.
 func (e *env) MustSignup(tb testing.TB, org, email string) *user {
 	tb.Helper()
-	r := MustStatus(tb, e.do(tb, "POST", "/v1/signup", "", map[string]string{
-		"org_name": org, "name": "Owner of " + org, "email": email, "password": goodPassword}), 200)
-	u := &user{email: email, password: goodPassword}
-	u.set(r)
+	u := e.signupRaw(tb, org, email)
 	e.MustVerify(tb, email)
 	return u
 }

@@ -88,12 +88,6 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, email, password,
 	if err != nil {
 		return err
 	}
-	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
-		return err
-	}
-	if err := s.limit(ctx, "email:account", acct.Email, s.cfg.Limits.EmailAccount); err != nil {
-		return err
-	}
 	if err := s.checkPassword(ctx, acct, password); err != nil {
 		return err
 	}
@@ -107,6 +101,17 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, email, password,
 	if _, err := s.st.AccountByEmail(ctx, email); err == nil {
 		return keycab.Errorf(keycab.ECONFLICT, "another account uses this address")
 	} else if keycab.ErrorCode(err) != keycab.ENOTFOUND {
+		return err
+	}
+	// The mail limits count what is sent: per IP, per account and per
+	// new address.
+	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "email:account", acct.Email, s.cfg.Limits.EmailAccount); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "email:account", email, s.cfg.Limits.EmailAccount); err != nil {
 		return err
 	}
 	if err := s.st.RevokeAuthTokens(ctx, acct.ID, store.PurposeEmail); err != nil {
@@ -211,19 +216,13 @@ func (s *Service) ResetMemberMFA(ctx context.Context, p Principal, memberID stri
 }
 
 // SetRequireMFA sets the organisation's rule that owners and admins have
-// MFA. Turning it on needs the principal's own MFA on, so that the rule
-// never sends the person setting it to enrolment.
+// MFA (store.SetRequireMFA says who may).
 func (s *Service) SetRequireMFA(ctx context.Context, p Principal, on bool) error {
-	if on {
-		acct, err := s.st.GetAccount(ctx, p.AccountID)
-		if err != nil {
-			return err
-		}
-		if !acct.MFA {
-			return keycab.Errorf(keycab.EINVALID, "turn on your own two-step sign-in first")
-		}
+	if err := s.st.SetRequireMFA(ctx, p.Scope(), on); err != nil {
+		return err
 	}
-	return s.st.SetRequireMFA(ctx, p.Scope(), on)
+	s.log.Info("org mfa rule set", "account", p.AccountID, "org", p.OrgID, "require_mfa", on)
+	return nil
 }
 
 // SessionInfo is one of an account's signed-in logins.

@@ -53,6 +53,19 @@
 // accepted, and no step at or before it is accepted again: codes cannot
 // be replayed.
 //
+// # Verification, recovery codes and standing
+//
+// A signup's address is verified by a link (VerifyTTL); an email change
+// takes effect only when a link sent to the new address is opened, the
+// old address told and signing in until then. Turning TOTP on answers ten
+// recovery codes (token.go: 80 bits each, stored as SHA-256), each usable
+// once in place of a TOTP code; regenerating them and turning MFA off
+// need the password and a second factor. Authenticate returns the
+// session's standing, and Principal.Gate decides from it: an unverified
+// account, or an owner or admin whose organisation requires MFA they do
+// not have, may do only what its edge's route allows (verify, enrol,
+// see itself, sign out). See account.go.
+//
 // # Rate limits
 //
 // Fixed windows counted in the database (store.HitRateLimit), so every

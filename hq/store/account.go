@@ -490,11 +490,24 @@ func (s *Store) RequireMFA(ctx context.Context, sc Scope) (bool, error) {
 // SetRequireMFA sets whether the organisation requires MFA of its owners
 // and admins (those without it are sent to enrolment and can do nothing
 // else until enrolled), recorded as org.require_mfa with before and
-// after. Owners and admins only.
+// after. Owners and admins only; turning it on needs the principal's own
+// MFA on (EINVALID otherwise).
 func (s *Store) SetRequireMFA(ctx context.Context, sc Scope, on bool) error {
 	return s.write(ctx, "set org mfa rule", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("changing the organisation's MFA rule"); err != nil {
 			return err
+		}
+		if on {
+			// The rule never sends the person setting it to enrolment.
+			var mfa bool
+			err := t.queryRow(ctx, `SELECT a.totp_secret IS NOT NULL FROM account_members am JOIN accounts a ON a.id = am.account_id
+				WHERE am.org_id = $1 AND am.member_id = $2`, t.org(), t.p.member).Scan(&mfa)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if !mfa {
+				return keycab.Errorf(keycab.EINVALID, "turn on your own two-step sign-in first")
+			}
 		}
 		var before bool
 		if err := t.queryRow(ctx, "SELECT require_mfa FROM orgs WHERE id = $1", t.org()).Scan(&before); err != nil {
@@ -510,8 +523,9 @@ func (s *Store) SetRequireMFA(ctx context.Context, sc Scope, on bool) error {
 	})
 }
 
-// MarkVerified marks the account's email address verified (the demo
-// organisation's owner, whose address is the operator's to vouch for).
+// MarkVerified marks the account's email address verified: a link sent
+// to it (a password reset, a sign-in link) was opened. An account
+// verified already is left as it is.
 func (s *Store) MarkVerified(ctx context.Context, accountID string) error {
 	return s.global(ctx, "mark account verified", true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, "UPDATE accounts SET verified_us = $1 WHERE id = $2 AND verified_us = 0", us(t.now), accountID)

@@ -775,6 +775,124 @@ func contractCases() []contractCase {
 				t.Fatalf("B lists A's invitations: %v", is)
 			}
 		}},
+		{"mfa reset: owners and admins of the member's own organisation only, never an owner by an admin", func(t *testing.T, f *fixture) {
+			// Accounts with MFA for A's staff, admin and owner, and B's staff.
+			withMFA := func(tn tenant, m keycab.Member) store.Account { return mustMFAAccount(t, f, tn, m) }
+			staff, admin, owner := withMFA(f.a, f.a.staff), withMFA(f.a, f.a.admin), withMFA(f.a, f.a.owner)
+			bStaff := withMFA(f.b, f.b.staff)
+			mfaOn := func(a store.Account) bool { return must[store.Account](t)(f.s.GetAccount(ctx, a.ID)).MFA }
+			// Another organisation's member answers as a missing one.
+			sameMiss(t, "member", func(id string) error { return f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), id) }, f.b.staff.ID)
+			sameMiss(t, "member", func(id string) error { return f.s.ResetMemberMFA(ctx, f.b.as(f.b.owner), id) }, f.a.staff.ID)
+			// Roles below admin, and kiosks, may not; an admin may not reset an owner's; nobody their own.
+			for _, sc := range []store.Scope{f.a.as(f.a.staff), f.a.as(f.a.manager), f.a.as(f.a.auditor), f.a.as(f.a.contractor), f.a.kiosk()} {
+				wantCode(t, f.s.ResetMemberMFA(ctx, sc, f.a.admin.ID), keycab.EFORBIDDEN)
+			}
+			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.owner.ID), keycab.EFORBIDDEN)
+			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.admin.ID), keycab.EFORBIDDEN)
+			if !mfaOn(staff) || !mfaOn(admin) || !mfaOn(owner) || !mfaOn(bStaff) {
+				t.Fatal("a refused reset turned MFA off")
+			}
+			// A member without an account: nothing to reset.
+			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.manager.ID), keycab.ENOTFOUND)
+			// An admin resets staff, an owner resets an admin.
+			MustNoErr(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.staff.ID))
+			MustNoErr(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.admin.ID))
+			if mfaOn(staff) || mfaOn(admin) || !mfaOn(owner) || !mfaOn(bStaff) {
+				t.Fatal("reset the wrong accounts' MFA")
+			}
+			wantCode(t, f.s.UseRecoveryCode(ctx, staff.ID, []byte("code "+f.a.staff.ID)), keycab.EUNAUTHORIZED) // codes gone too
+			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.staff.ID), keycab.ECONFLICT)             // nothing left to reset
+			// In A's admin log with before and after; nothing in B's.
+			log := must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, f.a.as(f.a.owner), 50))
+			var resets []store.AdminAction
+			for _, x := range log {
+				if x.Action == "member.mfa_reset" {
+					resets = append(resets, x)
+				}
+			}
+			if len(resets) != 2 || resets[1].Target != f.a.staff.ID || resets[1].ActorID != f.a.admin.ID ||
+				resets[1].Detail != `{"before":{"mfa":true},"after":{"mfa":false}}` {
+				t.Fatalf("admin log %+v", resets)
+			}
+			for _, x := range must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, f.b.as(f.b.owner), 50)) {
+				if x.Action == "member.mfa_reset" {
+					t.Fatalf("B's log has A's reset: %+v", x)
+				}
+			}
+			// An account that is also a member of B: A's owner may not
+			// strip the MFA that guards B too.
+			MustNoErr(t, f.s.LinkMember(ctx, bStaff.ID, f.a.org.ID, f.a.contractor.ID))
+			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.contractor.ID), keycab.EFORBIDDEN)
+			if !mfaOn(bStaff) {
+				t.Fatal("a refused reset turned MFA off")
+			}
+		}},
+		{"mfa rule: set by owners and admins of their own organisation only, in its admin log", func(t *testing.T, f *fixture) {
+			for _, sc := range []store.Scope{f.a.as(f.a.staff), f.a.as(f.a.manager), f.a.as(f.a.auditor), f.a.kiosk()} {
+				wantCode(t, f.s.SetRequireMFA(ctx, sc, true), keycab.EFORBIDDEN)
+			}
+			wantCode(t, f.s.SetRequireMFA(ctx, f.a.as(f.a.admin), true), keycab.EINVALID) // their own MFA first
+			mustMFAAccount(t, f, f.a, f.a.admin)
+			MustNoErr(t, f.s.SetRequireMFA(ctx, f.a.as(f.a.admin), true))
+			if !must[bool](t)(f.s.RequireMFA(ctx, f.a.as(f.a.staff))) || must[bool](t)(f.s.RequireMFA(ctx, f.b.as(f.b.owner))) {
+				t.Fatal("the rule is not A's alone")
+			}
+			log := must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, f.a.as(f.a.owner), 1))
+			if len(log) != 1 || log[0].Action != "org.require_mfa" || log[0].Detail != `{"before":{"require_mfa":false},"after":{"require_mfa":true}}` {
+				t.Fatalf("admin log %+v", log)
+			}
+		}},
+		{"sessions: an account lists and signs out its own sessions only", func(t *testing.T, f *fixture) {
+			mine := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "mine@x.test"}))
+			theirs := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "theirs@x.test"}))
+			MustNoErr(t, f.s.LinkMember(ctx, mine.ID, f.a.org.ID, f.a.staff.ID))
+			MustNoErr(t, f.s.LinkMember(ctx, mine.ID, f.b.org.ID, f.b.staff.ID))
+			MustNoErr(t, f.s.LinkMember(ctx, theirs.ID, f.a.org.ID, f.a.admin.ID))
+			session := func(a store.Account, tn tenant, m keycab.Member, n string) store.Session {
+				return must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: a.ID, OrgID: tn.org.ID, MemberID: m.ID,
+					AccessHash: []byte("access " + n), RefreshHash: []byte("refresh " + n), ExpiresAt: time.Now().Add(time.Hour)}))
+			}
+			inA, inB := session(mine, f.a, f.a.staff, "1"), session(mine, f.b, f.b.staff, "2")
+			other := session(theirs, f.a, f.a.admin, "3")
+			// A refreshed login is listed once, as its current pair.
+			live := func(store.Session) error { return nil }
+			must[store.Session](t)(f.s.RotateSession(ctx, []byte("refresh 1"), store.Session{AccessHash: []byte("access 1b"), RefreshHash: []byte("refresh 1b")}, live))
+			list := must[[]store.Session](t)(f.s.AccountSessions(ctx, mine.ID))
+			if len(list) != 2 {
+				t.Fatalf("sessions %+v", list)
+			}
+			fams := map[string]bool{}
+			for _, ss := range list {
+				fams[ss.FamilyID] = true
+				if ss.AccountID != mine.ID || ss.AccessHash != nil || ss.RefreshHash != nil {
+					t.Fatalf("listed %+v", ss)
+				}
+			}
+			if !fams[inA.FamilyID] || !fams[inB.FamilyID] {
+				t.Fatalf("families %v", fams)
+			}
+			// Another account's login answers as a missing one.
+			sameMiss(t, "session", func(id string) error { return f.s.RevokeAccountFamily(ctx, mine.ID, id) }, other.FamilyID)
+			must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 3")))
+			if ss := must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 3"))); !ss.RevokedAt.IsZero() {
+				t.Fatal("another account's session was signed out")
+			}
+			// Signing out one login (in B) leaves the other.
+			MustNoErr(t, f.s.RevokeAccountFamily(ctx, mine.ID, inB.FamilyID))
+			if ss := must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 2"))); ss.RevokedAt.IsZero() {
+				t.Fatal("not signed out")
+			}
+			if ss := must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 1b"))); !ss.RevokedAt.IsZero() {
+				t.Fatal("the other login was signed out")
+			}
+			if list := must[[]store.Session](t)(f.s.AccountSessions(ctx, mine.ID)); len(list) != 1 || list[0].FamilyID != inA.FamilyID {
+				t.Fatalf("sessions after sign-out %+v", list)
+			}
+			if list := must[[]store.Session](t)(f.s.AccountSessions(ctx, theirs.ID)); len(list) != 1 || list[0].FamilyID != other.FamilyID {
+				t.Fatalf("their sessions %+v", list)
+			}
+		}},
 		{"badges: hashed with the org's salt, found by kiosks of the member's sites", func(t *testing.T, f *fixture) {
 			b := must[keycab.Badge](t)(f.s.AddBadge(ctx, f.a.as(f.a.manager), f.a.staff.ID, keycab.BadgeRFID, "0012345678"))
 			if strings.Contains(string(b.Hash), "0012345678") {

@@ -44,6 +44,14 @@
 //	              subject (the member), sealed salt || text (migration 0016)
 //	notes_key     the notes key's generation and a check value sealed under it (0016; global)
 //
+// Accounts (version 2, and 17): accounts (email, password hash, sealed
+// TOTP secret, verified), account_members, sessions (token hashes,
+// times, user agent and IP), auth_tokens (reset, magic, invite, mfa,
+// verify, email: hashes only), recovery_codes (account_id, SHA-256 hash,
+// used; global like accounts: read by account id only), rate_limits,
+// deliveries; orgs.require_mfa is the organisation's MFA rule for owners
+// and admins.
+//
 // # Tenancy
 //
 // Every tenant row carries org_id (orgs: id), and every reference to a
