@@ -33,6 +33,16 @@ type Config struct {
 	// listed in Refused; the kiosk keeps its own from there on.
 	ChangesThrough int64     `json:",omitempty"`
 	Refused        []Refusal `json:",omitempty"`
+	// Erased, Held and PersonalTextDays carry the organisation's record
+	// lifecycle (sync/wire minor version 5). Erased lists every member of
+	// the organisation erased at HQ: the kiosk erases each one's personal
+	// data (store.DB.Erase) once. Held lists the ids (members, key sets,
+	// sites) under an active legal hold; PersonalTextDays is the
+	// retention rule for personal texts (0 keeps them): the kiosk deletes
+	// those older than it, except held ones.
+	Erased           []string `json:",omitempty"`
+	Held             []string `json:",omitempty"`
+	PersonalTextDays int      `json:",omitempty"`
 }
 
 // Refusal is a touchscreen change HQ did not apply: the index of the

@@ -7,23 +7,26 @@ import "time"
 type EventKind string
 
 const (
-	EventBoot          EventKind = "kiosk.boot"         // the kiosk program started
-	EventShutdown      EventKind = "kiosk.shutdown"     // it stopped cleanly
-	EventConfigApplied EventKind = "config.applied"     // a signed config bundle took effect
-	EventKeyRotate     EventKind = "key.rotate"         // the kiosk's signing key changed
-	EventKeyTaken      EventKind = "key.taken"          // a key set left the cabinet
-	EventKeyReturned   EventKind = "key.returned"       // a key set came back
-	EventIdentified    EventKind = "auth.identified"    // a member identified at the kiosk
-	EventIdentifyFail  EventKind = "auth.failed"        // an unknown badge or a wrong PIN
-	EventLockedOut     EventKind = "auth.locked_out"    // too many failures
-	EventDoorOpened    EventKind = "door.opened"        // the door opened
-	EventDoorClosed    EventKind = "door.closed"        // the door closed
-	EventAlarmRaised   EventKind = "alarm.raised"       // an alarm started; Detail["alarm"] says which
-	EventAlarmCleared  EventKind = "alarm.cleared"      // an admin cleared an alarm with a note
-	EventEmergency     EventKind = "emergency.on"       // the fire panel input released every lock
-	EventEmergencyOff  EventKind = "emergency.off"      // it cleared and the cabinet resecured
-	EventAdminChange   EventKind = "admin.change"       // a slot map, fob or badge change at the kiosk
-	EventMemberErased  EventKind = "member.erased"      // a member's personal data was erased
+	EventBoot          EventKind = "kiosk.boot"      // the kiosk program started
+	EventShutdown      EventKind = "kiosk.shutdown"  // it stopped cleanly
+	EventConfigApplied EventKind = "config.applied"  // a signed config bundle took effect
+	EventKeyRotate     EventKind = "key.rotate"      // the kiosk's signing key changed
+	EventKeyTaken      EventKind = "key.taken"       // a key set left the cabinet
+	EventKeyReturned   EventKind = "key.returned"    // a key set came back
+	EventIdentified    EventKind = "auth.identified" // a member identified at the kiosk
+	EventIdentifyFail  EventKind = "auth.failed"     // an unknown badge or a wrong PIN
+	EventLockedOut     EventKind = "auth.locked_out" // too many failures
+	EventDoorOpened    EventKind = "door.opened"     // the door opened
+	EventDoorClosed    EventKind = "door.closed"     // the door closed
+	EventAlarmRaised   EventKind = "alarm.raised"    // an alarm started; Detail["alarm"] says which
+	EventAlarmCleared  EventKind = "alarm.cleared"   // an admin cleared an alarm with a note
+	EventEmergency     EventKind = "emergency.on"    // the fire panel input released every lock
+	EventEmergencyOff  EventKind = "emergency.off"   // it cleared and the cabinet resecured
+	EventAdminChange   EventKind = "admin.change"    // a slot map, fob or badge change at the kiosk
+	EventMemberErased  EventKind = "member.erased"   // a member's personal data was erased
+	// EventTextsExpired records that retention deleted the personal texts
+	// of entries older than Detail["before"] (Unix ms), but held ones.
+	EventTextsExpired  EventKind = "personal.expired"
 	EventLogEpoch      EventKind = "log.epoch"          // a restored kiosk began a new log epoch
 	EventCosigned      EventKind = "sync.cosigned"      // HQ cosigned a checkpoint
 	EventClockAnchored EventKind = "clock.anchored"     // a trusted time was learnt
@@ -105,7 +108,7 @@ var eventKinds = func() map[EventKind]bool {
 		EventAlarmCleared, EventEmergency, EventEmergencyOff, EventAdminChange,
 		EventMemberErased, EventLogEpoch, EventCosigned, EventClockAnchored,
 		EventLockPulsed, EventKeyLost, EventKeyHandedOver, EventRemoteRelease,
-		EventRemoteRefused, EventRemoteDone,
+		EventRemoteRefused, EventRemoteDone, EventTextsExpired,
 	} {
 		m[k] = true
 	}

@@ -443,6 +443,15 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	}
 	e.clock.Advance(16 * time.Minute) // a fresh window of the address's mail limit
 	c.MustCall(t, "POST", "/v1/me/email", o, map[string]any{"email": "olive@drift.test", "password": goodPassword}, 202)
+	// Lifecycle: retention rules, a legal hold, an erasure it blocks.
+	c.MustCall(t, "PUT", "/v1/retention", o, map[string]any{"personal_text_days": 90, "deliveries_days": 30, "sessions_days": 7, "admin_detail_days": 365}, 200)
+	c.MustCall(t, "GET", "/v1/retention", o, nil, 200)
+	forgotten := c.MustCall(t, "POST", "/v1/members", o, map[string]any{"name": "Frida Forgotten", "role": "staff"}, 201).str("id")
+	hold := c.MustCall(t, "POST", "/v1/holds", o, map[string]any{"target": "member", "target_id": forgotten, "reason": "tribunal", "owner_id": owner.memberID, "ends": rfc(240 * time.Hour)}, 201).str("id")
+	mustItems(t, c.MustCall(t, "GET", "/v1/holds", o, nil, 200), "holds", 1)
+	c.MustCall(t, "POST", "/v1/members/"+forgotten+"/erase", o, map[string]any{"confirm": forgotten}, 409)
+	c.MustCall(t, "POST", "/v1/holds/"+hold+"/end", o, nil, 200)
+	c.MustCall(t, "POST", "/v1/members/"+forgotten+"/erase", o, map[string]any{"confirm": forgotten}, 200)
 
 	// What is left to delete.
 	c.MustCall(t, "DELETE", "/v1/members/"+leaver, o, nil, 204)

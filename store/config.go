@@ -44,14 +44,30 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 	if err != nil {
 		return err
 	}
+	lifecycle, err := json.Marshal(Lifecycle{Held: c.Held, PersonalTextDays: c.PersonalTextDays})
+	if err != nil {
+		return err
+	}
 	defer d.changedConfig()
-	return d.Update(ctx, func(tx *Tx) error {
+	var erased []string
+	err = d.Update(ctx, func(tx *Tx) error {
 		var cur int64
 		if err := tx.QueryRow("SELECT coalesce(max(version), 0) FROM config").Scan(&cur); err != nil {
 			return d.wrap("apply config", err)
 		}
 		if c.Version <= cur {
 			return keycab.Errorf(keycab.ECONFLICT, "config version %d is not newer than the applied %d", c.Version, cur)
+		}
+		// Members erased at HQ that this kiosk still holds anything of,
+		// read before the snapshot below replaces the members.
+		var err error
+		if erased, err = tx.pendingErasures(c.Erased); err != nil {
+			return err
+		}
+		for _, id := range erased {
+			if _, err := tx.erase(id, ""); err != nil {
+				return err
+			}
 		}
 		policy, err := json.Marshal(c.Policy)
 		if err != nil {
@@ -127,12 +143,27 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 		if err := tx.applyTouch(c); err != nil {
 			return d.wrap("apply config version "+strconv.FormatInt(c.Version, 10), err)
 		}
+		if _, err := tx.Exec("UPDATE config SET lifecycle = ? WHERE id = 1", string(lifecycle)); err != nil {
+			return d.wrap("apply config version "+strconv.FormatInt(c.Version, 10), err)
+		}
 		_, err = tx.Append(Record{Event: &audit.Event{
 			Kind:   keycab.EventConfigApplied,
 			Detail: map[string]string{"version": strconv.FormatInt(c.Version, 10), "previous": strconv.FormatInt(cur, 10)},
 		}})
 		return err
 	})
+	if err != nil || len(erased) == 0 {
+		return err
+	}
+	d.log.Info("members erased by HQ", "members", erased)
+	// The erased bytes out of free pages and the WAL, as Erase does. The
+	// bundle is applied whatever happens here: a compaction that cannot
+	// run now runs with the next ExpirePersonal.
+	if err := d.Compact(ctx); err != nil {
+		d.compactDue.Store(true)
+		d.log.Warn("compact after erasure failed; will retry", "err", err)
+	}
+	return nil
 }
 
 // ConfigChanged returns a channel closed at the next change of the

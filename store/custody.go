@@ -3,8 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
@@ -128,22 +133,13 @@ func (d *DB) PersonalText(ctx context.Context, ref []byte) (string, error) {
 // It logs member.erased (by actor) and then rewrites the files so the
 // erased bytes are gone from the database and its WAL: secure_delete
 // zeroes freed cells, and a truncating checkpoint empties the WAL.
+// ApplyConfig runs the same for each member a bundle lists as erased at
+// HQ (Config.Erased).
 func (d *DB) Erase(ctx context.Context, member, actor string) error {
 	var texts int64
 	err := d.Update(ctx, func(tx *Tx) error {
-		res, err := tx.Exec("DELETE FROM personal WHERE subject = ?", member)
-		if err != nil {
-			return d.wrap("erase personal text", err)
-		}
-		texts, _ = res.RowsAffected()
-		if _, err := tx.Exec("UPDATE members SET name = '', email = '', erased_ms = ? WHERE id = ?", d.now().UnixMilli(), member); err != nil {
-			return d.wrap("erase member", err)
-		}
-		_, err = tx.Append(Record{Event: &audit.Event{
-			Kind:   keycab.EventMemberErased,
-			Actor:  actor,
-			Detail: map[string]string{"member": member},
-		}})
+		var err error
+		texts, err = tx.erase(member, actor)
 		return err
 	})
 	d.changedConfig()
@@ -152,6 +148,118 @@ func (d *DB) Erase(ctx context.Context, member, actor string) error {
 	}
 	d.log.Info("member personal data erased", "member", member, "texts", texts)
 	return d.Compact(ctx)
+}
+
+// erase erases member within the transaction (Erase) and returns how
+// many personal texts went.
+func (tx *Tx) erase(member, actor string) (int64, error) {
+	d := tx.d
+	res, err := tx.Exec("DELETE FROM personal WHERE subject = ?", member)
+	if err != nil {
+		return 0, d.wrap("erase personal text", err)
+	}
+	texts, _ := res.RowsAffected()
+	if _, err := tx.Exec("UPDATE members SET name = '', email = '', pin_hash = '', erased_ms = ? WHERE id = ?", d.now().UnixMilli(), member); err != nil {
+		return 0, d.wrap("erase member", err)
+	}
+	if _, err := tx.Exec("DELETE FROM badges WHERE member_id = ?", member); err != nil {
+		return 0, d.wrap("erase badges", err)
+	}
+	a, err := tx.Append(Record{Event: &audit.Event{
+		Kind:   keycab.EventMemberErased,
+		Actor:  actor,
+		Detail: map[string]string{"member": member},
+	}})
+	if err != nil {
+		return 0, err
+	}
+	_, err = tx.Exec("INSERT INTO erasures (member_id, log_index, erased_ms) VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET log_index = excluded.log_index, erased_ms = excluded.erased_ms",
+		member, a.Index, d.now().UnixMilli())
+	return texts, d.wrapNil("record erasure", err)
+}
+
+// pendingErasures returns the members of erased (a bundle's
+// Config.Erased) this kiosk holds anything of and has not erased yet.
+func (tx *Tx) pendingErasures(erased []string) ([]string, error) {
+	var out []string
+	for _, id := range erased {
+		var pending bool
+		err := tx.QueryRow(`SELECT NOT EXISTS (SELECT 1 FROM erasures WHERE member_id = ?1)
+			AND (EXISTS (SELECT 1 FROM members WHERE id = ?1) OR EXISTS (SELECT 1 FROM personal WHERE subject = ?1)
+			OR EXISTS (SELECT 1 FROM badges WHERE member_id = ?1))`, id).Scan(&pending)
+		if err != nil {
+			return nil, tx.d.wrap("read erasures", err)
+		}
+		if pending {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// Lifecycle is what the applied bundle says of the record lifecycle
+// (keycab.Config Held and PersonalTextDays).
+type Lifecycle struct {
+	Held             []string
+	PersonalTextDays int
+}
+
+// ExpirePersonal applies the bundle's personal-text retention rule: it
+// deletes the personal texts of entries older than PersonalTextDays
+// (by their entry's time), except those of a held member, of a held key
+// set, or all of them when the kiosk's site is held, and logs
+// personal.expired with the cut-off and the held ids, so that Verify counts the texts as
+// removed by retention, not as missing. Entries are never touched. It
+// returns how many texts went; with none it logs nothing. It compacts the
+// database after deleting, and when an erasure by bundle could not.
+func (d *DB) ExpirePersonal(ctx context.Context) (int64, error) {
+	var n int64
+	err := d.Update(ctx, func(tx *Tx) error {
+		var site, js string
+		err := tx.QueryRow("SELECT site_id, lifecycle FROM config WHERE id = 1").Scan(&site, &js)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return d.wrap("read lifecycle", err)
+		}
+		var lc Lifecycle
+		if err := json.Unmarshal([]byte(js), &lc); err != nil {
+			return fmt.Errorf("read lifecycle: %w", err)
+		}
+		if lc.PersonalTextDays <= 0 || slices.Contains(lc.Held, site) {
+			return nil
+		}
+		held, _ := json.Marshal(append([]string{}, lc.Held...))
+		before := d.now().Add(-time.Duration(lc.PersonalTextDays) * 24 * time.Hour).UnixMilli()
+		res, err := tx.Exec(`DELETE FROM personal WHERE at_ms > 0 AND at_ms < ?
+			AND subject NOT IN (SELECT value FROM json_each(?2)) AND keyset NOT IN (SELECT value FROM json_each(?2))`, before, string(held))
+		if err != nil {
+			return d.wrap("expire personal text", err)
+		}
+		if n, _ = res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.Append(Record{Event: &audit.Event{
+			Kind:   keycab.EventTextsExpired,
+			Detail: map[string]string{"before": strconv.FormatInt(before, 10), "texts": strconv.FormatInt(n, 10), "held": strings.Join(lc.Held, ",")},
+		}})
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	if n == 0 && !d.compactDue.Load() {
+		return 0, nil
+	}
+	if n > 0 {
+		d.log.Info("personal texts expired", "texts", n)
+	}
+	if err := d.Compact(ctx); err != nil {
+		d.compactDue.Store(true)
+		return n, err
+	}
+	d.compactDue.Store(false)
+	return n, nil
 }
 
 // Compact rewrites the database without free space and empties the WAL,

@@ -13,9 +13,12 @@
 // entry records, so that after a crash the database holds either all of
 // it or none of it. Triggers abort UPDATE and DELETE on the log's tables.
 // Personal free text lives in the personal table, referenced from entries
-// by a salted hash (audit.PersonalRef), and Erase removes it for good.
-// Verify checks every kept text against its entry's reference and counts
-// erased ones (personalcheck.go states the rules).
+// by a salted hash (audit.PersonalRef), and Erase removes it for good
+// (ApplyConfig too, for each member a bundle lists in Config.Erased);
+// ExpirePersonal deletes texts past the bundle's retention rule, except
+// held ones, and logs personal.expired. Verify checks every kept text
+// against its entry's reference and counts erased and expired ones
+// (personalcheck.go states the rules).
 //
 // # The high-water mark
 //

@@ -301,10 +301,10 @@ func (tx *Tx) Append(r Record) (Appended, error) {
 		subject = e.Actor
 	}
 	var err error
-	if e.Recipient, err = tx.personal(r.Recipient, subject); err != nil {
+	if e.Recipient, err = tx.personal(r.Recipient, subject, e); err != nil {
 		return Appended{}, err
 	}
-	if e.Notes, err = tx.personal(r.Notes, subject); err != nil {
+	if e.Notes, err = tx.personal(r.Notes, subject, e); err != nil {
 		return Appended{}, err
 	}
 	index := tx.frontier.Size()
@@ -329,13 +329,16 @@ func (tx *Tx) Append(r Record) (Appended, error) {
 	return Appended{Index: index, Leaf: leaf}, nil
 }
 
-func (tx *Tx) personal(text, subject string) ([]byte, error) {
+// personal keeps a personal text of entry e, filed under subject, with
+// the entry's time and key set (for retention and legal holds).
+func (tx *Tx) personal(text, subject string, e *audit.Event) ([]byte, error) {
 	if text == "" {
 		return nil, nil
 	}
 	salt := audit.NewSalt()
 	ref := audit.PersonalRef(salt, text)
-	if _, err := tx.Exec("INSERT INTO personal (ref, subject, salt, text) VALUES (?, ?, ?, ?)", ref, subject, salt, text); err != nil {
+	if _, err := tx.Exec("INSERT INTO personal (ref, subject, salt, text, at_ms, keyset) VALUES (?, ?, ?, ?, ?, ?)",
+		ref, subject, salt, text, e.Time, e.KeySet); err != nil {
 		return nil, tx.d.wrap("store personal text", err)
 	}
 	return ref, nil
@@ -621,6 +624,7 @@ type VerifyResult struct {
 	Checkpoints int
 	Texts       int // kept personal texts that match the reference their entry carries
 	Erased      int // references whose text was erased (store.Erase)
+	Expired     int // references whose text retention deleted (ExpirePersonal)
 	Elapsed     time.Duration
 }
 
@@ -629,7 +633,8 @@ type VerifyResult struct {
 // the log), then every kept personal text against the reference its entry
 // carries (personalcheck.go). The first thing found wrong is returned as
 // an *audit.Problem: the log's own faults first, then those of personal
-// text; an erased text is counted in VerifyResult.Erased, not a fault.
+// text; an erased text is counted in VerifyResult.Erased, and one
+// retention deleted in VerifyResult.Expired, not a fault.
 func (d *DB) Verify(ctx context.Context, v note.Verifier) (VerifyResult, error) {
 	return d.verify(ctx, v, false)
 }
@@ -717,7 +722,7 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Texts: texts, Erased: erased, Elapsed: time.Since(start)}, nil
+	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Texts: texts, Erased: erased, Expired: pc.expired, Elapsed: time.Since(start)}, nil
 }
 
 // ProveInclusion returns the proof that entry index is in the tree of the

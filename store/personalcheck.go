@@ -6,7 +6,10 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"keycab.dev/keycab"
@@ -33,12 +36,20 @@ import (
 //     under: store.Erase deletes the rows and logs that entry, so erasure
 //     always leaves that mark in the signed log. It is counted, not an
 //     error. With no such entry the text is missing: a row deleted
-//     without erasure, which is tampering.
+//     without erasure, which is tampering;
+//   - a reference with no kept text is expired when a later
+//     personal.expired entry (ExpirePersonal: retention) has a cut-off
+//     ("before", Unix ms) after the entry's time and whose held ids
+//     ("held") name neither the entry's actor nor its key set: retention
+//     deleted it. It is counted (VerifyResult.Expired), not an error; a
+//     held text deleted is missing.
 type personalCheck struct {
 	kept    map[[32]byte]*keptText
 	epoch   bool             // the log begins with log.epoch (a restored kiosk)
 	absent  []absentText     // references with no kept text, in index order
 	erased  map[string]int64 // member -> index of the newest member.erased naming them
+	expiry  []expiry         // personal.expired entries, in index order
+	expired int              // references whose text retention deleted
 	first   *audit.Problem
 	more    int
 	checked int
@@ -53,9 +64,18 @@ type keptText struct {
 }
 
 type absentText struct {
-	index int64
-	field string
-	actor string
+	index  int64
+	field  string
+	actor  string
+	keySet string
+	time   int64 // the entry's wall time, Unix ms
+}
+
+// expiry is a personal.expired entry: texts of entries before before
+// (Unix ms) were deleted by retention at index.
+type expiry struct {
+	index, before int64
+	held          []string
 }
 
 // loadPersonal reads the personal table within the snapshot the entries
@@ -103,6 +123,7 @@ var (
 	recipientKey = []byte{0x0b, 0x58, 0x20} // key 11, bytes(32)
 	notesKey     = []byte{0x0c, 0x58, 0x20} // key 12, bytes(32)
 	erasedKind   = []byte(keycab.EventMemberErased)
+	expiredKind  = []byte(keycab.EventTextsExpired)
 )
 
 // entry checks the references entry index carries. Only entries whose
@@ -110,7 +131,7 @@ var (
 // deterministic encoding writes a recipient as 0x0b 0x58 0x20 and its 32
 // bytes), so the check costs little on a log of few personal texts.
 func (pc *personalCheck) entry(index int64, leaf []byte) {
-	if index != 0 && !MayReference(leaf) && !bytes.Contains(leaf, erasedKind) {
+	if index != 0 && !MayReference(leaf) && !bytes.Contains(leaf, erasedKind) && !bytes.Contains(leaf, expiredKind) {
 		return
 	}
 	ev, err := audit.Decode(leaf)
@@ -126,11 +147,22 @@ func (pc *personalCheck) entry(index int64, leaf []byte) {
 			pc.erased[m] = index
 		}
 	}
-	pc.ref(index, "recipient", ev.Recipient, ev.Actor)
-	pc.ref(index, "notes", ev.Notes, ev.Actor)
+	if ev.Kind == keycab.EventTextsExpired {
+		if before, err := strconv.ParseInt(ev.Detail["before"], 10, 64); err == nil {
+			var held []string
+			if h := ev.Detail["held"]; h != "" {
+				held = strings.Split(h, ",")
+			}
+			pc.expiry = append(pc.expiry, expiry{index, before, held})
+		} else {
+			pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("personal.expired: cut-off %q is not a time", ev.Detail["before"])})
+		}
+	}
+	pc.ref(index, "recipient", ev.Recipient, ev)
+	pc.ref(index, "notes", ev.Notes, ev)
 }
 
-func (pc *personalCheck) ref(index int64, field string, ref []byte, actor string) {
+func (pc *personalCheck) ref(index int64, field string, ref []byte, ev *audit.Event) {
 	if ref == nil {
 		return
 	}
@@ -140,7 +172,7 @@ func (pc *personalCheck) ref(index int64, field string, ref []byte, actor string
 	}
 	k := pc.kept[[32]byte(ref)]
 	if k == nil {
-		pc.absent = append(pc.absent, absentText{index, field, actor})
+		pc.absent = append(pc.absent, absentText{index, field, ev.Actor, ev.KeySet, ev.Time})
 		return
 	}
 	k.used = true
@@ -157,6 +189,10 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 	for _, a := range pc.absent {
 		if at, ok := pc.erased[a.actor]; ok && at > a.index {
 			erased++
+			continue
+		}
+		if pc.retained(a) {
+			pc.expired++
 			continue
 		}
 		who := "no actor"
@@ -191,6 +227,17 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 		pc.first.What += fmt.Sprintf(" (and %d more personal-text problems)", pc.more)
 	}
 	return pc.checked, erased, pc.first
+}
+
+// retained reports whether a later personal.expired entry's cut-off
+// covers the absent text's entry.
+func (pc *personalCheck) retained(a absentText) bool {
+	for _, e := range pc.expiry {
+		if e.index > a.index && a.time < e.before && !slices.Contains(e.held, a.actor) && !slices.Contains(e.held, a.keySet) {
+			return true
+		}
+	}
+	return false
 }
 
 func (k *keptText) describe() string {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -71,6 +72,10 @@ type DB struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	// compactDue: an erasure by bundle could not compact (a reader held
+	// the WAL); ExpirePersonal compacts then.
+	compactDue atomic.Bool
 
 	mu       sync.Mutex // serialises appends and guards the log state below
 	meta     *logMeta   // nil until a log exists

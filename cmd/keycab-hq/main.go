@@ -128,6 +128,7 @@ type Config struct {
 	SMTPPassFile      string          // serve: file holding the SMTP password
 	SMTPPassEnv       string          // the environment's KEYCAB_SMTP_PASSWORD
 	Notify            notify.Config   // serve: the notifier
+	RetentionEvery    time.Duration   // serve: how often the retention rules run (store.RunRetention); 0: never
 	// serve: /.well-known/security.txt (RFC 9116); off without a contact.
 	SecurityContacts  []string // mailto: or https: URIs
 	SecurityExpires   string   // an RFC 3339 time, a YYYY-MM-DD date, or a duration from start (720h, 180d)
@@ -153,6 +154,7 @@ func DefaultConfig() Config {
 		LogLevel:          slog.LevelInfo,
 		Auth:              auth.DefaultConfig(),
 		Notify:            notify.DefaultConfig(),
+		RetentionEvery:    time.Hour,
 	}
 }
 
@@ -210,6 +212,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.SMTPPassFile, "smtp-password-file", "", "`file` holding the SMTP password")
 		fs.StringVar(&m.Config.SMTP.From, "mail-from", "", "the sender address of HQ's mail, e.g. \"keycab <hq@example.com>\"")
 		fs.DurationVar(&m.Config.Notify.Interval, "notify-interval", m.Config.Notify.Interval, "how often the notifier looks for overdue keys, alarms and silent kiosks")
+		fs.DurationVar(&m.Config.RetentionEvery, "retention-interval", m.Config.RetentionEvery, "how often each organisation's retention rules run (0: never)")
 		fs.DurationVar(&m.Config.Notify.OfflineAfter, "offline-after", m.Config.Notify.OfflineAfter, "a kiosk silent this long is offline, and its admins are told")
 		fs.Func("security-contact", "security.txt: a `URI` (mailto: or https:) to report vulnerabilities in this deployment to; repeatable or comma-separated (default: none, and no security.txt is served)", func(v string) error {
 			for _, c := range strings.Split(v, ",") {
@@ -535,9 +538,12 @@ func (m *Main) serve(ctx context.Context) error {
 	nctx, stopNotifier := context.WithCancel(ctx)
 	notified := make(chan error, 1)
 	go func() { notified <- notifier.Run(nctx) }()
+	retained := make(chan struct{})
+	go func() { defer close(retained); m.runRetention(nctx) }()
 	defer func() {
 		stopNotifier()
 		<-notified
+		<-retained
 	}()
 	select {
 	case err := <-errc:
@@ -555,6 +561,27 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	m.log.Info("stopped")
 	return nil
+}
+
+// runRetention runs every organisation's retention rules at start and
+// then every RetentionEvery until ctx ends; a failed run is logged and the
+// next one tries again.
+func (m *Main) runRetention(ctx context.Context) {
+	if m.Config.RetentionEvery <= 0 {
+		return
+	}
+	t := time.NewTicker(m.Config.RetentionEvery)
+	defer t.Stop()
+	for {
+		if err := m.st.RunRetention(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("retention run failed; will retry", "err", err, "in", m.Config.RetentionEvery)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close closes the database.

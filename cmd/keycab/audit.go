@@ -92,7 +92,7 @@ func loadVerifier(s string) (note.Verifier, error) {
 func auditVerifyCommand() *command {
 	return &command{
 		name:    "verify",
-		summary: "Recompute the whole log and check every stored hash and checkpoint signature, and (--db) every kept personal text against its entry's reference. Exit 0 if it verifies (erased texts are counted, not faults), 1 naming the first bad entry.",
+		summary: "Recompute the whole log and check every stored hash and checkpoint signature, and (--db) every kept personal text against its entry's reference. Exit 0 if it verifies (erased texts and those removed by retention are counted, not faults), 1 naming the first bad entry.",
 		usage:   "--db FILE [--key VERIFIER|@FILE]  |  --tiles DIR|URL --key VERIFIER|@FILE [--cosigner VERIFIER|@FILE] [--token T]",
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			db := fs.String("db", "", "kiosk database `file`")
@@ -130,8 +130,8 @@ func auditVerifyCommand() *command {
 				} else if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, %d signed checkpoints verified, %d personal texts match their references, %d erased (%s)\n",
-					res.Entries, res.Entries, res.Root, res.Checkpoints, res.Texts, res.Erased, res.Elapsed.Round(time.Millisecond))
+				fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, %d signed checkpoints verified, %d personal texts match their references, %d erased, %d removed by retention (%s)\n",
+					res.Entries, res.Entries, res.Root, res.Checkpoints, res.Texts, res.Erased, res.Expired, res.Elapsed.Round(time.Millisecond))
 				return nil
 			}
 		},

@@ -630,7 +630,7 @@ func TestVerifyPersonalText(t *testing.T) {
 			tc.tamper(t, path)
 			code, out, errs := run(t, "audit", "verify", "--db", path)
 			if tc.want == nil {
-				if code != 0 || kept < 4 || !strings.Contains(out, fmt.Sprintf(", %d personal texts match their references, 0 erased (", kept)) {
+				if code != 0 || kept < 4 || !strings.Contains(out, fmt.Sprintf(", %d personal texts match their references, 0 erased, 0 removed by retention (", kept)) {
 					t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 				}
 				return
@@ -673,7 +673,7 @@ func TestVerifyErasedText(t *testing.T) {
 		t.Fatalf("erasure removed %d texts, want m-ben's recipient and notes at least", before-after)
 	}
 	code, out, errs := run(t, "audit", "verify", "--db", path)
-	if code != 0 || !strings.Contains(out, fmt.Sprintf(", %d personal texts match their references, %d erased (", after, before-after)) {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf(", %d personal texts match their references, %d erased, 0 removed by retention (", after, before-after)) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 }

@@ -46,6 +46,7 @@ var (
 	badgeKindType   = reflect.TypeFor[keycab.BadgeKind]()
 	cabinetKindType = reflect.TypeFor[keycab.CabinetKind]()
 	levelType       = reflect.TypeFor[store.PolicyLevel]()
+	holdTargetType  = reflect.TypeFor[store.HoldTarget]()
 	groupKindType   = reflect.TypeFor[keycab.GroupKind]()
 )
 
@@ -73,6 +74,8 @@ func customize(_ string, t reflect.Type, _ reflect.StructTag, s *openapi3.Schema
 		s.Enum = enum([]keycab.GroupKind{keycab.MemberGroup, keycab.KeySetGroup})
 	case levelType:
 		s.Enum = enum([]store.PolicyLevel{store.PolicyOrg, store.PolicySite, store.PolicyCabinet})
+	case holdTargetType:
+		s.Enum = enum([]store.HoldTarget{store.HoldMember, store.HoldKeySet, store.HoldSite})
 	}
 	if t.Kind() != reflect.Struct || t == timeType {
 		return nil

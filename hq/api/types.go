@@ -446,6 +446,7 @@ type Member struct {
 	Schedule    []Window   `json:"schedule" doc:"when the member may take keys; empty: any time"`
 	AccessUntil *time.Time `json:"access_until,omitempty" doc:"when the member's access to keys ends; absent: never"`
 	MaxKeysOut  int        `json:"max_keys_out" doc:"key sets the member may hold at once; 0: the policy's limit"`
+	ErasedAt    *time.Time `json:"erased_at,omitempty" doc:"when the member's personal data was erased (POST /v1/members/{id}/erase); absent: never"`
 }
 
 func memberOf(m keycab.Member) Member {
@@ -455,7 +456,76 @@ func memberOf(m keycab.Member) Member {
 		t := m.AccessUntil.UTC()
 		out.AccessUntil = &t
 	}
+	out.ErasedAt = timePtr(m.ErasedAt)
 	return out
+}
+
+// timePtr is t in UTC, or nil for the zero time.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// EraseRequest confirms an erasure (POST /v1/members/{id}/erase): it
+// cannot be undone.
+type EraseRequest struct {
+	Confirm string `json:"confirm" doc:"the member's id again, typed to confirm"`
+}
+
+// HoldRequest places a legal hold (POST /v1/holds).
+type HoldRequest struct {
+	Target   store.HoldTarget `json:"target"`
+	TargetID string           `json:"target_id" doc:"the member, key set or site held"`
+	Reason   string           `json:"reason"`
+	OwnerID  string           `json:"owner_id" doc:"the member responsible for the hold"`
+	Ends     *time.Time       `json:"ends,omitempty" doc:"when the hold ends by itself; absent: when ended"`
+}
+
+// Hold is a legal hold: while active it suspends erasure and retention of
+// what it covers (a member; a key set and its history; a site and its
+// members).
+type Hold struct {
+	ID        string           `json:"id"`
+	Target    store.HoldTarget `json:"target"`
+	TargetID  string           `json:"target_id"`
+	Reason    string           `json:"reason"`
+	OwnerID   string           `json:"owner_id"`
+	Ends      *time.Time       `json:"ends,omitempty"`
+	Active    bool             `json:"active"`
+	CreatedBy string           `json:"created_by"`
+	CreatedAt time.Time        `json:"created_at"`
+	EndedBy   string           `json:"ended_by,omitempty"`
+	EndedAt   *time.Time       `json:"ended_at,omitempty"`
+}
+
+func holdOf(h store.Hold, now time.Time) Hold {
+	return Hold{ID: h.ID, Target: h.Target, TargetID: h.TargetID, Reason: h.Reason, OwnerID: h.OwnerID, Ends: timePtr(h.Ends),
+		Active: h.Active(now), CreatedBy: h.CreatedBy, CreatedAt: h.CreatedAt.UTC(), EndedBy: h.EndedBy, EndedAt: timePtr(h.EndedAt)}
+}
+
+// HoldList is the organisation's legal holds, newest first.
+type HoldList struct {
+	Holds []Hold `json:"holds"`
+}
+
+// Retention is the organisation's retention rules (GET and PUT
+// /v1/retention): each the age in days after which HQ's retention job
+// (and, for personal texts, every kiosk) deletes those records; 0 keeps
+// them. A legal hold spares what it covers.
+type Retention struct {
+	PersonalTextDays int `json:"personal_text_days" doc:"personal texts (recipient, notes), by the time of their entry; never the entries"`
+	DeliveriesDays   int `json:"deliveries_days" doc:"the organisation's mail delivery log"`
+	SessionsDays     int `json:"sessions_days" doc:"sessions and single-use tokens, this long after they expired or were revoked"`
+	AdminDetailDays  int `json:"admin_detail_days" doc:"the detail (before and after) of admin-log entries, replaced by \"removed by retention\"; the entries stay"`
+}
+
+func (Retention) openAPI(s *openapi3.Schema) {
+	for _, p := range s.Properties {
+		p.Value.WithMin(0).WithMax(store.MaxRetentionDays)
+	}
 }
 
 // MemberList is GET /v1/members.

@@ -173,6 +173,11 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /groups/{id}/delete":       removeThen(d.Store.DeleteGroup, "/groups?notice=deleted"),
 		"POST /groups/rules":             d.createRule,
 		"POST /groups/rules/{id}/delete": removeThen(d.Store.DeleteAccessRule, "/groups?notice=deleted"),
+		// dashboard_records.go
+		"GET /records":                 d.records,
+		"POST /records/holds":          d.createHold,
+		"POST /records/holds/{id}/end": d.endHold,
+		"POST /records/retention":      d.setRetention,
 		// dashboard_policy.go
 		"GET /policy":                d.policy,
 		"POST /policy":               d.setPolicy,
@@ -205,6 +210,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"GET /people/{id}":                        d.memberView,
 		"POST /people/{id}":                       d.updateMember,
 		"POST /people/{id}/remove":                removeThen(d.Store.RemoveMember, "/people?notice=removed"),
+		"POST /people/{id}/erase":                 d.eraseMember,
 		"POST /people/{id}/badges":                d.addBadge,
 		"POST /people/{id}/badges/{badge}/revoke": d.revokeBadge,
 		"POST /people/{id}/pin":                   d.setPIN,
@@ -518,6 +524,9 @@ var notices = map[string]string{
 	"saved":        "Saved.",
 	"deleted":      "Deleted.",
 	"removed":      "Member removed.",
+	"erased":       "Personal data erased here; every kiosk erases it with its next config.",
+	"holdplaced":   "Legal hold placed.",
+	"holdended":    "Legal hold ended.",
 	"kioskrevoked": "Kiosk revoked: its key no longer works.",
 	"remotesent":   "Sent to the kiosk, signed by HQ: its answer shows on the kiosk's remote actions page.",
 }

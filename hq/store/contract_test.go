@@ -52,7 +52,7 @@ func sameMiss(t *testing.T, what string, cross func(id string) error, crossID st
 
 func contractCases() []contractCase {
 	ctx := context.Background()
-	return []contractCase{
+	return append([]contractCase{
 		// ID swaps: A's owner names B's rows.
 		{"id swap: read site", func(t *testing.T, f *fixture) {
 			sameMiss(t, "site", func(id string) error { _, err := f.s.GetSite(ctx, f.a.as(f.a.owner), id); return err }, f.b.site1.ID)
@@ -912,7 +912,7 @@ func contractCases() []contractCase {
 				t.Fatal("two organisations share a badge salt")
 			}
 		}},
-	}
+	}, lifecycleContractCases()...)
 }
 
 // raceCap makes a fresh organisation with caps and races 12 creations

@@ -43,6 +43,8 @@
 //	personal_texts org_id, kiosk_id -> kiosks, log_index, field (recipient, notes),
 //	              subject (the member), sealed salt || text (migration 0016)
 //	notes_key     the notes key's generation and a check value sealed under it (0016; global)
+//	legal_holds   org_id, id, target (member, key_set, site), target id, reason, owner -> members, end, ended (0018)
+//	retention_rules org_id, days for personal texts, deliveries, expired sessions and tokens, admin-log details (0018)
 //
 // Accounts (version 2, and 17): accounts (email, password hash, sealed
 // TOTP secret, verified), account_members, sessions (token hashes,
@@ -76,7 +78,9 @@
 // is no superuser and has NOBYPASSRLS (Open refuses any other); Migrate
 // runs as the schema owner and grants the application role SELECT,
 // INSERT, UPDATE and DELETE, but only SELECT and INSERT on the
-// append-only tables, which triggers also protect from the owner.
+// append-only tables, which triggers also protect from the owner (but
+// for retention's marker in admin_log.detail: UPDATE of that column,
+// which a trigger allows only to AdminDetailRemoved; schema version 18).
 //
 // The account tables that carry org_id (account_members, sessions,
 // auth_tokens, deliveries, mail_retry, org_directory; schema version 9)
@@ -142,4 +146,18 @@
 // # Admin log
 //
 // Every mutating method appends an admin_log row in its own transaction.
+//
+// # Erasure, legal hold and retention
+//
+// EraseMember keeps the member row as a tombstone (erased_us set, name,
+// email and PIN blank, disabled) and deletes what erasureSteps list; a
+// table of personal data adds its step there. Holds (legal_holds) refuse
+// erasure and removal of what they cover and spare it from retention;
+// ApplyRetention runs retentionSteps, one per rule. Kiosks learn both
+// through the bundle (kioskLifecycle: Config.Erased, Held,
+// PersonalTextDays). SQLite runs under secure_delete, and EraseMember
+// clears sqlite_stat4's samples of the tables it touched and truncates
+// the WAL afterwards. PostgreSQL leaves the old row versions as dead
+// tuples until VACUUM, which frees their space without zeroing it, and
+// in WAL archives and backups: docs/DESIGN.md says what an operator runs.
 package store

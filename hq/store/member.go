@@ -384,8 +384,13 @@ func (s *Store) RemoveMember(ctx context.Context, sc Scope, memberID string) err
 				return err
 			}
 		}
+		if h, err := t.memberHold(ctx, m); err != nil {
+			return err
+		} else if h != nil {
+			return heldError("member "+memberID+" cannot be removed", h)
+		}
 		if _, err := t.exec(ctx, "DELETE FROM members WHERE org_id = $1 AND id = $2", t.org(), memberID); err != nil {
-			return inUse(err, "the member (holding a key set)")
+			return inUse(err, "the member (holding a key set, or the owner of a legal hold)")
 		}
 		if err := t.revokeMemberSessions(ctx, memberID); err != nil {
 			return err

@@ -168,6 +168,7 @@ func grant(ctx context.Context, t *sql.Tx, appRole string) error {
 		"GRANT SELECT, INSERT ON org_directory TO " + r,                                    // 0005
 		"GRANT SELECT, INSERT, UPDATE ON mail_retry TO " + r,                               // 0006
 		"GRANT SELECT, UPDATE ON notes_key TO " + r,                                        // 0016
+		"GRANT UPDATE (detail) ON admin_log TO " + r,                                       // 0018: retention's marker only
 		"GRANT EXECUTE ON FUNCTION " + strings.Join(definerFunctions(), ", ") + " TO " + r, // 0009
 	} {
 		if _, err := t.ExecContext(ctx, q); err != nil {
@@ -207,7 +208,9 @@ func mutableTables() []string {
 		// 0014: remote actions.
 		"remote_actions",
 		// 0016: personal texts.
-		"personal_texts"}
+		"personal_texts",
+		// 0018: lifecycle.
+		"legal_holds", "retention_rules"}
 }
 
 func appendOnlyTables() []string {

@@ -653,7 +653,10 @@ func (a *Agent) PullConfig(ctx context.Context, wait time.Duration) (bool, error
 
 // ApplyBundle verifies a signed config bundle with the pinned config key
 // and applies it if it is for this kiosk and newer than the applied one
-// (store.ApplyConfig logs config.applied).
+// (store.ApplyConfig logs config.applied, and erases the members the
+// bundle lists in Config.Erased that this kiosk has not erased yet; the
+// running controller reloads on the store's ConfigChanged), then applies
+// the personal-text retention rule.
 func (a *Agent) ApplyBundle(ctx context.Context, msg []byte) error {
 	b, err := wire.OpenBundle(msg, a.peer.ConfigKey)
 	if err != nil {
@@ -673,7 +676,17 @@ func (a *Agent) ApplyBundle(ctx context.Context, msg []byte) error {
 		return fmt.Errorf("apply config bundle %d: %w", b.Version, err)
 	}
 	a.log.Info("config applied", "version", b.Version, "previous", cur)
+	a.expireTexts(ctx)
 	return nil
+}
+
+// expireTexts applies the bundle's personal-text retention rule
+// (store.DB.ExpirePersonal), after each bundle and with each heartbeat; a
+// failure is logged and tried again next time.
+func (a *Agent) expireTexts(ctx context.Context) {
+	if _, err := a.db.ExpirePersonal(ctx); err != nil {
+		a.log.Warn("personal-text retention failed; will retry", "err", err)
+	}
 }
 
 // Heartbeat reports the kiosk's state to HQ.
@@ -770,7 +783,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	go loop("push", a.cfg.PushEvery, func(ctx context.Context) error { _, err := a.Push(ctx); return err })
 	go loop("config", 0, func(ctx context.Context) error { _, err := a.PullConfig(ctx, a.cfg.LongPoll); return err })
-	go loop("heartbeat", a.cfg.HeartbeatEvery, func(ctx context.Context) error { _, err := a.Heartbeat(ctx); return err })
+	go loop("heartbeat", a.cfg.HeartbeatEvery, func(ctx context.Context) error {
+		a.expireTexts(ctx)
+		_, err := a.Heartbeat(ctx)
+		return err
+	})
 	wg.Wait()
 	return nil
 }

@@ -225,6 +225,30 @@
 // resend are checked and not stored again. An HQ of minor version 3 or
 // less ignores the field; a kiosk of minor version 3 or less sends none,
 // and its pushes land as before.
+// # Record lifecycle (minor version 5)
+//
+// Minor version 5 adds three optional fields to the bundle's config
+// (keycab.Config), each omitted when empty:
+//
+//	Erased            every member of the organisation erased at HQ (ids)
+//	Held              the ids (members, key sets, sites) under an active legal hold
+//	PersonalTextDays  the retention rule for personal texts, in days (0: keep)
+//
+// An erased member is absent from Members and Badges. The kiosk erases
+// each listed member it still holds anything of (a member row, a badge,
+// a personal text) and has not erased before: it deletes their personal
+// texts and badges, blanks their name, logs member.erased naming them
+// (Detail "member"), and compacts the database (secure_delete, VACUUM, a
+// truncating WAL checkpoint) so the bytes are in neither file; the
+// running controller reloads. It deletes the personal texts of entries
+// older than PersonalTextDays whose actor and key set are not held (all
+// are kept while its own site is held), logging personal.expired with the
+// cut-off (Detail "before", Unix ms) and the held ids (Detail "held",
+// comma-separated); keycab audit verify counts such texts as removed by
+// retention, not as missing. Entries are never touched. A kiosk of an
+// older minor version ignores the fields (and keeps what HQ erased); HQ
+// sends them to every kiosk. (Minor version 4 is the personal-text side
+// channel.)
 //
 // # Enrolment
 //

@@ -5,8 +5,9 @@ import "time"
 // Minor is the minor protocol version this build speaks (see the package
 // doc): it is sent as "v" in every message. Minor 1: HQ's one error body
 // and clock_offset_ms; minor 2: touchscreen changes; minor 3: remote
-// actions; minor 4: personal texts beside a push's leaves.
-const Minor = 4
+// actions; minor 4: personal texts; minor 5: the record lifecycle
+// (erasure, legal holds, retention) in the bundle.
+const Minor = 5
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"

@@ -1,0 +1,431 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+)
+
+// mustPerson adds a member of A with a name, email and badge found
+// nowhere else, at site 1.
+func mustPerson(t *testing.T, f *fixture, role keycab.Role) keycab.Member {
+	t.Helper()
+	ctx := context.Background()
+	own := f.a.as(f.a.owner)
+	m := must[keycab.Member](t)(f.s.CreateMember(ctx, own, keycab.Member{Name: "Zebulon Quarrington", Email: "zebulon.q@erase.test",
+		Role: role, SiteIDs: []string{f.a.site1.ID}}))
+	must[keycab.Badge](t)(f.s.AddBadge(ctx, own, m.ID, keycab.BadgeRFID, "BADGE-77771"))
+	MustNoErr(t, f.s.SetPINHash(ctx, own, m.ID, "$argon2id$pin-hash-of-zebulon"))
+	return m
+}
+
+func TestEraseMember(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, e)
+			own := f.a.as(f.a.owner)
+			m := mustPerson(t, f, keycab.RoleStaff)
+			at := time.Now().Add(-time.Hour)
+			MustNoErr(t, f.s.RecordEvents(ctx, f.a.kiosk(), []store.Event{
+				{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: m.ID, KeySetID: f.a.ks1.ID, At: at},
+			}))
+
+			// Who may not: an auditor, staff, a site manager for an admin.
+			wantCode(t, f.s.EraseMember(ctx, f.a.as(f.a.auditor), m.ID), keycab.EFORBIDDEN)
+			wantCode(t, f.s.EraseMember(ctx, f.a.as(f.a.staff), m.ID), keycab.ENOTFOUND) // staff see only themselves
+			wantCode(t, f.s.EraseMember(ctx, f.a.as(f.a.staff), f.a.staff.ID), keycab.EFORBIDDEN)
+			wantCode(t, f.s.EraseMember(ctx, f.a.as(f.a.manager), f.a.admin.ID), keycab.ENOTFOUND) // not at their sites
+			wantCode(t, f.s.EraseMember(ctx, own, f.a.owner.ID), keycab.EFORBIDDEN)
+
+			// Holding a key set: refused until it is back.
+			err := f.s.EraseMember(ctx, own, m.ID)
+			wantCode(t, err, keycab.ECONFLICT)
+			if !strings.Contains(err.Error(), f.a.ks1.ID) {
+				t.Errorf("refusal does not name the key set held: %v", err)
+			}
+			MustNoErr(t, f.s.RecordEvents(ctx, f.a.kiosk(), []store.Event{
+				{LogIndex: 1, Kind: keycab.EventKeyReturned, ActorID: m.ID, KeySetID: f.a.ks1.ID, At: at.Add(time.Minute)},
+			}))
+
+			// A hold on a key set the member's history touches, then one
+			// on the member: each refuses, naming the hold.
+			for _, h := range []store.Hold{
+				{Target: store.HoldKeySet, TargetID: f.a.ks1.ID, Reason: "insurance claim 42", OwnerID: f.a.admin.ID},
+				{Target: store.HoldMember, TargetID: m.ID, Reason: "tribunal", OwnerID: f.a.admin.ID, Ends: time.Now().Add(24 * time.Hour)},
+			} {
+				h := must[store.Hold](t)(f.s.CreateHold(ctx, own, h))
+				err := f.s.EraseMember(ctx, own, m.ID)
+				wantCode(t, err, keycab.ECONFLICT)
+				if !strings.Contains(err.Error(), h.ID) || !strings.Contains(err.Error(), "legal hold") {
+					t.Errorf("refusal does not name hold %s: %v", h.ID, err)
+				}
+				wantCode(t, f.s.RemoveMember(ctx, own, m.ID), keycab.ECONFLICT)
+				ended := must[store.Hold](t)(f.s.EndHold(ctx, own, h.ID))
+				if ended.Active(time.Now()) || ended.EndedBy != f.a.owner.ID {
+					t.Fatalf("hold not ended: %+v", ended)
+				}
+			}
+
+			// The site manager of the member's site erases.
+			MustNoErr(t, f.s.EraseMember(ctx, f.a.as(f.a.manager), m.ID))
+			wantCode(t, f.s.EraseMember(ctx, own, m.ID), keycab.ECONFLICT)
+
+			got := must[keycab.Member](t)(f.s.GetMember(ctx, own, m.ID))
+			if got.Name != "" || got.Email != "" || got.PINHash != "" || got.ErasedAt.IsZero() {
+				t.Fatalf("erased member still holds %+v", got)
+			}
+			if bs := must[[]keycab.Badge](t)(f.s.ListBadges(ctx, own, m.ID)); len(bs) != 0 {
+				t.Fatalf("erased member keeps badges %v", bs)
+			}
+			if _, err := f.s.FindBadge(ctx, own, "BADGE-77771"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+				t.Fatalf("erased badge still found: %v", err)
+			}
+			wantCode(t, f.s.SetPINHash(ctx, store.MemberScope(f.a.org.ID, m.ID), m.ID, "x"), keycab.EUNAUTHORIZED)
+
+			// The events keep the id; the admin log records member.erased
+			// and nothing personal.
+			var logged bool
+			for _, a := range must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, own, 1000)) {
+				if strings.Contains(a.Detail, "Zebulon") || strings.Contains(a.Detail, "zebulon.q") {
+					t.Errorf("admin log %s keeps personal data: %s", a.Action, a.Detail)
+				}
+				if a.Action == "member.erased" && a.Target == m.ID && a.ActorID == f.a.manager.ID {
+					logged = true
+				}
+			}
+			if !logged {
+				t.Fatal("no member.erased in the admin log")
+			}
+
+			// The kiosk's bundle carries the erasure and not the member.
+			cfg := must[keycab.Config](t)(f.s.KioskConfig(ctx, f.a.kiosk()))
+			if !slices.Contains(cfg.Erased, m.ID) {
+				t.Fatalf("bundle's Erased %v lacks %s", cfg.Erased, m.ID)
+			}
+			for _, cm := range cfg.Members {
+				if cm.ID == m.ID {
+					t.Fatalf("bundle still lists the erased member")
+				}
+			}
+			if cfgB := must[keycab.Config](t)(f.s.KioskConfig(ctx, f.b.kiosk())); slices.Contains(cfgB.Erased, m.ID) {
+				t.Fatalf("B's bundle lists A's erasure")
+			}
+
+			// On SQLite, neither the database file nor its WAL keeps the
+			// name, the email or the PIN hash.
+			if path, ok := strings.CutPrefix(f.appDSN, "sqlite:"); ok {
+				for _, file := range []string{path, path + "-wal"} {
+					b, err := os.ReadFile(file)
+					if os.IsNotExist(err) {
+						continue
+					}
+					MustNoErr(t, err)
+					for _, s := range []string{"Zebulon Quarrington", "zebulon.q@erase.test", "pin-hash-of-zebulon"} {
+						if bytes.Contains(b, []byte(s)) {
+							t.Errorf("%s still holds %q after erasure", file, s)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLegalHolds(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, e)
+			own := f.a.as(f.a.owner)
+			ok := store.Hold{Target: store.HoldSite, TargetID: f.a.site1.ID, Reason: "audit 2026", OwnerID: f.a.admin.ID}
+			for name, c := range map[string]struct {
+				sc   store.Scope
+				h    store.Hold
+				code string
+			}{
+				"staff":         {f.a.as(f.a.staff), ok, keycab.EFORBIDDEN},
+				"auditor":       {f.a.as(f.a.auditor), ok, keycab.EFORBIDDEN},
+				"site manager":  {f.a.as(f.a.manager), ok, keycab.EFORBIDDEN},
+				"no reason":     {own, store.Hold{Target: store.HoldSite, TargetID: f.a.site1.ID, OwnerID: f.a.admin.ID}, keycab.EINVALID},
+				"ended already": {own, store.Hold{Target: store.HoldSite, TargetID: f.a.site1.ID, Reason: "x", OwnerID: f.a.admin.ID, Ends: time.Now().Add(-time.Hour)}, keycab.EINVALID},
+				"bad target":    {own, store.Hold{Target: "cabinet", TargetID: f.a.cab1.ID, Reason: "x", OwnerID: f.a.admin.ID}, keycab.EINVALID},
+				"no such owner": {own, store.Hold{Target: store.HoldSite, TargetID: f.a.site1.ID, Reason: "x", OwnerID: "mem_nope"}, keycab.ENOTFOUND},
+			} {
+				if _, err := f.s.CreateHold(ctx, c.sc, c.h); keycab.ErrorCode(err) != c.code {
+					t.Errorf("%s: %v, want %s", name, err, c.code)
+				}
+			}
+			if hs := must[[]store.Hold](t)(f.s.ListHolds(ctx, own)); len(hs) != 0 {
+				t.Fatalf("refused holds were stored: %v", hs)
+			}
+			h := must[store.Hold](t)(f.s.CreateHold(ctx, own, ok))
+			// A site hold covers the members scoped to the site.
+			err := f.s.EraseMember(ctx, own, f.a.staff.ID)
+			wantCode(t, err, keycab.ECONFLICT)
+			if !strings.Contains(err.Error(), h.ID) {
+				t.Fatalf("erasure refusal does not name the hold: %v", err)
+			}
+			cfg := must[keycab.Config](t)(f.s.KioskConfig(ctx, f.a.kiosk()))
+			if !slices.Contains(cfg.Held, f.a.site1.ID) || !slices.Contains(cfg.Held, f.a.staff.ID) {
+				t.Fatalf("bundle's Held %v lacks the site or its member", cfg.Held)
+			}
+			wantCode(t, func() error { _, err := f.s.EndHold(ctx, f.a.as(f.a.staff), h.ID); return err }(), keycab.EFORBIDDEN)
+			if _, err := f.s.ListHolds(ctx, f.a.as(f.a.staff)); keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+				t.Fatalf("staff lists holds: %v", err)
+			}
+			if hs := must[[]store.Hold](t)(f.s.ListHolds(ctx, f.a.as(f.a.auditor))); len(hs) != 1 || hs[0].ID != h.ID {
+				t.Fatalf("auditor sees holds %v", hs)
+			}
+			must[store.Hold](t)(f.s.EndHold(ctx, own, h.ID))
+			wantCode(t, func() error { _, err := f.s.EndHold(ctx, own, h.ID); return err }(), keycab.ECONFLICT)
+			var created, ended bool
+			for _, a := range must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, own, 1000)) {
+				created = created || (a.Action == "hold.create" && a.Target == h.ID && strings.Contains(a.Detail, "audit 2026"))
+				ended = ended || (a.Action == "hold.end" && a.Target == h.ID && strings.Contains(a.Detail, `"before"`))
+			}
+			if !created || !ended {
+				t.Fatalf("admin log: hold.create %v, hold.end %v", created, ended)
+			}
+			MustNoErr(t, f.s.EraseMember(ctx, own, f.a.staff.ID))
+		})
+	}
+}
+
+func TestRetention(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, e)
+			own := f.a.as(f.a.owner)
+			for _, sc := range []store.Scope{f.a.as(f.a.staff), f.a.as(f.a.auditor), f.a.as(f.a.manager)} {
+				wantCode(t, f.s.SetRetention(ctx, sc, store.Retention{DeliveriesDays: 1}), keycab.EFORBIDDEN)
+			}
+			wantCode(t, f.s.SetRetention(ctx, own, store.Retention{DeliveriesDays: -1}), keycab.EINVALID)
+			wantCode(t, f.s.SetRetention(ctx, own, store.Retention{SessionsDays: store.MaxRetentionDays + 1}), keycab.EINVALID)
+			rules := store.Retention{PersonalTextDays: 90, DeliveriesDays: 30, SessionsDays: 30, AdminDetailDays: 30}
+			MustNoErr(t, f.s.SetRetention(ctx, own, rules))
+			if got := must[store.Retention](t)(f.s.GetRetention(ctx, f.a.as(f.a.auditor))); got != rules {
+				t.Fatalf("rules read back %+v, want %+v", got, rules)
+			}
+			if got := must[store.Retention](t)(f.s.GetRetention(ctx, f.b.as(f.b.owner))); got != (store.Retention{}) {
+				t.Fatalf("B reads A's rules: %+v", got)
+			}
+			if cfg := must[keycab.Config](t)(f.s.KioskConfig(ctx, f.a.kiosk())); cfg.PersonalTextDays != 90 {
+				t.Fatalf("bundle's PersonalTextDays = %d, want 90", cfg.PersonalTextDays)
+			}
+			MustNoErr(t, f.s.SetRetention(ctx, f.b.as(f.b.owner), store.Retention{DeliveriesDays: 30}))
+
+			// Mail to A's staff, to A's admin (under hold), and B's.
+			for _, d := range []store.Delivery{
+				{Kind: "notice", OrgID: f.a.org.ID, To: f.a.staff.Email, Subject: "old", Status: "sent"},
+				{Kind: "notice", OrgID: f.a.org.ID, To: f.a.admin.Email, Subject: "held", Status: "sent"},
+				{Kind: "notice", OrgID: f.b.org.ID, To: f.b.staff.Email, Subject: "B's", Status: "sent"},
+			} {
+				must[store.Delivery](t)(f.s.RecordDelivery(ctx, d))
+			}
+			must[store.Hold](t)(f.s.CreateHold(ctx, own, store.Hold{Target: store.HoldMember, TargetID: f.a.admin.ID, Reason: "dispute", OwnerID: f.a.owner.ID}))
+			// Sessions and MFA-step tokens expiring in an hour: A's staff's
+			// (due), A's admin's (held), B's (B keeps sessions).
+			for i, w := range []struct {
+				org string
+				m   keycab.Member
+			}{{f.a.org.ID, f.a.staff}, {f.a.org.ID, f.a.admin}, {f.b.org.ID, f.b.staff}} {
+				acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: fmt.Sprintf("acct%d@retain.test", i)}))
+				MustNoErr(t, f.s.LinkMember(ctx, acct.ID, w.org, w.m.ID))
+				must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: w.org, MemberID: w.m.ID,
+					AccessHash: fmt.Appendf(nil, "access %d", i), RefreshHash: fmt.Appendf(nil, "refresh %d", i), ExpiresAt: time.Now().Add(time.Hour)}))
+				must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: fmt.Appendf(nil, "token %d", i), Purpose: store.PurposeMFA,
+					AccountID: acct.ID, OrgID: w.org, MemberID: w.m.ID, ExpiresAt: time.Now().Add(time.Hour)}))
+			}
+
+			clock := time.Now()
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			t.Cleanup(func() { later.Close() })
+
+			// 29 days on nothing is due; 31 days on A's unheld mail goes.
+			clock = clock.Add(29 * 24 * time.Hour)
+			if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run != (store.RetentionRun{}) {
+				t.Fatalf("29 days on, retention deleted %+v", run)
+			}
+			// The admin log's details go but those about the held admin.
+			var details int64
+			for _, a := range must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, own, 1000)) {
+				if a.Detail != "" && a.Target != f.a.admin.ID {
+					details++
+				}
+			}
+			bLog := must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, f.b.as(f.b.owner), 1000))
+			clock = clock.Add(2 * 24 * time.Hour)
+			run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID))
+			if want := (store.RetentionRun{Deliveries: 1, Sessions: 1, Tokens: 1, AdminDetails: details}); run != want || details == 0 {
+				t.Fatalf("retention deleted %+v, want %+v", run, want)
+			}
+			for _, a := range must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, own, 1000)) {
+				switch {
+				case a.Action == "retention.run":
+				case a.Target == f.a.admin.ID && (a.Detail == store.AdminDetailRemoved || a.Detail == ""):
+					t.Errorf("held admin's %s lost its detail %q", a.Action, a.Detail)
+				case a.Target != f.a.admin.ID && a.Detail != "" && a.Detail != store.AdminDetailRemoved:
+					t.Errorf("%s on %s kept its detail %q", a.Action, a.Target, a.Detail)
+				}
+			}
+			if got := must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, f.b.as(f.b.owner), 1000)); !slices.Equal(got, bLog) {
+				t.Errorf("A's retention changed B's admin log")
+			}
+			// The triggers allow that one change and nothing else.
+			db := openRaw(t, f.appDSN, f.a.org.ID)
+			for _, q := range []string{"UPDATE admin_log SET detail = 'forged' WHERE org_id = $1", "UPDATE admin_log SET action = 'x', detail = 'removed by retention' WHERE org_id = $1 AND detail <> 'removed by retention'"} {
+				if _, err := db.ExecContext(ctx, q, f.a.org.ID); err == nil {
+					t.Errorf("%s: allowed", q)
+				}
+			}
+			for i, want := range []string{keycab.EUNAUTHORIZED, "", ""} {
+				if _, err := f.s.SessionByAccess(ctx, fmt.Appendf(nil, "access %d", i)); keycab.ErrorCode(err) != want {
+					t.Errorf("session %d after retention: %v, want %q", i, err, want)
+				}
+			}
+			subjects := func(org string) []string {
+				var out []string
+				for _, d := range must[[]store.Delivery](t)(f.s.ListDeliveries(ctx, org, 100)) {
+					out = append(out, d.Subject)
+				}
+				return out
+			}
+			if got := subjects(f.a.org.ID); !slices.Equal(got, []string{"held"}) {
+				t.Fatalf("A's deliveries after retention: %v, want only the held one", got)
+			}
+			if got := subjects(f.b.org.ID); !slices.Equal(got, []string{"B's"}) {
+				t.Fatalf("A's retention touched B's deliveries: %v", got)
+			}
+			var logged bool
+			for _, a := range must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, own, 1000)) {
+				logged = logged || (a.Action == "retention.run" && strings.Contains(a.Detail, `"Deliveries":1`))
+			}
+			if !logged {
+				t.Fatal("no retention.run in the admin log")
+			}
+			// The background job's entry point runs every organisation.
+			MustNoErr(t, later.RunRetention(ctx))
+			if got := subjects(f.b.org.ID); len(got) != 0 {
+				t.Fatalf("B's deliveries after RunRetention: %v", got)
+			}
+		})
+	}
+}
+
+// lifecycleContractCases are the contract cases of erasure, legal holds
+// and retention (schema version 18).
+func lifecycleContractCases() []contractCase {
+	ctx := context.Background()
+	return []contractCase{
+		{"id swap: erase member", func(t *testing.T, f *fixture) {
+			sameMiss(t, "member", func(id string) error { return f.s.EraseMember(ctx, f.a.as(f.a.owner), id) }, f.b.staff.ID)
+			if got := must[keycab.Member](t)(f.s.GetMember(ctx, f.b.as(f.b.owner), f.b.staff.ID)); !got.ErasedAt.IsZero() || got.Name == "" {
+				t.Fatalf("A erased B's member: %+v", got)
+			}
+		}},
+		{"id swap: legal hold targets and owner", func(t *testing.T, f *fixture) {
+			own := f.a.as(f.a.owner)
+			for name, h := range map[string]store.Hold{
+				"member":  {Target: store.HoldMember, TargetID: f.b.staff.ID, Reason: "x", OwnerID: f.a.admin.ID},
+				"key set": {Target: store.HoldKeySet, TargetID: f.b.ks1.ID, Reason: "x", OwnerID: f.a.admin.ID},
+				"site":    {Target: store.HoldSite, TargetID: f.b.site1.ID, Reason: "x", OwnerID: f.a.admin.ID},
+				"owner":   {Target: store.HoldSite, TargetID: f.a.site1.ID, Reason: "x", OwnerID: f.b.admin.ID},
+			} {
+				if _, err := f.s.CreateHold(ctx, own, h); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+					t.Errorf("A holds B's %s: %v, want not found", name, err)
+				}
+			}
+			bh := must[store.Hold](t)(f.s.CreateHold(ctx, f.b.as(f.b.owner), store.Hold{Target: store.HoldSite, TargetID: f.b.site1.ID, Reason: "B's", OwnerID: f.b.admin.ID}))
+			sameMiss(t, "hold", func(id string) error { _, err := f.s.EndHold(ctx, own, id); return err }, bh.ID)
+			if hs := must[[]store.Hold](t)(f.s.ListHolds(ctx, own)); len(hs) != 0 {
+				t.Fatalf("A lists B's holds: %v", hs)
+			}
+			if hs := must[[]store.Hold](t)(f.s.ListHolds(ctx, f.b.as(f.b.owner))); len(hs) != 1 || !hs[0].Active(time.Now()) {
+				t.Fatalf("B's hold changed: %v", hs)
+			}
+			if cfg := must[keycab.Config](t)(f.s.KioskConfig(ctx, f.a.kiosk())); len(cfg.Held) != 0 {
+				t.Fatalf("A's bundle carries B's hold: %v", cfg.Held)
+			}
+		}},
+		{"tenant: retention rules and runs", func(t *testing.T, f *fixture) {
+			MustNoErr(t, f.s.SetRetention(ctx, f.a.as(f.a.owner), store.Retention{DeliveriesDays: 1}))
+			if got := must[store.Retention](t)(f.s.GetRetention(ctx, f.b.as(f.b.owner))); got != (store.Retention{}) {
+				t.Fatalf("B sees A's rules: %+v", got)
+			}
+			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "notice", OrgID: f.b.org.ID, To: "x@b.test", Subject: "B", Status: "sent"}))
+			clock := time.Now().Add(48 * time.Hour)
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			defer later.Close()
+			must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID))
+			if ds := must[[]store.Delivery](t)(f.s.ListDeliveries(ctx, f.b.org.ID, 10)); len(ds) != 1 {
+				t.Fatalf("A's retention removed B's mail: %v", ds)
+			}
+		}},
+	}
+}
+
+// TestPersonalTextsLifecycle: erasing a member deletes the personal texts
+// HQ keeps of them, and the personal-text rule deletes those of old
+// entries but the ones a hold covers; another organisation's stay.
+func TestPersonalTextsLifecycle(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, e)
+			own := f.a.as(f.a.owner)
+			staff := mustPushTake(t, f.s, f.a, f.a.staff, "Dana Buyer", "back door", true)
+			held := mustPushTake(t, f.s, f.a, f.a.admin, "Held Recipient", "held note", true)
+			erased := mustPushTake(t, f.s, f.a, f.a.contractor, "Eve Tenant", "flat 2", true)
+			other := mustPushTake(t, f.s, f.b, f.b.staff, "B's Recipient", "B's note", true)
+
+			MustNoErr(t, f.s.EraseMember(ctx, own, f.a.contractor.ID))
+			if r, n, _ := takeTexts(t, f.s, own, erased.kiosk); r != "" || n != "" {
+				t.Fatalf("erased member's texts still read %q, %q", r, n)
+			}
+			if r, _, _ := takeTexts(t, f.s, own, staff.kiosk); r != "Dana Buyer" {
+				t.Fatalf("another member's text after the erasure: %q", r)
+			}
+
+			must[store.Hold](t)(f.s.CreateHold(ctx, own, store.Hold{Target: store.HoldMember, TargetID: f.a.admin.ID, Reason: "dispute", OwnerID: f.a.owner.ID}))
+			MustNoErr(t, f.s.SetRetention(ctx, own, store.Retention{PersonalTextDays: 90}))
+			MustNoErr(t, f.s.SetRetention(ctx, f.b.as(f.b.owner), store.Retention{PersonalTextDays: 90}))
+			clock := time.Now()
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			t.Cleanup(func() { later.Close() })
+			clock = clock.Add(89 * 24 * time.Hour)
+			if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run.Texts != 0 {
+				t.Fatalf("89 days on, retention deleted %d texts", run.Texts)
+			}
+			clock = clock.Add(2 * 24 * time.Hour)
+			if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run.Texts != 2 {
+				t.Fatalf("91 days on, retention deleted %d texts, want the staff member's 2", run.Texts)
+			}
+			if r, n, _ := takeTexts(t, f.s, own, staff.kiosk); r != "" || n != "" {
+				t.Fatalf("texts past retention still read %q, %q", r, n)
+			}
+			if r, n, _ := takeTexts(t, f.s, own, held.kiosk); r != "Held Recipient" || n != "held note" {
+				t.Fatalf("held member's texts after retention: %q, %q", r, n)
+			}
+			if r, _, _ := takeTexts(t, f.s, f.b.as(f.b.owner), other.kiosk); r != "B's Recipient" {
+				t.Fatalf("A's retention touched B's texts: %q", r)
+			}
+		})
+	}
+}
