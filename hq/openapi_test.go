@@ -458,5 +458,10 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "DELETE", "/v1/key-sets/"+ks[2], o, nil, 204)
 	c.MustCall(t, "DELETE", "/v1/cabinets/"+shelf, o, nil, 204)
 	c.MustCall(t, "DELETE", "/v1/sites/"+spare, o, nil, 204)
+
+	// Deleting the organisation, and restoring it.
+	c.MustCall(t, "GET", "/v1/org/deletion", o, nil, 200)
+	c.MustCall(t, "POST", "/v1/org/deletion", o, map[string]any{"confirm": "Drift", "password": goodPassword}, 202)
+	c.MustCall(t, "DELETE", "/v1/org/deletion", o, nil, 200)
 	c.MustCall(t, "POST", "/v1/auth/logout", o, nil, 204)
 }

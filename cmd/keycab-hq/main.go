@@ -3,6 +3,7 @@
 //	keycab-hq serve       [--db DSN] [--listen ADDR] [--keys FILE] [--notes-key-file F] [--base-url URL] [--mail-dir DIR]
 //	                      [--smtp-host H --mail-from ADDR [--smtp-port N] [--smtp-security starttls|tls|none]
 //	                       [--smtp-user U --smtp-password-file F]] [--notify-interval D] [--offline-after D]
+//	                      [--org-deletion-grace D] [--housekeeping-interval D]
 //	keycab-hq migrate     [--db DSN] [--app-role ROLE]
 //	keycab-hq demo-seed   [--db DSN] [--out FILE]
 //	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D] [--hq URL [--qr FILE]]
@@ -32,7 +33,9 @@
 // variable KEYCAB_SMTP_PASSWORD, never from the command line. serve also
 // runs the notifier (hq/notify): overdue keys, alarms, and kiosks silent
 // for --offline-after and back online, mailed once to the organisation's
-// admins and the site's managers.
+// admins and the site's managers. Every --housekeeping-interval (1 h) it
+// removes the organisations whose deletion an owner asked for more than
+// --org-deletion-grace (30 days) ago: every row of them, on either engine.
 //
 // serve answers the kiosks' sync protocol under /v1/kiosk/ (hq/kioskapi)
 // with HQ's signing keys from --keys (see keys.go for the format): on
@@ -111,6 +114,10 @@ type Config struct {
 	KeysFile       string // serve: HQ's signing keys; default next to a SQLite database
 	KeyName        string // serve: the name of keys created on first start
 	ConfigPoll     time.Duration
+	// DeletionGrace is how long a deleted organisation can be restored
+	// before HQ removes it; Housekeeping how often HQ looks.
+	DeletionGrace time.Duration
+	Housekeeping  time.Duration
 	// ConfigBehindAfter is how long a kiosk may go without applying the
 	// config HQ issued it before the kiosks page flags it.
 	ConfigBehindAfter time.Duration
@@ -148,6 +155,8 @@ func DefaultConfig() Config {
 		AppRole:           store.DefaultAppRole,
 		KeyName:           "keycab-hq",
 		ConfigPoll:        time.Second,
+		DeletionGrace:     store.DefaultDeletionGrace,
+		Housekeeping:      time.Hour,
 		ConfigBehindAfter: dashboard.DefaultConfigBehindAfter,
 		TokenTTL:          store.DefaultEnrolTokenTTL,
 		ShutdownTimeout:   20 * time.Second,
@@ -203,6 +212,8 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long to let requests finish on SIGTERM")
 		fs.StringVar(&m.Config.KeysFile, "keys", "", "HQ's signing keys `file`, created (0600) if missing (default: keycab-hq.keys next to a SQLite database; required on PostgreSQL)")
 		fs.StringVar(&m.Config.KeyName, "key-name", m.Config.KeyName, "the name of keys created on first start")
+		fs.DurationVar(&m.Config.DeletionGrace, "org-deletion-grace", m.Config.DeletionGrace, "how long an owner can restore a deleted organisation before HQ removes every row of it")
+		fs.DurationVar(&m.Config.Housekeeping, "housekeeping-interval", m.Config.Housekeeping, "how often HQ removes deleted organisations whose grace has ended")
 		fs.DurationVar(&m.Config.ConfigPoll, "config-poll", m.Config.ConfigPoll, "how often a kiosk's config long poll looks for changes")
 		fs.DurationVar(&m.Config.ConfigBehindAfter, "config-behind-after", m.Config.ConfigBehindAfter, "a kiosk that has not applied the config HQ issued it this long is flagged on the kiosks page and by a notice")
 		fs.StringVar(&m.Config.SMTP.Host, "smtp-host", "", "send mail through this SMTP server (default: dry run, recorded in the delivery log only)")
@@ -259,6 +270,9 @@ func (m *Main) ParseFlags(args []string) error {
 		}
 		if err := m.validateSecurityTxt(); err != nil {
 			return err
+		}
+		if m.Config.DeletionGrace <= 0 || m.Config.Housekeeping <= 0 {
+			return errors.New("--org-deletion-grace and --housekeeping-interval must be positive")
 		}
 		return m.validateMail()
 	}
@@ -516,9 +530,9 @@ func (m *Main) serve(ctx context.Context) error {
 		m.log.Info("security.txt is off: no --security-contact")
 	}
 	srv := &hq.Server{Store: m.st, Logger: m.log, TrustedProxies: proxies, KioskAPI: kapi, SecurityTxt: m.Config.SecurityTxt,
-		API: &api.API{Store: m.st, Auth: a, Logger: m.log},
+		API: &api.API{Store: m.st, Auth: a, Logger: m.log, DeletionGrace: m.Config.DeletionGrace},
 		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard,
-			OfflineAfter: m.Config.Notify.OfflineAfter, ConfigBehindAfter: m.Config.ConfigBehindAfter}}
+			OfflineAfter: m.Config.Notify.OfflineAfter, ConfigBehindAfter: m.Config.ConfigBehindAfter, DeletionGrace: m.Config.DeletionGrace}}
 	h, err := srv.Handler()
 	if err != nil {
 		return err
@@ -544,6 +558,19 @@ func (m *Main) serve(ctx context.Context) error {
 		stopNotifier()
 		<-notified
 		<-retained
+	}()
+	hk := &housekeeping{log: m.log, interval: m.Config.Housekeeping, jobs: []housekeepingJob{
+		{"purge deleted organisations", func(ctx context.Context) error {
+			_, err := m.st.PurgeDeletedOrgs(ctx)
+			return err
+		}},
+	}}
+	hctx, stopHousekeeping := context.WithCancel(ctx)
+	housekept := make(chan struct{})
+	go func() { hk.Run(hctx); close(housekept) }()
+	defer func() {
+		stopHousekeeping()
+		<-housekept
 	}()
 	select {
 	case err := <-errc:

@@ -24,6 +24,9 @@ type API struct {
 	Store  *store.Store
 	Auth   *auth.Service
 	Logger *slog.Logger
+	// DeletionGrace is how long a deleted organisation can be restored;
+	// zero means store.DefaultDeletionGrace.
+	DeletionGrace time.Duration
 
 	doc *openapi3.T // made by Register
 }
@@ -106,6 +109,9 @@ func (s *API) routes() []route {
 		{method: "DELETE", path: "/v1/members/{id}/mfa", summary: "Reset another member's MFA (owners and admins; an owner's by an owner only), in the admin log", auth: true, status: 204, handler: s.api(s.resetMemberMFA)},
 		{method: "PUT", path: "/v1/org/security", summary: "Set whether owners and admins must use MFA (owners and admins)", auth: true, in: OrgSecurityRequest{}, status: 200, out: Org{}, handler: s.api(s.setOrgSecurity)},
 		{method: "GET", path: "/v1/org", summary: "The organisation", auth: true, status: 200, out: Org{}, handler: s.api(s.org)},
+		{method: "GET", path: "/v1/org/deletion", summary: "The organisation's scheduled deletion, if any", auth: true, status: 200, out: OrgDeletion{}, handler: s.api(s.orgDeletion)},
+		{method: "POST", path: "/v1/org/deletion", summary: "Delete the organisation after the grace period (owners; re-authenticates); its kiosks and other members are refused at once", auth: true, in: OrgDeletionRequest{}, status: 202, out: OrgDeletion{}, handler: s.api(s.deleteOrg)},
+		{method: "DELETE", path: "/v1/org/deletion", summary: "Restore the organisation during the grace period (owners)", auth: true, status: 200, out: OrgDeletion{}, handler: s.api(s.restoreOrg)},
 		{method: "GET", path: "/v1/invites", summary: "Open invitations", auth: true, status: 200, out: InviteList{}, handler: s.api(s.listInvites)},
 		{method: "POST", path: "/v1/invites", summary: "Invite an email address with a role", auth: true, in: InvitationRequest{}, status: 201, out: Invite{}, handler: s.api(s.invite)},
 		{method: "DELETE", path: "/v1/invites/{id}", summary: "Withdraw an invitation", auth: true, status: 204, handler: s.api(s.revokeInvite)},

@@ -333,6 +333,23 @@ type Org struct {
 	RequireMFA bool `json:"require_mfa"`
 }
 
+// OrgDeletionRequest asks for the organisation to be deleted after the
+// grace period: owners only, with their password (and a TOTP code when
+// MFA is on) and the organisation's name typed.
+type OrgDeletionRequest struct {
+	Confirm  string `json:"confirm" doc:"the organisation's name, typed"`
+	Password string `json:"password"`
+	Code     string `json:"code,omitempty" doc:"a TOTP code, when MFA is on for the account"`
+}
+
+// OrgDeletion is the organisation's scheduled deletion, if any.
+type OrgDeletion struct {
+	Scheduled   bool      `json:"scheduled"`
+	RequestedAt time.Time `json:"requested_at,omitzero"`
+	RequestedBy string    `json:"requested_by,omitempty" doc:"the owner who asked (member id)"`
+	DeleteAfter time.Time `json:"delete_after,omitzero" doc:"when HQ removes every row of the organisation; an owner can restore it until then"`
+}
+
 // Invite is an open invitation.
 type Invite struct {
 	CreatedAt time.Time   `json:"created_at"`

@@ -56,6 +56,9 @@ type Dashboard struct {
 	// config HQ issued it before the kiosks page flags it; zero is
 	// DefaultConfigBehindAfter.
 	ConfigBehindAfter time.Duration
+	// DeletionGrace is how long a deleted organisation can be restored;
+	// zero means store.DefaultDeletionGrace.
+	DeletionGrace time.Duration
 
 	key     []byte
 	pages   map[string]*template.Template
@@ -158,6 +161,9 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /kiosks/{id}/revoke":        d.revokeKiosk,
 		"GET /kiosks/{id}/actions":        d.remoteActions,
 		"POST /kiosks/{id}/actions":       d.askRemote,
+		"GET /organisation":               d.organisation,
+		"POST /organisation/delete":       d.deleteOrg,
+		"POST /organisation/restore":      d.restoreOrg,
 		"POST /settings/password":         d.changePassword,
 		// dashboard_account.go
 		"POST /settings/mfa/disable":          d.mfaDisable,
@@ -352,6 +358,9 @@ type viewer struct {
 	// Verified: the account's address is verified; NeedsMFA: the
 	// organisation's rule sends this owner or admin to MFA enrolment.
 	Verified, NeedsMFA bool
+	// DeleteAfter is when the organisation is to be deleted (zero: it is
+	// not); only its owners see pages meanwhile.
+	DeleteAfter time.Time
 }
 
 func (v *viewer) Admin() bool { return v.Role == keycab.RoleOwner || v.Role == keycab.RoleAdmin }
@@ -459,8 +468,12 @@ func (d *Dashboard) viewer(ctx context.Context, p auth.Principal) (*viewer, erro
 	if err != nil {
 		return nil, err
 	}
+	del, err := d.Store.OrgDeletion(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
 	return &viewer{P: p, OrgName: org.Name, Name: m.Name, Email: acct.Email, Role: m.Role, MFA: acct.MFA,
-		CSRF: d.sign("csrf", p.SessionID), Verified: acct.Verified(), NeedsMFA: p.Standing.NeedsMFA()}, nil
+		CSRF: d.sign("csrf", p.SessionID), Verified: acct.Verified(), NeedsMFA: p.Standing.NeedsMFA(), DeleteAfter: del.DeleteAfter}, nil
 }
 
 // sign is the base64url HMAC-SHA256 of parts under the dashboard key,
@@ -498,18 +511,20 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 
 // notices are the messages a redirect may ask a page to show.
 var notices = map[string]string{
-	"invited":    "Invitation sent.",
-	"revoked":    "Invitation withdrawn.",
-	"cleared":    "Alarm cleared.",
-	"mfa":        "Two-step sign-in is on. You will be asked for a code each time you sign in.",
-	"password":   "Password changed. Your other sessions were signed out.",
-	"reset":      "Password changed. Sign in with your new password.",
-	"signedout":  "You are signed out.",
-	"welcome":    "Welcome to keycab.",
-	"joined":     "Invitation accepted. Welcome aboard.",
-	"resetsent":  "If an account uses this address, a reset link is on its way. It works once, for a short time.",
-	"magicsent":  "If an account uses this address, a sign-in link is on its way. It works once, for a short time.",
-	"mfaexpired": "That sign-in took too long. Start again.",
+	"invited":      "Invitation sent.",
+	"org-deleting": "The organisation will be deleted when the grace period ends. Its kiosks and other members are refused from now on; you can still export and restore it.",
+	"org-restored": "The organisation is restored. Its kiosks and members work again.",
+	"revoked":      "Invitation withdrawn.",
+	"cleared":      "Alarm cleared.",
+	"mfa":          "Two-step sign-in is on. You will be asked for a code each time you sign in.",
+	"password":     "Password changed. Your other sessions were signed out.",
+	"reset":        "Password changed. Sign in with your new password.",
+	"signedout":    "You are signed out.",
+	"welcome":      "Welcome to keycab.",
+	"joined":       "Invitation accepted. Welcome aboard.",
+	"resetsent":    "If an account uses this address, a reset link is on its way. It works once, for a short time.",
+	"magicsent":    "If an account uses this address, a sign-in link is on its way. It works once, for a short time.",
+	"mfaexpired":   "That sign-in took too long. Start again.",
 	// dashboard_account.go
 	"verified":     "Email address verified.",
 	"verifysent":   "A new verification link is on its way. It works once, for a day.",

@@ -423,6 +423,8 @@ func contractCases() []contractCase {
 				"Record":      func() error { return f.s.RecordEvents(ctx, aud, nil) },
 				"ClearAlarm":  func() error { return f.s.ClearAlarm(ctx, aud, "alarm_x", "x") },
 				"CheckTake":   func() error { return f.s.CheckTake(ctx, aud, f.a.ks1.ID) },
+				"DeleteOrg":   func() error { _, err := f.s.ScheduleOrgDeletion(ctx, aud, f.a.org.Name, 0); return err },
+				"RestoreOrg":  func() error { return f.s.RestoreOrg(ctx, aud) },
 			}
 			before := len(must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, aud, 1000)))
 			for name, w := range writes {

@@ -23,7 +23,7 @@
 // refuses a database at another version. Times are Unix microseconds
 // (0: never); ids are random text with a prefix naming the kind.
 //
-//	orgs          id, name, caps (key sets, sites, cabinets, members), badge salt
+//	orgs          id, name, caps (key sets, sites, cabinets, members), badge salt, scheduled deletion
 //	sites         org_id, id, name, address, time zone, notes (sealed)
 //	cabinets      org_id, id, site_id -> sites, kind, door pins
 //	key_sets      org_id, id, site_id -> sites, label, flags, max out

@@ -116,6 +116,11 @@ func (s *Store) Enrol(ctx context.Context, token string, publicKey []byte, name 
 	if err != nil || used != 0 || expires <= us(t.now) {
 		return k, kl, bad
 	}
+	if after, err := t.orgDeleteAfter(ctx); err != nil {
+		return k, kl, err
+	} else if after != 0 {
+		return k, kl, errDeleting(after)
+	}
 	k = Kiosk{ID: newID("kiosk"), OrgID: org, CabinetID: cabinet, Name: name, PublicKey: publicKey, EnrolledAt: t.now}
 	kl.KioskID, kl.OrgID = k.ID, org
 	if kl.Origin, kl.VerifierKey, err = newLog(k.ID); err != nil {

@@ -178,15 +178,18 @@ func grant(ctx context.Context, t *sql.Tx, appRole string) error {
 	return nil
 }
 
-// definerFunctions are the SECURITY DEFINER functions of migration 0009,
-// the lookups across organisations the application role may call.
+// definerFunctions are the SECURITY DEFINER functions the application
+// role may call: the lookups across organisations of migration 0009 and
+// the purge of a deleted organisation's logs.
 func definerFunctions() []string {
 	return []string{"keycab_session_by_access(bytea)", "keycab_session_by_refresh(bytea)",
 		"keycab_revoke_account_sessions(text, bigint)", "keycab_memberships(text)",
 		"keycab_peek_auth_token(bytea, text, bigint)", "keycab_use_auth_token(bytea, text, bigint)",
 		"keycab_revoke_auth_tokens(text, text, bigint)", "keycab_org_ids()",
 		"keycab_mail_retry_due(bigint, integer)", "keycab_mail_retry_lease(text, bigint, bigint)",
-		"keycab_mail_retry_finish(text, text, text, bigint)"}
+		"keycab_mail_retry_finish(text, text, text, bigint)",
+		// 0019: deleting an organisation.
+		"keycab_purge_org(text, bigint)"}
 }
 
 // The tenant tables: every one carries org_id (orgs: id) and is covered

@@ -107,6 +107,9 @@ func (s *Store) ReadNoticeFacts(ctx context.Context, orgID string, alarmsSince t
 	f := NoticeFacts{SiteManagers: map[string][]string{}}
 	err := s.tenant(ctx, "read notice facts", orgID, false, func(ctx context.Context, t *tx) error {
 		f.Now = t.now
+		if after, err := t.orgDeleteAfter(ctx); err != nil || after != 0 {
+			return err // an organisation being deleted gets no notices
+		}
 		return t.noticeFacts(ctx, &f, alarmsSince)
 	})
 	return f, err

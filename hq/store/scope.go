@@ -39,6 +39,9 @@ type principal struct {
 	sites   []string // a member's site scope; empty means every site
 	cabinet string   // a kiosk's cabinet
 	site    string   // a kiosk's site
+	// deleteAfter is when the organisation is to be deleted (Unix µs; 0:
+	// not scheduled). Only its owners are identified meanwhile.
+	deleteAfter int64
 }
 
 // loadPrincipal resolves sc in the transaction's organisation. A member
@@ -75,6 +78,14 @@ func (t *tx) loadPrincipal(ctx context.Context, sc Scope) (principal, error) {
 	default:
 		return p, unknown
 	}
+	after, err := t.orgDeleteAfter(ctx)
+	if err != nil {
+		return p, err
+	}
+	if after != 0 && p.role != keycab.RoleOwner {
+		return p, errDeleting(after)
+	}
+	p.deleteAfter = after
 	return p, nil
 }
 

@@ -429,7 +429,8 @@ func (t *tx) bind(ctx context.Context, orgID string) error {
 // the transaction (so a demoted, disabled or removed member, or a revoked
 // kiosk, loses its rights at once). A write transaction commits when fn
 // returns nil.
-func (s *Store) run(ctx context.Context, op string, sc Scope, write bool, fn func(context.Context, *tx) error) error {
+func (s *Store) run(ctx context.Context, op string, sc Scope, mode runMode, fn func(context.Context, *tx) error) error {
+	write := mode != runRead
 	t, err := s.begin(ctx, sc.org, write)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -437,6 +438,11 @@ func (s *Store) run(ctx context.Context, op string, sc Scope, write bool, fn fun
 	defer t.sql.Rollback()
 	if t.p, err = t.loadPrincipal(ctx, sc); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	if t.p.deleteAfter != 0 && mode == runWrite {
+		// An owner of an organisation scheduled for deletion may read
+		// (to export) and restore it, nothing else (orgdelete.go).
+		return fmt.Errorf("%s: %w", op, errDeleting(t.p.deleteAfter))
 	}
 	if err := fn(ctx, t); err != nil {
 		return fmt.Errorf("%s: %w", op, s.classify(err))
@@ -456,13 +462,22 @@ func (s *Store) run(ctx context.Context, op string, sc Scope, write bool, fn fun
 // at their next poll. fn must not block.
 func (s *Store) OnChange(fn func(orgID string)) { s.changed.Store(&fn) }
 
+// runMode is what a transaction of run may do.
+type runMode uint8
+
+const (
+	runRead    runMode = iota // read only
+	runWrite                  // read and write
+	runRestore                // write, also while the organisation is scheduled for deletion
+)
+
 // read and write run fn in a read-only or a read-write transaction.
 func (s *Store) read(ctx context.Context, op string, sc Scope, fn func(context.Context, *tx) error) error {
-	return s.run(ctx, op, sc, false, fn)
+	return s.run(ctx, op, sc, runRead, fn)
 }
 
 func (s *Store) write(ctx context.Context, op string, sc Scope, fn func(context.Context, *tx) error) error {
-	return s.run(ctx, op, sc, true, fn)
+	return s.run(ctx, op, sc, runWrite, fn)
 }
 
 // classify turns constraint violations into keycab errors. A foreign key
