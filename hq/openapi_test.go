@@ -294,6 +294,9 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "DELETE", "/v1/members/"+contractor+"/badges/"+lost, o, nil, 204)
 	mustItems(t, c.MustCall(t, "GET", "/v1/members/"+contractor+"/badges", o, nil, 200), "badges", 2)
 	leaver := c.MustCall(t, "POST", "/v1/members", o, map[string]any{"role": "staff"}, 201).str("id")
+	if ar := c.MustCall(t, "GET", "/v1/members/"+leaver+"/subject-access", o, nil, 200); !strings.HasPrefix(ar.raw, "PK") {
+		t.Fatalf("subject access archive is no zip: %q", ar.raw[:min(len(ar.raw), 20)])
+	}
 	mustItems(t, c.MustCall(t, "GET", "/v1/members", o, nil, 200), "members", 4)
 
 	// Jobs and reservations.

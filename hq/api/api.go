@@ -156,6 +156,7 @@ func (s *API) routes() []route {
 		{method: "POST", path: "/v1/holds/{id}/end", summary: "End a legal hold", auth: true, status: 200, out: Hold{}, handler: s.api(s.endHold)},
 		{method: "GET", path: "/v1/retention", summary: "The organisation's retention rules", auth: true, status: 200, out: Retention{}, handler: s.api(s.getRetention)},
 		{method: "PUT", path: "/v1/retention", summary: "Replace the organisation's retention rules", auth: true, in: Retention{}, status: 200, out: Retention{}, handler: s.api(s.setRetention)},
+		{method: "GET", path: "/v1/members/{id}/subject-access", summary: "Everything HQ holds about a member (owners and admins; anyone about themself), as JSON and CSV in one zip", auth: true, raw: []string{"application/zip"}, status: 200, handler: s.api(s.subjectAccess)},
 		{method: "PUT", path: "/v1/members/{id}/pin", summary: "Set a member's kiosk PIN (hashed)", auth: true, in: PINRequest{}, status: 204, handler: s.api(s.setPIN)},
 		{method: "DELETE", path: "/v1/members/{id}/pin", summary: "Remove a member's PIN", auth: true, status: 204, handler: s.api(s.clearPIN)},
 		{method: "GET", path: "/v1/members/{id}/badges", summary: "A member's badges (hashes only)", auth: true, status: 200, out: BadgeList{}, handler: s.api(s.listBadges)},

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"net/http"
 
 	"keycab.dev/keycab/hq"
+	"keycab.dev/keycab/hq/export"
 	"keycab.dev/keycab/hq/store"
 )
 
@@ -53,4 +55,22 @@ func (s *API) restoreOrg(w http.ResponseWriter, r *http.Request) error {
 	}
 	hq.WriteJSON(w, http.StatusOK, orgDeletionOf(d))
 	return nil
+}
+
+// subjectAccess answers the member's subject-access archive; the store
+// decides who may have it and logs that it was made.
+func (s *API) subjectAccess(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.Store.SubjectAccess(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := export.WriteSubjectArchive(&buf, rec); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", export.SubjectArchiveType)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+export.SubjectArchiveName(rec)+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(buf.Bytes())
+	return err
 }

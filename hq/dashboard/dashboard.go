@@ -138,6 +138,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	} {
 		mux.Handle(pattern, d.signedInAs(a.h, a.allow))
 	}
+	handle("GET /export/subject.zip", d.subjectArchive)
 
 	// Signed in.
 	for pattern, h := range map[string]pageFunc{
@@ -162,6 +163,8 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"GET /kiosks/{id}/actions":        d.remoteActions,
 		"POST /kiosks/{id}/actions":       d.askRemote,
 		"GET /organisation":               d.organisation,
+		"GET /settings/my-data":           d.subjectLink,
+		"GET /people/{id}/export":         d.subjectLink,
 		"POST /organisation/delete":       d.deleteOrg,
 		"POST /organisation/restore":      d.restoreOrg,
 		"POST /settings/password":         d.changePassword,

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/csv"
 	"net/http"
 	"net/url"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
 )
@@ -231,18 +229,8 @@ func (d *Dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer
 
 // exportCSV serves a signed export link.
 func (d *Dashboard) exportCSV(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	sig := q.Get("sig")
-	q.Del("sig")
-	if sig == "" || !hmac.Equal([]byte(sig), []byte(d.signExport(q))) {
-		d.Logger.Warn("denied request", "reason", "bad export signature", "path", r.URL.Path, "ip", hq.ClientIP(r))
-		d.renderError(w, r, nil, keycab.Errorf(keycab.EFORBIDDEN, "This export link is not valid."))
-		return
-	}
-	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
-	if err != nil || !d.now().Before(time.Unix(exp, 0)) {
-		d.render(w, r, http.StatusGone, "error", view{Title: "Expired",
-			Data: errorData{http.StatusGone, "This export link has expired. Make a new one from the history page."}})
+	q, ok := d.openLink(w, r, d.signExport, "Make a new one from the history page.")
+	if !ok {
 		return
 	}
 	sc := store.MemberScope(q.Get("org"), q.Get("by"))

@@ -76,15 +76,11 @@ func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Even
 		}
 		var sites []string
 		for rows.Next() {
-			e := Event{OrgID: t.org()}
-			var at, due int64
-			var site string
-			if err := rows.Scan(&e.KioskID, &e.LogIndex, &e.Kind, &e.ActorID, &e.KeySetID, &e.CabinetID, &at, &due, &e.Detail,
-				&e.Reason, &e.SecondID, &e.ThirdID, &e.Slot, &e.Via, &e.Context, &site); err != nil {
+			e, site, err := scanEvent(rows, t.org())
+			if err != nil {
 				rows.Close()
 				return err
 			}
-			e.At, e.DueAt = fromUS(at), fromUS(due)
 			out = append(out, e)
 			sites = append(sites, site)
 		}
@@ -126,6 +122,22 @@ func (t *tx) homeSlots(ctx context.Context, events []Event) error {
 		}
 	}
 	return nil
+}
+
+// eventColumns are the columns of events (as e) that scanEvent reads.
+const eventColumns = `e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail,
+	e.reason, e.second_id, e.third_id, e.slot, e.via, e.context, e.site_id`
+
+// scanEvent reads one row of eventColumns: the event, and the site
+// where it happened.
+func scanEvent(rows *sql.Rows, orgID string) (Event, string, error) {
+	e := Event{OrgID: orgID}
+	var at, due int64
+	var site string
+	err := rows.Scan(&e.KioskID, &e.LogIndex, &e.Kind, &e.ActorID, &e.KeySetID, &e.CabinetID, &at, &due, &e.Detail,
+		&e.Reason, &e.SecondID, &e.ThirdID, &e.Slot, &e.Via, &e.Context, &site)
+	e.At, e.DueAt = fromUS(at), fromUS(due)
+	return e, site, err
 }
 
 // historyQuery builds ListEvents' statement for principal p: the tenant,
@@ -210,9 +222,7 @@ func historyQuery(e Engine, p principal, f EventFilter) (string, []any) {
 		}
 		slices.SortStableFunc(all, func(x, y *eq) int { return x.rank - y.rank })
 		var b strings.Builder
-		b.WriteString(`SELECT e.kiosk_id, e.log_index, e.kind, e.actor_id, e.key_set_id, e.cabinet_id, e.at_us, e.due_us, e.detail,
-			e.reason, e.second_id, e.third_id, e.slot, e.via, e.context, e.site_id
-		FROM events e`)
+		b.WriteString(`SELECT ` + eventColumns + ` FROM events e`)
 		if e == SQLite {
 			index := "events_at"
 			if len(all) > 0 {

@@ -259,12 +259,7 @@ func (t *tx) eventTexts(ctx context.Context, events []Event, sites []string) err
 				t.s.log.Error("personal text does not open", "org", t.org(), "err", err)
 				continue
 			}
-			e := &events[pos[at{kiosk, index}]]
-			if field == FieldRecipient {
-				e.Recipient = text
-			} else {
-				e.Notes = text
-			}
+			events[pos[at{kiosk, index}]].setText(field, text)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -272,6 +267,15 @@ func (t *tx) eventTexts(ctx context.Context, events []Event, sites []string) err
 		}
 	}
 	return nil
+}
+
+// setText sets the event's text of field.
+func (e *Event) setText(field, text string) {
+	if field == FieldRecipient {
+		e.Recipient = text
+	} else {
+		e.Notes = text
+	}
 }
 
 // DeleteMemberTexts deletes every personal text HQ keeps of a member (its
