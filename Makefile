@@ -45,7 +45,7 @@ FUZZ_TARGETS := \
 	./hardware/badge:FuzzKeyDecoder \
 	./hardware/badge:FuzzWiegand
 
-.PHONY: help build test test-short deps fuzz cross lint bench-once demo bench clean
+.PHONY: help build test test-short deps demo-deps fuzz cross lint bench-once demo bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -65,6 +65,15 @@ define install-debs
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 endef
+
+# Debian packages `make demo` needs, and no more: the C toolchain and the
+# X11/GL/Wayland headers the Fyne kiosk program builds against (cgo). The
+# test toolchain (PostgreSQL, Chromium, ffmpeg, ...) stays with make test.
+DEMO_DEBS := gcc pkg-config libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols
+
+demo-deps: ## install only what make demo needs (Debian packages for the cgo kiosk build, Go modules)
+	$(call install-debs,$(DEMO_DEBS))
+	$(GO) mod download
 
 deps: ## install the Debian packages and Go modules the tests need
 	$(call install-debs,$(TEST_DEBS))
@@ -104,7 +113,11 @@ lint: ## gofmt, go vet and staticcheck (make test runs it first)
 	$(GO) tool staticcheck $(PURE_PKGS)
 	CGO_ENABLED=1 $(GO) tool staticcheck -tags $(KIOSK_TAGS) $(CGO_PKGS)
 
-demo: deps build ## a local HQ with the demo organisation, and the simulated kiosk enrolled with it
+# demo builds as build does, but shows progress: the kiosk's first cgo
+# build takes minutes. KEYCAB_DEMO_PORT (default 8080) is HQ's port.
+demo: demo-deps ## a local HQ with the demo organisation, and the simulated kiosk enrolled with it (KEYCAB_DEMO_PORT=8080)
+	@deploy/progress.sh "building bin/keycab and bin/keycab-hq (pure Go)" $(GO) build -v -o $(BIN)/ ./cmd/keycab ./cmd/keycab-hq
+	@deploy/progress.sh "building bin/keycab-kiosk (cgo and Fyne: a few minutes the first time, cached after)" env CGO_ENABLED=1 $(GO) build -v -tags $(KIOSK_TAGS) -o $(BIN)/ ./cmd/keycab-kiosk
 	BIN=$(BIN) deploy/demo.sh
 
 bench: build ## the audit log benchmark of docs/PERFORMANCE.md (1,000,000 entries)
