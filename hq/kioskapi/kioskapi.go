@@ -214,6 +214,39 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 		Origin: kl.Origin, CosignerKey: h.cfg.Cosigner.VerifierKey(), ConfigKey: h.cfg.ConfigSigner.VerifierKey})
 }
 
+// resent answers a push of a checkpoint no larger than the newest HQ has
+// cosigned for the kiosk (st), whose root HQ has checked, as C2SP
+// tlog-witness has a witness answer: a cosignature asserts that the
+// cosigner has seen no tree larger than the one it signs, so HQ never
+// cosigns an older checkpoint afresh. The newest one again gets the
+// cosignature HQ already gave it; an older one gets 409 with HQ's size
+// and its newest cosigned checkpoint, from which the kiosk resumes.
+func (h *Handler) resent(signed []byte, cp audit.Checkpoint, st hqstore.KioskLog, status *int, resp *wire.PushResponse) error {
+	if cp.Size == st.Size && len(st.Cosigned) > 0 && sameNoteText(signed, st.Cosigned) {
+		resp.Size, resp.Cosigned = st.Size, st.Cosigned
+		return nil
+	}
+	if cp.Size == st.Size {
+		// HQ holds the tree but no cosignature of this checkpoint's text
+		// (a checkpoint of HQ's size signed afresh): it is the newest
+		// HQ has seen, so cosigning it asserts nothing false.
+		cosigned, err := wire.Cosign(signed, h.cfg.Cosigner)
+		resp.Size, resp.Cosigned = st.Size, cosigned
+		return err
+	}
+	*status = http.StatusConflict
+	resp.Size, resp.Cosigned = st.Size, st.Cosigned
+	resp.Error = fmt.Sprintf("HQ has cosigned %d entries; a checkpoint of %d is older than that", st.Size, cp.Size)
+	return nil
+}
+
+// sameNoteText reports whether two signed notes carry the same text.
+func sameNoteText(a, b []byte) bool {
+	ta, err1 := audit.NoteText(a)
+	tb, err2 := audit.NoteText(b)
+	return err1 == nil && err2 == nil && ta == tb
+}
+
 func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 	var p wire.PushRequest
 	if err := decode(req.body, &p, "push"); err != nil {
@@ -275,8 +308,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 			if root != cp.Root {
 				return fork(fmt.Sprintf("checkpoint at size %d has another root than HQ's tree", cp.Size), 0)
 			}
-			resp.Cosigned, err = wire.Cosign(p.Checkpoint, h.cfg.Cosigner)
-			return err
+			return h.resent(p.Checkpoint, cp, st, &status, &resp)
 		case p.OldSize != st.Size:
 			status, resp.Error = http.StatusConflict, fmt.Sprintf("HQ holds %d entries, not %d", st.Size, p.OldSize)
 			return nil

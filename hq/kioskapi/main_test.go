@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +67,8 @@ type hq struct {
 	badge   keycab.Badge
 	cosign  *wire.Cosigner
 	cfgSign *audit.Signer
+	// cosignAhead moves the cosigner's clock ahead of the real one (ns).
+	cosignAhead atomic.Int64
 }
 
 const badgeCode = "0004829301"
@@ -95,7 +98,9 @@ func MustHQ(tb testing.TB, dsn string, opts ...func(*hqstore.Options)) *hq {
 	h.staff = must[keycab.Member](tb)(h.s.CreateMember(ctx, h.own(), keycab.Member{Name: "Sam", Email: "sam@org.test", Role: keycab.RoleStaff, SiteIDs: []string{site.ID}}))
 	h.badge = must[keycab.Badge](tb)(h.s.AddBadge(ctx, h.own(), h.staff.ID, keycab.BadgeRFID, badgeCode))
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	h.cosign = must[*wire.Cosigner](tb)(wire.NewCosigner("hq.test/cosigner", priv, nil))
+	h.cosign = must[*wire.Cosigner](tb)(wire.NewCosigner("hq.test/cosigner", priv, func() time.Time {
+		return time.Now().Add(time.Duration(h.cosignAhead.Load()))
+	}))
 	skey, _, err := note.GenerateKey(rand.Reader, "hq.test/config")
 	MustNoErr(tb, err)
 	h.cfgSign = must[*audit.Signer](tb)(audit.ParseSignerKey(skey))

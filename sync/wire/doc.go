@@ -93,8 +93,15 @@
 //   - old_size must be HQ's size; otherwise 409 with HQ's size (and its
 //     last cosigned checkpoint), and the kiosk resends from there.
 //   - A checkpoint HQ already holds (size <= HQ's size, same root as HQ's
-//     tree at that size, the same leaves) is an identical resend: 200,
-//     cosigned again, nothing stored twice.
+//     tree at that size, the same leaves) is an identical resend, and
+//     nothing is stored twice. As C2SP tlog-witness has a witness answer,
+//     HQ never cosigns afresh a checkpoint older than the newest it has
+//     cosigned (a cosignature asserts that HQ has seen no larger tree):
+//     one of HQ's size gets 200 with the cosignature HQ already gave it,
+//     an older one 409 with HQ's size and its newest cosigned checkpoint,
+//     from which the kiosk resumes. (HQs before 2026-12 answered 200 and
+//     cosigned an older checkpoint again with the current time; kiosks of
+//     every minor version handle both answers.)
 //   - A checkpoint whose root differs from HQ's tree at that size, or a
 //     new checkpoint whose root is not HQ's cosigned tree plus the sent
 //     leaves, is a fork: 422, the kiosk is quarantined, an
