@@ -122,3 +122,37 @@ func NoteText(msg []byte) (string, error) {
 	}
 	return string(msg[:i+1]), nil
 }
+
+// MergeSignatures returns one signed note with the text of notes (which
+// must all carry the same text) and every signature line any of them
+// carries, each once, in the order first seen: a checkpoint with its
+// log's signature and every cosignature a kiosk holds for it, as C2SP
+// tlog-witness hands a checkpoint on.
+func MergeSignatures(notes ...[]byte) ([]byte, error) {
+	if len(notes) == 0 {
+		return nil, errors.New("merge signatures: no note")
+	}
+	text, err := NoteText(notes[0])
+	if err != nil {
+		return nil, err
+	}
+	out := []byte(text + "\n")
+	seen := map[string]bool{}
+	for _, n := range notes {
+		t, err := NoteText(n)
+		if err != nil {
+			return nil, err
+		}
+		if t != text {
+			return nil, errors.New("merge signatures: the notes carry different texts")
+		}
+		for _, line := range bytes.SplitAfter(n[len(t)+1:], []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 || seen[string(line)] {
+				continue
+			}
+			seen[string(line)] = true
+			out = append(out, line...)
+		}
+	}
+	return out, nil
+}

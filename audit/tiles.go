@@ -116,8 +116,10 @@ type TilesResult struct {
 // signature by v, then every entry in order, recomputing the tree and
 // comparing each stored hash the hash tiles hold and, at the end, the
 // checkpoint's root. The first fault is a *Problem naming the entry.
-// With decode set every entry must also parse as an event.
-func VerifyTiles(fetch TileFetcher, v note.Verifier, decode bool) (TilesResult, error) {
+// With decode set every entry must also parse as an event. Each of more
+// (an export's cosigned checkpoints: CosignedDir) must be signed by v and
+// match the tree at its size too.
+func VerifyTiles(fetch TileFetcher, v note.Verifier, decode bool, more ...[]byte) (TilesResult, error) {
 	signed, err := fetch("checkpoint")
 	if err != nil {
 		return TilesResult{}, fmt.Errorf("fetch checkpoint: %w", err)
@@ -127,8 +129,10 @@ func VerifyTiles(fetch TileFetcher, v note.Verifier, decode bool) (TilesResult, 
 		return TilesResult{}, &Problem{Index: -1, What: "checkpoint: " + err.Error()}
 	}
 	c := NewChecker(v, decode)
-	if err := c.Checkpoint(signed); err != nil {
-		return TilesResult{}, err
+	for _, msg := range append([][]byte{signed}, more...) {
+		if err := c.Checkpoint(msg); err != nil {
+			return TilesResult{}, err
+		}
 	}
 	width := map[[2]int64]int{}
 	for _, t := range tlog.NewTiles(TileHeight, 0, cp.Size) {

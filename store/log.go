@@ -459,6 +459,28 @@ func (d *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return fn(tx)
 }
 
+// Cosigned returns the cosigned checkpoints the log keeps (HQ's, as
+// AddCosignature stored them), ordered by size.
+func (d *DB) Cosigned(ctx context.Context) ([][]byte, error) {
+	var out [][]byte
+	err := d.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT checkpoint FROM log_cosignatures ORDER BY size, cosigner")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			out = append(out, b)
+		}
+		return rows.Err()
+	})
+	return out, d.wrapNil("read cosignatures", err)
+}
+
 // AddCosignature stores a checkpoint cosigned by HQ (verified by the caller
 // against HQ's pinned key and by this method against the log's key and tree).
 func (d *DB) AddCosignature(ctx context.Context, cosigner string, signed []byte) error {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -145,7 +146,11 @@ func auditVerifyCommand() *command {
 func verifyTiles(ctx context.Context, e *env, src, token string, v note.Verifier, cosigner string) error {
 	start := time.Now()
 	fetch := tileFetcher(ctx, src, token)
-	res, err := audit.VerifyTiles(fetch, v, false)
+	more, err := exportCosigned(src)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", src, err)
+	}
+	res, err := audit.VerifyTiles(fetch, v, false, more...)
 	var p *audit.Problem
 	if errors.As(err, &p) {
 		return &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED at %v", src, p)}
@@ -161,15 +166,62 @@ func verifyTiles(ctx context.Context, e *env, src, token string, v note.Verifier
 			}
 			cosigner = strings.TrimSpace(string(b))
 		}
-		at, err := wire.VerifyCosignature(res.Signed, cosigner)
-		if err != nil {
-			return &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED: checkpoint at size %d: %v", src, res.Checkpoint.Size, err)}
+		// Every cosignature by the key must verify; the newest size it
+		// covers is reported, and at least one must exist.
+		var newest audit.Checkpoint
+		var newestAt time.Time
+		for _, msg := range append([][]byte{res.Signed}, more...) {
+			text, _ := audit.NoteText(msg)
+			c, _ := audit.ParseCheckpoint(text)
+			at, err := wire.VerifyCosignature(msg, cosigner)
+			var bad *note.InvalidSignatureError
+			switch {
+			case errors.As(err, &bad):
+				return &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED: checkpoint at size %d: a cosignature by %s does not verify", src, c.Size, bad.Name)}
+			case err != nil:
+				continue // not cosigned by that key
+			}
+			if newestAt.IsZero() || c.Size > newest.Size {
+				newest, newestAt = c, at
+			}
 		}
-		cosigned = "cosigned by HQ at " + at.Format(time.RFC3339)
+		if newestAt.IsZero() {
+			return &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED: no checkpoint of the log is cosigned by HQ", src)}
+		}
+		cosigned = fmt.Sprintf("cosigned by HQ at %s up to size %d", newestAt.Format(time.RFC3339), newest.Size)
+		if newest.Size < res.Checkpoint.Size {
+			cosigned += fmt.Sprintf(" (the %d entries after it are not cosigned yet)", res.Checkpoint.Size-newest.Size)
+		}
 	}
 	fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, checkpoint signed by %s, %s (%s)\n",
 		res.Entries, res.Checkpoint.Size, res.Checkpoint.Root, v.Name(), cosigned, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// exportCosigned reads the cosigned checkpoints of an export directory
+// (audit.CosignedDir); HQ's URL of a log has none beyond its checkpoint.
+func exportCosigned(src string) ([][]byte, error) {
+	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(filepath.Join(src, audit.CosignedDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, audit.CosignedDir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > maxTileFile {
+			return nil, fmt.Errorf("%s/%s is too large for a checkpoint", audit.CosignedDir, e.Name())
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // maxTileFile bounds what one fetched tile, bundle or checkpoint may be:
@@ -394,12 +446,16 @@ func auditExportCommand() *command {
 					return err
 				}
 				defer d.Close()
-				n, err := audit.Export(*out, signed, cp, d.HashReader(ctx), d)
+				cosigned, err := d.Cosigned(ctx)
+				if err != nil {
+					return err
+				}
+				n, err := audit.Export(*out, signed, cp, d.HashReader(ctx), d, cosigned...)
 				if err != nil {
 					return err
 				}
 				vkey, _ := d.VerifierKey()
-				fmt.Fprintf(e.stdout, "wrote %d files to %s: tree size %d, root %s\nverifier key: %s\n", n, *out, cp.Size, cp.Root, vkey)
+				fmt.Fprintf(e.stdout, "wrote %d files to %s: tree size %d, root %s, %d cosigned checkpoints\nverifier key: %s\n", n, *out, cp.Size, cp.Root, len(cosigned), vkey)
 				return nil
 			}
 		},
