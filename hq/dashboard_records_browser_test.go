@@ -18,6 +18,7 @@ func TestBrowserRecords(t *testing.T) {
 	e := newDashEnv(t, engines()[0], nil, true)
 	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
 	owner.signup("Quayside Keys", "Ann Owner", "ann@quayside.test", "")
+	owner.verify(e.mail.MustToken(t, "verify", "ann@quayside.test"))
 	owner.MustSee("Quayside Keys")
 	ctx := context.Background()
 	p, err := e.auth.Authenticate(ctx, owner.session())

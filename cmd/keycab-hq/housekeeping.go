@@ -3,32 +3,44 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
 // housekeeping is HQ's periodic upkeep of its data: each job runs at
-// start and then every interval until ctx ends. A failed job is logged
-// and tried again at the next round; the jobs are idempotent, so two HQ
-// processes running them at once do the work once.
+// start and then every its own interval until ctx ends (a job whose
+// interval is not positive never runs). A failed job is logged and tried
+// again at its next round; the jobs are idempotent, so two HQ processes
+// running them at once do the work once.
 type housekeeping struct {
-	log      *slog.Logger
-	interval time.Duration
-	jobs     []housekeepingJob
+	log  *slog.Logger
+	jobs []housekeepingJob
 }
 
 type housekeepingJob struct {
-	name string
-	run  func(ctx context.Context) error
+	name  string
+	every time.Duration
+	run   func(ctx context.Context) error
 }
 
+// Run runs every job until ctx ends, and returns when all have stopped.
 func (h *housekeeping) Run(ctx context.Context) {
-	t := time.NewTicker(h.interval)
+	var wg sync.WaitGroup
+	for _, j := range h.jobs {
+		if j.every <= 0 {
+			continue
+		}
+		wg.Go(func() { h.loop(ctx, j) })
+	}
+	wg.Wait()
+}
+
+func (h *housekeeping) loop(ctx context.Context, j housekeepingJob) {
+	t := time.NewTicker(j.every)
 	defer t.Stop()
 	for {
-		for _, j := range h.jobs {
-			if err := j.run(ctx); err != nil && ctx.Err() == nil {
-				h.log.Error("housekeeping failed", "job", j.name, "err", err)
-			}
+		if err := j.run(ctx); err != nil && ctx.Err() == nil {
+			h.log.Error("housekeeping failed; will retry", "job", j.name, "err", err, "in", j.every)
 		}
 		select {
 		case <-ctx.Done():

@@ -552,18 +552,16 @@ func (m *Main) serve(ctx context.Context) error {
 	nctx, stopNotifier := context.WithCancel(ctx)
 	notified := make(chan error, 1)
 	go func() { notified <- notifier.Run(nctx) }()
-	retained := make(chan struct{})
-	go func() { defer close(retained); m.runRetention(nctx) }()
 	defer func() {
 		stopNotifier()
 		<-notified
-		<-retained
 	}()
-	hk := &housekeeping{log: m.log, interval: m.Config.Housekeeping, jobs: []housekeepingJob{
-		{"purge deleted organisations", func(ctx context.Context) error {
+	hk := &housekeeping{log: m.log, jobs: []housekeepingJob{
+		{"purge deleted organisations", m.Config.Housekeeping, func(ctx context.Context) error {
 			_, err := m.st.PurgeDeletedOrgs(ctx)
 			return err
 		}},
+		{"retention", m.Config.RetentionEvery, m.st.RunRetention},
 	}}
 	hctx, stopHousekeeping := context.WithCancel(ctx)
 	housekept := make(chan struct{})
@@ -588,27 +586,6 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	m.log.Info("stopped")
 	return nil
-}
-
-// runRetention runs every organisation's retention rules at start and
-// then every RetentionEvery until ctx ends; a failed run is logged and the
-// next one tries again.
-func (m *Main) runRetention(ctx context.Context) {
-	if m.Config.RetentionEvery <= 0 {
-		return
-	}
-	t := time.NewTicker(m.Config.RetentionEvery)
-	defer t.Stop()
-	for {
-		if err := m.st.RunRetention(ctx); err != nil && ctx.Err() == nil {
-			m.log.Warn("retention run failed; will retry", "err", err, "in", m.Config.RetentionEvery)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Close closes the database.

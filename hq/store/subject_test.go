@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,16 @@ func TestSubjectAccess(t *testing.T) {
 			if _, err := f.s.SubjectAccess(ctx, b.as(b.owner), subject.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 				t.Errorf("another organisation's owner had the member's data: %v", err)
 			}
+			// The texts of their own custody changes, also when they ask
+			// themself (a contractor sees no texts in history).
+			mustPushTake(t, f.s, a, a.contractor, "Ray Recipient", "gate code on file", true)
+			var texts []string
+			for _, ev := range must[store.SubjectRecord](t)(f.s.SubjectAccess(ctx, a.as(a.contractor), a.contractor.ID)).Events {
+				texts = append(texts, ev.Recipient+"/"+ev.Notes)
+			}
+			if !slices.Contains(texts, "Ray Recipient/gate code on file") {
+				t.Fatalf("their own texts not in their record: %q", texts)
+			}
 			// Every request is in the admin log.
 			n := 0
 			for _, l := range must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, own, 1000)) {
@@ -100,8 +111,8 @@ func TestSubjectAccess(t *testing.T) {
 					n++
 				}
 			}
-			if n != 3 {
-				t.Fatalf("%d subject access requests logged, want 3", n)
+			if n != 4 {
+				t.Fatalf("%d subject access requests logged, want 4", n)
 			}
 		})
 	}
