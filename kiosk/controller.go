@@ -483,7 +483,7 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		switch st := c.Screen().State; {
 		case c.s != nil:
 			c.idle("Cancelled", "")
-		case st == Done || st == Message:
+		case st == Done || st == Message || st == WrongSlot:
 			c.idle("", "") // "OK": no need to wait out the message
 		}
 	case PIN:

@@ -534,9 +534,10 @@ func TestWrongSlotReturn(t *testing.T) {
 	r.do(kiosk.ChooseReturn{KeySetID: "ks-1"})
 	r.await(kiosk.Unlocking)
 	r.putKey(2) // into ks-2's empty slot, not its own slot 1
-	d := r.await(kiosk.Done)
-	if !strings.Contains(d.Message, "slot 2, not its own slot 1") {
-		t.Fatalf("done screen %+v", d)
+	// Its own screen, not the green "Returned" one under the alarm.
+	d := r.await(kiosk.WrongSlot)
+	if d.Title != "Wrong slot: 1 High St" || d.Slot != 2 || !strings.Contains(d.Message, "slot 2, not its own slot 1") {
+		t.Fatalf("wrong-slot screen %+v", d)
 	}
 	ret := r.events(keycab.EventKeyReturned)
 	if len(ret) != 1 || ret[0].Slot != 2 || ret[0].Detail["wrong_slot"] != "true" {

@@ -439,11 +439,12 @@ func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 	}
 	delete(c.out, s.keySet.ID)
 	msg := "Thank you."
+	state, title := Done, "Returned: "+s.keySet.Label
 	if wrong {
-		msg = fmt.Sprintf("It went into slot %d, not its own slot %d: an administrator will move it.", slot, s.slot)
+		state, title = WrongSlot, "Wrong slot: "+s.keySet.Label
+		msg = fmt.Sprintf("It went into slot %d, not its own slot %d. The return is recorded; leave the key there: an administrator will move it.", slot, s.slot)
 		c.raise(ctx, keycab.AlarmWrongSlot, fmt.Sprintf("%s returned to slot %d (home %d)", s.keySet.Label, slot, s.slot))
 	}
-	label := s.keySet.Label
 	if c.slotted() {
 		c.secureReleased()
 	} else {
@@ -455,5 +456,5 @@ func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 	c.step++
 	gen := c.step
 	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
-	c.publish(Screen{State: Done, Title: "Returned: " + label, Message: msg, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
+	c.publish(Screen{State: state, Title: title, Message: msg, Slot: slot, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
 }

@@ -18,9 +18,12 @@ const (
 	Unlocking  State = "unlocking"  // a lock is released; take or put back the key
 	Confirming State = "confirming" // open-shelf: show the fob's QR to the camera
 	Done       State = "done"       // the change is recorded
-	Message    State = "message"    // a notice (refusal, error) before idle
-	Admin      State = "admin"      // the admin menu
-	Emergency  State = "emergency"  // the fire panel released every lock
+	// WrongSlot: a return is recorded, but into another slot than the
+	// key set's home; the wrong-slot alarm is raised.
+	WrongSlot State = "wrong_slot"
+	Message   State = "message"   // a notice (refusal, error) before idle
+	Admin     State = "admin"     // the admin menu
+	Emergency State = "emergency" // the fire panel released every lock
 	// OutOfService: the log refuses appends, so the kiosk takes no
 	// custody action until it records again.
 	OutOfService State = "out_of_service"

@@ -40,6 +40,8 @@ func (u *UI) renderBody() {
 		u.unlocking(s, theme.MediaPhotoIcon())
 	case kiosk.Done:
 		u.outcome(s, theme.ConfirmIcon(), colours.success)
+	case kiosk.WrongSlot:
+		u.outcome(s, theme.WarningIcon(), colours.danger)
 	case kiosk.Message:
 		u.outcome(s, theme.InfoIcon(), colours.accent)
 	case kiosk.Admin:
@@ -76,14 +78,14 @@ func stack(objs ...fyne.CanvasObject) fyne.CanvasObject {
 
 func gap(h float32) fyne.CanvasObject {
 	r := canvas.NewRectangle(color.Transparent)
-	r.SetMinSize(fyne.NewSize(1, h))
+	r.SetMinSize(fyne.NewSize(1, px(h)))
 	return r
 }
 
 // hgap is a horizontal gap of w.
 func hgap(w float32) fyne.CanvasObject {
 	r := canvas.NewRectangle(color.Transparent)
-	r.SetMinSize(fyne.NewSize(w, 1))
+	r.SetMinSize(fyne.NewSize(px(w), 1))
 	return r
 }
 
@@ -482,8 +484,7 @@ func (u *UI) historyView() fyne.CanvasObject {
 		}
 		bg := canvas.NewRectangle(colours.surface)
 		bg.CornerRadius = 10
-		rows = append(rows, container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(6, 6, 16, 16),
-			container.NewBorder(nil, nil, sized(container.NewCenter(when), fyne.NewSize(150, 0)), nil, line))))
+		rows = append(rows, container.NewStack(bg, padded(6, 6, 16, 16, container.NewBorder(nil, nil, sized(container.NewCenter(when), fyne.NewSize(150, 0)), nil, line))))
 	}
 	return container.NewBorder(container.NewGridWithColumns(len(filters), filters...), nil, nil, nil,
 		container.NewVScroll(container.NewVBox(rows...)))
@@ -594,5 +595,5 @@ func slotCard(sv kiosk.SlotView, action fyne.CanvasObject) fyne.CanvasObject {
 	}
 	lines := container.NewVBox(label("SLOT "+itoa(sv.Number), sizeCaption, colours.muted, true),
 		label(set, sizeBody, colours.text, true), pill, action)
-	return container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(10, 10, 14, 14), lines))
+	return container.NewStack(bg, padded(10, 10, 14, 14, lines))
 }

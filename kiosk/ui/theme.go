@@ -4,6 +4,8 @@ import (
 	"image/color"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 )
 
@@ -42,6 +44,37 @@ const (
 	sizeCaption float32 = 18
 	touchHeight float32 = 72 // the minimum height of anything to touch
 )
+
+// scale is the kiosk's size on the display it has: 1 on the 1280 x 800
+// panel, less on a smaller one (0.6 on the 7-inch 800 x 480), so that
+// every screen keeps its layout and fits. Every size the kiosk draws goes
+// through px. It is set on the Fyne thread only (fitScale, when the
+// window's size changes), and a kiosk has one display.
+var scale float32 = 1
+
+// px is v device-independent pixels of the 1280 x 800 design at the
+// current scale.
+func px(v float32) float32 { return v * scale }
+
+// The size the screens are designed for.
+const designW, designH = 1280, 800
+
+// fitScale is the scale for a kiosk area of size: the design's, shrunk to
+// fit, in steps of 0.05 (so that a pixel more or less does not redraw
+// everything), never below a half.
+func fitScale(size fyne.Size) float32 {
+	if size.Width <= 0 || size.Height <= 0 {
+		return scale
+	}
+	f := min(size.Width/designW, size.Height/designH, 1)
+	f = float32(int(f*20+0.001)) / 20
+	return max(f, 0.5)
+}
+
+// padded insets obj by top, bottom, left and right at the current scale.
+func padded(top, bottom, left, right float32, obj fyne.CanvasObject) *fyne.Container {
+	return container.New(layout.NewCustomPaddedLayout(px(top), px(bottom), px(left), px(right)), obj)
+}
 
 // Custom size names, so rich text can use the kiosk's sizes.
 const (
@@ -98,6 +131,11 @@ func (kioskTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return theme.Defaul
 
 // Size makes text readable at arm's length and scroll bars touchable.
 func (kioskTheme) Size(n fyne.ThemeSizeName) float32 {
+	return px(designSize(n))
+}
+
+// designSize is a theme size at the design's scale.
+func designSize(n fyne.ThemeSizeName) float32 {
 	switch n {
 	case theme.SizeNameText:
 		return sizeBody

@@ -11,7 +11,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 
 	"keycab.dev/keycab"
@@ -117,16 +116,17 @@ func newUI(a fyne.App, c *kiosk.Controller, o Options, rt runtime) *UI {
 		u.win = a.NewWindow(o.Title)
 	}
 	u.win.SetPadded(false)
-	content := u.chrome()
 	if o.Simulator != nil {
 		u.sim = newSimPanel(o.Simulator, rt)
-		content = container.NewBorder(nil, nil, nil, u.sim.object(), content)
 	}
-	u.win.SetContent(content)
-	u.win.Resize(fyne.NewSize(1280, 800))
-	if o.Simulator != nil {
-		u.win.Resize(fyne.NewSize(1280+simWidth, 800))
+	if o.Window == nil {
+		u.win.Resize(fyne.NewSize(designW, designH))
+		if o.Simulator != nil {
+			u.win.Resize(fyne.NewSize(designW+simWidth, designH))
+		}
 	}
+	scale = fitScale(u.area())
+	content := u.build()
 	u.win.SetFullScreen(o.Fullscreen)
 	u.win.SetOnClosed(func() { close(u.done) })
 
@@ -138,6 +138,44 @@ func newUI(a fyne.App, c *kiosk.Controller, o Options, rt runtime) *UI {
 		go u.ticker()
 	}
 	return u
+}
+
+// build sets the window's content: the chrome, and the simulator panel
+// when there is one.
+func (u *UI) build() fyne.CanvasObject {
+	content := u.chrome()
+	if u.sim != nil {
+		content = container.NewBorder(nil, nil, nil, u.sim.object(), content)
+	}
+	u.win.SetContent(content)
+	return content
+}
+
+// area is the size the kiosk screen has in the window: all of it but the
+// simulator panel.
+func (u *UI) area() fyne.Size {
+	s := u.win.Canvas().Size()
+	if u.sim != nil {
+		s.Width -= simWidth
+	}
+	return s
+}
+
+// rescale fits the kiosk to the window (a smaller display, or the window
+// resized): when the scale changes it draws everything again at the new
+// one.
+func (u *UI) rescale() {
+	f := fitScale(u.area())
+	if f == scale {
+		return
+	}
+	scale = f
+	u.build()
+	u.brandKey = "\x00" // draw the brand mark again
+	u.showChrome(u.scr)
+	u.renderBody()
+	u.timer.set(u.stepStart, u.scr.Deadline, u.rt.now())
+	u.root.Refresh()
 }
 
 // Window returns the kiosk window.
@@ -188,6 +226,7 @@ func (u *UI) sync() {
 }
 
 func (u *UI) tick() {
+	u.rescale()
 	now := u.rt.now()
 	u.timer.tick(now)
 	if t := now.In(u.rt.loc).Format("15:04"); t != u.clock.Text {
@@ -217,8 +256,7 @@ func (u *UI) chrome() fyne.CanvasObject {
 	u.who = label("", sizeBody, colours.muted, false)
 	brand := container.NewHBox(container.NewCenter(mark), container.NewCenter(u.org), container.NewCenter(u.site))
 	headerBg := canvas.NewRectangle(colours.header)
-	u.header = container.NewStack(headerBg, container.New(layout.NewCustomPaddedLayout(10, 10, 24, 24),
-		container.NewBorder(nil, nil, brand, container.NewHBox(container.NewCenter(u.who), hgap(16), container.NewCenter(u.clock)))))
+	u.header = container.NewStack(headerBg, padded(10, 10, 24, 24, container.NewBorder(nil, nil, brand, container.NewHBox(container.NewCenter(u.who), hgap(16), container.NewCenter(u.clock)))))
 
 	u.banner = container.NewVBox()
 	u.body = container.NewStack()
@@ -227,9 +265,8 @@ func (u *UI) chrome() fyne.CanvasObject {
 	u.timer = newCountdown()
 	u.action = container.NewStack()
 	footerBg := canvas.NewRectangle(colours.header)
-	u.footer = container.NewStack(footerBg, container.New(layout.NewCustomPaddedLayout(8, 8, 24, 24),
-		container.NewBorder(nil, nil, u.cancel, u.action, container.NewCenter(sized(u.timer, fyne.NewSize(320, touchHeight))))))
-	body := container.New(layout.NewCustomPaddedLayout(16, 16, 40, 40), u.body)
+	u.footer = container.NewStack(footerBg, padded(8, 8, 24, 24, container.NewBorder(nil, nil, u.cancel, u.action, container.NewCenter(sized(u.timer, fyne.NewSize(320, touchHeight))))))
+	body := padded(16, 16, 40, 40, u.body)
 	bg := canvas.NewRectangle(colours.background)
 	u.root = container.NewStack(bg, container.NewBorder(container.NewVBox(u.header, u.banner), u.footer, nil, nil, body))
 	return u.root
@@ -241,12 +278,7 @@ func (u *UI) show(s kiosk.Screen) {
 		return // stale
 	}
 	u.scr = s
-	u.showBranding(s.Branding)
-	u.who.Text = ""
-	if s.Member != nil {
-		u.who.Text = s.Member.Name
-	}
-	u.showAlarms(s.Warning, s.Alarms)
+	u.showChrome(s)
 	key := stepKey{state: s.State, title: s.Title, message: s.Message, deadline: s.Deadline, admin: s.Admin}
 	if key != u.step {
 		u.step = key
@@ -257,6 +289,16 @@ func (u *UI) show(s kiosk.Screen) {
 	u.timer.set(u.stepStart, s.Deadline, u.rt.now())
 	u.tick()
 	u.root.Refresh() // lay out again what changed size or visibility
+}
+
+// showChrome shows s's branding, member, warning and alarms.
+func (u *UI) showChrome(s kiosk.Screen) {
+	u.showBranding(s.Branding)
+	u.who.Text = ""
+	if s.Member != nil {
+		u.who.Text = s.Member.Name
+	}
+	u.showAlarms(s.Warning, s.Alarms)
 }
 
 func (u *UI) resetStep() {
@@ -329,10 +371,10 @@ func (u *UI) showAlarms(warning string, alarms []kiosk.Alarm) {
 	u.banner.RemoveAll()
 	if warning != "" {
 		icon := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameForeground))
-		icon.SetMinSize(fyne.NewSquareSize(32))
+		icon.SetMinSize(fyne.NewSquareSize(px(32)))
 		line := container.NewHBox(icon, label(warning, sizeBody, colours.onAccent, true))
 		bg := canvas.NewRectangle(colours.accent)
-		u.banner.Add(container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(6, 6, 24, 24), line)))
+		u.banner.Add(container.NewStack(bg, padded(6, 6, 24, 24, line)))
 	}
 	const shown = 2
 	for i, a := range alarms {
@@ -343,7 +385,7 @@ func (u *UI) showAlarms(warning string, alarms []kiosk.Alarm) {
 			break
 		}
 		icon := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameForeground))
-		icon.SetMinSize(fyne.NewSquareSize(32))
+		icon.SetMinSize(fyne.NewSquareSize(px(32)))
 		line := container.NewHBox(icon, label(alarmName(a.Kind), sizeBody, colours.text, true),
 			label(a.Detail, sizeBody, colours.text, false))
 		since := label("since "+a.Since.In(u.rt.loc).Format("15:04"), sizeCaption, colours.text, false)
@@ -354,7 +396,7 @@ func (u *UI) showAlarms(warning string, alarms []kiosk.Alarm) {
 
 func bannerLine(obj fyne.CanvasObject) fyne.CanvasObject {
 	bg := canvas.NewRectangle(colours.danger)
-	return container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(6, 6, 24, 24), obj))
+	return container.NewStack(bg, padded(6, 6, 24, 24, obj))
 }
 
 // alarmName says an alarm kind in plain words.

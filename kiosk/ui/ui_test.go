@@ -70,11 +70,23 @@ func testConfig(t *testing.T) *keycab.Config {
 // further scanners.
 func newRig(t *testing.T, cfg *keycab.Config, scanners ...kiosk.Scanner) *rig {
 	t.Helper()
+	return newRigSized(t, cfg, fyne.Size{}, scanners...)
+}
+
+// newRigSized is newRig with a window of size and no simulator panel
+// (drive the cabinet through r.cab and present badges with r.present);
+// a zero size is newRig's window with the panel.
+func newRigSized(t *testing.T, cfg *keycab.Config, size fyne.Size, scanners ...kiosk.Scanner) *rig {
+	t.Helper()
 	db := storetest.MustOpen(t, nil)
 	if err := db.ApplyConfig(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, simulator.Options{})
+	var so simulator.Options
+	if !size.IsZero() {
+		so.Rest = -1 // many flows in a row
+	}
+	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +120,15 @@ func newRig(t *testing.T, cfg *keycab.Config, scanners ...kiosk.Scanner) *rig {
 	r.awaitThat("idle with its config", func(s kiosk.Screen) bool { return s.State == kiosk.Idle && s.Seq > 0 })
 
 	test.NewTempApp(t)
-	r.u = ui.NewManual(fyne.CurrentApp(), c, ui.Options{Simulator: cab, Title: "keycab test"}, clock.Now)
-	r.w = r.u.Window()
-	r.w.Resize(fyne.NewSize(kioskW+simW, kioskH))
+	if size.IsZero() {
+		r.u = ui.NewManual(fyne.CurrentApp(), c, ui.Options{Simulator: cab, Title: "keycab test"}, clock.Now)
+		r.w = r.u.Window()
+		r.w.Resize(fyne.NewSize(kioskW+simW, kioskH))
+	} else {
+		r.u = ui.NewManual(fyne.CurrentApp(), c, ui.Options{Title: "keycab test"}, clock.Now)
+		r.w = r.u.Window()
+		r.w.Resize(size)
+	}
 	r.u.Sync()
 	return r
 }
@@ -252,6 +270,14 @@ func (r *rig) badge(code string) {
 	e.SetText("")
 	test.Type(e, code)
 	test.Tap(r.button("Present", 0))
+}
+
+// present presents a badge code at the simulated reader directly (a rig
+// without the simulator panel), after the scan cool-down.
+func (r *rig) present(code string) {
+	r.t.Helper()
+	r.clock.Advance(time.Second)
+	r.cab.Badge(code)
 }
 
 // typeKeys types text on the on-screen keyboard.

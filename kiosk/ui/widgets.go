@@ -117,14 +117,14 @@ type tileRenderer struct {
 
 func (r *tileRenderer) titleSize() float32 {
 	if r.t.size > 0 {
-		return r.t.size
+		return px(r.t.size)
 	}
-	return sizeBody
+	return px(sizeBody)
 }
 
 func (r *tileRenderer) Layout(s fyne.Size) {
 	r.bg.Resize(s)
-	const pad = 20
+	pad := px(20)
 	tw := r.title.MinSize()
 	if r.t.detail == "" {
 		x := float32(pad)
@@ -154,18 +154,15 @@ func (r *tileRenderer) Layout(s fyne.Size) {
 }
 
 func (r *tileRenderer) MinSize() fyne.Size {
-	const pad = 20
+	pad := px(20)
 	tw, dw := r.title.MinSize(), r.detail.MinSize()
 	if r.t.detail == "" {
 		dw = fyne.Size{}
 	}
 	w := float32(math.Max(float64(tw.Width), float64(dw.Width))) + 2*pad
-	h := tw.Height + dw.Height + 24
-	minH := r.t.minHeight
-	if minH < touchHeight {
-		minH = touchHeight
-	}
-	return fyne.NewSize(max(w, r.t.minWidth), max(h, minH))
+	h := tw.Height + dw.Height + px(24)
+	minH := px(max(r.t.minHeight, touchHeight))
+	return fyne.NewSize(max(w, px(r.t.minWidth)), max(h, minH))
 }
 
 func (r *tileRenderer) Refresh() {
@@ -180,7 +177,7 @@ func (r *tileRenderer) Refresh() {
 		}
 	}
 	r.title.Text, r.title.Color, r.title.TextSize = r.t.title, fg, r.titleSize()
-	r.detail.Text, r.detail.Color, r.detail.TextSize = r.t.detail, sub, sizeCaption
+	r.detail.Text, r.detail.Color, r.detail.TextSize = r.t.detail, sub, px(sizeCaption)
 	r.detail.Hidden = r.t.detail == ""
 	r.bg.Refresh()
 	r.title.Refresh()
@@ -197,7 +194,7 @@ func (r *tileRenderer) Destroy() {}
 // label returns a line of text in the kiosk's sizes.
 func label(s string, size float32, c color.Color, bold bool) *canvas.Text {
 	t := canvas.NewText(s, c)
-	t.TextSize = size
+	t.TextSize = px(size)
 	t.TextStyle.Bold = bold
 	return t
 }
@@ -238,7 +235,7 @@ func (l minLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
 }
 
 func (l minLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	m := l.min
+	m := fyne.NewSize(px(l.min.Width), px(l.min.Height))
 	for _, o := range objs {
 		m = m.Max(o.MinSize())
 	}
@@ -271,6 +268,7 @@ type centreLayout struct {
 }
 
 func (l centreLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
+	l.size, l.pad = fyne.NewSquareSize(px(l.size.Width)), px(l.pad)
 	pos := fyne.NewPos((s.Width-l.size.Width)/2, (s.Height-l.size.Height)/2)
 	for i, o := range objs {
 		if i == 0 {
@@ -283,7 +281,9 @@ func (l centreLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
 	}
 }
 
-func (l centreLayout) MinSize([]fyne.CanvasObject) fyne.Size { return l.size }
+func (l centreLayout) MinSize([]fyne.CanvasObject) fyne.Size {
+	return fyne.NewSize(px(l.size.Width), px(l.size.Height))
+}
 
 // pinDots shows how many digits are typed, never which.
 type pinDots struct {
@@ -322,18 +322,19 @@ const dotSize, dotGap = 28, 22
 
 func (r *dotsRenderer) Layout(s fyne.Size) {
 	r.bg.Resize(s)
-	w := float32(len(r.dots))*(dotSize+dotGap) - dotGap
+	size, gap := px(dotSize), px(dotGap)
+	w := float32(len(r.dots))*(size+gap) - gap
 	x := (s.Width - w) / 2
 	for _, c := range r.dots {
-		c.Move(fyne.NewPos(x, (s.Height-dotSize)/2))
-		c.Resize(fyne.NewSquareSize(dotSize))
-		x += dotSize + dotGap
+		c.Move(fyne.NewPos(x, (s.Height-size)/2))
+		c.Resize(fyne.NewSquareSize(size))
+		x += size + gap
 	}
 }
 
 func (r *dotsRenderer) MinSize() fyne.Size {
 	n := max(len(r.dots), 8)
-	return fyne.NewSize(float32(n)*(dotSize+dotGap)+40, touchHeight)
+	return fyne.NewSize(px(float32(n)*(dotSize+dotGap)+40), px(touchHeight))
 }
 
 func (r *dotsRenderer) Refresh() {
@@ -418,22 +419,22 @@ type countdownRenderer struct {
 func (r *countdownRenderer) Layout(s fyne.Size) {
 	tw := r.text.MinSize()
 	hw := r.hint.MinSize()
-	r.hint.Move(fyne.NewPos(0, (s.Height-hw.Height)/2-14))
+	r.hint.Move(fyne.NewPos(0, (s.Height-hw.Height)/2-px(14)))
 	r.hint.Resize(hw)
-	r.text.Move(fyne.NewPos(s.Width-tw.Width, (s.Height-tw.Height)/2-14))
+	r.text.Move(fyne.NewPos(s.Width-tw.Width, (s.Height-tw.Height)/2-px(14)))
 	r.text.Resize(tw)
-	barY := s.Height/2 + 14
+	barY := s.Height/2 + px(14)
 	r.track.Move(fyne.NewPos(0, barY))
-	r.track.Resize(fyne.NewSize(s.Width, 10))
+	r.track.Resize(fyne.NewSize(s.Width, px(10)))
 	frac := float32(0)
 	if total := r.c.deadline.Sub(r.c.start); total > 0 {
 		frac = float32(r.c.left()) / float32(total)
 	}
 	r.bar.Move(fyne.NewPos(0, barY))
-	r.bar.Resize(fyne.NewSize(s.Width*min(frac, 1), 10))
+	r.bar.Resize(fyne.NewSize(s.Width*min(frac, 1), px(10)))
 }
 
-func (r *countdownRenderer) MinSize() fyne.Size { return fyne.NewSize(260, touchHeight) }
+func (r *countdownRenderer) MinSize() fyne.Size { return fyne.NewSize(px(260), px(touchHeight)) }
 
 func (r *countdownRenderer) Refresh() {
 	hidden := r.c.deadline.IsZero()
