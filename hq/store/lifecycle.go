@@ -239,10 +239,21 @@ var erasureSteps = []erasureStep{
 		if err := t.revokeMemberSessions(ctx, m.ID); err != nil {
 			return err
 		}
-		// The account stays (it is the person's sign-in, maybe of other
-		// organisations); its link to this organisation goes.
-		_, err := t.exec(ctx, "DELETE FROM account_members WHERE org_id = $1 AND member_id = $2", t.org(), m.ID)
-		return err
+		// The account's link to this organisation goes, and the account
+		// with it unless another organisation has them (eraseAccount).
+		accounts, err := t.strings(ctx, "SELECT account_id FROM account_members WHERE org_id = $1 AND member_id = $2", t.org(), m.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "DELETE FROM account_members WHERE org_id = $1 AND member_id = $2", t.org(), m.ID); err != nil {
+			return err
+		}
+		for _, id := range accounts {
+			if err := t.eraseAccount(ctx, id); err != nil {
+				return err
+			}
+		}
+		return nil
 	}},
 	{"personal texts", func(ctx context.Context, t *tx, m keycab.Member) error {
 		_, err := t.deleteMemberTexts(ctx, m.ID)
@@ -266,7 +277,53 @@ var erasureSteps = []erasureStep{
 }
 
 // erasedTables are the tables erasureSteps change.
-var erasedTables = []string{"members", "badges", "member_group_members", "sessions", "auth_tokens", "account_members", "deliveries", "personal_texts"}
+var erasedTables = []string{"members", "badges", "member_group_members", "sessions", "auth_tokens", "account_members", "deliveries", "personal_texts",
+	"accounts", "recovery_codes", "rate_limits", "mail_retry"}
+
+// eraseAccount deletes the sign-in account of an erased member when it
+// belongs to no organisation any more: its name, email, password hash
+// and TOTP secret, with its sessions and recovery codes (they cascade),
+// its rate-limit windows, and its own links and mail (of no organisation: on
+// PostgreSQL out of a tenant's reach, so through keycab_erase_account_mail,
+// which deletes them only for an address no account has). An account
+// that another organisation still has stays: it is their sign-in there,
+// which this organisation does not run.
+func (t *tx) eraseAccount(ctx context.Context, id string) error {
+	var orgs int
+	if err := t.queryRow(ctx, t.byEngine(
+		"SELECT count(*) FROM account_members WHERE account_id = $1",
+		"SELECT count(*) FROM keycab_memberships($1)"), id).Scan(&orgs); err != nil {
+		return err
+	}
+	if orgs > 0 {
+		return nil
+	}
+	var email string
+	if err := t.queryRow(ctx, "DELETE FROM accounts WHERE id = $1 RETURNING email", id).Scan(&email); errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, "DELETE FROM rate_limits WHERE length(key) > length($1) AND substr(key, length(key) - length($1)) = ':' || $1", email); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, "DELETE FROM auth_tokens WHERE org_id = $1 AND account_id = $2", t.org(), id); err != nil {
+		return err
+	}
+	if t.s.engine == Postgres {
+		_, err := t.exec(ctx, "SELECT keycab_erase_account_mail($1, $2)", id, email)
+		return err
+	}
+	if _, err := t.exec(ctx, "DELETE FROM auth_tokens WHERE org_id = '' AND (account_id = $1 OR email = $2)", id, email); err != nil {
+		return err
+	}
+	for _, table := range []string{"deliveries", "mail_retry"} {
+		if _, err := t.exec(ctx, "DELETE FROM "+table+" WHERE org_id = '' AND to_email = $1", email); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // erasedRecord is what the admin log keeps of an erasure: nothing
 // personal, only what was removed.

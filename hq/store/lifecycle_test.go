@@ -14,6 +14,13 @@ import (
 	"keycab.dev/keycab/hq/store"
 )
 
+// mustPersonNamed adds a staff member of organisation A.
+func mustPersonNamed(t *testing.T, f *fixture, name, email string) keycab.Member {
+	t.Helper()
+	return must[keycab.Member](t)(f.s.CreateMember(context.Background(), f.a.as(f.a.owner), keycab.Member{Name: name, Email: email,
+		Role: keycab.RoleStaff, SiteIDs: []string{f.a.site1.ID}}))
+}
+
 // mustPerson adds a member of A with a name, email and badge found
 // nowhere else, at site 1.
 func mustPerson(t *testing.T, f *fixture, role keycab.Role) keycab.Member {
@@ -36,6 +43,21 @@ func TestEraseMember(t *testing.T) {
 			own := f.a.as(f.a.owner)
 			m := mustPerson(t, f, keycab.RoleStaff)
 			at := time.Now().Add(-time.Hour)
+			// Their sign-in account, with recovery codes, a password-reset
+			// link and its mail (the account's own rows, of no
+			// organisation); and a colleague's account that organisation B
+			// has too.
+			acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "zebulon.q@erase.test", Name: "Zebulon Quarrington", PasswordHash: "$argon2id$password-of-zebulon"}))
+			MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.a.org.ID, m.ID))
+			MustNoErr(t, f.s.SetPendingTOTP(ctx, acct.ID, []byte("totp secret of zebulon")))
+			MustNoErr(t, f.s.EnableTOTP(ctx, acct.ID, 1, [][]byte{[]byte("recovery-code-of-zebulon")}))
+			must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("reset of zebulon"), Purpose: store.PurposeReset,
+				AccountID: acct.ID, Email: acct.Email, ExpiresAt: time.Now().Add(time.Hour)}))
+			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "reset", To: acct.Email, Subject: "Reset your password", Status: "dry-run"}))
+			both := mustPersonNamed(t, f, "Bea Both", "bea.both@erase.test")
+			shared := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "bea.both@erase.test", Name: "Bea Both"}))
+			MustNoErr(t, f.s.LinkMember(ctx, shared.ID, f.a.org.ID, both.ID))
+			MustNoErr(t, f.s.LinkMember(ctx, shared.ID, f.b.org.ID, f.b.staff.ID))
 			MustNoErr(t, f.s.RecordEvents(ctx, f.a.kiosk(), []store.Event{
 				{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: m.ID, KeySetID: f.a.ks1.ID, At: at},
 			}))
@@ -79,6 +101,23 @@ func TestEraseMember(t *testing.T) {
 			// The site manager of the member's site erases.
 			MustNoErr(t, f.s.EraseMember(ctx, f.a.as(f.a.manager), m.ID))
 			wantCode(t, f.s.EraseMember(ctx, own, m.ID), keycab.ECONFLICT)
+
+			// The account went with them; the shared one stays, B's.
+			if _, err := f.s.AccountByEmail(ctx, acct.Email); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+				t.Fatalf("erased member's account: %v, want ENOTFOUND", err)
+			}
+			if _, err := f.s.GetAccount(ctx, acct.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+				t.Fatalf("erased member's account by id: %v, want ENOTFOUND", err)
+			}
+			for _, d := range must[[]store.Delivery](t)(f.s.ListDeliveries(ctx, "", 100)) {
+				if d.To == acct.Email {
+					t.Fatalf("the account's mail log keeps %+v", d)
+				}
+			}
+			MustNoErr(t, f.s.EraseMember(ctx, own, both.ID))
+			if a, err := f.s.AccountByEmail(ctx, shared.Email); err != nil || a.ID != shared.ID {
+				t.Fatalf("an account B has too went with A's erasure: %v", err)
+			}
 
 			got := must[keycab.Member](t)(f.s.GetMember(ctx, own, m.ID))
 			if got.Name != "" || got.Email != "" || got.PINHash != "" || got.ErasedAt.IsZero() {
@@ -130,7 +169,7 @@ func TestEraseMember(t *testing.T) {
 						continue
 					}
 					MustNoErr(t, err)
-					for _, s := range []string{"Zebulon Quarrington", "zebulon.q@erase.test", "pin-hash-of-zebulon"} {
+					for _, s := range []string{"Zebulon Quarrington", "zebulon.q@erase.test", "pin-hash-of-zebulon", "password-of-zebulon"} {
 						if bytes.Contains(b, []byte(s)) {
 							t.Errorf("%s still holds %q after erasure", file, s)
 						}

@@ -179,8 +179,9 @@ func grant(ctx context.Context, t *sql.Tx, appRole string) error {
 }
 
 // definerFunctions are the SECURITY DEFINER functions the application
-// role may call: the lookups across organisations of migration 0009 and
-// the purge of a deleted organisation's logs.
+// role may call: the lookups across organisations of migration 0009, the
+// purge of a deleted organisation's logs, and the erasure of an erased
+// member's account mail.
 func definerFunctions() []string {
 	return []string{"keycab_session_by_access(bytea)", "keycab_session_by_refresh(bytea)",
 		"keycab_revoke_account_sessions(text, bigint)", "keycab_memberships(text)",
@@ -189,7 +190,9 @@ func definerFunctions() []string {
 		"keycab_mail_retry_due(bigint, integer)", "keycab_mail_retry_lease(text, bigint, bigint)",
 		"keycab_mail_retry_finish(text, text, text, bigint)",
 		// 0019: deleting an organisation.
-		"keycab_purge_org(text, bigint)"}
+		"keycab_purge_org(text, bigint)",
+		// 0020: erasing a member's account.
+		"keycab_erase_account_mail(text, text)"}
 }
 
 // The tenant tables: every one carries org_id (orgs: id) and is covered

@@ -272,14 +272,6 @@ func (r *rig) badge(code string) {
 	test.Tap(r.button("Present", 0))
 }
 
-// present presents a badge code at the simulated reader directly (a rig
-// without the simulator panel), after the scan cool-down.
-func (r *rig) present(code string) {
-	r.t.Helper()
-	r.clock.Advance(time.Second)
-	r.cab.Badge(code)
-}
-
 // typeKeys types text on the on-screen keyboard.
 func (r *rig) typeKeys(text string) {
 	r.t.Helper()

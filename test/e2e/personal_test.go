@@ -69,7 +69,7 @@ func TestPersonalTexts(t *testing.T) {
 		var tok struct {
 			AccessToken string `json:"access_token"`
 		}
-		sam.call(t, "POST", "/v1/invites/accept", map[string]any{"token": mailToken(t, mailDir), "name": "Sam Staff", "password": "correct horse battery staple 42"}, 200, &tok)
+		sam.call(t, "POST", "/v1/invites/accept", map[string]any{"token": mailToken(t, mailDir, "sam@example.test"), "name": "Sam Staff", "password": "correct horse battery staple 42"}, 200, &tok)
 		sam.token = tok.AccessToken
 		var me struct {
 			Member struct{ ID string } `json:"member"`
@@ -141,6 +141,7 @@ func TestPersonalTexts(t *testing.T) {
 		other := &apiClient{base: h.url()}
 		other.call(t, "POST", "/v1/signup", map[string]any{"org_name": "Other", "name": "Eve", "email": "eve@other.test", "password": "correct horse battery staple 43"}, 200, &tok)
 		other.token = tok.AccessToken
+		other.call(t, "POST", "/v1/auth/verify", map[string]any{"token": mailToken(t, mailDir, "eve@other.test")}, 200, nil)
 		if got := takes(other); len(got) != 0 {
 			t.Fatalf("another organisation reads %+v", got)
 		}
@@ -243,15 +244,18 @@ func TestPersonalTexts(t *testing.T) {
 }
 
 // mailToken returns the token of the one invitation mailed to mailDir.
-func mailToken(t *testing.T, mailDir string) string {
+func mailToken(t *testing.T, mailDir, to string) string {
 	t.Helper()
 	var token string
-	eventually(t, 10*time.Second, "the invitation mail", func() bool {
+	eventually(t, 10*time.Second, "the mail to "+to, func() bool {
 		files, _ := filepath.Glob(filepath.Join(mailDir, "*"))
 		for _, f := range files {
 			b, _ := os.ReadFile(f)
 			// The body may be quoted-printable: undo soft line breaks.
 			s := strings.ReplaceAll(strings.ReplaceAll(string(b), "=\r\n", ""), "=\n", "")
+			if !strings.Contains(s, "To: "+to) {
+				continue
+			}
 			if m := regexp.MustCompile(`#token=([A-Za-z0-9%._~-]+)`).FindStringSubmatch(s); m != nil {
 				token, _ = url.QueryUnescape(strings.ReplaceAll(m[1], "=3D", "="))
 				return true
