@@ -19,6 +19,7 @@ import (
 
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/mail"
+	"keycab.dev/keycab/hq/store"
 )
 
 // The browser tests drive Debian's headless Chromium (package chromium)
@@ -160,6 +161,19 @@ func (t *tab) signup(org, name, email, shot string) {
 		t.shot(shot)
 	}
 	t.submit(`button[type=submit]`)
+}
+
+// ownerTab signs up Ann Owner of Quayside Keys in the browser, verifies
+// her address, and returns her tab and her store scope.
+func ownerTab(t *testing.T, browser context.Context, e *env) (*tab, store.Scope) {
+	t.Helper()
+	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
+	owner.signup("Quayside Keys", "Ann Owner", "ann@quayside.test", "")
+	owner.verify(e.mail.MustToken(t, "verify", "ann@quayside.test"))
+	owner.MustSee("Quayside Keys")
+	p, err := e.auth.Authenticate(context.Background(), owner.session())
+	MustNoErr(t, err)
+	return owner, p.Scope()
 }
 
 // verify opens a verification link (the token after #token=) and sends

@@ -21,14 +21,8 @@ import (
 func TestBrowserPolicyAndGroups(t *testing.T) {
 	browser := newBrowser(t)
 	e := newDashEnv(t, engines()[0], nil, true)
-	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
-	owner.signup("Quayside Keys", "Ann Owner", "ann@quayside.test", "")
-	owner.verify(e.mail.MustToken(t, "verify", "ann@quayside.test"))
-	owner.MustSee("Quayside Keys")
+	owner, sc := ownerTab(t, browser, e)
 	ctx := context.Background()
-	p, err := e.auth.Authenticate(ctx, owner.session())
-	MustNoErr(t, err)
-	sc := p.Scope()
 	site, err := e.st.CreateSite(ctx, sc, store.Site{Site: keycab.Site{Name: "Harbour House", TimeZone: "Europe/London"}})
 	MustNoErr(t, err)
 	cab, err := e.st.CreateCabinet(ctx, sc, keycab.Cabinet{SiteID: site.ID, Name: "Front desk", Kind: keycab.Slotted})

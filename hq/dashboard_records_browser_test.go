@@ -16,14 +16,8 @@ import (
 func TestBrowserRecords(t *testing.T) {
 	browser := newBrowser(t)
 	e := newDashEnv(t, engines()[0], nil, true)
-	owner := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "owner"}
-	owner.signup("Quayside Keys", "Ann Owner", "ann@quayside.test", "")
-	owner.verify(e.mail.MustToken(t, "verify", "ann@quayside.test"))
-	owner.MustSee("Quayside Keys")
+	owner, sc := ownerTab(t, browser, e)
 	ctx := context.Background()
-	p, err := e.auth.Authenticate(ctx, owner.session())
-	MustNoErr(t, err)
-	sc := p.Scope()
 	m, err := e.st.CreateMember(ctx, sc, keycab.Member{Name: "Wendy Wipe", Role: keycab.RoleStaff})
 	MustNoErr(t, err)
 

@@ -447,6 +447,7 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	e.clock.Advance(16 * time.Minute) // a fresh window of the address's mail limit
 	c.MustCall(t, "POST", "/v1/me/email", o, map[string]any{"email": "olive@drift.test", "password": goodPassword}, 202)
 	// Lifecycle: retention rules, a legal hold, an erasure it blocks.
+	c.MustCall(t, "POST", "/v1/import/people", o, map[string]any{"csv": "name,email\nImogen Import,imogen@drift.test\n", "apply": true}, 200)
 	c.MustCall(t, "PUT", "/v1/retention", o, map[string]any{"personal_text_days": 90, "deliveries_days": 30, "sessions_days": 7, "admin_detail_days": 365}, 200)
 	c.MustCall(t, "GET", "/v1/retention", o, nil, 200)
 	forgotten := c.MustCall(t, "POST", "/v1/members", o, map[string]any{"name": "Frida Forgotten", "role": "staff"}, 201).str("id")

@@ -402,16 +402,20 @@ const MaxBody = 64 << 10
 // Decode reads a JSON body of at most MaxBody bytes into v: one object,
 // no field v does not have, nothing after it, no text keycab cannot
 // store (keycab.ValidJSONText).
-func Decode(r *http.Request, v any) error {
+func Decode(r *http.Request, v any) error { return DecodeUpTo(r, v, MaxBody) }
+
+// DecodeUpTo is Decode for a body of at most limit bytes, for the few
+// requests that carry a file (an import).
+func DecodeUpTo(r *http.Request, v any, limit int) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return keycab.Errorf(keycab.EINVALID, "send application/json")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	if err != nil {
 		return keycab.Errorf(keycab.EINVALID, "request body unreadable")
 	}
-	if len(body) > MaxBody {
-		return keycab.Errorf(keycab.ETOOLARGE, "request body larger than %d KiB", MaxBody>>10)
+	if len(body) > limit {
+		return keycab.Errorf(keycab.ETOOLARGE, "request body larger than %d KiB", limit>>10)
 	}
 	if !keycab.ValidJSONText(body) {
 		return keycab.Errorf(keycab.EINVALID, "request body holds NUL (\\u0000) or is not valid UTF-8")

@@ -154,6 +154,7 @@ func (s *API) routes() []route {
 		{method: "GET", path: "/v1/holds", summary: "Legal holds, newest first", auth: true, status: 200, out: HoldList{}, handler: s.api(s.listHolds)},
 		{method: "POST", path: "/v1/holds", summary: "Place a legal hold on a member, key set or site", auth: true, in: HoldRequest{}, status: 201, out: Hold{}, handler: s.api(s.createHold)},
 		{method: "POST", path: "/v1/holds/{id}/end", summary: "End a legal hold", auth: true, status: 200, out: Hold{}, handler: s.api(s.endHold)},
+		{method: "POST", path: "/v1/import/{kind}", summary: "Preview or apply a CSV import of people (with badges), key sets or badges: all or nothing, errors by line", auth: true, in: ImportRequest{}, status: 200, out: ImportResult{}, handler: s.api(s.importCSV)},
 		{method: "GET", path: "/v1/retention", summary: "The organisation's retention rules", auth: true, status: 200, out: Retention{}, handler: s.api(s.getRetention)},
 		{method: "PUT", path: "/v1/retention", summary: "Replace the organisation's retention rules", auth: true, in: Retention{}, status: 200, out: Retention{}, handler: s.api(s.setRetention)},
 		{method: "GET", path: "/v1/members/{id}/subject-access", summary: "Everything HQ holds about a member (owners and admins; anyone about themself), as JSON and CSV in one zip", auth: true, raw: []string{"application/zip"}, status: 200, handler: s.api(s.subjectAccess)},

@@ -801,3 +801,37 @@ func nonNil[T any](v []T) []T {
 	}
 	return v
 }
+
+// ImportRequest is a CSV file to import (or preview).
+type ImportRequest struct {
+	CSV   string `json:"csv" doc:"the file: a header line naming the columns, then one row per line (RFC 4180)"`
+	Apply bool   `json:"apply,omitempty" doc:"store the rows (all or nothing); false previews"`
+}
+
+// ImportRow is what one line of the file adds, or why it cannot.
+type ImportRow struct {
+	Line  int    `json:"line"`
+	What  string `json:"what,omitempty" doc:"what the line adds, in words"`
+	ID    string `json:"id,omitempty" doc:"the id it got, once applied"`
+	Error string `json:"error,omitempty" doc:"why the line cannot be imported"`
+}
+
+// ImportResult is the outcome of an import's preview, or of the import.
+type ImportResult struct {
+	Kind    string      `json:"kind"`
+	Applied bool        `json:"applied"`
+	Errors  int         `json:"errors"`
+	Rows    []ImportRow `json:"rows"`
+}
+
+func (ImportResult) openAPI(s *openapi3.Schema) {
+	s.Properties["kind"].Value.WithEnum(store.ImportPeople, store.ImportKeySets, store.ImportBadges)
+}
+
+func importResultOf(r store.ImportResult) ImportResult {
+	out := ImportResult{Kind: string(r.Kind), Applied: r.Applied, Errors: r.Errors, Rows: make([]ImportRow, len(r.Rows))}
+	for i, row := range r.Rows {
+		out.Rows[i] = ImportRow(row)
+	}
+	return out
+}

@@ -182,6 +182,9 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /groups/{id}/delete":       removeThen(d.Store.DeleteGroup, "/groups?notice=deleted"),
 		"POST /groups/rules":             d.createRule,
 		"POST /groups/rules/{id}/delete": removeThen(d.Store.DeleteAccessRule, "/groups?notice=deleted"),
+		// dashboard_import.go
+		"GET /import":  managerPage(d.importForm),
+		"POST /import": managerPage(d.importPost),
 		// dashboard_records.go
 		"GET /records":                 d.records,
 		"POST /records/holds":          d.createHold,
@@ -544,6 +547,7 @@ var notices = map[string]string{
 	"removed":      "Member removed.",
 	"erased":       "Personal data erased here; every kiosk erases it with its next config.",
 	"holdplaced":   "Legal hold placed.",
+	"imported":     "Imported. Every line of the file is stored.",
 	"holdended":    "Legal hold ended.",
 	"kioskrevoked": "Kiosk revoked: its key no longer works.",
 	"remotesent":   "Sent to the kiosk, signed by HQ: its answer shows on the kiosk's remote actions page.",

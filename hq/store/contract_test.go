@@ -914,7 +914,7 @@ func contractCases() []contractCase {
 				t.Fatal("two organisations share a badge salt")
 			}
 		}},
-	}, lifecycleContractCases()...)
+	}, append(lifecycleContractCases(), importContractCases()...)...)
 }
 
 // raceCap makes a fresh organisation with caps and races 12 creations

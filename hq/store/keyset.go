@@ -15,36 +15,42 @@ import (
 // the cap on key sets. Owners, admins and the site's managers.
 func (s *Store) CreateKeySet(ctx context.Context, sc Scope, k keycab.KeySet) (keycab.KeySet, error) {
 	err := s.write(ctx, "create key set", sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.mustWrite("creating a key set"); err != nil {
-			return err
-		}
-		if err := t.sameOrg(k.OrgID); err != nil {
-			return err
-		}
-		if err := t.siteVisible(ctx, k.SiteID); err != nil {
-			return err
-		}
-		if !t.p.managesSite(k.SiteID) {
-			return forbidden("creating a key set needs an owner, admin or the site's manager")
-		}
-		k.ID, k.OrgID, k.Label = newID("ks"), t.org(), strings.TrimSpace(k.Label)
-		if k.Label == "" {
-			return invalid("a key set needs a label")
-		}
-		if k.MaxOut < 0 {
-			return invalid("a key set's maximum time out cannot be negative")
-		}
-		if err := t.checkCap(ctx, capKeySets); err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, `INSERT INTO key_sets (org_id, id, site_id, label, sensitive, pin_required, max_out_us, triple_release)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			k.OrgID, k.ID, k.SiteID, k.Label, k.Sensitive || k.TripleRelease, k.PINRequired, k.MaxOut.Microseconds(), k.TripleRelease); err != nil {
-			return err
-		}
-		return t.logAction(ctx, "key_set.create", k.ID, k.Label)
+		return t.createKeySet(ctx, &k)
 	})
 	return k, err
+}
+
+// createKeySet adds k as the transaction's principal may (CreateKeySet),
+// filling in its id.
+func (t *tx) createKeySet(ctx context.Context, k *keycab.KeySet) error {
+	if err := t.p.mustWrite("creating a key set"); err != nil {
+		return err
+	}
+	if err := t.sameOrg(k.OrgID); err != nil {
+		return err
+	}
+	if err := t.siteVisible(ctx, k.SiteID); err != nil {
+		return err
+	}
+	if !t.p.managesSite(k.SiteID) {
+		return forbidden("creating a key set needs an owner, admin or the site's manager")
+	}
+	k.ID, k.OrgID, k.Label = newID("ks"), t.org(), strings.TrimSpace(k.Label)
+	if k.Label == "" {
+		return invalid("a key set needs a label")
+	}
+	if k.MaxOut < 0 {
+		return invalid("a key set's maximum time out cannot be negative")
+	}
+	if err := t.checkCap(ctx, capKeySets); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `INSERT INTO key_sets (org_id, id, site_id, label, sensitive, pin_required, max_out_us, triple_release)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.OrgID, k.ID, k.SiteID, k.Label, k.Sensitive || k.TripleRelease, k.PINRequired, k.MaxOut.Microseconds(), k.TripleRelease); err != nil {
+		return err
+	}
+	return t.logAction(ctx, "key_set.create", k.ID, k.Label)
 }
 
 // GetKeySet returns a key set the principal may see: a contractor sees

@@ -431,25 +431,31 @@ func (s *Store) SetPINHash(ctx context.Context, sc Scope, memberID, pinHash stri
 func (s *Store) AddBadge(ctx context.Context, sc Scope, memberID string, kind keycab.BadgeKind, code string) (keycab.Badge, error) {
 	var b keycab.Badge
 	err := s.write(ctx, "add badge for member "+memberID, sc, func(ctx context.Context, t *tx) error {
-		_, err := t.managedMember(ctx, memberID, "enrolling a badge")
-		if err != nil {
-			return err
-		}
-		if strings.TrimSpace(code) == "" {
-			return invalid("a badge needs a code")
-		}
-		salt, err := t.badgeSalt(ctx)
-		if err != nil {
-			return err
-		}
-		b = keycab.Badge{Hash: keycab.BadgeHash(salt, code), MemberID: memberID, Kind: kind}
-		if _, err := t.exec(ctx, `INSERT INTO badges (org_id, hash, member_id, kind, created_us) VALUES ($1, $2, $3, $4, $5)`,
-			t.org(), b.Hash, memberID, string(kind), us(t.now)); err != nil {
-			return err
-		}
-		return t.logAction(ctx, "badge.add", memberID, string(kind))
+		var err error
+		b, err = t.addBadge(ctx, memberID, kind, code)
+		return err
 	})
 	return b, err
+}
+
+// addBadge enrols a badge as the transaction's principal may (AddBadge).
+func (t *tx) addBadge(ctx context.Context, memberID string, kind keycab.BadgeKind, code string) (keycab.Badge, error) {
+	if _, err := t.managedMember(ctx, memberID, "enrolling a badge"); err != nil {
+		return keycab.Badge{}, err
+	}
+	if strings.TrimSpace(code) == "" {
+		return keycab.Badge{}, invalid("a badge needs a code")
+	}
+	salt, err := t.badgeSalt(ctx)
+	if err != nil {
+		return keycab.Badge{}, err
+	}
+	b := keycab.Badge{Hash: keycab.BadgeHash(salt, code), MemberID: memberID, Kind: kind}
+	if _, err := t.exec(ctx, `INSERT INTO badges (org_id, hash, member_id, kind, created_us) VALUES ($1, $2, $3, $4, $5)`,
+		t.org(), b.Hash, memberID, string(kind), us(t.now)); err != nil {
+		return keycab.Badge{}, err
+	}
+	return b, t.logAction(ctx, "badge.add", memberID, string(kind))
 }
 
 func (t *tx) badgeSalt(ctx context.Context) ([]byte, error) {

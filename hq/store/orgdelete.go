@@ -263,16 +263,9 @@ func (t *tx) deleteOrgRows(ctx context.Context, tables []string) error {
 }
 
 func (t *tx) deleteOrgTable(ctx context.Context, table string) error {
-	if _, err := t.exec(ctx, "SAVEPOINT purge"); err != nil {
+	return t.savepoint(ctx, func() error {
+		// table comes from the database's own catalogue (orgTables).
+		_, err := t.exec(ctx, `DELETE FROM "`+table+`" WHERE org_id = $1`, t.org())
 		return err
-	}
-	// table comes from the database's own catalogue (orgTables).
-	if _, err := t.exec(ctx, `DELETE FROM "`+table+`" WHERE org_id = $1`, t.org()); err != nil {
-		if _, rerr := t.exec(ctx, "ROLLBACK TO SAVEPOINT purge"); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		return err
-	}
-	_, err := t.exec(ctx, "RELEASE SAVEPOINT purge")
-	return err
+	})
 }

@@ -582,6 +582,23 @@ func notFound(what, id string) error {
 	return keycab.Errorf(keycab.ENOTFOUND, "%s %q not found", what, id)
 }
 
+// savepoint runs fn inside a savepoint: when fn fails, what it changed is
+// rolled back and the transaction goes on (on PostgreSQL a failed
+// statement would otherwise abort the whole transaction).
+func (t *tx) savepoint(ctx context.Context, fn func() error) error {
+	if _, err := t.exec(ctx, "SAVEPOINT keycab"); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if _, rerr := t.exec(ctx, "ROLLBACK TO SAVEPOINT keycab"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	_, err := t.exec(ctx, "RELEASE SAVEPOINT keycab")
+	return err
+}
+
 func forbidden(format string, args ...any) error {
 	return keycab.Errorf(keycab.EFORBIDDEN, format, args...)
 }

@@ -1,0 +1,85 @@
+package dashboard
+
+import (
+	"io"
+	"net/http"
+	"slices"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/store"
+)
+
+// Bulk import from CSV (store.Import): the page takes a file or pasted
+// text, previews it line by line, and imports it only from the preview,
+// whose form carries the same text back, so what is stored is what was
+// shown.
+
+type importPage struct {
+	Kind    store.ImportKind
+	Kinds   []store.ImportKind
+	Columns map[store.ImportKind][]string
+	CSV     string
+	Result  *store.ImportResult
+}
+
+var importKinds = []store.ImportKind{store.ImportPeople, store.ImportKeySets, store.ImportBadges}
+
+// KindName names an import kind in words.
+func (importPage) KindName(k store.ImportKind) string {
+	switch k {
+	case store.ImportPeople:
+		return "People"
+	case store.ImportKeySets:
+		return "Key sets"
+	case store.ImportBadges:
+		return "Badges"
+	}
+	return string(k)
+}
+
+func (d *Dashboard) importForm(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	kind := store.ImportKind(r.URL.Query().Get("kind"))
+	if !slices.Contains(importKinds, kind) {
+		kind = store.ImportPeople
+	}
+	d.renderImport(w, r, v, importPage{Kind: kind}, nil)
+	return nil
+}
+
+// importPost previews the file sent (a file field or pasted text), or
+// imports the text of a preview when the form says apply.
+func (d *Dashboard) importPost(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	p := importPage{Kind: store.ImportKind(formValue(r, "kind")), CSV: r.PostFormValue("csv")}
+	if f, _, err := r.FormFile("file"); err == nil {
+		b, rerr := io.ReadAll(io.LimitReader(f, store.MaxImportBytes+1))
+		f.Close()
+		if rerr != nil {
+			return keycab.Errorf(keycab.EINVALID, "the file could not be read")
+		}
+		if len(b) > store.MaxImportBytes {
+			d.renderImport(w, r, v, p, keycab.Errorf(keycab.ETOOLARGE, "the file is larger than %d MiB: split it", store.MaxImportBytes>>20))
+			return nil
+		}
+		p.CSV = string(b)
+	}
+	apply := formValue(r, "apply") == "yes"
+	res, err := d.Store.Import(r.Context(), v.P.Scope(), p.Kind, []byte(p.CSV), apply)
+	if err != nil && (res.Rows == nil || !apply) {
+		d.renderImport(w, r, v, p, err)
+		return nil
+	}
+	if res.Applied {
+		return redirect(w, r, "/import?kind="+string(p.Kind)+"&notice=imported")
+	}
+	p.Result = &res
+	d.renderImport(w, r, v, p, err)
+	return nil
+}
+
+func (d *Dashboard) renderImport(w http.ResponseWriter, r *http.Request, v *viewer, p importPage, err error) {
+	p.Kinds, p.Columns = importKinds, store.ImportKinds()
+	if !keycab.ValidText(p.CSV) {
+		p.CSV = "" // never echoed back: the preview said why
+	}
+	d.renderForm(w, r, "import", view{Title: "Import", Nav: "people", V: v, Data: p}, err)
+}
