@@ -182,6 +182,9 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /groups/{id}/delete":       removeThen(d.Store.DeleteGroup, "/groups?notice=deleted"),
 		"POST /groups/rules":             d.createRule,
 		"POST /groups/rules/{id}/delete": removeThen(d.Store.DeleteAccessRule, "/groups?notice=deleted"),
+		// dashboard_labels.go
+		"GET /labels":  managerPage(d.labelsPage),
+		"POST /labels": managerPage(d.printLabels),
 		// dashboard_import.go
 		"GET /import":  managerPage(d.importForm),
 		"POST /import": managerPage(d.importPost),
