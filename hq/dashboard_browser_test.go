@@ -335,7 +335,7 @@ func TestBrowserDashboard(t *testing.T) {
 	owner.MustSee("Door forced")
 	owner.shot("04-alarms")
 	owner.open("/kiosks")
-	owner.MustSee("Front office kiosk", "Online")
+	owner.MustSee("Front office kiosk", "online", "healthy")
 	owner.shot("05-kiosks")
 
 	// Invite an auditor; accept in a second browser context.

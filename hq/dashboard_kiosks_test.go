@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/mod/sumdb/note"
 
 	"keycab.dev/keycab"
@@ -45,8 +46,22 @@ func TestDashboardKioskHeartbeat(t *testing.T) {
 	MustNoErr(t, e.st.RecordHeartbeat(ctx, store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{ClockOffset: 40 * time.Second}))
 	MustNoErr(t, e.st.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: issued - 1}))
 	e.clock.Advance(11 * time.Minute)
-	p := MustPage(t, w.get(t, "/kiosks"), 200, "Open", "Door held, Tamper", ">1200<", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C",
-		"clock 3 h 5 min behind", "config 11 min behind")
+	// Kiosk B heard from again, everything cosigned: the one healthy.
+	hs, err := e.st.ListKioskHealth(ctx, store.MemberScope(s.orgID, s.ownerID), time.Hour)
+	MustNoErr(t, err)
+	for _, h := range hs {
+		if h.ID == s.kioskB.ID {
+			MustNoErr(t, e.st.RecordHeartbeat(ctx, store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{Door: "closed", LogSize: h.LogSize, CosignedSize: h.LogSize}))
+		}
+	}
+	p := MustPage(t, w.get(t, "/kiosks"), 200, "Door open", "Door held, Tamper", ">1200<", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C",
+		"clock 3 h 5 min behind", "config 11 min behind", "1 of 3 healthy", "2 open alarms", "offline since", "Door closed")
+	if n := strings.Count(p.body, `data-testid="healthy"`); n != 1 {
+		t.Fatalf("%d kiosks healthy, want kiosk B alone", n)
+	}
+	if n := strings.Count(p.body, `data-testid="unhealthy"`); n != 2 {
+		t.Fatalf("%d kiosks need attention, want 2", n)
+	}
 	if n := strings.Count(p.body, `data-testid="kiosk-clock"`); n != 1 {
 		t.Fatalf("%d kiosks with a clock note, want the one more than a minute off", n)
 	}
@@ -77,5 +92,34 @@ func TestDashboardHistoryClockOff(t *testing.T) {
 		"between "+at(now)+" and "+at(now)+" by HQ's clock")
 	if n := strings.Count(p.body, `data-testid="clock-off"`); n != 1 {
 		t.Fatalf("%d events flagged, want the one", n)
+	}
+}
+
+// The kiosks page fits 1366 px with Revoke on screen, and at 390 px each
+// kiosk is a card, not a table to scroll sideways.
+func TestBrowserKiosks(t *testing.T) {
+	browser := newBrowser(t)
+	e := newDashEnv(t, engines()[0], nil, true)
+	owner, _ := ownerTab(t, browser, e)
+	w := e.web()
+	w.cookies["__Host-keycab_session"] = owner.session()
+	s := MustSeed(t, e, w, time.Now(), 4)
+	MustNoErr(t, e.st.RecordHeartbeat(context.Background(), store.KioskScope(s.orgID, s.kioskA.ID), store.Heartbeat{
+		Door: "open", Alarms: []string{keycab.AlarmDoorHeld, keycab.AlarmTamper}, LogSize: 1234, CosignedSize: 1200,
+		Software: "keycab-kiosk 0123456789ab", DiskFree: 12_345_000_000, TemperatureMC: 48_312, ClockOffset: 3 * time.Hour}))
+	for _, width := range []int64{1366, 390} {
+		name := map[int64]string{1366: "wide", 390: "narrow"}[width]
+		owner.do(chromedp.EmulateViewport(width, 900))
+		owner.open("/kiosks")
+		owner.MustSee("Front office kiosk", "Needs attention", "2 open alarms")
+		if overflow := owner.scrollOverflow(); overflow > 0 {
+			t.Errorf("%s: the kiosks page is %d px wider than the screen", name, overflow)
+		}
+		past, err := chromedp.Run(owner.ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('[data-testid=revoke-kiosk] button')].filter(b => b.getBoundingClientRect().right > document.documentElement.clientWidth).length`))
+		MustNoErr(t, err)
+		if past > 0 {
+			t.Errorf("%s: %d Revoke buttons end past the screen", name, past)
+		}
+		owner.shot("54-kiosks-" + name)
 	}
 }

@@ -309,7 +309,7 @@ func TestDashboardPages(t *testing.T) {
 		"/overdue":               {"Back gate", "GMT (Europe/London)"},
 		"/history":               {"Key taken", "Front door", "12 High Street", "Porter&#39;s lodge"},
 		"/alarms":                {"Door forced", "Clear", "GMT (Europe/London)"},
-		"/kiosks":                {"Front office kiosk", "Lodge kiosk", "Online", "heard nothing from it for 10 min"},
+		"/kiosks":                {"Front office kiosk", "Lodge kiosk", "online", "HQ heard from it within 10 min"},
 		"/people":                {"Dana Whitlock", "Send invitation", `<option value="owner"`},
 		"/key-sets":              {"Front door", "Back gate"},
 		"/sites":                 {"12 High Street", "Riverside Flats"},

@@ -317,8 +317,9 @@ var templateFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"role": roleName,
-	"kind": kindName,
+	"role":  roleName,
+	"lower": strings.ToLower,
+	"kind":  kindName,
 	// human turns an identifier like door_forced into "Door forced".
 	"human": func(s string) string {
 		s = strings.ReplaceAll(s, "_", " ")

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -249,7 +250,55 @@ type kioskRow struct {
 	// ConfigBehind says since when the kiosk has not applied the config
 	// HQ issued it, once that is longer than ConfigBehindAfter.
 	ConfigBehind string
+	// Healthy is the verdict: online, its config current, every entry
+	// HQ holds cosigned back to it, no open alarm, its clock right;
+	// Problems say in words what is not.
+	Healthy  bool
+	Problems []string
 }
+
+// verdict judges a kiosk's health from its row.
+func (row *kioskRow) verdict() {
+	var p []string
+	switch row.Status {
+	case "Online":
+	case "Revoked":
+		row.Problems = nil
+		return
+	case "Never synced":
+		p = append(p, "never synced")
+	case "Quarantined":
+		p = append(p, "its log forked: re-enrol it")
+	default:
+		p = append(p, "offline since "+zonedUTC(row.LastSeen))
+	}
+	if row.ConfigBehind != "" {
+		p = append(p, row.ConfigBehind)
+	}
+	if row.Heartbeat.At.IsZero() && row.Status == "Online" {
+		p = append(p, "no heartbeat yet")
+	}
+	if n := row.LogSize - row.Heartbeat.CosignedSize; n > 0 && !row.Heartbeat.At.IsZero() {
+		p = append(p, fmt.Sprintf("%d %s not cosigned back", n, plural(n, "entry", "entries")))
+	}
+	if n := len(row.Heartbeat.Alarms); n > 0 {
+		p = append(p, fmt.Sprintf("%d open %s", n, plural(int64(n), "alarm", "alarms")))
+	}
+	if row.Clock != "" {
+		p = append(p, row.Clock)
+	}
+	row.Problems, row.Healthy = p, len(p) == 0
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// zonedUTC is a time as the kiosks page shows one.
+func zonedUTC(t time.Time) string { return t.UTC().Format("2 Jan 15:04 UTC") }
 
 // clockNote describes a kiosk's clock offset (HQ's clock minus the
 // kiosk's), or "" within a minute.
@@ -300,12 +349,20 @@ func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 		default:
 			row.Status, row.Class = "Offline", "warn"
 		}
+		row.verdict()
 		rows = append(rows, row)
+	}
+	healthy := 0
+	for _, row := range rows {
+		if row.Healthy {
+			healthy++
+		}
 	}
 	d.render(w, r, http.StatusOK, "kiosks", view{Title: "Kiosks", Nav: "kiosks", V: v, Data: struct {
 		Rows                            []kioskRow
+		Healthy                         int
 		OfflineAfter, ConfigBehindAfter string
-	}{rows, duration(offline), duration(behindAfter)}})
+	}{rows, healthy, duration(offline), duration(behindAfter)}})
 	return nil
 }
 
