@@ -127,3 +127,22 @@ func TestServeSecurityTxt(t *testing.T) {
 		t.Errorf("%q logged %d times, want once:\n%s", "security.txt is off", n, logs)
 	}
 }
+
+// TestLogOriginDomainFlag: serve names new kiosks' logs under the
+// operator's domain, keycab.dev unless told, and refuses a domain that is
+// no schema-less URL prefix.
+func TestLogOriginDomainFlag(t *testing.T) {
+	m := NewMain(io.Discard, io.Discard)
+	if err := m.ParseFlags([]string{"serve"}); err != nil || m.Config.LogOriginDomain != "keycab.dev" {
+		t.Fatalf("default %q, %v", m.Config.LogOriginDomain, err)
+	}
+	m = NewMain(io.Discard, io.Discard)
+	if err := m.ParseFlags([]string{"serve", "--log-origin-domain", "keys.example.com"}); err != nil || m.Config.LogOriginDomain != "keys.example.com" {
+		t.Fatalf("set %q, %v", m.Config.LogOriginDomain, err)
+	}
+	for _, bad := range []string{"https://keys.example.com", "keys.example.com/", ""} {
+		if err := NewMain(io.Discard, io.Discard).ParseFlags([]string{"serve", "--log-origin-domain", bad}); err == nil {
+			t.Errorf("--log-origin-domain %q accepted", bad)
+		}
+	}
+}

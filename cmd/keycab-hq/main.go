@@ -113,7 +113,11 @@ type Config struct {
 	TrustedProxies string // serve: the reverse proxies whose X-Forwarded-For is believed
 	KeysFile       string // serve: HQ's signing keys; default next to a SQLite database
 	KeyName        string // serve: the name of keys created on first start
-	ConfigPoll     time.Duration
+	// LogOriginDomain names the logs of kiosks enrolled from now on:
+	// origin DOMAIN/kiosk/ID (C2SP tlog-checkpoint). A log keeps the
+	// origin it was enrolled with.
+	LogOriginDomain string
+	ConfigPoll      time.Duration
 	// DeletionGrace is how long a deleted organisation can be restored
 	// before HQ removes it; Housekeeping how often HQ looks.
 	DeletionGrace time.Duration
@@ -154,6 +158,7 @@ func DefaultConfig() Config {
 		Listen:            "127.0.0.1:8080",
 		AppRole:           store.DefaultAppRole,
 		KeyName:           "keycab-hq",
+		LogOriginDomain:   kioskapi.DefaultOriginDomain,
 		ConfigPoll:        time.Second,
 		DeletionGrace:     store.DefaultDeletionGrace,
 		Housekeeping:      time.Hour,
@@ -212,6 +217,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long to let requests finish on SIGTERM")
 		fs.StringVar(&m.Config.KeysFile, "keys", "", "HQ's signing keys `file`, created (0600) if missing (default: keycab-hq.keys next to a SQLite database; required on PostgreSQL)")
 		fs.StringVar(&m.Config.KeyName, "key-name", m.Config.KeyName, "the name of keys created on first start")
+		fs.StringVar(&m.Config.LogOriginDomain, "log-origin-domain", m.Config.LogOriginDomain, "name the logs of kiosks enrolled from now on `DOMAIN`/kiosk/ID (a domain the operator controls, optionally with a path, no scheme); logs enrolled before keep their origin")
 		fs.DurationVar(&m.Config.DeletionGrace, "org-deletion-grace", m.Config.DeletionGrace, "how long an owner can restore a deleted organisation before HQ removes every row of it")
 		fs.DurationVar(&m.Config.Housekeeping, "housekeeping-interval", m.Config.Housekeeping, "how often HQ removes deleted organisations whose grace has ended")
 		fs.DurationVar(&m.Config.ConfigPoll, "config-poll", m.Config.ConfigPoll, "how often a kiosk's config long poll looks for changes")
@@ -270,6 +276,9 @@ func (m *Main) ParseFlags(args []string) error {
 		}
 		if err := m.validateSecurityTxt(); err != nil {
 			return err
+		}
+		if _, err := kioskapi.OriginPrefix(m.Config.LogOriginDomain); err != nil {
+			return fmt.Errorf("--log-origin-domain: %w", err)
 		}
 		if m.Config.DeletionGrace <= 0 || m.Config.Housekeeping <= 0 {
 			return errors.New("--org-deletion-grace and --housekeeping-interval must be positive")
@@ -512,8 +521,12 @@ func (m *Main) serve(ctx context.Context) error {
 	if created {
 		m.log.Info("created HQ signing keys", "file", keysFile)
 	}
+	prefix, err := kioskapi.OriginPrefix(m.Config.LogOriginDomain)
+	if err != nil {
+		return fmt.Errorf("--log-origin-domain: %w", err)
+	}
 	kapi, err := kioskapi.New(kioskapi.Config{Store: m.st, Cosigner: keys.Cosigner, ConfigSigner: keys.Config,
-		Logger: m.log, PollInterval: m.Config.ConfigPoll})
+		OriginPrefix: prefix, Logger: m.log, PollInterval: m.Config.ConfigPoll})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,8 +38,10 @@ type Config struct {
 	// bundles. They should be different keys.
 	Cosigner     *wire.Cosigner
 	ConfigSigner *audit.Signer
-	// OriginPrefix prefixes a kiosk's id to name its log; empty means
-	// "keycab.dev/kiosk/".
+	// OriginPrefix prefixes a kiosk's id to name the log of a kiosk
+	// enrolled from now on (OriginPrefix(domain) makes it); empty means
+	// "keycab.dev/kiosk/". A log keeps the origin it was enrolled with:
+	// its signed checkpoints name it.
 	OriginPrefix string
 	Logger       *slog.Logger
 	Now          func() time.Time
@@ -46,6 +49,25 @@ type Config struct {
 	// means one second. MaxWait caps a long poll; zero means 55 seconds.
 	PollInterval time.Duration
 	MaxWait      time.Duration
+}
+
+// DefaultOriginDomain is the domain of kiosks' log origins when the
+// operator names none (keycab-hq --log-origin-domain).
+const DefaultOriginDomain = "keycab.dev"
+
+// originDomain is a C2SP origin's schema-less URL prefix: a lower-case
+// host name (with an optional port) and optional path segments.
+var originDomain = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*$`)
+
+// OriginPrefix returns the prefix of the log origins under domain
+// ("DOMAIN/kiosk/"), as C2SP tlog-checkpoint recommends: a schema-less
+// URL the operator controls. A domain with a scheme, spaces, upper case
+// or a trailing slash is EINVALID.
+func OriginPrefix(domain string) (string, error) {
+	if len(domain) > 200 || !originDomain.MatchString(domain) {
+		return "", keycab.Errorf(keycab.EINVALID, "log origin domain %q is not a lower-case host name with an optional path and no scheme (e.g. keys.example.com)", domain)
+	}
+	return domain + "/kiosk/", nil
 }
 
 // Handler serves the kiosk endpoints under wire.PathPrefix.
@@ -67,7 +89,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("kioskapi: store, cosigner and config signer are required")
 	}
 	if cfg.OriginPrefix == "" {
-		cfg.OriginPrefix = "keycab.dev/kiosk/"
+		cfg.OriginPrefix = DefaultOriginDomain + "/kiosk/"
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second

@@ -19,7 +19,7 @@ func TestContract(t *testing.T) {
 	for _, e := range engines() {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
-			for _, c := range append(contractCases(), personalCases()...) {
+			for _, c := range append(append(contractCases(), personalCases()...), publicLogCases()...) {
 				t.Run(c.name, func(t *testing.T) {
 					t.Parallel()
 					c.fn(t, newFixture(t, e))

@@ -45,6 +45,7 @@
 //	notes_key     the notes key's generation and a check value sealed under it (0016; global)
 //	legal_holds   org_id, id, target (member, key_set, site), target id, reason, owner -> members, end, ended (0018)
 //	retention_rules org_id, days for personal texts, deliveries, expired sessions and tokens, admin-log details (0018)
+//	kiosk_directory kiosk id -> org_id, kept by a trigger, for public logs (0021); orgs.public_logs
 //
 // Accounts (version 2, and 17): accounts (email, password hash, sealed
 // TOTP secret, verified), account_members, sessions (token hashes,

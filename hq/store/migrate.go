@@ -169,6 +169,7 @@ func grant(ctx context.Context, t *sql.Tx, appRole string) error {
 		"GRANT SELECT, INSERT, UPDATE ON mail_retry TO " + r,                               // 0006
 		"GRANT SELECT, UPDATE ON notes_key TO " + r,                                        // 0016
 		"GRANT UPDATE (detail) ON admin_log TO " + r,                                       // 0018: retention's marker only
+		"GRANT SELECT, INSERT, DELETE ON kiosk_directory TO " + r,                          // 0021
 		"GRANT EXECUTE ON FUNCTION " + strings.Join(definerFunctions(), ", ") + " TO " + r, // 0009
 	} {
 		if _, err := t.ExecContext(ctx, q); err != nil {
@@ -192,7 +193,9 @@ func definerFunctions() []string {
 		// 0019: deleting an organisation.
 		"keycab_purge_org(text, bigint)",
 		// 0020: erasing a member's account.
-		"keycab_erase_account_mail(text, text)"}
+		"keycab_erase_account_mail(text, text)",
+		// 0021: a public log's organisation.
+		"keycab_kiosk_org(text)"}
 }
 
 // The tenant tables: every one carries org_id (orgs: id) and is covered
