@@ -38,3 +38,34 @@ func TestDashboardOrgDeletion(t *testing.T) {
 		})
 	}
 }
+
+// The settings page publishes the organisation's kiosk logs: owners and
+// admins see the control, off by default; turning it on is in the admin
+// log and shows where the logs are; staff are refused.
+func TestDashboardPublicLogs(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng.name, func(t *testing.T) {
+			t.Parallel()
+			e := newDashEnv(t, eng, nil, false)
+			owner := e.web()
+			owner.MustSignupWeb(t, "Acme", "Olive", "olive@acme.test")
+			admin := e.MustJoinWeb(t, owner, "adam@acme.test", keycab.RoleAdmin)
+			staff := e.MustJoinWeb(t, owner, "sam@acme.test", keycab.RoleStaff)
+
+			p := MustPage(t, admin.get(t, "/settings"), 200, `data-testid="public-logs"`, "Off: only signed-in")
+			if strings.Contains(p.body, `name="public_logs" checked`) {
+				t.Fatal("published by default")
+			}
+			if p := staff.get(t, "/settings"); strings.Contains(p.body, `data-testid="public-logs"`) {
+				t.Fatal("staff see the control")
+			}
+			MustPage(t, staff.post(t, "/settings/public-logs", url.Values{"public_logs": {"on"}}), http.StatusForbidden)
+			MustPage(t, owner.get(t, "/settings"), 200, "Off: only signed-in")
+			MustPage(t, admin.post(t, "/settings/public-logs", url.Values{"public_logs": {"on"}}), http.StatusSeeOther)
+			MustPage(t, owner.get(t, "/settings"), 200, `name="public_logs" checked`, "Published:", "/v1/kiosks/KIOSK/log/")
+			MustPage(t, owner.get(t, "/audit"), 200, "org.public_logs")
+			MustPage(t, owner.post(t, "/settings/public-logs", url.Values{}), http.StatusSeeOther)
+			MustPage(t, admin.get(t, "/settings"), 200, "Off: only signed-in")
+		})
+	}
+}

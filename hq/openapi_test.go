@@ -368,6 +368,12 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	// A path parameter's slashes percent-encoded, as OpenAPI has them.
 	c.MustCall(t, "GET", fmt.Sprintf("/v1/kiosks/%s/log/tile/0%%2F000.p%%2F%d", peer.KioskID, size), o, nil, 200)
 	c.MustCall(t, "GET", fmt.Sprintf("/v1/kiosks/%s/log/tile/entries%%2F000.p%%2F%d", peer.KioskID, size), o, nil, 200)
+	// Published, the log is read without a token.
+	c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/log/checkpoint", "", nil, 401)
+	c.MustCall(t, "PUT", "/v1/org/public-logs", o, map[string]any{"public_logs": true}, 200)
+	c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/log/checkpoint", "", nil, 200)
+	c.MustCall(t, "GET", fmt.Sprintf("/v1/kiosks/%s/log/tile/entries%%2F000.p%%2F%d", peer.KioskID, size), "", nil, 200)
+	c.MustCall(t, "PUT", "/v1/org/public-logs", o, map[string]any{"public_logs": false}, 200)
 
 	// History with takes, a key out past its due time and an alarm, as a
 	// second kiosk recorded them.

@@ -38,7 +38,10 @@ func (s *API) Register(mux hq.Mux) error {
 	}
 	for _, rt := range s.routes() {
 		h := rt.handler
-		if rt.auth {
+		switch {
+		case rt.public:
+			h = s.publicOrAuthenticated(h)
+		case rt.auth:
 			h = s.authenticated(h, rt.allow)
 		}
 		mux.Handle(rt.method+" "+rt.path, h)
@@ -58,6 +61,7 @@ type route struct {
 	method, path string
 	summary      string
 	auth         bool       // needs a session
+	public       bool       // with auth: also served without one, as a published log (api_log.go)
 	allow        auth.Allow // what the session's standing must be (auth.Principal.Gate)
 	in           any        // the JSON request body's type (a zero value), if any
 	optionalIn   bool       // the body may be left out
@@ -195,8 +199,9 @@ func (s *API) routes() []route {
 		{method: "GET", path: "/v1/admin-log", summary: "HQ's append-only log of admin actions, newest first (owners, admins and auditors)", auth: true, query: []string{"limit"}, status: 200, out: AdminLog{}, handler: s.api(s.listAdminLog)},
 		{method: "GET", path: "/v1/kiosks/{id}/refusals", summary: "The touchscreen changes (fobs enrolled, badges linked at the kiosk) HQ refused, newest first, with why", auth: true, status: 200, out: KioskRefusalList{}, handler: s.api(s.kioskRefusals)},
 		{method: "GET", path: "/v1/kiosks/{id}/log", summary: "A kiosk's log as HQ holds it: origin, verifier key, verified size", auth: true, status: 200, out: KioskLog{}, handler: s.api(s.kioskLog)},
-		{method: "GET", path: "/v1/kiosks/{id}/log/checkpoint", summary: "tlog-tiles: the kiosk's signed checkpoint with HQ's cosignature", auth: true, raw: []string{"text/plain"}, status: 200, handler: s.api(s.kioskLogCheckpoint)},
-		{method: "GET", path: "/v1/kiosks/{id}/log/tile/{path...}", summary: "tlog-tiles: a hash tile (L/N[.p/W]) or entry bundle (entries/N[.p/W])", auth: true, raw: []string{"application/octet-stream"}, status: 200, handler: s.api(s.kioskLogTile)},
+		{method: "GET", path: "/v1/kiosks/{id}/log/checkpoint", summary: "tlog-tiles: the kiosk's signed checkpoint with every cosignature HQ holds; without a token when the organisation publishes its logs", auth: true, public: true, raw: []string{"text/plain"}, status: 200, handler: s.api(s.kioskLogCheckpoint)},
+		{method: "GET", path: "/v1/kiosks/{id}/log/tile/{path...}", summary: "tlog-tiles: a hash tile (L/N[.p/W]) or entry bundle (entries/N[.p/W], gzip-encoded when accepted); full tiles are immutable; without a token when the organisation publishes its logs", auth: true, public: true, raw: []string{"application/octet-stream"}, status: 200, handler: s.api(s.kioskLogTile)},
+		{method: "PUT", path: "/v1/org/public-logs", summary: "Publish the organisation's kiosk logs to anyone without a token, or stop (owners and admins), in the admin log", auth: true, in: OrgPublicLogsRequest{}, status: 200, out: Org{}, handler: s.api(s.setOrgPublicLogs)},
 	}
 }
 
@@ -455,7 +460,11 @@ func (s *API) writeOrg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, Org{ID: o.ID, Name: o.Name, RequireMFA: rule, Caps: Caps{
+	public, err := s.Store.PublicLogs(r.Context(), sc)
+	if err != nil {
+		return err
+	}
+	hq.WriteJSON(w, http.StatusOK, Org{ID: o.ID, Name: o.Name, RequireMFA: rule, PublicLogs: public, Caps: Caps{
 		KeySets: o.Caps.KeySets, Sites: o.Caps.Sites, Cabinets: o.Caps.Cabinets, Members: o.Caps.Members}})
 	return nil
 }

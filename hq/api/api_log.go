@@ -1,21 +1,29 @@
 package api
 
 import (
+	"compress/gzip"
+	"context"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hq"
+	"keycab.dev/keycab/hq/store"
 )
 
 // A kiosk's log as HQ holds it is served as C2SP tlog-tiles under
 // /v1/kiosks/{id}/log/: "checkpoint" is the kiosk's signed checkpoint at
-// the size HQ verified, with HQ's cosignature; "tile/L/N[.p/W]" are hash
+// the size HQ verified, with every cosignature HQ holds; "tile/L/N[.p/W]" are hash
 // tiles and "tile/entries/N[.p/W]" entry bundles, made from the leaves and
 // stored tree hashes in HQ's database. `keycab audit verify --tiles URL`
-// checks it all.
+// checks it all. A request with a token reads it as its member may; one
+// without reads it when the organisation publishes its logs
+// (store.PublicKioskLog), and is refused as any unauthenticated request
+// otherwise.
 
 func (s *API) kioskLog(w http.ResponseWriter, r *http.Request) error {
 	kl, err := s.Store.GetKioskLog(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
@@ -44,8 +52,99 @@ func (s *API) kioskRefusals(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// publicKey marks a request without a token to a log route: it reads
+// the log as anyone may, when the kiosk's organisation publishes it.
+type publicKey struct{}
+
+// publicOrAuthenticated serves a log route to a request with a token as
+// authenticated does, and to one without any (no Authorization header,
+// no session cookie) as a public reader's.
+func (s *API) publicOrAuthenticated(next http.Handler) http.Handler {
+	authed := s.authenticated(next, 0)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := r.Cookie(hq.SessionCookie); err == nil || r.Header.Get("Authorization") != "" {
+			authed.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), publicKey{}, true)))
+	})
+}
+
+// logReader reads a kiosk's log for a request: as its principal, or as
+// anyone (public).
+type logReader struct {
+	public bool
+	log    func(ctx context.Context, id string) (store.KioskLog, error)
+	hashes func(ctx context.Context, id string, indexes []int64) ([]tlog.Hash, error)
+	leaves func(ctx context.Context, id string, start, end int64) ([][]byte, error)
+}
+
+func (s *API) logReaderOf(r *http.Request) logReader {
+	if public, _ := r.Context().Value(publicKey{}).(bool); public {
+		return logReader{public: true, log: s.Store.PublicKioskLog, hashes: s.Store.PublicKioskTreeHashes, leaves: s.Store.PublicKioskLeaves}
+	}
+	sc := principalOf(r.Context()).Scope()
+	return logReader{
+		log: func(ctx context.Context, id string) (store.KioskLog, error) { return s.Store.GetKioskLog(ctx, sc, id) },
+		hashes: func(ctx context.Context, id string, indexes []int64) ([]tlog.Hash, error) {
+			return s.Store.KioskTreeHashes(ctx, sc, id, indexes)
+		},
+		leaves: func(ctx context.Context, id string, start, end int64) ([][]byte, error) {
+			return s.Store.KioskLeaves(ctx, sc, id, start, end)
+		},
+	}
+}
+
+// kioskLogOf reads the kiosk's log state for r. A log that is not public,
+// asked for without a token, is refused exactly as every authenticated
+// route refuses a request without one.
+func (s *API) kioskLogOf(r *http.Request, lr logReader) (store.KioskLog, error) {
+	kl, err := lr.log(r.Context(), r.PathValue("id"))
+	if lr.public && keycab.ErrorCode(err) == keycab.EUNAUTHORIZED {
+		_, err = s.Auth.Authenticate(r.Context(), "")
+		s.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", hq.ClientIP(r))
+	}
+	return kl, err
+}
+
+// Caching. What a published log serves is the same to everyone: a full
+// tile never changes, so caches keep it for a year; the checkpoint and
+// partial tiles change as the log grows, so briefly. With a token the
+// answer is the principal's own (private), and only full tiles are kept.
+const (
+	cacheImmutable = "max-age=31536000, immutable"
+	cacheShort     = "max-age=10"
+)
+
+func setLogCaching(w http.ResponseWriter, public, immutable bool) {
+	switch {
+	case public && immutable:
+		w.Header().Set("Cache-Control", "public, "+cacheImmutable)
+	case public:
+		w.Header().Set("Cache-Control", "public, "+cacheShort)
+	case immutable:
+		w.Header().Set("Cache-Control", "private, "+cacheImmutable)
+	default:
+		w.Header().Set("Cache-Control", "no-store")
+	}
+}
+
+func (s *API) setOrgPublicLogs(w http.ResponseWriter, r *http.Request) error {
+	var in OrgPublicLogsRequest
+	if err := hq.Decode(r, &in); err != nil {
+		return err
+	}
+	p := principalOf(r.Context())
+	if err := s.Store.SetPublicLogs(r.Context(), p.Scope(), in.PublicLogs); err != nil {
+		return err
+	}
+	s.Logger.Info("org public logs set", "account", p.AccountID, "org", p.OrgID, "public_logs", in.PublicLogs)
+	return s.writeOrg(w, r)
+}
+
 func (s *API) kioskLogCheckpoint(w http.ResponseWriter, r *http.Request) error {
-	kl, err := s.Store.GetKioskLog(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	lr := s.logReaderOf(r)
+	kl, err := s.kioskLogOf(r, lr)
 	if err != nil {
 		return err
 	}
@@ -53,14 +152,15 @@ func (s *API) kioskLogCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	if len(cp) == 0 {
 		return keycab.Errorf(keycab.ENOTFOUND, "kiosk %s has pushed no checkpoint yet", kl.KioskID)
 	}
+	setLogCaching(w, lr.public, false)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(cp)
 	return nil
 }
 
 func (s *API) kioskLogTile(w http.ResponseWriter, r *http.Request) error {
-	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
-	kl, err := s.Store.GetKioskLog(ctx, sc, id)
+	ctx, id, lr := r.Context(), r.PathValue("id"), s.logReaderOf(r)
+	kl, err := s.kioskLogOf(r, lr)
 	if err != nil {
 		return err
 	}
@@ -68,17 +168,45 @@ func (s *API) kioskLogTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !audit.TileInTree(t, kl.Size) {
 		return keycab.Errorf(keycab.ENOTFOUND, "no tile %s in kiosk %s's log of %d entries", r.PathValue("path"), id, kl.Size)
 	}
-	hashes := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		return s.Store.KioskTreeHashes(ctx, sc, id, indexes)
-	})
-	entries := audit.EntryReaderFunc(func(start, end int64) ([][]byte, error) {
-		return s.Store.KioskLeaves(ctx, sc, id, start, end)
-	})
+	hashes := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) { return lr.hashes(ctx, id, indexes) })
+	entries := audit.EntryReaderFunc(func(start, end int64) ([][]byte, error) { return lr.leaves(ctx, id, start, end) })
 	data, err := audit.ReadTile(t, hashes, entries)
 	if err != nil {
 		return err
 	}
+	setLogCaching(w, lr.public, t.W == 1<<uint(t.H))
 	w.Header().Set("Content-Type", "application/octet-stream")
+	if t.L == -1 {
+		// Entry bundles compress well; tlog-tiles clients accept gzip.
+		w.Header().Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			zw.Write(data)
+			return zw.Close()
+		}
+	}
 	w.Write(data)
 	return nil
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip
+// (RFC 9110: "gzip" or "x-gzip", or "*", with a q-value above 0).
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+				continue
+			}
+			if q, ok := strings.CutPrefix(strings.ReplaceAll(strings.ToLower(params), " ", ""), "q="); ok {
+				if f, err := strconv.ParseFloat(q, 64); err != nil || f <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
 }

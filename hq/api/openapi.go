@@ -212,6 +212,9 @@ func (s *API) openAPIDoc() (*openapi3.T, error) {
 		op.Responses.Set(fmt.Sprint(rt.status), &openapi3.ResponseRef{Value: ok})
 		if !rt.auth {
 			op.Security = openapi3.NewSecurityRequirements()
+		} else if rt.public {
+			// A token, or none at all (a published log).
+			op.Security = &openapi3.SecurityRequirements{{"bearer": {}}, {"cookie": {}}, {}}
 		}
 		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
 			p := openapi3.NewPathParameter(m[1]).WithSchema(openapi3.NewStringSchema())

@@ -329,8 +329,16 @@ type Org struct {
 	Caps Caps   `json:"caps"`
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// PublicLogs: anyone may read the organisation's kiosk logs
+	// (checkpoint, tiles, entry bundles) without a token.
+	PublicLogs bool `json:"public_logs"`
 	// RequireMFA: owners and admins must use MFA.
 	RequireMFA bool `json:"require_mfa"`
+}
+
+// OrgPublicLogsRequest publishes the organisation's kiosk logs, or stops.
+type OrgPublicLogsRequest struct {
+	PublicLogs bool `json:"public_logs" doc:"anyone may read the kiosks' logs (checkpoint, tiles, entry bundles) without a token"`
 }
 
 // OrgDeletionRequest asks for the organisation to be deleted after the

@@ -174,6 +174,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /settings/email":                d.changeEmail,
 		"POST /settings/sessions/{id}/revoke": d.revokeSession,
 		"POST /settings/org-security":         d.setOrgSecurity,
+		"POST /settings/public-logs":          d.setPublicLogs,
 		"POST /people/{id}/mfa/reset":         d.resetMemberMFA,
 		// dashboard_groups.go
 		"GET /groups":                    d.groups,

@@ -77,6 +77,9 @@ func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, v *view
 		if data.RequireMFA, lerr = d.Store.RequireMFA(ctx, v.P.Scope()); lerr != nil {
 			return lerr
 		}
+		if data.PublicLogs, lerr = d.Store.PublicLogs(ctx, v.P.Scope()); lerr != nil {
+			return lerr
+		}
 	}
 	vw := view{Title: "Settings", Nav: "settings", V: v, Data: data, Notice: notices[data.Notice]}
 	if err != nil {
@@ -123,6 +126,13 @@ func (d *Dashboard) revokeSession(w http.ResponseWriter, r *http.Request, v *vie
 
 func (d *Dashboard) setOrgSecurity(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if err := d.Auth.SetRequireMFA(r.Context(), v.P, r.PostFormValue("require_mfa") == "on"); err != nil {
+		return d.settingsPage(w, r, v, 0, settingsData{}, err)
+	}
+	return redirect(w, r, "/settings?notice=saved")
+}
+
+func (d *Dashboard) setPublicLogs(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Store.SetPublicLogs(r.Context(), v.P.Scope(), r.PostFormValue("public_logs") == "on"); err != nil {
 		return d.settingsPage(w, r, v, 0, settingsData{}, err)
 	}
 	return redirect(w, r, "/settings?notice=saved")

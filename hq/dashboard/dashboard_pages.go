@@ -553,6 +553,7 @@ type settingsData struct {
 	CodesLeft     int
 	Sessions      []auth.SessionInfo
 	RequireMFA    bool   // the organisation's rule (shown to owners and admins)
+	PublicLogs    bool   // the organisation publishes its kiosk logs (shown to owners and admins)
 	Notice        string // a key of notices, shown at the top
 }
 
