@@ -100,7 +100,7 @@ func auditVerifyCommand() *command {
 			tiles := fs.String("tiles", "", "a log as C2SP tlog-tiles: an export `directory`, or HQ's URL of a kiosk's log (https://HQ/v1/kiosks/ID/log)")
 			key := fs.String("key", "", "verifier key to check signatures with (default: the key recorded in the log; give it to not trust the file; needed with --tiles)")
 			cosigner := fs.String("cosigner", "", "with --tiles: HQ's cosigner verifier key; the checkpoint must carry its cosignature")
-			token := fs.String("token", "", "with a --tiles URL: bearer token for HQ (default $KEYCAB_TOKEN)")
+			token := fs.String("token", "", "with a --tiles URL: bearer token for HQ (default $KEYCAB_TOKEN; none for a log its organisation publishes)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 || (*db != "" && *tiles != "") || (*tiles != "" && *key == "") {
 					fs.Usage()
