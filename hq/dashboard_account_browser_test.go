@@ -13,7 +13,7 @@ import (
 
 // The account pages in a real browser at the dashboard's two widths
 // (1366 and 390 px): the verify page an unverified account is sent to,
-// the settings page with its sessions, and the recovery codes shown once
+// the settings page with its sessions and the public logs control, and the recovery codes shown once
 // when MFA is turned on. Screenshots: testdata/artifacts/5x-*.
 func TestBrowserAccountPages(t *testing.T) {
 	browser := newBrowser(t)
@@ -50,7 +50,15 @@ func TestBrowserAccountPages(t *testing.T) {
 		}
 		// Shown once: the page again has none.
 		owner.open("/settings")
-		owner.MustSee("10 unused recovery codes")
+		owner.MustSee("10 unused recovery codes", "Public transparency logs", "Off: only signed-in")
+		// Publishing the organisation's kiosk logs.
+		owner.do(chromedp.Click(chromedp.CSS(`form[action="/settings/public-logs"] input[name=public_logs]`)))
+		owner.submit(`form[action="/settings/public-logs"] button`)
+		owner.MustSee("Published:", "/v1/kiosks/KIOSK/log/")
+		owner.shot("52-settings-public-logs-" + w)
+		if overflow := owner.scrollOverflow(); overflow > 0 {
+			t.Errorf("%s: the settings page with public logs is %d px wider than the screen", w, overflow)
+		}
 		owner.submit(`form[action="/logout"] button`)
 	}
 }
