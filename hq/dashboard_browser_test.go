@@ -3,6 +3,7 @@ package hq_test
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -319,7 +320,7 @@ func TestBrowserDashboard(t *testing.T) {
 	owner.signup("Harbour Lettings", "Ann Owner", "ann@harbour.test", "01-signup")
 	owner.MustSee("Welcome to keycab", "Verify your email address")
 	owner.verify(MustMailToken(t, mailDir, "verify", "ann@harbour.test"))
-	owner.MustSee("Harbour Lettings", "Email address verified", "Every key is in its cabinet")
+	owner.MustSee("Harbour Lettings", "Email address verified", "0 taken")
 	owner.shot("02-empty-dashboard")
 
 	// History to look at: through the store, as kiosks would sync it.
@@ -327,6 +328,17 @@ func TestBrowserDashboard(t *testing.T) {
 	w.cookies["__Host-keycab_session"] = owner.session()
 	s := MustSeed(t, e, w, time.Now(), 120)
 	owner.open("/")
+	owner.MustSee("Overview", "key sets out now", "overdue", "open alarm", "Today, ")
+	for _, width := range []int64{1366, 390} {
+		owner.do(chromedp.EmulateViewport(width, 900))
+		owner.open("/")
+		if overflow := owner.scrollOverflow(); overflow > 0 {
+			t.Errorf("%d px: the overview is %d px wider than the screen", width, overflow)
+		}
+		owner.shot(fmt.Sprintf("03-overview-%d", width))
+	}
+	owner.do(chromedp.EmulateViewport(1366, 900))
+	owner.do(chromedp.Click(chromedp.CSS(`[data-testid=tile-keys]`)))
 	owner.MustSee("Back gate", "Dana Whitlock", "Overdue")
 	owner.shot("03-keys-out")
 	owner.open("/overdue")

@@ -123,3 +123,37 @@ func TestBrowserKiosks(t *testing.T) {
 		owner.shot("54-kiosks-" + name)
 	}
 }
+
+// The overview counts today's takes and returns by hour (UTC) and links
+// each tile to its page; yesterday's do not count.
+func TestDashboardOverview(t *testing.T) {
+	e := newDashEnv(t, engines()[0], nil, false)
+	w := e.web()
+	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
+	ctx := context.Background()
+	p, err := e.auth.Authenticate(ctx, w.cookies["__Host-keycab_session"])
+	MustNoErr(t, err)
+	sc := p.Scope()
+	site, err := e.st.CreateSite(ctx, sc, store.Site{Site: keycab.Site{Name: "Harbour"}})
+	MustNoErr(t, err)
+	cab, err := e.st.CreateCabinet(ctx, sc, keycab.Cabinet{SiteID: site.ID, Name: "Front", Kind: keycab.Slotted})
+	MustNoErr(t, err)
+	k, err := e.st.CreateKiosk(ctx, sc, store.Kiosk{CabinetID: cab.ID, Name: "Front kiosk"})
+	MustNoErr(t, err)
+	ks, err := e.st.CreateKeySet(ctx, sc, keycab.KeySet{SiteID: site.ID, Label: "Flat 1"})
+	MustNoErr(t, err)
+	now := e.clock.Now().UTC()
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	if now.Sub(midnight) < 3*time.Hour {
+		t.Fatalf("the test clock starts at %v: too early in the day for this test", now)
+	}
+	at := []time.Time{midnight.Add(-time.Hour), midnight.Add(90 * time.Minute), midnight.Add(105 * time.Minute), midnight.Add(2*time.Hour + 10*time.Minute)}
+	kinds := []keycab.EventKind{keycab.EventKeyTaken, keycab.EventKeyReturned, keycab.EventKeyTaken, keycab.EventKeyReturned}
+	var evs []store.Event
+	for i := range at {
+		evs = append(evs, store.Event{LogIndex: int64(i), Kind: kinds[i], ActorID: p.MemberID, KeySetID: ks.ID, At: at[i]})
+	}
+	MustNoErr(t, e.st.RecordEvents(ctx, store.KioskScope(p.OrgID, k.ID), evs))
+	MustPage(t, w.get(t, "/"), 200, "1 taken", "2 returned", "01:00–02:00: 1 taken, 1 returned", "02:00–03:00: 0 taken, 1 returned",
+		`href="/keys"`, `href="/overdue"`, `href="/alarms?open=1"`, `href="/kiosks"`, "of 1 kiosk needs attention")
+}

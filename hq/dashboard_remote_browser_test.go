@@ -18,7 +18,7 @@ func TestBrowserRemoteActions(t *testing.T) {
 	owner.MustSee("Email address verified")
 	s := MustSeed(t, e, &web{e: e, cookies: map[string]string{"__Host-keycab_session": owner.session()}}, e.clock.Now(), 4)
 
-	owner.open("/")
+	owner.open("/keys")
 	owner.MustSee("Back gate", "Mark returned", "Hand over")
 	owner.shot("40-keys-out-remote")
 	// The overdue row comes first: the back gate.

@@ -25,9 +25,9 @@ func TestDashboardRemoteActions(t *testing.T) {
 
 	// The keys-out page offers the buttons; one marks the back gate
 	// returned.
-	MustPage(t, owner.get(t, "/"), http.StatusOK, "Mark returned", "Mark lost", "Hand over", `action="`+page+`"`)
+	MustPage(t, owner.get(t, "/keys"), http.StatusOK, "Mark returned", "Mark lost", "Hand over", `action="`+page+`"`)
 	p := MustPage(t, owner.post(t, page, url.Values{"back": {"keys"}, "kind": {"mark_returned"}, "key_set": {s.ksBack.ID}}), http.StatusSeeOther)
-	if p.location() != "/?notice=remotesent" {
+	if p.location() != "/keys?notice=remotesent" {
 		t.Fatalf("went to %q", p.location())
 	}
 	MustPage(t, owner.get(t, p.location()), http.StatusOK, "Sent to the kiosk")
@@ -47,7 +47,7 @@ func TestDashboardRemoteActions(t *testing.T) {
 	staff := e.MustJoinWeb(t, owner, "staff@acme.test", keycab.RoleStaff)
 	auditor := e.MustJoinWeb(t, owner, "audit@acme.test", keycab.RoleAuditor)
 	for _, w := range []*web{staff, auditor} {
-		if p := w.get(t, "/"); strings.Contains(p.body, "Mark returned") {
+		if p := w.get(t, "/keys"); strings.Contains(p.body, "Mark returned") {
 			t.Fatalf("the keys-out page offers remote actions to a role that may not: %s", p.body)
 		}
 		MustPage(t, w.post(t, page, url.Values{"kind": {"release_door"}, "reason": {"let me in"}}), http.StatusForbidden)

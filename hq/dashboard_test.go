@@ -305,7 +305,8 @@ func TestDashboardPages(t *testing.T) {
 	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
 	s := MustSeed(t, e, w, e.clock.Now(), 30)
 	for path, want := range map[string][]string{
-		"/":                      {"Acme Lettings", "Keys out now", "Back gate", "Dana Whitlock", `class="overdue"`, "Overdue 1 h", "GMT (Europe/London)"},
+		"/":                      {"Acme Lettings", "Overview", `data-testid="tile-overdue"`, "open alarm", "Today, "},
+		"/keys":                  {"Acme Lettings", "Keys out now", "Back gate", "Dana Whitlock", `class="overdue"`, "Overdue 1 h", "GMT (Europe/London)"},
 		"/overdue":               {"Back gate", "GMT (Europe/London)"},
 		"/history":               {"Key taken", "Front door", "12 High Street", "Porter&#39;s lodge"},
 		"/alarms":                {"Door forced", "Clear", "GMT (Europe/London)"},
@@ -526,7 +527,7 @@ func TestDashboardMagicLink(t *testing.T) {
 	if p.location() != "/" || w.cookies["__Host-keycab_session"] == "" {
 		t.Fatalf("magic: to %q", p.location())
 	}
-	MustPage(t, w.get(t, "/"), 200, "Acme", "Keys out now")
+	MustPage(t, w.get(t, "/keys"), 200, "Acme", "Keys out now")
 	MustPage(t, e.web().post(t, "/magic/confirm", url.Values{"token": {tok}}), 404, "not valid")
 }
 

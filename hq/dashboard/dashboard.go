@@ -142,7 +142,8 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 
 	// Signed in.
 	for pattern, h := range map[string]pageFunc{
-		"GET /{$}":                        d.keysOut,
+		"GET /{$}":                        d.overview,
+		"GET /keys":                       d.keysOut,
 		"GET /overdue":                    d.overdue,
 		"GET /history":                    d.history,
 		"GET /history/export":             d.exportLink,
@@ -320,7 +321,11 @@ var templateFuncs = template.FuncMap{
 	},
 	"role":  roleName,
 	"lower": strings.ToLower,
-	"kind":  kindName,
+	// The overview's chart (dashboard_overview.go).
+	"add":  func(a, b float64) float64 { return a + b },
+	"mul":  func(a, b int) int { return a * b },
+	"list": func(xs ...int) []int { return xs },
+	"kind": kindName,
 	// human turns an identifier like door_forced into "Door forced".
 	"human": func(s string) string {
 		s = strings.ReplaceAll(s, "_", " ")

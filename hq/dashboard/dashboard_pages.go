@@ -313,6 +313,27 @@ func clockNote(off time.Duration) string {
 }
 
 func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	rows, offline, behindAfter, err := d.kioskRows(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	healthy := 0
+	for _, row := range rows {
+		if row.Healthy {
+			healthy++
+		}
+	}
+	d.render(w, r, http.StatusOK, "kiosks", view{Title: "Kiosks", Nav: "kiosks", V: v, Data: struct {
+		Rows                            []kioskRow
+		Healthy                         int
+		OfflineAfter, ConfigBehindAfter string
+	}{rows, healthy, duration(offline), duration(behindAfter)}})
+	return nil
+}
+
+// kioskRows are the kiosks the viewer sees with their verdicts, and the
+// offline and config-behind thresholds they were judged by.
+func (d *Dashboard) kioskRows(ctx context.Context, v *viewer) ([]kioskRow, time.Duration, time.Duration, error) {
 	offline := d.OfflineAfter
 	if offline == 0 {
 		offline = notify.DefaultConfig().OfflineAfter
@@ -321,13 +342,13 @@ func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if behindAfter == 0 {
 		behindAfter = DefaultConfigBehindAfter
 	}
-	ks, err := d.Store.ListKioskHealth(r.Context(), v.P.Scope(), offline)
+	ks, err := d.Store.ListKioskHealth(ctx, v.P.Scope(), offline)
 	if err != nil {
-		return err
+		return nil, 0, 0, err
 	}
-	dir, err := d.directory(r.Context(), v)
+	dir, err := d.directory(ctx, v)
 	if err != nil {
-		return err
+		return nil, 0, 0, err
 	}
 	var rows []kioskRow
 	for _, k := range ks {
@@ -352,18 +373,7 @@ func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 		row.verdict()
 		rows = append(rows, row)
 	}
-	healthy := 0
-	for _, row := range rows {
-		if row.Healthy {
-			healthy++
-		}
-	}
-	d.render(w, r, http.StatusOK, "kiosks", view{Title: "Kiosks", Nav: "kiosks", V: v, Data: struct {
-		Rows                            []kioskRow
-		Healthy                         int
-		OfflineAfter, ConfigBehindAfter string
-	}{rows, healthy, duration(offline), duration(behindAfter)}})
-	return nil
+	return rows, offline, behindAfter, nil
 }
 
 // peopleData is the people page.

@@ -110,7 +110,7 @@ func (d *Dashboard) askRemote(w http.ResponseWriter, r *http.Request, v *viewer)
 		return err
 	}
 	if formValue(r, "back") == "keys" {
-		return redirect(w, r, "/?notice=remotesent")
+		return redirect(w, r, "/keys?notice=remotesent")
 	}
 	return redirect(w, r, "/kiosks/"+a.KioskID+"/actions?notice=remotesent")
 }
