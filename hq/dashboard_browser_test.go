@@ -343,9 +343,15 @@ func TestBrowserDashboard(t *testing.T) {
 	owner.shot("03-keys-out")
 	owner.open("/overdue")
 	owner.MustSee("Back gate")
-	owner.open("/alarms")
-	owner.MustSee("Door forced")
-	owner.shot("04-alarms")
+	for _, width := range []int64{390, 1366} {
+		owner.do(chromedp.EmulateViewport(width, 900))
+		owner.open("/alarms")
+		owner.MustSee("Door forced", "open ")
+		if overflow := owner.scrollOverflow(); overflow > 0 {
+			t.Errorf("%d px: the alarms page is %d px wider than the screen", width, overflow)
+		}
+		owner.shot(fmt.Sprintf("04-alarms-%d", width))
+	}
 	owner.open("/kiosks")
 	owner.MustSee("Front office kiosk", "online", "healthy")
 	owner.shot("05-kiosks")

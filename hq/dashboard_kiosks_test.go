@@ -157,3 +157,40 @@ func TestDashboardOverview(t *testing.T) {
 	MustPage(t, w.get(t, "/"), 200, "1 taken", "2 returned", "01:00–02:00: 1 taken, 1 returned", "02:00–03:00: 0 taken, 1 returned",
 		`href="/keys"`, `href="/overdue"`, `href="/alarms?open=1"`, `href="/kiosks"`, "of 1 kiosk needs attention")
 }
+
+// The alarms page says which key, which slot and for how long: from the
+// entry that raised each alarm.
+func TestDashboardAlarmContext(t *testing.T) {
+	e := newDashEnv(t, engines()[0], nil, false)
+	w := e.web()
+	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
+	ctx := context.Background()
+	p, err := e.auth.Authenticate(ctx, w.cookies["__Host-keycab_session"])
+	MustNoErr(t, err)
+	sc := p.Scope()
+	site, err := e.st.CreateSite(ctx, sc, store.Site{Site: keycab.Site{Name: "Harbour"}})
+	MustNoErr(t, err)
+	cab, err := e.st.CreateCabinet(ctx, sc, keycab.Cabinet{SiteID: site.ID, Name: "Front", Kind: keycab.Slotted})
+	MustNoErr(t, err)
+	k, err := e.st.CreateKiosk(ctx, sc, store.Kiosk{CabinetID: cab.ID, Name: "Front kiosk"})
+	MustNoErr(t, err)
+	ks, err := e.st.CreateKeySet(ctx, sc, keycab.KeySet{SiteID: site.ID, Label: "Flat 7 spare"})
+	MustNoErr(t, err)
+	now := e.clock.Now()
+	MustNoErr(t, e.st.RecordEvents(ctx, store.KioskScope(p.OrgID, k.ID), []store.Event{
+		{LogIndex: 0, Kind: keycab.EventAlarmRaised, At: now.Add(-95 * time.Minute), Detail: keycab.AlarmKeyRemoved, KeySetID: ks.ID,
+			EventRecord: store.EventRecord{Slot: 4, Context: "taken from slot 4 with no one signed in"}},
+		{LogIndex: 1, Kind: keycab.EventAlarmRaised, At: now.Add(-time.Minute), Detail: keycab.AlarmDoorHeld,
+			EventRecord: store.EventRecord{Context: "door open longer than 1m0s"}},
+	}))
+	page := MustPage(t, w.get(t, "/alarms"), 200, "Key removed without session", "Flat 7 spare", "slot 4", "taken from slot 4 with no one signed in",
+		"open 1 h 35 min", "door open longer than 1m0s", "open 1 min")
+	if n := strings.Count(page.body, `data-testid="alarm-key"`); n != 1 {
+		t.Fatalf("%d alarms name a key, want the removal alone", n)
+	}
+	as, err := e.st.ListAlarms(ctx, sc, true)
+	MustNoErr(t, err)
+	if len(as) != 2 || as[1].KeySetID != ks.ID || as[1].Slot != 4 || as[0].Context != "door open longer than 1m0s" {
+		t.Fatalf("alarms %+v", as)
+	}
+}

@@ -629,11 +629,14 @@ type Alarm struct {
 	Note      string    `json:"note"`
 	Open      bool      `json:"open"`
 	RaisedAt  time.Time `json:"raised_at"`
+	KeySetID  string    `json:"key_set_id,omitempty" doc:"the key set the alarm is about, from the entry that raised it"`
+	Slot      int       `json:"slot,omitempty" doc:"the slot it is about"`
+	Context   string    `json:"context,omitempty" doc:"the kiosk's words on it, e.g. door open longer than 1m0s"`
 }
 
 func alarmOf(a store.Alarm) Alarm {
 	out := Alarm{ID: a.ID, KioskID: a.KioskID, CabinetID: a.CabinetID, Alarm: a.Alarm, LogIndex: a.LogIndex,
-		RaisedAt: a.RaisedAt, Open: a.ClearedAt.IsZero(), Note: a.Note}
+		RaisedAt: a.RaisedAt, Open: a.ClearedAt.IsZero(), Note: a.Note, KeySetID: a.KeySetID, Slot: a.Slot, Context: a.Context}
 	if !a.ClearedAt.IsZero() {
 		out.ClearedAt, out.ClearedBy = a.ClearedAt, &a.ClearedBy
 	}

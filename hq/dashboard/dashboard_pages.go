@@ -202,6 +202,9 @@ type alarmRow struct {
 	Cabinet, Site, ClearedBy string
 	Zone                     string // the site's time zone, for its times
 	CanClear                 bool
+	// KeySet names the key set the alarm is about; For says how long it
+	// has been open, or how long it was open before it was cleared.
+	KeySet, For string
 }
 
 func (d *Dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -220,6 +223,15 @@ func (d *Dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) er
 		can := v.Admin() || v.Role == keycab.RoleSiteManager
 		rows = append(rows, alarmRow{Alarm: a, Cabinet: dir.CabinetName(a.CabinetID), Site: dir.SiteName(site), Zone: dir.SiteZone(site),
 			ClearedBy: dir.MemberName(a.ClearedBy), CanClear: can && a.ClearedAt.IsZero()})
+		row := &rows[len(rows)-1]
+		if a.KeySetID != "" {
+			row.KeySet = dir.KeySetLabel(a.KeySetID)
+		}
+		if a.ClearedAt.IsZero() {
+			row.For = "open " + duration(d.now().Sub(a.RaisedAt))
+		} else {
+			row.For = "cleared after " + duration(a.ClearedAt.Sub(a.RaisedAt))
+		}
 	}
 	d.render(w, r, http.StatusOK, "alarms", view{Title: "Alarms", Nav: "alarms", V: v, Data: struct {
 		Rows     []alarmRow

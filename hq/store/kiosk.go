@@ -551,6 +551,12 @@ type Alarm struct {
 	ClearedAt time.Time
 	ClearedBy string
 	Note      string
+	// KeySetID, Slot and Context come from the entry that raised the
+	// alarm, once HQ holds it: the key set and slot it is about, if
+	// any, and the kiosk's words on it ("door open longer than 1m0s").
+	KeySetID string
+	Slot     int
+	Context  string
 }
 
 // ListAlarms returns alarms, newest first (only open ones when open is
@@ -569,8 +575,10 @@ func (s *Store) ListAlarms(ctx context.Context, sc Scope, open bool) ([]Alarm, e
 }
 
 func (t *tx) alarms(ctx context.Context, id string, open bool) ([]Alarm, error) {
-	rows, err := t.query(ctx, `SELECT a.id, a.kiosk_id, a.cabinet_id, c.site_id, a.alarm, a.log_index, a.raised_us, a.cleared_us, a.cleared_by, a.note
+	rows, err := t.query(ctx, `SELECT a.id, a.kiosk_id, a.cabinet_id, c.site_id, a.alarm, a.log_index, a.raised_us, a.cleared_us, a.cleared_by, a.note,
+			coalesce(e.key_set_id, ''), coalesce(e.slot, 0), coalesce(e.context, '')
 		FROM alarms a JOIN cabinets c ON c.org_id = a.org_id AND c.id = a.cabinet_id
+		LEFT JOIN events e ON e.org_id = a.org_id AND e.kiosk_id = a.kiosk_id AND e.log_index = a.log_index
 		WHERE a.org_id = $1 AND ($2 = '' OR a.id = $2) AND (NOT $3 OR a.cleared_us = 0)
 		ORDER BY a.raised_us DESC, a.id`, t.org(), id, open)
 	if err != nil {
@@ -582,7 +590,8 @@ func (t *tx) alarms(ctx context.Context, id string, open bool) ([]Alarm, error) 
 		a := Alarm{OrgID: t.org()}
 		var site string
 		var raised, cleared int64
-		if err := rows.Scan(&a.ID, &a.KioskID, &a.CabinetID, &site, &a.Alarm, &a.LogIndex, &raised, &cleared, &a.ClearedBy, &a.Note); err != nil {
+		if err := rows.Scan(&a.ID, &a.KioskID, &a.CabinetID, &site, &a.Alarm, &a.LogIndex, &raised, &cleared, &a.ClearedBy, &a.Note,
+			&a.KeySetID, &a.Slot, &a.Context); err != nil {
 			return nil, err
 		}
 		a.RaisedAt, a.ClearedAt = fromUS(raised), fromUS(cleared)
