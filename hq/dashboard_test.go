@@ -589,6 +589,21 @@ func TestDashboardHistory(t *testing.T) {
 	if n := count("from=" + day + "&to=" + day + "&site=" + s.siteA.ID + "&kind=alarm.raised"); n != 1 {
 		t.Errorf("today's alarms at A: %d", n)
 	}
+	// The quick ranges keep the rest of the filter and mark the one in use.
+	ranges := regexp.MustCompile(`href="(/history\?[^"]+)"[^>]*>(Today|Yesterday|Last 7 days|Last 30 days)<`)
+	page := MustPage(t, w.get(t, "/history?kind=alarm.raised&site="+s.siteA.ID), 200).body
+	links := map[string]string{}
+	for _, m := range ranges.FindAllStringSubmatch(page, -1) {
+		links[m[2]] = htmlUnescape(m[1])
+	}
+	yesterday := e.clock.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")
+	if len(links) != 4 || !strings.Contains(links["Today"], "from="+day+"&") || !strings.Contains(links["Yesterday"], "from="+yesterday) ||
+		!strings.Contains(links["Last 7 days"], "kind=alarm.raised") {
+		t.Fatalf("quick ranges %v", links)
+	}
+	if n := len(rowRe.FindAllString(MustPage(t, w.get(t, links["Today"]), 200, `aria-current="true" class="current">Today<`).body, -1)); n != 1 {
+		t.Errorf("today's alarms at A through the quick range: %d", n)
+	}
 	if n := count("to=2026-01-01"); n != 0 {
 		t.Errorf("before January: %d", n)
 	}
