@@ -144,6 +144,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	for pattern, h := range map[string]pageFunc{
 		"GET /{$}":                        d.overview,
 		"GET /keys":                       d.keysOut,
+		"GET /search":                     d.search,
 		"GET /overdue":                    d.overdue,
 		"GET /history":                    d.history,
 		"GET /history/export":             d.exportLink,
