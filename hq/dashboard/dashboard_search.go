@@ -27,7 +27,9 @@ type searchPage struct {
 }
 
 // Hits counts what the query found.
-func (p searchPage) Hits() int { return len(p.Members) + len(p.KeySets) + len(p.Sites) + len(p.Cabinets) }
+func (p searchPage) Hits() int {
+	return len(p.Members) + len(p.KeySets) + len(p.Sites) + len(p.Cabinets)
+}
 
 // matches reports whether every word of q is in one of fields, ignoring
 // case.
