@@ -322,6 +322,8 @@ var templateFuncs = template.FuncMap{
 	},
 	"role":  roleName,
 	"lower": strings.ToLower,
+	// iso is a time as a sortable key (app.js's sortable tables).
+	"iso": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") },
 	// The overview's chart (dashboard_overview.go).
 	"add":  func(a, b float64) float64 { return a + b },
 	"mul":  func(a, b int) int { return a * b },
