@@ -29,7 +29,10 @@ var (
 	keycabErr  error
 )
 
-// keycabTool builds the keycab command once for the tests that run it.
+// keycabTool builds the keycab command once for the tests that run it,
+// for the machine that runs them: under qemu-user (make qemu-test) the
+// test binary is arm64 or arm, but its children are exec'd by the host's
+// kernel, which cannot run those without binfmt_misc.
 func keycabTool(tb testing.TB) string {
 	tb.Helper()
 	keycabOnce.Do(func() {
@@ -39,7 +42,15 @@ func keycabTool(tb testing.TB) string {
 			return
 		}
 		keycabBin = filepath.Join(dir, "keycab")
-		out, err := exec.Command("go", "build", "-o", keycabBin, "keycab.dev/keycab/cmd/keycab").CombinedOutput()
+		host, err := exec.Command("go", "env", "GOHOSTOS", "GOHOSTARCH").Output()
+		if err != nil {
+			keycabErr = err
+			return
+		}
+		hostOS, hostArch, _ := strings.Cut(strings.TrimSpace(string(host)), "\n")
+		build := exec.Command("go", "build", "-o", keycabBin, "keycab.dev/keycab/cmd/keycab")
+		build.Env = append(os.Environ(), "GOOS="+hostOS, "GOARCH="+hostArch, "GOARM=")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			keycabErr = err
 			tb.Logf("%s", out)
