@@ -163,6 +163,7 @@ type Controller struct {
 	step         int       // generation of the step deadline
 	doorGen      int       // generation of the door-held timer
 	doorWarning  string    // the door-held pre-warning shown now, "" when none
+	doorAlarmAt  time.Time // when the open door's door-held alarm sounds, zero when closed
 	seq          uint64
 	beat         hardware.Timer // the next heartbeat
 	overdueCheck hardware.Timer // the next overdue check
@@ -276,6 +277,10 @@ func (c *Controller) publish(s Screen) {
 		}
 	}
 	s.Warning = c.doorWarning
+	s.DoorAlarmAt = time.Time{}
+	if c.doorWarning != "" {
+		s.DoorAlarmAt = c.doorAlarmAt
+	}
 	c.screenMu.Lock()
 	c.screen = s
 	for _, ch := range c.subs {
@@ -476,7 +481,7 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		}
 	case doorHeld:
 		if ev.gen == c.doorGen && c.doorOpen && !c.emergency {
-			c.doorWarning = ""
+			c.doorWarning, c.doorAlarmAt = "", time.Time{}
 			c.raise(ctx, keycab.AlarmDoorHeld, fmt.Sprintf("door open longer than %s", c.conf.Policy.DoorHeld))
 		}
 	case Cancel:
@@ -673,7 +678,7 @@ func (c *Controller) fault(err error) {
 	c.refused++
 	if c.logFault == nil {
 		c.faultFrom = c.clock.Now()
-		c.alarms = append([]Alarm{{ID: -1, Kind: keycab.AlarmLogFailed, Detail: "the log refuses to record: call an administrator", Since: c.faultFrom}}, c.alarms...)
+		c.alarms = append([]Alarm{{ID: -1, Kind: keycab.AlarmLogFailed, Detail: "the log refuses to record: call an administrator", Text: keycab.AlarmTitle(keycab.AlarmLogFailed), Since: c.faultFrom}}, c.alarms...)
 		c.clock.AfterFunc(c.cfg.LogRetry, func() { c.events <- logRetry{} })
 	}
 	c.logFault = err

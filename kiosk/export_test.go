@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/store"
 )
@@ -63,7 +64,8 @@ func (c *Controller) HistoryByScan(ctx context.Context, f HistoryFilter) ([]Hist
 			detail = append([]string{"reason: " + ev.Reason}, detail...)
 		}
 		ring = append(ring, HistoryItem{Index: e.Index, Time: ev.WallTime(), Kind: ev.Kind, Who: who,
-			KeySet: nameOr(labels, ev.KeySet), Slot: int(ev.Slot), Detail: strings.Join(detail, ", ")})
+			KeySet: nameOr(labels, ev.KeySet), Slot: int(ev.Slot), Detail: strings.Join(detail, ", "),
+			Text: keycab.Describe(ev.Kind, ev.Detail)})
 		if len(ring) > 2*f.Limit {
 			ring = append(ring[:0], ring[len(ring)-f.Limit:]...)
 		}

@@ -1137,3 +1137,49 @@ func TestLiveConfig(t *testing.T) {
 	}
 	r.verify()
 }
+
+// TestDoorHeldCountdown: Policy.DoorHeldWarning before the door-held
+// alarm the screen carries when the alarm sounds, and the countdown runs
+// down on the test clock to the alarm; closing the door ends it.
+func TestDoorHeldCountdown(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Policy.DoorHeld, cfg.Policy.DoorHeldWarning = 60*time.Second, 15*time.Second
+	r := newRig(t, cfg)
+	r.door(true)
+	opened := r.clock.Now()
+	r.advance(45*time.Second - time.Nanosecond)
+	if _, ok := r.c.Screen().DoorAlarmIn(r.clock.Now()); ok {
+		t.Fatalf("countdown before the warning: %+v", r.c.Screen())
+	}
+	r.advance(time.Nanosecond)
+	s := r.c.Screen()
+	if left, ok := s.DoorAlarmIn(r.clock.Now()); !ok || left != 15*time.Second || !s.DoorAlarmAt.Equal(opened.Add(60*time.Second)) {
+		t.Fatalf("at the warning: %v %v, alarm at %v (opened %v)", left, ok, s.DoorAlarmAt, opened)
+	}
+	r.advance(10*time.Second + time.Millisecond)
+	if left, ok := r.c.Screen().DoorAlarmIn(r.clock.Now()); !ok || left != 5*time.Second {
+		t.Fatalf("10 s later: %v %v, want 5s", left, ok)
+	}
+	if r.alarm(keycab.AlarmDoorHeld) {
+		t.Fatal("door-held alarm during the countdown")
+	}
+	r.advance(5*time.Second - time.Millisecond)
+	s = r.c.Screen()
+	if !r.alarm(keycab.AlarmDoorHeld) || !s.DoorAlarmAt.IsZero() || s.Warning != "" {
+		t.Fatalf("at the alarm: countdown %v, warning %q, log %v", s.DoorAlarmAt, s.Warning, r.kinds(0))
+	}
+	if a := s.Alarms[0]; a.Text != "Door held open longer than 1 minute" {
+		t.Fatalf("the alarm reads %q", a.Text)
+	}
+	r.door(false)
+	// A second opening closed during its countdown: the countdown ends.
+	r.door(true)
+	r.advance(50 * time.Second)
+	if _, ok := r.c.Screen().DoorAlarmIn(r.clock.Now()); !ok {
+		t.Fatal("no countdown on the second opening")
+	}
+	r.door(false)
+	if s := r.c.Screen(); !s.DoorAlarmAt.IsZero() || s.Warning != "" {
+		t.Fatalf("countdown stays after the door closed: %+v", s)
+	}
+}

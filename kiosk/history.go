@@ -29,7 +29,10 @@ type HistoryItem struct {
 	Who    string // display name of the actor (and the second)
 	KeySet string // label of the key set
 	Slot   int
-	Detail string
+	Detail string // every detail as key: value, for the technically minded
+	// Text is the entry in staff-facing words (keycab.Describe): what
+	// the screens and the console show.
+	Text string
 }
 
 // recentLog is what History needs of the log: its newest entries, read
@@ -117,7 +120,8 @@ func historyItem(index int64, ev *audit.Event, names, labels map[string]string) 
 		detail = append([]string{"reason: " + ev.Reason}, detail...)
 	}
 	return HistoryItem{Index: index, Time: ev.WallTime(), Kind: ev.Kind, Who: who,
-		KeySet: nameOr(labels, ev.KeySet), Slot: int(ev.Slot), Detail: strings.Join(detail, ", ")}
+		KeySet: nameOr(labels, ev.KeySet), Slot: int(ev.Slot), Detail: strings.Join(detail, ", "),
+		Text: keycab.Describe(ev.Kind, ev.Detail)}
 }
 
 func nameOr(m map[string]string, id string) string {

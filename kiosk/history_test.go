@@ -3,6 +3,7 @@ package kiosk_test
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 
 	"keycab.dev/keycab"
@@ -111,5 +112,28 @@ func TestHistoryReadsOnlyTheNewest(t *testing.T) {
 		if l.read != want {
 			t.Errorf("limit %d: History read %d entries of a log of %d to show %d", limit, l.read, size, want)
 		}
+	}
+}
+
+// TestHistoryPlainWords: History carries each entry in the shared
+// staff-facing words (keycab.Describe), never a kind's or a detail's
+// internal name.
+func TestHistoryPlainWords(t *testing.T) {
+	r := newRig(t, testConfig(t))
+	r.take("BADGE-BEN", "ks-1", 1)
+	r.toIdle()
+	items, err := r.c.History(context.Background(), kiosk.HistoryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[keycab.EventKind]string{}
+	for _, it := range items {
+		texts[it.Kind] = it.Text
+		if it.Text == "" || strings.Contains(it.Text, string(it.Kind)) {
+			t.Errorf("entry %d (%s) reads %q", it.Index, it.Kind, it.Text)
+		}
+	}
+	if texts[keycab.EventIdentified] != "Signed in with a badge" || texts[keycab.EventKeyTaken] != "Key taken" {
+		t.Fatalf("history texts %v", texts)
 	}
 }

@@ -47,6 +47,10 @@ type Screen struct {
 	// Warning is a notice over every screen, such as the door-held
 	// pre-warning; empty when none.
 	Warning string
+	// DoorAlarmAt is when the door-held alarm sounds, set while the
+	// door-held pre-warning shows (Policy.DoorHeldWarning before the
+	// alarm), zero otherwise: a screen counts down to it (DoorAlarmIn).
+	DoorAlarmAt time.Time
 	// Seq increases with every screen, so a UI can drop stale ones.
 	Seq uint64
 }
@@ -64,6 +68,7 @@ type Alarm struct {
 	ID     int64 // the log index of its alarm.raised entry
 	Kind   string
 	Detail string
+	Text   string // the alarm in staff-facing words (keycab.DescribeAlarm)
 	Since  time.Time
 }
 
@@ -116,4 +121,18 @@ type Branding struct {
 	Location *time.Location // the site's time zone: show times in it
 	Accent   string         // brand colour #rrggbb, or empty
 	Logo     []byte         // PNG, or empty for the initials
+}
+
+// DoorAlarmIn is how long before the door-held alarm sounds, counted from
+// now and rounded up to whole seconds (a countdown shows 15, 14, ... 1),
+// and whether the door-held countdown shows at all.
+func (s Screen) DoorAlarmIn(now time.Time) (time.Duration, bool) {
+	if s.DoorAlarmAt.IsZero() {
+		return 0, false
+	}
+	left := s.DoorAlarmAt.Sub(now)
+	if left <= 0 {
+		return 0, true
+	}
+	return (left + time.Second - 1).Truncate(time.Second), true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
@@ -56,6 +57,7 @@ func (c *Controller) onSensor(ctx context.Context, ev input.Event) {
 func (c *Controller) onDoor(ctx context.Context, open bool) {
 	if !open {
 		c.doorGen++
+		c.doorAlarmAt = time.Time{}
 		if c.doorWarning != "" {
 			c.doorWarning = ""
 			c.publish(c.Screen())
@@ -69,6 +71,7 @@ func (c *Controller) onDoor(ctx context.Context, open bool) {
 	gen := c.doorGen
 	held, warn := c.conf.Policy.DoorHeld, c.conf.Policy.DoorHeldWarning
 	if held > 0 {
+		c.doorAlarmAt = c.clock.Now().Add(held)
 		c.clock.AfterFunc(held, func() { c.events <- doorHeld{gen} })
 		if warn > 0 && warn < held {
 			c.clock.AfterFunc(held-warn, func() { c.events <- doorWarn{gen} })
@@ -112,10 +115,14 @@ func (c *Controller) onKeyIn(ctx context.Context, n int) {
 
 // raise starts an alarm: it is logged, shown, and sounds the buzzer.
 func (c *Controller) raise(ctx context.Context, kind, detail string) {
+	d := map[string]string{"alarm": kind, "detail": detail}
+	if kind == keycab.AlarmDoorHeld {
+		d["for"] = c.conf.Policy.DoorHeld.String() // DescribeAlarm says it in words
+	}
 	// An alarm the log refuses (the kiosk is out of service then) is
 	// still shown, sounded and sent to HQ in the heartbeat.
-	index, _ := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: map[string]string{"alarm": kind, "detail": detail}}})
-	c.alarms = append([]Alarm{{ID: index, Kind: kind, Detail: detail, Since: c.clock.Now()}}, c.alarms...)
+	index, _ := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: d}})
+	c.alarms = append([]Alarm{{ID: index, Kind: kind, Detail: detail, Text: keycab.DescribeAlarm(kind, d), Since: c.clock.Now()}}, c.alarms...)
 	c.log.Warn("alarm", "alarm", kind, "detail", detail)
 	if c.cfg.Buzzer != "" {
 		if err := c.locks.Unlock(c.cfg.Buzzer, 3*c.cfg.ShowDone/2); err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"keycab.dev/keycab"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 )
@@ -34,6 +35,7 @@ const Help = `commands:
   enrol N               (admin) enrol a new label for slot N's key set: show it with qr next
   link MEMBER           (admin) link a new badge to member id MEMBER: present it with badge or qr next
   map N KEYSET|-        (admin) make slot N home key set id KEYSET (- for none)
+  history [N]           (admin) the newest N log entries (20), in plain words
   door open|close       open or close the cabinet door
   slot N out|in|yank    take the key out of slot N, put one in, or yank it out while locked
   tamper on|off         the tamper input
@@ -186,6 +188,17 @@ func (k *Console) Exec(line string) error {
 		}
 		return nil
 	}
+	// at refuses a command the current step would ignore, saying why, so
+	// that no input goes unanswered.
+	at := func(what string, states ...kiosk.State) error {
+		st := k.c.Screen().State
+		for _, s := range states {
+			if st == s {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s is not possible now: the kiosk is at %s (%s)", cmd, st, what)
+	}
 	switch cmd {
 	case "help", "?":
 		fmt.Fprintln(k.out, Help)
@@ -204,9 +217,15 @@ func (k *Console) Exec(line string) error {
 		if err := need(); err != nil {
 			return err
 		}
+		if st := k.c.Screen().State; st != kiosk.EnterPIN {
+			return fmt.Errorf("no PIN is asked for now (the kiosk is at %s): badge in first", st)
+		}
 		k.c.Do(kiosk.PIN{Digits: arg})
 	case "take", "return":
 		if err := need(); err != nil {
+			return err
+		}
+		if err := at("badge in first, then choose from the menu", kiosk.Menu); err != nil {
 			return err
 		}
 		id, err := k.pick(cmd, arg)
@@ -222,27 +241,42 @@ func (k *Console) Exec(line string) error {
 		if err := need(); err != nil {
 			return err
 		}
+		if err := at("a reason is asked after choosing a key set to take", kiosk.Reason); err != nil {
+			return err
+		}
 		f := strings.SplitN(arg, "|", 3)
 		for len(f) < 3 {
 			f = append(f, "")
 		}
 		k.c.Do(kiosk.GiveReason{Reason: strings.TrimSpace(f[0]), Recipient: strings.TrimSpace(f[1]), Notes: strings.TrimSpace(f[2])})
 	case "cancel":
+		if st := k.c.Screen().State; st == kiosk.Idle {
+			return fmt.Errorf("nothing to cancel: the kiosk is waiting for a badge")
+		}
 		k.c.Do(kiosk.Cancel{})
 	case "admin":
+		if err := at("an administrator badges in first, then opens admin from the menu", kiosk.Menu); err != nil {
+			return err
+		}
 		k.c.Do(kiosk.OpenAdmin{})
 	case "pulse":
-		if err := need(); err != nil {
+		if err := errorsJoin(need(), at("open the admin screens first", kiosk.Admin)); err != nil {
 			return err
 		}
 		k.c.Do(kiosk.PulseLock{Lock: arg})
 	case "enrol":
+		if err := at("open the admin screens first", kiosk.Admin); err != nil {
+			return err
+		}
 		n, err := strconv.Atoi(arg)
 		if err != nil {
 			return fmt.Errorf("enrol needs a slot number")
 		}
 		k.c.Do(kiosk.EnrolFob{Slot: n})
 	case "map":
+		if err := at("open the admin screens first", kiosk.Admin); err != nil {
+			return err
+		}
 		num, ks, _ := strings.Cut(arg, " ")
 		n, err := strconv.Atoi(num)
 		if err != nil || strings.TrimSpace(ks) == "" {
@@ -253,15 +287,25 @@ func (k *Console) Exec(line string) error {
 		}
 		k.c.Do(kiosk.MapSlot{Slot: n, KeySetID: ks})
 	case "link":
-		if err := need(); err != nil {
+		if err := errorsJoin(need(), at("open the admin screens first", kiosk.Admin)); err != nil {
 			return err
 		}
 		k.c.Do(kiosk.LinkBadge{MemberID: arg})
 	case "clear":
+		if err := at("open the admin screens first", kiosk.Admin); err != nil {
+			return err
+		}
 		id, note, _ := strings.Cut(arg, " ")
 		n, err := strconv.ParseInt(id, 10, 64)
-		if err != nil {
+		if err != nil || strings.TrimSpace(note) == "" {
 			return fmt.Errorf("clear needs an alarm number and a note")
+		}
+		found := false
+		for _, a := range k.c.Screen().Alarms {
+			found = found || a.ID == n
+		}
+		if !found {
+			return fmt.Errorf("there is no active alarm %d", n)
 		}
 		k.c.Do(kiosk.ClearAlarm{ID: n, Note: strings.TrimSpace(note)})
 	case "door":
@@ -287,10 +331,19 @@ func (k *Console) Exec(line string) error {
 		}
 		switch f[1] {
 		case "out":
+			if !k.sim.KeyIn(n) {
+				return fmt.Errorf("slot %d is empty: there is no key to take out", n)
+			}
 			return k.sim.TakeKey(n, false)
 		case "yank":
+			if !k.sim.KeyIn(n) {
+				return fmt.Errorf("slot %d is empty: there is no key to yank", n)
+			}
 			return k.sim.TakeKey(n, true)
 		case "in":
+			if k.sim.KeyIn(n) {
+				return fmt.Errorf("slot %d already holds its key: take it out first", n)
+			}
 			return k.sim.PutKey(n)
 		}
 		return fmt.Errorf("slot N out|in|yank")
@@ -305,6 +358,31 @@ func (k *Console) Exec(line string) error {
 			return k.sim.Tamper(arg == "on")
 		}
 		return k.sim.Emergency(arg == "on")
+	case "history":
+		if err := at("open the admin screens first", kiosk.Admin); err != nil {
+			return err
+		}
+		n := 20
+		if arg != "" {
+			if n, _ = strconv.Atoi(arg); n <= 0 {
+				return fmt.Errorf("history N: N is how many entries, a number above 0")
+			}
+		}
+		items, err := k.c.History(context.Background(), kiosk.HistoryFilter{Limit: n})
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			who := ""
+			if it.Who != "" {
+				who = " · " + it.Who
+			}
+			ks := ""
+			if it.KeySet != "" {
+				ks = " · " + it.KeySet
+			}
+			fmt.Fprintf(k.out, "  %s  %s%s%s\n", it.Time.Local().Format("02 Jan 15:04"), it.Text, who, ks)
+		}
 	case "locks":
 		if err := hw(); err != nil {
 			return err
@@ -344,7 +422,12 @@ func (k *Console) pick(cmd, arg string) (string, error) {
 		}
 		return list[n-1].KeySet.ID, nil
 	}
-	return arg, nil
+	for _, c := range list {
+		if c.KeySet.ID == arg {
+			return arg, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not on the %s list", arg, cmd)
 }
 
 // Render draws a screen as text.
@@ -393,8 +476,15 @@ func Render(s kiosk.Screen, now time.Time) string {
 	if s.Warning != "" {
 		fmt.Fprintf(&b, "│ WARNING %s\n", s.Warning)
 	}
+	if left, ok := s.DoorAlarmIn(now); ok {
+		fmt.Fprintf(&b, "│ Door alarm in %ds: close the door\n", int(left/time.Second))
+	}
 	for _, a := range s.Alarms {
-		fmt.Fprintf(&b, "│ ALARM %d %s: %s\n", a.ID, a.Kind, a.Detail)
+		text := a.Text
+		if text == "" {
+			text = keycab.DescribeAlarm(a.Kind, map[string]string{"detail": a.Detail})
+		}
+		fmt.Fprintf(&b, "│ ALARM %d: %s (since %s)\n", a.ID, text, a.Since.Local().Format("15:04"))
 	}
 	if !s.Deadline.IsZero() {
 		fmt.Fprintf(&b, "│ (%ds left)\n", int(s.Deadline.Sub(now).Round(time.Second).Seconds()))

@@ -101,12 +101,13 @@ type consoleRig struct {
 	w        *io.PipeWriter
 	cancel   context.CancelFunc
 	finished chan error
+	badges   []simulator.DemoBadge
 }
 
 func newConsoleRig(t *testing.T) *consoleRig {
 	t.Helper()
 	ctx := context.Background()
-	cfg, _, err := simulator.Demo(time.Now(), passhash.Params{Memory: 64, Time: 1, Threads: 1})
+	cfg, badges, err := simulator.Demo(time.Now(), passhash.Params{Memory: 64, Time: 1, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func newConsoleRig(t *testing.T) *consoleRig {
 	conCtx, cancel := context.WithCancel(ctx)
 	in, w := io.Pipe()
 	t.Cleanup(func() { w.Close() })
-	r := &consoleRig{out: &syncBuffer{}, w: w, cancel: cancel, finished: make(chan error, 1)}
+	r := &consoleRig{out: &syncBuffer{}, w: w, cancel: cancel, finished: make(chan error, 1), badges: badges}
 	go func() { r.finished <- console.New(c, cab, r.out).Run(conCtx, in) }()
 	return r
 }
@@ -171,6 +172,52 @@ func TestConsoleLongLine(t *testing.T) {
 	case err := <-r.finished:
 		t.Fatalf("console stopped after a long line: %v", err)
 	default:
+	}
+	r.cancel()
+	if err := <-r.finished; err != nil {
+		t.Fatalf("console: %v", err)
+	}
+}
+
+// TestConsoleAnswersEveryInput: through the console's real input path,
+// each command the current step would ignore gets a message saying why
+// (issue 17: pin when none is asked, a key into a full slot, ...), and
+// alarms and history read in plain words.
+func TestConsoleAnswersEveryInput(t *testing.T) {
+	r := newConsoleRig(t)
+	r.say(t, "status", "Scan your badge")
+	for _, c := range []struct{ line, want string }{
+		{"pin 1234", "no PIN is asked for now (the kiosk is at idle)"},
+		{"slot 1 in", "slot 1 already holds its key"},
+		{"take 1", "take is not possible now: the kiosk is at idle"},
+		{"return 1", "return is not possible now"},
+		{"reason viewing", "reason is not possible now"},
+		{"cancel", "nothing to cancel"},
+		{"admin", "admin is not possible now"},
+		{"pulse SLOT1_LOCK", "pulse is not possible now"},
+		{"enrol 1", "enrol is not possible now"},
+		{"map 1 ks-1", "map is not possible now"},
+		{"link m-ben", "link is not possible now"},
+		{"clear 3 checked", "clear is not possible now"},
+		{"history", "history is not possible now"},
+		{"slot 9 in", "no slot 9"},
+		{"slot x in", `slot "x" is not a number`},
+		{"door ajar", "door open or door close"},
+		{"frobnicate", `unknown command "frobnicate"`},
+		{"pin", "pin needs an argument"},
+	} {
+		r.say(t, c.line, "! "+c.want)
+	}
+	r.say(t, "badge "+r.badges[1].Code, "take 1:")
+	r.say(t, "take ks-nope", `"ks-nope" is not on the take list`)
+	r.say(t, "take 99", "there is no 99 on the take list")
+	r.say(t, "pin 1234", "no PIN is asked for now (the kiosk is at menu)")
+	r.say(t, "slot 2 yank", "ALARM")
+	r.say(t, "slot 2 out", "slot 2 is empty: there is no key to take out")
+	r.say(t, "slot 2 yank", "slot 2 is empty: there is no key to yank")
+	r.say(t, "status", "Key removed without signing in")
+	if strings.Contains(r.out.String(), "key_removed_without_session") {
+		t.Errorf("the console shows an alarm's internal name:\n%s", r.out.String())
 	}
 	r.cancel()
 	if err := <-r.finished; err != nil {
