@@ -374,7 +374,11 @@ func (m *Main) runSim(ctx context.Context, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m.cab, err = simulator.New(snap.Cabinet, snap.Slots, simulator.Options{Logger: m.log, Camera: true})
+	out, err := m.db.KeysOut(ctx) // the cabinet starts as custody left it
+	if err != nil {
+		return err
+	}
+	m.cab, err = simulator.New(snap.Cabinet, snap.Slots, simulator.Options{Logger: m.log, Camera: true, Out: out})
 	if err != nil {
 		return err
 	}

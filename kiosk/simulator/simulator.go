@@ -66,13 +66,18 @@ type Options struct {
 	// Rest is every lock's rest after a release (lock.Lock.Rest): 0 for
 	// the driver's default, negative for none.
 	Rest time.Duration
+	// Out are the key sets custody says are out now (store.DB.KeysOut):
+	// their slots start empty, so that a restarted simulator shows the
+	// cabinet custody and HQ describe rather than every slot full.
+	Out []keycab.Checkout
 	// Camera adds a simulated camera running at 10 frames a second; without
 	// it ShowQR hands the code to the controller as a decoded scan.
 	Camera bool
 }
 
 // New builds the simulated hardware for a cabinet and its slots: every
-// slot starts with its key present, the door closed, and every lock secure.
+// slot starts with its key present but the slots of o.Out, the door
+// closed, and every lock secure.
 func New(cab keycab.Cabinet, slots []keycab.Slot, o Options) (*Cabinet, error) {
 	if o.MaxOn <= 0 {
 		o.MaxOn = 10 * time.Second
@@ -101,13 +106,21 @@ func New(cab keycab.Cabinet, slots []keycab.Slot, o Options) (*Cabinet, error) {
 		c.Board.Add(cab.DoorSensor)
 		inputs = append(inputs, input.Input{Name: "door", Kind: input.Door, Pin: cab.DoorSensor})
 	}
+	out := map[int]bool{}
+	for _, k := range o.Out {
+		out[k.Slot] = k.Slot > 0
+	}
 	for _, s := range slots {
 		c.slots[s.Number] = s
 		if s.Lock != "" {
 			addLock(s.Lock)
 		}
 		if s.Sensor != "" {
-			c.Board.Add(s.Sensor).Set(gpio.High) // the key is home
+			level := gpio.High // the key is home
+			if out[s.Number] {
+				level = gpio.Low
+			}
+			c.Board.Add(s.Sensor).Set(level)
 			inputs = append(inputs, input.Input{Name: fmt.Sprintf("slot%d", s.Number), Kind: input.KeyPresent, Slot: s.Number, Pin: s.Sensor})
 		}
 	}
