@@ -329,6 +329,9 @@ var templateFuncs = template.FuncMap{
 	"mul":  func(a, b int) int { return a * b },
 	"list": func(xs ...int) []int { return xs },
 	"kind": kindName,
+	// alarm says an alarm name in the shared staff-facing words
+	// (keycab.AlarmTitle): "Door forced open while locked".
+	"alarm": keycab.AlarmTitle,
 	// human turns an identifier like door_forced into "Door forced".
 	"human": func(s string) string {
 		s = strings.ReplaceAll(s, "_", " ")
@@ -673,20 +676,6 @@ func roleName(r keycab.Role) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// kindName is an event kind for people.
-func kindName(k keycab.EventKind) string {
-	if n, ok := kindNames[k]; ok {
-		return n
-	}
-	return string(k)
-}
-
-var kindNames = map[keycab.EventKind]string{
-	keycab.EventKeyTaken: "Key taken", keycab.EventKeyReturned: "Key returned", keycab.EventIdentified: "Identified",
-	keycab.EventIdentifyFail: "Sign-in failed", keycab.EventLockedOut: "Locked out", keycab.EventDoorOpened: "Door opened",
-	keycab.EventDoorClosed: "Door closed", keycab.EventAlarmRaised: "Alarm raised", keycab.EventAlarmCleared: "Alarm cleared",
-	keycab.EventEmergency: "Emergency release", keycab.EventEmergencyOff: "Emergency over", keycab.EventAdminChange: "Admin change",
-	keycab.EventBoot: "Kiosk started", keycab.EventShutdown: "Kiosk stopped", keycab.EventConfigApplied: "Config applied",
-	keycab.EventKeyRotate: "Kiosk key rotated", keycab.EventMemberErased: "Member erased", keycab.EventLogEpoch: "New log epoch",
-	keycab.EventCosigned: "Cosigned by HQ", keycab.EventClockAnchored: "Clock anchored", keycab.EventLockPulsed: "Lock tested",
-}
+// kindName is an event kind for people: the words of the table the kiosk
+// and its console use too (keycab.EventTitle).
+func kindName(k keycab.EventKind) string { return keycab.EventTitle(k) }
