@@ -183,7 +183,7 @@ func TestDashboardAlarmContext(t *testing.T) {
 		{LogIndex: 1, Kind: keycab.EventAlarmRaised, At: now.Add(-time.Minute), Detail: keycab.AlarmDoorHeld,
 			EventRecord: store.EventRecord{Context: "door open longer than 1m0s"}},
 	}))
-	page := MustPage(t, w.get(t, "/alarms"), 200, "Key removed without session", "Flat 7 spare", "slot 4", "taken from slot 4 with no one signed in",
+	page := MustPage(t, w.get(t, "/alarms"), 200, keycab.AlarmTitle(keycab.AlarmKeyRemoved), "Flat 7 spare", "slot 4", "taken from slot 4 with no one signed in",
 		"open 1 h 35 min", "door open longer than 1m0s", "open 1 min")
 	if n := strings.Count(page.body, `data-testid="alarm-key"`); n != 1 {
 		t.Fatalf("%d alarms name a key, want the removal alone", n)
