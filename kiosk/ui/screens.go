@@ -361,7 +361,7 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 
 	var alarms []fyne.CanvasObject
 	for _, a := range s.Alarms {
-		card := newTile(alarmName(a.Kind), tileNormal, nil).withDetail(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("15:04"), colours.muted)
+		card := newTile(keycab.AlarmTitle(a.Kind), tileNormal, nil).withDetail(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("15:04"), colours.muted)
 		clear := newTile("Clear…", tileDanger, func() {
 			u.clearing = &a
 			u.rerender()
@@ -473,14 +473,14 @@ func (u *UI) historyView() fyne.CanvasObject {
 		rows = append(rows, label("Nothing yet.", sizeBody, colours.muted, false))
 	}
 	for _, h := range u.history {
-		what := joinDot(eventName(h.Kind), h.Who)
+		what := joinDot(keycab.EventTitle(h.Kind), h.Who)
 		if h.KeySet != "" {
 			what = joinDot(what, h.KeySet)
 		}
 		when := label(h.Time.In(u.rt.loc).Format("Mon 15:04:05"), sizeCaption, colours.muted, true)
 		line := container.NewVBox(label(what, sizeBody, colours.text, true))
-		if h.Detail != "" {
-			line.Add(label(h.Detail, sizeCaption, colours.muted, false))
+		if h.Text != "" {
+			line.Add(label(h.Text, sizeCaption, colours.muted, false))
 		}
 		bg := canvas.NewRectangle(colours.surface)
 		bg.CornerRadius = 10
@@ -520,27 +520,6 @@ func (u *UI) loadHistory() {
 	}()
 }
 
-// eventName says a log entry's kind in plain words.
-func eventName(k keycab.EventKind) string {
-	switch k {
-	case keycab.EventKeyTaken:
-		return "Taken"
-	case keycab.EventKeyReturned:
-		return "Returned"
-	case keycab.EventAlarmRaised:
-		return "Alarm"
-	case keycab.EventAlarmCleared:
-		return "Alarm cleared"
-	case keycab.EventIdentifyFail:
-		return "Sign-in failed"
-	case keycab.EventAdminChange:
-		return "Admin change"
-	case keycab.EventLockPulsed:
-		return "Lock test"
-	}
-	return string(k)
-}
-
 // clearAlarm asks for the note that clearing an alarm needs.
 func (u *UI) clearAlarm(s kiosk.Screen) {
 	a := *u.clearing
@@ -567,7 +546,7 @@ func (u *UI) clearAlarm(s kiosk.Screen) {
 		u.rerender()
 	})
 	back.minWidth = 160
-	title := label("Clear alarm: "+alarmName(a.Kind), sizeTitle, colours.text, true)
+	title := label("Clear alarm: "+keycab.AlarmTitle(a.Kind), sizeTitle, colours.text, true)
 	top := container.NewVBox(container.NewBorder(nil, nil, nil, back, title),
 		label(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("Mon 15:04"), sizeBody, colours.muted, false),
 		gap(4), u.note.tile)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"image/png"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ type UI struct {
 	root             *fyne.Container
 	header           *fyne.Container
 	org, site, clock *canvas.Text
+	warn             *canvas.Text // the pre-warning's line, counting down
 	who              *canvas.Text // the member in session
 	mark             *canvas.Text
 	markBg           *canvas.Rectangle
@@ -233,6 +235,12 @@ func (u *UI) tick() {
 		u.clock.Text = t
 		u.header.Refresh()
 	}
+	if u.warn != nil {
+		if t := warningText(u.scr, now); t != u.warn.Text {
+			u.warn.Text = t
+			u.warn.Refresh()
+		}
+	}
 	if u.sim != nil {
 		u.sim.refresh()
 	}
@@ -298,7 +306,7 @@ func (u *UI) showChrome(s kiosk.Screen) {
 	if s.Member != nil {
 		u.who.Text = s.Member.Name
 	}
-	u.showAlarms(s.Warning, s.Alarms)
+	u.showAlarms(s)
 }
 
 func (u *UI) resetStep() {
@@ -367,63 +375,67 @@ func initials(name string) string {
 
 // showAlarms fills the banner with the warning, if any, in the accent
 // colour, and the active alarms, newest first, in red.
-func (u *UI) showAlarms(warning string, alarms []kiosk.Alarm) {
+func (u *UI) showAlarms(s kiosk.Screen) {
 	u.banner.RemoveAll()
-	if warning != "" {
+	u.warn = nil
+	if s.Warning != "" {
 		icon := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameForeground))
 		icon.SetMinSize(fyne.NewSquareSize(px(32)))
-		line := container.NewHBox(icon, label(warning, sizeBody, colours.onAccent, true))
+		u.warn = label(warningText(s, u.rt.now()), sizeBody, colours.onAccent, true)
+		line := container.NewHBox(icon, u.warn)
 		bg := canvas.NewRectangle(colours.accent)
 		u.banner.Add(container.NewStack(bg, padded(6, 6, 24, 24, line)))
 	}
-	const shown = 2
-	for i, a := range alarms {
-		if i == shown {
-			more := label("", sizeCaption, colours.text, true)
-			more.Text = plural(len(alarms)-shown, "more alarm", "more alarms") + " — an administrator can clear them"
-			u.banner.Add(bannerLine(container.NewHBox(more)))
-			break
-		}
+	// The alarms collapse into one line: the most urgent, and a count
+	// of the others (admin's cabinet tab lists them all).
+	if len(s.Alarms) > 0 {
+		a := mostUrgent(s.Alarms)
 		icon := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameForeground))
 		icon.SetMinSize(fyne.NewSquareSize(px(32)))
-		line := container.NewHBox(icon, label(alarmName(a.Kind), sizeBody, colours.text, true),
-			label(a.Detail, sizeBody, colours.text, false))
+		items := []fyne.CanvasObject{icon, label(keycab.AlarmTitle(a.Kind), sizeBody, colours.text, true)}
+		if n := len(s.Alarms) - 1; n > 0 {
+			items = append(items, label("· "+plural(n, "more alarm", "more alarms"), sizeBody, colours.text, false))
+		}
 		since := label("since "+a.Since.In(u.rt.loc).Format("15:04"), sizeCaption, colours.text, false)
-		u.banner.Add(bannerLine(container.NewBorder(nil, nil, nil, container.NewCenter(since), line)))
+		u.banner.Add(bannerLine(container.NewBorder(nil, nil, nil, container.NewCenter(since), container.NewHBox(items...))))
 	}
 	u.banner.Refresh()
+}
+
+// urgency ranks alarm kinds, most urgent first: a break-in before a
+// lapse, a lapse before housekeeping.
+var urgency = []string{keycab.AlarmDoorForced, keycab.AlarmTamper, keycab.AlarmKeyRemoved, keycab.AlarmEquivocation,
+	keycab.AlarmLogFailed, keycab.AlarmDoorHeld, keycab.AlarmWrongSlot, keycab.AlarmOverdue, keycab.AlarmKioskOffline}
+
+// mostUrgent returns the most urgent of alarms (the oldest of equals).
+func mostUrgent(alarms []kiosk.Alarm) kiosk.Alarm {
+	rank := func(a kiosk.Alarm) int {
+		if i := slices.Index(urgency, a.Kind); i >= 0 {
+			return i
+		}
+		return len(urgency)
+	}
+	best := alarms[0]
+	for _, a := range alarms[1:] {
+		if r, b := rank(a), rank(best); r < b || (r == b && a.Since.Before(best.Since)) {
+			best = a
+		}
+	}
+	return best
+}
+
+// warningText is the pre-warning; the door-held one counts down to its
+// alarm, second by second (tick).
+func warningText(s kiosk.Screen, now time.Time) string {
+	if left, ok := s.DoorAlarmIn(now); ok {
+		return fmt.Sprintf("Please close the door: the alarm sounds in %d s.", int(left/time.Second))
+	}
+	return s.Warning
 }
 
 func bannerLine(obj fyne.CanvasObject) fyne.CanvasObject {
 	bg := canvas.NewRectangle(colours.danger)
 	return container.NewStack(bg, padded(6, 6, 24, 24, obj))
-}
-
-// alarmName says an alarm kind in plain words.
-func alarmName(kind string) string {
-	switch kind {
-	case "door_held":
-		return "Door held open"
-	case "door_forced":
-		return "Door forced"
-	case "key_removed_without_session":
-		return "Key removed"
-	case "wrong_slot_return":
-		return "Wrong slot"
-	case "tamper":
-		return "Tamper"
-	case "overdue":
-		return "Overdue key"
-	case "log_equivocation":
-		return "Log conflict"
-	case "kiosk_offline":
-		return "Offline"
-	}
-	s := strings.ReplaceAll(kind, "_", " ")
-	if s == "" {
-		return "Alarm"
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func plural(n int, one, many string) string {

@@ -538,7 +538,7 @@ func TestAdmin(t *testing.T) {
 		t.Fatal("history lacks the enrolment or the lock test")
 	}
 	r.tap("Alarms")
-	if !r.shows("alarm: tamper") || r.shows("Lock test") {
+	if !r.shows("Alarm: "+keycab.AlarmTitle(keycab.AlarmTamper)) || r.shows("Lock test") {
 		t.Fatal("the Alarms filter shows other entries, or no alarm")
 	}
 
@@ -637,8 +637,11 @@ func TestDoorHeldWarning(t *testing.T) {
 	hardwaretest.Eventually(t, wait, "the door open at the controller", func() bool { return len(r.events(keycab.EventDoorOpened)) == 1 })
 	r.clock.Advance(45 * time.Second)
 	r.awaitThat("the pre-warning", func(s kiosk.Screen) bool { return s.Warning != "" })
-	hardwaretest.Eventually(t, wait, "the warning on screen", func() bool { return r.shows("the alarm sounds in 15 seconds") })
+	hardwaretest.Eventually(t, wait, "the warning on screen", func() bool { return r.shows("the alarm sounds in 15 s.") })
 	r.golden("door-warning", true)
+	// It counts down with the clock.
+	r.clock.Advance(5 * time.Second)
+	hardwaretest.Eventually(t, wait, "the countdown at 10 s", func() bool { r.u.Sync(); return r.shows("the alarm sounds in 10 s.") })
 	if err := r.cab.Door(false); err != nil {
 		t.Fatal(err)
 	}
