@@ -138,14 +138,7 @@ func DecideTake(f Facts) Decision {
 		}
 		return id
 	}
-	clock := func(t time.Time) string {
-		t = t.In(loc)
-		y1, m1, d1 := t.Date()
-		if y2, m2, d2 := now.Date(); y1 == y2 && m1 == m2 && d1 == d2 {
-			return t.Format("15:04")
-		}
-		return t.Format("Mon 2 Jan 15:04")
-	}
+	clock := func(t time.Time) string { return ShortTime(t, now, loc) }
 	m, k := f.Member, f.KeySet
 	switch {
 	case !m.ErasedAt.IsZero() || m.Disabled:
@@ -287,6 +280,21 @@ func DecideSecond(f Facts, already ...string) Decision {
 	d := DecideTake(g)
 	d.Approvers = 0
 	return d
+}
+
+// ShortTime says t in loc as a person reads it at now: the time alone
+// when it is on the same day, else with the day and date too ("Thu 4 Dec
+// 09:00"), so a due time tomorrow never reads as today's.
+func ShortTime(t, now time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.In(loc)
+	y1, m1, d1 := t.Date()
+	if y2, m2, d2 := now.In(loc).Date(); y1 == y2 && m1 == m2 && d1 == d2 {
+		return t.Format("15:04")
+	}
+	return t.Format("Mon 2 Jan 15:04")
 }
 
 // ShortName returns a display name as on the kiosk screen: "Jane Smith"

@@ -156,3 +156,27 @@ func TestShortName(t *testing.T) {
 		}
 	}
 }
+
+// A time on the day of now reads as the time alone; any other day says
+// which, in the site's zone.
+func TestShortTime(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 3, 23, 30, 0, 0, time.UTC)
+	for _, c := range []struct {
+		at   time.Time
+		loc  *time.Location
+		want string
+	}{
+		{now.Add(20 * time.Minute), time.UTC, "23:50"},
+		{now.Add(40 * time.Minute), time.UTC, "Fri 4 Dec 00:10"},
+		{now.Add(-24 * time.Hour), nil, "Wed 2 Dec 23:30"},
+		{time.Date(2026, 7, 1, 23, 30, 0, 0, time.UTC), london, "Thu 2 Jul 00:30"}, // BST
+	} {
+		if got := keycab.ShortTime(c.at, now, c.loc); got != c.want {
+			t.Errorf("ShortTime(%v) = %q, want %q", c.at, got, c.want)
+		}
+	}
+}

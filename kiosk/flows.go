@@ -421,7 +421,7 @@ func (c *Controller) completeTake(ctx context.Context, slot int) {
 	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
 	due := "No return time is set."
 	if !co.DueAt.IsZero() {
-		due = "Due back " + co.DueAt.In(c.loc).Format("Mon 15:04") + "."
+		due = "Due back " + keycab.ShortTime(co.DueAt, c.clock.Now(), c.loc) + "."
 	}
 	c.publish(Screen{State: Done, Title: "Taken: " + label, Message: due, Deadline: now.Add(c.cfg.ShowDone)})
 }

@@ -179,7 +179,7 @@ func (c *Controller) checkOverdue(ctx context.Context) {
 			if m := c.member(o.MemberID); m != nil && m.Name != "" {
 				name = keycab.ShortName(m.Name)
 			}
-			c.raise(ctx, keycab.AlarmOverdue, fmt.Sprintf("%s with %s, due %s (entry %s)", label, name, o.DueAt.In(c.loc).Format("Mon 15:04"), strconv.FormatInt(o.LogIndex, 10)))
+			c.raise(ctx, keycab.AlarmOverdue, fmt.Sprintf("%s with %s, due %s (entry %s)", label, name, keycab.ShortTime(o.DueAt, c.clock.Now(), c.loc), strconv.FormatInt(o.LogIndex, 10)))
 		}
 	}
 }

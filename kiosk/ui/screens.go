@@ -137,7 +137,7 @@ func (u *UI) menu(s kiosk.Screen) {
 		for _, ch := range s.Return {
 			detail, col := slotText(ch.Slot), colours.muted
 			if !ch.Due.IsZero() {
-				detail = joinDot(detail, "due "+ch.Due.In(u.rt.loc).Format("Mon 15:04"))
+				detail = joinDot(detail, "due "+keycab.ShortTime(ch.Due, u.rt.now(), u.rt.loc))
 				if ch.Due.Before(now) {
 					detail, col = joinDot(detail, "overdue"), colours.danger
 				}
