@@ -43,6 +43,11 @@ func (r Role) Validate() error {
 // below every person's role.
 func (r Role) AtLeast(o Role) bool { return roleRank[r] >= roleRank[o] && roleRank[r] > 0 }
 
+// MayAdminKiosk reports whether the role may open a kiosk's admin
+// screens (owners and admins): the kiosk offers its Admin button to them
+// alone, and refuses anyone else who asks.
+func (r Role) MayAdminKiosk() bool { return r.AtLeast(RoleAdmin) }
+
 // CanTakeKeys reports whether the role may take keys at a kiosk at all
 // (auditors are read-only).
 func (r Role) CanTakeKeys() bool { return r != RoleAuditor && r != RoleKiosk && roleRank[r] > 0 }

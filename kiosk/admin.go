@@ -14,7 +14,7 @@ import (
 )
 
 func (c *Controller) isAdmin() bool {
-	return c.s != nil && c.s.member.Role.AtLeast(keycab.RoleAdmin)
+	return c.s != nil && c.s.member.Role.MayAdminKiosk()
 }
 
 func (c *Controller) onOpenAdmin(ctx context.Context) {

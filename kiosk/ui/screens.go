@@ -164,6 +164,12 @@ func (u *UI) menu(s kiosk.Screen) {
 		}
 	}
 	u.fill(container.NewBorder(top, nil, nil, nil, center), nil)
+	// Admin only for those who may open it (the controller refuses the
+	// rest all the same).
+	if s.Member == nil || !s.Member.Role.MayAdminKiosk() {
+		u.setFooter("Cancel", nil)
+		return
+	}
 	admin := newTile("Admin", tileQuiet, func() { u.do(kiosk.OpenAdmin{}) })
 	admin.minWidth = 200
 	u.setFooter("Cancel", admin)

@@ -389,6 +389,9 @@ func TestTake(t *testing.T) {
 		t.Fatalf("menu for %+v", m.Member)
 	}
 	r.golden("take/menu", true)
+	if r.has("Admin") { // Ben is staff: the button is Ana's (TestAdmin taps it)
+		t.Fatal("a staff member's menu offers Admin")
+	}
 
 	r.tap("1 High St")
 	r.await(kiosk.Reason)
