@@ -478,7 +478,7 @@ func TestTakeAndReturn(t *testing.T) {
 	if !r.cab.Released("L1") || !r.cab.PinHigh("L1") || !r.cab.Released("DOOR_LOCK") || r.cab.Released("L2") {
 		t.Fatalf("after choosing ks-1: L1 %v DOOR %v L2 %v", r.cab.Released("L1"), r.cab.Released("DOOR_LOCK"), r.cab.Released("L2"))
 	}
-	if !strings.Contains(s.Message, "Slot 1") {
+	if !strings.Contains(s.Message, "Slot 1 is open: take the key out") || s.Returning {
 		t.Fatalf("unlocking screen %+v", s)
 	}
 	if err := r.takeKey(1, false); err != nil {
@@ -503,12 +503,16 @@ func TestTakeAndReturn(t *testing.T) {
 		t.Fatalf("menu after take %+v", m)
 	}
 	r.do(kiosk.ChooseReturn{KeySetID: "ks-1"})
-	r.await(kiosk.Unlocking)
+	if u := r.await(kiosk.Unlocking); !u.Returning || !strings.Contains(u.Message, "put the key in") {
+		t.Fatalf("a return's unlocking screen %+v", u)
+	}
 	if !r.cab.Released("L1") {
 		t.Fatal("slot 1 not released for the return")
 	}
 	r.putKey(1)
-	r.await(kiosk.Done)
+	if d := r.await(kiosk.Done); !d.Returning {
+		t.Fatalf("a return's done screen %+v", d)
+	}
 	if len(r.keysOut()) != 0 {
 		t.Fatalf("custody after return %+v", r.keysOut())
 	}

@@ -338,10 +338,15 @@ func (c *Controller) unlockFor(ctx context.Context) {
 		verb = "Put back"
 	}
 	if c.slotted() {
-		c.setStep(Unlocking, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: fmt.Sprintf("Slot %d is open.", c.s.slot), Slot: c.s.slot})
+		what := "take the key out"
+		if !c.s.taking {
+			what = "put the key in"
+		}
+		c.setStep(Unlocking, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label),
+			Message: fmt.Sprintf("Slot %d is open: %s, then close the door.", c.s.slot, what), Slot: c.s.slot, Returning: !c.s.taking})
 		return
 	}
-	c.setStep(Confirming, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: "The door is open. Show the key's label to the camera."})
+	c.setStep(Confirming, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: "The door is open. Show the key's label to the camera.", Returning: !c.s.taking})
 }
 
 func (c *Controller) onChooseReturn(ctx context.Context, id string) {
@@ -456,5 +461,5 @@ func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 	c.step++
 	gen := c.step
 	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
-	c.publish(Screen{State: state, Title: title, Message: msg, Slot: slot, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
+	c.publish(Screen{State: state, Title: title, Message: msg, Slot: slot, Returning: true, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
 }

@@ -41,9 +41,12 @@ type Screen struct {
 	Reasons  []string
 	Deadline time.Time // when this step gives up and returns to idle
 	Slot     int       // the slot released at this step (unlocking), 0 when none
-	Alarms   []Alarm   // active alarms, newest first
-	Admin    *AdminView
-	Branding Branding
+	// Returning marks the steps of a return (unlocking, confirming, its
+	// done screen), so that a screen tells a return from a take.
+	Returning bool
+	Alarms    []Alarm // active alarms, newest first
+	Admin     *AdminView
+	Branding  Branding
 	// Warning is a notice over every screen, such as the door-held
 	// pre-warning; empty when none.
 	Warning string

@@ -35,11 +35,11 @@ func (u *UI) renderBody() {
 	case kiosk.Reason:
 		u.reasonScreen(s)
 	case kiosk.Unlocking:
-		u.unlocking(s, theme.LogoutIcon())
+		u.unlocking(s, takeOrReturn(s))
 	case kiosk.Confirming:
 		u.unlocking(s, theme.MediaPhotoIcon())
 	case kiosk.Done:
-		u.outcome(s, theme.ConfirmIcon(), colours.success)
+		u.outcome(s, takeOrReturn(s), colours.success)
 	case kiosk.WrongSlot:
 		u.outcome(s, theme.WarningIcon(), colours.danger)
 	case kiosk.Message:
@@ -270,6 +270,15 @@ func (u *UI) unlocking(s kiosk.Screen, icon fyne.Resource) {
 }
 
 // outcome is Done and Message: a picture, the title and the detail.
+// takeOrReturn is the icon of a take (out of the cabinet) or a return
+// (into it), so the two never look alike.
+func takeOrReturn(s kiosk.Screen) fyne.Resource {
+	if s.Returning {
+		return theme.LoginIcon()
+	}
+	return theme.LogoutIcon()
+}
+
 func (u *UI) outcome(s kiosk.Screen, icon fyne.Resource, fill color.Color) {
 	objs := []fyne.CanvasObject{badgeIcon(icon, fill, 180), gap(16)}
 	objs = append(objs, headline(s, sizeHuge)...)
