@@ -497,9 +497,21 @@ func TestTakeAndReturn(t *testing.T) {
 	}
 
 	r.toIdle()
+	// Someone else sees it greyed, saying who has it, not gone.
+	r.clock.Advance(time.Second) // past the scan cool-down
+	r.badge("BADGE-ANA")
+	r.await(kiosk.EnterPIN) // admins sign in with their PIN
+	r.do(kiosk.PIN{Digits: "2468"})
+	if o := r.await(kiosk.Menu); has(o.Take, "ks-1") || len(o.Unavailable) == 0 || o.Unavailable[0].KeySet.ID != "ks-1" ||
+		!strings.Contains(o.Unavailable[0].Note, "out with B. Staff since") {
+		t.Fatalf("another member's menu after the take: %+v", o)
+	}
+	r.do(kiosk.Cancel{})
+	r.toIdle()
+	r.clock.Advance(time.Second)
 	r.badge("BADGE-BEN")
 	m = r.await(kiosk.Menu)
-	if !has(m.Return, "ks-1") || has(m.Take, "ks-1") {
+	if !has(m.Return, "ks-1") || has(m.Take, "ks-1") || len(m.Unavailable) != 0 {
 		t.Fatalf("menu after take %+v", m)
 	}
 	r.do(kiosk.ChooseReturn{KeySetID: "ks-1"})

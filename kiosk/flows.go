@@ -165,12 +165,16 @@ func (c *Controller) showMenu() {
 	scr := Screen{Title: "Hello, " + firstName(m.Name)}
 	for _, k := range c.conf.KeySets {
 		d := keycab.DecideTake(c.facts(m, &k))
-		if !d.Allowed {
-			continue
-		}
 		ch := Choice{KeySet: k}
 		if s := c.homeSlot(k.ID); s != nil {
 			ch.Slot = s.Number
+		}
+		if !d.Allowed {
+			if o, ok := c.out[k.ID]; !ok || o.MemberID != m.ID { // a key they hold is theirs to return
+				ch.Note = d.Reason
+				scr.Unavailable = append(scr.Unavailable, ch)
+			}
+			continue
 		}
 		switch {
 		case d.Approvers == 1:

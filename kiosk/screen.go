@@ -32,15 +32,19 @@ const (
 // Screen is everything the UI shows. It is a value: the controller sends a
 // new one on every change.
 type Screen struct {
-	State    State
-	Title    string // the big line
-	Message  string // plain-words detail, refusal reasons
-	Member   *keycab.Member
-	Take     []Choice // key sets the member may take now
-	Return   []Choice // key sets the member holds
-	Reasons  []string
-	Deadline time.Time // when this step gives up and returns to idle
-	Slot     int       // the slot released at this step (unlocking), 0 when none
+	State   State
+	Title   string // the big line
+	Message string // plain-words detail, refusal reasons
+	Member  *keycab.Member
+	Take    []Choice // key sets the member may take now
+	Return  []Choice // key sets the member holds
+	// Unavailable are the key sets the member may not take now (and does
+	// not hold), each with why in Note ("1 High St is out with Ben since
+	// 09:12."), so that "not allowed" and "someone has it" read apart.
+	Unavailable []Choice
+	Reasons     []string
+	Deadline    time.Time // when this step gives up and returns to idle
+	Slot        int       // the slot released at this step (unlocking), 0 when none
 	// Returning marks the steps of a return (unlocking, confirming, its
 	// done screen), so that a screen tells a return from a take.
 	Returning bool

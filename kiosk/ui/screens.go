@@ -115,7 +115,7 @@ func (u *UI) pin(s kiosk.Screen) {
 
 func (u *UI) menu(s kiosk.Screen) {
 	var cols []fyne.CanvasObject
-	if len(s.Take) > 0 {
+	if len(s.Take) > 0 || len(s.Unavailable) > 0 {
 		var tiles []fyne.CanvasObject
 		for _, ch := range s.Take {
 			detail := slotText(ch.Slot)
@@ -126,6 +126,12 @@ func (u *UI) menu(s kiosk.Screen) {
 			}
 			id := ch.KeySet.ID
 			t := newTile(ch.KeySet.Label, tileNormal, func() { u.do(kiosk.ChooseTake{KeySetID: id}) }).withDetail(detail, col)
+			t.size, t.minHeight = sizeLarge, 96
+			tiles = append(tiles, t)
+		}
+		// The others, greyed and untouchable, each saying why.
+		for _, ch := range s.Unavailable {
+			t := newTile(ch.KeySet.Label, tileQuiet, nil).withDetail(ch.Note, colours.muted)
 			t.size, t.minHeight = sizeLarge, 96
 			tiles = append(tiles, t)
 		}
