@@ -14,6 +14,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
 )
 
@@ -124,9 +125,10 @@ func TestBrowserKiosks(t *testing.T) {
 	}
 }
 
-// The overview counts today's takes and returns by hour (UTC) and links
-// each tile to its page; yesterday's do not count.
-func TestDashboardOverview(t *testing.T) {
+// oneKiosk is a dashboard with a signed-up owner (w, p) of an
+// organisation with one site, cabinet, kiosk k and key set ks (label).
+func oneKiosk(t *testing.T, label string) (*env, *web, auth.Principal, store.Kiosk, keycab.KeySet) {
+	t.Helper()
 	e := newDashEnv(t, engines()[0], nil, false)
 	w := e.web()
 	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
@@ -140,8 +142,16 @@ func TestDashboardOverview(t *testing.T) {
 	MustNoErr(t, err)
 	k, err := e.st.CreateKiosk(ctx, sc, store.Kiosk{CabinetID: cab.ID, Name: "Front kiosk"})
 	MustNoErr(t, err)
-	ks, err := e.st.CreateKeySet(ctx, sc, keycab.KeySet{SiteID: site.ID, Label: "Flat 1"})
+	ks, err := e.st.CreateKeySet(ctx, sc, keycab.KeySet{SiteID: site.ID, Label: label})
 	MustNoErr(t, err)
+	return e, w, p, k, ks
+}
+
+// The overview counts today's takes and returns by hour (UTC) and links
+// each tile to its page; yesterday's do not count.
+func TestDashboardOverview(t *testing.T) {
+	e, w, p, k, ks := oneKiosk(t, "Flat 1")
+	ctx := context.Background()
 	now := e.clock.Now().UTC()
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	if now.Sub(midnight) < 3*time.Hour {
@@ -161,21 +171,9 @@ func TestDashboardOverview(t *testing.T) {
 // The alarms page says which key, which slot and for how long: from the
 // entry that raised each alarm.
 func TestDashboardAlarmContext(t *testing.T) {
-	e := newDashEnv(t, engines()[0], nil, false)
-	w := e.web()
-	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
+	e, w, p, k, ks := oneKiosk(t, "Flat 7 spare")
 	ctx := context.Background()
-	p, err := e.auth.Authenticate(ctx, w.cookies["__Host-keycab_session"])
-	MustNoErr(t, err)
 	sc := p.Scope()
-	site, err := e.st.CreateSite(ctx, sc, store.Site{Site: keycab.Site{Name: "Harbour"}})
-	MustNoErr(t, err)
-	cab, err := e.st.CreateCabinet(ctx, sc, keycab.Cabinet{SiteID: site.ID, Name: "Front", Kind: keycab.Slotted})
-	MustNoErr(t, err)
-	k, err := e.st.CreateKiosk(ctx, sc, store.Kiosk{CabinetID: cab.ID, Name: "Front kiosk"})
-	MustNoErr(t, err)
-	ks, err := e.st.CreateKeySet(ctx, sc, keycab.KeySet{SiteID: site.ID, Label: "Flat 7 spare"})
-	MustNoErr(t, err)
 	now := e.clock.Now()
 	MustNoErr(t, e.st.RecordEvents(ctx, store.KioskScope(p.OrgID, k.ID), []store.Event{
 		{LogIndex: 0, Kind: keycab.EventAlarmRaised, At: now.Add(-95 * time.Minute), Detail: keycab.AlarmKeyRemoved, KeySetID: ks.ID,
