@@ -155,14 +155,16 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 	if err != nil || len(erased) == 0 {
 		return err
 	}
-	d.log.Info("members erased by HQ", "members", erased)
-	// The erased bytes out of free pages and the WAL, as Erase does. The
-	// bundle is applied whatever happens here: a compaction that cannot
-	// run now runs with the next ExpirePersonal.
+	// The erased bytes out of free pages and the WAL, as Erase does, before
+	// the erasure is reported done. The bundle is applied whatever happens
+	// here: a compaction that cannot run now runs with the next
+	// ExpirePersonal.
 	if err := d.Compact(ctx); err != nil {
 		d.compactDue.Store(true)
-		d.log.Warn("compact after erasure failed; will retry", "err", err)
+		d.log.Warn("members erased by HQ; compacting the files failed, will retry", "members", erased, "err", err)
+		return nil
 	}
+	d.log.Info("members erased by HQ", "members", erased)
 	return nil
 }
 

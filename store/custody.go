@@ -258,7 +258,9 @@ func (d *DB) ExpirePersonal(ctx context.Context) (int64, error) {
 		d.compactDue.Store(true)
 		return n, err
 	}
-	d.compactDue.Store(false)
+	if d.compactDue.Swap(false) {
+		d.log.Info("files compacted after an erasure")
+	}
 	return n, nil
 }
 
