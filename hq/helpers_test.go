@@ -131,6 +131,9 @@ func newEnv(tb testing.TB, eng engine, tweak func(*auth.Config, *hq.Server)) *en
 	st, err := store.Open(context.Background(), dsn, store.Options{Now: e.clock.Now, NotesKey: key[:]})
 	MustNoErr(tb, err)
 	tb.Cleanup(func() { st.Close() })
+	logKeys, err := store.NewOrgLogKeys(key[:], "hq.test")
+	MustNoErr(tb, err)
+	st.SetOrgLogKeys(logKeys)
 	e.st = st
 	cfg := auth.DefaultConfig()
 	srv := &hq.Server{Store: st, Logger: newLogger(e.logs)}

@@ -37,6 +37,9 @@ type hqKeys struct {
 	// It is derived from the cosigner's seed, so every HQ process that
 	// shares the key file agrees on it, and it never leaves the process.
 	Dashboard []byte
+	// OrgLog seeds the signing keys of the organisations' HQ logs
+	// (store.OrgLogKeys), derived from the cosigner's seed like Dashboard.
+	OrgLog []byte
 }
 
 // loadOrCreateKeys reads the keys file at path, creating it with new keys
@@ -102,6 +105,9 @@ func parseKeys(text string) (*hqKeys, error) {
 			mac := hmac.New(sha256.New, raw[1:])
 			mac.Write([]byte("keycab dashboard links and forms v1"))
 			k.Dashboard = mac.Sum(nil)
+			mac = hmac.New(sha256.New, raw[1:])
+			mac.Write([]byte("keycab org log keys v1"))
+			k.OrgLog = mac.Sum(nil)
 		case strings.HasSuffix(f[2], "/config"):
 			s, err := audit.ParseSignerKey(line)
 			if err != nil {

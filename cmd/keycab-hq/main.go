@@ -525,6 +525,11 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--log-origin-domain: %w", err)
 	}
+	orgLog, err := store.NewOrgLogKeys(keys.OrgLog, m.Config.LogOriginDomain)
+	if err != nil {
+		return err
+	}
+	m.st.SetOrgLogKeys(orgLog)
 	kapi, err := kioskapi.New(kioskapi.Config{Store: m.st, Cosigner: keys.Cosigner, ConfigSigner: keys.Config,
 		OriginPrefix: prefix, Logger: m.log, PollInterval: m.Config.ConfigPoll})
 	if err != nil {

@@ -170,11 +170,17 @@ func (s *API) kioskLogTile(w http.ResponseWriter, r *http.Request) error {
 	}
 	hashes := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) { return lr.hashes(ctx, id, indexes) })
 	entries := audit.EntryReaderFunc(func(start, end int64) ([][]byte, error) { return lr.leaves(ctx, id, start, end) })
+	return writeTile(w, r, t, hashes, entries, lr.public)
+}
+
+// writeTile answers tile t of a log (a kiosk's or HQ's own), cached as
+// setLogCaching says and an entry bundle gzip-encoded when accepted.
+func writeTile(w http.ResponseWriter, r *http.Request, t tlog.Tile, hashes tlog.HashReader, entries audit.EntryReader, public bool) error {
 	data, err := audit.ReadTile(t, hashes, entries)
 	if err != nil {
 		return err
 	}
-	setLogCaching(w, lr.public, t.W == 1<<uint(t.H))
+	setLogCaching(w, public, t.W == 1<<uint(t.H))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if t.L == -1 {
 		// Entry bundles compress well; tlog-tiles clients accept gzip.

@@ -359,7 +359,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 				h.log.Warn("kiosk entry does not decode", "kiosk", req.kiosk, "index", idx, "err", err)
 				continue
 			}
-			events = append(events, event(idx, ev))
+			events = append(events, hqstore.EventOf(idx, ev))
 			changes = changes || ev.Kind == keycab.EventAdminChange
 		}
 		if f.Root() != cp.Root {
@@ -389,72 +389,6 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 		h.ConfigChanged(req.sc.OrgID())
 	}
 	h.reply(w, status, resp)
-}
-
-// event turns a log entry into HQ's history record.
-func event(index int64, e *audit.Event) hqstore.Event {
-	out := hqstore.Event{LogIndex: index, Kind: keycab.EventKind(storable(string(e.Kind))), ActorID: storable(e.Actor), KeySetID: storable(e.KeySet), At: e.WallTime()}
-	if e.Due != 0 {
-		out.DueAt = time.UnixMilli(e.Due).UTC()
-	}
-	out.EventRecord = hqstore.EventRecord{Reason: storable(e.Reason), SecondID: storable(e.Second), ThirdID: storable(e.Detail["third"]),
-		Slot: int(min(e.Slot, 1<<20)), Via: storable(e.Detail["via"])}
-	switch e.Kind {
-	case keycab.EventAlarmRaised:
-		out.Detail = storable(e.Detail["alarm"])
-		out.Context = storable(e.Detail["detail"])
-	case keycab.EventKeyReturned:
-		var ctx []string
-		if e.Detail["wrong_slot"] == "true" {
-			ctx = append(ctx, "wrong slot")
-		}
-		if h := e.Detail["holder"]; h != "" {
-			ctx = append(ctx, "for "+h)
-		}
-		out.Context = storable(strings.Join(ctx, "; "))
-		if e.Detail[keycab.RemoteActionID] != "" {
-			out.Detail = storable(remoteText(e))
-		}
-	case keycab.EventKeyHandedOver:
-		out.Detail = storable(e.Second) // the new holder
-	case keycab.EventRemoteRelease, keycab.EventRemoteRefused, keycab.EventRemoteDone:
-		out.Detail = storable(remoteText(e))
-	case keycab.EventKeyLost:
-		if e.Detail[keycab.RemoteActionID] != "" {
-			out.Detail = storable(remoteText(e))
-		}
-	case keycab.EventKeyRotate:
-		out.Entry = e // HQ checks both signatures and pins the new key
-	case keycab.EventAdminChange:
-		out.Entry = e // HQ applies the touchscreen change (sync/wire minor 2)
-	case keycab.EventClockAnchored:
-		out.Entry = e // HQ's cosignature time bounds later events below
-		if sec, err := strconv.ParseInt(e.Detail[keycab.AnchorHQTime], 10, 64); err == nil {
-			out.Detail = "HQ's clock " + time.Unix(sec, 0).UTC().Format(time.RFC3339)
-		}
-	}
-	return out
-}
-
-// remoteText is a remote action entry's history detail: the action, who
-// asked at HQ, and why the kiosk refused.
-func remoteText(e *audit.Event) string {
-	d := e.Detail[keycab.RemoteKindKey] + " " + e.Detail[keycab.RemoteActionID] + " asked by " + e.Detail[keycab.RemoteBy]
-	if why := e.Detail[keycab.RemoteRefusal]; why != "" {
-		d += ": refused: " + why
-	}
-	return d
-}
-
-// storable returns s as text HQ can store (keycab.ValidText): a signed
-// entry is kept byte for byte in its leaf whatever it holds, and only its
-// history row shows U+FFFD for a NUL or invalid UTF-8, so that one odd
-// entry never stops a kiosk's log from syncing.
-func storable(s string) string {
-	if keycab.ValidText(s) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 func (h *Handler) config(w http.ResponseWriter, r *http.Request, req *request) {

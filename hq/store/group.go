@@ -447,46 +447,55 @@ func (s *Store) DecideTake(ctx context.Context, sc Scope, memberID, keySetID str
 // a hand-over (handOver) the key set's own custody is left out, since it
 // is out with the member handing it over.
 func (t *tx) decideTake(ctx context.Context, m keycab.Member, k keycab.KeySet, handOver bool) (keycab.Decision, error) {
+	f, err := t.takeFacts(ctx, m, k, handOver)
+	if err != nil {
+		return keycab.Decision{}, err
+	}
+	return keycab.DecideTake(f), nil
+}
+
+// takeFacts gathers HQ's facts for m taking k now (decideTake).
+func (t *tx) takeFacts(ctx context.Context, m keycab.Member, k keycab.KeySet, handOver bool) (keycab.Facts, error) {
 	f := keycab.Facts{Now: t.now, Member: m, KeySet: k, Schedule: m.Schedule}
 	var err error
 	if f.Location, err = t.siteLocation(ctx, k.SiteID); err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	chain, err := t.policyChain(ctx, PolicySite, k.SiteID)
 	if err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	if f.Policy, _, err = t.effectivePolicy(ctx, chain); err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	mg, err := t.groupIndex(ctx, keycab.MemberGroup)
 	if err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	kg, err := t.groupIndex(ctx, keycab.KeySetGroup)
 	if err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	f.Member.Groups, f.KeySet.Groups = mg[m.ID], kg[k.ID]
 	if f.Rules, err = t.accessRules(ctx); err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	if f.Jobs, err = t.jobs(ctx, m.ID, ""); err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	if f.Reservations, err = t.reservations(ctx, k.ID, ""); err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	out, err := t.custodyOut(ctx)
 	if err != nil {
-		return keycab.Decision{}, err
+		return f, err
 	}
 	for _, c := range out {
 		if !handOver || c.KeySetID != k.ID {
 			f.Out = append(f.Out, c)
 		}
 	}
-	return keycab.DecideTake(f), nil
+	return f, nil
 }
 
 // custodyOut reads every key set out in the organisation, oldest first.

@@ -59,6 +59,9 @@ func MustOpen(tb testing.TB, dsn string) *store.Store {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
+	keys, err := store.NewOrgLogKeys(testNotesKey(), "hq.test")
+	MustNoErr(tb, err)
+	s.SetOrgLogKeys(keys)
 	return s
 }
 

@@ -219,13 +219,17 @@ func mutableTables() []string {
 		// 0016: personal texts.
 		"personal_texts",
 		// 0018: lifecycle.
-		"legal_holds", "retention_rules"}
+		"legal_holds", "retention_rules",
+		// 0022: custody changes made at HQ.
+		"org_logs", "custody_requests"}
 }
 
 func appendOnlyTables() []string {
 	return []string{"events", "admin_log",
 		// 0003: sync.
-		"kiosk_leaves", "log_evidence"}
+		"kiosk_leaves", "log_evidence",
+		// 0022: HQ's own log.
+		"org_log_leaves"}
 }
 
 // TenantTables returns the names of the tables that hold tenant rows.

@@ -59,6 +59,7 @@ type Store struct {
 	log    *slog.Logger
 	now    func() time.Time
 	notes  *sealer // nil without a notes key
+	orgLog *OrgLogKeys
 	// noKeyWarned: without a notes key, the warning that personal texts
 	// are not kept was logged (personal.go).
 	noKeyWarned atomic.Bool

@@ -180,39 +180,15 @@ func (l *LogTx) Log() KioskLog { return l.log }
 func (l *LogTx) Now() time.Time { return l.t.now }
 
 // HashReader reads the stored tree hashes (tlog.HashReader).
-func (l *LogTx) HashReader(ctx context.Context) tlog.HashReader {
-	return audit.GroupedHashReader(200, func(leaves []int64) (*sql.Rows, error) {
-		args := []any{l.t.org(), l.log.KioskID}
-		ph := make([]string, len(leaves))
-		for i, x := range leaves {
-			args = append(args, x)
-			ph[i] = "$" + strconv.Itoa(i+3)
-		}
-		return l.t.query(ctx, "SELECT idx, hashes FROM kiosk_leaves WHERE org_id = $1 AND kiosk_id = $2 AND idx IN ("+strings.Join(ph, ", ")+")", args...)
-	})
-}
+func (l *LogTx) HashReader(ctx context.Context) tlog.HashReader { return l.leaves().HashReader(ctx) }
 
 // Leaves returns stored leaves [start, end).
 func (l *LogTx) Leaves(ctx context.Context, start, end int64) ([][]byte, error) {
-	rows, err := l.t.query(ctx, "SELECT idx, leaf FROM kiosk_leaves WHERE org_id = $1 AND kiosk_id = $2 AND idx >= $3 AND idx < $4 ORDER BY idx",
-		l.t.org(), l.log.KioskID, start, end)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][]byte
-	for rows.Next() {
-		var idx int64
-		var b []byte
-		if err := rows.Scan(&idx, &b); err != nil {
-			return nil, err
-		}
-		if idx != start+int64(len(out)) {
-			return nil, fmt.Errorf("leaf %d is missing", start+int64(len(out)))
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return l.leaves().Leaves(ctx, start, end)
+}
+
+func (l *LogTx) leaves() leafTable {
+	return leafTable{t: l.t, table: "kiosk_leaves", key: "kiosk_id", id: l.log.KioskID}
 }
 
 // Append stores leaves from index start (which must be the log's size)
@@ -563,8 +539,8 @@ func (et EventTime) Off() bool {
 const eventTimesBatch = 200
 
 // eventTimesQuery builds EventTimes' statement for events of org (at most
-// eventTimesBatch): one primary-key lookup per event, joined to its
-// cabinet for the site, the lookups put together with UNION ALL. Every
+// eventTimesBatch): one primary-key lookup per event, with the site where
+// it happened (events.site_id, as the history reads it), the lookups put together with UNION ALL. Every
 // branch names the whole key (org_id, kiosk_id, log_index) with
 // equalities, which both engines answer with the primary key whatever
 // their statistics say. The one query with a term per event ORed
@@ -576,9 +552,8 @@ func eventTimesQuery(org string, events []Event) (string, []any) {
 	args := []any{org}
 	branches := make([]string, len(events))
 	for i, e := range events {
-		branches[i] = fmt.Sprintf(`SELECT e.kiosk_id, e.log_index, e.at_us, e.not_before_us, e.received_us, e.actor_id, c.site_id
-		FROM events e JOIN cabinets c ON c.org_id = e.org_id AND c.id = e.cabinet_id
-		WHERE e.org_id = $1 AND e.kiosk_id = $%d AND e.log_index = $%d`, len(args)+1, len(args)+2)
+		branches[i] = fmt.Sprintf(`SELECT e.kiosk_id, e.log_index, e.at_us, e.not_before_us, e.received_us, e.actor_id, e.site_id
+		FROM events e WHERE e.org_id = $1 AND e.kiosk_id = $%d AND e.log_index = $%d`, len(args)+1, len(args)+2)
 		args = append(args, e.KioskID, e.LogIndex)
 	}
 	return strings.Join(branches, "\nUNION ALL "), args

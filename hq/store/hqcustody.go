@@ -1,0 +1,506 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
+)
+
+// Custody changes made at HQ (issue 16): a member scans a key set's QR
+// label with a phone (or another app calls the API) and takes it, returns
+// it or hands it over. The rules are the kiosk's (keycab.DecideTake, with
+// HQ's facts: takeFacts); each change is an entry of the organisation's
+// HQ log (orglog.go) and an events row with kiosk_id '' in the same
+// transaction, and custody follows.
+//
+// A key set's home decides what a phone may do with it. A key set mapped
+// to a slot lives in that cabinet: the cabinet's locks are the kiosk's,
+// so a phone neither takes it out of the cabinet nor returns it there;
+// while it is out a phone may take it over from its holder or hand it to
+// another member ("returned to X, not yet in the cabinet" is a hand-over
+// to X), and it goes back through the kiosk. Any other key set (a drawer,
+// a lockbox, a van) is taken and returned at HQ alone.
+
+// CustodyAction is a custody change asked for at HQ.
+type CustodyAction string
+
+const (
+	// CustodyTake: the member takes the key set, from its home or, when
+	// it is out with someone else, from them (a hand-over to the member).
+	CustodyTake CustodyAction = "take"
+	// CustodyReturn: the key set goes back to its home (not a cabinet's).
+	CustodyReturn CustodyAction = "return"
+	// CustodyHandOver: the key set, out, goes to another member (To).
+	CustodyHandOver CustodyAction = "hand_over"
+)
+
+// CustodyRequest is one custody change asked for at HQ. RequestID is the
+// client's own id for the change it means (16 to 64 letters, digits, '-'
+// or '_'): the same id again answers the first outcome and changes
+// nothing, so a retried or replayed request never changes custody twice.
+type CustodyRequest struct {
+	RequestID string
+	Token     string // the key set's QR label text, or
+	KeySetID  string // the key set's id
+	Action    CustodyAction
+	To        string // hand_over: the member who takes it
+	Reason    string // take: one of the policy's reason presets
+	Recipient string // take: personal text, kept off the log
+	Notes     string // take: personal text, kept off the log
+	Via       string // how the member asked: "phone" or "api"
+}
+
+// CustodyOutcome is what came of a custody request.
+type CustodyOutcome string
+
+const (
+	CustodyDone CustodyOutcome = "done"
+	// CustodyIgnored: the key set's custody changed at HQ within the scan
+	// cool-down, so this scan is taken for the same one read again.
+	CustodyIgnored CustodyOutcome = "ignored"
+)
+
+// CustodyResult answers a custody request.
+type CustodyResult struct {
+	Outcome  CustodyOutcome
+	Message  string
+	LogIndex int64 // the HQ log entry; -1 when ignored
+	Replayed bool  // the request id had been used: this is its first outcome
+	Status   KeySetStatus
+}
+
+// HomeKind is where a key set lives.
+type HomeKind string
+
+const (
+	HomeCabinet HomeKind = "cabinet" // a slot of a slotted cabinet
+	HomeNone    HomeKind = "none"    // no cabinet: a drawer, a lockbox, a van
+)
+
+// KeySetStatus is what a scan shows: which key set, where it lives, who
+// has it since when, and what the member may do with it now.
+type KeySetStatus struct {
+	KeySet    keycab.KeySet
+	Home      HomeKind
+	CabinetID string // HomeCabinet: the cabinet and slot
+	Slot      int
+	Out       *keycab.Checkout // nil when at home
+	// Take is the rules' answer for the member taking it now.
+	Take keycab.Decision
+	// Actions are what the member may ask for now.
+	Actions []CustodyAction
+	// Note says in words what the actions leave out, if anything.
+	Note string
+}
+
+// ScanKeySet resolves a key set's QR label (or id, with token empty) for
+// the member and says where it is and what they may do: a label of
+// another organisation, or of a key set they may not see, is not found;
+// a label replaced since (a revoked token) is refused as such.
+func (s *Store) ScanKeySet(ctx context.Context, sc Scope, token, keySetID string) (KeySetStatus, error) {
+	var out KeySetStatus
+	err := s.read(ctx, "scan key set", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requirePerson("scanning a key set"); err != nil {
+			return err
+		}
+		k, err := t.scannedKeySet(ctx, token, keySetID)
+		if err != nil {
+			return err
+		}
+		out, err = t.keySetStatus(ctx, k)
+		return err
+	})
+	return out, err
+}
+
+// scannedKeySet finds the key set of a label or an id, as the member may
+// see it.
+func (t *tx) scannedKeySet(ctx context.Context, token, keySetID string) (keycab.KeySet, error) {
+	if token == "" {
+		if keySetID == "" {
+			return keycab.KeySet{}, invalid("scan a key set's label or name its id")
+		}
+		return t.keySet(ctx, keySetID)
+	}
+	if len(token) > 200 || !keycab.ValidText(token) {
+		return keycab.KeySet{}, invalid("that is not a keycab label")
+	}
+	unknown := keycab.Errorf(keycab.ENOTFOUND, "this label is not one of your organisation's key sets, or not one you may use")
+	var id string
+	var revoked int64
+	err := t.queryRow(ctx, "SELECT key_set_id, revoked_us FROM qr_tokens WHERE org_id = $1 AND hash = $2",
+		t.org(), keycab.TokenHash(strings.TrimSpace(token))).Scan(&id, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keycab.KeySet{}, unknown
+	} else if err != nil {
+		return keycab.KeySet{}, err
+	}
+	k, err := t.keySet(ctx, id)
+	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
+		return k, unknown
+	} else if err != nil {
+		return k, err
+	}
+	if revoked != 0 {
+		return k, keycab.Errorf(keycab.EFORBIDDEN, "this label of %s was replaced by a newer one on %s: use the new label", k.Label, fromUS(revoked).Format("2 Jan 2006"))
+	}
+	return k, nil
+}
+
+// keySetStatus reads k's home and custody, and what the principal may do.
+func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, error) {
+	st := KeySetStatus{KeySet: k, Home: HomeNone}
+	err := t.queryRow(ctx, "SELECT cabinet_id, number FROM slots WHERE org_id = $1 AND key_set_id = $2 ORDER BY number LIMIT 1",
+		t.org(), k.ID).Scan(&st.CabinetID, &st.Slot)
+	if err == nil {
+		st.Home = HomeCabinet
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return st, err
+	}
+	out, err := t.custodyOf(ctx, k.ID)
+	if err != nil {
+		return st, err
+	}
+	st.Out = out
+	me, err := t.memberRow(ctx, t.p.member)
+	if err != nil {
+		return st, err
+	}
+	if st.Take, err = t.decideTake(ctx, me, k, out != nil); err != nil {
+		return st, err
+	}
+	if t.p.role == keycab.RoleAuditor {
+		st.Note = "auditors read custody; they do not change it"
+		return st, nil
+	}
+	cabinet := "slot " + strconv.Itoa(st.Slot) + " of its cabinet"
+	switch {
+	case out == nil && st.Home == HomeCabinet:
+		st.Note = "it lives in " + cabinet + ": take it at the cabinet's kiosk"
+	case out == nil:
+		if st.Take.Allowed {
+			st.Actions = append(st.Actions, CustodyTake)
+		}
+	case out.MemberID == t.p.member:
+		st.Actions = append(st.Actions, CustodyHandOver)
+		if st.Home == HomeCabinet {
+			st.Note = "it lives in " + cabinet + ": return it there"
+		} else {
+			st.Actions = append(st.Actions, CustodyReturn)
+		}
+	default:
+		if st.Take.Allowed {
+			st.Actions = append(st.Actions, CustodyTake)
+		}
+		if t.p.managesSite(k.SiteID) {
+			st.Actions = append(st.Actions, CustodyHandOver)
+			if st.Home != HomeCabinet {
+				st.Actions = append(st.Actions, CustodyReturn)
+			}
+		}
+	}
+	return st, nil
+}
+
+// custodyOf reads who has key set id now, or nil.
+func (t *tx) custodyOf(ctx context.Context, id string) (*keycab.Checkout, error) {
+	c := keycab.Checkout{KeySetID: id}
+	var taken, due int64
+	err := t.queryRow(ctx, "SELECT member_id, log_index, taken_us, due_us FROM custody WHERE org_id = $1 AND key_set_id = $2",
+		t.org(), id).Scan(&c.MemberID, &c.LogIndex, &taken, &due)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	c.TakenAt, c.DueAt = fromUS(taken), fromUS(due)
+	return &c, nil
+}
+
+// validRequestID: what a custody request's id may be.
+func validRequestID(id string) bool {
+	if len(id) < 16 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// RecordCustody carries out a custody change asked for at HQ, decided by
+// the kiosk's rules, as one entry of the organisation's HQ log. The
+// organisation's log is locked first, so concurrent requests (two phones
+// scanning one label) are decided one after the other: the second sees
+// the first's change, and a take of a key set whose custody changed at
+// HQ within the policy's scan cool-down is ignored (CustodyIgnored), not
+// taken for a hand-over. Refusals are errors: EFORBIDDEN with the rules'
+// words, ECONFLICT for a change that does not fit the key set's state.
+func (s *Store) RecordCustody(ctx context.Context, sc Scope, req CustodyRequest) (CustodyResult, error) {
+	var res CustodyResult
+	err := s.write(ctx, "record custody", sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.mustWrite("changing custody"); err != nil {
+			return err
+		}
+		if !validRequestID(req.RequestID) {
+			return invalid("request_id must be 16 to 64 letters, digits, '-' or '_' (a fresh one for each change)")
+		}
+		switch req.Action {
+		case CustodyTake, CustodyReturn, CustodyHandOver:
+		default:
+			return invalid("action must be take, return or hand_over")
+		}
+		if req.Via != "phone" && req.Via != "api" {
+			req.Via = "api"
+		}
+		// The log's lock first: everything below sees every earlier
+		// change and none can slip in between.
+		if _, err := t.orgLog(ctx, true); err != nil {
+			return err
+		}
+		if done, err := t.replayed(ctx, req.RequestID); err != nil || done != nil {
+			if done != nil {
+				res = *done
+			}
+			return err
+		}
+		k, err := t.scannedKeySet(ctx, req.Token, req.KeySetID)
+		if err != nil {
+			return err
+		}
+		res, err = t.recordCustody(ctx, k, req)
+		if err != nil {
+			return err
+		}
+		_, err = t.exec(ctx, "INSERT INTO custody_requests (org_id, id, member_id, outcome, log_index, at_us) VALUES ($1, $2, $3, $4, $5, $6)",
+			t.org(), req.RequestID, t.p.member, string(res.Outcome), res.LogIndex, us(t.now))
+		if err != nil {
+			return err
+		}
+		res.Status, err = t.keySetStatus(ctx, k)
+		return err
+	})
+	return res, err
+}
+
+// replayed answers a request id already used by the member with its
+// first outcome; another member's id is refused.
+func (t *tx) replayed(ctx context.Context, id string) (*CustodyResult, error) {
+	var member, outcome string
+	var index int64
+	err := t.queryRow(ctx, "SELECT member_id, outcome, log_index FROM custody_requests WHERE org_id = $1 AND id = $2", t.org(), id).
+		Scan(&member, &outcome, &index)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if member != t.p.member {
+		return nil, keycab.Errorf(keycab.ECONFLICT, "request_id %s was used for another change: send a fresh one", id)
+	}
+	r := &CustodyResult{Outcome: CustodyOutcome(outcome), LogIndex: index, Replayed: true, Message: "already done: this request was answered before"}
+	if index >= 0 {
+		var ks string
+		if err := t.queryRow(ctx, "SELECT key_set_id FROM events WHERE org_id = $1 AND kiosk_id = '' AND log_index = $2", t.org(), index).Scan(&ks); err != nil {
+			return nil, err
+		}
+		k, err := t.keySet(ctx, ks)
+		if err != nil {
+			return nil, err
+		}
+		if r.Status, err = t.keySetStatus(ctx, k); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// recordCustody decides and records one change of k (RecordCustody).
+func (t *tx) recordCustody(ctx context.Context, k keycab.KeySet, req CustodyRequest) (CustodyResult, error) {
+	st, err := t.keySetStatus(ctx, k)
+	if err != nil {
+		return CustodyResult{}, err
+	}
+	facts, err := t.takeFacts(ctx, keycab.Member{ID: t.p.member}, k, true)
+	if err != nil {
+		return CustodyResult{}, err
+	}
+	if cool := facts.Policy.ScanCoolDown; cool > 0 {
+		var last sql.NullInt64
+		if err := t.queryRow(ctx, "SELECT max(at_us) FROM events WHERE org_id = $1 AND key_set_id = $2 AND kiosk_id = ''",
+			t.org(), k.ID).Scan(&last); err != nil {
+			return CustodyResult{}, err
+		}
+		if last.Valid && t.now.Sub(fromUS(last.Int64)) < cool {
+			return CustodyResult{Outcome: CustodyIgnored, LogIndex: -1,
+				Message: fmt.Sprintf("%s changed hands %s ago: a scan again within %s is ignored", k.Label, t.now.Sub(fromUS(last.Int64)).Round(time.Second), cool)}, nil
+		}
+	}
+	if !slices.Contains(st.Actions, req.Action) {
+		return CustodyResult{}, refusal(st, req.Action)
+	}
+	ev := &audit.Event{KeySet: k.ID, Actor: t.p.member, Detail: map[string]string{"via": req.Via}}
+	var recipient, notes string
+	switch req.Action {
+	case CustodyTake:
+		if st.Out != nil {
+			// From whoever has it: a hand-over to the member.
+			ev.Kind, ev.Second, ev.Detail["holder"] = keycab.EventKeyHandedOver, t.p.member, st.Out.MemberID
+			break
+		}
+		if st.Take.Approvers > 0 {
+			return CustodyResult{}, keycab.Errorf(keycab.EFORBIDDEN, "%s needs %d more member(s) to confirm (dual release): take it at a kiosk", k.Label, st.Take.Approvers)
+		}
+		if err := checkReason(facts.Policy, req.Reason); err != nil {
+			return CustodyResult{}, err
+		}
+		if err := checkPersonal(req.Recipient, req.Notes); err != nil {
+			return CustodyResult{}, err
+		}
+		ev.Kind, ev.Reason = keycab.EventKeyTaken, req.Reason
+		if due := facts.Policy.DueAt(t.now, k, facts.Location); !due.IsZero() {
+			ev.Due = due.UnixMilli()
+		}
+		recipient, notes = strings.TrimSpace(req.Recipient), strings.TrimSpace(req.Notes)
+	case CustodyReturn:
+		ev.Kind = keycab.EventKeyReturned
+		if st.Out.MemberID != t.p.member {
+			ev.Detail["holder"] = st.Out.MemberID
+		}
+	case CustodyHandOver:
+		if req.To == "" || req.To == st.Out.MemberID {
+			return CustodyResult{}, invalid("hand_over needs to: the member who takes %s (not its holder)", k.Label)
+		}
+		to, err := t.member(ctx, req.To)
+		if err != nil {
+			return CustodyResult{}, err
+		}
+		d, err := t.decideTake(ctx, to, k, true)
+		if err != nil {
+			return CustodyResult{}, err
+		}
+		if !d.Allowed {
+			return CustodyResult{}, keycab.Errorf(keycab.EFORBIDDEN, "%s may not hold %s: %s", keycab.ShortName(to.Name), k.Label, d.Reason)
+		}
+		ev.Kind, ev.Second, ev.Detail["holder"] = keycab.EventKeyHandedOver, to.ID, st.Out.MemberID
+	}
+	salts := map[string][]byte{}
+	if recipient != "" {
+		salts["recipient"] = audit.NewSalt()
+		ev.Recipient = audit.PersonalRef(salts["recipient"], recipient)
+	}
+	if notes != "" {
+		salts["notes"] = audit.NewSalt()
+		ev.Notes = audit.PersonalRef(salts["notes"], notes)
+	}
+	index, _, err := t.appendOrgLog(ctx, ev)
+	if err != nil {
+		return CustodyResult{}, err
+	}
+	if err := t.recordHQEvent(ctx, k, index, ev); err != nil {
+		return CustodyResult{}, err
+	}
+	for field, text := range map[string]string{"recipient": recipient, "notes": notes} {
+		if text == "" || t.s.notes == nil {
+			continue
+		}
+		sealed, err := t.s.notes.seal(append(append([]byte{}, salts[field]...), text...), personalAD(t.org(), "", index, field))
+		if err != nil {
+			return CustodyResult{}, err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO personal_texts (org_id, kiosk_id, log_index, field, subject, sealed) VALUES ($1, '', $2, $3, $4, $5)`,
+			t.org(), index, field, t.p.member, sealed); err != nil {
+			return CustodyResult{}, err
+		}
+	}
+	return CustodyResult{Outcome: CustodyDone, LogIndex: index, Message: doneMessage(k, ev)}, nil
+}
+
+// recordHQEvent stores an HQ log entry as history (kiosk_id '', no
+// cabinet, the key set's site) and applies it to custody.
+func (t *tx) recordHQEvent(ctx context.Context, k keycab.KeySet, index int64, ev *audit.Event) error {
+	e := EventOf(index, ev)
+	if _, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us,
+			reason, second_id, third_id, slot, via, context)
+		VALUES ($1, '', $2, $3, $4, $5, '', $6, $7, $8, $6, $9, $6, $10, $11, '', 0, $12, $13)`,
+		t.org(), index, string(e.Kind), e.ActorID, e.KeySetID, us(e.At), us(e.DueAt), e.Detail, k.SiteID,
+		e.Reason, e.SecondID, e.Via, e.Context); err != nil {
+		return err
+	}
+	switch ev.Kind {
+	case keycab.EventKeyTaken:
+		_, err := t.exec(ctx, `INSERT INTO custody (org_id, key_set_id, member_id, kiosk_id, log_index, taken_us, due_us) VALUES ($1, $2, $3, '', $4, $5, $6)`,
+			t.org(), k.ID, ev.Actor, index, us(e.At), us(e.DueAt))
+		return err
+	case keycab.EventKeyReturned:
+		_, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = $2", t.org(), k.ID)
+		return err
+	case keycab.EventKeyHandedOver:
+		_, err := t.exec(ctx, "UPDATE custody SET member_id = $1 WHERE org_id = $2 AND key_set_id = $3", ev.Second, t.org(), k.ID)
+		return err
+	}
+	return nil
+}
+
+// refusal says why action does not fit the key set's state for the
+// member.
+func refusal(st KeySetStatus, action CustodyAction) error {
+	label := st.KeySet.Label
+	switch {
+	case action == CustodyTake && !st.Take.Allowed && st.Take.Reason != "":
+		return keycab.Errorf(keycab.EFORBIDDEN, "%s", st.Take.Reason)
+	case st.Note != "":
+		return keycab.Errorf(keycab.ECONFLICT, "%s: %s", label, st.Note)
+	case action == CustodyReturn && st.Out == nil:
+		return keycab.Errorf(keycab.ECONFLICT, "%s is not out", label)
+	case action == CustodyHandOver && st.Out == nil:
+		return keycab.Errorf(keycab.ECONFLICT, "%s is not out: take it first", label)
+	case action == CustodyTake && st.Out != nil && st.Out.MemberID == "":
+		return keycab.Errorf(keycab.ECONFLICT, "%s is out", label)
+	}
+	return keycab.Errorf(keycab.EFORBIDDEN, "you may not %s %s now", strings.ReplaceAll(string(action), "_", " "), label)
+}
+
+// checkReason holds a take's reason to the policy's presets (any short
+// text when there are none), as the kiosk offers them.
+func checkReason(p keycab.Policy, reason string) error {
+	switch {
+	case len(p.Reasons) > 0 && !slices.Contains(p.Reasons, reason):
+		return invalid("reason must be one of: %s", strings.Join(p.Reasons, ", "))
+	case len(reason) > 64 || !keycab.Printable(reason):
+		return invalid("reason must be at most 64 printable characters")
+	}
+	return nil
+}
+
+// checkPersonal holds recipient and notes to what a kiosk entry may
+// reference.
+func checkPersonal(texts ...string) error {
+	for _, s := range texts {
+		if len(s) > audit.MaxPersonalText || !keycab.ValidText(s) {
+			return invalid("recipient and notes must be valid text of at most %d bytes, without NUL", audit.MaxPersonalText)
+		}
+	}
+	return nil
+}
+
+// doneMessage says what was recorded.
+func doneMessage(k keycab.KeySet, ev *audit.Event) string {
+	switch ev.Kind {
+	case keycab.EventKeyTaken:
+		return "Taken: " + k.Label
+	case keycab.EventKeyReturned:
+		return "Returned: " + k.Label
+	}
+	return "Handed over: " + k.Label
+}
