@@ -43,6 +43,25 @@ type Config struct {
 	Erased           []string `json:",omitempty"`
 	Held             []string `json:",omitempty"`
 	PersonalTextDays int      `json:",omitempty"`
+	// HQCustody (sync/wire minor version 6) is, for each key set of the
+	// kiosk's site whose custody changed at HQ (a phone's take, return or
+	// hand-over), the newest such change: the kiosk adopts each one once
+	// (store.DB.ApplyConfig), so it shows the key set with whoever HQ
+	// says has it and raises no alarm for it.
+	HQCustody []HQCustody `json:",omitempty"`
+}
+
+// HQCustody is the newest custody change made at HQ of one key set:
+// Index is its entry in the organisation's HQ log, At its time (HQ's
+// clock), MemberID who has the key set now ("" when it is back), with
+// Since and Due as HQ's custody holds them.
+type HQCustody struct {
+	KeySetID string
+	Index    int64
+	At       time.Time
+	MemberID string    `json:",omitempty"`
+	Since    time.Time `json:",omitzero"`
+	Due      time.Time `json:",omitzero"`
 }
 
 // Refusal is a touchscreen change HQ did not apply: the index of the

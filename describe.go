@@ -42,6 +42,7 @@ var eventTitles = map[EventKind]string{
 	EventRemoteRelease: "Released from HQ",
 	EventRemoteRefused: "HQ request refused",
 	EventRemoteDone:    "HQ request carried out",
+	EventCustodyFromHQ: "Key changed hands at HQ",
 }
 
 // alarmTitles says each alarm in a sentence.

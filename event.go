@@ -38,6 +38,12 @@ const (
 	EventRemoteRelease EventKind = "remote.release"  // HQ released a slot or the door
 	EventRemoteRefused EventKind = "remote.refused"  // the kiosk refused a remote action; Detail[RemoteRefusal] says why
 	EventRemoteDone    EventKind = "remote.done"     // the kiosk carried out a remote action of no other kind (a fob replaced)
+	// EventCustodyFromHQ: the kiosk adopted a custody change made at HQ
+	// (a phone's take or hand-over, Config.HQCustody): KeySet is now with
+	// Second, or back when Second is empty; Detail["hq_index"] is the
+	// entry of the organisation's HQ log and Detail["holder"] the holder
+	// before, if any.
+	EventCustodyFromHQ EventKind = "custody.hq"
 )
 
 // Detail keys of the entries a remote action leaves in a kiosk's log.
@@ -108,7 +114,7 @@ var eventKinds = func() map[EventKind]bool {
 		EventAlarmCleared, EventEmergency, EventEmergencyOff, EventAdminChange,
 		EventMemberErased, EventLogEpoch, EventCosigned, EventClockAnchored,
 		EventLockPulsed, EventKeyLost, EventKeyHandedOver, EventRemoteRelease,
-		EventRemoteRefused, EventRemoteDone, EventTextsExpired,
+		EventRemoteRefused, EventRemoteDone, EventTextsExpired, EventCustodyFromHQ,
 	} {
 		m[k] = true
 	}
@@ -121,5 +127,5 @@ func (k EventKind) Known() bool { return eventKinds[k] }
 
 // Custody reports whether events of kind k change who holds a key.
 func (k EventKind) Custody() bool {
-	return k == EventKeyTaken || k == EventKeyReturned || k == EventKeyLost || k == EventKeyHandedOver
+	return k == EventKeyTaken || k == EventKeyReturned || k == EventKeyLost || k == EventKeyHandedOver || k == EventCustodyFromHQ
 }

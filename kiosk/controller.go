@@ -356,10 +356,19 @@ func (c *Controller) load(ctx context.Context) error {
 		return fmt.Errorf("kiosk: load config: %w", err)
 	}
 	c.setConfig(conf)
-	out, err := c.db.KeysOut(ctx)
-	if err != nil {
+	if err := c.readCustody(ctx); err != nil {
 		return fmt.Errorf("kiosk: load custody: %w", err)
 	}
+	return nil
+}
+
+// readCustody makes custody what the log says now.
+func (c *Controller) readCustody(ctx context.Context) error {
+	out, err := c.db.KeysOut(ctx)
+	if err != nil {
+		return err
+	}
+	clear(c.out)
 	for _, o := range out {
 		c.out[o.KeySetID] = o
 	}
@@ -383,7 +392,8 @@ func (c *Controller) setConfig(conf *keycab.Config) {
 // badge they scanned revoked) is signed out; a take not yet released is
 // decided again, and refused if no longer allowed; a lock already
 // released stays so for its time, and a key already out stays out (its
-// custody is the log's, not the config's).
+// custody is the log's, not the config's: custody is read again from the
+// log, which a bundle's custody changes made at HQ may have moved on).
 func (c *Controller) reload(ctx context.Context) {
 	c.confChanged = c.db.ConfigChanged() // before the read: no change falls between
 	conf, err := c.db.Snapshot(ctx)
@@ -393,6 +403,11 @@ func (c *Controller) reload(ctx context.Context) {
 	}
 	prev := c.conf.Version
 	c.setConfig(conf)
+	// The bundle may have brought custody changes made at HQ (a phone's
+	// hand-over), which ApplyConfig logged: custody as the log now says.
+	if err := c.readCustody(ctx); err != nil {
+		c.log.Error("reload custody: keeping the one in force", "err", err)
+	}
 	c.log.Info("config reloaded", "version", conf.Version, "previous", prev)
 	if c.s == nil {
 		return

@@ -31,8 +31,9 @@ func (d *DB) wrapNil(op string, err error) error {
 }
 
 // ApplyConfig replaces the config snapshot with c and logs config.applied,
-// in one transaction. A snapshot whose version is not newer than the
-// applied one is refused (keycab.ECONFLICT).
+// in one transaction, which also erases the members HQ erased and adopts
+// the custody changes made at HQ (adoptHQCustody). A snapshot whose
+// version is not newer than the applied one is refused (keycab.ECONFLICT).
 func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 	if err := c.Cabinet.Kind.Validate(); err != nil {
 		return err
@@ -50,6 +51,7 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 	}
 	defer d.changedConfig()
 	var erased []string
+	var adopted int
 	err = d.Update(ctx, func(tx *Tx) error {
 		var cur int64
 		if err := tx.QueryRow("SELECT coalesce(max(version), 0) FROM config").Scan(&cur); err != nil {
@@ -143,6 +145,9 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 		if err := tx.applyTouch(c); err != nil {
 			return d.wrap("apply config version "+strconv.FormatInt(c.Version, 10), err)
 		}
+		if adopted, err = tx.adoptHQCustody(c.HQCustody); err != nil {
+			return err
+		}
 		if _, err := tx.Exec("UPDATE config SET lifecycle = ? WHERE id = 1", string(lifecycle)); err != nil {
 			return d.wrap("apply config version "+strconv.FormatInt(c.Version, 10), err)
 		}
@@ -152,8 +157,14 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 		}})
 		return err
 	})
-	if err != nil || len(erased) == 0 {
+	if err != nil {
 		return err
+	}
+	if adopted > 0 {
+		d.log.Info("custody changes made at HQ adopted", "changes", adopted)
+	}
+	if len(erased) == 0 {
+		return nil
 	}
 	// The erased bytes out of free pages and the WAL, as Erase does, before
 	// the erasure is reported done. The bundle is applied whatever happens

@@ -89,7 +89,7 @@ type OrgLog struct {
 
 func keySetStatusOf(st store.KeySetStatus) KeySetStatus {
 	out := KeySetStatus{KeySet: keySetOf(st.KeySet), Home: string(st.Home), CabinetID: st.CabinetID, Slot: st.Slot,
-		Take: Decision{Allowed: st.Take.Allowed, Reason: st.Take.Reason, NeedsPIN: st.Take.NeedsPIN, Approvers: st.Take.Approvers},
+		Take:    Decision{Allowed: st.Take.Allowed, Reason: st.Take.Reason, NeedsPIN: st.Take.NeedsPIN, Approvers: st.Take.Approvers},
 		Actions: []string{}, Note: st.Note}
 	if o := st.Out; o != nil {
 		out.Out = &Holder{MemberID: o.MemberID, Since: o.TakenAt, Due: o.DueAt}

@@ -18,7 +18,7 @@ import (
 // label with a phone (or another app calls the API) and takes it, returns
 // it or hands it over. The rules are the kiosk's (keycab.DecideTake, with
 // HQ's facts: takeFacts); each change is an entry of the organisation's
-// HQ log (orglog.go) and an events row with kiosk_id '' in the same
+// HQ log (orglog.go) and an events row with an empty kiosk_id in the same
 // transaction, and custody follows.
 //
 // A key set's home decides what a phone may do with it. A key set mapped
@@ -205,6 +205,9 @@ func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, e
 			if st.Home != HomeCabinet {
 				st.Actions = append(st.Actions, CustodyReturn)
 			}
+		}
+		if st.Home == HomeCabinet {
+			st.Note = "it lives in " + cabinet + ": it goes back there"
 		}
 	}
 	return st, nil
@@ -426,7 +429,7 @@ func (t *tx) recordCustody(ctx context.Context, k keycab.KeySet, req CustodyRequ
 	return CustodyResult{Outcome: CustodyDone, LogIndex: index, Message: doneMessage(k, ev)}, nil
 }
 
-// recordHQEvent stores an HQ log entry as history (kiosk_id '', no
+// recordHQEvent stores an HQ log entry as history (an empty kiosk_id, no
 // cabinet, the key set's site) and applies it to custody.
 func (t *tx) recordHQEvent(ctx context.Context, k keycab.KeySet, index int64, ev *audit.Event) error {
 	e := EventOf(index, ev)
@@ -503,4 +506,47 @@ func doneMessage(k keycab.KeySet, ev *audit.Event) string {
 		return "Returned: " + k.Label
 	}
 	return "Handed over: " + k.Label
+}
+
+// kioskHQCustody fills in a bundle's custody changes made at HQ
+// (keycab.Config.HQCustody): for each key set of the kiosk's site that
+// HQ's own log names, its newest entry there and who has the key set
+// now, as HQ's custody says (a kiosk's later take or return included).
+func (t *tx) kioskHQCustody(ctx context.Context, cfg *keycab.Config) error {
+	rows, err := t.query(ctx, `SELECT key_set_id, log_index, at_us FROM events
+		WHERE org_id = $1 AND kiosk_id = '' AND site_id = $2 ORDER BY log_index`, t.org(), t.p.site)
+	if err != nil {
+		return err
+	}
+	latest := map[string]keycab.HQCustody{}
+	var order []string
+	for rows.Next() {
+		var c keycab.HQCustody
+		var at int64
+		if err := rows.Scan(&c.KeySetID, &c.Index, &at); err != nil {
+			rows.Close()
+			return err
+		}
+		c.At = fromUS(at)
+		if _, ok := latest[c.KeySetID]; !ok {
+			order = append(order, c.KeySetID)
+		}
+		latest[c.KeySetID] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range order {
+		c := latest[id]
+		out, err := t.custodyOf(ctx, id)
+		if err != nil {
+			return err
+		}
+		if out != nil {
+			c.MemberID, c.Since, c.Due = out.MemberID, out.TakenAt, out.DueAt
+		}
+		cfg.HQCustody = append(cfg.HQCustody, c)
+	}
+	return nil
 }

@@ -257,6 +257,19 @@
 // sends them to every kiosk. (Minor version 4 is the personal-text side
 // channel.)
 //
+// # Custody changes made at HQ (minor version 6)
+//
+// Minor version 6 adds HQCustody to the bundle's config, omitted when
+// empty: for each key set of the kiosk's site that the organisation's HQ
+// log names (a phone's take, return or hand-over), its newest entry
+// there (Index, At by HQ's clock) and who has the key set now as HQ's
+// custody says (MemberID, Since, Due; no MemberID when it is back). The
+// kiosk adopts each entry once: where its own custody of the key set
+// differs and was not changed after At, it logs custody.hq (KeySet,
+// Second the new holder or none, Detail hq_index and holder, the holder
+// before) and custody follows; HQ applies nothing for custody.hq, which
+// it already holds. A kiosk of an older minor version ignores the field.
+//
 // # Enrolment
 //
 // An admin makes a single-use token for one cabinet at HQ. The kiosk

@@ -6,8 +6,9 @@ import "time"
 // doc): it is sent as "v" in every message. Minor 1: HQ's one error body
 // and clock_offset_ms; minor 2: touchscreen changes; minor 3: remote
 // actions; minor 4: personal texts; minor 5: the record lifecycle
-// (erasure, legal holds, retention) in the bundle.
-const Minor = 5
+// (erasure, legal holds, retention) in the bundle; minor 6: custody
+// changes made at HQ in the bundle.
+const Minor = 6
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"

@@ -33,19 +33,11 @@ func TestLiveErasure(t *testing.T) {
 		k.start(t)
 		c := signIn(t, h, env)
 		st, sc := openHQ(t, appDSN, env)
-		var list struct {
-			Members []struct{ ID, Name, Email string } `json:"members"`
-		}
-		c.call(t, "GET", "/v1/members", nil, 200, &list)
-		var benID, benName, benEmail string
-		for _, m := range list.Members {
-			if strings.HasPrefix(m.Name, "Ben") {
-				benID, benName, benEmail = m.ID, m.Name, m.Email
-			}
-		}
-		if benID == "" {
+		b, ok := demoMembers(t, c)["Ben"]
+		if !ok {
 			t.Fatal("the demo organisation has no Ben")
 		}
+		benID, benName, benEmail := b.ID, b.Name, b.Email
 		const ben = "0A00B1C2D4"
 		const recipient, notes = "Recipient-Zq8 Yarrowby", "Notes-Wm5 lockbox 2211"
 

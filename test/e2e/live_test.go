@@ -34,14 +34,7 @@ func TestLiveConfig(t *testing.T) {
 		k.start(t)
 		k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
 		c := signIn(t, h, env)
-		members := map[string]string{} // first name -> id
-		var list struct {
-			Members []struct{ ID, Name string } `json:"members"`
-		}
-		c.call(t, "GET", "/v1/members", nil, 200, &list)
-		for _, m := range list.Members {
-			members[strings.Fields(m.Name)[0]] = m.ID
-		}
+		members := demoMembers(t, c)
 		ben, chloe, dev := "0A00B1C2D4", "0A00B1C2D5", "0A00B1C2D6"
 
 		// Every key set in a key-set group that Ben's member group may
@@ -58,7 +51,7 @@ func TestLiveConfig(t *testing.T) {
 		c.call(t, "POST", "/v1/groups", map[string]any{"kind": "key_sets", "name": "Front office keys"}, 201, &kg)
 		c.call(t, "PUT", "/v1/groups/"+kg.ID+"/entries", map[string]any{"ids": ids}, 200, nil)
 		c.call(t, "POST", "/v1/groups", map[string]any{"kind": "members", "name": "Lettings team"}, 201, &mg)
-		c.call(t, "PUT", "/v1/groups/"+mg.ID+"/entries", map[string]any{"ids": []string{members["Ben"]}}, 200, nil)
+		c.call(t, "PUT", "/v1/groups/"+mg.ID+"/entries", map[string]any{"ids": []string{members["Ben"].ID}}, 200, nil)
 		c.call(t, "POST", "/v1/access-rules", map[string]any{"member_group_id": mg.ID, "key_set_group_id": kg.ID}, 201, &rule)
 		eventually(t, liveWithin, "the kiosk reloading the groups", func() bool {
 			return strings.Count(k.p.errb.String(), "config reloaded") >= k.reloads+1
@@ -87,21 +80,21 @@ func TestLiveConfig(t *testing.T) {
 		var badges struct {
 			Badges []struct{ ID string } `json:"badges"`
 		}
-		c.call(t, "GET", "/v1/members/"+members["Ben"]+"/badges", nil, 200, &badges)
+		c.call(t, "GET", "/v1/members/"+members["Ben"].ID+"/badges", nil, 200, &badges)
 		for _, b := range badges.Badges {
-			c.call(t, "DELETE", "/v1/members/"+members["Ben"]+"/badges/"+b.ID, nil, 204, nil)
+			c.call(t, "DELETE", "/v1/members/"+members["Ben"].ID+"/badges/"+b.ID, nil, 204, nil)
 		}
 		k.refusedWithin(t, "badge "+ben, "Badge not recognised")
 
 		// Chloe removed from the organisation.
-		c.call(t, "DELETE", "/v1/members/"+members["Chloe"], nil, 204, nil)
+		c.call(t, "DELETE", "/v1/members/"+members["Chloe"].ID, nil, 204, nil)
 		k.refusedWithin(t, "badge "+chloe, "Badge not recognised")
 
 		// Dev's job ended: he is still known, with nothing to take.
 		var jobs struct {
 			Jobs []struct{ ID string } `json:"jobs"`
 		}
-		c.call(t, "GET", "/v1/jobs?member_id="+members["Dev"], nil, 200, &jobs)
+		c.call(t, "GET", "/v1/jobs?member_id="+members["Dev"].ID, nil, 200, &jobs)
 		for _, j := range jobs.Jobs {
 			c.call(t, "DELETE", "/v1/jobs/"+j.ID, nil, 204, nil)
 		}
@@ -156,6 +149,25 @@ func (k *kiosk) refusedWithin(tb testing.TB, line, want string) {
 		}
 	}
 	k.say(tb, "cancel", "")
+}
+
+// demoMember is a member of the demo organisation as HQ lists it.
+type demoMember struct{ ID, Name, Email string }
+
+// demoMembers lists the demo organisation's members by first name.
+func demoMembers(tb testing.TB, c *apiClient) map[string]demoMember {
+	tb.Helper()
+	var list struct {
+		Members []demoMember `json:"members"`
+	}
+	c.call(tb, "GET", "/v1/members", nil, 200, &list)
+	out := map[string]demoMember{}
+	for _, m := range list.Members {
+		if f := strings.Fields(m.Name); len(f) > 0 {
+			out[f[0]] = m
+		}
+	}
+	return out
 }
 
 // apiClient is a signed-in client of HQ's JSON API.
