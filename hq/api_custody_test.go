@@ -248,3 +248,94 @@ func TestCustodyAtHQAttacks(t *testing.T) {
 		}
 	})
 }
+
+// A dual release on phones: a sensitive key set's take waits for a
+// second member, who confirms on their own phone; not the taker, not a
+// contractor, not after the window; then the take is recorded with both
+// and the personal text kept. A triple release needs two.
+func TestCustodyAtHQDualRelease(t *testing.T) {
+	forEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		w := e.mustCustodyWorld(t, "Acme")
+		own := store.MemberScope(w.owner.orgID, w.owner.memberID)
+		plant, err := e.st.CreateKeySet(ctx, own, keycab.KeySet{SiteID: w.site.ID, Label: "Plant room", Sensitive: true})
+		MustNoErr(t, err)
+		admin := e.MustJoin(t, w.owner, "admin@acme.test", "admin")
+		con := e.MustJoin(t, w.owner, "con@acme.test", "contractor")
+		n := 0
+		post := func(u *user, action string, extra ...string) resp {
+			n++
+			body := map[string]string{"request_id": requestID(t, n), "key_set_id": plant.ID, "action": action, "via": "phone"}
+			for i := 0; i+1 < len(extra); i += 2 {
+				body[extra[i]] = extra[i+1]
+			}
+			return e.do(t, "POST", "/v1/custody", u.access, body)
+		}
+		r := MustStatus(t, post(w.staff, "take", "reason", "maintenance", "notes", "boiler fault 7"), 200)
+		status, _ := r.body["status"].(map[string]any)
+		pending, _ := status["pending"].(map[string]any)
+		if r.str("outcome") != "pending" || pending["member_id"] != w.staff.memberID || pending["needed"] != float64(1) || status["out"] != nil {
+			t.Fatalf("a sensitive take: %s", r.raw)
+		}
+		// The taker cannot confirm their own; a contractor may not; another take is refused.
+		if r := post(w.staff, "confirm"); r.status != 409 {
+			t.Errorf("the taker confirming: %d %s", r.status, r.raw)
+		}
+		if r := post(con, "confirm"); r.status != 404 && r.status != 403 && r.status != 409 {
+			t.Errorf("a contractor confirming: %d %s", r.status, r.raw)
+		}
+		if r := post(w.owner, "take", "reason", "viewing"); r.status != 409 {
+			t.Errorf("another take while one waits: %d %s", r.status, r.raw)
+		}
+		scan := MustStatus(t, e.do(t, "POST", "/v1/scan", admin.access, map[string]string{"key_set_id": plant.ID}), 200)
+		if fmt.Sprint(scan.body["actions"]) != "[confirm]" {
+			t.Fatalf("the admin's scan of the waiting take: %s", scan.raw)
+		}
+		// After the window the take is gone.
+		e.clock.Advance(61 * time.Second)
+		if r := post(admin, "confirm"); r.status != 409 && r.status != 403 {
+			t.Errorf("a confirmation after the window: %d %s", r.status, r.raw)
+		}
+		// Again, and the admin confirms in time.
+		MustStatus(t, post(w.staff, "take", "reason", "maintenance", "notes", "boiler fault 7"), 200)
+		e.clock.Advance(10 * time.Second)
+		done := MustStatus(t, post(admin, "confirm"), 200)
+		status, _ = done.body["status"].(map[string]any)
+		out, _ := status["out"].(map[string]any)
+		if done.str("outcome") != "done" || out["member_id"] != w.staff.memberID {
+			t.Fatalf("the confirmation: %s", done.raw)
+		}
+		h := MustStatus(t, e.do(t, "GET", "/v1/events?key_set_id="+plant.ID, w.owner.access, nil), 200)
+		evs, _ := h.body["events"].([]any)
+		if len(evs) != 1 {
+			t.Fatalf("history: %s", h.raw)
+		}
+		ev, _ := evs[0].(map[string]any)
+		if ev["kind"] != "key.taken" || ev["actor_id"] != w.staff.memberID || ev["second_id"] != admin.memberID || ev["notes"] != "boiler fault 7" || ev["reason"] != "maintenance" {
+			t.Fatalf("the take in history: %v", ev)
+		}
+
+		// A triple release: the admin's confirmation leaves one to go, the
+		// owner's releases it.
+		vault, err := e.st.CreateKeySet(ctx, own, keycab.KeySet{SiteID: w.site.ID, Label: "Vault", Sensitive: true, TripleRelease: true})
+		MustNoErr(t, err)
+		plant = vault
+		e.clock.Advance(10 * time.Second)
+		MustStatus(t, post(w.staff, "take", "reason", "inspection"), 200)
+		if r := MustStatus(t, post(admin, "confirm"), 200); r.str("outcome") != "pending" {
+			t.Fatalf("the first of two confirmations: %s", r.raw)
+		}
+		if r := post(admin, "confirm"); r.status != 409 {
+			t.Errorf("the admin confirming twice: %d %s", r.status, r.raw)
+		}
+		if r := MustStatus(t, post(w.owner, "confirm"), 200); r.str("outcome") != "done" {
+			t.Fatalf("the second confirmation: %s", r.raw)
+		}
+		h = MustStatus(t, e.do(t, "GET", "/v1/events?key_set_id="+vault.ID, w.owner.access, nil), 200)
+		evs, _ = h.body["events"].([]any)
+		ev, _ = evs[0].(map[string]any)
+		if len(evs) != 1 || ev["second_id"] != admin.memberID || ev["third_id"] != w.owner.memberID {
+			t.Fatalf("the triple release in history: %s", h.raw)
+		}
+	})
+}

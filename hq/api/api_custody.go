@@ -30,7 +30,7 @@ type CustodyRequest struct {
 	RequestID string `json:"request_id" doc:"the client's id for this change (16 to 64 letters, digits, - or _): sent again, it answers the first outcome and changes nothing"`
 	Token     string `json:"token,omitempty" doc:"the text of the key set's QR label"`
 	KeySetID  string `json:"key_set_id,omitempty" doc:"or the key set's id"`
-	Action    string `json:"action"`
+	Action    string `json:"action" doc:"take, return, hand_over, or confirm another member's take that needs a second (or third) member"`
 	To        string `json:"to,omitempty" doc:"hand_over: the member who takes the key set"`
 	Reason    string `json:"reason,omitempty" doc:"take: one of the policy's reasons"`
 	Recipient string `json:"recipient,omitempty" doc:"take: who the keys are for (personal text, never in the log's entries)"`
@@ -39,7 +39,7 @@ type CustodyRequest struct {
 }
 
 func (CustodyRequest) openAPI(s *openapi3.Schema) {
-	s.Properties["action"].Value.Enum = []any{string(store.CustodyTake), string(store.CustodyReturn), string(store.CustodyHandOver)}
+	s.Properties["action"].Value.Enum = []any{string(store.CustodyTake), string(store.CustodyReturn), string(store.CustodyHandOver), string(store.CustodyConfirm)}
 	s.Properties["via"].Value.Enum = []any{"phone", "api"}
 }
 
@@ -54,6 +54,17 @@ type KeySetStatus struct {
 	Take      Decision `json:"take" doc:"the rules' answer for the member taking it now"`
 	Actions   []string `json:"actions" doc:"what the member may ask for now"`
 	Note      string   `json:"note,omitempty" doc:"what the actions leave out, in words"`
+	Pending   *Pending `json:"pending,omitempty" doc:"a take of the key set waiting for more members to confirm"`
+}
+
+// Pending is a take at HQ waiting for more members to confirm (dual or
+// triple release).
+type Pending struct {
+	RequestID string    `json:"request_id" doc:"the taker's request"`
+	MemberID  string    `json:"member_id" doc:"the taker"`
+	Approvers []string  `json:"approvers" doc:"who confirmed so far"`
+	Needed    int       `json:"needed" doc:"how many must confirm"`
+	Expires   time.Time `json:"expires"`
 }
 
 func (KeySetStatus) openAPI(s *openapi3.Schema) {
@@ -69,7 +80,7 @@ type Holder struct {
 
 // CustodyResult answers POST /v1/custody.
 type CustodyResult struct {
-	Outcome  string       `json:"outcome" doc:"done, or ignored: the key set changed hands at HQ within the scan cool-down, so this was taken for the same scan again"`
+	Outcome  string       `json:"outcome" doc:"done; pending: the take waits for more members to confirm; or ignored: the key set changed hands at HQ within the scan cool-down, so this was taken for the same scan again"`
 	Message  string       `json:"message"`
 	LogIndex int64        `json:"log_index" doc:"the entry of the organisation's HQ log; -1 when ignored"`
 	Replayed bool         `json:"replayed" doc:"the request_id had been used: this is its first answer"`
@@ -77,7 +88,7 @@ type CustodyResult struct {
 }
 
 func (CustodyResult) openAPI(s *openapi3.Schema) {
-	s.Properties["outcome"].Value.Enum = []any{string(store.CustodyDone), string(store.CustodyIgnored)}
+	s.Properties["outcome"].Value.Enum = []any{string(store.CustodyDone), string(store.CustodyPending), string(store.CustodyIgnored)}
 }
 
 // OrgLog is the organisation's HQ log.
@@ -96,6 +107,9 @@ func keySetStatusOf(st store.KeySetStatus) KeySetStatus {
 	}
 	for _, a := range st.Actions {
 		out.Actions = append(out.Actions, string(a))
+	}
+	if p := st.Pending; p != nil {
+		out.Pending = &Pending{RequestID: p.ID, MemberID: p.MemberID, Approvers: append([]string{}, p.Approvers...), Needed: p.Needed, Expires: p.Expires}
 	}
 	return out
 }

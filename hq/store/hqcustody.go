@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -40,6 +41,10 @@ const (
 	CustodyReturn CustodyAction = "return"
 	// CustodyHandOver: the key set, out, goes to another member (To).
 	CustodyHandOver CustodyAction = "hand_over"
+	// CustodyConfirm: the member confirms another's take that needs a
+	// second (or third) member (dual or triple release), on their own
+	// phone within the policy's window.
+	CustodyConfirm CustodyAction = "confirm"
 )
 
 // CustodyRequest is one custody change asked for at HQ. RequestID is the
@@ -66,6 +71,9 @@ const (
 	// CustodyIgnored: the key set's custody changed at HQ within the scan
 	// cool-down, so this scan is taken for the same one read again.
 	CustodyIgnored CustodyOutcome = "ignored"
+	// CustodyPending: a take waits for more members to confirm
+	// (KeySetStatus.Pending).
+	CustodyPending CustodyOutcome = "pending"
 )
 
 // CustodyResult answers a custody request.
@@ -99,6 +107,23 @@ type KeySetStatus struct {
 	Actions []CustodyAction
 	// Note says in words what the actions leave out, if anything.
 	Note string
+	// Pending is a take of the key set waiting for more members to
+	// confirm, if any.
+	Pending *PendingRelease
+}
+
+// PendingRelease is a take at HQ that needs more members to confirm: ID
+// is the taker's request id, Approvers who confirmed so far, Needed how
+// many must, by Expires.
+type PendingRelease struct {
+	ID        string
+	MemberID  string
+	Approvers []string
+	Needed    int
+	Expires   time.Time
+	reason    string
+	via       string
+	sealed    []byte
 }
 
 // ScanKeySet resolves a key set's QR label (or id, with token empty) for
@@ -182,7 +207,26 @@ func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, e
 		return st, nil
 	}
 	cabinet := "slot " + strconv.Itoa(st.Slot) + " of its cabinet"
-	switch {
+	if out == nil {
+		if st.Pending, err = t.pendingRelease(ctx, k.ID); err != nil {
+			return st, err
+		}
+	}
+	switch p := st.Pending; {
+	case p != nil && p.MemberID == t.p.member:
+		st.Note = fmt.Sprintf("waiting for %d more member(s) to confirm on their phone by %s", p.Needed-len(p.Approvers), p.Expires.Format("15:04:05"))
+	case p != nil:
+		f, err := t.takeFacts(ctx, me, k, false)
+		if err != nil {
+			return st, err
+		}
+		d := keycab.DecideSecond(f, append([]string{p.MemberID}, p.Approvers...)...)
+		if d.Allowed {
+			st.Actions = append(st.Actions, CustodyConfirm)
+			st.Note = "another member asks to take it: confirm to release it to them"
+		} else {
+			st.Note = "another member is taking it and waits for confirmation: " + d.Reason
+		}
 	case out == nil && st.Home == HomeCabinet:
 		st.Note = "it lives in " + cabinet + ": take it at the cabinet's kiosk"
 	case out == nil:
@@ -259,9 +303,9 @@ func (s *Store) RecordCustody(ctx context.Context, sc Scope, req CustodyRequest)
 			return invalid("request_id must be 16 to 64 letters, digits, '-' or '_' (a fresh one for each change)")
 		}
 		switch req.Action {
-		case CustodyTake, CustodyReturn, CustodyHandOver:
+		case CustodyTake, CustodyReturn, CustodyHandOver, CustodyConfirm:
 		default:
-			return invalid("action must be take, return or hand_over")
+			return invalid("action must be take, return, hand_over or confirm")
 		}
 		if req.Via != "phone" && req.Via != "api" {
 			req.Via = "api"
@@ -361,20 +405,57 @@ func (t *tx) recordCustody(ctx context.Context, k keycab.KeySet, req CustodyRequ
 			ev.Kind, ev.Second, ev.Detail["holder"] = keycab.EventKeyHandedOver, t.p.member, st.Out.MemberID
 			break
 		}
-		if st.Take.Approvers > 0 {
-			return CustodyResult{}, keycab.Errorf(keycab.EFORBIDDEN, "%s needs %d more member(s) to confirm (dual release): take it at a kiosk", k.Label, st.Take.Approvers)
-		}
 		if err := checkReason(facts.Policy, req.Reason); err != nil {
 			return CustodyResult{}, err
 		}
-		if err := checkPersonal(req.Recipient, req.Notes); err != nil {
+		if err := t.checkPersonal(req.Recipient, req.Notes); err != nil {
 			return CustodyResult{}, err
+		}
+		recipient, notes = strings.TrimSpace(req.Recipient), strings.TrimSpace(req.Notes)
+		if st.Take.Approvers > 0 {
+			return t.startRelease(ctx, k, st.Take.Approvers, facts.Policy.DualReleaseWindow, req.RequestID, req.Reason, req.Via, recipient, notes)
 		}
 		ev.Kind, ev.Reason = keycab.EventKeyTaken, req.Reason
 		if due := facts.Policy.DueAt(t.now, k, facts.Location); !due.IsZero() {
 			ev.Due = due.UnixMilli()
 		}
-		recipient, notes = strings.TrimSpace(req.Recipient), strings.TrimSpace(req.Notes)
+	case CustodyConfirm:
+		p := st.Pending
+		p.Approvers = append(p.Approvers, t.p.member)
+		if len(p.Approvers) < p.Needed {
+			js, _ := json.Marshal(p.Approvers)
+			if _, err := t.exec(ctx, "UPDATE pending_releases SET approvers = $1 WHERE org_id = $2 AND id = $3", string(js), t.org(), p.ID); err != nil {
+				return CustodyResult{}, err
+			}
+			return CustodyResult{Outcome: CustodyPending, LogIndex: -1,
+				Message: fmt.Sprintf("Confirmed: %s waits for %d more member(s)", k.Label, p.Needed-len(p.Approvers))}, nil
+		}
+		// Enough: the taker must still be allowed to take it now.
+		taker, err := t.memberRow(ctx, p.MemberID)
+		if err != nil {
+			return CustodyResult{}, err
+		}
+		tf, err := t.takeFacts(ctx, taker, k, false)
+		if err != nil {
+			return CustodyResult{}, err
+		}
+		if _, err := t.exec(ctx, "DELETE FROM pending_releases WHERE org_id = $1 AND id = $2", t.org(), p.ID); err != nil {
+			return CustodyResult{}, err
+		}
+		if d := keycab.DecideTake(tf); !d.Allowed {
+			return CustodyResult{}, keycab.Errorf(keycab.EFORBIDDEN, "%s may no longer take %s: %s", keycab.ShortName(taker.Name), k.Label, d.Reason)
+		}
+		if recipient, notes, err = t.openPending(p); err != nil {
+			return CustodyResult{}, err
+		}
+		ev.Kind, ev.Actor, ev.Reason, ev.Second = keycab.EventKeyTaken, p.MemberID, p.reason, p.Approvers[0]
+		ev.Detail["via"] = p.via
+		if len(p.Approvers) > 1 {
+			ev.Detail["third"] = p.Approvers[1]
+		}
+		if due := tf.Policy.DueAt(t.now, k, tf.Location); !due.IsZero() {
+			ev.Due = due.UnixMilli()
+		}
 	case CustodyReturn:
 		ev.Kind = keycab.EventKeyReturned
 		if st.Out.MemberID != t.p.member {
@@ -422,7 +503,7 @@ func (t *tx) recordCustody(ctx context.Context, k keycab.KeySet, req CustodyRequ
 			return CustodyResult{}, err
 		}
 		if _, err := t.exec(ctx, `INSERT INTO personal_texts (org_id, kiosk_id, log_index, field, subject, sealed) VALUES ($1, '', $2, $3, $4, $5)`,
-			t.org(), index, field, t.p.member, sealed); err != nil {
+			t.org(), index, field, ev.Actor, sealed); err != nil {
 			return CustodyResult{}, err
 		}
 	}
@@ -435,9 +516,9 @@ func (t *tx) recordHQEvent(ctx context.Context, k keycab.KeySet, index int64, ev
 	e := EventOf(index, ev)
 	if _, err := t.exec(ctx, `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us,
 			reason, second_id, third_id, slot, via, context)
-		VALUES ($1, '', $2, $3, $4, $5, '', $6, $7, $8, $6, $9, $6, $10, $11, '', 0, $12, $13)`,
+		VALUES ($1, '', $2, $3, $4, $5, '', $6, $7, $8, $6, $9, $6, $10, $11, $12, 0, $13, $14)`,
 		t.org(), index, string(e.Kind), e.ActorID, e.KeySetID, us(e.At), us(e.DueAt), e.Detail, k.SiteID,
-		e.Reason, e.SecondID, e.Via, e.Context); err != nil {
+		e.Reason, e.SecondID, e.ThirdID, e.Via, e.Context); err != nil {
 		return err
 	}
 	switch ev.Kind {
@@ -487,14 +568,87 @@ func checkReason(p keycab.Policy, reason string) error {
 }
 
 // checkPersonal holds recipient and notes to what a kiosk entry may
-// reference.
-func checkPersonal(texts ...string) error {
+// reference, and refuses them where HQ could not keep them (no notes
+// key) rather than record a reference to nothing.
+func (t *tx) checkPersonal(texts ...string) error {
 	for _, s := range texts {
 		if len(s) > audit.MaxPersonalText || !keycab.ValidText(s) {
 			return invalid("recipient and notes must be valid text of at most %d bytes, without NUL", audit.MaxPersonalText)
 		}
+		if strings.TrimSpace(s) != "" && t.s.notes == nil {
+			return invalid("this HQ keeps no personal texts (it has no notes key): leave recipient and notes empty")
+		}
 	}
 	return nil
+}
+
+// pendingRelease reads the take of key set id waiting for confirmation,
+// if one is live.
+func (t *tx) pendingRelease(ctx context.Context, id string) (*PendingRelease, error) {
+	p := &PendingRelease{}
+	var approvers string
+	var expires int64
+	err := t.queryRow(ctx, `SELECT id, member_id, reason, via, sealed, approvers, needed, expires_us FROM pending_releases
+		WHERE org_id = $1 AND key_set_id = $2 AND expires_us > $3 ORDER BY expires_us DESC LIMIT 1`, t.org(), id, us(t.now)).
+		Scan(&p.ID, &p.MemberID, &p.reason, &p.via, &p.sealed, &approvers, &p.Needed, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	p.Expires = fromUS(expires)
+	if err := json.Unmarshal([]byte(approvers), &p.Approvers); err != nil {
+		return nil, fmt.Errorf("pending release %s: approvers: %w", p.ID, err)
+	}
+	return p, nil
+}
+
+// pendingAD binds a pending release's sealed texts to its row.
+func pendingAD(orgID, id string) []byte {
+	return fmt.Appendf(nil, "keycab pending release v1\x00%s\x00%s", orgID, id)
+}
+
+// startRelease makes the principal's take of k wait for needed more
+// members to confirm within window (dual or triple release).
+func (t *tx) startRelease(ctx context.Context, k keycab.KeySet, needed int, window time.Duration, id, reason, via, recipient, notes string) (CustodyResult, error) {
+	var sealed []byte
+	if recipient != "" || notes != "" {
+		js, _ := json.Marshal([2]string{recipient, notes})
+		var err error
+		if sealed, err = t.s.notes.seal(js, pendingAD(t.org(), id)); err != nil {
+			return CustodyResult{}, err
+		}
+	}
+	// Expired ones of this key set go first.
+	if _, err := t.exec(ctx, "DELETE FROM pending_releases WHERE org_id = $1 AND key_set_id = $2 AND expires_us <= $3", t.org(), k.ID, us(t.now)); err != nil {
+		return CustodyResult{}, err
+	}
+	expires := t.now.Add(window)
+	if _, err := t.exec(ctx, `INSERT INTO pending_releases (org_id, id, key_set_id, member_id, reason, via, sealed, needed, expires_us)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, t.org(), id, k.ID, t.p.member, reason, via, sealed, needed, us(expires)); err != nil {
+		return CustodyResult{}, err
+	}
+	return CustodyResult{Outcome: CustodyPending, LogIndex: -1,
+		Message: fmt.Sprintf("%s needs %d more member(s) to confirm on their phone by %s", k.Label, needed, expires.Format("15:04:05"))}, nil
+}
+
+// openPending opens a pending release's recipient and notes.
+func (t *tx) openPending(p *PendingRelease) (recipient, notes string, err error) {
+	if len(p.sealed) == 0 {
+		return "", "", nil
+	}
+	if t.s.notes == nil {
+		return "", "", keycab.Errorf(keycab.EUNAVAILABLE, "the pending release's texts are sealed and this HQ has no notes key")
+	}
+	js, err := t.s.notes.open(p.sealed, pendingAD(t.org(), p.ID), "pending release "+p.ID)
+	if err != nil {
+		return "", "", err
+	}
+	var v [2]string
+	if err := json.Unmarshal(js, &v); err != nil {
+		return "", "", fmt.Errorf("pending release %s: %w", p.ID, err)
+	}
+	return v[0], v[1], nil
 }
 
 // doneMessage says what was recorded.

@@ -221,7 +221,7 @@ func mutableTables() []string {
 		// 0018: lifecycle.
 		"legal_holds", "retention_rules",
 		// 0022: custody changes made at HQ.
-		"org_logs", "custody_requests"}
+		"org_logs", "custody_requests", "pending_releases"}
 }
 
 func appendOnlyTables() []string {

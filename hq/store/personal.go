@@ -405,6 +405,11 @@ func (s *Store) RotateNotesKey(ctx context.Context, newKey []byte) (RotationCoun
 				return err
 			}
 			rc.PersonalTexts += n
+			// Takes waiting for confirmation live minutes at most: they
+			// go rather than be re-sealed (migration 0022).
+			if _, err := t.exec(ctx, "DELETE FROM pending_releases WHERE org_id = $1", org); err != nil {
+				return err
+			}
 			if err := t.logAction(ctx, "notes_key.rotate", strconv.Itoa(rc.Generation), fmt.Sprintf("notes key generation %d to %d: every sealed value of the organisation re-sealed", s.notes.gen, next.gen)); err != nil {
 				return err
 			}

@@ -45,6 +45,33 @@ CREATE POLICY tenant ON custody_requests
 	USING (org_id = current_setting('keycab.org_id', true))
 	WITH CHECK (org_id = current_setting('keycab.org_id', true));
 
+-- A take at HQ that needs more members to confirm (dual or triple
+-- release) waits here until they do, each on their own phone, within
+-- the policy's window (expires_us); then it is recorded and the row goes.
+-- sealed holds the take's recipient and notes, sealed with the notes key
+-- (rotate-notes-key drops the rows: they live a few minutes at most).
+-- approvers is a JSON array of the members who confirmed so far.
+CREATE TABLE pending_releases (
+	org_id     TEXT NOT NULL REFERENCES orgs (id),
+	id         TEXT NOT NULL,
+	key_set_id TEXT NOT NULL,
+	member_id  TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	via        TEXT NOT NULL,
+	sealed     BYTEA,
+	approvers  TEXT NOT NULL DEFAULT '[]',
+	needed     BIGINT NOT NULL CHECK (needed BETWEEN 1 AND 2),
+	expires_us BIGINT NOT NULL,
+	PRIMARY KEY (org_id, id),
+	FOREIGN KEY (org_id, key_set_id) REFERENCES key_sets (org_id, id) ON DELETE CASCADE
+);
+CREATE INDEX pending_releases_key_set ON pending_releases (org_id, key_set_id);
+ALTER TABLE pending_releases ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pending_releases FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON pending_releases
+	USING (org_id = current_setting('keycab.org_id', true))
+	WITH CHECK (org_id = current_setting('keycab.org_id', true));
+
 -- events of HQ's own log have kiosk_id '': the statement trigger holds
 -- the others to their kiosk as before, and these to a leaf of the log.
 CREATE FUNCTION keycab_events_parent() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -41,6 +41,28 @@ CREATE TABLE custody_requests (
 	PRIMARY KEY (org_id, id)
 ) STRICT;
 
+-- A take at HQ that needs more members to confirm (dual or triple
+-- release) waits here until they do, each on their own phone, within
+-- the policy's window (expires_us); then it is recorded and the row goes.
+-- sealed holds the take's recipient and notes, sealed with the notes key
+-- (rotate-notes-key drops the rows: they live a few minutes at most).
+-- approvers is a JSON array of the members who confirmed so far.
+CREATE TABLE pending_releases (
+	org_id     TEXT NOT NULL REFERENCES orgs (id),
+	id         TEXT NOT NULL,
+	key_set_id TEXT NOT NULL,
+	member_id  TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	via        TEXT NOT NULL,
+	sealed     BLOB,
+	approvers  TEXT NOT NULL DEFAULT '[]',
+	needed     INTEGER NOT NULL CHECK (needed BETWEEN 1 AND 2),
+	expires_us INTEGER NOT NULL,
+	PRIMARY KEY (org_id, id),
+	FOREIGN KEY (org_id, key_set_id) REFERENCES key_sets (org_id, id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX pending_releases_key_set ON pending_releases (org_id, key_set_id);
+
 -- events and personal_texts named their kiosk by a foreign key, which a
 -- row of HQ's own log (kiosk_id '') cannot satisfy: both are rebuilt
 -- with a trigger in its place that holds every other row to its kiosk,
