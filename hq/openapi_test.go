@@ -387,6 +387,8 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 		{LogIndex: 2, Kind: keycab.EventKeyReturned, ActorID: staff.memberID, KeySetID: ks[1], CabinetID: cab, At: t0.Add(2 * time.Minute)},
 		{LogIndex: 3, Kind: keycab.EventAlarmRaised, CabinetID: cab, Detail: keycab.AlarmDoorHeld, At: t0.Add(3 * time.Minute)},
 	}))
+	c.MustCall(t, "GET", "/v1/reports/usage?since="+rfc(-24*time.Hour)+"&until="+rfc(time.Hour), o, nil, 200)
+	c.MustCall(t, "GET", "/v1/reports/usage?since="+rfc(time.Hour)+"&until="+rfc(-time.Hour), o, nil, 400)
 	ev := c.MustCall(t, "GET", "/v1/events?limit=3", o, nil, 200)
 	mustItems(t, ev, "events", 3)
 	if ev.str("next_cursor") == "" {

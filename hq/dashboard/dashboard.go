@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -148,6 +149,8 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"GET /overdue":                    d.overdue,
 		"GET /history":                    d.history,
 		"GET /history/export":             d.exportLink,
+		"GET /reports":                    d.reports,
+		"GET /reports.csv":                d.reportsCSV,
 		"GET /alarms":                     d.alarms,
 		"POST /alarms/{id}/clear":         d.clearAlarm,
 		"GET /kiosks":                     d.kiosks,
@@ -325,10 +328,14 @@ var templateFuncs = template.FuncMap{
 	// iso is a time as a sortable key (app.js's sortable tables).
 	"iso": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") },
 	// The overview's chart (dashboard_overview.go).
-	"add":  func(a, b float64) float64 { return a + b },
-	"mul":  func(a, b int) int { return a * b },
-	"list": func(xs ...int) []int { return xs },
-	"kind": kindName,
+	"add": func(a, b float64) float64 { return a + b },
+	"mul": func(a, b int) int { return a * b },
+	// Reports (dashboard_reports.go).
+	"mulf":    func(a, b float64) float64 { return a * b },
+	"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
+	"hours":   hoursText,
+	"list":    func(xs ...int) []int { return xs },
+	"kind":    kindName,
 	// alarm says an alarm name in the shared staff-facing words
 	// (keycab.AlarmTitle): "Door forced open while locked".
 	"alarm": keycab.AlarmTitle,

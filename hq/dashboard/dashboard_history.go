@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/export"
 	"keycab.dev/keycab/hq/store"
 )
 
@@ -132,7 +132,8 @@ var eventKinds = []keycab.EventKind{keycab.EventKeyTaken, keycab.EventKeyReturne
 	keycab.EventEmergency, keycab.EventEmergencyOff, keycab.EventAdminChange, keycab.EventBoot, keycab.EventShutdown,
 	keycab.EventConfigApplied, keycab.EventKeyRotate, keycab.EventMemberErased, keycab.EventLogEpoch, keycab.EventCosigned,
 	keycab.EventClockAnchored, keycab.EventLockPulsed,
-	keycab.EventKeyLost, keycab.EventKeyHandedOver, keycab.EventRemoteRelease, keycab.EventRemoteRefused, keycab.EventRemoteDone}
+	keycab.EventKeyLost, keycab.EventKeyHandedOver, keycab.EventRemoteRelease, keycab.EventRemoteRefused, keycab.EventRemoteDone,
+	keycab.EventTextsExpired, keycab.EventCustodyFromHQ}
 
 // history is the history page, keyset-paginated: the query's c values
 // are the cursors of the pages walked so far (the last is this page's),
@@ -312,7 +313,7 @@ func (d *Dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 				e.Reason, e.SecondID, dir.MemberName(e.SecondID), e.ThirdID, dir.MemberName(e.ThirdID), slotText(e.Slot), e.Via, e.Context,
 				slotText(e.HomeSlot), e.Recipient, e.Notes}
 			for i := range row {
-				row[i] = csvCell(row[i])
+				row[i] = export.Cell(row[i])
 			}
 			cw.Write(row)
 		}
@@ -326,16 +327,6 @@ func (d *Dashboard) writeCSV(w http.ResponseWriter, r *http.Request, sc store.Sc
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// csvCell defuses spreadsheet formula injection (OWASP "CSV
-// injection"): a cell starting with =, +, -, @, a tab or a carriage
-// return gets a leading single quote, so a spreadsheet shows it as text.
-func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // slotText is a slot number for the CSV: empty for none.
