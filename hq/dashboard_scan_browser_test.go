@@ -97,7 +97,7 @@ func labelVideo(t *testing.T, token, title string) string {
 }
 
 // The phone page in a real headless Chromium at 390x844 (mobile), on
-// SQLite: a staff member signs in and opens /scan; Chromium's fake camera
+// each engine (screenshots: the last engine's): a staff member signs in and opens /scan; Chromium's fake camera
 // shows a printed label (noise and blur, see labelVideo); the page
 // decodes it (jsQR: Debian's Chromium on Linux has no BarcodeDetector),
 // shows the key set, and takes it with a reason; scanned again within
@@ -105,10 +105,17 @@ func labelVideo(t *testing.T, token, title string) string {
 // return is ignored and says so; past the cool-down the return is done.
 // HQ's custody, history and HQ log agree at each step. The test clock
 // starts at the real time, for the browser's cookies. Then the same
-// with the label's text typed, in a browser with no camera.
+// with the label's text typed, in a browser with no camera; and an owner
+// hands a key set over to the staff member with the members' select.
 func TestBrowserScanPage(t *testing.T) {
 	chromiumPath(t)
-	e := newEnv(t, engines()[0], nil)
+	for _, eng := range engines() { // one after the other: two Chromiums each
+		t.Run(eng.name, func(t *testing.T) { scanPageTest(t, eng) })
+	}
+}
+
+func scanPageTest(t *testing.T, eng engine) {
+	e := newEnv(t, eng, nil)
 	// The browser keeps cookies by its own clock: the test clock starts
 	// now (and still moves only when told to).
 	e.clock.mu.Lock()
@@ -177,6 +184,33 @@ func TestBrowserScanPage(t *testing.T) {
 	typed.waitFor(`document.querySelector("[data-testid=outcome]").dataset.kind === "error"`, "the refusal")
 	typed.MustSee("This label is not one of your organisation's key sets")
 	typed.shot("scan-typed-05-unknown-label")
+
+	// An owner lists the members, so hands over with the select: takes
+	// Drawer 3 and hands it to the staff member, who holds it after.
+	octx, cancel := chromedp.NewContext(typed.ctx, chromedp.WithNewBrowserContext())
+	defer cancel()
+	MustNoErr(t, chromedp.Do(octx, chromedp.Navigate("about:blank")))
+	owner := &tab{tb: t, ctx: octx, base: e.srv.URL, name: "owner (typed)"}
+	owner.signIn(w.owner)
+	owner.open("/scan")
+	owner.waitFor(`document.querySelector("[data-testid=scan]").dataset.camera !== undefined`, "the camera check")
+	e.clock.Advance(5 * time.Second)
+	owner.do(chromedp.SendKeys(chromedp.CSS("#scan-token-input"), drawerToken), chromedp.Click(chromedp.CSS("[data-testid=token-form] button[type=submit]")))
+	owner.do(chromedp.WaitVisible(chromedp.CSS("[data-testid=take-form]")), chromedp.WaitReady(chromedp.CSS(`#scan-reason option[value="inspection"]`)),
+		chromedp.SetValue(chromedp.CSS("#scan-reason"), "inspection"), chromedp.Click(chromedp.CSS("[data-testid=take]")))
+	owner.waitFor(`document.querySelector("[data-testid=outcome]").dataset.kind === "done"`, "the owner's take")
+	owner.do(chromedp.WaitVisible(chromedp.CSS("[data-testid=handover-form]")))
+	e.clock.Advance(5 * time.Second)
+	owner.do(chromedp.SetValue(chromedp.CSS("#scan-to"), w.staff.memberID), chromedp.Click(chromedp.CSS("[data-testid=handover]")))
+	owner.waitFor(`document.querySelector("[data-testid=outcome]").textContent === "Handed over: Drawer 3"`, "the hand-over")
+	owner.MustSee("With", w.staff.email) // the staff member joined with their address as their name
+	owner.shot("scan-owner-07-handed-over")
+	owner.mustFit()
+	out, err := e.st.ListCustody(ctx, own)
+	MustNoErr(t, err)
+	if c := custodyOfKeySet(out, drawer.ID); c == nil || c.MemberID != w.staff.memberID {
+		t.Fatalf("custody of Drawer 3 after the hand-over: %+v", c)
+	}
 }
 
 // scanFlow takes key set k with a reason once the page shows it, looks it
