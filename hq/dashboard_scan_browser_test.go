@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"keycab.dev/keycab"
@@ -141,8 +143,10 @@ func scanPageTest(t *testing.T, eng engine) {
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-file-for-fake-video-capture", video))
 	staff := &tab{tb: t, ctx: camera, base: e.srv.URL, name: "staff (camera)"}
+	staff.watchCSP()
 	staff.signIn(w.staff)
 	staff.open("/scan")
+	staff.mustInstallable()
 	staff.waitFor(`document.querySelector("[data-testid=scan]").dataset.camera === "on"`, "the camera")
 	staff.shot("scan-camera-01-camera") // most often before the first frame is read
 	staff.waitFor(`document.querySelector("[data-testid=scan]").dataset.lookups === "1"`, "the camera to read the label")
@@ -155,14 +159,23 @@ func scanPageTest(t *testing.T, eng engine) {
 		staff.do(chromedp.Click(chromedp.CSS("[data-testid=scan-again]")))
 		staff.waitFor(`document.querySelector("[data-testid=scan]").dataset.lookups === "`+strconv.Itoa(n)+`"`, "the camera to read the label again")
 	})
+	if v := staff.cspViolations(); v != "[]" {
+		t.Errorf("CSP violations on /scan: %s", v)
+	}
 	// The camera is this page's alone: elsewhere the browser refuses it.
 	staff.open("/keys")
 	if got := staff.evalAsync(`navigator.mediaDevices.getUserMedia({video: true}).then(() => "granted", e => e.name)`); got != "NotAllowedError" {
 		t.Errorf("the camera on /keys: %s", got)
 	}
+	// (The CSP watch sees a violation: an image from elsewhere.)
+	staff.evalAsync(`new Promise(done => { const i = new Image(); i.onerror = () => done(""); i.src = "http://elsewhere.test/x.png"; })`)
+	if v := staff.cspViolations(); !strings.Contains(v, "img-src") {
+		t.Errorf("the CSP watch saw no violation on /keys: %s", v)
+	}
 
 	// No camera: the label's text typed.
 	typed := &tab{tb: t, ctx: newBrowser(t), base: e.srv.URL, name: "staff (typed)"}
+	typed.watchCSP()
 	typed.signIn(w.staff)
 	typed.open("/scan")
 	typed.waitFor(`["absent", "refused"].includes(document.querySelector("[data-testid=scan]").dataset.camera)`, "the page to find no camera")
@@ -184,6 +197,9 @@ func scanPageTest(t *testing.T, eng engine) {
 	typed.waitFor(`document.querySelector("[data-testid=outcome]").dataset.kind === "error"`, "the refusal")
 	typed.MustSee("This label is not one of your organisation's key sets")
 	typed.shot("scan-typed-05-unknown-label")
+	if v := typed.cspViolations(); v != "[]" {
+		t.Errorf("CSP violations on /scan without a camera: %s", v)
+	}
 
 	// An owner lists the members, so hands over with the select: takes
 	// Drawer 3 and hands it to the staff member, who holds it after.
@@ -357,4 +373,43 @@ func (t *tab) waitFor(js, what string) {
 		body, _ := chromedp.Run(t.ctx, chromedp.Text(chromedp.CSS("body")))
 		t.tb.Fatalf("%s: waiting for %s: %v\n%s", t.name, what, err, body)
 	}
+}
+
+// mustInstallable checks that Chromium loads the page's web app manifest
+// (the CSP's manifest-src lets it) and finds nothing that keeps the app
+// from being installed.
+func (t *tab) mustInstallable() {
+	t.tb.Helper()
+	ctx, cancel := context.WithTimeout(t.ctx, 20*time.Second)
+	defer cancel()
+	m, err := chromedp.Call(ctx, cdppage.GetAppManifest, cdppage.GetAppManifestParams{})
+	if err != nil {
+		t.tb.Fatalf("%s: the app manifest: %v", t.name, err)
+	}
+	if len(m.Errors) > 0 || m.Manifest == nil || m.Manifest.StartURL != t.base+"/scan" || !strings.Contains(strings.ToLower(m.Manifest.Display), "standalone") || len(m.Manifest.Icons) != 2 {
+		t.tb.Fatalf("%s: the app manifest at %s: errors %v, %+v", t.name, m.URL, m.Errors, m.Manifest)
+	}
+	ie, err := chromedp.Call(ctx, cdppage.GetInstallabilityErrors, cdp.Empty{})
+	if err != nil {
+		t.tb.Fatalf("%s: installability: %v", t.name, err)
+	}
+	for _, e := range ie.InstallabilityErrors {
+		t.tb.Errorf("%s: not installable: %s %v", t.name, e.ErrorID, e.ErrorArguments)
+	}
+}
+
+// watchCSP has every page of the tab keep its CSP violations, from its
+// first script on (cspViolations reads them).
+func (t *tab) watchCSP() {
+	t.tb.Helper()
+	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	defer cancel()
+	_, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.effectiveDirective + " " + e.blockedURI));`})
+	MustNoErr(t.tb, err)
+}
+
+func (t *tab) cspViolations() string {
+	t.tb.Helper()
+	return t.eval(`JSON.stringify(window.__csp || ["no CSP watch"])`)
 }

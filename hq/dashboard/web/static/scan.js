@@ -192,7 +192,10 @@ document.addEventListener("DOMContentLoaded", function () {
     result.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
     api("POST", "/v1/custody", body).then(function (res) {
       if (res.outcome === "ignored") tell("Ignored: " + res.message, "ignored");
-      else tell(res.message, "done");
+      else {
+        tell(res.message, "done");
+        $("scan-take").reset(); // the recipient and notes are personal: not left on screen
+      }
       if (res.status && res.status.key_set) render(res.status);
     }).catch(function (e) {
       tell(e.message, "error");
