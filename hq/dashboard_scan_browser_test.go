@@ -196,10 +196,14 @@ func scanPageTest(t *testing.T, eng engine) {
 	typeLabel("kc1.aaaabbbbccccddddeeeeffffgggghhhh")
 	typed.waitFor(`document.querySelector("[data-testid=outcome]").dataset.kind === "error"`, "the refusal")
 	typed.MustSee("This label is not one of your organisation's key sets")
-	typed.shot("scan-typed-05-unknown-label")
+	typed.shot("scan-typed-07-unknown-label")
 	if v := typed.cspViolations(); v != "[]" {
 		t.Errorf("CSP violations on /scan without a camera: %s", v)
 	}
+	// On a wide screen the page stays one readable column.
+	typed.do(chromedp.EmulateViewport(1366, 900))
+	typed.shot("scan-typed-08-wide")
+	typed.mustFit()
 
 	// An owner lists the members, so hands over with the select: takes
 	// Drawer 3 and hands it to the staff member, who holds it after.

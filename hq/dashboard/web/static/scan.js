@@ -287,7 +287,7 @@ document.addEventListener("DOMContentLoaded", function () {
       .then(function () {
         cameraOn = true;
         root.setAttribute("data-camera", "on");
-        resume();
+        if (result.hidden) resume();
       })
       .catch(function (e) {
         root.setAttribute("data-camera", "refused");
@@ -296,4 +296,16 @@ document.addEventListener("DOMContentLoaded", function () {
       });
   }
   startCamera();
+  // The camera is off while the page is not shown (another app, a
+  // locked phone), and on again when it is.
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden && video.srcObject) {
+      video.srcObject.getTracks().forEach(function (tr) { tr.stop(); });
+      video.srcObject = null;
+      cameraOn = false;
+      scanning = false;
+    } else if (!document.hidden && !video.srcObject && root.getAttribute("data-camera") === "on") {
+      startCamera();
+    }
+  });
 });
