@@ -127,6 +127,23 @@ bench: build ## the audit log benchmark of docs/PERFORMANCE.md (1,000,000 entrie
 clean: ## remove build output
 	rm -rf $(BIN) keycab-demo
 
+# The phone page's QR decoder for browsers without BarcodeDetector: jsQR
+# from npm, pinned, vendored into the dashboard's static files (committed,
+# so go build needs no npm). hq/dashboard/vendor_test.go holds the file's
+# SHA-256 beside the version: after make vendor-js, record the new digest
+# there. npm pack fetches the one package, runs none of its scripts.
+JSQR_VERSION := 1.4.0
+JSQR_DIR := hq/dashboard/web/static
+
+.PHONY: vendor-js
+vendor-js: ## vendor jsQR JSQR_VERSION from npm into the dashboard's static files
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent jsqr@$(JSQR_VERSION) >/dev/null && tar xzf jsqr-$(JSQR_VERSION).tgz) && \
+	test "$$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$$tmp/package/package.json")" = "$(JSQR_VERSION)" && \
+	cp "$$tmp/package/dist/jsQR.js" $(JSQR_DIR)/jsQR.js && \
+	cp "$$tmp/package/LICENSE" $(JSQR_DIR)/jsQR.LICENSE.txt && \
+	sha256sum $(JSQR_DIR)/jsQR.js $(JSQR_DIR)/jsQR.LICENSE.txt
+
 # Debian packages (deploy/): dist builds keycab (amd64, arm64, armhf),
 # keycab-hq (amd64, arm64) and keycab-kiosk (amd64, arm64, armhf) into DIST
 # with the nfpm pinned in deploy/nfpm/go.mod; the kiosk (cgo) with Debian's

@@ -50,8 +50,9 @@ func chromiumPath(tb testing.TB) string {
 }
 
 // newBrowser starts a headless Chromium with a fresh profile that reaches
-// only loopback (every other host goes to a closed proxy port).
-func newBrowser(tb testing.TB) context.Context {
+// only loopback (every other host goes to a closed proxy port), with
+// extra flags for one test (the phone page's fake camera).
+func newBrowser(tb testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	tb.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(tb)),
@@ -72,6 +73,7 @@ func newBrowser(tb testing.TB) context.Context {
 		chromedp.UserDataDir(tb.TempDir()),
 		chromedp.WindowSize(1280, 860),
 	}
+	opts = append(opts, extra...)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	tb.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)

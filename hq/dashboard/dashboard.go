@@ -145,6 +145,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	for pattern, h := range map[string]pageFunc{
 		"GET /{$}":                        d.overview,
 		"GET /keys":                       d.keysOut,
+		"GET /scan":                       d.scanPage,
 		"GET /search":                     d.search,
 		"GET /overdue":                    d.overdue,
 		"GET /history":                    d.history,
@@ -274,6 +275,9 @@ func (d *Dashboard) loadStatic() error {
 		h := sha256.Sum256(b)
 		sum.Write(h[:])
 		ctype := mime.TypeByExtension(path.Ext(p))
+		if path.Ext(p) == ".webmanifest" { // not in Go's table nor every system's
+			ctype = "application/manifest+json"
+		}
 		if ctype == "" {
 			ctype = "application/octet-stream"
 		}
