@@ -231,6 +231,42 @@ func scanPageTest(t *testing.T, eng engine) {
 	if c := custodyOfKeySet(out, drawer.ID); c == nil || c.MemberID != w.staff.memberID {
 		t.Fatalf("custody of Drawer 3 after the hand-over: %+v", c)
 	}
+
+	// A dual release on two phones: the staff member takes the plant
+	// room's keys, which waits; the owner scans the same label on their
+	// phone and confirms; the staff member holds them.
+	plant, err := e.st.CreateKeySet(ctx, own, keycab.KeySet{SiteID: w.site.ID, Label: "Plant room", Sensitive: true})
+	MustNoErr(t, err)
+	plantToken := MustStatus(t, e.do(t, "POST", "/v1/key-sets/"+plant.ID+"/tokens", w.owner.access, nil), 201).str("token")
+	look := func(p *tab, token string) {
+		t.Helper()
+		p.eval(`(document.getElementById("scan-token-input").value = "", "")`)
+		p.do(chromedp.SendKeys(chromedp.CSS("#scan-token-input"), token), chromedp.Click(chromedp.CSS("[data-testid=token-form] button[type=submit]")))
+		p.do(chromedp.WaitVisible(chromedp.CSS("[data-testid=scan-result]")))
+		p.waitFor(`document.querySelector("[data-testid=ks-label]").textContent === "Plant room"`, "the plant room's keys")
+	}
+	e.clock.Advance(5 * time.Second)
+	typed.do(chromedp.EmulateViewport(390, 844))
+	look(typed, plantToken)
+	typed.do(chromedp.WaitVisible(chromedp.CSS("[data-testid=take-form]")), chromedp.WaitReady(chromedp.CSS(`#scan-reason option[value="maintenance"]`)),
+		chromedp.SetValue(chromedp.CSS("#scan-reason"), "maintenance"), chromedp.Click(chromedp.CSS("[data-testid=take]")))
+	typed.waitFor(`document.querySelector("[data-testid=outcome]").dataset.kind === "pending"`, "the take to wait")
+	typed.MustSee("needs 1 more member(s) to confirm")
+	typed.shot("scan-dual-01-waiting")
+	look(owner, plantToken)
+	owner.do(chromedp.WaitVisible(chromedp.CSS("[data-testid=confirm-form]")))
+	owner.MustSee("is taking it, 0 of 1 confirmed")
+	owner.shot("scan-dual-02-confirm")
+	owner.mustFit()
+	owner.do(chromedp.Click(chromedp.CSS("[data-testid=confirm]")))
+	owner.waitFor(`document.querySelector("[data-testid=outcome]").dataset.kind === "done"`, "the release")
+	owner.MustSee("Taken: Plant room")
+	owner.shot("scan-dual-03-released")
+	out, err = e.st.ListCustody(ctx, own)
+	MustNoErr(t, err)
+	if c := custodyOfKeySet(out, plant.ID); c == nil || c.MemberID != w.staff.memberID {
+		t.Fatalf("custody of the plant room after the release: %+v", c)
+	}
 }
 
 // scanFlow takes key set k with a reason once the page shows it, looks it

@@ -104,7 +104,10 @@ document.addEventListener("DOMContentLoaded", function () {
     $("scan-ks").textContent = ks.label || "Key set";
     $("scan-home").textContent = st.home === "cabinet" ? "Slot " + st.slot + " of its cabinet" : "No cabinet: taken and returned with this page";
     var out = st.out;
-    $("scan-holder").textContent = out ? memberName(out.member_id) : "Nobody: it is at home";
+    var pending = st.pending;
+    $("scan-holder").textContent = out ? memberName(out.member_id) :
+      pending ? "Nobody yet: " + memberName(pending.member_id) + " is taking it, " + (pending.approvers || []).length + " of " + pending.needed + " confirmed, until " + when(pending.expires) :
+      "Nobody: it is at home";
     $("scan-since").textContent = out ? when(out.since) : "—";
     $("scan-due").textContent = out && out.due ? when(out.due) : "—";
     result.querySelectorAll(".when-out").forEach(function (el) { show(el, !!out); });
@@ -112,11 +115,12 @@ document.addEventListener("DOMContentLoaded", function () {
     if (st.take && !st.take.allowed && st.take.reason && (!out || out.member_id !== me)) {
       note = note ? note + ". " + st.take.reason : st.take.reason;
     }
-    $("scan-note").textContent = note;
+    $("scan-note").textContent = note.charAt(0).toUpperCase() + note.slice(1);
     show($("scan-note"), note !== "");
     var acts = st.actions || [];
     show($("scan-take"), acts.indexOf("take") >= 0);
     show($("scan-return"), acts.indexOf("return") >= 0);
+    show($("scan-confirm"), acts.indexOf("confirm") >= 0);
     show($("scan-handover"), false);
     show($("scan-handover-hint"), false);
     if (acts.indexOf("take") >= 0 && !out) {
@@ -192,6 +196,10 @@ document.addEventListener("DOMContentLoaded", function () {
     result.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
     api("POST", "/v1/custody", body).then(function (res) {
       if (res.outcome === "ignored") tell("Ignored: " + res.message, "ignored");
+      else if (res.outcome === "pending") {
+        tell(res.message, "pending");
+        $("scan-take").reset(); // sealed at HQ until released: not left on screen
+      }
       else {
         tell(res.message, "done");
         $("scan-take").reset(); // the recipient and notes are personal: not left on screen
@@ -211,6 +219,7 @@ document.addEventListener("DOMContentLoaded", function () {
     act("take", { reason: reason, recipient: $("scan-recipient").value.trim(), notes: $("scan-notes").value.trim() });
   });
   $("scan-return").addEventListener("submit", function (ev) { ev.preventDefault(); act("return"); });
+  $("scan-confirm").addEventListener("submit", function (ev) { ev.preventDefault(); act("confirm"); });
   $("scan-handover").addEventListener("submit", function (ev) { ev.preventDefault(); act("hand_over", { to: $("scan-to").value }); });
   $("scan-token").addEventListener("submit", function (ev) {
     ev.preventDefault();
