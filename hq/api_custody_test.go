@@ -198,8 +198,23 @@ func TestCustodyAtHQAttacks(t *testing.T) {
 		}
 
 		// A cabinet's key: not out of its cabinet by phone.
-		if r := post(w.staff, map[string]string{"request_id": requestID(t, 900), "key_set_id": w.ks[1].ID, "action": "take", "reason": "viewing"}); r.status != 409 || !strings.Contains(r.raw, "take it at the cabinet") {
+		if r := post(w.staff, map[string]string{"request_id": requestID(t, 900), "key_set_id": w.ks[1].ID, "action": "take", "reason": "viewing"}); r.status != 409 || !strings.Contains(r.raw, "take it at its kiosk") {
 			t.Errorf("a cabinet key by phone: %d %s", r.status, r.raw)
+		}
+
+		// A key set of a site with an open shelf lives on it: the same.
+		shelfSite, err := e.st.CreateSite(ctx, own, store.Site{Site: keycab.Site{Name: "Acme shelf"}})
+		MustNoErr(t, err)
+		_, err = e.st.CreateCabinet(ctx, own, keycab.Cabinet{SiteID: shelfSite.ID, Name: "Front desk", Kind: keycab.OpenShelf})
+		MustNoErr(t, err)
+		shelved, err := e.st.CreateKeySet(ctx, own, keycab.KeySet{SiteID: shelfSite.ID, Label: "Shelf keys"})
+		MustNoErr(t, err)
+		sc := MustStatus(t, e.do(t, "POST", "/v1/scan", w.owner.access, map[string]string{"key_set_id": shelved.ID}), 200)
+		if sc.body["home"] != "shelf" || sc.body["cabinet_name"] != "Front desk" || fmt.Sprint(sc.body["actions"]) != "[]" {
+			t.Errorf("a shelf's key set: %s", sc.raw)
+		}
+		if r := post(w.owner, map[string]string{"request_id": requestID(t, 901), "key_set_id": shelved.ID, "action": "take", "reason": "viewing"}); r.status != 409 || !strings.Contains(r.raw, "the open shelf Front desk") {
+			t.Errorf("a shelf's key by phone: %d %s", r.status, r.raw)
 		}
 
 		// Concurrent takes of one key set by two members: exactly one wins.

@@ -465,7 +465,14 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "POST", "/v1/holds/"+hold+"/end", o, nil, 200)
 	c.MustCall(t, "POST", "/v1/members/"+forgotten+"/erase", o, map[string]any{"confirm": forgotten}, 200)
 
-	// Custody at HQ (a phone's scan) and the HQ log it writes.
+	// What is left to delete.
+	c.MustCall(t, "DELETE", "/v1/members/"+leaver, o, nil, 204)
+	c.MustCall(t, "DELETE", "/v1/key-sets/"+ks[2], o, nil, 204)
+	c.MustCall(t, "DELETE", "/v1/cabinets/"+shelf, o, nil, 204)
+	c.MustCall(t, "DELETE", "/v1/sites/"+spare, o, nil, 204)
+
+	// Custody at HQ (a phone's scan) and the HQ log it writes, at a site
+	// with no open shelf now (a lockbox's key set).
 	lockbox := c.MustCall(t, "POST", "/v1/key-sets", o, map[string]any{"site_id": site, "label": "lockbox"}, 201).str("id")
 	label := c.MustCall(t, "POST", "/v1/key-sets/"+lockbox+"/tokens", o, nil, 201).str("token")
 	c.MustCall(t, "POST", "/v1/scan", o, map[string]any{"token": label}, 200)
@@ -473,12 +480,6 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "GET", "/v1/org/log", o, nil, 200)
 	c.MustCall(t, "GET", "/v1/org/log/checkpoint", o, nil, 200)
 	c.MustCall(t, "GET", "/v1/org/log/tile/0%2F000.p%2F1", o, nil, 200)
-
-	// What is left to delete.
-	c.MustCall(t, "DELETE", "/v1/members/"+leaver, o, nil, 204)
-	c.MustCall(t, "DELETE", "/v1/key-sets/"+ks[2], o, nil, 204)
-	c.MustCall(t, "DELETE", "/v1/cabinets/"+shelf, o, nil, 204)
-	c.MustCall(t, "DELETE", "/v1/sites/"+spare, o, nil, 204)
 
 	// Deleting the organisation, and restoring it.
 	c.MustCall(t, "GET", "/v1/org/deletion", o, nil, 200)

@@ -46,15 +46,16 @@ func (CustodyRequest) openAPI(s *openapi3.Schema) {
 // KeySetStatus answers a scan: the key set, its home, who has it, and what
 // the member may do now.
 type KeySetStatus struct {
-	KeySet    KeySet   `json:"key_set"`
-	Home      string   `json:"home" doc:"cabinet (a slot of a cabinet: taken and returned at its kiosk) or none (a drawer, a lockbox: taken and returned here)"`
-	CabinetID string   `json:"cabinet_id,omitempty"`
-	Slot      int      `json:"slot,omitempty"`
-	Out       *Holder  `json:"out,omitempty" doc:"who has it, when it is out"`
-	Take      Decision `json:"take" doc:"the rules' answer for the member taking it now"`
-	Actions   []string `json:"actions" doc:"what the member may ask for now"`
-	Note      string   `json:"note,omitempty" doc:"what the actions leave out, in words"`
-	Pending   *Pending `json:"pending,omitempty" doc:"a take of the key set waiting for more members to confirm"`
+	KeySet      KeySet   `json:"key_set"`
+	Home        string   `json:"home" doc:"cabinet (a slot of a cabinet) or shelf (its site's open shelf): taken and returned at its kiosk; none (a drawer, a lockbox): taken and returned here"`
+	CabinetID   string   `json:"cabinet_id,omitempty"`
+	CabinetName string   `json:"cabinet_name,omitempty"`
+	Slot        int      `json:"slot,omitempty"`
+	Out         *Holder  `json:"out,omitempty" doc:"who has it, when it is out"`
+	Take        Decision `json:"take" doc:"the rules' answer for the member taking it now"`
+	Actions     []string `json:"actions" doc:"what the member may ask for now"`
+	Note        string   `json:"note,omitempty" doc:"what the actions leave out, in words"`
+	Pending     *Pending `json:"pending,omitempty" doc:"a take of the key set waiting for more members to confirm"`
 }
 
 // Pending is a take at HQ waiting for more members to confirm (dual or
@@ -68,7 +69,7 @@ type Pending struct {
 }
 
 func (KeySetStatus) openAPI(s *openapi3.Schema) {
-	s.Properties["home"].Value.Enum = []any{string(store.HomeCabinet), string(store.HomeNone)}
+	s.Properties["home"].Value.Enum = []any{string(store.HomeCabinet), string(store.HomeShelf), string(store.HomeNone)}
 }
 
 // Holder is who has a key set out.
@@ -99,7 +100,7 @@ type OrgLog struct {
 }
 
 func keySetStatusOf(st store.KeySetStatus) KeySetStatus {
-	out := KeySetStatus{KeySet: keySetOf(st.KeySet), Home: string(st.Home), CabinetID: st.CabinetID, Slot: st.Slot,
+	out := KeySetStatus{KeySet: keySetOf(st.KeySet), Home: string(st.Home), CabinetID: st.CabinetID, CabinetName: st.CabinetName, Slot: st.Slot,
 		Take:    Decision{Allowed: st.Take.Allowed, Reason: st.Take.Reason, NeedsPIN: st.Take.NeedsPIN, Approvers: st.Take.Approvers},
 		Actions: []string{}, Note: st.Note}
 	if o := st.Out; o != nil {

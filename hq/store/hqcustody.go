@@ -23,8 +23,10 @@ import (
 // transaction, and custody follows.
 //
 // A key set's home decides what a phone may do with it. A key set mapped
-// to a slot lives in that cabinet: the cabinet's locks are the kiosk's,
-// so a phone neither takes it out of the cabinet nor returns it there;
+// to a slot lives in that cabinet, one with no slot at a site with an
+// open-shelf cabinet on that shelf (its kiosk serves every such key set
+// of the site): the locks are the kiosk's, so a phone neither takes it
+// out nor returns it there;
 // while it is out a phone may take it over from its holder or hand it to
 // another member ("returned to X, not yet in the cabinet" is a hand-over
 // to X), and it goes back through the kiosk. Any other key set (a drawer,
@@ -90,17 +92,23 @@ type HomeKind string
 
 const (
 	HomeCabinet HomeKind = "cabinet" // a slot of a slotted cabinet
+	HomeShelf   HomeKind = "shelf"   // an open-shelf cabinet of its site
 	HomeNone    HomeKind = "none"    // no cabinet: a drawer, a lockbox, a van
 )
+
+// locked reports whether the home is behind a kiosk's lock, which a
+// phone does not open.
+func (h HomeKind) locked() bool { return h == HomeCabinet || h == HomeShelf }
 
 // KeySetStatus is what a scan shows: which key set, where it lives, who
 // has it since when, and what the member may do with it now.
 type KeySetStatus struct {
-	KeySet    keycab.KeySet
-	Home      HomeKind
-	CabinetID string // HomeCabinet: the cabinet and slot
-	Slot      int
-	Out       *keycab.Checkout // nil when at home
+	KeySet      keycab.KeySet
+	Home        HomeKind
+	CabinetID   string // HomeCabinet, HomeShelf: the cabinet, and its slot
+	CabinetName string
+	Slot        int
+	Out         *keycab.Checkout // nil when at home
 	// Take is the rules' answer for the member taking it now.
 	Take keycab.Decision
 	// Actions are what the member may ask for now.
@@ -183,11 +191,20 @@ func (t *tx) scannedKeySet(ctx context.Context, token, keySetID string) (keycab.
 // keySetStatus reads k's home and custody, and what the principal may do.
 func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, error) {
 	st := KeySetStatus{KeySet: k, Home: HomeNone}
-	err := t.queryRow(ctx, "SELECT cabinet_id, number FROM slots WHERE org_id = $1 AND key_set_id = $2 ORDER BY number LIMIT 1",
-		t.org(), k.ID).Scan(&st.CabinetID, &st.Slot)
+	// Its slot, or else its site's open shelf: an open-shelf kiosk
+	// serves every key set of its site that has no slot.
+	err := t.queryRow(ctx, `SELECT s.cabinet_id, c.name, s.number FROM slots s JOIN cabinets c ON c.org_id = s.org_id AND c.id = s.cabinet_id
+		WHERE s.org_id = $1 AND s.key_set_id = $2 ORDER BY s.number LIMIT 1`, t.org(), k.ID).Scan(&st.CabinetID, &st.CabinetName, &st.Slot)
 	if err == nil {
 		st.Home = HomeCabinet
-	} else if !errors.Is(err, sql.ErrNoRows) {
+	} else if errors.Is(err, sql.ErrNoRows) {
+		err = t.queryRow(ctx, "SELECT id, name FROM cabinets WHERE org_id = $1 AND site_id = $2 AND kind = $3 ORDER BY id LIMIT 1",
+			t.org(), k.SiteID, string(keycab.OpenShelf)).Scan(&st.CabinetID, &st.CabinetName)
+		if err == nil {
+			st.Home = HomeShelf
+		}
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return st, err
 	}
 	out, err := t.custodyOf(ctx, k.ID)
@@ -206,7 +223,10 @@ func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, e
 		st.Note = "auditors read custody; they do not change it"
 		return st, nil
 	}
-	cabinet := "slot " + strconv.Itoa(st.Slot) + " of its cabinet"
+	cabinet := "in slot " + strconv.Itoa(st.Slot) + " of " + st.CabinetName
+	if st.Home == HomeShelf {
+		cabinet = "on the open shelf " + st.CabinetName
+	}
 	if out == nil {
 		if st.Pending, err = t.pendingRelease(ctx, k.ID); err != nil {
 			return st, err
@@ -227,16 +247,16 @@ func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, e
 		} else {
 			st.Note = "another member is taking it and waits for confirmation: " + d.Reason
 		}
-	case out == nil && st.Home == HomeCabinet:
-		st.Note = "it lives in " + cabinet + ": take it at the cabinet's kiosk"
+	case out == nil && st.Home.locked():
+		st.Note = "it lives " + cabinet + ": take it at its kiosk"
 	case out == nil:
 		if st.Take.Allowed {
 			st.Actions = append(st.Actions, CustodyTake)
 		}
 	case out.MemberID == t.p.member:
 		st.Actions = append(st.Actions, CustodyHandOver)
-		if st.Home == HomeCabinet {
-			st.Note = "it lives in " + cabinet + ": return it there"
+		if st.Home.locked() {
+			st.Note = "it lives " + cabinet + ": return it there"
 		} else {
 			st.Actions = append(st.Actions, CustodyReturn)
 		}
@@ -246,12 +266,12 @@ func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, e
 		}
 		if t.p.managesSite(k.SiteID) {
 			st.Actions = append(st.Actions, CustodyHandOver)
-			if st.Home != HomeCabinet {
+			if !st.Home.locked() {
 				st.Actions = append(st.Actions, CustodyReturn)
 			}
 		}
-		if st.Home == HomeCabinet {
-			st.Note = "it lives in " + cabinet + ": it goes back there"
+		if st.Home.locked() {
+			st.Note = "it lives " + cabinet + ": it goes back there"
 		}
 	}
 	return st, nil

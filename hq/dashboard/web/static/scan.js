@@ -102,7 +102,9 @@ document.addEventListener("DOMContentLoaded", function () {
     current.status = st;
     var ks = st.key_set || {};
     $("scan-ks").textContent = ks.label || "Key set";
-    $("scan-home").textContent = st.home === "cabinet" ? "Slot " + st.slot + " of its cabinet" : "No cabinet: taken and returned with this page";
+    $("scan-home").textContent = st.home === "cabinet" ? "Slot " + st.slot + " of " + (st.cabinet_name || "its cabinet") + ": taken and returned at its kiosk" :
+      st.home === "shelf" ? "The open shelf " + (st.cabinet_name || "") + ": taken and returned at its kiosk" :
+      "No cabinet: taken and returned with this page";
     var out = st.out;
     var pending = st.pending;
     $("scan-holder").textContent = out ? memberName(out.member_id) :
