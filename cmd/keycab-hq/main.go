@@ -500,12 +500,6 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nc := m.Config.Notify
-	nc.ConfigBehindAfter = m.Config.ConfigBehindAfter // one threshold for the page and the notice
-	notifier, err := notify.New(m.st, mailer, m.log, nil, nc)
-	if err != nil {
-		return err
-	}
 	keysFile := m.Config.KeysFile
 	if keysFile == "" {
 		path, ok := strings.CutPrefix(m.Config.DB, "sqlite:")
@@ -520,6 +514,13 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	if created {
 		m.log.Info("created HQ signing keys", "file", keysFile)
+	}
+	nc := m.Config.Notify
+	nc.ConfigBehindAfter = m.Config.ConfigBehindAfter // one threshold for the page and the notice
+	nc.LinkKey = keys.Dashboard                       // the dashboard checks report mails' unsubscribe links
+	notifier, err := notify.New(m.st, mailer, m.log, nil, nc)
+	if err != nil {
+		return err
 	}
 	prefix, err := kioskapi.OriginPrefix(m.Config.LogOriginDomain)
 	if err != nil {

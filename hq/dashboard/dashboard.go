@@ -122,6 +122,8 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	handle("POST /invite", d.invitePost)
 	handle("GET /export/history.csv", d.exportCSV)
 	handle("GET /verify", d.verifyPage)
+	handle("GET /unsubscribe", d.unsubscribePage)
+	handle("POST /unsubscribe", d.unsubscribePost)
 	handle("POST /verify", d.verifyPost)
 
 	// Signed in, but open to an account that has yet to verify its
@@ -152,6 +154,8 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"GET /history/export":             d.exportLink,
 		"GET /reports":                    d.reports,
 		"GET /reports.csv":                d.reportsCSV,
+		"POST /reports/mail":              d.subscribeReport,
+		"POST /reports/mail/{id}/delete":  d.unsubscribeReport,
 		"GET /alarms":                     d.alarms,
 		"POST /alarms/{id}/clear":         d.clearAlarm,
 		"GET /kiosks":                     d.kiosks,
@@ -336,6 +340,8 @@ var templateFuncs = template.FuncMap{
 	"mul": func(a, b int) int { return a * b },
 	// Reports (dashboard_reports.go).
 	"mulf":    func(a, b float64) float64 { return a * b },
+	"div":     func(a, b int) int { return a / b },
+	"mod":     func(a, b int) int { return a % b },
 	"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
 	"hours":   hoursText,
 	"list":    func(xs ...int) []int { return xs },
@@ -544,6 +550,8 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 
 // notices are the messages a redirect may ask a page to show.
 var notices = map[string]string{
+	"subscribed":   "Report mail set up: it comes at its time, with a link to stop it.",
+	"unsubscribed": "Report mail stopped.",
 	"invited":      "Invitation sent.",
 	"org-deleting": "The organisation will be deleted when the grace period ends. Its kiosks and other members are refused from now on; you can still export and restore it.",
 	"org-restored": "The organisation is restored. Its kiosks and members work again.",

@@ -27,6 +27,8 @@ type reportsPage struct {
 	Width  int // the chart's viewBox width
 	Max    int
 	CSV    map[string]string // by report.What
+	// Mail is the viewer's report mails.
+	Mail []store.ReportSubscription
 }
 
 // dayBar is one day's column of the chart, in viewBox units (bars up to
@@ -81,6 +83,9 @@ func (d *Dashboard) reports(w http.ResponseWriter, r *http.Request, v *viewer) e
 		return err
 	}
 	if p.U, err = report.Load(ctx, d.Store, v.P.Scope(), f, d.now()); err != nil {
+		return err
+	}
+	if p.Mail, err = d.Store.ListReportSubscriptions(ctx, v.P.Scope()); err != nil {
 		return err
 	}
 	for _, what := range []report.What{report.ByKeySet, report.ByMember, report.ByDay} {
@@ -144,4 +149,54 @@ func hoursText(d time.Duration) string {
 		return strconv.FormatFloat(h, 'f', 1, 64) + " h"
 	}
 	return fmt.Sprintf("%d d %d h", int(h)/24, int(h)%24)
+}
+
+// subscribeReport sets up a report mail for the viewer.
+func (d *Dashboard) subscribeReport(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	at, err := time.Parse("15:04", r.PostFormValue("at"))
+	if err != nil {
+		return keycab.Errorf(keycab.EINVALID, "The time of day is HH:MM.")
+	}
+	_, err = d.Store.SubscribeReport(r.Context(), v.P.Scope(), store.ReportSubscription{Kind: store.ReportKind(r.PostFormValue("kind")),
+		SiteID: r.PostFormValue("site"), MinuteOfDay: at.Hour()*60 + at.Minute()})
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/reports?notice=subscribed", http.StatusSeeOther)
+	return nil
+}
+
+// unsubscribeReport stops one of the viewer's report mails.
+func (d *Dashboard) unsubscribeReport(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Store.UnsubscribeReport(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/reports?notice=unsubscribed", http.StatusSeeOther)
+	return nil
+}
+
+// unsubscribePage is a report mail's unsubscribe link: no sign-in, the
+// link's MAC vouches for it (report.CheckUnsubscribe). It asks before it
+// acts, since mail scanners open links.
+func (d *Dashboard) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+	org, id, ok := report.CheckUnsubscribe(d.Key, r.URL.Query())
+	if !ok {
+		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "This unsubscribe link is not valid."))
+		return
+	}
+	d.render(w, r, http.StatusOK, "unsubscribe", view{Title: "Stop a report mail", Data: map[string]string{"o": org, "s": id, "t": r.URL.Query().Get("t")}})
+}
+
+func (d *Dashboard) unsubscribePost(w http.ResponseWriter, r *http.Request) {
+	q := url.Values{"o": {r.PostFormValue("o")}, "s": {r.PostFormValue("s")}, "t": {r.PostFormValue("t")}}
+	org, id, ok := report.CheckUnsubscribe(d.Key, q)
+	if !ok {
+		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "This unsubscribe link is not valid."))
+		return
+	}
+	if err := d.Store.UnsubscribeReportByLink(r.Context(), org, id); err != nil {
+		d.renderError(w, r, nil, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, "unsubscribe", view{Title: "Report mail stopped", Data: map[string]string{"done": "1"}})
 }

@@ -3,7 +3,8 @@
 // email when a key set is overdue, when a kiosk raises an alarm, when a
 // kiosk has been silent for longer than the offline threshold, when it
 // is heard from again, and when a kiosk has not applied the config HQ
-// issued it within the config-behind threshold.
+// issued it within the config-behind threshold; and sends each member
+// the report mails they subscribed to, at their time (reports.go).
 //
 // Each round visits every organisation: it reads the facts (store
 // ReadNoticeFacts), decides the notices with a key unique per
@@ -27,6 +28,7 @@
 //	kiosk.offline:KIOSK:SINCE           a silence that began at SINCE (µs)
 //	kiosk.online:KIOSK:SINCE            the end of that silence
 //	kiosk.config_behind:KIOSK:VERSION   a config HQ issued and the kiosk has not applied
+//	report.KIND:SUBSCRIPTION:DATE       a scheduled report mail (reports.go)
 package notify
 
 import (
@@ -59,6 +61,9 @@ type Config struct {
 	Lease             time.Duration // how long one process holds a mail it is sending
 	Batch             int           // mails sent per organisation per round
 	BaseURL           string        // HQ's public URL, for a link in each mail
+	// LinkKey signs report mails' unsubscribe links (HQ's dashboard key,
+	// which checks them: report.CheckUnsubscribe).
+	LinkKey []byte
 }
 
 // DefaultConfig returns the defaults.
@@ -164,6 +169,9 @@ func (n *Notifier) Round(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if err := n.decide(ctx, org); err != nil {
+			errs = append(errs, err)
+		}
+		if err := n.reportMail(ctx, org); err != nil {
 			errs = append(errs, err)
 		}
 		ms, err := n.st.TakeNoticeMail(ctx, org, n.cfg.Lease, n.cfg.Batch)

@@ -98,10 +98,16 @@ func Load(ctx context.Context, st *store.Store, sc store.Scope, f Filter, now ti
 	if err := f.Validate(); err != nil {
 		return Usage{}, err
 	}
+	// Events up to now, not only to Until: a key set's first event after
+	// the period's start says whether it was out then.
 	var events []store.Event
 	truncated := false
+	to := f.Until
+	if now.After(to) {
+		to = now.Add(time.Second)
+	}
 	for _, k := range kinds {
-		ef := store.EventFilter{Kind: k, SiteID: f.SiteID, Since: f.Since, Until: f.Until, Limit: 1000}
+		ef := store.EventFilter{Kind: k, SiteID: f.SiteID, Since: f.Since, Until: to, Limit: 1000}
 		for {
 			page, err := st.ListEvents(ctx, sc, ef)
 			if err != nil {
@@ -118,6 +124,10 @@ func Load(ctx context.Context, st *store.Store, sc store.Scope, f Filter, now ti
 			ef.Before = &page[len(page)-1]
 		}
 	}
+	current, err := st.ListCustody(ctx, sc)
+	if err != nil {
+		return Usage{}, err
+	}
 	keySets, err := st.ListKeySets(ctx, sc, f.SiteID)
 	if err != nil {
 		return Usage{}, err
@@ -133,7 +143,7 @@ func Load(ctx context.Context, st *store.Store, sc store.Scope, f Filter, now ti
 	for _, m := range members {
 		names[m.ID] = m.Name
 	}
-	u := Build(f, now, events, labels, names)
+	u := Build(f, now, events, current, labels, names)
 	u.Truncated = truncated
 	return u, nil
 }
@@ -145,11 +155,14 @@ type checkout struct {
 	due    time.Time
 }
 
-// Build computes the report from custody events (any order), naming key
-// sets by labels and members by names (ids where they have none). A key
-// set whose first event in the period is a return or a hand-over was out
-// at its start; one still out at the end counts up to min(Until, now).
-func Build(f Filter, now time.Time, events []store.Event, labels, names map[string]string) Usage {
+// Build computes the report from custody events from the period's start
+// on (any order; those after its end only say what came before) and the
+// key sets out now (current), naming key sets by labels and members by
+// names (ids where they have none). A key set whose first event from the
+// start on is a return or a hand-over was out at the start; one out now
+// with no event since the start, taken before it, was out all along;
+// one still out at the end counts up to min(Until, now).
+func Build(f Filter, now time.Time, events []store.Event, current []store.Holding, labels, names map[string]string) Usage {
 	end := f.Until
 	if now.Before(end) {
 		end = now
@@ -211,6 +224,26 @@ func Build(f Filter, now time.Time, events []store.Event, labels, names map[stri
 		}
 	}
 	out := map[string]*checkout{}
+	// The state at the start.
+	first := map[string]store.Event{}
+	for _, e := range events {
+		if _, ok := first[e.KeySetID]; !ok && e.KeySetID != "" && !e.At.Before(f.Since) {
+			first[e.KeySetID] = e
+		}
+	}
+	for id, e := range first {
+		if e.Kind != keycab.EventKeyTaken {
+			out[id] = &checkout{holder: holderBefore(e), since: f.Since}
+			keySet(id)
+		}
+	}
+	for _, h := range current {
+		if _, ok := first[h.KeySetID]; ok || !h.TakenAt.Before(f.Since) || (f.SiteID != "" && h.SiteID != f.SiteID) {
+			continue
+		}
+		out[h.KeySetID] = &checkout{holder: h.MemberID, since: f.Since, due: h.DueAt}
+		keySet(h.KeySetID)
+	}
 	// held ends c's current holder's interval at t.
 	held := func(k *KeySetUsage, c *checkout, t time.Time) {
 		d := t.Sub(c.since)
@@ -237,8 +270,7 @@ func Build(f Filter, now time.Time, events []store.Event, labels, names map[stri
 		k := keySet(e.KeySetID)
 		c := out[e.KeySetID]
 		if c == nil && e.Kind != keycab.EventKeyTaken {
-			// Out when the period began, with whoever the event says.
-			c = &checkout{holder: holderBefore(e), since: f.Since}
+			continue // back twice: nothing was out
 		}
 		switch {
 		case e.Kind == keycab.EventKeyTaken:

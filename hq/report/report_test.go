@@ -37,7 +37,11 @@ func TestBuild(t *testing.T) {
 		ev(44, keycab.EventKeyTaken, "C", "m1", due(46)),
 		ev(50, keycab.EventKeyTaken, "A", "m1"), // after the period
 	}
-	u := report.Build(f, at(60), events, map[string]string{"A": "1 High St", "C": "=cmd"}, map[string]string{"m1": "Ann", "m2": "Ben"})
+	// E: taken before the period, no event since, out now: out all along.
+	current := []store.Holding{{Checkout: keycab.Checkout{KeySetID: "E", MemberID: "m2", TakenAt: at(-5), DueAt: at(-1)}}}
+	// F: taken before, returned after the period: out all along too.
+	events = append(events, ev(52, keycab.EventKeyReturned, "F", "m3"))
+	u := report.Build(f, at(60), events, current, map[string]string{"A": "1 High St", "C": "=cmd"}, map[string]string{"m1": "Ann", "m2": "Ben"})
 	if u.Hours != 48 {
 		t.Fatalf("hours %v", u.Hours)
 	}
@@ -51,6 +55,7 @@ func TestBuild(t *testing.T) {
 		overdue int
 	}{
 		"A": {1, 4 * time.Hour, 1}, "B": {0, 2 * time.Hour, 0}, "C": {1, 4 * time.Hour, 1}, "D": {1, 3 * time.Hour, 0},
+		"E": {0, 48 * time.Hour, 1}, "F": {0, 48 * time.Hour, 0},
 	} {
 		k := ks[id]
 		if k.Takes != want.takes || k.Out != want.out || k.Overdue != want.overdue {
@@ -67,10 +72,10 @@ func TestBuild(t *testing.T) {
 	if m := ms["m1"]; m.Takes != 3 || m.Held != 9*time.Hour || m.Overdue != 2 || m.Name != "Ann" {
 		t.Errorf("m1: %+v", m)
 	}
-	if m := ms["m2"]; m.Takes != 0 || m.Held != 4*time.Hour || m.Overdue != 0 {
+	if m := ms["m2"]; m.Takes != 0 || m.Held != 52*time.Hour || m.Overdue != 1 {
 		t.Errorf("m2: %+v", m)
 	}
-	if len(u.Days) != 2 || u.Days[0].Takes != 2 || u.Days[0].Returns != 3 || u.Days[0].Overdue != 1 || u.Days[1].Takes != 1 || u.Days[1].Overdue != 1 {
+	if len(u.Days) != 2 || u.Days[0].Takes != 2 || u.Days[0].Returns != 3 || u.Days[0].Overdue != 2 || u.Days[1].Takes != 1 || u.Days[1].Overdue != 2 {
 		t.Errorf("days: %+v", u.Days)
 	}
 	var b bytes.Buffer

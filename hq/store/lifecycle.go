@@ -255,6 +255,10 @@ var erasureSteps = []erasureStep{
 		}
 		return nil
 	}},
+	{"report mail", func(ctx context.Context, t *tx, m keycab.Member) error {
+		_, err := t.exec(ctx, "DELETE FROM report_subscriptions WHERE org_id = $1 AND member_id = $2", t.org(), m.ID)
+		return err
+	}},
 	{"takes waiting for confirmation", func(ctx context.Context, t *tx, m keycab.Member) error {
 		_, err := t.exec(ctx, "DELETE FROM pending_releases WHERE org_id = $1 AND member_id = $2", t.org(), m.ID)
 		return err
@@ -282,7 +286,7 @@ var erasureSteps = []erasureStep{
 
 // erasedTables are the tables erasureSteps change.
 var erasedTables = []string{"members", "badges", "member_group_members", "sessions", "auth_tokens", "account_members", "deliveries", "personal_texts",
-	"accounts", "recovery_codes", "rate_limits", "mail_retry", "pending_releases"}
+	"accounts", "recovery_codes", "rate_limits", "mail_retry", "pending_releases", "report_subscriptions"}
 
 // eraseAccount deletes the sign-in account of an erased member when it
 // belongs to no organisation any more: its name, email, password hash

@@ -221,7 +221,9 @@ func mutableTables() []string {
 		// 0018: lifecycle.
 		"legal_holds", "retention_rules",
 		// 0022: custody changes made at HQ.
-		"org_logs", "custody_requests", "pending_releases"}
+		"org_logs", "custody_requests", "pending_releases",
+		// 0023: scheduled report mail.
+		"report_subscriptions"}
 }
 
 func appendOnlyTables() []string {

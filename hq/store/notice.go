@@ -539,3 +539,20 @@ func (s *Store) ListMailRetries(ctx context.Context, orgID string) ([]NoticeMail
 	})
 	return out, err
 }
+
+// NoticeDecided reports whether org's notice with key was decided
+// already (ClaimNotices stored it), so a caller can skip composing a
+// costly one.
+func (s *Store) NoticeDecided(ctx context.Context, orgID, key string) (bool, error) {
+	var found bool
+	err := s.tenant(ctx, "check notice", orgID, false, func(ctx context.Context, t *tx) error {
+		var one int
+		err := t.queryRow(ctx, "SELECT 1 FROM notices WHERE org_id = $1 AND key = $2", t.org(), key).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return found, err
+}

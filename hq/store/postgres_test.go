@@ -38,7 +38,7 @@ func mustSyncRows(t *testing.T, f *fixture) {
 	t.Helper()
 	ctx := context.Background()
 	// A custody change at HQ: an entry of org A's HQ log (migration 0022).
-	_, err := f.s.RecordCustody(ctx, f.a.as(f.a.owner), store.CustodyRequest{RequestID: "fixture-take-000001", KeySetID: f.a.ks2.ID,
+	_, err := f.s.RecordCustody(ctx, f.a.as(f.a.owner), store.CustodyRequest{RequestID: "fixture-take-000001", KeySetID: f.a.ks1.ID,
 		Action: store.CustodyTake, Reason: "viewing", Recipient: "Mr Fixture"})
 	MustNoErr(t, err)
 	tok, _, err := f.s.CreateEnrolToken(ctx, f.a.as(f.a.owner), f.a.cab1.ID, 0)
