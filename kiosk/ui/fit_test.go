@@ -62,10 +62,10 @@ func TestScreensFit(t *testing.T) {
 func fitFlows(t *testing.T, size fyne.Size) {
 	r := newRigSized(t, fitConfig(t), size)
 	dir := fmt.Sprintf("fit/%vx%v", size.Width, size.Height)
-	fit := func(name string) {
+	fit := func(name string, whole ...string) {
 		t.Helper()
 		r.u.Sync()
-		checkFit(t, name, r.w, size)
+		checkFit(t, name, r.w, size, whole...)
 		if !strings.HasPrefix(name, "admin-history") { // its rows differ from run to run: no golden
 			fitGolden(t, filepath.Join(dir, name), r.w)
 		}
@@ -99,10 +99,10 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	fit("menu")
 	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-1"})
 	r.await(kiosk.Reason)
-	fit("reason")
+	fit("reason", "Cancel", "Continue", "Space", "Delete")
 	r.c.Do(kiosk.GiveReason{Reason: "viewing"})
 	r.await(kiosk.Unlocking)
-	fit("unlock")
+	fit("unlock", "Cancel")
 	if err := r.cab.TakeKey(1, false); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func fitFlows(t *testing.T, size fyne.Size) {
 
 	// Admin with no alarm: every tab.
 	admin()
-	fit("admin-0")
+	fit("admin-0", "Exit admin", "Cabinet", "People", "History")
 	r.tap("People")
 	fit("admin-people")
 	r.tap("History")
@@ -159,9 +159,9 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	r.awaitThat("the tamper alarm", func(s kiosk.Screen) bool { return len(s.Alarms) == 1 })
 	fit("idle-alarm")
 	admin()
-	fit("admin-1")
+	fit("admin-1", "Exit admin", "Clear…")
 	r.tap("Clear…")
-	fit("admin-clear")
+	fit("admin-clear", "Exit admin", "Clear alarm", "Back")
 	r.tap("Back")
 	exit()
 
@@ -194,7 +194,7 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	}
 	r.awaitThat("three alarms", func(s kiosk.Screen) bool { return len(s.Alarms) == 3 })
 	admin()
-	fit("admin-3")
+	fit("admin-3", "Exit admin", "Clear…", "Clear…", "Clear…")
 	r.tap("History")
 	fit("admin-history-3")
 	exit()
@@ -250,8 +250,10 @@ func (b box) String() string {
 // slack absorbs rounding in layouts.
 const slack = 0.5
 
-// checkFit fails naming each visible object of w that lies outside it.
-func checkFit(t *testing.T, name string, w fyne.Window, size fyne.Size) {
+// checkFit fails naming each visible object of w that lies outside it,
+// and unless a tile shows each of whole (a title given n times: n tiles)
+// in full, not scrolled out of sight.
+func checkFit(t *testing.T, name string, w fyne.Window, size fyne.Size, whole ...string) {
 	t.Helper()
 	if s := w.Canvas().Size(); s != size {
 		t.Errorf("%s: the window grew to %v, want %v", name, s, size)
@@ -263,6 +265,7 @@ func checkFit(t *testing.T, name string, w fyne.Window, size fyne.Size) {
 	w.Canvas().Capture()  // and create every renderer
 	win := box{0, 0, size.Width, size.Height}
 	var bad []string
+	shown := map[string]int{} // tiles seen whole, by title
 	var visit func(o fyne.CanvasObject, at fyne.Position, parent, clip box, scrollX, scrollY bool)
 	visit = func(o fyne.CanvasObject, at fyne.Position, parent, clip box, scrollX, scrollY bool) {
 		if o == nil || !o.Visible() {
@@ -278,6 +281,11 @@ func checkFit(t *testing.T, name string, w fyne.Window, size fyne.Size) {
 			(!scrollY && (b.y0 < clip.y0-slack || b.y1 > clip.y1+slack))
 		if out {
 			bad = append(bad, fmt.Sprintf("%s %s outside %s", describe(o), b, clip))
+		}
+		if title, ok := ui.TileTitle(o); ok {
+			if b.x0 >= clip.x0-slack && b.x1 <= clip.x1+slack && b.y0 >= clip.y0-slack && b.y1 <= clip.y1+slack {
+				shown[title]++
+			}
 		}
 		if txt, ok := o.(*canvas.Text); ok && txt.Text != "" {
 			if m := txt.MinSize(); m.Width > s.Width+slack {
@@ -305,6 +313,15 @@ func checkFit(t *testing.T, name string, w fyne.Window, size fyne.Size) {
 	}
 	// Objects are placed relative to their parent container or widget.
 	visit(w.Content(), fyne.Position{}, win, win, false, false)
+	want := map[string]int{}
+	for _, title := range whole {
+		want[title]++
+	}
+	for title, n := range want {
+		if shown[title] < n {
+			bad = append(bad, fmt.Sprintf("%d of %d tiles %q are whole on the screen", shown[title], n, title))
+		}
+	}
 	if len(bad) > 10 {
 		bad = append(bad[:10], fmt.Sprintf("and %d more", len(bad)-10))
 	}

@@ -14,7 +14,6 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
-	"fyne.io/fyne/v2/widget"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/kiosk"
@@ -382,7 +381,7 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 	}
 	status := newLine(fmt.Sprintf("Log: %d entries   ·   Config version %d   ·   %s", v.LogSize, v.Config, syncWords(v.Sync, u.rt.loc)), sizeCaption, colours.muted, false)
 	left := container.NewVBox(caption("SLOT MAP"), container.NewGridWithColumns(3, slots...),
-		gap(4), caption(fmt.Sprintf("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR %s", pulseWords(v.Pulse))), container.NewGridWithColumns(4, pulses...), gap(4), status)
+		gap(4), caption(fmt.Sprintf("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR %s", pulseWords(v.Pulse))), container.NewGridWithColumns(3, pulses...), gap(4), status)
 	if v.CameraError != "" {
 		left.Add(paragraph(cameraWords(v.CameraError, v.CameraErrorAt, u.rt.loc), theme.SizeNameCaptionText, theme.ColorNameError, fyne.TextAlignLeading))
 	}
@@ -392,7 +391,10 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 
 	var alarms []fyne.CanvasObject
 	for _, a := range s.Alarms {
-		card := alarmCard(keycab.AlarmTitle(a.Kind), a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("15:04"))
+		// The title whole, the detail cut to the column: three alarms
+		// and their Clear buttons fit the 800 x 480 screen.
+		card := newTile(keycab.AlarmTitle(a.Kind), tileNormal, nil).withDetail(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("15:04"), colours.muted)
+		card.cutDetail = true
 		clear := newTile("Clear…", tileDanger, func() {
 			u.clearing = &a
 			u.rerender()
@@ -404,7 +406,7 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 		alarms = append(alarms, label("No active alarms.", sizeBody, colours.muted, false))
 	}
 	right := container.NewBorder(caption("ACTIVE ALARMS"), nil, nil, nil, container.NewVScroll(container.NewVBox(alarms...)))
-	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(440, 0)), container.NewPadded(container.NewVScroll(left)))
+	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(484, 0)), container.NewPadded(container.NewVScroll(left)))
 }
 
 // cameraWords is the admin status line for the camera's last error: its
@@ -597,10 +599,10 @@ func slotCard(sv kiosk.SlotView, action fyne.CanvasObject) fyne.CanvasObject {
 		state, col = "Empty", colours.danger
 	}
 	dot := canvas.NewCircle(col)
-	pill := container.NewHBox(sized(container.NewCenter(sized(dot, fyne.NewSquareSize(16))), fyne.NewSize(16, 28)),
+	var pill fyne.CanvasObject = container.NewHBox(sized(container.NewCenter(sized(dot, fyne.NewSquareSize(16))), fyne.NewSize(16, 28)),
 		label(state, sizeCaption, col, true))
-	if sv.Out != "" {
-		pill.Add(label("·  with "+sv.Out, sizeCaption, colours.accent, false))
+	if sv.Out != "" { // who has it, cut to the card
+		pill = container.NewBorder(nil, nil, pill, nil, newLine("·  with "+sv.Out, sizeCaption, colours.accent, false))
 	}
 	set := sv.KeySet
 	if set == "" {
@@ -635,17 +637,4 @@ func slotGrid(slots []kiosk.SlotView, open int) fyne.CanvasObject {
 		cells = append(cells, sized(container.NewStack(bg, container.NewCenter(num)), fyne.NewSquareSize(64)))
 	}
 	return container.NewGridWithColumns(max(cols, 1), cells...)
-}
-
-// alarmCard is an active alarm on the admin screen: its title and its
-// detail, both wrapped, so that the column beside the slot map keeps its
-// width and nothing is cut.
-func alarmCard(title, detail string) fyne.CanvasObject {
-	bg := canvas.NewRectangle(colours.surface)
-	bg.CornerRadius = px(14)
-	rt := widget.NewRichText(
-		&widget.TextSegment{Text: title, Style: widget.RichTextStyle{SizeName: theme.SizeNameText, ColorName: theme.ColorNameForeground, TextStyle: fyne.TextStyle{Bold: true}}},
-		&widget.TextSegment{Text: detail, Style: widget.RichTextStyle{SizeName: theme.SizeNameCaptionText, ColorName: theme.ColorNamePlaceHolder}})
-	rt.Wrapping = fyne.TextWrapWord
-	return container.NewStack(bg, padded(2, 2, 4, 4, rt))
 }

@@ -43,7 +43,9 @@ type tile struct {
 	// with an ellipsis: for tiles whose text is not known in advance
 	// (key set labels, alarm details) in a column that must fit.
 	shrink bool
-	onTap  func()
+	// cutDetail is shrink for the second line only: the title is whole.
+	cutDetail bool
+	onTap     func()
 }
 
 var (
@@ -133,12 +135,15 @@ func (r *tileRenderer) Layout(s fyne.Size) {
 	pad := px(20)
 	// A shrinking tile keeps its padding; another only cuts a text that
 	// would overflow it (a grid cell narrower than the tile wants).
-	room := max(s.Width-px(4), 0)
+	room, detailRoom := max(s.Width-px(4), 0), max(s.Width-px(4), 0)
 	if r.t.shrink {
 		room = max(s.Width-2*pad, 0)
 	}
+	if r.t.shrink || r.t.cutDetail {
+		detailRoom = max(s.Width-2*pad, 0)
+	}
 	r.title.Text = ellipsize(r.t.title, room, r.title.TextSize, r.title.TextStyle)
-	r.detail.Text = ellipsize(r.t.detail, room, r.detail.TextSize, r.detail.TextStyle)
+	r.detail.Text = ellipsize(r.t.detail, detailRoom, r.detail.TextSize, r.detail.TextStyle)
 	tw := r.title.MinSize()
 	if r.t.detail == "" {
 		x := float32(pad)
@@ -177,6 +182,9 @@ func (r *tileRenderer) MinSize() fyne.Size {
 	}
 	if r.t.detail == "" {
 		dw = fyne.Size{}
+	}
+	if r.t.cutDetail {
+		dw.Width = 0
 	}
 	w := float32(math.Max(float64(tw.Width), float64(dw.Width))) + 2*pad
 	if r.t.shrink {
