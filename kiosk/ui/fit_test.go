@@ -66,7 +66,7 @@ func fitFlows(t *testing.T, size fyne.Size) {
 		t.Helper()
 		r.u.Sync()
 		checkFit(t, name, r.w, size, whole...)
-		if !strings.HasPrefix(name, "admin-history") { // its rows differ from run to run: no golden
+		if !strings.HasPrefix(name, "admin-history") { // its times are the store's wall clock: no golden
 			fitGolden(t, filepath.Join(dir, name), r.w)
 		}
 	}
