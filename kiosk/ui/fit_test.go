@@ -101,7 +101,9 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	r.await(kiosk.Reason)
 	fit("reason", "Cancel", "Continue", "Space", "Delete")
 	r.c.Do(kiosk.GiveReason{Reason: "viewing"})
-	r.await(kiosk.Unlocking)
+	if s := r.await(kiosk.Unlocking); len(s.SlotMap) != 12 || s.SlotMap[0].Number != 1 || !s.SlotMap[0].Present || s.Slot != 1 {
+		t.Fatalf("the take's slot map %+v, slot %d", s.SlotMap, s.Slot)
+	}
 	fit("unlock", "Cancel")
 	if err := r.cab.TakeKey(1, false); err != nil {
 		t.Fatal(err)
@@ -126,8 +128,10 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	r.await(kiosk.Menu)
 	fit("menu-return")
 	r.c.Do(kiosk.ChooseReturn{KeySetID: "ks-2"})
-	r.await(kiosk.Unlocking)
-	fit("return")
+	if s := r.await(kiosk.Unlocking); len(s.SlotMap) != 12 || s.SlotMap[0].Present || s.SlotMap[1].Present || !s.SlotMap[2].Present || s.Slot != 2 {
+		t.Fatalf("the return's slot map %+v, slot %d", s.SlotMap, s.Slot)
+	}
+	fit("return", "Cancel")
 	if err := r.cab.PutKey(2); err != nil {
 		t.Fatal(err)
 	}
