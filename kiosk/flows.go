@@ -347,7 +347,7 @@ func (c *Controller) unlockFor(ctx context.Context) {
 			what = "put the key in"
 		}
 		c.setStep(Unlocking, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label),
-			Message: fmt.Sprintf("Slot %d is open: %s, then close the door.", c.s.slot, what), Slot: c.s.slot, Returning: !c.s.taking})
+			Message: fmt.Sprintf("Slot %d is open: %s, then close the door.", c.s.slot, what), Slot: c.s.slot, Returning: !c.s.taking, SlotMap: c.slotMap()})
 		return
 	}
 	c.setStep(Confirming, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: "The door is open. Show the key's label to the camera.", Returning: !c.s.taking})
@@ -466,4 +466,19 @@ func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 	gen := c.step
 	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
 	c.publish(Screen{State: state, Title: title, Message: msg, Slot: slot, Returning: true, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
+}
+
+// slotMap is the cabinet's slots with their key sets and whether their
+// key is in, by number, for the unlocking screen.
+func (c *Controller) slotMap() []SlotView {
+	var out []SlotView
+	for _, s := range c.conf.Slots {
+		sv := SlotView{Number: s.Number, Present: c.present[s.Number], Lock: s.Lock}
+		if k := c.keySet(s.KeySetID); k != nil {
+			sv.KeySet = k.Label
+		}
+		out = append(out, sv)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	return out
 }

@@ -45,6 +45,10 @@ type Screen struct {
 	Reasons     []string
 	Deadline    time.Time // when this step gives up and returns to idle
 	Slot        int       // the slot released at this step (unlocking), 0 when none
+	// SlotMap is the cabinet's slots, by number, at the unlocking step of
+	// a slotted cabinet (the screen shows them with Slot lit); nil at
+	// other steps.
+	SlotMap []SlotView
 	// Returning marks the steps of a return (unlocking, confirming, its
 	// done screen), so that a screen tells a return from a take.
 	Returning bool

@@ -40,4 +40,15 @@ func NewManualSetup(a fyne.App, o SetupOptions, now func() time.Time) *Setup {
 }
 
 // Status returns the setup screen's status line.
-func (s *Setup) Status() string { return s.status.Text }
+func (s *Setup) Status() string { return s.said }
+
+// Sync fits the setup screen to its window, as its ticker does.
+func (s *Setup) Sync() { s.rescale() }
+
+// TileTitle returns the title of a kiosk tile, and whether o is one.
+func TileTitle(o fyne.CanvasObject) (string, bool) {
+	if t, ok := o.(*tile); ok {
+		return t.title, true
+	}
+	return "", false
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -62,8 +63,8 @@ func (u *UI) rerender() {
 }
 
 // headline is a screen's title and message, centred.
-func headline(s kiosk.Screen, size float32) []fyne.CanvasObject {
-	objs := []fyne.CanvasObject{centred(s.Title, size, colours.text, true)}
+func headline(s kiosk.Screen, size fyne.ThemeSizeName) []fyne.CanvasObject {
+	objs := []fyne.CanvasObject{heading(s.Title, size, fyne.TextAlignCenter)}
 	if s.Message != "" {
 		objs = append(objs, paragraph(s.Message, sizeNameMessage, theme.ColorNameForeground, fyne.TextAlignCenter))
 	}
@@ -93,7 +94,7 @@ func (u *UI) idle(s kiosk.Screen) {
 	u.footer.Hide()
 	hint := centred("Hold your badge or QR code to the reader", sizeLarge, colours.muted, false)
 	objs := []fyne.CanvasObject{ringIcon(theme.AccountIcon(), colours.accent, 220), gap(24),
-		centred(s.Title, sizeHuge+16, colours.text, true), hint}
+		heading(s.Title, sizeNameDisplay, fyne.TextAlignCenter), hint}
 	if s.Message != "" {
 		objs = append(objs, gap(16), paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignCenter))
 	}
@@ -126,13 +127,13 @@ func (u *UI) menu(s kiosk.Screen) {
 			}
 			id := ch.KeySet.ID
 			t := newTile(ch.KeySet.Label, tileNormal, func() { u.do(kiosk.ChooseTake{KeySetID: id}) }).withDetail(detail, col)
-			t.size, t.minHeight = sizeLarge, 96
+			t.size, t.minHeight, t.shrink = sizeLarge, 96, true
 			tiles = append(tiles, t)
 		}
 		// The others, greyed and untouchable, each saying why.
 		for _, ch := range s.Unavailable {
 			t := newTile(ch.KeySet.Label, tileQuiet, nil).withDetail(ch.Note, colours.muted)
-			t.size, t.minHeight = sizeLarge, 96
+			t.size, t.minHeight, t.shrink = sizeLarge, 96, true
 			tiles = append(tiles, t)
 		}
 		cols = append(cols, column("TAKE A KEY", tiles))
@@ -150,12 +151,12 @@ func (u *UI) menu(s kiosk.Screen) {
 			}
 			id := ch.KeySet.ID
 			t := newTile(ch.KeySet.Label, tileNormal, func() { u.do(kiosk.ChooseReturn{KeySetID: id}) }).withDetail(detail, col)
-			t.size, t.minHeight = sizeLarge, 96
+			t.size, t.minHeight, t.shrink = sizeLarge, 96, true
 			tiles = append(tiles, t)
 		}
 		cols = append(cols, column("RETURN A KEY", tiles))
 	}
-	top := container.NewVBox(label(s.Title, sizeTitle, colours.text, true))
+	top := container.NewVBox(newLine(s.Title, sizeTitle, colours.text, true))
 	if s.Message != "" {
 		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
 	} else {
@@ -207,7 +208,7 @@ func joinDot(a, b string) string {
 func (u *UI) second(s kiosk.Screen) {
 	icons := container.NewHBox(badgeIcon(theme.AccountIcon(), colours.surfaceHigh, 140), badgeIcon(theme.AccountIcon(), colours.accent, 140))
 	objs := []fyne.CanvasObject{container.NewCenter(icons), gap(16)}
-	objs = append(objs, headline(s, sizeTitle)...)
+	objs = append(objs, headline(s, sizeNameTitle)...)
 	objs = append(objs, gap(8), centred("Waiting for the second badge…", sizeBody, colours.muted, false))
 	u.fill(stack(objs...), nil)
 	u.setFooter("Cancel", nil)
@@ -244,7 +245,7 @@ func (u *UI) reasonScreen(s kiosk.Screen) {
 	}
 	cols := min(max(len(opts), 1), 5)
 	top := container.NewVBox(
-		label(s.Title, sizeTitle, colours.text, true),
+		newLine(s.Title, sizeTitle, colours.text, true),
 		container.NewGridWithColumns(cols, opts...),
 		container.NewGridWithColumns(2, u.recip.tile, u.notes.tile),
 	)
@@ -266,12 +267,20 @@ func reasonLabel(r string) string {
 
 func (u *UI) unlocking(s kiosk.Screen, icon fyne.Resource) {
 	objs := []fyne.CanvasObject{ringIcon(icon, colours.accent, 180), gap(16),
-		centred(s.Title, sizeHuge, colours.text, true)}
+		heading(s.Title, sizeNameHuge, fyne.TextAlignCenter)}
 	if s.Message != "" {
 		objs = append(objs, paragraph(s.Message, sizeNameLarge, theme.ColorNameWarning, fyne.TextAlignCenter))
 	}
-	objs = append(objs, gap(8), centred("The cabinet locks again by itself when the time is up.", sizeBody, colours.muted, false))
-	u.fill(stack(objs...), nil)
+	objs = append(objs, gap(8), paragraph("The cabinet locks again by itself when the time is up.", theme.SizeNameText, theme.ColorNamePlaceHolder, fyne.TextAlignCenter))
+	if len(s.SlotMap) == 0 || s.Slot == 0 {
+		u.fill(stack(objs...), nil)
+		u.setFooter("Cancel", nil)
+		return
+	}
+	// Beside the words, the cabinet's slots with the open one lit: the
+	// screen's picture, instead of the icon.
+	cab := container.NewVBox(caption("CABINET"), slotGrid(s.SlotMap, s.Slot))
+	u.fill(container.NewBorder(nil, nil, nil, padded(0, 0, 32, 0, stack(container.NewCenter(cab))), stack(objs[2:]...)), nil)
 	u.setFooter("Cancel", nil)
 }
 
@@ -287,7 +296,7 @@ func takeOrReturn(s kiosk.Screen) fyne.Resource {
 
 func (u *UI) outcome(s kiosk.Screen, icon fyne.Resource, fill color.Color) {
 	objs := []fyne.CanvasObject{badgeIcon(icon, fill, 180), gap(16)}
-	objs = append(objs, headline(s, sizeHuge)...)
+	objs = append(objs, headline(s, sizeNameHuge)...)
 	u.fill(stack(objs...), nil)
 	u.setFooter("OK", nil)
 }
@@ -295,7 +304,7 @@ func (u *UI) outcome(s kiosk.Screen, icon fyne.Resource, fill color.Color) {
 func (u *UI) emergency(s kiosk.Screen) {
 	u.footer.Hide()
 	objs := []fyne.CanvasObject{badgeIcon(theme.WarningIcon(), colours.danger, 200), gap(16),
-		centred(s.Title, sizeHuge+16, colours.text, true)}
+		heading(s.Title, sizeNameDisplay, fyne.TextAlignCenter)}
 	if s.Message != "" {
 		objs = append(objs, paragraph(s.Message, sizeNameMessage, theme.ColorNameForeground, fyne.TextAlignCenter))
 	}
@@ -334,7 +343,7 @@ func (u *UI) admin(s kiosk.Screen) {
 	}
 	top := container.NewVBox(container.NewBorder(nil, nil, nil,
 		container.NewHBox(tab("Cabinet", tabCabinet), tab("People", tabPeople), tab("History", tabHistory)),
-		label(s.Title, sizeTitle, colours.text, true)))
+		newLine(s.Title, sizeTitle, colours.text, true)))
 	if s.Message != "" {
 		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
 	}
@@ -370,19 +379,22 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 		t.size = sizeCaption + 2
 		pulses = append(pulses, t)
 	}
-	status := label(fmt.Sprintf("Log: %d entries   ·   Config version %d   ·   %s", v.LogSize, v.Config, syncWords(v.Sync, u.rt.loc)), sizeCaption, colours.muted, false)
+	status := newLine(fmt.Sprintf("Log: %d entries   ·   Config version %d   ·   %s", v.LogSize, v.Config, syncWords(v.Sync, u.rt.loc)), sizeCaption, colours.muted, false)
 	left := container.NewVBox(caption("SLOT MAP"), container.NewGridWithColumns(3, slots...),
-		gap(4), caption(fmt.Sprintf("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR %s", pulseWords(v.Pulse))), container.NewGridWithColumns(4, pulses...), gap(4), status)
+		gap(4), caption(fmt.Sprintf("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR %s", pulseWords(v.Pulse))), container.NewGridWithColumns(3, pulses...), gap(4), status)
 	if v.CameraError != "" {
-		left.Add(label(cameraWords(v.CameraError, v.CameraErrorAt, u.rt.loc), sizeCaption, colours.danger, false))
+		left.Add(paragraph(cameraWords(v.CameraError, v.CameraErrorAt, u.rt.loc), theme.SizeNameCaptionText, theme.ColorNameError, fyne.TextAlignLeading))
 	}
 	for _, r := range v.Refused {
-		left.Add(label("Refused at HQ: "+r, sizeCaption, colours.danger, false))
+		left.Add(paragraph("Refused at HQ: "+r, theme.SizeNameCaptionText, theme.ColorNameError, fyne.TextAlignLeading))
 	}
 
 	var alarms []fyne.CanvasObject
 	for _, a := range s.Alarms {
+		// The title whole, the detail cut to the column: three alarms
+		// and their Clear buttons fit the 800 x 480 screen.
 		card := newTile(keycab.AlarmTitle(a.Kind), tileNormal, nil).withDetail(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("15:04"), colours.muted)
+		card.cutDetail = true
 		clear := newTile("Clear…", tileDanger, func() {
 			u.clearing = &a
 			u.rerender()
@@ -394,13 +406,13 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 		alarms = append(alarms, label("No active alarms.", sizeBody, colours.muted, false))
 	}
 	right := container.NewBorder(caption("ACTIVE ALARMS"), nil, nil, nil, container.NewVScroll(container.NewVBox(alarms...)))
-	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(440, 0)), container.NewPadded(container.NewVScroll(left)))
+	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(484, 0)), container.NewPadded(container.NewVScroll(left)))
 }
 
 // cameraWords is the admin status line for the camera's last error: its
 // time and its end (where a program's stderr says why), on one line.
 func cameraWords(msg string, at time.Time, loc *time.Location) string {
-	const most = 110 // runes that fit beside the slot map
+	const most = 110 // runes: two lines beside the slot map
 	if r := []rune(msg); len(r) > most {
 		msg = "…" + string(r[len(r)-most:])
 	}
@@ -442,7 +454,9 @@ func (u *UI) peopleView(s kiosk.Screen) fyne.CanvasObject {
 	for _, m := range v.Members {
 		link := newTile("Link badge", tileQuiet, func() { u.do(kiosk.LinkBadge{MemberID: m.ID}) })
 		link.minWidth = 200
-		rows = append(rows, container.NewBorder(nil, nil, nil, link, newTile(m.Name, tileNormal, nil)))
+		name := newTile(m.Name, tileNormal, nil)
+		name.shrink = true
+		rows = append(rows, container.NewBorder(nil, nil, nil, link, name))
 	}
 	if len(rows) == 0 {
 		rows = append(rows, label("No members in this kiosk's config.", sizeBody, colours.muted, false))
@@ -499,15 +513,16 @@ func (u *UI) historyView() fyne.CanvasObject {
 			what = joinDot(what, h.KeySet)
 		}
 		when := label(h.Time.In(u.rt.loc).Format("Mon 15:04:05"), sizeCaption, colours.muted, true)
-		line := container.NewVBox(label(what, sizeBody, colours.text, true))
+		line := container.NewVBox(newLine(what, sizeBody, colours.text, true))
 		if h.Text != "" {
-			line.Add(label(h.Text, sizeCaption, colours.muted, false))
+			line.Add(newLine(h.Text, sizeCaption, colours.muted, false))
 		}
 		bg := canvas.NewRectangle(colours.surface)
 		bg.CornerRadius = 10
 		rows = append(rows, container.NewStack(bg, padded(6, 6, 16, 16, container.NewBorder(nil, nil, sized(container.NewCenter(when), fyne.NewSize(150, 0)), nil, line))))
 	}
-	return container.NewBorder(container.NewGridWithColumns(len(filters), filters...), nil, nil, nil,
+	// Two rows of three: six in a row do not fit even the 1280 x 800 panel.
+	return container.NewBorder(container.NewGridWithColumns(3, filters...), nil, nil, nil,
 		container.NewVScroll(container.NewVBox(rows...)))
 }
 
@@ -567,9 +582,9 @@ func (u *UI) clearAlarm(s kiosk.Screen) {
 		u.rerender()
 	})
 	back.minWidth = 160
-	title := label("Clear alarm: "+keycab.AlarmTitle(a.Kind), sizeTitle, colours.text, true)
+	title := newLine("Clear alarm: "+keycab.AlarmTitle(a.Kind), sizeTitle, colours.text, true)
 	top := container.NewVBox(container.NewBorder(nil, nil, nil, back, title),
-		label(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("Mon 15:04"), sizeBody, colours.muted, false),
+		newLine(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("Mon 15:04"), sizeBody, colours.muted, false),
 		gap(4), u.note.tile)
 	u.fill(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object())), nil)
 	u.setFooter("Exit admin", clear)
@@ -584,16 +599,42 @@ func slotCard(sv kiosk.SlotView, action fyne.CanvasObject) fyne.CanvasObject {
 		state, col = "Empty", colours.danger
 	}
 	dot := canvas.NewCircle(col)
-	pill := container.NewHBox(sized(container.NewCenter(sized(dot, fyne.NewSquareSize(16))), fyne.NewSize(16, 28)),
+	var pill fyne.CanvasObject = container.NewHBox(sized(container.NewCenter(sized(dot, fyne.NewSquareSize(16))), fyne.NewSize(16, 28)),
 		label(state, sizeCaption, col, true))
-	if sv.Out != "" {
-		pill.Add(label("·  with "+sv.Out, sizeCaption, colours.accent, false))
+	if sv.Out != "" { // who has it, cut to the card
+		pill = container.NewBorder(nil, nil, pill, nil, newLine("·  with "+sv.Out, sizeCaption, colours.accent, false))
 	}
 	set := sv.KeySet
 	if set == "" {
 		set = "(unmapped)"
 	}
 	lines := container.NewVBox(label("SLOT "+itoa(sv.Number), sizeCaption, colours.muted, true),
-		label(set, sizeBody, colours.text, true), pill, action)
+		newLine(set, sizeBody, colours.text, true), pill, action)
 	return container.NewStack(bg, padded(10, 10, 14, 14, lines))
+}
+
+// slotGrid is the cabinet's slot map on the unlocking step: a square per
+// slot, the open one lit in the accent colour, those with a key in filled,
+// the empty ones outlined.
+func slotGrid(slots []kiosk.SlotView, open int) fyne.CanvasObject {
+	cols := len(slots)
+	if cols > 3 {
+		cols = int(math.Ceil(math.Sqrt(float64(cols))))
+	}
+	var cells []fyne.CanvasObject
+	for _, sv := range slots {
+		bg := canvas.NewRectangle(colours.surfaceHigh)
+		bg.CornerRadius = px(10)
+		num := centred(itoa(sv.Number), sizeBody, colours.text, true)
+		switch {
+		case sv.Number == open:
+			bg.FillColor, num.Color = colours.accent, colours.onAccent
+			bg.StrokeColor, bg.StrokeWidth = colours.text, px(3)
+		case !sv.Present:
+			bg.FillColor, num.Color = color.Transparent, colours.muted
+			bg.StrokeColor, bg.StrokeWidth = colours.surfaceHigh, px(2)
+		}
+		cells = append(cells, sized(container.NewStack(bg, container.NewCenter(num)), fyne.NewSquareSize(64)))
+	}
+	return container.NewGridWithColumns(max(cols, 1), cells...)
 }

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"image/color"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -11,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"keycab.dev/keycab/sync/wire"
 )
@@ -46,8 +46,11 @@ type Setup struct {
 	fields    *fieldSet
 	hq, token *field
 	enrol     *tile
-	status    *canvas.Text
+	status    *widget.RichText // what the setup is doing, wrapped
+	said      string
+	saidColor fyne.ThemeColorName
 	busy      bool // enrolling, or enrolled: no second enrolment
+	handed    bool // the kiosk took the window over
 	// The code that failed last, and when: the camera sees a code held
 	// in view ten times a second, and one failure is enough.
 	failed   wire.EnrolCode
@@ -83,14 +86,28 @@ func newSetup(a fyne.App, o SetupOptions, rt runtime) *Setup {
 		focus = s.token
 	}
 	s.fields.setFocus(focus)
-	kb := newKeyboard(s.fields)
-	kb.symbols = ":/_@?=&%"
 	s.enrol = newTile("Enrol", tilePrimary, s.submit)
 	s.enrol.minWidth = 240
 	s.fields.changed = s.ready
 	s.ready()
-	s.status = label("", sizeBody, colours.muted, false)
+	s.saidColor = theme.ColorNamePlaceHolder
+	s.win.Resize(fyne.NewSize(designW, designH))
+	scale = fitScale(s.win.Canvas().Size())
+	s.build()
+	s.win.SetFullScreen(o.Fullscreen)
+	if !rt.manual {
+		go s.watch()
+	}
+	return s
+}
 
+// build sets the window's content at the current scale.
+func (s *Setup) build() {
+	kb := newKeyboard(s.fields)
+	kb.symbols = ":/_@?=&%"
+	// The status keeps what it says, at the new scale; it wraps, as
+	// HQ's reasons can be long.
+	s.status = paragraph(s.said, theme.SizeNameText, s.saidColor, fyne.TextAlignLeading)
 	// The title and the status line start where the paragraph's text does.
 	inset := func(o fyne.CanvasObject) fyne.CanvasObject {
 		return container.New(layout.NewCustomPaddedLayout(0, 0, theme.InnerPadding(), 0), o)
@@ -100,13 +117,41 @@ func newSetup(a fyne.App, o SetupOptions, rt runtime) *Setup {
 		paragraph("This kiosk is not enrolled with HQ yet. Hold the enrolment code from HQ's cabinet page to the camera, "+
 			"or type HQ's address and the token here.", sizeNameMessage, theme.ColorNameForeground, fyne.TextAlignLeading),
 		container.NewBorder(nil, nil, nil, s.enrol, container.NewGridWithColumns(2, s.hq.tile, s.token.tile)),
-		inset(s.status),
+		s.status,
 	)
 	bg := canvas.NewRectangle(colours.background)
 	s.win.SetContent(container.NewStack(bg, container.NewPadded(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object())))))
-	s.win.Resize(fyne.NewSize(1280, 800))
-	s.win.SetFullScreen(o.Fullscreen)
-	return s
+}
+
+// rescale fits the setup screen to its window (a smaller display, or
+// full screen on one): when the scale changes it builds it again.
+func (s *Setup) rescale() {
+	if s.handed {
+		return // the kiosk has the window now
+	}
+	f := fitScale(s.win.Canvas().Size())
+	if f == scale {
+		return
+	}
+	scale = f
+	s.build()
+}
+
+// watch fits the screen to the window every quarter second until the
+// kiosk takes the window over.
+func (s *Setup) watch() {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for range t.C {
+		done := make(chan bool, 1)
+		fyne.Do(func() {
+			s.rescale()
+			done <- s.handed
+		})
+		if <-done {
+			return
+		}
+	}
 }
 
 // Window returns the setup window; after enrolment it carries the kiosk.
@@ -131,7 +176,7 @@ func (s *Setup) Scanned(code string) {
 			return
 		}
 		if err != nil {
-			s.say("That code is not an enrolment code: show the QR code from HQ's cabinet page.", colours.danger)
+			s.say("That code is not an enrolment code: show the QR code from HQ's cabinet page.", theme.ColorNameError)
 			return
 		}
 		s.hq.value, s.token.value = c.HQ, c.Token
@@ -148,7 +193,7 @@ func (s *Setup) submit() {
 	}
 	c := wire.EnrolCode{HQ: s.hq.value, Token: s.token.value}
 	if err := wire.CheckHQURL(c.HQ); err != nil {
-		s.say(err.Error()+".", colours.danger)
+		s.say(err.Error()+".", theme.ColorNameError)
 		return
 	}
 	s.start(c)
@@ -158,7 +203,7 @@ func (s *Setup) submit() {
 // runtime), then reports its outcome.
 func (s *Setup) start(c wire.EnrolCode) {
 	s.setBusy(true)
-	s.say("Enrolling with "+c.HQ+"…", colours.accent)
+	s.say("Enrolling with "+c.HQ+"…", theme.ColorNameWarning)
 	run := func() {
 		err := errors.New("no enrolment configured")
 		if s.o.Enrol != nil {
@@ -179,21 +224,26 @@ func (s *Setup) finish(c wire.EnrolCode, err error) {
 	if err != nil {
 		s.setBusy(false)
 		s.failed, s.failedAt = c, s.rt.now()
-		s.say("Not enrolled: "+err.Error(), colours.danger)
+		s.say("Not enrolled: "+err.Error(), theme.ColorNameError)
 		return
 	}
-	s.say("Enrolled. Starting…", colours.success)
+	s.say("Enrolled. Starting…", theme.ColorNameSuccess)
 	if s.o.Enrolled == nil {
 		return
 	}
 	if err := s.o.Enrolled(s.win); err != nil {
-		s.say("Enrolled, but the kiosk did not start: "+err.Error(), colours.danger)
+		s.say("Enrolled, but the kiosk did not start: "+err.Error(), theme.ColorNameError)
+		return
 	}
+	s.handed = true
 }
 
-// say shows a line of status under the fields.
-func (s *Setup) say(text string, c color.Color) {
-	s.status.Text, s.status.Color = text, c
+// say shows a line of status under the fields, in colour c (a theme
+// colour's name: the kiosk palette's).
+func (s *Setup) say(text string, c fyne.ThemeColorName) {
+	s.said, s.saidColor = text, c
+	seg := s.status.Segments[0].(*widget.TextSegment)
+	seg.Text, seg.Style.ColorName = text, c
 	s.status.Refresh()
 }
 

@@ -80,6 +80,9 @@ func padded(top, bottom, left, right float32, obj fyne.CanvasObject) *fyne.Conta
 const (
 	sizeNameMessage fyne.ThemeSizeName = "keycab-message"
 	sizeNameLarge   fyne.ThemeSizeName = "keycab-large"
+	sizeNameHuge    fyne.ThemeSizeName = "keycab-huge"    // sizeHuge
+	sizeNameDisplay fyne.ThemeSizeName = "keycab-display" // sizeHuge+16, the idle and emergency titles
+	sizeNameTitle   fyne.ThemeSizeName = "keycab-title"   // sizeTitle
 )
 
 // kioskTheme is the Fyne theme of the kiosk: the palette above on the
@@ -145,6 +148,12 @@ func designSize(n fyne.ThemeSizeName) float32 {
 		return sizeLarge
 	case sizeNameMessage:
 		return 28
+	case sizeNameHuge:
+		return sizeHuge
+	case sizeNameDisplay:
+		return sizeHuge + 16
+	case sizeNameTitle:
+		return sizeTitle
 	case theme.SizeNameCaptionText:
 		return sizeCaption
 	case theme.SizeNamePadding:

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
 
@@ -37,7 +39,13 @@ type tile struct {
 	minHeight     float32
 	disabled      bool
 	focused       bool // fields: the keyboard types here
-	onTap         func()
+	// shrink lets the tile be narrower than its text, which is then cut
+	// with an ellipsis: for tiles whose text is not known in advance
+	// (key set labels, alarm details) in a column that must fit.
+	shrink bool
+	// cutDetail is shrink for the second line only: the title is whole.
+	cutDetail bool
+	onTap     func()
 }
 
 var (
@@ -125,6 +133,17 @@ func (r *tileRenderer) titleSize() float32 {
 func (r *tileRenderer) Layout(s fyne.Size) {
 	r.bg.Resize(s)
 	pad := px(20)
+	// A shrinking tile keeps its padding; another only cuts a text that
+	// would overflow it (a grid cell narrower than the tile wants).
+	room, detailRoom := max(s.Width-px(4), 0), max(s.Width-px(4), 0)
+	if r.t.shrink {
+		room = max(s.Width-2*pad, 0)
+	}
+	if r.t.shrink || r.t.cutDetail {
+		detailRoom = max(s.Width-2*pad, 0)
+	}
+	r.title.Text = ellipsize(r.t.title, room, r.title.TextSize, r.title.TextStyle)
+	r.detail.Text = ellipsize(r.t.detail, detailRoom, r.detail.TextSize, r.detail.TextStyle)
 	tw := r.title.MinSize()
 	if r.t.detail == "" {
 		x := float32(pad)
@@ -155,11 +174,22 @@ func (r *tileRenderer) Layout(s fyne.Size) {
 
 func (r *tileRenderer) MinSize() fyne.Size {
 	pad := px(20)
-	tw, dw := r.title.MinSize(), r.detail.MinSize()
+	// The whole texts, whatever the last layout cut.
+	tw := fyne.MeasureText(r.t.title, r.titleSize(), r.title.TextStyle)
+	dw := fyne.MeasureText(r.t.detail, px(sizeCaption), fyne.TextStyle{})
+	if r.t.title == "" {
+		tw.Height = fyne.MeasureText("Xg", r.titleSize(), r.title.TextStyle).Height
+	}
 	if r.t.detail == "" {
 		dw = fyne.Size{}
 	}
+	if r.t.cutDetail {
+		dw.Width = 0
+	}
 	w := float32(math.Max(float64(tw.Width), float64(dw.Width))) + 2*pad
+	if r.t.shrink {
+		w = 2*pad + fyne.MeasureText("…", r.titleSize(), r.title.TextStyle).Width
+	}
 	h := tw.Height + dw.Height + px(24)
 	minH := px(max(r.t.minHeight, touchHeight))
 	return fyne.NewSize(max(w, px(r.t.minWidth)), max(h, minH))
@@ -178,6 +208,7 @@ func (r *tileRenderer) Refresh() {
 	}
 	r.title.Text, r.title.Color, r.title.TextSize = r.t.title, fg, r.titleSize()
 	r.detail.Text, r.detail.Color, r.detail.TextSize = r.t.detail, sub, px(sizeCaption)
+	r.detail.TextStyle = fyne.TextStyle{}
 	r.detail.Hidden = r.t.detail == ""
 	r.bg.Refresh()
 	r.title.Refresh()
@@ -190,6 +221,79 @@ func (r *tileRenderer) Objects() []fyne.CanvasObject {
 }
 
 func (r *tileRenderer) Destroy() {}
+
+// ellipsize cuts s to fit width at size and style, ending it with an
+// ellipsis; s as it is when it fits.
+func ellipsize(s string, width, size float32, style fyne.TextStyle) string {
+	if s == "" || fyne.MeasureText(s, size, style).Width <= width {
+		return s
+	}
+	rs := []rune(s)
+	lo, hi := 0, len(rs) // the longest prefix that fits is lo runes
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if fyne.MeasureText(string(rs[:mid])+"…", size, style).Width <= width {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return strings.TrimRight(string(rs[:lo]), " ·,") + "…"
+}
+
+// line is a line of text that takes the width it is given and cuts
+// itself with an ellipsis where it is too long: for labels whose length is
+// not known in advance, in a slot that stretches (a VBox, a Border's
+// centre), never in an HBox (which gives it only its minimum).
+type line struct {
+	widget.BaseWidget
+	full string
+	text *canvas.Text
+}
+
+func newLine(s string, size float32, c color.Color, bold bool) *line {
+	l := &line{full: s, text: label(s, size, c, bold)}
+	l.ExtendBaseWidget(l)
+	return l
+}
+
+// CreateRenderer draws the line.
+func (l *line) CreateRenderer() fyne.WidgetRenderer { return &lineRenderer{l: l} }
+
+type lineRenderer struct{ l *line }
+
+func (r *lineRenderer) Layout(s fyne.Size) {
+	t := r.l.text
+	t.Text = ellipsize(r.l.full, s.Width, t.TextSize, t.TextStyle)
+	h := t.MinSize().Height
+	t.Move(fyne.NewPos(0, (s.Height-h)/2))
+	t.Resize(fyne.NewSize(s.Width, h))
+}
+
+func (r *lineRenderer) MinSize() fyne.Size {
+	t := r.l.text
+	return fyne.NewSize(fyne.MeasureText("…", t.TextSize, t.TextStyle).Width, fyne.MeasureText("Xg", t.TextSize, t.TextStyle).Height)
+}
+
+func (r *lineRenderer) Refresh() {
+	r.Layout(r.l.Size())
+	r.l.text.Refresh()
+}
+
+func (r *lineRenderer) Objects() []fyne.CanvasObject { return []fyne.CanvasObject{r.l.text} }
+
+func (r *lineRenderer) Destroy() {}
+
+// heading is a bold title that wraps onto more lines when it is too long
+// for one.
+func heading(s string, size fyne.ThemeSizeName, align fyne.TextAlign) *widget.RichText {
+	rt := widget.NewRichText(&widget.TextSegment{Text: s, Style: widget.RichTextStyle{
+		Alignment: align, SizeName: size, ColorName: theme.ColorNameForeground, Inline: false,
+		TextStyle: fyne.TextStyle{Bold: true},
+	}})
+	rt.Wrapping = fyne.TextWrapWord
+	return rt
+}
 
 // label returns a line of text in the kiosk's sizes.
 func label(s string, size float32, c color.Color, bold bool) *canvas.Text {
