@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/dashboard"
 	"keycab.dev/keycab/hq/store"
 )
@@ -115,6 +116,16 @@ func TestBrowserSweep(t *testing.T) {
 		"Nia Newcomer,nia.newcomer-longsurname@quayside-property-lettings.example.test,staff,12 High Street,rfid,00AA11FF22BB33CC\n"+
 		"Otto Odd,otto@quayside.test,wizard,Riverside Flats,,\n"), 0o600))
 
+	// Two-step sign-in on, so a sign-in in the signed-out context reaches
+	// the code page (/login/mfa), which without one sends to /login.
+	owner.open("/settings")
+	owner.submit(`form[action="/settings/mfa/setup"] button`)
+	secret, err := decodeKey(owner.text(`[data-testid=totp-secret]`))
+	MustNoErr(t, err)
+	owner.do(chromedp.SendKeys(chromedp.CSS(`form[action="/settings/mfa/enable"] input[name=code]`), auth.TOTPCode(secret, time.Now())))
+	owner.submit(`form[action="/settings/mfa/enable"] button`)
+	owner.MustSee("Two-step sign-in is on")
+
 	out := &tab{tb: t, ctx: browser, base: e.srv.URL, name: "signed out"}
 	octx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	defer cancel()
@@ -149,7 +160,18 @@ func TestBrowserSweep(t *testing.T) {
 
 		out.do(chromedp.EmulateViewport(size[0], size[1]))
 		for _, path := range sweepSignedOut {
-			out.open(path)
+			if path == "/login/mfa" {
+				out.open("/login")
+				out.do(chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ann@quayside.test"),
+					chromedp.SendKeys(chromedp.CSS(`input[name=password]`), goodPassword))
+				out.submit(`form[action="/login"] button[type=submit]`)
+				out.MustSee("authenticator app")
+			} else {
+				out.open(path)
+			}
+			if got, _, _ := strings.Cut(strings.TrimPrefix(out.location(), e.srv.URL), "?"); got != path {
+				t.Errorf("%d px: signed out, %s went to %s", width, path, got)
+			}
 			out.sweepCheck(path, width)
 		}
 	}
@@ -187,6 +209,8 @@ func sweepSeed(tb testing.TB, e *env, sc store.Scope, s *seeded, now time.Time) 
 		Email: "bartholomew.featherstonehaugh-smythe@quayside-property-lettings.example.test", Role: keycab.RoleSiteManager})
 	MustNoErr(tb, err)
 	_, err = e.st.AddBadge(ctx, sc, s.dana.ID, keycab.BadgeRFID, "04A1B2C3D4E5F60718293A4B5C6D7E8F")
+	MustNoErr(tb, err)
+	_, err = e.st.AddBadge(ctx, sc, s.formula.ID, keycab.BadgeRFID, "0455AA66BB77CC88")
 	MustNoErr(tb, err)
 	_, err = e.st.CreateSite(ctx, sc, store.Site{Site: keycab.Site{Name: "Flat 14b, Chamberlain Court",
 		Address: "Flat 14b, Chamberlain Court, 221 Wellington Road South, Stockport SK2 6NG", TimeZone: "Europe/London"}})
