@@ -118,6 +118,10 @@ type KeySetStatus struct {
 	// Pending is a take of the key set waiting for more members to
 	// confirm, if any.
 	Pending *PendingRelease
+	// facts are HQ's facts for the member taking the key set now, which
+	// Take and the confirmation were decided from (recordCustody reads
+	// the policy from them).
+	facts keycab.Facts
 }
 
 // PendingRelease is a take at HQ that needs more members to confirm: ID
@@ -216,9 +220,12 @@ func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, e
 	if err != nil {
 		return st, err
 	}
-	if st.Take, err = t.decideTake(ctx, me, k, out != nil); err != nil {
+	// The key set's own custody left out: a take of it while out is a
+	// hand-over, and a confirmation leaves it out too (DecideSecond).
+	if st.facts, err = t.takeFacts(ctx, me, k, true); err != nil {
 		return st, err
 	}
+	st.Take = keycab.DecideTake(st.facts)
 	if t.p.role == keycab.RoleAuditor {
 		st.Note = "auditors read custody; they do not change it"
 		return st, nil
@@ -236,11 +243,7 @@ func (t *tx) keySetStatus(ctx context.Context, k keycab.KeySet) (KeySetStatus, e
 	case p != nil && p.MemberID == t.p.member:
 		st.Note = fmt.Sprintf("waiting for %d more member(s) to confirm on their phone by %s", p.Needed-len(p.Approvers), p.Expires.Format("15:04:05"))
 	case p != nil:
-		f, err := t.takeFacts(ctx, me, k, false)
-		if err != nil {
-			return st, err
-		}
-		d := keycab.DecideSecond(f, append([]string{p.MemberID}, p.Approvers...)...)
+		d := keycab.DecideSecond(st.facts, append([]string{p.MemberID}, p.Approvers...)...)
 		if d.Allowed {
 			st.Actions = append(st.Actions, CustodyConfirm)
 			st.Note = "another member asks to take it: confirm to release it to them"
@@ -398,10 +401,7 @@ func (t *tx) recordCustody(ctx context.Context, k keycab.KeySet, req CustodyRequ
 	if err != nil {
 		return CustodyResult{}, err
 	}
-	facts, err := t.takeFacts(ctx, keycab.Member{ID: t.p.member}, k, true)
-	if err != nil {
-		return CustodyResult{}, err
-	}
+	facts := st.facts
 	if cool := facts.Policy.ScanCoolDown; cool > 0 {
 		var last sql.NullInt64
 		if err := t.queryRow(ctx, "SELECT max(at_us) FROM events WHERE org_id = $1 AND key_set_id = $2 AND kiosk_id = ''",

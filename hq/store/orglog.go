@@ -81,6 +81,7 @@ type OrgLog struct {
 	VerifierKey string
 	Size        int64
 	Checkpoint  []byte
+	signer      *audit.Signer
 }
 
 // errNoLogKey refuses custody changes at an HQ started without log keys.
@@ -144,7 +145,7 @@ func (t *tx) orgLog(ctx context.Context, lock bool) (OrgLog, error) {
 	if err != nil {
 		return out, err
 	}
-	out.VerifierKey = signer.VerifierKey
+	out.VerifierKey, out.signer = signer.VerifierKey, signer
 	if lock {
 		if _, err := t.exec(ctx, "INSERT INTO org_logs (org_id, origin) VALUES ($1, $2) ON CONFLICT (org_id) DO NOTHING", t.org(), out.Origin); err != nil {
 			return out, err
@@ -183,10 +184,6 @@ func (t *tx) appendOrgLog(ctx context.Context, ev *audit.Event) (int64, []byte, 
 	if err != nil {
 		return 0, nil, err
 	}
-	signer, err := t.s.orgLog.Signer(t.org())
-	if err != nil {
-		return 0, nil, err
-	}
 	lt := t.orgLogLeaves()
 	f, err := audit.NewFrontier(lg.Size, lt.HashReader(ctx))
 	if err != nil {
@@ -215,7 +212,7 @@ func (t *tx) appendOrgLog(ctx context.Context, ev *audit.Event) (int64, []byte, 
 		return 0, nil, err
 	}
 	f.Advance(hs)
-	signed, err := audit.SignCheckpoint(audit.Checkpoint{Origin: lg.Origin, Size: f.Size(), Root: f.Root()}, signer)
+	signed, err := audit.SignCheckpoint(audit.Checkpoint{Origin: lg.Origin, Size: f.Size(), Root: f.Root()}, lg.signer)
 	if err != nil {
 		return 0, nil, err
 	}
