@@ -114,16 +114,7 @@ func fitFlows(t *testing.T, size fyne.Size) {
 
 	// Ben takes a second key, then returns the first.
 	badge("BADGE-BEN")
-	r.await(kiosk.Menu)
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-2"})
-	r.await(kiosk.Reason)
-	r.c.Do(kiosk.GiveReason{Reason: "inspection"})
-	r.await(kiosk.Unlocking)
-	if err := r.cab.TakeKey(2, false); err != nil {
-		t.Fatal(err)
-	}
-	r.await(kiosk.Done)
-	r.finish()
+	r.take("ks-2", "inspection", 2)
 	badge("BADGE-BEN")
 	r.await(kiosk.Menu)
 	fit("menu-return")
@@ -171,16 +162,7 @@ func fitFlows(t *testing.T, size fyne.Size) {
 
 	// A wrong-slot return: the first key into the second's empty slot.
 	badge("BADGE-BEN")
-	r.await(kiosk.Menu)
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-2"})
-	r.await(kiosk.Reason)
-	r.c.Do(kiosk.GiveReason{Reason: "viewing"})
-	r.await(kiosk.Unlocking)
-	if err := r.cab.TakeKey(2, false); err != nil {
-		t.Fatal(err)
-	}
-	r.await(kiosk.Done)
-	r.finish()
+	r.take("ks-2", "viewing", 2)
 	badge("BADGE-BEN")
 	r.await(kiosk.Menu)
 	r.c.Do(kiosk.ChooseReturn{KeySetID: "ks-1"})

@@ -427,20 +427,27 @@ func TestTake(t *testing.T) {
 	r.verify()
 }
 
+// take takes keySet from slot through the controller for the member
+// whose badge was just presented, with reason, and ends the session.
+func (r *rig) take(keySet, reason string, slot int) {
+	r.t.Helper()
+	r.await(kiosk.Menu)
+	r.c.Do(kiosk.ChooseTake{KeySetID: keySet})
+	r.await(kiosk.Reason)
+	r.c.Do(kiosk.GiveReason{Reason: reason})
+	r.await(kiosk.Unlocking)
+	if err := r.cab.TakeKey(slot, false); err != nil {
+		r.t.Fatal(err)
+	}
+	r.await(kiosk.Done)
+	r.finish()
+}
+
 func TestReturn(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	// Ben takes 1 High St through the controller; the UI then returns it.
 	r.badge("BADGE-BEN")
-	r.await(kiosk.Menu)
-	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-1"})
-	r.await(kiosk.Reason)
-	r.c.Do(kiosk.GiveReason{Reason: "inspection"})
-	r.await(kiosk.Unlocking)
-	if err := r.cab.TakeKey(1, false); err != nil {
-		t.Fatal(err)
-	}
-	r.await(kiosk.Done)
-	r.finish()
+	r.take("ks-1", "inspection", 1)
 
 	r.badge("BADGE-BEN")
 	m := r.await(kiosk.Menu)
