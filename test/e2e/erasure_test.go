@@ -27,11 +27,7 @@ func TestLiveErasure(t *testing.T) {
 		t.Skip("-short: the end-to-end test runs HQ and a kiosk")
 	}
 	engines(t, func(t *testing.T, dsn, appDSN string) {
-		dir := t.TempDir()
-		h, env := startHQ(t, dsn, dir)
-		k := enrolKiosk(t, dsn, env, h.url(), "kiosk1", filepath.Join(dir, "kiosk1"))
-		k.start(t)
-		c := signIn(t, h, env)
+		dir, h, env, k, c := oneKiosk(t, dsn)
 		st, sc := openHQ(t, appDSN, env)
 		b, ok := demoMembers(t, c)["Ben"]
 		if !ok {

@@ -17,11 +17,7 @@ func TestPhoneHandOver(t *testing.T) {
 		t.Skip("-short: the end-to-end test runs HQ and a kiosk")
 	}
 	engines(t, func(t *testing.T, dsn, appDSN string) {
-		dir := t.TempDir()
-		h, env := startHQ(t, dsn, dir)
-		k := enrolKiosk(t, dsn, env, h.url(), "kiosk1", filepath.Join(dir, "kiosk1"))
-		k.start(t)
-		c := signIn(t, h, env)
+		_, h, env, k, c := oneKiosk(t, dsn)
 		st, sc := openHQ(t, appDSN, env)
 		chloe := demoMembers(t, c)["Chloe"].ID
 		const ben, chloeBadge, chloePIN = "0A00B1C2D4", "0A00B1C2D5", "2580"

@@ -28,12 +28,8 @@ func TestLiveConfig(t *testing.T) {
 		t.Skip("-short: the end-to-end test runs HQ and a kiosk")
 	}
 	engines(t, func(t *testing.T, dsn, appDSN string) {
-		dir := t.TempDir()
-		h, env := startHQ(t, dsn, dir)
-		k := enrolKiosk(t, dsn, env, h.url(), "kiosk1", filepath.Join(dir, "kiosk1"))
-		k.start(t)
+		_, h, _, k, c := oneKiosk(t, dsn)
 		k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
-		c := signIn(t, h, env)
 		members := demoMembers(t, c)
 		ben, chloe, dev := "0A00B1C2D4", "0A00B1C2D5", "0A00B1C2D6"
 
@@ -149,6 +145,18 @@ func (k *kiosk) refusedWithin(tb testing.TB, line, want string) {
 		}
 	}
 	k.say(tb, "cancel", "")
+}
+
+// oneKiosk starts HQ on dsn with the demo organisation and one enrolled
+// kiosk running beside it (kiosk1), and signs the demo owner in; dir is
+// the test's directory they live in.
+func oneKiosk(t *testing.T, dsn string) (dir string, h *hq, env map[string]string, k *kiosk, c *apiClient) {
+	t.Helper()
+	dir = t.TempDir()
+	h, env = startHQ(t, dsn, dir)
+	k = enrolKiosk(t, dsn, env, h.url(), "kiosk1", filepath.Join(dir, "kiosk1"))
+	k.start(t)
+	return dir, h, env, k, signIn(t, h, env)
 }
 
 // demoMember is a member of the demo organisation as HQ lists it.

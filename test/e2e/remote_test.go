@@ -19,11 +19,7 @@ func TestRemoteActions(t *testing.T) {
 		t.Skip("-short: the end-to-end test runs HQ and a kiosk")
 	}
 	engines(t, func(t *testing.T, dsn, appDSN string) {
-		dir := t.TempDir()
-		h, env := startHQ(t, dsn, dir)
-		k := enrolKiosk(t, dsn, env, h.url(), "kiosk1", filepath.Join(dir, "kiosk1"))
-		k.start(t)
-		c := signIn(t, h, env)
+		_, h, _, k, c := oneKiosk(t, dsn)
 		var kiosks struct {
 			Kiosks []struct{ ID string } `json:"kiosks"`
 		}
