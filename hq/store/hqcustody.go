@@ -687,40 +687,27 @@ func doneMessage(k keycab.KeySet, ev *audit.Event) string {
 // HQ's own log names, its newest entry there and who has the key set
 // now, as HQ's custody says (a kiosk's later take or return included).
 func (t *tx) kioskHQCustody(ctx context.Context, cfg *keycab.Config) error {
-	rows, err := t.query(ctx, `SELECT key_set_id, log_index, at_us FROM events
-		WHERE org_id = $1 AND kiosk_id = '' AND site_id = $2 ORDER BY log_index`, t.org(), t.p.site)
+	rows, err := t.query(ctx, `SELECT e.key_set_id, e.log_index, e.at_us, coalesce(c.member_id, ''), coalesce(c.taken_us, 0), coalesce(c.due_us, 0)
+		FROM events e LEFT JOIN custody c ON c.org_id = e.org_id AND c.key_set_id = e.key_set_id
+		WHERE e.org_id = $1 AND e.kiosk_id = '' AND e.site_id = $2 ORDER BY e.log_index`, t.org(), t.p.site)
 	if err != nil {
 		return err
 	}
-	latest := map[string]keycab.HQCustody{}
-	var order []string
+	defer rows.Close()
+	latest := map[string]int{} // key set -> its entry in cfg.HQCustody
 	for rows.Next() {
 		var c keycab.HQCustody
-		var at int64
-		if err := rows.Scan(&c.KeySetID, &c.Index, &at); err != nil {
-			rows.Close()
+		var at, since, due int64
+		if err := rows.Scan(&c.KeySetID, &c.Index, &at, &c.MemberID, &since, &due); err != nil {
 			return err
 		}
-		c.At = fromUS(at)
-		if _, ok := latest[c.KeySetID]; !ok {
-			order = append(order, c.KeySetID)
+		c.At, c.Since, c.Due = fromUS(at), fromUS(since), fromUS(due)
+		if i, ok := latest[c.KeySetID]; ok {
+			cfg.HQCustody[i] = c
+			continue
 		}
-		latest[c.KeySetID] = c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, id := range order {
-		c := latest[id]
-		out, err := t.custodyOf(ctx, id)
-		if err != nil {
-			return err
-		}
-		if out != nil {
-			c.MemberID, c.Since, c.Due = out.MemberID, out.TakenAt, out.DueAt
-		}
+		latest[c.KeySetID] = len(cfg.HQCustody)
 		cfg.HQCustody = append(cfg.HQCustody, c)
 	}
-	return nil
+	return rows.Err()
 }
