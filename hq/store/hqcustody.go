@@ -569,8 +569,6 @@ func refusal(st KeySetStatus, action CustodyAction) error {
 		return keycab.Errorf(keycab.ECONFLICT, "%s is not out", label)
 	case action == CustodyHandOver && st.Out == nil:
 		return keycab.Errorf(keycab.ECONFLICT, "%s is not out: take it first", label)
-	case action == CustodyTake && st.Out != nil && st.Out.MemberID == "":
-		return keycab.Errorf(keycab.ECONFLICT, "%s is out", label)
 	}
 	return keycab.Errorf(keycab.EFORBIDDEN, "you may not %s %s now", strings.ReplaceAll(string(action), "_", " "), label)
 }

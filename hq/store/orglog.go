@@ -230,17 +230,18 @@ type leafTable struct {
 	key, id string
 }
 
-func (l leafTable) where(first int) (string, []any) {
+// where is the condition naming the log's rows, as $1 (and $2).
+func (l leafTable) where() (string, []any) {
 	if l.key == "org_id" {
-		return "org_id = $" + strconv.Itoa(first), []any{l.t.org()}
+		return "org_id = $1", []any{l.t.org()}
 	}
-	return "org_id = $" + strconv.Itoa(first) + " AND " + l.key + " = $" + strconv.Itoa(first+1), []any{l.t.org(), l.id}
+	return "org_id = $1 AND " + l.key + " = $2", []any{l.t.org(), l.id}
 }
 
 // HashReader reads the stored tree hashes (tlog.HashReader).
 func (l leafTable) HashReader(ctx context.Context) tlog.HashReader {
 	return audit.GroupedHashReader(200, func(leaves []int64) (*sql.Rows, error) {
-		w, args := l.where(1)
+		w, args := l.where()
 		ph := make([]string, len(leaves))
 		for i, x := range leaves {
 			args = append(args, x)
@@ -252,7 +253,7 @@ func (l leafTable) HashReader(ctx context.Context) tlog.HashReader {
 
 // Leaves returns stored leaves [start, end).
 func (l leafTable) Leaves(ctx context.Context, start, end int64) ([][]byte, error) {
-	w, args := l.where(1)
+	w, args := l.where()
 	n := len(args)
 	rows, err := l.t.query(ctx, "SELECT idx, leaf FROM "+l.table+" WHERE "+w+" AND idx >= $"+strconv.Itoa(n+1)+" AND idx < $"+strconv.Itoa(n+2)+" ORDER BY idx",
 		append(args, start, end)...)
