@@ -21,10 +21,11 @@ TEST_TIMEOUT ?= 45m
 # postgresql is HQ's second engine (the tests start their own server),
 # the X11/GL -dev packages build the Fyne UI (cgo), Xvfb and x11-apps
 # give it a real window to screenshot, ghostscript reads back the QR label
-# sheets' PDF.
+# sheets' PDF, prometheus brings promtool, which checks and unit-tests the
+# alert rules in deploy/monitoring (its server is not started).
 TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 postgresql postgresql-contrib \
 	gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols \
-	xvfb imagemagick ghostscript chromium fonts-dejavu-core
+	xvfb imagemagick ghostscript chromium fonts-dejavu-core prometheus
 
 # The Fyne UI and the kiosk program need cgo; everything else is built and
 # tested with CGO_ENABLED=0.

@@ -11,8 +11,14 @@
 //     cgo through Debian's cross compilers against a Bookworm sysroot that
 //     sysroot.sh makes from Debian's packages (mirror.sh names the mirror).
 //   - demo.sh: make demo.
+//   - monitoring/: Prometheus alert rules on HQ's metrics (keycab.rules.yml,
+//     with promtool unit tests in keycab.rules.test.yml) and a Grafana
+//     dashboard (keycab-grafana.json); keycab-hq installs both under
+//     /usr/share/doc/keycab-hq/examples/monitoring/.
 //
-// The tests: dist_test.go (make dist-test) runs systemd-analyze verify and
+// The tests: monitoring_test.go runs promtool check rules and test rules,
+// and checks that every series the rules and the dashboard name is one
+// HQ exports; dist_test.go (make dist-test) runs systemd-analyze verify and
 // security on the units and lintian on every package in $KEYCAB_DIST;
 // elf_test.go checks each kiosk binary's architecture, needed libraries and
 // glibc versions against Raspberry Pi OS Bookworm; chroot_test.go (make

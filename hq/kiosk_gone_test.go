@@ -65,7 +65,7 @@ func TestKioskLeavesLongPoll(t *testing.T) {
 		k := e.MustEnrolKiosk(t, store.MemberScope(w.owner.orgID, w.owner.memberID), w.cab.ID, "kiosk")
 		peer, key := k.peer, k.key
 
-		counted := regexp.MustCompile(`keycab_hq_http_requests_total\{method="GET",route="/v1/kiosk/config",code="(\d+)"\} (\d+)`)
+		counted := regexp.MustCompile(`keycab_hq_http_requests_total\{code="(\d+)",method="GET",route="/v1/kiosk/config"\} (\d+)`)
 		for i, at := range []int{1, 2, 3} {
 			cctx, cancel := context.WithCancel(ctx)
 			uri := wire.PathConfig + "?after=" + strconv.FormatInt(1<<62, 10) + "&wait=30"
@@ -84,7 +84,7 @@ func TestKioskLeavesLongPoll(t *testing.T) {
 			mu.Unlock()
 			// HQ counts the request once its handler returns.
 			var codes map[string]int
-			for {
+			for wait := time.Now().Add(30 * time.Second); ; {
 				codes = map[string]int{}
 				total := 0
 				for _, m := range counted.FindAllStringSubmatch(MustStatus(t, e.do(t, "GET", "/metrics", "", nil), 200).raw, -1) {
@@ -94,6 +94,9 @@ func TestKioskLeavesLongPoll(t *testing.T) {
 				}
 				if total == i+1 {
 					break
+				}
+				if time.Now().After(wait) {
+					t.Fatalf("after 30 s the metrics count %d config polls, want %d", total, i+1)
 				}
 				time.Sleep(10 * time.Millisecond)
 			}

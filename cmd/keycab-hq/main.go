@@ -3,7 +3,7 @@
 //	keycab-hq serve       [--db DSN] [--listen ADDR] [--keys FILE] [--notes-key-file F] [--base-url URL] [--mail-dir DIR]
 //	                      [--smtp-host H --mail-from ADDR [--smtp-port N] [--smtp-security starttls|tls|none]
 //	                       [--smtp-user U --smtp-password-file F]] [--notify-interval D] [--offline-after D]
-//	                      [--org-deletion-grace D] [--housekeeping-interval D]
+//	                      [--org-deletion-grace D] [--housekeeping-interval D] [--metrics-listen ADDR [--metrics-per-kiosk=false]]
 //	keycab-hq migrate     [--db DSN] [--app-role ROLE]
 //	keycab-hq demo-seed   [--db DSN] [--out FILE]
 //	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D] [--hq URL [--qr FILE]]
@@ -37,6 +37,13 @@
 // removes the organisations whose deletion an owner asked for more than
 // --org-deletion-grace (30 days) ago: every row of them, on either engine.
 //
+// serve's /metrics counts requests only (no tenant data). With
+// --metrics-listen ADDR it also serves, there and only there, the fleet's
+// metrics (hq/metrics: keys out, overdue, alarms, kiosks online and behind,
+// push and cosigning lag, equivocations, the notice queue, and each
+// kiosk's heartbeat), with the Go runtime's and the process's; they name
+// organisations and kiosks, so keep ADDR to the monitoring network.
+//
 // serve answers the kiosks' sync protocol under /v1/kiosk/ (hq/kioskapi)
 // with HQ's signing keys from --keys (see keys.go for the format): on
 // SQLite it defaults to keycab-hq.keys next to the database and is created
@@ -65,12 +72,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/api"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/dashboard"
 	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/mail"
+	"keycab.dev/keycab/hq/metrics"
 	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
 )
@@ -148,6 +160,11 @@ type Config struct {
 	// SecurityTxt is what ParseFlags made of the security settings; nil
 	// when no contact is given.
 	SecurityTxt *hq.SecurityTxt
+	// MetricsListen is the monitoring listener: /metrics with the
+	// fleet's metrics (which name organisations and kiosks) besides the
+	// request metrics the public listener serves; "" is off.
+	MetricsListen   string
+	MetricsPerKiosk bool // the keycab_kiosk_* series, one set per kiosk
 }
 
 // DefaultConfig returns the configuration used when no flags are given.
@@ -169,6 +186,7 @@ func DefaultConfig() Config {
 		Auth:              auth.DefaultConfig(),
 		Notify:            notify.DefaultConfig(),
 		RetentionEvery:    time.Hour,
+		MetricsPerKiosk:   true,
 	}
 }
 
@@ -181,6 +199,8 @@ type Main struct {
 	st     *store.Store
 	// Ready, when set, receives the address the server listens on.
 	Ready func(addr string)
+	// MetricsReady, when set, receives the monitoring listener's address.
+	MetricsReady func(addr string)
 	// now is the clock ParseFlags judges the security.txt expiry by.
 	now func() time.Time
 }
@@ -210,6 +230,8 @@ func (m *Main) ParseFlags(args []string) error {
 	switch m.Config.Command {
 	case "serve":
 		fs.StringVar(&m.Config.Listen, "listen", m.Config.Listen, "address to serve HTTP on")
+		fs.StringVar(&m.Config.MetricsListen, "metrics-listen", m.Config.MetricsListen, "address to serve the fleet's Prometheus metrics on (/metrics; they name organisations and kiosks: keep it to the monitoring network); off when empty")
+		fs.BoolVar(&m.Config.MetricsPerKiosk, "metrics-per-kiosk", m.Config.MetricsPerKiosk, "with --metrics-listen, a set of keycab_kiosk_* series per kiosk")
 		fs.StringVar(&m.Config.NotesKeyFile, "notes-key-file", "", "file holding the notes key (else $KEYCAB_NOTES_KEY)")
 		fs.StringVar(&m.Config.Auth.BaseURL, "base-url", m.Config.Auth.BaseURL, "HQ's public URL, for links in emails")
 		fs.StringVar(&m.Config.TrustedProxies, "trusted-proxy", "", "comma-separated `addresses or CIDRs` of the reverse proxies in front of HQ, whose X-Forwarded-For names the client")
@@ -566,8 +588,16 @@ func (m *Main) serve(ctx context.Context) error {
 	if m.Ready != nil {
 		m.Ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if m.Config.MetricsListen != "" {
+		ms, err := m.serveMetrics(srv.Metrics, errc)
+		if err != nil {
+			hs.Close()
+			return err
+		}
+		defer ms.Close()
+	}
 	nctx, stopNotifier := context.WithCancel(ctx)
 	notified := make(chan error, 1)
 	go func() { notified <- notifier.Run(nctx) }()
@@ -605,6 +635,36 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	m.log.Info("stopped")
 	return nil
+}
+
+// serveMetrics starts the monitoring listener: the fleet's metrics, the
+// request metrics, and the Go runtime's and the process's.
+func (m *Main) serveMetrics(requests *hq.Metrics, errc chan<- error) (*http.Server, error) {
+	fleet := prometheus.NewRegistry()
+	if err := fleet.Register(&metrics.Fleet{Store: m.st, OfflineAfter: m.Config.Notify.OfflineAfter,
+		PerKiosk: m.Config.MetricsPerKiosk, Logger: m.log}); err != nil {
+		return nil, err
+	}
+	fleet.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{requests.Registry, fleet},
+		promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelError)}))
+	ln, err := net.Listen("tcp", m.Config.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
+		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
+	m.log.Info("serving metrics", "addr", ln.Addr().String(), "per_kiosk", m.Config.MetricsPerKiosk)
+	if m.MetricsReady != nil {
+		m.MetricsReady(ln.Addr().String())
+	}
+	go func() {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("metrics listener: %w", err)
+		}
+	}()
+	return hs, nil
 }
 
 // Close closes the database.

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"keycab.dev/keycab/hardware/qr"
 	"keycab.dev/keycab/hq/store/pgtest"
 	"keycab.dev/keycab/sync/wire"
@@ -106,9 +109,11 @@ func TestMigrateSeedServe(t *testing.T) {
 	var logs bytes.Buffer
 	m := NewMain(io.Discard, &logs)
 	m.Config.NotesKeyEnv = strings.Repeat("ab", 32)
-	if err := m.ParseFlags([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0"}); err != nil {
+	if err := m.ParseFlags([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}
+	metricsAddr := make(chan string, 1)
+	m.MetricsReady = func(addr string) { metricsAddr <- addr }
 	base, done := startServe(t, sctx, m)
 	get := func(path string) (int, string) {
 		res, err := http.Get(base + path)
@@ -134,9 +139,29 @@ func TestMigrateSeedServe(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("demo login: %d", res.StatusCode)
 	}
-	if c, b := get("/metrics"); c != 200 || !strings.Contains(b, `keycab_hq_http_requests_total{method="POST",route="/v1/auth/login",code="200"} 1`) ||
+	if c, b := get("/metrics"); c != 200 || !strings.Contains(b, `keycab_hq_http_requests_total{code="200",method="POST",route="/v1/auth/login"} 1`) ||
 		!strings.Contains(b, "# TYPE keycab_hq_http_request_duration_seconds histogram") {
 		t.Errorf("metrics %d:\n%s", c, b)
+	} else if strings.Contains(b, "keycab_key_sets_out") || strings.Contains(b, "org=") {
+		t.Errorf("the public /metrics serves the fleet's metrics:\n%s", b)
+	}
+	// The monitoring listener adds the fleet's (the demo organisation's
+	// key sets out), the runtime's and the process's, in a text
+	// Prometheus's parser reads.
+	res, err = http.Get("http://" + <-metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("monitoring /metrics: %d %v", res.StatusCode, err)
+	}
+	for _, name := range []string{"keycab_key_sets_out", "keycab_kiosks", "keycab_hq_http_requests_total", "go_goroutines", "process_resident_memory_bytes"} {
+		if f := fams[name]; f == nil || len(f.Metric) == 0 {
+			t.Errorf("monitoring /metrics has no %s", name)
+		}
 	}
 	cancel()
 	waitStopped(t, done)

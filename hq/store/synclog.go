@@ -425,46 +425,53 @@ func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time
 		if !t.p.readsAll() && t.p.role != keycab.RoleSiteManager {
 			return forbidden("kiosk health is for managers and auditors")
 		}
-		// One statement for every kiosk: the kiosk (as t.kiosks reads
-		// it), its newest heartbeat and its log's quarantine, either of
-		// which may be missing.
-		rows, err := t.query(ctx, `SELECT k.id, k.cabinet_id, c.site_id, k.name, k.public_key, k.enrolled_us, k.last_seen_us, k.log_size, k.revoked_us,
-				COALESCE(hb.at_us, 0), COALESCE(hb.door, ''), COALESCE(hb.alarms, ''), COALESCE(hb.log_size, 0), COALESCE(hb.cosigned_size, 0),
-				COALESCE(hb.config_version, 0), COALESCE(hb.software, ''), COALESCE(hb.disk_free, 0), COALESCE(hb.temperature_mc, 0),
-				COALESCE(hb.clock_offset_ms, 0), COALESCE(hb.config_applied_us, 0), COALESCE(kl.quarantined_us, 0), COALESCE(kl.config_version, 0)
-			FROM kiosks k JOIN cabinets c ON c.org_id = k.org_id AND c.id = k.cabinet_id
-			LEFT JOIN kiosk_heartbeats hb ON hb.org_id = k.org_id AND hb.kiosk_id = k.id
-			LEFT JOIN kiosk_logs kl ON kl.org_id = k.org_id AND kl.kiosk_id = k.id
-			WHERE k.org_id = $1 ORDER BY k.name, k.id`, t.org())
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			h := KioskHealth{Kiosk: Kiosk{OrgID: t.org()}}
-			k, hb := &h.Kiosk, &h.Heartbeat
-			var site, alarms string
-			var enrolled, seen, revoked, at, offsetMS, applied, quarantined int64
-			if err := rows.Scan(&k.ID, &k.CabinetID, &site, &k.Name, &k.PublicKey, &enrolled, &seen, &k.LogSize, &revoked,
-				&at, &hb.Door, &alarms, &hb.LogSize, &hb.CosignedSize, &hb.ConfigVersion, &hb.Software, &hb.DiskFree, &hb.TemperatureMC,
-				&offsetMS, &applied, &quarantined, &h.ConfigNewest); err != nil {
-				return err
-			}
-			if !t.p.seesSite(site) {
-				continue
-			}
-			k.EnrolledAt, k.LastSeen, k.RevokedAt = fromUS(enrolled), fromUS(seen), fromUS(revoked)
-			hb.At, hb.ClockOffset, hb.ConfigAppliedAt = fromUS(at), time.Duration(offsetMS)*time.Millisecond, fromUS(applied)
-			if alarms != "" {
-				_ = json.Unmarshal([]byte(alarms), &hb.Alarms)
-			}
-			h.Quarantined = quarantined != 0
-			h.Online = !k.LastSeen.IsZero() && t.now.Sub(k.LastSeen) < offlineAfter
-			out = append(out, h)
-		}
-		return rows.Err()
+		var err error
+		out, err = t.kioskHealth(ctx, offlineAfter, t.p.seesSite)
+		return err
 	})
 	return out, err
+}
+
+// kioskHealth reads every kiosk of the organisation whose site keep
+// keeps, with its newest heartbeat and its log's quarantine, in one
+// statement (the heartbeat and the log may be missing).
+func (t *tx) kioskHealth(ctx context.Context, offlineAfter time.Duration, keep func(site string) bool) ([]KioskHealth, error) {
+	var out []KioskHealth
+	rows, err := t.query(ctx, `SELECT k.id, k.cabinet_id, c.site_id, k.name, k.public_key, k.enrolled_us, k.last_seen_us, k.log_size, k.revoked_us,
+			COALESCE(hb.at_us, 0), COALESCE(hb.door, ''), COALESCE(hb.alarms, ''), COALESCE(hb.log_size, 0), COALESCE(hb.cosigned_size, 0),
+			COALESCE(hb.config_version, 0), COALESCE(hb.software, ''), COALESCE(hb.disk_free, 0), COALESCE(hb.temperature_mc, 0),
+			COALESCE(hb.clock_offset_ms, 0), COALESCE(hb.config_applied_us, 0), COALESCE(kl.quarantined_us, 0), COALESCE(kl.config_version, 0)
+		FROM kiosks k JOIN cabinets c ON c.org_id = k.org_id AND c.id = k.cabinet_id
+		LEFT JOIN kiosk_heartbeats hb ON hb.org_id = k.org_id AND hb.kiosk_id = k.id
+		LEFT JOIN kiosk_logs kl ON kl.org_id = k.org_id AND kl.kiosk_id = k.id
+		WHERE k.org_id = $1 ORDER BY k.name, k.id`, t.org())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		h := KioskHealth{Kiosk: Kiosk{OrgID: t.org()}}
+		k, hb := &h.Kiosk, &h.Heartbeat
+		var site, alarms string
+		var enrolled, seen, revoked, at, offsetMS, applied, quarantined int64
+		if err := rows.Scan(&k.ID, &k.CabinetID, &site, &k.Name, &k.PublicKey, &enrolled, &seen, &k.LogSize, &revoked,
+			&at, &hb.Door, &alarms, &hb.LogSize, &hb.CosignedSize, &hb.ConfigVersion, &hb.Software, &hb.DiskFree, &hb.TemperatureMC,
+			&offsetMS, &applied, &quarantined, &h.ConfigNewest); err != nil {
+			return nil, err
+		}
+		if !keep(site) {
+			continue
+		}
+		k.EnrolledAt, k.LastSeen, k.RevokedAt = fromUS(enrolled), fromUS(seen), fromUS(revoked)
+		hb.At, hb.ClockOffset, hb.ConfigAppliedAt = fromUS(at), time.Duration(offsetMS)*time.Millisecond, fromUS(applied)
+		if alarms != "" {
+			_ = json.Unmarshal([]byte(alarms), &hb.Alarms)
+		}
+		h.Quarantined = quarantined != 0
+		h.Online = !k.LastSeen.IsZero() && t.now.Sub(k.LastSeen) < offlineAfter
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }
 
 // Time anchoring. A kiosk's clock is untrusted (a Pi has no clock battery
