@@ -420,7 +420,8 @@ func lifecycleContractCases() []contractCase {
 
 // TestPersonalTextsLifecycle: erasing a member deletes the personal texts
 // HQ keeps of them, and the personal-text rule deletes those of old
-// entries but the ones a hold covers; another organisation's stay.
+// entries but the ones a hold covers; another organisation's stay, and
+// neither touches a leaf of HQ's copies of the kiosks' logs or an event.
 func TestPersonalTextsLifecycle(t *testing.T) {
 	for _, e := range engines() {
 		t.Run(e.Name, func(t *testing.T) {
@@ -432,6 +433,23 @@ func TestPersonalTextsLifecycle(t *testing.T) {
 			held := mustPushTake(t, f.s, f.a, f.a.admin, "Held Recipient", "held note", true)
 			erased := mustPushTake(t, f.s, f.a, f.a.contractor, "Eve Tenant", "flat 2", true)
 			other := mustPushTake(t, f.s, f.b, f.b.staff, "B's Recipient", "B's note", true)
+
+			// What erasure and retention never touch: the leaves HQ holds
+			// of each kiosk's log, and the events.
+			kept := func() string {
+				var b strings.Builder
+				for _, p := range []pushedTake{staff, held, erased} {
+					fmt.Fprintf(&b, "%s %x\n", p.kiosk, must[[][]byte](t)(f.s.KioskLeaves(ctx, own, p.kiosk, 0, 2)))
+				}
+				for _, e := range must[[]store.Event](t)(f.s.ListEvents(ctx, f.a.as(f.a.auditor), store.EventFilter{})) {
+					fmt.Fprintf(&b, "%s %d %s %s %s\n", e.KioskID, e.LogIndex, e.Kind, e.ActorID, e.KeySetID)
+				}
+				return b.String()
+			}
+			leavesBefore := kept()
+			if strings.Count(leavesBefore, "key.taken") != 3 {
+				t.Fatalf("the fixture's events:\n%s", leavesBefore)
+			}
 
 			MustNoErr(t, f.s.EraseMember(ctx, own, f.a.contractor.ID))
 			if r, n, _ := takeTexts(t, f.s, own, erased.kiosk); r != "" || n != "" {
@@ -464,6 +482,9 @@ func TestPersonalTextsLifecycle(t *testing.T) {
 			}
 			if r, _, _ := takeTexts(t, f.s, f.b.as(f.b.owner), other.kiosk); r != "B's Recipient" {
 				t.Fatalf("A's retention touched B's texts: %q", r)
+			}
+			if after := kept(); after != leavesBefore {
+				t.Fatalf("erasure or retention changed leaves or events:\nbefore:\n%s\nafter:\n%s", leavesBefore, after)
 			}
 		})
 	}
