@@ -489,3 +489,51 @@ func TestPersonalTextsLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// TestRetentionRuleAlone: each retention rule, set alone and past due,
+// deletes what it names and nothing the other rules name.
+func TestRetentionRuleAlone(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, e)
+			own := f.a.as(f.a.owner)
+			// One of each: a text, a delivery, a session and a token
+			// expiring in an hour, and the admin log's entries.
+			take := mustPushTake(t, f.s, f.a, f.a.staff, "Rule Recipient", "rule note", true)
+			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "notice", OrgID: f.a.org.ID, To: f.a.staff.Email, Subject: "one", Status: "sent"}))
+			acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "rule@retain.test"}))
+			MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.a.org.ID, f.a.staff.ID))
+			must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: f.a.org.ID, MemberID: f.a.staff.ID,
+				AccessHash: []byte("rule access"), RefreshHash: []byte("rule refresh"), ExpiresAt: time.Now().Add(time.Hour)}))
+			must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("rule token"), Purpose: store.PurposeMFA,
+				AccountID: acct.ID, OrgID: f.a.org.ID, MemberID: f.a.staff.ID, ExpiresAt: time.Now().Add(time.Hour)}))
+			clock := time.Now().Add(20 * 24 * time.Hour)
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			t.Cleanup(func() { later.Close() })
+			for _, c := range []struct {
+				rule store.Retention
+				what func(store.RetentionRun) int64
+			}{
+				{store.Retention{PersonalTextDays: 10}, func(r store.RetentionRun) int64 { return r.Texts }},
+				{store.Retention{DeliveriesDays: 10}, func(r store.RetentionRun) int64 { return r.Deliveries }},
+				{store.Retention{SessionsDays: 10}, func(r store.RetentionRun) int64 { return r.Sessions + r.Tokens }},
+				{store.Retention{AdminDetailDays: 10}, func(r store.RetentionRun) int64 { return r.AdminDetails }},
+			} {
+				MustNoErr(t, f.s.SetRetention(ctx, own, c.rule))
+				run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID))
+				if n := c.what(run); n == 0 || n != run.Texts+run.Deliveries+run.Sessions+run.Tokens+run.AdminDetails {
+					t.Fatalf("rule %+v alone deleted %+v", c.rule, run)
+				}
+				if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run != (store.RetentionRun{}) {
+					t.Fatalf("rule %+v run again deleted %+v", c.rule, run)
+				}
+			}
+			if r, n, ok := takeTexts(t, f.s, own, take.kiosk); !ok || r != "" || n != "" {
+				t.Fatalf("the take after retention: %v, %q %q", ok, r, n)
+			}
+		})
+	}
+}
