@@ -553,3 +553,40 @@ func TestRetentionRuleAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestRetentionSparesHeldKeySetAndSite: at HQ, a hold on the key set of
+// an entry, or on the site of its cabinet, keeps its personal texts past
+// the rule (as a hold on its member does: TestPersonalTextsLifecycle);
+// once the holds end, the rule takes them.
+func TestRetentionSparesHeldKeySetAndSite(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, e)
+			own := f.a.as(f.a.owner)
+			take := mustPushTake(t, f.s, f.a, f.a.admin, "Kept Recipient", "kept note", true) // an admin: no site of theirs is held
+			MustNoErr(t, f.s.SetRetention(ctx, own, store.Retention{PersonalTextDays: 90}))
+			clock := time.Now().Add(91 * 24 * time.Hour)
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			t.Cleanup(func() { later.Close() })
+			for _, h := range []store.Hold{
+				{Target: store.HoldKeySet, TargetID: f.a.ks1.ID, Reason: "claim on the front door", OwnerID: f.a.admin.ID},
+				{Target: store.HoldSite, TargetID: f.a.site1.ID, Reason: "site audit", OwnerID: f.a.admin.ID},
+			} {
+				h := must[store.Hold](t)(f.s.CreateHold(ctx, own, h))
+				if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run.Texts != 0 {
+					t.Fatalf("under a hold on %s, retention deleted %d texts", h.Target, run.Texts)
+				}
+				if r, n, _ := takeTexts(t, f.s, own, take.kiosk); r != "Kept Recipient" || n != "kept note" {
+					t.Fatalf("under a hold on %s the texts read %q, %q", h.Target, r, n)
+				}
+				must[store.Hold](t)(f.s.EndHold(ctx, own, h.ID))
+			}
+			if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run.Texts != 2 {
+				t.Fatalf("the holds ended, retention deleted %d texts, want 2", run.Texts)
+			}
+		})
+	}
+}
