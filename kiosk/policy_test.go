@@ -201,8 +201,8 @@ func TestPolicyCurfewAndDefaultReturnBy(t *testing.T) {
 
 // TestOverdueAlarmNamesNoOne: an overdue key's alarm shows its holder's
 // name on the screen, and its entry (a leaf, which erasure never
-// removes) holds no part of the name: the entry of the take it points to
-// says who.
+// removes) holds no part of the name: it names the key set, and the
+// entry of the take it points to says who.
 func TestOverdueAlarmNamesNoOne(t *testing.T) {
 	r := newRig(t, hqPolicy(t, testConfig(t), keycab.PolicyOverride{}, keycab.PolicyOverride{},
 		keycab.PolicyOverride{DefaultMaxOutSeconds: ptr[int64](3600)}))
@@ -215,7 +215,7 @@ func TestOverdueAlarmNamesNoOne(t *testing.T) {
 		t.Fatalf("the screen's alarms: %+v", alarms)
 	}
 	raised := r.events(keycab.EventAlarmRaised)
-	if len(raised) != 1 || !strings.Contains(raised[0].Detail["detail"], "(entry ") {
+	if len(raised) != 1 || !strings.Contains(raised[0].Detail["detail"], "(entry ") || raised[0].KeySet != "ks-1" {
 		t.Fatalf("alarm entries: %+v", raised)
 	}
 	leaves, err := r.db.ReadEntries(0, r.db.Size())
