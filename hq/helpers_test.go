@@ -6,12 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,7 +194,7 @@ func (e *env) do(tb testing.TB, method, path, token string, body any, hdr ...str
 	raw, err := io.ReadAll(res.Body)
 	MustNoErr(tb, err)
 	r := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); len(raw) > 0 && mt == "application/json" { // not application/jsonl
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			tb.Fatalf("%s %s: bad JSON %q: %v", method, path, raw, err)
 		}

@@ -562,6 +562,10 @@ func TestWrongSlotReturn(t *testing.T) {
 	if !r.alarm(keycab.AlarmWrongSlot) || len(d.Alarms) == 0 || d.Alarms[0].Kind != keycab.AlarmWrongSlot {
 		t.Fatalf("no wrong-slot alarm; screen alarms %+v", d.Alarms)
 	}
+	// The alarm's entry says which key and which slot, for HQ's alarm list.
+	if a := r.events(keycab.EventAlarmRaised); len(a) != 1 || a[0].KeySet != "ks-1" || a[0].Slot != 2 {
+		t.Fatalf("wrong-slot alarm entries %+v", a)
+	}
 	if out := r.keysOut(); len(out) != 1 || out[0].KeySetID != "ks-2" {
 		t.Fatalf("custody %+v", out)
 	}
@@ -773,6 +777,9 @@ func TestRemovalWithoutSession(t *testing.T) {
 	}
 	if !r.alarm(keycab.AlarmKeyRemoved) {
 		t.Fatalf("no removal alarm: log %v", r.kinds(0))
+	}
+	if a := r.events(keycab.EventAlarmRaised); len(a) != 1 || a[0].KeySet != "ks-2" || a[0].Slot != 2 {
+		t.Fatalf("removal alarm entries %+v: want key set ks-2, slot 2", a)
 	}
 	if len(r.keysOut()) != 0 {
 		t.Fatal("a yanked key was recorded as taken")

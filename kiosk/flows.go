@@ -452,7 +452,8 @@ func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 	if wrong {
 		state, title = WrongSlot, "Wrong slot: "+s.keySet.Label
 		msg = fmt.Sprintf("It went into slot %d, not its own slot %d. The return is recorded; leave the key there: an administrator will move it.", slot, s.slot)
-		c.raise(ctx, keycab.AlarmWrongSlot, fmt.Sprintf("%s returned to slot %d (home %d)", s.keySet.Label, slot, s.slot))
+		detail := fmt.Sprintf("%s returned to slot %d (home %d)", s.keySet.Label, slot, s.slot)
+		c.raiseAbout(ctx, keycab.AlarmWrongSlot, s.keySet.ID, slot, detail, detail)
 	}
 	if c.slotted() {
 		c.secureReleased()

@@ -199,6 +199,36 @@ func TestPolicyCurfewAndDefaultReturnBy(t *testing.T) {
 	}
 }
 
+// TestOverdueAlarmNamesNoOne: an overdue key's alarm shows its holder's
+// name on the screen, and its entry (a leaf, which erasure never
+// removes) holds no part of the name: it names the key set, and the
+// entry of the take it points to says who.
+func TestOverdueAlarmNamesNoOne(t *testing.T) {
+	r := newRig(t, hqPolicy(t, testConfig(t), keycab.PolicyOverride{}, keycab.PolicyOverride{},
+		keycab.PolicyOverride{DefaultMaxOutSeconds: ptr[int64](3600)}))
+	r.take("BADGE-BEN", "ks-1", 1)
+	r.toIdle()
+	r.advance(time.Hour + time.Minute)
+	r.advance(30 * time.Second) // the next overdue check
+	alarms := r.c.Screen().Alarms
+	if len(alarms) != 1 || alarms[0].Kind != keycab.AlarmOverdue || !strings.Contains(alarms[0].Text, "with B. Staff") {
+		t.Fatalf("the screen's alarms: %+v", alarms)
+	}
+	raised := r.events(keycab.EventAlarmRaised)
+	if len(raised) != 1 || !strings.Contains(raised[0].Detail["detail"], "(entry ") || raised[0].KeySet != "ks-1" {
+		t.Fatalf("alarm entries: %+v", raised)
+	}
+	leaves, err := r.db.ReadEntries(0, r.db.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, leaf := range leaves {
+		if strings.Contains(string(leaf), "Staff") {
+			t.Errorf("entry %d holds the holder's name: %q", i, leaf)
+		}
+	}
+}
+
 func TestPolicyLimitAndBlockWhileOverdue(t *testing.T) {
 	r := newRig(t, hqPolicy(t, testConfig(t), keycab.PolicyOverride{}, keycab.PolicyOverride{MaxKeysOut: ptr(1)}, keycab.PolicyOverride{}))
 	r.take("BADGE-BEN", "ks-1", 1)

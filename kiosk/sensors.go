@@ -3,6 +3,7 @@ package kiosk
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -91,16 +92,16 @@ func (c *Controller) onKeyOut(ctx context.Context, n int) {
 		c.completeTake(ctx, n)
 		return
 	}
-	label := keycab.SlotName(n)
+	label, keySet := keycab.SlotName(n), ""
 	if sl := c.slot(n); sl != nil {
 		if k := c.keySet(sl.KeySetID); k != nil {
-			label = k.Label + " from " + label
+			label, keySet = k.Label+" from "+label, k.ID
 		}
 	}
 	if c.emergency {
 		label += " during the emergency release"
 	}
-	c.raise(ctx, keycab.AlarmKeyRemoved, label)
+	c.raiseAbout(ctx, keycab.AlarmKeyRemoved, keySet, n, label, label)
 }
 
 // onKeyIn handles a key arriving in slot n: the return the session waits
@@ -115,15 +116,25 @@ func (c *Controller) onKeyIn(ctx context.Context, n int) {
 
 // raise starts an alarm: it is logged, shown, and sounds the buzzer.
 func (c *Controller) raise(ctx context.Context, kind, detail string) {
-	d := map[string]string{"alarm": kind, "detail": detail}
+	c.raiseAbout(ctx, kind, "", 0, detail, detail)
+}
+
+// raiseAbout starts an alarm about key set keySet and slot (either may be
+// none: "", 0), which its entry names for HQ's alarm list; the entry's
+// detail is logged, and the screen shows shown instead (a member's name,
+// which no entry holds).
+func (c *Controller) raiseAbout(ctx context.Context, kind, keySet string, slot int, logged, shown string) {
+	d := map[string]string{"alarm": kind, "detail": logged}
 	if kind == keycab.AlarmDoorHeld {
 		d["for"] = c.conf.Policy.DoorHeld.String() // DescribeAlarm says it in words
 	}
 	// An alarm the log refuses (the kiosk is out of service then) is
 	// still shown, sounded and sent to HQ in the heartbeat.
-	index, _ := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: d}})
-	c.alarms = append([]Alarm{{ID: index, Kind: kind, Detail: detail, Text: keycab.DescribeAlarm(kind, d), Since: c.clock.Now()}}, c.alarms...)
-	c.log.Warn("alarm", "alarm", kind, "detail", detail)
+	index, _ := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, KeySet: keySet, Slot: uint(max(slot, 0)), Detail: d}})
+	onScreen := maps.Clone(d)
+	onScreen["detail"] = shown
+	c.alarms = append([]Alarm{{ID: index, Kind: kind, Detail: shown, Text: keycab.DescribeAlarm(kind, onScreen), Since: c.clock.Now()}}, c.alarms...)
+	c.log.Warn("alarm", "alarm", kind, "detail", logged)
 	if c.cfg.Buzzer != "" {
 		if err := c.locks.Unlock(c.cfg.Buzzer, 3*c.cfg.ShowDone/2); err != nil {
 			c.log.Error("buzzer", "err", err)
@@ -175,11 +186,15 @@ func (c *Controller) checkOverdue(ctx context.Context) {
 			if k := c.keySet(o.KeySetID); k != nil {
 				label = k.Label
 			}
-			name := o.MemberID
+			due := keycab.ShortTime(o.DueAt, c.clock.Now(), c.loc)
+			// The entry says who by the take it points to, never by name:
+			// a leaf is never erased. The screen names the holder.
+			logged := fmt.Sprintf("%s, due %s (entry %s)", label, due, strconv.FormatInt(o.LogIndex, 10))
+			shown := logged
 			if m := c.member(o.MemberID); m != nil && m.Name != "" {
-				name = keycab.ShortName(m.Name)
+				shown = fmt.Sprintf("%s with %s, due %s (entry %s)", label, keycab.ShortName(m.Name), due, strconv.FormatInt(o.LogIndex, 10))
 			}
-			c.raise(ctx, keycab.AlarmOverdue, fmt.Sprintf("%s with %s, due %s (entry %s)", label, name, keycab.ShortTime(o.DueAt, c.clock.Now(), c.loc), strconv.FormatInt(o.LogIndex, 10)))
+			c.raiseAbout(ctx, keycab.AlarmOverdue, o.KeySetID, 0, logged, shown)
 		}
 	}
 }

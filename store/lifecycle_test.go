@@ -176,7 +176,6 @@ func TestExpirePersonal(t *testing.T) {
 	}
 
 	// Deleting a held text, or a newer one, behind retention's back is
-	// tampering.
 	// tampering (each deleted, verified, and put back).
 	raw := storetest.MustRawSQL(t, d.Path())
 	for _, text := range []string{"old-Ana-note-Qx2", "old-plant-note-Qx3", "newer-Ben-note-Qx4"} {

@@ -14,8 +14,9 @@ import (
 // TestWholeRecordAtHQ: what a kiosk's entries record beyond who, what and
 // when reaches HQ's history through a real push: a take's reason, its
 // second and third approver and slot; the reader that identified the
-// member; a wrong-slot return made for another holder; an alarm's
-// context. A resend with one of them changed is refused as equivocation.
+// member; a wrong-slot return made for another holder; an alarm's key
+// set, slot and context, in HQ's alarm list too. A resend with one of
+// them changed is refused as equivocation.
 func TestWholeRecordAtHQ(t *testing.T) {
 	engines(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
@@ -28,7 +29,7 @@ func TestWholeRecordAtHQ(t *testing.T) {
 			TakenAt: time.Now(), DueAt: time.Now().Add(time.Hour), Reason: "inspection", Recipient: "Dana Buyer"}
 		MustNoErr(t, k.db.Take(ctx, &co))
 		must[int64](t)(k.db.Return(ctx, h.ks.ID, h.owner.ID, 2, true))
-		must[[]store.Appended](t)(k.db.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised,
+		must[[]store.Appended](t)(k.db.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, KeySet: h.ks.ID, Slot: 4,
 			Detail: map[string]string{"alarm": keycab.AlarmKeyRemoved, "detail": "front door from slot 4"}}}))
 		must[int64](t)(k.a.Push(ctx))
 
@@ -54,8 +55,12 @@ func TestWholeRecordAtHQ(t *testing.T) {
 				t.Fatalf("%s at HQ has home slot %d, want %d", e.Kind, e.HomeSlot, want)
 			}
 		}
-		if e := by[keycab.EventAlarmRaised]; e.Detail != keycab.AlarmKeyRemoved || e.Context != "front door from slot 4" {
+		if e := by[keycab.EventAlarmRaised]; e.Detail != keycab.AlarmKeyRemoved || e.Context != "front door from slot 4" || e.KeySetID != h.ks.ID || e.Slot != 4 {
 			t.Fatalf("alarm at HQ: %+v", e)
+		}
+		// HQ's alarm list says which key, which slot, and what about it.
+		if as := must[[]hqstore.Alarm](t)(h.s.ListAlarms(ctx, h.own(), true)); len(as) != 1 || as[0].KeySetID != h.ks.ID || as[0].Slot != 4 || as[0].Context != "front door from slot 4" {
+			t.Fatalf("HQ's alarms: %+v", as)
 		}
 		for _, e := range es {
 			if e.Reason == "Dana Buyer" || e.Context == "Dana Buyer" {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -914,7 +915,7 @@ func contractCases() []contractCase {
 				t.Fatal("two organisations share a badge salt")
 			}
 		}},
-	}, append(lifecycleContractCases(), importContractCases()...)...)
+	}, slices.Concat(lifecycleContractCases(), importContractCases(), subjectContractCases(), orgDeletionContractCases())...)
 }
 
 // raceCap makes a fresh organisation with caps and races 12 creations

@@ -42,6 +42,29 @@ func TestEraseMember(t *testing.T) {
 			f := newFixture(t, e)
 			own := f.a.as(f.a.owner)
 			m := mustPerson(t, f, keycab.RoleStaff)
+			badges := must[[]keycab.Badge](t)(f.s.ListBadges(ctx, own, m.ID))
+			if len(badges) != 1 || len(badges[0].Hash) == 0 {
+				t.Fatalf("the member's badges: %+v", badges)
+			}
+			// inFiles reports whether the SQLite database or its WAL holds b.
+			inFiles := func(b []byte) bool {
+				path, _ := strings.CutPrefix(f.appDSN, "sqlite:")
+				for _, file := range []string{path, path + "-wal"} {
+					raw, err := os.ReadFile(file)
+					if os.IsNotExist(err) {
+						continue
+					}
+					MustNoErr(t, err)
+					if bytes.Contains(raw, b) {
+						return true
+					}
+				}
+				return false
+			}
+			sqlite := strings.HasPrefix(f.appDSN, "sqlite:")
+			if sqlite && !inFiles(badges[0].Hash) {
+				t.Fatal("the badge's hash is not in the files before erasure; the test would prove nothing")
+			}
 			at := time.Now().Add(-time.Hour)
 			// Their sign-in account, with recovery codes, a password-reset
 			// link and its mail (the account's own rows, of no
@@ -161,18 +184,11 @@ func TestEraseMember(t *testing.T) {
 			}
 
 			// On SQLite, neither the database file nor its WAL keeps the
-			// name, the email or the PIN hash.
-			if path, ok := strings.CutPrefix(f.appDSN, "sqlite:"); ok {
-				for _, file := range []string{path, path + "-wal"} {
-					b, err := os.ReadFile(file)
-					if os.IsNotExist(err) {
-						continue
-					}
-					MustNoErr(t, err)
-					for _, s := range []string{"Zebulon Quarrington", "zebulon.q@erase.test", "pin-hash-of-zebulon", "password-of-zebulon"} {
-						if bytes.Contains(b, []byte(s)) {
-							t.Errorf("%s still holds %q after erasure", file, s)
-						}
+			// name, the email, the PIN or password hash or the badge's hash.
+			if sqlite {
+				for _, s := range []string{"Zebulon Quarrington", "zebulon.q@erase.test", "pin-hash-of-zebulon", "password-of-zebulon", string(badges[0].Hash)} {
+					if inFiles([]byte(s)) {
+						t.Errorf("the database or its WAL still holds %q after erasure", s)
 					}
 				}
 			}
@@ -420,7 +436,8 @@ func lifecycleContractCases() []contractCase {
 
 // TestPersonalTextsLifecycle: erasing a member deletes the personal texts
 // HQ keeps of them, and the personal-text rule deletes those of old
-// entries but the ones a hold covers; another organisation's stay.
+// entries but the ones a hold covers; another organisation's stay, and
+// neither touches a leaf of HQ's copies of the kiosks' logs or an event.
 func TestPersonalTextsLifecycle(t *testing.T) {
 	for _, e := range engines() {
 		t.Run(e.Name, func(t *testing.T) {
@@ -432,6 +449,23 @@ func TestPersonalTextsLifecycle(t *testing.T) {
 			held := mustPushTake(t, f.s, f.a, f.a.admin, "Held Recipient", "held note", true)
 			erased := mustPushTake(t, f.s, f.a, f.a.contractor, "Eve Tenant", "flat 2", true)
 			other := mustPushTake(t, f.s, f.b, f.b.staff, "B's Recipient", "B's note", true)
+
+			// What erasure and retention never touch: the leaves HQ holds
+			// of each kiosk's log, and the events.
+			kept := func() string {
+				var b strings.Builder
+				for _, p := range []pushedTake{staff, held, erased} {
+					fmt.Fprintf(&b, "%s %x\n", p.kiosk, must[[][]byte](t)(f.s.KioskLeaves(ctx, own, p.kiosk, 0, 2)))
+				}
+				for _, e := range must[[]store.Event](t)(f.s.ListEvents(ctx, f.a.as(f.a.auditor), store.EventFilter{})) {
+					fmt.Fprintf(&b, "%s %d %s %s %s\n", e.KioskID, e.LogIndex, e.Kind, e.ActorID, e.KeySetID)
+				}
+				return b.String()
+			}
+			leavesBefore := kept()
+			if strings.Count(leavesBefore, "key.taken") != 3 {
+				t.Fatalf("the fixture's events:\n%s", leavesBefore)
+			}
 
 			MustNoErr(t, f.s.EraseMember(ctx, own, f.a.contractor.ID))
 			if r, n, _ := takeTexts(t, f.s, own, erased.kiosk); r != "" || n != "" {
@@ -464,6 +498,94 @@ func TestPersonalTextsLifecycle(t *testing.T) {
 			}
 			if r, _, _ := takeTexts(t, f.s, f.b.as(f.b.owner), other.kiosk); r != "B's Recipient" {
 				t.Fatalf("A's retention touched B's texts: %q", r)
+			}
+			if after := kept(); after != leavesBefore {
+				t.Fatalf("erasure or retention changed leaves or events:\nbefore:\n%s\nafter:\n%s", leavesBefore, after)
+			}
+		})
+	}
+}
+
+// TestRetentionRuleAlone: each retention rule, set alone and past due,
+// deletes what it names and nothing the other rules name.
+func TestRetentionRuleAlone(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, e)
+			own := f.a.as(f.a.owner)
+			// One of each: a text, a delivery, a session and a token
+			// expiring in an hour, and the admin log's entries.
+			take := mustPushTake(t, f.s, f.a, f.a.staff, "Rule Recipient", "rule note", true)
+			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "notice", OrgID: f.a.org.ID, To: f.a.staff.Email, Subject: "one", Status: "sent"}))
+			acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "rule@retain.test"}))
+			MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.a.org.ID, f.a.staff.ID))
+			must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: f.a.org.ID, MemberID: f.a.staff.ID,
+				AccessHash: []byte("rule access"), RefreshHash: []byte("rule refresh"), ExpiresAt: time.Now().Add(time.Hour)}))
+			must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("rule token"), Purpose: store.PurposeMFA,
+				AccountID: acct.ID, OrgID: f.a.org.ID, MemberID: f.a.staff.ID, ExpiresAt: time.Now().Add(time.Hour)}))
+			clock := time.Now().Add(20 * 24 * time.Hour)
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			t.Cleanup(func() { later.Close() })
+			for _, c := range []struct {
+				rule store.Retention
+				what func(store.RetentionRun) int64
+			}{
+				{store.Retention{PersonalTextDays: 10}, func(r store.RetentionRun) int64 { return r.Texts }},
+				{store.Retention{DeliveriesDays: 10}, func(r store.RetentionRun) int64 { return r.Deliveries }},
+				{store.Retention{SessionsDays: 10}, func(r store.RetentionRun) int64 { return r.Sessions + r.Tokens }},
+				{store.Retention{AdminDetailDays: 10}, func(r store.RetentionRun) int64 { return r.AdminDetails }},
+			} {
+				MustNoErr(t, f.s.SetRetention(ctx, own, c.rule))
+				run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID))
+				if n := c.what(run); n == 0 || n != run.Texts+run.Deliveries+run.Sessions+run.Tokens+run.AdminDetails {
+					t.Fatalf("rule %+v alone deleted %+v", c.rule, run)
+				}
+				if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run != (store.RetentionRun{}) {
+					t.Fatalf("rule %+v run again deleted %+v", c.rule, run)
+				}
+			}
+			if r, n, ok := takeTexts(t, f.s, own, take.kiosk); !ok || r != "" || n != "" {
+				t.Fatalf("the take after retention: %v, %q %q", ok, r, n)
+			}
+		})
+	}
+}
+
+// TestRetentionSparesHeldKeySetAndSite: at HQ, a hold on the key set of
+// an entry, or on the site of its cabinet, keeps its personal texts past
+// the rule (as a hold on its member does: TestPersonalTextsLifecycle);
+// once the holds end, the rule takes them.
+func TestRetentionSparesHeldKeySetAndSite(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t, e)
+			own := f.a.as(f.a.owner)
+			take := mustPushTake(t, f.s, f.a, f.a.admin, "Kept Recipient", "kept note", true) // an admin: no site of theirs is held
+			MustNoErr(t, f.s.SetRetention(ctx, own, store.Retention{PersonalTextDays: 90}))
+			clock := time.Now().Add(91 * 24 * time.Hour)
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			t.Cleanup(func() { later.Close() })
+			for _, h := range []store.Hold{
+				{Target: store.HoldKeySet, TargetID: f.a.ks1.ID, Reason: "claim on the front door", OwnerID: f.a.admin.ID},
+				{Target: store.HoldSite, TargetID: f.a.site1.ID, Reason: "site audit", OwnerID: f.a.admin.ID},
+			} {
+				h := must[store.Hold](t)(f.s.CreateHold(ctx, own, h))
+				if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run.Texts != 0 {
+					t.Fatalf("under a hold on %s, retention deleted %d texts", h.Target, run.Texts)
+				}
+				if r, n, _ := takeTexts(t, f.s, own, take.kiosk); r != "Kept Recipient" || n != "kept note" {
+					t.Fatalf("under a hold on %s the texts read %q, %q", h.Target, r, n)
+				}
+				must[store.Hold](t)(f.s.EndHold(ctx, own, h.ID))
+			}
+			if run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID)); run.Texts != 2 {
+				t.Fatalf("the holds ended, retention deleted %d texts, want 2", run.Texts)
 			}
 		})
 	}

@@ -223,3 +223,47 @@ func TestOrgDeletion(t *testing.T) {
 		})
 	}
 }
+
+// orgDeletionContractCases: an organisation's deletion is its own: another
+// organisation neither sees it nor restores it, keeps working meanwhile,
+// and keeps every row when the purge comes.
+func orgDeletionContractCases() []contractCase {
+	ctx := context.Background()
+	return []contractCase{
+		{"tenant: deleting an organisation", func(t *testing.T, f *fixture) {
+			a, b := f.a, f.b
+			MustNoErr(t, f.s.RecordEvents(ctx, b.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: b.staff.ID, KeySetID: b.ks1.ID, At: time.Now()}}))
+			if _, err := f.s.ScheduleOrgDeletion(ctx, a.as(a.owner), b.org.Name, 0); keycab.ErrorCode(err) != keycab.EINVALID {
+				t.Fatalf("A's owner confirmed with B's name: %v", err)
+			}
+			must[store.OrgDeletion](t)(f.s.ScheduleOrgDeletion(ctx, a.as(a.owner), a.org.Name, time.Hour))
+			if d := must[store.OrgDeletion](t)(f.s.OrgDeletion(ctx, b.as(b.owner))); !d.RequestedAt.IsZero() {
+				t.Fatalf("B reads a deletion: %+v", d)
+			}
+			wantCode(t, f.s.RestoreOrg(ctx, b.as(b.owner)), keycab.ECONFLICT)
+			if d := must[store.OrgDeletion](t)(f.s.OrgDeletion(ctx, a.as(a.owner))); d.RequestedAt.IsZero() {
+				t.Fatal("B's restore cancelled A's deletion")
+			}
+			// B goes on meanwhile: its members and its kiosk.
+			must[[]keycab.Member](t)(f.s.ListMembers(ctx, b.as(b.staff)))
+			must[keycab.Config](t)(f.s.KioskConfig(ctx, b.kiosk()))
+			MustNoErr(t, f.s.RecordHeartbeat(ctx, b.kiosk(), store.Heartbeat{Door: "closed", LogSize: 1}))
+
+			bBefore := orgRows(t, f.owner, b.org.ID)
+			clock := time.Now().Add(2 * time.Hour)
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
+			MustNoErr(t, err)
+			defer later.Close()
+			if ids := must[[]string](t)(later.PurgeDeletedOrgs(ctx)); len(ids) != 1 || ids[0] != a.org.ID {
+				t.Fatalf("purged %v, want A only", ids)
+			}
+			if left := orgRows(t, f.owner, a.org.ID); len(left) != 0 {
+				t.Fatalf("A's rows left: %v", left)
+			}
+			if after := orgRows(t, f.owner, b.org.ID); fmt.Sprint(after) != fmt.Sprint(bBefore) {
+				t.Fatalf("B's rows changed in A's purge: before %v, after %v", bBefore, after)
+			}
+			must[[]keycab.Member](t)(f.s.ListMembers(ctx, b.as(b.staff)))
+		}},
+	}
+}

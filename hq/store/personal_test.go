@@ -137,6 +137,32 @@ func personalCases() []contractCase {
 				t.Fatalf("sealed text %x", sealed)
 			}
 		}},
+		{"personal texts: sealed bound to their row", func(t *testing.T, f *fixture) {
+			p := mustPushTake(t, f.s, f.a, f.a.staff, "Dana Buyer", "the gate code", false)
+			q := mustPushTake(t, f.s, f.b, f.b.staff, "B's Buyer", "B's gate", false)
+			// The recipient's sealed value copied over the notes of the same
+			// entry, and B's over A's recipient: neither opens there.
+			raw := openRaw(t, f.owner, f.a.org.ID)
+			sealedOf := func(org, kiosk, field string) []byte {
+				var b []byte
+				MustNoErr(t, openRaw(t, f.owner, org).QueryRowContext(ctx, "SELECT sealed FROM personal_texts WHERE org_id = $1 AND kiosk_id = $2 AND field = $3",
+					org, kiosk, field).Scan(&b))
+				return b
+			}
+			for _, c := range []struct {
+				from  []byte
+				field string
+			}{{sealedOf(f.a.org.ID, p.kiosk, "recipient"), "notes"}, {sealedOf(f.b.org.ID, q.kiosk, "recipient"), "recipient"}} {
+				_, err := raw.ExecContext(ctx, "UPDATE personal_texts SET sealed = $1 WHERE org_id = $2 AND kiosk_id = $3 AND field = $4", c.from, f.a.org.ID, p.kiosk, c.field)
+				MustNoErr(t, err)
+			}
+			if r, n, ok := takeTexts(t, f.s, f.a.as(f.a.owner), p.kiosk); !ok || r != "" || n != "" {
+				t.Fatalf("moved sealed values opened: %q %q (%v)", r, n, ok)
+			}
+			if r, _, _ := takeTexts(t, f.s, f.b.as(f.b.owner), q.kiosk); r != "B's Buyer" {
+				t.Fatalf("B's own text: %q", r)
+			}
+		}},
 	}
 }
 

@@ -117,3 +117,49 @@ func TestSubjectAccess(t *testing.T) {
 		})
 	}
 }
+
+// subjectContractCases: a subject access request reaches only the
+// principal's organisation.
+func subjectContractCases() []contractCase {
+	ctx := context.Background()
+	return []contractCase{
+		{"id swap: subject access", func(t *testing.T, f *fixture) {
+			sameMiss(t, "member", func(id string) error { _, err := f.s.SubjectAccess(ctx, f.a.as(f.a.owner), id); return err }, f.b.staff.ID)
+			sameMiss(t, "member", func(id string) error { _, err := f.s.SubjectAccess(ctx, f.a.as(f.a.admin), id); return err }, f.b.owner.ID)
+			for _, l := range must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, f.b.as(f.b.owner), 1000)) {
+				if l.Action == "member.subject_access" {
+					t.Fatalf("B's admin log records A's request: %+v", l)
+				}
+			}
+		}},
+		{"tenant: a subject access record holds only its organisation's rows", func(t *testing.T, f *fixture) {
+			a, b := f.a, f.b
+			now := time.Now()
+			// The same badge code, address and mail in both organisations.
+			must[keycab.Badge](t)(f.s.AddBadge(ctx, a.as(a.owner), a.staff.ID, keycab.BadgeRFID, "0055667788"))
+			must[keycab.Badge](t)(f.s.AddBadge(ctx, b.as(b.owner), b.staff.ID, keycab.BadgeRFID, "0055667788"))
+			MustNoErr(t, f.s.RecordEvents(ctx, a.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: a.staff.ID, KeySetID: a.ks1.ID, At: now}}))
+			MustNoErr(t, f.s.RecordEvents(ctx, b.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: b.staff.ID, KeySetID: b.ks1.ID, At: now}}))
+			for _, org := range []string{a.org.ID, b.org.ID} {
+				must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{OrgID: org, Kind: "notice", To: a.staff.Email, Subject: "to " + org, Status: "dry-run"}))
+			}
+			rec := must[store.SubjectRecord](t)(f.s.SubjectAccess(ctx, a.as(a.staff), a.staff.ID))
+			if rec.OrgID != a.org.ID || len(rec.Badges) != 1 || len(rec.Events) != 1 || len(rec.Holding) != 1 || len(rec.Deliveries) != 1 {
+				t.Fatalf("A's record: org %s, %d badges, %d events, %d holding, %d deliveries", rec.OrgID, len(rec.Badges), len(rec.Events), len(rec.Holding), len(rec.Deliveries))
+			}
+			for _, d := range rec.Deliveries {
+				if d.OrgID != a.org.ID {
+					t.Fatalf("A's record holds B's mail %+v", d)
+				}
+			}
+			for _, e := range rec.Events {
+				if e.KioskID == b.kiosk1.ID || e.KeySetID == b.ks1.ID {
+					t.Fatalf("A's record holds B's event %+v", e)
+				}
+			}
+			if s := fmt.Sprintf("%+v", rec); strings.Contains(s, b.org.ID) || strings.Contains(s, b.staff.ID) || strings.Contains(s, b.ks1.ID) {
+				t.Fatalf("A's record names B's rows: %s", s)
+			}
+		}},
+	}
+}
