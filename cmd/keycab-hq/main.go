@@ -3,7 +3,7 @@
 //	keycab-hq serve       [--db DSN] [--listen ADDR] [--keys FILE] [--notes-key-file F] [--base-url URL] [--mail-dir DIR]
 //	                      [--smtp-host H --mail-from ADDR [--smtp-port N] [--smtp-security starttls|tls|none]
 //	                       [--smtp-user U --smtp-password-file F]] [--notify-interval D] [--offline-after D]
-//	                      [--org-deletion-grace D] [--housekeeping-interval D]
+//	                      [--org-deletion-grace D] [--housekeeping-interval D] [--webhook-allow CIDRS]
 //	keycab-hq migrate     [--db DSN] [--app-role ROLE]
 //	keycab-hq demo-seed   [--db DSN] [--out FILE]
 //	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D] [--hq URL [--qr FILE]]
@@ -36,6 +36,10 @@
 // admins and the site's managers. Every --housekeeping-interval (1 h) it
 // removes the organisations whose deletion an owner asked for more than
 // --org-deletion-grace (30 days) ago: every row of them, on either engine.
+// serve also runs the webhook sender (hq/webhook), which posts each
+// organisation's events to its endpoints, signed, retried from the
+// database; it connects to no private, loopback or link-local address
+// unless --webhook-allow names it.
 //
 // serve answers the kiosks' sync protocol under /v1/kiosk/ (hq/kioskapi)
 // with HQ's signing keys from --keys (see keys.go for the format): on
@@ -73,6 +77,7 @@ import (
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/hq/webhook"
 )
 
 func main() {
@@ -139,6 +144,8 @@ type Config struct {
 	SMTPPassFile      string          // serve: file holding the SMTP password
 	SMTPPassEnv       string          // the environment's KEYCAB_SMTP_PASSWORD
 	Notify            notify.Config   // serve: the notifier
+	Webhook           webhook.Config  // serve: the webhook sender
+	WebhookAllow      string          // serve: --webhook-allow, parsed into Webhook.Allow by ParseFlags
 	RetentionEvery    time.Duration   // serve: how often the retention rules run (store.RunRetention); 0: never
 	// serve: /.well-known/security.txt (RFC 9116); off without a contact.
 	SecurityContacts  []string // mailto: or https: URIs
@@ -168,6 +175,7 @@ func DefaultConfig() Config {
 		LogLevel:          slog.LevelInfo,
 		Auth:              auth.DefaultConfig(),
 		Notify:            notify.DefaultConfig(),
+		Webhook:           webhook.DefaultConfig(),
 		RetentionEvery:    time.Hour,
 	}
 }
@@ -229,6 +237,8 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.SMTPPassFile, "smtp-password-file", "", "`file` holding the SMTP password")
 		fs.StringVar(&m.Config.SMTP.From, "mail-from", "", "the sender address of HQ's mail, e.g. \"keycab <hq@example.com>\"")
 		fs.DurationVar(&m.Config.Notify.Interval, "notify-interval", m.Config.Notify.Interval, "how often the notifier looks for overdue keys, alarms and silent kiosks")
+		fs.StringVar(&m.Config.WebhookAllow, "webhook-allow", "", "comma-separated `addresses or CIDRs` webhooks may be sent to although private, loopback or link-local (default: none)")
+		fs.DurationVar(&m.Config.Webhook.Interval, "webhook-interval", m.Config.Webhook.Interval, "how often the webhook sender looks for deliveries due")
 		fs.DurationVar(&m.Config.RetentionEvery, "retention-interval", m.Config.RetentionEvery, "how often each organisation's retention rules run (0: never)")
 		fs.DurationVar(&m.Config.Notify.OfflineAfter, "offline-after", m.Config.Notify.OfflineAfter, "a kiosk silent this long is offline, and its admins are told")
 		fs.Func("security-contact", "security.txt: a `URI` (mailto: or https:) to report vulnerabilities in this deployment to; repeatable or comma-separated (default: none, and no security.txt is served)", func(v string) error {
@@ -522,6 +532,17 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	wc := m.Config.Webhook
+	if wc.Allow, err = webhook.ParseAllow(m.Config.WebhookAllow); err != nil {
+		return fmt.Errorf("--webhook-allow: %w", err)
+	}
+	sender, err := webhook.New(m.st, m.log, nil, wc)
+	if err != nil {
+		return err
+	}
+	if len(wc.Allow) > 0 {
+		m.log.Warn("webhooks may be sent to internal addresses", "allow", m.Config.WebhookAllow)
+	}
 	prefix, err := kioskapi.OriginPrefix(m.Config.LogOriginDomain)
 	if err != nil {
 		return fmt.Errorf("--log-origin-domain: %w", err)
@@ -549,8 +570,8 @@ func (m *Main) serve(ctx context.Context) error {
 		m.log.Info("security.txt is off: no --security-contact")
 	}
 	srv := &hq.Server{Store: m.st, Logger: m.log, TrustedProxies: proxies, KioskAPI: kapi, SecurityTxt: m.Config.SecurityTxt,
-		API: &api.API{Store: m.st, Auth: a, Logger: m.log, DeletionGrace: m.Config.DeletionGrace},
-		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard,
+		API: &api.API{Store: m.st, Auth: a, Logger: m.log, DeletionGrace: m.Config.DeletionGrace, Webhooks: sender},
+		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard, Webhooks: sender,
 			OfflineAfter: m.Config.Notify.OfflineAfter, ConfigBehindAfter: m.Config.ConfigBehindAfter, DeletionGrace: m.Config.DeletionGrace}}
 	h, err := srv.Handler()
 	if err != nil {
@@ -574,6 +595,13 @@ func (m *Main) serve(ctx context.Context) error {
 	defer func() {
 		stopNotifier()
 		<-notified
+	}()
+	wctx, stopSender := context.WithCancel(ctx)
+	sent := make(chan error, 1)
+	go func() { sent <- sender.Run(wctx) }()
+	defer func() {
+		stopSender()
+		<-sent
 	}()
 	hk := &housekeeping{log: m.log, jobs: []housekeepingJob{
 		{"purge deleted organisations", m.Config.Housekeeping, func(ctx context.Context) error {
