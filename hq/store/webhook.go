@@ -551,18 +551,35 @@ func (t *tx) emitEvents(ctx context.Context, events []Event) error {
 }
 
 // WebhookDueOrgs returns the organisations with a webhook delivery due,
-// for the sender to visit.
+// for the sender to visit: on PostgreSQL in one call of migration 0024's
+// function, on SQLite (in process) one indexed look per organisation.
 func (s *Store) WebhookDueOrgs(ctx context.Context) ([]string, error) {
 	var out []string
 	err := s.global(ctx, "find webhook deliveries due", false, func(ctx context.Context, t *tx) error {
 		now := us(t.now)
-		return t.each(ctx, func(r *sql.Rows) error {
-			var id string
-			err := r.Scan(&id)
-			out = append(out, id)
+		if s.engine == Postgres {
+			return t.each(ctx, func(r *sql.Rows) error {
+				var id string
+				err := r.Scan(&id)
+				out = append(out, id)
+				return err
+			}, "SELECT * FROM keycab_webhook_due_orgs($1)", now)
+		}
+		orgs, err := t.orgIDs(ctx)
+		if err != nil {
 			return err
-		}, t.byEngine(`SELECT DISTINCT org_id FROM webhook_deliveries WHERE state = 'pending' AND next_us <= $1 AND lease_us <= $1 ORDER BY org_id`,
-			`SELECT * FROM keycab_webhook_due_orgs($1)`), now)
+		}
+		for _, org := range orgs {
+			var one int
+			err := t.queryRow(ctx, `SELECT 1 FROM webhook_deliveries WHERE org_id = $1 AND state = 'pending' AND next_us <= $2 AND lease_us <= $2 LIMIT 1`,
+				org, now).Scan(&one)
+			if err == nil {
+				out = append(out, org)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }

@@ -32,7 +32,7 @@ CREATE TABLE webhook_deliveries (
 	PRIMARY KEY (org_id, id),
 	FOREIGN KEY (org_id, webhook_id) REFERENCES webhooks (org_id, id) ON DELETE CASCADE
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_us);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (org_id, state, next_us);
 CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (org_id, webhook_id, created_us);
 
 ALTER TABLE webhooks ENABLE ROW LEVEL SECURITY;
@@ -47,8 +47,24 @@ CREATE POLICY tenant ON webhook_deliveries
 	WITH CHECK (org_id = current_setting('keycab.org_id', true));
 
 -- The sender's one look across organisations: which have a delivery
--- due (their ids only; each is then read bound to its tenant).
+-- due (their ids only; each is then read bound to its tenant). The
+-- deliveries are under forced row-level security, which binds their
+-- owner too: the function visits each organisation of org_directory
+-- bound to it, in one round trip.
 CREATE FUNCTION keycab_webhook_due_orgs(now_us bigint) RETURNS SETOF text
-	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
-	AS $$ SELECT DISTINCT org_id FROM webhook_deliveries WHERE state = 'pending' AND next_us <= now_us AND lease_us <= now_us ORDER BY org_id $$;
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+	AS $$
+DECLARE
+	o text;
+	was text := current_setting('keycab.org_id', true);
+BEGIN
+	FOR o IN SELECT org_id FROM org_directory ORDER BY org_id LOOP
+		PERFORM set_config('keycab.org_id', o, true);
+		IF EXISTS (SELECT 1 FROM webhook_deliveries WHERE org_id = o AND state = 'pending' AND next_us <= now_us AND lease_us <= now_us) THEN
+			RETURN NEXT o;
+		END IF;
+	END LOOP;
+	PERFORM set_config('keycab.org_id', coalesce(was, ''), true);
+END
+$$;
 REVOKE ALL ON FUNCTION keycab_webhook_due_orgs(bigint) FROM PUBLIC;

@@ -52,5 +52,5 @@ CREATE TABLE webhook_deliveries (
 	PRIMARY KEY (org_id, id),
 	FOREIGN KEY (org_id, webhook_id) REFERENCES webhooks (org_id, id) ON DELETE CASCADE
 ) STRICT;
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_us);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (org_id, state, next_us);
 CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (org_id, webhook_id, created_us);
