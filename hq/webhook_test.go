@@ -132,7 +132,13 @@ var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 // allow; retries wait a minute, doubled.
 func newSender(tb testing.TB, e *env, allow []netip.Prefix) *webhook.Sender {
 	tb.Helper()
-	s, err := webhook.New(e.st, newLogger(e.logs), e.clock.Now, webhook.Config{Allow: allow, RetryAfter: time.Minute, MaxDelay: time.Hour,
+	return newSenderAt(tb, e, e.clock.Now, allow)
+}
+
+// newSenderAt is newSender with the clock now (the store's).
+func newSenderAt(tb testing.TB, e *env, now func() time.Time, allow []netip.Prefix) *webhook.Sender {
+	tb.Helper()
+	s, err := webhook.New(e.st, newLogger(e.logs), now, webhook.Config{Allow: allow, RetryAfter: time.Minute, MaxDelay: time.Hour,
 		Timeout: 10 * time.Second, Lease: time.Minute, MaxAttempts: 5})
 	MustNoErr(tb, err)
 	return s
