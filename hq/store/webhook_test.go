@@ -170,6 +170,23 @@ func TestWebhookStore(t *testing.T) {
 				t.Fatalf("after the notes-key rotation: %+v", s)
 			}
 
+			// The deliveries retention rule removes finished deliveries
+			// only (here the one delivered), run two days on.
+			MustNoErr(t, f.s.SetRetention(ctx, own, store.Retention{DeliveriesDays: 1}))
+			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: bytes.Repeat([]byte{7}, store.NotesKeySize),
+				Now: func() time.Time { return time.Now().Add(48 * time.Hour) }})
+			MustNoErr(t, err)
+			defer later.Close()
+			run := must[store.RetentionRun](t)(later.ApplyRetention(ctx, a.org.ID))
+			if run.WebhookDeliveries != 1 {
+				t.Fatalf("retention %+v", run)
+			}
+			for _, d := range must[[]store.WebhookDelivery](t)(f.s.ListWebhookDeliveries(ctx, own, w.ID, 0)) {
+				if d.State != "pending" {
+					t.Errorf("kept %+v", d)
+				}
+			}
+
 			// Deleting takes the log with it; the admin log has it all.
 			MustNoErr(t, f.s.DeleteWebhook(ctx, own, w.ID))
 			if _, err := f.s.GetWebhook(ctx, own, w.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
