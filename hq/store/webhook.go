@@ -49,17 +49,17 @@ var WebhookEventTypes = []string{WebhookCustodyChanged, WebhookAlarmRaised, Webh
 
 // Webhook is a registered endpoint, without its secret.
 type Webhook struct {
-	ID          string    `json:"id"`
-	OrgID       string    `json:"-"`
-	URL         string    `json:"url"`
-	Description string    `json:"description"`
-	Events      []string  `json:"events"`
-	Enabled     bool      `json:"enabled"`
-	CreatedAt   time.Time `json:"-"`
-	UpdatedAt   time.Time `json:"-"`
+	ID          string
+	OrgID       string
+	URL         string
+	Description string
+	Events      []string
+	Enabled     bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// OldSecretUntil: after a rotation, until when the previous secret
 	// still signs (zero when none does).
-	OldSecretUntil time.Time `json:"-"`
+	OldSecretUntil time.Time
 }
 
 // logged is w as the admin log records it: the URL without its query
@@ -592,6 +592,7 @@ type WebhookSend struct {
 	Payload                         []byte
 	Secrets                         []string // the current secret, then the previous one while it still signs
 	Attempt                         int      // this attempt's number, from 1
+	LeaseUntil                      time.Time
 	leaseUS                         int64
 }
 
@@ -601,6 +602,9 @@ type WebhookSend struct {
 func (s *Store) TakeWebhookDeliveries(ctx context.Context, orgID string, lease time.Duration, limit int) ([]WebhookSend, error) {
 	var due []WebhookSend
 	err := s.tenant(ctx, "find due webhook deliveries", orgID, false, func(ctx context.Context, t *tx) error {
+		if after, err := t.orgDeleteAfter(ctx); err != nil || after != 0 {
+			return err // an organisation being deleted sends nothing
+		}
 		return t.each(ctx, func(r *sql.Rows) error {
 			d := WebhookSend{OrgID: orgID}
 			err := r.Scan(&d.ID, &d.WebhookID, &d.EventType, &d.Attempt)
@@ -651,7 +655,7 @@ func (s *Store) TakeWebhookDeliveries(ctx context.Context, orgID string, lease t
 				}
 				d.Secrets = append(d.Secrets, string(prev))
 			}
-			d.URL, d.Payload, d.leaseUS = target, []byte(payload), until
+			d.URL, d.Payload, d.leaseUS, d.LeaseUntil = target, []byte(payload), until, fromUS(until)
 			d.Attempt++
 			out = append(out, d)
 		}

@@ -187,6 +187,13 @@ func TestWebhookStore(t *testing.T) {
 				}
 			}
 
+			// An organisation being deleted sends nothing.
+			MustNoErr(t, errOf(f.s.TestWebhook(ctx, bo, other.ID)))
+			MustNoErr(t, errOf(f.s.ScheduleOrgDeletion(ctx, bo, b.org.Name, time.Hour)))
+			if s := must[[]store.WebhookSend](t)(f.s.TakeWebhookDeliveries(ctx, b.org.ID, time.Minute, 100)); len(s) != 0 {
+				t.Fatalf("an organisation being deleted sent %d", len(s))
+			}
+
 			// Deleting takes the log with it; the admin log has it all.
 			MustNoErr(t, f.s.DeleteWebhook(ctx, own, w.ID))
 			if _, err := f.s.GetWebhook(ctx, own, w.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {

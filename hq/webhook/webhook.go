@@ -46,6 +46,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -296,8 +297,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 }
 
-// Round sends the deliveries due now, every organisation's, once. The
-// errors of one organisation do not stop the others; they are joined.
+// Round sends the deliveries due now, every organisation's, up to Batch
+// of each. The errors of one organisation do not stop the others; they
+// are joined.
 func (s *Sender) Round(ctx context.Context) error {
 	orgs, err := s.st.WebhookDueOrgs(ctx)
 	if err != nil {
@@ -308,22 +310,47 @@ func (s *Sender) Round(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		ds, err := s.st.TakeWebhookDeliveries(ctx, org, s.cfg.Lease, s.cfg.Batch)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, d := range ds {
-			if err := s.deliver(ctx, d); err != nil {
-				errs = append(errs, err)
-			}
-		}
+		errs = append(errs, s.org(ctx, org))
 	}
 	return errors.Join(errs...)
 }
 
-// deliver makes one attempt and records its outcome.
+// chunk is how many deliveries a sender leases at once, and posts at once:
+// as many as fit the lease one after another (so even posted in turn they
+// would end within it), at most 8.
+func (s *Sender) chunk() int {
+	return min(8, max(1, int(s.cfg.Lease/s.cfg.Timeout)-1))
+}
+
+// org sends up to Batch of org's due deliveries, leasing a chunk at a
+// time and posting its deliveries at once.
+func (s *Sender) org(ctx context.Context, org string) error {
+	var errs []error
+	for sent := 0; sent < s.cfg.Batch && ctx.Err() == nil; {
+		ds, err := s.st.TakeWebhookDeliveries(ctx, org, s.cfg.Lease, min(s.chunk(), s.cfg.Batch-sent))
+		if err != nil || len(ds) == 0 {
+			return errors.Join(append(errs, err)...)
+		}
+		sent += len(ds)
+		res := make([]error, len(ds))
+		var wg sync.WaitGroup
+		for i, d := range ds {
+			wg.Go(func() { res[i] = s.deliver(ctx, d) })
+		}
+		wg.Wait()
+		errs = append(errs, res...)
+	}
+	return errors.Join(errs...)
+}
+
+// deliver makes one attempt and records its outcome. An attempt whose
+// lease would end before its post could (a stalled process) is not made:
+// the delivery goes back to the queue when the lease ends.
 func (s *Sender) deliver(ctx context.Context, d store.WebhookSend) error {
+	if s.now().Add(s.cfg.Timeout).After(d.LeaseUntil) {
+		s.log.Warn("webhook delivery not sent: too little of its lease left", "org", d.OrgID, "delivery", d.ID)
+		return nil
+	}
 	res := s.post(ctx, d)
 	if !res.Delivered && d.Attempt < s.cfg.MaxAttempts {
 		res.RetryAt = s.now().Add(backoff.Policy{Base: s.cfg.RetryAfter, Max: s.cfg.MaxDelay}.Delay(d.Attempt))
