@@ -361,9 +361,10 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 
 // Two senders on one database (two HQ processes: two stores, two
 // connection pools) never send one attempt twice: 30 deliveries, both
-// running rounds at once until all are delivered, and each message id
-// arrives exactly once. A lease held by one is not taken by the other,
-// and an outcome recorded after the lease passed on is refused.
+// running rounds at once until all are delivered, then 20 more with both
+// senders' loops running, and each message id arrives exactly once. A
+// lease held by one is not taken by the other, and an outcome recorded
+// after the lease passed on is refused.
 func TestWebhookTwoSenders(t *testing.T) {
 	for _, eng := range engines() {
 		t.Run(eng.name, func(t *testing.T) {
@@ -405,6 +406,36 @@ func TestWebhookTwoSenders(t *testing.T) {
 				if field(d, "state") != "delivered" || field(d, "attempts") != float64(1) {
 					t.Errorf("delivery %v", d)
 				}
+			}
+
+			// The same with both senders' loops running (as serve runs
+			// them), woken as the API wakes them.
+			const more = 20
+			for range more {
+				MustStatus(t, e.do(t, "POST", "/v1/webhooks/"+id+"/test", owner.access, nil), 202)
+			}
+			lctx, stop := context.WithCancel(ctx)
+			var loops sync.WaitGroup
+			for _, st := range []*env{e, e2} {
+				s, err := webhook.New(st.st, nil, c.Now, webhook.Config{Allow: loopback, Interval: 10 * time.Millisecond, Timeout: 10 * time.Second, Lease: time.Minute})
+				MustNoErr(t, err)
+				loops.Go(func() { s.Run(lctx) })
+				s.Wake()
+			}
+			for i := 0; len(rc.received()) < n+more; i++ {
+				if i == 3000 {
+					t.Fatalf("the loops delivered %d of %d", len(rc.received())-n, more)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			stop()
+			loops.Wait()
+			seen = map[string]bool{}
+			for _, g := range rc.received() {
+				if seen[g.id] {
+					t.Errorf("%s received twice", g.id)
+				}
+				seen[g.id] = true
 			}
 
 			// Leases: one more delivery, leased by the first store.
