@@ -145,7 +145,7 @@ type Config struct {
 	SMTPPassEnv       string          // the environment's KEYCAB_SMTP_PASSWORD
 	Notify            notify.Config   // serve: the notifier
 	Webhook           webhook.Config  // serve: the webhook sender
-	WebhookAllow      string          // serve: --webhook-allow, parsed into Webhook.Allow by ParseFlags
+	WebhookAllow      string          // serve: --webhook-allow, which ParseFlags parses into Webhook.Allow
 	RetentionEvery    time.Duration   // serve: how often the retention rules run (store.RunRetention); 0: never
 	// serve: /.well-known/security.txt (RFC 9116); off without a contact.
 	SecurityContacts  []string // mailto: or https: URIs
@@ -289,6 +289,13 @@ func (m *Main) ParseFlags(args []string) error {
 		}
 		if _, err := kioskapi.OriginPrefix(m.Config.LogOriginDomain); err != nil {
 			return fmt.Errorf("--log-origin-domain: %w", err)
+		}
+		var err error
+		if m.Config.Webhook.Allow, err = webhook.ParseAllow(m.Config.WebhookAllow); err != nil {
+			return fmt.Errorf("--webhook-allow: %w", err)
+		}
+		if err := m.Config.Webhook.Validate(); err != nil {
+			return fmt.Errorf("--webhook-interval: %w", err)
 		}
 		if m.Config.DeletionGrace <= 0 || m.Config.Housekeeping <= 0 {
 			return errors.New("--org-deletion-grace and --housekeeping-interval must be positive")
@@ -532,10 +539,7 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	wc := m.Config.Webhook
-	if wc.Allow, err = webhook.ParseAllow(m.Config.WebhookAllow); err != nil {
-		return fmt.Errorf("--webhook-allow: %w", err)
-	}
+	wc := m.Config.Webhook // Allow: ParseFlags parsed --webhook-allow
 	sender, err := webhook.New(m.st, m.log, nil, wc)
 	if err != nil {
 		return err
