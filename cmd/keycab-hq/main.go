@@ -24,8 +24,8 @@
 // and moves the database to the key's next generation
 // (hq/store/crypto.go). The current key comes from --notes-key-file (or
 // --old-key-file) or KEYCAB_NOTES_KEY. Stop every HQ process first; then
-// start them with the new key: the store refuses the old one from then on. On PostgreSQL run it as the
-// application role (the serve DSN).
+// start them with the new key: the store refuses the old one from then
+// on. On PostgreSQL run it as the application role (the serve DSN).
 //
 // Mail is a dry run unless --smtp-host is given: each message is then
 // only recorded in the delivery log (and written under --mail-dir if set).
