@@ -357,7 +357,11 @@ func (s *Sender) deliver(ctx context.Context, d store.WebhookSend) error {
 	}
 	s.log.Info("webhook delivery", "org", d.OrgID, "webhook", d.WebhookID, "delivery", d.ID, "type", d.EventType, "attempt", d.Attempt,
 		"delivered", res.Delivered, "status", res.Status, "err", res.Error, "retry", !res.RetryAt.IsZero())
-	if err := s.st.FinishWebhookDelivery(ctx, d, res); err != nil {
+	// The outcome is recorded even when ctx ends meanwhile (HQ stopping):
+	// an answered attempt left unrecorded would be sent again.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	defer cancel()
+	if err := s.st.FinishWebhookDelivery(fctx, d, res); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			s.log.Warn("webhook delivery outcome not recorded: its lease ended", "org", d.OrgID, "delivery", d.ID)
 			return nil
