@@ -241,7 +241,19 @@ func sweepSeed(tb testing.TB, e *env, sc store.Scope, s *seeded, now time.Time) 
 	_, err = e.st.CreateRemoteAction(ctx, sc, keycab.RemoteAction{KioskID: s.kioskA.ID, Kind: keycab.RemoteMarkReturned, KeySetID: s.ksBack.ID,
 		Reason: "Dana handed the back gate keys in at the front desk", Expires: now.Add(time.Hour)})
 	MustNoErr(tb, err)
+	hook, _, err := e.st.CreateWebhook(ctx, sc, store.Webhook{URL: "https://integrations.quayside-property-lettings.example.test/keycab/webhooks/access-control?tenant=quayside-lettings-north",
+		Description: "Access control bridge (Genetec Security Center, north region)", Events: store.WebhookEventTypes, Enabled: true})
+	MustNoErr(tb, err)
+	for range 3 {
+		_, err = e.st.TestWebhook(ctx, sc, hook.ID)
+		MustNoErr(tb, err)
+	}
+	sends, err := e.st.TakeWebhookDeliveries(ctx, sc.OrgID(), time.Minute, 2)
+	MustNoErr(tb, err)
+	MustNoErr(tb, e.st.FinishWebhookDelivery(ctx, sends[0], store.WebhookResult{Delivered: true, Status: 204}))
+	MustNoErr(tb, e.st.FinishWebhookDelivery(ctx, sends[1], store.WebhookResult{Error: "dial tcp 203.0.113.7:443: connect: connection refused after the receiver's load balancer dropped it", RetryAt: now.Add(time.Hour)}))
 	return sweepIDs{
+		"webhooks/{id}": hook.ID,
 		"sites/{id}":    s.siteA.ID,
 		"cabinets/{id}": s.cabA.ID,
 		"kiosks/{id}":   s.kioskA.ID,

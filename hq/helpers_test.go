@@ -123,10 +123,16 @@ type env struct {
 
 func newEnv(tb testing.TB, eng engine, tweak func(*auth.Config, *hq.Server)) *env {
 	tb.Helper()
-	e := &env{clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}, mail: &mailbox{}, logs: &lockedBuffer{buf: &bytes.Buffer{}}}
+	return newEnvOn(tb, eng.dsn(tb), &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}, tweak)
+}
+
+// newEnvOn starts HQ over the database dsn (migrated, perhaps used by an
+// HQ before: a restart) with the clock c.
+func newEnvOn(tb testing.TB, dsn string, c *clock, tweak func(*auth.Config, *hq.Server)) *env {
+	tb.Helper()
+	e := &env{clock: c, mail: &mailbox{}, logs: &lockedBuffer{buf: &bytes.Buffer{}}}
 	// One notes key a database, as every HQ process on it must have: the
 	// store refuses another (notes_key's check value).
-	dsn := eng.dsn(tb)
 	key := sha256.Sum256([]byte("notes key of " + dsn))
 	st, err := store.Open(context.Background(), dsn, store.Options{Now: e.clock.Now, NotesKey: key[:]})
 	MustNoErr(tb, err)

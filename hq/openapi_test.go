@@ -375,6 +375,20 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "GET", fmt.Sprintf("/v1/kiosks/%s/log/tile/entries%%2F000.p%%2F%d", peer.KioskID, size), "", nil, 200)
 	c.MustCall(t, "PUT", "/v1/org/public-logs", o, map[string]any{"public_logs": false}, 200)
 
+	// Webhooks: registered (the secret once), changed, rotated, tested,
+	// the delivery log read and a delivery resent, deleted.
+	hook := c.MustCall(t, "POST", "/v1/webhooks", o, map[string]any{"url": "https://hooks.drift.test/keycab", "description": "Access control",
+		"events": []string{"custody.changed", "alarm.raised"}}, 201)
+	hookID, _ := hook.body["webhook"].(map[string]any)["id"].(string)
+	mustItems(t, c.MustCall(t, "GET", "/v1/webhooks", o, nil, 200), "webhooks", 1)
+	c.MustCall(t, "GET", "/v1/webhooks/"+hookID, o, nil, 200)
+	c.MustCall(t, "PUT", "/v1/webhooks/"+hookID, o, map[string]any{"url": "https://hooks.drift.test/keycab/v2", "events": []string{"key.overdue"}, "enabled": true}, 200)
+	c.MustCall(t, "POST", "/v1/webhooks/"+hookID+"/rotate", o, map[string]any{"keep_old_seconds": 3600}, 200)
+	msg := c.MustCall(t, "POST", "/v1/webhooks/"+hookID+"/test", o, nil, 202).str("id")
+	mustItems(t, c.MustCall(t, "GET", "/v1/webhooks/"+hookID+"/deliveries?limit=10", o, nil, 200), "deliveries", 1)
+	c.MustCall(t, "POST", "/v1/webhooks/"+hookID+"/deliveries/"+msg+"/resend", o, nil, 202)
+	c.MustCall(t, "DELETE", "/v1/webhooks/"+hookID, o, nil, 204)
+
 	// History with takes, a key out past its due time and an alarm, as a
 	// second kiosk recorded them.
 	sc := store.MemberScope(owner.orgID, owner.memberID)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -19,6 +20,27 @@ func TestTrustedProxyFlag(t *testing.T) {
 	}
 	if err := NewMain(io.Discard, io.Discard).ParseFlags([]string{"serve", "--trusted-proxy", "proxy.example.com"}); err == nil {
 		t.Fatal("a host name was accepted as a trusted proxy")
+	}
+}
+
+// TestWebhookAllowFlag: serve's allow-list of internal webhook targets is
+// parsed at start, a bad entry refused with the flag's name.
+func TestWebhookAllowFlag(t *testing.T) {
+	m := NewMain(io.Discard, io.Discard)
+	if err := m.ParseFlags([]string{"serve", "--webhook-allow", "127.0.0.1, 10.20.0.0/16,fd00::/8"}); err != nil {
+		t.Fatalf("good list refused: %v", err)
+	}
+	if got := fmt.Sprint(m.Config.Webhook.Allow); got != "[127.0.0.1/32 10.20.0.0/16 fd00::/8]" {
+		t.Fatalf("allow %s", got)
+	}
+	if len(NewMain(io.Discard, io.Discard).Config.Webhook.Allow) != 0 {
+		t.Fatal("an allow-list by default")
+	}
+	for _, bad := range [][]string{{"--webhook-allow", "hooks.internal"}, {"--webhook-allow", "10.0.0.0/40"}, {"--webhook-interval", "-1s"}} {
+		err := NewMain(io.Discard, io.Discard).ParseFlags(append([]string{"serve"}, bad...))
+		if err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }
 

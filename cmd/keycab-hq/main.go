@@ -3,7 +3,8 @@
 //	keycab-hq serve       [--db DSN] [--listen ADDR] [--keys FILE] [--notes-key-file F] [--base-url URL] [--mail-dir DIR]
 //	                      [--smtp-host H --mail-from ADDR [--smtp-port N] [--smtp-security starttls|tls|none]
 //	                       [--smtp-user U --smtp-password-file F]] [--notify-interval D] [--offline-after D]
-//	                      [--org-deletion-grace D] [--housekeeping-interval D] [--metrics-listen ADDR [--metrics-per-kiosk=false]]
+//	                      [--org-deletion-grace D] [--housekeeping-interval D] [--webhook-allow CIDRS]
+//	                      [--metrics-listen ADDR [--metrics-per-kiosk=false]]
 //	keycab-hq migrate     [--db DSN] [--app-role ROLE]
 //	keycab-hq demo-seed   [--db DSN] [--out FILE]
 //	keycab-hq enrol-token [--db DSN] --as EMAIL [--org ID] [--cabinet ID|NAME] [--ttl D] [--hq URL [--qr FILE]]
@@ -19,13 +20,13 @@
 // SIGINT shuts the server down gracefully.
 //
 // rotate-notes-key re-seals every value sealed with the notes key (site
-// notes, TOTP secrets, retried mail bodies, kiosks' personal texts) under
-// the key in --new-key-file, in one transaction, and moves the database
-// to the key's next generation (hq/store/crypto.go). The current key
-// comes from --notes-key-file (or --old-key-file) or KEYCAB_NOTES_KEY.
-// Stop every HQ process first; then start them with the new key: the
-// store refuses the old one from then on. On PostgreSQL run it as the
-// application role (the serve DSN).
+// notes, TOTP secrets, retried mail bodies, kiosks' personal texts,
+// webhook secrets) under the key in --new-key-file, in one transaction,
+// and moves the database to the key's next generation
+// (hq/store/crypto.go). The current key comes from --notes-key-file (or
+// --old-key-file) or KEYCAB_NOTES_KEY. Stop every HQ process first; then
+// start them with the new key: the store refuses the old one from then
+// on. On PostgreSQL run it as the application role (the serve DSN).
 //
 // Mail is a dry run unless --smtp-host is given: each message is then
 // only recorded in the delivery log (and written under --mail-dir if set).
@@ -36,6 +37,10 @@
 // admins and the site's managers. Every --housekeeping-interval (1 h) it
 // removes the organisations whose deletion an owner asked for more than
 // --org-deletion-grace (30 days) ago: every row of them, on either engine.
+// serve also runs the webhook sender (hq/webhook), which posts each
+// organisation's events to its endpoints, signed, retried from the
+// database; it connects to no private, loopback or link-local address
+// unless --webhook-allow names it.
 //
 // serve's /metrics counts requests only (no tenant data). With
 // --metrics-listen ADDR it also serves, there and only there, the fleet's
@@ -85,6 +90,7 @@ import (
 	"keycab.dev/keycab/hq/metrics"
 	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/hq/webhook"
 )
 
 func main() {
@@ -151,6 +157,8 @@ type Config struct {
 	SMTPPassFile      string          // serve: file holding the SMTP password
 	SMTPPassEnv       string          // the environment's KEYCAB_SMTP_PASSWORD
 	Notify            notify.Config   // serve: the notifier
+	Webhook           webhook.Config  // serve: the webhook sender
+	WebhookAllow      string          // serve: --webhook-allow, which ParseFlags parses into Webhook.Allow
 	RetentionEvery    time.Duration   // serve: how often the retention rules run (store.RunRetention); 0: never
 	// serve: /.well-known/security.txt (RFC 9116); off without a contact.
 	SecurityContacts  []string // mailto: or https: URIs
@@ -185,6 +193,7 @@ func DefaultConfig() Config {
 		LogLevel:          slog.LevelInfo,
 		Auth:              auth.DefaultConfig(),
 		Notify:            notify.DefaultConfig(),
+		Webhook:           webhook.DefaultConfig(),
 		RetentionEvery:    time.Hour,
 		MetricsPerKiosk:   true,
 	}
@@ -251,6 +260,8 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.SMTPPassFile, "smtp-password-file", "", "`file` holding the SMTP password")
 		fs.StringVar(&m.Config.SMTP.From, "mail-from", "", "the sender address of HQ's mail, e.g. \"keycab <hq@example.com>\"")
 		fs.DurationVar(&m.Config.Notify.Interval, "notify-interval", m.Config.Notify.Interval, "how often the notifier looks for overdue keys, alarms and silent kiosks")
+		fs.StringVar(&m.Config.WebhookAllow, "webhook-allow", "", "comma-separated `addresses or CIDRs` webhooks may be sent to although private, loopback or link-local (default: none)")
+		fs.DurationVar(&m.Config.Webhook.Interval, "webhook-interval", m.Config.Webhook.Interval, "how often the webhook sender looks for deliveries due")
 		fs.DurationVar(&m.Config.RetentionEvery, "retention-interval", m.Config.RetentionEvery, "how often each organisation's retention rules run (0: never)")
 		fs.DurationVar(&m.Config.Notify.OfflineAfter, "offline-after", m.Config.Notify.OfflineAfter, "a kiosk silent this long is offline, and its admins are told")
 		fs.Func("security-contact", "security.txt: a `URI` (mailto: or https:) to report vulnerabilities in this deployment to; repeatable or comma-separated (default: none, and no security.txt is served)", func(v string) error {
@@ -301,6 +312,13 @@ func (m *Main) ParseFlags(args []string) error {
 		}
 		if _, err := kioskapi.OriginPrefix(m.Config.LogOriginDomain); err != nil {
 			return fmt.Errorf("--log-origin-domain: %w", err)
+		}
+		var err error
+		if m.Config.Webhook.Allow, err = webhook.ParseAllow(m.Config.WebhookAllow); err != nil {
+			return fmt.Errorf("--webhook-allow: %w", err)
+		}
+		if err := m.Config.Webhook.Validate(); err != nil {
+			return fmt.Errorf("--webhook-interval: %w", err)
 		}
 		if m.Config.DeletionGrace <= 0 || m.Config.Housekeeping <= 0 {
 			return errors.New("--org-deletion-grace and --housekeeping-interval must be positive")
@@ -544,6 +562,14 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	wc := m.Config.Webhook // Allow: ParseFlags parsed --webhook-allow
+	sender, err := webhook.New(m.st, m.log, nil, wc)
+	if err != nil {
+		return err
+	}
+	if len(wc.Allow) > 0 {
+		m.log.Warn("webhooks may be sent to internal addresses", "allow", m.Config.WebhookAllow)
+	}
 	prefix, err := kioskapi.OriginPrefix(m.Config.LogOriginDomain)
 	if err != nil {
 		return fmt.Errorf("--log-origin-domain: %w", err)
@@ -571,8 +597,8 @@ func (m *Main) serve(ctx context.Context) error {
 		m.log.Info("security.txt is off: no --security-contact")
 	}
 	srv := &hq.Server{Store: m.st, Logger: m.log, TrustedProxies: proxies, KioskAPI: kapi, SecurityTxt: m.Config.SecurityTxt,
-		API: &api.API{Store: m.st, Auth: a, Logger: m.log, DeletionGrace: m.Config.DeletionGrace},
-		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard,
+		API: &api.API{Store: m.st, Auth: a, Logger: m.log, DeletionGrace: m.Config.DeletionGrace, Webhooks: sender},
+		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard, Webhooks: sender,
 			OfflineAfter: m.Config.Notify.OfflineAfter, ConfigBehindAfter: m.Config.ConfigBehindAfter, DeletionGrace: m.Config.DeletionGrace}}
 	h, err := srv.Handler()
 	if err != nil {
@@ -604,6 +630,13 @@ func (m *Main) serve(ctx context.Context) error {
 	defer func() {
 		stopNotifier()
 		<-notified
+	}()
+	wctx, stopSender := context.WithCancel(ctx)
+	sent := make(chan error, 1)
+	go func() { sent <- sender.Run(wctx) }()
+	defer func() {
+		stopSender()
+		<-sent
 	}()
 	hk := &housekeeping{log: m.log, jobs: []housekeepingJob{
 		{"purge deleted organisations", m.Config.Housekeeping, func(ctx context.Context) error {

@@ -27,6 +27,9 @@ type API struct {
 	// DeletionGrace is how long a deleted organisation can be restored;
 	// zero means store.DefaultDeletionGrace.
 	DeletionGrace time.Duration
+	// Webhooks, when set, is woken when a webhook test or resend is
+	// queued, so it goes at once rather than at the sender's next round.
+	Webhooks interface{ Wake() }
 
 	doc *openapi3.T // made by Register
 }
@@ -207,6 +210,15 @@ func (s *API) routes() []route {
 		{method: "GET", path: "/v1/org/log", summary: "The organisation's HQ log (custody changes made at HQ): origin, verifier key, size", auth: true, status: 200, out: OrgLog{}, handler: s.api(s.orgLog)},
 		{method: "GET", path: "/v1/org/log/checkpoint", summary: "tlog-tiles: the HQ log's signed checkpoint", auth: true, raw: []string{"text/plain"}, status: 200, handler: s.api(s.orgLogCheckpoint)},
 		{method: "GET", path: "/v1/org/log/tile/{path...}", summary: "tlog-tiles: a hash tile or entry bundle of the HQ log", auth: true, raw: []string{"application/octet-stream"}, status: 200, handler: s.api(s.orgLogTile)},
+		{method: "GET", path: "/v1/webhooks", summary: "The organisation's webhooks, never their secrets (owners and admins)", auth: true, status: 200, out: WebhookList{}, handler: s.api(s.listWebhooks)},
+		{method: "POST", path: "/v1/webhooks", summary: "Register a webhook endpoint for event types; its signing secret is answered this once (owners and admins), in the admin log", auth: true, in: WebhookRequest{}, status: 201, out: WebhookSecret{}, handler: s.api(s.createWebhook)},
+		{method: "GET", path: "/v1/webhooks/{id}", summary: "A webhook (owners and admins)", auth: true, status: 200, out: Webhook{}, handler: s.api(s.getWebhook)},
+		{method: "PUT", path: "/v1/webhooks/{id}", summary: "Replace a webhook's URL, description and event types, or enable or disable it (owners and admins), in the admin log", auth: true, in: WebhookRequest{}, status: 200, out: Webhook{}, handler: s.api(s.updateWebhook)},
+		{method: "DELETE", path: "/v1/webhooks/{id}", summary: "Delete a webhook and its delivery log (owners and admins), in the admin log", auth: true, status: 204, handler: s.api(s.deleteWebhook)},
+		{method: "POST", path: "/v1/webhooks/{id}/rotate", summary: "Give a webhook a new signing secret, answered this once; the previous one keeps signing beside it (both signatures sent) for keep_old_seconds (owners and admins), in the admin log", auth: true, in: RotateRequest{}, optionalIn: true, status: 200, out: WebhookSecret{}, handler: s.api(s.rotateWebhook)},
+		{method: "GET", path: "/v1/webhooks/{id}/deliveries", summary: "A webhook's delivery log, newest first: state, attempts, last answer, next attempt (owners and admins)", auth: true, query: []string{"limit"}, status: 200, out: WebhookDeliveryList{}, handler: s.api(s.listWebhookDeliveries)},
+		{method: "POST", path: "/v1/webhooks/{id}/test", summary: "Queue a webhook.test event for the webhook (owners and admins)", auth: true, status: 202, out: WebhookDelivery{}, handler: s.api(s.testWebhook)},
+		{method: "POST", path: "/v1/webhooks/{id}/deliveries/{delivery}/resend", summary: "Send a delivery again, with the same message id and body, as a new series of attempts (owners and admins)", auth: true, status: 202, out: Status{}, handler: s.api(s.resendWebhookDelivery)},
 		{method: "PUT", path: "/v1/org/public-logs", summary: "Publish the organisation's kiosk logs to anyone without a token, or stop (owners and admins), in the admin log", auth: true, in: OrgPublicLogsRequest{}, status: 200, out: Org{}, handler: s.api(s.setOrgPublicLogs)},
 	}
 }

@@ -60,6 +60,9 @@ type Dashboard struct {
 	// DeletionGrace is how long a deleted organisation can be restored;
 	// zero means store.DefaultDeletionGrace.
 	DeletionGrace time.Duration
+	// Webhooks, when set, is woken when a webhook test or resend is
+	// queued (the webhook sender, hq/webhook).
+	Webhooks interface{ Wake() }
 
 	key     []byte
 	pages   map[string]*template.Template
@@ -199,6 +202,15 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		// dashboard_import.go
 		"GET /import":  managerPage(d.importForm),
 		"POST /import": managerPage(d.importPost),
+		// dashboard_webhooks.go
+		"GET /webhooks":                                    d.webhooks,
+		"POST /webhooks":                                   d.createWebhook,
+		"GET /webhooks/{id}":                               d.webhook,
+		"POST /webhooks/{id}":                              d.updateWebhook,
+		"POST /webhooks/{id}/delete":                       removeThen(d.Store.DeleteWebhook, "/webhooks?notice=deleted"),
+		"POST /webhooks/{id}/rotate":                       d.rotateWebhook,
+		"POST /webhooks/{id}/test":                         d.testWebhook,
+		"POST /webhooks/{id}/deliveries/{delivery}/resend": d.resendWebhook,
 		// dashboard_records.go
 		"GET /records":                 d.records,
 		"POST /records/holds":          d.createHold,
@@ -576,16 +588,18 @@ var notices = map[string]string{
 	"mfareset":     "Two-step sign-in reset: they sign in with their password alone, and are signed out now.",
 	"exportexpire": "That export link has expired. Make a new one.",
 	// dashboard_manage.go and dashboard_people.go
-	"created":      "Created.",
-	"saved":        "Saved.",
-	"deleted":      "Deleted.",
-	"removed":      "Member removed.",
-	"erased":       "Personal data erased here; every kiosk erases it with its next config.",
-	"holdplaced":   "Legal hold placed.",
-	"imported":     "Imported. Every line of the file is stored.",
-	"holdended":    "Legal hold ended.",
-	"kioskrevoked": "Kiosk revoked: its key no longer works.",
-	"remotesent":   "Sent to the kiosk, signed by HQ: its answer shows on the kiosk's remote actions page.",
+	"created":        "Created.",
+	"saved":          "Saved.",
+	"deleted":        "Deleted.",
+	"removed":        "Member removed.",
+	"erased":         "Personal data erased here; every kiosk erases it with its next config.",
+	"holdplaced":     "Legal hold placed.",
+	"webhook-test":   "Test event queued: it appears in the delivery log below once sent.",
+	"webhook-resent": "Delivery queued again, with the same message id.",
+	"imported":       "Imported. Every line of the file is stored.",
+	"holdended":      "Legal hold ended.",
+	"kioskrevoked":   "Kiosk revoked: its key no longer works.",
+	"remotesent":     "Sent to the kiosk, signed by HQ: its answer shows on the kiosk's remote actions page.",
 }
 
 // renderError renders err as a friendly page with its status. v may be

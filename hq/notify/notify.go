@@ -223,11 +223,16 @@ func (n *Notifier) notices(f store.NoticeFacts) []store.Notice {
 		out = append(out, store.Notice{Key: key, Kind: kind, Ref: ref, Episode: episode,
 			Subject: "[keycab] " + subject, Body: body, To: recipients(f, site)})
 	}
+	// hook makes the notice just added a webhook event too (alarms are
+	// sent as webhooks when HQ stores them, not here).
+	hook := func(data map[string]any) { out[len(out)-1].Webhook = data }
 	for _, o := range f.Overdue {
 		add("key.overdue", o.KeySetID, o.DueAt.UnixMicro(), key("key.overdue", o.KeySetID, o.KioskID, strconv.FormatInt(o.LogIndex, 10)), o.SiteID,
 			"Key overdue: "+o.Label,
 			fmt.Sprintf("%s took the key set %q at %s; it was due back at %s and has not been returned.\n",
 				o.MemberName, o.Label, stamp(o.TakenAt), stamp(o.DueAt)))
+		hook(map[string]any{"key_set_id": o.KeySetID, "label": o.Label, "site_id": o.SiteID, "holder": o.MemberName,
+			"kiosk_id": o.KioskID, "log_index": o.LogIndex, "taken_at": o.TakenAt, "due_at": o.DueAt})
 	}
 	for _, a := range f.Alarms {
 		add("alarm.raised", a.ID, a.RaisedAt.UnixMicro(), key("alarm.raised", a.ID), a.SiteID,
@@ -247,18 +252,22 @@ func (n *Notifier) notices(f store.NoticeFacts) []store.Notice {
 			add(store.NoticeKioskOnline, k.ID, k.OfflineNoticed, key(store.NoticeKioskOnline, k.ID, ep), k.SiteID,
 				"Kiosk back online: "+name,
 				fmt.Sprintf("The kiosk %q of cabinet %q is back online: HQ heard from it at %s.\n", name, k.CabinetName, stamp(k.SilentSince)))
+			hook(map[string]any{"kiosk_id": k.ID, "name": name, "cabinet": k.CabinetName, "site_id": k.SiteID, "seen_at": k.SilentSince})
 		}
 		if behind := k.ConfigBehindSince(); !behind.IsZero() && f.Now.Sub(behind) >= n.cfg.ConfigBehindAfter && k.ConfigNewest > k.BehindNoticed {
 			add(store.NoticeConfigBehind, k.ID, k.ConfigNewest, key(store.NoticeConfigBehind, k.ID, strconv.FormatInt(k.ConfigNewest, 10)), k.SiteID,
 				"Kiosk behind on its config: "+name,
 				fmt.Sprintf("HQ issued the kiosk %q of cabinet %q a new config at %s; it has not applied it (more than %v). It still runs config version %d: changes made at HQ since (a revoked badge, a removed member, a policy) do not hold there yet.\n",
 					name, k.CabinetName, stamp(behind), n.cfg.ConfigBehindAfter, k.ConfigApplied))
+			hook(map[string]any{"kiosk_id": k.ID, "name": name, "cabinet": k.CabinetName, "site_id": k.SiteID,
+				"config_applied": k.ConfigApplied, "config_issued": k.ConfigNewest, "issued_at": behind})
 		}
 		if f.Now.Sub(k.SilentSince) >= n.cfg.OfflineAfter && since > k.OfflineNoticed {
 			add(store.NoticeKioskOffline, k.ID, since, key(store.NoticeKioskOffline, k.ID, strconv.FormatInt(since, 10)), k.SiteID,
 				"Kiosk offline: "+name,
 				fmt.Sprintf("HQ has not heard from the kiosk %q of cabinet %q since %s (more than %v).\n",
 					name, k.CabinetName, stamp(k.SilentSince), n.cfg.OfflineAfter))
+			hook(map[string]any{"kiosk_id": k.ID, "name": name, "cabinet": k.CabinetName, "site_id": k.SiteID, "silent_since": k.SilentSince})
 		}
 	}
 	return out

@@ -192,6 +192,10 @@ func TestNotices(t *testing.T) {
 					mustNoErr(t, err)
 				}
 			}
+			// Acme has a webhook for what the notices tell.
+			hook, _, err := st.CreateWebhook(ctx, a.admin(), store.Webhook{URL: "https://hooks.acme.test/", Enabled: true,
+				Events: []string{store.WebhookAlarmRaised, store.WebhookKeyOverdue, store.WebhookKioskOffline, store.WebhookKioskOnline}})
+			mustNoErr(t, err)
 			t0 := c.Now()
 			mustNoErr(t, st.RecordEvents(ctx, a.kioskScope(), []store.Event{
 				{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: a.staff.ID, KeySetID: a.keySet.ID, At: t0, DueAt: t0.Add(time.Hour)},
@@ -258,6 +262,19 @@ func TestNotices(t *testing.T) {
 				if d.Status != "sent" || !strings.HasPrefix(d.Kind, "key.") && !strings.HasPrefix(d.Kind, "alarm.") && !strings.HasPrefix(d.Kind, "kiosk.") {
 					t.Errorf("delivery %+v", d)
 				}
+			}
+			// The webhook has each event once, as each notice went once
+			// (the alarm from the push itself), across three notifiers.
+			var types []string
+			for _, d := range must[[]store.WebhookDelivery](t)(st.ListWebhookDeliveries(ctx, a.admin(), hook.ID, 0)) {
+				types = append(types, d.EventType)
+				if d.EventType == store.WebhookKeyOverdue && !strings.Contains(d.Payload, `"key_set_id":"`+a.keySet.ID+`"`) {
+					t.Errorf("overdue payload %s", d.Payload)
+				}
+			}
+			slices.Sort(types)
+			if want := []string{"alarm.raised", "key.overdue", "kiosk.offline", "kiosk.offline", "kiosk.online"}; !slices.Equal(types, want) {
+				t.Errorf("webhook deliveries %q, want %q", types, want)
 			}
 		})
 	}

@@ -16,13 +16,13 @@ import (
 const NotesKeySize = 32
 
 // Every value HQ seals with the notes key (site notes, TOTP secrets,
-// retried mail bodies, kiosks' personal texts) has one format, made by
-// one sealer:
+// retried mail bodies, kiosks' personal texts, webhook secrets) has one
+// format, made by one sealer:
 //
 //	generation (1 byte) || 12-byte nonce || AES-256-GCM ciphertext and tag
 //
 // with associated data that names what the value is and the row it
-// belongs to (notesAD, totpAD, mailAD, personalAD), so that a sealed
+// belongs to (notesAD, totpAD, mailAD, personalAD, webhookAD), so that a sealed
 // value copied into another row, table or organisation does not open.
 // The generation is the notes key's: 1 for the first key (and every value
 // sealed before generations existed, whose first byte was the format

@@ -118,10 +118,10 @@
 // Reservations cannot overlap: an exclusion constraint (btree_gist) on
 // PostgreSQL, triggers on SQLite.
 //
-// # Sealed values: site notes, TOTP secrets, mail, personal texts
+// # Sealed values: site notes, TOTP secrets, mail, personal texts, webhook secrets
 //
-// Site notes, TOTP secrets, retried mail bodies and kiosks' personal
-// texts are sealed by one sealer (crypto.go) with AES-256-GCM under the
+// Site notes, TOTP secrets, retried mail bodies, kiosks' personal texts
+// and webhook signing secrets are sealed by one sealer (crypto.go) with AES-256-GCM under the
 // notes key given in Options.NotesKey (from the environment or a key
 // file, never the database), each with associated data naming what it
 // is and its row ("keycab site notes v1", the org id and the site id; a

@@ -541,6 +541,9 @@ func (t *tx) recordHQEvent(ctx context.Context, k keycab.KeySet, index int64, ev
 		e.Reason, e.SecondID, e.ThirdID, e.Via, e.Context); err != nil {
 		return err
 	}
+	if err := t.emitEvents(ctx, []Event{e}); err != nil {
+		return err
+	}
 	switch ev.Kind {
 	case keycab.EventKeyTaken:
 		_, err := t.exec(ctx, `INSERT INTO custody (org_id, key_set_id, member_id, kiosk_id, log_index, taken_us, due_us) VALUES ($1, $2, $3, '', $4, $5, $6)`,

@@ -327,6 +327,9 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 		}
 		fresh = append(fresh, e)
 	}
+	if err := t.emitEvents(ctx, fresh); err != nil {
+		return 0, err
+	}
 	if t.s.engine == Postgres {
 		return len(inserted), t.applyEvents(ctx, fresh)
 	}

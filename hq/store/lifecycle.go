@@ -447,7 +447,8 @@ type Retention struct {
 	// PersonalTextDays: personal texts (recipient, notes) at HQ and on
 	// every kiosk, by the time of their entry. Never the entries.
 	PersonalTextDays int
-	// DeliveriesDays: the organisation's mail delivery log.
+	// DeliveriesDays: the organisation's mail delivery log, and its
+	// webhooks' finished deliveries.
 	DeliveriesDays int
 	// SessionsDays: sessions and single-use tokens this long after they
 	// expired (or, for sessions, were revoked).
@@ -527,10 +528,13 @@ type RetentionRun struct {
 	Tokens       int64
 	AdminDetails int64
 	Texts        int64 `json:",omitempty"`
+	// WebhookDeliveries: webhook deliveries delivered or failed for good
+	// before the cutoff (the deliveries rule covers both logs).
+	WebhookDeliveries int64 `json:",omitempty"`
 }
 
 func (r RetentionRun) total() int64 {
-	return r.Deliveries + r.Sessions + r.Tokens + r.AdminDetails + r.Texts
+	return r.Deliveries + r.Sessions + r.Tokens + r.AdminDetails + r.Texts + r.WebhookDeliveries
 }
 
 // retentionStep deletes what one rule names in the transaction's
@@ -570,7 +574,14 @@ var retentionSteps = []retentionStep{
 		if err != nil {
 			return err
 		}
-		run.Deliveries, err = res.RowsAffected()
+		if run.Deliveries, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		res, err = t.exec(ctx, "DELETE FROM webhook_deliveries WHERE org_id = $1 AND state <> 'pending' AND created_us < $2 AND last_attempt_us < $2", t.org(), cutoff)
+		if err != nil {
+			return err
+		}
+		run.WebhookDeliveries, err = res.RowsAffected()
 		return err
 	}},
 	{func(r Retention) int { return r.SessionsDays }, func(ctx context.Context, t *tx, cutoff int64, held []string, run *RetentionRun) error {

@@ -195,7 +195,9 @@ func definerFunctions() []string {
 		// 0020: erasing a member's account.
 		"keycab_erase_account_mail(text, text)",
 		// 0021: a public log's organisation.
-		"keycab_kiosk_org(text)"}
+		"keycab_kiosk_org(text)",
+		// 0024: organisations with a webhook delivery due.
+		"keycab_webhook_due_orgs(bigint)"}
 }
 
 // The tenant tables: every one carries org_id (orgs: id) and is covered
@@ -223,7 +225,9 @@ func mutableTables() []string {
 		// 0022: custody changes made at HQ.
 		"org_logs", "custody_requests", "pending_releases",
 		// 0023: scheduled report mail.
-		"report_subscriptions"}
+		"report_subscriptions",
+		// 0024: webhooks.
+		"webhooks", "webhook_deliveries"}
 }
 
 func appendOnlyTables() []string {

@@ -225,6 +225,11 @@ type Notice struct {
 	Episode        int64
 	Subject, Body  string // the body carries no secret: it is stored for retries
 	To             []string
+	// Webhook, when set, is the data of a webhook event of type Kind
+	// (WebhookKeyOverdue, WebhookKioskOffline, ...), queued for the
+	// organisation's webhooks that take it in the transaction that
+	// claims the notice, so it goes once as the notice does.
+	Webhook any
 }
 
 // ClaimNotices stores the notices of org that were never decided before,
@@ -268,6 +273,11 @@ func (s *Store) ClaimNotices(ctx context.Context, orgID string, ns []Notice) ([]
 				if _, err := t.exec(ctx, `INSERT INTO notice_outbox (org_id, id, notice_key, kind, to_email, subject, body, created_us, next_us)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (org_id, notice_key, to_email) DO NOTHING`,
 					t.org(), newID("mail"), n.Key, n.Kind, NormalizeEmail(to), n.Subject, n.Body, us(t.now)); err != nil {
+					return err
+				}
+			}
+			if n.Webhook != nil {
+				if err := t.emit(ctx, n.Kind, n.Webhook); err != nil {
 					return err
 				}
 			}

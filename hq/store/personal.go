@@ -342,15 +342,17 @@ func (s *Store) loadNotesKey(ctx context.Context, key []byte) (*sealer, error) {
 
 // RotationCount is what RotateNotesKey re-sealed, by kind.
 type RotationCount struct {
-	Generation    int // the new key's
-	SiteNotes     int
-	TOTPSecrets   int
-	MailBodies    int
-	PersonalTexts int
+	Generation     int // the new key's
+	SiteNotes      int
+	TOTPSecrets    int
+	MailBodies     int
+	PersonalTexts  int
+	WebhookSecrets int
 }
 
 // RotateNotesKey re-seals every value sealed with the store's notes key
-// (site notes, TOTP secrets, retried mail bodies, personal texts) under
+// (site notes, TOTP secrets, retried mail bodies, personal texts, webhook
+// secrets) under
 // newKey, at the next generation, in one transaction over every
 // organisation, and records the rotation in each organisation's admin
 // log. A value that does not open under the current key fails it, and
@@ -405,6 +407,11 @@ func (s *Store) RotateNotesKey(ctx context.Context, newKey []byte) (RotationCoun
 				return err
 			}
 			rc.PersonalTexts += n
+			if n, err = t.reseal(ctx, next, "SELECT id, secret, old_secret FROM webhooks WHERE org_id = $1",
+				"UPDATE webhooks SET secret = $1, old_secret = $2 WHERE id = $3 AND org_id = $4", func(id string) []byte { return webhookAD(org, id) }, "webhook secret"); err != nil {
+				return err
+			}
+			rc.WebhookSecrets += n
 			// Takes waiting for confirmation live minutes at most: they
 			// go rather than be re-sealed (migration 0022).
 			if _, err := t.exec(ctx, "DELETE FROM pending_releases WHERE org_id = $1", org); err != nil {

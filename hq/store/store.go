@@ -296,6 +296,8 @@ type tx struct {
 
 	seen  map[string]bool      // statements run once in this transaction
 	stmts map[string]*sql.Stmt // and those prepared as they ran again
+
+	hooks webhookSubs // the organisation's webhooks, once read (subscribers)
 }
 
 // exec, query and queryRow run a statement in the transaction.

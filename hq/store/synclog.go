@@ -256,6 +256,10 @@ func (l *LogTx) Quarantine(ctx context.Context, what string, index int64, theirs
 			t.org(), newID("alarm"), l.log.KioskID, l.log.CabinetID, keycab.AlarmEquivocation, index, us(t.now)); err != nil {
 			return err
 		}
+		if err := t.emitEvents(ctx, []Event{{Kind: keycab.EventAlarmRaised, KioskID: l.log.KioskID, CabinetID: l.log.CabinetID,
+			LogIndex: index, At: t.now, Detail: keycab.AlarmEquivocation}}); err != nil {
+			return err
+		}
 		l.log.QuarantinedAt, l.log.QuarantineReason = t.now, what
 	}
 	return t.logAction(ctx, "kiosk.quarantine", l.log.KioskID, what)
@@ -379,6 +383,9 @@ func (s *Store) RecordHeartbeat(ctx context.Context, sc Scope, h Heartbeat) erro
 			return forbidden("heartbeats are for kiosks")
 		}
 		alarms, _ := json.Marshal(h.Alarms)
+		if err := t.emitConfigApplied(ctx, h.ConfigVersion); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `INSERT INTO kiosk_heartbeats (org_id, kiosk_id, at_us, door, alarms, log_size, cosigned_size, config_version, software, disk_free, temperature_mc, clock_offset_ms, config_applied_us)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3)
 			ON CONFLICT (org_id, kiosk_id) DO UPDATE SET at_us = excluded.at_us, door = excluded.door, alarms = excluded.alarms,
