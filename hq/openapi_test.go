@@ -495,6 +495,15 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "GET", "/v1/org/log/checkpoint", o, nil, 200)
 	c.MustCall(t, "GET", "/v1/org/log/tile/0%2F000.p%2F1", o, nil, 200)
 
+	// API keys: made, used (reading history, returning the key set for
+	// the member who took it), listed, revoked.
+	reader := c.MustCall(t, "POST", "/v1/api-keys", o, map[string]any{"name": "access control", "scopes": []string{"history:read"}, "expires_at": rfc(24 * time.Hour)}, 201)
+	keeper := c.MustCall(t, "POST", "/v1/api-keys", o, map[string]any{"name": "front desk app", "scopes": []string{"custody:write"}}, 201).str("token")
+	c.MustCall(t, "GET", "/v1/events?limit=5", reader.str("token"), nil, 200)
+	c.MustCall(t, "POST", "/v1/custody", keeper, map[string]any{"request_id": "drift-return-000001", "token": label, "action": "return", "member_id": owner.memberID}, 200)
+	mustItems(t, c.MustCall(t, "GET", "/v1/api-keys", o, nil, 200), "api_keys", 2)
+	c.MustCall(t, "POST", "/v1/api-keys/"+reader.str("id")+"/revoke", o, nil, 200)
+
 	// Deleting the organisation, and restoring it.
 	c.MustCall(t, "GET", "/v1/org/deletion", o, nil, 200)
 	c.MustCall(t, "POST", "/v1/org/deletion", o, map[string]any{"confirm": "Drift", "password": goodPassword}, 202)

@@ -43,9 +43,9 @@ func (s *API) Register(mux hq.Mux) error {
 		h := rt.handler
 		switch {
 		case rt.public:
-			h = s.publicOrAuthenticated(h)
+			h = s.publicOrAuthenticated(h, rt)
 		case rt.auth:
-			h = s.authenticated(h, rt.allow)
+			h = s.authenticated(h, rt)
 		}
 		mux.Handle(rt.method+" "+rt.path, h)
 	}
@@ -219,6 +219,9 @@ func (s *API) routes() []route {
 		{method: "GET", path: "/v1/webhooks/{id}/deliveries", summary: "A webhook's delivery log, newest first: state, attempts, last answer, next attempt (owners and admins)", auth: true, query: []string{"limit"}, status: 200, out: WebhookDeliveryList{}, handler: s.api(s.listWebhookDeliveries)},
 		{method: "POST", path: "/v1/webhooks/{id}/test", summary: "Queue a webhook.test event for the webhook (owners and admins)", auth: true, status: 202, out: WebhookDelivery{}, handler: s.api(s.testWebhook)},
 		{method: "POST", path: "/v1/webhooks/{id}/deliveries/{delivery}/resend", summary: "Send a delivery again, with the same message id and body, as a new series of attempts (owners and admins)", auth: true, status: 202, out: Status{}, handler: s.api(s.resendWebhookDelivery)},
+		{method: "GET", path: "/v1/api-keys", summary: "The organisation's API keys, revoked ones too (owners, admins and auditors)", auth: true, status: 200, out: APIKeyList{}, handler: s.api(s.listAPIKeys)},
+		{method: "POST", path: "/v1/api-keys", summary: "Create an API key for a service account (owners and admins, signed in): its scopes say which routes it may call; its token is answered once; in the admin log", auth: true, in: APIKeyRequest{}, status: 201, out: IssuedAPIKey{}, handler: s.api(s.createAPIKey)},
+		{method: "POST", path: "/v1/api-keys/{id}/revoke", summary: "Revoke an API key at once (owners and admins); in the admin log", auth: true, status: 200, out: APIKey{}, handler: s.api(s.revokeAPIKey)},
 		{method: "PUT", path: "/v1/org/public-logs", summary: "Publish the organisation's kiosk logs to anyone without a token, or stop (owners and admins), in the admin log", auth: true, in: OrgPublicLogsRequest{}, status: 200, out: Org{}, handler: s.api(s.setOrgPublicLogs)},
 	}
 }
@@ -244,11 +247,18 @@ func accessToken(r *http.Request) string {
 	return ""
 }
 
-func (s *API) authenticated(next http.Handler, allow auth.Allow) http.Handler {
+// authenticated serves rt to a signed-in person whose standing rt
+// allows, or to an API key one of whose scopes grants rt.
+func (s *API) authenticated(next http.Handler, rt route) http.Handler {
+	name := rt.method + " " + rt.path
+	scopes := keyScopes(name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.Auth.Authenticate(r.Context(), accessToken(r))
+		p, err := s.Auth.AuthenticateAPI(r.Context(), accessToken(r))
 		if err == nil {
-			err = p.Gate(allow)
+			err = p.Gate(rt.allow)
+		}
+		if err == nil {
+			err = keyMay(p, name, scopes)
 		}
 		if err != nil {
 			s.Logger.Warn("denied request", "reason", keycab.ErrorMessage(err), "method", r.Method, "path", r.URL.Path, "ip", hq.ClientIP(r))

@@ -36,6 +36,7 @@ type CustodyRequest struct {
 	Recipient string `json:"recipient,omitempty" doc:"take: who the keys are for (personal text, never in the log's entries)"`
 	Notes     string `json:"notes,omitempty" doc:"take: notes (personal text, never in the log's entries)"`
 	Via       string `json:"via,omitempty" doc:"phone or api (the default)"`
+	MemberID  string `json:"member_id,omitempty" doc:"API keys (custody:write) only, and required of them: the member the change is for, decided by their rules as if they asked; people record their own"`
 }
 
 func (CustodyRequest) openAPI(s *openapi3.Schema) {
@@ -136,7 +137,7 @@ func (s *API) recordCustody(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())
 	res, err := s.Store.RecordCustody(r.Context(), p.Scope(), store.CustodyRequest{RequestID: in.RequestID, Token: in.Token,
 		KeySetID: in.KeySetID, Action: store.CustodyAction(in.Action), To: in.To, Reason: in.Reason,
-		Recipient: in.Recipient, Notes: in.Notes, Via: in.Via})
+		Recipient: in.Recipient, Notes: in.Notes, Via: in.Via, Member: in.MemberID})
 	if err != nil {
 		return err
 	}

@@ -59,8 +59,8 @@ type publicKey struct{}
 // publicOrAuthenticated serves a log route to a request with a token as
 // authenticated does, and to one without any (no Authorization header,
 // no session cookie) as a public reader's.
-func (s *API) publicOrAuthenticated(next http.Handler) http.Handler {
-	authed := s.authenticated(next, 0)
+func (s *API) publicOrAuthenticated(next http.Handler, rt route) http.Handler {
+	authed := s.authenticated(next, rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := r.Cookie(hq.SessionCookie); err == nil || r.Header.Get("Authorization") != "" {
 			authed.ServeHTTP(w, r)

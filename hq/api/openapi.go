@@ -179,7 +179,7 @@ func (s *API) openAPIDoc() (*openapi3.T, error) {
 		Components: &openapi3.Components{
 			Schemas: sc.all,
 			SecuritySchemes: openapi3.SecuritySchemes{
-				"bearer": {Value: openapi3.NewSecurityScheme().WithType("http").WithScheme("bearer").WithDescription("access_token from a sign-in")},
+				"bearer": {Value: openapi3.NewSecurityScheme().WithType("http").WithScheme("bearer").WithDescription("access_token from a sign-in, or an API key's token (kck_...; POST /v1/api-keys), which calls only the operations its scopes list in x-api-key-scopes")},
 				"cookie": {Value: openapi3.NewSecurityScheme().WithType("apiKey").WithIn("cookie").WithName(hq.SessionCookie)},
 			},
 		},
@@ -210,6 +210,10 @@ func (s *API) openAPIDoc() (*openapi3.T, error) {
 			}
 		}
 		op.Responses.Set(fmt.Sprint(rt.status), &openapi3.ResponseRef{Value: ok})
+		if scopes := keyScopes(rt.method + " " + rt.path); rt.auth && len(scopes) > 0 {
+			op.Extensions = map[string]any{"x-api-key-scopes": scopes}
+			op.Description = strings.TrimSpace(op.Description + "\n\nAPI keys with the scope " + strings.Join(scopes, " or ") + " may call it.")
+		}
 		if !rt.auth {
 			op.Security = openapi3.NewSecurityRequirements()
 		} else if rt.public {

@@ -846,3 +846,36 @@ func importResultOf(r store.ImportResult) ImportResult {
 	}
 	return out
 }
+
+// APIKey is a service account's key (its secret is shown once, at
+// creation).
+type APIKey struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Scopes     []string   `json:"scopes" doc:"history:read, custody:write, people:write, cabinets:write"`
+	Role       string     `json:"role" doc:"the most the store lets the key do: auditor for a read-only key, admin otherwise"`
+	CreatedBy  string     `json:"created_by" doc:"the member who created it"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty" doc:"absent: never"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty" doc:"to the minute; absent: never used"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// APIKeyList is GET /v1/api-keys.
+type APIKeyList struct {
+	APIKeys []APIKey `json:"api_keys"`
+}
+
+// APIKeyRequest is POST /v1/api-keys.
+type APIKeyRequest struct {
+	Name      string     `json:"name"`
+	Scopes    []string   `json:"scopes" doc:"at least one of history:read, custody:write, people:write, cabinets:write"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty" doc:"absent: never"`
+}
+
+// IssuedAPIKey is a new key with its text, answered once: send it as
+// Authorization: Bearer TOKEN.
+type IssuedAPIKey struct {
+	APIKey
+	Token string `json:"token"`
+}

@@ -139,6 +139,9 @@ type Principal struct {
 	// Standing is the account's and member's when the session was
 	// authenticated: Gate judges from it what the principal may do.
 	Standing store.Standing
+	// APIKey is the key a request was made with (AuthenticateAPI); nil
+	// for a person's session. MemberID is then the key's id.
+	APIKey *store.APIKey
 }
 
 // Allow is what a request needs of a principal's standing: every
@@ -171,6 +174,8 @@ var (
 // or why not: ErrUnverified or ErrMFAEnrolment.
 func (p Principal) Gate(allow Allow) error {
 	switch {
+	case p.APIKey != nil:
+		return nil // a service account has no account to verify
 	case allow < AllowUnverified && !p.Standing.Verified:
 		return ErrUnverified
 	case allow < AllowEnrol && p.Standing.NeedsMFA():
@@ -197,7 +202,12 @@ func clientOf(ctx context.Context) Client {
 }
 
 // Scope returns the store scope the principal acts in.
-func (p Principal) Scope() store.Scope { return store.MemberScope(p.OrgID, p.MemberID) }
+func (p Principal) Scope() store.Scope {
+	if p.APIKey != nil {
+		return store.APIKeyScope(p.OrgID, p.APIKey.ID)
+	}
+	return store.MemberScope(p.OrgID, p.MemberID)
+}
 
 // LimitedError is a refusal by a rate limit.
 type LimitedError struct{ RetryAfter time.Duration }

@@ -20,6 +20,7 @@ const (
 	prefixMFA     = "kcf_"
 	prefixVerify  = "kcv_" // verifies the account's address
 	prefixEmail   = "kce_" // verifies a new address
+	prefixAPIKey  = "kck_" // an API key: kck_ORG.KEY.SECRET (apikey.go)
 )
 
 func newToken(prefix string) string { return prefix + rand.Text() }

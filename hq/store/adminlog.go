@@ -28,9 +28,14 @@ func (t *tx) logAction(ctx context.Context, action, target, detail string) error
 	if actor == "" {
 		actor = t.p.kiosk
 	}
+	return t.logActionBy(ctx, actor, t.p.role, action, target, detail)
+}
+
+// logActionBy appends an admin action by actor in role.
+func (t *tx) logActionBy(ctx context.Context, actor string, role keycab.Role, action, target, detail string) error {
 	_, err := t.exec(ctx, `INSERT INTO admin_log (org_id, id, at_us, actor_id, actor_role, action, target, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		t.org(), newID("act"), us(t.now), actor, string(t.p.role), action, target, detail)
+		t.org(), newID("act"), us(t.now), actor, string(role), action, target, detail)
 	if err != nil {
 		return fmt.Errorf("log admin action: %w", err)
 	}

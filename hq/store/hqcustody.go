@@ -63,6 +63,11 @@ type CustodyRequest struct {
 	Recipient string // take: personal text, kept off the log
 	Notes     string // take: personal text, kept off the log
 	Via       string // how the member asked: "phone" or "api"
+	// Member is the member an API key with custody:write records the
+	// change for (decided by that member's rules, as if they asked);
+	// people record their own and leave it empty.
+	Member string
+	apiKey string // the API key that asked for Member (actFor)
 }
 
 // CustodyOutcome is what came of a custody request.
@@ -322,6 +327,10 @@ func (s *Store) RecordCustody(ctx context.Context, sc Scope, req CustodyRequest)
 		if err := t.p.mustWrite("changing custody"); err != nil {
 			return err
 		}
+		var err error
+		if req, err = t.actFor(ctx, req); err != nil {
+			return err
+		}
 		if !validRequestID(req.RequestID) {
 			return invalid("request_id must be 16 to 64 letters, digits, '-' or '_' (a fresh one for each change)")
 		}
@@ -352,6 +361,12 @@ func (s *Store) RecordCustody(ctx context.Context, sc Scope, req CustodyRequest)
 		if err != nil {
 			return err
 		}
+		if req.apiKey != "" {
+			if err := t.logActionBy(ctx, req.apiKey, keycab.RoleAdmin, "api_key.custody", k.ID,
+				fmt.Sprintf("%s for member %s: %s (HQ log entry %d)", req.Action, t.p.member, res.Outcome, res.LogIndex)); err != nil {
+				return err
+			}
+		}
 		_, err = t.exec(ctx, "INSERT INTO custody_requests (org_id, id, member_id, outcome, log_index, at_us) VALUES ($1, $2, $3, $4, $5, $6)",
 			t.org(), req.RequestID, t.p.member, string(res.Outcome), res.LogIndex, us(t.now))
 		if err != nil {
@@ -361,6 +376,32 @@ func (s *Store) RecordCustody(ctx context.Context, sc Scope, req CustodyRequest)
 		return err
 	})
 	return res, err
+}
+
+// actFor makes an API key's request the member's it names: the
+// transaction's principal becomes that member (their role, sites and
+// rules decide), and the key is remembered for the HQ log and the admin
+// log. A key needs custody:write; a person names nobody else.
+func (t *tx) actFor(ctx context.Context, req CustodyRequest) (CustodyRequest, error) {
+	if t.p.apiKey == "" {
+		if req.Member != "" && req.Member != t.p.member {
+			return req, invalid("member_id is for API keys: a member records their own custody")
+		}
+		return req, nil
+	}
+	if !slices.Contains(t.p.scopes, ScopeCustodyWrite) {
+		return req, forbidden("this API key has no custody:write scope")
+	}
+	if req.Member == "" {
+		return req, invalid("an API key records custody on behalf of a member: member_id is required")
+	}
+	p, err := t.loadPrincipal(ctx, MemberScope(t.org(), req.Member))
+	if err != nil || !p.isPerson() {
+		return req, notFound("member", req.Member)
+	}
+	req.apiKey, req.Via = t.p.apiKey, "api"
+	t.p = p
+	return req, nil
 }
 
 // replayed answers a request id already used by the member with its
@@ -417,6 +458,9 @@ func (t *tx) recordCustody(ctx context.Context, k keycab.KeySet, req CustodyRequ
 		return CustodyResult{}, refusal(st, req.Action)
 	}
 	ev := &audit.Event{KeySet: k.ID, Actor: t.p.member, Detail: map[string]string{"via": req.Via}}
+	if req.apiKey != "" {
+		ev.Detail["api_key"] = req.apiKey
+	}
 	var recipient, notes string
 	switch req.Action {
 	case CustodyTake:

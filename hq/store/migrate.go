@@ -227,7 +227,9 @@ func mutableTables() []string {
 		// 0023: scheduled report mail.
 		"report_subscriptions",
 		// 0024: webhooks.
-		"webhooks", "webhook_deliveries"}
+		"webhooks", "webhook_deliveries",
+		// 0025: API keys.
+		"api_keys"}
 }
 
 func appendOnlyTables() []string {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 
 	"keycab.dev/keycab"
 )
@@ -19,6 +20,7 @@ type Scope struct {
 	org    string
 	member string
 	kiosk  string
+	apiKey string
 }
 
 // MemberScope is the principal of member memberID of organisation orgID.
@@ -27,14 +29,22 @@ func MemberScope(orgID, memberID string) Scope { return Scope{org: orgID, member
 // KioskScope is the principal of kiosk kioskID of organisation orgID.
 func KioskScope(orgID, kioskID string) Scope { return Scope{org: orgID, kiosk: kioskID} }
 
+// APIKeyScope is the principal of API key keyID of organisation orgID:
+// a service account, not a person (apikey.go).
+func APIKeyScope(orgID, keyID string) Scope { return Scope{org: orgID, apiKey: keyID} }
+
 // OrgID returns the organisation the scope is bound to.
 func (sc Scope) OrgID() string { return sc.org }
 
 // principal is a Scope resolved inside a transaction.
 type principal struct {
-	org     string
-	member  string // "" for a kiosk
-	kiosk   string // "" for a member
+	org    string
+	member string // "" for a kiosk; an API key's id for a key
+	kiosk  string // "" for a member
+	// apiKey is an API key's id (member is that id too, so what the key
+	// does is attributed to it), and scopes what the key was given.
+	apiKey  string
+	scopes  []string
 	role    keycab.Role
 	sites   []string // a member's site scope; empty means every site
 	cabinet string   // a kiosk's cabinet
@@ -51,6 +61,17 @@ func (t *tx) loadPrincipal(ctx context.Context, sc Scope) (principal, error) {
 	p := principal{org: sc.org, member: sc.member, kiosk: sc.kiosk}
 	unknown := keycab.Errorf(keycab.EUNAUTHORIZED, "unknown principal")
 	switch {
+	case sc.apiKey != "" && sc.member == "" && sc.kiosk == "":
+		var scopes string
+		var expires, revoked int64
+		err := t.queryRow(ctx, "SELECT role, scopes, expires_us, revoked_us FROM api_keys WHERE org_id = $1 AND id = $2",
+			sc.org, sc.apiKey).Scan(&p.role, &scopes, &expires, &revoked)
+		if errors.Is(err, sql.ErrNoRows) || revoked != 0 || (expires != 0 && expires <= us(t.now)) {
+			return p, unknown
+		} else if err != nil {
+			return p, err
+		}
+		p.member, p.apiKey, p.scopes = sc.apiKey, sc.apiKey, strings.Split(scopes, ",")
 	case sc.member != "" && sc.kiosk == "":
 		var disabled bool
 		var erased int64
