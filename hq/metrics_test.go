@@ -81,8 +81,11 @@ func TestFleetMetrics(t *testing.T) {
 		acme, other := e.MustWorld(t, "Acme"), e.MustWorld(t, "Other")
 		sc := store.MemberScope(acme.owner.orgID, acme.owner.memberID)
 		e.clock.Advance(10 * time.Minute) // both kiosks go silent, past OfflineAfter
-		// Acme: a second key set out, overdue; a second alarm; a revoked
-		// kiosk; a heartbeat ahead of what HQ holds.
+		// Acme: a webhook for custody changes; a second key set out,
+		// overdue; a second alarm; a revoked kiosk; a heartbeat ahead of
+		// what HQ holds.
+		_, _, err := e.st.CreateWebhook(ctx, sc, store.Webhook{URL: "https://hooks.acme.test/keycab", Events: []string{store.WebhookCustodyChanged}, Enabled: true})
+		MustNoErr(t, err)
 		now := e.clock.Now()
 		MustNoErr(t, e.st.RecordEvents(ctx, store.KioskScope(acme.owner.orgID, acme.kiosk.ID), []store.Event{
 			{LogIndex: 8, Kind: keycab.EventKeyTaken, ActorID: acme.staff.memberID, KeySetID: acme.ks[1].ID, CabinetID: acme.cab.ID,
@@ -134,6 +137,8 @@ func TestFleetMetrics(t *testing.T) {
 			{"keycab_cosign_lag_entries", []string{"org", a}, float64(held)},
 			{"keycab_push_lag_entries", []string{"org", o}, 0},
 			{"keycab_notices", []string{"org", a, "state", "pending"}, 0},
+			{"keycab_webhook_deliveries", []string{"org", a, "state", "pending"}, 1},
+			{"keycab_webhook_deliveries", []string{"org", o, "state", "pending"}, 0},
 			{"keycab_kiosk_online", []string{"org", a, "kiosk", acme.kiosk.ID}, 1},
 			{"keycab_kiosk_online", []string{"org", o, "kiosk", other.kiosk.ID}, 0},
 			{"keycab_kiosk_log_entries", []string{"org", a, "kiosk", acme.kiosk.ID}, 25},

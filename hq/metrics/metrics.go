@@ -1,8 +1,8 @@
 // Package metrics is HQ's fleet in Prometheus metrics: key sets out and
 // overdue, open alarms by kind, kiosks online, behind on config,
-// quarantined, push and cosigning lag, equivocations, the notice queue,
-// and what each kiosk's newest heartbeat reported (disk, temperature,
-// clock, door, log size).
+// quarantined, push and cosigning lag, equivocations, the notice and
+// webhook queues, and what each kiosk's newest heartbeat reported (disk,
+// temperature, clock, door, log size).
 //
 // Fleet reads the store when it is scraped (at most once per MaxAge, so
 // several scrapers cost one read), one read transaction per organisation
@@ -64,6 +64,7 @@ var (
 	pushLag       = desc("keycab_push_lag_entries", "Entries the kiosks not revoked report in their logs that HQ does not hold yet, summed.", "org")
 	cosignLag     = desc("keycab_cosign_lag_entries", "Entries HQ holds of the kiosks not revoked that the kiosks have no cosignature for yet, summed.", "org")
 	notices       = desc("keycab_notices", "Notice mail by state: pending (the queue), sent, dry-run, failed.", "org", "state")
+	webhooks      = desc("keycab_webhook_deliveries", "Webhook deliveries by state: pending (the queue, retries included), delivered, failed (given up).", "org", "state")
 	readSeconds   = desc("keycab_fleet_read_seconds", "Time the newest reading of the fleet's state took.")
 	readAt        = desc("keycab_fleet_read_timestamp_seconds", "When the newest reading of the fleet's state was taken.")
 
@@ -81,7 +82,7 @@ var (
 )
 
 var orgDescs = []*prometheus.Desc{keySetsOut, overdue, alarmsOpen, kiosks, configBehind, quarantined, equivocations,
-	pushLag, cosignLag, notices, readSeconds, readAt}
+	pushLag, cosignLag, notices, webhooks, readSeconds, readAt}
 
 var kioskDescs = []*prometheus.Desc{kioskOnline, kioskLastSeen, kioskLogEntries, kioskPushLag, kioskCosignLag,
 	kioskConfigBehind, kioskDiskFree, kioskTemperature, kioskClockOffset, kioskDoorOpen, kioskAlarms}
@@ -150,6 +151,9 @@ func (f *Fleet) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(equivocations, prometheus.CounterValue, float64(o.Equivocations), o.OrgID)
 		for _, state := range []string{"pending", "sent", "dry-run", "failed"} {
 			gauge(notices, float64(o.Notices[state]), o.OrgID, state)
+		}
+		for _, state := range []string{"pending", "delivered", "failed"} {
+			gauge(webhooks, float64(o.Webhooks[state]), o.OrgID, state)
 		}
 		var online, offline, revoked, behind, quar, push, cosign int
 		for _, k := range o.Kiosks {

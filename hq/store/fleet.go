@@ -23,6 +23,9 @@ type OrgFleet struct {
 	// Notices counts the notice mail of the organisation by state
 	// (pending, sent, dry-run, failed).
 	Notices map[string]int
+	// Webhooks counts the organisation's webhook deliveries by state
+	// (pending: the queue, delivered, failed: given up).
+	Webhooks map[string]int
 	// Kiosks are the organisation's kiosks, revoked ones included.
 	Kiosks []KioskHealth
 	// At is the store's clock when this was read.
@@ -39,7 +42,7 @@ func (s *Store) ReadFleet(ctx context.Context, offlineAfter time.Duration) ([]Or
 	}
 	out := make([]OrgFleet, 0, len(orgs))
 	for _, org := range orgs {
-		f := OrgFleet{OrgID: org, AlarmsOpen: map[string]int{}, Notices: map[string]int{}}
+		f := OrgFleet{OrgID: org, AlarmsOpen: map[string]int{}, Notices: map[string]int{}, Webhooks: map[string]int{}}
 		deleting := false
 		err := s.tenant(ctx, "read fleet", org, false, func(ctx context.Context, t *tx) error {
 			f.At = t.now
@@ -83,6 +86,9 @@ func (t *tx) fleet(ctx context.Context, f *OrgFleet, offlineAfter time.Duration)
 		return err
 	}
 	if err := count(f.Notices, "SELECT state, COUNT(*) FROM notice_outbox WHERE org_id = $1 GROUP BY state"); err != nil {
+		return err
+	}
+	if err := count(f.Webhooks, "SELECT state, COUNT(*) FROM webhook_deliveries WHERE org_id = $1 GROUP BY state"); err != nil {
 		return err
 	}
 	var err error
