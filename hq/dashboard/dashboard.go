@@ -202,6 +202,10 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		// dashboard_import.go
 		"GET /import":  managerPage(d.importForm),
 		"POST /import": managerPage(d.importPost),
+		// dashboard_apikeys.go
+		"GET /api-keys":              d.apiKeys,
+		"POST /api-keys":             d.createAPIKey,
+		"POST /api-keys/{id}/revoke": d.revokeAPIKey,
 		// dashboard_webhooks.go
 		"GET /webhooks":                                    d.webhooks,
 		"POST /webhooks":                                   d.createWebhook,
@@ -588,18 +592,19 @@ var notices = map[string]string{
 	"mfareset":     "Two-step sign-in reset: they sign in with their password alone, and are signed out now.",
 	"exportexpire": "That export link has expired. Make a new one.",
 	// dashboard_manage.go and dashboard_people.go
-	"created":        "Created.",
-	"saved":          "Saved.",
-	"deleted":        "Deleted.",
-	"removed":        "Member removed.",
-	"erased":         "Personal data erased here; every kiosk erases it with its next config.",
-	"holdplaced":     "Legal hold placed.",
-	"webhook-test":   "Test event queued: it appears in the delivery log below once sent.",
-	"webhook-resent": "Delivery queued again, with the same message id.",
-	"imported":       "Imported. Every line of the file is stored.",
-	"holdended":      "Legal hold ended.",
-	"kioskrevoked":   "Kiosk revoked: its key no longer works.",
-	"remotesent":     "Sent to the kiosk, signed by HQ: its answer shows on the kiosk's remote actions page.",
+	"created":         "Created.",
+	"saved":           "Saved.",
+	"deleted":         "Deleted.",
+	"removed":         "Member removed.",
+	"erased":          "Personal data erased here; every kiosk erases it with its next config.",
+	"holdplaced":      "Legal hold placed.",
+	"api-key-revoked": "API key revoked: it is refused from now on.",
+	"webhook-test":    "Test event queued: it appears in the delivery log below once sent.",
+	"webhook-resent":  "Delivery queued again, with the same message id.",
+	"imported":        "Imported. Every line of the file is stored.",
+	"holdended":       "Legal hold ended.",
+	"kioskrevoked":    "Kiosk revoked: its key no longer works.",
+	"remotesent":      "Sent to the kiosk, signed by HQ: its answer shows on the kiosk's remote actions page.",
 }
 
 // renderError renders err as a friendly page with its status. v may be
