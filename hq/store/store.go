@@ -296,6 +296,11 @@ type tx struct {
 
 	seen  map[string]bool      // statements run once in this transaction
 	stmts map[string]*sql.Stmt // and those prepared as they ran again
+
+	// badges are the checked badge values of the push being stored (log
+	// index -> hex badge hash), for applying its badge.linked changes
+	// (LogTx.RecordTexts, kioskchange.go).
+	badges map[int64]string
 }
 
 // exec, query and queryRow run a statement in the transaction.
