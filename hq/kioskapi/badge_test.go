@@ -228,5 +228,26 @@ func TestTouchBadgeValueChecked(t *testing.T) {
 		if m, err := h.s.FindBadge(ctx, h.own(), "OLD-KIOSK-CARD"); err != nil || m.ID != h.staff.ID {
 			t.Fatalf("an older kiosk's badge at HQ: %+v, %v", m, err)
 		}
+		// The same old-style link again, to another member: refused, and
+		// the admin log's record of the refusal names no hash.
+		must[[]store.Appended](t)(k.db.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: admin.ID,
+			Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": admin.ID, "badge_hash": old, "badge_kind": "rfid"}}}))
+		from := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)).Size
+		if code, ecode := rawPush(t, h, k, from, k.db.Size(), nil, nil); code != http.StatusOK {
+			t.Fatalf("an older kiosk's conflicting badge.linked: %d %s", code, ecode)
+		}
+		refused := 0
+		for _, a := range must[[]hqstore.AdminAction](t)(h.s.ListAdminLog(ctx, h.own(), 1000)) {
+			if a.Action != "kiosk.change.refused" {
+				continue
+			}
+			refused++
+			if strings.Contains(strings.ToLower(a.Detail), old) {
+				t.Fatalf("the admin log's refusal names the badge's hash: %s", a.Detail)
+			}
+		}
+		if refused != 2 {
+			t.Fatalf("the admin log holds %d refusals, want 2", refused)
+		}
 	})
 }
