@@ -61,8 +61,10 @@ const (
 // Changes at a kiosk's touchscreen, carried in an admin.change entry's
 // Detail["change"]; HQ applies them (sync/wire minor version 2).
 // token.enrolled names the key set (KeySet) and Detail["token_hash"] (hex
-// TokenHash); badge.linked names Detail["member"], Detail["badge_hash"]
-// (hex BadgeHash under the bundle's salt) and Detail["badge_kind"];
+// TokenHash); badge.linked names Detail["member"], Detail["badge_kind"]
+// and the badge: from sync/wire minor 8 Detail["badge_ref"], a salted
+// reference to the hex BadgeHash kept off the log (audit.BadgeRefKey),
+// before it Detail["badge_hash"] (hex BadgeHash under the bundle's salt);
 // slot.mapped names Detail["slot"] (its number) and the key set it homes
 // now (KeySet; empty for none).
 // change.refused records HQ's refusal of the change at Detail["index"].

@@ -38,7 +38,11 @@
 // (a recipient's name, notes) is kept outside the log; the entry holds
 // PersonalRef(salt, text), SHA-256 over a random 32-byte salt and the
 // text. Erasing the text and its salt leaves the entry, and so the tree,
-// unchanged, and the reference alone reveals nothing.
+// unchanged, and the reference alone reveals nothing. A badge linked at a
+// kiosk (an admin.change of change badge.linked) is kept the same way: the
+// entry's Detail[BadgeRefKey] holds, in hex, the reference to the badge's
+// hex hash, never the hash (Event.PersonalRefs lists an entry's
+// references).
 //
 // # Tree
 //

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -504,8 +505,11 @@ func (d *DB) ReplaceToken(ctx context.Context, keySetID, token string, e *audit.
 }
 
 // LinkBadge links a badge code to a member at the kiosk and logs
-// admin.change with the badge's hash, which HQ applies (touch.go). A
-// badge already linked is refused.
+// admin.change, which HQ applies (touch.go). The entry carries only a
+// salted reference to the badge's hash (audit.BadgeRefKey); the hash is
+// kept in the personal table under the member, travels to HQ beside the
+// push (sync/wire minor 8) and goes with the member's erasure. A badge
+// already linked is refused.
 func (d *DB) LinkBadge(ctx context.Context, actor, memberID string, kind keycab.BadgeKind, code string) error {
 	defer d.changedConfig()
 	return d.Update(ctx, func(tx *Tx) error {
@@ -525,7 +529,8 @@ func (d *DB) LinkBadge(ctx context.Context, actor, memberID string, kind keycab.
 			return d.wrap("link badge", err)
 		}
 		a, err := tx.Append(Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: actor,
-			Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": memberID, "badge_hash": fmt.Sprintf("%x", h), "badge_kind": string(kind)}}})
+			Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": memberID, "badge_kind": string(kind)}},
+			Badge: hex.EncodeToString(h)})
 		if err != nil {
 			return err
 		}

@@ -129,7 +129,9 @@ func (d *DB) PersonalText(ctx context.Context, ref []byte) (string, error) {
 }
 
 // Erase removes a member's personal data: their name and email in the
-// config snapshot and every piece of personal text that belongs to them.
+// config snapshot, their badges, and every piece of personal text that
+// belongs to them (the values of badges linked to them at the touchscreen
+// among them: LinkBadge).
 // It logs member.erased (by actor) and then rewrites the files so the
 // erased bytes are gone from the database and its WAL: secure_delete
 // zeroes freed cells, and a truncating checkpoint empties the WAL.
@@ -163,6 +165,13 @@ func (tx *Tx) erase(member, actor string) (int64, error) {
 		return 0, d.wrap("erase member", err)
 	}
 	if _, err := tx.Exec("DELETE FROM badges WHERE member_id = ?", member); err != nil {
+		return 0, d.wrap("erase badges", err)
+	}
+	// The hashes of badges linked to them at the touchscreen, kept for
+	// applying the links again over bundles (touch.go); their entries
+	// hold only a reference (LinkBadge), and their values went with the
+	// personal texts above.
+	if _, err := tx.Exec("UPDATE touch_changes SET hash = X'' WHERE change = ? AND target = ?", keycab.ChangeBadgeLinked, member); err != nil {
 		return 0, d.wrap("erase badges", err)
 	}
 	a, err := tx.Append(Record{Event: &audit.Event{

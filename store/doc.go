@@ -13,7 +13,8 @@
 // entry records, so that after a crash the database holds either all of
 // it or none of it. Triggers abort UPDATE and DELETE on the log's tables.
 // Personal free text lives in the personal table, referenced from entries
-// by a salted hash (audit.PersonalRef), and Erase removes it for good
+// by a salted hash (audit.PersonalRef), as does the hash of a badge linked
+// at the touchscreen (LinkBadge, Record.Badge), and Erase removes it for good
 // (ApplyConfig too, for each member a bundle lists in Config.Erased);
 // ExpirePersonal deletes texts past the bundle's retention rule, except
 // held ones, and logs personal.expired. Verify checks every kept text

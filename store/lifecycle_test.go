@@ -140,6 +140,10 @@ func TestExpirePersonal(t *testing.T) {
 	take("ks-1", "m-ben", "old-Ben-note-Qx1", 1)   // expires
 	take("ks-2", "m-ana", "old-Ana-note-Qx2", 2)   // held member
 	take("ks-3", "m-ben", "old-plant-note-Qx3", 3) // held key set
+	// A badge's value is no personal text of retention's: it stays.
+	if err := d.LinkBadge(ctx, "m-ana", "m-ben", keycab.BadgeRFID, "0C0D0E0F10"); err != nil {
+		t.Fatal(err)
+	}
 	clock = clock.Add(10 * 24 * time.Hour)
 	take("ks-1", "m-ben", "newer-Ben-note-Qx4", 1) // younger than 30 days at the run
 
@@ -168,17 +172,22 @@ func TestExpirePersonal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("log does not verify after retention: %v", err)
 	}
-	if res.Expired != 1 || res.Texts != 3 || res.Erased != 0 {
-		t.Fatalf("verify: %d expired, %d texts, %d erased; want 1, 3, 0", res.Expired, res.Texts, res.Erased)
+	if res.Expired != 1 || res.Texts != 4 || res.Erased != 0 {
+		t.Fatalf("verify: %d expired, %d texts (the badge's value among them), %d erased; want 1, 4, 0", res.Expired, res.Texts, res.Erased)
 	}
 	if n, err := d.ExpirePersonal(ctx); err != nil || n != 0 {
 		t.Fatalf("second run: expired %d (%v), want 0", n, err)
 	}
 
-	// Deleting a held text, or a newer one, behind retention's back is
+	// Deleting a held text, or a newer one, or a badge's value (older
+	// than the cut-off, but never retention's) behind retention's back is
 	// tampering (each deleted, verified, and put back).
 	raw := storetest.MustRawSQL(t, d.Path())
-	for _, text := range []string{"old-Ana-note-Qx2", "old-plant-note-Qx3", "newer-Ben-note-Qx4"} {
+	var badge string
+	if err := raw.QueryRow("SELECT text FROM personal WHERE subject = 'm-ben' AND at_ms = 0").Scan(&badge); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"old-Ana-note-Qx2", "old-plant-note-Qx3", "newer-Ben-note-Qx4", badge} {
 		if _, err := raw.Exec("CREATE TEMP TABLE saved AS SELECT * FROM personal WHERE text = ?", text); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,12 @@ type Record struct {
 	// after a member.erased entry for the entry's actor, so a Subject
 	// other than the actor would make its erased texts "missing".
 	Subject string
+	// Badge is the hex keycab.BadgeHash of a badge.linked admin.change
+	// (LinkBadge): kept off the log in the personal table like a text,
+	// filed under the linked member (Event.Detail["member"]), and
+	// referenced by Detail[audit.BadgeRefKey], so that erasing the member
+	// removes it. Retention never deletes it (its row's at_ms is 0).
+	Badge string
 }
 
 // Appended describes an entry Append wrote.
@@ -301,11 +308,21 @@ func (tx *Tx) Append(r Record) (Appended, error) {
 		subject = e.Actor
 	}
 	var err error
-	if e.Recipient, err = tx.personal(r.Recipient, subject, e); err != nil {
+	if e.Recipient, err = tx.personal(r.Recipient, subject, e.Time, e.KeySet); err != nil {
 		return Appended{}, err
 	}
-	if e.Notes, err = tx.personal(r.Notes, subject, e); err != nil {
+	if e.Notes, err = tx.personal(r.Notes, subject, e.Time, e.KeySet); err != nil {
 		return Appended{}, err
+	}
+	if r.Badge != "" {
+		if e.Kind != keycab.EventAdminChange || e.Detail["member"] == "" {
+			return Appended{}, errors.New("append: a badge value belongs to an admin.change that names its member")
+		}
+		ref, err := tx.personal(r.Badge, e.Detail["member"], 0, "")
+		if err != nil {
+			return Appended{}, err
+		}
+		e.Detail[audit.BadgeRefKey] = hex.EncodeToString(ref)
 	}
 	index := tx.frontier.Size()
 	e.Prev = nil
@@ -329,16 +346,17 @@ func (tx *Tx) Append(r Record) (Appended, error) {
 	return Appended{Index: index, Leaf: leaf}, nil
 }
 
-// personal keeps a personal text of entry e, filed under subject, with
-// the entry's time and key set (for retention and legal holds).
-func (tx *Tx) personal(text, subject string, e *audit.Event) ([]byte, error) {
+// personal keeps a personal text of an entry, filed under subject, with
+// the entry's time (atMS; 0 keeps it from retention) and key set (for
+// retention and legal holds), and returns its reference.
+func (tx *Tx) personal(text, subject string, atMS int64, keySet string) ([]byte, error) {
 	if text == "" {
 		return nil, nil
 	}
 	salt := audit.NewSalt()
 	ref := audit.PersonalRef(salt, text)
 	if _, err := tx.Exec("INSERT INTO personal (ref, subject, salt, text, at_ms, keyset) VALUES (?, ?, ?, ?, ?, ?)",
-		ref, subject, salt, text, e.Time, e.KeySet); err != nil {
+		ref, subject, salt, text, atMS, keySet); err != nil {
 		return nil, tx.d.wrap("store personal text", err)
 	}
 	return ref, nil

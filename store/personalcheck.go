@@ -18,7 +18,9 @@ import (
 
 // personalCheck checks the personal table against the references the
 // log's entries carry (Verify runs it over the same entries it checks).
-// The rules:
+// A kept value is a recipient or notes text, or the hash of a badge
+// linked at the touchscreen (audit.FieldBadge); "text" below means either,
+// and audit.Event.PersonalRefs lists an entry's references. The rules:
 //
 //   - a kept text is good when audit.PersonalRef(salt, text) is the
 //     reference it is stored under and an entry carries that reference;
@@ -32,8 +34,9 @@ import (
 //     when it matches its own reference (a weaker check: which texts were
 //     carried is not recorded in the new log);
 //   - a reference with no kept text is erased when a later member.erased
-//     entry names the entry's actor, the member Append files the text
-//     under: store.Erase deletes the rows and logs that entry, so erasure
+//     entry names the entry's actor (for a badge, the linked member,
+//     Detail["member"]), the member Append files the text under:
+//     store.Erase deletes the rows and logs that entry, so erasure
 //     always leaves that mark in the signed log. It is counted, not an
 //     error. With no such entry the text is missing: a row deleted
 //     without erasure, which is tampering;
@@ -42,7 +45,8 @@ import (
 //     ("before", Unix ms) after the entry's time and whose held ids
 //     ("held") name neither the entry's actor nor its key set: retention
 //     deleted it. It is counted (VerifyResult.Expired), not an error; a
-//     held text deleted is missing.
+//     held text deleted is missing. Retention never deletes a badge's
+//     value, so a badge value gone without erasure is missing.
 type personalCheck struct {
 	kept    map[[32]byte]*keptText
 	epoch   bool             // the log begins with log.epoch (a restored kiosk)
@@ -64,11 +68,12 @@ type keptText struct {
 }
 
 type absentText struct {
-	index  int64
-	field  string
-	actor  string
-	keySet string
-	time   int64 // the entry's wall time, Unix ms
+	index   int64
+	field   string
+	subject string // whose erasure removes it (audit.PersonalField)
+	actor   string
+	keySet  string
+	time    int64 // the entry's wall time, Unix ms
 }
 
 // expiry is a personal.expired entry: texts of entries before before
@@ -122,6 +127,7 @@ func loadPersonal(ctx context.Context, tx *sql.Tx) (*personalCheck, error) {
 var (
 	recipientKey = []byte{0x0b, 0x58, 0x20} // key 11, bytes(32)
 	notesKey     = []byte{0x0c, 0x58, 0x20} // key 12, bytes(32)
+	badgeRefKey  = []byte(audit.BadgeRefKey)
 	erasedKind   = []byte(keycab.EventMemberErased)
 	expiredKind  = []byte(keycab.EventTextsExpired)
 )
@@ -158,27 +164,30 @@ func (pc *personalCheck) entry(index int64, leaf []byte) {
 			pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("personal.expired: cut-off %q is not a time", ev.Detail["before"])})
 		}
 	}
-	pc.ref(index, "recipient", ev.Recipient, ev)
-	pc.ref(index, "notes", ev.Notes, ev)
+	for _, f := range ev.PersonalRefs() {
+		pc.ref(index, f, ev)
+	}
 }
 
-func (pc *personalCheck) ref(index int64, field string, ref []byte, ev *audit.Event) {
-	if ref == nil {
-		return
-	}
+func (pc *personalCheck) ref(index int64, f audit.PersonalField, ev *audit.Event) {
+	field, ref := f.Field, f.Ref
 	if len(ref) != 32 {
 		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: the reference is %d bytes, not 32", field, len(ref))})
 		return
 	}
 	k := pc.kept[[32]byte(ref)]
 	if k == nil {
-		pc.absent = append(pc.absent, absentText{index, field, ev.Actor, ev.KeySet, ev.Time})
+		pc.absent = append(pc.absent, absentText{index, field, f.Subject, ev.Actor, ev.KeySet, ev.Time})
 		return
 	}
 	k.used = true
 	pc.checked++
 	if !k.match {
-		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: personal text tampered with: the kept text and salt do not match the reference the entry carries (the text or its salt edited, or another entry's text moved here)%s", field, k.flaw)})
+		what, v := "personal text", "text"
+		if field == audit.FieldBadge {
+			what, v = "badge value", "value"
+		}
+		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: %s tampered with: the kept %s and salt do not match the reference the entry carries (the %[3]s or its salt edited, or another entry's %[3]s moved here)%[4]s", field, what, v, k.flaw)})
 	}
 }
 
@@ -187,19 +196,26 @@ func (pc *personalCheck) ref(index int64, field string, ref []byte, ev *audit.Ev
 // number of erased texts and the first problem found.
 func (pc *personalCheck) finish() (checked, erased int, err error) {
 	for _, a := range pc.absent {
-		if at, ok := pc.erased[a.actor]; ok && at > a.index {
+		if at, ok := pc.erased[a.subject]; ok && at > a.index {
 			erased++
 			continue
 		}
-		if pc.retained(a) {
+		if a.field != audit.FieldBadge && pc.retained(a) {
 			pc.expired++
 			continue
 		}
 		who := "no actor"
-		if a.actor != "" {
-			who = a.actor
+		if a.field == audit.FieldBadge {
+			who = "no member"
 		}
-		pc.problem(&audit.Problem{Index: a.index, What: fmt.Sprintf("%s: personal text missing: no kept text and no later member.erased entry for %s (deleted without erasure)", a.field, who)})
+		if a.subject != "" {
+			who = a.subject
+		}
+		what, v := "personal text", "text"
+		if a.field == audit.FieldBadge {
+			what, v = "badge value", "value"
+		}
+		pc.problem(&audit.Problem{Index: a.index, What: fmt.Sprintf("%s: %s missing: no kept %s and no later member.erased entry for %s (deleted without erasure)", a.field, what, v, who)})
 	}
 	var orphans []*keptText
 	for _, k := range pc.kept {

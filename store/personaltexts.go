@@ -32,8 +32,9 @@ func (d *DB) KeptText(ctx context.Context, ref []byte) (kt KeptText, ok bool, er
 
 // MayReference reports whether entry bytes may carry a personal text's
 // reference: the deterministic encoding writes a recipient as 0x0b 0x58
-// 0x20 and its 32 bytes, notes as 0x0c 0x58 0x20, so an entry without
-// either need not be decoded to look.
+// 0x20 and its 32 bytes, notes as 0x0c 0x58 0x20, and a badge's
+// reference under the detail key audit.BadgeRefKey, so an entry without
+// any need not be decoded to look.
 func MayReference(leaf []byte) bool {
-	return bytes.Contains(leaf, recipientKey) || bytes.Contains(leaf, notesKey)
+	return bytes.Contains(leaf, recipientKey) || bytes.Contains(leaf, notesKey) || bytes.Contains(leaf, badgeRefKey)
 }

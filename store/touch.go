@@ -121,7 +121,7 @@ func (tx *Tx) applyTouch(c *keycab.Config) error {
 		 WHERE t.log_index >= ? AND t.refused = '' AND t.change = '` + keycab.ChangeTokenEnrolled + `'
 		 AND EXISTS (SELECT 1 FROM keysets k WHERE k.id = t.target) ORDER BY t.log_index ON CONFLICT (hash) DO NOTHING`,
 		`INSERT INTO badges (hash, member_id, kind) SELECT t.hash, t.target, t.kind FROM touch_changes t
-		 WHERE t.log_index >= ? AND t.refused = '' AND t.change = '` + keycab.ChangeBadgeLinked + `'
+		 WHERE t.log_index >= ? AND t.refused = '' AND t.change = '` + keycab.ChangeBadgeLinked + `' AND length(t.hash) = 32
 		 AND EXISTS (SELECT 1 FROM members m WHERE m.id = t.target) ORDER BY t.log_index ON CONFLICT (hash) DO NOTHING`,
 	} {
 		args := []any{c.ChangesThrough}

@@ -677,3 +677,90 @@ func TestVerifyErasedText(t *testing.T) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 }
+
+// badgeLog is personalLog with a badge linked to m-ben at the touchscreen
+// by m-ana: it returns the path, the signer, the link's index and the
+// badge's hash. The entry carries only a reference to the hash, which the
+// personal table keeps (store.DB.LinkBadge).
+func badgeLog(t *testing.T) (path string, signer *audit.Signer, index int64, hash []byte) {
+	t.Helper()
+	path, _, _, signer = personalLog(t)
+	d, err := store.Open(ctx, path, store.Options{Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.LinkBadge(ctx, "m-ana", "m-ben", keycab.BadgeRFID, "0B1C2D3E4F"); err != nil {
+		t.Fatal(err)
+	}
+	var salt []byte
+	if err := d.SQL().QueryRowContext(ctx, "SELECT badge_salt FROM config").Scan(&salt); err != nil {
+		t.Fatal(err)
+	}
+	return path, signer, d.Size() - 1, keycab.BadgeHash(salt, "0B1C2D3E4F")
+}
+
+// TestVerifyBadgeValue: keycab audit verify checks the kept value of a
+// badge linked at the touchscreen against the reference its entry
+// carries: an edited value or salt is named as tampering, a row deleted
+// without erasure as missing, and the member's erasure is counted, not a
+// fault, with the hash gone from the database's files.
+func TestVerifyBadgeValue(t *testing.T) {
+	other := fmt.Sprintf("%x", keycab.BadgeHash(make([]byte, 32), "0B1C2D3E40"))
+	for _, tc := range []struct {
+		name, sql, want string
+	}{
+		{"value edited", "UPDATE personal SET text = '" + other + "' WHERE subject = 'm-ben' AND length(text) = 64", "badge: badge value tampered with"},
+		{"salt edited", "UPDATE personal SET salt = zeroblob(32) WHERE subject = 'm-ben' AND length(text) = 64", "badge: badge value tampered with"},
+		{"deleted without erasure", "DELETE FROM personal WHERE subject = 'm-ben' AND length(text) = 64", "badge: badge value missing: no kept value and no later member.erased entry for m-ben"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, _, index, _ := badgeLog(t)
+			if code, out, errs := run(t, "audit", "verify", "--db", path); code != 0 {
+				t.Fatalf("before the edit: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+			}
+			db := storetest.MustRawSQL(t, path)
+			mustExec(t, db, tc.sql)
+			db.Close()
+			code, out, errs := run(t, "audit", "verify", "--db", path)
+			want := fmt.Sprintf("FAILED at entry %d: %s", index, tc.want)
+			if code != 1 || !strings.Contains(errs, want) {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s\nwant %q", code, out, errs, want)
+			}
+			if strings.Contains(errs, other) {
+				t.Fatalf("verify printed the badge value: %s", errs)
+			}
+		})
+	}
+	t.Run("erased", func(t *testing.T) {
+		path, signer, _, hash := badgeLog(t)
+		before := keptTexts(t, path)
+		d, err := store.Open(ctx, path, store.Options{Signer: signer})
+		if err == nil {
+			err = d.Erase(ctx, "m-ben", "m-ana")
+			d.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := keptTexts(t, path)
+		code, out, errs := run(t, "audit", "verify", "--db", path)
+		if code != 0 || !strings.Contains(out, fmt.Sprintf(", %d personal texts match their references, %d erased, 0 removed by retention (", after, before-after)) {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+		}
+		if before-after != 3 {
+			t.Fatalf("erasure removed %d values, want m-ben's recipient, notes and badge", before-after)
+		}
+		for _, s := range [][]byte{hash, []byte(fmt.Sprintf("%x", hash)), []byte("0B1C2D3E4F")} {
+			for _, f := range []string{path, path + "-wal"} {
+				raw, err := os.ReadFile(f)
+				if err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+				if bytes.Contains(raw, s) {
+					t.Errorf("%s still holds the erased badge (%.12q)", filepath.Base(f), s)
+				}
+			}
+		}
+	})
+}

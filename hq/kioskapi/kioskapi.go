@@ -372,10 +372,12 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 		if err := l.Append(ctx, st.Size, p.Entries, hashes); err != nil {
 			return err
 		}
-		if err := l.RecordEvents(ctx, events); err != nil {
+		// The texts first: the badge values among them are what the
+		// events' badge.linked changes link (sync/wire minor 8).
+		if err := l.RecordTexts(ctx, st.Size, p.Entries, texts); err != nil {
 			return err
 		}
-		if err := l.RecordTexts(ctx, st.Size, p.Entries, texts); err != nil {
+		if err := l.RecordEvents(ctx, events); err != nil {
 			return err
 		}
 		resp.Size, resp.Cosigned = cp.Size, cosigned

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/audit"
 )
 
-// Touchscreen changes (sync/wire minor version 2). An admin.change entry of
+// Touchscreen changes (sync/wire minor version 2; a badge's value beside
+// the push from minor 8: linkedBadge). An admin.change entry of
 // a kiosk's log (a key fob enrolled, a badge linked, a slot mapped at its
 // touchscreen) is applied in the push transaction that stores it, as the
 // admin who made it would have made it on the dashboard: the transaction's
@@ -92,13 +94,14 @@ func (t *tx) kioskChange(ctx context.Context, e Event, change string) (before, a
 	case keycab.ChangeTokenEnrolled:
 		after = "label " + d["token_hash"] + " on key set " + e.KeySetID
 	case keycab.ChangeBadgeLinked:
-		after = "badge " + d["badge_hash"] + " of member " + d["member"]
+		// Never the hash: the admin log is no place for a badge.
+		after = d["badge_kind"] + " badge of member " + d["member"]
 	case keycab.ChangeSlotMapped:
 		after = "slot " + d["slot"] + " homes key set " + e.KeySetID
 	default:
 		return "", "", invalid("unknown touchscreen change %q", change)
 	}
-	for _, k := range []string{"member", "token_hash", "badge_hash", "badge_kind", "slot"} {
+	for _, k := range []string{"member", "token_hash", "badge_hash", audit.BadgeRefKey, "badge_kind", "slot"} {
 		if !keycab.ValidText(d[k]) {
 			return "", after, invalid("%s is not text HQ can store", k)
 		}
@@ -144,7 +147,7 @@ func (t *tx) kioskChange(ctx context.Context, e Event, change string) (before, a
 		}
 		return "", "", t.logAction(ctx, "slot.set", kiosk.cabinet, "slot "+d["slot"]+" "+at)
 	default: // keycab.ChangeBadgeLinked
-		hash, err := hexHash(d["badge_hash"], "badge_hash")
+		hash, err := t.linkedBadge(e)
 		if err != nil {
 			return "", after, err
 		}
@@ -168,6 +171,23 @@ func (t *tx) kioskChange(ctx context.Context, e Event, change string) (before, a
 		}
 		return "", "", t.logAction(ctx, "badge.add", m.ID, string(kind)+" "+at)
 	}
+}
+
+// linkedBadge returns the badge hash a badge.linked change links: from
+// sync/wire minor 8 the value that came beside the push, checked against
+// the entry's reference (RecordTexts), before it the entry's own
+// badge_hash. A reference whose value did not come (erased at the kiosk
+// before the push) is refused.
+func (t *tx) linkedBadge(e Event) ([]byte, error) {
+	d := e.Entry.Detail
+	if _, ok := d[audit.BadgeRefKey]; !ok {
+		return hexHash(d["badge_hash"], "badge_hash")
+	}
+	v, ok := t.badges[e.LogIndex]
+	if !ok {
+		return nil, invalid("the badge's value did not come with its entry (erased at the kiosk before the push)")
+	}
+	return hexHash(v, "the badge value")
 }
 
 // kioskNameOf is the column that names the kiosk (k, joined) whose

@@ -12,7 +12,8 @@ import (
 	"keycab.dev/keycab/audit"
 )
 
-// Personal texts at HQ. A kiosk keeps an entry's recipient and notes off
+// Personal texts at HQ (and, from sync/wire minor 8, badge values: see
+// FieldBadge). A kiosk keeps an entry's recipient and notes off
 // its log, in its personal table, and the entry carries a salted
 // reference to each (audit.PersonalRef). With each push (sync/wire minor
 // 4) the kiosk sends the texts the pushed entries reference, beside the
@@ -50,10 +51,16 @@ type PersonalText struct {
 	Text     string
 }
 
-// The fields of an entry that hold a personal text's reference.
+// The fields of an entry that hold a personal text's reference
+// (audit.Event.PersonalRefs): a recipient, notes, and from sync/wire
+// minor 8 the value of a badge linked at a kiosk's touchscreen (its hex
+// badge hash), which HQ checks the same way and applies (kioskchange.go)
+// but never keeps here: the badges row it makes is the value, and
+// erasure deletes it.
 const (
-	FieldRecipient = "recipient"
-	FieldNotes     = "notes"
+	FieldRecipient = audit.FieldRecipient
+	FieldNotes     = audit.FieldNotes
+	FieldBadge     = audit.FieldBadge
 )
 
 // checkedText is a PersonalText found to be what its entry commits to.
@@ -72,8 +79,8 @@ func CheckPersonalTexts(start int64, leaves [][]byte, texts []PersonalText) erro
 }
 
 func checkTexts(start int64, leaves [][]byte, texts []PersonalText) ([]checkedText, error) {
-	if len(texts) > 2*len(leaves) {
-		return nil, invalid("%d personal texts for %d entries: at most two an entry", len(texts), len(leaves))
+	if len(texts) > 3*len(leaves) {
+		return nil, invalid("%d personal texts for %d entries: at most three an entry", len(texts), len(leaves))
 	}
 	out := make([]checkedText, 0, len(texts))
 	seen := map[string]bool{}
@@ -83,8 +90,8 @@ func checkTexts(start int64, leaves [][]byte, texts []PersonalText) ([]checkedTe
 			return invalid("personal text %d (entry %d, %.20q): %s", i, pt.LogIndex, pt.Field, fmt.Sprintf(format, args...))
 		}
 		switch {
-		case pt.Field != FieldRecipient && pt.Field != FieldNotes:
-			return nil, bad("the field must be %s or %s", FieldRecipient, FieldNotes)
+		case pt.Field != FieldRecipient && pt.Field != FieldNotes && pt.Field != FieldBadge:
+			return nil, bad("the field must be %s, %s or %s", FieldRecipient, FieldNotes, FieldBadge)
 		case pt.LogIndex < start || pt.LogIndex >= start+int64(len(leaves)):
 			return nil, bad("not an entry of this push (%d to %d)", start, start+int64(len(leaves))-1)
 		case len(pt.Salt) != 32:
@@ -111,17 +118,14 @@ func checkTexts(start int64, leaves [][]byte, texts []PersonalText) ([]checkedTe
 			}
 			decoded[pt.LogIndex] = ev
 		}
-		ref := ev.Recipient
-		if pt.Field == FieldNotes {
-			ref = ev.Notes
-		}
-		if len(ref) == 0 {
+		ref := ev.Reference(pt.Field)
+		if ref == nil {
 			return nil, bad("the entry carries no reference in that field")
 		}
-		if !bytes.Equal(audit.PersonalRef(pt.Salt, pt.Text), ref) {
+		if !bytes.Equal(audit.PersonalRef(pt.Salt, pt.Text), ref.Ref) {
 			return nil, bad("tampered: the text and salt do not match the reference the entry carries")
 		}
-		out = append(out, checkedText{pt, ev.Actor})
+		out = append(out, checkedText{pt, ref.Subject})
 	}
 	return out, nil
 }
@@ -134,13 +138,29 @@ func personalAD(orgID, kioskID string, index int64, field string) []byte {
 // start+len(leaves)) just appended (CheckPersonalTexts) and keeps them,
 // sealed; a text that fails the check fails the transaction, so nothing
 // of the push is stored. Without a notes key the texts are checked and
-// not kept.
+// not kept. Badge values (FieldBadge) are not kept here: they are held
+// for the badge.linked changes of the same leaves, so call RecordTexts
+// before RecordEvents.
 func (l *LogTx) RecordTexts(ctx context.Context, start int64, leaves [][]byte, texts []PersonalText) error {
 	checked, err := checkTexts(start, leaves, texts)
 	if err != nil || len(checked) == 0 {
 		return err
 	}
 	t := l.t
+	kept := checked[:0:0]
+	for _, c := range checked {
+		if c.Field != FieldBadge {
+			kept = append(kept, c)
+			continue
+		}
+		if t.badges == nil {
+			t.badges = map[int64]string{}
+		}
+		t.badges[c.LogIndex] = c.Text
+	}
+	if checked = kept; len(checked) == 0 {
+		return nil
+	}
 	if t.s.notes == nil {
 		if t.s.noKeyWarned.CompareAndSwap(false, true) {
 			t.s.log.Warn("no notes key: kiosks' personal texts (recipient, notes) are checked and not kept at HQ")

@@ -298,6 +298,10 @@ type tx struct {
 	stmts map[string]*sql.Stmt // and those prepared as they ran again
 
 	hooks webhookSubs // the organisation's webhooks, once read (subscribers)
+	// badges are the checked badge values of the push being stored (log
+	// index -> hex badge hash), for applying its badge.linked changes
+	// (LogTx.RecordTexts, kioskchange.go).
+	badges map[int64]string
 }
 
 // exec, query and queryRow run a statement in the transaction.

@@ -516,7 +516,8 @@ func (a *Agent) Push(ctx context.Context) (int64, error) {
 const textBudget = wire.MaxBody / 2
 
 // personalTexts returns the personal texts the entries (from index start)
-// reference that the kiosk keeps (sync/wire minor 4), and how many of
+// reference that the kiosk keeps (sync/wire minor 4; a badge linked at the
+// touchscreen, minor 8), and how many of
 // the entries fit in one push with their texts (at least one). A text
 // erased is absent; one that no longer matches its reference, is too
 // long or is not text HQ takes is left out and logged (the kiosk's
@@ -538,28 +539,25 @@ func (a *Agent) personalTexts(ctx context.Context, start int64, entries [][]byte
 		}
 		index := start + int64(i)
 		var these []wire.PersonalText
-		for _, f := range []struct {
-			name string
-			ref  []byte
-		}{{"recipient", ev.Recipient}, {"notes", ev.Notes}} {
-			if len(f.ref) == 0 {
+		for _, f := range ev.PersonalRefs() {
+			if len(f.Ref) != 32 {
 				continue
 			}
-			kt, ok, err := a.db.KeptText(ctx, f.ref)
+			kt, ok, err := a.db.KeptText(ctx, f.Ref)
 			if err != nil {
 				return nil, 0, err
 			}
 			switch {
 			case !ok:
 				continue // erased
-			case !bytes.Equal(audit.PersonalRef(kt.Salt, kt.Text), f.ref):
-				a.log.Warn("push: personal text does not match its reference; not sent", "index", index, "field", f.name)
+			case !bytes.Equal(audit.PersonalRef(kt.Salt, kt.Text), f.Ref):
+				a.log.Warn("push: personal text does not match its reference; not sent", "index", index, "field", f.Field)
 				continue
 			case len(kt.Text) > audit.MaxPersonalText || !keycab.ValidText(kt.Text):
-				a.log.Warn("push: personal text too long or not text; not sent", "index", index, "field", f.name, "bytes", len(kt.Text))
+				a.log.Warn("push: personal text too long or not text; not sent", "index", index, "field", f.Field, "bytes", len(kt.Text))
 				continue
 			}
-			these = append(these, wire.PersonalText{Index: index, Field: f.name, Salt: kt.Salt, Text: kt.Text})
+			these = append(these, wire.PersonalText{Index: index, Field: f.Field, Salt: kt.Salt, Text: kt.Text})
 			budget += len(kt.Text) + len(kt.Salt)
 		}
 		if i > 0 && budget > textBudget {

@@ -147,7 +147,8 @@
 // keycab.ChangeTokenEnrolled (the key set in the entry's key set,
 // Detail["token_hash"] the hex keycab.TokenHash),
 // keycab.ChangeBadgeLinked (Detail["member"], Detail["badge_hash"] the
-// hex keycab.BadgeHash under the bundle's salt, Detail["badge_kind"]) or
+// hex keycab.BadgeHash under the bundle's salt, Detail["badge_kind"];
+// from minor version 8 a reference in place of the hash, below) or
 // keycab.ChangeSlotMapped (Detail["slot"], the slot's number, and the key
 // set it now homes in the entry's key set, empty for none), and the
 // entry's actor is the admin who made it.
@@ -232,6 +233,7 @@
 // resend are checked and not stored again. An HQ of minor version 3 or
 // less ignores the field; a kiosk of minor version 3 or less sends none,
 // and its pushes land as before.
+//
 // # Record lifecycle (minor version 5)
 //
 // Minor version 5 adds three optional fields to the bundle's config
@@ -269,6 +271,32 @@
 // Second the new holder or none, Detail hq_index and holder, the holder
 // before) and custody follows; HQ applies nothing for custody.hq, which
 // it already holds. A kiosk of an older minor version ignores the field.
+//
+// # Badges linked at a touchscreen (minor version 8)
+//
+// (Minor version 7 is another change's.) A badge hash in a signed entry
+// could never be erased, and with the organisation's badge salt and a
+// short RFID code the code is found by trying them all. From minor
+// version 8 a kiosk's badge.linked entry carries no hash: its
+// Detail["badge_ref"] (audit.BadgeRefKey) holds, in hex,
+// audit.PersonalRef(salt, hex badge hash), and the kiosk keeps the salt
+// and the hex hash in its personal table under the linked member, like a
+// recipient or notes. The push that carries the entry carries the value
+// in "texts" as field "badge" ({"index", "field": "badge", "salt",
+// "text": the hex keycab.BadgeHash}), checked like a text: a value that
+// does not match the entry's reference, or a badge value for an entry
+// with no badge reference, is refused whole with 400 and nothing of the
+// push is stored. HQ applies the link from that checked value (and keeps
+// it only in its badges table, not as a sealed text); an entry whose
+// value did not come (erased at the kiosk before the push) is refused as
+// a change. Erasing the member removes the value on both sides (the
+// kiosk's store.Erase, HQ's EraseMember); the entry, with its reference
+// alone, verifies unchanged, and the kiosk's audit verify checks a kept
+// value against its reference (an edited one is tampering, an erased one
+// counted as erased). Retention never deletes a badge value. Entries of
+// older kiosks, with Detail["badge_hash"], are applied as before, and
+// their hashes stay in their entries (entries are immutable). An HQ of an
+// older minor version refuses a change that has no badge_hash.
 //
 // # Enrolment
 //

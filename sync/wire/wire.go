@@ -7,8 +7,10 @@ import "time"
 // and clock_offset_ms; minor 2: touchscreen changes; minor 3: remote
 // actions; minor 4: personal texts; minor 5: the record lifecycle
 // (erasure, legal holds, retention) in the bundle; minor 6: custody
-// changes made at HQ in the bundle.
-const Minor = 6
+// changes made at HQ in the bundle; minor 8: a badge linked at a
+// touchscreen travels as a personal text (field "badge") beside a
+// reference in its entry (minor 7 is another change's).
+const Minor = 8
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"
@@ -69,8 +71,9 @@ type PushRequest struct {
 }
 
 // PersonalText is the personal text behind the reference that field
-// ("recipient" or "notes") of the entry at Index (in the log) carries:
-// audit.PersonalRef(Salt, Text) is that reference.
+// ("recipient" or "notes", or from minor version 8 "badge": the hex badge
+// hash of a badge.linked change) of the entry at Index (in the log)
+// carries: audit.PersonalRef(Salt, Text) is that reference.
 type PersonalText struct {
 	Index int64  `json:"index"`
 	Field string `json:"field"`

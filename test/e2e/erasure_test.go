@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +20,11 @@ import (
 // processes): the kiosk's next bundle carries the erasure, the running
 // kiosk erases the member and reloads (their badge is no longer
 // recognised), and neither the kiosk's database file nor its WAL holds
-// their name, badge or personal texts (raw bytes); nor, on SQLite, HQ's.
+// their name, badges or personal texts (raw bytes); nor, on SQLite, HQ's.
+// One badge was linked at the kiosk's touchscreen and reached HQ (where
+// it works) with the push: its code and hash, raw or hex, are gone too,
+// from the kiosk, HQ and the export, since its entry holds only a
+// reference (sync/wire minor 8).
 // keycab audit verify passes on the kiosk's database, on HQ's copy of its
 // log (tiles over HQ's API) and on an export of it; and a legal hold
 // refuses the erasure first.
@@ -34,7 +40,7 @@ func TestLiveErasure(t *testing.T) {
 			t.Fatal("the demo organisation has no Ben")
 		}
 		benID, benName, benEmail := b.ID, b.Name, b.Email
-		const ben = "0A00B1C2D4"
+		const ben, ana, touch = "0A00B1C2D4", "0A00B1C2D3", "0A00B1C2E7"
 		const recipient, notes = "Recipient-Zq8 Yarrowby", "Notes-Wm5 lockbox 2211"
 
 		// Ben takes a key with a recipient and notes, and returns it.
@@ -48,7 +54,18 @@ func TestLiveErasure(t *testing.T) {
 		k.say(t, "return 1", "Slot 1 is open")
 		k.say(t, "slot 1 in", "Returned:")
 		k.say(t, "cancel", "Scan your badge")
+		// Ana, an admin, links another badge to Ben at the touchscreen.
+		time.Sleep(3100 * time.Millisecond)
+		k.say(t, "badge "+ana, "Enter your PIN")
+		k.say(t, "pin 1234", "Hello, Ana")
+		k.say(t, "admin", "Administration")
+		k.say(t, "link "+benID, "Present Ben's new badge")
+		k.say(t, "badge "+touch, "Badge linked to Ben")
+		k.say(t, "cancel", "Scan your badge")
 		waitSynced(t, st, sc, k, 20*time.Second)
+		if m, err := st.FindBadge(context.Background(), sc, touch); err != nil || m.ID != benID {
+			t.Fatalf("HQ finds the badge linked at the touchscreen as %+v, %v", m, err)
+		}
 
 		kioskDB := filepath.Join(k.dir, "kiosk.db")
 		var salt []byte
@@ -62,8 +79,10 @@ func TestLiveErasure(t *testing.T) {
 				t.Fatal(err)
 			}
 		}()
+		touchHash := keycab.BadgeHash(salt, touch)
 		secrets := map[string][]byte{"name": []byte(benName), "recipient": []byte(recipient), "notes": []byte(notes),
-			"badge hash": keycab.BadgeHash(salt, ben)}
+			"badge hash": keycab.BadgeHash(salt, ben), "touchscreen badge's hash": touchHash,
+			"touchscreen badge's hex hash": []byte(hex.EncodeToString(touchHash))}
 		for what, s := range secrets {
 			if len(holders(t, kioskDB, s)) == 0 {
 				t.Fatalf("Ben's %s is not in the kiosk's files before erasure; the test would prove nothing", what)
@@ -92,9 +111,16 @@ func TestLiveErasure(t *testing.T) {
 		// a reader kept the WAL from being emptied it compacts again with
 		// the next heartbeat, so the bytes must be gone within the live
 		// time either way.
+		left := ""
+		defer func() {
+			if t.Failed() {
+				t.Logf("left in the kiosk's files: %s", left)
+			}
+		}()
 		eventually(t, liveWithin, "Ben's data gone from the kiosk's files", func() bool {
-			for _, s := range secrets {
-				if len(holders(t, kioskDB, s)) > 0 {
+			for what, s := range secrets {
+				if where := holders(t, kioskDB, s); len(where) > 0 {
+					left = fmt.Sprintf("%s in %v", what, where)
 					return false
 				}
 			}
@@ -106,7 +132,8 @@ func TestLiveErasure(t *testing.T) {
 			}
 		}
 		if p, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
-			for what, s := range map[string]string{"name": benName, "email": benEmail} {
+			for what, s := range map[string]string{"name": benName, "email": benEmail, "badge hash": string(keycab.BadgeHash(salt, ben)),
+				"touchscreen badge's hash": string(touchHash), "touchscreen badge's hex hash": hex.EncodeToString(touchHash), "touchscreen badge's code": touch} {
 				if s == "" {
 					continue
 				}
@@ -122,7 +149,7 @@ func TestLiveErasure(t *testing.T) {
 		waitSynced(t, st, sc, k, 20*time.Second)
 		k.quit(t)
 		out := program(t, "keycab", "audit", "verify", "--db", kioskDB)
-		if !strings.HasPrefix(out, "ok:") || !strings.Contains(out, " 2 erased") {
+		if !strings.HasPrefix(out, "ok:") || !strings.Contains(out, " 3 erased") {
 			t.Fatalf("audit verify of the kiosk after erasure: %s", out)
 		}
 		hqAuditVerify(t, h, env, k)
@@ -136,6 +163,9 @@ func TestLiveErasure(t *testing.T) {
 			if where := holders(t, export, s); len(where) > 0 {
 				t.Errorf("Ben's %s in the export's %v", what, where)
 			}
+		}
+		if where := holders(t, kioskDB, []byte(touch)); len(where) > 0 {
+			t.Errorf("the touchscreen badge's code in the kiosk's %v", where)
 		}
 		h.p.stop(t, syscall.SIGTERM)
 	})
