@@ -14,8 +14,23 @@
 // (hardware/sim) plug in alike.
 package kiosk
 
+import "runtime/debug"
+
 // MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) a
 // kiosk program sets: a Pi kiosk runs for months beside a GPU driver and
-// a camera, and its Go heap lives at about 30 MiB; without a limit the
+// a camera, and its Go heap lives at about 10 MiB; without a limit the
 // collector lets it grow to twice its live size between collections.
 const MemoryLimit = 48 << 20
+
+// GCPercent is the collector's target (runtime/debug.SetGCPercent) a
+// kiosk program sets: the heap may grow by half its live size between
+// collections, not all of it. The kiosk is idle most of the time, so the
+// collections cost nothing users see; the memory saved is about 4.5 MB
+// (docs/PERFORMANCE.md, kiosk memory).
+const GCPercent = 50
+
+// TuneMemory applies MemoryLimit and GCPercent to the running program.
+func TuneMemory() {
+	debug.SetMemoryLimit(MemoryLimit)
+	debug.SetGCPercent(GCPercent)
+}

@@ -47,7 +47,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -66,7 +65,7 @@ import (
 )
 
 func main() {
-	debug.SetMemoryLimit(kiosk.MemoryLimit)
+	kiosk.TuneMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := NewMain(os.Stdout, os.Stderr)

@@ -3,9 +3,11 @@ package ui_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +46,9 @@ func BenchmarkKioskWindow(b *testing.B) {
 	env := append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+tmp)
 	var starts []time.Duration
 	var idle, scanning, panel []float64
+	var outside, gl, live []float64
+	var worst privateMemory
+	var worstHeap map[string]float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, run := range []struct {
@@ -71,6 +76,14 @@ func BenchmarkKioskWindow(b *testing.B) {
 					break
 				}
 			}
+			heap := make(chan string, 1)
+			go func() {
+				for sc.Scan() {
+					if strings.HasPrefix(sc.Text(), "HEAP ") {
+						heap <- sc.Text()
+					}
+				}
+			}()
 			if !ready {
 				b.Fatal("the kiosk window program did not get ready")
 			}
@@ -79,6 +92,24 @@ func BenchmarkKioskWindow(b *testing.B) {
 			}
 			time.Sleep(10 * time.Second)
 			rss := residentMB(b, prog.Process.Pid)
+			if !run.panel {
+				pm := readPrivate(b, prog.Process.Pid)
+				outside, gl = append(outside, pm.outside()), append(gl, pm.gl)
+				if pm.outside() > worst.outside() {
+					worst = pm
+				}
+				prog.Process.Signal(syscall.SIGUSR1)
+				select {
+				case line := <-heap:
+					h := heapMB(b, line)
+					live = append(live, h["live"])
+					if pm.outside() >= worst.outside() {
+						worstHeap = h
+					}
+				case <-time.After(30 * time.Second):
+					b.Fatal("the kiosk window program did not report its heap")
+				}
+			}
 			switch {
 			case run.panel:
 				panel = append(panel, rss)
@@ -101,6 +132,124 @@ func BenchmarkKioskWindow(b *testing.B) {
 	b.ReportMetric(idle[len(idle)-1], "rss-idle-MB")
 	b.ReportMetric(scanning[len(scanning)-1], "rss-scanning-MB")
 	b.ReportMetric(panel[len(panel)-1], "rss-simpanel-MB")
+	sort.Float64s(outside)
+	sort.Float64s(gl)
+	sort.Float64s(live)
+	b.ReportMetric(outside[len(outside)-1], "private-outside-gl-MB")
+	b.ReportMetric(gl[len(gl)-1], "private-gl-MB")
+	b.ReportMetric(live[len(live)-1], "go-live-heap-MB")
+	b.Logf("private memory of the largest run, outside the GL driver: %s; the Go runtime had %.1f MB mapped, its heap %.1f MB, live %.1f MB",
+		worst.breakdown(), worstHeap["total"], worstHeap["heap"], worstHeap["live"])
+}
+
+// privateMemory is a process's private memory (Private_Clean plus
+// Private_Dirty, from /proc/PID/smaps) in MiB: gl in the mappings of the
+// GL stack (Mesa's driver and its LLVM, libGL, libEGL, libdrm, X shared
+// memory), by the rest of the mappings grouped by what they are.
+type privateMemory struct {
+	gl   float64
+	rest map[string]float64
+}
+
+func (p privateMemory) outside() float64 {
+	var n float64
+	for _, v := range p.rest {
+		n += v
+	}
+	return n
+}
+
+func (p privateMemory) breakdown() string {
+	type part struct {
+		name string
+		mb   float64
+	}
+	var parts []part
+	for k, v := range p.rest {
+		parts = append(parts, part{k, v})
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].mb > parts[j].mb })
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.1f MB:", p.outside())
+	for _, pt := range parts {
+		if pt.mb >= 0.1 {
+			fmt.Fprintf(&b, " %s %.1f;", pt.name, pt.mb)
+		}
+	}
+	fmt.Fprintf(&b, " (GL driver %.1f MB)", p.gl)
+	return b.String()
+}
+
+// glMapping names the mappings of the GL stack: what a Pi's V3D driver
+// replaces (under Xvfb, llvmpipe and its LLVM) and the X shared memory
+// Xvfb's software rendering uses.
+var glMapping = regexp.MustCompile(`libLLVM|/dri/|_dri\.so|libgallium|libGL|libEGL|libglapi|libdrm|libxshmfence|libz3|libsensors|libelf|SYSV|/dev/dri`)
+
+// readPrivate reads a process's private memory from its smaps.
+func readPrivate(tb testing.TB, pid int) privateMemory {
+	tb.Helper()
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	p := privateMemory{rest: map[string]float64{}}
+	name := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			name = "anonymous (Go heap, stacks, C mmap)"
+			if len(fields) >= 6 {
+				name = strings.Join(fields[5:], " ")
+			}
+			switch {
+			case glMapping.MatchString(name):
+				name = "gl"
+			case name == exe:
+				name = "the program's text and data"
+			case name == "[heap]":
+				name = "C heap"
+			case strings.HasPrefix(name, "/"):
+				name = "other libraries"
+			}
+			continue
+		}
+		if len(fields) == 3 && (fields[0] == "Private_Clean:" || fields[0] == "Private_Dirty:") {
+			kb, err := strconv.ParseFloat(fields[1], 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if name == "gl" {
+				p.gl += kb / 1024
+			} else {
+				p.rest[name] += kb / 1024
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// heapMB reads the program's HEAP line: live=, heap= and total= in MiB.
+func heapMB(tb testing.TB, line string) map[string]float64 {
+	tb.Helper()
+	out := map[string]float64{}
+	for _, f := range strings.Fields(line)[1:] {
+		k, v, _ := strings.Cut(f, "=")
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			tb.Fatalf("HEAP line %q: %v", line, err)
+		}
+		out[k] = n / (1 << 20)
+	}
+	if _, ok := out["live"]; !ok {
+		tb.Fatalf("no live= in %q", line)
+	}
+	return out
 }
 
 // residentMB reads a process's resident set size (VmRSS) in MiB.

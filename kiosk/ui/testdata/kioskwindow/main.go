@@ -18,7 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
+	"runtime"
+	"runtime/metrics"
 	"syscall"
 	"time"
 
@@ -35,7 +36,8 @@ import (
 )
 
 func main() {
-	debug.SetMemoryLimit(kiosk.MemoryLimit)
+	kiosk.TuneMemory()
+	go reportHeap()
 	screen := flag.String("screen", "menu", "screen to show: idle or menu")
 	withCamera := flag.Bool("camera", false, "run the simulated camera at 10 frames a second into the real QR decoder")
 	showQR := flag.String("qr", "", "with -camera, keep this QR code in front of the camera")
@@ -151,6 +153,21 @@ func run(screen string, full, panel bool, runFor time.Duration, withCamera bool,
 	}()
 	s.ShowAndRun()
 	return nil
+}
+
+// reportHeap prints, at each SIGUSR1, the Go heap after a collection:
+// "HEAP live=BYTES heap=BYTES total=BYTES" (the live heap the collection
+// marked, the heap's objects and free space, and all memory the Go
+// runtime has mapped), for the memory benchmark (perf_test.go).
+func reportHeap() {
+	usr := make(chan os.Signal, 1)
+	signal.Notify(usr, syscall.SIGUSR1)
+	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"}}
+	for range usr {
+		runtime.GC()
+		metrics.Read(samples)
+		fmt.Printf("HEAP live=%d heap=%d total=%d\n", samples[0].Value.Uint64(), samples[1].Value.Uint64(), samples[2].Value.Uint64())
+	}
 }
 
 // drive brings the kiosk to screen: for "menu", Ben takes 2 High St and
