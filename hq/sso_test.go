@@ -309,3 +309,64 @@ func TestSSO(t *testing.T) {
 		})
 	}
 }
+
+// TestSSOAPI: the configuration endpoints, on both engines: owners only
+// (an admin, and an API key with every scope, are refused); the client
+// secret is never answered nor in the admin log, which has before and
+// after; a change without a secret keeps it; bad input is refused with
+// its reason; each organisation sees its own configuration only.
+func TestSSOAPI(t *testing.T) {
+	forEngine(t, func(t *testing.T, e *env) {
+		acme, bolt := e.MustSignup(t, "Acme", "ann@acme.test"), e.MustSignup(t, "Bolt", "bob@bolt.test")
+		admin := e.MustJoin(t, acme, "ada@acme.test", "admin")
+		key := MustStatus(t, e.do(t, "POST", "/v1/api-keys", acme.access, map[string]any{"name": "all",
+			"scopes": []string{"history:read", "custody:write", "people:write", "cabinets:write"}}), 201).str("token")
+		in := map[string]any{"issuer": "https://login.acme.test", "client_id": "keycab", "client_secret": "acme-idp-secret",
+			"domains": []string{"acme.test"}, "roles": []map[string]any{{"group": "it", "role": "admin"}}}
+		MustStatus(t, e.do(t, "GET", "/v1/sso", acme.access, nil), 404)
+		for _, tok := range []string{admin.access, key} {
+			MustStatus(t, e.do(t, "PUT", "/v1/sso", tok, in), 403)
+			MustStatus(t, e.do(t, "GET", "/v1/sso", tok, nil), 403)
+			MustStatus(t, e.do(t, "DELETE", "/v1/sso", tok, nil), 403)
+		}
+		out := MustStatus(t, e.do(t, "PUT", "/v1/sso", acme.access, in), 200)
+		if strings.Contains(out.raw, "acme-idp-secret") || !strings.HasSuffix(out.str("redirect_uri"), "/sso/callback") {
+			t.Fatalf("PUT answer %s", out.raw)
+		}
+		delete(in, "client_secret")
+		in["enforce"] = true
+		MustStatus(t, e.do(t, "PUT", "/v1/sso", acme.access, in), 200)
+		got := MustStatus(t, e.do(t, "GET", "/v1/sso", acme.access, nil), 200)
+		if strings.Contains(got.raw, "acme-idp-secret") || got.body["enforce"] != true {
+			t.Fatalf("GET %s", got.raw)
+		}
+		c, secret, err := e.st.SSOProvider(context.Background(), acme.orgID)
+		MustNoErr(t, err)
+		if secret != "acme-idp-secret" || !c.Enforce {
+			t.Fatalf("stored %+v %q", c, secret)
+		}
+		log := MustStatus(t, e.do(t, "GET", "/v1/admin-log", acme.access, nil), 200)
+		if strings.Contains(log.raw, "acme-idp-secret") || !strings.Contains(log.raw, "sso.configure") || !strings.Contains(log.raw, `\"enforce\":false`) {
+			t.Fatalf("admin log %s", log.raw)
+		}
+		for bad, why := range map[string]map[string]any{
+			"https":             {"issuer": "http://login.acme.test", "client_id": "x", "domains": []string{"acme.test"}},
+			"email domain":      {"issuer": "https://login.acme.test", "client_id": "x", "domains": []string{"not a domain"}},
+			"owners are made":   {"issuer": "https://login.acme.test", "client_id": "x", "domains": []string{"acme.test"}, "roles": []map[string]any{{"group": "g", "role": "owner"}}},
+			"client id":         {"issuer": "https://login.acme.test", "domains": []string{"acme.test"}},
+			"another organisat": {"issuer": "https://login.bolt.test", "client_id": "x", "client_secret": "s", "domains": []string{"acme.test"}},
+		} {
+			tok := acme.access
+			if bad == "another organisat" {
+				tok = bolt.access
+			}
+			r := e.do(t, "PUT", "/v1/sso", tok, why)
+			if r.status < 400 || r.status >= 500 || !strings.Contains(r.raw, bad) {
+				t.Errorf("%s: %d %s", bad, r.status, r.raw)
+			}
+		}
+		MustStatus(t, e.do(t, "GET", "/v1/sso", bolt.access, nil), 404)
+		MustStatus(t, e.do(t, "DELETE", "/v1/sso", acme.access, nil), 204)
+		MustStatus(t, e.do(t, "GET", "/v1/sso", acme.access, nil), 404)
+	})
+}
