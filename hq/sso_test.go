@@ -370,3 +370,49 @@ func TestSSOAPI(t *testing.T) {
 		MustStatus(t, e.do(t, "GET", "/v1/sso", acme.access, nil), 404)
 	})
 }
+
+// TestDashboardSSOSettings: the SSO settings page over HTTP, on both
+// engines: an owner sets the provider, domains, a mapping scoped to a
+// site and enforcement; the secret is never on the page and an empty
+// one keeps it; a bad issuer is refused on the form with its reason; an
+// admin gets 403; the settings page links to it for owners only.
+func TestDashboardSSOSettings(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			e := newDashEnv(t, eng, nil, false)
+			a := e.web()
+			a.MustSignupWeb(t, "Acme", "Ann", "ann@acme.test")
+			admin := e.MustJoinWeb(t, a, "ada@acme.test", keycab.RoleAdmin)
+			sc := ownerScope(t, e, a)
+			site, err := e.st.CreateSite(ctx, sc, store.Site{Site: keycab.Site{Name: "Depot", TimeZone: "Europe/London"}})
+			MustNoErr(t, err)
+			MustPage(t, a.get(t, "/settings"), 200, `href="/settings/sso"`)
+			if strings.Contains(admin.get(t, "/settings").body, `href="/settings/sso"`) {
+				t.Fatal("an admin is offered the SSO settings")
+			}
+			MustPage(t, admin.get(t, "/settings/sso"), 403)
+			MustPage(t, a.get(t, "/settings/sso"), 200, "/sso/callback", "Set up", "Every site")
+			form := url.Values{"issuer": {"https://login.acme.test"}, "client_id": {"keycab"}, "client_secret": {"acme-idp-secret"},
+				"domains": {"acme.test, acme.example"}, "groups_claim": {"groups"},
+				"group": {"it", "depot", ""}, "role": {"admin", "staff", "staff"}, "site": {"", site.ID, ""}, "enforce": {"on"}}
+			p := MustPage(t, a.get(t, MustPage(t, a.post(t, "/settings/sso", form), 303).location()), 200, "Single sign-on saved", `value="https://login.acme.test"`, "acme.example, acme.test", `name="enforce" checked`)
+			if strings.Contains(p.body, "acme-idp-secret") {
+				t.Fatal("the secret is on the page")
+			}
+			form.Set("client_secret", "")
+			form.Set("issuer", "http://login.acme.test")
+			MustPage(t, a.post(t, "/settings/sso", form), 400, "https")
+			form.Set("issuer", "https://sso.acme.test")
+			MustPage(t, a.post(t, "/settings/sso", form), 303)
+			c, secret, err := e.st.SSOProvider(ctx, sc.OrgID())
+			MustNoErr(t, err)
+			if secret != "acme-idp-secret" || c.Issuer != "https://sso.acme.test" || len(c.Roles) != 2 || !slices.Equal(c.Roles[1].SiteIDs, []string{site.ID}) || !c.Enforce {
+				t.Fatalf("stored %+v", c)
+			}
+			MustPage(t, admin.post(t, "/settings/sso/delete", nil), 403)
+			MustPage(t, a.get(t, MustPage(t, a.post(t, "/settings/sso/delete", nil), 303).location()), 200, "Single sign-on removed", "Set up")
+		})
+	}
+}

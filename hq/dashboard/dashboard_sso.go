@@ -3,10 +3,13 @@ package dashboard
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
+	"keycab.dev/keycab/hq/store"
 )
 
 // Single sign-on (hq/auth sso.go). The login page's "Sign in with SSO"
@@ -68,4 +71,88 @@ func (d *Dashboard) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.loginResult(w, r, res, "/")
+}
+
+// The SSO settings page (owners): the provider, verified domains, the
+// groups claim and its mapping to roles and sites, and enforcement; the
+// client secret is asked for, sealed, and never shown again.
+
+type ssoSettings struct {
+	Configured  bool
+	Config      store.SSOConfig
+	Rows        []store.SSORoleMap // the mappings and a few empty rows
+	Sites       []store.Site
+	Roles       []keycab.Role
+	RedirectURI string
+	SignInURL   string
+}
+
+// Site is the one site a row is scoped to ("" every site).
+func (ssoSettings) Site(m store.SSORoleMap) string {
+	if len(m.SiteIDs) == 1 {
+		return m.SiteIDs[0]
+	}
+	return ""
+}
+
+var ssoRoles = []keycab.Role{keycab.RoleAdmin, keycab.RoleSiteManager, keycab.RoleStaff, keycab.RoleContractor, keycab.RoleAuditor}
+
+func (d *Dashboard) ssoSettings(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	return d.renderSSOSettings(w, r, v, nil, "", nil)
+}
+
+func (d *Dashboard) renderSSOSettings(w http.ResponseWriter, r *http.Request, v *viewer, form *store.SSOConfig, notice string, ferr error) error {
+	ctx, sc := r.Context(), v.P.Scope()
+	c, err := d.Store.GetSSOConfig(ctx, sc)
+	configured := err == nil
+	if err != nil && keycab.ErrorCode(err) != keycab.ENOTFOUND {
+		return err
+	}
+	if form != nil {
+		c = *form
+	}
+	sites, err := d.Store.ListSites(ctx, sc)
+	if err != nil {
+		return err
+	}
+	p := ssoSettings{Configured: configured, Config: c, Sites: sites, Roles: ssoRoles,
+		RedirectURI: d.Auth.BaseURL() + auth.SSOCallbackPath, SignInURL: d.Auth.BaseURL() + "/sso/start?org=" + url.QueryEscape(v.P.OrgID)}
+	p.Rows = append(slices.Clone(c.Roles), make([]store.SSORoleMap, 3)...)
+	if c.GroupsClaim == "" {
+		p.Config.GroupsClaim = "groups"
+	}
+	d.renderForm(w, r, "sso_settings", view{Title: "Single sign-on", Nav: "settings", V: v, Notice: notice, Data: p}, ferr)
+	return nil
+}
+
+func (d *Dashboard) saveSSOSettings(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	r.ParseForm()
+	c := store.SSOConfig{Issuer: formValue(r, "issuer"), ClientID: formValue(r, "client_id"), GroupsClaim: formValue(r, "groups_claim"),
+		Domains: strings.FieldsFunc(formValue(r, "domains"), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' }),
+		Enforce: r.PostFormValue("enforce") != ""}
+	groups, roles, sites := r.PostForm["group"], r.PostForm["role"], r.PostForm["site"]
+	for i, g := range groups {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		m := store.SSORoleMap{Group: g}
+		if i < len(roles) {
+			m.Role = keycab.Role(roles[i])
+		}
+		if i < len(sites) && sites[i] != "" {
+			m.SiteIDs = []string{sites[i]}
+		}
+		c.Roles = append(c.Roles, m)
+	}
+	if _, err := d.Store.SetSSOConfig(r.Context(), v.P.Scope(), c, r.PostFormValue("client_secret")); err != nil {
+		return d.renderSSOSettings(w, r, v, &c, "", err)
+	}
+	return redirect(w, r, "/settings/sso?notice=sso-saved")
+}
+
+func (d *Dashboard) deleteSSOSettings(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Store.DeleteSSOConfig(r.Context(), v.P.Scope()); err != nil {
+		return err
+	}
+	return redirect(w, r, "/settings/sso?notice=sso-removed")
 }
