@@ -14,8 +14,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
 )
 
@@ -161,19 +163,20 @@ func adminActions(tb testing.TB, e *env, sc store.Scope, action string) []store.
 }
 
 // TestSSO: single sign-on against a real OpenID Connect provider (its
-// own process on loopback), on both engines. A first sign-in makes the
+// own process on loopback, one for each engine), on both engines. A first sign-in makes the
 // member with the role and sites its group maps to; a later one follows
 // the groups. Forged, wrong-audience and expired ID tokens, a replayed
 // state, a state from another browser, an unverified address, an
-// address outside the verified domains and another organisation's
-// configuration are refused. Enforced SSO refuses a member's password,
+// address outside the verified domains, another organisation's
+// configuration and an account of another organisation are refused; an
+// account with keycab's two-step sign-in on gets its code step. Enforced SSO refuses a member's password,
 // sign-in link and password reset while the owner's break-glass password
 // sign-in works and is in the admin log.
 func TestSSO(t *testing.T) {
-	idp := startIdP(t)
 	for _, eng := range engines() {
 		t.Run(eng.name, func(t *testing.T) {
 			t.Parallel()
+			idp := startIdP(t) // one each: who signs in next is the provider's state
 			ctx := context.Background()
 			e := newDashEnv(t, eng, nil, true)
 			a, b := e.web(), e.web()
@@ -274,6 +277,11 @@ func TestSSO(t *testing.T) {
 			if _, err := e.st.AccountByEmail(ctx, "dave@acme.test"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 				t.Fatalf("dave: %v", err)
 			}
+			// An account of another organisation is not joined by SSO
+			// (invited instead): zed@acme.test is Bolt's.
+			e.MustJoinWeb(t, b, "zed@acme.test", keycab.RoleStaff)
+			MustPage(t, ssoSignIn(t, e.web(), idp, orgA, idpUser{Sub: "z", Email: "zed@acme.test", EmailVerified: true, Groups: []string{"depot"}}, ""),
+				403, "another organisation")
 
 			// Enforced SSO.
 			cfg.Enforce = true
@@ -306,6 +314,21 @@ func TestSSO(t *testing.T) {
 			// SSO still signs members in.
 			last := e.web()
 			mustSSOSession(t, e, last, ssoSignIn(t, last, idp, orgA, carol, ""))
+
+			// An account with keycab's two-step sign-in on gets its code
+			// step after the provider, as after a password.
+			mia := idpUser{Sub: "mia", Email: "mia@acme.test", EmailVerified: true, Groups: []string{"depot"}}
+			mw := e.web()
+			mustSSOSession(t, e, mw, ssoSignIn(t, mw, idp, orgA, mia, ""))
+			r := MustStatus(t, e.do(t, "POST", "/v1/me/mfa/setup", mw.cookies["__Host-keycab_session"], nil), 200)
+			totp, err := decodeKey(r.str("secret"))
+			MustNoErr(t, err)
+			MustStatus(t, e.do(t, "POST", "/v1/me/mfa/enable", mw.cookies["__Host-keycab_session"], map[string]string{"code": auth.TOTPCode(totp, time.Now())}), 200)
+			mw2 := e.web()
+			res = ssoSignIn(t, mw2, idp, orgA, mia, "")
+			if res.status != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/login/mfa") || mw2.cookies["__Host-keycab_session"] != "" || mw2.cookies["__Host-keycab_mfa"] == "" {
+				t.Fatalf("sso sign-in with MFA on: %d %s %v", res.status, res.location(), mw2.cookies)
+			}
 		})
 	}
 }

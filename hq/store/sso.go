@@ -362,7 +362,8 @@ func (c SSOConfig) mapRole(groups []string) (SSORoleMap, bool) {
 
 // SSOJoin signs id in to the organisation after HQ verified its ID
 // token: an account and a member are made on the first sign-in (just in
-// time), with the role the groups claim maps to; a member's role and
+// time), with the role the groups claim maps to (an account that is a
+// member of another organisation is refused: invite it instead); a member's role and
 // sites follow the mapping at each later sign-in (an owner stays an
 // owner). The address counts as verified. Groups that map to no role
 // are EFORBIDDEN, as is a disabled or erased member. In the admin log:
@@ -405,6 +406,15 @@ func (s *Store) SSOJoin(ctx context.Context, orgID string, id SSOIdentity) (Memb
 		if errors.Is(err, sql.ErrNoRows) {
 			if !ok {
 				return forbidden("your identity provider's groups give you no role in this organisation")
+			}
+			// An account of another organisation is not joined to this
+			// one by its provider: an organisation could otherwise claim
+			// a domain it does not own and sign in as that account.
+			if n, err := t.count(ctx, t.byEngine("SELECT count(*) FROM account_members WHERE account_id = $1",
+				"SELECT count(*) FROM keycab_memberships($1)"), acct.ID); err != nil {
+				return err
+			} else if n > 0 {
+				return forbidden("%s already has a keycab account in another organisation: ask an owner here to invite it", email)
 			}
 			var caps int
 			if err := t.queryRow(ctx, "SELECT cap_members FROM orgs WHERE id = $1", orgID).Scan(&caps); err != nil {
