@@ -242,15 +242,14 @@ func (t *tx) setSSODomains(ctx context.Context, domains []string) error {
 		return err
 	}
 	for _, d := range domains {
-		var n int
-		if err := t.savepoint(ctx, func() error {
+		err := t.savepoint(ctx, func() error {
 			_, err := t.exec(ctx, "INSERT INTO sso_domains (domain, org_id) VALUES ($1, $2)", d, t.org())
 			return err
-		}); err != nil {
-			n++
-		}
-		if n > 0 {
+		})
+		if keycab.ErrorCode(t.s.classify(err)) == keycab.ECONFLICT {
 			return keycab.Errorf(keycab.ECONFLICT, "the domain %s is another organisation's", d)
+		} else if err != nil {
+			return err
 		}
 	}
 	return nil
