@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,32 +20,17 @@ import (
 	"keycab.dev/keycab/hq/store"
 )
 
-// The OpenID Connect provider of these tests: internal/oidctest's
-// command (mockoidc), built once and run as its own process on loopback.
-var oidcBinary struct {
-	once sync.Once
-	path string
-	err  error
-	out  []byte
-}
-
-func buildOIDCProvider(tb testing.TB) string {
+// buildOIDCProvider builds the OpenID Connect provider of these tests,
+// internal/oidctest's command (mockoidc), into dir.
+func buildOIDCProvider(tb testing.TB, dir string) string {
 	tb.Helper()
-	oidcBinary.once.Do(func() {
-		dir, err := os.MkdirTemp("", "keycab-oidc")
-		if err != nil {
-			oidcBinary.err = err
-			return
-		}
-		oidcBinary.path = filepath.Join(dir, "oidcprovider")
-		cmd := exec.Command("go", "build", "-o", oidcBinary.path, "keycab.dev/keycab/internal/oidctest/cmd/oidcprovider")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		oidcBinary.out, oidcBinary.err = cmd.CombinedOutput()
-	})
-	if oidcBinary.err != nil {
-		tb.Fatalf("build the OIDC provider: %v\n%s", oidcBinary.err, oidcBinary.out)
+	path := filepath.Join(dir, "oidcprovider")
+	cmd := exec.Command("go", "build", "-o", path, "keycab.dev/keycab/internal/oidctest/cmd/oidcprovider")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("build the OIDC provider: %v\n%s", err, out)
 	}
-	return oidcBinary.path
+	return path
 }
 
 const (
@@ -59,9 +43,10 @@ type idp struct {
 	origin string
 }
 
-func startIdP(tb testing.TB) *idp {
+// startIdP runs the provider binary as its own process on loopback.
+func startIdP(tb testing.TB, binary string) *idp {
 	tb.Helper()
-	cmd := exec.Command(buildOIDCProvider(tb), "-client-id", idpClientID, "-client-secret", idpSecret)
+	cmd := exec.Command(binary, "-client-id", idpClientID, "-client-secret", idpSecret)
 	out, err := cmd.StdoutPipe()
 	MustNoErr(tb, err)
 	cmd.Stderr = os.Stderr
@@ -173,10 +158,11 @@ func adminActions(tb testing.TB, e *env, sc store.Scope, action string) []store.
 // sign-in link and password reset while the owner's break-glass password
 // sign-in works and is in the admin log.
 func TestSSO(t *testing.T) {
+	binary := buildOIDCProvider(t, t.TempDir())
 	for _, eng := range engines() {
 		t.Run(eng.name, func(t *testing.T) {
 			t.Parallel()
-			idp := startIdP(t) // one each: who signs in next is the provider's state
+			idp := startIdP(t, binary) // one each: who signs in next is the provider's state
 			ctx := context.Background()
 			e := newDashEnv(t, eng, nil, true)
 			a, b := e.web(), e.web()
