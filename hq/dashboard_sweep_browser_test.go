@@ -53,11 +53,13 @@ var sweepSkips = map[string]string{
 	"/export/history.csv": "a CSV download (Content-Disposition: attachment), no page to lay out",
 	"/export/subject.zip": "a zip download (the data-subject archive), no page to lay out",
 	"/reports.csv":        "a CSV download of a report table, no page to lay out",
+	"/sso/start":          "a redirect to the organisation's identity provider (its errors are the /sso page, swept)",
+	"/sso/callback":       "the identity provider's redirect back, which needs a sign-in under way (its errors are the /sso page, swept)",
 }
 
 // Signed-out pages: opened in a context with no session, since a
 // signed-in owner is sent on from them.
-var sweepSignedOut = []string{"/signup", "/login", "/login/mfa", "/reset", "/magic", "/invite", "/verify"}
+var sweepSignedOut = []string{"/signup", "/login", "/login/mfa", "/reset", "/magic", "/invite", "/verify", "/sso"}
 
 // Every page of the dashboard in Chromium at 1366×900 and 390×844, over
 // an organisation with real rows on every page (sites, cabinets, key
@@ -252,6 +254,11 @@ func sweepSeed(tb testing.TB, e *env, sc store.Scope, s *seeded, now time.Time) 
 	MustNoErr(tb, err)
 	MustNoErr(tb, e.st.FinishWebhookDelivery(ctx, sends[0], store.WebhookResult{Delivered: true, Status: 204}))
 	MustNoErr(tb, e.st.FinishWebhookDelivery(ctx, sends[1], store.WebhookResult{Error: "dial tcp 203.0.113.7:443: connect: connection refused after the receiver's load balancer dropped it", RetryAt: now.Add(time.Hour)}))
+	_, err = e.st.SetSSOConfig(ctx, sc, store.SSOConfig{Issuer: "https://login.microsoftonline.com/5f1c2b7e-9a3d-4e8f-b6c1-2d7a9e0f4b3c/v2.0",
+		ClientID: "8c3e1f5a-7b2d-4c9e-a1f6-3e5d7b9c2a4f", Domains: []string{"quayside-property-lettings.example.test", "quayside.test"},
+		Roles: []store.SSORoleMap{{Group: "keycab-administrators-north-region", Role: keycab.RoleAdmin},
+			{Group: "lettings-negotiators-high-street", Role: keycab.RoleStaff, SiteIDs: []string{s.siteA.ID}}}}, "a client secret of the sweep")
+	MustNoErr(tb, err)
 	return sweepIDs{
 		"webhooks/{id}": hook.ID,
 		"sites/{id}":    s.siteA.ID,

@@ -504,6 +504,21 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	mustItems(t, c.MustCall(t, "GET", "/v1/api-keys", o, nil, 200), "api_keys", 2)
 	c.MustCall(t, "POST", "/v1/api-keys/"+reader.str("id")+"/revoke", o, nil, 200)
 
+	// Single sign-on: configured, read (never the secret), changed
+	// keeping the secret, a bad issuer refused, removed.
+	sso := map[string]any{"issuer": "https://login.drift.test", "client_id": "keycab", "client_secret": "drift-idp-secret",
+		"domains": []string{"drift.test"}, "roles": []map[string]any{{"group": "depot", "role": "staff", "site_ids": []string{site}}, {"group": "it", "role": "admin"}}}
+	c.MustCall(t, "PUT", "/v1/sso", o, sso, 200)
+	if got := c.MustCall(t, "GET", "/v1/sso", o, nil, 200); strings.Contains(got.raw, "drift-idp-secret") {
+		t.Fatal("GET /v1/sso answers the client secret")
+	}
+	delete(sso, "client_secret")
+	sso["enforce"] = true
+	c.MustCall(t, "PUT", "/v1/sso", o, sso, 200)
+	sso["issuer"] = "http://login.drift.test"
+	c.MustCall(t, "PUT", "/v1/sso", o, sso, 400)
+	c.MustCall(t, "DELETE", "/v1/sso", o, nil, 204)
+
 	// Deleting the organisation, and restoring it.
 	c.MustCall(t, "GET", "/v1/org/deletion", o, nil, 200)
 	c.MustCall(t, "POST", "/v1/org/deletion", o, map[string]any{"confirm": "Drift", "password": goodPassword}, 202)

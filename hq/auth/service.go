@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -91,6 +92,10 @@ type Service struct {
 	now   func() time.Time
 	cfg   Config
 	dummy string // a hash to verify against when the account is unknown
+	// ssoHTTP reaches identity providers (nil: a default client);
+	// ssoProv caches their discovery documents and keys by issuer.
+	ssoHTTP *http.Client
+	ssoProv ssoProviders
 }
 
 // New returns a Service. A nil mailer records every message as a dry run
@@ -317,12 +322,14 @@ func (s *Service) Login(ctx context.Context, email, password, orgID, ip string) 
 		s.log.Warn("failed login", "reason", "wrong password", "account", acct.ID, "ip", ip)
 		return LoginResult{}, errBadLogin
 	}
-	return s.firstFactorDone(ctx, acct, orgID)
+	return s.firstFactorDone(ctx, acct, orgID, viaPassword)
 }
 
 // firstFactorDone picks the membership and either signs in or, with MFA,
 // issues the MFA step's token.
-func (s *Service) firstFactorDone(ctx context.Context, acct store.Account, orgID string) (LoginResult, error) {
+// via says how (viaPassword, viaMagic, viaSSO): an organisation that
+// enforces SSO refuses the others (checkEnforced).
+func (s *Service) firstFactorDone(ctx context.Context, acct store.Account, orgID, via string) (LoginResult, error) {
 	ms, err := s.st.Memberships(ctx, acct.ID)
 	if err != nil {
 		return LoginResult{}, err
@@ -337,6 +344,9 @@ func (s *Service) firstFactorDone(ctx context.Context, acct store.Account, orgID
 	if m == nil {
 		s.log.Warn("denied login", "reason", "no membership", "account", acct.ID)
 		return LoginResult{}, keycab.Errorf(keycab.EFORBIDDEN, "you are not a member of that organisation")
+	}
+	if err := s.checkEnforced(ctx, *m, via); err != nil {
+		return LoginResult{}, err
 	}
 	if acct.MFA {
 		tok := newToken(prefixMFA)
@@ -582,8 +592,16 @@ func (s *Service) ConfirmReset(ctx context.Context, token, password, ip string) 
 	if err := CheckPassword(password); err != nil {
 		return err
 	}
-	tok, err := s.st.UseAuthToken(ctx, store.PurposeReset, HashToken(token))
+	tok, err := s.st.PeekAuthToken(ctx, store.PurposeReset, HashToken(token))
 	if err != nil {
+		s.log.Warn("failed password reset", "reason", "invalid, used or expired link", "ip", ip)
+		return err
+	}
+	if err := s.checkResetAllowed(ctx, tok.AccountID); err != nil {
+		s.log.Warn("failed password reset", "reason", keycab.ErrorMessage(err), "account", tok.AccountID)
+		return err
+	}
+	if tok, err = s.st.UseAuthToken(ctx, store.PurposeReset, HashToken(token)); err != nil {
 		s.log.Warn("failed password reset", "reason", "invalid, used or expired link", "ip", ip)
 		return err
 	}
@@ -625,7 +643,7 @@ func (s *Service) ConfirmMagicLink(ctx context.Context, token, orgID, ip string)
 	if err != nil {
 		return LoginResult{}, err
 	}
-	return s.firstFactorDone(ctx, acct, orgID)
+	return s.firstFactorDone(ctx, acct, orgID, viaMagic)
 }
 
 // Invitation is what an inviter asks for.

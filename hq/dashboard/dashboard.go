@@ -121,6 +121,10 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	handle("GET /magic", d.magicPage)
 	handle("POST /magic", d.magicRequestPost)
 	handle("POST /magic/confirm", d.magicConfirmPost)
+	handle("GET /sso", d.ssoPage)
+	handle("POST /sso", d.ssoPost)
+	handle("GET /sso/start", d.ssoStart)
+	handle("GET /sso/callback", d.ssoCallback)
 	handle("GET /invite", d.invitePage)
 	handle("POST /invite", d.invitePost)
 	handle("GET /export/history.csv", d.exportCSV)
@@ -202,6 +206,10 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		// dashboard_import.go
 		"GET /import":  managerPage(d.importForm),
 		"POST /import": managerPage(d.importPost),
+		// dashboard_sso.go
+		"GET /settings/sso":         d.ssoSettings,
+		"POST /settings/sso":        d.saveSSOSettings,
+		"POST /settings/sso/delete": d.deleteSSOSettings,
 		// dashboard_apikeys.go
 		"GET /api-keys":              d.apiKeys,
 		"POST /api-keys":             d.createAPIKey,
@@ -599,6 +607,8 @@ var notices = map[string]string{
 	"erased":          "Personal data erased here; every kiosk erases it with its next config.",
 	"holdplaced":      "Legal hold placed.",
 	"api-key-revoked": "API key revoked: it is refused from now on.",
+	"sso-saved":       "Single sign-on saved.",
+	"sso-removed":     "Single sign-on removed: members sign in with their passwords again.",
 	"webhook-test":    "Test event queued: it appears in the delivery log below once sent.",
 	"webhook-resent":  "Delivery queued again, with the same message id.",
 	"imported":        "Imported. Every line of the file is stored.",

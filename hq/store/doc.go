@@ -46,6 +46,7 @@
 //	legal_holds   org_id, id, target (member, key_set, site), target id, reason, owner -> members, end, ended (0018)
 //	retention_rules org_id, days for personal texts, deliveries, expired sessions and tokens, admin-log details (0018)
 //	kiosk_directory kiosk id -> org_id, kept by a trigger, for public logs (0021); orgs.public_logs
+//	sso_configs, sso_logins, sso_domains  an organisation's OpenID Connect provider, sign-ins under way, verified domain -> org_id (0026)
 //
 // Accounts (version 2, and 17): accounts (email, password hash, sealed
 // TOTP secret, verified), account_members, sessions (token hashes,

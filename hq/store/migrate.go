@@ -170,6 +170,7 @@ func grant(ctx context.Context, t *sql.Tx, appRole string) error {
 		"GRANT SELECT, UPDATE ON notes_key TO " + r,                                        // 0016
 		"GRANT UPDATE (detail) ON admin_log TO " + r,                                       // 0018: retention's marker only
 		"GRANT SELECT, INSERT, DELETE ON kiosk_directory TO " + r,                          // 0021
+		"GRANT SELECT, INSERT, DELETE ON sso_domains TO " + r,                              // 0026
 		"GRANT EXECUTE ON FUNCTION " + strings.Join(definerFunctions(), ", ") + " TO " + r, // 0009
 	} {
 		if _, err := t.ExecContext(ctx, q); err != nil {
@@ -197,7 +198,9 @@ func definerFunctions() []string {
 		// 0021: a public log's organisation.
 		"keycab_kiosk_org(text)",
 		// 0024: organisations with a webhook delivery due.
-		"keycab_webhook_due_orgs(bigint)"}
+		"keycab_webhook_due_orgs(bigint)",
+		// 0026: the organisation of an SSO email domain.
+		"keycab_sso_domain_org(text)"}
 }
 
 // The tenant tables: every one carries org_id (orgs: id) and is covered
@@ -229,7 +232,9 @@ func mutableTables() []string {
 		// 0024: webhooks.
 		"webhooks", "webhook_deliveries",
 		// 0025: API keys.
-		"api_keys"}
+		"api_keys",
+		// 0026: single sign-on.
+		"sso_configs", "sso_logins"}
 }
 
 func appendOnlyTables() []string {
