@@ -270,6 +270,14 @@
 // before) and custody follows; HQ applies nothing for custody.hq, which
 // it already holds. A kiosk of an older minor version ignores the field.
 //
+// # Languages (minor version 7)
+//
+// Minor version 7 adds Language to the bundle's site and to each member,
+// omitted when empty: a locale of internal/i18n (en-GB, en-US, de). The
+// kiosk's screens speak the site's; a member's own, when set, overrides
+// it for that member's session. A kiosk of an older minor version
+// ignores both and speaks English; an empty or unknown one is en-GB.
+//
 // # Enrolment
 //
 // An admin makes a single-use token for one cabinet at HQ. The kiosk

@@ -8,7 +8,7 @@ import "time"
 // actions; minor 4: personal texts; minor 5: the record lifecycle
 // (erasure, legal holds, retention) in the bundle; minor 6: custody
 // changes made at HQ in the bundle.
-const Minor = 6
+const Minor = 7
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"
