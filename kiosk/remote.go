@@ -202,4 +202,3 @@ func (c *Controller) remoteFob(ctx context.Context, a keycab.RemoteAction, detai
 	c.reload(ctx)
 	answer(keycab.RemoteOutcome{Outcome: keycab.RemoteDone, LogIndex: idx})
 }
-
