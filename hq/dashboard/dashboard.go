@@ -325,8 +325,8 @@ func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
 // are said in l's words and formats.
 func templateFuncs(l *i18n.Localizer) template.FuncMap {
 	return template.FuncMap{
-		"t":  l.T,
-		"tn": l.N,
+		"t":  func(id string, kv ...any) template.HTML { return template.HTML(l.T(id, escapeArgs(kv)...)) },
+		"tn": func(id string, n int, kv ...any) template.HTML { return template.HTML(l.N(id, n, escapeArgs(kv)...)) },
 		"when": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
@@ -377,6 +377,20 @@ func templateFuncs(l *i18n.Localizer) template.FuncMap {
 		"zoned":      func(t time.Time, zone string) string { return zoned(l, t, zone) },
 		"localInput": localInput,
 	}
+}
+
+// escapeArgs HTML-escapes the values of a message's name/value pairs:
+// "t" and "tn" give HTML, the catalogue's own text as the templates' text
+// was (it holds no markup), the values (names, labels, times) escaped.
+func escapeArgs(kv []any) []any {
+	out := make([]any, len(kv))
+	for i, x := range kv {
+		if i%2 == 1 {
+			x = template.HTMLEscapeString(fmt.Sprint(x))
+		}
+		out[i] = x
+	}
+	return out
 }
 
 // loadTemplates parses every page with the layout, once a locale: a
