@@ -774,4 +774,3 @@ func roleName(l *i18n.Localizer, r keycab.Role) string {
 	s := string(r)
 	return strings.ToUpper(s[:1]) + s[1:]
 }
-
