@@ -139,6 +139,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"GET /settings":             {d.settings, auth.AllowEnrol},
 		"POST /settings/mfa/setup":  {d.mfaSetup, auth.AllowEnrol},
 		"POST /settings/mfa/enable": {d.mfaEnable, auth.AllowEnrol},
+		"POST /settings/language":   {d.setOwnLanguage, auth.AllowEnrol},
 	} {
 		mux.Handle(pattern, d.signedInAs(a.h, a.allow))
 	}
@@ -242,6 +243,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /people/{id}/badges/{badge}/revoke": d.revokeBadge,
 		"POST /people/{id}/pin":                   d.setPIN,
 		"POST /people/{id}/access":                d.setAccess,
+		"POST /people/{id}/language":              d.setLanguage,
 		"POST /people/{id}/jobs":                  d.createJob,
 		"POST /people/{id}/jobs/{job}/end":        d.endJob,
 		"GET /people/{id}/jobs/new":               managerPage(d.newJob),
@@ -376,6 +378,8 @@ func templateFuncs(l *i18n.Localizer) template.FuncMap {
 		// dashboard_time.go: a time in a site's zone, and a datetime-local value.
 		"zoned":      func(t time.Time, zone string) string { return zoned(l, t, zone) },
 		"localInput": localInput,
+		// locales are the languages a picker offers (internal/i18n).
+		"locales": i18n.Locales,
 	}
 }
 

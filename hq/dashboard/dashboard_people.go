@@ -324,6 +324,26 @@ func (d *Dashboard) setPIN(w http.ResponseWriter, r *http.Request, v *viewer) er
 	return redirect(w, r, "/people/"+id+"?notice=saved")
 }
 
+// setLanguage sets a member's own language (empty: as the site at a
+// kiosk, as the browser here), as the member or a manager of the member
+// may.
+func (d *Dashboard) setLanguage(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	if err := d.Store.SetMemberLanguage(r.Context(), v.P.Scope(), id, r.PostFormValue("language")); err != nil {
+		return d.memberFailed(w, r, v, id, err, nil)
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+// setOwnLanguage sets the signed-in member's own language from the
+// settings page.
+func (d *Dashboard) setOwnLanguage(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Store.SetMemberLanguage(r.Context(), v.P.Scope(), v.P.MemberID, r.PostFormValue("language")); err != nil {
+		return err
+	}
+	return redirect(w, r, "/settings?notice=saved")
+}
+
 // jobOf reads the job form of contractor memberID: its window is typed
 // as wall-clock times of the key sets' site (which must share one time
 // zone).
