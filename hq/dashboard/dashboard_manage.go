@@ -96,6 +96,7 @@ var commonZones = []string{"UTC", "Europe/London", "Europe/Dublin", "Europe/Lisb
 // siteForm is the site create and edit page.
 type siteForm struct {
 	ID, Name, Address, TimeZone string
+	Language                    string // the locale its kiosks speak; empty: en-GB
 	Notes                       string
 	NotesRedacted               bool
 	SetNotes                    bool // the viewer may set notes (admins)
@@ -109,7 +110,7 @@ func (d *Dashboard) renderSiteForm(w http.ResponseWriter, r *http.Request, v *vi
 
 func siteFormOf(r *http.Request) siteForm {
 	return siteForm{ID: r.PathValue("id"), Name: formValue(r, "name"), Address: formValue(r, "address"),
-		TimeZone: formValue(r, "time_zone"), Notes: r.PostFormValue("notes")}
+		TimeZone: formValue(r, "time_zone"), Language: formValue(r, "language"), Notes: r.PostFormValue("notes")}
 }
 
 func (d *Dashboard) newSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -122,7 +123,7 @@ func (d *Dashboard) newSite(w http.ResponseWriter, r *http.Request, v *viewer) e
 
 func (d *Dashboard) createSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	f := siteFormOf(r)
-	st, err := d.Store.CreateSite(r.Context(), v.P.Scope(), store.Site{Site: keycab.Site{Name: f.Name, Address: f.Address, TimeZone: f.TimeZone}, Notes: f.Notes})
+	st, err := d.Store.CreateSite(r.Context(), v.P.Scope(), store.Site{Site: keycab.Site{Name: f.Name, Address: f.Address, TimeZone: f.TimeZone, Language: f.Language}, Notes: f.Notes})
 	if err != nil {
 		d.renderSiteForm(w, r, v, f, err)
 		return nil
@@ -135,13 +136,13 @@ func (d *Dashboard) editSite(w http.ResponseWriter, r *http.Request, v *viewer) 
 	if err != nil {
 		return err
 	}
-	d.renderSiteForm(w, r, v, siteForm{ID: st.ID, Name: st.Name, Address: st.Address, TimeZone: st.TimeZone, Notes: st.Notes, NotesRedacted: st.NotesRedacted}, nil)
+	d.renderSiteForm(w, r, v, siteForm{ID: st.ID, Name: st.Name, Address: st.Address, TimeZone: st.TimeZone, Language: st.Language, Notes: st.Notes, NotesRedacted: st.NotesRedacted}, nil)
 	return nil
 }
 
 func (d *Dashboard) updateSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), siteFormOf(r)
-	err := d.Store.UpdateSite(ctx, sc, keycab.Site{ID: f.ID, Name: f.Name, Address: f.Address, TimeZone: f.TimeZone})
+	err := d.Store.UpdateSite(ctx, sc, keycab.Site{ID: f.ID, Name: f.Name, Address: f.Address, TimeZone: f.TimeZone, Language: f.Language})
 	if err == nil && v.Admin() && r.PostForm.Has("notes") {
 		var old store.Site
 		if old, err = d.Store.GetSite(ctx, sc, f.ID); err == nil && old.Notes != f.Notes {

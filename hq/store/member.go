@@ -41,6 +41,9 @@ func (t *tx) createMember(ctx context.Context, m *keycab.Member) error {
 	m.ID, m.OrgID = newID("mem"), t.org()
 	m.Email = strings.ToLower(strings.TrimSpace(m.Email))
 	m.SiteIDs = dedupe(m.SiteIDs)
+	if !i18n.Valid(m.Language) {
+		return badLanguage(m.Language)
+	}
 	for _, site := range m.SiteIDs {
 		if err := t.siteVisible(ctx, site); err != nil {
 			return err
