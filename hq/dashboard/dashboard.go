@@ -378,7 +378,7 @@ func templateFuncs(l *i18n.Localizer) template.FuncMap {
 		// dashboard_time.go: a time in a site's zone, and a datetime-local value.
 		"zoned":      func(t time.Time, zone string) string { return zoned(l, t, zone) },
 		"localInput": localInput,
-		"weekday": l.Weekday,
+		"weekday":    l.Weekday,
 		// locales are the languages a picker offers (internal/i18n).
 		"locales": i18n.Locales,
 	}
