@@ -529,6 +529,7 @@ func (d *Dashboard) signedInAs(f pageFunc, allow auth.Allow) http.Handler {
 			d.renderError(w, r, nil, err)
 			return
 		}
+		v.L = localizer(r, v.Lang)
 		if err := p.Gate(allow); err != nil {
 			if r.Method == http.MethodGet && errors.Is(err, auth.ErrUnverified) {
 				http.Redirect(w, r, "/verify", http.StatusSeeOther)

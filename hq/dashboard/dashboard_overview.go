@@ -8,6 +8,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // The overview is the dashboard's home: keys out, overdue, open alarms
@@ -74,7 +75,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, v *viewer) 
 			}
 		}
 	}
-	if p.Today, err = d.today(ctx, v.P.Scope()); err != nil {
+	if p.Today, err = d.today(ctx, v.L, v.P.Scope()); err != nil {
 		return err
 	}
 	d.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", V: v, Data: p})
@@ -83,10 +84,10 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, v *viewer) 
 
 // today counts the takes and returns the scope sees since midnight UTC,
 // by hour.
-func (d *Dashboard) today(ctx context.Context, sc store.Scope) (activity, error) {
+func (d *Dashboard) today(ctx context.Context, l *i18n.Localizer, sc store.Scope) (activity, error) {
 	now := d.now().UTC()
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	a := activity{Day: midnight.Format("2 Jan 2006") + " (UTC)"}
+	a := activity{Day: l.Date(midnight) + " (UTC)"}
 	var takes, returns [24]int
 	f := store.EventFilter{Since: midnight, Limit: 1000}
 	for page := 0; ; page++ {
