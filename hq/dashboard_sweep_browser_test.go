@@ -175,6 +175,20 @@ func TestBrowserSweep(t *testing.T) {
 			out.sweepCheck(path, width)
 		}
 	}
+
+	// Every signed-in page again in German, the owner's own language:
+	// its words are longer, and must not push a page sideways either.
+	MustNoErr(t, e.st.SetMemberLanguage(context.Background(), sc, s.ownerID, "de"))
+	for _, size := range [][2]int64{{1366, 900}, {390, 844}} {
+		width := size[0]
+		owner.do(chromedp.EmulateViewport(size[0], size[1]))
+		for _, p := range pages {
+			owner.open(p.path)
+			owner.sweepCheck("de"+p.name, width)
+		}
+	}
+	owner.open("/")
+	owner.MustSee("Übersicht", "Verlauf")
 }
 
 // sweepIDs are the seeded rows' ids, by the collection a route names.
