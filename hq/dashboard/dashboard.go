@@ -379,6 +379,7 @@ func templateFuncs(l *i18n.Localizer) template.FuncMap {
 		"zoned":      func(t time.Time, zone string) string { return zoned(l, t, zone) },
 		"localInput": localInput,
 		"weekday":    l.Weekday,
+		"schedule":   func(ws []keycab.Window) string { return scheduleWords(l, ws) },
 		// locales are the languages a picker offers (internal/i18n).
 		"locales": i18n.Locales,
 	}

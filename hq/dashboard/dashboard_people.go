@@ -77,7 +77,7 @@ func (p memberPage) From() string {
 	if len(p.Member.Schedule) == 0 {
 		return ""
 	}
-	return shortClock(p.Member.Schedule[0].From)
+	return hhmm(p.Member.Schedule[0].From)
 }
 
 func (p memberPage) Until() string {
@@ -87,7 +87,7 @@ func (p memberPage) Until() string {
 	if p.Member.Schedule[0].Until == 1440 {
 		return "24:00"
 	}
-	return shortClock(p.Member.Schedule[0].Until)
+	return hhmm(p.Member.Schedule[0].Until)
 }
 
 // AccessUntil is the access expiry as a datetime-local value in UTC.
