@@ -123,7 +123,7 @@ func (d *Dashboard) today(ctx context.Context, l *i18n.Localizer, sc store.Scope
 		b := bar{Hour: h, Takes: takes[h], Returns: returns[h], X: float64(h) * 10,
 			TakeH: float64(takes[h]) * scale, RetH: float64(returns[h]) * scale}
 		b.TakeY, b.RetY = 50-b.TakeH, 50-b.RetH
-		b.Title = fmt.Sprintf("%02d:00–%02d:00: %d taken, %d returned", h, h+1, takes[h], returns[h])
+		b.Title = l.T("dash.overview.bar", "Hours", fmt.Sprintf("%02d:00–%02d:00", h, h+1), "Takes", takes[h], "Returns", returns[h])
 		a.Bars = append(a.Bars, b)
 	}
 	return a, nil
