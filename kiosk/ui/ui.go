@@ -232,7 +232,7 @@ func (u *UI) tick() {
 	u.rescale()
 	now := u.rt.now()
 	u.timer.tick(now)
-	if t := now.In(u.rt.loc).Format("15:04"); t != u.clock.Text {
+	if t := u.tr().Clock(now.In(u.rt.loc)); t != u.clock.Text {
 		u.clock.Text = t
 		u.header.Refresh()
 	}
