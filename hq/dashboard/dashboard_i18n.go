@@ -11,6 +11,12 @@ import (
 // (TestTitlesInCatalogue keeps every id in the catalogue). A title put
 // together from data ("Kiosk policy: Front office") stays as it is.
 var titles = map[string]string{
+	"New site":                  "dash.title.new_site",
+	"New cabinet":               "dash.title.new_cabinet",
+	"New key set":               "dash.title.new_key_set",
+	"New job":                   "dash.title.new_job",
+	"Change job":                "dash.title.change_job",
+	"Add a member":              "dash.title.add_a_member",
 	"Verify your email address": "dash.title.verify_your_email_address",
 	"Settings":                  "dash.title.settings",
 	"Admin log":                 "dash.title.admin_log",

@@ -46,11 +46,11 @@ func (d *Dashboard) renderForm(w http.ResponseWriter, r *http.Request, name stri
 
 // formTitle is the title of a create form (id empty) or of the edit form
 // of the thing named name.
-func formTitle(id, create, name string) string {
+func formTitle(v *viewer, id, create, name string) string {
 	if id == "" {
 		return create
 	}
-	return "Edit " + name
+	return v.T("dash.title.edit", "Name", name)
 }
 
 // redirect sends the browser to path after a successful POST.
@@ -105,7 +105,7 @@ type siteForm struct {
 
 func (d *Dashboard) renderSiteForm(w http.ResponseWriter, r *http.Request, v *viewer, f siteForm, err error) {
 	f.Zones, f.SetNotes = commonZones, v.Admin()
-	d.renderForm(w, r, "site_form", view{Title: formTitle(f.ID, "New site", f.Name), Nav: "sites", V: v, Data: f}, err)
+	d.renderForm(w, r, "site_form", view{Title: formTitle(v, f.ID, "New site", f.Name), Nav: "sites", V: v, Data: f}, err)
 }
 
 func siteFormOf(r *http.Request) siteForm {
@@ -175,7 +175,7 @@ func (d *Dashboard) renderCabinetForm(w http.ResponseWriter, r *http.Request, v 
 		return
 	}
 	f.Sites = dir.Sites
-	d.renderForm(w, r, "cabinet_form", view{Title: formTitle(f.ID, "New cabinet", f.Name), Nav: "cabinets", V: v, Data: f}, err)
+	d.renderForm(w, r, "cabinet_form", view{Title: formTitle(v, f.ID, "New cabinet", f.Name), Nav: "cabinets", V: v, Data: f}, err)
 }
 
 func cabinetFormOf(r *http.Request) cabinetForm {

@@ -400,7 +400,7 @@ func (d *Dashboard) renderJob(w http.ResponseWriter, r *http.Request, v *viewer,
 	p.Job = f
 	title := "New job"
 	if f.ID != "" {
-		title = "Change job"
+		title = "Change job" // titles says it in the page's language
 	}
 	d.renderForm(w, r, "job_form", view{Title: title, Nav: "people", V: v, Data: p}, err)
 	return nil
