@@ -1,7 +1,6 @@
 package keycab
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -13,175 +12,176 @@ import (
 // longer than 1 minute", not "door_held: door open longer than 1m0s").
 // Every EventKind and every alarm name has an entry (TestDescribeCovers).
 
-// eventTitles says each event kind in a few words, for lists and filters.
+// eventTitles has the message id (catalogue.go) of each event kind in a
+// few words, for lists and filters.
 var eventTitles = map[EventKind]string{
-	EventBoot:          "Kiosk started",
-	EventShutdown:      "Kiosk stopped",
-	EventConfigApplied: "Settings updated",
-	EventKeyRotate:     "Kiosk signing key changed",
-	EventKeyTaken:      "Key taken",
-	EventKeyReturned:   "Key returned",
-	EventIdentified:    "Signed in",
-	EventIdentifyFail:  "Sign-in failed",
-	EventLockedOut:     "Locked out",
-	EventDoorOpened:    "Door opened",
-	EventDoorClosed:    "Door closed",
-	EventAlarmRaised:   "Alarm",
-	EventAlarmCleared:  "Alarm cleared",
-	EventEmergency:     "Emergency release",
-	EventEmergencyOff:  "Emergency over",
-	EventAdminChange:   "Admin change",
-	EventMemberErased:  "Personal data erased",
-	EventTextsExpired:  "Old personal texts deleted",
-	EventLogEpoch:      "Log restarted after restore",
-	EventCosigned:      "Log confirmed by HQ",
-	EventClockAnchored: "Clock confirmed",
-	EventLockPulsed:    "Lock test",
-	EventKeyLost:       "Key marked lost",
-	EventKeyHandedOver: "Key handed over",
-	EventRemoteRelease: "Released from HQ",
-	EventRemoteRefused: "HQ request refused",
-	EventRemoteDone:    "HQ request carried out",
-	EventCustodyFromHQ: "Key changed hands at HQ",
+	EventBoot:          "event.boot",
+	EventShutdown:      "event.shutdown",
+	EventConfigApplied: "event.config_applied",
+	EventKeyRotate:     "event.key_rotate",
+	EventKeyTaken:      "event.key_taken",
+	EventKeyReturned:   "event.key_returned",
+	EventIdentified:    "event.identified",
+	EventIdentifyFail:  "event.identify_fail",
+	EventLockedOut:     "event.locked_out",
+	EventDoorOpened:    "event.door_opened",
+	EventDoorClosed:    "event.door_closed",
+	EventAlarmRaised:   "event.alarm_raised",
+	EventAlarmCleared:  "event.alarm_cleared",
+	EventEmergency:     "event.emergency",
+	EventEmergencyOff:  "event.emergency_off",
+	EventAdminChange:   "event.admin_change",
+	EventMemberErased:  "event.member_erased",
+	EventTextsExpired:  "event.texts_expired",
+	EventLogEpoch:      "event.log_epoch",
+	EventCosigned:      "event.cosigned",
+	EventClockAnchored: "event.clock_anchored",
+	EventLockPulsed:    "event.lock_pulsed",
+	EventKeyLost:       "event.key_lost",
+	EventKeyHandedOver: "event.key_handed_over",
+	EventRemoteRelease: "event.remote_release",
+	EventRemoteRefused: "event.remote_refused",
+	EventRemoteDone:    "event.remote_done",
+	EventCustodyFromHQ: "event.custody_from_hq",
 }
 
-// alarmTitles says each alarm in a sentence.
+// alarmTitles has the message id of each alarm in a sentence.
 var alarmTitles = map[string]string{
-	AlarmDoorHeld:     "Door held open too long",
-	AlarmDoorForced:   "Door forced open while locked",
-	AlarmKeyRemoved:   "Key removed without signing in",
-	AlarmWrongSlot:    "Key returned to the wrong slot",
-	AlarmTamper:       "Cabinet tampered with",
-	AlarmOverdue:      "Key overdue",
-	AlarmEquivocation: "Kiosk log does not match HQ's copy",
-	AlarmKioskOffline: "Kiosk offline",
-	AlarmLogFailed:    "Kiosk cannot record: call an administrator",
+	AlarmDoorHeld:     "alarm.door_held",
+	AlarmDoorForced:   "alarm.door_forced",
+	AlarmKeyRemoved:   "alarm.key_removed",
+	AlarmWrongSlot:    "alarm.wrong_slot",
+	AlarmTamper:       "alarm.tamper",
+	AlarmOverdue:      "alarm.overdue",
+	AlarmEquivocation: "alarm.equivocation",
+	AlarmKioskOffline: "alarm.kiosk_offline",
+	AlarmLogFailed:    "alarm.log_failed",
 }
 
-// EventTitle says kind in a few words ("Key taken"); a kind this version
-// does not know is shown as it is.
-func EventTitle(kind EventKind) string {
-	if t, ok := eventTitles[kind]; ok {
-		return t
+// EventTitle says kind in a few words in English ("Key taken"); a kind
+// this version does not know is shown as it is.
+func EventTitle(kind EventKind) string { return EventTitleIn(English, kind) }
+
+// EventTitleIn says kind in a few words in l's language.
+func EventTitleIn(l Texts, kind EventKind) string {
+	if id, ok := eventTitles[kind]; ok {
+		return l.T(id)
 	}
 	return string(kind)
 }
 
-// AlarmTitle says an alarm in a sentence ("Door held open too long"); an
-// unknown name is shown as it is.
-func AlarmTitle(name string) string {
-	if t, ok := alarmTitles[name]; ok {
-		return t
+// AlarmTitle says an alarm in a sentence in English ("Door held open too
+// long"); an unknown name is shown as it is.
+func AlarmTitle(name string) string { return AlarmTitleIn(English, name) }
+
+// AlarmTitleIn says an alarm in a sentence in l's language.
+func AlarmTitleIn(l Texts, name string) string {
+	if id, ok := alarmTitles[name]; ok {
+		return l.T(id)
 	}
 	return name
 }
 
-// DescribeAlarm says an alarm in a sentence with what its detail tells:
-// a door-held alarm whose detail has "for" (a Go duration) reads "Door
-// held open longer than 1 minute"; "detail" (the kiosk's own wording of
-// the case) follows the title.
+// DescribeAlarm says an alarm in English in a sentence with what its
+// detail tells: a door-held alarm whose detail has "for" (a Go duration)
+// reads "Door held open longer than 1 minute"; "detail" (the kiosk's own
+// wording of the case) follows the title.
 func DescribeAlarm(name string, detail map[string]string) string {
+	return DescribeAlarmIn(English, name, detail)
+}
+
+// DescribeAlarmIn is DescribeAlarm in l's language.
+func DescribeAlarmIn(l Texts, name string, detail map[string]string) string {
 	if name == AlarmDoorHeld {
 		if d, err := time.ParseDuration(detail["for"]); err == nil && d > 0 {
-			return "Door held open longer than " + Duration(d)
+			return l.T("describe.door_held_for", "For", DurationIn(l, d))
 		}
 	}
-	t := AlarmTitle(name)
+	t := AlarmTitleIn(l, name)
 	if name == AlarmDoorHeld {
 		return t // the detail only restates it
 	}
 	if s := strings.TrimSpace(detail["detail"]); s != "" {
-		t += ": " + s
+		t = l.T("describe.with_detail", "Title", t, "Detail", s)
 	}
 	return t
 }
 
-// Describe says a log entry in a staff-facing sentence from its kind and
-// detail: "Signed in with a badge", "Alarm: Door held open longer than 1
-// minute", "Sign-in failed: wrong PIN (attempt 2)". It never shows a hash
-// or an internal key name.
+// Describe says a log entry in an English staff-facing sentence from its
+// kind and detail: "Signed in with a badge", "Alarm: Door held open
+// longer than 1 minute", "Sign-in failed: wrong PIN (attempt 2)". It
+// never shows a hash or an internal key name.
 func Describe(kind EventKind, detail map[string]string) string {
-	t := EventTitle(kind)
+	return DescribeIn(English, kind, detail)
+}
+
+// DescribeIn is Describe in l's language.
+func DescribeIn(l Texts, kind EventKind, detail map[string]string) string {
+	t := EventTitleIn(l, kind)
 	switch kind {
 	case EventIdentified:
 		if v := detail["via"]; v != "" {
-			return t + " with " + viaWords(v)
+			return l.T(viaID(v))
 		}
 	case EventIdentifyFail:
 		if r := detail["reason"]; r != "" {
-			t += ": " + r
+			t = l.T("describe.with_detail", "Title", t, "Detail", r)
 		}
 		if a := detail["attempt"]; a != "" {
-			t += " (attempt " + a + ")"
+			t = l.T("describe.attempt", "Text", t, "Attempt", a)
 		}
 	case EventLockedOut:
 		if d, err := time.ParseDuration(detail["for"]); err == nil && d > 0 {
-			t += " for " + Duration(d)
+			t = l.T("describe.locked_out_for", "For", DurationIn(l, d))
 		}
 	case EventLockPulsed:
-		if l := detail["lock"]; l != "" {
-			t += " of lock " + l
+		if lk := detail["lock"]; lk != "" {
+			t = l.T("describe.lock_test_of", "Lock", lk)
 		}
 	case EventAlarmRaised:
 		if a := detail["alarm"]; a != "" {
-			return "Alarm: " + DescribeAlarm(a, detail)
+			return l.T("describe.alarm", "Alarm", DescribeAlarmIn(l, a, detail))
 		}
 	case EventAlarmCleared:
 		if a := detail["alarm"]; a != "" {
-			return "Alarm cleared: " + AlarmTitle(a)
+			return l.T("describe.alarm_cleared", "Alarm", AlarmTitleIn(l, a))
 		}
 	case EventBoot:
 		if n, err := strconv.Atoi(detail["keys_out"]); err == nil {
-			t += fmt.Sprintf(", %s out", plural(n, "key"))
+			t = l.N("describe.boot_keys_out", n)
 		}
 	case EventAdminChange:
 		switch detail["change"] {
 		case ChangeTokenEnrolled:
-			return "New key label enrolled"
+			return l.T("describe.token_enrolled")
 		case ChangeBadgeLinked:
-			return "New badge linked"
+			return l.T("describe.badge_linked")
 		case ChangeSlotMapped:
-			return "Slot " + detail["slot"] + " assigned"
+			return l.T("describe.slot_mapped", "Slot", detail["slot"])
 		case ChangeRefused:
-			return "Change refused by HQ"
+			return l.T("describe.change_refused")
 		}
 	case EventRemoteRefused:
 		if r := detail[RemoteRefusal]; r != "" {
-			t += ": " + r
+			t = l.T("describe.with_detail", "Title", t, "Detail", r)
 		}
 	}
 	return t
 }
 
-// viaWords says how a member identified: the source of the badge read
-// ("qr" for the camera, else the reader).
-func viaWords(v string) string {
+// viaID is the message id of how a member identified: the source of the
+// badge read ("qr" for the camera, else the reader).
+func viaID(v string) string {
 	switch strings.ToLower(v) {
 	case "pin":
-		return "a PIN"
+		return "describe.signed_in_pin"
 	case "qr":
-		return "a QR code"
+		return "describe.signed_in_qr"
 	}
-	return "a badge" // a reader's name: rdm6300, wiegand, ...
+	return "describe.signed_in_badge" // a reader's name: rdm6300, wiegand, ...
 }
 
-// Duration says d in words, to the largest whole unit that fits: "1
-// minute", "90 seconds", "2 hours".
-func Duration(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return d.String()
-	case d >= time.Hour && d%time.Hour == 0:
-		return plural(int(d/time.Hour), "hour")
-	case d >= time.Minute && d%time.Minute == 0:
-		return plural(int(d/time.Minute), "minute")
-	}
-	return plural(int(d.Round(time.Second)/time.Second), "second")
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
-}
+// Duration says d in English words, to the largest whole unit that fits:
+// "1 minute", "90 seconds", "2 hours" (i18n.Localizer.Duration in other
+// languages).
+func Duration(d time.Duration) string { return DurationIn(English, d) }

@@ -73,9 +73,9 @@ func ruleRefusal(f Facts, now time.Time) *Decision {
 		}
 		later = true
 	}
-	d := refuse("Your groups do not give you %s.", k.Label)
+	d := refuse(f.lang(), "policy.no_group", "Label", k.Label)
 	if reached && later {
-		d = refuse("Your group may take %s only at set times; not now.", k.Label)
+		d = refuse(f.lang(), "policy.group_hours", "Label", k.Label)
 	}
 	return &d
 }

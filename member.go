@@ -75,6 +75,10 @@ type Member struct {
 	Groups   []string
 	Disabled bool
 	ErasedAt time.Time // personal data erased; the ID stays for history
+	// Language is the member's own locale (en-GB, en-US, de), over the
+	// site's at a kiosk and the browser's on the dashboard; empty
+	// follows those. Sent to kiosks from sync/wire minor version 7.
+	Language string `json:",omitempty"`
 }
 
 // AtSite reports whether the member's scope includes site.

@@ -28,6 +28,10 @@ type Site struct {
 	Name     string
 	Address  string
 	TimeZone string // IANA name; schedules are evaluated in it
+	// Language is the locale the site's kiosks speak (internal/i18n:
+	// en-GB, en-US, de); empty is en-GB. Sent to kiosks from sync/wire
+	// minor version 7.
+	Language string `json:",omitempty"`
 }
 
 // CabinetKind says how a cabinet knows which key moved.

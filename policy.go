@@ -1,7 +1,6 @@
 package keycab
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,6 +102,9 @@ type Facts struct {
 	Rules []AccessRule
 	// Name returns the display name of a member id; nil shows ids.
 	Name func(memberID string) string
+	// Lang is the language the decision's Reason is said in; nil is
+	// English.
+	Lang Texts
 }
 
 // Decision is the answer to "may this member take this key set now".
@@ -117,8 +119,25 @@ type Decision struct {
 	Approvers int
 }
 
-func refuse(format string, args ...any) Decision {
-	return Decision{Reason: fmt.Sprintf(format, args...)}
+// refuse is a refusal with message id and its arguments in l's language.
+func refuse(l Texts, id string, kv ...any) Decision {
+	return Decision{Reason: l.T(id, kv...)}
+}
+
+// lang is the Localizer the decision's reasons are said in.
+func (f Facts) lang() Texts {
+	if f.Lang == nil {
+		return English
+	}
+	return f.Lang
+}
+
+// roleWords says a role in l's language ("site manager").
+func roleWords(l Texts, r Role) string {
+	if id := "role." + string(r); hasMessage(id) {
+		return l.T(id)
+	}
+	return strings.ReplaceAll(string(r), "_", " ")
 }
 
 // DecideTake applies the organisation's rules to one take. The checks run
@@ -138,25 +157,26 @@ func DecideTake(f Facts) Decision {
 		}
 		return id
 	}
-	clock := func(t time.Time) string { return ShortTime(t, now, loc) }
+	l := f.lang()
+	clock := func(t time.Time) string { return l.Short(t, now, loc) }
 	m, k := f.Member, f.KeySet
 	switch {
 	case !m.ErasedAt.IsZero() || m.Disabled:
-		return refuse("Your access is disabled. Please ask an administrator.")
+		return refuse(l, "policy.disabled")
 	case !m.Role.CanTakeKeys():
-		return refuse("Your role (%s) cannot take keys.", strings.ReplaceAll(string(m.Role), "_", " "))
+		return refuse(l, "policy.role_cannot_take", "Role", roleWords(l, m.Role))
 	case !m.AccessUntil.IsZero() && !now.Before(m.AccessUntil):
-		return refuse("Your access ended %s. Please ask an administrator.", clock(m.AccessUntil))
+		return refuse(l, "policy.access_ended", "When", clock(m.AccessUntil))
 	case k.SiteID != "" && !m.AtSite(k.SiteID):
-		return refuse("You do not have access to keys for this property.")
+		return refuse(l, "policy.not_at_site")
 	}
 	for _, c := range f.Out {
 		if c.KeySetID == k.ID {
-			return refuse("%s is out with %s since %s.", k.Label, name(c.MemberID), clock(c.TakenAt))
+			return refuse(l, "policy.out_with", "Label", k.Label, "Name", name(c.MemberID), "Since", clock(c.TakenAt))
 		}
 	}
 	if !inSchedule(f.Schedule, now) {
-		return refuse("Keys cannot be taken at this time under your schedule.")
+		return refuse(l, "policy.schedule")
 	}
 	if d := ruleRefusal(f, now); d != nil {
 		return *d
@@ -168,7 +188,7 @@ func DecideTake(f Facts) Decision {
 	}
 	for _, r := range f.Reservations {
 		if r.KeySetID == k.ID && r.MemberID != m.ID && r.Covers(now) {
-			return refuse("%s is reserved by %s until %s.", k.Label, name(r.MemberID), clock(r.Until))
+			return refuse(l, "policy.reserved", "Label", k.Label, "Name", name(r.MemberID), "Until", clock(r.Until))
 		}
 	}
 	mine := 0
@@ -178,7 +198,7 @@ func DecideTake(f Facts) Decision {
 		}
 		mine++
 		if f.Policy.BlockWhileOverdue && c.Overdue(now) {
-			return refuse("Please return the overdue key you hold (due %s) before taking another.", clock(c.DueAt))
+			return refuse(l, "policy.overdue_first", "Due", clock(c.DueAt))
 		}
 	}
 	limit := f.Policy.MaxKeysOut
@@ -186,7 +206,7 @@ func DecideTake(f Facts) Decision {
 		limit = m.MaxKeysOut
 	}
 	if limit > 0 && mine >= limit {
-		return refuse("You already hold %d key sets, your limit.", mine)
+		return Decision{Reason: l.N("policy.limit", mine)}
 	}
 	return Decision{Allowed: true, NeedsPIN: NeedsPIN(f.Policy, m, k), Approvers: k.Approvers()}
 }
@@ -207,9 +227,9 @@ func contractorRefusal(f Facts, now time.Time, clock func(time.Time) string) (d 
 		}
 	}
 	if next != nil {
-		return refuse("Your job for %s runs %s to %s; it is not open now.", f.KeySet.Label, clock(next.From), clock(next.Until)), false
+		return refuse(f.lang(), "policy.job_closed", "Label", f.KeySet.Label, "From", clock(next.From), "Until", clock(next.Until)), false
 	}
-	return refuse("You have no job that includes %s.", f.KeySet.Label), false
+	return refuse(f.lang(), "policy.no_job", "Label", f.KeySet.Label), false
 }
 
 func (j Job) lists(keySet string) bool {
@@ -242,18 +262,18 @@ func NeedsPIN(p Policy, m Member, k KeySet) bool {
 // approver role or group when it names one, and allowed to take the key
 // set themselves (except for limits on what they hold).
 func DecideSecond(f Facts, already ...string) Decision {
-	m, p := f.Member, f.Policy
+	m, p, l := f.Member, f.Policy, f.lang()
 	for i, id := range already {
 		if id != m.ID {
 			continue
 		}
 		if i == 0 {
-			return refuse("Another person must confirm; it cannot be you.")
+			return refuse(l, "policy.second_not_you")
 		}
-		return refuse("You have confirmed already; another person must.")
+		return refuse(l, "policy.second_again")
 	}
 	if m.Role == RoleContractor {
-		return refuse("A contractor cannot confirm a release.")
+		return refuse(l, "policy.second_contractor")
 	}
 	if p.ApproverRole != "" || p.ApproverGroup != "" {
 		byRole := p.ApproverRole != "" && m.Role.AtLeast(p.ApproverRole) && m.Role != RoleAuditor
@@ -261,12 +281,12 @@ func DecideSecond(f Facts, already ...string) Decision {
 		if !byRole && !byGroup {
 			var who []string
 			if p.ApproverRole != "" {
-				who = append(who, "a "+strings.ReplaceAll(string(p.ApproverRole), "_", " ")+" or above")
+				who = append(who, l.T("policy.who_role", "Role", roleWords(l, p.ApproverRole)))
 			}
 			if p.ApproverGroup != "" {
-				who = append(who, "a member of group "+p.ApproverGroup)
+				who = append(who, l.T("policy.who_group", "Group", p.ApproverGroup))
 			}
-			return refuse("Only %s may confirm this release.", strings.Join(who, " or "))
+			return refuse(l, "policy.second_only", "Who", strings.Join(who, l.T("policy.or")))
 		}
 	}
 	g := f
@@ -286,15 +306,7 @@ func DecideSecond(f Facts, already ...string) Decision {
 // when it is on the same day, else with the day and date too ("Thu 4 Dec
 // 09:00"), so a due time tomorrow never reads as today's.
 func ShortTime(t, now time.Time, loc *time.Location) string {
-	if loc == nil {
-		loc = time.UTC
-	}
-	t = t.In(loc)
-	y1, m1, d1 := t.Date()
-	if y2, m2, d2 := now.In(loc).Date(); y1 == y2 && m1 == m2 && d1 == d2 {
-		return t.Format("15:04")
-	}
-	return t.Format("Mon 2 Jan 15:04")
+	return English.Short(t, now, loc)
 }
 
 // ShortName returns a display name as on the kiosk screen: "Jane Smith"

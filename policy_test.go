@@ -93,7 +93,7 @@ func TestDecideTake(t *testing.T) {
 		{"limit reached", func(f *keycab.Facts) {
 			f.Member.MaxKeysOut = 1
 			f.Out = []keycab.Checkout{{KeySetID: "ks-2", MemberID: "m-ben", TakenAt: now}}
-		}, false, "hold 1 key sets, your limit", false, false},
+		}, false, "hold 1 key set, your limit", false, false},
 		{"overdue blocks", func(f *keycab.Facts) {
 			f.Out = []keycab.Checkout{{KeySetID: "ks-2", MemberID: "m-ben", TakenAt: now.Add(-10 * time.Hour), DueAt: now.Add(-2 * time.Hour)}}
 		}, false, "return the overdue key", false, false},

@@ -70,6 +70,9 @@ func newBrowser(tb testing.TB, extra ...chromedp.ExecAllocatorOption) context.Co
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("proxy-server", "http://127.0.0.1:9"),
 		chromedp.Flag("font-render-hinting", "none"),
+		// The browser asks for British English: the pages' dates and times
+		// are en-GB's (a browser asking for en-US gets a 12-hour clock).
+		chromedp.Flag("accept-lang", "en-GB"),
 		chromedp.UserDataDir(tb.TempDir()),
 		chromedp.WindowSize(1280, 860),
 	}

@@ -55,7 +55,7 @@ func TestDashboardKioskHeartbeat(t *testing.T) {
 			MustNoErr(t, e.st.RecordHeartbeat(ctx, store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{Door: "closed", LogSize: h.LogSize, CosignedSize: h.LogSize}))
 		}
 	}
-	p := MustPage(t, w.get(t, "/kiosks"), 200, "Door open", "Door held, Tamper", ">1200<", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C",
+	p := MustPage(t, w.get(t, "/kiosks"), 200, "Door open", "Door held open too long, Cabinet tampered with", ">1200<", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C",
 		"clock 3 h 5 min behind", "config 11 min behind", "1 of 3 healthy", "2 open alarms", "offline since", "Door closed")
 	if n := strings.Count(p.body, `data-testid="healthy"`); n != 1 {
 		t.Fatalf("%d kiosks healthy, want kiosk B alone", n)

@@ -22,7 +22,7 @@ func (c *Controller) onOpenAdmin(ctx context.Context) {
 		return
 	}
 	if !c.isAdmin() {
-		c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: "Administrators only", Message: "Your role cannot open the admin screens."})
+		c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: c.tr().T("screen.admins_only"), Message: c.tr().T("screen.admins_only_msg")})
 		return
 	}
 	if !c.s.pinOK {
@@ -40,7 +40,7 @@ type lockStates interface {
 const pulseFor = 2 * time.Second
 
 func (c *Controller) showAdmin(msg string) {
-	c.setStep(Admin, 3*c.cfg.StepTimeout, Screen{Title: "Administration", Message: msg, Admin: c.adminView()})
+	c.setStep(Admin, 3*c.cfg.StepTimeout, Screen{Title: c.tr().T("screen.administration"), Message: msg, Admin: c.adminView()})
 }
 
 // adminView reads the admin screen's live state.
@@ -89,7 +89,7 @@ func (c *Controller) adminView() *AdminView {
 // showAdminKeep republishes the admin view with live state in one screen,
 // without moving the step's deadline: a refresh is not a new step.
 func (c *Controller) showAdminKeep(msg string, deadline time.Time) {
-	scr := Screen{State: Admin, Title: "Administration", Message: msg, Admin: c.adminView(), Deadline: deadline}
+	scr := Screen{State: Admin, Title: c.tr().T("screen.administration"), Message: msg, Admin: c.adminView(), Deadline: deadline}
 	if c.s != nil {
 		scr.Member = c.s.member
 	}
@@ -101,7 +101,7 @@ func (c *Controller) onClearAlarm(ctx context.Context, a ClearAlarm) {
 		return
 	}
 	if a.Note == "" {
-		c.showAdmin("Clearing an alarm needs a note.")
+		c.showAdmin(c.tr().T("admin.clear_needs_note"))
 		return
 	}
 	for i, al := range c.alarms {
@@ -116,7 +116,7 @@ func (c *Controller) onClearAlarm(ctx context.Context, a ClearAlarm) {
 			return // out of service; the alarm stays
 		}
 		c.alarms = append(c.alarms[:i:i], c.alarms[i+1:]...)
-		c.showAdmin("Alarm cleared.")
+		c.showAdmin(c.tr().T("admin.alarm_cleared"))
 		return
 	}
 }
@@ -127,7 +127,7 @@ func (c *Controller) onPulse(ctx context.Context, name string) {
 	}
 	pulse := pulseFor
 	if err := c.locks.Unlock(name, pulse); err != nil {
-		c.showAdmin("Lock " + name + " failed: " + err.Error())
+		c.showAdmin(c.tr().T("admin.lock_failed", "Lock", name, "Error", err.Error()))
 		return
 	}
 	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventLockPulsed, Actor: c.s.member.ID, Detail: map[string]string{"lock": name, "for": pulse.String()}}}); err != nil {
@@ -137,7 +137,7 @@ func (c *Controller) onPulse(ctx context.Context, name string) {
 		}
 		return
 	}
-	c.showAdmin("Lock " + name + " pulsed.")
+	c.showAdmin(c.tr().T("admin.lock_pulsed", "Lock", name))
 }
 
 func (c *Controller) onEnrolFob(slot int) {
@@ -146,11 +146,11 @@ func (c *Controller) onEnrolFob(slot int) {
 	}
 	s := c.slot(slot)
 	if s == nil || c.keySet(s.KeySetID) == nil {
-		c.showAdmin("Slot " + strconv.Itoa(slot) + " has no key set to label.")
+		c.showAdmin(c.tr().T("admin.slot_no_keyset", "Slot", slot))
 		return
 	}
 	c.s.enrol, c.s.link = slot, ""
-	c.showAdmin("Show the new label for " + c.keySet(s.KeySetID).Label + " to the camera.")
+	c.showAdmin(c.tr().T("admin.show_label", "Label", c.keySet(s.KeySetID).Label))
 }
 
 func (c *Controller) onLinkBadge(member string) {
@@ -159,11 +159,11 @@ func (c *Controller) onLinkBadge(member string) {
 	}
 	m := c.member(member)
 	if m == nil {
-		c.showAdmin("No such member.")
+		c.showAdmin(c.tr().T("admin.no_member"))
 		return
 	}
 	c.s.link, c.s.enrol = member, 0
-	c.showAdmin("Present " + firstName(m.Name) + "'s new badge to the reader.")
+	c.showAdmin(c.tr().T("admin.present_badge", "Name", firstName(m.Name)))
 }
 
 // onMapSlot records a slot's new key set and reloads the config so it
@@ -172,14 +172,14 @@ func (c *Controller) onMapSlot(ctx context.Context, m MapSlot) {
 	if c.s == nil || c.s.state != Admin || !c.isAdmin() {
 		return
 	}
-	done := "Slot " + strconv.Itoa(m.Slot) + " is now empty."
+	done := c.tr().T("admin.slot_empty", "Slot", m.Slot)
 	if m.KeySetID != "" {
 		k := c.keySet(m.KeySetID)
 		if k == nil {
-			c.showAdmin("No such key set.")
+			c.showAdmin(c.tr().T("admin.no_keyset"))
 			return
 		}
-		done = "Slot " + strconv.Itoa(m.Slot) + " now homes " + k.Label + "."
+		done = c.tr().T("admin.slot_homes", "Slot", m.Slot, "Label", k.Label)
 	}
 	if err := c.db.MapSlot(ctx, c.s.member.ID, m.Slot, m.KeySetID); err != nil {
 		c.showAdmin(keycab.ErrorMessage(err))
@@ -200,7 +200,7 @@ func (c *Controller) onEnrolScan(ctx context.Context, b badge.Badge) {
 	case c.s.enrol > 0:
 		ks := c.keySet(c.slot(c.s.enrol).KeySetID)
 		err = c.db.EnrolToken(ctx, c.s.member.ID, ks.ID, b.Code)
-		done = "Label enrolled for " + ks.Label + "."
+		done = c.tr().T("admin.label_enrolled", "Label", ks.Label)
 	default:
 		kind := keycab.BadgeRFID
 		if b.Source == "qr" {
@@ -208,7 +208,7 @@ func (c *Controller) onEnrolScan(ctx context.Context, b badge.Badge) {
 		}
 		m := c.member(c.s.link)
 		err = c.db.LinkBadge(ctx, c.s.member.ID, m.ID, kind, b.Code)
-		done = "Badge linked to " + m.Name + "."
+		done = c.tr().T("admin.badge_linked", "Name", m.Name)
 	}
 	c.s.enrol, c.s.link = 0, ""
 	if err != nil {

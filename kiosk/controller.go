@@ -17,6 +17,7 @@ import (
 	"keycab.dev/keycab/hardware"
 	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/hardware/input"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/internal/passhash"
 	"keycab.dev/keycab/store"
 )
@@ -232,7 +233,7 @@ func New(cfg Config) (*Controller, error) {
 		overdue:     map[int64]bool{},
 		loc:         time.UTC,
 	}
-	c.screen = Screen{State: Idle, Title: "Scan your badge"}
+	c.screen = Screen{State: Idle, Title: i18n.English().T("screen.scan_badge")}
 	return c, nil
 }
 
@@ -265,7 +266,23 @@ func (c *Controller) Subscribe() <-chan Screen {
 	return ch
 }
 
+// tr is the language the screens speak now: the session member's own,
+// else the site's (internal/i18n; English when neither names one).
+func (c *Controller) tr() *i18n.Localizer {
+	var member, site string
+	if c.s != nil && c.s.member != nil {
+		member = c.s.member.Language
+	}
+	if c.conf != nil {
+		site = c.conf.Site.Language
+	}
+	return i18n.For(member, site)
+}
+
 func (c *Controller) publish(s Screen) {
+	if s.Lang == "" {
+		s.Lang = c.tr().Tag()
+	}
 	c.seq++
 	s.Seq = c.seq
 	s.Alarms = append([]Alarm(nil), c.alarms...)
@@ -319,7 +336,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.secureAll()
 		c.note(context.WithoutCancel(ctx), store.Record{Event: &audit.Event{Kind: keycab.EventShutdown}})
 	}()
-	c.idle("Scan your badge", "")
+	c.idle("", "")
 	c.checkOverdue(ctx)
 	// The heartbeat and the overdue check are timers of the controller's
 	// clock, like every other: events in the loop's queue, in turn.
@@ -419,7 +436,7 @@ func (c *Controller) reload(ctx context.Context) {
 	m := c.member(c.s.member.ID)
 	if m == nil || m.Disabled || !m.ErasedAt.IsZero() || c.badgeHolder(c.s.badge) != m {
 		c.log.Info("session ended: the member's access changed", "member", c.s.member.ID)
-		c.idle("Signed out", "Your access changed. Scan your badge again, or ask an administrator.")
+		c.idle(c.tr().T("screen.signed_out"), c.tr().T("screen.access_changed_again"))
 		return
 	}
 	c.s.member = m
@@ -437,7 +454,7 @@ func (c *Controller) reload(ctx context.Context) {
 	}
 	if c.s.state == Admin {
 		if !m.Role.AtLeast(keycab.RoleAdmin) {
-			c.idle("Signed out", "Your access changed.")
+			c.idle(c.tr().T("screen.signed_out"), c.tr().T("screen.access_changed"))
 		}
 		return
 	}
@@ -451,14 +468,14 @@ func (c *Controller) reload(ctx context.Context) {
 		c.s.keySet = k
 		d := keycab.DecideTake(c.facts(m, k))
 		if d.Allowed && len(c.s.approvers) < d.Approvers && c.s.state != Second && c.s.state != EnterPIN {
-			d = keycab.Decision{Reason: "Another person must confirm this release again."}
+			d = keycab.Decision{Reason: c.tr().T("screen.confirm_again")}
 		}
 		if !d.Allowed {
 			label := k.Label
 			c.s.keySet = nil
 			c.showMenu()
 			if c.s != nil {
-				c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: "Cannot take " + label, Message: d.Reason})
+				c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: c.tr().T("screen.cannot_take", "Label", label), Message: d.Reason})
 			}
 			return
 		}
@@ -491,7 +508,7 @@ func (c *Controller) handle(ctx context.Context, ev any) {
 		}
 	case doorWarn:
 		if ev.gen == c.doorGen && c.doorOpen && !c.emergency {
-			c.doorWarning = fmt.Sprintf("Please close the door: the alarm sounds in %d seconds.", int(c.conf.Policy.DoorHeldWarning.Round(time.Second)/time.Second))
+			c.doorWarning = c.tr().N("screen.door_warning", int(c.conf.Policy.DoorHeldWarning.Round(time.Second)/time.Second))
 			c.publish(c.Screen())
 		}
 	case doorHeld:
@@ -577,26 +594,27 @@ func (c *Controller) setStep(state State, timeout time.Duration, scr Screen) {
 // idle ends any session, secures the locks a flow released, and shows the
 // idle screen, after a message when there is one.
 func (c *Controller) idle(title, msg string) {
+	lang := c.tr() // the member's, for the message that ends their session
 	c.secureReleased()
 	c.s = nil
 	if c.emergency {
 		c.step++
-		c.publish(Screen{State: Emergency, Title: "Emergency release", Message: "Every lock is open on the fire panel's signal."})
+		c.publish(Screen{State: Emergency, Title: c.tr().T("screen.emergency"), Message: c.tr().T("screen.emergency_msg")})
 		return
 	}
 	if c.logFault != nil {
 		c.showFault()
 		return
 	}
-	if title != "" && title != "Scan your badge" {
+	if title != "" {
 		c.step++
 		gen := c.step
 		c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
-		c.publish(Screen{State: Message, Title: title, Message: msg, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
+		c.publish(Screen{State: Message, Title: title, Message: msg, Deadline: c.clock.Now().Add(c.cfg.ShowDone), Lang: lang.Tag()})
 		return
 	}
 	c.step++
-	c.publish(Screen{State: Idle, Title: "Scan your badge", Message: msg})
+	c.publish(Screen{State: Idle, Title: c.tr().T("screen.scan_badge"), Message: msg})
 }
 
 func (c *Controller) onTimeout(ctx context.Context) {
@@ -608,7 +626,7 @@ func (c *Controller) onTimeout(ctx context.Context) {
 	if c.s.state == Unlocking && !c.s.taking && c.s.keySet != nil {
 		c.log.Info("return timed out", "keyset", c.s.keySet.ID)
 	}
-	c.idle("Timed out", "Nothing was recorded. Scan your badge to start again.")
+	c.idle(c.tr().T("screen.timed_out"), c.tr().T("screen.timed_out_msg"))
 }
 
 // secureAll locks every output; used at start, on shutdown and after an
@@ -693,7 +711,7 @@ func (c *Controller) fault(err error) {
 	c.refused++
 	if c.logFault == nil {
 		c.faultFrom = c.clock.Now()
-		c.alarms = append([]Alarm{{ID: -1, Kind: keycab.AlarmLogFailed, Detail: "the log refuses to record: call an administrator", Text: keycab.AlarmTitle(keycab.AlarmLogFailed), Since: c.faultFrom}}, c.alarms...)
+		c.alarms = append([]Alarm{{ID: -1, Kind: keycab.AlarmLogFailed, Detail: "the log refuses to record: call an administrator", Text: keycab.AlarmTitleIn(c.tr(), keycab.AlarmLogFailed), Since: c.faultFrom}}, c.alarms...)
 		c.clock.AfterFunc(c.cfg.LogRetry, func() { c.events <- logRetry{} })
 	}
 	c.logFault = err
@@ -707,11 +725,10 @@ func (c *Controller) fault(err error) {
 func (c *Controller) showFault() {
 	c.step++
 	if c.emergency {
-		c.publish(Screen{State: Emergency, Title: "Emergency release", Message: "Every lock is open on the fire panel's signal. This kiosk cannot record just now."})
+		c.publish(Screen{State: Emergency, Title: c.tr().T("screen.emergency"), Message: c.tr().T("screen.emergency_fault_msg")})
 		return
 	}
-	c.publish(Screen{State: OutOfService, Title: "Out of service: this kiosk cannot record",
-		Message: "Nothing can be taken or returned now. If you hold a key you just took, put it back. Please call an administrator."})
+	c.publish(Screen{State: OutOfService, Title: c.tr().T("screen.out_of_service"), Message: c.tr().T("screen.out_of_service_msg")})
 }
 
 // retryLog tries the log again by recording the outage as a log_failed
@@ -775,7 +792,7 @@ func (c *Controller) slotted() bool { return c.conf.Cabinet.Kind != keycab.OpenS
 func (c *Controller) facts(m *keycab.Member, k *keycab.KeySet) keycab.Facts {
 	f := keycab.Facts{
 		Now: c.clock.Now(), Location: c.loc, Policy: c.conf.Policy, Member: *m, KeySet: *k,
-		Schedule: m.Schedule,
+		Schedule: m.Schedule, Lang: c.tr(),
 		Name: func(id string) string {
 			if o := c.member(id); o != nil {
 				return o.Name

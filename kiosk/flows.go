@@ -49,7 +49,7 @@ func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 		return // out of service
 	}
 	if c.s == nil {
-		c.idle("Badge not recognised", "Ask an administrator to link your badge.")
+		c.idle(c.tr().T("screen.badge_unknown"), c.tr().T("screen.badge_unknown_msg"))
 	}
 }
 
@@ -95,14 +95,14 @@ func (c *Controller) onBadge(ctx context.Context, m *keycab.Member, badge []byte
 		if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "locked out", "reader": source}}}); err != nil {
 			return // out of service
 		}
-		c.idle("Locked out", "Too many wrong PINs. Try again later or ask an administrator.")
+		c.idle(c.tr().T("screen.locked_out"), c.tr().T("screen.locked_out_msg"))
 		return
 	}
 	if m.Disabled || !m.ErasedAt.IsZero() {
 		if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentifyFail, Actor: m.ID, Detail: map[string]string{"reason": "disabled", "reader": source}}}); err != nil {
 			return // out of service
 		}
-		c.idle("Access disabled", "Please ask an administrator.")
+		c.idle(c.tr().T("screen.access_disabled"), c.tr().T("screen.ask_admin"))
 		return
 	}
 	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentified, Actor: m.ID, Detail: map[string]string{"via": source}}}); err != nil {
@@ -128,9 +128,9 @@ func hasRole(roles []keycab.Role, r keycab.Role) bool {
 // askPIN asks m for their PIN, then runs then.
 func (c *Controller) askPIN(m *keycab.Member, then func(*Controller)) {
 	c.s.pinFor, c.s.afterPIN = m, then
-	title := "Enter your PIN"
+	title := c.tr().T("screen.enter_pin")
 	if m != c.s.member {
-		title = firstName(m.Name) + ", enter your PIN"
+		title = c.tr().T("screen.enter_pin_name", "Name", firstName(m.Name))
 	}
 	c.setStep(EnterPIN, c.cfg.StepTimeout, Screen{Title: title})
 }
@@ -145,10 +145,10 @@ func (c *Controller) onPIN(ctx context.Context, digits string) {
 			return // out of service
 		}
 		if c.isLockedOut(m) {
-			c.idle("Locked out", "Too many wrong PINs. Try again later or ask an administrator.")
+			c.idle(c.tr().T("screen.locked_out"), c.tr().T("screen.locked_out_msg"))
 			return
 		}
-		c.setStep(EnterPIN, c.cfg.StepTimeout, Screen{Title: "Enter your PIN", Message: "Wrong PIN. Try again."})
+		c.setStep(EnterPIN, c.cfg.StepTimeout, Screen{Title: c.tr().T("screen.enter_pin"), Message: c.tr().T("screen.wrong_pin")})
 		return
 	}
 	if m == c.s.member {
@@ -162,7 +162,7 @@ func (c *Controller) onPIN(ctx context.Context, digits string) {
 // showMenu lists what the member may take now and what they hold.
 func (c *Controller) showMenu() {
 	m := c.s.member
-	scr := Screen{Title: "Hello, " + firstName(m.Name)}
+	scr := Screen{Title: c.tr().T("screen.hello", "Name", firstName(m.Name))}
 	for _, k := range c.conf.KeySets {
 		d := keycab.DecideTake(c.facts(m, &k))
 		ch := Choice{KeySet: k}
@@ -178,11 +178,11 @@ func (c *Controller) showMenu() {
 		}
 		switch {
 		case d.Approvers == 1:
-			ch.Note = "needs a second person"
+			ch.Note = c.tr().T("screen.needs_second")
 		case d.Approvers > 1:
-			ch.Note = "needs two more people"
+			ch.Note = c.tr().T("screen.needs_two_more")
 		case d.NeedsPIN && !c.s.pinOK:
-			ch.Note = "PIN required"
+			ch.Note = c.tr().T("screen.pin_required")
 		}
 		scr.Take = append(scr.Take, ch)
 	}
@@ -197,7 +197,7 @@ func (c *Controller) showMenu() {
 		scr.Return = append(scr.Return, Choice{KeySet: *k, Slot: o.Slot, Due: o.DueAt})
 	}
 	if len(scr.Take) == 0 && len(scr.Return) == 0 {
-		scr.Message = "There are no keys you may take now."
+		scr.Message = c.tr().T("screen.no_keys")
 	}
 	c.setStep(Menu, c.cfg.StepTimeout, scr)
 }
@@ -231,7 +231,7 @@ func (c *Controller) onChooseTake(ctx context.Context, id string) {
 	d := keycab.DecideTake(c.facts(c.s.member, k))
 	if !d.Allowed {
 		// The menu offered it, but something changed: say why.
-		c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: "Cannot take " + k.Label, Message: d.Reason})
+		c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: c.tr().T("screen.cannot_take", "Label", k.Label), Message: d.Reason})
 		return
 	}
 	c.s.keySet, c.s.taking = k, true
@@ -261,14 +261,15 @@ func (c *Controller) afterTakeChecks(d keycab.Decision) {
 // approverScreen asks for the next approver of a dual or triple release;
 // message, when set, says why the last badge did not count.
 func (c *Controller) approverScreen(message string) Screen {
-	title := "A second person must confirm"
+	l := c.tr()
+	title := l.T("screen.second_confirm")
 	if len(c.s.approvers) > 0 {
-		title = "A third person must confirm"
+		title = l.T("screen.third_confirm")
 	}
 	if message == "" {
-		message = c.s.keySet.Label + " is sensitive: a second authorised person scans their badge now."
+		message = l.T("screen.second_msg", "Label", c.s.keySet.Label)
 		if c.s.need > 1 {
-			message = fmt.Sprintf("%s needs %d more authorised people: the next one scans their badge now.", c.s.keySet.Label, c.s.need-len(c.s.approvers))
+			message = l.N("screen.more_msg", c.s.need-len(c.s.approvers), "Label", c.s.keySet.Label)
 		}
 	}
 	return Screen{Title: title, Message: message}
@@ -304,7 +305,7 @@ func (c *Controller) onSecond(ctx context.Context, m *keycab.Member) {
 }
 
 func (c *Controller) askReason() {
-	c.setStep(Reason, c.cfg.StepTimeout, Screen{Title: "Why are you taking " + c.s.keySet.Label + "?", Reasons: c.conf.Policy.Reasons})
+	c.setStep(Reason, c.cfg.StepTimeout, Screen{Title: c.tr().T("screen.why", "Label", c.s.keySet.Label), Reasons: c.conf.Policy.Reasons})
 }
 
 func (c *Controller) onReason(ctx context.Context, r GiveReason) {
@@ -325,7 +326,7 @@ func (c *Controller) unlockFor(ctx context.Context) {
 	if c.slotted() {
 		s := c.slot(c.s.slot)
 		if s == nil {
-			c.idle("This key set has no slot", "Ask an administrator to map it.")
+			c.idle(c.tr().T("screen.no_slot"), c.tr().T("screen.no_slot_msg"))
 			return
 		}
 		names = append(names, s.Lock)
@@ -333,24 +334,25 @@ func (c *Controller) unlockFor(ctx context.Context) {
 	for _, name := range names {
 		if err := c.release(name); err != nil {
 			c.log.Error("unlock failed", "lock", name, "err", err)
-			c.idle("The lock did not open", "Nothing was recorded. Please try again or call an administrator.")
+			c.idle(c.tr().T("screen.lock_failed"), c.tr().T("screen.lock_failed_msg"))
 			return
 		}
 	}
-	verb := "Take"
+	l := c.tr()
+	title := l.T("screen.take_title", "Label", c.s.keySet.Label)
 	if !c.s.taking {
-		verb = "Put back"
+		title = l.T("screen.return_title", "Label", c.s.keySet.Label)
 	}
 	if c.slotted() {
-		what := "take the key out"
+		message := l.T("screen.slot_open_take", "Slot", c.s.slot)
 		if !c.s.taking {
-			what = "put the key in"
+			message = l.T("screen.slot_open_return", "Slot", c.s.slot)
 		}
-		c.setStep(Unlocking, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label),
-			Message: fmt.Sprintf("Slot %d is open: %s, then close the door.", c.s.slot, what), Slot: c.s.slot, Returning: !c.s.taking, SlotMap: c.slotMap()})
+		c.setStep(Unlocking, c.cfg.ConfirmTimeout, Screen{Title: title,
+			Message: message, Slot: c.s.slot, Returning: !c.s.taking, SlotMap: c.slotMap()})
 		return
 	}
-	c.setStep(Confirming, c.cfg.ConfirmTimeout, Screen{Title: fmt.Sprintf("%s %s", verb, c.s.keySet.Label), Message: "The door is open. Show the key's label to the camera.", Returning: !c.s.taking})
+	c.setStep(Confirming, c.cfg.ConfirmTimeout, Screen{Title: title, Message: l.T("screen.show_label"), Returning: !c.s.taking})
 }
 
 func (c *Controller) onChooseReturn(ctx context.Context, id string) {
@@ -379,7 +381,7 @@ func (c *Controller) onChooseReturn(ctx context.Context, id string) {
 func (c *Controller) onFob(ctx context.Context, k *keycab.KeySet) {
 	if c.s != nil && c.s.state == Menu {
 		if _, out := c.out[k.ID]; !out {
-			c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: k.Label + " is in the cabinet", Message: "Choose a key to take, or show the label of a key you are returning."})
+			c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: c.tr().T("screen.in_cabinet", "Label", k.Label), Message: c.tr().T("screen.in_cabinet_msg")})
 			return
 		}
 		c.onChooseReturn(ctx, k.ID)
@@ -418,21 +420,21 @@ func (c *Controller) completeTake(ctx context.Context, slot int) {
 			c.fault(err) // the log refuses: out of service
 			return
 		}
-		c.idle("Could not record the take", "Please put the key back and call an administrator.")
+		c.idle(c.tr().T("screen.take_failed"), c.tr().T("screen.take_failed_msg"))
 		return
 	}
 	c.out[co.KeySetID] = co
-	label := s.keySet.Label
+	label, l := s.keySet.Label, c.tr() // the member's language, before the session ends
 	c.secureReleased()
 	c.s = nil
 	c.step++
 	gen := c.step
 	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
-	due := "No return time is set."
+	due := l.T("screen.no_due")
 	if !co.DueAt.IsZero() {
-		due = "Due back " + keycab.ShortTime(co.DueAt, c.clock.Now(), c.loc) + "."
+		due = l.T("screen.due_back", "Due", l.Short(co.DueAt, c.clock.Now(), c.loc))
 	}
-	c.publish(Screen{State: Done, Title: "Taken: " + label, Message: due, Deadline: now.Add(c.cfg.ShowDone)})
+	c.publish(Screen{State: Done, Title: l.T("screen.taken", "Label", label), Message: due, Deadline: now.Add(c.cfg.ShowDone), Lang: l.Tag()})
 }
 
 func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
@@ -443,15 +445,16 @@ func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 			c.fault(err) // the log refuses: out of service
 			return
 		}
-		c.idle("Could not record the return", "Please call an administrator.")
+		c.idle(c.tr().T("screen.return_failed"), c.tr().T("screen.call_admin"))
 		return
 	}
 	delete(c.out, s.keySet.ID)
-	msg := "Thank you."
-	state, title := Done, "Returned: "+s.keySet.Label
+	l := c.tr()
+	msg := l.T("screen.thank_you")
+	state, title := Done, l.T("screen.returned", "Label", s.keySet.Label)
 	if wrong {
-		state, title = WrongSlot, "Wrong slot: "+s.keySet.Label
-		msg = fmt.Sprintf("It went into slot %d, not its own slot %d. The return is recorded; leave the key there: an administrator will move it.", slot, s.slot)
+		state, title = WrongSlot, l.T("screen.wrong_slot", "Label", s.keySet.Label)
+		msg = l.T("screen.wrong_slot_msg", "Slot", slot, "Home", s.slot)
 		detail := fmt.Sprintf("%s returned to slot %d (home %d)", s.keySet.Label, slot, s.slot)
 		c.raiseAbout(ctx, keycab.AlarmWrongSlot, s.keySet.ID, slot, detail, detail)
 	}
@@ -460,13 +463,13 @@ func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 	} else {
 		// Open shelf: the return is recorded from the label; the door
 		// stays released (the driver relocks it) to put the key back.
-		msg = "Put it back on the shelf and close the door. " + msg
+		msg = l.T("screen.shelf_back", "Then", msg)
 	}
 	c.s = nil
 	c.step++
 	gen := c.step
 	c.clock.AfterFunc(c.cfg.ShowDone, func() { c.events <- timeoutEvent{gen} })
-	c.publish(Screen{State: state, Title: title, Message: msg, Slot: slot, Returning: true, Deadline: c.clock.Now().Add(c.cfg.ShowDone)})
+	c.publish(Screen{State: state, Title: title, Message: msg, Slot: slot, Returning: true, Deadline: c.clock.Now().Add(c.cfg.ShowDone), Lang: l.Tag()})
 }
 
 // slotMap is the cabinet's slots with their key sets and whether their

@@ -10,6 +10,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/store"
 )
 
@@ -19,6 +20,7 @@ type HistoryFilter struct {
 	Member string           // member id (as actor or second); empty: anyone
 	KeySet string           // key set id; empty: any
 	Limit  int              // newest first, at most this many; 0 means 100
+	Lang   string           // the locale of the items' Text (internal/i18n); empty is English
 }
 
 // HistoryItem is one log entry as the admin screen shows it.
@@ -76,7 +78,7 @@ func (c *Controller) history(ctx context.Context, log recentLog, f HistoryFilter
 				return fmt.Errorf("entry %d: %w", e.Index, err)
 			}
 			if f.matches(ev) {
-				items = append(items, historyItem(e.Index, ev, names, labels))
+				items = append(items, historyItem(e.Index, ev, names, labels, f.Lang))
 			}
 			if len(items) == f.Limit {
 				return errHistoryFull
@@ -102,7 +104,7 @@ func (f HistoryFilter) matches(ev *audit.Event) bool {
 		(f.Member == "" || ev.Actor == f.Member || ev.Second == f.Member || ev.Detail["member"] == f.Member)
 }
 
-func historyItem(index int64, ev *audit.Event, names, labels map[string]string) HistoryItem {
+func historyItem(index int64, ev *audit.Event, names, labels map[string]string, lang string) HistoryItem {
 	who := nameOr(names, ev.Actor)
 	if ev.Second != "" {
 		who += " + " + nameOr(names, ev.Second)
@@ -121,7 +123,7 @@ func historyItem(index int64, ev *audit.Event, names, labels map[string]string) 
 	}
 	return HistoryItem{Index: index, Time: ev.WallTime(), Kind: ev.Kind, Who: who,
 		KeySet: nameOr(labels, ev.KeySet), Slot: int(ev.Slot), Detail: strings.Join(detail, ", "),
-		Text: keycab.Describe(ev.Kind, ev.Detail)}
+		Text: keycab.DescribeIn(i18n.For(lang), ev.Kind, ev.Detail)}
 }
 
 func nameOr(m map[string]string, id string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"keycab.dev/keycab"
@@ -148,7 +147,7 @@ func (c *Controller) remoteRelease(ctx context.Context, a keycab.RemoteAction, d
 		return
 	}
 	name := c.conf.Cabinet.DoorLock
-	what := "the door"
+	what, opened := "the door", c.tr().T("screen.door_is_open")
 	if a.Kind == keycab.RemoteReleaseSlot {
 		s := c.slot(a.Slot)
 		if s == nil || s.Lock == "" {
@@ -156,6 +155,7 @@ func (c *Controller) remoteRelease(ctx context.Context, a keycab.RemoteAction, d
 			return
 		}
 		name, what = s.Lock, "slot "+strconv.Itoa(a.Slot)
+		opened = c.tr().T("screen.slot_is_open", "Slot", a.Slot)
 	}
 	if name == "" {
 		refuse("this cabinet has no door lock")
@@ -175,7 +175,7 @@ func (c *Controller) remoteRelease(ctx context.Context, a keycab.RemoteAction, d
 	}
 	c.remoteUntil[name] = c.released[name]
 	if c.s == nil { // nobody at the screen: say what opened, for as long as it is open
-		c.setStep(Message, c.cfg.UnlockFor, Screen{Title: "Opened by HQ", Message: capitalise(what) + " is open: " + a.Reason})
+		c.setStep(Message, c.cfg.UnlockFor, Screen{Title: c.tr().T("screen.opened_by_hq"), Message: opened + ": " + a.Reason})
 	}
 	answer(keycab.RemoteOutcome{Outcome: keycab.RemoteDone, LogIndex: idx})
 }
@@ -201,11 +201,4 @@ func (c *Controller) remoteFob(ctx context.Context, a keycab.RemoteAction, detai
 	}
 	c.reload(ctx)
 	answer(keycab.RemoteOutcome{Outcome: keycab.RemoteDone, LogIndex: idx})
-}
-
-func capitalise(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -62,6 +62,11 @@ type Screen struct {
 	// door-held pre-warning shows (Policy.DoorHeldWarning before the
 	// alarm), zero otherwise: a screen counts down to it (DoorAlarmIn).
 	DoorAlarmAt time.Time
+	// Lang is the locale the screen speaks (internal/i18n): the session
+	// member's own language, else the site's. The controller's texts
+	// (Title, Message, notes) are in it already; the UI says its own
+	// labels in it.
+	Lang string
 	// Seq increases with every screen, so a UI can drop stale ones.
 	Seq uint64
 }

@@ -89,12 +89,13 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 			{"DELETE FROM jobs", nil},
 			{"DELETE FROM access_rules", nil},
 			{"DELETE FROM cabinet", nil},
-			{`INSERT INTO config (id, version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, branding, applied_ms)
-			  VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			{`INSERT INTO config (id, version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, branding, applied_ms, language)
+			  VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			  ON CONFLICT (id) DO UPDATE SET version = excluded.version, org_id = excluded.org_id, org_name = excluded.org_name,
 			  site_id = excluded.site_id, site_name = excluded.site_name, time_zone = excluded.time_zone,
-			  badge_salt = excluded.badge_salt, policy = excluded.policy, branding = excluded.branding, applied_ms = excluded.applied_ms`,
-				[]any{c.Version, c.Org.ID, c.Org.Name, c.Site.ID, c.Site.Name, c.Site.TimeZone, c.BadgeSalt, string(policy), string(branding), d.now().UnixMilli()}},
+			  badge_salt = excluded.badge_salt, policy = excluded.policy, branding = excluded.branding, applied_ms = excluded.applied_ms,
+			  language = excluded.language`,
+				[]any{c.Version, c.Org.ID, c.Org.Name, c.Site.ID, c.Site.Name, c.Site.TimeZone, c.BadgeSalt, string(policy), string(branding), d.now().UnixMilli(), c.Site.Language}},
 			{"INSERT INTO cabinet (id, name, kind, door_lock, door_sensor) VALUES (?, ?, ?, ?, ?)",
 				[]any{c.Cabinet.ID, c.Cabinet.Name, string(c.Cabinet.Kind), c.Cabinet.DoorLock, c.Cabinet.DoorSensor}},
 		}
@@ -122,7 +123,7 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 			sites, _ := json.Marshal(m.SiteIDs)
 			sched, _ := json.Marshal(m.Schedule)
 			groups, _ := json.Marshal(append([]string{}, m.Groups...))
-			add("INSERT INTO members (id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms, access_until_ms, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.ID, m.Name, m.Email, string(m.Role), string(sites), m.PINHash, m.MaxKeysOut, string(sched), m.Disabled, ms(m.ErasedAt), ms(m.AccessUntil), string(groups))
+			add("INSERT INTO members (id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms, access_until_ms, groups, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", m.ID, m.Name, m.Email, string(m.Role), string(sites), m.PINHash, m.MaxKeysOut, string(sched), m.Disabled, ms(m.ErasedAt), ms(m.AccessUntil), string(groups), m.Language)
 		}
 		for _, b := range c.Badges {
 			add("INSERT INTO badges (hash, member_id, kind, revoked_ms) VALUES (?, ?, ?, ?)", b.Hash, b.MemberID, string(b.Kind), ms(b.RevokedAt))
@@ -221,15 +222,15 @@ func (d *DB) Policy(ctx context.Context) (keycab.Policy, error) {
 }
 
 const (
-	memberCols  = "id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms, access_until_ms, groups"
-	memberColsM = "m.id, m.name, m.email, m.role, m.site_ids, m.pin_hash, m.max_keys_out, m.schedule, m.disabled, m.erased_ms, m.access_until_ms, m.groups"
+	memberCols  = "id, name, email, role, site_ids, pin_hash, max_keys_out, schedule, disabled, erased_ms, access_until_ms, groups, language"
+	memberColsM = "m.id, m.name, m.email, m.role, m.site_ids, m.pin_hash, m.max_keys_out, m.schedule, m.disabled, m.erased_ms, m.access_until_ms, m.groups, m.language"
 )
 
 func scanMember(row interface{ Scan(...any) error }) (*keycab.Member, error) {
 	var m keycab.Member
 	var role, sites, sched, groups string
 	var erased, until int64
-	if err := row.Scan(&m.ID, &m.Name, &m.Email, &role, &sites, &m.PINHash, &m.MaxKeysOut, &sched, &m.Disabled, &erased, &until, &groups); err != nil {
+	if err := row.Scan(&m.ID, &m.Name, &m.Email, &role, &sites, &m.PINHash, &m.MaxKeysOut, &sched, &m.Disabled, &erased, &until, &groups, &m.Language); err != nil {
 		return nil, err
 	}
 	m.AccessUntil = fromMS(until)
@@ -299,8 +300,8 @@ func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
 	c := &keycab.Config{Policy: keycab.DefaultPolicy()}
 	err := d.read(ctx, func(tx *sql.Tx) error {
 		var policy, branding string
-		err := tx.QueryRowContext(ctx, "SELECT version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, branding FROM config WHERE id = 1").
-			Scan(&c.Version, &c.Org.ID, &c.Org.Name, &c.Site.ID, &c.Site.Name, &c.Site.TimeZone, &c.BadgeSalt, &policy, &branding)
+		err := tx.QueryRowContext(ctx, "SELECT version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, branding, language FROM config WHERE id = 1").
+			Scan(&c.Version, &c.Org.ID, &c.Org.Name, &c.Site.ID, &c.Site.Name, &c.Site.TimeZone, &c.BadgeSalt, &policy, &branding, &c.Site.Language)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {

@@ -417,6 +417,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	cfg := storetest.Config(3)
 	cfg.Members[2].Schedule = []keycab.Window{{Days: []time.Weekday{time.Monday}, From: 480, Until: 1080}}
 	cfg.Members[1].SiteIDs = []string{"site-1"}
+	cfg.Members[2].Language = "en-US"
+	cfg.Site.Language = "de"
 	cfg.Reservations = []keycab.Reservation{{ID: "r1", KeySetID: "ks-2", MemberID: "m-ana", From: time.UnixMilli(1767000000000).UTC(), Until: time.UnixMilli(1767003600000).UTC()}}
 	cfg.Jobs = []keycab.Job{{ID: "j1", MemberID: "m-cara", KeySetIDs: []string{"ks-1", "ks-2"}, From: time.UnixMilli(1767000000000).UTC(), Until: time.UnixMilli(1767100000000).UTC(), Descriptor: "WO-17"}}
 	if err := d.ApplyConfig(ctx, cfg); err != nil {
@@ -438,6 +440,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if len(cara.Schedule) != 1 || cara.Schedule[0].From != 480 || cara.Schedule[0].Days[0] != time.Monday {
 		t.Fatalf("schedule %+v", cara.Schedule)
+	}
+	if cara.Language != "en-US" || got.Site.Language != "de" {
+		t.Fatalf("languages: member %q, site %q", cara.Language, got.Site.Language)
 	}
 	if len(got.Jobs) != 1 || got.Jobs[0].KeySetIDs[1] != "ks-2" || !got.Jobs[0].From.Equal(cfg.Jobs[0].From) || len(got.Reservations) != 1 || !got.Reservations[0].Until.Equal(cfg.Reservations[0].Until) {
 		t.Fatalf("jobs %+v reservations %+v", got.Jobs, got.Reservations)

@@ -49,6 +49,7 @@ func (s *API) createSite(w http.ResponseWriter, r *http.Request) error {
 	set(&n.Address, in.Address)
 	set(&n.TimeZone, in.TimeZone)
 	set(&n.Notes, in.Notes)
+	set(&n.Language, in.Language)
 	if err := checkTimeZone(n.TimeZone); err != nil {
 		return err
 	}
@@ -70,11 +71,12 @@ func (s *API) updateSite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if in.Name != nil || in.Address != nil || in.TimeZone != nil {
+	if in.Name != nil || in.Address != nil || in.TimeZone != nil || in.Language != nil {
 		site := st.Site
 		set(&site.Name, in.Name)
 		set(&site.Address, in.Address)
 		set(&site.TimeZone, in.TimeZone)
+		set(&site.Language, in.Language)
 		if err := checkTimeZone(site.TimeZone); err != nil {
 			return err
 		}
@@ -294,7 +296,7 @@ func (s *API) createMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	m, err := s.Store.CreateMember(r.Context(), principalOf(r.Context()).Scope(),
-		keycab.Member{Name: in.Name, Email: in.Email, Role: in.Role, SiteIDs: in.SiteIDs})
+		keycab.Member{Name: in.Name, Email: in.Email, Role: in.Role, SiteIDs: in.SiteIDs, Language: in.Language})
 	if err != nil {
 		return err
 	}
@@ -309,8 +311,15 @@ func (s *API) updateMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
-	if err := s.Store.UpdateMember(ctx, sc, id, in.Role, in.SiteIDs); err != nil {
-		return err
+	if in.Role != nil || in.SiteIDs != nil || in.Language == nil {
+		if err := s.Store.UpdateMember(ctx, sc, id, in.Role, in.SiteIDs); err != nil {
+			return err
+		}
+	}
+	if in.Language != nil {
+		if err := s.Store.SetMemberLanguage(ctx, sc, id, *in.Language); err != nil {
+			return err
+		}
 	}
 	m, err := s.Store.GetMember(ctx, sc, id)
 	if err != nil {

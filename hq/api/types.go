@@ -97,6 +97,7 @@ type SiteRequest struct {
 	Address  *string `json:"address,omitempty"`
 	TimeZone *string `json:"time_zone,omitempty" doc:"an IANA time zone, e.g. Europe/London"`
 	Notes    *string `json:"notes,omitempty" doc:"sealed at rest; shown to managers, and to staff while they hold a key of the site"`
+	Language *string `json:"language,omitempty" doc:"the locale the site's kiosks speak: en-GB, en-US or de; empty: en-GB"`
 }
 
 // CabinetRequest creates a cabinet or changes the fields it carries.
@@ -148,6 +149,9 @@ type MemberRequest struct {
 	Email   string      `json:"email,omitempty"`
 	Role    keycab.Role `json:"role"`
 	SiteIDs []string    `json:"site_ids,omitempty"`
+	// Language is the member's own locale (en-GB, en-US, de), over the
+	// site's at a kiosk; empty follows the site.
+	Language string `json:"language,omitempty" doc:"the member's own locale: en-GB, en-US or de; empty: as the site at a kiosk, as the browser on the dashboard"`
 }
 
 // MemberChangeRequest changes a member's role and site scope, both or
@@ -155,6 +159,9 @@ type MemberRequest struct {
 type MemberChangeRequest struct {
 	Role    *keycab.Role `json:"role,omitempty"`
 	SiteIDs *[]string    `json:"site_ids,omitempty"`
+	// Language changes the member's own language, as the member or a
+	// manager of the member may; "" follows the site's again.
+	Language *string `json:"language,omitempty" doc:"the member's own locale: en-GB, en-US or de; empty: as the site at a kiosk, as the browser on the dashboard"`
 }
 
 // PINRequest sets a member's kiosk PIN.
@@ -388,10 +395,11 @@ type Site struct {
 	Notes         string `json:"notes"`
 	NotesRedacted bool   `json:"notes_redacted"`
 	TimeZone      string `json:"time_zone"`
+	Language      string `json:"language" doc:"the locale the site's kiosks speak (en-GB, en-US, de); empty: en-GB"`
 }
 
 func siteOf(st store.Site) Site {
-	return Site{ID: st.ID, Name: st.Name, Address: st.Address, TimeZone: st.TimeZone, Notes: st.Notes, NotesRedacted: st.NotesRedacted}
+	return Site{ID: st.ID, Name: st.Name, Address: st.Address, TimeZone: st.TimeZone, Notes: st.Notes, NotesRedacted: st.NotesRedacted, Language: st.Language}
 }
 
 // SiteList is GET /v1/sites.
@@ -472,11 +480,12 @@ type Member struct {
 	AccessUntil *time.Time `json:"access_until,omitempty" doc:"when the member's access to keys ends; absent: never"`
 	MaxKeysOut  int        `json:"max_keys_out" doc:"key sets the member may hold at once; 0: the policy's limit"`
 	ErasedAt    *time.Time `json:"erased_at,omitempty" doc:"when the member's personal data was erased (POST /v1/members/{id}/erase); absent: never"`
+	Language    string     `json:"language" doc:"the member's own locale (en-GB, en-US, de); empty: as the site at a kiosk, as the browser on the dashboard"`
 }
 
 func memberOf(m keycab.Member) Member {
 	out := Member{ID: m.ID, Name: m.Name, Email: m.Email, Role: m.Role, SiteIDs: nonNil(m.SiteIDs),
-		Disabled: m.Disabled, HasPIN: m.PINHash != "", Schedule: windowsOf(m.Schedule), MaxKeysOut: m.MaxKeysOut}
+		Disabled: m.Disabled, HasPIN: m.PINHash != "", Schedule: windowsOf(m.Schedule), MaxKeysOut: m.MaxKeysOut, Language: m.Language}
 	if !m.AccessUntil.IsZero() {
 		t := m.AccessUntil.UTC()
 		out.AccessUntil = &t

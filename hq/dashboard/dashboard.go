@@ -28,6 +28,7 @@ import (
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 //go:embed web
@@ -65,7 +66,7 @@ type Dashboard struct {
 	Webhooks interface{ Wake() }
 
 	key     []byte
-	pages   map[string]*template.Template
+	pages   map[string]map[string]*template.Template // by locale (internal/i18n), then name
 	static  map[string]staticFile
 	version string // a digest of the static files, for cache busting
 }
@@ -94,7 +95,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	d.key, d.pages, d.static = d.Key, map[string]*template.Template{}, map[string]staticFile{}
+	d.key, d.pages, d.static = d.Key, map[string]map[string]*template.Template{}, map[string]staticFile{}
 	if len(d.key) == 0 {
 		d.key = make([]byte, 32)
 		rand.Read(d.key)
@@ -145,6 +146,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"GET /settings":             {d.settings, auth.AllowEnrol},
 		"POST /settings/mfa/setup":  {d.mfaSetup, auth.AllowEnrol},
 		"POST /settings/mfa/enable": {d.mfaEnable, auth.AllowEnrol},
+		"POST /settings/language":   {d.setOwnLanguage, auth.AllowEnrol},
 	} {
 		mux.Handle(pattern, d.signedInAs(a.h, a.allow))
 	}
@@ -265,6 +267,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /people/{id}/badges/{badge}/revoke": d.revokeBadge,
 		"POST /people/{id}/pin":                   d.setPIN,
 		"POST /people/{id}/access":                d.setAccess,
+		"POST /people/{id}/language":              d.setLanguage,
 		"POST /people/{id}/jobs":                  d.createJob,
 		"POST /people/{id}/jobs/{job}/end":        d.endJob,
 		"GET /people/{id}/jobs/new":               managerPage(d.newJob),
@@ -342,52 +345,88 @@ func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
 	w.Write(f.body)
 }
 
-var templateFuncs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2 Jan 2006 15:04 UTC")
-	},
-	"date": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02")
-	},
-	"role":  roleName,
-	"lower": strings.ToLower,
-	// iso is a time as a sortable key (app.js's sortable tables).
-	"iso": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") },
-	// The overview's chart (dashboard_overview.go).
-	"add": func(a, b float64) float64 { return a + b },
-	"mul": func(a, b int) int { return a * b },
-	// Reports (dashboard_reports.go).
-	"mulf":    func(a, b float64) float64 { return a * b },
-	"div":     func(a, b int) int { return a / b },
-	"mod":     func(a, b int) int { return a % b },
-	"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
-	"hours":   hoursText,
-	"list":    func(xs ...int) []int { return xs },
-	"kind":    kindName,
-	// alarm says an alarm name in the shared staff-facing words
-	// (keycab.AlarmTitle): "Door forced open while locked".
-	"alarm": keycab.AlarmTitle,
-	// human turns an identifier like door_forced into "Door forced".
-	"human": func(s string) string {
-		s = strings.ReplaceAll(s, "_", " ")
-		if s == "" {
-			return s
-		}
-		return strings.ToUpper(s[:1]) + s[1:]
-	},
-	// dashboard_time.go: a time in a site's zone, and a datetime-local value.
-	"zoned":      zoned,
-	"localInput": localInput,
+// templateFuncs are the templates' functions in locale l: "t" and "tn"
+// say a message of the catalogue ({{t "dash.nav.history"}}, {{tn
+// "dash.keysets_out" .N}}), and the times, roles, event kinds and alarms
+// are said in l's words and formats.
+func templateFuncs(l *i18n.Localizer) template.FuncMap {
+	return template.FuncMap{
+		"t":  func(id string, kv ...any) template.HTML { return template.HTML(l.T(id, escapeArgs(kv)...)) },
+		"tn": func(id string, n int, kv ...any) template.HTML { return template.HTML(l.N(id, n, escapeArgs(kv)...)) },
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return l.DateTime(t.UTC()) + " UTC"
+		},
+		"date": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02")
+		},
+		// ago is how long before now t was ("5 minutes ago", "vor 5
+		// Minuten"); the zero time is "—".
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return l.Ago(t, time.Now())
+		},
+		"role":  func(r keycab.Role) string { return roleName(l, r) },
+		"lower": strings.ToLower,
+		// iso is a time as a sortable key (app.js's sortable tables).
+		"iso": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") },
+		// The overview's chart (dashboard_overview.go).
+		"add": func(a, b float64) float64 { return a + b },
+		"mul": func(a, b int) int { return a * b },
+		// Reports (dashboard_reports.go).
+		"mulf":    func(a, b float64) float64 { return a * b },
+		"div":     func(a, b int) int { return a / b },
+		"mod":     func(a, b int) int { return a % b },
+		"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
+		"hours":   hoursText,
+		"list":    func(xs ...int) []int { return xs },
+		"kind":    func(k keycab.EventKind) string { return keycab.EventTitleIn(l, k) },
+		// alarm says an alarm name in the shared staff-facing words
+		// (keycab.AlarmTitle): "Door forced open while locked".
+		"alarm": func(name string) string { return keycab.AlarmTitleIn(l, name) },
+		// human turns an identifier like door_forced into "Door forced".
+		"human": func(s string) string {
+			s = strings.ReplaceAll(s, "_", " ")
+			if s == "" {
+				return s
+			}
+			return strings.ToUpper(s[:1]) + s[1:]
+		},
+		// dashboard_time.go: a time in a site's zone, and a datetime-local value.
+		"zoned":      func(t time.Time, zone string) string { return zoned(l, t, zone) },
+		"localInput": localInput,
+		"weekday":    l.Weekday,
+		"schedule":   func(ws []keycab.Window) string { return scheduleWords(l, ws) },
+		// locales are the languages a picker offers (internal/i18n).
+		"locales": i18n.Locales,
+	}
 }
 
+// escapeArgs HTML-escapes the values of a message's name/value pairs:
+// "t" and "tn" give HTML, the catalogue's own text as the templates' text
+// was (it holds no markup), the values (names, labels, times) escaped.
+func escapeArgs(kv []any) []any {
+	out := make([]any, len(kv))
+	for i, x := range kv {
+		if i%2 == 1 {
+			x = template.HTMLEscapeString(fmt.Sprint(x))
+		}
+		out[i] = x
+	}
+	return out
+}
+
+// loadTemplates parses every page with the layout, once a locale: a
+// template's functions are bound before it first runs.
 func (d *Dashboard) loadTemplates() error {
-	base, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(webFS, "web/templates/layout.html")
+	base, err := template.New("layout.html").Funcs(templateFuncs(i18n.English())).ParseFS(webFS, "web/templates/layout.html")
 	if err != nil {
 		return fmt.Errorf("dashboard templates: %w", err)
 	}
@@ -404,7 +443,16 @@ func (d *Dashboard) loadTemplates() error {
 		if err != nil {
 			return fmt.Errorf("dashboard template %s: %w", name, err)
 		}
-		d.pages[name] = t
+		for _, loc := range i18n.Locales() {
+			if d.pages[loc.Tag] == nil {
+				d.pages[loc.Tag] = map[string]*template.Template{}
+			}
+			lt, err := t.Clone()
+			if err != nil {
+				return fmt.Errorf("dashboard template %s: %w", name, err)
+			}
+			d.pages[loc.Tag][name] = lt.Funcs(templateFuncs(i18n.For(loc.Tag)))
+		}
 	}
 	return nil
 }
@@ -424,6 +472,25 @@ type viewer struct {
 	// DeleteAfter is when the organisation is to be deleted (zero: it is
 	// not); only its owners see pages meanwhile.
 	DeleteAfter time.Time
+	// Lang is the member's own language (empty: the browser's); L the
+	// Localizer the request speaks (Dashboard.localizer).
+	Lang string
+	L    *i18n.Localizer
+}
+
+// T says message id in the viewer's language.
+func (v *viewer) T(id string, kv ...any) string {
+	if v == nil || v.L == nil {
+		return i18n.English().T(id, kv...)
+	}
+	return v.L.T(id, kv...)
+}
+
+// localizer is the language a request is answered in: the signed-in
+// member's own, else the first the browser asks for (Accept-Language)
+// that keycab has, else English (en-GB).
+func localizer(r *http.Request, member string) *i18n.Localizer {
+	return i18n.For(member, i18n.Match(r.Header.Get("Accept-Language")))
 }
 
 func (v *viewer) Admin() bool { return v.Role == keycab.RoleOwner || v.Role == keycab.RoleAdmin }
@@ -453,6 +520,7 @@ type view struct {
 	Data    any
 	Version string
 	Path    string
+	Lang    string // the page's language, for <html lang>
 }
 
 type pageFunc func(w http.ResponseWriter, r *http.Request, v *viewer) error
@@ -486,6 +554,7 @@ func (d *Dashboard) signedInAs(f pageFunc, allow auth.Allow) http.Handler {
 			d.renderError(w, r, nil, err)
 			return
 		}
+		v.L = localizer(r, v.Lang)
 		if err := p.Gate(allow); err != nil {
 			if r.Method == http.MethodGet && errors.Is(err, auth.ErrUnverified) {
 				http.Redirect(w, r, "/verify", http.StatusSeeOther)
@@ -536,7 +605,8 @@ func (d *Dashboard) viewer(ctx context.Context, p auth.Principal) (*viewer, erro
 		return nil, err
 	}
 	return &viewer{P: p, OrgName: org.Name, Name: m.Name, Email: acct.Email, Role: m.Role, MFA: acct.MFA,
-		CSRF: d.sign("csrf", p.SessionID), Verified: acct.Verified(), NeedsMFA: p.Standing.NeedsMFA(), DeleteAfter: del.DeleteAfter}, nil
+		CSRF: d.sign("csrf", p.SessionID), Verified: acct.Verified(), NeedsMFA: p.Standing.NeedsMFA(), DeleteAfter: del.DeleteAfter,
+		Lang: m.Language, L: i18n.For(m.Language)}, nil
 }
 
 // sign is the base64url HMAC-SHA256 of parts under the dashboard key,
@@ -553,14 +623,29 @@ func (d *Dashboard) sign(purpose string, parts ...string) string {
 
 // render writes page name with status.
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, vw view) {
-	t, ok := d.pages[name]
+	var member string
+	if vw.V != nil {
+		member = vw.V.Lang
+	}
+	l := localizer(r, member)
+	if vw.V != nil {
+		vw.V.L = l
+	}
+	t, ok := d.pages[l.Tag()][name]
 	if !ok {
 		panic("dashboard: no template " + name)
 	}
-	vw.Version, vw.Path = d.version, r.URL.Path
+	vw.Version, vw.Path, vw.Lang = d.version, r.URL.Path, l.Lang()
 	if vw.Notice == "" {
 		vw.Notice = notices[r.URL.Query().Get("notice")]
 	}
+	if i18n.Has(vw.Notice) { // a notice's id; a handler's own words stay
+		vw.Notice = l.T(vw.Notice)
+	}
+	if id, ok := titles[vw.Title]; ok {
+		vw.Title = l.T(id)
+	}
+	w.Header().Add("Vary", "Accept-Language")
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, vw); err != nil {
 		d.Logger.Error("render", "page", name, "err", err)
@@ -572,49 +657,50 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 	w.Write(buf.Bytes())
 }
 
-// notices are the messages a redirect may ask a page to show.
+// notices are the messages a redirect may ask a page to show, by their
+// message id (render says them in the page's language).
 var notices = map[string]string{
-	"subscribed":   "Report mail set up: it comes at its time, with a link to stop it.",
-	"unsubscribed": "Report mail stopped.",
-	"invited":      "Invitation sent.",
-	"org-deleting": "The organisation will be deleted when the grace period ends. Its kiosks and other members are refused from now on; you can still export and restore it.",
-	"org-restored": "The organisation is restored. Its kiosks and members work again.",
-	"revoked":      "Invitation withdrawn.",
-	"cleared":      "Alarm cleared.",
-	"mfa":          "Two-step sign-in is on. You will be asked for a code each time you sign in.",
-	"password":     "Password changed. Your other sessions were signed out.",
-	"reset":        "Password changed. Sign in with your new password.",
-	"signedout":    "You are signed out.",
-	"welcome":      "Welcome to keycab.",
-	"joined":       "Invitation accepted. Welcome aboard.",
-	"resetsent":    "If an account uses this address, a reset link is on its way. It works once, for a short time.",
-	"magicsent":    "If an account uses this address, a sign-in link is on its way. It works once, for a short time.",
-	"mfaexpired":   "That sign-in took too long. Start again.",
+	"subscribed":   "notice.subscribed",
+	"unsubscribed": "notice.unsubscribed",
+	"invited":      "notice.invited",
+	"org-deleting": "notice.org_deleting",
+	"org-restored": "notice.org_restored",
+	"revoked":      "notice.revoked",
+	"cleared":      "notice.cleared",
+	"mfa":          "notice.mfa",
+	"password":     "notice.password",
+	"reset":        "notice.reset",
+	"signedout":    "notice.signedout",
+	"welcome":      "notice.welcome",
+	"joined":       "notice.joined",
+	"resetsent":    "notice.resetsent",
+	"magicsent":    "notice.magicsent",
+	"mfaexpired":   "notice.mfaexpired",
 	// dashboard_account.go
-	"verified":     "Email address verified.",
-	"verifysent":   "A new verification link is on its way. It works once, for a day.",
-	"emailsent":    "A link is on its way to the new address. Your address changes when you open it; until then the old one keeps working.",
-	"mfaoff":       "Two-step sign-in is off.",
-	"mfarequired":  "Your organisation requires two-step sign-in for owners and admins. Set it up to carry on.",
-	"signedoutone": "That session is signed out.",
-	"mfareset":     "Two-step sign-in reset: they sign in with their password alone, and are signed out now.",
-	"exportexpire": "That export link has expired. Make a new one.",
+	"verified":     "notice.verified",
+	"verifysent":   "notice.verifysent",
+	"emailsent":    "notice.emailsent",
+	"mfaoff":       "notice.mfaoff",
+	"mfarequired":  "notice.mfarequired",
+	"signedoutone": "notice.signedoutone",
+	"mfareset":     "notice.mfareset",
+	"exportexpire": "notice.exportexpire",
 	// dashboard_manage.go and dashboard_people.go
-	"created":         "Created.",
-	"saved":           "Saved.",
-	"deleted":         "Deleted.",
-	"removed":         "Member removed.",
-	"erased":          "Personal data erased here; every kiosk erases it with its next config.",
-	"holdplaced":      "Legal hold placed.",
-	"api-key-revoked": "API key revoked: it is refused from now on.",
-	"sso-saved":       "Single sign-on saved.",
-	"sso-removed":     "Single sign-on removed: members sign in with their passwords again.",
-	"webhook-test":    "Test event queued: it appears in the delivery log below once sent.",
-	"webhook-resent":  "Delivery queued again, with the same message id.",
-	"imported":        "Imported. Every line of the file is stored.",
-	"holdended":       "Legal hold ended.",
-	"kioskrevoked":    "Kiosk revoked: its key no longer works.",
-	"remotesent":      "Sent to the kiosk, signed by HQ: its answer shows on the kiosk's remote actions page.",
+	"created":         "notice.created",
+	"saved":           "notice.saved",
+	"deleted":         "notice.deleted",
+	"removed":         "notice.removed",
+	"erased":          "notice.erased",
+	"holdplaced":      "notice.holdplaced",
+	"imported":        "notice.imported",
+	"holdended":       "notice.holdended",
+	"kioskrevoked":    "notice.kioskrevoked",
+	"remotesent":      "notice.remotesent",
+	"api-key-revoked": "notice.api_key_revoked",
+	"sso-saved":       "notice.sso_saved",
+	"sso-removed":     "notice.sso_removed",
+	"webhook-test":    "notice.webhook_test",
+	"webhook-resent":  "notice.webhook_resent",
 }
 
 // renderError renders err as a friendly page with its status. v may be
@@ -713,17 +799,14 @@ func plainURLText(s string) bool {
 	return true
 }
 
-func roleName(r keycab.Role) string {
-	switch r {
-	case keycab.RoleSiteManager:
-		return "Site manager"
-	case "":
+// roleName is a role as the dashboard shows it: "Site manager".
+func roleName(l *i18n.Localizer, r keycab.Role) string {
+	if r == "" {
 		return ""
+	}
+	if id := "dash.role." + string(r); i18n.Has(id) {
+		return l.T(id)
 	}
 	s := string(r)
 	return strings.ToUpper(s[:1]) + s[1:]
 }
-
-// kindName is an event kind for people: the words of the table the kiosk
-// and its console use too (keycab.EventTitle).
-func kindName(k keycab.EventKind) string { return keycab.EventTitle(k) }

@@ -36,6 +36,7 @@ func (d *Dashboard) optionalViewer(r *http.Request) *viewer {
 	if err != nil {
 		return nil
 	}
+	v.L = localizer(r, v.Lang)
 	return v
 }
 

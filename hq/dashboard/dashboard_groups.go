@@ -9,6 +9,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // The groups page: member groups, key-set groups and the access rules
@@ -25,21 +26,32 @@ type groupsPage struct {
 
 // RuleWhen says when a rule lets its group take keys.
 func (p groupsPage) RuleWhen(r keycab.AccessRule) string {
-	if len(r.Schedule) == 0 {
-		return "any time"
+	return scheduleWords(i18n.English(), r.Schedule)
+}
+
+// scheduleWords says weekly windows in l's words (the template function
+// "schedule"): "Mon Tue 08:00–18:00", "jederzeit".
+func scheduleWords(l *i18n.Localizer, ws []keycab.Window) string {
+	if len(ws) == 0 {
+		return l.T("dash.any_time")
 	}
 	var parts []string
-	for _, w := range r.Schedule {
+	for _, w := range ws {
 		var days []string
 		for _, d := range w.Days {
-			days = append(days, d.String()[:3])
+			days = append(days, l.Weekday(d))
 		}
-		parts = append(parts, strings.Join(days, " ")+" "+shortClock(w.From)+"–"+shortClock(w.Until))
+		parts = append(parts, strings.Join(days, " ")+" "+shortClock(l, w.From)+"–"+shortClock(l, w.Until))
 	}
 	return strings.Join(parts, "; ")
 }
 
-func shortClock(m int) string { return time.Date(0, 1, 1, m/60, m%60, 0, 0, time.UTC).Format("15:04") }
+// hhmm is minutes after midnight as a form's value: "08:00".
+func hhmm(m int) string { return time.Date(0, 1, 1, m/60, m%60, 0, 0, time.UTC).Format("15:04") }
+
+func shortClock(l *i18n.Localizer, m int) string {
+	return l.Clock(time.Date(0, 1, 1, m/60, m%60, 0, 0, time.UTC))
+}
 
 // In reports whether id is one of ids.
 func (groupsPage) In(id string, ids []string) bool { return slices.Contains(ids, id) }

@@ -12,6 +12,7 @@ import (
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/export"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // historyPageSize is how many events a history page shows.
@@ -112,14 +113,14 @@ type quickRange struct {
 
 // quickRanges are today, yesterday, the last 7 and the last 30 days
 // ending today (UTC), for hf's other fields.
-func quickRanges(hf historyFilter, now time.Time) []quickRange {
+func quickRanges(l *i18n.Localizer, hf historyFilter, now time.Time) []quickRange {
 	today := now.UTC().Truncate(24 * time.Hour)
 	day := func(back int) string { return today.AddDate(0, 0, -back).Format("2006-01-02") }
 	var out []quickRange
 	for _, r := range []struct {
 		name     string
 		from, to int
-	}{{"Today", 0, 0}, {"Yesterday", 1, 1}, {"Last 7 days", 6, 0}, {"Last 30 days", 29, 0}} {
+	}{{l.T("dash.range.today"), 0, 0}, {l.T("dash.range.yesterday"), 1, 1}, {l.T("dash.range.7"), 6, 0}, {l.T("dash.range.30"), 29, 0}} {
 		f := hf
 		f.From, f.To = day(r.from), day(r.to)
 		out = append(out, quickRange{Name: r.name, URL: "/history?" + f.values().Encode(), Current: hf.From == f.From && hf.To == f.To})
@@ -165,7 +166,7 @@ func (d *Dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
-	data := historyData{Filter: hf, Dir: dir, Kinds: eventKinds, Page: len(trail) + 1, Ranges: quickRanges(hf, d.now())}
+	data := historyData{Filter: hf, Dir: dir, Kinds: eventKinds, Page: len(trail) + 1, Ranges: quickRanges(v.L, hf, d.now())}
 	for i, e := range es {
 		row := historyRow{Event: e, Member: dir.MemberName(e.ActorID), KeySet: dir.KeySetLabel(e.KeySetID),
 			Cabinet: dir.CabinetName(e.CabinetID), Site: dir.SiteName(dir.CabinetSite(e.CabinetID)),

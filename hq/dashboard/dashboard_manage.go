@@ -46,11 +46,11 @@ func (d *Dashboard) renderForm(w http.ResponseWriter, r *http.Request, name stri
 
 // formTitle is the title of a create form (id empty) or of the edit form
 // of the thing named name.
-func formTitle(id, create, name string) string {
+func formTitle(v *viewer, id, create, name string) string {
 	if id == "" {
 		return create
 	}
-	return "Edit " + name
+	return v.T("dash.title.edit", "Name", name)
 }
 
 // redirect sends the browser to path after a successful POST.
@@ -96,6 +96,7 @@ var commonZones = []string{"UTC", "Europe/London", "Europe/Dublin", "Europe/Lisb
 // siteForm is the site create and edit page.
 type siteForm struct {
 	ID, Name, Address, TimeZone string
+	Language                    string // the locale its kiosks speak; empty: en-GB
 	Notes                       string
 	NotesRedacted               bool
 	SetNotes                    bool // the viewer may set notes (admins)
@@ -104,12 +105,12 @@ type siteForm struct {
 
 func (d *Dashboard) renderSiteForm(w http.ResponseWriter, r *http.Request, v *viewer, f siteForm, err error) {
 	f.Zones, f.SetNotes = commonZones, v.Admin()
-	d.renderForm(w, r, "site_form", view{Title: formTitle(f.ID, "New site", f.Name), Nav: "sites", V: v, Data: f}, err)
+	d.renderForm(w, r, "site_form", view{Title: formTitle(v, f.ID, "New site", f.Name), Nav: "sites", V: v, Data: f}, err)
 }
 
 func siteFormOf(r *http.Request) siteForm {
 	return siteForm{ID: r.PathValue("id"), Name: formValue(r, "name"), Address: formValue(r, "address"),
-		TimeZone: formValue(r, "time_zone"), Notes: r.PostFormValue("notes")}
+		TimeZone: formValue(r, "time_zone"), Language: formValue(r, "language"), Notes: r.PostFormValue("notes")}
 }
 
 func (d *Dashboard) newSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -122,7 +123,7 @@ func (d *Dashboard) newSite(w http.ResponseWriter, r *http.Request, v *viewer) e
 
 func (d *Dashboard) createSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	f := siteFormOf(r)
-	st, err := d.Store.CreateSite(r.Context(), v.P.Scope(), store.Site{Site: keycab.Site{Name: f.Name, Address: f.Address, TimeZone: f.TimeZone}, Notes: f.Notes})
+	st, err := d.Store.CreateSite(r.Context(), v.P.Scope(), store.Site{Site: keycab.Site{Name: f.Name, Address: f.Address, TimeZone: f.TimeZone, Language: f.Language}, Notes: f.Notes})
 	if err != nil {
 		d.renderSiteForm(w, r, v, f, err)
 		return nil
@@ -135,13 +136,13 @@ func (d *Dashboard) editSite(w http.ResponseWriter, r *http.Request, v *viewer) 
 	if err != nil {
 		return err
 	}
-	d.renderSiteForm(w, r, v, siteForm{ID: st.ID, Name: st.Name, Address: st.Address, TimeZone: st.TimeZone, Notes: st.Notes, NotesRedacted: st.NotesRedacted}, nil)
+	d.renderSiteForm(w, r, v, siteForm{ID: st.ID, Name: st.Name, Address: st.Address, TimeZone: st.TimeZone, Language: st.Language, Notes: st.Notes, NotesRedacted: st.NotesRedacted}, nil)
 	return nil
 }
 
 func (d *Dashboard) updateSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), siteFormOf(r)
-	err := d.Store.UpdateSite(ctx, sc, keycab.Site{ID: f.ID, Name: f.Name, Address: f.Address, TimeZone: f.TimeZone})
+	err := d.Store.UpdateSite(ctx, sc, keycab.Site{ID: f.ID, Name: f.Name, Address: f.Address, TimeZone: f.TimeZone, Language: f.Language})
 	if err == nil && v.Admin() && r.PostForm.Has("notes") {
 		var old store.Site
 		if old, err = d.Store.GetSite(ctx, sc, f.ID); err == nil && old.Notes != f.Notes {
@@ -174,7 +175,7 @@ func (d *Dashboard) renderCabinetForm(w http.ResponseWriter, r *http.Request, v 
 		return
 	}
 	f.Sites = dir.Sites
-	d.renderForm(w, r, "cabinet_form", view{Title: formTitle(f.ID, "New cabinet", f.Name), Nav: "cabinets", V: v, Data: f}, err)
+	d.renderForm(w, r, "cabinet_form", view{Title: formTitle(v, f.ID, "New cabinet", f.Name), Nav: "cabinets", V: v, Data: f}, err)
 }
 
 func cabinetFormOf(r *http.Request) cabinetForm {

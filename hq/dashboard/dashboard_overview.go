@@ -8,6 +8,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // The overview is the dashboard's home: keys out, overdue, open alarms
@@ -74,7 +75,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, v *viewer) 
 			}
 		}
 	}
-	if p.Today, err = d.today(ctx, v.P.Scope()); err != nil {
+	if p.Today, err = d.today(ctx, v.L, v.P.Scope()); err != nil {
 		return err
 	}
 	d.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", V: v, Data: p})
@@ -83,10 +84,10 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, v *viewer) 
 
 // today counts the takes and returns the scope sees since midnight UTC,
 // by hour.
-func (d *Dashboard) today(ctx context.Context, sc store.Scope) (activity, error) {
+func (d *Dashboard) today(ctx context.Context, l *i18n.Localizer, sc store.Scope) (activity, error) {
 	now := d.now().UTC()
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	a := activity{Day: midnight.Format("2 Jan 2006") + " (UTC)"}
+	a := activity{Day: l.Date(midnight) + " (UTC)"}
 	var takes, returns [24]int
 	f := store.EventFilter{Since: midnight, Limit: 1000}
 	for page := 0; ; page++ {
@@ -122,7 +123,7 @@ func (d *Dashboard) today(ctx context.Context, sc store.Scope) (activity, error)
 		b := bar{Hour: h, Takes: takes[h], Returns: returns[h], X: float64(h) * 10,
 			TakeH: float64(takes[h]) * scale, RetH: float64(returns[h]) * scale}
 		b.TakeY, b.RetY = 50-b.TakeH, 50-b.RetH
-		b.Title = fmt.Sprintf("%02d:00–%02d:00: %d taken, %d returned", h, h+1, takes[h], returns[h])
+		b.Title = l.T("dash.overview.bar", "Hours", fmt.Sprintf("%02d:00–%02d:00", h, h+1), "Takes", takes[h], "Returns", returns[h])
 		a.Bars = append(a.Bars, b)
 	}
 	return a, nil

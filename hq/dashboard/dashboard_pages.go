@@ -2,11 +2,9 @@ package dashboard
 
 import (
 	"context"
-	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/notify"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // directory names the organisation's things the viewer may see, for
@@ -125,7 +124,7 @@ func (d *Dashboard) holdings(ctx context.Context, v *viewer, onlyOverdue bool) (
 		row := holding{Holding: h, KeySet: dir.KeySetLabel(h.KeySetID), Site: dir.SiteName(h.SiteID), Member: dir.MemberName(h.MemberID), Zone: dir.SiteZone(h.SiteID),
 			Overdue: h.Overdue(now)}
 		if row.Overdue {
-			row.OverdueBy = duration(now.Sub(h.DueAt))
+			row.OverdueBy = duration(v.L, now.Sub(h.DueAt))
 		}
 		if onlyOverdue && !row.Overdue {
 			continue
@@ -145,16 +144,16 @@ func (d *Dashboard) holdings(ctx context.Context, v *viewer, onlyOverdue bool) (
 	return out, nil
 }
 
-func duration(d time.Duration) string {
+func duration(l *i18n.Localizer, d time.Duration) string {
 	switch {
 	case d < time.Minute:
-		return "under a minute"
+		return l.T("dash.dur.under_minute")
 	case d < time.Hour:
-		return itoa(int(d/time.Minute)) + " min"
+		return l.T("dash.dur.min", "M", int(d/time.Minute))
 	case d < 48*time.Hour:
-		return itoa(int(d/time.Hour)) + " h " + itoa(int(d%time.Hour/time.Minute)) + " min"
+		return l.T("dash.dur.h_min", "H", int(d/time.Hour), "M", int(d%time.Hour/time.Minute))
 	}
-	return itoa(int(d/(24*time.Hour))) + " days"
+	return l.N("dash.dur.days", int(d/(24*time.Hour)))
 }
 
 type keysData struct {
@@ -228,9 +227,9 @@ func (d *Dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) er
 			row.KeySet = dir.KeySetLabel(a.KeySetID)
 		}
 		if a.ClearedAt.IsZero() {
-			row.For = "open " + duration(d.now().Sub(a.RaisedAt))
+			row.For = v.T("dash.alarms.open_for", "For", duration(v.L, d.now().Sub(a.RaisedAt)))
 		} else {
-			row.For = "cleared after " + duration(a.ClearedAt.Sub(a.RaisedAt))
+			row.For = v.T("dash.alarms.cleared_after", "For", duration(v.L, a.ClearedAt.Sub(a.RaisedAt)))
 		}
 	}
 	d.render(w, r, http.StatusOK, "alarms", view{Title: "Alarms", Nav: "alarms", V: v, Data: struct {
@@ -270,7 +269,7 @@ type kioskRow struct {
 }
 
 // verdict judges a kiosk's health from its row.
-func (row *kioskRow) verdict() {
+func (row *kioskRow) verdict(l *i18n.Localizer) {
 	var p []string
 	switch row.Status {
 	case "Online":
@@ -278,23 +277,23 @@ func (row *kioskRow) verdict() {
 		row.Problems = nil
 		return
 	case "Never synced":
-		p = append(p, "never synced")
+		p = append(p, l.T("dash.kiosks.never_synced"))
 	case "Quarantined":
-		p = append(p, "its log forked: re-enrol it")
+		p = append(p, l.T("dash.kiosks.forked"))
 	default:
-		p = append(p, "offline since "+zonedUTC(row.LastSeen))
+		p = append(p, l.T("dash.kiosks.offline_since", "Since", l.Day(row.LastSeen.UTC())+" "+l.Clock(row.LastSeen.UTC())+" UTC"))
 	}
 	if row.ConfigBehind != "" {
 		p = append(p, row.ConfigBehind)
 	}
 	if row.Heartbeat.At.IsZero() && row.Status == "Online" {
-		p = append(p, "no heartbeat yet")
+		p = append(p, l.T("dash.kiosks.no_heartbeat"))
 	}
 	if n := row.LogSize - row.Heartbeat.CosignedSize; n > 0 && !row.Heartbeat.At.IsZero() {
-		p = append(p, fmt.Sprintf("%d %s not cosigned back", n, plural(n, "entry", "entries")))
+		p = append(p, l.N("dash.kiosks.not_cosigned", int(n)))
 	}
 	if n := len(row.Heartbeat.Alarms); n > 0 {
-		p = append(p, fmt.Sprintf("%d open %s", n, plural(int64(n), "alarm", "alarms")))
+		p = append(p, l.N("dash.kiosks.open_alarms", n))
 	}
 	if row.Clock != "" {
 		p = append(p, row.Clock)
@@ -302,24 +301,14 @@ func (row *kioskRow) verdict() {
 	row.Problems, row.Healthy = p, len(p) == 0
 }
 
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// zonedUTC is a time as the kiosks page shows one.
-func zonedUTC(t time.Time) string { return t.UTC().Format("2 Jan 15:04 UTC") }
-
 // clockNote describes a kiosk's clock offset (HQ's clock minus the
 // kiosk's), or "" within a minute.
-func clockNote(off time.Duration) string {
+func clockNote(l *i18n.Localizer, off time.Duration) string {
 	switch {
 	case off >= time.Minute:
-		return "clock " + duration(off) + " behind"
+		return l.T("dash.kiosks.clock_behind", "For", duration(l, off))
 	case off <= -time.Minute:
-		return "clock " + duration(-off) + " ahead"
+		return l.T("dash.kiosks.clock_ahead", "For", duration(l, -off))
 	}
 	return ""
 }
@@ -339,7 +328,7 @@ func (d *Dashboard) kiosks(w http.ResponseWriter, r *http.Request, v *viewer) er
 		Rows                            []kioskRow
 		Healthy                         int
 		OfflineAfter, ConfigBehindAfter string
-	}{rows, healthy, duration(offline), duration(behindAfter)}})
+	}{rows, healthy, duration(v.L, offline), duration(v.L, behindAfter)}})
 	return nil
 }
 
@@ -366,9 +355,9 @@ func (d *Dashboard) kioskRows(ctx context.Context, v *viewer) ([]kioskRow, time.
 	for _, k := range ks {
 		row := kioskRow{KioskHealth: k, Cabinet: dir.CabinetName(k.CabinetID), Site: dir.SiteName(dir.CabinetSite(k.CabinetID)),
 			DiskGB: float64(k.Heartbeat.DiskFree) / 1e9, Celsius: float64(k.Heartbeat.TemperatureMC) / 1000,
-			Clock: clockNote(k.Heartbeat.ClockOffset)}
+			Clock: clockNote(v.L, k.Heartbeat.ClockOffset)}
 		if since := k.ConfigBehindSince(); !since.IsZero() && d.now().Sub(since) > behindAfter {
-			row.ConfigBehind = "config " + duration(d.now().Sub(since)) + " behind"
+			row.ConfigBehind = v.T("dash.kiosks.config_behind", "For", duration(v.L, d.now().Sub(since)))
 		}
 		switch {
 		case !k.RevokedAt.IsZero():
@@ -382,7 +371,7 @@ func (d *Dashboard) kioskRows(ctx context.Context, v *viewer) ([]kioskRow, time.
 		default:
 			row.Status, row.Class = "Offline", "warn"
 		}
-		row.verdict()
+		row.verdict(v.L)
 		rows = append(rows, row)
 	}
 	return rows, offline, behindAfter, nil
@@ -428,7 +417,7 @@ func (d *Dashboard) peopleView(ctx context.Context, v *viewer) (view, error) {
 	}
 	data := peopleData{Roles: invitableRoles(v.Role), Sites: dir.Sites, Role: keycab.RoleStaff}
 	for _, m := range dir.Members {
-		row := memberRow{Member: m, Sites: "All sites"}
+		row := memberRow{Member: m, Sites: v.T("dash.people.all_sites")}
 		if len(m.SiteIDs) > 0 {
 			var names []string
 			for _, id := range m.SiteIDs {
@@ -612,5 +601,3 @@ func (d *Dashboard) changePassword(w http.ResponseWriter, r *http.Request, v *vi
 	http.Redirect(w, r, "/settings?notice=password", http.StatusSeeOther)
 	return nil
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

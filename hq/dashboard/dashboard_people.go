@@ -77,7 +77,7 @@ func (p memberPage) From() string {
 	if len(p.Member.Schedule) == 0 {
 		return ""
 	}
-	return shortClock(p.Member.Schedule[0].From)
+	return hhmm(p.Member.Schedule[0].From)
 }
 
 func (p memberPage) Until() string {
@@ -87,7 +87,7 @@ func (p memberPage) Until() string {
 	if p.Member.Schedule[0].Until == 1440 {
 		return "24:00"
 	}
-	return shortClock(p.Member.Schedule[0].Until)
+	return hhmm(p.Member.Schedule[0].Until)
 }
 
 // AccessUntil is the access expiry as a datetime-local value in UTC.
@@ -324,6 +324,26 @@ func (d *Dashboard) setPIN(w http.ResponseWriter, r *http.Request, v *viewer) er
 	return redirect(w, r, "/people/"+id+"?notice=saved")
 }
 
+// setLanguage sets a member's own language (empty: as the site at a
+// kiosk, as the browser here), as the member or a manager of the member
+// may.
+func (d *Dashboard) setLanguage(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	id := r.PathValue("id")
+	if err := d.Store.SetMemberLanguage(r.Context(), v.P.Scope(), id, r.PostFormValue("language")); err != nil {
+		return d.memberFailed(w, r, v, id, err, nil)
+	}
+	return redirect(w, r, "/people/"+id+"?notice=saved")
+}
+
+// setOwnLanguage sets the signed-in member's own language from the
+// settings page.
+func (d *Dashboard) setOwnLanguage(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	if err := d.Store.SetMemberLanguage(r.Context(), v.P.Scope(), v.P.MemberID, r.PostFormValue("language")); err != nil {
+		return err
+	}
+	return redirect(w, r, "/settings?notice=saved")
+}
+
 // jobOf reads the job form of contractor memberID: its window is typed
 // as wall-clock times of the key sets' site (which must share one time
 // zone).
@@ -380,7 +400,7 @@ func (d *Dashboard) renderJob(w http.ResponseWriter, r *http.Request, v *viewer,
 	p.Job = f
 	title := "New job"
 	if f.ID != "" {
-		title = "Change job"
+		title = "Change job" // titles says it in the page's language
 	}
 	d.renderForm(w, r, "job_form", view{Title: title, Nav: "people", V: v, Data: p}, err)
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // The policy pages: one level of the kiosk policy each (the
@@ -202,7 +203,7 @@ func wordsOf(kind string, v reflect.Value) string {
 	case "roles":
 		var names []string
 		for _, r := range v.Interface().([]keycab.Role) {
-			names = append(names, roleName(r))
+			names = append(names, roleName(i18n.English(), r))
 		}
 		if len(names) == 0 {
 			return "none"
@@ -212,7 +213,7 @@ func wordsOf(kind string, v reflect.Value) string {
 		if v.String() == "" {
 			return "anyone who may take the key set"
 		}
-		return roleName(keycab.Role(v.String()))
+		return roleName(i18n.English(), keycab.Role(v.String()))
 	}
 	if s := formOf(kind, v); s != "" {
 		return s

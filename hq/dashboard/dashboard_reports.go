@@ -97,7 +97,7 @@ func (d *Dashboard) reports(w http.ResponseWriter, r *http.Request, v *viewer) e
 	for _, r := range []struct {
 		name string
 		days int
-	}{{"Last 7 days", 7}, {"Last 30 days", 30}, {"Last 90 days", 90}} {
+	}{{v.T("dash.range.7"), 7}, {v.T("dash.range.30"), 30}, {v.T("dash.range.90"), 90}} {
 		q := reportFilter{From: today.AddDate(0, 0, 1-r.days).Format(time.DateOnly), To: today.Format(time.DateOnly), Site: rf.Site}
 		p.Ranges = append(p.Ranges, quickRange{Name: r.name, URL: "/reports?" + q.values().Encode(), Current: q.From == rf.From && q.To == rf.To})
 	}
@@ -107,7 +107,7 @@ func (d *Dashboard) reports(w http.ResponseWriter, r *http.Request, v *viewer) e
 	scale := 45.0 / float64(max(p.Max, 1))
 	for i, day := range p.U.Days {
 		b := dayBar{X: float64(i) * 10, TakeH: float64(day.Takes) * scale, LateH: float64(day.Overdue) * scale,
-			Title: fmt.Sprintf("%s: %d taken, %d returned, %d overdue", day.Day.Format("Mon 2 Jan"), day.Takes, day.Returns, day.Overdue)}
+			Title: v.T("dash.reports.bar", "Day", v.L.Day(day.Day), "Takes", day.Takes, "Returns", day.Returns, "Overdue", day.Overdue)}
 		b.TakeY, b.LateY = 50-b.TakeH, 50-b.LateH
 		if i%7 == 0 {
 			b.Label = day.Day.Format("2 Jan")

@@ -35,21 +35,6 @@ func siteLocation(zone string) *time.Location {
 	return loc
 }
 
-// zoned is the template function "zoned": t in zone, with the zone's
-// abbreviation and, where that is not UTC, its name, as in
-// "2 Mar 2026 09:00 GMT (Europe/London)". The zero time is "—".
-func zoned(t time.Time, zone string) string {
-	if t.IsZero() {
-		return "—"
-	}
-	loc := siteLocation(zone)
-	s := t.In(loc).Format("2 Jan 2006 15:04 MST")
-	if loc == time.UTC {
-		return s
-	}
-	return s + " (" + loc.String() + ")"
-}
-
 // localInputLayout is the value format of an <input type="datetime-local">.
 const localInputLayout = "2006-01-02T15:04"
 

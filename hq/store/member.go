@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // CreateMember adds a member (the store side of an invite), within the
@@ -40,6 +41,9 @@ func (t *tx) createMember(ctx context.Context, m *keycab.Member) error {
 	m.ID, m.OrgID = newID("mem"), t.org()
 	m.Email = strings.ToLower(strings.TrimSpace(m.Email))
 	m.SiteIDs = dedupe(m.SiteIDs)
+	if !i18n.Valid(m.Language) {
+		return badLanguage(m.Language)
+	}
 	for _, site := range m.SiteIDs {
 		if err := t.siteVisible(ctx, site); err != nil {
 			return err
@@ -58,9 +62,9 @@ func (t *tx) createMember(ctx context.Context, m *keycab.Member) error {
 }
 
 func (t *tx) insertMember(ctx context.Context, m keycab.Member) error {
-	if _, err := t.exec(ctx, `INSERT INTO members (org_id, id, name, email, role, pin_hash, max_keys_out, disabled, created_us)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		m.OrgID, m.ID, m.Name, m.Email, string(m.Role), m.PINHash, m.MaxKeysOut, m.Disabled, us(t.now)); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO members (org_id, id, name, email, role, pin_hash, max_keys_out, disabled, created_us, language)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		m.OrgID, m.ID, m.Name, m.Email, string(m.Role), m.PINHash, m.MaxKeysOut, m.Disabled, us(t.now), m.Language); err != nil {
 		return err
 	}
 	return t.setSites(ctx, m.ID, m.SiteIDs)
@@ -119,8 +123,8 @@ func (t *tx) memberRow(ctx context.Context, id string) (keycab.Member, error) {
 	m := keycab.Member{ID: id, OrgID: t.org()}
 	var erased, until int64
 	var sched string
-	err := t.queryRow(ctx, `SELECT name, email, role, pin_hash, max_keys_out, disabled, erased_us, schedule, access_until_us FROM members
-		WHERE org_id = $1 AND id = $2`, t.org(), id).Scan(&m.Name, &m.Email, &m.Role, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased, &sched, &until)
+	err := t.queryRow(ctx, `SELECT name, email, role, pin_hash, max_keys_out, disabled, erased_us, schedule, access_until_us, language FROM members
+		WHERE org_id = $1 AND id = $2`, t.org(), id).Scan(&m.Name, &m.Email, &m.Role, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased, &sched, &until, &m.Language)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, notFound("member", id)
 	} else if err != nil {
@@ -246,7 +250,7 @@ func (s *Store) ListMembers(ctx context.Context, sc Scope) ([]keycab.Member, err
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		rows, err = t.query(ctx, `SELECT id, name, email, role, pin_hash, max_keys_out, disabled, erased_us, schedule, access_until_us FROM members
+		rows, err = t.query(ctx, `SELECT id, name, email, role, pin_hash, max_keys_out, disabled, erased_us, schedule, access_until_us, language FROM members
 			WHERE org_id = $1 ORDER BY name, id`, t.org())
 		if err != nil {
 			return err
@@ -256,7 +260,7 @@ func (s *Store) ListMembers(ctx context.Context, sc Scope) ([]keycab.Member, err
 			m := keycab.Member{OrgID: t.org()}
 			var erased, until int64
 			var sched string
-			if err := rows.Scan(&m.ID, &m.Name, &m.Email, &m.Role, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased, &sched, &until); err != nil {
+			if err := rows.Scan(&m.ID, &m.Name, &m.Email, &m.Role, &m.PINHash, &m.MaxKeysOut, &m.Disabled, &erased, &sched, &until, &m.Language); err != nil {
 				return err
 			}
 			m.ErasedAt, m.SiteIDs, m.AccessUntil = fromUS(erased), sites[m.ID], fromUS(until)
@@ -596,6 +600,41 @@ func (s *Store) SetMemberAccess(ctx context.Context, sc Scope, memberID string, 
 		}
 		return t.logChange(ctx, "member.access", memberID, before, a)
 	})
+}
+
+// SetMemberLanguage sets a member's own language (a locale of
+// internal/i18n, or empty to follow the site's at a kiosk and the
+// browser's on the dashboard): the member themselves, or a manager of the
+// member. The admin log keeps the values before and after.
+func (s *Store) SetMemberLanguage(ctx context.Context, sc Scope, memberID, lang string) error {
+	return s.write(ctx, "set member language", sc, func(ctx context.Context, t *tx) error {
+		if !i18n.Valid(lang) {
+			return badLanguage(lang)
+		}
+		var m keycab.Member
+		var err error
+		if t.p.member == memberID {
+			m, err = t.member(ctx, memberID)
+		} else {
+			m, err = t.managedMember(ctx, memberID, "changing a member's language")
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, "UPDATE members SET language = $1 WHERE org_id = $2 AND id = $3", lang, t.org(), memberID); err != nil {
+			return err
+		}
+		return t.logChange(ctx, "member.language", memberID, map[string]string{"language": m.Language}, map[string]string{"language": lang})
+	})
+}
+
+// badLanguage refuses a language that is not a supported locale.
+func badLanguage(lang string) error {
+	var tags []string
+	for _, l := range i18n.Locales() {
+		tags = append(tags, l.Tag)
+	}
+	return invalid("language: %q is not one of %s (or empty for the default)", lang, strings.Join(tags, ", "))
 }
 
 // parseSchedule reads a stored schedule; empty is none.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // Site is a site as the store returns it: the domain site and its notes,
@@ -39,6 +40,9 @@ func (s *Store) CreateSite(ctx context.Context, sc Scope, n Site) (Site, error) 
 			return err
 		}
 		n.TimeZone = tz
+		if !i18n.Valid(n.Language) {
+			return badLanguage(n.Language)
+		}
 		if err := t.checkCap(ctx, capSites); err != nil {
 			return err
 		}
@@ -46,8 +50,8 @@ func (s *Store) CreateSite(ctx context.Context, sc Scope, n Site) (Site, error) 
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO sites (org_id, id, name, address, time_zone, notes) VALUES ($1, $2, $3, $4, $5, $6)`,
-			n.OrgID, n.ID, n.Name, n.Address, n.TimeZone, sealed); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO sites (org_id, id, name, address, time_zone, notes, language) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			n.OrgID, n.ID, n.Name, n.Address, n.TimeZone, sealed, n.Language); err != nil {
 			return err
 		}
 		return t.logAction(ctx, "site.create", n.ID, n.Name)
@@ -86,7 +90,7 @@ func (s *Store) ListSites(ctx context.Context, sc Scope) ([]Site, error) {
 // sites reads the visible sites (one when id is set), notes decrypted or
 // redacted by the notes rule.
 func (t *tx) sites(ctx context.Context, id string) ([]Site, error) {
-	rows, err := t.query(ctx, `SELECT id, name, address, time_zone, notes FROM sites
+	rows, err := t.query(ctx, `SELECT id, name, address, time_zone, notes, language FROM sites
 		WHERE org_id = $1 AND ($2 = '' OR id = $2) ORDER BY name, id`, t.org(), id)
 	if err != nil {
 		return nil, err
@@ -98,7 +102,7 @@ func (t *tx) sites(ctx context.Context, id string) ([]Site, error) {
 	var all []row
 	for rows.Next() {
 		r := row{site: Site{Site: keycab.Site{OrgID: t.org()}}}
-		if err := rows.Scan(&r.site.ID, &r.site.Name, &r.site.Address, &r.site.TimeZone, &r.sealed); err != nil {
+		if err := rows.Scan(&r.site.ID, &r.site.Name, &r.site.Address, &r.site.TimeZone, &r.sealed, &r.site.Language); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -188,7 +192,7 @@ func (t *tx) siteVisible(ctx context.Context, id string) error {
 	return err
 }
 
-// UpdateSite changes a site's name, address and time zone. Owners and
+// UpdateSite changes a site's name, address, time zone and language. Owners and
 // admins, and site managers of that site.
 func (s *Store) UpdateSite(ctx context.Context, sc Scope, site keycab.Site) error {
 	return s.write(ctx, "update site "+site.ID, sc, func(ctx context.Context, t *tx) error {
@@ -211,8 +215,11 @@ func (s *Store) UpdateSite(ctx context.Context, sc Scope, site keycab.Site) erro
 		if err != nil {
 			return err
 		}
-		res, err := t.exec(ctx, "UPDATE sites SET name = $1, address = $2, time_zone = $3 WHERE org_id = $4 AND id = $5",
-			strings.TrimSpace(site.Name), site.Address, tz, t.org(), site.ID)
+		if !i18n.Valid(site.Language) {
+			return badLanguage(site.Language)
+		}
+		res, err := t.exec(ctx, "UPDATE sites SET name = $1, address = $2, time_zone = $3, language = $4 WHERE org_id = $5 AND id = $6",
+			strings.TrimSpace(site.Name), site.Address, tz, site.Language, t.org(), site.ID)
 		if err != nil {
 			return err
 		}

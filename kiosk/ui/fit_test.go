@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/ui"
 	"keycab.dev/keycab/sync/wire"
@@ -49,19 +50,30 @@ func fitConfig(t *testing.T) *keycab.Config {
 // direction), when a text is drawn wider than the room it was given or
 // sticks out of what holds it, or when the window's content needs more
 // than the window (a window on a real display then grows past the
-// screen). Each screen is kept as testdata/fit/WxH/name.png.
+// screen). Each screen is kept as testdata/fit/WxH/name.png, and in
+// German (a German site's kiosk) as testdata/fit/de/WxH/name.png.
 func TestScreensFit(t *testing.T) {
 	for _, size := range fitSizes {
 		t.Run(fmt.Sprintf("%vx%v", size.Width, size.Height), func(t *testing.T) {
-			fitFlows(t, size)
+			fitFlows(t, size, "")
 			fitSetup(t, size)
+		})
+		// German words are longer: every screen again in German.
+		t.Run(fmt.Sprintf("de/%vx%v", size.Width, size.Height), func(t *testing.T) {
+			fitFlows(t, size, i18n.German)
 		})
 	}
 }
 
-func fitFlows(t *testing.T, size fyne.Size) {
-	r := newRigSized(t, fitConfig(t), size)
+func fitFlows(t *testing.T, size fyne.Size, lang string) {
+	cfg := fitConfig(t)
+	cfg.Site.Language = lang
+	tr := i18n.For(lang)
+	r := newRigSized(t, cfg, size)
 	dir := fmt.Sprintf("fit/%vx%v", size.Width, size.Height)
+	if lang != "" {
+		dir = fmt.Sprintf("fit/%s/%vx%v", lang, size.Width, size.Height)
+	}
 	fit := func(name string, whole ...string) {
 		t.Helper()
 		r.u.Sync()
@@ -99,12 +111,12 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	fit("menu")
 	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-1"})
 	r.await(kiosk.Reason)
-	fit("reason", "Cancel", "Continue", "Space", "Delete")
+	fit("reason", tr.T("ui.cancel"), tr.T("ui.continue"), tr.T("ui.key_space"), tr.T("ui.key_delete"))
 	r.c.Do(kiosk.GiveReason{Reason: "viewing"})
 	if s := r.await(kiosk.Unlocking); len(s.SlotMap) != 12 || s.SlotMap[0].Number != 1 || !s.SlotMap[0].Present || s.Slot != 1 {
 		t.Fatalf("the take's slot map %+v, slot %d", s.SlotMap, s.Slot)
 	}
-	fit("unlock", "Cancel")
+	fit("unlock", tr.T("ui.cancel"))
 	if err := r.cab.TakeKey(1, false); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +134,7 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	if s := r.await(kiosk.Unlocking); len(s.SlotMap) != 12 || s.SlotMap[0].Present || s.SlotMap[1].Present || !s.SlotMap[2].Present || s.Slot != 2 {
 		t.Fatalf("the return's slot map %+v, slot %d", s.SlotMap, s.Slot)
 	}
-	fit("return", "Cancel")
+	fit("return", tr.T("ui.cancel"))
 	if err := r.cab.PutKey(2); err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +152,10 @@ func fitFlows(t *testing.T, size fyne.Size) {
 
 	// Admin with no alarm: every tab.
 	admin()
-	fit("admin-0", "Exit admin", "Cabinet", "People", "History")
-	r.tap("People")
+	fit("admin-0", tr.T("ui.exit_admin"), tr.T("ui.cabinet"), tr.T("ui.people"), tr.T("ui.history"))
+	r.tap(tr.T("ui.people"))
 	fit("admin-people")
-	r.tap("History")
+	r.tap(tr.T("ui.history"))
 	fit("admin-history")
 	exit()
 
@@ -154,10 +166,10 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	r.awaitThat("the tamper alarm", func(s kiosk.Screen) bool { return len(s.Alarms) == 1 })
 	fit("idle-alarm")
 	admin()
-	fit("admin-1", "Exit admin", "Clear…")
-	r.tap("Clear…")
-	fit("admin-clear", "Exit admin", "Clear alarm", "Back")
-	r.tap("Back")
+	fit("admin-1", tr.T("ui.exit_admin"), tr.T("ui.clear_dots"))
+	r.tap(tr.T("ui.clear_dots"))
+	fit("admin-clear", tr.T("ui.exit_admin"), tr.T("ui.clear_alarm"), tr.T("ui.back"))
+	r.tap(tr.T("ui.back"))
 	exit()
 
 	// A wrong-slot return: the first key into the second's empty slot.
@@ -180,8 +192,8 @@ func fitFlows(t *testing.T, size fyne.Size) {
 	}
 	r.awaitThat("three alarms", func(s kiosk.Screen) bool { return len(s.Alarms) == 3 })
 	admin()
-	fit("admin-3", "Exit admin", "Clear…", "Clear…", "Clear…")
-	r.tap("History")
+	fit("admin-3", tr.T("ui.exit_admin"), tr.T("ui.clear_dots"), tr.T("ui.clear_dots"), tr.T("ui.clear_dots"))
+	r.tap(tr.T("ui.history"))
 	fit("admin-history-3")
 	exit()
 

@@ -7,6 +7,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
+
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // keyHeight is the size of a key: the smallest touch target, so that the
@@ -102,7 +104,8 @@ type keyboard struct {
 	shift   bool
 	letters []*tile
 	shiftK  *tile
-	symbols string // a row of keys above the digits, when set
+	symbols string          // a row of keys above the digits, when set
+	tr      *i18n.Localizer // the language of its keys; nil is English
 }
 
 func newKeyboard(fs *fieldSet) *keyboard {
@@ -140,6 +143,10 @@ func (k *keyboard) setShift(on bool) {
 
 // object lays the keyboard out in QWERTY rows.
 func (k *keyboard) object() fyne.CanvasObject {
+	l := k.tr
+	if l == nil {
+		l = i18n.English()
+	}
 	key := func(s string) *tile {
 		t := newTile(s, tileNormal, nil)
 		t.onTap = func() { k.typeRune(t.title) }
@@ -150,7 +157,7 @@ func (k *keyboard) object() fyne.CanvasObject {
 		objs := append([]fyne.CanvasObject{layout.NewSpacer()}, keys...)
 		return container.NewHBox(append(objs, layout.NewSpacer())...)
 	}
-	del := newTile("Delete", tileQuiet, func() {
+	del := newTile(l.T("ui.key_delete"), tileQuiet, func() {
 		k.fields.edit(func(v string) string {
 			if v == "" {
 				return v
@@ -161,9 +168,9 @@ func (k *keyboard) object() fyne.CanvasObject {
 		k.setShift(k.fields.wantCaps())
 	})
 	del.minWidth, del.minHeight = 152, keyHeight
-	k.shiftK = newTile("Shift", tileQuiet, func() { k.setShift(!k.shift) })
+	k.shiftK = newTile(l.T("ui.key_shift"), tileQuiet, func() { k.setShift(!k.shift) })
 	k.shiftK.minWidth, k.shiftK.minHeight = 120, keyHeight
-	space := newTile("Space", tileNormal, func() { k.typeRune(" ") })
+	space := newTile(l.T("ui.key_space"), tileNormal, func() { k.typeRune(" ") })
 	space.minWidth, space.minHeight = 200, keyHeight
 
 	var rows []fyne.CanvasObject

@@ -5,6 +5,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // maxPIN bounds what the keypad accepts; the controller decides what is right.
@@ -17,6 +19,7 @@ type keypad struct {
 	dots     *pinDots
 	ok       *tile
 	onSubmit func(digits string)
+	tr       *i18n.Localizer // the language of its keys; nil is English
 }
 
 func newKeypad(onSubmit func(string)) *keypad {
@@ -38,6 +41,10 @@ func (k *keypad) changed() {
 
 // object lays the keypad out: the dots over a 3 by 4 grid of keys and OK.
 func (k *keypad) object() fyne.CanvasObject {
+	l := k.tr
+	if l == nil {
+		l = i18n.English()
+	}
 	key := func(title string, kind tileKind, f func()) fyne.CanvasObject {
 		t := newTile(title, kind, f)
 		t.size = sizeTitle
@@ -49,9 +56,9 @@ func (k *keypad) object() fyne.CanvasObject {
 		d := strconv.Itoa(i)
 		keys = append(keys, key(d, tileNormal, func() { k.press(d) }))
 	}
-	clear := key("Clear", tileQuiet, func() { k.digits = ""; k.changed() })
+	clear := key(l.T("ui.key_clear"), tileQuiet, func() { k.digits = ""; k.changed() })
 	clear.(*tile).size = sizeBody
-	del := key("Delete", tileQuiet, func() {
+	del := key(l.T("ui.key_delete"), tileQuiet, func() {
 		if k.digits != "" {
 			k.digits = k.digits[:len(k.digits)-1]
 		}

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"image/color"
 	"math"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/kiosk"
 )
 
@@ -92,7 +92,7 @@ func hgap(w float32) fyne.CanvasObject {
 
 func (u *UI) idle(s kiosk.Screen) {
 	u.footer.Hide()
-	hint := centred("Hold your badge or QR code to the reader", sizeLarge, colours.muted, false)
+	hint := centred(u.tr().T("ui.hold_badge"), sizeLarge, colours.muted, false)
 	objs := []fyne.CanvasObject{ringIcon(theme.AccountIcon(), colours.accent, 220), gap(24),
 		heading(s.Title, sizeNameDisplay, fyne.TextAlignCenter), hint}
 	if s.Message != "" {
@@ -103,15 +103,16 @@ func (u *UI) idle(s kiosk.Screen) {
 
 func (u *UI) pin(s kiosk.Screen) {
 	u.pad = newKeypad(func(d string) { u.do(kiosk.PIN{Digits: d}) })
+	u.pad.tr = u.tr()
 	left := []fyne.CanvasObject{ringIcon(theme.AccountIcon(), colours.accent, 160), gap(16),
 		centred(s.Title, sizeTitle, colours.text, true)}
 	if s.Message != "" {
 		left = append(left, paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignCenter))
 	} else {
-		left = append(left, centred("Type it on the keypad, then OK.", sizeBody, colours.muted, false))
+		left = append(left, centred(u.tr().T("ui.type_pin"), sizeBody, colours.muted, false))
 	}
 	u.fill(container.NewGridWithColumns(2, stack(left...), stack(container.NewCenter(u.pad.object()))), nil)
-	u.setFooter("Cancel", nil)
+	u.setFooter(u.tr().T("ui.cancel"), nil)
 }
 
 func (u *UI) menu(s kiosk.Screen) {
@@ -119,7 +120,7 @@ func (u *UI) menu(s kiosk.Screen) {
 	if len(s.Take) > 0 || len(s.Unavailable) > 0 {
 		var tiles []fyne.CanvasObject
 		for _, ch := range s.Take {
-			detail := slotText(ch.Slot)
+			detail := u.slotText(ch.Slot)
 			var col = colours.muted
 			if ch.Note != "" {
 				detail = joinDot(detail, ch.Note)
@@ -136,17 +137,17 @@ func (u *UI) menu(s kiosk.Screen) {
 			t.size, t.minHeight, t.shrink = sizeLarge, 96, true
 			tiles = append(tiles, t)
 		}
-		cols = append(cols, column("TAKE A KEY", tiles))
+		cols = append(cols, column(u.tr().T("ui.take_a_key"), tiles))
 	}
 	if len(s.Return) > 0 {
 		var tiles []fyne.CanvasObject
 		now := u.rt.now()
 		for _, ch := range s.Return {
-			detail, col := slotText(ch.Slot), colours.muted
+			detail, col := u.slotText(ch.Slot), colours.muted
 			if !ch.Due.IsZero() {
-				detail = joinDot(detail, "due "+keycab.ShortTime(ch.Due, u.rt.now(), u.rt.loc))
+				detail = joinDot(detail, u.tr().T("ui.due", "Due", u.tr().Short(ch.Due, u.rt.now(), u.rt.loc)))
 				if ch.Due.Before(now) {
-					detail, col = joinDot(detail, "overdue"), colours.danger
+					detail, col = joinDot(detail, u.tr().T("ui.overdue")), colours.danger
 				}
 			}
 			id := ch.KeySet.ID
@@ -154,13 +155,13 @@ func (u *UI) menu(s kiosk.Screen) {
 			t.size, t.minHeight, t.shrink = sizeLarge, 96, true
 			tiles = append(tiles, t)
 		}
-		cols = append(cols, column("RETURN A KEY", tiles))
+		cols = append(cols, column(u.tr().T("ui.return_a_key"), tiles))
 	}
 	top := container.NewVBox(newLine(s.Title, sizeTitle, colours.text, true))
 	if s.Message != "" {
 		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
 	} else {
-		top.Add(label("Touch a key to take it or to bring it back.", sizeBody, colours.muted, false))
+		top.Add(label(u.tr().T("ui.touch_key"), sizeBody, colours.muted, false))
 	}
 	top.Add(gap(8))
 	var center fyne.CanvasObject = layout.NewSpacer()
@@ -174,12 +175,12 @@ func (u *UI) menu(s kiosk.Screen) {
 	// Admin only for those who may open it (the controller refuses the
 	// rest all the same).
 	if s.Member == nil || !s.Member.Role.MayAdminKiosk() {
-		u.setFooter("Cancel", nil)
+		u.setFooter(u.tr().T("ui.cancel"), nil)
 		return
 	}
-	admin := newTile("Admin", tileQuiet, func() { u.do(kiosk.OpenAdmin{}) })
+	admin := newTile(u.tr().T("ui.admin"), tileQuiet, func() { u.do(kiosk.OpenAdmin{}) })
 	admin.minWidth = 200
-	u.setFooter("Cancel", admin)
+	u.setFooter(u.tr().T("ui.cancel"), admin)
 }
 
 // column is a captioned, scrolling list of tiles.
@@ -188,11 +189,11 @@ func column(title string, tiles []fyne.CanvasObject) fyne.CanvasObject {
 	return container.NewBorder(caption(title), nil, nil, nil, list)
 }
 
-func slotText(n int) string {
+func (u *UI) slotText(n int) string {
 	if n == 0 {
-		return "open shelf"
+		return u.tr().T("ui.open_shelf")
 	}
-	return "Slot " + itoa(n)
+	return u.tr().T("ui.slot", "Slot", n)
 }
 
 func joinDot(a, b string) string {
@@ -209,18 +210,19 @@ func (u *UI) second(s kiosk.Screen) {
 	icons := container.NewHBox(badgeIcon(theme.AccountIcon(), colours.surfaceHigh, 140), badgeIcon(theme.AccountIcon(), colours.accent, 140))
 	objs := []fyne.CanvasObject{container.NewCenter(icons), gap(16)}
 	objs = append(objs, headline(s, sizeNameTitle)...)
-	objs = append(objs, gap(8), centred("Waiting for the second badge…", sizeBody, colours.muted, false))
+	objs = append(objs, gap(8), centred(u.tr().T("ui.waiting_second"), sizeBody, colours.muted, false))
 	u.fill(stack(objs...), nil)
-	u.setFooter("Cancel", nil)
+	u.setFooter(u.tr().T("ui.cancel"), nil)
 }
 
 func (u *UI) reasonScreen(s kiosk.Screen) {
 	u.fields = &fieldSet{}
-	u.recip = u.fields.add("Recipient (optional)", "Who gets the key?")
-	u.notes = u.fields.add("Notes (optional)", "Anything to add?")
+	u.recip = u.fields.add(u.tr().T("ui.recipient"), u.tr().T("ui.recipient_hint"))
+	u.notes = u.fields.add(u.tr().T("ui.notes"), u.tr().T("ui.notes_hint"))
 	u.fields.setFocus(u.recip)
 	kb := newKeyboard(u.fields)
-	cont := newTile("Continue", tilePrimary, func() {
+	kb.tr = u.tr()
+	cont := newTile(u.tr().T("ui.continue"), tilePrimary, func() {
 		if u.reason == "" && len(s.Reasons) > 0 {
 			return
 		}
@@ -253,7 +255,7 @@ func (u *UI) reasonScreen(s kiosk.Screen) {
 		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
 	}
 	u.fill(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object())), nil)
-	u.setFooter("Cancel", cont)
+	u.setFooter(u.tr().T("ui.cancel"), cont)
 }
 
 // reasonLabel capitalises a reason preset for its button.
@@ -271,17 +273,17 @@ func (u *UI) unlocking(s kiosk.Screen, icon fyne.Resource) {
 	if s.Message != "" {
 		objs = append(objs, paragraph(s.Message, sizeNameLarge, theme.ColorNameWarning, fyne.TextAlignCenter))
 	}
-	objs = append(objs, gap(8), paragraph("The cabinet locks again by itself when the time is up.", theme.SizeNameText, theme.ColorNamePlaceHolder, fyne.TextAlignCenter))
+	objs = append(objs, gap(8), paragraph(u.tr().T("ui.relocks"), theme.SizeNameText, theme.ColorNamePlaceHolder, fyne.TextAlignCenter))
 	if len(s.SlotMap) == 0 || s.Slot == 0 {
 		u.fill(stack(objs...), nil)
-		u.setFooter("Cancel", nil)
+		u.setFooter(u.tr().T("ui.cancel"), nil)
 		return
 	}
 	// Beside the words, the cabinet's slots with the open one lit: the
 	// screen's picture, instead of the icon.
-	cab := container.NewVBox(caption("CABINET"), slotGrid(s.SlotMap, s.Slot))
+	cab := container.NewVBox(caption(u.tr().T("ui.cabinet")), slotGrid(s.SlotMap, s.Slot))
 	u.fill(container.NewBorder(nil, nil, nil, padded(0, 0, 32, 0, stack(container.NewCenter(cab))), stack(objs[2:]...)), nil)
-	u.setFooter("Cancel", nil)
+	u.setFooter(u.tr().T("ui.cancel"), nil)
 }
 
 // outcome is Done and Message: a picture, the title and the detail.
@@ -298,7 +300,7 @@ func (u *UI) outcome(s kiosk.Screen, icon fyne.Resource, fill color.Color) {
 	objs := []fyne.CanvasObject{badgeIcon(icon, fill, 180), gap(16)}
 	objs = append(objs, headline(s, sizeNameHuge)...)
 	u.fill(stack(objs...), nil)
-	u.setFooter("OK", nil)
+	u.setFooter(u.tr().T("ui.ok"), nil)
 }
 
 func (u *UI) emergency(s kiosk.Screen) {
@@ -342,7 +344,7 @@ func (u *UI) admin(s kiosk.Screen) {
 		return t
 	}
 	top := container.NewVBox(container.NewBorder(nil, nil, nil,
-		container.NewHBox(tab("Cabinet", tabCabinet), tab("People", tabPeople), tab("History", tabHistory)),
+		container.NewHBox(tab(u.tr().T("ui.cabinet"), tabCabinet), tab(u.tr().T("ui.people"), tabPeople), tab(u.tr().T("ui.history"), tabHistory)),
 		newLine(s.Title, sizeTitle, colours.text, true)))
 	if s.Message != "" {
 		top.Add(paragraph(s.Message, sizeNameMessage, theme.ColorNameWarning, fyne.TextAlignLeading))
@@ -357,7 +359,7 @@ func (u *UI) admin(s kiosk.Screen) {
 		main = u.cabinetView(s)
 	}
 	u.fill(container.NewBorder(top, nil, nil, nil, main), nil)
-	u.setFooter("Exit admin", nil)
+	u.setFooter(u.tr().T("ui.exit_admin"), nil)
 }
 
 // cabinetView is the slot map with enrolment, the lock tests and the
@@ -369,9 +371,9 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 	}
 	var slots []fyne.CanvasObject
 	for _, sv := range v.Slots {
-		enrol := newTile("New label", tileQuiet, func() { u.do(kiosk.EnrolFob{Slot: sv.Number}) })
+		enrol := newTile(u.tr().T("ui.new_label"), tileQuiet, func() { u.do(kiosk.EnrolFob{Slot: sv.Number}) })
 		enrol.size = sizeCaption + 2
-		slots = append(slots, slotCard(sv, enrol))
+		slots = append(slots, slotCard(u.tr(), sv, enrol))
 	}
 	var pulses []fyne.CanvasObject
 	for _, name := range v.Locks {
@@ -379,23 +381,23 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 		t.size = sizeCaption + 2
 		pulses = append(pulses, t)
 	}
-	status := newLine(fmt.Sprintf("Log: %d entries   ·   Config version %d   ·   %s", v.LogSize, v.Config, syncWords(v.Sync, u.rt.loc)), sizeCaption, colours.muted, false)
-	left := container.NewVBox(caption("SLOT MAP"), container.NewGridWithColumns(3, slots...),
-		gap(4), caption(fmt.Sprintf("TEST A LOCK: TOUCH ONE TO RELEASE IT FOR %s", pulseWords(v.Pulse))), container.NewGridWithColumns(3, pulses...), gap(4), status)
+	status := newLine(u.tr().T("ui.status", "Entries", v.LogSize, "Config", v.Config, "Sync", syncWords(u.tr(), v.Sync, u.rt.loc)), sizeCaption, colours.muted, false)
+	left := container.NewVBox(caption(u.tr().T("ui.slot_map")), container.NewGridWithColumns(3, slots...),
+		gap(4), caption(u.tr().T("ui.test_lock", "For", pulseWords(u.tr(), v.Pulse))), container.NewGridWithColumns(3, pulses...), gap(4), status)
 	if v.CameraError != "" {
-		left.Add(paragraph(cameraWords(v.CameraError, v.CameraErrorAt, u.rt.loc), theme.SizeNameCaptionText, theme.ColorNameError, fyne.TextAlignLeading))
+		left.Add(paragraph(cameraWords(u.tr(), v.CameraError, v.CameraErrorAt, u.rt.loc), theme.SizeNameCaptionText, theme.ColorNameError, fyne.TextAlignLeading))
 	}
 	for _, r := range v.Refused {
-		left.Add(paragraph("Refused at HQ: "+r, theme.SizeNameCaptionText, theme.ColorNameError, fyne.TextAlignLeading))
+		left.Add(paragraph(u.tr().T("ui.refused_at_hq", "Change", r), theme.SizeNameCaptionText, theme.ColorNameError, fyne.TextAlignLeading))
 	}
 
 	var alarms []fyne.CanvasObject
 	for _, a := range s.Alarms {
 		// The title whole, the detail cut to the column: three alarms
 		// and their Clear buttons fit the 800 x 480 screen.
-		card := newTile(keycab.AlarmTitle(a.Kind), tileNormal, nil).withDetail(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("15:04"), colours.muted)
+		card := newTile(keycab.AlarmTitleIn(u.tr(), a.Kind), tileNormal, nil).withDetail(a.Detail+"  ·  "+u.tr().T("ui.since", "Since", u.tr().Clock(a.Since.In(u.rt.loc))), colours.muted)
 		card.cutDetail = true
-		clear := newTile("Clear…", tileDanger, func() {
+		clear := newTile(u.tr().T("ui.clear_dots"), tileDanger, func() {
 			u.clearing = &a
 			u.rerender()
 		})
@@ -403,44 +405,42 @@ func (u *UI) cabinetView(s kiosk.Screen) fyne.CanvasObject {
 		alarms = append(alarms, container.NewBorder(nil, nil, nil, clear, card))
 	}
 	if len(alarms) == 0 {
-		alarms = append(alarms, label("No active alarms.", sizeBody, colours.muted, false))
+		alarms = append(alarms, label(u.tr().T("ui.no_alarms"), sizeBody, colours.muted, false))
 	}
-	right := container.NewBorder(caption("ACTIVE ALARMS"), nil, nil, nil, container.NewVScroll(container.NewVBox(alarms...)))
+	right := container.NewBorder(caption(u.tr().T("ui.active_alarms")), nil, nil, nil, container.NewVScroll(container.NewVBox(alarms...)))
 	return container.NewBorder(nil, nil, nil, sized(right, fyne.NewSize(484, 0)), container.NewPadded(container.NewVScroll(left)))
 }
 
 // cameraWords is the admin status line for the camera's last error: its
 // time and its end (where a program's stderr says why), on one line.
-func cameraWords(msg string, at time.Time, loc *time.Location) string {
+func cameraWords(l *i18n.Localizer, msg string, at time.Time, loc *time.Location) string {
 	const most = 110 // runes: two lines beside the slot map
 	if r := []rune(msg); len(r) > most {
 		msg = "…" + string(r[len(r)-most:])
 	}
-	return fmt.Sprintf("Camera error at %s: %s", at.In(loc).Format("Mon 15:04"), msg)
+	at = at.In(loc)
+	return l.T("ui.camera_error", "At", l.Weekday(at.Weekday())+" "+l.Clock(at), "Error", msg)
 }
 
 // syncWords says how the kiosk stands with HQ.
-func syncWords(s kiosk.SyncView, loc *time.Location) string {
+func syncWords(l *i18n.Localizer, s kiosk.SyncView, loc *time.Location) string {
 	if s.HQ == "" {
-		return "Not enrolled with HQ"
+		return l.T("ui.not_enrolled")
 	}
-	last := "never"
+	last := l.T("ui.never")
 	if !s.LastPush.IsZero() {
-		last = s.LastPush.In(loc).Format("Mon 15:04")
+		t := s.LastPush.In(loc)
+		last = l.Weekday(t.Weekday()) + " " + l.Clock(t)
 	}
-	return fmt.Sprintf("HQ has cosigned %d, last sync %s", s.Cosigned, last)
+	return l.T("ui.sync", "Cosigned", s.Cosigned, "Last", last)
 }
 
-// pulseWords says a lock test's length in words: "2 SECONDS".
-func pulseWords(d time.Duration) string {
+// pulseWords says a lock test's length in words: "2 seconds".
+func pulseWords(l *i18n.Localizer, d time.Duration) string {
 	if d <= 0 {
 		d = 2 * time.Second
 	}
-	n := int(d.Round(time.Second) / time.Second)
-	if n == 1 {
-		return "1 SECOND"
-	}
-	return fmt.Sprintf("%d SECONDS", n)
+	return l.N("time.seconds", int(d.Round(time.Second)/time.Second))
 }
 
 // peopleView lists the members, each with a button to link a new badge:
@@ -452,16 +452,16 @@ func (u *UI) peopleView(s kiosk.Screen) fyne.CanvasObject {
 	}
 	var rows []fyne.CanvasObject
 	for _, m := range v.Members {
-		link := newTile("Link badge", tileQuiet, func() { u.do(kiosk.LinkBadge{MemberID: m.ID}) })
+		link := newTile(u.tr().T("ui.link_badge"), tileQuiet, func() { u.do(kiosk.LinkBadge{MemberID: m.ID}) })
 		link.minWidth = 200
 		name := newTile(m.Name, tileNormal, nil)
 		name.shrink = true
 		rows = append(rows, container.NewBorder(nil, nil, nil, link, name))
 	}
 	if len(rows) == 0 {
-		rows = append(rows, label("No members in this kiosk's config.", sizeBody, colours.muted, false))
+		rows = append(rows, label(u.tr().T("ui.no_members"), sizeBody, colours.muted, false))
 	}
-	return container.NewBorder(caption("PEOPLE: LINK A NEW BADGE, THEN PRESENT IT AT THE READER"), nil, nil, nil,
+	return container.NewBorder(caption(u.tr().T("ui.people_caption")), nil, nil, nil,
 		container.NewVScroll(container.NewVBox(rows...)))
 }
 
@@ -472,21 +472,21 @@ type historyFilter struct {
 }
 
 // historyFilters are the history tab's filters, by the kind they select.
-func historyFilters() []historyFilter {
+func historyFilters(l *i18n.Localizer) []historyFilter {
 	return []historyFilter{
-		{"All", ""},
-		{"Taken", keycab.EventKeyTaken},
-		{"Returned", keycab.EventKeyReturned},
-		{"Alarms", keycab.EventAlarmRaised},
-		{"Sign-in failures", keycab.EventIdentifyFail},
-		{"Admin changes", keycab.EventAdminChange},
+		{l.T("ui.filter_all"), ""},
+		{l.T("ui.filter_taken"), keycab.EventKeyTaken},
+		{l.T("ui.filter_returned"), keycab.EventKeyReturned},
+		{l.T("ui.filter_alarms"), keycab.EventAlarmRaised},
+		{l.T("ui.filter_failures"), keycab.EventIdentifyFail},
+		{l.T("ui.filter_admin"), keycab.EventAdminChange},
 	}
 }
 
 // historyView lists the newest entries of the local log.
 func (u *UI) historyView() fyne.CanvasObject {
 	var filters []fyne.CanvasObject
-	for _, f := range historyFilters() {
+	for _, f := range historyFilters(u.tr()) {
 		kind := tileNormal
 		if f.kind == u.histKind {
 			kind = tileSelected
@@ -501,18 +501,18 @@ func (u *UI) historyView() fyne.CanvasObject {
 	var rows []fyne.CanvasObject
 	switch {
 	case u.histErr != nil:
-		rows = append(rows, label("Could not read the log: "+u.histErr.Error(), sizeBody, colours.danger, false))
+		rows = append(rows, label(u.tr().T("ui.log_error", "Error", u.histErr.Error()), sizeBody, colours.danger, false))
 	case u.history == nil:
-		rows = append(rows, label("Reading the log…", sizeBody, colours.muted, false))
+		rows = append(rows, label(u.tr().T("ui.reading_log"), sizeBody, colours.muted, false))
 	case len(u.history) == 0:
-		rows = append(rows, label("Nothing yet.", sizeBody, colours.muted, false))
+		rows = append(rows, label(u.tr().T("ui.nothing_yet"), sizeBody, colours.muted, false))
 	}
 	for _, h := range u.history {
-		what := joinDot(keycab.EventTitle(h.Kind), h.Who)
+		what := joinDot(keycab.EventTitleIn(u.tr(), h.Kind), h.Who)
 		if h.KeySet != "" {
 			what = joinDot(what, h.KeySet)
 		}
-		when := label(h.Time.In(u.rt.loc).Format("Mon 15:04:05"), sizeCaption, colours.muted, true)
+		when := label(u.historyTime(h.Time), sizeCaption, colours.muted, true)
 		line := container.NewVBox(newLine(what, sizeBody, colours.text, true))
 		if h.Text != "" {
 			line.Add(newLine(h.Text, sizeCaption, colours.muted, false))
@@ -526,13 +526,31 @@ func (u *UI) historyView() fyne.CanvasObject {
 		container.NewVScroll(container.NewVBox(rows...)))
 }
 
+// historyTime says a history entry's time: the weekday and the time of
+// day to the second, on the locale's clock.
+func (u *UI) historyTime(t time.Time) string {
+	t = t.In(u.rt.loc)
+	l := u.tr()
+	clock := t.Format("15:04:05")
+	if !l.Clock24() {
+		clock = t.Format("3:04:05 PM")
+	}
+	return l.Weekday(t.Weekday()) + " " + clock
+}
+
+// weekdayClock says t as the weekday and the time of day: "Fri 03:04".
+func (u *UI) weekdayClock(t time.Time) string {
+	t = t.In(u.rt.loc)
+	return u.tr().Weekday(t.Weekday()) + " " + u.tr().Clock(t)
+}
+
 // historyLimit bounds the history tab's list.
 const historyLimit = 50
 
 // loadHistory reads the log for the history tab: at once in the tests'
 // manual runtime, otherwise off the Fyne thread.
 func (u *UI) loadHistory() {
-	f := kiosk.HistoryFilter{Kind: u.histKind, Limit: historyLimit}
+	f := kiosk.HistoryFilter{Kind: u.histKind, Limit: historyLimit, Lang: u.scr.Lang}
 	u.history, u.histErr = nil, nil
 	if u.rt.manual {
 		u.history, u.histErr = u.c.History(context.Background(), f)
@@ -561,10 +579,11 @@ func (u *UI) clearAlarm(s kiosk.Screen) {
 	a := *u.clearing
 	if u.fields == nil {
 		u.fields = &fieldSet{}
-		u.note = u.fields.add("Note (required)", "What was found and done?")
+		u.note = u.fields.add(u.tr().T("ui.note_required"), u.tr().T("ui.note_hint"))
 	}
 	kb := newKeyboard(u.fields)
-	clear := newTile("Clear alarm", tileDanger, nil)
+	kb.tr = u.tr()
+	clear := newTile(u.tr().T("ui.clear_alarm"), tileDanger, nil)
 	clear.minWidth = 240
 	clear.disabled = u.note.value == ""
 	clear.onTap = func() {
@@ -577,38 +596,38 @@ func (u *UI) clearAlarm(s kiosk.Screen) {
 		clear.disabled = u.note.value == ""
 		clear.Refresh()
 	}
-	back := newTile("Back", tileQuiet, func() {
+	back := newTile(u.tr().T("ui.back"), tileQuiet, func() {
 		u.clearing, u.fields, u.note = nil, nil, nil
 		u.rerender()
 	})
 	back.minWidth = 160
-	title := newLine("Clear alarm: "+keycab.AlarmTitle(a.Kind), sizeTitle, colours.text, true)
+	title := newLine(u.tr().T("ui.clear_alarm_title", "Alarm", keycab.AlarmTitleIn(u.tr(), a.Kind)), sizeTitle, colours.text, true)
 	top := container.NewVBox(container.NewBorder(nil, nil, nil, back, title),
-		newLine(a.Detail+"  ·  since "+a.Since.In(u.rt.loc).Format("Mon 15:04"), sizeBody, colours.muted, false),
+		newLine(a.Detail+"  ·  "+u.tr().T("ui.since", "Since", u.weekdayClock(a.Since)), sizeBody, colours.muted, false),
 		gap(4), u.note.tile)
 	u.fill(container.NewBorder(top, nil, nil, nil, container.NewCenter(kb.object())), nil)
-	u.setFooter("Exit admin", clear)
+	u.setFooter(u.tr().T("ui.exit_admin"), clear)
 }
 
 // slotCard is one slot on the admin slot map, with its action.
-func slotCard(sv kiosk.SlotView, action fyne.CanvasObject) fyne.CanvasObject {
+func slotCard(l *i18n.Localizer, sv kiosk.SlotView, action fyne.CanvasObject) fyne.CanvasObject {
 	bg := canvas.NewRectangle(colours.surface)
 	bg.CornerRadius = 14
-	state, col := "Key in", colours.success
+	state, col := l.T("ui.key_in"), colours.success
 	if !sv.Present {
-		state, col = "Empty", colours.danger
+		state, col = l.T("ui.empty"), colours.danger
 	}
 	dot := canvas.NewCircle(col)
 	var pill fyne.CanvasObject = container.NewHBox(sized(container.NewCenter(sized(dot, fyne.NewSquareSize(16))), fyne.NewSize(16, 28)),
 		label(state, sizeCaption, col, true))
 	if sv.Out != "" { // who has it, cut to the card
-		pill = container.NewBorder(nil, nil, pill, nil, newLine("·  with "+sv.Out, sizeCaption, colours.accent, false))
+		pill = container.NewBorder(nil, nil, pill, nil, newLine("·  "+l.T("ui.with", "Name", sv.Out), sizeCaption, colours.accent, false))
 	}
 	set := sv.KeySet
 	if set == "" {
-		set = "(unmapped)"
+		set = l.T("ui.unmapped")
 	}
-	lines := container.NewVBox(label("SLOT "+itoa(sv.Number), sizeCaption, colours.muted, true),
+	lines := container.NewVBox(caption(l.T("ui.slot", "Slot", sv.Number)),
 		newLine(set, sizeBody, colours.text, true), pill, action)
 	return container.NewStack(bg, padded(10, 10, 14, 14, lines))
 }

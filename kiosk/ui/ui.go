@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 )
@@ -231,12 +232,12 @@ func (u *UI) tick() {
 	u.rescale()
 	now := u.rt.now()
 	u.timer.tick(now)
-	if t := now.In(u.rt.loc).Format("15:04"); t != u.clock.Text {
+	if t := u.tr().Clock(now.In(u.rt.loc)); t != u.clock.Text {
 		u.clock.Text = t
 		u.header.Refresh()
 	}
 	if u.warn != nil {
-		if t := warningText(u.scr, now); t != u.warn.Text {
+		if t := warningText(u.tr(), u.scr, now); t != u.warn.Text {
 			u.warn.Text = t
 			u.warn.Refresh()
 		}
@@ -268,7 +269,7 @@ func (u *UI) chrome() fyne.CanvasObject {
 
 	u.banner = container.NewVBox()
 	u.body = container.NewStack()
-	u.cancel = newTile("Cancel", tileQuiet, func() { u.do(kiosk.Cancel{}) })
+	u.cancel = newTile(i18n.English().T("ui.cancel"), tileQuiet, func() { u.do(kiosk.Cancel{}) })
 	u.cancel.minWidth = 200
 	u.timer = newCountdown()
 	u.action = container.NewStack()
@@ -286,6 +287,7 @@ func (u *UI) show(s kiosk.Screen) {
 		return // stale
 	}
 	u.scr = s
+	u.timer.hint = u.tr().T("ui.time_left")
 	u.showChrome(s)
 	key := stepKey{state: s.State, title: s.Title, message: s.Message, deadline: s.Deadline, admin: s.Admin}
 	if key != u.step {
@@ -381,7 +383,7 @@ func (u *UI) showAlarms(s kiosk.Screen) {
 	if s.Warning != "" {
 		icon := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameForeground))
 		icon.SetMinSize(fyne.NewSquareSize(px(32)))
-		u.warn = label(warningText(s, u.rt.now()), sizeBody, colours.onAccent, true)
+		u.warn = label(warningText(u.tr(), s, u.rt.now()), sizeBody, colours.onAccent, true)
 		line := container.NewHBox(icon, u.warn)
 		bg := canvas.NewRectangle(colours.accent)
 		u.banner.Add(container.NewStack(bg, padded(6, 6, 24, 24, line)))
@@ -392,11 +394,11 @@ func (u *UI) showAlarms(s kiosk.Screen) {
 		a := mostUrgent(s.Alarms)
 		icon := canvas.NewImageFromResource(theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameForeground))
 		icon.SetMinSize(fyne.NewSquareSize(px(32)))
-		items := []fyne.CanvasObject{icon, label(keycab.AlarmTitle(a.Kind), sizeBody, colours.text, true)}
+		items := []fyne.CanvasObject{icon, label(keycab.AlarmTitleIn(u.tr(), a.Kind), sizeBody, colours.text, true)}
 		if n := len(s.Alarms) - 1; n > 0 {
-			items = append(items, label("· "+plural(n, "more alarm", "more alarms"), sizeBody, colours.text, false))
+			items = append(items, label("· "+u.tr().N("ui.more_alarms", n), sizeBody, colours.text, false))
 		}
-		since := label("since "+a.Since.In(u.rt.loc).Format("15:04"), sizeCaption, colours.text, false)
+		since := label(u.tr().T("ui.since", "Since", u.tr().Clock(a.Since.In(u.rt.loc))), sizeCaption, colours.text, false)
 		u.banner.Add(bannerLine(container.NewBorder(nil, nil, nil, container.NewCenter(since), container.NewHBox(items...))))
 	}
 	u.banner.Refresh()
@@ -426,9 +428,9 @@ func mostUrgent(alarms []kiosk.Alarm) kiosk.Alarm {
 
 // warningText is the pre-warning; the door-held one counts down to its
 // alarm, second by second (tick).
-func warningText(s kiosk.Screen, now time.Time) string {
+func warningText(l *i18n.Localizer, s kiosk.Screen, now time.Time) string {
 	if left, ok := s.DoorAlarmIn(now); ok {
-		return fmt.Sprintf("Please close the door: the alarm sounds in %d s.", int(left/time.Second))
+		return l.T("ui.door_countdown", "Seconds", int(left/time.Second))
 	}
 	return s.Warning
 }
@@ -438,12 +440,9 @@ func bannerLine(obj fyne.CanvasObject) fyne.CanvasObject {
 	return container.NewStack(bg, padded(6, 6, 24, 24, obj))
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return itoa(n) + " " + many
-}
+// tr is the language of the screen shown (Screen.Lang: the member's,
+// else the site's).
+func (u *UI) tr() *i18n.Localizer { return i18n.For(u.scr.Lang) }
 
 // setFooter shows the footer with Cancel labelled cancel (hidden when
 // empty) and the screen's own action on the right (nil for none).

@@ -82,10 +82,10 @@ func newRigSized(t *testing.T, cfg *keycab.Config, size fyne.Size, scanners ...k
 	if err := db.ApplyConfig(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	var so simulator.Options
-	if !size.IsZero() {
-		so.Rest = -1 // many flows in a row
-	}
+	// Many flows in a row, faster than a person: the locks need no rest
+	// after a release (lock.Lock.Rest, on the real clock, would refuse a
+	// return's release that follows its take within a second).
+	so := simulator.Options{Rest: -1}
 	cab, err := simulator.New(cfg.Cabinet, cfg.Slots, so)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // tileKind says how a tile looks, and so how important it is.
@@ -321,7 +323,11 @@ func paragraph(s string, size fyne.ThemeSizeName, colour fyne.ThemeColorName, al
 }
 
 // caption is a small upper-case heading over a group.
-func caption(s string) *canvas.Text { return label(s, sizeCaption, colours.muted, true) }
+// caption is a section's title in capitals ("TAKE A KEY"): the catalogue
+// has it in sentence case.
+func caption(s string) *canvas.Text {
+	return label(strings.ToUpper(s), sizeCaption, colours.muted, true)
+}
 
 // sized makes obj at least size big.
 func sized(obj fyne.CanvasObject, size fyne.Size) fyne.CanvasObject {
@@ -475,6 +481,7 @@ type countdown struct {
 	widget.BaseWidget
 	start, deadline time.Time
 	now             time.Time
+	hint            string // "Time left", in the screen's language
 }
 
 func newCountdown() *countdown {
@@ -508,7 +515,7 @@ func (c *countdown) left() time.Duration {
 // CreateRenderer draws the countdown.
 func (c *countdown) CreateRenderer() fyne.WidgetRenderer {
 	r := &countdownRenderer{c: c, track: canvas.NewRectangle(colours.surface), bar: canvas.NewRectangle(colours.accent),
-		text: label("", sizeBody, colours.text, true), hint: label("Time left", sizeCaption, colours.muted, false)}
+		text: label("", sizeBody, colours.text, true), hint: label(i18n.English().T("ui.time_left"), sizeCaption, colours.muted, false)}
 	r.track.CornerRadius, r.bar.CornerRadius = 5, 5
 	r.Refresh()
 	return r
@@ -551,6 +558,9 @@ func (r *countdownRenderer) Refresh() {
 	}
 	left := r.c.left()
 	r.text.Text = formatLeft(left)
+	if r.c.hint != "" {
+		r.hint.Text = r.c.hint
+	}
 	r.bar.FillColor = colours.accent
 	if left < 10*time.Second {
 		r.bar.FillColor = colours.danger

@@ -272,9 +272,17 @@
 // before) and custody follows; HQ applies nothing for custody.hq, which
 // it already holds. A kiosk of an older minor version ignores the field.
 //
+// # Languages (minor version 7)
+//
+// Minor version 7 adds Language to the bundle's site and to each member,
+// omitted when empty: a locale of internal/i18n (en-GB, en-US, de). The
+// kiosk's screens speak the site's; a member's own, when set, overrides
+// it for that member's session. A kiosk of an older minor version
+// ignores both and speaks English; an empty or unknown one is en-GB.
+//
 // # Badges linked at a touchscreen (minor version 8)
 //
-// (Minor version 7 is another change's.) A badge hash in a signed entry
+// A badge hash in a signed entry
 // could never be erased, and with the organisation's badge salt and a
 // short RFID code the code is found by trying them all. From minor
 // version 8 a kiosk's badge.linked entry carries no hash: its

@@ -9,7 +9,8 @@ import "time"
 // (erasure, legal holds, retention) in the bundle; minor 6: custody
 // changes made at HQ in the bundle; minor 8: a badge linked at a
 // touchscreen travels as a personal text (field "badge") beside a
-// reference in its entry (minor 7 is another change's).
+// reference in its entry; minor 7: the site's and members' languages in
+// the bundle.
 const Minor = 8
 
 // PathPrefix is where every kiosk endpoint lives.

@@ -1,0 +1,49 @@
+package hq_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestDashboardLanguages: the dashboard answers in the browser's language
+// (Accept-Language) when the member names none, in the member's own once
+// set on the settings page, and in English for a language keycab does
+// not have; times follow the locale; a language keycab does not have is
+// refused with a clear error.
+func TestDashboardLanguages(t *testing.T) {
+	e := newDashEnv(t, engines()[0], nil, false)
+	w := e.web()
+	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
+	s := MustSeed(t, e, w, e.clock.Now(), 30)
+
+	de := func(path string, want ...string) page {
+		t.Helper()
+		p := w.do(t, "GET", path, nil, "Accept-Language", "de-DE,de;q=0.9,en;q=0.5")
+		return MustPage(t, p, 200, want...)
+	}
+	p := de("/", `<html lang="de">`, "Übersicht", "Verlauf", "Abmelden", "Heute, ")
+	if strings.Contains(p.body, ">History<") || !strings.Contains(p.header.Get("Vary"), "Accept-Language") {
+		t.Errorf("German overview: English nav left, or no Vary: %q", p.header.Get("Vary"))
+	}
+	de("/keys", "Jetzt ausgeliehen", "Schlüsselsatz", "Überfällig seit", "2. März 2026")
+	de("/history", "Schlüssel entnommen", "Art", "Seite 1")
+	de("/alarms", "Alarme", "Tür gewaltsam geöffnet", "Quittieren")
+	de("/kiosks", "Kioske", "In Ordnung", "Protokoll")
+	de("/people", "Personen", "Einladung senden", "Inhaber")
+	de("/people/"+s.dana.ID, "Sprache", "Wie das Objekt (Kiosk) und der Browser (Dashboard)")
+	de("/settings", "Einstellungen", "Ihr Konto", "Sprache speichern")
+	MustPage(t, w.do(t, "GET", "/", nil, "Accept-Language", "fr-FR"), 200, `<html lang="en">`, "Overview")
+
+	// The member's own language wins over the browser's.
+	w.get(t, "/settings")
+	MustPage(t, w.post(t, "/settings/language", url.Values{"language": {"en-US"}}), 303)
+	MustPage(t, w.do(t, "GET", "/keys", nil, "Accept-Language", "de"), 200, `<html lang="en">`, "Keys out now", "Mar 2, 2026", " AM ")
+	w.get(t, "/settings")
+	MustPage(t, w.post(t, "/settings/language", url.Values{"language": {"xx"}}), 400, "is not one of en-GB, en-US, de")
+
+	// A manager sets a member's language on the member page.
+	w.get(t, "/people/"+s.dana.ID)
+	MustPage(t, w.post(t, "/people/"+s.dana.ID+"/language", url.Values{"language": {"de"}}), 303)
+	MustPage(t, w.get(t, "/people/"+s.dana.ID), 200, `<option value="de" selected>Deutsch</option>`)
+}
