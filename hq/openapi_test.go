@@ -504,6 +504,12 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	mustItems(t, c.MustCall(t, "GET", "/v1/api-keys", o, nil, 200), "api_keys", 2)
 	c.MustCall(t, "POST", "/v1/api-keys/"+reader.str("id")+"/revoke", o, nil, 200)
 
+	// SCIM tokens: made (for an identity provider, at /scim/v2/), listed,
+	// revoked.
+	scimTok := c.MustCall(t, "POST", "/v1/scim-tokens", o, map[string]any{"name": "Okta"}, 201)
+	mustItems(t, c.MustCall(t, "GET", "/v1/scim-tokens", o, nil, 200), "scim_tokens", 1)
+	c.MustCall(t, "POST", "/v1/scim-tokens/"+scimTok.str("id")+"/revoke", o, nil, 200)
+
 	// Deleting the organisation, and restoring it.
 	c.MustCall(t, "GET", "/v1/org/deletion", o, nil, 200)
 	c.MustCall(t, "POST", "/v1/org/deletion", o, map[string]any{"confirm": "Drift", "password": goodPassword}, 202)

@@ -31,6 +31,9 @@ type Server struct {
 	// Dashboard is the HTML dashboard (hq/dashboard); it also answers
 	// unknown paths and, for browsers, requests the middleware refuses.
 	Dashboard Pages
+	// SCIM is the SCIM 2.0 provisioning edge (hq/scim) under /scim/v2/;
+	// nil serves none.
+	SCIM Edge
 	// KioskAPI serves the kiosks' sync protocol under /v1/kiosk/ (it
 	// sees the full path); nil answers 404 there.
 	KioskAPI http.Handler
@@ -99,6 +102,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	// The kiosk API authenticates every request with the kiosk's key,
 	// not a cookie: cross-origin protection does not apply there.
 	cop.AddInsecureBypassPattern("/v1/kiosk/")
+	// Nor SCIM, which takes a bearer token and never a cookie.
+	cop.AddInsecureBypassPattern("/scim/v2/")
 	h := s.observe(securityHeaders(s.recoverPanics(cop.Handler(s.validText(mux)))))
 	if len(s.TrustedProxies) > 0 {
 		h = behindProxies(s.TrustedProxies, h)
@@ -148,7 +153,7 @@ func (s *Server) newMux() (*routeTable, error) {
 		})
 	}
 	mux.Handle("/v1/kiosk/", kiosk)
-	for _, e := range []Edge{s.API, s.Dashboard} {
+	for _, e := range []Edge{s.API, s.Dashboard, s.SCIM} {
 		if e == nil {
 			continue
 		}

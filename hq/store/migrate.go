@@ -229,7 +229,9 @@ func mutableTables() []string {
 		// 0024: webhooks.
 		"webhooks", "webhook_deliveries",
 		// 0025: API keys.
-		"api_keys"}
+		"api_keys",
+		// 0026: SCIM provisioning.
+		"scim_users", "scim_groups"}
 }
 
 func appendOnlyTables() []string {
