@@ -287,6 +287,10 @@ func TestSCIMProvisioning(t *testing.T) {
 		if !m.Disabled {
 			t.Fatalf("deactivated member not disabled: %+v", m)
 		}
+		// A PUT that leaves active out keeps bob deactivated.
+		if r := c.call(t, "PUT", "Users/"+bobID, map[string]any{"schemas": []string{scimUser}, "userName": "bob", "displayName": "Bob Baker"}, 200); r.body["active"] != false {
+			t.Fatalf("PUT without active: %s", r.raw)
+		}
 		cfg, err := e.st.KioskConfig(ctx, store.KioskScope(acme.owner.orgID, acme.kiosk.ID))
 		MustNoErr(t, err)
 		for _, km := range cfg.Members {
@@ -329,6 +333,15 @@ func TestSCIMProvisioning(t *testing.T) {
 		}
 		otherC.call(t, "POST", "Groups", map[string]any{"schemas": []string{scimGroup}, "displayName": "Theirs",
 			"members": []map[string]any{{"value": adaID}}}, 400)
+
+		// Erasing a member at HQ erases their SCIM user name with them.
+		cyID := c.call(t, "GET", "Users?filter="+url.QueryEscape(`userName eq "cy@acme.test"`), nil, 200).body["Resources"].([]any)[0].(map[string]any)["id"].(string)
+		MustStatus(t, e.do(t, "POST", "/v1/members/"+cyID+"/erase", acme.owner.access, map[string]any{"confirm": cyID}), 200)
+		c.call(t, "GET", "Users/"+cyID, nil, 404)
+		if _, res := c.list(t, "Users", url.Values{"filter": {`userName eq "cy@acme.test"`}}); len(res) != 0 {
+			t.Fatalf("an erased member's user name: %v", res)
+		}
+		c.call(t, "POST", "Users", map[string]any{"schemas": []string{scimUser}, "userName": "cy@acme.test"}, 201)
 
 		// Delete.
 		c.call(t, "DELETE", "Users/"+adaID, nil, 204)
@@ -428,6 +441,8 @@ func TestSCIMBadInput(t *testing.T) {
 			{"DELETE", "Users", "", "", 405, ""},
 			{"POST", "ServiceProviderConfig", js, `{}`, 405, ""},
 			{"GET", "Schemas/urn:nope", "", "", 404, ""},
+			{"GET", "Users?filter=" + url.QueryEscape("userName eq \"a\x00\""), "", "", 400, "invalidValue"},
+			{"GET", "Users?filter=%ff", "", "", 400, "invalidValue"},
 		} {
 			r := c.raw(t, bad.method, bad.path, bad.ct, bad.body)
 			if r.status != bad.status || scimType(r) != bad.scimType {

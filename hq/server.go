@@ -31,8 +31,9 @@ type Server struct {
 	// Dashboard is the HTML dashboard (hq/dashboard); it also answers
 	// unknown paths and, for browsers, requests the middleware refuses.
 	Dashboard Pages
-	// SCIM is the SCIM 2.0 provisioning edge (hq/scim) under /scim/v2/;
-	// nil serves none.
+	// SCIM is the SCIM 2.0 provisioning edge (hq/scim) under SCIMPrefix;
+	// nil serves none. The middleware's refusals there are its error
+	// bodies when it is an ErrorWriter.
 	SCIM Edge
 	// KioskAPI serves the kiosks' sync protocol under /v1/kiosk/ (it
 	// sees the full path); nil answers 404 there.
@@ -51,6 +52,14 @@ type Server struct {
 	// SecurityTxt is served at /.well-known/security.txt; nil answers 404
 	// there (no contact is invented). The caller validates it.
 	SecurityTxt *SecurityTxt
+}
+
+// SCIMPrefix is where the SCIM edge answers.
+const SCIMPrefix = "/scim/v2/"
+
+// An ErrorWriter is an edge that answers errors in its own format.
+type ErrorWriter interface {
+	WriteError(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // A Mux is where an edge registers its routes (http.ServeMux patterns).
@@ -103,7 +112,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	// not a cookie: cross-origin protection does not apply there.
 	cop.AddInsecureBypassPattern("/v1/kiosk/")
 	// Nor SCIM, which takes a bearer token and never a cookie.
-	cop.AddInsecureBypassPattern("/scim/v2/")
+	cop.AddInsecureBypassPattern(SCIMPrefix)
 	h := s.observe(securityHeaders(s.recoverPanics(cop.Handler(s.validText(mux)))))
 	if len(s.TrustedProxies) > 0 {
 		h = behindProxies(s.TrustedProxies, h)
@@ -169,9 +178,14 @@ type health struct {
 	Status string `json:"status"`
 }
 
-// refuse answers a request the middleware refuses: an HTML page to a
-// browser (when there is a dashboard), the error body to others.
+// refuse answers a request the middleware refuses: SCIM's error body
+// under SCIMPrefix, an HTML page to a browser (when there is a
+// dashboard), the error body to others.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if ew, ok := s.SCIM.(ErrorWriter); ok && strings.HasPrefix(r.URL.Path, SCIMPrefix) {
+		ew.WriteError(w, r, err)
+		return
+	}
 	if s.Dashboard != nil && WantsHTML(r) {
 		s.Dashboard.RenderError(w, r, err)
 		return

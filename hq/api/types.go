@@ -767,7 +767,7 @@ type EnrolToken struct {
 // AdminAction is an entry of HQ's log of admin actions.
 type AdminAction struct {
 	Action    string    `json:"action"`
-	ActorID   string    `json:"actor_id" doc:"a member's or a kiosk's id"`
+	ActorID   string    `json:"actor_id" doc:"a member's, a kiosk's, an API key's or a SCIM token's id"`
 	ActorRole string    `json:"actor_role"`
 	At        time.Time `json:"at"`
 	Detail    string    `json:"detail"`

@@ -28,7 +28,7 @@ import (
 )
 
 // Prefix is where the edge answers.
-const Prefix = "/scim/v2/"
+const Prefix = hq.SCIMPrefix
 
 // The schema and message URNs.
 const (
@@ -183,6 +183,9 @@ func location(v any) string {
 	}
 	return ""
 }
+
+// WriteError answers err as a SCIM error body (for HQ's middleware).
+func (s *SCIM) WriteError(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, err) }
 
 // fail answers err as a SCIM error body: keycab's errors by their code,
 // and anything else as a 500 that names nothing (logged).

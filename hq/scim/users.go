@@ -99,6 +99,9 @@ func memberOf(in *User) store.SCIMUser {
 	if u.Email == "" && strings.Contains(in.UserName, "@") {
 		u.Email = in.UserName
 	}
+	if u.Name == "" {
+		u.Name = in.UserName
+	}
 	u.Disabled = in.Active != nil && !*in.Active
 	return u
 }
@@ -164,6 +167,16 @@ func (s *SCIM) user(r *request, id string) (any, error) {
 		var in User
 		if err := decode(r.Request, &in, SchemaUser); err != nil {
 			return nil, err
+		}
+		if in.Active == nil {
+			// A PUT without active keeps it as it is: a deactivated
+			// member is not enabled by an identity provider leaving it out.
+			cur, err := s.Store.SCIMUser(r.Context(), r.sc, id)
+			if err != nil {
+				return nil, err
+			}
+			active := !cur.Disabled
+			in.Active = &active
 		}
 		u, err = s.Store.SCIMReplaceUser(r.Context(), r.sc, id, memberOf(&in))
 	case "PATCH":

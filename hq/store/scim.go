@@ -91,7 +91,8 @@ func (s *Store) AuthenticateSCIMToken(ctx context.Context, orgID, id string, has
 type SCIMUser struct {
 	keycab.Member
 	// UserName is unique in the organisation, case-insensitively (kept
-	// lower-cased); a member SCIM never named is known by their email.
+	// lower-cased); a member SCIM never named is known by their email
+	// (by their id when they have none).
 	UserName   string
 	ExternalID string
 	Created    time.Time
@@ -164,6 +165,9 @@ func (t *tx) scimUser(ctx context.Context, id string) (SCIMUser, error) {
 	}
 	redactPIN(&m)
 	u := SCIMUser{Member: m, UserName: m.Email}
+	if u.UserName == "" {
+		u.UserName = m.ID // a member with no email: still a valid userName
+	}
 	var created, modified int64
 	err = t.queryRow(ctx, "SELECT user_name, external_id, created_us, modified_us FROM scim_users WHERE org_id = $1 AND member_id = $2",
 		t.org(), id).Scan(&u.UserName, &u.ExternalID, &created, &modified)
