@@ -457,3 +457,39 @@ func TestSCIMBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestSCIMConcurrentPatch: PATCHes of one group at once, each adding a
+// member, as identity providers send them: none is lost (each is applied
+// to the group as it stands, in the store's transaction).
+func TestSCIMConcurrentPatch(t *testing.T) {
+	forEngine(t, func(t *testing.T, e *env) {
+		acme := e.MustWorld(t, "Acme")
+		_, c := e.mustSCIMToken(t, acme.owner, "Okta")
+		const n = 8
+		var ids []string
+		for i := range n {
+			ids = append(ids, c.call(t, "POST", "Users", map[string]any{"schemas": []string{scimUser}, "userName": "u" + strconv.Itoa(i)}, 201).str("id"))
+		}
+		g := c.call(t, "POST", "Groups", map[string]any{"schemas": []string{scimGroup}, "displayName": "All"}, 201).str("id")
+		errs := make(chan string, n)
+		for _, id := range ids {
+			go func() {
+				r := c.raw(t, "PATCH", "Groups/"+g, "application/scim+json",
+					`{"schemas":["`+scimPatch+`"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]}`)
+				if r.status != 200 {
+					errs <- r.raw
+					return
+				}
+				errs <- ""
+			}()
+		}
+		for range n {
+			if e := <-errs; e != "" {
+				t.Errorf("PATCH: %s", e)
+			}
+		}
+		if ms := c.call(t, "GET", "Groups/"+g, nil, 200).body["members"].([]any); len(ms) != n {
+			t.Fatalf("%d members of %d added at once", len(ms), n)
+		}
+	})
+}

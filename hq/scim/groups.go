@@ -95,14 +95,11 @@ func (s *SCIM) group(r *request, id string) (any, error) {
 		if err := decode(r.Request, &ops, SchemaPatch); err != nil {
 			return nil, err
 		}
-		if g, err = s.Store.SCIMGroup(r.Context(), r.sc, id); err != nil {
-			return nil, err
-		}
-		cur := groupOf(r.base, g)
-		if err := patchGroup(cur, ops); err != nil {
-			return nil, err
-		}
-		g, err = s.Store.SCIMPutGroup(r.Context(), r.sc, id, detailOf(cur))
+		g, err = s.Store.SCIMUpdateGroup(r.Context(), r.sc, id, func(g store.SCIMGroup) (store.SCIMGroup, error) {
+			cur := groupOf(r.base, g)
+			err := patchGroup(cur, ops)
+			return detailOf(cur), err
+		})
 	case "DELETE":
 		return nil, s.Store.SCIMDeleteGroup(r.Context(), r.sc, id)
 	default:

@@ -168,30 +168,25 @@ func (s *SCIM) user(r *request, id string) (any, error) {
 		if err := decode(r.Request, &in, SchemaUser); err != nil {
 			return nil, err
 		}
-		if in.Active == nil {
-			// A PUT without active keeps it as it is: a deactivated
-			// member is not enabled by an identity provider leaving it out.
-			cur, err := s.Store.SCIMUser(r.Context(), r.sc, id)
-			if err != nil {
-				return nil, err
+		u, err = s.Store.SCIMUpdateUser(r.Context(), r.sc, id, func(cur store.SCIMUser) (store.SCIMUser, error) {
+			next := memberOf(&in)
+			if in.Active == nil {
+				// A PUT without active keeps it as it is: a deactivated
+				// member is not enabled by an IdP leaving it out.
+				next.Disabled = cur.Disabled
 			}
-			active := !cur.Disabled
-			in.Active = &active
-		}
-		u, err = s.Store.SCIMReplaceUser(r.Context(), r.sc, id, memberOf(&in))
+			return next, nil
+		})
 	case "PATCH":
 		var ops PatchOp
 		if err := decode(r.Request, &ops, SchemaPatch); err != nil {
 			return nil, err
 		}
-		if u, err = s.Store.SCIMUser(r.Context(), r.sc, id); err != nil {
-			return nil, err
-		}
-		cur := userOf(r.base, u, nil)
-		if err := patchUser(cur, ops); err != nil {
-			return nil, err
-		}
-		u, err = s.Store.SCIMReplaceUser(r.Context(), r.sc, id, memberOf(cur))
+		u, err = s.Store.SCIMUpdateUser(r.Context(), r.sc, id, func(u store.SCIMUser) (store.SCIMUser, error) {
+			cur := userOf(r.base, u, nil)
+			err := patchUser(cur, ops)
+			return memberOf(cur), err
+		})
 	case "DELETE":
 		return nil, s.Store.SCIMDeleteUser(r.Context(), r.sc, id)
 	default:

@@ -265,9 +265,13 @@ func (s *Store) SCIMCreateUser(ctx context.Context, sc Scope, u SCIMUser) (SCIMU
 // out. An owner is beyond a SCIM token (EFORBIDDEN). SCIM tokens only;
 // in the admin log as scim.user, with member.disable or member.enable.
 func (s *Store) SCIMReplaceUser(ctx context.Context, sc Scope, id string, u SCIMUser) (SCIMUser, error) {
-	if err := checkSCIMUser(&u); err != nil {
-		return u, fmt.Errorf("replace SCIM user: %w", err)
-	}
+	return s.SCIMUpdateUser(ctx, sc, id, func(SCIMUser) (SCIMUser, error) { return u, nil })
+}
+
+// SCIMUpdateUser is SCIMReplaceUser with what change makes of the user
+// as they stand, in the same transaction (a PATCH: two at once do not
+// lose either's change).
+func (s *Store) SCIMUpdateUser(ctx context.Context, sc Scope, id string, change func(SCIMUser) (SCIMUser, error)) (SCIMUser, error) {
 	var out SCIMUser
 	err := s.write(ctx, "replace SCIM user", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
@@ -281,6 +285,13 @@ func (s *Store) SCIMReplaceUser(ctx context.Context, sc Scope, id string, u SCIM
 			return err
 		}
 		if err := t.manageMember(before.Member); err != nil {
+			return err
+		}
+		u, err := change(before)
+		if err != nil {
+			return err
+		}
+		if err := checkSCIMUser(&u); err != nil {
 			return err
 		}
 		if err := t.userNameFree(ctx, u.UserName, id); err != nil {
@@ -398,10 +409,12 @@ func (t *tx) scimGroup(ctx context.Context, id string) (SCIMGroup, error) {
 // SCIM tokens only; in the admin log (group.create, group.rename,
 // group.entries).
 func (s *Store) SCIMPutGroup(ctx context.Context, sc Scope, id string, g SCIMGroup) (SCIMGroup, error) {
-	g.Name, g.ExternalID = strings.TrimSpace(g.Name), strings.TrimSpace(g.ExternalID)
-	if len(g.ExternalID) > 254 || !keycab.Printable(g.ExternalID) {
-		return g, fmt.Errorf("put SCIM group: %w", invalid("externalId: at most 254 printable characters"))
-	}
+	return s.SCIMUpdateGroup(ctx, sc, id, func(SCIMGroup) (SCIMGroup, error) { return g, nil })
+}
+
+// SCIMUpdateGroup is SCIMPutGroup with what change makes of the group as
+// it stands (empty for a new one), in the same transaction (a PATCH).
+func (s *Store) SCIMUpdateGroup(ctx context.Context, sc Scope, id string, change func(SCIMGroup) (SCIMGroup, error)) (SCIMGroup, error) {
 	var out SCIMGroup
 	err := s.write(ctx, "put SCIM group", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
@@ -409,6 +422,21 @@ func (s *Store) SCIMPutGroup(ctx context.Context, sc Scope, id string, g SCIMGro
 		}
 		if err := t.lockOrg(ctx); err != nil {
 			return err
+		}
+		var cur SCIMGroup
+		if id != "" {
+			var err error
+			if cur, err = t.scimGroup(ctx, id); err != nil {
+				return err
+			}
+		}
+		g, err := change(cur)
+		if err != nil {
+			return err
+		}
+		g.Name, g.ExternalID = strings.TrimSpace(g.Name), strings.TrimSpace(g.ExternalID)
+		if len(g.ExternalID) > 254 || !keycab.Printable(g.ExternalID) {
+			return invalid("externalId: at most 254 printable characters")
 		}
 		named := keycab.Group{OrgID: t.org(), Kind: keycab.MemberGroup, Name: g.Name}
 		if err := named.Validate(); err != nil {
@@ -429,10 +457,7 @@ func (s *Store) SCIMPutGroup(ctx context.Context, sc Scope, id string, g SCIMGro
 			}
 			id = named.ID
 		} else {
-			before, err := t.scimGroup(ctx, id)
-			if err != nil {
-				return err
-			}
+			before := cur
 			if err := t.manageGroup(before.Group); err != nil {
 				return err
 			}
@@ -466,7 +491,6 @@ func (s *Store) SCIMPutGroup(ctx context.Context, sc Scope, id string, g SCIMGro
 			t.org(), id, g.ExternalID, us(created), us(t.now)); err != nil {
 			return err
 		}
-		var err error
 		out, err = t.scimGroup(ctx, id)
 		return err
 	})
