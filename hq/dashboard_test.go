@@ -20,6 +20,7 @@ import (
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/dashboard"
 	"keycab.dev/keycab/hq/mail"
+	"keycab.dev/keycab/hq/scim"
 	"keycab.dev/keycab/hq/store"
 )
 
@@ -49,6 +50,7 @@ func newDashEnv(tb testing.TB, eng engine, mailer mail.Mailer, realClock bool) *
 	e.auth, err = auth.New(st, mailer, srv.Logger, now, cfg)
 	MustNoErr(tb, err)
 	srv.API = &api.API{Store: st, Auth: e.auth, Logger: srv.Logger}
+	srv.SCIM = &scim.SCIM{Store: st, Auth: e.auth, Logger: srv.Logger}
 	srv.Dashboard = &dashboard.Dashboard{Store: st, Auth: e.auth, Logger: srv.Logger, Now: now,
 		Key: []byte("dashboard test key, 32 bytes....")}
 	h, err := srv.Handler()

@@ -21,6 +21,7 @@ import (
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/dashboard"
 	"keycab.dev/keycab/hq/mail"
+	"keycab.dev/keycab/hq/scim"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/store/pgtest"
 )
@@ -150,6 +151,9 @@ func newEnvOn(tb testing.TB, dsn string, c *clock, tweak func(*auth.Config, *hq.
 	MustNoErr(tb, err)
 	srv.API = &api.API{Store: st, Auth: e.auth, Logger: srv.Logger}
 	srv.Dashboard = &dashboard.Dashboard{Store: st, Auth: e.auth, Logger: srv.Logger}
+	if srv.SCIM == nil {
+		srv.SCIM = &scim.SCIM{Store: st, Auth: e.auth, Logger: srv.Logger}
+	}
 	h, err := srv.Handler()
 	MustNoErr(tb, err)
 	e.srv = httptest.NewServer(h)
@@ -200,7 +204,7 @@ func (e *env) do(tb testing.TB, method, path, token string, body any, hdr ...str
 	raw, err := io.ReadAll(res.Body)
 	MustNoErr(tb, err)
 	r := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); len(raw) > 0 && mt == "application/json" { // not application/jsonl
+	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); len(raw) > 0 && (mt == "application/json" || mt == "application/scim+json") { // not application/jsonl
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			tb.Fatalf("%s %s: bad JSON %q: %v", method, path, raw, err)
 		}

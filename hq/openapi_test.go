@@ -519,6 +519,12 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	c.MustCall(t, "PUT", "/v1/sso", o, sso, 400)
 	c.MustCall(t, "DELETE", "/v1/sso", o, nil, 204)
 
+	// SCIM tokens: made (for an identity provider, at /scim/v2/), listed,
+	// revoked.
+	scimTok := c.MustCall(t, "POST", "/v1/scim-tokens", o, map[string]any{"name": "Okta"}, 201)
+	mustItems(t, c.MustCall(t, "GET", "/v1/scim-tokens", o, nil, 200), "scim_tokens", 1)
+	c.MustCall(t, "POST", "/v1/scim-tokens/"+scimTok.str("id")+"/revoke", o, nil, 200)
+
 	// Deleting the organisation, and restoring it.
 	c.MustCall(t, "GET", "/v1/org/deletion", o, nil, 200)
 	c.MustCall(t, "POST", "/v1/org/deletion", o, map[string]any{"confirm": "Drift", "password": goodPassword}, 202)

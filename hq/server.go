@@ -31,6 +31,10 @@ type Server struct {
 	// Dashboard is the HTML dashboard (hq/dashboard); it also answers
 	// unknown paths and, for browsers, requests the middleware refuses.
 	Dashboard Pages
+	// SCIM is the SCIM 2.0 provisioning edge (hq/scim) under SCIMPrefix;
+	// nil serves none. The middleware's refusals there are its error
+	// bodies when it is an ErrorWriter.
+	SCIM Edge
 	// KioskAPI serves the kiosks' sync protocol under /v1/kiosk/ (it
 	// sees the full path); nil answers 404 there.
 	KioskAPI http.Handler
@@ -48,6 +52,14 @@ type Server struct {
 	// SecurityTxt is served at /.well-known/security.txt; nil answers 404
 	// there (no contact is invented). The caller validates it.
 	SecurityTxt *SecurityTxt
+}
+
+// SCIMPrefix is where the SCIM edge answers.
+const SCIMPrefix = "/scim/v2/"
+
+// An ErrorWriter is an edge that answers errors in its own format.
+type ErrorWriter interface {
+	WriteError(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // A Mux is where an edge registers its routes (http.ServeMux patterns).
@@ -99,6 +111,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	// The kiosk API authenticates every request with the kiosk's key,
 	// not a cookie: cross-origin protection does not apply there.
 	cop.AddInsecureBypassPattern("/v1/kiosk/")
+	// Nor SCIM, which takes a bearer token and never a cookie.
+	cop.AddInsecureBypassPattern(SCIMPrefix)
 	h := s.observe(securityHeaders(s.recoverPanics(cop.Handler(s.validText(mux)))))
 	if len(s.TrustedProxies) > 0 {
 		h = behindProxies(s.TrustedProxies, h)
@@ -148,7 +162,7 @@ func (s *Server) newMux() (*routeTable, error) {
 		})
 	}
 	mux.Handle("/v1/kiosk/", kiosk)
-	for _, e := range []Edge{s.API, s.Dashboard} {
+	for _, e := range []Edge{s.API, s.Dashboard, s.SCIM} {
 		if e == nil {
 			continue
 		}
@@ -164,9 +178,14 @@ type health struct {
 	Status string `json:"status"`
 }
 
-// refuse answers a request the middleware refuses: an HTML page to a
-// browser (when there is a dashboard), the error body to others.
+// refuse answers a request the middleware refuses: SCIM's error body
+// under SCIMPrefix, an HTML page to a browser (when there is a
+// dashboard), the error body to others.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if ew, ok := s.SCIM.(ErrorWriter); ok && strings.HasPrefix(r.URL.Path, SCIMPrefix) {
+		ew.WriteError(w, r, err)
+		return
+	}
 	if s.Dashboard != nil && WantsHTML(r) {
 		s.Dashboard.RenderError(w, r, err)
 		return

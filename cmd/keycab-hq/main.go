@@ -89,6 +89,7 @@ import (
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/metrics"
 	"keycab.dev/keycab/hq/notify"
+	"keycab.dev/keycab/hq/scim"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/webhook"
 )
@@ -597,7 +598,8 @@ func (m *Main) serve(ctx context.Context) error {
 		m.log.Info("security.txt is off: no --security-contact")
 	}
 	srv := &hq.Server{Store: m.st, Logger: m.log, TrustedProxies: proxies, KioskAPI: kapi, SecurityTxt: m.Config.SecurityTxt,
-		API: &api.API{Store: m.st, Auth: a, Logger: m.log, DeletionGrace: m.Config.DeletionGrace, Webhooks: sender},
+		API:  &api.API{Store: m.st, Auth: a, Logger: m.log, DeletionGrace: m.Config.DeletionGrace, Webhooks: sender},
+		SCIM: &scim.SCIM{Store: m.st, Auth: a, Logger: m.log},
 		Dashboard: &dashboard.Dashboard{Store: m.st, Auth: a, Logger: m.log, Key: keys.Dashboard, Webhooks: sender,
 			OfflineAfter: m.Config.Notify.OfflineAfter, ConfigBehindAfter: m.Config.ConfigBehindAfter, DeletionGrace: m.Config.DeletionGrace}}
 	h, err := srv.Handler()

@@ -225,6 +225,9 @@ func (s *API) routes() []route {
 		{method: "GET", path: "/v1/api-keys", summary: "The organisation's API keys, revoked ones too (owners, admins and auditors)", auth: true, status: 200, out: APIKeyList{}, handler: s.api(s.listAPIKeys)},
 		{method: "POST", path: "/v1/api-keys", summary: "Create an API key for a service account (owners and admins, signed in): its scopes say which routes it may call; its token is answered once; in the admin log", auth: true, in: APIKeyRequest{}, status: 201, out: IssuedAPIKey{}, handler: s.api(s.createAPIKey)},
 		{method: "POST", path: "/v1/api-keys/{id}/revoke", summary: "Revoke an API key at once (owners and admins); in the admin log", auth: true, status: 200, out: APIKey{}, handler: s.api(s.revokeAPIKey)},
+		{method: "GET", path: "/v1/scim-tokens", summary: "The organisation's SCIM provisioning tokens, revoked ones too (owners, admins and auditors)", auth: true, status: 200, out: SCIMTokenList{}, handler: s.api(s.listSCIMTokens)},
+		{method: "POST", path: "/v1/scim-tokens", summary: "Create a SCIM token for an identity provider's SCIM client at /scim/v2/ (owners and admins, signed in): its token is answered once; in the admin log", auth: true, in: SCIMTokenRequest{}, status: 201, out: IssuedSCIMToken{}, handler: s.api(s.createSCIMToken)},
+		{method: "POST", path: "/v1/scim-tokens/{id}/revoke", summary: "Revoke a SCIM token at once (owners and admins); in the admin log", auth: true, status: 200, out: SCIMToken{}, handler: s.api(s.revokeSCIMToken)},
 		{method: "PUT", path: "/v1/org/public-logs", summary: "Publish the organisation's kiosk logs to anyone without a token, or stop (owners and admins), in the admin log", auth: true, in: OrgPublicLogsRequest{}, status: 200, out: Org{}, handler: s.api(s.setOrgPublicLogs)},
 	}
 }

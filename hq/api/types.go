@@ -776,7 +776,7 @@ type EnrolToken struct {
 // AdminAction is an entry of HQ's log of admin actions.
 type AdminAction struct {
 	Action    string    `json:"action"`
-	ActorID   string    `json:"actor_id" doc:"a member's or a kiosk's id"`
+	ActorID   string    `json:"actor_id" doc:"a member's, a kiosk's, an API key's or a SCIM token's id"`
 	ActorRole string    `json:"actor_role"`
 	At        time.Time `json:"at"`
 	Detail    string    `json:"detail"`
@@ -887,4 +887,34 @@ type APIKeyRequest struct {
 type IssuedAPIKey struct {
 	APIKey
 	Token string `json:"token"`
+}
+
+// SCIMToken is an identity provider's SCIM provisioning token (its
+// secret is shown once, at creation).
+type SCIMToken struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	CreatedBy  string     `json:"created_by" doc:"the member who created it"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty" doc:"to the minute; absent: never used"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// SCIMTokenList is GET /v1/scim-tokens.
+type SCIMTokenList struct {
+	SCIMTokens []SCIMToken `json:"scim_tokens"`
+}
+
+// SCIMTokenRequest is POST /v1/scim-tokens.
+type SCIMTokenRequest struct {
+	Name string `json:"name"`
+}
+
+// IssuedSCIMToken is a new SCIM token with its text, answered once: the
+// identity provider's SCIM client sends it as Authorization: Bearer
+// TOKEN to the base URL.
+type IssuedSCIMToken struct {
+	SCIMToken
+	Token   string `json:"token"`
+	BaseURL string `json:"base_url" doc:"the SCIM base URL to give the identity provider: /scim/v2/ on this HQ"`
 }

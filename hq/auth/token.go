@@ -21,6 +21,7 @@ const (
 	prefixVerify  = "kcv_" // verifies the account's address
 	prefixEmail   = "kce_" // verifies a new address
 	prefixAPIKey  = "kck_" // an API key: kck_ORG.KEY.SECRET (apikey.go)
+	prefixSCIM    = "kcs_" // a SCIM token: kcs_ORG.TOKEN.SECRET (scim.go)
 )
 
 func newToken(prefix string) string { return prefix + rand.Text() }

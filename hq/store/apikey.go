@@ -151,7 +151,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, sc Scope) ([]APIKey, error) {
 			k, err := scanAPIKey(r)
 			out = append(out, k)
 			return err
-		}, "SELECT "+apiKeyCols+" FROM api_keys WHERE org_id = $1 ORDER BY created_us DESC, id", t.org())
+		}, "SELECT "+apiKeyCols+" FROM api_keys WHERE org_id = $1 AND scopes <> $2 ORDER BY created_us DESC, id", t.org(), ScopeSCIM)
 	})
 	return out, err
 }
@@ -159,15 +159,25 @@ func (s *Store) ListAPIKeys(ctx context.Context, sc Scope) ([]APIKey, error) {
 // RevokeAPIKey refuses key id from now on. Owners and admins; in the
 // admin log. A key revoked already is left as it is.
 func (s *Store) RevokeAPIKey(ctx context.Context, sc Scope, id string) (APIKey, error) {
+	return s.revokeKey(ctx, sc, id, false)
+}
+
+// revokeKey revokes an API key, or a SCIM token when scim is set (each
+// is not found as the other).
+func (s *Store) revokeKey(ctx context.Context, sc Scope, id string, scim bool) (APIKey, error) {
 	var k APIKey
-	err := s.write(ctx, "revoke API key", sc, func(ctx context.Context, t *tx) error {
-		if err := t.p.requireAdmin("revoking an API key"); err != nil {
+	what, action := "API key", "api_key.revoke"
+	if scim {
+		what, action = "SCIM token", "scim_token.revoke"
+	}
+	err := s.write(ctx, "revoke "+what, sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requireAdmin("revoking an " + what); err != nil {
 			return err
 		}
 		var err error
 		k, err = scanAPIKey(t.queryRow(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE org_id = $1 AND id = $2", t.org(), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("API key", id)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && k.Has(ScopeSCIM) != scim) {
+			return notFound(what, id)
 		} else if err != nil || !k.RevokedAt.IsZero() {
 			return err
 		}
@@ -175,7 +185,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, sc Scope, id string) (APIKey, 
 		if _, err := t.exec(ctx, "UPDATE api_keys SET revoked_us = $1 WHERE org_id = $2 AND id = $3", us(t.now), t.org(), id); err != nil {
 			return err
 		}
-		return t.logAction(ctx, "api_key.revoke", id, apiKeyDetail(k))
+		return t.logAction(ctx, action, id, apiKeyDetail(k))
 	})
 	return k, err
 }
@@ -184,6 +194,12 @@ func (s *Store) RevokeAPIKey(ctx context.Context, sc Scope, id string) (APIKey, 
 // hash and it is neither revoked nor expired, and notes its use (to the
 // minute). Anything else is the one EUNAUTHORIZED, whatever was wrong.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, orgID, id string, hash []byte) (APIKey, error) {
+	return s.authenticateKey(ctx, orgID, id, hash, false)
+}
+
+// authenticateKey authenticates an API key, or a SCIM token when scim
+// is set: neither is taken as the other.
+func (s *Store) authenticateKey(ctx context.Context, orgID, id string, hash []byte, scim bool) (APIKey, error) {
 	var k APIKey
 	refused := keycab.Errorf(keycab.EUNAUTHORIZED, "invalid API key")
 	err := s.tenant(ctx, "authenticate API key", orgID, true, func(ctx context.Context, t *tx) error {
@@ -196,7 +212,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, orgID, id string, hash [
 			return err
 		}
 		expires, revoked := us(k.ExpiresAt), us(k.RevokedAt)
-		if subtle.ConstantTimeCompare(stored, hash) != 1 || revoked != 0 || (expires != 0 && expires <= us(t.now)) {
+		if subtle.ConstantTimeCompare(stored, hash) != 1 || revoked != 0 || (expires != 0 && expires <= us(t.now)) || k.Has(ScopeSCIM) != scim {
 			return refused
 		}
 		if after, err := t.orgDeleteAfter(ctx); err != nil || after != 0 {

@@ -20,7 +20,7 @@ func TestContract(t *testing.T) {
 	for _, e := range engines() {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
-			for _, c := range append(append(append(contractCases(), personalCases()...), publicLogCases()...), apiKeyCases()...) {
+			for _, c := range append(append(append(contractCases(), personalCases()...), publicLogCases()...), append(apiKeyCases(), scimCases()...)...) {
 				t.Run(c.name, func(t *testing.T) {
 					t.Parallel()
 					c.fn(t, newFixture(t, e))

@@ -46,6 +46,10 @@
 //	legal_holds   org_id, id, target (member, key_set, site), target id, reason, owner -> members, end, ended (0018)
 //	retention_rules org_id, days for personal texts, deliveries, expired sessions and tokens, admin-log details (0018)
 //	kiosk_directory kiosk id -> org_id, kept by a trigger, for public logs (0021); orgs.public_logs
+//	api_keys      org_id, id, name, SHA-256 hash, scopes, role, expiry, last used, revoked (0025);
+//	              a SCIM token is one whose scopes are "scim" (scim.go)
+//	scim_users    org_id, member_id -> members (cascade), user name (unique, lower-cased), external id (0028)
+//	scim_groups   org_id, group_id -> groups (cascade), external id (0028)
 //	sso_configs, sso_logins, sso_domains  an organisation's OpenID Connect provider, sign-ins under way, verified domain -> org_id (0026)
 //
 // Accounts (version 2, and 17): accounts (email, password hash, sealed

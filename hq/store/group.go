@@ -187,48 +187,52 @@ func (s *Store) DeleteGroup(ctx context.Context, sc Scope, id string) error {
 // be one the principal manages, and in a site's group at that site.
 func (s *Store) SetGroupEntries(ctx context.Context, sc Scope, id string, ids []string) error {
 	return s.write(ctx, "set group entries", sc, func(ctx context.Context, t *tx) error {
-		before, err := t.managedGroup(ctx, id, "changing a group")
-		if err != nil {
-			return err
-		}
-		g := before.Group
-		want := dedupe(ids)
-		had := before.MemberIDs
-		if g.Kind == keycab.KeySetGroup {
-			had = before.KeySetIDs
-		}
-		for _, e := range want {
-			if !slices.Contains(had, e) {
-				if err := t.mayGroup(ctx, g, e, true); err != nil {
-					return err
-				}
-			}
-		}
-		for _, e := range had {
-			if !slices.Contains(want, e) {
-				if err := t.mayGroup(ctx, g, e, false); err != nil {
-					return err
-				}
-			}
-		}
-		table, col := "member_group_members", "member_id"
-		if g.Kind == keycab.KeySetGroup {
-			table, col = "key_set_group_members", "key_set_id"
-		}
-		if _, err := t.exec(ctx, "DELETE FROM "+table+" WHERE org_id = $1 AND group_id = $2", t.org(), id); err != nil {
-			return err
-		}
-		for _, e := range want {
-			if _, err := t.exec(ctx, "INSERT INTO "+table+" (org_id, group_id, "+col+") VALUES ($1, $2, $3)", t.org(), id, e); err != nil {
+		return t.setGroupEntries(ctx, id, ids)
+	})
+}
+
+func (t *tx) setGroupEntries(ctx context.Context, id string, ids []string) error {
+	before, err := t.managedGroup(ctx, id, "changing a group")
+	if err != nil {
+		return err
+	}
+	g := before.Group
+	want := dedupe(ids)
+	had := before.MemberIDs
+	if g.Kind == keycab.KeySetGroup {
+		had = before.KeySetIDs
+	}
+	for _, e := range want {
+		if !slices.Contains(had, e) {
+			if err := t.mayGroup(ctx, g, e, true); err != nil {
 				return err
 			}
 		}
-		after, err := t.groupDetail(ctx, g)
-		if err != nil {
+	}
+	for _, e := range had {
+		if !slices.Contains(want, e) {
+			if err := t.mayGroup(ctx, g, e, false); err != nil {
+				return err
+			}
+		}
+	}
+	table, col := "member_group_members", "member_id"
+	if g.Kind == keycab.KeySetGroup {
+		table, col = "key_set_group_members", "key_set_id"
+	}
+	if _, err := t.exec(ctx, "DELETE FROM "+table+" WHERE org_id = $1 AND group_id = $2", t.org(), id); err != nil {
+		return err
+	}
+	for _, e := range want {
+		if _, err := t.exec(ctx, "INSERT INTO "+table+" (org_id, group_id, "+col+") VALUES ($1, $2, $3)", t.org(), id, e); err != nil {
 			return err
 		}
-		return t.logChange(ctx, "group.entries", id, before, after)
-	})
+	}
+	after, err := t.groupDetail(ctx, g)
+	if err != nil {
+		return err
+	}
+	return t.logChange(ctx, "group.entries", id, before, after)
 }
 
 // managedGroup loads a group the principal may change, for what (a

@@ -277,6 +277,10 @@ var erasureSteps = []erasureStep{
 		_, err := t.exec(ctx, "DELETE FROM auth_tokens WHERE org_id = $1 AND email = $2", t.org(), m.Email)
 		return err
 	}},
+	{"SCIM user name", func(ctx context.Context, t *tx, m keycab.Member) error {
+		_, err := t.exec(ctx, "DELETE FROM scim_users WHERE org_id = $1 AND member_id = $2", t.org(), m.ID)
+		return err
+	}},
 	{"profile", func(ctx context.Context, t *tx, m keycab.Member) error {
 		_, err := t.exec(ctx, `UPDATE members SET name = '', email = '', pin_hash = '', disabled = TRUE, erased_us = $1
 			WHERE org_id = $2 AND id = $3`, us(t.now), t.org(), m.ID)
@@ -285,7 +289,7 @@ var erasureSteps = []erasureStep{
 }
 
 // erasedTables are the tables erasureSteps change.
-var erasedTables = []string{"members", "badges", "member_group_members", "sessions", "auth_tokens", "account_members", "deliveries", "personal_texts",
+var erasedTables = []string{"members", "scim_users", "badges", "member_group_members", "sessions", "auth_tokens", "account_members", "deliveries", "personal_texts",
 	"accounts", "recovery_codes", "rate_limits", "mail_retry", "pending_releases", "report_subscriptions"}
 
 // eraseAccount deletes the sign-in account of an erased member when it

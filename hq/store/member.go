@@ -365,42 +365,46 @@ func (t *tx) setMemberSites(ctx context.Context, memberID string, siteIDs []stri
 // organisations stay).
 func (s *Store) RemoveMember(ctx context.Context, sc Scope, memberID string) error {
 	return s.write(ctx, "remove member "+memberID, sc, func(ctx context.Context, t *tx) error {
-		if !t.p.isPerson() {
-			return forbidden("removing a member is not for kiosks")
-		}
-		if err := t.lockOrg(ctx); err != nil {
-			return err
-		}
-		m, err := t.member(ctx, memberID)
-		if err != nil {
-			return err
-		}
-		if memberID != t.p.member {
-			if err := t.p.mustWrite("removing a member"); err != nil {
-				return err
-			}
-			if err := t.manageMember(m); err != nil {
-				return err
-			}
-		}
-		if m.Role == keycab.RoleOwner {
-			if err := t.notLastOwner(ctx); err != nil {
-				return err
-			}
-		}
-		if h, err := t.memberHold(ctx, m); err != nil {
-			return err
-		} else if h != nil {
-			return heldError("member "+memberID+" cannot be removed", h)
-		}
-		if _, err := t.exec(ctx, "DELETE FROM members WHERE org_id = $1 AND id = $2", t.org(), memberID); err != nil {
-			return inUse(err, "the member (holding a key set, or the owner of a legal hold)")
-		}
-		if err := t.revokeMemberSessions(ctx, memberID); err != nil {
-			return err
-		}
-		return t.logAction(ctx, "member.remove", memberID, string(m.Role))
+		return t.removeMember(ctx, memberID)
 	})
+}
+
+func (t *tx) removeMember(ctx context.Context, memberID string) error {
+	if !t.p.isPerson() {
+		return forbidden("removing a member is not for kiosks")
+	}
+	if err := t.lockOrg(ctx); err != nil {
+		return err
+	}
+	m, err := t.member(ctx, memberID)
+	if err != nil {
+		return err
+	}
+	if memberID != t.p.member {
+		if err := t.p.mustWrite("removing a member"); err != nil {
+			return err
+		}
+		if err := t.manageMember(m); err != nil {
+			return err
+		}
+	}
+	if m.Role == keycab.RoleOwner {
+		if err := t.notLastOwner(ctx); err != nil {
+			return err
+		}
+	}
+	if h, err := t.memberHold(ctx, m); err != nil {
+		return err
+	} else if h != nil {
+		return heldError("member "+memberID+" cannot be removed", h)
+	}
+	if _, err := t.exec(ctx, "DELETE FROM members WHERE org_id = $1 AND id = $2", t.org(), memberID); err != nil {
+		return inUse(err, "the member (holding a key set, or the owner of a legal hold)")
+	}
+	if err := t.revokeMemberSessions(ctx, memberID); err != nil {
+		return err
+	}
+	return t.logAction(ctx, "member.remove", memberID, string(m.Role))
 }
 
 // SetPINHash stores a member's encoded PIN hash (the auth layer hashes;

@@ -234,7 +234,9 @@ func mutableTables() []string {
 		// 0025: API keys.
 		"api_keys",
 		// 0026: single sign-on.
-		"sso_configs", "sso_logins"}
+		"sso_configs", "sso_logins",
+		// 0028: SCIM provisioning.
+		"scim_users", "scim_groups"}
 }
 
 func appendOnlyTables() []string {

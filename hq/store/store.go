@@ -457,14 +457,14 @@ func (s *Store) run(ctx context.Context, op string, sc Scope, mode runMode, fn f
 	if err := t.sql.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", op, s.classify(err))
 	}
-	if f := s.changed.Load(); f != nil && write && sc.member != "" {
+	if f := s.changed.Load(); f != nil && write && sc.kiosk == "" {
 		(*f)(sc.org)
 	}
 	return nil
 }
 
 // OnChange has fn called with the organisation's id after every write a
-// member commits (a dashboard or API change), so that HQ's kiosk edge can
+// member, an API key or a SCIM token commits (a dashboard, API or SCIM change), so that HQ's kiosk edge can
 // wake the long polls of that organisation's kiosks at once rather than
 // at their next poll. fn must not block.
 func (s *Store) OnChange(fn func(orgID string)) { s.changed.Store(&fn) }
