@@ -2,10 +2,13 @@ package ui_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"image/png"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,9 +19,11 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/ui"
+	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -35,6 +40,7 @@ const longLabel = "Flat 4B, 112 Upper Richmond Road West, East Sheen"
 func fitConfig(t *testing.T) *keycab.Config {
 	cfg := testConfig(t)
 	cfg.KeySets[0].Label = longLabel
+	cfg.Policy.DoorHeld, cfg.Policy.DoorHeldWarning = time.Minute, 15*time.Second
 	for n := 4; n <= 12; n++ {
 		id := fmt.Sprintf("ks-%d", n)
 		cfg.KeySets = append(cfg.KeySets, keycab.KeySet{ID: id, Label: fmt.Sprintf("%d Station Rd", n)})
@@ -150,6 +156,18 @@ func fitFlows(t *testing.T, size fyne.Size, lang string) {
 	fit("second")
 	exit()
 
+	// A badge the kiosk does not know: a notice.
+	badge("BADGE-NOBODY")
+	r.await(kiosk.Message)
+	fit("message")
+	r.finish()
+
+	// The PIN pad an admin gives their PIN on.
+	badge("BADGE-ANA")
+	r.await(kiosk.EnterPIN)
+	fit("pin", "1", "2", "3", "4", "5", "6", "7", "8", "9", "0")
+	exit()
+
 	// Admin with no alarm: every tab.
 	admin()
 	fit("admin-0", tr.T("ui.exit_admin"), tr.T("ui.cabinet"), tr.T("ui.people"), tr.T("ui.history"))
@@ -206,6 +224,101 @@ func fitFlows(t *testing.T, size fyne.Size, lang string) {
 		t.Fatal(err)
 	}
 	r.await(kiosk.Idle)
+
+	// The door held open: the countdown before its alarm, over the
+	// alarms already raised.
+	opened := len(r.events(keycab.EventDoorOpened))
+	if err := r.cab.Door(true); err != nil {
+		t.Fatal(err)
+	}
+	hardwaretest.Eventually(t, wait, "the door open at the controller", func() bool { return len(r.events(keycab.EventDoorOpened)) > opened })
+	// It opened while locked: its alarm is raised before the clock moves,
+	// so its time is the same in every run.
+	r.awaitThat("the door-forced alarm", func(s kiosk.Screen) bool {
+		for _, a := range s.Alarms {
+			if a.Kind == keycab.AlarmDoorForced {
+				return true
+			}
+		}
+		return false
+	})
+	r.clock.Advance(cfg.Policy.DoorHeld - cfg.Policy.DoorHeldWarning + time.Second)
+	r.awaitThat("the door-held countdown", func(s kiosk.Screen) bool { return s.Warning != "" })
+	fit("door-warning")
+	if err := r.cab.Door(false); err != nil {
+		t.Fatal(err)
+	}
+	r.awaitThat("the countdown gone", func(s kiosk.Screen) bool { return s.Warning == "" })
+
+	fitShelf(t, size, lang, dir)
+	fitOutOfService(t, size, lang, dir)
+}
+
+// fullLog is the kiosk's store whose disk fills up: once full is set,
+// every append, take and return fails.
+type fullLog struct {
+	*store.DB
+	full *atomic.Bool
+}
+
+var errFull = errors.New("database or disk is full")
+
+func (l fullLog) Append(ctx context.Context, recs ...store.Record) ([]store.Appended, error) {
+	if l.full.Load() {
+		return nil, errFull
+	}
+	return l.DB.Append(ctx, recs...)
+}
+
+func (l fullLog) Take(ctx context.Context, c *keycab.Checkout) error {
+	if l.full.Load() {
+		return errFull
+	}
+	return l.DB.Take(ctx, c)
+}
+
+func (l fullLog) Return(ctx context.Context, keySet, member string, slot int, wrong bool) (int64, error) {
+	if l.full.Load() {
+		return 0, errFull
+	}
+	return l.DB.Return(ctx, keySet, member, slot, wrong)
+}
+
+// fitOutOfService checks the screen of a kiosk whose log refuses appends.
+func fitOutOfService(t *testing.T, size fyne.Size, lang, dir string) {
+	cfg := fitConfig(t)
+	cfg.Site.Language = lang
+	full := new(atomic.Bool)
+	r := newRigTuned(t, cfg, size, func(kc *kiosk.Config) { kc.Log = fullLog{DB: kc.Store, full: full} })
+	full.Store(true)
+	r.clock.Advance(time.Second)
+	r.cab.Badge("BADGE-BEN")
+	r.await(kiosk.OutOfService)
+	r.u.Sync()
+	checkFit(t, "out-of-service", r.w, size)
+	fitGolden(t, filepath.Join(dir, "out-of-service"), r.w)
+}
+
+// fitShelf checks the open-shelf cabinet's confirming step: the fob's QR
+// code to the camera, or its text typed.
+func fitShelf(t *testing.T, size fyne.Size, lang, dir string) {
+	cfg := fitConfig(t)
+	cfg.Site.Language = lang
+	cfg.Cabinet.Kind, cfg.Cabinet.DoorLock, cfg.Cabinet.DoorSensor = keycab.OpenShelf, "", ""
+	for i := range cfg.Slots {
+		cfg.Slots[i].Lock, cfg.Slots[i].Sensor = "", ""
+	}
+	r := newRigSized(t, cfg, size)
+	r.clock.Advance(time.Second)
+	r.cab.Badge("BADGE-BEN")
+	r.await(kiosk.Menu)
+	r.c.Do(kiosk.ChooseTake{KeySetID: "ks-2"})
+	r.await(kiosk.Reason)
+	r.c.Do(kiosk.GiveReason{Reason: "inspection"})
+	r.await(kiosk.Confirming)
+	r.u.Sync()
+	checkFit(t, "confirming", r.w, size, i18n.For(lang).T("ui.cancel"))
+	fitGolden(t, filepath.Join(dir, "confirming"), r.w)
 }
 
 // fitSetup checks the setup screen of a kiosk not enrolled yet, after

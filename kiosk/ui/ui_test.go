@@ -78,6 +78,13 @@ func newRig(t *testing.T, cfg *keycab.Config, scanners ...kiosk.Scanner) *rig {
 // a zero size is newRig's window with the panel.
 func newRigSized(t *testing.T, cfg *keycab.Config, size fyne.Size, scanners ...kiosk.Scanner) *rig {
 	t.Helper()
+	return newRigTuned(t, cfg, size, nil, scanners...)
+}
+
+// newRigTuned is newRigSized with tune, when not nil, applied to the
+// controller's config before it starts.
+func newRigTuned(t *testing.T, cfg *keycab.Config, size fyne.Size, tune func(*kiosk.Config), scanners ...kiosk.Scanner) *rig {
+	t.Helper()
 	db := storetest.MustOpen(t, nil)
 	if err := db.ApplyConfig(context.Background(), cfg); err != nil {
 		t.Fatal(err)
@@ -91,11 +98,15 @@ func newRigSized(t *testing.T, cfg *keycab.Config, size fyne.Size, scanners ...k
 		t.Fatal(err)
 	}
 	clock := hardwaretest.NewClock()
-	c, err := kiosk.New(kiosk.Config{
+	kc := kiosk.Config{
 		Store: db, Locks: cab.Locks, Scanners: append([]kiosk.Scanner{cab.Badges}, scanners...),
 		Sensors: cab.Inputs.Events(), Initial: cab.Inputs.States(), Buzzer: simulator.Buzzer,
 		Clock: clock, ShowDone: 200 * time.Millisecond, // the buzzer sounds for 1.5 times ShowDone
-	})
+	}
+	if tune != nil {
+		tune(&kc)
+	}
+	c, err := kiosk.New(kc)
 	if err != nil {
 		t.Fatal(err)
 	}
