@@ -699,3 +699,42 @@ func TestDashboardExportRoleChecked(t *testing.T) {
 		t.Error("a removed member's link still exports")
 	}
 }
+
+// Keys out, alarms and history say their sites' zones once above the
+// table; a cell says a time relative to now ("… ago") or as the site's
+// local date and time, with the exact time and its zone on hover, and
+// never repeats the zone in the cell's text. History says an alarm in
+// the shared words, not its code.
+func TestDashboardTimesZoneOnce(t *testing.T) {
+	e := newDashEnv(t, engines()[0], nil, false)
+	w := e.web()
+	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
+	MustSeed(t, e, w, e.clock.Now(), 6)
+	timeTag := regexp.MustCompile(`<time datetime="[0-9TZ:-]+" title="([^"]+)">([^<]+)</time>`)
+	for _, c := range []struct {
+		path string
+		text *regexp.Regexp // what a cell says
+	}{
+		{"/keys", regexp.MustCompile(`(ago|^in |just now)`)},
+		{"/alarms", regexp.MustCompile(`(ago|just now)`)},
+		{"/history", regexp.MustCompile(`^[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}$|^\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}$`)},
+	} {
+		p := MustPage(t, w.get(t, c.path), 200, `data-testid="zones"`, "Europe/London")
+		visible := timeTag.ReplaceAllString(p.body, "$2")
+		if n := strings.Count(visible, "(Europe/London)"); n != 0 {
+			t.Errorf("%s: the zone is said %d times in the cells", c.path, n)
+		}
+		if c.path == "/history" && (strings.Contains(visible, keycab.AlarmDoorForced) || !strings.Contains(visible, keycab.AlarmTitle(keycab.AlarmDoorForced))) {
+			t.Errorf("/history names an alarm by its code, not its words")
+		}
+		tags := timeTag.FindAllStringSubmatch(p.body, -1)
+		if len(tags) == 0 {
+			t.Fatalf("%s: no times as <time>:\n%s", c.path, p.body)
+		}
+		for _, m := range tags {
+			if !strings.Contains(m[1], "(Europe/London)") || !c.text.MatchString(m[2]) {
+				t.Errorf("%s: a time says %q, with %q on hover", c.path, m[2], m[1])
+			}
+		}
+	}
+}

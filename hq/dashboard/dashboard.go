@@ -353,7 +353,7 @@ func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
 // say a message of the catalogue ({{t "dash.nav.history"}}, {{tn
 // "dash.keysets_out" .N}}), and the times, roles, event kinds and alarms
 // are said in l's words and formats.
-func templateFuncs(l *i18n.Localizer) template.FuncMap {
+func templateFuncs(l *i18n.Localizer, now func() time.Time) template.FuncMap {
 	return template.FuncMap{
 		"t":  func(id string, kv ...any) template.HTML { return template.HTML(l.T(id, escapeArgs(kv)...)) },
 		"tn": func(id string, n int, kv ...any) template.HTML { return template.HTML(l.N(id, n, escapeArgs(kv)...)) },
@@ -375,7 +375,24 @@ func templateFuncs(l *i18n.Localizer) template.FuncMap {
 			if t.IsZero() {
 				return "—"
 			}
-			return l.Ago(t, time.Now())
+			return l.Ago(t, now())
+		},
+		// stamp says t relative to now ("2 hours ago", "in 3 hours"),
+		// with the exact time in zone on hover.
+		"stamp": func(t time.Time, zone string) template.HTML {
+			if t.IsZero() {
+				return "—"
+			}
+			return timeTag(t, l.Ago(t, now()), zoned(l, t, zone))
+		},
+		// local says t's date and time in zone without naming the zone
+		// (the table says it once), with the exact time, its zone and how
+		// long ago on hover.
+		"local": func(t time.Time, zone string) template.HTML {
+			if t.IsZero() {
+				return "—"
+			}
+			return timeTag(t, l.DateTime(t.In(siteLocation(zone))), zoned(l, t, zone)+" · "+l.Ago(t, now()))
 		},
 		"role":  func(r keycab.Role) string { return roleName(l, r) },
 		"lower": strings.ToLower,
@@ -430,7 +447,7 @@ func escapeArgs(kv []any) []any {
 // loadTemplates parses every page with the layout, once a locale: a
 // template's functions are bound before it first runs.
 func (d *Dashboard) loadTemplates() error {
-	base, err := template.New("layout.html").Funcs(templateFuncs(i18n.English())).ParseFS(webFS, "web/templates/layout.html")
+	base, err := template.New("layout.html").Funcs(templateFuncs(i18n.English(), d.now)).ParseFS(webFS, "web/templates/layout.html")
 	if err != nil {
 		return fmt.Errorf("dashboard templates: %w", err)
 	}
@@ -455,7 +472,7 @@ func (d *Dashboard) loadTemplates() error {
 			if err != nil {
 				return fmt.Errorf("dashboard template %s: %w", name, err)
 			}
-			d.pages[loc.Tag][name] = lt.Funcs(templateFuncs(i18n.For(loc.Tag)))
+			d.pages[loc.Tag][name] = lt.Funcs(templateFuncs(i18n.For(loc.Tag), d.now))
 		}
 	}
 	return nil

@@ -104,6 +104,11 @@ type historyData struct {
 	Ranges    []quickRange
 }
 
+// Zones names the rows' time zones once.
+func (h historyData) Zones() string {
+	return zoneList(h.Rows, func(r historyRow) string { return r.Zone })
+}
+
 // quickRange is a link to the history of a span of days (UTC), keeping
 // the rest of the filter.
 type quickRange struct {
@@ -171,6 +176,11 @@ func (d *Dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 		row := historyRow{Event: e, Member: dir.MemberName(e.ActorID), KeySet: dir.KeySetLabel(e.KeySetID),
 			Cabinet: dir.CabinetName(e.CabinetID), Site: dir.SiteName(dir.CabinetSite(e.CabinetID)),
 			Time: times[i], Zone: dir.CabinetZone(e.CabinetID)}
+		if e.Kind == keycab.EventAlarmRaised && e.Detail != "" {
+			// The alarm's name, said in the shared words the kiosk's
+			// screen uses ("Door held open too long", not door_held).
+			row.Detail = keycab.AlarmTitleIn(v.L, e.Detail)
+		}
 		switch e.Kind {
 		case keycab.EventAlarmRaised, keycab.EventIdentifyFail, keycab.EventLockedOut, keycab.EventEmergency:
 			row.Class = "bad"

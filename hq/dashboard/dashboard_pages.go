@@ -163,6 +163,19 @@ type keysData struct {
 	Members []keycab.Member // for a hand-over, to those who may ask one
 }
 
+// Zones names the rows' time zones once.
+func (k keysData) Zones() string { return zoneList(k.Rows, func(h holding) string { return h.Zone }) }
+
+type alarmsData struct {
+	Rows     []alarmRow
+	OpenOnly bool
+}
+
+// Zones names the rows' time zones once.
+func (a alarmsData) Zones() string {
+	return zoneList(a.Rows, func(r alarmRow) string { return r.Zone })
+}
+
 func (d *Dashboard) keysOut(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	rows, err := d.holdings(r.Context(), v, false)
 	if err != nil {
@@ -232,10 +245,7 @@ func (d *Dashboard) alarms(w http.ResponseWriter, r *http.Request, v *viewer) er
 			row.For = v.T("dash.alarms.cleared_after", "For", duration(v.L, a.ClearedAt.Sub(a.RaisedAt)))
 		}
 	}
-	d.render(w, r, http.StatusOK, "alarms", view{Title: "Alarms", Nav: "alarms", V: v, Data: struct {
-		Rows     []alarmRow
-		OpenOnly bool
-	}{rows, r.URL.Query().Get("open") == "1"}})
+	d.render(w, r, http.StatusOK, "alarms", view{Title: "Alarms", Nav: "alarms", V: v, Data: alarmsData{rows, r.URL.Query().Get("open") == "1"}})
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package dashboard
 
 import (
+	"html"
+	"html/template"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -9,9 +12,12 @@ import (
 )
 
 // Times of a site's events, custody and alarms show in the site's own
-// time zone (its IANA name, checked by the store), with the zone named,
-// so a manager in one city reads another site's times as its staff live
-// them. A site without a zone shows UTC.
+// time zone (its IANA name, checked by the store), so a manager in one
+// city reads another site's times as its staff live them. A site without
+// a zone shows UTC. A table says its zones once, above it (zoneList);
+// its cells say a time as people think of it ("2 hours ago", "in 3
+// hours": stamp; or the local date and time without the zone: local),
+// with the exact time and its zone on hover (the title of a <time>).
 
 // locations caches the zones siteLocation loaded: time.LoadLocation reads
 // and parses the zone file each time, and a dashboard page formats
@@ -82,6 +88,32 @@ func (dir *directory) CabinetZone(cabinetID string) string {
 // KeySetZone is the time zone name of a key set's site.
 func (dir *directory) KeySetZone(keySetID string) string {
 	return dir.SiteZone(dir.keySet[keySetID].SiteID)
+}
+
+// zoneList names the time zones of rows once: each zone (UTC for "")
+// once, sorted, joined by commas.
+func zoneList[T any](rows []T, zone func(T) string) string {
+	seen := map[string]bool{}
+	var zones []string
+	for _, r := range rows {
+		z := zone(r)
+		if z == "" {
+			z = "UTC"
+		}
+		if !seen[z] {
+			seen[z] = true
+			zones = append(zones, z)
+		}
+	}
+	slices.Sort(zones)
+	return strings.Join(zones, ", ")
+}
+
+// timeTag is a <time> of t showing text, with the exact time (exact) on
+// hover.
+func timeTag(t time.Time, text, exact string) template.HTML {
+	return template.HTML(`<time datetime="` + t.UTC().Format(time.RFC3339) + `" title="` + html.EscapeString(exact) + `">` +
+		html.EscapeString(text) + `</time>`)
 }
 
 // minutes is n minutes.
