@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 	"keycab.dev/keycab/kiosk/ui"
@@ -32,7 +34,7 @@ func runUI(ctx context.Context, c *kiosk.Controller, cab *simulator.Cabinet) {
 // controller stops.
 func runSetupUI(ctx context.Context, f setupFlow) {
 	a := app.NewWithID("dev.keycab.kiosk")
-	s := ui.NewSetup(a, ui.SetupOptions{Title: "keycab kiosk", HQ: f.HQ, Enrol: f.Enrol,
+	s := ui.NewSetup(a, ui.SetupOptions{Title: "keycab kiosk", HQ: f.HQ, Enrol: f.Enrol, Language: i18n.FromEnv(os.Getenv),
 		Enrolled: func(w fyne.Window) error {
 			c, cctx, err := f.Start()
 			if err != nil {

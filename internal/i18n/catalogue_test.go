@@ -228,3 +228,22 @@ func TestMatch(t *testing.T) {
 		t.Error("For does not skip empty and unknown tags")
 	}
 }
+
+// FromEnv reads the POSIX locale variables in their order of precedence.
+func TestFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"LANG": "de_DE.UTF-8"}, German},
+		{map[string]string{"LANG": "en_US.UTF-8"}, EnglishUS},
+		{map[string]string{"LANG": "en_GB.UTF-8", "LC_MESSAGES": "de_AT.UTF-8@euro"}, German},
+		{map[string]string{"LANG": "de_DE.UTF-8", "LC_ALL": "C.UTF-8"}, ""},
+		{map[string]string{"LANG": "fr_FR.UTF-8"}, ""},
+		{map[string]string{}, ""},
+	} {
+		if got := FromEnv(func(k string) string { return c.env[k] }); got != c.want {
+			t.Errorf("%v: %q, want %q", c.env, got, c.want)
+		}
+	}
+}

@@ -119,6 +119,26 @@ func Normalise(tag string) (string, bool) {
 	return Default, false
 }
 
+// FromEnv returns the supported locale the POSIX locale environment
+// names (LC_ALL, then LC_MESSAGES, then LANG: "de_DE.UTF-8" is de), or ""
+// when it names none: what a kiosk not enrolled yet, which has no site
+// language, speaks.
+func FromEnv(getenv func(string) string) string {
+	for _, name := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
+		v, _, _ = strings.Cut(v, ".") // the codeset
+		v, _, _ = strings.Cut(v, "@") // the modifier
+		if l, ok := Normalise(v); ok {
+			return l
+		}
+		return "" // the first one set decides, as for the C library
+	}
+	return ""
+}
+
 // Match picks the supported locale an Accept-Language header prefers, or
 // "" when it names none of them.
 func Match(acceptLanguage string) string {

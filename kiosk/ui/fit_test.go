@@ -62,11 +62,12 @@ func TestScreensFit(t *testing.T) {
 	for _, size := range fitSizes {
 		t.Run(fmt.Sprintf("%vx%v", size.Width, size.Height), func(t *testing.T) {
 			fitFlows(t, size, "")
-			fitSetup(t, size)
+			fitSetup(t, size, "")
 		})
 		// German words are longer: every screen again in German.
 		t.Run(fmt.Sprintf("de/%vx%v", size.Width, size.Height), func(t *testing.T) {
 			fitFlows(t, size, i18n.German)
+			fitSetup(t, size, i18n.German)
 		})
 	}
 }
@@ -321,10 +322,11 @@ func fitShelf(t *testing.T, size fyne.Size, lang, dir string) {
 	fitGolden(t, filepath.Join(dir, "confirming"), r.w)
 }
 
-// fitSetup checks the setup screen of a kiosk not enrolled yet, after
-// HQ refused an enrolment with a long reason.
-func fitSetup(t *testing.T, size fyne.Size) {
-	r := newSetupRig(t, "https://hq.example.com")
+// fitSetup checks the setup screen of a kiosk not enrolled yet, in
+// language lang (the system's), after HQ refused an enrolment with a
+// long reason.
+func fitSetup(t *testing.T, size fyne.Size, lang string) {
+	r := newSetupRigIn(t, "https://hq.example.com", lang)
 	r.w.Resize(size)
 	r.s.Sync()
 	checkFit(t, "setup", r.w, size)
@@ -332,7 +334,11 @@ func fitSetup(t *testing.T, size fyne.Size) {
 	r.s.Scanned(wire.EnrolCode{HQ: "https://hq.example.org:8443", Token: "org_a.b"}.String())
 	r.s.Sync()
 	checkFit(t, "setup-failed", r.w, size)
-	fitGolden(t, filepath.Join(fmt.Sprintf("fit/%vx%v", size.Width, size.Height), "setup"), r.w)
+	dir := fmt.Sprintf("fit/%vx%v", size.Width, size.Height)
+	if lang != "" {
+		dir = fmt.Sprintf("fit/%s/%vx%v", lang, size.Width, size.Height)
+	}
+	fitGolden(t, filepath.Join(dir, "setup"), r.w)
 }
 
 // fitGolden compares the window with testdata/name.png; -update

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/sync/wire"
 )
 
@@ -23,6 +24,10 @@ type SetupOptions struct {
 	Title string
 	// HQ fills the address field (the wiring file's, when it names one).
 	HQ string
+	// Language is the locale the screen speaks (internal/i18n: en-GB,
+	// en-US, de); a kiosk not enrolled has no site to take one from, so
+	// keycab-kiosk passes the system's (LANG). Empty or unknown: en-GB.
+	Language string
 	// Enrol enrols the kiosk with HQ. It runs off the Fyne thread, once
 	// at a time; its error is shown to the installer as it is, so it
 	// should say in plain words what went wrong.
@@ -42,6 +47,7 @@ type Setup struct {
 	o   SetupOptions
 	rt  runtime
 	win fyne.Window
+	tr  *i18n.Localizer // the screen's language (SetupOptions.Language)
 
 	fields    *fieldSet
 	hq, token *field
@@ -74,11 +80,11 @@ func newSetup(a fyne.App, o SetupOptions, rt runtime) *Setup {
 	if rt.now == nil {
 		rt.now = time.Now
 	}
-	s := &Setup{o: o, rt: rt, win: a.NewWindow(o.Title)}
+	s := &Setup{o: o, rt: rt, win: a.NewWindow(o.Title), tr: i18n.For(o.Language)}
 	s.win.SetPadded(false)
 	s.fields = &fieldSet{}
-	s.hq = s.fields.add("HQ address", "https://hq.example.com")
-	s.token = s.fields.add("Enrolment token", "from HQ's cabinet page")
+	s.hq = s.fields.add(s.tr.T("setup.hq_address"), "https://hq.example.com")
+	s.token = s.fields.add(s.tr.T("setup.token"), s.tr.T("setup.token_hint"))
 	s.hq.plain, s.token.plain = true, true
 	s.hq.value = o.HQ
 	focus := s.hq
@@ -86,7 +92,7 @@ func newSetup(a fyne.App, o SetupOptions, rt runtime) *Setup {
 		focus = s.token
 	}
 	s.fields.setFocus(focus)
-	s.enrol = newTile("Enrol", tilePrimary, s.submit)
+	s.enrol = newTile(s.tr.T("setup.enrol"), tilePrimary, s.submit)
 	s.enrol.minWidth = 240
 	s.fields.changed = s.ready
 	s.ready()
@@ -104,6 +110,7 @@ func newSetup(a fyne.App, o SetupOptions, rt runtime) *Setup {
 // build sets the window's content at the current scale.
 func (s *Setup) build() {
 	kb := newKeyboard(s.fields)
+	kb.tr = s.tr
 	kb.symbols = ":/_@?=&%"
 	// The status keeps what it says, at the new scale; it wraps, as
 	// HQ's reasons can be long.
@@ -113,9 +120,8 @@ func (s *Setup) build() {
 		return container.New(layout.NewCustomPaddedLayout(0, 0, theme.InnerPadding(), 0), o)
 	}
 	top := container.NewVBox(
-		inset(label("Set up this cabinet", sizeTitle, colours.text, true)),
-		paragraph("This kiosk is not enrolled with HQ yet. Hold the enrolment code from HQ's cabinet page to the camera, "+
-			"or type HQ's address and the token here.", sizeNameMessage, theme.ColorNameForeground, fyne.TextAlignLeading),
+		inset(label(s.tr.T("setup.title"), sizeTitle, colours.text, true)),
+		paragraph(s.tr.T("setup.intro"), sizeNameMessage, theme.ColorNameForeground, fyne.TextAlignLeading),
 		container.NewBorder(nil, nil, nil, s.enrol, container.NewGridWithColumns(2, s.hq.tile, s.token.tile)),
 		s.status,
 	)
@@ -176,7 +182,7 @@ func (s *Setup) Scanned(code string) {
 			return
 		}
 		if err != nil {
-			s.say("That code is not an enrolment code: show the QR code from HQ's cabinet page.", theme.ColorNameError)
+			s.say(s.tr.T("setup.not_a_code"), theme.ColorNameError)
 			return
 		}
 		s.hq.value, s.token.value = c.HQ, c.Token
@@ -203,7 +209,7 @@ func (s *Setup) submit() {
 // runtime), then reports its outcome.
 func (s *Setup) start(c wire.EnrolCode) {
 	s.setBusy(true)
-	s.say("Enrolling with "+c.HQ+"…", theme.ColorNameWarning)
+	s.say(s.tr.T("setup.enrolling", "HQ", c.HQ), theme.ColorNameWarning)
 	run := func() {
 		err := errors.New("no enrolment configured")
 		if s.o.Enrol != nil {
@@ -224,15 +230,15 @@ func (s *Setup) finish(c wire.EnrolCode, err error) {
 	if err != nil {
 		s.setBusy(false)
 		s.failed, s.failedAt = c, s.rt.now()
-		s.say("Not enrolled: "+err.Error(), theme.ColorNameError)
+		s.say(s.tr.T("setup.not_enrolled", "Error", err.Error()), theme.ColorNameError)
 		return
 	}
-	s.say("Enrolled. Starting…", theme.ColorNameSuccess)
+	s.say(s.tr.T("setup.starting"), theme.ColorNameSuccess)
 	if s.o.Enrolled == nil {
 		return
 	}
 	if err := s.o.Enrolled(s.win); err != nil {
-		s.say("Enrolled, but the kiosk did not start: "+err.Error(), theme.ColorNameError)
+		s.say(s.tr.T("setup.start_failed", "Error", err.Error()), theme.ColorNameError)
 		return
 	}
 	s.handed = true

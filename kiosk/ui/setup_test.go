@@ -31,9 +31,15 @@ type setupRig struct {
 
 func newSetupRig(t *testing.T, hq string) *setupRig {
 	t.Helper()
+	return newSetupRigIn(t, hq, "")
+}
+
+// newSetupRigIn is newSetupRig with the screen in language lang.
+func newSetupRigIn(t *testing.T, hq, lang string) *setupRig {
+	t.Helper()
 	test.NewTempApp(t)
 	r := &setupRig{clock: hardwaretest.NewClock()}
-	r.s = ui.NewManualSetup(fyne.CurrentApp(), ui.SetupOptions{Title: "keycab setup", HQ: hq,
+	r.s = ui.NewManualSetup(fyne.CurrentApp(), ui.SetupOptions{Title: "keycab setup", HQ: hq, Language: lang,
 		Enrol: func(_ context.Context, c wire.EnrolCode) error {
 			r.asked = append(r.asked, c)
 			return r.answer
