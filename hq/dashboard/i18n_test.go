@@ -20,6 +20,11 @@ func TestTitlesInCatalogue(t *testing.T) {
 			t.Errorf("notice %q: message id %q is not in the catalogue", key, id)
 		}
 	}
+	for _, s := range apiKeyScopes {
+		if !i18n.Has(s.Says) {
+			t.Errorf("API key scope %s: message id %q is not in the catalogue", s.Name, s.Says)
+		}
+	}
 	for _, r := range []string{"owner", "admin", "site_manager", "auditor", "staff", "contractor"} {
 		if !i18n.Has("dash.role." + r) {
 			t.Errorf("role %s has no dashboard name in the catalogue", r)
