@@ -76,7 +76,7 @@ func (d *Dashboard) policy(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if err != nil {
 		return err
 	}
-	d.render(w, r, http.StatusOK, "policy", view{Title: "Kiosk policy: " + page.What, Nav: policyNav(level), V: v, Data: page})
+	d.render(w, r, http.StatusOK, "policy", view{Title: v.T("dash.policy.title", "What", page.What), Nav: policyNav(level), V: v, Data: page})
 	return nil
 }
 
@@ -97,21 +97,21 @@ func (d *Dashboard) policyPageOf(r *http.Request, v *viewer, ps store.PolicySett
 	ctx, sc := r.Context(), v.P.Scope()
 	switch ps.Level {
 	case store.PolicyOrg:
-		page.What, page.Action, page.Above = v.OrgName, "/policy", "keycab's defaults"
+		page.What, page.Action, page.Above = v.OrgName, "/policy", v.T("dash.policy.above_defaults")
 		page.CanEdit = v.Admin()
 	case store.PolicySite:
 		st, err := d.Store.GetSite(ctx, sc, ps.ScopeID)
 		if err != nil {
 			return page, err
 		}
-		page.What, page.Action, page.Above = "site "+st.Name, "/sites/"+st.ID+"/policy", "the organisation's policy"
+		page.What, page.Action, page.Above = v.T("dash.policy.what_site", "Name", st.Name), "/sites/"+st.ID+"/policy", v.T("dash.policy.above_org")
 		page.CanEdit = v.CanManage()
 	case store.PolicyCabinet:
 		c, err := d.Store.GetCabinet(ctx, sc, ps.ScopeID)
 		if err != nil {
 			return page, err
 		}
-		page.What, page.Action, page.Above = "cabinet "+c.Name, "/cabinets/"+c.ID+"/policy", "its site's policy"
+		page.What, page.Action, page.Above = v.T("dash.policy.what_cabinet", "Name", c.Name), "/cabinets/"+c.ID+"/policy", v.T("dash.policy.above_site")
 		page.CanEdit = v.CanManage()
 	}
 	page.Fields = policyFields(ps.Settings, keycab.OverrideOf(ps.Policy, ps.Branding))
@@ -321,7 +321,7 @@ func (d *Dashboard) setPolicy(w http.ResponseWriter, r *http.Request, v *viewer)
 				}
 			}
 		}
-		d.formError(w, r, "policy", view{Title: "Kiosk policy: " + page.What, Nav: policyNav(level), V: v, Data: page}, err)
+		d.formError(w, r, "policy", view{Title: v.T("dash.policy.title", "What", page.What), Nav: policyNav(level), V: v, Data: page}, err)
 		return nil
 	}
 	return err
