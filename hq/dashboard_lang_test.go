@@ -37,7 +37,7 @@ func TestDashboardLanguages(t *testing.T) {
 	de("/api-keys", "<title>API-Schlüssel", "Berechtigungen", "Schlüssel erstellen", "Verlauf, ausgeliehene Schlüssel")
 	de("/scim-tokens", "<title>SCIM-Bereitstellung", "Den Identitätsanbieter anbinden", "Noch keine SCIM-Tokens.")
 	de("/settings/sso", "<title>Single Sign-on", "Gruppen zu Rollen", "Jedes Objekt", ">Objektleiter<")
-	de("/policy", "Kiosk-Regeln: Acme Lettings", "aus den Standardwerten von keycab")
+	de("/policy", "Kiosk-Regeln: Acme Lettings", "aus den Standardwerten von keycab", "PIN für Rollen", "Rollen, die nach dem Ausweis nach einer PIN gefragt werden")
 	MustPage(t, w.do(t, "GET", "/", nil, "Accept-Language", "fr-FR"), 200, `<html lang="en">`, "Overview")
 
 	// The member's own language wins over the browser's.

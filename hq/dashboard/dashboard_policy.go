@@ -114,14 +114,20 @@ func (d *Dashboard) policyPageOf(r *http.Request, v *viewer, ps store.PolicySett
 		page.What, page.Action, page.Above = v.T("dash.policy.what_cabinet", "Name", c.Name), "/cabinets/"+c.ID+"/policy", v.T("dash.policy.above_site")
 		page.CanEdit = v.CanManage()
 	}
-	page.Fields = policyFields(ps.Settings, keycab.OverrideOf(ps.Policy, ps.Branding))
+	page.Fields = policyFields(v.L, ps.Settings, keycab.OverrideOf(ps.Policy, ps.Branding))
 	return page, nil
 }
 
 // policyFields lays out the form from what a level sets and what is in
 // effect, field by field of keycab.PolicyOverride (the logo is set
-// through the API).
-func policyFields(set, effective keycab.PolicyOverride) []policyField {
+// through the API), in l's words: a field's label is the message
+// dash.policy.field.NAME (policyLabels in English), its help
+// dash.policy.help.NAME (the field's doc tag in English; TestPolicyWords
+// keeps them the same).
+func policyFields(l *i18n.Localizer, set, effective keycab.PolicyOverride) []policyField {
+	if l == nil {
+		l = i18n.English()
+	}
 	sv, ev := reflect.ValueOf(set), reflect.ValueOf(effective)
 	var out []policyField
 	for i, f := range reflect.VisibleFields(sv.Type()) {
@@ -129,7 +135,11 @@ func policyFields(set, effective keycab.PolicyOverride) []policyField {
 		if name == "logo" {
 			continue
 		}
-		pf := policyField{Name: name, Label: policyLabels[name], Help: f.Tag.Get("doc"), Kind: policyKind(name, f.Type.Elem())}
+		label, help := "dash.policy.field."+name, "dash.policy.help."+name // built ids: TestPolicyWords checks them
+		pf := policyField{Name: name, Label: l.T(label), Kind: policyKind(name, f.Type.Elem())}
+		if f.Tag.Get("doc") != "" {
+			pf.Help = l.T(help)
+		}
 		here := sv.Field(i)
 		pf.Set = !here.IsNil()
 		shown := ev.Field(i)
@@ -137,7 +147,7 @@ func policyFields(set, effective keycab.PolicyOverride) []policyField {
 			shown = here
 		}
 		pf.Value = formOf(pf.Kind, shown.Elem())
-		pf.Effective = wordsOf(pf.Kind, ev.Field(i).Elem())
+		pf.Effective = wordsOf(l, pf.Kind, ev.Field(i).Elem())
 		if pf.Kind == "roles" {
 			pf.Checked = map[keycab.Role]bool{}
 			for _, r := range shown.Elem().Interface().([]keycab.Role) {
@@ -186,39 +196,39 @@ func formOf(kind string, v reflect.Value) string {
 	return v.String()
 }
 
-// wordsOf is a value in effect, in words.
-func wordsOf(kind string, v reflect.Value) string {
+// wordsOf is a value in effect, in l's words.
+func wordsOf(l *i18n.Localizer, kind string, v reflect.Value) string {
 	switch kind {
 	case "duration":
 		if v.Int() == 0 {
-			return "off"
+			return l.T("dash.policy.word_off")
 		}
 	case "bool":
 		if v.Bool() {
-			return "yes"
+			return l.T("dash.policy.word_yes")
 		}
-		return "no"
+		return l.T("dash.policy.word_no")
 	case "lines":
 		return strings.Join(v.Interface().([]string), ", ")
 	case "roles":
 		var names []string
 		for _, r := range v.Interface().([]keycab.Role) {
-			names = append(names, roleName(i18n.English(), r))
+			names = append(names, roleName(l, r))
 		}
 		if len(names) == 0 {
-			return "none"
+			return l.T("dash.policy.word_none")
 		}
 		return strings.Join(names, ", ")
 	case "role":
 		if v.String() == "" {
-			return "anyone who may take the key set"
+			return l.T("dash.policy.word_anyone")
 		}
-		return roleName(i18n.English(), keycab.Role(v.String()))
+		return roleName(l, keycab.Role(v.String()))
 	}
 	if s := formOf(kind, v); s != "" {
 		return s
 	}
-	return "none"
+	return l.T("dash.policy.word_none")
 }
 
 // shortDuration writes d as a form accepts it back: 8h, 90m, 45s.
