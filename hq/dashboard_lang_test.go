@@ -32,7 +32,12 @@ func TestDashboardLanguages(t *testing.T) {
 	de("/kiosks", "Kioske", "In Ordnung", "Protokoll")
 	de("/people", "Personen", "Einladung senden", "Inhaber")
 	de("/people/"+s.dana.ID, "Sprache", "Wie das Objekt (Kiosk) und der Browser (Dashboard)")
-	de("/settings", "Einstellungen", "Ihr Konto", "Sprache speichern")
+	de("/settings", "Einstellungen", "Ihr Konto", "Sprache speichern", "API-Schlüssel verwalten", "SCIM-Tokens verwalten", "Single Sign-on einrichten")
+	de("/webhooks", "<title>Webhooks", "Endpunkt hinzufügen", "Noch keine Webhooks.")
+	de("/api-keys", "<title>API-Schlüssel", "Berechtigungen", "Schlüssel erstellen", "Verlauf, ausgeliehene Schlüssel")
+	de("/scim-tokens", "<title>SCIM-Bereitstellung", "Den Identitätsanbieter anbinden", "Noch keine SCIM-Tokens.")
+	de("/settings/sso", "<title>Single Sign-on", "Gruppen zu Rollen", "Jedes Objekt", ">Objektleiter<")
+	de("/policy", "Kiosk-Regeln: Acme Lettings", "aus den Standardwerten von keycab", "PIN für Rollen", "Rollen, die nach dem Ausweis nach einer PIN gefragt werden")
 	MustPage(t, w.do(t, "GET", "/", nil, "Accept-Language", "fr-FR"), 200, `<html lang="en">`, "Overview")
 
 	// The member's own language wins over the browser's.

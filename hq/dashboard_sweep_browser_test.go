@@ -255,6 +255,11 @@ func sweepSeed(tb testing.TB, e *env, sc store.Scope, s *seeded, now time.Time) 
 	MustNoErr(tb, e.st.SetGroupEntries(ctx, sc, staff.ID, []string{s.dana.ID, long.ID}))
 	_, _, err = e.auth.CreateSCIMToken(ctx, auth.Principal{OrgID: sc.OrgID(), MemberID: s.ownerID}, "Microsoft Entra ID provisioning (Quayside tenant)")
 	MustNoErr(tb, err)
+	// An API key with every scope and an expiry: the API keys page's table
+	// (five columns, German headers) laid out at both widths.
+	_, _, err = e.auth.CreateAPIKey(ctx, auth.Principal{OrgID: sc.OrgID(), MemberID: s.ownerID}, "Genetec Security Center access-control bridge (north region)",
+		[]string{store.ScopeHistoryRead, store.ScopeCustodyWrite, store.ScopePeopleWrite, store.ScopeCabinetsWrite}, e.clock.Now().AddDate(1, 0, 0))
+	MustNoErr(tb, err)
 	keys, err := e.st.CreateGroup(ctx, sc, keycab.Group{Kind: keycab.KeySetGroup, Name: "High Street doors"})
 	MustNoErr(tb, err)
 	MustNoErr(tb, e.st.SetGroupEntries(ctx, sc, keys.ID, []string{s.ksFront.ID, s.ksBack.ID}))

@@ -21,14 +21,16 @@ type apiKeysPage struct {
 	Now    time.Time
 }
 
+// apiKeyScope is a scope and the message id of what it allows.
 type apiKeyScope struct{ Name, Says string }
 
-// apiKeyScopes are the scopes as the page explains them.
+// apiKeyScopes are the scopes as the page explains them
+// (TestTitlesInCatalogue keeps their ids in the catalogue).
 var apiKeyScopes = []apiKeyScope{
-	{store.ScopeHistoryRead, "read history, keys out, alarms, reports and the logs"},
-	{store.ScopeCustodyWrite, "record takes, returns and hand-overs for members"},
-	{store.ScopePeopleWrite, "add, change and remove members, badges, PINs, groups, jobs"},
-	{store.ScopeCabinetsWrite, "add, change and remove sites, cabinets, key sets, kiosks, policy"},
+	{store.ScopeHistoryRead, "dash.apikeys.scope.history_read"},
+	{store.ScopeCustodyWrite, "dash.apikeys.scope.custody_write"},
+	{store.ScopePeopleWrite, "dash.apikeys.scope.people_write"},
+	{store.ScopeCabinetsWrite, "dash.apikeys.scope.cabinets_write"},
 }
 
 type apiKeyForm struct {
@@ -62,7 +64,7 @@ func (d *Dashboard) createAPIKey(w http.ResponseWriter, r *http.Request, v *view
 	if f.Expires != "" {
 		day, err := time.Parse(time.DateOnly, f.Expires)
 		if err != nil {
-			return d.renderAPIKeys(w, r, v, f, "", "", keycab.Errorf(keycab.EINVALID, "the expiry must be a date, YYYY-MM-DD"))
+			return d.renderAPIKeys(w, r, v, f, "", "", keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.apikeys.expiry_not_a_date")))
 		}
 		expires = day.Add(24*time.Hour - time.Second) // the end of that day, UTC
 	}
@@ -70,7 +72,7 @@ func (d *Dashboard) createAPIKey(w http.ResponseWriter, r *http.Request, v *view
 	if err != nil {
 		return d.renderAPIKeys(w, r, v, f, "", "", err)
 	}
-	return d.renderAPIKeys(w, r, v, apiKeyForm{}, token, "API key made. Copy its token now: it is not shown again.", nil)
+	return d.renderAPIKeys(w, r, v, apiKeyForm{}, token, v.T("notice.api_key_made"), nil)
 }
 
 func (d *Dashboard) revokeAPIKey(w http.ResponseWriter, r *http.Request, v *viewer) error {

@@ -56,6 +56,12 @@ var titles = map[string]string{
 	"Conflict":                  "dash.title.conflict",
 	"Too many attempts":         "dash.title.too_many_attempts",
 	"Something went wrong":      "dash.title.something_went_wrong",
+	"Webhooks":                  "dash.title.webhooks",
+	"Webhook":                   "dash.title.webhook",
+	"API keys":                  "dash.title.api_keys",
+	"Single sign-on":            "dash.title.single_sign_on",
+	"Sign in with SSO":          "dash.title.sign_in_with_sso",
+	"SCIM provisioning":         "dash.title.scim_provisioning",
 }
 
 // zoned is the template function "zoned": t in zone, in l's date and

@@ -76,7 +76,7 @@ func (d *Dashboard) policy(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if err != nil {
 		return err
 	}
-	d.render(w, r, http.StatusOK, "policy", view{Title: "Kiosk policy: " + page.What, Nav: policyNav(level), V: v, Data: page})
+	d.render(w, r, http.StatusOK, "policy", view{Title: v.T("dash.policy.title", "What", page.What), Nav: policyNav(level), V: v, Data: page})
 	return nil
 }
 
@@ -97,31 +97,37 @@ func (d *Dashboard) policyPageOf(r *http.Request, v *viewer, ps store.PolicySett
 	ctx, sc := r.Context(), v.P.Scope()
 	switch ps.Level {
 	case store.PolicyOrg:
-		page.What, page.Action, page.Above = v.OrgName, "/policy", "keycab's defaults"
+		page.What, page.Action, page.Above = v.OrgName, "/policy", v.T("dash.policy.above_defaults")
 		page.CanEdit = v.Admin()
 	case store.PolicySite:
 		st, err := d.Store.GetSite(ctx, sc, ps.ScopeID)
 		if err != nil {
 			return page, err
 		}
-		page.What, page.Action, page.Above = "site "+st.Name, "/sites/"+st.ID+"/policy", "the organisation's policy"
+		page.What, page.Action, page.Above = v.T("dash.policy.what_site", "Name", st.Name), "/sites/"+st.ID+"/policy", v.T("dash.policy.above_org")
 		page.CanEdit = v.CanManage()
 	case store.PolicyCabinet:
 		c, err := d.Store.GetCabinet(ctx, sc, ps.ScopeID)
 		if err != nil {
 			return page, err
 		}
-		page.What, page.Action, page.Above = "cabinet "+c.Name, "/cabinets/"+c.ID+"/policy", "its site's policy"
+		page.What, page.Action, page.Above = v.T("dash.policy.what_cabinet", "Name", c.Name), "/cabinets/"+c.ID+"/policy", v.T("dash.policy.above_site")
 		page.CanEdit = v.CanManage()
 	}
-	page.Fields = policyFields(ps.Settings, keycab.OverrideOf(ps.Policy, ps.Branding))
+	page.Fields = policyFields(v.L, ps.Settings, keycab.OverrideOf(ps.Policy, ps.Branding))
 	return page, nil
 }
 
 // policyFields lays out the form from what a level sets and what is in
 // effect, field by field of keycab.PolicyOverride (the logo is set
-// through the API).
-func policyFields(set, effective keycab.PolicyOverride) []policyField {
+// through the API), in l's words: a field's label is the message
+// dash.policy.field.NAME (policyLabels in English), its help
+// dash.policy.help.NAME (the field's doc tag in English; TestPolicyWords
+// keeps them the same).
+func policyFields(l *i18n.Localizer, set, effective keycab.PolicyOverride) []policyField {
+	if l == nil {
+		l = i18n.English()
+	}
 	sv, ev := reflect.ValueOf(set), reflect.ValueOf(effective)
 	var out []policyField
 	for i, f := range reflect.VisibleFields(sv.Type()) {
@@ -129,7 +135,11 @@ func policyFields(set, effective keycab.PolicyOverride) []policyField {
 		if name == "logo" {
 			continue
 		}
-		pf := policyField{Name: name, Label: policyLabels[name], Help: f.Tag.Get("doc"), Kind: policyKind(name, f.Type.Elem())}
+		label, help := "dash.policy.field."+name, "dash.policy.help."+name // built ids: TestPolicyWords checks them
+		pf := policyField{Name: name, Label: l.T(label), Kind: policyKind(name, f.Type.Elem())}
+		if f.Tag.Get("doc") != "" {
+			pf.Help = l.T(help)
+		}
 		here := sv.Field(i)
 		pf.Set = !here.IsNil()
 		shown := ev.Field(i)
@@ -137,7 +147,7 @@ func policyFields(set, effective keycab.PolicyOverride) []policyField {
 			shown = here
 		}
 		pf.Value = formOf(pf.Kind, shown.Elem())
-		pf.Effective = wordsOf(pf.Kind, ev.Field(i).Elem())
+		pf.Effective = wordsOf(l, pf.Kind, ev.Field(i).Elem())
 		if pf.Kind == "roles" {
 			pf.Checked = map[keycab.Role]bool{}
 			for _, r := range shown.Elem().Interface().([]keycab.Role) {
@@ -186,39 +196,39 @@ func formOf(kind string, v reflect.Value) string {
 	return v.String()
 }
 
-// wordsOf is a value in effect, in words.
-func wordsOf(kind string, v reflect.Value) string {
+// wordsOf is a value in effect, in l's words.
+func wordsOf(l *i18n.Localizer, kind string, v reflect.Value) string {
 	switch kind {
 	case "duration":
 		if v.Int() == 0 {
-			return "off"
+			return l.T("dash.policy.word_off")
 		}
 	case "bool":
 		if v.Bool() {
-			return "yes"
+			return l.T("dash.policy.word_yes")
 		}
-		return "no"
+		return l.T("dash.policy.word_no")
 	case "lines":
 		return strings.Join(v.Interface().([]string), ", ")
 	case "roles":
 		var names []string
 		for _, r := range v.Interface().([]keycab.Role) {
-			names = append(names, roleName(i18n.English(), r))
+			names = append(names, roleName(l, r))
 		}
 		if len(names) == 0 {
-			return "none"
+			return l.T("dash.policy.word_none")
 		}
 		return strings.Join(names, ", ")
 	case "role":
 		if v.String() == "" {
-			return "anyone who may take the key set"
+			return l.T("dash.policy.word_anyone")
 		}
-		return roleName(i18n.English(), keycab.Role(v.String()))
+		return roleName(l, keycab.Role(v.String()))
 	}
 	if s := formOf(kind, v); s != "" {
 		return s
 	}
-	return "none"
+	return l.T("dash.policy.word_none")
 }
 
 // shortDuration writes d as a form accepts it back: 8h, 90m, 45s.
@@ -321,7 +331,7 @@ func (d *Dashboard) setPolicy(w http.ResponseWriter, r *http.Request, v *viewer)
 				}
 			}
 		}
-		d.formError(w, r, "policy", view{Title: "Kiosk policy: " + page.What, Nav: policyNav(level), V: v, Data: page}, err)
+		d.formError(w, r, "policy", view{Title: v.T("dash.policy.title", "What", page.What), Nav: policyNav(level), V: v, Data: page}, err)
 		return nil
 	}
 	return err

@@ -40,7 +40,7 @@ func (d *Dashboard) createSCIMToken(w http.ResponseWriter, r *http.Request, v *v
 	if err != nil {
 		return d.renderSCIM(w, r, v, name, "", "", err)
 	}
-	return d.renderSCIM(w, r, v, "", token, "SCIM token made. Copy it into the identity provider now: it is not shown again.", nil)
+	return d.renderSCIM(w, r, v, "", token, v.T("notice.scim_token_made"), nil)
 }
 
 func (d *Dashboard) revokeSCIMToken(w http.ResponseWriter, r *http.Request, v *viewer) error {

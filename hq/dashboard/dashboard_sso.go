@@ -62,7 +62,7 @@ func (d *Dashboard) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	clearCookie(w, ssoCookie)
 	if e := q.Get("error"); e != "" {
 		d.render(w, r, http.StatusUnauthorized, "sso", view{Title: "Sign in with SSO",
-			Error: "The identity provider did not sign you in (" + e + "). Start again.", Data: ssoForm{}})
+			Error: localizer(r, "").T("dash.sso.provider_refused", "Error", e), Data: ssoForm{}})
 		return
 	}
 	res, err := d.Auth.SSOCallback(r.Context(), bind, q.Get("state"), q.Get("code"), hq.ClientIP(r))

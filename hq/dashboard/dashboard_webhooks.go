@@ -81,7 +81,7 @@ func (d *Dashboard) createWebhook(w http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return d.renderWebhooks(w, r, v, f, err)
 	}
-	return d.renderWebhook(w, r, v, hook.ID, nil, secret, "Webhook added. Copy its signing secret now: it is not shown again.", nil)
+	return d.renderWebhook(w, r, v, hook.ID, nil, secret, v.T("notice.webhook_added"), nil)
 }
 
 func (d *Dashboard) webhook(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -106,7 +106,7 @@ func (d *Dashboard) renderWebhook(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	title := hook.Description
 	if title == "" {
-		title = "Webhook"
+		title = "Webhook" // said in the page's language (titles)
 	}
 	d.renderForm(w, r, "webhook", view{Title: title, Nav: "webhooks", V: v, Notice: notice,
 		Data: webhookPage{Webhook: hook, EventTypes: store.WebhookEventTypes, Form: form, Deliveries: ds, Secret: secret, Now: d.now()}}, ferr)
@@ -128,7 +128,7 @@ func (d *Dashboard) rotateWebhook(w http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return d.renderWebhook(w, r, v, id, nil, "", "", err)
 	}
-	return d.renderWebhook(w, r, v, id, nil, secret, "New signing secret made. The old one keeps signing beside it for 24 hours; copy the new one now: it is not shown again.", nil)
+	return d.renderWebhook(w, r, v, id, nil, secret, v.T("notice.webhook_rotated"), nil)
 }
 
 func (d *Dashboard) testWebhook(w http.ResponseWriter, r *http.Request, v *viewer) error {
