@@ -202,7 +202,8 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, orgID, id string, hash [
 func (s *Store) authenticateKey(ctx context.Context, orgID, id string, hash []byte, scim bool) (APIKey, error) {
 	var k APIKey
 	refused := keycab.Errorf(keycab.EUNAUTHORIZED, "invalid API key")
-	err := s.tenant(ctx, "authenticate API key", orgID, true, func(ctx context.Context, t *tx) error {
+	stale := false
+	err := s.tenant(ctx, "authenticate API key", orgID, false, func(ctx context.Context, t *tx) error {
 		var stored []byte
 		var err error
 		k, err = scanAPIKey(scanFirst{t.queryRow(ctx, "SELECT hash, "+apiKeyCols+" FROM api_keys WHERE org_id = $1 AND id = $2", orgID, id), &stored})
@@ -221,11 +222,19 @@ func (s *Store) authenticateKey(ctx context.Context, orgID, id string, hash []by
 			}
 			return err
 		}
-		if t.now.Sub(k.LastUsedAt) < apiKeyLastUsedStep {
-			return nil
-		}
+		stale = t.now.Sub(k.LastUsedAt) >= apiKeyLastUsedStep
+		return nil
+	})
+	if err != nil || !stale {
+		return k, err
+	}
+	// A read for every request, a write once a minute at most (as a
+	// session's last use): several HQ processes may race to it, and
+	// whichever writes last wins, within the minute.
+	err = s.tenant(ctx, "note API key use", orgID, true, func(ctx context.Context, t *tx) error {
 		k.LastUsedAt = t.now
-		_, err = t.exec(ctx, "UPDATE api_keys SET last_used_us = $1 WHERE org_id = $2 AND id = $3", us(t.now), orgID, id)
+		_, err := t.exec(ctx, "UPDATE api_keys SET last_used_us = $1 WHERE org_id = $2 AND id = $3 AND last_used_us < $4",
+			us(t.now), orgID, id, us(t.now.Add(-apiKeyLastUsedStep)))
 		return err
 	})
 	return k, err
