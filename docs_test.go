@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"keycab.dev/keycab/internal/testenv"
 )
 
 // programs are the commands a document may name, and their packages.
@@ -36,17 +38,11 @@ func TestIncidentRunbook(t *testing.T) {
 	}
 
 	bin := t.TempDir()
-	args := []string{"build", "-o", bin + string(filepath.Separator)}
+	var pkgs []string
 	for _, pkg := range programs {
-		args = append(args, pkg)
+		pkgs = append(pkgs, pkg)
 	}
-	build := exec.Command("go", args...)
-	// For the machine the test runs on: under -exec qemu the test is
-	// another architecture's, the programs it runs are the host's.
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+hostGo(t, "GOHOSTOS"), "GOARCH="+hostGo(t, "GOHOSTARCH"))
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testenv.BuildForHost(t, bin, pkgs...)
 	helps := map[string]string{} // "keycab audit verify" -> its -h
 	help := func(cmd []string) (string, bool) {
 		key := strings.Join(cmd, " ")
@@ -163,14 +159,4 @@ func flagName(a string) (string, bool) {
 // hasFlag reports whether a flag set's -h lists -name.
 func hasFlag(help, name string) bool {
 	return regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(name) + `(\s|$)`).MatchString(help)
-}
-
-// hostGo returns a go env variable of the machine the go command runs on.
-func hostGo(t *testing.T, name string) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		t.Fatalf("go env %s: %v", name, err)
-	}
-	return strings.TrimSpace(string(out))
 }

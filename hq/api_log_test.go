@@ -18,6 +18,7 @@ import (
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hq/kioskapi"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/testenv"
 	kstore "keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/agent"
 	"keycab.dev/keycab/sync/wire"
@@ -26,38 +27,22 @@ import (
 var (
 	keycabOnce sync.Once
 	keycabBin  string
-	keycabErr  error
 )
 
 // keycabTool builds the keycab command once for the tests that run it,
-// for the machine that runs them: under qemu-user (make qemu-test) the
-// test binary is arm64 or arm, but its children are exec'd by the host's
-// kernel, which cannot run those without binfmt_misc.
+// for the machine that runs them (testenv.BuildForHost).
 func keycabTool(tb testing.TB) string {
 	tb.Helper()
 	keycabOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "keycab-tool")
 		if err != nil {
-			keycabErr = err
-			return
+			tb.Fatal(err)
 		}
+		testenv.BuildForHost(tb, dir, "keycab.dev/keycab/cmd/keycab")
 		keycabBin = filepath.Join(dir, "keycab")
-		host, err := exec.Command("go", "env", "GOHOSTOS", "GOHOSTARCH").Output()
-		if err != nil {
-			keycabErr = err
-			return
-		}
-		hostOS, hostArch, _ := strings.Cut(strings.TrimSpace(string(host)), "\n")
-		build := exec.Command("go", "build", "-o", keycabBin, "keycab.dev/keycab/cmd/keycab")
-		build.Env = append(os.Environ(), "GOOS="+hostOS, "GOARCH="+hostArch, "GOARM=")
-		out, err := build.CombinedOutput()
-		if err != nil {
-			keycabErr = err
-			tb.Logf("%s", out)
-		}
 	})
-	if keycabErr != nil {
-		tb.Fatalf("build keycab: %v", keycabErr)
+	if keycabBin == "" {
+		tb.Fatal("keycab did not build (see the first test that asked for it)")
 	}
 	return keycabBin
 }

@@ -18,19 +18,15 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/testenv"
 )
 
 // buildOIDCProvider builds the OpenID Connect provider of these tests,
 // internal/oidctest's command (mockoidc), into dir.
 func buildOIDCProvider(tb testing.TB, dir string) string {
 	tb.Helper()
-	path := filepath.Join(dir, "oidcprovider")
-	cmd := exec.Command("go", "build", "-o", path, "keycab.dev/keycab/internal/oidctest/cmd/oidcprovider")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("build the OIDC provider: %v\n%s", err, out)
-	}
-	return path
+	testenv.BuildForHost(tb, dir, "keycab.dev/keycab/internal/oidctest/cmd/oidcprovider")
+	return filepath.Join(dir, "oidcprovider")
 }
 
 const (

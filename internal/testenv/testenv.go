@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,4 +59,25 @@ func Seed(tb testing.TB) uint64 {
 	n := uint64(time.Now().UnixNano())
 	tb.Logf("seed %d (replay with KEYCAB_SEED=%d)", n, n)
 	return n
+}
+
+// BuildForHost builds the Go packages pkgs into dir (a directory, each
+// program named after its package) for the machine the go command runs
+// on, with cgo off, and returns dir. A test that runs programs as its own
+// processes builds them here: under -exec qemu-aarch64-static (make
+// qemu-test) the test binary is another architecture's, but the host's
+// kernel execs its children, and it cannot run those without binfmt_misc.
+func BuildForHost(tb testing.TB, dir string, pkgs ...string) string {
+	tb.Helper()
+	host, err := exec.Command("go", "env", "GOHOSTOS", "GOHOSTARCH").Output()
+	if err != nil {
+		tb.Fatalf("go env: %v", err)
+	}
+	hostOS, hostArch, _ := strings.Cut(strings.TrimSpace(string(host)), "\n")
+	build := exec.Command("go", append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+hostOS, "GOARCH="+hostArch, "GOARM=")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	return dir
 }
