@@ -590,7 +590,7 @@ func (d *Dashboard) signedInAs(f pageFunc, allow auth.Allow) http.Handler {
 		}
 		if r.Method == http.MethodPost && !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(v.CSRF)) {
 			d.Logger.Warn("denied request", "reason", "bad CSRF token", "method", r.Method, "path", r.URL.Path, "ip", hq.ClientIP(r))
-			d.renderError(w, r, v, keycab.Errorf(keycab.EFORBIDDEN, "This form has expired. Go back, reload the page and try again."))
+			d.renderError(w, r, v, keycab.Errorf(keycab.EFORBIDDEN, "%s", v.T("dash.err.csrf")))
 			return
 		}
 		if err := f(w, r, v); err != nil {
@@ -756,7 +756,11 @@ func (d *Dashboard) renderError(w http.ResponseWriter, r *http.Request, v *viewe
 	}
 	msg := keycab.ErrorMessage(err)
 	if status == http.StatusNotFound {
-		msg = "There is nothing here, or it is not yours to see."
+		var member string
+		if v != nil {
+			member = v.Lang
+		}
+		msg = localizer(r, member).T("dash.err.not_found")
 	}
 	d.render(w, r, status, "error", view{Title: title, V: v, Data: errorData{status, msg}})
 }

@@ -162,7 +162,7 @@ func (d *Dashboard) invitePost(w http.ResponseWriter, r *http.Request) {
 		f := d.inviteForm(r)
 		f.Name, f.Token = in.Name, in.Token
 		if keycab.ErrorCode(err) == keycab.ENOTFOUND {
-			err = keycab.Errorf(keycab.ENOTFOUND, "This invitation link is not valid: it may have been used, withdrawn or have expired.")
+			err = keycab.Errorf(keycab.ENOTFOUND, "%s", localizer(r, "").T("dash.err.invite_link"))
 		}
 		d.formError(w, r, "invite", view{Title: "Accept your invitation", Data: f}, err)
 		return
@@ -190,7 +190,7 @@ func (d *Dashboard) magicConfirmPost(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	res, err := d.Auth.ConfirmMagicLink(r.Context(), tok, "", hq.ClientIP(r))
 	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
-		err = keycab.Errorf(keycab.ENOTFOUND, "This sign-in link is not valid: it may have been used or have expired.")
+		err = keycab.Errorf(keycab.ENOTFOUND, "%s", localizer(r, "").T("dash.err.magic_link"))
 	}
 	if err != nil {
 		d.formError(w, r, "magic", view{Title: "Sign in with a link", Data: authForm{Token: tok}}, err)

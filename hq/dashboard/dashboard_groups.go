@@ -107,7 +107,7 @@ func (d *Dashboard) setGroupEntries(w http.ResponseWriter, r *http.Request, v *v
 func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	rule := keycab.AccessRule{MemberGroupID: formValue(r, "member_group"), KeySetGroupID: formValue(r, "key_set_group")}
 	if days := r.PostForm["day"]; len(days) > 0 || formValue(r, "from") != "" || formValue(r, "until") != "" {
-		win, err := formWindow(days, formValue(r, "from"), formValue(r, "until"))
+		win, err := formWindow(v.L, days, formValue(r, "from"), formValue(r, "until"))
 		if err != nil {
 			return d.renderGroups(w, r, v, err)
 		}
@@ -121,21 +121,21 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request, v *viewer
 
 // formWindow reads a weekly window from a form: days as 0 (Sunday) to 6,
 // times as HH:MM.
-func formWindow(days []string, from, until string) (keycab.Window, error) {
+func formWindow(l *i18n.Localizer, days []string, from, until string) (keycab.Window, error) {
 	var w keycab.Window
 	for _, s := range days {
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return w, keycab.Errorf(keycab.EINVALID, "schedule: %q is not a day", s)
+			return w, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.schedule_day", "Value", s))
 		}
 		w.Days = append(w.Days, time.Weekday(n))
 	}
 	var err error
 	if w.From, err = keycab.ParseClock("schedule: from", from); err != nil {
-		return w, err
+		return w, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.schedule_from", "Value", from))
 	}
 	if w.Until, err = keycab.ParseClock("schedule: until", until); err != nil {
-		return w, err
+		return w, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.schedule_until", "Value", until))
 	}
 	return w, w.Validate()
 }

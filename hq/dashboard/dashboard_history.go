@@ -27,21 +27,21 @@ type historyFilter struct {
 	Kind, Member, KeySet, Site, From, To string
 }
 
-func parseHistoryFilter(q url.Values) (historyFilter, store.EventFilter, error) {
+func parseHistoryFilter(l *i18n.Localizer, q url.Values) (historyFilter, store.EventFilter, error) {
 	hf := historyFilter{Kind: q.Get("kind"), Member: q.Get("member"), KeySet: q.Get("key_set"), Site: q.Get("site"),
 		From: q.Get("from"), To: q.Get("to")}
 	f := store.EventFilter{Kind: keycab.EventKind(hf.Kind), ActorID: hf.Member, KeySetID: hf.KeySet}
 	if hf.From != "" {
 		t, err := time.Parse("2006-01-02", hf.From)
 		if err != nil {
-			return hf, f, keycab.Errorf(keycab.EINVALID, "from: want a date like 2026-03-01")
+			return hf, f, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.history_from"))
 		}
 		f.Since = t
 	}
 	if hf.To != "" {
 		t, err := time.Parse("2006-01-02", hf.To)
 		if err != nil {
-			return hf, f, keycab.Errorf(keycab.EINVALID, "to: want a date like 2026-03-31")
+			return hf, f, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.history_to"))
 		}
 		f.Until = t.Add(24 * time.Hour)
 	}
@@ -146,7 +146,7 @@ var eventKinds = []keycab.EventKind{keycab.EventKeyTaken, keycab.EventKeyReturne
 // so Next appends one and Prev drops one.
 func (d *Dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	q := r.URL.Query()
-	hf, f, err := parseHistoryFilter(q)
+	hf, f, err := parseHistoryFilter(v.L, q)
 	if err != nil {
 		return err
 	}
@@ -243,9 +243,9 @@ func (d *Dashboard) signExport(q url.Values) string {
 // exportLink makes a signed export link for the viewer's filter.
 func (d *Dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if !v.CanExport() {
-		return keycab.Errorf(keycab.EFORBIDDEN, "Exports are for owners, admins and auditors.")
+		return keycab.Errorf(keycab.EFORBIDDEN, "%s", v.T("dash.err.exports_roles"))
 	}
-	hf, _, err := parseHistoryFilter(r.URL.Query())
+	hf, _, err := parseHistoryFilter(v.L, r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (d *Dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer
 
 // exportCSV serves a signed export link.
 func (d *Dashboard) exportCSV(w http.ResponseWriter, r *http.Request) {
-	q, ok := d.openLink(w, r, d.signExport, "Make a new one from the history page.")
+	q, ok := d.openLink(w, r, d.signExport, localizer(r, "").T("dash.err.link_again_history"))
 	if !ok {
 		return
 	}
@@ -277,10 +277,10 @@ func (d *Dashboard) exportCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !canExport(m.Role) {
-		d.renderError(w, r, nil, keycab.Errorf(keycab.EFORBIDDEN, "Exports are for owners, admins and auditors."))
+		d.renderError(w, r, nil, keycab.Errorf(keycab.EFORBIDDEN, "%s", localizer(r, m.Language).T("dash.err.exports_roles")))
 		return
 	}
-	hf, f, err := parseHistoryFilter(q)
+	hf, f, err := parseHistoryFilter(localizer(r, m.Language), q)
 	if err != nil {
 		d.renderError(w, r, nil, err)
 		return

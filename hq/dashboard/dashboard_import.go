@@ -54,10 +54,10 @@ func (d *Dashboard) importPost(w http.ResponseWriter, r *http.Request, v *viewer
 		b, rerr := io.ReadAll(io.LimitReader(f, store.MaxImportBytes+1))
 		f.Close()
 		if rerr != nil {
-			return keycab.Errorf(keycab.EINVALID, "the file could not be read")
+			return keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.import_unreadable"))
 		}
 		if len(b) > store.MaxImportBytes {
-			d.renderImport(w, r, v, p, keycab.Errorf(keycab.ETOOLARGE, "the file is larger than %d MiB: split it", store.MaxImportBytes>>20))
+			d.renderImport(w, r, v, p, keycab.Errorf(keycab.ETOOLARGE, "%s", v.T("dash.err.import_too_large", "MiB", store.MaxImportBytes>>20)))
 			return nil
 		}
 		p.CSV = string(b)

@@ -9,6 +9,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // The dashboard's create and edit forms for sites, cabinets and key sets
@@ -28,7 +29,7 @@ func (v *viewer) CanManage() bool { return v.Admin() || v.Role == keycab.RoleSit
 func managerPage(f pageFunc) pageFunc {
 	return func(w http.ResponseWriter, r *http.Request, v *viewer) error {
 		if !v.CanManage() {
-			return keycab.Errorf(keycab.EFORBIDDEN, "Only owners, admins and site managers change this.")
+			return keycab.Errorf(keycab.EFORBIDDEN, "%s", v.T("dash.err.managers_only"))
 		}
 		return f(w, r, v)
 	}
@@ -75,13 +76,13 @@ func formValue(r *http.Request, name string) string { return strings.TrimSpace(r
 
 // formCount reads a whole number between 0 and max from a form field
 // (empty is 0).
-func formCount(what, s string, max int) (int, error) {
+func formCount(l *i18n.Localizer, what, s string, max int) (int, error) {
 	if s == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 || n > max {
-		return 0, keycab.Errorf(keycab.EINVALID, "%s must be a whole number from 0 to %d", what, max)
+		return 0, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.whole_number", "What", what, "Max", max))
 	}
 	return n, nil
 }
@@ -115,7 +116,7 @@ func siteFormOf(r *http.Request) siteForm {
 
 func (d *Dashboard) newSite(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if !v.Admin() {
-		return keycab.Errorf(keycab.EFORBIDDEN, "Only owners and admins add sites.")
+		return keycab.Errorf(keycab.EFORBIDDEN, "%s", v.T("dash.err.admins_add_sites"))
 	}
 	d.renderSiteForm(w, r, v, siteForm{TimeZone: "Europe/London"}, nil)
 	return nil
@@ -185,10 +186,10 @@ func cabinetFormOf(r *http.Request) cabinetForm {
 }
 
 // slotCount checks the slots asked of a cabinet of kind k.
-func (f cabinetForm) slotCount() (int, error) {
-	n, err := formCount("Slots", f.Slots, maxSlots)
+func (f cabinetForm) slotCount(l *i18n.Localizer) (int, error) {
+	n, err := formCount(l, l.T("dash.cabinetform.slots"), f.Slots, maxSlots)
 	if err == nil && n > 0 && f.Kind == keycab.OpenShelf {
-		err = keycab.Errorf(keycab.EINVALID, "an open-shelf cabinet has no slots: its keys are known by their QR labels")
+		err = keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.open_shelf_no_slots"))
 	}
 	return n, err
 }
@@ -200,7 +201,7 @@ func (d *Dashboard) newCabinet(w http.ResponseWriter, r *http.Request, v *viewer
 
 func (d *Dashboard) createCabinet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), cabinetFormOf(r)
-	n, err := f.slotCount()
+	n, err := f.slotCount(v.L)
 	if err != nil {
 		d.renderCabinetForm(w, r, v, f, err)
 		return nil
@@ -211,7 +212,7 @@ func (d *Dashboard) createCabinet(w http.ResponseWriter, r *http.Request, v *vie
 		return nil
 	}
 	// The cabinet exists now: a failure below is shown on its edit page.
-	if err := d.resizeSlots(ctx, sc, c.ID, nil, n); err != nil {
+	if err := d.resizeSlots(ctx, v.L, sc, c.ID, nil, n); err != nil {
 		f.ID = c.ID
 		d.renderCabinetForm(w, r, v, f, err)
 		return nil
@@ -222,10 +223,10 @@ func (d *Dashboard) createCabinet(w http.ResponseWriter, r *http.Request, v *vie
 // resizeSlots adds or removes slots at the end so the cabinet has n;
 // it refuses, before changing anything, to remove a slot that homes a
 // key set. Slot pins are mapped at the kiosk.
-func (d *Dashboard) resizeSlots(ctx context.Context, sc store.Scope, cabinetID string, have []keycab.Slot, n int) error {
+func (d *Dashboard) resizeSlots(ctx context.Context, l *i18n.Localizer, sc store.Scope, cabinetID string, have []keycab.Slot, n int) error {
 	for _, sl := range have {
 		if sl.Number > n && sl.KeySetID != "" {
-			return keycab.Errorf(keycab.ECONFLICT, "slot %d homes a key set: move the key set to another slot first", sl.Number)
+			return keycab.Errorf(keycab.ECONFLICT, "%s", l.T("dash.err.slot_homes_key_set", "Slot", sl.Number))
 		}
 	}
 	top := 0
@@ -262,7 +263,7 @@ func (d *Dashboard) updateCabinet(w http.ResponseWriter, r *http.Request, v *vie
 		return err
 	}
 	f.SiteID = old.SiteID
-	n, err := f.slotCount()
+	n, err := f.slotCount(v.L)
 	var slots []keycab.Slot
 	if err == nil {
 		slots, err = d.Store.ListSlots(ctx, sc, f.ID)
@@ -271,7 +272,7 @@ func (d *Dashboard) updateCabinet(w http.ResponseWriter, r *http.Request, v *vie
 		err = d.Store.UpdateCabinet(ctx, sc, keycab.Cabinet{ID: f.ID, Name: f.Name, Kind: f.Kind, DoorLock: f.DoorLock, DoorSensor: f.DoorSensor})
 	}
 	if err == nil {
-		err = d.resizeSlots(ctx, sc, f.ID, slots, n)
+		err = d.resizeSlots(ctx, v.L, sc, f.ID, slots, n)
 	}
 	if err != nil {
 		d.renderCabinetForm(w, r, v, f, err)
@@ -388,8 +389,8 @@ func keySetFormOf(r *http.Request) keySetForm {
 }
 
 // keySet checks the typed fields that are the dashboard's to read.
-func (f keySetForm) keySet() (keycab.KeySet, error) {
-	mins, err := formCount("Maximum time out (minutes)", f.MaxOut, maxOutMinutes)
+func (f keySetForm) keySet(l *i18n.Localizer) (keycab.KeySet, error) {
+	mins, err := formCount(l, l.T("dash.keysetform.maximum_time_out_in_minutes"), f.MaxOut, maxOutMinutes)
 	return keycab.KeySet{ID: f.ID, SiteID: f.SiteID, Label: f.Label, Sensitive: f.Sensitive, PINRequired: f.PINRequired,
 		TripleRelease: f.TripleRelease, MaxOut: minutes(mins)}, err
 }
@@ -418,16 +419,16 @@ func (d *Dashboard) checkHome(ctx context.Context, v *viewer, s, site, ks string
 			continue
 		}
 		if c.SiteID != site {
-			return keycab.Slot{}, keycab.Errorf(keycab.EINVALID, "the slot %s is at another site than the key set", c.Label)
+			return keycab.Slot{}, keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.slot_other_site", "Slot", c.Label))
 		}
 		if c.Taken {
-			return keycab.Slot{}, keycab.Errorf(keycab.ECONFLICT, "the slot %s homes another key set", c.Label)
+			return keycab.Slot{}, keycab.Errorf(keycab.ECONFLICT, "%s", v.T("dash.err.slot_taken", "Slot", c.Label))
 		}
 		cab, num, _ := strings.Cut(s, "/")
 		n, _ := strconv.Atoi(num)
 		return keycab.Slot{CabinetID: cab, Number: n}, nil
 	}
-	return keycab.Slot{}, keycab.Errorf(keycab.EINVALID, "no such slot")
+	return keycab.Slot{}, keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.no_such_slot"))
 }
 
 // setHome makes slot to the home of key set ks (keeping the slot's pins),
@@ -468,7 +469,7 @@ func (d *Dashboard) setHome(ctx context.Context, sc store.Scope, ks string, from
 
 func (d *Dashboard) createKeySet(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, sc, f := r.Context(), v.P.Scope(), keySetFormOf(r)
-	k, err := f.keySet()
+	k, err := f.keySet(v.L)
 	var home keycab.Slot
 	if err == nil {
 		home, err = d.checkHome(ctx, v, f.Slot, f.SiteID, "")
@@ -525,7 +526,7 @@ func (d *Dashboard) updateKeySet(w http.ResponseWriter, r *http.Request, v *view
 		return err
 	}
 	f.SiteID = old.SiteID
-	k, err := f.keySet()
+	k, err := f.keySet(v.L)
 	var from, to keycab.Slot
 	if err == nil && f.Slot != old.Slot {
 		if to, err = d.checkHome(ctx, v, f.Slot, f.SiteID, f.ID); err == nil && old.Slot != "" {
@@ -567,7 +568,7 @@ func (d *Dashboard) keySetToken(w http.ResponseWriter, r *http.Request, v *viewe
 			return redirect(w, r, "/key-sets/"+id+"?notice=saved")
 		}
 	default:
-		err = keycab.Errorf(keycab.EINVALID, "unknown token action")
+		err = keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.unknown_token_action"))
 	}
 	if err != nil {
 		d.renderKeySetForm(w, r, v, f, err)
@@ -594,9 +595,9 @@ func (d *Dashboard) createReservation(w http.ResponseWriter, r *http.Request, v 
 	}
 	zone := dir.SiteZone(f.SiteID)
 	res := keycab.Reservation{KeySetID: id, MemberID: f.Res.MemberID}
-	res.From, err = parseLocal("From", f.Res.From, zone)
+	res.From, err = parseLocal(v.L, v.T("dash.from"), f.Res.From, zone)
 	if err == nil {
-		res.Until, err = parseLocal("Until", f.Res.Until, zone)
+		res.Until, err = parseLocal(v.L, v.T("dash.until"), f.Res.Until, zone)
 	}
 	if err == nil {
 		_, err = d.Store.CreateReservation(ctx, sc, res)

@@ -114,17 +114,17 @@ func (d *Dashboard) setAccess(w http.ResponseWriter, r *http.Request, v *viewer)
 	var err error
 	if days := r.PostForm["day"]; len(days) > 0 || formValue(r, "from") != "" || formValue(r, "until") != "" {
 		var win keycab.Window
-		if win, err = formWindow(days, formValue(r, "from"), formValue(r, "until")); err == nil {
+		if win, err = formWindow(v.L, days, formValue(r, "from"), formValue(r, "until")); err == nil {
 			a.Schedule = []keycab.Window{win}
 		}
 	}
 	if s := formValue(r, "access_until"); s != "" && err == nil {
 		if a.AccessUntil, err = time.Parse("2006-01-02T15:04", s); err != nil {
-			err = keycab.Errorf(keycab.EINVALID, "access ends: %q is not a date and time", s)
+			err = keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.access_ends", "Value", s))
 		}
 	}
 	if err == nil {
-		a.MaxKeysOut, err = formCount("Key sets at once", formValue(r, "max_keys_out"), keycab.MaxKeysOutLimit)
+		a.MaxKeysOut, err = formCount(v.L, v.T("dash.member.at_once"), formValue(r, "max_keys_out"), keycab.MaxKeysOutLimit)
 	}
 	if err == nil {
 		err = d.Store.SetMemberAccess(r.Context(), v.P.Scope(), id, a)
@@ -217,7 +217,7 @@ func (d *Dashboard) createMember(w http.ResponseWriter, r *http.Request, v *view
 	f := memberFormOf(r)
 	var err error
 	if f.Name == "" {
-		err = keycab.Errorf(keycab.EINVALID, "a member needs a name")
+		err = keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.member_name"))
 	}
 	var m keycab.Member
 	if err == nil {
@@ -277,13 +277,13 @@ func (d *Dashboard) addBadge(w http.ResponseWriter, r *http.Request, v *viewer) 
 	kind, code := keycab.BadgeKind(formValue(r, "kind")), formValue(r, "code")
 	var err error
 	if !slices.Contains(keycab.BadgeKinds(), kind) {
-		err = keycab.Errorf(keycab.EINVALID, "unknown badge kind %q", kind)
+		err = keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.badge_kind", "Kind", kind))
 	} else {
 		_, err = d.Store.AddBadge(r.Context(), v.P.Scope(), id, kind, code)
 	}
 	if err != nil {
 		if keycab.ErrorCode(err) == keycab.ECONFLICT {
-			err = keycab.Errorf(keycab.ECONFLICT, "this badge is already enrolled")
+			err = keycab.Errorf(keycab.ECONFLICT, "%s", v.T("dash.err.badge_enrolled"))
 		}
 		return d.memberFailed(w, r, v, id, err, func(p *memberPage) { p.BadgeKind, p.BadgeCode = kind, code })
 	}
@@ -360,18 +360,18 @@ func (d *Dashboard) jobOf(r *http.Request, v *viewer, memberID string) (jobForm,
 		return f, j, err
 	}
 	if len(f.KeySetIDs) == 0 {
-		return f, j, keycab.Errorf(keycab.EINVALID, "a job needs at least one key set")
+		return f, j, keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.job_key_set"))
 	}
 	zone := dir.KeySetZone(f.KeySetIDs[0])
 	for _, k := range f.KeySetIDs[1:] {
 		if dir.KeySetZone(k) != zone {
-			return f, j, keycab.Errorf(keycab.EINVALID, "the key sets of one job must be at sites in one time zone")
+			return f, j, keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.job_one_zone"))
 		}
 	}
-	if j.From, err = parseLocal("From", f.From, zone); err != nil {
+	if j.From, err = parseLocal(v.L, v.T("dash.jobform.from"), f.From, zone); err != nil {
 		return f, j, err
 	}
-	j.Until, err = parseLocal("Until", f.Until, zone)
+	j.Until, err = parseLocal(v.L, v.T("dash.jobform.until"), f.Until, zone)
 	return f, j, err
 }
 
@@ -395,7 +395,7 @@ func (d *Dashboard) renderJob(w http.ResponseWriter, r *http.Request, v *viewer,
 		return lerr
 	}
 	if p.Member.Role != keycab.RoleContractor {
-		return keycab.Errorf(keycab.EINVALID, "jobs are for contractors")
+		return keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.jobs_contractors"))
 	}
 	p.Job = f
 	title := "New job"

@@ -246,7 +246,7 @@ func shortDuration(d time.Duration) string {
 
 // overrideOf reads the posted form: a field is set at this level when its
 // "set_" box is ticked.
-func overrideOf(r *http.Request) (keycab.PolicyOverride, error) {
+func overrideOf(tr *i18n.Localizer, r *http.Request) (keycab.PolicyOverride, error) {
 	var o keycab.PolicyOverride
 	ov := reflect.ValueOf(&o).Elem()
 	for i, f := range reflect.VisibleFields(ov.Type()) {
@@ -257,12 +257,13 @@ func overrideOf(r *http.Request) (keycab.PolicyOverride, error) {
 		t := f.Type.Elem()
 		val := reflect.New(t)
 		raw := formValue(r, name)
-		label := policyLabels[name]
+		labelID := "dash.policy.field." + name // a built id: TestPolicyWords checks it
+		label := tr.T(labelID)
 		switch kind := policyKind(name, t); kind {
 		case "duration":
 			d, err := time.ParseDuration(strings.ReplaceAll(raw, " ", ""))
 			if err != nil || d < 0 || d%time.Second != 0 {
-				return o, keycab.Errorf(keycab.EINVALID, "%s: %q is not a length of time such as 90s, 15m or 8h", label, raw)
+				return o, keycab.Errorf(keycab.EINVALID, "%s", tr.T("dash.err.policy_duration", "Field", label, "Value", raw))
 			}
 			val.Elem().SetInt(int64(d / time.Second))
 		case "bool":
@@ -270,7 +271,7 @@ func overrideOf(r *http.Request) (keycab.PolicyOverride, error) {
 		case "number":
 			n, err := strconv.Atoi(raw)
 			if err != nil {
-				return o, keycab.Errorf(keycab.EINVALID, "%s: %q is not a whole number", label, raw)
+				return o, keycab.Errorf(keycab.EINVALID, "%s", tr.T("dash.err.policy_number", "Field", label, "Value", raw))
 			}
 			val.Elem().SetInt(int64(n))
 		case "lines":
@@ -298,7 +299,7 @@ func overrideOf(r *http.Request) (keycab.PolicyOverride, error) {
 func (d *Dashboard) setPolicy(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	level, id := policyLevelOf(r)
 	ctx, sc := r.Context(), v.P.Scope()
-	o, err := overrideOf(r)
+	o, err := overrideOf(v.L, r)
 	if err == nil && r.PostFormValue("inherit_all") != "" {
 		o = keycab.PolicyOverride{}
 	}

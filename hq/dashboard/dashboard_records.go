@@ -31,7 +31,7 @@ func (d *Dashboard) eraseMember(w http.ResponseWriter, r *http.Request, v *viewe
 		return err
 	}
 	if want := eraseConfirmation(m); formValue(r, "confirm") != want {
-		err = keycab.Errorf(keycab.EINVALID, "type %q exactly to confirm the erasure; it cannot be undone", want)
+		err = keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.erase_confirm", "Want", want))
 	} else {
 		err = d.Store.EraseMember(ctx, sc, id)
 	}
@@ -97,7 +97,7 @@ func (d *Dashboard) createHold(w http.ResponseWriter, r *http.Request, v *viewer
 	h := store.Hold{Target: store.HoldTarget(kind), TargetID: id, Reason: f.Reason, OwnerID: f.OwnerID}
 	var err error
 	if f.Ends != "" {
-		h.Ends, err = parseLocal("the hold's end", f.Ends, "UTC")
+		h.Ends, err = parseLocal(v.L, v.T("dash.err.hold_end"), f.Ends, "UTC")
 	}
 	if err == nil {
 		_, err = d.Store.CreateHold(r.Context(), v.P.Scope(), h)
@@ -122,13 +122,13 @@ func (d *Dashboard) setRetention(w http.ResponseWriter, r *http.Request, v *view
 		name, what string
 		to         *int
 	}{
-		{"personal_text_days", "personal texts", &rt.PersonalTextDays},
-		{"deliveries_days", "mail log", &rt.DeliveriesDays},
-		{"sessions_days", "sessions and tokens", &rt.SessionsDays},
-		{"admin_detail_days", "admin-log details", &rt.AdminDetailDays},
+		{"personal_text_days", v.T("dash.err.what.personal_texts"), &rt.PersonalTextDays},
+		{"deliveries_days", v.T("dash.err.what.mail_log"), &rt.DeliveriesDays},
+		{"sessions_days", v.T("dash.err.what.sessions"), &rt.SessionsDays},
+		{"admin_detail_days", v.T("dash.err.what.admin_details"), &rt.AdminDetailDays},
 	} {
 		if err == nil {
-			*f.to, err = formCount(f.what, formValue(r, f.name), store.MaxRetentionDays)
+			*f.to, err = formCount(v.L, f.what, formValue(r, f.name), store.MaxRetentionDays)
 		}
 	}
 	if err == nil {

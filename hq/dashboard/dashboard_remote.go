@@ -96,7 +96,7 @@ func (d *Dashboard) askRemote(w http.ResponseWriter, r *http.Request, v *viewer)
 	var err error
 	if f.Slot != "" {
 		if a.Slot, err = strconv.Atoi(f.Slot); err != nil || a.Slot < 1 {
-			err = keycab.Errorf(keycab.EINVALID, "Slot must be a number, 1 or more.")
+			err = keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.remote_slot"))
 		}
 	}
 	if err == nil {

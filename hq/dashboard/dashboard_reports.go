@@ -10,6 +10,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/report"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // Reports (/reports): usage by key set and by person over a period,
@@ -54,7 +55,7 @@ func (rf reportFilter) values() url.Values {
 
 // parseReportFilter reads the form; the default is the last 30 days
 // ending today (UTC).
-func parseReportFilter(q url.Values, now time.Time) (reportFilter, report.Filter, error) {
+func parseReportFilter(l *i18n.Localizer, q url.Values, now time.Time) (reportFilter, report.Filter, error) {
 	today := now.UTC().Truncate(24 * time.Hour)
 	rf := reportFilter{From: q.Get("from"), To: q.Get("to"), Site: q.Get("site")}
 	if rf.From == "" {
@@ -66,7 +67,7 @@ func parseReportFilter(q url.Values, now time.Time) (reportFilter, report.Filter
 	from, err1 := time.Parse(time.DateOnly, rf.From)
 	to, err2 := time.Parse(time.DateOnly, rf.To)
 	if err1 != nil || err2 != nil {
-		return rf, report.Filter{}, keycab.Errorf(keycab.EINVALID, "From and To are dates (YYYY-MM-DD)")
+		return rf, report.Filter{}, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.report_dates"))
 	}
 	f := report.Filter{Since: from, Until: to.AddDate(0, 0, 1), SiteID: rf.Site}
 	return rf, f, f.Validate()
@@ -74,7 +75,7 @@ func parseReportFilter(q url.Values, now time.Time) (reportFilter, report.Filter
 
 func (d *Dashboard) reports(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx := r.Context()
-	rf, f, err := parseReportFilter(r.URL.Query(), d.now())
+	rf, f, err := parseReportFilter(v.L, r.URL.Query(), d.now())
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func (d *Dashboard) reports(w http.ResponseWriter, r *http.Request, v *viewer) e
 
 // reportsCSV answers one table of the report as a CSV download.
 func (d *Dashboard) reportsCSV(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	rf, f, err := parseReportFilter(r.URL.Query(), d.now())
+	rf, f, err := parseReportFilter(v.L, r.URL.Query(), d.now())
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func (d *Dashboard) reportsCSV(w http.ResponseWriter, r *http.Request, v *viewer
 	switch what {
 	case report.ByKeySet, report.ByMember, report.ByDay:
 	default:
-		return keycab.Errorf(keycab.EINVALID, "table is %s, %s or %s", report.ByKeySet, report.ByMember, report.ByDay)
+		return keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.report_table", "A", report.ByKeySet, "B", report.ByMember, "C", report.ByDay))
 	}
 	u, err := report.Load(r.Context(), d.Store, v.P.Scope(), f, d.now())
 	if err != nil {
@@ -155,7 +156,7 @@ func hoursText(d time.Duration) string {
 func (d *Dashboard) subscribeReport(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	at, err := time.Parse("15:04", r.PostFormValue("at"))
 	if err != nil {
-		return keycab.Errorf(keycab.EINVALID, "The time of day is HH:MM.")
+		return keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.report_time"))
 	}
 	_, err = d.Store.SubscribeReport(r.Context(), v.P.Scope(), store.ReportSubscription{Kind: store.ReportKind(r.PostFormValue("kind")),
 		SiteID: r.PostFormValue("site"), MinuteOfDay: at.Hour()*60 + at.Minute()})
@@ -181,7 +182,7 @@ func (d *Dashboard) unsubscribeReport(w http.ResponseWriter, r *http.Request, v 
 func (d *Dashboard) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	org, id, ok := report.CheckUnsubscribe(d.Key, r.URL.Query())
 	if !ok {
-		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "This unsubscribe link is not valid."))
+		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "%s", localizer(r, "").T("dash.err.unsubscribe_link")))
 		return
 	}
 	d.render(w, r, http.StatusOK, "unsubscribe", view{Title: "Stop a report mail", Data: map[string]string{"o": org, "s": id, "t": r.URL.Query().Get("t")}})
@@ -191,7 +192,7 @@ func (d *Dashboard) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	q := url.Values{"o": {r.PostFormValue("o")}, "s": {r.PostFormValue("s")}, "t": {r.PostFormValue("t")}}
 	org, id, ok := report.CheckUnsubscribe(d.Key, q)
 	if !ok {
-		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "This unsubscribe link is not valid."))
+		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "%s", localizer(r, "").T("dash.err.unsubscribe_link")))
 		return
 	}
 	if err := d.Store.UnsubscribeReportByLink(r.Context(), org, id); err != nil {

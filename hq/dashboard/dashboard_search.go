@@ -46,7 +46,7 @@ func matches(words []string, fields ...string) bool {
 func (d *Dashboard) search(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	if len(q) > maxSearch {
-		return keycab.Errorf(keycab.EINVALID, "search for at most %d characters", maxSearch)
+		return keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.search_long", "Max", maxSearch))
 	}
 	p := searchPage{Q: q}
 	dir, err := d.directory(r.Context(), v)

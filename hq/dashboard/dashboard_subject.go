@@ -28,7 +28,7 @@ func (d *Dashboard) subjectLink(w http.ResponseWriter, r *http.Request, v *viewe
 		id = v.P.MemberID
 	}
 	if id != v.P.MemberID && !v.Admin() {
-		return keycab.Errorf(keycab.EFORBIDDEN, "Only owners and admins may export another member's data.")
+		return keycab.Errorf(keycab.EFORBIDDEN, "%s", v.T("dash.err.subject_admins"))
 	}
 	m, err := d.Store.GetMember(r.Context(), v.P.Scope(), id)
 	if err != nil {
@@ -50,7 +50,7 @@ func (d *Dashboard) subjectLink(w http.ResponseWriter, r *http.Request, v *viewe
 // subjectArchive serves a signed subject-access link: the archive is
 // made now, for the member who made the link, with their rights now.
 func (d *Dashboard) subjectArchive(w http.ResponseWriter, r *http.Request) {
-	q, ok := d.openLink(w, r, d.signSubject, "Make a new one from the member's page.")
+	q, ok := d.openLink(w, r, d.signSubject, localizer(r, "").T("dash.err.link_again_member"))
 	if !ok {
 		return
 	}
@@ -79,13 +79,13 @@ func (d *Dashboard) openLink(w http.ResponseWriter, r *http.Request, sign func(u
 	q.Del("sig")
 	if sig == "" || !hmac.Equal([]byte(sig), []byte(sign(q))) {
 		d.Logger.Warn("denied request", "reason", "bad link signature", "path", r.URL.Path, "ip", hq.ClientIP(r))
-		d.renderError(w, r, nil, keycab.Errorf(keycab.EFORBIDDEN, "This export link is not valid."))
+		d.renderError(w, r, nil, keycab.Errorf(keycab.EFORBIDDEN, "%s", localizer(r, "").T("dash.err.export_link")))
 		return nil, false
 	}
 	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
 	if err != nil || !d.now().Before(time.Unix(exp, 0)) {
 		d.render(w, r, http.StatusGone, "error", view{Title: "Expired",
-			Data: errorData{http.StatusGone, "This export link has expired. " + again}})
+			Data: errorData{http.StatusGone, localizer(r, "").T("dash.err.export_link_expired") + " " + again}})
 		return nil, false
 	}
 	return q, true

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // Times of a site's events, custody and alarms show in the site's own
@@ -54,16 +55,16 @@ func localInput(t time.Time, zone string) string {
 
 // parseLocal reads a datetime-local value (what) as a wall-clock time in
 // zone.
-func parseLocal(what, value, zone string) (time.Time, error) {
+func parseLocal(l *i18n.Localizer, what, value, zone string) (time.Time, error) {
 	value = strings.TrimSpace(value)
 	if value == "" {
-		return time.Time{}, keycab.Errorf(keycab.EINVALID, "%s is missing", what)
+		return time.Time{}, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.missing", "What", what))
 	}
 	t, err := time.ParseInLocation(localInputLayout, value, siteLocation(zone))
 	if err != nil {
 		// Some browsers send seconds too.
 		if t, err = time.ParseInLocation(localInputLayout+":05", value, siteLocation(zone)); err != nil {
-			return time.Time{}, keycab.Errorf(keycab.EINVALID, "%s is not a date and time (want YYYY-MM-DDTHH:MM)", what)
+			return time.Time{}, keycab.Errorf(keycab.EINVALID, "%s", l.T("dash.err.not_datetime", "What", what))
 		}
 	}
 	return t, nil
