@@ -52,3 +52,33 @@ func TestDashboardLanguages(t *testing.T) {
 	MustPage(t, w.post(t, "/people/"+s.dana.ID+"/language", url.Values{"language": {"de"}}), 303)
 	MustPage(t, w.get(t, "/people/"+s.dana.ID), 200, `<option value="de" selected>Deutsch</option>`)
 }
+
+// TestDashboardErrorsInLanguage: the dashboard's own refusals (a form
+// field that is not a number, a date it cannot read, an expired form, a
+// page that is not there) are in the member's language, and the form
+// keeps what was typed.
+func TestDashboardErrorsInLanguage(t *testing.T) {
+	e := newDashEnv(t, engines()[0], nil, false)
+	w := e.web()
+	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
+	w.get(t, "/settings")
+	MustPage(t, w.post(t, "/settings/language", url.Values{"language": {"de"}}), 303)
+	site := MustCreate(t, w, "/sites/new", url.Values{"name": {"Hafenhaus"}, "time_zone": {"Europe/Berlin"}}, "/sites/")
+
+	w.get(t, "/cabinets/new?site="+site)
+	var pages []page
+	pages = append(pages, MustPage(t, w.post(t, "/cabinets/new", url.Values{"site": {site}, "name": {"Empfang"}, "kind": {"slotted"}, "slots": {"viele"}}),
+		400, `<html lang="de">`, "Erwartet wird eine ganze Zahl von 0 bis", `value="viele"`),
+		MustPage(t, w.get(t, "/history?from=gestern"), 400, "Von: erwartet wird ein Datum wie 2026-03-01"),
+		MustPage(t, w.get(t, "/history?to=morgen"), 400, "Bis: erwartet wird ein Datum wie 2026-03-31"),
+		MustPage(t, w.post(t, "/sites/new", url.Values{"name": {"Gefälscht"}, "time_zone": {"UTC"}, "csrf": {"forged"}}), 403,
+			"Dieses Formular ist abgelaufen"),
+		MustPage(t, w.get(t, "/sites/no-such-site"), 404, "Hier gibt es nichts"))
+	for _, p := range pages {
+		for _, english := range []string{"whole number", "want a date", "form has expired", "nothing here", "Error "} {
+			if strings.Contains(p.body, english) {
+				t.Errorf("German error page still says %q", english)
+			}
+		}
+	}
+}
