@@ -75,13 +75,7 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 // global runs fn in a transaction bound to no organisation: on
 // PostgreSQL no tenant row is visible in it.
 func (s *Store) global(ctx context.Context, op string, write bool, fn func(context.Context, *tx) error) error {
-	db := s.rdb
-	var opts *sql.TxOptions
-	if write {
-		db = s.db
-	} else if s.engine == Postgres {
-		opts = &sql.TxOptions{ReadOnly: true}
-	}
+	db, opts := s.txOptions(write)
 	st, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", op, err)

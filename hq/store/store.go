@@ -364,6 +364,25 @@ func (s *Store) traceQuery(q string) {
 // org returns the transaction's organisation id.
 func (t *tx) org() string { return t.p.org }
 
+// txOptions returns the pool and options of a transaction. A read on
+// PostgreSQL is READ ONLY at REPEATABLE READ, so every statement in it sees
+// one snapshot, as every SQLite transaction does: at PostgreSQL's default
+// READ COMMITTED each statement sees what committed before it began, and
+// a read of several statements (a kiosk's bundle: its members, their
+// badges, the erased) could mix the states before and after a commit,
+// giving a kiosk an erased member's badge beside the erasure. A read-only
+// transaction is never refused for serialization. Writes stay at READ
+// COMMITTED, where their row locks and constraints order them.
+func (s *Store) txOptions(write bool) (*sql.DB, *sql.TxOptions) {
+	switch {
+	case write:
+		return s.db, nil
+	case s.engine == Postgres:
+		return s.rdb, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	return s.rdb, nil
+}
+
 // begin starts a transaction bound to orgID: on PostgreSQL the tenant is
 // set for this transaction only (set_config(..., true)), so a pooled
 // connection never carries it into another request.
@@ -371,13 +390,7 @@ func (s *Store) begin(ctx context.Context, orgID string, write bool) (*tx, error
 	if orgID == "" {
 		return nil, keycab.Errorf(keycab.EUNAUTHORIZED, "no organisation")
 	}
-	db := s.rdb
-	var opts *sql.TxOptions
-	if write {
-		db = s.db
-	} else if s.engine == Postgres {
-		opts = &sql.TxOptions{ReadOnly: true}
-	}
+	db, opts := s.txOptions(write)
 	st, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
