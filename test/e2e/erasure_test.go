@@ -104,7 +104,7 @@ func TestLiveErasure(t *testing.T) {
 		k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
 		c.call(t, "POST", "/v1/members/"+benID+"/erase", map[string]any{"confirm": benID}, 200, nil)
 		eventually(t, liveWithin, "the kiosk erasing Ben", func() bool {
-			return strings.Contains(k.p.errb.String(), `"msg":"members erased by HQ`)
+			return strings.Contains(k.p.errb.String(), `"msg":"members erased by HQ",`)
 		})
 		k.refusedWithin(t, "badge "+ben, "Badge not recognised")
 		// The kiosk reports the erasure once its files are compacted; when
@@ -115,7 +115,12 @@ func TestLiveErasure(t *testing.T) {
 		left := ""
 		defer func() {
 			if t.Failed() {
-				t.Logf("left in the kiosk's files: %s", left)
+				t.Logf("left in the kiosk's files: %s; rows holding the touchscreen badge's hash: %s", left, rowsHolding(t, kioskDB, touchHash))
+				for _, l := range strings.Split(k.p.errb.String(), "\n") {
+					if strings.Contains(l, "erase") || strings.Contains(l, "compact") || strings.Contains(l, "config applied") || strings.Contains(l, "badge") || strings.Contains(l, "retry") {
+						t.Logf("kiosk: %s", l)
+					}
+				}
 			}
 		}()
 		eventually(t, 6*liveWithin, "Ben's data gone from the kiosk's files", func() bool {
@@ -216,4 +221,32 @@ func holders(t testing.TB, path string, b []byte) []string {
 		}
 	}
 	return where
+}
+
+// rowsHolding names the kiosk tables whose rows hold the badge hash h,
+// for a failure's message.
+func rowsHolding(t testing.TB, path string, h []byte) string {
+	t.Helper()
+	db, err := store.Open(context.Background(), path, store.Options{ReadOnly: true})
+	if err != nil {
+		return err.Error()
+	}
+	defer db.Close()
+	var out []string
+	for _, q := range []string{"SELECT 'badges', member_id FROM badges WHERE hash = ?1", "SELECT 'touch_changes', target FROM touch_changes WHERE hash = ?1",
+		"SELECT 'personal', subject FROM personal WHERE text = hex(?1) OR lower(text) = lower(hex(?1))"} {
+		rows, err := db.SQL().Query(q, h)
+		if err != nil {
+			out = append(out, err.Error())
+			continue
+		}
+		for rows.Next() {
+			var table, who string
+			if rows.Scan(&table, &who) == nil {
+				out = append(out, table+" ("+who+")")
+			}
+		}
+		rows.Close()
+	}
+	return strings.Join(out, ", ")
 }
