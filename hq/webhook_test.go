@@ -428,6 +428,25 @@ func TestWebhookTwoSenders(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
+			// Received is not yet recorded: a sender writes the outcome
+			// after the answer, so wait for every delivery's record
+			// before stopping the loops (a lease cut short here would
+			// come back as a second attempt below).
+			for i := 0; ; i++ {
+				done := 0
+				for _, d := range mustDeliveries(t, e, owner, id) {
+					if field(d, "state") == "delivered" {
+						done++
+					}
+				}
+				if done == n+more {
+					break
+				}
+				if i == 3000 {
+					t.Fatalf("%d of %d deliveries recorded as delivered", done, n+more)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 			stop()
 			loops.Wait()
 			seen = map[string]bool{}
