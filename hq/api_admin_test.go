@@ -200,7 +200,7 @@ func TestInviteAcceptanceAllOrNothing(t *testing.T) {
 		if r := e.do(t, "POST", "/v1/invites/accept", "", accept); r.status == 200 {
 			t.Fatal("accepted an invitation its inviter may no longer grant")
 		}
-		if _, err := e.st.AccountByEmail(context.Background(), "new@acme.test"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+		if _, err := e.st.Accounts().AccountByEmail(context.Background(), "new@acme.test"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 			t.Fatalf("a refused acceptance left an account: %v", err)
 		}
 		MustStatus(t, e.do(t, "PATCH", "/v1/members/"+mgrID, o, map[string]any{"role": "site_manager", "site_ids": []string{sid}}), 200)

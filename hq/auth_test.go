@@ -159,7 +159,7 @@ func TestPasswordReset(t *testing.T) {
 		if n := e.mail.count(); n != 2 {
 			t.Fatalf("%d messages sent, want 2 (the signup's verification, one reset)", n)
 		}
-		ds, err := e.st.ListDeliveries(context.Background(), "", 10)
+		ds, err := e.st.Accounts().ListDeliveries(context.Background(), "", 10)
 		MustNoErr(t, err)
 		if len(ds) == 2 && ds[0].Kind == "verify" {
 			ds[0] = ds[1] // sent in the same microsecond: either order

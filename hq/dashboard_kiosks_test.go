@@ -24,7 +24,7 @@ func TestDashboardKioskHeartbeat(t *testing.T) {
 	w := e.web()
 	w.MustSignupWeb(t, "Acme Lettings", "Ann Owner", "ann@acme.test")
 	s := MustSeed(t, e, w, e.clock.Now(), 4)
-	MustNoErr(t, e.st.RecordHeartbeat(context.Background(), store.KioskScope(s.orgID, s.kioskA.ID), store.Heartbeat{
+	MustNoErr(t, e.st.KioskLogs().RecordHeartbeat(context.Background(), store.KioskScope(s.orgID, s.kioskA.ID), store.Heartbeat{
 		Door: "open", Alarms: []string{keycab.AlarmDoorHeld, keycab.AlarmTamper}, LogSize: 1234, CosignedSize: 1200,
 		ConfigVersion: 77, Software: "keycab-kiosk 0123456789ab", DiskFree: 12_345_000_000, TemperatureMC: 48_312,
 		ClockOffset: 3*time.Hour + 5*time.Minute}))
@@ -42,17 +42,17 @@ func TestDashboardKioskHeartbeat(t *testing.T) {
 	})
 	MustNoErr(t, err)
 	kc := store.KioskScope(s.orgID, k.ID)
-	issued, err := e.st.IssueConfigVersion(ctx, kc, []byte("config"))
+	issued, err := e.st.KioskLogs().IssueConfigVersion(ctx, kc, []byte("config"))
 	MustNoErr(t, err)
-	MustNoErr(t, e.st.RecordHeartbeat(ctx, store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{ClockOffset: 40 * time.Second}))
-	MustNoErr(t, e.st.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: issued - 1}))
+	MustNoErr(t, e.st.KioskLogs().RecordHeartbeat(ctx, store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{ClockOffset: 40 * time.Second}))
+	MustNoErr(t, e.st.KioskLogs().RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: issued - 1}))
 	e.clock.Advance(11 * time.Minute)
 	// Kiosk B heard from again, everything cosigned: the one healthy.
-	hs, err := e.st.ListKioskHealth(ctx, store.MemberScope(s.orgID, s.ownerID), time.Hour)
+	hs, err := e.st.KioskLogs().ListKioskHealth(ctx, store.MemberScope(s.orgID, s.ownerID), time.Hour)
 	MustNoErr(t, err)
 	for _, h := range hs {
 		if h.ID == s.kioskB.ID {
-			MustNoErr(t, e.st.RecordHeartbeat(ctx, store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{Door: "closed", LogSize: h.LogSize, CosignedSize: h.LogSize}))
+			MustNoErr(t, e.st.KioskLogs().RecordHeartbeat(ctx, store.KioskScope(s.orgID, s.kioskB.ID), store.Heartbeat{Door: "closed", LogSize: h.LogSize, CosignedSize: h.LogSize}))
 		}
 	}
 	p := MustPage(t, w.get(t, "/kiosks"), 200, "Door open", "Door held open too long, Cabinet tampered with", ">1200<", "keycab-kiosk 0123456789ab", "12.3 GB", "48.3 °C",
@@ -105,7 +105,7 @@ func TestBrowserKiosks(t *testing.T) {
 	w := e.web()
 	w.cookies["__Host-keycab_session"] = owner.session()
 	s := MustSeed(t, e, w, time.Now(), 4)
-	MustNoErr(t, e.st.RecordHeartbeat(context.Background(), store.KioskScope(s.orgID, s.kioskA.ID), store.Heartbeat{
+	MustNoErr(t, e.st.KioskLogs().RecordHeartbeat(context.Background(), store.KioskScope(s.orgID, s.kioskA.ID), store.Heartbeat{
 		Door: "open", Alarms: []string{keycab.AlarmDoorHeld, keycab.AlarmTamper}, LogSize: 1234, CosignedSize: 1200,
 		Software: "keycab-kiosk 0123456789ab", DiskFree: 12_345_000_000, TemperatureMC: 48_312, ClockOffset: 3 * time.Hour}))
 	for _, width := range []int64{1366, 390} {

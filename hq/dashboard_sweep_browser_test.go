@@ -281,18 +281,18 @@ func sweepSeed(tb testing.TB, e *env, sc store.Scope, s *seeded, now time.Time) 
 	_, err = e.st.CreateRemoteAction(ctx, sc, keycab.RemoteAction{KioskID: s.kioskA.ID, Kind: keycab.RemoteMarkReturned, KeySetID: s.ksBack.ID,
 		Reason: "Dana handed the back gate keys in at the front desk", Expires: now.Add(time.Hour)})
 	MustNoErr(tb, err)
-	hook, _, err := e.st.CreateWebhook(ctx, sc, store.Webhook{URL: "https://integrations.quayside-property-lettings.example.test/keycab/webhooks/access-control?tenant=quayside-lettings-north",
+	hook, _, err := e.st.Outbox().CreateWebhook(ctx, sc, store.Webhook{URL: "https://integrations.quayside-property-lettings.example.test/keycab/webhooks/access-control?tenant=quayside-lettings-north",
 		Description: "Access control bridge (Genetec Security Center, north region)", Events: store.WebhookEventTypes, Enabled: true})
 	MustNoErr(tb, err)
 	for range 3 {
-		_, err = e.st.TestWebhook(ctx, sc, hook.ID)
+		_, err = e.st.Outbox().TestWebhook(ctx, sc, hook.ID)
 		MustNoErr(tb, err)
 	}
-	sends, err := e.st.TakeWebhookDeliveries(ctx, sc.OrgID(), time.Minute, 2)
+	sends, err := e.st.Outbox().TakeWebhookDeliveries(ctx, sc.OrgID(), time.Minute, 2)
 	MustNoErr(tb, err)
-	MustNoErr(tb, e.st.FinishWebhookDelivery(ctx, sends[0], store.WebhookResult{Delivered: true, Status: 204}))
-	MustNoErr(tb, e.st.FinishWebhookDelivery(ctx, sends[1], store.WebhookResult{Error: "dial tcp 203.0.113.7:443: connect: connection refused after the receiver's load balancer dropped it", RetryAt: now.Add(time.Hour)}))
-	_, err = e.st.SetSSOConfig(ctx, sc, store.SSOConfig{Issuer: "https://login.microsoftonline.com/5f1c2b7e-9a3d-4e8f-b6c1-2d7a9e0f4b3c/v2.0",
+	MustNoErr(tb, e.st.Outbox().FinishWebhookDelivery(ctx, sends[0], store.WebhookResult{Delivered: true, Status: 204}))
+	MustNoErr(tb, e.st.Outbox().FinishWebhookDelivery(ctx, sends[1], store.WebhookResult{Error: "dial tcp 203.0.113.7:443: connect: connection refused after the receiver's load balancer dropped it", RetryAt: now.Add(time.Hour)}))
+	_, err = e.st.Accounts().SetSSOConfig(ctx, sc, store.SSOConfig{Issuer: "https://login.microsoftonline.com/5f1c2b7e-9a3d-4e8f-b6c1-2d7a9e0f4b3c/v2.0",
 		ClientID: "8c3e1f5a-7b2d-4c9e-a1f6-3e5d7b9c2a4f", Domains: []string{"quayside-property-lettings.example.test", "quayside.test"},
 		Roles: []store.SSORoleMap{{Group: "keycab-administrators-north-region", Role: keycab.RoleAdmin},
 			{Group: "lettings-negotiators-high-street", Role: keycab.RoleStaff, SiteIDs: []string{s.siteA.ID}}}}, "a client secret of the sweep")

@@ -40,7 +40,7 @@ func TestDashboardWebhooks(t *testing.T) {
 				t.Fatalf("no secret on the page:\n%s", p.body)
 			}
 			secret := html.UnescapeString(m[1])
-			ws, err := e.st.ListWebhooks(context.Background(), ownerScope(t, e, a))
+			ws, err := e.st.Outbox().ListWebhooks(context.Background(), ownerScope(t, e, a))
 			MustNoErr(t, err)
 			if len(ws) != 1 {
 				t.Fatalf("webhooks %+v", ws)
@@ -64,7 +64,7 @@ func TestDashboardWebhooks(t *testing.T) {
 			for _, path := range []string{"/webhooks/" + id, "/webhooks/" + id + "/rotate", "/webhooks/" + id + "/test", "/webhooks/" + id + "/delete"} {
 				MustPage(t, b.post(t, path, url.Values{"url": {"https://evil.test/"}, "event": {"alarm.raised"}}), 404)
 			}
-			if g, err := e.st.GetWebhook(context.Background(), ownerScope(t, e, a), id); err != nil || g.URL != "https://hooks.acme.test/in" {
+			if g, err := e.st.Outbox().GetWebhook(context.Background(), ownerScope(t, e, a), id); err != nil || g.URL != "https://hooks.acme.test/in" {
 				t.Fatalf("after B's attempts: %+v %v", g, err)
 			}
 			// Disable through the form; the test button is then off.

@@ -84,7 +84,7 @@ func TestFleetMetrics(t *testing.T) {
 		// Acme: a webhook for custody changes; a second key set out,
 		// overdue; a second alarm; a revoked kiosk; a heartbeat ahead of
 		// what HQ holds.
-		_, _, err := e.st.CreateWebhook(ctx, sc, store.Webhook{URL: "https://hooks.acme.test/keycab", Events: []string{store.WebhookCustodyChanged}, Enabled: true})
+		_, _, err := e.st.Outbox().CreateWebhook(ctx, sc, store.Webhook{URL: "https://hooks.acme.test/keycab", Events: []string{store.WebhookCustodyChanged}, Enabled: true})
 		MustNoErr(t, err)
 		now := e.clock.Now()
 		MustNoErr(t, e.st.RecordEvents(ctx, store.KioskScope(acme.owner.orgID, acme.kiosk.ID), []store.Event{
@@ -95,7 +95,7 @@ func TestFleetMetrics(t *testing.T) {
 		gone, err := e.st.CreateKiosk(ctx, sc, store.Kiosk{CabinetID: acme.cab.ID, Name: "old kiosk"})
 		MustNoErr(t, err)
 		MustNoErr(t, e.st.RevokeKiosk(ctx, sc, gone.ID))
-		MustNoErr(t, e.st.RecordHeartbeat(ctx, store.KioskScope(acme.owner.orgID, acme.kiosk.ID), store.Heartbeat{
+		MustNoErr(t, e.st.KioskLogs().RecordHeartbeat(ctx, store.KioskScope(acme.owner.orgID, acme.kiosk.ID), store.Heartbeat{
 			Door: "open", Alarms: []string{keycab.AlarmDoorHeld}, LogSize: 25, CosignedSize: 0, DiskFree: 1 << 30,
 			TemperatureMC: 48_500, ClockOffset: -1500 * time.Millisecond}))
 		ks, err := e.st.ListKiosks(ctx, sc)

@@ -54,7 +54,7 @@ func TestReportMail(t *testing.T) {
 			MustPage(t, w.get(t, "/reports"), 200, "Key sets still out at 17:00 · Quay (Europe/London)", "The day's use at 08:30")
 			// A weekly one, stopped from the reports page.
 			MustPage(t, w.post(t, "/reports/mail", url.Values{"kind": {"weekly"}, "at": {"07:00"}}), 303)
-			subs, err := e.st.ListReportSubscriptions(ctx, sc)
+			subs, err := e.st.Outbox().ListReportSubscriptions(ctx, sc)
 			MustNoErr(t, err)
 			weekly := ""
 			for _, sub := range subs {
@@ -113,7 +113,7 @@ func TestReportMail(t *testing.T) {
 			MustPage(t, anon.get(t, "/unsubscribe?"+forged.Encode()), 404)
 			MustPage(t, anon.post(t, "/unsubscribe", forged), 404)
 			MustPage(t, anon.post(t, "/unsubscribe", q), 200, "Report mail stopped")
-			subs, err = e.st.ListReportSubscriptions(ctx, sc)
+			subs, err = e.st.Outbox().ListReportSubscriptions(ctx, sc)
 			MustNoErr(t, err)
 			if len(subs) != 1 || subs[0].Kind != store.ReportDaily {
 				t.Fatalf("after unsubscribing: %+v", subs)

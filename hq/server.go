@@ -145,7 +145,7 @@ func (s *Server) newMux() (*routeTable, error) {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := s.Store.Ping(ctx); err != nil {
+		if err := s.Store.Accounts().Ping(ctx); err != nil {
 			s.Logger.Error("not ready", "err", err)
 			WriteJSON(w, http.StatusServiceUnavailable, health{Status: "database unreachable"})
 			return

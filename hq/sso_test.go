@@ -170,16 +170,16 @@ func TestSSO(t *testing.T) {
 			MustNoErr(t, err)
 			cfg := store.SSOConfig{Issuer: idp.issuer, ClientID: idpClientID, Domains: []string{"Acme.test"},
 				Roles: []store.SSORoleMap{{Group: "keycab-admins", Role: keycab.RoleAdmin}, {Group: "depot", Role: keycab.RoleStaff, SiteIDs: []string{site.ID}}}}
-			_, err = e.st.SetSSOConfig(ctx, asc, cfg, idpSecret)
+			_, err = e.st.Accounts().SetSSOConfig(ctx, asc, cfg, idpSecret)
 			MustNoErr(t, err)
 			// Another organisation cannot claim Acme's domain.
 			bcfg := cfg
 			bcfg.Roles = []store.SSORoleMap{{Group: "depot", Role: keycab.RoleAdmin}}
-			if _, err := e.st.SetSSOConfig(ctx, bsc, bcfg, idpSecret); keycab.ErrorCode(err) != keycab.ECONFLICT {
+			if _, err := e.st.Accounts().SetSSOConfig(ctx, bsc, bcfg, idpSecret); keycab.ErrorCode(err) != keycab.ECONFLICT {
 				t.Fatalf("claiming another organisation's domain: %v", err)
 			}
 			bcfg.Domains = []string{"bolt.test"}
-			_, err = e.st.SetSSOConfig(ctx, bsc, bcfg, idpSecret)
+			_, err = e.st.Accounts().SetSSOConfig(ctx, bsc, bcfg, idpSecret)
 			MustNoErr(t, err)
 
 			// The first sign-in: just-in-time membership, role and sites
@@ -199,7 +199,7 @@ func TestSSO(t *testing.T) {
 			if m.Role != keycab.RoleStaff || !slices.Equal(m.SiteIDs, []string{site.ID}) || m.Email != "carol@acme.test" {
 				t.Fatalf("JIT member %+v", m)
 			}
-			acct, err := e.st.AccountByEmail(ctx, "carol@acme.test")
+			acct, err := e.st.Accounts().AccountByEmail(ctx, "carol@acme.test")
 			MustNoErr(t, err)
 			if !acct.Verified() || acct.PasswordHash != "" {
 				t.Fatalf("JIT account %+v", acct)
@@ -256,7 +256,7 @@ func TestSSO(t *testing.T) {
 			w := e.web()
 			cb := ssoBegin(t, w, idp, orgA, carol, "")
 			MustPage(t, w.get(t, strings.Replace(cb, url.QueryEscape(orgA+"."), url.QueryEscape(bsc.OrgID()+"."), 1)), 401, "unknown, used or expired")
-			if _, err := e.st.AccountByEmail(ctx, "dave@acme.test"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			if _, err := e.st.Accounts().AccountByEmail(ctx, "dave@acme.test"); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 				t.Fatalf("dave: %v", err)
 			}
 			// An account of another organisation is not joined by SSO
@@ -267,7 +267,7 @@ func TestSSO(t *testing.T) {
 
 			// Enforced SSO.
 			cfg.Enforce = true
-			_, err = e.st.SetSSOConfig(ctx, asc, cfg, "")
+			_, err = e.st.Accounts().SetSSOConfig(ctx, asc, cfg, "")
 			MustNoErr(t, err)
 			MustPage(t, e.web().post(t, "/login", url.Values{"email": {"pat@acme.test"}, "password": {goodPassword}}), 403, "single sign-on")
 			MustNoErr(t, e.auth.RequestMagicLink(ctx, "pat@acme.test", "127.0.0.1"))
@@ -345,7 +345,7 @@ func TestSSOAPI(t *testing.T) {
 		if strings.Contains(got.raw, "acme-idp-secret") || got.body["enforce"] != true {
 			t.Fatalf("GET %s", got.raw)
 		}
-		c, secret, err := e.st.SSOProvider(context.Background(), acme.orgID)
+		c, secret, err := e.st.Accounts().SSOProvider(context.Background(), acme.orgID)
 		MustNoErr(t, err)
 		if secret != "acme-idp-secret" || !c.Enforce {
 			t.Fatalf("stored %+v %q", c, secret)
@@ -411,7 +411,7 @@ func TestDashboardSSOSettings(t *testing.T) {
 			MustPage(t, a.post(t, "/settings/sso", form), 400, "https")
 			form.Set("issuer", "https://sso.acme.test")
 			MustPage(t, a.post(t, "/settings/sso", form), 303)
-			c, secret, err := e.st.SSOProvider(ctx, sc.OrgID())
+			c, secret, err := e.st.Accounts().SSOProvider(ctx, sc.OrgID())
 			MustNoErr(t, err)
 			if secret != "acme-idp-secret" || c.Issuer != "https://sso.acme.test" || len(c.Roles) != 2 || !slices.Equal(c.Roles[1].SiteIDs, []string{site.ID}) || !c.Enforce {
 				t.Fatalf("stored %+v", c)

@@ -115,9 +115,9 @@ func TestDashboardSubjectAccessLink(t *testing.T) {
 			// Staff on an owner's page: no link.
 			q, err := url.ParseQuery(strings.SplitN(self, "?", 2)[1])
 			MustNoErr(t, err)
-			acct, err := e.st.AccountByEmail(t.Context(), "olive@acme.test")
+			acct, err := e.st.Accounts().AccountByEmail(t.Context(), "olive@acme.test")
 			MustNoErr(t, err)
-			ms, err := e.st.Memberships(t.Context(), acct.ID)
+			ms, err := e.st.Accounts().Memberships(t.Context(), acct.ID)
 			MustNoErr(t, err)
 			ownerID := ms[0].MemberID
 			MustPage(t, staff.get(t, "/people/"+ownerID+"/export"), http.StatusForbidden)

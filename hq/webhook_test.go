@@ -202,7 +202,7 @@ func TestWebhookDelivery(t *testing.T) {
 			MustStatus(t, e.do(t, "POST", "/v1/custody", w.staff.access, map[string]string{"request_id": requestID(t, 1), "token": w.token, "action": "take", "reason": "viewing"}), 200)
 			// The kiosk applies config version 5, then reports it again.
 			for range 2 {
-				MustNoErr(t, e.st.RecordHeartbeat(ctx, ks, store.Heartbeat{ConfigVersion: 5}))
+				MustNoErr(t, e.st.KioskLogs().RecordHeartbeat(ctx, ks, store.Heartbeat{ConfigVersion: 5}))
 			}
 			MustStatus(t, e.do(t, "POST", "/v1/webhooks/"+id+"/test", o, nil), 202)
 			MustNoErr(t, sender.Round(ctx))
@@ -321,7 +321,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 			// The retry falls due; this HQ leases it and stops before it
 			// posts.
 			c.Advance(time.Minute)
-			taken, err := e.st.TakeWebhookDeliveries(ctx, owner.orgID, time.Minute, 10)
+			taken, err := e.st.Outbox().TakeWebhookDeliveries(ctx, owner.orgID, time.Minute, 10)
 			MustNoErr(t, err)
 			if len(taken) != 1 || taken[0].Attempt != 2 {
 				t.Fatalf("leased %+v", taken)
@@ -459,23 +459,23 @@ func TestWebhookTwoSenders(t *testing.T) {
 
 			// Leases: one more delivery, leased by the first store.
 			MustStatus(t, e.do(t, "POST", "/v1/webhooks/"+id+"/test", owner.access, nil), 202)
-			la, err := e.st.TakeWebhookDeliveries(ctx, owner.orgID, time.Minute, 10)
+			la, err := e.st.Outbox().TakeWebhookDeliveries(ctx, owner.orgID, time.Minute, 10)
 			MustNoErr(t, err)
-			lb, err := e2.st.TakeWebhookDeliveries(ctx, owner.orgID, time.Minute, 10)
+			lb, err := e2.st.Outbox().TakeWebhookDeliveries(ctx, owner.orgID, time.Minute, 10)
 			MustNoErr(t, err)
 			if len(la) != 1 || len(lb) != 0 {
 				t.Fatalf("leased %d and %d", len(la), len(lb))
 			}
 			c.Advance(time.Minute)
-			lb, err = e2.st.TakeWebhookDeliveries(ctx, owner.orgID, time.Minute, 10)
+			lb, err = e2.st.Outbox().TakeWebhookDeliveries(ctx, owner.orgID, time.Minute, 10)
 			MustNoErr(t, err)
 			if len(lb) != 1 || lb[0].Attempt != 2 {
 				t.Fatalf("after the lease: %+v", lb)
 			}
-			if err := e.st.FinishWebhookDelivery(ctx, la[0], store.WebhookResult{Delivered: true, Status: 200}); !errors.Is(err, store.ErrLeaseLost) {
+			if err := e.st.Outbox().FinishWebhookDelivery(ctx, la[0], store.WebhookResult{Delivered: true, Status: 200}); !errors.Is(err, store.ErrLeaseLost) {
 				t.Fatalf("finishing a lost lease: %v", err)
 			}
-			MustNoErr(t, e2.st.FinishWebhookDelivery(ctx, lb[0], store.WebhookResult{Delivered: true, Status: 200}))
+			MustNoErr(t, e2.st.Outbox().FinishWebhookDelivery(ctx, lb[0], store.WebhookResult{Delivered: true, Status: 200}))
 		})
 	}
 }

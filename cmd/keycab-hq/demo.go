@@ -26,8 +26,8 @@ const demoEmail = "owner@demo.keycab.test"
 // reservation. It is idempotent: when the demo owner exists it reuses the
 // organisation and changes nothing.
 func (m *Main) demoSeed(ctx context.Context) error {
-	if a, err := m.st.AccountByEmail(ctx, demoEmail); err == nil {
-		ms, err := m.st.Memberships(ctx, a.ID)
+	if a, err := m.st.Accounts().AccountByEmail(ctx, demoEmail); err == nil {
+		ms, err := m.st.Accounts().Memberships(ctx, a.ID)
 		if err != nil || len(ms) == 0 {
 			return errors.Join(err, fmt.Errorf("demo account %s has no organisation", demoEmail))
 		}

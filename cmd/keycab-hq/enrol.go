@@ -28,11 +28,11 @@ func (m *Main) enrolToken(ctx context.Context) error {
 	} else if m.Config.CodeQR != "" {
 		return errors.New("enrol-token --qr needs --hq URL: the code names HQ")
 	}
-	a, err := m.st.AccountByEmail(ctx, m.Config.As)
+	a, err := m.st.Accounts().AccountByEmail(ctx, m.Config.As)
 	if err != nil {
 		return fmt.Errorf("account %s: %w", m.Config.As, err)
 	}
-	ms, err := m.st.Memberships(ctx, a.ID)
+	ms, err := m.st.Accounts().Memberships(ctx, a.ID)
 	if err != nil {
 		return err
 	}

@@ -535,7 +535,7 @@ func (m *Main) serve(ctx context.Context) error {
 	authMailer := mailer
 	if _, real := mailer.(*mail.SMTPMailer); real {
 		// A link that fails to go out is retried by the notifier.
-		authMailer = mail.Retrying{Mailer: mailer, Queue: m.st, After: m.Config.Notify.RetryAfter}
+		authMailer = mail.Retrying{Mailer: mailer, Queue: m.st.Outbox(), After: m.Config.Notify.RetryAfter}
 	}
 	a, err := auth.New(m.st, authMailer, m.log, nil, m.Config.Auth)
 	if err != nil {

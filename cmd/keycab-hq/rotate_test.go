@@ -75,14 +75,14 @@ func testRotate(t *testing.T, dsn, appDSN string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, err := st.CreateAccount(ctx, store.Account{Email: "mfa@org.test", Name: "MFA"})
+	acc, err := st.Accounts().CreateAccount(ctx, store.Account{Email: "mfa@org.test", Name: "MFA"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetPendingTOTP(ctx, acc.ID, []byte("totp secret")); err != nil {
+	if err := st.Accounts().SetPendingTOTP(ctx, acc.ID, []byte("totp secret")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.QueueMailRetry(ctx, store.NoticeMail{Kind: "reset", To: "y@org.test", Subject: "s", Body: "reset link"}, time.Now()); err != nil {
+	if _, err := st.Outbox().QueueMailRetry(ctx, store.NoticeMail{Kind: "reset", To: "y@org.test", Subject: "s", Body: "reset link"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	tok, _, err := st.CreateEnrolToken(ctx, own, cab.ID, 0)
@@ -98,7 +98,7 @@ func testRotate(t *testing.T, dsn, appDSN string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.UpdateKioskLog(ctx, store.KioskScope(org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
+	if err := st.KioskLogs().UpdateKioskLog(ctx, store.KioskScope(org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
 		if err := l.Append(ctx, 0, [][]byte{leaf}, [][]byte{make([]byte, 32)}); err != nil {
 			return err
 		}
@@ -147,10 +147,10 @@ func testRotate(t *testing.T, dsn, appDSN string) {
 	if s, err := st.GetSite(ctx, own, site.ID); err != nil || s.Notes != "alarm code 4711" {
 		t.Fatalf("site notes under the new key: %q %v", s.Notes, err)
 	}
-	if _, pending, err := st.TOTPSecrets(ctx, acc.ID); err != nil || string(pending) != "totp secret" {
+	if _, pending, err := st.Accounts().TOTPSecrets(ctx, acc.ID); err != nil || string(pending) != "totp secret" {
 		t.Fatalf("totp under the new key: %q %v", pending, err)
 	}
-	if ms, err := st.TakeMailRetries(ctx, time.Minute, 10); err != nil || len(ms) != 1 || ms[0].Body != "reset link" {
+	if ms, err := st.Outbox().TakeMailRetries(ctx, time.Minute, 10); err != nil || len(ms) != 1 || ms[0].Body != "reset link" {
 		t.Fatalf("mail under the new key: %+v %v", ms, err)
 	}
 	es, err := st.ListEvents(ctx, own, store.EventFilter{})

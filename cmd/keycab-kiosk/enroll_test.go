@@ -123,7 +123,7 @@ func TestEnrollAgainRotatesKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kl, err := s.GetKioskLog(ctx, own, peer.KioskID)
+	kl, err := s.KioskLogs().GetKioskLog(ctx, own, peer.KioskID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func TestSetupEnrol(t *testing.T) {
 	if err != nil || p.URL != h.url {
 		t.Fatalf("the kiosk pinned %+v (%v), want HQ at %s", p, err, h.url)
 	}
-	if kl, err := h.s.GetKioskLog(ctx, h.own, p.KioskID); err != nil || kl.Origin != p.Origin {
+	if kl, err := h.s.KioskLogs().GetKioskLog(ctx, h.own, p.KioskID); err != nil || kl.Origin != p.Origin {
 		t.Fatalf("HQ holds %+v (%v) for the kiosk", kl, err)
 	}
 }

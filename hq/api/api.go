@@ -455,7 +455,7 @@ func (s *API) mfaEnable(w http.ResponseWriter, r *http.Request) error {
 
 func (s *API) me(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())
-	acct, err := s.Store.GetAccount(r.Context(), p.AccountID)
+	acct, err := s.Store.Accounts().GetAccount(r.Context(), p.AccountID)
 	if err != nil {
 		return err
 	}
@@ -463,7 +463,7 @@ func (s *API) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.Store.Memberships(r.Context(), p.AccountID)
+	ms, err := s.Store.Accounts().Memberships(r.Context(), p.AccountID)
 	if err != nil {
 		return err
 	}
@@ -490,11 +490,11 @@ func (s *API) writeOrg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rule, err := s.Store.RequireMFA(r.Context(), sc)
+	rule, err := s.Store.Accounts().RequireMFA(r.Context(), sc)
 	if err != nil {
 		return err
 	}
-	public, err := s.Store.PublicLogs(r.Context(), sc)
+	public, err := s.Store.KioskLogs().PublicLogs(r.Context(), sc)
 	if err != nil {
 		return err
 	}
@@ -504,7 +504,7 @@ func (s *API) writeOrg(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) listInvites(w http.ResponseWriter, r *http.Request) error {
-	ts, err := s.Store.ListInvites(r.Context(), principalOf(r.Context()).Scope())
+	ts, err := s.Store.Accounts().ListInvites(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
 	}
@@ -530,7 +530,7 @@ func (s *API) invite(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) revokeInvite(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Store.RevokeInvite(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+	if err := s.Store.Accounts().RevokeInvite(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -712,7 +712,7 @@ func (s *API) eventPage(ctx context.Context, f store.EventFilter) ([]Event, erro
 	if err != nil {
 		return nil, err
 	}
-	times, err := s.Store.EventTimes(ctx, sc, es)
+	times, err := s.Store.KioskLogs().EventTimes(ctx, sc, es)
 	if err != nil {
 		return nil, err
 	}
@@ -796,7 +796,7 @@ func (s *API) listAlarms(w http.ResponseWriter, r *http.Request) error {
 func (s *API) listKiosks(w http.ResponseWriter, r *http.Request) error {
 	// Online is the dashboard's and the notifier's word; the API answers
 	// last_seen instead, so no threshold is needed here.
-	ks, err := s.Store.ListKioskHealth(r.Context(), principalOf(r.Context()).Scope(), 0)
+	ks, err := s.Store.KioskLogs().ListKioskHealth(r.Context(), principalOf(r.Context()).Scope(), 0)
 	if err != nil {
 		return err
 	}

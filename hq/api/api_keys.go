@@ -88,7 +88,7 @@ func apiKeyOf(k store.APIKey) APIKey {
 }
 
 func (s *API) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
-	ks, err := s.Store.ListAPIKeys(r.Context(), principalOf(r.Context()).Scope())
+	ks, err := s.Store.Accounts().ListAPIKeys(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (s *API) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.Store.RevokeAPIKey(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	k, err := s.Store.Accounts().RevokeAPIKey(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

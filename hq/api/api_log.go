@@ -26,7 +26,7 @@ import (
 // otherwise.
 
 func (s *API) kioskLog(w http.ResponseWriter, r *http.Request) error {
-	kl, err := s.Store.GetKioskLog(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	kl, err := s.Store.KioskLogs().GetKioskLog(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (s *API) kioskLog(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) kioskRefusals(w http.ResponseWriter, r *http.Request) error {
-	rs, err := s.Store.ListKioskRefusals(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	rs, err := s.Store.KioskLogs().ListKioskRefusals(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -81,16 +81,18 @@ type logReader struct {
 
 func (s *API) logReaderOf(r *http.Request) logReader {
 	if public, _ := r.Context().Value(publicKey{}).(bool); public {
-		return logReader{public: true, log: s.Store.PublicKioskLog, hashes: s.Store.PublicKioskTreeHashes, leaves: s.Store.PublicKioskLeaves}
+		return logReader{public: true, log: s.Store.KioskLogs().PublicKioskLog, hashes: s.Store.KioskLogs().PublicKioskTreeHashes, leaves: s.Store.KioskLogs().PublicKioskLeaves}
 	}
 	sc := principalOf(r.Context()).Scope()
 	return logReader{
-		log: func(ctx context.Context, id string) (store.KioskLog, error) { return s.Store.GetKioskLog(ctx, sc, id) },
+		log: func(ctx context.Context, id string) (store.KioskLog, error) {
+			return s.Store.KioskLogs().GetKioskLog(ctx, sc, id)
+		},
 		hashes: func(ctx context.Context, id string, indexes []int64) ([]tlog.Hash, error) {
-			return s.Store.KioskTreeHashes(ctx, sc, id, indexes)
+			return s.Store.KioskLogs().KioskTreeHashes(ctx, sc, id, indexes)
 		},
 		leaves: func(ctx context.Context, id string, start, end int64) ([][]byte, error) {
-			return s.Store.KioskLeaves(ctx, sc, id, start, end)
+			return s.Store.KioskLogs().KioskLeaves(ctx, sc, id, start, end)
 		},
 	}
 }
@@ -135,7 +137,7 @@ func (s *API) setOrgPublicLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principalOf(r.Context())
-	if err := s.Store.SetPublicLogs(r.Context(), p.Scope(), in.PublicLogs); err != nil {
+	if err := s.Store.KioskLogs().SetPublicLogs(r.Context(), p.Scope(), in.PublicLogs); err != nil {
 		return err
 	}
 	s.Logger.Info("org public logs set", "account", p.AccountID, "org", p.OrgID, "public_logs", in.PublicLogs)

@@ -18,7 +18,7 @@ func scimTokenOf(k store.APIKey) SCIMToken {
 }
 
 func (s *API) listSCIMTokens(w http.ResponseWriter, r *http.Request) error {
-	ks, err := s.Store.ListSCIMTokens(r.Context(), principalOf(r.Context()).Scope())
+	ks, err := s.Store.Provisioning().ListSCIMTokens(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (s *API) createSCIMToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.Store.RevokeSCIMToken(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	k, err := s.Store.Provisioning().RevokeSCIMToken(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func (s *API) ssoOf(c store.SSOConfig) SSOConfig {
 }
 
 func (s *API) getSSO(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.Store.GetSSOConfig(r.Context(), principalOf(r.Context()).Scope())
+	c, err := s.Store.Accounts().GetSSOConfig(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (s *API) putSSO(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range in.Roles {
 		c.Roles = append(c.Roles, store.SSORoleMap{Group: m.Group, Role: keycab.Role(m.Role), SiteIDs: m.SiteIDs})
 	}
-	out, err := s.Store.SetSSOConfig(r.Context(), principalOf(r.Context()).Scope(), c, in.ClientSecret)
+	out, err := s.Store.Accounts().SetSSOConfig(r.Context(), principalOf(r.Context()).Scope(), c, in.ClientSecret)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (s *API) putSSO(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) deleteSSO(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Store.DeleteSSOConfig(r.Context(), principalOf(r.Context()).Scope()); err != nil {
+	if err := s.Store.Accounts().DeleteSSOConfig(r.Context(), principalOf(r.Context()).Scope()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -90,7 +90,7 @@ func (s *API) wakeWebhooks() {
 }
 
 func (s *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
-	ws, err := s.Store.ListWebhooks(r.Context(), principalOf(r.Context()).Scope())
+	ws, err := s.Store.Outbox().ListWebhooks(r.Context(), principalOf(r.Context()).Scope())
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (s *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) getWebhook(w http.ResponseWriter, r *http.Request) error {
-	x, err := s.Store.GetWebhook(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	x, err := s.Store.Outbox().GetWebhook(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (s *API) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	enabled := in.Enabled == nil || *in.Enabled
-	x, secret, err := s.Store.CreateWebhook(r.Context(), principalOf(r.Context()).Scope(),
+	x, secret, err := s.Store.Outbox().CreateWebhook(r.Context(), principalOf(r.Context()).Scope(),
 		store.Webhook{URL: in.URL, Description: in.Description, Events: in.Events, Enabled: enabled})
 	if err != nil {
 		return err
@@ -132,7 +132,7 @@ func (s *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
-	old, err := s.Store.GetWebhook(ctx, sc, id)
+	old, err := s.Store.Outbox().GetWebhook(ctx, sc, id)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (s *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if in.Enabled != nil {
 		enabled = *in.Enabled
 	}
-	x, err := s.Store.UpdateWebhook(ctx, sc, store.Webhook{ID: id, URL: in.URL, Description: in.Description, Events: in.Events, Enabled: enabled})
+	x, err := s.Store.Outbox().UpdateWebhook(ctx, sc, store.Webhook{ID: id, URL: in.URL, Description: in.Description, Events: in.Events, Enabled: enabled})
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (s *API) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Store.DeleteWebhook(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
+	if err := s.Store.Outbox().DeleteWebhook(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
 	noContent(w)
@@ -167,11 +167,11 @@ func (s *API) rotateWebhook(w http.ResponseWriter, r *http.Request) error {
 		return keycab.Errorf(keycab.EINVALID, "keep_old_seconds is negative")
 	}
 	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
-	secret, err := s.Store.RotateWebhookSecret(ctx, sc, id, time.Duration(in.KeepOldSeconds)*time.Second)
+	secret, err := s.Store.Outbox().RotateWebhookSecret(ctx, sc, id, time.Duration(in.KeepOldSeconds)*time.Second)
 	if err != nil {
 		return err
 	}
-	x, err := s.Store.GetWebhook(ctx, sc, id)
+	x, err := s.Store.Outbox().GetWebhook(ctx, sc, id)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (s *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 		}
 		limit = n
 	}
-	ds, err := s.Store.ListWebhookDeliveries(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), limit)
+	ds, err := s.Store.Outbox().ListWebhookDeliveries(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), limit)
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func (s *API) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.Store.TestWebhook(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	d, err := s.Store.Outbox().TestWebhook(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (s *API) testWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *API) resendWebhookDelivery(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Store.ResendWebhookDelivery(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), r.PathValue("delivery")); err != nil {
+	if err := s.Store.Outbox().ResendWebhookDelivery(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), r.PathValue("delivery")); err != nil {
 		return err
 	}
 	s.wakeWebhooks()

@@ -20,7 +20,7 @@ import (
 // sendVerify mails acct a link that verifies its address.
 func (s *Service) sendVerify(ctx context.Context, acct store.Account) error {
 	tok := newToken(prefixVerify)
-	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeVerify,
+	if _, err := s.st.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeVerify,
 		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(s.cfg.VerifyTTL)}); err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (s *Service) sendVerify(ctx context.Context, acct store.Account) error {
 // verification link; earlier links stop working. It is rate-limited per
 // IP and per address, as reset links are.
 func (s *Service) ResendVerification(ctx context.Context, p Principal, ip string) error {
-	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, p.AccountID)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (s *Service) ResendVerification(ctx context.Context, p Principal, ip string
 	if acct.Verified() {
 		return keycab.Errorf(keycab.ECONFLICT, "your email address is verified already")
 	}
-	if err := s.st.RevokeAuthTokens(ctx, acct.ID, store.PurposeVerify); err != nil {
+	if err := s.st.Accounts().RevokeAuthTokens(ctx, acct.ID, store.PurposeVerify); err != nil {
 		return err
 	}
 	return s.sendVerify(ctx, acct)
@@ -64,7 +64,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token, ip string) (store.Acc
 	if strings.HasPrefix(token, prefixEmail) {
 		purpose = store.PurposeEmail
 	}
-	before, after, err := s.st.ConfirmEmail(ctx, purpose, HashToken(strings.TrimSpace(token)))
+	before, after, err := s.st.Accounts().ConfirmEmail(ctx, purpose, HashToken(strings.TrimSpace(token)))
 	if err != nil {
 		s.log.Warn("failed email verification", "reason", keycab.ErrorMessage(err), "ip", ip)
 		return store.Account{}, err
@@ -84,7 +84,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, token, ip string) (store.Acc
 // the old one. The old address keeps working until the link is opened
 // (ConfirmEmail). Rate-limited like reset links.
 func (s *Service) ChangeEmail(ctx context.Context, p Principal, email, password, ip string) error {
-	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, p.AccountID)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, email, password,
 	case email == acct.Email:
 		return keycab.Errorf(keycab.EINVALID, "this is your address already")
 	}
-	if _, err := s.st.AccountByEmail(ctx, email); err == nil {
+	if _, err := s.st.Accounts().AccountByEmail(ctx, email); err == nil {
 		return keycab.Errorf(keycab.ECONFLICT, "another account uses this address")
 	} else if keycab.ErrorCode(err) != keycab.ENOTFOUND {
 		return err
@@ -114,11 +114,11 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, email, password,
 	if err := s.limit(ctx, "email:account", email, s.cfg.Limits.EmailAccount); err != nil {
 		return err
 	}
-	if err := s.st.RevokeAuthTokens(ctx, acct.ID, store.PurposeEmail); err != nil {
+	if err := s.st.Accounts().RevokeAuthTokens(ctx, acct.ID, store.PurposeEmail); err != nil {
 		return err
 	}
 	tok := newToken(prefixEmail)
-	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeEmail,
+	if _, err := s.st.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeEmail,
 		AccountID: acct.ID, Email: email, ExpiresAt: s.now().Add(s.cfg.VerifyTTL)}); err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (s *Service) checkPassword(ctx context.Context, acct store.Account, passwor
 // reauthMFA checks the password and a second factor (a TOTP code or a
 // recovery code, used up) of an account with MFA on.
 func (s *Service) reauthMFA(ctx context.Context, p Principal, password, code string) (store.Account, error) {
-	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, p.AccountID)
 	if err != nil {
 		return acct, err
 	}
@@ -175,7 +175,7 @@ func (s *Service) DisableMFA(ctx context.Context, p Principal, password, code st
 	if _, err := s.reauthMFA(ctx, p, password, code); err != nil {
 		return err
 	}
-	if err := s.st.DisableTOTP(ctx, p.AccountID); err != nil {
+	if err := s.st.Accounts().DisableTOTP(ctx, p.AccountID); err != nil {
 		return err
 	}
 	s.log.Info("mfa disabled", "account", p.AccountID)
@@ -189,7 +189,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p Principal, pass
 		return nil, err
 	}
 	codes, hashes := newRecoveryCodes(p.AccountID)
-	if err := s.st.SetRecoveryCodes(ctx, p.AccountID, hashes); err != nil {
+	if err := s.st.Accounts().SetRecoveryCodes(ctx, p.AccountID, hashes); err != nil {
 		return nil, err
 	}
 	s.log.Info("recovery codes regenerated", "account", p.AccountID)
@@ -199,13 +199,13 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p Principal, pass
 // RecoveryCodesLeft returns how many unused recovery codes the principal
 // has.
 func (s *Service) RecoveryCodesLeft(ctx context.Context, p Principal) (int, error) {
-	return s.st.RecoveryCodesLeft(ctx, p.AccountID)
+	return s.st.Accounts().RecoveryCodesLeft(ctx, p.AccountID)
 }
 
 // ResetMemberMFA turns off the MFA of another member of the principal's
 // organisation (store.ResetMemberMFA says who may), in the admin log.
 func (s *Service) ResetMemberMFA(ctx context.Context, p Principal, memberID string) error {
-	if err := s.st.ResetMemberMFA(ctx, p.Scope(), memberID); err != nil {
+	if err := s.st.Accounts().ResetMemberMFA(ctx, p.Scope(), memberID); err != nil {
 		if c := keycab.ErrorCode(err); c == keycab.EFORBIDDEN || c == keycab.ENOTFOUND {
 			s.log.Warn("denied mfa reset", "reason", keycab.ErrorMessage(err), "account", p.AccountID, "org", p.OrgID, "member", memberID)
 		}
@@ -218,7 +218,7 @@ func (s *Service) ResetMemberMFA(ctx context.Context, p Principal, memberID stri
 // SetRequireMFA sets the organisation's rule that owners and admins have
 // MFA (store.SetRequireMFA says who may).
 func (s *Service) SetRequireMFA(ctx context.Context, p Principal, on bool) error {
-	if err := s.st.SetRequireMFA(ctx, p.Scope(), on); err != nil {
+	if err := s.st.Accounts().SetRequireMFA(ctx, p.Scope(), on); err != nil {
 		return err
 	}
 	s.log.Info("org mfa rule set", "account", p.AccountID, "org", p.OrgID, "require_mfa", on)
@@ -240,7 +240,7 @@ type SessionInfo struct {
 // Sessions returns the principal's account's live logins, in every
 // organisation, newest first.
 func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, error) {
-	all, err := s.st.AccountSessions(ctx, p.AccountID)
+	all, err := s.st.Accounts().AccountSessions(ctx, p.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func (s *Service) Sessions(ctx context.Context, p Principal) ([]SessionInfo, err
 // RevokeSession signs out one of the principal's account's logins; a
 // login of another account is ENOTFOUND.
 func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) error {
-	if err := s.st.RevokeAccountFamily(ctx, p.AccountID, id); err != nil {
+	if err := s.st.Accounts().RevokeAccountFamily(ctx, p.AccountID, id); err != nil {
 		if keycab.ErrorCode(err) == keycab.ENOTFOUND {
 			s.log.Warn("denied session sign-out", "reason", "not a session of this account", "account", p.AccountID)
 		}

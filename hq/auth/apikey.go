@@ -24,7 +24,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, name string, sc
 		return store.APIKey{}, "", keycab.Errorf(keycab.EFORBIDDEN, "an API key cannot create API keys")
 	}
 	secret := newToken("")
-	k, err := s.st.CreateAPIKey(ctx, p.Scope(), store.APIKey{Name: name, Scopes: scopes, ExpiresAt: expires}, HashToken(secret))
+	k, err := s.st.Accounts().CreateAPIKey(ctx, p.Scope(), store.APIKey{Name: name, Scopes: scopes, ExpiresAt: expires}, HashToken(secret))
 	if err != nil {
 		return k, "", err
 	}
@@ -44,7 +44,7 @@ func (s *Service) AuthenticateAPI(ctx context.Context, access string) (Principal
 	if !ok1 || !ok2 || org == "" || id == "" || secret == "" {
 		return Principal{}, errBadAPIKey
 	}
-	k, err := s.st.AuthenticateAPIKey(ctx, org, id, HashToken(secret))
+	k, err := s.st.Accounts().AuthenticateAPIKey(ctx, org, id, HashToken(secret))
 	if err != nil {
 		if keycab.ErrorCode(err) == keycab.EUNAUTHORIZED {
 			s.log.Warn("refused API key", "org", org, "key", id)

@@ -14,7 +14,7 @@ import (
 // not used before. It counts against the account's sign-in rate limit,
 // as a sign-in does.
 func (s *Service) Reauthenticate(ctx context.Context, p Principal, password, code string) error {
-	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, p.AccountID)
 	if err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password, cod
 	if !acct.MFA {
 		return nil
 	}
-	secret, _, err := s.st.TOTPSecrets(ctx, acct.ID)
+	secret, _, err := s.st.Accounts().TOTPSecrets(ctx, acct.ID)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, password, cod
 		s.log.Warn("failed re-authentication", "reason", "wrong code", "account", acct.ID)
 		return keycab.Errorf(keycab.EUNAUTHORIZED, "wrong or missing authenticator code")
 	}
-	if err := s.st.UseTOTPStep(ctx, acct.ID, step); err != nil {
+	if err := s.st.Accounts().UseTOTPStep(ctx, acct.ID, step); err != nil {
 		s.log.Warn("failed re-authentication", "reason", "code replayed", "account", acct.ID)
 		return err
 	}

@@ -22,7 +22,7 @@ func (s *Service) CreateSCIMToken(ctx context.Context, p Principal, name string)
 		return store.APIKey{}, "", keycab.Errorf(keycab.EFORBIDDEN, "an API key cannot create SCIM tokens")
 	}
 	secret := newToken("")
-	k, err := s.st.CreateSCIMToken(ctx, p.Scope(), name, HashToken(secret))
+	k, err := s.st.Provisioning().CreateSCIMToken(ctx, p.Scope(), name, HashToken(secret))
 	if err != nil {
 		return k, "", err
 	}
@@ -38,7 +38,7 @@ func (s *Service) AuthenticateSCIM(ctx context.Context, token string) (Principal
 	if !ok || !ok1 || !ok2 || org == "" || id == "" || secret == "" {
 		return Principal{}, errBadSCIMToken
 	}
-	k, err := s.st.AuthenticateSCIMToken(ctx, org, id, HashToken(secret))
+	k, err := s.st.Provisioning().AuthenticateSCIMToken(ctx, org, id, HashToken(secret))
 	if err != nil {
 		if keycab.ErrorCode(err) == keycab.EUNAUTHORIZED {
 			s.log.Warn("refused SCIM token", "org", org, "token", id)

@@ -230,7 +230,7 @@ func (s *Service) limit(ctx context.Context, what, key string, l Limit) error {
 	if l.N <= 0 {
 		return nil
 	}
-	n, reset, err := s.st.HitRateLimit(ctx, what+":"+key, l.Window)
+	n, reset, err := s.st.Accounts().HitRateLimit(ctx, what+":"+key, l.Window)
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (s *Service) Login(ctx context.Context, email, password, orgID, ip string) 
 	if err := s.limit(ctx, "login:account", email, s.cfg.Limits.LoginAccount); err != nil {
 		return LoginResult{}, err
 	}
-	acct, err := s.st.AccountByEmail(ctx, email)
+	acct, err := s.st.Accounts().AccountByEmail(ctx, email)
 	if keycab.ErrorCode(err) == keycab.ENOTFOUND || (err == nil && acct.PasswordHash == "") {
 		passhash.Verify(s.dummy, password) // the same work as for a known account
 		s.log.Warn("failed login", "reason", "unknown account or no password", "ip", ip)
@@ -330,7 +330,7 @@ func (s *Service) Login(ctx context.Context, email, password, orgID, ip string) 
 // via says how (viaPassword, viaMagic, viaSSO): an organisation that
 // enforces SSO refuses the others (checkEnforced).
 func (s *Service) firstFactorDone(ctx context.Context, acct store.Account, orgID, via string) (LoginResult, error) {
-	ms, err := s.st.Memberships(ctx, acct.ID)
+	ms, err := s.st.Accounts().Memberships(ctx, acct.ID)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -350,7 +350,7 @@ func (s *Service) firstFactorDone(ctx context.Context, acct store.Account, orgID
 	}
 	if acct.MFA {
 		tok := newToken(prefixMFA)
-		if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeMFA,
+		if _, err := s.st.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: store.PurposeMFA,
 			AccountID: acct.ID, OrgID: m.OrgID, MemberID: m.MemberID, ExpiresAt: s.now().Add(s.cfg.MFATTL)}); err != nil {
 			return LoginResult{}, err
 		}
@@ -371,12 +371,12 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, ip string) (Tok
 		return Tokens{}, err
 	}
 	hash := HashToken(mfaToken)
-	tok, err := s.st.PeekAuthToken(ctx, store.PurposeMFA, hash)
+	tok, err := s.st.Accounts().PeekAuthToken(ctx, store.PurposeMFA, hash)
 	if err != nil {
 		s.log.Warn("failed mfa", "reason", "unknown or expired step", "ip", ip)
 		return Tokens{}, keycab.Errorf(keycab.EUNAUTHORIZED, "this sign-in has expired: start again")
 	}
-	acct, err := s.st.GetAccount(ctx, tok.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, tok.AccountID)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -385,9 +385,9 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, ip string) (Tok
 	}
 	if err := s.secondFactor(ctx, acct.ID, code); err != nil {
 		s.log.Warn("failed mfa", "reason", keycab.ErrorMessage(err), "account", acct.ID, "ip", ip)
-		return Tokens{}, errors.Join(s.st.FailAuthToken(ctx, tok.OrgID, tok.ID, s.cfg.MFAAttempts), err)
+		return Tokens{}, errors.Join(s.st.Accounts().FailAuthToken(ctx, tok.OrgID, tok.ID, s.cfg.MFAAttempts), err)
 	}
-	if _, err := s.st.UseAuthToken(ctx, store.PurposeMFA, hash); err != nil {
+	if _, err := s.st.Accounts().UseAuthToken(ctx, store.PurposeMFA, hash); err != nil {
 		return Tokens{}, keycab.Errorf(keycab.EUNAUTHORIZED, "this sign-in has expired: start again")
 	}
 	s.log.Info("login", "account", acct.ID, "org", tok.OrgID, "mfa", true)
@@ -400,13 +400,13 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, ip string) (Tok
 func (s *Service) secondFactor(ctx context.Context, accountID, code string) error {
 	code = strings.TrimSpace(code)
 	if !isTOTPCode(code) {
-		if err := s.st.UseRecoveryCode(ctx, accountID, HashRecoveryCode(accountID, code)); err != nil {
+		if err := s.st.Accounts().UseRecoveryCode(ctx, accountID, HashRecoveryCode(accountID, code)); err != nil {
 			return err
 		}
 		s.log.Warn("recovery code used", "account", accountID)
 		return nil
 	}
-	secret, _, err := s.st.TOTPSecrets(ctx, accountID)
+	secret, _, err := s.st.Accounts().TOTPSecrets(ctx, accountID)
 	if err != nil {
 		return err
 	}
@@ -414,13 +414,13 @@ func (s *Service) secondFactor(ctx context.Context, accountID, code string) erro
 	if !ok {
 		return keycab.Errorf(keycab.EUNAUTHORIZED, "wrong code")
 	}
-	return s.st.UseTOTPStep(ctx, accountID, step)
+	return s.st.Accounts().UseTOTPStep(ctx, accountID, step)
 }
 
 func (s *Service) newSession(ctx context.Context, accountID, orgID, memberID string) (Tokens, error) {
 	access, refresh := newToken(prefixAccess), newToken(prefixRefresh)
 	c := clientOf(ctx)
-	ss, err := s.st.CreateSession(ctx, store.Session{AccountID: accountID, OrgID: orgID, MemberID: memberID,
+	ss, err := s.st.Accounts().CreateSession(ctx, store.Session{AccountID: accountID, OrgID: orgID, MemberID: memberID,
 		AccessHash: HashToken(access), RefreshHash: HashToken(refresh), ExpiresAt: s.now().Add(s.cfg.AbsoluteTimeout),
 		UserAgent: c.UserAgent, IP: c.IP})
 	if err != nil {
@@ -457,7 +457,7 @@ func (s *Service) Authenticate(ctx context.Context, access string) (Principal, e
 	if !strings.HasPrefix(access, prefixAccess) {
 		return Principal{}, errNoSession
 	}
-	ss, err := s.st.SessionByAccess(ctx, HashToken(access))
+	ss, err := s.st.Accounts().SessionByAccess(ctx, HashToken(access))
 	if keycab.ErrorCode(err) == keycab.EUNAUTHORIZED {
 		return Principal{}, errNoSession
 	} else if err != nil {
@@ -467,7 +467,7 @@ func (s *Service) Authenticate(ctx context.Context, access string) (Principal, e
 		return Principal{}, err
 	}
 	if s.now().Sub(ss.LastUsed) > time.Minute {
-		if err := s.st.TouchSession(ctx, ss.OrgID, ss.ID); err != nil {
+		if err := s.st.Accounts().TouchSession(ctx, ss.OrgID, ss.ID); err != nil {
 			return Principal{}, err
 		}
 	}
@@ -483,7 +483,7 @@ func (s *Service) Refresh(ctx context.Context, refresh, ip string) (Tokens, erro
 	}
 	access, next := newToken(prefixAccess), newToken(prefixRefresh)
 	c := clientOf(ctx)
-	ss, err := s.st.RotateSession(ctx, HashToken(refresh), store.Session{AccessHash: HashToken(access), RefreshHash: HashToken(next),
+	ss, err := s.st.Accounts().RotateSession(ctx, HashToken(refresh), store.Session{AccessHash: HashToken(access), RefreshHash: HashToken(next),
 		UserAgent: c.UserAgent, IP: c.IP}, s.live)
 	if errors.Is(err, store.ErrRefreshReused) {
 		s.log.Warn("refresh token reuse: login revoked", "ip", ip)
@@ -499,13 +499,13 @@ func (s *Service) Refresh(ctx context.Context, refresh, ip string) (Tokens, erro
 
 // Logout ends the principal's login (every refreshed session of it).
 func (s *Service) Logout(ctx context.Context, p Principal) error {
-	return s.st.RevokeFamily(ctx, p.OrgID, p.FamilyID)
+	return s.st.Accounts().RevokeFamily(ctx, p.OrgID, p.FamilyID)
 }
 
 // ChangePassword replaces the password after checking the current one,
 // signs the account out everywhere, and signs this client in afresh.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) (Tokens, error) {
-	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, p.AccountID)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -533,10 +533,10 @@ func (s *Service) setPassword(ctx context.Context, accountID, password string) e
 	if err != nil {
 		return err
 	}
-	if err := s.st.SetPassword(ctx, accountID, hash); err != nil {
+	if err := s.st.Accounts().SetPassword(ctx, accountID, hash); err != nil {
 		return err
 	}
-	return errors.Join(s.st.RevokeAuthTokens(ctx, accountID, store.PurposeReset), s.st.RevokeAuthTokens(ctx, accountID, store.PurposeMagic))
+	return errors.Join(s.st.Accounts().RevokeAuthTokens(ctx, accountID, store.PurposeReset), s.st.Accounts().RevokeAuthTokens(ctx, accountID, store.PurposeMagic))
 }
 
 func (s *Service) link(path, token string) string {
@@ -567,7 +567,7 @@ func (s *Service) mailLink(ctx context.Context, email, ip, what, purpose, prefix
 	if err := s.limit(ctx, "email:account", email, s.cfg.Limits.EmailAccount); err != nil {
 		return err
 	}
-	acct, err := s.st.AccountByEmail(ctx, email)
+	acct, err := s.st.Accounts().AccountByEmail(ctx, email)
 	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
 		s.log.Info(what+" requested for an unknown address", "ip", ip)
 		return nil
@@ -575,7 +575,7 @@ func (s *Service) mailLink(ctx context.Context, email, ip, what, purpose, prefix
 		return err
 	}
 	tok := newToken(prefix)
-	if _, err := s.st.CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: purpose,
+	if _, err := s.st.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: HashToken(tok), Purpose: purpose,
 		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(ttl)}); err != nil {
 		return err
 	}
@@ -592,7 +592,7 @@ func (s *Service) ConfirmReset(ctx context.Context, token, password, ip string) 
 	if err := CheckPassword(password); err != nil {
 		return err
 	}
-	tok, err := s.st.PeekAuthToken(ctx, store.PurposeReset, HashToken(token))
+	tok, err := s.st.Accounts().PeekAuthToken(ctx, store.PurposeReset, HashToken(token))
 	if err != nil {
 		s.log.Warn("failed password reset", "reason", "invalid, used or expired link", "ip", ip)
 		return err
@@ -601,14 +601,14 @@ func (s *Service) ConfirmReset(ctx context.Context, token, password, ip string) 
 		s.log.Warn("failed password reset", "reason", keycab.ErrorMessage(err), "account", tok.AccountID)
 		return err
 	}
-	if tok, err = s.st.UseAuthToken(ctx, store.PurposeReset, HashToken(token)); err != nil {
+	if tok, err = s.st.Accounts().UseAuthToken(ctx, store.PurposeReset, HashToken(token)); err != nil {
 		s.log.Warn("failed password reset", "reason", "invalid, used or expired link", "ip", ip)
 		return err
 	}
 	if err := s.setPassword(ctx, tok.AccountID, password); err != nil {
 		return err
 	}
-	if err := s.st.MarkVerified(ctx, tok.AccountID); err != nil { // the link reached the address
+	if err := s.st.Accounts().MarkVerified(ctx, tok.AccountID); err != nil { // the link reached the address
 		return err
 	}
 	s.log.Info("password reset; signed out everywhere", "account", tok.AccountID)
@@ -631,15 +631,15 @@ func (s *Service) ConfirmMagicLink(ctx context.Context, token, orgID, ip string)
 	if err := s.limit(ctx, "login:ip", ip, s.cfg.Limits.LoginIP); err != nil {
 		return LoginResult{}, err
 	}
-	tok, err := s.st.UseAuthToken(ctx, store.PurposeMagic, HashToken(token))
+	tok, err := s.st.Accounts().UseAuthToken(ctx, store.PurposeMagic, HashToken(token))
 	if err != nil {
 		s.log.Warn("failed sign-in link", "reason", "invalid, used or expired link", "ip", ip)
 		return LoginResult{}, err
 	}
-	if err := s.st.MarkVerified(ctx, tok.AccountID); err != nil { // the link reached the address
+	if err := s.st.Accounts().MarkVerified(ctx, tok.AccountID); err != nil { // the link reached the address
 		return LoginResult{}, err
 	}
-	acct, err := s.st.GetAccount(ctx, tok.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, tok.AccountID)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -687,7 +687,7 @@ func (s *Service) Invite(ctx context.Context, p Principal, in Invitation) (store
 		return store.AuthToken{}, err
 	}
 	tok := newToken(prefixInvite)
-	inv, err := s.st.CreateInvite(ctx, p.Scope(), store.AuthToken{Hash: HashToken(tok),
+	inv, err := s.st.Accounts().CreateInvite(ctx, p.Scope(), store.AuthToken{Hash: HashToken(tok),
 		Email: email, Role: in.Role, SiteIDs: in.SiteIDs, ExpiresAt: s.now().Add(s.cfg.InviteTTL)})
 	if err != nil {
 		if c := keycab.ErrorCode(err); c == keycab.EFORBIDDEN || c == keycab.ENOTFOUND {
@@ -721,21 +721,21 @@ func (s *Service) AcceptInvite(ctx context.Context, in Accept, p *Principal, ip 
 		return Tokens{}, err
 	}
 	hash := HashToken(in.Token)
-	inv, err := s.st.PeekAuthToken(ctx, store.PurposeInvite, hash)
+	inv, err := s.st.Accounts().PeekAuthToken(ctx, store.PurposeInvite, hash)
 	if err != nil {
 		s.log.Warn("failed invite acceptance", "reason", "invalid, used or expired link", "ip", ip)
 		return Tokens{}, err
 	}
 	var acct store.Account
 	if p != nil {
-		if acct, err = s.st.GetAccount(ctx, p.AccountID); err != nil {
+		if acct, err = s.st.Accounts().GetAccount(ctx, p.AccountID); err != nil {
 			return Tokens{}, err
 		}
 		if acct.Email != inv.Email {
 			s.log.Warn("denied invite acceptance", "reason", "signed in with another email", "account", acct.ID, "ip", ip)
 			return Tokens{}, keycab.Errorf(keycab.EFORBIDDEN, "this invitation is for another email address")
 		}
-		ms, err := s.st.Memberships(ctx, acct.ID)
+		ms, err := s.st.Accounts().Memberships(ctx, acct.ID)
 		if err != nil {
 			return Tokens{}, err
 		}
@@ -745,7 +745,7 @@ func (s *Service) AcceptInvite(ctx context.Context, in Accept, p *Principal, ip 
 			}
 		}
 	} else {
-		if _, err := s.st.AccountByEmail(ctx, inv.Email); err == nil {
+		if _, err := s.st.Accounts().AccountByEmail(ctx, inv.Email); err == nil {
 			return Tokens{}, keycab.Errorf(keycab.EUNAUTHORIZED, "this email already has an account: sign in, then accept the invitation")
 		} else if keycab.ErrorCode(err) != keycab.ENOTFOUND {
 			return Tokens{}, err
@@ -768,7 +768,7 @@ func (s *Service) AcceptInvite(ctx context.Context, in Accept, p *Principal, ip 
 	}
 	// The token, the account (when new), the member and their link in
 	// one transaction, run as the inviter: all or nothing.
-	m, err := s.st.AcceptInvite(ctx, hash, store.MemberScope(inv.OrgID, inv.MemberID), &acct,
+	m, err := s.st.Accounts().AcceptInvite(ctx, hash, store.MemberScope(inv.OrgID, inv.MemberID), &acct,
 		keycab.Member{OrgID: inv.OrgID, Name: name, Email: inv.Email, Role: inv.Role, SiteIDs: inv.SiteIDs})
 	if err != nil {
 		s.log.Warn("denied invite acceptance", "reason", keycab.ErrorMessage(err), "account", acct.ID, "org", inv.OrgID)
@@ -782,7 +782,7 @@ func (s *Service) AcceptInvite(ctx context.Context, in Accept, p *Principal, ip 
 // confirms a code of it. Returns the secret in base32 and as an
 // otpauth:// URI.
 func (s *Service) BeginTOTP(ctx context.Context, p Principal) (key, uri string, err error) {
-	acct, err := s.st.GetAccount(ctx, p.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, p.AccountID)
 	if err != nil {
 		return "", "", err
 	}
@@ -790,7 +790,7 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (key, uri string, 
 		return "", "", keycab.Errorf(keycab.ECONFLICT, "MFA is already on")
 	}
 	secret := NewTOTPSecret()
-	if err := s.st.SetPendingTOTP(ctx, acct.ID, secret); err != nil {
+	if err := s.st.Accounts().SetPendingTOTP(ctx, acct.ID, secret); err != nil {
 		return "", "", err
 	}
 	return TOTPKey(secret), TOTPURI(s.cfg.Issuer, acct.Email, secret), nil
@@ -800,7 +800,7 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (key, uri string, 
 // returns the account's new recovery codes: shown this once, stored
 // only as hashes.
 func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) ([]string, error) {
-	_, pending, err := s.st.TOTPSecrets(ctx, p.AccountID)
+	_, pending, err := s.st.Accounts().TOTPSecrets(ctx, p.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -812,7 +812,7 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) ([]s
 		return nil, keycab.Errorf(keycab.EINVALID, "wrong code")
 	}
 	codes, hashes := newRecoveryCodes(p.AccountID)
-	if err := s.st.EnableTOTP(ctx, p.AccountID, step, hashes); err != nil {
+	if err := s.st.Accounts().EnableTOTP(ctx, p.AccountID, step, hashes); err != nil {
 		return nil, err
 	}
 	s.log.Info("mfa enabled", "account", p.AccountID)
@@ -822,7 +822,7 @@ func (s *Service) EnableTOTP(ctx context.Context, p Principal, code string) ([]s
 // send delivers m through the mailer (or as a dry run) and records it in
 // the delivery log; the body is never logged or stored.
 func (s *Service) send(ctx context.Context, m mail.Message) error {
-	d, err := s.st.RecordDelivery(ctx, mail.Attempt(ctx, s.mail, m))
+	d, err := s.st.Accounts().RecordDelivery(ctx, mail.Attempt(ctx, s.mail, m))
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func (s *Service) SSOOrg(ctx context.Context, orgID, email string) (string, erro
 	if at < 0 {
 		return "", keycab.Errorf(keycab.EINVALID, "type your work email address (or your organisation's id)")
 	}
-	return s.st.SSOOrgByDomain(ctx, email[at+1:])
+	return s.st.Accounts().SSOOrgByDomain(ctx, email[at+1:])
 }
 
 // SSOStart begins a sign-in to orgID: it answers the provider's
@@ -124,7 +124,7 @@ func (s *Service) SSOStart(ctx context.Context, orgID, ip string) (authURL, bind
 	if err := s.limit(ctx, "sso:ip", ip, s.cfg.Limits.LoginIP); err != nil { // counted apart from the callback's sign-in
 		return "", "", err
 	}
-	c, secret, err := s.st.SSOProvider(ctx, orgID)
+	c, secret, err := s.st.Accounts().SSOProvider(ctx, orgID)
 	if keycab.ErrorCode(err) == keycab.ENOTFOUND {
 		return "", "", keycab.Errorf(keycab.ENOTFOUND, "this organisation has no single sign-on configured")
 	} else if err != nil {
@@ -135,7 +135,7 @@ func (s *Service) SSOStart(ctx context.Context, orgID, ip string) (authURL, bind
 		return "", "", err
 	}
 	state, bind := orgID+"."+rand.Text(), rand.Text()+rand.Text()
-	if err := s.st.CreateSSOLogin(ctx, orgID, hashString(state), hashString(bind), s.now().Add(SSOTTL)); err != nil {
+	if err := s.st.Accounts().CreateSSOLogin(ctx, orgID, hashString(state), hashString(bind), s.now().Add(SSOTTL)); err != nil {
 		return "", "", err
 	}
 	u := s.oauthConfig(p, c, secret).AuthCodeURL(state, oidc.Nonce(derive("nonce", bind, state)),
@@ -155,7 +155,7 @@ func (s *Service) SSOCallback(ctx context.Context, bind, state, code, ip string)
 		s.log.Warn("failed sso sign-in", "reason", "malformed callback", "ip", ip)
 		return LoginResult{}, errSSOState
 	}
-	stored, err := s.st.UseSSOLogin(ctx, orgID, hashString(state))
+	stored, err := s.st.Accounts().UseSSOLogin(ctx, orgID, hashString(state))
 	if err != nil {
 		s.log.Warn("failed sso sign-in", "reason", "unknown, used or expired state", "ip", ip)
 		return LoginResult{}, errSSOState
@@ -164,7 +164,7 @@ func (s *Service) SSOCallback(ctx context.Context, bind, state, code, ip string)
 		s.log.Warn("failed sso sign-in", "reason", "state of another browser", "org", orgID, "ip", ip)
 		return LoginResult{}, errSSOState
 	}
-	c, secret, err := s.st.SSOProvider(ctx, orgID)
+	c, secret, err := s.st.Accounts().SSOProvider(ctx, orgID)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -204,12 +204,12 @@ func (s *Service) SSOCallback(ctx context.Context, bind, state, code, ip string)
 	if name == "" {
 		name, _ = claims["preferred_username"].(string)
 	}
-	ms, err := s.st.SSOJoin(ctx, orgID, store.SSOIdentity{Email: email, Name: name, Groups: groupsOf(claims[c.GroupsClaim])})
+	ms, err := s.st.Accounts().SSOJoin(ctx, orgID, store.SSOIdentity{Email: email, Name: name, Groups: groupsOf(claims[c.GroupsClaim])})
 	if err != nil {
 		s.log.Warn("denied sso sign-in", "reason", keycab.ErrorMessage(err), "org", orgID, "ip", ip)
 		return LoginResult{}, err
 	}
-	acct, err := s.st.GetAccount(ctx, ms.AccountID)
+	acct, err := s.st.Accounts().GetAccount(ctx, ms.AccountID)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -249,13 +249,13 @@ func (s *Service) checkEnforced(ctx context.Context, m store.Membership, via str
 	if via == viaSSO {
 		return nil
 	}
-	enforced, role, err := s.st.SSOEnforced(ctx, m.OrgID, m.MemberID)
+	enforced, role, err := s.st.Accounts().SSOEnforced(ctx, m.OrgID, m.MemberID)
 	if err != nil || !enforced {
 		return err
 	}
 	if role == keycab.RoleOwner && via == viaPassword {
 		s.log.Warn("break-glass sign-in while SSO is enforced", "org", m.OrgID, "member", m.MemberID)
-		return s.st.LogBreakGlass(ctx, m.OrgID, m.MemberID, via)
+		return s.st.Accounts().LogBreakGlass(ctx, m.OrgID, m.MemberID, via)
 	}
 	s.log.Warn("denied login", "reason", "sso enforced", "via", via, "org", m.OrgID, "member", m.MemberID)
 	return errSSOEnforced
@@ -264,13 +264,13 @@ func (s *Service) checkEnforced(ctx context.Context, m store.Membership, via str
 // checkResetAllowed refuses a password reset to an account that is a
 // member other than an owner of an organisation enforcing SSO.
 func (s *Service) checkResetAllowed(ctx context.Context, accountID string) error {
-	ms, err := s.st.Memberships(ctx, accountID)
+	ms, err := s.st.Accounts().Memberships(ctx, accountID)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, m := range ms {
-		enforced, role, err := s.st.SSOEnforced(ctx, m.OrgID, m.MemberID)
+		enforced, role, err := s.st.Accounts().SSOEnforced(ctx, m.OrgID, m.MemberID)
 		if err != nil {
 			errs = append(errs, err)
 		} else if enforced && role != keycab.RoleOwner {

@@ -225,7 +225,7 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"POST /webhooks":                                   d.createWebhook,
 		"GET /webhooks/{id}":                               d.webhook,
 		"POST /webhooks/{id}":                              d.updateWebhook,
-		"POST /webhooks/{id}/delete":                       removeThen(d.Store.DeleteWebhook, "/webhooks?notice=deleted"),
+		"POST /webhooks/{id}/delete":                       removeThen(d.Store.Outbox().DeleteWebhook, "/webhooks?notice=deleted"),
 		"POST /webhooks/{id}/rotate":                       d.rotateWebhook,
 		"POST /webhooks/{id}/test":                         d.testWebhook,
 		"POST /webhooks/{id}/deliveries/{delivery}/resend": d.resendWebhook,
@@ -617,7 +617,7 @@ func (d *Dashboard) viewer(ctx context.Context, p auth.Principal) (*viewer, erro
 	if err != nil {
 		return nil, err
 	}
-	acct, err := d.Store.GetAccount(ctx, p.AccountID)
+	acct, err := d.Store.Accounts().GetAccount(ctx, p.AccountID)
 	if err != nil {
 		return nil, err
 	}

@@ -75,10 +75,10 @@ func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, v *view
 		}
 	}
 	if v.Admin() {
-		if data.RequireMFA, lerr = d.Store.RequireMFA(ctx, v.P.Scope()); lerr != nil {
+		if data.RequireMFA, lerr = d.Store.Accounts().RequireMFA(ctx, v.P.Scope()); lerr != nil {
 			return lerr
 		}
-		if data.PublicLogs, lerr = d.Store.PublicLogs(ctx, v.P.Scope()); lerr != nil {
+		if data.PublicLogs, lerr = d.Store.KioskLogs().PublicLogs(ctx, v.P.Scope()); lerr != nil {
 			return lerr
 		}
 	}
@@ -133,7 +133,7 @@ func (d *Dashboard) setOrgSecurity(w http.ResponseWriter, r *http.Request, v *vi
 }
 
 func (d *Dashboard) setPublicLogs(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.Store.SetPublicLogs(r.Context(), v.P.Scope(), r.PostFormValue("public_logs") == "on"); err != nil {
+	if err := d.Store.KioskLogs().SetPublicLogs(r.Context(), v.P.Scope(), r.PostFormValue("public_logs") == "on"); err != nil {
 		return d.settingsPage(w, r, v, 0, settingsData{}, err)
 	}
 	return redirect(w, r, "/settings?notice=saved")

@@ -48,7 +48,7 @@ func (d *Dashboard) apiKeys(w http.ResponseWriter, r *http.Request, v *viewer) e
 }
 
 func (d *Dashboard) renderAPIKeys(w http.ResponseWriter, r *http.Request, v *viewer, f apiKeyForm, token, notice string, ferr error) error {
-	ks, err := d.Store.ListAPIKeys(r.Context(), v.P.Scope())
+	ks, err := d.Store.Accounts().ListAPIKeys(r.Context(), v.P.Scope())
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (d *Dashboard) createAPIKey(w http.ResponseWriter, r *http.Request, v *view
 }
 
 func (d *Dashboard) revokeAPIKey(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if _, err := d.Store.RevokeAPIKey(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+	if _, err := d.Store.Accounts().RevokeAPIKey(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
 	return redirect(w, r, "/api-keys?notice=api-key-revoked")

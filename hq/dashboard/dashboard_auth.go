@@ -142,7 +142,7 @@ func (d *Dashboard) signedInPrincipal(r *http.Request) *auth.Principal {
 func (d *Dashboard) inviteForm(r *http.Request) authForm {
 	f := authForm{Invite: true}
 	if p := d.signedInPrincipal(r); p != nil {
-		if acct, err := d.Store.GetAccount(r.Context(), p.AccountID); err == nil {
+		if acct, err := d.Store.Accounts().GetAccount(r.Context(), p.AccountID); err == nil {
 			f.SignedInAs = acct.Email
 		}
 	}

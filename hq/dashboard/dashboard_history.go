@@ -167,7 +167,7 @@ func (d *Dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
-	times, err := d.Store.EventTimes(r.Context(), v.P.Scope(), es)
+	times, err := d.Store.KioskLogs().EventTimes(r.Context(), v.P.Scope(), es)
 	if err != nil {
 		return err
 	}

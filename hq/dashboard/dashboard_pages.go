@@ -353,7 +353,7 @@ func (d *Dashboard) kioskRows(ctx context.Context, v *viewer) ([]kioskRow, time.
 	if behindAfter == 0 {
 		behindAfter = DefaultConfigBehindAfter
 	}
-	ks, err := d.Store.ListKioskHealth(ctx, v.P.Scope(), offline)
+	ks, err := d.Store.KioskLogs().ListKioskHealth(ctx, v.P.Scope(), offline)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -438,7 +438,7 @@ func (d *Dashboard) peopleView(ctx context.Context, v *viewer) (view, error) {
 		data.Members = append(data.Members, row)
 	}
 	if v.CanInvite() {
-		if data.Invites, err = d.Store.ListInvites(ctx, v.P.Scope()); err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+		if data.Invites, err = d.Store.Accounts().ListInvites(ctx, v.P.Scope()); err != nil && keycab.ErrorCode(err) != keycab.EFORBIDDEN {
 			return view{}, err
 		}
 	}
@@ -477,7 +477,7 @@ func (d *Dashboard) invitePeople(w http.ResponseWriter, r *http.Request, v *view
 }
 
 func (d *Dashboard) revokeInvite(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.Store.RevokeInvite(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+	if err := d.Store.Accounts().RevokeInvite(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/people?notice=revoked", http.StatusSeeOther)

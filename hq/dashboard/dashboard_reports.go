@@ -86,7 +86,7 @@ func (d *Dashboard) reports(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if p.U, err = report.Load(ctx, d.Store, v.P.Scope(), f, d.now()); err != nil {
 		return err
 	}
-	if p.Mail, err = d.Store.ListReportSubscriptions(ctx, v.P.Scope()); err != nil {
+	if p.Mail, err = d.Store.Outbox().ListReportSubscriptions(ctx, v.P.Scope()); err != nil {
 		return err
 	}
 	for _, what := range []report.What{report.ByKeySet, report.ByMember, report.ByDay} {
@@ -158,7 +158,7 @@ func (d *Dashboard) subscribeReport(w http.ResponseWriter, r *http.Request, v *v
 	if err != nil {
 		return keycab.Errorf(keycab.EINVALID, "%s", v.T("dash.err.report_time"))
 	}
-	_, err = d.Store.SubscribeReport(r.Context(), v.P.Scope(), store.ReportSubscription{Kind: store.ReportKind(r.PostFormValue("kind")),
+	_, err = d.Store.Outbox().SubscribeReport(r.Context(), v.P.Scope(), store.ReportSubscription{Kind: store.ReportKind(r.PostFormValue("kind")),
 		SiteID: r.PostFormValue("site"), MinuteOfDay: at.Hour()*60 + at.Minute()})
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func (d *Dashboard) subscribeReport(w http.ResponseWriter, r *http.Request, v *v
 
 // unsubscribeReport stops one of the viewer's report mails.
 func (d *Dashboard) unsubscribeReport(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.Store.UnsubscribeReport(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+	if err := d.Store.Outbox().UnsubscribeReport(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/reports?notice=unsubscribed", http.StatusSeeOther)
@@ -195,7 +195,7 @@ func (d *Dashboard) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 		d.renderError(w, r, nil, keycab.Errorf(keycab.ENOTFOUND, "%s", localizer(r, "").T("dash.err.unsubscribe_link")))
 		return
 	}
-	if err := d.Store.UnsubscribeReportByLink(r.Context(), org, id); err != nil {
+	if err := d.Store.Outbox().UnsubscribeReportByLink(r.Context(), org, id); err != nil {
 		d.renderError(w, r, nil, err)
 		return
 	}

@@ -25,7 +25,7 @@ func (d *Dashboard) scimTokens(w http.ResponseWriter, r *http.Request, v *viewer
 }
 
 func (d *Dashboard) renderSCIM(w http.ResponseWriter, r *http.Request, v *viewer, name, token, notice string, ferr error) error {
-	ts, err := d.Store.ListSCIMTokens(r.Context(), v.P.Scope())
+	ts, err := d.Store.Provisioning().ListSCIMTokens(r.Context(), v.P.Scope())
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (d *Dashboard) createSCIMToken(w http.ResponseWriter, r *http.Request, v *v
 }
 
 func (d *Dashboard) revokeSCIMToken(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if _, err := d.Store.RevokeSCIMToken(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
+	if _, err := d.Store.Provisioning().RevokeSCIMToken(r.Context(), v.P.Scope(), r.PathValue("id")); err != nil {
 		return err
 	}
 	return redirect(w, r, "/scim-tokens?notice=scim-token-revoked")

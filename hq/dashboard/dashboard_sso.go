@@ -103,7 +103,7 @@ func (d *Dashboard) ssoSettings(w http.ResponseWriter, r *http.Request, v *viewe
 
 func (d *Dashboard) renderSSOSettings(w http.ResponseWriter, r *http.Request, v *viewer, form *store.SSOConfig, notice string, ferr error) error {
 	ctx, sc := r.Context(), v.P.Scope()
-	c, err := d.Store.GetSSOConfig(ctx, sc)
+	c, err := d.Store.Accounts().GetSSOConfig(ctx, sc)
 	configured := err == nil
 	if err != nil && keycab.ErrorCode(err) != keycab.ENOTFOUND {
 		return err
@@ -144,14 +144,14 @@ func (d *Dashboard) saveSSOSettings(w http.ResponseWriter, r *http.Request, v *v
 		}
 		c.Roles = append(c.Roles, m)
 	}
-	if _, err := d.Store.SetSSOConfig(r.Context(), v.P.Scope(), c, r.PostFormValue("client_secret")); err != nil {
+	if _, err := d.Store.Accounts().SetSSOConfig(r.Context(), v.P.Scope(), c, r.PostFormValue("client_secret")); err != nil {
 		return d.renderSSOSettings(w, r, v, &c, "", err)
 	}
 	return redirect(w, r, "/settings/sso?notice=sso-saved")
 }
 
 func (d *Dashboard) deleteSSOSettings(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	if err := d.Store.DeleteSSOConfig(r.Context(), v.P.Scope()); err != nil {
+	if err := d.Store.Accounts().DeleteSSOConfig(r.Context(), v.P.Scope()); err != nil {
 		return err
 	}
 	return redirect(w, r, "/settings/sso?notice=sso-removed")

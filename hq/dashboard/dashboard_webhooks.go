@@ -66,7 +66,7 @@ func (d *Dashboard) webhooks(w http.ResponseWriter, r *http.Request, v *viewer) 
 }
 
 func (d *Dashboard) renderWebhooks(w http.ResponseWriter, r *http.Request, v *viewer, f store.Webhook, ferr error) error {
-	ws, err := d.Store.ListWebhooks(r.Context(), v.P.Scope())
+	ws, err := d.Store.Outbox().ListWebhooks(r.Context(), v.P.Scope())
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (d *Dashboard) renderWebhooks(w http.ResponseWriter, r *http.Request, v *vi
 
 func (d *Dashboard) createWebhook(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	f := webhookForm(r)
-	hook, secret, err := d.Store.CreateWebhook(r.Context(), v.P.Scope(), f)
+	hook, secret, err := d.Store.Outbox().CreateWebhook(r.Context(), v.P.Scope(), f)
 	if err != nil {
 		return d.renderWebhooks(w, r, v, f, err)
 	}
@@ -92,11 +92,11 @@ func (d *Dashboard) webhook(w http.ResponseWriter, r *http.Request, v *viewer) e
 // (nil: as stored), secret one just made.
 func (d *Dashboard) renderWebhook(w http.ResponseWriter, r *http.Request, v *viewer, id string, f *store.Webhook, secret, notice string, ferr error) error {
 	ctx, sc := r.Context(), v.P.Scope()
-	hook, err := d.Store.GetWebhook(ctx, sc, id)
+	hook, err := d.Store.Outbox().GetWebhook(ctx, sc, id)
 	if err != nil {
 		return err
 	}
-	ds, err := d.Store.ListWebhookDeliveries(ctx, sc, id, 50)
+	ds, err := d.Store.Outbox().ListWebhookDeliveries(ctx, sc, id, 50)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (d *Dashboard) renderWebhook(w http.ResponseWriter, r *http.Request, v *vie
 func (d *Dashboard) updateWebhook(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	f := webhookForm(r)
 	f.ID = r.PathValue("id")
-	if _, err := d.Store.UpdateWebhook(r.Context(), v.P.Scope(), f); err != nil {
+	if _, err := d.Store.Outbox().UpdateWebhook(r.Context(), v.P.Scope(), f); err != nil {
 		return d.renderWebhook(w, r, v, f.ID, &f, "", "", err)
 	}
 	return redirect(w, r, "/webhooks/"+f.ID+"?notice=saved")
@@ -124,7 +124,7 @@ func (d *Dashboard) updateWebhook(w http.ResponseWriter, r *http.Request, v *vie
 
 func (d *Dashboard) rotateWebhook(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
-	secret, err := d.Store.RotateWebhookSecret(r.Context(), v.P.Scope(), id, 0)
+	secret, err := d.Store.Outbox().RotateWebhookSecret(r.Context(), v.P.Scope(), id, 0)
 	if err != nil {
 		return d.renderWebhook(w, r, v, id, nil, "", "", err)
 	}
@@ -133,7 +133,7 @@ func (d *Dashboard) rotateWebhook(w http.ResponseWriter, r *http.Request, v *vie
 
 func (d *Dashboard) testWebhook(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
-	if _, err := d.Store.TestWebhook(r.Context(), v.P.Scope(), id); err != nil {
+	if _, err := d.Store.Outbox().TestWebhook(r.Context(), v.P.Scope(), id); err != nil {
 		return d.renderWebhook(w, r, v, id, nil, "", "", err)
 	}
 	d.wakeWebhooks()
@@ -142,7 +142,7 @@ func (d *Dashboard) testWebhook(w http.ResponseWriter, r *http.Request, v *viewe
 
 func (d *Dashboard) resendWebhook(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	id := r.PathValue("id")
-	if err := d.Store.ResendWebhookDelivery(r.Context(), v.P.Scope(), id, r.PathValue("delivery")); err != nil {
+	if err := d.Store.Outbox().ResendWebhookDelivery(r.Context(), v.P.Scope(), id, r.PathValue("delivery")); err != nil {
 		return d.renderWebhook(w, r, v, id, nil, "", "", err)
 	}
 	d.wakeWebhooks()

@@ -38,7 +38,7 @@ func TestClockAnchor(t *testing.T) {
 		MustSameHistory(t, h, k)
 
 		evs := must[[]hqstore.Event](t)(h.s.ListEvents(ctx, h.own(), hqstore.EventFilter{Limit: 1000}))
-		times := must[[]hqstore.EventTime](t)(h.s.EventTimes(ctx, h.own(), evs))
+		times := must[[]hqstore.EventTime](t)(h.s.KioskLogs().EventTimes(ctx, h.own(), evs))
 		if len(times) != len(evs) || int64(len(evs)) != k.db.Size() {
 			t.Fatalf("%d times for %d events of %d entries", len(times), len(evs), k.db.Size())
 		}

@@ -197,7 +197,7 @@ func TestTouchBadgeValueChecked(t *testing.T) {
 			if code, ecode := rawPush(t, h, k, 0, size, []wire.PersonalText{p}, nil); code != http.StatusBadRequest || ecode != keycab.EINVALID {
 				t.Fatalf("%s: %d %s, want 400 %s", c.name, code, ecode, keycab.EINVALID)
 			}
-			if kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != 0 {
+			if kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != 0 {
 				t.Fatalf("%s: HQ took %d entries of the refused push", c.name, kl.Size)
 			}
 		}
@@ -213,7 +213,7 @@ func TestTouchBadgeValueChecked(t *testing.T) {
 		if _, err := h.s.FindBadge(ctx, h.own(), touchCode); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 			t.Fatalf("a badge linked without its value at HQ: %v", err)
 		}
-		rs := must[[]hqstore.KioskRefusal](t)(h.s.ListKioskRefusals(ctx, h.own(), k.peer.KioskID))
+		rs := must[[]hqstore.KioskRefusal](t)(h.s.KioskLogs().ListKioskRefusals(ctx, h.own(), k.peer.KioskID))
 		if len(rs) != 1 || rs[0].Index != index || !strings.Contains(rs[0].Reason, "did not come") {
 			t.Fatalf("HQ's refusals: %+v", rs)
 		}
@@ -232,7 +232,7 @@ func TestTouchBadgeValueChecked(t *testing.T) {
 		// the admin log's record of the refusal names no hash.
 		must[[]store.Appended](t)(k.db.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAdminChange, Actor: admin.ID,
 			Detail: map[string]string{"change": keycab.ChangeBadgeLinked, "member": admin.ID, "badge_hash": old, "badge_kind": "rfid"}}}))
-		from := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)).Size
+		from := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID)).Size
 		if code, ecode := rawPush(t, h, k, from, k.db.Size(), nil, nil); code != http.StatusOK {
 			t.Fatalf("an older kiosk's conflicting badge.linked: %d %s", code, ecode)
 		}

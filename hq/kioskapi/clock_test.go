@@ -56,7 +56,7 @@ func TestWrongClockSyncs(t *testing.T) {
 				if d := k.a.ClockOffset() - want; d < -3*time.Second || d > 3*time.Second {
 					t.Errorf("the agent measured HQ %v ahead, want about %v", k.a.ClockOffset(), want)
 				}
-				ks := must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Hour))
+				ks := must[[]hqstore.KioskHealth](t)(h.s.KioskLogs().ListKioskHealth(ctx, h.own(), time.Hour))
 				if len(ks) != 1 {
 					t.Fatalf("%d kiosks", len(ks))
 				}
@@ -64,7 +64,7 @@ func TestWrongClockSyncs(t *testing.T) {
 					t.Errorf("HQ holds a clock offset of %v, want about %v", ks[0].Heartbeat.ClockOffset, want)
 				}
 				evs := must[[]hqstore.Event](t)(h.s.ListEvents(ctx, h.own(), hqstore.EventFilter{Limit: 1000}))
-				times := must[[]hqstore.EventTime](t)(h.s.EventTimes(ctx, h.own(), evs))
+				times := must[[]hqstore.EventTime](t)(h.s.KioskLogs().EventTimes(ctx, h.own(), evs))
 				if len(evs) < 13 {
 					t.Fatalf("HQ lists %d events, want the 12 appended and the anchor", len(evs))
 				}

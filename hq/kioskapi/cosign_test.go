@@ -50,7 +50,7 @@ func TestResentCheckpoint(t *testing.T) {
 		MustAppend(t, k.db, h, 40, "b")
 		_, err = k.a.Push(ctx)
 		MustNoErr(t, err)
-		kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID))
+		kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID))
 		if kl.Size <= older || len(kl.Cosigned) == 0 {
 			t.Fatalf("HQ holds %+v", kl)
 		}

@@ -44,7 +44,7 @@ func TestHeartbeat(t *testing.T) {
 		_, err := k.a.Heartbeat(ctx)
 		MustNoErr(t, err)
 
-		health := must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Minute))
+		health := must[[]hqstore.KioskHealth](t)(h.s.KioskLogs().ListKioskHealth(ctx, h.own(), time.Minute))
 		if len(health) != 1 {
 			t.Fatalf("%d kiosks", len(health))
 		}
@@ -78,7 +78,7 @@ func TestHeartbeat(t *testing.T) {
 		k.a.SetStatus(nil)
 		_, err = k.a.Heartbeat(ctx)
 		MustNoErr(t, err)
-		got = must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Minute))[0].Heartbeat
+		got = must[[]hqstore.KioskHealth](t)(h.s.KioskLogs().ListKioskHealth(ctx, h.own(), time.Minute))[0].Heartbeat
 		if got.TemperatureMC != 0 || got.Door != "" || len(got.Alarms) != 0 {
 			t.Fatalf("stale fields kept: %+v", got)
 		}

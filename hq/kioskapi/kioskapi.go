@@ -162,7 +162,7 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 			return
 		}
 		sc := hqstore.KioskScope(sr.OrgID, sr.KioskID)
-		kl, err := h.cfg.Store.KioskLogState(r.Context(), sc)
+		kl, err := h.cfg.Store.KioskLogs().KioskLogState(r.Context(), sc)
 		if err != nil {
 			if c := keycab.ErrorCode(err); c == keycab.EUNAUTHORIZED || c == keycab.ENOTFOUND {
 				h.error(w, r, keycab.Errorf(keycab.EUNAUTHORIZED, "unknown or revoked kiosk"))
@@ -181,7 +181,7 @@ func (h *Handler) signed(fn func(http.ResponseWriter, *http.Request, *request)) 
 			h.error(w, r, keycab.Errorf(keycab.EUNAUTHORIZED, "%v", err))
 			return
 		}
-		if err := h.cfg.Store.UseNonce(r.Context(), sc, sr.Nonce, sr.Date.Add(wire.ReplayWindow)); err != nil {
+		if err := h.cfg.Store.KioskLogs().UseNonce(r.Context(), sc, sr.Nonce, sr.Date.Add(wire.ReplayWindow)); err != nil {
 			if keycab.ErrorCode(err) == keycab.ECONFLICT {
 				h.error(w, r, keycab.Errorf(keycab.EUNAUTHORIZED, "replayed request"))
 				return
@@ -304,7 +304,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 	}
 	status, resp := http.StatusOK, wire.PushResponse{V: wire.Minor}
 	changes := false // touchscreen changes that may change bundles
-	err = h.cfg.Store.UpdateKioskLog(r.Context(), req.sc, func(ctx context.Context, l *hqstore.LogTx) error {
+	err = h.cfg.Store.KioskLogs().UpdateKioskLog(r.Context(), req.sc, func(ctx context.Context, l *hqstore.LogTx) error {
 		st := l.Log()
 		resp.Size, resp.Cosigned = st.Size, st.Cosigned
 		ours := st.Cosigned
@@ -483,13 +483,13 @@ func (h *Handler) bundle(ctx context.Context, sc hqstore.Scope) (keycab.Config, 
 		return cfg, 0, err
 	}
 	sum := sha256.Sum256(content)
-	kl, err := h.cfg.Store.KioskLogState(ctx, sc)
+	kl, err := h.cfg.Store.KioskLogs().KioskLogState(ctx, sc)
 	if err != nil {
 		return cfg, 0, err
 	}
 	v := kl.ConfigVersion
 	if v == 0 || !bytes.Equal(kl.ConfigHash, sum[:]) {
-		if v, err = h.cfg.Store.IssueConfigVersion(ctx, sc, sum[:]); err != nil {
+		if v, err = h.cfg.Store.KioskLogs().IssueConfigVersion(ctx, sc, sum[:]); err != nil {
 			return cfg, 0, err
 		}
 	}
@@ -507,7 +507,7 @@ func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, req *request
 		h.error(w, r, err)
 		return
 	}
-	err := h.cfg.Store.RecordHeartbeat(r.Context(), req.sc, hqstore.Heartbeat{Door: hb.Door, Alarms: hb.Alarms, LogSize: hb.LogSize,
+	err := h.cfg.Store.KioskLogs().RecordHeartbeat(r.Context(), req.sc, hqstore.Heartbeat{Door: hb.Door, Alarms: hb.Alarms, LogSize: hb.LogSize,
 		CosignedSize: hb.CosignedSize, ConfigVersion: hb.ConfigVersion, Software: hb.Software, DiskFree: hb.DiskFree, TemperatureMC: hb.TemperatureMC,
 		ClockOffset: time.Duration(hb.ClockOffsetMS) * time.Millisecond})
 	if err != nil {

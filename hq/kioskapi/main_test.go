@@ -185,11 +185,11 @@ func MustSameHistory(tb testing.TB, h *hq, k *kiosk) {
 	tb.Helper()
 	ctx := context.Background()
 	size := k.db.Size()
-	kl := must[hqstore.KioskLog](tb)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID))
+	kl := must[hqstore.KioskLog](tb)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID))
 	if kl.Size != size {
 		tb.Fatalf("HQ holds %d entries, the kiosk %d", kl.Size, size)
 	}
-	theirs := must[[][]byte](tb)(h.s.KioskLeaves(ctx, h.own(), k.peer.KioskID, 0, size))
+	theirs := must[[][]byte](tb)(h.s.KioskLogs().KioskLeaves(ctx, h.own(), k.peer.KioskID, 0, size))
 	ours := must[[][]byte](tb)(k.db.ReadEntries(0, size))
 	if len(theirs) != len(ours) {
 		tb.Fatalf("HQ returned %d leaves, want %d", len(theirs), len(ours))

@@ -66,7 +66,7 @@ func TestOriginDomainChange(t *testing.T) {
 		MustAppend(t, old.db, h, 2, "after")
 		must[int64](t)(old.a.Push(ctx))
 		MustSameHistory(t, h, old)
-		kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), old.peer.KioskID))
+		kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), old.peer.KioskID))
 		if kl.Origin != old.peer.Origin || !strings.HasPrefix(kl.Origin, "hq.test/kiosk/") {
 			t.Fatalf("the old log's origin became %q", kl.Origin)
 		}

@@ -128,7 +128,7 @@ func TestPersonalTexts(t *testing.T) {
 			if code != http.StatusBadRequest || ecode != keycab.EINVALID {
 				t.Fatalf("%s: %d %s, want 400 %s", c.name, code, ecode, keycab.EINVALID)
 			}
-			if kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != 0 {
+			if kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != 0 {
 				t.Fatalf("%s: HQ took %d entries of the refused push", c.name, kl.Size)
 			}
 		}
@@ -183,14 +183,14 @@ func TestPersonalTexts(t *testing.T) {
 		}
 
 		// An older kiosk's push, with no texts, lands; its take has none.
-		from := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)).Size
+		from := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID)).Size
 		co2 := keycab.Checkout{KeySetID: h.ks.ID, MemberID: h.staff.ID, Slot: 1, TakenAt: time.Now(), Recipient: "Old Kiosk Buyer"}
 		MustNoErr(t, k.db.Take(ctx, &co2))
 		_, end := mustHead(t, k)
 		if code, ecode := rawPush(t, h, k, from, end, nil, nil); code != http.StatusOK {
 			t.Fatalf("a push without texts: %d %s", code, ecode)
 		}
-		if kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != end {
+		if kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != end {
 			t.Fatalf("HQ holds %d entries after the push without texts, want %d", kl.Size, end)
 		}
 		if e := take(h.own()); e.Recipient != "" {
@@ -254,7 +254,7 @@ func TestPersonalTextsErasedOrEdited(t *testing.T) {
 		}
 		must[int64](t)(k.a.Push(ctx))
 		_, size := mustHead(t, k)
-		if kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != size {
+		if kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != size {
 			t.Fatalf("HQ holds %d entries, the kiosk %d", kl.Size, size)
 		}
 		for _, e := range must[[]hqstore.Event](t)(h.s.ListEvents(ctx, h.own(), hqstore.EventFilter{})) {

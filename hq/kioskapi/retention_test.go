@@ -75,7 +75,7 @@ func TestRetentionReachesKiosk(t *testing.T) {
 			t.Fatalf("HQ's notes before retention: %q", got)
 		}
 		pushed := k.db.Size()
-		hqLeaves := must[[][]byte](t)(h.s.KioskLeaves(ctx, h.own(), k.peer.KioskID, 0, pushed))
+		hqLeaves := must[[][]byte](t)(h.s.KioskLogs().KioskLeaves(ctx, h.own(), k.peer.KioskID, 0, pushed))
 
 		// 31 days after the first take HQ sets a 30-day rule: the kiosk
 		// applies it with the bundle.
@@ -113,7 +113,7 @@ func TestRetentionReachesKiosk(t *testing.T) {
 
 		// HQ takes the kiosk's entries, and its own rule its copies.
 		must[int64](t)(k.a.Push(ctx))
-		if st := must[hqstore.KioskLog](t)(h.s.KioskLogState(ctx, hqstore.KioskScope(h.org.ID, k.peer.KioskID))); st.Size != k.db.Size() {
+		if st := must[hqstore.KioskLog](t)(h.s.KioskLogs().KioskLogState(ctx, hqstore.KioskScope(h.org.ID, k.peer.KioskID))); st.Size != k.db.Size() {
 			t.Fatalf("HQ holds %d entries, the kiosk %d", st.Size, k.db.Size())
 		}
 		later := must[*hqstore.Store](t)(hqstore.Open(ctx, dsn, hqstore.Options{NotesKey: testNotesKey, Now: now}))
@@ -124,7 +124,7 @@ func TestRetentionReachesKiosk(t *testing.T) {
 		if got := hqNotes(); !slices.Equal(got, []string{"", ""}) {
 			t.Fatalf("HQ's notes after retention: %q", got)
 		}
-		if got := must[[][]byte](t)(h.s.KioskLeaves(ctx, h.own(), k.peer.KioskID, 0, pushed)); !slices.EqualFunc(got, hqLeaves, bytes.Equal) {
+		if got := must[[][]byte](t)(h.s.KioskLogs().KioskLeaves(ctx, h.own(), k.peer.KioskID, 0, pushed)); !slices.EqualFunc(got, hqLeaves, bytes.Equal) {
 			t.Fatal("HQ's retention changed the leaves it holds")
 		}
 	})

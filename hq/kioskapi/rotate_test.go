@@ -47,7 +47,7 @@ func TestRotate(t *testing.T) {
 		if len(keys) != 2 || rot < 50 {
 			t.Fatalf("key chain %+v", keys)
 		}
-		kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID))
+		kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID))
 		if kl.VerifierKey != next.Signer.VerifierKey || kl.Size != rot+1 || kl.Origin != k.peer.Origin {
 			t.Fatalf("HQ after rotation: key %s size %d origin %s", kl.VerifierKey, kl.Size, kl.Origin)
 		}
@@ -111,7 +111,7 @@ func TestRotateRefused(t *testing.T) {
 		if _, err := k.a.Push(ctx); err == nil {
 			t.Fatal("HQ took a key.rotate signed only by the new key")
 		}
-		kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID))
+		kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID))
 		if kl.VerifierKey != k.key.Signer.VerifierKey || kl.Size != index {
 			t.Fatalf("HQ after a forged rotation: key %s size %d, want the old key and %d", kl.VerifierKey, kl.Size, index)
 		}

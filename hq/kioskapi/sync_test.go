@@ -39,7 +39,7 @@ func TestEnrol(t *testing.T) {
 		if k.peer.OrgID != h.org.ID || k.peer.CabinetID != h.cab.ID || k.key.Signer.Name() != k.peer.Origin {
 			t.Fatalf("enrolment %+v does not match HQ", k.peer)
 		}
-		kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID))
+		kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID))
 		if kl.VerifierKey != k.key.Signer.VerifierKey {
 			t.Fatalf("HQ holds verifier key %q, kiosk %q", kl.VerifierKey, k.key.Signer.VerifierKey)
 		}
@@ -111,11 +111,11 @@ func TestPush(t *testing.T) {
 		if hr.Size != 3201 {
 			t.Fatalf("heartbeat says HQ holds %d", hr.Size)
 		}
-		health := must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Minute))
+		health := must[[]hqstore.KioskHealth](t)(h.s.KioskLogs().ListKioskHealth(ctx, h.own(), time.Minute))
 		if len(health) != 1 || !health[0].Online || health[0].Heartbeat.LogSize != 3201 || health[0].Heartbeat.CosignedSize != 3201 {
 			t.Fatalf("health %+v", health)
 		}
-		health = must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Nanosecond))
+		health = must[[]hqstore.KioskHealth](t)(h.s.KioskLogs().ListKioskHealth(ctx, h.own(), time.Nanosecond))
 		if health[0].Online {
 			t.Fatal("kiosk online after the offline threshold")
 		}
@@ -142,11 +142,11 @@ func TestFork(t *testing.T) {
 		if _, err := fa.Push(ctx); !errors.Is(err, agent.ErrForked) {
 			t.Fatalf("push of a forked log: %v, want ErrForked", err)
 		}
-		kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID))
+		kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID))
 		if kl.QuarantinedAt.IsZero() || kl.Size != pushed {
 			t.Fatalf("after the fork HQ has %+v", kl)
 		}
-		ev := must[[]hqstore.Evidence](t)(h.s.ListEvidence(ctx, h.own(), k.peer.KioskID))
+		ev := must[[]hqstore.Evidence](t)(h.s.KioskLogs().ListEvidence(ctx, h.own(), k.peer.KioskID))
 		if len(ev) == 0 || len(ev[0].Theirs) == 0 || len(ev[0].Ours) == 0 {
 			t.Fatalf("evidence %+v", ev)
 		}
@@ -234,7 +234,7 @@ func TestAuth(t *testing.T) {
 		if code := send(t, req, pb); code != http.StatusBadRequest {
 			t.Fatalf("push with a badly signed checkpoint: %d, want 400", code)
 		}
-		if kl := must[hqstore.KioskLog](t)(h.s.GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != 0 {
+		if kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != 0 {
 			t.Fatalf("HQ took %d entries of a badly signed push", kl.Size)
 		}
 		// A revoked kiosk is refused.

@@ -82,7 +82,7 @@ func TestTouchChanges(t *testing.T) {
 		}
 		// The refusals' own entries reach HQ and are not refused again.
 		must[int64](t)(k.a.Push(ctx))
-		if rs := must[[]hqstore.KioskRefusal](t)(h.s.ListKioskRefusals(ctx, h.own(), k.peer.KioskID)); len(rs) != 2 {
+		if rs := must[[]hqstore.KioskRefusal](t)(h.s.KioskLogs().ListKioskRefusals(ctx, h.own(), k.peer.KioskID)); len(rs) != 2 {
 			t.Fatalf("HQ holds %d refusals, want 2: %+v", len(rs), rs)
 		}
 	})

@@ -64,7 +64,7 @@ func TestHeartbeatChecked(t *testing.T) {
 			t.Fatalf("good heartbeat: %d %s", code, msg)
 		}
 		stored := func() hqstore.Heartbeat {
-			return must[[]hqstore.KioskHealth](t)(h.s.ListKioskHealth(ctx, h.own(), time.Minute))[0].Heartbeat
+			return must[[]hqstore.KioskHealth](t)(h.s.KioskLogs().ListKioskHealth(ctx, h.own(), time.Minute))[0].Heartbeat
 		}
 		want := stored()
 		for _, c := range []struct {

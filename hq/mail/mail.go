@@ -77,7 +77,7 @@ func (d DirMailer) Send(_ context.Context, m Message) error {
 var _ Mailer = DirMailer{}
 
 // RetryQueue keeps a message whose send failed for another attempt later
-// (the store's QueueMailRetry; HQ's notifier drains it).
+// (the store's Outbox().QueueMailRetry; HQ's notifier drains it).
 type RetryQueue interface {
 	QueueMailRetry(ctx context.Context, m store.NoticeMail, retryAt time.Time) (string, error)
 }

@@ -159,7 +159,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 // error with one organisation does not stop the others; the errors are
 // joined.
 func (n *Notifier) Round(ctx context.Context) error {
-	orgs, err := n.st.NoticeOrgs(ctx)
+	orgs, err := n.st.Outbox().NoticeOrgs(ctx)
 	if err != nil {
 		return err
 	}
@@ -174,10 +174,10 @@ func (n *Notifier) Round(ctx context.Context) error {
 		if err := n.reportMail(ctx, org); err != nil {
 			errs = append(errs, err)
 		}
-		ms, err := n.st.TakeNoticeMail(ctx, org, n.cfg.Lease, n.cfg.Batch)
+		ms, err := n.st.Outbox().TakeNoticeMail(ctx, org, n.cfg.Lease, n.cfg.Batch)
 		if err == nil {
 			err = n.send(ctx, ms, func(ctx context.Context, id, state, errText string, retry time.Time) error {
-				return n.st.FinishNoticeMail(ctx, org, id, state, errText, retry)
+				return n.st.Outbox().FinishNoticeMail(ctx, org, id, state, errText, retry)
 			})
 		}
 		if err != nil {
@@ -185,21 +185,21 @@ func (n *Notifier) Round(ctx context.Context) error {
 		}
 	}
 	// Sign-in, reset and invitation mail that failed when it was asked for.
-	ms, err := n.st.TakeMailRetries(ctx, n.cfg.Lease, n.cfg.Batch)
+	ms, err := n.st.Outbox().TakeMailRetries(ctx, n.cfg.Lease, n.cfg.Batch)
 	if err == nil || len(ms) > 0 {
-		err = errors.Join(err, n.send(ctx, ms, n.st.FinishMailRetry))
+		err = errors.Join(err, n.send(ctx, ms, n.st.Outbox().FinishMailRetry))
 	}
 	return errors.Join(append(errs, err)...)
 }
 
 // decide claims the notices that org's facts call for.
 func (n *Notifier) decide(ctx context.Context, org string) error {
-	f, err := n.st.ReadNoticeFacts(ctx, org, n.now().Add(-n.cfg.AlarmLookback))
+	f, err := n.st.Outbox().ReadNoticeFacts(ctx, org, n.now().Add(-n.cfg.AlarmLookback))
 	if err != nil {
 		return err
 	}
 	ns := n.notices(f)
-	claimed, err := n.st.ClaimNotices(ctx, org, ns)
+	claimed, err := n.st.Outbox().ClaimNotices(ctx, org, ns)
 	if err != nil {
 		return err
 	}
@@ -294,7 +294,7 @@ func (n *Notifier) send(ctx context.Context, ms []store.NoticeMail, finish func(
 	var errs []error
 	for _, m := range ms {
 		d := mail.Attempt(ctx, n.mail, mail.Message{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Body: m.Body})
-		if _, err := n.st.RecordDelivery(ctx, d); err != nil {
+		if _, err := n.st.Accounts().RecordDelivery(ctx, d); err != nil {
 			errs = append(errs, err)
 		}
 		var retry time.Time

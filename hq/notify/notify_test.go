@@ -145,8 +145,8 @@ func allDeliveries(tb testing.TB, st *store.Store) []store.Delivery {
 	tb.Helper()
 	ctx := context.Background()
 	var out []store.Delivery
-	for _, org := range append(must[[]string](tb)(st.NoticeOrgs(ctx)), "") {
-		out = append(out, must[[]store.Delivery](tb)(st.ListDeliveries(ctx, org, 1000))...)
+	for _, org := range append(must[[]string](tb)(st.Outbox().NoticeOrgs(ctx)), "") {
+		out = append(out, must[[]store.Delivery](tb)(st.Accounts().ListDeliveries(ctx, org, 1000))...)
 	}
 	return out
 }
@@ -193,7 +193,7 @@ func TestNotices(t *testing.T) {
 				}
 			}
 			// Acme has a webhook for what the notices tell.
-			hook, _, err := st.CreateWebhook(ctx, a.admin(), store.Webhook{URL: "https://hooks.acme.test/", Enabled: true,
+			hook, _, err := st.Outbox().CreateWebhook(ctx, a.admin(), store.Webhook{URL: "https://hooks.acme.test/", Enabled: true,
 				Events: []string{store.WebhookAlarmRaised, store.WebhookKeyOverdue, store.WebhookKioskOffline, store.WebhookKioskOnline}})
 			mustNoErr(t, err)
 			t0 := c.Now()
@@ -266,7 +266,7 @@ func TestNotices(t *testing.T) {
 			// The webhook has each event once, as each notice went once
 			// (the alarm from the push itself), across three notifiers.
 			var types []string
-			for _, d := range must[[]store.WebhookDelivery](t)(st.ListWebhookDeliveries(ctx, a.admin(), hook.ID, 0)) {
+			for _, d := range must[[]store.WebhookDelivery](t)(st.Outbox().ListWebhookDeliveries(ctx, a.admin(), hook.ID, 0)) {
 				types = append(types, d.EventType)
 				if d.EventType == store.WebhookKeyOverdue && !strings.Contains(d.Payload, `"key_set_id":"`+a.keySet.ID+`"`) {
 					t.Errorf("overdue payload %s", d.Payload)
@@ -329,7 +329,7 @@ func TestNoticeRetry(t *testing.T) {
 			c.Add(time.Hour)
 			srv.Reject("mgr1@acme.test", false)
 			mustNoErr(t, n.Round(ctx))
-			ms := must[[]store.NoticeMail](t)(st.ListNoticeMail(ctx, a.org.ID))
+			ms := must[[]store.NoticeMail](t)(st.Outbox().ListNoticeMail(ctx, a.org.ID))
 			states := map[string]string{}
 			for _, m := range ms {
 				states[m.To] = fmt.Sprintf("%s/%d", m.State, m.Attempts)
@@ -367,7 +367,7 @@ func TestNoticeDryRun(t *testing.T) {
 	c.Add(11 * time.Minute) // the kiosk never spoke: offline since enrolment
 	mustNoErr(t, n.Round(ctx))
 	mustNoErr(t, n.Round(ctx))
-	ms := must[[]store.NoticeMail](t)(st.ListNoticeMail(ctx, a.org.ID))
+	ms := must[[]store.NoticeMail](t)(st.Outbox().ListNoticeMail(ctx, a.org.ID))
 	if len(ms) != 2 {
 		t.Fatalf("%d mails queued, want 2 (owner, site manager)", len(ms))
 	}
@@ -407,16 +407,16 @@ func TestAuthMailRetry(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			c, dsn, st, _, srv := setup(t, newDB)
-			must[store.Account](t)(st.CreateAccount(ctx, store.Account{Email: "ann@example.test", Name: "Ann"}))
+			must[store.Account](t)(st.Accounts().CreateAccount(ctx, store.Account{Email: "ann@example.test", Name: "Ann"}))
 			smtp := mailer(t, srv)
-			svc := must[*auth.Service](t)(auth.New(st, mail.Retrying{Mailer: smtp, Queue: st, After: time.Minute, Now: c.Now}, nil, c.Now, auth.DefaultConfig()))
+			svc := must[*auth.Service](t)(auth.New(st, mail.Retrying{Mailer: smtp, Queue: st.Outbox(), After: time.Minute, Now: c.Now}, nil, c.Now, auth.DefaultConfig()))
 			srv.DropNext(1)
 			mustNoErr(t, svc.RequestReset(ctx, "ann@example.test", "192.0.2.1"))
-			ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, "", 10))
+			ds := must[[]store.Delivery](t)(st.Accounts().ListDeliveries(ctx, "", 10))
 			if len(ds) != 1 || ds[0].Status != "failed" || !strings.Contains(ds[0].Error, "queued for a retry") {
 				t.Fatalf("deliveries %+v, want one failed and queued", ds)
 			}
-			q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx, ""))
+			q := must[[]store.NoticeMail](t)(st.Outbox().ListMailRetries(ctx, ""))
 			if len(q) != 1 || q[0].State != "pending" || q[0].Attempts != 1 || q[0].To != "ann@example.test" || strings.Contains(q[0].Body, "reset") {
 				t.Fatalf("retry queue %+v", q)
 			}
@@ -432,10 +432,10 @@ func TestAuthMailRetry(t *testing.T) {
 			if len(got) != 1 || got[0].Header.Get("X-Keycab-Kind") != "reset" || !strings.Contains(got[0].Body, "/reset#") {
 				t.Fatalf("messages %+v, want the reset link once", got)
 			}
-			if q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx, "")); q[0].State != "sent" || q[0].Attempts != 2 {
+			if q := must[[]store.NoticeMail](t)(st.Outbox().ListMailRetries(ctx, "")); q[0].State != "sent" || q[0].Attempts != 2 {
 				t.Errorf("retry queue %+v", q)
 			}
-			if ds := must[[]store.Delivery](t)(st.ListDeliveries(ctx, "", 10)); len(ds) != 2 || ds[0].Status != "sent" || ds[0].Kind != "reset" {
+			if ds := must[[]store.Delivery](t)(st.Accounts().ListDeliveries(ctx, "", 10)); len(ds) != 2 || ds[0].Status != "sent" || ds[0].Kind != "reset" {
 				t.Errorf("deliveries %+v", ds)
 			}
 		})
@@ -452,12 +452,12 @@ func TestAuthMailNoKey(t *testing.T) {
 	defer st.Close()
 	srv := smtptest.Start(t)
 	srv.Reject("ann@example.test", true)
-	r := mail.Retrying{Mailer: mailer(t, srv), Queue: st, After: time.Minute}
+	r := mail.Retrying{Mailer: mailer(t, srv), Queue: st.Outbox(), After: time.Minute}
 	d := mail.Attempt(ctx, r, mail.Message{Kind: "magic", To: "ann@example.test", Subject: "s", Body: "https://hq.test/magic#secret"})
 	if d.Status != "failed" || !strings.Contains(d.Error, "not queued") {
 		t.Fatalf("delivery %+v", d)
 	}
-	if q := must[[]store.NoticeMail](t)(st.ListMailRetries(ctx, "")); len(q) != 0 {
+	if q := must[[]store.NoticeMail](t)(st.Outbox().ListMailRetries(ctx, "")); len(q) != 0 {
 		t.Fatalf("queued without a key: %+v", q)
 	}
 }
@@ -507,7 +507,7 @@ func TestConfigBehindNotice(t *testing.T) {
 			n := must[*notify.Notifier](t)(notify.New(st, mailer(t, srv), nil, c.Now, notify.Config{OfflineAfter: 48 * time.Hour, ConfigBehindAfter: 10 * time.Minute}))
 			beat := func(version int64) {
 				t.Helper()
-				mustNoErr(t, st.RecordHeartbeat(ctx, ks, store.Heartbeat{At: c.Now(), ConfigVersion: version}))
+				mustNoErr(t, st.KioskLogs().RecordHeartbeat(ctx, ks, store.Heartbeat{At: c.Now(), ConfigVersion: version}))
 			}
 			behind := "[keycab] Kiosk behind on its config: hall kiosk"
 			count := func() int {
@@ -521,7 +521,7 @@ func TestConfigBehindNotice(t *testing.T) {
 				}
 				return got
 			}
-			v1, err := st.IssueConfigVersion(ctx, ks, []byte("one"))
+			v1, err := st.KioskLogs().IssueConfigVersion(ctx, ks, []byte("one"))
 			mustNoErr(t, err)
 			c.Add(time.Minute)
 			beat(v1) // applied in time
@@ -530,7 +530,7 @@ func TestConfigBehindNotice(t *testing.T) {
 			if got := count(); got != 0 {
 				t.Fatalf("%d config-behind mails for a kiosk that applied its config", got)
 			}
-			v2, err := st.IssueConfigVersion(ctx, ks, []byte("two"))
+			v2, err := st.KioskLogs().IssueConfigVersion(ctx, ks, []byte("two"))
 			mustNoErr(t, err)
 			c.Add(9 * time.Minute)
 			beat(v1)

@@ -23,7 +23,7 @@ import (
 
 // reportMail claims org's report mails that are due.
 func (n *Notifier) reportMail(ctx context.Context, org string) error {
-	subs, err := n.st.DueReportMail(ctx, org)
+	subs, err := n.st.Outbox().DueReportMail(ctx, org)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (n *Notifier) reportMail(ctx context.Context, org string) error {
 			continue
 		}
 		k := key("report."+string(sub.Kind), sub.ID, day)
-		if done, err := n.st.NoticeDecided(ctx, org, k); err != nil || done {
+		if done, err := n.st.Outbox().NoticeDecided(ctx, org, k); err != nil || done {
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ func (n *Notifier) reportMail(ctx context.Context, org string) error {
 			link = strings.TrimRight(n.cfg.BaseURL, "/") + link
 		}
 		body += "Unsubscribe: " + link + "\n"
-		claimed, err := n.st.ClaimNotices(ctx, org, []store.Notice{{Key: k, Kind: "report." + string(sub.Kind), Ref: sub.ID,
+		claimed, err := n.st.Outbox().ClaimNotices(ctx, org, []store.Notice{{Key: k, Kind: "report." + string(sub.Kind), Ref: sub.ID,
 			Episode: due.UnixMicro(), Subject: "[keycab] " + subject, Body: body, To: []string{sub.Email}}})
 		if err != nil {
 			return err

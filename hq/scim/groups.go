@@ -49,7 +49,7 @@ func (s *SCIM) listGroups(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	gs, err := s.Store.SCIMGroups(r.Context(), r.sc)
+	gs, err := s.Store.Provisioning().SCIMGroups(r.Context(), r.sc)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *SCIM) createGroup(r *request) (any, error) {
 	if err := decode(r.Request, &in, SchemaGroup); err != nil {
 		return nil, err
 	}
-	g, err := s.Store.SCIMPutGroup(r.Context(), r.sc, "", detailOf(&in))
+	g, err := s.Store.Provisioning().SCIMPutGroup(r.Context(), r.sc, "", detailOf(&in))
 	if err != nil {
 		return nil, err
 	}
@@ -83,25 +83,25 @@ func (s *SCIM) group(r *request, id string) (any, error) {
 	var err error
 	switch r.Method {
 	case "GET":
-		g, err = s.Store.SCIMGroup(r.Context(), r.sc, id)
+		g, err = s.Store.Provisioning().SCIMGroup(r.Context(), r.sc, id)
 	case "PUT":
 		var in Group
 		if err := decode(r.Request, &in, SchemaGroup); err != nil {
 			return nil, err
 		}
-		g, err = s.Store.SCIMPutGroup(r.Context(), r.sc, id, detailOf(&in))
+		g, err = s.Store.Provisioning().SCIMPutGroup(r.Context(), r.sc, id, detailOf(&in))
 	case "PATCH":
 		var ops PatchOp
 		if err := decode(r.Request, &ops, SchemaPatch); err != nil {
 			return nil, err
 		}
-		g, err = s.Store.SCIMUpdateGroup(r.Context(), r.sc, id, func(g store.SCIMGroup) (store.SCIMGroup, error) {
+		g, err = s.Store.Provisioning().SCIMUpdateGroup(r.Context(), r.sc, id, func(g store.SCIMGroup) (store.SCIMGroup, error) {
 			cur := groupOf(r.base, g)
 			err := patchGroup(cur, ops)
 			return detailOf(cur), err
 		})
 	case "DELETE":
-		return nil, s.Store.SCIMDeleteGroup(r.Context(), r.sc, id)
+		return nil, s.Store.Provisioning().SCIMDeleteGroup(r.Context(), r.sc, id)
 	default:
 		return nil, errorf(http.StatusMethodNotAllowed, "", "%s /Groups/{id}: GET, PUT, PATCH or DELETE", r.Method)
 	}

@@ -108,7 +108,7 @@ func memberOf(in *User) store.SCIMUser {
 
 // groupNames maps the organisation's member groups' ids to their names.
 func (s *SCIM) groupNames(r *request) (map[string]string, error) {
-	gs, err := s.Store.SCIMGroups(r.Context(), r.sc)
+	gs, err := s.Store.Provisioning().SCIMGroups(r.Context(), r.sc)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func (s *SCIM) listUsers(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	us, err := s.Store.SCIMUsers(r.Context(), r.sc)
+	us, err := s.Store.Provisioning().SCIMUsers(r.Context(), r.sc)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (s *SCIM) createUser(r *request) (any, error) {
 	if err := decode(r.Request, &in, SchemaUser); err != nil {
 		return nil, err
 	}
-	u, err := s.Store.SCIMCreateUser(r.Context(), r.sc, memberOf(&in))
+	u, err := s.Store.Provisioning().SCIMCreateUser(r.Context(), r.sc, memberOf(&in))
 	if err != nil {
 		return nil, err
 	}
@@ -162,13 +162,13 @@ func (s *SCIM) user(r *request, id string) (any, error) {
 	var err error
 	switch r.Method {
 	case "GET":
-		u, err = s.Store.SCIMUser(r.Context(), r.sc, id)
+		u, err = s.Store.Provisioning().SCIMUser(r.Context(), r.sc, id)
 	case "PUT":
 		var in User
 		if err := decode(r.Request, &in, SchemaUser); err != nil {
 			return nil, err
 		}
-		u, err = s.Store.SCIMUpdateUser(r.Context(), r.sc, id, func(cur store.SCIMUser) (store.SCIMUser, error) {
+		u, err = s.Store.Provisioning().SCIMUpdateUser(r.Context(), r.sc, id, func(cur store.SCIMUser) (store.SCIMUser, error) {
 			next := memberOf(&in)
 			if in.Active == nil {
 				// A PUT without active keeps it as it is: a deactivated
@@ -182,13 +182,13 @@ func (s *SCIM) user(r *request, id string) (any, error) {
 		if err := decode(r.Request, &ops, SchemaPatch); err != nil {
 			return nil, err
 		}
-		u, err = s.Store.SCIMUpdateUser(r.Context(), r.sc, id, func(u store.SCIMUser) (store.SCIMUser, error) {
+		u, err = s.Store.Provisioning().SCIMUpdateUser(r.Context(), r.sc, id, func(u store.SCIMUser) (store.SCIMUser, error) {
 			cur := userOf(r.base, u, nil)
 			err := patchUser(cur, ops)
 			return memberOf(cur), err
 		})
 	case "DELETE":
-		return nil, s.Store.SCIMDeleteUser(r.Context(), r.sc, id)
+		return nil, s.Store.Provisioning().SCIMDeleteUser(r.Context(), r.sc, id)
 	default:
 		return nil, errorf(http.StatusMethodNotAllowed, "", "%s /Users/{id}: GET, PUT, PATCH or DELETE", r.Method)
 	}

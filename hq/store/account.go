@@ -11,6 +11,20 @@ import (
 	"keycab.dev/keycab"
 )
 
+// Accounts is the store's sign-in side: accounts and their passwords and
+// MFA, sessions, one-time tokens (reset, sign-in links, invitations,
+// verification), single sign-on, API keys and rate limits
+// (account.go, authtoken.go, session.go, sso.go, apikey.go). It is the
+// same store as Store (a defined type over it), named apart so that
+// what hq/auth and the edges' sign-in use reads as one group.
+type Accounts Store
+
+// Accounts returns the store's Accounts methods.
+func (s *Store) Accounts() *Accounts { return (*Accounts)(s) }
+
+// store is the Store this is.
+func (s *Accounts) store() *Store { return (*Store)(s) }
+
 // Accounts (schema version 2) are global, not tenant rows: a person signs
 // in once, with one email address, and may belong to several
 // organisations. account_members maps an account to at most one member
@@ -93,11 +107,11 @@ func (s *Store) global(ctx context.Context, op string, write bool, fn func(conte
 
 // CreateAccount adds an account. An email already registered is
 // ECONFLICT.
-func (s *Store) CreateAccount(ctx context.Context, a Account) (Account, error) {
+func (s *Accounts) CreateAccount(ctx context.Context, a Account) (Account, error) {
 	if err := prepareAccount(&a); err != nil {
 		return a, fmt.Errorf("create account: %w", err)
 	}
-	err := s.global(ctx, "create account", true, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "create account", true, func(ctx context.Context, t *tx) error {
 		return t.insertAccount(ctx, &a)
 	})
 	return a, err
@@ -138,9 +152,9 @@ func scanAccount(row *sql.Row) (Account, error) {
 }
 
 // AccountByEmail returns the account registered with email.
-func (s *Store) AccountByEmail(ctx context.Context, email string) (Account, error) {
+func (s *Accounts) AccountByEmail(ctx context.Context, email string) (Account, error) {
 	var a Account
-	err := s.global(ctx, "account by email", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "account by email", false, func(ctx context.Context, t *tx) error {
 		var err error
 		a, err = scanAccount(t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE email = $1", NormalizeEmail(email)))
 		return err
@@ -149,9 +163,9 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (Account, erro
 }
 
 // GetAccount returns the account with id.
-func (s *Store) GetAccount(ctx context.Context, id string) (Account, error) {
+func (s *Accounts) GetAccount(ctx context.Context, id string) (Account, error) {
 	var a Account
-	err := s.global(ctx, "get account", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "get account", false, func(ctx context.Context, t *tx) error {
 		var err error
 		a, err = scanAccount(t.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = $1", id))
 		return err
@@ -162,8 +176,8 @@ func (s *Store) GetAccount(ctx context.Context, id string) (Account, error) {
 // SetPassword replaces an account's password hash and, in the same
 // transaction, revokes every session of the account (sign-out
 // everywhere).
-func (s *Store) SetPassword(ctx context.Context, accountID, hash string) error {
-	return s.global(ctx, "set password", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) SetPassword(ctx context.Context, accountID, hash string) error {
+	return s.store().global(ctx, "set password", true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, "UPDATE accounts SET password_hash = $1, password_changed_us = $2 WHERE id = $3", hash, us(t.now), accountID)
 		if err != nil {
 			return err
@@ -177,8 +191,8 @@ func (s *Store) SetPassword(ctx context.Context, accountID, hash string) error {
 
 // LinkMember makes member memberID of organisation orgID the account's
 // membership there.
-func (s *Store) LinkMember(ctx context.Context, accountID, orgID, memberID string) error {
-	return s.tenant(ctx, "link member", orgID, true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) LinkMember(ctx context.Context, accountID, orgID, memberID string) error {
+	return s.store().tenant(ctx, "link member", orgID, true, func(ctx context.Context, t *tx) error {
 		return t.linkMember(ctx, accountID, orgID, memberID)
 	})
 }
@@ -190,9 +204,9 @@ func (t *tx) linkMember(ctx context.Context, accountID, orgID, memberID string) 
 }
 
 // Memberships returns the account's memberships, oldest first.
-func (s *Store) Memberships(ctx context.Context, accountID string) ([]Membership, error) {
+func (s *Accounts) Memberships(ctx context.Context, accountID string) ([]Membership, error) {
 	var out []Membership
-	err := s.global(ctx, "list memberships", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "list memberships", false, func(ctx context.Context, t *tx) error {
 		rows, err := t.query(ctx, t.byEngine(
 			"SELECT org_id, member_id FROM account_members WHERE account_id = $1 ORDER BY created_us, org_id",
 			"SELECT org_id, member_id FROM keycab_memberships($1)"), accountID)
@@ -214,12 +228,12 @@ func (s *Store) Memberships(ctx context.Context, accountID string) ([]Membership
 
 // MemberAccounts returns the account id linked to each member of orgID
 // that has one, for a principal who may list the organisation's members.
-func (s *Store) MemberAccounts(ctx context.Context, sc Scope) (map[string]string, error) {
-	if _, err := s.ListMembers(ctx, sc); err != nil {
+func (s *Accounts) MemberAccounts(ctx context.Context, sc Scope) (map[string]string, error) {
+	if _, err := s.store().ListMembers(ctx, sc); err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
-	err := s.tenant(ctx, "member accounts", sc.org, false, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "member accounts", sc.org, false, func(ctx context.Context, t *tx) error {
 		rows, err := t.query(ctx, "SELECT member_id, account_id FROM account_members WHERE org_id = $1", sc.org)
 		if err != nil {
 			return err
@@ -258,12 +272,12 @@ func (s *Store) openTOTP(accountID string, sealed []byte) ([]byte, error) {
 }
 
 // SetPendingTOTP stores a TOTP secret awaiting confirmation (enrolment).
-func (s *Store) SetPendingTOTP(ctx context.Context, accountID string, secret []byte) error {
-	sealed, err := s.sealTOTP(accountID, secret)
+func (s *Accounts) SetPendingTOTP(ctx context.Context, accountID string, secret []byte) error {
+	sealed, err := s.store().sealTOTP(accountID, secret)
 	if err != nil {
 		return fmt.Errorf("set pending totp: %w", err)
 	}
-	return s.global(ctx, "set pending totp", true, func(ctx context.Context, t *tx) error {
+	return s.store().global(ctx, "set pending totp", true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, "UPDATE accounts SET totp_pending = $1 WHERE id = $2", sealed, accountID)
 		if err != nil {
 			return err
@@ -274,9 +288,9 @@ func (s *Store) SetPendingTOTP(ctx context.Context, accountID string, secret []b
 
 // TOTPSecrets returns the account's enabled and pending TOTP secrets (nil
 // when there is none).
-func (s *Store) TOTPSecrets(ctx context.Context, accountID string) (enabled, pending []byte, err error) {
+func (s *Accounts) TOTPSecrets(ctx context.Context, accountID string) (enabled, pending []byte, err error) {
 	var se, sp []byte
-	err = s.global(ctx, "get totp", false, func(ctx context.Context, t *tx) error {
+	err = s.store().global(ctx, "get totp", false, func(ctx context.Context, t *tx) error {
 		err := t.queryRow(ctx, "SELECT totp_secret, totp_pending FROM accounts WHERE id = $1", accountID).Scan(&se, &sp)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("account", accountID)
@@ -287,12 +301,12 @@ func (s *Store) TOTPSecrets(ctx context.Context, accountID string) (enabled, pen
 		return nil, nil, err
 	}
 	if se != nil {
-		if enabled, err = s.openTOTP(accountID, se); err != nil {
+		if enabled, err = s.store().openTOTP(accountID, se); err != nil {
 			return nil, nil, err
 		}
 	}
 	if sp != nil {
-		if pending, err = s.openTOTP(accountID, sp); err != nil {
+		if pending, err = s.store().openTOTP(accountID, sp); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -303,8 +317,8 @@ func (s *Store) TOTPSecrets(ctx context.Context, accountID string) (enabled, pen
 // caller has checked a code of it at time step step (which then counts as
 // used), and replaces the account's recovery codes with codes (their
 // hashes, RecoveryCodeHash), in one transaction.
-func (s *Store) EnableTOTP(ctx context.Context, accountID string, step int64, codes [][]byte) error {
-	return s.global(ctx, "enable totp", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) EnableTOTP(ctx context.Context, accountID string, step int64, codes [][]byte) error {
+	return s.store().global(ctx, "enable totp", true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, `UPDATE accounts SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $1
 			WHERE id = $2 AND totp_pending IS NOT NULL`, step, accountID)
 		if err != nil {
@@ -320,8 +334,8 @@ func (s *Store) EnableTOTP(ctx context.Context, accountID string, step int64, co
 // UseTOTPStep records that a TOTP code of time step step was accepted. It
 // fails with EUNAUTHORIZED when that step or a later one was already used:
 // a code works once.
-func (s *Store) UseTOTPStep(ctx context.Context, accountID string, step int64) error {
-	return s.global(ctx, "use totp step", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) UseTOTPStep(ctx context.Context, accountID string, step int64) error {
+	return s.store().global(ctx, "use totp step", true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, "UPDATE accounts SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1", step, accountID)
 		if err != nil {
 			return err
@@ -350,8 +364,8 @@ func (t *tx) setRecoveryCodes(ctx context.Context, accountID string, hashes [][]
 
 // SetRecoveryCodes replaces the recovery codes of an account with MFA on
 // by hashes (regeneration: every earlier code stops working).
-func (s *Store) SetRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte) error {
-	return s.global(ctx, "set recovery codes", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) SetRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte) error {
+	return s.store().global(ctx, "set recovery codes", true, func(ctx context.Context, t *tx) error {
 		var on bool
 		err := t.queryRow(ctx, "SELECT totp_secret IS NOT NULL FROM accounts WHERE id = $1", accountID).Scan(&on)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -369,8 +383,8 @@ func (s *Store) SetRecoveryCodes(ctx context.Context, accountID string, hashes [
 // UseRecoveryCode uses up the account's unused recovery code hashing to
 // hash; only one caller ever succeeds. A used or unknown code is
 // EUNAUTHORIZED.
-func (s *Store) UseRecoveryCode(ctx context.Context, accountID string, hash []byte) error {
-	return s.global(ctx, "use recovery code", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) UseRecoveryCode(ctx context.Context, accountID string, hash []byte) error {
+	return s.store().global(ctx, "use recovery code", true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, "UPDATE recovery_codes SET used_us = $1 WHERE account_id = $2 AND hash = $3 AND used_us = 0", us(t.now), accountID, hash)
 		if err != nil {
 			return err
@@ -385,9 +399,9 @@ func (s *Store) UseRecoveryCode(ctx context.Context, accountID string, hash []by
 }
 
 // RecoveryCodesLeft returns how many unused recovery codes the account has.
-func (s *Store) RecoveryCodesLeft(ctx context.Context, accountID string) (int, error) {
+func (s *Accounts) RecoveryCodesLeft(ctx context.Context, accountID string) (int, error) {
 	var n int
-	err := s.global(ctx, "count recovery codes", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "count recovery codes", false, func(ctx context.Context, t *tx) error {
 		return t.queryRow(ctx, "SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_us = 0", accountID).Scan(&n)
 	})
 	return n, err
@@ -396,8 +410,8 @@ func (s *Store) RecoveryCodesLeft(ctx context.Context, accountID string) (int, e
 // DisableTOTP turns the account's MFA off: its secret, a pending
 // enrolment and its recovery codes are removed. The caller has
 // re-authenticated the account (auth.Service.DisableMFA).
-func (s *Store) DisableTOTP(ctx context.Context, accountID string) error {
-	return s.global(ctx, "disable totp", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) DisableTOTP(ctx context.Context, accountID string) error {
+	return s.store().global(ctx, "disable totp", true, func(ctx context.Context, t *tx) error {
 		return t.clearTOTP(ctx, accountID)
 	})
 }
@@ -423,8 +437,8 @@ func (t *tx) clearTOTP(ctx context.Context, accountID string) error {
 // a member of another organisation is refused: its MFA guards that
 // organisation too, which this one's admins do not run. A member of
 // another organisation, or one without an account, is ENOTFOUND.
-func (s *Store) ResetMemberMFA(ctx context.Context, sc Scope, memberID string) error {
-	return s.write(ctx, "reset member mfa", sc, func(ctx context.Context, t *tx) error {
+func (s *Accounts) ResetMemberMFA(ctx context.Context, sc Scope, memberID string) error {
+	return s.store().write(ctx, "reset member mfa", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("resetting a member's MFA"); err != nil {
 			return err
 		}
@@ -473,9 +487,9 @@ func (s *Store) ResetMemberMFA(ctx context.Context, sc Scope, memberID string) e
 
 // RequireMFA reports whether the principal's organisation requires MFA of
 // its owners and admins.
-func (s *Store) RequireMFA(ctx context.Context, sc Scope) (bool, error) {
+func (s *Accounts) RequireMFA(ctx context.Context, sc Scope) (bool, error) {
 	var on bool
-	err := s.read(ctx, "get org mfa rule", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "get org mfa rule", sc, func(ctx context.Context, t *tx) error {
 		return t.queryRow(ctx, "SELECT require_mfa FROM orgs WHERE id = $1", t.org()).Scan(&on)
 	})
 	return on, err
@@ -486,8 +500,8 @@ func (s *Store) RequireMFA(ctx context.Context, sc Scope) (bool, error) {
 // else until enrolled), recorded as org.require_mfa with before and
 // after. Owners and admins only; turning it on needs the principal's own
 // MFA on (EINVALID otherwise).
-func (s *Store) SetRequireMFA(ctx context.Context, sc Scope, on bool) error {
-	return s.write(ctx, "set org mfa rule", sc, func(ctx context.Context, t *tx) error {
+func (s *Accounts) SetRequireMFA(ctx context.Context, sc Scope, on bool) error {
+	return s.store().write(ctx, "set org mfa rule", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("changing the organisation's MFA rule"); err != nil {
 			return err
 		}
@@ -520,8 +534,8 @@ func (s *Store) SetRequireMFA(ctx context.Context, sc Scope, on bool) error {
 // MarkVerified marks the account's email address verified: a link sent
 // to it (a password reset, a sign-in link) was opened. An account
 // verified already is left as it is.
-func (s *Store) MarkVerified(ctx context.Context, accountID string) error {
-	return s.global(ctx, "mark account verified", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) MarkVerified(ctx context.Context, accountID string) error {
+	return s.store().global(ctx, "mark account verified", true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, "UPDATE accounts SET verified_us = $1 WHERE id = $2 AND verified_us = 0", us(t.now), accountID)
 		if err != nil {
 			return err
@@ -543,11 +557,11 @@ func (s *Store) MarkVerified(ctx context.Context, accountID string) error {
 // It returns the account as it was and as it is. A used, expired or
 // unknown token is ENOTFOUND; a new address that another account took
 // meanwhile is ECONFLICT, and the token stays unused.
-func (s *Store) ConfirmEmail(ctx context.Context, purpose string, hash []byte) (before, after Account, err error) {
+func (s *Accounts) ConfirmEmail(ctx context.Context, purpose string, hash []byte) (before, after Account, err error) {
 	if purpose != PurposeVerify && purpose != PurposeEmail {
 		return before, after, fmt.Errorf("confirm email: %w", invalid("not an email token"))
 	}
-	err = s.global(ctx, "confirm email", true, func(ctx context.Context, t *tx) error {
+	err = s.store().global(ctx, "confirm email", true, func(ctx context.Context, t *tx) error {
 		tok, err := t.useAuthToken(ctx, purpose, hash)
 		if err != nil {
 			return err
@@ -582,7 +596,7 @@ func (s *Store) ConfirmEmail(ctx context.Context, purpose string, hash []byte) (
 }
 
 // Ping checks that the database answers (readiness).
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Accounts) Ping(ctx context.Context) error {
 	var n int
 	if err := s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&n); err != nil {
 		return fmt.Errorf("ping database: %w", err)

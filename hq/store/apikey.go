@@ -96,7 +96,7 @@ func checkScopes(scopes []string) ([]string, keycab.Role, error) {
 // CreateAPIKey stores a new key of the principal's organisation with the
 // hash of its secret (which the caller made and shows once). Owners and
 // admins; in the admin log with what it was given.
-func (s *Store) CreateAPIKey(ctx context.Context, sc Scope, k APIKey, hash []byte) (APIKey, error) {
+func (s *Accounts) CreateAPIKey(ctx context.Context, sc Scope, k APIKey, hash []byte) (APIKey, error) {
 	k.Name = strings.TrimSpace(k.Name)
 	if k.Name == "" || len(k.Name) > 100 {
 		return k, fmt.Errorf("create API key: %w", invalid("an API key needs a name of at most 100 bytes"))
@@ -108,7 +108,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, sc Scope, k APIKey, hash []byt
 	if err != nil {
 		return k, fmt.Errorf("create API key: %w", err)
 	}
-	err = s.write(ctx, "create API key", sc, func(ctx context.Context, t *tx) error {
+	err = s.store().write(ctx, "create API key", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("creating an API key"); err != nil {
 			return err
 		}
@@ -141,9 +141,9 @@ func apiKeyDetail(k APIKey) string {
 
 // ListAPIKeys returns the organisation's keys, revoked ones too, newest
 // first. Owners, admins and auditors.
-func (s *Store) ListAPIKeys(ctx context.Context, sc Scope) ([]APIKey, error) {
+func (s *Accounts) ListAPIKeys(ctx context.Context, sc Scope) ([]APIKey, error) {
 	var out []APIKey
-	err := s.read(ctx, "list API keys", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "list API keys", sc, func(ctx context.Context, t *tx) error {
 		if !t.p.readsAll() || t.p.apiKey != "" {
 			return forbidden("API keys are for owners, admins and auditors")
 		}
@@ -158,8 +158,8 @@ func (s *Store) ListAPIKeys(ctx context.Context, sc Scope) ([]APIKey, error) {
 
 // RevokeAPIKey refuses key id from now on. Owners and admins; in the
 // admin log. A key revoked already is left as it is.
-func (s *Store) RevokeAPIKey(ctx context.Context, sc Scope, id string) (APIKey, error) {
-	return s.revokeKey(ctx, sc, id, false)
+func (s *Accounts) RevokeAPIKey(ctx context.Context, sc Scope, id string) (APIKey, error) {
+	return s.store().revokeKey(ctx, sc, id, false)
 }
 
 // revokeKey revokes an API key, or a SCIM token when scim is set (each
@@ -193,8 +193,8 @@ func (s *Store) revokeKey(ctx context.Context, sc Scope, id string, scim bool) (
 // AuthenticateAPIKey returns key id of orgID when hash is its secret's
 // hash and it is neither revoked nor expired, and notes its use (to the
 // minute). Anything else is the one EUNAUTHORIZED, whatever was wrong.
-func (s *Store) AuthenticateAPIKey(ctx context.Context, orgID, id string, hash []byte) (APIKey, error) {
-	return s.authenticateKey(ctx, orgID, id, hash, false)
+func (s *Accounts) AuthenticateAPIKey(ctx context.Context, orgID, id string, hash []byte) (APIKey, error) {
+	return s.store().authenticateKey(ctx, orgID, id, hash, false)
 }
 
 // authenticateKey authenticates an API key, or a SCIM token when scim

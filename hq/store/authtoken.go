@@ -59,12 +59,12 @@ func scanAuthToken(row interface{ Scan(...any) error }) (AuthToken, error) {
 
 // CreateAuthToken stores a token (its hash and what it grants) of any
 // purpose but invitations, which CreateInvite checks and stores.
-func (s *Store) CreateAuthToken(ctx context.Context, a AuthToken) (AuthToken, error) {
+func (s *Accounts) CreateAuthToken(ctx context.Context, a AuthToken) (AuthToken, error) {
 	if a.Purpose == PurposeInvite {
 		return a, fmt.Errorf("create token: %w", invalid("invitations are made by CreateInvite"))
 	}
 	a.ID, a.Email = newID("tok"), NormalizeEmail(a.Email)
-	err := s.forOrg(ctx, "create "+a.Purpose+" token", a.OrgID, true, func(ctx context.Context, t *tx) error {
+	err := s.store().forOrg(ctx, "create "+a.Purpose+" token", a.OrgID, true, func(ctx context.Context, t *tx) error {
 		a.CreatedAt = t.now
 		return t.insertAuthToken(ctx, a)
 	})
@@ -79,11 +79,11 @@ func (s *Store) CreateAuthToken(ctx context.Context, a AuthToken) (AuthToken, er
 // organisation's, an unknown or an unseen site is ENOTFOUND), and a site
 // manager's invitation scoped to sites they manage. OrgID and MemberID
 // are the principal's.
-func (s *Store) CreateInvite(ctx context.Context, sc Scope, a AuthToken) (AuthToken, error) {
+func (s *Accounts) CreateInvite(ctx context.Context, sc Scope, a AuthToken) (AuthToken, error) {
 	a.ID, a.Email, a.Purpose = newID("tok"), NormalizeEmail(a.Email), PurposeInvite
 	a.OrgID, a.MemberID = sc.org, sc.member
 	a.SiteIDs = dedupe(a.SiteIDs)
-	err := s.write(ctx, "create invitation", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "create invitation", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.mustWrite("inviting"); err != nil {
 			return err
 		}
@@ -114,9 +114,9 @@ func (t *tx) insertAuthToken(ctx context.Context, a AuthToken) error {
 
 // PeekAuthToken returns the unused, unexpired token of purpose hashing to
 // hash without using it; any other is ENOTFOUND.
-func (s *Store) PeekAuthToken(ctx context.Context, purpose string, hash []byte) (AuthToken, error) {
+func (s *Accounts) PeekAuthToken(ctx context.Context, purpose string, hash []byte) (AuthToken, error) {
 	var a AuthToken
-	err := s.global(ctx, "read "+purpose+" token", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "read "+purpose+" token", false, func(ctx context.Context, t *tx) error {
 		var err error
 		a, err = scanAuthToken(t.queryRow(ctx, t.byEngine(
 			"SELECT "+authTokenCols+" FROM auth_tokens WHERE hash = $1 AND purpose = $2 AND used_us = 0 AND expires_us > $3",
@@ -129,9 +129,9 @@ func (s *Store) PeekAuthToken(ctx context.Context, purpose string, hash []byte) 
 // UseAuthToken marks the unused, unexpired token of purpose hashing to
 // hash as used and returns it; only one caller ever succeeds. Any other
 // token is ENOTFOUND, the same answer for a used, expired or unknown one.
-func (s *Store) UseAuthToken(ctx context.Context, purpose string, hash []byte) (AuthToken, error) {
+func (s *Accounts) UseAuthToken(ctx context.Context, purpose string, hash []byte) (AuthToken, error) {
 	var a AuthToken
-	err := s.global(ctx, "use "+purpose+" token", true, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "use "+purpose+" token", true, func(ctx context.Context, t *tx) error {
 		var err error
 		a, err = t.useAuthToken(ctx, purpose, hash)
 		return err
@@ -151,14 +151,14 @@ func (t *tx) useAuthToken(ctx context.Context, purpose string, hash []byte) (Aut
 // inviting organisation, as the inviter may make it (CreateMember),
 // linked to acct. A crash leaves all or none of it; a used, expired or
 // unknown token is ENOTFOUND and changes nothing.
-func (s *Store) AcceptInvite(ctx context.Context, hash []byte, inviter Scope, acct *Account, m keycab.Member) (keycab.Member, error) {
+func (s *Accounts) AcceptInvite(ctx context.Context, hash []byte, inviter Scope, acct *Account, m keycab.Member) (keycab.Member, error) {
 	isNew := acct.ID == ""
 	if isNew {
 		if err := prepareAccount(acct); err != nil {
 			return m, fmt.Errorf("accept invitation: %w", err)
 		}
 	}
-	err := s.write(ctx, "accept invitation", inviter, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "accept invitation", inviter, func(ctx context.Context, t *tx) error {
 		inv, err := t.useAuthToken(ctx, PurposeInvite, hash)
 		if err != nil {
 			return err
@@ -182,8 +182,8 @@ func (s *Store) AcceptInvite(ctx context.Context, hash []byte, inviter Scope, ac
 
 // FailAuthToken counts a failed attempt at token id of organisation orgID
 // (the MFA step) and uses it up once attempts reach max.
-func (s *Store) FailAuthToken(ctx context.Context, orgID, id string, max int) error {
-	return s.tenant(ctx, "fail token", orgID, true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) FailAuthToken(ctx context.Context, orgID, id string, max int) error {
+	return s.store().tenant(ctx, "fail token", orgID, true, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `UPDATE auth_tokens SET attempts = attempts + 1,
 			used_us = CASE WHEN attempts + 1 >= $1 THEN $2 ELSE used_us END WHERE org_id = $3 AND id = $4`, max, us(t.now), t.org(), id)
 		return err
@@ -192,8 +192,8 @@ func (s *Store) FailAuthToken(ctx context.Context, orgID, id string, max int) er
 
 // RevokeAuthTokens uses up every open token of purpose for an account (a
 // reset link outstanding when the password changes, say).
-func (s *Store) RevokeAuthTokens(ctx context.Context, accountID, purpose string) error {
-	return s.global(ctx, "revoke tokens", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) RevokeAuthTokens(ctx context.Context, accountID, purpose string) error {
+	return s.store().global(ctx, "revoke tokens", true, func(ctx context.Context, t *tx) error {
 		return t.revokeAuthTokens(ctx, accountID, purpose)
 	})
 }
@@ -207,12 +207,12 @@ func (t *tx) revokeAuthTokens(ctx context.Context, accountID, purpose string) er
 
 // ListInvites returns the organisation's open invitations, newest first,
 // to a principal who may list its members.
-func (s *Store) ListInvites(ctx context.Context, sc Scope) ([]AuthToken, error) {
-	if _, err := s.ListMembers(ctx, sc); err != nil {
+func (s *Accounts) ListInvites(ctx context.Context, sc Scope) ([]AuthToken, error) {
+	if _, err := s.store().ListMembers(ctx, sc); err != nil {
 		return nil, err
 	}
 	var out []AuthToken
-	err := s.tenant(ctx, "list invites", sc.org, false, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "list invites", sc.org, false, func(ctx context.Context, t *tx) error {
 		rows, err := t.query(ctx, "SELECT "+authTokenCols+` FROM auth_tokens
 			WHERE org_id = $1 AND purpose = 'invite' AND used_us = 0 AND expires_us > $2 ORDER BY created_us DESC, id`, sc.org, us(t.now))
 		if err != nil {
@@ -235,13 +235,13 @@ func (s *Store) ListInvites(ctx context.Context, sc Scope) ([]AuthToken, error) 
 // RevokeInvite withdraws an open invitation of the principal's
 // organisation. The inviter, or an owner or admin, may; any other id is
 // ENOTFOUND.
-func (s *Store) RevokeInvite(ctx context.Context, sc Scope, id string) error {
-	m, err := s.GetMember(ctx, sc, sc.member)
+func (s *Accounts) RevokeInvite(ctx context.Context, sc Scope, id string) error {
+	m, err := s.store().GetMember(ctx, sc, sc.member)
 	if err != nil {
 		return err
 	}
 	admin := m.Role == keycab.RoleOwner || m.Role == keycab.RoleAdmin
-	return s.tenant(ctx, "revoke invite", sc.org, true, func(ctx context.Context, t *tx) error {
+	return s.store().tenant(ctx, "revoke invite", sc.org, true, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, `UPDATE auth_tokens SET used_us = $1 WHERE id = $2 AND org_id = $3 AND purpose = 'invite' AND used_us = 0
 			AND ($4 OR member_id = $5)`, us(t.now), id, sc.org, admin, sc.member)
 		if err != nil {
@@ -254,10 +254,10 @@ func (s *Store) RevokeInvite(ctx context.Context, sc Scope, id string) error {
 // HitRateLimit counts one event against key in fixed windows of length
 // window and returns the count in the current window and when it ends.
 // The counter lives in the database, so every HQ process shares it.
-func (s *Store) HitRateLimit(ctx context.Context, key string, window time.Duration) (int, time.Time, error) {
+func (s *Accounts) HitRateLimit(ctx context.Context, key string, window time.Duration) (int, time.Time, error) {
 	var n int
 	var start int64
-	err := s.global(ctx, "rate limit", true, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "rate limit", true, func(ctx context.Context, t *tx) error {
 		now := us(t.now)
 		ws := now - now%window.Microseconds()
 		return t.queryRow(ctx, `INSERT INTO rate_limits (key, window_us, count) VALUES ($1, $2, 1)
@@ -282,9 +282,9 @@ type Delivery struct {
 }
 
 // RecordDelivery appends a delivery to the delivery log.
-func (s *Store) RecordDelivery(ctx context.Context, d Delivery) (Delivery, error) {
+func (s *Accounts) RecordDelivery(ctx context.Context, d Delivery) (Delivery, error) {
 	d.ID = newID("dlv")
-	err := s.forOrg(ctx, "record delivery", d.OrgID, true, func(ctx context.Context, t *tx) error {
+	err := s.store().forOrg(ctx, "record delivery", d.OrgID, true, func(ctx context.Context, t *tx) error {
 		d.At = t.now
 		_, err := t.exec(ctx, `INSERT INTO deliveries (id, at_us, kind, org_id, to_email, subject, status, error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, d.ID, us(t.now), d.Kind, d.OrgID, NormalizeEmail(d.To), d.Subject, d.Status, d.Error)
@@ -295,12 +295,12 @@ func (s *Store) RecordDelivery(ctx context.Context, d Delivery) (Delivery, error
 
 // ListDeliveries returns organisation orgID's delivery log, newest first,
 // or with orgID "" the log of accounts' own mail (resets, sign-in links).
-func (s *Store) ListDeliveries(ctx context.Context, orgID string, limit int) ([]Delivery, error) {
+func (s *Accounts) ListDeliveries(ctx context.Context, orgID string, limit int) ([]Delivery, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	var out []Delivery
-	err := s.forOrg(ctx, "list deliveries", orgID, false, func(ctx context.Context, t *tx) error {
+	err := s.store().forOrg(ctx, "list deliveries", orgID, false, func(ctx context.Context, t *tx) error {
 		rows, err := t.query(ctx, "SELECT id, at_us, kind, org_id, to_email, subject, status, error FROM deliveries WHERE org_id = $1 ORDER BY at_us DESC, id LIMIT $2", orgID, limit)
 		if err != nil {
 			return err

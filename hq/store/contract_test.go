@@ -722,22 +722,22 @@ func contractCases() []contractCase {
 			}
 		}},
 		{"sessions: removing a member revokes its sessions in the same transaction", func(t *testing.T, f *fixture) {
-			acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "staff@a.test"}))
-			MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.a.org.ID, f.a.staff.ID))
-			other := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "admin@a.test"}))
-			MustNoErr(t, f.s.LinkMember(ctx, other.ID, f.a.org.ID, f.a.admin.ID))
+			acct := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "staff@a.test"}))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, acct.ID, f.a.org.ID, f.a.staff.ID))
+			other := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "admin@a.test"}))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, other.ID, f.a.org.ID, f.a.admin.ID))
 			session := func(a store.Account, m keycab.Member, n string) store.Session {
-				return must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: a.ID, OrgID: f.a.org.ID, MemberID: m.ID,
+				return must[store.Session](t)(f.s.Accounts().CreateSession(ctx, store.Session{AccountID: a.ID, OrgID: f.a.org.ID, MemberID: m.ID,
 					AccessHash: []byte("access " + n), RefreshHash: []byte("refresh " + n), ExpiresAt: time.Now().Add(time.Hour)}))
 			}
 			session(acct, f.a.staff, "1")
 			session(other, f.a.admin, "2")
 			live := func(store.Session) error { return nil }
-			must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 1")))
+			must[store.Session](t)(f.s.Accounts().SessionByAccess(ctx, []byte("access 1")))
 			MustNoErr(t, f.s.RemoveMember(ctx, f.a.as(f.a.owner), f.a.staff.ID))
-			_, err := f.s.SessionByAccess(ctx, []byte("access 1"))
+			_, err := f.s.Accounts().SessionByAccess(ctx, []byte("access 1"))
 			wantCode(t, err, keycab.EUNAUTHORIZED)
-			_, err = f.s.RotateSession(ctx, []byte("refresh 1"), store.Session{AccessHash: []byte("a3"), RefreshHash: []byte("r3")}, live)
+			_, err = f.s.Accounts().RotateSession(ctx, []byte("refresh 1"), store.Session{AccessHash: []byte("a3"), RefreshHash: []byte("r3")}, live)
 			wantCode(t, err, keycab.EUNAUTHORIZED)
 			db := openRaw(t, f.appDSN, f.a.org.ID)
 			var open int
@@ -746,12 +746,12 @@ func contractCases() []contractCase {
 				t.Fatalf("%d sessions of the removed member are not revoked", open)
 			}
 			// Another member's session is untouched.
-			must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 2")))
-			must[store.Session](t)(f.s.RotateSession(ctx, []byte("refresh 2"), store.Session{AccessHash: []byte("a4"), RefreshHash: []byte("r4")}, live))
+			must[store.Session](t)(f.s.Accounts().SessionByAccess(ctx, []byte("access 2")))
+			must[store.Session](t)(f.s.Accounts().RotateSession(ctx, []byte("refresh 2"), store.Session{AccessHash: []byte("a4"), RefreshHash: []byte("r4")}, live))
 		}},
 		{"invitations: only the inviter's own organisation's sites, within their scope", func(t *testing.T, f *fixture) {
 			inv := func(sc store.Scope, role keycab.Role, sites ...string) error {
-				_, err := f.s.CreateInvite(ctx, sc, store.AuthToken{Hash: []byte("h" + fmt.Sprint(sites, role)), Email: "new@a.test",
+				_, err := f.s.Accounts().CreateInvite(ctx, sc, store.AuthToken{Hash: []byte("h" + fmt.Sprint(sites, role)), Email: "new@a.test",
 					Role: role, SiteIDs: sites, ExpiresAt: time.Now().Add(time.Hour)})
 				return err
 			}
@@ -765,16 +765,16 @@ func contractCases() []contractCase {
 			wantCode(t, inv(own, keycab.RoleStaff, "site_nonesuch"), keycab.ENOTFOUND)
 			wantCode(t, inv(f.a.as(f.a.auditor), keycab.RoleStaff, f.a.site1.ID), keycab.EFORBIDDEN)
 			wantCode(t, inv(f.a.kiosk(), keycab.RoleStaff, f.a.site1.ID), keycab.EFORBIDDEN)
-			if is := must[[]store.AuthToken](t)(f.s.ListInvites(ctx, own)); len(is) != 0 {
+			if is := must[[]store.AuthToken](t)(f.s.Accounts().ListInvites(ctx, own)); len(is) != 0 {
 				t.Fatalf("refused invitations were stored: %v", is)
 			}
 			MustNoErr(t, inv(mgr, keycab.RoleContractor, f.a.site1.ID))
 			MustNoErr(t, inv(own, keycab.RoleSiteManager, f.a.site1.ID, f.a.site2.ID))
-			is := must[[]store.AuthToken](t)(f.s.ListInvites(ctx, own))
+			is := must[[]store.AuthToken](t)(f.s.Accounts().ListInvites(ctx, own))
 			if len(is) != 2 || is[0].OrgID != f.a.org.ID {
 				t.Fatalf("invitations %v", is)
 			}
-			if is := must[[]store.AuthToken](t)(f.s.ListInvites(ctx, f.b.as(f.b.owner))); len(is) != 0 {
+			if is := must[[]store.AuthToken](t)(f.s.Accounts().ListInvites(ctx, f.b.as(f.b.owner))); len(is) != 0 {
 				t.Fatalf("B lists A's invitations: %v", is)
 			}
 		}},
@@ -783,29 +783,29 @@ func contractCases() []contractCase {
 			withMFA := func(tn tenant, m keycab.Member) store.Account { return mustMFAAccount(t, f, tn, m) }
 			staff, admin, owner := withMFA(f.a, f.a.staff), withMFA(f.a, f.a.admin), withMFA(f.a, f.a.owner)
 			bStaff := withMFA(f.b, f.b.staff)
-			mfaOn := func(a store.Account) bool { return must[store.Account](t)(f.s.GetAccount(ctx, a.ID)).MFA }
+			mfaOn := func(a store.Account) bool { return must[store.Account](t)(f.s.Accounts().GetAccount(ctx, a.ID)).MFA }
 			// Another organisation's member answers as a missing one.
-			sameMiss(t, "member", func(id string) error { return f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), id) }, f.b.staff.ID)
-			sameMiss(t, "member", func(id string) error { return f.s.ResetMemberMFA(ctx, f.b.as(f.b.owner), id) }, f.a.staff.ID)
+			sameMiss(t, "member", func(id string) error { return f.s.Accounts().ResetMemberMFA(ctx, f.a.as(f.a.owner), id) }, f.b.staff.ID)
+			sameMiss(t, "member", func(id string) error { return f.s.Accounts().ResetMemberMFA(ctx, f.b.as(f.b.owner), id) }, f.a.staff.ID)
 			// Roles below admin, and kiosks, may not; an admin may not reset an owner's; nobody their own.
 			for _, sc := range []store.Scope{f.a.as(f.a.staff), f.a.as(f.a.manager), f.a.as(f.a.auditor), f.a.as(f.a.contractor), f.a.kiosk()} {
-				wantCode(t, f.s.ResetMemberMFA(ctx, sc, f.a.admin.ID), keycab.EFORBIDDEN)
+				wantCode(t, f.s.Accounts().ResetMemberMFA(ctx, sc, f.a.admin.ID), keycab.EFORBIDDEN)
 			}
-			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.owner.ID), keycab.EFORBIDDEN)
-			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.admin.ID), keycab.EFORBIDDEN)
+			wantCode(t, f.s.Accounts().ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.owner.ID), keycab.EFORBIDDEN)
+			wantCode(t, f.s.Accounts().ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.admin.ID), keycab.EFORBIDDEN)
 			if !mfaOn(staff) || !mfaOn(admin) || !mfaOn(owner) || !mfaOn(bStaff) {
 				t.Fatal("a refused reset turned MFA off")
 			}
 			// A member without an account: nothing to reset.
-			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.manager.ID), keycab.ENOTFOUND)
+			wantCode(t, f.s.Accounts().ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.manager.ID), keycab.ENOTFOUND)
 			// An admin resets staff, an owner resets an admin.
-			MustNoErr(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.staff.ID))
-			MustNoErr(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.admin.ID))
+			MustNoErr(t, f.s.Accounts().ResetMemberMFA(ctx, f.a.as(f.a.admin), f.a.staff.ID))
+			MustNoErr(t, f.s.Accounts().ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.admin.ID))
 			if mfaOn(staff) || mfaOn(admin) || !mfaOn(owner) || !mfaOn(bStaff) {
 				t.Fatal("reset the wrong accounts' MFA")
 			}
-			wantCode(t, f.s.UseRecoveryCode(ctx, staff.ID, []byte("code "+f.a.staff.ID)), keycab.EUNAUTHORIZED) // codes gone too
-			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.staff.ID), keycab.ECONFLICT)             // nothing left to reset
+			wantCode(t, f.s.Accounts().UseRecoveryCode(ctx, staff.ID, []byte("code "+f.a.staff.ID)), keycab.EUNAUTHORIZED) // codes gone too
+			wantCode(t, f.s.Accounts().ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.staff.ID), keycab.ECONFLICT)             // nothing left to reset
 			// In A's admin log with before and after; nothing in B's.
 			log := must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, f.a.as(f.a.owner), 50))
 			var resets []store.AdminAction
@@ -825,20 +825,20 @@ func contractCases() []contractCase {
 			}
 			// An account that is also a member of B: A's owner may not
 			// strip the MFA that guards B too.
-			MustNoErr(t, f.s.LinkMember(ctx, bStaff.ID, f.a.org.ID, f.a.contractor.ID))
-			wantCode(t, f.s.ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.contractor.ID), keycab.EFORBIDDEN)
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, bStaff.ID, f.a.org.ID, f.a.contractor.ID))
+			wantCode(t, f.s.Accounts().ResetMemberMFA(ctx, f.a.as(f.a.owner), f.a.contractor.ID), keycab.EFORBIDDEN)
 			if !mfaOn(bStaff) {
 				t.Fatal("a refused reset turned MFA off")
 			}
 		}},
 		{"mfa rule: set by owners and admins of their own organisation only, in its admin log", func(t *testing.T, f *fixture) {
 			for _, sc := range []store.Scope{f.a.as(f.a.staff), f.a.as(f.a.manager), f.a.as(f.a.auditor), f.a.kiosk()} {
-				wantCode(t, f.s.SetRequireMFA(ctx, sc, true), keycab.EFORBIDDEN)
+				wantCode(t, f.s.Accounts().SetRequireMFA(ctx, sc, true), keycab.EFORBIDDEN)
 			}
-			wantCode(t, f.s.SetRequireMFA(ctx, f.a.as(f.a.admin), true), keycab.EINVALID) // their own MFA first
+			wantCode(t, f.s.Accounts().SetRequireMFA(ctx, f.a.as(f.a.admin), true), keycab.EINVALID) // their own MFA first
 			mustMFAAccount(t, f, f.a, f.a.admin)
-			MustNoErr(t, f.s.SetRequireMFA(ctx, f.a.as(f.a.admin), true))
-			if !must[bool](t)(f.s.RequireMFA(ctx, f.a.as(f.a.staff))) || must[bool](t)(f.s.RequireMFA(ctx, f.b.as(f.b.owner))) {
+			MustNoErr(t, f.s.Accounts().SetRequireMFA(ctx, f.a.as(f.a.admin), true))
+			if !must[bool](t)(f.s.Accounts().RequireMFA(ctx, f.a.as(f.a.staff))) || must[bool](t)(f.s.Accounts().RequireMFA(ctx, f.b.as(f.b.owner))) {
 				t.Fatal("the rule is not A's alone")
 			}
 			log := must[[]store.AdminAction](t)(f.s.ListAdminLog(ctx, f.a.as(f.a.owner), 1))
@@ -847,21 +847,21 @@ func contractCases() []contractCase {
 			}
 		}},
 		{"sessions: an account lists and signs out its own sessions only", func(t *testing.T, f *fixture) {
-			mine := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "mine@x.test"}))
-			theirs := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "theirs@x.test"}))
-			MustNoErr(t, f.s.LinkMember(ctx, mine.ID, f.a.org.ID, f.a.staff.ID))
-			MustNoErr(t, f.s.LinkMember(ctx, mine.ID, f.b.org.ID, f.b.staff.ID))
-			MustNoErr(t, f.s.LinkMember(ctx, theirs.ID, f.a.org.ID, f.a.admin.ID))
+			mine := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "mine@x.test"}))
+			theirs := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "theirs@x.test"}))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, mine.ID, f.a.org.ID, f.a.staff.ID))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, mine.ID, f.b.org.ID, f.b.staff.ID))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, theirs.ID, f.a.org.ID, f.a.admin.ID))
 			session := func(a store.Account, tn tenant, m keycab.Member, n string) store.Session {
-				return must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: a.ID, OrgID: tn.org.ID, MemberID: m.ID,
+				return must[store.Session](t)(f.s.Accounts().CreateSession(ctx, store.Session{AccountID: a.ID, OrgID: tn.org.ID, MemberID: m.ID,
 					AccessHash: []byte("access " + n), RefreshHash: []byte("refresh " + n), ExpiresAt: time.Now().Add(time.Hour)}))
 			}
 			inA, inB := session(mine, f.a, f.a.staff, "1"), session(mine, f.b, f.b.staff, "2")
 			other := session(theirs, f.a, f.a.admin, "3")
 			// A refreshed login is listed once, as its current pair.
 			live := func(store.Session) error { return nil }
-			must[store.Session](t)(f.s.RotateSession(ctx, []byte("refresh 1"), store.Session{AccessHash: []byte("access 1b"), RefreshHash: []byte("refresh 1b")}, live))
-			list := must[[]store.Session](t)(f.s.AccountSessions(ctx, mine.ID))
+			must[store.Session](t)(f.s.Accounts().RotateSession(ctx, []byte("refresh 1"), store.Session{AccessHash: []byte("access 1b"), RefreshHash: []byte("refresh 1b")}, live))
+			list := must[[]store.Session](t)(f.s.Accounts().AccountSessions(ctx, mine.ID))
 			if len(list) != 2 {
 				t.Fatalf("sessions %+v", list)
 			}
@@ -876,23 +876,23 @@ func contractCases() []contractCase {
 				t.Fatalf("families %v", fams)
 			}
 			// Another account's login answers as a missing one.
-			sameMiss(t, "session", func(id string) error { return f.s.RevokeAccountFamily(ctx, mine.ID, id) }, other.FamilyID)
-			must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 3")))
-			if ss := must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 3"))); !ss.RevokedAt.IsZero() {
+			sameMiss(t, "session", func(id string) error { return f.s.Accounts().RevokeAccountFamily(ctx, mine.ID, id) }, other.FamilyID)
+			must[store.Session](t)(f.s.Accounts().SessionByAccess(ctx, []byte("access 3")))
+			if ss := must[store.Session](t)(f.s.Accounts().SessionByAccess(ctx, []byte("access 3"))); !ss.RevokedAt.IsZero() {
 				t.Fatal("another account's session was signed out")
 			}
 			// Signing out one login (in B) leaves the other.
-			MustNoErr(t, f.s.RevokeAccountFamily(ctx, mine.ID, inB.FamilyID))
-			if ss := must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 2"))); ss.RevokedAt.IsZero() {
+			MustNoErr(t, f.s.Accounts().RevokeAccountFamily(ctx, mine.ID, inB.FamilyID))
+			if ss := must[store.Session](t)(f.s.Accounts().SessionByAccess(ctx, []byte("access 2"))); ss.RevokedAt.IsZero() {
 				t.Fatal("not signed out")
 			}
-			if ss := must[store.Session](t)(f.s.SessionByAccess(ctx, []byte("access 1b"))); !ss.RevokedAt.IsZero() {
+			if ss := must[store.Session](t)(f.s.Accounts().SessionByAccess(ctx, []byte("access 1b"))); !ss.RevokedAt.IsZero() {
 				t.Fatal("the other login was signed out")
 			}
-			if list := must[[]store.Session](t)(f.s.AccountSessions(ctx, mine.ID)); len(list) != 1 || list[0].FamilyID != inA.FamilyID {
+			if list := must[[]store.Session](t)(f.s.Accounts().AccountSessions(ctx, mine.ID)); len(list) != 1 || list[0].FamilyID != inA.FamilyID {
 				t.Fatalf("sessions after sign-out %+v", list)
 			}
-			if list := must[[]store.Session](t)(f.s.AccountSessions(ctx, theirs.ID)); len(list) != 1 || list[0].FamilyID != other.FamilyID {
+			if list := must[[]store.Session](t)(f.s.Accounts().AccountSessions(ctx, theirs.ID)); len(list) != 1 || list[0].FamilyID != other.FamilyID {
 				t.Fatalf("their sessions %+v", list)
 			}
 		}},

@@ -14,6 +14,25 @@
 // every read-check-write runs alone. On PostgreSQL it uses one pool of
 // the application role's connections.
 //
+// # Types
+//
+// Store holds the organisation's own data (organisations, sites,
+// cabinets, key sets, members, groups, jobs, policy, kiosks and their
+// events, history, custody, lifecycle, erasure, legal holds, subject
+// access) and the helpers every topic shares (transactions, scopes,
+// the sealer). Four topics, each mostly one part of HQ's, are methods
+// of their own types, defined over the same struct and reached
+// from a Store by a method of that name:
+//
+//	Accounts      st.Accounts()      sign-in: accounts, passwords, MFA, sessions, one-time tokens, SSO, API keys, rate limits, the delivery log (hq/auth; the edges' account pages)
+//	Provisioning  st.Provisioning()  SCIM tokens, users and groups (hq/scim, hq/auth; the SCIM token pages)
+//	Outbox        st.Outbox()        what is sent out: notices, the mail retry queue, webhooks, report mail (hq/notify, hq/webhook, hq/mail's retry queue; the edges' settings)
+//	KioskLogs     st.KioskLogs()     the kiosk edge's side: kiosks' logs, pushes, nonces, config versions, heartbeats, refusals, public logs (hq/kioskapi; the log views of hq/api and hq/dashboard)
+//
+// A group's methods call the shared helpers through store(), the Store
+// it is. A new method goes with its topic's file and type; an unexported
+// helper several topics use stays on Store.
+//
 // # Schema (version 1)
 //
 // Migrations are embedded in migrations/sqlite and migrations/postgres,

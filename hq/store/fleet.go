@@ -36,7 +36,7 @@ type OrgFleet struct {
 // organisation (bound to it, as every tenant read is); a kiosk not seen
 // for offlineAfter is offline. An organisation being deleted is left out.
 func (s *Store) ReadFleet(ctx context.Context, offlineAfter time.Duration) ([]OrgFleet, error) {
-	orgs, err := s.NoticeOrgs(ctx)
+	orgs, err := s.Outbox().NoticeOrgs(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func TestKioskHealthQueries(t *testing.T) {
 				t.Helper()
 				statements.Store(0)
 				counting.Store(true)
-				hs, err := s.ListKioskHealth(ctx, sc, time.Minute)
+				hs, err := s.KioskLogs().ListKioskHealth(ctx, sc, time.Minute)
 				counting.Store(false)
 				MustNoErr(t, err)
 				return hs, statements.Load()
@@ -72,11 +72,11 @@ func TestKioskHealthQueries(t *testing.T) {
 					if i%2 == 0 {
 						hb.Alarms = []string{keycab.AlarmDoorHeld, keycab.AlarmTamper}
 					}
-					MustNoErr(t, s.RecordHeartbeat(ctx, sc, hb))
+					MustNoErr(t, s.KioskLogs().RecordHeartbeat(ctx, sc, hb))
 					w.hb = &hb
 				}
 				if quarantine {
-					MustNoErr(t, s.UpdateKioskLog(ctx, sc, func(ctx context.Context, l *store.LogTx) error {
+					MustNoErr(t, s.KioskLogs().UpdateKioskLog(ctx, sc, func(ctx context.Context, l *store.LogTx) error {
 						return l.Quarantine(ctx, "test fork", 0, []byte("theirs"), []byte("ours"))
 					}))
 				}
@@ -169,11 +169,11 @@ func TestConfigAppliedAt(t *testing.T) {
 			k, _, err := s.Enrol(ctx, tok, make([]byte, 32), "kiosk", newLog)
 			MustNoErr(t, err)
 			kc := store.KioskScope(f.a.org.ID, k.ID)
-			v1, err := s.IssueConfigVersion(ctx, kc, []byte("one"))
+			v1, err := s.KioskLogs().IssueConfigVersion(ctx, kc, []byte("one"))
 			MustNoErr(t, err)
 			health := func() store.KioskHealth {
 				t.Helper()
-				hs, err := s.ListKioskHealth(ctx, f.a.as(f.a.admin), time.Hour)
+				hs, err := s.KioskLogs().ListKioskHealth(ctx, f.a.as(f.a.admin), time.Hour)
 				MustNoErr(t, err)
 				for _, h := range hs {
 					if h.ID == k.ID {
@@ -188,20 +188,20 @@ func TestConfigAppliedAt(t *testing.T) {
 			}
 			applied := clock.Add(time.Minute)
 			clock = applied
-			MustNoErr(t, s.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v1}))
+			MustNoErr(t, s.KioskLogs().RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v1}))
 			clock = clock.Add(time.Minute)
-			MustNoErr(t, s.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v1}))
+			MustNoErr(t, s.KioskLogs().RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v1}))
 			if h := health(); !h.Heartbeat.ConfigAppliedAt.Equal(applied) || !h.ConfigBehindSince().IsZero() {
 				t.Fatalf("applied at %v, behind since %v; want %v and up to date", h.Heartbeat.ConfigAppliedAt, h.ConfigBehindSince(), applied)
 			}
 			clock = clock.Add(time.Minute)
-			v2, err := s.IssueConfigVersion(ctx, kc, []byte("two"))
+			v2, err := s.KioskLogs().IssueConfigVersion(ctx, kc, []byte("two"))
 			MustNoErr(t, err)
 			if h := health(); h.ConfigNewest != v2 || !h.ConfigBehindSince().Equal(clock) {
 				t.Fatalf("newest %d behind since %v; want %d since %v", h.ConfigNewest, h.ConfigBehindSince(), v2, clock)
 			}
 			clock = clock.Add(time.Minute)
-			MustNoErr(t, s.RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v2}))
+			MustNoErr(t, s.KioskLogs().RecordHeartbeat(ctx, kc, store.Heartbeat{ConfigVersion: v2}))
 			if h := health(); !h.Heartbeat.ConfigAppliedAt.Equal(clock) || !h.ConfigBehindSince().IsZero() {
 				t.Fatalf("the newer version applied at %v, behind since %v; want %v", h.Heartbeat.ConfigAppliedAt, h.ConfigBehindSince(), clock)
 			}

@@ -296,7 +296,7 @@ func testHistoryPlans(t *testing.T, e pgtest.Engine, stats bool) {
 	if len(page) != 51 {
 		t.Fatalf("a page holds %d events, want 51", len(page))
 	}
-	plan = must[string](t)(f.s.ExplainEventTimes(ctx, own, page))
+	plan = must[string](t)(f.s.KioskLogs().ExplainEventTimes(ctx, own, page))
 	var lookups int
 	for _, line := range strings.Split(plan, "\n") {
 		switch {

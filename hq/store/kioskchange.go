@@ -325,9 +325,9 @@ type KioskRefusal struct {
 
 // ListKioskRefusals returns the touchscreen changes HQ refused from a
 // kiosk, newest first (who may see the kiosk's log).
-func (s *Store) ListKioskRefusals(ctx context.Context, sc Scope, kioskID string) ([]KioskRefusal, error) {
+func (s *KioskLogs) ListKioskRefusals(ctx context.Context, sc Scope, kioskID string) ([]KioskRefusal, error) {
 	var out []KioskRefusal
-	err := s.read(ctx, "list refusals of kiosk "+kioskID, sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "list refusals of kiosk "+kioskID, sc, func(ctx context.Context, t *tx) error {
 		if err := t.seesKiosk(ctx, kioskID); err != nil {
 			return err
 		}

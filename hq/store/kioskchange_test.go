@@ -195,11 +195,11 @@ func TestKioskChanges(t *testing.T) {
 			if refused != len(refusals) || applied != 3 {
 				t.Errorf("admin log: %d refusals, %d kiosk changes applied; want %d and 3", refused, applied, len(refusals))
 			}
-			rs := must[[]store.KioskRefusal](t)(f.s.ListKioskRefusals(ctx, a.as(a.auditor), a.kiosk1.ID))
+			rs := must[[]store.KioskRefusal](t)(f.s.KioskLogs().ListKioskRefusals(ctx, a.as(a.auditor), a.kiosk1.ID))
 			if len(rs) != len(refusals) {
 				t.Errorf("HQ lists %d refusals", len(rs))
 			}
-			if _, err := f.s.ListKioskRefusals(ctx, b.as(b.owner), a.kiosk1.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			if _, err := f.s.KioskLogs().ListKioskRefusals(ctx, b.as(b.owner), a.kiosk1.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 				t.Errorf("org B read A's kiosk refusals: %v", err)
 			}
 			if cfgB := must[keycab.Config](t)(f.s.KioskConfig(ctx, b.kiosk())); len(cfgB.Refused) != 0 || cfgB.ChangesThrough != 0 ||

@@ -732,7 +732,7 @@ func (s *Store) ApplyRetention(ctx context.Context, orgID string) (RetentionRun,
 // for HQ's background job; it goes on past an organisation that fails and
 // returns the first error.
 func (s *Store) RunRetention(ctx context.Context) error {
-	orgs, err := s.NoticeOrgs(ctx)
+	orgs, err := s.Outbox().NoticeOrgs(ctx)
 	if err != nil {
 		return err
 	}

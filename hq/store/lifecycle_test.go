@@ -70,17 +70,17 @@ func TestEraseMember(t *testing.T) {
 			// link and its mail (the account's own rows, of no
 			// organisation); and a colleague's account that organisation B
 			// has too.
-			acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "zebulon.q@erase.test", Name: "Zebulon Quarrington", PasswordHash: "$argon2id$password-of-zebulon"}))
-			MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.a.org.ID, m.ID))
-			MustNoErr(t, f.s.SetPendingTOTP(ctx, acct.ID, []byte("totp secret of zebulon")))
-			MustNoErr(t, f.s.EnableTOTP(ctx, acct.ID, 1, [][]byte{[]byte("recovery-code-of-zebulon")}))
-			must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("reset of zebulon"), Purpose: store.PurposeReset,
+			acct := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "zebulon.q@erase.test", Name: "Zebulon Quarrington", PasswordHash: "$argon2id$password-of-zebulon"}))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, acct.ID, f.a.org.ID, m.ID))
+			MustNoErr(t, f.s.Accounts().SetPendingTOTP(ctx, acct.ID, []byte("totp secret of zebulon")))
+			MustNoErr(t, f.s.Accounts().EnableTOTP(ctx, acct.ID, 1, [][]byte{[]byte("recovery-code-of-zebulon")}))
+			must[store.AuthToken](t)(f.s.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: []byte("reset of zebulon"), Purpose: store.PurposeReset,
 				AccountID: acct.ID, Email: acct.Email, ExpiresAt: time.Now().Add(time.Hour)}))
-			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "reset", To: acct.Email, Subject: "Reset your password", Status: "dry-run"}))
+			must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, store.Delivery{Kind: "reset", To: acct.Email, Subject: "Reset your password", Status: "dry-run"}))
 			both := mustPersonNamed(t, f, "Bea Both", "bea.both@erase.test")
-			shared := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "bea.both@erase.test", Name: "Bea Both"}))
-			MustNoErr(t, f.s.LinkMember(ctx, shared.ID, f.a.org.ID, both.ID))
-			MustNoErr(t, f.s.LinkMember(ctx, shared.ID, f.b.org.ID, f.b.staff.ID))
+			shared := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "bea.both@erase.test", Name: "Bea Both"}))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, shared.ID, f.a.org.ID, both.ID))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, shared.ID, f.b.org.ID, f.b.staff.ID))
 			MustNoErr(t, f.s.RecordEvents(ctx, f.a.kiosk(), []store.Event{
 				{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: m.ID, KeySetID: f.a.ks1.ID, At: at},
 			}))
@@ -126,19 +126,19 @@ func TestEraseMember(t *testing.T) {
 			wantCode(t, f.s.EraseMember(ctx, own, m.ID), keycab.ECONFLICT)
 
 			// The account went with them; the shared one stays, B's.
-			if _, err := f.s.AccountByEmail(ctx, acct.Email); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			if _, err := f.s.Accounts().AccountByEmail(ctx, acct.Email); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 				t.Fatalf("erased member's account: %v, want ENOTFOUND", err)
 			}
-			if _, err := f.s.GetAccount(ctx, acct.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			if _, err := f.s.Accounts().GetAccount(ctx, acct.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 				t.Fatalf("erased member's account by id: %v, want ENOTFOUND", err)
 			}
-			for _, d := range must[[]store.Delivery](t)(f.s.ListDeliveries(ctx, "", 100)) {
+			for _, d := range must[[]store.Delivery](t)(f.s.Accounts().ListDeliveries(ctx, "", 100)) {
 				if d.To == acct.Email {
 					t.Fatalf("the account's mail log keeps %+v", d)
 				}
 			}
 			MustNoErr(t, f.s.EraseMember(ctx, own, both.ID))
-			if a, err := f.s.AccountByEmail(ctx, shared.Email); err != nil || a.ID != shared.ID {
+			if a, err := f.s.Accounts().AccountByEmail(ctx, shared.Email); err != nil || a.ID != shared.ID {
 				t.Fatalf("an account B has too went with A's erasure: %v", err)
 			}
 
@@ -288,7 +288,7 @@ func TestRetention(t *testing.T) {
 				{Kind: "notice", OrgID: f.a.org.ID, To: f.a.admin.Email, Subject: "held", Status: "sent"},
 				{Kind: "notice", OrgID: f.b.org.ID, To: f.b.staff.Email, Subject: "B's", Status: "sent"},
 			} {
-				must[store.Delivery](t)(f.s.RecordDelivery(ctx, d))
+				must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, d))
 			}
 			must[store.Hold](t)(f.s.CreateHold(ctx, own, store.Hold{Target: store.HoldMember, TargetID: f.a.admin.ID, Reason: "dispute", OwnerID: f.a.owner.ID}))
 			// Sessions and MFA-step tokens expiring in an hour: A's staff's
@@ -297,11 +297,11 @@ func TestRetention(t *testing.T) {
 				org string
 				m   keycab.Member
 			}{{f.a.org.ID, f.a.staff}, {f.a.org.ID, f.a.admin}, {f.b.org.ID, f.b.staff}} {
-				acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: fmt.Sprintf("acct%d@retain.test", i)}))
-				MustNoErr(t, f.s.LinkMember(ctx, acct.ID, w.org, w.m.ID))
-				must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: w.org, MemberID: w.m.ID,
+				acct := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: fmt.Sprintf("acct%d@retain.test", i)}))
+				MustNoErr(t, f.s.Accounts().LinkMember(ctx, acct.ID, w.org, w.m.ID))
+				must[store.Session](t)(f.s.Accounts().CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: w.org, MemberID: w.m.ID,
 					AccessHash: fmt.Appendf(nil, "access %d", i), RefreshHash: fmt.Appendf(nil, "refresh %d", i), ExpiresAt: time.Now().Add(time.Hour)}))
-				must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: fmt.Appendf(nil, "token %d", i), Purpose: store.PurposeMFA,
+				must[store.AuthToken](t)(f.s.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: fmt.Appendf(nil, "token %d", i), Purpose: store.PurposeMFA,
 					AccountID: acct.ID, OrgID: w.org, MemberID: w.m.ID, ExpiresAt: time.Now().Add(time.Hour)}))
 			}
 
@@ -348,13 +348,13 @@ func TestRetention(t *testing.T) {
 				}
 			}
 			for i, want := range []string{keycab.EUNAUTHORIZED, "", ""} {
-				if _, err := f.s.SessionByAccess(ctx, fmt.Appendf(nil, "access %d", i)); keycab.ErrorCode(err) != want {
+				if _, err := f.s.Accounts().SessionByAccess(ctx, fmt.Appendf(nil, "access %d", i)); keycab.ErrorCode(err) != want {
 					t.Errorf("session %d after retention: %v, want %q", i, err, want)
 				}
 			}
 			subjects := func(org string) []string {
 				var out []string
-				for _, d := range must[[]store.Delivery](t)(f.s.ListDeliveries(ctx, org, 100)) {
+				for _, d := range must[[]store.Delivery](t)(f.s.Accounts().ListDeliveries(ctx, org, 100)) {
 					out = append(out, d.Subject)
 				}
 				return out
@@ -421,13 +421,13 @@ func lifecycleContractCases() []contractCase {
 			if got := must[store.Retention](t)(f.s.GetRetention(ctx, f.b.as(f.b.owner))); got != (store.Retention{}) {
 				t.Fatalf("B sees A's rules: %+v", got)
 			}
-			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "notice", OrgID: f.b.org.ID, To: "x@b.test", Subject: "B", Status: "sent"}))
+			must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, store.Delivery{Kind: "notice", OrgID: f.b.org.ID, To: "x@b.test", Subject: "B", Status: "sent"}))
 			clock := time.Now().Add(48 * time.Hour)
 			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})
 			MustNoErr(t, err)
 			defer later.Close()
 			must[store.RetentionRun](t)(later.ApplyRetention(ctx, f.a.org.ID))
-			if ds := must[[]store.Delivery](t)(f.s.ListDeliveries(ctx, f.b.org.ID, 10)); len(ds) != 1 {
+			if ds := must[[]store.Delivery](t)(f.s.Accounts().ListDeliveries(ctx, f.b.org.ID, 10)); len(ds) != 1 {
 				t.Fatalf("A's retention removed B's mail: %v", ds)
 			}
 		}},
@@ -455,7 +455,7 @@ func TestPersonalTextsLifecycle(t *testing.T) {
 			kept := func() string {
 				var b strings.Builder
 				for _, p := range []pushedTake{staff, held, erased} {
-					fmt.Fprintf(&b, "%s %x\n", p.kiosk, must[[][]byte](t)(f.s.KioskLeaves(ctx, own, p.kiosk, 0, 2)))
+					fmt.Fprintf(&b, "%s %x\n", p.kiosk, must[[][]byte](t)(f.s.KioskLogs().KioskLeaves(ctx, own, p.kiosk, 0, 2)))
 				}
 				for _, e := range must[[]store.Event](t)(f.s.ListEvents(ctx, f.a.as(f.a.auditor), store.EventFilter{})) {
 					fmt.Fprintf(&b, "%s %d %s %s %s\n", e.KioskID, e.LogIndex, e.Kind, e.ActorID, e.KeySetID)
@@ -518,12 +518,12 @@ func TestRetentionRuleAlone(t *testing.T) {
 			// One of each: a text, a delivery, a session and a token
 			// expiring in an hour, and the admin log's entries.
 			take := mustPushTake(t, f.s, f.a, f.a.staff, "Rule Recipient", "rule note", true)
-			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "notice", OrgID: f.a.org.ID, To: f.a.staff.Email, Subject: "one", Status: "sent"}))
-			acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "rule@retain.test"}))
-			MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.a.org.ID, f.a.staff.ID))
-			must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: f.a.org.ID, MemberID: f.a.staff.ID,
+			must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, store.Delivery{Kind: "notice", OrgID: f.a.org.ID, To: f.a.staff.Email, Subject: "one", Status: "sent"}))
+			acct := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "rule@retain.test"}))
+			MustNoErr(t, f.s.Accounts().LinkMember(ctx, acct.ID, f.a.org.ID, f.a.staff.ID))
+			must[store.Session](t)(f.s.Accounts().CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: f.a.org.ID, MemberID: f.a.staff.ID,
 				AccessHash: []byte("rule access"), RefreshHash: []byte("rule refresh"), ExpiresAt: time.Now().Add(time.Hour)}))
-			must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("rule token"), Purpose: store.PurposeMFA,
+			must[store.AuthToken](t)(f.s.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: []byte("rule token"), Purpose: store.PurposeMFA,
 				AccountID: acct.ID, OrgID: f.a.org.ID, MemberID: f.a.staff.ID, ExpiresAt: time.Now().Add(time.Hour)}))
 			clock := time.Now().Add(20 * 24 * time.Hour)
 			later, err := store.Open(ctx, f.appDSN, store.Options{NotesKey: testNotesKey(), Now: func() time.Time { return clock }})

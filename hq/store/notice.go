@@ -10,6 +10,18 @@ import (
 	"keycab.dev/keycab"
 )
 
+// Outbox is what HQ sends out, queued in the database: notices and the
+// mail retry queue (notice.go), webhook endpoints and their deliveries
+// (webhook.go), and report mail subscriptions (reportmail.go). It is the
+// same store as Store (a defined type over it).
+type Outbox Store
+
+// Outbox returns the store's Outbox methods.
+func (s *Store) Outbox() *Outbox { return (*Outbox)(s) }
+
+// store is the Store this is.
+func (s *Outbox) store() *Store { return (*Store)(s) }
+
 // Notices are HQ's own emails about an organisation (keys overdue, alarms,
 // kiosks offline and back online). They are decided and queued by HQ's
 // notifier (package hq/notify), which runs for no member or kiosk: the
@@ -24,9 +36,9 @@ import (
 
 // NoticeOrgs returns the id of every organisation, for the notifier to
 // visit each in turn.
-func (s *Store) NoticeOrgs(ctx context.Context) ([]string, error) {
+func (s *Outbox) NoticeOrgs(ctx context.Context) ([]string, error) {
 	var out []string
-	err := s.global(ctx, "list organisations for notices", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "list organisations for notices", false, func(ctx context.Context, t *tx) error {
 		rows, err := t.query(ctx, t.byEngine("SELECT org_id FROM org_directory ORDER BY org_id", "SELECT * FROM keycab_org_ids()"))
 		if err != nil {
 			return err
@@ -103,9 +115,9 @@ func (k NoticeKiosk) ConfigBehindSince() time.Time {
 
 // ReadNoticeFacts reads org's overdue keys, alarms raised since
 // alarmsSince (and those still open), kiosks and recipients.
-func (s *Store) ReadNoticeFacts(ctx context.Context, orgID string, alarmsSince time.Time) (NoticeFacts, error) {
+func (s *Outbox) ReadNoticeFacts(ctx context.Context, orgID string, alarmsSince time.Time) (NoticeFacts, error) {
 	f := NoticeFacts{SiteManagers: map[string][]string{}}
-	err := s.tenant(ctx, "read notice facts", orgID, false, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "read notice facts", orgID, false, func(ctx context.Context, t *tx) error {
 		f.Now = t.now
 		if after, err := t.orgDeleteAfter(ctx); err != nil || after != 0 {
 			return err // an organisation being deleted gets no notices
@@ -235,14 +247,14 @@ type Notice struct {
 // ClaimNotices stores the notices of org that were never decided before,
 // each with its mail queued for every recipient, and returns those. A
 // notice already stored (by this process or another) is skipped.
-func (s *Store) ClaimNotices(ctx context.Context, orgID string, ns []Notice) ([]Notice, error) {
+func (s *Outbox) ClaimNotices(ctx context.Context, orgID string, ns []Notice) ([]Notice, error) {
 	if len(ns) == 0 {
 		return nil, nil
 	}
 	// Most candidates were decided on an earlier round: look without
 	// taking the writer first.
 	var fresh []Notice
-	if err := s.tenant(ctx, "check notices", orgID, false, func(ctx context.Context, t *tx) error {
+	if err := s.store().tenant(ctx, "check notices", orgID, false, func(ctx context.Context, t *tx) error {
 		for _, n := range ns {
 			var one int
 			err := t.queryRow(ctx, "SELECT 1 FROM notices WHERE org_id = $1 AND key = $2", t.org(), n.Key).Scan(&one)
@@ -257,7 +269,7 @@ func (s *Store) ClaimNotices(ctx context.Context, orgID string, ns []Notice) ([]
 		return nil, err
 	}
 	var claimed []Notice
-	err := s.tenant(ctx, "claim notices", orgID, true, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "claim notices", orgID, true, func(ctx context.Context, t *tx) error {
 		for _, n := range fresh {
 			res, err := t.exec(ctx, `INSERT INTO notices (org_id, key, kind, ref, episode, created_us) VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (org_id, key) DO NOTHING`, t.org(), n.Key, n.Kind, n.Ref, n.Episode, us(t.now))
@@ -458,20 +470,20 @@ func (q mailQueue) list(ctx context.Context) ([]NoticeMail, error) {
 
 // TakeNoticeMail leases up to limit of org's queued notice mails that are
 // due (see mailQueue.take).
-func (s *Store) TakeNoticeMail(ctx context.Context, orgID string, lease time.Duration, limit int) ([]NoticeMail, error) {
-	return s.noticeQueue(orgID).take(ctx, lease, limit)
+func (s *Outbox) TakeNoticeMail(ctx context.Context, orgID string, lease time.Duration, limit int) ([]NoticeMail, error) {
+	return s.store().noticeQueue(orgID).take(ctx, lease, limit)
 }
 
 // FinishNoticeMail records the outcome of a leased notice mail (see
 // mailQueue.finish).
-func (s *Store) FinishNoticeMail(ctx context.Context, orgID, id, state, errText string, retryAt time.Time) error {
-	return s.noticeQueue(orgID).finish(ctx, id, state, errText, retryAt)
+func (s *Outbox) FinishNoticeMail(ctx context.Context, orgID, id, state, errText string, retryAt time.Time) error {
+	return s.store().noticeQueue(orgID).finish(ctx, id, state, errText, retryAt)
 }
 
 // ListNoticeMail returns org's queued and finished notice mails, oldest
 // first.
-func (s *Store) ListNoticeMail(ctx context.Context, orgID string) ([]NoticeMail, error) {
-	return s.noticeQueue(orgID).list(ctx)
+func (s *Outbox) ListNoticeMail(ctx context.Context, orgID string) ([]NoticeMail, error) {
+	return s.store().noticeQueue(orgID).list(ctx)
 }
 
 // ErrNoMailKey is returned by QueueMailRetry when HQ has no notes key to
@@ -482,7 +494,7 @@ var ErrNoMailKey = keycab.Errorf(keycab.EUNAVAILABLE, "not queued for a retry: H
 // attempt failed, for another at retryAt. Its body carries a single-use
 // link, so it is stored sealed with the notes key (the row id as
 // associated data); without a notes key it is not queued (ErrNoMailKey).
-func (s *Store) QueueMailRetry(ctx context.Context, m NoticeMail, retryAt time.Time) (string, error) {
+func (s *Outbox) QueueMailRetry(ctx context.Context, m NoticeMail, retryAt time.Time) (string, error) {
 	if s.notes == nil {
 		return "", ErrNoMailKey
 	}
@@ -491,7 +503,7 @@ func (s *Store) QueueMailRetry(ctx context.Context, m NoticeMail, retryAt time.T
 	if err != nil {
 		return "", err
 	}
-	err = s.forOrg(ctx, "queue mail retry", m.OrgID, true, func(ctx context.Context, t *tx) error {
+	err = s.store().forOrg(ctx, "queue mail retry", m.OrgID, true, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO mail_retry (id, org_id, kind, to_email, subject, body, created_us, last_error, next_us)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, m.OrgID, m.Kind, NormalizeEmail(m.To), m.Subject, sealed, us(t.now), m.LastError, us(retryAt))
 		return err
@@ -504,12 +516,12 @@ func mailAD(id string) []byte { return []byte("keycab mail body v1\x00" + id) }
 // TakeMailRetries leases up to limit of the retried mails that are due,
 // their bodies opened. A body that no longer opens (the notes key
 // changed) fails the mail for good.
-func (s *Store) TakeMailRetries(ctx context.Context, lease time.Duration, limit int) ([]NoticeMail, error) {
-	q := s.retryQueue()
+func (s *Outbox) TakeMailRetries(ctx context.Context, lease time.Duration, limit int) ([]NoticeMail, error) {
+	q := s.store().retryQueue()
 	ms, err := q.take(ctx, lease, limit)
 	out := ms[:0]
 	for _, m := range ms {
-		body, oerr := s.openMail(m.ID, []byte(m.Body))
+		body, oerr := s.store().openMail(m.ID, []byte(m.Body))
 		if oerr != nil {
 			err = errors.Join(err, oerr, q.finish(ctx, m.ID, "failed", oerr.Error(), time.Time{}))
 			continue
@@ -530,17 +542,17 @@ func (s *Store) openMail(id string, sealed []byte) (string, error) {
 
 // FinishMailRetry records the outcome of a leased retried mail (see
 // mailQueue.finish).
-func (s *Store) FinishMailRetry(ctx context.Context, id, state, errText string, retryAt time.Time) error {
-	return s.retryQueue().finish(ctx, id, state, errText, retryAt)
+func (s *Outbox) FinishMailRetry(ctx context.Context, id, state, errText string, retryAt time.Time) error {
+	return s.store().retryQueue().finish(ctx, id, state, errText, retryAt)
 }
 
 // ListMailRetries returns organisation orgID's retried mails, or with
 // orgID "" those of accounts' own mail (resets, sign-in links), oldest
 // first, bodies sealed.
-func (s *Store) ListMailRetries(ctx context.Context, orgID string) ([]NoticeMail, error) {
-	q := s.retryQueue()
+func (s *Outbox) ListMailRetries(ctx context.Context, orgID string) ([]NoticeMail, error) {
+	q := s.store().retryQueue()
 	var out []NoticeMail
-	err := s.forOrg(ctx, "list mail retries", orgID, false, func(ctx context.Context, t *tx) error {
+	err := s.store().forOrg(ctx, "list mail retries", orgID, false, func(ctx context.Context, t *tx) error {
 		return t.each(ctx, func(r *sql.Rows) error {
 			m, err := q.scan(r)
 			out = append(out, m)
@@ -553,9 +565,9 @@ func (s *Store) ListMailRetries(ctx context.Context, orgID string) ([]NoticeMail
 // NoticeDecided reports whether org's notice with key was decided
 // already (ClaimNotices stored it), so a caller can skip composing a
 // costly one.
-func (s *Store) NoticeDecided(ctx context.Context, orgID, key string) (bool, error) {
+func (s *Outbox) NoticeDecided(ctx context.Context, orgID, key string) (bool, error) {
 	var found bool
-	err := s.tenant(ctx, "check notice", orgID, false, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "check notice", orgID, false, func(ctx context.Context, t *tx) error {
 		var one int
 		err := t.queryRow(ctx, "SELECT 1 FROM notices WHERE org_id = $1 AND key = $2", t.org(), key).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -157,7 +157,7 @@ func loggedDeletion(d OrgDeletion) any {
 // ids it removed. HQ runs it periodically (keycab-hq serve); an
 // organisation whose purge fails is left whole and tried again.
 func (s *Store) PurgeDeletedOrgs(ctx context.Context) ([]string, error) {
-	ids, err := s.NoticeOrgs(ctx) // every organisation's id
+	ids, err := s.Outbox().NoticeOrgs(ctx) // every organisation's id
 	if err != nil {
 		return nil, err
 	}

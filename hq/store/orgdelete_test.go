@@ -96,15 +96,15 @@ func TestOrgDeletion(t *testing.T) {
 				MustNoErr(t, err)
 				k, _, err := s.Enrol(ctx, tok, make([]byte, 32), "synced", newLog)
 				MustNoErr(t, err)
-				MustNoErr(t, s.UpdateKioskLog(ctx, store.KioskScope(tn.org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
+				MustNoErr(t, s.KioskLogs().UpdateKioskLog(ctx, store.KioskScope(tn.org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
 					if err := l.Append(ctx, 0, [][]byte{[]byte("leaf")}, [][]byte{make([]byte, 32)}); err != nil {
 						return err
 					}
 					return l.SetHead(ctx, 1, []byte("cp"), []byte("cosigned"))
 				}))
-				MustNoErr(t, s.RecordHeartbeat(ctx, tn.kiosk(), store.Heartbeat{Door: "closed", LogSize: 1}))
-				MustNoErr(t, s.UseNonce(ctx, tn.kiosk(), "n1", clock.now().Add(time.Minute)))
-				_, err = s.CreateSession(ctx, store.Session{OrgID: tn.org.ID, MemberID: tn.owner.ID, AccountID: "acct_" + tn.org.ID,
+				MustNoErr(t, s.KioskLogs().RecordHeartbeat(ctx, tn.kiosk(), store.Heartbeat{Door: "closed", LogSize: 1}))
+				MustNoErr(t, s.KioskLogs().UseNonce(ctx, tn.kiosk(), "n1", clock.now().Add(time.Minute)))
+				_, err = s.Accounts().CreateSession(ctx, store.Session{OrgID: tn.org.ID, MemberID: tn.owner.ID, AccountID: "acct_" + tn.org.ID,
 					AccessHash: []byte("a" + tn.org.ID), RefreshHash: []byte("r" + tn.org.ID), ExpiresAt: clock.now().Add(time.Hour)})
 				if err != nil && keycab.ErrorCode(err) != keycab.ENOTFOUND {
 					t.Fatal(err)
@@ -141,10 +141,10 @@ func TestOrgDeletion(t *testing.T) {
 			}
 
 			// Meanwhile: kiosks and other members refused, owners read only.
-			if _, err := s.KioskLogState(ctx, a.kiosk()); keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+			if _, err := s.KioskLogs().KioskLogState(ctx, a.kiosk()); keycab.ErrorCode(err) != keycab.EFORBIDDEN {
 				t.Fatalf("a kiosk of a deleted organisation: %v", err)
 			}
-			if err := s.RecordHeartbeat(ctx, a.kiosk(), store.Heartbeat{LogSize: 1}); keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+			if err := s.KioskLogs().RecordHeartbeat(ctx, a.kiosk(), store.Heartbeat{LogSize: 1}); keycab.ErrorCode(err) != keycab.EFORBIDDEN {
 				t.Fatalf("a kiosk of a deleted organisation sent a heartbeat: %v", err)
 			}
 			for _, m := range []keycab.Member{a.admin, a.auditor, a.staff} {
@@ -206,7 +206,7 @@ func TestOrgDeletion(t *testing.T) {
 			if _, err := s.ListMembers(ctx, a.as(a.owner)); keycab.ErrorCode(err) != keycab.EUNAUTHORIZED {
 				t.Fatalf("the deleted organisation's owner: %v", err)
 			}
-			if _, err := s.KioskLogState(ctx, a.kiosk()); keycab.ErrorCode(err) != keycab.EUNAUTHORIZED {
+			if _, err := s.KioskLogs().KioskLogState(ctx, a.kiosk()); keycab.ErrorCode(err) != keycab.EUNAUTHORIZED {
 				t.Fatalf("the deleted organisation's kiosk: %v", err)
 			}
 			if after := orgRows(t, owner, b.org.ID); fmt.Sprint(after) != fmt.Sprint(bBefore) || after["events"] == 0 {
@@ -247,7 +247,7 @@ func orgDeletionContractCases() []contractCase {
 			// B goes on meanwhile: its members and its kiosk.
 			must[[]keycab.Member](t)(f.s.ListMembers(ctx, b.as(b.staff)))
 			must[keycab.Config](t)(f.s.KioskConfig(ctx, b.kiosk()))
-			MustNoErr(t, f.s.RecordHeartbeat(ctx, b.kiosk(), store.Heartbeat{Door: "closed", LogSize: 1}))
+			MustNoErr(t, f.s.KioskLogs().RecordHeartbeat(ctx, b.kiosk(), store.Heartbeat{Door: "closed", LogSize: 1}))
 
 			bBefore := orgRows(t, f.owner, b.org.ID)
 			clock := time.Now().Add(2 * time.Hour)

@@ -40,7 +40,7 @@ func mustPushTake(t *testing.T, s *store.Store, tn tenant, member keycab.Member,
 		events = append(events, store.Event{LogIndex: 1, Kind: keycab.EventKeyReturned, ActorID: member.ID, KeySetID: tn.ks1.ID, At: now.Add(time.Millisecond)})
 	}
 	texts := []store.PersonalText{{LogIndex: 0, Field: store.FieldRecipient, Salt: rs, Text: recipient}, {LogIndex: 0, Field: store.FieldNotes, Salt: ns, Text: notes}}
-	MustNoErr(t, s.UpdateKioskLog(ctx, store.KioskScope(tn.org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
+	MustNoErr(t, s.KioskLogs().UpdateKioskLog(ctx, store.KioskScope(tn.org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
 		hashes := make([][]byte, len(leaves))
 		for i := range hashes {
 			hashes[i] = make([]byte, 32)
@@ -210,10 +210,10 @@ func TestRotateNotesKey(t *testing.T) {
 			ctx := context.Background()
 			f := newFixture(t, e)
 			p := mustPushTake(t, f.s, f.a, f.a.staff, "Dana Buyer", "by the gate", false)
-			acc := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "mfa@a.test", Name: "MFA"}))
-			MustNoErr(t, f.s.SetPendingTOTP(ctx, acc.ID, []byte("totp secret bytes")))
-			must[string](t)(f.s.QueueMailRetry(ctx, store.NoticeMail{OrgID: f.a.org.ID, Kind: "invite", To: "x@a.test", Subject: "s", Body: "org link"}, time.Now()))
-			must[string](t)(f.s.QueueMailRetry(ctx, store.NoticeMail{Kind: "reset", To: "y@a.test", Subject: "s", Body: "account link"}, time.Now()))
+			acc := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "mfa@a.test", Name: "MFA"}))
+			MustNoErr(t, f.s.Accounts().SetPendingTOTP(ctx, acc.ID, []byte("totp secret bytes")))
+			must[string](t)(f.s.Outbox().QueueMailRetry(ctx, store.NoticeMail{OrgID: f.a.org.ID, Kind: "invite", To: "x@a.test", Subject: "s", Body: "org link"}, time.Now()))
+			must[string](t)(f.s.Outbox().QueueMailRetry(ctx, store.NoticeMail{Kind: "reset", To: "y@a.test", Subject: "s", Body: "account link"}, time.Now()))
 
 			// Any other key is refused at Open.
 			other := bytes.Repeat([]byte{9}, store.NotesKeySize)
@@ -233,10 +233,10 @@ func TestRotateNotesKey(t *testing.T) {
 			if st := must[store.Site](t)(s2.GetSite(ctx, f.a.as(f.a.owner), f.a.site1.ID)); st.Notes != "alarm code 1234 at A" {
 				t.Fatalf("site notes after rotation: %q", st.Notes)
 			}
-			if _, pending, err := s2.TOTPSecrets(ctx, acc.ID); err != nil || string(pending) != "totp secret bytes" {
+			if _, pending, err := s2.Accounts().TOTPSecrets(ctx, acc.ID); err != nil || string(pending) != "totp secret bytes" {
 				t.Fatalf("totp after rotation: %q %v", pending, err)
 			}
-			ms := must[[]store.NoticeMail](t)(s2.TakeMailRetries(ctx, time.Minute, 10))
+			ms := must[[]store.NoticeMail](t)(s2.Outbox().TakeMailRetries(ctx, time.Minute, 10))
 			bodies := map[string]bool{}
 			for _, m := range ms {
 				bodies[m.Body] = true

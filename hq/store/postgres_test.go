@@ -45,7 +45,7 @@ func mustSyncRows(t *testing.T, f *fixture) {
 	MustNoErr(t, err)
 	k, _, err := f.s.Enrol(ctx, tok, make([]byte, 32), "kiosk", newLog)
 	MustNoErr(t, err)
-	MustNoErr(t, f.s.UpdateKioskLog(ctx, store.KioskScope(f.a.org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
+	MustNoErr(t, f.s.KioskLogs().UpdateKioskLog(ctx, store.KioskScope(f.a.org.ID, k.ID), func(ctx context.Context, l *store.LogTx) error {
 		if err := l.Append(ctx, 0, [][]byte{[]byte("leaf")}, [][]byte{make([]byte, 32)}); err != nil {
 			return err
 		}
@@ -339,19 +339,19 @@ func TestPostgresEveryOrgIDTableUnderRLS(t *testing.T) {
 func mustGlobalRows(t *testing.T, f *fixture) (store.Session, store.AuthToken) {
 	t.Helper()
 	ctx := context.Background()
-	acct := must[store.Account](t)(f.s.CreateAccount(ctx, store.Account{Email: "staff@b.test"}))
-	MustNoErr(t, f.s.LinkMember(ctx, acct.ID, f.b.org.ID, f.b.staff.ID))
-	ss := must[store.Session](t)(f.s.CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: f.b.org.ID, MemberID: f.b.staff.ID,
+	acct := must[store.Account](t)(f.s.Accounts().CreateAccount(ctx, store.Account{Email: "staff@b.test"}))
+	MustNoErr(t, f.s.Accounts().LinkMember(ctx, acct.ID, f.b.org.ID, f.b.staff.ID))
+	ss := must[store.Session](t)(f.s.Accounts().CreateSession(ctx, store.Session{AccountID: acct.ID, OrgID: f.b.org.ID, MemberID: f.b.staff.ID,
 		AccessHash: []byte("b access"), RefreshHash: []byte("b refresh"), ExpiresAt: time.Now().Add(time.Hour)}))
-	must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("b mfa"), Purpose: store.PurposeMFA, AccountID: acct.ID,
+	must[store.AuthToken](t)(f.s.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: []byte("b mfa"), Purpose: store.PurposeMFA, AccountID: acct.ID,
 		OrgID: f.b.org.ID, MemberID: f.b.staff.ID, ExpiresAt: time.Now().Add(time.Hour)}))
-	must[store.AuthToken](t)(f.s.CreateAuthToken(ctx, store.AuthToken{Hash: []byte("reset"), Purpose: store.PurposeReset, AccountID: acct.ID,
+	must[store.AuthToken](t)(f.s.Accounts().CreateAuthToken(ctx, store.AuthToken{Hash: []byte("reset"), Purpose: store.PurposeReset, AccountID: acct.ID,
 		Email: acct.Email, ExpiresAt: time.Now().Add(time.Hour)}))
-	inv := must[store.AuthToken](t)(f.s.CreateInvite(ctx, f.b.as(f.b.owner), store.AuthToken{Hash: []byte("b invite"), Email: "new@b.test",
+	inv := must[store.AuthToken](t)(f.s.Accounts().CreateInvite(ctx, f.b.as(f.b.owner), store.AuthToken{Hash: []byte("b invite"), Email: "new@b.test",
 		Role: keycab.RoleStaff, ExpiresAt: time.Now().Add(time.Hour)}))
 	for _, org := range []string{f.b.org.ID, ""} {
-		must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{Kind: "invite", OrgID: org, To: "new@b.test", Subject: "s", Status: "failed"}))
-		must[string](t)(f.s.QueueMailRetry(ctx, store.NoticeMail{OrgID: org, Kind: "invite", To: "new@b.test", Subject: "s", Body: "link"}, time.Now()))
+		must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, store.Delivery{Kind: "invite", OrgID: org, To: "new@b.test", Subject: "s", Status: "failed"}))
+		must[string](t)(f.s.Outbox().QueueMailRetry(ctx, store.NoticeMail{OrgID: org, Kind: "invite", To: "new@b.test", Subject: "s", Body: "link"}, time.Now()))
 	}
 	return ss, inv
 }
@@ -409,12 +409,12 @@ func TestPostgresGlobalTablesAttack(t *testing.T) {
 		t.Errorf("the owner sees %d session and token rows with no tenant set", owned)
 	}
 	// B's rows are untouched and still work through the store.
-	must[store.Session](t)(f.s.SessionByAccess(ctx, ss.AccessHash))
-	if is := must[[]store.AuthToken](t)(f.s.ListInvites(ctx, f.b.as(f.b.owner))); len(is) != 1 || is[0].ID != inv.ID {
+	must[store.Session](t)(f.s.Accounts().SessionByAccess(ctx, ss.AccessHash))
+	if is := must[[]store.AuthToken](t)(f.s.Accounts().ListInvites(ctx, f.b.as(f.b.owner))); len(is) != 1 || is[0].ID != inv.ID {
 		t.Fatalf("B's invitations: %v", is)
 	}
-	must[store.AuthToken](t)(f.s.PeekAuthToken(ctx, store.PurposeMFA, []byte("b mfa")))
-	if ms := must[[]store.Membership](t)(f.s.Memberships(ctx, ss.AccountID)); len(ms) != 1 || ms[0].OrgID != f.b.org.ID {
+	must[store.AuthToken](t)(f.s.Accounts().PeekAuthToken(ctx, store.PurposeMFA, []byte("b mfa")))
+	if ms := must[[]store.Membership](t)(f.s.Accounts().Memberships(ctx, ss.AccountID)); len(ms) != 1 || ms[0].OrgID != f.b.org.ID {
 		t.Fatalf("memberships %v", ms)
 	}
 }

@@ -26,9 +26,9 @@ var errNotPublic = keycab.Errorf(keycab.EUNAUTHORIZED, "this log is not public: 
 
 // PublicLogs reports whether the principal's organisation publishes its
 // kiosks' logs.
-func (s *Store) PublicLogs(ctx context.Context, sc Scope) (bool, error) {
+func (s *KioskLogs) PublicLogs(ctx context.Context, sc Scope) (bool, error) {
 	var on bool
-	err := s.read(ctx, "get org public logs", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "get org public logs", sc, func(ctx context.Context, t *tx) error {
 		return t.queryRow(ctx, "SELECT public_logs FROM orgs WHERE id = $1", t.org()).Scan(&on)
 	})
 	return on, err
@@ -37,8 +37,8 @@ func (s *Store) PublicLogs(ctx context.Context, sc Scope) (bool, error) {
 // SetPublicLogs sets whether the organisation publishes its kiosks' logs
 // to anyone without a token, recorded as org.public_logs with before and
 // after. Owners and admins only.
-func (s *Store) SetPublicLogs(ctx context.Context, sc Scope, on bool) error {
-	return s.write(ctx, "set org public logs", sc, func(ctx context.Context, t *tx) error {
+func (s *KioskLogs) SetPublicLogs(ctx context.Context, sc Scope, on bool) error {
+	return s.store().write(ctx, "set org public logs", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("publishing the organisation's kiosk logs"); err != nil {
 			return err
 		}
@@ -59,9 +59,9 @@ func (s *Store) SetPublicLogs(ctx context.Context, sc Scope, on bool) error {
 // PublicKioskLog returns a kiosk's log state to anyone, when its
 // organisation publishes its logs (EUNAUTHORIZED otherwise, as for a
 // request without a token).
-func (s *Store) PublicKioskLog(ctx context.Context, kioskID string) (KioskLog, error) {
+func (s *KioskLogs) PublicKioskLog(ctx context.Context, kioskID string) (KioskLog, error) {
 	var kl KioskLog
-	err := s.readPublic(ctx, "public kiosk log "+kioskID, kioskID, func(ctx context.Context, t *tx) error {
+	err := s.store().readPublic(ctx, "public kiosk log "+kioskID, kioskID, func(ctx context.Context, t *tx) error {
 		var err error
 		kl, err = t.kioskLog(ctx, kioskID, false)
 		return err
@@ -71,9 +71,9 @@ func (s *Store) PublicKioskLog(ctx context.Context, kioskID string) (KioskLog, e
 
 // PublicKioskTreeHashes is KioskTreeHashes for anyone, when the kiosk's
 // organisation publishes its logs.
-func (s *Store) PublicKioskTreeHashes(ctx context.Context, kioskID string, indexes []int64) ([]tlog.Hash, error) {
+func (s *KioskLogs) PublicKioskTreeHashes(ctx context.Context, kioskID string, indexes []int64) ([]tlog.Hash, error) {
 	var out []tlog.Hash
-	err := s.readPublic(ctx, "public kiosk tree hashes "+kioskID, kioskID, func(ctx context.Context, t *tx) error {
+	err := s.store().readPublic(ctx, "public kiosk tree hashes "+kioskID, kioskID, func(ctx context.Context, t *tx) error {
 		var err error
 		out, err = (&LogTx{t: t, log: KioskLog{KioskID: kioskID}}).HashReader(ctx).ReadHashes(indexes)
 		return err
@@ -83,9 +83,9 @@ func (s *Store) PublicKioskTreeHashes(ctx context.Context, kioskID string, index
 
 // PublicKioskLeaves is KioskLeaves for anyone, when the kiosk's
 // organisation publishes its logs.
-func (s *Store) PublicKioskLeaves(ctx context.Context, kioskID string, start, end int64) ([][]byte, error) {
+func (s *KioskLogs) PublicKioskLeaves(ctx context.Context, kioskID string, start, end int64) ([][]byte, error) {
 	var out [][]byte
-	err := s.readPublic(ctx, "public kiosk leaves "+kioskID, kioskID, func(ctx context.Context, t *tx) error {
+	err := s.store().readPublic(ctx, "public kiosk leaves "+kioskID, kioskID, func(ctx context.Context, t *tx) error {
 		var err error
 		out, err = (&LogTx{t: t, log: KioskLog{KioskID: kioskID}}).Leaves(ctx, start, end)
 		return err

@@ -42,8 +42,8 @@ type ReportSubscription struct {
 }
 
 // SubscribeReport subscribes the principal to a report by mail.
-func (s *Store) SubscribeReport(ctx context.Context, sc Scope, r ReportSubscription) (ReportSubscription, error) {
-	err := s.write(ctx, "subscribe to report", sc, func(ctx context.Context, t *tx) error {
+func (s *Outbox) SubscribeReport(ctx context.Context, sc Scope, r ReportSubscription) (ReportSubscription, error) {
+	err := s.store().write(ctx, "subscribe to report", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requirePerson("report mail"); err != nil {
 			return err
 		}
@@ -76,9 +76,9 @@ func (s *Store) SubscribeReport(ctx context.Context, sc Scope, r ReportSubscript
 }
 
 // ListReportSubscriptions returns the principal's own report mails.
-func (s *Store) ListReportSubscriptions(ctx context.Context, sc Scope) ([]ReportSubscription, error) {
+func (s *Outbox) ListReportSubscriptions(ctx context.Context, sc Scope) ([]ReportSubscription, error) {
 	var out []ReportSubscription
-	err := s.read(ctx, "list report mail", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "list report mail", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requirePerson("report mail"); err != nil {
 			return err
 		}
@@ -90,8 +90,8 @@ func (s *Store) ListReportSubscriptions(ctx context.Context, sc Scope) ([]Report
 }
 
 // UnsubscribeReport removes one of the principal's report mails.
-func (s *Store) UnsubscribeReport(ctx context.Context, sc Scope, id string) error {
-	return s.write(ctx, "unsubscribe from report", sc, func(ctx context.Context, t *tx) error {
+func (s *Outbox) UnsubscribeReport(ctx context.Context, sc Scope, id string) error {
+	return s.store().write(ctx, "unsubscribe from report", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requirePerson("report mail"); err != nil {
 			return err
 		}
@@ -103,8 +103,8 @@ func (s *Store) UnsubscribeReport(ctx context.Context, sc Scope, id string) erro
 // mail's unsubscribe link (hq/report.CheckUnsubscribe vouches for the
 // link): no sign-in, as a mail's unsubscribe link must work. Removing
 // one already gone succeeds.
-func (s *Store) UnsubscribeReportByLink(ctx context.Context, orgID, id string) error {
-	return s.tenant(ctx, "unsubscribe from report", orgID, true, func(ctx context.Context, t *tx) error {
+func (s *Outbox) UnsubscribeReportByLink(ctx context.Context, orgID, id string) error {
+	return s.store().tenant(ctx, "unsubscribe from report", orgID, true, func(ctx context.Context, t *tx) error {
 		var member string
 		var role keycab.Role
 		err := t.queryRow(ctx, `SELECT r.member_id, m.role FROM report_subscriptions r JOIN members m ON m.org_id = r.org_id AND m.id = r.member_id
@@ -137,9 +137,9 @@ func (t *tx) unsubscribe(ctx context.Context, id, member string) error {
 // member's address and the site's time zone, for the notifier, which
 // decides which are due: members disabled, erased or without an
 // address are left out.
-func (s *Store) DueReportMail(ctx context.Context, orgID string) ([]ReportSubscription, error) {
+func (s *Outbox) DueReportMail(ctx context.Context, orgID string) ([]ReportSubscription, error) {
 	var out []ReportSubscription
-	err := s.tenant(ctx, "report mail", orgID, false, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "report mail", orgID, false, func(ctx context.Context, t *tx) error {
 		var err error
 		out, err = t.reportSubscriptions(ctx, "AND m.email <> '' AND NOT m.disabled AND m.erased_us = 0")
 		return err

@@ -12,6 +12,17 @@ import (
 	"keycab.dev/keycab"
 )
 
+// Provisioning is SCIM provisioning (scim.go): the SCIM tokens and the
+// users and groups an identity provider creates, changes and deletes.
+// It is the same store as Store (a defined type over it).
+type Provisioning Store
+
+// Provisioning returns the store's Provisioning methods.
+func (s *Store) Provisioning() *Provisioning { return (*Provisioning)(s) }
+
+// store is the Store this is.
+func (s *Provisioning) store() *Store { return (*Store)(s) }
+
 // SCIM provisioning (RFC 7643/7644; the edge is hq/scim): an identity
 // provider creates, updates, deactivates and deletes an organisation's
 // members and its member groups with a SCIM token. A SCIM token is an
@@ -30,7 +41,7 @@ const ScopeSCIM = "scim"
 // CreateSCIMToken stores a new SCIM token of the principal's
 // organisation with the hash of its secret (which the caller made and
 // shows once). Owners and admins, signed in; in the admin log.
-func (s *Store) CreateSCIMToken(ctx context.Context, sc Scope, name string, hash []byte) (APIKey, error) {
+func (s *Provisioning) CreateSCIMToken(ctx context.Context, sc Scope, name string, hash []byte) (APIKey, error) {
 	k := APIKey{Name: strings.TrimSpace(name)}
 	if k.Name == "" || len(k.Name) > 100 {
 		return k, fmt.Errorf("create SCIM token: %w", invalid("a SCIM token needs a name of at most 100 bytes"))
@@ -38,7 +49,7 @@ func (s *Store) CreateSCIMToken(ctx context.Context, sc Scope, name string, hash
 	if len(hash) < 32 {
 		return k, fmt.Errorf("create SCIM token: %w", invalid("the token's hash is missing"))
 	}
-	err := s.write(ctx, "create SCIM token", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "create SCIM token", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("creating a SCIM token"); err != nil {
 			return err
 		}
@@ -59,9 +70,9 @@ func (s *Store) CreateSCIMToken(ctx context.Context, sc Scope, name string, hash
 
 // ListSCIMTokens returns the organisation's SCIM tokens, revoked ones
 // too, newest first. Owners, admins and auditors, signed in.
-func (s *Store) ListSCIMTokens(ctx context.Context, sc Scope) ([]APIKey, error) {
+func (s *Provisioning) ListSCIMTokens(ctx context.Context, sc Scope) ([]APIKey, error) {
 	var out []APIKey
-	err := s.read(ctx, "list SCIM tokens", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "list SCIM tokens", sc, func(ctx context.Context, t *tx) error {
 		if !t.p.readsAll() || t.p.apiKey != "" {
 			return forbidden("SCIM tokens are for owners, admins and auditors")
 		}
@@ -76,15 +87,15 @@ func (s *Store) ListSCIMTokens(ctx context.Context, sc Scope) ([]APIKey, error) 
 
 // RevokeSCIMToken refuses SCIM token id from now on. Owners and admins;
 // in the admin log.
-func (s *Store) RevokeSCIMToken(ctx context.Context, sc Scope, id string) (APIKey, error) {
-	return s.revokeKey(ctx, sc, id, true)
+func (s *Provisioning) RevokeSCIMToken(ctx context.Context, sc Scope, id string) (APIKey, error) {
+	return s.store().revokeKey(ctx, sc, id, true)
 }
 
 // AuthenticateSCIMToken returns SCIM token id of orgID when hash is its
 // secret's hash and it is not revoked; anything else (an API key among
 // them) is the one EUNAUTHORIZED.
-func (s *Store) AuthenticateSCIMToken(ctx context.Context, orgID, id string, hash []byte) (APIKey, error) {
-	return s.authenticateKey(ctx, orgID, id, hash, true)
+func (s *Provisioning) AuthenticateSCIMToken(ctx context.Context, orgID, id string, hash []byte) (APIKey, error) {
+	return s.store().authenticateKey(ctx, orgID, id, hash, true)
 }
 
 // SCIMUser is a member as SCIM sees it.
@@ -117,9 +128,9 @@ func (p principal) requireSCIM() error {
 
 // SCIMUsers returns the organisation's members (the erased ones left
 // out), ordered by id, with their groups. SCIM tokens only.
-func (s *Store) SCIMUsers(ctx context.Context, sc Scope) ([]SCIMUser, error) {
+func (s *Provisioning) SCIMUsers(ctx context.Context, sc Scope) ([]SCIMUser, error) {
 	var out []SCIMUser
-	err := s.read(ctx, "list SCIM users", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "list SCIM users", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}
@@ -142,9 +153,9 @@ func (s *Store) SCIMUsers(ctx context.Context, sc Scope) ([]SCIMUser, error) {
 }
 
 // SCIMUser returns member id as SCIM sees it. SCIM tokens only.
-func (s *Store) SCIMUser(ctx context.Context, sc Scope, id string) (SCIMUser, error) {
+func (s *Provisioning) SCIMUser(ctx context.Context, sc Scope, id string) (SCIMUser, error) {
 	var u SCIMUser
-	err := s.read(ctx, "get SCIM user", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "get SCIM user", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}
@@ -226,12 +237,12 @@ type scimUserRecord struct {
 // SCIMCreateUser creates a member (staff, every site) from what the
 // identity provider sends: userName, name, email, externalId and active.
 // SCIM tokens only; in the admin log as member.create and scim.user.
-func (s *Store) SCIMCreateUser(ctx context.Context, sc Scope, u SCIMUser) (SCIMUser, error) {
+func (s *Provisioning) SCIMCreateUser(ctx context.Context, sc Scope, u SCIMUser) (SCIMUser, error) {
 	if err := checkSCIMUser(&u); err != nil {
 		return u, fmt.Errorf("create SCIM user: %w", err)
 	}
 	var out SCIMUser
-	err := s.write(ctx, "create SCIM user", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "create SCIM user", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}
@@ -264,16 +275,16 @@ func (s *Store) SCIMCreateUser(ctx context.Context, sc Scope, u SCIMUser) (SCIMU
 // member and revokes their sessions; the next config bundles leave them
 // out. An owner is beyond a SCIM token (EFORBIDDEN). SCIM tokens only;
 // in the admin log as scim.user, with member.disable or member.enable.
-func (s *Store) SCIMReplaceUser(ctx context.Context, sc Scope, id string, u SCIMUser) (SCIMUser, error) {
+func (s *Provisioning) SCIMReplaceUser(ctx context.Context, sc Scope, id string, u SCIMUser) (SCIMUser, error) {
 	return s.SCIMUpdateUser(ctx, sc, id, func(SCIMUser) (SCIMUser, error) { return u, nil })
 }
 
 // SCIMUpdateUser is SCIMReplaceUser with what change makes of the user
 // as they stand, in the same transaction (a PATCH: two at once do not
 // lose either's change).
-func (s *Store) SCIMUpdateUser(ctx context.Context, sc Scope, id string, change func(SCIMUser) (SCIMUser, error)) (SCIMUser, error) {
+func (s *Provisioning) SCIMUpdateUser(ctx context.Context, sc Scope, id string, change func(SCIMUser) (SCIMUser, error)) (SCIMUser, error) {
 	var out SCIMUser
-	err := s.write(ctx, "replace SCIM user", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "replace SCIM user", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}
@@ -331,8 +342,8 @@ func (s *Store) SCIMUpdateUser(ctx context.Context, sc Scope, id string, change 
 
 // SCIMDeleteUser removes member id as RemoveMember does (refused while
 // they hold a key set). SCIM tokens only.
-func (s *Store) SCIMDeleteUser(ctx context.Context, sc Scope, id string) error {
-	return s.write(ctx, "delete SCIM user", sc, func(ctx context.Context, t *tx) error {
+func (s *Provisioning) SCIMDeleteUser(ctx context.Context, sc Scope, id string) error {
+	return s.store().write(ctx, "delete SCIM user", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}
@@ -345,9 +356,9 @@ func (s *Store) SCIMDeleteUser(ctx context.Context, sc Scope, id string) error {
 
 // SCIMGroups returns the organisation's member groups, ordered by id.
 // SCIM tokens only.
-func (s *Store) SCIMGroups(ctx context.Context, sc Scope) ([]SCIMGroup, error) {
+func (s *Provisioning) SCIMGroups(ctx context.Context, sc Scope) ([]SCIMGroup, error) {
 	var out []SCIMGroup
-	err := s.read(ctx, "list SCIM groups", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "list SCIM groups", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}
@@ -368,9 +379,9 @@ func (s *Store) SCIMGroups(ctx context.Context, sc Scope) ([]SCIMGroup, error) {
 }
 
 // SCIMGroup returns member group id. SCIM tokens only.
-func (s *Store) SCIMGroup(ctx context.Context, sc Scope, id string) (SCIMGroup, error) {
+func (s *Provisioning) SCIMGroup(ctx context.Context, sc Scope, id string) (SCIMGroup, error) {
 	var g SCIMGroup
-	err := s.read(ctx, "get SCIM group", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "get SCIM group", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}
@@ -408,15 +419,15 @@ func (t *tx) scimGroup(ctx context.Context, id string) (SCIMGroup, error) {
 // externalId and members. A group SCIM creates is organisation-wide.
 // SCIM tokens only; in the admin log (group.create, group.rename,
 // group.entries).
-func (s *Store) SCIMPutGroup(ctx context.Context, sc Scope, id string, g SCIMGroup) (SCIMGroup, error) {
+func (s *Provisioning) SCIMPutGroup(ctx context.Context, sc Scope, id string, g SCIMGroup) (SCIMGroup, error) {
 	return s.SCIMUpdateGroup(ctx, sc, id, func(SCIMGroup) (SCIMGroup, error) { return g, nil })
 }
 
 // SCIMUpdateGroup is SCIMPutGroup with what change makes of the group as
 // it stands (empty for a new one), in the same transaction (a PATCH).
-func (s *Store) SCIMUpdateGroup(ctx context.Context, sc Scope, id string, change func(SCIMGroup) (SCIMGroup, error)) (SCIMGroup, error) {
+func (s *Provisioning) SCIMUpdateGroup(ctx context.Context, sc Scope, id string, change func(SCIMGroup) (SCIMGroup, error)) (SCIMGroup, error) {
 	var out SCIMGroup
-	err := s.write(ctx, "put SCIM group", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "put SCIM group", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}
@@ -512,8 +523,8 @@ func (t *tx) groupNameFree(ctx context.Context, name, id string) error {
 
 // SCIMDeleteGroup removes member group id, its members' membership and
 // its rules. SCIM tokens only; in the admin log.
-func (s *Store) SCIMDeleteGroup(ctx context.Context, sc Scope, id string) error {
-	return s.write(ctx, "delete SCIM group", sc, func(ctx context.Context, t *tx) error {
+func (s *Provisioning) SCIMDeleteGroup(ctx context.Context, sc Scope, id string) error {
+	return s.store().write(ctx, "delete SCIM group", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireSCIM(); err != nil {
 			return err
 		}

@@ -74,8 +74,8 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 
 // CreateSession stores a new session. An empty FamilyID starts a family
 // (a login).
-func (s *Store) CreateSession(ctx context.Context, ss Session) (Session, error) {
-	err := s.tenant(ctx, "create session", ss.OrgID, true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) CreateSession(ctx context.Context, ss Session) (Session, error) {
+	err := s.store().tenant(ctx, "create session", ss.OrgID, true, func(ctx context.Context, t *tx) error {
 		var err error
 		ss, err = t.insertSession(ctx, ss)
 		return err
@@ -100,9 +100,9 @@ func (t *tx) insertSession(ctx context.Context, ss Session) (Session, error) {
 // SessionByAccess returns the session whose access token hashes to hash,
 // whatever its state (the caller checks revocation, rotation and expiry).
 // An unknown hash is EUNAUTHORIZED.
-func (s *Store) SessionByAccess(ctx context.Context, hash []byte) (Session, error) {
+func (s *Accounts) SessionByAccess(ctx context.Context, hash []byte) (Session, error) {
 	var ss Session
-	err := s.global(ctx, "get session", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "get session", false, func(ctx context.Context, t *tx) error {
 		var err error
 		ss, err = scanSession(t.queryRow(ctx, t.byEngine(
 			"SELECT "+sessionCols+" FROM sessions WHERE access_hash = $1",
@@ -146,8 +146,8 @@ func (t *tx) sessionMember(ctx context.Context, ss Session) error {
 
 // TouchSession records a use of session id of organisation orgID (for
 // idle expiry).
-func (s *Store) TouchSession(ctx context.Context, orgID, id string) error {
-	return s.tenant(ctx, "touch session", orgID, true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) TouchSession(ctx context.Context, orgID, id string) error {
+	return s.store().tenant(ctx, "touch session", orgID, true, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, "UPDATE sessions SET last_used_us = $1 WHERE org_id = $2 AND id = $3 AND last_used_us < $1", us(t.now), t.org(), id)
 		return err
 	})
@@ -162,10 +162,10 @@ var ErrRefreshReused = keycab.Errorf(keycab.EUNAUTHORIZED, "refresh token reuse 
 // is reuse: the whole family is revoked (committed) and the answer is
 // ErrRefreshReused. valid judges the current session (idle and absolute
 // expiry); when it returns an error, nothing is rotated.
-func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next Session, valid func(Session) error) (Session, error) {
+func (s *Accounts) RotateSession(ctx context.Context, refreshHash []byte, next Session, valid func(Session) error) (Session, error) {
 	var out Session
 	reused := false
-	err := s.global(ctx, "rotate session", true, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "rotate session", true, func(ctx context.Context, t *tx) error {
 		cur, err := scanSession(t.queryRow(ctx, t.byEngine(
 			"SELECT "+sessionCols+" FROM sessions WHERE refresh_hash = $1",
 			"SELECT "+sessionCols+" FROM keycab_session_by_refresh($1)"), refreshHash)) // locked FOR UPDATE
@@ -204,8 +204,8 @@ func (s *Store) RotateSession(ctx context.Context, refreshHash []byte, next Sess
 
 // RevokeFamily revokes every session of a login (sign-out) to
 // organisation orgID.
-func (s *Store) RevokeFamily(ctx context.Context, orgID, familyID string) error {
-	return s.tenant(ctx, "revoke session", orgID, true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) RevokeFamily(ctx context.Context, orgID, familyID string) error {
+	return s.store().tenant(ctx, "revoke session", orgID, true, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, "UPDATE sessions SET revoked_us = $1 WHERE org_id = $2 AND family_id = $3 AND revoked_us = 0", us(t.now), t.org(), familyID)
 		return err
 	})
@@ -226,8 +226,8 @@ func (t *tx) revokeMemberSessions(ctx context.Context, memberID string) error {
 
 // RevokeAccountSessions revokes every session of an account (sign-out
 // everywhere).
-func (s *Store) RevokeAccountSessions(ctx context.Context, accountID string) error {
-	return s.global(ctx, "revoke sessions", true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) RevokeAccountSessions(ctx context.Context, accountID string) error {
+	return s.store().global(ctx, "revoke sessions", true, func(ctx context.Context, t *tx) error {
 		return t.revokeAccountSessions(ctx, accountID)
 	})
 }
@@ -244,14 +244,14 @@ func (t *tx) revokeAccountSessions(ctx context.Context, accountID string) error 
 // current pair, not rotated, revoked or past its absolute expiry. Idle
 // expiry is the auth layer's to judge. Each organisation's are read in a
 // transaction bound to it.
-func (s *Store) AccountSessions(ctx context.Context, accountID string) ([]Session, error) {
+func (s *Accounts) AccountSessions(ctx context.Context, accountID string) ([]Session, error) {
 	ms, err := s.Memberships(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
 	var out []Session
 	for _, m := range ms {
-		err := s.tenant(ctx, "list sessions", m.OrgID, false, func(ctx context.Context, t *tx) error {
+		err := s.store().tenant(ctx, "list sessions", m.OrgID, false, func(ctx context.Context, t *tx) error {
 			rows, err := t.query(ctx, "SELECT "+sessionCols+` FROM sessions WHERE org_id = $1 AND account_id = $2
 				AND rotated_us = 0 AND revoked_us = 0 AND expires_us > $3`, t.org(), accountID, us(t.now))
 			if err != nil {
@@ -284,14 +284,14 @@ func (s *Store) AccountSessions(ctx context.Context, accountID string) ([]Sessio
 // RevokeAccountFamily signs out the login familyID of account accountID
 // (one entry of AccountSessions). A login of another account, or an
 // unknown one, is ENOTFOUND; one already signed out is not an error.
-func (s *Store) RevokeAccountFamily(ctx context.Context, accountID, familyID string) error {
+func (s *Accounts) RevokeAccountFamily(ctx context.Context, accountID, familyID string) error {
 	ms, err := s.Memberships(ctx, accountID)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
 		found := false
-		err := s.tenant(ctx, "revoke session", m.OrgID, true, func(ctx context.Context, t *tx) error {
+		err := s.store().tenant(ctx, "revoke session", m.OrgID, true, func(ctx context.Context, t *tx) error {
 			var n int
 			if err := t.queryRow(ctx, "SELECT count(*) FROM sessions WHERE org_id = $1 AND account_id = $2 AND family_id = $3",
 				t.org(), accountID, familyID).Scan(&n); err != nil || n == 0 {

@@ -24,7 +24,7 @@ func TestSignupIsOneTransaction(t *testing.T) {
 			if acct.ID == "" || acct.Email != "owner@acme.test" || owner.Email != "owner@acme.test" {
 				t.Fatalf("account %+v, owner %+v", acct, owner)
 			}
-			ms, err := s.Memberships(ctx, acct.ID)
+			ms, err := s.Accounts().Memberships(ctx, acct.ID)
 			if err != nil || len(ms) != 1 || ms[0].OrgID != org.ID || ms[0].MemberID != owner.ID {
 				t.Fatalf("memberships %+v %v", ms, err)
 			}
@@ -42,7 +42,7 @@ func TestSignupIsOneTransaction(t *testing.T) {
 					t.Fatalf("%s: the organisation of a failed signup exists", name)
 				}
 			}
-			if ms, _ := s.Memberships(ctx, acct.ID); len(ms) != 1 {
+			if ms, _ := s.Accounts().Memberships(ctx, acct.ID); len(ms) != 1 {
 				t.Fatalf("the first account now has %d memberships", len(ms))
 			}
 		})

@@ -166,9 +166,9 @@ func (t *tx) ssoConfig(ctx context.Context) (SSOConfig, []byte, error) {
 }
 
 // GetSSOConfig returns the organisation's SSO configuration. Owners only.
-func (s *Store) GetSSOConfig(ctx context.Context, sc Scope) (SSOConfig, error) {
+func (s *Accounts) GetSSOConfig(ctx context.Context, sc Scope) (SSOConfig, error) {
 	var c SSOConfig
-	err := s.read(ctx, "get sso config", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "get sso config", sc, func(ctx context.Context, t *tx) error {
 		if t.p.role != keycab.RoleOwner || t.p.apiKey != "" {
 			return forbidden("single sign-on is configured by owners")
 		}
@@ -183,8 +183,8 @@ func (s *Store) GetSSOConfig(ctx context.Context, sc Scope) (SSOConfig, error) {
 // An empty secret keeps the stored one (a first configuration needs
 // one). Owners only; in the admin log with before and after, never the
 // secret. A domain another organisation has claimed is ECONFLICT.
-func (s *Store) SetSSOConfig(ctx context.Context, sc Scope, c SSOConfig, secret string) (SSOConfig, error) {
-	err := s.write(ctx, "set sso config", sc, func(ctx context.Context, t *tx) error {
+func (s *Accounts) SetSSOConfig(ctx context.Context, sc Scope, c SSOConfig, secret string) (SSOConfig, error) {
+	err := s.store().write(ctx, "set sso config", sc, func(ctx context.Context, t *tx) error {
 		if t.p.role != keycab.RoleOwner || t.p.apiKey != "" {
 			return forbidden("single sign-on is configured by owners")
 		}
@@ -257,8 +257,8 @@ func (t *tx) setSSODomains(ctx context.Context, domains []string) error {
 
 // DeleteSSOConfig removes the organisation's SSO configuration (and so
 // its enforcement). Owners only; in the admin log.
-func (s *Store) DeleteSSOConfig(ctx context.Context, sc Scope) error {
-	return s.write(ctx, "delete sso config", sc, func(ctx context.Context, t *tx) error {
+func (s *Accounts) DeleteSSOConfig(ctx context.Context, sc Scope) error {
+	return s.store().write(ctx, "delete sso config", sc, func(ctx context.Context, t *tx) error {
 		if t.p.role != keycab.RoleOwner || t.p.apiKey != "" {
 			return forbidden("single sign-on is configured by owners")
 		}
@@ -278,9 +278,9 @@ func (s *Store) DeleteSSOConfig(ctx context.Context, sc Scope) error {
 
 // SSOOrgByDomain returns the organisation whose SSO vouches for an email
 // domain, for HQ (a sign-in by address); ENOTFOUND when none does.
-func (s *Store) SSOOrgByDomain(ctx context.Context, domain string) (string, error) {
+func (s *Accounts) SSOOrgByDomain(ctx context.Context, domain string) (string, error) {
 	var orgID string
-	err := s.global(ctx, "sso org by domain", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "sso org by domain", false, func(ctx context.Context, t *tx) error {
 		err := t.queryRow(ctx, t.byEngine("SELECT org_id FROM sso_domains WHERE domain = $1",
 			"SELECT * FROM keycab_sso_domain_org($1)"), strings.ToLower(strings.TrimSpace(domain))).Scan(&orgID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -293,10 +293,10 @@ func (s *Store) SSOOrgByDomain(ctx context.Context, domain string) (string, erro
 
 // SSOProvider returns an organisation's configuration and its opened
 // client secret, for HQ's sign-in flow.
-func (s *Store) SSOProvider(ctx context.Context, orgID string) (SSOConfig, string, error) {
+func (s *Accounts) SSOProvider(ctx context.Context, orgID string) (SSOConfig, string, error) {
 	var c SSOConfig
 	var secret []byte
-	err := s.tenant(ctx, "sso provider", orgID, false, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "sso provider", orgID, false, func(ctx context.Context, t *tx) error {
 		t.p = principal{org: orgID}
 		var sealed []byte
 		var err error
@@ -311,8 +311,8 @@ func (s *Store) SSOProvider(ctx context.Context, orgID string) (SSOConfig, strin
 
 // CreateSSOLogin records a sign-in under way: the hashes of its state
 // and of the browser's binding secret, until expires.
-func (s *Store) CreateSSOLogin(ctx context.Context, orgID string, stateHash, bindHash []byte, expires time.Time) error {
-	return s.tenant(ctx, "create sso login", orgID, true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) CreateSSOLogin(ctx context.Context, orgID string, stateHash, bindHash []byte, expires time.Time) error {
+	return s.store().tenant(ctx, "create sso login", orgID, true, func(ctx context.Context, t *tx) error {
 		t.p = principal{org: orgID}
 		if _, err := t.exec(ctx, "DELETE FROM sso_logins WHERE org_id = $1 AND expires_us < $2", orgID, us(t.now.Add(-time.Hour))); err != nil {
 			return err
@@ -326,9 +326,9 @@ func (s *Store) CreateSSOLogin(ctx context.Context, orgID string, stateHash, bin
 // UseSSOLogin uses up the sign-in under way whose state hashes to
 // stateHash and answers its binding hash. A used, expired or unknown
 // state is EUNAUTHORIZED.
-func (s *Store) UseSSOLogin(ctx context.Context, orgID string, stateHash []byte) ([]byte, error) {
+func (s *Accounts) UseSSOLogin(ctx context.Context, orgID string, stateHash []byte) ([]byte, error) {
 	var bind []byte
-	err := s.tenant(ctx, "use sso login", orgID, true, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "use sso login", orgID, true, func(ctx context.Context, t *tx) error {
 		t.p = principal{org: orgID}
 		err := t.queryRow(ctx, `UPDATE sso_logins SET used_us = $1 WHERE org_id = $2 AND state_hash = $3 AND used_us = 0 AND expires_us > $1
 			RETURNING bind_hash`, us(t.now), orgID, stateHash).Scan(&bind)
@@ -367,10 +367,10 @@ func (c SSOConfig) mapRole(groups []string) (SSORoleMap, bool) {
 // owner). The address counts as verified. Groups that map to no role
 // are EFORBIDDEN, as is a disabled or erased member. In the admin log:
 // sso.join and sso.role (before and after).
-func (s *Store) SSOJoin(ctx context.Context, orgID string, id SSOIdentity) (Membership, error) {
+func (s *Accounts) SSOJoin(ctx context.Context, orgID string, id SSOIdentity) (Membership, error) {
 	email := NormalizeEmail(id.Email)
 	ms := Membership{OrgID: orgID}
-	err := s.tenant(ctx, "sso sign-in", orgID, true, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "sso sign-in", orgID, true, func(ctx context.Context, t *tx) error {
 		t.p = principal{org: orgID}
 		c, _, err := t.ssoConfig(ctx)
 		if err != nil {
@@ -477,10 +477,10 @@ func (s *Store) SSOJoin(ctx context.Context, orgID string, id SSOIdentity) (Memb
 
 // SSOEnforced reports whether the organisation enforces SSO, and the
 // member's role, for HQ's password sign-in.
-func (s *Store) SSOEnforced(ctx context.Context, orgID, memberID string) (bool, keycab.Role, error) {
+func (s *Accounts) SSOEnforced(ctx context.Context, orgID, memberID string) (bool, keycab.Role, error) {
 	var enforced bool
 	var role keycab.Role
-	err := s.tenant(ctx, "sso enforced", orgID, false, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "sso enforced", orgID, false, func(ctx context.Context, t *tx) error {
 		t.p = principal{org: orgID}
 		if err := t.queryRow(ctx, "SELECT role FROM members WHERE org_id = $1 AND id = $2", orgID, memberID).Scan(&role); err != nil {
 			return err
@@ -496,8 +496,8 @@ func (s *Store) SSOEnforced(ctx context.Context, orgID, memberID string) (bool, 
 
 // LogBreakGlass records in the admin log an owner's password sign-in
 // while the organisation enforces SSO.
-func (s *Store) LogBreakGlass(ctx context.Context, orgID, memberID, how string) error {
-	return s.tenant(ctx, "log break-glass sign-in", orgID, true, func(ctx context.Context, t *tx) error {
+func (s *Accounts) LogBreakGlass(ctx context.Context, orgID, memberID, how string) error {
+	return s.store().tenant(ctx, "log break-glass sign-in", orgID, true, func(ctx context.Context, t *tx) error {
 		t.p = principal{org: orgID}
 		return t.logActionBy(ctx, memberID, keycab.RoleOwner, "sso.break_glass", memberID, how)
 	})

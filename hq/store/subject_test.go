@@ -35,10 +35,10 @@ func TestSubjectAccess(t *testing.T) {
 				{LogIndex: 2, Kind: keycab.EventKeyReturned, ActorID: a.admin.ID, KeySetID: a.ks2.ID, At: now.Add(-time.Minute)},
 			}))
 			MustNoErr(t, f.s.RecordEvents(ctx, b.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: b.staff.ID, KeySetID: b.ks1.ID, At: now}}))
-			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{OrgID: a.org.ID, Kind: "notice", To: subject.Email, Subject: "Overdue", Status: "dry-run"}))
-			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{OrgID: a.org.ID, Kind: "notice", To: a.admin.Email, Subject: "Not theirs", Status: "dry-run"}))
+			must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, store.Delivery{OrgID: a.org.ID, Kind: "notice", To: subject.Email, Subject: "Overdue", Status: "dry-run"}))
+			must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, store.Delivery{OrgID: a.org.ID, Kind: "notice", To: a.admin.Email, Subject: "Not theirs", Status: "dry-run"}))
 			// The same address in another organisation is not this member.
-			must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{OrgID: b.org.ID, Kind: "notice", To: subject.Email, Subject: "Other org", Status: "dry-run"}))
+			must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, store.Delivery{OrgID: b.org.ID, Kind: "notice", To: subject.Email, Subject: "Other org", Status: "dry-run"}))
 			MustNoErr(t, f.s.SetMemberSites(ctx, own, subject.ID, []string{a.site1.ID}))
 
 			rec, err := f.s.SubjectAccess(ctx, a.as(a.admin), subject.ID)
@@ -141,7 +141,7 @@ func subjectContractCases() []contractCase {
 			MustNoErr(t, f.s.RecordEvents(ctx, a.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: a.staff.ID, KeySetID: a.ks1.ID, At: now}}))
 			MustNoErr(t, f.s.RecordEvents(ctx, b.kiosk(), []store.Event{{LogIndex: 0, Kind: keycab.EventKeyTaken, ActorID: b.staff.ID, KeySetID: b.ks1.ID, At: now}}))
 			for _, org := range []string{a.org.ID, b.org.ID} {
-				must[store.Delivery](t)(f.s.RecordDelivery(ctx, store.Delivery{OrgID: org, Kind: "notice", To: a.staff.Email, Subject: "to " + org, Status: "dry-run"}))
+				must[store.Delivery](t)(f.s.Accounts().RecordDelivery(ctx, store.Delivery{OrgID: org, Kind: "notice", To: a.staff.Email, Subject: "to " + org, Status: "dry-run"}))
 			}
 			rec := must[store.SubjectRecord](t)(f.s.SubjectAccess(ctx, a.as(a.staff), a.staff.ID))
 			if rec.OrgID != a.org.ID || len(rec.Badges) != 1 || len(rec.Events) != 1 || len(rec.Holding) != 1 || len(rec.Deliveries) != 1 {

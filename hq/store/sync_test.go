@@ -51,39 +51,39 @@ func TestSyncStore(t *testing.T) {
 				t.Fatalf("token reused: %v", err)
 			}
 			sc := store.KioskScope(a.org.ID, k.ID)
-			MustNoErr(t, f.s.UpdateKioskLog(ctx, sc, func(ctx context.Context, l *store.LogTx) error {
+			MustNoErr(t, f.s.KioskLogs().UpdateKioskLog(ctx, sc, func(ctx context.Context, l *store.LogTx) error {
 				if err := l.Append(ctx, 0, [][]byte{[]byte("leaf")}, [][]byte{make([]byte, 32)}); err != nil {
 					return err
 				}
 				return l.SetHead(ctx, 1, []byte("cp"), []byte("cosigned"))
 			}))
-			if got := must[store.KioskLog](t)(f.s.KioskLogState(ctx, sc)); got.Size != 1 || string(got.Cosigned) != "cosigned" {
+			if got := must[store.KioskLog](t)(f.s.KioskLogs().KioskLogState(ctx, sc)); got.Size != 1 || string(got.Cosigned) != "cosigned" {
 				t.Fatalf("log state %+v", got)
 			}
-			if _, err := f.s.GetKioskLog(ctx, b.as(b.owner), k.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			if _, err := f.s.KioskLogs().GetKioskLog(ctx, b.as(b.owner), k.ID); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 				t.Fatalf("org B read A's kiosk log: %v", err)
 			}
-			if _, err := f.s.KioskLeaves(ctx, b.as(b.auditor), k.ID, 0, 1); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			if _, err := f.s.KioskLogs().KioskLeaves(ctx, b.as(b.auditor), k.ID, 0, 1); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 				t.Fatalf("org B read A's kiosk leaves: %v", err)
 			}
-			if _, err := f.s.KioskLogState(ctx, store.KioskScope(b.org.ID, k.ID)); err == nil {
+			if _, err := f.s.KioskLogs().KioskLogState(ctx, store.KioskScope(b.org.ID, k.ID)); err == nil {
 				t.Fatal("A's kiosk identified in org B")
 			}
 			exp := time.Now().Add(time.Minute)
-			MustNoErr(t, f.s.UseNonce(ctx, sc, "n1", exp))
-			if err := f.s.UseNonce(ctx, sc, "n1", exp); keycab.ErrorCode(err) != keycab.ECONFLICT {
+			MustNoErr(t, f.s.KioskLogs().UseNonce(ctx, sc, "n1", exp))
+			if err := f.s.KioskLogs().UseNonce(ctx, sc, "n1", exp); keycab.ErrorCode(err) != keycab.ECONFLICT {
 				t.Fatalf("nonce reused: %v", err)
 			}
-			MustNoErr(t, f.s.UseNonce(ctx, b.kiosk(), "n1", exp)) // another kiosk's nonces are its own
-			v1 := must[int64](t)(f.s.IssueConfigVersion(ctx, sc, []byte("h1")))
-			if v := must[int64](t)(f.s.IssueConfigVersion(ctx, sc, []byte("h1"))); v != v1 {
+			MustNoErr(t, f.s.KioskLogs().UseNonce(ctx, b.kiosk(), "n1", exp)) // another kiosk's nonces are its own
+			v1 := must[int64](t)(f.s.KioskLogs().IssueConfigVersion(ctx, sc, []byte("h1")))
+			if v := must[int64](t)(f.s.KioskLogs().IssueConfigVersion(ctx, sc, []byte("h1"))); v != v1 {
 				t.Fatalf("unchanged config got version %d, then %d", v1, v)
 			}
-			if v := must[int64](t)(f.s.IssueConfigVersion(ctx, sc, []byte("h2"))); v <= v1 {
+			if v := must[int64](t)(f.s.KioskLogs().IssueConfigVersion(ctx, sc, []byte("h2"))); v <= v1 {
 				t.Fatalf("changed config got version %d after %d", v, v1)
 			}
-			MustNoErr(t, f.s.RecordHeartbeat(ctx, sc, store.Heartbeat{Door: "closed", LogSize: 1}))
-			hs := must[[]store.KioskHealth](t)(f.s.ListKioskHealth(ctx, a.as(a.admin), time.Minute))
+			MustNoErr(t, f.s.KioskLogs().RecordHeartbeat(ctx, sc, store.Heartbeat{Door: "closed", LogSize: 1}))
+			hs := must[[]store.KioskHealth](t)(f.s.KioskLogs().ListKioskHealth(ctx, a.as(a.admin), time.Minute))
 			online := 0
 			for _, h := range hs {
 				if h.Online {
@@ -93,7 +93,7 @@ func TestSyncStore(t *testing.T) {
 			if online != 1 {
 				t.Fatalf("health %+v", hs)
 			}
-			if _, err := f.s.ListKioskHealth(ctx, a.as(a.staff), time.Minute); keycab.ErrorCode(err) != keycab.EFORBIDDEN {
+			if _, err := f.s.KioskLogs().ListKioskHealth(ctx, a.as(a.staff), time.Minute); keycab.ErrorCode(err) != keycab.EFORBIDDEN {
 				t.Fatalf("staff saw kiosk health: %v", err)
 			}
 		})

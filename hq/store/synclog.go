@@ -16,6 +16,19 @@ import (
 	"keycab.dev/keycab/audit"
 )
 
+// KioskLogs is the kiosk edge's side of the store: kiosks' logs as HQ
+// holds them, pushes, nonces, config versions, heartbeats and health
+// (synclog.go), tree hashes (kiosklog.go), refused changes
+// (kioskchange.go) and the public logs (publiclog.go). It is the same
+// store as Store (a defined type over it).
+type KioskLogs Store
+
+// KioskLogs returns the store's KioskLogs methods.
+func (s *Store) KioskLogs() *KioskLogs { return (*KioskLogs)(s) }
+
+// store is the Store this is.
+func (s *KioskLogs) store() *Store { return (*Store)(s) }
+
 // KioskLog is a kiosk's log as HQ holds it.
 type KioskLog struct {
 	OrgID       string
@@ -56,9 +69,9 @@ func (t *tx) kioskLog(ctx context.Context, kioskID string, lock bool) (KioskLog,
 }
 
 // KioskLogState returns the principal kiosk's log state. Kiosks only.
-func (s *Store) KioskLogState(ctx context.Context, sc Scope) (KioskLog, error) {
+func (s *KioskLogs) KioskLogState(ctx context.Context, sc Scope) (KioskLog, error) {
 	var kl KioskLog
-	err := s.read(ctx, "kiosk log", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "kiosk log", sc, func(ctx context.Context, t *tx) error {
 		if t.p.role != keycab.RoleKiosk {
 			return forbidden("only a kiosk reads its log state")
 		}
@@ -71,9 +84,9 @@ func (s *Store) KioskLogState(ctx context.Context, sc Scope) (KioskLog, error) {
 
 // GetKioskLog returns a kiosk's log state for people who may see the
 // kiosk (owners, admins, auditors; site managers of its site).
-func (s *Store) GetKioskLog(ctx context.Context, sc Scope, kioskID string) (KioskLog, error) {
+func (s *KioskLogs) GetKioskLog(ctx context.Context, sc Scope, kioskID string) (KioskLog, error) {
 	var kl KioskLog
-	err := s.read(ctx, "kiosk log "+kioskID, sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "kiosk log "+kioskID, sc, func(ctx context.Context, t *tx) error {
 		if err := t.seesKiosk(ctx, kioskID); err != nil {
 			return err
 		}
@@ -100,9 +113,9 @@ func (t *tx) seesKiosk(ctx context.Context, kioskID string) error {
 
 // KioskLeaves returns leaves [start, end) of a kiosk's log as HQ holds
 // them, for verification and export (who may see the kiosk).
-func (s *Store) KioskLeaves(ctx context.Context, sc Scope, kioskID string, start, end int64) ([][]byte, error) {
+func (s *KioskLogs) KioskLeaves(ctx context.Context, sc Scope, kioskID string, start, end int64) ([][]byte, error) {
 	var out [][]byte
-	err := s.read(ctx, "kiosk leaves "+kioskID, sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "kiosk leaves "+kioskID, sc, func(ctx context.Context, t *tx) error {
 		if err := t.seesKiosk(ctx, kioskID); err != nil {
 			return err
 		}
@@ -124,9 +137,9 @@ type Evidence struct {
 }
 
 // ListEvidence returns a kiosk's fork evidence, oldest first.
-func (s *Store) ListEvidence(ctx context.Context, sc Scope, kioskID string) ([]Evidence, error) {
+func (s *KioskLogs) ListEvidence(ctx context.Context, sc Scope, kioskID string) ([]Evidence, error) {
 	var out []Evidence
-	err := s.read(ctx, "log evidence "+kioskID, sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "log evidence "+kioskID, sc, func(ctx context.Context, t *tx) error {
 		if err := t.seesKiosk(ctx, kioskID); err != nil {
 			return err
 		}
@@ -160,8 +173,8 @@ type LogTx struct {
 // lock on PostgreSQL (so several HQ processes may serve one kiosk), the
 // single writer on SQLite. Everything fn does commits when it returns nil.
 // Kiosks only.
-func (s *Store) UpdateKioskLog(ctx context.Context, sc Scope, fn func(context.Context, *LogTx) error) error {
-	return s.write(ctx, "update kiosk log", sc, func(ctx context.Context, t *tx) error {
+func (s *KioskLogs) UpdateKioskLog(ctx context.Context, sc Scope, fn func(context.Context, *LogTx) error) error {
+	return s.store().write(ctx, "update kiosk log", sc, func(ctx context.Context, t *tx) error {
 		if t.p.role != keycab.RoleKiosk {
 			return forbidden("only a kiosk writes its log")
 		}
@@ -310,8 +323,8 @@ func (t *tx) rotateKioskKey(ctx context.Context, e Event) error {
 // UseNonce records a request nonce of the principal kiosk until expires;
 // a nonce seen before is ECONFLICT (a replayed request). Expired nonces
 // of the kiosk are dropped on the way.
-func (s *Store) UseNonce(ctx context.Context, sc Scope, nonce string, expires time.Time) error {
-	return s.write(ctx, "use nonce", sc, func(ctx context.Context, t *tx) error {
+func (s *KioskLogs) UseNonce(ctx context.Context, sc Scope, nonce string, expires time.Time) error {
+	return s.store().write(ctx, "use nonce", sc, func(ctx context.Context, t *tx) error {
 		if t.p.role != keycab.RoleKiosk {
 			return forbidden("nonces are for kiosks")
 		}
@@ -337,9 +350,9 @@ func (s *Store) UseNonce(ctx context.Context, sc Scope, nonce string, expires ti
 // when the content is unchanged, otherwise a new one, larger than every
 // version issued to the kiosk before and than now in microseconds.
 // Kiosks only.
-func (s *Store) IssueConfigVersion(ctx context.Context, sc Scope, hash []byte) (int64, error) {
+func (s *KioskLogs) IssueConfigVersion(ctx context.Context, sc Scope, hash []byte) (int64, error) {
 	var v int64
-	err := s.write(ctx, "issue config", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "issue config", sc, func(ctx context.Context, t *tx) error {
 		if t.p.role != keycab.RoleKiosk {
 			return forbidden("config bundles are for kiosks")
 		}
@@ -377,8 +390,8 @@ type Heartbeat struct {
 
 // RecordHeartbeat stores the principal kiosk's newest heartbeat and marks
 // it seen. Kiosks only.
-func (s *Store) RecordHeartbeat(ctx context.Context, sc Scope, h Heartbeat) error {
-	return s.write(ctx, "record heartbeat", sc, func(ctx context.Context, t *tx) error {
+func (s *KioskLogs) RecordHeartbeat(ctx context.Context, sc Scope, h Heartbeat) error {
+	return s.store().write(ctx, "record heartbeat", sc, func(ctx context.Context, t *tx) error {
 		if t.p.role != keycab.RoleKiosk {
 			return forbidden("heartbeats are for kiosks")
 		}
@@ -426,9 +439,9 @@ func (h KioskHealth) ConfigBehindSince() time.Time {
 
 // ListKioskHealth returns the kiosks the principal may see with their
 // newest heartbeats; a kiosk not seen for offlineAfter is offline.
-func (s *Store) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time.Duration) ([]KioskHealth, error) {
+func (s *KioskLogs) ListKioskHealth(ctx context.Context, sc Scope, offlineAfter time.Duration) ([]KioskHealth, error) {
 	var out []KioskHealth
-	err := s.read(ctx, "kiosk health", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "kiosk health", sc, func(ctx context.Context, t *tx) error {
 		if !t.p.readsAll() && t.p.role != keycab.RoleSiteManager {
 			return forbidden("kiosk health is for managers and auditors")
 		}
@@ -575,8 +588,8 @@ func eventTimesQuery(org string, events []Event) (string, []any) {
 
 // ExplainEventTimes returns the engine's plan for the statement
 // EventTimes runs for events (at most eventTimesBatch), as ExplainEvents.
-func (s *Store) ExplainEventTimes(ctx context.Context, sc Scope, events []Event) (string, error) {
-	return s.explain(ctx, "explain event times", sc, func(t *tx) (string, []any) {
+func (s *KioskLogs) ExplainEventTimes(ctx context.Context, sc Scope, events []Event) (string, error) {
+	return s.store().explain(ctx, "explain event times", sc, func(t *tx) (string, []any) {
 		return eventTimesQuery(t.org(), events[:min(len(events), eventTimesBatch)])
 	})
 }
@@ -584,13 +597,13 @@ func (s *Store) ExplainEventTimes(ctx context.Context, sc Scope, events []Event)
 // EventTimes returns the time intervals of events as ListEvents returned
 // them, in their order, to the people who may see those events (one query
 // for a page of them).
-func (s *Store) EventTimes(ctx context.Context, sc Scope, events []Event) ([]EventTime, error) {
+func (s *KioskLogs) EventTimes(ctx context.Context, sc Scope, events []Event) ([]EventTime, error) {
 	type key struct {
 		kiosk string
 		index int64
 	}
 	found := make(map[key]EventTime, len(events))
-	err := s.read(ctx, "event times", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "event times", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requirePerson("history"); err != nil {
 			return err
 		}

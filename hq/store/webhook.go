@@ -191,9 +191,9 @@ func (t *tx) webhook(ctx context.Context, id string) (Webhook, error) {
 }
 
 // ListWebhooks returns the organisation's webhooks. Owners and admins.
-func (s *Store) ListWebhooks(ctx context.Context, sc Scope) ([]Webhook, error) {
+func (s *Outbox) ListWebhooks(ctx context.Context, sc Scope) ([]Webhook, error) {
 	var out []Webhook
-	err := s.read(ctx, "list webhooks", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "list webhooks", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("reading webhooks"); err != nil {
 			return err
 		}
@@ -211,9 +211,9 @@ func (s *Store) ListWebhooks(ctx context.Context, sc Scope) ([]Webhook, error) {
 
 // GetWebhook returns one of the organisation's webhooks. Owners and
 // admins.
-func (s *Store) GetWebhook(ctx context.Context, sc Scope, id string) (Webhook, error) {
+func (s *Outbox) GetWebhook(ctx context.Context, sc Scope, id string) (Webhook, error) {
 	var w Webhook
-	err := s.read(ctx, "get webhook", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "get webhook", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("reading webhooks"); err != nil {
 			return err
 		}
@@ -226,9 +226,9 @@ func (s *Store) GetWebhook(ctx context.Context, sc Scope, id string) (Webhook, e
 
 // CreateWebhook registers an endpoint and answers it with its signing
 // secret, which is never answered again. Owners and admins.
-func (s *Store) CreateWebhook(ctx context.Context, sc Scope, w Webhook) (Webhook, string, error) {
+func (s *Outbox) CreateWebhook(ctx context.Context, sc Scope, w Webhook) (Webhook, string, error) {
 	var secret string
-	err := s.write(ctx, "create webhook", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "create webhook", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("adding a webhook"); err != nil {
 			return err
 		}
@@ -260,8 +260,8 @@ func (s *Store) CreateWebhook(ctx context.Context, sc Scope, w Webhook) (Webhook
 
 // UpdateWebhook replaces an endpoint's URL, description, event types and
 // whether it is enabled. Owners and admins.
-func (s *Store) UpdateWebhook(ctx context.Context, sc Scope, w Webhook) (Webhook, error) {
-	err := s.write(ctx, "update webhook", sc, func(ctx context.Context, t *tx) error {
+func (s *Outbox) UpdateWebhook(ctx context.Context, sc Scope, w Webhook) (Webhook, error) {
+	err := s.store().write(ctx, "update webhook", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("changing a webhook"); err != nil {
 			return err
 		}
@@ -284,8 +284,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, sc Scope, w Webhook) (Webhook
 
 // DeleteWebhook removes an endpoint and its delivery log. Owners and
 // admins.
-func (s *Store) DeleteWebhook(ctx context.Context, sc Scope, id string) error {
-	return s.write(ctx, "delete webhook", sc, func(ctx context.Context, t *tx) error {
+func (s *Outbox) DeleteWebhook(ctx context.Context, sc Scope, id string) error {
+	return s.store().write(ctx, "delete webhook", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("deleting a webhook"); err != nil {
 			return err
 		}
@@ -307,7 +307,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, sc Scope, id string) error {
 // this once. The previous secret keeps signing beside it (each delivery
 // carries both signatures) for keep, 24 hours when zero, so the receiver
 // can switch without losing a delivery. Owners and admins.
-func (s *Store) RotateWebhookSecret(ctx context.Context, sc Scope, id string, keep time.Duration) (string, error) {
+func (s *Outbox) RotateWebhookSecret(ctx context.Context, sc Scope, id string, keep time.Duration) (string, error) {
 	if keep == 0 {
 		keep = defaultWebhookRotationKeep
 	}
@@ -315,7 +315,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, sc Scope, id string, ke
 		return "", invalid("the old secret may stay valid for up to 7 days")
 	}
 	var secret string
-	err := s.write(ctx, "rotate webhook secret", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "rotate webhook secret", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("rotating a webhook's secret"); err != nil {
 			return err
 		}
@@ -356,12 +356,12 @@ func scanDelivery(r interface{ Scan(...any) error }) (WebhookDelivery, error) {
 
 // ListWebhookDeliveries returns an endpoint's deliveries, newest first, at
 // most limit (zero: 50). Owners and admins.
-func (s *Store) ListWebhookDeliveries(ctx context.Context, sc Scope, webhookID string, limit int) ([]WebhookDelivery, error) {
+func (s *Outbox) ListWebhookDeliveries(ctx context.Context, sc Scope, webhookID string, limit int) ([]WebhookDelivery, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
 	var out []WebhookDelivery
-	err := s.read(ctx, "list webhook deliveries", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().read(ctx, "list webhook deliveries", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("reading webhooks"); err != nil {
 			return err
 		}
@@ -380,9 +380,9 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, sc Scope, webhookID s
 
 // TestWebhook queues a webhook.test event for one enabled endpoint and
 // returns its delivery. Owners and admins.
-func (s *Store) TestWebhook(ctx context.Context, sc Scope, id string) (WebhookDelivery, error) {
+func (s *Outbox) TestWebhook(ctx context.Context, sc Scope, id string) (WebhookDelivery, error) {
 	var d WebhookDelivery
-	err := s.write(ctx, "test webhook", sc, func(ctx context.Context, t *tx) error {
+	err := s.store().write(ctx, "test webhook", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("testing a webhook"); err != nil {
 			return err
 		}
@@ -405,8 +405,8 @@ func (s *Store) TestWebhook(ctx context.Context, sc Scope, id string) (WebhookDe
 // ResendWebhookDelivery queues a delivery again, as a new series of
 // attempts with the same message id and body, unless it is being sent
 // right now. webhookID is the endpoint it belongs to. Owners and admins.
-func (s *Store) ResendWebhookDelivery(ctx context.Context, sc Scope, webhookID, id string) error {
-	return s.write(ctx, "resend webhook delivery", sc, func(ctx context.Context, t *tx) error {
+func (s *Outbox) ResendWebhookDelivery(ctx context.Context, sc Scope, webhookID, id string) error {
+	return s.store().write(ctx, "resend webhook delivery", sc, func(ctx context.Context, t *tx) error {
 		if err := t.p.requireAdmin("resending a webhook delivery"); err != nil {
 			return err
 		}
@@ -553,9 +553,9 @@ func (t *tx) emitEvents(ctx context.Context, events []Event) error {
 // WebhookDueOrgs returns the organisations with a webhook delivery due,
 // for the sender to visit: on PostgreSQL in one call of migration 0024's
 // function, on SQLite (in process) one indexed look per organisation.
-func (s *Store) WebhookDueOrgs(ctx context.Context) ([]string, error) {
+func (s *Outbox) WebhookDueOrgs(ctx context.Context) ([]string, error) {
 	var out []string
-	err := s.global(ctx, "find webhook deliveries due", false, func(ctx context.Context, t *tx) error {
+	err := s.store().global(ctx, "find webhook deliveries due", false, func(ctx context.Context, t *tx) error {
 		now := us(t.now)
 		if s.engine == Postgres {
 			return t.each(ctx, func(r *sql.Rows) error {
@@ -599,9 +599,9 @@ type WebhookSend struct {
 // TakeWebhookDeliveries leases up to limit of org's due deliveries to
 // enabled endpoints, for lease: no other sender takes them until the
 // lease ends or the delivery is finished. Each lease is an attempt.
-func (s *Store) TakeWebhookDeliveries(ctx context.Context, orgID string, lease time.Duration, limit int) ([]WebhookSend, error) {
+func (s *Outbox) TakeWebhookDeliveries(ctx context.Context, orgID string, lease time.Duration, limit int) ([]WebhookSend, error) {
 	var due []WebhookSend
-	err := s.tenant(ctx, "find due webhook deliveries", orgID, false, func(ctx context.Context, t *tx) error {
+	err := s.store().tenant(ctx, "find due webhook deliveries", orgID, false, func(ctx context.Context, t *tx) error {
 		if after, err := t.orgDeleteAfter(ctx); err != nil || after != 0 {
 			return err // an organisation being deleted sends nothing
 		}
@@ -619,7 +619,7 @@ func (s *Store) TakeWebhookDeliveries(ctx context.Context, orgID string, lease t
 		return nil, err
 	}
 	var out []WebhookSend
-	err = s.tenant(ctx, "take webhook deliveries", orgID, true, func(ctx context.Context, t *tx) error {
+	err = s.store().tenant(ctx, "take webhook deliveries", orgID, true, func(ctx context.Context, t *tx) error {
 		out = out[:0]
 		now := us(t.now)
 		until := now + lease.Microseconds()
@@ -683,7 +683,7 @@ var ErrLeaseLost = keycab.Errorf(keycab.ECONFLICT, "the webhook delivery's lease
 // FinishWebhookDelivery records the outcome of a leased attempt: delivered,
 // pending again until res.RetryAt, or failed for good (no RetryAt). It
 // records nothing when the lease no longer holds (ErrLeaseLost).
-func (s *Store) FinishWebhookDelivery(ctx context.Context, d WebhookSend, res WebhookResult) error {
+func (s *Outbox) FinishWebhookDelivery(ctx context.Context, d WebhookSend, res WebhookResult) error {
 	state := "failed"
 	switch {
 	case res.Delivered:
@@ -691,7 +691,7 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, d WebhookSend, res We
 	case !res.RetryAt.IsZero():
 		state = "pending"
 	}
-	return s.tenant(ctx, "finish webhook delivery", d.OrgID, true, func(ctx context.Context, t *tx) error {
+	return s.store().tenant(ctx, "finish webhook delivery", d.OrgID, true, func(ctx context.Context, t *tx) error {
 		r, err := t.exec(ctx, `UPDATE webhook_deliveries SET state = $1, last_status = $2, last_error = $3, last_attempt_us = $4, next_us = $5, lease_us = 0
 			WHERE org_id = $6 AND id = $7 AND state = 'pending' AND lease_us = $8 AND attempts = $9`,
 			state, res.Status, clip(res.Error, 500), us(t.now), us(res.RetryAt), t.org(), d.ID, d.leaseUS, d.Attempt)

@@ -301,7 +301,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // of each. The errors of one organisation do not stop the others; they
 // are joined.
 func (s *Sender) Round(ctx context.Context) error {
-	orgs, err := s.st.WebhookDueOrgs(ctx)
+	orgs, err := s.st.Outbox().WebhookDueOrgs(ctx)
 	if err != nil {
 		return err
 	}
@@ -327,7 +327,7 @@ func (s *Sender) chunk() int {
 func (s *Sender) org(ctx context.Context, org string) error {
 	var errs []error
 	for sent := 0; sent < s.cfg.Batch && ctx.Err() == nil; {
-		ds, err := s.st.TakeWebhookDeliveries(ctx, org, s.cfg.Lease, min(s.chunk(), s.cfg.Batch-sent))
+		ds, err := s.st.Outbox().TakeWebhookDeliveries(ctx, org, s.cfg.Lease, min(s.chunk(), s.cfg.Batch-sent))
 		if err != nil || len(ds) == 0 {
 			return errors.Join(append(errs, err)...)
 		}
@@ -361,7 +361,7 @@ func (s *Sender) deliver(ctx context.Context, d store.WebhookSend) error {
 	// an answered attempt left unrecorded would be sent again.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
 	defer cancel()
-	if err := s.st.FinishWebhookDelivery(fctx, d, res); err != nil {
+	if err := s.st.Outbox().FinishWebhookDelivery(fctx, d, res); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			s.log.Warn("webhook delivery outcome not recorded: its lease ended", "org", d.OrgID, "delivery", d.ID)
 			return nil

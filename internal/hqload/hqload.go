@@ -203,10 +203,10 @@ func loadOrgs(ctx context.Context, st *store.Store, a *auth.Service) ([]Org, err
 		} else {
 			o.weight = 0.5 / (OrgCount - 1)
 		}
-		acct, err := st.AccountByEmail(ctx, Email(i))
+		acct, err := st.Accounts().AccountByEmail(ctx, Email(i))
 		switch {
 		case err == nil:
-			ms, err := st.Memberships(ctx, acct.ID)
+			ms, err := st.Accounts().Memberships(ctx, acct.ID)
 			if err != nil || len(ms) == 0 {
 				return nil, errors.Join(err, fmt.Errorf("bench account %s has no organisation", Email(i)))
 			}

@@ -123,11 +123,11 @@ func checkStore(t *testing.T, ctx context.Context, st *store.Store, orgs []hqloa
 	var c counts
 	seen := map[string]bool{}
 	for i, o := range orgs {
-		acct, err := st.AccountByEmail(ctx, hqload.Email(i))
+		acct, err := st.Accounts().AccountByEmail(ctx, hqload.Email(i))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ms, err := st.Memberships(ctx, acct.ID)
+		ms, err := st.Accounts().Memberships(ctx, acct.ID)
 		if err != nil || len(ms) != 1 || ms[0].OrgID != o.ID || seen[o.ID] {
 			t.Fatalf("owner %d's memberships: %v %+v (org %s)", i, err, ms, o.ID)
 		}

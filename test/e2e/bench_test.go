@@ -104,7 +104,7 @@ func BenchmarkSyncBacklog(b *testing.B) {
 				if n != offlineEvents+(size-backlog) || size-backlog > 1 {
 					b.Fatalf("pushed %d entries, want %d and the anchor, if one (log %d, backlog %d)", n, offlineEvents, size, backlog)
 				}
-				kl, err := st.GetKioskLog(ctx, sc, a.Peer().KioskID)
+				kl, err := st.KioskLogs().GetKioskLog(ctx, sc, a.Peer().KioskID)
 				if err != nil || kl.Size != size {
 					b.Fatalf("HQ holds %d entries (%v), the kiosk %d", kl.Size, err, size)
 				}

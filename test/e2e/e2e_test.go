@@ -391,11 +391,11 @@ func openHQ(t testing.TB, appDSN string, env map[string]string) (*hqstore.Store,
 	}
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
-	acc, err := st.AccountByEmail(ctx, env["KEYCAB_DEMO_EMAIL"])
+	acc, err := st.Accounts().AccountByEmail(ctx, env["KEYCAB_DEMO_EMAIL"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := st.Memberships(ctx, acc.ID)
+	ms, err := st.Accounts().Memberships(ctx, acc.ID)
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("memberships %v %v", ms, err)
 	}
@@ -439,7 +439,7 @@ func sameHistory(t *testing.T, st *hqstore.Store, sc hqstore.Scope, k *kiosk) []
 		t.Fatal(err)
 	}
 	defer db.Close()
-	theirs, err := st.KioskLeaves(ctx, sc, peer.KioskID, 0, size)
+	theirs, err := st.KioskLogs().KioskLeaves(ctx, sc, peer.KioskID, 0, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func waitSynced(t testing.TB, st *hqstore.Store, sc hqstore.Scope, k *kiosk, wai
 	var err error
 	deadline := time.Now().Add(wait)
 	for {
-		kl, err = st.GetKioskLog(ctx, sc, peer.KioskID)
+		kl, err = st.KioskLogs().GetKioskLog(ctx, sc, peer.KioskID)
 		if err == nil && kl.Size >= size {
 			// The kiosk may have logged more since it was read (a time
 			// anchor when HQ cosigned): HQ's size is what both hold.
