@@ -76,8 +76,9 @@ func TestAccountMailLanguages(t *testing.T) {
 
 // TestNoticeMailLanguages: one notice, two languages. Ann, the owner,
 // reads German (her own language) and Max, a manager of a British site
-// with no sign-in account, English (the site's); the alarm, overdue and
-// offline notices and the report mails each reach both so.
+// with no sign-in account, English (the site's); the alarm, overdue,
+// offline, back-online and config-behind notices and the report mails
+// each reach both so.
 func TestNoticeMailLanguages(t *testing.T) {
 	forEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -125,5 +126,26 @@ func TestNoticeMailLanguages(t *testing.T) {
 			"- Flat 9: bei Max seit 2. März 2026 09:00, fällig 2. März 2026 09:30 (überfällig)", "Abbestellen: https://hq.test/unsubscribe?")
 		mustSay(t, e.mail.last(t, "report.still_out", max.Email), "[keycab] 1 key sets still out at Quay: Mon 2 Mar 10:00",
 			"- Flat 9: with Max since 2 Mar 2026 09:00, due 2 Mar 2026 09:30 (overdue)", "Unsubscribe: https://hq.test/unsubscribe?")
+
+		// The kiosk is heard from again; an enrolled kiosk lags behind on
+		// its config.
+		MustNoErr(t, e.st.RecordEvents(ctx, store.KioskScope(ann.orgID, k.ID), []store.Event{{LogIndex: 2, Kind: keycab.EventBoot, At: e.clock.Now()}}))
+		tok, _, err := e.st.CreateEnrolToken(ctx, sc, cab.ID, 0)
+		MustNoErr(t, err)
+		hall, _, err := e.st.Enrol(ctx, tok, make([]byte, 32), "hall", func(id string) (string, string, error) {
+			return "keycab.test/" + id, "keycab.test/" + id + "+00000000+AQ", nil
+		})
+		MustNoErr(t, err)
+		kiosk := store.KioskScope(ann.orgID, hall.ID)
+		MustNoErr(t, e.st.RecordHeartbeat(ctx, kiosk, store.Heartbeat{At: e.clock.Now()}))
+		_, err = e.st.IssueConfigVersion(ctx, kiosk, []byte("one"))
+		MustNoErr(t, err)
+		e.clock.Advance(11 * time.Minute)
+		MustNoErr(t, e.st.RecordHeartbeat(ctx, kiosk, store.Heartbeat{At: e.clock.Now()}))
+		MustNoErr(t, n.Round(ctx))
+		mustSay(t, e.mail.last(t, "kiosk.online", ann.email), "[keycab] Kiosk wieder online: lobby", "ist wieder online")
+		mustSay(t, e.mail.last(t, "kiosk.online", max.Email), "[keycab] Kiosk back online: lobby", "is back online")
+		mustSay(t, e.mail.last(t, "kiosk.config_behind", ann.email), "[keycab] Kiosk mit veralteter Konfiguration: hall", "hat sie nicht übernommen (seit mehr als 10 Minuten)")
+		mustSay(t, e.mail.last(t, "kiosk.config_behind", max.Email), "[keycab] Kiosk behind on its config: hall", "it has not applied it (more than 10 minutes)")
 	})
 }
