@@ -122,7 +122,7 @@ func TestNoticeMailLanguages(t *testing.T) {
 			`Max took the key set "Flat 9" at 2 Mar 2026 09:00 UTC; it was due back at 2 Mar 2026 09:30 UTC and has not been returned.`)
 		mustSay(t, e.mail.last(t, "kiosk.offline", ann.email), "[keycab] Kiosk offline: lobby", "seit mehr als 10 Minuten")
 		mustSay(t, e.mail.last(t, "kiosk.offline", max.Email), "[keycab] Kiosk offline: lobby", "(more than 10 minutes)")
-		mustSay(t, e.mail.last(t, "report.still_out", ann.email), "[keycab] 1 Schlüsselsätze noch entnommen (Quay): Mo., 2. März 10:00",
+		mustSay(t, e.mail.last(t, "report.still_out", ann.email), "[keycab] Noch entnommene Schlüsselsätze (Quay): 1, Mo., 2. März 10:00",
 			"- Flat 9: bei Max seit 2. März 2026 09:00, fällig 2. März 2026 09:30 (überfällig)", "Abbestellen: https://hq.test/unsubscribe?")
 		mustSay(t, e.mail.last(t, "report.still_out", max.Email), "[keycab] 1 key sets still out at Quay: Mon 2 Mar 10:00",
 			"- Flat 9: with Max since 2 Mar 2026 09:00, due 2 Mar 2026 09:30 (overdue)", "Unsubscribe: https://hq.test/unsubscribe?")
