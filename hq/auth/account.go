@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -24,9 +23,12 @@ func (s *Service) sendVerify(ctx context.Context, acct store.Account) error {
 		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(s.cfg.VerifyTTL)}); err != nil {
 		return err
 	}
-	return s.send(ctx, mail.Message{Kind: "verify", To: acct.Email, Subject: "Verify your keycab email address",
-		Body: fmt.Sprintf("To verify this address for your keycab account, open this link within %v:\n\n%s\n\nUntil then the account can do nothing else. If you did not sign up, ignore this message.\n",
-			s.cfg.VerifyTTL, s.link("/verify", tok))})
+	l, err := s.accountLanguage(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, mail.Message{Kind: "verify", To: acct.Email, Subject: l.T("mail.verify.subject"),
+		Body: paragraphs(l.T("mail.verify.intro", "TTL", l.Duration(s.cfg.VerifyTTL)), s.link("/verify", tok), l.T("mail.verify.outro"))})
 }
 
 // ResendVerification sends the principal's unverified account a new
@@ -71,9 +73,12 @@ func (s *Service) ConfirmEmail(ctx context.Context, token, ip string) (store.Acc
 	}
 	if purpose == store.PurposeEmail {
 		s.log.Info("email address changed", "account", after.ID)
-		return after, s.send(ctx, mail.Message{Kind: "email-changed", To: before.Email, Subject: "Your keycab email address was changed",
-			Body: fmt.Sprintf("The email address of your keycab account is now %s. This address no longer signs in.\n\nIf you did not ask for this, reset your password at %s/reset from the new address's owner, or contact your organisation's admin.\n",
-				after.Email, s.BaseURL())})
+		l, err := s.accountLanguage(ctx, after.ID)
+		if err != nil {
+			return after, err
+		}
+		return after, s.send(ctx, mail.Message{Kind: "email-changed", To: before.Email, Subject: l.T("mail.email_changed.subject"),
+			Body: paragraphs(l.T("mail.email_changed.intro", "Email", after.Email), l.T("mail.email_changed.outro", "Link", s.BaseURL()+"/reset"))})
 	}
 	s.log.Info("email address verified", "account", after.ID)
 	return after, nil
@@ -122,14 +127,17 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, email, password,
 		AccountID: acct.ID, Email: email, ExpiresAt: s.now().Add(s.cfg.VerifyTTL)}); err != nil {
 		return err
 	}
-	if err := s.send(ctx, mail.Message{Kind: "email-change", To: email, Subject: "Confirm your new keycab email address",
-		Body: fmt.Sprintf("To make this the email address of your keycab account, open this link within %v:\n\n%s\n\nIf you did not ask for this, ignore this message.\n",
-			s.cfg.VerifyTTL, s.link("/verify", tok))}); err != nil {
+	l, err := s.accountLanguage(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.send(ctx, mail.Message{Kind: "email-change", To: email, Subject: l.T("mail.email_change.subject"),
+		Body: paragraphs(l.T("mail.email_change.intro", "TTL", l.Duration(s.cfg.VerifyTTL)), s.link("/verify", tok), l.T("mail.ignore"))}); err != nil {
 		return err
 	}
 	s.log.Info("email change requested", "account", acct.ID)
-	return s.send(ctx, mail.Message{Kind: "email-change-notice", To: acct.Email, Subject: "Your keycab email address is being changed",
-		Body: fmt.Sprintf("Someone signed in to your keycab account asked to change its email address to %s. This address keeps working until the new one is confirmed.\n\nIf it was not you, change your password now.\n", email)})
+	return s.send(ctx, mail.Message{Kind: "email-change-notice", To: acct.Email, Subject: l.T("mail.email_change_notice.subject"),
+		Body: paragraphs(l.T("mail.email_change_notice.intro", "Email", email), l.T("mail.email_change_notice.outro"))})
 }
 
 // checkPassword checks the account's current password (re-authentication),

@@ -14,6 +14,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/internal/passhash"
 )
 
@@ -549,17 +550,16 @@ func (s *Service) BaseURL() string { return strings.TrimRight(s.cfg.BaseURL, "/"
 // RequestReset sends a password reset link if email has an account. The
 // answer is the same for any address.
 func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
-	return s.mailLink(ctx, email, ip, "password reset", store.PurposeReset, prefixReset, s.cfg.ResetTTL, func(to, link string) mail.Message {
-		return mail.Message{Kind: "reset", To: to, Subject: "Reset your keycab password",
-			Body: fmt.Sprintf("Someone asked to reset the password of your keycab account.\n\nTo choose a new password, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
-				s.cfg.ResetTTL, link)}
+	return s.mailLink(ctx, email, ip, "password reset", store.PurposeReset, prefixReset, s.cfg.ResetTTL, func(l *i18n.Localizer, to, link string) mail.Message {
+		return mail.Message{Kind: "reset", To: to, Subject: l.T("mail.reset.subject"),
+			Body: paragraphs(l.T("mail.reset.asked"), l.T("mail.reset.intro", "TTL", l.Duration(s.cfg.ResetTTL)), link, l.T("mail.not_you"))}
 	}, "/reset")
 }
 
 // mailLink sends a single-use link of purpose to email if it has an
 // account; for an unknown address it only logs, so the answer is the same
 // for any address. Both are rate-limited per IP and per address.
-func (s *Service) mailLink(ctx context.Context, email, ip, what, purpose, prefix string, ttl time.Duration, compose func(to, link string) mail.Message, path string) error {
+func (s *Service) mailLink(ctx context.Context, email, ip, what, purpose, prefix string, ttl time.Duration, compose func(l *i18n.Localizer, to, link string) mail.Message, path string) error {
 	email = store.NormalizeEmail(email)
 	if err := s.limit(ctx, "email:ip", ip, s.cfg.Limits.EmailIP); err != nil {
 		return err
@@ -579,7 +579,11 @@ func (s *Service) mailLink(ctx context.Context, email, ip, what, purpose, prefix
 		AccountID: acct.ID, Email: acct.Email, ExpiresAt: s.now().Add(ttl)}); err != nil {
 		return err
 	}
-	return s.send(ctx, compose(acct.Email, s.link(path, tok)))
+	l, err := s.accountLanguage(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, compose(l, acct.Email, s.link(path, tok)))
 }
 
 // ConfirmReset sets a new password with a reset link's token, once, and
@@ -618,10 +622,9 @@ func (s *Service) ConfirmReset(ctx context.Context, token, password, ip string) 
 // RequestMagicLink sends a sign-in link if email has an account; the
 // answer is the same for any address.
 func (s *Service) RequestMagicLink(ctx context.Context, email, ip string) error {
-	return s.mailLink(ctx, email, ip, "sign-in link", store.PurposeMagic, prefixMagic, s.cfg.MagicTTL, func(to, link string) mail.Message {
-		return mail.Message{Kind: "magic", To: to, Subject: "Your keycab sign-in link",
-			Body: fmt.Sprintf("To sign in to keycab, open this link within %v:\n\n%s\n\nIf it was not you, ignore this message.\n",
-				s.cfg.MagicTTL, link)}
+	return s.mailLink(ctx, email, ip, "sign-in link", store.PurposeMagic, prefixMagic, s.cfg.MagicTTL, func(l *i18n.Localizer, to, link string) mail.Message {
+		return mail.Message{Kind: "magic", To: to, Subject: l.T("mail.magic.subject"),
+			Body: paragraphs(l.T("mail.magic.intro", "TTL", l.Duration(s.cfg.MagicTTL)), link, l.T("mail.not_you"))}
 	}, "/magic")
 }
 
@@ -696,9 +699,13 @@ func (s *Service) Invite(ctx context.Context, p Principal, in Invitation) (store
 		return store.AuthToken{}, err
 	}
 	inv.Hash = nil
-	err = s.send(ctx, mail.Message{Kind: "invite", OrgID: p.OrgID, To: email, Subject: "You are invited to " + org.Name + " on keycab",
-		Body: fmt.Sprintf("%s invites you to join %s on keycab as %s.\n\nTo accept, open this link within %v:\n\n%s\n",
-			inviter.Name, org.Name, in.Role, s.cfg.InviteTTL, s.link("/invite", tok))})
+	l, err := s.inviteLanguage(ctx, p, email, in.SiteIDs)
+	if err != nil {
+		return inv, err
+	}
+	err = s.send(ctx, mail.Message{Kind: "invite", OrgID: p.OrgID, To: email, Subject: l.T("mail.invite.subject", "Org", org.Name),
+		Body: paragraphs(l.T("mail.invite.intro", "Name", inviter.Name, "Org", org.Name, "Role", roleWords(l, in.Role)),
+			l.T("mail.invite.accept", "TTL", l.Duration(s.cfg.InviteTTL)), s.link("/invite", tok))})
 	return inv, err
 }
 

@@ -21,6 +21,11 @@
 // invitation mail that failed when it was asked for (mail.Retrying puts it
 // there, its body sealed with the notes key), with the same backoff.
 //
+// Every mail is in its recipient's language, from the message catalogue
+// (internal/i18n): the member's own, else the site's, else en-GB; a
+// notice for recipients of several languages is queued as a localized
+// envelope (lang.go).
+//
 // Notice keys (the format is stored; keep it stable):
 //
 //	key.overdue:KEYSET:KIOSK:LOGINDEX   a custody entry past its due time
@@ -42,9 +47,11 @@ import (
 	"strings"
 	"time"
 
+	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/mail"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/internal/backoff"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // Config tunes a Notifier. Zero fields take the defaults of
@@ -198,7 +205,10 @@ func (n *Notifier) decide(ctx context.Context, org string) error {
 	if err != nil {
 		return err
 	}
-	ns := n.notices(f)
+	ns, err := n.notices(ctx, f, newSpeakers(n.st, org))
+	if err != nil {
+		return err
+	}
 	claimed, err := n.st.Outbox().ClaimNotices(ctx, org, ns)
 	if err != nil {
 		return err
@@ -212,32 +222,60 @@ func (n *Notifier) decide(ctx context.Context, org string) error {
 	return nil
 }
 
-// notices returns the notices the facts call for, decided or not.
-func (n *Notifier) notices(f store.NoticeFacts) []store.Notice {
-	var out []store.Notice
-	add := func(kind, ref string, episode int64, key, site, subject, body string) {
-		if n.cfg.BaseURL != "" {
-			body += "\n" + strings.TrimRight(n.cfg.BaseURL, "/") + "/\n"
+// pending is a notice the facts call for, with its text in any language
+// and the site it is about ("" for none).
+type pending struct {
+	store.Notice
+	site string
+	text func(l *i18n.Localizer) (subject, body string)
+}
+
+// notices returns the notices the facts call for, decided or not, each
+// written in its recipients' languages (lang.go).
+func (n *Notifier) notices(ctx context.Context, f store.NoticeFacts, sp *speakers) ([]store.Notice, error) {
+	ps := n.pending(f)
+	out := make([]store.Notice, 0, len(ps))
+	for _, p := range ps {
+		if err := sp.localize(ctx, &p.Notice, p.site, p.text); err != nil {
+			return nil, err
 		}
-		body += "\nThis notice is sent once to the owners and admins of " + f.OrgName + " and to the site's managers.\n"
-		out = append(out, store.Notice{Key: key, Kind: kind, Ref: ref, Episode: episode,
-			Subject: "[keycab] " + subject, Body: body, To: recipients(f, site)})
+		out = append(out, p.Notice)
+	}
+	return out, nil
+}
+
+// pending returns the notices the facts call for, not yet written.
+func (n *Notifier) pending(f store.NoticeFacts) []pending {
+	var out []pending
+	add := func(kind, ref string, episode int64, key, site string, text func(l *i18n.Localizer) (subject, body string)) {
+		out = append(out, pending{Notice: store.Notice{Key: key, Kind: kind, Ref: ref, Episode: episode, To: recipients(f, site)}, site: site,
+			text: func(l *i18n.Localizer) (string, string) {
+				subject, body := text(l)
+				if n.cfg.BaseURL != "" {
+					body += "\n" + strings.TrimRight(n.cfg.BaseURL, "/") + "/\n"
+				}
+				body += "\n" + l.T("mail.notice.footer", "Org", f.OrgName) + "\n"
+				return "[keycab] " + subject, body
+			}})
 	}
 	// hook makes the notice just added a webhook event too (alarms are
 	// sent as webhooks when HQ stores them, not here).
 	hook := func(data map[string]any) { out[len(out)-1].Webhook = data }
 	for _, o := range f.Overdue {
 		add("key.overdue", o.KeySetID, o.DueAt.UnixMicro(), key("key.overdue", o.KeySetID, o.KioskID, strconv.FormatInt(o.LogIndex, 10)), o.SiteID,
-			"Key overdue: "+o.Label,
-			fmt.Sprintf("%s took the key set %q at %s; it was due back at %s and has not been returned.\n",
-				o.MemberName, o.Label, stamp(o.TakenAt), stamp(o.DueAt)))
+			func(l *i18n.Localizer) (string, string) {
+				return l.T("mail.overdue.subject", "Label", o.Label),
+					l.T("mail.overdue.body", "Name", o.MemberName, "Label", o.Label, "Taken", stampIn(l, o.TakenAt), "Due", stampIn(l, o.DueAt)) + "\n"
+			})
 		hook(map[string]any{"key_set_id": o.KeySetID, "label": o.Label, "site_id": o.SiteID, "holder": o.MemberName,
 			"kiosk_id": o.KioskID, "log_index": o.LogIndex, "taken_at": o.TakenAt, "due_at": o.DueAt})
 	}
 	for _, a := range f.Alarms {
 		add("alarm.raised", a.ID, a.RaisedAt.UnixMicro(), key("alarm.raised", a.ID), a.SiteID,
-			"Alarm at "+a.CabinetName+": "+a.Alarm,
-			fmt.Sprintf("The kiosk of cabinet %q raised the alarm %q at %s.\n", a.CabinetName, a.Alarm, stamp(a.RaisedAt)))
+			func(l *i18n.Localizer) (string, string) {
+				return l.T("mail.alarm.subject", "Cabinet", a.CabinetName, "Alarm", a.Alarm),
+					l.T("mail.alarm.body", "Cabinet", a.CabinetName, "Title", keycab.AlarmTitleIn(l, a.Alarm), "Alarm", a.Alarm, "At", stampIn(l, a.RaisedAt)) + "\n"
+			})
 	}
 	for _, k := range f.Kiosks {
 		since := k.SilentSince.UnixMicro()
@@ -250,23 +288,28 @@ func (n *Notifier) notices(f store.NoticeFacts) []store.Notice {
 		if k.OfflineNoticed > k.OnlineNoticed && since > k.OfflineNoticed {
 			ep := strconv.FormatInt(k.OfflineNoticed, 10)
 			add(store.NoticeKioskOnline, k.ID, k.OfflineNoticed, key(store.NoticeKioskOnline, k.ID, ep), k.SiteID,
-				"Kiosk back online: "+name,
-				fmt.Sprintf("The kiosk %q of cabinet %q is back online: HQ heard from it at %s.\n", name, k.CabinetName, stamp(k.SilentSince)))
+				func(l *i18n.Localizer) (string, string) {
+					return l.T("mail.online.subject", "Kiosk", name),
+						l.T("mail.online.body", "Kiosk", name, "Cabinet", k.CabinetName, "At", stampIn(l, k.SilentSince)) + "\n"
+				})
 			hook(map[string]any{"kiosk_id": k.ID, "name": name, "cabinet": k.CabinetName, "site_id": k.SiteID, "seen_at": k.SilentSince})
 		}
 		if behind := k.ConfigBehindSince(); !behind.IsZero() && f.Now.Sub(behind) >= n.cfg.ConfigBehindAfter && k.ConfigNewest > k.BehindNoticed {
 			add(store.NoticeConfigBehind, k.ID, k.ConfigNewest, key(store.NoticeConfigBehind, k.ID, strconv.FormatInt(k.ConfigNewest, 10)), k.SiteID,
-				"Kiosk behind on its config: "+name,
-				fmt.Sprintf("HQ issued the kiosk %q of cabinet %q a new config at %s; it has not applied it (more than %v). It still runs config version %d: changes made at HQ since (a revoked badge, a removed member, a policy) do not hold there yet.\n",
-					name, k.CabinetName, stamp(behind), n.cfg.ConfigBehindAfter, k.ConfigApplied))
+				func(l *i18n.Localizer) (string, string) {
+					return l.T("mail.behind.subject", "Kiosk", name),
+						l.T("mail.behind.body", "Kiosk", name, "Cabinet", k.CabinetName, "At", stampIn(l, behind),
+							"For", l.Duration(n.cfg.ConfigBehindAfter), "Version", k.ConfigApplied) + "\n"
+				})
 			hook(map[string]any{"kiosk_id": k.ID, "name": name, "cabinet": k.CabinetName, "site_id": k.SiteID,
 				"config_applied": k.ConfigApplied, "config_issued": k.ConfigNewest, "issued_at": behind})
 		}
 		if f.Now.Sub(k.SilentSince) >= n.cfg.OfflineAfter && since > k.OfflineNoticed {
 			add(store.NoticeKioskOffline, k.ID, since, key(store.NoticeKioskOffline, k.ID, strconv.FormatInt(since, 10)), k.SiteID,
-				"Kiosk offline: "+name,
-				fmt.Sprintf("HQ has not heard from the kiosk %q of cabinet %q since %s (more than %v).\n",
-					name, k.CabinetName, stamp(k.SilentSince), n.cfg.OfflineAfter))
+				func(l *i18n.Localizer) (string, string) {
+					return l.T("mail.offline.subject", "Kiosk", name),
+						l.T("mail.offline.body", "Kiosk", name, "Cabinet", k.CabinetName, "At", stampIn(l, k.SilentSince), "For", l.Duration(n.cfg.OfflineAfter)) + "\n"
+				})
 			hook(map[string]any{"kiosk_id": k.ID, "name": name, "cabinet": k.CabinetName, "site_id": k.SiteID, "silent_since": k.SilentSince})
 		}
 	}
@@ -274,8 +317,6 @@ func (n *Notifier) notices(f store.NoticeFacts) []store.Notice {
 }
 
 func key(parts ...string) string { return strings.Join(parts, ":") }
-
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 // recipients returns the owners and admins, and the managers of site
 // (and of every site), each once.
@@ -293,7 +334,8 @@ func recipients(f store.NoticeFacts, site string) []string {
 func (n *Notifier) send(ctx context.Context, ms []store.NoticeMail, finish func(ctx context.Context, id, state, errText string, retry time.Time) error) error {
 	var errs []error
 	for _, m := range ms {
-		d := mail.Attempt(ctx, n.mail, mail.Message{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Body: m.Body})
+		subject, body := open(m.To, m.Subject, m.Body)
+		d := mail.Attempt(ctx, n.mail, mail.Message{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: subject, Body: body})
 		if _, err := n.st.Accounts().RecordDelivery(ctx, d); err != nil {
 			errs = append(errs, err)
 		}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"keycab.dev/keycab/hq/report"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // Scheduled report mail (store.ReportSubscription): each round, every
@@ -40,16 +42,20 @@ func (n *Notifier) reportMail(ctx context.Context, org string) error {
 			}
 			continue
 		}
-		subject, body, err := n.composeReport(ctx, sub, due)
+		l, err := n.reportLanguage(ctx, sub)
 		if err != nil {
 			return fmt.Errorf("report mail %s: %w", sub.ID, err)
 		}
-		body += "\nYou get this mail because you asked for it on the reports page.\n"
+		subject, body, err := n.composeReport(ctx, l, sub, due)
+		if err != nil {
+			return fmt.Errorf("report mail %s: %w", sub.ID, err)
+		}
+		body += "\n" + l.T("mail.report.why") + "\n"
 		link := "/unsubscribe?" + report.UnsubscribeQuery(n.cfg.LinkKey, org, sub.ID)
 		if n.cfg.BaseURL != "" {
 			link = strings.TrimRight(n.cfg.BaseURL, "/") + link
 		}
-		body += "Unsubscribe: " + link + "\n"
+		body += l.T("mail.report.unsubscribe", "Link", link) + "\n"
 		claimed, err := n.st.Outbox().ClaimNotices(ctx, org, []store.Notice{{Key: k, Kind: "report." + string(sub.Kind), Ref: sub.ID,
 			Episode: due.UnixMicro(), Subject: "[keycab] " + subject, Body: body, To: []string{sub.Email}}})
 		if err != nil {
@@ -82,11 +88,30 @@ func dueAt(sub store.ReportSubscription, now time.Time) (time.Time, string, bool
 	return due, day.Format(time.DateOnly), true
 }
 
-// composeReport writes sub's mail as its member may see the records at
-// due.
-func (n *Notifier) composeReport(ctx context.Context, sub store.ReportSubscription, due time.Time) (subject, body string, err error) {
+// reportLanguage is the language of sub's mail: its member's own, else
+// its site's, else en-GB.
+func (n *Notifier) reportLanguage(ctx context.Context, sub store.ReportSubscription) (*i18n.Localizer, error) {
 	sc := store.MemberScope(sub.OrgID, sub.MemberID)
-	where := "every site you see"
+	m, err := n.st.GetMember(ctx, sc, sub.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	var site string
+	if sub.SiteID != "" {
+		s, err := n.st.GetSite(ctx, sc, sub.SiteID)
+		if err != nil && !none(err) {
+			return nil, err
+		}
+		site = s.Language
+	}
+	return i18n.For(m.Language, site), nil
+}
+
+// composeReport writes sub's mail in l as its member may see the records
+// at due (in the site's zone).
+func (n *Notifier) composeReport(ctx context.Context, l *i18n.Localizer, sub store.ReportSubscription, due time.Time) (subject, body string, err error) {
+	sc := store.MemberScope(sub.OrgID, sub.MemberID)
+	where := l.T("mail.report.every_site")
 	if sub.SiteName != "" {
 		where = sub.SiteName
 	}
@@ -94,6 +119,9 @@ func (n *Notifier) composeReport(ctx context.Context, sub store.ReportSubscripti
 	if sub.TimeZone != "" {
 		zone = sub.TimeZone
 	}
+	loc := due.Location()
+	at := func(t time.Time) string { return l.DateTime(t.In(loc)) }
+	short := func(t time.Time) string { return l.Day(t.In(loc)) + " " + l.Clock(t.In(loc)) }
 	keySets, err := n.st.ListKeySets(ctx, sc, sub.SiteID)
 	if err != nil {
 		return "", "", err
@@ -114,7 +142,7 @@ func (n *Notifier) composeReport(ctx context.Context, sub store.ReportSubscripti
 		if s := names[id]; s != "" {
 			return s
 		}
-		return "member " + id
+		return l.T("mail.report.member", "ID", id)
 	}
 	var b strings.Builder
 	if sub.Kind == store.ReportStillOut {
@@ -128,30 +156,30 @@ func (n *Notifier) composeReport(ctx context.Context, sub store.ReportSubscripti
 			if !ok {
 				continue // another site's
 			}
-			line := fmt.Sprintf("- %s: with %s since %s", label, name(h.MemberID), stamp(h.TakenAt))
+			line := "- " + l.T("mail.report.out_line", "Label", label, "Name", name(h.MemberID), "At", at(h.TakenAt))
 			if !h.DueAt.IsZero() {
-				line += ", due " + stamp(h.DueAt)
+				line += l.T("mail.report.out_due", "At", at(h.DueAt))
 				if h.Overdue(due) {
-					line += " (overdue)"
+					line += " " + l.T("mail.report.out_overdue")
 				}
 			}
 			lines = append(lines, line)
 		}
 		sort.Strings(lines)
-		subject = fmt.Sprintf("%d key sets still out at %s: %s", len(lines), where, due.Format("Mon 2 Jan 15:04"))
-		fmt.Fprintf(&b, "Key sets still out at %s, %s (%s):\n\n", where, due.Format("Mon 2 Jan 2006 15:04"), zone)
+		subject = l.T("mail.report.still_out.subject", "Count", len(lines), "Where", where, "At", short(due))
+		b.WriteString(l.T("mail.report.still_out.head", "Where", where, "At", at(due), "Zone", zone) + "\n\n")
 		if len(lines) == 0 {
-			b.WriteString("None: every key set is in.\n")
+			b.WriteString(l.T("mail.report.still_out.none") + "\n")
 		}
-		for _, l := range lines {
-			b.WriteString(l + "\n")
+		for _, line := range lines {
+			b.WriteString(line + "\n")
 		}
 		return subject, b.String(), nil
 	}
 	since := due.AddDate(0, 0, -1)
-	period := "day"
+	kind := "daily"
 	if sub.Kind == store.ReportWeekly {
-		since, period = due.AddDate(0, 0, -7), "week"
+		since, kind = due.AddDate(0, 0, -7), "weekly"
 	}
 	u, err := report.Load(ctx, n.st, sc, report.Filter{Since: since, Until: due, SiteID: sub.SiteID}, due)
 	if err != nil {
@@ -162,25 +190,39 @@ func (n *Notifier) composeReport(ctx context.Context, sub store.ReportSubscripti
 		takes += k.Takes
 		late += k.Overdue
 	}
-	subject = fmt.Sprintf("The %s at %s: %d taken, %d overdue", period, where, takes, late)
-	fmt.Fprintf(&b, "Use of the key sets at %s from %s to %s (%s):\n\n%d taken; %d checkouts overdue.\n",
-		where, since.Format("Mon 2 Jan 15:04"), due.Format("Mon 2 Jan 15:04"), zone, takes, late)
+	if kind == "weekly" {
+		subject = l.T("mail.report.weekly.subject", "Where", where, "Takes", takes, "Late", late)
+	} else {
+		subject = l.T("mail.report.daily.subject", "Where", where, "Takes", takes, "Late", late)
+	}
+	b.WriteString(l.T("mail.report.use.head", "Where", where, "From", short(since), "To", short(due), "Zone", zone) + "\n\n")
+	b.WriteString(l.T("mail.report.use.counts", "Takes", takes, "Late", late) + "\n")
 	if len(u.KeySets) > 0 {
-		b.WriteString("\nMost used (time out):\n")
+		b.WriteString("\n" + l.T("mail.report.use.most") + "\n")
 		for i, k := range u.KeySets {
 			if i == 10 {
-				fmt.Fprintf(&b, "... and %d more\n", len(u.KeySets)-10)
+				b.WriteString(l.T("mail.report.use.more", "Count", len(u.KeySets)-10) + "\n")
 				break
 			}
-			fmt.Fprintf(&b, "- %s: %d taken, %.1f h out", k.Label, k.Takes, k.Out.Hours())
+			line := "- " + l.T("mail.report.use.line", "Label", k.Label, "Takes", k.Takes, "Hours", decimal(l, k.Out.Hours()))
 			if k.Overdue > 0 {
-				fmt.Fprintf(&b, ", %d overdue", k.Overdue)
+				line += l.T("mail.report.use.line_overdue", "Count", k.Overdue)
 			}
-			b.WriteString("\n")
+			b.WriteString(line + "\n")
 		}
 	}
 	if u.Truncated {
-		b.WriteString("\n(The period holds more history than a report reads: the figures are partial.)\n")
+		b.WriteString("\n" + l.T("mail.report.use.partial") + "\n")
 	}
 	return subject, b.String(), nil
+}
+
+// decimal says x to one decimal place with l's decimal mark: "1.5",
+// "1,5".
+func decimal(l *i18n.Localizer, x float64) string {
+	s := strconv.FormatFloat(x, 'f', 1, 64)
+	if l.Lang() == "de" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
 }

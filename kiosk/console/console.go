@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,34 +17,47 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 )
 
-// Help lists the commands.
-const Help = `commands:
-  badge CODE            present a badge to the reader
-  qr TEXT               show a QR code (a key fob's label, a QR badge) to the camera
-  pin DIGITS            type a PIN on the keypad
-  take N|ID             choose key set N of the menu (or its id) to take
-  return N|ID           choose a held key set to return
-  reason TEXT[|RECIPIENT[|NOTES]]   give the reason for a take
-  cancel                go back to the start
-  admin                 open the admin screens
-  pulse LOCK            (admin) pulse a lock
-  clear ID NOTE         (admin) clear alarm ID with a note
-  enrol N               (admin) enrol a new label for slot N's key set: show it with qr next
-  link MEMBER           (admin) link a new badge to member id MEMBER: present it with badge or qr next
-  map N KEYSET|-        (admin) make slot N home key set id KEYSET (- for none)
-  history [N]           (admin) the newest N log entries (20), in plain words
-  door open|close       open or close the cabinet door
-  slot N out|in|yank    take the key out of slot N, put one in, or yank it out while locked
-  tamper on|off         the tamper input
-  emergency on|off      the fire panel's emergency input
-  locks                 show every lock output
-  status                show the screen again
-  help                  this list
-  quit                  stop the kiosk`
+// helpLines are the commands and the message ids saying what they do.
+var helpLines = []struct{ syntax, id string }{
+	{"badge CODE", "console.help.badge"},
+	{"qr TEXT", "console.help.qr"},
+	{"pin DIGITS", "console.help.pin"},
+	{"take N|ID", "console.help.take"},
+	{"return N|ID", "console.help.return"},
+	{"reason TEXT[|RECIPIENT[|NOTES]]", "console.help.reason"},
+	{"cancel", "console.help.cancel"},
+	{"admin", "console.help.admin"},
+	{"pulse LOCK", "console.help.pulse"},
+	{"clear ID NOTE", "console.help.clear"},
+	{"enrol N", "console.help.enrol"},
+	{"link MEMBER", "console.help.link"},
+	{"map N KEYSET|-", "console.help.map"},
+	{"history [N]", "console.help.history"},
+	{"door open|close", "console.help.door"},
+	{"slot N out|in|yank", "console.help.slot"},
+	{"tamper on|off", "console.help.tamper"},
+	{"emergency on|off", "console.help.emergency"},
+	{"locks", "console.help.locks"},
+	{"status", "console.help.status"},
+	{"help", "console.help.help"},
+	{"quit", "console.help.quit"},
+}
+
+// Help lists the commands in l's language (the commands themselves are
+// the same in every language).
+func Help(l *i18n.Localizer) string {
+	var b strings.Builder
+	b.WriteString(l.T("console.help.head"))
+	for _, h := range helpLines {
+		fmt.Fprintf(&b, "\n  %-21s %s", h.syntax, l.T(h.id))
+	}
+	return b.String()
+}
 
 // Console connects a controller (and a simulated cabinet) to a terminal.
 type Console struct {
@@ -100,7 +114,7 @@ loop:
 			break loop
 		}
 		if l.long > 0 {
-			fmt.Fprintf(k.out, "! line too long (%d bytes, at most %d): ignored\n", l.long, MaxLine)
+			fmt.Fprintf(k.out, "! %s\n", k.tr().T("console.line_too_long", "Bytes", l.long, "Max", MaxLine))
 			continue
 		}
 		text := strings.TrimSpace(l.text)
@@ -172,19 +186,24 @@ func readLines(in io.Reader, lines chan<- line, stopped <-chan struct{}) {
 	}
 }
 
-// Exec runs one command.
+// tr is the Localizer of the console's answers: the language the screen
+// speaks (the member's, else the site's).
+func (k *Console) tr() *i18n.Localizer { return i18n.For(k.c.Screen().Lang) }
+
+// Exec runs one command; its error is in the screen's language.
 func (k *Console) Exec(line string) error {
+	l := k.tr()
 	cmd, arg, _ := strings.Cut(line, " ")
 	arg = strings.TrimSpace(arg)
 	need := func() error {
 		if arg == "" {
-			return fmt.Errorf("%s needs an argument (type help)", cmd)
+			return errors.New(l.T("console.err.needs_arg", "Cmd", cmd))
 		}
 		return nil
 	}
 	hw := func() error {
 		if k.sim == nil {
-			return fmt.Errorf("%s needs the simulator (run with --sim)", cmd)
+			return errors.New(l.T("console.err.needs_sim", "Cmd", cmd))
 		}
 		return nil
 	}
@@ -197,11 +216,11 @@ func (k *Console) Exec(line string) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("%s is not possible now: the kiosk is at %s (%s)", cmd, st, what)
+		return errors.New(l.T("console.err.not_now", "Cmd", cmd, "State", st, "What", what))
 	}
 	switch cmd {
 	case "help", "?":
-		fmt.Fprintln(k.out, Help)
+		fmt.Fprintln(k.out, Help(l))
 	case "status":
 		fmt.Fprint(k.out, Render(k.c.Screen(), time.Now()))
 	case "badge", "qr":
@@ -218,17 +237,17 @@ func (k *Console) Exec(line string) error {
 			return err
 		}
 		if st := k.c.Screen().State; st != kiosk.EnterPIN {
-			return fmt.Errorf("no PIN is asked for now (the kiosk is at %s): badge in first", st)
+			return errors.New(l.T("console.err.no_pin", "State", st))
 		}
 		k.c.Do(kiosk.PIN{Digits: arg})
 	case "take", "return":
 		if err := need(); err != nil {
 			return err
 		}
-		if err := at("badge in first, then choose from the menu", kiosk.Menu); err != nil {
+		if err := at(l.T("console.why.menu"), kiosk.Menu); err != nil {
 			return err
 		}
-		id, err := k.pick(cmd, arg)
+		id, err := k.pick(l, cmd, arg)
 		if err != nil {
 			return err
 		}
@@ -241,7 +260,7 @@ func (k *Console) Exec(line string) error {
 		if err := need(); err != nil {
 			return err
 		}
-		if err := at("a reason is asked after choosing a key set to take", kiosk.Reason); err != nil {
+		if err := at(l.T("console.why.reason"), kiosk.Reason); err != nil {
 			return err
 		}
 		f := strings.SplitN(arg, "|", 3)
@@ -251,61 +270,61 @@ func (k *Console) Exec(line string) error {
 		k.c.Do(kiosk.GiveReason{Reason: strings.TrimSpace(f[0]), Recipient: strings.TrimSpace(f[1]), Notes: strings.TrimSpace(f[2])})
 	case "cancel":
 		if st := k.c.Screen().State; st == kiosk.Idle {
-			return fmt.Errorf("nothing to cancel: the kiosk is waiting for a badge")
+			return errors.New(l.T("console.err.nothing_to_cancel"))
 		}
 		k.c.Do(kiosk.Cancel{})
 	case "admin":
-		if err := at("an administrator badges in first, then opens admin from the menu", kiosk.Menu); err != nil {
+		if err := at(l.T("console.why.admin_menu"), kiosk.Menu); err != nil {
 			return err
 		}
 		k.c.Do(kiosk.OpenAdmin{})
 	case "pulse":
-		if err := errorsJoin(need(), at("open the admin screens first", kiosk.Admin)); err != nil {
+		if err := errorsJoin(need(), at(l.T("console.why.admin"), kiosk.Admin)); err != nil {
 			return err
 		}
 		k.c.Do(kiosk.PulseLock{Lock: arg})
 	case "enrol":
-		if err := at("open the admin screens first", kiosk.Admin); err != nil {
+		if err := at(l.T("console.why.admin"), kiosk.Admin); err != nil {
 			return err
 		}
 		n, err := strconv.Atoi(arg)
 		if err != nil {
-			return fmt.Errorf("enrol needs a slot number")
+			return errors.New(l.T("console.err.enrol"))
 		}
 		k.c.Do(kiosk.EnrolFob{Slot: n})
 	case "map":
-		if err := at("open the admin screens first", kiosk.Admin); err != nil {
+		if err := at(l.T("console.why.admin"), kiosk.Admin); err != nil {
 			return err
 		}
 		num, ks, _ := strings.Cut(arg, " ")
 		n, err := strconv.Atoi(num)
 		if err != nil || strings.TrimSpace(ks) == "" {
-			return fmt.Errorf("map needs a slot number and a key set id (- for none)")
+			return errors.New(l.T("console.err.map"))
 		}
 		if ks = strings.TrimSpace(ks); ks == "-" {
 			ks = ""
 		}
 		k.c.Do(kiosk.MapSlot{Slot: n, KeySetID: ks})
 	case "link":
-		if err := errorsJoin(need(), at("open the admin screens first", kiosk.Admin)); err != nil {
+		if err := errorsJoin(need(), at(l.T("console.why.admin"), kiosk.Admin)); err != nil {
 			return err
 		}
 		k.c.Do(kiosk.LinkBadge{MemberID: arg})
 	case "clear":
-		if err := at("open the admin screens first", kiosk.Admin); err != nil {
+		if err := at(l.T("console.why.admin"), kiosk.Admin); err != nil {
 			return err
 		}
 		id, note, _ := strings.Cut(arg, " ")
 		n, err := strconv.ParseInt(id, 10, 64)
 		if err != nil || strings.TrimSpace(note) == "" {
-			return fmt.Errorf("clear needs an alarm number and a note")
+			return errors.New(l.T("console.err.clear"))
 		}
 		found := false
 		for _, a := range k.c.Screen().Alarms {
 			found = found || a.ID == n
 		}
 		if !found {
-			return fmt.Errorf("there is no active alarm %d", n)
+			return errors.New(l.T("console.err.no_alarm", "ID", n))
 		}
 		k.c.Do(kiosk.ClearAlarm{ID: n, Note: strings.TrimSpace(note)})
 	case "door":
@@ -316,56 +335,56 @@ func (k *Console) Exec(line string) error {
 		case "open", "close":
 			return k.sim.Door(arg == "open")
 		}
-		return fmt.Errorf("door open or door close")
+		return errors.New(l.T("console.err.door"))
 	case "slot":
 		if err := hw(); err != nil {
 			return err
 		}
 		f := strings.Fields(arg)
 		if len(f) != 2 {
-			return fmt.Errorf("slot N out|in|yank")
+			return errors.New(l.T("console.err.slot"))
 		}
 		n, err := strconv.Atoi(f[0])
 		if err != nil {
-			return fmt.Errorf("slot %q is not a number", f[0])
+			return errors.New(l.T("console.err.slot_number", "Slot", strconv.Quote(f[0])))
 		}
 		switch f[1] {
 		case "out":
 			if !k.sim.KeyIn(n) {
-				return fmt.Errorf("slot %d is empty: there is no key to take out", n)
+				return errors.New(l.T("console.err.slot_empty_out", "Slot", n))
 			}
 			return k.sim.TakeKey(n, false)
 		case "yank":
 			if !k.sim.KeyIn(n) {
-				return fmt.Errorf("slot %d is empty: there is no key to yank", n)
+				return errors.New(l.T("console.err.slot_empty_yank", "Slot", n))
 			}
 			return k.sim.TakeKey(n, true)
 		case "in":
 			if k.sim.KeyIn(n) {
-				return fmt.Errorf("slot %d already holds its key: take it out first", n)
+				return errors.New(l.T("console.err.slot_full", "Slot", n))
 			}
 			return k.sim.PutKey(n)
 		}
-		return fmt.Errorf("slot N out|in|yank")
+		return errors.New(l.T("console.err.slot"))
 	case "tamper", "emergency":
 		if err := hw(); err != nil {
 			return err
 		}
 		if arg != "on" && arg != "off" {
-			return fmt.Errorf("%s on or %s off", cmd, cmd)
+			return errors.New(l.T("console.err.on_off", "Cmd", cmd))
 		}
 		if cmd == "tamper" {
 			return k.sim.Tamper(arg == "on")
 		}
 		return k.sim.Emergency(arg == "on")
 	case "history":
-		if err := at("open the admin screens first", kiosk.Admin); err != nil {
+		if err := at(l.T("console.why.admin"), kiosk.Admin); err != nil {
 			return err
 		}
 		n := 20
 		if arg != "" {
 			if n, _ = strconv.Atoi(arg); n <= 0 {
-				return fmt.Errorf("history N: N is how many entries, a number above 0")
+				return errors.New(l.T("console.err.history"))
 			}
 		}
 		items, err := k.c.History(context.Background(), kiosk.HistoryFilter{Limit: n})
@@ -381,21 +400,21 @@ func (k *Console) Exec(line string) error {
 			if it.KeySet != "" {
 				ks = " · " + it.KeySet
 			}
-			fmt.Fprintf(k.out, "  %s  %s%s%s\n", it.Time.Local().Format("02 Jan 15:04"), it.Text, who, ks)
+			fmt.Fprintf(k.out, "  %s  %s%s%s\n", l.Day(it.Time.Local())+" "+l.Clock(it.Time.Local()), it.Text, who, ks)
 		}
 	case "locks":
 		if err := hw(); err != nil {
 			return err
 		}
 		for _, n := range k.sim.Locks.Names() {
-			st := "locked"
+			st := l.T("console.locked")
 			if k.sim.Released(n) {
-				st = "RELEASED"
+				st = l.T("console.released")
 			}
 			fmt.Fprintf(k.out, "  %-12s %s\n", n, st)
 		}
 	default:
-		return fmt.Errorf("unknown command %q (type help)", cmd)
+		return errors.New(l.T("console.err.unknown", "Cmd", strconv.Quote(cmd)))
 	}
 	return nil
 }
@@ -410,7 +429,7 @@ func errorsJoin(errs ...error) error {
 }
 
 // pick resolves a menu number or a key set id against the current screen.
-func (k *Console) pick(cmd, arg string) (string, error) {
+func (k *Console) pick(l *i18n.Localizer, cmd, arg string) (string, error) {
 	s := k.c.Screen()
 	list := s.Take
 	if cmd == "return" {
@@ -418,7 +437,7 @@ func (k *Console) pick(cmd, arg string) (string, error) {
 	}
 	if n, err := strconv.Atoi(arg); err == nil {
 		if n < 1 || n > len(list) {
-			return "", fmt.Errorf("there is no %d on the %s list", n, cmd)
+			return "", errors.New(l.T("console.err.no_number", "N", n, "Cmd", cmd))
 		}
 		return list[n-1].KeySet.ID, nil
 	}
@@ -427,11 +446,12 @@ func (k *Console) pick(cmd, arg string) (string, error) {
 			return arg, nil
 		}
 	}
-	return "", fmt.Errorf("%q is not on the %s list", arg, cmd)
+	return "", errors.New(l.T("console.err.not_listed", "ID", strconv.Quote(arg), "Cmd", cmd))
 }
 
-// Render draws a screen as text.
+// Render draws a screen as text, in the language it speaks (s.Lang).
 func Render(s kiosk.Screen, now time.Time) string {
+	l := i18n.For(s.Lang)
 	var b strings.Builder
 	org := strings.TrimSpace(s.Branding.OrgName + " · " + s.Branding.Site)
 	fmt.Fprintf(&b, "\n┌─ %s [%s]\n", strings.Trim(org, " ·"), s.State)
@@ -446,48 +466,48 @@ func Render(s kiosk.Screen, now time.Time) string {
 		}
 		slot := ""
 		if c.Slot > 0 {
-			slot = fmt.Sprintf(" [slot %d]", c.Slot)
+			slot = " [" + l.T("console.slot", "Slot", c.Slot) + "]"
 		}
 		fmt.Fprintf(&b, "│  take %d: %s%s%s\n", i+1, c.KeySet.Label, slot, note)
 	}
 	for i, c := range s.Return {
-		fmt.Fprintf(&b, "│  return %d: %s, due %s\n", i+1, c.KeySet.Label, c.Due.Local().Format("Mon 15:04"))
+		due := c.Due.Local()
+		fmt.Fprintf(&b, "│  return %d: %s\n", i+1, l.T("console.due", "Label", c.KeySet.Label, "Due", l.Weekday(due.Weekday())+" "+l.Clock(due)))
 	}
 	if len(s.Reasons) > 0 {
-		fmt.Fprintf(&b, "│  reasons: %s\n", strings.Join(s.Reasons, ", "))
+		fmt.Fprintf(&b, "│  %s\n", l.T("console.reasons", "Reasons", strings.Join(s.Reasons, ", ")))
 	}
 	if a := s.Admin; a != nil {
 		for _, sl := range a.Slots {
-			state := "empty"
+			state := l.T("console.slot_empty")
 			if sl.Present {
-				state = "key in"
+				state = l.T("console.slot_key_in")
 			}
-			out := ""
 			if sl.Out != "" {
-				out = ", out with " + sl.Out
+				state = l.T("console.slot_out_with", "State", state, "Name", sl.Out)
 			}
-			fmt.Fprintf(&b, "│  slot %d: %s (%s%s)\n", sl.Number, sl.KeySet, state, out)
+			fmt.Fprintf(&b, "│  %s: %s (%s)\n", l.T("console.slot", "Slot", sl.Number), sl.KeySet, state)
 		}
-		fmt.Fprintf(&b, "│  locks: %s; log %d entries; config v%d\n", strings.Join(a.Locks, " "), a.LogSize, a.Config)
+		fmt.Fprintf(&b, "│  %s\n", l.T("console.admin_state", "Locks", strings.Join(a.Locks, " "), "Entries", a.LogSize, "Config", a.Config))
 		for _, r := range a.Refused {
-			fmt.Fprintf(&b, "│  refused at HQ: %s\n", r)
+			fmt.Fprintf(&b, "│  %s\n", l.T("console.refused", "Change", r))
 		}
 	}
 	if s.Warning != "" {
-		fmt.Fprintf(&b, "│ WARNING %s\n", s.Warning)
+		fmt.Fprintf(&b, "│ %s\n", l.T("console.warning", "Warning", s.Warning))
 	}
 	if left, ok := s.DoorAlarmIn(now); ok {
-		fmt.Fprintf(&b, "│ Door alarm in %ds: close the door\n", int(left/time.Second))
+		fmt.Fprintf(&b, "│ %s\n", l.T("console.door_alarm_in", "Seconds", int(left/time.Second)))
 	}
 	for _, a := range s.Alarms {
 		text := a.Text
 		if text == "" {
-			text = keycab.DescribeAlarm(a.Kind, map[string]string{"detail": a.Detail})
+			text = keycab.DescribeAlarmIn(l, a.Kind, map[string]string{"detail": a.Detail})
 		}
-		fmt.Fprintf(&b, "│ ALARM %d: %s (since %s)\n", a.ID, text, a.Since.Local().Format("15:04"))
+		fmt.Fprintf(&b, "│ %s\n", l.T("console.alarm", "ID", a.ID, "Text", text, "Since", l.Clock(a.Since.Local())))
 	}
 	if !s.Deadline.IsZero() {
-		fmt.Fprintf(&b, "│ (%ds left)\n", int(s.Deadline.Sub(now).Round(time.Second).Seconds()))
+		fmt.Fprintf(&b, "│ (%s)\n", l.T("console.left", "Seconds", int(s.Deadline.Sub(now).Round(time.Second).Seconds())))
 	}
 	b.WriteString("└─\n")
 	return b.String()

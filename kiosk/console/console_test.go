@@ -104,13 +104,17 @@ type consoleRig struct {
 	badges   []simulator.DemoBadge
 }
 
-func newConsoleRig(t *testing.T) *consoleRig {
+func newConsoleRig(t *testing.T) *consoleRig { return newConsoleRigIn(t, "") }
+
+// newConsoleRigIn is newConsoleRig with the demo site speaking lang.
+func newConsoleRigIn(t *testing.T, lang string) *consoleRig {
 	t.Helper()
 	ctx := context.Background()
 	cfg, badges, err := simulator.Demo(time.Now(), passhash.Params{Memory: 64, Time: 1, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Site.Language = lang
 	db := storetest.MustOpen(t, nil)
 	if err := db.ApplyConfig(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -218,6 +222,36 @@ func TestConsoleAnswersEveryInput(t *testing.T) {
 	r.say(t, "status", "Key removed without signing in")
 	if strings.Contains(r.out.String(), "key_removed_without_session") {
 		t.Errorf("the console shows an alarm's internal name:\n%s", r.out.String())
+	}
+	r.cancel()
+	if err := <-r.finished; err != nil {
+		t.Fatalf("console: %v", err)
+	}
+}
+
+// TestConsoleInGerman: at a German site the console's screens, answers
+// and help are German (the commands stay as they are typed).
+func TestConsoleInGerman(t *testing.T) {
+	r := newConsoleRigIn(t, "de")
+	r.say(t, "status", "Ausweis scannen")
+	for _, c := range []struct{ line, want string }{
+		{"pin 1234", "! Gerade wird keine PIN verlangt (der Kiosk ist bei idle): Halten Sie zuerst Ihren Ausweis vor"},
+		{"slot 1 in", "! Fach 1 hat seinen Schlüssel schon: Nehmen Sie ihn zuerst heraus"},
+		{"take 1", "! take ist jetzt nicht möglich: Der Kiosk ist bei idle (zuerst Ausweis vorhalten, dann im Menü wählen)"},
+		{"frobnicate", `! unbekannter Befehl "frobnicate" (geben Sie help ein)`},
+		{"help", "den Bildschirm noch einmal zeigen"},
+		{"locks", "verriegelt"},
+	} {
+		r.say(t, c.line, c.want)
+	}
+	r.say(t, "badge "+r.badges[1].Code, "[Fach 1]")
+	r.say(t, "take 1", "Gründe: ")
+	r.say(t, "slot 2 yank", "ALARM")
+	r.say(t, "status", "(seit ")
+	for _, english := range []string{"is not possible now", "unknown command", "reasons:", "locked", "(since"} {
+		if strings.Contains(r.out.String(), english) {
+			t.Errorf("English %q left in the German console:\n%s", english, r.out.String())
+		}
 	}
 	r.cancel()
 	if err := <-r.finished; err != nil {

@@ -1,7 +1,7 @@
 package ui
 
 import (
-	"fmt"
+	"errors"
 	"image/color"
 	"sort"
 
@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/kiosk/simulator"
 )
 
@@ -39,10 +40,16 @@ type simPanel struct {
 	lockState map[string]*canvas.Text
 	lockDot   map[string]*canvas.Circle
 	force     *widget.Check
+
+	// l is the language the panel speaks: the screen's (setLang);
+	// relabel says each of its fixed texts again in it.
+	l        *i18n.Localizer
+	relabel  []func()
+	reported bool // the status line says what a touch did, not "Ready."
 }
 
 func newSimPanel(cab *simulator.Cabinet, rt runtime) *simPanel {
-	return &simPanel{cab: cab, rt: rt, slots: simSlots(cab),
+	return &simPanel{cab: cab, rt: rt, slots: simSlots(cab), l: i18n.English(),
 		slotState: map[int]*canvas.Text{}, slotDot: map[int]*canvas.Circle{},
 		lockState: map[string]*canvas.Text{}, lockDot: map[string]*canvas.Circle{}}
 }
@@ -82,8 +89,51 @@ func keyIn(cab *simulator.Cabinet, n int) (in bool) {
 	return cab.KeyIn(n)
 }
 
+// setLang makes the panel speak l, the language of the screen beside
+// it.
+func (p *simPanel) setLang(l *i18n.Localizer) {
+	if l == p.l {
+		return
+	}
+	p.l = l
+	for _, f := range p.relabel {
+		f()
+	}
+	p.refresh()
+}
+
+// text is a label of the panel saying message id in its language.
+func (p *simPanel) text(id string, size float32, col color.Color, bold bool, kv ...any) *canvas.Text {
+	t := label(p.l.T(id, kv...), size, col, bold)
+	p.relabel = append(p.relabel, func() { t.Text = p.l.T(id, kv...); t.Refresh() })
+	return t
+}
+
+// button is a button of the panel saying message id.
+func (p *simPanel) button(id string, tapped func()) *widget.Button {
+	b := widget.NewButton(p.l.T(id), tapped)
+	p.relabel = append(p.relabel, func() { b.SetText(p.l.T(id)) })
+	return b
+}
+
+// check is a check box of the panel saying message id.
+func (p *simPanel) check(id string, changed func(bool)) *widget.Check {
+	c := widget.NewCheck(p.l.T(id), changed)
+	p.relabel = append(p.relabel, func() { c.Text = p.l.T(id); c.Refresh() })
+	return c
+}
+
+// entry is a text field of the panel whose placeholder says message id.
+func (p *simPanel) entry(id string) *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder(p.l.T(id))
+	p.relabel = append(p.relabel, func() { e.SetPlaceHolder(p.l.T(id)) })
+	return e
+}
+
 // report shows what the last touch did, or why it failed.
 func (p *simPanel) report(what string, err error) {
+	p.reported = true
 	p.status.Text, p.status.Color = what, colours.muted
 	if err != nil {
 		p.status.Text, p.status.Color = err.Error(), colours.danger
@@ -93,52 +143,60 @@ func (p *simPanel) report(what string, err error) {
 }
 
 func (p *simPanel) object() fyne.CanvasObject {
-	p.status = label("Ready.", simSmall, colours.muted, false)
-	heading := func(s string) fyne.CanvasObject {
-		return container.NewVBox(gap(4), label(s, simSmall, colours.accent, true))
+	p.status = label(p.l.T("sim.ready"), simSmall, colours.muted, false)
+	p.relabel = append(p.relabel, func() {
+		if !p.reported {
+			p.status.Text = p.l.T("sim.ready")
+			p.status.Refresh()
+		}
+	})
+	heading := func(id string) fyne.CanvasObject {
+		return container.NewVBox(gap(4), p.text(id, simSmall, colours.accent, true))
 	}
 
-	badge := widget.NewEntry()
-	badge.SetPlaceHolder("badge code")
-	present := widget.NewButton("Present", func() {
+	badge := p.entry("sim.badge_code")
+	present := p.button("sim.present", func() {
 		if badge.Text == "" {
-			p.report("", fmt.Errorf("type a badge code first"))
+			p.report("", errors.New(p.l.T("sim.badge_first")))
 			return
 		}
 		p.cab.Badge(badge.Text)
-		p.report("Presented badge "+badge.Text+".", nil)
+		p.report(p.l.T("sim.presented", "Code", badge.Text), nil)
 	})
-	qr := widget.NewEntry()
-	qr.SetPlaceHolder("QR text")
-	show := widget.NewButton("Show", func() {
+	qr := p.entry("sim.qr_text")
+	show := p.button("sim.show", func() {
 		if qr.Text == "" {
-			p.report("", fmt.Errorf("type the QR code's text first"))
+			p.report("", errors.New(p.l.T("sim.qr_first")))
 			return
 		}
 		p.cab.ShowQR(qr.Text)
-		p.report("Showed QR "+qr.Text+" to the camera.", nil)
+		p.report(p.l.T("sim.showed", "Text", qr.Text), nil)
 	})
 
-	door := widget.NewCheck("Door open", func(open bool) {
+	door := p.check("sim.door_open", func(open bool) {
 		err := p.cab.Door(open)
-		p.report(map[bool]string{true: "Door opened.", false: "Door closed."}[open], err)
+		if open {
+			p.report(p.l.T("sim.door_opened"), err)
+		} else {
+			p.report(p.l.T("sim.door_closed"), err)
+		}
 	})
-	tamper := widget.NewCheck("Tamper", func(on bool) { p.report("Tamper input set.", p.cab.Tamper(on)) })
-	emergency := widget.NewCheck("Emergency", func(on bool) { p.report("Emergency input set.", p.cab.Emergency(on)) })
-	p.force = widget.NewCheck("Force (yank from a locked slot)", nil)
+	tamper := p.check("sim.tamper", func(on bool) { p.report(p.l.T("sim.tamper_set"), p.cab.Tamper(on)) })
+	emergency := p.check("sim.emergency", func(on bool) { p.report(p.l.T("sim.emergency_set"), p.cab.Emergency(on)) })
+	p.force = p.check("sim.force", nil)
 
 	var slotRows []fyne.CanvasObject
 	for _, n := range p.slots {
 		state := label("", simSmall, colours.muted, false)
 		dot := canvas.NewCircle(colours.muted)
 		p.slotState[n], p.slotDot[n] = state, dot
-		take := widget.NewButton("Take", func() {
-			p.report(fmt.Sprintf("Took the key from slot %d.", n), p.cab.TakeKey(n, p.force.Checked))
+		take := p.button("sim.take", func() {
+			p.report(p.l.T("sim.took", "Slot", n), p.cab.TakeKey(n, p.force.Checked))
 		})
-		put := widget.NewButton("Put", func() {
-			p.report(fmt.Sprintf("Put a key in slot %d.", n), p.cab.PutKey(n))
+		put := p.button("sim.put", func() {
+			p.report(p.l.T("sim.put_in", "Slot", n), p.cab.PutKey(n))
 		})
-		name := container.NewHBox(statusDot(dot), label(fmt.Sprintf("Slot %d", n), simText, colours.text, true), state)
+		name := container.NewHBox(statusDot(dot), p.text("sim.slot", simText, colours.text, true, "Slot", n), state)
 		slotRows = append(slotRows, container.NewBorder(nil, nil, nil, container.NewHBox(take, put), name))
 	}
 
@@ -150,15 +208,15 @@ func (p *simPanel) object() fyne.CanvasObject {
 		lockRows = append(lockRows, container.NewHBox(statusDot(dot), label(name, simText, colours.text, false), layout.NewSpacer(), state))
 	}
 
-	title := label("SIMULATOR", 20, colours.text, true)
-	sub := label("The cabinet's hardware, simulated", simSmall, colours.muted, false)
+	title := p.text("sim.title", 20, colours.text, true)
+	sub := p.text("sim.subtitle", simSmall, colours.muted, false)
 	content := container.NewVBox(
 		title, sub,
-		heading("BADGE READER"), container.NewBorder(nil, nil, nil, present, badge),
-		heading("CAMERA"), container.NewBorder(nil, nil, nil, show, qr),
-		heading("DOOR AND INPUTS"), container.NewGridWithColumns(2, door, tamper, emergency),
-		heading("SLOTS"), container.NewVBox(slotRows...), p.force,
-		heading("LOCK OUTPUTS"), container.NewVBox(lockRows...),
+		heading("sim.badge_reader"), container.NewBorder(nil, nil, nil, present, badge),
+		heading("sim.camera"), container.NewBorder(nil, nil, nil, show, qr),
+		heading("sim.door_inputs"), container.NewGridWithColumns(2, door, tamper, emergency),
+		heading("sim.slots"), container.NewVBox(slotRows...), p.force,
+		heading("sim.lock_outputs"), container.NewVBox(lockRows...),
 	)
 	bg := canvas.NewRectangle(colours.sim)
 	// The scroll bar, shown when a cabinet has more slots than fit, lies
@@ -196,16 +254,16 @@ func statusDot(c *canvas.Circle) fyne.CanvasObject {
 // refresh reads the simulated sensors and lock outputs.
 func (p *simPanel) refresh() {
 	for _, n := range p.slots {
-		text, col := "empty", colours.danger
+		text, col := p.l.T("sim.empty"), colours.danger
 		if keyIn(p.cab, n) {
-			text, col = "key in", colours.success
+			text, col = p.l.T("sim.key_in"), colours.success
 		}
 		setState(p.slotState[n], p.slotDot[n], text, col)
 	}
 	for name, t := range p.lockState {
-		text, col := "locked", colours.muted
+		text, col := p.l.T("sim.locked"), colours.muted
 		if p.cab.Released(name) {
-			text, col = "RELEASED", colours.accent
+			text, col = p.l.T("sim.released"), colours.accent
 		}
 		setState(t, p.lockDot[name], text, col)
 	}

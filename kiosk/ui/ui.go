@@ -288,6 +288,9 @@ func (u *UI) show(s kiosk.Screen) {
 	}
 	u.scr = s
 	u.timer.hint = u.tr().T("ui.time_left")
+	if u.sim != nil {
+		u.sim.setLang(u.tr())
+	}
 	u.showChrome(s)
 	key := stepKey{state: s.State, title: s.Title, message: s.Message, deadline: s.Deadline, admin: s.Admin}
 	if key != u.step {
