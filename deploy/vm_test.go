@@ -413,9 +413,11 @@ func (b *lockedBuffer) String() string {
 // vmConsoleUnits run the kiosk's terminal console under the package's
 // unit in the VM: the drop-in replaces only how the kiosk is started
 // (the simulated cabinet HQ's config describes, the terminal console,
-// quick sync timing) and its standard input, a FIFO that
+// quick sync timing), its standard input, a FIFO that
 // keycab-vm-console.service holds open (so the console never reads end
-// of file) and that the test writes console commands into. Everything
+// of file) and that the test writes console commands into, and its
+// standard output, a file the test reads (the log, standard error, stays
+// in the journal). Everything
 // else (Type=notify, the watchdog, the user, the PAM session, the
 // sandbox) is the package's.
 var vmConsoleUnits = map[string]string{
@@ -436,6 +438,7 @@ After=keycab-vm-console.service
 ExecStart=
 ExecStart=/usr/bin/keycab-kiosk --sim --headless --data /var/lib/keycab --push-every 200ms --heartbeat-every 1s --long-poll 2s --sync-log-every 1s
 StandardInput=file:/run/keycab-console
+StandardOutput=append:/run/keycab-console.out
 `,
 }
 
@@ -514,7 +517,11 @@ func TestVMKiosk(t *testing.T) {
 	}
 
 	// Enrol as the kiosk's user, through the guestfwd to HQ.
-	token := strings.TrimSpace(MustRun(t, hqBin, "enrol-token", "--db", dsn, "--as", env["KEYCAB_DEMO_EMAIL"], "--cabinet", env["KEYCAB_DEMO_CABINET"]))
+	tok, err := exec.Command(hqBin, "enrol-token", "--db", dsn, "--as", env["KEYCAB_DEMO_EMAIL"], "--cabinet", env["KEYCAB_DEMO_CABINET"]).Output()
+	if err != nil {
+		t.Fatalf("keycab-hq enrol-token: %v", err)
+	}
+	token := strings.TrimSpace(string(tok))
 	out = v.run(t, fmt.Sprintf("runuser -u keycab -- keycab-kiosk enroll --sim --hq http://%s --token %s --data /var/lib/keycab --name vm-kiosk 2>&1", vmHQAddr, token))
 	if !strings.Contains(out, "config version") {
 		t.Fatalf("enroll in the VM: %s", out)
@@ -563,15 +570,19 @@ func TestVMKiosk(t *testing.T) {
 	say := func(line, want string) {
 		t.Helper()
 		v.run(t, fmt.Sprintf("printf '%%s\\n' '%s' > /run/keycab-console", line))
-		var got string
-		waitFor(t, 20*time.Second, fmt.Sprintf("%q after %q on the kiosk's console", want, line), func() bool {
-			got = v.run(t, "journalctl -q -o cat -u keycab-kiosk.service _PID=$(systemctl show -P MainPID keycab-kiosk.service) | grep -v '^{' || true")
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := v.run(t, "cat /run/keycab-console.out")
 			if i := strings.Index(got[min(mark, len(got)):], want); i >= 0 {
 				mark += i + len(want)
-				return true
+				return
 			}
-			return false
-		})
+			if time.Now().After(deadline) {
+				t.Fatalf("after %q no %q on the kiosk's console; its journal (end):\n%s", line, want,
+					lastLines(v.run(t, "tail -c 3000 /run/keycab-console.out; systemctl status --no-pager keycab-kiosk.service; journalctl --no-pager -o short-monotonic -n 30"), 60))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 	ben := "0A00B1C2D4"
 	say("status", "Scan your badge")
