@@ -499,6 +499,19 @@ func TestVMKiosk(t *testing.T) {
 	v := bootVM(t, img, hqAddr, 3*time.Minute)
 	t.Logf("VM up (SSH answers) in %v: %s", time.Since(start).Round(100*time.Millisecond), strings.TrimSpace(v.run(t, "uname -sr; systemctl is-system-running --wait || true")))
 
+	// The guest reaches HQ only through the guestfwd: not through the
+	// host alias 10.0.2.2 (the host's loopback, closed by restrict=on),
+	// nor anywhere else.
+	_, hqPort, _ := net.SplitHostPort(hqAddr)
+	for _, addr := range []string{"10.0.2.2/" + hqPort, "10.0.2.2/22", "1.1.1.1/443"} {
+		if out, err := v.try(30*time.Second, "timeout 10 bash -c 'exec 3<>/dev/tcp/"+addr+"' && echo connected"); err == nil || strings.Contains(out, "connected") {
+			t.Errorf("the guest connects to %s: the network is not restricted to the forwards (%v %s)", addr, err, out)
+		}
+	}
+	if out, err := v.try(30*time.Second, "timeout 10 bash -c 'exec 3<>/dev/tcp/"+strings.Replace(vmHQAddr, ":", "/", 1)+"' && echo connected"); err != nil || !strings.Contains(out, "connected") {
+		t.Errorf("the guest does not reach HQ at %s: %v %s", vmHQAddr, err, out)
+	}
+
 	// The packages, installed with apt from the files alone: the guest
 	// has no mirror, the image holds their dependencies.
 	v.copyIn(t, "/tmp/debs", debPaths...)
@@ -616,6 +629,12 @@ func TestVMKiosk(t *testing.T) {
 		t.Errorf("the kiosk restarted %s times", strings.TrimSpace(out))
 	}
 	t.Logf("take and return at HQ %v after boot", time.Since(start).Round(100*time.Millisecond))
+	// Known, not yet fixed: the unit's PAM session (PAMName=login) moves
+	// the kiosk out of the service's cgroup into the session's scope, so
+	// the cgroup's settings (DevicePolicy=, DeviceAllow=, accounting) do
+	// not apply to it and journalctl -u keycab-kiosk does not show its log
+	// (journalctl _COMM=keycab-kiosk does). Logged, for the fix to show.
+	t.Logf("the kiosk's cgroup: %s", strings.TrimSpace(v.run(t, "cat /proc/$(systemctl show -P MainPID keycab-kiosk.service)/cgroup")))
 }
 
 // ownerScope returns the scope of the member whose account is email.
