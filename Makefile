@@ -84,7 +84,7 @@ test: deps ## run every test (gofmt, vet, staticcheck, unit, integration, crash,
 	$(MAKE) --no-print-directory lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PURE_PKGS)
 	CGO_ENABLED=1 $(GO) test -count=1 -tags $(KIOSK_TAGS) -timeout $(TEST_TIMEOUT) $(CGO_PKGS)
-	$(MAKE) --no-print-directory bench-once cross fuzz dist-test qemu-test chroot-test
+	$(MAKE) --no-print-directory bench-once cross fuzz dist-test qemu-test chroot-test vm-test
 
 # bench-once runs every benchmark a single time (-benchtime=1x), so that a
 # broken benchmark fails make test; the figures docs/PERFORMANCE.md quotes
