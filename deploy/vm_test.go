@@ -136,8 +136,20 @@ func buildVMImage(t *testing.T, img vmImage, cache string) {
 	if err != nil {
 		t.Fatalf("mirror.sh: %v", err)
 	}
-	if err := os.RemoveAll(img.dir); err != nil {
+	// Images of other package lists (1 GB each) and builds that did not
+	// finish go; this one is built afresh.
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
 		t.Fatal(err)
+	}
+	stale, _ := filepath.Glob(filepath.Join(cache, "vm", "*"))
+	for _, d := range stale {
+		if strings.Contains(string(mounts), " "+d+"/") {
+			t.Fatalf("%s has something mounted in it (a build that could not unmount): unmount it and remove it", d)
+		}
+		if err := os.RemoveAll(d); err != nil {
+			t.Fatal(err)
+		}
 	}
 	debCache := filepath.Join(cache, "vm-debootstrap")
 	archives := filepath.Join(cache, "chroot-apt")
