@@ -84,7 +84,7 @@ test: deps ## run every test (gofmt, vet, staticcheck, unit, integration, crash,
 	$(MAKE) --no-print-directory lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PURE_PKGS)
 	CGO_ENABLED=1 $(GO) test -count=1 -tags $(KIOSK_TAGS) -timeout $(TEST_TIMEOUT) $(CGO_PKGS)
-	$(MAKE) --no-print-directory bench-once cross fuzz dist-test qemu-test chroot-test
+	$(MAKE) --no-print-directory bench-once cross fuzz dist-test qemu-test chroot-test vm-test
 
 # bench-once runs every benchmark a single time (-benchtime=1x), so that a
 # broken benchmark fails make test; the figures docs/PERFORMANCE.md quotes
@@ -157,7 +157,7 @@ DIST ?= dist
 DIST_DEBS := lintian systemd dpkg-dev
 KIOSK_DEBS := gcc gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf pkg-config apt dpkg debian-archive-keyring
 
-.PHONY: dist dist-test qemu-test chroot-test
+.PHONY: dist dist-test qemu-test chroot-test vm-test
 
 dist: ## build the Debian packages into dist/ (deploy/dist.sh)
 	$(call install-debs,$(KIOSK_DEBS))
@@ -209,3 +209,19 @@ CHROOT_DEBS := debootstrap debian-archive-keyring
 chroot-test: dist ## install, remove and purge the amd64 packages on a clean Debian root
 	$(call install-debs,$(CHROOT_DEBS) $(DIST_DEBS))
 	KEYCAB_DIST=$(abspath $(DIST)) KEYCAB_CHROOT=1 $(GO) test -count=1 -timeout 30m -v -run '^TestChrootInstall$$' ./deploy
+
+# vm-test: the amd64 keycab and keycab-kiosk packages of dist installed
+# with apt in a booted Debian Bookworm VM (qemu-system-x86_64, KVM when
+# /dev/kvm is usable, TCG otherwise; the kernel and initramfs booted
+# directly, no bootloader), the kiosk enrolled with a keycab-hq on the
+# host's loopback and run under the package's systemd unit and watchdog,
+# a take and a return through its console checked at HQ
+# (deploy/vm_test.go, docs/HARDWARE.md "A virtual Pi"). The image (a raw
+# ext4 disk debootstrapped from the mirror this machine's apt uses, with
+# the packages' dependencies) is cached in ~/.cache/keycab/vm, its
+# packages in ~/.cache/keycab/vm-debootstrap. Needs root.
+VM_DEBS := qemu-system-x86 debootstrap debian-archive-keyring e2fsprogs openssh-client
+
+vm-test: dist ## boot a Debian VM, install the packages, run the enrolled kiosk under systemd
+	$(call install-debs,$(VM_DEBS))
+	KEYCAB_DIST=$(abspath $(DIST)) KEYCAB_VM=1 $(GO) test -count=1 -timeout 30m -v -run '^TestVMKiosk$$' ./deploy
