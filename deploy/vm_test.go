@@ -572,7 +572,7 @@ func TestVMKiosk(t *testing.T) {
 	var health hqstore.KioskHealth
 	first := time.Time{}
 	waitFor(t, 60*time.Second, "two heartbeats of vm-kiosk at HQ", func() bool {
-		hs, err := st.ListKioskHealth(context.Background(), sc, time.Minute)
+		hs, err := st.KioskLogs().ListKioskHealth(context.Background(), sc, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -653,11 +653,11 @@ func TestVMKiosk(t *testing.T) {
 func ownerScope(t *testing.T, st *hqstore.Store, email string) hqstore.Scope {
 	t.Helper()
 	ctx := context.Background()
-	acc, err := st.AccountByEmail(ctx, email)
+	acc, err := st.Accounts().AccountByEmail(ctx, email)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := st.Memberships(ctx, acc.ID)
+	ms, err := st.Accounts().Memberships(ctx, acc.ID)
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("memberships %v %v", ms, err)
 	}
