@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
 	"time"
 
 	"keycab.dev/keycab"
@@ -18,45 +16,9 @@ import (
 // to the dashboard); an address with no account there reads the site's
 // language.
 //
-// A notice goes to several recipients with one stored body (the notice
-// outbox), so the body of a notice that needs more than one language is
-// a localized envelope, written when the notice is decided and opened
-// when its mail is sent:
-//
-//	keycab-localized-mail v1\n{"texts":{"de":{"subject":..,"body":..},"en-GB":{..}},"to":{"a@b.test":"de"},"default":"en-GB"}
-//
-// Each recipient gets the texts of their locale ("to"), an address not
-// listed the default's. A body without the first line is sent as it is
-// (mail queued before this format, and sign-in mail).
-const envelopeHead = "keycab-localized-mail v1\n"
-
-type envelope struct {
-	Texts   map[string]localText `json:"texts"`
-	To      map[string]string    `json:"to"`
-	Default string               `json:"default"`
-}
-
-type localText struct {
-	Subject string `json:"subject"`
-	Body    string `json:"body"`
-}
-
-// open returns the subject and body of a queued mail for its recipient.
-func open(to, subject, body string) (string, string) {
-	rest, ok := strings.CutPrefix(body, envelopeHead)
-	if !ok {
-		return subject, body
-	}
-	var e envelope
-	if err := json.Unmarshal([]byte(rest), &e); err != nil {
-		return subject, body
-	}
-	t, ok := e.Texts[e.To[store.NormalizeEmail(to)]]
-	if !ok {
-		t = e.Texts[e.Default]
-	}
-	return t.Subject, t.Body
-}
+// A notice goes to several recipients; each recipient's mail is queued
+// with its own subject and body (store.Notice.Letters), written when the
+// notice is decided.
 
 // speakers resolves the languages of one organisation's recipients and
 // sites, each once a round.
@@ -144,51 +106,43 @@ func (s *speakers) site(ctx context.Context, site string, to []string) (string, 
 }
 
 // localize writes notice n (its text in each language: text) for each
-// of its recipients in their language, as a plain subject and body when
-// they all read one, else as an envelope.
+// of its recipients in their language: the member's own, else the
+// site's. Subject and Body are in the site's language, for an address
+// not listed in Letters.
 func (s *speakers) localize(ctx context.Context, n *store.Notice, site string, text func(l *i18n.Localizer) (subject, body string)) error {
 	siteLang, err := s.site(ctx, site, n.To)
 	if err != nil {
 		return err
 	}
-	e := envelope{Texts: map[string]localText{}, To: map[string]string{}, Default: i18n.For(siteLang).Tag()}
+	def := i18n.For(siteLang).Tag()
+	texts := map[string]store.Letter{}
+	letter := func(tag string) store.Letter {
+		if l, ok := texts[tag]; ok {
+			return l
+		}
+		sub, body := text(i18n.For(tag))
+		texts[tag] = store.Letter{Subject: sub, Body: body}
+		return texts[tag]
+	}
+	d := letter(def)
+	n.Subject, n.Body, n.Letters = d.Subject, d.Body, nil
 	for _, to := range n.To {
-		var own string
 		m, err := s.member(ctx, to)
 		if err != nil {
 			return err
 		}
+		var own string
 		if m != nil {
 			own = m.Language
 		}
-		tag := i18n.For(own, siteLang).Tag()
-		e.To[store.NormalizeEmail(to)] = tag
-	}
-	for _, tag := range append(mapValues(e.To), e.Default) {
-		if _, ok := e.Texts[tag]; !ok {
-			sub, body := text(i18n.For(tag))
-			e.Texts[tag] = localText{sub, body}
+		if tag := i18n.For(own, siteLang).Tag(); tag != def {
+			if n.Letters == nil {
+				n.Letters = map[string]store.Letter{}
+			}
+			n.Letters[store.NormalizeEmail(to)] = letter(tag)
 		}
 	}
-	def := e.Texts[e.Default]
-	n.Subject, n.Body = def.Subject, def.Body
-	if len(e.Texts) == 1 {
-		return nil
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	n.Body = envelopeHead + string(b)
 	return nil
-}
-
-func mapValues(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 // stampIn says t in UTC in l's date and time format: "2 Mar 2026 09:00

@@ -23,8 +23,8 @@
 //
 // Every mail is in its recipient's language, from the message catalogue
 // (internal/i18n): the member's own, else the site's, else en-GB; a
-// notice for recipients of several languages is queued as a localized
-// envelope (lang.go).
+// notice for recipients of several languages queues each their own
+// letter (lang.go).
 //
 // Notice keys (the format is stored; keep it stable):
 //
@@ -334,8 +334,7 @@ func recipients(f store.NoticeFacts, site string) []string {
 func (n *Notifier) send(ctx context.Context, ms []store.NoticeMail, finish func(ctx context.Context, id, state, errText string, retry time.Time) error) error {
 	var errs []error
 	for _, m := range ms {
-		subject, body := open(m.To, m.Subject, m.Body)
-		d := mail.Attempt(ctx, n.mail, mail.Message{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: subject, Body: body})
+		d := mail.Attempt(ctx, n.mail, mail.Message{Kind: m.Kind, OrgID: m.OrgID, To: m.To, Subject: m.Subject, Body: m.Body})
 		if _, err := n.st.Accounts().RecordDelivery(ctx, d); err != nil {
 			errs = append(errs, err)
 		}

@@ -237,12 +237,19 @@ type Notice struct {
 	Episode        int64
 	Subject, Body  string // the body carries no secret: it is stored for retries
 	To             []string
+	// Letters are the subject and body of some recipients' mail, by
+	// their normalised address (each in the recipient's language); a
+	// recipient not in it gets Subject and Body.
+	Letters map[string]Letter
 	// Webhook, when set, is the data of a webhook event of type Kind
 	// (WebhookKeyOverdue, WebhookKioskOffline, ...), queued for the
 	// organisation's webhooks that take it in the transaction that
 	// claims the notice, so it goes once as the notice does.
 	Webhook any
 }
+
+// Letter is one recipient's text of a notice (Notice.Letters).
+type Letter struct{ Subject, Body string }
 
 // ClaimNotices stores the notices of org that were never decided before,
 // each with its mail queued for every recipient, and returns those. A
@@ -282,9 +289,14 @@ func (s *Outbox) ClaimNotices(ctx context.Context, orgID string, ns []Notice) ([
 				continue
 			}
 			for _, to := range n.To {
+				to = NormalizeEmail(to)
+				l, ok := n.Letters[to]
+				if !ok {
+					l = Letter{n.Subject, n.Body}
+				}
 				if _, err := t.exec(ctx, `INSERT INTO notice_outbox (org_id, id, notice_key, kind, to_email, subject, body, created_us, next_us)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (org_id, notice_key, to_email) DO NOTHING`,
-					t.org(), newID("mail"), n.Key, n.Kind, NormalizeEmail(to), n.Subject, n.Body, us(t.now)); err != nil {
+					t.org(), newID("mail"), n.Key, n.Kind, to, l.Subject, l.Body, us(t.now)); err != nil {
 					return err
 				}
 			}
