@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -404,24 +403,6 @@ func freePortNumber(t *testing.T) string {
 	return port
 }
 
-// lockedBuffer is an io.Writer safe for a process's output and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // vmConsoleUnits run the kiosk's terminal console under the package's
 // unit in the VM: the drop-in replaces only how the kiosk is started
 // (the simulated cabinet HQ's config describes, the terminal console,
@@ -490,7 +471,7 @@ func TestVMKiosk(t *testing.T) {
 	MustRun(t, hqBin, "demo-seed", "--db", dsn, "--out", filepath.Join(dir, "demo.env"))
 	env := readEnvFile(t, filepath.Join(dir, "demo.env"))
 	hqAddr := "127.0.0.1:" + freePortNumber(t)
-	hqLog := &lockedBuffer{}
+	hqLog := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	hq := exec.CommandContext(ctx, hqBin, "serve", "--db", dsn, "--listen", hqAddr, "--keys", filepath.Join(dir, "hq.keys"),
 		"--config-poll", "200ms", "--shutdown-timeout", "5s")

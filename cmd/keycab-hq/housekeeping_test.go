@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/internal/testenv"
 )
-
-// lockedBuffer is a log sink the jobs' goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Each job runs at start and again at its own interval; a failing job is
 // logged and retried; a job without an interval never runs; Run returns
 // once ctx ends.
 func TestHousekeeping(t *testing.T) {
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	failed := make(chan struct{}, 16)
 	var never bool

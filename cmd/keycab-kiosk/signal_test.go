@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hardware/hardwaretest"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 )
 
@@ -35,24 +34,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// lockedBuffer collects what the program writes to its terminal.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSIGTERMStopsConsole runs the program's console on a simulated
 // cabinet with a pty as its terminal, left open and idle, and sends it
 // SIGTERM as systemd does: it must exit cleanly, with every lock secured
@@ -66,7 +47,7 @@ func TestSIGTERMStopsConsole(t *testing.T) {
 	defer ptmx.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), asProgram+"=1", asProgram+"_ARGS=--sim --headless --data "+data, "DISPLAY=", "WAYLAND_DISPLAY=")
-	var stderr lockedBuffer
+	var stderr testenv.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,7 +60,7 @@ func TestSIGTERMStopsConsole(t *testing.T) {
 			cmd.Process.Kill()
 		}
 	}()
-	var term lockedBuffer
+	var term testenv.Buffer
 	go func() {
 		buf := make([]byte, 4096)
 		for {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab/hardware/hardwaretest"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 )
 
@@ -20,7 +21,7 @@ type simProgram struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	in   io.WriteCloser
-	out  *lockedBuffer
+	out  *testenv.Buffer
 	done chan error
 }
 
@@ -32,7 +33,7 @@ func startSim(t *testing.T, data string) *simProgram {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &simProgram{t: t, cmd: cmd, in: in, out: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &simProgram{t: t, cmd: cmd, in: in, out: &testenv.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -9,10 +9,12 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -80,4 +82,30 @@ func BuildForHost(tb testing.TB, dir string, pkgs ...string) string {
 		tb.Fatalf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, out)
 	}
 	return dir
+}
+
+// Buffer is a bytes.Buffer that a process's output, a logger's goroutines
+// and a test may share: Write and String hold its lock.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Len returns how many bytes have been written.
+func (b *Buffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Len()
 }

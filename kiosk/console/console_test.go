@@ -1,40 +1,21 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/internal/passhash"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/console"
 	"keycab.dev/keycab/kiosk/simulator"
 	"keycab.dev/keycab/store/storetest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the console's printer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestConsoleTake(t *testing.T) {
 	ctx := context.Background()
@@ -60,7 +41,7 @@ func TestConsoleTake(t *testing.T) {
 	go func() { done <- c.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	in, w := io.Pipe()
 	con := console.New(c, cab, out)
 	finished := make(chan error, 1)
@@ -97,7 +78,7 @@ func TestConsoleTake(t *testing.T) {
 // consoleRig is a running controller on the demo cabinet with a console
 // reading from a pipe the test holds open.
 type consoleRig struct {
-	out      *syncBuffer
+	out      *testenv.Buffer
 	w        *io.PipeWriter
 	cancel   context.CancelFunc
 	finished chan error
@@ -136,7 +117,7 @@ func newConsoleRigIn(t *testing.T, lang string) *consoleRig {
 	conCtx, cancel := context.WithCancel(ctx)
 	in, w := io.Pipe()
 	t.Cleanup(func() { w.Close() })
-	r := &consoleRig{out: &syncBuffer{}, w: w, cancel: cancel, finished: make(chan error, 1), badges: badges}
+	r := &consoleRig{out: &testenv.Buffer{}, w: w, cancel: cancel, finished: make(chan error, 1), badges: badges}
 	go func() { r.finished <- console.New(c, cab, r.out).Run(conCtx, in) }()
 	return r
 }

@@ -25,13 +25,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	hqstore "keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/store/pgtest"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 )
 
@@ -70,30 +70,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buffer is a goroutine-safe output sink.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *buffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Len()
-}
-
 func eventually(tb testing.TB, d time.Duration, what string, ok func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(d)
@@ -122,14 +98,14 @@ func program(tb testing.TB, name string, args ...string) string {
 type proc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	out    *buffer
-	errb   *buffer
+	out    *testenv.Buffer
+	errb   *testenv.Buffer
 	waited chan error
 }
 
 func start(tb testing.TB, name string, args ...string) *proc {
 	tb.Helper()
-	p := &proc{out: &buffer{}, errb: &buffer{}, waited: make(chan error, 1)}
+	p := &proc{out: &testenv.Buffer{}, errb: &testenv.Buffer{}, waited: make(chan error, 1)}
 	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.errb
 	var err error
