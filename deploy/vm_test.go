@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -469,7 +468,7 @@ func TestVMKiosk(t *testing.T) {
 	dir := t.TempDir()
 	dsn := "sqlite:" + filepath.Join(dir, "hq.db")
 	MustRun(t, hqBin, "demo-seed", "--db", dsn, "--out", filepath.Join(dir, "demo.env"))
-	env := readEnvFile(t, filepath.Join(dir, "demo.env"))
+	env := testenv.ReadEnvFile(t, filepath.Join(dir, "demo.env"))
 	hqAddr := "127.0.0.1:" + freePortNumber(t)
 	hqLog := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -486,7 +485,7 @@ func TestVMKiosk(t *testing.T) {
 			t.Logf("HQ's log (end):\n%s", lastLines(hqLog.String(), 30))
 		}
 	})
-	waitFor(t, 30*time.Second, "HQ serving", func() bool { return strings.Contains(hqLog.String(), `"msg":"serving"`) })
+	testenv.Eventually(t, 30*time.Second, "HQ serving", func() bool { return strings.Contains(hqLog.String(), `"msg":"serving"`) })
 
 	start := time.Now()
 	v := bootVM(t, img, hqAddr, 3*time.Minute)
@@ -552,7 +551,7 @@ func TestVMKiosk(t *testing.T) {
 	sc := ownerScope(t, st, env["KEYCAB_DEMO_EMAIL"])
 	var health hqstore.KioskHealth
 	first := time.Time{}
-	waitFor(t, 60*time.Second, "two heartbeats of vm-kiosk at HQ", func() bool {
+	testenv.Eventually(t, 60*time.Second, "two heartbeats of vm-kiosk at HQ", func() bool {
 		hs, err := st.KioskLogs().ListKioskHealth(context.Background(), sc, time.Minute)
 		if err != nil {
 			t.Fatal(err)
@@ -603,7 +602,7 @@ func TestVMKiosk(t *testing.T) {
 	say("slot 1 in", "Returned:")
 	say("cancel", "Scan your badge")
 
-	waitFor(t, 30*time.Second, "the take and the return at HQ", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the take and the return at HQ", func() bool {
 		evs, err := st.ListEvents(context.Background(), sc, hqstore.EventFilter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
@@ -643,32 +642,4 @@ func ownerScope(t *testing.T, st *hqstore.Store, email string) hqstore.Scope {
 		t.Fatalf("memberships %v %v", ms, err)
 	}
 	return hqstore.MemberScope(ms[0].OrgID, ms[0].MemberID)
-}
-
-// readEnvFile reads a file of KEY=VALUE lines (keycab-hq demo-seed --out).
-func readEnvFile(t *testing.T, path string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		env[k] = strings.Trim(v, `"`)
-	}
-	return env
-}
-
-// waitFor polls ok every 200 ms until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -109,3 +109,33 @@ func (b *Buffer) Len() int {
 	defer b.mu.Unlock()
 	return b.b.Len()
 }
+
+// Eventually polls ok every 50 ms until it holds, failing the test after
+// d with what it was waiting for.
+func Eventually(tb testing.TB, d time.Duration, what string, ok func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ReadEnvFile reads a file of KEY=VALUE lines, values optionally in
+// double quotes: the logins keycab-hq demo-seed --out writes.
+func ReadEnvFile(tb testing.TB, path string) map[string]string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = strings.Trim(v, `"`)
+		}
+	}
+	return env
+}

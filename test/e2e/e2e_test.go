@@ -14,7 +14,6 @@
 package e2e_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"flag"
@@ -68,17 +67,6 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
-}
-
-func eventually(tb testing.TB, d time.Duration, what string, ok func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // program runs one of the built programs to completion and returns its
@@ -165,7 +153,7 @@ type hq struct {
 func (h *hq) start(tb testing.TB) {
 	tb.Helper()
 	h.p = start(tb, "keycab-hq", append([]string{"serve", "--db", h.dsn, "--listen", h.addr, "--keys", h.keys, "--config-poll", "200ms", "--shutdown-timeout", "5s"}, h.extra...)...)
-	eventually(tb, 20*time.Second, "HQ serving", func() bool { return strings.Contains(h.p.errb.String(), `"msg":"serving"`) })
+	testenv.Eventually(tb, 20*time.Second, "HQ serving", func() bool { return strings.Contains(h.p.errb.String(), `"msg":"serving"`) })
 }
 
 func (h *hq) url() string { return "http://" + h.addr }
@@ -222,22 +210,6 @@ func (k *kiosk) takeAndReturn(tb testing.TB, badge string, slot int) {
 	time.Sleep(3100 * time.Millisecond)
 }
 
-// demoEnv reads the file keycab-hq demo-seed --out wrote.
-func demoEnv(tb testing.TB, path string) map[string]string {
-	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		env[k] = strings.Trim(v, `"`)
-	}
-	return env
-}
-
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the end-to-end test takes about a minute per engine")
@@ -281,7 +253,7 @@ func startHQ(t testing.TB, dsn, dir string) (*hq, map[string]string) {
 	t.Helper()
 	envFile := filepath.Join(dir, "demo.env")
 	program(t, "keycab-hq", "demo-seed", "--db", dsn, "--out", envFile)
-	env := demoEnv(t, envFile)
+	env := testenv.ReadEnvFile(t, envFile)
 	h := &hq{dsn: dsn, addr: freePort(t), keys: filepath.Join(dir, "hq.keys")}
 	h.start(t)
 	return h, env

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"keycab.dev/keycab"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 )
 
@@ -103,7 +104,7 @@ func TestLiveErasure(t *testing.T) {
 
 		k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
 		c.call(t, "POST", "/v1/members/"+benID+"/erase", map[string]any{"confirm": benID}, 200, nil)
-		eventually(t, liveWithin, "the kiosk erasing Ben", func() bool {
+		testenv.Eventually(t, liveWithin, "the kiosk erasing Ben", func() bool {
 			return strings.Contains(k.p.errb.String(), `"msg":"members erased by HQ",`)
 		})
 		k.refusedWithin(t, "badge "+ben, "Badge not recognised")
@@ -123,7 +124,7 @@ func TestLiveErasure(t *testing.T) {
 				}
 			}
 		}()
-		eventually(t, 6*liveWithin, "Ben's data gone from the kiosk's files", func() bool {
+		testenv.Eventually(t, 6*liveWithin, "Ben's data gone from the kiosk's files", func() bool {
 			for what, s := range secrets {
 				if where := holders(t, kioskDB, s); len(where) > 0 {
 					left = fmt.Sprintf("%s in %v", what, where)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/internal/testenv"
 )
 
 // TestPhoneHandOver: Ben takes a key at the cabinet; on a phone (HQ's
@@ -59,7 +61,7 @@ func TestPhoneHandOver(t *testing.T) {
 		if res.Outcome != "done" {
 			t.Fatalf("hand-over: %+v", res)
 		}
-		eventually(t, liveWithin, "the kiosk adopting the hand-over", func() bool {
+		testenv.Eventually(t, liveWithin, "the kiosk adopting the hand-over", func() bool {
 			return strings.Contains(k.p.errb.String(), "custody changes made at HQ adopted") &&
 				strings.Count(k.p.errb.String(), "config reloaded") > before
 		})
@@ -73,7 +75,7 @@ func TestPhoneHandOver(t *testing.T) {
 		if strings.Contains(k.p.out.String()[k.mark:], "PIN") {
 			k.say(t, "pin "+chloePIN, "")
 		}
-		eventually(t, 5*time.Second, "Chloe's menu offering the return", func() bool {
+		testenv.Eventually(t, 5*time.Second, "Chloe's menu offering the return", func() bool {
 			return strings.Contains(k.p.out.String()[k.mark:], "return 1:")
 		})
 		k.say(t, "return 1", "Slot 1 is open")

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/internal/testenv"
 )
 
 // liveWithin is how soon a change at HQ must be refused at a running
@@ -49,7 +51,7 @@ func TestLiveConfig(t *testing.T) {
 		c.call(t, "POST", "/v1/groups", map[string]any{"kind": "members", "name": "Lettings team"}, 201, &mg)
 		c.call(t, "PUT", "/v1/groups/"+mg.ID+"/entries", map[string]any{"ids": []string{members["Ben"].ID}}, 200, nil)
 		c.call(t, "POST", "/v1/access-rules", map[string]any{"member_group_id": mg.ID, "key_set_group_id": kg.ID}, 201, &rule)
-		eventually(t, liveWithin, "the kiosk reloading the groups", func() bool {
+		testenv.Eventually(t, liveWithin, "the kiosk reloading the groups", func() bool {
 			return strings.Count(k.p.errb.String(), "config reloaded") >= k.reloads+1
 		})
 		time.Sleep(time.Second) // the last of the four changes, if it came apart
@@ -64,7 +66,7 @@ func TestLiveConfig(t *testing.T) {
 		c.call(t, "DELETE", "/v1/access-rules/"+rule.ID, nil, 204, nil)
 		k.refusedWithin(t, "badge "+ben, "no keys you may take now")
 		c.call(t, "DELETE", "/v1/groups/"+kg.ID, nil, 204, nil)
-		eventually(t, liveWithin, "the kiosk reloading without the group", func() bool {
+		testenv.Eventually(t, liveWithin, "the kiosk reloading without the group", func() bool {
 			return strings.Count(k.p.errb.String(), "config reloaded") > k.reloads
 		})
 		k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
@@ -105,7 +107,7 @@ func TestLiveConfig(t *testing.T) {
 				Behind        string `json:"config_behind_since"`
 			} `json:"kiosks"`
 		}
-		eventually(t, 10*time.Second, "HQ shows the kiosk's applied config", func() bool {
+		testenv.Eventually(t, 10*time.Second, "HQ shows the kiosk's applied config", func() bool {
 			kiosks.Kiosks = nil // a field the answer leaves out must not keep an older value
 			c.call(t, "GET", "/v1/kiosks", nil, 200, &kiosks)
 			return len(kiosks.Kiosks) == 1 && kiosks.Kiosks[0].ConfigNewest > 0 &&
@@ -126,7 +128,7 @@ func TestLiveConfig(t *testing.T) {
 func (k *kiosk) refusedWithin(tb testing.TB, line, want string) {
 	tb.Helper()
 	start, before := time.Now(), k.reloads
-	eventually(tb, liveWithin, k.name+" reloading its config", func() bool {
+	testenv.Eventually(tb, liveWithin, k.name+" reloading its config", func() bool {
 		return strings.Count(k.p.errb.String(), "config reloaded") > before
 	})
 	k.reloads = strings.Count(k.p.errb.String(), "config reloaded")

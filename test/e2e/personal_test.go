@@ -24,6 +24,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/agent"
 	"keycab.dev/keycab/sync/wire"
@@ -44,7 +45,7 @@ func TestPersonalTexts(t *testing.T) {
 		dir := t.TempDir()
 		envFile := filepath.Join(dir, "demo.env")
 		program(t, "keycab-hq", "demo-seed", "--db", dsn, "--out", envFile)
-		env := demoEnv(t, envFile)
+		env := testenv.ReadEnvFile(t, envFile)
 		keyFile, mailDir := filepath.Join(dir, "notes.key"), filepath.Join(dir, "mail")
 		key := make([]byte, 32)
 		rand.Read(key)
@@ -100,7 +101,7 @@ func TestPersonalTexts(t *testing.T) {
 			c.call(t, "GET", "/v1/events?kind=key.taken", nil, 200, &list)
 			return list.Events
 		}
-		eventually(t, 15*time.Second, "the take at HQ", func() bool { return len(takes(owner)) == 1 })
+		testenv.Eventually(t, 15*time.Second, "the take at HQ", func() bool { return len(takes(owner)) == 1 })
 		want := event{Kind: "key.taken", ActorID: me.Member.ID, Reason: "viewing", Slot: 1, Recipient: recipient, Notes: notes}
 		if got := takes(owner); got[0] != want {
 			t.Fatalf("the owner reads the take as %+v, want %+v", got[0], want)
@@ -156,7 +157,7 @@ func TestPersonalTexts(t *testing.T) {
 		k.say(t, "slot 1 in", "Returned:")
 		k.say(t, "cancel", "Scan your badge")
 		var rets struct{ Events []event }
-		eventually(t, 15*time.Second, "the return at HQ", func() bool {
+		testenv.Eventually(t, 15*time.Second, "the return at HQ", func() bool {
 			owner.call(t, "GET", "/v1/events?kind=key.returned", nil, 200, &rets)
 			return len(rets.Events) == 1
 		})
@@ -247,7 +248,7 @@ func TestPersonalTexts(t *testing.T) {
 func mailToken(t *testing.T, mailDir, to string) string {
 	t.Helper()
 	var token string
-	eventually(t, 10*time.Second, "the mail to "+to, func() bool {
+	testenv.Eventually(t, 10*time.Second, "the mail to "+to, func() bool {
 		files, _ := filepath.Glob(filepath.Join(mailDir, "*"))
 		for _, f := range files {
 			b, _ := os.ReadFile(f)

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/internal/testenv"
 )
 
 // TestRemoteActions: HQ and a running kiosk as separate processes. A
@@ -41,7 +43,7 @@ func TestRemoteActions(t *testing.T) {
 				KeySetID string `json:"key_set_id"`
 			} `json:"custody"`
 		}
-		eventually(t, 10*time.Second, "HQ shows the key set out", func() bool {
+		testenv.Eventually(t, 10*time.Second, "HQ shows the key set out", func() bool {
 			custody.Custody = nil
 			c.call(t, "GET", "/v1/custody", nil, 200, &custody)
 			return len(custody.Custody) == 1
@@ -56,7 +58,7 @@ func TestRemoteActions(t *testing.T) {
 		c.call(t, "POST", actions, map[string]any{"kind": "release_slot", "slot": 1, "reason": "courier"}, 201, &rel)
 		c.call(t, "POST", actions, map[string]any{"kind": "mark_returned", "key_set_id": keySet, "reason": "found on the desk"}, 201, &ret)
 		outcomes := map[string]action{}
-		eventually(t, 10*time.Second, "the kiosk answers both actions", func() bool {
+		testenv.Eventually(t, 10*time.Second, "the kiosk answers both actions", func() bool {
 			var list struct{ Actions []action }
 			c.call(t, "GET", actions, nil, 200, &list)
 			for _, a := range list.Actions {
@@ -70,7 +72,7 @@ func TestRemoteActions(t *testing.T) {
 		if o := outcomes[ret.ID]; o.Outcome != "done" || o.LogIndex < 0 {
 			t.Fatalf("mark returned: %+v", o)
 		}
-		eventually(t, 10*time.Second, "HQ shows the key set back", func() bool {
+		testenv.Eventually(t, 10*time.Second, "HQ shows the key set back", func() bool {
 			custody.Custody = nil
 			c.call(t, "GET", "/v1/custody", nil, 200, &custody)
 			return len(custody.Custody) == 0
@@ -83,12 +85,12 @@ func TestRemoteActions(t *testing.T) {
 		c.call(t, "GET", "/v1/cabinets", nil, 200, &cabinets)
 		before := strings.Count(k.p.errb.String(), "config reloaded")
 		c.call(t, "PUT", "/v1/cabinets/"+cabinets.Cabinets[0].ID+"/policy", map[string]any{"remote_release": true}, 200, nil)
-		eventually(t, liveWithin, "the kiosk reloading the policy", func() bool {
+		testenv.Eventually(t, liveWithin, "the kiosk reloading the policy", func() bool {
 			return strings.Count(k.p.errb.String(), "config reloaded") > before
 		})
 		var rel2 action
 		c.call(t, "POST", actions, map[string]any{"kind": "release_slot", "slot": 2, "reason": "engineer collecting"}, 201, &rel2)
-		eventually(t, 10*time.Second, "the kiosk answers the allowed release", func() bool {
+		testenv.Eventually(t, 10*time.Second, "the kiosk answers the allowed release", func() bool {
 			var list struct{ Actions []action }
 			c.call(t, "GET", actions, nil, 200, &list)
 			for _, a := range list.Actions {
@@ -102,7 +104,7 @@ func TestRemoteActions(t *testing.T) {
 		var released struct {
 			Events []struct{ Kind string } `json:"events"`
 		}
-		eventually(t, 10*time.Second, "HQ's history shows remote.release", func() bool {
+		testenv.Eventually(t, 10*time.Second, "HQ's history shows remote.release", func() bool {
 			released.Events = nil
 			c.call(t, "GET", "/v1/events?kind=remote.release", nil, 200, &released)
 			return len(released.Events) == 1
@@ -115,7 +117,7 @@ func TestRemoteActions(t *testing.T) {
 				ActorID      string `json:"actor_id"`
 			} `json:"events"`
 		}
-		eventually(t, 10*time.Second, "HQ's history shows remote.refused", func() bool {
+		testenv.Eventually(t, 10*time.Second, "HQ's history shows remote.refused", func() bool {
 			c.call(t, "GET", "/v1/events?kind=remote.refused", nil, 200, &refused)
 			return len(refused.Events) == 1
 		})

@@ -11,6 +11,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 )
 
@@ -87,7 +88,7 @@ func touchEnrolment(t *testing.T, dsn, appDSN string) {
 		}
 		return fobs, cards
 	}
-	eventually(t, 10*time.Second, "HQ showing the fob and the badge from kiosk1", func() bool {
+	testenv.Eventually(t, 10*time.Second, "HQ showing the fob and the badge from kiosk1", func() bool {
 		fobs, cards := fromKiosk()
 		return fobs == 1 && cards == 1
 	})
@@ -96,7 +97,7 @@ func touchEnrolment(t *testing.T, dsn, appDSN string) {
 	k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
 	label := "Office spare, renamed"
 	c.call(t, "PATCH", "/v1/key-sets/"+slots[len(slots)-1].KeySetID, map[string]any{"label": label}, 200, nil)
-	eventually(t, liveWithin, "kiosk1 reloading after the edit", func() bool {
+	testenv.Eventually(t, liveWithin, "kiosk1 reloading after the edit", func() bool {
 		return strings.Count(k.p.errb.String(), "config reloaded") > k.reloads
 	})
 	time.Sleep(3100 * time.Millisecond)
@@ -119,7 +120,7 @@ func touchEnrolment(t *testing.T, dsn, appDSN string) {
 	homed.KeySetID = temp.ID
 	k.reloads = strings.Count(k.p.errb.String(), "config reloaded")
 	mustNil(t, st.SetSlot(ctx, sc, homed))
-	eventually(t, liveWithin, "kiosk1 reloading after the slot's change", func() bool {
+	testenv.Eventually(t, liveWithin, "kiosk1 reloading after the slot's change", func() bool {
 		return strings.Count(k.p.errb.String(), "config reloaded") > k.reloads
 	})
 	h.p.stop(t, syscall.SIGTERM)
@@ -139,7 +140,7 @@ func touchEnrolment(t *testing.T, dsn, appDSN string) {
 
 	// HQ refuses both (the first link HQ applied wins), in its admin log
 	// with what it held and what the kiosk asked.
-	eventually(t, 2*time.Minute, "HQ refusing both touchscreen changes", func() bool {
+	testenv.Eventually(t, 2*time.Minute, "HQ refusing both touchscreen changes", func() bool {
 		var log struct {
 			Actions []struct{ Action, Detail string } `json:"actions"`
 		}
@@ -186,7 +187,7 @@ func touchEnrolment(t *testing.T, dsn, appDSN string) {
 	asAdmin()
 	k.say(t, "map "+strconv.Itoa(last.Number)+" -", "Slot "+strconv.Itoa(last.Number)+" is now empty.")
 	k.say(t, "cancel", "Scan your badge")
-	eventually(t, 10*time.Second, "HQ showing the slot the kiosk emptied", func() bool {
+	testenv.Eventually(t, 10*time.Second, "HQ showing the slot the kiosk emptied", func() bool {
 		var cd struct {
 			Slots []struct {
 				Number   int    `json:"number"`
