@@ -273,8 +273,9 @@ func (n *Notifier) pending(f store.NoticeFacts) []pending {
 	for _, a := range f.Alarms {
 		add("alarm.raised", a.ID, a.RaisedAt.UnixMicro(), key("alarm.raised", a.ID), a.SiteID,
 			func(l *i18n.Localizer) (string, string) {
-				return l.T("mail.alarm.subject", "Cabinet", a.CabinetName, "Alarm", a.Alarm),
-					l.T("mail.alarm.body", "Cabinet", a.CabinetName, "Title", keycab.AlarmTitleIn(l, a.Alarm), "Alarm", a.Alarm, "At", stampIn(l, a.RaisedAt)) + "\n"
+				title := keycab.AlarmTitleIn(l, a.Alarm)
+				return l.T("mail.alarm.subject", "Cabinet", a.CabinetName, "Title", title),
+					l.T("mail.alarm.body", "Cabinet", a.CabinetName, "Title", title, "At", stampIn(l, a.RaisedAt)) + "\n"
 			})
 	}
 	for _, k := range f.Kiosks {

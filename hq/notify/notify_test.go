@@ -206,7 +206,7 @@ func TestNotices(t *testing.T) {
 			c.Add(time.Minute)
 			both()
 			both()
-			alarm := "[keycab] Alarm at Lobby: " + keycab.AlarmDoorForced
+			alarm := "[keycab] Alarm at Lobby: " + keycab.AlarmTitle(keycab.AlarmDoorForced)
 			want := map[string][]string{"owner@acme.test": {alarm}, "mgr1@acme.test": {alarm}}
 			if got := sent(srv); !equal(got, want) {
 				t.Fatalf("after the alarm: %v, want %v", got, want)
