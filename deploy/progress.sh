@@ -54,16 +54,17 @@ flag() {
 
 # package_in DIR: the import path of the package in DIR.
 package_in() {
-	case $1 in
-	"$modcache"/*)
+	if [[ -n $modcache && $1 == "$modcache"/* ]]; then
 		# a module's directory: drop the cache, the @version and the
 		# module cache's !-escaping of capitals.
 		sed -e "s|^$modcache/||" -e 's|@[^/]*||' -e 's|!\(.\)|\U\1|g' <<<"$1"
-		;;
-	"$goroot"/src/*) echo "${1#"$goroot/src/"}" ;;
-	"$root" | "$root"/*) echo "$module${1#"$root"}" ;;
-	*) return 1 ;;
-	esac
+	elif [[ -n $goroot && $1 == "$goroot"/src/* ]]; then
+		echo "${1#"$goroot/src/"}"
+	elif [[ -n $module && ($1 == "$root" || $1 == "$root"/*) ]]; then
+		echo "$module${1#"$root"}"
+	else
+		return 1
+	fi
 }
 
 echo "$what"
