@@ -15,7 +15,6 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
-	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 )
@@ -71,7 +70,7 @@ func TestSIGTERMStopsConsole(t *testing.T) {
 			}
 		}
 	}()
-	hardwaretest.Eventually(t, 60*time.Second, "the console's idle screen", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the console's idle screen", func() bool {
 		return strings.Contains(term.String(), "Scan your badge")
 	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

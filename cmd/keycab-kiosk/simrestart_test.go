@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/store"
 )
@@ -60,7 +59,7 @@ func (p *simProgram) say(line, want string) {
 
 func (p *simProgram) expect(line, want string) {
 	p.t.Helper()
-	hardwaretest.Eventually(p.t, 60*time.Second, "after "+line+": "+want, func() bool {
+	testenv.Eventually(p.t, 60*time.Second, "after "+line+": "+want, func() bool {
 		return strings.Contains(p.out.String(), want)
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/hardware/sim"
+	"keycab.dev/keycab/internal/testenv"
 )
 
 // stepClock advances by step on every Now call, plus a jump at chosen call
@@ -79,7 +80,7 @@ func MustDevice(tb testing.TB) *sim.SerialDevice {
 func checkGoroutines(tb testing.TB) {
 	before := runtime.NumGoroutine()
 	tb.Cleanup(func() {
-		hardwaretest.Eventually(tb, 10*time.Second, "goroutines settle", func() bool {
+		testenv.Eventually(tb, 10*time.Second, "goroutines settle", func() bool {
 			return runtime.NumGoroutine() <= before
 		})
 	})
@@ -178,7 +179,7 @@ func TestRDM6300DeviceVanishes(t *testing.T) {
 	if err := dev.Unplug(); err != nil {
 		t.Fatal(err)
 	}
-	hardwaretest.Eventually(t, 10*time.Second, "reader notices the unplug", func() bool {
+	testenv.Eventually(t, 10*time.Second, "reader notices the unplug", func() bool {
 		return logs.Count("device lost") > 0 || logs.Count("open failed") > 0
 	})
 	if err := dev.Plug(); err != nil {
@@ -305,7 +306,7 @@ func TestWiegandOnPins(t *testing.T) {
 	if err := wg.Send(bits); err != nil {
 		t.Fatal(err)
 	}
-	hardwaretest.Eventually(t, 10*time.Second, "bad frame rejected", func() bool {
+	testenv.Eventually(t, 10*time.Second, "bad frame rejected", func() bool {
 		clk.Advance(30 * time.Millisecond)
 		return logs.Count("frame rejected", "parity") == 1
 	})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"keycab.dev/keycab/internal/qrlabel"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/internal/qrlabel"
 
 	"keycab.dev/keycab/hardware/camera"
 	"keycab.dev/keycab/hardware/hardwaretest"
@@ -245,7 +246,7 @@ func TestSourceReopensAfterEnd(t *testing.T) {
 	if opens != 2 || tr.count(camera.ErrEnded) != 1 {
 		t.Fatalf("opens %d, ends reported %d (%v)", opens, tr.count(camera.ErrEnded), tr.errs)
 	}
-	hardwaretest.Eventually(t, 10*time.Second, "goroutines settle", func() bool { return runtime.NumGoroutine() <= before })
+	testenv.Eventually(t, 10*time.Second, "goroutines settle", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestSourceReopensAfterStall(t *testing.T) {

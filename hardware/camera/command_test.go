@@ -171,5 +171,5 @@ exec sleep 600
 	if _, err := camera.FFmpeg("x", 2, 2, false).Open(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Open with an ended context: %v", err)
 	}
-	hardwaretest.Eventually(t, 10*time.Second, "goroutines settle", func() bool { return runtime.NumGoroutine() <= before })
+	testenv.Eventually(t, 10*time.Second, "goroutines settle", func() bool { return runtime.NumGoroutine() <= before })
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"keycab.dev/keycab/hardware"
@@ -187,19 +186,6 @@ func (l *Logs) Count(substrs ...string) int {
 		}
 	}
 	return n
-}
-
-// Eventually calls cond until it reports true, failing tb when it has not
-// after timeout. It bounds waits in tests; it is not a timing assertion.
-func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not reached after %v", what, timeout)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // Interface guards.

@@ -110,16 +110,19 @@ func (b *Buffer) Len() int {
 	return b.b.Len()
 }
 
-// Eventually polls ok every 50 ms until it holds, failing the test after
-// d with what it was waiting for.
+// Eventually calls ok until it holds, failing the test after d with what
+// it was waiting for. It polls at 2 ms at first, for conditions a pin or a
+// goroutine meets at once, and backs off to 50 ms, for those that read
+// files or make requests. It bounds waits in tests; it is not a timing
+// assertion.
 func Eventually(tb testing.TB, d time.Duration, what string, ok func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(d)
-	for !ok() {
+	for wait := 2 * time.Millisecond; !ok(); wait = min(2*wait, 50*time.Millisecond) {
 		if time.Now().After(deadline) {
 			tb.Fatalf("timed out after %v waiting for %s", d, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(wait)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/internal/passhash"
 	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/kiosk"
@@ -50,7 +49,7 @@ func TestConsoleTake(t *testing.T) {
 		t.Helper()
 		io.WriteString(w, line+"\n")
 		if want != "" {
-			hardwaretest.Eventually(t, 10*time.Second, "after "+line+": "+want, func() bool { return strings.Contains(out.String(), want) })
+			testenv.Eventually(t, 10*time.Second, "after "+line+": "+want, func() bool { return strings.Contains(out.String(), want) })
 		}
 	}
 	say("status", "Scan your badge")
@@ -125,7 +124,7 @@ func newConsoleRigIn(t *testing.T, lang string) *consoleRig {
 func (r *consoleRig) say(t *testing.T, line, want string) {
 	t.Helper()
 	go io.WriteString(r.w, line+"\n") // a long line must not block the test if the console stops reading
-	hardwaretest.Eventually(t, 10*time.Second, "after a line of "+strconv.Itoa(len(line))+" bytes: "+want, func() bool {
+	testenv.Eventually(t, 10*time.Second, "after a line of "+strconv.Itoa(len(line))+" bytes: "+want, func() bool {
 		return strings.Contains(r.out.String(), want)
 	})
 }

@@ -19,8 +19,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"keycab.dev/keycab"
-	"keycab.dev/keycab/hardware/hardwaretest"
 	"keycab.dev/keycab/internal/i18n"
+	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/ui"
 	"keycab.dev/keycab/store"
@@ -232,7 +232,7 @@ func fitFlows(t *testing.T, size fyne.Size, lang string) {
 	if err := r.cab.Door(true); err != nil {
 		t.Fatal(err)
 	}
-	hardwaretest.Eventually(t, wait, "the door open at the controller", func() bool { return len(r.events(keycab.EventDoorOpened)) > opened })
+	testenv.Eventually(t, wait, "the door open at the controller", func() bool { return len(r.events(keycab.EventDoorOpened)) > opened })
 	// It opened while locked: its alarm is raised before the clock moves,
 	// so its time is the same in every run.
 	r.awaitThat("the door-forced alarm", func(s kiosk.Screen) bool {

@@ -8,12 +8,14 @@ import (
 	"image"
 	"image/draw"
 	"image/png"
-	"keycab.dev/keycab/internal/qrlabel"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/internal/qrlabel"
+	"keycab.dev/keycab/internal/testenv"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -155,7 +157,7 @@ func (r *rig) await(state kiosk.State) kiosk.Screen {
 func (r *rig) awaitThat(what string, cond func(kiosk.Screen) bool) kiosk.Screen {
 	r.t.Helper()
 	var s kiosk.Screen
-	hardwaretest.Eventually(r.t, wait, "screen "+what, func() bool {
+	testenv.Eventually(r.t, wait, "screen "+what, func() bool {
 		s = r.c.Screen()
 		return cond(s)
 	})
@@ -320,7 +322,7 @@ func (r *rig) has(text string) bool {
 // live lock outputs, so golden first waits for the alarm buzzer to stop.
 func (r *rig) golden(name string, withImage bool) {
 	r.t.Helper()
-	hardwaretest.Eventually(r.t, wait, "buzzer off", func() bool { return !r.cab.Released(simulator.Buzzer) })
+	testenv.Eventually(r.t, wait, "buzzer off", func() bool { return !r.cab.Released(simulator.Buzzer) })
 	r.u.Sync()
 	c := r.w.Canvas()
 	if m := r.w.Content().MinSize(); m.Width > kioskW+simW || m.Height > kioskH {
@@ -433,7 +435,7 @@ func TestTake(t *testing.T) {
 	if len(taken) != 1 || taken[0].Actor != "m-ben" || taken[0].KeySet != "ks-1" || taken[0].Reason != "viewing" {
 		t.Fatalf("key.taken events %+v", taken)
 	}
-	hardwaretest.Eventually(t, wait, "slot 1 secured", func() bool { return !r.cab.Released("L1") })
+	testenv.Eventually(t, wait, "slot 1 secured", func() bool { return !r.cab.Released("L1") })
 	r.finish()
 	r.verify()
 }
@@ -513,8 +515,8 @@ func TestAdmin(t *testing.T) {
 	r.golden("admin/slots", true)
 
 	r.tap("L2")
-	hardwaretest.Eventually(t, wait, "L2 pulsed", func() bool { return r.cab.Released("L2") })
-	hardwaretest.Eventually(t, wait, "L2 locked again after its pulse", func() bool { return !r.cab.Released("L2") })
+	testenv.Eventually(t, wait, "L2 pulsed", func() bool { return r.cab.Released("L2") })
+	testenv.Eventually(t, wait, "L2 locked again after its pulse", func() bool { return !r.cab.Released("L2") })
 	r.awaitThat("pulse reported", func(s kiosk.Screen) bool { return s.Message == "Lock L2 pulsed." })
 	if p := r.events(keycab.EventLockPulsed); len(p) != 1 || p[0].Actor != "m-ana" || p[0].Detail["lock"] != "L2" {
 		t.Fatalf("lock.pulsed events %+v", p)
@@ -588,7 +590,7 @@ func TestEmergency(t *testing.T) {
 	r := newRig(t, testConfig(t))
 	test.Tap(r.check("Emergency"))
 	r.await(kiosk.Emergency)
-	hardwaretest.Eventually(t, wait, "every lock released", func() bool {
+	testenv.Eventually(t, wait, "every lock released", func() bool {
 		return r.cab.Released("DOOR_LOCK") && r.cab.Released("L1") && r.cab.Released("L3")
 	})
 	r.u.Sync()
@@ -655,17 +657,17 @@ func TestDoorHeldWarning(t *testing.T) {
 	if err := r.cab.Door(true); err != nil {
 		t.Fatal(err)
 	}
-	hardwaretest.Eventually(t, wait, "the door open at the controller", func() bool { return len(r.events(keycab.EventDoorOpened)) == 1 })
+	testenv.Eventually(t, wait, "the door open at the controller", func() bool { return len(r.events(keycab.EventDoorOpened)) == 1 })
 	r.clock.Advance(45 * time.Second)
 	r.awaitThat("the pre-warning", func(s kiosk.Screen) bool { return s.Warning != "" })
-	hardwaretest.Eventually(t, wait, "the warning on screen", func() bool { return r.shows("the alarm sounds in 15 s.") })
+	testenv.Eventually(t, wait, "the warning on screen", func() bool { return r.shows("the alarm sounds in 15 s.") })
 	r.golden("door-warning", true)
 	// It counts down with the clock.
 	r.clock.Advance(5 * time.Second)
-	hardwaretest.Eventually(t, wait, "the countdown at 10 s", func() bool { r.u.Sync(); return r.shows("the alarm sounds in 10 s.") })
+	testenv.Eventually(t, wait, "the countdown at 10 s", func() bool { r.u.Sync(); return r.shows("the alarm sounds in 10 s.") })
 	if err := r.cab.Door(false); err != nil {
 		t.Fatal(err)
 	}
 	r.awaitThat("the warning gone", func(s kiosk.Screen) bool { return s.Warning == "" })
-	hardwaretest.Eventually(t, wait, "the warning off the screen", func() bool { return !r.shows("the alarm sounds") })
+	testenv.Eventually(t, wait, "the warning off the screen", func() bool { return !r.shows("the alarm sounds") })
 }
