@@ -132,8 +132,8 @@ func (f Facts) lang() Texts {
 	return f.Lang
 }
 
-// roleWords says a role in l's language ("site manager").
-func roleWords(l Texts, r Role) string {
+// RoleWordsIn says a role in l's language ("site manager").
+func RoleWordsIn(l Texts, r Role) string {
 	if id := "role." + string(r); hasMessage(id) {
 		return l.T(id)
 	}
@@ -164,7 +164,7 @@ func DecideTake(f Facts) Decision {
 	case !m.ErasedAt.IsZero() || m.Disabled:
 		return refuse(l, "policy.disabled")
 	case !m.Role.CanTakeKeys():
-		return refuse(l, "policy.role_cannot_take", "Role", roleWords(l, m.Role))
+		return refuse(l, "policy.role_cannot_take", "Role", RoleWordsIn(l, m.Role))
 	case !m.AccessUntil.IsZero() && !now.Before(m.AccessUntil):
 		return refuse(l, "policy.access_ended", "When", clock(m.AccessUntil))
 	case k.SiteID != "" && !m.AtSite(k.SiteID):
@@ -281,7 +281,7 @@ func DecideSecond(f Facts, already ...string) Decision {
 		if !byRole && !byGroup {
 			var who []string
 			if p.ApproverRole != "" {
-				who = append(who, l.T("policy.who_role", "Role", roleWords(l, p.ApproverRole)))
+				who = append(who, l.T("policy.who_role", "Role", RoleWordsIn(l, p.ApproverRole)))
 			}
 			if p.ApproverGroup != "" {
 				who = append(who, l.T("policy.who_group", "Group", p.ApproverGroup))

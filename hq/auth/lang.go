@@ -67,11 +67,3 @@ func (s *Service) inviteLanguage(ctx context.Context, p Principal, email string,
 // paragraphs joins a mail's paragraphs with a blank line between them and
 // ends it with a newline.
 func paragraphs(ps ...string) string { return strings.Join(ps, "\n\n") + "\n" }
-
-// roleWords says a role in l's language ("site manager").
-func roleWords(l *i18n.Localizer, r keycab.Role) string {
-	if id := "role." + string(r); i18n.Has(id) {
-		return l.T(id)
-	}
-	return strings.ReplaceAll(string(r), "_", " ")
-}

@@ -704,7 +704,7 @@ func (s *Service) Invite(ctx context.Context, p Principal, in Invitation) (store
 		return inv, err
 	}
 	err = s.send(ctx, mail.Message{Kind: "invite", OrgID: p.OrgID, To: email, Subject: l.T("mail.invite.subject", "Org", org.Name),
-		Body: paragraphs(l.T("mail.invite.intro", "Name", inviter.Name, "Org", org.Name, "Role", roleWords(l, in.Role)),
+		Body: paragraphs(l.T("mail.invite.intro", "Name", inviter.Name, "Org", org.Name, "Role", keycab.RoleWordsIn(l, in.Role)),
 			l.T("mail.invite.accept", "TTL", l.Duration(s.cfg.InviteTTL)), s.link("/invite", tok))})
 	return inv, err
 }
