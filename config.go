@@ -187,7 +187,7 @@ const (
 func (p Policy) Validate() error {
 	for _, r := range p.PINRoles {
 		if err := r.Validate(); err != nil {
-			return Errorf(EINVALID, "pin_roles: %s", ErrorMessage(err))
+			return Errorf(EINVALID, "pin_roles: %s", err)
 		}
 	}
 	if p.ApproverRole != "" {

@@ -1,6 +1,9 @@
 package hq_test
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestAPILanguages: a site's kiosk language and a member's own are set
 // and read through the JSON API, and a locale keycab has no catalogue for
@@ -27,4 +30,43 @@ func TestAPILanguages(t *testing.T) {
 			t.Fatalf("member after PATCH %v", r.body)
 		}
 	})
+}
+
+// TestAPIErrorsInLanguage: the API says its error messages in the
+// language Accept-Language asks for (German here), English when it asks
+// for none keycab speaks or for nothing, and the code is the same in
+// every language; an import preview's lines too.
+func TestAPIErrorsInLanguage(t *testing.T) {
+	e := newEnv(t, engines()[0], nil)
+	o := e.MustSignup(t, "Acme", "owner@acme.test").access
+	message := func(r resp) string {
+		m, _ := r.body["error"].(map[string]any)
+		s, _ := m["message"].(string)
+		return s
+	}
+	site := map[string]any{"name": "Mondbasis", "time_zone": "Mars/Olympus"}
+	for _, c := range []struct {
+		accept, want string
+	}{
+		{"de-DE,de;q=0.9,en;q=0.8", `time_zone: "Mars/Olympus" ist keine IANA-Zeitzone`},
+		{"fr-FR, de;q=0.5", `time_zone: "Mars/Olympus" ist keine IANA-Zeitzone`},
+		{"", `time_zone: "Mars/Olympus" is not an IANA time zone`},
+		{"fr-FR", `time_zone: "Mars/Olympus" is not an IANA time zone`},
+		{"zz;q=abc,,;;", `time_zone: "Mars/Olympus" is not an IANA time zone`},
+	} {
+		r := MustStatus(t, e.do(t, "POST", "/v1/sites", o, site, "Accept-Language", c.accept), 400)
+		if r.code() != "invalid" || message(r) != c.want {
+			t.Errorf("Accept-Language %q: %s, want code invalid and %q", c.accept, r.raw, c.want)
+		}
+		if !strings.Contains(strings.Join(r.header.Values("Vary"), ","), "Accept-Language") {
+			t.Errorf("Accept-Language %q: Vary %q does not name it", c.accept, r.header.Values("Vary"))
+		}
+	}
+	if r := MustStatus(t, e.do(t, "GET", "/v1/members", "", nil, "Accept-Language", "de"), 401); r.code() != "unauthorized" || message(r) != "bitte melden Sie sich zuerst an" {
+		t.Errorf("unauthenticated, in German: %s", r.raw)
+	}
+	r := MustStatus(t, e.do(t, "POST", "/v1/import/people", o, map[string]any{"csv": "name,role\nIvy Import,wizard\n"}, "Accept-Language", "de"), 200)
+	if rows, _ := r.body["rows"].([]any); len(rows) != 1 || rows[0].(map[string]any)["error"] != `unbekannte Rolle "wizard"` {
+		t.Errorf("import preview in German: %s", r.raw)
+	}
 }

@@ -55,8 +55,9 @@ func TestDashboardLanguages(t *testing.T) {
 
 // TestDashboardErrorsInLanguage: the dashboard's own refusals (a form
 // field that is not a number, a date it cannot read, an expired form, a
-// page that is not there) are in the member's language, and the form
-// keeps what was typed.
+// page that is not there) and the store's (a time zone it does not know,
+// an import's bad line) are in the member's language, and the form keeps
+// what was typed.
 func TestDashboardErrorsInLanguage(t *testing.T) {
 	e := newDashEnv(t, engines()[0], nil, false)
 	w := e.web()
@@ -73,9 +74,14 @@ func TestDashboardErrorsInLanguage(t *testing.T) {
 		MustPage(t, w.get(t, "/history?to=morgen"), 400, "Bis: erwartet wird ein Datum wie 2026-03-31"),
 		MustPage(t, w.post(t, "/sites/new", url.Values{"name": {"Gefälscht"}, "time_zone": {"UTC"}, "csrf": {"forged"}}), 403,
 			"Dieses Formular ist abgelaufen"),
-		MustPage(t, w.get(t, "/sites/no-such-site"), 404, "Hier gibt es nichts"))
+		MustPage(t, w.get(t, "/sites/no-such-site"), 404, "Hier gibt es nichts"),
+		// The store's refusals too, from its error catalogue.
+		MustPage(t, w.post(t, "/sites/new", url.Values{"name": {"Mondbasis"}, "time_zone": {"Mars/Olympus"}}), 400,
+			"unbekannte Zeitzone &#34;Mars/Olympus&#34;: Verwenden Sie einen IANA-Namen", `value="Mondbasis"`),
+		MustPage(t, w.post(t, "/import", url.Values{"kind": {"people"}, "csv": {"name,role\nIvy Import,wizard\n"}}), 200,
+			"<h2>Personen: 1 Zeile", "unbekannte Rolle &#34;wizard&#34;"))
 	for _, p := range pages {
-		for _, english := range []string{"whole number", "want a date", "form has expired", "nothing here", "Error "} {
+		for _, english := range []string{"whole number", "want a date", "form has expired", "nothing here", "Error ", "unknown", "time zone"} {
 			if strings.Contains(p.body, english) {
 				t.Errorf("German error page still says %q", english)
 			}

@@ -19,6 +19,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/auth"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // Server is HQ's HTTP service: the edges it serves, behind one set of
@@ -393,11 +394,18 @@ const StatusClientClosed = 499
 // whatever failed then failed for that reason, or is answered to no one.
 func ClientGone(r *http.Request) bool { return r.Context().Err() != nil }
 
+// RequestLanguage is the locale r asks for with Accept-Language (de for
+// "de-DE,de;q=0.9"), or "" (English) when it asks for none HQ speaks. The
+// API says its error messages in it; codes stay the same.
+func RequestLanguage(r *http.Request) string {
+	return i18n.Match(r.Header.Get("Accept-Language"))
+}
+
 // WriteError answers err as its status (StatusOf) and keycab.ErrorBody,
 // with Retry-After for a rate limit and WWW-Authenticate for
 // EUNAUTHORIZED; to a client that went away, StatusClientClosed and no
-// body. The message is keycab.ErrorMessage's: an internal error's text
-// is never sent.
+// body. The message is keycab.ErrorMessageIn's in the request's language
+// (RequestLanguage): an internal error's text is never sent.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if ClientGone(r) {
 		w.WriteHeader(StatusClientClosed)
@@ -411,7 +419,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == keycab.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keycab"`)
 	}
-	WriteJSON(w, StatusOf(code), keycab.BodyOf(err))
+	w.Header().Add("Vary", "Accept-Language")
+	WriteJSON(w, StatusOf(code), keycab.BodyIn(err, RequestLanguage(r)))
 }
 
 // WriteJSON answers v as indented JSON with status.

@@ -182,7 +182,7 @@ func (c *Controller) onMapSlot(ctx context.Context, m MapSlot) {
 		done = c.tr().T("admin.slot_homes", "Slot", m.Slot, "Label", k.Label)
 	}
 	if err := c.db.MapSlot(ctx, c.s.member.ID, m.Slot, m.KeySetID); err != nil {
-		c.showAdmin(keycab.ErrorMessage(err))
+		c.showAdmin(keycab.ErrorMessageIn(err, c.tr().Lang()))
 		return
 	}
 	c.reload(ctx) // the same path as a bundle from HQ
@@ -212,7 +212,7 @@ func (c *Controller) onEnrolScan(ctx context.Context, b badge.Badge) {
 	}
 	c.s.enrol, c.s.link = 0, ""
 	if err != nil {
-		c.showAdmin(keycab.ErrorMessage(err))
+		c.showAdmin(keycab.ErrorMessageIn(err, c.tr().Lang()))
 		return
 	}
 	c.reload(ctx) // the same path as a bundle from HQ

@@ -14,12 +14,7 @@ func TestAdminShowsCameraError(t *testing.T) {
 	src, failed := cameratest.FailingSource(t, "ERROR: *** no cameras available ***") // closed after the rig has stopped the scanners
 	r := newRig(t, testConfig(t), func(c *kiosk.Config) { c.Scanners = append(c.Scanners, kiosk.NewQRScanner(src)) })
 	<-failed
-	r.badge("BADGE-ANA")
-	r.await(kiosk.EnterPIN)
-	r.do(kiosk.PIN{Digits: "2468"})
-	r.await(kiosk.Menu)
-	r.do(kiosk.OpenAdmin{})
-	a := r.await(kiosk.Admin)
+	a := r.openAdmin()
 	if a.Admin == nil || !strings.Contains(a.Admin.CameraError, "exit status 1: ERROR: *** no cameras available ***") || a.Admin.CameraErrorAt.IsZero() {
 		t.Fatalf("admin view camera error %q at %v", a.Admin.CameraError, a.Admin.CameraErrorAt)
 	}

@@ -376,6 +376,18 @@ func (r *rig) awaitScreen(what string, cond func(kiosk.Screen) bool) kiosk.Scree
 
 // toIdle lets a Done or Message screen run its time out and returns the
 // idle screen.
+// openAdmin signs Ana, the rig's admin, in with her badge and PIN and
+// opens the admin screen.
+func (r *rig) openAdmin() kiosk.Screen {
+	r.t.Helper()
+	r.badge("BADGE-ANA")
+	r.await(kiosk.EnterPIN)
+	r.do(kiosk.PIN{Digits: "2468"})
+	r.await(kiosk.Menu)
+	r.do(kiosk.OpenAdmin{})
+	return r.await(kiosk.Admin)
+}
+
 func (r *rig) toIdle() kiosk.Screen {
 	r.t.Helper()
 	r.advance(r.showDone)
@@ -866,12 +878,7 @@ func TestAdminClearsAlarmAndPulses(t *testing.T) {
 	}
 	r.do(kiosk.Cancel{})
 	r.toIdle()
-	r.badge("BADGE-ANA")
-	r.await(kiosk.EnterPIN)
-	r.do(kiosk.PIN{Digits: "2468"})
-	r.await(kiosk.Menu)
-	r.do(kiosk.OpenAdmin{})
-	a := r.await(kiosk.Admin)
+	a := r.openAdmin()
 	if a.Admin == nil || len(a.Admin.Slots) != 3 || !a.Admin.Slots[0].Present || a.Admin.Slots[0].KeySet != "1 High St" {
 		t.Fatalf("admin view %+v", a.Admin)
 	}
@@ -896,12 +903,7 @@ func TestAdminClearsAlarmAndPulses(t *testing.T) {
 
 func TestAdminEnrolsFobAndLinksBadge(t *testing.T) {
 	r := newRig(t, testConfig(t))
-	r.badge("BADGE-ANA")
-	r.await(kiosk.EnterPIN)
-	r.do(kiosk.PIN{Digits: "2468"})
-	r.await(kiosk.Menu)
-	r.do(kiosk.OpenAdmin{})
-	r.await(kiosk.Admin)
+	r.openAdmin()
 	r.do(kiosk.EnrolFob{Slot: 2})
 	if s := r.c.Screen(); !strings.Contains(s.Message, "new label for 2 High St") {
 		t.Fatalf("enrolling a fob for slot 2: %+v", s)
@@ -1004,12 +1006,7 @@ func TestOKLeavesDoneAtOnce(t *testing.T) {
 
 func TestAdminViewIsLive(t *testing.T) {
 	r := newRig(t, testConfig(t))
-	r.badge("BADGE-ANA")
-	r.await(kiosk.EnterPIN)
-	r.do(kiosk.PIN{Digits: "2468"})
-	r.await(kiosk.Menu)
-	r.do(kiosk.OpenAdmin{})
-	a := r.await(kiosk.Admin)
+	a := r.openAdmin()
 	if len(a.Admin.Members) != 3 || a.Admin.Slots[1].Lock != "L2" || a.Admin.Slots[1].Released || a.Admin.Pulse != 2*time.Second || a.Admin.Sync.HQ != "" {
 		t.Fatalf("admin view %+v", a.Admin)
 	}

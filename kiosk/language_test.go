@@ -67,3 +67,22 @@ func TestLanguages(t *testing.T) {
 		t.Fatalf("idle after Ana's session in %q, want the site's de", idle.Lang)
 	}
 }
+
+// TestAdminRefusalInLanguage: a refusal from the kiosk's store (a label
+// that is another key set's) is said on the admin screen in the admin's
+// language, from the error catalogue.
+func TestAdminRefusalInLanguage(t *testing.T) {
+	cfg := testConfig(t)
+	for i := range cfg.Members {
+		if cfg.Members[i].ID == "m-ana" {
+			cfg.Members[i].Language = "de"
+		}
+	}
+	r := newRig(t, cfg)
+	r.openAdmin()
+	r.do(kiosk.EnrolFob{Slot: 1})
+	r.showQR("qr-token-2") // already ks-2's label: refused
+	if s := r.c.Screen(); s.Lang != "de" || s.Message != "dieses Etikett gehört bereits zu Schlüsselsatz ks-2" {
+		t.Fatalf("the refusal in German: %q in %q", s.Message, s.Lang)
+	}
+}

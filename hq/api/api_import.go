@@ -20,6 +20,6 @@ func (s *API) importCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hq.WriteJSON(w, http.StatusOK, importResultOf(res))
+	hq.WriteJSON(w, http.StatusOK, importResultOf(res, hq.RequestLanguage(r)))
 	return nil
 }

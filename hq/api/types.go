@@ -833,7 +833,7 @@ type ImportRow struct {
 	Line  int    `json:"line"`
 	What  string `json:"what,omitempty" doc:"what the line adds, in words"`
 	ID    string `json:"id,omitempty" doc:"the id it got, once applied"`
-	Error string `json:"error,omitempty" doc:"why the line cannot be imported"`
+	Error string `json:"error,omitempty" doc:"why the line cannot be imported, in the language Accept-Language asks for"`
 }
 
 // ImportResult is the outcome of an import's preview, or of the import.
@@ -848,10 +848,13 @@ func (ImportResult) openAPI(s *openapi3.Schema) {
 	s.Properties["kind"].Value.WithEnum(store.ImportPeople, store.ImportKeySets, store.ImportBadges)
 }
 
-func importResultOf(r store.ImportResult) ImportResult {
+func importResultOf(r store.ImportResult, lang string) ImportResult {
 	out := ImportResult{Kind: string(r.Kind), Applied: r.Applied, Errors: r.Errors, Rows: make([]ImportRow, len(r.Rows))}
 	for i, row := range r.Rows {
-		out.Rows[i] = ImportRow(row)
+		out.Rows[i] = ImportRow{Line: row.Line, What: row.What, ID: row.ID, Error: row.Error}
+		if row.Err != nil {
+			out.Rows[i].Error = keycab.ErrorMessageIn(row.Err, lang)
+		}
 	}
 	return out
 }

@@ -170,9 +170,11 @@ func (s *Service) reauthMFA(ctx context.Context, p Principal, password, code str
 	if err := s.checkPassword(ctx, acct, password); err != nil {
 		return acct, err
 	}
-	if err := s.secondFactor(ctx, acct.ID, code); err != nil {
+	if err := s.secondFactor(ctx, acct.ID, code); keycab.ErrorCode(err) == keycab.EINTERNAL {
+		return acct, err
+	} else if err != nil {
 		s.log.Warn("failed re-authentication", "reason", keycab.ErrorMessage(err), "account", acct.ID)
-		return acct, keycab.Errorf(keycab.EFORBIDDEN, "%s", keycab.ErrorMessage(err))
+		return acct, keycab.Errorf(keycab.EFORBIDDEN, "%s", err)
 	}
 	return acct, nil
 }

@@ -514,6 +514,20 @@ func localizer(r *http.Request, member string) *i18n.Localizer {
 	return i18n.For(member, i18n.Match(r.Header.Get("Accept-Language")))
 }
 
+// lang is the viewer's own language setting, "" for none or no viewer.
+func (v *viewer) lang() string {
+	if v == nil {
+		return ""
+	}
+	return v.Lang
+}
+
+// errorIn says err's message in the language the page is rendered in
+// (keycab.ErrorMessageIn).
+func errorIn(r *http.Request, v *viewer, err error) string {
+	return keycab.ErrorMessageIn(err, localizer(r, v.lang()).Lang())
+}
+
 func (v *viewer) Admin() bool { return v.Role == keycab.RoleOwner || v.Role == keycab.RoleAdmin }
 
 // Manager reports whether the viewer sees alarms and kiosks.
@@ -644,11 +658,7 @@ func (d *Dashboard) sign(purpose string, parts ...string) string {
 
 // render writes page name with status.
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, vw view) {
-	var member string
-	if vw.V != nil {
-		member = vw.V.Lang
-	}
-	l := localizer(r, member)
+	l := localizer(r, vw.V.lang())
 	if vw.V != nil {
 		vw.V.L = l
 	}
@@ -754,13 +764,9 @@ func (d *Dashboard) renderError(w http.ResponseWriter, r *http.Request, v *viewe
 	if title == "" {
 		title = http.StatusText(status)
 	}
-	msg := keycab.ErrorMessage(err)
+	msg := errorIn(r, v, err)
 	if status == http.StatusNotFound {
-		var member string
-		if v != nil {
-			member = v.Lang
-		}
-		msg = localizer(r, member).T("dash.err.not_found")
+		msg = localizer(r, v.lang()).T("dash.err.not_found")
 	}
 	d.render(w, r, status, "error", view{Title: title, V: v, Data: errorData{status, msg}})
 }
@@ -781,7 +787,7 @@ func (d *Dashboard) formError(w http.ResponseWriter, r *http.Request, name strin
 	if errors.As(err, &le) {
 		w.Header().Set("Retry-After", fmt.Sprint(int(le.RetryAfter.Round(time.Second)/time.Second)))
 	}
-	vw.Error = keycab.ErrorMessage(err)
+	vw.Error = errorIn(r, vw.V, err)
 	d.render(w, r, hq.StatusOf(code), name, vw)
 }
 

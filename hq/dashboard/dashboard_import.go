@@ -7,6 +7,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/i18n"
 )
 
 // Bulk import from CSV (store.Import): the page takes a file or pasted
@@ -20,19 +21,21 @@ type importPage struct {
 	Columns map[store.ImportKind][]string
 	CSV     string
 	Result  *store.ImportResult
+
+	l *i18n.Localizer // the page's language, for KindName
 }
 
 var importKinds = []store.ImportKind{store.ImportPeople, store.ImportKeySets, store.ImportBadges}
 
-// KindName names an import kind in words.
-func (importPage) KindName(k store.ImportKind) string {
+// KindName names an import kind in words, in the page's language.
+func (p importPage) KindName(k store.ImportKind) string {
 	switch k {
 	case store.ImportPeople:
-		return "People"
+		return p.l.T("dash.nav.people")
 	case store.ImportKeySets:
-		return "Key sets"
+		return p.l.T("dash.nav.keysets")
 	case store.ImportBadges:
-		return "Badges"
+		return p.l.T("dash.member.badges")
 	}
 	return string(k)
 }
@@ -71,13 +74,18 @@ func (d *Dashboard) importPost(w http.ResponseWriter, r *http.Request, v *viewer
 	if res.Applied {
 		return redirect(w, r, "/import?kind="+string(p.Kind)+"&notice=imported")
 	}
+	for i, row := range res.Rows {
+		if row.Err != nil {
+			res.Rows[i].Error = errorIn(r, v, row.Err)
+		}
+	}
 	p.Result = &res
 	d.renderImport(w, r, v, p, err)
 	return nil
 }
 
 func (d *Dashboard) renderImport(w http.ResponseWriter, r *http.Request, v *viewer, p importPage, err error) {
-	p.Kinds, p.Columns = importKinds, store.ImportKinds()
+	p.Kinds, p.Columns, p.l = importKinds, store.ImportKinds(), localizer(r, v.lang())
 	if !keycab.ValidText(p.CSV) {
 		p.CSV = "" // never echoed back: the preview said why
 	}

@@ -81,7 +81,7 @@ func (d *Dashboard) renderRemote(w http.ResponseWriter, r *http.Request, v *view
 	vw := view{Title: "Remote actions: " + data.Name, Nav: "kiosks", V: v, Data: data}
 	status := http.StatusOK
 	if failed != nil {
-		vw.Error, status = keycab.ErrorMessage(failed), hq.StatusOf(keycab.ErrorCode(failed))
+		vw.Error, status = errorIn(r, v, failed), hq.StatusOf(keycab.ErrorCode(failed))
 	}
 	d.render(w, r, status, "remote", vw)
 	return nil

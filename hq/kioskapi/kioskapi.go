@@ -537,7 +537,7 @@ func decode(body []byte, v any, what string) error {
 // cosigned, and the config version one HQ issued.
 func checkHeartbeat(hb wire.Heartbeat, kl hqstore.KioskLog) error {
 	bad := func(field, format string, args ...any) error {
-		return keycab.Errorf(keycab.EINVALID, "heartbeat "+field+": "+format, args...)
+		return keycab.Errorf(keycab.EINVALID, "heartbeat %s: "+format, append([]any{field}, args...)...)
 	}
 	switch {
 	case hb.V < 0:

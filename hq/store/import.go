@@ -61,7 +61,8 @@ type ImportRow struct {
 	Line  int    // the line in the file (the header is line 1)
 	What  string // what it adds, in words: "Ann Owner (staff)"
 	ID    string // the id it got (set only when the import was applied)
-	Error string // why the line cannot be imported; empty when it can
+	Error string // why the line cannot be imported, in English; empty when it can
+	Err   error  // the same as an error, to say in the reader's language (keycab.ErrorMessageIn)
 }
 
 // ImportResult is the outcome of an import or its preview.
@@ -131,7 +132,7 @@ func (s *Store) Import(ctx context.Context, sc Scope, kind ImportKind, data []by
 				if keycab.ErrorCode(err) == "" {
 					return err // the database failed, not the line
 				}
-				row.Error, row.ID = keycab.ErrorMessage(err), ""
+				row.Error, row.Err, row.ID = keycab.ErrorMessage(err), err, ""
 				res.Errors++
 			}
 			res.Rows = append(res.Rows, row)

@@ -87,7 +87,7 @@ func checkTexts(start int64, leaves [][]byte, texts []PersonalText) ([]checkedTe
 	decoded := map[int64]*audit.Event{}
 	for i, pt := range texts {
 		bad := func(format string, args ...any) error {
-			return invalid("personal text %d (entry %d, %.20q): %s", i, pt.LogIndex, pt.Field, fmt.Sprintf(format, args...))
+			return invalid("personal text %d (entry %d, %.20q): "+format, append([]any{i, pt.LogIndex, pt.Field}, args...)...)
 		}
 		switch {
 		case pt.Field != FieldRecipient && pt.Field != FieldNotes && pt.Field != FieldBadge:

@@ -264,8 +264,10 @@ func (t *tx) checkPolicyBelow(ctx context.Context, level PolicyLevel, id string)
 		if err == nil {
 			err = errors.Join(p.Validate(), b.Validate())
 		}
-		if err != nil {
-			return keycab.Errorf(keycab.EINVALID, "this change would make the policy of %s %s invalid: %s", l[0], l[1], keycab.ErrorMessage(err))
+		if keycab.ErrorCode(err) == keycab.EINTERNAL {
+			return err
+		} else if err != nil {
+			return keycab.Errorf(keycab.EINVALID, "this change would make the policy of %s %s invalid: %s", l[0], l[1], err)
 		}
 	}
 	return nil
