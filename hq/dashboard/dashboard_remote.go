@@ -78,7 +78,7 @@ func (d *Dashboard) renderRemote(w http.ResponseWriter, r *http.Request, v *view
 		}
 		data.Rows = append(data.Rows, row)
 	}
-	vw := view{Title: "Remote actions: " + data.Name, Nav: "kiosks", V: v, Data: data}
+	vw := view{Title: v.T("dash.remote.title", "Name", data.Name), Nav: "kiosks", V: v, Data: data}
 	status := http.StatusOK
 	if failed != nil {
 		vw.Error, status = errorIn(r, v, failed), hq.StatusOf(keycab.ErrorCode(failed))
