@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
@@ -231,12 +233,14 @@ func enrolInProcess(tb testing.TB, dsn string, env map[string]string, url, dir s
 // frontier of its tree and the leaves HQ does not hold yet) and its
 // requests, sent with the protocol's messages and signatures.
 type simKiosk struct {
-	peer    wire.EnrolResponse
-	key     *agent.Key
-	f       *audit.Frontier
-	acked   int64
-	pending [][]byte
-	busy    sync.Mutex
+	peer  wire.EnrolResponse
+	key   *agent.Key
+	f     *audit.Frontier
+	acked int64
+	// cosigned is the size of HQ's last cosignature.
+	cosigned int64
+	pending  [][]byte
+	busy     sync.Mutex
 }
 
 // enrolSim enrols a simulated kiosk with token at the HQ at url.
@@ -302,7 +306,9 @@ func (k *simKiosk) send(hc *http.Client, url, method, path string, msg any) (int
 	return res.StatusCode, rb, err
 }
 
-// push sends the pending leaves with a signed checkpoint.
+// push sends the pending leaves with a signed checkpoint and checks HQ's
+// answer: the size pushed, cosigned by HQ's key, never an older size
+// than the last cosignature.
 func (k *simKiosk) push(hc *http.Client, url string) error {
 	cp, err := audit.SignCheckpoint(audit.Checkpoint{Origin: k.peer.Origin, Size: k.f.Size(), Root: k.f.Root()}, k.key.Signer)
 	if err != nil {
@@ -315,7 +321,14 @@ func (k *simKiosk) push(hc *http.Client, url string) error {
 	if status != http.StatusOK {
 		return fmt.Errorf("push: %d %s", status, rb)
 	}
-	k.acked, k.pending = k.f.Size(), nil
+	var pr wire.PushResponse
+	if err := json.Unmarshal(rb, &pr); err != nil {
+		return fmt.Errorf("push answer: %v", err)
+	}
+	if _, err := wire.VerifyCosignature(pr.Cosigned, k.peer.CosignerKey); err != nil || pr.Size != k.f.Size() || pr.Size < k.cosigned {
+		return fmt.Errorf("cosignature: size %d after %d, want %d: %v", pr.Size, k.cosigned, k.f.Size(), err)
+	}
+	k.acked, k.cosigned, k.pending = k.f.Size(), pr.Size, nil
 	return nil
 }
 
@@ -331,17 +344,47 @@ func (k *simKiosk) push(hc *http.Client, url string) error {
 //	go test -run '^$' -bench ManyKiosks -benchtime 1x -timeout 30m ./test/e2e [-args -kiosks.speedup=10]
 func BenchmarkManyKiosks(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
-		b.Run(engine, func(b *testing.B) { manyKiosks(b, engine) })
+		b.Run(engine, func(b *testing.B) { fleet(b, engine, 1000, 3, 1) })
 	}
 }
 
-func manyKiosks(b *testing.B, engine string) {
-	const kiosks, rounds = 1000, 3
+var (
+	scaleKiosks  = flag.Int("scaleout.kiosks", 1000, "BenchmarkScaleOut: simulated kiosks (issue 19 asks for 5,000)")
+	scaleMinutes = flag.Int("scaleout.minutes", 2, "BenchmarkScaleOut: minutes of syncing, one sync a kiosk a minute (issue 19 asks for 10)")
+	scaleHQs     = flag.Int("scaleout.hqs", 3, "BenchmarkScaleOut: keycab-hq processes on the one database")
+)
+
+// BenchmarkScaleOut runs simulated kiosks against several keycab-hq
+// processes on one PostgreSQL database, as a load balancer would spread
+// them: every request goes to a process picked at random, so one kiosk's
+// pushes land on different processes and only the database orders them.
+// Each kiosk syncs once a minute as in BenchmarkManyKiosks; at the end
+// every kiosk's log at HQ must be whole (HQ's size and root are the
+// kiosk's) and cosigned at its size, and every push's cosignature must
+// have verified, at a size no older than the last. The defaults keep
+// `make test`'s single run short; issue 19's figure is
+//
+//	go test -run '^$' -bench ScaleOut -benchtime 1x -timeout 60m ./test/e2e -args -scaleout.kiosks=5000 -scaleout.minutes=10
+func BenchmarkScaleOut(b *testing.B) {
+	fleet(b, "postgres", *scaleKiosks, *scaleMinutes, *scaleHQs)
+}
+
+// fleet runs kiosks simulated kiosks for rounds minutes (compressed by
+// -kiosks.speedup) against hqs keycab-hq processes on one database of
+// engine, and reports the requests' latency and the errors.
+func fleet(b *testing.B, engine string, kiosks, rounds, hqs int) {
 	for range b.N {
 		b.StopTimer()
 		dsn, appDSN := engineDSN(b, engine)
 		dir := b.TempDir()
 		h, env := startHQ(b, dsn, dir)
+		procs := []*hq{h}
+		for range hqs - 1 { // the same database and keys: one HQ, more processes
+			p := &hq{dsn: dsn, addr: freePort(b), keys: h.keys}
+			p.start(b)
+			procs = append(procs, p)
+		}
+		pick := func() string { return procs[mrand.IntN(len(procs))].url() }
 		st, sc := openHQ(b, appDSN, env)
 		hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * kiosks}}
 		ctx := context.Background()
@@ -351,7 +394,7 @@ func manyKiosks(b *testing.B, engine string) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if ks[i], err = enrolSim(hc, h.url(), token); err != nil {
+			if ks[i], err = enrolSim(hc, pick(), token); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -388,17 +431,17 @@ func manyKiosks(b *testing.B, engine string) {
 				add(0, err)
 				return
 			}
-			timed(func() error { return k.push(hc, h.url()) })
+			timed(func() error { return k.push(hc, pick()) })
 			timed(func() error {
 				hb := wire.Heartbeat{V: wire.Minor, LogSize: k.f.Size(), CosignedSize: k.acked, Software: "bench"}
-				status, rb, err := k.send(hc, h.url(), http.MethodPost, wire.PathHeartbeat, hb)
+				status, rb, err := k.send(hc, pick(), http.MethodPost, wire.PathHeartbeat, hb)
 				if err == nil && status != http.StatusOK {
 					err = fmt.Errorf("heartbeat: %d %s", status, rb)
 				}
 				return err
 			})
 			timed(func() error {
-				status, rb, err := k.send(hc, h.url(), http.MethodGet, wire.PathConfig+"?after=0&wait=0", nil)
+				status, rb, err := k.send(hc, pick(), http.MethodGet, wire.PathConfig+"?after=0&wait=0", nil)
 				if err == nil && status != http.StatusOK && status != http.StatusNoContent {
 					err = fmt.Errorf("config: %d %s", status, rb)
 				}
@@ -409,21 +452,36 @@ func manyKiosks(b *testing.B, engine string) {
 		t0 := time.Now()
 		for r := range rounds {
 			for i, k := range ks {
-				time.Sleep(time.Until(t0.Add(time.Duration(r)*period + time.Duration(i)*period/kiosks)))
+				time.Sleep(time.Until(t0.Add(time.Duration(r)*period + time.Duration(i)*period/time.Duration(kiosks))))
 				wg.Add(1)
 				go cycle(k)
 			}
 		}
 		wg.Wait()
 		b.StopTimer()
+		// Every kiosk's log at HQ is whole and cosigned at its size.
+		for i, k := range ks {
+			l, err := st.KioskLogs().GetKioskLog(ctx, sc, k.peer.KioskID)
+			if err != nil {
+				add(0, fmt.Errorf("log at HQ: kiosk %d: %v", i, err))
+				continue
+			}
+			var root tlog.Hash
+			if c, _, err := audit.OpenCheckpoint(l.Checkpoint, k.key.Signer.Verifier()); err == nil {
+				root = c.Root
+			}
+			if _, err := wire.VerifyCosignature(l.Cosigned, k.peer.CosignerKey); err != nil || l.Size != k.f.Size() || root != k.f.Root() {
+				add(0, fmt.Errorf("log at HQ: kiosk %d: size %d of %d, root matches %v, cosignature %v", i, l.Size, k.f.Size(), root == k.f.Root(), err))
+			}
+		}
 		slices.Sort(latencies)
 		q := func(p float64) time.Duration { return latencies[min(len(latencies)-1, int(p*float64(len(latencies))))] }
 		b.ReportMetric(float64(q(0.50).Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(q(0.99).Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(q(1).Microseconds())/1000, "max-ms")
 		b.ReportMetric(float64(len(errs)), "errors")
-		b.Logf("%d kiosks x %d rounds of %v (a minute / %.0f): %d requests, p50 %v, p99 %v, max %v, %d errors",
-			kiosks, rounds, period, *speedup, len(latencies), q(0.5), q(0.99), q(1), len(errs))
+		b.Logf("%d kiosks x %d rounds of %v (a minute / %.0f) on %d HQ process(es), %s: %d requests, p50 %v, p99 %v, max %v, %d errors",
+			kiosks, rounds, period, *speedup, hqs, engine, len(latencies), q(0.5), q(0.99), q(1), len(errs))
 		kinds := map[string]int{}
 		for _, e := range errs {
 			kinds[strings.Split(e, ":")[0]]++
@@ -431,6 +489,8 @@ func manyKiosks(b *testing.B, engine string) {
 		for kind, n := range kinds {
 			b.Logf("%d errors: %s", n, kind)
 		}
-		h.p.stop(b, syscall.SIGTERM)
+		for _, p := range procs {
+			p.p.stop(b, syscall.SIGTERM)
+		}
 	}
 }
