@@ -47,6 +47,11 @@ import (
 //     deleted it. It is counted (VerifyResult.Expired), not an error; a
 //     held text deleted is missing. Retention never deletes a badge's
 //     value, so a badge value gone without erasure is missing.
+//
+// Camera stills (the stills table; audit.StillKey) follow the same rules:
+// a kept JPEG whose SHA-256 is not the hash its entry carries, or that no
+// entry carries, is tampering named by entry ("still"); a still no longer
+// kept is erased or expired as a text is, and otherwise missing.
 type personalCheck struct {
 	kept    map[[32]byte]*keptText
 	epoch   bool             // the log begins with log.epoch (a restored kiosk)
@@ -57,6 +62,7 @@ type personalCheck struct {
 	first   *audit.Problem
 	more    int
 	checked int
+	stills  int // kept stills that match their entry's hash
 }
 
 type keptText struct {
@@ -65,6 +71,7 @@ type keptText struct {
 	match   bool   // PersonalRef(salt, text) == ref
 	flaw    string // what else is odd about the text (NUL, invalid UTF-8)
 	used    bool
+	still   bool // a camera still (the stills table), not a text
 }
 
 type absentText struct {
@@ -118,6 +125,27 @@ func loadPersonal(ctx context.Context, tx *sql.Tx) (*personalCheck, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	srows, err := tx.QueryContext(ctx, "SELECT ref, subject, jpeg FROM stills")
+	if err != nil {
+		return nil, err
+	}
+	defer srows.Close()
+	for srows.Next() {
+		var ref, jpeg []byte
+		var subject string
+		if err := srows.Scan(&ref, &subject, &jpeg); err != nil {
+			return nil, err
+		}
+		k := &keptText{ref: ref, subject: subject, match: bytes.Equal(audit.StillHash(jpeg), ref), still: true}
+		if len(ref) != 32 {
+			odd = append(odd, k)
+			continue
+		}
+		pc.kept[[32]byte(ref)] = k
+	}
+	if err := srows.Err(); err != nil {
+		return nil, err
+	}
 	for _, k := range odd {
 		pc.problem(&audit.Problem{Index: -1, What: k.describe() + fmt.Sprintf(": its reference is %d bytes, not 32 (edited)", len(k.ref))})
 	}
@@ -137,7 +165,7 @@ var (
 // deterministic encoding writes a recipient as 0x0b 0x58 0x20 and its 32
 // bytes), so the check costs little on a log of few personal texts.
 func (pc *personalCheck) entry(index int64, leaf []byte) {
-	if index != 0 && !MayReference(leaf) && !bytes.Contains(leaf, erasedKind) && !bytes.Contains(leaf, expiredKind) {
+	if index != 0 && !MayReference(leaf) && !MayHoldStill(leaf) && !bytes.Contains(leaf, erasedKind) && !bytes.Contains(leaf, expiredKind) {
 		return
 	}
 	ev, err := audit.Decode(leaf)
@@ -167,7 +195,32 @@ func (pc *personalCheck) entry(index int64, leaf []byte) {
 	for _, f := range ev.PersonalRefs() {
 		pc.ref(index, f, ev)
 	}
+	if ref := ev.StillRef(); ref != nil {
+		pc.still(index, ref, ev)
+	}
 }
+
+// still checks the still hash entry index carries.
+func (pc *personalCheck) still(index int64, ref []byte, ev *audit.Event) {
+	if len(ref) != 32 {
+		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: the hash %.20q is not 32 bytes of hex", fieldStill, ev.Detail[audit.StillKey])})
+		return
+	}
+	k := pc.kept[[32]byte(ref)]
+	if k == nil || !k.still {
+		pc.absent = append(pc.absent, absentText{index, fieldStill, ev.Actor, ev.Actor, ev.KeySet, ev.Time})
+		return
+	}
+	k.used = true
+	if !k.match {
+		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: camera still tampered with: the kept JPEG's SHA-256 is not the hash the entry carries (the image edited or replaced)", fieldStill)})
+		return
+	}
+	pc.stills++
+}
+
+// fieldStill names a still in problems, as a text's field names it.
+const fieldStill = "still"
 
 func (pc *personalCheck) ref(index int64, f audit.PersonalField, ev *audit.Event) {
 	field, ref := f.Field, f.Ref
@@ -176,7 +229,7 @@ func (pc *personalCheck) ref(index int64, f audit.PersonalField, ev *audit.Event
 		return
 	}
 	k := pc.kept[[32]byte(ref)]
-	if k == nil {
+	if k == nil || k.still {
 		pc.absent = append(pc.absent, absentText{index, field, f.Subject, ev.Actor, ev.KeySet, ev.Time})
 		return
 	}
@@ -212,8 +265,11 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 			who = a.subject
 		}
 		what, v := "personal text", "text"
-		if a.field == audit.FieldBadge {
+		switch a.field {
+		case audit.FieldBadge:
 			what, v = "badge value", "value"
+		case fieldStill:
+			what, v = "camera still", "JPEG"
 		}
 		pc.problem(&audit.Problem{Index: a.index, What: fmt.Sprintf("%s: %s missing: no kept %s and no later member.erased entry for %s (deleted without erasure)", a.field, what, v, who)})
 	}
@@ -222,7 +278,7 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 		if k.used {
 			continue
 		}
-		if pc.epoch && k.match {
+		if pc.epoch && k.match && !k.still {
 			pc.checked++
 			continue
 		}
@@ -231,7 +287,9 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 	sort.Slice(orphans, func(i, j int) bool { return bytes.Compare(orphans[i].ref, orphans[j].ref) < 0 })
 	for _, k := range orphans {
 		what := ": no entry carries its reference (inserted, or its reference edited)"
-		if !k.match {
+		if k.still {
+			what = ": no entry carries its hash (inserted, or replaced by another image)"
+		} else if !k.match {
 			what = ": no entry carries its reference, and its text and salt do not match it (edited)"
 		}
 		pc.problem(&audit.Problem{Index: -1, What: k.describe() + what + k.flaw})
@@ -257,6 +315,9 @@ func (pc *personalCheck) retained(a absentText) bool {
 }
 
 func (k *keptText) describe() string {
+	if k.still {
+		return fmt.Sprintf("camera still of %s under hash %s", k.subject, hex.EncodeToString(k.ref[:min(len(k.ref), 8)]))
+	}
 	return fmt.Sprintf("personal text of %s under reference %s", k.subject, hex.EncodeToString(k.ref[:min(len(k.ref), 8)]))
 }
 
