@@ -94,7 +94,7 @@ func TestStills(t *testing.T) {
 	takeRef, retRef := audit.StillHash(takeJPEG), audit.StillHash(returnJPEG)
 	for _, c := range []struct {
 		name, do, undo, want string
-		args              []any
+		args                 []any
 	}{
 		{"edited", "UPDATE stills SET jpeg = CAST(? AS BLOB) WHERE ref = ?", "UPDATE stills SET jpeg = ? WHERE ref = ?", "still: camera still tampered with", []any{append(bytes.Clone(takeJPEG), 0), takeRef}},
 		{"swapped", "UPDATE stills SET jpeg = (SELECT jpeg FROM stills WHERE ref = ?) WHERE ref = ?", "UPDATE stills SET jpeg = ? WHERE ref = ?", "still: camera still tampered with", []any{retRef, takeRef}},
