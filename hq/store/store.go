@@ -65,7 +65,7 @@ type Store struct {
 	noKeyWarned atomic.Bool
 	// noStillKeyWarned: the same for camera stills (stills.go).
 	noStillKeyWarned atomic.Bool
-	trace       func(string)
+	trace            func(string)
 
 	// changed, when set, is called after each committed write a member
 	// made (OnChange).
