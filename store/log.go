@@ -331,10 +331,10 @@ func (tx *Tx) Append(r Record) (Appended, error) {
 		}
 		e.Detail[audit.BadgeRefKey] = hex.EncodeToString(ref)
 	}
-	if err := tx.still(e, r.Still, r.StillMissing, subject); err != nil {
+	index := tx.frontier.Size()
+	if err := tx.still(index, e, r.Still, r.StillMissing, subject); err != nil {
 		return Appended{}, err
 	}
-	index := tx.frontier.Size()
 	e.Prev = nil
 	if index > 0 {
 		e.Prev = append([]byte(nil), tx.prev[:]...)
@@ -372,10 +372,10 @@ func (tx *Tx) personal(text, subject string, atMS int64, keySet string) ([]byte,
 	return ref, nil
 }
 
-// still keeps a still of entry e, filed under subject with the entry's
+// still keeps a still of entry e at index, filed under subject with the entry's
 // time and key set, and puts its hash in e's Detail; with none it notes
 // why (missing), if given.
-func (tx *Tx) still(e *audit.Event, jpeg []byte, missing, subject string) error {
+func (tx *Tx) still(index int64, e *audit.Event, jpeg []byte, missing, subject string) error {
 	if len(jpeg) == 0 {
 		if missing != "" {
 			if e.Detail == nil {
@@ -389,8 +389,8 @@ func (tx *Tx) still(e *audit.Event, jpeg []byte, missing, subject string) error 
 		return fmt.Errorf("append: a still of %d bytes is more than the %d one may be", len(jpeg), audit.MaxStill)
 	}
 	ref := audit.StillHash(jpeg)
-	if _, err := tx.Exec("INSERT INTO stills (ref, subject, at_ms, keyset, jpeg) VALUES (?, ?, ?, ?, ?)",
-		ref, subject, e.Time, e.KeySet, jpeg); err != nil {
+	if _, err := tx.Exec("INSERT INTO stills (idx, ref, subject, at_ms, keyset, jpeg) VALUES (?, ?, ?, ?, ?, ?)",
+		index, ref, subject, e.Time, e.KeySet, jpeg); err != nil {
 		return tx.d.wrap("store still", err)
 	}
 	if e.Detail == nil {

@@ -53,16 +53,24 @@ import (
 // entry carries, is tampering named by entry ("still"); a still no longer
 // kept is erased or expired as a text is, and otherwise missing.
 type personalCheck struct {
-	kept    map[[32]byte]*keptText
-	epoch   bool             // the log begins with log.epoch (a restored kiosk)
-	absent  []absentText     // references with no kept text, in index order
-	erased  map[string]int64 // member -> index of the newest member.erased naming them
-	expiry  []expiry         // personal.expired entries, in index order
-	expired int              // references whose text retention deleted
-	first   *audit.Problem
-	more    int
-	checked int
-	stills  int // kept stills that match their entry's hash
+	kept      map[[32]byte]*keptText
+	epoch     bool             // the log begins with log.epoch (a restored kiosk)
+	absent    []absentText     // references with no kept text, in index order
+	erased    map[string]int64 // member -> index of the newest member.erased naming them
+	expiry    []expiry         // personal.expired entries, in index order
+	expired   int              // references whose text retention deleted
+	first     *audit.Problem
+	more      int
+	checked   int
+	stills    int                  // kept stills that match their entry's hash
+	stillRows map[int64]*keptStill // the stills table, by entry index
+}
+
+// keptStill is a row of the stills table.
+type keptStill struct {
+	hash, ref []byte // the JPEG's SHA-256; the hash it is stored under
+	subject   string
+	used      bool
 }
 
 type keptText struct {
@@ -71,7 +79,6 @@ type keptText struct {
 	match   bool   // PersonalRef(salt, text) == ref
 	flaw    string // what else is odd about the text (NUL, invalid UTF-8)
 	used    bool
-	still   bool // a camera still (the stills table), not a text
 }
 
 type absentText struct {
@@ -93,7 +100,7 @@ type expiry struct {
 // loadPersonal reads the personal table within the snapshot the entries
 // are checked in.
 func loadPersonal(ctx context.Context, tx *sql.Tx) (*personalCheck, error) {
-	pc := &personalCheck{kept: map[[32]byte]*keptText{}, erased: map[string]int64{}}
+	pc := &personalCheck{kept: map[[32]byte]*keptText{}, erased: map[string]int64{}, stillRows: map[int64]*keptStill{}}
 	rows, err := tx.QueryContext(ctx, "SELECT ref, subject, salt, CAST(text AS BLOB) FROM personal")
 	if err != nil {
 		return nil, err
@@ -125,23 +132,19 @@ func loadPersonal(ctx context.Context, tx *sql.Tx) (*personalCheck, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	srows, err := tx.QueryContext(ctx, "SELECT ref, subject, jpeg FROM stills")
+	srows, err := tx.QueryContext(ctx, "SELECT idx, ref, subject, jpeg FROM stills")
 	if err != nil {
 		return nil, err
 	}
 	defer srows.Close()
 	for srows.Next() {
+		var idx int64
 		var ref, jpeg []byte
 		var subject string
-		if err := srows.Scan(&ref, &subject, &jpeg); err != nil {
+		if err := srows.Scan(&idx, &ref, &subject, &jpeg); err != nil {
 			return nil, err
 		}
-		k := &keptText{ref: ref, subject: subject, match: bytes.Equal(audit.StillHash(jpeg), ref), still: true}
-		if len(ref) != 32 {
-			odd = append(odd, k)
-			continue
-		}
-		pc.kept[[32]byte(ref)] = k
+		pc.stillRows[idx] = &keptStill{hash: audit.StillHash(jpeg), ref: ref, subject: subject}
 	}
 	if err := srows.Err(); err != nil {
 		return nil, err
@@ -206,13 +209,13 @@ func (pc *personalCheck) still(index int64, ref []byte, ev *audit.Event) {
 		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: the hash %.20q is not 32 bytes of hex", fieldStill, ev.Detail[audit.StillKey])})
 		return
 	}
-	k := pc.kept[[32]byte(ref)]
-	if k == nil || !k.still {
+	k := pc.stillRows[index]
+	if k == nil {
 		pc.absent = append(pc.absent, absentText{index, fieldStill, ev.Actor, ev.Actor, ev.KeySet, ev.Time})
 		return
 	}
 	k.used = true
-	if !k.match {
+	if !bytes.Equal(k.hash, ref) || !bytes.Equal(k.ref, ref) {
 		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: camera still tampered with: the kept JPEG's SHA-256 is not the hash the entry carries (the image edited or replaced)", fieldStill)})
 		return
 	}
@@ -229,7 +232,7 @@ func (pc *personalCheck) ref(index int64, f audit.PersonalField, ev *audit.Event
 		return
 	}
 	k := pc.kept[[32]byte(ref)]
-	if k == nil || k.still {
+	if k == nil {
 		pc.absent = append(pc.absent, absentText{index, field, f.Subject, ev.Actor, ev.KeySet, ev.Time})
 		return
 	}
@@ -278,7 +281,7 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 		if k.used {
 			continue
 		}
-		if pc.epoch && k.match && !k.still {
+		if pc.epoch && k.match {
 			pc.checked++
 			continue
 		}
@@ -287,12 +290,21 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 	sort.Slice(orphans, func(i, j int) bool { return bytes.Compare(orphans[i].ref, orphans[j].ref) < 0 })
 	for _, k := range orphans {
 		what := ": no entry carries its reference (inserted, or its reference edited)"
-		if k.still {
-			what = ": no entry carries its hash (inserted, or replaced by another image)"
-		} else if !k.match {
+		if !k.match {
 			what = ": no entry carries its reference, and its text and salt do not match it (edited)"
 		}
 		pc.problem(&audit.Problem{Index: -1, What: k.describe() + what + k.flaw})
+	}
+	var loose []int64
+	for idx, k := range pc.stillRows {
+		if !k.used {
+			loose = append(loose, idx)
+		}
+	}
+	slices.Sort(loose)
+	for _, idx := range loose {
+		// Named by the entry it claims, when the log has it.
+		pc.problem(&audit.Problem{Index: idx, What: fmt.Sprintf("%s: a camera still of %s is kept for an entry that holds no still hash (inserted)", fieldStill, pc.stillRows[idx].subject)})
 	}
 	if pc.first == nil {
 		return pc.checked, erased, nil
@@ -315,9 +327,6 @@ func (pc *personalCheck) retained(a absentText) bool {
 }
 
 func (k *keptText) describe() string {
-	if k.still {
-		return fmt.Sprintf("camera still of %s under hash %s", k.subject, hex.EncodeToString(k.ref[:min(len(k.ref), 8)]))
-	}
 	return fmt.Sprintf("personal text of %s under reference %s", k.subject, hex.EncodeToString(k.ref[:min(len(k.ref), 8)]))
 }
 

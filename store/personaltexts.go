@@ -39,11 +39,12 @@ func MayReference(leaf []byte) bool {
 	return bytes.Contains(leaf, recipientKey) || bytes.Contains(leaf, notesKey) || bytes.Contains(leaf, badgeRefKey)
 }
 
-// KeptStill returns the JPEG kept for a still hash from an entry; ok is
+// KeptStill returns the JPEG kept for the still of entry index; ok is
 // false once erased or expired (or never kept). The sync agent sends it
-// to HQ beside the entries (sync/wire minor 11).
-func (d *DB) KeptStill(ctx context.Context, ref []byte) (jpeg []byte, ok bool, err error) {
-	err = d.db.QueryRowContext(ctx, "SELECT jpeg FROM stills WHERE ref = ?", ref).Scan(&jpeg)
+// to HQ beside the entries (sync/wire minor 11), after checking it
+// against the entry's hash.
+func (d *DB) KeptStill(ctx context.Context, index int64) (jpeg []byte, ok bool, err error) {
+	err = d.db.QueryRowContext(ctx, "SELECT jpeg FROM stills WHERE idx = ?", index).Scan(&jpeg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}

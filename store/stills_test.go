@@ -75,7 +75,7 @@ func TestStills(t *testing.T) {
 		if want := hex.EncodeToString(audit.StillHash(jpeg)); ev.Detail[audit.StillKey] != want {
 			t.Fatalf("entry %d (%s) holds still %q, want the JPEG's SHA-256 %s", index, ev.Kind, ev.Detail[audit.StillKey], want)
 		}
-		kept, ok, err := d.KeptStill(ctx, ev.StillRef())
+		kept, ok, err := d.KeptStill(ctx, index)
 		if err != nil || !ok || !bytes.Equal(kept, jpeg) {
 			t.Fatalf("entry %d: kept still %d bytes, %v, %v", index, len(kept), ok, err)
 		}
@@ -91,24 +91,28 @@ func TestStills(t *testing.T) {
 	// Tampering, each undone after: the take's JPEG edited; the take's
 	// and the return's swapped; the take's deleted without erasure.
 	raw := storetest.MustRawSQL(t, d.Path())
-	takeRef, retRef := audit.StillHash(takeJPEG), audit.StillHash(returnJPEG)
 	for _, c := range []struct {
 		name, do, undo, want string
 		args                 []any
 	}{
-		{"edited", "UPDATE stills SET jpeg = CAST(? AS BLOB) WHERE ref = ?", "UPDATE stills SET jpeg = ? WHERE ref = ?", "still: camera still tampered with", []any{append(bytes.Clone(takeJPEG), 0), takeRef}},
-		{"swapped", "UPDATE stills SET jpeg = (SELECT jpeg FROM stills WHERE ref = ?) WHERE ref = ?", "UPDATE stills SET jpeg = ? WHERE ref = ?", "still: camera still tampered with", []any{retRef, takeRef}},
-		{"deleted", "DELETE FROM stills WHERE ref = ? AND ? IS NOT NULL", "INSERT INTO stills (jpeg, ref, subject, at_ms, keyset) VALUES (?, ?, 'm-ben', 0, 'ks-1')", "still: camera still missing", []any{takeRef, takeRef}},
+		{"edited", "UPDATE stills SET jpeg = CAST(? AS BLOB) WHERE idx = ?", "UPDATE stills SET jpeg = ? WHERE idx = ?", "still: camera still tampered with", []any{append(bytes.Clone(takeJPEG), 0), co.LogIndex}},
+		{"swapped", "UPDATE stills SET jpeg = (SELECT jpeg FROM stills WHERE idx = ?) WHERE idx = ?", "UPDATE stills SET jpeg = ? WHERE idx = ?", "still: camera still tampered with", []any{ret, co.LogIndex}},
+		{"deleted", "DELETE FROM stills WHERE idx = ? AND ? IS NOT NULL", "INSERT INTO stills (jpeg, idx, ref, subject, at_ms, keyset) VALUES (?1, ?2, ?3, 'm-ben', 0, 'ks-1')", "still: camera still missing", []any{co.LogIndex, 1}},
+		{"inserted", "INSERT INTO stills (idx, ref, subject, at_ms, keyset, jpeg) VALUES (?, ?, 'm-ben', 0, '', x'00')", "DELETE FROM stills WHERE idx = ?2 - 1 AND ?1 IS NOT NULL", "a camera still of m-ben is kept for an entry that holds no still hash", []any{co.LogIndex - 1, audit.StillHash([]byte{0})}},
 	} {
+		want := co.LogIndex
+		if c.name == "inserted" {
+			want = co.LogIndex - 1
+		}
 		if _, err := raw.Exec(c.do, c.args...); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		_, err := d.Verify(ctx, nil)
 		var p *audit.Problem
-		if !errors.As(err, &p) || p.Index != co.LogIndex || !strings.Contains(p.What, c.want) {
-			t.Fatalf("%s still: verify says %v, want entry %d: %q", c.name, err, co.LogIndex, c.want)
+		if !errors.As(err, &p) || p.Index != want || !strings.Contains(p.What, c.want) {
+			t.Fatalf("%s still: verify says %v, want entry %d: %q", c.name, err, want, c.want)
 		}
-		if _, err := raw.Exec(c.undo, takeJPEG, takeRef); err != nil {
+		if _, err := raw.Exec(c.undo, takeJPEG, co.LogIndex, audit.StillHash(takeJPEG)); err != nil {
 			t.Fatalf("%s: undo: %v", c.name, err)
 		}
 	}
@@ -121,15 +125,15 @@ func TestStills(t *testing.T) {
 	if err := d.Erase(ctx, "m-ben", "m-ana"); err != nil {
 		t.Fatal(err)
 	}
-	for _, jpeg := range [][]byte{takeJPEG, returnJPEG} {
+	for index, jpeg := range map[int64][]byte{co.LogIndex: takeJPEG, ret: returnJPEG} {
 		if where := inFiles(t, d, jpeg[:24]); len(where) > 0 {
 			t.Errorf("erased still %q still in %v", jpeg[:24], where)
 		}
-		if _, ok, _ := d.KeptStill(ctx, audit.StillHash(jpeg)); ok {
+		if _, ok, _ := d.KeptStill(ctx, index); ok {
 			t.Errorf("erased still %q still kept", jpeg[:24])
 		}
 	}
-	if _, ok, _ := d.KeptStill(ctx, audit.StillHash(alarmJPEG)); !ok {
+	if _, ok, _ := d.KeptStill(ctx, alarm); !ok {
 		t.Error("the alarm's still went with Ben's erasure")
 	}
 	if entry := entryAt(t, d, co.LogIndex); entry.Detail[audit.StillKey] == "" {

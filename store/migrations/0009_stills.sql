@@ -1,13 +1,16 @@
 -- keycab kiosk database, schema version 9: camera stills (keycab.Policy
 -- Stills; sync/wire minor version 11).
 --
--- stills: the JPEG the camera gave as an entry was made, under the hash
--- the entry holds (audit.StillKey, SHA-256 of jpeg), kept off the log like
--- a personal text: subject is the entry's actor (erasure deletes their
--- stills), at_ms and keyset the entry's time and key set (retention and
--- legal holds, as personal). Verify checks each row against its entry.
+-- stills: the JPEG the camera gave as entry idx was made, whose SHA-256
+-- the entry holds (audit.StillKey), kept off the log like a personal
+-- text: subject is the entry's actor (erasure deletes their stills), at_ms
+-- and keyset the entry's time and key set (retention and legal holds, as
+-- personal). Keyed by entry, not by hash: two entries may hold the same
+-- still (a camera showing the same frame). Verify checks each row against
+-- its entry.
 CREATE TABLE stills (
-	ref     BLOB PRIMARY KEY,
+	idx     INTEGER PRIMARY KEY,
+	ref     BLOB NOT NULL,
 	subject TEXT NOT NULL,
 	at_ms   INTEGER NOT NULL,
 	keyset  TEXT NOT NULL,

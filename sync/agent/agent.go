@@ -567,7 +567,7 @@ func (a *Agent) personalTexts(ctx context.Context, start int64, entries [][]byte
 		}
 		var still []wire.Still
 		if ref := ev.StillRef(); len(ref) == 32 {
-			jpeg, ok, err := a.db.KeptStill(ctx, ref)
+			jpeg, ok, err := a.db.KeptStill(ctx, index)
 			if err != nil {
 				return nil, nil, 0, err
 			}
