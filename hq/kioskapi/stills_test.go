@@ -124,6 +124,13 @@ func TestStills(t *testing.T) {
 		if b, err := h.s.EventStill(ctx, h.own(), k.peer.KioskID, co.LogIndex); err != nil || !bytes.Equal(b, takeJPEG) {
 			t.Fatalf("the owner reads the still as %d bytes, %v", len(b), err)
 		}
+		// A notes key rotation re-seals it.
+		if rc := must[hqstore.RotationCount](t)(h.s.RotateNotesKey(ctx, bytes.Repeat([]byte{9}, hqstore.NotesKeySize))); rc.Stills != 1 {
+			t.Fatalf("the rotation re-sealed %d stills, want 1", rc.Stills)
+		}
+		if b, err := h.s.EventStill(ctx, h.own(), k.peer.KioskID, co.LogIndex); err != nil || !bytes.Equal(b, takeJPEG) {
+			t.Fatalf("after the rotation the owner reads the still as %d bytes, %v", len(b), err)
+		}
 		staff := hqstore.MemberScope(h.org.ID, h.staff.ID)
 		if e := takeAt(staff); !e.Still {
 			t.Fatal("staff holding a key of the site sees no still of their take")
