@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,7 +161,7 @@ func TestStills(t *testing.T) {
 			t.Fatalf("staff without a key read the still: %v", err)
 		}
 
-		// Erasure: at HQ, and (as the bundle would) at the kiosk.
+		// Erasure: at HQ, and with the next bundle at the kiosk.
 		MustNoErr(t, h.s.EraseMember(ctx, h.own(), h.staff.ID))
 		for _, index := range []int64{co.LogIndex, ret} {
 			if _, err := h.s.EventStill(ctx, h.own(), k.peer.KioskID, index); keycab.ErrorCode(err) != keycab.ENOTFOUND {
@@ -170,7 +171,7 @@ func TestStills(t *testing.T) {
 		if e := takeAt(h.own()); e.Still {
 			t.Fatal("history shows an erased member's still")
 		}
-		MustNoErr(t, k.db.Erase(ctx, h.staff.ID, h.owner.ID))
+		must[bool](t)(k.a.PullConfig(ctx, 0)) // the bundle lists the member as erased
 		for _, index := range []int64{co.LogIndex, ret} {
 			if _, ok, err := k.db.KeptStill(ctx, index); ok || err != nil {
 				t.Fatalf("the kiosk keeps an erased still (%v)", err)
@@ -182,5 +183,49 @@ func TestStills(t *testing.T) {
 		}
 		// The push after erasure lands, the hashes alone in its entries.
 		must[int64](t)(k.a.Push(ctx))
+	})
+}
+
+// TestStillsRetention: HQ's personal-text retention rule deletes the
+// stills of entries older than its days, at HQ and (with the bundle) at
+// the kiosk, whose log verifies with the still counted as expired.
+func TestStillsRetention(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		h := MustHQ(t, dsn, withNotesKey)
+		k := MustKiosk(t, h, h.srv.URL)
+		// The kiosk's clock 40 days back for the take.
+		past := time.Now().Add(-40 * 24 * time.Hour)
+		var back atomic.Bool
+		back.Store(true)
+		MustNoErr(t, k.db.Close())
+		k.db = must[*store.DB](t)(store.Open(ctx, k.path, store.Options{Signer: k.key.Signer, Now: func() time.Time {
+			if back.Load() {
+				return past
+			}
+			return time.Now()
+		}}))
+		t.Cleanup(func() { k.db.Close() })
+		k.a = MustAgent(t, k.db, k.key)
+		must[bool](t)(k.a.PullConfig(ctx, 0))
+		co := keycab.Checkout{KeySetID: h.ks.ID, MemberID: h.staff.ID, Slot: 1, TakenAt: past, Still: testStill(t, 50)}
+		MustNoErr(t, k.db.Take(ctx, &co))
+		back.Store(false)
+		must[int64](t)(k.a.Push(ctx))
+		if _, err := h.s.EventStill(ctx, h.own(), k.peer.KioskID, co.LogIndex); err != nil {
+			t.Fatalf("the still before retention: %v", err)
+		}
+		MustNoErr(t, h.s.SetRetention(ctx, h.own(), hqstore.Retention{PersonalTextDays: 30}))
+		MustNoErr(t, h.s.RunRetention(ctx))
+		if _, err := h.s.EventStill(ctx, h.own(), k.peer.KioskID, co.LogIndex); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			t.Fatalf("HQ keeps a still past retention: %v", err)
+		}
+		must[bool](t)(k.a.PullConfig(ctx, 0))
+		if _, ok, err := k.db.KeptStill(ctx, co.LogIndex); ok || err != nil {
+			t.Fatalf("the kiosk keeps a still past retention (%v)", err)
+		}
+		if res := must[store.VerifyResult](t)(k.db.VerifyStrict(ctx, nil)); res.Expired != 1 || res.Stills != 0 {
+			t.Fatalf("the kiosk's verify after retention: %+v", res)
+		}
 	})
 }
