@@ -1,12 +1,14 @@
 package kioskapi_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
 	"image/jpeg"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hardware/camera"
+	"keycab.dev/keycab/hq/export"
 	hqstore "keycab.dev/keycab/hq/store"
 	kioskpkg "keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/store"
@@ -159,6 +162,24 @@ func TestStills(t *testing.T) {
 		}
 		if _, err := h.s.EventStill(ctx, staff, k.peer.KioskID, ret); keycab.ErrorCode(err) != keycab.ENOTFOUND {
 			t.Fatalf("staff without a key read the still: %v", err)
+		}
+
+		// The member's subject access archive holds both stills.
+		rec := must[hqstore.SubjectRecord](t)(h.s.SubjectAccess(ctx, h.own(), h.staff.ID))
+		if len(rec.Stills) != 2 || !bytes.Equal(rec.Stills[0].JPEG, takeJPEG) || !bytes.Equal(rec.Stills[1].JPEG, returnJPEG) {
+			t.Fatalf("the subject access record holds %d stills", len(rec.Stills))
+		}
+		var zb bytes.Buffer
+		MustNoErr(t, export.WriteSubjectArchive(&zb, rec))
+		zr := must[*zip.Reader](t)(zip.NewReader(bytes.NewReader(zb.Bytes()), int64(zb.Len())))
+		jpegs := 0
+		for _, f := range zr.File {
+			if strings.HasPrefix(f.Name, "stills/") && strings.HasSuffix(f.Name, ".jpg") {
+				jpegs++
+			}
+		}
+		if jpegs != 2 {
+			t.Fatalf("the subject archive holds %d stills, want 2", jpegs)
 		}
 
 		// Erasure: at HQ, and with the next bundle at the kiosk.
