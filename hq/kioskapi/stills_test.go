@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"image/jpeg"
 	"io"
@@ -247,6 +248,32 @@ func TestStillsRetention(t *testing.T) {
 		}
 		if res := must[store.VerifyResult](t)(k.db.VerifyStrict(ctx, nil)); res.Expired != 1 || res.Stills != 0 {
 			t.Fatalf("the kiosk's verify after retention: %+v", res)
+		}
+	})
+}
+
+// TestStillsEditedAtKiosk: the agent leaves out a still edited in the
+// kiosk's stills table (its audit verify names it), so the push lands
+// and HQ keeps no still; the hash alone travels.
+func TestStillsEditedAtKiosk(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		h := MustHQ(t, dsn, withNotesKey)
+		k := MustKiosk(t, h, h.srv.URL)
+		must[bool](t)(k.a.PullConfig(ctx, 0))
+		co := keycab.Checkout{KeySetID: h.ks.ID, MemberID: h.staff.ID, Slot: 1, TakenAt: time.Now(), Still: testStill(t, 10)}
+		MustNoErr(t, k.db.Take(ctx, &co))
+		raw := must[*sql.DB](t)(sql.Open("sqlite", k.path))
+		defer raw.Close()
+		if _, err := raw.ExecContext(ctx, "UPDATE stills SET jpeg = ? WHERE idx = ?", testStill(t, 99), co.LogIndex); err != nil {
+			t.Fatal(err)
+		}
+		must[int64](t)(k.a.Push(ctx))
+		if kl := must[hqstore.KioskLog](t)(h.s.KioskLogs().GetKioskLog(ctx, h.own(), k.peer.KioskID)); kl.Size != k.db.Size() {
+			t.Fatalf("HQ holds %d entries, the kiosk %d", kl.Size, k.db.Size())
+		}
+		if _, err := h.s.EventStill(ctx, h.own(), k.peer.KioskID, co.LogIndex); keycab.ErrorCode(err) != keycab.ENOTFOUND {
+			t.Fatalf("HQ kept an edited still: %v", err)
 		}
 	})
 }
