@@ -127,6 +127,20 @@ func TestHistoryStills(t *testing.T) {
 			if r := aw.get(t, m[1]); r.status != 404 || bytes.Contains([]byte(r.body), jpeg[:64]) {
 				t.Fatalf("an auditor reads the still: %d", r.status)
 			}
+			// The API likewise: the owner's events say there is a still and
+			// the owner reads it; the auditor's say nothing, and 404.
+			kioskIdx := strings.Split(strings.TrimPrefix(m[1], "/history/stills/"), "/")
+			api := "/v1/kiosks/" + kioskIdx[0] + "/stills/" + kioskIdx[1]
+			if r := MustStatus(t, e.do(t, "GET", api, owner.access, nil), 200); r.raw != string(jpeg) || r.header.Get("Content-Type") != "image/jpeg" {
+				t.Fatalf("the owner's still through the API: %q, %d bytes", r.header.Get("Content-Type"), len(r.raw))
+			}
+			if r := MustStatus(t, e.do(t, "GET", "/v1/events?kind=key.taken", owner.access, nil), 200); !strings.Contains(r.raw, `"still": true`) {
+				t.Fatalf("the owner's events say no still: %s", r.raw)
+			}
+			if r := MustStatus(t, e.do(t, "GET", "/v1/events?kind=key.taken", aud.access, nil), 200); strings.Contains(r.raw, `"still"`) {
+				t.Fatalf("the auditor's events mention the still: %s", r.raw)
+			}
+			MustStatus(t, e.do(t, "GET", api, aud.access, nil), 404)
 			res, err := http.Get(e.srv.URL + m[1])
 			MustNoErr(t, err)
 			b, _ := io.ReadAll(res.Body)
