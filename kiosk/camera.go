@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"sync"
@@ -66,10 +67,13 @@ type Stills interface {
 }
 
 // Bounds of a still: at most StillWidth pixels wide, at JPEG quality
-// StillQuality (a 640 x 480 grey still is some 20 to 60 KiB).
+// StillQuality (a 640 x 480 grey still is some 20 to 60 KiB), from a
+// frame at most StillMaxAge old (by the frame source's clock, the
+// system's: an older one is a stalled camera's, not what it sees now).
 const (
 	StillWidth   = 640
 	StillQuality = 75
+	StillMaxAge  = 10 * time.Second
 )
 
 // errNoFrame is Still's error before the camera gave a frame.
@@ -78,11 +82,14 @@ var errNoFrame = errors.New("the camera has given no frame yet")
 // Still returns the newest frame the scanner read as a grey JPEG (the
 // frames are luma planes), scaled down by a whole factor to at most
 // StillWidth pixels wide. It never waits for the camera: with no frame
-// yet it fails at once.
+// yet, or only one older than StillMaxAge, it fails at once.
 func (s *QRScanner) Still() ([]byte, error) {
 	s.mu.Lock()
 	f := s.latest
 	s.mu.Unlock()
+	if age := time.Since(f.At); !f.At.IsZero() && age > StillMaxAge {
+		return nil, fmt.Errorf("the camera's newest frame is %v old", age.Round(time.Second))
+	}
 	return EncodeStill(f)
 }
 
