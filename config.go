@@ -145,6 +145,10 @@ type Policy struct {
 	// RemoteRelease lets HQ release a slot or the door of the kiosk
 	// remotely; off, the kiosk refuses (and records) such a request.
 	RemoteRelease bool
+	// Stills has the kiosk keep a still from its camera with each take,
+	// return and alarm: its SHA-256 in the entry, the JPEG beside the log
+	// as personal data (docs/DESIGN.md, "Camera stills"). Off by default.
+	Stills bool
 }
 
 // DefaultPolicy returns the policy a new organisation starts with.

@@ -15,6 +15,11 @@ type Checkout struct {
 	Reason    string
 	Recipient string // personal data: erasable; kept off the log
 	Notes     string // personal data: erasable; kept off the log
+	// Still is the camera's JPEG as the key set was taken (Policy
+	// Stills): personal data, kept off the log, its hash in the entry;
+	// StillMissing says why there is none. Not kept with custody.
+	Still        []byte
+	StillMissing string
 }
 
 // Overdue reports whether the checkout is past its due time at now.

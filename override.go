@@ -23,6 +23,7 @@ type PolicyOverride struct {
 	ApproverGroup            *string   `json:"approver_group,omitempty" doc:"a member group whose members may confirm; empty: none"`
 	Reasons                  *[]string `json:"reasons,omitempty" doc:"reason presets offered when taking a key"`
 	RemoteRelease            *bool     `json:"remote_release,omitempty" doc:"let HQ release a slot or the door remotely"`
+	Stills                   *bool     `json:"stills,omitempty" doc:"keep a camera still with each take, return and alarm"`
 	BrandName                *string   `json:"brand_name,omitempty" doc:"the name kiosks show; empty: the organisation's"`
 	Accent                   *string   `json:"accent,omitempty" doc:"brand colour as #rrggbb; empty: keycab's"`
 	Logo                     *[]byte   `json:"logo,omitempty" doc:"a PNG of at most 32 KiB for the kiosk's header, base64"`
@@ -73,6 +74,9 @@ func (o PolicyOverride) Apply(p Policy, b Branding) (Policy, Branding) {
 	}
 	if o.RemoteRelease != nil {
 		p.RemoteRelease = *o.RemoteRelease
+	}
+	if o.Stills != nil {
+		p.Stills = *o.Stills
 	}
 	if o.BrandName != nil {
 		b.Name = *o.BrandName
@@ -125,6 +129,6 @@ func OverrideOf(p Policy, b Branding) PolicyOverride {
 		BlockWhileOverdue: &p.BlockWhileOverdue, MaxKeysOut: &p.MaxKeysOut,
 		DualReleaseWindowSeconds: secs(p.DualReleaseWindow),
 		ApproverRole:             &p.ApproverRole, ApproverGroup: &p.ApproverGroup, Reasons: &reasons,
-		RemoteRelease: &p.RemoteRelease, BrandName: &b.Name, Accent: &b.Accent, Logo: &logo,
+		RemoteRelease: &p.RemoteRelease, Stills: &p.Stills, BrandName: &b.Name, Accent: &b.Accent, Logo: &logo,
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 
 	"keycab.dev/keycab"
@@ -66,3 +67,41 @@ func (e *Event) Reference(field string) *PersonalField {
 	}
 	return nil
 }
+
+// StillKey is the Detail key of an entry (key.taken, key.returned,
+// alarm.raised) that holds, in hex, the SHA-256 of the JPEG still the
+// kiosk's camera gave as the entry was made (StillHash). The JPEG is kept
+// off the log like a personal text, filed under the entry's actor, so that
+// erasure and retention remove it and leave the entry verifying.
+// StillMissingKey says why an entry of a kiosk whose policy asks for
+// stills holds none (the camera had no frame, or failed).
+const (
+	StillKey        = "still"
+	StillMissingKey = "still_missing"
+)
+
+// StillHash returns the hash an entry holds for a still: SHA-256 of the
+// JPEG's bytes.
+func StillHash(jpeg []byte) []byte {
+	h := sha256.Sum256(jpeg)
+	return h[:]
+}
+
+// StillRef returns the still hash e carries (nil for none); a value that
+// is not 32 bytes of hex is an empty, non-nil slice, which no image
+// matches.
+func (e *Event) StillRef() []byte {
+	s, ok := e.Detail[StillKey]
+	if !ok {
+		return nil
+	}
+	ref, err := hex.DecodeString(s)
+	if err != nil || len(ref) != sha256.Size {
+		return []byte{}
+	}
+	return ref
+}
+
+// MaxStill is the largest JPEG still, in bytes, a kiosk keeps and sends
+// HQ (sync/wire minor 11), and HQ keeps.
+const MaxStill = 256 << 10

@@ -50,6 +50,7 @@ func (e *env) MustLoadOpenAPI(tb testing.TB) *apiCheck {
 	labelDecoders.Do(func() {
 		openapi3filter.RegisterBodyDecoder("application/pdf", openapi3filter.FileBodyDecoder)
 		openapi3filter.RegisterBodyDecoder("image/png", openapi3filter.FileBodyDecoder)
+		openapi3filter.RegisterBodyDecoder("image/jpeg", openapi3filter.FileBodyDecoder)
 	})
 	raw := MustStatus(tb, e.do(tb, "GET", "/openapi.json", "", nil), 200).raw
 	doc, err := openapi3.NewLoader().LoadFromData([]byte(raw))
@@ -354,10 +355,18 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 		_, err := db.Append(ctx, kstore.Record{Event: &ev})
 		MustNoErr(t, err)
 	}
+	// An alarm with a camera still.
+	still := stillJPEG(t)
+	stillAt, err := db.Append(ctx, kstore.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, Detail: map[string]string{"alarm": keycab.AlarmDoorForced}}, Still: still})
+	MustNoErr(t, err)
 	a, err := agent.New(ctx, agent.Config{DB: db, Key: key})
 	MustNoErr(t, err)
 	_, err = a.Push(ctx)
 	MustNoErr(t, err)
+	if r := c.MustCall(t, "GET", fmt.Sprintf("/v1/kiosks/%s/stills/%d", peer.KioskID, stillAt[0].Index), o, nil, 200); r.raw != string(still) {
+		t.Fatalf("the still read through the API is %d bytes, not the kiosk's %d", len(r.raw), len(still))
+	}
+	c.MustCall(t, "GET", fmt.Sprintf("/v1/kiosks/%s/stills/%d", peer.KioskID, stillAt[0].Index-1), o, nil, 404)
 	kl := c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/log", o, nil, 200)
 	size := int64(kl.body["size"].(float64))
 	if size != db.Size() {

@@ -40,7 +40,7 @@ type Locks interface {
 type Log interface {
 	Append(ctx context.Context, recs ...store.Record) ([]store.Appended, error)
 	Take(ctx context.Context, c *keycab.Checkout) error
-	Return(ctx context.Context, keySet, member string, slot int, wrongSlot bool) (int64, error)
+	ReturnKey(ctx context.Context, r store.Returned) (int64, error)
 }
 
 // Scanner is a source of scanned codes: a badge reader, or the camera
@@ -86,6 +86,11 @@ type Config struct {
 	Log      Log
 	Locks    Locks
 	Scanners []Scanner
+	// Stills gives the camera's still kept with each take, return and
+	// alarm while the policy asks for them (keycab.Policy Stills); nil
+	// means the first of Scanners that gives stills (a QRScanner), and
+	// with none such entries say there is no camera.
+	Stills Stills
 	// Sensors delivers debounced input changes (input.Watcher.Events).
 	Sensors <-chan input.Event
 	// Initial is the inputs' state at start (input.Watcher.States).
@@ -111,6 +116,14 @@ func (c *Config) defaults() {
 	}
 	if c.Log == nil && c.Store != nil {
 		c.Log = c.Store
+	}
+	if c.Stills == nil {
+		for _, sc := range c.Scanners {
+			if st, ok := sc.(Stills); ok {
+				c.Stills = st
+				break
+			}
+		}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -690,6 +703,24 @@ func (c *Controller) record(ctx context.Context, r store.Record) (int64, error) 
 		return -1, err
 	}
 	return a[0].Index, nil
+}
+
+// still returns the camera's still for an entry when the policy asks
+// for one: the JPEG, or none and why. A camera that fails never stops
+// what the entry records.
+func (c *Controller) still() ([]byte, string) {
+	if !c.conf.Policy.Stills {
+		return nil, ""
+	}
+	if c.cfg.Stills == nil {
+		return nil, "no camera"
+	}
+	b, err := c.cfg.Stills.Still()
+	if err != nil || len(b) == 0 || len(b) > audit.MaxStill {
+		c.log.Warn("camera still unavailable", "err", err, "bytes", len(b))
+		return nil, "unavailable"
+	}
+	return b, ""
 }
 
 // note records a fact the kiosk acts on whether or not it can be recorded

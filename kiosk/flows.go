@@ -408,6 +408,7 @@ func (c *Controller) completeTake(ctx context.Context, slot int) {
 		DueAt:  c.conf.Policy.DueAt(now, *s.keySet, c.loc),
 		Reason: s.reason, Recipient: s.recip, Notes: s.notes,
 	}
+	co.Still, co.StillMissing = c.still()
 	if len(s.approvers) > 0 {
 		co.SecondID = s.approvers[0].ID
 	}
@@ -439,7 +440,9 @@ func (c *Controller) completeTake(ctx context.Context, slot int) {
 
 func (c *Controller) completeReturn(ctx context.Context, slot int, wrong bool) {
 	s := c.s
-	if _, err := c.rec.Return(ctx, s.keySet.ID, s.member.ID, slot, wrong); err != nil {
+	r := store.Returned{KeySet: s.keySet.ID, Member: s.member.ID, Slot: slot, WrongSlot: wrong}
+	r.Still, r.StillMissing = c.still()
+	if _, err := c.rec.ReturnKey(ctx, r); err != nil {
 		c.log.Error("record return", "keyset", s.keySet.ID, "err", err)
 		if keycab.ErrorCode(err) == keycab.EINTERNAL {
 			c.fault(err) // the log refuses: out of service

@@ -46,11 +46,11 @@ func (l *refusingLog) Take(ctx context.Context, c *keycab.Checkout) error {
 	return l.DB.Take(ctx, c)
 }
 
-func (l *refusingLog) Return(ctx context.Context, keySet, member string, slot int, wrong bool) (int64, error) {
+func (l *refusingLog) ReturnKey(ctx context.Context, r store.Returned) (int64, error) {
 	if err := l.refused(); err != nil {
 		return 0, err
 	}
-	return l.DB.Return(ctx, keySet, member, slot, wrong)
+	return l.DB.ReturnKey(ctx, r)
 }
 
 var _ kiosk.Log = (*refusingLog)(nil)

@@ -130,7 +130,9 @@ func (c *Controller) raiseAbout(ctx context.Context, kind, keySet string, slot i
 	}
 	// An alarm the log refuses (the kiosk is out of service then) is
 	// still shown, sounded and sent to HQ in the heartbeat.
-	index, _ := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, KeySet: keySet, Slot: uint(max(slot, 0)), Detail: d}})
+	r := store.Record{Event: &audit.Event{Kind: keycab.EventAlarmRaised, KeySet: keySet, Slot: uint(max(slot, 0)), Detail: d}}
+	r.Still, r.StillMissing = c.still()
+	index, _ := c.record(ctx, r)
 	onScreen := maps.Clone(d)
 	onScreen["detail"] = shown
 	c.alarms = append([]Alarm{{ID: index, Kind: kind, Detail: shown, Text: keycab.DescribeAlarm(kind, onScreen), Since: c.clock.Now()}}, c.alarms...)

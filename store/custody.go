@@ -42,7 +42,7 @@ func (d *DB) Take(ctx context.Context, c *keycab.Checkout) error {
 			// a field for the second only.
 			ev.Detail = map[string]string{"third": c.ThirdID}
 		}
-		a, err := tx.Append(Record{Event: ev, Recipient: c.Recipient, Notes: c.Notes})
+		a, err := tx.Append(Record{Event: ev, Recipient: c.Recipient, Notes: c.Notes, Still: c.Still, StillMissing: c.StillMissing})
 		if err != nil {
 			return err
 		}
@@ -60,6 +60,22 @@ func (d *DB) Take(ctx context.Context, c *keycab.Checkout) error {
 // appends key.returned and removes the custody row in one transaction.
 // wrongSlot flags a return into a slot that is not the key set's home.
 func (d *DB) Return(ctx context.Context, keySet, member string, slot int, wrongSlot bool) (int64, error) {
+	return d.ReturnKey(ctx, Returned{KeySet: keySet, Member: member, Slot: slot, WrongSlot: wrongSlot})
+}
+
+// Returned is a return for ReturnKey: Return's arguments, and the
+// camera's still kept with its entry (Record.Still, Record.StillMissing).
+type Returned struct {
+	KeySet, Member string
+	Slot           int
+	WrongSlot      bool
+	Still          []byte
+	StillMissing   string
+}
+
+// ReturnKey is Return with a still.
+func (d *DB) ReturnKey(ctx context.Context, r Returned) (int64, error) {
+	keySet, member, slot, wrongSlot := r.KeySet, r.Member, r.Slot, r.WrongSlot
 	var index int64
 	err := d.Update(ctx, func(tx *Tx) error {
 		var holder string
@@ -79,7 +95,7 @@ func (d *DB) Return(ctx context.Context, keySet, member string, slot int, wrongS
 			}
 			ev.Detail["wrong_slot"] = "true"
 		}
-		a, err := tx.Append(Record{Event: ev})
+		a, err := tx.Append(Record{Event: ev, Still: r.Still, StillMissing: r.StillMissing})
 		if err != nil {
 			return err
 		}
@@ -161,6 +177,11 @@ func (tx *Tx) erase(member, actor string) (int64, error) {
 		return 0, d.wrap("erase personal text", err)
 	}
 	texts, _ := res.RowsAffected()
+	if res, err = tx.Exec("DELETE FROM stills WHERE subject = ?", member); err != nil {
+		return 0, d.wrap("erase stills", err)
+	}
+	stills, _ := res.RowsAffected()
+	texts += stills
 	if _, err := tx.Exec("UPDATE members SET name = '', email = '', pin_hash = '', erased_ms = ? WHERE id = ?", d.now().UnixMilli(), member); err != nil {
 		return 0, d.wrap("erase member", err)
 	}
@@ -195,6 +216,7 @@ func (tx *Tx) pendingErasures(erased []string) ([]string, error) {
 		var pending bool
 		err := tx.QueryRow(`SELECT NOT EXISTS (SELECT 1 FROM erasures WHERE member_id = ?1)
 			AND (EXISTS (SELECT 1 FROM members WHERE id = ?1) OR EXISTS (SELECT 1 FROM personal WHERE subject = ?1)
+			OR EXISTS (SELECT 1 FROM stills WHERE subject = ?1)
 			OR EXISTS (SELECT 1 FROM badges WHERE member_id = ?1))`, id).Scan(&pending)
 		if err != nil {
 			return nil, tx.d.wrap("read erasures", err)
@@ -245,13 +267,22 @@ func (d *DB) ExpirePersonal(ctx context.Context) (int64, error) {
 		if err != nil {
 			return d.wrap("expire personal text", err)
 		}
-		if n, _ = res.RowsAffected(); n == 0 {
+		n, _ = res.RowsAffected()
+		// Stills go by the same rule (their at_ms is always the entry's).
+		if res, err = tx.Exec(`DELETE FROM stills WHERE at_ms < ?
+			AND subject NOT IN (SELECT value FROM json_each(?2)) AND keyset NOT IN (SELECT value FROM json_each(?2))`, before, string(held)); err != nil {
+			return d.wrap("expire stills", err)
+		}
+		stills, _ := res.RowsAffected()
+		if n+stills == 0 {
 			return nil
 		}
-		_, err = tx.Append(Record{Event: &audit.Event{
-			Kind:   keycab.EventTextsExpired,
-			Detail: map[string]string{"before": strconv.FormatInt(before, 10), "texts": strconv.FormatInt(n, 10), "held": strings.Join(lc.Held, ",")},
-		}})
+		detail := map[string]string{"before": strconv.FormatInt(before, 10), "texts": strconv.FormatInt(n, 10), "held": strings.Join(lc.Held, ",")}
+		if stills > 0 {
+			detail["stills"] = strconv.FormatInt(stills, 10)
+		}
+		n += stills
+		_, err = tx.Append(Record{Event: &audit.Event{Kind: keycab.EventTextsExpired, Detail: detail}})
 		return err
 	})
 	if err != nil {

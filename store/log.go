@@ -38,6 +38,13 @@ type Record struct {
 	// referenced by Detail[audit.BadgeRefKey], so that erasing the member
 	// removes it. Retention never deletes it (its row's at_ms is 0).
 	Badge string
+	// Still is a JPEG from the kiosk's camera taken as the entry was made
+	// (keycab.Policy Stills): kept off the log in the stills table, filed
+	// under Subject (or the actor) like a text, its SHA-256 in
+	// Detail[audit.StillKey] (audit.StillHash). StillMissing, when Still
+	// is empty, says why there is none (Detail[audit.StillMissingKey]).
+	Still        []byte
+	StillMissing string
 }
 
 // Appended describes an entry Append wrote.
@@ -325,6 +332,9 @@ func (tx *Tx) Append(r Record) (Appended, error) {
 		e.Detail[audit.BadgeRefKey] = hex.EncodeToString(ref)
 	}
 	index := tx.frontier.Size()
+	if err := tx.still(index, e, r.Still, r.StillMissing, subject); err != nil {
+		return Appended{}, err
+	}
 	e.Prev = nil
 	if index > 0 {
 		e.Prev = append([]byte(nil), tx.prev[:]...)
@@ -360,6 +370,34 @@ func (tx *Tx) personal(text, subject string, atMS int64, keySet string) ([]byte,
 		return nil, tx.d.wrap("store personal text", err)
 	}
 	return ref, nil
+}
+
+// still keeps a still of entry e at index, filed under subject with the entry's
+// time and key set, and puts its hash in e's Detail; with none it notes
+// why (missing), if given.
+func (tx *Tx) still(index int64, e *audit.Event, jpeg []byte, missing, subject string) error {
+	if len(jpeg) == 0 {
+		if missing != "" {
+			if e.Detail == nil {
+				e.Detail = map[string]string{}
+			}
+			e.Detail[audit.StillMissingKey] = missing
+		}
+		return nil
+	}
+	if len(jpeg) > audit.MaxStill {
+		return fmt.Errorf("append: a still of %d bytes is more than the %d one may be", len(jpeg), audit.MaxStill)
+	}
+	ref := audit.StillHash(jpeg)
+	if _, err := tx.Exec("INSERT INTO stills (idx, ref, subject, at_ms, keyset, jpeg) VALUES (?, ?, ?, ?, ?, ?)",
+		index, ref, subject, e.Time, e.KeySet, jpeg); err != nil {
+		return tx.d.wrap("store still", err)
+	}
+	if e.Detail == nil {
+		e.Detail = map[string]string{}
+	}
+	e.Detail[audit.StillKey] = hex.EncodeToString(ref)
+	return nil
 }
 
 // flush writes the pending entries, the newest carrying the signed head,
@@ -665,6 +703,7 @@ type VerifyResult struct {
 	Texts       int // kept personal texts that match the reference their entry carries
 	Erased      int // references whose text was erased (store.Erase)
 	Expired     int // references whose text retention deleted (ExpirePersonal)
+	Stills      int // kept camera stills that match the hash their entry carries
 	Elapsed     time.Duration
 }
 
@@ -762,7 +801,7 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Texts: texts, Erased: erased, Expired: pc.expired, Elapsed: time.Since(start)}, nil
+	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Texts: texts, Erased: erased, Expired: pc.expired, Stills: pc.stills, Elapsed: time.Since(start)}, nil
 }
 
 // ProveInclusion returns the proof that entry index is in the tree of the

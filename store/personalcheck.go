@@ -47,16 +47,30 @@ import (
 //     deleted it. It is counted (VerifyResult.Expired), not an error; a
 //     held text deleted is missing. Retention never deletes a badge's
 //     value, so a badge value gone without erasure is missing.
+//
+// Camera stills (the stills table; audit.StillKey) follow the same rules:
+// a kept JPEG whose SHA-256 is not the hash its entry carries, or that no
+// entry carries, is tampering named by entry ("still"); a still no longer
+// kept is erased or expired as a text is, and otherwise missing.
 type personalCheck struct {
-	kept    map[[32]byte]*keptText
-	epoch   bool             // the log begins with log.epoch (a restored kiosk)
-	absent  []absentText     // references with no kept text, in index order
-	erased  map[string]int64 // member -> index of the newest member.erased naming them
-	expiry  []expiry         // personal.expired entries, in index order
-	expired int              // references whose text retention deleted
-	first   *audit.Problem
-	more    int
-	checked int
+	kept      map[[32]byte]*keptText
+	epoch     bool             // the log begins with log.epoch (a restored kiosk)
+	absent    []absentText     // references with no kept text, in index order
+	erased    map[string]int64 // member -> index of the newest member.erased naming them
+	expiry    []expiry         // personal.expired entries, in index order
+	expired   int              // references whose text retention deleted
+	first     *audit.Problem
+	more      int
+	checked   int
+	stills    int                  // kept stills that match their entry's hash
+	stillRows map[int64]*keptStill // the stills table, by entry index
+}
+
+// keptStill is a row of the stills table.
+type keptStill struct {
+	hash, ref []byte // the JPEG's SHA-256; the hash it is stored under
+	subject   string
+	used      bool
 }
 
 type keptText struct {
@@ -86,7 +100,7 @@ type expiry struct {
 // loadPersonal reads the personal table within the snapshot the entries
 // are checked in.
 func loadPersonal(ctx context.Context, tx *sql.Tx) (*personalCheck, error) {
-	pc := &personalCheck{kept: map[[32]byte]*keptText{}, erased: map[string]int64{}}
+	pc := &personalCheck{kept: map[[32]byte]*keptText{}, erased: map[string]int64{}, stillRows: map[int64]*keptStill{}}
 	rows, err := tx.QueryContext(ctx, "SELECT ref, subject, salt, CAST(text AS BLOB) FROM personal")
 	if err != nil {
 		return nil, err
@@ -118,6 +132,23 @@ func loadPersonal(ctx context.Context, tx *sql.Tx) (*personalCheck, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	srows, err := tx.QueryContext(ctx, "SELECT idx, ref, subject, jpeg FROM stills")
+	if err != nil {
+		return nil, err
+	}
+	defer srows.Close()
+	for srows.Next() {
+		var idx int64
+		var ref, jpeg []byte
+		var subject string
+		if err := srows.Scan(&idx, &ref, &subject, &jpeg); err != nil {
+			return nil, err
+		}
+		pc.stillRows[idx] = &keptStill{hash: audit.StillHash(jpeg), ref: ref, subject: subject}
+	}
+	if err := srows.Err(); err != nil {
+		return nil, err
+	}
 	for _, k := range odd {
 		pc.problem(&audit.Problem{Index: -1, What: k.describe() + fmt.Sprintf(": its reference is %d bytes, not 32 (edited)", len(k.ref))})
 	}
@@ -137,7 +168,7 @@ var (
 // deterministic encoding writes a recipient as 0x0b 0x58 0x20 and its 32
 // bytes), so the check costs little on a log of few personal texts.
 func (pc *personalCheck) entry(index int64, leaf []byte) {
-	if index != 0 && !MayReference(leaf) && !bytes.Contains(leaf, erasedKind) && !bytes.Contains(leaf, expiredKind) {
+	if index != 0 && !MayReference(leaf) && !MayHoldStill(leaf) && !bytes.Contains(leaf, erasedKind) && !bytes.Contains(leaf, expiredKind) {
 		return
 	}
 	ev, err := audit.Decode(leaf)
@@ -167,7 +198,32 @@ func (pc *personalCheck) entry(index int64, leaf []byte) {
 	for _, f := range ev.PersonalRefs() {
 		pc.ref(index, f, ev)
 	}
+	if ref := ev.StillRef(); ref != nil {
+		pc.still(index, ref, ev)
+	}
 }
+
+// still checks the still hash entry index carries.
+func (pc *personalCheck) still(index int64, ref []byte, ev *audit.Event) {
+	if len(ref) != 32 {
+		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: the hash %.20q is not 32 bytes of hex", fieldStill, ev.Detail[audit.StillKey])})
+		return
+	}
+	k := pc.stillRows[index]
+	if k == nil {
+		pc.absent = append(pc.absent, absentText{index, fieldStill, ev.Actor, ev.Actor, ev.KeySet, ev.Time})
+		return
+	}
+	k.used = true
+	if !bytes.Equal(k.hash, ref) || !bytes.Equal(k.ref, ref) {
+		pc.problem(&audit.Problem{Index: index, What: fmt.Sprintf("%s: camera still tampered with: the kept JPEG's SHA-256 is not the hash the entry carries (the image edited or replaced)", fieldStill)})
+		return
+	}
+	pc.stills++
+}
+
+// fieldStill names a still in problems, as a text's field names it.
+const fieldStill = "still"
 
 func (pc *personalCheck) ref(index int64, f audit.PersonalField, ev *audit.Event) {
 	field, ref := f.Field, f.Ref
@@ -212,8 +268,11 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 			who = a.subject
 		}
 		what, v := "personal text", "text"
-		if a.field == audit.FieldBadge {
+		switch a.field {
+		case audit.FieldBadge:
 			what, v = "badge value", "value"
+		case fieldStill:
+			what, v = "camera still", "JPEG"
 		}
 		pc.problem(&audit.Problem{Index: a.index, What: fmt.Sprintf("%s: %s missing: no kept %s and no later member.erased entry for %s (deleted without erasure)", a.field, what, v, who)})
 	}
@@ -235,6 +294,17 @@ func (pc *personalCheck) finish() (checked, erased int, err error) {
 			what = ": no entry carries its reference, and its text and salt do not match it (edited)"
 		}
 		pc.problem(&audit.Problem{Index: -1, What: k.describe() + what + k.flaw})
+	}
+	var loose []int64
+	for idx, k := range pc.stillRows {
+		if !k.used {
+			loose = append(loose, idx)
+		}
+	}
+	slices.Sort(loose)
+	for _, idx := range loose {
+		// Named by the entry it claims, when the log has it.
+		pc.problem(&audit.Problem{Index: idx, What: fmt.Sprintf("%s: a camera still of %s is kept for an entry that holds no still hash (inserted)", fieldStill, pc.stillRows[idx].subject)})
 	}
 	if pc.first == nil {
 		return pc.checked, erased, nil

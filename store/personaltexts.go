@@ -38,3 +38,27 @@ func (d *DB) KeptText(ctx context.Context, ref []byte) (kt KeptText, ok bool, er
 func MayReference(leaf []byte) bool {
 	return bytes.Contains(leaf, recipientKey) || bytes.Contains(leaf, notesKey) || bytes.Contains(leaf, badgeRefKey)
 }
+
+// KeptStill returns the JPEG kept for the still of entry index; ok is
+// false once erased or expired (or never kept). The sync agent sends it
+// to HQ beside the entries (sync/wire minor 11), after checking it
+// against the entry's hash.
+func (d *DB) KeptStill(ctx context.Context, index int64) (jpeg []byte, ok bool, err error) {
+	err = d.db.QueryRowContext(ctx, "SELECT jpeg FROM stills WHERE idx = ?", index).Scan(&jpeg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, d.wrap("read still", err)
+	}
+	return jpeg, true, nil
+}
+
+// MayHoldStill reports whether entry bytes may carry a still's hash (the
+// detail key audit.StillKey), so that an entry without one need not be
+// decoded to look.
+func MayHoldStill(leaf []byte) bool {
+	return bytes.Contains(leaf, stillKey)
+}
+
+var stillKey = []byte{0x65, 's', 't', 'i', 'l', 'l'} // text(5) "still"

@@ -490,7 +490,7 @@ func (m *Main) rotateNotesKey(ctx context.Context) error {
 		return err
 	}
 	m.log.Info("notes key rotated", "generation", rc.Generation, "site_notes", rc.SiteNotes, "totp_secrets", rc.TOTPSecrets,
-		"mail_bodies", rc.MailBodies, "personal_texts", rc.PersonalTexts)
+		"mail_bodies", rc.MailBodies, "personal_texts", rc.PersonalTexts, "camera_stills", rc.Stills)
 	fmt.Fprintf(m.stdout, "notes key rotated to generation %d: %d site notes, %d TOTP secrets, %d mail bodies, %d personal texts re-sealed\n",
 		rc.Generation, rc.SiteNotes, rc.TOTPSecrets, rc.MailBodies, rc.PersonalTexts)
 	return nil

@@ -93,7 +93,7 @@ func loadVerifier(s string) (note.Verifier, error) {
 func auditVerifyCommand() *command {
 	return &command{
 		name:    "verify",
-		summary: "Recompute the whole log and check every stored hash and checkpoint signature, and (--db) every kept personal text against its entry's reference. Exit 0 if it verifies (erased texts and those removed by retention are counted, not faults), 1 naming the first bad entry.",
+		summary: "Recompute the whole log and check every stored hash and checkpoint signature, and (--db) every kept personal text against its entry's reference and every kept camera still against its entry's hash. Exit 0 if it verifies (erased texts and those removed by retention are counted, not faults), 1 naming the first bad entry.",
 		usage:   "--db FILE [--key VERIFIER|@FILE]  |  --tiles DIR|URL --key VERIFIER|@FILE [--cosigner VERIFIER|@FILE] [--token T]",
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			db := fs.String("db", "", "kiosk database `file`")
@@ -131,12 +131,21 @@ func auditVerifyCommand() *command {
 				} else if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, %d signed checkpoints verified, %d personal texts match their references, %d erased, %d removed by retention (%s)\n",
-					res.Entries, res.Entries, res.Root, res.Checkpoints, res.Texts, res.Erased, res.Expired, res.Elapsed.Round(time.Millisecond))
+				fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, %d signed checkpoints verified, %d personal texts match their references, %d erased, %d removed by retention (%s)%s\n",
+					res.Entries, res.Entries, res.Root, res.Checkpoints, res.Texts, res.Erased, res.Expired, res.Elapsed.Round(time.Millisecond), stillsSaid(res.Stills))
 				return nil
 			}
 		},
 	}
+}
+
+// stillsSaid is verify's word on camera stills, none when the log keeps
+// none.
+func stillsSaid(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d camera stills match their hashes", n)
 }
 
 // verifyTiles verifies a tlog-tiles log in a directory or at a URL: every

@@ -764,3 +764,49 @@ func TestVerifyBadgeValue(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyStills: `keycab audit verify --db` checks each kept camera
+// still against the hash its entry holds: it counts those that match,
+// names the entry of an edited one, and counts an erased member's
+// stills as erased, the log verifying.
+func TestVerifyStills(t *testing.T) {
+	signer := storetest.MustSigner(t, "test.keycab/stills")
+	path := filepath.Join(t.TempDir(), "kiosk.db")
+	d, err := store.Open(ctx, path, store.Options{Signer: signer, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ApplyConfig(ctx, storetest.Config(1)); err != nil {
+		t.Fatal(err)
+	}
+	co := keycab.Checkout{KeySetID: "ks-1", MemberID: "m-ben", Slot: 1, Still: []byte("\xff\xd8 a JPEG of Ben")}
+	if err := d.Take(ctx, &co); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ReturnKey(ctx, store.Returned{KeySet: "ks-1", Member: "m-ben", Slot: 1, Still: []byte("\xff\xd8 a JPEG of Ben again")}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if code, out, errs := run(t, "audit", "verify", "--db", path); code != 0 || !strings.Contains(out, "; 2 camera stills match their hashes") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	db := storetest.MustRawSQL(t, path)
+	mustExec(t, db, "UPDATE stills SET jpeg = CAST('\xff\xd8 a JPEG of Mallory' AS BLOB) WHERE idx = ?", co.LogIndex)
+	want := fmt.Sprintf("FAILED at entry %d: still: camera still tampered with", co.LogIndex)
+	if code, out, errs := run(t, "audit", "verify", "--db", path); code != 1 || !strings.Contains(errs, want) {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s\nwant %q", code, out, errs, want)
+	}
+	mustExec(t, db, "UPDATE stills SET jpeg = CAST('\xff\xd8 a JPEG of Ben' AS BLOB) WHERE idx = ?", co.LogIndex)
+	db.Close()
+	if d, err = store.Open(ctx, path, store.Options{Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	err = d.Erase(ctx, "m-ben", "m-ana")
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run(t, "audit", "verify", "--db", path); code != 0 || !strings.Contains(out, ", 2 erased, 0 removed by retention (") || strings.Contains(out, "camera stills") {
+		t.Fatalf("after erasure: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+}

@@ -39,6 +39,23 @@ func (s *API) kioskLog(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// kioskStill serves a log entry's camera still (store.EventStill),
+// never cached.
+func (s *API) kioskStill(w http.ResponseWriter, r *http.Request) error {
+	index, err := strconv.ParseInt(r.PathValue("index"), 10, 64)
+	if err != nil || index < 0 {
+		return keycab.Errorf(keycab.EINVALID, "index: %q is not an entry's index", r.PathValue("index"))
+	}
+	jpeg, err := s.Store.EventStill(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"), index)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "private, no-store")
+	_, err = w.Write(jpeg)
+	return err
+}
+
 func (s *API) kioskRefusals(w http.ResponseWriter, r *http.Request) error {
 	rs, err := s.Store.KioskLogs().ListKioskRefusals(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
 	if err != nil {

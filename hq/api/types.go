@@ -592,6 +592,7 @@ type Event struct {
 	HomeSlot    int              `json:"home_slot,omitempty" doc:"a return to a wrong slot: the slot of the cabinet its key set is mapped to"`
 	Recipient   string           `json:"recipient,omitempty" doc:"personal text: who the key was given to; only for owners and admins, or a member holding a key set of the event's site now"`
 	Notes       string           `json:"notes,omitempty" doc:"personal text: the notes of the entry; shown as recipient is"`
+	Still       bool             `json:"still,omitempty" doc:"HQ keeps a camera still of the entry, at /v1/kiosks/{kiosk_id}/stills/{log_index}; shown as recipient is"`
 }
 
 func eventOf(e store.Event, et store.EventTime) Event {
@@ -599,7 +600,7 @@ func eventOf(e store.Event, et store.EventTime) Event {
 		CabinetID: e.CabinetID, At: e.At, Detail: e.Detail, DueAt: e.DueAt,
 		HQNotBefore: et.NotBefore, HQNotAfter: et.NotAfter, ClockOff: et.Off(),
 		Reason: e.Reason, SecondID: e.SecondID, ThirdID: e.ThirdID, Slot: e.Slot, Via: e.Via, Context: e.Context,
-		HomeSlot: e.HomeSlot, Recipient: e.Recipient, Notes: e.Notes}
+		HomeSlot: e.HomeSlot, Recipient: e.Recipient, Notes: e.Notes, Still: e.Still}
 }
 
 // EventList is a page of GET /v1/events; next_cursor is there when

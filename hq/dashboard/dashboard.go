@@ -280,6 +280,8 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 	} {
 		mux.Handle(pattern, d.signedIn(h))
 	}
+	// A history entry's camera still (dashboard_history.go).
+	mux.Handle("GET /history/stills/{kiosk}/{index}", d.signedIn(d.historyStill))
 	handle("/", func(w http.ResponseWriter, r *http.Request) {
 		err := keycab.Errorf(keycab.ENOTFOUND, "not found")
 		if hq.WantsHTML(r) {

@@ -265,6 +265,24 @@ func (d *Dashboard) exportLink(w http.ResponseWriter, r *http.Request, v *viewer
 }
 
 // exportCSV serves a signed export link.
+// historyStill serves the camera still of a history entry, to a reader
+// who may see it (store.EventStill; anyone else gets 404), never cached.
+func (d *Dashboard) historyStill(w http.ResponseWriter, r *http.Request, v *viewer) error {
+	index, err := strconv.ParseInt(r.PathValue("index"), 10, 64)
+	if err != nil || index < 0 {
+		return keycab.Errorf(keycab.ENOTFOUND, "no such camera still")
+	}
+	jpeg, err := d.Store.EventStill(r.Context(), v.P.Scope(), r.PathValue("kiosk"), index)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, err = w.Write(jpeg)
+	return err
+}
+
 func (d *Dashboard) exportCSV(w http.ResponseWriter, r *http.Request) {
 	q, ok := d.openLink(w, r, d.signExport, localizer(r, "").T("dash.err.link_again_history"))
 	if !ok {

@@ -52,6 +52,7 @@ var policyLabels = map[string]string{
 	"curfew": "Curfew", "block_while_overdue": "Block while overdue", "max_keys_out": "Key sets per member",
 	"dual_release_window_seconds": "Dual release window", "approver_role": "Approvers: least role",
 	"approver_group": "Approvers: member group", "reasons": "Reason presets", "remote_release": "Remote release from HQ",
+	"stills":     "Camera stills",
 	"brand_name": "Name on the kiosk", "accent": "Accent colour",
 }
 

@@ -65,6 +65,11 @@ func WriteSubjectArchive(w io.Writer, rec store.SubjectRecord) error {
 			return err
 		}
 	}
+	for _, st := range rec.Stills {
+		if err := add(stillName(st), func(w io.Writer) error { _, err := w.Write(st.JPEG); return err }); err != nil {
+			return err
+		}
+	}
 	return z.Close()
 }
 
@@ -104,10 +109,28 @@ one part of it:
   sessions.csv      sign-in sessions (never their tokens)
   deliveries.csv    mail this organisation sent to their address
   admin_log.csv     admin-log entries they made or that name them
+  stills/           camera stills of entries they made, KIOSK-INDEX.jpg
+                    (the kiosk's id and the entry's index in its log)
 
 Times are UTC (RFC 3339). The kiosks' own audit logs name people by id
 only; recipients and notes a kiosk recorded stay on that kiosk.
 `, rec.Member.ID, rec.OrgName, rec.OrgID, stamp(rec.MadeAt), rec.MadeBy)
+}
+
+// stillName is a still's file in the archive.
+func stillName(st store.SubjectStill) string {
+	return fmt.Sprintf("stills/%s-%d.jpg", safeName(st.KioskID), st.LogIndex)
+}
+
+// safeName keeps a kiosk id to letters, digits, '-' and '_' in a file
+// name (ids are HQ's own, but a zip entry name must not climb out).
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // stamp is a time for the archive: RFC 3339 UTC, "" for never.
@@ -231,5 +254,10 @@ func subjectJSON(rec store.SubjectRecord) map[string]any {
 		}
 		out[t.name] = rows
 	}
+	stills := make([]map[string]any, 0, len(rec.Stills))
+	for _, st := range rec.Stills {
+		stills = append(stills, map[string]any{"kiosk_id": st.KioskID, "log_index": st.LogIndex, "file": stillName(st)})
+	}
+	out["stills"] = stills
 	return out
 }

@@ -302,6 +302,16 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 		h.error(w, r, err)
 		return
 	}
+	stills := make([]hqstore.Still, len(p.Stills))
+	for i, st := range p.Stills {
+		stills[i] = hqstore.Still{LogIndex: st.Index, JPEG: st.JPEG}
+	}
+	// Camera stills likewise (sync/wire minor 11).
+	if err := hqstore.CheckStills(p.OldSize, p.Entries, stills); err != nil {
+		h.log.Warn("kiosk push refused: camera still", "org", req.sc.OrgID(), "kiosk", req.kiosk, "err", err)
+		h.error(w, r, err)
+		return
+	}
 	status, resp := http.StatusOK, wire.PushResponse{V: wire.Minor}
 	changes := false // touchscreen changes that may change bundles
 	err = h.cfg.Store.KioskLogs().UpdateKioskLog(r.Context(), req.sc, func(ctx context.Context, l *hqstore.LogTx) error {
@@ -375,6 +385,9 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 		// The texts first: the badge values among them are what the
 		// events' badge.linked changes link (sync/wire minor 8).
 		if err := l.RecordTexts(ctx, st.Size, p.Entries, texts); err != nil {
+			return err
+		}
+		if err := l.RecordStills(ctx, st.Size, p.Entries, stills); err != nil {
 			return err
 		}
 		if err := l.RecordEvents(ctx, events); err != nil {

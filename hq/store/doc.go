@@ -61,6 +61,7 @@
 //	admin_log     org_id, id, time, actor, role, action, target, detail (append-only)
 //	personal_texts org_id, kiosk_id -> kiosks, log_index, field (recipient, notes),
 //	              subject (the member), sealed salt || text (migration 0016)
+//	still_images  org_id, kiosk_id -> kiosks, log_index, subject (the member), sealed JPEG (0029)
 //	notes_key     the notes key's generation and a check value sealed under it (0016; global)
 //	legal_holds   org_id, id, target (member, key_set, site), target id, reason, owner -> members, end, ended (0018)
 //	retention_rules org_id, days for personal texts, deliveries, expired sessions and tokens, admin-log details (0018)

@@ -91,7 +91,10 @@ func (s *Store) ListEvents(ctx context.Context, sc Scope, f EventFilter) ([]Even
 		if err := t.homeSlots(ctx, out); err != nil {
 			return err
 		}
-		return t.eventTexts(ctx, out, sites)
+		if err := t.eventTexts(ctx, out, sites); err != nil {
+			return err
+		}
+		return t.eventStills(ctx, out, sites)
 	})
 	return out, err
 }

@@ -165,6 +165,9 @@ type EventRecord struct {
 	// otherwise, and never stored in events.
 	Recipient string
 	Notes     string
+	// Still is set, by ListEvents, when HQ keeps the entry's camera still
+	// and the reader may see it (stills.go: EventStill reads it).
+	Still bool
 }
 
 // RecordEvents stores events of the principal's own kiosk, in log order,

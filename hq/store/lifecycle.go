@@ -267,6 +267,10 @@ var erasureSteps = []erasureStep{
 		_, err := t.deleteMemberTexts(ctx, m.ID)
 		return err
 	}},
+	{"camera stills", func(ctx context.Context, t *tx, m keycab.Member) error {
+		_, err := t.exec(ctx, "DELETE FROM still_images WHERE org_id = $1 AND subject = $2", t.org(), m.ID)
+		return err
+	}},
 	{"mail to their address", func(ctx context.Context, t *tx, m keycab.Member) error {
 		if m.Email == "" {
 			return nil
@@ -289,7 +293,7 @@ var erasureSteps = []erasureStep{
 }
 
 // erasedTables are the tables erasureSteps change.
-var erasedTables = []string{"members", "scim_users", "badges", "member_group_members", "sessions", "auth_tokens", "account_members", "deliveries", "personal_texts",
+var erasedTables = []string{"members", "scim_users", "badges", "member_group_members", "sessions", "auth_tokens", "account_members", "deliveries", "personal_texts", "still_images",
 	"accounts", "recovery_codes", "rate_limits", "mail_retry", "pending_releases", "report_subscriptions"}
 
 // eraseAccount deletes the sign-in account of an erased member when it
@@ -565,7 +569,19 @@ var retentionSteps = []retentionStep{
 		if err != nil {
 			return err
 		}
-		run.Texts, err = res.RowsAffected()
+		if run.Texts, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		// Camera stills go by the same rule, counted with the texts.
+		spare = strings.ReplaceAll(spare, "personal_texts.subject", "still_images.subject")
+		res, err = t.exec(ctx, `DELETE FROM still_images WHERE org_id = $1 AND EXISTS (SELECT 1 FROM events e
+			WHERE e.org_id = still_images.org_id AND e.kiosk_id = still_images.kiosk_id AND e.log_index = still_images.log_index
+			AND e.at_us < $2`+spare+`)`, append([]any{t.org(), cutoff}, strArgs(held)...)...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		run.Texts += n
 		return err
 	}},
 	{func(r Retention) int { return r.DeliveriesDays }, func(ctx context.Context, t *tx, cutoff int64, held []string, run *RetentionRun) error {

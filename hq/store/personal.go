@@ -368,11 +368,12 @@ type RotationCount struct {
 	MailBodies     int
 	PersonalTexts  int
 	WebhookSecrets int
+	Stills         int `json:",omitempty"` // camera stills (stills.go)
 }
 
 // RotateNotesKey re-seals every value sealed with the store's notes key
-// (site notes, TOTP secrets, retried mail bodies, personal texts, webhook
-// secrets) under
+// (site notes, TOTP secrets, retried mail bodies, personal texts, camera
+// stills, webhook secrets) under
 // newKey, at the next generation, in one transaction over every
 // organisation, and records the rotation in each organisation's admin
 // log. A value that does not open under the current key fails it, and
@@ -427,6 +428,10 @@ func (s *Store) RotateNotesKey(ctx context.Context, newKey []byte) (RotationCoun
 				return err
 			}
 			rc.PersonalTexts += n
+			if n, err = t.resealStills(ctx, next); err != nil {
+				return err
+			}
+			rc.Stills += n
 			if n, err = t.reseal(ctx, next, "SELECT id, secret, old_secret FROM webhooks WHERE org_id = $1",
 				"UPDATE webhooks SET secret = $1, old_secret = $2 WHERE id = $3 AND org_id = $4", func(id string) []byte { return webhookAD(org, id) }, "webhook secret"); err != nil {
 				return err

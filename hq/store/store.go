@@ -63,7 +63,9 @@ type Store struct {
 	// noKeyWarned: without a notes key, the warning that personal texts
 	// are not kept was logged (personal.go).
 	noKeyWarned atomic.Bool
-	trace       func(string)
+	// noStillKeyWarned: the same for camera stills (stills.go).
+	noStillKeyWarned atomic.Bool
+	trace            func(string)
 
 	// changed, when set, is called after each committed write a member
 	// made (OnChange).

@@ -34,6 +34,15 @@ type SubjectRecord struct {
 	// AdminLog is every admin-log entry they made or that names them as
 	// its target.
 	AdminLog []AdminAction
+	// Stills are the camera stills of entries they made (stills.go).
+	Stills []SubjectStill
+}
+
+// SubjectStill is a camera still HQ keeps of an entry the member made.
+type SubjectStill struct {
+	KioskID  string
+	LogIndex int64
+	JPEG     []byte
 }
 
 // SubjectAccount is the sign-in account linked to a member.
@@ -128,6 +137,25 @@ func (t *tx) subjectParts(ctx context.Context, rec *SubjectRecord) error {
 	}
 	if err := t.subjectTexts(ctx, id, rec.Events); err != nil {
 		return err
+	}
+	if t.s.notes != nil {
+		if err := t.each(ctx, func(r *sql.Rows) error {
+			var st SubjectStill
+			var sealed []byte
+			if err := r.Scan(&st.KioskID, &st.LogIndex, &sealed); err != nil {
+				return err
+			}
+			b, err := t.s.notes.open(sealed, stillAD(t.org(), st.KioskID, st.LogIndex), "camera still")
+			if err != nil {
+				t.s.log.Error("camera still does not open", "org", t.org(), "err", err)
+				return nil
+			}
+			st.JPEG = b
+			rec.Stills = append(rec.Stills, st)
+			return nil
+		}, "SELECT kiosk_id, log_index, sealed FROM still_images WHERE org_id = $1 AND subject = $2 ORDER BY kiosk_id, log_index", t.org(), id); err != nil {
+			return err
+		}
 	}
 	if err := t.each(ctx, func(r *sql.Rows) error {
 		h := Holding{OrgID: t.org()}

@@ -278,11 +278,11 @@ func (l fullLog) Take(ctx context.Context, c *keycab.Checkout) error {
 	return l.DB.Take(ctx, c)
 }
 
-func (l fullLog) Return(ctx context.Context, keySet, member string, slot int, wrong bool) (int64, error) {
+func (l fullLog) ReturnKey(ctx context.Context, r store.Returned) (int64, error) {
 	if l.full.Load() {
 		return 0, errFull
 	}
-	return l.DB.Return(ctx, keySet, member, slot, wrong)
+	return l.DB.ReturnKey(ctx, r)
 }
 
 // fitOutOfService checks the screen of a kiosk whose log refuses appends.

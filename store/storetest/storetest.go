@@ -132,6 +132,16 @@ func MustVerify(tb testing.TB, d *store.DB) {
 	}
 }
 
+// MustVerifyResult is MustVerify returning what verified.
+func MustVerifyResult(tb testing.TB, d *store.DB) store.VerifyResult {
+	tb.Helper()
+	res, err := d.VerifyStrict(context.Background(), nil)
+	if err != nil {
+		tb.Fatalf("log does not verify: %v", err)
+	}
+	return res
+}
+
 // MustDamagedWAL builds a log of n synthetic entries through the store,
 // keeping a checkpoint every retain entries, and returns the path of a copy
 // of its files as a power cut would leave them (the database and its

@@ -448,7 +448,7 @@ func (a *Agent) Push(ctx context.Context) (int64, error) {
 		if err != nil {
 			return sent, err
 		}
-		texts, kept, err := a.personalTexts(ctx, acked, entries)
+		texts, stills, kept, err := a.personalTexts(ctx, acked, entries)
 		if err != nil {
 			return sent, err
 		}
@@ -464,7 +464,7 @@ func (a *Agent) Push(ctx context.Context) (int64, error) {
 		if err != nil {
 			return sent, err
 		}
-		status, rb, err := a.do(ctx, http.MethodPost, wire.PathPush, wire.PushRequest{V: wire.Minor, OldSize: acked, Entries: entries, Checkpoint: cp, Texts: texts})
+		status, rb, err := a.do(ctx, http.MethodPost, wire.PathPush, wire.PushRequest{V: wire.Minor, OldSize: acked, Entries: entries, Checkpoint: cp, Texts: texts, Stills: stills})
 		if err != nil {
 			return sent, fmt.Errorf("push %d..%d: %w", acked, end, err)
 		}
@@ -522,15 +522,20 @@ const textBudget = wire.MaxBody / 2
 // erased is absent; one that no longer matches its reference, is too
 // long or is not text HQ takes is left out and logged (the kiosk's
 // audit verify names a tampered one), so that it never blocks the sync.
-func (a *Agent) personalTexts(ctx context.Context, start int64, entries [][]byte) ([]wire.PersonalText, int, error) {
+//
+// It returns too the camera stills the entries' hashes name that the
+// kiosk keeps (minor 11), within the same budget; one whose JPEG no
+// longer matches its hash is left out and logged.
+func (a *Agent) personalTexts(ctx context.Context, start int64, entries [][]byte) ([]wire.PersonalText, []wire.Still, int, error) {
 	var out []wire.PersonalText
+	var stills []wire.Still
 	budget := 0
 	for i, leaf := range entries {
 		budget += len(leaf)
 		if i > 0 && budget > textBudget {
-			return out, i, nil
+			return out, stills, i, nil
 		}
-		if !store.MayReference(leaf) {
+		if !store.MayReference(leaf) && !store.MayHoldStill(leaf) {
 			continue
 		}
 		ev, err := audit.Decode(leaf)
@@ -545,7 +550,7 @@ func (a *Agent) personalTexts(ctx context.Context, start int64, entries [][]byte
 			}
 			kt, ok, err := a.db.KeptText(ctx, f.Ref)
 			if err != nil {
-				return nil, 0, err
+				return nil, nil, 0, err
 			}
 			switch {
 			case !ok:
@@ -560,12 +565,28 @@ func (a *Agent) personalTexts(ctx context.Context, start int64, entries [][]byte
 			these = append(these, wire.PersonalText{Index: index, Field: f.Field, Salt: kt.Salt, Text: kt.Text})
 			budget += len(kt.Text) + len(kt.Salt)
 		}
+		var still []wire.Still
+		if ref := ev.StillRef(); len(ref) == 32 {
+			jpeg, ok, err := a.db.KeptStill(ctx, index)
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			switch {
+			case !ok: // erased or expired
+			case !bytes.Equal(audit.StillHash(jpeg), ref) || len(jpeg) > audit.MaxStill:
+				a.log.Warn("push: camera still does not match its hash; not sent", "index", index)
+			default:
+				still = append(still, wire.Still{Index: index, JPEG: jpeg})
+				budget += len(jpeg)
+			}
+		}
 		if i > 0 && budget > textBudget {
-			return out, i, nil
+			return out, stills, i, nil
 		}
 		out = append(out, these...)
+		stills = append(stills, still...)
 	}
-	return out, len(entries), nil
+	return out, stills, len(entries), nil
 }
 
 // keepCosigned verifies HQ's cosignature on a checkpoint of size, stores

@@ -306,6 +306,24 @@
 // their hashes stay in their entries (entries are immutable). An HQ of an
 // older minor version refuses a change that has no badge_hash.
 //
+// # Camera stills (minor version 11)
+//
+// Where the kiosk's policy asks for stills (keycab.Policy Stills), its
+// key.taken, key.returned and alarm.raised entries carry in
+// Detail["still"] (audit.StillKey) the hex SHA-256 of a JPEG from its
+// camera (audit.StillHash), or in Detail["still_missing"] why there is
+// none (the flow never waits for the camera). The kiosk keeps the JPEG in
+// its stills table like a personal text (erasure and retention remove
+// it). The push that carries such an entry carries in "stills" the JPEGs
+// the kiosk still keeps ({"index", "jpeg": base64}, at most
+// audit.MaxStill bytes each, at most one an entry). HQ keeps one only when
+// its SHA-256 is the hash its entry holds; a push with any other (edited,
+// moved to another entry, for an entry outside the push or with no hash,
+// twice, empty or too large) is refused whole with 400 EINVALID and
+// nothing of it is stored. An HQ of an older minor version ignores
+// "stills" (the entries, with their hashes, verify all the same); an
+// older kiosk sends none.
+//
 // # Enrolment
 //
 // An admin makes a single-use token for one cabinet at HQ. The kiosk

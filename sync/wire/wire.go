@@ -10,8 +10,8 @@ import "time"
 // changes made at HQ in the bundle; minor 8: a badge linked at a
 // touchscreen travels as a personal text (field "badge") beside a
 // reference in its entry; minor 7: the site's and members' languages in
-// the bundle.
-const Minor = 8
+// the bundle; minor 11: camera stills beside the push (PushRequest.Stills).
+const Minor = 11
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"
@@ -69,6 +69,17 @@ type PushRequest struct {
 	// Texts are the personal texts the entries reference, as the kiosk
 	// still keeps them (minor version 4; see the package doc).
 	Texts []PersonalText `json:"texts,omitempty"`
+	// Stills are the camera stills the entries' hashes name, as the
+	// kiosk still keeps them (minor version 11; see the package doc).
+	Stills []Still `json:"stills,omitempty"`
+}
+
+// Still is the JPEG whose SHA-256 (audit.StillHash) the entry at Index
+// (in the log) holds in Detail[audit.StillKey]; at most audit.MaxStill
+// bytes.
+type Still struct {
+	Index int64  `json:"index"`
+	JPEG  []byte `json:"jpeg"` // base64 in JSON
 }
 
 // PersonalText is the personal text behind the reference that field
