@@ -89,9 +89,11 @@ func errorFormats(t *testing.T) map[string][]string {
 		t.Fatal(err)
 	}
 
-	// callee names the function a call calls, as the scan knows it: the
-	// domain's Errorf as "keycab.Errorf" anywhere, a wrapper by its
-	// package directory and name.
+	// wrappers by name: "keycab.Errorf", a function of a package by its
+	// directory and name, a func literal by its file and variable.
+	wrappers := map[string]wrapper{"keycab.Errorf": {formatArg: 1}}
+
+	// callee names the function a call calls, as wrappers keys it.
 	callee := func(path string, f *ast.File, c *ast.CallExpr) string {
 		switch fn := c.Fun.(type) {
 		case *ast.SelectorExpr:
@@ -102,11 +104,13 @@ func errorFormats(t *testing.T) map[string][]string {
 			if f.Name.Name == "keycab" && filepath.Dir(path) == "." && fn.Name == "Errorf" {
 				return "keycab.Errorf"
 			}
+			if _, ok := wrappers[path+"."+fn.Name]; ok {
+				return path + "." + fn.Name // a func literal of this file
+			}
 			return filepath.Dir(path) + "." + fn.Name
 		}
 		return ""
 	}
-	wrappers := map[string]wrapper{"keycab.Errorf": {formatArg: 1}}
 
 	// formatParam returns the name of fn's parameter "format string" and
 	// its index, or "".
@@ -172,6 +176,9 @@ func errorFormats(t *testing.T) map[string][]string {
 				}
 				param, idx := formatParam(ft)
 				key := filepath.Dir(fl.path) + "." + name
+				if _, ok := n.(*ast.AssignStmt); ok {
+					key = fl.path + "." + name
+				}
 				if param == "" || key == "keycab.Errorf" {
 					return true
 				}

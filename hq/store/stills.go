@@ -65,7 +65,7 @@ func checkStills(start int64, leaves [][]byte, stills []Still) ([]checkedStill, 
 	seen := map[int64]bool{}
 	for i, st := range stills {
 		bad := func(format string, args ...any) error {
-			return invalid("camera still %d (entry %d): %s", i, st.LogIndex, fmt.Sprintf(format, args...))
+			return invalid("camera still %d (entry %d): "+format, append([]any{i, st.LogIndex}, args...)...)
 		}
 		switch {
 		case st.LogIndex < start || st.LogIndex >= start+int64(len(leaves)):
