@@ -3,6 +3,7 @@ package hq_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"io"
@@ -16,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/api"
 	"keycab.dev/keycab/hq/auth"
@@ -141,6 +145,12 @@ func newEnvOn(tb testing.TB, dsn string, c *clock, tweak func(*auth.Config, *hq.
 	logKeys, err := store.NewOrgLogKeys(key[:], "hq.test")
 	MustNoErr(tb, err)
 	st.SetOrgLogKeys(logKeys)
+	// A pass key until the kiosk API's (withKioskAPI) replaces it.
+	passKey, _, err := note.GenerateKey(rand.Reader, "hq.test/config")
+	MustNoErr(tb, err)
+	passSigner, err := audit.ParseSignerKey(passKey)
+	MustNoErr(tb, err)
+	st.SetPassSigner(passSigner)
 	e.st = st
 	cfg := auth.DefaultConfig()
 	srv := &hq.Server{Store: st, Logger: newLogger(e.logs)}
