@@ -80,3 +80,25 @@ func (p Pass) Covers(id string) bool { return slices.Contains(p.KeySetIDs, id) }
 
 // ValidAt reports whether t is inside the pass's window.
 func (p Pass) ValidAt(t time.Time) bool { return !t.Before(p.From) && t.Before(p.Until) }
+
+// Pass states, as HQ shows them.
+const (
+	PassValid   = "valid"
+	PassNotYet  = "not_yet"
+	PassExpired = "expired"
+	PassRevoked = "revoked"
+)
+
+// State says where the pass stands at now (HQ's clock): PassRevoked,
+// PassNotYet, PassExpired or PassValid.
+func (p Pass) State(now time.Time) string {
+	switch {
+	case !p.RevokedAt.IsZero():
+		return PassRevoked
+	case now.Before(p.From):
+		return PassNotYet
+	case !now.Before(p.Until):
+		return PassExpired
+	}
+	return PassValid
+}

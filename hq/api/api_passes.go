@@ -43,26 +43,12 @@ type Pass struct {
 }
 
 func (Pass) openAPI(s *openapi3.Schema) {
-	s.Properties["state"].Value.WithEnum("valid", "not_yet", "expired", "revoked")
-}
-
-// PassState says where a pass stands at now: valid, not_yet, expired or
-// revoked.
-func PassState(p keycab.Pass, now time.Time) string {
-	switch {
-	case !p.RevokedAt.IsZero():
-		return "revoked"
-	case now.Before(p.From):
-		return "not_yet"
-	case !now.Before(p.Until):
-		return "expired"
-	}
-	return "valid"
+	s.Properties["state"].Value.WithEnum(keycab.PassValid, keycab.PassNotYet, keycab.PassExpired, keycab.PassRevoked)
 }
 
 func passOf(p keycab.Pass, now time.Time) Pass {
 	return Pass{ID: p.ID, MemberID: p.MemberID, KeySetIDs: append([]string{}, p.KeySetIDs...), NotBefore: p.From, NotAfter: p.Until,
-		IssuedAt: p.IssuedAt, IssuedBy: p.IssuedBy, Note: p.Note, RevokedAt: p.RevokedAt, RevokedBy: p.RevokedBy, State: PassState(p, now)}
+		IssuedAt: p.IssuedAt, IssuedBy: p.IssuedBy, Note: p.Note, RevokedAt: p.RevokedAt, RevokedBy: p.RevokedBy, State: p.State(now)}
 }
 
 // PassList is GET /v1/passes.
