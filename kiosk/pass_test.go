@@ -13,6 +13,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/kiosk"
+	"keycab.dev/keycab/kiosk/simulator"
 	"keycab.dev/keycab/store"
 	"keycab.dev/keycab/sync/wire"
 )
@@ -239,5 +240,23 @@ func TestPassNotEnrolled(t *testing.T) {
 	}
 	if ref := r.events(keycab.EventPassRefused); len(ref) != 1 {
 		t.Fatalf("refusals %+v", ref)
+	}
+}
+
+// TestPassThroughTheCamera shows a pass to the simulated camera: real
+// frames of its QR code, the kiosk's own decoder, and the session it
+// opens (a pass is larger than a fob's label: it must still read).
+func TestPassThroughTheCamera(t *testing.T) {
+	hq := newHQKey(t)
+	r := newRigWith(t, testConfig(t), simulator.Options{Camera: true}, pinned(t, hq))
+	p := contractorPass()
+	p.KeySetIDs = []string{"ks-1", "ks-2", "ks-3"}
+	r.showQR(mustSignPass(t, p, hq))
+	m := r.await(kiosk.Menu)
+	if m.Member == nil || m.Member.ID != "m-cara" || !has(m.Take, "ks-1") || !has(m.Take, "ks-2") {
+		t.Fatalf("menu %+v", m)
+	}
+	if used := r.events(keycab.EventPassUsed); len(used) != 1 || used[0].Detail["via"] != "qr" {
+		t.Fatalf("pass.used %+v", used)
 	}
 }
