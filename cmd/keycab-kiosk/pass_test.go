@@ -10,6 +10,7 @@ import (
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/hardware"
 	"keycab.dev/keycab/hardware/input"
+	hqstore "keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/internal/testenv"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
@@ -116,5 +117,24 @@ func TestPassFromHQToKiosk(t *testing.T) {
 	s := screen("the pass refused", func(s kiosk.Screen) bool { return s.State == kiosk.Message && s.Title == "Pass not accepted" })
 	if !strings.HasPrefix(s.Message, "This pass has been withdrawn.") {
 		t.Fatalf("refused with %+v", s)
+	}
+
+	// HQ's history has the use and the refusal, in plain words.
+	if _, err := ag.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := h.s.ListEvents(ctx, h.own, hqstore.EventFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, e := range evs {
+		if e.Kind == keycab.EventPassUsed || e.Kind == keycab.EventPassRefused {
+			seen = append(seen, string(e.Kind)+" "+e.ActorID+" "+e.Detail)
+		}
+	}
+	want := []string{"pass.refused  pass " + p.ID + " refused: the pass was revoked at HQ", "pass.used " + plumber.ID + " pass " + p.ID}
+	if strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Fatalf("HQ's history of the pass:\n%q\nwant\n%q", seen, want)
 	}
 }
