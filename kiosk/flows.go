@@ -16,7 +16,7 @@ import (
 
 // onScan handles a scanned code: a badge identifies a member (or the
 // second member of a dual release); a key fob's QR confirms an open-shelf
-// take or return.
+// take or return; an offline pass opens a session limited to it (onPass).
 func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 	now := c.clock.Now()
 	if last, ok := c.lastScan[b.Code]; ok && now.Sub(last) < c.conf.Policy.ScanCoolDown {
@@ -28,12 +28,14 @@ func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 			delete(c.lastScan, code)
 		}
 	}
-	if c.s != nil && c.s.state == Admin && (c.s.enrol > 0 || c.s.link != "") {
-		c.onEnrolScan(ctx, b)
+	if wire.IsPass(b.Code) {
+		// Ahead of the admin's enrol scans: a pass is never linked as a
+		// badge or a label (it would outlive its window).
+		c.onPass(ctx, b)
 		return
 	}
-	if wire.IsPass(b.Code) {
-		c.onPass(ctx, b)
+	if c.s != nil && c.s.state == Admin && (c.s.enrol > 0 || c.s.link != "") {
+		c.onEnrolScan(ctx, b)
 		return
 	}
 	if m, h := c.badgeMember(b.Code); m != nil {

@@ -12,6 +12,7 @@ import (
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
+	"keycab.dev/keycab/internal/i18n"
 	"keycab.dev/keycab/kiosk"
 	"keycab.dev/keycab/kiosk/simulator"
 	"keycab.dev/keycab/store"
@@ -258,5 +259,30 @@ func TestPassThroughTheCamera(t *testing.T) {
 	}
 	if used := r.events(keycab.EventPassUsed); len(used) != 1 || used[0].Detail["via"] != "qr" {
 		t.Fatalf("pass.used %+v", used)
+	}
+}
+
+// TestPassInGerman: a German site's kiosk says a pass's refusals, and the
+// limits of its session, in German.
+func TestPassInGerman(t *testing.T) {
+	hq, rogue := newHQKey(t), newHQKey(t)
+	cfg := testConfig(t)
+	cfg.Site.Language = "de"
+	r := newRig(t, cfg, pinned(t, hq))
+	r.showQR(mustSignPass(t, contractorPass(), rogue))
+	if s := r.await(kiosk.Message); s.Title != "Zugangspass nicht angenommen" || s.Message != "Dieser Zugangspass ist beschädigt oder stammt nicht von der Zentrale." {
+		t.Fatalf("forged, in German: %q / %q", s.Title, s.Message)
+	}
+	r.toIdle()
+	r.showQR(mustSignPass(t, contractorPass(), hq))
+	r.await(kiosk.Menu)
+	r.do(kiosk.ChooseTake{KeySetID: "ks-2"})
+	if s := r.await(kiosk.Menu); s.Message != "Ihr Zugangspass gilt nicht für 2 High St." {
+		t.Fatalf("another key set, in German: %q", s.Message)
+	}
+	for kind, want := range map[keycab.EventKind]string{keycab.EventPassUsed: "Mit Zugangspass angemeldet", keycab.EventPassRefused: "Zugangspass abgelehnt"} {
+		if got := keycab.EventTitleIn(i18n.For("de"), kind); got != want {
+			t.Errorf("%s in German: %q", kind, got)
+		}
 	}
 }
