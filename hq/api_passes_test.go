@@ -30,6 +30,7 @@ func TestPassesAPI(t *testing.T) {
 		manager := e.MustJoinAt(t, a.owner, "manager@acme.test", "site_manager", a.site.ID)
 		elsewhere := e.MustJoinAt(t, a.owner, "far@acme.test", "site_manager", site2.ID)
 		otherPlumber := e.MustJoin(t, b.owner, "plumber@other.test", "contractor")
+		roofer := e.MustJoinAt(t, a.owner, "roofer@acme.test", "contractor", site2.ID)
 		now := e.clock.Now()
 		body := func(member string, ks ...string) map[string]any {
 			return map[string]any{"member_id": member, "key_set_ids": ks, "not_before": now.Add(-time.Hour), "not_after": now.Add(8 * time.Hour), "note": "WO-1234 boiler"}
@@ -60,6 +61,7 @@ func TestPassesAPI(t *testing.T) {
 			{map[string]any{"member_id": plumber.memberID, "key_set_ids": []string{a.ks[0].ID}, "not_before": now.Add(-3 * time.Hour), "not_after": now.Add(-time.Hour)}, "in the past"},
 			{body(plumber.memberID, a.ks[0].ID, a.ks[0].ID), "named twice"},
 			{body(a.staff.memberID, a.ks[0].ID), "passes are for contractors"},
+			{body(roofer.memberID, a.ks[0].ID), "does not work at the site of"},
 		} {
 			r := MustStatus(t, e.do(t, "POST", "/v1/passes", a.owner.access, c.body), 400)
 			if r.code() != keycab.EINVALID || !strings.Contains(r.raw, c.want) {
