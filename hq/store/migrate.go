@@ -237,7 +237,7 @@ func mutableTables() []string {
 		"sso_configs", "sso_logins",
 		// 0028: SCIM provisioning.
 		"scim_users", "scim_groups",
-		// 0029: offline passes.
+		// 0030: offline passes.
 		"passes"}
 }
 

@@ -1,4 +1,4 @@
--- keycab kiosk database, schema version 9: offline passes (sync/wire
+-- keycab kiosk database, schema version 10: offline passes (sync/wire
 -- minor version 9, keycab.Pass).
 --
 -- revoked_passes: the bundle's revoked pass ids (Config.RevokedPasses),

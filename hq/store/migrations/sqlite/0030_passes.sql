@@ -1,4 +1,4 @@
--- keycab HQ schema, version 29 (sqlite): offline passes (keycab.Pass,
+-- keycab HQ schema, version 30 (sqlite): offline passes (keycab.Pass,
 -- sync/wire minor version 9). One row per pass HQ issued to a member for
 -- some key sets (key_set_ids, a JSON array) and a window [from_us,
 -- until_us); the signed code is not kept: HQ signs the same fields again

@@ -1,4 +1,4 @@
--- keycab HQ schema, version 29 (postgres): offline passes. See the sqlite twin.
+-- keycab HQ schema, version 30 (postgres): offline passes. See the sqlite twin.
 CREATE TABLE passes (
 	org_id      TEXT NOT NULL,
 	id          TEXT NOT NULL,
