@@ -49,6 +49,10 @@ type Config struct {
 	// (store.DB.ApplyConfig), so it shows the key set with whoever HQ
 	// says has it and raises no alarm for it.
 	HQCustody []HQCustody `json:",omitempty"`
+	// RevokedPasses (sync/wire minor version 9) lists the ids of the
+	// organisation's offline passes (Pass) revoked at HQ and not yet
+	// expired: the kiosk refuses each one.
+	RevokedPasses []string `json:",omitempty"`
 }
 
 // HQCustody is the newest custody change made at HQ of one key set:

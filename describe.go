@@ -43,6 +43,8 @@ var eventTitles = map[EventKind]string{
 	EventRemoteRefused: "event.remote_refused",
 	EventRemoteDone:    "event.remote_done",
 	EventCustodyFromHQ: "event.custody_from_hq",
+	EventPassUsed:      "event.pass_used",
+	EventPassRefused:   "event.pass_refused",
 }
 
 // alarmTitles has the message id of each alarm in a sentence.
@@ -160,6 +162,10 @@ func DescribeIn(l Texts, kind EventKind, detail map[string]string) string {
 			return l.T("describe.slot_mapped", "Slot", detail["slot"])
 		case ChangeRefused:
 			return l.T("describe.change_refused")
+		}
+	case EventPassRefused:
+		if r := detail["reason"]; r != "" {
+			t = l.T("describe.with_detail", "Title", t, "Detail", r)
 		}
 	case EventRemoteRefused:
 		if r := detail[RemoteRefusal]; r != "" {

@@ -44,6 +44,21 @@ const (
 	// entry of the organisation's HQ log and Detail["holder"] the holder
 	// before, if any.
 	EventCustodyFromHQ EventKind = "custody.hq"
+	// Offline passes (Pass, sync/wire minor version 9). EventPassUsed: a
+	// member identified with a pass HQ signed (Actor; Detail[PassID],
+	// Detail[PassKeySets], Detail[PassUntil], Detail["via"]); the session
+	// may take only the pass's key sets. EventPassRefused: a pass was
+	// refused; Detail["reason"] says why in plain words, Detail[PassID]
+	// which pass when its signature verified (never a forged one's claim).
+	EventPassUsed    EventKind = "pass.used"
+	EventPassRefused EventKind = "pass.refused"
+)
+
+// Detail keys of pass entries.
+const (
+	PassID      = "pass"
+	PassKeySets = "key_sets" // the pass's key set ids, comma-separated
+	PassUntil   = "until"    // the end of the pass's window, Unix seconds
 )
 
 // Detail keys of the entries a remote action leaves in a kiosk's log.
@@ -117,6 +132,7 @@ var eventKinds = func() map[EventKind]bool {
 		EventMemberErased, EventLogEpoch, EventCosigned, EventClockAnchored,
 		EventLockPulsed, EventKeyLost, EventKeyHandedOver, EventRemoteRelease,
 		EventRemoteRefused, EventRemoteDone, EventTextsExpired, EventCustodyFromHQ,
+		EventPassUsed, EventPassRefused,
 	} {
 		m[k] = true
 	}

@@ -87,7 +87,7 @@ func TestDashboardGermanHasNoEnglish(t *testing.T) {
 		"/sites", "/sites/new", "/sites/" + s.siteA.ID, "/sites/" + s.siteA.ID + "/edit", "/sites/" + s.siteA.ID + "/policy",
 		"/cabinets", "/cabinets/new", "/cabinets/" + s.cabA.ID, "/cabinets/" + s.cabA.ID + "/edit", "/cabinets/" + s.cabA.ID + "/policy",
 		"/audit", "/organisation", "/settings", "/settings/my-data", "/settings/sso", "/groups", "/labels", "/import",
-		"/import?kind=key_sets", "/api-keys", "/scim-tokens", "/webhooks", "/records", "/policy", "/search?q=front", "/scan"}
+		"/import?kind=key_sets", "/passes", "/api-keys", "/scim-tokens", "/webhooks", "/records", "/policy", "/search?q=front", "/scan"}
 	for _, path := range paths {
 		p := w.get(t, path)
 		if p.status != 200 {

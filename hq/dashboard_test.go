@@ -39,6 +39,7 @@ func newDashEnv(tb testing.TB, eng engine, mailer mail.Mailer, realClock bool) *
 	MustNoErr(tb, err)
 	tb.Cleanup(func() { st.Close() })
 	e.st = st
+	e.passKey = mustPassSigner(tb, st)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	MustNoErr(tb, err)
 	cfg := auth.DefaultConfig()

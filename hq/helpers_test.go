@@ -3,6 +3,7 @@ package hq_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"io"
@@ -16,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hq"
 	"keycab.dev/keycab/hq/api"
 	"keycab.dev/keycab/hq/auth"
@@ -83,6 +87,13 @@ func (mb *mailbox) MustToken(tb testing.TB, kind, to string) string {
 	return ""
 }
 
+// all returns the messages sent so far.
+func (mb *mailbox) all() []mail.Message {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return append([]mail.Message{}, mb.msgs...)
+}
+
 func (mb *mailbox) count() int {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
@@ -120,6 +131,9 @@ type env struct {
 	mail  *mailbox
 	srv   *httptest.Server
 	logs  *lockedBuffer
+	// passKey verifies the passes the store signs (SetPassSigner), until
+	// withKioskAPI gives it the kiosk API's config key.
+	passKey string
 }
 
 func newEnv(tb testing.TB, eng engine, tweak func(*auth.Config, *hq.Server)) *env {
@@ -141,6 +155,8 @@ func newEnvOn(tb testing.TB, dsn string, c *clock, tweak func(*auth.Config, *hq.
 	logKeys, err := store.NewOrgLogKeys(key[:], "hq.test")
 	MustNoErr(tb, err)
 	st.SetOrgLogKeys(logKeys)
+	// A pass key until the kiosk API's (withKioskAPI) replaces it.
+	e.passKey = mustPassSigner(tb, st)
 	e.st = st
 	cfg := auth.DefaultConfig()
 	srv := &hq.Server{Store: st, Logger: newLogger(e.logs)}
@@ -159,6 +175,17 @@ func newEnvOn(tb testing.TB, dsn string, c *clock, tweak func(*auth.Config, *hq.
 	e.srv = httptest.NewServer(h)
 	tb.Cleanup(e.srv.Close)
 	return e
+}
+
+// mustPassSigner gives st a fresh pass key and returns its verifier key.
+func mustPassSigner(tb testing.TB, st *store.Store) string {
+	tb.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, "hq.test/config")
+	MustNoErr(tb, err)
+	signer, err := audit.ParseSignerKey(skey)
+	MustNoErr(tb, err)
+	st.SetPassSigner(signer)
+	return vkey
 }
 
 // resp is a decoded response.

@@ -30,6 +30,7 @@ func kioskAPIConfig(tb testing.TB, s *hq.Server) kioskapi.Config {
 	MustNoErr(tb, err)
 	cfgSign, err := audit.ParseSignerKey(skey)
 	MustNoErr(tb, err)
+	s.Store.SetPassSigner(cfgSign) // passes are signed by the key that signs bundles
 	return kioskapi.Config{Store: s.Store, Cosigner: cosigner, ConfigSigner: cfgSign, OriginPrefix: "hq.test/kiosk/", Logger: s.Logger}
 }
 

@@ -431,6 +431,11 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	mustItems(t, c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/actions", o, nil, 200), "actions", 1)
 	c.MustCall(t, "POST", "/v1/kiosks/"+k2.ID+"/revoke", o, nil, 204)
 	mustItems(t, c.MustCall(t, "GET", "/v1/admin-log?limit=50", o, nil, 200), "actions", 10)
+	pass := c.MustCall(t, "POST", "/v1/passes", o, map[string]any{"member_id": contractor, "key_set_ids": []string{ks[0]},
+		"not_before": rfc(-time.Hour), "not_after": rfc(8 * time.Hour), "note": "WO-7"}, 201).str("id")
+	mustItems(t, c.MustCall(t, "GET", "/v1/passes?limit=10", o, nil, 200), "passes", 1)
+	c.MustCall(t, "POST", "/v1/passes/"+pass+"/revoke", o, nil, 200)
+	c.MustCall(t, "POST", "/v1/passes/"+pass+"/revoke", o, nil, 409)
 
 	// MFA, and the sign-in that asks for it.
 	setup := c.MustCall(t, "POST", "/v1/me/mfa/setup", staff.access, nil, 200)

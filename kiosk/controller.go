@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -166,6 +167,7 @@ type Controller struct {
 	remoteUntil  map[string]time.Time // locks HQ released remotely, until when
 	s            *session
 	lastScan     map[string]time.Time
+	passKey      string // HQ's pinned config key, which signs passes; "" before enrolment
 	fails        map[string]int
 	lockedOut    map[string]time.Time
 	alarms       []Alarm
@@ -194,6 +196,9 @@ const (
 type session struct {
 	member *keycab.Member
 	badge  []byte // the hash of the badge the member scanned
+	// pass opened the session in place of a badge (onPass): its holder
+	// may take only its key sets, within its window.
+	pass   *keycab.Pass
 	pinOK  bool
 	state  State
 	keySet *keycab.KeySet
@@ -386,6 +391,7 @@ func (c *Controller) load(ctx context.Context) error {
 		return fmt.Errorf("kiosk: load config: %w", err)
 	}
 	c.setConfig(conf)
+	c.readPassKey(ctx)
 	if err := c.readCustody(ctx); err != nil {
 		return fmt.Errorf("kiosk: load custody: %w", err)
 	}
@@ -433,6 +439,7 @@ func (c *Controller) reload(ctx context.Context) {
 	}
 	prev := c.conf.Version
 	c.setConfig(conf)
+	c.readPassKey(ctx) // enrolment pins it before the first bundle
 	// The bundle may have brought custody changes made at HQ (a phone's
 	// hand-over), which ApplyConfig logged: custody as the log now says.
 	if err := c.readCustody(ctx); err != nil {
@@ -447,7 +454,13 @@ func (c *Controller) reload(ctx context.Context) {
 		return // released or recorded already: it finishes as it began
 	}
 	m := c.member(c.s.member.ID)
-	if m == nil || m.Disabled || !m.ErasedAt.IsZero() || c.badgeHolder(c.s.badge) != m {
+	lost := m == nil || m.Disabled || !m.ErasedAt.IsZero()
+	if p := c.s.pass; p != nil {
+		lost = lost || slices.Contains(c.conf.RevokedPasses, p.ID) // a pass revoked at HQ ends its session
+	} else {
+		lost = lost || c.badgeHolder(c.s.badge) != m
+	}
+	if lost {
 		c.log.Info("session ended: the member's access changed", "member", c.s.member.ID)
 		c.idle(c.tr().T("screen.signed_out"), c.tr().T("screen.access_changed_again"))
 		return
@@ -479,7 +492,7 @@ func (c *Controller) reload(ctx context.Context) {
 			return
 		}
 		c.s.keySet = k
-		d := keycab.DecideTake(c.facts(m, k))
+		d := c.decideTake(m, k)
 		if d.Allowed && len(c.s.approvers) < d.Approvers && c.s.state != Second && c.s.state != EnterPIN {
 			d = keycab.Decision{Reason: c.tr().T("screen.confirm_again")}
 		}
@@ -844,6 +857,11 @@ func (c *Controller) facts(m *keycab.Member, k *keycab.KeySet) keycab.Facts {
 		if j.MemberID == m.ID {
 			f.Jobs = append(f.Jobs, j)
 		}
+	}
+	// A pass is its holder's job for the session it opened: a contractor
+	// needs no other to take its key sets (decideTake limits them to it).
+	if p := c.sessionPass(m); p != nil {
+		f.Jobs = append(f.Jobs, keycab.Job{ID: p.ID, OrgID: p.OrgID, MemberID: m.ID, KeySetIDs: p.KeySetIDs, From: p.From, Until: p.Until, Descriptor: "pass"})
 	}
 	f.Rules = c.conf.Rules
 	return f

@@ -11,11 +11,12 @@ import (
 	"keycab.dev/keycab/audit"
 	"keycab.dev/keycab/hardware/badge"
 	"keycab.dev/keycab/store"
+	"keycab.dev/keycab/sync/wire"
 )
 
 // onScan handles a scanned code: a badge identifies a member (or the
 // second member of a dual release); a key fob's QR confirms an open-shelf
-// take or return.
+// take or return; an offline pass opens a session limited to it (onPass).
 func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 	now := c.clock.Now()
 	if last, ok := c.lastScan[b.Code]; ok && now.Sub(last) < c.conf.Policy.ScanCoolDown {
@@ -26,6 +27,12 @@ func (c *Controller) onScan(ctx context.Context, b badge.Badge) {
 		if now.Sub(t) > c.conf.Policy.ScanCoolDown {
 			delete(c.lastScan, code)
 		}
+	}
+	if wire.IsPass(b.Code) {
+		// Ahead of the admin's enrol scans: a pass is never linked as a
+		// badge or a label (it would outlive its window).
+		c.onPass(ctx, b)
+		return
 	}
 	if c.s != nil && c.s.state == Admin && (c.s.enrol > 0 || c.s.link != "") {
 		c.onEnrolScan(ctx, b)
@@ -163,8 +170,14 @@ func (c *Controller) onPIN(ctx context.Context, digits string) {
 func (c *Controller) showMenu() {
 	m := c.s.member
 	scr := Screen{Title: c.tr().T("screen.hello", "Name", firstName(m.Name))}
+	pass := c.sessionPass(m)
 	for _, k := range c.conf.KeySets {
-		d := keycab.DecideTake(c.facts(m, &k))
+		if pass != nil && !pass.Covers(k.ID) {
+			if o, ok := c.out[k.ID]; !ok || o.MemberID != m.ID {
+				continue // a pass's session lists only the pass's key sets (and what its holder holds)
+			}
+		}
+		d := c.decideTake(m, &k)
 		ch := Choice{KeySet: k}
 		if s := c.homeSlot(k.ID); s != nil {
 			ch.Slot = s.Number
@@ -228,7 +241,7 @@ func (c *Controller) onChooseTake(ctx context.Context, id string) {
 	if k == nil {
 		return
 	}
-	d := keycab.DecideTake(c.facts(c.s.member, k))
+	d := c.decideTake(c.s.member, k)
 	if !d.Allowed {
 		// The menu offered it, but something changed: say why.
 		c.setStep(Menu, c.cfg.StepTimeout, Screen{Title: c.tr().T("screen.cannot_take", "Label", k.Label), Message: d.Reason})

@@ -89,6 +89,7 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 			{"DELETE FROM jobs", nil},
 			{"DELETE FROM access_rules", nil},
 			{"DELETE FROM cabinet", nil},
+			{"DELETE FROM revoked_passes", nil},
 			{`INSERT INTO config (id, version, org_id, org_name, site_id, site_name, time_zone, badge_salt, policy, branding, applied_ms, language)
 			  VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			  ON CONFLICT (id) DO UPDATE SET version = excluded.version, org_id = excluded.org_id, org_name = excluded.org_name,
@@ -138,6 +139,9 @@ func (d *DB) ApplyConfig(ctx context.Context, c *keycab.Config) error {
 		for _, r := range c.Rules {
 			sched, _ := json.Marshal(append([]keycab.Window{}, r.Schedule...))
 			add("INSERT INTO access_rules (id, member_group_id, keyset_group_id, schedule) VALUES (?, ?, ?, ?)", r.ID, r.MemberGroupID, r.KeySetGroupID, string(sched))
+		}
+		for _, id := range c.RevokedPasses {
+			add("INSERT INTO revoked_passes (pass_id) VALUES (?) ON CONFLICT DO NOTHING", id)
 		}
 		for _, s := range stmts {
 			if _, err := tx.Exec(s.q, s.args...); err != nil {
@@ -406,6 +410,13 @@ func (d *DB) Snapshot(ctx context.Context) (*keycab.Config, error) {
 				return fmt.Errorf("access rule %s: %w", ar.ID, err)
 			}
 			c.Rules = append(c.Rules, ar)
+			return nil
+		}}, {"SELECT pass_id FROM revoked_passes ORDER BY pass_id", func(r *sql.Rows) error {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			c.RevokedPasses = append(c.RevokedPasses, id)
 			return nil
 		}}})
 	})

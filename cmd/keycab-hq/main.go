@@ -580,6 +580,7 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	m.st.SetOrgLogKeys(orgLog)
+	m.st.SetPassSigner(keys.Config) // offline passes are signed by the key kiosks pinned for bundles
 	kapi, err := kioskapi.New(kioskapi.Config{Store: m.st, Cosigner: keys.Cosigner, ConfigSigner: keys.Config,
 		OriginPrefix: prefix, Logger: m.log, PollInterval: m.Config.ConfigPoll})
 	if err != nil {

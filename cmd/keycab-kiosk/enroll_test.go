@@ -23,10 +23,11 @@ import (
 // testHQ is an HQ on SQLite serving the kiosk protocol over loopback,
 // with one organisation and a cabinet.
 type testHQ struct {
-	s   *hqstore.Store
-	own hqstore.Scope
-	cab keycab.Cabinet
-	url string
+	s    *hqstore.Store
+	own  hqstore.Scope
+	cab  keycab.Cabinet
+	site hqstore.Site
+	url  string
 }
 
 func newTestHQ(t *testing.T) *testHQ {
@@ -64,6 +65,8 @@ func newTestHQ(t *testing.T) *testHQ {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetPassSigner(cfgSigner) // passes are signed by the key that signs bundles, as in keycab-hq
+	h.site = site
 	ih, err := kioskapi.New(kioskapi.Config{Store: s, Cosigner: cosigner, ConfigSigner: cfgSigner, OriginPrefix: "hq.test/kiosk/"})
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ var keyRoutes = map[string][]string{
 		"GET /v1/access-rules", "POST /v1/access-rules", "DELETE /v1/access-rules/{id}",
 		"GET /v1/jobs", "POST /v1/jobs", "DELETE /v1/jobs/{id}",
 		"GET /v1/reservations", "POST /v1/reservations", "DELETE /v1/reservations/{id}",
+		"GET /v1/passes", "POST /v1/passes", "POST /v1/passes/{id}/revoke",
 	},
 	store.ScopeCabinetsWrite: {
 		"POST /v1/sites", "PATCH /v1/sites/{id}", "DELETE /v1/sites/{id}",

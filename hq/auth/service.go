@@ -836,3 +836,13 @@ func (s *Service) send(ctx context.Context, m mail.Message) error {
 	s.log.Info("email", "kind", m.Kind, "delivery", d.ID, "status", d.Status)
 	return nil
 }
+
+// MailPass sends an offline pass to its holder at to: a mail the
+// dashboard composed in the holder's language once the store gave it the
+// pass's code (store.Store.PassCode checks who may), with the code's QR
+// image attached. It is in the delivery log like every mail HQ sends; the
+// body and image, which carry the pass, are not.
+func (s *Service) MailPass(ctx context.Context, orgID, to, subject, body string, qrPNG []byte) error {
+	return s.send(ctx, mail.Message{Kind: "pass", OrgID: orgID, To: to, Subject: subject, Body: body,
+		Attachments: []mail.Attachment{{Name: "keycab-pass.png", ContentType: "image/png", Data: qrPNG}}})
+}

@@ -212,6 +212,12 @@ func (d *Dashboard) Register(mux hq.Mux) error {
 		"GET /settings/sso":         d.ssoSettings,
 		"POST /settings/sso":        d.saveSSOSettings,
 		"POST /settings/sso/delete": d.deleteSSOSettings,
+		// dashboard_passes.go
+		"GET /passes":              d.passes,
+		"POST /passes":             d.issuePass,
+		"GET /passes/{id}":         d.passPage,
+		"POST /passes/{id}/revoke": d.revokePass,
+		"POST /passes/{id}/mail":   d.mailPass,
 		// dashboard_apikeys.go
 		"GET /api-keys":              d.apiKeys,
 		"POST /api-keys":             d.createAPIKey,
@@ -735,6 +741,9 @@ var notices = map[string]string{
 	"webhook-test":       "notice.webhook_test",
 	"webhook-resent":     "notice.webhook_resent",
 	"scim-token-revoked": "notice.scim_token_revoked",
+	"pass-issued":        "notice.pass_issued",
+	"pass-revoked":       "notice.pass_revoked",
+	"pass-mailed":        "notice.pass_mailed",
 }
 
 // renderError renders err as a friendly page with its status. v may be

@@ -139,7 +139,7 @@ var eventKinds = []keycab.EventKind{keycab.EventKeyTaken, keycab.EventKeyReturne
 	keycab.EventConfigApplied, keycab.EventKeyRotate, keycab.EventMemberErased, keycab.EventLogEpoch, keycab.EventCosigned,
 	keycab.EventClockAnchored, keycab.EventLockPulsed,
 	keycab.EventKeyLost, keycab.EventKeyHandedOver, keycab.EventRemoteRelease, keycab.EventRemoteRefused, keycab.EventRemoteDone,
-	keycab.EventTextsExpired, keycab.EventCustodyFromHQ}
+	keycab.EventTextsExpired, keycab.EventCustodyFromHQ, keycab.EventPassUsed, keycab.EventPassRefused}
 
 // history is the history page, keyset-paginated: the query's c values
 // are the cursors of the pages walked so far (the last is this page's),
@@ -188,7 +188,7 @@ func (d *Dashboard) history(w http.ResponseWriter, r *http.Request, v *viewer) e
 			row.Class = "out"
 		case keycab.EventKeyReturned:
 			row.Class = "in"
-		case keycab.EventKeyLost, keycab.EventRemoteRefused:
+		case keycab.EventKeyLost, keycab.EventRemoteRefused, keycab.EventPassRefused:
 			row.Class = "bad"
 		}
 		data.Rows = append(data.Rows, row)

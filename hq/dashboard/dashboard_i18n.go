@@ -59,6 +59,8 @@ var titles = map[string]string{
 	"Webhooks":                  "dash.title.webhooks",
 	"Webhook":                   "dash.title.webhook",
 	"API keys":                  "dash.title.api_keys",
+	"Passes":                    "dash.title.passes",
+	"Pass":                      "dash.title.pass",
 	"Single sign-on":            "dash.title.single_sign_on",
 	"Sign in with SSO":          "dash.title.sign_in_with_sso",
 	"SCIM provisioning":         "dash.title.scim_provisioning",

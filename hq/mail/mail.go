@@ -23,6 +23,16 @@ type Message struct {
 	To      string
 	Subject string
 	Body    string // carries a single-use link: never log or store it
+	// Attachments go with the message (a pass's QR code); a dry run and
+	// a retry from the database leave them out.
+	Attachments []Attachment
+}
+
+// Attachment is a file sent with a message.
+type Attachment struct {
+	Name        string // the file name the recipient sees
+	ContentType string // e.g. image/png
+	Data        []byte
 }
 
 // Mailer sends email. A Mailer that also has a DryRun method returning

@@ -27,7 +27,7 @@ import (
 const (
 	ScopeHistoryRead   = "history:read"   // history, keys out, alarms, reports, logs, and the directory to read them by
 	ScopeCustodyWrite  = "custody:write"  // take, return and hand over key sets on behalf of members
-	ScopePeopleWrite   = "people:write"   // members, badges, PINs, access, groups, jobs, reservations
+	ScopePeopleWrite   = "people:write"   // members, badges, PINs, access, groups, jobs, reservations, passes
 	ScopeCabinetsWrite = "cabinets:write" // sites, cabinets, slots, key sets, labels, kiosks and their policy
 )
 

@@ -70,6 +70,7 @@
 //	              a SCIM token is one whose scopes are "scim" (scim.go)
 //	scim_users    org_id, member_id -> members (cascade), user name (unique, lower-cased), external id (0028)
 //	scim_groups   org_id, group_id -> groups (cascade), external id (0028)
+//	passes        org_id, id, member_id -> members (cascade), key set ids (JSON), window, issued, note, revoked (0030)
 //	sso_configs, sso_logins, sso_domains  an organisation's OpenID Connect provider, sign-ins under way, verified domain -> org_id (0026)
 //
 // Accounts (version 2, and 17): accounts (email, password hash, sealed

@@ -41,6 +41,14 @@ func EventOf(index int64, e *audit.Event) Event {
 		if e.Detail[keycab.RemoteActionID] != "" {
 			out.Detail = storableText(remoteText(e))
 		}
+	case keycab.EventPassUsed:
+		out.Detail = storableText("pass " + e.Detail[keycab.PassID])
+	case keycab.EventPassRefused:
+		d := "refused: " + e.Detail["reason"]
+		if id := e.Detail[keycab.PassID]; id != "" {
+			d = "pass " + id + " " + d
+		}
+		out.Detail = storableText(d)
 	case keycab.EventKeyRotate:
 		out.Entry = e // HQ checks both signatures and pins the new key
 	case keycab.EventAdminChange:

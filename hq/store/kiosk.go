@@ -740,6 +740,9 @@ func (s *Store) KioskConfig(ctx context.Context, sc Scope) (keycab.Config, error
 		if err := t.kioskHQCustody(ctx, &cfg); err != nil {
 			return err
 		}
+		if err := t.kioskRevokedPasses(ctx, &cfg); err != nil {
+			return err
+		}
 		chain, err := t.policyChain(ctx, PolicyCabinet, t.p.cabinet)
 		if err != nil {
 			return err

@@ -238,7 +238,9 @@ func mutableTables() []string {
 		// 0028: SCIM provisioning.
 		"scim_users", "scim_groups",
 		// 0029: camera stills.
-		"still_images"}
+		"still_images",
+		// 0030: offline passes.
+		"passes"}
 }
 
 func appendOnlyTables() []string {

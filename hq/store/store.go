@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/mod/sumdb/note"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -60,6 +61,8 @@ type Store struct {
 	now    func() time.Time
 	notes  *sealer // nil without a notes key
 	orgLog *OrgLogKeys
+	// passSigner signs offline passes (SetPassSigner): HQ's config key.
+	passSigner note.Signer
 	// noKeyWarned: without a notes key, the warning that personal texts
 	// are not kept was logged (personal.go).
 	noKeyWarned atomic.Bool

@@ -13,7 +13,7 @@ import (
 	"keycab.dev/keycab/sync/wire"
 )
 
-func mustSigner(t *testing.T) (*audit.Signer, string) {
+func mustSigner(t testing.TB) (*audit.Signer, string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "hq.test/config")
 	if err != nil {

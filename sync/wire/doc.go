@@ -306,6 +306,19 @@
 // their hashes stay in their entries (entries are immutable). An HQ of an
 // older minor version refuses a change that has no badge_hash.
 //
+// # Offline passes (minor version 9)
+//
+// A pass (Pass, SignPass, OpenPass) travels outside the protocol, as a
+// QR code HQ prints or mails: "keycab-pass:" then the base64url (no
+// padding) of its JSON ({"id", "org", "member", "key_sets", "nbf",
+// "exp", "iat"}; times in Unix seconds), ".", and the base64url of the
+// 64-byte Ed25519 signature of the note text "keycab pass v1\n<json>\n"
+// by HQ's config key, the key the kiosk pinned at enrolment: the
+// signature a signed note of that text carries, without its key name and
+// hash. A kiosk checks it offline; fields it does not know are ignored.
+// The bundle's Config.RevokedPasses lists the organisation's revoked
+// passes that have not expired; an older kiosk ignores it.
+//
 // # Camera stills (minor version 11)
 //
 // Where the kiosk's policy asks for stills (keycab.Policy Stills), its

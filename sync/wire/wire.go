@@ -10,7 +10,9 @@ import "time"
 // changes made at HQ in the bundle; minor 8: a badge linked at a
 // touchscreen travels as a personal text (field "badge") beside a
 // reference in its entry; minor 7: the site's and members' languages in
-// the bundle; minor 11: camera stills beside the push (PushRequest.Stills).
+// the bundle; minor 9: offline passes (wire.Pass, signed by the config
+// key) and the revoked ones' ids in the bundle (Config.RevokedPasses);
+// minor 11: camera stills beside the push (PushRequest.Stills).
 const Minor = 11
 
 // PathPrefix is where every kiosk endpoint lives.

@@ -51,6 +51,10 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
   // Ask before destructive actions.
+  // A print button (a pass's page): the browser's print dialog.
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
   document.querySelectorAll("form[data-confirm]").forEach(function (f) {
     f.addEventListener("submit", function (e) {
       if (!confirm(f.getAttribute("data-confirm"))) e.preventDefault();
