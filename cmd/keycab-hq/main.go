@@ -92,6 +92,7 @@ import (
 	"keycab.dev/keycab/hq/scim"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/webhook"
+	"keycab.dev/keycab/hq/witness"
 )
 
 func main() {
@@ -154,13 +155,15 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	LogLevel          slog.Level
 	Auth              auth.Config
-	SMTP              mail.SMTPConfig // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
-	SMTPPassFile      string          // serve: file holding the SMTP password
-	SMTPPassEnv       string          // the environment's KEYCAB_SMTP_PASSWORD
-	Notify            notify.Config   // serve: the notifier
-	Webhook           webhook.Config  // serve: the webhook sender
-	WebhookAllow      string          // serve: --webhook-allow, which ParseFlags parses into Webhook.Allow
-	RetentionEvery    time.Duration   // serve: how often the retention rules run (store.RunRetention); 0: never
+	SMTP              mail.SMTPConfig    // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
+	SMTPPassFile      string             // serve: file holding the SMTP password
+	SMTPPassEnv       string             // the environment's KEYCAB_SMTP_PASSWORD
+	Notify            notify.Config      // serve: the notifier
+	Webhook           webhook.Config     // serve: the webhook sender
+	WebhookAllow      string             // serve: --webhook-allow, which ParseFlags parses into Webhook.Allow
+	Witnesses         []*witness.Witness // serve: --witness, the external witnesses (hq/witness)
+	WitnessInterval   time.Duration      // serve: --witness-interval
+	RetentionEvery    time.Duration      // serve: how often the retention rules run (store.RunRetention); 0: never
 	// serve: /.well-known/security.txt (RFC 9116); off without a contact.
 	SecurityContacts  []string // mailto: or https: URIs
 	SecurityExpires   string   // an RFC 3339 time, a YYYY-MM-DD date, or a duration from start (720h, 180d)
@@ -263,6 +266,15 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.DurationVar(&m.Config.Notify.Interval, "notify-interval", m.Config.Notify.Interval, "how often the notifier looks for overdue keys, alarms and silent kiosks")
 		fs.StringVar(&m.Config.WebhookAllow, "webhook-allow", "", "comma-separated `addresses or CIDRs` webhooks may be sent to although private, loopback or link-local (default: none)")
 		fs.DurationVar(&m.Config.Webhook.Interval, "webhook-interval", m.Config.Webhook.Interval, "how often the webhook sender looks for deliveries due")
+		fs.Func("witness", "an external C2SP tlog-witness to send every kiosk's checkpoints to, as `URL=VKEY` (its base URL and its cosignature/v1 verifier key); repeatable", func(v string) error {
+			w, err := witness.Parse(v)
+			if err != nil {
+				return err
+			}
+			m.Config.Witnesses = append(m.Config.Witnesses, w)
+			return nil
+		})
+		fs.DurationVar(&m.Config.WitnessInterval, "witness-interval", 30*time.Second, "how often HQ offers the witnesses every log's newest checkpoint (it also does after each push)")
 		fs.DurationVar(&m.Config.RetentionEvery, "retention-interval", m.Config.RetentionEvery, "how often each organisation's retention rules run (0: never)")
 		fs.DurationVar(&m.Config.Notify.OfflineAfter, "offline-after", m.Config.Notify.OfflineAfter, "a kiosk silent this long is offline, and its admins are told")
 		fs.Func("security-contact", "security.txt: a `URI` (mailto: or https:) to report vulnerabilities in this deployment to; repeatable or comma-separated (default: none, and no security.txt is served)", func(v string) error {
@@ -580,8 +592,15 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	m.st.SetOrgLogKeys(orgLog)
+	witnesses, err := witness.New(m.st, m.log, witness.Config{Witnesses: m.Config.Witnesses, Interval: m.Config.WitnessInterval})
+	if err != nil {
+		return err
+	}
+	for _, w := range m.Config.Witnesses {
+		m.log.Info("external witness", "name", w.Name(), "url", w.URL)
+	}
 	kapi, err := kioskapi.New(kioskapi.Config{Store: m.st, Cosigner: keys.Cosigner, ConfigSigner: keys.Config,
-		OriginPrefix: prefix, Logger: m.log, PollInterval: m.Config.ConfigPoll})
+		OriginPrefix: prefix, Logger: m.log, PollInterval: m.Config.ConfigPoll, Pushed: witnesses.Pushed})
 	if err != nil {
 		return err
 	}
@@ -639,6 +658,13 @@ func (m *Main) serve(ctx context.Context) error {
 	defer func() {
 		stopSender()
 		<-sent
+	}()
+	witCtx, stopWitnesses := context.WithCancel(ctx)
+	witnessed := make(chan error, 1)
+	go func() { witnessed <- witnesses.Run(witCtx) }()
+	defer func() {
+		stopWitnesses()
+		<-witnessed
 	}()
 	hk := &housekeeping{log: m.log, jobs: []housekeepingJob{
 		{"purge deleted organisations", m.Config.Housekeeping, func(ctx context.Context) error {

@@ -236,7 +236,9 @@ func mutableTables() []string {
 		// 0026: single sign-on.
 		"sso_configs", "sso_logins",
 		// 0028: SCIM provisioning.
-		"scim_users", "scim_groups"}
+		"scim_users", "scim_groups",
+		// 0030: external witnesses.
+		"witness_cosignatures", "witness_state"}
 }
 
 func appendOnlyTables() []string {

@@ -306,6 +306,18 @@
 // their hashes stay in their entries (entries are immutable). An HQ of an
 // older minor version refuses a change that has no badge_hash.
 //
+// # External witnesses (minor version 10)
+//
+// HQ hands each kiosk's checkpoints to the C2SP tlog-witness witnesses its
+// operator names and keeps their cosignatures. From minor version 10 the
+// push and heartbeat answers carry Witnessed: the newest checkpoint of the
+// kiosk's log each witness cosigned, the kiosk's signed checkpoint with
+// the witness's cosignature/v1 lines. The kiosk keeps each whose tree
+// matches its own log (store.DB.AddCosignature, under the witness's
+// name), so that its export carries them; it does not check the
+// witness's key (it pins none): keycab audit verify --witness does. A
+// kiosk of an older minor version ignores the field.
+//
 // # Enrolment
 //
 // An admin makes a single-use token for one cabinet at HQ. The kiosk

@@ -10,8 +10,9 @@ import "time"
 // changes made at HQ in the bundle; minor 8: a badge linked at a
 // touchscreen travels as a personal text (field "badge") beside a
 // reference in its entry; minor 7: the site's and members' languages in
-// the bundle.
-const Minor = 8
+// the bundle; minor 10: external witnesses' cosignatures in the push and
+// heartbeat answers (Witnessed).
+const Minor = 10
 
 // PathPrefix is where every kiosk endpoint lives.
 const PathPrefix = "/v1/kiosk/"
@@ -89,6 +90,10 @@ type PushResponse struct {
 	Size     int64  `json:"size"`
 	Cosigned []byte `json:"cosigned,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// Witnessed (minor 10): the newest checkpoint of the kiosk's log each
+	// external witness HQ's operator names has cosigned, each the kiosk's
+	// signed checkpoint with the witness's cosignature lines.
+	Witnessed [][]byte `json:"witnessed,omitempty"`
 }
 
 // ConfigResponse carries a signed config bundle.
@@ -131,6 +136,8 @@ type HeartbeatResponse struct {
 	Size          int64 `json:"size"`
 	ConfigVersion int64 `json:"config_version"`
 	Quarantined   bool  `json:"quarantined,omitempty"`
+	// Witnessed (minor 10): as in PushResponse.
+	Witnessed [][]byte `json:"witnessed,omitempty"`
 }
 
 // Error is the body of an error answer of an HQ of minor version 0.
