@@ -215,6 +215,11 @@ func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) err
 			if err != nil || size < 0 {
 				return fmt.Errorf("409 with a body that is no size: %q", trim(body))
 			}
+			if size == old && old == l.Size {
+				// tlog-witness: the witness cosigned another checkpoint
+				// of this very size (another root). A split view.
+				return s.refused(ctx, w, l, old, "409: another root at a size it cosigned")
+			}
 			if size == old {
 				return fmt.Errorf("409 naming the size sent, %d", old)
 			}
@@ -227,17 +232,24 @@ func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) err
 		case http.StatusUnprocessableEntity:
 			// The checkpoint is not consistent with what the witness
 			// cosigned: a split view. Keep the evidence, raise the alarm.
+			// (omniwitness also answers 422 for another root at the size
+			// it cosigned, where tlog-witness now says 409.)
 			why := "422: not consistent with the checkpoint it cosigned"
 			if old == l.Size {
 				why = "422: another root at a size it cosigned"
 			}
-			s.log.Error("witness refused a split view", "witness", w.name, "org", l.OrgID, "kiosk", l.KioskID, "size", l.Size, "old", old)
-			return s.st.KioskLogs().RecordWitnessRefusal(ctx, l.OrgID, l.KioskID, w.name, l.Size, l.Checkpoint, why)
+			return s.refused(ctx, w, l, old, why)
 		default:
 			return fmt.Errorf("witness answered %d: %s", status, trim(body))
 		}
 	}
 	return fmt.Errorf("no cosignature after %d attempts", s.cfg.Attempts)
+}
+
+// refused keeps a split view w refused as evidence, with the alarm.
+func (s *Sender) refused(ctx context.Context, w *Witness, l hqstore.WitnessLog, old int64, why string) error {
+	s.log.Error("witness refused a split view", "witness", w.name, "org", l.OrgID, "kiosk", l.KioskID, "size", l.Size, "old", old, "why", why)
+	return s.st.KioskLogs().RecordWitnessRefusal(ctx, l.OrgID, l.KioskID, w.name, l.Size, l.Checkpoint, why)
 }
 
 // post sends one add-checkpoint request: "old SIZE", the consistency
