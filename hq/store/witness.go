@@ -268,3 +268,31 @@ func (t *tx) addWitnessLines(ctx context.Context, kl *KioskLog) error {
 	kl.Cosigned = merged
 	return nil
 }
+
+// WitnessStatus is what HQ last heard from one witness about a kiosk's log.
+type WitnessStatus struct {
+	Witness string
+	WitnessState
+}
+
+// KioskWitnessStatus returns what HQ last heard from each witness about a
+// kiosk's log, by witness name, for those who may see the kiosk.
+func (s *KioskLogs) KioskWitnessStatus(ctx context.Context, sc Scope, kioskID string) ([]WitnessStatus, error) {
+	var out []WitnessStatus
+	err := s.store().read(ctx, "witness status "+kioskID, sc, func(ctx context.Context, t *tx) error {
+		if err := t.seesKiosk(ctx, kioskID); err != nil {
+			return err
+		}
+		return t.each(ctx, func(r *sql.Rows) error {
+			var w WitnessStatus
+			var at int64
+			if err := r.Scan(&w.Witness, &w.Size, &w.Status, &at); err != nil {
+				return err
+			}
+			w.At = fromUS(at)
+			out = append(out, w)
+			return nil
+		}, "SELECT witness, size, status, at_us FROM witness_state WHERE org_id = $1 AND kiosk_id = $2 ORDER BY witness", t.org(), kioskID)
+	})
+	return out, err
+}

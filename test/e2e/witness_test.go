@@ -271,6 +271,32 @@ func witnessTest(t *testing.T, bin, dsn, appDSN string) {
 	if !found {
 		t.Fatalf("no kiosk.witness_refused in the admin log: %v", adminLog.Actions)
 	}
+	// The API shows the witness's state and the evidence.
+	var ws struct {
+		Witnesses []struct {
+			Witness, Status string
+			Size            int64
+		} `json:"witnesses"`
+		Cosignatures []struct {
+			Witness    string `json:"witness"`
+			Checkpoint string `json:"checkpoint"`
+		} `json:"cosignatures"`
+	}
+	c.call(t, "GET", "/v1/kiosks/"+peer.KioskID+"/log/witnesses", nil, 200, &ws)
+	if len(ws.Witnesses) != 1 || ws.Witnesses[0].Witness != witnessName || ws.Witnesses[0].Status != hqstore.WitnessStatusRefused ||
+		ws.Witnesses[0].Size != cp.Size || len(ws.Cosignatures) < 2 {
+		t.Fatalf("GET log/witnesses: %+v", ws)
+	}
+	var el struct {
+		Evidence []struct {
+			What, Theirs, Ours string
+		} `json:"evidence"`
+	}
+	c.call(t, "GET", "/v1/kiosks/"+peer.KioskID+"/log/evidence", nil, 200, &el)
+	if len(el.Evidence) != 1 || el.Evidence[0].What != ev.What || el.Evidence[0].Ours != base64.StdEncoding.EncodeToString(forged) ||
+		el.Evidence[0].Theirs != base64.StdEncoding.EncodeToString(ev.Theirs) {
+		t.Fatalf("GET log/evidence: %+v", el)
+	}
 	h.p.stop(t, syscall.SIGTERM)
 }
 
