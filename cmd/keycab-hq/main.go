@@ -233,9 +233,9 @@ func (m *Main) ParseFlags(args []string) error {
 		m.Config.Command, args = args[0], args[1:]
 	}
 	switch m.Config.Command {
-	case "serve", "migrate", "demo-seed", "enrol-token", "backup", "rotate-notes-key":
+	case "serve", "migrate", "demo-seed", "enrol-token", "backup", "rotate-notes-key", "witness-logs":
 	default:
-		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed, enrol-token, backup or rotate-notes-key", m.Config.Command)
+		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed, enrol-token, backup, rotate-notes-key or witness-logs", m.Config.Command)
 	}
 	fs := flag.NewFlagSet("keycab-hq "+m.Config.Command, flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
@@ -301,13 +301,16 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.BackupOut, "out", "", "the backup `file` to write (must not exist); SQLite only: back PostgreSQL up with pg_dump")
 	case "migrate":
 		fs.StringVar(&m.Config.AppRole, "app-role", m.Config.AppRole, "PostgreSQL: the service's role, granted what it needs")
+	case "witness-logs":
+		fs.StringVar(&m.Config.Auth.BaseURL, "base-url", m.Config.Auth.BaseURL, "HQ's public URL, for each log's URL (its tlog-tiles under /v1/kiosks/ID/log/)")
+		fs.StringVar(&m.Config.NotesKeyFile, "notes-key-file", "", "file holding the notes key (else $KEYCAB_NOTES_KEY)")
 	case "rotate-notes-key":
 		fs.StringVar(&m.Config.NotesKeyFile, "notes-key-file", "", "file holding the current notes key (else $KEYCAB_NOTES_KEY)")
 		fs.StringVar(&m.Config.NotesKeyFile, "old-key-file", "", "the same as --notes-key-file")
 		fs.StringVar(&m.Config.NewKeyFile, "new-key-file", "", "file holding the new notes key (32 bytes, hex or base64)")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token|backup|rotate-notes-key [flags]\n\nflags of %s:\n", m.Config.Command)
+		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token|backup|rotate-notes-key|witness-logs [flags]\n\nflags of %s:\n", m.Config.Command)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -450,6 +453,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.backup(ctx)
 	case "rotate-notes-key":
 		return m.rotateNotesKey(ctx)
+	case "witness-logs":
+		if err := m.open(ctx); err != nil {
+			return err
+		}
+		return m.witnessLogs(ctx)
 	}
 	if err := m.open(ctx); err != nil {
 		return err

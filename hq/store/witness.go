@@ -42,8 +42,9 @@ type WitnessState struct {
 // view: HQ sends it no more checkpoints of that log.
 const WitnessStatusRefused = "refused"
 
-// WitnessLogs returns every organisation's kiosk logs that hold a
-// checkpoint, for HQ's witness sender (HQ itself, no principal).
+// WitnessLogs returns every organisation's kiosk logs, for HQ's witness
+// sender and keycab-hq witness-logs (HQ itself, no principal); a log no
+// push reached yet has Size 0 and no Checkpoint.
 func (s *KioskLogs) WitnessLogs(ctx context.Context) ([]WitnessLog, error) {
 	var orgs []string
 	if err := s.store().global(ctx, "list organisations", false, func(ctx context.Context, t *tx) error {
@@ -65,8 +66,7 @@ func (s *KioskLogs) WitnessLogs(ctx context.Context) ([]WitnessLog, error) {
 				byKiosk[l.KioskID] = len(out)
 				out = append(out, l)
 				return nil
-			}, `SELECT kiosk_id, origin, verifier_key, size, checkpoint FROM kiosk_logs
-				WHERE org_id = $1 AND size > 0 AND checkpoint IS NOT NULL ORDER BY kiosk_id`, org); err != nil {
+			}, "SELECT kiosk_id, origin, verifier_key, size, checkpoint FROM kiosk_logs WHERE org_id = $1 ORDER BY kiosk_id", org); err != nil {
 				return err
 			}
 			return t.each(ctx, func(r *sql.Rows) error {

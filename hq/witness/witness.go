@@ -184,6 +184,9 @@ func (s *Sender) Pass(ctx context.Context) error {
 // send hands l's checkpoint to w, from the size w holds as HQ last heard
 // (a 409 tells the true one, and the request is made again from it).
 func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) error {
+	if l.Size == 0 || len(l.Checkpoint) == 0 {
+		return nil // no push yet
+	}
 	st := l.State[w.name]
 	if st.Status == hqstore.WitnessStatusRefused {
 		return nil // a split view was refused: evidence kept, nothing more sent

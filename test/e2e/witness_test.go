@@ -100,13 +100,18 @@ func witnessTest(t *testing.T, bin, dsn, appDSN string) {
 	peer, _, vkey := kioskLogState(t, k)
 	origin, _, _ := strings.Cut(vkey, "+")
 
-	// The witness accepts the kiosk's log: its origin and verifier key.
+	// The witness accepts the kiosk's log: its origin and verifier key,
+	// as keycab-hq witness-logs lists them.
 	keyFile := filepath.Join(dir, "witness.key")
 	logs := filepath.Join(dir, "logs.yaml")
 	if err := os.WriteFile(keyFile, []byte(skey), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(logs, fmt.Appendf(nil, "Logs:\n  - Origin: %s\n    PublicKey: %s\n    URL: %s\n", origin, vkey, h.url()+"/v1/kiosks/"+peer.KioskID+"/log/"), 0o600); err != nil {
+	yaml := program(t, "keycab-hq", "witness-logs", "--db", dsn, "--base-url", h.url())
+	if want := fmt.Sprintf("  - Origin: %q\n    PublicKey: %q\n    URL: %q\n", origin, vkey, h.url()+"/v1/kiosks/"+peer.KioskID+"/log/"); !strings.Contains(yaml, want) {
+		t.Fatalf("witness-logs printed\n%s\nwant a log\n%s", yaml, want)
+	}
+	if err := os.WriteFile(logs, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	startBinary(t, bin, "--listen", witnessAddr, "--metrics_listen", "", "--private_key_path", keyFile,
