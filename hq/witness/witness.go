@@ -166,6 +166,10 @@ func (s *Sender) Pass(ctx context.Context) error {
 			if err := s.send(ctx, w, l); err != nil {
 				s.log.Warn("witness: add-checkpoint failed", "witness", w.name, "org", l.OrgID, "kiosk", l.KioskID, "size", l.Size, "err", err)
 				failed = true
+				var u *unreachable
+				if errors.As(err, &u) {
+					break // the witness is down: the other logs wait for the next pass
+				}
 			}
 		}
 		s.mu.Lock()
@@ -277,12 +281,22 @@ func (s *Sender) post(ctx context.Context, w *Witness, l hqstore.WitnessLog, old
 	}
 	res, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, &unreachable{err}
+	}
+	if res.StatusCode >= 500 {
+		res.Body.Close()
+		return 0, nil, &unreachable{fmt.Errorf("witness answered %s", res.Status)}
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	return res.StatusCode, body, err
 }
+
+// unreachable is a witness that did not answer, or answered 5xx.
+type unreachable struct{ err error }
+
+func (u *unreachable) Error() string { return u.err.Error() }
+func (u *unreachable) Unwrap() error { return u.err }
 
 // cosignedBy joins the witness's answer (its signature lines) to the
 // kiosk's checkpoint, keeping only a valid cosignature by w.

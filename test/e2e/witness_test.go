@@ -155,6 +155,7 @@ func witnessTest(t *testing.T, bin, dsn, appDSN string) {
 		return kioskHasCosignature(t, k, witnessName)
 	})
 	k.quit(t)
+	auditVerify(t, k) // the kiosk's log with the witness's cosignatures kept in it
 	testenv.Eventually(t, 30*time.Second, "the witness cosigns HQ's newest checkpoint", func() bool {
 		_, ok := witnessedHead()
 		return ok
