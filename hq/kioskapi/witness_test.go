@@ -119,6 +119,11 @@ func (w *specWitness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.size, w.root = cp.Size, cp.Root
 	rw.Write(signed[len(msg):]) // the cosignature line
+	// And one by a key the client does not know, which it must ignore.
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	other, _ := wire.NewCosigner("witness.test/unknown", priv, nil)
+	signed, _ = wire.Cosign(msg, other)
+	rw.Write(signed[len(msg):])
 }
 
 func (w *specWitness) set(f func(w *specWitness)) {
@@ -194,6 +199,9 @@ func TestWitnessSender(t *testing.T) {
 		}
 		if _, err := wire.VerifyCosignature(kl.Cosigned, h.cosign.VerifierKey()); err != nil {
 			t.Fatalf("HQ's checkpoint lost HQ's cosignature: %v", err)
+		}
+		if bytes.Contains(kl.Cosigned, []byte("witness.test/unknown")) {
+			t.Fatalf("HQ kept a cosignature by a key it does not know:\n%s", kl.Cosigned)
 		}
 		hr, err := k.a.Heartbeat(ctx)
 		MustNoErr(t, err)

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -305,7 +306,18 @@ func cosignedBy(checkpoint, sigs []byte, w *Witness) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := append([]byte(text+"\n"), sigs...)
+	// tlog-witness: signatures by keys the client does not know are
+	// ignored; only lines of w's name and key hash are kept.
+	msg := []byte(text + "\n")
+	for _, line := range strings.SplitAfter(string(sigs), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "\u2014 ")
+		name, sig64, ok2 := strings.Cut(rest, " ")
+		sig, err := base64.StdEncoding.DecodeString(sig64)
+		if !ok || !ok2 || err != nil || name != w.name || len(sig) < 4 || binary.BigEndian.Uint32(sig) != w.verifier.KeyHash() {
+			continue
+		}
+		msg = append(msg, strings.TrimSuffix(line, "\n")+"\n"...)
+	}
 	if _, err := note.Open(msg, note.VerifierList(w.verifier)); err != nil {
 		return nil, fmt.Errorf("the witness's answer carries no valid cosignature by its key: %w", err)
 	}
