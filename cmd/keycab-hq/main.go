@@ -198,6 +198,7 @@ func DefaultConfig() Config {
 		Auth:              auth.DefaultConfig(),
 		Notify:            notify.DefaultConfig(),
 		Webhook:           webhook.DefaultConfig(),
+		WitnessInterval:   witness.DefaultInterval,
 		RetentionEvery:    time.Hour,
 		MetricsPerKiosk:   true,
 	}
@@ -274,7 +275,7 @@ func (m *Main) ParseFlags(args []string) error {
 			m.Config.Witnesses = append(m.Config.Witnesses, w)
 			return nil
 		})
-		fs.DurationVar(&m.Config.WitnessInterval, "witness-interval", 30*time.Second, "how often HQ offers the witnesses every log's newest checkpoint (it also does after each push)")
+		fs.DurationVar(&m.Config.WitnessInterval, "witness-interval", m.Config.WitnessInterval, "how often HQ offers the witnesses every log's newest checkpoint (it also does after each push)")
 		fs.DurationVar(&m.Config.RetentionEvery, "retention-interval", m.Config.RetentionEvery, "how often each organisation's retention rules run (0: never)")
 		fs.DurationVar(&m.Config.Notify.OfflineAfter, "offline-after", m.Config.Notify.OfflineAfter, "a kiosk silent this long is offline, and its admins are told")
 		fs.Func("security-contact", "security.txt: a `URI` (mailto: or https:) to report vulnerabilities in this deployment to; repeatable or comma-separated (default: none, and no security.txt is served)", func(v string) error {

@@ -152,8 +152,10 @@ func TestWitnessSender(t *testing.T) {
 		srv := httptest.NewServer(fw)
 		t.Cleanup(srv.Close)
 		w := must[*witness.Witness](t)(witness.Parse(srv.URL + "=" + fw.cosigner.VerifierKey()))
+		var clock time.Time // the senders' clock, moved by the test
 		sender := func() *witness.Sender {
-			return must[*witness.Sender](t)(witness.New(h.s, nil, witness.Config{Witnesses: []*witness.Witness{w}, Interval: time.Hour}))
+			return must[*witness.Sender](t)(witness.New(h.s, nil, witness.Config{Witnesses: []*witness.Witness{w}, Interval: time.Hour,
+				Now: func() time.Time { return clock }}))
 		}
 		state := func() hqstore.WitnessState {
 			t.Helper()
@@ -176,13 +178,20 @@ func TestWitnessSender(t *testing.T) {
 				t.Fatalf("after %d: state %+v, want %q", c.status, st, c.want)
 			}
 		}
-		// A failing witness is backed off: the next pass sends nothing.
+		// A failing witness is backed off: the next pass within the
+		// interval sends nothing, one after it sends again, and the next
+		// failure doubles the wait.
 		fw.set(func(w *specWitness) { w.answer = http.StatusInternalServerError; w.requests = 0 })
 		s := sender()
-		MustNoErr(t, s.Pass(ctx))
-		MustNoErr(t, s.Pass(ctx))
-		if fw.requests != 1 {
-			t.Fatalf("%d requests to a failing witness in two passes, want 1", fw.requests)
+		for _, c := range []struct {
+			after time.Duration
+			want  int
+		}{{0, 1}, {59 * time.Minute, 1}, {time.Minute, 2}, {time.Hour, 2}, {time.Hour, 3}} {
+			clock = clock.Add(c.after)
+			MustNoErr(t, s.Pass(ctx))
+			if fw.requests != c.want {
+				t.Fatalf("%v on: %d requests to a failing witness, want %d", c.after, fw.requests, c.want)
+			}
 		}
 
 		// It cosigns: HQ keeps it, serves it with the checkpoint, and the

@@ -63,14 +63,18 @@ func Parse(s string) (*Witness, error) {
 type Config struct {
 	Witnesses []*Witness
 	// Interval is how often the sender looks at every log when nothing
-	// woke it; zero means 30 seconds.
+	// woke it; zero means DefaultInterval.
 	Interval time.Duration
 	// Attempts bounds the add-checkpoint requests for one log and witness
 	// in one pass (a 409 is answered by another request from the size the
 	// witness holds); zero means 3.
 	Attempts int
-	Client   *http.Client // nil: a client with a 30 s timeout
+	Client   *http.Client     // nil: a client with a 30 s timeout
+	Now      func() time.Time // the clock of the backoff; nil: time.Now
 }
+
+// DefaultInterval is Config.Interval's default.
+const DefaultInterval = 30 * time.Second
 
 // Sender posts kiosks' checkpoints to witnesses: one pass over every log
 // at a time (so one kiosk's checkpoints reach a witness in order), woken
@@ -101,7 +105,10 @@ func New(st *hqstore.Store, log *slog.Logger, cfg Config) (*Sender, error) {
 		seen[w.name] = true
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = 30 * time.Second
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 3
@@ -151,7 +158,7 @@ func (s *Sender) Pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := s.cfg.Now()
 	for _, w := range s.cfg.Witnesses {
 		s.mu.Lock()
 		wait := s.backoff[w.name]
