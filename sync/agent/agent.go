@@ -264,7 +264,7 @@ type Agent struct {
 	actedLoaded bool                      // acted holds those of the log
 
 	witMu     sync.Mutex
-	witnessed map[string]int64 // witness name -> newest size kept (keepWitnessed)
+	witnessed map[string]string // witness name -> the witnessed checkpoint handled last (keepWitnessed)
 
 	anchored time.Time // when the last time anchor was logged (guarded by mu)
 	clock    hqClock   // HQ's time, as learnt from its answers (clock.go)
@@ -728,11 +728,13 @@ func (a *Agent) Heartbeat(ctx context.Context) (wire.HeartbeatResponse, error) {
 }
 
 // keepWitnessed keeps the external witnesses' cosigned checkpoints HQ
-// handed on (sync/wire minor 10), each under the witness's name, once per
-// witness and size: store.DB.AddCosignature checks each against the log's
-// key and tree. The witness's own key is not checked here (the kiosk pins
-// none; keycab audit verify --witness does). A checkpoint that does not
-// fit is logged and skipped: it never blocks the sync.
+// handed on (sync/wire minor 10), each under the witness's name:
+// store.DB.AddCosignature checks each against the log's key and tree.
+// The witness's own key is not checked here (the kiosk pins none; keycab
+// audit verify --witness does). Each witness's newest is handled once
+// (HQ hands the same on with every heartbeat); one that does not fit (a
+// checkpoint of the key before a rotation) is logged once and skipped: it
+// never blocks the sync.
 func (a *Agent) keepWitnessed(ctx context.Context, witnessed [][]byte) {
 	if len(witnessed) == 0 {
 		return
@@ -746,24 +748,27 @@ func (a *Agent) keepWitnessed(ctx context.Context, witnessed [][]byte) {
 	a.witMu.Lock()
 	defer a.witMu.Unlock()
 	if a.witnessed == nil {
-		a.witnessed = map[string]int64{}
+		a.witnessed = map[string]string{}
 	}
 	for _, msg := range witnessed {
-		cp, _, err := audit.OpenCheckpoint(msg, v)
-		if err != nil || cp.Size > a.db.Size() {
-			a.log.Warn("witness cosignature skipped", "size", cp.Size, "err", err)
-			continue
-		}
 		name := witnessName(msg, v.Name(), hqName)
-		if name == "" || a.witnessed[name] >= cp.Size {
+		if a.witnessed[name] == string(msg) {
 			continue
 		}
-		if err := a.db.AddCosignature(ctx, name, msg); err != nil {
-			a.log.Warn("witness cosignature not kept", "witness", name, "size", cp.Size, "err", err)
-			continue
+		cp, _, err := audit.OpenCheckpoint(msg, v)
+		switch {
+		case err != nil || name == "":
+			a.log.Warn("witness cosignature skipped", "witness", name, "err", err)
+		case cp.Size > a.db.Size():
+			a.log.Warn("witness cosignature skipped: beyond this log", "witness", name, "size", cp.Size, "log_size", a.db.Size())
+		default:
+			if err := a.db.AddCosignature(ctx, name, msg); err != nil {
+				a.log.Warn("witness cosignature not kept", "witness", name, "size", cp.Size, "err", err)
+			} else {
+				a.log.Info("kept a witness cosignature", "witness", name, "size", cp.Size)
+			}
 		}
-		a.witnessed[name] = cp.Size
-		a.log.Info("kept a witness cosignature", "witness", name, "size", cp.Size)
+		a.witnessed[name] = string(msg)
 	}
 }
 
