@@ -237,7 +237,7 @@ func mutableTables() []string {
 		"sso_configs", "sso_logins",
 		// 0028: SCIM provisioning.
 		"scim_users", "scim_groups",
-		// 0030: external witnesses.
+		// 0031: external witnesses.
 		"witness_cosignatures", "witness_state"}
 }
 

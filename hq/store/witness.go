@@ -13,7 +13,7 @@ import (
 	"keycab.dev/keycab/audit"
 )
 
-// External witnesses (HQ migration 0030; hq/witness sends): HQ hands
+// External witnesses (HQ migration 0031; hq/witness sends): HQ hands
 // every kiosk's newest checkpoint to the witnesses its operator names
 // (C2SP tlog-witness add-checkpoint) and keeps their cosignatures, which
 // it serves with the checkpoint and hands the kiosk.

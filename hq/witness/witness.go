@@ -1,7 +1,7 @@
 // Package witness sends every kiosk's checkpoints to the external
 // witnesses HQ's operator names, speaking C2SP tlog-witness
 // (add-checkpoint), and keeps their cosignatures in HQ's store (HQ
-// migration 0030). See docs/DESIGN.md, "The audit log".
+// migration 0031). See docs/DESIGN.md, "The audit log".
 package witness
 
 import (

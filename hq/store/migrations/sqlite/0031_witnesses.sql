@@ -1,4 +1,4 @@
--- keycab HQ schema, version 30 (sqlite): external witnesses (issue 18
+-- keycab HQ schema, version 31 (sqlite): external witnesses (issue 18
 -- item 3; witness.go). HQ sends every kiosk's checkpoints to the witnesses
 -- its operator configures (C2SP tlog-witness add-checkpoint) and keeps
 -- their cosignatures. witness_cosignatures: a witness's cosignature of a

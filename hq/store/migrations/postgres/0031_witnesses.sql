@@ -1,4 +1,4 @@
--- keycab HQ schema, version 30 (postgres): external witnesses. See the
+-- keycab HQ schema, version 31 (postgres): external witnesses. See the
 -- sqlite twin.
 CREATE TABLE witness_cosignatures (
 	org_id     TEXT NOT NULL,
