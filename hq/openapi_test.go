@@ -374,6 +374,8 @@ func testOpenAPIDrift(t *testing.T, e *env, c *apiCheck) {
 	}
 	c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/log/checkpoint", o, nil, 200)
 	c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/refusals", o, nil, 200)
+	c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/log/witnesses", o, nil, 200)
+	c.MustCall(t, "GET", "/v1/kiosks/"+peer.KioskID+"/log/evidence", o, nil, 200)
 	// A path parameter's slashes percent-encoded, as OpenAPI has them.
 	c.MustCall(t, "GET", fmt.Sprintf("/v1/kiosks/%s/log/tile/0%%2F000.p%%2F%d", peer.KioskID, size), o, nil, 200)
 	c.MustCall(t, "GET", fmt.Sprintf("/v1/kiosks/%s/log/tile/entries%%2F000.p%%2F%d", peer.KioskID, size), o, nil, 200)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keycab.dev/keycab/sync/wire"
 )
 
 func TestTrustedProxyFlag(t *testing.T) {
@@ -165,6 +168,27 @@ func TestLogOriginDomainFlag(t *testing.T) {
 	for _, bad := range []string{"https://keys.example.com", "keys.example.com/", ""} {
 		if err := NewMain(io.Discard, io.Discard).ParseFlags([]string{"serve", "--log-origin-domain", bad}); err == nil {
 			t.Errorf("--log-origin-domain %q accepted", bad)
+		}
+	}
+}
+
+// --witness is URL=VKEY (an http(s) URL and a cosignature/v1 key), repeatable,
+// each witness named once.
+func TestWitnessFlag(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	c, err := wire.NewCosigner("witness.example/w1", priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain(io.Discard, io.Discard)
+	if err := m.ParseFlags([]string{"serve", "--witness", "https://w.example/w1/=" + c.VerifierKey()}); err != nil ||
+		len(m.Config.Witnesses) != 1 || m.Config.Witnesses[0].Name() != "witness.example/w1" || m.Config.Witnesses[0].URL != "https://w.example/w1" {
+		t.Fatalf("--witness: %v %+v", err, m.Config.Witnesses)
+	}
+	for _, bad := range []string{"https://w.example", "w.example=" + c.VerifierKey(), "https://w.example?x=1=" + c.VerifierKey(),
+		"https://w.example=witness.example/w1+00000000+AAAA"} {
+		if err := NewMain(io.Discard, io.Discard).ParseFlags([]string{"serve", "--witness", bad}); err == nil {
+			t.Errorf("--witness %q accepted", bad)
 		}
 	}
 }

@@ -92,6 +92,7 @@ import (
 	"keycab.dev/keycab/hq/scim"
 	"keycab.dev/keycab/hq/store"
 	"keycab.dev/keycab/hq/webhook"
+	"keycab.dev/keycab/hq/witness"
 )
 
 func main() {
@@ -154,13 +155,15 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	LogLevel          slog.Level
 	Auth              auth.Config
-	SMTP              mail.SMTPConfig // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
-	SMTPPassFile      string          // serve: file holding the SMTP password
-	SMTPPassEnv       string          // the environment's KEYCAB_SMTP_PASSWORD
-	Notify            notify.Config   // serve: the notifier
-	Webhook           webhook.Config  // serve: the webhook sender
-	WebhookAllow      string          // serve: --webhook-allow, which ParseFlags parses into Webhook.Allow
-	RetentionEvery    time.Duration   // serve: how often the retention rules run (store.RunRetention); 0: never
+	SMTP              mail.SMTPConfig    // serve: real mail when SMTP.Host is set; the password is read by ParseFlags
+	SMTPPassFile      string             // serve: file holding the SMTP password
+	SMTPPassEnv       string             // the environment's KEYCAB_SMTP_PASSWORD
+	Notify            notify.Config      // serve: the notifier
+	Webhook           webhook.Config     // serve: the webhook sender
+	WebhookAllow      string             // serve: --webhook-allow, which ParseFlags parses into Webhook.Allow
+	Witnesses         []*witness.Witness // serve: --witness, the external witnesses (hq/witness)
+	WitnessInterval   time.Duration      // serve: --witness-interval
+	RetentionEvery    time.Duration      // serve: how often the retention rules run (store.RunRetention); 0: never
 	// serve: /.well-known/security.txt (RFC 9116); off without a contact.
 	SecurityContacts  []string // mailto: or https: URIs
 	SecurityExpires   string   // an RFC 3339 time, a YYYY-MM-DD date, or a duration from start (720h, 180d)
@@ -195,6 +198,7 @@ func DefaultConfig() Config {
 		Auth:              auth.DefaultConfig(),
 		Notify:            notify.DefaultConfig(),
 		Webhook:           webhook.DefaultConfig(),
+		WitnessInterval:   witness.DefaultInterval,
 		RetentionEvery:    time.Hour,
 		MetricsPerKiosk:   true,
 	}
@@ -230,9 +234,9 @@ func (m *Main) ParseFlags(args []string) error {
 		m.Config.Command, args = args[0], args[1:]
 	}
 	switch m.Config.Command {
-	case "serve", "migrate", "demo-seed", "enrol-token", "backup", "rotate-notes-key":
+	case "serve", "migrate", "demo-seed", "enrol-token", "backup", "rotate-notes-key", "witness-logs":
 	default:
-		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed, enrol-token, backup or rotate-notes-key", m.Config.Command)
+		return fmt.Errorf("unknown command %q: want serve, migrate, demo-seed, enrol-token, backup, rotate-notes-key or witness-logs", m.Config.Command)
 	}
 	fs := flag.NewFlagSet("keycab-hq "+m.Config.Command, flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
@@ -263,6 +267,15 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.DurationVar(&m.Config.Notify.Interval, "notify-interval", m.Config.Notify.Interval, "how often the notifier looks for overdue keys, alarms and silent kiosks")
 		fs.StringVar(&m.Config.WebhookAllow, "webhook-allow", "", "comma-separated `addresses or CIDRs` webhooks may be sent to although private, loopback or link-local (default: none)")
 		fs.DurationVar(&m.Config.Webhook.Interval, "webhook-interval", m.Config.Webhook.Interval, "how often the webhook sender looks for deliveries due")
+		fs.Func("witness", "an external C2SP tlog-witness to send every kiosk's checkpoints to, as `URL=VKEY` (its base URL and its cosignature/v1 verifier key); repeatable", func(v string) error {
+			w, err := witness.Parse(v)
+			if err != nil {
+				return err
+			}
+			m.Config.Witnesses = append(m.Config.Witnesses, w)
+			return nil
+		})
+		fs.DurationVar(&m.Config.WitnessInterval, "witness-interval", m.Config.WitnessInterval, "how often HQ offers the witnesses every log's newest checkpoint (it also does after each push)")
 		fs.DurationVar(&m.Config.RetentionEvery, "retention-interval", m.Config.RetentionEvery, "how often each organisation's retention rules run (0: never)")
 		fs.DurationVar(&m.Config.Notify.OfflineAfter, "offline-after", m.Config.Notify.OfflineAfter, "a kiosk silent this long is offline, and its admins are told")
 		fs.Func("security-contact", "security.txt: a `URI` (mailto: or https:) to report vulnerabilities in this deployment to; repeatable or comma-separated (default: none, and no security.txt is served)", func(v string) error {
@@ -289,13 +302,16 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.StringVar(&m.Config.BackupOut, "out", "", "the backup `file` to write (must not exist); SQLite only: back PostgreSQL up with pg_dump")
 	case "migrate":
 		fs.StringVar(&m.Config.AppRole, "app-role", m.Config.AppRole, "PostgreSQL: the service's role, granted what it needs")
+	case "witness-logs":
+		fs.StringVar(&m.Config.Auth.BaseURL, "base-url", m.Config.Auth.BaseURL, "HQ's public URL, for each log's URL (its tlog-tiles under /v1/kiosks/ID/log/)")
+		fs.StringVar(&m.Config.NotesKeyFile, "notes-key-file", "", "file holding the notes key (else $KEYCAB_NOTES_KEY)")
 	case "rotate-notes-key":
 		fs.StringVar(&m.Config.NotesKeyFile, "notes-key-file", "", "file holding the current notes key (else $KEYCAB_NOTES_KEY)")
 		fs.StringVar(&m.Config.NotesKeyFile, "old-key-file", "", "the same as --notes-key-file")
 		fs.StringVar(&m.Config.NewKeyFile, "new-key-file", "", "file holding the new notes key (32 bytes, hex or base64)")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token|backup|rotate-notes-key [flags]\n\nflags of %s:\n", m.Config.Command)
+		fmt.Fprintf(fs.Output(), "usage: keycab-hq serve|migrate|demo-seed|enrol-token|backup|rotate-notes-key|witness-logs [flags]\n\nflags of %s:\n", m.Config.Command)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -438,6 +454,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.backup(ctx)
 	case "rotate-notes-key":
 		return m.rotateNotesKey(ctx)
+	case "witness-logs":
+		if err := m.open(ctx); err != nil {
+			return err
+		}
+		return m.witnessLogs(ctx)
 	}
 	if err := m.open(ctx); err != nil {
 		return err
@@ -581,8 +602,15 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	m.st.SetOrgLogKeys(orgLog)
 	m.st.SetPassSigner(keys.Config) // offline passes are signed by the key kiosks pinned for bundles
+	witnesses, err := witness.New(m.st, m.log, witness.Config{Witnesses: m.Config.Witnesses, Interval: m.Config.WitnessInterval})
+	if err != nil {
+		return err
+	}
+	for _, w := range m.Config.Witnesses {
+		m.log.Info("external witness", "name", w.Name(), "url", w.URL)
+	}
 	kapi, err := kioskapi.New(kioskapi.Config{Store: m.st, Cosigner: keys.Cosigner, ConfigSigner: keys.Config,
-		OriginPrefix: prefix, Logger: m.log, PollInterval: m.Config.ConfigPoll})
+		OriginPrefix: prefix, Logger: m.log, PollInterval: m.Config.ConfigPoll, Pushed: witnesses.Pushed})
 	if err != nil {
 		return err
 	}
@@ -640,6 +668,13 @@ func (m *Main) serve(ctx context.Context) error {
 	defer func() {
 		stopSender()
 		<-sent
+	}()
+	witCtx, stopWitnesses := context.WithCancel(ctx)
+	witnessed := make(chan error, 1)
+	go func() { witnessed <- witnesses.Run(witCtx) }()
+	defer func() {
+		stopWitnesses()
+		<-witnessed
 	}()
 	hk := &housekeeping{log: m.log, jobs: []housekeepingJob{
 		{"purge deleted organisations", m.Config.Housekeeping, func(ctx context.Context) error {

@@ -94,15 +94,25 @@ func auditVerifyCommand() *command {
 	return &command{
 		name:    "verify",
 		summary: "Recompute the whole log and check every stored hash and checkpoint signature, and (--db) every kept personal text against its entry's reference and every kept camera still against its entry's hash. Exit 0 if it verifies (erased texts and those removed by retention are counted, not faults), 1 naming the first bad entry.",
-		usage:   "--db FILE [--key VERIFIER|@FILE]  |  --tiles DIR|URL --key VERIFIER|@FILE [--cosigner VERIFIER|@FILE] [--token T]",
+		usage:   "--db FILE [--key VERIFIER|@FILE]  |  --tiles DIR|URL --key VERIFIER|@FILE [--cosigner VERIFIER|@FILE] [--witness VERIFIER|@FILE ... [--witnesses-required N]] [--token T]",
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			db := fs.String("db", "", "kiosk database `file`")
 			tiles := fs.String("tiles", "", "a log as C2SP tlog-tiles: an export `directory`, or HQ's URL of a kiosk's log (https://HQ/v1/kiosks/ID/log)")
 			key := fs.String("key", "", "verifier key to check signatures with (default: the key recorded in the log; give it to not trust the file; needed with --tiles)")
 			cosigner := fs.String("cosigner", "", "with --tiles: HQ's cosigner verifier key; the checkpoint must carry its cosignature")
+			var witnesses []string
+			fs.Func("witness", "with --tiles: an external witness's cosignature/v1 verifier `key` (or @FILE); repeatable; see --witnesses-required", func(v string) error {
+				witnesses = append(witnesses, v)
+				return nil
+			})
+			required := fs.Int("witnesses-required", -1, "with --witness: how many of the named witnesses must have cosigned a checkpoint of the log (default: all of them)")
 			token := fs.String("token", "", "with a --tiles URL: bearer token for HQ (default $KEYCAB_TOKEN; none for a log its organisation publishes)")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 || (*db != "" && *tiles != "") || (*tiles != "" && *key == "") {
+				if *required < 0 {
+					*required = len(witnesses)
+				}
+				if len(args) > 0 || (*db != "" && *tiles != "") || (*tiles != "" && *key == "") ||
+					(len(witnesses) > 0 && *tiles == "") || *required > len(witnesses) {
 					fs.Usage()
 					return errUsage
 				}
@@ -117,7 +127,7 @@ func auditVerifyCommand() *command {
 					if *token == "" {
 						*token = os.Getenv("KEYCAB_TOKEN")
 					}
-					return verifyTiles(ctx, e, *tiles, *token, v, *cosigner)
+					return verifyTiles(ctx, e, *tiles, *token, v, *cosigner, witnesses, *required)
 				}
 				d, err := openLog(ctx, *db)
 				if err != nil {
@@ -152,7 +162,7 @@ func stillsSaid(n int) string {
 // hash recomputed, the chain of entries, the kiosk's signature and, when
 // given, HQ's cosignature. Like --db it does not parse every event (what
 // tamper evidence rests on is the hashes), at about three times the speed.
-func verifyTiles(ctx context.Context, e *env, src, token string, v note.Verifier, cosigner string) error {
+func verifyTiles(ctx context.Context, e *env, src, token string, v note.Verifier, cosigner string, witnesses []string, required int) error {
 	start := time.Now()
 	fetch := tileFetcher(ctx, src, token)
 	more, err := exportCosigned(src)
@@ -202,9 +212,65 @@ func verifyTiles(ctx context.Context, e *env, src, token string, v note.Verifier
 			cosigned += fmt.Sprintf(" (the %d entries after it are not cosigned yet)", res.Checkpoint.Size-newest.Size)
 		}
 	}
-	fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, checkpoint signed by %s, %s (%s)\n",
-		res.Entries, res.Checkpoint.Size, res.Checkpoint.Root, v.Name(), cosigned, time.Since(start).Round(time.Millisecond))
+	witnessed, err := checkWitnesses(src, append([][]byte{res.Signed}, more...), witnesses, required)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, checkpoint signed by %s, %s%s (%s)\n",
+		res.Entries, res.Checkpoint.Size, res.Checkpoint.Root, v.Name(), cosigned, witnessed, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// checkWitnesses checks the external witnesses' cosignatures (C2SP
+// tlog-cosignature, cosignature/v1) the checkpoints carry, each already
+// verified against the tree: a cosignature by a named witness's key that
+// does not verify fails, and at least required of the named witnesses
+// must have cosigned one of them. It reports each witness's newest
+// cosigned size.
+func checkWitnesses(src string, checkpoints [][]byte, witnesses []string, required int) (string, error) {
+	if len(witnesses) == 0 {
+		return "", nil
+	}
+	var parts []string
+	cosigned := 0
+	for _, w := range witnesses {
+		if rest, ok := strings.CutPrefix(w, "@"); ok {
+			b, err := os.ReadFile(rest)
+			if err != nil {
+				return "", err
+			}
+			w = strings.TrimSpace(string(b))
+		}
+		wv, err := wire.NewCosignatureVerifier(w)
+		if err != nil {
+			return "", fmt.Errorf("--witness %q: %w", w, err)
+		}
+		newest := int64(-1)
+		for _, msg := range checkpoints {
+			text, _ := audit.NoteText(msg)
+			c, _ := audit.ParseCheckpoint(text)
+			_, err := wire.VerifyCosignature(msg, w)
+			var bad *note.InvalidSignatureError
+			switch {
+			case errors.As(err, &bad):
+				return "", &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED: checkpoint at size %d: a cosignature by witness %s does not verify", src, c.Size, bad.Name)}
+			case err != nil:
+				continue
+			}
+			newest = max(newest, c.Size)
+		}
+		if newest < 0 {
+			parts = append(parts, wv.Name()+" none")
+			continue
+		}
+		cosigned++
+		parts = append(parts, fmt.Sprintf("%s up to size %d", wv.Name(), newest))
+	}
+	if cosigned < required {
+		return "", &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED: %d of the %d named witnesses cosigned the log, %d required (%s)",
+			src, cosigned, len(witnesses), required, strings.Join(parts, ", "))}
+	}
+	return fmt.Sprintf(", %d of %d witnesses cosigned (%s)", cosigned, len(witnesses), strings.Join(parts, ", ")), nil
 }
 
 // exportCosigned reads the cosigned checkpoints of an export directory

@@ -3,6 +3,7 @@ package api
 import (
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,6 +55,41 @@ func (s *API) kioskStill(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "private, no-store")
 	_, err = w.Write(jpeg)
 	return err
+}
+
+func (s *API) kioskWitnesses(w http.ResponseWriter, r *http.Request) error {
+	ctx, sc, id := r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id")
+	st, err := s.Store.KioskLogs().KioskWitnessStatus(ctx, sc, id)
+	if err != nil {
+		return err
+	}
+	cs, err := s.Store.KioskLogs().WitnessCosignatures(ctx, sc, id)
+	if err != nil {
+		return err
+	}
+	out := KioskWitnesses{Witnesses: []WitnessStatus{}, Cosignatures: []WitnessCosignature{}}
+	for _, v := range st {
+		out.Witnesses = append(out.Witnesses, WitnessStatus{Witness: v.Witness, Size: v.Size, Status: v.Status, At: v.At})
+	}
+	for _, c := range cs {
+		out.Cosignatures = append(out.Cosignatures, WitnessCosignature{Witness: c.Witness, Size: c.Size, Checkpoint: string(c.Checkpoint), At: c.At})
+	}
+	hq.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *API) kioskLogEvidence(w http.ResponseWriter, r *http.Request) error {
+	evs, err := s.Store.KioskLogs().ListEvidence(r.Context(), principalOf(r.Context()).Scope(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := LogEvidenceList{Evidence: []LogEvidence{}}
+	for _, e := range evs {
+		out.Evidence = append(out.Evidence, LogEvidence{ID: e.ID, At: e.At, What: e.What,
+			Theirs: base64.StdEncoding.EncodeToString(e.Theirs), Ours: base64.StdEncoding.EncodeToString(e.Ours)})
+	}
+	hq.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func (s *API) kioskRefusals(w http.ResponseWriter, r *http.Request) error {

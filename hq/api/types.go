@@ -803,6 +803,45 @@ type KioskRefusalList struct {
 	Refusals []KioskRefusal `json:"refusals"`
 }
 
+// KioskWitnesses is GET /v1/kiosks/{id}/log/witnesses: what each
+// external witness last said about the kiosk's log, and every
+// cosignature HQ holds from them.
+type KioskWitnesses struct {
+	Cosignatures []WitnessCosignature `json:"cosignatures"`
+	Witnesses    []WitnessStatus      `json:"witnesses"`
+}
+
+// WitnessStatus is what HQ last heard from one witness about a log.
+type WitnessStatus struct {
+	At      time.Time `json:"at"`
+	Size    int64     `json:"size" doc:"the size the witness holds (its last cosignature, or its 409)"`
+	Status  string    `json:"status" doc:"cosigned, unknown log (404), no trusted signature (403), refused (a split view: HQ sends it this log no more), ahead of HQ"`
+	Witness string    `json:"witness" doc:"the witness's name (its key's)"`
+}
+
+// WitnessCosignature is one witness's cosignature of the kiosk's log.
+type WitnessCosignature struct {
+	At         time.Time `json:"at"`
+	Checkpoint string    `json:"checkpoint" doc:"the kiosk's signed checkpoint with the witness's cosignature lines (C2SP signed note)"`
+	Size       int64     `json:"size"`
+	Witness    string    `json:"witness"`
+}
+
+// LogEvidenceList is GET /v1/kiosks/{id}/log/evidence.
+type LogEvidenceList struct {
+	Evidence []LogEvidence `json:"evidence"`
+}
+
+// LogEvidence is what HQ kept when a kiosk's log forked or a witness
+// refused a split view: both signed notes (or leaves).
+type LogEvidence struct {
+	At     time.Time `json:"at"`
+	ID     string    `json:"id"`
+	Ours   string    `json:"ours" doc:"what HQ held or presented (base64)"`
+	Theirs string    `json:"theirs" doc:"what the kiosk sent, or the checkpoint of that size the witness cosigned (base64; empty when HQ holds none)"`
+	What   string    `json:"what"`
+}
+
 // KioskLog is a kiosk's log as HQ holds it; quarantined_at and
 // quarantine_reason are there when it forked.
 type KioskLog struct {

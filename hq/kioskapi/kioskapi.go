@@ -45,6 +45,9 @@ type Config struct {
 	OriginPrefix string
 	Logger       *slog.Logger
 	Now          func() time.Time
+	// Pushed, when set, is called after each push HQ accepted (the
+	// witness sender's wake-up). It must not block.
+	Pushed func(orgID, kioskID string)
 	// PollInterval is how often a long poll re-reads the database; zero
 	// means one second. MaxWait caps a long poll; zero means 55 seconds.
 	PollInterval time.Duration
@@ -403,6 +406,15 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, req *request) {
 	if changes && status == http.StatusOK {
 		h.ConfigChanged(req.sc.OrgID())
 	}
+	if status == http.StatusOK {
+		if h.cfg.Pushed != nil {
+			h.cfg.Pushed(req.sc.OrgID(), req.kiosk)
+		}
+		if resp.Witnessed, err = h.cfg.Store.KioskLogs().KioskWitnessed(r.Context(), req.sc); err != nil {
+			h.error(w, r, err)
+			return
+		}
+	}
 	h.reply(w, status, resp)
 }
 
@@ -527,8 +539,13 @@ func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, req *request
 		h.error(w, r, err)
 		return
 	}
+	witnessed, err := h.cfg.Store.KioskLogs().KioskWitnessed(r.Context(), req.sc)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
 	h.reply(w, http.StatusOK, wire.HeartbeatResponse{V: wire.Minor, Size: req.log.Size, ConfigVersion: req.log.ConfigVersion,
-		Quarantined: !req.log.QuarantinedAt.IsZero()})
+		Quarantined: !req.log.QuarantinedAt.IsZero(), Witnessed: witnessed})
 }
 
 // decode reads the JSON message body, a what, into v: the one place the

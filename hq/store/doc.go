@@ -71,6 +71,8 @@
 //	scim_users    org_id, member_id -> members (cascade), user name (unique, lower-cased), external id (0028)
 //	scim_groups   org_id, group_id -> groups (cascade), external id (0028)
 //	passes        org_id, id, member_id -> members (cascade), key set ids (JSON), window, issued, note, revoked (0030)
+//	witness_cosignatures org_id, kiosk_id -> kiosk_logs, witness, size, the checkpoint with its cosignature (0031)
+//	witness_state org_id, kiosk_id -> kiosk_logs, witness, the size it holds, last outcome (0031)
 //	sso_configs, sso_logins, sso_domains  an organisation's OpenID Connect provider, sign-ins under way, verified domain -> org_id (0026)
 //
 // Accounts (version 2, and 17): accounts (email, password hash, sealed

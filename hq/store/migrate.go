@@ -240,7 +240,9 @@ func mutableTables() []string {
 		// 0029: camera stills.
 		"still_images",
 		// 0030: offline passes.
-		"passes"}
+		"passes",
+		// 0031: external witnesses.
+		"witness_cosignatures", "witness_state"}
 }
 
 func appendOnlyTables() []string {

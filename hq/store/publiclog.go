@@ -63,8 +63,10 @@ func (s *KioskLogs) PublicKioskLog(ctx context.Context, kioskID string) (KioskLo
 	var kl KioskLog
 	err := s.store().readPublic(ctx, "public kiosk log "+kioskID, kioskID, func(ctx context.Context, t *tx) error {
 		var err error
-		kl, err = t.kioskLog(ctx, kioskID, false)
-		return err
+		if kl, err = t.kioskLog(ctx, kioskID, false); err != nil {
+			return err
+		}
+		return t.addWitnessLines(ctx, &kl)
 	})
 	return kl, err
 }

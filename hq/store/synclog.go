@@ -91,8 +91,10 @@ func (s *KioskLogs) GetKioskLog(ctx context.Context, sc Scope, kioskID string) (
 			return err
 		}
 		var err error
-		kl, err = t.kioskLog(ctx, kioskID, false)
-		return err
+		if kl, err = t.kioskLog(ctx, kioskID, false); err != nil {
+			return err
+		}
+		return t.addWitnessLines(ctx, &kl)
 	})
 	return kl, err
 }

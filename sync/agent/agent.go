@@ -263,6 +263,9 @@ type Agent struct {
 	acted       map[string]wire.ActionAck // remote actions answered, by id (remote.go)
 	actedLoaded bool                      // acted holds those of the log
 
+	witMu     sync.Mutex
+	witnessed map[string]string // witness name -> the witnessed checkpoint handled last (keepWitnessed)
+
 	anchored time.Time // when the last time anchor was logged (guarded by mu)
 	clock    hqClock   // HQ's time, as learnt from its answers (clock.go)
 }
@@ -479,6 +482,7 @@ func (a *Agent) Push(ctx context.Context) (int64, error) {
 			if err := a.keepCosigned(ctx, pr.Cosigned, end); err != nil {
 				return sent, err
 			}
+			a.keepWitnessed(ctx, pr.Witnessed)
 			next := end
 			if pr.Size > end && pr.Size <= size {
 				next = pr.Size // an identical resend: HQ already holds more
@@ -740,7 +744,73 @@ func (a *Agent) Heartbeat(ctx context.Context) (wire.HeartbeatResponse, error) {
 	if err := json.Unmarshal(rb, &hr); err != nil {
 		return hr, fmt.Errorf("heartbeat: malformed answer: %w", err)
 	}
+	a.keepWitnessed(ctx, hr.Witnessed)
 	return hr, nil
+}
+
+// keepWitnessed keeps the external witnesses' cosigned checkpoints HQ
+// handed on (sync/wire minor 10), each under the witness's name:
+// store.DB.AddCosignature checks each against the log's key and tree.
+// The witness's own key is not checked here (the kiosk pins none; keycab
+// audit verify --witness does). Each witness's newest is handled once
+// (HQ hands the same on with every heartbeat); one that does not fit (a
+// checkpoint of the key before a rotation) is logged once and skipped: it
+// never blocks the sync.
+func (a *Agent) keepWitnessed(ctx context.Context, witnessed [][]byte) {
+	if len(witnessed) == 0 {
+		return
+	}
+	v, err := a.db.Verifier()
+	if err != nil {
+		a.log.Warn("witness cosignatures not kept", "err", err)
+		return
+	}
+	hqName, _, _ := strings.Cut(a.peer.CosignerKey, "+")
+	a.witMu.Lock()
+	defer a.witMu.Unlock()
+	if a.witnessed == nil {
+		a.witnessed = map[string]string{}
+	}
+	for _, msg := range witnessed {
+		name := witnessName(msg, v.Name(), hqName)
+		if a.witnessed[name] == string(msg) {
+			continue
+		}
+		cp, _, err := audit.OpenCheckpoint(msg, v)
+		switch {
+		case err != nil || name == "":
+			a.log.Warn("witness cosignature skipped", "witness", name, "err", err)
+		case cp.Size > a.db.Size():
+			a.log.Warn("witness cosignature skipped: beyond this log", "witness", name, "size", cp.Size, "log_size", a.db.Size())
+		default:
+			if err := a.db.AddCosignature(ctx, name, msg); err != nil {
+				a.log.Warn("witness cosignature not kept", "witness", name, "size", cp.Size, "err", err)
+			} else {
+				a.log.Info("kept a witness cosignature", "witness", name, "size", cp.Size)
+			}
+		}
+		a.witnessed[name] = string(msg)
+	}
+}
+
+// witnessName returns the name of the first signature of a signed note
+// that is neither the log's (logName) nor HQ's.
+func witnessName(msg []byte, logName, hqName string) string {
+	text, err := audit.NoteText(msg)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(msg[len(text)+1:]), "\n") {
+		rest, ok := strings.CutPrefix(line, "\u2014 ")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, " ")
+		if name != logName && name != hqName && name != "" {
+			return name
+		}
+	}
+	return ""
 }
 
 // Run pushes, pulls config and sends heartbeats until ctx ends. Failures

@@ -319,6 +319,18 @@
 // The bundle's Config.RevokedPasses lists the organisation's revoked
 // passes that have not expired; an older kiosk ignores it.
 //
+// # External witnesses (minor version 10)
+//
+// HQ hands each kiosk's checkpoints to the C2SP tlog-witness witnesses its
+// operator names and keeps their cosignatures. From minor version 10 the
+// push and heartbeat answers carry Witnessed: the newest checkpoint of the
+// kiosk's log each witness cosigned, the kiosk's signed checkpoint with
+// the witness's cosignature/v1 lines. The kiosk keeps each whose tree
+// matches its own log (store.DB.AddCosignature, under the witness's
+// name), so that its export carries them; it does not check the
+// witness's key (it pins none): keycab audit verify --witness does. A
+// kiosk of an older minor version ignores the field.
+//
 // # Camera stills (minor version 11)
 //
 // Where the kiosk's policy asks for stills (keycab.Policy Stills), its

@@ -12,7 +12,9 @@ import "time"
 // reference in its entry; minor 7: the site's and members' languages in
 // the bundle; minor 9: offline passes (wire.Pass, signed by the config
 // key) and the revoked ones' ids in the bundle (Config.RevokedPasses);
-// minor 11: camera stills beside the push (PushRequest.Stills).
+// minor 10: external witnesses' cosignatures in the push and heartbeat
+// answers (Witnessed); minor 11: camera stills beside the push
+// (PushRequest.Stills).
 const Minor = 11
 
 // PathPrefix is where every kiosk endpoint lives.
@@ -102,6 +104,10 @@ type PushResponse struct {
 	Size     int64  `json:"size"`
 	Cosigned []byte `json:"cosigned,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// Witnessed (minor 10): the newest checkpoint of the kiosk's log each
+	// external witness HQ's operator names has cosigned, each the kiosk's
+	// signed checkpoint with the witness's cosignature lines.
+	Witnessed [][]byte `json:"witnessed,omitempty"`
 }
 
 // ConfigResponse carries a signed config bundle.
@@ -144,6 +150,8 @@ type HeartbeatResponse struct {
 	Size          int64 `json:"size"`
 	ConfigVersion int64 `json:"config_version"`
 	Quarantined   bool  `json:"quarantined,omitempty"`
+	// Witnessed (minor 10): as in PushResponse.
+	Witnessed [][]byte `json:"witnessed,omitempty"`
 }
 
 // Error is the body of an error answer of an HQ of minor version 0.
