@@ -232,10 +232,13 @@ func (t *tx) textSites(ctx context.Context) (sites map[string]bool, all bool, er
 	return sites, false, rows.Err()
 }
 
-// eventTexts fills in the personal texts of the events the principal may
-// read them of (textSites); sites[i] is the site of events[i]. A text
-// that does not open (another notes key) is left out and logged.
-func (t *tx) eventTexts(ctx context.Context, events []Event, sites []string) error {
+// visibleByKiosk calls fn once a kiosk for the events of it whose
+// personal record (texts, camera stills) the principal may see
+// (textSites; none without a notes key); sites[i] is the site of
+// events[i]. fn gets the kiosk, the placeholders of their log indexes
+// ("$3, $4, ..." after the organisation and the kiosk, which args
+// already hold) and the position in events of a log index.
+func (t *tx) visibleByKiosk(ctx context.Context, events []Event, sites []string, fn func(kiosk, in string, args []any, at func(index int64) int) error) error {
 	if len(events) == 0 || t.s.notes == nil {
 		return nil
 	}
@@ -262,16 +265,28 @@ func (t *tx) eventTexts(ctx context.Context, events []Event, sites []string) err
 			args = append(args, x)
 			ph[i] = "$" + strconv.Itoa(i+3)
 		}
-		rows, err := t.query(ctx, "SELECT log_index, field, sealed FROM personal_texts WHERE org_id = $1 AND kiosk_id = $2 AND log_index IN ("+strings.Join(ph, ", ")+")", args...)
+		if err := fn(kiosk, strings.Join(ph, ", "), args, func(index int64) int { return pos[at{kiosk, index}] }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eventTexts fills in the personal texts of the events the principal may
+// read them of (visibleByKiosk). A text that does not open (another notes
+// key) is left out and logged.
+func (t *tx) eventTexts(ctx context.Context, events []Event, sites []string) error {
+	return t.visibleByKiosk(ctx, events, sites, func(kiosk, in string, args []any, at func(int64) int) error {
+		rows, err := t.query(ctx, "SELECT log_index, field, sealed FROM personal_texts WHERE org_id = $1 AND kiosk_id = $2 AND log_index IN ("+in+")", args...)
 		if err != nil {
 			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var index int64
 			var field string
 			var sealed []byte
 			if err := rows.Scan(&index, &field, &sealed); err != nil {
-				rows.Close()
 				return err
 			}
 			_, text, err := t.s.openPersonal(t.org(), kiosk, index, field, sealed)
@@ -279,14 +294,10 @@ func (t *tx) eventTexts(ctx context.Context, events []Event, sites []string) err
 				t.s.log.Error("personal text does not open", "org", t.org(), "err", err)
 				continue
 			}
-			events[pos[at{kiosk, index}]].setText(field, text)
+			events[at(index)].setText(field, text)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+		return rows.Err()
+	})
 }
 
 // setText sets the event's text of field.

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
@@ -128,43 +126,15 @@ func (l *LogTx) RecordStills(ctx context.Context, start int64, leaves [][]byte, 
 }
 
 // eventStills marks the events whose still HQ keeps and the principal may
-// see (textSites); sites[i] is the site of events[i].
+// see (visibleByKiosk).
 func (t *tx) eventStills(ctx context.Context, events []Event, sites []string) error {
-	if len(events) == 0 || t.s.notes == nil {
-		return nil
-	}
-	may, all, err := t.textSites(ctx)
-	if err != nil || (!all && len(may) == 0) {
-		return err
-	}
-	type at struct {
-		kiosk string
-		index int64
-	}
-	byKiosk := map[string][]int64{}
-	pos := map[at]int{}
-	for i, e := range events {
-		if all || may[sites[i]] {
-			byKiosk[e.KioskID] = append(byKiosk[e.KioskID], e.LogIndex)
-			pos[at{e.KioskID, e.LogIndex}] = i
-		}
-	}
-	for kiosk, idx := range byKiosk {
-		args := []any{t.org(), kiosk}
-		ph := make([]string, len(idx))
-		for i, x := range idx {
-			args = append(args, x)
-			ph[i] = "$" + strconv.Itoa(i+3)
-		}
-		got, err := t.int64s(ctx, "SELECT log_index FROM still_images WHERE org_id = $1 AND kiosk_id = $2 AND log_index IN ("+strings.Join(ph, ", ")+")", args...)
-		if err != nil {
-			return err
-		}
+	return t.visibleByKiosk(ctx, events, sites, func(kiosk, in string, args []any, at func(int64) int) error {
+		got, err := t.int64s(ctx, "SELECT log_index FROM still_images WHERE org_id = $1 AND kiosk_id = $2 AND log_index IN ("+in+")", args...)
 		for _, index := range got {
-			events[pos[at{kiosk, index}]].Still = true
+			events[at(index)].Still = true
 		}
-	}
-	return nil
+		return err
+	})
 }
 
 // int64s returns the first column of a query's rows.
