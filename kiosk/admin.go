@@ -13,8 +13,10 @@ import (
 	"keycab.dev/keycab/store"
 )
 
+// isAdmin reports whether the session's member may use the admin screen;
+// never in a session a pass opened (a pass is for its key sets only).
 func (c *Controller) isAdmin() bool {
-	return c.s != nil && c.s.member.Role.MayAdminKiosk()
+	return c.s != nil && c.s.pass == nil && c.s.member.Role.MayAdminKiosk()
 }
 
 func (c *Controller) onOpenAdmin(ctx context.Context) {

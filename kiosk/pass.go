@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"keycab.dev/keycab"
 	"keycab.dev/keycab/audit"
@@ -66,11 +67,15 @@ func (c *Controller) onPass(ctx context.Context, b badge.Badge) {
 	detail["via"] = b.Source
 	detail[keycab.PassKeySets] = strings.Join(p.KeySetIDs, ",")
 	detail[keycab.PassUntil] = strconv.FormatInt(p.Until.Unix(), 10)
-	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventPassUsed, Actor: m.ID, Detail: detail}}); err != nil {
-		return // out of service: no greeting, no session
-	}
+	// The use is kept for the cool-down before it counts: a pass whose use
+	// cannot be kept opens nothing, or the cool-down would not hold.
 	if err := c.db.NotePassUse(ctx, p.ID, now); err != nil {
 		c.log.Error("pass use not kept for the cool-down", "pass", p.ID, "err", err)
+		c.idle(c.tr().T("screen.pass_refused"), c.tr().T("screen.pass_try_again"))
+		return
+	}
+	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventPassUsed, Actor: m.ID, Detail: detail}}); err != nil {
+		return // out of service: no greeting, no session
 	}
 	c.s = &session{member: m, pass: p}
 	if c.conf.Policy.PINAlways || hasRole(c.conf.Policy.PINRoles, m.Role) {
@@ -79,6 +84,10 @@ func (c *Controller) onPass(ctx context.Context, b badge.Badge) {
 	}
 	c.showMenu()
 }
+
+// PassClockSkew is how far the kiosk's clock may be behind the time HQ
+// issued its config before passes are refused (see checkPass).
+const PassClockSkew = 2 * time.Minute
 
 // checkPass verifies a pass code and decides whether it opens a session
 // now. It returns the pass once its signature verified, its holder once
@@ -95,6 +104,12 @@ func (c *Controller) checkPass(ctx context.Context, code string) (*keycab.Pass, 
 	p := wp.Pass()
 	l := c.tr()
 	switch {
+	case c.conf.Version > 1 && now.Add(PassClockSkew).Before(time.UnixMicro(c.conf.Version)):
+		// HQ's config versions are its clock's microseconds when it
+		// issued them: a kiosk clock behind the bundle it applied has
+		// been set back (or never set), and a window judged by it would
+		// let an ended pass in again.
+		return &p, nil, &passRefusal{reason: "the kiosk's clock is behind the config HQ issued; passes wait until it is right", msg: "screen.pass_clock"}
 	case p.OrgID != c.conf.Org.ID:
 		return &p, nil, &passRefusal{reason: "the pass is for another organisation", msg: "screen.pass_other_org"}
 	case slices.Contains(c.conf.RevokedPasses, p.ID):
@@ -107,6 +122,12 @@ func (c *Controller) checkPass(ctx context.Context, code string) (*keycab.Pass, 
 	m := c.member(p.MemberID)
 	if m == nil || m.Disabled || !m.ErasedAt.IsZero() {
 		return &p, nil, &passRefusal{reason: "the pass holder has no access here", msg: "screen.pass_holder"}
+	}
+	if m.Role != keycab.RoleContractor {
+		// Passes are for contractors; one whose holder has since been
+		// given another role (an admin's, say) is not a bearer badge
+		// for it.
+		return &p, m, &passRefusal{reason: "the pass holder is no longer a contractor", msg: "screen.pass_holder"}
 	}
 	if c.isLockedOut(m) {
 		return &p, m, &passRefusal{reason: "the pass holder is locked out", msg: "screen.locked_out_msg"}
@@ -122,8 +143,8 @@ func (c *Controller) checkPass(ctx context.Context, code string) (*keycab.Pass, 
 	if err != nil {
 		return &p, m, &passRefusal{reason: "the pass cool-down could not be read", msg: "screen.pass_try_again"}
 	}
-	if !last.IsZero() && !now.Before(last) && now.Sub(last) < keycab.PassCoolDown {
-		wait := keycab.PassCoolDown - now.Sub(last)
+	if !last.IsZero() && now.Before(last.Add(keycab.PassCoolDown)) { // a clock stepped back too
+		wait := min(last.Add(keycab.PassCoolDown).Sub(now), keycab.PassCoolDown)
 		return &p, m, &passRefusal{reason: "the pass was used " + strconv.Itoa(int(now.Sub(last).Seconds())) + " s ago (cool-down " +
 			keycab.PassCoolDown.String() + ")", msg: "screen.pass_cool_down", args: []any{"Wait", keycab.DurationIn(l, wait.Round(1e9))}}
 	}

@@ -286,3 +286,58 @@ func TestPassInGerman(t *testing.T) {
 		}
 	}
 }
+
+// TestPassGuards: a pass is refused while the kiosk's clock is behind the
+// time HQ issued the config it applied (a clock set back would let an
+// ended pass in again), and once its holder is no longer a contractor (a
+// pass is no bearer badge for an admin's role).
+func TestPassGuards(t *testing.T) {
+	hq := newHQKey(t)
+	cfg := testConfig(t)
+	r := newRig(t, cfg, pinned(t, hq))
+	code := mustSignPass(t, contractorPass(), hq)
+
+	ahead := *cfg
+	ahead.Version = rigStart().Add(time.Hour).UnixMicro() // issued by an HQ an hour ahead of this kiosk
+	if err := r.db.ApplyConfig(context.Background(), &ahead); err != nil {
+		t.Fatal(err)
+	}
+	r.flush()
+	r.showQR(code)
+	if s := r.await(kiosk.Message); !strings.HasPrefix(s.Message, "This kiosk's clock is behind HQ's") {
+		t.Fatalf("clock behind the bundle: %+v", s)
+	}
+	ref := r.events(keycab.EventPassRefused)
+	if len(ref) != 1 || !strings.Contains(ref[0].Detail["reason"], "clock is behind") {
+		t.Fatalf("refusals %+v", ref)
+	}
+	r.toIdle()
+	r.advance(time.Hour) // the kiosk's clock catches up: the pass works
+	r.showQR(code)
+	r.await(kiosk.Menu)
+	r.do(kiosk.Cancel{})
+	r.toIdle()
+
+	promoted := ahead
+	promoted.Members = append([]keycab.Member{}, ahead.Members...)
+	for i := range promoted.Members {
+		if promoted.Members[i].ID == "m-cara" {
+			promoted.Members[i].Role = keycab.RoleAdmin
+		}
+	}
+	promoted.Version = ahead.Version + 1
+	if err := r.db.ApplyConfig(context.Background(), &promoted); err != nil {
+		t.Fatal(err)
+	}
+	r.flush()
+	r.advance(keycab.PassCoolDown)
+	r.showQR(code)
+	if s := r.await(kiosk.Message); !strings.HasPrefix(s.Message, "The holder of this pass has no access here.") {
+		t.Fatalf("holder now an admin: %+v", s)
+	}
+	ref = r.events(keycab.EventPassRefused)
+	if last := ref[len(ref)-1]; last.Detail["reason"] != "the pass holder is no longer a contractor" {
+		t.Fatalf("refusal %+v", last)
+	}
+	r.verify()
+}

@@ -267,10 +267,17 @@ func (t *tx) passes(ctx context.Context, id string, limit int) ([]keycab.Pass, e
 	return out, rows.Err()
 }
 
+// RevokedPassesKept is how long after its window ends a revoked pass is
+// still listed in the bundle: a kiosk judges windows by its own clock,
+// and one running slow would otherwise take a revoked pass back once HQ
+// stopped listing it.
+const RevokedPassesKept = 7 * 24 * time.Hour
+
 // kioskRevokedPasses fills in a bundle's revoked passes: the
-// organisation's passes revoked and not yet expired, by id.
+// organisation's passes revoked whose window ended less than
+// RevokedPassesKept ago or has not ended, by id.
 func (t *tx) kioskRevokedPasses(ctx context.Context, cfg *keycab.Config) error {
-	ids, err := t.strings(ctx, "SELECT id FROM passes WHERE org_id = $1 AND revoked_us <> 0 AND until_us > $2 ORDER BY id", t.org(), us(t.now))
+	ids, err := t.strings(ctx, "SELECT id FROM passes WHERE org_id = $1 AND revoked_us <> 0 AND until_us > $2 ORDER BY id", t.org(), us(t.now.Add(-RevokedPassesKept)))
 	if err != nil {
 		return err
 	}
