@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -225,14 +226,18 @@ func verifyTiles(ctx context.Context, e *env, src, token string, v note.Verifier
 // tlog-cosignature, cosignature/v1) the checkpoints carry, each already
 // verified against the tree: a cosignature by a named witness's key that
 // does not verify fails, and at least required of the named witnesses
-// must have cosigned one of them. It reports each witness's newest
-// cosigned size.
+// must have cosigned one of them. A witness is counted once: a key named
+// twice, or two keys of one name, is a usage error. It reports each
+// witness's newest cosigned size and the size the quorum covers (the
+// required-th largest of those: every entry up to it is cosigned by at
+// least required witnesses).
 func checkWitnesses(src string, checkpoints [][]byte, witnesses []string, required int) (string, error) {
 	if len(witnesses) == 0 {
 		return "", nil
 	}
 	var parts []string
-	cosigned := 0
+	var sizes []int64 // each cosigning witness's newest size
+	names := map[string]bool{}
 	for _, w := range witnesses {
 		if rest, ok := strings.CutPrefix(w, "@"); ok {
 			b, err := os.ReadFile(rest)
@@ -245,6 +250,10 @@ func checkWitnesses(src string, checkpoints [][]byte, witnesses []string, requir
 		if err != nil {
 			return "", fmt.Errorf("--witness %q: %w", w, err)
 		}
+		if names[wv.Name()] {
+			return "", fmt.Errorf("--witness %s is named twice: each witness counts once", wv.Name())
+		}
+		names[wv.Name()] = true
 		newest := int64(-1)
 		for _, msg := range checkpoints {
 			text, _ := audit.NoteText(msg)
@@ -263,14 +272,19 @@ func checkWitnesses(src string, checkpoints [][]byte, witnesses []string, requir
 			parts = append(parts, wv.Name()+" none")
 			continue
 		}
-		cosigned++
+		sizes = append(sizes, newest)
 		parts = append(parts, fmt.Sprintf("%s up to size %d", wv.Name(), newest))
 	}
-	if cosigned < required {
+	if len(sizes) < required {
 		return "", &exitError{code: 1, msg: fmt.Sprintf("verify %s: FAILED: %d of the %d named witnesses cosigned the log, %d required (%s)",
-			src, cosigned, len(witnesses), required, strings.Join(parts, ", "))}
+			src, len(sizes), len(witnesses), required, strings.Join(parts, ", "))}
 	}
-	return fmt.Sprintf(", %d of %d witnesses cosigned (%s)", cosigned, len(witnesses), strings.Join(parts, ", ")), nil
+	quorum := ""
+	if required > 0 {
+		slices.Sort(sizes)
+		quorum = fmt.Sprintf("; %d of them cosigned every entry up to size %d", required, sizes[len(sizes)-required])
+	}
+	return fmt.Sprintf(", %d of %d witnesses cosigned (%s)%s", len(sizes), len(witnesses), strings.Join(parts, ", "), quorum), nil
 }
 
 // exportCosigned reads the cosigned checkpoints of an export directory

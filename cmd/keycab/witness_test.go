@@ -66,7 +66,10 @@ func TestVerifyWitnesses(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--witness", k1, "--witness", k2}, 0, "2 of 2 witnesses cosigned (witness.test/w1 up to size 20, witness.test/w2 up to size 50)"},
+		{[]string{"--witness", k1, "--witness", k2}, 0, "2 of 2 witnesses cosigned (witness.test/w1 up to size 20, witness.test/w2 up to size 50); 2 of them cosigned every entry up to size 20"},
+		{[]string{"--witness", k1, "--witness", k2, "--witnesses-required", "1"}, 0, "; 1 of them cosigned every entry up to size 50"},
+		// One witness named twice is one witness: it cannot make a quorum of two.
+		{[]string{"--witness", k2, "--witness", k2}, 1, "--witness witness.test/w2 is named twice"},
 		{[]string{"--witness", k1, "--witness", k3}, 1, "1 of the 2 named witnesses cosigned the log, 2 required"},
 		{[]string{"--witness", k1, "--witness", k3, "--witnesses-required", "1"}, 0, "1 of 2 witnesses cosigned"},
 		{[]string{"--witness", k3, "--witnesses-required", "1"}, 1, "0 of the 1 named witnesses"},

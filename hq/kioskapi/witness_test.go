@@ -28,7 +28,8 @@ import (
 )
 
 // specWitness is a C2SP tlog-witness as the spec reads today (another
-// root at the size it cosigned is a 409 naming that size), written here
+// root at the size it cosigned is a 422; with legacy, a 409 with no size,
+// as witnesses before the spec's July 2026 text answer), written here
 // from the spec alone: it checks the kiosk's signature, the old size and
 // the RFC 6962 consistency proof (tlog.CheckTree), and cosigns with
 // cosignature/v1. answer, when set, is the status it gives instead.
@@ -41,6 +42,7 @@ type specWitness struct {
 	size     int64
 	root     tlog.Hash
 	answer   int
+	legacy   bool
 	requests int
 }
 
@@ -101,7 +103,11 @@ func (w *specWitness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		conflict()
 		return
 	case old == cp.Size && w.size > 0 && cp.Root != w.root:
-		conflict()
+		if w.legacy {
+			rw.WriteHeader(http.StatusConflict)
+		} else {
+			rw.WriteHeader(http.StatusUnprocessableEntity)
+		}
 		return
 	case old > 0 && old < cp.Size:
 		if err := tlog.CheckTree(proof, cp.Size, cp.Root, old, w.root); err != nil {
@@ -136,8 +142,15 @@ func (w *specWitness) set(f func(w *specWitness)) {
 // from the spec: 404, 403 and a failing witness (backed off), cosignatures
 // kept and handed to the kiosk, the log grown with a consistency proof,
 // and a split view (the witness cosigned another root at the size HQ
-// holds) refused with 409 and kept as evidence with an alarm.
+// holds) refused with 422, or by a witness of the spec before July 2026
+// with a 409 naming no size, and kept as evidence with an alarm.
 func TestWitnessSender(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		t.Run(map[bool]string{false: "spec", true: "legacy"}[legacy], func(t *testing.T) { witnessSender(t, legacy) })
+	}
+}
+
+func witnessSender(t *testing.T, legacy bool) {
 	engines(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		h := MustHQ(t, dsn)
@@ -148,7 +161,7 @@ func TestWitnessSender(t *testing.T) {
 		v := must[note.Verifier](t)(k.db.Verifier())
 
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
-		fw := &specWitness{t: t, cosigner: must[*wire.Cosigner](t)(wire.NewCosigner("witness.test/spec", priv, nil)), verifier: v}
+		fw := &specWitness{t: t, cosigner: must[*wire.Cosigner](t)(wire.NewCosigner("witness.test/spec", priv, nil)), verifier: v, legacy: legacy}
 		srv := httptest.NewServer(fw)
 		t.Cleanup(srv.Close)
 		w := must[*witness.Witness](t)(witness.Parse(srv.URL + "=" + fw.cosigner.VerifierKey()))
@@ -243,8 +256,8 @@ func TestWitnessSender(t *testing.T) {
 		}
 
 		// A split view: the witness was shown another checkpoint of the
-		// size HQ holds now. It answers 409 naming that size; HQ sends
-		// again from it, is refused, and keeps the evidence.
+		// size HQ holds now. It answers 422 (a legacy witness 409 with
+		// no size); HQ is refused and keeps the evidence.
 		MustAppend(t, k.db, h, 3, "c")
 		_, err = k.a.Push(ctx)
 		MustNoErr(t, err)
@@ -255,7 +268,7 @@ func TestWitnessSender(t *testing.T) {
 			t.Fatalf("after the split view: state %+v", st)
 		}
 		evs := must[[]hqstore.Evidence](t)(h.s.KioskLogs().ListEvidence(ctx, h.own(), k.peer.KioskID))
-		if len(evs) != 1 || !bytes.Equal(evs[0].Ours, kl.Checkpoint) || !strings.Contains(evs[0].What, "409: another root") {
+		if len(evs) != 1 || !bytes.Equal(evs[0].Ours, kl.Checkpoint) || !strings.Contains(evs[0].What, map[bool]string{false: "422: another root", true: "409: another root"}[legacy]) {
 			t.Fatalf("evidence %+v", evs)
 		}
 		alarms := must[[]hqstore.Alarm](t)(h.s.ListAlarms(ctx, h.own(), true))

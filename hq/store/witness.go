@@ -128,22 +128,23 @@ func (s *KioskLogs) SetWitnessState(ctx context.Context, orgID, kioskID, witness
 
 func (t *tx) setWitnessState(ctx context.Context, kioskID, witness string, size int64, status string) error {
 	_, err := t.exec(ctx, `INSERT INTO witness_state (org_id, kiosk_id, witness, size, status, at_us) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (org_id, kiosk_id, witness) DO UPDATE SET size = excluded.size, status = excluded.status, at_us = excluded.at_us`,
+		ON CONFLICT (org_id, kiosk_id, witness) DO UPDATE SET size = excluded.size, status = excluded.status, at_us = excluded.at_us
+		WHERE witness_state.status <> 'refused'`,
 		t.org(), kioskID, witness, size, status, us(t.now))
 	return err
 }
 
 // RecordWitnessRefusal keeps the evidence of a split view a witness
-// refused: the checkpoint HQ presented (ours) and the checkpoint of that
-// size the witness cosigned before (theirs, as HQ kept it; empty when HQ
-// holds none), raises an AlarmEquivocation alarm at index size, logs
+// refused: the checkpoint HQ presented (ours) and the checkpoint the
+// witness cosigned before at theirsAt, the size it holds (theirs, as HQ
+// kept it; empty when HQ holds none), raises an AlarmEquivocation alarm at index size, logs
 // kiosk.witness_refused in the admin log and stops sending the log to
 // that witness (WitnessStatusRefused).
-func (s *KioskLogs) RecordWitnessRefusal(ctx context.Context, orgID, kioskID, witness string, size int64, presented []byte, why string) error {
+func (s *KioskLogs) RecordWitnessRefusal(ctx context.Context, orgID, kioskID, witness string, size, theirsAt int64, presented []byte, why string) error {
 	return s.store().tenant(ctx, "record witness refusal "+kioskID, orgID, true, func(ctx context.Context, t *tx) error {
 		var theirs []byte
 		err := t.queryRow(ctx, "SELECT checkpoint FROM witness_cosignatures WHERE org_id = $1 AND kiosk_id = $2 AND witness = $3 AND size = $4",
-			orgID, kioskID, witness, size).Scan(&theirs)
+			orgID, kioskID, witness, theirsAt).Scan(&theirs)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}

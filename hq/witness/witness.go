@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -51,6 +52,9 @@ func Parse(s string) (*Witness, error) {
 	pu, err := url.Parse(u)
 	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
 		return nil, keycab.Errorf(keycab.EINVALID, "witness URL %q is not an http(s) URL without query", u)
+	}
+	if pu.User != nil { // it would be logged and shown: no secret in the flag
+		return nil, keycab.Errorf(keycab.EINVALID, "witness URL %q holds a user or password; a witness needs none", pu.Redacted())
 	}
 	v, err := wire.NewCosignatureVerifier(vkey)
 	if err != nil {
@@ -212,7 +216,7 @@ func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) err
 			// The witness holds more of the log than HQ does.
 			return s.st.KioskLogs().SetWitnessState(ctx, l.OrgID, l.KioskID, w.name, old, "ahead of HQ")
 		}
-		status, body, err := s.post(ctx, w, l, old)
+		status, ctype, body, err := s.post(ctx, w, l, old)
 		if err != nil {
 			return err
 		}
@@ -225,17 +229,19 @@ func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) err
 			s.log.Info("witness cosigned", "witness", w.name, "org", l.OrgID, "kiosk", l.KioskID, "size", l.Size)
 			return s.st.KioskLogs().RecordWitnessed(ctx, l.OrgID, l.KioskID, w.name, l.Size, cosigned)
 		case http.StatusConflict:
-			// tlog-witness: the body is the size the witness holds.
-			size, err := strconv.ParseInt(strings.TrimSpace(string(body)), 10, 64)
-			if err != nil || size < 0 {
-				return fmt.Errorf("409 with a body that is no size: %q", trim(body))
-			}
-			if size == old && old == l.Size {
-				// tlog-witness: the witness cosigned another checkpoint
-				// of this very size (another root). A split view.
+			// tlog-witness: the old size is not the one the witness
+			// holds, which the body says (text/x.tlog.size, decimal).
+			size, ok := tlogSize(ctype, body)
+			switch {
+			case !ok && old == l.Size:
+				// Witnesses before tlog-witness's July 2026 text (the
+				// omniwitness among them) answer a root other than the
+				// one they cosigned at this very size with a 409 and no
+				// size. A split view.
 				return s.refused(ctx, w, l, old, "409: another root at a size it cosigned")
-			}
-			if size == old {
+			case !ok:
+				return fmt.Errorf("409 with a body that is no size (%q): %q", ctype, trim(body))
+			case size == old:
 				return fmt.Errorf("409 naming the size sent, %d", old)
 			}
 			s.log.Info("witness holds another size; sending again from it", "witness", w.name, "kiosk", l.KioskID, "hq_thought", old, "witness_holds", size)
@@ -245,10 +251,10 @@ func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) err
 		case http.StatusForbidden:
 			return s.st.KioskLogs().SetWitnessState(ctx, l.OrgID, l.KioskID, w.name, old, "no trusted signature")
 		case http.StatusUnprocessableEntity:
-			// The checkpoint is not consistent with what the witness
-			// cosigned: a split view. Keep the evidence, raise the alarm.
-			// (omniwitness also answers 422 for another root at the size
-			// it cosigned, where tlog-witness now says 409.)
+			// tlog-witness: the checkpoint is not consistent with what
+			// the witness cosigned (the proof fails, or another root at
+			// the size it holds): a split view. Keep the evidence, raise
+			// the alarm.
 			why := "422: not consistent with the checkpoint it cosigned"
 			if old == l.Size {
 				why = "422: another root at a size it cosigned"
@@ -264,18 +270,32 @@ func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) err
 // refused keeps a split view w refused as evidence, with the alarm.
 func (s *Sender) refused(ctx context.Context, w *Witness, l hqstore.WitnessLog, old int64, why string) error {
 	s.log.Error("witness refused a split view", "witness", w.name, "org", l.OrgID, "kiosk", l.KioskID, "size", l.Size, "old", old, "why", why)
-	return s.st.KioskLogs().RecordWitnessRefusal(ctx, l.OrgID, l.KioskID, w.name, l.Size, l.Checkpoint, why)
+	return s.st.KioskLogs().RecordWitnessRefusal(ctx, l.OrgID, l.KioskID, w.name, l.Size, old, l.Checkpoint, why)
+}
+
+// tlogSize reads a 409's body as tlog-witness gives it: the witness's
+// size in decimal (no sign, no leading zero), Content-Type
+// text/x.tlog.size.
+func tlogSize(ctype string, body []byte) (int64, bool) {
+	mt, _, _ := mime.ParseMediaType(ctype)
+	s := strings.TrimSuffix(string(body), "\n")
+	if mt != "text/x.tlog.size" || s == "" || len(s) > 19 || (len(s) > 1 && s[0] == '0') || strings.Trim(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // post sends one add-checkpoint request: "old SIZE", the consistency
-// proof's hashes, a blank line and the checkpoint.
-func (s *Sender) post(ctx context.Context, w *Witness, l hqstore.WitnessLog, old int64) (int, []byte, error) {
+// proof's hashes, a blank line and the checkpoint, and returns the
+// answer's status, Content-Type and body.
+func (s *Sender) post(ctx context.Context, w *Witness, l hqstore.WitnessLog, old int64) (int, string, []byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "old %d\n", old)
 	if old > 0 && old < l.Size {
 		proof, err := s.st.KioskLogs().WitnessProof(ctx, l.OrgID, l.KioskID, old, l.Size)
 		if err != nil {
-			return 0, nil, err
+			return 0, "", nil, err
 		}
 		for _, h := range proof {
 			b.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
@@ -285,19 +305,19 @@ func (s *Sender) post(ctx context.Context, w *Witness, l hqstore.WitnessLog, old
 	b.Write(l.Checkpoint)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL+"/add-checkpoint", &b)
 	if err != nil {
-		return 0, nil, err
+		return 0, "", nil, err
 	}
 	res, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return 0, nil, &unreachable{err}
+		return 0, "", nil, &unreachable{err}
 	}
 	if res.StatusCode >= 500 {
 		res.Body.Close()
-		return 0, nil, &unreachable{fmt.Errorf("witness answered %s", res.Status)}
+		return 0, "", nil, &unreachable{fmt.Errorf("witness answered %s", res.Status)}
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	return res.StatusCode, body, err
+	return res.StatusCode, res.Header.Get("Content-Type"), body, err
 }
 
 // unreachable is a witness that did not answer, or answered 5xx.
@@ -327,6 +347,11 @@ func cosignedBy(checkpoint, sigs []byte, w *Witness) ([]byte, error) {
 	}
 	if _, err := note.Open(msg, note.VerifierList(w.verifier)); err != nil {
 		return nil, fmt.Errorf("the witness's answer carries no valid cosignature by its key: %w", err)
+	}
+	// tlog-witness: the cosignature's timestamp MUST NOT be zero (nor,
+	// tlog-cosignature, beyond 2^63-1, which reads as before 1970).
+	if at, err := wire.VerifyCosignature(msg, w.VKey); err != nil || at.Unix() <= 0 {
+		return nil, fmt.Errorf("the witness's cosignature has no timestamp (%v): %v", at, err)
 	}
 	return audit.MergeSignatures(checkpoint, msg)
 }
