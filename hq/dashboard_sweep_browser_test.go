@@ -50,12 +50,13 @@ func dashboardGETRoutes(tb testing.TB, e *env) []string {
 // opened (or, if it needs an id the sweep does not know, fails the test)
 // without anyone editing this file.
 var sweepSkips = map[string]string{
-	"/static/{name}":      "a static asset (CSS, JS, icons), not a page",
-	"/export/history.csv": "a CSV download (Content-Disposition: attachment), no page to lay out",
-	"/export/subject.zip": "a zip download (the data-subject archive), no page to lay out",
-	"/reports.csv":        "a CSV download of a report table, no page to lay out",
-	"/sso/start":          "a redirect to the organisation's identity provider (its errors are the /sso page, swept)",
-	"/sso/callback":       "the identity provider's redirect back, which needs a sign-in under way (its errors are the /sso page, swept)",
+	"/static/{name}":                  "a static asset (CSS, JS, icons), not a page",
+	"/export/history.csv":             "a CSV download (Content-Disposition: attachment), no page to lay out",
+	"/export/subject.zip":             "a zip download (the data-subject archive), no page to lay out",
+	"/reports.csv":                    "a CSV download of a report table, no page to lay out",
+	"/sso/start":                      "a redirect to the organisation's identity provider (its errors are the /sso page, swept)",
+	"/sso/callback":                   "the identity provider's redirect back, which needs a sign-in under way (its errors are the /sso page, swept)",
+	"/history/stills/{kiosk}/{index}": "a camera still (a JPEG), no page to lay out; the history row that shows it is swept",
 }
 
 // Signed-out pages: opened in a context with no session, since a
@@ -297,7 +298,11 @@ func sweepSeed(tb testing.TB, e *env, sc store.Scope, s *seeded, now time.Time) 
 		Roles: []store.SSORoleMap{{Group: "keycab-administrators-north-region", Role: keycab.RoleAdmin},
 			{Group: "lettings-negotiators-high-street", Role: keycab.RoleStaff, SiteIDs: []string{s.siteA.ID}}}}, "a client secret of the sweep")
 	MustNoErr(tb, err)
+	pass, _, err := e.st.IssuePass(ctx, sc, keycab.Pass{MemberID: s.formula.ID, KeySetIDs: []string{s.ksFront.ID, s.ksBack.ID},
+		From: now.Add(-time.Hour), Until: now.Add(8 * time.Hour), Note: "Boiler service, work order 4471-B (Quayside Heating Ltd.)"})
+	MustNoErr(tb, err)
 	return sweepIDs{
+		"passes/{id}":   pass.ID,
 		"webhooks/{id}": hook.ID,
 		"sites/{id}":    s.siteA.ID,
 		"cabinets/{id}": s.cabA.ID,
