@@ -156,3 +156,26 @@ func TestPassesAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestErasureRevokesPasses: erasing a contractor revokes the passes they
+// hold and clears the notes HQ kept with them, on both engines.
+func TestErasureRevokesPasses(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng engine) {
+		e := newEnv(t, eng, withKioskAPI(t, nil))
+		a := e.MustWorld(t, "Acme")
+		plumber := e.MustJoin(t, a.owner, "plumber@acme.test", "contractor")
+		now := e.clock.Now()
+		p := MustStatus(t, e.do(t, "POST", "/v1/passes", a.owner.access, map[string]any{"member_id": plumber.memberID, "key_set_ids": []string{a.ks[0].ID},
+			"not_before": now.Add(-time.Hour), "not_after": now.Add(8 * time.Hour), "note": "WO-77 for Pat Plumber, 07700 900123"}), 201)
+		MustStatus(t, e.do(t, "POST", "/v1/members/"+plumber.memberID+"/erase", a.owner.access, map[string]any{"confirm": plumber.memberID}), 200)
+		l := MustStatus(t, e.do(t, "GET", "/v1/passes", a.owner.access, nil), 200)
+		ps := l.body["passes"].([]any)
+		if len(ps) != 1 {
+			t.Fatalf("passes after erasure: %s", l.raw)
+		}
+		got := ps[0].(map[string]any)
+		if got["id"] != p.str("id") || got["state"] != "revoked" || strings.Contains(l.raw, "Pat Plumber") || strings.Contains(l.raw, "07700") {
+			t.Fatalf("an erased contractor's pass: %s", l.raw)
+		}
+	})
+}

@@ -285,6 +285,14 @@ var erasureSteps = []erasureStep{
 		_, err := t.exec(ctx, "DELETE FROM scim_users WHERE org_id = $1 AND member_id = $2", t.org(), m.ID)
 		return err
 	}},
+	{"offline passes", func(ctx context.Context, t *tx, m keycab.Member) error {
+		// Revoked (so every kiosk refuses them by id, whatever it knows
+		// of the member), their notes cleared; the rows stay for the
+		// admin log's record of what was issued.
+		_, err := t.exec(ctx, `UPDATE passes SET note = '', revoked_us = CASE WHEN revoked_us = 0 THEN $1 ELSE revoked_us END,
+			revoked_by = CASE WHEN revoked_by = '' THEN 'erasure' ELSE revoked_by END WHERE org_id = $2 AND member_id = $3`, us(t.now), t.org(), m.ID)
+		return err
+	}},
 	{"profile", func(ctx context.Context, t *tx, m keycab.Member) error {
 		_, err := t.exec(ctx, `UPDATE members SET name = '', email = '', pin_hash = '', disabled = TRUE, erased_us = $1
 			WHERE org_id = $2 AND id = $3`, us(t.now), t.org(), m.ID)
@@ -294,7 +302,7 @@ var erasureSteps = []erasureStep{
 
 // erasedTables are the tables erasureSteps change.
 var erasedTables = []string{"members", "scim_users", "badges", "member_group_members", "sessions", "auth_tokens", "account_members", "deliveries", "personal_texts", "still_images",
-	"accounts", "recovery_codes", "rate_limits", "mail_retry", "pending_releases", "report_subscriptions"}
+	"passes", "accounts", "recovery_codes", "rate_limits", "mail_retry", "pending_releases", "report_subscriptions"}
 
 // eraseAccount deletes the sign-in account of an erased member when it
 // belongs to no organisation any more: its name, email, password hash
