@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
@@ -163,4 +164,29 @@ func TestBrowserPasses(t *testing.T) {
 	owner.open("/passes")
 	owner.MustSee("Front door", "Valid", "Revoke")
 	owner.shot("62-passes-list")
+}
+
+// TestDashboardOldPass: a pass issued before the newest hundred (the
+// list's page) still opens on its own page, to print or mail.
+func TestDashboardOldPass(t *testing.T) {
+	ctx := context.Background()
+	e := newDashEnv(t, engines()[0], nil, false)
+	a := e.web()
+	a.MustSignupWeb(t, "Acme", "Ann", "ann@acme.test")
+	s := MustSeed(t, e, a, e.clock.Now(), 4)
+	p, err := e.auth.Authenticate(ctx, a.cookies["__Host-keycab_session"])
+	MustNoErr(t, err)
+	now := e.clock.Now()
+	var first string
+	for i := range 101 {
+		e.clock.Advance(time.Second) // newest first by issue time
+		ps, _, err := e.st.IssuePass(ctx, p.Scope(), keycab.Pass{MemberID: s.formula.ID, KeySetIDs: []string{s.ksFront.ID},
+			From: now, Until: now.Add(24 * time.Hour)})
+		MustNoErr(t, err)
+		if i == 0 {
+			first = ps.ID
+		}
+	}
+	MustPage(t, a.get(t, "/passes/"+first), 200, `data-testid="pass-qr"`)
+	MustPage(t, a.get(t, "/passes/ps_nosuchpass"), 404)
 }

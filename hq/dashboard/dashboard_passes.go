@@ -141,19 +141,14 @@ func (d *Dashboard) issuePass(w http.ResponseWriter, r *http.Request, v *viewer)
 
 // passView reads a pass and, while it has one, its code as a QR image.
 func (d *Dashboard) passView(r *http.Request, v *viewer, id string) (passPage, string, error) {
-	ps, err := d.Store.ListPasses(r.Context(), v.P.Scope(), 0)
+	p, err := d.Store.GetPass(r.Context(), v.P.Scope(), id)
 	if err != nil {
 		return passPage{}, "", err
-	}
-	i := slices.IndexFunc(ps, func(p keycab.Pass) bool { return p.ID == id })
-	if i < 0 {
-		return passPage{}, "", keycab.Errorf(keycab.ENOTFOUND, "pass %q not found", id)
 	}
 	dir, err := d.directory(r.Context(), v)
 	if err != nil {
 		return passPage{}, "", err
 	}
-	p := ps[i]
 	pg := passPage{Pass: p, State: p.State(d.Store.Now()), Holder: dir.MemberName(p.MemberID), CanManage: v.canIssuePasses()}
 	for _, m := range dir.Members {
 		if m.ID == p.MemberID {

@@ -202,6 +202,30 @@ func (s *Store) ListPasses(ctx context.Context, sc Scope, limit int) ([]keycab.P
 	return out, err
 }
 
+// GetPass returns one pass of the organisation, to those ListPasses shows
+// it to (not found otherwise), however long ago it was issued.
+func (s *Store) GetPass(ctx context.Context, sc Scope, id string) (keycab.Pass, error) {
+	var out keycab.Pass
+	err := s.read(ctx, "get pass "+id, sc, func(ctx context.Context, t *tx) error {
+		if err := t.p.requirePerson("passes"); err != nil {
+			return err
+		}
+		if !t.p.readsAll() && t.p.role != keycab.RoleSiteManager {
+			return forbidden("passes are for owners, admins, site managers and auditors")
+		}
+		p, err := t.pass(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !t.p.readsAll() && !t.managesPass(ctx, p) {
+			return notFound("pass", id)
+		}
+		out = p
+		return nil
+	})
+	return out, err
+}
+
 // pass reads one pass of the organisation, or not found.
 func (t *tx) pass(ctx context.Context, id string) (keycab.Pass, error) {
 	ps, err := t.passes(ctx, id, 1)
