@@ -191,6 +191,20 @@ func witnessSender(t *testing.T, legacy bool) {
 				t.Fatalf("after %d: state %+v, want %q", c.status, st, c.want)
 			}
 		}
+		// A checkpoint the witness declined (404) is not offered again
+		// for ten intervals, then it is.
+		fw.set(func(w *specWitness) { w.answer = http.StatusNotFound; w.requests = 0 })
+		d := sender()
+		MustNoErr(t, d.Pass(ctx))
+		MustNoErr(t, d.Pass(ctx))
+		if fw.requests != 1 {
+			t.Fatalf("%d requests for a checkpoint the witness declined, want 1", fw.requests)
+		}
+		clock = clock.Add(10 * time.Hour)
+		MustNoErr(t, d.Pass(ctx))
+		if fw.requests != 2 {
+			t.Fatalf("%d requests ten intervals on, want 2", fw.requests)
+		}
 		// A failing witness is backed off: the next pass within the
 		// interval sends nothing, one after it sends again, and the next
 		// failure doubles the wait.

@@ -94,6 +94,16 @@ type Sender struct {
 	mu      sync.Mutex
 	backoff map[string]time.Time // witness name -> not before (after failures)
 	fails   map[string]int
+	// declined holds, by witness and log, the size a 404 or 403 answered
+	// and when: that checkpoint is not offered again for 10 intervals
+	// (a new one is at once).
+	declined map[string]declined
+}
+
+// declined is a checkpoint a witness did not take (404, 403).
+type declined struct {
+	size int64
+	at   time.Time
 }
 
 // New returns a Sender.
@@ -124,7 +134,7 @@ func New(st *hqstore.Store, log *slog.Logger, cfg Config) (*Sender, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Sender{st: st, log: log, cfg: cfg, wake: make(chan struct{}, 1),
-		backoff: map[string]time.Time{}, fails: map[string]int{}}, nil
+		backoff: map[string]time.Time{}, fails: map[string]int{}, declined: map[string]declined{}}, nil
 }
 
 // Pushed wakes the sender (kioskapi.Config.Pushed). It never blocks.
@@ -210,6 +220,20 @@ func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) err
 	if st.Status == "cosigned" && st.Size == l.Size && sameText(st.Cosigned, l.Checkpoint) {
 		return nil // the witness cosigned this very checkpoint
 	}
+	key := w.name + "\x00" + l.OrgID + "\x00" + l.KioskID
+	now := s.cfg.Now()
+	s.mu.Lock()
+	d, ok := s.declined[key]
+	s.mu.Unlock()
+	if ok && d.size == l.Size && now.Before(d.at.Add(10*s.cfg.Interval)) {
+		return nil // declined lately, and nothing new to offer
+	}
+	decline := func(status string, old int64) error {
+		s.mu.Lock()
+		s.declined[key] = declined{l.Size, now}
+		s.mu.Unlock()
+		return s.st.KioskLogs().SetWitnessState(ctx, l.OrgID, l.KioskID, w.name, old, status)
+	}
 	old := st.Size
 	for range s.cfg.Attempts {
 		if old > l.Size {
@@ -247,9 +271,9 @@ func (s *Sender) send(ctx context.Context, w *Witness, l hqstore.WitnessLog) err
 			s.log.Info("witness holds another size; sending again from it", "witness", w.name, "kiosk", l.KioskID, "hq_thought", old, "witness_holds", size)
 			old = size
 		case http.StatusNotFound:
-			return s.st.KioskLogs().SetWitnessState(ctx, l.OrgID, l.KioskID, w.name, old, "unknown log")
+			return decline("unknown log", old)
 		case http.StatusForbidden:
-			return s.st.KioskLogs().SetWitnessState(ctx, l.OrgID, l.KioskID, w.name, old, "no trusted signature")
+			return decline("no trusted signature", old)
 		case http.StatusUnprocessableEntity:
 			// tlog-witness: the checkpoint is not consistent with what
 			// the witness cosigned (the proof fails, or another root at
