@@ -567,30 +567,25 @@ var retentionSteps = []retentionStep{
 		// A text goes with its entry's age; a hold on its subject, the
 		// entry's actor or key set, or the site of the entry's cabinet
 		// keeps it (as a kiosk keeps it: store.DB.ExpirePersonal).
-		spare := notIn("personal_texts.subject", 3, len(held)) + notIn("e.actor_id", 3, len(held)) + notIn("e.key_set_id", 3, len(held))
-		if len(held) > 0 {
-			spare += " AND e.cabinet_id NOT IN (SELECT id FROM cabinets WHERE org_id = $1" + strings.Replace(notIn("site_id", 3, len(held)), "NOT IN", "IN", 1) + ")"
+		// Camera stills go by the same rule as the texts, counted with them.
+		for _, table := range []string{"personal_texts", "still_images"} {
+			spare := notIn(table+".subject", 3, len(held)) + notIn("e.actor_id", 3, len(held)) + notIn("e.key_set_id", 3, len(held))
+			if len(held) > 0 {
+				spare += " AND e.cabinet_id NOT IN (SELECT id FROM cabinets WHERE org_id = $1" + strings.Replace(notIn("site_id", 3, len(held)), "NOT IN", "IN", 1) + ")"
+			}
+			res, err := t.exec(ctx, `DELETE FROM `+table+` WHERE org_id = $1 AND EXISTS (SELECT 1 FROM events e
+				WHERE e.org_id = `+table+`.org_id AND e.kiosk_id = `+table+`.kiosk_id AND e.log_index = `+table+`.log_index
+				AND e.at_us < $2`+spare+`)`, append([]any{t.org(), cutoff}, strArgs(held)...)...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			run.Texts += n
 		}
-		res, err := t.exec(ctx, `DELETE FROM personal_texts WHERE org_id = $1 AND EXISTS (SELECT 1 FROM events e
-			WHERE e.org_id = personal_texts.org_id AND e.kiosk_id = personal_texts.kiosk_id AND e.log_index = personal_texts.log_index
-			AND e.at_us < $2`+spare+`)`, append([]any{t.org(), cutoff}, strArgs(held)...)...)
-		if err != nil {
-			return err
-		}
-		if run.Texts, err = res.RowsAffected(); err != nil {
-			return err
-		}
-		// Camera stills go by the same rule, counted with the texts.
-		spare = strings.ReplaceAll(spare, "personal_texts.subject", "still_images.subject")
-		res, err = t.exec(ctx, `DELETE FROM still_images WHERE org_id = $1 AND EXISTS (SELECT 1 FROM events e
-			WHERE e.org_id = still_images.org_id AND e.kiosk_id = still_images.kiosk_id AND e.log_index = still_images.log_index
-			AND e.at_us < $2`+spare+`)`, append([]any{t.org(), cutoff}, strArgs(held)...)...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		run.Texts += n
-		return err
+		return nil
 	}},
 	{func(r Retention) int { return r.DeliveriesDays }, func(ctx context.Context, t *tx, cutoff int64, held []string, run *RetentionRun) error {
 		emails, err := t.heldEmails(ctx, held)

@@ -556,19 +556,37 @@ func (t *tx) reseal(ctx context.Context, next *sealer, sel, upd string, ad func(
 
 // resealTexts re-seals the organisation's personal texts under next.
 func (t *tx) resealTexts(ctx context.Context, next *sealer) (int, error) {
+	return t.resealByEntry(ctx, next, "personal_texts", true, func(kiosk string, index int64, field string) ([]byte, string) {
+		return personalAD(t.org(), kiosk, index, field), fmt.Sprintf("personal text %s of %s entry %d", field, kiosk, index)
+	})
+}
+
+// resealByEntry re-seals under next the sealed column of table, whose
+// rows are an entry's (kiosk and log index, and with field its field
+// too); ad gives a row's associated data and what to call it in an
+// error.
+func (t *tx) resealByEntry(ctx context.Context, next *sealer, table string, field bool, ad func(kiosk string, index int64, field string) ([]byte, string)) (int, error) {
 	type row struct {
 		kiosk, field string
 		index        int64
 		sealed       []byte
 	}
-	rows, err := t.query(ctx, "SELECT kiosk_id, log_index, field, sealed FROM personal_texts WHERE org_id = $1", t.org())
+	cols := "kiosk_id, log_index, sealed"
+	if field {
+		cols = "kiosk_id, log_index, sealed, field"
+	}
+	rows, err := t.query(ctx, "SELECT "+cols+" FROM "+table+" WHERE org_id = $1", t.org())
 	if err != nil {
 		return 0, err
 	}
 	var all []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.kiosk, &r.index, &r.field, &r.sealed); err != nil {
+		dest := []any{&r.kiosk, &r.index, &r.sealed}
+		if field {
+			dest = append(dest, &r.field)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return 0, err
 		}
@@ -579,13 +597,16 @@ func (t *tx) resealTexts(ctx context.Context, next *sealer) (int, error) {
 		return 0, err
 	}
 	for _, r := range all {
-		what := fmt.Sprintf("personal text %s of %s entry %d", r.field, r.kiosk, r.index)
-		nv, err := next.reseal(t.s.notes, r.sealed, personalAD(t.org(), r.kiosk, r.index, r.field), what)
+		data, what := ad(r.kiosk, r.index, r.field)
+		nv, err := next.reseal(t.s.notes, r.sealed, data, what)
 		if err != nil {
 			return 0, err
 		}
-		if _, err := t.exec(ctx, "UPDATE personal_texts SET sealed = $1 WHERE org_id = $2 AND kiosk_id = $3 AND log_index = $4 AND field = $5",
-			nv, t.org(), r.kiosk, r.index, r.field); err != nil {
+		upd, args := "UPDATE "+table+" SET sealed = $1 WHERE org_id = $2 AND kiosk_id = $3 AND log_index = $4", []any{nv, t.org(), r.kiosk, r.index}
+		if field {
+			upd, args = upd+" AND field = $5", append(args, r.field)
+		}
+		if _, err := t.exec(ctx, upd, args...); err != nil {
 			return 0, err
 		}
 	}

@@ -207,37 +207,7 @@ func (s *Store) EventStill(ctx context.Context, sc Scope, kioskID string, index 
 // resealStills re-seals the organisation's camera stills under next
 // (RotateNotesKey).
 func (t *tx) resealStills(ctx context.Context, next *sealer) (int, error) {
-	type row struct {
-		kiosk  string
-		index  int64
-		sealed []byte
-	}
-	rows, err := t.query(ctx, "SELECT kiosk_id, log_index, sealed FROM still_images WHERE org_id = $1", t.org())
-	if err != nil {
-		return 0, err
-	}
-	var all []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.kiosk, &r.index, &r.sealed); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		all = append(all, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	for _, r := range all {
-		nv, err := next.reseal(t.s.notes, r.sealed, stillAD(t.org(), r.kiosk, r.index), fmt.Sprintf("camera still of %s entry %d", r.kiosk, r.index))
-		if err != nil {
-			return 0, err
-		}
-		if _, err := t.exec(ctx, "UPDATE still_images SET sealed = $1 WHERE org_id = $2 AND kiosk_id = $3 AND log_index = $4",
-			nv, t.org(), r.kiosk, r.index); err != nil {
-			return 0, err
-		}
-	}
-	return len(all), nil
+	return t.resealByEntry(ctx, next, "still_images", false, func(kiosk string, index int64, _ string) ([]byte, string) {
+		return stillAD(t.org(), kiosk, index), fmt.Sprintf("camera still of %s entry %d", kiosk, index)
+	})
 }
