@@ -115,9 +115,15 @@ func (c *Controller) onBadge(ctx context.Context, m *keycab.Member, badge []byte
 	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventIdentified, Actor: m.ID, Detail: map[string]string{"via": source}}}); err != nil {
 		return // out of service: no greeting, no session
 	}
-	c.s = &session{member: m, badge: badge}
-	if c.conf.Policy.PINAlways || hasRole(c.conf.Policy.PINRoles, m.Role) {
-		c.askPIN(m, func(c *Controller) { c.showMenu() })
+	c.openSession(&session{member: m, badge: badge})
+}
+
+// openSession starts s at the menu, after the PIN where the policy asks
+// the member for one.
+func (c *Controller) openSession(s *session) {
+	c.s = s
+	if c.conf.Policy.PINAlways || hasRole(c.conf.Policy.PINRoles, s.member.Role) {
+		c.askPIN(s.member, func(c *Controller) { c.showMenu() })
 		return
 	}
 	c.showMenu()

@@ -77,12 +77,7 @@ func (c *Controller) onPass(ctx context.Context, b badge.Badge) {
 	if _, err := c.record(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventPassUsed, Actor: m.ID, Detail: detail}}); err != nil {
 		return // out of service: no greeting, no session
 	}
-	c.s = &session{member: m, pass: p}
-	if c.conf.Policy.PINAlways || hasRole(c.conf.Policy.PINRoles, m.Role) {
-		c.askPIN(m, func(c *Controller) { c.showMenu() })
-		return
-	}
-	c.showMenu()
+	c.openSession(&session{member: m, pass: p})
 }
 
 // PassClockSkew is how far the kiosk's clock may be behind the time HQ
