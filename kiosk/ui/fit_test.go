@@ -163,6 +163,12 @@ func fitFlows(t *testing.T, size fyne.Size, lang string) {
 	fit("message")
 	r.finish()
 
+	// A pass this kiosk cannot check (it pinned no HQ key): its refusal.
+	badge("keycab-pass:e30.AAAA")
+	r.await(kiosk.Message)
+	fit("message-pass")
+	r.finish()
+
 	// The PIN pad an admin gives their PIN on.
 	badge("BADGE-ANA")
 	r.await(kiosk.EnterPIN)
