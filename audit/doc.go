@@ -64,12 +64,34 @@
 // kiosk's Ed25519 key, whose name is the origin. HQ's cosignatures are
 // further signatures on the same note text.
 //
-// Every append signs a new checkpoint in the same transaction as the entry
-// (the log's head; the kiosk store keeps it on the newest entry's row, so
-// the entry and its signed head reach the disk as one page). Checkpoints are kept for good at every multiple of
-// RetainEvery entries and whenever one leaves the kiosk (a push to HQ, a
-// boot, an export), so a verifier checks a bounded number of signatures
-// while the chain and the kept checkpoints still catch every edit.
+// An append commits its entries without waiting for a signature; the
+// writer signs a new head checkpoint over them within one second (the
+// kiosk store: within store.DefaultSealDelay, 250 ms), at once when
+// anything reads the head (before every push to HQ, every export, every
+// verification by the writer), and at close. The head is kept on the
+// newest entry's row, so a burst of appends shares one signature and each
+// append writes about one page, as a plain insert does. A log's first
+// append, a key rotation and every checkpoint kept for good are signed in
+// the entry's own transaction. Checkpoints are kept for good at every
+// multiple of RetainEvery entries and whenever one leaves the kiosk (a
+// push to HQ, a boot, an export), so a verifier checks a bounded number of
+// signatures while the chain and the kept checkpoints still catch every
+// edit.
+//
+// Between an append and its head, and after a crash in between until the
+// writer opens the log again, the newest entries are not covered by a
+// signature. Nothing committed is lost: each entry is stored with
+// TailMAC, an HMAC under a key derived from the log's private key, and
+// the writer, opening a log whose newest entries no head covers, checks
+// that every one chains to the entry before it, matches its stored tree
+// hashes and carries its MAC, and only then signs a head over them; an
+// entry without the MAC (another program's) is tampering, and the log
+// takes no more appends. A verifier without the key checks such entries
+// for their chain and hashes and reports them as not signed yet, not as a
+// fault: entries deleted or edited before their head was signed are the
+// one change this window allows, for at most that second (or until the
+// writer's next start). A head behind a kept or cosigned checkpoint, and
+// entries with no head at all, are faults.
 //
 // # Export
 //

@@ -2,19 +2,26 @@ package audit
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Signer is a log's note signer together with its public verifier key.
 type Signer struct {
 	note.Signer
 	VerifierKey string // note verifier key, "name+hash+base64"
+	// tailKey authenticates entries no signed checkpoint covers yet
+	// (TailMAC); it is derived from the private key and as secret.
+	tailKey []byte
 }
 
 // GenerateSigner makes a fresh Ed25519 signer for the log named origin and
@@ -51,7 +58,30 @@ func ParseSignerKey(skey string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive verifier key: %w", err)
 	}
-	return &Signer{Signer: s, VerifierKey: vkey}, nil
+	return &Signer{Signer: s, VerifierKey: vkey, tailKey: deriveTailKey(raw[1:])}, nil
+}
+
+// deriveTailKey derives the key of TailMAC from a signer's Ed25519 seed.
+func deriveTailKey(seed []byte) []byte {
+	m := hmac.New(sha256.New, seed)
+	m.Write([]byte("keycab audit tail mac v1"))
+	return m.Sum(nil)
+}
+
+// TailMAC authenticates the entry at index, whose leaf hash is leaf, until
+// a signed checkpoint covers it: HMAC-SHA256, under a key derived from the
+// signer's private key, of the index (8 bytes, big-endian) and the leaf
+// hash. The writer stores it beside each entry; when it opens a log whose
+// newest entries no checkpoint covers (a crash before their head was
+// signed), it signs a head over them only if every one carries its MAC,
+// so it never signs entries another program wrote (see the package doc).
+func (s *Signer) TailMAC(index int64, leaf tlog.Hash) []byte {
+	m := hmac.New(sha256.New, s.tailKey)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(index))
+	m.Write(b[:])
+	m.Write(leaf[:])
+	return m.Sum(nil)
 }
 
 // Verifier returns the note verifier for the signer's public key.

@@ -8,10 +8,18 @@
 // file is marked with PRAGMA application_id so that keycab never mistakes
 // another SQLite file for its own.
 //
-// Every append writes the entry, its tree hashes and a newly signed head
-// checkpoint in one transaction, together with whatever custody change the
-// entry records, so that after a crash the database holds either all of
-// it or none of it. Triggers abort UPDATE and DELETE on the log's tables.
+// Every append writes the entry, its tree hashes and its MAC
+// (audit.Signer.TailMAC) in one transaction, together with whatever
+// custody change the entry records, so that after a crash the database
+// holds either all of it or none of it. A signed head over the new entries
+// follows within Options.SealDelay (DefaultSealDelay, 250 ms) in a
+// transaction of its own, and at once when Head, Checkpoints, Verify or
+// Close is called, so that a push or an export always carries a head over
+// every committed entry (the audit package doc says what the window
+// between the two means). Open checks and signs what a crash left without
+// a head. Triggers abort UPDATE and DELETE on the log's tables, except
+// that a head may be set once on the newest entry and cleared from one
+// that is no longer the newest.
 // Personal free text lives in the personal table, referenced from entries
 // by a salted hash (audit.PersonalRef), as does the hash of a badge linked
 // at the touchscreen (LinkBadge, Record.Badge), and Erase removes it for good

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
@@ -81,36 +83,98 @@ func (d *DB) loadLog(ctx context.Context) error {
 	if err := d.loadMeta(ctx); err != nil || d.meta == nil {
 		return err
 	}
-	var count int64
+	var count, kept int64
 	var maxIdx sql.NullInt64
-	_, head, err := d.Head(ctx)
+	_, headSize, err := head(ctx, d.db)
 	if err != nil && !errors.Is(err, ErrNoLog) {
 		return err
 	}
-	if err := d.db.QueryRowContext(ctx, "SELECT count(*), max(idx) FROM log_entries").Scan(&count, &maxIdx); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM log_entries), (SELECT max(idx) FROM log_entries),
+		(SELECT coalesce(max(size), 0) FROM (SELECT size FROM log_checkpoints UNION ALL SELECT size FROM log_cosignatures))`).Scan(&count, &maxIdx, &kept); err != nil {
 		return d.wrap("read log", err)
 	}
-	d.size = head
-	if count != head || (count > 0 && maxIdx.Int64 != count-1) {
+	d.size, d.sealed = headSize, headSize
+	switch {
+	case count < headSize || (count > 0 && maxIdx.Int64 != count-1) || (count > 0 && headSize == 0):
 		// Do not fail: verify must be able to open such a file and say
 		// what is wrong. Appending to it is refused.
-		d.broken = keycab.Errorf(keycab.ETAMPERED, "log has %d entries but its signed head covers %d: run keycab audit verify", count, head)
+		d.broken = keycab.Errorf(keycab.ETAMPERED, "log has %d entries but its signed head covers %d: run keycab audit verify", count, headSize)
+		return nil
+	case kept > headSize:
+		d.broken = keycab.Errorf(keycab.ETAMPERED, "log's signed head covers %d entries but a kept checkpoint covers %d: run keycab audit verify", headSize, kept)
 		return nil
 	}
-	f, err := audit.NewFrontier(head, d.hashReader(ctx))
+	f, err := audit.NewFrontier(headSize, d.hashReader(ctx))
 	if err != nil {
 		d.broken = keycab.Errorf(keycab.ETAMPERED, "log tree is unreadable: %v: run keycab audit verify", err)
 		return nil
 	}
-	d.frontier = f
-	if head > 0 {
-		hs, err := d.hashReader(ctx).ReadHashes([]int64{tlog.StoredHashIndex(0, head-1)})
+	if headSize > 0 {
+		hs, err := d.hashReader(ctx).ReadHashes([]int64{tlog.StoredHashIndex(0, headSize-1)})
 		if err != nil {
 			d.broken = keycab.Errorf(keycab.ETAMPERED, "log tree is unreadable: %v: run keycab audit verify", err)
 			return nil
 		}
 		d.prev = hs[0]
 	}
+	if count > headSize {
+		if err := d.loadTail(ctx, f, count); err != nil {
+			d.broken = err
+			return nil
+		}
+	}
+	d.frontier = f
+	return nil
+}
+
+// loadTail checks the entries from d.size to end, which no signed head
+// covers yet, and takes them into the log: each must chain to the one
+// before it and match its stored tree hashes, and, when the log is opened
+// to append, carry the MAC of this log's key (audit.Signer.TailMAC), so
+// that the head Seal signs over them covers only entries this kiosk wrote.
+func (d *DB) loadTail(ctx context.Context, f *audit.Frontier, end int64) error {
+	rows, err := d.db.QueryContext(ctx, "SELECT idx, leaf, hashes, mac FROM log_entries WHERE idx >= ? ORDER BY idx", d.size)
+	if err != nil {
+		return d.wrap("read log", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int64
+		var leaf, hashes, mac []byte
+		if err := rows.Scan(&idx, &leaf, &hashes, &mac); err != nil {
+			return d.wrap("read log", err)
+		}
+		if idx != f.Size() {
+			return keycab.Errorf(keycab.ETAMPERED, "log entry %d, after the signed head, is missing: run keycab audit verify", f.Size())
+		}
+		hs, err := f.Next(leaf)
+		if err != nil {
+			return keycab.Errorf(keycab.ETAMPERED, "log entry %d, after the signed head: %v: run keycab audit verify", idx, err)
+		}
+		if !bytes.Equal(audit.EncodeHashes(hs), hashes) {
+			return keycab.Errorf(keycab.ETAMPERED, "log entry %d, after the signed head, does not match its stored tree hashes: run keycab audit verify", idx)
+		}
+		ev, err := audit.Decode(leaf)
+		if err != nil {
+			return keycab.Errorf(keycab.ETAMPERED, "log entry %d, after the signed head: %v: run keycab audit verify", idx, err)
+		}
+		if want := d.prev[:]; (idx == 0 && len(ev.Prev) != 0) || (idx > 0 && !bytes.Equal(ev.Prev, want)) {
+			return keycab.Errorf(keycab.ETAMPERED, "log entry %d, after the signed head, does not chain to the entry before it: run keycab audit verify", idx)
+		}
+		if s := d.opts.Signer; s != nil && !d.opts.ReadOnly && !hmac.Equal(mac, s.TailMAC(idx, hs[0])) {
+			return keycab.Errorf(keycab.ETAMPERED, "log entry %d, after the signed head, does not carry this kiosk's MAC (another program wrote it): run keycab audit verify", idx)
+		}
+		f.Advance(hs)
+		d.prev = hs[0]
+	}
+	if err := rows.Err(); err != nil {
+		return d.wrap("read log", err)
+	}
+	if f.Size() != end {
+		return keycab.Errorf(keycab.ETAMPERED, "log entry %d, after the signed head, is missing: run keycab audit verify", f.Size())
+	}
+	d.size = end
+	d.log.Warn("audit log entries had no signed head (the last run stopped before signing it)", "path", d.path, "from", d.sealed, "to", end)
 	return nil
 }
 
@@ -163,7 +227,7 @@ func (d *DB) Size() int64 {
 }
 
 // Append appends records to the log in one transaction and returns where
-// they landed. The new head checkpoint is signed in the same transaction.
+// they landed. A signed head covers them within the seal delay (Seal).
 func (d *DB) Append(ctx context.Context, recs ...Record) ([]Appended, error) {
 	var out []Appended
 	err := d.Update(ctx, func(tx *Tx) error {
@@ -194,15 +258,19 @@ type Tx struct {
 }
 
 // pendingEntry is an entry appended in a transaction but not yet written:
-// Update writes them while it signs the new head.
+// Update writes them at the end.
 type pendingEntry struct {
-	index        int64
-	leaf, hashes []byte
+	index             int64
+	leaf, hashes, mac []byte
 }
 
-// Update runs fn in a write transaction. Entries fn appends, the new signed
-// head checkpoint and every other change fn makes commit together or not
-// at all.
+// Update runs fn in a write transaction. Entries fn appends and every
+// other change fn makes commit together or not at all. The head
+// checkpoint that covers the entries is signed in the same transaction
+// when fn asks for it to be kept (Retain), rotates the key, or the log
+// keeps one at this size (Options.RetainEvery), or with a negative
+// Options.SealDelay; otherwise within the seal delay after the commit, or
+// sooner when something reads the head (Seal).
 func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -231,17 +299,29 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	var kept []byte // the checkpoint kept for good, for the mark
+	signedNow := false
 	if tx.frontier.Size() != d.size || tx.retain != "" {
-		cp := audit.Checkpoint{Origin: d.meta.origin, Size: tx.frontier.Size(), Root: tx.frontier.Root()}
-		signed, err := tx.signHead(cp)
-		if err != nil {
-			return err
+		var signed []byte
+		// A log's first append signs in its own transaction, so that a
+		// log with entries and no head is always one that lost its head.
+		if tx.retain != "" || tx.next != nil || d.opts.SealDelay < 0 || d.sealed == 0 {
+			cp := audit.Checkpoint{Origin: d.meta.origin, Size: tx.frontier.Size(), Root: tx.frontier.Root()}
+			if signed, err = tx.signHead(cp); err != nil {
+				return err
+			}
+			signedNow = true
 		}
 		if err := tx.flush(signed); err != nil {
 			return err
 		}
+		if signed != nil && tx.frontier.Size() == d.size && d.sealed < d.size {
+			// Nothing new, but the kept checkpoint also seals what waited.
+			if err := tx.moveHead(d.size-1, signed); err != nil {
+				return err
+			}
+		}
 		if tx.retain != "" {
-			if _, err := tx.Exec("INSERT INTO log_checkpoints (size, checkpoint, why) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING", cp.Size, signed, tx.retain); err != nil {
+			if _, err := tx.Exec("INSERT INTO log_checkpoints (size, checkpoint, why) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING", tx.frontier.Size(), signed, tx.retain); err != nil {
 				return d.wrap("keep checkpoint", err)
 			}
 			kept = signed
@@ -251,11 +331,76 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		return d.wrap("commit", err)
 	}
 	d.size, d.frontier, d.prev = tx.frontier.Size(), tx.frontier, tx.prev
+	if signedNow {
+		d.sealed = d.size
+	}
 	d.rotated(tx)
 	if kept != nil {
 		d.keepMark(kept, d.size)
 	}
+	d.sealLater()
 	return nil
+}
+
+// Seal signs a head checkpoint over the entries appended since the last
+// one, if there are any, and commits it. Appends call it through a timer
+// within the seal delay (Options.SealDelay); Head, Checkpoints and Close
+// call it first, so a push, an export or a verifier of the open database
+// sees every committed entry under a signature. On a database opened
+// read-only or without a signer it does nothing.
+func (d *DB) Seal(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sealLocked(ctx)
+}
+
+func (d *DB) sealLocked(ctx context.Context) error {
+	if d.opts.ReadOnly || d.opts.Signer == nil || d.meta == nil || d.sealed == d.size {
+		return nil
+	}
+	if d.broken != nil {
+		return fmt.Errorf("write %s: %w", d.path, d.broken)
+	}
+	ctx = context.WithoutCancel(ctx)
+	sqlTx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return d.wrap("begin", err)
+	}
+	defer sqlTx.Rollback()
+	tx := &Tx{ctx: ctx, d: d, tx: sqlTx}
+	signed, err := tx.signHead(audit.Checkpoint{Origin: d.meta.origin, Size: d.size, Root: d.frontier.Root()})
+	if err != nil {
+		return err
+	}
+	if err := tx.moveHead(d.size-1, signed); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return d.wrap("commit", err)
+	}
+	d.sealed = d.size
+	return nil
+}
+
+// sealLater arranges for Seal to run within the seal delay while entries
+// wait for a head (d.mu held).
+func (d *DB) sealLater() {
+	if d.sealed == d.size || d.sealing != nil || d.closed {
+		return
+	}
+	d.sealing = time.AfterFunc(d.opts.SealDelay, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.sealing = nil
+		if d.closed {
+			return
+		}
+		if err := d.sealLocked(context.Background()); err != nil {
+			// The entries are committed with their MACs; the next
+			// append, read of the head or open tries again.
+			d.log.Error("cannot sign the log's head", "path", d.path, "size", d.size, "err", err)
+		}
+	})
 }
 
 // Exec runs a statement inside the transaction. Statements are prepared
@@ -347,7 +492,7 @@ func (tx *Tx) Append(r Record) (Appended, error) {
 	if err != nil {
 		return Appended{}, fmt.Errorf("append: %w", err)
 	}
-	tx.pending = append(tx.pending, pendingEntry{index, leaf, audit.EncodeHashes(hs)})
+	tx.pending = append(tx.pending, pendingEntry{index, leaf, audit.EncodeHashes(hs), d.opts.Signer.TailMAC(index, hs[0])})
 	tx.frontier.Advance(hs)
 	tx.prev = hs[0]
 	if tx.frontier.Size()%d.retain == 0 {
@@ -400,8 +545,9 @@ func (tx *Tx) still(index int64, e *audit.Event, jpeg []byte, missing, subject s
 	return nil
 }
 
-// flush writes the pending entries, the newest carrying the signed head,
-// and clears the head the previous newest entry carried.
+// flush writes the pending entries, the newest carrying the signed head
+// when one is given (then the entry that carried the previous head gives
+// it up).
 func (tx *Tx) flush(head []byte) error {
 	d := tx.d
 	for i, e := range tx.pending {
@@ -409,7 +555,7 @@ func (tx *Tx) flush(head []byte) error {
 		if i == len(tx.pending)-1 {
 			h = head
 		}
-		if _, err := tx.Exec("INSERT INTO log_entries (idx, leaf, hashes, head) VALUES (?, ?, ?, ?)", e.index, e.leaf, e.hashes, h); err != nil {
+		if _, err := tx.Exec("INSERT INTO log_entries (idx, leaf, hashes, head, mac) VALUES (?, ?, ?, ?, ?)", e.index, e.leaf, e.hashes, h, e.mac); err != nil {
 			var se *sqlite.Error
 			if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 				return d.conflict()
@@ -417,19 +563,45 @@ func (tx *Tx) flush(head []byte) error {
 			return d.wrap(fmt.Sprintf("append entry %d", e.index), err)
 		}
 	}
-	if len(tx.pending) > 0 && d.size > 0 {
-		// The head moves only from the entry this process knows to be the
-		// newest: if another program appended behind its back, the insert
-		// above or this update finds out.
-		res, err := tx.Exec("UPDATE log_entries SET head = NULL WHERE idx = ? AND head IS NOT NULL", d.size-1)
-		if err != nil {
-			return d.wrap("move log head", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return d.conflict()
+	if len(tx.pending) > 0 && head != nil {
+		if err := tx.clearHead(); err != nil {
+			return err
 		}
 	}
 	tx.pending = nil
+	return nil
+}
+
+// moveHead puts the signed head on the entry at idx, the newest, and
+// takes it from the entry that carried the previous one.
+func (tx *Tx) moveHead(idx int64, head []byte) error {
+	res, err := tx.Exec("UPDATE log_entries SET head = ? WHERE idx = ? AND head IS NULL", head, idx)
+	if err != nil {
+		return tx.d.wrap("sign log head", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return tx.d.conflict()
+	}
+	return tx.clearHead()
+}
+
+// clearHead clears the head of the entry that carried the newest signed
+// one, once a newer entry carries the next.
+func (tx *Tx) clearHead() error {
+	d := tx.d
+	if d.sealed == 0 {
+		return nil
+	}
+	// The head moves only from the entry this process knows carries it:
+	// if another program appended behind its back, the insert before or
+	// this update finds out.
+	res, err := tx.Exec("UPDATE log_entries SET head = NULL WHERE idx = ? AND head IS NOT NULL", d.sealed-1)
+	if err != nil {
+		return d.wrap("move log head", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return d.conflict()
+	}
 	return nil
 }
 
@@ -442,8 +614,13 @@ func (d *DB) conflict() error {
 
 // Head returns the log's head, the signed checkpoint the newest entry
 // carries, and the size it covers (the newest index + 1). An empty log
-// has no head: ErrNoLog and size 0.
+// has no head: ErrNoLog and size 0. On a database open to append it first
+// signs a head over entries waiting for one (Seal), so the head covers
+// every committed entry.
 func (d *DB) Head(ctx context.Context) ([]byte, int64, error) {
+	if err := d.Seal(ctx); err != nil {
+		return nil, 0, err
+	}
 	return head(ctx, d.db)
 }
 
@@ -466,6 +643,9 @@ func head(ctx context.Context, q queryRower) ([]byte, int64, error) {
 // Checkpoints returns every signed checkpoint the database holds: the kept
 // ones and HQ's cosigned ones ordered by size, then the head.
 func (d *DB) Checkpoints(ctx context.Context) ([][]byte, error) {
+	if err := d.Seal(ctx); err != nil {
+		return nil, err
+	}
 	var out [][]byte
 	err := d.read(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -698,6 +878,7 @@ func (d *DB) ReadEntries(start, end int64) ([][]byte, error) {
 // VerifyResult summarises a log that verified.
 type VerifyResult struct {
 	Entries     int64
+	Unsigned    int64 // newest entries no signed head covers yet (Seal)
 	Root        tlog.Hash
 	Checkpoints int
 	Texts       int // kept personal texts that match the reference their entry carries
@@ -726,6 +907,12 @@ func (d *DB) VerifyStrict(ctx context.Context, v note.Verifier) (VerifyResult, e
 
 func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyResult, error) {
 	start := time.Now()
+	// A database open to append verifies every entry it committed under
+	// a signature. Failing to sign (the log changed behind its back) is
+	// for the checks below to explain.
+	if err := d.Seal(ctx); err != nil {
+		d.log.Warn("verify: cannot sign the log's head first", "path", d.path, "err", err)
+	}
 	if v == nil {
 		if d.meta == nil {
 			return VerifyResult{}, ErrNoLog
@@ -735,7 +922,7 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	c := audit.NewChecker(v, decode)
 	// One snapshot for what the entries are checked against.
 	var cps [][]byte
-	var headSize, stored int64
+	var headSize, stored, kept int64
 	var pc *personalCheck
 	err := d.read(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -759,7 +946,8 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 		} else if !errors.Is(err, ErrNoLog) {
 			return err
 		}
-		return tx.QueryRowContext(ctx, "SELECT coalesce(max(idx) + 1, 0) FROM log_entries").Scan(&stored)
+		return tx.QueryRowContext(ctx, `SELECT (SELECT coalesce(max(idx) + 1, 0) FROM log_entries),
+			(SELECT coalesce(max(size), 0) FROM (SELECT size FROM log_checkpoints UNION ALL SELECT size FROM log_cosignatures))`).Scan(&stored, &kept)
 	})
 	if err != nil {
 		return VerifyResult{}, d.wrap("verify", err)
@@ -785,11 +973,26 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	if err != nil {
 		return VerifyResult{}, err
 	}
+	// Entries after the head are those an append committed and no head
+	// covers yet (Seal signs one within the seal delay, or at the next
+	// open after a crash): checked for their chain and tree hashes above,
+	// counted, not a fault. A head behind a kept checkpoint is one.
+	d.mu.Lock()
+	committed := d.size
+	d.mu.Unlock()
 	switch {
+	case !d.opts.ReadOnly && d.meta != nil && committed > size:
+		// This process committed more than the file holds: whether a head
+		// covered them yet or not, they were deleted.
+		return VerifyResult{}, &audit.Problem{Index: size, What: fmt.Sprintf("missing: %d entries were committed but the log holds %d (newest entries deleted)", committed, size)}
 	case headSize == 0 && size > 0:
-		return VerifyResult{}, &audit.Problem{Index: size, What: fmt.Sprintf("missing: the log ends at entry %d without the signed head its newest entry carries (newest entries deleted, or the head removed)", size-1)}
-	case headSize != size:
-		return VerifyResult{}, &audit.Problem{Index: headSize, What: fmt.Sprintf("entries beyond the signed head (which covers %d of %d): appended without a signature", headSize, size)}
+		// A log's first append signs its head in its own transaction.
+		return VerifyResult{}, &audit.Problem{Index: size, What: fmt.Sprintf("missing: the log ends at entry %d without the signed head its newest entries carry (newest entries deleted, or the head removed)", size-1)}
+	case kept > headSize:
+		return VerifyResult{}, &audit.Problem{Index: headSize, What: fmt.Sprintf("missing: the signed head covers %d entries but a kept checkpoint covers %d (the head was removed or moved back)", headSize, kept)}
+	}
+	if err := d.checkTailMACs(ctx, headSize); err != nil {
+		return VerifyResult{}, err
 	}
 	if found, what, fault := d.checkMark(ctx, size); what != "" {
 		if fault == markLost {
@@ -801,7 +1004,34 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	return VerifyResult{Entries: n, Root: root, Checkpoints: c.Checked, Texts: texts, Erased: erased, Expired: pc.expired, Stills: pc.stills, Elapsed: time.Since(start)}, nil
+	return VerifyResult{Entries: n, Unsigned: size - headSize, Root: root, Checkpoints: c.Checked, Texts: texts, Erased: erased, Expired: pc.expired, Stills: pc.stills, Elapsed: time.Since(start)}, nil
+}
+
+// checkTailMACs checks, when the database was opened with the log's
+// signer, that every entry from start on carries its MAC
+// (audit.Signer.TailMAC): without the key, a verifier can check the tail
+// only for its chain and hashes.
+func (d *DB) checkTailMACs(ctx context.Context, start int64) error {
+	s := d.opts.Signer
+	if s == nil {
+		return nil
+	}
+	rows, err := d.db.QueryContext(ctx, "SELECT idx, leaf, mac FROM log_entries WHERE idx >= ? ORDER BY idx", start)
+	if err != nil {
+		return d.wrap("verify", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int64
+		var leaf, mac []byte
+		if err := rows.Scan(&idx, &leaf, &mac); err != nil {
+			return d.wrap("verify", err)
+		}
+		if !hmac.Equal(mac, s.TailMAC(idx, tlog.RecordHash(leaf))) {
+			return &audit.Problem{Index: idx, What: "entry after the signed head does not carry this kiosk's MAC (written by another program)"}
+		}
+	}
+	return d.wrapNil("verify", rows.Err())
 }
 
 // ProveInclusion returns the proof that entry index is in the tree of the

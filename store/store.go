@@ -57,7 +57,17 @@ type Options struct {
 	RetainEvery int64
 	// BusyTimeout is how long to wait for another writer; zero means 5s.
 	BusyTimeout time.Duration
+	// SealDelay is how long entries an append commits may wait for a
+	// signed head (Seal); zero means DefaultSealDelay, and a negative
+	// delay signs the head in every append's own transaction.
+	SealDelay time.Duration
 }
+
+// DefaultSealDelay is how long committed entries wait, at most, for a
+// signed head when nothing asks for one sooner: short enough that a head
+// covers every entry within a second, long enough that a burst of
+// appends shares one signature.
+const DefaultSealDelay = 250 * time.Millisecond
 
 // DB is an open kiosk database.
 type DB struct {
@@ -81,8 +91,11 @@ type DB struct {
 	meta     *logMeta   // nil until a log exists
 	size     int64
 	frontier *audit.Frontier
-	prev     tlog.Hash // leaf hash of the newest entry
-	broken   error     // why the stored log cannot be appended to, if it cannot
+	prev     tlog.Hash   // leaf hash of the newest entry
+	broken   error       // why the stored log cannot be appended to, if it cannot
+	sealed   int64       // the size the newest signed head covers (<= size)
+	sealing  *time.Timer // the pending Seal, while sealed < size
+	closed   bool
 
 	markMu   sync.Mutex // serialises writes of the mark (mark.go)
 	markSize int64      // the size the mark records
@@ -118,6 +131,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	d := &DB{path: path, opts: opts, log: opts.Logger, now: opts.Now, retain: opts.RetainEvery, start: time.Now()}
+	if d.opts.SealDelay == 0 {
+		d.opts.SealDelay = DefaultSealDelay
+	}
 	if d.log == nil {
 		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -240,6 +256,11 @@ func (d *DB) init(ctx context.Context) error {
 		return fmt.Errorf("open %s: the signer key %s is not this log's key %s", d.path, d.opts.Signer.VerifierKey, d.meta.vkey)
 	}
 	if d.meta != nil && d.opts.Signer != nil && !d.opts.ReadOnly {
+		// Entries a crash left without a head (loadLog checked that this
+		// key wrote them) get one before anything else is appended.
+		if err := d.Seal(ctx); err != nil {
+			return err
+		}
 		// A restored kiosk's new log begins with its log.epoch entry.
 		return d.beginEpoch(ctx)
 	}
@@ -272,14 +293,26 @@ func (d *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database. A database open to append first moves its
-// high-water mark to the signed head.
+// Close closes the database. A database open to append first signs a
+// head over every entry (Seal) and moves its high-water mark to it.
 func (d *DB) Close() error {
+	ctx := context.Background()
 	d.mu.Lock()
 	write := !d.opts.ReadOnly && d.opts.Signer != nil && d.meta != nil && d.broken == nil && d.size > 0
+	if write {
+		if err := d.sealLocked(ctx); err != nil {
+			// The entries keep their MACs: the next open signs them.
+			d.log.Error("cannot sign the log's head at close", "path", d.path, "err", err)
+		}
+	}
+	if d.sealing != nil {
+		d.sealing.Stop()
+		d.sealing = nil
+	}
+	d.closed = true
 	d.mu.Unlock()
 	if write {
-		if signed, size, err := d.Head(context.Background()); err == nil {
+		if signed, size, err := head(ctx, d.db); err == nil {
 			d.keepMark(signed, size)
 		}
 	}

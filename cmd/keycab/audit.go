@@ -142,12 +142,24 @@ func auditVerifyCommand() *command {
 				} else if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, %d signed checkpoints verified, %d personal texts match their references, %d erased, %d removed by retention (%s)%s\n",
-					res.Entries, res.Entries, res.Root, res.Checkpoints, res.Texts, res.Erased, res.Expired, res.Elapsed.Round(time.Millisecond), stillsSaid(res.Stills))
+				fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, %d signed checkpoints verified, %d personal texts match their references, %d erased, %d removed by retention (%s)%s%s\n",
+					res.Entries, res.Entries, res.Root, res.Checkpoints, res.Texts, res.Erased, res.Expired, res.Elapsed.Round(time.Millisecond), stillsSaid(res.Stills), unsignedSaid(res.Unsigned))
 				return nil
 			}
 		},
 	}
+}
+
+// unsignedSaid is verify's word on the newest entries no signed head
+// covers yet, none when a head covers them all.
+func unsignedSaid(n int64) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "; the newest entry is not signed yet (it chains and matches its hashes; the kiosk signs a head within a second, or when it next starts)"
+	}
+	return fmt.Sprintf("; the newest %d entries are not signed yet (they chain and match their hashes; the kiosk signs a head within a second, or when it next starts)", n)
 }
 
 // stillsSaid is verify's word on camera stills, none when the log keeps

@@ -191,7 +191,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			hs, _ := f.Next(l)
 			mustExec(t, db, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (40, ?, ?)", l, audit.EncodeHashes(hs))
 		}, "entry 40: newest entry does not chain"},
-		{"log truncated and re-grown with other entries", func(t *testing.T, path string, signer *audit.Signer) {
+		{"log truncated, its head re-signed at the cut", func(t *testing.T, path string, signer *audit.Signer) {
 			db := attacker(t, path)
 			mustExec(t, db, "DELETE FROM log_entries WHERE idx >= 20")
 			// The attacker holds the kiosk's key and re-signs the head at
@@ -213,7 +213,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			db.Close()
 			// And removes the high-water mark, which would refuse the
 			// store's open (TestVerifyDamagedWAL): the kept checkpoints
-			// still catch it.
+			// still catch it, and the store refuses to grow it again.
 			if err := os.Remove(store.MarkPath(path)); err != nil {
 				t.Fatal(err)
 			}
@@ -222,13 +222,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			w := workload.New(99)
-			for i := 0; i < 20; i++ {
-				if _, err := d.Append(ctx, w.Next()); err != nil {
-					t.Fatal(err)
-				}
+			_, err = d.Append(ctx, workload.New(99).Next())
+			if keycab.ErrorCode(err) != keycab.ETAMPERED || !strings.Contains(err.Error(), "kept checkpoint covers 40") {
+				t.Fatalf("append to the truncated log: %v", err)
 			}
-		}, "entry 16: log rewritten: the signed checkpoint at size 24 does not match the recomputed tree; entries 16 to 23 differ"},
+		}, "missing: a signed checkpoint covers 40 entries but the log has 20"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -808,5 +806,39 @@ func TestVerifyStills(t *testing.T) {
 	}
 	if code, out, errs := run(t, "audit", "verify", "--db", path); code != 0 || !strings.Contains(out, ", 2 erased, 0 removed by retention (") || strings.Contains(out, "camera stills") {
 		t.Fatalf("after erasure: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+}
+
+// TestVerifyUnsignedTail: a kiosk's database copied between appends and
+// the head signed over them (or left so by a power cut) verifies, and
+// verify says how many of the newest entries no signature covers yet.
+func TestVerifyUnsignedTail(t *testing.T) {
+	signer := storetest.MustSigner(t, "test.keycab/tail")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kiosk.db")
+	d, err := store.Open(ctx, path, store.Options{Signer: signer, Create: true, RetainEvery: 1 << 20, SealDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	w := workload.New(3)
+	for i := 0; i < 5; i++ {
+		if _, err := d.Append(ctx, w.Next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := t.TempDir()
+	for _, name := range []string{"kiosk.db", "kiosk.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cut, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := run(t, "audit", "verify", "--db", filepath.Join(cut, "kiosk.db"), "--key", signer.VerifierKey)
+	if code != 0 || !strings.HasPrefix(out, "ok: 5 entries") || !strings.Contains(out, "the newest 4 entries are not signed yet") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 }
