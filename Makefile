@@ -17,13 +17,15 @@ FUZZTIME ?= 300000x
 TEST_TIMEOUT ?= 45m
 
 # Debian packages the test suite uses: ffmpeg makes camera streams,
-# zbar-tools is the QR reference decoder the benchmarks compare against,
+# zbar-tools and python3-zxing-cpp (zxing-cpp's Debian binding) are the QR
+# reference decoders the benchmarks compare against, qrencode and
+# imagemagick make the QR robustness set (hardware/qr/testdata/robustset.py),
 # postgresql is HQ's second engine (the tests start their own server),
 # the X11/GL -dev packages build the Fyne UI (cgo), Xvfb and x11-apps
 # give it a real window to screenshot, ghostscript reads back the QR label
 # sheets' PDF, prometheus brings promtool, which checks and unit-tests the
 # alert rules in deploy/monitoring (its server is not started).
-TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 postgresql postgresql-contrib \
+TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 python3-zxing-cpp qrencode postgresql postgresql-contrib \
 	gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols \
 	xvfb imagemagick ghostscript chromium fonts-dejavu-core prometheus
 
