@@ -29,3 +29,8 @@ func FinderCenters(m *gozxing.BitMatrix) []*detector.FinderPattern {
 func Triples(centers []*detector.FinderPattern) [][3]*detector.FinderPattern {
 	return selectTriples(centers)
 }
+
+// MayBeCross and E2EModule expose the finder pattern run checks.
+func MayBeCross(c []int) bool { return mayBeCross(c) }
+
+func E2EModule(r [5]int) float64 { return e2eModule(&r) }

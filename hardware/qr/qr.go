@@ -9,8 +9,10 @@
 // run), decodes every code found, so one frame may yield several, and falls
 // back to the best-looking single triple of patterns. When that finds
 // nothing it retries once on a global-histogram binarization, which rescues
-// some blurred and low-contrast frames. gozxing still confirms the finder
-// patterns, samples the grid and decodes.
+// some blurred and low-contrast frames, and last searches the hybrid
+// binarization again with a finder pattern check tolerant of blur and
+// several triples and dimensions (tolerant.go, after zxing-cpp's detector).
+// gozxing still samples the grid and decodes.
 package qr
 
 import (
@@ -34,7 +36,8 @@ type Code struct {
 // next, so it is not safe for concurrent use; give each goroutine its own.
 type Decoder struct {
 	hints map[gozxing.DecodeHintType]any
-	bin   binarizer
+	bin   binarizer // hybrid
+	gbin  binarizer // global histogram, its own matrix: the hybrid one is searched again
 	qr    *decoder.Decoder
 	// scanRow holds one matrix row for the finder pattern search.
 	scanRow *gozxing.BitArray
@@ -59,23 +62,26 @@ func NewDecoder() *Decoder {
 // when none decodes the best-looking triple is tried, which forgives more
 // perspective. Only if that finds nothing does it try again on a
 // global-histogram binarization, which rescues some blurred and low-contrast
-// frames.
+// frames, and then the tolerant search on the hybrid bits (decodeTolerant):
+// the cheap tries first, so that frames read at once stay cheap.
 func (d *Decoder) Decode(y []byte, width, height, stride int) ([]Code, error) {
 	if width <= 0 || height <= 0 || stride < width || len(y) < stride*(height-1)+width {
 		return nil, fmt.Errorf("decode qr: luma plane of %d bytes too small for %dx%d stride %d", len(y), width, height, stride)
 	}
-	codes, err := d.decodeMatrix(d.bin.hybrid(y, width, height, stride))
+	hm := d.bin.hybrid(y, width, height, stride)
+	codes, err := d.decodeMatrix(hm)
 	if err != nil || len(codes) > 0 {
 		return codes, err
 	}
-	if width < minHybrid || height < minHybrid {
-		return nil, nil // hybrid was global already
+	if width >= minHybrid && height >= minHybrid { // else hybrid was global already
+		if gm := d.gbin.global(y, width, height, stride); gm != nil {
+			codes, err := d.decodeMatrix(gm)
+			if err != nil || len(codes) > 0 {
+				return codes, err
+			}
+		}
 	}
-	m := d.bin.global(y, width, height, stride)
-	if m == nil {
-		return nil, nil
-	}
-	return d.decodeMatrix(m)
+	return d.decodeTolerant(hm)
 }
 
 // decodeMatrix finds and decodes the codes in one binarized frame, scanning
