@@ -65,3 +65,24 @@ func TestBinarizersMatchGozxing(t *testing.T) {
 		}
 	}
 }
+
+// TestLE8 compares the eight-at-a-time threshold with pixel-by-pixel
+// comparisons for every threshold and every pixel value in every position.
+func TestLE8(t *testing.T) {
+	for th := 0; th < 256; th++ {
+		for v := 0; v < 256; v++ {
+			var w uint64
+			var want uint32
+			for i := 0; i < 8; i++ {
+				p := (v + 37*i) & 255
+				w |= uint64(p) << (8 * i)
+				if p <= th {
+					want |= 1 << i
+				}
+			}
+			if got := qr.LE8(w, th); got != want {
+				t.Fatalf("le8(%#x, %d) = %08b, want %08b", w, th, got, want)
+			}
+		}
+	}
+}

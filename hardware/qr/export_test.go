@@ -34,3 +34,6 @@ func Triples(centers []*detector.FinderPattern) [][3]*detector.FinderPattern {
 func MayBeCross(c []int) bool { return mayBeCross(c) }
 
 func E2EModule(r [5]int) float64 { return e2eModule(&r) }
+
+// LE8 is le8, the eight-pixel threshold comparison.
+func LE8(w uint64, t int) uint32 { return le8(w, t) }
