@@ -24,6 +24,8 @@ import (
 //   - The grid is sampled at the estimated dimension and, when that does not
 //     decode, at the next version's: blur makes the finder patterns look
 //     larger, so the estimate often falls one version short.
+//   - A small code with no alignment pattern to go by is resampled with its
+//     bottom-right corner nudged by up to two modules (nudgeCorner).
 //   - Before sampling a whole grid, the 30 format information modules are
 //     sampled alone and must decode (zxing-cpp likewise reads the format
 //     first); a noise triple or a wrong dimension stops there.
@@ -261,7 +263,56 @@ func sampleDimensions(m *gozxing.BitMatrix, t [3]*detector.FinderPattern, try fu
 		if try(bits, points) {
 			return
 		}
+		if align == nil && dim <= maxNudgeDim && nudgeCorner(m, t, dim, func(bits *gozxing.BitMatrix) bool { return try(bits, points) }) {
+			return
+		}
 	}
+}
+
+// maxNudgeDim is the largest dimension nudgeCorner tries: small codes (the
+// kiosk's labels are version 1 or 2), whose grids are cheap to sample.
+const maxNudgeDim = 29
+
+// nudgeOffsets are nudgeCorner's moves of the bottom-right corner, in
+// modules along the top and left edges, nearest first.
+var nudgeOffsets = func() [][2]float64 {
+	var out [][2]float64
+	for r := 1; r <= 2; r++ {
+		for a := -r; a <= r; a++ {
+			for b := -r; b <= r; b++ {
+				if max(a, -a, b, -b) == r {
+					out = append(out, [2]float64{float64(a), float64(b)})
+				}
+			}
+		}
+	}
+	return out
+}()
+
+// nudgeCorner resamples a grid with no alignment pattern to go by (version
+// 1, or none found) with its bottom-right corner moved by up to two modules
+// each way. Without an alignment pattern the corner is guessed by
+// completing a parallelogram, which perspective puts off by a module or
+// two; zxing-cpp finds it from the finder patterns' own corners instead.
+// It returns true once try does.
+func nudgeCorner(m *gozxing.BitMatrix, t [3]*detector.FinderPattern, dim int, try func(*gozxing.BitMatrix) bool) bool {
+	bl, tl, tr := t[0], t[1], t[2]
+	n := float64(dim - 7)
+	ux, uy := (tr.GetX()-tl.GetX())/n, (tr.GetY()-tl.GetY())/n
+	vx, vy := (bl.GetX()-tl.GetX())/n, (bl.GetY()-tl.GetY())/n
+	brX, brY := tr.GetX()-tl.GetX()+bl.GetX(), tr.GetY()-tl.GetY()+bl.GetY()
+	far := float64(dim) - 3.5
+	for _, o := range nudgeOffsets {
+		x, y := brX+o[0]*ux+o[1]*vx, brY+o[0]*uy+o[1]*vy
+		transform := common.PerspectiveTransform_QuadrilateralToQuadrilateral(
+			3.5, 3.5, far, 3.5, far, far, 3.5, far,
+			tl.GetX(), tl.GetY(), tr.GetX(), tr.GetY(), x, y, bl.GetX(), bl.GetY())
+		bits, err := detector.Detector_sampleGrid(m, transform, dim)
+		if err == nil && try(bits) {
+			return true
+		}
+	}
+	return false
 }
 
 // formatPlausible samples only the two copies of the format information
