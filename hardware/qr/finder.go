@@ -68,11 +68,11 @@ func findPatterns(f *detector.FinderPatternFinder, m *gozxing.BitMatrix, row *go
 // [3t/14, 9t/14]. It lets the exact (floating point) check decide at the
 // bounds, so it never rejects what that check accepts.
 func mayBeCross(c []int) bool {
+	_ = c[4]
 	t := c[0] + c[1] + c[2] + c[3] + c[4]
-	for _, k := range [4]int{0, 1, 3, 4} {
-		if v := 14 * c[k]; v < t || v > 3*t {
-			return false
-		}
+	out := func(v int) bool { return 14*v < t || 14*v > 3*t }
+	if out(c[0]) || out(c[4]) || out(c[1]) || out(c[3]) {
+		return false
 	}
 	v := 14 * c[2]
 	return v >= 3*t && v <= 9*t
