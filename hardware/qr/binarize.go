@@ -185,10 +185,17 @@ func (b *binarizer) global(y []byte, width, height, stride int) *gozxing.BitMatr
 	}
 	m := b.bitMatrix(width, height)
 	words := b.row.GetBitArray()
+	// A pixel is black when p < black, that is p <= black-1 (black is at
+	// least one bucket, 8): eight pixels at a time, the rest one by one.
 	for py := 0; py < height; py++ {
 		clear(words)
-		for x, p := range y[py*stride : py*stride+width] {
-			words[x>>5] |= negative(int(p)-black) << (x & 31)
+		line := y[py*stride : py*stride+width]
+		x := 0
+		for ; x+8 <= width; x += 8 {
+			words[x>>5] |= le8(binary.LittleEndian.Uint64(line[x:x+8:x+8]), black-1) << (x & 31)
+		}
+		for ; x < width; x++ {
+			words[x>>5] |= negative(int(line[x])-black) << (x & 31)
 		}
 		m.SetRow(py, b.row)
 	}
