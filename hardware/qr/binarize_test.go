@@ -1,6 +1,7 @@
 package qr_test
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 
@@ -84,5 +85,26 @@ func TestLE8(t *testing.T) {
 				t.Fatalf("le8(%#x, %d) = %08b, want %08b", w, th, got, want)
 			}
 		}
+	}
+}
+
+// TestUpscale2 checks the crop doubling of crop.go on a 3x2 region read
+// through a stride of 4: pixels kept, means between them, the last row and
+// column repeated.
+func TestUpscale2(t *testing.T) {
+	src := []byte{
+		0, 100, 200, 9,
+		50, 150, 250, 9,
+	}
+	dst := make([]byte, 6*4)
+	qr.Upscale2(dst, src, 4, 3, 2)
+	want := []byte{
+		0, 50, 100, 150, 200, 200,
+		25, 75, 125, 175, 225, 225,
+		50, 100, 150, 200, 250, 250,
+		50, 100, 150, 200, 250, 250,
+	}
+	if !bytes.Equal(dst, want) {
+		t.Fatalf("upscale2:\n got %v\nwant %v", dst, want)
 	}
 }

@@ -37,3 +37,6 @@ func E2EModule(r [5]int) float64 { return e2eModule(&r) }
 
 // LE8 is le8, the eight-pixel threshold comparison.
 func LE8(w uint64, t int) uint32 { return le8(w, t) }
+
+// Upscale2 is upscale2, the crop doubling.
+func Upscale2(dst, src []byte, stride, w, h int) { upscale2(dst, src, stride, w, h) }

@@ -11,8 +11,10 @@
 // nothing it retries once on a global-histogram binarization, which rescues
 // some blurred and low-contrast frames, and last searches the hybrid
 // binarization again with a finder pattern check tolerant of blur and
-// several triples and dimensions (tolerant.go, after zxing-cpp's detector).
-// gozxing still samples the grid and decodes.
+// several triples and dimensions (tolerant.go, after zxing-cpp's detector),
+// and when that finds two small-module finder patterns but reads nothing,
+// decodes the region around them doubled in size (crop.go). gozxing still
+// samples the grid and decodes.
 package qr
 
 import (
@@ -41,6 +43,10 @@ type Decoder struct {
 	qr    *decoder.Decoder
 	// scanRow holds one matrix row for the finder pattern search.
 	scanRow *gozxing.BitArray
+	// sub decodes the upscaled crops (crop.go), up holds them; nil in
+	// sub itself, which does not crop again.
+	sub *Decoder
+	up  []byte
 }
 
 // NewDecoder returns a Decoder.
@@ -50,6 +56,10 @@ func NewDecoder() *Decoder {
 		// whatever the frame height; 640x480 frames get that anyway.
 		hints: map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true},
 		qr:    decoder.NewDecoder(),
+		sub: &Decoder{
+			hints: map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true},
+			qr:    decoder.NewDecoder(),
+		},
 	}
 }
 
@@ -62,8 +72,9 @@ func NewDecoder() *Decoder {
 // when none decodes the best-looking triple is tried, which forgives more
 // perspective. Only if that finds nothing does it try again on a
 // global-histogram binarization, which rescues some blurred and low-contrast
-// frames, and then the tolerant search on the hybrid bits (decodeTolerant):
-// the cheap tries first, so that frames read at once stay cheap.
+// frames, then the tolerant search on the hybrid bits (decodeTolerant), then
+// an upscaled crop around small-module candidates (decodeCrops): the cheap
+// tries first, so that frames read at once stay cheap.
 func (d *Decoder) Decode(y []byte, width, height, stride int) ([]Code, error) {
 	if width <= 0 || height <= 0 || stride < width || len(y) < stride*(height-1)+width {
 		return nil, fmt.Errorf("decode qr: luma plane of %d bytes too small for %dx%d stride %d", len(y), width, height, stride)
@@ -81,7 +92,11 @@ func (d *Decoder) Decode(y []byte, width, height, stride int) ([]Code, error) {
 			}
 		}
 	}
-	return d.decodeTolerant(hm)
+	codes, cands, err := d.decodeTolerant(hm)
+	if err != nil || len(codes) > 0 || d.sub == nil {
+		return codes, err
+	}
+	return d.decodeCrops(y, width, height, stride, cands)
 }
 
 // decodeMatrix finds and decodes the codes in one binarized frame, scanning

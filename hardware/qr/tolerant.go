@@ -165,7 +165,7 @@ const maxTriples = 3
 // noise makes hundreds of those in a frame, a real finder pattern of
 // readable size crosses several scanned rows.
 func rankTriples(cs []*detector.FinderPattern) [][3]*detector.FinderPattern {
-	keep := cs[:0]
+	keep := make([]*detector.FinderPattern, 0, len(cs))
 	for _, c := range cs {
 		if c.GetCount() > 1 && c.GetEstimatedModuleSize() >= 1.5 {
 			keep = append(keep, c)
@@ -390,11 +390,13 @@ func findAlignment(m *gozxing.BitMatrix, ms float64, ex, ey, factor int) *detect
 	return ap
 }
 
-// decodeTolerant is the tolerant search on one binarized frame.
-func (d *Decoder) decodeTolerant(m *gozxing.BitMatrix) ([]Code, error) {
+// decodeTolerant is the tolerant search on one binarized frame. It also
+// returns the finder pattern candidates it found.
+func (d *Decoder) decodeTolerant(m *gozxing.BitMatrix) ([]Code, []*detector.FinderPattern, error) {
 	var out []Code
 	var ferr error
-	for _, t := range rankTriples(tolerantPatterns(m, d.scanRow)) {
+	cands := tolerantPatterns(m, d.scanRow)
+	for _, t := range rankTriples(cands) {
 		sampleDimensions(m, t, func(bits *gozxing.BitMatrix, points []gozxing.ResultPoint) bool {
 			res, err := d.qr.Decode(bits, d.hints)
 			if err != nil {
@@ -414,13 +416,13 @@ func (d *Decoder) decodeTolerant(m *gozxing.BitMatrix) ([]Code, error) {
 			return true
 		})
 		if ferr != nil {
-			return nil, ferr
+			return nil, nil, ferr
 		}
 		if len(out) > 0 {
-			return out, nil
+			return out, nil, nil
 		}
 	}
-	return nil, nil
+	return nil, cands, nil
 }
 
 func pt(p gozxing.ResultPoint) image.Point {
