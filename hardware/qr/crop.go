@@ -22,6 +22,11 @@ const (
 	// One crop a frame: a second one read one more frame of the 120 at
 	// about 3% more time a frame.
 	maxCrops = 1
+	// maxCropArea bounds a crop (before doubling): the time, and the
+	// memory the Decoder keeps for it (4 bytes a pixel doubled, about
+	// 260 kB). The crops that read a code on the robustness set were
+	// at most 236x222.
+	maxCropArea = 256 * 256
 )
 
 // decodeCrops tries up to maxCrops regions around pairs of small-module
@@ -48,7 +53,6 @@ func (d *Decoder) decodeCrops(y []byte, width, height, stride int, cands []*dete
 			if dist < 10*ms || dist > 45*ms {
 				continue
 			}
-			tried++
 			// The third finder pattern is within dist of both, whichever
 			// side the code lies on; add the quiet zone.
 			pad := dist + 6*ms
@@ -56,6 +60,10 @@ func (d *Decoder) decodeCrops(y []byte, width, height, stride int, cands []*dete
 			y0 := max(0, int(math.Min(a.GetY(), b.GetY())-pad))
 			x1 := min(width, int(math.Max(a.GetX(), b.GetX())+pad)+1)
 			y1 := min(height, int(math.Max(a.GetY(), b.GetY())+pad)+1)
+			if (x1-x0)*(y1-y0) > maxCropArea {
+				continue
+			}
+			tried++
 			codes, err := d.decodeUpscaled(y, stride, x0, y0, x1-x0, y1-y0)
 			if err != nil || len(codes) > 0 {
 				return codes, err
