@@ -17,13 +17,15 @@ FUZZTIME ?= 300000x
 TEST_TIMEOUT ?= 45m
 
 # Debian packages the test suite uses: ffmpeg makes camera streams,
-# zbar-tools is the QR reference decoder the benchmarks compare against,
+# zbar-tools and python3-zxing-cpp (zxing-cpp's Debian binding) are the QR
+# reference decoders the benchmarks compare against, qrencode and
+# imagemagick make the QR robustness set (hardware/qr/testdata/robustset.py),
 # postgresql is HQ's second engine (the tests start their own server),
 # the X11/GL -dev packages build the Fyne UI (cgo), Xvfb and x11-apps
 # give it a real window to screenshot, ghostscript reads back the QR label
 # sheets' PDF, prometheus brings promtool, which checks and unit-tests the
 # alert rules in deploy/monitoring (its server is not started).
-TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 postgresql postgresql-contrib \
+TEST_DEBS := ffmpeg zbar-tools libzbar0 python3 python3-zxing-cpp qrencode postgresql postgresql-contrib \
 	gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols \
 	xvfb imagemagick ghostscript chromium fonts-dejavu-core prometheus
 
@@ -46,7 +48,7 @@ FUZZ_TARGETS := \
 	./hardware/badge:FuzzKeyDecoder \
 	./hardware/badge:FuzzWiegand
 
-.PHONY: help build test test-short deps demo-deps fuzz cross lint bench-once demo bench clean
+.PHONY: help build test test-short deps demo-deps fuzz cross lint bench-once demo bench bench-qr clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -124,6 +126,14 @@ demo: demo-deps ## a local HQ with the demo organisation, and the simulated kios
 bench: build ## the audit log benchmark of docs/PERFORMANCE.md (1,000,000 entries)
 	rm -f /tmp/keycab-bench.db*
 	$(BIN)/keycab bench audit --db /tmp/keycab-bench.db -n 1000000 --synced 3000
+
+# QR_DEBS are what bench-qr needs of TEST_DEBS: the robustness set's makers
+# and the two reference decoders.
+QR_DEBS := qrencode imagemagick python3 python3-zxing-cpp zbar-tools libzbar0
+
+bench-qr: ## the QR robustness benchmark of docs/PERFORMANCE.md: keycab, zxing-cpp and zbar on 120 frames
+	$(call install-debs,$(QR_DEBS))
+	$(GO) test ./hardware/qr -run '^$$' -bench RobustSet -benchtime 5x -count 1
 
 clean: ## remove build output
 	rm -rf $(BIN) keycab-demo

@@ -1,6 +1,7 @@
 package qr
 
 import (
+	"encoding/binary"
 	"math/bits"
 
 	"github.com/makiuchi-d/gozxing"
@@ -70,12 +71,15 @@ func (b *binarizer) hybrid(y []byte, width, height, stride int) *gozxing.BitMatr
 					hi = max(hi, v)
 				}
 				if hi-lo > minDynamic {
-					// Enough contrast: just add up the remaining rows.
+					// Enough contrast: just add up the remaining rows, eight
+					// bytes at a time in four 16-bit lanes (at most 7 rows
+					// of two bytes of 255 a lane: no overflow).
+					var lanes uint64
 					for yy, off = yy+1, off+stride; yy < blockSize; yy, off = yy+1, off+stride {
-						for _, p := range y[off : off+blockSize : off+blockSize] {
-							sum += int(p)
-						}
+						w := binary.LittleEndian.Uint64(y[off : off+blockSize : off+blockSize])
+						lanes += w&evenBytes + w>>8&evenBytes
 					}
+					sum += int(lanes * lanes16 >> 48)
 				}
 			}
 			avg := sum >> (2 * blockPower)
@@ -125,10 +129,8 @@ func (b *binarizer) hybrid(y []byte, width, height, stride int) *gozxing.BitMatr
 			line := y[py*stride : py*stride+width]
 			for bx, t := range rowTh {
 				xoff := min(bx<<blockPower, maxX)
-				px := line[xoff : xoff+blockSize : xoff+blockSize]
-				// Bit i is set when px[i] <= t.
-				bits := le(px[0], t) | le(px[1], t)<<1 | le(px[2], t)<<2 | le(px[3], t)<<3 |
-					le(px[4], t)<<4 | le(px[5], t)<<5 | le(px[6], t)<<6 | le(px[7], t)<<7
+				// Bit i is set when pixel i <= t.
+				bits := le8(binary.LittleEndian.Uint64(line[xoff:xoff+blockSize:xoff+blockSize]), t)
 				words[xoff>>5] |= bits << (xoff & 31)
 				if s := xoff & 31; s > 32-blockSize {
 					words[xoff>>5+1] |= bits >> (32 - s)
@@ -140,10 +142,24 @@ func (b *binarizer) hybrid(y []byte, width, height, stride int) *gozxing.BitMatr
 	return m
 }
 
-// le returns 1 if p <= t and 0 otherwise, without a branch: on noisy frames
-// a branch would be mispredicted half the time.
-func le(p byte, t int) uint32 {
-	return 1 ^ negative(t-int(p))
+const (
+	evenBytes = 0x00FF00FF00FF00FF // the even bytes of a word, as 16-bit lanes
+	lanes16   = 0x0001000100010001 // times this, >>48: the sum of the 16-bit lanes
+	laneHigh  = 0x8000800080008000 // the top bit of each 16-bit lane
+)
+
+// le8 returns the 8 bits "byte i of w <= t" (bit i for byte i, the
+// pixels of a little-endian load), comparing four bytes at a time in 16-bit
+// lanes: lane | 0x8000 minus a byte keeps the lane's top bit exactly when
+// t >= the byte. t is a threshold from 0 to 255.
+func le8(w uint64, t int) uint32 {
+	tl := uint64(t)*lanes16 | laneHigh
+	even := (tl - w&evenBytes) >> 15 & lanes16   // bits 0, 16, 32, 48: bytes 0, 2, 4, 6
+	odd := (tl - w>>8&evenBytes) >> 15 & lanes16 // bytes 1, 3, 5, 7
+	// Gather bits 0, 16, 32, 48 to 54, 56, 58, 60 (distinct products, so no
+	// carries), then down to 0, 2, 4, 6.
+	const gather = 1<<54 | 1<<40 | 1<<26 | 1<<12
+	return uint32((even*gather)>>54&0x55 | (odd*gather)>>53&0xAA)
 }
 
 // negative returns 1 if v < 0 and 0 otherwise: the sign bit, whatever the
@@ -169,10 +185,17 @@ func (b *binarizer) global(y []byte, width, height, stride int) *gozxing.BitMatr
 	}
 	m := b.bitMatrix(width, height)
 	words := b.row.GetBitArray()
+	// A pixel is black when p < black, that is p <= black-1 (black is at
+	// least one bucket, 8): eight pixels at a time, the rest one by one.
 	for py := 0; py < height; py++ {
 		clear(words)
-		for x, p := range y[py*stride : py*stride+width] {
-			words[x>>5] |= negative(int(p)-black) << (x & 31)
+		line := y[py*stride : py*stride+width]
+		x := 0
+		for ; x+8 <= width; x += 8 {
+			words[x>>5] |= le8(binary.LittleEndian.Uint64(line[x:x+8:x+8]), black-1) << (x & 31)
+		}
+		for ; x < width; x++ {
+			words[x>>5] |= negative(int(line[x])-black) << (x & 31)
 		}
 		m.SetRow(py, b.row)
 	}

@@ -1,6 +1,7 @@
 package qr_test
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 
@@ -63,5 +64,47 @@ func TestBinarizersMatchGozxing(t *testing.T) {
 				t.Errorf("%s %dx%d stride %d: matrices differ", c.name, f.width, f.height, f.stride)
 			}
 		}
+	}
+}
+
+// TestLE8 compares the eight-at-a-time threshold with pixel-by-pixel
+// comparisons for every threshold and every pixel value in every position.
+func TestLE8(t *testing.T) {
+	for th := 0; th < 256; th++ {
+		for v := 0; v < 256; v++ {
+			var w uint64
+			var want uint32
+			for i := 0; i < 8; i++ {
+				p := (v + 37*i) & 255
+				w |= uint64(p) << (8 * i)
+				if p <= th {
+					want |= 1 << i
+				}
+			}
+			if got := qr.LE8(w, th); got != want {
+				t.Fatalf("le8(%#x, %d) = %08b, want %08b", w, th, got, want)
+			}
+		}
+	}
+}
+
+// TestUpscale2 checks the crop doubling of crop.go on a 3x2 region read
+// through a stride of 4: pixels kept, means between them, the last row and
+// column repeated.
+func TestUpscale2(t *testing.T) {
+	src := []byte{
+		0, 100, 200, 9,
+		50, 150, 250, 9,
+	}
+	dst := make([]byte, 6*4)
+	qr.Upscale2(dst, src, 4, 3, 2)
+	want := []byte{
+		0, 50, 100, 150, 200, 200,
+		25, 75, 125, 175, 225, 225,
+		50, 100, 150, 200, 250, 250,
+		50, 100, 150, 200, 250, 250,
+	}
+	if !bytes.Equal(dst, want) {
+		t.Fatalf("upscale2:\n got %v\nwant %v", dst, want)
 	}
 }

@@ -29,3 +29,14 @@ func FinderCenters(m *gozxing.BitMatrix) []*detector.FinderPattern {
 func Triples(centers []*detector.FinderPattern) [][3]*detector.FinderPattern {
 	return selectTriples(centers)
 }
+
+// MayBeCross and E2EModule expose the finder pattern run checks.
+func MayBeCross(c []int) bool { return mayBeCross(c) }
+
+func E2EModule(r [5]int) float64 { return e2eModule(&r) }
+
+// LE8 is le8, the eight-pixel threshold comparison.
+func LE8(w uint64, t int) uint32 { return le8(w, t) }
+
+// Upscale2 is upscale2, the crop doubling.
+func Upscale2(dst, src []byte, stride, w, h int) { upscale2(dst, src, stride, w, h) }

@@ -45,7 +45,7 @@ func findPatterns(f *detector.FinderPatternFinder, m *gozxing.BitMatrix, row *go
 					counts[state]++
 					continue
 				}
-				if detector.FinderPatternFinder_foundPatternCross(counts) && f.HandlePossibleCenter(counts, i, j) {
+				if mayBeCross(counts) && detector.FinderPatternFinder_foundPatternCross(counts) && f.HandlePossibleCenter(counts, i, j) {
 					state = 0
 					clear(counts)
 				} else {
@@ -60,6 +60,22 @@ func findPatterns(f *detector.FinderPatternFinder, m *gozxing.BitMatrix, row *go
 			f.HandlePossibleCenter(counts, i, maxJ)
 		}
 	}
+}
+
+// mayBeCross is false for the counts FinderPatternFinder_foundPatternCross
+// surely rejects, in integers and without a call: with t the total, each
+// outer count must lie within [t/14, 3t/14] and the centre one within
+// [3t/14, 9t/14]. It lets the exact (floating point) check decide at the
+// bounds, so it never rejects what that check accepts.
+func mayBeCross(c []int) bool {
+	_ = c[4]
+	t := c[0] + c[1] + c[2] + c[3] + c[4]
+	out := func(v int) bool { return 14*v < t || 14*v > 3*t }
+	if out(c[0]) || out(c[4]) || out(c[1]) || out(c[3]) {
+		return false
+	}
+	v := 14 * c[2]
+	return v >= 3*t && v <= 9*t
 }
 
 // runLength returns how many pixels from j on (before end) have the colour

@@ -8,6 +8,7 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	multidetector "github.com/makiuchi-d/gozxing/multi/qrcode/detector"
+	"github.com/makiuchi-d/gozxing/qrcode/detector"
 
 	"keycab.dev/keycab/hardware/qr"
 )
@@ -60,6 +61,49 @@ func TestFinderMatchesGozxing(t *testing.T) {
 			if a != b {
 				t.Fatalf("frame %d: triple %d is %s, gozxing %s", i, k, a, b)
 			}
+		}
+	}
+}
+
+// TestMayBeCrossNeverRejectsAPattern checks every run length combination
+// up to 20 pixels: mayBeCross, the integer pre-check, is false only where
+// gozxing's foundPatternCross is false too, so findPatterns still finds
+// exactly gozxing's candidates.
+func TestMayBeCrossNeverRejectsAPattern(t *testing.T) {
+	var c [5]int
+	var walk func(k int)
+	walk = func(k int) {
+		if k == 5 {
+			if detector.FinderPatternFinder_foundPatternCross(c[:]) && !qr.MayBeCross(c[:]) {
+				t.Fatalf("mayBeCross rejects %v, which gozxing accepts", c)
+			}
+			return
+		}
+		for c[k] = 0; c[k] <= 20; c[k]++ {
+			walk(k + 1)
+		}
+	}
+	walk(0)
+}
+
+// TestE2EModuleToleratesBlur: blur and a dark-biased threshold swell a
+// finder pattern's bars and shrink its spaces; 3-pixel modules then give
+// runs like 4:1:11:1:4, which gozxing's ratio check rejects and the
+// edge-to-edge check (as zxing-cpp's) accepts. Plain noise runs stay out.
+func TestE2EModuleToleratesBlur(t *testing.T) {
+	for _, r := range [][5]int{{4, 1, 11, 1, 4}, {4, 1, 10, 2, 4}, {3, 3, 9, 3, 3}, {5, 3, 13, 2, 5}} {
+		if qr.E2EModule(r) == 0 {
+			t.Errorf("%v: edge-to-edge check rejects a blurred finder pattern", r)
+		}
+	}
+	for _, r := range [][]int{{4, 1, 11, 1, 4}, {4, 1, 10, 2, 4}} {
+		if detector.FinderPatternFinder_foundPatternCross(r) {
+			t.Errorf("gozxing accepts %v now; the example no longer shows the difference", r)
+		}
+	}
+	for _, r := range [][5]int{{1, 1, 1, 1, 1}, {3, 3, 3, 3, 3}, {1, 6, 9, 6, 1}, {9, 1, 9, 1, 9}} {
+		if qr.E2EModule(r) != 0 {
+			t.Errorf("%v: accepted as a finder pattern", r)
 		}
 	}
 }

@@ -9,8 +9,12 @@
 // run), decodes every code found, so one frame may yield several, and falls
 // back to the best-looking single triple of patterns. When that finds
 // nothing it retries once on a global-histogram binarization, which rescues
-// some blurred and low-contrast frames. gozxing still confirms the finder
-// patterns, samples the grid and decodes.
+// some blurred and low-contrast frames, and last searches the hybrid
+// binarization again with a finder pattern check tolerant of blur and
+// several triples and dimensions (tolerant.go, after zxing-cpp's detector),
+// and when that finds two small-module finder patterns but reads nothing,
+// decodes the region around them doubled in size (crop.go). gozxing still
+// samples the grid and decodes.
 package qr
 
 import (
@@ -34,10 +38,15 @@ type Code struct {
 // next, so it is not safe for concurrent use; give each goroutine its own.
 type Decoder struct {
 	hints map[gozxing.DecodeHintType]any
-	bin   binarizer
+	bin   binarizer // hybrid
+	gbin  binarizer // global histogram, its own matrix: the hybrid one is searched again
 	qr    *decoder.Decoder
 	// scanRow holds one matrix row for the finder pattern search.
 	scanRow *gozxing.BitArray
+	// sub decodes the upscaled crops (crop.go), up holds them; nil in
+	// sub itself, which does not crop again.
+	sub *Decoder
+	up  []byte
 }
 
 // NewDecoder returns a Decoder.
@@ -47,6 +56,10 @@ func NewDecoder() *Decoder {
 		// whatever the frame height; 640x480 frames get that anyway.
 		hints: map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true},
 		qr:    decoder.NewDecoder(),
+		sub: &Decoder{
+			hints: map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true},
+			qr:    decoder.NewDecoder(),
+		},
 	}
 }
 
@@ -59,23 +72,31 @@ func NewDecoder() *Decoder {
 // when none decodes the best-looking triple is tried, which forgives more
 // perspective. Only if that finds nothing does it try again on a
 // global-histogram binarization, which rescues some blurred and low-contrast
-// frames.
+// frames, then the tolerant search on the hybrid bits (decodeTolerant), then
+// an upscaled crop around small-module candidates (decodeCrops): the cheap
+// tries first, so that frames read at once stay cheap.
 func (d *Decoder) Decode(y []byte, width, height, stride int) ([]Code, error) {
 	if width <= 0 || height <= 0 || stride < width || len(y) < stride*(height-1)+width {
 		return nil, fmt.Errorf("decode qr: luma plane of %d bytes too small for %dx%d stride %d", len(y), width, height, stride)
 	}
-	codes, err := d.decodeMatrix(d.bin.hybrid(y, width, height, stride))
+	hm := d.bin.hybrid(y, width, height, stride)
+	codes, err := d.decodeMatrix(hm)
 	if err != nil || len(codes) > 0 {
 		return codes, err
 	}
-	if width < minHybrid || height < minHybrid {
-		return nil, nil // hybrid was global already
+	if width >= minHybrid && height >= minHybrid { // else hybrid was global already
+		if gm := d.gbin.global(y, width, height, stride); gm != nil {
+			codes, err := d.decodeMatrix(gm)
+			if err != nil || len(codes) > 0 {
+				return codes, err
+			}
+		}
 	}
-	m := d.bin.global(y, width, height, stride)
-	if m == nil {
-		return nil, nil
+	codes, cands, err := d.decodeTolerant(hm)
+	if err != nil || len(codes) > 0 || d.sub == nil {
+		return codes, err
 	}
-	return d.decodeMatrix(m)
+	return d.decodeCrops(y, width, height, stride, cands)
 }
 
 // decodeMatrix finds and decodes the codes in one binarized frame, scanning

@@ -6,10 +6,11 @@ Usage: zbarscan.py FRAMES WIDTH HEIGHT PASSES
 FRAMES holds the frames back to back, WIDTH*HEIGHT bytes each, 8-bit luma
 (zbar's Y800 format) with no header. Each pass hands every frame to one
 zbar image scanner (QR codes only, zbarimg's defaults otherwise) and times
-only the zbar_scan_image calls, with time.perf_counter around each call: no
-process start-up, no file reading or image decoding is counted. It prints
-JSON: {"pass_seconds": [...], "texts": [first code's text per frame, "" if
-none]}. Used by TestSuccessRateVsZbar; needs python3 and libzbar.so.0
+only the zbar_scan_image calls, with time.perf_counter (wall) and
+time.process_time (the process's CPU time) around each call: no process
+start-up, no file reading or image decoding is counted. It prints JSON:
+{"pass_seconds": [...], "pass_cpu_seconds": [...], "texts": [first code's
+text per frame, "" if none]}. Used by TestSuccessRateVsZbar; needs python3 and libzbar.so.0
 (Debian libzbar0, a dependency of zbar-tools); no cgo.
 """
 import ctypes
@@ -46,22 +47,24 @@ def main():
     data = open(path, "rb").read()
     size = width * height
     frames = [ctypes.create_string_buffer(data[i:i + size], size) for i in range(0, len(data), size)]
-    pass_seconds, texts = [], []
+    pass_seconds, pass_cpu_seconds, texts = [], [], []
     for p in range(passes):
-        total, texts = 0.0, []
+        total, cpu, texts = 0.0, 0.0, []
         for buf in frames:
             img = z.zbar_image_create()
             z.zbar_image_set_format(img, Y800)
             z.zbar_image_set_size(img, width, height)
             z.zbar_image_set_data(img, buf, size, None)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             n = z.zbar_scan_image(scanner, img)
             total += time.perf_counter() - start
+            cpu += time.process_time() - cpu_start
             sym = z.zbar_image_first_symbol(img) if n > 0 else None
             texts.append(z.zbar_symbol_get_data(sym).decode("utf-8", "replace") if sym else "")
             z.zbar_image_destroy(img)
         pass_seconds.append(total)
-    json.dump({"pass_seconds": pass_seconds, "texts": texts}, sys.stdout)
+        pass_cpu_seconds.append(cpu)
+    json.dump({"pass_seconds": pass_seconds, "pass_cpu_seconds": pass_cpu_seconds, "texts": texts}, sys.stdout)
 
 
 if __name__ == "__main__":
