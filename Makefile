@@ -46,7 +46,8 @@ FUZZ_TARGETS := \
 	./hardware/badge:FuzzRDM6300Decoder \
 	./hardware/badge:FuzzLineDecoder \
 	./hardware/badge:FuzzKeyDecoder \
-	./hardware/badge:FuzzWiegand
+	./hardware/badge:FuzzWiegand \
+	./hardware/qr:FuzzDecode
 
 .PHONY: help build test test-short deps demo-deps fuzz cross lint bench-once demo bench bench-qr clean
 

@@ -80,6 +80,9 @@ func (d *Decoder) Decode(y []byte, width, height, stride int) ([]Code, error) {
 		return nil, fmt.Errorf("decode qr: luma plane of %d bytes too small for %dx%d stride %d", len(y), width, height, stride)
 	}
 	hm := d.bin.hybrid(y, width, height, stride)
+	if hm == nil {
+		return nil, nil // too small to hold a code
+	}
 	codes, err := d.decodeMatrix(hm)
 	if err != nil || len(codes) > 0 {
 		return codes, err
