@@ -20,12 +20,13 @@ import (
 	"time"
 
 	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/qrlabel"
 	"keycab.dev/keycab/internal/testenv"
 )
 
 // vmImageVersion changes when the way the image is built changes, so
 // that a cached image built the old way is not used.
-const vmImageVersion = "4"
+const vmImageVersion = "5"
 
 // vmPackages are the Debian packages of the VM image besides
 // debootstrap's minbase and the dependencies of the keycab packages: a
@@ -446,16 +447,20 @@ StandardOutput=append:/run/keycab-console.out
 
 // TestVMKiosk boots a Debian Bookworm VM (MustVMImage, bootVM), installs
 // the amd64 keycab and keycab-kiosk packages of KEYCAB_DIST in it with
-// apt, makes the cabinet's GPIO lines on a gpio-sim chip (vmgpio_test.go)
-// and writes a wiring file naming them, enrols the kiosk with a keycab-hq
-// the test runs on the host's loopback, starts it under the package's
-// systemd unit and its watchdog, checks at HQ that it is enrolled and
-// heartbeating, and takes and returns a key: the badge as RDM6300 frames
-// on the VM's second serial port, the choices on the kiosk's console, the
-// door and the key sensor as levels the test sets on the chip's input
-// lines, the locks as the levels the kiosk drives on its output lines. It
-// checks that HQ holds the take and the return, and that the kiosk does
-// not start on a wiring file that names a line the chip does not have.
+// apt, makes the cabinet's devices there (vmgpio_test.go, vmguest): GPIO
+// lines on a gpio-sim chip, an RDM6300 reader on the second UART, a
+// keyboard-wedge reader through uinput, a camera on v4l2loopback, systemd
+// on the i6300esb watchdog; writes a wiring file naming them, enrols the
+// kiosk with a keycab-hq the test runs on the host's loopback, starts it
+// under the package's systemd unit and its watchdog, checks at HQ that it
+// is enrolled and heartbeating, and takes and returns a key: the badges
+// as RDM6300 frames and as typed keys, the choices on the kiosk's console
+// and the fob on the camera, the door and the key sensor as levels the
+// test sets on the chip's input lines, the locks as the levels the kiosk
+// drives on its output lines. It checks that HQ holds the take and the
+// return, that the kiosk does not start on a wiring file that names a
+// line the chip does not have, and that the watchdog resets the VM when
+// systemd freezes.
 //
 // It runs only with KEYCAB_VM=1 (make vm-test): it needs root
 // (debootstrap, chroot, mount), qemu and the Debian mirror.
@@ -559,16 +564,30 @@ func TestVMKiosk(t *testing.T) {
 		t.Errorf("systemd does not run the i6300esb watchdog with a %s timeout: %q", vmWatchdog, wd)
 	}
 
-	// The keyboard-wedge reader: a uinput keyboard vmwedge makes in the
+	// The keyboard-wedge reader: a uinput keyboard vmguest makes in the
 	// guest, typing the lines the test writes into /run/keycab-wedge.
-	v.copyIn(t, "/usr/local/bin", filepath.Join(testenv.BuildForHost(t, t.TempDir(), "keycab.dev/keycab/deploy/vmwedge"), "vmwedge"))
-	v.run(t, "chmod 0755 /usr/local/bin/vmwedge && systemd-run --unit keycab-vm-wedge --property Type=exec /usr/local/bin/vmwedge -name keycab-vm-wedge -fifo /run/keycab-wedge")
+	v.copyIn(t, "/usr/local/bin", filepath.Join(testenv.BuildForHost(t, t.TempDir(), "keycab.dev/keycab/deploy/vmguest"), "vmguest"))
+	v.run(t, "chmod 0755 /usr/local/bin/vmguest && systemd-run --unit keycab-vm-wedge --property Type=exec /usr/local/bin/vmguest wedge -name keycab-vm-wedge -fifo /run/keycab-wedge")
 	var wedge string
 	testenv.Eventually(t, 30*time.Second, "the uinput keyboard keycab-vm-wedge", func() bool {
 		wedge = strings.TrimSpace(v.run(t, `for d in /sys/class/input/event*; do [ "$(cat $d/device/name)" = keycab-vm-wedge ] && echo /dev/input/${d##*/}; done; true`))
 		return wedge != ""
 	})
-	wiring := vmWiring + "\n[reader wedge]\ntype = wedge\ndevice = " + wedge + "\n"
+
+	// The camera: a v4l2loopback device, its producer vmguest, showing
+	// grey until the test has it show ffmpeg's frames of slot 1's fob.
+	fobs := strings.Fields(env["KEYCAB_DEMO_FOBS"])
+	if len(fobs) == 0 {
+		t.Fatalf("demo-seed wrote no fobs: %v", env)
+	}
+	v.copyIn(t, "/var/tmp", fobFrames(t, fobs[0]))
+	v.run(t, "modprobe v4l2loopback video_nr=10 card_label=keycab-vm-camera exclusive_caps=1 && udevadm settle && "+
+		"systemd-run --unit keycab-vm-camera --property Type=exec /usr/local/bin/vmguest camera -device /dev/video10 -frames /var/tmp/fob.yuyv -fifo /run/keycab-camera")
+	testenv.Eventually(t, 30*time.Second, "vmguest feeding /dev/video10", func() bool {
+		return strings.Contains(v.run(t, "journalctl --no-pager -o cat -u keycab-vm-camera; true"), "ready")
+	})
+	wiring := vmWiring + "\n[reader wedge]\ntype = wedge\ndevice = " + wedge +
+		"\n\n[camera]\ntype = v4l2\ndevice = /dev/video10\nwidth = 640\nheight = 480\nfps = 10\n"
 	v.run(t, "mkdir -p /etc/keycab && cat > /etc/keycab/kiosk.conf <<'EOF'\n"+wiring+"EOF")
 
 	// Enrol as the kiosk's user, through the guestfwd to HQ.
@@ -608,7 +627,7 @@ func TestVMKiosk(t *testing.T) {
 		t.Errorf("lock lines %v are High (released) after the kiosk started", on)
 	}
 	testenv.Eventually(t, 30*time.Second, "the kiosk grabbing "+wedge+" (EVIOCGRAB)", func() bool {
-		_, err := v.try(30*time.Second, "/usr/local/bin/vmwedge -grabbed "+wedge)
+		_, err := v.try(30*time.Second, "/usr/local/bin/vmguest grabbed "+wedge)
 		return err == nil
 	})
 
@@ -693,7 +712,8 @@ func TestVMKiosk(t *testing.T) {
 		t.Helper()
 		on := chip.released(t)
 		if !slices.Contains(on, want) {
-			t.Fatalf("lock line %s is not High (released) with the slot open; High: %v", want, on)
+			t.Fatalf("lock line %s is not High (released) with the slot open; High: %v; the kiosk's console and journal (end):\n%s", want, on,
+				lastLines(v.run(t, "tail -c 2000 /run/keycab-console.out; journalctl --no-pager -o short-monotonic -n 40"), 80))
 		}
 		t.Logf("lock lines High with slot 1 open: %v", on)
 	}
@@ -711,7 +731,8 @@ func TestVMKiosk(t *testing.T) {
 	say("cancel", "Scan your badge")
 	time.Sleep(3100 * time.Millisecond) // the scan cool-down ignores the same badge for 3 s
 	typed(ben, "return 1:")
-	say("return 1", "Slot 1 is open")
+	v.run(t, "echo show > /run/keycab-camera")
+	expect("slot 1's fob held up to the camera", "Slot 1 is open")
 	releasedNow("SLOT1_LOCK")
 	chip.set(t, "DOOR_SENSE", true)
 	chip.set(t, "SLOT1_SENSE", true)
@@ -782,6 +803,33 @@ func TestVMKiosk(t *testing.T) {
 	if b, _ := os.ReadFile(v.console); strings.Contains(string(b), "reboot: ") {
 		t.Errorf("the VM shut down in order after systemd froze, not by the watchdog:\n%s", lastLines(string(b), 10))
 	}
+}
+
+// fobFrames has ffmpeg make a second of 640 x 480 YUYV frames (10, raw,
+// as vmguest camera reads them) of text's QR label on a fob held still
+// before the camera, a little out of focus and with sensor noise, and
+// returns the file, fob.yuyv.
+func fobFrames(t *testing.T, text string) string {
+	t.Helper()
+	ffmpeg := testenv.MustHaveTool(t, "ffmpeg", "ffmpeg")
+	dir := t.TempDir()
+	png := filepath.Join(dir, "fob.png")
+	f, err := os.Create(png)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := qrlabel.WritePNG(f, text, 4); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out := filepath.Join(dir, "fob.yuyv")
+	MustRun(t, ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", "color=c=0x6e6e6e:s=640x480:r=10:d=1",
+		"-loop", "1", "-framerate", "10", "-i", png,
+		"-filter_complex", "[1:v]format=gray,pad=iw+40:ih+40:20:20:color=0x9a9a9a[q];"+
+			"[0:v][q]overlay=x=(W-w)/2:y=(H-h)/2:shortest=1,gblur=sigma=1,noise=alls=10:allf=t+u,format=yuyv422",
+		"-frames:v", "10", "-f", "rawvideo", "-pix_fmt", "yuyv422", out)
+	return out
 }
 
 // vmWatchdog is systemd's RuntimeWatchdogSec= in the VM: 15 s, the

@@ -31,13 +31,14 @@ import (
 // purged again. They are unsigned: the kernel (no Secure Boot, no
 // module.sig_enforce) loads them and marks itself tainted.
 
-// gpioSimMods are the modules buildGPIOSim installs, in load order.
+// gpioSimMods are gpio-sim's modules buildGPIOSim installs, in load order.
 var gpioSimMods = []string{"irq_sim", "gpio-sim"}
 
-// buildGPIOSim builds and installs gpio-sim (see above) into the image
-// root, whose /proc is mounted; bind mounts aptCache on the root's apt
-// archive cache for the time of the build, so that later builds of the
-// image download nothing.
+// buildGPIOSim builds and installs gpio-sim (see above), and the camera's
+// v4l2loopback from Debian's v4l2loopback-dkms, into the image root,
+// whose /proc is mounted; bind mounts aptCache on the root's apt archive
+// cache for the time of the build, so that later builds of the image
+// download nothing.
 func buildGPIOSim(t *testing.T, root, aptCache string) {
 	t.Helper()
 	mods, _ := filepath.Glob(filepath.Join(root, "lib/modules/*"))
@@ -114,13 +115,26 @@ func buildGPIOSim(t *testing.T, root, aptCache string) {
 	for _, m := range gpioSimMods {
 		MustRun(t, "cp", filepath.Join(dir, m+".ko"), dest)
 	}
+
+	// v4l2loopback, for the camera: Debian's v4l2loopback-dkms holds its
+	// source; built here as gpio-sim is, not through DKMS (whose removal
+	// with the build's packages would remove the module too).
+	MustRun(t, "chroot", root, "sh", "-c", "cd "+build+" && apt-get download -q v4l2loopback-dkms && dpkg-deb -x v4l2loopback-dkms_*.deb v4l2")
+	srcs, _ := filepath.Glob(filepath.Join(dir, "v4l2/usr/src/v4l2loopback-*"))
+	if len(srcs) != 1 {
+		t.Fatalf("want one v4l2loopback source in v4l2loopback-dkms, have %v", srcs)
+	}
+	v4l2 := strings.TrimPrefix(srcs[0], root)
+	MustRun(t, "chroot", root, "make", "-s", "-C", "/lib/modules/"+kver+"/build", "M="+v4l2, "modules")
+	MustRun(t, "cp", filepath.Join(srcs[0], "v4l2loopback.ko"), dest)
+
 	MustRun(t, "chroot", root, "depmod", kver)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
 	MustRun(t, "chroot", append([]string{root, "apt-get", "purge", "-y", "-qq", "--auto-remove"}, added...)...)
 	MustRun(t, "chroot", root, "rm", "-rf", "/var/lib/apt/lists", "/usr/src/"+source+".tar.xz")
-	t.Logf("gpio-sim and irq_sim built for %s from %s %s; build packages purged: %v", kver, source, pkgVersion, added)
+	t.Logf("gpio-sim and irq_sim built for %s from %s %s, and %s; build packages purged: %v", kver, source, pkgVersion, filepath.Base(v4l2), added)
 }
 
 // vmGPIOLines are the gpio-sim chip's lines, in offset order, named as
