@@ -172,6 +172,12 @@ func buildVMImage(t *testing.T, img vmImage, cache string) {
 				return
 			}
 		}
+		// Nothing mounted in it is removed with it (buildGPIOSim's bind
+		// mount of the apt cache, should its unmount have failed).
+		if m, err := os.ReadFile("/proc/self/mounts"); err != nil || strings.Contains(string(m), " "+work+"/") {
+			t.Errorf("%s has something mounted in it (%v): left in place", work, err)
+			return
+		}
 		os.RemoveAll(work)
 	}()
 
