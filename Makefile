@@ -225,12 +225,17 @@ chroot-test: dist ## install, remove and purge the amd64 packages on a clean Deb
 # with apt in a booted Debian Bookworm VM (qemu-system-x86_64, KVM when
 # /dev/kvm is usable, TCG otherwise; the kernel and initramfs booted
 # directly, no bootloader), the kiosk enrolled with a keycab-hq on the
-# host's loopback and run under the package's systemd unit and watchdog,
-# a take and a return through its console checked at HQ
+# host's loopback and run under the package's systemd unit and watchdog
+# on kernel devices the test drives from outside the kiosk (a gpio-sim
+# chip's lines, an RDM6300 on a UART, a keyboard-wedge reader through
+# uinput, a v4l2loopback camera, the i6300esb watchdog), a take and a
+# return checked at HQ, a wiring file naming a missing line refused
 # (deploy/vm_test.go, docs/HARDWARE.md "A virtual Pi"). The image (a raw
 # ext4 disk debootstrapped from the mirror this machine's apt uses, with
-# the packages' dependencies) is cached in ~/.cache/keycab/vm, its
-# packages in ~/.cache/keycab/vm-debootstrap. Needs root.
+# the packages' dependencies, and gpio-sim and v4l2loopback built out of
+# tree for its kernel) is cached in ~/.cache/keycab/vm, its packages in
+# ~/.cache/keycab/vm-debootstrap and ~/.cache/keycab/vm-kbuild-apt.
+# Needs root.
 VM_DEBS := qemu-system-x86 debootstrap debian-archive-keyring e2fsprogs openssh-client
 
 vm-test: dist ## boot a Debian VM, install the packages, run the enrolled kiosk under systemd

@@ -13,18 +13,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	hqstore "keycab.dev/keycab/hq/store"
+	"keycab.dev/keycab/internal/qrlabel"
 	"keycab.dev/keycab/internal/testenv"
 )
 
 // vmImageVersion changes when the way the image is built changes, so
 // that a cached image built the old way is not used.
-const vmImageVersion = "2"
+const vmImageVersion = "5"
 
 // vmPackages are the Debian packages of the VM image besides
 // debootstrap's minbase and the dependencies of the keycab packages: a
@@ -170,6 +172,12 @@ func buildVMImage(t *testing.T, img vmImage, cache string) {
 				return
 			}
 		}
+		// Nothing mounted in it is removed with it (buildGPIOSim's bind
+		// mount of the apt cache, should its unmount have failed).
+		if m, err := os.ReadFile("/proc/self/mounts"); err != nil || strings.Contains(string(m), " "+work+"/") {
+			t.Errorf("%s has something mounted in it (%v): left in place", work, err)
+			return
+		}
 		os.RemoveAll(work)
 	}()
 
@@ -201,6 +209,12 @@ func buildVMImage(t *testing.T, img vmImage, cache string) {
 	// lock when the test installs.
 	MustRun(t, "chroot", root, "systemctl", "mask", "serial-getty@ttyS0.service", "apt-daily.timer", "apt-daily-upgrade.timer")
 	MustRun(t, "chroot", root, "passwd", "--lock", "root")
+	// The GPIO chips as Raspberry Pi OS has them: a gpio group (made here,
+	// so that udevd, which reads its rules at boot, knows it) and a udev
+	// rule giving it the chips.
+	buildGPIOSim(t, root, filepath.Join(cache, "vm-kbuild-apt"))
+	MustRun(t, "chroot", root, "groupadd", "--system", "gpio")
+	write("etc/udev/rules.d/60-keycab-vm-gpio.rules", vmGPIORules, 0o644)
 
 	MustRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "keycab-vm-test", "-f", img.sshKey)
 	pub, err := os.ReadFile(img.sshKey + ".pub")
@@ -273,13 +287,15 @@ type vm struct {
 	img     vmImage
 	sshPort string
 	console string // the serial console's file
+	uart    string // the unix socket of the second serial port (ttyS1)
 	cmd     *exec.Cmd
 	done    chan error
 }
 
 // bootVM boots img with qemu-system-x86_64 (KVM when /dev/kvm is usable,
-// else TCG): 1 GiB, 2 CPUs, the serial console to a file in the test's
-// directory, a user-mode network restricted to two forwards on the
+// else TCG): 1 GiB, 2 CPUs, the serial console (ttyS0) to a file in the
+// test's directory, a second serial port (ttyS1, where vmWiring's RDM6300
+// reader is) on a unix socket the test writes into, a user-mode network restricted to two forwards on the
 // host's loopback: SSH from the host, and vmHQAddr from the guest to
 // hqAddr. It waits up to wait for SSH to answer.
 func bootVM(t *testing.T, img vmImage, hqAddr string, wait time.Duration) *vm {
@@ -290,7 +306,8 @@ func bootVM(t *testing.T, img vmImage, hqAddr string, wait time.Duration) *vm {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &vm{img: img, sshPort: freePortNumber(t), console: filepath.Join(t.TempDir(), "console.log"), done: make(chan error, 1)}
+	tmp := t.TempDir()
+	v := &vm{img: img, sshPort: freePortNumber(t), console: filepath.Join(tmp, "console.log"), uart: filepath.Join(tmp, "ttyS1.sock"), done: make(chan error, 1)}
 	accel, why := vmAccel()
 	t.Logf("qemu %v: %s; serial console in %s", accel, why, v.console)
 	netdev := fmt.Sprintf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%s-:22,guestfwd=tcp:%s-cmd:%s", v.sshPort, vmHQAddr, self)
@@ -300,8 +317,8 @@ func bootVM(t *testing.T, img vmImage, hqAddr string, wait time.Duration) *vm {
 		"-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1",
 		"-drive", "file="+img.disk+",format=raw,if=virtio,snapshot=on",
 		"-netdev", netdev, "-device", "virtio-net-pci,netdev=n0",
-		"-device", "virtio-rng-pci",
-		"-serial", "file:"+v.console, "-monitor", "none")
+		"-device", "virtio-rng-pci", "-device", "i6300esb",
+		"-serial", "file:"+v.console, "-serial", "unix:"+v.uart+",server=on,wait=off", "-monitor", "none")
 	v.cmd = exec.Command(qemu, args...)
 	v.cmd.Env = append(os.Environ(), "KEYCAB_VM_RELAY="+hqAddr)
 	var qerr bytes.Buffer
@@ -404,14 +421,14 @@ func freePortNumber(t *testing.T) string {
 
 // vmConsoleUnits run the kiosk's terminal console under the package's
 // unit in the VM: the drop-in replaces only how the kiosk is started
-// (the simulated cabinet HQ's config describes, the terminal console,
-// quick sync timing), its standard input, a FIFO that
-// keycab-vm-console.service holds open (so the console never reads end
-// of file) and that the test writes console commands into, and its
-// standard output, a file the test reads (the log, standard error, stays
-// in the journal). Everything
-// else (Type=notify, the watchdog, the user, the PAM session, the
-// sandbox) is the package's.
+// (the wiring file the test writes, on the gpio-sim chip and the second
+// serial port; the terminal console; quick sync timing), its standard
+// input, a FIFO that keycab-vm-console.service holds open (so the console
+// never reads end of file) and that the test writes console commands
+// into, and its standard output, a file the test reads (the log, standard
+// error, stays in the journal). Everything else (Type=notify, the
+// watchdog, the user and its groups, the PAM session, the sandbox) is the
+// package's.
 var vmConsoleUnits = map[string]string{
 	"/etc/systemd/system/keycab-vm-console.service": `[Unit]
 Description=keycab VM test: holds the kiosk's console FIFO open
@@ -428,7 +445,7 @@ After=keycab-vm-console.service
 
 [Service]
 ExecStart=
-ExecStart=/usr/bin/keycab-kiosk --sim --headless --data /var/lib/keycab --push-every 200ms --heartbeat-every 1s --long-poll 2s --sync-log-every 1s
+ExecStart=/usr/bin/keycab-kiosk --wiring /etc/keycab/kiosk.conf --headless --push-every 200ms --heartbeat-every 1s --long-poll 2s --sync-log-every 1s
 StandardInput=file:/run/keycab-console
 StandardOutput=append:/run/keycab-console.out
 `,
@@ -436,10 +453,20 @@ StandardOutput=append:/run/keycab-console.out
 
 // TestVMKiosk boots a Debian Bookworm VM (MustVMImage, bootVM), installs
 // the amd64 keycab and keycab-kiosk packages of KEYCAB_DIST in it with
-// apt, enrols the kiosk with a keycab-hq the test runs on the host's
-// loopback, starts it under the package's systemd unit and its watchdog,
-// checks at HQ that it is enrolled and heartbeating, takes and returns a
-// key through the kiosk's console, and checks that HQ holds both.
+// apt, makes the cabinet's devices there (vmgpio_test.go, vmguest): GPIO
+// lines on a gpio-sim chip, an RDM6300 reader on the second UART, a
+// keyboard-wedge reader through uinput, a camera on v4l2loopback, systemd
+// on the i6300esb watchdog; writes a wiring file naming them, enrols the
+// kiosk with a keycab-hq the test runs on the host's loopback, starts it
+// under the package's systemd unit and its watchdog, checks at HQ that it
+// is enrolled and heartbeating, and takes and returns a key: the badges
+// as RDM6300 frames and as typed keys, the choices on the kiosk's console
+// and the fob on the camera, the door and the key sensor as levels the
+// test sets on the chip's input lines, the locks as the levels the kiosk
+// drives on its output lines. It checks that HQ holds the take and the
+// return, that the kiosk does not start on a wiring file that names a
+// line the chip does not have, and that the watchdog resets the VM when
+// systemd freezes.
 //
 // It runs only with KEYCAB_VM=1 (make vm-test): it needs root
 // (debootstrap, chroot, mount), qemu and the Debian mirror.
@@ -521,26 +548,94 @@ func TestVMKiosk(t *testing.T) {
 		t.Errorf("keycab-kiosk.service runs before enrolment")
 	}
 
+	// The cabinet's lines: a gpio-sim chip named as HQ's config names the
+	// locks and sensors, every key in its slot, and the wiring file.
+	chip := gpioChip{v: v, name: strings.TrimSpace(v.run(t, gpioSimScript(vmGPIOLines)))}
+	if !strings.HasPrefix(chip.name, "gpiochip") {
+		t.Fatalf("gpio-sim made no chip: %q", chip.name)
+	}
+	for i := 1; i <= 6; i++ {
+		chip.set(t, fmt.Sprintf("SLOT%d_SENSE", i), true)
+	}
+	t.Logf("gpio-sim chip %s (%d lines): %s", chip.name, len(vmGPIOLines), strings.TrimSpace(v.run(t, "ls -l /dev/"+chip.name+"; lsmod | grep -E '^(gpio_sim|irq_sim) '; cat /proc/sys/kernel/tainted")))
+	if perm := strings.Fields(v.run(t, "stat -c '%A %G' /dev/"+chip.name)); len(perm) != 2 || perm[1] != "gpio" || perm[0] != "crw-rw----" {
+		t.Errorf("/dev/%s is %v, want crw-rw---- of group gpio (the image's udev rule)", chip.name, perm)
+	}
+
+	// The hardware watchdog: qemu's i6300esb, which systemd pings
+	// (RuntimeWatchdogSec=, as on a cabinet's Pi with bcm2835_wdt).
+	v.run(t, fmt.Sprintf("mkdir -p /etc/systemd/system.conf.d && printf '[Manager]\\nRuntimeWatchdogSec=%s\\n' > /etc/systemd/system.conf.d/keycab-watchdog.conf && systemctl daemon-reexec", vmWatchdog))
+	wd := v.run(t, "systemctl show -P WatchdogDevice; cat /sys/class/watchdog/watchdog0/identity /sys/class/watchdog/watchdog0/state /sys/class/watchdog/watchdog0/timeout")
+	if f := strings.Fields(wd); len(f) < 4 || f[0] != "/dev/watchdog0" || !strings.Contains(wd, "i6300ESB timer\nactive\n"+strings.TrimSuffix(vmWatchdog, "s")+"\n") {
+		t.Errorf("systemd does not run the i6300esb watchdog with a %s timeout: %q", vmWatchdog, wd)
+	}
+
+	// The keyboard-wedge reader: a uinput keyboard vmguest makes in the
+	// guest, typing the lines the test writes into /run/keycab-wedge.
+	v.copyIn(t, "/usr/local/bin", filepath.Join(testenv.BuildForHost(t, t.TempDir(), "keycab.dev/keycab/deploy/vmguest"), "vmguest"))
+	v.run(t, "chmod 0755 /usr/local/bin/vmguest && systemd-run --unit keycab-vm-wedge --property Type=exec /usr/local/bin/vmguest wedge -name keycab-vm-wedge -fifo /run/keycab-wedge")
+	var wedge string
+	testenv.Eventually(t, 30*time.Second, "the uinput keyboard keycab-vm-wedge", func() bool {
+		wedge = strings.TrimSpace(v.run(t, `for d in /sys/class/input/event*; do [ "$(cat $d/device/name)" = keycab-vm-wedge ] && echo /dev/input/${d##*/}; done; true`))
+		return wedge != ""
+	})
+
+	// The camera: a v4l2loopback device, its producer vmguest, showing
+	// grey until the test has it show ffmpeg's frames of slot 1's fob.
+	fobs := strings.Fields(env["KEYCAB_DEMO_FOBS"])
+	if len(fobs) == 0 {
+		t.Fatalf("demo-seed wrote no fobs: %v", env)
+	}
+	v.copyIn(t, "/var/tmp", fobFrames(t, fobs[0]))
+	v.run(t, "modprobe v4l2loopback video_nr=10 card_label=keycab-vm-camera exclusive_caps=1 && udevadm settle && "+
+		"systemd-run --unit keycab-vm-camera --property Type=exec /usr/local/bin/vmguest camera -device /dev/video10 -frames /var/tmp/fob.yuyv -fifo /run/keycab-camera")
+	testenv.Eventually(t, 30*time.Second, "vmguest feeding /dev/video10", func() bool {
+		return strings.Contains(v.run(t, "journalctl --no-pager -o cat -u keycab-vm-camera; true"), "ready")
+	})
+	wiring := vmWiring + "\n[reader wedge]\ntype = wedge\ndevice = " + wedge +
+		"\n\n[camera]\ntype = v4l2\ndevice = /dev/video10\nwidth = 640\nheight = 480\nfps = 10\n"
+	v.run(t, "mkdir -p /etc/keycab && cat > /etc/keycab/kiosk.conf <<'EOF'\n"+wiring+"EOF")
+
 	// Enrol as the kiosk's user, through the guestfwd to HQ.
 	tok, err := exec.Command(hqBin, "enrol-token", "--db", dsn, "--as", env["KEYCAB_DEMO_EMAIL"], "--cabinet", env["KEYCAB_DEMO_CABINET"]).Output()
 	if err != nil {
 		t.Fatalf("keycab-hq enrol-token: %v", err)
 	}
 	token := strings.TrimSpace(string(tok))
-	out = v.run(t, fmt.Sprintf("runuser -u keycab -- keycab-kiosk enroll --sim --hq http://%s --token %s --data /var/lib/keycab --name vm-kiosk 2>&1", vmHQAddr, token))
+	out = v.run(t, fmt.Sprintf("runuser -u keycab -- keycab-kiosk enroll --wiring /etc/keycab/kiosk.conf --hq http://%s --token %s --name vm-kiosk 2>&1", vmHQAddr, token))
 	if !strings.Contains(out, "config version") {
 		t.Fatalf("enroll in the VM: %s", out)
 	}
 	for path, text := range vmConsoleUnits {
 		v.run(t, fmt.Sprintf("mkdir -p %s && cat > %s <<'EOF'\n%sEOF", filepath.Dir(path), path, text))
 	}
-	v.run(t, "systemctl daemon-reload && systemctl start keycab-kiosk.service")
+	if out, err := v.try(5*time.Minute, "systemctl daemon-reload && systemctl start keycab-kiosk.service"); err != nil {
+		t.Fatalf("start keycab-kiosk.service: %v %s\n%s", err, out, v.run(t, "systemctl status --no-pager keycab-kiosk.service; journalctl --no-pager -o cat _COMM=keycab-kiosk | tail -n 20"))
+	}
 	show := v.run(t, "systemctl show keycab-kiosk.service -p ActiveState -p SubState -p Type -p WatchdogUSec -p User -p MainPID")
 	for _, want := range []string{"ActiveState=active", "SubState=running", "Type=notify", "WatchdogUSec=30s", "User=keycab"} {
 		if !strings.Contains(show, want+"\n") {
 			t.Errorf("keycab-kiosk.service: no %s in\n%s", want, show)
 		}
 	}
+	// The kiosk holds every line of the chip through the character
+	// device (periph's gpioioctl names itself program@pid), its locks
+	// secured.
+	pid := strings.TrimSpace(v.run(t, "systemctl show -P MainPID keycab-kiosk.service"))
+	debug := v.run(t, "mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug; cat /sys/kernel/debug/gpio")
+	for _, l := range vmGPIOLines {
+		if !regexp.MustCompile(`\(` + l + ` +\|keycab-kiosk@` + pid + ` *\)`).MatchString(debug) {
+			t.Errorf("line %s is not held by the kiosk (keycab-kiosk@%s) in /sys/kernel/debug/gpio:\n%s", l, pid, debug)
+		}
+	}
+	t.Logf("the chip's lines in /sys/kernel/debug/gpio:\n%s", strings.TrimSpace(debug))
+	if on := chip.released(t); len(on) > 0 {
+		t.Errorf("lock lines %v are High (released) after the kiosk started", on)
+	}
+	testenv.Eventually(t, 30*time.Second, "the kiosk grabbing "+wedge+" (EVIOCGRAB)", func() bool {
+		_, err := v.try(30*time.Second, "/usr/local/bin/vmguest grabbed "+wedge)
+		return err == nil
+	})
 
 	// At HQ: the kiosk is enrolled and heartbeats.
 	st, err := hqstore.Open(context.Background(), dsn, hqstore.Options{})
@@ -570,11 +665,16 @@ func TestVMKiosk(t *testing.T) {
 	t.Logf("enrolled and heartbeating %v after boot: kiosk %s, software %q, config version %d, log size %d",
 		time.Since(start).Round(100*time.Millisecond), health.ID, health.Heartbeat.Software, health.Heartbeat.ConfigVersion, health.Heartbeat.LogSize)
 
-	// A take and a return through the console, as test/e2e does.
+	// A take and a return: the badge on the UART, the choices on the
+	// console, the door and the key on the chip's lines.
+	uart, err := net.Dial("unix", v.uart)
+	if err != nil {
+		t.Fatalf("the VM's second serial port: %v", err)
+	}
+	defer uart.Close()
 	mark := 0
-	say := func(line, want string) {
+	expect := func(after, want string) {
 		t.Helper()
-		v.run(t, fmt.Sprintf("printf '%%s\\n' '%s' > /run/keycab-console", line))
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			got := v.run(t, "cat /run/keycab-console.out")
@@ -583,51 +683,164 @@ func TestVMKiosk(t *testing.T) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("after %q no %q on the kiosk's console; its journal (end):\n%s", line, want,
+				t.Fatalf("after %s no %q on the kiosk's console; its journal (end):\n%s", after, want,
 					lastLines(v.run(t, "tail -c 3000 /run/keycab-console.out; systemctl status --no-pager keycab-kiosk.service; journalctl --no-pager -o short-monotonic -n 30"), 60))
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	say := func(line, want string) {
+		t.Helper()
+		v.run(t, fmt.Sprintf("printf '%%s\\n' '%s' > /run/keycab-console", line))
+		expect(fmt.Sprintf("%q", line), want)
+	}
+	badge := func(code, want string) {
+		t.Helper()
+		if _, err := uart.Write(rdm6300Frame(code)); err != nil {
+			t.Fatalf("write to the VM's ttyS1: %v", err)
+		}
+		expect("badge "+code+" on the RDM6300 (ttyS1)", want)
+	}
+	typed := func(code, want string) {
+		t.Helper()
+		v.run(t, fmt.Sprintf("printf '%%s\\n' '%s' > /run/keycab-wedge", code))
+		expect("badge "+code+" typed by the wedge reader", want)
+	}
+	secured := func(when string) {
+		t.Helper()
+		var on []string
+		testenv.Eventually(t, 30*time.Second, "every lock line Low "+when, func() bool {
+			on = chip.released(t)
+			return len(on) == 0
+		})
+	}
+	releasedNow := func(want string) {
+		t.Helper()
+		on := chip.released(t)
+		if !slices.Contains(on, want) {
+			t.Fatalf("lock line %s is not High (released) with the slot open; High: %v; the kiosk's console and journal (end):\n%s", want, on,
+				lastLines(v.run(t, "tail -c 2000 /run/keycab-console.out; journalctl --no-pager -o short-monotonic -n 40"), 80))
+		}
+		t.Logf("lock lines High with slot 1 open: %v", on)
+	}
 	ben := "0A00B1C2D4"
 	say("status", "Scan your badge")
-	say("badge "+ben, "Hello")
+	badge(ben, "Hello")
 	say("take 1", "reasons:")
 	say("reason viewing", "Slot 1 is open")
-	say("slot 1 out", "Taken:")
+	releasedNow("SLOT1_LOCK")
+	chip.set(t, "DOOR_SENSE", true)
+	chip.set(t, "SLOT1_SENSE", false)
+	expect("slot 1's key sensor Low", "Taken:")
+	chip.set(t, "DOOR_SENSE", false)
+	secured("after the take")
 	say("cancel", "Scan your badge")
 	time.Sleep(3100 * time.Millisecond) // the scan cool-down ignores the same badge for 3 s
-	say("badge "+ben, "return 1:")
-	say("return 1", "Slot 1 is open")
-	say("slot 1 in", "Returned:")
+	typed(ben, "return 1:")
+	v.run(t, "echo show > /run/keycab-camera")
+	expect("slot 1's fob held up to the camera", "Slot 1 is open")
+	releasedNow("SLOT1_LOCK")
+	chip.set(t, "DOOR_SENSE", true)
+	chip.set(t, "SLOT1_SENSE", true)
+	expect("slot 1's key sensor High", "Returned:")
+	chip.set(t, "DOOR_SENSE", false)
+	secured("after the return")
 	say("cancel", "Scan your badge")
 
-	testenv.Eventually(t, 30*time.Second, "the take and the return at HQ", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the take, the return and the door at HQ", func() bool {
 		evs, err := st.ListEvents(context.Background(), sc, hqstore.EventFilter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var taken, returned bool
+		var taken, returned, opened, closed bool
 		for _, e := range evs {
 			if e.KioskID != health.ID {
 				continue
 			}
 			taken = taken || e.Kind == "key.taken"
 			returned = returned || e.Kind == "key.returned"
+			opened = opened || e.Kind == "door.opened"
+			closed = closed || e.Kind == "door.closed"
 		}
-		return taken && returned
+		return taken && returned && opened && closed
 	})
 	if out := v.run(t, "systemctl show -P NRestarts keycab-kiosk.service"); strings.TrimSpace(out) != "0" {
 		t.Errorf("the kiosk restarted %s times", strings.TrimSpace(out))
 	}
 	t.Logf("take and return at HQ %v after boot", time.Since(start).Round(100*time.Millisecond))
+	if out := v.run(t, "journalctl --no-pager -o cat _COMM=keycab-kiosk | grep -F -e 'no edge detection' -e 'edge wait returns at once' || true"); strings.TrimSpace(out) != "" {
+		t.Logf("inputs polled, not edge-driven:\n%s", out)
+	}
 	// Known, not yet fixed: the unit's PAM session (PAMName=login) moves
 	// the kiosk out of the service's cgroup into the session's scope, so
 	// the cgroup's settings (DevicePolicy=, DeviceAllow=, accounting) do
 	// not apply to it and journalctl -u keycab-kiosk does not show its log
 	// (journalctl _COMM=keycab-kiosk does). Logged, for the fix to show.
-	t.Logf("the kiosk's cgroup: %s", strings.TrimSpace(v.run(t, "cat /proc/$(systemctl show -P MainPID keycab-kiosk.service)/cgroup")))
+	t.Logf("the kiosk's cgroup: %s", strings.TrimSpace(v.run(t, "cat /proc/"+pid+"/cgroup")))
+
+	// A wiring file naming a line the chip does not have: the kiosk does
+	// not start, and says which line.
+	v.run(t, "systemctl stop keycab-kiosk.service")
+	secured("after the kiosk stopped")
+	bad := strings.Replace(vmWiring, "pin = SLOT6_LOCK\n", "pin = SLOT7_LOCK\n", 1)
+	if bad == vmWiring {
+		t.Fatal("vmWiring has no pin = SLOT6_LOCK")
+	}
+	v.run(t, "cat > /etc/keycab/missing-line.conf <<'EOF'\n"+bad+"EOF")
+	out, err = v.try(2*time.Minute, "runuser -u keycab -- keycab-kiosk --wiring /etc/keycab/missing-line.conf --headless </dev/null 2>&1")
+	t.Logf("keycab-kiosk on a wiring file naming line SLOT7_LOCK: %v\n%s", err, lastLines(out, 3))
+	if err == nil || !strings.Contains(out, "pin SLOT7_LOCK not found") || !strings.Contains(out, "keycab-kiosk: ") {
+		t.Errorf("the kiosk on a wiring file naming a line the chip lacks: want it to fail naming SLOT7_LOCK, got %v\n%s", err, out)
+	}
+	secured("after the refused start")
+
+	// The hardware watchdog bites: with systemd (PID 1) frozen, nothing
+	// pings the i6300esb, which resets the VM (and qemu, run with
+	// -no-reboot, ends) with no orderly shutdown on the console.
+	froze := time.Now()
+	v.run(t, "echo 1 > /sys/fs/cgroup/init.scope/cgroup.freeze")
+	select {
+	case err := <-v.done:
+		v.done <- err
+		t.Logf("systemd frozen: the i6300esb watchdog reset the VM %v later (qemu: %v)", time.Since(froze).Round(100*time.Millisecond), err)
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("systemd frozen for 3 minutes, and the %s hardware watchdog has not reset the VM", vmWatchdog)
+	}
+	if b, _ := os.ReadFile(v.console); strings.Contains(string(b), "reboot: ") {
+		t.Errorf("the VM shut down in order after systemd froze, not by the watchdog:\n%s", lastLines(string(b), 10))
+	}
 }
+
+// fobFrames has ffmpeg make a second of 640 x 480 YUYV frames (10, raw,
+// as vmguest camera reads them) of text's QR label on a fob held still
+// before the camera, a little out of focus and with sensor noise, and
+// returns the file, fob.yuyv.
+func fobFrames(t *testing.T, text string) string {
+	t.Helper()
+	ffmpeg := testenv.MustHaveTool(t, "ffmpeg", "ffmpeg")
+	dir := t.TempDir()
+	png := filepath.Join(dir, "fob.png")
+	f, err := os.Create(png)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := qrlabel.WritePNG(f, text, 4); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out := filepath.Join(dir, "fob.yuyv")
+	MustRun(t, ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", "color=c=0x6e6e6e:s=640x480:r=10:d=1",
+		"-loop", "1", "-framerate", "10", "-i", png,
+		"-filter_complex", "[1:v]format=gray,pad=iw+40:ih+40:20:20:color=0x9a9a9a[q];"+
+			"[0:v][q]overlay=x=(W-w)/2:y=(H-h)/2:shortest=1,gblur=sigma=1,noise=alls=10:allf=t+u,format=yuyv422",
+		"-frames:v", "10", "-f", "rawvideo", "-pix_fmt", "yuyv422", out)
+	return out
+}
+
+// vmWatchdog is systemd's RuntimeWatchdogSec= in the VM: 15 s, the
+// longest the Pi's bcm2835_wdt takes.
+const vmWatchdog = "15s"
 
 // ownerScope returns the scope of the member whose account is email.
 func ownerScope(t *testing.T, st *hqstore.Store, email string) hqstore.Scope {

@@ -108,10 +108,23 @@ port = /dev/null-reader
 	case <-time.After(10 * time.Second):
 		t.Fatal("no door event")
 	}
-	// A pin missing from the board: Open fails and says which.
+	// A line missing from the board, a lock's or an input's: Open fails
+	// and says which (there is no fallback to a simulated pin), and the
+	// locks it found are secure.
+	h.Close()
+	lockPin := w.Locks[1].Pin
 	w.Locks[1].Pin = "NO_SUCH_PIN"
-	if _, err := w.Open(wiring.Options{Init: func() error { return nil }, Pins: board.ByName}); err == nil || !strings.Contains(err.Error(), "NO_SUCH_PIN") {
-		t.Fatalf("missing pin: %v", err)
+	board.Pin("SIMW_DOOR_LOCK").Out(gpio.High)
+	if _, err := w.Open(wiring.Options{Init: func() error { return nil }, Pins: board.ByName}); err == nil || !strings.Contains(err.Error(), "lock slot1: pin NO_SUCH_PIN not found") {
+		t.Fatalf("missing lock pin: %v", err)
+	}
+	if board.Pin("SIMW_DOOR_LOCK").Level() != gpio.Low {
+		t.Fatal("the door lock is not secured when another lock's pin is missing")
+	}
+	w.Locks[1].Pin = lockPin
+	w.Inputs[1].Pin = "NO_SUCH_SENSOR"
+	if _, err := w.Open(wiring.Options{Init: func() error { return nil }, Pins: board.ByName}); err == nil || !strings.Contains(err.Error(), "input slot1: pin NO_SUCH_SENSOR not found") {
+		t.Fatalf("missing input pin: %v", err)
 	}
 	if _, err := w.Open(wiring.Options{Init: func() error { return errors.New("no GPIO here") }}); err == nil || !strings.Contains(err.Error(), "no GPIO here") {
 		t.Fatalf("failing host init: %v", err)
