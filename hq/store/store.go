@@ -283,6 +283,7 @@ func sqliteDSN(path string, reader bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "temp_store(2)")
 	q.Add("_pragma", "secure_delete(1)") // deleted rows are zeroed, not left in free pages (EraseMember)
 	if reader {
 		q.Add("_pragma", "query_only(1)")
