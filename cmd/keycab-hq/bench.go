@@ -4,7 +4,11 @@ package main
 // the history page and the dashboard over it (internal/hqload,
 // docs/PERFORMANCE.md, issue 5):
 //
-//	keycab-hq bench [--db DSN] [--setup-db DSN] [-n EVENTS] [--samples N] [--http-samples N] [--load D] [--conns C] [--cpuprofile F]
+//	keycab-hq bench [--db DSN] [--setup-db DSN] [-n EVENTS] [--samples N] [--http-samples N] [--load D] [--conns C] [--cpuprofile F] [--ingest]
+//
+// With --ingest the history is grown through the push path, as kiosks
+// would send it (internal/hqload, Config.Ingest), instead of through the
+// store.
 //
 // On SQLite --db defaults to $HOME/.cache/keycab/hq-history-N.db, so a
 // filled database is reused by later runs. On PostgreSQL --db is the
@@ -46,6 +50,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.Load, "load", 10*time.Second, "load generation per dashboard page (0: none)")
 	fs.IntVar(&cfg.Conns, "conns", 8, "concurrent connections of the load generator")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the HTTP measurements to this `file`")
+	fs.BoolVar(&cfg.Ingest, "ingest", false, "grow the history through the push path (enrolled kiosks' signed logs pushed to HQ's kiosk API) instead of the store (default database sqlite:$HOME/.cache/keycab/hq-ingest-N.db)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -57,6 +62,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			fmt.Fprintln(stderr, "keycab-hq bench:", err)
 			return 1
+		}
+		if cfg.Ingest {
+			db = strings.Replace(db, "hq-history-", "hq-ingest-", 1)
 		}
 		cfg.DB = db
 	}

@@ -56,6 +56,14 @@ func TestBench(t *testing.T) {
 	if _, errs, code := bench("--db", "postgres://keycab_app@/x?host=/nonexistent", "-n", "1"); code != 2 || !strings.Contains(errs, "--setup-db") {
 		t.Errorf("PostgreSQL without --setup-db: exit %d: %s", code, errs)
 	}
+	// Grown by ingest: the same history through enrolled kiosks' pushes.
+	ingest := []string{"--ingest", "--db", "sqlite:" + filepath.Join(t.TempDir(), "hq-ingest.db"), "-n", "300", "--samples", "2", "--http-samples", "2", "--load", "0"}
+	if out, errs, code := bench(ingest...); code != 0 || !strings.Contains(out, "(grown by ingest: enrolled kiosks' signed logs pushed through HQ's kiosk API: 540 events, ") {
+		t.Errorf("--ingest: exit %d: %s\n%s", code, errs, out)
+	}
+	if out, errs, code := bench(ingest...); code != 0 || !strings.HasPrefix(out, "reusing ") {
+		t.Errorf("--ingest, second run: exit %d: %s\n%s", code, errs, out)
+	}
 	if _, _, code := bench("--frobnicate"); code != 2 {
 		t.Errorf("an unknown flag: exit %d", code)
 	}

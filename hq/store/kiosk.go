@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"keycab.dev/keycab"
@@ -261,22 +262,36 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
-	inserted := map[int64]bool{}
+	inserted := make(map[int64]bool, len(events))
 	if t.s.engine == SQLite {
-		const q = `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us,
-				reason, second_id, third_id, slot, via, context)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING`
-		for _, e := range events {
-			res, err := t.exec(ctx, q, t.org(), t.p.kiosk, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, t.p.cabinet,
-				us(e.At), us(e.DueAt), e.Detail, us(t.now), t.p.site, us(e.NotBefore),
-				e.Reason, e.SecondID, e.ThirdID, e.Slot, e.Via, e.Context)
+		// Rows of sqliteEventRows to a statement (the same few texts
+		// prepared once a transaction), the push's constants bound once a
+		// statement; RETURNING names the rows that were new.
+		for start := 0; start < len(events); start += sqliteEventRows {
+			chunk := events[start:min(len(events), start+sqliteEventRows)]
+			args := make([]any, 0, 5+14*len(chunk))
+			args = append(args, t.org(), t.p.kiosk, t.p.cabinet, us(t.now), t.p.site)
+			for _, e := range chunk {
+				args = append(args, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, us(e.At), us(e.DueAt), e.Detail, us(e.NotBefore),
+					e.Reason, e.SecondID, e.ThirdID, e.Slot, e.Via, e.Context)
+			}
+			rows, err := t.query(ctx, sqliteEventInsert(len(chunk)), args...)
 			if err != nil {
 				return 0, err
 			}
-			if n, err := res.RowsAffected(); err != nil {
+			for rows.Next() {
+				var idx int64
+				if err := rows.Scan(&idx); err != nil {
+					rows.Close()
+					return 0, err
+				}
+				inserted[idx] = true
+			}
+			if err := rows.Close(); err != nil {
 				return 0, err
-			} else if n == 1 {
-				inserted[e.LogIndex] = true
+			}
+			if err := rows.Err(); err != nil {
+				return 0, err
 			}
 		}
 	} else {
@@ -333,20 +348,51 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 	if err := t.emitEvents(ctx, fresh); err != nil {
 		return 0, err
 	}
-	if t.s.engine == Postgres {
-		return len(inserted), t.applyEvents(ctx, fresh)
+	return len(inserted), t.applyEvents(ctx, fresh)
+}
+
+// sqliteApplyRows bounds the key sets and alarms applyEvents takes in
+// one statement on SQLite (6 numbered parameters each, which SQLite binds
+// in time quadratic in their number).
+const sqliteApplyRows = 200
+
+// sqliteEventRows is how many events one INSERT takes on SQLite: 14
+// parameters each, well inside SQLite's bound of 32766.
+const sqliteEventRows = 500
+
+// sqliteEventTexts holds sqliteEventInsert's statements by row count.
+var sqliteEventTexts sync.Map
+
+// sqliteEventInsert returns the INSERT of n events on SQLite: first the
+// organisation, kiosk, cabinet, HQ's time and site, then 14 parameters an
+// event. The parameters are anonymous (?): SQLite looks a numbered or
+// named one up in a list, which made a 500-row statement's binding
+// quadratic.
+func sqliteEventInsert(n int) string {
+	if q, ok := sqliteEventTexts.Load(n); ok {
+		return q.(string)
 	}
-	for _, e := range fresh {
-		if err := t.applyEvent(ctx, e); err != nil {
-			return 0, err
+	var b strings.Builder
+	b.WriteString(`INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us,
+			reason, second_id, third_id, slot, via, context)
+		SELECT c.org, c.kiosk, v.column1, v.column2, v.column3, v.column4, c.cabinet, v.column5, v.column6, v.column7, c.received, c.site, v.column8,
+			v.column9, v.column10, v.column11, v.column12, v.column13, v.column14
+		FROM (SELECT ? AS org, ? AS kiosk, ? AS cabinet, ? AS received, ? AS site) AS c, (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
 		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
-	return len(inserted), nil
+	// WHERE true: without it SQLite would read ON CONFLICT as a join's.
+	b.WriteString(") AS v WHERE true ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING RETURNING log_index")
+	q, _ := sqliteEventTexts.LoadOrStore(n, b.String())
+	return q.(string)
 }
 
 // applyEvents applies new events, in log order, in a few statements
-// whatever their number (PostgreSQL, where each statement is a round
-// trip): custody ends as applyEvent one by one would leave it (the last
+// whatever their number (on PostgreSQL each statement is a round trip;
+// on SQLite each is a statement journal and a program run): custody ends as applyEvent one by one would leave it (the last
 // take or return of each key set decides: its row is dropped, then made
 // again for a take naming a key set and a member HQ knows), and the
 // alarms raised are inserted together. A batch with a key rotation is
@@ -377,8 +423,22 @@ func (t *tx) applyEvents(ctx context.Context, events []Event) error {
 			changes = append(changes, e)
 		}
 	}
+	if t.s.engine == SQLite && max(len(order), len(alarms)) > sqliteApplyRows {
+		// Beyond SQLite's bound on parameters: one by one.
+		for _, e := range events {
+			if err := t.applyEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if len(order) > 0 {
-		if _, err := t.exec(ctx, "DELETE FROM custody WHERE org_id = $1 AND key_set_id = ANY($2)", t.org(), order); err != nil {
+		del := "DELETE FROM custody WHERE org_id = $1 AND key_set_id = ANY($2)"
+		delArgs := []any{t.org(), order}
+		if t.s.engine == SQLite {
+			del, delArgs = "DELETE FROM custody WHERE org_id = $1"+strings.Replace(notIn("key_set_id", 2, len(order)), "NOT IN", "IN", 1), append([]any{t.org()}, strArgs(order)...)
+		}
+		if _, err := t.exec(ctx, del, delArgs...); err != nil {
 			return err
 		}
 		args := []any{t.org()}
@@ -394,8 +454,8 @@ func (t *tx) applyEvents(ctx context.Context, events []Event) error {
 		}
 		if len(rows) > 0 {
 			if _, err := t.exec(ctx, `INSERT INTO custody (org_id, key_set_id, member_id, kiosk_id, log_index, taken_us, due_us)
-				SELECT $1, v.k, v.m, v.kiosk, v.idx, v.taken, v.due FROM (VALUES `+strings.Join(rows, ", ")+`) AS v (k, m, kiosk, idx, taken, due)
-				WHERE EXISTS (SELECT 1 FROM key_sets WHERE org_id = $1 AND id = v.k) AND EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND id = v.m)`,
+				SELECT $1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES `+strings.Join(rows, ", ")+`) AS v
+				WHERE EXISTS (SELECT 1 FROM key_sets WHERE org_id = $1 AND id = v.column1) AND EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND id = v.column2)`,
 				args...); err != nil {
 				return err
 			}

@@ -276,7 +276,8 @@ func redactDSN(dsn string) string {
 
 // sqliteDSN returns the driver DSN for the HQ database at path: WAL,
 // synchronous=FULL, foreign keys, a busy timeout; the writer uses
-// immediate transactions, readers are query-only.
+// immediate transactions and keeps temporary files in memory, readers
+// are query-only.
 func sqliteDSN(path string, reader bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -288,6 +289,13 @@ func sqliteDSN(path string, reader bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// The writer's statement journals in memory: on a file they cost a
+		// push a fifth of its CPU when its events went in a row a
+		// statement (a pwrite for each page each INSERT touched; the
+		// journal spills to a file past 64 KiB). A statement journal
+		// never outlives its transaction: a crash loses nothing the WAL
+		// would have kept.
+		q.Add("_pragma", "temp_store(2)")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -224,15 +225,48 @@ func (l *LogTx) Append(ctx context.Context, start int64, leaves, hashes [][]byte
 			return err
 		}
 	} else {
-		const q = "INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes) VALUES ($1, $2, $3, $4, $5)"
-		for i := range leaves {
-			if _, err := l.t.exec(ctx, q, l.t.org(), l.log.KioskID, start+int64(i), leaves[i], hashes[i]); err != nil {
+		// Rows of sqliteLeafRows to a statement, anonymous parameters (see
+		// sqliteEventInsert).
+		for from := 0; from < len(leaves); from += sqliteLeafRows {
+			n := min(len(leaves)-from, sqliteLeafRows)
+			args := make([]any, 0, 2+3*n)
+			args = append(args, l.t.org(), l.log.KioskID)
+			for i := from; i < from+n; i++ {
+				args = append(args, start+int64(i), leaves[i], hashes[i])
+			}
+			if _, err := l.t.exec(ctx, sqliteLeafInsert(n), args...); err != nil {
 				return err
 			}
 		}
 	}
 	l.log.Size = start + int64(len(leaves))
 	return nil
+}
+
+// sqliteLeafRows is how many leaves one INSERT takes on SQLite.
+const sqliteLeafRows = 1000
+
+// sqliteLeafTexts holds sqliteLeafInsert's statements by row count.
+var sqliteLeafTexts sync.Map
+
+// sqliteLeafInsert returns the INSERT of n leaves on SQLite: the
+// organisation and kiosk, then index, leaf and hashes for each.
+func sqliteLeafInsert(n int) string {
+	if q, ok := sqliteLeafTexts.Load(n); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes)
+		SELECT c.org, c.kiosk, v.column1, v.column2, v.column3 FROM (SELECT ? AS org, ? AS kiosk) AS c, (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?)")
+	}
+	b.WriteString(") AS v")
+	q, _ := sqliteLeafTexts.LoadOrStore(n, b.String())
+	return q.(string)
 }
 
 // SetHead records the verified head: the kiosk's signed checkpoint at size

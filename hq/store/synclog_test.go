@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -58,6 +60,74 @@ func TestRecordEventsGoneReferences(t *testing.T) {
 			MustNoErr(t, f.s.RecordEvents(ctx, a.kiosk(), []store.Event{{LogIndex: 4, Kind: keycab.EventKeyTaken, ActorID: a.staff.ID, KeySetID: a.ks1.ID, At: at.Add(4 * time.Minute)}}))
 			if h := must[[]store.Holding](t)(f.s.ListCustody(ctx, own)); len(h) != 1 || h[0].KeySetID != a.ks1.ID || h[0].MemberID != a.staff.ID {
 				t.Fatalf("custody after a known take: %+v", h)
+			}
+		})
+	}
+}
+
+// TestRecordEventsManyInOnePush: a push's worth of events, more than one
+// multi-row INSERT takes on SQLite and more key sets than applyEvents
+// takes in one statement there, is stored whole and in order, applied as
+// one event at a time would, resent as a no-op, and refused as
+// equivocation when one of them differs, whichever statement it falls in.
+func TestRecordEventsManyInOnePush(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, e)
+			a := f.a
+			own := a.as(a.owner)
+			at := time.Now().Add(-24 * time.Hour).Truncate(time.Millisecond)
+			var evs []store.Event
+			for i := range 1234 {
+				e := store.Event{LogIndex: int64(i), At: at.Add(time.Duration(i) * time.Second)}
+				switch {
+				case i < 300:
+					// Key sets HQ does not know: no custody, one each.
+					e.Kind, e.ActorID, e.KeySetID = keycab.EventKeyTaken, a.staff.ID, fmt.Sprintf("keyset_gone%03d", i)
+				case i%3 == 0:
+					e.Kind, e.ActorID, e.KeySetID, e.Slot = keycab.EventKeyTaken, a.staff.ID, a.ks1.ID, 1
+				case i%3 == 1:
+					e.Kind, e.ActorID, e.KeySetID, e.Slot = keycab.EventKeyReturned, a.staff.ID, a.ks1.ID, 1
+				default:
+					e.Kind, e.Detail = keycab.EventAlarmRaised, keycab.AlarmDoorHeld
+				}
+				evs = append(evs, e)
+			}
+			// The last of ks1 is a take (1233 % 3 == 0).
+			MustNoErr(t, f.s.RecordEvents(ctx, a.kiosk(), evs))
+			MustNoErr(t, f.s.RecordEvents(ctx, a.kiosk(), evs)) // resent: a no-op
+
+			var got []store.Event
+			filter := store.EventFilter{Limit: 1000}
+			for range 3 {
+				page := must[[]store.Event](t)(f.s.ListEvents(ctx, own, filter))
+				got = append(got, page...)
+				if len(page) < filter.Limit {
+					break
+				}
+				filter.Before = &page[len(page)-1]
+			}
+			if len(got) != len(evs) {
+				t.Fatalf("%d events recorded, want %d", len(got), len(evs))
+			}
+			for i, g := range got {
+				want := evs[len(evs)-1-i] // newest first
+				if g.LogIndex != want.LogIndex || g.Kind != want.Kind || g.KeySetID != want.KeySetID || g.Slot != want.Slot || !g.At.Equal(want.At) {
+					t.Fatalf("event %d recorded as %+v, want %+v", want.LogIndex, g, want)
+				}
+			}
+			if h := must[[]store.Holding](t)(f.s.ListCustody(ctx, own)); len(h) != 1 || h[0].KeySetID != a.ks1.ID || h[0].LogIndex != 1233 {
+				t.Fatalf("custody after the push: %+v, want ks1 from event 1233", h)
+			}
+			alarms := must[[]store.Alarm](t)(f.s.ListAlarms(ctx, own, true))
+			if want := (1234 - 300 + 1) / 3; len(alarms) != want {
+				t.Fatalf("%d alarms open, want %d", len(alarms), want)
+			}
+			for _, i := range []int{5, 700, 1233} {
+				changed := slices.Clone(evs)
+				changed[i].At = changed[i].At.Add(time.Millisecond)
+				wantCode(t, f.s.RecordEvents(ctx, a.kiosk(), changed), keycab.ECONFLICT)
 			}
 		})
 	}

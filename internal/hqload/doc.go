@@ -24,11 +24,20 @@
 // of this package's: the events' indexes are kept up during the fill and
 // no ANALYZE is run, as in the service.
 //
+// With Config.Ingest (`keycab-hq bench --ingest`, issue 19 item 5) the
+// history is grown by ingest instead: HQ's kiosk API runs on a loopback
+// server, each kiosk is enrolled through it (an enrolment token, the
+// kiosk's own Ed25519 key), its events are appended to its own signed log
+// in a kiosk database and pushed by the sync agent, and HQ verifies and
+// records every push as in service (ingest.go). Each kiosk's log then
+// also holds the clock.anchored entries its agent writes.
+//
 // # Reuse
 //
 // A database that already holds the bench's organisations and exactly the
 // events asked for (the history plus the live events: the kiosks' log
-// sizes, as ListKiosks reports them) is reused as it is; one that holds
+// sizes, as ListKiosks reports them; grown by ingest, up to two
+// clock.anchored entries a kiosk more) is reused as it is; one that holds
 // none is filled; one that holds another number is refused, to be removed
 // (or its PostgreSQL database dropped) by hand.
 //

@@ -32,6 +32,12 @@ type Config struct {
 	Load        time.Duration
 	Conns       int
 	CPUProfile  string // the HTTP part's CPU profile, when set
+	// Ingest grows the history through the push path instead of
+	// RecordEvents: each kiosk enrolled through HQ's kiosk API with its
+	// own key, its events appended to its own signed log and pushed by the
+	// sync agent (ingest.go). The database must be new (or filled by an
+	// earlier Ingest run: the organisations' kiosks are made by enrolment).
+	Ingest bool
 	// Handler serves HQ (the dashboard) over the store and the auth
 	// service; nil skips the HTTP measurements and the load.
 	Handler func(*store.Store, *auth.Service) (http.Handler, error)
@@ -151,7 +157,19 @@ func (b *Bench) open(ctx context.Context, cfg Config, log *slog.Logger, out io.W
 	if b.Auth, err = auth.New(b.Store, nil, log, nil, acfg); err != nil {
 		return err
 	}
-	if b.Orgs, err = loadOrgs(ctx, b.Store, b.Auth); err != nil {
+	var in *ingester
+	enrol := func(ctx context.Context, own store.Scope, cabinetID, name string) error {
+		_, err := b.Store.CreateKiosk(ctx, own, store.Kiosk{CabinetID: cabinetID, Name: name})
+		return err
+	}
+	if cfg.Ingest {
+		if in, err = newIngester(b.Store); err != nil {
+			return err
+		}
+		defer in.Close()
+		enrol = in.enrol
+	}
+	if b.Orgs, err = loadOrgs(ctx, b.Store, b.Auth, enrol); err != nil {
 		return err
 	}
 	have := 0
@@ -160,12 +178,19 @@ func (b *Bench) open(ctx context.Context, cfg Config, log *slog.Logger, out io.W
 			have += int(k.LogSize)
 		}
 	}
+	want, kiosks := cfg.Events+LiveEventsPerKiosk*len(b.Orgs[0].Kiosks), 0
+	for _, o := range b.Orgs {
+		kiosks += len(o.Kiosks)
+	}
 	switch {
-	case have == cfg.Events+LiveEventsPerKiosk*len(b.Orgs[0].Kiosks):
+	case have == want || (cfg.Ingest && have > want && have <= want+2*kiosks):
+		// Grown by ingest, each kiosk's log also holds the clock.anchored
+		// entries its agent wrote on HQ's first cosignature of each of
+		// the fill's one or two pushes.
 		fmt.Fprintf(out, "reusing %s: %d events\n", redactDSN(cfg.DB), have)
 	case have == 0:
 		start := time.Now()
-		if b.Filled, err = fill(ctx, b.Store, b.Orgs, cfg.Events); err != nil {
+		if b.Filled, err = fill(ctx, b.Store, b.Orgs, cfg.Events, in); err != nil {
 			return err
 		}
 		keysOut, alarms := 0, 0
@@ -173,8 +198,12 @@ func (b *Bench) open(ctx context.Context, cfg Config, log *slog.Logger, out io.W
 			keysOut += b.Filled.KeysOut[o.ID]
 			alarms += b.Filled.Alarms[o.ID]
 		}
-		fmt.Fprintf(out, "filled %d events in %s (through the store: %d events, %d key sets out, %d alarms)\n",
-			cfg.Events, time.Since(start).Round(time.Second), b.Filled.Events, keysOut, alarms)
+		how := "through the store"
+		if in != nil {
+			how = "grown by ingest: enrolled kiosks' signed logs pushed through HQ's kiosk API"
+		}
+		fmt.Fprintf(out, "filled %d events in %s (%s: %d events, %d key sets out, %d alarms)\n",
+			cfg.Events, time.Since(start).Round(time.Second), how, b.Filled.Events, keysOut, alarms)
 	default:
 		return fmt.Errorf("%s holds %d events, not %d: remove it (or drop the database) and run again", redactDSN(cfg.DB), have, cfg.Events)
 	}
@@ -193,7 +222,7 @@ func redactDSN(dsn string) string {
 // loadOrgs finds the bench's organisations, creating those missing: the
 // first with 20 sites, a cabinet and kiosk at each, 10 key sets a site and
 // 300 members; the others 5 sites and 60 members.
-func loadOrgs(ctx context.Context, st *store.Store, a *auth.Service) ([]Org, error) {
+func loadOrgs(ctx context.Context, st *store.Store, a *auth.Service, enrol func(ctx context.Context, own store.Scope, cabinetID, name string) error) ([]Org, error) {
 	var orgs []Org
 	for i := range OrgCount {
 		o := Org{KeySets: map[string][]string{}, weight: 0.5}
@@ -217,7 +246,7 @@ func loadOrgs(ctx context.Context, st *store.Store, a *auth.Service) ([]Org, err
 				return nil, err
 			}
 			o.ID, o.Owner = t.OrgID, t.MemberID
-			if err := createOrg(ctx, st, o.Scope(), i, nSites, nMembers); err != nil {
+			if err := createOrg(ctx, st, o.Scope(), i, nSites, nMembers, enrol); err != nil {
 				return nil, err
 			}
 		default:
@@ -231,7 +260,7 @@ func loadOrgs(ctx context.Context, st *store.Store, a *auth.Service) ([]Org, err
 	return orgs, nil
 }
 
-func createOrg(ctx context.Context, st *store.Store, own store.Scope, org, nSites, nMembers int) error {
+func createOrg(ctx context.Context, st *store.Store, own store.Scope, org, nSites, nMembers int, enrol func(ctx context.Context, own store.Scope, cabinetID, name string) error) error {
 	var siteIDs []string
 	for s := range nSites {
 		site, err := st.CreateSite(ctx, own, store.Site{Site: keycab.Site{Name: fmt.Sprintf("Site %d", s), TimeZone: "Europe/London"}})
@@ -243,7 +272,7 @@ func createOrg(ctx context.Context, st *store.Store, own store.Scope, org, nSite
 		if err != nil {
 			return err
 		}
-		if _, err := st.CreateKiosk(ctx, own, store.Kiosk{CabinetID: cab.ID, Name: fmt.Sprintf("Kiosk %d", s)}); err != nil {
+		if err := enrol(ctx, own, cab.ID, fmt.Sprintf("Kiosk %d", s)); err != nil {
 			return err
 		}
 		for k := range 10 {
@@ -417,7 +446,7 @@ func (c custody) apply(e store.Event) {
 // fill records total events of history through the store as each kiosk,
 // RecordBatch at a time, then the live events of the measured
 // organisation, and returns what it recorded.
-func fill(ctx context.Context, st *store.Store, orgs []Org, total int) (*Filled, error) {
+func fill(ctx context.Context, st *store.Store, orgs []Org, total int, in *ingester) (*Filled, error) {
 	now := time.Now().Add(-time.Hour)
 	f := &Filled{KeysOut: map[string]int{}, Alarms: map[string]int{}}
 	out := map[string]custody{}
@@ -425,7 +454,13 @@ func fill(ctx context.Context, st *store.Store, orgs []Org, total int) (*Filled,
 		out[o.ID] = custody{}
 	}
 	record := func(g *eventGen, evs []store.Event) error {
-		if err := st.RecordEvents(ctx, store.KioskScope(g.org.ID, g.kiosk.ID), evs); err != nil {
+		var err error
+		if in != nil {
+			err = in.record(ctx, g.kiosk.ID, evs)
+		} else {
+			err = st.RecordEvents(ctx, store.KioskScope(g.org.ID, g.kiosk.ID), evs)
+		}
+		if err != nil {
 			return fmt.Errorf("record events %d-%d of kiosk %s: %w", evs[0].LogIndex, evs[len(evs)-1].LogIndex, g.kiosk.ID, err)
 		}
 		for _, e := range evs {
@@ -435,6 +470,16 @@ func fill(ctx context.Context, st *store.Store, orgs []Org, total int) (*Filled,
 			}
 		}
 		f.Events += len(evs)
+		return nil
+	}
+	// With an ingester, each kiosk's log goes to HQ once it is written.
+	push := func(g *eventGen) error {
+		if in == nil {
+			return nil
+		}
+		if _, err := in.push(ctx, g.kiosk.ID); err != nil {
+			return fmt.Errorf("push the log of kiosk %s: %w", g.kiosk.ID, err)
+		}
 		return nil
 	}
 	gs := gens(orgs, total, now)
@@ -449,12 +494,18 @@ func fill(ctx context.Context, st *store.Store, orgs []Org, total int) (*Filled,
 				return nil, err
 			}
 		}
+		if err := push(g); err != nil {
+			return nil, err
+		}
 	}
 	for _, g := range gs {
 		if g.org.weight < 0.5 {
 			continue
 		}
 		if err := record(g, liveEvents(g, now)); err != nil {
+			return nil, err
+		}
+		if err := push(g); err != nil {
 			return nil, err
 		}
 	}
