@@ -280,6 +280,12 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if d.meta == nil || d.opts.Signer == nil {
 		return fmt.Errorf("write %s: %w or no signer key was given", d.path, ErrNoLog)
 	}
+	return d.update(ctx, false, fn)
+}
+
+// update is Update with d.mu held; with seal set it signs a head even when
+// fn appends nothing (Seal).
+func (d *DB) update(ctx context.Context, seal bool, fn func(tx *Tx) error) error {
 	if d.broken != nil {
 		return fmt.Errorf("write %s: %w", d.path, d.broken)
 	}
@@ -300,11 +306,11 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	var kept []byte // the checkpoint kept for good, for the mark
 	signedNow := false
-	if tx.frontier.Size() != d.size || tx.retain != "" {
+	if tx.frontier.Size() != d.size || tx.retain != "" || seal {
 		var signed []byte
 		// A log's first append signs in its own transaction, so that a
 		// log with entries and no head is always one that lost its head.
-		if tx.retain != "" || tx.next != nil || d.opts.SealDelay < 0 || d.sealed == 0 {
+		if seal || tx.retain != "" || tx.next != nil || d.opts.SealDelay < 0 || d.sealed == 0 {
 			cp := audit.Checkpoint{Origin: d.meta.origin, Size: tx.frontier.Size(), Root: tx.frontier.Root()}
 			if signed, err = tx.signHead(cp); err != nil {
 				return err
@@ -315,7 +321,8 @@ func (d *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		if signed != nil && tx.frontier.Size() == d.size && d.sealed < d.size {
-			// Nothing new, but the kept checkpoint also seals what waited.
+			// Nothing new: the head (or the kept checkpoint) seals what
+			// waited.
 			if err := tx.moveHead(d.size-1, signed); err != nil {
 				return err
 			}
@@ -358,28 +365,7 @@ func (d *DB) sealLocked(ctx context.Context) error {
 	if d.opts.ReadOnly || d.opts.Signer == nil || d.meta == nil || d.sealed == d.size {
 		return nil
 	}
-	if d.broken != nil {
-		return fmt.Errorf("write %s: %w", d.path, d.broken)
-	}
-	ctx = context.WithoutCancel(ctx)
-	sqlTx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return d.wrap("begin", err)
-	}
-	defer sqlTx.Rollback()
-	tx := &Tx{ctx: ctx, d: d, tx: sqlTx}
-	signed, err := tx.signHead(audit.Checkpoint{Origin: d.meta.origin, Size: d.size, Root: d.frontier.Root()})
-	if err != nil {
-		return err
-	}
-	if err := tx.moveHead(d.size-1, signed); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return d.wrap("commit", err)
-	}
-	d.sealed = d.size
-	return nil
+	return d.update(ctx, true, func(*Tx) error { return nil })
 }
 
 // sealLater arranges for Seal to run within the seal delay while entries

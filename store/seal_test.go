@@ -49,22 +49,6 @@ func crashImage(t *testing.T, path string) string {
 	return filepath.Join(dir, filepath.Base(path))
 }
 
-func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
-	t.Helper()
-	if _, err := db.ExecContext(ctx, q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
-
-func leafAt(t *testing.T, db *sql.DB, i int64) []byte {
-	t.Helper()
-	var l []byte
-	if err := db.QueryRowContext(ctx, "SELECT leaf FROM log_entries WHERE idx = ?", i).Scan(&l); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // rehashFrom makes the entries from index from on fit as a forger would:
 // each chained to the one before it and its stored hashes recomputed.
 func rehashFrom(t *testing.T, db *sql.DB, from int64) {
@@ -82,7 +66,7 @@ func rehashFrom(t *testing.T, db *sql.DB, from int64) {
 		leaves = append(leaves, l)
 	}
 	rows.Close()
-	mustExec(t, db, "DROP TRIGGER IF EXISTS log_entries_no_update")
+	storetest.MustExec(t, db, "DROP TRIGGER IF EXISTS log_entries_no_update")
 	f := &audit.Frontier{}
 	var prev []byte
 	for i, l := range leaves {
@@ -103,7 +87,7 @@ func rehashFrom(t *testing.T, db *sql.DB, from int64) {
 		f.Advance(hs)
 		prev = hs[0][:]
 		if int64(i) >= from {
-			mustExec(t, db, "UPDATE log_entries SET leaf = ?, hashes = ? WHERE idx = ?", l, audit.EncodeHashes(hs), i)
+			storetest.MustExec(t, db, "UPDATE log_entries SET leaf = ?, hashes = ? WHERE idx = ?", l, audit.EncodeHashes(hs), i)
 		}
 	}
 }
@@ -197,7 +181,7 @@ func TestForgedTailRefused(t *testing.T) {
 		{"tail entry edited and re-hashed", func(t *testing.T, path string) {
 			raw := storetest.MustRawSQL(t, path)
 			defer raw.Close()
-			ev, err := audit.Decode(leafAt(t, raw, 5))
+			ev, err := audit.Decode(storetest.MustLeaf(t, raw, 5))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,14 +190,14 @@ func TestForgedTailRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExec(t, raw, "DROP TRIGGER log_entries_no_update")
-			mustExec(t, raw, "UPDATE log_entries SET leaf = ? WHERE idx = 5", l)
+			storetest.MustExec(t, raw, "DROP TRIGGER log_entries_no_update")
+			storetest.MustExec(t, raw, "UPDATE log_entries SET leaf = ? WHERE idx = 5", l)
 			rehashFrom(t, raw, 5)
 		}, 5, 9},
 		{"entry appended behind the kiosk's back", func(t *testing.T, path string) {
 			raw := storetest.MustRawSQL(t, path)
 			defer raw.Close()
-			ev, err := audit.Decode(leafAt(t, raw, 9))
+			ev, err := audit.Decode(storetest.MustLeaf(t, raw, 9))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +206,7 @@ func TestForgedTailRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExec(t, raw, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (10, ?, x'')", l)
+			storetest.MustExec(t, raw, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (10, ?, x'')", l)
 			rehashFrom(t, raw, 10)
 		}, 10, 10},
 	} {
@@ -273,8 +257,8 @@ func TestHeadRowDeleted(t *testing.T) {
 	path := d.Path()
 	d.Close()
 	raw := storetest.MustRawSQL(t, path)
-	mustExec(t, raw, "DROP TRIGGER log_entries_no_delete")
-	mustExec(t, raw, "DELETE FROM log_entries WHERE idx >= 7")
+	storetest.MustExec(t, raw, "DROP TRIGGER log_entries_no_delete")
+	storetest.MustExec(t, raw, "DELETE FROM log_entries WHERE idx >= 7")
 	raw.Close()
 	ro, err := store.Open(ctx, path, store.Options{ReadOnly: true})
 	if err != nil {

@@ -64,25 +64,9 @@ func attacker(t *testing.T, path string) *sql.DB {
 	}
 	rows.Close()
 	for _, n := range names {
-		mustExec(t, db, "DROP TRIGGER "+n)
+		storetest.MustExec(t, db, "DROP TRIGGER "+n)
 	}
 	return db
-}
-
-func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
-	t.Helper()
-	if _, err := db.ExecContext(ctx, q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
-
-func leafAt(t *testing.T, db *sql.DB, i int) []byte {
-	t.Helper()
-	var b []byte
-	if err := db.QueryRowContext(ctx, "SELECT leaf FROM log_entries WHERE idx = ?", i).Scan(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // rehash recomputes and stores every entry's tree hashes, as an attacker
@@ -108,7 +92,7 @@ func rehash(t *testing.T, db *sql.DB) {
 			t.Fatal(err)
 		}
 		f.Advance(hs)
-		mustExec(t, db, "UPDATE log_entries SET hashes = ? WHERE idx = ?", audit.EncodeHashes(hs), i)
+		storetest.MustExec(t, db, "UPDATE log_entries SET hashes = ? WHERE idx = ?", audit.EncodeHashes(hs), i)
 	}
 }
 
@@ -121,24 +105,24 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}{
 		{"leaf byte changed", func(t *testing.T, path string, _ *audit.Signer) {
 			db := attacker(t, path)
-			l := leafAt(t, db, 17)
+			l := storetest.MustLeaf(t, db, 17)
 			l[len(l)/2] ^= 0x01
-			mustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 17", l)
+			storetest.MustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 17", l)
 		}, "entry 17: entry bytes do not match"},
 		{"newest entries deleted", func(t *testing.T, path string, _ *audit.Signer) {
-			mustExec(t, attacker(t, path), "DELETE FROM log_entries WHERE idx >= 35")
+			storetest.MustExec(t, attacker(t, path), "DELETE FROM log_entries WHERE idx >= 35")
 		}, "entry 35: missing"},
 		{"two entries swapped", func(t *testing.T, path string, _ *audit.Signer) {
 			db := attacker(t, path)
-			mustExec(t, db, "UPDATE log_entries SET idx = 1000 WHERE idx = 12")
-			mustExec(t, db, "UPDATE log_entries SET idx = 12 WHERE idx = 21")
-			mustExec(t, db, "UPDATE log_entries SET idx = 21 WHERE idx = 1000")
+			storetest.MustExec(t, db, "UPDATE log_entries SET idx = 1000 WHERE idx = 12")
+			storetest.MustExec(t, db, "UPDATE log_entries SET idx = 12 WHERE idx = 21")
+			storetest.MustExec(t, db, "UPDATE log_entries SET idx = 21 WHERE idx = 1000")
 		}, "entry 12: entry is out of place"},
 		{"two entries' bytes swapped", func(t *testing.T, path string, _ *audit.Signer) {
 			db := attacker(t, path)
-			a, b := leafAt(t, db, 12), leafAt(t, db, 21)
-			mustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 12", b)
-			mustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 21", a)
+			a, b := storetest.MustLeaf(t, db, 12), storetest.MustLeaf(t, db, 21)
+			storetest.MustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 12", b)
+			storetest.MustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 21", a)
 		}, "entry 12: entry bytes do not match"},
 		{"checkpoint signature replaced", func(t *testing.T, path string, signer *audit.Signer) {
 			db := attacker(t, path)
@@ -153,11 +137,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExec(t, db, "UPDATE log_entries SET head = ? WHERE head IS NOT NULL", forged)
+			storetest.MustExec(t, db, "UPDATE log_entries SET head = ? WHERE head IS NOT NULL", forged)
 		}, "entry 39: checkpoint at size 40: checkpoint signature"},
 		{"tree hashes recomputed after an edit", func(t *testing.T, path string, _ *audit.Signer) {
 			db := attacker(t, path)
-			ev, err := audit.Decode(leafAt(t, db, 17))
+			ev, err := audit.Decode(storetest.MustLeaf(t, db, 17))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,7 +150,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 17", l)
+			storetest.MustExec(t, db, "UPDATE log_entries SET leaf = ? WHERE idx = 17", l)
 			rehash(t, db)
 		}, "entry 17: entry was changed after it was written"},
 		{"triggers dropped and a hash row edited", func(t *testing.T, path string, _ *audit.Signer) {
@@ -174,7 +158,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			var h []byte
 			db.QueryRowContext(ctx, "SELECT hashes FROM log_entries WHERE idx = 9").Scan(&h)
 			h[len(h)-1] ^= 0x80
-			mustExec(t, db, "UPDATE log_entries SET hashes = ? WHERE idx = 9", h)
+			storetest.MustExec(t, db, "UPDATE log_entries SET hashes = ? WHERE idx = 9", h)
 		}, "entry 9: stored tree hashes do not match"},
 		{"entry appended without a signature", func(t *testing.T, path string, _ *audit.Signer) {
 			db := attacker(t, path)
@@ -189,11 +173,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			rows.Close()
 			l, _ := audit.Encode(&audit.Event{Kind: "key.returned", Actor: "m-x", Prev: make([]byte, 32)})
 			hs, _ := f.Next(l)
-			mustExec(t, db, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (40, ?, ?)", l, audit.EncodeHashes(hs))
+			storetest.MustExec(t, db, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (40, ?, ?)", l, audit.EncodeHashes(hs))
 		}, "entry 40: newest entry does not chain"},
 		{"log truncated, its head re-signed at the cut", func(t *testing.T, path string, signer *audit.Signer) {
 			db := attacker(t, path)
-			mustExec(t, db, "DELETE FROM log_entries WHERE idx >= 20")
+			storetest.MustExec(t, db, "DELETE FROM log_entries WHERE idx >= 20")
 			// The attacker holds the kiosk's key and re-signs the head at
 			// the cut, then grows the log again through the store.
 			ro, err := store.Open(ctx, path, store.Options{ReadOnly: true})
@@ -209,7 +193,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustExec(t, db, "UPDATE log_entries SET head = ? WHERE idx = 19", cp)
+			storetest.MustExec(t, db, "UPDATE log_entries SET head = ? WHERE idx = 19", cp)
 			db.Close()
 			// And removes the high-water mark, which would refuse the
 			// store's open (TestVerifyDamagedWAL): the kept checkpoints
@@ -572,14 +556,14 @@ func TestVerifyPersonalText(t *testing.T) {
 		{"recipient text edited", func(t *testing.T, path string) {
 			db := storetest.MustRawSQL(t, path)
 			defer db.Close()
-			mustExec(t, db, "UPDATE personal SET text = 'Mallory' WHERE ref = ?", refOf(t, db, "m-ben", "recipient"))
+			storetest.MustExec(t, db, "UPDATE personal SET text = 'Mallory' WHERE ref = ?", refOf(t, db, "m-ben", "recipient"))
 		}, func(ben, _ int64) string {
 			return fmt.Sprintf("entry %d: recipient: personal text tampered with", ben)
 		}},
 		{"notes salt edited", func(t *testing.T, path string) {
 			db := storetest.MustRawSQL(t, path)
 			defer db.Close()
-			mustExec(t, db, "UPDATE personal SET salt = zeroblob(32) WHERE ref = ?", refOf(t, db, "m-ana", "notes"))
+			storetest.MustExec(t, db, "UPDATE personal SET salt = zeroblob(32) WHERE ref = ?", refOf(t, db, "m-ana", "notes"))
 		}, func(_, ana int64) string {
 			return fmt.Sprintf("entry %d: notes: personal text tampered with", ana)
 		}},
@@ -587,16 +571,16 @@ func TestVerifyPersonalText(t *testing.T) {
 			db := storetest.MustRawSQL(t, path)
 			defer db.Close()
 			a, b := refOf(t, db, "m-ben", "recipient"), refOf(t, db, "m-ana", "recipient")
-			mustExec(t, db, "UPDATE personal SET text = 'swap' WHERE ref = ?", a)
-			mustExec(t, db, "UPDATE personal SET text = 'Ben''s visitor' WHERE ref = ?", b)
-			mustExec(t, db, "UPDATE personal SET text = 'Ana''s plumber' WHERE ref = ?", a)
+			storetest.MustExec(t, db, "UPDATE personal SET text = 'swap' WHERE ref = ?", a)
+			storetest.MustExec(t, db, "UPDATE personal SET text = 'Ben''s visitor' WHERE ref = ?", b)
+			storetest.MustExec(t, db, "UPDATE personal SET text = 'Ana''s plumber' WHERE ref = ?", a)
 		}, func(ben, _ int64) string {
 			return fmt.Sprintf("entry %d: recipient: personal text tampered with", ben)
 		}},
 		{"row deleted without erasure", func(t *testing.T, path string) {
 			db := storetest.MustRawSQL(t, path)
 			defer db.Close()
-			mustExec(t, db, "DELETE FROM personal WHERE ref = ?", refOf(t, db, "m-ana", "notes"))
+			storetest.MustExec(t, db, "DELETE FROM personal WHERE ref = ?", refOf(t, db, "m-ana", "notes"))
 		}, func(_, ana int64) string {
 			return fmt.Sprintf("entry %d: notes: personal text missing: no kept text and no later member.erased entry for m-ana", ana)
 		}},
@@ -604,19 +588,19 @@ func TestVerifyPersonalText(t *testing.T) {
 			db := storetest.MustRawSQL(t, path)
 			defer db.Close()
 			salt := audit.NewSalt()
-			mustExec(t, db, "INSERT INTO personal (ref, subject, salt, text) VALUES (?, 'm-ben', ?, 'forged')", audit.PersonalRef(salt, "forged"), salt)
+			storetest.MustExec(t, db, "INSERT INTO personal (ref, subject, salt, text) VALUES (?, 'm-ben', ?, 'forged')", audit.PersonalRef(salt, "forged"), salt)
 		}, func(int64, int64) string { return "personal text of m-ben under reference" }},
 		{"NUL byte edited in", func(t *testing.T, path string) {
 			db := storetest.MustRawSQL(t, path)
 			defer db.Close()
-			mustExec(t, db, "UPDATE personal SET text = 'gate' || char(0) || 'code' WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
+			storetest.MustExec(t, db, "UPDATE personal SET text = 'gate' || char(0) || 'code' WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
 		}, func(ben, _ int64) string {
 			return fmt.Sprintf("entry %d: notes: personal text tampered with: the kept text and salt do not match the reference the entry carries (the text or its salt edited, or another entry's text moved here); its text holds a NUL byte", ben)
 		}},
 		{"invalid UTF-8 edited in", func(t *testing.T, path string) {
 			db := storetest.MustRawSQL(t, path)
 			defer db.Close()
-			mustExec(t, db, "UPDATE personal SET text = CAST(x'ff' AS TEXT) WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
+			storetest.MustExec(t, db, "UPDATE personal SET text = CAST(x'ff' AS TEXT) WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
 		}, func(ben, _ int64) string {
 			return fmt.Sprintf("entry %d: notes: personal text tampered with", ben)
 		}},
@@ -645,7 +629,7 @@ func TestVerifyPersonalText(t *testing.T) {
 	t.Run("invalid UTF-8 message", func(t *testing.T) {
 		path, _, _, _ := personalLog(t)
 		db := storetest.MustRawSQL(t, path)
-		mustExec(t, db, "UPDATE personal SET text = CAST(x'ff' AS TEXT) WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
+		storetest.MustExec(t, db, "UPDATE personal SET text = CAST(x'ff' AS TEXT) WHERE ref = ?", refOf(t, db, "m-ben", "notes"))
 		db.Close()
 		if code, _, errs := run(t, "audit", "verify", "--db", path); code != 1 || !strings.Contains(errs, "its text is not valid UTF-8") {
 			t.Fatalf("exit %d: %s", code, errs)
@@ -718,7 +702,7 @@ func TestVerifyBadgeValue(t *testing.T) {
 				t.Fatalf("before the edit: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 			}
 			db := storetest.MustRawSQL(t, path)
-			mustExec(t, db, tc.sql)
+			storetest.MustExec(t, db, tc.sql)
 			db.Close()
 			code, out, errs := run(t, "audit", "verify", "--db", path)
 			want := fmt.Sprintf("FAILED at entry %d: %s", index, tc.want)
@@ -789,12 +773,12 @@ func TestVerifyStills(t *testing.T) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 	db := storetest.MustRawSQL(t, path)
-	mustExec(t, db, "UPDATE stills SET jpeg = CAST('\xff\xd8 a JPEG of Mallory' AS BLOB) WHERE idx = ?", co.LogIndex)
+	storetest.MustExec(t, db, "UPDATE stills SET jpeg = CAST('\xff\xd8 a JPEG of Mallory' AS BLOB) WHERE idx = ?", co.LogIndex)
 	want := fmt.Sprintf("FAILED at entry %d: still: camera still tampered with", co.LogIndex)
 	if code, out, errs := run(t, "audit", "verify", "--db", path); code != 1 || !strings.Contains(errs, want) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s\nwant %q", code, out, errs, want)
 	}
-	mustExec(t, db, "UPDATE stills SET jpeg = CAST('\xff\xd8 a JPEG of Ben' AS BLOB) WHERE idx = ?", co.LogIndex)
+	storetest.MustExec(t, db, "UPDATE stills SET jpeg = CAST('\xff\xd8 a JPEG of Ben' AS BLOB) WHERE idx = ?", co.LogIndex)
 	db.Close()
 	if d, err = store.Open(ctx, path, store.Options{Signer: signer}); err != nil {
 		t.Fatal(err)

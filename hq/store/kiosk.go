@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -275,22 +276,11 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 				args = append(args, e.LogIndex, string(e.Kind), e.ActorID, e.KeySetID, us(e.At), us(e.DueAt), e.Detail, us(e.NotBefore),
 					e.Reason, e.SecondID, e.ThirdID, e.Slot, e.Via, e.Context)
 			}
-			rows, err := t.query(ctx, sqliteEventInsert(len(chunk)), args...)
+			rows, err := t.query(ctx, sqliteEventInsert.text(len(chunk)), args...)
 			if err != nil {
 				return 0, err
 			}
-			for rows.Next() {
-				var idx int64
-				if err := rows.Scan(&idx); err != nil {
-					rows.Close()
-					return 0, err
-				}
-				inserted[idx] = true
-			}
-			if err := rows.Close(); err != nil {
-				return 0, err
-			}
-			if err := rows.Err(); err != nil {
+			if err := readIndexes(rows, inserted); err != nil {
 				return 0, err
 			}
 		}
@@ -320,18 +310,7 @@ func (t *tx) insertEvents(ctx context.Context, events []Event) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		for rows.Next() {
-			var idx int64
-			if err := rows.Scan(&idx); err != nil {
-				rows.Close()
-				return 0, err
-			}
-			inserted[idx] = true
-		}
-		if err := rows.Close(); err != nil {
-			return 0, err
-		}
-		if err := rows.Err(); err != nil {
+		if err := readIndexes(rows, inserted); err != nil {
 			return 0, err
 		}
 	}
@@ -360,34 +339,60 @@ const sqliteApplyRows = 200
 // parameters each, well inside SQLite's bound of 32766.
 const sqliteEventRows = 500
 
-// sqliteEventTexts holds sqliteEventInsert's statements by row count.
-var sqliteEventTexts sync.Map
-
-// sqliteEventInsert returns the INSERT of n events on SQLite: first the
+// sqliteEventInsert is the INSERT of many events on SQLite: first the
 // organisation, kiosk, cabinet, HQ's time and site, then 14 parameters an
-// event. The parameters are anonymous (?): SQLite looks a numbered or
-// named one up in a list, which made a 500-row statement's binding
-// quadratic.
-func sqliteEventInsert(n int) string {
-	if q, ok := sqliteEventTexts.Load(n); ok {
-		return q.(string)
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us,
+// event. RETURNING names the rows that were new.
+var sqliteEventInsert = &multiRowInsert{
+	head: `INSERT INTO events (org_id, kiosk_id, log_index, kind, actor_id, key_set_id, cabinet_id, at_us, due_us, detail, received_us, site_id, not_before_us,
 			reason, second_id, third_id, slot, via, context)
 		SELECT c.org, c.kiosk, v.column1, v.column2, v.column3, v.column4, c.cabinet, v.column5, v.column6, v.column7, c.received, c.site, v.column8,
 			v.column9, v.column10, v.column11, v.column12, v.column13, v.column14
-		FROM (SELECT ? AS org, ? AS kiosk, ? AS cabinet, ? AS received, ? AS site) AS c, (VALUES `)
+		FROM (SELECT ? AS org, ? AS kiosk, ? AS cabinet, ? AS received, ? AS site) AS c, (VALUES `,
+	row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	// WHERE true: without it SQLite would read ON CONFLICT as a join's.
+	tail: ") AS v WHERE true ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING RETURNING log_index",
+}
+
+// multiRowInsert is an INSERT of many rows in one statement on SQLite:
+// head, the VALUES rows (row, n times), tail. Its parameters are anonymous
+// (?): SQLite looks a numbered or named one up in a list, which made a
+// 500-row statement's binding quadratic. The texts are kept by row count,
+// so a few of them are prepared once a transaction.
+type multiRowInsert struct {
+	head, row, tail string
+	texts           sync.Map // int -> string
+}
+
+// text returns the statement for n rows.
+func (m *multiRowInsert) text(n int) string {
+	if q, ok := m.texts.Load(n); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.WriteString(m.head)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString(m.row)
 	}
-	// WHERE true: without it SQLite would read ON CONFLICT as a join's.
-	b.WriteString(") AS v WHERE true ON CONFLICT (org_id, kiosk_id, log_index) DO NOTHING RETURNING log_index")
-	q, _ := sqliteEventTexts.LoadOrStore(n, b.String())
+	b.WriteString(m.tail)
+	q, _ := m.texts.LoadOrStore(n, b.String())
 	return q.(string)
+}
+
+// readIndexes reads the log indexes an INSERT's RETURNING log_index gave
+// into set, and closes the rows.
+func readIndexes(rows *sql.Rows, set map[int64]bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var idx int64
+		if err := rows.Scan(&idx); err != nil {
+			return err
+		}
+		set[idx] = true
+	}
+	return rows.Err()
 }
 
 // applyEvents applies new events, in log order, in a few statements

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -234,7 +233,7 @@ func (l *LogTx) Append(ctx context.Context, start int64, leaves, hashes [][]byte
 			for i := from; i < from+n; i++ {
 				args = append(args, start+int64(i), leaves[i], hashes[i])
 			}
-			if _, err := l.t.exec(ctx, sqliteLeafInsert(n), args...); err != nil {
+			if _, err := l.t.exec(ctx, sqliteLeafInsert.text(n), args...); err != nil {
 				return err
 			}
 		}
@@ -246,27 +245,13 @@ func (l *LogTx) Append(ctx context.Context, start int64, leaves, hashes [][]byte
 // sqliteLeafRows is how many leaves one INSERT takes on SQLite.
 const sqliteLeafRows = 1000
 
-// sqliteLeafTexts holds sqliteLeafInsert's statements by row count.
-var sqliteLeafTexts sync.Map
-
-// sqliteLeafInsert returns the INSERT of n leaves on SQLite: the
+// sqliteLeafInsert is the INSERT of many leaves on SQLite: the
 // organisation and kiosk, then index, leaf and hashes for each.
-func sqliteLeafInsert(n int) string {
-	if q, ok := sqliteLeafTexts.Load(n); ok {
-		return q.(string)
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes)
-		SELECT c.org, c.kiosk, v.column1, v.column2, v.column3 FROM (SELECT ? AS org, ? AS kiosk) AS c, (VALUES `)
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?)")
-	}
-	b.WriteString(") AS v")
-	q, _ := sqliteLeafTexts.LoadOrStore(n, b.String())
-	return q.(string)
+var sqliteLeafInsert = &multiRowInsert{
+	head: `INSERT INTO kiosk_leaves (org_id, kiosk_id, idx, leaf, hashes)
+		SELECT c.org, c.kiosk, v.column1, v.column2, v.column3 FROM (SELECT ? AS org, ? AS kiosk) AS c, (VALUES `,
+	row:  "(?, ?, ?)",
+	tail: ") AS v",
 }
 
 // SetHead records the verified head: the kiosk's signed checkpoint at size

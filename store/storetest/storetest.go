@@ -72,6 +72,25 @@ func MustRawSQL(tb testing.TB, path string) *sql.DB {
 	return db
 }
 
+// MustExec runs a statement on a raw handle (MustRawSQL), as an attacker
+// editing the file would.
+func MustExec(tb testing.TB, db *sql.DB, q string, args ...any) {
+	tb.Helper()
+	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
+		tb.Fatalf("%s: %v", q, err)
+	}
+}
+
+// MustLeaf reads the stored bytes of entry i on a raw handle.
+func MustLeaf(tb testing.TB, db *sql.DB, i int64) []byte {
+	tb.Helper()
+	var l []byte
+	if err := db.QueryRowContext(context.Background(), "SELECT leaf FROM log_entries WHERE idx = ?", i).Scan(&l); err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
 // Config returns a small config snapshot of version v: one slotted cabinet
 // with three slots and key sets, three members with badges (and one
 // revoked badge), and QR tokens for the key sets.
