@@ -86,12 +86,18 @@
 // that every one chains to the entry before it, matches its stored tree
 // hashes and carries its MAC, and only then signs a head over them; an
 // entry without the MAC (another program's) is tampering, and the log
-// takes no more appends. A verifier without the key checks such entries
-// for their chain and hashes and reports them as not signed yet, not as a
-// fault: entries deleted or edited before their head was signed are the
-// one change this window allows, for at most that second (or until the
-// writer's next start). A head behind a kept or cosigned checkpoint, and
-// entries with no head at all, are faults.
+// takes no more appends. The writer's open also checks that the head it
+// starts from is its own signature over the stored tree at that size. A
+// verifier without the key checks such entries for their chain and
+// hashes, which does not prove them: whoever can edit the file can also
+// move the head back to an older checkpoint the file holds (a kept or
+// cosigned one) and rewrite or add entries after it, and that looks the
+// same. So keycab audit verify --db counts them and fails unless told to
+// accept them unproven (--allow-unsigned); the kiosk's next open, with
+// the key, settles them, and so does HQ's copy of what was pushed. A
+// restore names only the signed part of a backup in its new log's epoch.
+// A head behind a kept or cosigned checkpoint, and entries with no head
+// at all, are faults.
 //
 // # Export
 //

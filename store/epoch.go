@@ -22,6 +22,11 @@ import (
 // leaves no half backup, mode 0600, as it holds members' badge hashes and
 // personal text). The kiosk's signing key is not in it (see Restore).
 func (d *DB) Backup(ctx context.Context, dst string) error {
+	// A head over every entry first, so the backup proves all it holds
+	// (opened read-only, the newest entries may wait for the writer's).
+	if err := d.Seal(ctx); err != nil {
+		return err
+	}
 	if err := sqlitefile.Backup(ctx, d.db, dst); err != nil {
 		return d.wrap("backup to "+dst+" from", err)
 	}
@@ -92,6 +97,23 @@ func Restore(ctx context.Context, from, path, archiveDir string, opts Options) (
 		return ep, fmt.Errorf("restore from %s: the backup does not verify: %w", from, err)
 	}
 	ep.PrevSize, ep.PrevRoot = res.Entries, res.Root.String()
+	if res.Unsigned > 0 {
+		// Entries no signed head covers (a backup of a running kiosk
+		// taken between an append and its head, or rows another program
+		// added): the new log vouches only for what the old key signed.
+		// They stay in the archive, named as not signed.
+		ep.PrevSize = res.Entries - res.Unsigned
+		root, err := old.TreeRoot(ctx, ep.PrevSize)
+		if err != nil {
+			old.Close()
+			return ep, fmt.Errorf("restore from %s: %w", from, err)
+		}
+		ep.PrevRoot = root.String()
+		if opts.Logger != nil {
+			opts.Logger.Warn("restore: the backup's newest entries are not signed; the new log names only the signed part",
+				"from", from, "signed", ep.PrevSize, "unsigned", res.Unsigned)
+		}
+	}
 	if p, err := old.HQPeer(ctx); err == nil {
 		ep.PrevKiosk, ep.HQURL = p.KioskID, p.URL
 	}

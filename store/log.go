@@ -85,7 +85,7 @@ func (d *DB) loadLog(ctx context.Context) error {
 	}
 	var count, kept int64
 	var maxIdx sql.NullInt64
-	_, headSize, err := head(ctx, d.db)
+	signed, headSize, err := head(ctx, d.db)
 	if err != nil && !errors.Is(err, ErrNoLog) {
 		return err
 	}
@@ -108,6 +108,17 @@ func (d *DB) loadLog(ctx context.Context) error {
 	if err != nil {
 		d.broken = keycab.Errorf(keycab.ETAMPERED, "log tree is unreadable: %v: run keycab audit verify", err)
 		return nil
+	}
+	if headSize > 0 {
+		// The head is where the entries this kiosk checks with its MAC
+		// begin (loadTail): it must be a checkpoint of this log, signed
+		// by its key, over the stored tree at that size. Another
+		// program's row with a head on it is not one.
+		cp, err := d.openCheckpoint(signed)
+		if err != nil || cp.Size != headSize || cp.Root != f.Root() {
+			d.broken = keycab.Errorf(keycab.ETAMPERED, "log's head on entry %d is not this log's signed checkpoint of its %d entries: run keycab audit verify", headSize-1, headSize)
+			return nil
+		}
 	}
 	if headSize > 0 {
 		hs, err := d.hashReader(ctx).ReadHashes([]int64{tlog.StoredHashIndex(0, headSize-1)})
@@ -906,6 +917,11 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 		v = d.meta.keys[0].Verifier
 	}
 	c := audit.NewChecker(v, decode)
+	// What this process committed, read before the snapshot: the log only
+	// grows, so the snapshot holds at least that many entries.
+	d.mu.Lock()
+	committed, signer := d.size, d.opts.Signer
+	d.mu.Unlock()
 	// One snapshot for what the entries are checked against.
 	var cps [][]byte
 	var headSize, stored, kept int64
@@ -963,9 +979,6 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	// covers yet (Seal signs one within the seal delay, or at the next
 	// open after a crash): checked for their chain and tree hashes above,
 	// counted, not a fault. A head behind a kept checkpoint is one.
-	d.mu.Lock()
-	committed := d.size
-	d.mu.Unlock()
 	switch {
 	case !d.opts.ReadOnly && d.meta != nil && committed > size:
 		// This process committed more than the file holds: whether a head
@@ -977,7 +990,7 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 	case kept > headSize:
 		return VerifyResult{}, &audit.Problem{Index: headSize, What: fmt.Sprintf("missing: the signed head covers %d entries but a kept checkpoint covers %d (the head was removed or moved back)", headSize, kept)}
 	}
-	if err := d.checkTailMACs(ctx, headSize); err != nil {
+	if err := d.checkTailMACs(ctx, signer, headSize); err != nil {
 		return VerifyResult{}, err
 	}
 	if found, what, fault := d.checkMark(ctx, size); what != "" {
@@ -997,8 +1010,7 @@ func (d *DB) verify(ctx context.Context, v note.Verifier, decode bool) (VerifyRe
 // signer, that every entry from start on carries its MAC
 // (audit.Signer.TailMAC): without the key, a verifier can check the tail
 // only for its chain and hashes.
-func (d *DB) checkTailMACs(ctx context.Context, start int64) error {
-	s := d.opts.Signer
+func (d *DB) checkTailMACs(ctx context.Context, s *audit.Signer, start int64) error {
 	if s == nil {
 		return nil
 	}

@@ -298,3 +298,84 @@ func TestHeadTriggers(t *testing.T) {
 		t.Fatalf("head changed: %v", err)
 	}
 }
+
+// TestBogusHeadRefused: another program, with every trigger in place, adds
+// an entry after the newest (chained, hashes right, no MAC) with some bytes
+// as its head. The kiosk's open checks the head it starts from is its own
+// signature over the stored tree, so it neither signs over the entry nor
+// appends after it.
+func TestBogusHeadRefused(t *testing.T) {
+	signer := storetest.MustSigner(t, "test.keycab/seal")
+	d := storetest.MustOpen(t, signer)
+	mustAppend(t, d, 10)
+	path := d.Path()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw := storetest.MustRawSQL(t, path)
+	ev, err := audit.Decode(storetest.MustLeaf(t, raw, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Actor = "m-forged"
+	l, err := audit.Encode(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustExec(t, raw, "INSERT INTO log_entries (idx, leaf, hashes, head) VALUES (10, ?, x'', x'00')", l)
+	rehashFrom(t, raw, 10)
+	raw.Close()
+
+	k, err := store.Open(ctx, path, store.Options{Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	_, err = k.Append(ctx, store.Record{Event: &audit.Event{Kind: keycab.EventDoorOpened}})
+	if keycab.ErrorCode(err) != keycab.ETAMPERED || !strings.Contains(err.Error(), "not this log's signed checkpoint") {
+		t.Fatalf("append after a forged head: %v", err)
+	}
+	if _, err := k.Verify(ctx, nil); err == nil {
+		t.Fatal("verify with the key passed a log whose newest entry another program wrote")
+	}
+}
+
+// TestRestoreNamesSignedPart: a backup whose newest entries carry no
+// signature (taken from a running kiosk between an append and its head,
+// or with rows added to it) restores, and the new log's epoch vouches only
+// for what the old key signed.
+func TestRestoreNamesSignedPart(t *testing.T) {
+	dir := t.TempDir()
+	d := storetest.MustOpen(t, storetest.MustSigner(t, "test.keycab/kiosk-1"), func(o *store.Options) { o.SealDelay = time.Hour })
+	mustAppend(t, d, 10)
+	backup := filepath.Join(dir, "backup.db")
+	if err := d.Backup(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	raw := storetest.MustRawSQL(t, backup)
+	for i := int64(10); i < 13; i++ {
+		ev, err := audit.Decode(storetest.MustLeaf(t, raw, i-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Actor = "m-forged"
+		l, err := audit.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.MustExec(t, raw, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (?, ?, x'')", i, l)
+	}
+	rehashFrom(t, raw, 10)
+	raw.Close()
+	signedRoot, err := d.TreeRoot(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := store.Restore(ctx, backup, filepath.Join(dir, "restored", "kiosk.db"), filepath.Join(dir, "restored", "epochs"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.PrevSize != 10 || ep.PrevRoot != signedRoot.String() {
+		t.Fatalf("epoch names size %d root %s, want the signed 10, %s", ep.PrevSize, ep.PrevRoot, signedRoot)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -93,6 +94,7 @@ type DB struct {
 	frontier *audit.Frontier
 	prev     tlog.Hash   // leaf hash of the newest entry
 	broken   error       // why the stored log cannot be appended to, if it cannot
+	lock     *os.File    // holds the flock of a database open to append (lockWriter)
 	sealed   int64       // the size the newest signed head covers (<= size)
 	sealing  *time.Timer // the pending Seal, while sealed < size
 	closed   bool
@@ -159,6 +161,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	d.db = db
 	if err := d.init(ctx); err != nil {
 		db.Close()
+		if d.lock != nil {
+			d.lock.Close()
+		}
 		return nil, err
 	}
 	return d, nil
@@ -256,6 +261,9 @@ func (d *DB) init(ctx context.Context) error {
 		return fmt.Errorf("open %s: the signer key %s is not this log's key %s", d.path, d.opts.Signer.VerifierKey, d.meta.vkey)
 	}
 	if d.meta != nil && d.opts.Signer != nil && !d.opts.ReadOnly {
+		if err := d.lockWriter(); err != nil {
+			return err
+		}
 		// Entries a crash left without a head (loadLog checked that this
 		// key wrote them) get one before anything else is appended.
 		if err := d.Seal(ctx); err != nil {
@@ -293,6 +301,27 @@ func (d *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// lockWriter takes an exclusive flock on the database file for as long as
+// it is open to append: one writer at a time signs heads and moves them
+// (another, opened beside it, would move the head from under it), and a
+// second program opening it to append is told at once. SQLite's own locks
+// (fcntl) are separate and unaffected.
+func (d *DB) lockWriter() error {
+	f, err := os.OpenFile(d.path, os.O_RDWR, 0)
+	if err != nil {
+		return d.wrap("open", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("open %s: %w: another program has its log open to append (is keycab-kiosk running?)", d.path, ErrLocked)
+		}
+		return fmt.Errorf("open %s: lock: %w", d.path, err)
+	}
+	d.lock = f
+	return nil
+}
+
 // Close closes the database. A database open to append first signs a
 // head over every entry (Seal) and moves its high-water mark to it.
 func (d *DB) Close() error {
@@ -322,7 +351,11 @@ func (d *DB) Close() error {
 	}
 	d.stmts = nil
 	d.stmtMu.Unlock()
-	return d.db.Close()
+	err := d.db.Close()
+	if d.lock != nil {
+		d.lock.Close()
+	}
+	return err
 }
 
 // Path returns the database file's path.

@@ -317,22 +317,42 @@ func TestSecondWriterConflict(t *testing.T) {
 		b.Close()
 		t.Fatal("opened a log with another key")
 	}
-	// The same key in a second handle.
+	// The same key in a second handle: refused while the first is open
+	// to append, so that it cannot move the head from under it.
 	signer := storetest.MustSigner(t, "test.keycab/two")
 	a2 := storetest.MustOpen(t, signer)
-	b2, err := store.Open(ctx, a2.Path(), store.Options{Signer: signer})
+	mustAppend(t, a2, 2)
+	if b2, err := store.Open(ctx, a2.Path(), store.Options{Signer: signer}); !errors.Is(err, store.ErrLocked) {
+		if err == nil {
+			b2.Close()
+		}
+		t.Fatalf("a second writer: %v, want ErrLocked", err)
+	}
+	// Read-only opens are not writers.
+	ro, err := store.Open(ctx, a2.Path(), store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b2.Close()
-	mustAppend(t, a2, 2)
-	_, err = b2.Append(ctx, workload.New(1).Next())
-	if keycab.ErrorCode(err) != keycab.ECONFLICT {
+	ro.Close()
+	// Another program writing behind the store's back is found out: its
+	// row takes the index the store's next append wants.
+	raw := storetest.MustRawSQL(t, a2.Path())
+	defer raw.Close()
+	storetest.MustExec(t, raw, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (2, x'00', x'')")
+	if _, err := a2.Append(ctx, workload.New(1).Next()); keycab.ErrorCode(err) != keycab.ECONFLICT {
 		t.Fatalf("stale writer: %v, want a conflict", err)
 	}
-	if _, err := b2.Append(ctx, workload.New(2).Next()); keycab.ErrorCode(err) != keycab.ECONFLICT {
+	if _, err := a2.Append(ctx, workload.New(2).Next()); keycab.ErrorCode(err) != keycab.ECONFLICT {
 		t.Fatalf("stale writer again: %v", err)
 	}
+	storetest.MustExec(t, raw, "DROP TRIGGER log_entries_no_delete")
+	storetest.MustExec(t, raw, "DELETE FROM log_entries WHERE idx = 2")
+	a2.Close()
+	a2, err = store.Open(ctx, a2.Path(), store.Options{Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
 	mustAppend(t, a2, 1)
 	res, err := a2.VerifyStrict(ctx, nil)
 	if err != nil || res.Entries != 3 {

@@ -77,7 +77,7 @@ func (m *Main) backup(ctx context.Context) error {
 	if err := m.resolveDataDir(); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	db, err := store.Open(ctx, filepath.Join(m.Config.DataDir, "kiosk.db"), store.Options{ReadOnly: true, Logger: m.log})
+	db, err := m.openSealed(ctx, filepath.Join(m.Config.DataDir, "kiosk.db"))
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -89,6 +89,36 @@ func (m *Main) backup(ctx context.Context) error {
 	m.log.Info("kiosk backed up", "data", m.Config.DataDir, "out", m.Config.Out, "origin", origin, "entries", db.Size())
 	fmt.Fprintf(m.stdout, "backed up %s (log %s, %d entries) to %s\n", m.Config.DataDir, origin, db.Size(), m.Config.Out)
 	return nil
+}
+
+// openSealed opens the kiosk database read-only (the kiosk may be running)
+// once a signed head covers every entry in it: a running kiosk signs one
+// within store.DefaultSealDelay of an append, so this waits a little for
+// it rather than back up entries nothing proves (a restore names only the
+// signed part of a backup). After a few seconds it takes the database as
+// it is, and says so.
+func (m *Main) openSealed(ctx context.Context, path string) (*store.DB, error) {
+	for try := 0; ; try++ {
+		db, err := store.Open(ctx, path, store.Options{ReadOnly: true, Logger: m.log})
+		if err != nil {
+			return nil, err
+		}
+		_, head, err := db.Head(ctx)
+		if (err == nil && head == db.Size()) || errors.Is(err, store.ErrNoLog) {
+			return db, nil
+		}
+		if try == 30 {
+			m.log.Warn("backup: the newest entries have no signed head yet; a restore of this backup names only the signed part",
+				"entries", db.Size(), "signed", head, "err", err)
+			return db, nil
+		}
+		db.Close()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // restore makes the data directory's database from the backup --from.

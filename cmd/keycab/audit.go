@@ -94,8 +94,8 @@ func loadVerifier(s string) (note.Verifier, error) {
 func auditVerifyCommand() *command {
 	return &command{
 		name:    "verify",
-		summary: "Recompute the whole log and check every stored hash and checkpoint signature, and (--db) every kept personal text against its entry's reference and every kept camera still against its entry's hash. Exit 0 if it verifies (erased texts and those removed by retention are counted, not faults), 1 naming the first bad entry.",
-		usage:   "--db FILE [--key VERIFIER|@FILE]  |  --tiles DIR|URL --key VERIFIER|@FILE [--cosigner VERIFIER|@FILE] [--witness VERIFIER|@FILE ... [--witnesses-required N]] [--token T]",
+		summary: "Recompute the whole log and check every stored hash and checkpoint signature, and (--db) every kept personal text against its entry's reference and every kept camera still against its entry's hash. Exit 0 if it verifies (erased texts and those removed by retention are counted, not faults), 1 naming the first bad entry, or (--db) when the newest entries carry no signature yet and --allow-unsigned is not given.",
+		usage:   "--db FILE [--key VERIFIER|@FILE] [--allow-unsigned]  |  --tiles DIR|URL --key VERIFIER|@FILE [--cosigner VERIFIER|@FILE] [--witness VERIFIER|@FILE ... [--witnesses-required N]] [--token T]",
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			db := fs.String("db", "", "kiosk database `file`")
 			tiles := fs.String("tiles", "", "a log as C2SP tlog-tiles: an export `directory`, or HQ's URL of a kiosk's log (https://HQ/v1/kiosks/ID/log)")
@@ -108,6 +108,7 @@ func auditVerifyCommand() *command {
 			})
 			required := fs.Int("witnesses-required", -1, "with --witness: how many of the named witnesses must have cosigned a checkpoint of the log (default: all of them)")
 			token := fs.String("token", "", "with a --tiles URL: bearer token for HQ (default $KEYCAB_TOKEN; none for a log its organisation publishes)")
+			allowUnsigned := fs.Bool("allow-unsigned", false, "with --db: pass a log whose newest entries no signed checkpoint covers yet (a copy of a running kiosk's database, or one a power cut left before the kiosk started again); they are checked for their chain and hashes only, which does not prove them")
 			return func(ctx context.Context, e *env, args []string) error {
 				if *required < 0 {
 					*required = len(witnesses)
@@ -142,6 +143,12 @@ func auditVerifyCommand() *command {
 				} else if err != nil {
 					return err
 				}
+				if res.Unsigned > 0 && !*allowUnsigned {
+					// Without the kiosk's key a verifier cannot tell entries
+					// a crash left before their head from entries edited or
+					// added behind a reused older checkpoint.
+					return &exitError{code: 1, msg: fmt.Sprintf("verify %s: NOT PROVEN: the newest %d of %d entries carry no signature yet; they chain and match their hashes, which an editor can arrange. The kiosk checks them with its key and signs them when it next starts; verify again then, or give --allow-unsigned to accept them unproven", *db, res.Unsigned, res.Entries)}
+				}
 				fmt.Fprintf(e.stdout, "ok: %d entries, tree size %d, root %s, %d signed checkpoints verified, %d personal texts match their references, %d erased, %d removed by retention (%s)%s%s\n",
 					res.Entries, res.Entries, res.Root, res.Checkpoints, res.Texts, res.Erased, res.Expired, res.Elapsed.Round(time.Millisecond), stillsSaid(res.Stills), unsignedSaid(res.Unsigned))
 				return nil
@@ -157,9 +164,9 @@ func unsignedSaid(n int64) string {
 	case 0:
 		return ""
 	case 1:
-		return "; the newest entry is not signed yet (it chains and matches its hashes; the kiosk signs a head within a second, or when it next starts)"
+		return "; the newest entry is not signed yet (it chains and matches its hashes; --allow-unsigned: accepted unproven)"
 	}
-	return fmt.Sprintf("; the newest %d entries are not signed yet (they chain and match their hashes; the kiosk signs a head within a second, or when it next starts)", n)
+	return fmt.Sprintf("; the newest %d entries are not signed yet (they chain and match their hashes; --allow-unsigned: accepted unproven)", n)
 }
 
 // stillsSaid is verify's word on camera stills, none when the log keeps
