@@ -181,15 +181,7 @@ func TestForgedTailRefused(t *testing.T) {
 		{"tail entry edited and re-hashed", func(t *testing.T, path string) {
 			raw := storetest.MustRawSQL(t, path)
 			defer raw.Close()
-			ev, err := audit.Decode(storetest.MustLeaf(t, raw, 5))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev.Actor = "m-someone-else"
-			l, err := audit.Encode(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := storetest.ForgedLeaf(t, raw, 5, "m-someone-else")
 			storetest.MustExec(t, raw, "DROP TRIGGER log_entries_no_update")
 			storetest.MustExec(t, raw, "UPDATE log_entries SET leaf = ? WHERE idx = 5", l)
 			rehashFrom(t, raw, 5)
@@ -197,15 +189,7 @@ func TestForgedTailRefused(t *testing.T) {
 		{"entry appended behind the kiosk's back", func(t *testing.T, path string) {
 			raw := storetest.MustRawSQL(t, path)
 			defer raw.Close()
-			ev, err := audit.Decode(storetest.MustLeaf(t, raw, 9))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev.Actor = "m-x"
-			l, err := audit.Encode(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := storetest.ForgedLeaf(t, raw, 9, "m-x")
 			storetest.MustExec(t, raw, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (10, ?, x'')", l)
 			rehashFrom(t, raw, 10)
 		}, 10, 10},
@@ -313,15 +297,7 @@ func TestBogusHeadRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := storetest.MustRawSQL(t, path)
-	ev, err := audit.Decode(storetest.MustLeaf(t, raw, 9))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev.Actor = "m-forged"
-	l, err := audit.Encode(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := storetest.ForgedLeaf(t, raw, 9, "m-forged")
 	storetest.MustExec(t, raw, "INSERT INTO log_entries (idx, leaf, hashes, head) VALUES (10, ?, x'', x'00')", l)
 	rehashFrom(t, raw, 10)
 	raw.Close()
@@ -354,15 +330,7 @@ func TestRestoreNamesSignedPart(t *testing.T) {
 	}
 	raw := storetest.MustRawSQL(t, backup)
 	for i := int64(10); i < 13; i++ {
-		ev, err := audit.Decode(storetest.MustLeaf(t, raw, i-1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev.Actor = "m-forged"
-		l, err := audit.Encode(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := storetest.ForgedLeaf(t, raw, i-1, "m-forged")
 		storetest.MustExec(t, raw, "INSERT INTO log_entries (idx, leaf, hashes) VALUES (?, ?, x'')", i, l)
 	}
 	rehashFrom(t, raw, 10)

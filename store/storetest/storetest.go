@@ -91,6 +91,23 @@ func MustLeaf(tb testing.TB, db *sql.DB, i int64) []byte {
 	return l
 }
 
+// ForgedLeaf returns the bytes of entry i on a raw handle with its actor
+// changed to actor, re-encoded as a well-formed entry: what a forger
+// writes in place of the entry, or after it.
+func ForgedLeaf(tb testing.TB, db *sql.DB, i int64, actor string) []byte {
+	tb.Helper()
+	ev, err := audit.Decode(MustLeaf(tb, db, i))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ev.Actor = actor
+	l, err := audit.Encode(ev)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
 // Config returns a small config snapshot of version v: one slotted cabinet
 // with three slots and key sets, three members with badges (and one
 // revoked badge), and QR tokens for the key sets.
