@@ -73,10 +73,11 @@
 // append writes about one page, as a plain insert does. A log's first
 // append, a key rotation and every checkpoint kept for good are signed in
 // the entry's own transaction. Checkpoints are kept for good at every
-// multiple of RetainEvery entries and whenever one leaves the kiosk (a
-// push to HQ, a boot, an export), so a verifier checks a bounded number of
-// signatures while the chain and the kept checkpoints still catch every
-// edit.
+// multiple of RetainEvery entries, at a key rotation and at a new epoch
+// (store's Retain); the newest head covers the rest, and the cosigned
+// checkpoints HQ returns are kept beside the log. So a verifier checks a
+// bounded number of signatures while the chain and the kept checkpoints
+// still catch every edit.
 //
 // Between an append and its head, and after a crash in between until the
 // writer opens the log again, the newest entries are not covered by a
