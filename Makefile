@@ -228,16 +228,22 @@ chroot-test: dist ## install, remove and purge the amd64 packages on a clean Deb
 # host's loopback and run under the package's systemd unit and watchdog
 # on kernel devices the test drives from outside the kiosk (a gpio-sim
 # chip's lines, an RDM6300 on a UART, a keyboard-wedge reader through
-# uinput, a v4l2loopback camera, the i6300esb watchdog), a take and a
-# return checked at HQ, a wiring file naming a missing line refused
-# (deploy/vm_test.go, docs/HARDWARE.md "A virtual Pi"). The image (a raw
+# uinput, a v4l2loopback camera, the i6300esb watchdog): a take and a
+# return checked at HQ, a wiring file naming a missing line refused, then
+# the faults: the network cut and restored, the kiosk frozen (SIGSTOP)
+# and restarted by its watchdog, VM_RESETS power cuts in the middle of a
+# take (qemu killed, the disk a qcow2 overlay kept across boots), the
+# packages upgraded in place and purged, systemd frozen and the hardware
+# watchdog resetting the VM (deploy/vm_test.go, vmrig_test.go,
+# vmfault_test.go; docs/HARDWARE.md "A virtual Pi"). The image (a raw
 # ext4 disk debootstrapped from the mirror this machine's apt uses, with
 # the packages' dependencies, and gpio-sim and v4l2loopback built out of
 # tree for its kernel) is cached in ~/.cache/keycab/vm, its packages in
 # ~/.cache/keycab/vm-debootstrap and ~/.cache/keycab/vm-kbuild-apt.
 # Needs root.
-VM_DEBS := qemu-system-x86 debootstrap debian-archive-keyring e2fsprogs openssh-client
+VM_DEBS := qemu-system-x86 qemu-utils debootstrap debian-archive-keyring e2fsprogs openssh-client ffmpeg
+VM_RESETS ?= 20
 
 vm-test: dist ## boot a Debian VM, install the packages, run the enrolled kiosk under systemd
 	$(call install-debs,$(VM_DEBS))
-	KEYCAB_DIST=$(abspath $(DIST)) KEYCAB_VM=1 $(GO) test -count=1 -timeout 30m -v -run '^TestVMKiosk$$' ./deploy
+	KEYCAB_DIST=$(abspath $(DIST)) KEYCAB_VM=1 KEYCAB_VM_RESETS=$(VM_RESETS) $(GO) test -count=1 -timeout 80m -v -run '^TestVMKiosk$$' ./deploy
