@@ -262,9 +262,10 @@ func (c gpioChip) attr(t *testing.T, line, attr string) string {
 	return fmt.Sprintf("/sys/bus/gpio/devices/%s/sim_gpio%d/%s", c.name, i, attr)
 }
 
-// set sets the level outside input line, High (its pull-up) or Low, and
-// keeps it on the guest's disk for its next boot (gpioLevels), synced
-// before set returns.
+// set sets the level outside input line, High (its pull-up) or Low,
+// having first kept it on the guest's disk for its next boot
+// (gpioLevels, synced): the kiosk sees the edge as set returns, so that a
+// power cut right after it finds the world as the kiosk last saw it.
 func (c gpioChip) set(t *testing.T, line string, high bool) {
 	t.Helper()
 	pull := "pull-down"
@@ -272,7 +273,7 @@ func (c gpioChip) set(t *testing.T, line string, high bool) {
 		pull = "pull-up"
 	}
 	kept := fmt.Sprintf("%s/%d", gpioLevels, slices.Index(vmGPIOLines, line))
-	c.v.run(t, "echo "+pull+" > "+c.attr(t, line, "pull")+" && echo "+pull+" > "+kept+".new && mv "+kept+".new "+kept+" && sync")
+	c.v.run(t, "echo "+pull+" > "+kept+".new && mv "+kept+".new "+kept+" && sync && echo "+pull+" > "+c.attr(t, line, "pull"))
 }
 
 // levels returns the value of every line (what the kiosk drives on its

@@ -394,7 +394,9 @@ func (r *vmRig) aptInstall(t *testing.T, debs []string) string {
 func (r *vmRig) checkWatchdog(t *testing.T) {
 	t.Helper()
 	wd := r.v.run(t, "systemctl show -P WatchdogDevice; cat /sys/class/watchdog/watchdog0/identity /sys/class/watchdog/watchdog0/state /sys/class/watchdog/watchdog0/timeout")
-	if f := strings.Fields(wd); len(f) < 4 || f[0] != "/dev/watchdog0" || !strings.Contains(wd, "i6300ESB timer\nactive\n"+strings.TrimSuffix(vmWatchdog, "s")+"\n") {
+	// systemd names the device it opened, /dev/watchdog0 or its alias
+	// /dev/watchdog.
+	if f := strings.Fields(wd); len(f) < 4 || (f[0] != "/dev/watchdog0" && f[0] != "/dev/watchdog") || !strings.Contains(wd, "i6300ESB timer\nactive\n"+strings.TrimSuffix(vmWatchdog, "s")+"\n") {
 		t.Errorf("boot %d: systemd does not run the i6300esb watchdog with a %s timeout: %q", r.v.boots, vmWatchdog, wd)
 	}
 }
@@ -486,7 +488,12 @@ func (r *vmRig) rebooted(t *testing.T) {
 		r.uart = nil
 	}
 	r.mark, r.watchFrom = 0, 0
-	r.chip.name = strings.TrimSpace(r.v.run(t, "cat /run/keycab-vm-chip"))
+	// SSH may answer before the chip's unit has made it.
+	testenv.Eventually(t, 3*time.Minute, "keycab-vm-gpio.service making the chip", func() bool {
+		out, err := r.v.try(30*time.Second, "cat /run/keycab-vm-chip")
+		r.chip.name = strings.TrimSpace(out)
+		return err == nil
+	})
 }
 
 // expect waits for want on the kiosk's console after what it has read.
