@@ -214,21 +214,30 @@ port = /dev/ttyS1
 	return b.String()
 }()
 
-// gpioSimScript is the shell script that loads gpio-sim in the guest and
-// makes the chip "keycab" with lines named lines (bank0), live, and its
-// /dev/gpiochipN readable and writable by the gpio group (the image's
-// udev rule and group, as Raspberry Pi OS has them). It prints the chip's
-// name.
-func gpioSimScript(lines []string) string {
+// gpioLevels is the guest's directory of the levels the test set on the
+// chip's inputs (gpioChip.set), a file a line named by its offset holding
+// its pull: kept on disk, so that a power cut changes them no more than
+// it moves a cabinet's keys.
+const gpioLevels = "/var/lib/keycab-vm/levels"
+
+// gpioUpScript is the shell script that loads gpio-sim in the guest at
+// boot and makes the chip "keycab" with lines named lines (bank0), live,
+// its /dev/gpiochipN readable and writable by the gpio group (the image's
+// udev rule and group, as Raspberry Pi OS has them), and its inputs at
+// the levels in gpioLevels; it writes the chip's name into
+// /run/keycab-vm-chip.
+func gpioUpScript(lines []string) string {
 	var b strings.Builder
-	b.WriteString("set -e\nmodprobe gpio-sim\n")
+	b.WriteString("#!/bin/sh\n# keycab VM test: the cabinet's GPIO chip (deploy/vmgpio_test.go)\nset -e\nmodprobe gpio-sim\n")
 	b.WriteString("mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config\n")
 	b.WriteString("d=/sys/kernel/config/gpio-sim/keycab\nmkdir $d $d/bank0\n")
 	fmt.Fprintf(&b, "echo keycab-vm > $d/bank0/label\necho %d > $d/bank0/num_lines\n", len(lines))
 	for i, l := range lines {
 		fmt.Fprintf(&b, "mkdir $d/bank0/line%d && echo %s > $d/bank0/line%d/name\n", i, l, i)
 	}
-	b.WriteString("echo 1 > $d/live\nudevadm settle\ncat $d/bank0/chip_name\n")
+	b.WriteString("echo 1 > $d/live\nchip=$(cat $d/bank0/chip_name)\n")
+	fmt.Fprintf(&b, "for f in %s/*; do\n\tcase $f in *.new) continue ;; esac\n\t[ -e \"$f\" ] || continue\n\tcat \"$f\" > /sys/bus/gpio/devices/$chip/sim_gpio${f##*/}/pull\ndone\n", gpioLevels)
+	b.WriteString("udevadm settle\necho $chip > /run/keycab-vm-chip\n")
 	return b.String()
 }
 
@@ -253,14 +262,18 @@ func (c gpioChip) attr(t *testing.T, line, attr string) string {
 	return fmt.Sprintf("/sys/bus/gpio/devices/%s/sim_gpio%d/%s", c.name, i, attr)
 }
 
-// set sets the level outside input line: High (its pull-up) or Low.
+// set sets the level outside input line, High (its pull-up) or Low,
+// having first kept it on the guest's disk for its next boot
+// (gpioLevels, synced): the kiosk sees the edge as set returns, so that a
+// power cut right after it finds the world as the kiosk last saw it.
 func (c gpioChip) set(t *testing.T, line string, high bool) {
 	t.Helper()
 	pull := "pull-down"
 	if high {
 		pull = "pull-up"
 	}
-	c.v.run(t, "echo "+pull+" > "+c.attr(t, line, "pull"))
+	kept := fmt.Sprintf("%s/%d", gpioLevels, slices.Index(vmGPIOLines, line))
+	c.v.run(t, "echo "+pull+" > "+kept+".new && mv "+kept+".new "+kept+" && sync && echo "+pull+" > "+c.attr(t, line, "pull"))
 }
 
 // levels returns the value of every line (what the kiosk drives on its

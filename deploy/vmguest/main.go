@@ -15,7 +15,16 @@
 //	    YUYV frames at 10 a second: mid grey, or, for two seconds after a
 //	    line "show" on the FIFO (a fob held up to the camera), the frames
 //	    of FILE (raw YUYV, as ffmpeg's -f rawvideo -pix_fmt yuyv422 writes
-//	    them) in a loop.
+//	    them) in a loop;
+//	vmguest watch -sim DIR -out FILE
+//	    the lines of the gpio-sim bank whose configfs directory is DIR
+//	    (its chip_name and lineK/name), their values read from sysfs
+//	    every 2 ms: FILE gets every line's first value and each change
+//	    after, one a line ("NS NAME 0|1", NS the CLOCK_BOOTTIME
+//	    nanoseconds), each written as it is seen.
+//
+// wedge, camera and watch tell systemd when they are ready (sd_notify's
+// READY=1, for units of Type=notify), and print "ready".
 //
 // Linux only; the VM test builds it for the guest with CGO_ENABLED=0.
 package main
@@ -26,8 +35,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -58,7 +71,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: vmguest wedge|grabbed|camera ...")
+		fmt.Fprintln(os.Stderr, "usage: vmguest wedge|grabbed|camera|watch ...")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -66,6 +79,8 @@ func main() {
 	fifo := fs.String("fifo", "", "wedge, camera: the FIFO of commands (made if missing)")
 	device := fs.String("device", "", "camera: the v4l2loopback device")
 	frames := fs.String("frames", "", "camera: the file of raw YUYV frames")
+	sim := fs.String("sim", "", "watch: the gpio-sim bank's configfs directory")
+	out := fs.String("out", "", "watch: the file of the lines' values")
 	fs.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
@@ -75,6 +90,8 @@ func main() {
 		err = wedge(*name, *fifo)
 	case "camera":
 		err = cameraLoop(*device, *frames, *fifo)
+	case "watch":
+		err = watch(*sim, *out)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -160,7 +177,9 @@ func wedge(name, fifo string) error {
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	fmt.Println("ready")
+	if err := ready(); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-stop:
@@ -258,7 +277,14 @@ func cameraLoop(device, frames, fifo string) error {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	tick := time.NewTicker(time.Second / camF)
 	defer tick.Stop()
-	fmt.Println("ready")
+	// A frame first: with exclusive_caps, the device offers capture only
+	// once its producer has written.
+	if _, err := unix.Write(fd, blank); err != nil {
+		return fmt.Errorf("write a frame to %s: %w", device, err)
+	}
+	if err := ready(); err != nil {
+		return err
+	}
 	// Two seconds: shorter than the kiosk's scan cool-down, so that the
 	// fob is seen as one scan.
 	const showFrames = 2 * camF
@@ -280,6 +306,106 @@ func cameraLoop(device, frames, fifo string) error {
 			if _, err := unix.Write(fd, frame); err != nil {
 				return fmt.Errorf("write a frame to %s: %w", device, err)
 			}
+		}
+	}
+}
+
+// ready prints "ready" and, under systemd, sends READY=1 to the unit's
+// notification socket.
+func ready() error {
+	fmt.Println("ready")
+	sock := os.Getenv("NOTIFY_SOCKET")
+	if sock == "" {
+		return nil
+	}
+	if sock[0] == '@' {
+		sock = "\x00" + sock[1:] // an abstract socket
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("sd_notify: %w", err)
+	}
+	defer c.Close()
+	_, err = c.Write([]byte("READY=1"))
+	return err
+}
+
+// watch records the values of the gpio-sim bank's lines (see the
+// command's doc) until a signal.
+func watch(sim, out string) error {
+	if sim == "" || out == "" {
+		return errors.New("watch needs -sim and -out")
+	}
+	chip, err := os.ReadFile(filepath.Join(sim, "chip_name"))
+	if err != nil {
+		return err
+	}
+	dirs, err := filepath.Glob(filepath.Join(sim, "line*"))
+	if err != nil || len(dirs) == 0 {
+		return fmt.Errorf("%s: no lines (%v)", sim, err)
+	}
+	type line struct {
+		name  string
+		value *os.File
+		last  byte
+	}
+	var lines []*line
+	for _, d := range dirs {
+		k, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "line"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+		name, err := os.ReadFile(filepath.Join(d, "name"))
+		if err != nil {
+			return err
+		}
+		v, err := os.Open(fmt.Sprintf("/sys/bus/gpio/devices/%s/sim_gpio%d/value", strings.TrimSpace(string(chip)), k))
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		lines = append(lines, &line{name: strings.TrimSpace(string(name)), value: v})
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	buf := make([]byte, 4)
+	for first := true; ; first = false {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+			return err
+		}
+		var b []byte
+		for _, l := range lines {
+			n, err := l.value.ReadAt(buf, 0)
+			if n == 0 {
+				return fmt.Errorf("read %s: %w", l.value.Name(), err)
+			}
+			if v := buf[0]; first || v != l.last {
+				l.last = v
+				b = fmt.Appendf(b, "%d %s %c\n", ts.Nano(), l.name, v)
+			}
+		}
+		if len(b) > 0 {
+			if _, err := f.Write(b); err != nil {
+				return err
+			}
+		}
+		if first {
+			if err := ready(); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-tick.C:
 		}
 	}
 }
