@@ -583,12 +583,7 @@ func (r *vmRig) openForTake(t *testing.T, n int) {
 func (r *vmRig) take(t *testing.T, n int) {
 	t.Helper()
 	r.openForTake(t, n)
-	r.chip.set(t, "DOOR_SENSE", true)
-	r.chip.set(t, fmt.Sprintf("SLOT%d_SENSE", n), false)
-	r.expect(t, fmt.Sprintf("slot %d's key sensor Low", n), "Taken:")
-	r.chip.set(t, "DOOR_SENSE", false)
-	r.secured(t, "after the take")
-	r.say(t, "cancel", "Scan your badge")
+	r.moveKey(t, n, false)
 }
 
 // giveBack returns the key of slot n, which the badge's member holds.
@@ -597,11 +592,23 @@ func (r *vmRig) giveBack(t *testing.T, n int) {
 	r.badge(t, vmBen, "return 1:")
 	r.say(t, "return "+r.keySets[n], fmt.Sprintf("Slot %d is open", n))
 	r.releasedNow(t, fmt.Sprintf("SLOT%d_LOCK", n))
+	r.moveKey(t, n, true)
+}
+
+// moveKey, with slot n open, opens the door, takes the key out of the
+// slot or puts it in, waits for the kiosk to say so, closes the door,
+// waits for every lock to be secured and leaves the done screen.
+func (r *vmRig) moveKey(t *testing.T, n int, in bool) {
+	t.Helper()
+	level, done := "Low", "Taken:"
+	if in {
+		level, done = "High", "Returned:"
+	}
 	r.chip.set(t, "DOOR_SENSE", true)
-	r.chip.set(t, fmt.Sprintf("SLOT%d_SENSE", n), true)
-	r.expect(t, fmt.Sprintf("slot %d's key sensor High", n), "Returned:")
+	r.chip.set(t, fmt.Sprintf("SLOT%d_SENSE", n), in)
+	r.expect(t, fmt.Sprintf("slot %d's key sensor %s", n, level), done)
 	r.chip.set(t, "DOOR_SENSE", false)
-	r.secured(t, "after the return")
+	r.secured(t, "after "+done)
 	r.say(t, "cancel", "Scan your badge")
 }
 
@@ -609,23 +616,12 @@ func (r *vmRig) giveBack(t *testing.T, n int) {
 // UART and the wedge reader, the fob on the camera.
 func (r *vmRig) takeAndReturn(t *testing.T) {
 	t.Helper()
-	r.openForTake(t, 1)
-	r.chip.set(t, "DOOR_SENSE", true)
-	r.chip.set(t, "SLOT1_SENSE", false)
-	r.expect(t, "slot 1's key sensor Low", "Taken:")
-	r.chip.set(t, "DOOR_SENSE", false)
-	r.secured(t, "after the take")
-	r.say(t, "cancel", "Scan your badge")
+	r.take(t, 1)
 	r.typed(t, vmBen, "return 1:")
 	r.v.run(t, "echo show > /run/keycab-camera")
 	r.expect(t, "slot 1's fob held up to the camera", "Slot 1 is open")
 	r.releasedNow(t, "SLOT1_LOCK")
-	r.chip.set(t, "DOOR_SENSE", true)
-	r.chip.set(t, "SLOT1_SENSE", true)
-	r.expect(t, "slot 1's key sensor High", "Returned:")
-	r.chip.set(t, "DOOR_SENSE", false)
-	r.secured(t, "after the return")
-	r.say(t, "cancel", "Scan your badge")
+	r.moveKey(t, 1, true)
 
 	testenv.Eventually(t, 30*time.Second, "the take, the return and the door at HQ", func() bool {
 		kinds := map[keycab.EventKind]bool{}
