@@ -52,7 +52,7 @@ FUZZ_TARGETS := \
 .PHONY: help build test test-short deps demo-deps fuzz cross lint bench-once demo bench bench-qr clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 build: ## build the programs into bin/ (keycab and keycab-hq pure Go; keycab-kiosk with cgo)
 	$(GO) build -o $(BIN)/ ./cmd/keycab ./cmd/keycab-hq

@@ -546,7 +546,13 @@ func TestVMArm64(t *testing.T) {
 	if st := strings.TrimSpace(v.run(t, "systemctl is-active keycab-kiosk.service || true")); st == "active" {
 		t.Errorf("keycab-kiosk.service runs before enrolment")
 	}
-	t.Logf("the kiosk's program: %s", strings.TrimSpace(v.run(t, "keycab-kiosk --version 2>&1 | head -n 1; true")))
+	pkgs := strings.TrimSpace(v.run(t, `dpkg-query -W -f '${Package} ${Version} ${Architecture} ${db:Status-Abbrev}\n' keycab keycab-kiosk`))
+	t.Logf("installed: %s", strings.ReplaceAll(pkgs, "\n", "; "))
+	for _, l := range strings.Split(pkgs, "\n") {
+		if f := strings.Fields(l); len(f) != 4 || f[2] != "arm64" || f[3] != "ii" {
+			t.Errorf("installed package %q, want arm64 and ii", l)
+		}
+	}
 
 	// Enrol as the kiosk's user, through the guestfwd to HQ, on the
 	// simulated cabinet, into the data directory of the unit's condition.
