@@ -105,26 +105,34 @@ func debDepends(t *testing.T, deb string) []string {
 // install them. The image's name is a digest of what went into it.
 func MustVMImage(t *testing.T, debs []string) vmImage {
 	t.Helper()
+	return cachedVMImage(t, debs, "amd64", "vm", vmImageVersion, vmPackages, buildVMImage)
+}
+
+// cachedVMImage returns the image of architecture arch for the packages
+// debs from $cache/dir, named by a digest of version, packages and the
+// debs' dependencies, which build builds when it is not there.
+func cachedVMImage(t *testing.T, debs []string, arch, dir, version string, packages []string, build func(*testing.T, vmImage, string)) vmImage {
+	t.Helper()
 	var deps []string
 	for _, deb := range debs {
 		deps = append(deps, debDepends(t, deb)...)
 	}
 	slices.Sort(deps)
 	deps = slices.Compact(deps)
-	sum := sha256.Sum256([]byte(vmImageVersion + "\n" + strings.Join(vmPackages, " ") + "\n" + strings.Join(deps, " ")))
+	sum := sha256.Sum256([]byte(version + "\n" + strings.Join(packages, " ") + "\n" + strings.Join(deps, " ")))
 	cache := chrootCache(t)
-	img := vmImage{dir: filepath.Join(cache, "vm", "bookworm-amd64-"+hex.EncodeToString(sum[:6])), packages: vmPackages, dependencies: deps}
+	img := vmImage{dir: filepath.Join(cache, dir, "bookworm-"+arch+"-"+hex.EncodeToString(sum[:6])), packages: packages, dependencies: deps}
 	img.disk, img.kernel, img.initrd = filepath.Join(img.dir, "root.raw"), filepath.Join(img.dir, "vmlinuz"), filepath.Join(img.dir, "initrd.img")
 	img.sshKey = filepath.Join(img.dir, "id_ed25519")
 	if _, err := os.Stat(filepath.Join(img.dir, "ready")); err == nil {
-		t.Logf("VM image %s (cached)", img.dir)
+		t.Logf("%s VM image %s (cached)", arch, img.dir)
 		return img
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	buildVMImage(t, img, cache)
-	t.Logf("VM image %s built in %v", img.dir, time.Since(start).Round(time.Second))
+	build(t, img, cache)
+	t.Logf("%s VM image %s built in %v", arch, img.dir, time.Since(start).Round(time.Second))
 	return img
 }
 
@@ -191,19 +199,11 @@ func buildVMImage(t *testing.T, img vmImage, cache string) {
 
 	write := func(path, text string, mode fs.FileMode) {
 		t.Helper()
-		p := filepath.Join(root, path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), mode); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, root, path, text, mode)
 	}
 	write("etc/hostname", "keycab-vm\n", 0o644)
 	write("etc/hosts", "127.0.0.1 localhost\n127.0.1.1 keycab-vm\n", 0o644)
 	write("etc/fstab", "/dev/vda / ext4 defaults,errors=remount-ro 0 1\n", 0o644)
-	// The user-mode network's DHCP gives the guest 10.0.2.15.
-	write("etc/systemd/network/10-eth.network", "[Match]\nName=eth* en*\n\n[Network]\nDHCP=ipv4\n", 0o644)
 	MustRun(t, "chroot", root, "systemctl", "enable", "systemd-networkd.service", "ssh.service")
 	// The serial console shows the boot; nothing logs in there.
 	// apt's daily timers would find no mirror, and could hold dpkg's
@@ -217,13 +217,7 @@ func buildVMImage(t *testing.T, img vmImage, cache string) {
 	MustRun(t, "chroot", root, "groupadd", "--system", "gpio")
 	write("etc/udev/rules.d/60-keycab-vm-gpio.rules", vmGPIORules, 0o644)
 
-	MustRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "keycab-vm-test", "-f", img.sshKey)
-	pub, err := os.ReadFile(img.sshKey + ".pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	write("root/.ssh/authorized_keys", string(pub), 0o600)
-	write("etc/ssh/sshd_config.d/keycab-vm.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n", 0o644)
+	vmAccess(t, root, img.sshKey)
 	MustRun(t, "chroot", root, "apt-get", "clean")
 	os.Remove(filepath.Join(root, "etc/machine-id"))
 	write("etc/machine-id", "", 0o444) // systemd makes one at first boot
@@ -245,6 +239,34 @@ func buildVMImage(t *testing.T, img vmImage, cache string) {
 	}
 	manifest := "packages: " + strings.Join(img.packages, " ") + "\ndependencies of the keycab packages: " + strings.Join(img.dependencies, " ") + "\n"
 	if err := os.WriteFile(filepath.Join(img.dir, "ready"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vmAccess gives the image root its network (DHCP on every interface;
+// the user-mode networks' DHCP gives eth0 10.0.2.15) and the test its
+// way in: an SSH key made with the image, sshKey, which root accepts.
+func vmAccess(t *testing.T, root, sshKey string) {
+	t.Helper()
+	writeFile(t, root, "etc/systemd/network/10-eth.network", "[Match]\nName=eth* en*\n\n[Network]\nDHCP=ipv4\n", 0o644)
+	MustRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "keycab-vm-test", "-f", sshKey)
+	pub, err := os.ReadFile(sshKey + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, root, "root/.ssh/authorized_keys", string(pub), 0o600)
+	writeFile(t, root, "etc/ssh/sshd_config.d/keycab-vm.conf", "PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n", 0o644)
+}
+
+// writeFile writes text into the file path under root, making its
+// directories.
+func writeFile(t *testing.T, root, path, text string, mode fs.FileMode) {
+	t.Helper()
+	p := filepath.Join(root, path)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), mode); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -281,11 +303,37 @@ func vmAccel() (args []string, why string) {
 	return tcg, "TCG: /dev/kvm opens but neither kvm_intel nor kvm_amd is loaded"
 }
 
+// vmArch is what booting a VM of one architecture takes besides its
+// image.
+type vmArch struct {
+	qemu, qemuPackage string // the qemu-system program and its Debian package
+	// machine returns qemu's options for the machine (accelerator, CPU,
+	// memory, CPUs, no default devices, no reboot), and why it chose them.
+	machine func() ([]string, string)
+	console string   // the guest's serial console
+	devices []string // further devices
+	uart    bool     // a second serial port (ttyS1) on a unix socket
+}
+
+// vmAMD64 is the amd64 VM: KVM where usable (vmAccel), 1 GiB, the
+// i6300esb watchdog and a second UART for the RDM6300 reader.
+var vmAMD64 = vmArch{
+	qemu: "qemu-system-x86_64", qemuPackage: "qemu-system-x86",
+	machine: func() ([]string, string) {
+		accel, why := vmAccel()
+		return append(accel, "-m", "1024", "-smp", "2", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"), why
+	},
+	console: "ttyS0",
+	devices: []string{"-device", "i6300esb"},
+	uart:    true,
+}
+
 // vm is a qemu guest booted from a vmImage: its disk a qcow2 overlay on
 // the image (the image is not changed) that keeps the guest's writes
 // from one boot to the next, as a Pi's SD card does across power cuts. It
 // is reached by SSH through a port forwarded from the host's loopback.
 type vm struct {
+	arch   vmArch
 	img    vmImage
 	hqAddr string
 	dir    string // the test's directory: the overlay, each boot's console and sockets
@@ -303,14 +351,14 @@ type vm struct {
 	done    chan error
 }
 
-// bootVM boots img (vm.boot) on a new overlay and waits up to wait for SSH
-// to answer.
-func bootVM(t *testing.T, img vmImage, hqAddr string, wait time.Duration) *vm {
+// bootVM boots img, of architecture arch, (vm.boot) on a new overlay and
+// waits up to wait for SSH to answer.
+func bootVM(t *testing.T, arch vmArch, img vmImage, hqAddr string, wait time.Duration) *vm {
 	t.Helper()
-	testenv.MustHaveTool(t, "qemu-system-x86_64", "qemu-system-x86")
+	testenv.MustHaveTool(t, arch.qemu, arch.qemuPackage)
 	qemuImg := testenv.MustHaveTool(t, "qemu-img", "qemu-utils")
 	testenv.MustHaveTool(t, "ssh", "openssh-client")
-	v := &vm{img: img, hqAddr: hqAddr, dir: t.TempDir()}
+	v := &vm{arch: arch, img: img, hqAddr: hqAddr, dir: t.TempDir()}
 	v.disk = filepath.Join(v.dir, "disk.qcow2")
 	MustRun(t, qemuImg, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", img.disk, v.disk)
 	t.Cleanup(func() {
@@ -324,18 +372,18 @@ func bootVM(t *testing.T, img vmImage, hqAddr string, wait time.Duration) *vm {
 	return v
 }
 
-// boot starts qemu-system-x86_64 on the VM's disk (KVM when /dev/kvm is
-// usable, else TCG): 1 GiB, 2 CPUs, the serial console (ttyS0) to a file
-// of this boot, a second serial port (ttyS1, where vmWiring's RDM6300
-// reader is) on a unix socket the test writes into, the QMP monitor on
-// another, the i6300esb watchdog, and two user-mode networks restricted
-// to their forwards on the host's loopback: eth0 (10.0.2.0/24) reaches
-// only vmHQAddr, relayed to hqAddr (the cabinet's network, which vm.link
-// cuts), eth1 (10.0.3.0/24) only answers SSH from the host (the test's
-// way in, which stays up). It waits up to wait for SSH to answer.
+// boot starts qemu on the VM's disk (its architecture's machine): the
+// serial console to a file of this boot, on amd64 a second serial port
+// (ttyS1, where vmWiring's RDM6300 reader is) on a unix socket the test
+// writes into, the QMP monitor on another, and two user-mode networks
+// restricted to their forwards on the host's loopback: eth0
+// (10.0.2.0/24) reaches only vmHQAddr, relayed to hqAddr (the cabinet's
+// network, which vm.link cuts), eth1 (10.0.3.0/24) only answers SSH from
+// the host (the test's way in, which stays up). It waits up to wait for
+// SSH to answer.
 func (v *vm) boot(t *testing.T, wait time.Duration) {
 	t.Helper()
-	qemu := testenv.MustHaveTool(t, "qemu-system-x86_64", "qemu-system-x86")
+	qemu := testenv.MustHaveTool(t, v.arch.qemu, v.arch.qemuPackage)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -347,22 +395,23 @@ func (v *vm) boot(t *testing.T, wait time.Duration) {
 	v.uart = filepath.Join(v.dir, "ttyS1-"+n+".sock")
 	v.qmpPath = filepath.Join(v.dir, "qmp-"+n+".sock")
 	v.done = make(chan error, 1)
-	accel, why := vmAccel()
+	machine, why := v.arch.machine()
 	if v.boots == 1 {
-		t.Logf("qemu %v: %s; serial consoles in %s", accel, why, v.dir)
+		t.Logf("%s %v: %s; serial consoles in %s", v.arch.qemu, machine, why, v.dir)
 	}
-	args := append(accel,
-		"-m", "1024", "-smp", "2", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+	args := append(machine,
 		"-kernel", v.img.kernel, "-initrd", v.img.initrd,
-		"-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1",
-		"-drive", "file="+v.disk+",format=qcow2,if=virtio",
+		"-append", "root=/dev/vda rw console="+v.arch.console+" net.ifnames=0 panic=-1",
+		"-drive", "file="+v.disk+",format=qcow2,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0",
 		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,guestfwd=tcp:%s-cmd:%s", vmHQAddr, self),
 		"-device", "virtio-net-pci,netdev=n0",
 		"-netdev", fmt.Sprintf("user,id=n1,net=10.0.3.0/24,restrict=on,hostfwd=tcp:127.0.0.1:%s-:22", v.sshPort),
 		"-device", "virtio-net-pci,netdev=n1",
-		"-device", "virtio-rng-pci", "-device", "i6300esb",
-		"-serial", "file:"+v.console, "-serial", "unix:"+v.uart+",server=on,wait=off",
-		"-qmp", "unix:"+v.qmpPath+",server=on,wait=off", "-monitor", "none")
+		"-device", "virtio-rng-pci", "-serial", "file:"+v.console)
+	if v.arch.uart {
+		args = append(args, "-serial", "unix:"+v.uart+",server=on,wait=off")
+	}
+	args = append(append(args, v.arch.devices...), "-qmp", "unix:"+v.qmpPath+",server=on,wait=off", "-monitor", "none")
 	v.cmd = exec.Command(qemu, args...)
 	v.cmd.Env = append(os.Environ(), "KEYCAB_VM_RELAY="+v.hqAddr)
 	v.qerr = &bytes.Buffer{}
@@ -377,10 +426,11 @@ func (v *vm) boot(t *testing.T, wait time.Duration) {
 		select {
 		case err := <-v.done:
 			v.done <- err
-			t.Fatalf("qemu ended: %v\n%s", err, v.qerr.String())
+			b, _ := os.ReadFile(v.console)
+			t.Fatalf("qemu ended: %v\n%s\nserial console (last lines):\n%s", err, v.qerr.String(), lastLines(string(b), 60))
 		default:
 		}
-		if _, err := v.try(10*time.Second, "true"); err == nil {
+		if _, err := v.try(20*time.Second, "true"); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -217,30 +217,8 @@ func startVMRig(t *testing.T) *vmRig {
 	}
 	img := MustVMImage(t, r.debs)
 
-	// HQ on the host's loopback, with the demo organisation.
-	bin := testenv.BuildForHost(t, t.TempDir(), "keycab.dev/keycab/cmd/keycab-hq")
-	r.hqBin = filepath.Join(bin, "keycab-hq")
-	dir := t.TempDir()
-	r.dsn = "sqlite:" + filepath.Join(dir, "hq.db")
-	MustRun(t, r.hqBin, "demo-seed", "--db", r.dsn, "--out", filepath.Join(dir, "demo.env"))
-	r.env = testenv.ReadEnvFile(t, filepath.Join(dir, "demo.env"))
-	hqAddr := "127.0.0.1:" + freePortNumber(t)
-	hqLog := &testenv.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	hq := exec.CommandContext(ctx, r.hqBin, "serve", "--db", r.dsn, "--listen", hqAddr, "--keys", filepath.Join(dir, "hq.keys"),
-		"--config-poll", "200ms", "--shutdown-timeout", "5s")
-	hq.Stdout, hq.Stderr = hqLog, hqLog
-	if err := hq.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		hq.Wait()
-		if t.Failed() {
-			t.Logf("HQ's log (end):\n%s", lastLines(hqLog.String(), 30))
-		}
-	})
-	testenv.Eventually(t, 30*time.Second, "HQ serving", func() bool { return strings.Contains(hqLog.String(), `"msg":"serving"`) })
+	var hqAddr string
+	r.hqBin, r.dsn, r.env, hqAddr = startVMHQ(t)
 	st, err := hqstore.Open(context.Background(), r.dsn, hqstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +240,7 @@ func startVMRig(t *testing.T) *vmRig {
 	}
 
 	r.start = time.Now()
-	v := bootVM(t, img, hqAddr, 3*time.Minute)
+	v := bootVM(t, vmAMD64, img, hqAddr, 3*time.Minute)
 	r.v = v
 	t.Logf("VM up (SSH answers) in %v: %s", time.Since(r.start).Round(100*time.Millisecond), strings.TrimSpace(v.run(t, "uname -sr; systemctl is-system-running --wait || true")))
 
@@ -374,6 +352,38 @@ func startVMRig(t *testing.T) *vmRig {
 	t.Logf("enrolled and heartbeating %v after boot: kiosk %s, software %q, config version %d, log size %d",
 		time.Since(r.start).Round(100*time.Millisecond), health.ID, health.Heartbeat.Software, health.Heartbeat.ConfigVersion, health.Heartbeat.LogSize)
 	return r
+}
+
+// startVMHQ builds keycab-hq for the host and runs it on the host's
+// loopback with the demo organisation (demo-seed), SQLite and quick
+// config polling, until the test ends. It returns the program, the
+// database, the demo's facts (demo-seed's env file) and HQ's address.
+func startVMHQ(t *testing.T) (hqBin, dsn string, env map[string]string, addr string) {
+	t.Helper()
+	bin := testenv.BuildForHost(t, t.TempDir(), "keycab.dev/keycab/cmd/keycab-hq")
+	hqBin = filepath.Join(bin, "keycab-hq")
+	dir := t.TempDir()
+	dsn = "sqlite:" + filepath.Join(dir, "hq.db")
+	MustRun(t, hqBin, "demo-seed", "--db", dsn, "--out", filepath.Join(dir, "demo.env"))
+	env = testenv.ReadEnvFile(t, filepath.Join(dir, "demo.env"))
+	addr = "127.0.0.1:" + freePortNumber(t)
+	hqLog := &testenv.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	hq := exec.CommandContext(ctx, hqBin, "serve", "--db", dsn, "--listen", addr, "--keys", filepath.Join(dir, "hq.keys"),
+		"--config-poll", "200ms", "--shutdown-timeout", "5s")
+	hq.Stdout, hq.Stderr = hqLog, hqLog
+	if err := hq.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		hq.Wait()
+		if t.Failed() {
+			t.Logf("HQ's log (end):\n%s", lastLines(hqLog.String(), 30))
+		}
+	})
+	testenv.Eventually(t, 30*time.Second, "HQ serving", func() bool { return strings.Contains(hqLog.String(), `"msg":"serving"`) })
+	return hqBin, dsn, env, addr
 }
 
 // aptInstall copies the packages debs into the guest and installs them
