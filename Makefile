@@ -250,7 +250,7 @@ VM_DEBS := qemu-system-x86 qemu-utils debootstrap debian-archive-keyring e2fspro
 VM_RESETS ?= 20
 TEST_VM_RESETS ?= 10
 
-vm-test: dist ## boot a Debian VM, install the packages, run the enrolled kiosk under systemd
+vm-test: dist ## boot a Debian VM, install the packages, run the enrolled kiosk under systemd, fault it (VM_RESETS power cuts)
 	$(call install-debs,$(VM_DEBS))
 	KEYCAB_DIST=$(abspath $(DIST)) KEYCAB_VM=1 KEYCAB_VM_RESETS=$(VM_RESETS) $(GO) test -count=1 -timeout 80m -v -run '^TestVMKiosk$$' ./deploy
 
