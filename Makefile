@@ -244,11 +244,11 @@ chroot-test: dist ## install, remove and purge the amd64 packages on a clean Deb
 # Needs root.
 VM_DEBS := qemu-system-x86 qemu-utils debootstrap debian-archive-keyring e2fsprogs openssh-client ffmpeg
 # VM_RESETS is how many times vm-test cuts the power: 20 by hand (the
-# figures in docs/HARDWARE.md), TEST_VM_RESETS (10) in make test, whose
+# figures in docs/HARDWARE.md), TEST_VM_RESETS (6) in make test, whose
 # whole run must stay inside CI's 90 minutes: each cut costs about 70 s
 # under TCG, most of it the boot.
 VM_RESETS ?= 20
-TEST_VM_RESETS ?= 10
+TEST_VM_RESETS ?= 6
 
 vm-test: dist ## boot a Debian VM, install the packages, run the enrolled kiosk under systemd, fault it (VM_RESETS power cuts)
 	$(call install-debs,$(VM_DEBS))
