@@ -446,15 +446,7 @@ func TestVMArm64(t *testing.T) {
 
 	// Enrol as the kiosk's user, through the guestfwd to HQ, on the
 	// simulated cabinet, into the data directory of the unit's condition.
-	tok, err := exec.Command(hqBin, "enrol-token", "--db", dsn, "--as", env["KEYCAB_DEMO_EMAIL"], "--cabinet", env["KEYCAB_DEMO_CABINET"]).Output()
-	if err != nil {
-		t.Fatalf("keycab-hq enrol-token: %v", err)
-	}
-	token := strings.TrimSpace(string(tok))
-	out = v.run(t, fmt.Sprintf("runuser -u keycab -- keycab-kiosk enroll --sim --data /var/lib/keycab --hq http://%s --token %s --name arm64-kiosk 2>&1", vmHQAddr, token))
-	if !strings.Contains(out, "config version") {
-		t.Fatalf("enroll in the arm64 VM: %s", out)
-	}
+	enrolVMKiosk(t, v, hqBin, dsn, env, "--sim --data /var/lib/keycab --name arm64-kiosk")
 	console := "/etc/systemd/system/keycab-vm-console.service"
 	v.run(t, fmt.Sprintf("cat > %s <<'EOF'\n%sEOF", console, vmUnits[console]))
 	v.run(t, "mkdir -p /etc/systemd/system/keycab-kiosk.service.d && cat > /etc/systemd/system/keycab-kiosk.service.d/vm-arm64.conf <<'EOF'\n"+vmArm64KioskUnit+"EOF")

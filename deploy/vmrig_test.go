@@ -309,15 +309,7 @@ func startVMRig(t *testing.T) *vmRig {
 	v.run(t, "mkdir -p /etc/keycab && cat > /etc/keycab/kiosk.conf <<'EOF'\n"+wiring+"EOF")
 
 	// Enrol as the kiosk's user, through the guestfwd to HQ.
-	tok, err := exec.Command(r.hqBin, "enrol-token", "--db", r.dsn, "--as", r.env["KEYCAB_DEMO_EMAIL"], "--cabinet", r.env["KEYCAB_DEMO_CABINET"]).Output()
-	if err != nil {
-		t.Fatalf("keycab-hq enrol-token: %v", err)
-	}
-	token := strings.TrimSpace(string(tok))
-	out = v.run(t, fmt.Sprintf("runuser -u keycab -- keycab-kiosk enroll --wiring /etc/keycab/kiosk.conf --hq http://%s --token %s --name vm-kiosk 2>&1", vmHQAddr, token))
-	if !strings.Contains(out, "config version") {
-		t.Fatalf("enroll in the VM: %s", out)
-	}
+	enrolVMKiosk(t, v, r.hqBin, r.dsn, r.env, "--wiring /etc/keycab/kiosk.conf --name vm-kiosk")
 	if out, err := v.try(5*time.Minute, "systemctl start keycab-kiosk.service"); err != nil {
 		t.Fatalf("start keycab-kiosk.service: %v %s\n%s", err, out, v.run(t, "systemctl status --no-pager keycab-kiosk.service; journalctl --no-pager -o cat _COMM=keycab-kiosk | tail -n 20"))
 	}
@@ -384,6 +376,22 @@ func startVMHQ(t *testing.T) (hqBin, dsn string, env map[string]string, addr str
 	})
 	testenv.Eventually(t, 30*time.Second, "HQ serving", func() bool { return strings.Contains(hqLog.String(), `"msg":"serving"`) })
 	return hqBin, dsn, env, addr
+}
+
+// enrolVMKiosk has HQ (hqBin on dsn) make an enrolment token for the
+// demo's cabinet and enrols the kiosk in v with it, as the kiosk's user,
+// through the guestfwd to HQ; args are the rest of keycab-kiosk
+// enroll's flags.
+func enrolVMKiosk(t *testing.T, v *vm, hqBin, dsn string, env map[string]string, args string) {
+	t.Helper()
+	tok, err := exec.Command(hqBin, "enrol-token", "--db", dsn, "--as", env["KEYCAB_DEMO_EMAIL"], "--cabinet", env["KEYCAB_DEMO_CABINET"]).Output()
+	if err != nil {
+		t.Fatalf("keycab-hq enrol-token: %v", err)
+	}
+	out := v.run(t, fmt.Sprintf("runuser -u keycab -- keycab-kiosk enroll %s --hq http://%s --token %s 2>&1", args, vmHQAddr, strings.TrimSpace(string(tok))))
+	if !strings.Contains(out, "config version") {
+		t.Fatalf("keycab-kiosk enroll in the VM: %s", out)
+	}
 }
 
 // aptInstall copies the packages debs into the guest and installs them
